@@ -1,0 +1,365 @@
+package graph
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/onnxq/onnxq/internal/onnxpb"
+	"google.golang.org/protobuf/proto"
+)
+
+// Load reads an ONNX model file, with its external data, and checks it
+// with Verify. Every problem is reported as an error, never a panic.
+func Load(path string) (*Model, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%s: no such file", path)
+		}
+		return nil, err
+	}
+	if st.IsDir() {
+		return nil, fmt.Errorf("%s: is a folder, not a model file", path)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := filepath.Abs(filepath.Dir(path))
+	if err != nil {
+		return nil, err
+	}
+	m, err := Decode(data, dir)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return m, nil
+}
+
+// Decode parses a serialized model. dir is the folder external data is read
+// from; with dir empty, a model that refers to external data is an error.
+func Decode(data []byte, dir string) (*Model, error) {
+	if len(data) == 0 {
+		return nil, errors.New("empty file, not an ONNX model")
+	}
+	p := &onnxpb.ModelProto{}
+	if err := proto.Unmarshal(data, p); err != nil {
+		return nil, fmt.Errorf("not an ONNX model: %v", unwrapProtoError(err))
+	}
+	m, err := fromProto(p, dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.Verify(); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// unwrapProtoError drops the protobuf library's prefix, keeping the cause.
+func unwrapProtoError(err error) error {
+	for {
+		u := errors.Unwrap(err)
+		if u == nil {
+			return err
+		}
+		err = u
+	}
+}
+
+func fromProto(p *onnxpb.ModelProto, dir string) (*Model, error) {
+	if p.Graph == nil {
+		return nil, errors.New("not an ONNX model: it has no graph")
+	}
+	if len(p.GetOpsetImport()) == 0 {
+		return nil, errors.New("model imports no operator set (opset_import is empty)")
+	}
+	m := &Model{
+		IRVersion:       p.GetIrVersion(),
+		ProducerName:    p.GetProducerName(),
+		ProducerVersion: p.GetProducerVersion(),
+		Domain:          p.GetDomain(),
+		ModelVersion:    p.GetModelVersion(),
+		DocString:       p.GetDocString(),
+		Dir:             dir,
+		origin:          p,
+	}
+	for _, o := range p.GetOpsetImport() {
+		m.OpsetImports = append(m.OpsetImports, OpsetImport{Domain: o.GetDomain(), Version: o.GetVersion(), origin: o})
+	}
+	m.Metadata = pairsFromProto(p.GetMetadataProps())
+	for _, f := range p.GetFunctions() {
+		m.Functions = append(m.Functions, &Function{proto: f})
+	}
+	ld := &loader{dir: dir}
+	g, err := ld.graph(p.Graph, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	m.Graph = g
+	return m, nil
+}
+
+func pairsFromProto(ps []*onnxpb.StringStringEntryProto) []StringPair {
+	var out []StringPair
+	for _, e := range ps {
+		out = append(out, StringPair{Key: e.GetKey(), Value: e.GetValue(), origin: e})
+	}
+	return out
+}
+
+type loader struct {
+	dir string
+}
+
+// where names a graph in errors.
+func where(g *Graph) string {
+	if g.Parent == nil {
+		return "graph"
+	}
+	return fmt.Sprintf("subgraph %q of node %s", g.Name, nodeLabel(g.Owner))
+}
+
+func nodeLabel(n *Node) string {
+	if n == nil {
+		return "?"
+	}
+	if n.Name != "" {
+		return fmt.Sprintf("%q (%s)", n.Name, n.OpType)
+	}
+	return n.OpType
+}
+
+func (ld *loader) graph(p *onnxpb.GraphProto, parent *Graph, owner *Node) (*Graph, error) {
+	g := &Graph{
+		Name:       p.GetName(),
+		DocString:  p.GetDocString(),
+		Parent:     parent,
+		Owner:      owner,
+		values:     map[string]*Value{},
+		origin:     p,
+		inputInfo:  map[*Value]*onnxpb.ValueInfoProto{},
+		outputInfo: map[*Value]*onnxpb.ValueInfoProto{},
+		valueInfo:  map[*Value]*onnxpb.ValueInfoProto{},
+	}
+	for _, tp := range p.GetInitializer() {
+		t, err := ld.tensor(tp)
+		if err != nil {
+			return nil, fmt.Errorf("%s: initializer %w", where(g), err)
+		}
+		if g.values[t.Name] != nil {
+			return nil, fmt.Errorf("%s: initializer %q is defined twice", where(g), t.Name)
+		}
+		v := &Value{Name: t.Name, DType: t.DType, Shape: Fixed(t.Dims...), Const: t, Graph: g}
+		g.values[t.Name] = v
+		g.Initializers = append(g.Initializers, v)
+	}
+	for _, sp := range p.GetSparseInitializer() {
+		name := sp.GetValues().GetName()
+		if g.values[name] != nil {
+			return nil, fmt.Errorf("%s: sparse initializer %q is defined twice", where(g), name)
+		}
+		g.values[name] = &Value{Name: name, DType: DType(sp.GetValues().GetDataType()), Shape: Fixed(sp.GetDims()...), Graph: g}
+	}
+	for _, vi := range p.GetInput() {
+		v := g.values[vi.GetName()]
+		switch {
+		case v == nil:
+			v = &Value{Name: vi.GetName(), Graph: g}
+			setTypeFromProto(v, vi.GetType())
+			g.values[v.Name] = v
+		case v.Const == nil || g.inputInfo[v] != nil:
+			return nil, fmt.Errorf("%s: input %q is declared twice", where(g), vi.GetName())
+		}
+		g.inputInfo[v] = vi
+		g.Inputs = append(g.Inputs, v)
+	}
+	// Node outputs first, so inputs may name values produced later in the
+	// list (Verify reports the order) and subgraphs see the whole scope.
+	for _, np := range p.GetNode() {
+		n := &Node{
+			Name: np.GetName(), OpType: np.GetOpType(), Domain: np.GetDomain(),
+			Overload: np.GetOverload(), DocString: np.GetDocString(), Graph: g, origin: np,
+		}
+		for _, name := range np.GetOutput() {
+			if name == "" {
+				n.Outputs = append(n.Outputs, nil)
+				continue
+			}
+			if prev := g.values[name]; prev != nil {
+				if prev.Producer != nil {
+					return nil, fmt.Errorf("%s: value %q is produced by two nodes, %s and %s", where(g), name, nodeLabel(prev.Producer), nodeLabel(n))
+				}
+				return nil, fmt.Errorf("%s: node %s outputs %q, which is already a graph input or initializer", where(g), nodeLabel(n), name)
+			}
+			v := &Value{Name: name, Producer: n, Graph: g}
+			g.values[name] = v
+			n.Outputs = append(n.Outputs, v)
+		}
+		g.Nodes = append(g.Nodes, n)
+	}
+	for i, np := range p.GetNode() {
+		n := g.Nodes[i]
+		for _, ap := range np.GetAttribute() {
+			a, err := ld.attribute(ap, g, n)
+			if err != nil {
+				return nil, fmt.Errorf("%s: node %s attribute %q: %w", where(g), nodeLabel(n), ap.GetName(), err)
+			}
+			n.Attrs = append(n.Attrs, a)
+		}
+		for _, name := range np.GetInput() {
+			if name == "" {
+				n.Inputs = append(n.Inputs, nil)
+				continue
+			}
+			v := g.Value(name)
+			if v == nil {
+				return nil, fmt.Errorf("%s: node %s reads %q, which no node, input or initializer defines", where(g), nodeLabel(n), name)
+			}
+			n.Inputs = append(n.Inputs, v)
+			v.Consumers = append(v.Consumers, n)
+		}
+	}
+	for _, vi := range p.GetOutput() {
+		v := g.Value(vi.GetName())
+		if v == nil {
+			return nil, fmt.Errorf("%s: output %q is not produced by any node, input or initializer", where(g), vi.GetName())
+		}
+		if g.outputInfo[v] != nil {
+			return nil, fmt.Errorf("%s: output %q is declared twice", where(g), vi.GetName())
+		}
+		if v.DType == Undefined && v.Shape == nil {
+			setTypeFromProto(v, vi.GetType())
+		}
+		g.outputInfo[v] = vi
+		g.Outputs = append(g.Outputs, v)
+	}
+	for _, vi := range p.GetValueInfo() {
+		v := g.values[vi.GetName()]
+		if v == nil || g.valueInfo[v] != nil {
+			// A declaration of a value this graph does not have, or a
+			// repeated one: kept as written, attached to nothing.
+			v = &Value{Name: vi.GetName(), Graph: g}
+		}
+		if v.DType == Undefined && v.Shape == nil && v.loadedType == nil {
+			setTypeFromProto(v, vi.GetType())
+		}
+		g.valueInfo[v] = vi
+		g.ValueInfos = append(g.ValueInfos, v)
+	}
+	for _, v := range g.values {
+		v.loadedDType, v.loadedShape = v.DType, v.Shape
+	}
+	for _, v := range g.ValueInfos {
+		v.loadedDType, v.loadedShape = v.DType, v.Shape
+	}
+	return g, nil
+}
+
+// setTypeFromProto takes a value's element type and shape from a type proto.
+func setTypeFromProto(v *Value, tp *onnxpb.TypeProto) {
+	v.loadedType = tp
+	tt := tp.GetTensorType()
+	if tt == nil {
+		return
+	}
+	v.DType = DType(tt.GetElemType())
+	if tt.Shape == nil {
+		return
+	}
+	v.Shape = make(Shape, len(tt.Shape.GetDim()))
+	for i, d := range tt.Shape.GetDim() {
+		v.Shape[i] = Dim{Size: -1, Param: d.GetDimParam()}
+		if x, ok := d.GetValue().(*onnxpb.TensorShapeProto_Dimension_DimValue); ok && x.DimValue >= 0 {
+			v.Shape[i].Size = x.DimValue
+		}
+	}
+}
+
+func (ld *loader) attribute(p *onnxpb.AttributeProto, g *Graph, owner *Node) (*Attribute, error) {
+	a := &Attribute{
+		Name: p.GetName(), Type: AttrType(p.GetType()), RefAttrName: p.GetRefAttrName(),
+		DocString: p.GetDocString(), Float: p.GetF(), Int: p.GetI(), String: string(p.GetS()),
+		Floats: p.GetFloats(), Ints: p.GetInts(), origin: p,
+	}
+	if p.Type == nil {
+		a.Type = guessAttrType(p)
+	}
+	for _, s := range p.GetStrings() {
+		a.Strings = append(a.Strings, string(s))
+	}
+	var err error
+	if p.T != nil {
+		if a.Tensor, err = ld.tensor(p.T); err != nil {
+			return nil, err
+		}
+	}
+	for _, tp := range p.GetTensors() {
+		t, err := ld.tensor(tp)
+		if err != nil {
+			return nil, err
+		}
+		a.Tensors = append(a.Tensors, t)
+	}
+	if p.G != nil {
+		if a.Graph, err = ld.graph(p.G, g, owner); err != nil {
+			return nil, err
+		}
+	}
+	for _, gp := range p.GetGraphs() {
+		sg, err := ld.graph(gp, g, owner)
+		if err != nil {
+			return nil, err
+		}
+		a.Graphs = append(a.Graphs, sg)
+	}
+	return a, nil
+}
+
+// guessAttrType recovers the type of an attribute written before the
+// format had a type field, from the field that is set.
+func guessAttrType(p *onnxpb.AttributeProto) AttrType {
+	switch {
+	case p.F != nil:
+		return AttrFloat
+	case p.I != nil:
+		return AttrInt
+	case p.S != nil:
+		return AttrString
+	case p.T != nil:
+		return AttrTensor
+	case p.G != nil:
+		return AttrGraph
+	case len(p.Floats) > 0:
+		return AttrFloats
+	case len(p.Ints) > 0:
+		return AttrInts
+	case len(p.Strings) > 0:
+		return AttrStrings
+	case len(p.Tensors) > 0:
+		return AttrTensors
+	case len(p.Graphs) > 0:
+		return AttrGraphs
+	}
+	return AttrUndefined
+}
+
+func (ld *loader) tensor(p *onnxpb.TensorProto) (*Tensor, error) {
+	t := &Tensor{Name: p.GetName(), DType: DType(p.GetDataType()), Dims: p.GetDims(), DocString: p.GetDocString(), origin: p}
+	if p.GetDataLocation() == onnxpb.TensorProto_EXTERNAL {
+		raw, err := readExternal(p, ld.dir, t.DType)
+		if err != nil {
+			return nil, fmt.Errorf("%q: %w", t.Name, err)
+		}
+		t.raw, t.hasRaw, t.external = raw, true, true
+	} else if p.RawData != nil {
+		t.raw, t.hasRaw = p.RawData, true
+	}
+	if err := t.checkStoredSize(); err != nil {
+		return nil, fmt.Errorf("%q: %w", t.Name, err)
+	}
+	return t, nil
+}

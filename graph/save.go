@@ -1,0 +1,498 @@
+package graph
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+
+	"github.com/onnxq/onnxq/internal/onnxpb"
+	"google.golang.org/protobuf/proto"
+)
+
+// SaveOptions control how a model is written.
+type SaveOptions struct {
+	// ExternalDataThreshold, when > 0, moves the data of every tensor of at
+	// least this many bytes into one external data file beside the model.
+	ExternalDataThreshold int64
+	// ExternalDataName is the data file's name, in the model's folder
+	// (default: the model file's name + ".data").
+	ExternalDataName string
+}
+
+// maxProtoBytes is protobuf's limit on one serialized message.
+const maxProtoBytes = math.MaxInt32
+
+// Save writes the model to path. The file (and its external data file) is
+// written under a temporary name and renamed into place, so a failed save
+// never leaves a partial file behind.
+func Save(m *Model, path string, opts SaveOptions) error {
+	dir := filepath.Dir(path)
+	var ext *externalWriter
+	if opts.ExternalDataThreshold > 0 {
+		name := opts.ExternalDataName
+		if name == "" {
+			name = filepath.Base(path) + ".data"
+		}
+		if !filepath.IsLocal(name) || filepath.Base(name) != name {
+			return fmt.Errorf("external data name %q must be a plain file name", name)
+		}
+		ext = &externalWriter{threshold: opts.ExternalDataThreshold, name: name}
+	}
+	p, err := m.toProto(ext)
+	if err != nil {
+		return err
+	}
+	data, err := encode(p)
+	if err != nil {
+		return err
+	}
+	if ext != nil && ext.used {
+		if err := writeAtomic(filepath.Join(dir, ext.name), ext.buf); err != nil {
+			return err
+		}
+	}
+	return writeAtomic(path, data)
+}
+
+// Encode serializes the model with every tensor's data inline.
+func Encode(m *Model) ([]byte, error) {
+	p, err := m.toProto(nil)
+	if err != nil {
+		return nil, err
+	}
+	return encode(p)
+}
+
+func encode(p *onnxpb.ModelProto) ([]byte, error) {
+	if size := proto.Size(p); size > maxProtoBytes {
+		return nil, fmt.Errorf("model is %d bytes, over the 2 GiB limit of one ONNX file: save its tensors as external data", size)
+	}
+	data, err := proto.MarshalOptions{Deterministic: true}.Marshal(p)
+	if err != nil {
+		return nil, fmt.Errorf("encoding model: %v", err)
+	}
+	return data, nil
+}
+
+// writeAtomic writes data to a temporary file in path's folder and renames
+// it to path.
+func writeAtomic(path string, data []byte) (err error) {
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		return fmt.Errorf("%s: is a folder", path)
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	if _, err = f.Write(data); err != nil {
+		return err
+	}
+	if err = f.Chmod(0o644); err != nil {
+		return err
+	}
+	if err = f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// externalWriter collects tensor data bound for the external data file.
+type externalWriter struct {
+	threshold int64
+	name      string
+	buf       []byte
+	used      bool
+}
+
+// add appends data, page-aligning large tensors so they can be mapped,
+// and returns the entries that describe where it went.
+func (w *externalWriter) add(raw []byte) []*onnxpb.StringStringEntryProto {
+	const page = 4096
+	if len(raw) >= page {
+		if pad := len(w.buf) % page; pad != 0 {
+			w.buf = append(w.buf, make([]byte, page-pad)...)
+		}
+	}
+	off := len(w.buf)
+	w.buf = append(w.buf, raw...)
+	w.used = true
+	entry := func(k, v string) *onnxpb.StringStringEntryProto {
+		return &onnxpb.StringStringEntryProto{Key: &k, Value: &v}
+	}
+	return []*onnxpb.StringStringEntryProto{
+		entry("location", w.name),
+		entry("offset", strconv.Itoa(off)),
+		entry("length", strconv.Itoa(len(raw))),
+	}
+}
+
+// The keep* helpers give a field's pointer for writing: the original one
+// while the value is unchanged (keeping whether the field was present),
+// nil for a zero value that was absent, a new pointer otherwise.
+func keepStr(orig *string, v string) *string {
+	if orig != nil && *orig == v || orig == nil && v == "" {
+		return orig
+	}
+	return &v
+}
+
+func keepInt64(orig *int64, v int64) *int64 {
+	if orig != nil && *orig == v || orig == nil && v == 0 {
+		return orig
+	}
+	return &v
+}
+
+func keepInt32(orig *int32, v int32, force bool) *int32 {
+	if orig != nil && *orig == v || orig == nil && v == 0 && !force {
+		return orig
+	}
+	return &v
+}
+
+func keepFloat(orig *float32, v float32, force bool) *float32 {
+	if orig != nil && math.Float32bits(*orig) == math.Float32bits(v) || orig == nil && v == 0 && !force {
+		return orig
+	}
+	return &v
+}
+
+func keepSlice[T comparable](orig, v []T) []T {
+	if slices.Equal(orig, v) {
+		return orig
+	}
+	return v
+}
+
+func keepFloats(orig, v []float32) []float32 {
+	if len(orig) == len(v) && slices.EqualFunc(orig, v, func(a, b float32) bool { return math.Float32bits(a) == math.Float32bits(b) }) {
+		return orig
+	}
+	return v
+}
+
+func copyUnknown(dst, src proto.Message) {
+	if u := src.ProtoReflect().GetUnknown(); len(u) > 0 {
+		dst.ProtoReflect().SetUnknown(u)
+	}
+}
+
+func (m *Model) toProto(ext *externalWriter) (*onnxpb.ModelProto, error) {
+	if m.Graph == nil {
+		return nil, errors.New("model has no graph")
+	}
+	o := m.origin
+	if o == nil {
+		o = &onnxpb.ModelProto{}
+	}
+	p := &onnxpb.ModelProto{
+		IrVersion:       keepInt64(o.IrVersion, m.IRVersion),
+		ProducerName:    keepStr(o.ProducerName, m.ProducerName),
+		ProducerVersion: keepStr(o.ProducerVersion, m.ProducerVersion),
+		Domain:          keepStr(o.Domain, m.Domain),
+		ModelVersion:    keepInt64(o.ModelVersion, m.ModelVersion),
+		DocString:       keepStr(o.DocString, m.DocString),
+		MetadataProps:   pairsToProto(m.Metadata),
+		TrainingInfo:    o.TrainingInfo,
+		Configuration:   o.Configuration,
+	}
+	for _, op := range m.OpsetImports {
+		oo := op.origin
+		if oo == nil || oo.GetDomain() != op.Domain || oo.GetVersion() != op.Version {
+			d, v := op.Domain, op.Version
+			oo = &onnxpb.OperatorSetIdProto{Domain: &d, Version: &v}
+		}
+		p.OpsetImport = append(p.OpsetImport, oo)
+	}
+	for _, f := range m.Functions {
+		p.Functions = append(p.Functions, f.proto)
+	}
+	s := &saver{ext: ext}
+	var err error
+	if p.Graph, err = s.graph(m.Graph); err != nil {
+		return nil, err
+	}
+	copyUnknown(p, o)
+	return p, nil
+}
+
+func pairsToProto(ps []StringPair) []*onnxpb.StringStringEntryProto {
+	var out []*onnxpb.StringStringEntryProto
+	for _, kv := range ps {
+		e := kv.origin
+		if e == nil || e.GetKey() != kv.Key || e.GetValue() != kv.Value {
+			k, v := kv.Key, kv.Value
+			e = &onnxpb.StringStringEntryProto{Key: &k, Value: &v}
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+type saver struct {
+	ext *externalWriter
+}
+
+func (s *saver) graph(g *Graph) (*onnxpb.GraphProto, error) {
+	o := g.origin
+	if o == nil {
+		o = &onnxpb.GraphProto{}
+	}
+	p := &onnxpb.GraphProto{
+		Name:                   keepStr(o.Name, g.Name),
+		DocString:              keepStr(o.DocString, g.DocString),
+		SparseInitializer:      o.SparseInitializer,
+		QuantizationAnnotation: o.QuantizationAnnotation,
+		MetadataProps:          o.MetadataProps,
+	}
+	for _, v := range g.Initializers {
+		if v.Const == nil {
+			return nil, fmt.Errorf("initializer %q has no data", v.Name)
+		}
+		tp, err := s.tensor(v.Const, v.Name)
+		if err != nil {
+			return nil, err
+		}
+		p.Initializer = append(p.Initializer, tp)
+	}
+	for _, v := range g.Inputs {
+		p.Input = append(p.Input, valueInfoProto(v, g.inputInfo[v]))
+	}
+	for _, n := range g.Nodes {
+		np, err := s.node(n)
+		if err != nil {
+			return nil, err
+		}
+		p.Node = append(p.Node, np)
+	}
+	for _, v := range g.Outputs {
+		p.Output = append(p.Output, valueInfoProto(v, g.outputInfo[v]))
+	}
+	for _, v := range g.ValueInfos {
+		p.ValueInfo = append(p.ValueInfo, valueInfoProto(v, g.valueInfo[v]))
+	}
+	copyUnknown(p, o)
+	return p, nil
+}
+
+// typeUnchanged reports whether a value's type is still the one it was
+// loaded with.
+func (v *Value) typeUnchanged() bool {
+	return v.DType == v.loadedDType && v.Shape.Equal(v.loadedShape)
+}
+
+func valueInfoProto(v *Value, o *onnxpb.ValueInfoProto) *onnxpb.ValueInfoProto {
+	same := v.typeUnchanged()
+	if o != nil && same && o.GetName() == v.Name {
+		return o
+	}
+	if o == nil {
+		o = &onnxpb.ValueInfoProto{}
+	}
+	p := &onnxpb.ValueInfoProto{
+		Name:          keepStr(o.Name, v.Name),
+		DocString:     o.DocString,
+		MetadataProps: o.MetadataProps,
+	}
+	if same && o.Type != nil {
+		p.Type = o.Type
+	} else {
+		p.Type = typeProto(v.DType, v.Shape)
+	}
+	if p.Name == nil {
+		p.Name = &v.Name
+	}
+	copyUnknown(p, o)
+	return p
+}
+
+// typeProto describes a tensor type; nil when nothing is known.
+func typeProto(dt DType, shape Shape) *onnxpb.TypeProto {
+	if dt == Undefined && shape == nil {
+		return nil
+	}
+	elem := int32(dt)
+	tt := &onnxpb.TypeProto_Tensor{ElemType: &elem}
+	if shape != nil {
+		tt.Shape = &onnxpb.TensorShapeProto{Dim: make([]*onnxpb.TensorShapeProto_Dimension, len(shape))}
+		for i, d := range shape {
+			dim := &onnxpb.TensorShapeProto_Dimension{}
+			switch {
+			case d.Known():
+				dim.Value = &onnxpb.TensorShapeProto_Dimension_DimValue{DimValue: d.Size}
+			case d.Param != "":
+				dim.Value = &onnxpb.TensorShapeProto_Dimension_DimParam{DimParam: d.Param}
+			}
+			tt.Shape.Dim[i] = dim
+		}
+	}
+	return &onnxpb.TypeProto{Value: &onnxpb.TypeProto_TensorType{TensorType: tt}}
+}
+
+func valueNames(vs []*Value, orig []string) []string {
+	names := make([]string, len(vs))
+	for i, v := range vs {
+		if v != nil {
+			names[i] = v.Name
+		}
+	}
+	return keepSlice(orig, names)
+}
+
+func (s *saver) node(n *Node) (*onnxpb.NodeProto, error) {
+	o := n.origin
+	if o == nil {
+		o = &onnxpb.NodeProto{}
+	}
+	p := &onnxpb.NodeProto{
+		Input:                valueNames(n.Inputs, o.Input),
+		Output:               valueNames(n.Outputs, o.Output),
+		Name:                 keepStr(o.Name, n.Name),
+		OpType:               keepStr(o.OpType, n.OpType),
+		Domain:               keepStr(o.Domain, n.Domain),
+		Overload:             keepStr(o.Overload, n.Overload),
+		DocString:            keepStr(o.DocString, n.DocString),
+		MetadataProps:        o.MetadataProps,
+		DeviceConfigurations: o.DeviceConfigurations,
+	}
+	for _, a := range n.Attrs {
+		ap, err := s.attribute(a)
+		if err != nil {
+			return nil, fmt.Errorf("node %s attribute %q: %w", nodeLabel(n), a.Name, err)
+		}
+		p.Attribute = append(p.Attribute, ap)
+	}
+	copyUnknown(p, o)
+	return p, nil
+}
+
+func (s *saver) attribute(a *Attribute) (*onnxpb.AttributeProto, error) {
+	o := a.origin
+	if o == nil {
+		o = &onnxpb.AttributeProto{}
+	}
+	// A new attribute, or one whose type changed, writes its value field
+	// even when it holds the zero value.
+	force := a.origin == nil || (o.Type != nil && AttrType(o.GetType()) != a.Type) || (o.Type == nil && guessAttrType(o) != a.Type)
+	p := &onnxpb.AttributeProto{
+		Name:          keepStr(o.Name, a.Name),
+		RefAttrName:   keepStr(o.RefAttrName, a.RefAttrName),
+		DocString:     keepStr(o.DocString, a.DocString),
+		F:             keepFloat(o.F, a.Float, force && a.Type == AttrFloat),
+		I:             keepInt64(o.I, a.Int),
+		Floats:        keepFloats(o.Floats, a.Floats),
+		Ints:          keepSlice(o.Ints, a.Ints),
+		SparseTensor:  o.SparseTensor,
+		Tp:            o.Tp,
+		SparseTensors: o.SparseTensors,
+		TypeProtos:    o.TypeProtos,
+	}
+	if o.Type != nil || force {
+		t := onnxpb.AttributeProto_AttributeType(a.Type)
+		if o.Type != nil && *o.Type == t {
+			p.Type = o.Type
+		} else {
+			p.Type = &t
+		}
+	}
+	if force && a.Type == AttrInt && p.I == nil {
+		p.I = &a.Int
+	}
+	switch {
+	case o.S != nil && string(o.S) == a.String:
+		p.S = o.S
+	case a.String != "" || force && a.Type == AttrString:
+		p.S = []byte(a.String)
+	}
+	strs := make([][]byte, len(a.Strings))
+	same := len(o.Strings) == len(a.Strings)
+	for i, str := range a.Strings {
+		strs[i] = []byte(str)
+		same = same && string(o.Strings[i]) == str
+	}
+	if same {
+		strs = o.Strings
+	}
+	p.Strings = strs
+	var err error
+	if a.Tensor != nil {
+		if p.T, err = s.tensor(a.Tensor, a.Tensor.Name); err != nil {
+			return nil, err
+		}
+	}
+	for _, t := range a.Tensors {
+		tp, err := s.tensor(t, t.Name)
+		if err != nil {
+			return nil, err
+		}
+		p.Tensors = append(p.Tensors, tp)
+	}
+	if a.Graph != nil {
+		if p.G, err = s.graph(a.Graph); err != nil {
+			return nil, err
+		}
+	}
+	for _, g := range a.Graphs {
+		gp, err := s.graph(g)
+		if err != nil {
+			return nil, err
+		}
+		p.Graphs = append(p.Graphs, gp)
+	}
+	copyUnknown(p, o)
+	return p, nil
+}
+
+func (s *saver) tensor(t *Tensor, name string) (*onnxpb.TensorProto, error) {
+	o := t.origin
+	if o == nil {
+		o = &onnxpb.TensorProto{}
+	}
+	p := &onnxpb.TensorProto{
+		Dims:          keepSlice(o.Dims, t.Dims),
+		DataType:      keepInt32(o.DataType, int32(t.DType), t.origin == nil),
+		Segment:       o.Segment,
+		Name:          keepStr(o.Name, name),
+		DocString:     keepStr(o.DocString, t.DocString),
+		MetadataProps: o.MetadataProps,
+	}
+	switch {
+	case s.ext != nil && t.DType != String && t.ByteSize() >= s.ext.threshold:
+		raw, err := t.Raw()
+		if err != nil {
+			return nil, err
+		}
+		p.ExternalData = s.ext.add(raw)
+		loc := onnxpb.TensorProto_EXTERNAL
+		p.DataLocation = &loc
+	case t.origin != nil && !t.replaced && !t.external:
+		p.RawData = o.RawData
+		p.FloatData = o.FloatData
+		p.Int32Data = o.Int32Data
+		p.StringData = o.StringData
+		p.Int64Data = o.Int64Data
+		p.DoubleData = o.DoubleData
+		p.Uint64Data = o.Uint64Data
+		p.DataLocation = o.DataLocation
+	case t.DType == String:
+		p.StringData = t.strs
+	default:
+		p.RawData = t.raw
+		if p.RawData == nil {
+			p.RawData = []byte{}
+		}
+	}
+	copyUnknown(p, o)
+	return p, nil
+}
