@@ -1,0 +1,292 @@
+package graph
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+
+	"github.com/onnxq/onnxq/internal/onnxpb"
+)
+
+// NewGraph returns an empty graph with the given name.
+func NewGraph(name string) *Graph {
+	g := &Graph{Name: name}
+	g.ensureMaps()
+	return g
+}
+
+// NewModel returns a model around g importing the default ONNX domain at
+// the given opset version, with the IR version that ONNX release introduced
+// alongside it, so that older readers accept what they can.
+func NewModel(g *Graph, opset int64) *Model {
+	return &Model{
+		IRVersion:    irVersionForOpset(opset),
+		OpsetImports: []OpsetImport{{Domain: "", Version: opset}},
+		ProducerName: "onnxq",
+		Graph:        g,
+	}
+}
+
+// irVersionForOpset returns the IR version of the ONNX release that
+// introduced the given default-domain opset.
+func irVersionForOpset(opset int64) int64 {
+	switch {
+	case opset <= 18:
+		return 8
+	case opset <= 20:
+		return 9
+	case opset <= 22:
+		return 10
+	case opset == 23:
+		return 11
+	case opset == 24:
+		return 12
+	}
+	return 13
+}
+
+func (g *Graph) ensureMaps() {
+	if g.values == nil {
+		g.values = map[string]*Value{}
+	}
+	if g.inputInfo == nil {
+		g.inputInfo = map[*Value]*onnxpb.ValueInfoProto{}
+		g.outputInfo = map[*Value]*onnxpb.ValueInfoProto{}
+		g.valueInfo = map[*Value]*onnxpb.ValueInfoProto{}
+	}
+}
+
+// UniqueName returns base, or base with a numeric suffix, such that no
+// value or node in g's scope has that name.
+func (g *Graph) UniqueName(base string) string {
+	if base == "" {
+		base = "v"
+	}
+	if g.Value(base) == nil {
+		return base
+	}
+	for i := 1; ; i++ {
+		name := base + "_" + strconv.Itoa(i)
+		if g.Value(name) == nil {
+			return name
+		}
+	}
+}
+
+func (g *Graph) define(name string) (*Value, error) {
+	g.ensureMaps()
+	if name == "" {
+		return nil, fmt.Errorf("%s: a value needs a name", where(g))
+	}
+	if g.values[name] != nil {
+		return nil, fmt.Errorf("%s: value %q already exists", where(g), name)
+	}
+	v := &Value{Name: name, Graph: g}
+	g.values[name] = v
+	return v, nil
+}
+
+// AddInput declares a new graph input.
+func (g *Graph) AddInput(name string, dt DType, shape Shape) (*Value, error) {
+	v, err := g.define(name)
+	if err != nil {
+		return nil, err
+	}
+	v.DType, v.Shape = dt, shape
+	g.Inputs = append(g.Inputs, v)
+	return v, nil
+}
+
+// AddInitializer adds a constant value named after the tensor.
+func (g *Graph) AddInitializer(t *Tensor) (*Value, error) {
+	v, err := g.define(t.Name)
+	if err != nil {
+		return nil, err
+	}
+	v.Const, v.DType, v.Shape = t, t.DType, Fixed(t.Dims...)
+	g.Initializers = append(g.Initializers, v)
+	return v, nil
+}
+
+// SetConst replaces the data of initializer v; its type and shape follow
+// the new tensor, and the tensor takes v's name.
+func (g *Graph) SetConst(v *Value, t *Tensor) error {
+	if v.Const == nil || v.Graph != g {
+		return fmt.Errorf("%s: %q is not an initializer of this graph", where(g), v.Name)
+	}
+	t.Name = v.Name
+	v.Const, v.DType, v.Shape = t, t.DType, Fixed(t.Dims...)
+	return nil
+}
+
+// AddOutput marks v as a graph output.
+func (g *Graph) AddOutput(v *Value) {
+	g.Outputs = append(g.Outputs, v)
+}
+
+// AddNode appends n to the graph, creating its outputs with the given
+// names and recording it as a consumer of its inputs. n.Inputs must be
+// set; nil entries are omitted optional inputs, "" names omitted outputs.
+func (g *Graph) AddNode(n *Node, outputNames ...string) error {
+	return g.InsertNode(len(g.Nodes), n, outputNames...)
+}
+
+// InsertNode is AddNode at position pos of g.Nodes.
+func (g *Graph) InsertNode(pos int, n *Node, outputNames ...string) error {
+	if pos < 0 || pos > len(g.Nodes) {
+		return fmt.Errorf("%s: node position %d out of range", where(g), pos)
+	}
+	if n.Graph != nil {
+		return fmt.Errorf("%s: node %s is already in a graph", where(g), nodeLabel(n))
+	}
+	for _, in := range n.Inputs {
+		if in != nil && g.Value(in.Name) != in {
+			return fmt.Errorf("%s: node %s reads %q, which is not in scope", where(g), nodeLabel(n), in.Name)
+		}
+	}
+	seen := map[string]bool{}
+	for _, name := range outputNames {
+		if name != "" && (g.Value(name) != nil || seen[name]) {
+			return fmt.Errorf("%s: value %q already exists", where(g), name)
+		}
+		seen[name] = true
+	}
+	n.Outputs = n.Outputs[:0]
+	for _, name := range outputNames {
+		if name == "" {
+			n.Outputs = append(n.Outputs, nil)
+			continue
+		}
+		v, _ := g.define(name)
+		v.Producer = n
+		n.Outputs = append(n.Outputs, v)
+	}
+	n.Graph = g
+	for _, sg := range n.Subgraphs() {
+		sg.Parent, sg.Owner = g, n
+	}
+	for _, in := range n.Inputs {
+		if in != nil {
+			in.Consumers = append(in.Consumers, n)
+		}
+	}
+	g.Nodes = slices.Insert(g.Nodes, pos, n)
+	return nil
+}
+
+// RemoveNode takes n out of the graph. Its outputs must no longer be read
+// (see ReplaceUses); they leave the graph's scope.
+func (g *Graph) RemoveNode(n *Node) error {
+	i := slices.Index(g.Nodes, n)
+	if i < 0 {
+		return fmt.Errorf("%s: node %s is not in this graph", where(g), nodeLabel(n))
+	}
+	for _, out := range n.Outputs {
+		if out == nil {
+			continue
+		}
+		if len(out.Consumers) > 0 || slices.Contains(g.Outputs, out) {
+			return fmt.Errorf("%s: output %q of node %s is still in use", where(g), out.Name, nodeLabel(n))
+		}
+	}
+	for _, in := range n.Inputs {
+		if in != nil {
+			in.removeConsumer(n)
+		}
+	}
+	for _, out := range n.Outputs {
+		if out != nil {
+			delete(g.values, out.Name)
+			out.Producer = nil
+		}
+	}
+	g.Nodes = slices.Delete(g.Nodes, i, i+1)
+	n.Graph = nil
+	return nil
+}
+
+// removeConsumer drops one occurrence of n from v's consumers.
+func (v *Value) removeConsumer(n *Node) {
+	if i := slices.Index(v.Consumers, n); i >= 0 {
+		v.Consumers = slices.Delete(v.Consumers, i, i+1)
+	}
+}
+
+// SetInput makes v the i-th input of n (nil omits it), growing the input
+// list if needed.
+func (n *Node) SetInput(i int, v *Value) {
+	for len(n.Inputs) <= i {
+		n.Inputs = append(n.Inputs, nil)
+	}
+	if old := n.Inputs[i]; old != nil {
+		old.removeConsumer(n)
+	}
+	n.Inputs[i] = v
+	if v != nil {
+		v.Consumers = append(v.Consumers, n)
+	}
+}
+
+// ReplaceUses makes every reader of old (node inputs in this graph and its
+// subgraphs, and the graph outputs) read new instead.
+func (g *Graph) ReplaceUses(old, new *Value) {
+	for _, n := range slices.Clone(old.Consumers) {
+		for i, in := range n.Inputs {
+			if in == old {
+				n.SetInput(i, new)
+			}
+		}
+	}
+	for i, out := range g.Outputs {
+		if out == old {
+			g.Outputs[i] = new
+		}
+	}
+}
+
+// SetAttr adds the attribute to n, replacing one of the same name.
+func (n *Node) SetAttr(a *Attribute) {
+	for i, old := range n.Attrs {
+		if old.Name == a.Name {
+			n.Attrs[i] = a
+			return
+		}
+	}
+	n.Attrs = append(n.Attrs, a)
+}
+
+// IntAttr returns an int attribute.
+func IntAttr(name string, v int64) *Attribute {
+	return &Attribute{Name: name, Type: AttrInt, Int: v}
+}
+
+// FloatAttr returns a float attribute.
+func FloatAttr(name string, v float32) *Attribute {
+	return &Attribute{Name: name, Type: AttrFloat, Float: v}
+}
+
+// StringAttr returns a string attribute.
+func StringAttr(name, v string) *Attribute {
+	return &Attribute{Name: name, Type: AttrString, String: v}
+}
+
+// IntsAttr returns an ints attribute.
+func IntsAttr(name string, v ...int64) *Attribute {
+	return &Attribute{Name: name, Type: AttrInts, Ints: v}
+}
+
+// FloatsAttr returns a floats attribute.
+func FloatsAttr(name string, v ...float32) *Attribute {
+	return &Attribute{Name: name, Type: AttrFloats, Floats: v}
+}
+
+// TensorAttr returns a tensor attribute.
+func TensorAttr(name string, t *Tensor) *Attribute {
+	return &Attribute{Name: name, Type: AttrTensor, Tensor: t}
+}
+
+// GraphAttr returns a graph attribute; the graph becomes a subgraph of the
+// node the attribute is set on when that node is added.
+func GraphAttr(name string, g *Graph) *Attribute {
+	return &Attribute{Name: name, Type: AttrGraph, Graph: g}
+}
