@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/onnxq/onnxq/internal/onnxpb"
 	"google.golang.org/protobuf/proto"
@@ -250,11 +251,13 @@ func (ld *loader) graph(p *onnxpb.GraphProto, parent *Graph, owner *Node) (*Grap
 		g.valueInfo[v] = vi
 		g.ValueInfos = append(g.ValueInfos, v)
 	}
+	// Snapshot copies: a pass that edits a shape in place must still be
+	// seen as a change.
 	for _, v := range g.values {
-		v.loadedDType, v.loadedShape = v.DType, v.Shape
+		v.loadedDType, v.loadedShape = v.DType, slices.Clone(v.Shape)
 	}
 	for _, v := range g.ValueInfos {
-		v.loadedDType, v.loadedShape = v.DType, v.Shape
+		v.loadedDType, v.loadedShape = v.DType, slices.Clone(v.Shape)
 	}
 	return g, nil
 }
