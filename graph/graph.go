@@ -1,6 +1,8 @@
 package graph
 
 import (
+	"strconv"
+
 	"github.com/onnxq/onnxq/internal/onnxpb"
 )
 
@@ -286,7 +288,7 @@ func (t AttrType) String() string {
 	if s, ok := attrTypeNames[t]; ok {
 		return s
 	}
-	return "attr_type_" + itoa(int64(t))
+	return "attr_type_" + strconv.Itoa(int(t))
 }
 
 // Attr returns the attribute with the given name, or nil.
@@ -386,26 +388,3 @@ func (g *Graph) Walk(fn func(*Graph)) {
 
 // Main reports whether g is the top-level graph.
 func (g *Graph) Main() bool { return g.Parent == nil }
-
-func itoa(v int64) string {
-	if v == 0 {
-		return "0"
-	}
-	neg := v < 0
-	var b [24]byte
-	i := len(b)
-	u := uint64(v)
-	if neg {
-		u = uint64(-v)
-	}
-	for u > 0 {
-		i--
-		b[i] = byte('0' + u%10)
-		u /= 10
-	}
-	if neg {
-		i--
-		b[i] = '-'
-	}
-	return string(b[i:])
-}
