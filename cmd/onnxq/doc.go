@@ -1,0 +1,32 @@
+// Command onnxq compiles ONNX models to INT8 and offers tools to look at
+// and re-write models.
+//
+// Usage:
+//
+//	onnxq MODEL -o OUT            quantize MODEL to INT8 (not available yet)
+//	onnxq convert MODEL -o OUT    re-write MODEL through onnxq's IR
+//	onnxq inspect MODEL [--json]  describe MODEL
+//	onnxq help [COMMAND]          list the commands, or show one's flags
+//	onnxq --version
+//
+// The first argument picks the command: a subcommand name, or else a model
+// file (an existing file, or a path ending in .onnx) for the main job.
+// Anything else is an unknown command.
+//
+// convert loads a model, checks it and writes it back; an unchanged model
+// is written byte for byte. --external-data SIZE moves tensors of at least
+// SIZE bytes to one data file beside the output (SIZE: 1024, 64KiB, 1MiB,
+// 100kB, 1MB; K, M and G mean KiB, MiB and GiB), named by
+// --external-data-name (default: the output's name + ".data"). It refuses to
+// overwrite its input, and a failed conversion leaves no output file.
+//
+// inspect reports IR and opset versions, producer, graph inputs and outputs
+// with their shapes, the count of each op type (nodes inside If/Loop/Scan
+// bodies included), parameters per element type (initializers and Constant
+// nodes), multiply-accumulates of Conv, ConvTranspose, Gemm and MatMul from
+// inferred shapes, quantization nodes, subgraphs, model-local functions and
+// metadata. --json prints the same as one JSON object (see Report).
+//
+// Errors are one line on stderr starting "onnxq: ". Exit status: 0 success,
+// 1 failure, 2 a bad command line (the message is followed by the usage).
+package main

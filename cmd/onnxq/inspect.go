@@ -1,0 +1,718 @@
+package main
+
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/onnxq/onnxq/graph"
+	"github.com/spf13/pflag"
+)
+
+// inspectConfig is the typed form of the inspect command line.
+type inspectConfig struct {
+	Model string
+	JSON  bool
+}
+
+var inspectCommand = &command{
+	name:    "inspect",
+	args:    "MODEL [--json]",
+	summary: "describe a model: versions, inputs/outputs, op counts, parameters, MACs, Q/DQ nodes",
+	doc: `Inspect loads MODEL and reports its IR version, opset imports, producer,
+graph inputs and outputs (dtype and shape; symbolic dimensions by name,
+unknown ones as ?), the count of each op type (nodes of If/Loop/Scan
+bodies included), parameters (elements and bytes per element type, from
+initializers and Constant nodes), multiply-accumulates of Conv,
+ConvTranspose, Gemm and MatMul (and their integer forms) from inferred
+shapes, quantization nodes, subgraphs, model-local functions and metadata.
+
+With --json the same facts are printed as one JSON object.`,
+	setup: func(fs *pflag.FlagSet) func(*cli, []string) error {
+		cfg := &inspectConfig{}
+		fs.BoolVar(&cfg.JSON, "json", false, "print the report as a JSON object")
+		return func(c *cli, args []string) error {
+			switch {
+			case len(args) == 0:
+				return usageErrorf("inspect", "inspect needs a MODEL to read")
+			case len(args) > 1:
+				return usageErrorf("inspect", "inspect reads one model: unexpected %q", args[1])
+			}
+			cfg.Model = args[0]
+			return c.inspect(cfg)
+		}
+	},
+}
+
+func (c *cli) inspect(cfg *inspectConfig) error {
+	m, err := graph.Load(cfg.Model)
+	if err != nil {
+		return err
+	}
+	r, err := Inspect(m)
+	if err != nil {
+		return fmt.Errorf("%s: %v", cfg.Model, err)
+	}
+	if cfg.JSON {
+		enc := json.NewEncoder(c.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(r)
+	}
+	return r.WriteText(c.stdout, cfg.Model)
+}
+
+// Report is what inspect says about a model. Its JSON form is the output
+// of "inspect --json"; field names are part of the command's interface.
+type Report struct {
+	IRVersion       int64         `json:"ir_version"`
+	OpsetImports    []OpsetReport `json:"opset_imports"`
+	ProducerName    string        `json:"producer_name"`
+	ProducerVersion string        `json:"producer_version"`
+	GraphName       string        `json:"graph_name"`
+	Inputs          []ValueReport `json:"inputs"`
+	Outputs         []ValueReport `json:"outputs"`
+	// Nodes counts the nodes of all graphs, subgraphs included.
+	Nodes int `json:"nodes"`
+	// OpCounts maps op type (prefixed "domain:" outside the default
+	// domain) to its node count, subgraphs included.
+	OpCounts   map[string]int   `json:"op_counts"`
+	Parameters ParameterReport  `json:"parameters"`
+	MACs       MACReport        `json:"macs"`
+	QDQ        QDQReport        `json:"qdq"`
+	Subgraphs  []SubgraphReport `json:"subgraphs"`
+	Functions  []FunctionReport `json:"functions"`
+	Metadata   []MetadataReport `json:"metadata"`
+}
+
+// MetadataReport is one metadata_props entry, in file order.
+type MetadataReport struct {
+	Key   string `json:"key"`
+	Value string `json:"value"`
+}
+
+// OpsetReport is one operator set import; the default domain is shown as
+// "ai.onnx".
+type OpsetReport struct {
+	Domain  string `json:"domain"`
+	Version int64  `json:"version"`
+}
+
+// ValueReport is a graph input or output as declared in the file.
+type ValueReport struct {
+	Name  string `json:"name"`
+	DType string `json:"dtype"`
+	// Shape holds a number per known dimension and a string for the
+	// others (the symbolic name, or "?"); null when the rank is unknown.
+	Shape []DimReport `json:"shape"`
+}
+
+// DimReport is one dimension: a size, or a symbolic name ("?" if none).
+type DimReport struct {
+	Size  int64
+	Param string
+}
+
+// MarshalJSON writes a known size as a number and anything else as a string.
+func (d DimReport) MarshalJSON() ([]byte, error) {
+	if d.Size >= 0 {
+		return []byte(strconv.FormatInt(d.Size, 10)), nil
+	}
+	return json.Marshal(d.String())
+}
+
+func (d DimReport) String() string {
+	switch {
+	case d.Size >= 0:
+		return strconv.FormatInt(d.Size, 10)
+	case d.Param != "":
+		return d.Param
+	}
+	return "?"
+}
+
+// ParameterReport counts the constant tensors of the model: initializers
+// of every graph and the tensors of Constant nodes.
+type ParameterReport struct {
+	ByDType  map[string]DTypeCount `json:"by_dtype"`
+	Elements int64                 `json:"elements"`
+	Bytes    int64                 `json:"bytes"`
+	// Tensors is the number of constant tensors, split by where they are held.
+	Tensors      int `json:"tensors"`
+	Initializers int `json:"initializers"`
+	Constants    int `json:"constants"`
+}
+
+// DTypeCount is the parameter count and size of one element type.
+type DTypeCount struct {
+	Tensors  int   `json:"tensors"`
+	Elements int64 `json:"elements"`
+	Bytes    int64 `json:"bytes"`
+}
+
+// MACReport counts multiply-accumulates of the matrix and convolution ops.
+type MACReport struct {
+	Total int64            `json:"total"`
+	ByOp  map[string]int64 `json:"by_op"`
+	// Unknown counts the nodes whose shapes are not known, so their MACs
+	// are not in Total.
+	Unknown      int            `json:"unknown"`
+	UnknownByOp  map[string]int `json:"unknown_by_op"`
+	InferenceErr string         `json:"inference_error,omitempty"`
+}
+
+// QDQReport counts quantization nodes and integer (quantized) ops.
+type QDQReport struct {
+	QuantizeLinear   int `json:"quantize_linear"`
+	DequantizeLinear int `json:"dequantize_linear"`
+	// IntegerOps counts the other quantized op types by name:
+	// QLinearConv, MatMulInteger, DynamicQuantizeLinear, ...
+	IntegerOps map[string]int `json:"integer_ops"`
+	Total      int            `json:"total"`
+}
+
+// SubgraphReport is one graph held in a node attribute.
+type SubgraphReport struct {
+	Owner     string `json:"owner"`
+	OwnerOp   string `json:"owner_op"`
+	Attribute string `json:"attribute"`
+	Name      string `json:"name"`
+	// Depth is 1 for a subgraph of the main graph, 2 for one nested in
+	// that, and so on.
+	Depth int `json:"depth"`
+	// Nodes counts the subgraph's own nodes, not those of nested subgraphs.
+	Nodes int `json:"nodes"`
+}
+
+// FunctionReport is a model-local function.
+type FunctionReport struct {
+	Name   string `json:"name"`
+	Domain string `json:"domain"`
+	Nodes  int    `json:"nodes"`
+}
+
+// quantOps are the quantized op types counted besides Q/DQ; any op whose
+// name starts with "QLinear" counts too.
+var quantOps = map[string]bool{
+	"DynamicQuantizeLinear": true, "MatMulInteger": true, "ConvInteger": true,
+	"DynamicQuantizeMatMul": true, "QGemm": true, "QAttention": true,
+	"DynamicQuantizeLSTM": true, "QOrderedMatMul": true,
+}
+
+// Inspect describes m. It runs shape inference on m for the MAC counts,
+// so it may fill in value shapes; the declared inputs and outputs are
+// recorded first.
+func Inspect(m *graph.Model) (*Report, error) {
+	g := m.Graph
+	r := &Report{
+		IRVersion:       m.IRVersion,
+		ProducerName:    m.ProducerName,
+		ProducerVersion: m.ProducerVersion,
+		GraphName:       g.Name,
+		OpCounts:        map[string]int{},
+		Inputs:          []ValueReport{},
+		Outputs:         []ValueReport{},
+		Subgraphs:       []SubgraphReport{},
+		Functions:       []FunctionReport{},
+		Metadata:        []MetadataReport{},
+	}
+	r.OpsetImports = []OpsetReport{}
+	for _, o := range m.OpsetImports {
+		r.OpsetImports = append(r.OpsetImports, OpsetReport{Domain: domainName(o.Domain), Version: o.Version})
+	}
+	for _, v := range g.RealInputs() {
+		r.Inputs = append(r.Inputs, valueReport(v))
+	}
+	for _, v := range g.Outputs {
+		r.Outputs = append(r.Outputs, valueReport(v))
+	}
+	for _, kv := range m.Metadata {
+		r.Metadata = append(r.Metadata, MetadataReport{Key: kv.Key, Value: kv.Value})
+	}
+	for _, f := range m.Functions {
+		r.Functions = append(r.Functions, FunctionReport{Name: f.Name(), Domain: domainName(f.Domain()), Nodes: len(f.OpTypes())})
+	}
+
+	r.QDQ.IntegerOps = map[string]int{}
+	g.Walk(func(g *graph.Graph) {
+		r.Nodes += len(g.Nodes)
+		for _, n := range g.Nodes {
+			r.OpCounts[opKey(n)]++
+			countQuant(&r.QDQ, n)
+		}
+	})
+	collectSubgraphs(g, 1, &r.Subgraphs)
+	r.Parameters = countParameters(m)
+
+	r.MACs = MACReport{ByOp: map[string]int64{}, UnknownByOp: map[string]int{}}
+	if err := graph.InferShapes(m); err != nil {
+		// Inspection still helps on a model inference cannot follow;
+		// the MACs it could not reach are counted as unknown.
+		r.MACs.InferenceErr = oneLine(err.Error())
+	}
+	g.Walk(func(g *graph.Graph) {
+		for _, n := range g.Nodes {
+			macs, ok, counted := nodeMACs(n)
+			if !counted {
+				continue
+			}
+			key := opKey(n)
+			if !ok {
+				r.MACs.Unknown++
+				r.MACs.UnknownByOp[key]++
+				continue
+			}
+			r.MACs.ByOp[key] += macs
+			r.MACs.Total += macs
+		}
+	})
+	return r, nil
+}
+
+// domainName names the default domain "ai.onnx", whichever way the file
+// spells it.
+func domainName(d string) string {
+	if d == "" {
+		return "ai.onnx"
+	}
+	return d
+}
+
+// opKey is the op type, prefixed with its domain outside the default one.
+func opKey(n *graph.Node) string {
+	if n.Domain == "" || n.Domain == "ai.onnx" {
+		return n.OpType
+	}
+	return n.Domain + ":" + n.OpType
+}
+
+func valueReport(v *graph.Value) ValueReport {
+	vr := ValueReport{Name: v.Name, DType: v.DType.String()}
+	if v.Shape != nil {
+		vr.Shape = make([]DimReport, len(v.Shape))
+		for i, d := range v.Shape {
+			vr.Shape[i] = DimReport{Size: d.Size, Param: d.Param}
+			if !d.Known() {
+				vr.Shape[i].Size = -1
+			}
+		}
+	}
+	return vr
+}
+
+// typeString renders a value's type as dtype[d0,d1,...].
+func (v ValueReport) typeString() string {
+	if v.Shape == nil {
+		return v.DType + "[rank unknown]"
+	}
+	dims := make([]string, len(v.Shape))
+	for i, d := range v.Shape {
+		dims[i] = d.String()
+	}
+	return v.DType + "[" + strings.Join(dims, ",") + "]"
+}
+
+func countQuant(q *QDQReport, n *graph.Node) {
+	switch {
+	case n.OpType == "QuantizeLinear":
+		q.QuantizeLinear++
+	case n.OpType == "DequantizeLinear":
+		q.DequantizeLinear++
+	case quantOps[n.OpType] || strings.HasPrefix(n.OpType, "QLinear"):
+		q.IntegerOps[opKey(n)]++
+	default:
+		return
+	}
+	q.Total++
+}
+
+// collectSubgraphs lists the subgraphs of g's nodes, depth first.
+func collectSubgraphs(g *graph.Graph, depth int, out *[]SubgraphReport) {
+	for _, n := range g.Nodes {
+		for _, a := range n.Attrs {
+			sgs := a.Graphs
+			if a.Graph != nil {
+				sgs = append([]*graph.Graph{a.Graph}, sgs...)
+			}
+			for _, sg := range sgs {
+				*out = append(*out, SubgraphReport{
+					Owner: n.Name, OwnerOp: opKey(n), Attribute: a.Name,
+					Name: sg.Name, Depth: depth, Nodes: len(sg.Nodes),
+				})
+				collectSubgraphs(sg, depth+1, out)
+			}
+		}
+	}
+}
+
+// countParameters counts initializers of all graphs and the tensors of
+// Constant nodes (their value attribute, or the list forms value_float(s)
+// and value_int(s)).
+func countParameters(m *graph.Model) ParameterReport {
+	p := ParameterReport{ByDType: map[string]DTypeCount{}}
+	add := func(dt graph.DType, elems, bytes int64) {
+		c := p.ByDType[dt.String()]
+		c.Tensors++
+		c.Elements += elems
+		c.Bytes += bytes
+		p.ByDType[dt.String()] = c
+		p.Tensors++
+		p.Elements += elems
+		p.Bytes += bytes
+	}
+	m.Graph.Walk(func(g *graph.Graph) {
+		for _, v := range g.Initializers {
+			if t := v.Const; t != nil {
+				add(t.DType, t.NumElements(), t.ByteSize())
+				p.Initializers++
+			}
+		}
+		for _, n := range g.Nodes {
+			if n.OpType != "Constant" || (n.Domain != "" && n.Domain != "ai.onnx") {
+				continue
+			}
+			for _, a := range n.Attrs {
+				switch a.Name {
+				case "value":
+					if a.Tensor == nil {
+						continue
+					}
+					add(a.Tensor.DType, a.Tensor.NumElements(), a.Tensor.ByteSize())
+				case "value_float":
+					add(graph.Float32, 1, 4)
+				case "value_floats":
+					add(graph.Float32, int64(len(a.Floats)), 4*int64(len(a.Floats)))
+				case "value_int":
+					add(graph.Int64, 1, 8)
+				case "value_ints":
+					add(graph.Int64, int64(len(a.Ints)), 8*int64(len(a.Ints)))
+				default:
+					continue
+				}
+				p.Constants++
+			}
+		}
+	})
+	return p
+}
+
+// nodeMACs returns the multiply-accumulates of one node. counted is false
+// for op types that are not counted; ok is false when a shape needed is
+// not known (or the count overflows).
+func nodeMACs(n *graph.Node) (macs int64, ok, counted bool) {
+	if n.Domain != "" && n.Domain != "ai.onnx" {
+		return 0, false, false
+	}
+	// Input positions of the data and weight operands.
+	switch n.OpType {
+	case "Conv":
+		macs, ok = convMACs(n, 0, 1)
+	case "ConvInteger":
+		macs, ok = convMACs(n, 0, 1)
+	case "QLinearConv":
+		macs, ok = convMACs(n, 0, 3)
+	case "ConvTranspose":
+		macs, ok = convTransposeMACs(n)
+	case "Gemm":
+		macs, ok = gemmMACs(n)
+	case "MatMul", "MatMulInteger":
+		macs, ok = matMulMACs(n.Input(0), n.Input(1))
+	case "QLinearMatMul":
+		macs, ok = matMulMACs(n.Input(0), n.Input(3))
+	default:
+		return 0, false, false
+	}
+	return macs, ok, true
+}
+
+// knownSizes returns the sizes of v's shape when all are known.
+func knownSizes(v *graph.Value) ([]int64, bool) {
+	if v == nil || !v.Shape.Known() {
+		return nil, false
+	}
+	return v.Shape.Sizes(), true
+}
+
+// convMACs is N·Cout·prod(output spatial) · (Cin/group)·prod(kernel):
+// every output element sums over one kernel window of its group's input
+// channels, which is exactly the product of Y's shape and W's shape
+// without its first (Cout) axis.
+func convMACs(n *graph.Node, x, w int) (int64, bool) {
+	if len(n.Outputs) == 0 {
+		return 0, false
+	}
+	y, ok := knownSizes(n.Outputs[0])
+	if !ok || len(y) < 2 {
+		return 0, false
+	}
+	perOutput, ok := convWindow(n, x, w)
+	if !ok {
+		return 0, false
+	}
+	out, ok := mulChecked(y...)
+	if !ok {
+		return 0, false
+	}
+	return mulChecked(out, perOutput)
+}
+
+// convWindow is (Cin/group)·prod(kernel), from W's shape or, when W has
+// no known shape, from X's channels, group and kernel_shape.
+func convWindow(n *graph.Node, x, w int) (int64, bool) {
+	if ws, ok := knownSizes(n.Input(w)); ok && len(ws) >= 2 {
+		return mulChecked(ws[1:]...)
+	}
+	xs, ok := knownSizes(n.Input(x))
+	kernel := n.AttrInts("kernel_shape")
+	group := n.AttrInt("group", 1)
+	if !ok || len(xs) < 2 || kernel == nil || group <= 0 || xs[1]%group != 0 {
+		return 0, false
+	}
+	return mulChecked(append([]int64{xs[1] / group}, kernel...)...)
+}
+
+// convTransposeMACs is N·Cin·prod(input spatial) · (Cout/group)·prod(kernel):
+// every input element is scattered through one kernel into its group's
+// output channels; W is [Cin, Cout/group, kernel...].
+func convTransposeMACs(n *graph.Node) (int64, bool) {
+	xs, ok := knownSizes(n.Input(0))
+	if !ok || len(xs) < 2 {
+		return 0, false
+	}
+	var window int64
+	if ws, ok := knownSizes(n.Input(1)); ok && len(ws) >= 2 {
+		if window, ok = mulChecked(ws[1:]...); !ok {
+			return 0, false
+		}
+	} else {
+		// Without W's shape, Cout comes from the output and the kernel
+		// from the attribute.
+		ys, ok := knownSizes(firstOutput(n))
+		kernel := n.AttrInts("kernel_shape")
+		group := n.AttrInt("group", 1)
+		if !ok || len(ys) < 2 || kernel == nil || group <= 0 || ys[1]%group != 0 {
+			return 0, false
+		}
+		if window, ok = mulChecked(append([]int64{ys[1] / group}, kernel...)...); !ok {
+			return 0, false
+		}
+	}
+	in, ok := mulChecked(xs...)
+	if !ok {
+		return 0, false
+	}
+	return mulChecked(in, window)
+}
+
+func firstOutput(n *graph.Node) *graph.Value {
+	if len(n.Outputs) == 0 {
+		return nil
+	}
+	return n.Outputs[0]
+}
+
+// gemmMACs is M·N·K, with A [M,K] and B [K,N] after transA/transB.
+func gemmMACs(n *graph.Node) (int64, bool) {
+	a, ok := knownSizes(n.Input(0))
+	if !ok || len(a) != 2 {
+		return 0, false
+	}
+	b, ok := knownSizes(n.Input(1))
+	if !ok || len(b) != 2 {
+		return 0, false
+	}
+	m, k := a[0], a[1]
+	if n.AttrInt("transA", 0) != 0 {
+		m, k = k, m
+	}
+	nn := b[1]
+	if n.AttrInt("transB", 0) != 0 {
+		nn = b[0]
+	}
+	return mulChecked(m, nn, k)
+}
+
+// matMulMACs is batch·M·N·K for numpy-style matrix products: a 1-D
+// operand is a vector (M or N is 1), and the batch dimensions in front of
+// the last two broadcast against each other.
+func matMulMACs(av, bv *graph.Value) (int64, bool) {
+	a, ok := knownSizes(av)
+	if !ok || len(a) == 0 {
+		return 0, false
+	}
+	b, ok := knownSizes(bv)
+	if !ok || len(b) == 0 {
+		return 0, false
+	}
+	if len(a) == 1 {
+		a = []int64{1, a[0]}
+	}
+	if len(b) == 1 {
+		b = []int64{b[0], 1}
+	}
+	m, k, nn := a[len(a)-2], a[len(a)-1], b[len(b)-1]
+	if b[len(b)-2] != k {
+		return 0, false
+	}
+	batchA, batchB := a[:len(a)-2], b[:len(b)-2]
+	batch := int64(1)
+	for i := 1; i <= max(len(batchA), len(batchB)); i++ {
+		da, db := int64(1), int64(1)
+		if i <= len(batchA) {
+			da = batchA[len(batchA)-i]
+		}
+		if i <= len(batchB) {
+			db = batchB[len(batchB)-i]
+		}
+		d := max(da, db)
+		if da != db && da != 1 && db != 1 {
+			return 0, false
+		}
+		if da == 0 || db == 0 {
+			d = 0
+		}
+		if batch, ok = mulChecked(batch, d); !ok {
+			return 0, false
+		}
+	}
+	return mulChecked(batch, m, nn, k)
+}
+
+// opCount is one row of the op histogram.
+type opCount struct {
+	Op    string
+	Count int
+}
+
+// sortedOpCounts orders the histogram by count, most frequent first, and
+// then by name.
+func sortedOpCounts(counts map[string]int) []opCount {
+	out := make([]opCount, 0, len(counts))
+	for op, n := range counts {
+		out = append(out, opCount{op, n})
+	}
+	slices.SortFunc(out, func(a, b opCount) int {
+		return cmp.Or(cmp.Compare(b.Count, a.Count), cmp.Compare(a.Op, b.Op))
+	})
+	return out
+}
+
+// WriteText writes the report as aligned text; path names the model.
+func (r *Report) WriteText(w io.Writer, path string) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	line := func(format string, args ...any) { fmt.Fprintf(tw, format+"\n", args...) }
+	section := func(title string) {
+		tw.Flush()
+		fmt.Fprintf(tw, "\n%s\n", title)
+	}
+
+	line("model\t%s", path)
+	line("IR version\t%d", r.IRVersion)
+	opsets := make([]string, len(r.OpsetImports))
+	for i, o := range r.OpsetImports {
+		opsets[i] = fmt.Sprintf("%s %d", o.Domain, o.Version)
+	}
+	line("opsets\t%s", strings.Join(opsets, ", "))
+	producer := strings.TrimSpace(r.ProducerName + " " + r.ProducerVersion)
+	if producer == "" {
+		producer = "(not recorded)"
+	}
+	line("producer\t%s", producer)
+	line("graph\t%s", orNone(r.GraphName, "(unnamed)"))
+
+	for _, vs := range []struct {
+		title  string
+		values []ValueReport
+	}{{"inputs", r.Inputs}, {"outputs", r.Outputs}} {
+		section(fmt.Sprintf("%s (%d)", vs.title, len(vs.values)))
+		for _, v := range vs.values {
+			line("  %s\t%s", v.Name, v.typeString())
+		}
+	}
+
+	section(fmt.Sprintf("ops (%d nodes, %d op types)", r.Nodes, len(r.OpCounts)))
+	for _, oc := range sortedOpCounts(r.OpCounts) {
+		line("  %s\t%d", oc.Op, oc.Count)
+	}
+
+	p := r.Parameters
+	section(fmt.Sprintf("parameters (%d tensors: %d initializers, %d in Constant nodes)", p.Tensors, p.Initializers, p.Constants))
+	dtypes := make([]string, 0, len(p.ByDType))
+	for dt := range p.ByDType {
+		dtypes = append(dtypes, dt)
+	}
+	slices.SortFunc(dtypes, func(a, b string) int {
+		return cmp.Or(cmp.Compare(p.ByDType[b].Bytes, p.ByDType[a].Bytes), cmp.Compare(a, b))
+	})
+	for _, dt := range dtypes {
+		c := p.ByDType[dt]
+		line("  %s\t%s elements\t%s", dt, groupDigits(c.Elements), formatBytes(c.Bytes))
+	}
+	line("  total\t%s elements\t%s", groupDigits(p.Elements), formatBytes(p.Bytes))
+
+	mc := r.MACs
+	section("multiply-accumulates (from inferred shapes)")
+	for _, oc := range sortedMACs(mc.ByOp) {
+		line("  %s\t%s\t%s", oc.Op, groupDigits(oc.MACs), formatCount(oc.MACs))
+	}
+	line("  total\t%s\t%s", groupDigits(mc.Total), formatCount(mc.Total))
+	if mc.Unknown > 0 {
+		var parts []string
+		for _, oc := range sortedOpCounts(mc.UnknownByOp) {
+			parts = append(parts, fmt.Sprintf("%s %d", oc.Op, oc.Count))
+		}
+		line("  unknown\t%d nodes with unknown shapes (%s), not in the total", mc.Unknown, strings.Join(parts, ", "))
+	}
+	if mc.InferenceErr != "" {
+		line("  note\tshape inference stopped: %s", mc.InferenceErr)
+	}
+
+	q := r.QDQ
+	section(fmt.Sprintf("quantization nodes (%d)", q.Total))
+	line("  QuantizeLinear\t%d", q.QuantizeLinear)
+	line("  DequantizeLinear\t%d", q.DequantizeLinear)
+	for _, oc := range sortedOpCounts(q.IntegerOps) {
+		line("  %s\t%d", oc.Op, oc.Count)
+	}
+
+	section(fmt.Sprintf("subgraphs (%d)", len(r.Subgraphs)))
+	for _, s := range r.Subgraphs {
+		line("  %s%s\t%s.%s\t%d nodes", strings.Repeat("  ", s.Depth-1), orNone(s.Owner, "(unnamed)"), s.OwnerOp, s.Attribute, s.Nodes)
+	}
+	section(fmt.Sprintf("functions (%d)", len(r.Functions)))
+	for _, f := range r.Functions {
+		line("  %s\t%s\t%d nodes", f.Name, f.Domain, f.Nodes)
+	}
+	section(fmt.Sprintf("metadata (%d)", len(r.Metadata)))
+	for _, kv := range r.Metadata {
+		line("  %s\t%s", oneLine(kv.Key), oneLine(kv.Value))
+	}
+	return tw.Flush()
+}
+
+func orNone(s, none string) string {
+	if s == "" {
+		return none
+	}
+	return s
+}
+
+type opMACs struct {
+	Op   string
+	MACs int64
+}
+
+func sortedMACs(byOp map[string]int64) []opMACs {
+	out := make([]opMACs, 0, len(byOp))
+	for op, n := range byOp {
+		out = append(out, opMACs{op, n})
+	}
+	slices.SortFunc(out, func(a, b opMACs) int {
+		return cmp.Or(cmp.Compare(b.MACs, a.MACs), cmp.Compare(a.Op, b.Op))
+	})
+	return out
+}

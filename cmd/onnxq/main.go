@@ -1,0 +1,253 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"strings"
+
+	"github.com/spf13/pflag"
+)
+
+// version is set at link time (-ldflags "-X main.version=v1.2.3"); without
+// it the module version or VCS revision from the build info is shown.
+var version = ""
+
+// command is one subcommand, or the main job (name "").
+type command struct {
+	name    string
+	args    string // synopsis of the positional arguments, for usage lines
+	summary string // one line for the command list
+	doc     string // longer description shown by "onnxq help CMD"
+	// setup declares the command's flags on fs and returns the function
+	// that runs it on the positional arguments once fs is parsed. Keeping
+	// declaration and use together lets help text and parsing share one
+	// flag set definition.
+	setup func(fs *pflag.FlagSet) func(c *cli, args []string) error
+}
+
+var (
+	// mainCommand is the main job, run when the first argument is a model.
+	mainCommand *command
+	// commands are the subcommands in the order "onnxq help" lists them.
+	commands []*command
+)
+
+func init() {
+	// Assigned here rather than in declarations: the commands' code reads
+	// these lists, which Go would report as an initialization cycle.
+	mainCommand = quantizeCommand
+	commands = []*command{convertCommand, inspectCommand, helpCommand}
+}
+
+func lookupCommand(name string) *command {
+	for _, c := range commands {
+		if c.name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+// cli carries the output streams, so tests can run commands in process.
+type cli struct {
+	stdout, stderr io.Writer
+}
+
+// usageError is a mistake in the command line: reported with the usage of
+// the command named cmd ("": the top-level usage) and exit status 2.
+type usageError struct {
+	cmd string
+	msg string
+}
+
+func (e *usageError) Error() string { return e.msg }
+
+func usageErrorf(cmd, format string, args ...any) error {
+	return &usageError{cmd: cmd, msg: fmt.Sprintf(format, args...)}
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run executes one command line and returns the exit status: 0 success,
+// 1 failure, 2 a bad command line.
+func run(args []string, stdout, stderr io.Writer) (status int) {
+	defer func() {
+		// A panic is a bug in onnxq; users get one line, not a stack trace.
+		if r := recover(); r != nil {
+			fmt.Fprintf(stderr, "onnxq: internal error: %s\n", oneLine(fmt.Sprint(r)))
+			status = 1
+		}
+	}()
+	c := &cli{stdout: stdout, stderr: stderr}
+	err := c.dispatch(args)
+	if err == nil {
+		return 0
+	}
+	fmt.Fprintf(stderr, "onnxq: %s\n", oneLine(err.Error()))
+	var ue *usageError
+	if errors.As(err, &ue) {
+		fmt.Fprintln(stderr)
+		c.shortUsage(stderr, lookupCommand(ue.cmd))
+		return 2
+	}
+	return 1
+}
+
+// dispatch picks the command from the first argument. A known subcommand
+// wins; otherwise an argument that looks like a model (or a flag) starts
+// the main job, and anything else is an unknown command.
+func (c *cli) dispatch(args []string) error {
+	if len(args) == 0 {
+		return usageErrorf("", "no model or command given")
+	}
+	first := args[0]
+	if cmd := lookupCommand(first); cmd != nil {
+		return c.runCommand(cmd, args[1:])
+	}
+	if strings.HasPrefix(first, "-") || looksLikeModel(first) {
+		return c.runCommand(mainCommand, args)
+	}
+	return usageErrorf("", "unknown command %q (not a subcommand, and not a model file)", first)
+}
+
+// looksLikeModel reports whether arg names a model for the main job: an
+// existing file, or a path ending in .onnx.
+func looksLikeModel(arg string) bool {
+	if strings.HasSuffix(strings.ToLower(arg), ".onnx") {
+		return true
+	}
+	st, err := os.Stat(arg)
+	return err == nil && !st.IsDir()
+}
+
+// newFlagSet declares cmd's flags, with -h/--help, on a fresh flag set.
+func newFlagSet(cmd *command) (*pflag.FlagSet, *bool, func(*cli, []string) error) {
+	name := "onnxq"
+	if cmd.name != "" {
+		name += " " + cmd.name
+	}
+	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
+	fs.SetOutput(io.Discard) // errors are returned and printed by run
+	fs.Usage = func() {}
+	fs.SortFlags = false
+	runFn := cmd.setup(fs)
+	help := fs.BoolP("help", "h", false, "show this help")
+	return fs, help, runFn
+}
+
+func (c *cli) runCommand(cmd *command, args []string) error {
+	fs, help, runFn := newFlagSet(cmd)
+	if err := fs.Parse(args); err != nil {
+		return &usageError{cmd: cmd.name, msg: err.Error()}
+	}
+	if *help {
+		c.usage(c.stdout, cmd)
+		return nil
+	}
+	return runFn(c, fs.Args())
+}
+
+// usage writes cmd's usage (nil or the main command: the top-level one).
+func (c *cli) usage(w io.Writer, cmd *command) {
+	if cmd == nil || cmd == mainCommand {
+		c.topUsage(w)
+		return
+	}
+	fs, _, _ := newFlagSet(cmd)
+	fmt.Fprintf(w, "Usage: onnxq %s %s\n\n", cmd.name, cmd.args)
+	fmt.Fprintf(w, "%s\n", strings.TrimSpace(cmd.doc))
+	fmt.Fprintf(w, "\nFlags:\n%s", flagUsages(fs))
+}
+
+// shortUsage is the usage shown after a command-line mistake: the usage
+// line and flags without the description.
+func (c *cli) shortUsage(w io.Writer, cmd *command) {
+	if cmd == nil || cmd == mainCommand {
+		c.topUsage(w)
+		return
+	}
+	fs, _, _ := newFlagSet(cmd)
+	fmt.Fprintf(w, "Usage: onnxq %s %s\n\nFlags:\n%s", cmd.name, cmd.args, flagUsages(fs))
+	fmt.Fprintf(w, "\nRun 'onnxq help %s' for details.\n", cmd.name)
+}
+
+func (c *cli) topUsage(w io.Writer) {
+	fs, _, _ := newFlagSet(mainCommand)
+	fmt.Fprintf(w, "onnxq compiles ONNX models to INT8.\n\n")
+	fmt.Fprintf(w, "Usage:\n")
+	fmt.Fprintf(w, "  onnxq %s [flags]    %s\n", mainCommand.args, mainCommand.summary)
+	fmt.Fprintf(w, "  onnxq COMMAND [arguments]\n\n")
+	fmt.Fprintf(w, "Commands:\n")
+	width := 0
+	for _, cmd := range commands {
+		width = max(width, len(cmd.name))
+	}
+	for _, cmd := range commands {
+		fmt.Fprintf(w, "  %-*s  %s\n", width, cmd.name, cmd.summary)
+	}
+	fmt.Fprintf(w, "\nFlags:\n%s", flagUsages(fs))
+	fmt.Fprintf(w, "\nRun 'onnxq help COMMAND' (or 'onnxq COMMAND --help') for a command's usage and flags.\n")
+}
+
+var helpCommand = &command{
+	name:    "help",
+	args:    "[COMMAND]",
+	summary: "show the list of commands, or the usage and flags of one",
+	doc:     "Help prints the list of commands, or with COMMAND that command's usage and flags.",
+	setup: func(fs *pflag.FlagSet) func(*cli, []string) error {
+		return func(c *cli, args []string) error {
+			switch len(args) {
+			case 0:
+				c.topUsage(c.stdout)
+				return nil
+			case 1:
+				cmd := lookupCommand(args[0])
+				if cmd == nil {
+					return usageErrorf("", "unknown command %q", args[0])
+				}
+				c.usage(c.stdout, cmd)
+				return nil
+			}
+			return usageErrorf("help", "help takes at most one command name, got %d arguments", len(args))
+		}
+	},
+}
+
+// versionString names the build: the link-time version, else the module
+// version or VCS revision recorded by the Go toolchain.
+func versionString() string {
+	v := version
+	if v == "" {
+		v = "devel"
+		if bi, ok := debug.ReadBuildInfo(); ok {
+			if bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+				v = bi.Main.Version
+			} else {
+				var rev, dirty string
+				for _, s := range bi.Settings {
+					switch s.Key {
+					case "vcs.revision":
+						rev = s.Value
+					case "vcs.modified":
+						if s.Value == "true" {
+							dirty = "+dirty"
+						}
+					}
+				}
+				if len(rev) > 12 {
+					rev = rev[:12]
+				}
+				if rev != "" {
+					v = "devel-" + rev + dirty
+				}
+			}
+		}
+	}
+	return fmt.Sprintf("onnxq %s %s %s/%s", v, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+}

@@ -1,0 +1,238 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/pflag"
+)
+
+// sizeUnits are the suffixes parseSize accepts, matched without regard to
+// case. SI suffixes are powers of 1000, IEC ones and the bare letters
+// powers of 1024 (as dd and ls read them).
+var sizeUnits = []struct {
+	suffix string
+	mult   int64
+}{
+	{"kib", 1 << 10}, {"mib", 1 << 20}, {"gib", 1 << 30}, {"tib", 1 << 40},
+	{"kb", 1e3}, {"mb", 1e6}, {"gb", 1e9}, {"tb", 1e12},
+	{"k", 1 << 10}, {"m", 1 << 20}, {"g", 1 << 30}, {"t", 1 << 40},
+	{"b", 1},
+}
+
+// sizeHelp documents the forms parseSize accepts, for flag usage text.
+const sizeHelp = "a byte count: 1024, 64KiB, 1MiB (x1024), 100kB, 1MB (x1000); K, M, G mean KiB, MiB, GiB"
+
+// parseSize reads a byte count such as "1024", "64KiB" or "1MB": a
+// non-negative whole number with an optional unit suffix.
+func parseSize(s string) (int64, error) {
+	t := strings.ToLower(strings.TrimSpace(s))
+	mult := int64(1)
+	for _, u := range sizeUnits {
+		if strings.HasSuffix(t, u.suffix) {
+			t, mult = strings.TrimSpace(strings.TrimSuffix(t, u.suffix)), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || n < 0 || t == "" || t[0] == '+' {
+		return 0, fmt.Errorf("%q is not a size (%s)", s, sizeHelp)
+	}
+	if n > math.MaxInt64/mult {
+		return 0, fmt.Errorf("size %q is too large", s)
+	}
+	return n * mult, nil
+}
+
+// sizeValue is a pflag.Value holding a byte count given in human form.
+type sizeValue int64
+
+func (v *sizeValue) String() string { return strconv.FormatInt(int64(*v), 10) }
+func (v *sizeValue) Type() string   { return "size" }
+
+func (v *sizeValue) Set(s string) error {
+	n, err := parseSize(s)
+	if err != nil {
+		return err
+	}
+	*v = sizeValue(n)
+	return nil
+}
+
+// formatBytes renders a byte count exactly, with a rounded IEC size for
+// large counts: "23,976 B (23.4 KiB)".
+func formatBytes(n int64) string {
+	if n < 1024 {
+		return groupDigits(n) + " B"
+	}
+	units := []string{"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"}
+	f := float64(n) / 1024
+	i := 0
+	for f >= 1024 && i < len(units)-1 {
+		f /= 1024
+		i++
+	}
+	return fmt.Sprintf("%s B (%.1f %s)", groupDigits(n), f, units[i])
+}
+
+// formatCount renders a large count with an SI prefix: 1.23 G.
+func formatCount(n int64) string {
+	if n < 1000 {
+		return strconv.FormatInt(n, 10)
+	}
+	units := []string{"k", "M", "G", "T", "P", "E"}
+	f := float64(n) / 1000
+	i := 0
+	for f >= 1000 && i < len(units)-1 {
+		f /= 1000
+		i++
+	}
+	return fmt.Sprintf("%.2f %s", f, units[i])
+}
+
+// groupDigits writes n with thousands separators: 1,234,567.
+func groupDigits(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	if neg {
+		b.WriteByte('-')
+	}
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+// mulChecked multiplies non-negative factors, reporting false on overflow.
+func mulChecked(factors ...int64) (int64, bool) {
+	p := int64(1)
+	for _, f := range factors {
+		if f < 0 || f != 0 && p > math.MaxInt64/f {
+			return 0, false
+		}
+		p *= f
+	}
+	return p, true
+}
+
+// samePath reports whether two paths name the same file: the same path
+// once made absolute with symbolic links resolved, or (for existing
+// files) the same file by os.SameFile, which also catches hard links.
+func samePath(a, b string) (bool, error) {
+	ra, err := resolvePath(a)
+	if err != nil {
+		return false, err
+	}
+	rb, err := resolvePath(b)
+	if err != nil {
+		return false, err
+	}
+	if ra == rb {
+		return true, nil
+	}
+	sa, errA := os.Stat(a)
+	sb, errB := os.Stat(b)
+	return errA == nil && errB == nil && os.SameFile(sa, sb), nil
+}
+
+// resolvePath makes p absolute and resolves symbolic links in it; the last
+// element may not exist yet (an output file).
+func resolvePath(p string) (string, error) {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return "", err
+	}
+	if real, err := filepath.EvalSymlinks(abs); err == nil {
+		return real, nil
+	}
+	dir, base := filepath.Split(abs)
+	if real, err := filepath.EvalSymlinks(dir); err == nil {
+		return filepath.Join(real, base), nil
+	}
+	return abs, nil
+}
+
+// plainError drops the operation and path an *fs.PathError carries, for
+// messages that already name the file.
+func plainError(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// oneLine folds a message onto one line, so each error is one line of
+// stderr whatever produced it.
+func oneLine(s string) string {
+	s = strings.TrimSpace(s)
+	if !strings.ContainsAny(s, "\r\n") {
+		return s
+	}
+	fields := strings.FieldsFunc(s, func(r rune) bool { return r == '\n' || r == '\r' })
+	for i := range fields {
+		fields[i] = strings.TrimSpace(fields[i])
+	}
+	return strings.Join(fields, "; ")
+}
+
+// flagUsages lists the flags of fs, one per entry, with the description
+// wrapped beside them. pflag's own listing spells boolean flags as
+// --help[=true|false], which reads poorly in a command's help.
+func flagUsages(fs *pflag.FlagSet) string {
+	type entry struct{ left, usage string }
+	var entries []entry
+	width := 0
+	fs.VisitAll(func(f *pflag.Flag) {
+		if f.Hidden {
+			return
+		}
+		left := "      --" + f.Name
+		if f.Shorthand != "" {
+			left = "  -" + f.Shorthand + ", --" + f.Name
+		}
+		name, usage := pflag.UnquoteUsage(f)
+		if name != "" {
+			left += " " + name
+		}
+		switch f.DefValue {
+		case "", "0", "false", "[]":
+		default:
+			usage += fmt.Sprintf(" (default %s)", f.DefValue)
+		}
+		entries = append(entries, entry{left, usage})
+		width = max(width, len(left))
+	})
+	const cols = 80
+	var b strings.Builder
+	for _, e := range entries {
+		indent := width + 3
+		b.WriteString(e.left)
+		b.WriteString(strings.Repeat(" ", indent-len(e.left)))
+		col := indent
+		for i, word := range strings.Fields(e.usage) {
+			if i > 0 && col+1+len(word) > cols {
+				b.WriteString("\n" + strings.Repeat(" ", indent))
+				col = indent
+			} else if i > 0 {
+				b.WriteByte(' ')
+				col++
+			}
+			b.WriteString(word)
+			col += len(word)
+		}
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
