@@ -125,6 +125,20 @@ func (d DimReport) MarshalJSON() ([]byte, error) {
 	return json.Marshal(d.String())
 }
 
+// UnmarshalJSON reads what MarshalJSON writes, so reports can be read back.
+func (d *DimReport) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err == nil {
+		*d = DimReport{Size: -1}
+		if s != "?" {
+			d.Param = s
+		}
+		return nil
+	}
+	*d = DimReport{}
+	return json.Unmarshal(b, &d.Size)
+}
+
 func (d DimReport) String() string {
 	switch {
 	case d.Size >= 0:
@@ -657,15 +671,15 @@ func (r *Report) WriteText(w io.Writer, path string) error {
 	mc := r.MACs
 	section("multiply-accumulates (from inferred shapes)")
 	for _, oc := range sortedMACs(mc.ByOp) {
-		line("  %s\t%s\t%s", oc.Op, groupDigits(oc.MACs), formatCount(oc.MACs))
+		line("  %s\t%s", oc.Op, macString(oc.MACs))
 	}
-	line("  total\t%s\t%s", groupDigits(mc.Total), formatCount(mc.Total))
+	line("  total\t%s", macString(mc.Total))
 	if mc.Unknown > 0 {
 		var parts []string
 		for _, oc := range sortedOpCounts(mc.UnknownByOp) {
 			parts = append(parts, fmt.Sprintf("%s %d", oc.Op, oc.Count))
 		}
-		line("  unknown\t%d nodes with unknown shapes (%s), not in the total", mc.Unknown, strings.Join(parts, ", "))
+		line("  unknown\t%s with unknown shapes (%s), not in the total", plural(mc.Unknown, "node"), strings.Join(parts, ", "))
 	}
 	if mc.InferenceErr != "" {
 		line("  note\tshape inference stopped: %s", mc.InferenceErr)
@@ -681,17 +695,32 @@ func (r *Report) WriteText(w io.Writer, path string) error {
 
 	section(fmt.Sprintf("subgraphs (%d)", len(r.Subgraphs)))
 	for _, s := range r.Subgraphs {
-		line("  %s%s\t%s.%s\t%d nodes", strings.Repeat("  ", s.Depth-1), orNone(s.Owner, "(unnamed)"), s.OwnerOp, s.Attribute, s.Nodes)
+		line("  %s%s\t%s.%s\t%s", strings.Repeat("  ", s.Depth-1), orNone(s.Owner, "(unnamed)"), s.OwnerOp, s.Attribute, plural(s.Nodes, "node"))
 	}
 	section(fmt.Sprintf("functions (%d)", len(r.Functions)))
 	for _, f := range r.Functions {
-		line("  %s\t%s\t%d nodes", f.Name, f.Domain, f.Nodes)
+		line("  %s\t%s\t%s", f.Name, f.Domain, plural(f.Nodes, "node"))
 	}
 	section(fmt.Sprintf("metadata (%d)", len(r.Metadata)))
 	for _, kv := range r.Metadata {
 		line("  %s\t%s", oneLine(kv.Key), oneLine(kv.Value))
 	}
 	return tw.Flush()
+}
+
+// macString writes a count exactly, and rounded when it is large.
+func macString(n int64) string {
+	if n < 1000 {
+		return groupDigits(n)
+	}
+	return groupDigits(n) + " (" + formatCount(n) + ")"
+}
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 func orNone(s, none string) string {
