@@ -97,7 +97,7 @@ func readExternal(p *onnxpb.TensorProto, dir string, dt DType) ([]byte, error) {
 		length = size - ref.offset
 	}
 	if ref.offset > size || length > size-ref.offset {
-		return nil, fmt.Errorf("external data range [%d, %d) is past the end of %q (%d bytes)", ref.offset, ref.offset+length, ref.location, size)
+		return nil, fmt.Errorf("external data at offset %d, length %d is past the end of %q (%d bytes)", ref.offset, length, ref.location, size)
 	}
 	if n, err := numElements(p.GetDims()); err == nil && dt != String {
 		if want := dt.byteSize(n); want >= 0 && want != length {

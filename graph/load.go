@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/onnxq/onnxq/internal/onnxpb"
 	"google.golang.org/protobuf/proto"
@@ -48,7 +49,7 @@ func Decode(data []byte, dir string) (*Model, error) {
 	}
 	p := &onnxpb.ModelProto{}
 	if err := proto.Unmarshal(data, p); err != nil {
-		return nil, fmt.Errorf("not an ONNX model: %v", unwrapProtoError(err))
+		return nil, fmt.Errorf("not an ONNX model: %s", protoErrorText(err))
 	}
 	m, err := fromProto(p, dir)
 	if err != nil {
@@ -60,15 +61,16 @@ func Decode(data []byte, dir string) (*Model, error) {
 	return m, nil
 }
 
-// unwrapProtoError drops the protobuf library's prefix, keeping the cause.
-func unwrapProtoError(err error) error {
-	for {
-		u := errors.Unwrap(err)
-		if u == nil {
-			return err
-		}
-		err = u
+// protoErrorText says why protobuf decoding failed in words for a user.
+// The library's own text carries a "proto:" prefix (with a non-breaking
+// space) and, for the usual failure, no detail at all.
+func protoErrorText(err error) string {
+	msg := err.Error()
+	if strings.Contains(msg, "cannot parse invalid wire-format data") {
+		return "the file is truncated or corrupt, or is not protobuf data"
 	}
+	msg = strings.TrimPrefix(msg, "proto:")
+	return strings.TrimSpace(strings.ReplaceAll(msg, "\u00a0", " "))
 }
 
 func fromProto(p *onnxpb.ModelProto, dir string) (*Model, error) {
