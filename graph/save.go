@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"math"
@@ -31,6 +32,9 @@ const maxProtoBytes = math.MaxInt32
 // never leaves a partial file behind.
 func Save(m *Model, path string, opts SaveOptions) error {
 	dir := filepath.Dir(path)
+	if err := notFolder(path); err != nil {
+		return err
+	}
 	var ext *externalWriter
 	if opts.ExternalDataThreshold > 0 {
 		name := opts.ExternalDataName
@@ -40,7 +44,11 @@ func Save(m *Model, path string, opts SaveOptions) error {
 		if !filepath.IsLocal(name) || filepath.Base(name) != name {
 			return fmt.Errorf("external data name %q must be a plain file name", name)
 		}
-		ext = &externalWriter{threshold: opts.ExternalDataThreshold, name: name}
+		ext = &externalWriter{threshold: opts.ExternalDataThreshold, name: name, path: filepath.Join(dir, name)}
+		if err := notFolder(ext.path); err != nil {
+			return err
+		}
+		defer ext.discard()
 	}
 	p, err := m.toProto(ext)
 	if err != nil {
@@ -50,12 +58,29 @@ func Save(m *Model, path string, opts SaveOptions) error {
 	if err != nil {
 		return err
 	}
-	if ext != nil && ext.used {
-		if err := writeAtomic(filepath.Join(dir, ext.name), ext.buf); err != nil {
+	if ext != nil {
+		if err := ext.finish(); err != nil {
 			return err
 		}
 	}
-	return writeAtomic(path, data)
+	tmp, err := writeTemp(path, data)
+	if err != nil {
+		return err
+	}
+	// The data file goes into place first, so the model never names a data
+	// file that is not there yet.
+	if ext != nil && ext.tmp != "" {
+		if err := os.Rename(ext.tmp, ext.path); err != nil {
+			os.Remove(tmp)
+			return err
+		}
+		ext.tmp = ""
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return nil
 }
 
 // Encode serializes the model with every tensor's data inline.
@@ -78,62 +103,115 @@ func encode(p *onnxpb.ModelProto) ([]byte, error) {
 	return data, nil
 }
 
-// writeAtomic writes data to a temporary file in path's folder and renames
-// it to path.
-func writeAtomic(path string, data []byte) (err error) {
+// notFolder refuses a save target that is a folder, before anything is
+// written.
+func notFolder(path string) error {
 	if st, err := os.Stat(path); err == nil && st.IsDir() {
 		return fmt.Errorf("%s: is a folder", path)
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if _, err = f.Write(data); err != nil {
-		return err
-	}
-	if err = f.Chmod(0o644); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return nil
 }
 
-// externalWriter collects tensor data bound for the external data file.
+// createTemp creates a temporary file beside path.
+func createTemp(path string) (*os.File, error) {
+	return os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+}
+
+// closeTemp makes a finished temporary file readable like a normal one and
+// closes it.
+func closeTemp(f *os.File) error {
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// writeTemp writes data to a temporary file beside path and returns its
+// name; on failure nothing is left.
+func writeTemp(path string, data []byte) (string, error) {
+	f, err := createTemp(path)
+	if err != nil {
+		return "", err
+	}
+	if _, err = f.Write(data); err == nil {
+		err = closeTemp(f)
+	} else {
+		f.Close()
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return "", err
+	}
+	return f.Name(), nil
+}
+
+// externalWriter streams tensor data bound for the external data file into
+// a temporary file beside it, so the data is not held in memory twice.
 type externalWriter struct {
 	threshold int64
-	name      string
-	buf       []byte
-	used      bool
+	name      string // as written in the model
+	path      string // where the file goes
+	tmp       string // the temporary file, until renamed to path
+	f         *os.File
+	w         *bufio.Writer
+	off       int64
+	err       error
 }
 
 // add appends data, page-aligning large tensors so they can be mapped,
 // and returns the entries that describe where it went.
 func (w *externalWriter) add(raw []byte) []*onnxpb.StringStringEntryProto {
 	const page = 4096
-	if len(raw) >= page {
-		if pad := len(w.buf) % page; pad != 0 {
-			w.buf = append(w.buf, make([]byte, page-pad)...)
+	if w.f == nil && w.err == nil {
+		if w.f, w.err = createTemp(w.path); w.err == nil {
+			w.tmp = w.f.Name()
+			w.w = bufio.NewWriterSize(w.f, 1<<20)
 		}
 	}
-	off := len(w.buf)
-	w.buf = append(w.buf, raw...)
-	w.used = true
+	if len(raw) >= page {
+		if pad := w.off % page; pad != 0 {
+			w.write(make([]byte, page-pad))
+		}
+	}
+	off := w.off
+	w.write(raw)
 	entry := func(k, v string) *onnxpb.StringStringEntryProto {
 		return &onnxpb.StringStringEntryProto{Key: &k, Value: &v}
 	}
 	return []*onnxpb.StringStringEntryProto{
 		entry("location", w.name),
-		entry("offset", strconv.Itoa(off)),
+		entry("offset", strconv.FormatInt(off, 10)),
 		entry("length", strconv.Itoa(len(raw))),
+	}
+}
+
+func (w *externalWriter) write(b []byte) {
+	if w.err == nil {
+		_, w.err = w.w.Write(b)
+	}
+	w.off += int64(len(b))
+}
+
+// finish flushes and closes the temporary file.
+func (w *externalWriter) finish() error {
+	if w.f == nil || w.err != nil {
+		return w.err
+	}
+	if w.err = w.w.Flush(); w.err == nil {
+		w.err = closeTemp(w.f)
+	}
+	w.f = nil
+	return w.err
+}
+
+// discard removes the temporary file if it was not renamed into place.
+func (w *externalWriter) discard() {
+	if w.f != nil {
+		w.f.Close()
+	}
+	if w.tmp != "" {
+		os.Remove(w.tmp)
 	}
 }
 
