@@ -32,6 +32,8 @@ var quantizeCommand = &command{
 			switch {
 			case len(args) == 0:
 				return usageErrorf("", "no model given")
+			case lookupCommand(args[0]) != nil:
+				return usageErrorf("", "the command comes first: onnxq %s [flags]", args[0])
 			case !looksLikeModel(args[0]):
 				return usageErrorf("", "unknown command %q (not a subcommand, and not a model file)", args[0])
 			case len(args) > 1:
