@@ -118,21 +118,11 @@ func convert(cfg *convertConfig) error {
 		}
 	}
 
-	dataExisted := false
-	if dataPath != "" {
-		_, err := os.Lstat(dataPath)
-		dataExisted = err == nil
-	}
 	err = graph.Save(m, cfg.Out, graph.SaveOptions{
 		ExternalDataThreshold: cfg.ExternalData,
 		ExternalDataName:      cfg.ExternalDataName,
 	})
 	if err != nil {
-		// Save writes the data file before the model; a data file it
-		// created for a model that was then not written must go too.
-		if dataPath != "" && !dataExisted {
-			os.Remove(dataPath)
-		}
 		return fmt.Errorf("writing %s: %v", cfg.Out, plainError(err))
 	}
 	return nil
