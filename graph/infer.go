@@ -1,7 +1,356 @@
 package graph
 
+import (
+	"fmt"
+	"sort"
+)
+
 // InferShapes fills in DType and Shape of the values of every graph of the
 // model that it can work out from the inputs, initializers and constant
 // operands. It never removes information: a dimension already known stays.
 // Values it cannot infer are left as they are.
-func InferShapes(m *Model) error { return nil }
+func InferShapes(m *Model) error {
+	if m == nil || m.Graph == nil {
+		return nil
+	}
+	in := &inferer{m: m, vals: map[*Value]*cval{}}
+	in.opset, _ = m.Opset("")
+	in.graph(m.Graph)
+	return in.err
+}
+
+// FixInputShapes gives graph inputs concrete shapes, e.g. the batch and
+// image sizes a caller will feed, so inference can resolve the rest. Each
+// name must be a real (non-initializer) input; a shape must agree with the
+// declared one in rank and in every dimension the file fixes.
+func FixInputShapes(g *Graph, shapes map[string][]int64) error {
+	names := make([]string, 0, len(shapes))
+	for name := range shapes {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	byName := map[string]*Value{}
+	for _, v := range g.RealInputs() {
+		byName[v.Name] = v
+	}
+	for _, name := range names {
+		v := byName[name]
+		if v == nil {
+			return fmt.Errorf("%s: no input %q to fix the shape of", where(g), name)
+		}
+		dims := shapes[name]
+		for _, d := range dims {
+			if d < 0 {
+				return fmt.Errorf("input %q: negative size in %v", name, dims)
+			}
+		}
+		if v.Shape != nil {
+			if len(v.Shape) != len(dims) {
+				return fmt.Errorf("input %q is declared %s, not of rank %d", name, typeString(v.DType, v.Shape), len(dims))
+			}
+			for i, d := range v.Shape {
+				if d.Known() && d.Size != dims[i] {
+					return fmt.Errorf("input %q is declared %s, which does not fit %v", name, typeString(v.DType, v.Shape), dims)
+				}
+			}
+		}
+		v.Shape = Fixed(dims...)
+	}
+	return nil
+}
+
+// inferer carries the folded values of one InferShapes run; values of
+// enclosing graphs stay visible while a subgraph is inferred.
+type inferer struct {
+	m     *Model
+	opset int64
+	vals  map[*Value]*cval
+	err   error // the first internal failure, reported after the run
+}
+
+func (in *inferer) graph(g *Graph) {
+	order, stuck := topoOrder(g)
+	for _, n := range append(order, stuck...) {
+		in.safeNode(n)
+	}
+}
+
+// safeNode infers one node. A failure of the inference code itself is
+// reported as an error naming the node rather than a crash, and the
+// remaining nodes are still inferred.
+func (in *inferer) safeNode(n *Node) {
+	defer func() {
+		if r := recover(); r != nil && in.err == nil {
+			in.err = fmt.Errorf("%s: shape inference of node %s failed: %v", where(n.Graph), nodeLabel(n), r)
+		}
+	}()
+	in.node(n)
+}
+
+func (in *inferer) node(n *Node) {
+	if canonicalDomain(n.Domain) != "" {
+		// Other domains' subgraphs still get their own nodes inferred.
+		for _, sg := range n.Subgraphs() {
+			in.graph(sg)
+		}
+		return
+	}
+	switch n.OpType {
+	case "If":
+		in.inferIf(n)
+		return
+	case "Loop":
+		in.inferLoop(n)
+		return
+	case "Scan":
+		in.inferScan(n)
+		return
+	}
+	for _, sg := range n.Subgraphs() {
+		in.graph(sg)
+	}
+	c := &ictx{in: in, n: n, ver: in.opset}
+	c.infer()
+}
+
+// cv returns the folded value of v, reading initializers on first use.
+func (in *inferer) cv(v *Value) *cval {
+	if v == nil {
+		return nil
+	}
+	if c, ok := in.vals[v]; ok {
+		return c
+	}
+	var c *cval
+	if v.Const != nil {
+		c = tensorCval(v.Const)
+	}
+	in.vals[v] = c
+	return c
+}
+
+// set records what was inferred for v, keeping what is already known:
+// a known dimension is never replaced and a conflicting rank is ignored.
+func (in *inferer) set(v *Value, dt DType, s Shape) {
+	if v == nil || v.Const != nil {
+		return
+	}
+	if v.DType == Undefined && dt != Undefined {
+		v.DType = dt
+	}
+	if merged, changed := mergeShape(v.Shape, s); changed {
+		v.Shape = merged
+	}
+}
+
+// setVal records a folded value along with its type and shape.
+func (in *inferer) setVal(v *Value, c *cval) {
+	if v == nil || c == nil {
+		return
+	}
+	in.vals[v] = c
+	in.set(v, c.dt, Fixed(c.dims...))
+}
+
+// mergeShape combines what is known (old) with what was inferred (new).
+// It returns a fresh slice when anything changes, never editing old.
+func mergeShape(old, new Shape) (Shape, bool) {
+	if new == nil {
+		return old, false
+	}
+	if old == nil {
+		return append(Shape{}, new...), true
+	}
+	if len(old) != len(new) {
+		return old, false
+	}
+	var out Shape
+	for i, d := range old {
+		e := new[i]
+		if d.Known() || !e.Known() && (d.Param != "" || e.Param == "") {
+			continue
+		}
+		if out == nil {
+			out = append(Shape{}, old...)
+		}
+		out[i] = e
+	}
+	if out == nil {
+		return old, false
+	}
+	return out, true
+}
+
+// joinShapes is what two possible shapes of one value have in common
+// (the branches of an If): nil when the ranks differ.
+func joinShapes(a, b Shape) Shape {
+	if a == nil || b == nil || len(a) != len(b) {
+		return nil
+	}
+	out := make(Shape, len(a))
+	for i := range a {
+		switch {
+		case a[i] == b[i]:
+			out[i] = a[i]
+		default:
+			out[i] = Dim{Size: -1}
+		}
+	}
+	return out
+}
+
+// inferIf infers both branches; with a condition known by folding, the
+// outputs are the taken branch's, else what both branches agree on.
+func (in *inferer) inferIf(n *Node) {
+	thenG, elseG := attrGraph(n, "then_branch"), attrGraph(n, "else_branch")
+	for _, sg := range n.Subgraphs() {
+		in.graph(sg)
+	}
+	if thenG == nil || elseG == nil {
+		return
+	}
+	if cond, ok := in.cv(n.Input(0)).scalarInt(); ok {
+		taken := elseG
+		if cond != 0 {
+			taken = thenG
+		}
+		for i, out := range n.Outputs {
+			if i < len(taken.Outputs) {
+				src := taken.Outputs[i]
+				in.set(out, src.DType, src.Shape)
+				if c := in.cv(src); c != nil {
+					in.vals[out] = c
+				}
+			}
+		}
+		return
+	}
+	for i, out := range n.Outputs {
+		if i >= len(thenG.Outputs) || i >= len(elseG.Outputs) {
+			continue
+		}
+		a, b := thenG.Outputs[i], elseG.Outputs[i]
+		dt := a.DType
+		if dt != b.DType {
+			dt = Undefined
+		}
+		in.set(out, dt, joinShapes(a.Shape, b.Shape))
+	}
+}
+
+// inferLoop types the body's inputs from the loop's operands, infers the
+// body, and types the loop outputs: loop-carried values keep their type
+// (their shape when the body keeps it), scan outputs gain a leading
+// iteration dimension.
+func (in *inferer) inferLoop(n *Node) {
+	body := attrGraph(n, "body")
+	if body == nil {
+		for _, sg := range n.Subgraphs() {
+			in.graph(sg)
+		}
+		return
+	}
+	carried := len(n.Inputs) - 2
+	if carried < 0 || len(body.Inputs) != carried+2 {
+		in.graph(body)
+		return
+	}
+	in.set(body.Inputs[0], Int64, Shape{})
+	in.set(body.Inputs[1], Bool, Shape{})
+	for i := 0; i < carried; i++ {
+		if src := n.Inputs[2+i]; src != nil {
+			in.set(body.Inputs[2+i], src.DType, nil)
+		}
+	}
+	for _, sg := range n.Subgraphs() {
+		in.graph(sg)
+	}
+	for i, out := range n.Outputs {
+		if 1+i >= len(body.Outputs) {
+			break
+		}
+		b := body.Outputs[1+i]
+		if i < carried {
+			var s Shape
+			if src := n.Inputs[2+i]; src != nil && src.Shape != nil && src.Shape.Equal(b.Shape) {
+				s = src.Shape
+			}
+			in.set(out, b.DType, s)
+			continue
+		}
+		var s Shape
+		if b.Shape != nil {
+			s = append(Shape{{Size: -1}}, b.Shape...)
+		}
+		in.set(out, b.DType, s)
+	}
+}
+
+// inferScan types Scan (opset 9 and later) outputs: states like the body's,
+// scan outputs with the scanned dimension inserted.
+func (in *inferer) inferScan(n *Node) {
+	for _, sg := range n.Subgraphs() {
+		in.graph(sg)
+	}
+	body := attrGraph(n, "body")
+	if body == nil || in.opset < 9 {
+		return
+	}
+	nScanIn := int(n.AttrInt("num_scan_inputs", 0))
+	states := len(n.Inputs) - nScanIn
+	if nScanIn <= 0 || states < 0 || len(body.Outputs) != len(n.Outputs) {
+		return
+	}
+	// The number of iterations is the scanned length of the first scan input.
+	iters := Dim{Size: -1}
+	if x := n.Input(states); x != nil && x.Shape != nil {
+		axis := int64(0)
+		if axes := n.AttrInts("scan_input_axes"); len(axes) > 0 {
+			axis = axes[0]
+		}
+		if a, ok := normAxis(axis, len(x.Shape)); ok {
+			iters = x.Shape[a]
+		}
+	}
+	outAxes := n.AttrInts("scan_output_axes")
+	for i, out := range n.Outputs {
+		b := body.Outputs[i]
+		if i < states {
+			in.set(out, b.DType, b.Shape)
+			continue
+		}
+		if b.Shape == nil {
+			in.set(out, b.DType, nil)
+			continue
+		}
+		axis := int64(0)
+		if k := i - states; k < len(outAxes) {
+			axis = outAxes[k]
+		}
+		a, ok := normAxis(axis, len(b.Shape)+1)
+		if !ok {
+			continue
+		}
+		s := append(Shape{}, b.Shape[:a]...)
+		s = append(s, iters)
+		in.set(out, b.DType, append(s, b.Shape[a:]...))
+	}
+}
+
+func attrGraph(n *Node, name string) *Graph {
+	if a := n.Attr(name); a != nil {
+		return a.Graph
+	}
+	return nil
+}
+
+// normAxis turns a possibly negative axis into an index below rank.
+func normAxis(axis int64, rank int) (int, bool) {
+	if axis < 0 {
+		axis += int64(rank)
+	}
+	if axis < 0 || axis >= int64(rank) {
+		return 0, false
+	}
+	return int(axis), true
+}
