@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/onnxq/onnxq/internal/onnxpb"
@@ -131,9 +132,24 @@ func nodeLabel(n *Node) string {
 		return "?"
 	}
 	if n.Name != "" {
-		return fmt.Sprintf("%q (%s)", n.Name, n.OpType)
+		return fmt.Sprintf("%q (%s)", n.Name, plainName(n.OpType))
 	}
-	return n.OpType
+	return plainName(n.OpType)
+}
+
+// plainName returns an op type as it is when it is a plain identifier, and
+// quoted otherwise, so that text from a file cannot break an error message
+// over several lines.
+func plainName(s string) string {
+	if s == "" {
+		return `""`
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '.' || r == '-') {
+			return strconv.Quote(s)
+		}
+	}
+	return s
 }
 
 func (ld *loader) graph(p *onnxpb.GraphProto, parent *Graph, owner *Node) (*Graph, error) {
