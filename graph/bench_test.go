@@ -25,6 +25,9 @@ import (
 const peakLoadEnv = "ONNXQ_PEAK_LOAD"
 
 func TestMain(m *testing.M) {
+	if dir := os.Getenv(saveLimitEnv); dir != "" {
+		os.Exit(saveUnderFileSizeLimit(dir))
+	}
 	if path := os.Getenv(peakLoadEnv); path != "" {
 		if _, err := graph.Load(path); err != nil {
 			fmt.Fprintln(os.Stderr, err)

@@ -2,11 +2,15 @@ package graph_test
 
 import (
 	"bytes"
+	"fmt"
 	"os"
+	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/onnxq/onnxq/graph"
@@ -198,6 +202,10 @@ func TestSaveExternalDataName(t *testing.T) {
 			t.Errorf("data name %q: error %v", bad, err)
 		}
 	}
+	err := graph.Save(m, filepath.Join(dir, "other.onnx"), graph.SaveOptions{ExternalDataThreshold: 1024, ExternalDataName: "other.onnx"})
+	if err == nil || !strings.Contains(err.Error(), "own name") {
+		t.Errorf("data named like the model: error %v", err)
+	}
 	if got := listDir(t, dir); len(got) != 2 {
 		t.Errorf("refused saves left files: %v", got)
 	}
@@ -294,5 +302,73 @@ func TestEncodeOver2GiB(t *testing.T) {
 	}
 	if got := listDir(t, dir); len(got) != 0 {
 		t.Errorf("failed save left %v", got)
+	}
+}
+
+// saveLimitEnv makes the test binary save a model under a small file size
+// limit and exit: 0 when Save fails as it should, 3 when it succeeds.
+const saveLimitEnv = "ONNXQ_SAVE_FSIZE_LIMIT"
+
+// saveUnderFileSizeLimit saves a 400 KB model into dir, inline and with
+// external data, while writes past 64 KiB fail (EFBIG), so the failure
+// comes in the middle of writing a file.
+func saveUnderFileSizeLimit(dir string) int {
+	g := graph.NewGraph("big")
+	for i := range 4 {
+		tensor, err := graph.FromFloat32s("w"+strconv.Itoa(i), []int64{25000}, make([]float32, 25000))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		v, err := g.AddInitializer(tensor)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		g.AddOutput(v)
+	}
+	m := graph.NewModel(g, 17)
+	signal.Ignore(syscall.SIGXFSZ)
+	lim := syscall.Rlimit{}
+	if err := syscall.Getrlimit(syscall.RLIMIT_FSIZE, &lim); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	lim.Cur = 64 << 10
+	if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &lim); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	for _, opts := range []graph.SaveOptions{{}, {ExternalDataThreshold: 1024}} {
+		err := graph.Save(m, filepath.Join(dir, "model.onnx"), opts)
+		if err == nil {
+			return 3
+		}
+		fmt.Println(err)
+	}
+	return 0
+}
+
+// TestSaveWriteFailureLeavesNoFiles makes writes fail part-way (a file
+// size limit, in a child process) and checks nothing is left behind.
+func TestSaveWriteFailureLeavesNoFiles(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a child process")
+	}
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), saveLimitEnv+"="+dir)
+	out, err := cmd.CombinedOutput()
+	if cmd.ProcessState != nil && cmd.ProcessState.ExitCode() == 3 {
+		t.Fatalf("Save succeeded past the file size limit")
+	}
+	if err != nil {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "file too large") {
+		t.Errorf("errors do not name the cause:\n%s", out)
+	}
+	if got := listDir(t, dir); len(got) != 0 {
+		t.Errorf("failed saves left %v", got)
 	}
 }

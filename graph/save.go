@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -44,6 +45,9 @@ func Save(m *Model, path string, opts SaveOptions) error {
 		if !filepath.IsLocal(name) || filepath.Base(name) != name {
 			return fmt.Errorf("external data name %q must be a plain file name", name)
 		}
+		if name == filepath.Base(path) {
+			return fmt.Errorf("external data name %q is the model file's own name", name)
+		}
 		ext = &externalWriter{threshold: opts.ExternalDataThreshold, name: name, path: filepath.Join(dir, name)}
 		if err := notFolder(ext.path); err != nil {
 			return err
@@ -72,13 +76,13 @@ func Save(m *Model, path string, opts SaveOptions) error {
 	if ext != nil && ext.tmp != "" {
 		if err := os.Rename(ext.tmp, ext.path); err != nil {
 			os.Remove(tmp)
-			return err
+			return writeError(ext.path, err)
 		}
 		ext.tmp = ""
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		os.Remove(tmp)
-		return err
+		return writeError(path, err)
 	}
 	return nil
 }
@@ -132,7 +136,7 @@ func closeTemp(f *os.File) error {
 func writeTemp(path string, data []byte) (string, error) {
 	f, err := createTemp(path)
 	if err != nil {
-		return "", err
+		return "", writeError(path, err)
 	}
 	if _, err = f.Write(data); err == nil {
 		err = closeTemp(f)
@@ -141,9 +145,22 @@ func writeTemp(path string, data []byte) (string, error) {
 	}
 	if err != nil {
 		os.Remove(f.Name())
-		return "", err
+		return "", writeError(path, err)
 	}
 	return f.Name(), nil
+}
+
+// writeError names the file being saved rather than its temporary name.
+func writeError(path string, err error) error {
+	var pe *fs.PathError
+	var le *os.LinkError
+	switch {
+	case errors.As(err, &pe):
+		err = pe.Err
+	case errors.As(err, &le):
+		err = le.Err
+	}
+	return fmt.Errorf("writing %s: %w", path, err)
 }
 
 // externalWriter streams tensor data bound for the external data file into
@@ -164,7 +181,9 @@ type externalWriter struct {
 func (w *externalWriter) add(raw []byte) []*onnxpb.StringStringEntryProto {
 	const page = 4096
 	if w.f == nil && w.err == nil {
-		if w.f, w.err = createTemp(w.path); w.err == nil {
+		if w.f, w.err = createTemp(w.path); w.err != nil {
+			w.err = writeError(w.path, w.err)
+		} else {
 			w.tmp = w.f.Name()
 			w.w = bufio.NewWriterSize(w.f, 1<<20)
 		}
@@ -188,7 +207,9 @@ func (w *externalWriter) add(raw []byte) []*onnxpb.StringStringEntryProto {
 
 func (w *externalWriter) write(b []byte) {
 	if w.err == nil {
-		_, w.err = w.w.Write(b)
+		if _, err := w.w.Write(b); err != nil {
+			w.err = writeError(w.path, err)
+		}
 	}
 	w.off += int64(len(b))
 }
@@ -198,10 +219,16 @@ func (w *externalWriter) finish() error {
 	if w.f == nil || w.err != nil {
 		return w.err
 	}
-	if w.err = w.w.Flush(); w.err == nil {
-		w.err = closeTemp(w.f)
+	err := w.w.Flush()
+	if err == nil {
+		err = closeTemp(w.f)
+	} else {
+		w.f.Close()
 	}
 	w.f = nil
+	if err != nil {
+		w.err = writeError(w.path, err)
+	}
 	return w.err
 }
 
