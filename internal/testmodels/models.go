@@ -28,8 +28,8 @@ func (m Model) Bytes() ([]byte, error) {
 	return data, nil
 }
 
-// Graph returns the model decoded into the IR.
-func (m Model) Graph() (*graph.Model, error) {
+// Decode returns the model decoded into the IR.
+func (m Model) Decode() (*graph.Model, error) {
 	data, err := m.Bytes()
 	if err != nil {
 		return nil, err

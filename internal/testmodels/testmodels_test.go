@@ -70,7 +70,7 @@ func TestModelsCoverIR(t *testing.T) {
 	types := map[graph.DType]bool{}
 	symbolic, subgraphReadsOuter, functions, metadata := false, false, false, false
 	for _, m := range All() {
-		g, err := m.Graph()
+		g, err := m.Decode()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -117,7 +117,7 @@ func decoded(t *testing.T, name string) *graph.Model {
 	if !ok {
 		t.Fatalf("no model %s", name)
 	}
-	m, err := mm.Graph()
+	m, err := mm.Decode()
 	if err != nil {
 		t.Fatal(err)
 	}
