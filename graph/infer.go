@@ -231,7 +231,9 @@ func (in *inferer) inferIf(n *Node) {
 		}
 		a, b := thenG.Outputs[i], elseG.Outputs[i]
 		dt := a.DType
-		if dt != b.DType {
+		if dt == Undefined {
+			dt = b.DType
+		} else if b.DType != Undefined && b.DType != dt {
 			dt = Undefined
 		}
 		in.set(out, dt, joinShapes(a.Shape, b.Shape))
@@ -271,9 +273,11 @@ func (in *inferer) inferLoop(n *Node) {
 		}
 		b := body.Outputs[1+i]
 		if i < carried {
+			// The shape may change between iterations: keep what the
+			// initial value and the body's result agree on.
 			var s Shape
-			if src := n.Inputs[2+i]; src != nil && src.Shape != nil && src.Shape.Equal(b.Shape) {
-				s = src.Shape
+			if src := n.Inputs[2+i]; src != nil {
+				s = joinShapes(src.Shape, b.Shape)
 			}
 			in.set(out, b.DType, s)
 			continue
@@ -286,41 +290,53 @@ func (in *inferer) inferLoop(n *Node) {
 	}
 }
 
-// inferScan types Scan (opset 9 and later) outputs: states like the body's,
-// scan outputs with the scanned dimension inserted.
+// inferScan types Scan outputs: states like the body's, scan outputs with
+// the scanned dimension inserted. Scan 8 also has a leading batch
+// dimension on every operand and result, and a sequence_lens input.
 func (in *inferer) inferScan(n *Node) {
 	for _, sg := range n.Subgraphs() {
 		in.graph(sg)
 	}
 	body := attrGraph(n, "body")
-	if body == nil || in.opset < 9 {
+	nScanIn := int(n.AttrInt("num_scan_inputs", 0))
+	if body == nil || nScanIn <= 0 || len(body.Outputs) != len(n.Outputs) {
 		return
 	}
-	nScanIn := int(n.AttrInt("num_scan_inputs", 0))
-	states := len(n.Inputs) - nScanIn
-	if nScanIn <= 0 || states < 0 || len(body.Outputs) != len(n.Outputs) {
+	first := 0 // first state input
+	if in.opset < 9 {
+		first = 1
+	}
+	states := len(n.Inputs) - first - nScanIn
+	if states < 0 {
 		return
 	}
 	// The number of iterations is the scanned length of the first scan input.
-	iters := Dim{Size: -1}
-	if x := n.Input(states); x != nil && x.Shape != nil {
+	iters, batch := Dim{Size: -1}, Shape(nil)
+	if x := n.Input(first + states); x != nil && x.Shape != nil {
 		axis := int64(0)
 		if axes := n.AttrInts("scan_input_axes"); len(axes) > 0 {
 			axis = axes[0]
+		}
+		if in.opset < 9 {
+			axis = 1
+			batch = x.Shape[:1]
 		}
 		if a, ok := normAxis(axis, len(x.Shape)); ok {
 			iters = x.Shape[a]
 		}
 	}
+	if in.opset < 9 && batch == nil {
+		return
+	}
 	outAxes := n.AttrInts("scan_output_axes")
 	for i, out := range n.Outputs {
 		b := body.Outputs[i]
-		if i < states {
-			in.set(out, b.DType, b.Shape)
-			continue
-		}
 		if b.Shape == nil {
 			in.set(out, b.DType, nil)
+			continue
+		}
+		if i < states {
+			in.set(out, b.DType, append(append(Shape{}, batch...), b.Shape...))
 			continue
 		}
 		axis := int64(0)
@@ -331,7 +347,7 @@ func (in *inferer) inferScan(n *Node) {
 		if !ok {
 			continue
 		}
-		s := append(Shape{}, b.Shape[:a]...)
+		s := append(append(Shape{}, batch...), b.Shape[:a]...)
 		s = append(s, iters)
 		in.set(out, b.DType, append(s, b.Shape[a:]...))
 	}

@@ -37,6 +37,15 @@ func (c *ictx) cv(i int) *cval { return c.in.cv(c.input(i)) }
 // ints returns a fully known integer operand.
 func (c *ictx) ints(i int) ([]int64, bool) { return c.cv(i).intList() }
 
+// length returns the length of a 1-D input whose shape is known.
+func (c *ictx) length(i int) (int, bool) {
+	s := c.shape(i)
+	if len(s) != 1 || !s[0].Known() || s[0].Size > maxFoldElems {
+		return 0, false
+	}
+	return int(s[0].Size), true
+}
+
 func (c *ictx) out(i int) *Value {
 	if i < len(c.n.Outputs) {
 		return c.n.Outputs[i]
@@ -96,7 +105,7 @@ func (c *ictx) infer() {
 		"LpNormalization", "MeanVarianceNormalization", "Sign", "BitwiseNot", "CumSum",
 		"Shrink", "Trilu", "ReverseSequence", "PRelu", "Identity", "Not",
 		"ScatterND", "ScatterElements", "Scatter", "GroupNormalization", "RMSNormalization",
-		"RotaryEmbedding":
+		"RotaryEmbedding", "CumProd", "TensorScatter":
 		c.same(0, 0)
 		if v := unaryFold(n.OpType, c.cv(0)); v != nil {
 			c.setVal(0, v)
@@ -264,7 +273,28 @@ func (c *ictx) infer() {
 			h, w := n.AttrInt("output_height", 1), n.AttrInt("output_width", 1)
 			c.set(0, c.dtype(0), Shape{r[0], x[1], {Size: h}, {Size: w}})
 		}
-	case "Einsum", "Compress", "Unique", "Det":
+	case "Bernoulli":
+		c.set(0, DType(n.AttrInt("dtype", int64(c.dtype(0)))), c.shape(0))
+	case "Det":
+		if s := c.shape(0); len(s) >= 2 {
+			c.set(0, c.dtype(0), append(Shape{}, s[:len(s)-2]...))
+		}
+	case "DeformConv":
+		// The offsets' spatial dims are the output's.
+		x, w, off := c.shape(0), c.shape(1), c.shape(2)
+		if len(x) >= 3 && len(w) == len(x) && len(off) == len(x) {
+			c.set(0, c.dtype(0), append(Shape{x[0], w[0]}, off[2:]...))
+		}
+	case "HannWindow", "HammingWindow", "BlackmanWindow":
+		dt := DType(n.AttrInt("output_datatype", int64(Float32)))
+		if size, ok := c.cv(0).scalarInt(); ok && size >= 0 {
+			c.set(0, dt, Shape{{Size: size}})
+		} else {
+			c.set(0, dt, Shape{{Size: -1}})
+		}
+	case "CenterCropPad":
+		c.inferCenterCropPad()
+	case "Einsum", "Compress", "Unique":
 		// Shapes depend on data or on an equation; only the type is known.
 		if n.OpType != "Unique" {
 			c.set(0, c.dtype(0), nil)
@@ -983,6 +1013,11 @@ func (c *ictx) inferSplit() {
 	if c.ver >= 13 || c.ver < 2 && c.input(1) != nil {
 		if c.input(1) != nil {
 			if split, ok = c.ints(1); !ok {
+				for i := range c.n.Outputs {
+					s := append(Shape{}, x...)
+					s[axis] = Dim{Size: -1}
+					c.set(i, dt, s)
+				}
 				return
 			}
 		}
@@ -1225,6 +1260,11 @@ func (c *ictx) inferUnsqueeze() {
 	x := c.shape(0)
 	axes, present, ok := c.axesOperand(13)
 	if x == nil || !present || !ok {
+		// Unknown axes still fix the rank when their count is known.
+		if k, known := c.length(1); x != nil && present && known {
+			c.set(0, c.dtype(0), make(Shape, len(x)+k).unknownFrom(0))
+			return
+		}
 		c.set(0, c.dtype(0), nil)
 		return
 	}
@@ -1581,6 +1621,8 @@ func (c *ictx) inferReduce() {
 	if !ok {
 		if keep {
 			c.set(0, dt, append(Shape{}, x...).unknownFrom(0))
+		} else if k, known := c.length(1); known && k > 0 && k <= len(x) {
+			c.set(0, dt, make(Shape, len(x)-k).unknownFrom(0))
 		}
 		return
 	}
@@ -1677,6 +1719,19 @@ func (c *ictx) inferExpand() {
 	dt := c.dtype(0)
 	sv := c.cv(1)
 	if x == nil || sv == nil || sv.isFloat() || len(sv.dims) != 1 {
+		// With only the target's length, the rank is known, and so are
+		// the sizes the input fixes (a target entry can only be 1 there).
+		if k, known := c.length(1); x != nil && known {
+			out := make(Shape, max(k, len(x))).unknownFrom(0)
+			off := len(out) - len(x)
+			for i, d := range x {
+				if d.Known() && d.Size != 1 {
+					out[off+i] = d
+				}
+			}
+			c.set(0, dt, out)
+			return
+		}
 		c.set(0, dt, nil)
 		return
 	}
@@ -1837,4 +1892,30 @@ func (c *ictx) inferOneHot() {
 	out := append(Shape{}, idx[:axis]...)
 	out = append(out, depth)
 	c.set(0, dt, append(out, idx[axis:]...))
+}
+
+func (c *ictx) inferCenterCropPad() {
+	x := c.shape(0)
+	sizes, ok := c.ints(1)
+	if x == nil || !ok {
+		return
+	}
+	axes := c.n.AttrInts("axes")
+	if axes == nil {
+		for i := range x {
+			axes = append(axes, int64(i))
+		}
+	}
+	if len(axes) != len(sizes) {
+		return
+	}
+	out := append(Shape{}, x...)
+	for i, ax := range axes {
+		a, ok := normAxis(ax, len(x))
+		if !ok || sizes[i] < 0 {
+			return
+		}
+		out[a] = Dim{Size: sizes[i]}
+	}
+	c.set(0, c.dtype(0), out)
 }
