@@ -893,10 +893,7 @@ func (c *ictx) inferConcat() {
 	if !ok {
 		return
 	}
-	out := make(Shape, rank)
-	for i := range out {
-		out[i] = Dim{Size: 1}
-	}
+	out := make(Shape, rank).unknownFrom(0)
 	total := Dim{Size: 0}
 	for i := range c.n.Inputs {
 		s := c.shape(i)
@@ -908,19 +905,11 @@ func (c *ictx) inferConcat() {
 			return
 		}
 		for j, d := range s {
-			if j == axis {
-				continue
-			}
-			if i == 0 {
-				out[j] = d
-				continue
-			}
 			switch {
+			case j == axis:
 			case d.Known() && out[j].Known() && d.Size != out[j].Size:
 				return
-			case d.Known():
-				out[j] = d
-			case !out[j].Known() && out[j].Param == "":
+			case d.Known(), !out[j].Known() && out[j].Param == "":
 				out[j] = d
 			}
 		}
@@ -1792,7 +1781,9 @@ func (c *ictx) inferRange() {
 		if !(f < 1<<62) || delta == 0 {
 			return
 		}
-		n = max(int64(f), 0)
+		if f > 0 {
+			n = int64(f)
+		}
 		c.set(0, dt, Shape{{Size: n}})
 		if out := newCval(dt, []int64{n}); out != nil {
 			for i := range out.flts {
@@ -1809,9 +1800,9 @@ func (c *ictx) inferRange() {
 	}
 	if (span > 0) == (delta > 0) && span != 0 {
 		if delta > 0 {
-			n = (span + delta - 1) / delta
+			n = (span-1)/delta + 1
 		} else {
-			n = (span + delta + 1) / delta
+			n = (span+1)/delta + 1
 		}
 	}
 	c.set(0, dt, Shape{{Size: n}})

@@ -705,3 +705,24 @@ func FuzzInferShapes(f *testing.F) {
 		}
 	})
 }
+
+func TestInferConcatAndRangeEdges(t *testing.T) {
+	b := NewBuilder(13)
+	p := b.Input("p", Float32, -1, 2)
+	q := b.Input("q", Float32, 3, -1)
+	cat := b.Op("Concat", p, q, IntAttr("axis", 1))
+	r := b.Op("Range", i64(t, b, "r0", []int64{}, 0), i64(t, b, "r1", []int64{}, math.MaxInt64), i64(t, b, "r2", []int64{}, math.MaxInt64))
+	rf := b.Op("Range", f32(t, b, "f0", []int64{}, 1), f32(t, b, "f1", []int64{}, 0), f32(t, b, "f2", []int64{}, 0.25))
+	b.Output(cat, r, rf)
+	if _, err := b.Model(); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		v    *Value
+		want string
+	}{{cat, "float32[3,?]"}, {r, "int64[1]"}, {rf, "float32[0]"}} {
+		if got := typeString(c.v.DType, c.v.Shape); got != c.want {
+			t.Errorf("%s: %s, want %s", c.v.Producer.OpType, got, c.want)
+		}
+	}
+}
