@@ -89,7 +89,7 @@ func (c *cval) floatList() ([]float64, bool) {
 	return out, true
 }
 
-// scalar returns the only element of a one-element tensor.
+// scalarInt returns the only element of a one-element tensor as an integer.
 func (c *cval) scalarInt() (int64, bool) {
 	if c == nil || c.size() != 1 || c.unknownAt(0) {
 		return 0, false

@@ -1484,7 +1484,7 @@ func (c *ictx) inferResize() {
 	scaleIn, sizeIn := -1, -1
 	switch {
 	case c.n.OpType == "Upsample" && c.ver < 9:
-		for _, f := range c.n.Attr("scales").floats() {
+		for _, f := range attrFloats(c.n.Attr("scales")) {
 			scales = append(scales, float64(f))
 		}
 	case c.n.OpType == "Upsample" || c.ver < 11:
@@ -1587,7 +1587,8 @@ func (c *ictx) inferResize() {
 	c.set(0, dt, out)
 }
 
-func (a *Attribute) floats() []float32 {
+// attrFloats returns a floats attribute's values, nil when absent.
+func attrFloats(a *Attribute) []float32 {
 	if a == nil || a.Type != AttrFloats {
 		return nil
 	}
