@@ -18,11 +18,13 @@ import (
 type inspectConfig struct {
 	Model string
 	JSON  bool
+	// Shapes fixes the dynamic dimensions of inputs for the MAC counts.
+	Shapes map[string][]int64
 }
 
 var inspectCommand = &command{
 	name:    "inspect",
-	args:    "MODEL [--json]",
+	args:    "MODEL [--json] [--shape NAME=DIMS ...]",
 	summary: "describe a model: versions, inputs/outputs, op counts, parameters, MACs, Q/DQ nodes",
 	doc: `Inspect loads MODEL and reports its IR version, opset imports, producer,
 graph inputs and outputs (dtype and shape; symbolic dimensions by name,
@@ -32,11 +34,21 @@ initializers and Constant nodes), multiply-accumulates of Conv,
 ConvTranspose, Gemm and MatMul (and their integer forms) from inferred
 shapes, quantization nodes, subgraphs, model-local functions and metadata.
 
+Inputs with dynamic dimensions leave the MACs of the nodes they reach
+unknown; --shape NAME=1,3,224,224 (repeatable) fixes an input's shape
+for the count.
+
 With --json the same facts are printed as one JSON object.`,
 	setup: func(fs *pflag.FlagSet) func(*cli, []string) error {
 		cfg := &inspectConfig{}
 		fs.BoolVar(&cfg.JSON, "json", false, "print the report as a JSON object")
+		var shapes []string
+		fs.StringArrayVar(&shapes, "shape", nil, "fix an input's shape for the MAC counts: `NAME=DIMS`, sizes separated by commas (x=1,3,224,224); repeatable")
 		return func(c *cli, args []string) error {
+			var err error
+			if cfg.Shapes, err = parseShapes(shapes); err != nil {
+				return usageErrorf("inspect", "%v", err)
+			}
 			switch {
 			case len(args) == 0:
 				return usageErrorf("inspect", "inspect needs a MODEL to read")
@@ -53,6 +65,9 @@ func (c *cli) inspect(cfg *inspectConfig) error {
 	m, err := graph.Load(cfg.Model)
 	if err != nil {
 		return err
+	}
+	if err := graph.FixInputShapes(m.Graph, cfg.Shapes); err != nil {
+		return fmt.Errorf("%s: --shape: %v", cfg.Model, err)
 	}
 	r, err := Inspect(m)
 	if err != nil {
@@ -679,7 +694,7 @@ func (r *Report) WriteText(w io.Writer, path string) error {
 		for _, oc := range sortedOpCounts(mc.UnknownByOp) {
 			parts = append(parts, fmt.Sprintf("%s %d", oc.Op, oc.Count))
 		}
-		line("  unknown\t%s with unknown shapes (%s), not in the total", plural(mc.Unknown, "node"), strings.Join(parts, ", "))
+		line("  unknown\t%s with unknown shapes (%s), not in the total; --shape NAME=DIMS fixes dynamic input sizes", plural(mc.Unknown, "node"), strings.Join(parts, ", "))
 	}
 	if mc.InferenceErr != "" {
 		line("  note\tshape inference stopped: %s", mc.InferenceErr)
@@ -744,4 +759,32 @@ func sortedMACs(byOp map[string]int64) []opMACs {
 		return cmp.Or(cmp.Compare(b.MACs, a.MACs), cmp.Compare(a.Op, b.Op))
 	})
 	return out
+}
+
+// parseShapes reads --shape values of the form NAME=D1,D2,... (an empty
+// DIMS is a scalar). The name may itself contain '=': the last one splits.
+func parseShapes(specs []string) (map[string][]int64, error) {
+	shapes := map[string][]int64{}
+	for _, spec := range specs {
+		i := strings.LastIndex(spec, "=")
+		if i <= 0 {
+			return nil, fmt.Errorf("--shape %q: want NAME=DIMS, e.g. input=1,3,224,224", spec)
+		}
+		name, dimText := spec[:i], spec[i+1:]
+		dims := []int64{}
+		if dimText != "" {
+			for _, f := range strings.Split(dimText, ",") {
+				d, err := strconv.ParseInt(strings.TrimSpace(f), 10, 64)
+				if err != nil || d < 0 {
+					return nil, fmt.Errorf("--shape %q: %q is not a size", spec, f)
+				}
+				dims = append(dims, d)
+			}
+		}
+		if _, dup := shapes[name]; dup {
+			return nil, fmt.Errorf("--shape given twice for %q", name)
+		}
+		shapes[name] = dims
+	}
+	return shapes, nil
 }

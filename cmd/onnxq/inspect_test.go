@@ -376,3 +376,46 @@ func TestSortedOpCounts(t *testing.T) {
 		}
 	}
 }
+
+// TestInspectShapeFlag fixes a dynamic input size with --shape: the MACs
+// that depend on it become known, and bad specs are usage errors.
+func TestInspectShapeFlag(t *testing.T) {
+	model := filepath.Join("..", "..", "testdata", "models", "convnet.onnx")
+	if _, err := os.Stat(model); err != nil {
+		t.Fatal(err)
+	}
+	macs := func(args ...string) MACReport {
+		t.Helper()
+		r := onnxq(t, "", append([]string{"inspect", model, "--json"}, args...)...)
+		if r.code != 0 {
+			t.Fatalf("inspect %q: exit %d: %s", args, r.code, r.stderr)
+		}
+		var rep Report
+		if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+			t.Fatal(err)
+		}
+		return rep.MACs
+	}
+	dynamic := macs()
+	if dynamic.Unknown == 0 {
+		t.Fatalf("convnet has a symbolic batch; want unknown MACs, got %+v", dynamic)
+	}
+	one := macs("--shape", "image=1,1,8,8")
+	four := macs("--shape", "image=4,1,8,8")
+	if one.Unknown != 0 || one.Total == 0 || four.Total != 4*one.Total {
+		t.Errorf("fixed batch: 1 -> %+v, 4 -> %+v", one, four)
+	}
+	for _, bad := range [][]string{{"--shape", "image"}, {"--shape", "image=1,x"}, {"--shape", "image=-1,1,8,8"}} {
+		r := onnxq(t, "", append([]string{"inspect", model}, bad...)...)
+		if r.code != 2 {
+			t.Errorf("inspect %q: exit %d, want 2", bad, r.code)
+		}
+	}
+	for _, bad := range [][]string{{"--shape", "nosuch=1"}, {"--shape", "image=1,1,9,8"}, {"--shape", "image=1,1"}} {
+		r := onnxq(t, "", append([]string{"inspect", model}, bad...)...)
+		if r.code != 1 {
+			t.Errorf("inspect %q: exit %d, want 1", bad, r.code)
+		}
+		oneErrorLine(t, r, bad)
+	}
+}
