@@ -103,6 +103,9 @@ func (d *dumper) node(n *Node, indent string) {
 	}
 }
 
+// TypeString prints a type and shape as the dump does: "float32[1,N,?]".
+func TypeString(dt DType, s Shape) string { return typeString(dt, s) }
+
 func typeString(dt DType, s Shape) string {
 	if s == nil {
 		return dt.String() + "[?]"

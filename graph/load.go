@@ -384,3 +384,22 @@ func (ld *loader) tensor(p *onnxpb.TensorProto) (*Tensor, error) {
 	}
 	return t, nil
 }
+
+// DecodeTensor parses one serialized TensorProto (the .pb files of the
+// ONNX test data layout). External data is read relative to dir.
+func DecodeTensor(data []byte, dir string) (*Tensor, error) {
+	p := &onnxpb.TensorProto{}
+	if err := proto.Unmarshal(data, p); err != nil {
+		return nil, fmt.Errorf("not a serialized tensor: %s", protoErrorText(err))
+	}
+	return (&loader{dir: dir}).tensor(p)
+}
+
+// EncodeTensor serializes a tensor as one TensorProto.
+func EncodeTensor(t *Tensor) ([]byte, error) {
+	p, err := (&saver{}).tensor(t, t.Name)
+	if err != nil {
+		return nil, err
+	}
+	return proto.MarshalOptions{Deterministic: true}.Marshal(p)
+}

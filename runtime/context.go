@@ -1,0 +1,147 @@
+package runtime
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/onnxq/onnxq/graph"
+)
+
+// Context is what a kernel sees of the running session.
+type Context struct {
+	// Node is the node being run.
+	Node *graph.Node
+	// Opset is the version of the node's domain the model imports.
+	Opset int64
+	// Threads is how many goroutines the kernel may use (see Parallel).
+	Threads int
+
+	ex *execution
+	sc *scope
+}
+
+// Alloc returns a tensor for a kernel's output. Float32 buffers come from
+// the session's pool and are not zeroed: the kernel must write every
+// element. Other types are freshly allocated (zeroed).
+func (c *Context) Alloc(dt graph.DType, shape ...int) *Tensor {
+	if dt == graph.Float32 && c != nil && c.ex != nil {
+		n := 1
+		for _, d := range shape {
+			n *= d
+		}
+		if buf := c.ex.s.pool.get(n); buf != nil {
+			return &Tensor{DType: dt, Shape: append([]int{}, shape...), Data: buf, pooled: true}
+		}
+		return &Tensor{DType: dt, Shape: append([]int{}, shape...), Data: make([]float32, n), pooled: true}
+	}
+	return New(dt, shape...)
+}
+
+// AllocZeroed is Alloc with every element zero.
+func (c *Context) AllocZeroed(dt graph.DType, shape ...int) *Tensor {
+	t := c.Alloc(dt, shape...)
+	if f := t.F32(); f != nil {
+		clear(f)
+	}
+	return t
+}
+
+// View returns a tensor sharing t's data with another shape of the same
+// element count (Reshape, Flatten, Squeeze, Identity...). Kernels must make
+// every output that shares an input's data through View, so the buffer is
+// recycled only after its last holder is gone.
+func (c *Context) View(t *Tensor, shape ...int) *Tensor {
+	return &Tensor{DType: t.DType, Shape: append([]int{}, shape...), Data: t.Data, root: rootOf(t)}
+}
+
+// Parallel calls fn over [0, n) split into contiguous ranges, at most
+// Threads at a time. Each index must be computed the same way whatever
+// range it falls in, so results do not depend on the thread count.
+func (c *Context) Parallel(n int, fn func(lo, hi int)) {
+	threads := 1
+	if c != nil {
+		threads = c.Threads
+	}
+	if threads <= 1 || n <= 1 {
+		fn(0, n)
+		return
+	}
+	if threads > n {
+		threads = n
+	}
+	var wg sync.WaitGroup
+	chunk := (n + threads - 1) / threads
+	for lo := 0; lo < n; lo += chunk {
+		hi := min(lo+chunk, n)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fn(lo, hi)
+		}()
+	}
+	wg.Wait()
+}
+
+// RunSubgraph executes a subgraph of the current node (an If branch, a
+// Loop or Scan body) with the given formal inputs; the subgraph also reads
+// the values of the enclosing scopes. The returned tensors belong to the
+// caller.
+func (c *Context) RunSubgraph(g *graph.Graph, inputs []*Tensor) ([]*Tensor, error) {
+	p := c.ex.s.plans[g]
+	if p == nil {
+		return nil, fmt.Errorf("subgraph %q was not prepared", g.Name)
+	}
+	outs, err := c.ex.runGraph(p, c.sc, inputs)
+	if err != nil {
+		return nil, fmt.Errorf("subgraph %q: %w", g.Name, err)
+	}
+	// Hand the outputs over: the subgraph's own hold ends here, the
+	// caller's starts when the executor stores the kernel's outputs.
+	for _, t := range outs {
+		c.ex.release(t, false)
+	}
+	return outs, nil
+}
+
+// bufferPool recycles float32 buffers by length.
+type bufferPool struct {
+	mu   sync.Mutex
+	free map[int][][]float32
+}
+
+func newBufferPool() *bufferPool { return &bufferPool{free: map[int][][]float32{}} }
+
+func (p *bufferPool) get(n int) []float32 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	list := p.free[n]
+	if len(list) == 0 {
+		return nil
+	}
+	buf := list[len(list)-1]
+	p.free[n] = list[:len(list)-1]
+	return buf
+}
+
+// poisonFreed makes tests fill recycled buffers with NaN, so a kernel
+// that keeps reading a buffer after handing it back shows up in results.
+var poisonFreed = false
+
+func (p *bufferPool) put(t *Tensor) {
+	buf, ok := t.Data.([]float32)
+	if !ok {
+		return
+	}
+	buf = buf[:cap(buf)]
+	if poisonFreed {
+		nan := float32(0) / float32(zero)
+		for i := range buf {
+			buf[i] = nan
+		}
+	}
+	p.mu.Lock()
+	p.free[len(buf)] = append(p.free[len(buf)], buf)
+	p.mu.Unlock()
+}
+
+var zero float32

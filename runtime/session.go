@@ -1,0 +1,535 @@
+package runtime
+
+import (
+	"fmt"
+	goruntime "runtime"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/onnxq/onnxq/graph"
+)
+
+// Options configure a Session.
+type Options struct {
+	// Threads is the number of goroutines a kernel may use; 0 means
+	// GOMAXPROCS. Results do not depend on it.
+	Threads int
+	// Observer, when set, sees every value as it is produced: node outputs
+	// of the main graph and of subgraphs (once per execution of the
+	// subgraph). It must not modify or keep the tensor's data.
+	Observer func(v *graph.Value, t *Tensor)
+	// Registry supplies the kernels; nil means DefaultRegistry().
+	Registry *Registry
+}
+
+// Session is a model prepared for execution: kernels built for every node
+// (subgraphs included), constants decoded, and an execution plan that
+// releases each intermediate tensor after its last reader. Run may be
+// called from several goroutines at once.
+type Session struct {
+	model *graph.Model
+	opts  Options
+	plans map[*graph.Graph]*plan
+	pool  *bufferPool
+}
+
+// Stats describe one Run.
+type Stats struct {
+	// PeakBytes is the largest total size of intermediate tensors alive at
+	// one time (graph inputs and constants not counted).
+	PeakBytes int64
+	// TotalBytes is the size of all intermediate tensors produced.
+	TotalBytes int64
+	// Nodes is the number of node executions (subgraph nodes included).
+	Nodes int
+}
+
+type plan struct {
+	g      *graph.Graph
+	steps  []step
+	index  map[*graph.Value]int // slot of each local value
+	consts []constSlot
+	inputs []*graph.Value // the graph inputs callers feed
+	uses   []int          // reads of each slot: steps plus graph outputs
+	nslots int
+}
+
+type constSlot struct {
+	slot int
+	t    *Tensor
+}
+
+type step struct {
+	node    *graph.Node
+	kernel  Kernel
+	opset   int64
+	release []int // local slots whose last reader is this step
+}
+
+// NewSession prepares m for execution. It fails if an op has no kernel
+// (naming the op, node and opset), if a node's attributes cannot be run,
+// or if the graph has a cycle.
+func NewSession(m *graph.Model, opts Options) (*Session, error) {
+	if opts.Registry == nil {
+		opts.Registry = DefaultRegistry()
+	}
+	if opts.Threads <= 0 {
+		opts.Threads = goruntime.GOMAXPROCS(0)
+	}
+	s := &Session{model: m, opts: opts, plans: map[*graph.Graph]*plan{}, pool: newBufferPool()}
+	var unsupported []string
+	var firstErr error
+	m.Graph.Walk(func(g *graph.Graph) {
+		if firstErr != nil {
+			return
+		}
+		p, missing, err := s.compile(g)
+		if err != nil {
+			firstErr = err
+			return
+		}
+		unsupported = append(unsupported, missing...)
+		s.plans[g] = p
+	})
+	if len(unsupported) > 0 {
+		extra := ""
+		if len(unsupported) > 1 {
+			extra = fmt.Sprintf(" (and %d more: %s)", len(unsupported)-1, strings.Join(dedupe(unsupported[1:]), ", "))
+		}
+		return nil, fmt.Errorf("%s%s", unsupported[0], extra)
+	}
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	return s, nil
+}
+
+func dedupe(list []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range list {
+		if i := strings.Index(s, " used by"); i > 0 {
+			s = s[:i]
+		}
+		s = strings.TrimPrefix(s, "no kernel for op ")
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (s *Session) compile(g *graph.Graph) (*plan, []string, error) {
+	nodes := g.Nodes
+	if !g.IsTopological() {
+		sorted := *g
+		if err := sorted.SortTopologically(); err != nil {
+			return nil, nil, err
+		}
+		nodes = sorted.Nodes
+	}
+	p := &plan{g: g, index: map[*graph.Value]int{}}
+	slot := func(v *graph.Value) int {
+		if i, ok := p.index[v]; ok {
+			return i
+		}
+		p.index[v] = p.nslots
+		p.nslots++
+		return p.nslots - 1
+	}
+	for _, v := range g.Inputs {
+		slot(v)
+		if v.Const == nil {
+			p.inputs = append(p.inputs, v)
+		}
+	}
+	for _, v := range g.Initializers {
+		t, err := FromGraph(v.Const)
+		if err != nil {
+			return nil, nil, fmt.Errorf("initializer %q: %v", v.Name, err)
+		}
+		t.pinned = true
+		p.consts = append(p.consts, constSlot{slot(v), t})
+	}
+	var missing []string
+	for _, n := range nodes {
+		opset, _ := s.model.Opset(n.Domain)
+		b := s.opts.Registry.Lookup(n.Domain, n.OpType)
+		if b == nil {
+			missing = append(missing, unsupportedError(n, opset).Error())
+			continue
+		}
+		k, err := buildKernel(b, n, opset)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, v := range n.Outputs {
+			if v != nil {
+				slot(v)
+			}
+		}
+		p.steps = append(p.steps, step{node: n, kernel: k, opset: opset})
+	}
+	// Count the readers of each local slot and find each one's last reader.
+	p.uses = make([]int, p.nslots)
+	last := make([]int, p.nslots)
+	for i := range last {
+		last[i] = -1
+	}
+	for si, st := range p.steps {
+		for _, v := range readsOf(st.node) {
+			if idx, ok := p.index[v]; ok {
+				p.uses[idx]++
+				last[idx] = si
+			}
+		}
+	}
+	for _, v := range g.Outputs {
+		if idx, ok := p.index[v]; ok {
+			p.uses[idx]++
+			last[idx] = len(p.steps) // kept for the caller
+		}
+	}
+	for idx, si := range last {
+		if si >= 0 && si < len(p.steps) {
+			p.steps[si].release = append(p.steps[si].release, idx)
+		}
+	}
+	return p, missing, nil
+}
+
+// readsOf lists the distinct values a node reads: its inputs and the
+// values of enclosing scopes that its subgraphs read.
+func readsOf(n *graph.Node) []*graph.Value {
+	seen := map[*graph.Value]bool{}
+	var vs []*graph.Value
+	add := func(v *graph.Value) {
+		if v != nil && !seen[v] {
+			seen[v] = true
+			vs = append(vs, v)
+		}
+	}
+	for _, v := range n.Inputs {
+		add(v)
+	}
+	for _, sg := range n.Subgraphs() {
+		sg.Walk(func(inner *graph.Graph) {
+			for _, in := range inner.Nodes {
+				for _, v := range in.Inputs {
+					if v != nil && v.Graph != inner && !isInside(v.Graph, sg) {
+						add(v)
+					}
+				}
+			}
+			for _, v := range inner.Outputs {
+				if v != nil && v.Graph != inner && !isInside(v.Graph, sg) {
+					add(v)
+				}
+			}
+		})
+	}
+	return vs
+}
+
+// isInside reports whether g is sg or one of its nested subgraphs.
+func isInside(g, sg *graph.Graph) bool {
+	for ; g != nil; g = g.Parent {
+		if g == sg {
+			return true
+		}
+	}
+	return false
+}
+
+func buildKernel(b Builder, n *graph.Node, opset int64) (k Kernel, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("node %s (%s): preparing the kernel failed: %v", nodeName(n), n.OpType, r)
+		}
+	}()
+	k, err = b(n, opset)
+	if err != nil {
+		return nil, fmt.Errorf("node %s (%s): %v", nodeName(n), n.OpType, err)
+	}
+	return k, nil
+}
+
+func nodeName(n *graph.Node) string {
+	if n.Name != "" {
+		return fmt.Sprintf("%q", n.Name)
+	}
+	return "(unnamed)"
+}
+
+// Inputs returns the graph inputs a caller must feed.
+func (s *Session) Inputs() []*graph.Value { return s.plans[s.model.Graph].inputs }
+
+// Outputs returns the graph outputs, in order.
+func (s *Session) Outputs() []*graph.Value { return s.model.Graph.Outputs }
+
+// Run executes the model on inputs (by input name) and returns the
+// outputs by name.
+func (s *Session) Run(inputs map[string]*Tensor) (map[string]*Tensor, error) {
+	out, _, err := s.RunWithStats(inputs)
+	return out, err
+}
+
+// RunWithStats is Run that also reports memory and node counts.
+func (s *Session) RunWithStats(inputs map[string]*Tensor) (map[string]*Tensor, Stats, error) {
+	p := s.plans[s.model.Graph]
+	feeds := make([]*Tensor, len(p.inputs))
+	known := map[string]bool{}
+	for i, v := range p.inputs {
+		known[v.Name] = true
+		t := inputs[v.Name]
+		if t == nil {
+			return nil, Stats{}, fmt.Errorf("missing input %q (%s)", v.Name, declared(v))
+		}
+		if err := checkInput(v, t); err != nil {
+			return nil, Stats{}, err
+		}
+		feeds[i] = t
+	}
+	for name := range inputs {
+		if !known[name] {
+			return nil, Stats{}, fmt.Errorf("the model has no input %q (inputs: %s)", name, inputNames(p.inputs))
+		}
+	}
+	ex := &execution{s: s}
+	outs, err := ex.runGraph(p, nil, feeds)
+	if err != nil {
+		return nil, ex.stats, err
+	}
+	result := map[string]*Tensor{}
+	for i, v := range s.model.Graph.Outputs {
+		result[v.Name] = outs[i]
+	}
+	return result, ex.stats, nil
+}
+
+func inputNames(vs []*graph.Value) string {
+	names := make([]string, len(vs))
+	for i, v := range vs {
+		names[i] = v.Name
+	}
+	return strings.Join(names, ", ")
+}
+
+func declared(v *graph.Value) string {
+	return graph.TypeString(v.DType, v.Shape)
+}
+
+// checkInput compares a fed tensor with the input's declared type.
+func checkInput(v *graph.Value, t *Tensor) error {
+	if v.DType != graph.Undefined && t.DType != v.DType {
+		return fmt.Errorf("input %q is %s, got %s", v.Name, declared(v), t)
+	}
+	if t.Data == nil || dataLen(t.Data) != t.Len() {
+		return fmt.Errorf("input %q: data does not match its shape %s", v.Name, t)
+	}
+	if v.Shape == nil {
+		return nil
+	}
+	if len(v.Shape) != len(t.Shape) {
+		return fmt.Errorf("input %q is %s (rank %d), got %s", v.Name, declared(v), len(v.Shape), t)
+	}
+	for i, d := range v.Shape {
+		if d.Known() && int(d.Size) != t.Shape[i] {
+			return fmt.Errorf("input %q is %s, got %s", v.Name, declared(v), t)
+		}
+	}
+	return nil
+}
+
+// execution is the state of one Run.
+type execution struct {
+	s     *Session
+	stats Stats
+	live  int64
+	mu    sync.Mutex
+}
+
+// scope holds the tensors of one graph execution.
+type scope struct {
+	p      *plan
+	vals   []*Tensor
+	parent *scope
+}
+
+func (sc *scope) lookup(v *graph.Value) *Tensor {
+	for s := sc; s != nil; s = s.parent {
+		if i, ok := s.p.index[v]; ok {
+			return s.vals[i]
+		}
+	}
+	return nil
+}
+
+func (ex *execution) runGraph(p *plan, parent *scope, feeds []*Tensor) ([]*Tensor, error) {
+	sc := &scope{p: p, vals: make([]*Tensor, p.nslots), parent: parent}
+	if len(feeds) != len(p.inputs) {
+		return nil, fmt.Errorf("graph %q takes %d inputs, got %d", p.g.Name, len(p.inputs), len(feeds))
+	}
+	for i, v := range p.inputs {
+		t := *feeds[i]
+		t.pinned, t.root = true, nil // owned by the caller
+		sc.vals[p.index[v]] = &t
+	}
+	for _, c := range p.consts {
+		sc.vals[c.slot] = c.t
+	}
+	for _, st := range p.steps {
+		n := st.node
+		in := make([]*Tensor, len(n.Inputs))
+		for i, v := range n.Inputs {
+			if v == nil {
+				continue
+			}
+			t := sc.lookup(v)
+			if t == nil {
+				return nil, fmt.Errorf("node %s (%s): input %q has no value", nodeName(n), n.OpType, v.Name)
+			}
+			in[i] = t
+		}
+		ctx := &Context{ex: ex, sc: sc, Node: n, Opset: st.opset, Threads: ex.s.opts.Threads}
+		outs, err := runKernel(st.kernel, ctx, in)
+		if err != nil {
+			return nil, err
+		}
+		ex.stats.Nodes++
+		if len(outs) > len(n.Outputs) {
+			return nil, fmt.Errorf("node %s (%s): kernel returned %d outputs for %d", nodeName(n), n.OpType, len(outs), len(n.Outputs))
+		}
+		for i, v := range n.Outputs {
+			if v == nil {
+				continue
+			}
+			if i >= len(outs) || outs[i] == nil {
+				return nil, fmt.Errorf("node %s (%s): output %q was not computed", nodeName(n), n.OpType, v.Name)
+			}
+			t := outs[i]
+			if t.Data == nil || dataLen(t.Data) != t.Len() {
+				return nil, fmt.Errorf("node %s (%s): output %q has data that does not fit its shape %s", nodeName(n), n.OpType, v.Name, t)
+			}
+			ex.retain(t, true)
+			sc.vals[p.index[v]] = t
+			if obs := ex.s.opts.Observer; obs != nil {
+				obs(v, t)
+			}
+		}
+		for _, idx := range st.release {
+			if t := sc.vals[idx]; t != nil {
+				sc.vals[idx] = nil
+				ex.release(t, true)
+			}
+		}
+	}
+	outs := make([]*Tensor, len(p.g.Outputs))
+	for i, v := range p.g.Outputs {
+		t := sc.lookup(v)
+		if t == nil {
+			return nil, fmt.Errorf("graph output %q has no value", v.Name)
+		}
+		outs[i] = t
+	}
+	return outs, nil
+}
+
+func runKernel(k Kernel, ctx *Context, in []*Tensor) (outs []*Tensor, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			outs, err = nil, fmt.Errorf("node %s (%s): %v", nodeName(ctx.Node), ctx.Node.OpType, r)
+		}
+	}()
+	outs, err = k.Run(ctx, in)
+	if err != nil {
+		return nil, fmt.Errorf("node %s (%s): %v", nodeName(ctx.Node), ctx.Node.OpType, err)
+	}
+	return outs, nil
+}
+
+func rootOf(t *Tensor) *Tensor {
+	if t.root != nil {
+		return t.root
+	}
+	return t
+}
+
+// retain records one more holder of t's buffer; the first holder makes it
+// count as live.
+func (ex *execution) retain(t *Tensor, count bool) {
+	r := rootOf(t)
+	if r.pinned {
+		return
+	}
+	ex.mu.Lock()
+	defer ex.mu.Unlock()
+	if r.refs == 0 {
+		b := r.Bytes()
+		ex.live += b
+		if count {
+			ex.stats.TotalBytes += b
+		}
+		if ex.live > ex.stats.PeakBytes {
+			ex.stats.PeakBytes = ex.live
+		}
+	}
+	r.refs++
+}
+
+// release drops one holder; the last one returns the buffer to the pool
+// when recycle is set.
+func (ex *execution) release(t *Tensor, recycle bool) {
+	r := rootOf(t)
+	if r.pinned {
+		return
+	}
+	ex.mu.Lock()
+	defer ex.mu.Unlock()
+	r.refs--
+	if r.refs == 0 {
+		ex.live -= r.Bytes()
+		if recycle && r.pooled {
+			ex.s.pool.put(r)
+		}
+	}
+}
+
+func dataLen(d any) int {
+	switch s := d.(type) {
+	case []float32:
+		return len(s)
+	case []float64:
+		return len(s)
+	case []int8:
+		return len(s)
+	case []uint8:
+		return len(s)
+	case []int16:
+		return len(s)
+	case []uint16:
+		return len(s)
+	case []int32:
+		return len(s)
+	case []uint32:
+		return len(s)
+	case []int64:
+		return len(s)
+	case []uint64:
+		return len(s)
+	case []bool:
+		return len(s)
+	case []string:
+		return len(s)
+	case []complex64:
+		return len(s)
+	case []complex128:
+		return len(s)
+	case []BFloat16:
+		return len(s)
+	}
+	return lenFloat16(d)
+}
