@@ -1,0 +1,199 @@
+package runtime
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/onnxq/onnxq/graph"
+)
+
+// Tolerances of the ONNX backend tests for floating-point outputs.
+const (
+	NodeTestRTol = 1e-3
+	NodeTestATol = 1e-7
+)
+
+// NodeTestResult is the outcome of one data set of an ONNX test folder.
+type NodeTestResult struct {
+	DataSet string
+	// Worst is the largest |got-want| over float outputs, and WorstOutput
+	// names where it occurred.
+	Worst       float64
+	WorstOutput string
+	Err         error // nil when every output is within tolerance
+}
+
+// RunNodeTest runs an ONNX test folder (model.onnx and
+// test_data_set_N/{input,output}_K.pb) and compares every output with the
+// expected one: floats within NodeTestRTol/NodeTestATol, everything else
+// exactly. It returns one result per data set; the error is for a folder
+// or model that cannot be run at all.
+func RunNodeTest(dir string, opts Options) ([]NodeTestResult, error) {
+	m, err := graph.Load(filepath.Join(dir, "model.onnx"))
+	if err != nil {
+		return nil, err
+	}
+	sess, err := NewSession(m, opts)
+	if err != nil {
+		return nil, err
+	}
+	sets, _ := filepath.Glob(filepath.Join(dir, "test_data_set_*"))
+	sort.Strings(sets)
+	if len(sets) == 0 {
+		return nil, fmt.Errorf("%s: no test_data_set_N folders", dir)
+	}
+	var results []NodeTestResult
+	for _, set := range sets {
+		r := NodeTestResult{DataSet: filepath.Base(set)}
+		r.Worst, r.WorstOutput, r.Err = runDataSet(sess, set)
+		results = append(results, r)
+	}
+	return results, nil
+}
+
+// ReadTensorFile reads one serialized TensorProto (.pb).
+func ReadTensorFile(path string) (*Tensor, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	gt, err := graph.DecodeTensor(data, filepath.Dir(path))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", path, err)
+	}
+	return FromGraph(gt)
+}
+
+func runDataSet(sess *Session, set string) (float64, string, error) {
+	inputs := map[string]*Tensor{}
+	for i, v := range sess.Inputs() {
+		path := filepath.Join(set, fmt.Sprintf("input_%d.pb", i))
+		if _, err := os.Stat(path); err != nil {
+			continue // an optional input the test leaves out
+		}
+		t, err := ReadTensorFile(path)
+		if err != nil {
+			return 0, "", err
+		}
+		inputs[v.Name] = t
+	}
+	outs, err := sess.Run(inputs)
+	if err != nil {
+		return 0, "", err
+	}
+	worst, where := 0.0, ""
+	for i, v := range sess.Outputs() {
+		want, err := ReadTensorFile(filepath.Join(set, fmt.Sprintf("output_%d.pb", i)))
+		if err != nil {
+			return 0, "", err
+		}
+		d, err := CompareTensors(outs[v.Name], want, NodeTestRTol, NodeTestATol)
+		if d > worst {
+			worst, where = d, v.Name
+		}
+		if err != nil {
+			return worst, where, fmt.Errorf("output %q: %v", v.Name, err)
+		}
+	}
+	return worst, where, nil
+}
+
+// CompareTensors checks got against want: same type and shape; floats
+// within |got-want| <= atol + rtol*|want| (NaN matches NaN, infinities
+// must be equal); other types exactly. It returns the largest absolute
+// difference of a float comparison.
+func CompareTensors(got, want *Tensor, rtol, atol float64) (float64, error) {
+	if got == nil {
+		return 0, fmt.Errorf("no value")
+	}
+	if got.DType != want.DType {
+		return 0, fmt.Errorf("type %v, want %v", got.DType, want.DType)
+	}
+	if !equalShape(got.Shape, want.Shape) {
+		return 0, fmt.Errorf("shape %v, want %v", got.Shape, want.Shape)
+	}
+	if got.DType == graph.String {
+		g, w := got.Data.([]string), want.Data.([]string)
+		for i := range w {
+			if g[i] != w[i] {
+				return 0, fmt.Errorf("element %d is %q, want %q", i, g[i], w[i])
+			}
+		}
+		return 0, nil
+	}
+	g, err := got.AsFloat64()
+	if err != nil {
+		return 0, nil // bit patterns (float8...) are compared below
+	}
+	w, _ := want.AsFloat64()
+	exact := !got.DType.IsFloat()
+	worst := 0.0
+	for i := range w {
+		a, b := g[i], w[i]
+		if math.IsNaN(b) {
+			if !math.IsNaN(a) {
+				return worst, fmt.Errorf("element %d is %v, want NaN", i, a)
+			}
+			continue
+		}
+		if math.IsInf(b, 0) || exact {
+			if a != b {
+				return worst, fmt.Errorf("element %d is %v, want %v", i, a, b)
+			}
+			continue
+		}
+		d := math.Abs(a - b)
+		if math.IsNaN(d) {
+			return worst, fmt.Errorf("element %d is %v, want %v", i, a, b)
+		}
+		worst = max(worst, d)
+		if d > atol+rtol*math.Abs(b) {
+			return worst, fmt.Errorf("element %d is %v, want %v (|diff| %.3g)", i, a, b, d)
+		}
+	}
+	return worst, nil
+}
+
+func equalShape(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// NodeTestOps lists the op types used by a test folder's model (subgraphs
+// included), for deciding which tests a set of kernels covers.
+func NodeTestOps(dir string) ([]string, error) {
+	m, err := graph.Load(filepath.Join(dir, "model.onnx"))
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	var ops []string
+	m.Graph.Walk(func(g *graph.Graph) {
+		for _, n := range g.Nodes {
+			key := n.OpType
+			if n.Domain != "" && n.Domain != "ai.onnx" {
+				key = n.Domain + ":" + n.OpType
+			}
+			if !seen[key] {
+				seen[key] = true
+				ops = append(ops, key)
+			}
+		}
+	})
+	sort.Strings(ops)
+	return ops, nil
+}
+
+// formatOps is used in reports.
+func formatOps(ops []string) string { return strings.Join(ops, ",") }
