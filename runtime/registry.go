@@ -91,9 +91,5 @@ func unsupportedError(n *graph.Node, opset int64) error {
 	if dom == "" {
 		dom = "ai.onnx"
 	}
-	name := n.Name
-	if name == "" {
-		name = "(unnamed)"
-	}
-	return fmt.Errorf("no kernel for op %s (domain %s, opset %d) used by node %s", n.OpType, dom, opset, name)
+	return fmt.Errorf("no kernel for op %s (domain %s, opset %d) used by node %s", n.OpType, dom, opset, nodeName(n))
 }

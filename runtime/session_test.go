@@ -1,0 +1,188 @@
+package runtime
+
+import (
+	"math"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/onnxq/onnxq/graph"
+)
+
+// testRegistry holds two tiny kernels, so the executor is tested without
+// the real kernel families: Scale (multiply by attribute "k", a fresh
+// pooled buffer) and Alias (a View of the input).
+func testRegistry() *Registry {
+	r := NewRegistry()
+	r.Register("", "Scale", func(n *graph.Node, opset int64) (Kernel, error) {
+		k := n.AttrFloat("k", 1)
+		return KernelFunc(func(ctx *Context, in []*Tensor) ([]*Tensor, error) {
+			x := in[0].F32()
+			out := ctx.Alloc(graph.Float32, in[0].Shape...)
+			o := out.F32()
+			ctx.Parallel(len(x), func(lo, hi int) {
+				for i := lo; i < hi; i++ {
+					o[i] = x[i] * k
+				}
+			})
+			return []*Tensor{out}, nil
+		}), nil
+	})
+	r.Register("", "Alias", func(n *graph.Node, opset int64) (Kernel, error) {
+		return KernelFunc(func(ctx *Context, in []*Tensor) ([]*Tensor, error) {
+			return []*Tensor{ctx.View(in[0], in[0].Len())}, nil
+		}), nil
+	})
+	return r
+}
+
+// chain builds x -> Scale(2) -> Alias -> Scale(3) -> ... with n Scale nodes.
+func chain(t *testing.T, n int) *graph.Model {
+	t.Helper()
+	b := graph.NewBuilder(17)
+	v := b.Input("x", graph.Float32, 4, 256)
+	for i := 0; i < n; i++ {
+		v = b.Op("Scale", v, graph.FloatAttr("k", float32(i+2)))
+		v = b.Op("Alias", v)
+	}
+	b.Output(v)
+	m, err := b.Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func TestSessionReleasesBuffers(t *testing.T) {
+	poisonFreed = true
+	defer func() { poisonFreed = false }()
+	const steps = 6
+	m := chain(t, steps)
+	s, err := NewSession(m, Options{Registry: testRegistry(), Threads: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := New(graph.Float32, 4, 256)
+	for i := range x.F32() {
+		x.F32()[i] = float32(i%7) - 3
+	}
+	for run := 0; run < 3; run++ { // later runs reuse pooled buffers
+		outs, stats, err := s.RunWithStats(map[string]*Tensor{"x": x})
+		if err != nil {
+			t.Fatal(err)
+		}
+		y := outs[m.Graph.Outputs[0].Name].F32()
+		want := float32(1)
+		for i := 0; i < steps; i++ {
+			want *= float32(i + 2)
+		}
+		for i, v := range y {
+			if v != x.F32()[i]*want {
+				t.Fatalf("run %d: y[%d] = %v, want %v", run, i, v, x.F32()[i]*want)
+			}
+		}
+		one := int64(4 * 256 * 4)
+		if stats.TotalBytes != steps*one {
+			t.Errorf("total bytes %d, want %d", stats.TotalBytes, steps*one)
+		}
+		// At most the input of a Scale and its output are alive at once.
+		if stats.PeakBytes != 2*one {
+			t.Errorf("peak bytes %d, want %d", stats.PeakBytes, 2*one)
+		}
+	}
+	if x.F32()[1] != -2 {
+		t.Fatal("the input was modified")
+	}
+}
+
+func TestSessionBadInputs(t *testing.T) {
+	s, err := NewSession(chain(t, 1), Options{Registry: testRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := map[string]map[string]*Tensor{
+		`missing input "x"`:                      {},
+		`has no input "y"`:                       {"x": New(graph.Float32, 4, 256), "y": New(graph.Float32, 1)},
+		`input "x" is float32[4,256], got int64`: {"x": New(graph.Int64, 4, 256)},
+		`(rank 2), got float32[1024]`:            {"x": New(graph.Float32, 1024)},
+		`got float32[4,255]`:                     {"x": New(graph.Float32, 4, 255)},
+		`does not match its shape`:               {"x": {DType: graph.Float32, Shape: []int{4, 256}, Data: make([]float32, 3)}},
+	}
+	for want, in := range cases {
+		_, err := s.Run(in)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("want error containing %q, got %v", want, err)
+		}
+	}
+	// NaN and Inf flow through as values.
+	x := New(graph.Float32, 4, 256)
+	x.F32()[0], x.F32()[1] = float32(math.NaN()), float32(math.Inf(1))
+	outs, err := s.Run(map[string]*Tensor{"x": x})
+	if err != nil {
+		t.Fatal(err)
+	}
+	y := outs[s.Outputs()[0].Name].F32()
+	if !math.IsNaN(float64(y[0])) || !math.IsInf(float64(y[1]), 1) {
+		t.Errorf("NaN/Inf not propagated: %v %v", y[0], y[1])
+	}
+}
+
+func TestSessionUnsupportedOp(t *testing.T) {
+	b := graph.NewBuilder(13)
+	x := b.Input("x", graph.Float32, 2)
+	b.Output(b.Op("Frobnicate", b.Op("Scale", x), graph.IntAttr("a", 1)))
+	m, err := b.Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = NewSession(m, Options{Registry: testRegistry()})
+	if err == nil || !strings.Contains(err.Error(), "no kernel for op Frobnicate (domain ai.onnx, opset 13) used by node \"frobnicate1\"") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestSessionObserverAndConcurrency(t *testing.T) {
+	m := chain(t, 3)
+	var mu sync.Mutex
+	seen := map[string]int{}
+	s, err := NewSession(m, Options{Registry: testRegistry(), Observer: func(v *graph.Value, t *Tensor) {
+		mu.Lock()
+		seen[v.Name]++
+		mu.Unlock()
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	results := make([][]float32, 8)
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			x := New(graph.Float32, 4, 256)
+			for j := range x.F32() {
+				x.F32()[j] = float32(i)
+			}
+			outs, err := s.Run(map[string]*Tensor{"x": x})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			results[i] = outs[s.Outputs()[0].Name].F32()
+		}()
+	}
+	wg.Wait()
+	for i, r := range results {
+		if r == nil || r[0] != float32(i)*24 || r[1023] != float32(i)*24 {
+			t.Errorf("run %d: wrong result %v", i, r[:1])
+		}
+	}
+	if len(seen) != 6 {
+		t.Errorf("observer saw %d values, want 6: %v", len(seen), seen)
+	}
+	for name, n := range seen {
+		if n != 8 {
+			t.Errorf("observer saw %s %d times, want 8", name, n)
+		}
+	}
+}
