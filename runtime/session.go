@@ -193,6 +193,15 @@ func (s *Session) compile(g *graph.Graph) (*plan, []string, error) {
 			last[idx] = len(p.steps) // kept for the caller
 		}
 	}
+	// Outputs nobody reads (a second output left unused) go right after
+	// the step that made them.
+	for si, st := range p.steps {
+		for _, v := range st.node.Outputs {
+			if v != nil && last[p.index[v]] < 0 {
+				last[p.index[v]] = si
+			}
+		}
+	}
 	for idx, si := range last {
 		if si >= 0 && si < len(p.steps) {
 			p.steps[si].release = append(p.steps[si].release, idx)
