@@ -137,18 +137,18 @@ func scaleC(m, n int, c []float32, ldc int, beta float32) {
 
 // gemm is one call's arguments.
 type gemm struct {
-	kern           sgemmKernel
-	m, n, k        int
-	a              []float32
-	lda            int
-	transA         bool
-	b              []float32
-	ldb            int
-	transB         bool
-	c              []float32
-	ldc            int
-	alpha          float32
-	beta0          bool // C starts as alpha·A·B, not read
+	kern    sgemmKernel
+	m, n, k int
+	a       []float32
+	lda     int
+	transA  bool
+	b       []float32
+	ldb     int
+	transB  bool
+	c       []float32
+	ldc     int
+	alpha   float32
+	beta0   bool // C starts as alpha·A·B, not read
 }
 
 // bufPool recycles packing buffers between calls.

@@ -317,9 +317,15 @@ func TestSgemmSpecialScalars(t *testing.T) {
 
 func TestSgemmShortSlicesPanic(t *testing.T) {
 	cases := []func(){
-		func() { Sgemm(2, 2, 2, make([]float32, 3), 2, false, make([]float32, 4), 2, false, make([]float32, 4), 2, 1, 0) },
-		func() { Sgemm(2, 2, 2, make([]float32, 4), 2, false, make([]float32, 4), 1, false, make([]float32, 4), 2, 1, 0) },
-		func() { Sgemm(2, 2, 2, make([]float32, 4), 2, false, make([]float32, 4), 2, false, make([]float32, 3), 2, 1, 0) },
+		func() {
+			Sgemm(2, 2, 2, make([]float32, 3), 2, false, make([]float32, 4), 2, false, make([]float32, 4), 2, 1, 0)
+		},
+		func() {
+			Sgemm(2, 2, 2, make([]float32, 4), 2, false, make([]float32, 4), 1, false, make([]float32, 4), 2, 1, 0)
+		},
+		func() {
+			Sgemm(2, 2, 2, make([]float32, 4), 2, false, make([]float32, 4), 2, false, make([]float32, 3), 2, 1, 0)
+		},
 		func() { Sgemm(-1, 2, 2, nil, 2, false, nil, 2, false, nil, 2, 1, 0) },
 	}
 	for i, f := range cases {
