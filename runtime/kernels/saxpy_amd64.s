@@ -1,0 +1,118 @@
+//go:build amd64 && !noasm
+
+// This file holds the Saxpy loops for AVX-512 and AVX2 with FMA;
+// saxpy_amd64.go documents what they compute.
+
+#include "textflag.h"
+
+// func saxpyAVX512(a float32, x, y *float32, n int)
+TEXT ·saxpyAVX512(SB), NOSPLIT, $0-32
+	MOVQ x+8(FP), SI
+	MOVQ y+16(FP), DI
+	MOVQ n+24(FP), CX
+	VBROADCASTSS a+0(FP), Z0
+	CMPQ CX, $64
+	JLT  avx512by16
+
+avx512by64:
+	VMOVUPS (SI), Z1
+	VMOVUPS 64(SI), Z2
+	VMOVUPS 128(SI), Z3
+	VMOVUPS 192(SI), Z4
+	VFMADD213PS (DI), Z0, Z1
+	VFMADD213PS 64(DI), Z0, Z2
+	VFMADD213PS 128(DI), Z0, Z3
+	VFMADD213PS 192(DI), Z0, Z4
+	VMOVUPS Z1, (DI)
+	VMOVUPS Z2, 64(DI)
+	VMOVUPS Z3, 128(DI)
+	VMOVUPS Z4, 192(DI)
+	ADDQ $256, SI
+	ADDQ $256, DI
+	SUBQ $64, CX
+	CMPQ CX, $64
+	JGE  avx512by64
+
+avx512by16:
+	CMPQ CX, $16
+	JLT  avx512tail
+	VMOVUPS (SI), Z1
+	VFMADD213PS (DI), Z0, Z1
+	VMOVUPS Z1, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	SUBQ $16, CX
+	JMP  avx512by16
+
+avx512tail:
+	TESTQ CX, CX
+	JZ    avx512done
+
+avx512one:
+	VMOVSS (SI), X1
+	VFMADD213SS (DI), X0, X1
+	VMOVSS X1, (DI)
+	ADDQ $4, SI
+	ADDQ $4, DI
+	DECQ CX
+	JNZ  avx512one
+
+avx512done:
+	VZEROUPPER
+	RET
+
+// func saxpyAVX2(a float32, x, y *float32, n int)
+TEXT ·saxpyAVX2(SB), NOSPLIT, $0-32
+	MOVQ x+8(FP), SI
+	MOVQ y+16(FP), DI
+	MOVQ n+24(FP), CX
+	VBROADCASTSS a+0(FP), Y0
+	CMPQ CX, $32
+	JLT  avx2by8
+
+avx2by32:
+	VMOVUPS (SI), Y1
+	VMOVUPS 32(SI), Y2
+	VMOVUPS 64(SI), Y3
+	VMOVUPS 96(SI), Y4
+	VFMADD213PS (DI), Y0, Y1
+	VFMADD213PS 32(DI), Y0, Y2
+	VFMADD213PS 64(DI), Y0, Y3
+	VFMADD213PS 96(DI), Y0, Y4
+	VMOVUPS Y1, (DI)
+	VMOVUPS Y2, 32(DI)
+	VMOVUPS Y3, 64(DI)
+	VMOVUPS Y4, 96(DI)
+	ADDQ $128, SI
+	ADDQ $128, DI
+	SUBQ $32, CX
+	CMPQ CX, $32
+	JGE  avx2by32
+
+avx2by8:
+	CMPQ CX, $8
+	JLT  avx2tail
+	VMOVUPS (SI), Y1
+	VFMADD213PS (DI), Y0, Y1
+	VMOVUPS Y1, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JMP  avx2by8
+
+avx2tail:
+	TESTQ CX, CX
+	JZ    avx2done
+
+avx2one:
+	VMOVSS (SI), X1
+	VFMADD213SS (DI), X0, X1
+	VMOVSS X1, (DI)
+	ADDQ $4, SI
+	ADDQ $4, DI
+	DECQ CX
+	JNZ  avx2one
+
+avx2done:
+	VZEROUPPER
+	RET

@@ -1,0 +1,56 @@
+// This file tests Saxpy against a float64 reference over lengths around
+// its vector widths, with guard elements after y.
+
+package kernels
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+func TestSaxpy(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 3))
+	impls := map[string]func(a float32, x, y []float32){"go": saxpyGo, "best": saxpy}
+	for name, f := range impls {
+		for n := 0; n < 300; n++ {
+			a := float32(r.NormFloat64())
+			x := make([]float32, n+3)
+			y := make([]float32, n+5)
+			for i := range x {
+				x[i] = float32(r.NormFloat64())
+			}
+			for i := range y {
+				y[i] = float32(r.NormFloat64())
+			}
+			y0 := append([]float32(nil), y...)
+			x0 := append([]float32(nil), x...)
+			if n > 0 {
+				f(a, x, y[:n])
+			}
+			for i := range y {
+				if i >= n {
+					if y[i] != y0[i] {
+						t.Fatalf("%s n=%d: guard %d written", name, n, i)
+					}
+					continue
+				}
+				want := float64(a)*float64(x[i]) + float64(y0[i])
+				// One rounding (fused) or two (product, then sum).
+				bound := math.Abs(float64(math.Nextafter32(float32(want), float32(math.Inf(1))) - float32(want)))
+				if name == "go" || KernelName() == "go" {
+					bound = math.Abs(float64(a)*float64(x[i]))/(1<<23) + math.Abs(want)/(1<<23)
+				}
+				if d := math.Abs(float64(y[i]) - want); d > bound {
+					t.Fatalf("%s n=%d: y[%d] = %v, want %v", name, n, i, y[i], want)
+				}
+			}
+			for i := range x {
+				if x[i] != x0[i] {
+					t.Fatalf("%s: x modified", name)
+				}
+			}
+		}
+	}
+	Saxpy(2, nil, nil)
+}
