@@ -43,8 +43,12 @@ func registerElementwise(r *Registry) {
 
 // signedInt and unsignedInt are the integer element types computed in
 // int64 and uint64.
-type signedInt interface{ ~int8 | ~int16 | ~int32 | ~int64 }
-type unsignedInt interface{ ~uint8 | ~uint16 | ~uint32 | ~uint64 }
+type signedInt interface {
+	~int8 | ~int16 | ~int32 | ~int64
+}
+type unsignedInt interface {
+	~uint8 | ~uint16 | ~uint32 | ~uint64
+}
 
 // f32Loops are the float32 loops of a binary op over a run: both operands
 // vectors (vv), the second a scalar (vs) or the first a scalar (sv).

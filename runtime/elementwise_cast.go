@@ -191,7 +191,9 @@ type nativeInt interface {
 	~int8 | ~int16 | ~int32 | ~int64 | ~uint8 | ~uint16 | ~uint32 | ~uint64
 }
 
-type nativeNumber interface{ nativeInt | ~float32 | ~float64 }
+type nativeNumber interface {
+	nativeInt | ~float32 | ~float64
+}
 
 // castFromInt converts a full-width integer slice to a native numeric
 // type. Sub-byte and uint8-backed types (int4, uint4, float8...) are not
@@ -496,10 +498,10 @@ type miniFloat struct {
 type miniKind int
 
 const (
-	miniIEEE miniKind = iota // infinities and NaNs at the all-ones exponent
-	miniFN                   // no infinities; NaN is all ones (float8e4m3fn)
-	miniFNUZ                 // no infinities, no -0; NaN is the -0 pattern
-	miniNoNaN                // neither infinities nor NaN (float4e2m1)
+	miniIEEE  miniKind = iota // infinities and NaNs at the all-ones exponent
+	miniFN                    // no infinities; NaN is all ones (float8e4m3fn)
+	miniFNUZ                  // no infinities, no -0; NaN is the -0 pattern
+	miniNoNaN                 // neither infinities nor NaN (float4e2m1)
 )
 
 var (
