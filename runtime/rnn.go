@@ -61,7 +61,7 @@ func (a rnnAct) apply(x float64) float64 {
 	case "tanh":
 		return math.Tanh(x)
 	case "sigmoid":
-		return sigmoid64(x)
+		return rnnSigmoid(x)
 	case "affine":
 		return a.alpha*x + a.beta
 	case "leakyrelu":
@@ -94,7 +94,7 @@ func (a rnnAct) apply(x float64) float64 {
 	return x
 }
 
-func sigmoid64(x float64) float64 {
+func rnnSigmoid(x float64) float64 {
 	if x >= 0 {
 		return 1 / (1 + math.Exp(-x))
 	}
@@ -318,9 +318,9 @@ func (k *recurrent) Run(ctx *Context, in []*Tensor) ([]*Tensor, error) {
 // rnnFloat are the element types the recurrent kernels run on.
 type rnnFloat interface{ ~float32 | ~float64 }
 
-// dotT is the dot product of two equal-length vectors with four partial
+// rnnDot is the dot product of two equal-length vectors with four partial
 // sums in a fixed pattern (the result does not depend on threads).
-func dotT[T rnnFloat](a, b []T) T {
+func rnnDot[T rnnFloat](a, b []T) T {
 	var s0, s1, s2, s3 T
 	n := len(a)
 	b = b[:n]
@@ -417,7 +417,7 @@ func runRecurrent[T rnnFloat](ctx *Context, k *recurrent, s rnnShapes, lens []in
 				xr := x[xOff(t, b) : xOff(t, b)+I]
 				out := xw[row*G : (row+1)*G]
 				for j := 0; j < G; j++ {
-					v := dotT(xr, wd[j*I:(j+1)*I])
+					v := rnnDot(xr, wd[j*I:(j+1)*I])
 					if wb != nil {
 						v += wb[j]
 						// The recurrent bias joins here except GRU's
@@ -472,7 +472,7 @@ func runRecurrent[T rnnFloat](ctx *Context, k *recurrent, s rnnShapes, lens []in
 					if k.kind == rnnGRU && !k.lbr && j >= 2*H {
 						continue // needs r first
 					}
-					hr[idx] = dotT(h[b*H:(b+1)*H], rd[j*H:(j+1)*H])
+					hr[idx] = rnnDot(h[b*H:(b+1)*H], rd[j*H:(j+1)*H])
 				}
 			}
 			if stepThreads {
@@ -514,7 +514,7 @@ func runRecurrent[T rnnFloat](ctx *Context, k *recurrent, s rnnShapes, lens []in
 							rh[j] = T(rg[j]) * hb[j]
 						}
 						for j := 0; j < H; j++ {
-							v := dotT(rh, rd[(2*H+j)*H:(2*H+j+1)*H])
+							v := rnnDot(rh, rd[(2*H+j)*H:(2*H+j+1)*H])
 							cand[j] = gAct.apply(clip(xv[2*H+j] + v))
 						}
 					}

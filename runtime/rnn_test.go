@@ -19,12 +19,12 @@ import (
 	"github.com/onnxq/onnxq/graph"
 )
 
-// ortScript is the ONNX Runtime runner beside the repository.
-const ortScript = "../../shared/tools/ort/ort-run.js"
+// rqORTScript is the ONNX Runtime runner beside the repository.
+const rqORTScript = "../../shared/tools/ort/ort-run.js"
 
-// ortAvailable reports whether ONNX Runtime for Node.js is installed
+// rqORTAvailable reports whether ONNX Runtime for Node.js is installed
 // (ORT_NODE_DIR, see ../shared/tools/ort/install.sh).
-func ortAvailable() bool {
+func rqORTAvailable() bool {
 	dir := os.Getenv("ORT_NODE_DIR")
 	if dir == "" {
 		return false
@@ -32,15 +32,15 @@ func ortAvailable() bool {
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "onnxruntime-node", "package.json")); err != nil {
 		return false
 	}
-	if _, err := os.Stat(ortScript); err != nil {
+	if _, err := os.Stat(rqORTScript); err != nil {
 		return false
 	}
 	_, err := exec.LookPath("node")
 	return err == nil
 }
 
-// writeNpy writes a float32, float64, int32, int64, uint8 or int8 tensor.
-func writeNpy(path string, t *Tensor) error {
+// rqWriteNpy writes a float32, float64, int32, int64, uint8 or int8 tensor.
+func rqWriteNpy(path string, t *Tensor) error {
 	var descr string
 	var raw []byte
 	le := binary.LittleEndian
@@ -83,7 +83,7 @@ func writeNpy(path string, t *Tensor) error {
 			}
 		}
 	default:
-		return fmt.Errorf("writeNpy: %v not supported", t.DType)
+		return fmt.Errorf("rqWriteNpy: %v not supported", t.DType)
 	}
 	dims := make([]string, len(t.Shape))
 	for i, d := range t.Shape {
@@ -104,12 +104,12 @@ func writeNpy(path string, t *Tensor) error {
 }
 
 var (
-	npyDescr = regexp.MustCompile(`'descr':\s*'([^']+)'`)
-	npyShape = regexp.MustCompile(`'shape':\s*\(([^)]*)\)`)
+	rqNpyDescr = regexp.MustCompile(`'descr':\s*'([^']+)'`)
+	rqNpyShape = regexp.MustCompile(`'shape':\s*\(([^)]*)\)`)
 )
 
-// readNpy reads a .npy file written by ort-run.js.
-func readNpy(path string) (*Tensor, error) {
+// rqReadNpy reads a .npy file written by ort-run.js.
+func rqReadNpy(path string) (*Tensor, error) {
 	buf, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
@@ -121,7 +121,7 @@ func readNpy(path string) (*Tensor, error) {
 	header := string(buf[10 : 10+hlen])
 	body := buf[10+hlen:]
 	var shape []int
-	for _, s := range strings.Split(npyShape.FindStringSubmatch(header)[1], ",") {
+	for _, s := range strings.Split(rqNpyShape.FindStringSubmatch(header)[1], ",") {
 		if s = strings.TrimSpace(s); s != "" {
 			n, _ := strconv.Atoi(s)
 			shape = append(shape, n)
@@ -129,7 +129,7 @@ func readNpy(path string) (*Tensor, error) {
 	}
 	le := binary.LittleEndian
 	var t *Tensor
-	switch descr := npyDescr.FindStringSubmatch(header)[1]; descr {
+	switch descr := rqNpyDescr.FindStringSubmatch(header)[1]; descr {
 	case "<f4":
 		t = New(graph.Float32, shape...)
 		for i := range t.F32() {
@@ -174,18 +174,18 @@ func readNpy(path string) (*Tensor, error) {
 	return t, nil
 }
 
-// runORT runs m in ONNX Runtime on inputs and returns its outputs by name.
-func runORT(t *testing.T, m *graph.Model, inputs map[string]*Tensor) map[string]*Tensor {
+// rqRunORT runs m in ONNX Runtime on inputs and returns its outputs by name.
+func rqRunORT(t *testing.T, m *graph.Model, inputs map[string]*Tensor) map[string]*Tensor {
 	t.Helper()
 	dir := t.TempDir()
 	model := filepath.Join(dir, "model.onnx")
 	if err := graph.Save(m, model, graph.SaveOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	args := []string{ortScript, model, "--out", filepath.Join(dir, "out"), "--threads", "1"}
+	args := []string{rqORTScript, model, "--out", filepath.Join(dir, "out"), "--threads", "1"}
 	for name, v := range inputs {
 		f := filepath.Join(dir, "in_"+name+".npy")
-		if err := writeNpy(f, v); err != nil {
+		if err := rqWriteNpy(f, v); err != nil {
 			t.Fatal(err)
 		}
 		args = append(args, "--in", name+"="+f)
@@ -196,7 +196,7 @@ func runORT(t *testing.T, m *graph.Model, inputs map[string]*Tensor) map[string]
 	}
 	res := map[string]*Tensor{}
 	for _, v := range m.Graph.Outputs {
-		r, err := readNpy(filepath.Join(dir, "out", v.Name+".npy"))
+		r, err := rqReadNpy(filepath.Join(dir, "out", v.Name+".npy"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -205,8 +205,8 @@ func runORT(t *testing.T, m *graph.Model, inputs map[string]*Tensor) map[string]
 	return res
 }
 
-// runModel runs m in onnxq with the given thread count.
-func runModel(t *testing.T, m *graph.Model, inputs map[string]*Tensor, threads int) map[string]*Tensor {
+// rqRunModel runs m in onnxq with the given thread count.
+func rqRunModel(t *testing.T, m *graph.Model, inputs map[string]*Tensor, threads int) map[string]*Tensor {
 	t.Helper()
 	s, err := NewSession(m, Options{Threads: threads})
 	if err != nil {
@@ -219,8 +219,8 @@ func runModel(t *testing.T, m *graph.Model, inputs map[string]*Tensor, threads i
 	return out
 }
 
-// maxRelErr is max|a-b| / max(1, max|b|), the peer tolerance measure.
-func maxRelErr(a, b *Tensor) (float64, error) {
+// rqMaxRelErr is max|a-b| / max(1, max|b|), the peer tolerance measure.
+func rqMaxRelErr(a, b *Tensor) (float64, error) {
 	if !equalShape(a.Shape, b.Shape) {
 		return 0, fmt.Errorf("shape %v, want %v", a.Shape, b.Shape)
 	}
@@ -240,7 +240,7 @@ func maxRelErr(a, b *Tensor) (float64, error) {
 	return worst / scale, nil
 }
 
-func randTensor(rng *rand.Rand, scale float32, shape ...int) *Tensor {
+func rqRandTensor(rng *rand.Rand, scale float32, shape ...int) *Tensor {
 	t := New(graph.Float32, shape...)
 	for i := range t.F32() {
 		t.F32()[i] = (rng.Float32()*2 - 1) * scale
@@ -291,9 +291,9 @@ func (c rnnCase) build(rng *rand.Rand) (*graph.Model, map[string]*Tensor, error)
 		state = []int{c.batch, dirs, c.hid}
 	}
 	args := []any{
-		add("X", randTensor(rng, 1, xShape...)),
-		add("W", randTensor(rng, 0.6, dirs, gates*c.hid, c.in)),
-		add("R", randTensor(rng, 0.6, dirs, gates*c.hid, c.hid)),
+		add("X", rqRandTensor(rng, 1, xShape...)),
+		add("W", rqRandTensor(rng, 0.6, dirs, gates*c.hid, c.in)),
+		add("R", rqRandTensor(rng, 0.6, dirs, gates*c.hid, c.hid)),
 	}
 	opt := func(on bool, name string, t func() *Tensor) {
 		if on {
@@ -302,7 +302,7 @@ func (c rnnCase) build(rng *rand.Rand) (*graph.Model, map[string]*Tensor, error)
 			args = append(args, nil)
 		}
 	}
-	opt(c.bias, "B", func() *Tensor { return randTensor(rng, 0.5, dirs, 2*gates*c.hid) })
+	opt(c.bias, "B", func() *Tensor { return rqRandTensor(rng, 0.5, dirs, 2*gates*c.hid) })
 	opt(c.seqLens, "sequence_lens", func() *Tensor {
 		l := New(graph.Int32, c.batch)
 		for i := range l.Data.([]int32) {
@@ -311,10 +311,10 @@ func (c rnnCase) build(rng *rand.Rand) (*graph.Model, map[string]*Tensor, error)
 		l.Data.([]int32)[0] = int32(c.seq)
 		return l
 	})
-	opt(c.h0, "initial_h", func() *Tensor { return randTensor(rng, 0.5, state...) })
+	opt(c.h0, "initial_h", func() *Tensor { return rqRandTensor(rng, 0.5, state...) })
 	if c.op == "LSTM" {
-		opt(c.c0, "initial_c", func() *Tensor { return randTensor(rng, 0.5, state...) })
-		opt(c.peep, "P", func() *Tensor { return randTensor(rng, 0.5, dirs, 3*c.hid) })
+		opt(c.c0, "initial_c", func() *Tensor { return rqRandTensor(rng, 0.5, state...) })
+		opt(c.peep, "P", func() *Tensor { return rqRandTensor(rng, 0.5, dirs, 3*c.hid) })
 	}
 	for len(args) > 0 && args[len(args)-1] == nil {
 		args = args[:len(args)-1]
@@ -388,7 +388,7 @@ func rnnCases() []rnnCase {
 // TestRecurrentAgainstORT compares every configuration with ONNX Runtime
 // within 1e-4 relative.
 func TestRecurrentAgainstORT(t *testing.T) {
-	if !ortAvailable() {
+	if !rqORTAvailable() {
 		t.Skip("ONNX Runtime not installed (set ORT_NODE_DIR)")
 	}
 	rng := rand.New(rand.NewSource(1))
@@ -398,10 +398,10 @@ func TestRecurrentAgainstORT(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := runModel(t, m, ins, 3)
+			got := rqRunModel(t, m, ins, 3)
 			var want map[string]*Tensor
 			if c.layout == 0 {
-				want = runORT(t, m, ins)
+				want = rqRunORT(t, m, ins)
 			} else {
 				// ONNX Runtime runs layout 0 only: run the twin on
 				// transposed inputs and transpose its outputs back.
@@ -415,24 +415,24 @@ func TestRecurrentAgainstORT(t *testing.T) {
 				for name, v := range ins {
 					switch name {
 					case "X", "initial_h", "initial_c":
-						v = transpose3(v, 1, 0, 2)
+						v = rqTranspose3(v, 1, 0, 2)
 					}
 					ins0[name] = v
 				}
-				want = runORT(t, m0, ins0)
+				want = rqRunORT(t, m0, ins0)
 				// The twin's outputs have the same names.
 				for _, v := range m.Graph.Outputs {
 					w := want[v.Name]
 					if w.Rank() == 4 {
-						w = transpose4(w, 2, 0, 1, 3)
+						w = rqTranspose4(w, 2, 0, 1, 3)
 					} else {
-						w = transpose3(w, 1, 0, 2)
+						w = rqTranspose3(w, 1, 0, 2)
 					}
 					want[v.Name] = w
 				}
 			}
 			for _, v := range m.Graph.Outputs {
-				e, err := maxRelErr(got[v.Name], want[v.Name])
+				e, err := rqMaxRelErr(got[v.Name], want[v.Name])
 				if err != nil || e > 1e-5 {
 					t.Errorf("%s: error %g %v", v.Name, e, err)
 				}
@@ -441,17 +441,17 @@ func TestRecurrentAgainstORT(t *testing.T) {
 	}
 }
 
-// transpose3 permutes the axes of a 3-D float32 tensor.
-func transpose3(t *Tensor, perm ...int) *Tensor {
-	return transpose4(&Tensor{DType: t.DType, Shape: append([]int{1}, t.Shape...), Data: t.Data}, append([]int{0}, perm[0]+1, perm[1]+1, perm[2]+1)...).squeeze0()
+// rqTranspose3 permutes the axes of a 3-D float32 tensor.
+func rqTranspose3(t *Tensor, perm ...int) *Tensor {
+	return rqTranspose4(&Tensor{DType: t.DType, Shape: append([]int{1}, t.Shape...), Data: t.Data}, append([]int{0}, perm[0]+1, perm[1]+1, perm[2]+1)...).rqSqueeze0()
 }
 
-func (t *Tensor) squeeze0() *Tensor {
+func (t *Tensor) rqSqueeze0() *Tensor {
 	return &Tensor{DType: t.DType, Shape: t.Shape[1:], Data: t.Data}
 }
 
-// transpose4 permutes the axes of a 4-D float32 tensor.
-func transpose4(t *Tensor, perm ...int) *Tensor {
+// rqTranspose4 permutes the axes of a 4-D float32 tensor.
+func rqTranspose4(t *Tensor, perm ...int) *Tensor {
 	shape := make([]int, 4)
 	for i, p := range perm {
 		shape[i] = t.Shape[p]
@@ -480,9 +480,9 @@ func TestRecurrentThreads(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		one := runModel(t, m, ins, 1)
+		one := rqRunModel(t, m, ins, 1)
 		for _, th := range []int{2, 5} {
-			many := runModel(t, m, ins, th)
+			many := rqRunModel(t, m, ins, th)
 			for name, a := range one {
 				b := many[name]
 				for i, v := range a.F32() {
@@ -503,7 +503,7 @@ func TestRecurrentFloat64(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := runModel(t, m, ins, 1)
+	want := rqRunModel(t, m, ins, 1)
 	k, err := newRecurrent(m.Graph.Nodes[0], rnnLSTM)
 	if err != nil {
 		t.Fatal(err)
@@ -524,7 +524,7 @@ func TestRecurrentFloat64(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, v := range m.Graph.Outputs {
-		e, err := maxRelErr(outs[i], want[v.Name])
+		e, err := rqMaxRelErr(outs[i], want[v.Name])
 		if err != nil || e > 1e-5 {
 			t.Errorf("%s: error %g %v", v.Name, e, err)
 		}
