@@ -407,7 +407,7 @@ func buildTile(n *graph.Node, opset int64) (Kernel, error) {
 
 // dmRemap builds an output of the given shape where the element at
 // multi-index i reads x at (tabs[0][i0], tabs[1][i1], ...), or fill when
-// any coordinate is -1.
+// any coordinate is -1. Pad, CenterCropPad and nearest Resize use it.
 func dmRemap(ctx *Context, x *Tensor, shape []int, tabs [][]int, fill any) (*Tensor, error) {
 	total, err := dmCheckShape(shape)
 	if err != nil {
@@ -417,43 +417,109 @@ func dmRemap(ctx *Context, x *Tensor, shape []int, tabs [][]int, fill any) (*Ten
 	if total == 0 {
 		return out, nil
 	}
-	r := len(shape)
-	if r == 0 {
+	if len(shape) == 0 {
 		return out, dmTake(out.Data, x.Data, fill, []int{0})
 	}
-	ins := Strides(x.Shape)
-	idx := make([]int, total)
-	last, inner := tabs[r-1], shape[r-1]
-	counter := make([]int, r-1)
-	for row := 0; row*inner < total; row++ {
-		base, hole := 0, false
-		for a, c := range counter {
-			t := tabs[a][c]
-			if t < 0 {
-				hole = true
-			}
-			base += t * ins[a]
-		}
-		seg := idx[row*inner : (row+1)*inner]
-		for j, t := range last {
-			if hole || t < 0 {
-				seg[j] = -1
-			} else {
-				seg[j] = base + t*ins[r-1]
-			}
-		}
-		for a := r - 2; a >= 0; a-- {
-			counter[a]++
-			if counter[a] < shape[a] {
-				break
-			}
-			counter[a] = 0
-		}
+	switch s := dmWords(x.Data).(type) {
+	case []uint8:
+		err = dmRemapAs(ctx, dmWords(out.Data), s, dmWords(fill), x.Shape, shape, tabs)
+	case []uint16:
+		err = dmRemapAs(ctx, dmWords(out.Data), s, dmWords(fill), x.Shape, shape, tabs)
+	case []uint32:
+		err = dmRemapAs(ctx, dmWords(out.Data), s, dmWords(fill), x.Shape, shape, tabs)
+	case []uint64:
+		err = dmRemapAs(ctx, dmWords(out.Data), s, dmWords(fill), x.Shape, shape, tabs)
+	case [][2]uint32:
+		err = dmRemapAs(ctx, dmWords(out.Data), s, dmWords(fill), x.Shape, shape, tabs)
+	case [][2]uint64:
+		err = dmRemapAs(ctx, dmWords(out.Data), s, dmWords(fill), x.Shape, shape, tabs)
+	case []string:
+		err = dmRemapAs(ctx, dmWords(out.Data), s, dmWords(fill), x.Shape, shape, tabs)
+	default:
+		err = fmt.Errorf("data of type %T cannot be copied", x.Data)
 	}
-	if err := dmTake(out.Data, x.Data, fill, idx); err != nil {
+	if err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// dmRemapAs fills the output row by row (a row: all axes but the last).
+// A row that reads the same source row as the one before is copied from
+// it, which makes nearest upsampling along outer axes a memmove.
+func dmRemapAs[T any](ctx *Context, dstAny any, src []T, fillAny any, inShape, shape []int, tabs [][]int) error {
+	dst, ok := dstAny.([]T)
+	if !ok {
+		return fmt.Errorf("copy between different element types")
+	}
+	var fill T
+	if f, ok := fillAny.([]T); ok && len(f) > 0 {
+		fill = f[0]
+	}
+	r := len(shape)
+	ins := Strides(inShape)
+	inner := shape[r-1]
+	last := make([]int, inner)
+	for j, t := range tabs[r-1] {
+		last[j] = -1
+		if t >= 0 {
+			last[j] = t * ins[r-1]
+		}
+	}
+	rows := 1
+	for _, d := range shape[:r-1] {
+		rows *= d
+	}
+	run := func(lo, hi int) {
+		counter := make([]int, r-1)
+		rem := lo
+		for a := r - 2; a >= 0; a-- {
+			counter[a] = rem % shape[a]
+			rem /= shape[a]
+		}
+		prevBase, prevHole := -1, false
+		for row := lo; row < hi; row++ {
+			base, hole := 0, false
+			for a, c := range counter {
+				t := tabs[a][c]
+				if t < 0 {
+					hole = true
+				}
+				base += t * ins[a]
+			}
+			drow := dst[row*inner : (row+1)*inner]
+			switch {
+			case row > lo && base == prevBase && hole == prevHole:
+				copy(drow, dst[(row-1)*inner:row*inner])
+			case hole:
+				for j := range drow {
+					drow[j] = fill
+				}
+			default:
+				for j, t := range last {
+					if t < 0 {
+						drow[j] = fill
+					} else {
+						drow[j] = src[base+t]
+					}
+				}
+			}
+			prevBase, prevHole = base, hole
+			for a := r - 2; a >= 0; a-- {
+				counter[a]++
+				if counter[a] < shape[a] {
+					break
+				}
+				counter[a] = 0
+			}
+		}
+	}
+	if rows > 1 && rows*inner >= dmParallelMin {
+		ctx.Parallel(rows, run)
+	} else {
+		run(0, rows)
+	}
+	return nil
 }
 
 func buildPad(n *graph.Node, opset int64) (Kernel, error) {
