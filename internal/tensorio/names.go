@@ -1,0 +1,134 @@
+// names.go makes file names from tensor names, and reads one sample of
+// model inputs from a folder (one .npy per input).
+package tensorio
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/onnxq/onnxq/runtime"
+)
+
+// SafeName maps a tensor name to a file name stem: every character other
+// than A-Z, a-z, 0-9, '.', '_' and '-' becomes '_'
+// ("StatefulPartitionedCall:0" -> "StatefulPartitionedCall_0"). This is
+// also the rule the ONNX Runtime helper (ort-run.js) uses for its outputs.
+func SafeName(name string) string {
+	if name == "" {
+		return "_"
+	}
+	out := make([]byte, 0, len(name))
+	for _, r := range name {
+		if r < 128 && (r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			out = append(out, byte(r))
+		} else {
+			out = append(out, '_')
+		}
+	}
+	return string(out)
+}
+
+// Namer hands out file-safe names that are unique within one folder, also
+// on file systems that ignore case. The zero value is ready to use.
+type Namer struct {
+	used map[string]bool
+}
+
+// Name returns SafeName(name), or that stem with "_2", "_3", ... appended
+// when it was already handed out.
+func (n *Namer) Name(name string) string {
+	if n.used == nil {
+		n.used = map[string]bool{}
+	}
+	base := SafeName(name)
+	s := base
+	for i := 2; n.used[strings.ToLower(s)]; i++ {
+		s = base + "_" + strconv.Itoa(i)
+	}
+	n.used[strings.ToLower(s)] = true
+	return s
+}
+
+// SampleFiles finds the file of each input name in a sample folder (the
+// layout of ../shared/data: <model>/sample_NNN/<input>.npy). An inputs.json
+// in the folder or its parent maps names to file names where a name is not
+// file-safe; otherwise <name>.npy, then <SafeName(name)>.npy, then the same
+// with .pb is used. Names without a file are left out of the result.
+func SampleFiles(dir string, names []string) (map[string]string, error) {
+	st, err := os.Stat(dir)
+	if err != nil {
+		return nil, err
+	}
+	if !st.IsDir() {
+		return nil, fmt.Errorf("%s is not a folder", dir)
+	}
+	mapping := map[string]string{}
+	for _, j := range []string{filepath.Join(dir, "inputs.json"), filepath.Join(dir, "..", "inputs.json")} {
+		data, err := os.ReadFile(j)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal(data, &mapping); err != nil {
+			return nil, fmt.Errorf("%s: not a JSON object of input names to file names: %v", j, err)
+		}
+		break
+	}
+	files := map[string]string{}
+	for _, name := range names {
+		candidates := []string{name + ".npy", SafeName(name) + ".npy", name + ".pb", SafeName(name) + ".pb"}
+		if f, ok := mapping[name]; ok {
+			candidates = []string{f}
+		}
+		for _, c := range candidates {
+			if !filepath.IsLocal(c) {
+				continue // the mapping may not reach outside the folder
+			}
+			p := filepath.Join(dir, c)
+			if st, err := os.Stat(p); err == nil && !st.IsDir() {
+				files[name] = p
+				break
+			}
+		}
+	}
+	return files, nil
+}
+
+// ReadSample reads the inputs named in names from a sample folder (see
+// SampleFiles). Names without a file are left out.
+func ReadSample(dir string, names []string) (map[string]*runtime.Tensor, error) {
+	files, err := SampleFiles(dir, names)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]*runtime.Tensor{}
+	for name, path := range files {
+		t, err := ReadTensor(path)
+		if err != nil {
+			return nil, err
+		}
+		out[name] = t
+	}
+	return out, nil
+}
+
+// ReadTensor reads a file holding exactly one tensor (.npy, .pb, or a
+// .npz with one array).
+func ReadTensor(path string) (*runtime.Tensor, error) {
+	_, arrays, err := ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if len(arrays) != 1 {
+		return nil, fmt.Errorf("%s holds %d arrays, not one", path, len(arrays))
+	}
+	return arrays[0].Tensor, nil
+}

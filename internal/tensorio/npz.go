@@ -1,0 +1,125 @@
+// npz.go reads and writes .npz archives: zip files whose members are .npy
+// files named after the arrays they hold ("x.npy" holds array "x").
+package tensorio
+
+import (
+	"archive/zip"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/onnxq/onnxq/runtime"
+)
+
+// Named is a tensor with the name it is stored under.
+type Named struct {
+	Name   string
+	Tensor *runtime.Tensor
+}
+
+// maxDeflateRatio is the largest expansion deflate can achieve (about
+// 1032:1); a member claiming more is not a real deflate stream.
+const maxDeflateRatio = 1032
+
+// ReadNpz reads every array of a .npz archive, in archive order. Members
+// whose names do not end in .npy are not arrays and are skipped.
+func ReadNpz(path string) ([]Named, error) {
+	zr, err := zip.OpenReader(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: not a .npz archive: %v", path, plainZipError(err))
+	}
+	defer zr.Close()
+	var out []Named
+	seen := map[string]bool{}
+	for _, f := range zr.File {
+		if !strings.HasSuffix(f.Name, ".npy") || strings.HasSuffix(f.Name, "/") {
+			continue
+		}
+		name := strings.TrimSuffix(f.Name, ".npy")
+		if seen[name] {
+			return nil, fmt.Errorf("%s: array %q is stored twice", path, name)
+		}
+		seen[name] = true
+		t, err := readNpzMember(f)
+		if err != nil {
+			return nil, fmt.Errorf("%s: array %q: %v", path, name, err)
+		}
+		out = append(out, Named{Name: name, Tensor: t})
+	}
+	return out, nil
+}
+
+func plainZipError(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+func readNpzMember(f *zip.File) (*runtime.Tensor, error) {
+	switch f.Method {
+	case zip.Store:
+		if f.UncompressedSize64 != f.CompressedSize64 {
+			return nil, fmt.Errorf("stored member of %d bytes claims %d uncompressed", f.CompressedSize64, f.UncompressedSize64)
+		}
+	case zip.Deflate:
+		if f.UncompressedSize64/maxDeflateRatio > f.CompressedSize64+1 {
+			return nil, fmt.Errorf("deflated member of %d bytes claims %d uncompressed, more than deflate can expand", f.CompressedSize64, f.UncompressedSize64)
+		}
+	default:
+		return nil, fmt.Errorf("compression method %d is not supported (stored and deflated are)", f.Method)
+	}
+	if f.UncompressedSize64 > 1<<62 {
+		return nil, errors.New("member is too large")
+	}
+	rc, err := f.Open()
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	t, err := readNpy(rc, int64(f.UncompressedSize64))
+	if err != nil {
+		return nil, err
+	}
+	// Reading to the end makes the zip reader check the size and CRC.
+	var one [1]byte
+	if n, err := rc.Read(one[:]); n != 0 || err != io.EOF {
+		if err == nil || err == io.EOF {
+			err = errors.New("member is longer than its declared size")
+		}
+		return nil, err
+	}
+	return t, nil
+}
+
+// WriteNpz writes arrays to a .npz archive, deflated when compress is set
+// (as numpy.savez_compressed) or stored (as numpy.savez).
+func WriteNpz(path string, arrays []Named, compress bool) error {
+	seen := map[string]bool{}
+	for _, a := range arrays {
+		if seen[a.Name] {
+			return fmt.Errorf("%s: array %q given twice", path, a.Name)
+		}
+		seen[a.Name] = true
+	}
+	return writeAtomic(path, func(w io.Writer) error {
+		zw := zip.NewWriter(w)
+		method := zip.Store
+		if compress {
+			method = zip.Deflate
+		}
+		for _, a := range arrays {
+			fw, err := zw.CreateHeader(&zip.FileHeader{Name: a.Name + ".npy", Method: method})
+			if err != nil {
+				return err
+			}
+			if err := EncodeNpy(fw, a.Tensor); err != nil {
+				return fmt.Errorf("array %q: %v", a.Name, err)
+			}
+		}
+		return zw.Close()
+	})
+}

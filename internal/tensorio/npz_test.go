@@ -1,0 +1,220 @@
+// npz_test.go checks .npz archives, TensorProto files, reading by content,
+// file-safe names and sample folders.
+package tensorio
+
+import (
+	"archive/zip"
+	"bytes"
+	"hash/crc32"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/onnxq/onnxq/graph"
+	"github.com/onnxq/onnxq/runtime"
+)
+
+func TestNpzRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	var arrays []Named
+	for i, x := range sampleTensors() {
+		arrays = append(arrays, Named{Name: []string{"x", "serving_default_input_2:0", "a/b"}[i%3] + strings.Repeat("_", i), Tensor: x})
+	}
+	for _, compress := range []bool{false, true} {
+		path := filepath.Join(dir, "a.npz")
+		if err := WriteNpz(path, arrays, compress); err != nil {
+			t.Fatal(err)
+		}
+		format, got, err := ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if format != FormatNpz || len(got) != len(arrays) {
+			t.Fatalf("compress %v: format %v, %d arrays", compress, format, len(got))
+		}
+		for i := range got {
+			if got[i].Name != arrays[i].Name {
+				t.Errorf("array %d named %q, want %q", i, got[i].Name, arrays[i].Name)
+			}
+			sameTensor(t, got[i].Tensor, arrays[i].Tensor)
+		}
+	}
+	if err := WriteNpz(filepath.Join(dir, "dup.npz"), []Named{arrays[0], arrays[0]}, false); err == nil {
+		t.Error("WriteNpz accepted the same name twice")
+	}
+}
+
+// zipWith builds an archive with one member, letting the test corrupt it.
+func zipWith(t *testing.T, name string, method uint16, data []byte, edit func(h *zip.FileHeader)) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	zw := zip.NewWriter(&b)
+	h := &zip.FileHeader{Name: name, Method: method}
+	if edit != nil {
+		h.CRC32 = crc32.ChecksumIEEE(data)
+		h.CompressedSize64 = uint64(len(data))
+		h.UncompressedSize64 = uint64(len(data))
+		edit(h)
+		w, err := zw.CreateRaw(h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write(data)
+	} else {
+		w, err := zw.CreateHeader(h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write(data)
+	}
+	zw.Close()
+	return b.Bytes()
+}
+
+func TestNpzBad(t *testing.T) {
+	var npy bytes.Buffer
+	EncodeNpy(&npy, &runtime.Tensor{DType: graph.Int32, Shape: []int{4}, Data: []int32{1, 2, 3, 4}})
+	good := npy.Bytes()
+	cases := []struct {
+		name string
+		file []byte
+		want string
+	}{
+		{"not zip", []byte("PK\x03\x04garbage"), "not a .npz archive"},
+		{"bad member", zipWith(t, "x.npy", zip.Store, []byte("hello"), nil), `array "x": not a .npy file`},
+		{"crc", zipWith(t, "x.npy", zip.Store, good, func(h *zip.FileHeader) { h.CRC32++ }), "checksum"},
+		{"stored size lie", zipWith(t, "x.npy", zip.Store, good, func(h *zip.FileHeader) { h.UncompressedSize64 = 1 << 40 }), "claims"},
+		{"deflate bomb", zipWith(t, "x.npy", zip.Deflate, good, func(h *zip.FileHeader) { h.UncompressedSize64 = 1 << 40 }), "more than deflate can expand"},
+		{"method", zipWith(t, "x.npy", 12, good, func(h *zip.FileHeader) {}), "compression method 12 is not supported"},
+		{"duplicate", func() []byte {
+			var b bytes.Buffer
+			zw := zip.NewWriter(&b)
+			for range 2 {
+				w, _ := zw.Create("x.npy")
+				w.Write(good)
+			}
+			zw.Close()
+			return b.Bytes()
+		}(), "stored twice"},
+	}
+	dir := t.TempDir()
+	for _, c := range cases {
+		path := filepath.Join(dir, "bad.npz")
+		if err := os.WriteFile(path, c.file, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := ReadNpz(path)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: err %v, want %q", c.name, err, c.want)
+		}
+	}
+	// Members that are not .npy files are not arrays.
+	path := filepath.Join(dir, "other.npz")
+	os.WriteFile(path, zipWith(t, "notes.txt", zip.Store, []byte("hi"), nil), 0o644)
+	if arrays, err := ReadNpz(path); err != nil || len(arrays) != 0 {
+		t.Errorf("archive without arrays: %v, %v", arrays, err)
+	}
+}
+
+func TestPbRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	tensors := append(sampleTensors(), runtime.New(graph.BFloat16, 3), &runtime.Tensor{DType: graph.Int4, Shape: []int{3}, Data: []int8{-8, 7, 1}})
+	for i, x := range tensors {
+		path := filepath.Join(dir, "t.pb")
+		if err := WritePb(path, "name:"+x.DType.String(), x); err != nil {
+			t.Fatalf("%d %s: %v", i, x, err)
+		}
+		format, got, err := ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if format != FormatPb || len(got) != 1 || got[0].Name != "name:"+x.DType.String() {
+			t.Fatalf("%s: format %v, %v", x, format, got)
+		}
+		sameTensor(t, got[0].Tensor, x)
+	}
+	bad := filepath.Join(dir, "bad.pb")
+	os.WriteFile(bad, []byte("\xff\xff\xff\xff not a tensor"), 0o644)
+	if _, _, err := ReadFile(bad); err == nil || !strings.Contains(err.Error(), "not a .npy, .npz or TensorProto .pb file") {
+		t.Errorf("garbage file: %v", err)
+	}
+	if _, _, err := ReadFile(filepath.Join(dir, "missing.npy")); err == nil {
+		t.Error("missing file read")
+	}
+}
+
+func TestReadNpyByContent(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "in put.dat")
+	WriteNpy(path, sampleTensors()[1])
+	format, got, err := ReadFile(path)
+	if err != nil || format != FormatNpy || len(got) != 1 || got[0].Name != "in put" {
+		t.Fatalf("ReadFile: %v %v %v", format, got, err)
+	}
+	x, err := ReadTensor(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameTensor(t, x, sampleTensors()[1])
+}
+
+func TestSafeName(t *testing.T) {
+	for in, want := range map[string]string{
+		"StatefulPartitionedCall:0": "StatefulPartitionedCall_0",
+		"onnx::Flatten_0":           "onnx__Flatten_0",
+		"a/b\\c d":                  "a_b_c_d",
+		"ok.name-1_2":               "ok.name-1_2",
+		"héllo":                     "h_llo",
+		"":                          "_",
+	} {
+		if got := SafeName(in); got != want {
+			t.Errorf("SafeName(%q) = %q, want %q", in, got, want)
+		}
+	}
+	var n Namer
+	got := []string{n.Name("a:0"), n.Name("a/0"), n.Name("a_0"), n.Name("A_0"), n.Name("a_0_2"), n.Name("b")}
+	want := []string{"a_0", "a_0_2", "a_0_3", "A_0_4", "a_0_2_2", "b"}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("Namer: got %q, want %q", got, want)
+			break
+		}
+	}
+}
+
+func TestSampleFiles(t *testing.T) {
+	root := t.TempDir()
+	sample := filepath.Join(root, "sample_000")
+	os.Mkdir(sample, 0o755)
+	os.WriteFile(filepath.Join(root, "inputs.json"), []byte(`{"serving_default_input_2:0": "serving_default_input_2_0.npy", "evil": "../x.npy"}`), 0o644)
+	x := &runtime.Tensor{DType: graph.Float32, Shape: []int{1}, Data: []float32{1}}
+	for _, f := range []string{"serving_default_input_2_0.npy", "plain.npy", "onnx__Flatten_0.npy", "state.pb"} {
+		if strings.HasSuffix(f, ".pb") {
+			WritePb(filepath.Join(sample, f), "", x)
+		} else {
+			WriteNpy(filepath.Join(sample, f), x)
+		}
+	}
+	WriteNpy(filepath.Join(root, "x.npy"), x)
+	names := []string{"serving_default_input_2:0", "plain", "onnx::Flatten_0", "state", "missing", "evil"}
+	got, err := ReadSample(sample, names)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range names[:4] {
+		if got[name] == nil {
+			t.Errorf("input %q not found", name)
+		}
+	}
+	if got["missing"] != nil || got["evil"] != nil {
+		t.Errorf("read inputs without a file in the folder: %v", got)
+	}
+	if _, err := SampleFiles(filepath.Join(sample, "plain.npy"), names); err == nil {
+		t.Error("a file was taken for a sample folder")
+	}
+	os.WriteFile(filepath.Join(root, "inputs.json"), []byte(`[1]`), 0o644)
+	if _, err := SampleFiles(sample, names); err == nil || !strings.Contains(err.Error(), "inputs.json") {
+		t.Errorf("bad inputs.json: %v", err)
+	}
+}
