@@ -1,0 +1,264 @@
+// bench.go is the bench command: median and minimum latency of a model in
+// onnxq's runtime after warm-up runs, peak activation memory against the
+// sum of all intermediate tensors, the process's peak RSS, and optionally
+// the same inputs timed in ONNX Runtime (through ort-run.js).
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	goruntime "runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+// benchConfig is the typed form of the bench command line.
+type benchConfig struct {
+	Model   string
+	Inputs  inputConfig
+	Threads int
+	Runs    int
+	Warmup  int
+	// ORT is the path of ort-run.js; "" skips the comparison.
+	ORT  string
+	JSON bool
+}
+
+var benchCommand = &command{
+	name:    "bench",
+	args:    "MODEL [--threads N] [--runs N] [--warmup N] [--input ...|--random] [--ort ort-run.js] [--json]",
+	summary: "time a model in onnxq's runtime (optionally beside ONNX Runtime) and report peak memory",
+	doc: `Bench runs MODEL --warmup times, then --runs timed times, and prints the
+median and minimum latency, the peak activation memory (the largest total
+of intermediate tensors alive at once) beside the sum of all intermediate
+tensors a run produces, and the process's peak resident memory (VmHWM).
+
+With --ort PATH/TO/ort-run.js the same inputs (written to a temporary
+folder as .npy) are timed in ONNX Runtime: "node ort-run.js MODEL --bench
+RUNS --threads N --in NAME=FILE ...", with ORT_NODE_DIR taken from the
+environment; bench prints ORT's median and the ratio onnxq/ORT.
+
+` + inputFlagsHelp + ` Without any input flag, bench makes up every input
+(--random).
+
+--json prints the figures as one JSON object.`,
+	setup: func(fs *pflag.FlagSet) func(*cli, []string) error {
+		cfg := &benchConfig{}
+		var shapes []string
+		declareInputFlags(fs, &cfg.Inputs, &shapes)
+		fs.IntVar(&cfg.Threads, "threads", 0, "use `N` threads (default: all cores)")
+		fs.IntVar(&cfg.Runs, "runs", 20, "`N` timed runs")
+		fs.IntVar(&cfg.Warmup, "warmup", 3, "`N` untimed runs first")
+		fs.StringVar(&cfg.ORT, "ort", "", "also time ONNX Runtime with this `ort-run.js`")
+		fs.BoolVar(&cfg.JSON, "json", false, "print the figures as a JSON object")
+		return func(c *cli, args []string) error {
+			var err error
+			if cfg.Inputs.Shapes, err = parseShapes(shapes); err != nil {
+				return usageErrorf("bench", "%v", err)
+			}
+			switch {
+			case len(args) == 0:
+				return usageErrorf("bench", "bench needs a MODEL to time")
+			case len(args) > 1:
+				return usageErrorf("bench", "bench takes one model: unexpected %q", args[1])
+			case cfg.Runs < 1:
+				return usageErrorf("bench", "--runs %d: want at least 1", cfg.Runs)
+			case cfg.Warmup < 0:
+				return usageErrorf("bench", "--warmup %d: want 0 or more", cfg.Warmup)
+			case cfg.Threads < 0:
+				return usageErrorf("bench", "--threads %d: want 0 (all cores) or more", cfg.Threads)
+			}
+			if len(cfg.Inputs.Specs) == 0 && cfg.Inputs.Dir == "" {
+				cfg.Inputs.Random = true
+			}
+			cfg.Model = args[0]
+			return c.bench(cfg)
+		}
+	},
+}
+
+// BenchReport is what bench measures; its JSON form is the output of
+// "bench --json".
+type BenchReport struct {
+	Model    string  `json:"model"`
+	Threads  int     `json:"threads"`
+	Runs     int     `json:"runs"`
+	Warmup   int     `json:"warmup"`
+	MedianMS float64 `json:"median_ms"`
+	MinMS    float64 `json:"min_ms"`
+	// PeakActivationBytes is the largest total of intermediate tensors
+	// alive at once; TotalActivationBytes the sum of all of them.
+	PeakActivationBytes  int64 `json:"peak_activation_bytes"`
+	TotalActivationBytes int64 `json:"total_activation_bytes"`
+	// PeakRSSBytes is the process's peak resident memory (VmHWM), 0 where
+	// the system does not report it.
+	PeakRSSBytes int64      `json:"peak_rss_bytes"`
+	ORT          *ORTReport `json:"ort,omitempty"`
+	// Ratio is MedianMS over ONNX Runtime's median.
+	Ratio float64 `json:"ratio,omitempty"`
+}
+
+// ORTReport is ONNX Runtime's timing of the same model and inputs.
+type ORTReport struct {
+	Runs     int     `json:"runs"`
+	MedianMS float64 `json:"median_ms"`
+	MinMS    float64 `json:"min_ms"`
+}
+
+func defaultThreads() int { return goruntime.GOMAXPROCS(0) }
+
+func (c *cli) bench(cfg *benchConfig) error {
+	threads := cfg.Threads
+	if threads == 0 {
+		threads = defaultThreads()
+	}
+	sess, err := loadSession(cfg.Model, threads)
+	if err != nil {
+		return err
+	}
+	feeds, _, err := gatherInputs(sess, &cfg.Inputs)
+	if err != nil {
+		return err
+	}
+	r := &BenchReport{Model: cfg.Model, Threads: threads, Runs: cfg.Runs, Warmup: cfg.Warmup}
+	for range cfg.Warmup {
+		if _, err := sess.Run(feeds); err != nil {
+			return fmt.Errorf("%s: %v", cfg.Model, err)
+		}
+	}
+	times := make([]float64, cfg.Runs)
+	for i := range times {
+		start := time.Now()
+		_, stats, err := sess.RunWithStats(feeds)
+		times[i] = float64(time.Since(start)) / float64(time.Millisecond)
+		if err != nil {
+			return fmt.Errorf("%s: %v", cfg.Model, err)
+		}
+		r.PeakActivationBytes, r.TotalActivationBytes = stats.PeakBytes, stats.TotalBytes
+	}
+	r.MedianMS, r.MinMS = medianMin(times)
+	r.PeakRSSBytes = peakRSS()
+
+	if cfg.ORT != "" {
+		dir, err := os.MkdirTemp("", "onnxq-bench")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		pairs, err := writeInputsNpy(dir, sess.Inputs(), feeds)
+		if err != nil {
+			return err
+		}
+		if r.ORT, err = benchORT(cfg.ORT, cfg.Model, pairs, cfg.Runs, threads); err != nil {
+			return err
+		}
+		if r.ORT.MedianMS > 0 {
+			r.Ratio = r.MedianMS / r.ORT.MedianMS
+		}
+	}
+
+	if cfg.JSON {
+		enc := json.NewEncoder(c.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(r)
+	}
+	return r.writeText(c)
+}
+
+func (r *BenchReport) writeText(c *cli) error {
+	tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "model\t%s\n", r.Model)
+	fmt.Fprintf(tw, "threads\t%d\n", r.Threads)
+	fmt.Fprintf(tw, "latency\tmedian %s, min %s (%d runs after %d warm-up)\n", formatMS(r.MedianMS), formatMS(r.MinMS), r.Runs, r.Warmup)
+	share := ""
+	if r.TotalActivationBytes > 0 {
+		share = fmt.Sprintf(" (%.0f%%)", 100*float64(r.PeakActivationBytes)/float64(r.TotalActivationBytes))
+	}
+	fmt.Fprintf(tw, "activations\tpeak %s of %s produced%s\n", formatBytes(r.PeakActivationBytes), formatBytes(r.TotalActivationBytes), share)
+	if r.PeakRSSBytes > 0 {
+		fmt.Fprintf(tw, "peak RSS\t%s\n", formatBytes(r.PeakRSSBytes))
+	}
+	if r.ORT != nil {
+		fmt.Fprintf(tw, "ONNX Runtime\tmedian %s, min %s (%d runs)\n", formatMS(r.ORT.MedianMS), formatMS(r.ORT.MinMS), r.ORT.Runs)
+		fmt.Fprintf(tw, "onnxq/ORT\t%.2fx\n", r.Ratio)
+	}
+	return tw.Flush()
+}
+
+// medianMin returns the median (the upper one of an even count, as
+// ort-run.js takes it) and the minimum.
+func medianMin(times []float64) (float64, float64) {
+	s := slices.Clone(times)
+	slices.Sort(s)
+	return s[len(s)/2], s[0]
+}
+
+// peakRSS reads the process's peak resident set size from
+// /proc/self/status (VmHWM); 0 where there is none.
+func peakRSS() int64 {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:")
+		if !ok {
+			continue
+		}
+		fields := strings.Fields(rest)
+		if len(fields) == 2 && fields[1] == "kB" {
+			if kb, err := strconv.ParseInt(fields[0], 10, 64); err == nil {
+				return kb * 1024
+			}
+		}
+	}
+	return 0
+}
+
+// benchORT times the model in ONNX Runtime through ort-run.js.
+func benchORT(script, model string, inputs []string, runs, threads int) (*ORTReport, error) {
+	if _, err := os.Stat(script); err != nil {
+		return nil, fmt.Errorf("--ort: %v", err)
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		return nil, errors.New("--ort needs Node.js: node is not on PATH")
+	}
+	args := []string{script, model, "--bench", strconv.Itoa(runs), "--threads", strconv.Itoa(threads)}
+	for _, p := range inputs {
+		args = append(args, "--in", p)
+	}
+	cmd := exec.Command(node, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		msg := strings.TrimSpace(stderr.String())
+		if msg == "" {
+			msg = err.Error()
+		}
+		return nil, fmt.Errorf("ONNX Runtime (%s): %s", script, oneLine(msg))
+	}
+	var out struct {
+		Bench *struct {
+			Runs     int     `json:"runs"`
+			MedianMS float64 `json:"median_ms"`
+			MinMS    float64 `json:"min_ms"`
+		} `json:"bench"`
+	}
+	if err := json.Unmarshal(bytes.TrimSpace(stdout.Bytes()), &out); err != nil || out.Bench == nil {
+		return nil, fmt.Errorf("ONNX Runtime (%s): no timing in its output %q", script, oneLine(stdout.String()))
+	}
+	return &ORTReport{Runs: out.Bench.Runs, MedianMS: out.Bench.MedianMS, MinMS: out.Bench.MinMS}, nil
+}

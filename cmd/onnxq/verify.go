@@ -1,0 +1,135 @@
+// verify.go is the verify command: it runs ONNX backend test folders
+// (model.onnx + test_data_set_N/{input,output}_K.pb) in onnxq's runtime and
+// compares the outputs with the expected ones.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"github.com/onnxq/onnxq/runtime"
+	"github.com/spf13/pflag"
+)
+
+// verifyConfig is the typed form of the verify command line.
+type verifyConfig struct {
+	Dirs    []string
+	Threads int
+}
+
+var verifyCommand = &command{
+	name:    "verify",
+	args:    "DIR... [--threads N]",
+	summary: "run ONNX test folders (model.onnx + test_data_set_N) and compare with the expected outputs",
+	doc: fmt.Sprintf(`Verify runs each ONNX test folder DIR (model.onnx and
+test_data_set_N/{input,output}_K.pb, the layout of the ONNX backend node
+tests) in onnxq's runtime and compares every output with the expected
+one: floats within |got - want| <= %g + %g*|want| (the ONNX backend
+tolerances; NaN matches NaN), other types exactly. A DIR without
+model.onnx stands for the test folders directly inside it.
+
+It prints "PASS name (worst |diff| X)" or "FAIL name: reason" per test
+and a summary line "N passed, M failed"; the exit status is 0 only when
+every test passes.`, runtime.NodeTestATol, runtime.NodeTestRTol),
+	setup: func(fs *pflag.FlagSet) func(*cli, []string) error {
+		cfg := &verifyConfig{}
+		fs.IntVar(&cfg.Threads, "threads", 0, "use `N` threads (default: all cores)")
+		return func(c *cli, args []string) error {
+			switch {
+			case len(args) == 0:
+				return usageErrorf("verify", "verify needs at least one test folder DIR")
+			case cfg.Threads < 0:
+				return usageErrorf("verify", "--threads %d: want 0 (all cores) or more", cfg.Threads)
+			}
+			cfg.Dirs = args
+			return c.verify(cfg)
+		}
+	},
+}
+
+// testFolders expands DIR into the test folders it stands for.
+func testFolders(dir string) ([]string, error) {
+	st, err := os.Stat(dir)
+	if err != nil {
+		return nil, plainError(err)
+	}
+	if !st.IsDir() {
+		return nil, errors.New("not a folder")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "model.onnx")); err == nil {
+		return []string{dir}, nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, plainError(err)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, plainError(err)
+	}
+	var dirs []string
+	for _, e := range entries {
+		sub := filepath.Join(dir, e.Name())
+		if _, err := os.Stat(filepath.Join(sub, "model.onnx")); err == nil {
+			dirs = append(dirs, sub)
+		}
+	}
+	if len(dirs) == 0 {
+		return nil, errors.New("not an ONNX test folder (no model.onnx in it or in its sub-folders)")
+	}
+	sort.Strings(dirs)
+	return dirs, nil
+}
+
+func (c *cli) verify(cfg *verifyConfig) error {
+	passed, failed := 0, 0
+	for _, arg := range cfg.Dirs {
+		dirs, err := testFolders(arg)
+		if err != nil {
+			fmt.Fprintf(c.stdout, "FAIL %s: %s\n", arg, oneLine(err.Error()))
+			failed++
+			continue
+		}
+		for _, dir := range dirs {
+			name := filepath.Base(filepath.Clean(dir))
+			worst, err := verifyOne(dir, cfg.Threads)
+			if err != nil {
+				fmt.Fprintf(c.stdout, "FAIL %s: %s\n", name, oneLine(err.Error()))
+				failed++
+				continue
+			}
+			fmt.Fprintf(c.stdout, "PASS %s (worst |diff| %.3g)\n", name, worst)
+			passed++
+		}
+	}
+	fmt.Fprintf(c.stdout, "%d passed, %d failed\n", passed, failed)
+	if failed > 0 {
+		return fmt.Errorf("%d of %d tests failed", failed, passed+failed)
+	}
+	return nil
+}
+
+// verifyOne runs one test folder and returns the worst float difference
+// over its data sets, or the first failure.
+func verifyOne(dir string, threads int) (worst float64, err error) {
+	defer func() {
+		// The runtime reports errors; a panic here is a bug, reported as a
+		// failure of this test rather than the end of the whole run.
+		if r := recover(); r != nil {
+			err = fmt.Errorf("internal error: %v", r)
+		}
+	}()
+	results, err := runtime.RunNodeTest(dir, runtime.Options{Threads: threads})
+	if err != nil {
+		return 0, err
+	}
+	for _, r := range results {
+		if r.Err != nil {
+			return 0, fmt.Errorf("%s: %v", r.DataSet, r.Err)
+		}
+		worst = max(worst, r.Worst)
+	}
+	return worst, nil
+}
