@@ -21,7 +21,7 @@ var conformanceSuites = []struct{ name, glob string }{
 // exceptionSets hold, per kernel family, the node tests that are known not
 // to pass, each with its reason. A test listed here is not run.
 var exceptionSets = []map[string]string{
-	exceptionsMath, exceptionsShape, exceptionsConv, exceptionsRNNQuant, exceptionsOther,
+	exceptionsMath, exceptionsShape, exceptionsConv, exceptionsRNNQuant, exceptionsOther, exceptionsExtra,
 }
 
 func conformanceException(name string) (string, bool) {

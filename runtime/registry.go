@@ -82,6 +82,10 @@ func DefaultRegistry() *Registry {
 	registerRNN(r)
 	registerControlFlow(r)
 	registerQuant(r)
+	registerAttention(r)
+	registerVision(r)
+	registerSignal(r)
+	registerLoss(r)
 	return r
 }
 
