@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -47,8 +48,9 @@ type runConfig struct {
 const inputFlagsHelp = `Inputs: --input NAME=FILE reads one input from a .npy, .npz (holding
 one array, or an array named NAME) or TensorProto .pb file. --input FILE
 without NAME= takes every array of a .npz whose name is an input's name
-(or its file-safe form), a .pb's tensor by its stored name, or a .npy
-named after an input (or the model's only input); --input DIR or
+(or its file-safe form; numpy.savez's arr_0, arr_1... in input order),
+a .pb's tensor by its stored name, or a .npy named after an input (any
+single array goes to the model's only input); --input DIR or
 --input-dir DIR reads <input>.npy for each input from a folder (an
 inputs.json there or in its parent maps names that are not file-safe,
 as in ../shared/data). --random makes up the inputs no file gives:
@@ -323,8 +325,11 @@ func gatherInputs(sess *runtime.Session, cfg *inputConfig) (map[string]*runtime.
 		}
 		for _, a := range arrays {
 			target := matchName(a.Name)
-			if target == "" && len(arrays) == 1 && format != tensorio.FormatNpz && len(inputs) == 1 {
+			if target == "" && len(arrays) == 1 && len(inputs) == 1 {
 				target = names[0] // the only input
+			}
+			if k, ok := positional(a.Name); target == "" && format == tensorio.FormatNpz && ok && k < len(names) {
+				target = names[k] // numpy.savez(file, a, b) names arrays arr_0, arr_1...
 			}
 			if target == "" {
 				what := "array"
@@ -372,6 +377,17 @@ func gatherInputs(sess *runtime.Session, cfg *inputConfig) (map[string]*runtime.
 		feeds[v.Name], sources[v.Name] = t, fmt.Sprintf("random (seed %d)", cfg.Seed)
 	}
 	return feeds, sources, nil
+}
+
+// positional reads the index of numpy.savez's names for arrays passed
+// without a keyword: arr_0, arr_1, ...
+func positional(name string) (int, bool) {
+	digits, ok := strings.CutPrefix(name, "arr_")
+	if !ok || digits == "" || len(digits) > 6 || strings.TrimLeft(digits, "0123456789") != "" {
+		return 0, false
+	}
+	k, err := strconv.Atoi(digits)
+	return k, err == nil
 }
 
 // splitInputSpec reads an --input value: NAME=FILE when the text before an

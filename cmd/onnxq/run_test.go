@@ -105,6 +105,10 @@ func TestRunInputForms(t *testing.T) {
 	if err := tensorio.WriteNpz(safeNpz, []tensorio.Named{{Name: "x_0", Tensor: xData}}, false); err != nil {
 		t.Fatal(err)
 	}
+	positional := filepath.Join(dir, "positional.npz")
+	if err := tensorio.WriteNpz(positional, []tensorio.Named{{Name: "arr_0", Tensor: xData}, {Name: "arr_1", Tensor: yData}}, false); err != nil {
+		t.Fatal(err)
+	}
 	pb := filepath.Join(dir, "x.pb")
 	if err := tensorio.WritePb(pb, "x:0", xData); err != nil {
 		t.Fatal(err)
@@ -123,6 +127,7 @@ func TestRunInputForms(t *testing.T) {
 		{"--input", "x:0=" + xf, "--input", "y=" + yf},
 		{"-i", "y=" + yf, "-i", "x:0=" + xf},
 		{"--input", npz},
+		{"--input", positional},                         // numpy.savez without names
 		{"--input", "y=" + npz, "--input", "x:0=" + xf}, // the array named y
 		{"--input", safeNpz, "--input", yf},             // by file-safe name; y.npy by its name
 		{"--input", pb, "--input", "y=" + yf},           // the .pb's stored name
