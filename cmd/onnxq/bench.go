@@ -48,8 +48,9 @@ folder as .npy) are timed in ONNX Runtime: "node ort-run.js MODEL --bench
 RUNS --threads N --in NAME=FILE ...", with ORT_NODE_DIR taken from the
 environment; bench prints ORT's median and the ratio onnxq/ORT.
 
-` + inputFlagsHelp + ` Without any input flag, bench makes up every input
-(--random).
+` + inputFlagsHelp + `
+
+Without any input flag, bench makes up every input (--random).
 
 --json prints the figures as one JSON object.`,
 	setup: func(fs *pflag.FlagSet) func(*cli, []string) error {

@@ -63,7 +63,7 @@ func declareInputFlags(fs *pflag.FlagSet, cfg *inputConfig, shapes *[]string) {
 	fs.StringArrayVarP(&cfg.Specs, "input", "i", nil, "read inputs: `NAME=FILE`, FILE (.npz, .pb, .npy) or a sample folder; repeatable")
 	fs.StringVar(&cfg.Dir, "input-dir", "", "read <input>.npy for each input from `DIR` (inputs.json maps other names)")
 	fs.BoolVar(&cfg.Random, "random", false, "make up the inputs no file gives (normal floats, small integers)")
-	fs.Int64Var(&cfg.Seed, "seed", 1, "seed `N` of --random")
+	fs.Int64Var(&cfg.Seed, "seed", 1, "start --random from seed `N`")
 	fs.StringArrayVar(shapes, "shape", nil, "shape of a made-up input: `NAME=DIMS` (x=1,3,224,224); repeatable")
 }
 
