@@ -1,0 +1,91 @@
+// This file holds the row kernels behind direct depthwise convolution and
+// pooling: a sum of scaled rows, a maximum of rows, and the split of a row
+// into its even and odd elements, with their portable loops.
+
+package kernels
+
+import "fmt"
+
+// checkRows panics unless every src[off[t] : off[t]+n] is in range.
+func checkRows(n int, src []float32, off []int) {
+	for _, o := range off {
+		if o < 0 || o+n > len(src) {
+			panic(fmt.Sprintf("kernels: row at offset %d of length %d is outside a source of %d", o, n, len(src)))
+		}
+	}
+}
+
+// ConvRows sets dst[i] = bias + Σ_t w[t]·src[off[t]+i] for i < len(dst),
+// adding the taps in order of t. On amd64 with AVX2/FMA or AVX-512 each
+// step is a fused multiply-add for every element alike.
+func ConvRows(dst []float32, bias float32, src []float32, off []int, w []float32) {
+	if len(off) != len(w) {
+		panic("kernels: ConvRows needs one weight per row")
+	}
+	if len(dst) == 0 {
+		return
+	}
+	checkRows(len(dst), src, off)
+	if len(off) == 0 {
+		for i := range dst {
+			dst[i] = bias
+		}
+		return
+	}
+	convRows(dst, bias, src, off, w)
+}
+
+func convRowsGo(dst []float32, bias float32, src []float32, off []int, w []float32) {
+	for i := range dst {
+		acc := bias
+		for t, o := range off {
+			acc += w[t] * src[o+i]
+		}
+		dst[i] = acc
+	}
+}
+
+// MaxRows sets dst[i] to the largest src[off[t]+i]: starting from the
+// first row, each further value v replaces the running m unless m > v (so
+// a NaN row value replaces m, as the x86 MAXPS instruction does).
+func MaxRows(dst []float32, src []float32, off []int) {
+	if len(dst) == 0 {
+		return
+	}
+	if len(off) == 0 {
+		panic("kernels: MaxRows needs at least one row")
+	}
+	checkRows(len(dst), src, off)
+	maxRows(dst, src, off)
+}
+
+func maxRowsGo(dst []float32, src []float32, off []int) {
+	for i := range dst {
+		m := src[off[0]+i]
+		for _, o := range off[1:] {
+			if v := src[o+i]; !(m > v) {
+				m = v
+			}
+		}
+		dst[i] = m
+	}
+}
+
+// Deinterleave sets even[i] = src[2i] and odd[i] = src[2i+1]; even holds
+// (len(src)+1)/2 values and odd len(src)/2.
+func Deinterleave(even, odd, src []float32) {
+	if len(even) != (len(src)+1)/2 || len(odd) != len(src)/2 {
+		panic("kernels: Deinterleave lengths do not match")
+	}
+	deinterleave(even, odd, src)
+}
+
+func deinterleaveGo(even, odd, src []float32) {
+	for i := range odd {
+		even[i] = src[2*i]
+		odd[i] = src[2*i+1]
+	}
+	if len(even) > len(odd) {
+		even[len(odd)] = src[len(src)-1]
+	}
+}

@@ -1,0 +1,405 @@
+//go:build amd64 && !noasm
+
+// This file holds the row kernels for AVX-512 and AVX2 with FMA;
+// rows_amd64.go documents what each one computes.
+
+#include "textflag.h"
+
+// func convRowsAVX512(dst *float32, n int, bias float32, src *float32, off *int, w *float32, taps int)
+TEXT ·convRowsAVX512(SB), NOSPLIT, $0-56
+	MOVQ dst+0(FP), DI
+	MOVQ n+8(FP), CX
+	VBROADCASTSS bias+16(FP), Z31
+	MOVQ src+24(FP), SI
+	MOVQ off+32(FP), R8
+	MOVQ w+40(FP), R9
+	MOVQ taps+48(FP), R10
+	XORQ AX, AX
+	MOVQ CX, R11
+c512by64:
+	CMPQ R11, $64
+	JLT c512by16
+	VMOVAPS Z31, Z0
+	VMOVAPS Z31, Z1
+	VMOVAPS Z31, Z2
+	VMOVAPS Z31, Z3
+	XORQ BX, BX
+c512tap64:
+	MOVQ (R8)(BX*8), DX
+	ADDQ AX, DX
+	LEAQ (SI)(DX*4), DX
+	VBROADCASTSS (R9)(BX*4), Z4
+	VFMADD231PS 0(DX), Z4, Z0
+	VFMADD231PS 64(DX), Z4, Z1
+	VFMADD231PS 128(DX), Z4, Z2
+	VFMADD231PS 192(DX), Z4, Z3
+	INCQ BX
+	CMPQ BX, R10
+	JLT c512tap64
+	VMOVUPS Z0, 0(DI)(AX*4)
+	VMOVUPS Z1, 64(DI)(AX*4)
+	VMOVUPS Z2, 128(DI)(AX*4)
+	VMOVUPS Z3, 192(DI)(AX*4)
+	ADDQ $64, AX
+	SUBQ $64, R11
+	JMP c512by64
+c512by16:
+	CMPQ R11, $16
+	JLT c512tail
+	VMOVAPS Z31, Z0
+	XORQ BX, BX
+c512tap16:
+	MOVQ (R8)(BX*8), DX
+	ADDQ AX, DX
+	LEAQ (SI)(DX*4), DX
+	VBROADCASTSS (R9)(BX*4), Z4
+	VFMADD231PS (DX), Z4, Z0
+	INCQ BX
+	CMPQ BX, R10
+	JLT c512tap16
+	VMOVUPS Z0, (DI)(AX*4)
+	ADDQ $16, AX
+	SUBQ $16, R11
+	JMP c512by16
+c512tail:
+	TESTQ R11, R11
+	JZ c512done
+	MOVQ $1, DX
+	MOVQ R11, CX
+	SHLQ CX, DX
+	DECQ DX
+	KMOVW DX, K1
+	VMOVAPS Z31, Z0
+	XORQ BX, BX
+c512taptail:
+	MOVQ (R8)(BX*8), DX
+	ADDQ AX, DX
+	LEAQ (SI)(DX*4), DX
+	VBROADCASTSS (R9)(BX*4), Z4
+	VMOVUPS.Z (DX), K1, Z5
+	VFMADD231PS Z5, Z4, Z0
+	INCQ BX
+	CMPQ BX, R10
+	JLT c512taptail
+	VMOVUPS Z0, K1, (DI)(AX*4)
+c512done:
+	VZEROUPPER
+	RET
+
+// func convRowsAVX2(dst *float32, n int, bias float32, src *float32, off *int, w *float32, taps int)
+TEXT ·convRowsAVX2(SB), NOSPLIT, $0-56
+	MOVQ dst+0(FP), DI
+	MOVQ n+8(FP), CX
+	VBROADCASTSS bias+16(FP), Y15
+	MOVQ src+24(FP), SI
+	MOVQ off+32(FP), R8
+	MOVQ w+40(FP), R9
+	MOVQ taps+48(FP), R10
+	XORQ AX, AX
+	MOVQ CX, R11
+c2by32:
+	CMPQ R11, $32
+	JLT c2by8
+	VMOVAPS Y15, Y0
+	VMOVAPS Y15, Y1
+	VMOVAPS Y15, Y2
+	VMOVAPS Y15, Y3
+	XORQ BX, BX
+c2tap32:
+	MOVQ (R8)(BX*8), DX
+	ADDQ AX, DX
+	LEAQ (SI)(DX*4), DX
+	VBROADCASTSS (R9)(BX*4), Y4
+	VFMADD231PS 0(DX), Y4, Y0
+	VFMADD231PS 32(DX), Y4, Y1
+	VFMADD231PS 64(DX), Y4, Y2
+	VFMADD231PS 96(DX), Y4, Y3
+	INCQ BX
+	CMPQ BX, R10
+	JLT c2tap32
+	VMOVUPS Y0, 0(DI)(AX*4)
+	VMOVUPS Y1, 32(DI)(AX*4)
+	VMOVUPS Y2, 64(DI)(AX*4)
+	VMOVUPS Y3, 96(DI)(AX*4)
+	ADDQ $32, AX
+	SUBQ $32, R11
+	JMP c2by32
+c2by8:
+	CMPQ R11, $8
+	JLT c2tail
+	VMOVAPS Y15, Y0
+	XORQ BX, BX
+c2tap8:
+	MOVQ (R8)(BX*8), DX
+	ADDQ AX, DX
+	LEAQ (SI)(DX*4), DX
+	VBROADCASTSS (R9)(BX*4), Y4
+	VFMADD231PS (DX), Y4, Y0
+	INCQ BX
+	CMPQ BX, R10
+	JLT c2tap8
+	VMOVUPS Y0, (DI)(AX*4)
+	ADDQ $8, AX
+	SUBQ $8, R11
+	JMP c2by8
+c2tail:
+	TESTQ R11, R11
+	JZ c2done
+c2one:
+	VMOVAPS X15, X0
+	XORQ BX, BX
+c2tap1:
+	MOVQ (R8)(BX*8), DX
+	ADDQ AX, DX
+	LEAQ (SI)(DX*4), DX
+	VMOVSS (R9)(BX*4), X4
+	VFMADD231SS (DX), X4, X0
+	INCQ BX
+	CMPQ BX, R10
+	JLT c2tap1
+	VMOVSS X0, (DI)(AX*4)
+	INCQ AX
+	DECQ R11
+	JNZ c2one
+c2done:
+	VZEROUPPER
+	RET
+
+// func maxRowsAVX512(dst *float32, n int, src *float32, off *int, taps int)
+TEXT ·maxRowsAVX512(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ n+8(FP), R11
+	MOVQ src+16(FP), SI
+	MOVQ off+24(FP), R8
+	MOVQ taps+32(FP), R10
+	XORQ AX, AX
+m512by64:
+	CMPQ R11, $64
+	JLT m512by16
+	MOVQ (R8), DX
+	ADDQ AX, DX
+	LEAQ (SI)(DX*4), DX
+	VMOVUPS 0(DX), Z0
+	VMOVUPS 64(DX), Z1
+	VMOVUPS 128(DX), Z2
+	VMOVUPS 192(DX), Z3
+	MOVQ $1, BX
+	JMP m512test64
+m512tap64:
+	MOVQ (R8)(BX*8), DX
+	ADDQ AX, DX
+	LEAQ (SI)(DX*4), DX
+	VMAXPS 0(DX), Z0, Z0
+	VMAXPS 64(DX), Z1, Z1
+	VMAXPS 128(DX), Z2, Z2
+	VMAXPS 192(DX), Z3, Z3
+	INCQ BX
+m512test64:
+	CMPQ BX, R10
+	JLT m512tap64
+	VMOVUPS Z0, 0(DI)(AX*4)
+	VMOVUPS Z1, 64(DI)(AX*4)
+	VMOVUPS Z2, 128(DI)(AX*4)
+	VMOVUPS Z3, 192(DI)(AX*4)
+	ADDQ $64, AX
+	SUBQ $64, R11
+	JMP m512by64
+m512by16:
+	CMPQ R11, $16
+	JLT m512tail
+	MOVQ (R8), DX
+	ADDQ AX, DX
+	LEAQ (SI)(DX*4), DX
+	VMOVUPS (DX), Z0
+	MOVQ $1, BX
+	JMP m512test16
+m512tap16:
+	MOVQ (R8)(BX*8), DX
+	ADDQ AX, DX
+	LEAQ (SI)(DX*4), DX
+	VMAXPS (DX), Z0, Z0
+	INCQ BX
+m512test16:
+	CMPQ BX, R10
+	JLT m512tap16
+	VMOVUPS Z0, (DI)(AX*4)
+	ADDQ $16, AX
+	SUBQ $16, R11
+	JMP m512by16
+m512tail:
+	TESTQ R11, R11
+	JZ m512done
+	MOVQ $1, DX
+	MOVQ R11, CX
+	SHLQ CX, DX
+	DECQ DX
+	KMOVW DX, K1
+	MOVQ (R8), DX
+	ADDQ AX, DX
+	LEAQ (SI)(DX*4), DX
+	VMOVUPS.Z (DX), K1, Z0
+	MOVQ $1, BX
+	JMP m512testtail
+m512taptail:
+	MOVQ (R8)(BX*8), DX
+	ADDQ AX, DX
+	LEAQ (SI)(DX*4), DX
+	VMOVUPS.Z (DX), K1, Z5
+	VMAXPS Z5, Z0, Z0
+	INCQ BX
+m512testtail:
+	CMPQ BX, R10
+	JLT m512taptail
+	VMOVUPS Z0, K1, (DI)(AX*4)
+m512done:
+	VZEROUPPER
+	RET
+
+// func maxRowsAVX2(dst *float32, n int, src *float32, off *int, taps int)
+TEXT ·maxRowsAVX2(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ n+8(FP), R11
+	MOVQ src+16(FP), SI
+	MOVQ off+24(FP), R8
+	MOVQ taps+32(FP), R10
+	XORQ AX, AX
+m2by32:
+	CMPQ R11, $32
+	JLT m2by8
+	MOVQ (R8), DX
+	ADDQ AX, DX
+	LEAQ (SI)(DX*4), DX
+	VMOVUPS 0(DX), Y0
+	VMOVUPS 32(DX), Y1
+	VMOVUPS 64(DX), Y2
+	VMOVUPS 96(DX), Y3
+	MOVQ $1, BX
+	JMP m2test32
+m2tap32:
+	MOVQ (R8)(BX*8), DX
+	ADDQ AX, DX
+	LEAQ (SI)(DX*4), DX
+	VMAXPS 0(DX), Y0, Y0
+	VMAXPS 32(DX), Y1, Y1
+	VMAXPS 64(DX), Y2, Y2
+	VMAXPS 96(DX), Y3, Y3
+	INCQ BX
+m2test32:
+	CMPQ BX, R10
+	JLT m2tap32
+	VMOVUPS Y0, 0(DI)(AX*4)
+	VMOVUPS Y1, 32(DI)(AX*4)
+	VMOVUPS Y2, 64(DI)(AX*4)
+	VMOVUPS Y3, 96(DI)(AX*4)
+	ADDQ $32, AX
+	SUBQ $32, R11
+	JMP m2by32
+m2by8:
+	CMPQ R11, $8
+	JLT m2tail
+	MOVQ (R8), DX
+	ADDQ AX, DX
+	LEAQ (SI)(DX*4), DX
+	VMOVUPS (DX), Y0
+	MOVQ $1, BX
+	JMP m2test8
+m2tap8:
+	MOVQ (R8)(BX*8), DX
+	ADDQ AX, DX
+	LEAQ (SI)(DX*4), DX
+	VMAXPS (DX), Y0, Y0
+	INCQ BX
+m2test8:
+	CMPQ BX, R10
+	JLT m2tap8
+	VMOVUPS Y0, (DI)(AX*4)
+	ADDQ $8, AX
+	SUBQ $8, R11
+	JMP m2by8
+m2tail:
+	TESTQ R11, R11
+	JZ m2done
+m2one:
+	MOVQ (R8), DX
+	ADDQ AX, DX
+	LEAQ (SI)(DX*4), DX
+	VMOVSS (DX), X0
+	MOVQ $1, BX
+	JMP m2test1
+m2tap1:
+	MOVQ (R8)(BX*8), DX
+	ADDQ AX, DX
+	LEAQ (SI)(DX*4), DX
+	VMAXSS (DX), X0, X0
+	INCQ BX
+m2test1:
+	CMPQ BX, R10
+	JLT m2tap1
+	VMOVSS X0, (DI)(AX*4)
+	INCQ AX
+	DECQ R11
+	JNZ m2one
+m2done:
+	VZEROUPPER
+	RET
+
+DATA evenIdx<>+0(SB)/4, $0
+DATA evenIdx<>+4(SB)/4, $2
+DATA evenIdx<>+8(SB)/4, $4
+DATA evenIdx<>+12(SB)/4, $6
+DATA evenIdx<>+16(SB)/4, $8
+DATA evenIdx<>+20(SB)/4, $10
+DATA evenIdx<>+24(SB)/4, $12
+DATA evenIdx<>+28(SB)/4, $14
+DATA evenIdx<>+32(SB)/4, $16
+DATA evenIdx<>+36(SB)/4, $18
+DATA evenIdx<>+40(SB)/4, $20
+DATA evenIdx<>+44(SB)/4, $22
+DATA evenIdx<>+48(SB)/4, $24
+DATA evenIdx<>+52(SB)/4, $26
+DATA evenIdx<>+56(SB)/4, $28
+DATA evenIdx<>+60(SB)/4, $30
+GLOBL evenIdx<>(SB), RODATA|NOPTR, $64
+
+DATA oddIdx<>+0(SB)/4, $1
+DATA oddIdx<>+4(SB)/4, $3
+DATA oddIdx<>+8(SB)/4, $5
+DATA oddIdx<>+12(SB)/4, $7
+DATA oddIdx<>+16(SB)/4, $9
+DATA oddIdx<>+20(SB)/4, $11
+DATA oddIdx<>+24(SB)/4, $13
+DATA oddIdx<>+28(SB)/4, $15
+DATA oddIdx<>+32(SB)/4, $17
+DATA oddIdx<>+36(SB)/4, $19
+DATA oddIdx<>+40(SB)/4, $21
+DATA oddIdx<>+44(SB)/4, $23
+DATA oddIdx<>+48(SB)/4, $25
+DATA oddIdx<>+52(SB)/4, $27
+DATA oddIdx<>+56(SB)/4, $29
+DATA oddIdx<>+60(SB)/4, $31
+GLOBL oddIdx<>(SB), RODATA|NOPTR, $64
+
+// func deinterleaveAVX512(even, odd, src *float32, n int)
+TEXT ·deinterleaveAVX512(SB), NOSPLIT, $0-32
+	MOVQ even+0(FP), DI
+	MOVQ odd+8(FP), R8
+	MOVQ src+16(FP), SI
+	MOVQ n+24(FP), CX
+	VMOVUPS evenIdx<>(SB), Z28
+	VMOVUPS oddIdx<>(SB), Z29
+dloop:
+	VMOVUPS (SI), Z2
+	VMOVUPS 64(SI), Z3
+	VMOVAPS Z28, Z0
+	VPERMI2PS Z3, Z2, Z0
+	VMOVAPS Z29, Z1
+	VPERMI2PS Z3, Z2, Z1
+	VMOVUPS Z0, (DI)
+	VMOVUPS Z1, (R8)
+	ADDQ $128, SI
+	ADDQ $64, DI
+	ADDQ $64, R8
+	SUBQ $16, CX
+	JNZ dloop
+	VZEROUPPER
+	RET
