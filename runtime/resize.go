@@ -323,10 +323,11 @@ func (op *resizeOp) Run(ctx *Context, in []*Tensor) ([]*Tensor, error) {
 // resizeTaps holds, per output coordinate of an axis, n taps (input index
 // and weight) and whether the coordinate lies outside the crop box.
 type resizeTaps struct {
-	n       int
-	idx     []int
-	w       []float64
-	outside []bool
+	n          int
+	idx        []int
+	w          []float64
+	outside    []bool
+	anyOutside bool
 }
 
 func (t *resizeTaps) isIdentity(p resizeAxis) bool {
@@ -406,6 +407,7 @@ func (op *resizeOp) taps(p *resizeAxis) resizeTaps {
 	for o := 0; o < p.out; o++ {
 		xo, outside := op.source(o, p)
 		t.outside[o] = outside
+		t.anyOutside = t.anyOutside || outside
 		if math.IsNaN(xo) || math.IsInf(xo, 0) {
 			xo = 0
 		}
@@ -543,6 +545,45 @@ func resizeSeparable[T float32 | float64](ctx *Context, data []T, inShape []int,
 			w[i] = T(v)
 		}
 		src := cur
+		if inner == 1 {
+			// The innermost axis: each output is a short dot product over
+			// one source row.
+			run := func(lo, hi int) {
+				for o := lo; o < hi; o++ {
+					srow := src[o*p.in : (o+1)*p.in]
+					drow := dst[o*p.out : (o+1)*p.out]
+					if t.n == 2 && !t.anyOutside {
+						for j := range drow {
+							ij := t.idx[2*j : 2*j+2 : 2*j+2]
+							wj := w[2*j : 2*j+2 : 2*j+2]
+							drow[j] = wj[0]*srow[ij[0]] + wj[1]*srow[ij[1]]
+						}
+						continue
+					}
+					for j := range drow {
+						if t.outside[j] {
+							drow[j] = extrap
+							continue
+						}
+						ws, is := w[j*t.n:(j+1)*t.n], t.idx[j*t.n:(j+1)*t.n]
+						acc := ws[0] * srow[is[0]]
+						for k := 1; k < len(ws); k++ {
+							acc += ws[k] * srow[is[k]]
+						}
+						drow[j] = acc
+					}
+				}
+			}
+			if len(dst)*t.n >= dmParallelMin {
+				ctx.Parallel(outer, run)
+			} else {
+				run(0, outer)
+			}
+			shape[a] = p.out
+			cur = dst
+			first = false
+			continue
+		}
 		units := outer * p.out
 		run := func(lo, hi int) {
 			for u := lo; u < hi; u++ {
@@ -554,17 +595,30 @@ func resizeSeparable[T float32 | float64](ctx *Context, data []T, inShape []int,
 					}
 					continue
 				}
-				for k := 0; k < t.n; k++ {
+				row := func(k int) []T { return src[(o*p.in+t.idx[j*t.n+k])*inner:][:inner] }
+				k := 0
+				if t.n >= 2 {
+					// The first two taps in one sweep; the same
+					// arithmetic as two, (w0·s0) + (w1·s1).
+					w0, w1 := w[j*t.n], w[j*t.n+1]
+					s0, s1 := row(0), row(1)
+					s1 = s1[:len(s0)]
+					d = d[:len(s0)]
+					for e, v := range s0 {
+						d[e] = w0*v + w1*s1[e]
+					}
+					k = 2
+				} else {
+					wk := w[j*t.n]
+					for e, v := range row(0) {
+						d[e] = wk * v
+					}
+					k = 1
+				}
+				for ; k < t.n; k++ {
 					wk := w[j*t.n+k]
-					s := src[(o*p.in+t.idx[j*t.n+k])*inner:][:inner]
-					if k == 0 {
-						for e, v := range s {
-							d[e] = wk * v
-						}
-					} else {
-						for e, v := range s {
-							d[e] += wk * v
-						}
+					for e, v := range row(k) {
+						d[e] += wk * v
 					}
 				}
 			}

@@ -254,7 +254,22 @@ func dmTransposeTiled[T any](ctx *Context, dst, src []T, p *dmPlan, k, total int
 			a1 := min(a0+dmTile, na)
 			for b0 := 0; b0 < nb; b0 += dmTile {
 				b1 := min(b0+dmTile, nb)
-				for a := a0; a < a1; a++ {
+				a := a0
+				// Four destination rows at a time: each source read is
+				// four neighbours, so one bounds check serves four moves.
+				for ; a+4 <= a1; a += 4 {
+					r0 := dst[d+a*dsa+b0 : d+a*dsa+b1]
+					r1 := dst[d+(a+1)*dsa+b0:][:len(r0)]
+					r2 := dst[d+(a+2)*dsa+b0:][:len(r0)]
+					r3 := dst[d+(a+3)*dsa+b0:][:len(r0)]
+					sj := s + a + b0*ssb
+					for j := range r0 {
+						q := src[sj : sj+4 : sj+4]
+						r0[j], r1[j], r2[j], r3[j] = q[0], q[1], q[2], q[3]
+						sj += ssb
+					}
+				}
+				for ; a < a1; a++ {
 					row := dst[d+a*dsa+b0 : d+a*dsa+b1]
 					sj := s + a + b0*ssb
 					for j := range row {

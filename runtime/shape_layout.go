@@ -45,16 +45,22 @@ func transposeTensor(ctx *Context, x *Tensor, perm []int) (*Tensor, error) {
 	if identity {
 		return ctx.View(x, shape...), nil
 	}
-	ins := Strides(x.Shape)
-	ss := make([]int, r)
-	for i, p := range perm {
-		ss[i] = ins[p]
-	}
 	out := ctx.Alloc(x.DType, shape...)
-	if err := dmCopy(ctx, out.Data, x.Data, dmPlan{shape: shape, ds: Strides(shape), ss: ss}); err != nil {
+	if err := transposeInto(ctx, out.Data, x, perm); err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// transposeInto writes x permuted by a checked perm into dst.
+func transposeInto(ctx *Context, dst any, x *Tensor, perm []int) error {
+	ins := Strides(x.Shape)
+	shape := make([]int, len(perm))
+	ss := make([]int, len(perm))
+	for i, p := range perm {
+		shape[i], ss[i] = x.Shape[p], ins[p]
+	}
+	return dmCopy(ctx, dst, x.Data, dmPlan{shape: shape, ds: Strides(shape), ss: ss})
 }
 
 func buildTranspose(n *graph.Node, opset int64) (Kernel, error) {
@@ -226,13 +232,16 @@ func sliceAxis(start, end, step int64, dim int) (first, count int) {
 		start = min(max(start, 0), d)
 		end = min(max(end, 0), d)
 		if end > start {
-			n = (end - start + step - 1) / step
+			n = (end-start-1)/step + 1
 		}
 	} else {
+		if step == math.MinInt64 {
+			step++ // so that -step does not overflow; takes one element either way
+		}
 		start = min(max(start, 0), d-1)
 		end = min(max(end, -1), d-1)
 		if start > end {
-			n = (start - end - step - 1) / -step
+			n = (start-end-1)/-step + 1
 		}
 	}
 	return int(start), int(n)
@@ -470,6 +479,27 @@ func dmRemapAs[T any](ctx *Context, dstAny any, src []T, fillAny any, inShape, s
 	for _, d := range shape[:r-1] {
 		rows *= d
 	}
+	// The last axis read by every row: its extent in the source, whether
+	// it holds the fill, and whether it repeats each source element rep
+	// times in order (nearest upsampling by an integer factor).
+	span, holes := 0, false
+	for _, t := range last {
+		if t < 0 {
+			holes = true
+		} else {
+			span = max(span, t+1)
+		}
+	}
+	rep := 0
+	if !holes && ins[r-1] == 1 && inShape[r-1] > 0 && inner%inShape[r-1] == 0 {
+		rep = inner / inShape[r-1]
+		for j, t := range last {
+			if t != j/rep {
+				rep = 0
+				break
+			}
+		}
+	}
 	run := func(lo, hi int) {
 		counter := make([]int, r-1)
 		rem := lo
@@ -494,6 +524,27 @@ func dmRemapAs[T any](ctx *Context, dstAny any, src []T, fillAny any, inShape, s
 			case hole:
 				for j := range drow {
 					drow[j] = fill
+				}
+			case rep == 1:
+				copy(drow, src[base:base+inner])
+			case rep == 2:
+				srow := src[base : base+inner/2]
+				for i, v := range srow {
+					d2 := drow[2*i : 2*i+2 : 2*i+2]
+					d2[0], d2[1] = v, v
+				}
+			case rep > 1:
+				srow := src[base : base+inner/rep]
+				for i, v := range srow {
+					seg := drow[i*rep : (i+1)*rep]
+					for k := range seg {
+						seg[k] = v
+					}
+				}
+			case !holes:
+				srow := src[base : base+span]
+				for j, t := range last {
+					drow[j] = srow[t]
 				}
 			default:
 				for j, t := range last {
