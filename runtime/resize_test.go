@@ -118,7 +118,7 @@ func TestResizeBadInputs(t *testing.T) {
 		{nil, []*Tensor{x, nil, FromFloat32([]int{4}, []float32{1, 1, 1e30, 1e30})}},
 		{nil, []*Tensor{x, nil, FromFloat32([]int{4}, []float32{1, 1, 2, 2}), dmInt64s(1, 1, 4, 4)}},
 		{nil, []*Tensor{x, nil, nil, dmInt64s(1, 1, -4, 4)}},
-		{nil, []*Tensor{x, nil, nil, dmInt64s(1, 1, 1 << 40, 1 << 40)}},
+		{nil, []*Tensor{x, nil, nil, dmInt64s(1, 1, 1<<40, 1<<40)}},
 		{nil, []*Tensor{x, nil, nil, dmInt64s(4, 4)}},
 		{[]*graph.Attribute{graph.IntsAttr("axes", 2, 2)}, []*Tensor{x, nil, nil, dmInt64s(4, 4)}},
 		{[]*graph.Attribute{graph.StringAttr("mode", "bogus")}, []*Tensor{x, nil, nil, dmInt64s(1, 1, 4, 4)}},

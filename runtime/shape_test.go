@@ -571,10 +571,14 @@ func benchTranspose(b *testing.B, threads int, perm []int, shape ...int) {
 	}
 }
 
-func BenchmarkDMTransposeNCHWToNHWC(b *testing.B) { benchTranspose(b, 1, []int{0, 2, 3, 1}, 1, 64, 80, 80) }
-func BenchmarkDMTransposeNHWCToNCHW(b *testing.B) { benchTranspose(b, 1, []int{0, 3, 1, 2}, 1, 80, 80, 64) }
-func BenchmarkDMTranspose2D(b *testing.B)         { benchTranspose(b, 1, []int{1, 0}, 1000, 1000) }
-func BenchmarkDMTranspose2DThreads(b *testing.B)  { benchTranspose(b, 2, []int{1, 0}, 1000, 1000) }
+func BenchmarkDMTransposeNCHWToNHWC(b *testing.B) {
+	benchTranspose(b, 1, []int{0, 2, 3, 1}, 1, 64, 80, 80)
+}
+func BenchmarkDMTransposeNHWCToNCHW(b *testing.B) {
+	benchTranspose(b, 1, []int{0, 3, 1, 2}, 1, 80, 80, 64)
+}
+func BenchmarkDMTranspose2D(b *testing.B)        { benchTranspose(b, 1, []int{1, 0}, 1000, 1000) }
+func BenchmarkDMTranspose2DThreads(b *testing.B) { benchTranspose(b, 2, []int{1, 0}, 1000, 1000) }
 
 // BenchmarkDMShuffle is the channel shuffle of ShuffleNet-like detectors:
 // [1, 2, 58, 40, 40] with axes 1 and 2 swapped.
