@@ -1,8 +1,8 @@
 // Attention-family kernels: Attention (scaled dot-product attention with
 // grouped key/value heads, boolean or additive masks, causal masking, a
-// key/value cache, softcap and the optional QK output), RMSNormalization,
-// RotaryEmbedding and LRN. Float16 and bfloat16 inputs are computed in
-// float32, float64 ones in float64.
+// key/value cache, softcap and the optional QK output), RotaryEmbedding
+// and LRN; RMSNormalization lives with the other normalizations. Float16
+// and bfloat16 inputs are computed in float32, float64 ones in float64.
 package runtime
 
 import (
@@ -15,7 +15,6 @@ import (
 
 func registerAttention(r *Registry) {
 	r.Register("", "Attention", buildAttention)
-	r.Register("", "RMSNormalization", buildRMSNorm)
 	r.Register("", "RotaryEmbedding", buildRotary)
 	r.Register("", "LRN", buildLRN)
 }
@@ -519,77 +518,6 @@ func softmaxT[T floatT](row []T) {
 	for i, e := range row {
 		row[i] = T(float64(e) * inv)
 	}
-}
-
-// buildRMSNorm: Y = X / sqrt(mean(X², axes >= axis) + epsilon) · scale,
-// scale broadcast to X. The statistics are kept in float64.
-func buildRMSNorm(n *graph.Node, opset int64) (Kernel, error) {
-	axisAttr := n.AttrInt("axis", -1)
-	eps := float64(n.AttrFloat("epsilon", 1e-5))
-	return KernelFunc(func(ctx *Context, in []*Tensor) ([]*Tensor, error) {
-		if err := dmNeedInputs(in, 2); err != nil {
-			return nil, err
-		}
-		x, sc := in[0], in[1]
-		if err := checkTensorData(x, "X"); err != nil {
-			return nil, err
-		}
-		if err := checkTensorData(sc, "scale"); err != nil {
-			return nil, err
-		}
-		for _, t := range []*Tensor{x, sc} {
-			if _, err := computeFloat(t.DType); err != nil {
-				return nil, err
-			}
-		}
-		axis, err := NormalizeAxis(axisAttr, len(x.Shape))
-		if err != nil {
-			return nil, err
-		}
-		shape, err := BroadcastShape(x.Shape, sc.Shape)
-		if err != nil || !equalShape(shape, x.Shape) {
-			return nil, fmt.Errorf("scale of shape %v does not broadcast to X of shape %v", sc.Shape, x.Shape)
-		}
-		xs, err := floatsOf64(x)
-		if err != nil {
-			return nil, err
-		}
-		ss, err := floatsOf64(sc)
-		if err != nil {
-			return nil, err
-		}
-		inner := prodInts(x.Shape[axis:])
-		rows := prodInts(x.Shape[:axis])
-		// A scale within the normalized dimensions repeats for every row.
-		var sidx []int
-		perRow := len(sc.Shape) <= len(x.Shape)-axis
-		if perRow {
-			sidx = BroadcastIndex(sc.Shape, x.Shape[axis:])
-		} else {
-			sidx = BroadcastIndex(sc.Shape, x.Shape)
-		}
-		res := make([]float64, len(xs))
-		parallelRanges(ctx, rows, max(1, ewParallelGrain/max(inner, 1)), func(lo, hi int) {
-			for r := lo; r < hi; r++ {
-				row := xs[r*inner : (r+1)*inner]
-				var ss2 float64
-				for _, v := range row {
-					ss2 += v * v
-				}
-				inv := 1 / math.Sqrt(ss2/float64(inner)+eps)
-				for j, v := range row {
-					si := r*inner + j
-					if perRow {
-						si = j
-					}
-					res[r*inner+j] = v * inv * ss[sidx[si]]
-				}
-			}
-		})
-		out := ctx.Alloc(sc.DType, x.Shape...)
-		storeFloats64(out, res)
-		return []*Tensor{out}, nil
-	}), nil
 }
 
 // rotaryKernel is RotaryEmbedding with its attributes read.
