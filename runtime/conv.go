@@ -324,20 +324,19 @@ func convF32(ctx *Context, s *convShape, x, w, bias, y []float32) {
 		for g := 0; g < s.group; g++ {
 			xg := x[(n*s.c+g*s.cinG)*s.inPlane:][:s.cinG*s.inPlane]
 			yg := y[(n*s.m+g*s.coutG)*s.outPlane:][:s.coutG*s.outPlane]
-			beta := float32(0)
-			if bias != nil {
-				for o := 0; o < s.coutG; o++ {
-					fill(yg[o*s.outPlane:(o+1)*s.outPlane], bias[g*s.coutG+o])
-				}
-				beta = 1
-			}
 			bmat := xg
 			if !s.pointwise {
 				bmat = *colBuf
 				im2col(ctx, s.win, xg, s.cinG, bmat)
 			}
-			kernels.SgemmParallel(threads, s.coutG, s.outPlane, K, w[g*s.coutG*K:], K, false,
-				bmat, s.outPlane, false, yg, s.outPlane, 1, beta)
+			wg := w[g*s.coutG*K:]
+			if bias != nil {
+				kernels.SgemmBias(threads, s.coutG, s.outPlane, K, wg, K, false,
+					bmat, s.outPlane, false, yg, s.outPlane, 1, bias[g*s.coutG:(g+1)*s.coutG])
+				continue
+			}
+			kernels.SgemmParallel(threads, s.coutG, s.outPlane, K, wg, K, false,
+				bmat, s.outPlane, false, yg, s.outPlane, 1, 0)
 		}
 	}
 }
@@ -431,86 +430,139 @@ func floorDiv(a, b int) int {
 	return q
 }
 
-// depthwiseF32 runs a convolution with one input channel per group (1-D
-// or 2-D) directly: for each output row and kernel tap in order, the row
-// gains w·(input row) in one Saxpy. A strided input row is first split
-// into its stride phases so that every tap reads a contiguous run.
-func depthwiseF32(ctx *Context, s *convShape, x, w, bias, y []float32) {
-	win := s.win
-	// View 1-D as 2-D with a height of one.
-	ih, iw, oh, ow, kh, kw := 1, win.in[0], 1, win.out[0], 1, win.k[0]
-	sh, sw, dh, dw, ph, pw := 1, win.s[0], 1, win.d[0], 0, win.padB[0]
+// planeWindow lays one input plane (1-D or 2-D) out for row kernels: a
+// padded copy covering every window, split into its column phases modulo
+// the stride, so that each kernel tap of an output row reads a contiguous
+// run (kernels.ConvRows, kernels.MaxRows).
+type planeWindow struct {
+	ih, iw, oh, ow, kh, kw, sh, sw, dh, dw, ph, pw int
+	hp, wp                                         int   // padded rows and columns
+	phaseLen, phaseOff                             []int // per column phase
+	size                                           int   // floats in a laid-out plane
+}
+
+func newPlaneWindow(win *window) *planeWindow {
+	p := &planeWindow{ih: 1, iw: win.in[0], oh: 1, ow: win.out[0], kh: 1, kw: win.k[0],
+		sh: 1, sw: win.s[0], dh: 1, dw: win.d[0], pw: win.padB[0]}
 	if len(win.in) == 2 {
-		ih, iw, oh, ow, kh, kw = win.in[0], win.in[1], win.out[0], win.out[1], win.k[0], win.k[1]
-		sh, sw, dh, dw, ph, pw = win.s[0], win.s[1], win.d[0], win.d[1], win.padB[0], win.padB[1]
+		p.ih, p.iw, p.oh, p.ow, p.kh, p.kw = win.in[0], win.in[1], win.out[0], win.out[1], win.k[0], win.k[1]
+		p.sh, p.sw, p.dh, p.dw, p.ph, p.pw = win.s[0], win.s[1], win.d[0], win.d[1], win.padB[0], win.padB[1]
 	}
-	mult := s.coutG
-	// Phase q of an input row holds columns q, q+sw, q+2sw...
-	phaseLen := make([]int, sw)
-	phaseOff := make([]int, sw)
-	total := 0
-	for q := 0; q < sw; q++ {
-		if q < iw {
-			phaseLen[q] = (iw - q + sw - 1) / sw
+	p.hp = (p.oh-1)*p.sh + (p.kh-1)*p.dh + 1
+	p.wp = (p.ow-1)*p.sw + (p.kw-1)*p.dw + 1
+	p.phaseLen = make([]int, p.sw)
+	p.phaseOff = make([]int, p.sw)
+	for q := 0; q < p.sw; q++ {
+		if q < p.wp {
+			p.phaseLen[q] = (p.wp - q + p.sw - 1) / p.sw
 		}
-		phaseOff[q] = total
-		total += phaseLen[q] * ih
+		p.phaseOff[q] = p.size
+		p.size += p.phaseLen[q] * p.hp
+	}
+	return p
+}
+
+// layout copies the plane src into buf (p.size floats), padding with pad;
+// tmp holds at least iw floats of scratch.
+func (p *planeWindow) layout(buf, src []float32, pad float32, tmp []float32) {
+	for r := 0; r < p.hp; r++ {
+		iy := r - p.ph
+		var row []float32
+		if iy >= 0 && iy < p.ih {
+			row = src[iy*p.iw : (iy+1)*p.iw]
+		}
+		if p.sw == 2 && row != nil {
+			// Split the row once, then each phase is a shifted copy.
+			even, odd := tmp[:(p.iw+1)/2], tmp[(p.iw+1)/2:p.iw]
+			kernels.Deinterleave(even, odd, row)
+			for q := 0; q < 2; q++ {
+				l := p.phaseLen[q]
+				dst := buf[p.phaseOff[q]+r*l : p.phaseOff[q]+(r+1)*l]
+				// Phase q, entry t is input column 2t+q-pw.
+				a := q - p.pw
+				part, base := even, floorDiv(a, 2)
+				if a-2*base != 0 {
+					part = odd
+				}
+				// Entry t reads part[t+base] when in range.
+				lo, hi := max(0, -base), min(l, len(part)-base)
+				if lo >= hi {
+					fill(dst, pad)
+					continue
+				}
+				fill(dst[:lo], pad)
+				copy(dst[lo:hi], part[lo+base:])
+				fill(dst[hi:], pad)
+			}
+			continue
+		}
+		for q := 0; q < p.sw; q++ {
+			l := p.phaseLen[q]
+			dst := buf[p.phaseOff[q]+r*l : p.phaseOff[q]+(r+1)*l]
+			if row == nil {
+				fill(dst, pad)
+				continue
+			}
+			a := q - p.pw
+			lo, hi := validRange(a, p.sw, p.iw, l)
+			if lo >= hi {
+				fill(dst, pad)
+				continue
+			}
+			fill(dst[:lo], pad)
+			fill(dst[hi:], pad)
+			if p.sw == 1 {
+				copy(dst[lo:hi], row[lo+a:])
+				continue
+			}
+			for t := lo; t < hi; t++ {
+				dst[t] = row[t*p.sw+a]
+			}
+		}
+	}
+}
+
+// rowOffsets sets off[ky*kw+kx] to where tap (ky, kx) of output row oy
+// starts in a laid-out plane.
+func (p *planeWindow) rowOffsets(oy int, off []int) {
+	for ky := 0; ky < p.kh; ky++ {
+		r := oy*p.sh + ky*p.dh
+		for kx := 0; kx < p.kw; kx++ {
+			a := kx * p.dw
+			q, f := a%p.sw, a/p.sw
+			off[ky*p.kw+kx] = p.phaseOff[q] + r*p.phaseLen[q] + f
+		}
+	}
+}
+
+// depthwiseF32 runs a convolution with one input channel per group (1-D
+// or 2-D) directly: each output row is the bias plus every kernel tap's
+// weight times a run of the laid-out input plane, taps in row-major order
+// (padding taps add w·0).
+func depthwiseF32(ctx *Context, s *convShape, x, w, bias, y []float32) {
+	p := newPlaneWindow(s.win)
+	mult := s.coutG
+	kk := p.kh * p.kw
+	offs := make([]int, p.oh*kk)
+	for oy := 0; oy < p.oh; oy++ {
+		p.rowOffsets(oy, offs[oy*kk:(oy+1)*kk])
 	}
 	ctx.Parallel(s.n*s.c, func(lo, hi int) {
-		var phases []float32
-		if sw > 1 {
-			phases = make([]float32, total)
-		}
+		buf := make([]float32, p.size)
+		tmp := make([]float32, p.iw)
 		for idx := lo; idx < hi; idx++ {
 			n, c := idx/s.c, idx%s.c
-			src := x[idx*ih*iw : (idx+1)*ih*iw]
-			if sw > 1 {
-				for q := 0; q < sw; q++ {
-					l := phaseLen[q]
-					dst := phases[phaseOff[q] : phaseOff[q]+l*ih]
-					for r := 0; r < ih; r++ {
-						row := src[r*iw : (r+1)*iw]
-						d := dst[r*l : (r+1)*l]
-						for t := range d {
-							d[t] = row[t*sw+q]
-						}
-					}
-				}
-			}
+			p.layout(buf, x[idx*p.ih*p.iw:(idx+1)*p.ih*p.iw], 0, tmp)
 			for j := 0; j < mult; j++ {
 				oc := c*mult + j
-				dst := y[(n*s.m+oc)*oh*ow : (n*s.m+oc+1)*oh*ow]
+				dst := y[(n*s.m+oc)*p.oh*p.ow : (n*s.m+oc+1)*p.oh*p.ow]
+				var b float32
 				if bias != nil {
-					fill(dst, bias[oc])
-				} else {
-					clear(dst)
+					b = bias[oc]
 				}
-				wk := w[oc*kh*kw : (oc+1)*kh*kw]
-				for oy := 0; oy < oh; oy++ {
-					drow := dst[oy*ow : (oy+1)*ow]
-					for ky := 0; ky < kh; ky++ {
-						iy := oy*sh - ph + ky*dh
-						if iy < 0 || iy >= ih {
-							continue
-						}
-						for kx := 0; kx < kw; kx++ {
-							a := kx*dw - pw
-							var prow []float32
-							f := a
-							if sw == 1 {
-								prow = src[iy*iw : (iy+1)*iw]
-							} else {
-								f = floorDiv(a, sw)
-								q := a - f*sw
-								l := phaseLen[q]
-								prow = phases[phaseOff[q]+iy*l : phaseOff[q]+(iy+1)*l]
-							}
-							oxLo, oxHi := max(0, -f), min(ow, len(prow)-f)
-							if oxLo < oxHi {
-								kernels.Saxpy(wk[ky*kw+kx], prow[oxLo+f:], drow[oxLo:oxHi])
-							}
-						}
-					}
+				wk := w[oc*kk : (oc+1)*kk]
+				for oy := 0; oy < p.oh; oy++ {
+					kernels.ConvRows(dst[oy*p.ow:(oy+1)*p.ow], b, buf, offs[oy*kk:(oy+1)*kk], wk)
 				}
 			}
 		}

@@ -18,6 +18,7 @@ import (
 	"math"
 
 	"github.com/onnxq/onnxq/graph"
+	"github.com/onnxq/onnxq/runtime/kernels"
 	"github.com/x448/float16"
 )
 
@@ -153,7 +154,11 @@ func (k *poolKernel) Run(ctx *Context, in []*Tensor) ([]*Tensor, error) {
 	switch x.DType {
 	case graph.Float32:
 		y = ctx.Alloc(graph.Float32, outShape...)
-		poolPlanes(ctx, k, win, x.F32(), y.F32(), planes)
+		if len(win.in) <= 2 && k.kind != poolLp {
+			poolRowsF32(ctx, k, win, x.F32(), y.F32(), planes)
+		} else {
+			poolPlanes(ctx, k, win, x.F32(), y.F32(), planes)
+		}
 	default:
 		xv, err := x.AsFloat64()
 		if err != nil || x.DType == graph.Bool {
@@ -178,15 +183,82 @@ func (k *poolKernel) Run(ctx *Context, in []*Tensor) ([]*Tensor, error) {
 	return []*Tensor{y, idx}, nil
 }
 
-// lowest is the start of a max: the most negative finite value, as ONNX
-// Runtime uses (a window entirely in the padding keeps it).
-func lowest[T convFloat]() T {
-	var z T
-	if _, ok := any(z).(float32); ok {
-		return T(-math.MaxFloat32)
+// lowest is the start of a max, and what a window entirely in the
+// padding gives.
+func lowest[T convFloat]() T { return T(math.Inf(-1)) }
+
+// poolCounts returns, per axis and output position, the number of taps
+// inside the input, or with includePad inside the explicitly padded input.
+func poolCounts(win *window, includePad bool) [][]int {
+	r := len(win.in)
+	counts := make([][]int, r)
+	for j := 0; j < r; j++ {
+		lo, hi := 0, win.in[j]
+		if includePad {
+			lo, hi = -win.padB[j], win.in[j]+win.padE[j]
+		}
+		counts[j] = make([]int, win.out[j])
+		for o := range counts[j] {
+			for t := 0; t < win.k[j]; t++ {
+				if i := o*win.s[j] - win.padB[j] + t*win.d[j]; i >= lo && i < hi {
+					counts[j][o]++
+				}
+			}
+		}
 	}
-	m := -math.MaxFloat64
-	return T(m)
+	return counts
+}
+
+// poolRowsF32 is max or average pooling of 1-D or 2-D float32 planes by
+// whole output rows: each plane is laid out padded (-Inf for max, 0 for
+// average) and every output row is the max (kernels.MaxRows) or sum
+// (kernels.ConvRows with unit weights) of its taps' runs, taps in
+// row-major order; averages are then divided by their counts.
+func poolRowsF32(ctx *Context, k *poolKernel, win *window, x, y []float32, planes int) {
+	p := newPlaneWindow(win)
+	kk := p.kh * p.kw
+	offs := make([]int, p.oh*kk)
+	for oy := 0; oy < p.oh; oy++ {
+		p.rowOffsets(oy, offs[oy*kk:(oy+1)*kk])
+	}
+	pad := float32(math.Inf(-1))
+	var counts [][]int
+	var ones []float32
+	if k.kind == poolAvg {
+		pad = 0
+		counts = poolCounts(win, k.includePad)
+		if len(counts) == 1 {
+			counts = append([][]int{{1}}, counts...)
+		}
+		ones = make([]float32, kk)
+		fill(ones, 1)
+	}
+	inPlane, outPlane := p.ih*p.iw, p.oh*p.ow
+	ctx.Parallel(planes, func(lo, hi int) {
+		buf := make([]float32, p.size)
+		tmp := make([]float32, p.iw)
+		for pl := lo; pl < hi; pl++ {
+			p.layout(buf, x[pl*inPlane:(pl+1)*inPlane], pad, tmp)
+			dst := y[pl*outPlane : (pl+1)*outPlane]
+			for oy := 0; oy < p.oh; oy++ {
+				row := dst[oy*p.ow : (oy+1)*p.ow]
+				off := offs[oy*kk : (oy+1)*kk]
+				if k.kind == poolMax {
+					kernels.MaxRows(row, buf, off)
+					continue
+				}
+				kernels.ConvRows(row, 0, buf, off, ones)
+				cy := counts[0][oy]
+				for ox, cx := range counts[1] {
+					if n := cy * cx; n == 0 {
+						row[ox] = float32(math.NaN())
+					} else {
+						row[ox] /= float32(n)
+					}
+				}
+			}
+		}
+	})
 }
 
 // poolPlanes pools every channel plane of x into y.
@@ -197,24 +269,9 @@ func poolPlanes[T convFloat](ctx *Context, k *poolKernel, win *window, x, y []T,
 	inPlane, outPlane := product(win.in), product(win.out)
 	outer := outPlane / ow
 	kOuter := product(win.k[:last])
-	// Divisors per axis and output position.
 	var counts [][]int
 	if k.kind == poolAvg {
-		counts = make([][]int, r)
-		for j := 0; j < r; j++ {
-			lo, hi := 0, win.in[j]
-			if k.includePad {
-				lo, hi = -win.padB[j], win.in[j]+win.padE[j]
-			}
-			counts[j] = make([]int, win.out[j])
-			for o := range counts[j] {
-				for t := 0; t < win.k[j]; t++ {
-					if i := o*win.s[j] - win.padB[j] + t*win.d[j]; i >= lo && i < hi {
-						counts[j][o]++
-					}
-				}
-			}
-		}
+		counts = poolCounts(win, k.includePad)
 	}
 	p := T(k.p)
 	invP := 1 / k.p

@@ -72,6 +72,23 @@ func Sgemm(m, n, k int, a []float32, lda int, transA bool, b []float32, ldb int,
 // bit-identical for every value of threads.
 func SgemmParallel(threads, m, n, k int, a []float32, lda int, transA bool, b []float32, ldb int, transB bool,
 	c []float32, ldc int, alpha, beta float32) {
+	sgemm(threads, m, n, k, a, lda, transA, b, ldb, transB, c, ldc, alpha, beta, nil)
+}
+
+// SgemmBias computes C = alpha·op(A)·op(B) + bias[i] on every row i (C is
+// not read), on up to threads goroutines. The bias enters the sums as
+// their first term (one more depth step with A's column bias and B's row
+// of ones), so it costs no pass over C.
+func SgemmBias(threads, m, n, k int, a []float32, lda int, transA bool, b []float32, ldb int, transB bool,
+	c []float32, ldc int, alpha float32, bias []float32) {
+	if len(bias) < m {
+		panic(fmt.Sprintf("kernels: bias has %d values for %d rows", len(bias), m))
+	}
+	sgemm(threads, m, n, k, a, lda, transA, b, ldb, transB, c, ldc, alpha, 0, bias[:m])
+}
+
+func sgemm(threads, m, n, k int, a []float32, lda int, transA bool, b []float32, ldb int, transB bool,
+	c []float32, ldc int, alpha, beta float32, bias []float32) {
 	checkMatrix("C", c, m, n, ldc)
 	if transA {
 		checkMatrix("A", a, k, m, lda)
@@ -88,6 +105,14 @@ func SgemmParallel(threads, m, n, k int, a []float32, lda int, transA bool, b []
 	}
 	if k == 0 || alpha == 0 {
 		scaleC(m, n, c, ldc, beta)
+		if bias != nil {
+			for i := 0; i < m; i++ {
+				row := c[i*ldc : i*ldc+n]
+				for j := range row {
+					row[j] = bias[i]
+				}
+			}
+		}
 		return
 	}
 	if beta != 0 && beta != 1 {
@@ -96,7 +121,7 @@ func SgemmParallel(threads, m, n, k int, a []float32, lda int, transA bool, b []
 	g := gemm{
 		kern: active, m: m, n: n, k: k,
 		a: a, lda: lda, transA: transA, b: b, ldb: ldb, transB: transB,
-		c: c, ldc: ldc, alpha: alpha, beta0: beta == 0,
+		c: c, ldc: ldc, alpha: alpha, beta0: beta == 0, bias: bias,
 	}
 	if flops := 2 * float64(m) * float64(n) * float64(k); flops < float64(threads)*minThreadFlops {
 		threads = max(1, int(flops/minThreadFlops))
@@ -148,7 +173,8 @@ type gemm struct {
 	c       []float32
 	ldc     int
 	alpha   float32
-	beta0   bool // C starts as alpha·A·B, not read
+	beta0   bool      // C starts as alpha·A·B, not read
+	bias    []float32 // per-row first term of the sums, or nil
 }
 
 // bufPool recycles packing buffers between calls.
@@ -179,12 +205,12 @@ func (g *gemm) run(threads int) {
 	chunks := (g.n + chunk - 1) / chunk
 	threads = max(1, min(threads, chunks))
 
-	apBuf := getBuf(mcMax * kcMax)
+	apBuf := getBuf(mcMax * (kcMax + 1))
 	defer putBuf(apBuf)
 	ap := *apBuf
 	work := make([]*worker, threads)
 	for t := range work {
-		work[t] = newWorker(kcMax*min(chunk, roundUp(g.n, nr)), mr*nr)
+		work[t] = newWorker((kcMax+1)*min(chunk, roundUp(g.n, nr)), mr*nr)
 		defer work[t].release()
 	}
 
@@ -194,6 +220,10 @@ func (g *gemm) run(threads int) {
 			kc := min(kcMax, g.k-pc)
 			g.packA(ap, ic, mc, pc, kc)
 			add := pc > 0 || !g.beta0
+			if pc == 0 && g.bias != nil {
+				kc++ // the bias step
+				add = false
+			}
 			if threads == 1 {
 				for jc := 0; jc < g.n; jc += chunk {
 					g.block(work[0], ap, ic, mc, pc, kc, jc, min(chunk, g.n-jc), add)
@@ -277,45 +307,71 @@ func (g *gemm) block(w *worker, ap []float32, ic, mc, pc, kc, jc, nc int, add bo
 func (g *gemm) packA(ap []float32, ic, mc, pc, kc int) {
 	mr := g.kern.mr
 	alpha := g.alpha
+	if pc == 0 && g.bias != nil {
+		// Depth step 0 holds the bias column.
+		for ir := 0; ir < mc; ir += mr {
+			dst := ap[ir*(kc+1) : (ir+mr)*(kc+1)]
+			rows := min(mr, mc-ir)
+			copy(dst[:rows], g.bias[ic+ir:ic+ir+rows])
+			clear(dst[rows:mr])
+			g.packAPanel(dst[mr:], ic+ir, rows, pc, kc, alpha)
+		}
+		return
+	}
 	for ir := 0; ir < mc; ir += mr {
-		dst := ap[ir*kc : (ir+mr)*kc]
-		rows := min(mr, mc-ir)
-		if !g.transA {
-			for i := 0; i < rows; i++ {
-				src := g.a[(ic+ir+i)*g.lda+pc:]
-				src = src[:kc]
-				for p, v := range src {
-					dst[p*mr+i] = v * alpha
-				}
+		g.packAPanel(ap[ir*kc:(ir+mr)*kc], ic+ir, min(mr, mc-ir), pc, kc, alpha)
+	}
+}
+
+// packAPanel packs rows i0..i0+rows of alpha·op(A), depth pc..pc+kc, into
+// one panel of mr rows.
+func (g *gemm) packAPanel(dst []float32, i0, rows, pc, kc int, alpha float32) {
+	mr := g.kern.mr
+	if !g.transA {
+		for i := 0; i < rows; i++ {
+			src := g.a[(i0+i)*g.lda+pc:]
+			src = src[:kc]
+			for p, v := range src {
+				dst[p*mr+i] = v * alpha
 			}
-			for i := rows; i < mr; i++ {
-				for p := 0; p < kc; p++ {
-					dst[p*mr+i] = 0
-				}
-			}
-			continue
 		}
-		for p := 0; p < kc; p++ {
-			src := g.a[(pc+p)*g.lda+ic+ir:]
-			src = src[:rows]
-			d := dst[p*mr : p*mr+mr]
-			for i, v := range src {
-				d[i] = v * alpha
+		for i := rows; i < mr; i++ {
+			for p := 0; p < kc; p++ {
+				dst[p*mr+i] = 0
 			}
-			clear(d[rows:])
 		}
+		return
+	}
+	for p := 0; p < kc; p++ {
+		src := g.a[(pc+p)*g.lda+i0:]
+		src = src[:rows]
+		d := dst[p*mr : p*mr+mr]
+		for i, v := range src {
+			d[i] = v * alpha
+		}
+		clear(d[rows:])
 	}
 }
 
 // packB copies depth pc..pc+kc, columns jc..jc+nc of op(B) into panels of
 // nr columns: element (p, j) of a panel at p*nr+j, missing columns zero.
+// With a bias, kc counts the extra first step: a row of ones.
 func (g *gemm) packB(bp []float32, pc, kc, jc, nc int) {
 	nr := g.kern.nr
+	ones := pc == 0 && g.bias != nil
 	for jr := 0; jr < nc; jr += nr {
 		dst := bp[jr*kc : (jr+nr)*kc]
 		cols := min(nr, nc-jr)
+		depth := kc
+		if ones {
+			for j := range dst[:nr] {
+				dst[j] = 1
+			}
+			dst = dst[nr:]
+			depth--
+		}
 		if !g.transB {
-			for p := 0; p < kc; p++ {
+			for p := 0; p < depth; p++ {
 				src := g.b[(pc+p)*g.ldb+jc+jr:]
 				d := dst[p*nr : p*nr+nr]
 				copy(d, src[:cols])
@@ -325,13 +381,13 @@ func (g *gemm) packB(bp []float32, pc, kc, jc, nc int) {
 		}
 		for j := 0; j < cols; j++ {
 			src := g.b[(jc+jr+j)*g.ldb+pc:]
-			src = src[:kc]
+			src = src[:depth]
 			for p, v := range src {
 				dst[p*nr+j] = v
 			}
 		}
 		for j := cols; j < nr; j++ {
-			for p := 0; p < kc; p++ {
+			for p := 0; p < depth; p++ {
 				dst[p*nr+j] = 0
 			}
 		}

@@ -22,6 +22,7 @@ type gemmCase struct {
 	lda, ldb, ldc    int
 	a, b, c          []float32
 	aOrig, bOrig, c0 []float32
+	bias             []float32 // SgemmBias when set
 }
 
 const guard = 37 // elements of guard band before and after each buffer
@@ -68,6 +69,11 @@ func filled(r *rand.Rand, rows, cols, ld int) []float32 {
 
 func (g *gemmCase) run(threads int) {
 	body := func(s []float32) []float32 { return s[guard : len(s)-guard] }
+	if g.bias != nil {
+		SgemmBias(threads, g.m, g.n, g.k, body(g.a), g.lda, g.transA, body(g.b), g.ldb, g.transB,
+			body(g.c), g.ldc, g.alpha, g.bias)
+		return
+	}
 	SgemmParallel(threads, g.m, g.n, g.k, body(g.a), g.lda, g.transA, body(g.b), g.ldb, g.transB,
 		body(g.c), g.ldc, g.alpha, g.beta)
 }
@@ -107,7 +113,12 @@ func (g *gemmCase) check(t *testing.T, name string) {
 			if g.beta == 0 {
 				want = float64(g.alpha) * s
 			}
-			bound := 2*float64(g.k+3)*eps*(math.Abs(float64(g.alpha))*mag+math.Abs(float64(g.beta)*c0)) + 1e-30
+			extra := math.Abs(float64(g.beta) * c0)
+			if g.bias != nil {
+				want = float64(g.alpha)*s + float64(g.bias[i])
+				extra = math.Abs(float64(g.bias[i]))
+			}
+			bound := 2*float64(g.k+3)*eps*(math.Abs(float64(g.alpha))*mag+extra) + 1e-30
 			got := float64(g.c[off])
 			if !(math.Abs(got-want) <= bound) {
 				t.Fatalf("%s: C[%d,%d] = %v, want %v (bound %.3g)", name, i, j, got, want, bound)
@@ -275,6 +286,38 @@ func TestSgemmKernelsAgree(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestSgemmBias checks the per-row bias form over edge sizes, blocks and
+// thread counts.
+func TestSgemmBias(t *testing.T) {
+	withKernel(t, func(t *testing.T, _ sgemmKernel) {
+		r := rand.New(rand.NewPCG(12, 13))
+		sizes := [][3]int{{1, 1, 1}, {7, 33, 0}, {9, 17, 5}, {16, 64, 300}, {33, 100, 600}, {65, 47, 129}, {129, 1100, 31}}
+		for i, s := range sizes {
+			for tr := 0; tr < 4; tr++ {
+				alpha := []float32{1, 0.5, 0, -2}[tr]
+				g := newCase(r, s[0], s[1], s[2], tr&1 != 0, tr&2 != 0, alpha, 0, i%3)
+				g.bias = make([]float32, s[0])
+				for j := range g.bias {
+					g.bias[j] = float32(r.NormFloat64())
+				}
+				c0 := append([]float32(nil), g.c...)
+				g.run(1)
+				g.check(t, fmt.Sprint("bias ", s, " tr ", tr))
+				want := append([]float32(nil), g.c...)
+				for _, th := range []int{2, 3, 5} {
+					copy(g.c, c0)
+					g.run(th)
+					for j := range want {
+						if math.Float32bits(g.c[j]) != math.Float32bits(want[j]) {
+							t.Fatalf("bias %v threads %d: element %d differs", s, th, j)
+						}
+					}
+				}
+			}
+		}
+	})
 }
 
 func TestSgemmSpecialScalars(t *testing.T) {
