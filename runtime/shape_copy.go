@@ -182,6 +182,12 @@ func dmStrided[T any](ctx *Context, dst, src []T, p *dmPlan) {
 		}
 		for o := lo; o < hi; o++ {
 			switch {
+			case dsl == 1 && ssl == 1 && n <= 16:
+				// Short rows: a loop beats the call to memmove.
+				dr, sr := dst[d:d+n], src[s:s+n]
+				for j := range dr {
+					dr[j] = sr[j]
+				}
 			case dsl == 1 && ssl == 1:
 				copy(dst[d:d+n], src[s:s+n])
 			case dsl == 1 && ssl == 0:
