@@ -10,6 +10,7 @@ import (
 	"math"
 
 	"github.com/onnxq/onnxq/graph"
+	"github.com/onnxq/onnxq/runtime/kernels"
 	"github.com/x448/float16"
 )
 
@@ -201,16 +202,8 @@ func floatActivation(f32 func(float32) float32, f64 func(float64) float64) *unar
 	}
 }
 
-func reluF32(dst, src []float32) {
-	src = src[:len(dst)]
-	for i := range dst {
-		v := src[i]
-		if !(v > 0) && v == v { // NaN stays NaN, -0 becomes 0
-			v = 0
-		}
-		dst[i] = v
-	}
-}
+// reluF32 is max(x, 0) with NaN kept.
+func reluF32(dst, src []float32) { kernels.ClampF32(dst, src, 0, float32(math.Inf(1))) }
 
 func activationBuilder(mk func(n *graph.Node) (*unaryDef, error)) Builder {
 	return func(n *graph.Node, opset int64) (Kernel, error) {
@@ -374,12 +367,8 @@ func clipBuilder(n *graph.Node, opset int64) (Kernel, error) {
 	}), nil
 }
 
-func clipF32(dst, src []float32, lo, hi float32) {
-	src = src[:len(dst)]
-	for i := range dst {
-		dst[i] = min(max(src[i], lo), hi)
-	}
-}
+// clipF32 is min(max(x, lo), hi), NaN kept.
+func clipF32(dst, src []float32, lo, hi float32) { kernels.ClampF32(dst, src, lo, hi) }
 
 // scalarFloat reads the single element of a float tensor.
 func scalarFloat(t *Tensor) float64 {
@@ -519,10 +508,15 @@ func softmaxRowF32(dst, src []float32, log bool) {
 		}
 		return
 	}
+	// x - m <= 0 here; below -104 e^(x-m) is 0 in float32.
 	var sum float64
 	if log {
 		for _, v := range src {
-			sum += expPoly(float64(v - m))
+			d := float64(v - m)
+			if d < -104 {
+				d = -104
+			}
+			sum += expPoly(d)
 		}
 		ls := float32(math.Log(sum))
 		for i, v := range src {
@@ -531,7 +525,11 @@ func softmaxRowF32(dst, src []float32, log bool) {
 		return
 	}
 	for i, v := range src {
-		e := expf(v - m)
+		d := float64(v - m)
+		if d < -104 {
+			d = -104
+		}
+		e := float32(expPoly(d))
 		dst[i] = e
 		sum += float64(e)
 	}

@@ -16,6 +16,7 @@ import (
 	"math"
 
 	"github.com/onnxq/onnxq/graph"
+	"github.com/onnxq/onnxq/runtime/kernels"
 	"github.com/x448/float16"
 )
 
@@ -94,25 +95,26 @@ type binaryDef struct {
 
 var arithmeticOps = map[string]*binaryDef{
 	"Add": {
-		f32: f32Loops{vv: addVV, vs: addVS, sv: func(dst []float32, a float32, b []float32) { addVS(dst, b, a) }},
+		f32: f32Loops{vv: kernels.AddF32, vs: kernels.AddScalarF32, sv: func(dst []float32, a float32, b []float32) { kernels.AddScalarF32(dst, b, a) }},
 		f64: func(a, b float64) float64 { return a + b },
 		i64: func(a, b int64) int64 { return a + b },
 		u64: func(a, b uint64) uint64 { return a + b },
 	},
 	"Sub": {
-		f32: f32Loops{vv: subVV, vs: func(dst, a []float32, b float32) { addVS(dst, a, -b) }, sv: subSV},
+		// a - s is exactly a + (-s).
+		f32: f32Loops{vv: kernels.SubF32, vs: func(dst, a []float32, b float32) { kernels.AddScalarF32(dst, a, -b) }, sv: kernels.ScalarSubF32},
 		f64: func(a, b float64) float64 { return a - b },
 		i64: func(a, b int64) int64 { return a - b },
 		u64: func(a, b uint64) uint64 { return a - b },
 	},
 	"Mul": {
-		f32: f32Loops{vv: mulVV, vs: mulVS, sv: func(dst []float32, a float32, b []float32) { mulVS(dst, b, a) }},
+		f32: f32Loops{vv: kernels.MulF32, vs: kernels.MulScalarF32, sv: func(dst []float32, a float32, b []float32) { kernels.MulScalarF32(dst, b, a) }},
 		f64: func(a, b float64) float64 { return a * b },
 		i64: func(a, b int64) int64 { return a * b },
 		u64: func(a, b uint64) uint64 { return a * b },
 	},
 	"Div": {
-		f32: f32Loops{vv: divVV, vs: divVS, sv: divSV},
+		f32: f32Loops{vv: kernels.DivF32, vs: kernels.DivScalarF32, sv: kernels.ScalarDivF32},
 		f64: func(a, b float64) float64 { return a / b },
 		i64: divInt64,
 		u64: func(a, b uint64) uint64 {
@@ -149,71 +151,6 @@ func divInt64(a, b int64) int64 {
 		return -a // avoids the overflow trap of MinInt64 / -1
 	}
 	return a / b
-}
-
-func addVV(dst, a, b []float32) {
-	a, b = a[:len(dst)], b[:len(dst)]
-	for i := range dst {
-		dst[i] = a[i] + b[i]
-	}
-}
-
-func addVS(dst, a []float32, b float32) {
-	a = a[:len(dst)]
-	for i := range dst {
-		dst[i] = a[i] + b
-	}
-}
-
-func subVV(dst, a, b []float32) {
-	a, b = a[:len(dst)], b[:len(dst)]
-	for i := range dst {
-		dst[i] = a[i] - b[i]
-	}
-}
-
-func subSV(dst []float32, a float32, b []float32) {
-	b = b[:len(dst)]
-	for i := range dst {
-		dst[i] = a - b[i]
-	}
-}
-
-func mulVV(dst, a, b []float32) {
-	a, b = a[:len(dst)], b[:len(dst)]
-	for i := range dst {
-		dst[i] = a[i] * b[i]
-	}
-}
-
-func mulVS(dst, a []float32, b float32) {
-	a = a[:len(dst)]
-	for i := range dst {
-		dst[i] = a[i] * b
-	}
-}
-
-func divVV(dst, a, b []float32) {
-	a, b = a[:len(dst)], b[:len(dst)]
-	for i := range dst {
-		dst[i] = a[i] / b[i]
-	}
-}
-
-// divVS divides by a scalar; it does not multiply by the reciprocal,
-// which would round differently.
-func divVS(dst, a []float32, b float32) {
-	a = a[:len(dst)]
-	for i := range dst {
-		dst[i] = a[i] / b
-	}
-}
-
-func divSV(dst []float32, a float32, b []float32) {
-	b = b[:len(dst)]
-	for i := range dst {
-		dst[i] = a / b[i]
-	}
 }
 
 // maxF32 and minF32 propagate NaN like numpy's maximum and minimum.
@@ -262,8 +199,8 @@ var variadicOps = map[string]*binaryDef{
 		i64: func(a, b int64) int64 { return min(a, b) },
 		u64: func(a, b uint64) uint64 { return min(a, b) },
 	},
-	"Sum":  {f32: arithmeticOps["Add"].f32, f64: arithmeticOps["Add"].f64},
-	"Mean": {f32: arithmeticOps["Add"].f32, f64: arithmeticOps["Add"].f64},
+	"Sum":  {f32: f32Loops{vv: kernels.AddF32, vs: kernels.AddScalarF32, sv: func(dst []float32, a float32, b []float32) { kernels.AddScalarF32(dst, b, a) }}, f64: func(a, b float64) float64 { return a + b }},
+	"Mean": {f32: f32Loops{vv: kernels.AddF32, vs: kernels.AddScalarF32, sv: func(dst []float32, a float32, b []float32) { kernels.AddScalarF32(dst, b, a) }}, f64: func(a, b float64) float64 { return a + b }},
 }
 
 // binaryBuilder makes the kernel of a fixed binary op.
@@ -853,12 +790,7 @@ type unaryDef struct {
 
 var unaryOps = map[string]*unaryDef{
 	"Neg": {
-		f32: func(dst, src []float32) {
-			src = src[:len(dst)]
-			for i := range dst {
-				dst[i] = -src[i]
-			}
-		},
+		f32: func(dst, src []float32) { kernels.ScalarSubF32(dst, float32(math.Copysign(0, -1)), src) },
 		f64: func(x float64) float64 { return -x },
 		i64: func(x int64) int64 { return -x },
 	},
@@ -888,12 +820,7 @@ var unaryOps = map[string]*unaryDef{
 		f64: math.Sqrt,
 	},
 	"Reciprocal": {
-		f32: func(dst, src []float32) {
-			src = src[:len(dst)]
-			for i := range dst {
-				dst[i] = 1 / src[i]
-			}
-		},
+		f32: func(dst, src []float32) { kernels.ScalarDivF32(dst, 1, src) },
 		f64: func(x float64) float64 { return 1 / x },
 	},
 	"Exp":   {f32: expF32Loop, f64: math.Exp},

@@ -1,28 +1,16 @@
 // Fast float32 math for the elementwise and activation kernels: exp (and
 // what is built on it: sigmoid) evaluated in float64 with a short
 // polynomial, accurate to within one float32 ulp and several times faster
-// than math.Exp.
+// than math.Exp. The loops keep their bodies free of calls (a call per
+// element costs more than the arithmetic) and of data-dependent branches.
 package runtime
 
 import "math"
 
-// expf returns e^x rounded to float32. x = k·ln2 + r with |r| <= ln2/2;
-// e^r comes from its degree-7 Taylor polynomial (relative error < 1e-8)
-// and 2^k is applied exactly in float64, so subnormal results round once.
-func expf(x float32) float32 {
-	switch {
-	case x != x:
-		return x
-	case x > 89:
-		return float32(math.Inf(1))
-	case x < -104:
-		return 0
-	}
-	return float32(expPoly(float64(x)))
-}
-
-// expPoly is e^v for v in [-104, 89] (float32's range), with float32
-// accuracy.
+// expPoly is e^v for v in [-104, 89] (float32's range and a little
+// beyond), with float32 accuracy: v = k·ln2 + r with |r| <= ln2/2, e^r from
+// its degree-7 Taylor polynomial (relative error < 1e-8), and 2^k applied
+// exactly in float64 so that subnormal float32 results round only once.
 func expPoly(v float64) float64 {
 	const round = 0x1.8p52 // adding it rounds to an integer
 	k := v*math.Log2E + round
@@ -32,37 +20,49 @@ func expPoly(v float64) float64 {
 	return p * math.Float64frombits(uint64(int64(k)+1023)<<52)
 }
 
-// expF32Loop computes e^x of each element.
+// expf returns e^x rounded to float32 (+Inf above float32's range, 0
+// below it, NaN for NaN).
+func expf(x float32) float32 {
+	v := float64(x)
+	if v > 89 {
+		v = 89 // e^89 overflows float32: +Inf
+	}
+	if v < -104 {
+		v = -104 // e^-104 is below half the smallest subnormal: 0
+	}
+	return float32(expPoly(v))
+}
+
+// expF32Loop computes e^x of each element (as expf).
 func expF32Loop(dst, src []float32) {
 	src = src[:len(dst)]
-	for i := range dst {
-		dst[i] = expf(src[i])
-	}
-}
-
-// sigmoidf is 1/(1+e^-x), written so that neither branch overflows.
-func sigmoidf(x float32) float32 {
-	if x != x {
-		return x
-	}
-	v := float64(x)
-	if v >= 0 {
-		if v > 40 {
-			return 1
+	for i, x := range src {
+		v := float64(x)
+		if v > 89 {
+			v = 89
 		}
-		return float32(1 / (1 + expPoly(-v)))
+		if v < -104 {
+			v = -104
+		}
+		dst[i] = float32(expPoly(v))
 	}
-	if v < -103 {
-		return float32(math.Exp(v)) // tiny: e^x itself, into the subnormals
-	}
-	e := expPoly(v)
-	return float32(e / (1 + e))
 }
 
-// sigmoidF32Loop computes the logistic sigmoid of each element.
+// sigmoidF32Loop computes 1/(1+e^-x) of each element. With e = e^-|x|
+// (never overflowing) the result is 1/(1+e) for x >= 0 and e/(1+e)
+// otherwise, picked by the sign bit without a branch.
 func sigmoidF32Loop(dst, src []float32) {
 	src = src[:len(dst)]
-	for i := range dst {
-		dst[i] = sigmoidf(src[i])
+	for i, x := range src {
+		v := float64(x)
+		a := math.Abs(v)
+		if a > 104 {
+			a = 104 // the result is then 1, or below float32's range
+		}
+		e := expPoly(-a)
+		r := 1 / (1 + e)
+		t := e * r
+		neg := uint64(int64(math.Float64bits(v)) >> 63)
+		dst[i] = float32(math.Float64frombits(math.Float64bits(r)&^neg | math.Float64bits(t)&neg))
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"math"
 
 	"github.com/onnxq/onnxq/graph"
+	"github.com/onnxq/onnxq/runtime/kernels"
 )
 
 func registerNormalization(r *Registry) {
@@ -102,6 +103,10 @@ func affineChannels[T float32 | float64](ctx *Context, dst, src []T, n, c, spati
 				for i, v := range s {
 					d[i] = T(float64(v)*pa[i] + pb[i])
 				}
+				continue
+			}
+			if s32, ok := any(s).([]float32); ok {
+				kernels.AffineF32(any(d).([]float32), s32, float32(a[ch]), float32(b[ch]))
 				continue
 			}
 			sa, sb := T(a[ch]), T(b[ch])
