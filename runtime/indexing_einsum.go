@@ -8,6 +8,7 @@ package runtime
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 	"strings"
@@ -380,7 +381,8 @@ func einContract(ops []einOperand, out []int, size map[int]int) []float64 {
 	return einArrange(last, out, size)
 }
 
-// dmStoreFloat64 rounds float64 values into out's element type.
+// dmStoreFloat64 rounds float64 values into out's element type; integers
+// truncate toward zero and saturate at the type's range (NaN gives 0).
 func dmStoreFloat64(out *Tensor, vals []float64) error {
 	switch o := out.Data.(type) {
 	case []float32:
@@ -398,42 +400,43 @@ func dmStoreFloat64(out *Tensor, vals []float64) error {
 			o[i] = BFloat16From(float32(v))
 		}
 	case []int8:
-		for i, v := range vals {
-			o[i] = int8(v)
-		}
+		dmSaturate(o, vals, math.MinInt8, math.MaxInt8, -1<<7, 1<<7)
 	case []int16:
-		for i, v := range vals {
-			o[i] = int16(v)
-		}
+		dmSaturate(o, vals, math.MinInt16, math.MaxInt16, -1<<15, 1<<15)
 	case []int32:
-		for i, v := range vals {
-			o[i] = int32(v)
-		}
+		dmSaturate(o, vals, math.MinInt32, math.MaxInt32, -1<<31, 1<<31)
 	case []int64:
-		for i, v := range vals {
-			o[i] = int64(v)
-		}
+		dmSaturate(o, vals, math.MinInt64, math.MaxInt64, -1<<63, 1<<63)
 	case []uint8:
 		if out.DType != graph.Uint8 {
 			return fmt.Errorf("%v is not supported", out.DType)
 		}
-		for i, v := range vals {
-			o[i] = uint8(v)
-		}
+		dmSaturate(o, vals, 0, math.MaxUint8, 0, 1<<8)
 	case []uint16:
-		for i, v := range vals {
-			o[i] = uint16(v)
-		}
+		dmSaturate(o, vals, 0, math.MaxUint16, 0, 1<<16)
 	case []uint32:
-		for i, v := range vals {
-			o[i] = uint32(v)
-		}
+		dmSaturate(o, vals, 0, math.MaxUint32, 0, 1<<32)
 	case []uint64:
-		for i, v := range vals {
-			o[i] = uint64(v)
-		}
+		dmSaturate(o, vals, 0, math.MaxUint64, 0, 1<<64)
 	default:
 		return fmt.Errorf("%v is not supported", out.DType)
 	}
 	return nil
+}
+
+// dmSaturate stores truncated values, clamping those outside [lo, hi)
+// to the type's limits.
+func dmSaturate[T ~int8 | ~int16 | ~int32 | ~int64 | ~uint8 | ~uint16 | ~uint32 | ~uint64](dst []T, vals []float64, minT, maxT T, lo, hi float64) {
+	for i, v := range vals {
+		switch {
+		case v != v:
+			dst[i] = 0
+		case v < lo:
+			dst[i] = minT
+		case v >= hi:
+			dst[i] = maxT
+		default:
+			dst[i] = T(v)
+		}
+	}
 }
