@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/onnxq/onnxq/graph"
+	"github.com/onnxq/onnxq/runtime/kernels"
 )
 
 func registerRNN(r *Registry) {
@@ -389,7 +390,11 @@ func runRecurrent[T rnnFloat](ctx *Context, k *recurrent, s rnnShapes, lens []in
 	}
 
 	xw := make([]T, S*B*G) // input projections plus biases, per step and batch
-	hr := make([]T, B*G)   // recurrent projections of one step
+	var xwStore []T        // layout 1: projections in X's (batch, step) order
+	if k.layout == 1 {
+		xwStore = make([]T, S*B*G)
+	}
+	hr := make([]T, B*G) // recurrent projections of one step
 	h := make([]T, B*H)
 	c := make([]T, B*H)
 	rh := make([]T, H) // GRU: r ⊙ H(t-1) of one batch entry
@@ -408,28 +413,47 @@ func runRecurrent[T rnnFloat](ctx *Context, k *recurrent, s rnnShapes, lens []in
 		acts := k.acts[d*k.kind.acts() : (d+1)*k.kind.acts()]
 		reverse := k.reverse || d == 1
 
-		// Input projections for every step at once; the rows are
-		// independent, so they split over threads.
+		// Input projections for every step at once: one GEMM for float32
+		// (rows in X's storage order), row-by-row dot products otherwise.
 		rows := S * B
-		ctx.Parallel(rows, func(lo, hi int) {
-			for row := lo; row < hi; row++ {
-				t, b := row/B, row%B
-				xr := x[xOff(t, b) : xOff(t, b)+I]
-				out := xw[row*G : (row+1)*G]
-				for j := 0; j < G; j++ {
-					v := rnnDot(xr, wd[j*I:(j+1)*I])
-					if wb != nil {
-						v += wb[j]
-						// The recurrent bias joins here except GRU's
-						// hidden gate with linear_before_reset.
-						if !(k.kind == rnnGRU && k.lbr && j >= 2*H) {
-							v += rb[j]
-						}
+		if xf, ok := any(x).([]float32); ok && rows >= 4 {
+			dst := any(xw).([]float32)
+			if k.layout == 1 {
+				dst = any(xwStore).([]float32)
+			}
+			kernels.SgemmParallel(ctxThreads(ctx), rows, G, I, xf, I, false, any(wd).([]float32), I, true, dst, G, 1, 0)
+			if k.layout == 1 {
+				for b := 0; b < B; b++ {
+					for t := 0; t < S; t++ {
+						copy(xw[(t*B+b)*G:(t*B+b+1)*G], xwStore[(b*S+t)*G:(b*S+t+1)*G])
 					}
-					out[j] = v
 				}
 			}
-		})
+		} else {
+			ctx.Parallel(rows, func(lo, hi int) {
+				for row := lo; row < hi; row++ {
+					t, b := row/B, row%B
+					xr := x[xOff(t, b) : xOff(t, b)+I]
+					out := xw[row*G : (row+1)*G]
+					for j := 0; j < G; j++ {
+						out[j] = rnnDot(xr, wd[j*I:(j+1)*I])
+					}
+				}
+			})
+		}
+		if wb != nil {
+			for row := 0; row < rows; row++ {
+				out := xw[row*G : (row+1)*G]
+				for j := range out {
+					out[j] += wb[j]
+					// The recurrent bias joins here except GRU's hidden
+					// gate with linear_before_reset.
+					if !(k.kind == rnnGRU && k.lbr && j >= 2*H) {
+						out[j] += rb[j]
+					}
+				}
+			}
+		}
 		// Initial state.
 		for b := 0; b < B; b++ {
 			if h0 != nil {
