@@ -1,6 +1,6 @@
 // indexing.go holds the kernels that read or write elements at computed
 // positions: Gather, GatherElements, GatherND, ScatterND, ScatterElements,
-// Scatter and OneHot. TopK and Unique are in indexing_sort.go, Einsum in
+// Scatter, TensorScatter and OneHot. TopK and Unique are in indexing_sort.go, Einsum in
 // indexing_einsum.go.
 package runtime
 
@@ -19,6 +19,7 @@ func registerIndexing(r *Registry) {
 	r.Register("", "ScatterElements", buildScatterElements)
 	r.Register("", "Scatter", buildScatterElements)
 	r.Register("", "OneHot", buildOneHot)
+	r.Register("", "TensorScatter", buildTensorScatter)
 	registerSortOps(r)
 	r.Register("", "Einsum", buildEinsum)
 }
@@ -492,6 +493,85 @@ func buildOneHot(n *graph.Node, opset int64) (Kernel, error) {
 		}
 		if err := dmBlocks(nil, out.Data, vals.Data, doff, soff, 1); err != nil {
 			return nil, err
+		}
+		return []*Tensor{out}, nil
+	}), nil
+}
+
+// buildTensorScatter writes update into a copy of past_cache along the
+// sequence axis, from each batch entry's write index (wrapping around in
+// circular mode): the KV-cache update of attention models.
+func buildTensorScatter(n *graph.Node, opset int64) (Kernel, error) {
+	axis := n.AttrInt("axis", -2)
+	mode := n.AttrString("mode", "linear")
+	if mode != "linear" && mode != "circular" {
+		return nil, fmt.Errorf("unknown mode %q", mode)
+	}
+	return KernelFunc(func(ctx *Context, in []*Tensor) ([]*Tensor, error) {
+		if err := dmNeedInputs(in, 2); err != nil {
+			return nil, err
+		}
+		past, upd := in[0], in[1]
+		if upd.DType != past.DType || upd.Rank() != past.Rank() {
+			return nil, fmt.Errorf("update %v does not match past_cache %v", upd, past)
+		}
+		a, err := NormalizeAxis(axis, past.Rank())
+		if err != nil {
+			return nil, err
+		}
+		if a == 0 {
+			return nil, fmt.Errorf("axis cannot be the batch axis")
+		}
+		for d := range past.Shape {
+			if d != a && upd.Shape[d] != past.Shape[d] {
+				return nil, fmt.Errorf("update %v does not match past_cache %v", upd.Shape, past.Shape)
+			}
+		}
+		maxSeq, seq, batch := past.Shape[a], upd.Shape[a], past.Shape[0]
+		if seq > maxSeq {
+			return nil, fmt.Errorf("update of length %d for a cache of %d", seq, maxSeq)
+		}
+		writes := make([]int64, batch)
+		if t := dmInput(in, 2); t != nil {
+			w, err := dmInts(t, "write_indices")
+			if err != nil {
+				return nil, err
+			}
+			if len(w) != batch {
+				return nil, fmt.Errorf("write_indices has %d values for a batch of %d", len(w), batch)
+			}
+			copy(writes, w)
+		}
+		for _, w := range writes {
+			if w < 0 || mode == "linear" && w+int64(seq) > int64(maxSeq) {
+				return nil, fmt.Errorf("write index %d with %d updates overflows a cache of %d", w, seq, maxSeq)
+			}
+		}
+		outer, inner := 1, 1
+		for _, d := range past.Shape[:a] {
+			outer *= d
+		}
+		for _, d := range past.Shape[a+1:] {
+			inner *= d
+		}
+		perBatch := outer / max(batch, 1)
+		out := ctx.Alloc(past.DType, past.Shape...)
+		if err := dmCopy(ctx, out.Data, past.Data, dmPlan{shape: []int{past.Len()}, ds: []int{1}, ss: []int{1}}); err != nil {
+			return nil, err
+		}
+		var doff, soff []int
+		for o := 0; o < outer; o++ {
+			w := writes[o/max(perBatch, 1)]
+			for j := 0; j < seq; j++ {
+				pos := int((w + int64(j)) % int64(maxSeq))
+				doff = append(doff, (o*maxSeq+pos)*inner)
+				soff = append(soff, (o*seq+j)*inner)
+			}
+		}
+		if inner > 0 {
+			if err := dmBlocks(ctx, out.Data, upd.Data, doff, soff, inner); err != nil {
+				return nil, err
+			}
 		}
 		return []*Tensor{out}, nil
 	}), nil

@@ -50,9 +50,17 @@ func TestScatterFamilies(t *testing.T) {
 	if _, err := dmRun(t, "ScatterND", 13, 1, []*graph.Attribute{graph.StringAttr("reduction", "add")}, 1, data, idx, upd); err == nil {
 		t.Fatal("reduction accepted before opset 16")
 	}
+	// TensorScatter: a [2,3,1] cache, one update per batch entry.
+	cache := FromFloat32([]int{2, 3, 1}, []float32{1, 2, 3, 4, 5, 6})
+	up := FromFloat32([]int{2, 2, 1}, []float32{10, 11, 20, 21})
+	got := dmMust(t, "TensorScatter", 24, 1, []*graph.Attribute{graph.StringAttr("mode", "circular")}, 1, cache, up, dmInt64s(0, 2))[0]
+	dmSameTensor(t, "tensorscatter circular", got, FromFloat32([]int{2, 3, 1}, []float32{10, 11, 3, 21, 5, 20}))
+	if _, err := dmRun(t, "TensorScatter", 24, 1, nil, 1, cache, up, dmInt64s(0, 2)); err == nil {
+		t.Fatal("linear TensorScatter past the cache end accepted")
+	}
 	// Integer data and 2-D ScatterElements along axis 1.
 	x := FromInt64([]int{2, 3}, []int64{0, 0, 0, 0, 0, 0})
-	got := dmMust(t, "ScatterElements", 16, 1, []*graph.Attribute{graph.IntAttr("axis", 1), graph.StringAttr("reduction", "add")}, 1,
+	got = dmMust(t, "ScatterElements", 16, 1, []*graph.Attribute{graph.IntAttr("axis", 1), graph.StringAttr("reduction", "add")}, 1,
 		x, FromInt64([]int{2, 2}, []int64{2, 2, 0, 1}), FromInt64([]int{2, 2}, []int64{5, 6, 7, 8}))[0]
 	dmSameTensor(t, "scatterelements 2-D", got, FromInt64([]int{2, 3}, []int64{0, 0, 11, 7, 8, 0}))
 }
