@@ -114,6 +114,9 @@ func newIntMatMul(ctx *Context, a, b, azp, bzp *Tensor) (*intMatMul, error) {
 	if err != nil {
 		return nil, fmt.Errorf("A %v and B %v: %v", a, b, err)
 	}
+	if int64(cfNumel(batch))*int64(M)*int64(N) > 1<<31 {
+		return nil, fmt.Errorf("A %v and B %v give a product too large to compute", a, b)
+	}
 	mm.m, mm.n = M, N
 	mm.outShape = append(append([]int{}, batch...), outTail...)
 	mm.aMat = BroadcastIndex(aBatch, batch)

@@ -606,3 +606,139 @@ func TestQuantBadInputs(t *testing.T) {
 		}
 	}
 }
+
+// TestRNNQuantNoPanic feeds the recurrent and quantization kernels valid
+// inputs with one input changed at random (dropped, resized, retyped or
+// replaced): each call may fail, none may panic.
+func TestRNNQuantNoPanic(t *testing.T) {
+	rng := rand.New(rand.NewSource(6))
+	types := []graph.DType{graph.Float32, graph.Float64, graph.Uint8, graph.Int8, graph.Int32, graph.Int64,
+		graph.Float16, graph.Int4, graph.Float8E4M3FN, graph.Bool}
+	fill := func(x *Tensor) *Tensor {
+		switch d := x.Data.(type) {
+		case []float32:
+			for i := range d {
+				d[i] = rng.Float32()*4 - 2
+			}
+		case []uint8:
+			for i := range d {
+				d[i] = uint8(rng.Intn(256))
+			}
+		case []int8:
+			for i := range d {
+				d[i] = int8(rng.Intn(256) - 128)
+			}
+		case []int32:
+			for i := range d {
+				d[i] = int32(rng.Intn(5))
+			}
+		}
+		return x
+	}
+	ten := func(dt graph.DType, shape ...int) *Tensor { return fill(New(dt, shape...)) }
+	f32 := func(shape ...int) *Tensor { return ten(graph.Float32, shape...) }
+	type target struct {
+		k     Kernel
+		valid func() []*Tensor
+	}
+	var targets []target
+	kinds := map[string]rnnKind{"RNN": rnnSimple, "GRU": rnnGRU, "LSTM": rnnLSTM}
+	for op, kind := range kinds {
+		for _, dir := range []string{"reverse", "bidirectional"} {
+			outs := []*graph.Value{{Name: "y"}, {Name: "h"}}
+			if kind == rnnLSTM {
+				outs = append(outs, &graph.Value{Name: "c"})
+			}
+			k, err := newRecurrent(&graph.Node{OpType: op, Attrs: []*graph.Attribute{graph.StringAttr("direction", dir)}, Outputs: outs}, kind)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d, g := 1, kind.gates()
+			if dir == "bidirectional" {
+				d = 2
+			}
+			targets = append(targets, target{k, func() []*Tensor {
+				in := []*Tensor{f32(3, 2, 4), f32(d, g*3, 4), f32(d, g*3, 3), f32(d, 2*g*3), ten(graph.Int32, 2), f32(d, 2, 3)}
+				if kind == rnnLSTM {
+					in = append(in, f32(d, 2, 3), f32(d, 9))
+				}
+				return in
+			}})
+		}
+	}
+	attrs := func(a ...*graph.Attribute) *graph.Node { return &graph.Node{Attrs: a} }
+	q, _ := newQuantize(attrs(), 21)
+	qb, _ := newQuantize(attrs(graph.IntAttr("block_size", 2), graph.IntAttr("axis", 2)), 21)
+	dq, _ := newDequantize(attrs(), 21)
+	db, _ := newDequantize(attrs(graph.IntAttr("block_size", 2), graph.IntAttr("axis", -1)), 21)
+	c, _ := newIntConv(&graph.Node{OpType: "ConvInteger"}, false)
+	qc, _ := newIntConv(&graph.Node{OpType: "QLinearConv", Attrs: []*graph.Attribute{graph.IntAttr("group", 2),
+		graph.IntsAttr("pads", 1, 0, 1, 2), graph.IntsAttr("strides", 2, 1)}}, true)
+	targets = append(targets,
+		target{q, func() []*Tensor { return []*Tensor{f32(2, 3, 4), f32(3), ten(graph.Int8, 3)} }},
+		target{qb, func() []*Tensor { return []*Tensor{f32(2, 3, 4), f32(2, 3, 2), ten(graph.Uint8, 2, 3, 2)} }},
+		target{dq, func() []*Tensor { return []*Tensor{ten(graph.Uint8, 2, 3, 4), f32(3), ten(graph.Uint8, 3)} }},
+		target{db, func() []*Tensor { return []*Tensor{ten(graph.Int8, 2, 3, 4), f32(2, 3, 2), ten(graph.Int8, 2, 3, 2)} }},
+		target{c, func() []*Tensor {
+			return []*Tensor{ten(graph.Uint8, 1, 2, 5, 5), ten(graph.Uint8, 2, 2, 3, 3), ten(graph.Uint8), ten(graph.Uint8, 2)}
+		}},
+		target{qc, func() []*Tensor {
+			return []*Tensor{ten(graph.Uint8, 1, 4, 5, 5), Scalar(0.1), ten(graph.Uint8), ten(graph.Int8, 4, 2, 3, 3), f32(4),
+				ten(graph.Int8, 4), Scalar(0.2), ten(graph.Uint8), ten(graph.Int32, 4)}
+		}},
+		target{KernelFunc(dynamicQuantize), func() []*Tensor { return []*Tensor{f32(3, 4)} }},
+		target{KernelFunc(matMulInteger), func() []*Tensor {
+			return []*Tensor{ten(graph.Uint8, 2, 3, 4), ten(graph.Int8, 4, 5), ten(graph.Uint8, 3), ten(graph.Int8, 5)}
+		}},
+		target{KernelFunc(qlinearMatMul), func() []*Tensor {
+			return []*Tensor{ten(graph.Int8, 2, 3, 4), Scalar(0.1), ten(graph.Int8), ten(graph.Int8, 2, 4, 5), f32(5),
+				ten(graph.Int8, 5), Scalar(0.3), ten(graph.Int8)}
+		}},
+	)
+	ok := 0
+	for iter := 0; iter < 20000; iter++ {
+		tg := targets[rng.Intn(len(targets))]
+		in := tg.valid()
+		if iter%5 != 0 { // every fifth call runs unchanged
+			i := rng.Intn(len(in))
+			x := in[i]
+			switch rng.Intn(4) {
+			case 0:
+				in[i] = nil
+			case 1:
+				if x != nil && x.Rank() > 0 {
+					shape := append([]int{}, x.Shape...)
+					shape[rng.Intn(len(shape))] = rng.Intn(5)
+					in[i] = ten(x.DType, shape...)
+				}
+			case 2:
+				if x != nil {
+					in[i] = ten(types[rng.Intn(len(types))], x.Shape...)
+				}
+			case 3:
+				shape := make([]int, rng.Intn(5))
+				for j := range shape {
+					shape[j] = rng.Intn(4)
+				}
+				in[i] = ten(types[rng.Intn(len(types))], shape...)
+			}
+		}
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					desc := make([]string, len(in))
+					for i, x := range in {
+						desc[i] = fmt.Sprint(x)
+					}
+					t.Fatalf("%T panicked on %v: %v", tg.k, desc, r)
+				}
+			}()
+			if _, err := tg.k.Run(&Context{Threads: 2}, in); err == nil {
+				ok++
+			}
+		}()
+	}
+	if ok < 4000 {
+		t.Errorf("only %d of 20000 calls ran: the inputs are not exercising the kernels", ok)
+	}
+}

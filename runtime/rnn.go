@@ -244,6 +244,10 @@ func (k *recurrent) Run(ctx *Context, in []*Tensor) ([]*Tensor, error) {
 	if r.Shape[1] != g*s.hidden {
 		return nil, fmt.Errorf("R is %v, want [%d,%d,%d]", r, k.dirs, g*s.hidden, s.hidden)
 	}
+	// The projections of all steps are held at once.
+	if int64(s.seq)*int64(s.batch)*int64(g*s.hidden) > 1<<30 {
+		return nil, fmt.Errorf("X %v and W %v are too large to run", x, w)
+	}
 	opt := func(i int) *Tensor {
 		if i < len(in) {
 			return in[i]
