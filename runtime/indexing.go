@@ -177,7 +177,8 @@ func ndTargets(dataShape, indShape []int, idx []int64, batch int) (offs []int, s
 			return nil, 0, fmt.Errorf("batch dimensions of indices %v and data %v differ", indShape, dataShape)
 		}
 	}
-	ds := Strides(dataShape)
+	ds := Strides(dataShape)[batch : batch+k]
+	dims := dataShape[batch : batch+k]
 	slice = 1
 	for _, d := range dataShape[batch+k:] {
 		slice *= d
@@ -192,19 +193,22 @@ func ndTargets(dataShape, indShape []int, idx []int64, batch int) (offs []int, s
 		perBatch *= d
 	}
 	offs = make([]int, tuples)
-	for t := range offs {
-		off := 0
-		if perBatch > 0 {
-			off = (t / perBatch) * batchStride
-		}
-		for j := 0; j < k; j++ {
-			p, err := dmIndex(idx[t*k+j], dataShape[batch+j])
-			if err != nil {
-				return nil, 0, err
+	for t := 0; t < tuples; {
+		base := (t / perBatch) * batchStride
+		for e := 0; e < perBatch; e, t = e+1, t+1 {
+			off := base
+			for j, v := range idx[t*k : (t+1)*k] {
+				dim := int64(dims[j])
+				if v < 0 {
+					v += dim
+				}
+				if v < 0 || v >= dim {
+					return nil, 0, fmt.Errorf("index %d is out of range for an axis of size %d", idx[t*k+j], dim)
+				}
+				off += int(v) * ds[j]
 			}
-			off += p * ds[batch+j]
+			offs[t] = off
 		}
-		offs[t] = off
 	}
 	return offs, slice, nil
 }
@@ -288,11 +292,7 @@ func buildScatterND(n *graph.Node, opset int64) (Kernel, error) {
 		if err := dmCopy(ctx, out.Data, x.Data, dmPlan{shape: []int{x.Len()}, ds: []int{1}, ss: []int{1}}); err != nil {
 			return nil, err
 		}
-		soff := make([]int, len(doff))
-		for i := range soff {
-			soff[i] = i * slice
-		}
-		if err := scatterApply(out, upd, doff, soff, slice, red); err != nil {
+		if err := scatterApply(out, upd, doff, nil, slice, red); err != nil {
 			return nil, err
 		}
 		return []*Tensor{out}, nil
@@ -335,11 +335,7 @@ func buildScatterElements(n *graph.Node, opset int64) (Kernel, error) {
 		if err := dmCopy(ctx, out.Data, x.Data, dmPlan{shape: []int{x.Len()}, ds: []int{1}, ss: []int{1}}); err != nil {
 			return nil, err
 		}
-		soff := make([]int, len(doff))
-		for i := range soff {
-			soff[i] = i
-		}
-		if err := scatterApply(out, upd, doff, soff, 1, red); err != nil {
+		if err := scatterApply(out, upd, doff, nil, 1, red); err != nil {
 			return nil, err
 		}
 		return []*Tensor{out}, nil
@@ -352,7 +348,7 @@ type dmNumber interface {
 }
 
 // scatterApply writes (or reduces) blocks of n update elements into out,
-// in index order so that later duplicates win.
+// in index order so that later duplicates win; soff as for dmBlocks.
 func scatterApply(out, upd *Tensor, doff, soff []int, n int, red string) error {
 	if red == "none" {
 		return dmBlocks(nil, out.Data, upd.Data, doff, soff, n)
@@ -401,7 +397,11 @@ func scatterApply(out, upd *Tensor, doff, soff []int, n int, red string) error {
 
 func scatterReduce[T dmNumber](out, upd []T, doff, soff []int, n int, red string) {
 	for i, d := range doff {
-		dst, src := out[d:d+n], upd[soff[i]:soff[i]+n]
+		s := i * n
+		if soff != nil {
+			s = soff[i]
+		}
+		dst, src := out[d:d+n], upd[s:s+n]
 		switch red {
 		case "add":
 			for j, v := range src {

@@ -342,7 +342,8 @@ func dmTakeAs[T any](dstAny any, src []T, fillAny any, idx []int) error {
 	return nil
 }
 
-// dmBlocks copies runs of n elements: src[soff[i]:+n] to dst[doff[i]:+n].
+// dmBlocks copies runs of n elements: src[soff[i]:+n] to dst[doff[i]:+n];
+// a nil soff reads the source in order (soff[i] = i·n).
 func dmBlocks(ctx *Context, dst, src any, doff, soff []int, n int) error {
 	switch s := dmWords(src).(type) {
 	case []uint8:
@@ -369,8 +370,30 @@ func dmBlocksAs[T any](ctx *Context, dstAny any, src []T, doff, soff []int, n in
 		return fmt.Errorf("copy between different element types")
 	}
 	run := func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			copy(dst[doff[i]:doff[i]+n], src[soff[i]:soff[i]+n])
+		switch {
+		case n == 1 && soff == nil:
+			for i, d := range doff[lo:hi] {
+				dst[d] = src[lo+i]
+			}
+		case n == 1:
+			for i := lo; i < hi; i++ {
+				dst[doff[i]] = src[soff[i]]
+			}
+		default:
+			for i := lo; i < hi; i++ {
+				s := i * n
+				if soff != nil {
+					s = soff[i]
+				}
+				if n <= 16 {
+					d, s := dst[doff[i]:doff[i]+n], src[s:s+n]
+					for j := range d {
+						d[j] = s[j]
+					}
+				} else {
+					copy(dst[doff[i]:doff[i]+n], src[s:s+n])
+				}
+			}
 		}
 	}
 	// Blocks may overlap in the destination only for scatters, which run
