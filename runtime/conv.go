@@ -315,8 +315,9 @@ func convF32(ctx *Context, s *convShape, x, w, bias, y []float32) {
 	}
 	threads := ctxThreads(ctx)
 	K := s.cinG * s.kk
+	implicit := !s.pointwise && len(s.win.in) <= 2
 	var colBuf *[]float32
-	if !s.pointwise {
+	if !s.pointwise && !implicit {
 		colBuf = getScratch(K * s.outPlane)
 		defer scratchPool.Put(colBuf)
 	}
@@ -324,6 +325,16 @@ func convF32(ctx *Context, s *convShape, x, w, bias, y []float32) {
 		for g := 0; g < s.group; g++ {
 			xg := x[(n*s.c+g*s.cinG)*s.inPlane:][:s.cinG*s.inPlane]
 			yg := y[(n*s.m+g*s.coutG)*s.outPlane:][:s.coutG*s.outPlane]
+			if implicit {
+				// The GEMM packs its B panels straight from the image.
+				var bg []float32
+				if bias != nil {
+					bg = bias[g*s.coutG : (g+1)*s.coutG]
+				}
+				kernels.SgemmPacker(threads, s.coutG, s.outPlane, K, w[g*s.coutG*K:], K, false,
+					newIm2colPacker(s.win, xg), yg, s.outPlane, 1, bg)
+				continue
+			}
 			bmat := xg
 			if !s.pointwise {
 				bmat = *colBuf
@@ -406,6 +417,64 @@ func im2col(ctx *Context, win *window, x []float32, cin int, col []float32) {
 			}
 		}
 	})
+}
+
+// im2colPacker is the im2col matrix of a 1-D or 2-D convolution (rows:
+// input channel and kernel tap; columns: output positions) packed straight
+// into GEMM panels, never stored whole.
+type im2colPacker struct {
+	x                                              []float32
+	ih, iw, oh, ow, kh, kw, sh, sw, dh, dw, ph, pw int
+}
+
+func newIm2colPacker(win *window, x []float32) *im2colPacker {
+	p := newPlaneWindow(win)
+	return &im2colPacker{x: x, ih: p.ih, iw: p.iw, oh: p.oh, ow: p.ow, kh: p.kh, kw: p.kw,
+		sh: p.sh, sw: p.sw, dh: p.dh, dw: p.dw, ph: p.ph, pw: p.pw}
+}
+
+// Pack implements kernels.BPacker.
+func (q *im2colPacker) Pack(dst []float32, panelStride, pc, kc, jc, nc, nr int) {
+	kk := q.kh * q.kw
+	plane := q.ih * q.iw
+	for p := pc; p < pc+kc; p++ {
+		c, kidx := p/kk, p%kk
+		ky, kx := kidx/q.kw, kidx%q.kw
+		src := q.x[c*plane : (c+1)*plane]
+		off := kx*q.dw - q.pw
+		lo, hi := validRange(off, q.sw, q.iw, q.ow)
+		row := (p - pc) * nr
+		for j := jc; j < jc+nc; {
+			oy, ox := j/q.ow, j%q.ow
+			lane := (j - jc) % nr
+			n := min(nr-lane, q.ow-ox, jc+nc-j)
+			d := dst[((j-jc)/nr)*panelStride+row+lane:]
+			d = d[:n]
+			j += n
+			iy := oy*q.sh - q.ph + ky*q.dh
+			a, b := max(lo, ox), min(hi, ox+n)
+			if iy < 0 || iy >= q.ih || a >= b {
+				clear(d)
+				continue
+			}
+			srow := src[iy*q.iw : (iy+1)*q.iw]
+			clear(d[:a-ox])
+			clear(d[b-ox:])
+			if q.sw == 1 {
+				copy(d[a-ox:b-ox], srow[a+off:])
+				continue
+			}
+			for t := a; t < b; t++ {
+				d[t-ox] = srow[t*q.sw+off]
+			}
+		}
+	}
+	if rem := nc % nr; rem != 0 {
+		last := dst[(nc/nr)*panelStride:]
+		for p := 0; p < kc; p++ {
+			clear(last[p*nr+rem : (p+1)*nr])
+		}
+	}
 }
 
 // validRange returns the positions o in [0, n) with 0 <= o*s+off < size,

@@ -87,21 +87,61 @@ func SgemmBias(threads, m, n, k int, a []float32, lda int, transA bool, b []floa
 	sgemm(threads, m, n, k, a, lda, transA, b, ldb, transB, c, ldc, alpha, 0, bias[:m])
 }
 
+// BPacker produces B (k×n) for SgemmPacker without it being stored as a
+// matrix (an implicit im2col, for instance). Pack writes rows pc..pc+kc
+// and columns jc..jc+nc of B into panels of nr columns: element (p, j)
+// goes to dst[q*panelStride + (p-pc)*nr + (j-jc)%nr] with q = (j-jc)/nr,
+// and the columns of the last panel past jc+nc are set to zero. Pack is
+// called from several goroutines at once, on disjoint dst.
+type BPacker interface {
+	Pack(dst []float32, panelStride, pc, kc, jc, nc, nr int)
+}
+
+// SgemmPacker computes C = alpha·op(A)·B + bias[i] on every row i (bias
+// may be nil: no bias; C is not read), with B produced by packB, on up to
+// threads goroutines. The result is bit-identical for every thread count,
+// and equal to SgemmBias (or SgemmParallel with beta 0) on the stored B.
+func SgemmPacker(threads, m, n, k int, a []float32, lda int, transA bool, packB BPacker,
+	c []float32, ldc int, alpha float32, bias []float32) {
+	if bias != nil && len(bias) < m {
+		panic(fmt.Sprintf("kernels: bias has %d values for %d rows", len(bias), m))
+	}
+	if bias != nil {
+		bias = bias[:m]
+	}
+	if packB == nil {
+		panic("kernels: SgemmPacker needs a packer")
+	}
+	if g := newGemm(m, n, k, a, lda, transA, nil, 0, false, c, ldc, alpha, 0, bias); g != nil {
+		g.packer = packB
+		g.start(threads)
+	}
+}
+
 func sgemm(threads, m, n, k int, a []float32, lda int, transA bool, b []float32, ldb int, transB bool,
 	c []float32, ldc int, alpha, beta float32, bias []float32) {
+	if transB {
+		checkMatrix("B", b, n, k, ldb)
+	} else {
+		checkMatrix("B", b, k, n, ldb)
+	}
+	if g := newGemm(m, n, k, a, lda, transA, b, ldb, transB, c, ldc, alpha, beta, bias); g != nil {
+		g.start(threads)
+	}
+}
+
+// newGemm checks the arguments and handles the cases without products; it
+// returns nil when nothing is left to multiply.
+func newGemm(m, n, k int, a []float32, lda int, transA bool, b []float32, ldb int, transB bool,
+	c []float32, ldc int, alpha, beta float32, bias []float32) *gemm {
 	checkMatrix("C", c, m, n, ldc)
 	if transA {
 		checkMatrix("A", a, k, m, lda)
 	} else {
 		checkMatrix("A", a, m, k, lda)
 	}
-	if transB {
-		checkMatrix("B", b, n, k, ldb)
-	} else {
-		checkMatrix("B", b, k, n, ldb)
-	}
 	if m == 0 || n == 0 {
-		return
+		return nil
 	}
 	if k == 0 || alpha == 0 {
 		scaleC(m, n, c, ldc, beta)
@@ -113,17 +153,20 @@ func sgemm(threads, m, n, k int, a []float32, lda int, transA bool, b []float32,
 				}
 			}
 		}
-		return
+		return nil
 	}
 	if beta != 0 && beta != 1 {
 		scaleC(m, n, c, ldc, beta)
 	}
-	g := gemm{
+	return &gemm{
 		kern: active, m: m, n: n, k: k,
 		a: a, lda: lda, transA: transA, b: b, ldb: ldb, transB: transB,
 		c: c, ldc: ldc, alpha: alpha, beta0: beta == 0, bias: bias,
 	}
-	if flops := 2 * float64(m) * float64(n) * float64(k); flops < float64(threads)*minThreadFlops {
+}
+
+func (g *gemm) start(threads int) {
+	if flops := 2 * float64(g.m) * float64(g.n) * float64(g.k); flops < float64(threads)*minThreadFlops {
 		threads = max(1, int(flops/minThreadFlops))
 	}
 	g.run(threads)
@@ -175,6 +218,7 @@ type gemm struct {
 	alpha   float32
 	beta0   bool      // C starts as alpha·A·B, not read
 	bias    []float32 // per-row first term of the sums, or nil
+	packer  BPacker   // produces B instead of b, or nil
 }
 
 // bufPool recycles packing buffers between calls.
@@ -359,6 +403,17 @@ func (g *gemm) packAPanel(dst []float32, i0, rows, pc, kc int, alpha float32) {
 func (g *gemm) packB(bp []float32, pc, kc, jc, nc int) {
 	nr := g.kern.nr
 	ones := pc == 0 && g.bias != nil
+	if g.packer != nil {
+		if ones {
+			for jr := 0; jr < nc; jr += nr {
+				fillOnes(bp[jr*kc : jr*kc+nr])
+			}
+			g.packer.Pack(bp[nr:], nr*kc, pc, kc-1, jc, nc, nr)
+			return
+		}
+		g.packer.Pack(bp, nr*kc, pc, kc, jc, nc, nr)
+		return
+	}
 	for jr := 0; jr < nc; jr += nr {
 		dst := bp[jr*kc : (jr+nr)*kc]
 		cols := min(nr, nc-jr)
@@ -391,6 +446,12 @@ func (g *gemm) packB(bp []float32, pc, kc, jc, nc int) {
 				dst[p*nr+j] = 0
 			}
 		}
+	}
+}
+
+func fillOnes(s []float32) {
+	for i := range s {
+		s[i] = 1
 	}
 }
 

@@ -405,3 +405,67 @@ func FuzzSgemm(f *testing.F) {
 		}
 	})
 }
+
+// matrixPacker packs a stored row-major B (k×n, row stride ld), as a
+// BPacker over it should.
+type matrixPacker struct {
+	b  []float32
+	ld int
+	n  int
+}
+
+func (mp matrixPacker) Pack(dst []float32, panelStride, pc, kc, jc, nc, nr int) {
+	for jr := 0; jr < nc; jr += nr {
+		panel := dst[(jr/nr)*panelStride:]
+		for p := 0; p < kc; p++ {
+			for l := 0; l < nr; l++ {
+				v := float32(0)
+				if jr+l < nc {
+					v = mp.b[(pc+p)*mp.ld+jc+jr+l]
+				}
+				panel[p*nr+l] = v
+			}
+		}
+	}
+}
+
+// TestSgemmPacker checks that a packed B gives the very bits of the stored
+// B, with and without bias, for several thread counts.
+func TestSgemmPacker(t *testing.T) {
+	withKernel(t, func(t *testing.T, _ sgemmKernel) {
+		r := rand.New(rand.NewPCG(14, 15))
+		for _, s := range [][3]int{{1, 1, 1}, {8, 32, 7}, {9, 33, 300}, {24, 1100, 600}, {5, 70, 0}} {
+			m, n, k := s[0], s[1], s[2]
+			a := make([]float32, m*k)
+			b := make([]float32, k*(n+3))
+			bias := make([]float32, m)
+			for _, v := range [][]float32{a, b, bias} {
+				for i := range v {
+					v[i] = float32(r.NormFloat64())
+				}
+			}
+			for _, withBias := range []bool{false, true} {
+				want := make([]float32, m*n)
+				var bb []float32
+				if withBias {
+					bb = bias
+					SgemmBias(1, m, n, k, a, k, false, b, n+3, false, want, n, 0.5, bias)
+				} else {
+					SgemmParallel(1, m, n, k, a, k, false, b, n+3, false, want, n, 0.5, 0)
+				}
+				for _, th := range []int{1, 2, 3} {
+					got := make([]float32, m*n)
+					for i := range got {
+						got[i] = float32(math.NaN())
+					}
+					SgemmPacker(th, m, n, k, a, k, false, matrixPacker{b, n + 3, n}, got, n, 0.5, bb)
+					for i := range want {
+						if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+							t.Fatalf("%v bias=%v threads=%d: element %d is %v, stored B gives %v", s, withBias, th, i, got[i], want[i])
+						}
+					}
+				}
+			}
+		}
+	})
+}
