@@ -323,6 +323,15 @@ func reduceFloats[T float32 | float64](ctx *Context, kind reduceKind, src []T, d
 				j += len(acc)
 				continue
 			}
+			if inner == 1 {
+				// Whole contiguous rows: one call per output element.
+				for k := range acc {
+					r := o + k
+					acc[k] = reduceRow(kind, src[r*n:(r+1)*n])
+				}
+				j += len(acc)
+				continue
+			}
 			init := 0.0
 			switch kind {
 			case reduceProd:
@@ -352,6 +361,84 @@ func reduceFloats[T float32 | float64](ctx *Context, kind reduceKind, src []T, d
 			j += len(acc)
 		}
 	})
+}
+
+// reduceRow reduces one contiguous row. Four partial accumulators, each
+// taking every fourth element, break the dependency chain of the adds;
+// they are combined in a fixed order, so the result does not depend on
+// anything but the row.
+func reduceRow[T float32 | float64](kind reduceKind, row []T) float64 {
+	n := len(row)
+	var a0, a1, a2, a3 float64
+	switch kind {
+	case reduceSum, reduceMean, reduceLogSum, reduceSumSquare, reduceL2, reduceL1:
+		sq := kind == reduceSumSquare || kind == reduceL2
+		abs := kind == reduceL1
+		i := 0
+		for ; i+4 <= n; i += 4 {
+			x0, x1, x2, x3 := float64(row[i]), float64(row[i+1]), float64(row[i+2]), float64(row[i+3])
+			switch {
+			case sq:
+				x0, x1, x2, x3 = x0*x0, x1*x1, x2*x2, x3*x3
+			case abs:
+				x0, x1, x2, x3 = math.Abs(x0), math.Abs(x1), math.Abs(x2), math.Abs(x3)
+			}
+			a0 += x0
+			a1 += x1
+			a2 += x2
+			a3 += x3
+		}
+		for ; i < n; i++ {
+			x := float64(row[i])
+			switch {
+			case sq:
+				x *= x
+			case abs:
+				x = math.Abs(x)
+			}
+			a0 += x
+		}
+		s := (a0 + a1) + (a2 + a3)
+		switch kind {
+		case reduceMean:
+			return s / float64(n)
+		case reduceL2:
+			return math.Sqrt(s)
+		case reduceLogSum:
+			return math.Log(s)
+		}
+		return s
+	}
+	switch kind {
+	case reduceProd:
+		p := 1.0
+		for _, v := range row {
+			p *= float64(v)
+		}
+		return p
+	case reduceMax:
+		m := math.Inf(-1)
+		for _, v := range row {
+			f := float64(v)
+			if f != f {
+				return f // NaN wins
+			}
+			m = max(m, f)
+		}
+		return m
+	case reduceMin:
+		m := math.Inf(1)
+		for _, v := range row {
+			f := float64(v)
+			if f != f {
+				return f
+			}
+			m = min(m, f)
+		}
+		return m
+	}
+	// LogSumExp is handled by the caller.
+	return math.NaN()
 }
 
 // accumulateRow folds one row of the reduced axis into the accumulators.
