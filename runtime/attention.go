@@ -17,6 +17,7 @@ func registerAttention(r *Registry) {
 	r.Register("", "Attention", buildAttention)
 	r.Register("", "RotaryEmbedding", buildRotary)
 	r.Register("", "LRN", buildLRN)
+	registerLinearAttention(r)
 }
 
 // floatT are the types float kernels of this family compute in.
