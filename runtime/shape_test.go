@@ -593,3 +593,84 @@ func BenchmarkDMMemcpy(b *testing.B) {
 		copy(dst, x.F32())
 	}
 }
+
+// TestDMRandomInputsNoPanic throws random small shapes and random
+// integer parameters at every data-movement op: results may be errors,
+// never panics.
+func TestDMRandomInputsNoPanic(t *testing.T) {
+	rng := rand.New(rand.NewPCG(41, 42))
+	ops := []struct {
+		op     string
+		opset  int64
+		nin    int
+		nout   int
+		attrs  func() []*graph.Attribute
+		intsAt []bool // which inputs after the first are integer parameters
+	}{
+		{"Reshape", 14, 2, 1, nil, []bool{true}},
+		{"Squeeze", 13, 2, 1, nil, []bool{true}},
+		{"Unsqueeze", 13, 2, 1, nil, []bool{true}},
+		{"Slice", 13, 5, 1, nil, []bool{true, true, true, true}},
+		{"Expand", 13, 2, 1, nil, []bool{true}},
+		{"Tile", 13, 2, 1, nil, []bool{true}},
+		{"Pad", 19, 2, 1, func() []*graph.Attribute {
+			return []*graph.Attribute{graph.StringAttr("mode", []string{"constant", "reflect", "edge", "wrap"}[rng.IntN(4)])}
+		}, []bool{true}},
+		{"Split", 13, 2, 2, nil, []bool{true}},
+		{"Gather", 13, 2, 1, nil, []bool{true}},
+		{"GatherElements", 13, 2, 1, nil, []bool{true}},
+		{"GatherND", 13, 2, 1, nil, []bool{true}},
+		{"ScatterND", 13, 3, 1, nil, []bool{true, false}},
+		{"ScatterElements", 13, 3, 1, nil, []bool{true, false}},
+		{"TopK", 11, 2, 2, nil, []bool{true}},
+		{"Trilu", 14, 2, 1, nil, []bool{true}},
+		{"CenterCropPad", 18, 2, 1, nil, []bool{true}},
+		{"ReverseSequence", 10, 2, 1, nil, []bool{true}},
+		{"ConstantOfShape", 9, 1, 1, nil, nil},
+		{"Resize", 19, 4, 1, nil, []bool{false, false, true}},
+		{"Transpose", 13, 1, 1, func() []*graph.Attribute {
+			return []*graph.Attribute{graph.IntsAttr("perm", int64(rng.IntN(4)), int64(rng.IntN(4)), int64(rng.IntN(4)))}
+		}, nil},
+		{"Concat", 13, 2, 1, func() []*graph.Attribute { return []*graph.Attribute{graph.IntAttr("axis", int64(rng.IntN(7)-3))} }, []bool{false}},
+	}
+	randShape := func() []int {
+		s := make([]int, rng.IntN(4))
+		for i := range s {
+			s[i] = rng.IntN(4)
+		}
+		return s
+	}
+	for iter := 0; iter < 3000; iter++ {
+		c := ops[iter%len(ops)]
+		in := []*Tensor{dmRandom(rng, graph.Float32, randShape()...)}
+		if c.op == "ConstantOfShape" {
+			in[0] = dmRandomInts(rng, randShape())
+		}
+		for i := 1; i < c.nin; i++ {
+			switch {
+			case c.op == "Resize" && i == 1:
+				in = append(in, nil)
+			case c.op == "Resize" && i == 2:
+				in = append(in, nil)
+			case i-1 < len(c.intsAt) && c.intsAt[i-1]:
+				in = append(in, dmRandomInts(rng, randShape()))
+			default:
+				in = append(in, dmRandom(rng, graph.Float32, randShape()...))
+			}
+		}
+		var attrs []*graph.Attribute
+		if c.attrs != nil {
+			attrs = c.attrs()
+		}
+		dmRun(t, c.op, c.opset, 2, attrs, c.nout, in...) // a panic fails the test
+	}
+}
+
+// dmRandomInts is an int64 tensor of small values, negative included.
+func dmRandomInts(rng *rand.Rand, shape []int) *Tensor {
+	t := New(graph.Int64, shape...)
+	for i := range t.I64() {
+		t.I64()[i] = int64(rng.IntN(11) - 5)
+	}
+	return t
+}
