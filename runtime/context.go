@@ -95,10 +95,17 @@ func (c *Context) RunSubgraph(g *graph.Graph, inputs []*Tensor) ([]*Tensor, erro
 	if err != nil {
 		return nil, fmt.Errorf("subgraph %q: %w", g.Name, err)
 	}
-	// Hand the outputs over: the subgraph's own hold ends here, the
-	// caller's starts when the executor stores the kernel's outputs.
-	for _, t := range outs {
-		c.ex.release(t, false)
+	// Hand the outputs over: the hold the subgraph's run took on each value
+	// its nodes produced ends here; the caller's starts when the executor
+	// stores the kernel's outputs. Values of enclosing graphs, formal inputs
+	// and constants were never held by this run.
+	released := map[*graph.Value]bool{}
+	for i, v := range g.Outputs {
+		if v == nil || v.Producer == nil || v.Producer.Graph != g || released[v] {
+			continue
+		}
+		released[v] = true
+		c.ex.release(outs[i], false)
 	}
 	return outs, nil
 }

@@ -41,34 +41,7 @@ func cfRunBody(ctx *Context, g *graph.Graph, inputs []*Tensor) ([]*Tensor, error
 	if len(outs) != len(g.Outputs) {
 		return nil, fmt.Errorf("subgraph %q returned %d outputs for %d", g.Name, len(outs), len(g.Outputs))
 	}
-	for i, v := range g.Outputs {
-		if cfOuterValue(g, v) && ctx.ex != nil && outs[i] != nil {
-			ctx.ex.retain(outs[i], false)
-		}
-	}
 	return outs, nil
-}
-
-// cfOuterValue reports whether v, an output of g, belongs to an enclosing
-// graph rather than being an input, initializer or node output of g.
-func cfOuterValue(g *graph.Graph, v *graph.Value) bool {
-	if v == nil || v.Graph == g {
-		return false
-	}
-	if v.Producer != nil && v.Producer.Graph == g {
-		return false
-	}
-	for _, in := range g.Inputs {
-		if in == v {
-			return false
-		}
-	}
-	for _, c := range g.Initializers {
-		if c == v {
-			return false
-		}
-	}
-	return true
 }
 
 // cfOwnOutput makes a body result fit to be a kernel output: a node input

@@ -125,9 +125,19 @@ func CompareTensors(got, want *Tensor, rtol, atol float64) (float64, error) {
 		}
 		return 0, nil
 	}
+	if gb, ok := got.Data.([]uint8); ok && !got.DType.IsInteger() {
+		// float8 and float4 values are held as bit patterns: compare exactly.
+		wb := want.Data.([]uint8)
+		for i := range wb {
+			if gb[i] != wb[i] {
+				return 0, fmt.Errorf("element %d has bits %#02x, want %#02x", i, gb[i], wb[i])
+			}
+		}
+		return 0, nil
+	}
 	g, err := got.AsFloat64()
 	if err != nil {
-		return 0, nil // bit patterns (float8...) are compared below
+		return 0, err
 	}
 	w, _ := want.AsFloat64()
 	exact := !got.DType.IsFloat()
