@@ -55,7 +55,7 @@ var pointwiseActivations = map[string]func(n *graph.Node) (*unaryDef, error){
 		}), nil
 	},
 	"Sigmoid": func(n *graph.Node) (*unaryDef, error) {
-		return &unaryDef{f32: sigmoidF32Loop, f64: func(x float64) float64 {
+		return &unaryDef{f32: kernels.SigmoidF32, f64: func(x float64) float64 {
 			if x >= 0 {
 				return 1 / (1 + math.Exp(-x))
 			}
@@ -479,8 +479,8 @@ func prodInts(s []int) int {
 }
 
 // softmaxRowF32 is softmax (or log-softmax) of one contiguous float32
-// row: the max is subtracted first so exp cannot overflow, and the sum is
-// kept in float64.
+// row: the max is subtracted first so exp cannot overflow, the sum is kept
+// in float64, and softmax multiplies by its reciprocal.
 func softmaxRowF32(dst, src []float32, log bool) {
 	if len(src) == 0 {
 		return
@@ -508,35 +508,33 @@ func softmaxRowF32(dst, src []float32, log bool) {
 		}
 		return
 	}
-	// x - m <= 0 here; below -104 e^(x-m) is 0 in float32.
-	var sum float64
+	kernels.ExpF32(dst, src, m)
+	sum := sumF32(dst)
 	if log {
-		for _, v := range src {
-			d := float64(v - m)
-			if d < -104 {
-				d = -104
-			}
-			sum += expPoly(d)
-		}
 		ls := float32(math.Log(sum))
 		for i, v := range src {
 			dst[i] = v - m - ls
 		}
 		return
 	}
-	for i, v := range src {
-		d := float64(v - m)
-		if d < -104 {
-			d = -104
-		}
-		e := float32(expPoly(d))
-		dst[i] = e
-		sum += float64(e)
+	kernels.MulScalarF32(dst, dst, float32(1/sum))
+}
+
+// sumF32 adds a row in float64 with four partial sums (every fourth
+// element each), combined in a fixed order.
+func sumF32(v []float32) float64 {
+	var a0, a1, a2, a3 float64
+	i := 0
+	for ; i+4 <= len(v); i += 4 {
+		a0 += float64(v[i])
+		a1 += float64(v[i+1])
+		a2 += float64(v[i+2])
+		a3 += float64(v[i+3])
 	}
-	inv := 1 / sum
-	for i, e := range dst {
-		dst[i] = float32(float64(e) * inv)
+	for ; i < len(v); i++ {
+		a0 += float64(v[i])
 	}
+	return (a0 + a1) + (a2 + a3)
 }
 
 func softmaxRow(dst, src []float64, n int) {

@@ -823,7 +823,7 @@ var unaryOps = map[string]*unaryDef{
 		f32: func(dst, src []float32) { kernels.ScalarDivF32(dst, 1, src) },
 		f64: func(x float64) float64 { return 1 / x },
 	},
-	"Exp":   {f32: expF32Loop, f64: math.Exp},
+	"Exp":   {f32: func(dst, src []float32) { kernels.ExpF32(dst, src, 0) }, f64: math.Exp},
 	"Log":   {f64: math.Log},
 	"Floor": {f64: math.Floor},
 	"Ceil":  {f64: math.Ceil},

@@ -39,10 +39,16 @@ func readCastOptions(n *graph.Node) (castOptions, error) {
 
 func castBuilder(n *graph.Node, opset int64) (Kernel, error) {
 	a := n.Attr("to")
-	if a == nil || a.Type != graph.AttrInt {
+	var to graph.DType
+	switch {
+	case a == nil:
 		return nil, fmt.Errorf("attribute to is required")
+	case a.Type == graph.AttrInt:
+		to = graph.DType(a.Int)
+	case a.Type == graph.AttrString:
+		// Cast-1 names the type: "FLOAT", "INT64"...
+		to = castTypeNames[strings.ToUpper(a.String)]
 	}
-	to := graph.DType(a.Int)
 	if !castable(to) {
 		return nil, fmt.Errorf("cannot cast to %v", to)
 	}
@@ -80,6 +86,14 @@ func castLikeBuilder(n *graph.Node, opset int64) (Kernel, error) {
 		}
 		return []*Tensor{out}, nil
 	}), nil
+}
+
+// castTypeNames are the type names of the string form of Cast-1's to.
+var castTypeNames = map[string]graph.DType{
+	"FLOAT": graph.Float32, "UINT8": graph.Uint8, "INT8": graph.Int8, "UINT16": graph.Uint16,
+	"INT16": graph.Int16, "INT32": graph.Int32, "INT64": graph.Int64, "STRING": graph.String,
+	"BOOL": graph.Bool, "FLOAT16": graph.Float16, "DOUBLE": graph.Float64, "UINT32": graph.Uint32,
+	"UINT64": graph.Uint64,
 }
 
 // castable reports whether Cast supports dt as a source or target.

@@ -58,6 +58,43 @@ func clamp(dst, a []float32, lo, hi float32) {
 	clampAVX2(&dst[0], &a[0], lo, hi, len(dst))
 }
 
+// vecExp and vecSigmoid run the AVX2 loops on whole groups of 8 and on
+// the tail through an 8-element buffer, so every element goes through the
+// same vector instructions.
+func vecExp(dst, a []float32, shift float32) {
+	if !elementwiseAVX2 {
+		expGo(dst, a, shift)
+		return
+	}
+	n := len(dst) &^ 7
+	if n > 0 {
+		expAVX2(&dst[0], &a[0], shift, n)
+	}
+	if n < len(dst) {
+		var in, out [8]float32
+		copy(in[:], a[n:])
+		expAVX2(&out[0], &in[0], shift, 8)
+		copy(dst[n:], out[:])
+	}
+}
+
+func vecSigmoid(dst, a []float32) {
+	if !elementwiseAVX2 {
+		sigmoidGo(dst, a)
+		return
+	}
+	n := len(dst) &^ 7
+	if n > 0 {
+		sigmoidAVX2(&dst[0], &a[0], n)
+	}
+	if n < len(dst) {
+		var in, out [8]float32
+		copy(in[:], a[n:])
+		sigmoidAVX2(&out[0], &in[0], 8)
+		copy(dst[n:], out[:])
+	}
+}
+
 // The AVX2 loops compute, for i < n (n >= 1), what the Go twins in
 // elementwise.go compute:
 //
@@ -101,3 +138,14 @@ func affineAVX2(dst, a *float32, m, c float32, n int)
 
 //go:noescape
 func clampAVX2(dst, a *float32, lo, hi float32, n int)
+
+// expAVX2 sets dst[i] = expOne(a[i]-shift) for i < n; n is a positive
+// multiple of 8.
+//
+//go:noescape
+func expAVX2(dst, a *float32, shift float32, n int)
+
+// sigmoidAVX2 is sigmoidGo's loop for i < n; n is a positive multiple of 8.
+//
+//go:noescape
+func sigmoidAVX2(dst, a *float32, n int)

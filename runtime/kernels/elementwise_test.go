@@ -117,3 +117,97 @@ func BenchmarkAffineF32(b *testing.B) {
 		AffineF32(d, x, 1.5, 0.25)
 	}
 }
+
+func TestExpSigmoidF32(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 17))
+	sameOrNaN := func(a, b float32) bool { return math.Float32bits(a) == math.Float32bits(b) || (a != a && b != b) }
+	for n := 0; n < 70; n++ {
+		a := randomVector(r, n)
+		for i := range a {
+			if r.IntN(3) == 0 {
+				a[i] = float32(r.Float64()*210 - 110) // the whole range, subnormal results included
+			}
+		}
+		a0 := append([]float32{}, a...)
+		shift := float32(0)
+		if n%2 == 1 {
+			shift = 0.75
+		}
+		got, want := make([]float32, n+3), make([]float32, n)
+		got[n], got[n+1], got[n+2] = 7, 7, 7
+		ExpF32(got[:n], a, shift)
+		expGo(want, a, shift)
+		for i := range want {
+			if !sameOrNaN(got[i], want[i]) {
+				t.Fatalf("Exp n=%d: element %d (x=%v) is %v, want %v", n, i, a[i], got[i], want[i])
+			}
+		}
+		SigmoidF32(got[:n], a)
+		sigmoidGo(want, a)
+		for i := range want {
+			if !sameOrNaN(got[i], want[i]) {
+				t.Fatalf("Sigmoid n=%d: element %d (x=%v) is %v, want %v", n, i, a[i], got[i], want[i])
+			}
+		}
+		if got[n] != 7 || got[n+1] != 7 || got[n+2] != 7 {
+			t.Fatalf("n=%d: wrote past the end of dst", n)
+		}
+		if sameBits(a, a0) >= 0 {
+			t.Fatalf("n=%d: modified the input", n)
+		}
+	}
+	// Accuracy against float64 over float32's range.
+	for x := float32(-103.9); x < 88.7; x += 0.00731 {
+		got := float64(expOne(x))
+		want := math.Exp(float64(x))
+		tol := 2 * (float64(math.Nextafter32(float32(want), float32(math.Inf(1)))) - float64(float32(want)))
+		if want < 1.2e-38 {
+			tol = 1.5e-45 // subnormal results: one step
+		}
+		if math.Abs(got-want) > tol {
+			t.Fatalf("exp(%v) = %v, want %v", x, got, want)
+		}
+		s := float64(SigmoidOne(x))
+		ws := 1 / (1 + math.Exp(-float64(x)))
+		if math.Abs(s-ws) > 3e-7*ws+1e-45 {
+			t.Fatalf("sigmoid(%v) = %v, want %v", x, s, ws)
+		}
+	}
+	for _, c := range []struct{ x, want float32 }{
+		{float32(math.Inf(1)), float32(math.Inf(1))}, {89, float32(math.Inf(1))}, {float32(math.Inf(-1)), 0}, {-200, 0}, {0, 1},
+	} {
+		if got := expOne(c.x); got != c.want {
+			t.Fatalf("exp(%v) = %v, want %v", c.x, got, c.want)
+		}
+	}
+	if v := expOne(float32(math.NaN())); v == v {
+		t.Fatal("exp(NaN) is not NaN")
+	}
+}
+
+// SigmoidOne is the scalar sigmoid of SigmoidF32, for the accuracy check.
+func SigmoidOne(x float32) float32 {
+	var d [1]float32
+	sigmoidGo(d[:], []float32{x})
+	return d[0]
+}
+
+func BenchmarkExpF32(b *testing.B) {
+	x, d := make([]float32, 1<<16), make([]float32, 1<<16)
+	for i := range x {
+		x[i] = float32(i%200) - 100
+	}
+	for i := 0; i < b.N; i++ {
+		ExpF32(d, x, 0)
+	}
+}
+
+func BenchmarkSigmoidF32(b *testing.B) {
+	x, d := make([]float32, 1<<16), make([]float32, 1<<16)
+	for i := range x {
+		x[i] = float32(i%200)/10 - 10
+	}
+	for i := 0; i < b.N; i++ {
+		SigmoidF32(d, x)
+	}
+}
