@@ -182,6 +182,14 @@ func getScratch(n int) *[]float32 {
 	return &s
 }
 
+// directMaxTaps is the largest number of products per output (input
+// channels per group × kernel taps) computed directly rather than by GEMM.
+const directMaxTaps = 64
+
+// convPath forces a float32 Conv path in benchmarks: "direct", "gemm" or
+// "" (by shape).
+var convPath = ""
+
 // convKernel is Conv with its attributes read.
 type convKernel struct {
 	w     *windowAttrs
@@ -208,7 +216,7 @@ type convShape struct {
 	inPlane, outPlane  int
 	outShape           []int
 	hasBias, depthwise bool
-	pointwise          bool
+	pointwise, direct  bool
 }
 
 func (k *convKernel) shape(x, w, b *Tensor) (*convShape, error) {
@@ -257,6 +265,7 @@ func (k *convKernel) shape(x, w, b *Tensor) (*convShape, error) {
 	}
 	s.depthwise = s.cinG == 1 && len(win.in) <= 2
 	s.pointwise = win.pointwise()
+	s.direct = !s.pointwise && len(win.in) <= 2 && s.cinG*s.kk <= directMaxTaps
 	return s, nil
 }
 
@@ -311,6 +320,11 @@ func convF32(ctx *Context, s *convShape, x, w, bias, y []float32) {
 	}
 	if s.depthwise {
 		depthwiseF32(ctx, s, x, w, bias, y)
+		return
+	}
+	canDirect := !s.pointwise && len(s.win.in) <= 2
+	if canDirect && (convPath == "direct" || convPath == "" && s.direct) {
+		directConvF32(ctx, s, x, w, bias, y)
 		return
 	}
 	threads := ctxThreads(ctx)
@@ -497,145 +511,6 @@ func floorDiv(a, b int) int {
 		q--
 	}
 	return q
-}
-
-// planeWindow lays one input plane (1-D or 2-D) out for row kernels: a
-// padded copy covering every window, split into its column phases modulo
-// the stride, so that each kernel tap of an output row reads a contiguous
-// run (kernels.ConvRows, kernels.MaxRows).
-type planeWindow struct {
-	ih, iw, oh, ow, kh, kw, sh, sw, dh, dw, ph, pw int
-	hp, wp                                         int   // padded rows and columns
-	phaseLen, phaseOff                             []int // per column phase
-	size                                           int   // floats in a laid-out plane
-}
-
-func newPlaneWindow(win *window) *planeWindow {
-	p := &planeWindow{ih: 1, iw: win.in[0], oh: 1, ow: win.out[0], kh: 1, kw: win.k[0],
-		sh: 1, sw: win.s[0], dh: 1, dw: win.d[0], pw: win.padB[0]}
-	if len(win.in) == 2 {
-		p.ih, p.iw, p.oh, p.ow, p.kh, p.kw = win.in[0], win.in[1], win.out[0], win.out[1], win.k[0], win.k[1]
-		p.sh, p.sw, p.dh, p.dw, p.ph, p.pw = win.s[0], win.s[1], win.d[0], win.d[1], win.padB[0], win.padB[1]
-	}
-	p.hp = (p.oh-1)*p.sh + (p.kh-1)*p.dh + 1
-	p.wp = (p.ow-1)*p.sw + (p.kw-1)*p.dw + 1
-	p.phaseLen = make([]int, p.sw)
-	p.phaseOff = make([]int, p.sw)
-	for q := 0; q < p.sw; q++ {
-		if q < p.wp {
-			p.phaseLen[q] = (p.wp - q + p.sw - 1) / p.sw
-		}
-		p.phaseOff[q] = p.size
-		p.size += p.phaseLen[q] * p.hp
-	}
-	return p
-}
-
-// layout copies the plane src into buf (p.size floats), padding with pad;
-// tmp holds at least iw floats of scratch.
-func (p *planeWindow) layout(buf, src []float32, pad float32, tmp []float32) {
-	for r := 0; r < p.hp; r++ {
-		iy := r - p.ph
-		var row []float32
-		if iy >= 0 && iy < p.ih {
-			row = src[iy*p.iw : (iy+1)*p.iw]
-		}
-		if p.sw == 2 && row != nil {
-			// Split the row once, then each phase is a shifted copy.
-			even, odd := tmp[:(p.iw+1)/2], tmp[(p.iw+1)/2:p.iw]
-			kernels.Deinterleave(even, odd, row)
-			for q := 0; q < 2; q++ {
-				l := p.phaseLen[q]
-				dst := buf[p.phaseOff[q]+r*l : p.phaseOff[q]+(r+1)*l]
-				// Phase q, entry t is input column 2t+q-pw.
-				a := q - p.pw
-				part, base := even, floorDiv(a, 2)
-				if a-2*base != 0 {
-					part = odd
-				}
-				// Entry t reads part[t+base] when in range.
-				lo, hi := max(0, -base), min(l, len(part)-base)
-				if lo >= hi {
-					fill(dst, pad)
-					continue
-				}
-				fill(dst[:lo], pad)
-				copy(dst[lo:hi], part[lo+base:])
-				fill(dst[hi:], pad)
-			}
-			continue
-		}
-		for q := 0; q < p.sw; q++ {
-			l := p.phaseLen[q]
-			dst := buf[p.phaseOff[q]+r*l : p.phaseOff[q]+(r+1)*l]
-			if row == nil {
-				fill(dst, pad)
-				continue
-			}
-			a := q - p.pw
-			lo, hi := validRange(a, p.sw, p.iw, l)
-			if lo >= hi {
-				fill(dst, pad)
-				continue
-			}
-			fill(dst[:lo], pad)
-			fill(dst[hi:], pad)
-			if p.sw == 1 {
-				copy(dst[lo:hi], row[lo+a:])
-				continue
-			}
-			for t := lo; t < hi; t++ {
-				dst[t] = row[t*p.sw+a]
-			}
-		}
-	}
-}
-
-// rowOffsets sets off[ky*kw+kx] to where tap (ky, kx) of output row oy
-// starts in a laid-out plane.
-func (p *planeWindow) rowOffsets(oy int, off []int) {
-	for ky := 0; ky < p.kh; ky++ {
-		r := oy*p.sh + ky*p.dh
-		for kx := 0; kx < p.kw; kx++ {
-			a := kx * p.dw
-			q, f := a%p.sw, a/p.sw
-			off[ky*p.kw+kx] = p.phaseOff[q] + r*p.phaseLen[q] + f
-		}
-	}
-}
-
-// depthwiseF32 runs a convolution with one input channel per group (1-D
-// or 2-D) directly: each output row is the bias plus every kernel tap's
-// weight times a run of the laid-out input plane, taps in row-major order
-// (padding taps add w·0).
-func depthwiseF32(ctx *Context, s *convShape, x, w, bias, y []float32) {
-	p := newPlaneWindow(s.win)
-	mult := s.coutG
-	kk := p.kh * p.kw
-	offs := make([]int, p.oh*kk)
-	for oy := 0; oy < p.oh; oy++ {
-		p.rowOffsets(oy, offs[oy*kk:(oy+1)*kk])
-	}
-	ctx.Parallel(s.n*s.c, func(lo, hi int) {
-		buf := make([]float32, p.size)
-		tmp := make([]float32, p.iw)
-		for idx := lo; idx < hi; idx++ {
-			n, c := idx/s.c, idx%s.c
-			p.layout(buf, x[idx*p.ih*p.iw:(idx+1)*p.ih*p.iw], 0, tmp)
-			for j := 0; j < mult; j++ {
-				oc := c*mult + j
-				dst := y[(n*s.m+oc)*p.oh*p.ow : (n*s.m+oc+1)*p.oh*p.ow]
-				var b float32
-				if bias != nil {
-					b = bias[oc]
-				}
-				wk := w[oc*kk : (oc+1)*kk]
-				for oy := 0; oy < p.oh; oy++ {
-					kernels.ConvRows(dst[oy*p.ow:(oy+1)*p.ow], b, buf, offs[oy*kk:(oy+1)*kk], wk)
-				}
-			}
-		}
-	})
 }
 
 // convFloat are the element types of the direct loops.

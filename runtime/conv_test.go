@@ -151,12 +151,16 @@ func TestConvRandomGeometries(t *testing.T) {
 			in = append(in, randTensorF32(r, cc.m))
 		}
 		want := convRun(t, k, 1, convertAll(in, toF64Tensor)...)[0]
-		got := convRun(t, k, 1, in...)[0]
-		compareF32F64(t, cc.String(), got, want, cc.c/cc.group*product(cc.k)+1)
-		got3 := convRun(t, k, 3, in...)[0]
-		if i := sameF32Bits(got.F32(), got3.F32()); i >= 0 {
-			t.Fatalf("%v: threads 3 differ from 1 at %d", cc, i)
+		for _, path := range []string{"", "gemm", "direct"} {
+			convPath = path
+			got := convRun(t, k, 1, in...)[0]
+			compareF32F64(t, cc.String()+" path "+path, got, want, cc.c/cc.group*product(cc.k)+1)
+			got3 := convRun(t, k, 3, in...)[0]
+			if i := sameF32Bits(got.F32(), got3.F32()); i >= 0 {
+				t.Fatalf("%v path %s: threads 3 differ from 1 at %d", cc, path, i)
+			}
 		}
+		convPath = ""
 	}
 }
 

@@ -217,10 +217,6 @@ func poolCounts(win *window, includePad bool) [][]int {
 func poolRowsF32(ctx *Context, k *poolKernel, win *window, x, y []float32, planes int) {
 	p := newPlaneWindow(win)
 	kk := p.kh * p.kw
-	offs := make([]int, p.oh*kk)
-	for oy := 0; oy < p.oh; oy++ {
-		p.rowOffsets(oy, offs[oy*kk:(oy+1)*kk])
-	}
 	pad := float32(math.Inf(-1))
 	var counts [][]int
 	var ones []float32
@@ -237,17 +233,30 @@ func poolRowsF32(ctx *Context, k *poolKernel, win *window, x, y []float32, plane
 	ctx.Parallel(planes, func(lo, hi int) {
 		buf := make([]float32, p.size)
 		tmp := make([]float32, p.iw)
+		var wide []float32
+		if p.pitch != p.ow {
+			wide = make([]float32, p.n)
+		}
 		for pl := lo; pl < hi; pl++ {
 			p.layout(buf, x[pl*inPlane:(pl+1)*inPlane], pad, tmp)
 			dst := y[pl*outPlane : (pl+1)*outPlane]
+			out := dst
+			if wide != nil {
+				out = wide
+			}
+			if k.kind == poolMax {
+				kernels.MaxRows(out, buf, p.taps)
+			} else {
+				kernels.ConvRows(out, 0, buf, p.taps, ones)
+			}
+			if wide != nil {
+				p.compact(dst, wide)
+			}
+			if k.kind != poolAvg {
+				continue
+			}
 			for oy := 0; oy < p.oh; oy++ {
 				row := dst[oy*p.ow : (oy+1)*p.ow]
-				off := offs[oy*kk : (oy+1)*kk]
-				if k.kind == poolMax {
-					kernels.MaxRows(row, buf, off)
-					continue
-				}
-				kernels.ConvRows(row, 0, buf, off, ones)
 				cy := counts[0][oy]
 				for ox, cx := range counts[1] {
 					if n := cy * cx; n == 0 {

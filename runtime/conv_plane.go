@@ -1,0 +1,231 @@
+// This file holds the plane layout behind the direct (row-kernel) paths of
+// depthwise convolution and 1-D/2-D pooling.
+//
+// A plane is copied, padded, into sh×sw phase blocks (rows modulo the
+// vertical stride, columns modulo the horizontal one), all with the same
+// pitch. Output (oy, ox) then reads, for kernel tap t, element
+// taps[t] + oy·pitch + ox of the layout: every tap is one contiguous run
+// over the whole output plane (computed at the pitch's width, the columns
+// past ow being discarded), so a single row-kernel call produces a plane.
+
+package runtime
+
+import "github.com/onnxq/onnxq/runtime/kernels"
+
+type planeWindow struct {
+	ih, iw, oh, ow, kh, kw, sh, sw, dh, dw, ph, pw int
+	rows, pitch                                    int    // of each phase block
+	used                                           []bool // blocks some tap reads
+	size                                           int    // floats in a layout
+	taps                                           []int  // offset of tap ky·kw+kx for output (0, 0)
+	n                                              int    // (oh-1)·pitch + ow
+}
+
+// newPlaneWindow views a 1-D window as 2-D with a height of one.
+func newPlaneWindow(win *window) *planeWindow {
+	p := &planeWindow{ih: 1, iw: win.in[0], oh: 1, ow: win.out[0], kh: 1, kw: win.k[0],
+		sh: 1, sw: win.s[0], dh: 1, dw: win.d[0], pw: win.padB[0]}
+	if len(win.in) == 2 {
+		p.ih, p.iw, p.oh, p.ow, p.kh, p.kw = win.in[0], win.in[1], win.out[0], win.out[1], win.k[0], win.k[1]
+		p.sh, p.sw, p.dh, p.dw, p.ph, p.pw = win.s[0], win.s[1], win.d[0], win.d[1], win.padB[0], win.padB[1]
+	}
+	p.rows = p.oh + (p.kh-1)*p.dh/p.sh
+	p.pitch = p.ow + (p.kw-1)*p.dw/p.sw
+	p.used = make([]bool, p.sh*p.sw)
+	p.taps = make([]int, p.kh*p.kw)
+	block := p.rows * p.pitch
+	for ky := 0; ky < p.kh; ky++ {
+		ay := ky * p.dh
+		for kx := 0; kx < p.kw; kx++ {
+			ax := kx * p.dw
+			b := (ay%p.sh)*p.sw + ax%p.sw
+			p.used[b] = true
+			p.taps[ky*p.kw+kx] = b*block + ay/p.sh*p.pitch + ax/p.sw
+		}
+	}
+	p.size = p.sh * p.sw * block
+	p.n = (p.oh-1)*p.pitch + p.ow
+	return p
+}
+
+// layout copies the plane src (ih×iw) into buf (p.size floats), padding
+// with pad; tmp holds at least iw floats of scratch.
+func (p *planeWindow) layout(buf, src []float32, pad float32, tmp []float32) {
+	block := p.rows * p.pitch
+	for qy := 0; qy < p.sh; qy++ {
+		for r := 0; r < p.rows; r++ {
+			iy := r*p.sh + qy - p.ph
+			var row []float32
+			if iy >= 0 && iy < p.ih {
+				row = src[iy*p.iw : (iy+1)*p.iw]
+			}
+			if p.sw == 2 && row != nil && p.splitInPlace(buf, row, qy, r, pad) {
+				continue
+			}
+			var even, odd []float32
+			if p.sw == 2 && row != nil {
+				// Split the row once; each column phase is then a
+				// shifted copy of one half.
+				even, odd = tmp[:(p.iw+1)/2], tmp[(p.iw+1)/2:p.iw]
+				kernels.Deinterleave(even, odd, row)
+			}
+			for qx := 0; qx < p.sw; qx++ {
+				b := qy*p.sw + qx
+				if !p.used[b] {
+					continue
+				}
+				dst := buf[b*block+r*p.pitch : b*block+(r+1)*p.pitch]
+				if row == nil {
+					fill(dst, pad)
+					continue
+				}
+				// Entry t is input column t·sw + a.
+				a := qx - p.pw
+				part, base, step := row, a, p.sw
+				if p.sw == 2 {
+					part, base, step = even, floorDiv(a, 2), 1
+					if a-2*base != 0 {
+						part = odd
+					}
+				}
+				lo, hi := validRange(base, step, len(part), p.pitch)
+				if lo >= hi {
+					fill(dst, pad)
+					continue
+				}
+				fill(dst[:lo], pad)
+				fill(dst[hi:], pad)
+				if step == 1 {
+					copy(dst[lo:hi], part[lo+base:])
+					continue
+				}
+				for t := lo; t < hi; t++ {
+					dst[t] = part[t*step+base]
+				}
+			}
+		}
+	}
+}
+
+// splitInPlace lays out row r of both column phases of row phase qy
+// (stride 2) by splitting the input row straight into them, when both
+// halves fit whole; it reports whether it did.
+func (p *planeWindow) splitInPlace(buf, row []float32, qy, r int, pad float32) bool {
+	if !p.used[qy*2] || !p.used[qy*2+1] {
+		return false
+	}
+	block := p.rows * p.pitch
+	var dst [2][]float32 // destination of the even and the odd half
+	halves := [2]int{(p.iw + 1) / 2, p.iw / 2}
+	for qx := 0; qx < 2; qx++ {
+		a := qx - p.pw
+		base := floorDiv(a, 2)
+		half := a - 2*base // 0: entries read even columns, 1: odd
+		if base > 0 || halves[half]-base > p.pitch {
+			return false
+		}
+		d := buf[(qy*2+qx)*block+r*p.pitch : (qy*2+qx)*block+(r+1)*p.pitch]
+		fill(d[:-base], pad)
+		fill(d[halves[half]-base:], pad)
+		dst[half] = d[-base : halves[half]-base]
+	}
+	if dst[0] == nil || dst[1] == nil {
+		return false
+	}
+	kernels.Deinterleave(dst[0], dst[1], row)
+	return true
+}
+
+// compact copies the oh rows of a result computed at the pitch's width
+// into the dense output plane.
+func (p *planeWindow) compact(dst, wide []float32) {
+	for oy := 0; oy < p.oh; oy++ {
+		copy(dst[oy*p.ow:(oy+1)*p.ow], wide[oy*p.pitch:oy*p.pitch+p.ow])
+	}
+}
+
+// depthwiseF32 runs a convolution with one input channel per group (1-D
+// or 2-D) directly: each output plane is the bias plus every kernel tap's
+// weight times its run of the laid-out input plane, taps in row-major
+// order (padding taps add w·0).
+func depthwiseF32(ctx *Context, s *convShape, x, w, bias, y []float32) {
+	p := newPlaneWindow(s.win)
+	mult := s.coutG
+	kk := p.kh * p.kw
+	ctx.Parallel(s.n*s.c, func(lo, hi int) {
+		buf := make([]float32, p.size)
+		tmp := make([]float32, p.iw)
+		var wide []float32
+		if p.pitch != p.ow {
+			wide = make([]float32, p.n)
+		}
+		for idx := lo; idx < hi; idx++ {
+			n, c := idx/s.c, idx%s.c
+			p.layout(buf, x[idx*p.ih*p.iw:(idx+1)*p.ih*p.iw], 0, tmp)
+			for j := 0; j < mult; j++ {
+				oc := c*mult + j
+				dst := y[(n*s.m+oc)*p.oh*p.ow : (n*s.m+oc+1)*p.oh*p.ow]
+				var b float32
+				if bias != nil {
+					b = bias[oc]
+				}
+				wk := w[oc*kk : (oc+1)*kk]
+				if wide == nil {
+					kernels.ConvRows(dst, b, buf, p.taps, wk)
+					continue
+				}
+				kernels.ConvRows(wide, b, buf, p.taps, wk)
+				p.compact(dst, wide)
+			}
+		}
+	})
+}
+
+// directConvF32 runs a 1-D or 2-D convolution with few products per output
+// (small cinG·kernel) without a GEMM: the input planes of an image are laid
+// out once, and each output plane is its bias plus every (input channel,
+// kernel tap) weight times that tap's run, in weight order.
+func directConvF32(ctx *Context, s *convShape, x, w, bias, y []float32) {
+	p := newPlaneWindow(s.win)
+	kk := p.kh * p.kw
+	K := s.cinG * kk
+	taps := make([]int, K)
+	for c := 0; c < s.cinG; c++ {
+		for t, o := range p.taps {
+			taps[c*kk+t] = c*p.size + o
+		}
+	}
+	bufp := getScratch(s.c * p.size)
+	defer scratchPool.Put(bufp)
+	buf := *bufp
+	for n := 0; n < s.n; n++ {
+		ctx.Parallel(s.c, func(lo, hi int) {
+			tmp := make([]float32, p.iw)
+			for c := lo; c < hi; c++ {
+				p.layout(buf[c*p.size:(c+1)*p.size], x[(n*s.c+c)*p.ih*p.iw:(n*s.c+c+1)*p.ih*p.iw], 0, tmp)
+			}
+		})
+		ctx.Parallel(s.m, func(lo, hi int) {
+			var wide []float32
+			if p.pitch != p.ow {
+				wide = make([]float32, p.n)
+			}
+			for m := lo; m < hi; m++ {
+				g := m / s.coutG
+				src := buf[g*s.cinG*p.size : (g+1)*s.cinG*p.size]
+				dst := y[(n*s.m+m)*p.oh*p.ow : (n*s.m+m+1)*p.oh*p.ow]
+				var b float32
+				if bias != nil {
+					b = bias[m]
+				}
+				wm := w[m*K : (m+1)*K]
+				if wide == nil {
+					kernels.ConvRows(dst, b, src, taps, wm)
+					continue
+				}
+				kernels.ConvRows(wide, b, src, taps, wm)
+				p.compact(dst, wide)
+			}
+		})
+	}
+}
