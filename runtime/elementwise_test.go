@@ -534,3 +534,98 @@ func TestCastOpset1TypeName(t *testing.T) {
 		t.Fatal("an unknown type name: no error")
 	}
 }
+
+// mathOps are the operators of the elementwise, activation, reduction and
+// normalization kernels.
+var mathOps = []string{
+	"Add", "Sub", "Mul", "Div", "Pow", "Mod", "BitShift", "BitwiseAnd", "BitwiseOr", "BitwiseXor", "BitwiseNot",
+	"And", "Or", "Xor", "Not", "Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "Where",
+	"Max", "Min", "Sum", "Mean", "Neg", "Abs", "Sqrt", "Exp", "Log", "Reciprocal", "Floor", "Ceil", "Round",
+	"Sign", "Sin", "Cos", "Tan", "Asin", "Acos", "Atan", "Sinh", "Cosh", "Asinh", "Acosh", "Atanh", "Erf",
+	"IsNaN", "IsInf", "Cast", "CastLike",
+	"Relu", "LeakyRelu", "PRelu", "Sigmoid", "HardSigmoid", "HardSwish", "Tanh", "Elu", "Selu", "Celu",
+	"Softplus", "Softsign", "Gelu", "Mish", "ThresholdedRelu", "Clip", "Softmax", "LogSoftmax", "Hardmax",
+	"Shrink", "Swish",
+	"ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2", "ReduceLogSum",
+	"ReduceLogSumExp", "ReduceSumSquare", "ArgMax", "ArgMin", "CumSum", "CumProd",
+	"BatchNormalization", "LayerNormalization", "RMSNormalization", "InstanceNormalization",
+	"GroupNormalization", "LpNormalization", "MeanVarianceNormalization",
+}
+
+// TestMathKernelsNeverPanic feeds every kernel random mixes of types,
+// shapes (scalars, empty and mismatched ones, data shorter than the shape)
+// and attributes; each must return a result or an error, never panic.
+func TestMathKernelsNeverPanic(t *testing.T) {
+	r := rand.New(rand.NewPCG(21, 22))
+	shapes := [][]int{{}, {0}, {1}, {3}, {2, 3}, {3, 1}, {2, 0, 3}, {1, 3, 2, 2}, {2, 3, 2, 2}, {4, 3, 1, 1}}
+	types := []graph.DType{graph.Float32, graph.Float64, graph.Float16, graph.Int64, graph.Int32, graph.Int8,
+		graph.Uint8, graph.Uint64, graph.Bool, graph.String, graph.Float8E4M3FN, graph.Int4, graph.BFloat16}
+	tensor := func() *Tensor {
+		if r.IntN(12) == 0 {
+			return nil
+		}
+		sh := shapes[r.IntN(len(shapes))]
+		dt := types[r.IntN(len(types))]
+		if r.IntN(3) > 0 {
+			dt = graph.Float32
+		}
+		x := New(dt, sh...)
+		if f := x.F32(); f != nil {
+			for i := range f {
+				f[i] = float32(r.NormFloat64() * 3)
+			}
+		}
+		if i := x.I64(); i != nil {
+			for k := range i {
+				i[k] = int64(r.IntN(7) - 3)
+			}
+		}
+		if r.IntN(25) == 0 && x.Len() > 1 {
+			x.Shape = append([]int{}, sh...)
+			x.Shape[0]++ // data shorter than the shape
+		}
+		return x
+	}
+	attrs := func() []*graph.Attribute {
+		var as []*graph.Attribute
+		pick := []*graph.Attribute{
+			ewInt("axis", int64(r.IntN(9)-4)), ewInts("axes", int64(r.IntN(7)-3)), ewInt("keepdims", int64(r.IntN(2))),
+			ewInt("to", int64(r.IntN(27))), ewInt("num_groups", int64(r.IntN(4))), ewInt("fmod", int64(r.IntN(2))),
+			ewString("direction", []string{"LEFT", "RIGHT", "X"}[r.IntN(3)]), ewInt("p", int64(r.IntN(4))),
+			ewInt("select_last_index", 1), ewInt("exclusive", 1), ewInt("reverse", 1), ewInt("training_mode", 1),
+			ewInt("spatial", 0), ewInt("broadcast", 1), ewFloat("alpha", float32(r.NormFloat64())),
+			ewInt("noop_with_empty_axes", 1), ewString("approximate", "tanh"), ewInt("stash_type", 1),
+		}
+		for i := r.IntN(4); i > 0; i-- {
+			as = append(as, pick[r.IntN(len(pick))])
+		}
+		return as
+	}
+	reg := DefaultRegistry()
+	for _, op := range mathOps {
+		b := reg.Lookup("", op)
+		if b == nil {
+			t.Fatalf("no kernel for %s", op)
+		}
+		for trial := 0; trial < 400; trial++ {
+			n := ewNode(op, 1+r.IntN(3), attrs()...)
+			opset := []int64{6, 7, 11, 13, 18, 21}[r.IntN(6)]
+			in := make([]*Tensor, r.IntN(6))
+			for i := range in {
+				in[i] = tensor()
+			}
+			func() {
+				defer func() {
+					if p := recover(); p != nil {
+						t.Fatalf("%s opset %d attrs %v inputs %v: panic: %v", op, opset, n.Attrs, in, p)
+					}
+				}()
+				k, err := b(n, opset)
+				if err != nil {
+					return
+				}
+				_, _ = k.Run(&Context{Node: n, Opset: opset, Threads: 2}, in)
+			}()
+		}
+	}
+}

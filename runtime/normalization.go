@@ -479,6 +479,9 @@ func groupNormalize(ctx *Context, x *Tensor, bn, c, groups, sp int, scale, bias 
 		return nil, err
 	}
 	out := ctx.Alloc(x.DType, x.Shape...)
+	if x.Len() == 0 {
+		return []*Tensor{out}, nil
+	}
 	of32, of64 := outputFloats(out)
 	cg := c / groups
 	size := cg * sp
