@@ -23,7 +23,7 @@ func registerGemm(r *Registry) {
 // maxElements bounds the size of an output computed from input shapes, so
 // a broadcast of large dimensions fails cleanly instead of exhausting
 // memory.
-const maxElements = 1 << 32
+const maxElements = 1 << 30
 
 // checkedElements multiplies dims, failing on overflow or when the product
 // exceeds maxElements.
@@ -41,12 +41,25 @@ func checkedElements(dims ...int) (int, error) {
 	return n, nil
 }
 
-// matmulPlan describes a batched product: batch products of m×k by k×n,
-// the i-th reading A at aOff[i] and B at bOff[i] (element offsets).
+// matmulPlan describes a batched product: nb products of m×k by k×n; the
+// i-th reads A at aOff(i) and B at bOff(i) (element offsets).
 type matmulPlan struct {
-	out        []int
-	m, k, n    int
-	aOff, bOff []int
+	out          []int
+	m, k, n, nb  int
+	batch        []int // broadcast batch shape
+	aStr, bStr   []int // per batch axis, in matrices (0 where broadcast)
+	aSize, bSize int   // elements of one A and one B matrix
+}
+
+func (p *matmulPlan) offsets(i int) (int, int) {
+	ao, bo := 0, 0
+	for ax := len(p.batch) - 1; ax >= 0; ax-- {
+		c := i % p.batch[ax]
+		i /= p.batch[ax]
+		ao += c * p.aStr[ax]
+		bo += c * p.bStr[ax]
+	}
+	return ao * p.aSize, bo * p.bSize
 }
 
 func planMatMul(as, bs []int) (*matmulPlan, error) {
@@ -76,28 +89,21 @@ func planMatMul(as, bs []int) (*matmulPlan, error) {
 	if !b1 {
 		p.out = append(p.out, p.n)
 	}
-	nb, err := checkedElements(batch...)
-	if err != nil {
+	if p.nb, err = checkedElements(batch...); err != nil {
 		return nil, err
 	}
-	if _, err := checkedElements(nb, p.m, p.n); err != nil {
+	if _, err := checkedElements(p.nb, p.m, p.n); err != nil {
 		return nil, err
 	}
-	if _, err := checkedElements(nb, p.m, p.k); err != nil {
-		return nil, err
-	}
-	ai := BroadcastIndex(aBatch, batch)
-	bi := BroadcastIndex(bBatch, batch)
-	p.aOff = make([]int, nb)
-	p.bOff = make([]int, nb)
-	for i := 0; i < nb; i++ {
-		p.aOff[i] = ai[i] * p.m * p.k
-		p.bOff[i] = bi[i] * p.k * p.n
-	}
+	p.batch = batch
+	p.aStr = broadcastStrides(aBatch, batch)
+	p.bStr = broadcastStrides(bBatch, batch)
+	p.aSize, p.bSize = p.m*p.k, p.k*p.n
 	// A stack of A matrices times one B matrix is one tall product.
-	if nb > 1 && allOnes(bBatch) && contiguous(p.aOff, p.m*p.k) {
-		p.m *= nb
-		p.aOff, p.bOff = []int{0}, []int{0}
+	if p.nb > 1 && allOnes(bBatch) && len(aBatch) == len(batch) && equalShape(aBatch, batch) {
+		p.m *= p.nb
+		p.nb, p.batch, p.aStr, p.bStr = 1, nil, nil, nil
+		p.aSize = p.m * p.k
 	}
 	return p, nil
 }
@@ -105,16 +111,6 @@ func planMatMul(as, bs []int) (*matmulPlan, error) {
 func allOnes(s []int) bool {
 	for _, d := range s {
 		if d != 1 {
-			return false
-		}
-	}
-	return true
-}
-
-// contiguous reports whether offsets are 0, step, 2·step...
-func contiguous(off []int, step int) bool {
-	for i, o := range off {
-		if o != i*step {
 			return false
 		}
 	}
@@ -144,7 +140,7 @@ func runMatMul(ctx *Context, in []*Tensor) ([]*Tensor, error) {
 		return []*Tensor{out}, nil
 	case graph.Float16, graph.BFloat16:
 		af, bf := toF32(a), toF32(b)
-		c := make([]float32, len(p.aOff)*p.m*p.n)
+		c := make([]float32, p.nb*p.m*p.n)
 		matmulF32(ctx, threads, p, af, bf, c)
 		out := New(a.DType, p.out...)
 		fromF32(out, c)
@@ -166,13 +162,14 @@ func runMatMul(ctx *Context, in []*Tensor) ([]*Tensor, error) {
 // matmulF32 runs the batch of products. Each product's values do not
 // depend on the threads it gets, so the split is free.
 func matmulF32(ctx *Context, threads int, p *matmulPlan, a, b, c []float32) {
-	nb := len(p.aOff)
+	nb := p.nb
 	mn := p.m * p.n
 	if mn == 0 {
 		return
 	}
 	one := func(i, th int) {
-		kernels.SgemmParallel(th, p.m, p.n, p.k, a[p.aOff[i]:], p.k, false, b[p.bOff[i]:], p.n, false,
+		ao, bo := p.offsets(i)
+		kernels.SgemmParallel(th, p.m, p.n, p.k, a[ao:], p.k, false, b[bo:], p.n, false,
 			c[i*mn:(i+1)*mn], p.n, 1, 0)
 	}
 	if nb >= threads && nb > 1 {
@@ -197,9 +194,10 @@ func matmulLoopTensor[T mmNumber](ctx *Context, p *matmulPlan, a, b *Tensor) ([]
 	out := New(a.DType, p.out...)
 	av, bv, cv := a.Data.([]T), b.Data.([]T), out.Data.([]T)
 	mn := p.m * p.n
-	ctx.Parallel(len(p.aOff), func(lo, hi int) {
+	ctx.Parallel(p.nb, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
-			matmulLoop(p.m, p.n, p.k, av[p.aOff[i]:], bv[p.bOff[i]:], cv[i*mn:(i+1)*mn])
+			ao, bo := p.offsets(i)
+			matmulLoop(p.m, p.n, p.k, av[ao:], bv[bo:], cv[i*mn:(i+1)*mn])
 		}
 	})
 	return []*Tensor{out}, nil
