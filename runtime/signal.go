@@ -1,8 +1,7 @@
 // Signal kernels: DFT (forward, inverse, one-sided real transforms; the
 // axis as attribute before opset 20 and as input from 20), STFT, the
 // Hann, Hamming and Blackman windows, MelWeightMatrix and Det. Transforms
-// run in float64: a radix-2 FFT for power-of-two lengths, a direct sum
-// over an exact twiddle table otherwise.
+// run in float64 in O(n log n) for every length (see fftPlan).
 package runtime
 
 import (
@@ -34,27 +33,98 @@ func registerSignal(r *Registry) {
 // maxSignalLength bounds transform and window lengths read from data.
 const maxSignalLength = 1 << 26
 
-// fftPlan transforms sequences of one length n.
+// fftPlan transforms sequences of one length n: a radix-2 FFT for powers
+// of two, a direct sum for other short lengths, and Bluestein's chirp
+// convolution (over a radix-2 FFT) for other long ones.
 type fftPlan struct {
 	n  int
-	tw []complex128 // tw[k] = exp(-2πi·k/n)
+	tw []complex128 // tw[k] = exp(-2πi·k/n), radix-2 and direct sums
+
+	sub   *fftPlan     // Bluestein: radix-2 plan of length m >= 2n-1
+	chirp []complex128 // chirp[k] = exp(-πi·k²/n)
+	bhat  []complex128 // transform of the conjugate chirp wrapped to m
 }
 
+// directMax is the longest non-power-of-two length summed directly.
+const directMax = 64
+
 func newFFTPlan(n int) *fftPlan {
-	p := &fftPlan{n: n, tw: make([]complex128, n)}
-	for k := range p.tw {
-		// Angles from exact index fractions keep the table accurate.
-		s, c := math.Sincos(-2 * math.Pi * float64(k) / float64(n))
-		p.tw[k] = complex(c, s)
+	p := &fftPlan{n: n}
+	if n&(n-1) == 0 || n <= directMax {
+		p.tw = make([]complex128, n)
+		for k := range p.tw {
+			// Angles from exact index fractions keep the table accurate.
+			s, c := math.Sincos(-2 * math.Pi * float64(k) / float64(n))
+			p.tw[k] = complex(c, s)
+		}
+		return p
 	}
+	m := 1
+	for m < 2*n-1 {
+		m <<= 1
+	}
+	p.sub = newFFTPlan(m)
+	p.chirp = make([]complex128, n)
+	for k := range p.chirp {
+		// k² mod 2n keeps the angle small and exact.
+		e := (k * k) % (2 * n)
+		s, c := math.Sincos(-math.Pi * float64(e) / float64(n))
+		p.chirp[k] = complex(c, s)
+	}
+	b := make([]complex128, m)
+	b[0] = cmplx.Conj(p.chirp[0])
+	for k := 1; k < n; k++ {
+		b[k] = cmplx.Conj(p.chirp[k])
+		b[m-k] = b[k]
+	}
+	p.bhat = make([]complex128, m)
+	p.sub.transform(p.bhat, b, nil, false)
 	return p
 }
 
+// scratchLen is the length of the scratch buffer transform needs.
+func (p *fftPlan) scratchLen() int {
+	if p.sub != nil {
+		return 2 * p.sub.n
+	}
+	return 0
+}
+
 // transform sets out to the DFT of in (both of length n); inverse uses
-// exp(+2πi·kn/N) and divides by n. scratch must hold n values.
-func (p *fftPlan) transform(out, in []complex128, inverse bool) {
+// exp(+2πi·kn/N) and divides by n. scratch holds scratchLen() values and
+// lets goroutines share one plan.
+func (p *fftPlan) transform(out, in, scratch []complex128, inverse bool) {
 	n := p.n
 	if n == 0 {
+		return
+	}
+	if p.sub != nil {
+		// X[k] = chirp[k]·Σ_t (x[t]·chirp[t])·conj(chirp[k-t]); the inverse
+		// is conj(DFT(conj(X)))/n.
+		m := p.sub.n
+		a, fa := scratch[:m], scratch[m:2*m]
+		for k := range a {
+			a[k] = 0
+		}
+		for k := 0; k < n; k++ {
+			v := in[k]
+			if inverse {
+				v = cmplx.Conj(v)
+			}
+			a[k] = v * p.chirp[k]
+		}
+		p.sub.transform(fa, a, nil, false)
+		for i := range fa {
+			fa[i] *= p.bhat[i]
+		}
+		p.sub.transform(a, fa, nil, true)
+		for k := 0; k < n; k++ {
+			v := a[k] * p.chirp[k]
+			if inverse {
+				v = cmplx.Conj(v) / complex(float64(n), 0)
+			}
+			out[k] = v
+		}
 		return
 	}
 	conj := func(v complex128) complex128 {
@@ -201,6 +271,7 @@ func (k *dftKernel) Run(ctx *Context, in []*Tensor) ([]*Tensor, error) {
 	plan := newFFTPlan(n)
 	ctx.Parallel(outer*inner, func(lo, hi int) {
 		sig, spec := make([]complex128, n), make([]complex128, n)
+		scratch := make([]complex128, plan.scratchLen())
 		for oi := lo; oi < hi; oi++ {
 			o, i := oi/inner, oi%inner
 			at := func(t int) complex128 {
@@ -233,7 +304,7 @@ func (k *dftKernel) Run(ctx *Context, in []*Tensor) ([]*Tensor, error) {
 					}
 				}
 			}
-			plan.transform(spec, sig, k.inverse)
+			plan.transform(spec, sig, scratch, k.inverse)
 			for t := 0; t < outLen; t++ {
 				base := ((o*outLen+t)*inner + i) * outC
 				res[base] = real(spec[t])
@@ -330,6 +401,7 @@ func buildSTFT(n *graph.Node, opset int64) (Kernel, error) {
 		plan := newFFTPlan(nfft)
 		ctx.Parallel(b*frames, func(lo, hi int) {
 			frame, spec := make([]complex128, nfft), make([]complex128, nfft)
+			scratch := make([]complex128, plan.scratchLen())
 			for bf := lo; bf < hi; bf++ {
 				bi, f := bf/frames, bf%frames
 				for t := 0; t < nfft; t++ {
@@ -343,7 +415,7 @@ func buildSTFT(n *graph.Node, opset int64) (Kernel, error) {
 					}
 					frame[t] = v
 				}
-				plan.transform(spec, frame, false)
+				plan.transform(spec, frame, scratch, false)
 				for k := 0; k < bins; k++ {
 					res[(bf*bins+k)*2] = real(spec[k])
 					res[(bf*bins+k)*2+1] = imag(spec[k])

@@ -466,8 +466,9 @@ func (k *roiAlignKernel) Run(ctx *Context, in []*Tensor) ([]*Tensor, error) {
 		if k.samplingRate > 0 {
 			pl.gh, pl.gw = k.samplingRate, k.samplingRate
 		} else {
-			gh, gw := math.Ceil(rh/float64(k.outH)), math.Ceil(rw/float64(k.outW))
-			if !(gh*gw <= maxRoiSamples) || !(gh > -maxRoiSamples) || !(gw > -maxRoiSamples) {
+			// Empty or inverted boxes sample nothing.
+			gh, gw := max(math.Ceil(rh/float64(k.outH)), 0), max(math.Ceil(rw/float64(k.outW)), 0)
+			if !(gh*gw <= maxRoiSamples) {
 				return nil, fmt.Errorf("RoI %d (%v) needs too many sampling points", i, r)
 			}
 			pl.gh, pl.gw = int(gh), int(gw)
@@ -478,6 +479,12 @@ func (k *roiAlignKernel) Run(ctx *Context, in []*Tensor) ([]*Tensor, error) {
 		plans[i] = pl
 	}
 	res := make([]float64, nr*c*k.outH*k.outW)
+	if h == 0 || w == 0 {
+		// An empty feature map has nothing to sample: every bin is 0.
+		out := ctx.Alloc(x.DType, yShape...)
+		storeFloats64(out, res)
+		return []*Tensor{out}, nil
+	}
 	ctx.Parallel(nr, func(lo, hi int) {
 		var samples []roiPoint
 		for ri := lo; ri < hi; ri++ {
