@@ -4,10 +4,12 @@
 // Sum and Mean, Where, and the unary math ops (Neg, Abs, Sqrt, Exp, Log,
 // trigonometric and hyperbolic functions, Erf, Round, IsNaN, IsInf...).
 //
-// float32 runs through dedicated loops (same shape, scalar and
-// per-channel operands are single runs, see elementwise_bcast.go);
-// float16 and bfloat16 are computed in float32 and rounded back; integer
-// types are computed in int64 or uint64 and wrapped to their width.
+// float32 runs through the vector primitives of runtime/kernels (AVX2
+// with bit-identical Go twins) over the runs of the broadcast walk, in
+// which same-shape, scalar and per-channel operands are long runs (see
+// elementwise_bcast.go); float16 and bfloat16 are computed in float32 and
+// rounded back; integer types are computed in int64 or uint64 and wrapped
+// to their width.
 // Cast and CastLike are in elementwise_cast.go.
 package runtime
 
@@ -888,7 +890,7 @@ func unaryKernel(def *unaryDef) Kernel {
 	})
 }
 
-// f32LoopOf is def's float32 loop, derived from f64 when it has none.
+// f32Loop is def's float32 loop, derived from f64 when it has none.
 func (def *unaryDef) f32Loop() func(dst, src []float32) {
 	if def.f32 != nil {
 		return def.f32
