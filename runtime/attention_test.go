@@ -559,3 +559,60 @@ func TestCausalConvWithStateStreams(t *testing.T) {
 		}
 	}
 }
+
+// TestExtraKernelsInputsAndThreads runs every kernel of the attention,
+// vision, signal and loss files on one case: inputs stay unchanged and
+// results are bit-identical for 1 and 3 threads.
+func TestExtraKernelsInputsAndThreads(t *testing.T) {
+	r := rand.New(rand.NewPCG(51, 52))
+	i64 := func(shape []int, v ...int64) *Tensor { return FromInt64(shape, v) }
+	scalar := func(v int64) *Tensor { return FromInt64(nil, []int64{v}) }
+	cases := []struct {
+		n     *graph.Node
+		opset int64
+		in    []*Tensor
+	}{
+		{ewNode("Attention", 4, ewInt("is_causal", 1)), 23, []*Tensor{ewRand(r, 1, 2, 4, 9, 8), ewRand(r, 1, 2, 2, 9, 8), ewRand(r, 1, 2, 2, 9, 8), ewRand(r, 1, 9, 13), ewRand(r, 1, 2, 2, 4, 8), ewRand(r, 1, 2, 2, 4, 8)}},
+		{ewNode("RotaryEmbedding", 1), 23, []*Tensor{ewRand(r, 1, 2, 3, 5, 8), ewRand(r, 1, 2, 5, 4), ewRand(r, 1, 2, 5, 4)}},
+		{ewNode("LRN", 1, ewInt("size", 3)), 13, []*Tensor{ewRand(r, 1, 2, 6, 5, 5)}},
+		{ewNode("LinearAttention", 2, ewInt("q_num_heads", 4), ewInt("kv_num_heads", 2)), 27, []*Tensor{ewRand(r, 1, 2, 6, 16), ewRand(r, 1, 2, 6, 8), ewRand(r, 1, 2, 6, 8), ewRand(r, 1, 2, 2, 4, 4), ewRand(r, 0.1, 2, 6, 2), ewRand(r, 1, 2, 6, 2)}},
+		{ewNode("CausalConvWithState", 2), 27, []*Tensor{ewRand(r, 1, 2, 5, 9), ewRand(r, 1, 5, 1, 3), ewRand(r, 1, 5), ewRand(r, 1, 2, 5, 2)}},
+		{ewNode("GridSample", 1, ewString("mode", "cubic")), 20, []*Tensor{ewRand(r, 1, 2, 3, 6, 7), ewRand(r, 0.7, 2, 5, 4, 2)}},
+		{ewNode("AffineGrid", 1), 20, []*Tensor{ewRand(r, 1, 2, 3, 4), i64([]int{5}, 2, 1, 3, 4, 5)}},
+		{ewNode("RoiAlign", 1, ewInt("output_height", 3), ewInt("output_width", 2)), 16, []*Tensor{ewRand(r, 1, 2, 3, 8, 9), FromFloat32([]int{2, 4}, []float32{1, 1, 6, 5, 0, 2, 8, 7}), i64([]int{2}, 1, 0)}},
+		{ewNode("Col2Im", 1), 18, []*Tensor{ewRand(r, 1, 2, 12, 20), i64([]int{2}, 5, 6), i64([]int{2}, 2, 2)}},
+		{ewNode("DeformConv", 1, ewInt("group", 2)), 22, []*Tensor{ewRand(r, 1, 2, 4, 6, 6), ewRand(r, 1, 4, 2, 3, 3), ewRand(r, 1, 2, 18, 4, 4), ewRand(r, 1, 4), ewRand(r, 1, 2, 9, 4, 4)}},
+		{ewNode("NonMaxSuppression", 1), 11, []*Tensor{ewRand(r, 1, 2, 20, 4), ewRand(r, 1, 2, 3, 20), scalar(4), FromFloat32(nil, []float32{0.3})}},
+		{ewNode("DFT", 1), 20, []*Tensor{ewRand(r, 1, 3, 100, 2), nil, scalar(1)}},
+		{ewNode("STFT", 1), 17, []*Tensor{ewRand(r, 1, 2, 90, 1), scalar(7), ewRand(r, 1, 20)}},
+		{ewNode("Det", 1), 22, []*Tensor{ewRand(r, 1, 7, 5, 5)}},
+		{ewNode("SoftmaxCrossEntropyLoss", 2), 13, []*Tensor{ewRand(r, 1, 3, 4, 5), i64([]int{3, 5}, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2), ewRand(r, 1, 4)}},
+		{ewNode("NegativeLogLikelihoodLoss", 1, ewString("reduction", "none")), 13, []*Tensor{ewRand(r, 1, 3, 4), i64([]int{3}, 3, 0, 2)}},
+	}
+	for _, c := range cases {
+		saved := make([]*Tensor, len(c.in))
+		for i, x := range c.in {
+			if x != nil {
+				saved[i] = x.Clone()
+			}
+		}
+		one, err := ewRun(c.n, c.opset, 1, c.in...)
+		if err != nil {
+			t.Fatalf("%s: %v", c.n.OpType, err)
+		}
+		many, err := ewRun(c.n, c.opset, 3, c.in...)
+		if err != nil {
+			t.Fatalf("%s: %v", c.n.OpType, err)
+		}
+		for i := range one {
+			if b := ewSameBits(one[i], many[i]); b >= 0 {
+				t.Errorf("%s: threads change output %d at byte %d", c.n.OpType, i, b)
+			}
+		}
+		for i, x := range c.in {
+			if x != nil && ewSameBits(x, saved[i]) >= 0 {
+				t.Errorf("%s: input %d was modified", c.n.OpType, i)
+			}
+		}
+	}
+}
