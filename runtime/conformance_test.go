@@ -13,19 +13,24 @@ import (
 
 // conformanceSuites are the ONNX backend node tests: the ONNX 1.22 set
 // beside the repository and Debian's libonnx-testdata (ONNX 1.12).
-var conformanceSuites = []struct{ name, glob string }{
-	{"node-tests (ONNX 1.22)", "../../shared/onnx/node-tests/test_*"},
-	{"libonnx-testdata (ONNX 1.12)", "/usr/share/libonnx-testdata/data/*/test_*"},
+var conformanceSuites = []struct{ name, tag, glob string }{
+	{"node-tests (ONNX 1.22)", "onnx-1.22", "../../shared/onnx/node-tests/test_*"},
+	{"libonnx-testdata (ONNX 1.12)", "libonnx-1.12", "/usr/share/libonnx-testdata/data/*/test_*"},
 }
 
 // exceptionSets hold, per kernel family, the node tests that are known not
-// to pass, each with its reason. A test listed here is not run.
+// to pass, each with its reason. A test listed here is not run. A key is a
+// test name (both suites) or "TAG/name" for one suite ("onnx-1.22/...",
+// "libonnx-1.12/...").
 var exceptionSets = []map[string]string{
 	exceptionsMath, exceptionsShape, exceptionsConv, exceptionsRNNQuant, exceptionsOther, exceptionsExtra,
 }
 
-func conformanceException(name string) (string, bool) {
+func conformanceException(suiteTag, name string) (string, bool) {
 	for _, set := range exceptionSets {
+		if why, ok := set[suiteTag+"/"+name]; ok {
+			return why, true
+		}
 		if why, ok := set[name]; ok {
 			return why, true
 		}
@@ -80,7 +85,7 @@ func TestConformance(t *testing.T) {
 				uncovered++
 				continue
 			}
-			if _, ok := conformanceException(name); ok {
+			if _, ok := conformanceException(suite.tag, name); ok {
 				excepted++
 				continue
 			}
