@@ -1,12 +1,14 @@
 // This file holds the convolution kernels Conv and ConvTranspose (1-D, 2-D,
 // 3-D and more; groups, dilations, strides, pads, auto_pad, bias).
 //
-// Float32 Conv runs as im2col + kernels.Sgemm per image and group; a 1×1
-// stride-1 unpadded convolution multiplies the input directly, and a
-// depthwise convolution (one input channel per group) runs directly, one
-// kernel tap at a time over whole output rows. ConvTranspose is a GEMM
-// (Wᵀ·X) followed by col2im. Float16 and bfloat16 go through float32;
-// float64 uses the direct loops, which are also the tests' reference.
+// Float32 Conv has three paths. Depthwise (one input channel per group)
+// and most 1-D/2-D convolutions run directly on a laid-out copy of the
+// input planes with row kernels (conv_plane.go); small planes with many
+// output channels, and 3-D convolutions, run as a GEMM per image and group
+// whose B panels are packed straight from the image (implicit im2col; an
+// explicit im2col buffer beyond 2-D). ConvTranspose is a GEMM (Wᵀ·X)
+// followed by col2im. Float16 and bfloat16 go through float32; float64
+// uses the plain loops, which are also the tests' reference.
 
 package runtime
 
@@ -182,9 +184,13 @@ func getScratch(n int) *[]float32 {
 	return &s
 }
 
-// directMaxTaps is the largest number of products per output (input
-// channels per group × kernel taps) computed directly rather than by GEMM.
-const directMaxTaps = 64
+// The direct path (row kernels, four output channels at a time) beats
+// the GEMM on the shared CNNs' layers except on small planes with many
+// output channels, where the GEMM's register tile reuses more.
+const (
+	directMinPlane    = 256
+	directMinChannels = 32
+)
 
 // convPath forces a float32 Conv path in benchmarks: "direct", "gemm" or
 // "" (by shape).
@@ -265,7 +271,7 @@ func (k *convKernel) shape(x, w, b *Tensor) (*convShape, error) {
 	}
 	s.depthwise = s.cinG == 1 && len(win.in) <= 2
 	s.pointwise = win.pointwise()
-	s.direct = !s.pointwise && len(win.in) <= 2 && s.cinG*s.kk <= directMaxTaps
+	s.direct = len(win.in) <= 2 && (s.outPlane >= directMinPlane || s.coutG < directMinChannels)
 	return s, nil
 }
 
@@ -322,7 +328,7 @@ func convF32(ctx *Context, s *convShape, x, w, bias, y []float32) {
 		depthwiseF32(ctx, s, x, w, bias, y)
 		return
 	}
-	canDirect := !s.pointwise && len(s.win.in) <= 2
+	canDirect := len(s.win.in) <= 2
 	if canDirect && (convPath == "direct" || convPath == "" && s.direct) {
 		directConvF32(ctx, s, x, w, bias, y)
 		return

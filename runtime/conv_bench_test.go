@@ -22,6 +22,14 @@ var benchConvCases = []struct {
 	{"3x3_8to16_30x40", convCase{n: 1, c: 8, m: 16, group: 1, in: []int{30, 40}, k: []int{3, 3}, s: []int{1, 1}, d: []int{1, 1}, pads: []int{1, 1, 1, 1}, bias: true}},
 	{"3x3d3_16to16_30x40", convCase{n: 1, c: 16, m: 16, group: 1, in: []int{30, 40}, k: []int{3, 3}, s: []int{1, 1}, d: []int{3, 3}, pads: []int{3, 3, 3, 3}, bias: true}},
 	{"3x3_96to24_160", convCase{n: 1, c: 96, m: 24, group: 1, in: []int{160, 160}, k: []int{3, 3}, s: []int{1, 1}, d: []int{1, 1}, pads: []int{1, 1, 1, 1}}},
+	{"3x3_64to64_40", convCase{n: 1, c: 64, m: 64, group: 1, in: []int{40, 40}, k: []int{3, 3}, s: []int{1, 1}, d: []int{1, 1}, pads: []int{1, 1, 1, 1}, bias: true}},
+	{"3x3_128to128_20", convCase{n: 1, c: 128, m: 128, group: 1, in: []int{20, 20}, k: []int{3, 3}, s: []int{1, 1}, d: []int{1, 1}, pads: []int{1, 1, 1, 1}, bias: true}},
+	{"3x3_256to12_4x5", convCase{n: 1, c: 256, m: 12, group: 1, in: []int{4, 5}, k: []int{3, 3}, s: []int{1, 1}, d: []int{1, 1}, pads: []int{1, 1, 1, 1}, bias: true}},
+	{"3x3s2_64to128_40", convCase{n: 1, c: 64, m: 128, group: 1, in: []int{40, 40}, k: []int{3, 3}, s: []int{2, 2}, d: []int{1, 1}, pads: []int{1, 1, 1, 1}, bias: true}},
+	{"1x1_128to256_8x10", convCase{n: 1, c: 128, m: 256, group: 1, in: []int{8, 10}, k: []int{1, 1}, s: []int{1, 1}, d: []int{1, 1}, pads: []int{0, 0, 0, 0}, bias: true}},
+	{"1x1_336to96_22", convCase{n: 1, c: 336, m: 96, group: 1, in: []int{22, 22}, k: []int{1, 1}, s: []int{1, 1}, d: []int{1, 1}, pads: []int{0, 0, 0, 0}, bias: true}},
+	{"1x1_16to64_80", convCase{n: 1, c: 16, m: 64, group: 1, in: []int{80, 80}, k: []int{1, 1}, s: []int{1, 1}, d: []int{1, 1}, pads: []int{0, 0, 0, 0}, bias: true}},
+	{"1x1_96to24_160", convCase{n: 1, c: 96, m: 24, group: 1, in: []int{160, 160}, k: []int{1, 1}, s: []int{1, 1}, d: []int{1, 1}, pads: []int{0, 0, 0, 0}, bias: true}},
 	{"1x1_64to64_80", convCase{n: 1, c: 64, m: 64, group: 1, in: []int{80, 80}, k: []int{1, 1}, s: []int{1, 1}, d: []int{1, 1}, pads: []int{0, 0, 0, 0}, bias: true}},
 	{"dw3x3_64_80", convCase{n: 1, c: 64, m: 64, group: 64, in: []int{80, 80}, k: []int{3, 3}, s: []int{1, 1}, d: []int{1, 1}, pads: []int{1, 1, 1, 1}, bias: true}},
 	{"dw3x3_64_40", convCase{n: 1, c: 64, m: 64, group: 64, in: []int{40, 40}, k: []int{3, 3}, s: []int{1, 1}, d: []int{1, 1}, pads: []int{1, 1, 1, 1}, bias: true}},
@@ -79,7 +87,7 @@ func BenchmarkConv(b *testing.B) {
 		cc := bc.cc
 		s, in, macs := convBenchModel(b, r, cc)
 		paths := []string{""}
-		if cc.group == 1 && product(cc.k) > 1 {
+		if cc.group == 1 {
 			paths = []string{"gemm", "direct"}
 		}
 		for _, path := range paths {

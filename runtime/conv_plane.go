@@ -181,10 +181,12 @@ func depthwiseF32(ctx *Context, s *convShape, x, w, bias, y []float32) {
 	})
 }
 
-// directConvF32 runs a 1-D or 2-D convolution with few products per output
-// (small cinG·kernel) without a GEMM: the input planes of an image are laid
-// out once, and each output plane is its bias plus every (input channel,
-// kernel tap) weight times that tap's run, in weight order.
+// directConvF32 runs a 1-D or 2-D convolution without a GEMM: the input
+// planes of an image are laid out once (a 1×1 unit-stride unpadded window
+// reads them as they are), and each output plane is its bias plus every
+// (input channel, kernel tap) weight times that tap's run, in weight
+// order; four output channels of a group go through the rows together
+// (kernels.ConvRows4), each rounded as alone.
 func directConvF32(ctx *Context, s *convShape, x, w, bias, y []float32) {
 	p := newPlaneWindow(s.win)
 	kk := p.kh * p.kw
@@ -195,36 +197,79 @@ func directConvF32(ctx *Context, s *convShape, x, w, bias, y []float32) {
 			taps[c*kk+t] = c*p.size + o
 		}
 	}
-	bufp := getScratch(s.c * p.size)
-	defer scratchPool.Put(bufp)
-	buf := *bufp
+	// A 1×1 unit-stride unpadded window reads the input as it is.
+	var buf []float32
+	if !s.pointwise {
+		bufp := getScratch(s.c * p.size)
+		defer scratchPool.Put(bufp)
+		buf = *bufp
+	}
 	for n := 0; n < s.n; n++ {
-		ctx.Parallel(s.c, func(lo, hi int) {
-			tmp := make([]float32, p.iw)
-			for c := lo; c < hi; c++ {
-				p.layout(buf[c*p.size:(c+1)*p.size], x[(n*s.c+c)*p.ih*p.iw:(n*s.c+c+1)*p.ih*p.iw], 0, tmp)
+		if s.pointwise {
+			buf = x[n*s.c*p.size : (n+1)*s.c*p.size]
+		} else {
+			ctx.Parallel(s.c, func(lo, hi int) {
+				tmp := make([]float32, p.iw)
+				for c := lo; c < hi; c++ {
+					p.layout(buf[c*p.size:(c+1)*p.size], x[(n*s.c+c)*p.ih*p.iw:(n*s.c+c+1)*p.ih*p.iw], 0, tmp)
+				}
+			})
+		}
+		// Work units: up to four output channels of one group, which
+		// share their input rows.
+		type unit struct{ m, count int }
+		var units []unit
+		for g := 0; g < s.group; g++ {
+			for m := g * s.coutG; m < (g+1)*s.coutG; m += 4 {
+				units = append(units, unit{m, min(4, (g+1)*s.coutG-m)})
 			}
-		})
-		ctx.Parallel(s.m, func(lo, hi int) {
+		}
+		plane := p.oh * p.ow
+		ctx.Parallel(len(units), func(lo, hi int) {
 			var wide []float32
 			if p.pitch != p.ow {
-				wide = make([]float32, p.n)
+				wide = make([]float32, 4*p.n)
 			}
-			for m := lo; m < hi; m++ {
-				g := m / s.coutG
+			w4 := make([]float32, 4*K)
+			var b4 [4]float32
+			for _, u := range units[lo:hi] {
+				g := u.m / s.coutG
 				src := buf[g*s.cinG*p.size : (g+1)*s.cinG*p.size]
-				dst := y[(n*s.m+m)*p.oh*p.ow : (n*s.m+m+1)*p.oh*p.ow]
-				var b float32
-				if bias != nil {
-					b = bias[m]
-				}
-				wm := w[m*K : (m+1)*K]
-				if wide == nil {
-					kernels.ConvRows(dst, b, src, taps, wm)
+				dst := y[(n*s.m+u.m)*plane : (n*s.m+u.m+u.count)*plane]
+				if u.count < 4 {
+					for j := 0; j < u.count; j++ {
+						var b float32
+						if bias != nil {
+							b = bias[u.m+j]
+						}
+						wm := w[(u.m+j)*K : (u.m+j+1)*K]
+						d := dst[j*plane : (j+1)*plane]
+						if wide == nil {
+							kernels.ConvRows(d, b, src, taps, wm)
+							continue
+						}
+						kernels.ConvRows(wide[:p.n], b, src, taps, wm)
+						p.compact(d, wide)
+					}
 					continue
 				}
-				kernels.ConvRows(wide, b, src, taps, wm)
-				p.compact(dst, wide)
+				for j := 0; j < 4; j++ {
+					b4[j] = 0
+					if bias != nil {
+						b4[j] = bias[u.m+j]
+					}
+					for t := 0; t < K; t++ {
+						w4[4*t+j] = w[(u.m+j)*K+t]
+					}
+				}
+				if wide == nil {
+					kernels.ConvRows4(dst, plane, p.n, b4[:], src, taps, w4)
+					continue
+				}
+				kernels.ConvRows4(wide, p.n, p.n, b4[:], src, taps, w4)
+				for j := 0; j < 4; j++ {
+					p.compact(dst[j*plane:(j+1)*plane], wide[j*p.n:(j+1)*p.n])
+				}
 			}
 		})
 	}

@@ -45,6 +45,46 @@ func convRowsGo(dst []float32, bias float32, src []float32, off []int, w []float
 	}
 }
 
+// ConvRows4 is ConvRows for four outputs sharing the rows: for j < 4,
+// dst[j*ldd+i] = bias[j] + Σ_t w[4t+j]·src[off[t]+i] for i < n, each
+// output rounded exactly as ConvRows rounds it.
+func ConvRows4(dst []float32, ldd, n int, bias []float32, src []float32, off []int, w []float32) {
+	if len(w) != 4*len(off) || len(bias) < 4 {
+		panic("kernels: ConvRows4 needs four weights per row and four biases")
+	}
+	if n <= 0 {
+		return
+	}
+	if ldd < n || len(dst) < 3*ldd+n {
+		panic("kernels: ConvRows4 destination is too short")
+	}
+	checkRows(n, src, off)
+	if len(off) == 0 {
+		for j := 0; j < 4; j++ {
+			fill32(dst[j*ldd:j*ldd+n], bias[j])
+		}
+		return
+	}
+	convRows4(dst, ldd, n, bias, src, off, w)
+}
+
+func fill32(s []float32, v float32) {
+	for i := range s {
+		s[i] = v
+	}
+}
+
+// convRows4Split computes ConvRows4 as four ConvRows calls.
+func convRows4Split(dst []float32, ldd, n int, bias []float32, src []float32, off []int, w []float32) {
+	wj := make([]float32, len(off))
+	for j := 0; j < 4; j++ {
+		for t := range off {
+			wj[t] = w[4*t+j]
+		}
+		convRows(dst[j*ldd:j*ldd+n], bias[j], src, off, wj)
+	}
+}
+
 // MaxRows sets dst[i] to the largest src[off[t]+i]: starting from the
 // first row, each further value v replaces the running m unless m > v (so
 // a NaN row value replaces m, as the x86 MAXPS instruction does).

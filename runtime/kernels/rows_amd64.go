@@ -20,6 +20,14 @@ func convRows(dst []float32, bias float32, src []float32, off []int, w []float32
 	}
 }
 
+func convRows4(dst []float32, ldd, n int, bias []float32, src []float32, off []int, w []float32) {
+	if rowsAVX512 {
+		convRows4AVX512(&dst[0], ldd, n, &bias[0], &src[0], &off[0], &w[0], len(off))
+		return
+	}
+	convRows4Split(dst, ldd, n, bias, src, off, w)
+}
+
 func maxRows(dst []float32, src []float32, off []int) {
 	switch {
 	case rowsAVX512:
@@ -61,6 +69,21 @@ func convRowsAVX512(dst *float32, n int, bias float32, src *float32, off *int, w
 //
 //go:noescape
 func convRowsAVX2(dst *float32, n int, bias float32, src *float32, off *int, w *float32, taps int)
+
+// convRows4AVX512 computes, with n >= 1 and taps >= 1,
+//
+//	for j := 0; j < 4; j++ {
+//		for i := 0; i < n; i++ {
+//			acc := bias[j]
+//			for t := 0; t < taps; t++ {
+//				acc = fma(w[4*t+j], src[off[t]+i], acc)
+//			}
+//			dst[j*ldd+i] = acc
+//		}
+//	}
+//
+//go:noescape
+func convRows4AVX512(dst *float32, ldd, n int, bias, src *float32, off *int, w *float32, taps int)
 
 // maxRowsAVX512 computes, with n >= 1 and taps >= 1,
 //

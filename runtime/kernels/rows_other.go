@@ -11,3 +11,7 @@ func convRows(dst []float32, bias float32, src []float32, off []int, w []float32
 func maxRows(dst []float32, src []float32, off []int) { maxRowsGo(dst, src, off) }
 
 func deinterleave(even, odd, src []float32) { deinterleaveGo(even, odd, src) }
+
+func convRows4(dst []float32, ldd, n int, bias []float32, src []float32, off []int, w []float32) {
+	convRows4Split(dst, ldd, n, bias, src, off, w)
+}

@@ -178,3 +178,56 @@ func TestRowsOutOfRangePanics(t *testing.T) {
 	}()
 	ConvRows(make([]float32, 4), 0, make([]float32, 5), []int{2}, []float32{1})
 }
+
+// TestConvRows4 checks that the four-output form gives the bits of four
+// ConvRows calls, with guards between and after the outputs.
+func TestConvRows4(t *testing.T) {
+	r := rand.New(rand.NewPCG(10, 11))
+	for n := 1; n < 200; n++ {
+		taps := 1 + n%13
+		src := make([]float32, 2*n+50)
+		for i := range src {
+			src[i] = float32(r.NormFloat64())
+		}
+		off := make([]int, taps)
+		w := make([]float32, 4*taps)
+		for i := range off {
+			off[i] = r.IntN(len(src) - n + 1)
+		}
+		for i := range w {
+			w[i] = float32(r.NormFloat64())
+		}
+		bias := []float32{0.5, -1, 2, 0}
+		ldd := n + 3
+		dst := make([]float32, 4*ldd+7)
+		for i := range dst {
+			dst[i] = -5
+		}
+		ConvRows4(dst, ldd, n, bias, src, off, w)
+		wj := make([]float32, taps)
+		for j := 0; j < 4; j++ {
+			for t := range wj {
+				wj[t] = w[4*t+j]
+			}
+			want := make([]float32, n)
+			ConvRows(want, bias[j], src, off, wj)
+			for i := 0; i < ldd; i++ {
+				got := dst[j*ldd+i]
+				if i >= n {
+					if got != -5 {
+						t.Fatalf("n=%d: guard after output %d written", n, j)
+					}
+					continue
+				}
+				if math.Float32bits(got) != math.Float32bits(want[i]) {
+					t.Fatalf("n=%d taps=%d: output %d element %d is %v, ConvRows gives %v", n, taps, j, i, got, want[i])
+				}
+			}
+		}
+		for _, v := range dst[4*ldd:] {
+			if v != -5 {
+				t.Fatalf("n=%d: tail guard written", n)
+			}
+		}
+	}
+}
