@@ -1,20 +1,27 @@
 // Package kernels holds the compute kernels of the runtime: plain Go loops
-// and, on amd64, assembly twins of their innermost parts.
+// and, on amd64, assembly twins of their innermost parts. Every assembly
+// function's Go stub shows in its doc comment the loop it computes; the
+// build tag noasm, or a CPU without the features, selects the Go loops
+// (dispatch by golang.org/x/sys/cpu).
 //
 // # FP32 GEMM
 //
 // Sgemm and SgemmParallel compute C = alpha·op(A)·op(B) + beta·C on
-// row-major matrices with leading dimensions (row strides) lda, ldb, ldc.
-// The driver packs A into panels of MR rows (element (i, p) of a panel at
+// row-major matrices with leading dimensions (row strides) lda, ldb, ldc;
+// SgemmBias adds a per-row bias instead of beta·C, and SgemmPacker takes B
+// from a BPacker (an implicit im2col) instead of a stored matrix. The
+// driver packs A into panels of MR rows (element (i, p) of a panel at
 // p*MR+i, alpha folded in) and B into panels of NR columns (element (p, j)
 // at p*NR+j), zero-padding partial panels, and a register-blocked
-// microkernel computes one MR×NR tile of C per call. The depth K is cut into
-// blocks whose size depends only on K; each block adds its partial sums to C
-// in order. Microkernels, from the fastest the CPU supports:
+// microkernel computes one MR×NR tile of C per call. The depth K is cut
+// into blocks whose size depends only on K; each block adds its partial
+// sums to C in order. A bias is the first term of every sum: one more
+// depth step with A's column holding the bias and B's row holding ones.
+// Microkernels, from the fastest the CPU supports:
 //
 //	avx512  8×32 tile, ZMM registers, VFMADD231PS            (amd64)
 //	avx2    6×16 tile, YMM registers, VFMADD231PS            (amd64)
-//	go      4×8 tile, plain Go                               (everywhere; build tag noasm forces it)
+//	go      4×8 tile, plain Go                               (everywhere)
 //
 // Determinism: every element of C is the same sequence of operations
 // whatever the thread count: threads split the columns of C into chunks,
@@ -27,4 +34,14 @@
 //
 // When alpha is 0 or K is 0, A and B are not read and C becomes beta·C;
 // when beta is 0, C is not read (NaNs in it do not propagate).
+//
+// # Row kernels
+//
+// Direct convolution and pooling work on whole rows: ConvRows (a bias
+// plus a weighted sum of rows taken at offsets into one buffer, in order),
+// ConvRows4 (four such sums over the same rows, each rounded as
+// ConvRows rounds it alone), MaxRows (the running maximum of rows, with
+// MAXPS semantics for NaN), Saxpy and Deinterleave. The assembly versions
+// use fused multiply-add for every element, the vector body and the tail
+// alike, so an element's value does not depend on its position.
 package kernels
