@@ -11,6 +11,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"reflect"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -437,6 +438,9 @@ func EncodeNpy(w io.Writer, t *runtime.Tensor) error {
 	if !ok {
 		return fmt.Errorf("%v tensors have no .npy form (NumPy has no such type)", t.DType)
 	}
+	if err := checkData(t); err != nil {
+		return err
+	}
 	var raw []byte
 	if t.DType == graph.String {
 		strs, ok := t.Data.([]string)
@@ -499,6 +503,16 @@ func EncodeNpy(w io.Writer, t *runtime.Tensor) error {
 	}
 	_, err := w.Write(raw)
 	return err
+}
+
+// checkData makes sure t's data is a slice holding exactly its elements,
+// so encoding never indexes past it.
+func checkData(t *runtime.Tensor) error {
+	v := reflect.ValueOf(t.Data)
+	if v.Kind() != reflect.Slice || v.Len() != t.Len() {
+		return fmt.Errorf("tensor %s: data does not match its shape", t)
+	}
+	return nil
 }
 
 // WriteNpy writes t to path as .npy.

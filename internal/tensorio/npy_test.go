@@ -127,6 +127,21 @@ func TestNpyHeaderText(t *testing.T) {
 	}
 }
 
+func TestEncodeBadData(t *testing.T) {
+	for _, x := range []*runtime.Tensor{
+		{DType: graph.Float32, Shape: []int{3}, Data: []float32{1, 2}},
+		{DType: graph.Float32, Shape: []int{1}, Data: []float32{1, 2}},
+		{DType: graph.Int64, Shape: []int{1}, Data: nil},
+	} {
+		if err := EncodeNpy(&bytes.Buffer{}, x); err == nil || !strings.Contains(err.Error(), "does not match its shape") {
+			t.Errorf("EncodeNpy(%s with data %v): %v", x, x.Data, err)
+		}
+		if err := WritePb(filepath.Join(t.TempDir(), "x.pb"), "x", x); err == nil {
+			t.Errorf("WritePb(%s) accepted mismatched data", x)
+		}
+	}
+}
+
 func TestNpyNoNumpyType(t *testing.T) {
 	for _, dt := range []graph.DType{graph.BFloat16, graph.Int4, graph.Float8E4M3FN} {
 		err := EncodeNpy(&bytes.Buffer{}, runtime.New(dt, 2))

@@ -37,6 +37,9 @@ func decodePb(data []byte, path string) (Named, error) {
 
 // WritePb writes t as one TensorProto named name.
 func WritePb(path, name string, t *runtime.Tensor) error {
+	if err := checkData(t); err != nil {
+		return fmt.Errorf("%s: %v", path, err)
+	}
 	gt, err := runtime.ToGraph(name, t)
 	if err != nil {
 		return fmt.Errorf("%s: %v", path, err)
