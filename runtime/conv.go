@@ -269,9 +269,10 @@ func (k *convKernel) shape(x, w, b *Tensor) (*convShape, error) {
 	if _, err := checkedElements(s.cinG, s.kk, s.outPlane); err != nil {
 		return nil, err
 	}
-	s.depthwise = s.cinG == 1 && len(win.in) <= 2
+	laid := layoutFits(win)
+	s.depthwise = s.cinG == 1 && laid
 	s.pointwise = win.pointwise()
-	s.direct = len(win.in) <= 2 && (s.outPlane >= directMinPlane || s.coutG < directMinChannels)
+	s.direct = laid && (s.outPlane >= directMinPlane || s.coutG < directMinChannels)
 	return s, nil
 }
 
@@ -328,7 +329,7 @@ func convF32(ctx *Context, s *convShape, x, w, bias, y []float32) {
 		depthwiseF32(ctx, s, x, w, bias, y)
 		return
 	}
-	canDirect := len(s.win.in) <= 2
+	canDirect := layoutFits(s.win)
 	if canDirect && (convPath == "direct" || convPath == "" && s.direct) {
 		directConvF32(ctx, s, x, w, bias, y)
 		return

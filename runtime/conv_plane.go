@@ -48,6 +48,23 @@ func newPlaneWindow(win *window) *planeWindow {
 	return p
 }
 
+// layoutFits reports whether a window can use the plane layout: 1-D or
+// 2-D, and a layout not much larger than the input and output planes
+// (huge pads or dilations would make it so; the other paths do not
+// allocate by them).
+func layoutFits(win *window) bool {
+	if len(win.in) > 2 {
+		return false
+	}
+	// The layout's size, in float64 so that no product overflows.
+	size := 1.0
+	for i := range win.in {
+		rows := float64(win.out[i]) + float64(win.k[i]-1)*float64(win.d[i])/float64(win.s[i])
+		size *= float64(win.s[i]) * (rows + 1)
+	}
+	return size <= 4*float64(product(win.in)+product(win.out))+1<<16
+}
+
 // layout copies the plane src (ih×iw) into buf (p.size floats), padding
 // with pad; tmp holds at least iw floats of scratch.
 func (p *planeWindow) layout(buf, src []float32, pad float32, tmp []float32) {

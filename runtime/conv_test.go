@@ -312,6 +312,20 @@ func TestConvBadInputs(t *testing.T) {
 			t.Errorf("case %d: no error", i)
 		}
 	}
+	// Huge strides, dilations and pads neither crash nor allocate by them.
+	for _, attrs := range [][]*graph.Attribute{
+		{graph.IntsAttr("strides", 1<<30, 1<<30)},
+		{graph.IntsAttr("dilations", 1<<20, 1<<20), graph.IntsAttr("pads", 1<<20, 1<<20, 1<<20, 1<<20)},
+	} {
+		k, err := buildConv(node(attrs...), 22)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := k.Run(&Context{Threads: 2}, []*Tensor{f32(1, 2, 5, 5), f32(2, 1, 3, 3), f32(2)})
+		if err == nil && out[0].Len() > 1<<24 {
+			t.Errorf("%v: output of %v", attrs[0].Name, out[0].Shape)
+		}
+	}
 	for _, bad := range []*graph.Attribute{graph.IntAttr("group", 0), graph.IntsAttr("strides", 0, 1), graph.IntsAttr("pads", -1, 0, 0, 0), graph.StringAttr("auto_pad", "SAME")} {
 		if _, err := buildConv(node(bad), 22); err == nil {
 			t.Errorf("attribute %s: no error", bad.Name)

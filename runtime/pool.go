@@ -41,6 +41,10 @@ func registerPool(r *Registry) {
 
 type poolKind int
 
+// maxPoolWork bounds outputs × window taps, so that attributes alone
+// cannot make a pooling run for hours.
+const maxPoolWork = 1 << 32
+
 const (
 	poolMax poolKind = iota
 	poolAvg
@@ -109,8 +113,17 @@ func (k *poolKernel) resolvePool(in []int) (*window, error) {
 		return nil, fmt.Errorf("%s: kernel_shape %v does not match %d spatial axes", a.op, a.kernel, len(in))
 	}
 	win, err := a.resolve(in, a.kernel)
-	if err != nil || !k.ceil || a.autoPad != "NOTSET" {
-		return win, err
+	if err != nil {
+		return nil, err
+	}
+	r := len(in)
+	for i := 0; i < r && a.autoPad == "NOTSET" && a.pads != nil; i++ {
+		if a.pads[i] >= a.kernel[i] || a.pads[i+r] >= a.kernel[i] {
+			return nil, fmt.Errorf("%s: pads %v must be smaller than the kernel %v", a.op, a.pads, a.kernel)
+		}
+	}
+	if !k.ceil || a.autoPad != "NOTSET" {
+		return win, nil
 	}
 	for i := range in {
 		dk := (win.k[i]-1)*win.d[i] + 1
@@ -145,6 +158,9 @@ func (k *poolKernel) Run(ctx *Context, in []*Tensor) ([]*Tensor, error) {
 			return nil, fmt.Errorf("%s: output shape %v is empty", k.w.op, outShape)
 		}
 	}
+	if work := float64(product(outShape)) * float64(product(win.k)); work > maxPoolWork {
+		return nil, fmt.Errorf("%s: %v outputs of %v-tap windows are too much work", k.w.op, outShape, win.k)
+	}
 	if k.kind != poolMax && !x.DType.IsFloat() {
 		return nil, fmt.Errorf("%s does not support %v", k.w.op, x.DType)
 	}
@@ -154,7 +170,7 @@ func (k *poolKernel) Run(ctx *Context, in []*Tensor) ([]*Tensor, error) {
 	switch x.DType {
 	case graph.Float32:
 		y = ctx.Alloc(graph.Float32, outShape...)
-		if len(win.in) <= 2 && k.kind != poolLp {
+		if layoutFits(win) && k.kind != poolLp {
 			poolRowsF32(ctx, k, win, x.F32(), y.F32(), planes)
 		} else {
 			poolPlanes(ctx, k, win, x.F32(), y.F32(), planes)

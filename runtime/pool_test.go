@@ -379,6 +379,8 @@ func TestPoolBadInputs(t *testing.T) {
 		{mk(graph.IntsAttr("kernel_shape", 2, 2), graph.IntsAttr("pads", 1, 1)), []*Tensor{f32(1, 1, 5, 5)}},
 		{mk(graph.IntsAttr("kernel_shape", 2, 2), graph.IntsAttr("strides", 1, 1, 1)), []*Tensor{f32(1, 1, 5, 5)}},
 		{mk(graph.IntsAttr("kernel_shape", 2, 2)), []*Tensor{nil}},
+		{mk(graph.IntsAttr("kernel_shape", 2, 2), graph.IntsAttr("pads", 2, 0, 0, 0)), []*Tensor{f32(1, 1, 5, 5)}},
+		{mk(graph.IntsAttr("kernel_shape", 1<<30), graph.IntsAttr("pads", 1<<29, 1<<29)), []*Tensor{f32(1, 1, 5)}},
 	}
 	for i, c := range cases {
 		k, err := buildPool(c.n, 22, poolMax)
