@@ -6,6 +6,11 @@
 //	onnxq MODEL -o OUT            quantize MODEL to INT8 (not available yet)
 //	onnxq convert MODEL -o OUT    re-write MODEL through onnxq's IR
 //	onnxq inspect MODEL [--json]  describe MODEL
+//	onnxq run MODEL --input NAME=FILE ... [-o DIR]
+//	                              run MODEL in onnxq's reference runtime
+//	onnxq verify DIR...           run ONNX test folders and compare outputs
+//	onnxq bench MODEL [--threads N] [--runs N] [--ort ort-run.js]
+//	                              time MODEL (optionally beside ONNX Runtime)
 //	onnxq help [COMMAND]          list the commands, or show one's flags
 //	onnxq --version
 //
@@ -26,6 +31,13 @@
 // nodes), multiply-accumulates of Conv, ConvTranspose, Gemm and MatMul from
 // inferred shapes, quantization nodes, subgraphs, model-local functions and
 // metadata. --json prints the same as one JSON object (see Report).
+//
+// run feeds inputs from .npy, .npz or TensorProto .pb files, a sample folder
+// (--input-dir), or --random with --seed, and writes the outputs as .npy
+// with -o. verify runs model.onnx + test_data_set_N folders with the ONNX
+// backend tolerances and exits 0 only when all pass. bench reports median
+// and minimum latency, peak activation memory and peak RSS; --ort times
+// the same inputs in ONNX Runtime and prints the ratio.
 //
 // Errors are one line on stderr starting "onnxq: ". Exit status: 0 success,
 // 1 failure, 2 a bad command line (the message is followed by the usage).

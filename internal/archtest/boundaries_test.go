@@ -19,9 +19,10 @@ var allowed = map[string][]string{
 	"graph":           {"internal/onnxpb"},
 	"qdq":             {},
 	"calib":           {"qdq"},
-	"runtime":         {"graph", "qdq", "internal/onnxpb"},
-	"passes":          {"graph", "qdq", "runtime", "internal/onnxpb"},
-	"lower":           {"graph", "qdq", "passes", "runtime", "internal/onnxpb"},
+	"runtime/kernels": {},
+	"runtime":         {"graph", "qdq", "runtime/kernels", "internal/onnxpb"},
+	"passes":          {"graph", "qdq", "runtime", "runtime/kernels", "internal/onnxpb"},
+	"lower":           {"graph", "qdq", "passes", "runtime", "runtime/kernels", "internal/onnxpb"},
 }
 
 type pkg struct {
