@@ -153,6 +153,13 @@ func (p *planeWindow) splitInPlace(buf, row []float32, qy, r int, pad float32) b
 	return true
 }
 
+// scratch returns n floats (not zeroed) from the scratch pool and the
+// function that gives them back.
+func scratch(n int) ([]float32, func()) {
+	p := getScratch(n)
+	return *p, func() { scratchPool.Put(p) }
+}
+
 // compact copies the oh rows of a result computed at the pitch's width
 // into the dense output plane.
 func (p *planeWindow) compact(dst, wide []float32) {
@@ -170,11 +177,14 @@ func depthwiseF32(ctx *Context, s *convShape, x, w, bias, y []float32) {
 	mult := s.coutG
 	kk := p.kh * p.kw
 	ctx.Parallel(s.n*s.c, func(lo, hi int) {
-		buf := make([]float32, p.size)
+		buf, done := scratch(p.size)
+		defer done()
 		tmp := make([]float32, p.iw)
 		var wide []float32
 		if p.pitch != p.ow {
-			wide = make([]float32, p.n)
+			w, done := scratch(p.n)
+			defer done()
+			wide = w
 		}
 		for idx := lo; idx < hi; idx++ {
 			n, c := idx/s.c, idx%s.c
@@ -245,7 +255,9 @@ func directConvF32(ctx *Context, s *convShape, x, w, bias, y []float32) {
 		ctx.Parallel(len(units), func(lo, hi int) {
 			var wide []float32
 			if p.pitch != p.ow {
-				wide = make([]float32, 4*p.n)
+				w, done := scratch(4 * p.n)
+				defer done()
+				wide = w
 			}
 			w4 := make([]float32, 4*K)
 			var b4 [4]float32

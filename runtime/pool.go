@@ -247,11 +247,14 @@ func poolRowsF32(ctx *Context, k *poolKernel, win *window, x, y []float32, plane
 	}
 	inPlane, outPlane := p.ih*p.iw, p.oh*p.ow
 	ctx.Parallel(planes, func(lo, hi int) {
-		buf := make([]float32, p.size)
+		buf, done := scratch(p.size)
+		defer done()
 		tmp := make([]float32, p.iw)
 		var wide []float32
 		if p.pitch != p.ow {
-			wide = make([]float32, p.n)
+			w, done := scratch(p.n)
+			defer done()
+			wide = w
 		}
 		for pl := lo; pl < hi; pl++ {
 			p.layout(buf, x[pl*inPlane:(pl+1)*inPlane], pad, tmp)
