@@ -790,6 +790,9 @@ func col2im(win *window, col, dst []float32) {
 	r := len(win.in)
 	kk := product(win.k)
 	inPlane := product(win.in)
+	if inPlane == 0 {
+		return
+	}
 	last := r - 1
 	iw, ow, sw := win.in[last], win.out[last], win.s[last]
 	outer := inPlane / iw

@@ -398,3 +398,50 @@ func TestConvNetSession(t *testing.T) {
 		t.Fatalf("%d outputs, want 2", len(results[0]))
 	}
 }
+
+// TestConvEmptyTensors runs convolutions whose input has an empty axis:
+// an empty output, or one made of the bias alone, never a panic.
+func TestConvEmptyTensors(t *testing.T) {
+	f32 := func(shape ...int) *Tensor { return New(graph.Float32, shape...) }
+	mk := func(op string, attrs ...*graph.Attribute) *graph.Node { return &graph.Node{OpType: op, Attrs: attrs} }
+	pads := graph.IntsAttr("pads", 1, 1, 1, 1)
+	cases := []struct {
+		n  *graph.Node
+		in []*Tensor
+	}{
+		{mk("Conv"), []*Tensor{f32(0, 2, 5, 5), f32(3, 2, 3, 3), f32(3)}},
+		{mk("Conv", pads), []*Tensor{f32(1, 2, 0, 5), f32(3, 2, 1, 1), f32(3)}},
+		{mk("Conv", pads), []*Tensor{f32(1, 0, 4, 4), f32(3, 0, 3, 3), f32(3)}},
+		{mk("Conv", graph.StringAttr("auto_pad", "SAME_UPPER")), []*Tensor{f32(1, 2, 0, 0), f32(3, 2, 3, 3)}},
+		{mk("ConvTranspose"), []*Tensor{f32(1, 2, 0, 3), f32(2, 3, 3, 3), f32(3)}},
+		{mk("ConvTranspose"), []*Tensor{f32(0, 2, 4, 3), f32(2, 3, 3, 3)}},
+		{mk("Conv", pads), []*Tensor{f32(1, 2, 0, 5, 4), f32(3, 2, 1, 1, 1)}},
+		{mk("Conv", graph.IntsAttr("pads", 1, 1, 1, 1, 1, 1)), []*Tensor{f32(1, 2, 4, 5, 0), f32(3, 2, 1, 1, 1), f32(3)}},
+		{mk("Conv", pads), []*Tensor{f32(1, 2, 5, 0), f32(3, 2, 1, 1), f32(3)}},
+		{mk("ConvTranspose"), []*Tensor{f32(1, 2, 3, 0), f32(2, 3, 3, 3), f32(3)}},
+		{mk("ConvTranspose"), []*Tensor{f32(1, 2, 3, 4, 0), f32(2, 3, 3, 3, 3), f32(3)}},
+	}
+	for i, c := range cases {
+		var k Kernel
+		var err error
+		if c.n.OpType == "Conv" {
+			k, err = buildConv(c.n, 22)
+		} else {
+			k, err = buildConvTranspose(c.n, 22)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, threads := range []int{1, 3} {
+			out, err := k.Run(&Context{Threads: threads}, c.in)
+			if err != nil {
+				continue
+			}
+			for _, v := range out[0].F32() {
+				if v != 0 {
+					t.Fatalf("case %d: output %v has %v", i, out[0].Shape, v)
+				}
+			}
+		}
+	}
+}

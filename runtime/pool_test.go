@@ -391,6 +391,23 @@ func TestPoolBadInputs(t *testing.T) {
 			t.Errorf("case %d: no error", i)
 		}
 	}
+	// Empty axes give an error or an output, never a panic.
+	for _, shape := range [][]int{{1, 1, 0, 4}, {1, 1, 4, 0}, {0, 2, 4, 4}, {1, 0, 4, 4}, {1, 1, 3, 0, 2}} {
+		for _, kind := range []poolKind{poolMax, poolAvg, poolLp} {
+			r := len(shape) - 2
+			kshape := make([]int64, r)
+			pads := make([]int64, 2*r)
+			for i := range kshape {
+				kshape[i], pads[i], pads[r+i] = 2, 1, 1
+			}
+			k, err := buildPool(mk(graph.IntsAttr("kernel_shape", kshape...), graph.IntsAttr("pads", pads...)), 22, kind)
+			if err != nil {
+				t.Fatal(err)
+			}
+			k.Run(&Context{Threads: 2}, []*Tensor{f32(shape...)})
+		}
+		(&globalPoolKernel{kind: poolAvg}).Run(&Context{}, []*Tensor{f32(shape...)})
+	}
 	if _, err := (&globalPoolKernel{kind: poolAvg}).Run(&Context{}, []*Tensor{f32(3)}); err == nil {
 		t.Error("global pool of rank 1 accepted")
 	}
