@@ -1,8 +1,10 @@
 //go:build amd64 && !noasm
 
-// This file adds the amd64 row kernels to the row tests.
+// This file adds the amd64 row and dot kernels to the tests.
 
 package kernels
+
+import "testing"
 
 func extraRowImpls() []rowImpl {
 	var impls []rowImpl
@@ -25,4 +27,25 @@ func extraRowImpls() []rowImpl {
 			}})
 	}
 	return impls
+}
+
+// TestSdotAVX2 checks the AVX2 dot product, which the AVX-512 one hides
+// on CPUs that have both.
+func TestSdotAVX2(t *testing.T) {
+	if !hasAVX2() {
+		t.Skip("no AVX2")
+	}
+	for n := 1; n < 300; n++ {
+		x := make([]float32, n)
+		y := make([]float32, n)
+		var want float64
+		for i := range x {
+			x[i] = float32(i%7) - 3
+			y[i] = float32(i%5)*0.5 - 1
+			want += float64(x[i]) * float64(y[i])
+		}
+		if got := sdotAVX2(&x[0], &y[0], n); float64(got) != want {
+			t.Fatalf("n=%d: %v, want %v", n, got, want)
+		}
+	}
 }

@@ -5,3 +5,5 @@
 package kernels
 
 func saxpy(a float32, x, y []float32) { saxpyGo(a, x, y) }
+
+func sdot(x, y []float32) float32 { return sdotGo(x, y) }

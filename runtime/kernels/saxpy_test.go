@@ -54,3 +54,34 @@ func TestSaxpy(t *testing.T) {
 	}
 	Saxpy(2, nil, nil)
 }
+
+func TestSdot(t *testing.T) {
+	r := rand.New(rand.NewPCG(2, 9))
+	for n := 0; n < 400; n++ {
+		x := make([]float32, n)
+		y := make([]float32, n+3)
+		for i := range x {
+			x[i] = float32(r.NormFloat64())
+		}
+		for i := range y {
+			y[i] = float32(r.NormFloat64())
+		}
+		var want, mag float64
+		for i := range x {
+			want += float64(x[i]) * float64(y[i])
+			mag += math.Abs(float64(x[i]) * float64(y[i]))
+		}
+		for name, f := range map[string]func(x, y []float32) float32{"go": sdotGo, "best": Sdot} {
+			if n == 0 && name == "go" {
+				continue
+			}
+			got := f(x, y)
+			if d := math.Abs(float64(got) - want); d > float64(n+1)*mag/(1<<23)+1e-30 {
+				t.Fatalf("%s n=%d: %v, want %v", name, n, got, want)
+			}
+			if again := f(x, y); math.Float32bits(again) != math.Float32bits(got) {
+				t.Fatalf("%s n=%d: not repeatable", name, n)
+			}
+		}
+	}
+}

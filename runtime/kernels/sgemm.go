@@ -169,7 +169,81 @@ func (g *gemm) start(threads int) {
 	if flops := 2 * float64(g.m) * float64(g.n) * float64(g.k); flops < float64(threads)*minThreadFlops {
 		threads = max(1, int(flops/minThreadFlops))
 	}
+	if g.m <= smallM && g.packer == nil {
+		g.runSmall(threads)
+		return
+	}
 	g.run(threads)
+}
+
+// smallM is the largest m multiplied row by row with the vector kernels
+// (Saxpy, Sdot) rather than by the tiled microkernel, most of whose rows
+// would be padding.
+const smallM = 4
+
+// runSmall computes each row of C on its own: with B stored k×n, row i
+// starts from its bias, zero or beta·C and gains alpha·a[i,p]·B[p,:] for
+// p in order (Saxpy); with B stored n×k (transB), element (i, j) is its
+// start plus Sdot(alpha·a[i,:], B[j,:]). Threads split the columns; an
+// element's operations do not depend on the split.
+func (g *gemm) runSmall(threads int) {
+	abuf := getBuf(g.m * g.k)
+	defer putBuf(abuf)
+	arows := *abuf
+	for i := 0; i < g.m; i++ {
+		row := arows[i*g.k : (i+1)*g.k]
+		for p := range row {
+			if g.transA {
+				row[p] = g.a[p*g.lda+i] * g.alpha
+			} else {
+				row[p] = g.a[i*g.lda+p] * g.alpha
+			}
+		}
+	}
+	work := func(jlo, jhi int) {
+		for i := 0; i < g.m; i++ {
+			arow := arows[i*g.k : (i+1)*g.k]
+			crow := g.c[i*g.ldc+jlo : i*g.ldc+jhi]
+			switch {
+			case g.bias != nil:
+				fillValue(crow, g.bias[i])
+			case g.beta0:
+				clear(crow)
+			}
+			if !g.transB {
+				for p, av := range arow {
+					Saxpy(av, g.b[p*g.ldb+jlo:p*g.ldb+jhi], crow)
+				}
+				continue
+			}
+			for j := range crow {
+				crow[j] += Sdot(arow, g.b[(jlo+j)*g.ldb:(jlo+j)*g.ldb+g.k])
+			}
+		}
+	}
+	chunk := g.n
+	if threads > 1 {
+		chunk = max(64, roundUp((g.n+threads-1)/threads, 16))
+	}
+	if chunk >= g.n {
+		work(0, g.n)
+		return
+	}
+	var wg sync.WaitGroup
+	for jlo := 0; jlo < g.n; jlo += chunk {
+		wg.Add(1)
+		go func(jlo int) {
+			defer wg.Done()
+			work(jlo, min(g.n, jlo+chunk))
+		}(jlo)
+	}
+	wg.Wait()
+}
+
+func fillValue(s []float32, v float32) {
+	for i := range s {
+		s[i] = v
+	}
 }
 
 func checkMatrix(name string, s []float32, rows, cols, ld int) {
