@@ -32,6 +32,10 @@
 // product and the sum separately, so results of different microkernels
 // differ in the last bits (about K·2⁻²⁴ relative to Σ|a·b|).
 //
+// Products of at most four rows (matrix-vector like) skip the tiles: each
+// row of C gains alpha·a[i,p]·B[p,:] for p in order (Saxpy), or with B
+// stored transposed each element is one Sdot.
+//
 // When alpha is 0 or K is 0, A and B are not read and C becomes beta·C;
 // when beta is 0, C is not read (NaNs in it do not propagate).
 //
@@ -41,7 +45,7 @@
 // plus a weighted sum of rows taken at offsets into one buffer, in order),
 // ConvRows4 (four such sums over the same rows, each rounded as
 // ConvRows rounds it alone), MaxRows (the running maximum of rows, with
-// MAXPS semantics for NaN), Saxpy and Deinterleave. The assembly versions
+// MAXPS semantics for NaN), Saxpy, Sdot and Deinterleave. The assembly versions
 // use fused multiply-add for every element, the vector body and the tail
 // alike, so an element's value does not depend on its position.
 package kernels
