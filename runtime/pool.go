@@ -7,9 +7,12 @@
 // start = o·stride − pad_begin; taps outside the input are padding: max
 // pooling ignores them, average pooling divides by the taps inside the
 // input, or with count_include_pad by the taps inside the explicitly
-// padded input. Pooling runs on whole output rows (every tap adds one
-// strided run of an input row), one channel plane per task, in float32
-// for float32 inputs and in float64 for the others.
+// padded input; a window entirely in the padding gives -Inf (max) or NaN
+// (average). Float32 max and average pooling of 1-D and 2-D planes run on
+// the plane layout of conv_plane.go with row kernels; the other cases run
+// on whole output rows (every tap adds one strided run of an input row),
+// in float32 for float32 inputs and in float64 for the others. Work is
+// split by channel plane.
 
 package runtime
 
@@ -225,11 +228,12 @@ func poolCounts(win *window, includePad bool) [][]int {
 	return counts
 }
 
-// poolRowsF32 is max or average pooling of 1-D or 2-D float32 planes by
-// whole output rows: each plane is laid out padded (-Inf for max, 0 for
-// average) and every output row is the max (kernels.MaxRows) or sum
-// (kernels.ConvRows with unit weights) of its taps' runs, taps in
-// row-major order; averages are then divided by their counts.
+// poolRowsF32 is max or average pooling of 1-D or 2-D float32 planes on
+// the plane layout (conv_plane.go): each plane is laid out padded (-Inf
+// for max, 0 for average) and the whole output plane is the max
+// (kernels.MaxRows) or sum (kernels.ConvRows with unit weights) of its
+// taps' runs, taps in row-major order; averages are then divided by their
+// counts.
 func poolRowsF32(ctx *Context, k *poolKernel, win *window, x, y []float32, planes int) {
 	p := newPlaneWindow(win)
 	kk := p.kh * p.kw
