@@ -196,6 +196,10 @@ const (
 // "" (by shape).
 var convPath = ""
 
+// transposePath forces the GEMM + col2im path of ConvTranspose in tests
+// when "gemm".
+var transposePath = ""
+
 // convKernel is Conv with its attributes read.
 type convKernel struct {
 	w     *windowAttrs
@@ -756,6 +760,10 @@ func (k *convTransposeKernel) Run(ctx *Context, in []*Tensor) ([]*Tensor, error)
 // every column entry into the output position it reaches (col2im).
 func convTransposeF32(ctx *Context, s *transposeShape, x, w, bias, y []float32) {
 	if len(y) == 0 {
+		return
+	}
+	if transposePath != "gemm" && transposeScatters(s.win) && s.inPlane > 0 {
+		convTransposeScatterF32(ctx, s, x, w, bias, y)
 		return
 	}
 	threads := ctxThreads(ctx)

@@ -303,3 +303,130 @@ func directConvF32(ctx *Context, s *convShape, x, w, bias, y []float32) {
 		})
 	}
 }
+
+// transposeScatters reports whether a ConvTranspose window never sends two
+// kernel taps of one input to the same output ((k-1)·d < s on every
+// axis, 1-D or 2-D): each output then receives at most one product sum.
+func transposeScatters(win *window) bool {
+	if len(win.in) > 2 {
+		return false
+	}
+	for i := range win.k {
+		if (win.k[i]-1)*win.d[i] >= win.s[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// convTransposeScatterF32 runs a ConvTranspose whose kernel taps do not
+// overlap: for each output channel and kernel tap, the plane
+// bias + Σ_c w[c, o, tap]·x[c] over the input positions (kernels.ConvRows4,
+// input channels in order) is written to the outputs that tap reaches;
+// outputs no tap reaches keep the bias.
+func convTransposeScatterF32(ctx *Context, s *transposeShape, x, w, bias, y []float32) {
+	win := s.win
+	ih, iw, oh, ow, kh, kw := 1, win.in[0], 1, win.out[0], 1, win.k[0]
+	sh, sw, dh, dw, ph, pw := 1, win.s[0], 1, win.d[0], 0, win.padB[0]
+	if len(win.in) == 2 {
+		ih, iw, oh, ow, kh, kw = win.in[0], win.in[1], win.out[0], win.out[1], win.k[0], win.k[1]
+		sh, sw, dh, dw, ph, pw = win.s[0], win.s[1], win.d[0], win.d[1], win.padB[0], win.padB[1]
+	}
+	// Whether every output is reached (else the plane starts as bias).
+	covered := func(in, out, k, st, d, p int) bool {
+		hit := make([]bool, out)
+		for i := 0; i < in; i++ {
+			for t := 0; t < k; t++ {
+				if o := i*st - p + t*d; o >= 0 && o < out {
+					hit[o] = true
+				}
+			}
+		}
+		for _, h := range hit {
+			if !h {
+				return false
+			}
+		}
+		return true
+	}
+	full := covered(ih, oh, kh, sh, dh, ph) && covered(iw, ow, kw, sw, dw, pw)
+	// A 2-wide, stride-2 kernel row fills whole output rows in pairs.
+	pairs := kw == 2 && sw == 2 && dw == 1 && pw == 0 && ow == 2*iw
+	inPlane, outPlane, kk := ih*iw, oh*ow, kh*kw
+	taps := make([]int, s.cinG)
+	for c := range taps {
+		taps[c] = c * inPlane
+	}
+	for n := 0; n < s.n; n++ {
+		for g := 0; g < s.group; g++ {
+			xg := x[(n*s.c+g*s.cinG)*inPlane : (n*s.c+(g+1)*s.cinG)*inPlane]
+			ctx.Parallel(s.coutG, func(lo, hi int) {
+				res, done := scratch(4 * inPlane)
+				defer done()
+				w4 := make([]float32, 4*s.cinG)
+				var b4 [4]float32
+				for o := lo; o < hi; o++ {
+					oc := g*s.coutG + o
+					dst := y[(n*s.m+oc)*outPlane : (n*s.m+oc+1)*outPlane]
+					var b float32
+					if bias != nil {
+						b = bias[oc]
+					}
+					if !full {
+						fill(dst, b)
+					}
+					b4 = [4]float32{b, b, b, b}
+					for k0 := 0; k0 < kk; k0 += 4 {
+						cnt := min(4, kk-k0)
+						for j := 0; j < 4; j++ {
+							for c := 0; c < s.cinG; c++ {
+								var v float32
+								if j < cnt {
+									v = w[((g*s.cinG+c)*s.coutG+o)*kk+k0+j]
+								}
+								w4[4*c+j] = v
+							}
+						}
+						if s.cinG == 0 {
+							for j := 0; j < 4; j++ {
+								fill(res[j*inPlane:(j+1)*inPlane], b)
+							}
+						} else {
+							kernels.ConvRows4(res, inPlane, inPlane, b4[:], xg, taps, w4)
+						}
+						for j := 0; j < cnt; j++ {
+							ky, kx := (k0+j)/kw, (k0+j)%kw
+							if pairs && kx == 0 && j+1 < cnt {
+								// Taps (ky, 0) and (ky, 1) fill the even
+								// and odd columns of one output row.
+								r0 := res[j*inPlane : (j+1)*inPlane]
+								r1 := res[(j+1)*inPlane : (j+2)*inPlane]
+								for iy := 0; iy < ih; iy++ {
+									if oy := iy*sh - ph + ky*dh; oy >= 0 && oy < oh {
+										kernels.Interleave(dst[oy*ow:(oy+1)*ow], r0[iy*iw:(iy+1)*iw], r1[iy*iw:(iy+1)*iw])
+									}
+								}
+								j++
+								continue
+							}
+							off := kx*dw - pw
+							lo, hi := validRange(off, sw, ow, iw)
+							r := res[j*inPlane : (j+1)*inPlane]
+							for iy := 0; iy < ih; iy++ {
+								oy := iy*sh - ph + ky*dh
+								if oy < 0 || oy >= oh || lo >= hi {
+									continue
+								}
+								d := dst[oy*ow : (oy+1)*ow]
+								src := r[iy*iw : (iy+1)*iw]
+								for ix := lo; ix < hi; ix++ {
+									d[ix*sw+off] = src[ix]
+								}
+							}
+						}
+					}
+				}
+			})
+		}
+	}
+}

@@ -247,12 +247,16 @@ func TestConvTransposeRandomGeometries(t *testing.T) {
 			}
 			continue
 		}
-		got := convRun(t, k, 1, in...)[0]
-		compareF32F64(t, cc.String(), got, want[0], cc.c/cc.group*product(cc.k)+1)
-		got3 := convRun(t, k, 3, in...)[0]
-		if i := sameF32Bits(got.F32(), got3.F32()); i >= 0 {
-			t.Fatalf("%v: threads 3 differ from 1 at %d", cc, i)
+		for _, path := range []string{"", "gemm"} {
+			transposePath = path
+			got := convRun(t, k, 1, in...)[0]
+			compareF32F64(t, cc.String()+" path "+path, got, want[0], cc.c/cc.group*product(cc.k)+1)
+			got3 := convRun(t, k, 3, in...)[0]
+			if i := sameF32Bits(got.F32(), got3.F32()); i >= 0 {
+				t.Fatalf("%v path %s: threads 3 differ from 1 at %d", cc, path, i)
+			}
 		}
+		transposePath = ""
 	}
 }
 
@@ -444,4 +448,44 @@ func TestConvEmptyTensors(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestConvTransposeUpsampling checks the non-overlapping (scatter) path
+// on the shapes of upsampling layers, fully and partly covered outputs.
+func TestConvTransposeUpsampling(t *testing.T) {
+	r := rand.New(rand.NewPCG(39, 40))
+	cases := []struct {
+		c, m, group int
+		in, k, s    []int
+		attrs       []*graph.Attribute
+	}{
+		{24, 24, 1, []int{20, 20}, []int{2, 2}, []int{2, 2}, nil},
+		{24, 1, 1, []int{17, 9}, []int{2, 2}, []int{2, 2}, nil},
+		{4, 6, 2, []int{7, 5}, []int{2, 3}, []int{3, 3}, []*graph.Attribute{graph.IntsAttr("output_padding", 2, 1)}},
+		{3, 5, 1, []int{9}, []int{2}, []int{4}, []*graph.Attribute{graph.IntsAttr("pads", 1, 2)}},
+	}
+	for _, c := range cases {
+		n := &graph.Node{OpType: "ConvTranspose", Attrs: append([]*graph.Attribute{
+			graph.IntsAttr("strides", ints64(c.s)...), graph.IntAttr("group", int64(c.group))}, c.attrs...)}
+		k, err := buildConvTranspose(n, 22)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := []*Tensor{randTensorF32(r, append([]int{2, c.c}, c.in...)...),
+			randTensorF32(r, append([]int{c.c, c.m / c.group}, c.k...)...), randTensorF32(r, c.m)}
+		if !transposeScatters(mustTransposeWindow(t, k, in)) {
+			t.Fatalf("%v: not a scatter case", c)
+		}
+		want := convRun(t, k, 1, convertAll(in, toF64Tensor)...)[0]
+		got := convRun(t, k, 2, in...)[0]
+		compareF32F64(t, fmt.Sprint(c), got, want, c.c+1)
+	}
+}
+
+func mustTransposeWindow(t *testing.T, k Kernel, in []*Tensor) *window {
+	s, err := k.(*convTransposeKernel).shape(in[0], in[1], in[2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s.win
 }

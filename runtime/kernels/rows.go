@@ -129,3 +129,22 @@ func deinterleaveGo(even, odd, src []float32) {
 		even[len(odd)] = src[len(src)-1]
 	}
 }
+
+// Interleave sets dst[2i] = even[i] and dst[2i+1] = odd[i]; even holds
+// (len(dst)+1)/2 values and odd len(dst)/2.
+func Interleave(dst, even, odd []float32) {
+	if len(even) != (len(dst)+1)/2 || len(odd) != len(dst)/2 {
+		panic("kernels: Interleave lengths do not match")
+	}
+	interleave(dst, even, odd)
+}
+
+func interleaveGo(dst, even, odd []float32) {
+	for i := range odd {
+		dst[2*i] = even[i]
+		dst[2*i+1] = odd[i]
+	}
+	if len(even) > len(odd) {
+		dst[len(dst)-1] = even[len(odd)]
+	}
+}

@@ -49,6 +49,26 @@ func deinterleave(even, odd, src []float32) {
 	deinterleaveGo(even, odd, src)
 }
 
+func interleave(dst, even, odd []float32) {
+	if rowsAVX512 && len(odd) >= 16 {
+		n := len(odd) &^ 15
+		interleaveAVX512(&dst[0], &even[0], &odd[0], n)
+		interleaveGo(dst[2*n:], even[n:], odd[n:])
+		return
+	}
+	interleaveGo(dst, even, odd)
+}
+
+// interleaveAVX512 computes, with n a positive multiple of 16,
+//
+//	for i := 0; i < n; i++ {
+//		dst[2*i] = even[i]
+//		dst[2*i+1] = odd[i]
+//	}
+//
+//go:noescape
+func interleaveAVX512(dst, even, odd *float32, n int)
+
 // convRowsAVX512 computes, with n >= 1 and taps >= 1 (element offsets),
 //
 //	for i := 0; i < n; i++ {

@@ -568,3 +568,64 @@ q512taptail:
 q512done:
 	VZEROUPPER
 	RET
+
+DATA interLoIdx<>+0(SB)/4, $0
+DATA interLoIdx<>+4(SB)/4, $16
+DATA interLoIdx<>+8(SB)/4, $1
+DATA interLoIdx<>+12(SB)/4, $17
+DATA interLoIdx<>+16(SB)/4, $2
+DATA interLoIdx<>+20(SB)/4, $18
+DATA interLoIdx<>+24(SB)/4, $3
+DATA interLoIdx<>+28(SB)/4, $19
+DATA interLoIdx<>+32(SB)/4, $4
+DATA interLoIdx<>+36(SB)/4, $20
+DATA interLoIdx<>+40(SB)/4, $5
+DATA interLoIdx<>+44(SB)/4, $21
+DATA interLoIdx<>+48(SB)/4, $6
+DATA interLoIdx<>+52(SB)/4, $22
+DATA interLoIdx<>+56(SB)/4, $7
+DATA interLoIdx<>+60(SB)/4, $23
+GLOBL interLoIdx<>(SB), RODATA|NOPTR, $64
+
+DATA interHiIdx<>+0(SB)/4, $8
+DATA interHiIdx<>+4(SB)/4, $24
+DATA interHiIdx<>+8(SB)/4, $9
+DATA interHiIdx<>+12(SB)/4, $25
+DATA interHiIdx<>+16(SB)/4, $10
+DATA interHiIdx<>+20(SB)/4, $26
+DATA interHiIdx<>+24(SB)/4, $11
+DATA interHiIdx<>+28(SB)/4, $27
+DATA interHiIdx<>+32(SB)/4, $12
+DATA interHiIdx<>+36(SB)/4, $28
+DATA interHiIdx<>+40(SB)/4, $13
+DATA interHiIdx<>+44(SB)/4, $29
+DATA interHiIdx<>+48(SB)/4, $14
+DATA interHiIdx<>+52(SB)/4, $30
+DATA interHiIdx<>+56(SB)/4, $15
+DATA interHiIdx<>+60(SB)/4, $31
+GLOBL interHiIdx<>(SB), RODATA|NOPTR, $64
+
+// func interleaveAVX512(dst, even, odd *float32, n int)
+TEXT ·interleaveAVX512(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ even+8(FP), SI
+	MOVQ odd+16(FP), R8
+	MOVQ n+24(FP), CX
+	VMOVUPS interLoIdx<>(SB), Z28
+	VMOVUPS interHiIdx<>(SB), Z29
+iloop:
+	VMOVUPS (SI), Z2
+	VMOVUPS (R8), Z3
+	VMOVAPS Z28, Z0
+	VPERMI2PS Z3, Z2, Z0
+	VMOVAPS Z29, Z1
+	VPERMI2PS Z3, Z2, Z1
+	VMOVUPS Z0, (DI)
+	VMOVUPS Z1, 64(DI)
+	ADDQ $64, SI
+	ADDQ $64, R8
+	ADDQ $128, DI
+	SUBQ $16, CX
+	JNZ iloop
+	VZEROUPPER
+	RET

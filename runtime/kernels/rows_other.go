@@ -15,3 +15,5 @@ func deinterleave(even, odd, src []float32) { deinterleaveGo(even, odd, src) }
 func convRows4(dst []float32, ldd, n int, bias []float32, src []float32, off []int, w []float32) {
 	convRows4Split(dst, ldd, n, bias, src, off, w)
 }
+
+func interleave(dst, even, odd []float32) { interleaveGo(dst, even, odd) }

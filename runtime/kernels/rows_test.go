@@ -231,3 +231,30 @@ func TestConvRows4(t *testing.T) {
 		}
 	}
 }
+
+func TestInterleave(t *testing.T) {
+	for n := 0; n < 100; n++ {
+		even := make([]float32, (n+1)/2)
+		odd := make([]float32, n/2)
+		for i := range even {
+			even[i] = float32(2 * i)
+		}
+		for i := range odd {
+			odd[i] = float32(2*i + 1)
+		}
+		dst := make([]float32, n+3)
+		for i := range dst {
+			dst[i] = -1
+		}
+		Interleave(dst[:n], even, odd)
+		for i, v := range dst {
+			want := float32(i)
+			if i >= n {
+				want = -1
+			}
+			if v != want {
+				t.Fatalf("n=%d: dst[%d] = %v", n, i, v)
+			}
+		}
+	}
+}
