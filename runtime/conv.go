@@ -6,9 +6,11 @@
 // input planes with row kernels (conv_plane.go); small planes with many
 // output channels, and 3-D convolutions, run as a GEMM per image and group
 // whose B panels are packed straight from the image (implicit im2col; an
-// explicit im2col buffer beyond 2-D). ConvTranspose is a GEMM (Wᵀ·X)
-// followed by col2im. Float16 and bfloat16 go through float32; float64
-// uses the plain loops, which are also the tests' reference.
+// explicit im2col buffer beyond 2-D). ConvTranspose whose kernel taps do
+// not overlap (upsampling: (k-1)·d < s) computes one plane per output
+// channel and tap with row kernels and scatters it; otherwise it is a GEMM
+// (Wᵀ·X) followed by col2im. Float16 and bfloat16 go through float32;
+// float64 uses the plain loops, which are also the tests' reference.
 
 package runtime
 
