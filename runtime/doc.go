@@ -1,8 +1,33 @@
-// Package runtime executes graphs: an executor over a kernel registry with
-// FP32 and integer kernels, an observer hook that sees every value as it is
-// produced, and buffer reuse after each value's last use.
+// Package runtime executes ONNX graphs: onnxq's reference runtime for
+// calibration, accuracy comparison and golden tests.
 //
-// Integer kernels are bit-exact with their reference loops on every code
-// path; FP32 results do not depend on the number of threads. The runtime
-// never imports passes, lower or calib.
+// A Session is built from a *graph.Model: every node of every graph
+// (If/Loop/Scan bodies included) gets its kernel from a Registry, whose
+// Builder reads the node's attributes once for the imported opset; an op
+// without a kernel fails NewSession with the op, the node and the opset.
+// Run takes and returns Tensors by name. Shapes are those of the actual
+// data: symbolic dimensions and Shape/Reshape chains resolve as they run.
+//
+// Layout: a Tensor is dense and row-major; Data holds a Go slice whose
+// element type follows DType (see Tensor). Sub-byte integer types hold one
+// element per byte; float8 and float4 types hold bit patterns.
+//
+// Buffers: the plan knows each value's last reader and releases the value
+// right after it; float32 buffers return to a pool that later allocations
+// reuse, so peak activation memory (Stats.PeakBytes) stays far below the
+// sum of all intermediates (Stats.TotalBytes). A kernel output may share
+// an input's data only through Context.View. Constants and caller-owned
+// tensors are never recycled.
+//
+// Kernels are registered per op family, one file each (elementwise.go,
+// conv.go, gemm.go, quant.go, ...), through the registerX calls of
+// DefaultRegistry; heavy loops live in runtime/kernels (assembly with pure
+// Go twins). Results are deterministic: the thread count (Options.Threads,
+// Context.Parallel) never changes how an element is computed, so outputs
+// are bit-identical for any number of threads. Integer kernels accumulate
+// in int32 and are exact.
+//
+// Options.Observer sees every value as it is produced. RunNodeTest and
+// CompareTensors run ONNX test folders with the backend tolerances. The
+// runtime never imports passes, lower or calib.
 package runtime
