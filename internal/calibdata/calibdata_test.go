@@ -1,0 +1,557 @@
+// calibdata_test.go tests every layout Open recognises, its errors,
+// Synthetic and Split on small generated data.
+package calibdata
+
+import (
+	"fmt"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"image/png"
+	"math"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/onnxq/onnxq/graph"
+	"github.com/onnxq/onnxq/internal/tensorio"
+	"github.com/onnxq/onnxq/runtime"
+)
+
+func mkdir(t *testing.T, parts ...string) string {
+	t.Helper()
+	d := filepath.Join(parts...)
+	if err := os.MkdirAll(d, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func writeNpy(t *testing.T, path string, x *runtime.Tensor) {
+	t.Helper()
+	if err := tensorio.WriteNpy(path, x); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func writePb(t *testing.T, path string, x *runtime.Tensor) {
+	t.Helper()
+	gt, err := runtime.ToGraph("", x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := graph.EncodeTensor(gt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// filled returns a float32 tensor whose elements are base, base+1, ...
+func filled(base float32, shape ...int) *runtime.Tensor {
+	x := runtime.New(graph.Float32, shape...)
+	for i := range x.F32() {
+		x.F32()[i] = base + float32(i)
+	}
+	return x
+}
+
+func sym(name string) graph.Dim { return graph.Dim{Size: -1, Param: name} }
+
+// twoInputs: "x" float32 [1,N,4] and "a:b" float32 [1,N] sharing N.
+func twoInputs() []Input {
+	return []Input{
+		{Name: "x", DType: graph.Float32, Shape: graph.Shape{{Size: 1}, sym("N"), {Size: 4}}},
+		{Name: "a:b", DType: graph.Float32, Shape: graph.Shape{{Size: 1}, sym("N")}},
+	}
+}
+
+func mustOpen(t *testing.T, path string, inputs []Input, img ImageOptions) *Source {
+	t.Helper()
+	s, err := Open(path, inputs, img)
+	if err != nil {
+		t.Fatalf("Open(%s): %v", path, err)
+	}
+	return s
+}
+
+func mustSample(t *testing.T, s *Source, i int) map[string]*runtime.Tensor {
+	t.Helper()
+	m, err := s.Sample(i)
+	if err != nil {
+		t.Fatalf("Sample(%d): %v", i, err)
+	}
+	return m
+}
+
+func TestSampleFolders(t *testing.T) {
+	dir := t.TempDir()
+	// Written out of order, with sizes of N that differ across samples.
+	for _, k := range []int{2, 0, 1} {
+		d := mkdir(t, dir, fmt.Sprintf("sample_%03d", k))
+		writeNpy(t, filepath.Join(d, "x.npy"), filled(float32(100*k), 1, k+1, 4))
+		writeNpy(t, filepath.Join(d, "ab.npy"), filled(float32(-100*k), 1, k+1))
+	}
+	if err := os.WriteFile(filepath.Join(dir, "inputs.json"), []byte(`{"a:b": "ab.npy"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "labels.json"), []byte(`{"sample_000": 1}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := mustOpen(t, dir, twoInputs(), ImageOptions{})
+	if got := s.Names(); !slices.Equal(got, []string{"sample_000", "sample_001", "sample_002"}) {
+		t.Fatalf("names %v", got)
+	}
+	for k := 0; k < 3; k++ {
+		m := mustSample(t, s, k)
+		if !reflect.DeepEqual(m["x"], filled(float32(100*k), 1, k+1, 4)) || !reflect.DeepEqual(m["a:b"], filled(float32(-100*k), 1, k+1)) {
+			t.Errorf("sample %d: got %v %v", k, m["x"], m["a:b"])
+		}
+	}
+	if _, err := s.Sample(3); err == nil {
+		t.Error("Sample(3) of 3 succeeded")
+	}
+	// A single sample folder given directly.
+	one := mustOpen(t, filepath.Join(dir, "sample_001"), twoInputs(), ImageOptions{})
+	if one.Len() != 1 || !reflect.DeepEqual(mustSample(t, one, 0)["x"], filled(100, 1, 2, 4)) {
+		t.Errorf("single sample folder: %v", one.Names())
+	}
+}
+
+func TestNpz(t *testing.T) {
+	dir := t.TempDir()
+	for k, name := range []string{"b.npz", "a.npz", "c.npz"} {
+		arrays := []tensorio.Named{
+			{Name: "a_b", Tensor: filled(float32(k), 1, 3)}, // the file-safe name of "a:b"
+			{Name: "x", Tensor: filled(float32(10*k), 1, 3, 4)},
+		}
+		if k == 2 {
+			// numpy.savez(f, x, ab): positional names
+			arrays = []tensorio.Named{{Name: "arr_0", Tensor: filled(20, 1, 3, 4)}, {Name: "arr_1", Tensor: filled(2, 1, 3)}}
+		}
+		if err := tensorio.WriteNpz(filepath.Join(dir, name), arrays, k == 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := mustOpen(t, dir, twoInputs(), ImageOptions{})
+	if got := s.Names(); !slices.Equal(got, []string{"a.npz", "b.npz", "c.npz"}) {
+		t.Fatalf("names %v", got)
+	}
+	for i, k := range []int{1, 0, 2} {
+		m := mustSample(t, s, i)
+		if !reflect.DeepEqual(m["x"], filled(float32(10*k), 1, 3, 4)) || !reflect.DeepEqual(m["a:b"], filled(float32(k), 1, 3)) {
+			t.Errorf("sample %d: %v %v", i, m["x"].F32()[:2], m["a:b"].F32())
+		}
+	}
+	// One .npz file; a single-input model takes its only array by any name.
+	single := filepath.Join(t.TempDir(), "one.npz")
+	if err := tensorio.WriteNpz(single, []tensorio.Named{{Name: "whatever", Tensor: filled(5, 2, 2)}}, false); err != nil {
+		t.Fatal(err)
+	}
+	in := []Input{{Name: "img", DType: graph.Float32, Shape: graph.Fixed(2, 2)}}
+	s = mustOpen(t, single, in, ImageOptions{})
+	if s.Len() != 1 || !reflect.DeepEqual(mustSample(t, s, 0)["img"], filled(5, 2, 2)) {
+		t.Errorf("single npz: %v", s.Names())
+	}
+}
+
+func TestTestDataSets(t *testing.T) {
+	dir := t.TempDir()
+	for k := 0; k < 11; k++ {
+		d := mkdir(t, dir, fmt.Sprintf("test_data_set_%d", k))
+		writePb(t, filepath.Join(d, "input_0.pb"), filled(float32(k), 1, 2, 4))
+		writePb(t, filepath.Join(d, "input_1.pb"), filled(float32(-k), 1, 2))
+		writePb(t, filepath.Join(d, "output_0.pb"), filled(0, 3))
+	}
+	s := mustOpen(t, dir, twoInputs(), ImageOptions{})
+	names := s.Names()
+	if len(names) != 11 || names[2] != "test_data_set_2" || names[10] != "test_data_set_10" {
+		t.Fatalf("names %v", names)
+	}
+	for k := 0; k < 11; k++ {
+		m := mustSample(t, s, k)
+		if !reflect.DeepEqual(m["x"], filled(float32(k), 1, 2, 4)) || !reflect.DeepEqual(m["a:b"], filled(float32(-k), 1, 2)) {
+			t.Errorf("set %d: wrong tensors", k)
+		}
+	}
+}
+
+func TestSingleNpySplit(t *testing.T) {
+	dir := t.TempDir()
+	in := []Input{{Name: "x", DType: graph.Float32, Shape: graph.Fixed(1, 3)}}
+	// Same rank as the input: chunks of its batch size 1.
+	p := filepath.Join(dir, "batch.npy")
+	writeNpy(t, p, filled(0, 4, 3))
+	s := mustOpen(t, p, in, ImageOptions{})
+	if s.Len() != 4 {
+		t.Fatalf("%d samples, want 4", s.Len())
+	}
+	if got := mustSample(t, s, 2)["x"]; !reflect.DeepEqual(got, filled(6, 1, 3)) {
+		t.Errorf("sample 2 = %v %v", got, got.F32())
+	}
+	// One rank more: split along the first axis.
+	p = filepath.Join(dir, "stack.npy")
+	writeNpy(t, p, filled(0, 5, 1, 3))
+	s = mustOpen(t, p, in, ImageOptions{})
+	if s.Len() != 5 || !reflect.DeepEqual(mustSample(t, s, 4)["x"], filled(12, 1, 3)) {
+		t.Errorf("stack: %d samples", s.Len())
+	}
+	// Symbolic batch: the whole array is one sample.
+	dyn := []Input{{Name: "x", DType: graph.Float32, Shape: graph.Shape{sym("B"), {Size: 3}}}}
+	s = mustOpen(t, filepath.Join(dir, "batch.npy"), dyn, ImageOptions{})
+	if s.Len() != 1 || !reflect.DeepEqual(mustSample(t, s, 0)["x"], filled(0, 4, 3)) {
+		t.Errorf("symbolic batch: %d samples", s.Len())
+	}
+}
+
+func writeImage(t *testing.T, path string, img image.Image) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.HasSuffix(path, ".png") {
+		err = png.Encode(f, img)
+	} else {
+		err = jpeg.Encode(f, img, &jpeg.Options{Quality: 100})
+	}
+	if err2 := f.Close(); err == nil {
+		err = err2
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func solid(w, h int, c color.NRGBA) *image.NRGBA {
+	img := image.NewNRGBA(image.Rect(0, 0, w, h))
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			img.SetNRGBA(x, y, c)
+		}
+	}
+	return img
+}
+
+func TestImages(t *testing.T) {
+	dir := t.TempDir()
+	writeImage(t, filepath.Join(dir, "b.png"), solid(7, 5, color.NRGBA{R: 255, G: 51, B: 0, A: 255}))
+	writeImage(t, filepath.Join(dir, "a.jpg"), solid(16, 16, color.NRGBA{R: 128, G: 128, B: 128, A: 255}))
+	in := []Input{{Name: "img", DType: graph.Float32, Shape: graph.Shape{sym("N"), {Size: 3}, {Size: 4}, {Size: 6}}}}
+	s := mustOpen(t, dir, in, ImageOptions{Mean: []float32{0.5}, Std: []float32{0.5}})
+	if got := s.Names(); !slices.Equal(got, []string{"a.jpg", "b.png"}) {
+		t.Fatalf("names %v", got)
+	}
+	x := mustSample(t, s, 1)["img"]
+	if !slices.Equal(x.Shape, []int{1, 3, 4, 6}) {
+		t.Fatalf("shape %v", x.Shape)
+	}
+	// (255/255-0.5)/0.5 = 1, (51/255-0.5)/0.5 = -0.6, (0-0.5)/0.5 = -1 on
+	// every pixel of each channel plane.
+	want := []float32{1, -0.6, -1}
+	for i, v := range x.F32() {
+		if math.Abs(float64(v-want[i/24])) > 1e-6 {
+			t.Fatalf("element %d = %v, want %v", i, v, want[i/24])
+		}
+	}
+	g := mustSample(t, s, 0)["img"].F32()
+	for i, v := range g {
+		if math.Abs(float64(v-(128.0/255-0.5)/0.5)) > 0.02 {
+			t.Fatalf("jpeg element %d = %v", i, v)
+		}
+	}
+
+	// BGR, channels last, per-channel mean and std, a single file.
+	nhwc := []Input{{Name: "img", DType: graph.Float32, Shape: graph.Fixed(1, 4, 6, 3)}}
+	s = mustOpen(t, filepath.Join(dir, "b.png"), nhwc, ImageOptions{BGR: true, Mean: []float32{0, 0.1, 0.2}, Std: []float32{1, 2, 4}})
+	x = mustSample(t, s, 0)["img"]
+	want = []float32{0, (0.2 - 0.1) / 2, (1 - 0.2) / 4}
+	for i, v := range x.F32() {
+		if math.Abs(float64(v-want[i%3])) > 1e-6 {
+			t.Fatalf("nhwc element %d = %v, want %v", i, v, want[i%3])
+		}
+	}
+
+	// Grey input: BT.601 luma.
+	grey := []Input{{Name: "img", DType: graph.Float32, Shape: graph.Fixed(1, 1, 2, 2)}}
+	s = mustOpen(t, filepath.Join(dir, "b.png"), grey, ImageOptions{})
+	if v := mustSample(t, s, 0)["img"].F32()[0]; math.Abs(float64(v-(0.299+0.587*0.2))) > 1e-6 {
+		t.Errorf("grey = %v", v)
+	}
+}
+
+func TestBilinear(t *testing.T) {
+	// A 2x1 image black|white resized to 4x1: half-pixel centres give
+	// source positions -0.25, 0.25, 0.75, 1.25 -> 0, 0.25, 0.75, 1.
+	img := image.NewGray(image.Rect(0, 0, 2, 1))
+	img.SetGray(1, 0, color.Gray{Y: 255})
+	x := imageTensor(img, imageSpec{h: 1, w: 4, c: 1, mean: []float32{0}, std: []float32{1}})
+	if got := x.F32(); !slices.Equal(got, []float32{0, 0.25, 0.75, 1}) {
+		t.Errorf("upscale = %v", got)
+	}
+	// Downscale 4x1 -> 2x1 samples positions 0.5 and 2.5.
+	img = image.NewGray(image.Rect(0, 0, 4, 1))
+	for i, v := range []uint8{0, 102, 153, 255} {
+		img.SetGray(i, 0, color.Gray{Y: v})
+	}
+	x = imageTensor(img, imageSpec{h: 1, w: 2, c: 1, mean: []float32{0}, std: []float32{1}})
+	if got := x.F32(); math.Abs(float64(got[0]-0.2)) > 1e-6 || math.Abs(float64(got[1]-0.8)) > 1e-6 {
+		t.Errorf("downscale = %v", got)
+	}
+}
+
+// openErr opens path and returns the error text, failing if Open succeeds.
+func openErr(t *testing.T, path string, inputs []Input, img ImageOptions) string {
+	t.Helper()
+	_, err := Open(path, inputs, img)
+	if err == nil {
+		t.Fatalf("Open(%s) succeeded", path)
+	}
+	if strings.Contains(err.Error(), "\n") {
+		t.Errorf("error is not one line: %q", err)
+	}
+	return err.Error()
+}
+
+func wantIn(t *testing.T, msg string, parts ...string) {
+	t.Helper()
+	for _, p := range parts {
+		if !strings.Contains(msg, p) {
+			t.Errorf("error %q does not mention %q", msg, p)
+		}
+	}
+}
+
+func TestErrors(t *testing.T) {
+	in := twoInputs()
+	good := func(d string, n int) {
+		writeNpy(t, filepath.Join(d, "x.npy"), filled(0, 1, n, 4))
+		writeNpy(t, filepath.Join(d, "a_b.npy"), filled(0, 1, n))
+	}
+
+	dir := t.TempDir()
+	good(mkdir(t, dir, "sample_000"), 2)
+	d := mkdir(t, dir, "sample_001")
+	writeNpy(t, filepath.Join(d, "x.npy"), filled(0, 1, 2, 4))
+	wantIn(t, openErr(t, dir, in, ImageOptions{}), "sample_001", "missing input", `"a:b"`)
+
+	dir = t.TempDir()
+	d = mkdir(t, dir, "sample_000")
+	good(d, 2)
+	writeNpy(t, filepath.Join(d, "x.npy"), filled(0, 1, 2, 5))
+	wantIn(t, openErr(t, dir, in, ImageOptions{}), filepath.Join(d, "x.npy"), "wrong shape", "float32[1,N,4]", "float32[1,2,5]")
+
+	dir = t.TempDir()
+	d = mkdir(t, dir, "sample_000")
+	good(d, 2)
+	writeNpy(t, filepath.Join(d, "x.npy"), filled(0, 1, 2))
+	wantIn(t, openErr(t, dir, in, ImageOptions{}), "wrong shape", "rank 3", "rank 2")
+
+	dir = t.TempDir()
+	d = mkdir(t, dir, "sample_000")
+	good(d, 2)
+	writeNpy(t, filepath.Join(d, "x.npy"), runtime.New(graph.Float64, 1, 2, 4))
+	wantIn(t, openErr(t, dir, in, ImageOptions{}), filepath.Join(d, "x.npy"), "wrong dtype", "float64", "float32")
+
+	// Symbolic N must agree between the inputs of one sample.
+	dir = t.TempDir()
+	d = mkdir(t, dir, "sample_000")
+	good(d, 2)
+	writeNpy(t, filepath.Join(d, "a_b.npy"), filled(0, 1, 3))
+	wantIn(t, openErr(t, dir, in, ImageOptions{}), "wrong shape", `"N"`, "3", "2")
+
+	// A file that is not a tensor.
+	dir = t.TempDir()
+	d = mkdir(t, dir, "sample_000")
+	good(d, 2)
+	if err := os.WriteFile(filepath.Join(d, "x.npy"), []byte("\x93NUMPY junk"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	wantIn(t, openErr(t, dir, in, ImageOptions{}), filepath.Join(d, "x.npy"))
+
+	wantIn(t, openErr(t, t.TempDir(), in, ImageOptions{}), "empty folder")
+	wantIn(t, openErr(t, filepath.Join(t.TempDir(), "nope"), in, ImageOptions{}), "nope")
+
+	dir = t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "data.bin"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	wantIn(t, openErr(t, dir, in, ImageOptions{}), "unrecognised layout")
+	wantIn(t, openErr(t, filepath.Join(dir, "data.bin"), in, ImageOptions{}), "not a calibration file")
+
+	// Mixed kinds.
+	dir = t.TempDir()
+	good(mkdir(t, dir, "sample_000"), 2)
+	writeImage(t, filepath.Join(dir, "a.png"), solid(2, 2, color.NRGBA{A: 255}))
+	wantIn(t, openErr(t, dir, in, ImageOptions{}), "sample folders", "images")
+
+	// Images: one that does not decode, a model they cannot feed.
+	img := []Input{{Name: "img", DType: graph.Float32, Shape: graph.Fixed(1, 3, 4, 4)}}
+	dir = t.TempDir()
+	writeImage(t, filepath.Join(dir, "a.png"), solid(2, 2, color.NRGBA{A: 255}))
+	if err := os.WriteFile(filepath.Join(dir, "b.jpg"), []byte("not a jpeg"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	wantIn(t, openErr(t, dir, img, ImageOptions{}), "b.jpg", "does not decode")
+	os.Remove(filepath.Join(dir, "b.jpg"))
+	mustOpen(t, dir, img, ImageOptions{})
+	wantIn(t, openErr(t, dir, in, ImageOptions{}), "one input")
+	wantIn(t, openErr(t, dir, []Input{{Name: "img", DType: graph.Float32, Shape: graph.Fixed(1, 4)}}, ImageOptions{}), "4-D")
+	wantIn(t, openErr(t, dir, []Input{{Name: "img", DType: graph.Int64, Shape: graph.Fixed(1, 3, 4, 4)}}, ImageOptions{}), "float32")
+	wantIn(t, openErr(t, dir, img, ImageOptions{Size: [2]int{5, 5}}), "5x5")
+	wantIn(t, openErr(t, dir, img, ImageOptions{Mean: []float32{1, 2}}), "mean", "2 values")
+	wantIn(t, openErr(t, dir, img, ImageOptions{Std: []float32{0}}), "std")
+	wantIn(t, openErr(t, dir, img, ImageOptions{Layout: "chw"}), "chw")
+	dyn := []Input{{Name: "img", DType: graph.Float32, Shape: graph.Shape{{Size: 1}, {Size: 3}, sym("H"), sym("W")}}}
+	wantIn(t, openErr(t, dir, dyn, ImageOptions{}), "image size")
+	if s := mustOpen(t, dir, dyn, ImageOptions{Size: [2]int{3, 5}}); !slices.Equal(mustSample(t, s, 0)["img"].Shape, []int{1, 3, 3, 5}) {
+		t.Error("--image-size not applied to a symbolic input")
+	}
+
+	// .npz: an array for no input, an input without an array.
+	dir = t.TempDir()
+	arrays := []tensorio.Named{{Name: "x", Tensor: filled(0, 1, 2, 4)}, {Name: "a_b", Tensor: filled(0, 1, 2)}, {Name: "y", Tensor: filled(0, 1)}}
+	if err := tensorio.WriteNpz(filepath.Join(dir, "s.npz"), arrays, false); err != nil {
+		t.Fatal(err)
+	}
+	wantIn(t, openErr(t, dir, in, ImageOptions{}), "s.npz", `"y"`, "matches no input")
+	if err := tensorio.WriteNpz(filepath.Join(dir, "s.npz"), arrays[:1], false); err != nil {
+		t.Fatal(err)
+	}
+	wantIn(t, openErr(t, dir, in, ImageOptions{}), "s.npz", "missing input", `"a:b"`)
+
+	// ONNX test data without input_1.pb, or with one input too many.
+	dir = t.TempDir()
+	d = mkdir(t, dir, "test_data_set_0")
+	writePb(t, filepath.Join(d, "input_0.pb"), filled(0, 1, 2, 4))
+	wantIn(t, openErr(t, dir, in, ImageOptions{}), "test_data_set_0", "missing input", "input_1.pb")
+	writePb(t, filepath.Join(d, "input_1.pb"), filled(0, 1, 2))
+	writePb(t, filepath.Join(d, "input_2.pb"), filled(0, 1, 2))
+	wantIn(t, openErr(t, dir, in, ImageOptions{}), "input_2.pb")
+
+	// A single .npy: several inputs, an uneven split.
+	p := filepath.Join(t.TempDir(), "x.npy")
+	writeNpy(t, p, filled(0, 3, 2))
+	wantIn(t, openErr(t, p, in, ImageOptions{}), "one input")
+	wantIn(t, openErr(t, p, []Input{{Name: "x", DType: graph.Float32, Shape: graph.Fixed(2, 2)}}, ImageOptions{}), "multiple of its batch size 2")
+	wantIn(t, openErr(t, p, []Input{{Name: "x", DType: graph.Float32, Shape: graph.Fixed(1, 2, 2, 2)}}, ImageOptions{}), "rank 2")
+
+	wantIn(t, openErr(t, p, nil, ImageOptions{}), "no inputs")
+}
+
+func TestDeterministic(t *testing.T) {
+	dir := t.TempDir()
+	for k := 0; k < 3; k++ {
+		d := mkdir(t, dir, fmt.Sprintf("s%d", k))
+		writeNpy(t, filepath.Join(d, "x.npy"), filled(float32(k), 1, 2, 4))
+		writeNpy(t, filepath.Join(d, "a_b.npy"), filled(float32(k), 1, 2))
+	}
+	a := mustOpen(t, dir, twoInputs(), ImageOptions{})
+	b := mustOpen(t, dir, twoInputs(), ImageOptions{})
+	if !slices.Equal(a.Names(), b.Names()) {
+		t.Fatal("names differ between opens")
+	}
+	for _, i := range []int{2, 0, 1, 2} {
+		if !reflect.DeepEqual(mustSample(t, a, i), mustSample(t, b, i)) {
+			t.Errorf("sample %d differs between reads", i)
+		}
+	}
+	sub, err := a.Subset([]int{2, 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(sub.Names(), []string{"s2", "s0"}) || !reflect.DeepEqual(mustSample(t, sub, 0), mustSample(t, a, 2)) {
+		t.Errorf("subset: %v", sub.Names())
+	}
+	if _, err := a.Subset([]int{3}); err == nil {
+		t.Error("Subset out of range succeeded")
+	}
+}
+
+func TestSynthetic(t *testing.T) {
+	in := []Input{
+		{Name: "x", DType: graph.Float32, Shape: graph.Shape{sym("N"), {Size: 1000}}},
+		{Name: "sr", DType: graph.Int64, Shape: graph.Shape{}},
+	}
+	s := Synthetic(in, 4, 7)
+	if s.Len() != 4 {
+		t.Fatalf("Len %d", s.Len())
+	}
+	// Random access: reading backwards gives the same as forwards.
+	var fwd []map[string]*runtime.Tensor
+	for i := 0; i < 4; i++ {
+		fwd = append(fwd, mustSample(t, s, i))
+	}
+	for i := 3; i >= 0; i-- {
+		if !reflect.DeepEqual(mustSample(t, s, i), fwd[i]) {
+			t.Errorf("sample %d differs on a second read", i)
+		}
+	}
+	if !reflect.DeepEqual(mustSample(t, Synthetic(in, 4, 7), 1), fwd[1]) {
+		t.Error("the same seed gives different samples")
+	}
+	if reflect.DeepEqual(mustSample(t, Synthetic(in, 4, 8), 1)["x"], fwd[1]["x"]) || reflect.DeepEqual(fwd[0]["x"], fwd[1]["x"]) {
+		t.Error("samples do not vary with the seed or the index")
+	}
+	x := fwd[0]["x"]
+	if !slices.Equal(x.Shape, []int{1, 1000}) {
+		t.Fatalf("shape %v", x.Shape)
+	}
+	var sum, sq float64
+	for _, v := range x.F32() {
+		sum += float64(v)
+		sq += float64(v) * float64(v)
+	}
+	mean, std := sum/1000, math.Sqrt(sq/1000-(sum/1000)*(sum/1000))
+	if math.Abs(mean) > 0.15 || math.Abs(std-1) > 0.15 {
+		t.Errorf("mean %v std %v, want about 0 and 1", mean, std)
+	}
+	if sr := fwd[0]["sr"]; len(sr.Shape) != 0 || sr.I64()[0] != 0 {
+		t.Errorf("sr = %v %v", sr, sr.I64())
+	}
+	if _, err := Synthetic([]Input{{Name: "u", DType: graph.Float32}}, 1, 0).Sample(0); err == nil || !strings.Contains(err.Error(), `"u"`) {
+		t.Errorf("no shape: %v", err)
+	}
+	if Synthetic(in, -1, 0).Len() != 0 {
+		t.Error("negative count")
+	}
+}
+
+func TestSplit(t *testing.T) {
+	var names []string
+	for i := 39; i >= 0; i-- { // given in reverse: Split sorts
+		names = append(names, fmt.Sprintf("sample_%03d", i))
+	}
+	calib, eval := Split(names, 4, 8)
+	var evalNames []string
+	for _, i := range eval {
+		evalNames = append(evalNames, names[i])
+	}
+	want := []string{"sample_003", "sample_007", "sample_011", "sample_015", "sample_019", "sample_023", "sample_027", "sample_031"}
+	if !slices.Equal(evalNames, want) {
+		t.Errorf("eval %v", evalNames)
+	}
+	if len(calib) != 32 || names[calib[0]] != "sample_000" || names[calib[31]] != "sample_039" {
+		t.Errorf("calib %d samples", len(calib))
+	}
+	all := append(append([]int{}, calib...), eval...)
+	slices.Sort(all)
+	for i, v := range all {
+		if v != i {
+			t.Fatalf("calib and eval do not partition the samples: %v", all)
+		}
+	}
+	c, e := Split(names[:10], 4, 0)
+	if len(e) != 2 || len(c) != 8 {
+		t.Errorf("10 names: %d/%d", len(c), len(e))
+	}
+	c, e = Split(names[:3], 0, 8)
+	if len(e) != 0 || len(c) != 3 {
+		t.Errorf("every 0: %d/%d", len(c), len(e))
+	}
+}

@@ -1,0 +1,268 @@
+// image.go turns png/jpeg files into input tensors: decode, bilinear
+// resize, channel order, scaling and normalisation, layout.
+package calibdata
+
+import (
+	"fmt"
+	"image"
+	"image/color"
+	_ "image/jpeg" // registers the jpeg decoder
+	_ "image/png"  // registers the png decoder
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/onnxq/onnxq/graph"
+	"github.com/onnxq/onnxq/runtime"
+)
+
+// ImageOptions says how images become an input tensor. Pixels are first
+// scaled to [0,1] (value/255), then normalised per channel as
+// (x - Mean[c]) / Std[c]; Mean and Std are therefore in [0,1] units
+// (ImageNet: Mean 0.485,0.456,0.406, Std 0.229,0.224,0.225; raw 0..255
+// pixels: Std 1/255). Channels are counted in the order the model gets
+// them (after the BGR swap).
+type ImageOptions struct {
+	// Size is the model's image height and width; zero takes them from the
+	// input's declared shape.
+	Size [2]int
+	// Mean and Std hold one value per channel, or one for all channels;
+	// empty means 0 and 1.
+	Mean, Std []float32
+	// Layout is "nchw" or "nhwc"; empty guesses from the input's shape
+	// (channels last when dimension 3 is 1 or 3 and dimension 1 is not).
+	Layout string
+	// BGR feeds the channels in blue, green, red order.
+	BGR bool
+}
+
+// imageSpec is an ImageOptions resolved against a model input.
+type imageSpec struct {
+	h, w, c   int
+	nhwc, bgr bool
+	mean, std []float32
+}
+
+func resolveImage(in Input, o ImageOptions) (imageSpec, error) {
+	what := fmt.Sprintf("input %q (%s)", in.Name, graph.TypeString(in.DType, in.Shape))
+	if in.DType != graph.Float32 {
+		return imageSpec{}, fmt.Errorf("images can only feed a float32 input; %s is not", what)
+	}
+	if len(in.Shape) != 4 {
+		return imageSpec{}, fmt.Errorf("images can only feed a 4-D input (N,C,H,W or N,H,W,C); %s is not", what)
+	}
+	dim := func(i int) int {
+		if in.Shape[i].Known() {
+			return int(in.Shape[i].Size)
+		}
+		return -1
+	}
+	s := imageSpec{bgr: o.BGR}
+	switch strings.ToLower(o.Layout) {
+	case "nchw":
+	case "nhwc":
+		s.nhwc = true
+	case "":
+		c1, c3 := dim(1), dim(3)
+		s.nhwc = (c3 == 1 || c3 == 3) && c1 != 1 && c1 != 3
+	default:
+		return imageSpec{}, fmt.Errorf("image layout %q: want nchw or nhwc", o.Layout)
+	}
+	cAxis, hAxis, wAxis := 1, 2, 3
+	if s.nhwc {
+		cAxis, hAxis, wAxis = 3, 1, 2
+	}
+	if b := dim(0); b != -1 && b != 1 {
+		return imageSpec{}, fmt.Errorf("images feed one at a time; %s has batch size %d", what, b)
+	}
+	s.c = dim(cAxis)
+	if s.c == -1 {
+		s.c = 3
+	}
+	if s.c != 1 && s.c != 3 {
+		return imageSpec{}, fmt.Errorf("%s has %d channels on axis %d; images give 1 (grey) or 3", what, s.c, cAxis)
+	}
+	s.h, s.w = o.Size[0], o.Size[1]
+	if s.h == 0 && s.w == 0 {
+		s.h, s.w = dim(hAxis), dim(wAxis)
+		if s.h == -1 || s.w == -1 {
+			return imageSpec{}, fmt.Errorf("%s has a symbolic height or width: give the image size", what)
+		}
+	}
+	if s.h <= 0 || s.w <= 0 || s.h > 1<<14 || s.w > 1<<14 {
+		return imageSpec{}, fmt.Errorf("image size %dx%d: want a height and width in 1..16384", s.h, s.w)
+	}
+	if (dim(hAxis) != -1 && dim(hAxis) != s.h) || (dim(wAxis) != -1 && dim(wAxis) != s.w) {
+		return imageSpec{}, fmt.Errorf("image size %dx%d does not fit %s", s.h, s.w, what)
+	}
+	var err error
+	if s.mean, err = perChannel("mean", o.Mean, s.c, 0); err != nil {
+		return imageSpec{}, err
+	}
+	if s.std, err = perChannel("std", o.Std, s.c, 1); err != nil {
+		return imageSpec{}, err
+	}
+	for _, v := range s.std {
+		if v == 0 || math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return imageSpec{}, fmt.Errorf("image std %v: every value must be finite and non-zero", o.Std)
+		}
+	}
+	return s, nil
+}
+
+func perChannel(what string, v []float32, c int, def float32) ([]float32, error) {
+	out := make([]float32, c)
+	switch len(v) {
+	case 0:
+		for i := range out {
+			out[i] = def
+		}
+	case 1:
+		for i := range out {
+			out[i] = v[0]
+		}
+	case c:
+		copy(out, v)
+	default:
+		return nil, fmt.Errorf("image %s has %d values; the input has %d channels (give 1 or %d)", what, len(v), c, c)
+	}
+	for _, x := range out {
+		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+			return nil, fmt.Errorf("image %s %v: values must be finite", what, v)
+		}
+	}
+	return out, nil
+}
+
+func imageSource(dir string, files []string, inputs []Input, o ImageOptions) (*Source, error) {
+	if len(inputs) != 1 {
+		return nil, fmt.Errorf("%s: images can only feed a model with one input; this one has %d (%s)", dir, len(inputs), strings.Join(inputNames(inputs), ", "))
+	}
+	in := inputs[0]
+	spec, err := resolveImage(in, o)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", dir, err)
+	}
+	if len(files) == 1 && filepath.Base(dir) == files[0] {
+		dir = filepath.Dir(dir) // a single image file
+	}
+	return &Source{kind: "images", inputs: inputs, names: files, load: func(i int) (map[string]*runtime.Tensor, error) {
+		p := filepath.Join(dir, files[i])
+		t, err := readImage(p, spec)
+		if err != nil {
+			return nil, err
+		}
+		out := map[string]*runtime.Tensor{in.Name: t}
+		return out, check(inputs, out, map[string]string{in.Name: p})
+	}}, nil
+}
+
+// maxImagePixels bounds the decoded size, so a crafted header cannot make
+// the decoder allocate gigabytes.
+const maxImagePixels = 1 << 26
+
+func readImage(path string, s imageSpec) (*runtime.Tensor, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", path, plainError(err))
+	}
+	defer f.Close()
+	cfg, _, err := image.DecodeConfig(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: image does not decode: %v", path, err)
+	}
+	if cfg.Width <= 0 || cfg.Height <= 0 || int64(cfg.Width)*int64(cfg.Height) > maxImagePixels {
+		return nil, fmt.Errorf("%s: image is %dx%d, outside 1..%d pixels", path, cfg.Width, cfg.Height, maxImagePixels)
+	}
+	if _, err := f.Seek(0, 0); err != nil {
+		return nil, fmt.Errorf("%s: %v", path, err)
+	}
+	img, _, err := image.Decode(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: image does not decode: %v", path, err)
+	}
+	return imageTensor(img, s), nil
+}
+
+// imageTensor resizes img to s.h x s.w with bilinear interpolation
+// (half-pixel centres, edges clamped) and lays it out as s says.
+func imageTensor(img image.Image, s imageSpec) *runtime.Tensor {
+	b := img.Bounds()
+	sw, sh := b.Dx(), b.Dy()
+	// Source pixels as float32 RGB in [0,1], read once.
+	src := make([]float32, sw*sh*3)
+	for y := 0; y < sh; y++ {
+		for x := 0; x < sw; x++ {
+			c := color.NRGBA64Model.Convert(img.At(b.Min.X+x, b.Min.Y+y)).(color.NRGBA64)
+			o := (y*sw + x) * 3
+			src[o] = float32(c.R) / 65535
+			src[o+1] = float32(c.G) / 65535
+			src[o+2] = float32(c.B) / 65535
+		}
+	}
+	// Each output row and column maps to two source indices and a weight.
+	type tap struct {
+		i0, i1 int
+		f      float32
+	}
+	taps := func(out, in int) []tap {
+		t := make([]tap, out)
+		scale := float64(in) / float64(out)
+		for o := range t {
+			p := (float64(o)+0.5)*scale - 0.5
+			if p < 0 {
+				p = 0
+			}
+			i0 := int(p)
+			if i0 > in-1 {
+				i0 = in - 1
+			}
+			i1 := i0 + 1
+			if i1 > in-1 {
+				i1 = in - 1
+			}
+			t[o] = tap{i0, i1, float32(p - float64(i0))}
+		}
+		return t
+	}
+	ty, tx := taps(s.h, sh), taps(s.w, sw)
+	var shape []int
+	if s.nhwc {
+		shape = []int{1, s.h, s.w, s.c}
+	} else {
+		shape = []int{1, s.c, s.h, s.w}
+	}
+	out := runtime.New(graph.Float32, shape...)
+	data := out.F32()
+	var rgb [3]float32
+	for y, vy := range ty {
+		for x, vx := range tx {
+			for ch := 0; ch < 3; ch++ {
+				at := func(yy, xx int) float32 { return src[(yy*sw+xx)*3+ch] }
+				top := at(vy.i0, vx.i0)*(1-vx.f) + at(vy.i0, vx.i1)*vx.f
+				bot := at(vy.i1, vx.i0)*(1-vx.f) + at(vy.i1, vx.i1)*vx.f
+				rgb[ch] = top*(1-vy.f) + bot*vy.f
+			}
+			var px [3]float32
+			switch {
+			case s.c == 1:
+				// ITU-R BT.601 luma, as image/color's Gray model uses.
+				px[0] = 0.299*rgb[0] + 0.587*rgb[1] + 0.114*rgb[2]
+			case s.bgr:
+				px = [3]float32{rgb[2], rgb[1], rgb[0]}
+			default:
+				px = rgb
+			}
+			for ch := 0; ch < s.c; ch++ {
+				v := (px[ch] - s.mean[ch]) / s.std[ch]
+				if s.nhwc {
+					data[(y*s.w+x)*s.c+ch] = v
+				} else {
+					data[(ch*s.h+y)*s.w+x] = v
+				}
+			}
+		}
+	}
+	return out
+}

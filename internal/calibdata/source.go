@@ -1,0 +1,485 @@
+// source.go holds Source, Open (recognising the layout of a calibration
+// path), and the checks every sample passes.
+package calibdata
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/onnxq/onnxq/graph"
+	"github.com/onnxq/onnxq/internal/tensorio"
+	"github.com/onnxq/onnxq/runtime"
+)
+
+// Input is one input a sample must provide.
+type Input struct {
+	Name  string
+	DType graph.DType
+	Shape graph.Shape
+}
+
+// Inputs returns the inputs a caller must feed to m (graph.RealInputs).
+func Inputs(m *graph.Model) []Input {
+	var out []Input
+	for _, v := range m.Graph.RealInputs() {
+		out = append(out, Input{Name: v.Name, DType: v.DType, Shape: v.Shape})
+	}
+	return out
+}
+
+// Source is a fixed, ordered sequence of samples.
+type Source struct {
+	kind   string
+	inputs []Input
+	names  []string
+	load   func(i int) (map[string]*runtime.Tensor, error)
+}
+
+// Len is the number of samples.
+func (s *Source) Len() int { return len(s.names) }
+
+// Names returns the sample names (file or folder names), in sample order.
+func (s *Source) Names() []string { return append([]string{}, s.names...) }
+
+// Inputs returns the inputs every sample provides.
+func (s *Source) Inputs() []Input { return append([]Input{}, s.inputs...) }
+
+// Kind says what the samples were read from, e.g. "sample folders".
+func (s *Source) Kind() string { return s.kind }
+
+// Sample reads sample i: one tensor per input, by input name.
+func (s *Source) Sample(i int) (map[string]*runtime.Tensor, error) {
+	if i < 0 || i >= len(s.names) {
+		return nil, fmt.Errorf("sample %d is out of range (%d samples)", i, len(s.names))
+	}
+	return s.load(i)
+}
+
+// Subset returns the samples at the given indices, in that order.
+func (s *Source) Subset(idx []int) (*Source, error) {
+	names := make([]string, len(idx))
+	for k, i := range idx {
+		if i < 0 || i >= len(s.names) {
+			return nil, fmt.Errorf("sample %d is out of range (%d samples)", i, len(s.names))
+		}
+		names[k] = s.names[i]
+	}
+	pick := append([]int{}, idx...)
+	return &Source{kind: s.kind, inputs: s.inputs, names: names, load: func(i int) (map[string]*runtime.Tensor, error) {
+		return s.load(pick[i])
+	}}, nil
+}
+
+// Open reads the calibration data at path for a model with the given
+// inputs. The layout is recognised from what path holds:
+//
+//   - a folder of sample folders (any subfolder names, e.g. sample_NNN),
+//     each with one <input>.npy (or .pb) per input; an inputs.json in the
+//     sample folder or the top folder maps input names to file names
+//     (tensorio.SampleFiles);
+//   - a folder of ONNX test_data_set_N folders, each with input_K.pb for
+//     the K-th input (output_K.pb files are ignored);
+//   - a folder of .npz files, or one .npz file: each file is one sample,
+//     arrays named after the inputs (or their file-safe names, or arr_K for
+//     the K-th input, or any one array for a single-input model);
+//   - a folder of .png/.jpg/.jpeg images, or one image, for a model with a
+//     single 4-D float input (see ImageOptions);
+//   - a folder holding one file per input: one sample;
+//   - one .npy file for a single-input model: an array of the input's rank
+//     is split into samples of the input's batch size along axis 0 (whole,
+//     when the batch size is symbolic); an array of one rank more is split
+//     along its first axis.
+//
+// Other files (.json, .txt, .md, hidden files) are ignored. Every sample is
+// read and checked once.
+func Open(path string, inputs []Input, img ImageOptions) (*Source, error) {
+	if len(inputs) == 0 {
+		return nil, fmt.Errorf("%s: the model has no inputs to calibrate with", path)
+	}
+	seen := map[string]bool{}
+	for _, in := range inputs {
+		if seen[in.Name] {
+			return nil, fmt.Errorf("input %q is listed twice", in.Name)
+		}
+		seen[in.Name] = true
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", path, plainError(err))
+	}
+	var s *Source
+	if st.IsDir() {
+		s, err = openDir(path, inputs, img)
+	} else {
+		s, err = openFile(path, inputs, img)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if s.Len() == 0 {
+		return nil, fmt.Errorf("%s: no samples", path)
+	}
+	for i := range s.names {
+		if _, err := s.load(i); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+func plainError(err error) error {
+	if pe, ok := err.(*os.PathError); ok {
+		return pe.Err
+	}
+	return err
+}
+
+// ignored reports whether a file in a calibration folder is not data.
+func ignored(name string) bool {
+	if strings.HasPrefix(name, ".") {
+		return true
+	}
+	switch strings.ToLower(filepath.Ext(name)) {
+	case ".json", ".txt", ".md", ".csv", ".onnx":
+		return true
+	}
+	return false
+}
+
+func isImage(name string) bool {
+	switch strings.ToLower(filepath.Ext(name)) {
+	case ".png", ".jpg", ".jpeg":
+		return true
+	}
+	return false
+}
+
+func openFile(path string, inputs []Input, img ImageOptions) (*Source, error) {
+	base := filepath.Base(path)
+	switch {
+	case isImage(base):
+		return imageSource(path, []string{base}, inputs, img)
+	case strings.EqualFold(filepath.Ext(base), ".npz"):
+		return npzSource(filepath.Dir(path), []string{base}, inputs), nil
+	case strings.EqualFold(filepath.Ext(base), ".npy"):
+		return npySplitSource(path, inputs)
+	}
+	return nil, fmt.Errorf("%s: not a calibration file (.npy, .npz, .png or .jpg) or folder", path)
+}
+
+func openDir(dir string, inputs []Input, img ImageOptions) (*Source, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", dir, plainError(err))
+	}
+	var dirs, npzs, images, others []string
+	for _, e := range entries {
+		name := e.Name()
+		if ignored(name) {
+			continue
+		}
+		switch {
+		case e.IsDir():
+			dirs = append(dirs, name)
+		case isImage(name):
+			images = append(images, name)
+		case strings.EqualFold(filepath.Ext(name), ".npz"):
+			npzs = append(npzs, name)
+		default:
+			others = append(others, name)
+		}
+	}
+	for _, l := range [][]string{dirs, npzs, images, others} {
+		sort.Strings(l)
+	}
+	var kinds []string
+	for _, k := range []struct {
+		what string
+		n    int
+	}{{"sample folders", len(dirs)}, {".npz files", len(npzs)}, {"images", len(images)}} {
+		if k.n > 0 {
+			kinds = append(kinds, k.what)
+		}
+	}
+	switch {
+	case len(kinds) > 1:
+		return nil, fmt.Errorf("%s: holds both %s and %s; keep one kind of sample per folder", dir, kinds[0], kinds[1])
+	case len(dirs) > 0:
+		if allTestDataSets(dirs) {
+			return testDataSource(dir, dirs, inputs), nil
+		}
+		return sampleDirSource(dir, dirs, inputs), nil
+	case len(npzs) > 0:
+		return npzSource(dir, npzs, inputs), nil
+	case len(images) > 0:
+		return imageSource(dir, images, inputs, img)
+	case len(others) > 0:
+		// One sample folder given directly: it must hold a file per input.
+		files, err := tensorio.SampleFiles(dir, inputNames(inputs))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", dir, err)
+		}
+		if len(files) == 0 {
+			return nil, fmt.Errorf("%s: unrecognised layout: no sample folders, .npz files, images, or files named after the inputs (%s)", dir, strings.Join(inputNames(inputs), ", "))
+		}
+		return &Source{kind: "one sample folder", inputs: inputs, names: []string{filepath.Base(dir)}, load: func(int) (map[string]*runtime.Tensor, error) {
+			return readSampleDir(dir, inputs)
+		}}, nil
+	}
+	return nil, fmt.Errorf("%s: empty folder: no samples", dir)
+}
+
+func inputNames(inputs []Input) []string {
+	out := make([]string, len(inputs))
+	for i, in := range inputs {
+		out[i] = in.Name
+	}
+	return out
+}
+
+func allTestDataSets(dirs []string) bool {
+	for _, d := range dirs {
+		if !strings.HasPrefix(d, "test_data_set_") {
+			return false
+		}
+	}
+	return true
+}
+
+// sortNatural orders test_data_set_N folders by N, so that set 10 follows
+// set 9 as the ONNX tests number them.
+func sortNatural(names []string, prefix string) {
+	num := func(s string) (int, bool) {
+		n, err := strconv.Atoi(strings.TrimPrefix(s, prefix))
+		return n, err == nil
+	}
+	sort.SliceStable(names, func(a, b int) bool {
+		na, oka := num(names[a])
+		nb, okb := num(names[b])
+		if oka && okb && na != nb {
+			return na < nb
+		}
+		return names[a] < names[b]
+	})
+}
+
+func sampleDirSource(dir string, dirs []string, inputs []Input) *Source {
+	return &Source{kind: "sample folders", inputs: inputs, names: dirs, load: func(i int) (map[string]*runtime.Tensor, error) {
+		return readSampleDir(filepath.Join(dir, dirs[i]), inputs)
+	}}
+}
+
+func readSampleDir(dir string, inputs []Input) (map[string]*runtime.Tensor, error) {
+	files, err := tensorio.SampleFiles(dir, inputNames(inputs))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", dir, plainError(err))
+	}
+	out := map[string]*runtime.Tensor{}
+	from := map[string]string{}
+	for _, in := range inputs {
+		p, ok := files[in.Name]
+		if !ok {
+			return nil, fmt.Errorf("%s: missing input %q (no %s.npy)", dir, in.Name, tensorio.SafeName(in.Name))
+		}
+		t, err := tensorio.ReadTensor(p)
+		if err != nil {
+			return nil, err
+		}
+		out[in.Name], from[in.Name] = t, p
+	}
+	return out, check(inputs, out, from)
+}
+
+func testDataSource(dir string, dirs []string, inputs []Input) *Source {
+	dirs = append([]string{}, dirs...)
+	sortNatural(dirs, "test_data_set_")
+	return &Source{kind: "ONNX test data sets", inputs: inputs, names: dirs, load: func(i int) (map[string]*runtime.Tensor, error) {
+		d := filepath.Join(dir, dirs[i])
+		out := map[string]*runtime.Tensor{}
+		from := map[string]string{}
+		for k, in := range inputs {
+			p := filepath.Join(d, "input_"+strconv.Itoa(k)+".pb")
+			if _, err := os.Stat(p); err != nil {
+				return nil, fmt.Errorf("%s: missing input %q (no input_%d.pb)", d, in.Name, k)
+			}
+			nt, err := tensorio.ReadPb(p)
+			if err != nil {
+				return nil, err
+			}
+			out[in.Name], from[in.Name] = nt.Tensor, p
+		}
+		if p := filepath.Join(d, "input_"+strconv.Itoa(len(inputs))+".pb"); exists(p) {
+			return nil, fmt.Errorf("%s: the model has %d inputs, but there is an input_%d.pb", d, len(inputs), len(inputs))
+		}
+		return out, check(inputs, out, from)
+	}}
+}
+
+func exists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+func npzSource(dir string, files []string, inputs []Input) *Source {
+	return &Source{kind: ".npz files", inputs: inputs, names: files, load: func(i int) (map[string]*runtime.Tensor, error) {
+		return readNpzSample(filepath.Join(dir, files[i]), inputs)
+	}}
+}
+
+// matchArray finds the input an array of a .npz stands for: the same name,
+// the input whose file-safe name it is, or arr_K (numpy.savez's name for
+// its K-th unnamed argument) for the K-th input.
+func matchArray(array string, inputs []Input) int {
+	for k, in := range inputs {
+		if in.Name == array {
+			return k
+		}
+	}
+	for k, in := range inputs {
+		if tensorio.SafeName(in.Name) == array {
+			return k
+		}
+	}
+	if digits, ok := strings.CutPrefix(array, "arr_"); ok && len(digits) > 0 && len(digits) < 7 && strings.Trim(digits, "0123456789") == "" {
+		if k, err := strconv.Atoi(digits); err == nil && k < len(inputs) {
+			return k
+		}
+	}
+	return -1
+}
+
+func readNpzSample(path string, inputs []Input) (map[string]*runtime.Tensor, error) {
+	arrays, err := tensorio.ReadNpz(path)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]*runtime.Tensor{}
+	from := map[string]string{}
+	for _, a := range arrays {
+		k := matchArray(a.Name, inputs)
+		if k < 0 && len(arrays) == 1 && len(inputs) == 1 {
+			k = 0
+		}
+		if k < 0 {
+			return nil, fmt.Errorf("%s: array %q matches no input of the model (inputs: %s)", path, a.Name, strings.Join(inputNames(inputs), ", "))
+		}
+		name := inputs[k].Name
+		if prev, dup := from[name]; dup {
+			return nil, fmt.Errorf("%s: arrays %q and %q both give input %q", path, strings.TrimPrefix(prev, path+":"), a.Name, name)
+		}
+		out[name], from[name] = a.Tensor, path+":"+a.Name
+	}
+	for _, in := range inputs {
+		if _, ok := out[in.Name]; !ok {
+			return nil, fmt.Errorf("%s: missing input %q (no array named %q)", path, in.Name, in.Name)
+		}
+	}
+	return out, check(inputs, out, from)
+}
+
+// npySplitSource splits one array into samples for a single-input model.
+func npySplitSource(path string, inputs []Input) (*Source, error) {
+	if len(inputs) != 1 {
+		return nil, fmt.Errorf("%s: a single .npy can only feed a model with one input; this one has %d (%s)", path, len(inputs), strings.Join(inputNames(inputs), ", "))
+	}
+	in := inputs[0]
+	t, err := tensorio.ReadNpy(path)
+	if err != nil {
+		return nil, err
+	}
+	if in.Shape == nil {
+		return nil, fmt.Errorf("%s: input %q has no declared rank, so the array cannot be split into samples", path, in.Name)
+	}
+	var step int
+	var squeeze bool
+	switch {
+	case len(t.Shape) == len(in.Shape)+1:
+		step, squeeze = 1, true
+	case len(t.Shape) == len(in.Shape) && len(in.Shape) > 0 && in.Shape[0].Known() && in.Shape[0].Size > 0:
+		step = int(in.Shape[0].Size)
+	case len(t.Shape) == len(in.Shape):
+		step = 0 // symbolic batch: the whole array is one sample
+	default:
+		return nil, fmt.Errorf("%s: input %q is %s, the file holds %s (rank %d, want %d or %d)", path, in.Name, graph.TypeString(in.DType, in.Shape), t, len(t.Shape), len(in.Shape), len(in.Shape)+1)
+	}
+	n := 1
+	if step > 0 {
+		if t.Shape[0]%step != 0 || t.Shape[0] == 0 {
+			return nil, fmt.Errorf("%s: input %q is %s, the file's first axis (%d) is not a multiple of its batch size %d", path, in.Name, graph.TypeString(in.DType, in.Shape), t.Shape[0], step)
+		}
+		n = t.Shape[0] / step
+	}
+	names := make([]string, n)
+	for i := range names {
+		names[i] = fmt.Sprintf("%s[%d]", filepath.Base(path), i)
+	}
+	return &Source{kind: "one .npy file", inputs: inputs, names: names, load: func(i int) (map[string]*runtime.Tensor, error) {
+		part := t
+		if step > 0 {
+			part = sliceAxis0(t, i*step, (i+1)*step, squeeze)
+		}
+		out := map[string]*runtime.Tensor{in.Name: part}
+		return out, check(inputs, out, map[string]string{in.Name: names[i]})
+	}}, nil
+}
+
+// sliceAxis0 returns rows [a, b) of t's first axis, dropping that axis
+// when squeeze is set (b == a+1). The data is copied so samples never
+// alias each other.
+func sliceAxis0(t *runtime.Tensor, a, b int, squeeze bool) *runtime.Tensor {
+	row := 1
+	for _, d := range t.Shape[1:] {
+		row *= d
+	}
+	shape := append([]int{b - a}, t.Shape[1:]...)
+	if squeeze {
+		shape = shape[1:]
+	}
+	out := runtime.New(t.DType, shape...)
+	reflect.Copy(reflect.ValueOf(out.Data), reflect.ValueOf(t.Data).Slice(a*row, b*row))
+	return out
+}
+
+// check verifies a sample against the inputs: dtype, rank, known sizes,
+// and symbolic sizes shared by name. from names the file of each input.
+func check(inputs []Input, sample map[string]*runtime.Tensor, from map[string]string) error {
+	sym := map[string]int{}
+	symFrom := map[string]string{}
+	for _, in := range inputs {
+		t := sample[in.Name]
+		where := from[in.Name]
+		want := graph.TypeString(in.DType, in.Shape)
+		if in.DType != graph.Undefined && t.DType != in.DType {
+			hint := ""
+			if in.DType == graph.Float32 && t.DType == graph.Float64 {
+				hint = " (save the array as float32)"
+			}
+			return fmt.Errorf("%s: wrong dtype: input %q is %s, the file holds %s%s", where, in.Name, want, t, hint)
+		}
+		if in.Shape == nil {
+			continue
+		}
+		if len(t.Shape) != len(in.Shape) {
+			return fmt.Errorf("%s: wrong shape: input %q is %s (rank %d), the file holds %s (rank %d)", where, in.Name, want, len(in.Shape), t, len(t.Shape))
+		}
+		for i, d := range in.Shape {
+			switch {
+			case d.Known():
+				if int64(t.Shape[i]) != d.Size {
+					return fmt.Errorf("%s: wrong shape: input %q is %s, the file holds %s (dimension %d differs)", where, in.Name, want, t, i)
+				}
+			case d.Param != "":
+				if n, ok := sym[d.Param]; ok && n != t.Shape[i] {
+					return fmt.Errorf("%s: wrong shape: dimension %q is %d here but %d in %s", where, d.Param, t.Shape[i], n, symFrom[d.Param])
+				}
+				sym[d.Param], symFrom[d.Param] = t.Shape[i], where
+			}
+		}
+	}
+	return nil
+}

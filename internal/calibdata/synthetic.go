@@ -1,0 +1,90 @@
+// synthetic.go makes random samples for calibrating without data.
+package calibdata
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	"github.com/onnxq/onnxq/graph"
+	"github.com/onnxq/onnxq/runtime"
+	"github.com/x448/float16"
+)
+
+// Synthetic returns n random samples: float inputs normal(0,1), integer and
+// bool inputs zero, symbolic dimensions 1. Sample i depends only on the
+// inputs, i and seed. An input without a declared shape, or of a type with
+// no numeric values (string, complex), makes Sample fail.
+func Synthetic(inputs []Input, n int, seed int64) *Source {
+	if n < 0 {
+		n = 0
+	}
+	names := make([]string, n)
+	for i := range names {
+		names[i] = fmt.Sprintf("synthetic_%03d", i)
+	}
+	inputs = append([]Input{}, inputs...)
+	return &Source{kind: fmt.Sprintf("synthetic (seed %d)", seed), inputs: inputs, names: names, load: func(i int) (map[string]*runtime.Tensor, error) {
+		// One stream per sample, so samples can be read in any order.
+		rng := rand.New(rand.NewPCG(uint64(seed), uint64(i)))
+		out := map[string]*runtime.Tensor{}
+		for _, in := range inputs {
+			t, err := syntheticTensor(in, rng)
+			if err != nil {
+				return nil, err
+			}
+			out[in.Name] = t
+		}
+		return out, nil
+	}}
+}
+
+// maxSyntheticElements keeps a model declaring a huge input from making
+// Synthetic allocate without bound.
+const maxSyntheticElements = 1 << 28
+
+func syntheticTensor(in Input, rng *rand.Rand) (*runtime.Tensor, error) {
+	if in.Shape == nil {
+		return nil, fmt.Errorf("input %q has no declared shape, so no synthetic sample can be made for it", in.Name)
+	}
+	shape := make([]int, len(in.Shape))
+	count := int64(1)
+	for i, d := range in.Shape {
+		shape[i] = 1
+		if d.Known() {
+			shape[i] = int(d.Size)
+		}
+		count *= int64(shape[i])
+		if count > maxSyntheticElements {
+			return nil, fmt.Errorf("input %q (%s) is too large for synthetic samples", in.Name, graph.TypeString(in.DType, in.Shape))
+		}
+	}
+	t := runtime.New(in.DType, shape...)
+	switch d := t.Data.(type) {
+	case []float32:
+		for i := range d {
+			d[i] = float32(normal(rng))
+		}
+	case []float64:
+		for i := range d {
+			d[i] = normal(rng)
+		}
+	case []float16.Float16:
+		for i := range d {
+			d[i] = float16.Fromfloat32(float32(normal(rng)))
+		}
+	case []int8, []uint8, []int16, []uint16, []int32, []uint32, []int64, []uint64, []bool:
+		// zeros
+	default:
+		return nil, fmt.Errorf("input %q is %s: no synthetic values for this type", in.Name, in.DType)
+	}
+	return t, nil
+}
+
+// normal draws from N(0,1) by the Box-Muller transform; written out rather
+// than rand.NormFloat64 so the values stay fixed across Go releases.
+func normal(rng *rand.Rand) float64 {
+	u1 := 1 - rng.Float64() // in (0, 1]
+	u2 := rng.Float64()
+	return math.Sqrt(-2*math.Log(u1)) * math.Cos(2*math.Pi*u2)
+}
