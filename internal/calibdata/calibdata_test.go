@@ -555,3 +555,21 @@ func TestSplit(t *testing.T) {
 		t.Errorf("every 0: %d/%d", len(c), len(e))
 	}
 }
+
+func TestNameOrder(t *testing.T) {
+	names := []string{"img10.png", "img2.png", "img02.png", "b", "a", "ab", "sample_010", "sample_009", "img1.png", "test_data_set_10", "test_data_set_9"}
+	sortNames(names)
+	want := []string{"a", "ab", "b", "img1.png", "img02.png", "img2.png", "img10.png", "sample_009", "sample_010", "test_data_set_9", "test_data_set_10"}
+	if !slices.Equal(names, want) {
+		t.Errorf("order %v", names)
+	}
+	// Split uses the same order.
+	var sets []string
+	for i := 11; i >= 0; i-- {
+		sets = append(sets, fmt.Sprintf("test_data_set_%d", i))
+	}
+	_, eval := Split(sets, 4, 8)
+	if len(eval) != 3 || sets[eval[0]] != "test_data_set_3" || sets[eval[2]] != "test_data_set_11" {
+		t.Errorf("eval %v", eval)
+	}
+}

@@ -4,9 +4,10 @@
 // synthetic samples when no data is given.
 //
 // Invariants:
-//   - Samples are ordered by name (byte-wise sort of the file or folder
-//     name; test_data_set_N folders by N), so the same path always gives
-//     the same sequence; Sample(i) is random access and reading it twice
+//   - Samples are ordered by name, runs of digits by their value
+//     (sample_2 before sample_10; zero-padded names such as sample_NNN
+//     sort as plain text does), so the same path always gives the same
+//     sequence; Sample(i) is random access and reading it twice
 //     gives equal tensors.
 //   - Every sample Open accepts has exactly the model's inputs, each with
 //     the input's dtype (never converted: a float64 array for a float32

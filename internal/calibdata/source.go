@@ -195,7 +195,7 @@ func openDir(dir string, inputs []Input, img ImageOptions) (*Source, error) {
 		}
 	}
 	for _, l := range [][]string{dirs, npzs, images, others} {
-		sort.Strings(l)
+		sortNames(l)
 	}
 	var kinds []string
 	for _, k := range []struct {
@@ -251,21 +251,47 @@ func allTestDataSets(dirs []string) bool {
 	return true
 }
 
-// sortNatural orders test_data_set_N folders by N, so that set 10 follows
-// set 9 as the ONNX tests number them.
-func sortNatural(names []string, prefix string) {
-	num := func(s string) (int, bool) {
-		n, err := strconv.Atoi(strings.TrimPrefix(s, prefix))
-		return n, err == nil
-	}
-	sort.SliceStable(names, func(a, b int) bool {
-		na, oka := num(names[a])
-		nb, okb := num(names[b])
-		if oka && okb && na != nb {
-			return na < nb
+// nameLess orders sample names: runs of digits compare by their value
+// (img2 before img10, test_data_set_9 before test_data_set_10), the rest
+// byte by byte; names equal that way fall back to a plain comparison.
+func nameLess(a, b string) bool {
+	i, j := 0, 0
+	for i < len(a) && j < len(b) {
+		if isDigit(a[i]) && isDigit(b[j]) {
+			ei, ej := i, j
+			for ei < len(a) && isDigit(a[ei]) {
+				ei++
+			}
+			for ej < len(b) && isDigit(b[ej]) {
+				ej++
+			}
+			na := strings.TrimLeft(a[i:ei], "0")
+			nb := strings.TrimLeft(b[j:ej], "0")
+			if len(na) != len(nb) {
+				return len(na) < len(nb)
+			}
+			if na != nb {
+				return na < nb
+			}
+			i, j = ei, ej
+			continue
 		}
-		return names[a] < names[b]
-	})
+		if a[i] != b[j] {
+			return a[i] < b[j]
+		}
+		i++
+		j++
+	}
+	if len(a)-i != len(b)-j {
+		return len(a)-i < len(b)-j
+	}
+	return a < b
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+func sortNames(names []string) {
+	sort.SliceStable(names, func(a, b int) bool { return nameLess(names[a], names[b]) })
 }
 
 func sampleDirSource(dir string, dirs []string, inputs []Input) *Source {
@@ -296,8 +322,6 @@ func readSampleDir(dir string, inputs []Input) (map[string]*runtime.Tensor, erro
 }
 
 func testDataSource(dir string, dirs []string, inputs []Input) *Source {
-	dirs = append([]string{}, dirs...)
-	sortNatural(dirs, "test_data_set_")
 	return &Source{kind: "ONNX test data sets", inputs: inputs, names: dirs, load: func(i int) (map[string]*runtime.Tensor, error) {
 		d := filepath.Join(dir, dirs[i])
 		out := map[string]*runtime.Tensor{}

@@ -4,7 +4,7 @@ package calibdata
 import "sort"
 
 // Split divides samples into calibration and evaluation sets: with the
-// names sorted, every every-th one (positions every-1, 2*every-1, ...:
+// names sorted as Open orders samples, every every-th one (positions every-1, 2*every-1, ...:
 // sample_003, sample_007, ... for every = 4) evaluates, up to max of them,
 // and all others calibrate. Both results are indices into names, in name
 // order. every <= 0 puts everything in calib; max <= 0 means no limit.
@@ -13,7 +13,7 @@ func Split(names []string, every int, max int) (calib, eval []int) {
 	for i := range order {
 		order[i] = i
 	}
-	sort.SliceStable(order, func(a, b int) bool { return names[order[a]] < names[order[b]] })
+	sort.SliceStable(order, func(a, b int) bool { return nameLess(names[order[a]], names[order[b]]) })
 	for pos, i := range order {
 		if every > 0 && (pos+1)%every == 0 && (max <= 0 || len(eval) < max) {
 			eval = append(eval, i)
