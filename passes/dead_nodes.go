@@ -1,0 +1,207 @@
+// This file holds remove-dead-nodes. It first bypasses Identity nodes and
+// inference-mode Dropout nodes (their readers read the input instead),
+// except where the output is an output of its graph, so graph output names
+// stay as they are. Then, in every graph (subgraphs first, since what a
+// subgraph still reads of the enclosing scope keeps values alive there), it
+// removes the nodes no graph output depends on, and the initializers no
+// node or graph output reads. An initializer that is also a graph input
+// (IR version 4 and later) is kept: a user may feed it. Graph inputs are
+// never removed. It needs nothing and leaves a graph without dead code.
+package passes
+
+import (
+	"slices"
+
+	"github.com/onnxq/onnxq/graph"
+)
+
+// RemoveDeadNodes returns the remove-dead-nodes pass.
+func RemoveDeadNodes() Pass {
+	return Pass{
+		Name: "remove-dead-nodes",
+		Doc:  "bypass Identity and inference Dropout; remove nodes and initializers nothing reads",
+		Run: func(m *graph.Model, ctx *Context) (bool, error) {
+			bypassed := 0
+			m.Graph.Walk(func(g *graph.Graph) { bypassed += bypassIdentities(m, g) })
+			nodes, inits, err := removeDead(m, m.Graph)
+			if err != nil {
+				return false, err
+			}
+			if bypassed+nodes+inits > 0 {
+				ctx.Logf("remove-dead-nodes: %d Identity/Dropout bypassed, %d nodes and %d initializers removed", bypassed, nodes, inits)
+			}
+			return bypassed+nodes+inits > 0, nil
+		},
+	}
+}
+
+// bypassIdentities rewires the readers of Identity and inference Dropout
+// outputs of g to their inputs and removes the nodes.
+func bypassIdentities(m *graph.Model, g *graph.Graph) int {
+	count := 0
+	for _, n := range slices.Clone(g.Nodes) {
+		if !passThrough(m, n) {
+			continue
+		}
+		x, y := n.Inputs[0], n.Outputs[0]
+		if isGraphOutput(g, y) {
+			continue
+		}
+		replaceAllUses(g, y, x)
+		if err := g.RemoveNode(n); err != nil {
+			continue // another reader still holds an output; leave the node
+		}
+		count++
+	}
+	return count
+}
+
+// passThrough reports whether n copies its first input to its only used
+// output: Identity, or Dropout that is not training.
+func passThrough(m *graph.Model, n *graph.Node) bool {
+	if (n.Domain != "" && n.Domain != "ai.onnx") || len(n.Inputs) == 0 || n.Inputs[0] == nil ||
+		len(n.Outputs) == 0 || n.Outputs[0] == nil {
+		return false
+	}
+	switch n.OpType {
+	case "Identity":
+		return len(n.Outputs) == 1
+	case "Dropout":
+		// The mask output must be unused, and training off.
+		for _, v := range n.Outputs[1:] {
+			if v != nil && (len(v.Consumers) > 0 || isGraphOutput(n.Graph, v)) {
+				return false
+			}
+		}
+		if n.AttrInt("is_test", 1) == 0 && mainOpset(m) < 7 {
+			return false
+		}
+		if tm := n.Input(2); tm != nil {
+			if !isConst(m, tm) {
+				return false
+			}
+			raw, err := tm.Const.Raw()
+			if err != nil || len(raw) != 1 || raw[0] != 0 {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+// removeDead removes the dead nodes and unread initializers of g and its
+// subgraphs, returning how many of each.
+func removeDead(m *graph.Model, g *graph.Graph) (nodes, inits int, err error) {
+	// Subgraphs first: their remaining nodes decide which outer values the
+	// owning node reads.
+	for _, n := range g.Nodes {
+		for _, sg := range n.Subgraphs() {
+			a, b, err := removeDead(m, sg)
+			if err != nil {
+				return 0, 0, err
+			}
+			nodes, inits = nodes+a, inits+b
+		}
+	}
+	live := map[*graph.Node]bool{}
+	var work []*graph.Value
+	work = append(work, g.Outputs...)
+	for len(work) > 0 {
+		v := work[len(work)-1]
+		work = work[:len(work)-1]
+		if v == nil || v.Producer == nil || v.Producer.Graph != g || live[v.Producer] {
+			continue
+		}
+		p := v.Producer
+		live[p] = true
+		work = append(work, reads(p)...)
+	}
+	// Remove in reverse order so readers go before the nodes they read
+	// (repeated for graphs whose nodes are not in order).
+	for {
+		progress, left := false, 0
+		for i := len(g.Nodes) - 1; i >= 0; i-- {
+			n := g.Nodes[i]
+			if live[n] {
+				continue
+			}
+			if !unread(n) {
+				left++
+				continue
+			}
+			detachSubgraphReads(n)
+			if err := g.RemoveNode(n); err != nil {
+				return 0, 0, err
+			}
+			nodes++
+			progress = true
+		}
+		if left == 0 || !progress {
+			break
+		}
+	}
+	used := map[*graph.Value]bool{}
+	g.Walk(func(inner *graph.Graph) {
+		for _, n := range inner.Nodes {
+			for _, v := range n.Inputs {
+				used[v] = true
+			}
+		}
+		for _, v := range inner.Outputs {
+			used[v] = true
+		}
+	})
+	kept := g.Initializers[:0]
+	for _, v := range g.Initializers {
+		if used[v] || slices.Contains(g.Inputs, v) {
+			kept = append(kept, v)
+			continue
+		}
+		inits++
+	}
+	clear(g.Initializers[len(kept):])
+	g.Initializers = kept
+	return nodes, inits, nil
+}
+
+// unread reports whether no node or graph output reads an output of n.
+func unread(n *graph.Node) bool {
+	for _, v := range n.Outputs {
+		if v != nil && (len(v.Consumers) > 0 || isGraphOutput(n.Graph, v)) {
+			return false
+		}
+	}
+	return true
+}
+
+// reads lists the values n reads: its inputs and whatever the nodes and
+// outputs of its subgraphs read from outside them.
+func reads(n *graph.Node) []*graph.Value {
+	vs := slices.Clone(n.Inputs)
+	for _, sg := range n.Subgraphs() {
+		sg.Walk(func(inner *graph.Graph) {
+			for _, in := range inner.Nodes {
+				vs = append(vs, in.Inputs...)
+			}
+			vs = append(vs, inner.Outputs...)
+		})
+	}
+	return vs
+}
+
+// detachSubgraphReads removes the nodes of n's subgraphs from the consumer
+// lists of the values they read, before n leaves the graph.
+func detachSubgraphReads(n *graph.Node) {
+	for _, sg := range n.Subgraphs() {
+		sg.Walk(func(inner *graph.Graph) {
+			for _, in := range inner.Nodes {
+				for _, v := range in.Inputs {
+					if v != nil {
+						dropConsumer(v, in)
+					}
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,272 @@
+// This file holds two passes.
+//
+// constant-nodes-to-initializers turns every Constant node (value,
+// value_float(s), value_int(s), value_string(s)) into an initializer of the
+// graph it sits in, keeping the value's name. It needs nothing; it leaves
+// every constant as an initializer for fold-constants and the quantizer.
+// A Constant whose output is an output of its own graph stays a node, so
+// graph outputs are never initializers.
+//
+// fold-constants evaluates, with the runtime's kernels, every deterministic
+// node without subgraphs whose inputs are all constants, and replaces it
+// by initializers holding its outputs (same names). Shape and Size of a
+// value whose shape is fully known fold too, so it runs after infer-shapes.
+// Outputs larger than MaxFoldElements elements are not folded, nor are
+// QuantizeLinear/DequantizeLinear (folding them would undo quantization)
+// or nodes whose outputs are graph outputs. It leaves unread initializers
+// behind for remove-dead-nodes.
+package passes
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/onnxq/onnxq/graph"
+	"github.com/onnxq/onnxq/runtime"
+)
+
+// MaxFoldElements caps the element count of one folded output, so folding
+// an Expand or ConstantOfShape cannot blow up the model file.
+const MaxFoldElements = 64 << 20
+
+// ConstantNodesToInitializers returns the constant-nodes-to-initializers pass.
+func ConstantNodesToInitializers() Pass {
+	return Pass{
+		Name: "constant-nodes-to-initializers",
+		Doc:  "Constant nodes become initializers of their graph (names kept)",
+		Run: func(m *graph.Model, ctx *Context) (bool, error) {
+			changed := false
+			var err error
+			m.Graph.Walk(func(g *graph.Graph) {
+				for _, n := range slices.Clone(g.Nodes) {
+					if err != nil || n.OpType != "Constant" || (n.Domain != "" && n.Domain != "ai.onnx") {
+						continue
+					}
+					if len(n.Outputs) != 1 || n.Outputs[0] == nil || isGraphOutput(g, n.Outputs[0]) {
+						continue
+					}
+					var t *graph.Tensor
+					t, err = constantTensor(n)
+					if err != nil {
+						return
+					}
+					if t == nil {
+						continue
+					}
+					nodeToConsts(g, n, []*graph.Tensor{t})
+					changed = true
+				}
+			})
+			return changed, err
+		},
+	}
+}
+
+// constantTensor returns the value of a Constant node, or nil for forms
+// left as nodes (sparse_value).
+func constantTensor(n *graph.Node) (*graph.Tensor, error) {
+	name := n.Outputs[0].Name
+	for _, a := range n.Attrs {
+		switch a.Name {
+		case "value":
+			if a.Tensor == nil {
+				return nil, fmt.Errorf("Constant node %q: attribute value holds no tensor", n.Name)
+			}
+			t := *a.Tensor
+			return &t, nil
+		case "value_float":
+			return graph.FromFloat32s(name, []int64{}, []float32{a.Float})
+		case "value_floats":
+			return graph.FromFloat32s(name, []int64{int64(len(a.Floats))}, a.Floats)
+		case "value_int":
+			return graph.FromInt64s(name, []int64{}, []int64{a.Int})
+		case "value_ints":
+			return graph.FromInt64s(name, []int64{int64(len(a.Ints))}, a.Ints)
+		case "value_string":
+			return graph.FromStrings(name, []int64{}, []string{a.String})
+		case "value_strings":
+			return graph.FromStrings(name, []int64{int64(len(a.Strings))}, a.Strings)
+		}
+	}
+	return nil, nil
+}
+
+// nondeterministic ops give a different result on every run.
+var nondeterministic = map[string]bool{
+	"RandomNormal": true, "RandomNormalLike": true, "RandomUniform": true,
+	"RandomUniformLike": true, "Multinomial": true, "Bernoulli": true,
+}
+
+// neverFold are deterministic ops that must stay nodes: folding Q/DQ pairs
+// would turn quantized weights back into float ones.
+var neverFold = map[string]bool{
+	"QuantizeLinear": true, "DequantizeLinear": true, "DynamicQuantizeLinear": true,
+	"Constant": true,
+}
+
+// FoldConstants returns the fold-constants pass.
+func FoldConstants() Pass {
+	return Pass{
+		Name: "fold-constants",
+		Doc:  "evaluate nodes whose inputs are all constants (and Shape/Size of static shapes) into initializers",
+		Run:  foldConstants,
+	}
+}
+
+func foldConstants(m *graph.Model, ctx *Context) (bool, error) {
+	reg := runtime.DefaultRegistry()
+	opset := mainOpset(m)
+	folded := 0
+	m.Graph.Walk(func(g *graph.Graph) {
+		if !g.IsTopological() {
+			// Folding in order lets a chain fold in one sweep; an unordered
+			// graph is left for the runtime to sort.
+			return
+		}
+		for _, n := range slices.Clone(g.Nodes) {
+			ts := foldNode(m, n, reg, opset, ctx)
+			if ts == nil {
+				continue
+			}
+			nodeToConsts(g, n, ts)
+			folded++
+		}
+	})
+	if folded > 0 {
+		ctx.Logf("fold-constants: %d nodes folded", folded)
+	}
+	return folded > 0, nil
+}
+
+// foldNode evaluates n if it can be folded and returns one tensor per
+// output (nil entries for omitted outputs), or nil.
+func foldNode(m *graph.Model, n *graph.Node, reg *runtime.Registry, opset int64, ctx *Context) []*graph.Tensor {
+	if n.Domain != "" && n.Domain != "ai.onnx" {
+		return nil
+	}
+	if nondeterministic[n.OpType] || neverFold[n.OpType] || len(n.Subgraphs()) > 0 {
+		return nil
+	}
+	outs := 0
+	for _, v := range n.Outputs {
+		if v == nil {
+			continue
+		}
+		if isGraphOutput(n.Graph, v) {
+			return nil
+		}
+		if e := v.Shape.NumElements(); e > MaxFoldElements {
+			return nil
+		}
+		outs++
+	}
+	if outs == 0 {
+		return nil
+	}
+	if t := foldShape(n); t != nil {
+		return []*graph.Tensor{t}
+	}
+	ins := 0
+	for _, v := range n.Inputs {
+		if v == nil {
+			continue
+		}
+		if !isConst(m, v) {
+			return nil
+		}
+		ins++
+	}
+	if ins == 0 {
+		return nil
+	}
+	ts, err := evaluate(n, reg, opset)
+	if err != nil {
+		ctx.Logf("fold-constants: node %q (%s) left unfolded: %v", n.Name, n.OpType, err)
+		return nil
+	}
+	return ts
+}
+
+// evaluate runs n's kernel on its constant inputs.
+func evaluate(n *graph.Node, reg *runtime.Registry, opset int64) (ts []*graph.Tensor, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			ts, err = nil, fmt.Errorf("kernel panicked: %v", r)
+		}
+	}()
+	build := reg.Lookup(n.Domain, n.OpType)
+	if build == nil {
+		return nil, fmt.Errorf("no kernel")
+	}
+	k, err := build(n, opset)
+	if err != nil {
+		return nil, err
+	}
+	in := make([]*runtime.Tensor, len(n.Inputs))
+	for i, v := range n.Inputs {
+		if v == nil {
+			continue
+		}
+		if in[i], err = runtime.FromGraph(v.Const); err != nil {
+			return nil, err
+		}
+	}
+	outs, err := k.Run(&runtime.Context{Node: n, Opset: opset, Threads: 1}, in)
+	if err != nil {
+		return nil, err
+	}
+	ts = make([]*graph.Tensor, len(n.Outputs))
+	for i, v := range n.Outputs {
+		if v == nil {
+			continue
+		}
+		if i >= len(outs) || outs[i] == nil {
+			return nil, fmt.Errorf("output %q was not computed", v.Name)
+		}
+		if outs[i].Len() > MaxFoldElements {
+			return nil, fmt.Errorf("output %q has %d elements, over the folding cap", v.Name, outs[i].Len())
+		}
+		if ts[i], err = runtime.ToGraph(v.Name, outs[i]); err != nil {
+			return nil, err
+		}
+	}
+	return ts, nil
+}
+
+// foldShape returns the value of a Shape or Size node whose input has a
+// fully known shape, or nil.
+func foldShape(n *graph.Node) *graph.Tensor {
+	if (n.OpType != "Shape" && n.OpType != "Size") || len(n.Outputs) != 1 || n.Outputs[0] == nil {
+		return nil
+	}
+	x := n.Input(0)
+	if x == nil || !x.Shape.Known() {
+		return nil
+	}
+	sizes := x.Shape.Sizes()
+	name := n.Outputs[0].Name
+	if n.OpType == "Size" {
+		t, err := graph.FromInt64s(name, []int64{}, []int64{x.Shape.NumElements()})
+		if err != nil || x.Shape.NumElements() < 0 {
+			return nil
+		}
+		return t
+	}
+	r := int64(len(sizes))
+	clamp := func(i int64) int64 {
+		if i < 0 {
+			i += r
+		}
+		return min(max(i, 0), r)
+	}
+	start, end := clamp(n.AttrInt("start", 0)), clamp(n.AttrInt("end", r))
+	if end < start {
+		end = start
+	}
+	part := sizes[start:end]
+	t, err := graph.FromInt64s(name, []int64{int64(len(part))}, part)
+	if err != nil {
+		return nil
+	}
+	return t
+}

@@ -1,0 +1,146 @@
+package passes
+
+import (
+	"testing"
+
+	"github.com/onnxq/onnxq/graph"
+	"github.com/onnxq/onnxq/runtime"
+)
+
+// ifModel returns a model whose If branches each hold a Constant node, one
+// read by a node and one returned directly.
+func ifModel(t *testing.T) *graph.Model {
+	t.Helper()
+	b := graph.NewBuilder(17)
+	x := b.Input("x", graph.Float32, 2)
+	cond := b.Input("cond", graph.Bool)
+	g := b.Graph()
+	branch := func(name string, v float32) *graph.Graph {
+		sg := graph.NewGraph(name)
+		sg.Parent = g
+		k := &graph.Node{Name: name + "_k", OpType: "Constant", Attrs: []*graph.Attribute{graph.FloatsAttr("value_floats", v, v)}}
+		if err := sg.AddNode(k, name+"_k_out"); err != nil {
+			t.Fatal(err)
+		}
+		add := &graph.Node{Name: name + "_add", OpType: "Add", Inputs: []*graph.Value{x, k.Outputs[0]}}
+		if err := sg.AddNode(add, name+"_sum"); err != nil {
+			t.Fatal(err)
+		}
+		sg.AddOutput(add.Outputs[0])
+		return sg
+	}
+	then, els := branch("then", 1), branch("else", -1)
+	n := &graph.Node{Name: "if", OpType: "If", Inputs: []*graph.Value{cond},
+		Attrs: []*graph.Attribute{graph.GraphAttr("then_branch", then), graph.GraphAttr("else_branch", els)}}
+	if err := g.AddNode(n, "if_out"); err != nil {
+		t.Fatal(err)
+	}
+	b.Output(n.Outputs[0])
+	return build(t, b)
+}
+
+func TestConstantNodesToInitializers(t *testing.T) {
+	b := graph.NewBuilder(17)
+	x := b.Input("x", graph.Float32, 2)
+	k1 := b.Op("Constant", graph.FloatAttr("value_float", 2))
+	k2 := b.Op("Constant", graph.TensorAttr("value", must(graph.FromFloat32s("", []int64{2}, []float32{3, 4}))))
+	k3 := b.Op("Constant", graph.IntsAttr("value_ints", 2))
+	kOut := b.Op("Constant", graph.IntAttr("value_int", 7))
+	y := b.Op("Reshape", b.Op("Add", b.Op("Mul", x, k1), k2), k3)
+	b.Output(y, kOut)
+	m := build(t, b)
+	before := clone(t, m)
+	if !runPasses(t, m, ConstantNodesToInitializers()) {
+		t.Fatal("no change reported")
+	}
+	if got := len(m.Graph.Nodes); got != 4 { // Mul, Add, Reshape, and the Constant that is an output
+		t.Errorf("%d nodes left, want 4", got)
+	}
+	for _, v := range []*graph.Value{k1, k2, k3} {
+		if m.Graph.Value(v.Name) != v || v.Const == nil || v.Producer != nil {
+			t.Errorf("%s did not become an initializer under its own name", v.Name)
+		}
+	}
+	if kOut.Producer == nil {
+		t.Error("a Constant that is a graph output became an initializer")
+	}
+	sameOutputs(t, before, m, map[string]*runtime.Tensor{"x": input(1, 2)}, 0)
+	checkGolden(t, "constant-nodes-to-initializers", "main", m)
+
+	m = ifModel(t)
+	before = clone(t, m)
+	runPasses(t, m, ConstantNodesToInitializers())
+	for _, sg := range m.Graph.Nodes[0].Subgraphs() {
+		if len(sg.Initializers) != 1 || len(sg.Nodes) != 1 {
+			t.Errorf("subgraph %s: %d initializers, %d nodes; want 1, 1", sg.Name, len(sg.Initializers), len(sg.Nodes))
+		}
+	}
+	if len(m.Graph.Initializers) != 0 {
+		t.Error("a subgraph constant moved to the main graph")
+	}
+	for _, c := range []bool{true, false} {
+		feeds := map[string]*runtime.Tensor{"x": input(2, 2), "cond": {DType: graph.Bool, Shape: []int{}, Data: []bool{c}}}
+		sameOutputs(t, before, m, feeds, 0)
+	}
+	checkGolden(t, "constant-nodes-to-initializers", "subgraph", m)
+}
+
+func TestFoldConstants(t *testing.T) {
+	b := graph.NewBuilder(17)
+	x := b.Input("x", graph.Float32, 2, 4)
+	w := b.Op("Mul", b.Op("Add", f32(b, "a", 1, 4, 3), f32(b, "c", 2, 4, 3)), f32(b, "s", 3, 1))
+	mm := b.Op("MatMul", x, w)
+	// Shape of a static value folds; so does the Reshape target built from it.
+	shp := b.Op("Shape", mm)
+	r := b.Op("Reshape", mm, shp)
+	// Not folded: dequantize, a node reading an input.
+	dq := b.Op("DequantizeLinear", b.Const(graph.NewTensor("q", graph.Int8, []int64{3}, []byte{1, 2, 3})),
+		b.Const(graph.FromFloat32s("qs", []int64{}, []float32{0.5})))
+	y := b.Op("Add", b.Op("Add", r, b.Op("Mul", mm, b.Const(graph.FromFloat32s("two", []int64{}, []float32{2})))), dq)
+	// A constant node that is a graph output stays a node.
+	out2 := b.Op("Neg", f32(b, "n", 4, 2))
+	b.Output(y, out2)
+	m := build(t, b)
+	before := clone(t, m)
+	if !runPasses(t, m, FoldConstants()) {
+		t.Fatal("no change reported")
+	}
+	ops := map[string]int{}
+	for _, n := range m.Graph.Nodes {
+		ops[n.OpType]++
+	}
+	if ops["Mul"] != 1 || ops["Add"] != 2 || ops["Shape"] != 0 || ops["DequantizeLinear"] != 1 || ops["Neg"] != 1 {
+		t.Errorf("ops after folding: %v", ops)
+	}
+	if w.Const == nil || w.Producer != nil || m.Graph.Value(w.Name) != w {
+		t.Error("the weight expression did not become an initializer under its name")
+	}
+	sameOutputs(t, before, m, map[string]*runtime.Tensor{"x": input(1, 2, 4)}, 0)
+	checkGolden(t, "fold-constants", "chain", m)
+}
+
+func TestFoldConstantsKeepsRandom(t *testing.T) {
+	b := graph.NewBuilder(17)
+	rnd := b.Op("RandomNormalLike", f32(b, "like", 1, 2, 3))
+	b.Output(b.Op("Relu", rnd))
+	m := build(t, b)
+	if runPasses(t, m, FoldConstants()) {
+		t.Error("a random op was folded")
+	}
+}
+
+func TestFoldConstantsCap(t *testing.T) {
+	b := graph.NewBuilder(17)
+	x := b.Input("x", graph.Float32, 1)
+	big := b.Op("ConstantOfShape", b.Const(graph.FromInt64s("shape", []int64{1}, []int64{MaxFoldElements + 1})))
+	small := b.Op("ConstantOfShape", b.Const(graph.FromInt64s("shape2", []int64{1}, []int64{3})))
+	b.Output(b.Op("Add", x, b.Op("ReduceSum", big, b.Const(graph.FromInt64s("ax", []int64{1}, []int64{0})))), b.Op("Relu", small))
+	m := build(t, b)
+	runPasses(t, m, FoldConstants())
+	if big.Producer == nil {
+		t.Error("an output over the cap was folded")
+	}
+	if small.Producer != nil {
+		t.Error("a small ConstantOfShape was not folded")
+	}
+}

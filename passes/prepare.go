@@ -1,0 +1,114 @@
+// This file holds the prepare pipeline: the list of passes that clean up an
+// FP32 model before calibration, the ordering constraints between them, and
+// the small graph-editing helpers they share.
+
+package passes
+
+import (
+	"slices"
+
+	"github.com/onnxq/onnxq/graph"
+)
+
+// PreparePasses returns the prepare pipeline in order: Constant nodes
+// become initializers, shapes are inferred (so Shape of static tensors can
+// fold), constant subexpressions are evaluated, BatchNormalization folds
+// into the preceding weighted op, and what no output needs is removed.
+func PreparePasses() []Pass {
+	return []Pass{
+		ConstantNodesToInitializers(),
+		InferShapes(),
+		FoldConstants(),
+		FoldBatchNorm(),
+		RemoveDeadNodes(),
+	}
+}
+
+// PrepareOrder lists the ordering constraints of the prepare passes:
+// {before, after}. CheckOrder enforces them.
+var PrepareOrder = [][2]string{
+	// Folding sees Constant nodes only as initializers.
+	{"constant-nodes-to-initializers", "fold-constants"},
+	// Shape folding needs inferred static shapes.
+	{"infer-shapes", "fold-constants"},
+	// BN parameters computed from constants must be initializers first.
+	{"fold-constants", "fold-batchnorm"},
+	// Both leave unread initializers and nodes behind.
+	{"fold-constants", "remove-dead-nodes"},
+	{"fold-batchnorm", "remove-dead-nodes"},
+	{"constant-nodes-to-initializers", "remove-dead-nodes"},
+}
+
+// isConst reports whether v holds data a user cannot replace: an
+// initializer that is not also a graph input. In models before IR version
+// 4 every initializer is listed as an input, and there the listing means
+// nothing.
+func isConst(m *graph.Model, v *graph.Value) bool {
+	if v == nil || v.Const == nil {
+		return false
+	}
+	if m.IRVersion < 4 {
+		return true
+	}
+	return !slices.Contains(v.Graph.Inputs, v)
+}
+
+// isGraphOutput reports whether v is an output of g.
+func isGraphOutput(g *graph.Graph, v *graph.Value) bool {
+	return slices.Contains(g.Outputs, v)
+}
+
+// replaceAllUses makes every reader of old in g read new: node inputs (in
+// subgraphs too) and the outputs of g and of its subgraphs.
+func replaceAllUses(g *graph.Graph, old, new *graph.Value) {
+	g.ReplaceUses(old, new)
+	for _, n := range g.Nodes {
+		for _, sg := range n.Subgraphs() {
+			sg.Walk(func(inner *graph.Graph) {
+				for i, out := range inner.Outputs {
+					if out == old {
+						inner.Outputs[i] = new
+					}
+				}
+			})
+		}
+	}
+}
+
+// dropConsumer removes one occurrence of n from v's consumers.
+func dropConsumer(v *graph.Value, n *graph.Node) {
+	if i := slices.Index(v.Consumers, n); i >= 0 {
+		v.Consumers = slices.Delete(v.Consumers, i, i+1)
+	}
+}
+
+// nodeToConsts replaces node n of g by initializers: each output value
+// keeps its identity and name (so readers and graph outputs need no
+// rewiring) and receives the tensor at the same index.
+func nodeToConsts(g *graph.Graph, n *graph.Node, ts []*graph.Tensor) {
+	for _, in := range n.Inputs {
+		if in != nil {
+			dropConsumer(in, n)
+		}
+	}
+	g.Nodes = slices.DeleteFunc(g.Nodes, func(x *graph.Node) bool { return x == n })
+	n.Graph = nil
+	for i, v := range n.Outputs {
+		if v == nil {
+			continue
+		}
+		t := ts[i]
+		t.Name = v.Name
+		v.Producer = nil
+		v.Const, v.DType, v.Shape = t, t.DType, graph.Fixed(t.Dims...)
+		g.Initializers = append(g.Initializers, v)
+	}
+}
+
+// mainOpset is the default-domain opset of m (1 when absent).
+func mainOpset(m *graph.Model) int64 {
+	if v, ok := m.Opset(""); ok {
+		return v
+	}
+	return 1
+}
