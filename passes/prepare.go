@@ -10,12 +10,13 @@ import (
 	"github.com/onnxq/onnxq/graph"
 )
 
-// PreparePasses returns the prepare pipeline in order: Constant nodes
-// become initializers, shapes are inferred (so Shape of static tensors can
+// PreparePasses returns the prepare pipeline in order: initializers stop
+// being graph inputs, Constant nodes become initializers, shapes are inferred (so Shape of static tensors can
 // fold), constant subexpressions are evaluated, BatchNormalization folds
 // into the preceding weighted op, and what no output needs is removed.
 func PreparePasses() []Pass {
 	return []Pass{
+		InitializersNotInputs(),
 		ConstantNodesToInitializers(),
 		InferShapes(),
 		FoldConstants(),
@@ -27,6 +28,10 @@ func PreparePasses() []Pass {
 // PrepareOrder lists the ordering constraints of the prepare passes:
 // {before, after}. CheckOrder enforces them.
 var PrepareOrder = [][2]string{
+	// Every later pass treats only non-input initializers as constants.
+	{"initializers-not-inputs", "fold-constants"},
+	{"initializers-not-inputs", "fold-batchnorm"},
+	{"initializers-not-inputs", "remove-dead-nodes"},
 	// Folding sees Constant nodes only as initializers.
 	{"constant-nodes-to-initializers", "fold-constants"},
 	// Shape folding needs inferred static shapes.

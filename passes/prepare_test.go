@@ -67,3 +67,22 @@ func must(t *graph.Tensor, err error) *graph.Tensor {
 	}
 	return t
 }
+
+func TestInitializersNotInputs(t *testing.T) {
+	for _, ir := range []int64{3, 8} {
+		b := graph.NewBuilder(17)
+		x := b.Input("x", graph.Float32, 2)
+		w := f32(b, "w", 1, 2)
+		b.Output(b.Op("Add", x, w))
+		m := build(t, b)
+		m.IRVersion = ir
+		m.Graph.Inputs = append(m.Graph.Inputs, w)
+		changed := runPasses(t, m, InitializersNotInputs())
+		if changed != (ir >= 4) || (len(m.Graph.Inputs) == 1) != (ir >= 4) {
+			t.Errorf("IR %d: changed %v, %d inputs left", ir, changed, len(m.Graph.Inputs))
+		}
+		if ir >= 4 && m.Graph.Inputs[0] != x {
+			t.Errorf("IR %d: the real input was dropped", ir)
+		}
+	}
+}
