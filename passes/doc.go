@@ -6,4 +6,17 @@
 // A pass is a value with a name, a description and a Run function; the
 // runner verifies the graph after each pass and turns a panic inside a pass
 // into an error naming it.
+//
+// The prepare pipeline (PreparePasses, ordered by PrepareOrder) leaves a
+// model that computes the same outputs as the original (up to float32
+// rounding where BatchNormalization folds into weights) and in which:
+// every constant is an initializer that is not a graph input (IR >= 4);
+// no node outside QuantizeLinear/DequantizeLinear and random ops has only
+// constant inputs, unless its output is a graph output, would exceed
+// MaxFoldElements, or has no kernel; no inference BatchNormalization
+// directly follows a Conv, ConvTranspose, Gemm or 2-D MatMul with constant
+// weights that it alone reads; no node or initializer is unread. Value
+// names are kept: a folded node's outputs become initializers of the same
+// name, and graph outputs are never renamed. Passes edit the IR in place
+// and are deterministic.
 package passes
