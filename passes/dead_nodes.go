@@ -51,6 +51,7 @@ func bypassIdentities(m *graph.Model, g *graph.Graph) int {
 		if err := g.RemoveNode(n); err != nil {
 			continue // another reader still holds an output; leave the node
 		}
+		forgetValues(g, n.Outputs...)
 		count++
 	}
 	return count
@@ -117,6 +118,7 @@ func removeDead(m *graph.Model, g *graph.Graph) (nodes, inits int, err error) {
 		live[p] = true
 		work = append(work, reads(p)...)
 	}
+	var gone []*graph.Value
 	// Remove in reverse order so readers go before the nodes they read
 	// (repeated for graphs whose nodes are not in order).
 	for {
@@ -134,6 +136,7 @@ func removeDead(m *graph.Model, g *graph.Graph) (nodes, inits int, err error) {
 			if err := g.RemoveNode(n); err != nil {
 				return 0, 0, err
 			}
+			gone = append(gone, n.Outputs...)
 			nodes++
 			progress = true
 		}
@@ -158,10 +161,18 @@ func removeDead(m *graph.Model, g *graph.Graph) (nodes, inits int, err error) {
 			kept = append(kept, v)
 			continue
 		}
+		gone = append(gone, v)
 		inits++
 	}
 	clear(g.Initializers[len(kept):])
 	g.Initializers = kept
+	if len(gone) > 0 {
+		drop := map[*graph.Value]bool{}
+		for _, v := range gone {
+			drop[v] = true
+		}
+		g.ValueInfos = slices.DeleteFunc(g.ValueInfos, func(v *graph.Value) bool { return drop[v] })
+	}
 	return nodes, inits, nil
 }
 

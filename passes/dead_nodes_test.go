@@ -15,13 +15,16 @@ func TestRemoveDeadNodes(t *testing.T) {
 	id := b.Op("Identity", x)
 	drop := b.Op("Dropout", b.Op("Relu", id))
 	dead := b.Op("Sigmoid", b.Op("Exp", drop)) // nothing reads it
-	_ = dead
 	keep := b.Op("Identity", drop) // a graph output: stays
 	b.Output(keep, b.Op("Neg", drop))
 	m := build(t, b)
+	m.Graph.ValueInfos = append(m.Graph.ValueInfos, dead, drop)
 	before := clone(t, m)
 	if !runPasses(t, m, RemoveDeadNodes()) {
 		t.Fatal("no change reported")
+	}
+	if len(m.Graph.ValueInfos) != 0 {
+		t.Errorf("value_info of removed values kept: %d", len(m.Graph.ValueInfos))
 	}
 	ops := map[string]int{}
 	for _, n := range m.Graph.Nodes {

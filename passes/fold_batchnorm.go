@@ -266,6 +266,7 @@ func foldBN(m *graph.Model, g *graph.Graph, bn *graph.Node) (bool, error) {
 	if err := g.RemoveNode(bn); err != nil {
 		return false, fmt.Errorf("removing BatchNormalization %q: %v", bn.Name, err)
 	}
+	forgetValues(g, y)
 	return true, nil
 }
 

@@ -117,3 +117,12 @@ func mainOpset(m *graph.Model) int64 {
 	}
 	return 1
 }
+
+// forgetValues drops the type declarations (value_info) of values that
+// left g, so the saved file declares no value it lacks.
+func forgetValues(g *graph.Graph, gone ...*graph.Value) {
+	if len(gone) == 0 {
+		return
+	}
+	g.ValueInfos = slices.DeleteFunc(g.ValueInfos, func(v *graph.Value) bool { return slices.Contains(gone, v) })
+}
