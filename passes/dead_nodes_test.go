@@ -15,7 +15,7 @@ func TestRemoveDeadNodes(t *testing.T) {
 	id := b.Op("Identity", x)
 	drop := b.Op("Dropout", b.Op("Relu", id))
 	dead := b.Op("Sigmoid", b.Op("Exp", drop)) // nothing reads it
-	keep := b.Op("Identity", drop) // a graph output: stays
+	keep := b.Op("Identity", drop)             // a graph output: stays
 	b.Output(keep, b.Op("Neg", drop))
 	m := build(t, b)
 	m.Graph.ValueInfos = append(m.Graph.ValueInfos, dead, drop)
