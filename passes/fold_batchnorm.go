@@ -72,6 +72,9 @@ func bnFactors(m *graph.Model, bn *graph.Node) (s, off []float64) {
 		p[i] = d
 	}
 	c := len(p[0])
+	if c == 0 {
+		return nil, nil
+	}
 	for i := range 4 {
 		if len(p[i]) != c {
 			return nil, nil
@@ -80,6 +83,9 @@ func bnFactors(m *graph.Model, bn *graph.Node) (s, off []float64) {
 	eps := float64(bn.AttrFloat("epsilon", 1e-5))
 	s, off = make([]float64, c), make([]float64, c)
 	for i := range c {
+		if !(float64(p[3][i])+eps > 0) {
+			return nil, nil // the BN itself yields NaN or Inf: keep it as it is
+		}
 		s[i] = float64(p[0][i]) / math.Sqrt(float64(p[3][i])+eps)
 		off[i] = float64(p[1][i]) - float64(p[2][i])*s[i]
 	}
@@ -115,7 +121,7 @@ func foldBN(m *graph.Model, g *graph.Graph, bn *graph.Node) (bool, error) {
 		return false, nil
 	}
 	wd, err := w.Const.Float32s()
-	if err != nil {
+	if err != nil || len(wd) == 0 {
 		return false, nil
 	}
 	dims := w.Const.Dims

@@ -104,3 +104,21 @@ func TestFoldBatchNorm(t *testing.T) {
 		})
 	}
 }
+
+func TestFoldBatchNormOddInput(t *testing.T) {
+	// Empty channels and a negative variance: left alone, no panic.
+	b := graph.NewBuilder(17)
+	x := b.Input("x", graph.Float32, 1, 0, 2, 2)
+	empty := func(name string) *graph.Value { return b.Const(graph.FromFloat32s(name, []int64{0}, nil)) }
+	conv := b.Op("Conv", x, b.Const(graph.FromFloat32s("w", []int64{0, 0, 1, 1}, nil)))
+	b.Output(b.Op("Relu", b.Op("BatchNormalization", conv, empty("s"), empty("b"), empty("m"), empty("v"))))
+	y := b.Input("y", graph.Float32, 1, 1, 2, 2)
+	neg := b.Const(graph.FromFloat32s("neg", []int64{1}, []float32{-1}))
+	one := b.Const(graph.FromFloat32s("one", []int64{1}, []float32{1}))
+	conv2 := b.Op("Conv", y, b.Const(graph.FromFloat32s("w2", []int64{1, 1, 1, 1}, []float32{2})))
+	b.Output(b.Op("Relu", b.Op("BatchNormalization", conv2, one, one, one, neg)))
+	m := build(t, b)
+	if runPasses(t, m, FoldBatchNorm()) {
+		t.Error("folded a degenerate BatchNormalization")
+	}
+}

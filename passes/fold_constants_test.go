@@ -1,6 +1,8 @@
 package passes
 
 import (
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/onnxq/onnxq/graph"
@@ -142,5 +144,37 @@ func TestFoldConstantsCap(t *testing.T) {
 	}
 	if small.Producer != nil {
 		t.Error("a small ConstantOfShape was not folded")
+	}
+}
+
+func TestFoldConstantsBadNodeAndShapeSlice(t *testing.T) {
+	b := graph.NewBuilder(17)
+	x := b.Input("x", graph.Float32, 2, 3, 4)
+	// A Reshape that cannot run: left as a node, the pass logs it.
+	bad := b.Op("Reshape", f32(b, "six", 1, 6), b.Const(graph.FromInt64s("four", []int64{1}, []int64{4})))
+	tail := b.Op("Shape", x, graph.IntAttr("start", -2))
+	mid := b.Op("Shape", x, graph.IntAttr("start", 1), graph.IntAttr("end", 2))
+	size := b.Op("Size", x)
+	b.Output(b.Op("Identity", bad), b.Op("Identity", tail), b.Op("Identity", mid), b.Op("Identity", size))
+	model, err := b.Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log strings.Builder
+	if err := Run(model, &Context{Log: &log}, []Pass{FoldConstants()}, RunOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if bad.Producer == nil || !strings.Contains(log.String(), "left unfolded") {
+		t.Errorf("the failing Reshape was folded or not reported: %q", log.String())
+	}
+	for v, want := range map[*graph.Value][]int64{tail: {3, 4}, mid: {3}, size: {24}} {
+		if v.Const == nil {
+			t.Errorf("%s not folded", v.Name)
+			continue
+		}
+		got, _ := v.Const.Int64s()
+		if !slices.Equal(got, want) {
+			t.Errorf("%s = %v, want %v", v.Name, got, want)
+		}
 	}
 }
