@@ -1,0 +1,178 @@
+// Typed options of the quantize pass (QuantOptions), their default, their
+// validation, and the target presets (ort-cpu, tensorrt, generic) as
+// functions returning the struct.
+package passes
+
+import (
+	"fmt"
+	"path"
+
+	"github.com/onnxq/onnxq/qdq"
+)
+
+// QuantOptions say how the quantize pass quantizes a model.
+type QuantOptions struct {
+	// ActivationType is the integer type of activations (Int8, Uint8,
+	// Int16, Uint16).
+	ActivationType qdq.Type
+	// SymmetricActivations centres activation ranges on zero (zero point 0
+	// for signed types).
+	SymmetricActivations bool
+	// WeightType is the integer type of weights (Int8, Uint8, Int16,
+	// Uint16, Int4, Uint4).
+	WeightType qdq.Type
+	// SymmetricWeights centres weight ranges on zero; RestrictedWeights
+	// then keeps signed 8-bit weights in [-127,127] so that -w is exact.
+	SymmetricWeights  bool
+	RestrictedWeights bool
+	// ReduceRange quantizes 8-bit weights to 7 bits, for integer kernels
+	// whose 16-bit intermediate sums would otherwise saturate.
+	ReduceRange bool
+	// PerChannel quantizes weights with one scale per output channel
+	// (DequantizeLinear axis, opset 13); off: one scale per tensor.
+	PerChannel bool
+	// BlockSize > 0 quantizes MatMul/Gemm weights in blocks of that many
+	// elements along the reduction axis (opset 21).
+	BlockSize int
+	// FoldActivations removes a Relu or Clip after a quantized op when the
+	// saturation of its output's QuantizeLinear does the same clipping, so
+	// the producer and its Q form one unit.
+	FoldActivations bool
+	// ExcludeOps and ExcludeNodes (path.Match patterns of op types and node
+	// names) keep matching nodes in FP32. IncludeOps quantizes matching op
+	// types that stay FP32 by default (when the rule table knows how).
+	ExcludeOps   []string
+	ExcludeNodes []string
+	IncludeOps   []string
+	// Opset is the lowest default-domain opset the output imports; 0 means
+	// only as high as the features in use need.
+	Opset int64
+}
+
+// DefaultQuantOptions is the ort-cpu preset.
+func DefaultQuantOptions() QuantOptions { return PresetORTCPU() }
+
+// Default returns the default options (the ort-cpu preset).
+func (QuantOptions) Default() QuantOptions { return PresetORTCPU() }
+
+// PresetORTCPU is what ONNX Runtime's x86 CPU provider fuses into integer
+// kernels: uint8 asymmetric activations (ORT rewrites int8 activations to
+// uint8 only for single-consumer Q nodes, so int8 often runs in float),
+// int8 symmetric per-channel weights in [-127,127], Relu/Clip folded.
+func PresetORTCPU() QuantOptions {
+	return QuantOptions{
+		ActivationType:    qdq.Uint8,
+		WeightType:        qdq.Int8,
+		SymmetricWeights:  true,
+		RestrictedWeights: true,
+		PerChannel:        true,
+		FoldActivations:   true,
+	}
+}
+
+// PresetTensorRT follows TensorRT's explicit-quantization rules: int8
+// symmetric activations and weights (TensorRT supports zero point 0
+// only), per-channel weights. Q/DQ sit on the inputs of quantized ops;
+// a weighted op's output gets a Q only where a quantized consumer reads
+// it (the pass never adds an output Q for its own sake), and Relu/Clip
+// stay in the graph because TensorRT fuses them itself (with zero point
+// 0 the saturation of Q cannot replace them).
+func PresetTensorRT() QuantOptions {
+	return QuantOptions{
+		ActivationType:       qdq.Int8,
+		SymmetricActivations: true,
+		WeightType:           qdq.Int8,
+		SymmetricWeights:     true,
+		RestrictedWeights:    true,
+		PerChannel:           true,
+	}
+}
+
+// PresetGeneric is the portable choice of the ONNX quantization tools:
+// int8 asymmetric activations, int8 symmetric per-channel weights.
+func PresetGeneric() QuantOptions {
+	return QuantOptions{
+		ActivationType:    qdq.Int8,
+		WeightType:        qdq.Int8,
+		SymmetricWeights:  true,
+		RestrictedWeights: true,
+		PerChannel:        true,
+		FoldActivations:   true,
+	}
+}
+
+// Preset returns the options of a --target name.
+func Preset(target string) (QuantOptions, error) {
+	switch target {
+	case "", "ort-cpu":
+		return PresetORTCPU(), nil
+	case "tensorrt":
+		return PresetTensorRT(), nil
+	case "generic":
+		return PresetGeneric(), nil
+	}
+	return QuantOptions{}, fmt.Errorf("unknown target %q (want ort-cpu, tensorrt or generic)", target)
+}
+
+// Validate reports the first inconsistent setting.
+func (o QuantOptions) Validate() error {
+	switch o.ActivationType {
+	case qdq.Int8, qdq.Uint8, qdq.Int16, qdq.Uint16:
+	default:
+		return fmt.Errorf("activation type %v is not supported (want int8, uint8, int16 or uint16)", o.ActivationType)
+	}
+	switch o.WeightType {
+	case qdq.Int8, qdq.Uint8, qdq.Int16, qdq.Uint16, qdq.Int4, qdq.Uint4:
+	default:
+		return fmt.Errorf("weight type %v is not supported", o.WeightType)
+	}
+	if o.RestrictedWeights && (!o.SymmetricWeights || o.WeightType != qdq.Int8) {
+		return fmt.Errorf("restricted weights need symmetric int8 weights")
+	}
+	if o.BlockSize < 0 {
+		return fmt.Errorf("block size %d is negative", o.BlockSize)
+	}
+	if o.BlockSize > 0 && (o.BlockSize < 16 || o.BlockSize&(o.BlockSize-1) != 0) {
+		return fmt.Errorf("block size %d: want a power of two, at least 16", o.BlockSize)
+	}
+	if o.Opset != 0 && o.Opset < 10 {
+		return fmt.Errorf("opset %d cannot hold QuantizeLinear (needs 10 or later)", o.Opset)
+	}
+	for _, list := range [][]string{o.ExcludeOps, o.ExcludeNodes, o.IncludeOps} {
+		for _, p := range list {
+			if _, err := path.Match(p, ""); err != nil {
+				return fmt.Errorf("bad pattern %q: %v", p, err)
+			}
+		}
+	}
+	return nil
+}
+
+// neededOpset is the default-domain opset the options' Q/DQ nodes need.
+func (o QuantOptions) neededOpset() int64 {
+	need := int64(10)
+	if o.PerChannel {
+		need = 13
+	}
+	switch o.WeightType {
+	case qdq.Int4, qdq.Uint4, qdq.Int16, qdq.Uint16:
+		need = 21
+	}
+	switch o.ActivationType {
+	case qdq.Int16, qdq.Uint16:
+		need = 21
+	}
+	if o.BlockSize > 0 {
+		need = 21
+	}
+	return max(need, o.Opset)
+}
+
+func matchAny(patterns []string, s string) bool {
+	for _, p := range patterns {
+		if ok, _ := path.Match(p, s); ok {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,1195 @@
+// The quantize pass: inserts QuantizeLinear/DequantizeLinear pairs as the
+// rule table (rules.go) says, stores weights as integer initializers read
+// through DequantizeLinear (per channel by default), biases as int32 with
+// scale s_in·s_w, and folds Relu/Clip into the range of the producer's
+// output.
+//
+// Needs: calibrated ranges per value name of the FP32 graph (subgraph
+// values included) and, for the best result, the prepare passes (constant
+// folding, BatchNormalization folded into Conv). Leaves: a QDQ model that
+// ONNX Runtime runs and that the lower package can turn into integer ops;
+// a *QuantReport in Context.Values[QuantReportKey].
+//
+// Which values get Q/DQ: a float value gets one pair when some consumer
+// reads it quantized: a weighted op (always), or a share/quant-io op that
+// is itself active, that is, one of whose outputs is read quantized. So
+// values that only feed FP32 ops stay float, and graph outputs keep their
+// exact FP32 value (their readers inside the graph may still get a DQ).
+package passes
+
+import (
+	"encoding/binary"
+	"fmt"
+	"maps"
+	"math"
+	"slices"
+	"strings"
+
+	"github.com/onnxq/onnxq/graph"
+	"github.com/onnxq/onnxq/qdq"
+)
+
+// Range is the calibrated range of one value.
+type Range struct{ Min, Max float32 }
+
+// QuantReportKey is the Context.Values key of the quantize pass's report.
+const QuantReportKey = "quantize.report"
+
+// QuantReport says what the quantize pass did.
+type QuantReport struct {
+	// TensorsQuantized counts activation values given a Q/DQ pair.
+	TensorsQuantized int
+	// WeightsQuantized counts weight initializers stored as integers
+	// (constant inputs of quant-io ops included); BiasesQuantized the
+	// int32 biases.
+	WeightsQuantized int
+	BiasesQuantized  int
+	// ActivationsFolded counts Relu/Clip nodes removed because the
+	// saturation of the following Q does their clipping.
+	ActivationsFolded int
+	// OpCounts are the quantized nodes per op type.
+	OpCounts map[string]int
+	// FP32 lists the nodes with float inputs that stay FP32, and why.
+	FP32 []FP32Node
+	// OpsetFrom and OpsetTo are the default-domain opset before and after
+	// (equal when unchanged).
+	OpsetFrom, OpsetTo int64
+}
+
+// FP32Node is one node left in FP32.
+type FP32Node struct {
+	Node, Op, Reason string
+}
+
+// QuantizePass returns the quantize pass for the given ranges and options.
+func QuantizePass(ranges map[string]Range, opts QuantOptions) Pass {
+	return Pass{
+		Name: "quantize",
+		Doc:  "insert QuantizeLinear/DequantizeLinear by the rule table; integer weights, int32 biases, Relu/Clip folded",
+		Run: func(m *graph.Model, ctx *Context) (bool, error) {
+			if err := opts.Validate(); err != nil {
+				return false, err
+			}
+			q := newQuantizer(m, ctx, ranges, opts)
+			return q.run()
+		},
+	}
+}
+
+type nodeInfo struct {
+	rule    *Rule
+	enabled bool
+	reason  string // why not enabled
+}
+
+type weightKey struct {
+	v     *graph.Value
+	axis  int
+	block int
+}
+
+type weightQ struct {
+	dq     *graph.Value
+	params qdq.Params
+}
+
+type actParams struct {
+	scale float32
+	zp    int32
+}
+
+type quantizer struct {
+	m      *graph.Model
+	ctx    *Context
+	ranges map[string]Range
+	opts   QuantOptions
+	graphs []*graph.Graph // pre-order
+
+	info    map[*graph.Node]*nodeInfo
+	wanted  map[*graph.Value]bool
+	active  map[*graph.Node]bool
+	parent  map[*graph.Value]*graph.Value // union-find over shared ranges
+	dqOf    map[*graph.Value]*graph.Value // activation → its DQ output
+	qNode   map[*graph.Value]*graph.Node  // activation → its Q node
+	dqParam map[*graph.Value]actParams    // DQ output → parameters
+	weights map[weightKey]*weightQ
+	front   map[*graph.Graph]int
+	names   map[string]bool
+	report  *QuantReport
+
+	groupRanges map[*graph.Value]*Range
+	weightOf    map[*graph.Value]*weightQ // DQ output → its weight
+}
+
+func newQuantizer(m *graph.Model, ctx *Context, ranges map[string]Range, opts QuantOptions) *quantizer {
+	q := &quantizer{
+		m: m, ctx: ctx, ranges: ranges, opts: opts,
+		info: map[*graph.Node]*nodeInfo{}, wanted: map[*graph.Value]bool{}, active: map[*graph.Node]bool{},
+		parent: map[*graph.Value]*graph.Value{}, dqOf: map[*graph.Value]*graph.Value{},
+		qNode: map[*graph.Value]*graph.Node{}, dqParam: map[*graph.Value]actParams{},
+		weights: map[weightKey]*weightQ{}, weightOf: map[*graph.Value]*weightQ{}, front: map[*graph.Graph]int{}, names: map[string]bool{},
+		report: &QuantReport{OpCounts: map[string]int{}},
+	}
+	m.Graph.Walk(func(g *graph.Graph) {
+		q.graphs = append(q.graphs, g)
+		for _, v := range g.Inputs {
+			q.names[v.Name] = true
+		}
+		for _, v := range g.Initializers {
+			q.names[v.Name] = true
+		}
+		for _, n := range g.Nodes {
+			q.names[n.Name] = true
+			for _, o := range n.Outputs {
+				if o != nil {
+					q.names[o.Name] = true
+				}
+			}
+		}
+	})
+	return q
+}
+
+// uniq returns a name not used anywhere in the model (subgraphs included,
+// so no subgraph shadows it) and reserves it.
+func (q *quantizer) uniq(g *graph.Graph, base string) string {
+	name := base
+	for i := 1; q.names[name] || g.Value(name) != nil; i++ {
+		name = fmt.Sprintf("%s_%d", base, i)
+	}
+	q.names[name] = true
+	return name
+}
+
+func (q *quantizer) run() (bool, error) {
+	if ctx := q.ctx; ctx != nil {
+		if ctx.Values == nil {
+			ctx.Values = map[string]any{}
+		}
+		ctx.Values[QuantReportKey] = q.report
+	}
+	for _, g := range q.graphs {
+		for _, n := range g.Nodes {
+			if n.Domain == "" && isQuantizedOp(n.OpType) || n.Domain == "com.microsoft" && strings.HasPrefix(n.OpType, "QLinear") {
+				return false, fmt.Errorf("the model is already quantized (node %q is %s)", n.Name, n.OpType)
+			}
+		}
+	}
+	from, _ := q.m.Opset("")
+	q.report.OpsetFrom, q.report.OpsetTo = from, from
+	need := q.opts.neededOpset()
+	changed := false
+	if from < need {
+		if err := upgradeOpset(q.m, from, need, q.uniq); err != nil {
+			return false, err
+		}
+		q.report.OpsetTo = need
+		q.ctx.Logf("quantize: raised the default opset from %d to %d (Q/DQ with these options need %d)", from, need, need)
+		changed = true
+	}
+	for _, g := range q.graphs {
+		ln := layerNormNodes(g)
+		for _, n := range g.Nodes {
+			q.info[n] = q.decide(n, ln)
+		}
+	}
+	q.buildGroups()
+	for _, g := range q.graphs {
+		if err := q.insertActivations(g); err != nil {
+			return false, err
+		}
+	}
+	for _, g := range q.graphs {
+		if err := q.quantizeWeights(g); err != nil {
+			return false, err
+		}
+	}
+	for _, g := range q.graphs {
+		if err := q.foldActivations(g); err != nil {
+			return false, err
+		}
+	}
+	q.summarize()
+	r := q.report
+	return changed || r.TensorsQuantized+r.WeightsQuantized+r.BiasesQuantized > 0, nil
+}
+
+func isQuantizedOp(op string) bool {
+	switch op {
+	case "QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear", "QLinearConv", "QLinearMatMul",
+		"MatMulInteger", "ConvInteger":
+		return true
+	}
+	return false
+}
+
+// decide applies the rule table and the options to one node.
+func (q *quantizer) decide(n *graph.Node, layerNorm map[*graph.Node]bool) *nodeInfo {
+	inf := &nodeInfo{}
+	if n.Domain != "" && n.Domain != "ai.onnx" {
+		inf.reason = "operator of domain " + n.Domain
+		return inf
+	}
+	r := RuleFor(n.OpType)
+	if r == nil {
+		inf.reason = "no quantization rule"
+		return inf
+	}
+	inf.rule = r
+	switch {
+	case matchAny(q.opts.ExcludeNodes, n.Name):
+		inf.reason = "excluded by node pattern"
+	case matchAny(q.opts.ExcludeOps, n.OpType):
+		inf.reason = "excluded by op pattern"
+	case layerNorm[n]:
+		inf.reason = "part of a layer-normalization pattern: " + reasonNorm
+	case r.Class == ClassFP32:
+		inf.reason = r.Reason
+	case r.DefaultFP32 && !matchAny(q.opts.IncludeOps, n.OpType):
+		inf.reason = r.Reason
+	case r.Cond == CondPadZero && !padZero(n):
+		inf.reason = "Pad that is not constant 0 changes the range"
+	case r.Cond == CondUnitGemm && (n.AttrFloat("alpha", 1) != 1 || n.AttrFloat("beta", 1) != 1):
+		inf.reason = "Gemm with alpha or beta other than 1"
+	case r.Cond == CondGroupOne && n.AttrInt("group", 1) != 1:
+		inf.reason = "grouped ConvTranspose: per-channel axis 1 does not cover the output channels"
+	default:
+		inf.enabled = true
+	}
+	return inf
+}
+
+func padZero(n *graph.Node) bool {
+	if n.AttrString("mode", "constant") != "constant" {
+		return false
+	}
+	if a := n.Attr("value"); a != nil && a.Float != 0 {
+		return false
+	}
+	if v := n.Input(2); v != nil {
+		if v.Const == nil {
+			return false
+		}
+		f, err := v.Const.Float32s()
+		if err != nil {
+			return false
+		}
+		for _, x := range f {
+			if x != 0 {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// isFloat reports whether v is a float activation (not a constant).
+func isFloat(v *graph.Value) bool {
+	return v != nil && v.Const == nil && (v.DType == graph.Float32 || v.DType == graph.Undefined)
+}
+
+func (q *quantizer) hasRange(v *graph.Value) bool {
+	r, ok := q.ranges[v.Name]
+	return ok && !math.IsNaN(float64(r.Min)) && !math.IsNaN(float64(r.Max))
+}
+
+// wants reports whether node c reads input slot i quantized.
+func (q *quantizer) wants(c *graph.Node, i int) bool {
+	inf := q.info[c]
+	if inf == nil || !inf.enabled {
+		return false
+	}
+	r := inf.rule
+	switch r.Class {
+	case ClassWeighted:
+		return r.activationSlot(i) || i == r.Weight && isFloat(c.Inputs[i])
+	case ClassShare, ClassQuantIO:
+		return r.activationSlot(i) && q.isActive(c)
+	}
+	return false
+}
+
+// isWanted reports whether some consumer reads v quantized.
+func (q *quantizer) isWanted(v *graph.Value) bool {
+	if w, ok := q.wanted[v]; ok {
+		return w
+	}
+	q.wanted[v] = false // a DAG has no cycle; this only guards bad input
+	w := false
+	if isFloat(v) {
+	consumers:
+		for _, c := range v.Consumers {
+			for i, in := range c.Inputs {
+				if in == v && q.wants(c, i) {
+					w = true
+					break consumers
+				}
+			}
+		}
+	}
+	q.wanted[v] = w
+	return w
+}
+
+// outQuantized reports whether v ends up quantized: read quantized, or
+// read by a Relu/Clip whose output is.
+func (q *quantizer) outQuantized(v *graph.Value) bool {
+	if v == nil || !isFloat(v) {
+		return false
+	}
+	if q.isWanted(v) {
+		return true
+	}
+	for _, c := range v.Consumers {
+		if inf := q.info[c]; inf != nil && inf.enabled && inf.rule.Class == ClassFold && c.Inputs[0] == v && q.isWanted(c.Outputs[0]) {
+			return true
+		}
+	}
+	return false
+}
+
+// isActive reports whether a node is quantized: weighted nodes always,
+// share and quant-io nodes when an output is quantized.
+func (q *quantizer) isActive(n *graph.Node) bool {
+	if a, ok := q.active[n]; ok {
+		return a
+	}
+	q.active[n] = false
+	inf := q.info[n]
+	a := false
+	if inf != nil && inf.enabled {
+		switch inf.rule.Class {
+		case ClassWeighted:
+			a = true
+		case ClassShare, ClassQuantIO:
+			for _, o := range n.Outputs {
+				if q.outQuantized(o) {
+					a = true
+					break
+				}
+			}
+		}
+	}
+	q.active[n] = a
+	return a
+}
+
+func (q *quantizer) find(v *graph.Value) *graph.Value {
+	for {
+		p, ok := q.parent[v]
+		if !ok || p == v {
+			return v
+		}
+		if gp, ok := q.parent[p]; ok {
+			q.parent[v] = gp
+		}
+		v = p
+	}
+}
+
+func (q *quantizer) union(a, b *graph.Value) {
+	for _, v := range []*graph.Value{a, b} {
+		if _, ok := q.parent[v]; !ok {
+			q.parent[v] = v
+		}
+	}
+	ra, rb := q.find(a), q.find(b)
+	if ra != rb {
+		q.parent[rb] = ra
+	}
+}
+
+// buildGroups joins the inputs and outputs of active share nodes into one
+// range each.
+func (q *quantizer) buildGroups() {
+	for _, g := range q.graphs {
+		for _, n := range g.Nodes {
+			inf := q.info[n]
+			if !inf.enabled || inf.rule.Class != ClassShare || !q.isActive(n) {
+				continue
+			}
+			var members []*graph.Value
+			for i, in := range n.Inputs {
+				if isFloat(in) && inf.rule.activationSlot(i) {
+					members = append(members, in)
+				}
+			}
+			for _, o := range n.Outputs {
+				if isFloat(o) {
+					members = append(members, o)
+				}
+			}
+			for _, m := range members[min(1, len(members)):] {
+				q.union(members[0], m)
+			}
+		}
+	}
+}
+
+// groupRange is the union of the ranges of v's group.
+func (q *quantizer) groupRange(v *graph.Value) (Range, bool) {
+	if q.groupRanges == nil {
+		q.groupRanges = map[*graph.Value]*Range{}
+		members := slices.Collect(maps.Keys(q.parent))
+		for _, m := range members {
+			if !q.hasRange(m) {
+				continue
+			}
+			rr := q.ranges[m.Name]
+			root := q.find(m)
+			if r := q.groupRanges[root]; r != nil {
+				r.Min, r.Max = min(r.Min, rr.Min), max(r.Max, rr.Max)
+			} else {
+				q.groupRanges[root] = &rr
+			}
+		}
+	}
+	if _, grouped := q.parent[v]; grouped {
+		if r := q.groupRanges[q.find(v)]; r != nil {
+			return *r, true
+		}
+		return Range{}, false
+	}
+	if !q.hasRange(v) {
+		return Range{}, false
+	}
+	return q.ranges[v.Name], true
+}
+
+func (q *quantizer) actOptions() qdq.RangeOptions {
+	return qdq.RangeOptions{Type: q.opts.ActivationType, Symmetric: q.opts.SymmetricActivations}
+}
+
+func (q *quantizer) weightOptions() qdq.RangeOptions {
+	return qdq.RangeOptions{Type: q.opts.WeightType, Symmetric: q.opts.SymmetricWeights,
+		Restricted: q.opts.RestrictedWeights, ReduceRange: q.opts.ReduceRange}
+}
+
+// insertActivations puts Q/DQ after every value of g that is read
+// quantized and makes those readers read the DQ output.
+func (q *quantizer) insertActivations(g *graph.Graph) error {
+	var vals []*graph.Value
+	vals = append(vals, g.RealInputs()...)
+	for _, n := range slices.Clone(g.Nodes) {
+		for _, o := range n.Outputs {
+			if o != nil {
+				vals = append(vals, o)
+			}
+		}
+	}
+	for _, v := range vals {
+		if !q.isWanted(v) {
+			continue
+		}
+		r, ok := q.groupRange(v)
+		if !ok {
+			q.ctx.Logf("quantize: %s has no calibrated range; left in FP32", v.Name)
+			continue
+		}
+		scale, zp := qdq.ParamsFromRange(r.Min, r.Max, q.actOptions())
+		dq, err := q.addQDQ(g, v, scale, zp)
+		if err != nil {
+			return err
+		}
+		for _, c := range slices.Clone(v.Consumers) {
+			for i, in := range c.Inputs {
+				if in == v && q.wants(c, i) {
+					c.SetInput(i, dq)
+				}
+			}
+		}
+		q.report.TensorsQuantized++
+	}
+	return nil
+}
+
+func (q *quantizer) addQDQ(g *graph.Graph, v *graph.Value, scale float32, zp int32) (*graph.Value, error) {
+	t := q.opts.ActivationType
+	sv, err := q.addInit(g, v.Name+"_scale", graph.Float32, nil, f32Bytes([]float32{scale}))
+	if err != nil {
+		return nil, err
+	}
+	zv, err := q.addInit(g, v.Name+"_zero_point", dtypeOf(t), nil, intBytes([]int32{zp}, t))
+	if err != nil {
+		return nil, err
+	}
+	pos := q.front[g]
+	if v.Producer != nil {
+		pos = slices.Index(g.Nodes, v.Producer) + 1
+	}
+	qn := &graph.Node{Name: q.uniq(g, v.Name+"_QuantizeLinear"), OpType: "QuantizeLinear", Inputs: []*graph.Value{v, sv, zv}}
+	if err := g.InsertNode(pos, qn, q.uniq(g, v.Name+"_quantized")); err != nil {
+		return nil, err
+	}
+	dn := &graph.Node{Name: q.uniq(g, v.Name+"_DequantizeLinear"), OpType: "DequantizeLinear", Inputs: []*graph.Value{qn.Outputs[0], sv, zv}}
+	if err := g.InsertNode(pos+1, dn, q.uniq(g, v.Name+"_dequantized")); err != nil {
+		return nil, err
+	}
+	if v.Producer == nil {
+		q.front[g] += 2
+	}
+	qn.Outputs[0].DType, qn.Outputs[0].Shape = dtypeOf(t), v.Shape
+	dn.Outputs[0].DType, dn.Outputs[0].Shape = graph.Float32, v.Shape
+	q.dqOf[v], q.qNode[v] = dn.Outputs[0], qn
+	q.dqParam[dn.Outputs[0]] = actParams{scale, zp}
+	return dn.Outputs[0], nil
+}
+
+func (q *quantizer) addInit(g *graph.Graph, base string, dt graph.DType, dims []int64, raw []byte) (*graph.Value, error) {
+	t, err := graph.NewTensor(q.uniq(g, base), dt, dims, raw)
+	if err != nil {
+		return nil, err
+	}
+	return g.AddInitializer(t)
+}
+
+// weightUse is one read of a constant float input as a weight.
+type weightUse struct {
+	node *graph.Node
+	slot int
+	key  weightKey
+}
+
+// weightAxis returns the per-channel axis of n's weight w (-1: per
+// tensor) and the block size.
+func (q *quantizer) weightAxis(n *graph.Node, r *Rule, w *graph.Value) (axis, block int) {
+	rank := len(w.Const.Dims)
+	if q.opts.BlockSize > 0 && r.ReduceAxis >= 0 && rank == 2 {
+		ax := 0 // MatMul [K,N] and Gemm B [K,N]
+		if r.Axis == AxisGemmB && n.AttrInt("transB", 0) != 0 {
+			ax = 1
+		}
+		return ax, q.opts.BlockSize
+	}
+	if !q.opts.PerChannel || rank < 1 {
+		return -1, 0
+	}
+	switch r.Axis {
+	case AxisGemmB:
+		if n.AttrInt("transB", 0) != 0 {
+			return 0, 0
+		}
+		return 1, 0
+	case AxisLast:
+		if rank < 2 {
+			return -1, 0
+		}
+		return rank - 1, 0
+	}
+	if r.WeightAxis >= rank {
+		return -1, 0
+	}
+	return r.WeightAxis, 0
+}
+
+// quantizeWeights stores the weights (and biases) of g's quantized nodes
+// as integers read through DequantizeLinear.
+func (q *quantizer) quantizeWeights(g *graph.Graph) error {
+	var uses []weightUse
+	for _, n := range g.Nodes {
+		inf := q.info[n]
+		if inf == nil || !inf.enabled || !q.isActive(n) {
+			continue // inserted by this pass, or FP32
+		}
+		r := inf.rule
+		switch r.Class {
+		case ClassWeighted:
+			if w := n.Input(r.Weight); isFloatConst(w) {
+				axis, block := q.weightAxis(n, r, w)
+				uses = append(uses, weightUse{n, r.Weight, weightKey{w, axis, block}})
+			}
+		case ClassQuantIO:
+			for i, in := range n.Inputs {
+				if isFloatConst(in) && r.activationSlot(i) {
+					uses = append(uses, weightUse{n, i, weightKey{in, -1, 0}})
+				}
+			}
+		}
+	}
+	for _, u := range uses {
+		wq, err := q.weight(u.key, uses)
+		if err != nil {
+			return err
+		}
+		if wq == nil {
+			continue
+		}
+		u.node.SetInput(u.slot, wq.dq)
+	}
+	for _, u := range uses {
+		if r := q.info[u.node].rule; r.Class == ClassWeighted && r.Bias >= 0 {
+			if err := q.bias(u.node, r); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func isFloatConst(v *graph.Value) bool {
+	return v != nil && v.Const != nil && v.DType == graph.Float32
+}
+
+// weight quantizes one initializer for one key, once. The initializer is
+// replaced in place when every reader reads it with this key; otherwise a
+// new integer initializer is added and the float one stays for the others.
+func (q *quantizer) weight(k weightKey, uses []weightUse) (*weightQ, error) {
+	if wq, ok := q.weights[k]; ok {
+		return wq, nil
+	}
+	w := k.v
+	g := w.Graph
+	data, err := w.Const.Float32s()
+	if err != nil {
+		return nil, fmt.Errorf("weight %s: %v", w.Name, err)
+	}
+	shape := make([]int, len(w.Const.Dims))
+	for i, d := range w.Const.Dims {
+		shape[i] = int(d)
+	}
+	p, err := qdq.WeightParams(data, shape, k.axis, k.block, q.weightOptions())
+	if err != nil {
+		return nil, fmt.Errorf("weight %s: %v", w.Name, err)
+	}
+	qv, err := qdq.Quantize(data, shape, p)
+	if err != nil {
+		return nil, fmt.Errorf("weight %s: %v", w.Name, err)
+	}
+	sshape, err := p.ScaleShape(shape)
+	if err != nil {
+		return nil, fmt.Errorf("weight %s: %v", w.Name, err)
+	}
+	t := q.opts.WeightType
+	raw := intBytes(qv, t)
+	inPlace := !slices.Contains(g.Outputs, w)
+	readers := 0
+	for _, c := range w.Consumers {
+		for i, in := range c.Inputs {
+			if in != w {
+				continue
+			}
+			readers++
+			if !slices.ContainsFunc(uses, func(u weightUse) bool { return u.node == c && u.slot == i && u.key == k }) {
+				inPlace = false
+			}
+		}
+	}
+	var iv *graph.Value
+	if inPlace && readers > 0 {
+		nt, err := graph.NewTensor(w.Name, dtypeOf(t), w.Const.Dims, raw)
+		if err != nil {
+			return nil, err
+		}
+		if err := g.SetConst(w, nt); err != nil {
+			return nil, err
+		}
+		iv = w
+	} else if iv, err = q.addInit(g, w.Name+"_quantized", dtypeOf(t), w.Const.Dims, raw); err != nil {
+		return nil, err
+	}
+	dims := make([]int64, len(sshape))
+	for i, d := range sshape {
+		dims[i] = int64(d)
+	}
+	sv, err := q.addInit(g, w.Name+"_scale", graph.Float32, dims, f32Bytes(p.Scale))
+	if err != nil {
+		return nil, err
+	}
+	zv, err := q.addInit(g, w.Name+"_zero_point", dtypeOf(t), dims, intBytes(p.ZeroPoint, t))
+	if err != nil {
+		return nil, err
+	}
+	dn := &graph.Node{Name: q.uniq(g, w.Name+"_DequantizeLinear"), OpType: "DequantizeLinear", Inputs: []*graph.Value{iv, sv, zv}}
+	if len(sshape) > 0 {
+		dn.Attrs = append(dn.Attrs, graph.IntAttr("axis", int64(k.axis)))
+	}
+	if k.block > 0 {
+		dn.Attrs = append(dn.Attrs, graph.IntAttr("block_size", int64(k.block)))
+	}
+	if err := g.InsertNode(q.front[g], dn, q.uniq(g, w.Name+"_dequantized")); err != nil {
+		return nil, err
+	}
+	q.front[g]++
+	dn.Outputs[0].DType, dn.Outputs[0].Shape = graph.Float32, graph.Fixed(iv.Const.Dims...)
+	wq := &weightQ{dq: dn.Outputs[0], params: p}
+	q.weights[k] = wq
+	q.weightOf[wq.dq] = wq
+	q.report.WeightsQuantized++
+	return wq, nil
+}
+
+// bias stores a Conv/Gemm bias as int32 with scale s_in·s_w when the
+// activation and the weight of n are quantized. A bias that would
+// overflow int32 stays float.
+func (q *quantizer) bias(n *graph.Node, r *Rule) error {
+	b := n.Input(r.Bias)
+	if !isFloatConst(b) || len(b.Const.Dims) != 1 {
+		return nil
+	}
+	act, ok := q.dqParam[n.Input(0)]
+	if !ok {
+		return nil
+	}
+	wq := q.weightOf[n.Input(r.Weight)]
+	if wq == nil || wq.params.BlockSize > 0 {
+		return nil
+	}
+	data, err := b.Const.Float32s()
+	if err != nil {
+		return fmt.Errorf("bias %s: %v", b.Name, err)
+	}
+	if len(wq.params.Scale) != 1 && len(wq.params.Scale) != len(data) {
+		return nil
+	}
+	qv, scales, clipped := qdq.QuantizeBias(data, act.scale, wq.params.Scale)
+	if clipped != 0 {
+		q.ctx.Logf("quantize: bias %s of %s would overflow int32 (%d values); left in FP32", b.Name, n.Name, clipped)
+		return nil
+	}
+	g := b.Graph
+	raw := intBytes32(qv)
+	var iv *graph.Value
+	if len(b.Consumers) == 1 && countUses(n, b) == 1 && !slices.Contains(g.Outputs, b) {
+		nt, err := graph.NewTensor(b.Name, graph.Int32, b.Const.Dims, raw)
+		if err != nil {
+			return err
+		}
+		if err := g.SetConst(b, nt); err != nil {
+			return err
+		}
+		iv = b
+	} else if iv, err = q.addInit(g, b.Name+"_quantized", graph.Int32, b.Const.Dims, raw); err != nil {
+		return err
+	}
+	var dims []int64
+	if len(scales) > 1 {
+		dims = []int64{int64(len(scales))}
+	}
+	sv, err := q.addInit(g, b.Name+"_scale", graph.Float32, dims, f32Bytes(scales))
+	if err != nil {
+		return err
+	}
+	dn := &graph.Node{Name: q.uniq(g, b.Name+"_DequantizeLinear"), OpType: "DequantizeLinear", Inputs: []*graph.Value{iv, sv}}
+	if len(scales) > 1 {
+		dn.Attrs = append(dn.Attrs, graph.IntAttr("axis", 0))
+	}
+	if err := g.InsertNode(q.front[g], dn, q.uniq(g, b.Name+"_dequantized")); err != nil {
+		return err
+	}
+	q.front[g]++
+	dn.Outputs[0].DType, dn.Outputs[0].Shape = graph.Float32, graph.Fixed(iv.Const.Dims...)
+	n.SetInput(r.Bias, dn.Outputs[0])
+	q.report.BiasesQuantized++
+	return nil
+}
+
+func countUses(n *graph.Node, v *graph.Value) int {
+	c := 0
+	for _, in := range n.Inputs {
+		if in == v {
+			c++
+		}
+	}
+	return c
+}
+
+// foldActivations removes Relu/Clip nodes whose clipping the following
+// QuantizeLinear already does by saturation: the producer's output then
+// goes straight into that Q.
+func (q *quantizer) foldActivations(g *graph.Graph) error {
+	if !q.opts.FoldActivations {
+		return nil
+	}
+	for _, f := range slices.Clone(g.Nodes) {
+		inf := q.info[f]
+		if inf == nil || !inf.enabled || inf.rule.Class != ClassFold || len(f.Outputs) != 1 {
+			continue
+		}
+		y, r := f.Input(0), f.Outputs[0]
+		qn := q.qNode[r]
+		if y == nil || r == nil || qn == nil || y.Producer == nil || y.Graph != g {
+			continue
+		}
+		pinf := q.info[y.Producer]
+		if pinf == nil || !pinf.enabled || !q.isActive(y.Producer) ||
+			(pinf.rule.Class != ClassWeighted && pinf.rule.Class != ClassQuantIO) {
+			continue
+		}
+		if len(y.Consumers) != 1 || len(r.Consumers) != 1 || slices.Contains(g.Outputs, y) || slices.Contains(g.Outputs, r) {
+			continue
+		}
+		lo, hi, ok := q.clipBounds(f)
+		if !ok {
+			continue
+		}
+		p := q.dqParam[q.dqOf[r]]
+		t := q.opts.ActivationType
+		repLo := float64(t.Min()-p.zp) * float64(p.scale)
+		repHi := float64(t.Max()-p.zp) * float64(p.scale)
+		// values within half a step of a bound round to the same code
+		if half := float64(p.scale) / 2; repLo < lo-half || repHi > hi+half {
+			continue
+		}
+		qn.SetInput(0, y)
+		if err := g.RemoveNode(f); err != nil {
+			return err
+		}
+		q.report.ActivationsFolded++
+	}
+	return nil
+}
+
+// clipBounds returns the clipping interval of a Relu or Clip.
+func (q *quantizer) clipBounds(f *graph.Node) (lo, hi float64, ok bool) {
+	if f.OpType == "Relu" {
+		return 0, math.Inf(1), true
+	}
+	lo, hi = math.Inf(-1), math.Inf(1)
+	opset, _ := q.m.Opset("")
+	if opset < 11 {
+		return float64(f.AttrFloat("min", -math.MaxFloat32)), float64(f.AttrFloat("max", math.MaxFloat32)), true
+	}
+	for i, dst := range []*float64{&lo, &hi} {
+		v := f.Input(i + 1)
+		if v == nil {
+			continue
+		}
+		if !isFloatConst(v) {
+			return 0, 0, false
+		}
+		d, err := v.Const.Float32s()
+		if err != nil || len(d) != 1 {
+			return 0, 0, false
+		}
+		*dst = float64(d[0])
+	}
+	return lo, hi, true
+}
+
+// summarize fills the per-op counts and the FP32 list.
+func (q *quantizer) summarize() {
+	for _, g := range q.graphs {
+		for _, n := range g.Nodes {
+			inf := q.info[n]
+			if inf == nil {
+				continue // inserted by this pass
+			}
+			if inf.enabled {
+				if q.isActive(n) || inf.rule.Class == ClassFold && q.qNode[n.Outputs[0]] != nil {
+					q.report.OpCounts[n.OpType]++
+				}
+				continue
+			}
+			if !readsFloat(n) {
+				continue
+			}
+			q.report.FP32 = append(q.report.FP32, FP32Node{Node: n.Name, Op: n.OpType, Reason: inf.reason})
+		}
+	}
+	for n, inf := range q.info {
+		// folded activations are no longer in the graph
+		if inf.enabled && inf.rule.Class == ClassFold && n.Graph == nil {
+			q.report.OpCounts[n.OpType]++
+		}
+	}
+}
+
+func readsFloat(n *graph.Node) bool {
+	for _, in := range n.Inputs {
+		if isFloat(in) {
+			return true
+		}
+	}
+	return false
+}
+
+func dtypeOf(t qdq.Type) graph.DType {
+	switch t {
+	case qdq.Int8:
+		return graph.Int8
+	case qdq.Uint8:
+		return graph.Uint8
+	case qdq.Int16:
+		return graph.Int16
+	case qdq.Uint16:
+		return graph.Uint16
+	case qdq.Int4:
+		return graph.Int4
+	case qdq.Uint4:
+		return graph.Uint4
+	}
+	return graph.Undefined
+}
+
+func f32Bytes(v []float32) []byte {
+	b := make([]byte, 4*len(v))
+	for i, x := range v {
+		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(x))
+	}
+	return b
+}
+
+func intBytes32(v []int32) []byte {
+	b := make([]byte, 4*len(v))
+	for i, x := range v {
+		binary.LittleEndian.PutUint32(b[4*i:], uint32(x))
+	}
+	return b
+}
+
+// intBytes packs quantized values in the raw layout of type t.
+func intBytes(v []int32, t qdq.Type) []byte {
+	switch t.Bits() {
+	case 4:
+		return qdq.PackInt4(v)
+	case 16:
+		b := make([]byte, 2*len(v))
+		for i, x := range v {
+			binary.LittleEndian.PutUint16(b[2*i:], uint16(x))
+		}
+		return b
+	}
+	b := make([]byte, len(v))
+	for i, x := range v {
+		b[i] = byte(x)
+	}
+	return b
+}
+
+// layerNormNodes finds decomposed layer normalizations
+// ((x-mean)/Sqrt(var+eps), then ·gamma and +beta) so that their Div, Sub
+// and affine Mul/Add stay FP32 with the reductions around them.
+func layerNormNodes(g *graph.Graph) map[*graph.Node]bool {
+	set := map[*graph.Node]bool{}
+	for _, d := range g.Nodes {
+		if d.OpType != "Div" || d.Domain != "" {
+			continue
+		}
+		den := d.Input(1)
+		if den == nil || den.Producer == nil || den.Producer.OpType != "Sqrt" {
+			continue
+		}
+		set[d] = true
+		if num := d.Input(0); num != nil && num.Producer != nil && num.Producer.OpType == "Sub" {
+			set[num.Producer] = true
+		}
+		cur := d.Outputs[0]
+		for _, op := range []string{"Mul", "Add"} {
+			if cur == nil || len(cur.Consumers) != 1 {
+				break
+			}
+			c := cur.Consumers[0]
+			if c.OpType != op || !slices.ContainsFunc(c.Inputs, isFloatConst) {
+				break
+			}
+			set[c] = true
+			cur = c.Outputs[0]
+		}
+	}
+	return set
+}
+
+// opsetChanges lists ops of the default domain whose inputs or meaning
+// changed at a version, with how the pass rewrites an older node. Ops not
+// listed kept their meaning from opset 7 on.
+var opsetChanges = []struct {
+	op      string
+	version int64
+	rewrite func(n *graph.Node, from int64, addConst func(base string, t *graph.Tensor) (*graph.Value, error)) error
+}{
+	{"Clip", 11, rewriteClip},
+	{"Slice", 10, rewriteAttrsToInputs("starts", "ends", "axes")},
+	{"Squeeze", 13, rewriteAttrsToInputs("axes")},
+	{"Unsqueeze", 13, rewriteAttrsToInputs("axes")},
+	{"ReduceSum", 13, rewriteAttrsToInputs("axes")},
+	{"Split", 13, rewriteAttrsToInputs("split")},
+	{"Pad", 11, rewritePad},
+	{"Softmax", 13, rewriteSoftmax},
+	{"LogSoftmax", 13, rewriteSoftmax},
+	{"Hardmax", 13, rewriteSoftmax},
+	{"Dropout", 12, dropAttrs("ratio", "is_test")},
+	{"BatchNormalization", 9, dropAttrs("spatial", "is_test")},
+	{"Resize", 11, nil},
+	{"Upsample", 10, nil},
+	{"TopK", 10, nil},
+	{"Scan", 9, nil},
+}
+
+// upgradeOpset raises the default-domain opset of m from from to to,
+// rewriting the nodes of ops whose form changed in between; an op it
+// cannot rewrite is an error, and m is then left unchanged.
+func upgradeOpset(m *graph.Model, from, to int64, uniq func(*graph.Graph, string) string) error {
+	type job struct {
+		n       *graph.Node
+		rewrite func(*graph.Node, int64, func(string, *graph.Tensor) (*graph.Value, error)) error
+	}
+	var jobs []job
+	var err error
+	m.Graph.Walk(func(g *graph.Graph) {
+		for _, n := range g.Nodes {
+			if err != nil || n.Domain != "" && n.Domain != "ai.onnx" {
+				continue
+			}
+			for _, c := range opsetChanges {
+				if c.op != n.OpType || from >= c.version || to < c.version {
+					continue
+				}
+				if c.rewrite == nil {
+					err = fmt.Errorf("cannot raise the opset from %d to %d: node %q (%s) changed form at opset %d", from, to, n.Name, n.OpType, c.version)
+					return
+				}
+				if n.OpType == "Softmax" || n.OpType == "LogSoftmax" || n.OpType == "Hardmax" {
+					if _, ok := softmaxLastAxis(n); !ok {
+						err = fmt.Errorf("cannot raise the opset from %d to %d: %s %q does not work on the last axis of an input of known rank", from, to, n.OpType, n.Name)
+						return
+					}
+				}
+				jobs = append(jobs, job{n, c.rewrite})
+			}
+		}
+	})
+	if err != nil {
+		return err
+	}
+	for _, j := range jobs {
+		g := j.n.Graph
+		add := func(base string, t *graph.Tensor) (*graph.Value, error) {
+			t.Name = uniq(g, base)
+			return g.AddInitializer(t)
+		}
+		if err := j.rewrite(j.n, from, add); err != nil {
+			return fmt.Errorf("raising the opset of node %q (%s): %v", j.n.Name, j.n.OpType, err)
+		}
+	}
+	for i := range m.OpsetImports {
+		if d := m.OpsetImports[i].Domain; d == "" || d == "ai.onnx" {
+			m.OpsetImports[i].Version = to
+		}
+	}
+	ir := int64(7) // opset 13
+	if to >= 21 {
+		ir = 10
+	} else if to >= 19 {
+		ir = 9
+	} else if to >= 15 {
+		ir = 8
+	}
+	m.IRVersion = max(m.IRVersion, ir)
+	return nil
+}
+
+func removeAttr(n *graph.Node, name string) *graph.Attribute {
+	for i, a := range n.Attrs {
+		if a.Name == name {
+			n.Attrs = slices.Delete(n.Attrs, i, i+1)
+			return a
+		}
+	}
+	return nil
+}
+
+func dropAttrs(names ...string) func(*graph.Node, int64, func(string, *graph.Tensor) (*graph.Value, error)) error {
+	return func(n *graph.Node, _ int64, _ func(string, *graph.Tensor) (*graph.Value, error)) error {
+		for _, name := range names {
+			removeAttr(n, name)
+		}
+		return nil
+	}
+}
+
+// rewriteAttrsToInputs moves int-list attributes to int64 inputs 1, 2, …
+// in the given order; an absent attribute becomes an omitted input.
+func rewriteAttrsToInputs(names ...string) func(*graph.Node, int64, func(string, *graph.Tensor) (*graph.Value, error)) error {
+	return func(n *graph.Node, _ int64, add func(string, *graph.Tensor) (*graph.Value, error)) error {
+		for i, name := range names {
+			a := removeAttr(n, name)
+			if a == nil {
+				continue
+			}
+			t, err := graph.FromInt64s("", []int64{int64(len(a.Ints))}, a.Ints)
+			if err != nil {
+				return err
+			}
+			v, err := add(n.Name+"_"+name, t)
+			if err != nil {
+				return err
+			}
+			n.SetInput(1+i, v)
+		}
+		return nil
+	}
+}
+
+func rewriteClip(n *graph.Node, _ int64, add func(string, *graph.Tensor) (*graph.Value, error)) error {
+	for i, name := range []string{"min", "max"} {
+		a := removeAttr(n, name)
+		if a == nil {
+			continue
+		}
+		t, err := graph.FromFloat32s("", nil, []float32{a.Float})
+		if err != nil {
+			return err
+		}
+		v, err := add(n.Name+"_"+name, t)
+		if err != nil {
+			return err
+		}
+		n.SetInput(1+i, v)
+	}
+	return nil
+}
+
+func rewritePad(n *graph.Node, _ int64, add func(string, *graph.Tensor) (*graph.Value, error)) error {
+	pads := removeAttr(n, "pads")
+	if pads == nil {
+		pads = removeAttr(n, "paddings")
+	}
+	if pads == nil {
+		return fmt.Errorf("no pads")
+	}
+	t, err := graph.FromInt64s("", []int64{int64(len(pads.Ints))}, pads.Ints)
+	if err != nil {
+		return err
+	}
+	v, err := add(n.Name+"_pads", t)
+	if err != nil {
+		return err
+	}
+	n.SetInput(1, v)
+	if a := removeAttr(n, "value"); a != nil && a.Float != 0 {
+		t, err := graph.FromFloat32s("", nil, []float32{a.Float})
+		if err != nil {
+			return err
+		}
+		v, err := add(n.Name+"_value", t)
+		if err != nil {
+			return err
+		}
+		n.SetInput(2, v)
+	}
+	return nil
+}
+
+// softmaxLastAxis reports the axis of a Softmax before opset 13 when it is
+// the last axis of its input (the only case whose meaning did not change).
+func softmaxLastAxis(n *graph.Node) (int64, bool) {
+	x := n.Input(0)
+	if x == nil || x.Shape == nil {
+		return 0, false
+	}
+	rank := int64(len(x.Shape))
+	axis := n.AttrInt("axis", 1)
+	if axis < 0 {
+		axis += rank
+	}
+	return axis, rank > 0 && axis == rank-1
+}
+
+func rewriteSoftmax(n *graph.Node, _ int64, _ func(string, *graph.Tensor) (*graph.Value, error)) error {
+	axis, ok := softmaxLastAxis(n)
+	if !ok {
+		return fmt.Errorf("not on the last axis")
+	}
+	n.SetAttr(graph.IntAttr("axis", axis))
+	return nil
+}

@@ -1,0 +1,633 @@
+// Tests of the quantize pass: golden dumps of small graphs (fixed ranges),
+// the accuracy of the same graphs with calibrated ranges, options,
+// sharing, opset raising, bad input, and the rule table.
+
+package passes
+
+import (
+	"math"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/onnxq/onnxq/graph"
+	"github.com/onnxq/onnxq/qdq"
+	"github.com/onnxq/onnxq/runtime"
+)
+
+// calibrate runs m on each feed set and records the min/max of every
+// float value (graph inputs included) by name.
+func calibrate(t *testing.T, m *graph.Model, feeds []map[string]*runtime.Tensor) map[string]Range {
+	t.Helper()
+	ranges := map[string]Range{}
+	var mu sync.Mutex
+	add := func(name string, x *runtime.Tensor) {
+		f := x.F32()
+		if x.DType != graph.Float32 || len(f) == 0 {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		r, seen := ranges[name]
+		for _, v := range f {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				continue
+			}
+			if !seen {
+				r, seen = Range{v, v}, true
+			}
+			r.Min, r.Max = min(r.Min, v), max(r.Max, v)
+		}
+		if seen {
+			ranges[name] = r
+		}
+	}
+	s, err := runtime.NewSession(m, runtime.Options{Threads: 1, Observer: func(v *graph.Value, x *runtime.Tensor) { add(v.Name, x) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range feeds {
+		for name, x := range f {
+			add(name, x)
+		}
+		if _, err := s.Run(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return ranges
+}
+
+// fixedRanges gives every float value of m a range: [0,3] for Relu/Clip
+// outputs, [-2,2] otherwise, with overrides by name.
+func fixedRanges(m *graph.Model, override map[string]Range) map[string]Range {
+	ranges := map[string]Range{}
+	m.Graph.Walk(func(g *graph.Graph) {
+		for _, v := range g.RealInputs() {
+			ranges[v.Name] = Range{-2, 2}
+		}
+		for _, n := range g.Nodes {
+			for _, o := range n.Outputs {
+				if o == nil {
+					continue
+				}
+				ranges[o.Name] = Range{-2, 2}
+				if n.OpType == "Relu" || n.OpType == "Clip" {
+					ranges[o.Name] = Range{0, 3}
+				}
+			}
+		}
+	})
+	for k, v := range override {
+		ranges[k] = v
+	}
+	return ranges
+}
+
+type quantCase struct {
+	name     string
+	build    func(b *graph.Builder)
+	feeds    func() map[string]*runtime.Tensor
+	override map[string]Range
+	check    func(t *testing.T, m *graph.Model, r *QuantReport)
+}
+
+func convW(b *graph.Builder, name string, seed float64, out, in, k int64) *graph.Value {
+	return f32(b, name, seed, out, in, k, k)
+}
+
+var quantCases = []quantCase{
+	{
+		name: "conv_relu",
+		build: func(b *graph.Builder) {
+			x := b.Input("x", graph.Float32, 1, 3, 8, 8)
+			c := b.Op("Conv", x, convW(b, "w1", 1, 4, 3, 3), f32(b, "b1", 2, 4), graph.IntsAttr("pads", 1, 1, 1, 1))
+			r := b.Op("Relu", c)
+			b.Output(b.Op("Conv", r, convW(b, "w2", 3, 2, 4, 1), f32(b, "b2", 4, 2)))
+		},
+		feeds: func() map[string]*runtime.Tensor { return map[string]*runtime.Tensor{"x": input(0.3, 1, 3, 8, 8)} },
+		check: func(t *testing.T, m *graph.Model, r *QuantReport) {
+			if ops := opTypes(m.Graph); ops["Relu"] != 0 || ops["QuantizeLinear"] != 2 {
+				t.Errorf("want the Relu folded and 2 Q nodes, got %v", ops)
+			}
+			if w := m.Graph.Value("w1"); w == nil || w.DType != graph.Int8 {
+				t.Errorf("w1 is not an int8 initializer: %+v", w)
+			}
+			if b := m.Graph.Value("b1"); b == nil || b.DType != graph.Int32 {
+				t.Errorf("b1 is not an int32 initializer")
+			}
+			if r.ActivationsFolded != 1 || r.WeightsQuantized != 2 || r.BiasesQuantized != 2 {
+				t.Errorf("report %+v", r)
+			}
+		},
+	},
+	{
+		name: "conv_chain",
+		build: func(b *graph.Builder) {
+			x := b.Input("x", graph.Float32, 1, 2, 6, 6)
+			c := b.Op("Conv", x, convW(b, "w1", 1, 4, 2, 3), f32(b, "b1", 2, 4))
+			c = b.Op("Conv", c, convW(b, "w2", 3, 4, 4, 3), f32(b, "b2", 4, 4))
+			b.Output(b.Op("Conv", c, convW(b, "w3", 5, 2, 4, 1)))
+		},
+		feeds: func() map[string]*runtime.Tensor { return map[string]*runtime.Tensor{"x": input(0.7, 1, 2, 6, 6)} },
+		check: func(t *testing.T, m *graph.Model, r *QuantReport) {
+			if r.TensorsQuantized != 3 || r.OpCounts["Conv"] != 3 {
+				t.Errorf("report %+v", r)
+			}
+		},
+	},
+	{
+		name: "gemm",
+		build: func(b *graph.Builder) {
+			x := b.Input("x", graph.Float32, 2, 8)
+			h := b.Op("Gemm", x, f32(b, "w1", 1, 4, 8), f32(b, "b1", 2, 4), graph.IntAttr("transB", 1))
+			h = b.Op("Relu", h)
+			b.Output(b.Op("Gemm", h, f32(b, "w2", 3, 4, 3), f32(b, "b2", 4, 3)))
+		},
+		feeds: func() map[string]*runtime.Tensor { return map[string]*runtime.Tensor{"x": input(0.1, 2, 8)} },
+		check: func(t *testing.T, m *graph.Model, r *QuantReport) {
+			// transB=1: B is [N,K], channels on axis 0; else on axis 1
+			for name, axis := range map[string]int64{"w1_DequantizeLinear": 0, "w2_DequantizeLinear": 1} {
+				n := nodeNamed(m.Graph, name)
+				if n == nil || n.AttrInt("axis", -1) != axis {
+					t.Errorf("%s: want axis %d", name, axis)
+				}
+			}
+		},
+	},
+	{
+		name: "matmul",
+		build: func(b *graph.Builder) {
+			x := b.Input("x", graph.Float32, 3, 8)
+			h := b.Op("MatMul", x, f32(b, "w", 1, 8, 5))
+			h = b.Op("Relu", h)
+			b.Output(b.Op("MatMul", h, f32(b, "w2", 2, 5, 2)))
+		},
+		feeds: func() map[string]*runtime.Tensor { return map[string]*runtime.Tensor{"x": input(0.2, 3, 8)} },
+		check: func(t *testing.T, m *graph.Model, r *QuantReport) {
+			if n := nodeNamed(m.Graph, "w_DequantizeLinear"); n == nil || n.AttrInt("axis", -1) != 1 {
+				t.Errorf("MatMul weight not per channel on its last axis")
+			}
+		},
+	},
+	{
+		name: "concat",
+		build: func(b *graph.Builder) {
+			x := b.Input("x", graph.Float32, 1, 2, 5, 5)
+			a := b.Op("Relu", b.Op("Conv", x, convW(b, "wa", 1, 3, 2, 1)))
+			c := b.Op("Relu", b.Op("Conv", x, convW(b, "wb", 2, 3, 2, 1)))
+			y := b.Op("Concat", a, c, graph.IntAttr("axis", 1))
+			b.Output(b.Op("Conv", y, convW(b, "wc", 3, 2, 6, 1)))
+		},
+		feeds:    func() map[string]*runtime.Tensor { return map[string]*runtime.Tensor{"x": input(0.4, 1, 2, 5, 5)} },
+		override: map[string]Range{"relu1_out0": {0, 1}, "relu2_out0": {0, 4}, "concat1_out0": {0, 2}},
+		check: func(t *testing.T, m *graph.Model, r *QuantReport) {
+			// one range for both branches and the result: no requantization
+			var scales []float32
+			for _, n := range m.Graph.Nodes {
+				if n.OpType == "QuantizeLinear" && n.Inputs[0].Name != "x" {
+					f, _ := n.Inputs[1].Const.Float32s()
+					scales = append(scales, f[0])
+				}
+			}
+			if len(scales) != 3 || scales[0] != scales[1] || scales[1] != scales[2] {
+				t.Errorf("concat members have scales %v, want 3 equal", scales)
+			}
+		},
+	},
+	{
+		name: "add",
+		build: func(b *graph.Builder) {
+			x := b.Input("x", graph.Float32, 1, 2, 5, 5)
+			a := b.Op("Conv", x, convW(b, "wa", 1, 2, 2, 1))
+			c := b.Op("Conv", x, convW(b, "wb", 2, 2, 2, 1))
+			s := b.Op("Relu", b.Op("Add", a, c))
+			b.Output(b.Op("Conv", s, convW(b, "wc", 3, 2, 2, 1)))
+		},
+		feeds: func() map[string]*runtime.Tensor { return map[string]*runtime.Tensor{"x": input(0.5, 1, 2, 5, 5)} },
+		check: func(t *testing.T, m *graph.Model, r *QuantReport) {
+			add := nodeNamed(m.Graph, "add1")
+			for i, in := range add.Inputs {
+				if in.Producer == nil || in.Producer.OpType != "DequantizeLinear" {
+					t.Errorf("Add input %d is not dequantized", i)
+				}
+			}
+		},
+	},
+	{
+		name: "softmax",
+		build: func(b *graph.Builder) {
+			x := b.Input("x", graph.Float32, 2, 8)
+			h := b.Op("Gemm", x, f32(b, "w", 1, 8, 4), f32(b, "bias", 2, 4))
+			b.Output(b.Op("Softmax", h, graph.IntAttr("axis", -1)))
+		},
+		feeds: func() map[string]*runtime.Tensor { return map[string]*runtime.Tensor{"x": input(0.6, 2, 8)} },
+		check: func(t *testing.T, m *graph.Model, r *QuantReport) {
+			sm := nodeNamed(m.Graph, "softmax1")
+			if p := sm.Inputs[0].Producer; p == nil || p.OpType != "Gemm" {
+				t.Errorf("Softmax should read the float Gemm output")
+			}
+			if len(r.FP32) != 1 || r.FP32[0].Op != "Softmax" {
+				t.Errorf("FP32 list %+v", r.FP32)
+			}
+		},
+	},
+	{
+		name:  "if_body",
+		build: buildIf,
+		feeds: func() map[string]*runtime.Tensor {
+			c := runtime.New(graph.Bool)
+			c.Data.([]bool)[0] = true
+			return map[string]*runtime.Tensor{"x": input(0.8, 1, 2, 5, 5), "cond": c}
+		},
+		check: func(t *testing.T, m *graph.Model, r *QuantReport) {
+			then := m.Graph.Nodes[len(m.Graph.Nodes)-1].Attr("then_branch").Graph
+			if ops := opTypes(then); ops["DequantizeLinear"] == 0 {
+				t.Errorf("If body not quantized: %v", ops)
+			}
+		},
+	},
+}
+
+// buildIf makes x → If(cond) whose then branch runs Conv → Relu → Conv on
+// x with its own weights and whose else branch returns Relu(x).
+func buildIf(b *graph.Builder) {
+	x := b.Input("x", graph.Float32, 1, 2, 5, 5)
+	cond := b.Input("cond", graph.Bool)
+	then, els := graph.NewGraph("then"), graph.NewGraph("else")
+	n := &graph.Node{Name: "if1", OpType: "If", Inputs: []*graph.Value{cond},
+		Attrs: []*graph.Attribute{graph.GraphAttr("then_branch", then), graph.GraphAttr("else_branch", els)}}
+	if err := b.Graph().AddNode(n, "if_out"); err != nil {
+		panic(err)
+	}
+	add := func(g *graph.Graph, op, name string, ins ...*graph.Value) *graph.Value {
+		nd := &graph.Node{Name: name, OpType: op, Inputs: ins}
+		if err := g.AddNode(nd, name+"_out"); err != nil {
+			panic(err)
+		}
+		return nd.Outputs[0]
+	}
+	w := func(g *graph.Graph, name string, seed float64, dims ...int64) *graph.Value {
+		t, _ := graph.FromFloat32s(name, dims, ramp(int(dims[0]*dims[1]*dims[2]*dims[3]), seed))
+		v, err := g.AddInitializer(t)
+		if err != nil {
+			panic(err)
+		}
+		return v
+	}
+	c := add(then, "Conv", "then_conv1", x, w(then, "then_w1", 1, 3, 2, 1, 1))
+	r := add(then, "Relu", "then_relu", c)
+	then.AddOutput(add(then, "Conv", "then_conv2", r, w(then, "then_w2", 2, 2, 3, 1, 1)))
+	els.AddOutput(add(els, "Relu", "else_relu", x))
+	b.Output(n.Outputs[0])
+}
+
+func opTypes(g *graph.Graph) map[string]int {
+	ops := map[string]int{}
+	for _, n := range g.Nodes {
+		ops[n.OpType]++
+	}
+	return ops
+}
+
+func nodeNamed(g *graph.Graph, name string) *graph.Node {
+	for _, n := range g.Nodes {
+		if n.Name == name {
+			return n
+		}
+	}
+	return nil
+}
+
+func quantize(t *testing.T, m *graph.Model, ranges map[string]Range, opts QuantOptions) *QuantReport {
+	t.Helper()
+	ctx := &Context{Values: map[string]any{}}
+	if err := Run(m, ctx, []Pass{QuantizePass(ranges, opts)}, RunOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	r, _ := ctx.Values[QuantReportKey].(*QuantReport)
+	if r == nil {
+		t.Fatal("no quantize report")
+	}
+	return r
+}
+
+// worstSQNR compares every output of got with want.
+func worstSQNR(want, got map[string]*runtime.Tensor) float64 {
+	worst := math.Inf(1)
+	for name, w := range want {
+		g := got[name]
+		if g == nil {
+			return math.Inf(-1)
+		}
+		worst = math.Min(worst, qdq.SQNR(w.F32(), g.F32()))
+	}
+	return worst
+}
+
+func TestQuantizeGolden(t *testing.T) {
+	for _, c := range quantCases {
+		t.Run(c.name, func(t *testing.T) {
+			b := graph.NewBuilder(13)
+			c.build(b)
+			m := build(t, b)
+			r := quantize(t, m, fixedRanges(m, c.override), DefaultQuantOptions())
+			checkGolden(t, "quantize", c.name, m)
+			if c.check != nil {
+				c.check(t, m, r)
+			}
+		})
+	}
+}
+
+// TestQuantizeAccuracy quantizes the golden graphs with calibrated ranges
+// and checks the outputs against FP32, in onnxq's runtime.
+func TestQuantizeAccuracy(t *testing.T) {
+	for _, c := range quantCases {
+		t.Run(c.name, func(t *testing.T) {
+			b := graph.NewBuilder(13)
+			c.build(b)
+			m := build(t, b)
+			feeds := c.feeds()
+			ranges := calibrate(t, m, []map[string]*runtime.Tensor{feeds})
+			want := outputs(t, m, feeds)
+			quantize(t, m, ranges, DefaultQuantOptions())
+			if s := worstSQNR(want, outputs(t, m, feeds)); s < 25 {
+				t.Errorf("SQNR %.1f dB, want > 25", s)
+			}
+		})
+	}
+}
+
+func TestQuantizePresets(t *testing.T) {
+	for _, target := range []string{"ort-cpu", "tensorrt", "generic"} {
+		o, err := Preset(target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := o.Validate(); err != nil {
+			t.Errorf("%s: %v", target, err)
+		}
+		b := graph.NewBuilder(13)
+		quantCases[0].build(b)
+		m := build(t, b)
+		feeds := quantCases[0].feeds()
+		ranges := calibrate(t, m, []map[string]*runtime.Tensor{feeds})
+		want := outputs(t, m, feeds)
+		r := quantize(t, m, ranges, o)
+		if s := worstSQNR(want, outputs(t, m, feeds)); s < 25 {
+			t.Errorf("%s: SQNR %.1f dB", target, s)
+		}
+		relu := opTypes(m.Graph)["Relu"]
+		if target == "tensorrt" {
+			// zero point 0: Q cannot do the Relu's clipping
+			if relu != 1 || r.ActivationsFolded != 0 {
+				t.Errorf("tensorrt: Relu should stay")
+			}
+			zp := m.Graph.Value("x_zero_point")
+			if zp == nil || zp.DType != graph.Int8 {
+				t.Errorf("tensorrt: activations should be int8")
+			}
+		} else if relu != 0 {
+			t.Errorf("%s: Relu not folded", target)
+		}
+	}
+	if _, err := Preset("tpu"); err == nil {
+		t.Error("unknown target accepted")
+	}
+}
+
+func TestQuantOptionsValidate(t *testing.T) {
+	if err := (QuantOptions{}).Default().Validate(); err != nil {
+		t.Fatal(err)
+	}
+	bad := map[string]func(o *QuantOptions){
+		"activation type": func(o *QuantOptions) { o.ActivationType = qdq.Int4 },
+		"weight type":     func(o *QuantOptions) { o.WeightType = 0 },
+		"restricted":      func(o *QuantOptions) { o.WeightType = qdq.Uint8 },
+		"pattern":         func(o *QuantOptions) { o.ExcludeOps = []string{"Conv["} },
+		"block":           func(o *QuantOptions) { o.BlockSize = 24 },
+		"opset":           func(o *QuantOptions) { o.Opset = 9 },
+	}
+	for name, edit := range bad {
+		o := DefaultQuantOptions()
+		edit(&o)
+		err := o.Validate()
+		if err == nil {
+			t.Errorf("%s: accepted", name)
+		} else if strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s: error is not one line: %q", name, err)
+		}
+	}
+}
+
+func TestQuantizeExclude(t *testing.T) {
+	for _, o := range []QuantOptions{
+		func() QuantOptions { o := DefaultQuantOptions(); o.ExcludeOps = []string{"Co*"}; return o }(),
+		func() QuantOptions { o := DefaultQuantOptions(); o.ExcludeNodes = []string{"conv?"}; return o }(),
+	} {
+		b := graph.NewBuilder(13)
+		quantCases[1].build(b)
+		m := build(t, b)
+		r := quantize(t, m, fixedRanges(m, nil), o)
+		if ops := opTypes(m.Graph); ops["QuantizeLinear"]+ops["DequantizeLinear"] != 0 {
+			t.Errorf("excluded convs quantized: %v", ops)
+		}
+		if len(r.FP32) != 3 || !strings.HasPrefix(r.FP32[0].Reason, "excluded") {
+			t.Errorf("FP32 list %+v", r.FP32)
+		}
+	}
+}
+
+func TestQuantizeIncludeSigmoid(t *testing.T) {
+	build1 := func() *graph.Model {
+		b := graph.NewBuilder(13)
+		x := b.Input("x", graph.Float32, 1, 2, 4, 4)
+		s := b.Op("Sigmoid", b.Op("Conv", x, convW(b, "w", 1, 2, 2, 1)))
+		b.Output(b.Op("Conv", s, convW(b, "w2", 2, 2, 2, 1)))
+		return build(t, b)
+	}
+	m := build1()
+	quantize(t, m, fixedRanges(m, nil), DefaultQuantOptions())
+	if p := nodeNamed(m.Graph, "sigmoid1").Inputs[0].Producer; p.OpType != "Conv" {
+		t.Errorf("Sigmoid is FP32 by default, its input should stay float")
+	}
+	o := DefaultQuantOptions()
+	o.IncludeOps = []string{"Sigmoid"}
+	m = build1()
+	quantize(t, m, fixedRanges(m, nil), o)
+	if p := nodeNamed(m.Graph, "sigmoid1").Inputs[0].Producer; p.OpType != "DequantizeLinear" {
+		t.Errorf("included Sigmoid should read a DQ")
+	}
+}
+
+// Two MatMuls reading one weight share its DequantizeLinear; the weight
+// is stored once.
+func TestQuantizeSharedWeight(t *testing.T) {
+	b := graph.NewBuilder(13)
+	x := b.Input("x", graph.Float32, 2, 4)
+	w := f32(b, "w", 1, 4, 4)
+	h := b.Op("Relu", b.Op("MatMul", x, w))
+	b.Output(b.Op("MatMul", h, w))
+	m := build(t, b)
+	r := quantize(t, m, fixedRanges(m, nil), DefaultQuantOptions())
+	if r.WeightsQuantized != 1 || len(m.Graph.Initializers) != 7 {
+		t.Errorf("weights quantized %d, initializers %d", r.WeightsQuantized, len(m.Graph.Initializers))
+	}
+	dq := nodeNamed(m.Graph, "w_DequantizeLinear")
+	if dq == nil || len(dq.Outputs[0].Consumers) != 2 || m.Graph.Value("w").DType != graph.Int8 {
+		t.Errorf("the weight's DQ is not shared")
+	}
+}
+
+// A weight also read by an FP32 op keeps its float initializer for it.
+func TestQuantizeWeightKeptForFP32Reader(t *testing.T) {
+	b := graph.NewBuilder(13)
+	x := b.Input("x", graph.Float32, 4, 4)
+	w := f32(b, "w", 1, 4, 4)
+	h := b.Op("Relu", b.Op("MatMul", x, w))
+	b.Output(b.Op("Div", h, w))
+	m := build(t, b)
+	quantize(t, m, fixedRanges(m, nil), DefaultQuantOptions())
+	if m.Graph.Value("w").DType != graph.Float32 || m.Graph.Value("w_quantized") == nil {
+		t.Errorf("float weight not kept for Div")
+	}
+}
+
+// An opset-9 model with Clip attributes is raised to 13, its Clip
+// rewritten to inputs and folded into the Conv's output Q.
+func TestQuantizeRaisesOpset(t *testing.T) {
+	b := graph.NewBuilder(9)
+	x := b.Input("x", graph.Float32, 1, 2, 4, 4)
+	c := b.Op("Clip", b.Op("Conv", x, convW(b, "w", 1, 2, 2, 1)), graph.FloatAttr("min", 0), graph.FloatAttr("max", 6))
+	u := b.Op("Unsqueeze", b.Op("Conv", c, convW(b, "w2", 2, 2, 2, 1)), graph.IntsAttr("axes", 0))
+	b.Output(u)
+	m := build(t, b)
+	feeds := map[string]*runtime.Tensor{"x": input(0.9, 1, 2, 4, 4)}
+	want := outputs(t, m, feeds)
+	r := quantize(t, m, fixedRanges(m, map[string]Range{"clip1_out0": {0, 6}}), DefaultQuantOptions())
+	if v, _ := m.Opset(""); v != 13 || r.OpsetFrom != 9 || r.OpsetTo != 13 || m.IRVersion < 7 {
+		t.Errorf("opset %d, IR %d, report %d→%d", v, m.IRVersion, r.OpsetFrom, r.OpsetTo)
+	}
+	if r.ActivationsFolded != 1 {
+		t.Errorf("Clip(0,6) with range [0,6] not folded")
+	}
+	if un := nodeNamed(m.Graph, "unsqueeze1"); un.Attr("axes") != nil || un.Input(1) == nil {
+		t.Errorf("Unsqueeze axes not moved to an input")
+	}
+	if s := worstSQNR(want, outputs(t, m, feeds)); s < 20 {
+		t.Errorf("SQNR %.1f dB", s)
+	}
+}
+
+func TestQuantizeOpsetRefused(t *testing.T) {
+	b := graph.NewBuilder(9)
+	x := b.Input("x", graph.Float32, 1, 2, 4, 4)
+	y := b.Op("Conv", x, convW(b, "w", 1, 2, 2, 1))
+	b.Output(b.Op("Upsample", y, b.Const(graph.FromFloat32s("s", []int64{4}, []float32{1, 1, 2, 2}))))
+	m, err := b.Model()
+	if err != nil {
+		t.Skip("builder cannot make Upsample-9:", err)
+	}
+	err = Run(m, nil, []Pass{QuantizePass(fixedRanges(m, nil), DefaultQuantOptions())}, RunOptions{})
+	if err == nil || !strings.Contains(err.Error(), "Upsample") {
+		t.Errorf("got %v, want an error naming Upsample", err)
+	}
+}
+
+func TestQuantizeAlreadyQuantized(t *testing.T) {
+	b := graph.NewBuilder(13)
+	quantCases[0].build(b)
+	m := build(t, b)
+	quantize(t, m, fixedRanges(m, nil), DefaultQuantOptions())
+	err := Run(m, nil, []Pass{QuantizePass(fixedRanges(m, nil), DefaultQuantOptions())}, RunOptions{})
+	if err == nil || !strings.Contains(err.Error(), "already quantized") {
+		t.Errorf("got %v", err)
+	}
+}
+
+func TestQuantizeInt4Blocked(t *testing.T) {
+	b := graph.NewBuilder(13)
+	x := b.Input("x", graph.Float32, 2, 32)
+	h := b.Op("Relu", b.Op("MatMul", x, f32(b, "w", 1, 32, 8)))
+	b.Output(b.Op("MatMul", h, f32(b, "w2", 2, 8, 4)))
+	m := build(t, b)
+	feeds := map[string]*runtime.Tensor{"x": input(0.2, 2, 32)}
+	want := outputs(t, m, feeds)
+	ranges := calibrate(t, m, []map[string]*runtime.Tensor{feeds})
+	o := DefaultQuantOptions()
+	o.WeightType, o.RestrictedWeights, o.BlockSize = qdq.Int4, false, 16
+	quantize(t, m, ranges, o)
+	if v, _ := m.Opset(""); v != 21 {
+		t.Errorf("opset %d, want 21", v)
+	}
+	dq := nodeNamed(m.Graph, "w_DequantizeLinear")
+	if dq == nil || dq.AttrInt("block_size", 0) != 16 || m.Graph.Value("w").DType != graph.Int4 {
+		t.Fatalf("w not blocked int4")
+	}
+	// this ramp's products cancel, which costs 4-bit weights most of
+	// their 25 dB; garbage would be near 0 dB
+	if s := worstSQNR(want, outputs(t, m, feeds)); s < 4 {
+		t.Errorf("int4: SQNR %.1f dB", s)
+	}
+	b = graph.NewBuilder(13)
+	x = b.Input("x", graph.Float32, 2, 32)
+	h = b.Op("Relu", b.Op("MatMul", x, f32(b, "w", 1, 32, 8)))
+	b.Output(b.Op("MatMul", h, f32(b, "w2", 2, 8, 4)))
+	m = build(t, b)
+	o.WeightType, o.RestrictedWeights = qdq.Int8, true
+	quantize(t, m, ranges, o)
+	if s := worstSQNR(want, outputs(t, m, feeds)); s < 30 {
+		t.Errorf("int8 blocked: SQNR %.1f dB", s)
+	}
+}
+
+func TestQuantizeLayerNormPattern(t *testing.T) {
+	b := graph.NewBuilder(13)
+	x := b.Input("x", graph.Float32, 2, 8)
+	h := b.Op("MatMul", x, f32(b, "w", 1, 8, 8))
+	mean := b.Op("ReduceMean", h, graph.IntsAttr("axes", -1))
+	d := b.Op("Sub", h, mean)
+	v := b.Op("ReduceMean", b.Op("Pow", d, b.Const(graph.FromFloat32s("two", nil, []float32{2}))), graph.IntsAttr("axes", -1))
+	den := b.Op("Sqrt", b.Op("Add", v, b.Const(graph.FromFloat32s("eps", nil, []float32{1e-5}))))
+	y := b.Op("Mul", b.Op("Div", d, den), f32(b, "gamma", 2, 8))
+	y = b.Op("Add", y, f32(b, "beta", 3, 8))
+	b.Output(b.Op("MatMul", y, f32(b, "w2", 4, 8, 3)))
+	m := build(t, b)
+	r := quantize(t, m, fixedRanges(m, nil), DefaultQuantOptions())
+	for _, name := range []string{"mul1", "div1"} {
+		if n := nodeNamed(m.Graph, name); n.Inputs[0].Producer.OpType == "DequantizeLinear" {
+			t.Errorf("%s of the layer norm reads a DQ", name)
+		}
+	}
+	if n := nodeNamed(m.Graph, "matmul2"); n.Inputs[0].Producer.OpType != "DequantizeLinear" {
+		t.Errorf("the MatMul after the layer norm should read a DQ")
+	}
+	if r.OpCounts["Add"] != 0 || r.OpCounts["MatMul"] != 2 {
+		t.Errorf("op counts %v", r.OpCounts)
+	}
+}
+
+func TestRuleTable(t *testing.T) {
+	seen := map[string]bool{}
+	for _, r := range Rules() {
+		if seen[r.Op] {
+			t.Errorf("%s listed twice", r.Op)
+		}
+		seen[r.Op] = true
+		if r.DefaultFP32 && r.Reason == "" {
+			t.Errorf("%s stays FP32 without a reason", r.Op)
+		}
+		if r.Class == ClassWeighted && r.Weight < 0 {
+			t.Errorf("%s is weighted without a weight", r.Op)
+		}
+	}
+	want := map[string]OpClass{"Conv": ClassWeighted, "Reshape": ClassShare, "Relu": ClassFold, "Softmax": ClassFP32, "Add": ClassQuantIO}
+	for op, c := range want {
+		if r := RuleFor(op); r == nil || r.Class != c {
+			t.Errorf("%s: want class %v", op, c)
+		}
+	}
+	if RuleFor("Conv").WeightAxis != 0 || RuleFor("ConvTranspose").WeightAxis != 1 || RuleFor("Conv").Bias != 2 {
+		t.Error("Conv/ConvTranspose weight axes or bias slot wrong")
+	}
+}

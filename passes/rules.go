@@ -1,0 +1,183 @@
+// The per-op quantization rule table: for each op type, which inputs are
+// activations, which is a weight (and its per-channel axis), which is a
+// bias, whether outputs share the input's parameters, fold into the
+// producer's range, or stay FP32 (and why). The quantize pass reads only
+// this table to decide what to do with a node.
+package passes
+
+// OpClass is what the quantize pass does with an op.
+type OpClass int
+
+const (
+	// ClassFP32: the op keeps reading and writing float.
+	ClassFP32 OpClass = iota
+	// ClassWeighted: activations and weight through Q/DQ, bias int32; the
+	// output is quantized where a quantized consumer reads it.
+	ClassWeighted
+	// ClassShare: data movement (or max/min selection): the outputs take
+	// the parameters of the inputs (all share-slot inputs and outputs form
+	// one range, their union), so no requantization is needed.
+	ClassShare
+	// ClassFold: Relu/Clip: the input is left float, the output's range
+	// absorbs the clipping; with FoldActivations the node is removed when
+	// the output's Q saturates exactly as it clips.
+	ClassFold
+	// ClassQuantIO: arithmetic with its own output range: activation
+	// inputs and the output get Q/DQ, constant float inputs become
+	// per-tensor quantized weights.
+	ClassQuantIO
+)
+
+func (c OpClass) String() string {
+	return [...]string{"fp32", "weighted", "share", "fold", "quant-io"}[c]
+}
+
+// AxisRule says how the per-channel axis of a weight is found.
+type AxisRule int
+
+const (
+	// AxisFixed: Rule.WeightAxis.
+	AxisFixed AxisRule = iota
+	// AxisGemmB: Gemm's B is [K,N] (axis 1) or, with transB=1, [N,K] (axis 0).
+	AxisGemmB
+	// AxisLast: the last axis of the weight (MatMul's B is [...,K,N]).
+	AxisLast
+)
+
+// Rule is one row of the table.
+type Rule struct {
+	Op    string
+	Class OpClass
+	// Activations are the input slots read as activations; AllInputs
+	// makes every input one (Concat, Add).
+	Activations []int
+	AllInputs   bool
+	// Weight is the slot of the weight (-1: none). When that input is not
+	// a float initializer it is treated as an activation.
+	Weight     int
+	Axis       AxisRule
+	WeightAxis int
+	// ReduceAxis is the weight's reduction axis (blocked quantization runs
+	// along it); -1: blocks are not supported for this op.
+	ReduceAxis int
+	// Bias is the slot of an additive per-output-channel bias (-1: none).
+	Bias int
+	// Cond names an extra check the node must pass to follow the row.
+	Cond Cond
+	// DefaultFP32 keeps the op in FP32 unless IncludeOps names it; Reason
+	// says why it stays FP32.
+	DefaultFP32 bool
+	Reason      string
+}
+
+// Cond is an attribute check a node must pass for its row to apply.
+type Cond int
+
+const (
+	CondNone Cond = iota
+	// CondPadZero: Pad in constant mode with a zero (or absent) value.
+	CondPadZero
+	// CondUnitGemm: Gemm with alpha = beta = 1 (else the bias scale is
+	// not s_in·s_w).
+	CondUnitGemm
+	// CondGroupOne: ConvTranspose with group 1 (per-channel axis 1 holds
+	// only C_out/group channels otherwise).
+	CondGroupOne
+)
+
+func share(op string, slots ...int) Rule {
+	return Rule{Op: op, Class: ClassShare, Activations: slots, Weight: -1, Bias: -1, ReduceAxis: -1}
+}
+
+func shareAll(op string) Rule {
+	return Rule{Op: op, Class: ClassShare, AllInputs: true, Weight: -1, Bias: -1, ReduceAxis: -1}
+}
+
+func quantIO(op string, all bool, slots ...int) Rule {
+	return Rule{Op: op, Class: ClassQuantIO, AllInputs: all, Activations: slots, Weight: -1, Bias: -1, ReduceAxis: -1}
+}
+
+func fp32(op, reason string) Rule {
+	return Rule{Op: op, Class: ClassFP32, Weight: -1, Bias: -1, ReduceAxis: -1, DefaultFP32: true, Reason: reason}
+}
+
+const (
+	reasonRange     = "output range too wide or too skewed for 8 bits (exponential/logarithmic)"
+	reasonNorm      = "normalisation: small differences of large values lose precision in 8 bits"
+	reasonRecurrent = "recurrent state accumulates quantization error across steps"
+	reasonControl   = "control flow (its body is quantized)"
+	reasonReduce    = "reduction: its sum/mean needs more than 8 bits"
+	reasonProb      = "probability output: near-zero values lose all relative precision in 8 bits"
+)
+
+// rules is the table, one row per op type.
+var rules = []Rule{
+	{Op: "Conv", Class: ClassWeighted, Activations: []int{0}, Weight: 1, WeightAxis: 0, ReduceAxis: -1, Bias: 2},
+	{Op: "ConvTranspose", Class: ClassWeighted, Activations: []int{0}, Weight: 1, WeightAxis: 1, ReduceAxis: -1, Bias: 2, Cond: CondGroupOne},
+	{Op: "Gemm", Class: ClassWeighted, Activations: []int{0}, Weight: 1, Axis: AxisGemmB, ReduceAxis: 0, Bias: 2, Cond: CondUnitGemm},
+	{Op: "MatMul", Class: ClassWeighted, Activations: []int{0}, Weight: 1, Axis: AxisLast, ReduceAxis: 0, Bias: -1},
+
+	share("Reshape", 0), share("Transpose", 0), share("MaxPool", 0), shareAll("Concat"),
+	share("Slice", 0), share("Gather", 0), share("Resize", 0), share("Squeeze", 0),
+	share("Unsqueeze", 0), share("Flatten", 0), share("Split", 0), share("Identity", 0),
+	share("GlobalMaxPool", 0), share("DepthToSpace", 0), share("SpaceToDepth", 0),
+	{Op: "Pad", Class: ClassShare, Activations: []int{0}, Weight: -1, Bias: -1, ReduceAxis: -1, Cond: CondPadZero},
+	// max/min of values on one grid stay on that grid
+	shareAll("Max"), shareAll("Min"),
+
+	{Op: "Relu", Class: ClassFold, Weight: -1, Bias: -1, ReduceAxis: -1},
+	{Op: "Clip", Class: ClassFold, Weight: -1, Bias: -1, ReduceAxis: -1},
+
+	quantIO("Add", true), quantIO("Mul", true),
+	quantIO("AveragePool", false, 0), quantIO("GlobalAveragePool", false, 0),
+	quantIO("LeakyRelu", false, 0),
+	// Sigmoid sits mostly at detector outputs where its small
+	// probabilities matter; quantize it with IncludeOps.
+	withFP32(quantIO("Sigmoid", false, 0), reasonProb),
+	withFP32(quantIO("HardSigmoid", false, 0), reasonProb),
+
+	fp32("Softmax", reasonProb), fp32("LogSoftmax", reasonRange),
+	fp32("LayerNormalization", reasonNorm), fp32("InstanceNormalization", reasonNorm),
+	fp32("GroupNormalization", reasonNorm), fp32("BatchNormalization", reasonNorm),
+	fp32("Exp", reasonRange), fp32("Log", reasonRange), fp32("Pow", reasonRange),
+	fp32("Sqrt", reasonRange), fp32("Div", reasonRange), fp32("Reciprocal", reasonRange),
+	fp32("LSTM", reasonRecurrent), fp32("GRU", reasonRecurrent), fp32("RNN", reasonRecurrent),
+	fp32("If", reasonControl), fp32("Loop", reasonControl), fp32("Scan", reasonControl),
+	fp32("Erf", reasonRange), fp32("Gelu", reasonRange),
+	fp32("ReduceMean", reasonReduce), fp32("ReduceSum", reasonReduce), fp32("ReduceMax", reasonReduce),
+	fp32("ReduceMin", reasonReduce), fp32("ReduceProd", reasonReduce), fp32("ReduceL1", reasonReduce),
+	fp32("ReduceL2", reasonReduce), fp32("ReduceLogSum", reasonReduce),
+	fp32("ReduceLogSumExp", reasonReduce), fp32("ReduceSumSquare", reasonReduce),
+}
+
+func withFP32(r Rule, reason string) Rule {
+	r.DefaultFP32, r.Reason = true, reason
+	return r
+}
+
+var ruleIndex = func() map[string]*Rule {
+	m := make(map[string]*Rule, len(rules))
+	for i := range rules {
+		m[rules[i].Op] = &rules[i]
+	}
+	return m
+}()
+
+// RuleFor returns the row of an op type of the default domain, or nil.
+func RuleFor(op string) *Rule { return ruleIndex[op] }
+
+// Rules returns a copy of the table, in order.
+func Rules() []Rule { return append([]Rule(nil), rules...) }
+
+// activationSlot reports whether input slot i is read as an activation.
+func (r *Rule) activationSlot(i int) bool {
+	if r.AllInputs {
+		return true
+	}
+	for _, s := range r.Activations {
+		if s == i {
+			return true
+		}
+	}
+	return false
+}
