@@ -5,6 +5,7 @@
 package passes
 
 import (
+	"bytes"
 	"fmt"
 	"math"
 	"os"
@@ -49,6 +50,19 @@ func TestPrepareRealModels(t *testing.T) {
 			var log strings.Builder
 			if err := Run(m, &Context{Log: &log}, PreparePasses(), RunOptions{}); err != nil {
 				t.Fatal(err)
+			}
+			// The same input gives the same prepared model.
+			again, err := graph.Load(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := Run(again, nil, PreparePasses(), RunOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			a, err1 := graph.Encode(m)
+			b, err2 := graph.Encode(again)
+			if err1 != nil || err2 != nil || !bytes.Equal(a, b) {
+				t.Errorf("two preparations differ (%v, %v)", err1, err2)
 			}
 			out := filepath.Join(outDir, name+".onnx")
 			if err := graph.Save(m, out, graph.SaveOptions{}); err != nil {
