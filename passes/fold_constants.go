@@ -11,6 +11,8 @@
 // node without subgraphs whose inputs are all constants, and replaces it
 // by initializers holding its outputs (same names). Shape and Size of a
 // value whose shape is fully known fold too, so it runs after infer-shapes.
+// Shapes are inferred again after each sweep that folded something, and the
+// sweep repeats, so chains through Reshape targets fold completely.
 // Outputs larger than MaxFoldElements elements are not folded, nor are
 // QuantizeLinear/DequantizeLinear (folding them would undo quantization)
 // or nodes whose outputs are graph outputs. It leaves unread initializers
@@ -116,26 +118,39 @@ func FoldConstants() Pass {
 func foldConstants(m *graph.Model, ctx *Context) (bool, error) {
 	reg := runtime.DefaultRegistry()
 	opset := mainOpset(m)
-	folded := 0
-	m.Graph.Walk(func(g *graph.Graph) {
-		if !g.IsTopological() {
-			// Folding in order lets a chain fold in one sweep; an unordered
-			// graph is left for the runtime to sort.
-			return
-		}
-		for _, n := range slices.Clone(g.Nodes) {
-			ts := foldNode(m, n, reg, opset, ctx)
-			if ts == nil {
-				continue
+	total := 0
+	// A folded Reshape target or Shape can make more shapes static, and
+	// those make more Shape nodes foldable: infer again and repeat while
+	// that helps (a few rounds settle every real model).
+	for round := 0; round < 8; round++ {
+		folded := 0
+		m.Graph.Walk(func(g *graph.Graph) {
+			if !g.IsTopological() {
+				// Folding in order lets a chain fold in one sweep; an
+				// unordered graph is left for the runtime to sort.
+				return
 			}
-			nodeToConsts(g, n, ts)
-			folded++
+			for _, n := range slices.Clone(g.Nodes) {
+				ts := foldNode(m, n, reg, opset, ctx)
+				if ts == nil {
+					continue
+				}
+				nodeToConsts(g, n, ts)
+				folded++
+			}
+		})
+		total += folded
+		if folded == 0 {
+			break
 		}
-	})
-	if folded > 0 {
-		ctx.Logf("fold-constants: %d nodes folded", folded)
+		if err := graph.InferShapes(m); err != nil {
+			return true, err
+		}
 	}
-	return folded > 0, nil
+	if total > 0 {
+		ctx.Logf("fold-constants: %d nodes folded", total)
+	}
+	return total > 0, nil
 }
 
 // foldNode evaluates n if it can be folded and returns one tensor per
