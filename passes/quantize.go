@@ -290,7 +290,8 @@ func isFloat(v *graph.Value) bool {
 
 func (q *quantizer) hasRange(v *graph.Value) bool {
 	r, ok := q.ranges[v.Name]
-	return ok && !math.IsNaN(float64(r.Min)) && !math.IsNaN(float64(r.Max))
+	// an inverted or NaN range is no range: the value stays float
+	return ok && r.Min <= r.Max
 }
 
 // wants reports whether node c reads input slot i quantized.

@@ -50,6 +50,14 @@ func splitSamples(t *testing.T, dir string, maxCalib int) (calib, eval []string)
 	return calib, eval
 }
 
+func inputNames(m *graph.Model) []string {
+	var names []string
+	for _, v := range m.Graph.RealInputs() {
+		names = append(names, v.Name)
+	}
+	return names
+}
+
 func readFeeds(t *testing.T, m *graph.Model, dirs []string) []map[string]*runtime.Tensor {
 	t.Helper()
 	var names []string
@@ -126,7 +134,7 @@ func TestQuantizeRealModels(t *testing.T) {
 			if err := graph.Save(m, out, graph.SaveOptions{}); err != nil {
 				t.Fatal(err)
 			}
-			ortCheck(t, out, evalDirs, want)
+			ortCheck(t, out, inputNames(m), evalDirs, want)
 		})
 	}
 }
@@ -164,7 +172,7 @@ func pooledSQNR(want, got []map[string]*runtime.Tensor) map[string]float64 {
 // ortCheck runs the saved model in ONNX Runtime on the evaluation samples
 // and compares its outputs with the FP32 ones; skipped without node or
 // onnxruntime-node.
-func ortCheck(t *testing.T, model string, evalDirs []string, want []map[string]*runtime.Tensor) {
+func ortCheck(t *testing.T, model string, inputs []string, evalDirs []string, want []map[string]*runtime.Tensor) {
 	t.Helper()
 	ortDir := os.Getenv("ORT_NODE_DIR")
 	if ortDir == "" {
@@ -183,12 +191,12 @@ func ortCheck(t *testing.T, model string, evalDirs []string, want []map[string]*
 	for i, dir := range evalDirs {
 		outDir := filepath.Join(t.TempDir(), fmt.Sprint("ort", i))
 		args := []string{script, model, "--out", outDir}
-		files, err := filepath.Glob(filepath.Join(dir, "*.npy"))
-		if err != nil || len(files) == 0 {
-			t.Fatalf("no inputs in %s", dir)
+		files, err := tensorio.SampleFiles(dir, inputs)
+		if err != nil {
+			t.Fatal(err)
 		}
-		for _, f := range files {
-			args = append(args, "--in", strings.TrimSuffix(filepath.Base(f), ".npy")+"="+f)
+		for _, name := range inputs {
+			args = append(args, "--in", name+"="+files[name])
 		}
 		cmd := exec.Command("node", args...)
 		cmd.Env = append(os.Environ(), "ORT_NODE_DIR="+ortDir)

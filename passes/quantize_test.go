@@ -631,3 +631,40 @@ func TestRuleTable(t *testing.T) {
 		t.Error("Conv/ConvTranspose weight axes or bias slot wrong")
 	}
 }
+
+// The same model, ranges and options give the same bytes.
+func TestQuantizeDeterministic(t *testing.T) {
+	var first []byte
+	for i := 0; i < 3; i++ {
+		b := graph.NewBuilder(13)
+		quantCases[4].build(b) // concat: groups, folding, several weights
+		m := build(t, b)
+		quantize(t, m, fixedRanges(m, quantCases[4].override), DefaultQuantOptions())
+		data, err := graph.Encode(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			first = data
+		} else if string(data) != string(first) {
+			t.Fatal("two runs give different models")
+		}
+	}
+}
+
+// Values without a usable range stay float; the pass neither fails nor
+// panics.
+func TestQuantizeBadRanges(t *testing.T) {
+	b := graph.NewBuilder(13)
+	quantCases[1].build(b)
+	m := build(t, b)
+	nan := float32(math.NaN())
+	ranges := map[string]Range{"x": {nan, 1}, "conv1_out0": {3, -3}, "conv2_out0": {float32(math.Inf(-1)), float32(math.Inf(1))}}
+	r := quantize(t, m, ranges, DefaultQuantOptions())
+	if r.TensorsQuantized != 1 {
+		t.Errorf("%d tensors quantized, want 1 (conv2_out0 with an infinite range)", r.TensorsQuantized)
+	}
+	if _, err := runtime.NewSession(m, runtime.Options{}); err != nil {
+		t.Fatal(err)
+	}
+}
