@@ -6,6 +6,7 @@ package calib
 
 import (
 	"bytes"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -553,5 +554,50 @@ func TestHeldBytesFlat(t *testing.T) {
 		if held[32] != held[512] || held[32] == 0 {
 			t.Errorf("%s: held %d bytes after 32 batches, %d after 512", m, held[32], held[512])
 		}
+	}
+}
+
+// TestConcurrent: observing and merging from several goroutines, merges in
+// both directions at once included, neither races nor deadlocks, and the
+// histogram state is the same as a serial run. (Which merge goes first
+// decides whether a gets back its own values through b.)
+func TestConcurrent(t *testing.T) {
+	r := rand.New(rand.NewPCG(17, 18))
+	data := make([][]float32, 8)
+	for i := range data {
+		data[i] = gaussian(r, 500, 0, float64(i+1))
+	}
+	a, b := newColl(t, Percentile, Options{}), newColl(t, Percentile, Options{})
+	serial := newColl(t, Percentile, Options{})
+	for _, d := range data {
+		serial.Observe("x", d)
+	}
+	done := make(chan error, 2*len(data)+2)
+	for i, d := range data {
+		go func() { a.Observe("x", d); done <- nil }()
+		go func() { b.Observe(fmt.Sprint("y", i), d); done <- nil }()
+	}
+	for range 2 * len(data) {
+		<-done
+	}
+	go func() { done <- a.Merge(b) }()
+	go func() { done <- b.Merge(a) }()
+	for range 2 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if x := a.Stats()["x"].Values; (x != 4000 && x != 8000) || a.Stats()["y7"].Values != 500 {
+		t.Errorf("merged stats %+v", a.Stats())
+	}
+	x := newColl(t, Percentile, Options{})
+	for _, d := range data {
+		go func() { x.Observe("x", d); done <- nil }()
+	}
+	for range data {
+		<-done
+	}
+	if saved(t, x) != saved(t, serial) {
+		t.Error("concurrent observation gives a different histogram from a serial run")
 	}
 }

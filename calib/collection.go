@@ -103,7 +103,7 @@ func (o Options) Validate() error {
 		return fmt.Errorf("calib: percentile %g outside (0, 100]", o.Percentile)
 	case !(o.EMAConstant > 0 && o.EMAConstant <= 1):
 		return fmt.Errorf("calib: EMA constant %g outside (0, 1]", o.EMAConstant)
-	case o.Range.Type < qdq.Int8 || o.Range.Type > qdq.Uint4:
+	case !o.Range.Type.Valid():
 		return fmt.Errorf("calib: unknown quantization type %d", int(o.Range.Type))
 	}
 	return nil
@@ -231,12 +231,23 @@ func (c *Collection) Merge(other *Collection) error {
 		return fmt.Errorf("calib: cannot merge %s statistics with options %+v into %s statistics with options %+v",
 			other.method, other.opts, c.method, c.opts)
 	}
+	// Copy other's state first so that no two locks are held at once:
+	// a.Merge(b) and b.Merge(a) may run concurrently.
+	snap := map[string]Observer{}
+	other.mu.Lock()
+	for name, o := range other.obs {
+		cp := other.newObserver()
+		if err := cp.Merge(o); err != nil {
+			other.mu.Unlock()
+			return fmt.Errorf("calib: tensor %q: %v", name, err)
+		}
+		snap[name] = cp
+	}
+	other.mu.Unlock()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	other.mu.Lock()
-	defer other.mu.Unlock()
-	for _, name := range slices.Sorted(maps.Keys(other.obs)) {
-		if err := c.observer(name).Merge(other.obs[name]); err != nil {
+	for _, name := range slices.Sorted(maps.Keys(snap)) {
+		if err := c.observer(name).Merge(snap[name]); err != nil {
 			return fmt.Errorf("calib: tensor %q: %v", name, err)
 		}
 	}
