@@ -5,7 +5,9 @@ package passes
 
 import (
 	"fmt"
+	"maps"
 	"path"
+	"slices"
 
 	"github.com/onnxq/onnxq/qdq"
 )
@@ -47,6 +49,20 @@ type QuantOptions struct {
 	// Opset is the lowest default-domain opset the output imports; 0 means
 	// only as high as the features in use need.
 	Opset int64
+	// Overrides adjust single tensors, by value name (an activation) or
+	// initializer name (a weight).
+	Overrides map[string]TensorOverride
+}
+
+// TensorOverride changes how one tensor is quantized.
+type TensorOverride struct {
+	// Range replaces the calibrated range of an activation.
+	Range *Range
+	// FP32 keeps the tensor float: no Q/DQ on an activation, float
+	// storage for a weight.
+	FP32 bool
+	// PerTensor quantizes a weight with one scale.
+	PerTensor bool
 }
 
 // DefaultQuantOptions is the ort-cpu preset.
@@ -137,6 +153,11 @@ func (o QuantOptions) Validate() error {
 	}
 	if o.Opset != 0 && o.Opset < 10 {
 		return fmt.Errorf("opset %d cannot hold QuantizeLinear (needs 10 or later)", o.Opset)
+	}
+	for _, name := range slices.Sorted(maps.Keys(o.Overrides)) {
+		if r := o.Overrides[name].Range; r != nil && !(r.Min <= r.Max) {
+			return fmt.Errorf("override of %q: range [%v, %v] is empty", name, r.Min, r.Max)
+		}
 	}
 	for _, list := range [][]string{o.ExcludeOps, o.ExcludeNodes, o.IncludeOps} {
 		for _, p := range list {

@@ -122,6 +122,18 @@ type quantizer struct {
 }
 
 func newQuantizer(m *graph.Model, ctx *Context, ranges map[string]Range, opts QuantOptions) *quantizer {
+	if len(opts.Overrides) > 0 {
+		merged := maps.Clone(ranges)
+		if merged == nil {
+			merged = map[string]Range{}
+		}
+		for name, o := range opts.Overrides {
+			if o.Range != nil {
+				merged[name] = *o.Range
+			}
+		}
+		ranges = merged
+	}
 	q := &quantizer{
 		m: m, ctx: ctx, ranges: ranges, opts: opts,
 		info: map[*graph.Node]*nodeInfo{}, wanted: map[*graph.Value]bool{}, active: map[*graph.Node]bool{},
@@ -317,7 +329,7 @@ func (q *quantizer) isWanted(v *graph.Value) bool {
 	}
 	q.wanted[v] = false // a DAG has no cycle; this only guards bad input
 	w := false
-	if isFloat(v) {
+	if isFloat(v) && !q.opts.Overrides[v.Name].FP32 {
 	consumers:
 		for _, c := range v.Consumers {
 			for i, in := range c.Inputs {
@@ -595,13 +607,16 @@ func (q *quantizer) quantizeWeights(g *graph.Graph) error {
 		r := inf.rule
 		switch r.Class {
 		case ClassWeighted:
-			if w := n.Input(r.Weight); isFloatConst(w) {
+			if w := n.Input(r.Weight); isFloatConst(w) && !q.opts.Overrides[w.Name].FP32 {
 				axis, block := q.weightAxis(n, r, w)
+				if q.opts.Overrides[w.Name].PerTensor {
+					axis, block = -1, 0
+				}
 				uses = append(uses, weightUse{n, r.Weight, weightKey{w, axis, block}})
 			}
 		case ClassQuantIO:
 			for i, in := range n.Inputs {
-				if isFloatConst(in) && r.activationSlot(i) {
+				if isFloatConst(in) && r.activationSlot(i) && !q.opts.Overrides[in.Name].FP32 {
 					uses = append(uses, weightUse{n, i, weightKey{in, -1, 0}})
 				}
 			}

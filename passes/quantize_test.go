@@ -668,3 +668,35 @@ func TestQuantizeBadRanges(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestQuantizeOverrides(t *testing.T) {
+	b := graph.NewBuilder(13)
+	quantCases[1].build(b) // conv chain
+	m := build(t, b)
+	o := DefaultQuantOptions()
+	o.Overrides = map[string]TensorOverride{
+		"conv1_out0": {FP32: true},
+		"conv2_out0": {Range: &Range{-1, 1}},
+		"w2":         {PerTensor: true},
+		"w3":         {FP32: true},
+	}
+	r := quantize(t, m, fixedRanges(m, nil), o)
+	g := m.Graph
+	if g.Value("conv1_out0_scale") != nil || r.TensorsQuantized != 2 {
+		t.Errorf("conv1_out0 quantized despite FP32 override (%d tensors)", r.TensorsQuantized)
+	}
+	if s, _ := g.Value("conv2_out0_scale").Const.Float32s(); math.Abs(float64(s[0])-2.0/255) > 1e-6 {
+		t.Errorf("conv2_out0 scale %v, want the overridden range's", s)
+	}
+	if dq := nodeNamed(g, "w2_DequantizeLinear"); dq == nil || dq.Attr("axis") != nil {
+		t.Errorf("w2 not per tensor")
+	}
+	if g.Value("w3").DType != graph.Float32 {
+		t.Errorf("w3 quantized despite FP32 override")
+	}
+	bad := DefaultQuantOptions()
+	bad.Overrides = map[string]TensorOverride{"x": {Range: &Range{1, 0}}}
+	if bad.Validate() == nil {
+		t.Error("empty override range accepted")
+	}
+}
