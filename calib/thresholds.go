@@ -52,10 +52,13 @@ func (h *HistogramObserver) span(i int) (lo, hi int) {
 
 // entropyRange follows TensorRT's calibration: for each window of at least
 // QuantBins bins, the reference distribution P is the window with the mass
-// outside it added to its end bins, the candidate Q is the window merged
-// into QuantBins levels and spread back over its non-empty bins; the window
-// with the least KL(P‖Q) wins (the narrowest on ties). Its edge, clipped to
-// the observed extremes, is the range.
+// outside it added to its end bins, the candidate Q the window's own counts
+// merged into QuantBins chunks and spread evenly over the bins where P is
+// non-zero. Where Q is still empty but P is not (outliers folded into an
+// end bin whose chunk is empty), Q gets probability qFloor, so that window
+// is charged for the clipped mass rather than excluded. The window with the
+// least KL(P‖Q) wins (the narrowest on ties); its edge, clipped to the
+// observed extremes, is the range.
 func (h *HistogramObserver) entropyRange() (float32, float32) {
 	n := h.window()
 	nq := h.opts.QuantBins
@@ -66,18 +69,11 @@ func (h *HistogramObserver) entropyRange() (float32, float32) {
 	if n <= start {
 		return h.min, h.max
 	}
-	prefix := make([]uint64, len(h.counts)+1)
-	for i, c := range h.counts {
-		prefix[i+1] = prefix[i] + c
-	}
-	total := prefix[len(h.counts)]
-	p := make([]float64, 2*n)
-	q := make([]float64, 2*n)
+	k := newKLTable(h.counts)
 	best, bestKL := n, math.Inf(1)
 	for i := start; i <= n; i++ {
 		lo, hi := h.span(i)
-		kl := klDivergence(h.counts[lo:hi], prefix[lo], total-prefix[hi], nq, p, q)
-		if kl < bestKL {
+		if kl := k.divergence(lo, hi, nq); kl < bestKL {
 			best, bestKL = i, kl
 		}
 	}
@@ -85,55 +81,82 @@ func (h *HistogramObserver) entropyRange() (float32, float32) {
 	return h.clip(-t, t)
 }
 
-// klDivergence is KL(P‖Q) for the window bins with left and right outlier
-// counts folded into its end bins (P). Q merges the window's own counts
-// into nq chunks and spreads each chunk's sum evenly over the bins where P
-// is non-zero. Where Q is still empty but P is not (the outliers folded
-// into an end bin whose chunk is empty), Q gets probability qFloor, so
-// that window is charged for the clipped mass rather than excluded.
-func klDivergence(bins []uint64, left, right uint64, nq int, p, q []float64) float64 {
-	n := len(bins)
-	p, q = p[:n], q[:n]
-	var qs float64
-	for j, c := range bins {
-		p[j] = float64(c)
-		qs += float64(c)
+// klTable holds prefix sums over the histogram so that the divergence of a
+// window costs O(QuantBins) instead of O(window): inside a chunk Q is one
+// value on P's non-empty bins, so Σ p·log q is a chunk sum times a log, and
+// Σ p·log p comes from a prefix of c·log c.
+type klTable struct {
+	counts []uint64
+	cum    []float64 // cum[i] = Σ counts[:i]
+	clogc  []float64 // Σ c·log c over counts[:i]
+	nz     []int     // non-empty bins among counts[:i]
+}
+
+func newKLTable(counts []uint64) *klTable {
+	n := len(counts)
+	k := &klTable{counts: counts, cum: make([]float64, n+1), clogc: make([]float64, n+1), nz: make([]int, n+1)}
+	for i, c := range counts {
+		f := float64(c)
+		k.cum[i+1], k.clogc[i+1], k.nz[i+1] = k.cum[i]+f, k.clogc[i], k.nz[i]
+		if c != 0 {
+			k.clogc[i+1] += f * math.Log(f)
+			k.nz[i+1]++
+		}
 	}
-	p[0] += float64(left)
-	p[n-1] += float64(right)
-	ps := qs + float64(left) + float64(right)
+	return k
+}
+
+func xlogx(x float64) float64 {
+	if x == 0 {
+		return 0
+	}
+	return x * math.Log(x)
+}
+
+// divergence is KL(P‖Q) for the window of bins [lo, hi), as described at
+// entropyRange; +Inf when the window is empty.
+//
+// With ps = Σp and qs = Σ window counts, KL = (Σ p·log p − Σ p·log q)/ps −
+// log ps + log qs.
+func (k *klTable) divergence(lo, hi, nq int) float64 {
+	n := hi - lo
+	qs := k.cum[hi] - k.cum[lo]
 	if qs == 0 {
 		return math.Inf(1)
 	}
-	for k := range nq {
-		s, e := k*n/nq, (k+1)*n/nq
-		var sum float64
-		nz := 0
-		for j := s; j < e; j++ {
-			sum += float64(bins[j])
-			if p[j] != 0 {
+	left, right := k.cum[lo], k.cum[len(k.counts)]-k.cum[hi]
+	ps := qs + left + right
+	first, last := float64(k.counts[lo]), float64(k.counts[hi-1])
+	// Σ p·log p: the window's, with its end bins carrying the outliers.
+	plogp := k.clogc[hi] - k.clogc[lo] - xlogx(first) - xlogx(last) + xlogx(first+left) + xlogx(last+right)
+	var plogq float64
+	for c := range nq {
+		s, e := lo+c*n/nq, lo+(c+1)*n/nq
+		sum := k.cum[e] - k.cum[s]
+		psum := sum
+		nz := k.nz[e] - k.nz[s]
+		if s == lo {
+			psum += left
+			if first == 0 && left > 0 {
 				nz++
 			}
 		}
-		for j := s; j < e; j++ {
-			q[j] = 0
-			if p[j] != 0 {
-				q[j] = sum / float64(nz)
+		if e == hi {
+			psum += right
+			if last == 0 && right > 0 {
+				nz++
 			}
 		}
-	}
-	var kl float64
-	for j := range n {
-		if p[j] == 0 {
+		if psum == 0 {
 			continue
 		}
-		pj, qj := p[j]/ps, q[j]/qs
-		if qj == 0 {
-			qj = qFloor
+		q := sum / float64(nz)
+		if sum == 0 {
+			q = qFloor * qs
 		}
-		kl += pj * math.Log(pj/qj)
+		plogq += psum * math.Log(q)
 	}
-	return kl
+	return (plogp-plogq)/ps - math.Log(ps) + math.Log(qs)
 }
 
 // qFloor is the probability Q is given where it is empty and P is not.
