@@ -11,6 +11,7 @@ import (
 	"maps"
 	"slices"
 	"sync"
+	"unsafe"
 
 	"github.com/onnxq/onnxq/qdq"
 )
@@ -208,9 +209,9 @@ func (c *Collection) HeldBytes() int {
 		case *HistogramObserver:
 			n += o.HeldBytes()
 		case *MinMaxObserver:
-			n += 32
+			n += int(unsafe.Sizeof(*o))
 		case *EMAObserver:
-			n += 56
+			n += int(unsafe.Sizeof(*o))
 		}
 	}
 	return n
