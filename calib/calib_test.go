@@ -457,6 +457,7 @@ func TestLoadErrors(t *testing.T) {
 		"unknown field":  strings.Replace(good, `"signed":false,"min"`, `"signed":false,"extra":1,"min"`, 1),
 		"count sum":      strings.Replace(good, `"values":3`, `"values":4`, 1),
 		"count place":    strings.Replace(good, `"offset":`, `"offset":1`, 1),
+		"zeros":          strings.Replace(good, `"zeros":0`, `"zeros":1`, 1),
 		"range":          strings.Replace(good, `"min":1`, `"min":5`, 1),
 		"state method":   strings.Replace(good, `"method":"entropy","bins"`, `"method":"mse","bins"`, 1),
 		"duplicate name": strings.Replace(good, `]}`+"\n", `]},`+good[strings.Index(good, `{"name"`):len(good)-3]+`]}`+"\n", 1),
@@ -526,14 +527,37 @@ func TestEmptyAndConstant(t *testing.T) {
 	}
 }
 
-// TestEntropyTable: a histogram whose tail holds a thin spread of values
-// is clipped well inside it, and the search scans more than QuantBins bins.
-func TestEntropyNarrowData(t *testing.T) {
-	// Fewer distinct bins than quantized levels: no clipping.
-	c := newColl(t, Entropy, Options{})
-	c.Observe("x", []float32{-1, 0, 0.5, 1})
-	if rg := c.Ranges()["x"]; rg.Min != -1 || rg.Max != 1 {
-		t.Errorf("range %v, want [-1, 1]", rg)
+// TestEntropyIgnoresZeros: the zeros of a Relu output do not move the
+// entropy clip, and only-zero tensors keep (0, 0).
+func TestEntropyIgnoresZeros(t *testing.T) {
+	r := rand.New(rand.NewPCG(21, 22))
+	pos := gaussian(r, 1<<17, 0, 1)
+	for i, x := range pos {
+		pos[i] = max(x, -x)
+	}
+	withZeros := append(make([]float32, 3*len(pos)), pos...)
+	for _, ho := range histOptions {
+		a, b := newColl(t, Entropy, ho.opts), newColl(t, Entropy, ho.opts)
+		a.Observe("x", pos)
+		b.Observe("x", withZeros)
+		b.Observe("z", make([]float32, 10))
+		ra, rb := a.Ranges()["x"], b.Ranges()["x"]
+		if rb.Min != 0 || rb.Max != ra.Max || ra.Max < 3 {
+			t.Errorf("%s: clip %v with 75%% zeros, %v without", ho.name, rb, ra)
+		}
+		if rz := b.Ranges()["z"]; rz != (Range{}) {
+			t.Errorf("%s: zeros give %v", ho.name, rz)
+		}
+		// The zero count survives save/load and merge.
+		l, err := Load(strings.NewReader(saved(t, b)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := newColl(t, Entropy, ho.opts)
+		mustMerge(t, m, l)
+		if m.Ranges()["x"] != rb {
+			t.Errorf("%s: %v after load and merge, %v before", ho.name, m.Ranges()["x"], rb)
+		}
 	}
 }
 

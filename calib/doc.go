@@ -52,8 +52,10 @@
 //     bins, Q the window merged into QuantBins levels spread back over P's
 //     non-empty bins; Q's empty bins under P's mass get probability 1e-4.
 //     The window with the least KL(P‖Q) wins, the narrowest on ties; the
-//     range is ±its edge. With fewer than QuantBins non-empty bins, no
-//     clipping.
+//     range is ±its edge. Exact zeros (counted apart as well as in their
+//     bin) are left out of P and Q: zero is always exactly representable,
+//     and the zeros of a Relu output would otherwise pull the threshold
+//     far down. Prefix sums make each window cost O(QuantBins).
 //   - percentile (default 99.999): without Signed, the threshold t is the
 //     upper edge of the bin where the count of larger |x| drops to at most
 //     (1−p/100)·N, and the range is [−t, t]; with Signed, the lower and upper
@@ -89,7 +91,7 @@
 //
 // with tensors sorted by name and, per method, the state: MinMax
 // {"min","max","stats"}; EMA {"constant","min","max","stats"}; histograms
-// {"method","bins","signed","min","max","offset","counts","stats"} where
+// {"method","bins","signed","min","max","offset","counts","zeros","stats"} where
 // counts run from the first to the last non-empty bin starting at bin
 // offset (the width follows from min and max). Load checks that every
 // state is consistent (counts sum to the values, fit the range) and

@@ -31,6 +31,7 @@ type HistogramObserver struct {
 	opts     Options
 	exp      int
 	counts   []uint64
+	zeros    uint64 // exact zeros, also counted in their bin
 	min, max float32
 	stats    Stats
 }
@@ -155,12 +156,18 @@ func (h *HistogramObserver) Observe(data []float32) {
 		for _, x := range data {
 			if finite32(x) {
 				h.counts[int(math.Floor(float64(x)*inv))+half]++
+				if x == 0 {
+					h.zeros++
+				}
 			}
 		}
 	} else {
 		for _, x := range data {
 			if finite32(x) {
 				h.counts[int(math.Abs(float64(x))*inv)]++
+				if x == 0 {
+					h.zeros++
+				}
 			}
 		}
 	}
@@ -206,6 +213,7 @@ func (h *HistogramObserver) Merge(other Observer) error {
 		}
 	}
 	h.min, h.max = lo, hi
+	h.zeros += p.zeros
 	h.stats.add(p.stats)
 	return nil
 }
@@ -242,13 +250,14 @@ type histState struct {
 	Max    float32  `json:"max"`
 	Offset int      `json:"offset"`
 	Counts []uint64 `json:"counts"`
+	Zeros  uint64   `json:"zeros"`
 	Stats  Stats    `json:"stats"`
 }
 
 // MarshalJSON writes the observer's state. The options other than the bin
 // layout belong to the Collection that holds the observer.
 func (h *HistogramObserver) MarshalJSON() ([]byte, error) {
-	s := histState{Method: h.method, Bins: len(h.counts), Signed: h.opts.Signed, Min: h.min, Max: h.max, Counts: []uint64{}, Stats: h.stats}
+	s := histState{Method: h.method, Bins: len(h.counts), Signed: h.opts.Signed, Min: h.min, Max: h.max, Counts: []uint64{}, Zeros: h.zeros, Stats: h.stats}
 	if h.stats.Values > 0 {
 		first, last := h.nonEmpty()
 		s.Offset, s.Counts = first, h.counts[first:last+1]
@@ -275,7 +284,7 @@ func (h *HistogramObserver) UnmarshalJSON(b []byte) error {
 	}
 	n := &HistogramObserver{method: h.method, opts: h.opts, exp: minExp, counts: make([]uint64, len(h.counts)), min: s.Min, max: s.Max, stats: s.Stats}
 	if s.Stats.Values == 0 {
-		if len(s.Counts) != 0 || s.Offset != 0 {
+		if len(s.Counts) != 0 || s.Offset != 0 || s.Zeros != 0 {
 			return fmt.Errorf("calib: histogram state: counts without values")
 		}
 		*h = *n
@@ -310,14 +319,29 @@ func (h *HistogramObserver) UnmarshalJSON(b []byte) error {
 		return fmt.Errorf("calib: histogram state: counts sum to %d, stats say %d values", total, s.Stats.Values)
 	}
 	copy(n.counts[s.Offset:], s.Counts)
+	if s.Zeros > 0 && (s.Min > 0 || s.Max < 0 || s.Zeros > n.counts[n.zeroBin()]) {
+		return fmt.Errorf("calib: histogram state: %d zeros do not fit the range and counts", s.Zeros)
+	}
+	n.zeros = s.Zeros
 	*h = *n
 	return nil
 }
 
+// zeroBin is the bin holding zero.
+func (h *HistogramObserver) zeroBin() int {
+	if h.opts.Signed {
+		return len(h.counts) / 2
+	}
+	return 0
+}
+
 // nonEmpty returns the first and last non-empty bins; h must hold values.
-func (h *HistogramObserver) nonEmpty() (first, last int) {
+func (h *HistogramObserver) nonEmpty() (first, last int) { return nonEmpty(h.counts) }
+
+// nonEmpty returns the first and last non-empty bins of counts, -1 if none.
+func nonEmpty(counts []uint64) (first, last int) {
 	first, last = -1, -1
-	for i, c := range h.counts {
+	for i, c := range counts {
 		if c != 0 {
 			if first < 0 {
 				first = i

@@ -5,6 +5,7 @@ package calib
 
 import (
 	"math"
+	"slices"
 
 	"github.com/onnxq/onnxq/qdq"
 )
@@ -29,11 +30,11 @@ func (h *HistogramObserver) clip(lo, hi float64) (float32, float32) {
 	return clamp(lo), clamp(hi)
 }
 
-// window returns, for the threshold search, the number of candidate
+// window returns, for the threshold search over counts, the number of candidate
 // windows: without Signed, bins [0, i) for i ≤ n; with it, bins
 // [half−i, half+i) for i ≤ n, n covering every non-empty bin.
-func (h *HistogramObserver) window() int {
-	first, last := h.nonEmpty()
+func (h *HistogramObserver) window(counts []uint64) int {
+	first, last := nonEmpty(counts)
 	if !h.opts.Signed {
 		return last + 1
 	}
@@ -59,8 +60,21 @@ func (h *HistogramObserver) span(i int) (lo, hi int) {
 // is charged for the clipped mass rather than excluded. The window with the
 // least KL(P‖Q) wins (the narrowest on ties); its edge, clipped to the
 // observed extremes, is the range.
+//
+// Exact zeros are left out of both distributions: every range represents
+// zero exactly, and the spike of a Relu output's zeros would otherwise
+// dominate the first chunk and pull the threshold far down (with half the
+// values zero, to about a third of the clip found without them).
 func (h *HistogramObserver) entropyRange() (float32, float32) {
-	n := h.window()
+	counts := h.counts
+	if h.zeros > 0 {
+		counts = slices.Clone(h.counts)
+		counts[h.zeroBin()] -= h.zeros
+		if first, _ := nonEmpty(counts); first < 0 {
+			return h.min, h.max
+		}
+	}
+	n := h.window(counts)
 	nq := h.opts.QuantBins
 	start := nq
 	if h.opts.Signed {
@@ -69,7 +83,7 @@ func (h *HistogramObserver) entropyRange() (float32, float32) {
 	if n <= start {
 		return h.min, h.max
 	}
-	k := newKLTable(h.counts)
+	k := newKLTable(counts)
 	best, bestKL := n, math.Inf(1)
 	for i := start; i <= n; i++ {
 		lo, hi := h.span(i)
@@ -198,7 +212,7 @@ func (h *HistogramObserver) percentileRange() (float32, float32) {
 // clipped range cost the rounding noise scale²/12, values beyond it their
 // squared distance (bin centre) to the bound. The smallest t wins ties.
 func (h *HistogramObserver) mseRange() (float32, float32) {
-	n := h.window()
+	n := h.window(h.counts)
 	type bin struct {
 		centre float64
 		count  float64
