@@ -290,3 +290,26 @@ func TensorAttr(name string, t *Tensor) *Attribute {
 func GraphAttr(name string, g *Graph) *Attribute {
 	return &Attribute{Name: name, Type: AttrGraph, Graph: g}
 }
+
+// RemoveInitializer takes a constant value out of the graph: out of the
+// initializer list, the value infos and the graph's scope, so its name
+// can be used again. No node may still read it, and it may not be a graph
+// input or output.
+func (g *Graph) RemoveInitializer(v *Value) error {
+	i := slices.Index(g.Initializers, v)
+	switch {
+	case i < 0:
+		return fmt.Errorf("%s: %q is not an initializer of this graph", where(g), v.Name)
+	case len(v.Consumers) > 0:
+		return fmt.Errorf("%s: initializer %q is still read by node %s", where(g), v.Name, nodeLabel(v.Consumers[0]))
+	case slices.Contains(g.Inputs, v) || slices.Contains(g.Outputs, v):
+		return fmt.Errorf("%s: initializer %q is a graph input or output", where(g), v.Name)
+	}
+	g.Initializers = slices.Delete(g.Initializers, i, i+1)
+	g.ValueInfos = slices.DeleteFunc(g.ValueInfos, func(x *Value) bool { return x == v })
+	if g.values[v.Name] == v {
+		delete(g.values, v.Name)
+	}
+	delete(g.valueInfo, v)
+	return nil
+}

@@ -145,3 +145,38 @@ func TestSharedModelsRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+func TestRemoveInitializer(t *testing.T) {
+	b := NewBuilder(17)
+	x := b.Input("x", Float32, 2)
+	w := b.Const(FromFloat32s("w", []int64{2}, []float32{1, 2}))
+	unused := b.Const(FromFloat32s("unused", []int64{1}, []float32{3}))
+	b.Output(b.Op("Add", x, w))
+	m, err := b.Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := m.Graph
+	if err := g.RemoveInitializer(w); err == nil {
+		t.Fatal("removed an initializer that a node reads")
+	}
+	if err := g.RemoveInitializer(unused); err != nil {
+		t.Fatal(err)
+	}
+	if g.Value("unused") != nil || len(g.Initializers) != 1 {
+		t.Fatal("initializer still in scope")
+	}
+	if _, err := g.AddInitializer(must(FromFloat32s("unused", []int64{1}, []float32{4}))); err != nil {
+		t.Fatalf("name not free again: %v", err)
+	}
+	if err := m.Verify(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func must(t *Tensor, err error) *Tensor {
+	if err != nil {
+		panic(err)
+	}
+	return t
+}

@@ -155,17 +155,15 @@ func removeDead(m *graph.Model, g *graph.Graph) (nodes, inits int, err error) {
 			used[v] = true
 		}
 	})
-	kept := g.Initializers[:0]
-	for _, v := range g.Initializers {
-		if used[v] || slices.Contains(g.Inputs, v) {
-			kept = append(kept, v)
+	for _, v := range slices.Clone(g.Initializers) {
+		if used[v] || slices.Contains(g.Inputs, v) || slices.Contains(g.Outputs, v) {
 			continue
 		}
-		gone = append(gone, v)
+		if err := g.RemoveInitializer(v); err != nil {
+			return 0, 0, err
+		}
 		inits++
 	}
-	clear(g.Initializers[len(kept):])
-	g.Initializers = kept
 	if len(gone) > 0 {
 		drop := map[*graph.Value]bool{}
 		for _, v := range gone {
