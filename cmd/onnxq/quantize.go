@@ -6,7 +6,6 @@ package main
 // atomically and reports what was quantized and how much the outputs moved.
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -20,7 +19,7 @@ import (
 	"github.com/onnxq/onnxq/internal/calibdata"
 	"github.com/onnxq/onnxq/passes"
 	"github.com/onnxq/onnxq/qdq"
-	"github.com/onnxq/onnxq/runtime"
+	"github.com/onnxq/onnxq/quant"
 	"github.com/spf13/pflag"
 )
 
@@ -230,20 +229,25 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, method cal
 	}
 	sizeBefore := fileSize(cfg.Model)
 
-	ctx := &passes.Context{Log: io.Discard, Values: map[string]any{}}
-	runOpts := passes.RunOptions{DumpAfter: cfg.DumpAfter, Dump: c.stdout, StopAfter: cfg.StopAfter, TimePasses: cfg.TimePasses}
-	if err := passes.Run(m, ctx, passes.PreparePasses(), runOpts); err != nil {
+	qcfg := quant.Config{
+		Method:       method,
+		CalibOptions: calib.DefaultOptions(),
+		Quant:        opts,
+		Threads:      cfg.Threads,
+		RunOptions:   passes.RunOptions{DumpAfter: cfg.DumpAfter, Dump: c.stdout, StopAfter: cfg.StopAfter, TimePasses: cfg.TimePasses},
+		Progress:     func(done, total int) { progress(c.stderr, "calibrating", done, total) },
+	}
+	qcfg.CalibOptions.Percentile = cfg.Percentile
+	if err := quant.Prepare(m, qcfg); err != nil {
 		return err
 	}
-	stopped := cfg.StopAfter != "" && contains(passes.Names(passes.PreparePasses()), cfg.StopAfter)
-
 	// The FP32 reference for the summary runs on the prepared graph: the
 	// same values the ranges were measured on.
-	fp32, err := graph.Decode(mustEncode(m), m.Dir)
+	fp32, err := quant.Clone(m)
 	if err != nil {
 		return err
 	}
-	coll, err := calibrate(c, m, src, method, cfg)
+	coll, err := calibrate(m, src, qcfg, cfg.LoadCalib)
 	if err != nil {
 		return err
 	}
@@ -252,37 +256,14 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, method cal
 			return err
 		}
 	}
-	if !stopped {
-		ranges := map[string]passes.Range{}
-		for name, r := range coll.Ranges() {
-			ranges[name] = passes.Range{Min: r.Min, Max: r.Max}
-		}
-		if err := passes.Run(m, ctx, []passes.Pass{passes.QuantizePass(ranges, opts)}, runOpts); err != nil {
-			return err
-		}
+	report, err := quant.Quantize(m, quant.Ranges(coll), qcfg)
+	if err != nil {
+		return err
 	}
 	if err := graph.Save(m, cfg.Out, graph.SaveOptions{}); err != nil {
 		return fmt.Errorf("writing %s: %v", cfg.Out, plainError(err))
 	}
-	report, _ := ctx.Values[passes.QuantReportKey].(*passes.QuantReport)
 	return c.summary(cfg, report, sizeBefore, fp32, m, src)
-}
-
-func mustEncode(m *graph.Model) []byte {
-	data, err := graph.Encode(m)
-	if err != nil {
-		return nil
-	}
-	return data
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func fileSize(path string) int64 {
@@ -293,57 +274,29 @@ func fileSize(path string) int64 {
 	return st.Size()
 }
 
-// calibrate runs the prepared FP32 model on every sample and feeds every
-// float32 value to the observers; statistics from --load-calib are merged.
-func calibrate(c *cli, m *graph.Model, src *calibdata.Source, method calib.Method, cfg *quantizeConfig) (*calib.Collection, error) {
-	copts := calib.DefaultOptions()
-	copts.Percentile = cfg.Percentile
-	coll, err := calib.New(method, copts)
+// calibrate merges the statistics saved by --load-calib and observes the
+// prepared model on the samples (none when src is nil).
+func calibrate(m *graph.Model, src *calibdata.Source, qcfg quant.Config, loadCalib string) (*calib.Collection, error) {
+	coll, err := calib.New(qcfg.Method, qcfg.CalibOptions)
 	if err != nil {
 		return nil, err
 	}
-	if cfg.LoadCalib != "" {
-		f, err := os.Open(cfg.LoadCalib)
+	if loadCalib != "" {
+		f, err := os.Open(loadCalib)
 		if err != nil {
 			return nil, fmt.Errorf("--load-calib: %v", err)
 		}
 		loaded, err := calib.Load(f)
 		f.Close()
 		if err != nil {
-			return nil, fmt.Errorf("--load-calib %s: %v", cfg.LoadCalib, err)
+			return nil, fmt.Errorf("--load-calib %s: %v", loadCalib, err)
 		}
 		if err := coll.Merge(loaded); err != nil {
-			return nil, fmt.Errorf("--load-calib %s: %v", cfg.LoadCalib, err)
+			return nil, fmt.Errorf("--load-calib %s: %v", loadCalib, err)
 		}
 	}
-	if src == nil {
-		return coll, nil
-	}
-	sess, err := runtime.NewSession(m, runtime.Options{Threads: cfg.Threads, Observer: func(v *graph.Value, t *runtime.Tensor) {
-		if f := t.F32(); f != nil {
-			coll.Observe(v.Name, f)
-		}
-	}})
-	if err != nil {
+	if err := quant.Calibrate(m, src, qcfg, coll); err != nil {
 		return nil, err
-	}
-	// Graph inputs are activations too, but the observer sees only what
-	// nodes produce.
-	n := src.Len()
-	for i := 0; i < n; i++ {
-		sample, err := src.Sample(i)
-		if err != nil {
-			return nil, fmt.Errorf("--calib: %v", err)
-		}
-		for name, t := range sample {
-			if f := t.F32(); f != nil {
-				coll.Observe(name, f)
-			}
-		}
-		if _, err := sess.Run(sample); err != nil {
-			return nil, fmt.Errorf("calibration sample %s: %v", src.Names()[i], err)
-		}
-		progress(c.stderr, "calibrating", i+1, n)
 	}
 	return coll, nil
 }
@@ -420,20 +373,14 @@ func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, sizeBefore int
 	if cfg.EvalMax <= 0 || src == nil || src.Len() == 0 {
 		return nil
 	}
-	sqnr, err := outputSQNR(fp32, q, src, cfg.EvalMax, cfg.Threads)
+	sqnr, err := quant.OutputSQNR(fp32, q, src, cfg.EvalMax, cfg.Threads)
 	if err != nil {
 		return fmt.Errorf("summary: %v", err)
 	}
 	for _, o := range sqnr {
-		fmt.Fprintf(c.stdout, "sqnr\t%s %s dB (%d samples, quantized vs FP32 in onnxq's runtime)\n", o.name, formatDB(o.db), o.samples)
+		fmt.Fprintf(c.stdout, "sqnr\t%s %s dB (%d samples, quantized vs FP32 in onnxq's runtime)\n", o.Name, formatDB(o.DB), o.Samples)
 	}
 	return nil
-}
-
-type outputSQNRResult struct {
-	name    string
-	db      float64
-	samples int
 }
 
 func formatDB(db float64) string {
@@ -441,49 +388,4 @@ func formatDB(db float64) string {
 		return "inf"
 	}
 	return fmt.Sprintf("%.1f", db)
-}
-
-// outputSQNR runs both models on the first n samples and pools the SQNR
-// of each output over them.
-func outputSQNR(fp32, q *graph.Model, src *calibdata.Source, n, threads int) ([]outputSQNRResult, error) {
-	ref, err := runtime.NewSession(fp32, runtime.Options{Threads: threads})
-	if err != nil {
-		return nil, err
-	}
-	quant, err := runtime.NewSession(q, runtime.Options{Threads: threads})
-	if err != nil {
-		return nil, err
-	}
-	n = min(n, src.Len())
-	refAll := map[string][]float32{}
-	gotAll := map[string][]float32{}
-	for i := 0; i < n; i++ {
-		sample, err := src.Sample(i)
-		if err != nil {
-			return nil, err
-		}
-		a, err := ref.Run(sample)
-		if err != nil {
-			return nil, err
-		}
-		b, err := quant.Run(sample)
-		if err != nil {
-			return nil, errors.New("the quantized model does not run: " + err.Error())
-		}
-		for name, t := range a {
-			fr, fq := t.F32(), b[name].F32()
-			if fr == nil || fq == nil || len(fr) != len(fq) {
-				continue
-			}
-			refAll[name] = append(refAll[name], fr...)
-			gotAll[name] = append(gotAll[name], fq...)
-		}
-	}
-	var out []outputSQNRResult
-	for _, v := range q.Graph.Outputs {
-		if r, ok := refAll[v.Name]; ok {
-			out = append(out, outputSQNRResult{v.Name, qdq.SQNR(r, gotAll[v.Name]), n})
-		}
-	}
-	return out, nil
 }

@@ -1,0 +1,20 @@
+// Package quant is onnxq's library facade: it connects the pieces that
+// must not know each other (graph, runtime, calib, passes) into the
+// quantization flow, so a program can do what "onnxq MODEL -o OUT" does.
+//
+// The flow is Prepare (fold constants and BatchNormalization, remove dead
+// nodes), Calibrate (run the prepared FP32 model on samples and observe
+// every float32 value, graph inputs included), Quantize (insert Q/DQ by
+// the rule table from the calibrated ranges); Run does all three.
+//
+// Invariants:
+//   - DefaultConfig is exactly the command line's defaults, so Run with it
+//     produces the model "onnxq MODEL -o OUT --calib DIR" writes.
+//   - Results do not depend on Config.Threads: samples are observed in
+//     order and the observers are deterministic.
+//   - Calibrate and Quantize expect a prepared model: the ranges are keyed
+//     by the value names of the prepared graph.
+//   - Errors are returned, never panics; a model that fails partway is
+//     left as it was when the failing step began or partly edited, never
+//     saved.
+package quant

@@ -1,0 +1,251 @@
+// quant.go holds the facade: the configuration, the three steps of the
+// quantization flow, Run doing them all, and OutputSQNR comparing the
+// outputs of two models.
+package quant
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+
+	"github.com/onnxq/onnxq/calib"
+	"github.com/onnxq/onnxq/graph"
+	"github.com/onnxq/onnxq/internal/calibdata"
+	"github.com/onnxq/onnxq/passes"
+	"github.com/onnxq/onnxq/qdq"
+	"github.com/onnxq/onnxq/runtime"
+)
+
+// Config is the typed form of a quantization request.
+type Config struct {
+	// Method and CalibOptions choose and tune the range observers.
+	Method       calib.Method
+	CalibOptions calib.Options
+	// Quant are the quantize pass's options (types, per-channel,
+	// exclusions).
+	Quant passes.QuantOptions
+	// Threads bounds the runtime's threads (0: all cores).
+	Threads int
+	// RunOptions are the pass pipeline's debugging options. A StopAfter
+	// naming a prepare pass makes Quantize a no-op.
+	RunOptions passes.RunOptions
+	// Log receives the passes' notes (an op left in FP32 and why); nil
+	// discards them.
+	Log io.Writer
+	// Progress, when set, is called after each calibration sample.
+	Progress func(done, total int)
+}
+
+// DefaultConfig returns the command line's defaults: MinMax calibration,
+// the ort-cpu preset (uint8 activations, int8 symmetric per-channel
+// weights, Relu/Clip folded), all cores.
+func DefaultConfig() Config {
+	return Config{
+		Method:       calib.MinMax,
+		CalibOptions: calib.DefaultOptions(),
+		Quant:        passes.PresetORTCPU(),
+	}
+}
+
+// Result is what Run produced besides the edited model.
+type Result struct {
+	// Reference is a copy of the prepared FP32 model, before Q/DQ: the
+	// values the ranges were measured on.
+	Reference *graph.Model
+	// Collection holds the calibration statistics.
+	Collection *calib.Collection
+	// Report says what the quantize pass did; nil when the pipeline
+	// stopped before it.
+	Report *passes.QuantReport
+}
+
+func (cfg Config) context() *passes.Context {
+	log := cfg.Log
+	if log == nil {
+		log = io.Discard
+	}
+	return &passes.Context{Log: log, Values: map[string]any{}}
+}
+
+// stopsInPrepare tells whether RunOptions.StopAfter names a prepare pass.
+func (cfg Config) stopsInPrepare() bool {
+	return cfg.RunOptions.StopAfter != "" && slices.Contains(passes.Names(passes.PreparePasses()), cfg.RunOptions.StopAfter)
+}
+
+// Prepare runs the prepare passes on m in place.
+func Prepare(m *graph.Model, cfg Config) error {
+	if m == nil || m.Graph == nil {
+		return errors.New("quant: no model")
+	}
+	return passes.Run(m, cfg.context(), passes.PreparePasses(), cfg.RunOptions)
+}
+
+// Calibrate runs the prepared model m on every sample of src and feeds
+// every float32 value (graph inputs too) to into's observers, sample by
+// sample in order.
+func Calibrate(m *graph.Model, src *calibdata.Source, cfg Config, into *calib.Collection) error {
+	if m == nil || m.Graph == nil {
+		return errors.New("quant: no model")
+	}
+	if into == nil {
+		return errors.New("quant: no collection to calibrate into")
+	}
+	if src == nil {
+		return nil
+	}
+	sess, err := runtime.NewSession(m, runtime.Options{Threads: cfg.Threads, Observer: func(v *graph.Value, t *runtime.Tensor) {
+		if f := t.F32(); f != nil {
+			into.Observe(v.Name, f)
+		}
+	}})
+	if err != nil {
+		return err
+	}
+	names := src.Names()
+	n := src.Len()
+	for i := 0; i < n; i++ {
+		sample, err := src.Sample(i)
+		if err != nil {
+			return fmt.Errorf("calibration samples: %v", err)
+		}
+		// The observer sees only what nodes produce; graph inputs are
+		// activations too. Observed in input order, for determinism.
+		for _, in := range sess.Inputs() {
+			if t := sample[in.Name]; t != nil {
+				if f := t.F32(); f != nil {
+					into.Observe(in.Name, f)
+				}
+			}
+		}
+		if _, err := sess.Run(sample); err != nil {
+			return fmt.Errorf("calibration sample %s: %v", names[i], err)
+		}
+		if cfg.Progress != nil {
+			cfg.Progress(i+1, n)
+		}
+	}
+	return nil
+}
+
+// Ranges turns calibrated statistics into the quantize pass's ranges.
+func Ranges(c *calib.Collection) map[string]passes.Range {
+	ranges := map[string]passes.Range{}
+	for name, r := range c.Ranges() {
+		ranges[name] = passes.Range{Min: r.Min, Max: r.Max}
+	}
+	return ranges
+}
+
+// Quantize inserts Q/DQ into the prepared model m by the rule table, from
+// the activation ranges, and returns the pass's report. When
+// cfg.RunOptions.StopAfter names a prepare pass it does nothing and
+// returns a nil report.
+func Quantize(m *graph.Model, ranges map[string]passes.Range, cfg Config) (*passes.QuantReport, error) {
+	if m == nil || m.Graph == nil {
+		return nil, errors.New("quant: no model")
+	}
+	if cfg.stopsInPrepare() {
+		return nil, nil
+	}
+	ctx := cfg.context()
+	if err := passes.Run(m, ctx, []passes.Pass{passes.QuantizePass(ranges, cfg.Quant)}, cfg.RunOptions); err != nil {
+		return nil, err
+	}
+	report, _ := ctx.Values[passes.QuantReportKey].(*passes.QuantReport)
+	return report, nil
+}
+
+// Run quantizes m in place: Prepare, Calibrate on src, Quantize. It keeps
+// a copy of the prepared FP32 model as the reference for OutputSQNR.
+func Run(m *graph.Model, src *calibdata.Source, cfg Config) (*Result, error) {
+	if err := Prepare(m, cfg); err != nil {
+		return nil, err
+	}
+	ref, err := Clone(m)
+	if err != nil {
+		return nil, err
+	}
+	coll, err := calib.New(cfg.Method, cfg.CalibOptions)
+	if err != nil {
+		return nil, err
+	}
+	if err := Calibrate(m, src, cfg, coll); err != nil {
+		return nil, err
+	}
+	report, err := Quantize(m, Ranges(coll), cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Result{Reference: ref, Collection: coll, Report: report}, nil
+}
+
+// Clone returns an independent copy of m, through its serialised form.
+func Clone(m *graph.Model) (*graph.Model, error) {
+	data, err := graph.Encode(m)
+	if err != nil {
+		return nil, err
+	}
+	return graph.Decode(data, m.Dir)
+}
+
+// OutputResult is the SQNR of one graph output.
+type OutputResult struct {
+	Name    string
+	DB      float64 // +Inf when the outputs are equal
+	Samples int
+}
+
+// OutputSQNR runs fp32 and q in onnxq's runtime on the first n samples of
+// src and pools the SQNR of each output of q over them, in q's output
+// order. Outputs that are not float32 in both, or differ in size, are
+// left out.
+func OutputSQNR(fp32, q *graph.Model, src *calibdata.Source, n, threads int) ([]OutputResult, error) {
+	if fp32 == nil || q == nil || src == nil {
+		return nil, errors.New("quant: OutputSQNR needs two models and samples")
+	}
+	ref, err := runtime.NewSession(fp32, runtime.Options{Threads: threads})
+	if err != nil {
+		return nil, err
+	}
+	quant, err := runtime.NewSession(q, runtime.Options{Threads: threads})
+	if err != nil {
+		return nil, err
+	}
+	n = min(n, src.Len())
+	refAll := map[string][]float32{}
+	gotAll := map[string][]float32{}
+	for i := 0; i < n; i++ {
+		sample, err := src.Sample(i)
+		if err != nil {
+			return nil, err
+		}
+		a, err := ref.Run(sample)
+		if err != nil {
+			return nil, err
+		}
+		b, err := quant.Run(sample)
+		if err != nil {
+			return nil, errors.New("the quantized model does not run: " + err.Error())
+		}
+		for name, t := range a {
+			bt := b[name]
+			if bt == nil {
+				continue
+			}
+			fr, fq := t.F32(), bt.F32()
+			if fr == nil || fq == nil || len(fr) != len(fq) {
+				continue
+			}
+			refAll[name] = append(refAll[name], fr...)
+			gotAll[name] = append(gotAll[name], fq...)
+		}
+	}
+	var out []OutputResult
+	for _, v := range q.Graph.Outputs {
+		if r, ok := refAll[v.Name]; ok {
+			out = append(out, OutputResult{v.Name, qdq.SQNR(r, gotAll[v.Name]), n})
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,146 @@
+// quant_test.go checks the facade end to end on a small Conv/Relu/MatMul
+// model calibrated on synthetic samples.
+package quant_test
+
+import (
+	"bytes"
+	"slices"
+	"testing"
+
+	"github.com/onnxq/onnxq/graph"
+	"github.com/onnxq/onnxq/internal/calibdata"
+	"github.com/onnxq/onnxq/passes"
+	"github.com/onnxq/onnxq/quant"
+)
+
+func smallModel(t *testing.T) *graph.Model {
+	t.Helper()
+	b := graph.NewBuilder(17)
+	x := b.Input("x", graph.Float32, 1, 2, 8, 8)
+	wdata := make([]float32, 4*2*3*3)
+	for i := range wdata {
+		wdata[i] = float32(i%7) - 3
+	}
+	w := b.Const(graph.FromFloat32s("w", []int64{4, 2, 3, 3}, wdata))
+	y := b.Op("Conv", x, w, graph.IntsAttr("pads", 1, 1, 1, 1))
+	y = b.Op("Relu", y)
+	mdata := make([]float32, 8*5)
+	for i := range mdata {
+		mdata[i] = float32(i) / 8
+	}
+	mw := b.Const(graph.FromFloat32s("mw", []int64{8, 5}, mdata))
+	b.Output(b.Op("MatMul", y, mw))
+	m, err := b.Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func countOps(m *graph.Model, op string) int {
+	n := 0
+	m.Graph.Walk(func(g *graph.Graph) {
+		for _, nd := range g.Nodes {
+			if nd.OpType == op {
+				n++
+			}
+		}
+	})
+	return n
+}
+
+func TestRun(t *testing.T) {
+	m := smallModel(t)
+	src := calibdata.Synthetic(calibdata.Inputs(m), 8, 1)
+	var calls []int
+	cfg := quant.DefaultConfig()
+	cfg.Progress = func(done, total int) {
+		if total != 8 {
+			t.Errorf("progress total %d, want 8", total)
+		}
+		calls = append(calls, done)
+	}
+	res, err := quant.Run(m, src, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(calls, []int{1, 2, 3, 4, 5, 6, 7, 8}) {
+		t.Errorf("progress calls %v", calls)
+	}
+	if res.Report == nil || res.Report.WeightsQuantized != 2 {
+		t.Fatalf("report %+v: want both weights quantized", res.Report)
+	}
+	if countOps(m, "DequantizeLinear") == 0 || countOps(m, "QuantizeLinear") == 0 {
+		t.Fatal("no Q/DQ in the quantized model")
+	}
+	if countOps(res.Reference, "DequantizeLinear") != 0 {
+		t.Error("the reference model was edited too")
+	}
+	// Graph inputs are observed, not only what nodes produce.
+	if _, ok := res.Collection.Ranges()["x"]; !ok {
+		t.Errorf("input x has no range; observed %v", res.Collection.Names())
+	}
+	sqnr, err := quant.OutputSQNR(res.Reference, m, src, 4, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sqnr) != 1 || sqnr[0].Samples != 4 || sqnr[0].DB < 25 {
+		t.Errorf("output SQNR %+v: want one output over 4 samples at 25 dB or more", sqnr)
+	}
+}
+
+// TestDeterministic: the quantized model does not depend on the thread
+// count.
+func TestDeterministic(t *testing.T) {
+	var out [][]byte
+	for _, threads := range []int{1, 3} {
+		m := smallModel(t)
+		cfg := quant.DefaultConfig()
+		cfg.Threads = threads
+		if _, err := quant.Run(m, calibdata.Synthetic(calibdata.Inputs(m), 5, 7), cfg); err != nil {
+			t.Fatal(err)
+		}
+		data, err := graph.Encode(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, data)
+	}
+	if !bytes.Equal(out[0], out[1]) {
+		t.Error("1 and 3 threads give different models")
+	}
+}
+
+// TestStopInPrepare: stopping after a prepare pass leaves Quantize a no-op.
+func TestStopInPrepare(t *testing.T) {
+	m := smallModel(t)
+	cfg := quant.DefaultConfig()
+	cfg.RunOptions = passes.RunOptions{StopAfter: passes.Names(passes.PreparePasses())[0]}
+	res, err := quant.Run(m, calibdata.Synthetic(calibdata.Inputs(m), 2, 1), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Report != nil || countOps(m, "QuantizeLinear") != 0 {
+		t.Error("quantized although the pipeline stopped in prepare")
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	cfg := quant.DefaultConfig()
+	if err := quant.Prepare(nil, cfg); err == nil {
+		t.Error("Prepare(nil): no error")
+	}
+	if _, err := quant.Quantize(nil, nil, cfg); err == nil {
+		t.Error("Quantize(nil): no error")
+	}
+	if err := quant.Calibrate(smallModel(t), nil, cfg, nil); err == nil {
+		t.Error("Calibrate without a collection: no error")
+	}
+	cfg.Method = "nosuch"
+	if _, err := quant.Run(smallModel(t), nil, cfg); err == nil {
+		t.Error("unknown method: no error")
+	}
+	if _, err := quant.OutputSQNR(nil, nil, nil, 1, 1); err == nil {
+		t.Error("OutputSQNR(nil): no error")
+	}
+}
