@@ -422,14 +422,14 @@ func (q *quantizer) buildGroups() {
 				continue
 			}
 			var members []*graph.Value
-			for i, in := range n.Inputs {
-				if isFloat(in) && inf.rule.activationSlot(i) {
-					members = append(members, in)
-				}
-			}
 			for _, o := range n.Outputs {
 				if isFloat(o) {
 					members = append(members, o)
+				}
+			}
+			for i, in := range n.Inputs {
+				if isFloat(in) && inf.rule.activationSlot(i) && !q.narrowInput(n, in) {
+					members = append(members, in)
 				}
 			}
 			for _, m := range members[min(1, len(members)):] {
@@ -437,6 +437,22 @@ func (q *quantizer) buildGroups() {
 			}
 		}
 	}
+}
+
+// concatSplitRatio: a Concat input whose calibrated range is this many
+// times narrower than the Concat's output keeps its own parameters
+// (requantized by the Concat's output Q) instead of joining the output's
+// range, so that the union range of a wide branch does not spread through
+// the share ops upstream of a narrow one.
+const concatSplitRatio = 6
+
+// narrowInput reports whether input in of a Concat keeps its own range.
+func (q *quantizer) narrowInput(n *graph.Node, in *graph.Value) bool {
+	if n.OpType != "Concat" || len(n.Outputs) != 1 || !q.hasRange(in) || !q.hasRange(n.Outputs[0]) {
+		return false
+	}
+	r, o := q.ranges[in.Name], q.ranges[n.Outputs[0].Name]
+	return (r.Max-min(r.Min, 0))*concatSplitRatio < o.Max-min(o.Min, 0)
 }
 
 // groupRange is the union of the ranges of v's group.

@@ -700,3 +700,34 @@ func TestQuantizeOverrides(t *testing.T) {
 		t.Error("empty override range accepted")
 	}
 }
+
+// A Concat input with a range far narrower than the output's keeps its own
+// scale (requantized at the output); inputs of comparable range share it.
+func TestQuantizeConcatNarrowInput(t *testing.T) {
+	b := graph.NewBuilder(13)
+	x := b.Input("x", graph.Float32, 1, 2, 4, 4)
+	wide := b.Op("Conv", x, convW(b, "w1", 1, 2, 2, 1), f32(b, "b1", 2, 2))
+	near := b.Op("Conv", x, convW(b, "w2", 3, 2, 2, 1), f32(b, "b2", 4, 2))
+	narrow := b.Op("Conv", x, convW(b, "w3", 5, 2, 2, 1), f32(b, "b3", 6, 2))
+	y := b.Op("Concat", wide, near, narrow, graph.IntAttr("axis", 1))
+	b.Output(b.Op("Conv", y, convW(b, "w4", 7, 2, 6, 1), f32(b, "b4", 8, 2)))
+	m := build(t, b)
+	ranges := fixedRanges(m, map[string]Range{
+		wide.Name: {-8, 8}, near.Name: {-4, 4}, narrow.Name: {-0.5, 0.5}, y.Name: {-8, 8},
+	})
+	quantize(t, m, ranges, DefaultQuantOptions())
+	scale := func(v *graph.Value) float32 {
+		sv := m.Graph.Value(v.Name + "_scale")
+		if sv == nil {
+			t.Fatalf("%s not quantized", v.Name)
+		}
+		s, _ := sv.Const.Float32s()
+		return s[0]
+	}
+	if scale(wide) != scale(y) || scale(near) != scale(y) {
+		t.Errorf("inputs of comparable range do not share the output's scale: %v %v %v", scale(wide), scale(near), scale(y))
+	}
+	if got, want := scale(narrow), float32(1.0/255); math.Abs(float64(got-want)) > 1e-7 {
+		t.Errorf("narrow input scale %v, want its own range's %v", got, want)
+	}
+}

@@ -16,7 +16,8 @@ const (
 	ClassWeighted
 	// ClassShare: data movement (or max/min selection): the outputs take
 	// the parameters of the inputs (all share-slot inputs and outputs form
-	// one range, their union), so no requantization is needed.
+	// one range, their union), so no requantization is needed; a Concat
+	// input far narrower than the output keeps its own range instead.
 	ClassShare
 	// ClassFold: Relu/Clip: the input is left float, the output's range
 	// absorbs the clipping; with FoldActivations the node is removed when
