@@ -259,6 +259,8 @@ func (q *quantizer) decide(n *graph.Node, layerNorm map[*graph.Node]bool) *nodeI
 		inf.reason = r.Reason
 	case r.DefaultFP32 && !matchAny(q.opts.IncludeOps, n.OpType):
 		inf.reason = r.Reason
+	case r.Class == ClassWeighted && feedsLog(n):
+		inf.reason = reasonLogInput
 	case r.Cond == CondPadZero && !padZero(n):
 		inf.reason = "Pad that is not constant 0 changes the range"
 	case r.Cond == CondUnitGemm && (n.AttrFloat("alpha", 1) != 1 || n.AttrFloat("beta", 1) != 1):
@@ -269,6 +271,52 @@ func (q *quantizer) decide(n *graph.Node, layerNorm map[*graph.Node]bool) *nodeI
 		inf.enabled = true
 	}
 	return inf
+}
+
+// logPath are the ops through which an error of a value reaches a later
+// Log unchanged in kind: arithmetic, linear maps and data movement.
+var logPath = map[string]bool{
+	"Slice": true, "Split": true, "Pow": true, "Mul": true, "Add": true, "Sub": true, "Div": true,
+	"Sqrt": true, "Abs": true, "Neg": true, "Reshape": true, "Transpose": true, "Squeeze": true,
+	"Unsqueeze": true, "Concat": true, "Identity": true, "Gather": true, "Pad": true, "Max": true,
+	"Clip": true, "ReduceSum": true, "ReduceSumSquare": true, "ReduceL2": true, "ReduceMean": true,
+	"MatMul": true, "Gemm": true, "Conv": true,
+}
+
+// logPathDepth bounds the search: a front end's spectrum reaches its Log
+// within a few ops.
+const logPathDepth = 8
+
+// feedsLog reports whether a Log reads n's output through at most
+// logPathDepth arithmetic ops: a spectrum computed in 8 bits loses its
+// quiet bins, whose logarithm the rest of the model then reads.
+func feedsLog(n *graph.Node) bool {
+	seen := map[*graph.Node]bool{}
+	front := []*graph.Node{n}
+	for d := 0; d < logPathDepth && len(front) > 0; d++ {
+		var next []*graph.Node
+		for _, x := range front {
+			for _, o := range x.Outputs {
+				if o == nil {
+					continue
+				}
+				for _, c := range o.Consumers {
+					if seen[c] || c.Domain != "" && c.Domain != "ai.onnx" {
+						continue
+					}
+					seen[c] = true
+					if c.OpType == "Log" {
+						return true
+					}
+					if logPath[c.OpType] {
+						next = append(next, c)
+					}
+				}
+			}
+		}
+		front = next
+	}
+	return false
 }
 
 func padZero(n *graph.Node) bool {

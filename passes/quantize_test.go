@@ -6,6 +6,7 @@ package passes
 
 import (
 	"math"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -729,5 +730,27 @@ func TestQuantizeConcatNarrowInput(t *testing.T) {
 	}
 	if got, want := scale(narrow), float32(1.0/255); math.Abs(float64(got-want)) > 1e-7 {
 		t.Errorf("narrow input scale %v, want its own range's %v", got, want)
+	}
+}
+
+// A Conv whose output reaches a Log through arithmetic (a spectrum front
+// end) stays FP32; a Conv of the same model that does not is quantized.
+func TestQuantizeConvFeedingLog(t *testing.T) {
+	b := graph.NewBuilder(13)
+	x := b.Input("x", graph.Float32, 1, 2, 4, 4)
+	spec := b.Op("Conv", x, convW(b, "w1", 1, 2, 2, 1), f32(b, "b1", 2, 2))
+	pow := b.Op("Mul", spec, spec)
+	lg := b.Op("Log", b.Op("Add", pow, f32(b, "eps", 3, 1)))
+	b.Output(b.Op("Conv", lg, convW(b, "w2", 4, 2, 2, 1), f32(b, "b2", 5, 2)))
+	m := build(t, b)
+	r := quantize(t, m, fixedRanges(m, nil), DefaultQuantOptions())
+	if r.OpCounts["Conv"] != 1 {
+		t.Errorf("want 1 quantized Conv, got %v", r.OpCounts)
+	}
+	if !slices.ContainsFunc(r.FP32, func(f FP32Node) bool { return f.Op == "Conv" && f.Reason == reasonLogInput }) {
+		t.Errorf("the spectrum Conv is not reported FP32 for its Log: %v", r.FP32)
+	}
+	if m.Graph.Value("w1").DType != graph.Float32 || m.Graph.Value("w2").DType == graph.Float32 {
+		t.Error("wrong weights quantized")
 	}
 }
