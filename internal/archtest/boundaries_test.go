@@ -23,6 +23,7 @@ var allowed = map[string][]string{
 	"runtime":         {"graph", "qdq", "runtime/kernels", "internal/onnxpb"},
 	"passes":          {"graph", "qdq", "runtime", "runtime/kernels", "internal/onnxpb"},
 	"lower":           {"graph", "qdq", "passes", "runtime", "runtime/kernels", "internal/onnxpb"},
+	"quant":           {"graph", "qdq", "calib", "passes", "runtime", "runtime/kernels", "internal/onnxpb", "internal/calibdata", "internal/tensorio"},
 }
 
 type pkg struct {
