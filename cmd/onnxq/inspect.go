@@ -34,6 +34,14 @@ initializers and Constant nodes), multiply-accumulates of Conv,
 ConvTranspose, Gemm and MatMul (and their integer forms) from inferred
 shapes, quantization nodes, subgraphs, model-local functions and metadata.
 
+"INT8 MAC coverage" is the share of those MACs (Conv, ConvTranspose,
+Gemm, MatMul) in complete Q/DQ units, which ONNX Runtime runs as integer
+kernels: every data and weight input comes from a DequantizeLinear of
+8-bit integers, a bias is absent or a DequantizeLinear of an int32
+constant, and the output feeds only QuantizeLinear nodes (Gemm and
+MatMul may also keep a purely float output: QGemm and
+MatMulIntegerToFloat). An FP32 model covers 0%.
+
 Inputs with dynamic dimensions leave the MACs of the nodes they reach
 unknown; --shape NAME=1,3,224,224 (repeatable) fixes an input's shape
 for the count.
@@ -95,13 +103,16 @@ type Report struct {
 	Nodes int `json:"nodes"`
 	// OpCounts maps op type (prefixed "domain:" outside the default
 	// domain) to its node count, subgraphs included.
-	OpCounts   map[string]int   `json:"op_counts"`
-	Parameters ParameterReport  `json:"parameters"`
-	MACs       MACReport        `json:"macs"`
-	QDQ        QDQReport        `json:"qdq"`
-	Subgraphs  []SubgraphReport `json:"subgraphs"`
-	Functions  []FunctionReport `json:"functions"`
-	Metadata   []MetadataReport `json:"metadata"`
+	OpCounts   map[string]int  `json:"op_counts"`
+	Parameters ParameterReport `json:"parameters"`
+	MACs       MACReport       `json:"macs"`
+	QDQ        QDQReport       `json:"qdq"`
+	// Coverage is the share of the weighted ops' MACs that sit in
+	// complete Q/DQ units, which ONNX Runtime runs as integer kernels.
+	Coverage  CoverageReport   `json:"int8_mac_coverage"`
+	Subgraphs []SubgraphReport `json:"subgraphs"`
+	Functions []FunctionReport `json:"functions"`
+	Metadata  []MetadataReport `json:"metadata"`
 }
 
 // MetadataReport is one metadata_props entry, in file order.
@@ -204,6 +215,21 @@ type QDQReport struct {
 	Total      int            `json:"total"`
 }
 
+// CoverageReport is the INT8 MAC coverage: the MACs of Conv,
+// ConvTranspose, Gemm and MatMul nodes that form complete Q/DQ units
+// (see qdqUnit), against the MACs of all of them. Nodes with unknown
+// shapes count in WeightedNodes and Units but add no MACs.
+type CoverageReport struct {
+	CoveredMACs int64 `json:"covered_macs"`
+	TotalMACs   int64 `json:"total_macs"`
+	// Share is CoveredMACs/TotalMACs, 0 when there are no MACs.
+	Share float64 `json:"share"`
+	// Units counts the weighted nodes in complete Q/DQ units,
+	// WeightedNodes all weighted nodes.
+	Units         int `json:"units"`
+	WeightedNodes int `json:"weighted_nodes"`
+}
+
 // SubgraphReport is one graph held in a node attribute.
 type SubgraphReport struct {
 	Owner     string `json:"owner"`
@@ -299,7 +325,123 @@ func Inspect(m *graph.Model) (*Report, error) {
 			r.MACs.Total += macs
 		}
 	})
+	r.Coverage = int8Coverage(g)
 	return r, nil
+}
+
+// coverageOps are the weighted op types of the coverage figure.
+var coverageOps = map[string]bool{"Conv": true, "ConvTranspose": true, "Gemm": true, "MatMul": true}
+
+// int8Coverage sums the MACs of the weighted nodes of g and its subgraphs,
+// and of those that are complete Q/DQ units. It reads the shapes that
+// shape inference left on the values.
+func int8Coverage(g *graph.Graph) CoverageReport {
+	var c CoverageReport
+	g.Walk(func(g *graph.Graph) {
+		for _, n := range g.Nodes {
+			if !coverageOps[n.OpType] || (n.Domain != "" && n.Domain != "ai.onnx") {
+				continue
+			}
+			c.WeightedNodes++
+			unit := qdqUnit(n)
+			if unit {
+				c.Units++
+			}
+			macs, ok, _ := nodeMACs(n)
+			if !ok {
+				continue
+			}
+			c.TotalMACs += macs
+			if unit {
+				c.CoveredMACs += macs
+			}
+		}
+	})
+	if c.TotalMACs > 0 {
+		c.Share = float64(c.CoveredMACs) / float64(c.TotalMACs)
+	}
+	return c
+}
+
+// qdqUnit tells whether the weighted node n is a complete Q/DQ unit, the
+// pattern ONNX Runtime's QDQ transformer fuses into an integer kernel:
+//   - its data and weight inputs come from DequantizeLinear nodes of 8-bit
+//     integers;
+//   - its bias (Conv, ConvTranspose, Gemm input 2) is absent or comes from
+//     a DequantizeLinear of an int32 constant;
+//   - its output feeds only QuantizeLinear nodes, a graph output
+//     counting as a float consumer (QLinearConv, QLinearMatMul, QGemm with quantized output).
+//     Gemm and MatMul may instead feed no QuantizeLinear at all: ONNX
+//     Runtime then runs QGemm with a float output or MatMulIntegerToFloat,
+//     integer kernels too. An output read both by a QuantizeLinear and by
+//     a float consumer is no unit: the fusion needs every consumer to agree.
+func qdqUnit(n *graph.Node) bool {
+	if len(n.Inputs) < 2 || len(n.Outputs) != 1 || n.Outputs[0] == nil {
+		return false
+	}
+	for i, in := range n.Inputs {
+		switch {
+		case i < 2:
+			if !fromDQ(in, graph.Int8, graph.Uint8) {
+				return false
+			}
+		case i == 2 && n.OpType != "MatMul":
+			if in != nil && !(fromDQ(in, graph.Int32) && isConstant(in.Producer.Input(0))) {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	out := n.Outputs[0]
+	toQ, toFloat := 0, 0
+	// A graph output is read as float.
+	for _, o := range n.Graph.Outputs {
+		if o == out {
+			toFloat++
+		}
+	}
+	for _, c := range out.Consumers {
+		if c.OpType == "QuantizeLinear" && (c.Domain == "" || c.Domain == "ai.onnx") {
+			toQ++
+		} else {
+			toFloat++
+		}
+	}
+	switch n.OpType {
+	case "Gemm", "MatMul":
+		return toQ == 0 || toFloat == 0
+	}
+	return toQ > 0 && toFloat == 0
+}
+
+// fromDQ tells whether v is the output of a default-domain
+// DequantizeLinear whose quantized input has one of the types (or a type
+// that is not known).
+func fromDQ(v *graph.Value, types ...graph.DType) bool {
+	if v == nil || v.Producer == nil || v.Producer.OpType != "DequantizeLinear" {
+		return false
+	}
+	p := v.Producer
+	if p.Domain != "" && p.Domain != "ai.onnx" {
+		return false
+	}
+	q := p.Input(0)
+	if q == nil {
+		return false
+	}
+	return !q.DType.Known() || slices.Contains(types, q.DType)
+}
+
+// isConstant tells whether v is an initializer or a Constant node's output.
+func isConstant(v *graph.Value) bool {
+	if v == nil {
+		return false
+	}
+	if v.Const != nil {
+		return true
+	}
+	return v.Producer != nil && v.Producer.OpType == "Constant"
 }
 
 // domainName names the default domain "ai.onnx", whichever way the file
@@ -707,6 +849,9 @@ func (r *Report) WriteText(w io.Writer, path string) error {
 	for _, oc := range sortedOpCounts(q.IntegerOps) {
 		line("  %s\t%d", oc.Op, oc.Count)
 	}
+	cv := r.Coverage
+	line("  INT8 MAC coverage\t%.1f%% (%s of %s MACs; %d of %s in Q/DQ units)", 100*cv.Share,
+		groupDigits(cv.CoveredMACs), groupDigits(cv.TotalMACs), cv.Units, plural(cv.WeightedNodes, "weighted node"))
 
 	section(fmt.Sprintf("subgraphs (%d)", len(r.Subgraphs)))
 	for _, s := range r.Subgraphs {

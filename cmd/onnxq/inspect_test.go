@@ -154,7 +154,7 @@ func TestInspectJSONFields(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{"ir_version", "opset_imports", "producer_name", "producer_version", "graph_name",
-		"inputs", "outputs", "nodes", "op_counts", "parameters", "macs", "qdq", "subgraphs", "functions", "metadata"}
+		"inputs", "outputs", "nodes", "op_counts", "parameters", "macs", "qdq", "int8_mac_coverage", "subgraphs", "functions", "metadata"}
 	for _, k := range want {
 		if _, ok := obj[k]; !ok {
 			t.Errorf("JSON report has no %q", k)
@@ -417,5 +417,105 @@ func TestInspectShapeFlag(t *testing.T) {
 			t.Errorf("inspect %q: exit %d, want 1", bad, r.code)
 		}
 		oneErrorLine(t, r, bad)
+	}
+}
+
+// TestInt8Coverage: a model quantized by onnxq has its weighted MACs in
+// Q/DQ units, the FP32 model none, and a Conv kept in FP32 leaves only
+// the Gemm's MACs covered.
+func TestInt8Coverage(t *testing.T) {
+	dir := t.TempDir()
+	convnet, err := filepath.Abs(filepath.Join("..", "..", "testdata", "models", "convnet.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := filepath.Join(dir, "q.onnx")
+	partial := filepath.Join(dir, "partial.onnx")
+	if r := onnxq(t, dir, convnet, "-o", q, "--synthetic", "2"); r.code != 0 {
+		t.Fatalf("quantize: %s", r.stderr)
+	}
+	if r := onnxq(t, dir, convnet, "-o", partial, "--synthetic", "2", "--exclude-op", "Conv"); r.code != 0 {
+		t.Fatalf("quantize: %s", r.stderr)
+	}
+	coverage := func(model string) CoverageReport {
+		t.Helper()
+		r := onnxq(t, dir, "inspect", "--json", "--shape", "image=1,1,8,8", model)
+		if r.code != 0 {
+			t.Fatalf("inspect %s: %s", model, r.stderr)
+		}
+		var rep Report
+		if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+			t.Fatal(err)
+		}
+		if rep.Coverage.TotalMACs != rep.MACs.Total {
+			t.Errorf("%s: coverage total %d, MAC total %d", model, rep.Coverage.TotalMACs, rep.MACs.Total)
+		}
+		return rep.Coverage
+	}
+	// convnet at 1x1x8x8: Conv 2304 MACs, Gemm 640.
+	if c := coverage(q); c.Share != 1 || c.CoveredMACs != 2944 || c.Units != 2 || c.WeightedNodes != 2 {
+		t.Errorf("quantized convnet: %+v, want everything covered", c)
+	}
+	if c := coverage(convnet); c.Share != 0 || c.CoveredMACs != 0 || c.TotalMACs != 2944 || c.Units != 0 || c.WeightedNodes != 2 {
+		t.Errorf("FP32 convnet: %+v, want nothing covered", c)
+	}
+	if c := coverage(partial); c.CoveredMACs != 640 || c.Units != 1 || c.Share <= 0 || c.Share >= 1 {
+		t.Errorf("convnet with Conv in FP32: %+v, want the Gemm's 640 MACs covered", c)
+	}
+	r := onnxq(t, dir, "inspect", "--shape", "image=1,1,8,8", q)
+	if want := "INT8 MAC coverage  100.0% (2,944 of 2,944 MACs; 2 of 2 weighted nodes in Q/DQ units)"; !strings.Contains(r.stdout, want) {
+		t.Errorf("inspect text lacks %q:\n%s", want, r.stdout)
+	}
+}
+
+// TestQDQUnit checks the unit rule on hand-built graphs: the consumers of
+// a Conv's output and the type of its bias decide.
+func TestQDQUnit(t *testing.T) {
+	build := func(biasType graph.DType, consumers ...string) *graph.Node {
+		b := graph.NewBuilder(17)
+		one := b.Const(graph.FromFloat32s("s", nil, []float32{1}))
+		x := b.Op("DequantizeLinear", b.Input("xq", graph.Uint8, 1, 1, 4, 4), one)
+		w := b.Op("DequantizeLinear", b.Input("wq", graph.Int8, 2, 1, 3, 3), one)
+		bias := b.Op("DequantizeLinear", b.Const(graph.NewTensor("bq", biasType, []int64{2}, make([]byte, 2*biasType.Bits()/8))), one)
+		y := b.Op("Conv", x, w, bias)
+		for _, op := range consumers {
+			switch op {
+			case "Q":
+				b.Output(b.Op("QuantizeLinear", y, one))
+			case "Relu":
+				b.Output(b.Op("Relu", y))
+			case "out":
+				b.Output(y)
+			}
+		}
+		return y.Producer
+	}
+	cases := []struct {
+		bias      graph.DType
+		consumers []string
+		want      bool
+	}{
+		{graph.Int32, []string{"Q"}, true},
+		{graph.Int32, []string{"Q", "Q"}, true},
+		{graph.Int32, []string{"Q", "Relu"}, false},
+		{graph.Int32, []string{"out"}, false},
+		{graph.Int32, []string{"Q", "out"}, false},
+		{graph.Int8, []string{"Q"}, false},
+	}
+	// A bias read from a graph input is no constant.
+	b := graph.NewBuilder(17)
+	one := b.Const(graph.FromFloat32s("s", nil, []float32{1}))
+	x := b.Op("DequantizeLinear", b.Input("xq", graph.Uint8, 1, 1, 4, 4), one)
+	w := b.Op("DequantizeLinear", b.Input("wq", graph.Int8, 2, 1, 3, 3), one)
+	bias := b.Op("DequantizeLinear", b.Input("bq", graph.Int32, 2), one)
+	y := b.Op("Conv", x, w, bias)
+	b.Output(b.Op("QuantizeLinear", y, one))
+	if qdqUnit(y.Producer) {
+		t.Error("a bias from a graph input makes a unit")
+	}
+	for _, c := range cases {
+		if got := qdqUnit(build(c.bias, c.consumers...)); got != c.want {
+			t.Errorf("bias %v, consumers %v: unit %v, want %v", c.bias, c.consumers, got, c.want)
+		}
 	}
 }
