@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/onnxq/onnxq/calib"
 	"github.com/onnxq/onnxq/graph"
@@ -20,7 +21,9 @@ import (
 	"github.com/onnxq/onnxq/passes"
 	"github.com/onnxq/onnxq/qdq"
 	"github.com/onnxq/onnxq/quant"
+	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/pflag"
+	"golang.org/x/term"
 )
 
 // quantizeConfig is the typed form of the main job's command line.
@@ -235,7 +238,7 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, method cal
 		Quant:        opts,
 		Threads:      cfg.Threads,
 		RunOptions:   passes.RunOptions{DumpAfter: cfg.DumpAfter, Dump: c.stdout, StopAfter: cfg.StopAfter, TimePasses: cfg.TimePasses},
-		Progress:     func(done, total int) { progress(c.stderr, "calibrating", done, total) },
+		Progress:     newProgress(c.stderr, isTerminal(c.stderr), "calibrating"),
 	}
 	qcfg.CalibOptions.Percentile = cfg.Percentile
 	if err := quant.Prepare(m, qcfg); err != nil {
@@ -301,11 +304,43 @@ func calibrate(m *graph.Model, src *calibdata.Source, qcfg quant.Config, loadCal
 	return coll, nil
 }
 
-// progress prints "calibrating 12/32" lines: at most ten, plus the last.
-func progress(w io.Writer, what string, done, total int) {
-	step := max(total/10, 1)
-	if done%step == 0 || done == total {
-		fmt.Fprintf(w, "%s %d/%d samples\n", what, done, total)
+// isTerminal tells whether w is a terminal, where a redrawn bar reads
+// well; logs and pipes get plain lines.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// newProgress returns a Progress callback: a bar redrawn in place on a
+// terminal, otherwise "calibrating 12/32 samples" lines, at most ten (the
+// last included). The bar is made at the first call, when the total is
+// known.
+func newProgress(w io.Writer, terminal bool, what string) func(done, total int) {
+	if !terminal {
+		return func(done, total int) {
+			step := max((total+9)/10, 1) // ceil: ten lines at most
+			if done%step == 0 || done == total {
+				fmt.Fprintf(w, "%s %d/%d samples\n", what, done, total)
+			}
+		}
+	}
+	var bar *progressbar.ProgressBar
+	return func(done, total int) {
+		if bar == nil {
+			bar = progressbar.NewOptions(total,
+				progressbar.OptionSetWriter(w),
+				progressbar.OptionSetDescription(what),
+				progressbar.OptionShowCount(),
+				progressbar.OptionSetItsString("samples"),
+				progressbar.OptionShowIts(),
+				progressbar.OptionSetPredictTime(true),
+				progressbar.OptionSetWidth(30),
+				progressbar.OptionThrottle(100*time.Millisecond),
+				// The summary that follows starts on a fresh line.
+				progressbar.OptionOnCompletion(func() { fmt.Fprintln(w) }),
+			)
+		}
+		bar.Set(done)
 	}
 }
 

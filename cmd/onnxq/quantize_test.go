@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
@@ -93,5 +94,45 @@ func TestQuantizeDeterministic(t *testing.T) {
 		} else if string(data) != string(first) {
 			t.Error("outputs differ between --threads 1 and 3")
 		}
+	}
+}
+
+// TestProgress: off a terminal, progress is at most ten plain lines, the
+// last included; on one, a bar that ends at the total and on a fresh line.
+func TestProgress(t *testing.T) {
+	var plain bytes.Buffer
+	p := newProgress(&plain, false, "calibrating")
+	for i := 1; i <= 25; i++ {
+		p(i, 25)
+	}
+	lines := strings.Split(strings.TrimSuffix(plain.String(), "\n"), "\n")
+	if len(lines) > 10 || lines[len(lines)-1] != "calibrating 25/25 samples" || lines[0] != "calibrating 3/25 samples" {
+		t.Errorf("plain progress:\n%s", plain.String())
+	}
+	var bar bytes.Buffer
+	p = newProgress(&bar, true, "calibrating")
+	for i := 1; i <= 5; i++ {
+		p(i, 5)
+	}
+	out := bar.String()
+	if !strings.Contains(out, "calibrating") || !strings.Contains(out, "(5/5") || !strings.HasSuffix(out, "\n") || strings.Contains(out, "calibrating 5/5 samples") {
+		t.Errorf("bar progress: %q", out)
+	}
+	if isTerminal(&bar) {
+		t.Error("a buffer is a terminal")
+	}
+}
+
+// TestQuantizeProgressLines: the tests' stderr is a pipe, so the main job
+// prints plain progress lines, no bar.
+func TestQuantizeProgressLines(t *testing.T) {
+	dir := t.TempDir()
+	model := testModel(t, dir)
+	r := onnxq(t, dir, model, "-o", filepath.Join(dir, "q.onnx"), "--synthetic", "3")
+	if r.code != 0 {
+		t.Fatalf("quantize: %s", r.stderr)
+	}
+	if !strings.Contains(r.stderr, "calibrating 3/3 samples\n") || strings.Contains(r.stderr, "\r") {
+		t.Errorf("stderr: %q", r.stderr)
 	}
 }
