@@ -259,6 +259,8 @@ func (q *quantizer) decide(n *graph.Node, layerNorm map[*graph.Node]bool) *nodeI
 		inf.reason = r.Reason
 	case r.DefaultFP32 && !matchAny(q.opts.IncludeOps, n.OpType):
 		inf.reason = r.Reason
+	case n.OpType == "Conv" && q.inputNoiseGain(n) > maxInputNoiseGain:
+		inf.reason = reasonNoiseGain
 	case r.Class == ClassWeighted && feedsLog(n):
 		inf.reason = reasonLogInput
 	case r.Cond == CondPadZero && !padZero(n):
@@ -271,6 +273,44 @@ func (q *quantizer) decide(n *graph.Node, layerNorm map[*graph.Node]bool) *nodeI
 		inf.enabled = true
 	}
 	return inf
+}
+
+// maxInputNoiseGain bounds how many output quantization steps the
+// rounding error of a Conv's input may become: past it, the Conv reads a
+// channel far quieter than its input's range, with weights large enough to
+// amplify that channel's rounding (typical of a depthwise Conv after a
+// folded BatchNormalization), and stays FP32.
+const maxInputNoiseGain = 64
+
+// inputNoiseGain is the input's quantization step times the largest L2
+// norm of an output channel's weights, in steps of the output: the
+// rounding error of the input as it reaches the output (0 when unknown).
+func (q *quantizer) inputNoiseGain(n *graph.Node) float64 {
+	w, x, y := n.Input(1), n.Input(0), n.Outputs[0]
+	if !isFloatConst(w) || len(w.Const.Dims) < 2 || x == nil || y == nil || !q.hasRange(x) || !q.hasRange(y) {
+		return 0
+	}
+	data, err := w.Const.Float32s()
+	co := int(w.Const.Dims[0])
+	if err != nil || co <= 0 || len(data)%co != 0 {
+		return 0
+	}
+	per := len(data) / co
+	worst := 0.0
+	for c := range co {
+		s := 0.0
+		for _, v := range data[c*per : (c+1)*per] {
+			s += float64(v) * float64(v)
+		}
+		worst = math.Max(worst, s)
+	}
+	width := func(r Range) float64 { return float64(max(r.Max, 0)) - float64(min(r.Min, 0)) }
+	wx, wy := width(q.ranges[x.Name]), width(q.ranges[y.Name])
+	if wy <= 0 {
+		return 0
+	}
+	// the same number of steps on both sides, so the ratio of the widths
+	return math.Sqrt(worst) * wx / wy
 }
 
 // logPath are the ops through which an error of a value reaches a later

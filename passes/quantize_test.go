@@ -754,3 +754,32 @@ func TestQuantizeConvFeedingLog(t *testing.T) {
 		t.Error("wrong weights quantized")
 	}
 }
+
+// A depthwise Conv whose weights are large compared with the ratio of its
+// output's range to its input's amplifies the input's rounding past
+// maxInputNoiseGain output steps and stays FP32; with ranges where the
+// gain is small the same Conv is quantized.
+func TestQuantizeConvNoiseGain(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		in, out Range
+		fp32    bool
+	}{
+		{"quiet channel", Range{-100, 100}, Range{-1, 1}, true},
+		{"balanced", Range{-2, 2}, Range{-2, 2}, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			b := graph.NewBuilder(13)
+			x := b.Input("x", graph.Float32, 1, 2, 4, 4)
+			y := b.Op("Conv", x, f32(b, "w", 1, 2, 1, 3, 3), f32(b, "bias", 2, 2),
+				graph.IntAttr("group", 2), graph.IntsAttr("pads", 1, 1, 1, 1))
+			b.Output(b.Op("Relu", y))
+			m := build(t, b)
+			r := quantize(t, m, fixedRanges(m, map[string]Range{"x": c.in, y.Name: c.out}), DefaultQuantOptions())
+			fp32 := slices.ContainsFunc(r.FP32, func(f FP32Node) bool { return f.Op == "Conv" && f.Reason == reasonNoiseGain })
+			if fp32 != c.fp32 || (r.OpCounts["Conv"] == 1) == c.fp32 {
+				t.Errorf("FP32 %v (want %v), quantized ops %v", fp32, c.fp32, r.OpCounts)
+			}
+		})
+	}
+}

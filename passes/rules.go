@@ -109,6 +109,7 @@ const (
 	reasonControl   = "control flow (its body is quantized)"
 	reasonReduce    = "reduction: its sum/mean needs more than 8 bits"
 	reasonProb      = "probability output: near-zero values lose all relative precision in 8 bits"
+	reasonNoiseGain = "its weights amplify the rounding of a quiet input channel past 64 output steps"
 	reasonLogInput  = "feeds a Log through arithmetic: 8 bits lose the small values whose logarithm matters"
 )
 
