@@ -6,11 +6,18 @@ package main
 // atomically and reports what was quantized and how much the outputs moved.
 
 import (
+	"bytes"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"os"
+	"reflect"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -42,6 +49,12 @@ type quantizeConfig struct {
 	LoadCalib  string
 	Threads    int
 	EvalMax    int
+	// Eval names the summary's samples; EvalAll (--eval without
+	// --eval-samples) runs all of them.
+	Eval    string
+	EvalAll bool
+	Config  string
+	Opset   int64
 
 	ActivationType       string
 	WeightType           string
@@ -81,7 +94,24 @@ FP32 and why, the file sizes, and the SQNR of each output against FP32.
 ../shared/data), .npz files, ONNX test_data_set_N/input_K.pb folders, or
 images (--image-size, --mean, --std, --layout, --bgr). Without --calib,
 onnxq warns and calibrates on --synthetic N random samples, which rarely
-gives good ranges.`,
+gives good ranges.
+
+--eval PATH takes the samples of the closing SQNR summary (same forms as
+--calib), all of them unless --eval-samples caps them; without it the
+summary runs the first --eval-samples calibration samples.
+
+--config FILE.json adjusts single tensors, by value or initializer name:
+  {"tensors": {
+    "conv1_out": {"min": -4, "max": 4},   activation range, not calibrated
+    "head_out":  {"fp32": true},          no Q/DQ on it / float weight
+    "fc.weight": {"per_tensor": true}}}   one scale for this weight
+Unknown keys, unknown tensors and tensors that preparation folds away are
+errors.
+
+--opset N makes OUT import at least opset N of the default domain. onnxq
+raises the opset when a feature needs it (per-channel weights: 13; int4,
+16-bit or blocked: 21) and says so; it never lowers it, so N below the
+model's opset, or below what the options need, is an error.`,
 	setup: func(fs *pflag.FlagSet) func(*cli, []string) error {
 		cfg := &quantizeConfig{}
 		fs.StringVarP(&cfg.Out, "output", "o", "", "write the quantized model to `OUT`")
@@ -103,7 +133,10 @@ gives good ranges.`,
 		fs.StringVar(&cfg.SaveCalib, "save-calib", "", "save the calibration statistics to `FILE` (JSON)")
 		fs.StringVar(&cfg.LoadCalib, "load-calib", "", "merge statistics saved by --save-calib from `FILE` (repeat runs to combine)")
 		fs.IntVar(&cfg.Threads, "threads", 0, "threads for calibration runs (default: all cores; results do not depend on it)")
-		fs.IntVar(&cfg.EvalMax, "eval-samples", 8, "samples the closing SQNR summary runs (0 skips it)")
+		fs.IntVar(&cfg.EvalMax, "eval-samples", 8, "samples the closing SQNR summary runs (0 skips it; default with --eval: all)")
+		fs.StringVar(&cfg.Eval, "eval", "", "samples for the closing SQNR summary, instead of the calibration ones (`PATH`, as --calib)")
+		fs.StringVar(&cfg.Config, "config", "", "per-tensor overrides, a JSON `FILE`: {\"tensors\": {NAME: {\"min\": A, \"max\": B} or {\"fp32\": true} or {\"per_tensor\": true}}}")
+		fs.Int64Var(&cfg.Opset, "opset", 0, "the lowest default-domain opset `N` OUT imports (never lowered)")
 		fs.StringVar(&cfg.ImageSize, "image-size", "", "image calibration: resize to `HxW` (default: the input's shape)")
 		fs.Float32SliceVar(&cfg.Mean, "mean", nil, "image calibration: per-channel mean of [0,1] pixels")
 		fs.Float32SliceVar(&cfg.Std, "std", nil, "image calibration: per-channel std of [0,1] pixels")
@@ -130,6 +163,7 @@ gives good ranges.`,
 				return usageErrorf("", "missing -o OUT, the file to write the quantized model to")
 			}
 			cfg.Model = args[0]
+			cfg.EvalAll = cfg.Eval != "" && !fs.Changed("eval-samples")
 			opts, err := cfg.quantOptions()
 			if err != nil {
 				return usageErrorf("", "%v", err)
@@ -157,6 +191,11 @@ func (cfg *quantizeConfig) quantOptions() (passes.QuantOptions, error) {
 	if cfg.WeightType != "" {
 		if opts.WeightType, err = qdq.ParseType(cfg.WeightType); err != nil {
 			return opts, fmt.Errorf("--weight-type: %v", err)
+		}
+		// The presets restrict int8 weights to [-127,127]; other types
+		// keep their full range.
+		if opts.WeightType != qdq.Int8 {
+			opts.RestrictedWeights = false
 		}
 	}
 	opts.PerChannel = cfg.PerChannel
@@ -215,10 +254,23 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, method cal
 	if already > 0 {
 		return fmt.Errorf("%s: the model is already quantized (%d quantization nodes); give onnxq the FP32 model", cfg.Model, already)
 	}
+	if err := checkOpset(m, cfg.Opset); err != nil {
+		return err
+	}
+	opts.Opset = cfg.Opset
+	if cfg.Config != "" {
+		if opts.Overrides, err = readOverrides(cfg.Config); err != nil {
+			return err
+		}
+	}
+	if err := opts.Validate(); err != nil {
+		return err
+	}
 	inputs := calibdata.Inputs(m)
 
 	// Open the samples before any work, so bad data fails fast.
-	var src *calibdata.Source
+	var src, eval *calibdata.Source
+	synthetic := false
 	if cfg.Calib != "" {
 		if src, err = calibdata.Open(cfg.Calib, inputs, img); err != nil {
 			return fmt.Errorf("--calib: %v", err)
@@ -227,8 +279,14 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, method cal
 		if cfg.Synthetic <= 0 {
 			return &usageError{msg: "--synthetic must be at least 1 without --calib"}
 		}
-		fmt.Fprintf(c.stderr, "onnxq: WARNING: no --calib samples: calibrating on %d random samples; ranges from random data rarely fit real inputs, give --calib PATH\n", cfg.Synthetic)
 		src = calibdata.Synthetic(inputs, cfg.Synthetic, cfg.Seed)
+		synthetic = true
+	}
+	eval = src
+	if cfg.Eval != "" {
+		if eval, err = calibdata.Open(cfg.Eval, inputs, img); err != nil {
+			return fmt.Errorf("--eval: %v", err)
+		}
 	}
 	sizeBefore := fileSize(cfg.Model)
 
@@ -241,8 +299,25 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, method cal
 		Progress:     newProgress(c.stderr, isTerminal(c.stderr), "calibrating"),
 	}
 	qcfg.CalibOptions.Percentile = cfg.Percentile
+	orig, err := quant.Clone(m)
+	if err != nil {
+		return err
+	}
 	if err := quant.Prepare(m, qcfg); err != nil {
 		return err
+	}
+	// Overrides name tensors of the prepared graph, the one the quantize
+	// pass edits; checked before the calibration runs.
+	if err := checkOverrides(cfg.Config, orig, m, opts.Overrides); err != nil {
+		return err
+	}
+	if cfg.Opset != 0 {
+		if err := checkNeededOpset(m, qcfg, cfg.Opset); err != nil {
+			return err
+		}
+	}
+	if synthetic {
+		fmt.Fprintf(c.stderr, "onnxq: WARNING: no --calib samples: calibrating on %d random samples; ranges from random data rarely fit real inputs, give --calib PATH\n", cfg.Synthetic)
 	}
 	// The FP32 reference for the summary runs on the prepared graph: the
 	// same values the ranges were measured on.
@@ -263,10 +338,176 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, method cal
 	if err != nil {
 		return err
 	}
+	if report != nil && cfg.Opset != 0 && report.OpsetTo > cfg.Opset {
+		return opsetTooLow(cfg.Opset, report.OpsetTo)
+	}
 	if err := graph.Save(m, cfg.Out, graph.SaveOptions{}); err != nil {
 		return fmt.Errorf("writing %s: %v", cfg.Out, plainError(err))
 	}
-	return c.summary(cfg, report, sizeBefore, fp32, m, src)
+	return c.summary(cfg, report, sizeBefore, fp32, m, eval)
+}
+
+// checkOpset refuses an --opset below the model's own: onnxq never
+// lowers an opset.
+func checkOpset(m *graph.Model, opset int64) error {
+	if opset == 0 {
+		return nil
+	}
+	if have, ok := m.Opset(""); ok && opset < have {
+		return fmt.Errorf("--opset %d is below the opset the model imports (%d); onnxq raises opsets, never lowers them", opset, have)
+	}
+	return nil
+}
+
+// checkNeededOpset refuses an --opset below what the options need. The
+// quantize pass raises the opset past --opset when its Q/DQ need more;
+// that is the user's N being too low, not something to do silently. The
+// pass knows the need, so it runs once without ranges on a copy of the
+// prepared model: cheap next to calibration, which it saves on failure.
+func checkNeededOpset(prepared *graph.Model, qcfg quant.Config, opset int64) error {
+	dry, err := quant.Clone(prepared)
+	if err != nil {
+		return err
+	}
+	qcfg.RunOptions = passes.RunOptions{}
+	qcfg.Log = nil
+	report, err := quant.Quantize(dry, nil, qcfg)
+	if err != nil {
+		return err
+	}
+	if report != nil && report.OpsetTo > opset {
+		return opsetTooLow(opset, report.OpsetTo)
+	}
+	return nil
+}
+
+func opsetTooLow(opset, need int64) error {
+	return fmt.Errorf("--opset %d is too low: these options need opset %d (per-channel weights need 13; int4, 16-bit or blocked weights need 21)", opset, need)
+}
+
+// overrideFile is the JSON form of --config.
+type overrideFile struct {
+	Tensors map[string]overrideEntry `json:"tensors"`
+}
+
+type overrideEntry struct {
+	Min       *float32 `json:"min"`
+	Max       *float32 `json:"max"`
+	FP32      bool     `json:"fp32"`
+	PerTensor bool     `json:"per_tensor"`
+}
+
+// readOverrides reads a --config file into the quantize pass's per-tensor
+// overrides. Unknown keys, trailing data and entries that say nothing or
+// contradict themselves are errors.
+func readOverrides(path string) (map[string]passes.TensorOverride, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--config %s: %v", path, plainError(err))
+	}
+	fail := func(format string, args ...any) error {
+		return fmt.Errorf("--config %s: %s", path, fmt.Sprintf(format, args...))
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var f overrideFile
+	if err := dec.Decode(&f); err != nil {
+		msg := strings.TrimPrefix(err.Error(), "json: ")
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			where := "the file"
+			if te.Field != "" {
+				where = strconv.Quote(te.Field)
+			}
+			msg = fmt.Sprintf("%s holds a JSON %s, want %s", where, te.Value, jsonKind(te.Type))
+		}
+		if strings.HasPrefix(msg, "unknown field ") {
+			msg = "unknown key " + strings.TrimPrefix(msg, "unknown field ") + ` (want "tensors", and per tensor "min"/"max", "fp32" or "per_tensor")`
+		}
+		return nil, fail("%s", msg)
+	}
+	if dec.More() {
+		return nil, fail("data after the JSON object")
+	}
+	if f.Tensors == nil {
+		return nil, fail(`no "tensors" object`)
+	}
+	out := map[string]passes.TensorOverride{}
+	for _, name := range slices.Sorted(maps.Keys(f.Tensors)) {
+		e := f.Tensors[name]
+		var o passes.TensorOverride
+		switch {
+		case (e.Min == nil) != (e.Max == nil):
+			return nil, fail("tensor %q: give both min and max", name)
+		case e.Min != nil && !(*e.Min <= *e.Max):
+			return nil, fail("tensor %q: min %v is above max %v", name, *e.Min, *e.Max)
+		case e.Min != nil && e.FP32:
+			return nil, fail("tensor %q: a range and fp32 contradict each other", name)
+		case e.Min == nil && !e.FP32 && !e.PerTensor:
+			return nil, fail(`tensor %q: no override (want "min"/"max", "fp32": true or "per_tensor": true)`, name)
+		}
+		if e.Min != nil {
+			o.Range = &passes.Range{Min: *e.Min, Max: *e.Max}
+		}
+		o.FP32, o.PerTensor = e.FP32, e.PerTensor
+		out[name] = o
+	}
+	return out, nil
+}
+
+// jsonKind names what JSON value decodes into t.
+func jsonKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Struct, reflect.Map:
+		return "an object"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Pointer:
+		return jsonKind(t.Elem())
+	}
+	return t.String()
+}
+
+// checkOverrides checks that every override names a float tensor of the
+// prepared model that can take it: a range goes on an activation,
+// per_tensor on a weight. orig is the model as loaded, to tell a
+// misspelt name from one that preparation folded away.
+func checkOverrides(path string, orig, prepared *graph.Model, overrides map[string]passes.TensorOverride) error {
+	for _, name := range slices.Sorted(maps.Keys(overrides)) {
+		fail := func(format string, args ...any) error {
+			return fmt.Errorf("--config %s: tensor %q %s", path, name, fmt.Sprintf(format, args...))
+		}
+		o := overrides[name]
+		v := findValue(prepared, name)
+		switch {
+		case v == nil && findValue(orig, name) != nil:
+			return fail("is folded away when onnxq prepares the model (constant folding, BatchNormalization into Conv); name one that remains")
+		case v == nil:
+			return fail("is not in the model")
+		case v.DType.Known() && !v.DType.IsFloat():
+			return fail("is %v, not float: nothing to quantize", v.DType)
+		case o.Range != nil && v.Const != nil:
+			return fail("is a weight: min/max set activation ranges")
+		case o.PerTensor && v.Const == nil:
+			return fail("is not a weight: per_tensor applies to weights")
+		}
+	}
+	return nil
+}
+
+// findValue looks name up in every graph of m, subgraphs included.
+func findValue(m *graph.Model, name string) *graph.Value {
+	var found *graph.Value
+	m.Graph.Walk(func(g *graph.Graph) {
+		if found == nil {
+			if v := g.Value(name); v != nil {
+				found = v
+			}
+		}
+	})
+	return found
 }
 
 func fileSize(path string) int64 {
@@ -370,7 +611,8 @@ func dirOf(path string) string {
 }
 
 // summary prints what the quantize pass did and, on up to EvalMax
-// samples, the SQNR of every output of the quantized model against FP32.
+// samples of src (the --eval ones when given; all of them with EvalAll),
+// the SQNR of every output of the quantized model against FP32.
 func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, sizeBefore int64, fp32, q *graph.Model, src *calibdata.Source) error {
 	w := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(w, "wrote\t%s\n", cfg.Out)
@@ -381,7 +623,11 @@ func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, sizeBefore int
 	if r != nil {
 		fmt.Fprintf(w, "quantized\t%d activations, %d weights, %d biases; %d Relu/Clip folded\n", r.TensorsQuantized, r.WeightsQuantized, r.BiasesQuantized, r.ActivationsFolded)
 		if r.OpsetFrom != r.OpsetTo {
-			fmt.Fprintf(w, "opset\traised from %d to %d (per-channel or int4 weights need it)\n", r.OpsetFrom, r.OpsetTo)
+			why := "the options need it: per-channel weights 13; int4, 16-bit or blocked 21"
+			if r.OpsetTo == cfg.Opset {
+				why = "--opset"
+			}
+			fmt.Fprintf(w, "opset\traised from %d to %d (%s)\n", r.OpsetFrom, r.OpsetTo, why)
 		}
 		ops := make([]string, 0, len(r.OpCounts))
 		for op, n := range r.OpCounts {
@@ -405,15 +651,23 @@ func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, sizeBefore int
 	if err := w.Flush(); err != nil {
 		return err
 	}
-	if cfg.EvalMax <= 0 || src == nil || src.Len() == 0 {
+	n := cfg.EvalMax
+	if cfg.EvalAll && src != nil {
+		n = src.Len()
+	}
+	if n <= 0 || src == nil || src.Len() == 0 {
 		return nil
 	}
-	sqnr, err := quant.OutputSQNR(fp32, q, src, cfg.EvalMax, cfg.Threads)
+	sqnr, err := quant.OutputSQNR(fp32, q, src, n, cfg.Threads)
 	if err != nil {
 		return fmt.Errorf("summary: %v", err)
 	}
+	from := ""
+	if cfg.Eval != "" {
+		from = " of --eval"
+	}
 	for _, o := range sqnr {
-		fmt.Fprintf(c.stdout, "sqnr\t%s %s dB (%d samples, quantized vs FP32 in onnxq's runtime)\n", o.Name, formatDB(o.DB), o.Samples)
+		fmt.Fprintf(c.stdout, "sqnr\t%s %s dB (%d samples%s, quantized vs FP32 in onnxq's runtime)\n", o.Name, formatDB(o.DB), o.Samples, from)
 	}
 	return nil
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -135,4 +137,217 @@ func TestQuantizeProgressLines(t *testing.T) {
 	if !strings.Contains(r.stderr, "calibrating 3/3 samples\n") || strings.Contains(r.stderr, "\r") {
 		t.Errorf("stderr: %q", r.stderr)
 	}
+}
+
+// convnetPath is the small checked-in CNN: image [batch,1,8,8] → conv →
+// relu → pool → flatten → logits (Gemm with fc.weight).
+func convnetPath(t *testing.T) string {
+	t.Helper()
+	p, err := filepath.Abs(filepath.Join("..", "..", "testdata", "models", "convnet.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// failsCleanly checks that onnxq args fails with one error line
+// mentioning want and writes no out.
+func failsCleanly(t *testing.T, dir, out, want string, args ...string) {
+	t.Helper()
+	r := onnxq(t, dir, args...)
+	if r.code != 1 && r.code != 2 {
+		t.Errorf("onnxq %q: exit %d, want 1 or 2", args, r.code)
+	}
+	oneErrorLine(t, r, args)
+	if !strings.Contains(r.stderr, want) {
+		t.Errorf("onnxq %q: error %q does not mention %q", args, r.stderr, want)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Errorf("onnxq %q wrote %s", args, out)
+		os.Remove(out)
+	}
+}
+
+// TestQuantizeConfig: overrides reach the quantize pass (an FP32 tensor
+// loses its Q/DQ, a fixed range sets the scale), and every bad file is one
+// error line with no output.
+func TestQuantizeConfig(t *testing.T) {
+	dir := t.TempDir()
+	convnet := convnetPath(t)
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	quantize := func(out string, extra ...string) *graph.Model {
+		t.Helper()
+		args := append([]string{convnet, "-o", out, "--synthetic", "2"}, extra...)
+		if r := onnxq(t, dir, args...); r.code != 0 {
+			t.Fatalf("onnxq %q: %s", args, r.stderr)
+		}
+		m, err := graph.Load(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	// qOf is the QuantizeLinear reading the value named name, if any.
+	qOf := func(m *graph.Model, name string) *graph.Node {
+		for _, n := range m.Graph.Nodes {
+			if n.OpType == "QuantizeLinear" && n.Input(0).Name == name {
+				return n
+			}
+		}
+		return nil
+	}
+	plain := quantize(filepath.Join(dir, "plain.onnx"))
+	if qOf(plain, "image") == nil || qOf(plain, "pool") == nil {
+		t.Fatal("the plain quantized convnet has no Q on image or pool")
+	}
+	cfg := write("ok.json", `{"tensors": {"pool": {"fp32": true}, "image": {"min": -2, "max": 2}, "fc.weight": {"per_tensor": true}}}`)
+	m := quantize(filepath.Join(dir, "cfg.onnx"), "--config", cfg)
+	if qOf(m, "pool") != nil {
+		t.Error(`"pool": {"fp32": true} still has a QuantizeLinear`)
+	}
+	q := qOf(m, "image")
+	if q == nil || q.Input(1).Const == nil {
+		t.Fatal("no QuantizeLinear with a constant scale on image")
+	}
+	// uint8 asymmetric over [-2, 2]: scale 4/255.
+	if s, err := q.Input(1).Const.Float32s(); err != nil || len(s) != 1 || math.Abs(float64(s[0])-4.0/255) > 1e-6 {
+		t.Errorf("image scale %v, want %v", s, 4.0/255)
+	}
+	for _, n := range m.Graph.Nodes {
+		if n.OpType == "DequantizeLinear" && strings.HasPrefix(n.Input(0).Name, "fc.weight") {
+			if s := n.Input(1).Const; s == nil || s.NumElements() != 1 {
+				t.Errorf("fc.weight is not per tensor: scale %v", s)
+			}
+		}
+	}
+
+	// A model whose BatchNormalization preparation folds into the Conv.
+	bnModel := saveModel(t, dir, "bn.onnx", func(b *graph.Builder) {
+		x := b.Input("x", graph.Float32, 1, 2, 4, 4)
+		w := b.Const(graph.FromFloat32s("w", []int64{2, 2, 1, 1}, []float32{1, 2, 3, 4}))
+		c := b.Op("Conv", x, w)
+		p := func(name string, v ...float32) *graph.Value {
+			return b.Const(graph.FromFloat32s(name, []int64{2}, v))
+		}
+		bn := b.Op("BatchNormalization", c, p("scale", 1, 2), p("bias", 0, 1), p("mean", 0, 0.5), p("var", 1, 4))
+		namedOutput(t, b, b.Op("Relu", bn), "y")
+		write("bn_conv.json", `{"tensors": {"`+c.Name+`": {"fp32": true}}}`)
+		write("bn_bn.json", `{"tensors": {"`+bn.Name+`": {"fp32": true}}}`)
+	})
+	folded := 0
+	for _, f := range []string{"bn_conv.json", "bn_bn.json"} {
+		r := onnxq(t, dir, bnModel, "-o", filepath.Join(dir, "bn_q.onnx"), "--synthetic", "2", "--config", filepath.Join(dir, f))
+		if strings.Contains(r.stderr, "folded away when onnxq prepares the model") {
+			oneErrorLine(t, r, []string{f})
+			folded++
+		}
+	}
+	if folded != 1 {
+		t.Errorf("%d of the Conv and BatchNormalization outputs reported as folded away, want 1", folded)
+	}
+
+	out := filepath.Join(dir, "out.onnx")
+	bad := []struct{ text, want string }{
+		{`{"tensors": {"nope": {"fp32": true}}}`, `"nope" is not in the model`},
+		{`{"tensor": {}}`, `unknown key "tensor"`},
+		{`{"tensors": {"pool": {"fp32": true, "mni": 1}}}`, `unknown key "mni"`},
+		{`{"tensors": {"pool": {"min": 1}}}`, "both min and max"},
+		{`{"tensors": {"pool": {"min": 2, "max": 1}}}`, "above max"},
+		{`{"tensors": {"pool": {"min": -1, "max": 1, "fp32": true}}}`, "contradict"},
+		{`{"tensors": {"pool": {}}}`, "no override"},
+		{`{"tensors": {"pool": {"per_tensor": true}}}`, "not a weight"},
+		{`{"tensors": {"conv.weight": {"min": -1, "max": 1}}}`, "is a weight"},
+		{`{"tensors": {"pool": {"fp32": "yes"}}}`, "want true or false"},
+		{`{"tensors": {"pool": {"fp32": true}}} {}`, "data after the JSON object"},
+		{`[1]`, "want an object"},
+		{`{}`, `no "tensors" object`},
+		{`{"tensors": `, "unexpected EOF"},
+	}
+	for i, b := range bad {
+		path := write(fmt.Sprintf("bad%d.json", i), b.text)
+		failsCleanly(t, dir, out, b.want, convnet, "-o", out, "--synthetic", "2", "--config", path)
+	}
+	failsCleanly(t, dir, out, "missing.json", convnet, "-o", out, "--synthetic", "2", "--config", filepath.Join(dir, "missing.json"))
+}
+
+// TestQuantizeOpset: --opset raises the output's opset and says so; below
+// the model's opset or below what the options need is one error line.
+func TestQuantizeOpset(t *testing.T) {
+	dir := t.TempDir()
+	convnet := convnetPath(t) // opset 17
+	out := filepath.Join(dir, "q.onnx")
+	r := onnxq(t, dir, convnet, "-o", out, "--synthetic", "2", "--opset", "19")
+	if r.code != 0 {
+		t.Fatalf("--opset 19: %s", r.stderr)
+	}
+	if !strings.Contains(r.stdout, "raised from 17 to 19 (--opset)") {
+		t.Errorf("summary does not tell the opset was raised:\n%s", r.stdout)
+	}
+	m, err := graph.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := m.Opset(""); v != 19 {
+		t.Errorf("output opset %d, want 19", v)
+	}
+	// Equal to the model's: nothing to raise.
+	r = onnxq(t, dir, convnet, "-o", filepath.Join(dir, "q17.onnx"), "--synthetic", "2", "--opset", "17")
+	if r.code != 0 || strings.Contains(r.stdout, "raised") {
+		t.Errorf("--opset 17: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	// int4 weights need 21.
+	r = onnxq(t, dir, convnet, "-o", filepath.Join(dir, "q4.onnx"), "--synthetic", "2", "--weight-type", "int4")
+	if r.code != 0 || !strings.Contains(r.stdout, "raised from 17 to 21 (the options need it") {
+		t.Errorf("int4: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	bad := filepath.Join(dir, "bad.onnx")
+	failsCleanly(t, dir, bad, "below the opset the model imports (17)", convnet, "-o", bad, "--synthetic", "2", "--opset", "13")
+	failsCleanly(t, dir, bad, "--opset 19 is too low: these options need opset 21", convnet, "-o", bad, "--synthetic", "2", "--opset", "19", "--weight-type", "int4")
+	failsCleanly(t, dir, bad, "opset", convnet, "-o", bad, "--synthetic", "2", "--opset", "-3")
+}
+
+// TestQuantizeEval: --eval samples drive the closing SQNR summary, all of
+// them unless --eval-samples caps them; bad ones fail before any output.
+func TestQuantizeEval(t *testing.T) {
+	dir := t.TempDir()
+	model := testModel(t, dir) // x: float32[1,2,8,8]
+	eval := filepath.Join(dir, "eval")
+	for i := range 3 {
+		folder := filepath.Join(eval, fmt.Sprintf("sample_%03d", i))
+		if err := os.MkdirAll(folder, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		x := runtime.New(graph.Float32, 1, 2, 8, 8)
+		for j := range x.F32() {
+			x.F32()[j] = float32((j*7+i)%11) / 5
+		}
+		if err := tensorio.WriteNpy(filepath.Join(folder, "x.npy"), x); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := filepath.Join(dir, "q.onnx")
+	r := onnxq(t, dir, model, "-o", out, "--synthetic", "2", "--eval", eval)
+	if r.code != 0 {
+		t.Fatalf("--eval: %s", r.stderr)
+	}
+	if !strings.Contains(r.stdout, "(3 samples of --eval,") {
+		t.Errorf("summary does not run the 3 --eval samples:\n%s", r.stdout)
+	}
+	r = onnxq(t, dir, model, "-o", out, "--synthetic", "2", "--eval", eval, "--eval-samples", "1")
+	if r.code != 0 || !strings.Contains(r.stdout, "(1 samples of --eval,") {
+		t.Errorf("--eval-samples 1: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	// Without --eval the summary runs the calibration samples.
+	r = onnxq(t, dir, model, "-o", out, "--synthetic", "2")
+	if r.code != 0 || !strings.Contains(r.stdout, "(2 samples,") {
+		t.Errorf("without --eval: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	bad := filepath.Join(dir, "bad.onnx")
+	failsCleanly(t, dir, bad, "--eval", model, "-o", bad, "--synthetic", "2", "--eval", filepath.Join(dir, "nowhere"))
 }
