@@ -247,6 +247,9 @@ func (q *quantizer) decide(n *graph.Node, layerNorm map[*graph.Node]bool) *nodeI
 		inf.reason = "no quantization rule"
 		return inf
 	}
+	if boundRule(n) {
+		r = clipLikeRules[n.OpType]
+	}
 	inf.rule = r
 	switch {
 	case matchAny(q.opts.ExcludeNodes, n.Name):
@@ -959,10 +962,50 @@ func (q *quantizer) foldActivations(g *graph.Graph) error {
 	return nil
 }
 
-// clipBounds returns the clipping interval of a Relu or Clip.
+// clipLikeRules are the rows of Max and Min against a constant scalar:
+// a clip at one bound, folded like Clip rather than sharing a range with
+// their input (whose range the clip would otherwise widen again).
+var clipLikeRules = map[string]*Rule{
+	"Max": {Op: "Max", Class: ClassFold, Weight: -1, Bias: -1, ReduceAxis: -1},
+	"Min": {Op: "Min", Class: ClassFold, Weight: -1, Bias: -1, ReduceAxis: -1},
+}
+
+// boundRule reports whether n is Max or Min of an activation (input 0)
+// and a constant scalar (input 1).
+func boundRule(n *graph.Node) bool {
+	if n.OpType != "Max" && n.OpType != "Min" || len(n.Inputs) != 2 || !isFloat(n.Inputs[0]) {
+		return false
+	}
+	_, ok := scalarConst(n.Inputs[1])
+	return ok
+}
+
+func scalarConst(v *graph.Value) (float64, bool) {
+	if !isFloatConst(v) {
+		return 0, false
+	}
+	d, err := v.Const.Float32s()
+	if err != nil || len(d) != 1 {
+		return 0, false
+	}
+	return float64(d[0]), true
+}
+
+// clipBounds returns the clipping interval of a Relu, Clip, or Max/Min
+// against a constant.
 func (q *quantizer) clipBounds(f *graph.Node) (lo, hi float64, ok bool) {
-	if f.OpType == "Relu" {
+	switch f.OpType {
+	case "Relu":
 		return 0, math.Inf(1), true
+	case "Max", "Min":
+		c, ok := scalarConst(f.Input(1))
+		if !ok {
+			return 0, 0, false
+		}
+		if f.OpType == "Max" {
+			return c, math.Inf(1), true
+		}
+		return math.Inf(-1), c, true
 	}
 	lo, hi = math.Inf(-1), math.Inf(1)
 	opset, _ := q.m.Opset("")

@@ -783,3 +783,24 @@ func TestQuantizeConvNoiseGain(t *testing.T) {
 		})
 	}
 }
+
+// Max against a constant scalar is a clip at its lower bound: it folds into
+// the range of the output's Q like a Relu, instead of sharing (and so
+// widening) the range of its input.
+func TestQuantizeMaxConstFolds(t *testing.T) {
+	b := graph.NewBuilder(13)
+	x := b.Input("x", graph.Float32, 1, 2, 4, 4)
+	c := b.Op("Conv", x, convW(b, "w1", 1, 2, 2, 1), f32(b, "b1", 2, 2))
+	lo := b.Const(graph.FromFloat32s("lo", nil, []float32{-0.5}))
+	y := b.Op("Max", c, lo)
+	b.Output(b.Op("Conv", y, convW(b, "w2", 3, 2, 2, 1), f32(b, "b2", 4, 2)))
+	m := build(t, b)
+	r := quantize(t, m, fixedRanges(m, map[string]Range{c.Name: {-8, 8}, y.Name: {-0.5, 8}}), DefaultQuantOptions())
+	if ops := opTypes(m.Graph); ops["Max"] != 0 || r.ActivationsFolded != 1 {
+		t.Errorf("Max not folded: %v, %d folded", ops, r.ActivationsFolded)
+	}
+	s, _ := m.Graph.Value(y.Name + "_scale").Const.Float32s()
+	if math.Abs(float64(s[0])-8.5/255) > 1e-6 {
+		t.Errorf("scale %v, want the Max output's range 8.5/255", s)
+	}
+}

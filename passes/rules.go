@@ -125,7 +125,9 @@ var rules = []Rule{
 	share("Unsqueeze", 0), share("Flatten", 0), share("Split", 0), share("Identity", 0),
 	share("GlobalMaxPool", 0), share("DepthToSpace", 0), share("SpaceToDepth", 0),
 	{Op: "Pad", Class: ClassShare, Activations: []int{0}, Weight: -1, Bias: -1, ReduceAxis: -1, Cond: CondPadZero},
-	// max/min of values on one grid stay on that grid
+	// max/min of values on one grid stay on that grid; against a constant
+	// scalar they are a clip at one bound and fold like Clip instead
+	// (clipLikeRules in quantize.go)
 	shareAll("Max"), shareAll("Min"),
 
 	{Op: "Relu", Class: ClassFold, Weight: -1, Bias: -1, ReduceAxis: -1},
