@@ -49,11 +49,11 @@ var floors = map[string]float64{
 	"gtcrn_simple":           7,  // 10.8
 	"mnist_cntk":             40, // 43.1
 	"oww_hello_deepa":        51, // 54.6
-	"oww_speech_embedding":   16, // 19.6
+	"oww_speech_embedding":   17, // 20.1
 	"ppocr_cls_mobile_v2":    60, // 130.4
-	"ppocr_det_mobile_v1_1":  4,  // 7.4
-	"silero_vad_micro_v2":    18, // 21.1
-	"silero_vad_v3_1":        3,  // 6.6
+	"ppocr_det_mobile_v1_1":  11, // 14.7
+	"silero_vad_micro_v2":    22, // 25.2
+	"silero_vad_v3_1":        16, // 19.1
 	"silero_vad_v5_16k_op15": 10, // 13.1
 	"ultraface_rfb_320":      43, // 46.3
 	"yunet_n_320":            17, // 20.3
