@@ -55,7 +55,12 @@
 //     range is ±its edge. Exact zeros (counted apart as well as in their
 //     bin) are left out of P and Q: zero is always exactly representable,
 //     and the zeros of a Relu output would otherwise pull the threshold
-//     far down. Prefix sums make each window cost O(QuantBins).
+//     far down. Windows start QuantBins bins past the empty bins between
+//     zero and the data nearest it (else data far from zero, e.g. in
+//     [0.1, 0.8], folds into a window's end bin with KL 0 and the range
+//     keeps nothing), and clip at most 1% of the non-zero values (so a
+//     handful of values, a classifier's logits, keeps its whole range).
+//     Prefix sums make each window cost O(QuantBins).
 //   - percentile (default 99.999): without Signed, the threshold t is the
 //     upper edge of the bin where the count of larger |x| drops to at most
 //     (1−p/100)·N, and the range is [−t, t]; with Signed, the lower and upper

@@ -80,10 +80,26 @@ func (h *HistogramObserver) entropyRange() (float32, float32) {
 	if h.opts.Signed {
 		start = (nq + 1) / 2
 	}
+	// A window must hold QuantBins bins of data, not merely reach it: the
+	// bins between zero and the data nearest to it are empty, and a window
+	// ending just past them folds everything into its end bins, where P
+	// and Q agree (KL 0) though the range keeps almost nothing.
+	start += h.gap(counts)
+	// Clipping more than maxClipFraction of the values is no outlier
+	// removal but a range that misses the data; with few values (a
+	// classifier's logits) it means no clipping at all.
+	limit := maxClipFraction * float64(sumCounts(counts))
+	k := newKLTable(counts)
+	for start <= n {
+		lo, hi := h.span(start)
+		if k.cum[lo]+k.cum[len(counts)]-k.cum[hi] <= limit {
+			break
+		}
+		start++
+	}
 	if n <= start {
 		return h.min, h.max
 	}
-	k := newKLTable(counts)
 	best, bestKL := n, math.Inf(1)
 	for i := start; i <= n; i++ {
 		lo, hi := h.span(i)
@@ -93,6 +109,41 @@ func (h *HistogramObserver) entropyRange() (float32, float32) {
 	}
 	t := math.Ldexp(float64(best), h.exp)
 	return h.clip(-t, t)
+}
+
+// maxClipFraction bounds the share of the (non-zero) values an entropy
+// range may clip.
+const maxClipFraction = 0.01
+
+// gap is the number of empty bins between zero and the non-empty bin
+// nearest to it: without Signed the first non-empty bin of |x|, with it
+// the nearer of the first non-empty bins either side of zero.
+func (h *HistogramObserver) gap(counts []uint64) int {
+	if !h.opts.Signed {
+		first, _ := nonEmpty(counts)
+		return max(first, 0)
+	}
+	half := len(counts) / 2
+	g := half
+	for i := half; i < len(counts) && i-half < g; i++ {
+		if counts[i] != 0 {
+			g = i - half
+		}
+	}
+	for i := half - 1; i >= 0 && half-1-i < g; i-- {
+		if counts[i] != 0 {
+			g = half - 1 - i
+		}
+	}
+	return g
+}
+
+func sumCounts(counts []uint64) uint64 {
+	var s uint64
+	for _, c := range counts {
+		s += c
+	}
+	return s
 }
 
 // klTable holds prefix sums over the histogram so that the divergence of a

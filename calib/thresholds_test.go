@@ -93,3 +93,49 @@ func TestKLTable(t *testing.T) {
 		}
 	}
 }
+
+// TestHistogramRangesKeepTheData: data all on one side of zero and far
+// from it (a HardSigmoid output in [0.1, 0.8]) and a handful of values (a
+// classifier's logits) keep close to their whole range under every
+// histogram method. The KL search used to end the range just past the
+// data's near edge (all mass folded into one bin, KL 0) and to clip 64
+// logits to an eighth of their spread.
+func TestHistogramRangesKeepTheData(t *testing.T) {
+	r := rand.New(rand.NewPCG(31, 32))
+	// Two-class logits: |x| in [2, 17], either sign.
+	logits := uniform(r, 64, 2, 17)
+	for i := range logits {
+		if r.IntN(2) == 0 {
+			logits[i] = -logits[i]
+		}
+	}
+	cases := []struct {
+		name string
+		data []float32
+		keep float64 // least share of the observed spread the range keeps
+	}{
+		{"positive offset", uniform(r, 1<<16, 5, 10), 0.95},
+		{"negative offset", uniform(r, 1<<16, -10, -5), 0.95},
+		{"small offset", uniform(r, 1<<16, 0.1, 0.8), 0.95},
+		{"logits", logits, 0.7},
+	}
+	for _, m := range []Method{Entropy, Percentile, MSE} {
+		for _, ho := range histOptions {
+			for _, tc := range cases {
+				c := newColl(t, m, ho.opts)
+				c.Observe("x", tc.data)
+				lo, hi := tc.data[0], tc.data[0]
+				for _, x := range tc.data {
+					lo, hi = min(lo, x), max(hi, x)
+				}
+				got := c.Ranges()["x"]
+				if got.Min < lo || got.Max > hi || float64(got.Max-got.Min) < tc.keep*float64(hi-lo) {
+					t.Errorf("%s/%s/%s: range %v of data in [%g, %g]", m, ho.name, tc.name, got, lo, hi)
+				}
+				if m == Entropy && tc.name == "logits" && got != (Range{lo, hi}) {
+					t.Errorf("%s/%s: 64 values clipped to %v of [%g, %g]", ho.name, tc.name, got, lo, hi)
+				}
+			}
+		}
+	}
+}
