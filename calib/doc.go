@@ -55,7 +55,9 @@
 //     range is ±its edge. Exact zeros (counted apart as well as in their
 //     bin) are left out of P and Q: zero is always exactly representable,
 //     and the zeros of a Relu output would otherwise pull the threshold
-//     far down. Windows start QuantBins bins past the empty bins between
+//     far down; so are the values exactly at the extreme nearer zero (the
+//     floor of Max(x, −0.4)) when the narrowest window keeps that extreme.
+//     Windows start QuantBins bins past the empty bins between
 //     zero and the data nearest it (else data far from zero, e.g. in
 //     [0.1, 0.8], folds into a window's end bin with KL 0 and the range
 //     keeps nothing), and clip at most 1% of the non-zero values (so a
@@ -96,9 +98,11 @@
 //
 // with tensors sorted by name and, per method, the state: MinMax
 // {"min","max","stats"}; EMA {"constant","min","max","stats"}; histograms
-// {"method","bins","signed","min","max","offset","counts","zeros","stats"} where
-// counts run from the first to the last non-empty bin starting at bin
-// offset (the width follows from min and max). Load checks that every
+// {"method","bins","signed","min","max","offset","counts","zeros","at_min",
+// "at_max","stats"} where counts run from the first to the last non-empty
+// bin starting at bin offset (the width follows from min and max), zeros,
+// at_min and at_max count the values exactly 0, min and max (at_min and
+// at_max omitted when 0; states without them load with 0). Load checks that every
 // state is consistent (counts sum to the values, fit the range) and
 // rejects unknown fields.
 package calib

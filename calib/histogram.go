@@ -33,7 +33,10 @@ type HistogramObserver struct {
 	counts   []uint64
 	zeros    uint64 // exact zeros, also counted in their bin
 	min, max float32
-	stats    Stats
+	// Values exactly at min and at max, also counted in their bins: the
+	// spike of a floor such as Max(x, −0.4) or Relu6's ceiling.
+	atMin, atMax uint64
+	stats        Stats
 }
 
 // newHistogram returns an empty histogram observer for method, which must be
@@ -145,10 +148,21 @@ func (h *HistogramObserver) Observe(data []float32) {
 		h.stats.add(st)
 		return
 	}
+	blo, bhi := lo, hi
 	if h.stats.Values > 0 {
 		lo, hi = min(lo, h.min), max(hi, h.max)
 	}
 	h.grow(h.needExp(lo, hi))
+	var bAtLo, bAtHi uint64
+	for _, x := range data {
+		if x == blo {
+			bAtLo++
+		}
+		if x == bhi {
+			bAtHi++
+		}
+	}
+	h.addExtremes(lo, hi, blo, bhi, bAtLo, bAtHi)
 	// Scaling by a power of two is exact, so this matches index.
 	inv := math.Ldexp(1, -h.exp)
 	if h.opts.Signed {
@@ -173,6 +187,28 @@ func (h *HistogramObserver) Observe(data []float32) {
 	}
 	h.min, h.max = lo, hi
 	h.stats.add(st)
+}
+
+// addExtremes updates the counts at the extremes for the new extremes lo
+// and hi, given values with extremes blo and bhi, atLo of them at blo and
+// atHi at bhi, joining h's; h.min and h.max are still h's own.
+func (h *HistogramObserver) addExtremes(lo, hi, blo, bhi float32, atLo, atHi uint64) {
+	var am, ax uint64
+	if h.stats.Values > 0 {
+		if h.min == lo {
+			am = h.atMin
+		}
+		if h.max == hi {
+			ax = h.atMax
+		}
+	}
+	if blo == lo {
+		am += atLo
+	}
+	if bhi == hi {
+		ax += atHi
+	}
+	h.atMin, h.atMax = am, ax
 }
 
 // Stats reports what the observer has seen.
@@ -200,6 +236,7 @@ func (h *HistogramObserver) Merge(other Observer) error {
 		lo, hi = min(lo, h.min), max(hi, h.max)
 	}
 	h.grow(h.needExp(lo, hi))
+	h.addExtremes(lo, hi, p.min, p.max, p.atMin, p.atMax)
 	d := min(h.exp-p.exp, 62)
 	half := len(h.counts) / 2
 	for i, c := range p.counts {
@@ -251,13 +288,15 @@ type histState struct {
 	Offset int      `json:"offset"`
 	Counts []uint64 `json:"counts"`
 	Zeros  uint64   `json:"zeros"`
+	AtMin  uint64   `json:"at_min,omitempty"`
+	AtMax  uint64   `json:"at_max,omitempty"`
 	Stats  Stats    `json:"stats"`
 }
 
 // MarshalJSON writes the observer's state. The options other than the bin
 // layout belong to the Collection that holds the observer.
 func (h *HistogramObserver) MarshalJSON() ([]byte, error) {
-	s := histState{Method: h.method, Bins: len(h.counts), Signed: h.opts.Signed, Min: h.min, Max: h.max, Counts: []uint64{}, Zeros: h.zeros, Stats: h.stats}
+	s := histState{Method: h.method, Bins: len(h.counts), Signed: h.opts.Signed, Min: h.min, Max: h.max, Counts: []uint64{}, Zeros: h.zeros, AtMin: h.atMin, AtMax: h.atMax, Stats: h.stats}
 	if h.stats.Values > 0 {
 		first, last := h.nonEmpty()
 		s.Offset, s.Counts = first, h.counts[first:last+1]
@@ -284,7 +323,7 @@ func (h *HistogramObserver) UnmarshalJSON(b []byte) error {
 	}
 	n := &HistogramObserver{method: h.method, opts: h.opts, exp: minExp, counts: make([]uint64, len(h.counts)), min: s.Min, max: s.Max, stats: s.Stats}
 	if s.Stats.Values == 0 {
-		if len(s.Counts) != 0 || s.Offset != 0 || s.Zeros != 0 {
+		if len(s.Counts) != 0 || s.Offset != 0 || s.Zeros != 0 || s.AtMin != 0 || s.AtMax != 0 {
 			return fmt.Errorf("calib: histogram state: counts without values")
 		}
 		*h = *n
@@ -323,6 +362,40 @@ func (h *HistogramObserver) UnmarshalJSON(b []byte) error {
 		return fmt.Errorf("calib: histogram state: %d zeros do not fit the range and counts", s.Zeros)
 	}
 	n.zeros = s.Zeros
+	// Counts at the extremes (absent from older states) must fit their
+	// bins, beside each other and the zeros when they share one.
+	if s.Min == s.Max && s.AtMin != s.AtMax {
+		return fmt.Errorf("calib: histogram state: %d values at the minimum and %d at the equal maximum", s.AtMin, s.AtMax)
+	}
+	if (s.Min == 0 && s.AtMin != 0 && s.AtMin != s.Zeros) || (s.Max == 0 && s.AtMax != 0 && s.AtMax != s.Zeros) {
+		return fmt.Errorf("calib: histogram state: values at an extreme of 0 are not the %d zeros", s.Zeros)
+	}
+	type at struct {
+		v float32
+		c uint64
+	}
+	ats := []at{{0, s.Zeros}}
+	if s.Min != 0 {
+		ats = append(ats, at{s.Min, s.AtMin})
+	}
+	if s.Max != 0 && s.Max != s.Min {
+		ats = append(ats, at{s.Max, s.AtMax})
+	}
+	for _, a := range ats {
+		var c uint64
+		for _, b := range ats {
+			if n.index(b.v) == n.index(a.v) {
+				if c+b.c < c {
+					return fmt.Errorf("calib: histogram state: counts overflow")
+				}
+				c += b.c
+			}
+		}
+		if c > n.counts[n.index(a.v)] {
+			return fmt.Errorf("calib: histogram state: %d values at the extremes and zero do not fit their bin's %d", c, n.counts[n.index(a.v)])
+		}
+	}
+	n.atMin, n.atMax = s.AtMin, s.AtMax
 	*h = *n
 	return nil
 }

@@ -64,27 +64,32 @@ func (h *HistogramObserver) span(i int) (lo, hi int) {
 // Exact zeros are left out of both distributions: every range represents
 // zero exactly, and the spike of a Relu output's zeros would otherwise
 // dominate the first chunk and pull the threshold far down (with half the
-// values zero, to about a third of the clip found without them).
+// values zero, to about a third of the clip found without them). So are
+// the values exactly at the extreme nearer zero when every window keeps
+// it. Windows start past the empty bins below the data and clip at most
+// maxClipFraction of the values.
 func (h *HistogramObserver) entropyRange() (float32, float32) {
-	counts := h.counts
-	if h.zeros > 0 {
-		counts = slices.Clone(h.counts)
-		counts[h.zeroBin()] -= h.zeros
-		if first, _ := nonEmpty(counts); first < 0 {
-			return h.min, h.max
-		}
+	counts := slices.Clone(h.counts)
+	counts[h.zeroBin()] -= h.zeros
+	// The same holds for a spike at the extreme nearer zero (the floor of
+	// Max(x, −0.4)) as long as every window keeps it.
+	near, atNear := h.min, h.atMin
+	if math.Abs(float64(h.max)) < math.Abs(float64(h.min)) {
+		near, atNear = h.max, h.atMax
+	}
+	if near != 0 {
+		counts[h.index(near)] -= atNear
+	}
+	start := h.firstWindow(counts)
+	if lo, hi := h.span(start); near != 0 && atNear > 0 && (h.index(near) < lo || h.index(near) >= hi) {
+		counts[h.index(near)] += atNear
+		start = h.firstWindow(counts)
+	}
+	if first, _ := nonEmpty(counts); first < 0 {
+		return h.min, h.max
 	}
 	n := h.window(counts)
 	nq := h.opts.QuantBins
-	start := nq
-	if h.opts.Signed {
-		start = (nq + 1) / 2
-	}
-	// A window must hold QuantBins bins of data, not merely reach it: the
-	// bins between zero and the data nearest to it are empty, and a window
-	// ending just past them folds everything into its end bins, where P
-	// and Q agree (KL 0) though the range keeps almost nothing.
-	start += h.gap(counts)
 	// Clipping more than maxClipFraction of the values is no outlier
 	// removal but a range that misses the data; with few values (a
 	// classifier's logits) it means no clipping at all.
@@ -109,6 +114,20 @@ func (h *HistogramObserver) entropyRange() (float32, float32) {
 	}
 	t := math.Ldexp(float64(best), h.exp)
 	return h.clip(-t, t)
+}
+
+// firstWindow is the narrowest window the KL search tries over counts:
+// QuantBins bins, past the empty bins between zero and the data nearest to
+// it. Without the gap, data all on one side of zero and away from it (or
+// |x| bounded away from zero) folds into the end bin of a window ending
+// just past the gap, where P and Q agree (KL 0) though the range keeps
+// almost nothing.
+func (h *HistogramObserver) firstWindow(counts []uint64) int {
+	start := h.opts.QuantBins
+	if h.opts.Signed {
+		start = (start + 1) / 2
+	}
+	return start + h.gap(counts)
 }
 
 // maxClipFraction bounds the share of the (non-zero) values an entropy

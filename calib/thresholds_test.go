@@ -6,6 +6,7 @@ package calib
 import (
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 )
 
@@ -136,6 +137,44 @@ func TestHistogramRangesKeepTheData(t *testing.T) {
 					t.Errorf("%s/%s: 64 values clipped to %v of [%g, %g]", ho.name, tc.name, got, lo, hi)
 				}
 			}
+		}
+	}
+}
+
+// TestEntropyIgnoresFloorSpike: the values of Max(x, −0.4) at their floor
+// move the entropy clip no more than a Relu's zeros do, however the values
+// arrive (one batch, two, saved, loaded and merged).
+func TestEntropyIgnoresFloorSpike(t *testing.T) {
+	r := rand.New(rand.NewPCG(33, 34))
+	x := gaussian(r, 1<<17, 0, 3)
+	var above []float32
+	floored := make([]float32, len(x))
+	for i, v := range x {
+		floored[i] = max(v, -0.4)
+		if v > -0.4 {
+			above = append(above, v)
+		}
+	}
+	for _, ho := range histOptions {
+		a, b := newColl(t, Entropy, ho.opts), newColl(t, Entropy, ho.opts)
+		a.Observe("x", above)
+		a.Observe("x", []float32{-0.4})
+		b.Observe("x", floored)
+		ra, rb := a.Ranges()["x"], b.Ranges()["x"]
+		if rb != ra || ra.Max < 6 {
+			t.Errorf("%s: clip %v with the floor's spike, %v without", ho.name, rb, ra)
+		}
+		h := newColl(t, Entropy, ho.opts)
+		h.Observe("x", floored[len(x)/2:])
+		h.Observe("x", floored[:len(x)/2])
+		l, err := Load(strings.NewReader(saved(t, h)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := newColl(t, Entropy, ho.opts)
+		mustMerge(t, m, l)
+		if got := m.Ranges()["x"]; got != rb {
+			t.Errorf("%s: %v in halves, saved and merged, %v in one batch", ho.name, got, rb)
 		}
 	}
 }
