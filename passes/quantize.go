@@ -119,6 +119,14 @@ type quantizer struct {
 
 	groupRanges map[*graph.Value]*Range
 	weightOf    map[*graph.Value]*weightQ // DQ output → its weight
+	// actInits holds one scale/zero-point initializer pair per graph and
+	// parameters, shared by every activation Q/DQ with those parameters
+	actInits map[actInitKey][2]*graph.Value
+}
+
+type actInitKey struct {
+	g *graph.Graph
+	actParams
 }
 
 func newQuantizer(m *graph.Model, ctx *Context, ranges map[string]Range, opts QuantOptions) *quantizer {
@@ -139,7 +147,7 @@ func newQuantizer(m *graph.Model, ctx *Context, ranges map[string]Range, opts Qu
 		info: map[*graph.Node]*nodeInfo{}, wanted: map[*graph.Value]bool{}, active: map[*graph.Node]bool{},
 		parent: map[*graph.Value]*graph.Value{}, dqOf: map[*graph.Value]*graph.Value{},
 		qNode: map[*graph.Value]*graph.Node{}, dqParam: map[*graph.Value]actParams{},
-		weights: map[weightKey]*weightQ{}, weightOf: map[*graph.Value]*weightQ{}, front: map[*graph.Graph]int{}, names: map[string]bool{},
+		weights: map[weightKey]*weightQ{}, weightOf: map[*graph.Value]*weightQ{}, actInits: map[actInitKey][2]*graph.Value{}, front: map[*graph.Graph]int{}, names: map[string]bool{},
 		report: &QuantReport{OpCounts: map[string]int{}},
 	}
 	m.Graph.Walk(func(g *graph.Graph) {
@@ -272,6 +280,8 @@ func (q *quantizer) decide(n *graph.Node, layerNorm map[*graph.Node]bool) *nodeI
 		inf.reason = "Gemm with alpha or beta other than 1"
 	case r.Cond == CondGroupOne && n.AttrInt("group", 1) != 1:
 		inf.reason = "grouped ConvTranspose: per-channel axis 1 does not cover the output channels"
+	case r.Cond == CondConstDivisor && !constDivisor(n):
+		inf.reason = reasonRange
 	default:
 		inf.enabled = true
 	}
@@ -360,6 +370,26 @@ func feedsLog(n *graph.Node) bool {
 		front = next
 	}
 	return false
+}
+
+// constDivisor reports whether n divides by a constant whose elements are
+// all finite and non-zero: its output range is then a fixed scaling of
+// its input's.
+func constDivisor(n *graph.Node) bool {
+	d := n.Input(1)
+	if !isFloatConst(d) {
+		return false
+	}
+	f, err := d.Const.Float32s()
+	if err != nil || len(f) == 0 {
+		return false
+	}
+	for _, x := range f {
+		if x == 0 || math.IsInf(float64(x), 0) || math.IsNaN(float64(x)) {
+			return false
+		}
+	}
+	return true
 }
 
 func padZero(n *graph.Node) bool {
@@ -607,6 +637,9 @@ func (q *quantizer) insertActivations(g *graph.Graph) error {
 			continue
 		}
 		scale, zp := qdq.ParamsFromRange(r.Min, r.Max, q.actOptions())
+		if p, ok := q.scaledParams(v); ok {
+			scale, zp = p.scale, p.zp
+		}
 		dq, err := q.addQDQ(g, v, scale, zp)
 		if err != nil {
 			return err
@@ -623,26 +656,55 @@ func (q *quantizer) insertActivations(g *graph.Graph) error {
 	return nil
 }
 
+// scaledParams gives the output of a quantized Div by a positive scalar c
+// its dividend's grid divided by c: the Div then maps every code of its
+// input onto a code of its output, so it adds no rounding of its own.
+func (q *quantizer) scaledParams(v *graph.Value) (actParams, bool) {
+	n := v.Producer
+	if n == nil || n.OpType != "Div" || n.Domain != "" || !q.isActive(n) {
+		return actParams{}, false
+	}
+	c, ok := scalarConst(n.Input(1))
+	if !ok || c <= 0 {
+		return actParams{}, false
+	}
+	p, ok := q.dqParam[n.Input(0)] // already rewired to its DQ
+	if !ok {
+		return actParams{}, false
+	}
+	s := float32(float64(p.scale) / c)
+	if s == 0 || math.IsInf(float64(s), 0) {
+		return actParams{}, false
+	}
+	return actParams{s, p.zp}, true
+}
+
 func (q *quantizer) addQDQ(g *graph.Graph, v *graph.Value, scale float32, zp int32) (*graph.Value, error) {
 	t := q.opts.ActivationType
-	sv, err := q.addInit(g, v.Name+"_scale", graph.Float32, nil, f32Bytes([]float32{scale}))
-	if err != nil {
-		return nil, err
-	}
-	zv, err := q.addInit(g, v.Name+"_zero_point", dtypeOf(t), nil, intBytes([]int32{zp}, t))
-	if err != nil {
-		return nil, err
+	key := actInitKey{g, actParams{scale, zp}}
+	sv, zv := q.actInits[key][0], q.actInits[key][1]
+	if sv == nil {
+		// named after the first value that uses them: values are visited
+		// in graph order, so the names are deterministic
+		var err error
+		if sv, err = q.addInit(g, v.Name+"_s", graph.Float32, nil, f32Bytes([]float32{scale})); err != nil {
+			return nil, err
+		}
+		if zv, err = q.addInit(g, v.Name+"_z", dtypeOf(t), nil, intBytes([]int32{zp}, t)); err != nil {
+			return nil, err
+		}
+		q.actInits[key] = [2]*graph.Value{sv, zv}
 	}
 	pos := q.front[g]
 	if v.Producer != nil {
 		pos = slices.Index(g.Nodes, v.Producer) + 1
 	}
-	qn := &graph.Node{Name: q.uniq(g, v.Name+"_QuantizeLinear"), OpType: "QuantizeLinear", Inputs: []*graph.Value{v, sv, zv}}
-	if err := g.InsertNode(pos, qn, q.uniq(g, v.Name+"_quantized")); err != nil {
+	qn := &graph.Node{Name: q.uniq(g, v.Name+"_Q"), OpType: "QuantizeLinear", Inputs: []*graph.Value{v, sv, zv}}
+	if err := g.InsertNode(pos, qn, q.uniq(g, v.Name+"_q")); err != nil {
 		return nil, err
 	}
-	dn := &graph.Node{Name: q.uniq(g, v.Name+"_DequantizeLinear"), OpType: "DequantizeLinear", Inputs: []*graph.Value{qn.Outputs[0], sv, zv}}
-	if err := g.InsertNode(pos+1, dn, q.uniq(g, v.Name+"_dequantized")); err != nil {
+	dn := &graph.Node{Name: q.uniq(g, v.Name+"_DQ"), OpType: "DequantizeLinear", Inputs: []*graph.Value{qn.Outputs[0], sv, zv}}
+	if err := g.InsertNode(pos+1, dn, q.uniq(g, v.Name+"_dq")); err != nil {
 		return nil, err
 	}
 	if v.Producer == nil {
@@ -807,29 +869,34 @@ func (q *quantizer) weight(k weightKey, uses []weightUse) (*weightQ, error) {
 			return nil, err
 		}
 		iv = w
-	} else if iv, err = q.addInit(g, w.Name+"_quantized", dtypeOf(t), w.Const.Dims, raw); err != nil {
+	} else if iv, err = q.addInit(g, w.Name+"_q", dtypeOf(t), w.Const.Dims, raw); err != nil {
 		return nil, err
 	}
 	dims := make([]int64, len(sshape))
 	for i, d := range sshape {
 		dims[i] = int64(d)
 	}
-	sv, err := q.addInit(g, w.Name+"_scale", graph.Float32, dims, f32Bytes(p.Scale))
+	sv, err := q.addInit(g, w.Name+"_s", graph.Float32, dims, f32Bytes(p.Scale))
 	if err != nil {
 		return nil, err
 	}
-	zv, err := q.addInit(g, w.Name+"_zero_point", dtypeOf(t), dims, intBytes(p.ZeroPoint, t))
-	if err != nil {
-		return nil, err
+	dn := &graph.Node{Name: q.uniq(g, w.Name+"_DQ"), OpType: "DequantizeLinear", Inputs: []*graph.Value{iv, sv}}
+	// zero points all 0 (symmetric weights) are the default of an omitted
+	// input; the output stays float32, the scale's type
+	if slices.ContainsFunc(p.ZeroPoint, func(z int32) bool { return z != 0 }) {
+		zv, err := q.addInit(g, w.Name+"_z", dtypeOf(t), dims, intBytes(p.ZeroPoint, t))
+		if err != nil {
+			return nil, err
+		}
+		dn.Inputs = append(dn.Inputs, zv)
 	}
-	dn := &graph.Node{Name: q.uniq(g, w.Name+"_DequantizeLinear"), OpType: "DequantizeLinear", Inputs: []*graph.Value{iv, sv, zv}}
 	if len(sshape) > 0 {
 		dn.Attrs = append(dn.Attrs, graph.IntAttr("axis", int64(k.axis)))
 	}
 	if k.block > 0 {
 		dn.Attrs = append(dn.Attrs, graph.IntAttr("block_size", int64(k.block)))
 	}
-	if err := g.InsertNode(q.front[g], dn, q.uniq(g, w.Name+"_dequantized")); err != nil {
+	if err := g.InsertNode(q.front[g], dn, q.uniq(g, w.Name+"_dq")); err != nil {
 		return nil, err
 	}
 	q.front[g]++
@@ -881,22 +948,22 @@ func (q *quantizer) bias(n *graph.Node, r *Rule) error {
 			return err
 		}
 		iv = b
-	} else if iv, err = q.addInit(g, b.Name+"_quantized", graph.Int32, b.Const.Dims, raw); err != nil {
+	} else if iv, err = q.addInit(g, b.Name+"_q", graph.Int32, b.Const.Dims, raw); err != nil {
 		return err
 	}
 	var dims []int64
 	if len(scales) > 1 {
 		dims = []int64{int64(len(scales))}
 	}
-	sv, err := q.addInit(g, b.Name+"_scale", graph.Float32, dims, f32Bytes(scales))
+	sv, err := q.addInit(g, b.Name+"_s", graph.Float32, dims, f32Bytes(scales))
 	if err != nil {
 		return err
 	}
-	dn := &graph.Node{Name: q.uniq(g, b.Name+"_DequantizeLinear"), OpType: "DequantizeLinear", Inputs: []*graph.Value{iv, sv}}
+	dn := &graph.Node{Name: q.uniq(g, b.Name+"_DQ"), OpType: "DequantizeLinear", Inputs: []*graph.Value{iv, sv}}
 	if len(scales) > 1 {
 		dn.Attrs = append(dn.Attrs, graph.IntAttr("axis", 0))
 	}
-	if err := g.InsertNode(q.front[g], dn, q.uniq(g, b.Name+"_dequantized")); err != nil {
+	if err := g.InsertNode(q.front[g], dn, q.uniq(g, b.Name+"_dq")); err != nil {
 		return err
 	}
 	q.front[g]++

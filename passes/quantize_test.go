@@ -5,6 +5,7 @@
 package passes
 
 import (
+	"bytes"
 	"math"
 	"slices"
 	"strings"
@@ -147,7 +148,7 @@ var quantCases = []quantCase{
 		feeds: func() map[string]*runtime.Tensor { return map[string]*runtime.Tensor{"x": input(0.1, 2, 8)} },
 		check: func(t *testing.T, m *graph.Model, r *QuantReport) {
 			// transB=1: B is [N,K], channels on axis 0; else on axis 1
-			for name, axis := range map[string]int64{"w1_DequantizeLinear": 0, "w2_DequantizeLinear": 1} {
+			for name, axis := range map[string]int64{"w1_DQ": 0, "w2_DQ": 1} {
 				n := nodeNamed(m.Graph, name)
 				if n == nil || n.AttrInt("axis", -1) != axis {
 					t.Errorf("%s: want axis %d", name, axis)
@@ -165,7 +166,7 @@ var quantCases = []quantCase{
 		},
 		feeds: func() map[string]*runtime.Tensor { return map[string]*runtime.Tensor{"x": input(0.2, 3, 8)} },
 		check: func(t *testing.T, m *graph.Model, r *QuantReport) {
-			if n := nodeNamed(m.Graph, "w_DequantizeLinear"); n == nil || n.AttrInt("axis", -1) != 1 {
+			if n := nodeNamed(m.Graph, "w_DQ"); n == nil || n.AttrInt("axis", -1) != 1 {
 				t.Errorf("MatMul weight not per channel on its last axis")
 			}
 		},
@@ -299,6 +300,16 @@ func nodeNamed(g *graph.Graph, name string) *graph.Node {
 	return nil
 }
 
+// qParam returns input slot (1: scale, 2: zero point) of the Q node of
+// activation name, or nil when it has none; scale and zero point may be
+// shared with other activations, so they are found through the node.
+func qParam(g *graph.Graph, name string, slot int) *graph.Value {
+	if n := nodeNamed(g, name+"_Q"); n != nil {
+		return n.Input(slot)
+	}
+	return nil
+}
+
 func quantize(t *testing.T, m *graph.Model, ranges map[string]Range, opts QuantOptions) *QuantReport {
 	t.Helper()
 	ctx := &Context{Values: map[string]any{}}
@@ -384,7 +395,7 @@ func TestQuantizePresets(t *testing.T) {
 			if relu != 1 || r.ActivationsFolded != 0 {
 				t.Errorf("tensorrt: Relu should stay")
 			}
-			zp := m.Graph.Value("x_zero_point")
+			zp := qParam(m.Graph, "x", 2)
 			if zp == nil || zp.DType != graph.Int8 {
 				t.Errorf("tensorrt: activations should be int8")
 			}
@@ -471,10 +482,10 @@ func TestQuantizeSharedWeight(t *testing.T) {
 	b.Output(b.Op("MatMul", h, w))
 	m := build(t, b)
 	r := quantize(t, m, fixedRanges(m, nil), DefaultQuantOptions())
-	if r.WeightsQuantized != 1 || len(m.Graph.Initializers) != 7 {
+	if r.WeightsQuantized != 1 || len(m.Graph.Initializers) != 6 {
 		t.Errorf("weights quantized %d, initializers %d", r.WeightsQuantized, len(m.Graph.Initializers))
 	}
-	dq := nodeNamed(m.Graph, "w_DequantizeLinear")
+	dq := nodeNamed(m.Graph, "w_DQ")
 	if dq == nil || len(dq.Outputs[0].Consumers) != 2 || m.Graph.Value("w").DType != graph.Int8 {
 		t.Errorf("the weight's DQ is not shared")
 	}
@@ -489,7 +500,7 @@ func TestQuantizeWeightKeptForFP32Reader(t *testing.T) {
 	b.Output(b.Op("Div", h, w))
 	m := build(t, b)
 	quantize(t, m, fixedRanges(m, nil), DefaultQuantOptions())
-	if m.Graph.Value("w").DType != graph.Float32 || m.Graph.Value("w_quantized") == nil {
+	if m.Graph.Value("w").DType != graph.Float32 || m.Graph.Value("w_q") == nil {
 		t.Errorf("float weight not kept for Div")
 	}
 }
@@ -561,7 +572,7 @@ func TestQuantizeInt4Blocked(t *testing.T) {
 	if v, _ := m.Opset(""); v != 21 {
 		t.Errorf("opset %d, want 21", v)
 	}
-	dq := nodeNamed(m.Graph, "w_DequantizeLinear")
+	dq := nodeNamed(m.Graph, "w_DQ")
 	if dq == nil || dq.AttrInt("block_size", 0) != 16 || m.Graph.Value("w").DType != graph.Int4 {
 		t.Fatalf("w not blocked int4")
 	}
@@ -683,13 +694,13 @@ func TestQuantizeOverrides(t *testing.T) {
 	}
 	r := quantize(t, m, fixedRanges(m, nil), o)
 	g := m.Graph
-	if g.Value("conv1_out0_scale") != nil || r.TensorsQuantized != 2 {
+	if qParam(g, "conv1_out0", 1) != nil || r.TensorsQuantized != 2 {
 		t.Errorf("conv1_out0 quantized despite FP32 override (%d tensors)", r.TensorsQuantized)
 	}
-	if s, _ := g.Value("conv2_out0_scale").Const.Float32s(); math.Abs(float64(s[0])-2.0/255) > 1e-6 {
+	if s, _ := qParam(g, "conv2_out0", 1).Const.Float32s(); math.Abs(float64(s[0])-2.0/255) > 1e-6 {
 		t.Errorf("conv2_out0 scale %v, want the overridden range's", s)
 	}
-	if dq := nodeNamed(g, "w2_DequantizeLinear"); dq == nil || dq.Attr("axis") != nil {
+	if dq := nodeNamed(g, "w2_DQ"); dq == nil || dq.Attr("axis") != nil {
 		t.Errorf("w2 not per tensor")
 	}
 	if g.Value("w3").DType != graph.Float32 {
@@ -718,7 +729,7 @@ func TestQuantizeConcatNarrowInput(t *testing.T) {
 	})
 	quantize(t, m, ranges, DefaultQuantOptions())
 	scale := func(v *graph.Value) float32 {
-		sv := m.Graph.Value(v.Name + "_scale")
+		sv := qParam(m.Graph, v.Name, 1)
 		if sv == nil {
 			t.Fatalf("%s not quantized", v.Name)
 		}
@@ -799,8 +810,127 @@ func TestQuantizeMaxConstFolds(t *testing.T) {
 	if ops := opTypes(m.Graph); ops["Max"] != 0 || r.ActivationsFolded != 1 {
 		t.Errorf("Max not folded: %v, %d folded", ops, r.ActivationsFolded)
 	}
-	s, _ := m.Graph.Value(y.Name + "_scale").Const.Float32s()
+	s, _ := qParam(m.Graph, y.Name, 1).Const.Float32s()
 	if math.Abs(float64(s[0])-8.5/255) > 1e-6 {
 		t.Errorf("scale %v, want the Max output's range 8.5/255", s)
+	}
+}
+
+// hardSwish builds Conv → x·Relu(x+3)/d → Conv, the Div's divisor given.
+func hardSwish(b *graph.Builder, div *graph.Value) {
+	x := b.Input("x", graph.Float32, 1, 2, 6, 6)
+	c := b.Op("Conv", x, convW(b, "w1", 0.3, 4, 2, 3))
+	three := b.Const(graph.FromFloat32s("three", nil, []float32{3}))
+	h := b.Op("Div", b.Op("Mul", c, b.Op("Relu", b.Op("Add", c, three))), div)
+	b.Output(b.Op("Conv", h, convW(b, "w2", 0.7, 2, 4, 1)))
+}
+
+// A Div by a constant, once included, scales like a Mul: its dividend and
+// output get Q/DQ, its divisor stays the float constant, and the Conv
+// before it keeps its Q/DQ unit.
+func TestQuantizeDivByConst(t *testing.T) {
+	b := graph.NewBuilder(13)
+	hardSwish(b, b.Const(graph.FromFloat32s("six", nil, []float32{6})))
+	m := build(t, b)
+	feeds := map[string]*runtime.Tensor{"x": input(0.4, 1, 2, 6, 6)}
+	want := outputs(t, m, feeds)
+	ranges := calibrate(t, m, []map[string]*runtime.Tensor{feeds})
+	for _, n := range m.Graph.Nodes {
+		if n.OpType == "Div" {
+			// a calibrated range off from the dividend's by rounding:
+			// the dividend's grid wins
+			rr := ranges[n.Outputs[0].Name]
+			ranges[n.Outputs[0].Name] = Range{rr.Min * 1.1, rr.Max * 1.1}
+		}
+	}
+	o := DefaultQuantOptions()
+	o.IncludeOps = []string{"Div"}
+	r := quantize(t, m, ranges, o)
+	var div *graph.Node
+	for _, n := range m.Graph.Nodes {
+		if n.OpType == "Div" {
+			div = n
+		}
+	}
+	if div == nil || div.Input(0).Producer == nil || div.Input(0).Producer.OpType != "DequantizeLinear" {
+		t.Fatalf("Div's dividend not read through DQ")
+	}
+	if d := div.Input(1); d.Name != "six" || d.DType != graph.Float32 {
+		t.Errorf("divisor %s %v, want the float constant six", d.Name, d.DType)
+	}
+	if len(div.Outputs[0].Consumers) != 1 || div.Outputs[0].Consumers[0].OpType != "QuantizeLinear" {
+		t.Errorf("Div's output not quantized")
+	}
+	// the output's grid is the dividend's divided by 6: no extra rounding
+	inDQ, outQ := div.Input(0).Producer, div.Outputs[0].Consumers[0]
+	si, _ := inDQ.Input(1).Const.Float32s()
+	so, _ := outQ.Input(1).Const.Float32s()
+	zi, _ := inDQ.Input(2).Const.Raw()
+	zo, _ := outQ.Input(2).Const.Raw()
+	if len(si) != 1 || len(so) != 1 || so[0] != si[0]/6 || !bytes.Equal(zi, zo) {
+		t.Errorf("Div output scale %v, want dividend's %v / 6 with its zero point", so, si)
+	}
+	if r.OpCounts["Div"] != 1 {
+		t.Errorf("Div count %d, want 1 quantized", r.OpCounts["Div"])
+	}
+	if s := worstSQNR(want, outputs(t, m, feeds)); s < 25 {
+		t.Errorf("SQNR %.1f dB, want > 25", s)
+	}
+}
+
+// A Div by a constant holding 0, or by an activation, stays FP32 even
+// when included; by default every Div does.
+func TestQuantizeDivStaysFP32(t *testing.T) {
+	b := graph.NewBuilder(13)
+	hardSwish(b, b.Const(graph.FromFloat32s("six", nil, []float32{6})))
+	m := build(t, b)
+	r := quantize(t, m, fixedRanges(m, nil), DefaultQuantOptions())
+	if r.OpCounts["Div"] != 0 || !slices.ContainsFunc(r.FP32, func(f FP32Node) bool { return f.Op == "Div" && f.Reason == reasonHardSwish }) {
+		t.Errorf("Div quantized by default: %v, FP32 %v", r.OpCounts, r.FP32)
+	}
+	for name, div := range map[string]func(b *graph.Builder) *graph.Value{
+		"zero": func(b *graph.Builder) *graph.Value {
+			return b.Const(graph.FromFloat32s("d", []int64{1, 4, 1, 1}, []float32{6, 0, 6, 6}))
+		},
+		"activation": func(b *graph.Builder) *graph.Value { return b.Input("d", graph.Float32, 1) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			b := graph.NewBuilder(13)
+			hardSwish(b, div(b))
+			m := build(t, b)
+			o := DefaultQuantOptions()
+			o.IncludeOps = []string{"Div"}
+			r := quantize(t, m, fixedRanges(m, nil), o)
+			if r.OpCounts["Div"] != 0 || !slices.ContainsFunc(r.FP32, func(f FP32Node) bool { return f.Op == "Div" && f.Reason == reasonRange }) {
+				t.Errorf("Div quantized: %v, FP32 %v", r.OpCounts, r.FP32)
+			}
+		})
+	}
+}
+
+// Activations with equal parameters share one scale/zero-point pair,
+// named after the first; symmetric weights have no zero-point input and
+// their DQ still yields float32.
+func TestQuantizeSharedActParams(t *testing.T) {
+	b := graph.NewBuilder(13)
+	x := b.Input("x", graph.Float32, 1, 2, 6, 6)
+	y := b.Input("y", graph.Float32, 1, 2, 6, 6)
+	w := convW(b, "w", 0.3, 2, 2, 3)
+	b.Output(b.Op("Conv", x, w), b.Op("Conv", y, w))
+	m := build(t, b)
+	quantize(t, m, fixedRanges(m, nil), DefaultQuantOptions())
+	xs, ys := qParam(m.Graph, "x", 1), qParam(m.Graph, "y", 1)
+	if xs == nil || xs != ys || xs.Name != "x_s" || qParam(m.Graph, "y", 2) != qParam(m.Graph, "x", 2) {
+		t.Errorf("x and y do not share x_s/x_z: %v %v", xs, ys)
+	}
+	dq := nodeNamed(m.Graph, "w_DQ")
+	if dq == nil || len(dq.Inputs) != 2 || dq.Outputs[0].DType != graph.Float32 {
+		t.Fatalf("weight DQ %v, want (w, w_s) → float32", dq)
+	}
+	feeds := map[string]*runtime.Tensor{"x": input(0.2, 1, 2, 6, 6), "y": input(0.5, 1, 2, 6, 6)}
+	for _, o := range outputs(t, m, feeds) {
+		if o.DType != graph.Float32 {
+			t.Errorf("output %v, want float32", o.DType)
+		}
 	}
 }

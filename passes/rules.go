@@ -84,6 +84,10 @@ const (
 	// CondGroupOne: ConvTranspose with group 1 (per-channel axis 1 holds
 	// only C_out/group channels otherwise).
 	CondGroupOne
+	// CondConstDivisor: Div by a constant initializer whose elements are
+	// all finite and non-zero, so that it scales like a Mul by the
+	// reciprocal (hard-swish's /6); a Div by an activation stays FP32.
+	CondConstDivisor
 )
 
 func share(op string, slots ...int) Rule {
@@ -111,6 +115,7 @@ const (
 	reasonProb      = "probability output: near-zero values lose all relative precision in 8 bits"
 	reasonNoiseGain = "its weights amplify the rounding of a quiet input channel past 64 output steps"
 	reasonLogInput  = "feeds a Log through arithmetic: 8 bits lose the small values whose logarithm matters"
+	reasonHardSwish = "division: quantized, it also quantizes the arithmetic before it (hard-swish), which loses accuracy"
 )
 
 // rules is the table, one row per op type.
@@ -136,6 +141,11 @@ var rules = []Rule{
 	quantIO("Add", true), quantIO("Mul", true),
 	quantIO("AveragePool", false, 0), quantIO("GlobalAveragePool", false, 0),
 	quantIO("LeakyRelu", false, 0),
+	// Div by a constant (hard-swish's /6): the divisor stays a float
+	// constant, only the dividend and the output get Q/DQ. Quantizing it
+	// also quantizes the Add/Mul before it, which costs the detectors
+	// more accuracy than the FP32 hard-swish; quantize it with IncludeOps.
+	withFP32(Rule{Op: "Div", Class: ClassQuantIO, Activations: []int{0}, Weight: -1, Bias: -1, ReduceAxis: -1, Cond: CondConstDivisor}, reasonHardSwish),
 	// Sigmoid sits mostly at detector outputs where its small
 	// probabilities matter; quantize it with IncludeOps.
 	withFP32(quantIO("Sigmoid", false, 0), reasonProb),
@@ -145,7 +155,7 @@ var rules = []Rule{
 	fp32("LayerNormalization", reasonNorm), fp32("InstanceNormalization", reasonNorm),
 	fp32("GroupNormalization", reasonNorm), fp32("BatchNormalization", reasonNorm),
 	fp32("Exp", reasonRange), fp32("Log", reasonRange), fp32("Pow", reasonRange),
-	fp32("Sqrt", reasonRange), fp32("Div", reasonRange), fp32("Reciprocal", reasonRange),
+	fp32("Sqrt", reasonRange), fp32("Reciprocal", reasonRange),
 	fp32("LSTM", reasonRecurrent), fp32("GRU", reasonRecurrent), fp32("RNN", reasonRecurrent),
 	fp32("If", reasonControl), fp32("Loop", reasonControl), fp32("Scan", reasonControl),
 	fp32("Erf", reasonRange), fp32("Gelu", reasonRange),
