@@ -115,7 +115,7 @@ const (
 	reasonProb      = "probability output: near-zero values lose all relative precision in 8 bits"
 	reasonNoiseGain = "its weights amplify the rounding of a quiet input channel past 64 output steps"
 	reasonLogInput  = "feeds a Log through arithmetic: 8 bits lose the small values whose logarithm matters"
-	reasonHardSwish = "division: quantized, it also quantizes the arithmetic before it (hard-swish), which loses accuracy"
+	reasonHardSwish = "division: quantizing it also quantizes the arithmetic before it (as in hard-swish) and loses accuracy; --include-op Div quantizes it"
 )
 
 // rules is the table, one row per op type.

@@ -648,28 +648,24 @@ func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, sizeBefore int
 			fmt.Fprintf(w, "fp32\t%d x %s\n", reasons[k], k)
 		}
 	}
-	if err := w.Flush(); err != nil {
-		return err
-	}
 	n := cfg.EvalMax
 	if cfg.EvalAll && src != nil {
 		n = src.Len()
 	}
-	if n <= 0 || src == nil || src.Len() == 0 {
-		return nil
+	if n > 0 && src != nil && src.Len() > 0 {
+		sqnr, err := quant.OutputSQNR(fp32, q, src, n, cfg.Threads)
+		if err != nil {
+			return fmt.Errorf("summary: %v", err)
+		}
+		from := ""
+		if cfg.Eval != "" {
+			from = " of --eval"
+		}
+		for _, o := range sqnr {
+			fmt.Fprintf(w, "sqnr\t%s %s dB (%d samples%s, quantized vs FP32 in onnxq's runtime)\n", o.Name, formatDB(o.DB), o.Samples, from)
+		}
 	}
-	sqnr, err := quant.OutputSQNR(fp32, q, src, n, cfg.Threads)
-	if err != nil {
-		return fmt.Errorf("summary: %v", err)
-	}
-	from := ""
-	if cfg.Eval != "" {
-		from = " of --eval"
-	}
-	for _, o := range sqnr {
-		fmt.Fprintf(c.stdout, "sqnr\t%s %s dB (%d samples%s, quantized vs FP32 in onnxq's runtime)\n", o.Name, formatDB(o.DB), o.Samples, from)
-	}
-	return nil
+	return w.Flush()
 }
 
 func formatDB(db float64) string {
