@@ -14,6 +14,7 @@ import (
 	"maps"
 	"math"
 	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"sort"
@@ -586,7 +587,7 @@ func newProgress(w io.Writer, terminal bool, what string) func(done, total int) 
 }
 
 func saveCalib(coll *calib.Collection, path string) error {
-	f, err := os.CreateTemp(dirOf(path), ".calib*.json")
+	f, err := os.CreateTemp(filepath.Dir(path), ".calib*.json")
 	if err != nil {
 		return fmt.Errorf("--save-calib: %v", err)
 	}
@@ -601,13 +602,6 @@ func saveCalib(coll *calib.Collection, path string) error {
 		return fmt.Errorf("--save-calib: %v", err)
 	}
 	return os.Rename(tmp, path)
-}
-
-func dirOf(path string) string {
-	if i := strings.LastIndexAny(path, "/"); i >= 0 {
-		return path[:i+1]
-	}
-	return "."
 }
 
 // summary prints what the quantize pass did and, on up to EvalMax
