@@ -283,47 +283,65 @@ func (k *convKernel) shape(x, w, b *Tensor) (*convShape, error) {
 }
 
 func (k *convKernel) Run(ctx *Context, in []*Tensor) ([]*Tensor, error) {
-	if len(in) < 2 || in[0] == nil || in[1] == nil {
-		return nil, fmt.Errorf("Conv needs inputs X and W")
-	}
-	x, w := in[0], in[1]
-	var b *Tensor
-	if len(in) > 2 {
-		b = in[2]
+	x, w, b, err := convInputs("Conv", in)
+	if err != nil {
+		return nil, err
 	}
 	s, err := k.shape(x, w, b)
 	if err != nil {
 		return nil, err
 	}
+	return runConvTyped(ctx, "Conv", s, s.outShape, x, w, b, convF32, convDirect[float64])
+}
+
+// convInputs splits the inputs of Conv and ConvTranspose into X, W and the
+// optional bias B.
+func convInputs(op string, in []*Tensor) (x, w, b *Tensor, err error) {
+	if len(in) < 2 || in[0] == nil || in[1] == nil {
+		return nil, nil, nil, fmt.Errorf("%s needs inputs X and W", op)
+	}
+	if len(in) > 2 {
+		b = in[2]
+	}
+	return in[0], in[1], b, nil
+}
+
+// runConvTyped allocates the output of shape out and runs a convolution
+// on it by element type: float32 in place, float16 and bfloat16 through a
+// float32 copy, float64 through the direct loop. f32 and f64 are plain
+// functions, so the call costs no allocation.
+func runConvTyped[S any](ctx *Context, op string, s S, out []int, x, w, b *Tensor,
+	f32 func(*Context, S, []float32, []float32, []float32, []float32),
+	f64 func(S, []float64, []float64, []float64, []float64)) ([]*Tensor, error) {
 	switch x.DType {
 	case graph.Float32:
-		y := ctx.Alloc(graph.Float32, s.outShape...)
+		y := ctx.Alloc(graph.Float32, out...)
 		var bias []float32
 		if b != nil {
 			bias = b.F32()
 		}
-		convF32(ctx, s, x.F32(), w.F32(), bias, y.F32())
+		f32(ctx, s, x.F32(), w.F32(), bias, y.F32())
 		return []*Tensor{y}, nil
 	case graph.Float16, graph.BFloat16:
-		y := New(x.DType, s.outShape...)
+		y := New(x.DType, out...)
 		var bias []float32
 		if b != nil {
 			bias = toF32(b)
 		}
-		out := make([]float32, y.Len())
-		convF32(ctx, s, toF32(x), toF32(w), bias, out)
-		fromF32(y, out)
+		res := make([]float32, y.Len())
+		f32(ctx, s, toF32(x), toF32(w), bias, res)
+		fromF32(y, res)
 		return []*Tensor{y}, nil
 	case graph.Float64:
-		y := New(graph.Float64, s.outShape...)
+		y := New(graph.Float64, out...)
 		var bias []float64
 		if b != nil {
 			bias = b.Data.([]float64)
 		}
-		convDirect(s, x.Data.([]float64), w.Data.([]float64), bias, y.Data.([]float64))
+		f64(s, x.Data.([]float64), w.Data.([]float64), bias, y.Data.([]float64))
 		return []*Tensor{y}, nil
 	}
-	return nil, fmt.Errorf("Conv does not support %v", x.DType)
+	return nil, fmt.Errorf("%s does not support %v", op, x.DType)
 }
 
 // convF32 computes y (every element written) from x, w and an optional bias.
@@ -714,47 +732,15 @@ func (k *convTransposeKernel) shape(x, w, b *Tensor) (*transposeShape, error) {
 }
 
 func (k *convTransposeKernel) Run(ctx *Context, in []*Tensor) ([]*Tensor, error) {
-	if len(in) < 2 || in[0] == nil || in[1] == nil {
-		return nil, fmt.Errorf("ConvTranspose needs inputs X and W")
-	}
-	x, w := in[0], in[1]
-	var b *Tensor
-	if len(in) > 2 {
-		b = in[2]
+	x, w, b, err := convInputs("ConvTranspose", in)
+	if err != nil {
+		return nil, err
 	}
 	s, err := k.shape(x, w, b)
 	if err != nil {
 		return nil, err
 	}
-	switch x.DType {
-	case graph.Float32:
-		y := ctx.Alloc(graph.Float32, s.outShape...)
-		var bias []float32
-		if b != nil {
-			bias = b.F32()
-		}
-		convTransposeF32(ctx, s, x.F32(), w.F32(), bias, y.F32())
-		return []*Tensor{y}, nil
-	case graph.Float16, graph.BFloat16:
-		y := New(x.DType, s.outShape...)
-		var bias []float32
-		if b != nil {
-			bias = toF32(b)
-		}
-		out := make([]float32, y.Len())
-		convTransposeF32(ctx, s, toF32(x), toF32(w), bias, out)
-		fromF32(y, out)
-		return []*Tensor{y}, nil
-	case graph.Float64:
-		y := New(graph.Float64, s.outShape...)
-		var bias []float64
-		if b != nil {
-			bias = b.Data.([]float64)
-		}
-		convTransposeDirect(s, x.Data.([]float64), w.Data.([]float64), bias, y.Data.([]float64))
-		return []*Tensor{y}, nil
-	}
-	return nil, fmt.Errorf("ConvTranspose does not support %v", x.DType)
+	return runConvTyped(ctx, "ConvTranspose", s, s.outShape, x, w, b, convTransposeF32, convTransposeDirect[float64])
 }
 
 // convTransposeF32 computes col = W_gᵀ·X_g (rows: output channel and
