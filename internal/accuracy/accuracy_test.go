@@ -5,12 +5,10 @@
 package accuracy_test
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	goruntime "runtime"
 	"sort"
@@ -20,7 +18,7 @@ import (
 
 	"github.com/onnxq/onnxq/graph"
 	"github.com/onnxq/onnxq/internal/calibdata"
-	"github.com/onnxq/onnxq/internal/tensorio"
+	"github.com/onnxq/onnxq/internal/ortpeer"
 	"github.com/onnxq/onnxq/quant"
 )
 
@@ -63,36 +61,6 @@ var floors = map[string]float64{
 // evaluation sample.
 var top1Models = map[string]bool{"mnist_cntk": true, "ppocr_cls_mobile_v2": true}
 
-// ortScript finds ort-run.js and checks that Node.js and onnxruntime-node
-// load, by asking the script for its help.
-func ortScript() (string, error) {
-	script, err := filepath.Abs(filepath.Join(shared, "tools", "ort", "ort-run.js"))
-	if err != nil {
-		return "", err
-	}
-	if _, err := os.Stat(script); err != nil {
-		return "", fmt.Errorf("no %s", script)
-	}
-	if _, err := exec.LookPath("node"); err != nil {
-		return "", fmt.Errorf("node is not on PATH")
-	}
-	out, err := exec.Command("node", script, "--help").CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("ONNX Runtime for Node.js is not available (ORT_NODE_DIR=%q): %s", os.Getenv("ORT_NODE_DIR"), strings.TrimSpace(string(out)))
-	}
-	return script, nil
-}
-
-// unavailable fails under CI, where everything must be installed, and
-// skips elsewhere.
-func unavailable(t *testing.T, format string, args ...any) {
-	t.Helper()
-	if os.Getenv("CI") != "" {
-		t.Fatalf(format, args...)
-	}
-	t.Skipf(format, args...)
-}
-
 // row is one model's line of the table.
 type row struct {
 	name     string
@@ -121,11 +89,11 @@ func TestINT8Accuracy(t *testing.T) {
 	}
 	models, _ := filepath.Glob(filepath.Join(shared, "models", "*.onnx"))
 	if len(models) == 0 {
-		unavailable(t, "no models in %s/models", shared)
+		ortpeer.Unavailable(t, "no models in %s/models", shared)
 	}
-	script, err := ortScript()
+	script, err := ortpeer.Script(shared)
 	if err != nil {
-		unavailable(t, "%v", err)
+		ortpeer.Unavailable(t, "%v", err)
 	}
 	filter := os.Getenv("ONNXQ_ACCURACY_MODEL")
 	tmp := t.TempDir()
@@ -139,7 +107,7 @@ func TestINT8Accuracy(t *testing.T) {
 		go func() {
 			defer workers.Done()
 			for j := range jobs {
-				j.done <- runORT(script, j.model, j.sample, j.inputs, j.out)
+				j.done <- ortpeer.Run(script, j.model, j.sample, j.inputs, j.out)
 			}
 		}()
 	}
@@ -306,7 +274,7 @@ func measure(r *row, outputs []string, fp32, int8 []*job) {
 }
 
 func readOutput(dir, name string) ([]float64, error) {
-	t, err := tensorio.ReadNpy(filepath.Join(dir, tensorio.SafeName(name)+".npy"))
+	t, err := ortpeer.Output(dir, name)
 	if err != nil {
 		return nil, err
 	}
@@ -423,34 +391,4 @@ func printTable(w io.Writer, rows []*row) {
 		fmt.Fprintf(w, "| %s | %d | %.1f | %s | %s | %s | %s | %s | %.2fx |\n", r.name, r.eval, r.sqnr, tgtS, pass, floor, top1, cov, r.size)
 	}
 	fmt.Fprintln(w)
-}
-
-// runORT runs one sample through ort-run.js into dir.
-func runORT(script, model, sample string, names []string, dir string) error {
-	files, err := tensorio.SampleFiles(sample, names)
-	if err != nil {
-		return err
-	}
-	abs, err := filepath.Abs(model)
-	if err != nil {
-		return err
-	}
-	args := []string{script, abs, "--threads", "1", "--out", dir}
-	for _, n := range names {
-		f, ok := files[n]
-		if !ok {
-			return fmt.Errorf("no file for input %q in %s", n, sample)
-		}
-		if f, err = filepath.Abs(f); err != nil {
-			return err
-		}
-		args = append(args, "--in", n+"="+f)
-	}
-	cmd := exec.Command("node", args...)
-	var stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = io.Discard, &stderr
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("%v: %s", err, strings.TrimSpace(stderr.String()))
-	}
-	return nil
 }

@@ -3,14 +3,12 @@
 package peer_test
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"io"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	goruntime "runtime"
 	"sort"
@@ -19,6 +17,7 @@ import (
 	"testing"
 
 	"github.com/onnxq/onnxq/graph"
+	"github.com/onnxq/onnxq/internal/ortpeer"
 	"github.com/onnxq/onnxq/internal/tensorio"
 	"github.com/onnxq/onnxq/runtime"
 )
@@ -31,37 +30,6 @@ const (
 	// maxReported bounds the failing samples reported per model.
 	maxReported = 3
 )
-
-// ortScript finds ort-run.js and checks that Node.js and onnxruntime-node
-// are there, by asking the script for its help (it loads the package
-// first).
-func ortScript() (string, error) {
-	script, err := filepath.Abs(filepath.Join(shared, "tools", "ort", "ort-run.js"))
-	if err != nil {
-		return "", err
-	}
-	if _, err := os.Stat(script); err != nil {
-		return "", fmt.Errorf("no %s", script)
-	}
-	if _, err := exec.LookPath("node"); err != nil {
-		return "", fmt.Errorf("node is not on PATH")
-	}
-	out, err := exec.Command("node", script, "--help").CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("ONNX Runtime for Node.js is not available (ORT_NODE_DIR=%q): %s", os.Getenv("ORT_NODE_DIR"), strings.TrimSpace(string(out)))
-	}
-	return script, nil
-}
-
-// unavailable skips the test, or fails it under CI, where everything it
-// needs must be installed.
-func unavailable(t *testing.T, format string, args ...any) {
-	t.Helper()
-	if os.Getenv("CI") != "" {
-		t.Fatalf(format, args...)
-	}
-	t.Skipf(format, args...)
-}
 
 // modelResult is one model's line of the summary.
 type modelResult struct {
@@ -79,11 +47,11 @@ func TestAgainstORT(t *testing.T) {
 	}
 	models, _ := filepath.Glob(filepath.Join(shared, "models", "*.onnx"))
 	if len(models) == 0 {
-		unavailable(t, "no models in %s/models", shared)
+		ortpeer.Unavailable(t, "no models in %s/models", shared)
 	}
-	script, err := ortScript()
+	script, err := ortpeer.Script(shared)
 	if err != nil {
-		unavailable(t, "%v", err)
+		ortpeer.Unavailable(t, "%v", err)
 	}
 	cache := os.Getenv("ONNXQ_PEER_CACHE")
 	if cache == "" {
@@ -207,7 +175,7 @@ func compareModel(t *testing.T, model, script, cacheRoot string, res *modelResul
 				fail("output %q: its file name clashes with another output's in ort-run.js's output folder", v.Name)
 				continue
 			}
-			want, err := tensorio.ReadNpy(filepath.Join(ort.dir, tensorio.SafeName(v.Name)+".npy"))
+			want, err := ortpeer.Output(ort.dir, v.Name)
 			if err != nil {
 				fail("ONNX Runtime output %q: %v", v.Name, err)
 				continue
@@ -234,27 +202,8 @@ func runORT(script, model, sample string, names []string, dir string) error {
 	if _, err := os.Stat(marker); err == nil {
 		return nil
 	}
-	files, err := tensorio.SampleFiles(sample, names)
-	if err != nil {
+	if err := ortpeer.Run(script, model, sample, names, dir); err != nil {
 		return err
-	}
-	args := []string{script, model, "--threads", "1", "--out", dir}
-	for _, n := range names {
-		f, ok := files[n]
-		if !ok {
-			return fmt.Errorf("no file for input %q in %s", n, sample)
-		}
-		abs, err := filepath.Abs(f)
-		if err != nil {
-			return err
-		}
-		args = append(args, "--in", n+"="+abs)
-	}
-	cmd := exec.Command("node", args...)
-	var stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = io.Discard, &stderr
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("%v: %s", err, strings.TrimSpace(stderr.String()))
 	}
 	return os.WriteFile(marker, nil, 0o644)
 }

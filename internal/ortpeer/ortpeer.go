@@ -1,0 +1,85 @@
+// ortpeer.go holds the ONNX Runtime runner: finding and checking
+// ort-run.js, running one sample through it and reading its outputs.
+package ortpeer
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/onnxq/onnxq/internal/tensorio"
+	"github.com/onnxq/onnxq/runtime"
+)
+
+// Script finds ort-run.js under the shared folder and checks that Node.js
+// and onnxruntime-node are there, by asking the script for its help (it
+// loads the package first). It returns the script's absolute path.
+func Script(shared string) (string, error) {
+	script, err := filepath.Abs(filepath.Join(shared, "tools", "ort", "ort-run.js"))
+	if err != nil {
+		return "", err
+	}
+	if _, err := os.Stat(script); err != nil {
+		return "", fmt.Errorf("no %s", script)
+	}
+	if _, err := exec.LookPath("node"); err != nil {
+		return "", fmt.Errorf("node is not on PATH")
+	}
+	out, err := exec.Command("node", script, "--help").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("ONNX Runtime for Node.js is not available (ORT_NODE_DIR=%q): %s", os.Getenv("ORT_NODE_DIR"), strings.TrimSpace(string(out)))
+	}
+	return script, nil
+}
+
+// Unavailable skips the test, or fails it under CI, where everything it
+// needs must be installed.
+func Unavailable(t testing.TB, format string, args ...any) {
+	t.Helper()
+	if os.Getenv("CI") != "" {
+		t.Fatalf(format, args...)
+	}
+	t.Skipf(format, args...)
+}
+
+// Run runs model in ONNX Runtime on the sample folder's .npy files for
+// the inputs names, writing the outputs into dir. The error carries
+// node's standard error.
+func Run(script, model, sample string, names []string, dir string) error {
+	files, err := tensorio.SampleFiles(sample, names)
+	if err != nil {
+		return err
+	}
+	abs, err := filepath.Abs(model)
+	if err != nil {
+		return err
+	}
+	args := []string{script, abs, "--threads", "1", "--out", dir}
+	for _, n := range names {
+		f, ok := files[n]
+		if !ok {
+			return fmt.Errorf("no file for input %q in %s", n, sample)
+		}
+		if f, err = filepath.Abs(f); err != nil {
+			return err
+		}
+		args = append(args, "--in", n+"="+f)
+	}
+	cmd := exec.Command("node", args...)
+	var stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = io.Discard, &stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("%v: %s", err, strings.TrimSpace(stderr.String()))
+	}
+	return nil
+}
+
+// Output reads the output name that Run wrote into dir.
+func Output(dir, name string) (*runtime.Tensor, error) {
+	return tensorio.ReadNpy(filepath.Join(dir, tensorio.SafeName(name)+".npy"))
+}
