@@ -87,14 +87,7 @@ func TestINT8Accuracy(t *testing.T) {
 	if testing.Short() {
 		t.Skip("quantizes every shared model: not in -short mode")
 	}
-	models, _ := filepath.Glob(filepath.Join(shared, "models", "*.onnx"))
-	if len(models) == 0 {
-		ortpeer.Unavailable(t, "no models in %s/models", shared)
-	}
-	script, err := ortpeer.Script(shared)
-	if err != nil {
-		ortpeer.Unavailable(t, "%v", err)
-	}
+	models, script := ortpeer.Setup(t, shared)
 	filter := os.Getenv("ONNXQ_ACCURACY_MODEL")
 	tmp := t.TempDir()
 

@@ -1,5 +1,5 @@
 // ortpeer.go holds the ONNX Runtime runner: finding and checking
-// ort-run.js, running one sample through it and reading its outputs.
+// ort-run.js and the shared models, running one sample through it and reading its outputs.
 package ortpeer
 
 import (
@@ -45,6 +45,22 @@ func Unavailable(t testing.TB, format string, args ...any) {
 		t.Fatalf(format, args...)
 	}
 	t.Skipf(format, args...)
+}
+
+// Setup returns the shared models (shared/models/*.onnx) and the path of
+// ort-run.js, or stops the test through Unavailable when either is
+// missing.
+func Setup(t testing.TB, shared string) (models []string, script string) {
+	t.Helper()
+	models, _ = filepath.Glob(filepath.Join(shared, "models", "*.onnx"))
+	if len(models) == 0 {
+		Unavailable(t, "no models in %s/models", shared)
+	}
+	script, err := Script(shared)
+	if err != nil {
+		Unavailable(t, "%v", err)
+	}
+	return models, script
 }
 
 // Run runs model in ONNX Runtime on the sample folder's .npy files for

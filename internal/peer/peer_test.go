@@ -45,14 +45,7 @@ func TestAgainstORT(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs every shared model: not in -short mode")
 	}
-	models, _ := filepath.Glob(filepath.Join(shared, "models", "*.onnx"))
-	if len(models) == 0 {
-		ortpeer.Unavailable(t, "no models in %s/models", shared)
-	}
-	script, err := ortpeer.Script(shared)
-	if err != nil {
-		ortpeer.Unavailable(t, "%v", err)
-	}
+	models, script := ortpeer.Setup(t, shared)
 	cache := os.Getenv("ONNXQ_PEER_CACHE")
 	if cache == "" {
 		cache = t.TempDir()
