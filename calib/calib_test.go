@@ -229,7 +229,7 @@ func TestMergeEqualsWhole(t *testing.T) {
 	first := append(gaussian(r, 30000, 0, 0.01), uniform(r, 5000, 0, 0.5)...)
 	second := append(gaussian(r, 30000, 2, 5), 300, -1e4)
 	relu := uniform(r, 20000, 0, 6)
-	for _, m := range []Method{MinMax, Entropy, Percentile, MSE} {
+	for _, m := range []Method{MinMax, Entropy, Percentile, MSE, Auto} {
 		for _, ho := range histOptions {
 			whole := newColl(t, m, ho.opts)
 			a := newColl(t, m, ho.opts)
@@ -300,7 +300,7 @@ func equalRanges(a, b map[string]Range) bool {
 func TestObserveOrder(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 10))
 	bs := [][]float32{gaussian(r, 1000, 0, 1e-3), gaussian(r, 1000, 5, 100), uniform(r, 1000, -3, 0), {7e30}, {0}}
-	for _, m := range []Method{MinMax, Entropy, Percentile, MSE} {
+	for _, m := range []Method{MinMax, Entropy, Percentile, MSE, Auto} {
 		for _, ho := range histOptions {
 			fwd := newColl(t, m, ho.opts)
 			rev := newColl(t, m, ho.opts)

@@ -26,10 +26,13 @@ const (
 	Entropy    Method = "entropy"
 	Percentile Method = "percentile"
 	MSE        Method = "mse"
+	// Auto keeps the MinMax range of a tensor unless its extremes are rare
+	// outliers far beyond the bulk, which it clips (see autoRange).
+	Auto Method = "auto"
 )
 
 // Methods lists every method in a fixed order.
-var Methods = []Method{MinMax, EMA, Entropy, Percentile, MSE}
+var Methods = []Method{MinMax, EMA, Entropy, Percentile, MSE, Auto}
 
 // ParseMethod returns the method named s.
 func ParseMethod(s string) (Method, error) {
@@ -38,7 +41,7 @@ func ParseMethod(s string) (Method, error) {
 			return m, nil
 		}
 	}
-	return "", fmt.Errorf("calib: unknown method %q (want minmax, ema, entropy, percentile or mse)", s)
+	return "", fmt.Errorf("calib: unknown method %q (want minmax, ema, entropy, percentile, mse or auto)", s)
 }
 
 func (m Method) String() string { return string(m) }

@@ -1,6 +1,6 @@
 // Package calib observes activation values during calibration runs and
 // turns them into ranges: MinMax, moving-average MinMax, histogram-based
-// entropy (KL), percentile and MSE observers.
+// entropy (KL), percentile, MSE and auto observers.
 //
 // Observers use a fixed amount of memory per tensor whatever the number of
 // samples, merge with one another, and serialise, so calibration can be
@@ -10,7 +10,7 @@
 // # Use
 //
 // A Collection holds one Observer per tensor name, all of one Method
-// ("minmax", "ema", "entropy", "percentile", "mse") and one Options:
+// ("minmax", "ema", "entropy", "percentile", "mse", "auto") and one Options:
 //
 //	c, err := calib.New(calib.Entropy, calib.Options{}) // zero fields: defaults
 //	c.Observe("conv1/out", values)                      // once per sample
@@ -74,6 +74,12 @@
 //     error is the values inside times scale²/12 plus, for the bins beyond
 //     the bounds, count·(centre − bound)². The least error wins, the
 //     narrowest t on ties.
+//   - auto: the MinMax range unless a side's extreme is a rare outlier:
+//     with q the edge beyond which at most 0.15% of the values lie, the
+//     extreme exceeds 2.5·q. Without Signed the threshold is then the mse
+//     search restricted to t ≥ q (so the bulk is always kept); with Signed
+//     each such side is clipped at its own q. Fewer than ~670 values never
+//     clip.
 //
 // Every chosen range is then clamped into the observed [min, max], so a
 // one-sided tensor (a Relu output) keeps its lower bound near zero.

@@ -40,7 +40,7 @@ type HistogramObserver struct {
 }
 
 // newHistogram returns an empty histogram observer for method, which must be
-// Entropy, Percentile or MSE; opts must be valid.
+// Entropy, Percentile, MSE or Auto; opts must be valid.
 func newHistogram(method Method, opts Options) *HistogramObserver {
 	return &HistogramObserver{method: method, opts: opts, exp: minExp, counts: make([]uint64, opts.Bins)}
 }
@@ -57,6 +57,10 @@ func NewPercentile(opts Options) (*HistogramObserver, error) {
 // NewMSE returns an observer choosing the clip that minimises the expected
 // squared quantization error for Options.Range.
 func NewMSE(opts Options) (*HistogramObserver, error) { return newHistObserver(MSE, opts) }
+
+// NewAuto returns an observer keeping the MinMax range unless the
+// extremes are rare outliers, which it clips.
+func NewAuto(opts Options) (*HistogramObserver, error) { return newHistObserver(Auto, opts) }
 
 func newHistObserver(m Method, opts Options) (*HistogramObserver, error) {
 	opts = opts.withDefaults()
@@ -272,6 +276,8 @@ func (h *HistogramObserver) Range() (float32, float32) {
 		return h.entropyRange()
 	case Percentile:
 		return h.percentileRange()
+	case Auto:
+		return h.autoRange()
 	default:
 		return h.mseRange()
 	}

@@ -281,7 +281,10 @@ func (h *HistogramObserver) percentileRange() (float32, float32) {
 // with qdq.ParamsFromRange(clipped range, Options.Range): values inside the
 // clipped range cost the rounding noise scale²/12, values beyond it their
 // squared distance (bin centre) to the bound. The smallest t wins ties.
-func (h *HistogramObserver) mseRange() (float32, float32) {
+func (h *HistogramObserver) mseRange() (float32, float32) { return h.mseRangeFrom(1) }
+
+// mseRangeFrom is mseRange over the thresholds of at least `from` bins.
+func (h *HistogramObserver) mseRangeFrom(from int) (float32, float32) {
 	n := h.window(h.counts)
 	type bin struct {
 		centre float64
@@ -296,7 +299,7 @@ func (h *HistogramObserver) mseRange() (float32, float32) {
 	}
 	bestLo, bestHi := h.min, h.max
 	bestErr := math.Inf(1)
-	for i := 1; i <= n; i++ {
+	for i := max(from, 1); i <= n; i++ {
 		t := math.Ldexp(float64(i), h.exp)
 		lo, hi := h.clip(-t, t)
 		scale, _ := qdq.ParamsFromRange(lo, hi, h.opts.Range)

@@ -120,7 +120,7 @@ model's opset, or below what the options need, is an error.`,
 		fs.StringVar(&cfg.Calib, "calib", "", "calibration samples: a folder or file (`PATH`)")
 		fs.IntVar(&cfg.Synthetic, "synthetic", 32, "without --calib, calibrate on `N` random samples")
 		fs.Int64Var(&cfg.Seed, "seed", 1, "seed of the synthetic samples")
-		fs.StringVar(&cfg.Method, "method", "minmax", "calibration method: minmax, ema, entropy, percentile or mse")
+		fs.StringVar(&cfg.Method, "method", "minmax", "calibration method: minmax, ema, entropy, percentile, mse or auto (minmax unless a tensor's extremes are rare outliers, then clipped)")
 		fs.Float64Var(&cfg.Percentile, "percentile", 99.999, "clip point of --method percentile")
 		fs.StringVar(&cfg.Target, "target", "ort-cpu", "preset: ort-cpu, tensorrt or generic")
 		fs.StringVar(&cfg.ActivationType, "activation-type", "", "activation type: int8 or uint8 (default: the target's)")
