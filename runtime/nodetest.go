@@ -5,8 +5,8 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
-	"strings"
 
 	"github.com/onnxq/onnxq/graph"
 )
@@ -171,45 +171,7 @@ func CompareTensors(got, want *Tensor, rtol, atol float64) (float64, error) {
 	return worst, nil
 }
 
-func equalShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
-// NodeTestOps lists the op types used by a test folder's model (subgraphs
-// included), for deciding which tests a set of kernels covers.
-func NodeTestOps(dir string) ([]string, error) {
-	m, err := graph.Load(filepath.Join(dir, "model.onnx"))
-	if err != nil {
-		return nil, err
-	}
-	seen := map[string]bool{}
-	var ops []string
-	m.Graph.Walk(func(g *graph.Graph) {
-		for _, n := range g.Nodes {
-			key := n.OpType
-			if n.Domain != "" && n.Domain != "ai.onnx" {
-				key = n.Domain + ":" + n.OpType
-			}
-			if !seen[key] {
-				seen[key] = true
-				ops = append(ops, key)
-			}
-		}
-	})
-	sort.Strings(ops)
-	return ops, nil
-}
-
-// formatOps is used in reports.
-func formatOps(ops []string) string { return strings.Join(ops, ",") }
+func equalShape(a, b []int) bool { return slices.Equal(a, b) }
 
 // bfloat16From16Bits reads a uint16 tensor as bfloat16 bit patterns when
 // bfloat16 is expected: test data written by ONNX 1.12 stored bfloat16
