@@ -423,7 +423,7 @@ func (ex *execution) runGraph(p *plan, parent *scope, feeds []*Tensor) ([]*Tenso
 			if t.Data == nil || dataLen(t.Data) != t.Len() {
 				return nil, fmt.Errorf("node %s (%s): output %q has data that does not fit its shape %s", nodeName(n), n.OpType, v.Name, t)
 			}
-			ex.retain(t, true)
+			ex.retain(t)
 			sc.vals[p.index[v]] = t
 			if obs := ex.s.opts.Observer; obs != nil {
 				obs(v, t)
@@ -469,7 +469,7 @@ func rootOf(t *Tensor) *Tensor {
 
 // retain records one more holder of t's buffer; the first holder makes it
 // count as live.
-func (ex *execution) retain(t *Tensor, count bool) {
+func (ex *execution) retain(t *Tensor) {
 	r := rootOf(t)
 	if r.pinned {
 		return
@@ -479,8 +479,11 @@ func (ex *execution) retain(t *Tensor, count bool) {
 	if r.refs == 0 {
 		b := r.Bytes()
 		ex.live += b
-		if count {
+		// A subgraph's output handed to the caller is held again but was
+		// produced once.
+		if !r.seen {
 			ex.stats.TotalBytes += b
+			r.seen = true
 		}
 		if ex.live > ex.stats.PeakBytes {
 			ex.stats.PeakBytes = ex.live

@@ -186,3 +186,42 @@ func TestSessionObserverAndConcurrency(t *testing.T) {
 		}
 	}
 }
+
+// TestSessionCountsSubgraphOutputsOnce: a branch output handed to the If
+// node is one tensor produced once, not two.
+func TestSessionCountsSubgraphOutputsOnce(t *testing.T) {
+	b := graph.NewBuilder(17)
+	x := b.Input("x", graph.Float32, 256)
+	cond := b.Input("cond", graph.Bool)
+	then, els := graph.NewGraph("then"), graph.NewGraph("else")
+	ifNode := &graph.Node{Name: "if", OpType: "If", Inputs: []*graph.Value{cond},
+		Attrs: []*graph.Attribute{graph.GraphAttr("then_branch", then), graph.GraphAttr("else_branch", els)}}
+	if err := b.Graph().AddNode(ifNode, "y"); err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range []*graph.Graph{then, els} {
+		relu := &graph.Node{Name: g.Name + "_relu", OpType: "Relu", Inputs: []*graph.Value{x}}
+		if err := g.AddNode(relu, g.Name+"_out"); err != nil {
+			t.Fatal(err)
+		}
+		g.AddOutput(relu.Outputs[0])
+	}
+	b.Output(ifNode.Outputs[0])
+	m, err := b.Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewSession(m, Options{Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := New(graph.Bool)
+	c.Data.([]bool)[0] = true
+	_, stats, err := s.RunWithStats(map[string]*Tensor{"x": New(graph.Float32, 256), "cond": c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stats.TotalBytes != 256*4 {
+		t.Errorf("total bytes %d, want %d", stats.TotalBytes, 256*4)
+	}
+}

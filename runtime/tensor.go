@@ -49,6 +49,7 @@ type Tensor struct {
 	pooled bool    // Data came from the buffer pool
 	pinned bool    // constants and caller-owned tensors: never counted or recycled
 	refs   int     // holders of a root tensor during a run
+	seen   bool    // already counted in Stats.TotalBytes
 }
 
 func lenFloat16(d any) int {
