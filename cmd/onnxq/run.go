@@ -10,7 +10,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -328,7 +327,7 @@ func gatherInputs(sess *runtime.Session, cfg *inputConfig) (map[string]*runtime.
 			if target == "" && len(arrays) == 1 && len(inputs) == 1 {
 				target = names[0] // the only input
 			}
-			if k, ok := positional(a.Name); target == "" && format == tensorio.FormatNpz && ok && k < len(names) {
+			if k, ok := tensorio.SavezIndex(a.Name); target == "" && format == tensorio.FormatNpz && ok && k < len(names) {
 				target = names[k] // numpy.savez(file, a, b) names arrays arr_0, arr_1...
 			}
 			if target == "" {
@@ -377,17 +376,6 @@ func gatherInputs(sess *runtime.Session, cfg *inputConfig) (map[string]*runtime.
 		feeds[v.Name], sources[v.Name] = t, fmt.Sprintf("random (seed %d)", cfg.Seed)
 	}
 	return feeds, sources, nil
-}
-
-// positional reads the index of numpy.savez's names for arrays passed
-// without a keyword: arr_0, arr_1, ...
-func positional(name string) (int, bool) {
-	digits, ok := strings.CutPrefix(name, "arr_")
-	if !ok || digits == "" || len(digits) > 6 || strings.TrimLeft(digits, "0123456789") != "" {
-		return 0, false
-	}
-	k, err := strconv.Atoi(digits)
-	return k, err == nil
 }
 
 // splitInputSpec reads an --input value: NAME=FILE when the text before an

@@ -369,10 +369,8 @@ func matchArray(array string, inputs []Input) int {
 			return k
 		}
 	}
-	if digits, ok := strings.CutPrefix(array, "arr_"); ok && len(digits) > 0 && len(digits) < 7 && strings.Trim(digits, "0123456789") == "" {
-		if k, err := strconv.Atoi(digits); err == nil && k < len(inputs) {
-			return k
-		}
+	if k, ok := tensorio.SavezIndex(array); ok && k < len(inputs) {
+		return k
 	}
 	return -1
 }

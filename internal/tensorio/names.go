@@ -132,3 +132,14 @@ func ReadTensor(path string) (*runtime.Tensor, error) {
 	}
 	return arrays[0].Tensor, nil
 }
+
+// SavezIndex reads the position of an array that numpy.savez stored
+// without a keyword: "arr_0", "arr_1", ... give 0, 1, ...
+func SavezIndex(name string) (int, bool) {
+	digits, ok := strings.CutPrefix(name, "arr_")
+	if !ok || digits == "" || len(digits) > 6 || strings.TrimLeft(digits, "0123456789") != "" {
+		return 0, false
+	}
+	k, err := strconv.Atoi(digits)
+	return k, err == nil
+}
