@@ -326,11 +326,11 @@ func runConvTyped[S any](ctx *Context, op string, s S, out []int, x, w, b *Tenso
 		y := New(x.DType, out...)
 		var bias []float32
 		if b != nil {
-			bias = toF32(b)
+			bias = floatsOf32(b)
 		}
 		res := make([]float32, y.Len())
-		f32(ctx, s, toF32(x), toF32(w), bias, res)
-		fromF32(y, res)
+		f32(ctx, s, floatsOf32(x), floatsOf32(w), bias, res)
+		storeFloats32(y, res)
 		return []*Tensor{y}, nil
 	case graph.Float64:
 		y := New(graph.Float64, out...)

@@ -271,15 +271,15 @@ func TestConvFloat16(t *testing.T) {
 	half := make([]*Tensor, len(in))
 	for i, x := range in {
 		half[i] = New(graph.Float16, x.Shape...)
-		fromF32(half[i], x.F32())
-		fromF32(x, toF32(half[i])) // same values in both
+		storeFloats32(half[i], x.F32())
+		storeFloats32(x, floatsOf32(half[i])) // same values in both
 	}
 	want := convRun(t, k, 1, in...)[0]
 	got := convRun(t, k, 1, half...)[0]
 	if got.DType != graph.Float16 {
 		t.Fatalf("Conv of float16 gives %v", got.DType)
 	}
-	g := toF32(got)
+	g := floatsOf32(got)
 	for i, w := range want.F32() {
 		if math.Abs(float64(g[i]-w)) > 1e-2*(1+math.Abs(float64(w))) {
 			t.Fatalf("float16 element %d is %v, float32 gives %v", i, g[i], w)

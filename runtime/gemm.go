@@ -10,7 +10,6 @@ import (
 
 	"github.com/onnxq/onnxq/graph"
 	"github.com/onnxq/onnxq/runtime/kernels"
-	"github.com/x448/float16"
 )
 
 func registerGemm(r *Registry) {
@@ -139,11 +138,11 @@ func runMatMul(ctx *Context, in []*Tensor) ([]*Tensor, error) {
 		matmulF32(ctx, threads, p, a.F32(), b.F32(), out.F32())
 		return []*Tensor{out}, nil
 	case graph.Float16, graph.BFloat16:
-		af, bf := toF32(a), toF32(b)
+		af, bf := floatsOf32(a), floatsOf32(b)
 		c := make([]float32, p.nb*p.m*p.n)
 		matmulF32(ctx, threads, p, af, bf, c)
 		out := New(a.DType, p.out...)
-		fromF32(out, c)
+		storeFloats32(out, c)
 		return []*Tensor{out}, nil
 	case graph.Float64:
 		return matmulLoopTensor[float64](ctx, p, a, b)
@@ -214,43 +213,6 @@ func matmulLoop[T mmNumber](m, n, k int, a, b, c []T) {
 			for j, bv := range brow {
 				row[j] += av * bv
 			}
-		}
-	}
-}
-
-// toF32 widens a float16 or bfloat16 tensor to float32 values.
-func toF32(t *Tensor) []float32 {
-	switch d := t.Data.(type) {
-	case []float32:
-		return d
-	case []float16.Float16:
-		out := make([]float32, len(d))
-		for i, v := range d {
-			out[i] = v.Float32()
-		}
-		return out
-	case []BFloat16:
-		out := make([]float32, len(d))
-		for i, v := range d {
-			out[i] = v.Float32()
-		}
-		return out
-	}
-	return nil
-}
-
-// fromF32 rounds float32 values into a float16 or bfloat16 tensor.
-func fromF32(t *Tensor, v []float32) {
-	switch d := t.Data.(type) {
-	case []float32:
-		copy(d, v)
-	case []float16.Float16:
-		for i, x := range v {
-			d[i] = float16.Fromfloat32(x)
-		}
-	case []BFloat16:
-		for i, x := range v {
-			d[i] = BFloat16From(x)
 		}
 	}
 }
@@ -326,12 +288,12 @@ func (g *gemmKernel) Run(ctx *Context, in []*Tensor) ([]*Tensor, error) {
 		}
 		beta := float32(0)
 		if useC {
-			broadcastFill(yv, toF32(c), c.Shape, m, n)
+			broadcastFill(yv, floatsOf32(c), c.Shape, m, n)
 			beta = g.beta
 		}
-		kernels.SgemmParallel(threads, m, n, k, toF32(a), lda, g.transA, toF32(b), ldb, g.transB, yv, n, g.alpha, beta)
+		kernels.SgemmParallel(threads, m, n, k, floatsOf32(a), lda, g.transA, floatsOf32(b), ldb, g.transB, yv, n, g.alpha, beta)
 		if a.DType != graph.Float32 {
-			fromF32(y, yv)
+			storeFloats32(y, yv)
 		}
 		return []*Tensor{y}, nil
 	case graph.Float64:

@@ -124,7 +124,7 @@ func intTensor(r *rand.Rand, dt graph.DType, shape []int) *Tensor {
 		for i := range v {
 			v[i] = float32(r.IntN(5))
 		}
-		fromF32(t, v)
+		storeFloats32(t, v)
 	}
 	return t
 }

@@ -356,9 +356,9 @@ func TestPoolTypes(t *testing.T) {
 		t.Fatal("AveragePool accepted uint8")
 	}
 	h := New(graph.Float16, 1, 1, 3, 3)
-	fromF32(h, []float32{1, 2, 3, 4, 5, 6, 7, 8, 9})
+	storeFloats32(h, []float32{1, 2, 3, 4, 5, 6, 7, 8, 9})
 	out, err = avg.Run(&Context{}, []*Tensor{h})
-	if err != nil || out[0].DType != graph.Float16 || fmt.Sprint(toF32(out[0])) != "[3 4 6 7]" {
+	if err != nil || out[0].DType != graph.Float16 || fmt.Sprint(floatsOf32(out[0])) != "[3 4 6 7]" {
 		t.Fatalf("float16 AveragePool gives %v, %v", out, err)
 	}
 }
