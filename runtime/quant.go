@@ -11,6 +11,7 @@ package runtime
 
 import (
 	"fmt"
+	"github.com/onnxq/onnxq/runtime/kernels"
 	"math"
 
 	"github.com/onnxq/onnxq/graph"
@@ -267,6 +268,16 @@ func (k *quantizeKernel) Run(ctx *Context, in []*Tensor) ([]*Tensor, error) {
 				return nil, err
 			}
 		}
+		if prec == graph.Float32 && lay.kind != layoutBlocked {
+			switch d := y.Data.(type) {
+			case []uint8:
+				quantizeRuns(ctx, d, xs, lay, ss, zps, lo, hi)
+				return []*Tensor{y}, nil
+			case []int8:
+				quantizeRuns(ctx, d, xs, lay, ss, zps, lo, hi)
+				return []*Tensor{y}, nil
+			}
+		}
 		switch d := y.Data.(type) {
 		case []uint8:
 			quantizeInts(d, lay, div, zps, lo, hi)
@@ -296,6 +307,54 @@ func (k *quantizeKernel) Run(ctx *Context, in []*Tensor) ([]*Tensor, error) {
 		d[e] = uint8(f.encode(float64(v), sat))
 	})
 	return []*Tensor{y}, nil
+}
+
+// quantizeRuns is quantizeInts for per-tensor and per-axis parameters
+// in float32: the elements sharing a scale are contiguous runs, quantized
+// in a tight loop.
+func quantizeRuns[T int8 | uint8](ctx *Context, dst []T, xs []float32, lay *quantLayout, ss []float32, zps []int64, lo, hi int64) {
+	if lay.kind == layoutTensor {
+		const chunk = 8192
+		ctx.Parallel((len(xs)+chunk-1)/chunk, func(first, last int) {
+			a, b := first*chunk, min(last*chunk, len(xs))
+			quantizeRun(dst[a:b], xs[a:b], ss[0], zps[0], lo, hi)
+		})
+		return
+	}
+	ctx.Parallel(lay.outer*lay.dim, func(first, last int) {
+		for r := first; r < last; r++ {
+			e, a := r*lay.inner, r%lay.dim
+			quantizeRun(dst[e:e+lay.inner], xs[e:e+lay.inner], ss[a], zps[a], lo, hi)
+		}
+	})
+}
+
+// quantizeRun quantizes xs with one scale and zero point, in vector
+// steps: the exact quotient; a clamp to the saturation bounds minus the
+// zero point (integers, so clamping before rounding changes nothing);
+// adding 1.5·2^23, which rounds a float32 below 2^22 in magnitude half to
+// even, then the zero point minus 1.5·2^23, both exact. NaN stays NaN
+// through these and maps to the zero point.
+func quantizeRun[T int8 | uint8](dst []T, xs []float32, scale float32, zp, lo, hi int64) {
+	const magic = 12582912 // 1.5·2^23
+	var buf [1024]float32
+	for len(xs) > 0 {
+		n := min(len(xs), len(buf))
+		q := buf[:n]
+		kernels.DivScalarF32(q, xs[:n], scale)
+		kernels.ClampF32(q, q, float32(lo-zp), float32(hi-zp))
+		kernels.AddScalarF32(q, q, magic)
+		kernels.AddScalarF32(q, q, float32(zp)-magic)
+		d := dst[:n]
+		for i, r := range q {
+			if r != r {
+				d[i] = T(zp)
+			} else {
+				d[i] = T(int32(r))
+			}
+		}
+		dst, xs = dst[n:], xs[n:]
+	}
 }
 
 // quantizeInts rounds x/scale half to even, adds the zero point and
@@ -418,9 +477,26 @@ func dequantizeInts[T int8 | uint8 | int16 | uint16 | int32](out []float32, x []
 			return err
 		}
 	}
-	lay.each(func(e, p int) {
-		out[e] = float32(int64(x[e])-zps[p]) * ss[p]
-	})
+	if lay.kind == layoutBlocked {
+		lay.each(func(e, p int) {
+			out[e] = float32(int64(x[e])-zps[p]) * ss[p]
+		})
+		return nil
+	}
+	// Per tensor and per axis: runs of elements share their parameters.
+	run := lay.inner
+	if lay.kind == layoutTensor {
+		run = len(x)
+	}
+	for e, p := 0, 0; e < len(x); e += run {
+		zp, s := zps[p], ss[p]
+		for i, v := range x[e : e+run] {
+			out[e+i] = float32(int64(v)-zp) * s
+		}
+		if lay.kind == layoutAxis {
+			p = (p + 1) % lay.dim
+		}
+	}
 	return nil
 }
 
