@@ -25,6 +25,9 @@ type Config struct {
 	// Quant are the quantize pass's options (types, per-channel,
 	// exclusions).
 	Quant passes.QuantOptions
+	// BiasCorrection moves each quantized node's integer bias so that its
+	// output's per-channel mean on the calibration samples matches FP32.
+	BiasCorrection bool
 	// Threads bounds the runtime's threads (0: all cores).
 	Threads int
 	// RunOptions are the pass pipeline's debugging options. A StopAfter
@@ -39,12 +42,13 @@ type Config struct {
 
 // DefaultConfig returns the command line's defaults: MinMax calibration,
 // the ort-cpu preset (uint8 activations, int8 symmetric per-channel
-// weights, Relu/Clip folded), all cores.
+// weights, Relu/Clip folded), bias correction, all cores.
 func DefaultConfig() Config {
 	return Config{
-		Method:       calib.MinMax,
-		CalibOptions: calib.DefaultOptions(),
-		Quant:        passes.PresetORTCPU(),
+		Method:         calib.MinMax,
+		CalibOptions:   calib.DefaultOptions(),
+		Quant:          passes.PresetORTCPU(),
+		BiasCorrection: true,
 	}
 }
 
@@ -58,6 +62,8 @@ type Result struct {
 	// Report says what the quantize pass did; nil when the pipeline
 	// stopped before it.
 	Report *passes.QuantReport
+	// Bias says what bias correction did; nil when it did not run.
+	Bias *BiasReport
 }
 
 func (cfg Config) context() *passes.Context {
@@ -177,7 +183,13 @@ func Run(m *graph.Model, src *calibdata.Source, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Result{Reference: ref, Collection: coll, Report: report}, nil
+	res := &Result{Reference: ref, Collection: coll, Report: report}
+	if cfg.BiasCorrection && report != nil {
+		if res.Bias, err = CorrectBiases(ref, m, src, cfg.Threads, nil); err != nil {
+			return nil, fmt.Errorf("bias correction: %v", err)
+		}
+	}
+	return res, nil
 }
 
 // Clone returns an independent copy of m, through its serialised form.

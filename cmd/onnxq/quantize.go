@@ -62,6 +62,7 @@ type quantizeConfig struct {
 	PerChannel           bool
 	SymmetricActivations bool
 	ReduceRange          bool
+	BiasCorrection       bool
 	ExcludeOps           []string
 	ExcludeNodes         []string
 	IncludeOps           []string
@@ -128,6 +129,7 @@ model's opset, or below what the options need, is an error.`,
 		fs.BoolVar(&cfg.PerChannel, "per-channel", true, "one weight scale per output channel")
 		fs.BoolVar(&cfg.SymmetricActivations, "symmetric-activations", false, "zero-centred activation ranges")
 		fs.BoolVar(&cfg.ReduceRange, "reduce-range", false, "7-bit weights, for kernels whose 16-bit sums saturate")
+		fs.BoolVar(&cfg.BiasCorrection, "bias-correction", true, "shift integer biases so each layer's per-channel output mean matches FP32 on the --calib samples")
 		fs.StringArrayVar(&cfg.ExcludeOps, "exclude-op", nil, "keep op types matching `GLOB` in FP32 (repeatable)")
 		fs.StringArrayVar(&cfg.ExcludeNodes, "exclude-node", nil, "keep nodes whose name matches `GLOB` in FP32 (repeatable)")
 		fs.StringArrayVar(&cfg.IncludeOps, "include-op", nil, "quantize op types matching `GLOB` that stay FP32 by default (repeatable)")
@@ -297,7 +299,7 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, method cal
 		Quant:        opts,
 		Threads:      cfg.Threads,
 		RunOptions:   passes.RunOptions{DumpAfter: cfg.DumpAfter, Dump: c.stdout, StopAfter: cfg.StopAfter, TimePasses: cfg.TimePasses},
-		Progress:     newProgress(c.stderr, isTerminal(c.stderr), "calibrating"),
+		Progress:     newProgress(c.stderr, isTerminal(c.stderr), "calibrating", "samples"),
 	}
 	qcfg.CalibOptions.Percentile = cfg.Percentile
 	orig, err := quant.Clone(m)
@@ -342,10 +344,18 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, method cal
 	if report != nil && cfg.Opset != 0 && report.OpsetTo > cfg.Opset {
 		return opsetTooLow(cfg.Opset, report.OpsetTo)
 	}
+	// Bias correction measures means on real samples; random ones would
+	// move biases towards noise.
+	var bias *quant.BiasReport
+	if cfg.BiasCorrection && report != nil && !synthetic && src != nil {
+		if bias, err = quant.CorrectBiases(fp32, m, src, cfg.Threads, newProgress(c.stderr, isTerminal(c.stderr), "bias correction", "layer groups")); err != nil {
+			return fmt.Errorf("bias correction: %v", err)
+		}
+	}
 	if err := graph.Save(m, cfg.Out, graph.SaveOptions{}); err != nil {
 		return fmt.Errorf("writing %s: %v", cfg.Out, plainError(err))
 	}
-	return c.summary(cfg, report, sizeBefore, fp32, m, eval)
+	return c.summary(cfg, report, bias, sizeBefore, fp32, m, eval)
 }
 
 // checkOpset refuses an --opset below the model's own: onnxq never
@@ -557,12 +567,12 @@ func isTerminal(w io.Writer) bool {
 // terminal, otherwise "calibrating 12/32 samples" lines, at most ten (the
 // last included). The bar is made at the first call, when the total is
 // known.
-func newProgress(w io.Writer, terminal bool, what string) func(done, total int) {
+func newProgress(w io.Writer, terminal bool, what, unit string) func(done, total int) {
 	if !terminal {
 		return func(done, total int) {
 			step := max((total+9)/10, 1) // ceil: ten lines at most
 			if done%step == 0 || done == total {
-				fmt.Fprintf(w, "%s %d/%d samples\n", what, done, total)
+				fmt.Fprintf(w, "%s %d/%d %s\n", what, done, total, unit)
 			}
 		}
 	}
@@ -573,7 +583,7 @@ func newProgress(w io.Writer, terminal bool, what string) func(done, total int) 
 				progressbar.OptionSetWriter(w),
 				progressbar.OptionSetDescription(what),
 				progressbar.OptionShowCount(),
-				progressbar.OptionSetItsString("samples"),
+				progressbar.OptionSetItsString(unit),
 				progressbar.OptionShowIts(),
 				progressbar.OptionSetPredictTime(true),
 				progressbar.OptionSetWidth(30),
@@ -607,7 +617,7 @@ func saveCalib(coll *calib.Collection, path string) error {
 // summary prints what the quantize pass did and, on up to EvalMax
 // samples of src (the --eval ones when given; all of them with EvalAll),
 // the SQNR of every output of the quantized model against FP32.
-func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, sizeBefore int64, fp32, q *graph.Model, src *calibdata.Source) error {
+func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.BiasReport, sizeBefore int64, fp32, q *graph.Model, src *calibdata.Source) error {
 	w := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(w, "wrote\t%s\n", cfg.Out)
 	after := fileSize(cfg.Out)
@@ -641,6 +651,15 @@ func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, sizeBefore int
 		for _, k := range keys {
 			fmt.Fprintf(w, "fp32\t%d x %s\n", reasons[k], k)
 		}
+	}
+	switch {
+	case bias == nil:
+	case bias.Candidates == 0:
+		fmt.Fprintf(w, "bias	no quantized node has an integer bias of its own: nothing to correct\n")
+	case bias.Applied:
+		fmt.Fprintf(w, "bias	%d of %d biases corrected; worst output on the calibration samples %s -> %s dB\n", bias.Moved, bias.Candidates, formatDB(bias.Before), formatDB(bias.After))
+	default:
+		fmt.Fprintf(w, "bias	correction left out: the worst output on the calibration samples would go %s -> %s dB\n", formatDB(bias.Before), formatDB(bias.After))
 	}
 	n := cfg.EvalMax
 	if cfg.EvalAll && src != nil {

@@ -103,7 +103,7 @@ func TestQuantizeDeterministic(t *testing.T) {
 // last included; on one, a bar that ends at the total and on a fresh line.
 func TestProgress(t *testing.T) {
 	var plain bytes.Buffer
-	p := newProgress(&plain, false, "calibrating")
+	p := newProgress(&plain, false, "calibrating", "samples")
 	for i := 1; i <= 25; i++ {
 		p(i, 25)
 	}
@@ -112,7 +112,7 @@ func TestProgress(t *testing.T) {
 		t.Errorf("plain progress:\n%s", plain.String())
 	}
 	var bar bytes.Buffer
-	p = newProgress(&bar, true, "calibrating")
+	p = newProgress(&bar, true, "calibrating", "samples")
 	for i := 1; i <= 5; i++ {
 		p(i, 5)
 	}
