@@ -156,7 +156,7 @@ func (c *cli) runCommand(cmd *command, args []string) error {
 // usage writes cmd's usage (nil or the main command: the top-level one).
 func (c *cli) usage(w io.Writer, cmd *command) {
 	if cmd == nil || cmd == mainCommand {
-		c.topUsage(w)
+		c.topUsage(w, true)
 		return
 	}
 	fs, _, _ := newFlagSet(cmd)
@@ -169,7 +169,7 @@ func (c *cli) usage(w io.Writer, cmd *command) {
 // line and flags without the description.
 func (c *cli) shortUsage(w io.Writer, cmd *command) {
 	if cmd == nil || cmd == mainCommand {
-		c.topUsage(w)
+		c.topUsage(w, false)
 		return
 	}
 	fs, _, _ := newFlagSet(cmd)
@@ -177,7 +177,9 @@ func (c *cli) shortUsage(w io.Writer, cmd *command) {
 	fmt.Fprintf(w, "\nRun 'onnxq help %s' for details.\n", cmd.name)
 }
 
-func (c *cli) topUsage(w io.Writer) {
+// topUsage writes the top-level usage; long adds the main job's
+// description.
+func (c *cli) topUsage(w io.Writer, long bool) {
 	fs, _, _ := newFlagSet(mainCommand)
 	fmt.Fprintf(w, "onnxq compiles ONNX models to INT8.\n\n")
 	fmt.Fprintf(w, "Usage:\n")
@@ -190,6 +192,9 @@ func (c *cli) topUsage(w io.Writer) {
 	}
 	for _, cmd := range commands {
 		fmt.Fprintf(w, "  %-*s  %s\n", width, cmd.name, cmd.summary)
+	}
+	if long {
+		fmt.Fprintf(w, "\n%s\n", strings.TrimSpace(mainCommand.doc))
 	}
 	fmt.Fprintf(w, "\nFlags:\n%s", flagUsages(fs))
 	fmt.Fprintf(w, "\nRun 'onnxq help COMMAND' (or 'onnxq COMMAND --help') for a command's usage and flags.\n")
@@ -204,7 +209,7 @@ var helpCommand = &command{
 		return func(c *cli, args []string) error {
 			switch len(args) {
 			case 0:
-				c.topUsage(c.stdout)
+				c.topUsage(c.stdout, true)
 				return nil
 			case 1:
 				cmd := lookupCommand(args[0])

@@ -89,8 +89,11 @@ prepares the FP32 graph (constants folded, BatchNormalization folded into
 Conv, dead nodes removed), runs it on the calibration samples to find the
 range of every activation, inserts QuantizeLinear/DequantizeLinear pairs
 by its per-op rule table (integer weights, per-channel by default, int32
-biases), writes OUT, and prints a summary: what was quantized, what stays
-FP32 and why, the file sizes, and the SQNR of each output against FP32.
+biases), corrects the integer biases so that each layer's per-channel
+output mean matches FP32 on the samples (--bias-correction=false turns it
+off; it is kept only when the worst output improves), writes OUT, and
+prints a summary: what was quantized, what stays FP32 and why, the file
+sizes, and the SQNR of each output against FP32.
 
 --calib PATH takes samples from a folder of sample_NNN/<input>.npy (as in
 ../shared/data), .npz files, ONNX test_data_set_N/input_K.pb folders, or
