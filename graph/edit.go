@@ -244,6 +244,26 @@ func (g *Graph) ReplaceUses(old, new *Value) {
 	}
 }
 
+// Rename gives v, a value of g, a new name that is free in g's scope.
+// Nodes and graph outputs hold v itself, so they follow; subgraphs that
+// read v by name from an enclosing scope read it through those nodes too.
+func (g *Graph) Rename(v *Value, name string) error {
+	switch {
+	case v == nil || v.Graph != g || g.values[v.Name] != v:
+		return fmt.Errorf("%s: cannot rename a value that is not in this graph", where(g))
+	case name == "":
+		return fmt.Errorf("%s: a value needs a name", where(g))
+	case name == v.Name:
+		return nil
+	case g.Value(name) != nil:
+		return fmt.Errorf("%s: value %q already exists", where(g), name)
+	}
+	delete(g.values, v.Name)
+	v.Name = name
+	g.values[name] = v
+	return nil
+}
+
 // SetAttr adds the attribute to n, replacing one of the same name.
 func (n *Node) SetAttr(a *Attribute) {
 	for i, old := range n.Attrs {
