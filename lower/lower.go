@@ -1,0 +1,458 @@
+// lower.go holds the lower-qdq pass. It needs a QDQ model (the quantize
+// pass's output, or any model in that form) and rewrites each complete
+// node unit
+//
+//	DequantizeLinear(x) ─┐
+//	DequantizeLinear(w) ─┼─► Conv / MatMul ─► QuantizeLinear ─► y
+//	DequantizeLinear(b) ─┘   (b: Conv only)
+//
+// into one QLinearConv or QLinearMatMul reading the integer tensors and
+// their scales directly, so that the runtime (or ONNX Runtime) computes it
+// with integer kernels: acc = Σ(x−zx)(w−zw) + b in int32, then
+// round(acc·sx·sw/sy) + zy, saturated. A unit is lowered only when that is
+// what ONNX defines for the QDQ form up to the rounding of the float
+// accumulation: x per tensor, w per tensor or per output channel, an int32
+// bias whose scale is exactly sx·sw (as the quantize pass writes it), and
+// every consumer of the float output a QuantizeLinear with the same
+// per-tensor parameters. Anything else stays as it is and runs in float
+// with its DequantizeLinear/QuantizeLinear nodes. DequantizeLinear nodes
+// left without readers are removed. It leaves a graph that Verify accepts,
+// with the graph's input and output names unchanged.
+package lower
+
+import (
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/onnxq/onnxq/graph"
+	"github.com/onnxq/onnxq/passes"
+)
+
+// ReportKey is the passes.Context key under which the pass leaves its
+// *Report.
+const ReportKey = "lower.report"
+
+// Report counts what the pass did.
+type Report struct {
+	// Lowered counts the rewritten units by the integer op they became.
+	Lowered map[string]int
+	// Kept lists the weighted nodes left in float and why, in graph order.
+	Kept []Kept
+}
+
+// Kept is one weighted node the pass did not lower.
+type Kept struct {
+	Node, Op, Reason string
+}
+
+// Pass returns the lower-qdq pass.
+func Pass() passes.Pass {
+	return passes.Pass{
+		Name: "lower-qdq",
+		Doc:  "rewrite DQ→Conv/MatMul→Q units into QLinearConv/QLinearMatMul",
+		Run: func(m *graph.Model, ctx *passes.Context) (bool, error) {
+			rep := &Report{Lowered: map[string]int{}}
+			var err error
+			m.Graph.Walk(func(g *graph.Graph) {
+				if err == nil {
+					err = lowerGraph(g, rep)
+				}
+			})
+			if err != nil {
+				return false, err
+			}
+			if ctx != nil {
+				ctx.Values[ReportKey] = rep
+			}
+			total := 0
+			for op, n := range rep.Lowered {
+				total += n
+				ctx.Logf("lower-qdq: %d units lowered to %s", n, op)
+			}
+			for _, k := range rep.Kept {
+				ctx.Logf("lower-qdq: %s %s stays float: %s", k.Op, k.Node, k.Reason)
+			}
+			return total > 0, nil
+		},
+	}
+}
+
+// unit is one matched node unit.
+type unit struct {
+	node       *graph.Node
+	x, w, bias *graph.Node // the DequantizeLinear nodes (bias may be nil)
+	quants     []*graph.Node
+	op         string
+}
+
+// lowerGraph lowers the units of g (not of its subgraphs: Walk visits
+// those).
+func lowerGraph(g *graph.Graph, rep *Report) error {
+	unreadBefore := map[*graph.Value]bool{}
+	for _, v := range g.Initializers {
+		if len(v.Consumers) == 0 {
+			unreadBefore[v] = true
+		}
+	}
+	var units []*unit
+	for _, n := range g.Nodes {
+		if n.Domain != "" && n.Domain != "ai.onnx" {
+			continue
+		}
+		if n.OpType != "Conv" && n.OpType != "MatMul" {
+			continue
+		}
+		u, why := match(n)
+		if u == nil {
+			rep.Kept = append(rep.Kept, Kept{Node: n.Name, Op: n.OpType, Reason: why})
+			continue
+		}
+		units = append(units, u)
+	}
+	for _, u := range units {
+		if err := rewrite(g, u); err != nil {
+			return err
+		}
+		rep.Lowered[u.op]++
+	}
+	if len(units) == 0 {
+		return nil
+	}
+	if err := removeUnread(g, unreadBefore); err != nil {
+		return err
+	}
+	// Value infos of values that left the graph would describe nothing.
+	g.ValueInfos = slices.DeleteFunc(g.ValueInfos, func(v *graph.Value) bool { return g.Value(v.Name) != v })
+	return nil
+}
+
+// dq returns the DequantizeLinear producing v, or nil.
+func dq(v *graph.Value) *graph.Node {
+	if v == nil || v.Producer == nil || v.Producer.OpType != "DequantizeLinear" || (v.Producer.Domain != "" && v.Producer.Domain != "ai.onnx") {
+		return nil
+	}
+	return v.Producer
+}
+
+// constFloats returns the float32 data of a constant input, or nil.
+func constFloats(v *graph.Value) []float32 {
+	if v == nil || v.Const == nil || v.Const.DType != graph.Float32 {
+		return nil
+	}
+	f, err := v.Const.Float32s()
+	if err != nil {
+		return nil
+	}
+	return f
+}
+
+// constInts returns the integer data of a constant input, or nil.
+func constInts(v *graph.Value) []int64 {
+	if v == nil || v.Const == nil {
+		return nil
+	}
+	d, err := v.Const.Int64s()
+	if err != nil {
+		return nil
+	}
+	return d
+}
+
+// eightBit tells whether dt is an 8-bit integer type.
+func eightBit(dt graph.DType) bool { return dt == graph.Uint8 || dt == graph.Int8 }
+
+// elemType is v's element type, from its declared type or, for a
+// QuantizeLinear output, from the operator's rule: output_dtype, else the
+// zero point's type, else uint8.
+func elemType(v *graph.Value) graph.DType {
+	if v == nil {
+		return graph.Undefined
+	}
+	if v.DType != graph.Undefined {
+		return v.DType
+	}
+	if c := v.Const; c != nil {
+		return c.DType
+	}
+	q := v.Producer
+	if q == nil || q.OpType != "QuantizeLinear" {
+		return graph.Undefined
+	}
+	if dt := graph.DType(q.AttrInt("output_dtype", 0)); dt != graph.Undefined {
+		return dt
+	}
+	if z := q.Input(2); z != nil {
+		if z.Const != nil {
+			return z.Const.DType
+		}
+		return z.DType
+	}
+	return graph.Uint8
+}
+
+// perTensorParams checks a Q or DQ node's scale and zero point: constant,
+// one value each, and returns them.
+func perTensorParams(n *graph.Node) (scale float32, zp int64, ok bool) {
+	s := constFloats(n.Input(1))
+	if len(s) != 1 || !(s[0] > 0) || math.IsInf(float64(s[0]), 0) {
+		return 0, 0, false
+	}
+	if z := n.Input(2); z != nil {
+		zs := constInts(z)
+		if len(zs) != 1 {
+			return 0, 0, false
+		}
+		zp = zs[0]
+	}
+	return s[0], zp, true
+}
+
+// match checks n's unit; it returns nil and the reason when n stays float.
+func match(n *graph.Node) (*unit, string) {
+	u := &unit{node: n, op: "QLinearMatMul"}
+	if n.OpType == "Conv" {
+		u.op = "QLinearConv"
+	}
+	if len(n.Outputs) != 1 || n.Outputs[0] == nil {
+		return nil, "unexpected outputs"
+	}
+	if u.x = dq(n.Input(0)); u.x == nil {
+		return nil, "its input is not dequantized"
+	}
+	if u.w = dq(n.Input(1)); u.w == nil {
+		return nil, "its weight is not dequantized"
+	}
+	xq, wq := u.x.Input(0), u.w.Input(0)
+	if !eightBit(elemType(xq)) {
+		return nil, "its input is not 8-bit"
+	}
+	if _, _, ok := perTensorParams(u.x); !ok {
+		return nil, "its input's scale is not one constant"
+	}
+	if wq == nil || wq.Const == nil || !eightBit(wq.Const.DType) {
+		return nil, "its weight is not a constant 8-bit tensor"
+	}
+	if why := checkWeightParams(u); why != "" {
+		return nil, why
+	}
+	if n.OpType == "Conv" {
+		if b := n.Input(2); b != nil {
+			if u.bias = dq(b); u.bias == nil {
+				return nil, "its bias is not a dequantized int32 constant"
+			}
+			if why := checkBias(u); why != "" {
+				return nil, why
+			}
+		}
+	}
+	y := n.Outputs[0]
+	if slices.Contains(n.Graph.Outputs, y) {
+		return nil, "its float output is a graph output"
+	}
+	if len(y.Consumers) == 0 {
+		return nil, "its output is not quantized"
+	}
+	var s0 float32
+	var z0 int64
+	var t0 graph.DType
+	for i, q := range y.Consumers {
+		if q.OpType != "QuantizeLinear" || (q.Domain != "" && q.Domain != "ai.onnx") || q.Input(0) != y {
+			return nil, "its output is read by " + q.OpType + ", not only QuantizeLinear"
+		}
+		s, z, ok := perTensorParams(q)
+		if !ok {
+			return nil, "its output's scale is not one constant"
+		}
+		out := q.Outputs[0]
+		if !eightBit(elemType(out)) {
+			return nil, "its output is not quantized to 8 bits"
+		}
+		if q.AttrInt("saturate", 1) != 1 {
+			return nil, "its QuantizeLinear has attributes the integer ops lack"
+		}
+		if i == 0 {
+			s0, z0, t0 = s, z, elemType(out)
+		} else if s != s0 || z != z0 || elemType(out) != t0 {
+			return nil, "its output is quantized with different parameters"
+		}
+		u.quants = append(u.quants, q)
+	}
+	return u, ""
+}
+
+// checkWeightParams accepts per-tensor weight parameters, or per output
+// channel: axis 0 of a Conv weight, the last axis (columns) of a 2-D
+// MatMul weight.
+func checkWeightParams(u *unit) string {
+	w := u.w.Input(0).Const
+	s := constFloats(u.w.Input(1))
+	if len(s) == 0 {
+		return "its weight scale is not constant"
+	}
+	for _, v := range s {
+		if !(v > 0) || math.IsInf(float64(v), 0) {
+			return "its weight scale is not positive and finite"
+		}
+	}
+	if z := u.w.Input(2); z != nil && len(constInts(z)) != len(s) {
+		return "its weight zero point is not constant"
+	}
+	if u.w.AttrInt("block_size", 0) != 0 {
+		return "its weight is quantized block-wise"
+	}
+	if len(s) == 1 {
+		return ""
+	}
+	rank := len(w.Dims)
+	axis := u.w.AttrInt("axis", 1)
+	if axis < 0 {
+		axis += int64(rank)
+	}
+	switch u.node.OpType {
+	case "Conv":
+		if axis != 0 || int64(len(s)) != w.Dims[0] {
+			return "its weight is quantized along an axis other than the output channels"
+		}
+	case "MatMul":
+		if rank != 2 || axis != 1 || int64(len(s)) != w.Dims[1] {
+			return "its weight is quantized along an axis other than the columns"
+		}
+	}
+	return ""
+}
+
+// checkBias accepts an int32 constant bias with zero point 0 whose scale
+// is exactly sx·sw, per channel as the weight: the integer op assumes it.
+func checkBias(u *unit) string {
+	bq := u.bias.Input(0)
+	if bq == nil || bq.Const == nil || bq.Const.DType != graph.Int32 {
+		return "its bias is not an int32 constant"
+	}
+	if z := u.bias.Input(2); z != nil {
+		for _, v := range constInts(z) {
+			if v != 0 {
+				return "its bias has a zero point"
+			}
+		}
+	}
+	bs := constFloats(u.bias.Input(1))
+	ws := constFloats(u.w.Input(1))
+	sx, _, _ := perTensorParams(u.x)
+	channels := int(bq.Const.NumElements())
+	if len(bs) != 1 && len(bs) != channels || len(ws) != 1 && len(ws) != channels {
+		return "its bias scale does not match the weight's channels"
+	}
+	for c := range channels {
+		b, w := bs[0], ws[0]
+		if len(bs) > 1 {
+			b = bs[c]
+		}
+		if len(ws) > 1 {
+			w = ws[c]
+		}
+		if b != sx*w {
+			return "its bias scale is not input scale × weight scale"
+		}
+	}
+	return ""
+}
+
+// rewrite replaces u by one integer node that takes over the name of the
+// first QuantizeLinear's output.
+func rewrite(g *graph.Graph, u *unit) error {
+	n := u.node
+	xq, sx, zx := u.x.Input(0), u.x.Input(1), u.x.Input(2)
+	wq, sw, zw := u.w.Input(0), u.w.Input(1), u.w.Input(2)
+	q0 := u.quants[0]
+	sy, zy := q0.Input(1), q0.Input(2)
+	var err error
+	if zx == nil {
+		if zx, err = zeroPoint(g, elemType(xq), n.Name+"_x_zero_point"); err != nil {
+			return err
+		}
+	}
+	if zw == nil {
+		if zw, err = zeroPoint(g, wq.Const.DType, n.Name+"_w_zero_point"); err != nil {
+			return err
+		}
+	}
+	if zy == nil {
+		if zy, err = zeroPoint(g, elemType(q0.Outputs[0]), n.Name+"_y_zero_point"); err != nil {
+			return err
+		}
+	}
+	inputs := []*graph.Value{xq, sx, zx, wq, sw, zw, sy, zy}
+	if u.bias != nil {
+		inputs = append(inputs, u.bias.Input(0))
+	}
+	out := q0.Outputs[0]
+	lowered := &graph.Node{Name: n.Name, OpType: u.op, Inputs: inputs}
+	if u.op == "QLinearConv" {
+		for _, a := range n.Attrs {
+			lowered.Attrs = append(lowered.Attrs, a)
+		}
+	}
+	pos := slices.Index(g.Nodes, n)
+	tmp := g.UniqueName(out.Name + "_lowered")
+	if err := g.InsertNode(pos, lowered, tmp); err != nil {
+		return err
+	}
+	result := lowered.Outputs[0]
+	result.DType, result.Shape = elemType(out), out.Shape
+	name := out.Name
+	for _, q := range u.quants {
+		g.ReplaceUses(q.Outputs[0], result)
+		if err := g.RemoveNode(q); err != nil {
+			return err
+		}
+	}
+	if err := g.RemoveNode(n); err != nil {
+		return err
+	}
+	return g.Rename(result, name)
+}
+
+// zeroPoint adds a scalar zero of type dt, for an omitted zero point the
+// integer ops require.
+func zeroPoint(g *graph.Graph, dt graph.DType, base string) (*graph.Value, error) {
+	t, err := graph.NewTensor(g.UniqueName(base), dt, nil, []byte{0})
+	if err != nil {
+		return nil, err
+	}
+	v, err := g.AddInitializer(t)
+	if err != nil {
+		return nil, fmt.Errorf("lower-qdq: %v", err)
+	}
+	return v, nil
+}
+
+// removeUnread removes DequantizeLinear nodes whose output nothing reads
+// any more, then the constants that lost their last reader (those unread
+// before the pass stay: not this pass's business).
+func removeUnread(g *graph.Graph, unreadBefore map[*graph.Value]bool) error {
+	for changed := true; changed; {
+		changed = false
+		for i := len(g.Nodes) - 1; i >= 0; i-- {
+			n := g.Nodes[i]
+			if n.OpType != "DequantizeLinear" || len(n.Outputs) != 1 || n.Outputs[0] == nil {
+				continue
+			}
+			if out := n.Outputs[0]; len(out.Consumers) > 0 || slices.Contains(g.Outputs, out) {
+				continue
+			}
+			if err := g.RemoveNode(n); err != nil {
+				return err
+			}
+			changed = true
+		}
+	}
+	for _, v := range slices.Clone(g.Initializers) {
+		if len(v.Consumers) == 0 && !unreadBefore[v] && !slices.Contains(g.Outputs, v) && !slices.Contains(g.Inputs, v) {
+			if err := g.RemoveInitializer(v); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,221 @@
+// lower_test.go checks the lower-qdq pass: which units it rewrites, that
+// the rewritten model computes the same integers as the QDQ model (up to
+// one step where float and integer accumulation round differently), and
+// what it leaves alone.
+package lower_test
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/onnxq/onnxq/graph"
+	"github.com/onnxq/onnxq/internal/calibdata"
+	"github.com/onnxq/onnxq/lower"
+	"github.com/onnxq/onnxq/passes"
+	"github.com/onnxq/onnxq/quant"
+	"github.com/onnxq/onnxq/runtime"
+)
+
+// convMatMulModel is x → Conv(+bias) → Relu → Conv → Reshape → MatMul,
+// with a Softmax reading the last MatMul so that one unit stays float.
+func convMatMulModel(t *testing.T) *graph.Model {
+	t.Helper()
+	b := graph.NewBuilder(17)
+	x := b.Input("x", graph.Float32, 1, 3, 8, 8)
+	w1 := make([]float32, 6*3*3*3)
+	for i := range w1 {
+		w1[i] = float32((i*7)%11-5) / 4
+	}
+	b1 := []float32{0.5, -0.25, 0, 1, -1, 0.125}
+	y := b.Op("Conv", x, b.Const(graph.FromFloat32s("w1", []int64{6, 3, 3, 3}, w1)), b.Const(graph.FromFloat32s("b1", []int64{6}, b1)),
+		graph.IntsAttr("pads", 1, 1, 1, 1))
+	y = b.Op("Relu", y)
+	w2 := make([]float32, 4*6)
+	for i := range w2 {
+		w2[i] = float32((i*5)%9-4) / 3
+	}
+	y = b.Op("Conv", y, b.Const(graph.FromFloat32s("w2", []int64{4, 6, 1, 1}, w2)), graph.IntsAttr("strides", 2, 2))
+	y = b.Op("Reshape", y, b.Const(graph.FromInt64s("shape", []int64{2}, []int64{4, 16})))
+	w3 := make([]float32, 16*5)
+	for i := range w3 {
+		w3[i] = float32((i*3)%7-3) / 2
+	}
+	y = b.Op("MatMul", y, b.Const(graph.FromFloat32s("w3", []int64{16, 5}, w3)))
+	b.Output(b.Op("Softmax", y))
+	m, err := b.Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func lowerModel(t *testing.T, m *graph.Model) (*graph.Model, *lower.Report, string) {
+	t.Helper()
+	low, err := quant.Clone(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log bytes.Buffer
+	ctx := &passes.Context{Log: &log, Values: map[string]any{}}
+	if err := passes.Run(low, ctx, []passes.Pass{lower.Pass()}, passes.RunOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := low.Graph.Verify(); err != nil {
+		t.Fatal(err)
+	}
+	rep, _ := ctx.Values[lower.ReportKey].(*lower.Report)
+	if rep == nil {
+		t.Fatal("no report")
+	}
+	return low, rep, log.String()
+}
+
+// integerValues runs m on src and returns every 8-bit value it computes,
+// by name, concatenated over the samples.
+func integerValues(t *testing.T, m *graph.Model, src *calibdata.Source) map[string][]int32 {
+	t.Helper()
+	out := map[string][]int32{}
+	sess, err := runtime.NewSession(m, runtime.Options{Observer: func(v *graph.Value, x *runtime.Tensor) {
+		switch d := x.Data.(type) {
+		case []uint8:
+			for _, e := range d {
+				out[v.Name] = append(out[v.Name], int32(e))
+			}
+		case []int8:
+			for _, e := range d {
+				out[v.Name] = append(out[v.Name], int32(e))
+			}
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < src.Len(); i++ {
+		s, err := src.Sample(i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := sess.Run(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out
+}
+
+// compareIntegers returns how many elements of the values both models
+// compute are compared, how many differ, and the largest difference.
+func compareIntegers(a, b map[string][]int32) (total, differ int, worst int32) {
+	for name, va := range a {
+		vb, ok := b[name]
+		if !ok || len(vb) != len(va) {
+			continue
+		}
+		for i := range va {
+			total++
+			d := max(va[i]-vb[i], vb[i]-va[i])
+			if d != 0 {
+				differ++
+			}
+			worst = max(worst, d)
+		}
+	}
+	return total, differ, worst
+}
+
+func TestLowerSmallModel(t *testing.T) {
+	m := convMatMulModel(t)
+	src := calibdata.Synthetic(calibdata.Inputs(m), 6, 3)
+	cfg := quant.DefaultConfig()
+	cfg.BiasCorrection = false
+	if _, err := quant.Run(m, src, cfg); err != nil {
+		t.Fatal(err)
+	}
+	low, rep, log := lowerModel(t, m)
+	if rep.Lowered["QLinearConv"] != 2 {
+		t.Errorf("lowered %v, want both Convs as QLinearConv; log:\n%s", rep.Lowered, log)
+	}
+	if rep.Lowered["QLinearMatMul"] != 0 || len(rep.Kept) != 1 || rep.Kept[0].Op != "MatMul" || !strings.Contains(rep.Kept[0].Reason, "Softmax") {
+		t.Errorf("the MatMul feeding Softmax in float should stay, with the reason; report %+v", rep)
+	}
+	ops := map[string]int{}
+	for _, n := range low.Graph.Nodes {
+		ops[n.OpType]++
+	}
+	if ops["Conv"] != 0 || ops["QLinearConv"] != 2 || ops["MatMul"] != 1 {
+		t.Errorf("ops after lowering: %v", ops)
+	}
+	// Every DequantizeLinear left is read; no Conv weight stays in float.
+	for _, n := range low.Graph.Nodes {
+		if n.OpType == "DequantizeLinear" && len(n.Outputs[0].Consumers) == 0 {
+			t.Errorf("unread DequantizeLinear %s left behind", n.Name)
+		}
+	}
+	if low.Graph.Value("w1") == nil || low.Graph.Value("w1").Const.DType != graph.Int8 {
+		t.Error("the int8 weight w1 is not read by the lowered model")
+	}
+	total, differ, worst := compareIntegers(integerValues(t, m, src), integerValues(t, low, src))
+	t.Logf("%d integers compared, %d differ, largest difference %d", total, differ, worst)
+	if total == 0 || worst > 1 || float64(differ) > 0.01*float64(total) {
+		t.Errorf("lowered model: %d of %d integers differ from the QDQ model's, by up to %d", differ, total, worst)
+	}
+	// Graph inputs and outputs keep their names.
+	if low.Graph.Inputs[0].Name != m.Graph.Inputs[0].Name || low.Graph.Outputs[0].Name != m.Graph.Outputs[0].Name {
+		t.Error("graph input or output names changed")
+	}
+	// A second run finds nothing left to lower.
+	again, rep2, _ := lowerModel(t, low)
+	if len(rep2.Lowered) != 0 || len(again.Graph.Nodes) != len(low.Graph.Nodes) {
+		t.Errorf("lowering twice changed the model: %v", rep2.Lowered)
+	}
+}
+
+// TestLowerSharedModels lowers quantized shared CNNs and compares every
+// integer tensor with the QDQ model's on their samples.
+func TestLowerSharedModels(t *testing.T) {
+	if testing.Short() {
+		t.Skip("quantizes shared models: not in -short mode")
+	}
+	const shared = "../../shared"
+	for _, name := range []string{"mnist_cntk", "ppocr_cls_mobile_v2", "oww_speech_embedding"} {
+		path := filepath.Join(shared, "models", name+".onnx")
+		if _, err := os.Stat(path); err != nil {
+			if os.Getenv("CI") != "" {
+				t.Fatalf("%s: %v", name, err)
+			}
+			t.Skipf("%s: %v", name, err)
+		}
+		m, err := graph.Load(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src, err := calibdata.Open(filepath.Join(shared, "data", name), calibdata.Inputs(m), calibdata.ImageOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		calibIdx, evalIdx := calibdata.Split(src.Names(), 4, 4)
+		calibSrc, _ := src.Subset(calibIdx)
+		evalSrc, _ := src.Subset(evalIdx)
+		cfg := quant.DefaultConfig()
+		cfg.BiasCorrection = false
+		if _, err := quant.Run(m, calibSrc, cfg); err != nil {
+			t.Fatal(err)
+		}
+		low, rep, _ := lowerModel(t, m)
+		total, differ, worst := compareIntegers(integerValues(t, m, evalSrc), integerValues(t, low, evalSrc))
+		t.Logf("%s: lowered %v, %d kept; %d integers compared, %d differ (%.3f%%), largest difference %d",
+			name, rep.Lowered, len(rep.Kept), total, differ, 100*float64(differ)/float64(total), worst)
+		if rep.Lowered["QLinearConv"] == 0 {
+			t.Errorf("%s: no Conv lowered", name)
+		}
+		// A one-step difference where float and integer accumulation
+		// round apart propagates downstream (a single early element can
+		// move thousands later), so the bound is loose; most values still
+		// agree exactly.
+		if total == 0 || float64(differ) > 0.1*float64(total) {
+			t.Errorf("%s: %d of %d integers differ from the QDQ model's", name, differ, total)
+		}
+	}
+}
