@@ -26,6 +26,7 @@ import (
 	"github.com/onnxq/onnxq/calib"
 	"github.com/onnxq/onnxq/graph"
 	"github.com/onnxq/onnxq/internal/calibdata"
+	"github.com/onnxq/onnxq/lower"
 	"github.com/onnxq/onnxq/passes"
 	"github.com/onnxq/onnxq/qdq"
 	"github.com/onnxq/onnxq/quant"
@@ -46,6 +47,7 @@ type quantizeConfig struct {
 	Method     string
 	Percentile float64
 	Target     string
+	Format     string
 	SaveCalib  string
 	LoadCalib  string
 	Threads    int
@@ -113,6 +115,10 @@ summary runs the first --eval-samples calibration samples.
 Unknown keys, unknown tensors and tensors that preparation folds away are
 errors.
 
+--format qop writes the QOperator form: each complete unit of
+DequantizeLinear inputs, Conv or MatMul and QuantizeLinear output becomes
+one QLinearConv or QLinearMatMul; what does not fit stays in QDQ form.
+
 --opset N makes OUT import at least opset N of the default domain. onnxq
 raises the opset when a feature needs it (per-channel weights: 13; int4,
 16-bit or blocked: 21) and says so; it never lowers it, so N below the
@@ -127,6 +133,7 @@ model's opset, or below what the options need, is an error.`,
 		fs.StringVar(&cfg.Method, "method", "minmax", "calibration method: minmax, ema, entropy, percentile, mse or auto (minmax unless a tensor's extremes are rare outliers, then clipped)")
 		fs.Float64Var(&cfg.Percentile, "percentile", 99.999, "clip point of --method percentile")
 		fs.StringVar(&cfg.Target, "target", "ort-cpu", "preset: ort-cpu, tensorrt or generic")
+		fs.StringVar(&cfg.Format, "format", "qdq", "output form: qdq (QuantizeLinear/DequantizeLinear around float ops) or qop (QLinearConv, QLinearMatMul)")
 		fs.StringVar(&cfg.ActivationType, "activation-type", "", "activation type: int8 or uint8 (default: the target's)")
 		fs.StringVar(&cfg.WeightType, "weight-type", "", "weight type: int8, uint8 or int4 (default: the target's)")
 		fs.BoolVar(&cfg.PerChannel, "per-channel", true, "one weight scale per output channel")
@@ -177,6 +184,9 @@ model's opset, or below what the options need, is an error.`,
 			method, err := calib.ParseMethod(cfg.Method)
 			if err != nil {
 				return usageErrorf("", "--method: %v", err)
+			}
+			if cfg.Format != "qdq" && cfg.Format != "qop" {
+				return fmt.Errorf("--format: %q is neither qdq nor qop", cfg.Format)
 			}
 			return c.quantize(cfg, opts, method)
 		}
@@ -355,10 +365,18 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, method cal
 			return fmt.Errorf("bias correction: %v", err)
 		}
 	}
+	var lowered *lower.Report
+	if cfg.Format == "qop" && report != nil {
+		ctx := &passes.Context{Values: map[string]any{}}
+		if err := passes.Run(m, ctx, []passes.Pass{lower.Pass()}, passes.RunOptions{DumpAfter: cfg.DumpAfter, Dump: c.stdout, TimePasses: cfg.TimePasses}); err != nil {
+			return err
+		}
+		lowered, _ = ctx.Values[lower.ReportKey].(*lower.Report)
+	}
 	if err := graph.Save(m, cfg.Out, graph.SaveOptions{}); err != nil {
 		return fmt.Errorf("writing %s: %v", cfg.Out, plainError(err))
 	}
-	return c.summary(cfg, report, bias, sizeBefore, fp32, m, eval)
+	return c.summary(cfg, report, bias, lowered, sizeBefore, fp32, m, eval)
 }
 
 // checkOpset refuses an --opset below the model's own: onnxq never
@@ -620,7 +638,7 @@ func saveCalib(coll *calib.Collection, path string) error {
 // summary prints what the quantize pass did and, on up to EvalMax
 // samples of src (the --eval ones when given; all of them with EvalAll),
 // the SQNR of every output of the quantized model against FP32.
-func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.BiasReport, sizeBefore int64, fp32, q *graph.Model, src *calibdata.Source) error {
+func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.BiasReport, lowered *lower.Report, sizeBefore int64, fp32, q *graph.Model, src *calibdata.Source) error {
 	w := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(w, "wrote\t%s\n", cfg.Out)
 	after := fileSize(cfg.Out)
@@ -653,6 +671,29 @@ func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.Bi
 		sort.Strings(keys)
 		for _, k := range keys {
 			fmt.Fprintf(w, "fp32\t%d x %s\n", reasons[k], k)
+		}
+	}
+	if lowered != nil {
+		ops := make([]string, 0, len(lowered.Lowered))
+		for op, n := range lowered.Lowered {
+			ops = append(ops, fmt.Sprintf("%s %d", op, n))
+		}
+		sort.Strings(ops)
+		if len(ops) == 0 {
+			ops = append(ops, "none")
+		}
+		fmt.Fprintf(w, "qop\t%s\n", strings.Join(ops, ", "))
+		reasons := map[string]int{}
+		for _, k := range lowered.Kept {
+			reasons[k.Op+": "+k.Reason]++
+		}
+		keys := make([]string, 0, len(reasons))
+		for k := range reasons {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			fmt.Fprintf(w, "qdq\t%d x %s (stays DequantizeLinear/float/QuantizeLinear)\n", reasons[k], k)
 		}
 	}
 	switch {

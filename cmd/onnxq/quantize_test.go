@@ -351,3 +351,34 @@ func TestQuantizeEval(t *testing.T) {
 	bad := filepath.Join(dir, "bad.onnx")
 	failsCleanly(t, dir, bad, "--eval", model, "-o", bad, "--synthetic", "2", "--eval", filepath.Join(dir, "nowhere"))
 }
+
+// TestQuantizeFormatQOp: --format qop writes QLinearConv nodes in place of
+// the Q/DQ units, the model runs, and the summary says what was lowered.
+func TestQuantizeFormatQOp(t *testing.T) {
+	dir := t.TempDir()
+	convnet := convnetPath(t)
+	out := filepath.Join(dir, "qop.onnx")
+	r := onnxq(t, dir, convnet, "-o", out, "--synthetic", "2", "--format", "qop")
+	if r.code != 0 {
+		t.Fatalf("--format qop: %s", r.stderr)
+	}
+	if !strings.Contains(r.stdout, "qop        QLinearConv") {
+		t.Errorf("summary does not say what was lowered:\n%s", r.stdout)
+	}
+	m, err := graph.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ops := map[string]int{}
+	for _, n := range m.Graph.Nodes {
+		ops[n.OpType]++
+	}
+	if ops["QLinearConv"] == 0 || ops["Conv"] != 0 {
+		t.Errorf("ops of the qop model: %v", ops)
+	}
+	if r := onnxq(t, dir, "run", out, "--random"); r.code != 0 {
+		t.Errorf("the qop model does not run: %s", r.stderr)
+	}
+	bad := filepath.Join(dir, "bad.onnx")
+	failsCleanly(t, dir, bad, "--format", convnet, "-o", bad, "--synthetic", "2", "--format", "qlinear")
+}
