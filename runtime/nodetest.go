@@ -37,6 +37,12 @@ func RunNodeTest(dir string, opts Options) ([]NodeTestResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	return RunTestFolder(dir, m, opts, NodeTestRTol, NodeTestATol)
+}
+
+// RunTestFolder is RunNodeTest with the model given (the folder's own, or
+// a rewritten form of it) and float tolerances of the caller's choice.
+func RunTestFolder(dir string, m *graph.Model, opts Options, rtol, atol float64) ([]NodeTestResult, error) {
 	sess, err := NewSession(m, opts)
 	if err != nil {
 		return nil, err
@@ -49,7 +55,7 @@ func RunNodeTest(dir string, opts Options) ([]NodeTestResult, error) {
 	var results []NodeTestResult
 	for _, set := range sets {
 		r := NodeTestResult{DataSet: filepath.Base(set)}
-		r.Worst, r.WorstOutput, r.Err = runDataSet(sess, set)
+		r.Worst, r.WorstOutput, r.Err = runDataSet(sess, set, rtol, atol)
 		results = append(results, r)
 	}
 	return results, nil
@@ -68,7 +74,7 @@ func ReadTensorFile(path string) (*Tensor, error) {
 	return FromGraph(gt)
 }
 
-func runDataSet(sess *Session, set string) (float64, string, error) {
+func runDataSet(sess *Session, set string, rtol, atol float64) (float64, string, error) {
 	inputs := map[string]*Tensor{}
 	for i, v := range sess.Inputs() {
 		path := filepath.Join(set, fmt.Sprintf("input_%d.pb", i))
@@ -94,7 +100,7 @@ func runDataSet(sess *Session, set string) (float64, string, error) {
 		if got := outs[v.Name]; got != nil {
 			want = bfloat16From16Bits(want, got.DType)
 		}
-		d, err := CompareTensors(outs[v.Name], want, NodeTestRTol, NodeTestATol)
+		d, err := CompareTensors(outs[v.Name], want, rtol, atol)
 		if d > worst {
 			worst, where = d, v.Name
 		}
@@ -123,7 +129,7 @@ func CompareTensors(got, want *Tensor, rtol, atol float64) (float64, error) {
 		g, w := got.Data.([]string), want.Data.([]string)
 		for i := range w {
 			if g[i] != w[i] {
-				return 0, fmt.Errorf("element %d is %q, want %q", i, g[i], w[i])
+				return 0, fmt.Errorf("%s is %q, want %q", elementAt(i, want.Shape), g[i], w[i])
 			}
 		}
 		return 0, nil
@@ -133,7 +139,7 @@ func CompareTensors(got, want *Tensor, rtol, atol float64) (float64, error) {
 		wb := want.Data.([]uint8)
 		for i := range wb {
 			if gb[i] != wb[i] {
-				return 0, fmt.Errorf("element %d has bits %#02x, want %#02x", i, gb[i], wb[i])
+				return 0, fmt.Errorf("%s has bits %#02x, want %#02x", elementAt(i, want.Shape), gb[i], wb[i])
 			}
 		}
 		return 0, nil
@@ -149,26 +155,43 @@ func CompareTensors(got, want *Tensor, rtol, atol float64) (float64, error) {
 		a, b := g[i], w[i]
 		if math.IsNaN(b) {
 			if !math.IsNaN(a) {
-				return worst, fmt.Errorf("element %d is %v, want NaN", i, a)
+				return worst, fmt.Errorf("%s is %v, want NaN", elementAt(i, want.Shape), a)
 			}
 			continue
 		}
 		if math.IsInf(b, 0) || exact {
 			if a != b {
-				return worst, fmt.Errorf("element %d is %v, want %v", i, a, b)
+				return worst, fmt.Errorf("%s is %v, want %v", elementAt(i, want.Shape), a, b)
 			}
 			continue
 		}
 		d := math.Abs(a - b)
 		if math.IsNaN(d) {
-			return worst, fmt.Errorf("element %d is %v, want %v", i, a, b)
+			return worst, fmt.Errorf("%s is %v, want %v", elementAt(i, want.Shape), a, b)
 		}
 		worst = max(worst, d)
 		if d > atol+rtol*math.Abs(b) {
-			return worst, fmt.Errorf("element %d is %v, want %v (|diff| %.3g)", i, a, b, d)
+			return worst, fmt.Errorf("%s is %v, want %v (|diff| %.3g)", elementAt(i, want.Shape), a, b, d)
 		}
 	}
 	return worst, nil
+}
+
+// elementAt names the i-th element of a row-major tensor of the given
+// shape: its flat index and, for rank 2 and more, its coordinates.
+func elementAt(i int, shape []int) string {
+	if len(shape) < 2 {
+		return fmt.Sprintf("element %d", i)
+	}
+	idx := make([]int, len(shape))
+	rest := i
+	for d := len(shape) - 1; d >= 0; d-- {
+		if shape[d] > 0 {
+			idx[d] = rest % shape[d]
+			rest /= shape[d]
+		}
+	}
+	return fmt.Sprintf("element %d %v", i, idx)
 }
 
 func equalShape(a, b []int) bool { return slices.Equal(a, b) }

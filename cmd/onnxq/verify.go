@@ -11,26 +11,35 @@ import (
 	"path/filepath"
 	"sort"
 
+	"github.com/onnxq/onnxq/graph"
 	"github.com/onnxq/onnxq/runtime"
 	"github.com/spf13/pflag"
 )
 
 // verifyConfig is the typed form of the verify command line.
 type verifyConfig struct {
-	Dirs    []string
-	Threads int
+	Dirs       []string
+	Threads    int
+	RTol, ATol float64
+	Integer    bool
 }
 
 var verifyCommand = &command{
 	name:    "verify",
-	args:    "DIR... [--threads N]",
+	args:    "DIR... [--rtol R] [--atol A] [--threads N]",
 	summary: "run ONNX test folders (model.onnx + test_data_set_N) and compare with the expected outputs",
 	doc: fmt.Sprintf(`Verify runs each ONNX test folder DIR (model.onnx and
 test_data_set_N/{input,output}_K.pb, the layout of the ONNX backend node
 tests) in onnxq's runtime and compares every output with the expected
-one: floats within |got - want| <= %g + %g*|want| (the ONNX backend
-tolerances; NaN matches NaN), other types exactly. A DIR without
-model.onnx stands for the test folders directly inside it.
+one: floats within |got - want| <= atol + rtol*|want| (--atol, --rtol;
+by default %g and %g, the ONNX backend tolerances; NaN matches NaN),
+other types exactly. A DIR without model.onnx stands for the test folders
+directly inside it. A failure names the output and its first element out
+of tolerance, with its coordinates.
+
+With --integer (the default), complete Q/DQ units of a quantized model
+run as integer ops, as 'onnxq golden' records them; --integer=false runs
+them in float as written.
 
 It prints "PASS name (worst |diff| X)" or "FAIL name: reason" per test
 and a summary line "N passed, M failed"; the exit status is 0 only when
@@ -38,12 +47,17 @@ every test passes.`, runtime.NodeTestATol, runtime.NodeTestRTol),
 	setup: func(fs *pflag.FlagSet) func(*cli, []string) error {
 		cfg := &verifyConfig{}
 		fs.IntVar(&cfg.Threads, "threads", 0, "use `N` threads (default: all cores)")
+		fs.Float64Var(&cfg.RTol, "rtol", runtime.NodeTestRTol, "relative tolerance of float outputs")
+		fs.Float64Var(&cfg.ATol, "atol", runtime.NodeTestATol, "absolute tolerance of float outputs")
+		fs.BoolVar(&cfg.Integer, "integer", true, "run complete Q/DQ units as integer ops")
 		return func(c *cli, args []string) error {
 			switch {
 			case len(args) == 0:
 				return usageErrorf("verify", "verify needs at least one test folder DIR")
 			case cfg.Threads < 0:
 				return usageErrorf("verify", "--threads %d: want 0 (all cores) or more", cfg.Threads)
+			case !(cfg.RTol >= 0) || !(cfg.ATol >= 0):
+				return usageErrorf("verify", "--rtol and --atol must be 0 or more")
 			}
 			cfg.Dirs = args
 			return c.verify(cfg)
@@ -94,7 +108,7 @@ func (c *cli) verify(cfg *verifyConfig) error {
 		}
 		for _, dir := range dirs {
 			name := filepath.Base(filepath.Clean(dir))
-			worst, err := verifyOne(dir, cfg.Threads)
+			worst, err := verifyOne(dir, cfg)
 			if err != nil {
 				fmt.Fprintf(c.stdout, "FAIL %s: %s\n", name, oneLine(err.Error()))
 				failed++
@@ -113,7 +127,7 @@ func (c *cli) verify(cfg *verifyConfig) error {
 
 // verifyOne runs one test folder and returns the worst float difference
 // over its data sets, or the first failure.
-func verifyOne(dir string, threads int) (worst float64, err error) {
+func verifyOne(dir string, cfg *verifyConfig) (worst float64, err error) {
 	defer func() {
 		// The runtime reports errors; a panic here is a bug, reported as a
 		// failure of this test rather than the end of the whole run.
@@ -121,7 +135,15 @@ func verifyOne(dir string, threads int) (worst float64, err error) {
 			err = fmt.Errorf("internal error: %v", r)
 		}
 	}()
-	results, err := runtime.RunNodeTest(dir, runtime.Options{Threads: threads})
+	m, err := graph.Load(filepath.Join(dir, "model.onnx"))
+	if err != nil {
+		return 0, err
+	}
+	exec, err := executionForm(m, cfg.Integer)
+	if err != nil {
+		return 0, err
+	}
+	results, err := runtime.RunTestFolder(dir, exec, runtime.Options{Threads: cfg.Threads}, cfg.RTol, cfg.ATol)
 	if err != nil {
 		return 0, err
 	}

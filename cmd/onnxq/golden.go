@@ -1,0 +1,183 @@
+// golden.go is the golden command: it runs a model on sample inputs and
+// writes an ONNX test folder (model.onnx + test_data_set_N/{input,output}_K.pb)
+// that `onnxq verify` checks the model against later. It also holds the
+// execution form shared with verify: complete Q/DQ units run as integer
+// ops.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/onnxq/onnxq/graph"
+	"github.com/onnxq/onnxq/internal/calibdata"
+	"github.com/onnxq/onnxq/internal/tensorio"
+	"github.com/onnxq/onnxq/lower"
+	"github.com/onnxq/onnxq/passes"
+	"github.com/onnxq/onnxq/quant"
+	"github.com/onnxq/onnxq/runtime"
+	"github.com/spf13/pflag"
+)
+
+// goldenConfig is the typed form of the golden command line.
+type goldenConfig struct {
+	Model   string
+	Data    string
+	Out     string
+	Samples int
+	Threads int
+	Integer bool
+}
+
+var goldenCommand = &command{
+	name:    "golden",
+	args:    "MODEL --data PATH -o GOLDEN",
+	summary: "record a model's outputs on sample inputs as an ONNX test folder for verify",
+	doc: `Golden runs MODEL in onnxq's runtime on the samples of --data (the forms
+--calib takes: sample_NNN/<input>.npy folders, .npz files, ONNX
+test_data_set_N folders, images) and writes GOLDEN, an ONNX test folder:
+GOLDEN/model.onnx (a byte copy of MODEL) and
+GOLDEN/test_data_set_N/{input,output}_K.pb, one data set per sample in
+name order (--samples caps them). 'onnxq verify GOLDEN' then reruns the
+model and compares: integer outputs exactly, float outputs within
+--rtol/--atol.
+
+With --integer (the default) every complete Q/DQ unit of a quantized
+model (DequantizeLinear inputs, Conv or MatMul, QuantizeLinear output)
+runs as one integer op, as --format qop writes it: integer results do not
+depend on the CPU's float arithmetic, the kernel path or the thread
+count. The rest of the model runs in float as written. verify runs the
+same form by default.
+
+GOLDEN must not exist; it is written to a temporary folder beside it and
+renamed into place, so a failure leaves nothing behind.`,
+	setup: func(fs *pflag.FlagSet) func(*cli, []string) error {
+		cfg := &goldenConfig{}
+		fs.StringVar(&cfg.Data, "data", "", "sample inputs: a folder or file (`PATH`)")
+		fs.StringVarP(&cfg.Out, "output", "o", "", "write the test folder to `GOLDEN`")
+		fs.IntVar(&cfg.Samples, "samples", 0, "record at most `N` samples (default: all)")
+		fs.IntVar(&cfg.Threads, "threads", 0, "use `N` threads (default: all cores)")
+		fs.BoolVar(&cfg.Integer, "integer", true, "run complete Q/DQ units as integer ops")
+		return func(c *cli, args []string) error {
+			switch {
+			case len(args) != 1:
+				return usageErrorf("golden", "golden needs exactly one MODEL")
+			case cfg.Data == "":
+				return usageErrorf("golden", "missing --data PATH, the sample inputs")
+			case cfg.Out == "":
+				return usageErrorf("golden", "missing -o GOLDEN, the test folder to write")
+			case cfg.Samples < 0:
+				return usageErrorf("golden", "--samples %d: want 0 (all) or more", cfg.Samples)
+			case cfg.Threads < 0:
+				return usageErrorf("golden", "--threads %d: want 0 (all cores) or more", cfg.Threads)
+			}
+			cfg.Model = args[0]
+			return c.golden(cfg)
+		}
+	},
+}
+
+// executionForm returns m as onnxq runs it: with integer set, complete
+// Q/DQ units lowered to integer ops (m itself is not changed).
+func executionForm(m *graph.Model, integer bool) (*graph.Model, error) {
+	if !integer {
+		return m, nil
+	}
+	low, err := quant.Clone(m)
+	if err != nil {
+		return nil, err
+	}
+	if err := passes.Run(low, &passes.Context{}, []passes.Pass{lower.Pass()}, passes.RunOptions{}); err != nil {
+		return nil, err
+	}
+	return low, nil
+}
+
+func (c *cli) golden(cfg *goldenConfig) error {
+	if _, err := os.Lstat(cfg.Out); err == nil {
+		return fmt.Errorf("%s exists; golden writes a new folder and never replaces one", cfg.Out)
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return plainError(err)
+	}
+	m, err := graph.Load(cfg.Model)
+	if err != nil {
+		return err
+	}
+	modelBytes, err := os.ReadFile(cfg.Model)
+	if err != nil {
+		return fmt.Errorf("%s: %v", cfg.Model, plainError(err))
+	}
+	src, err := calibdata.Open(cfg.Data, calibdata.Inputs(m), calibdata.ImageOptions{})
+	if err != nil {
+		return fmt.Errorf("--data: %v", err)
+	}
+	n := src.Len()
+	if cfg.Samples > 0 {
+		n = min(n, cfg.Samples)
+	}
+	if n == 0 {
+		return fmt.Errorf("--data %s: no samples", cfg.Data)
+	}
+	exec, err := executionForm(m, cfg.Integer)
+	if err != nil {
+		return err
+	}
+	sess, err := runtime.NewSession(exec, runtime.Options{Threads: cfg.Threads})
+	if err != nil {
+		return err
+	}
+	parent := filepath.Dir(filepath.Clean(cfg.Out))
+	tmp, err := os.MkdirTemp(parent, ".golden*")
+	if err != nil {
+		return plainError(err)
+	}
+	done := false
+	defer func() {
+		if !done {
+			os.RemoveAll(tmp)
+		}
+	}()
+	if err := os.WriteFile(filepath.Join(tmp, "model.onnx"), modelBytes, 0o644); err != nil {
+		return plainError(err)
+	}
+	names := src.Names()
+	for i := range n {
+		sample, err := src.Sample(i)
+		if err != nil {
+			return fmt.Errorf("sample %s: %v", names[i], err)
+		}
+		outs, err := sess.Run(sample)
+		if err != nil {
+			return fmt.Errorf("sample %s: %v", names[i], err)
+		}
+		set := filepath.Join(tmp, fmt.Sprintf("test_data_set_%d", i))
+		if err := os.Mkdir(set, 0o755); err != nil {
+			return plainError(err)
+		}
+		for k, in := range sess.Inputs() {
+			t := sample[in.Name]
+			if t == nil {
+				return fmt.Errorf("sample %s has no input %q", names[i], in.Name)
+			}
+			if err := tensorio.WritePb(filepath.Join(set, fmt.Sprintf("input_%d.pb", k)), in.Name, t); err != nil {
+				return plainError(err)
+			}
+		}
+		for k, out := range exec.Graph.Outputs {
+			if err := tensorio.WritePb(filepath.Join(set, fmt.Sprintf("output_%d.pb", k)), out.Name, outs[out.Name]); err != nil {
+				return plainError(err)
+			}
+		}
+	}
+	if err := os.Chmod(tmp, 0o755); err != nil { // MkdirTemp's 0700 is for the work in progress
+		return plainError(err)
+	}
+	if err := os.Rename(tmp, cfg.Out); err != nil {
+		return plainError(err)
+	}
+	done = true
+	fmt.Fprintf(c.stdout, "wrote %s: model.onnx and %d data sets (%d inputs, %d outputs each)\n", cfg.Out, n, len(sess.Inputs()), len(exec.Graph.Outputs))
+	return nil
+}

@@ -1,0 +1,124 @@
+// golden_test.go checks the golden round trip: golden then verify passes,
+// exactly, at any thread count; a flipped weight byte fails naming the
+// output and its first differing element; bad input fails cleanly.
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/onnxq/onnxq/graph"
+	"github.com/onnxq/onnxq/internal/tensorio"
+	"github.com/onnxq/onnxq/runtime"
+)
+
+// sampleDir writes n samples of the convnet test model's input.
+func sampleDir(t *testing.T, dir string, n int) string {
+	t.Helper()
+	m, err := graph.Load(convnetPath(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := m.Graph.Inputs[0]
+	shape := []int{1}
+	for _, d := range in.Shape[1:] {
+		shape = append(shape, int(d.Size))
+	}
+	data := filepath.Join(dir, "data")
+	for i := range n {
+		folder := filepath.Join(data, fmt.Sprintf("sample_%03d", i))
+		if err := os.MkdirAll(folder, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		x := runtime.New(graph.Float32, shape...)
+		for j := range x.F32() {
+			x.F32()[j] = float32((j*13+i*5)%17)/8 - 1
+		}
+		if err := tensorio.WriteNpy(filepath.Join(folder, in.Name+".npy"), x); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return data
+}
+
+func TestGoldenRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	data := sampleDir(t, dir, 3)
+	q := filepath.Join(dir, "q.onnx")
+	if r := onnxq(t, dir, convnetPath(t), "-o", q, "--calib", data); r.code != 0 {
+		t.Fatalf("quantize: %s", r.stderr)
+	}
+	gold := filepath.Join(dir, "gold")
+	r := onnxq(t, dir, "golden", q, "--data", data, "-o", gold)
+	if r.code != 0 || !strings.Contains(r.stdout, "3 data sets") {
+		t.Fatalf("golden: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	for _, threads := range []string{"1", "2"} {
+		r = onnxq(t, dir, "verify", gold, "--rtol", "0", "--atol", "0", "--threads", threads)
+		if r.code != 0 || !strings.Contains(r.stdout, "PASS gold (worst |diff| 0)") {
+			t.Errorf("verify --threads %s, exact: exit %d\n%s%s", threads, r.code, r.stdout, r.stderr)
+		}
+	}
+	// golden never replaces a folder.
+	r = onnxq(t, dir, "golden", q, "--data", data, "-o", gold)
+	if r.code == 0 || !strings.Contains(r.stderr, "exists") {
+		t.Errorf("golden over an existing folder: exit %d %s", r.code, r.stderr)
+	}
+
+	// Flip one byte of an int8 weight of the recorded model.
+	m, err := graph.Load(filepath.Join(gold, "model.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	flipped := ""
+	for _, v := range m.Graph.Initializers {
+		if v.Const.DType == graph.Int8 && v.Const.NumElements() > 8 {
+			raw, err := v.Const.Raw()
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw = append([]byte(nil), raw...)
+			raw[3] ^= 0x40
+			if err := v.Const.SetRaw(raw); err != nil {
+				t.Fatal(err)
+			}
+			flipped = v.Name
+			break
+		}
+	}
+	if flipped == "" {
+		t.Fatal("no int8 weight in the quantized model")
+	}
+	if err := graph.Save(m, filepath.Join(gold, "model.onnx"), graph.SaveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	r = onnxq(t, dir, "verify", gold)
+	out := m.Graph.Outputs[0].Name
+	if r.code == 0 || !strings.Contains(r.stdout, "FAIL gold: test_data_set_0: output \""+out+"\": element ") {
+		t.Errorf("verify after flipping a byte of %s: exit %d\n%s%s", flipped, r.code, r.stdout, r.stderr)
+	}
+}
+
+func TestGoldenBadInput(t *testing.T) {
+	dir := t.TempDir()
+	data := sampleDir(t, dir, 1)
+	gold := filepath.Join(dir, "gold")
+	for _, args := range [][]string{
+		{"golden", convnetPath(t), "-o", gold},
+		{"golden", convnetPath(t), "--data", data},
+		{"golden", "--data", data, "-o", gold},
+	} {
+		r := onnxq(t, dir, args...)
+		if r.code != 2 || !strings.HasPrefix(r.stderr, "onnxq: ") || !strings.Contains(r.stderr, "Usage: onnxq golden") {
+			t.Errorf("onnxq %q: exit %d, want a usage error\n%s", args, r.code, r.stderr)
+		}
+	}
+	failsCleanly(t, dir, gold, "missing.onnx", "golden", filepath.Join(dir, "missing.onnx"), "--data", data, "-o", gold)
+	failsCleanly(t, dir, gold, "--data", "golden", convnetPath(t), "--data", filepath.Join(dir, "nothing"), "-o", gold)
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("failed runs left files behind: %v", entries)
+	}
+}
