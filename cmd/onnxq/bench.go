@@ -123,7 +123,7 @@ func (c *cli) bench(cfg *benchConfig) error {
 	if threads == 0 {
 		threads = defaultThreads()
 	}
-	sess, err := loadSession(cfg.Model, threads)
+	sess, err := loadSession(cfg.Model, threads, true)
 	if err != nil {
 		return err
 	}

@@ -42,6 +42,7 @@ type runConfig struct {
 	Inputs  inputConfig
 	Out     string // folder for the outputs; "" writes none
 	Threads int
+	Integer bool // complete Q/DQ units run as integer ops
 }
 
 const inputFlagsHelp = `Inputs: --input NAME=FILE reads one input from a .npy, .npz (holding
@@ -80,6 +81,10 @@ Types NumPy lacks (bfloat16, float8, int4...) are written as TensorProto
 
 ` + inputFlagsHelp + `
 
+A quantized model's complete Q/DQ units (DequantizeLinear inputs, Conv or
+MatMul, QuantizeLinear output) run as integer ops, as 'onnxq golden'
+records them; --integer=false runs them in float as written.
+
 A missing input, a file whose type or shape does not fit the model, or an
 op without a kernel stops the run with one error line.`,
 	setup: func(fs *pflag.FlagSet) func(*cli, []string) error {
@@ -88,6 +93,7 @@ op without a kernel stops the run with one error line.`,
 		declareInputFlags(fs, &cfg.Inputs, &shapes)
 		fs.StringVarP(&cfg.Out, "output", "o", "", "write each output to `DIR`/<name>.npy")
 		fs.IntVar(&cfg.Threads, "threads", 0, "use `N` threads (default: all cores); results do not depend on it")
+		fs.BoolVar(&cfg.Integer, "integer", true, "run complete Q/DQ units as integer ops")
 		return func(c *cli, args []string) error {
 			var err error
 			if cfg.Inputs.Shapes, err = parseShapes(shapes); err != nil {
@@ -107,11 +113,15 @@ op without a kernel stops the run with one error line.`,
 	},
 }
 
-// loadSession reads a model and prepares it for execution.
-func loadSession(path string, threads int) (*runtime.Session, error) {
+// loadSession reads a model and prepares it for execution; integer
+// lowers its complete Q/DQ units to integer ops.
+func loadSession(path string, threads int, integer bool) (*runtime.Session, error) {
 	m, err := graph.Load(path)
 	if err != nil {
 		return nil, err
+	}
+	if m, err = executionForm(m, integer); err != nil {
+		return nil, fmt.Errorf("%s: %v", path, err)
 	}
 	sess, err := runtime.NewSession(m, runtime.Options{Threads: threads})
 	if err != nil {
@@ -121,7 +131,7 @@ func loadSession(path string, threads int) (*runtime.Session, error) {
 }
 
 func (c *cli) runModel(cfg *runConfig) error {
-	sess, err := loadSession(cfg.Model, cfg.Threads)
+	sess, err := loadSession(cfg.Model, cfg.Threads, cfg.Integer)
 	if err != nil {
 		return err
 	}
