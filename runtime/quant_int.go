@@ -376,11 +376,11 @@ func (k *intConvKernel) Run(ctx *Context, in []*Tensor) ([]*Tensor, error) {
 	if x == nil || w == nil {
 		return nil, fmt.Errorf("%s needs x and w", ctxOp(ctx))
 	}
-	acc, shape, err := k.conv(ctx, x, w, xzp, wzp, bias)
-	if err != nil {
-		return nil, err
-	}
 	if !k.linear {
+		acc, shape, err := k.conv(ctx, x, w, xzp, wzp, bias)
+		if err != nil {
+			return nil, err
+		}
 		return []*Tensor{{DType: graph.Int32, Shape: shape, Data: acc}}, nil
 	}
 	xs, ws, ys, yzp := arg(1), arg(4), arg(6), arg(7)
@@ -395,6 +395,9 @@ func (k *intConvKernel) Run(ctx *Context, in []*Tensor) ([]*Tensor, error) {
 	ysv, err := readScales("y_scale", ys)
 	if err != nil {
 		return nil, err
+	}
+	if w.Rank() < 1 {
+		return nil, fmt.Errorf("w %v has no output channel axis", w)
 	}
 	m := w.Shape[0]
 	if len(xsv) != 1 || len(ysv) != 1 || (len(wsv) != 1 && len(wsv) != m) {
@@ -418,6 +421,13 @@ func (k *intConvKernel) Run(ctx *Context, in []*Tensor) ([]*Tensor, error) {
 	scales := make([]float32, m)
 	for c := range scales {
 		scales[c] = scaleMath(graph.Float32).combine(xsv[0], wsv[min(c, len(wsv)-1)], ysv[0])
+	}
+	if a := k.newQConvArgs(x, xzp, w, wzp, bias, scales, yzps[0], lo, hi, outType); a != nil && !forceReferenceQConv {
+		return []*Tensor{fastQLinearConv(ctx, a)}, nil
+	}
+	acc, shape, err := k.conv(ctx, x, w, xzp, wzp, bias)
+	if err != nil {
+		return nil, err
 	}
 	size := cfNumel(shape[2:])
 	vals := make([]int64, len(acc))
