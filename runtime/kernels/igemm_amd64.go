@@ -1,0 +1,91 @@
+//go:build amd64 && !noasm
+
+// This file selects the amd64 INT8 assembly microkernels by CPU feature.
+
+package kernels
+
+import "golang.org/x/sys/cpu"
+
+var (
+	vnniIgemmKernel = igemmKernel{name: "vnni", mr: 8, nr: 32, fn: func(kg int, a []byte, b []int8, c []int32, ldc int, add bool) {
+		_ = a[8*4*kg-1]
+		_ = b[32*4*kg-1]
+		_ = c[7*ldc+31]
+		igemmKernel8x32VNNI(kg, &a[0], &b[0], &c[0], ldc, add)
+	}}
+	avx2IgemmKernel = igemmKernel{name: "avx2", mr: 6, nr: 8, wideA: true, fn: func(kg int, a []byte, b []int8, c []int32, ldc int, add bool) {
+		_ = a[6*8*kg-1]
+		_ = b[8*4*kg-1]
+		_ = c[5*ldc+7]
+		igemmKernel6x8AVX2(kg, &a[0], &b[0], &c[0], ldc, add)
+	}}
+)
+
+func hasVNNI() bool    { return cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VNNI }
+func hasAVX2Int() bool { return cpu.X86.HasAVX2 }
+
+// igemmKernels lists the INT8 microkernels this CPU can run, fastest first.
+func igemmKernels() []igemmKernel {
+	var ks []igemmKernel
+	if hasVNNI() {
+		ks = append(ks, vnniIgemmKernel)
+	}
+	if hasAVX2Int() {
+		ks = append(ks, avx2IgemmKernel)
+	}
+	return append(ks, goIgemmKernel)
+}
+
+func bestIgemmKernel() igemmKernel { return igemmKernels()[0] }
+
+// igemmKernel8x32VNNI computes one 8×32 tile of C (row stride ldc) from a
+// packed A panel a (kg groups of 8 rows × 4 uint8) and a packed B panel b
+// (kg groups of 32 columns × 4 int8) with VPDPBUSD. It equals this loop,
+// every sum wrapping around modulo 2³²:
+//
+//	for i := 0; i < 8; i++ {
+//		for j := 0; j < 32; j++ {
+//			var s int32
+//			for g := 0; g < kg; g++ {
+//				for r := 0; r < 4; r++ {
+//					s += int32(a[(g*8+i)*4+r]) * int32(b[(g*32+j)*4+r])
+//				}
+//			}
+//			if add {
+//				s += c[i*ldc+j]
+//			}
+//			c[i*ldc+j] = s
+//		}
+//	}
+//
+// kg must be at least 1.
+//
+//go:noescape
+func igemmKernel8x32VNNI(kg int, a *byte, b *int8, c *int32, ldc int, add bool)
+
+// igemmKernel6x8AVX2 computes one 6×8 tile of C from a packed A panel a of
+// uint16 values (kg groups of 6 rows × 4) and a packed B panel b (kg groups
+// of 8 columns × 4 int8). B is widened to int16 (VPMOVSXBW) and pairs of
+// products are summed into int32 (VPMADDWD), so no step saturates. It
+// equals this loop, every sum wrapping around modulo 2³², where A(g, i, r)
+// is the uint16 at a[(g*6+i)*4+r]:
+//
+//	for i := 0; i < 6; i++ {
+//		for j := 0; j < 8; j++ {
+//			var s int32
+//			for g := 0; g < kg; g++ {
+//				for r := 0; r < 4; r++ {
+//					s += int32(A(g, i, r)) * int32(b[(g*8+j)*4+r])
+//				}
+//			}
+//			if add {
+//				s += c[i*ldc+j]
+//			}
+//			c[i*ldc+j] = s
+//		}
+//	}
+//
+// kg must be at least 1; A values must be below 2¹⁵.
+//
+//go:noescape
+func igemmKernel6x8AVX2(kg int, a *byte, b *int8, c *int32, ldc int, add bool)

@@ -1,0 +1,35 @@
+// This file holds the portable INT8 microkernel, used when no assembly
+// kernel runs on the CPU or with the build tag noasm.
+
+package kernels
+
+var goIgemmKernel = igemmKernel{name: "go", mr: 4, nr: 8, fn: igemmKernel4x8Go}
+
+// igemmKernel4x8Go is igemmKernelRef with mr=4, nr=8 and byte-wide A,
+// accumulating the tile in local variables.
+func igemmKernel4x8Go(kg int, a []byte, b []int8, c []int32, ldc int, add bool) {
+	var acc [4][8]int32
+	a = a[:16*kg]
+	b = b[:32*kg]
+	for g := 0; g < kg; g++ {
+		bg := (*[32]int8)(b[g*32:])
+		ag := (*[16]byte)(a[g*16:])
+		for i := range acc {
+			a0, a1, a2, a3 := int32(ag[4*i]), int32(ag[4*i+1]), int32(ag[4*i+2]), int32(ag[4*i+3])
+			r := &acc[i]
+			for j := range r {
+				r[j] += a0*int32(bg[4*j]) + a1*int32(bg[4*j+1]) + a2*int32(bg[4*j+2]) + a3*int32(bg[4*j+3])
+			}
+		}
+	}
+	for i := range acc {
+		row := (*[8]int32)(c[i*ldc:])
+		if add {
+			for j, v := range acc[i] {
+				row[j] += v
+			}
+		} else {
+			*row = acc[i]
+		}
+	}
+}
