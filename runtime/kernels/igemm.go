@@ -24,13 +24,12 @@ const (
 const minThreadOps = 1 << 19
 
 // igemmKernel is one INT8 microkernel: fn computes an mr×nr tile of C from
-// a packed A panel and a packed B panel holding kg groups of 4 depth steps
-// (see igemmKernelRef).
+// mr rows of A (row i at a[i*lda:], 4·kg bytes each) and a packed B panel
+// holding kg groups of 4 depth steps (see igemmKernelRef).
 type igemmKernel struct {
 	name   string
 	mr, nr int
-	wideA  bool // A panels hold uint16 values instead of bytes
-	fn     func(kg int, a []byte, b []int8, c []int32, ldc int, add bool)
+	fn     func(kg int, a []byte, lda int, b []int8, c []int32, ldc int, add bool)
 }
 
 // activeI8 is the INT8 microkernel PackB8 selects (the best the CPU supports).
@@ -41,15 +40,14 @@ var activeI8 = bestIgemmKernel()
 func IgemmKernelName() string { return activeI8.name }
 
 // igemmKernelRef is the plain loop every INT8 microkernel equals bit for
-// bit. Depth step p = 4g+r of row i of the A panel is a[(g*mr+i)*4+r] (a
-// uint8; with wideA the little-endian uint16 at byte 2·((g*mr+i)*4+r)),
-// depth step p of column j of the B panel is b[(g*nr+j)*4+r] (an int8):
+// bit. Depth step p of row i of A is the uint8 a[i*lda+p]; depth step
+// p = 4g+r of column j of the B panel is the int8 b[(g*nr+j)*4+r]:
 //
 //	for i := 0; i < mr; i++ {
 //		for j := 0; j < nr; j++ {
 //			var s int32
 //			for p := 0; p < 4*kg; p++ {
-//				s += int32(A(i, p)) * int32(B(p, j))
+//				s += int32(a[i*lda+p]) * int32(b[((p/4)*nr+j)*4+p%4])
 //			}
 //			if add {
 //				s += c[i*ldc+j]
@@ -59,21 +57,13 @@ func IgemmKernelName() string { return activeI8.name }
 //	}
 //
 // Sums wrap around modulo 2³².
-func igemmKernelRef(kern igemmKernel, kg int, a []byte, b []int8, c []int32, ldc int, add bool) {
+func igemmKernelRef(kern igemmKernel, kg int, a []byte, lda int, b []int8, c []int32, ldc int, add bool) {
 	mr, nr := kern.mr, kern.nr
 	for i := 0; i < mr; i++ {
 		for j := 0; j < nr; j++ {
 			var s int32
-			for g := 0; g < kg; g++ {
-				for r := 0; r < 4; r++ {
-					var av int32
-					if kern.wideA {
-						av = int32(binary.LittleEndian.Uint16(a[2*((g*mr+i)*4+r):]))
-					} else {
-						av = int32(a[(g*mr+i)*4+r])
-					}
-					s += av * int32(b[(g*nr+j)*4+r])
-				}
+			for p := 0; p < 4*kg; p++ {
+				s += int32(a[i*lda+p]) * int32(b[((p/4)*nr+j)*4+p%4])
 			}
 			if add {
 				s += c[i*ldc+j]
@@ -184,18 +174,38 @@ func igemm(threads, m, n, k int, a []byte, lda int, signed bool, pb *PackedB8, c
 	g.run(max(1, threads))
 }
 
-// sumRows sets sums[i] = Σ_p A[i,p] (A of int8 when signed).
+// sumRows sets sums[i] = Σ_p A[i,p] (A of int8 when signed), eight bytes
+// at a time.
 func sumRows(m, k int, a []byte, lda int, signed bool, sums []int32) {
+	var flip uint64
+	if signed {
+		flip = 0x8080808080808080
+	}
+	const lo = 0x00ff00ff00ff00ff
 	for i := 0; i < m; i++ {
-		var s int32
-		for _, v := range a[i*lda : i*lda+k] {
-			if signed {
-				s += int32(int8(v))
-			} else {
-				s += int32(v)
+		row := a[i*lda : i*lda+k]
+		var s uint64
+		p := 0
+		for p+8 <= len(row) {
+			// Four 16-bit lanes gain at most 2·255 per word: 128 words
+			// fit.
+			var acc uint64
+			end := min(len(row)&^7, p+8*128)
+			for ; p < end; p += 8 {
+				x := binary.LittleEndian.Uint64(row[p:]) ^ flip
+				acc += x&lo + x>>8&lo
 			}
+			acc = acc&0x0000ffff0000ffff + acc>>16&0x0000ffff0000ffff
+			s += acc&0xffffffff + acc>>32
 		}
-		sums[i] = s
+		for ; p < len(row); p++ {
+			s += uint64(row[p] ^ byte(flip))
+		}
+		v := int32(s)
+		if signed {
+			v -= int32(128 * k)
+		}
+		sums[i] = v
 	}
 }
 
@@ -242,9 +252,8 @@ func getBytes(n int) *[]byte {
 
 func (g *igemmCall) run(threads int) {
 	mr, nr := g.kern.mr, g.kern.nr
-	esz := 1
-	if g.kern.wideA {
-		esz = 2
+	if g.rowSums != nil {
+		sumRows(g.m, g.k, g.a, g.lda, g.signed, g.rowSums)
 	}
 	nk := (g.k + igemmBlockK - 1) / igemmBlockK
 	kcMax := roundUp((g.k+nk-1)/nk, 4)
@@ -257,9 +266,10 @@ func (g *igemmCall) run(threads int) {
 	jobs := (panels + chunk - 1) / chunk
 	threads = max(1, min(threads, jobs))
 
-	apBuf := getBytes(mcMax * kcMax * esz)
+	apBuf := getBytes(mcMax * kcMax)
 	defer bytePool.Put(apBuf)
 	ap := *apBuf
+	rows := make([]aRows, mcMax/mr)
 	tmps := make([][]int32, threads)
 	for t := range tmps {
 		tmps[t] = make([]int32, mr*nr)
@@ -268,10 +278,10 @@ func (g *igemmCall) run(threads int) {
 		mc := min(mcMax, g.m-ic)
 		for pc := 0; pc < g.k; pc += kcMax {
 			kc := min(kcMax, g.k-pc)
-			g.packA(ap, ic, mc, pc, kc)
-			blk := igemmBlock{ic: ic, mc: mc, pc: pc, kc: kc, add: pc > 0, last: pc+kc >= g.k}
+			g.rowsOfA(rows, ap, ic, mc, pc, kc)
+			blk := igemmBlock{ic: ic, mc: mc, pc: pc, kc: kc, add: pc > 0, last: pc+kc >= g.k, rows: rows}
 			if threads == 1 {
-				g.block(tmps[0], ap, &blk, 0, panels)
+				g.block(tmps[0], &blk, 0, panels)
 				continue
 			}
 			var next atomic.Int64
@@ -285,7 +295,7 @@ func (g *igemmCall) run(threads int) {
 						if ji >= jobs {
 							return
 						}
-						g.block(tmp, ap, &blk, ji*chunk, min(panels, (ji+1)*chunk))
+						g.block(tmp, &blk, ji*chunk, min(panels, (ji+1)*chunk))
 					}
 				}(tmps[t])
 			}
@@ -294,22 +304,24 @@ func (g *igemmCall) run(threads int) {
 	}
 }
 
+// aRows locates mr rows of A for the microkernel: row i at a[i*lda:].
+type aRows struct {
+	a   []byte
+	lda int
+}
+
 // igemmBlock is one block of rows ic..ic+mc and depth pc..pc+kc.
 type igemmBlock struct {
 	ic, mc, pc, kc int
-	add            bool // C already holds the sum over depth 0..pc
-	last           bool // the last depth block: apply the int8 correction
+	add            bool    // C already holds the sum over depth 0..pc
+	last           bool    // the last depth block: apply the int8 correction
+	rows           []aRows // the A rows of each panel of mr rows
 }
 
-// block computes the B panels q0..q1 of one block against the packed A.
-func (g *igemmCall) block(tmp []int32, ap []byte, blk *igemmBlock, q0, q1 int) {
+// block computes the B panels q0..q1 of one block.
+func (g *igemmCall) block(tmp []int32, blk *igemmBlock, q0, q1 int) {
 	mr, nr := g.kern.mr, g.kern.nr
 	kg := (blk.kc + 3) / 4
-	esz := 1
-	if g.kern.wideA {
-		esz = 2
-	}
-	aStride := kg * mr * 4 * esz
 	bStride := g.pb.kg * nr * 4
 	fn := g.kern.fn
 	correct := g.signed && blk.last
@@ -319,10 +331,10 @@ func (g *igemmCall) block(tmp []int32, ap []byte, blk *igemmBlock, q0, q1 int) {
 		cols := min(nr, g.n-jc)
 		for ir := 0; ir < blk.mc; ir += mr {
 			rows := min(mr, blk.mc-ir)
-			apan := ap[(ir/mr)*aStride : (ir/mr+1)*aStride]
+			ar := blk.rows[ir/mr]
 			off := (blk.ic+ir)*g.ldc + jc
 			if rows == mr && cols == nr {
-				fn(kg, apan, bpan, g.c[off:], g.ldc, blk.add)
+				fn(kg, ar.a, ar.lda, bpan, g.c[off:], g.ldc, blk.add)
 				if correct {
 					cs := g.pb.ColSums[jc : jc+nr]
 					for i := 0; i < mr; i++ {
@@ -334,7 +346,7 @@ func (g *igemmCall) block(tmp []int32, ap []byte, blk *igemmBlock, q0, q1 int) {
 				}
 				continue
 			}
-			fn(kg, apan, bpan, tmp, nr, false)
+			fn(kg, ar.a, ar.lda, bpan, tmp, nr, false)
 			for i := 0; i < rows; i++ {
 				dst := g.c[off+i*g.ldc : off+i*g.ldc+cols]
 				src := tmp[i*nr : i*nr+cols]
@@ -355,62 +367,50 @@ func (g *igemmCall) block(tmp []int32, ap []byte, blk *igemmBlock, q0, q1 int) {
 	}
 }
 
-// packA copies rows ic..ic+mc, depth pc..pc+kc of A into panels of mr rows
-// (layout in igemmKernelRef), as bytes or as uint16 for a wideA kernel;
-// int8 values are stored as A+128. Missing rows and depth steps are zero.
-// It adds the row sums of the block to g.rowSums.
-func (g *igemmCall) packA(ap []byte, ic, mc, pc, kc int) {
+// rowsOfA locates the rows ic..ic+mc, depth pc..pc+kc of A for each panel
+// of mr rows. A full panel of uint8 A is read in place (the bytes past kc
+// up to the next multiple of 4 meet zeros in B); int8 A (stored as A+128),
+// a panel of fewer than mr rows, and a panel whose last group would read
+// past the end of A are copied to ap as rows of ⌈kc/4⌉·4 bytes, missing
+// rows and depth steps zero.
+func (g *igemmCall) rowsOfA(rows []aRows, ap []byte, ic, mc, pc, kc int) {
 	mr := g.kern.mr
-	kg := (kc + 3) / 4
-	esz := 1
-	if g.kern.wideA {
-		esz = 2
-	}
-	var flip uint32
-	if g.signed {
-		flip = 0x80808080
-	}
-	full := kc / 4
-	stride := mr * 4 * esz // bytes per group of a panel
+	w := roundUp(kc, 4)
 	for ir := 0; ir < mc; ir += mr {
-		dst := ap[(ir/mr)*kg*stride : (ir/mr+1)*kg*stride]
-		rows := min(mr, mc-ir)
+		n := min(mr, mc-ir)
+		first := (ic+ir)*g.lda + pc
+		if !g.signed && n == mr && first+(mr-1)*g.lda+w <= len(g.a) {
+			rows[ir/mr] = aRows{g.a[first:], g.lda}
+			continue
+		}
+		dst := ap[ir*w : (ir+mr)*w]
 		for i := 0; i < mr; i++ {
-			if i >= rows {
-				for gi := 0; gi < kg; gi++ {
-					clear(dst[gi*stride+i*4*esz : gi*stride+(i+1)*4*esz])
-				}
+			d := dst[i*w : (i+1)*w]
+			if i >= n {
+				clear(d)
 				continue
 			}
-			src := g.a[(ic+ir+i)*g.lda+pc:]
-			src = src[:kc]
-			var sum uint32
-			for gi := 0; gi < kg; gi++ {
-				var w uint32
-				if gi < full {
-					w = binary.LittleEndian.Uint32(src[gi*4:]) ^ flip
-				} else {
-					for r := 0; r < kc-gi*4; r++ {
-						w |= uint32(src[gi*4+r]^byte(flip)) << (8 * r)
-					}
-				}
-				sum += w&0xff + w>>8&0xff + w>>16&0xff + w>>24
-				if esz == 1 {
-					binary.LittleEndian.PutUint32(dst[gi*stride+i*4:], w)
-				} else {
-					x := uint64(w)
-					x = x&0xff | x&0xff00<<8 | x&0xff0000<<16 | x&0xff000000<<24
-					binary.LittleEndian.PutUint64(dst[gi*stride+i*8:], x)
-				}
+			src := g.a[first+i*g.lda : first+i*g.lda+kc]
+			if g.signed {
+				flipBytes(d, src)
+			} else {
+				copy(d, src)
 			}
-			if g.rowSums != nil {
-				s := int32(sum)
-				if g.signed {
-					s -= int32(128 * kc)
-				}
-				g.rowSums[ic+ir+i] += s
-			}
+			clear(d[kc:])
 		}
+		rows[ir/mr] = aRows{dst, w}
+	}
+}
+
+// flipBytes sets dst[i] = src[i] ^ 0x80 (int8 to uint8 plus 128).
+func flipBytes(dst, src []byte) {
+	dst = dst[:len(src)]
+	i := 0
+	for ; i+8 <= len(src); i += 8 {
+		binary.LittleEndian.PutUint64(dst[i:], binary.LittleEndian.Uint64(src[i:])^0x8080808080808080)
+	}
+	for ; i < len(src); i++ {
+		dst[i] = src[i] ^ 0x80
 	}
 }
 

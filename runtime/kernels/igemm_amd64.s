@@ -5,29 +5,30 @@
 
 #include "textflag.h"
 
-// One row of the VNNI tile: broadcast 4 bytes of A (row at aoff) into t and
+// One row of the VNNI tile: broadcast 4 bytes of A (at mem) into t and
 // add their products with the 32 columns in b0, b1 to c0, c1.
-#define VNNI_ROW(aoff, t, b0, b1, c0, c1) \
-	VPBROADCASTD aoff(SI), t; \
+#define VNNI_ROW(mem, t, b0, b1, c0, c1) \
+	VPBROADCASTD mem, t; \
 	VPDPBUSD b0, t, c0; \
 	VPDPBUSD b1, t, c1
 
 // One group of 4 depth steps of the 8×32 tile: B at boff0, boff1 (two
-// halves of 16 columns), A rows at aoff..aoff+28.
-#define VNNI_GROUP(boff0, boff1, b0, b1, aoff0, aoff1, aoff2, aoff3, aoff4, aoff5, aoff6, aoff7) \
+// halves of 16 columns) into b0, b1; row i of A at d(SI) + i·lda, with
+// R9 = lda, R10 = 3·lda, R11 = 5·lda, R12 = 7·lda.
+#define VNNI_GROUP(boff0, boff1, b0, b1, d) \
 	VMOVDQU32 boff0(DI), b0; \
 	VMOVDQU32 boff1(DI), b1; \
-	VNNI_ROW(aoff0, Z20, b0, b1, Z0, Z1); \
-	VNNI_ROW(aoff1, Z21, b0, b1, Z2, Z3); \
-	VNNI_ROW(aoff2, Z22, b0, b1, Z4, Z5); \
-	VNNI_ROW(aoff3, Z23, b0, b1, Z6, Z7); \
-	VNNI_ROW(aoff4, Z24, b0, b1, Z8, Z9); \
-	VNNI_ROW(aoff5, Z25, b0, b1, Z10, Z11); \
-	VNNI_ROW(aoff6, Z26, b0, b1, Z12, Z13); \
-	VNNI_ROW(aoff7, Z27, b0, b1, Z14, Z15)
+	VNNI_ROW(d(SI), Z20, b0, b1, Z0, Z1); \
+	VNNI_ROW(d(SI)(R9*1), Z21, b0, b1, Z2, Z3); \
+	VNNI_ROW(d(SI)(R9*2), Z22, b0, b1, Z4, Z5); \
+	VNNI_ROW(d(SI)(R10*1), Z23, b0, b1, Z6, Z7); \
+	VNNI_ROW(d(SI)(R9*4), Z24, b0, b1, Z8, Z9); \
+	VNNI_ROW(d(SI)(R11*1), Z25, b0, b1, Z10, Z11); \
+	VNNI_ROW(d(SI)(R10*2), Z26, b0, b1, Z12, Z13); \
+	VNNI_ROW(d(SI)(R12*1), Z27, b0, b1, Z14, Z15)
 
-// Store two accumulators as one row of 32 int32 at DX, adding C first
-// when AX is not zero, then advance DX by R8.
+// Store two accumulators as one row of 32 int32 at DX, adding C first,
+// then advance DX by R8.
 #define VNNI_STORE_ADD(c0, c1) \
 	VPADDD (DX), c0, c0; \
 	VPADDD 64(DX), c1, c1; \
@@ -40,14 +41,18 @@
 	VMOVDQU32 c1, 64(DX); \
 	ADDQ R8, DX
 
-// func igemmKernel8x32VNNI(kg int, a *byte, b *int8, c *int32, ldc int, add bool)
-TEXT ·igemmKernel8x32VNNI(SB), NOSPLIT, $0-41
+// func igemmKernel8x32VNNI(kg int, a *byte, lda int, b *int8, c *int32, ldc int, add bool)
+TEXT ·igemmKernel8x32VNNI(SB), NOSPLIT, $0-49
 	MOVQ kg+0(FP), CX
 	MOVQ a+8(FP), SI
-	MOVQ b+16(FP), DI
-	MOVQ c+24(FP), DX
-	MOVQ ldc+32(FP), R8
+	MOVQ lda+16(FP), R9
+	MOVQ b+24(FP), DI
+	MOVQ c+32(FP), DX
+	MOVQ ldc+40(FP), R8
 	SHLQ $2, R8
+	LEAQ (R9)(R9*2), R10
+	LEAQ (R9)(R9*4), R11
+	LEAQ (R10)(R9*4), R12
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -71,17 +76,17 @@ TEXT ·igemmKernel8x32VNNI(SB), NOSPLIT, $0-41
 vnniloop4:
 	PREFETCHT0 512(DI)
 	PREFETCHT0 576(DI)
-	VNNI_GROUP(0, 64, Z16, Z17, 0, 4, 8, 12, 16, 20, 24, 28)
+	VNNI_GROUP(0, 64, Z16, Z17, 0)
 	PREFETCHT0 640(DI)
 	PREFETCHT0 704(DI)
-	VNNI_GROUP(128, 192, Z18, Z19, 32, 36, 40, 44, 48, 52, 56, 60)
+	VNNI_GROUP(128, 192, Z18, Z19, 4)
 	PREFETCHT0 768(DI)
 	PREFETCHT0 832(DI)
-	VNNI_GROUP(256, 320, Z16, Z17, 64, 68, 72, 76, 80, 84, 88, 92)
+	VNNI_GROUP(256, 320, Z16, Z17, 8)
 	PREFETCHT0 896(DI)
 	PREFETCHT0 960(DI)
-	VNNI_GROUP(384, 448, Z18, Z19, 96, 100, 104, 108, 112, 116, 120, 124)
-	ADDQ $128, SI
+	VNNI_GROUP(384, 448, Z18, Z19, 12)
+	ADDQ $16, SI
 	ADDQ $512, DI
 	DECQ BX
 	JNZ vnniloop4
@@ -91,14 +96,14 @@ vnnitail:
 	JZ vnnistore
 
 vnniloop1:
-	VNNI_GROUP(0, 64, Z16, Z17, 0, 4, 8, 12, 16, 20, 24, 28)
-	ADDQ $32, SI
+	VNNI_GROUP(0, 64, Z16, Z17, 0)
+	ADDQ $4, SI
 	ADDQ $128, DI
 	DECQ CX
 	JNZ vnniloop1
 
 vnnistore:
-	MOVBLZX add+40(FP), AX
+	MOVBLZX add+48(FP), AX
 	TESTQ AX, AX
 	JZ vnniwrite
 	VNNI_STORE_ADD(Z0, Z1)
@@ -124,27 +129,28 @@ vnniwrite:
 	VZEROUPPER
 	RET
 
-// One row of the AVX2 tile: broadcast the 4 uint16 of A at aoff into Y14,
-// multiply with the widened B in Y12 (columns 0-3) and Y13 (columns 4-7),
-// summing pairs into int32, and add to c0, c1.
-#define AVX2_ROW(aoff, c0, c1) \
-	VPBROADCASTQ aoff(SI), Y14; \
+// One row of the AVX2 tile: broadcast 4 bytes of A (at mem), widen them to
+// int16 in Y14, multiply with the widened B in Y12 (columns 0-3) and Y13
+// (columns 4-7), summing pairs into int32, and add to c0, c1.
+#define AVX2_ROW(mem, c0, c1) \
+	VPBROADCASTD mem, X14; \
+	VPMOVZXBW X14, Y14; \
 	VPMADDWD Y12, Y14, Y15; \
 	VPADDD Y15, c0, c0; \
 	VPMADDWD Y13, Y14, Y15; \
 	VPADDD Y15, c1, c1
 
-// One group of 4 depth steps: 32 bytes of B at boff, 6 rows of A from aoff
-// (8 bytes each).
-#define AVX2_GROUP(boff, aoff0, aoff1, aoff2, aoff3, aoff4, aoff5) \
+// One group of 4 depth steps: 32 bytes of B at boff and boff16, row i of A
+// at d(SI) + i·lda, with R9 = lda, R10 = 3·lda, R11 = 5·lda.
+#define AVX2_GROUP(boff, boff16, d) \
 	VPMOVSXBW boff(DI), Y12; \
-	VPMOVSXBW boff+16(DI), Y13; \
-	AVX2_ROW(aoff0, Y0, Y1); \
-	AVX2_ROW(aoff1, Y2, Y3); \
-	AVX2_ROW(aoff2, Y4, Y5); \
-	AVX2_ROW(aoff3, Y6, Y7); \
-	AVX2_ROW(aoff4, Y8, Y9); \
-	AVX2_ROW(aoff5, Y10, Y11)
+	VPMOVSXBW boff16(DI), Y13; \
+	AVX2_ROW(d(SI), Y0, Y1); \
+	AVX2_ROW(d(SI)(R9*1), Y2, Y3); \
+	AVX2_ROW(d(SI)(R9*2), Y4, Y5); \
+	AVX2_ROW(d(SI)(R10*1), Y6, Y7); \
+	AVX2_ROW(d(SI)(R9*4), Y8, Y9); \
+	AVX2_ROW(d(SI)(R11*1), Y10, Y11)
 
 // Reduce the pair sums of c0 (columns 0-3) and c1 (columns 4-7) to one row
 // of 8 int32 in c0, add C when AX is not zero, store it at DX and advance
@@ -158,14 +164,17 @@ vnniwrite:
 	VMOVDQU c0, (DX); \
 	ADDQ R8, DX
 
-// func igemmKernel6x8AVX2(kg int, a *byte, b *int8, c *int32, ldc int, add bool)
-TEXT ·igemmKernel6x8AVX2(SB), NOSPLIT, $0-41
+// func igemmKernel6x8AVX2(kg int, a *byte, lda int, b *int8, c *int32, ldc int, add bool)
+TEXT ·igemmKernel6x8AVX2(SB), NOSPLIT, $0-49
 	MOVQ kg+0(FP), CX
 	MOVQ a+8(FP), SI
-	MOVQ b+16(FP), DI
-	MOVQ c+24(FP), DX
-	MOVQ ldc+32(FP), R8
+	MOVQ lda+16(FP), R9
+	MOVQ b+24(FP), DI
+	MOVQ c+32(FP), DX
+	MOVQ ldc+40(FP), R8
 	SHLQ $2, R8
+	LEAQ (R9)(R9*2), R10
+	LEAQ (R9)(R9*4), R11
 	VPXOR Y0, Y0, Y0
 	VPXOR Y1, Y1, Y1
 	VPXOR Y2, Y2, Y2
@@ -184,9 +193,9 @@ TEXT ·igemmKernel6x8AVX2(SB), NOSPLIT, $0-41
 
 avx2loop2:
 	PREFETCHT0 256(DI)
-	AVX2_GROUP(0, 0, 8, 16, 24, 32, 40)
-	AVX2_GROUP(32, 48, 56, 64, 72, 80, 88)
-	ADDQ $96, SI
+	AVX2_GROUP(0, 16, 0)
+	AVX2_GROUP(32, 48, 4)
+	ADDQ $8, SI
 	ADDQ $64, DI
 	DECQ BX
 	JNZ avx2loop2
@@ -194,10 +203,10 @@ avx2loop2:
 avx2tail:
 	ANDQ $1, CX
 	JZ avx2store
-	AVX2_GROUP(0, 0, 8, 16, 24, 32, 40)
+	AVX2_GROUP(0, 16, 0)
 
 avx2store:
-	MOVBLZX add+40(FP), AX
+	MOVBLZX add+48(FP), AX
 	AVX2_STORE(Y0, Y1)
 	AVX2_STORE(Y2, Y3)
 	AVX2_STORE(Y4, Y5)

@@ -5,17 +5,20 @@ package kernels
 
 var goIgemmKernel = igemmKernel{name: "go", mr: 4, nr: 8, fn: igemmKernel4x8Go}
 
-// igemmKernel4x8Go is igemmKernelRef with mr=4, nr=8 and byte-wide A,
-// accumulating the tile in local variables.
-func igemmKernel4x8Go(kg int, a []byte, b []int8, c []int32, ldc int, add bool) {
+// igemmKernel4x8Go is igemmKernelRef with mr=4, nr=8, accumulating the
+// tile in local variables.
+func igemmKernel4x8Go(kg int, a []byte, lda int, b []int8, c []int32, ldc int, add bool) {
 	var acc [4][8]int32
-	a = a[:16*kg]
 	b = b[:32*kg]
+	var rows [4][]byte
+	for i := range rows {
+		rows[i] = a[i*lda : i*lda+4*kg]
+	}
 	for g := 0; g < kg; g++ {
 		bg := (*[32]int8)(b[g*32:])
-		ag := (*[16]byte)(a[g*16:])
 		for i := range acc {
-			a0, a1, a2, a3 := int32(ag[4*i]), int32(ag[4*i+1]), int32(ag[4*i+2]), int32(ag[4*i+3])
+			ag := (*[4]byte)(rows[i][4*g:])
+			a0, a1, a2, a3 := int32(ag[0]), int32(ag[1]), int32(ag[2]), int32(ag[3])
 			r := &acc[i]
 			for j := range r {
 				r[j] += a0*int32(bg[4*j]) + a1*int32(bg[4*j+1]) + a2*int32(bg[4*j+2]) + a3*int32(bg[4*j+3])
