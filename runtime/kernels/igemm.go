@@ -16,7 +16,7 @@ import (
 // in L2). igemmBlockK is a multiple of 4.
 const (
 	igemmBlockK = 512
-	igemmBlockM = 512
+	igemmBlockM = 256
 )
 
 // minThreadOps is the work (2·m·n·k) below which extra goroutines cost more
@@ -29,7 +29,7 @@ const minThreadOps = 1 << 19
 type igemmKernel struct {
 	name   string
 	mr, nr int
-	fn     func(kg int, a []byte, lda int, b []int8, c []int32, ldc int, add bool)
+	fn     func(kg int, a []byte, lda int, b []int8, init, c []int32, ldc int, add bool)
 }
 
 // activeI8 is the INT8 microkernel PackB8 selects (the best the CPU supports).
@@ -41,11 +41,12 @@ func IgemmKernelName() string { return activeI8.name }
 
 // igemmKernelRef is the plain loop every INT8 microkernel equals bit for
 // bit. Depth step p of row i of A is the uint8 a[i*lda+p]; depth step
-// p = 4g+r of column j of the B panel is the int8 b[(g*nr+j)*4+r]:
+// p = 4g+r of column j of the B panel is the int8 b[(g*nr+j)*4+r]; every
+// row of the tile starts from init (nr values):
 //
 //	for i := 0; i < mr; i++ {
 //		for j := 0; j < nr; j++ {
-//			var s int32
+//			s := init[j]
 //			for p := 0; p < 4*kg; p++ {
 //				s += int32(a[i*lda+p]) * int32(b[((p/4)*nr+j)*4+p%4])
 //			}
@@ -57,11 +58,11 @@ func IgemmKernelName() string { return activeI8.name }
 //	}
 //
 // Sums wrap around modulo 2³².
-func igemmKernelRef(kern igemmKernel, kg int, a []byte, lda int, b []int8, c []int32, ldc int, add bool) {
+func igemmKernelRef(kern igemmKernel, kg int, a []byte, lda int, b []int8, init, c []int32, ldc int, add bool) {
 	mr, nr := kern.mr, kern.nr
 	for i := 0; i < mr; i++ {
 		for j := 0; j < nr; j++ {
-			var s int32
+			s := init[j]
 			for p := 0; p < 4*kg; p++ {
 				s += int32(a[i*lda+p]) * int32(b[((p/4)*nr+j)*4+p%4])
 			}
@@ -81,8 +82,10 @@ type PackedB8 struct {
 	ColSums []int32
 
 	kern igemmKernel
-	kg   int    // groups of 4 depth steps: ⌈K/4⌉
-	data []int8 // panel q of nr columns at q*kg*nr*4; group g of a panel at g*nr*4
+	kg   int     // groups of 4 depth steps: ⌈K/4⌉
+	data []int8  // panel q of nr columns at q*kg*nr*4; group g of a panel at g*nr*4
+	corr []int32 // -128·ColSums, zero past N: the start of the sums for int8 A
+	zero []int32 // nr zeros: the start of the sums otherwise
 }
 
 // PackB8 packs B, k×n and row-major (element (p, j) is b[p*ldb+j]) or,
@@ -99,7 +102,7 @@ func PackB8(k, n int, b []int8, ldb int, transB bool) *PackedB8 {
 	kg := (k + 3) / 4
 	panels := (n + nr - 1) / nr
 	pb := &PackedB8{K: k, N: n, ColSums: make([]int32, n), kern: kern, kg: kg,
-		data: make([]int8, panels*kg*nr*4)}
+		data: make([]int8, panels*kg*nr*4), corr: make([]int32, panels*nr), zero: make([]int32, nr)}
 	at := func(p, j int) int8 {
 		if transB {
 			return b[j*ldb+p]
@@ -116,6 +119,7 @@ func PackB8(k, n int, b []int8, ldb int, transB bool) *PackedB8 {
 			panel[((p/4)*nr+jj)*4+p%4] = v
 		}
 		pb.ColSums[j] = s
+		pb.corr[j] = -s << 7
 	}
 	return pb
 }
@@ -131,9 +135,9 @@ func Igemm(threads, m, n, k int, a []uint8, lda int, pb *PackedB8, c []int32, ld
 }
 
 // IgemmS8 is Igemm with A of int8: c[i*ldc+j] = Σ_p int32(A[i,p])·int32(B[p,j])
-// and rowSums[i] = Σ_p A[i,p]. The kernels multiply A+128 (a uint8) and
-// subtract 128·ColSums[j] from every element of column j, which gives the
-// same int32 as the plain loop.
+// and rowSums[i] = Σ_p A[i,p]. The kernels multiply A+128 (a uint8) into
+// sums that start at -128·ColSums[j], which gives the same int32 as the
+// plain loop.
 func IgemmS8(threads, m, n, k int, a []int8, lda int, pb *PackedB8, c []int32, ldc int, rowSums []int32) {
 	au := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(a))), len(a))
 	igemm(threads, m, n, k, au, lda, true, pb, c, ldc, rowSums)
@@ -232,7 +236,7 @@ type igemmCall struct {
 	m, n, k int
 	a       []byte
 	lda     int
-	signed  bool // A holds int8: packed as A+128, corrected by 128·ColSums
+	signed  bool // A holds int8: packed as A+128, sums start at -128·ColSums
 	pb      *PackedB8
 	c       []int32
 	ldc     int
@@ -279,7 +283,7 @@ func (g *igemmCall) run(threads int) {
 		for pc := 0; pc < g.k; pc += kcMax {
 			kc := min(kcMax, g.k-pc)
 			g.rowsOfA(rows, ap, ic, mc, pc, kc)
-			blk := igemmBlock{ic: ic, mc: mc, pc: pc, kc: kc, add: pc > 0, last: pc+kc >= g.k, rows: rows}
+			blk := igemmBlock{ic: ic, mc: mc, pc: pc, kc: kc, add: pc > 0, rows: rows}
 			if threads == 1 {
 				g.block(tmps[0], &blk, 0, panels)
 				continue
@@ -314,7 +318,6 @@ type aRows struct {
 type igemmBlock struct {
 	ic, mc, pc, kc int
 	add            bool    // C already holds the sum over depth 0..pc
-	last           bool    // the last depth block: apply the int8 correction
 	rows           []aRows // the A rows of each panel of mr rows
 }
 
@@ -324,29 +327,23 @@ func (g *igemmCall) block(tmp []int32, blk *igemmBlock, q0, q1 int) {
 	kg := (blk.kc + 3) / 4
 	bStride := g.pb.kg * nr * 4
 	fn := g.kern.fn
-	correct := g.signed && blk.last
 	for q := q0; q < q1; q++ {
 		bpan := g.pb.data[q*bStride+blk.pc*nr : q*bStride+blk.pc*nr+kg*nr*4]
 		jc := q * nr
 		cols := min(nr, g.n-jc)
+		init := g.pb.zero
+		if g.signed && blk.pc == 0 {
+			init = g.pb.corr[jc : jc+nr]
+		}
 		for ir := 0; ir < blk.mc; ir += mr {
 			rows := min(mr, blk.mc-ir)
 			ar := blk.rows[ir/mr]
 			off := (blk.ic+ir)*g.ldc + jc
 			if rows == mr && cols == nr {
-				fn(kg, ar.a, ar.lda, bpan, g.c[off:], g.ldc, blk.add)
-				if correct {
-					cs := g.pb.ColSums[jc : jc+nr]
-					for i := 0; i < mr; i++ {
-						row := g.c[off+i*g.ldc : off+i*g.ldc+nr]
-						for j, s := range cs {
-							row[j] -= s << 7
-						}
-					}
-				}
+				fn(kg, ar.a, ar.lda, bpan, init, g.c[off:], g.ldc, blk.add)
 				continue
 			}
-			fn(kg, ar.a, ar.lda, bpan, tmp, nr, false)
+			fn(kg, ar.a, ar.lda, bpan, init, tmp, nr, false)
 			for i := 0; i < rows; i++ {
 				dst := g.c[off+i*g.ldc : off+i*g.ldc+cols]
 				src := tmp[i*nr : i*nr+cols]
@@ -356,11 +353,6 @@ func (g *igemmCall) block(tmp []int32, blk *igemmBlock, q0, q1 int) {
 					}
 				} else {
 					copy(dst, src)
-				}
-				if correct {
-					for j, s := range g.pb.ColSums[jc : jc+cols] {
-						dst[j] -= s << 7
-					}
 				}
 			}
 		}

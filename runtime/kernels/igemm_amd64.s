@@ -41,34 +41,35 @@
 	VMOVDQU32 c1, 64(DX); \
 	ADDQ R8, DX
 
-// func igemmKernel8x32VNNI(kg int, a *byte, lda int, b *int8, c *int32, ldc int, add bool)
-TEXT ·igemmKernel8x32VNNI(SB), NOSPLIT, $0-49
+// func igemmKernel8x32VNNI(kg int, a *byte, lda int, b *int8, init, c *int32, ldc int, add bool)
+TEXT ·igemmKernel8x32VNNI(SB), NOSPLIT, $0-57
 	MOVQ kg+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ lda+16(FP), R9
 	MOVQ b+24(FP), DI
-	MOVQ c+32(FP), DX
-	MOVQ ldc+40(FP), R8
+	MOVQ init+32(FP), AX
+	MOVQ c+40(FP), DX
+	MOVQ ldc+48(FP), R8
 	SHLQ $2, R8
 	LEAQ (R9)(R9*2), R10
 	LEAQ (R9)(R9*4), R11
 	LEAQ (R10)(R9*4), R12
-	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1
-	VPXORD Z2, Z2, Z2
-	VPXORD Z3, Z3, Z3
-	VPXORD Z4, Z4, Z4
-	VPXORD Z5, Z5, Z5
-	VPXORD Z6, Z6, Z6
-	VPXORD Z7, Z7, Z7
-	VPXORD Z8, Z8, Z8
-	VPXORD Z9, Z9, Z9
-	VPXORD Z10, Z10, Z10
-	VPXORD Z11, Z11, Z11
-	VPXORD Z12, Z12, Z12
-	VPXORD Z13, Z13, Z13
-	VPXORD Z14, Z14, Z14
-	VPXORD Z15, Z15, Z15
+	VMOVDQU32 (AX), Z0
+	VMOVDQU32 64(AX), Z1
+	VMOVDQA32 Z0, Z2
+	VMOVDQA32 Z1, Z3
+	VMOVDQA32 Z0, Z4
+	VMOVDQA32 Z1, Z5
+	VMOVDQA32 Z0, Z6
+	VMOVDQA32 Z1, Z7
+	VMOVDQA32 Z0, Z8
+	VMOVDQA32 Z1, Z9
+	VMOVDQA32 Z0, Z10
+	VMOVDQA32 Z1, Z11
+	VMOVDQA32 Z0, Z12
+	VMOVDQA32 Z1, Z13
+	VMOVDQA32 Z0, Z14
+	VMOVDQA32 Z1, Z15
 	MOVQ CX, BX
 	SHRQ $2, BX
 	JZ vnnitail
@@ -103,7 +104,7 @@ vnniloop1:
 	JNZ vnniloop1
 
 vnnistore:
-	MOVBLZX add+48(FP), AX
+	MOVBLZX add+56(FP), AX
 	TESTQ AX, AX
 	JZ vnniwrite
 	VNNI_STORE_ADD(Z0, Z1)
@@ -164,29 +165,31 @@ vnniwrite:
 	VMOVDQU c0, (DX); \
 	ADDQ R8, DX
 
-// func igemmKernel6x8AVX2(kg int, a *byte, lda int, b *int8, c *int32, ldc int, add bool)
-TEXT ·igemmKernel6x8AVX2(SB), NOSPLIT, $0-49
+// func igemmKernel6x8AVX2(kg int, a *byte, lda int, b *int8, init, c *int32, ldc int, add bool)
+TEXT ·igemmKernel6x8AVX2(SB), NOSPLIT, $0-57
 	MOVQ kg+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ lda+16(FP), R9
 	MOVQ b+24(FP), DI
-	MOVQ c+32(FP), DX
-	MOVQ ldc+40(FP), R8
+	MOVQ init+32(FP), AX
+	MOVQ c+40(FP), DX
+	MOVQ ldc+48(FP), R8
 	SHLQ $2, R8
 	LEAQ (R9)(R9*2), R10
 	LEAQ (R9)(R9*4), R11
-	VPXOR Y0, Y0, Y0
-	VPXOR Y1, Y1, Y1
-	VPXOR Y2, Y2, Y2
-	VPXOR Y3, Y3, Y3
-	VPXOR Y4, Y4, Y4
-	VPXOR Y5, Y5, Y5
-	VPXOR Y6, Y6, Y6
-	VPXOR Y7, Y7, Y7
-	VPXOR Y8, Y8, Y8
-	VPXOR Y9, Y9, Y9
-	VPXOR Y10, Y10, Y10
-	VPXOR Y11, Y11, Y11
+	// Row sums are pairs of lanes: init[j] goes to the first of pair j.
+	VPMOVZXDQ (AX), Y0
+	VPMOVZXDQ 16(AX), Y1
+	VMOVDQA Y0, Y2
+	VMOVDQA Y1, Y3
+	VMOVDQA Y0, Y4
+	VMOVDQA Y1, Y5
+	VMOVDQA Y0, Y6
+	VMOVDQA Y1, Y7
+	VMOVDQA Y0, Y8
+	VMOVDQA Y1, Y9
+	VMOVDQA Y0, Y10
+	VMOVDQA Y1, Y11
 	MOVQ CX, BX
 	SHRQ $1, BX
 	JZ avx2tail
@@ -206,7 +209,7 @@ avx2tail:
 	AVX2_GROUP(0, 16, 0)
 
 avx2store:
-	MOVBLZX add+48(FP), AX
+	MOVBLZX add+56(FP), AX
 	AVX2_STORE(Y0, Y1)
 	AVX2_STORE(Y2, Y3)
 	AVX2_STORE(Y4, Y5)

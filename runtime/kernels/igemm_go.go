@@ -7,8 +7,11 @@ var goIgemmKernel = igemmKernel{name: "go", mr: 4, nr: 8, fn: igemmKernel4x8Go}
 
 // igemmKernel4x8Go is igemmKernelRef with mr=4, nr=8, accumulating the
 // tile in local variables.
-func igemmKernel4x8Go(kg int, a []byte, lda int, b []int8, c []int32, ldc int, add bool) {
+func igemmKernel4x8Go(kg int, a []byte, lda int, b []int8, init, c []int32, ldc int, add bool) {
 	var acc [4][8]int32
+	for i := range acc {
+		acc[i] = *(*[8]int32)(init)
+	}
 	b = b[:32*kg]
 	var rows [4][]byte
 	for i := range rows {

@@ -281,9 +281,13 @@ func TestIgemmKernelsEqualLoop(t *testing.T) {
 				for i := range c {
 					c[i] = int32(r.Uint32())
 				}
+				init := make([]int32, kern.nr)
+				for i := range init {
+					init[i] = int32(r.Uint32())
+				}
 				want := slices.Clone(c)
-				igemmKernelRef(kern, kg, a, lda, b, want, ldc, add)
-				kern.fn(kg, a, lda, b, c, ldc, add)
+				igemmKernelRef(kern, kg, a, lda, b, init, want, ldc, add)
+				kern.fn(kg, a, lda, b, init, c, ldc, add)
 				if !slices.Equal(c, want) {
 					t.Fatalf("%s kg=%d add=%v: the tile differs from the loop", kern.name, kg, add)
 				}
