@@ -29,7 +29,7 @@ const minThreadOps = 1 << 19
 type igemmKernel struct {
 	name   string
 	mr, nr int
-	fn     func(kg int, a []byte, lda int, b []int8, init, c []int32, ldc int, add bool)
+	fn     func(kg int, a []byte, lda int, b []int8, init, c []int32, ldc int, add, flip bool)
 }
 
 // activeI8 is the INT8 microkernel PackB8 selects (the best the CPU supports).
@@ -40,7 +40,8 @@ var activeI8 = bestIgemmKernel()
 func IgemmKernelName() string { return activeI8.name }
 
 // igemmKernelRef is the plain loop every INT8 microkernel equals bit for
-// bit. Depth step p of row i of A is the uint8 a[i*lda+p]; depth step
+// bit. Depth step p of row i of A is the uint8 a[i*lda+p] (with flip,
+// a[i*lda+p]^0x80: int8 A plus 128); depth step
 // p = 4g+r of column j of the B panel is the int8 b[(g*nr+j)*4+r]; every
 // row of the tile starts from init (nr values):
 //
@@ -48,7 +49,7 @@ func IgemmKernelName() string { return activeI8.name }
 //		for j := 0; j < nr; j++ {
 //			s := init[j]
 //			for p := 0; p < 4*kg; p++ {
-//				s += int32(a[i*lda+p]) * int32(b[((p/4)*nr+j)*4+p%4])
+//				s += int32(a[i*lda+p]^x) * int32(b[((p/4)*nr+j)*4+p%4])
 //			}
 //			if add {
 //				s += c[i*ldc+j]
@@ -58,13 +59,17 @@ func IgemmKernelName() string { return activeI8.name }
 //	}
 //
 // Sums wrap around modulo 2³².
-func igemmKernelRef(kern igemmKernel, kg int, a []byte, lda int, b []int8, init, c []int32, ldc int, add bool) {
+func igemmKernelRef(kern igemmKernel, kg int, a []byte, lda int, b []int8, init, c []int32, ldc int, add, flip bool) {
 	mr, nr := kern.mr, kern.nr
+	x := byte(0)
+	if flip {
+		x = 0x80
+	}
 	for i := 0; i < mr; i++ {
 		for j := 0; j < nr; j++ {
 			s := init[j]
 			for p := 0; p < 4*kg; p++ {
-				s += int32(a[i*lda+p]) * int32(b[((p/4)*nr+j)*4+p%4])
+				s += int32(a[i*lda+p]^x) * int32(b[((p/4)*nr+j)*4+p%4])
 			}
 			if add {
 				s += c[i*ldc+j]
@@ -236,7 +241,7 @@ type igemmCall struct {
 	m, n, k int
 	a       []byte
 	lda     int
-	signed  bool // A holds int8: packed as A+128, sums start at -128·ColSums
+	signed  bool // A holds int8: read as A+128 (flip), sums start at -128·ColSums
 	pb      *PackedB8
 	c       []int32
 	ldc     int
@@ -340,10 +345,10 @@ func (g *igemmCall) block(tmp []int32, blk *igemmBlock, q0, q1 int) {
 			ar := blk.rows[ir/mr]
 			off := (blk.ic+ir)*g.ldc + jc
 			if rows == mr && cols == nr {
-				fn(kg, ar.a, ar.lda, bpan, init, g.c[off:], g.ldc, blk.add)
+				fn(kg, ar.a, ar.lda, bpan, init, g.c[off:], g.ldc, blk.add, g.signed)
 				continue
 			}
-			fn(kg, ar.a, ar.lda, bpan, init, tmp, nr, false)
+			fn(kg, ar.a, ar.lda, bpan, init, tmp, nr, false, g.signed)
 			for i := 0; i < rows; i++ {
 				dst := g.c[off+i*g.ldc : off+i*g.ldc+cols]
 				src := tmp[i*nr : i*nr+cols]
@@ -360,18 +365,17 @@ func (g *igemmCall) block(tmp []int32, blk *igemmBlock, q0, q1 int) {
 }
 
 // rowsOfA locates the rows ic..ic+mc, depth pc..pc+kc of A for each panel
-// of mr rows. A full panel of uint8 A is read in place (the bytes past kc
-// up to the next multiple of 4 meet zeros in B); int8 A (stored as A+128),
-// a panel of fewer than mr rows, and a panel whose last group would read
-// past the end of A are copied to ap as rows of ⌈kc/4⌉·4 bytes, missing
-// rows and depth steps zero.
+// of mr rows. A full panel is read in place (the bytes past kc up to the
+// next multiple of 4 meet zeros in B); a panel of fewer than mr rows, or
+// whose last group would read past the end of A, is copied to ap as rows
+// of ⌈kc/4⌉·4 bytes, missing rows and depth steps zero.
 func (g *igemmCall) rowsOfA(rows []aRows, ap []byte, ic, mc, pc, kc int) {
 	mr := g.kern.mr
 	w := roundUp(kc, 4)
 	for ir := 0; ir < mc; ir += mr {
 		n := min(mr, mc-ir)
 		first := (ic+ir)*g.lda + pc
-		if !g.signed && n == mr && first+(mr-1)*g.lda+w <= len(g.a) {
+		if n == mr && first+(mr-1)*g.lda+w <= len(g.a) {
 			rows[ir/mr] = aRows{g.a[first:], g.lda}
 			continue
 		}
@@ -382,27 +386,10 @@ func (g *igemmCall) rowsOfA(rows []aRows, ap []byte, ic, mc, pc, kc int) {
 				clear(d)
 				continue
 			}
-			src := g.a[first+i*g.lda : first+i*g.lda+kc]
-			if g.signed {
-				flipBytes(d, src)
-			} else {
-				copy(d, src)
-			}
+			copy(d, g.a[first+i*g.lda:first+i*g.lda+kc])
 			clear(d[kc:])
 		}
 		rows[ir/mr] = aRows{dst, w}
-	}
-}
-
-// flipBytes sets dst[i] = src[i] ^ 0x80 (int8 to uint8 plus 128).
-func flipBytes(dst, src []byte) {
-	dst = dst[:len(src)]
-	i := 0
-	for ; i+8 <= len(src); i += 8 {
-		binary.LittleEndian.PutUint64(dst[i:], binary.LittleEndian.Uint64(src[i:])^0x8080808080808080)
-	}
-	for ; i < len(src); i++ {
-		dst[i] = src[i] ^ 0x80
 	}
 }
 

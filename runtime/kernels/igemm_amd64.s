@@ -5,10 +5,11 @@
 
 #include "textflag.h"
 
-// One row of the VNNI tile: broadcast 4 bytes of A (at mem) into t and
-// add their products with the 32 columns in b0, b1 to c0, c1.
+// One row of the VNNI tile: broadcast 4 bytes of A (at mem) into t, xored
+// with Z28 (0x80 bytes to read int8 A plus 128, or zeros), and add their
+// products with the 32 columns in b0, b1 to c0, c1.
 #define VNNI_ROW(mem, t, b0, b1, c0, c1) \
-	VPBROADCASTD mem, t; \
+	VPXORD.BCST mem, Z28, t; \
 	VPDPBUSD b0, t, c0; \
 	VPDPBUSD b1, t, c1
 
@@ -41,8 +42,8 @@
 	VMOVDQU32 c1, 64(DX); \
 	ADDQ R8, DX
 
-// func igemmKernel8x32VNNI(kg int, a *byte, lda int, b *int8, init, c *int32, ldc int, add bool)
-TEXT ·igemmKernel8x32VNNI(SB), NOSPLIT, $0-57
+// func igemmKernel8x32VNNI(kg int, a *byte, lda int, b *int8, init, c *int32, ldc int, add, flip bool)
+TEXT ·igemmKernel8x32VNNI(SB), NOSPLIT, $0-58
 	MOVQ kg+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ lda+16(FP), R9
@@ -54,6 +55,14 @@ TEXT ·igemmKernel8x32VNNI(SB), NOSPLIT, $0-57
 	LEAQ (R9)(R9*2), R10
 	LEAQ (R9)(R9*4), R11
 	LEAQ (R10)(R9*4), R12
+	VPXORD Z28, Z28, Z28
+	MOVBLZX flip+57(FP), BX
+	TESTQ BX, BX
+	JZ vnninoflip
+	MOVL $0x80808080, BX
+	VPBROADCASTD BX, Z28
+
+vnninoflip:
 	VMOVDQU32 (AX), Z0
 	VMOVDQU32 64(AX), Z1
 	VMOVDQA32 Z0, Z2
@@ -130,11 +139,13 @@ vnniwrite:
 	VZEROUPPER
 	RET
 
-// One row of the AVX2 tile: broadcast 4 bytes of A (at mem), widen them to
+// One row of the AVX2 tile: broadcast 4 bytes of A (at mem), xor them with
+// the 16 bytes at R13 (0x80 to read int8 A plus 128, or zeros), widen them to
 // int16 in Y14, multiply with the widened B in Y12 (columns 0-3) and Y13
 // (columns 4-7), summing pairs into int32, and add to c0, c1.
 #define AVX2_ROW(mem, c0, c1) \
 	VPBROADCASTD mem, X14; \
+	VPXOR (R13), X14, X14; \
 	VPMOVZXBW X14, Y14; \
 	VPMADDWD Y12, Y14, Y15; \
 	VPADDD Y15, c0, c0; \
@@ -165,8 +176,14 @@ vnniwrite:
 	VMOVDQU c0, (DX); \
 	ADDQ R8, DX
 
-// func igemmKernel6x8AVX2(kg int, a *byte, lda int, b *int8, init, c *int32, ldc int, add bool)
-TEXT ·igemmKernel6x8AVX2(SB), NOSPLIT, $0-57
+DATA igemmFlip<>+0(SB)/8, $0x8080808080808080
+DATA igemmFlip<>+8(SB)/8, $0x8080808080808080
+DATA igemmFlip<>+16(SB)/8, $0
+DATA igemmFlip<>+24(SB)/8, $0
+GLOBL igemmFlip<>(SB), RODATA|NOPTR, $32
+
+// func igemmKernel6x8AVX2(kg int, a *byte, lda int, b *int8, init, c *int32, ldc int, add, flip bool)
+TEXT ·igemmKernel6x8AVX2(SB), NOSPLIT, $0-58
 	MOVQ kg+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ lda+16(FP), R9
@@ -177,6 +194,13 @@ TEXT ·igemmKernel6x8AVX2(SB), NOSPLIT, $0-57
 	SHLQ $2, R8
 	LEAQ (R9)(R9*2), R10
 	LEAQ (R9)(R9*4), R11
+	LEAQ igemmFlip<>(SB), R13
+	MOVBLZX flip+57(FP), BX
+	TESTQ BX, BX
+	JNZ avx2flip
+	ADDQ $16, R13
+
+avx2flip:
 	// Row sums are pairs of lanes: init[j] goes to the first of pair j.
 	VPMOVZXDQ (AX), Y0
 	VPMOVZXDQ 16(AX), Y1

@@ -7,7 +7,11 @@ var goIgemmKernel = igemmKernel{name: "go", mr: 4, nr: 8, fn: igemmKernel4x8Go}
 
 // igemmKernel4x8Go is igemmKernelRef with mr=4, nr=8, accumulating the
 // tile in local variables.
-func igemmKernel4x8Go(kg int, a []byte, lda int, b []int8, init, c []int32, ldc int, add bool) {
+func igemmKernel4x8Go(kg int, a []byte, lda int, b []int8, init, c []int32, ldc int, add, flip bool) {
+	x := byte(0)
+	if flip {
+		x = 0x80
+	}
 	var acc [4][8]int32
 	for i := range acc {
 		acc[i] = *(*[8]int32)(init)
@@ -21,7 +25,7 @@ func igemmKernel4x8Go(kg int, a []byte, lda int, b []int8, init, c []int32, ldc 
 		bg := (*[32]int8)(b[g*32:])
 		for i := range acc {
 			ag := (*[4]byte)(rows[i][4*g:])
-			a0, a1, a2, a3 := int32(ag[0]), int32(ag[1]), int32(ag[2]), int32(ag[3])
+			a0, a1, a2, a3 := int32(ag[0]^x), int32(ag[1]^x), int32(ag[2]^x), int32(ag[3]^x)
 			r := &acc[i]
 			for j := range r {
 				r[j] += a0*int32(bg[4*j]) + a1*int32(bg[4*j+1]) + a2*int32(bg[4*j+2]) + a3*int32(bg[4*j+3])

@@ -266,7 +266,8 @@ func TestIgemmKernelsEqualLoop(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 10))
 	for _, kern := range igemmKernels() {
 		for _, kg := range []int{1, 2, 3, 4, 5, 8, 17, 64, 300} {
-			for _, add := range []bool{false, true} {
+			for v := 0; v < 4; v++ {
+				add, flip := v&1 != 0, v&2 != 0
 				lda := 4*kg + kg%5
 				a := make([]byte, (kern.mr-1)*lda+4*kg)
 				for i := range a {
@@ -286,10 +287,10 @@ func TestIgemmKernelsEqualLoop(t *testing.T) {
 					init[i] = int32(r.Uint32())
 				}
 				want := slices.Clone(c)
-				igemmKernelRef(kern, kg, a, lda, b, init, want, ldc, add)
-				kern.fn(kg, a, lda, b, init, c, ldc, add)
+				igemmKernelRef(kern, kg, a, lda, b, init, want, ldc, add, flip)
+				kern.fn(kg, a, lda, b, init, c, ldc, add, flip)
 				if !slices.Equal(c, want) {
-					t.Fatalf("%s kg=%d add=%v: the tile differs from the loop", kern.name, kg, add)
+					t.Fatalf("%s kg=%d add=%v flip=%v: the tile differs from the loop", kern.name, kg, add, flip)
 				}
 			}
 		}
