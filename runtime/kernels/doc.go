@@ -39,6 +39,57 @@
 // When alpha is 0 or K is 0, A and B are not read and C becomes beta·C;
 // when beta is 0, C is not read (NaNs in it do not propagate).
 //
+// # INT8 GEMM
+//
+// Igemm computes C = A·B in int32, c[i*ldc+j] = Σ_p int32(A[i,p])·int32(B[p,j]),
+// with A m×k of uint8 (row-major, row stride lda) and B k×n of int8 packed
+// once by PackB8 (row-major or transposed). IgemmS8 is the same with A of
+// int8. Zero points are not applied: with x = A - zx and w = B - zw, the
+// caller forms
+//
+//	Σ_p x·w = C[i,j] - zx·ColSums[j] - zw·rowSums[i] + K·zx·zw
+//
+// from the column sums PackB8 stores (PackedB8.ColSums) and the row sums
+// Igemm writes when given a rowSums slice. Per-row or per-column scales
+// and the bias belong to the caller's epilogue as well.
+//
+// PackB8 cuts B into panels of nr columns (zero-padded) and the depth into
+// groups of 4 (zero-padded): group g of a panel holds, for each of its
+// columns j, the bytes B[4g..4g+3, j] next to each other, the operand
+// layout of VPDPBUSD. A is read in place, four bytes of a row broadcast to
+// every column; a panel of fewer than mr rows, or one that would read past
+// the end of a, is copied first. The depth is cut into blocks of at most
+// 512 and the rows into blocks of 256; each microkernel call computes one
+// mr×nr tile of C over one depth block, edge tiles into a scratch tile.
+// Threads split the panels of B (the columns of C); integer sums do not
+// depend on the split. The microkernel is chosen when B is packed:
+//
+//	vnni  8×32 tile, ZMM registers, VPDPBUSD (u8×s8, 4 products per lane) (amd64, AVX-512 VNNI)
+//	avx2  6×8 tile, YMM registers, VPMOVZXBW/VPMOVSXBW to int16, VPMADDWD (amd64, AVX2)
+//	go    4×8 tile, plain Go                                          (everywhere)
+//
+// VPMADDUBSW is not used: it saturates its int16 pair sums (255·127·2
+// exceeds 32767), while widening to int16 first makes every product and
+// pair sum exact. int8 A goes through the unsigned multiply as A+128 (each
+// byte xored with 0x80 as it is broadcast) into sums that start at
+// -128·ColSums[j], which is exact.
+//
+// Exactness: every path computes the true sum modulo 2³² (int32 additions
+// wrap around, nothing saturates), so all paths and thread counts give the
+// same bits. The sum itself fits in int32, and C is exact, for
+// k ≤ IgemmMaxDepthU8 = 65793 with uint8 A (|a·b| ≤ 255·128) and
+// k ≤ IgemmMaxDepthS8 = 131071 (k < 2¹⁷) with int8 A (|a·b| ≤ 128·128);
+// deeper products wrap. ColSums (|·| ≤ 128·k) and the row sums
+// (≤ 255·k) are exact for any k below 2²³.
+//
+// Convolution through im2col: the weights (Cout×Cin·kh·kw) are the packed
+// B, transposed (PackB8 with transB), so n = Cout and k = Cin·kh·kw; the
+// im2col matrix of the activations streams as A, one row per output pixel
+// (m = Hout·Wout). C is then pixels×channels (NHWC): per-channel scales
+// and ColSums index its columns, and the epilogue writes NCHW output by
+// storing column j of C as channel j. The weights are packed once per
+// model, the activations never: A is read where im2col wrote it.
+//
 // # Row kernels
 //
 // Direct convolution and pooling work on whole rows: ConvRows (a bias

@@ -1,0 +1,14 @@
+//go:build linux
+
+package kernels
+
+import "golang.org/x/sys/unix"
+
+// threadCPUSeconds is the CPU time of the calling OS thread.
+func threadCPUSeconds() float64 {
+	var ts unix.Timespec
+	if unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts) != nil {
+		return 0
+	}
+	return float64(ts.Sec) + float64(ts.Nsec)*1e-9
+}
