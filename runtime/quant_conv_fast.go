@@ -16,7 +16,12 @@
 package runtime
 
 import (
+	"math"
+	"sync"
+	"unsafe"
+
 	"github.com/onnxq/onnxq/graph"
+	"github.com/onnxq/onnxq/runtime/kernels"
 )
 
 // fastConvTile is how many output positions one im2col tile holds.
@@ -37,6 +42,35 @@ type qconvArgs struct {
 	lo, hi   int64
 	outType  graph.DType
 	outShape []int
+	packed   []*kernels.PackedB8 // the weights of each group, packed for the GEMM
+}
+
+// packedWeights caches a QLinearConv node's packed weights: they are
+// constants, packed on the first run and reused while the same tensor
+// comes in.
+type packedWeights struct {
+	mu     sync.Mutex
+	source *int8 // first element of the weights packed
+	size   int
+	groups []*kernels.PackedB8
+}
+
+// get returns the weights w (M×K per group layout) packed per group.
+func (c *packedWeights) get(w []int8, groups, mg, k int) []*kernels.PackedB8 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(w) > 0 && c.source == &w[0] && c.size == len(w) && len(c.groups) == groups {
+		return c.groups
+	}
+	c.groups = make([]*kernels.PackedB8, groups)
+	for g := range groups {
+		c.groups[g] = kernels.PackB8(k, mg, w[g*mg*k:(g+1)*mg*k], k, true)
+	}
+	if len(w) > 0 {
+		c.source = &w[0]
+	}
+	c.size = len(w)
+	return c.groups
 }
 
 // newQConvArgs checks whether a QLinearConv call fits the fast path: a
@@ -97,8 +131,9 @@ func (k *intConvKernel) newQConvArgs(x, xzp, w, wzp, bias *Tensor, scales []floa
 	return a
 }
 
-// fastQLinearConv runs a on the fast path and returns the output.
-func fastQLinearConv(ctx *Context, a *qconvArgs) *Tensor {
+// fastQLinearConv runs a on the fast path and returns the output, or nil
+// when it cannot.
+func (k *intConvKernel) fastQLinearConv(ctx *Context, a *qconvArgs) *Tensor {
 	N, C := a.x.Shape[0], a.x.Shape[1]
 	H, W := a.win.in[0], a.win.in[1]
 	OH, OW := a.win.out[0], a.win.out[1]
@@ -111,64 +146,65 @@ func fastQLinearConv(ctx *Context, a *qconvArgs) *Tensor {
 		fastDepthwise(ctx, a, store)
 		return y
 	}
+	if a.packed == nil {
+		a.packed = k.weights.get(a.w, a.G, mg, K)
+	}
 	xs8, _ := a.x.Data.([]int8)
 	xu8, _ := a.x.Data.([]uint8)
-	// Column sums of each output channel's weights.
-	colSum := make([]int32, a.M)
-	for c := range a.M {
-		s := int32(0)
-		for _, v := range a.w[c*K : (c+1)*K] {
-			s += int32(v)
-		}
-		colSum[c] = s
-	}
+	packed := a.packed
 	tiles := (P + fastConvTile - 1) / fastConvTile
 	ctx.Parallel(N*a.G*tiles, func(first, last int) {
-		patch := make([]int32, fastConvTile*K)
+		patch := make([]uint8, fastConvTile*K)
 		rowSum := make([]int32, fastConvTile)
 		acc := make([]int32, fastConvTile*mg)
+		zx := uint8(a.zx) // the zero point's bits, as x's bytes hold them
 		for task := first; task < last; task++ {
 			n, g, t := task/(a.G*tiles), task/tiles%a.G, task%tiles
 			p0 := t * fastConvTile
 			rows := min(fastConvTile, P-p0)
-			// im2col: patch[r*K + (ci*kh + i)*kw + j].
+			// im2col: patch[r*K + (ci*kh + i)*kw + j], the bytes of x.
 			for r := range rows {
 				oh, ow := (p0+r)/OW, (p0+r)%OW
 				row := patch[r*K : (r+1)*K]
 				q := 0
-				sum := int32(0)
 				for ci := range cg {
 					plane := ((n * C) + g*cg + ci) * H * W
 					for i := range a.kh {
 						ih := oh*a.win.s[0] - a.win.padB[0] + i*a.win.d[0]
+						inRow := ih >= 0 && ih < H
 						for j := range a.kw {
 							iw := ow*a.win.s[1] - a.win.padB[1] + j*a.win.d[1]
-							v := a.zx
-							if ih >= 0 && ih < H && iw >= 0 && iw < W {
+							v := zx
+							if inRow && iw >= 0 && iw < W {
 								if xu8 != nil {
-									v = int32(xu8[plane+ih*W+iw])
+									v = xu8[plane+ih*W+iw]
 								} else {
-									v = int32(xs8[plane+ih*W+iw])
+									v = uint8(xs8[plane+ih*W+iw])
 								}
 							}
 							row[q] = v
-							sum += v
 							q++
 						}
 					}
 				}
-				rowSum[r] = sum
 			}
-			gemmPatches(rows, mg, K, patch, a.w[g*mg*K:], acc)
-			for r := range rows {
-				p := p0 + r
-				for c := range mg {
-					m := g*mg + c
-					v := acc[r*mg+c] - a.zx*colSum[m] - a.zw[m]*rowSum[r] + int32(K)*a.zx*a.zw[m]
-					if a.bias != nil {
-						v += a.bias[m]
-					}
-					store((n*a.M+m)*P+p, requantize(v, a.scales[m], a.zy, a.lo, a.hi))
+			pb := packed[g]
+			if xu8 != nil {
+				kernels.Igemm(1, rows, mg, K, patch, K, pb, acc, mg, rowSum)
+			} else {
+				kernels.IgemmS8(1, rows, mg, K, unsafe.Slice((*int8)(unsafe.Pointer(unsafe.SliceData(patch))), len(patch)), K, pb, acc, mg, rowSum)
+			}
+			for c := range mg {
+				m := g*mg + c
+				base := a.zx*pb.ColSums[c] - int32(K)*a.zx*a.zw[m]
+				if a.bias != nil {
+					base -= a.bias[m]
+				}
+				zw, scale := a.zw[m], float64(a.scales[m])
+				out := (n*a.M+m)*P + p0
+				for r := range rows {
+					v := acc[r*mg+c] - base - zw*rowSum[r]
+					store(out+r, requantizeF64(v, scale, a.zy, a.lo, a.hi))
 				}
 			}
 		}
@@ -176,72 +212,94 @@ func fastQLinearConv(ctx *Context, a *qconvArgs) *Tensor {
 	return y
 }
 
-// gemmPatches sets acc[r*n+c] = Σ_p patch[r*k+p]·w[c*k+p].
-func gemmPatches(m, n, k int, patch []int32, w []int8, acc []int32) {
-	for r := range m {
-		a := patch[r*k : (r+1)*k]
-		for c := range n {
-			b := w[c*k : (c+1)*k]
-			s := int32(0)
-			for p, v := range a {
-				s += v * int32(b[p])
-			}
-			acc[r*n+c] = s
-		}
-	}
-}
-
 // fastDepthwise computes a depthwise convolution (one input and one output
-// channel per group) directly.
+// channel per group) directly: each channel's plane, minus the zero point,
+// is copied into a zero-bordered buffer (a padded position then adds
+// (zx−zx)·w = 0, as in the reference), and every tap adds its weight times
+// a shifted window of it to the channel's sums.
 func fastDepthwise(ctx *Context, a *qconvArgs, store func(int, int64)) {
 	N, C := a.x.Shape[0], a.x.Shape[1]
 	H, W := a.win.in[0], a.win.in[1]
 	OH, OW := a.win.out[0], a.win.out[1]
+	s0, s1, d0, d1 := a.win.s[0], a.win.s[1], a.win.d[0], a.win.d[1]
+	top, left := a.win.padB[0], a.win.padB[1]
+	// The padded extent the windows reach.
+	PH := (OH-1)*s0 + (a.kh-1)*d0 + 1
+	PW := (OW-1)*s1 + (a.kw-1)*d1 + 1
 	xs8, _ := a.x.Data.([]int8)
 	xu8, _ := a.x.Data.([]uint8)
-	taps := a.kh * a.kw
 	ctx.Parallel(N*C, func(first, last int) {
-		xv := make([]int32, H*W)
+		padded := make([]int32, PH*PW)
+		acc := make([]int32, OH*OW)
 		for task := first; task < last; task++ {
 			n, c := task/C, task%C
 			plane := (n*C + c) * H * W
-			for i := range xv {
-				if xu8 != nil {
-					xv[i] = int32(xu8[plane+i]) - a.zx
-				} else {
-					xv[i] = int32(xs8[plane+i]) - a.zx
+			clear(padded)
+			for ih := max(0, -top); ih < H && ih+top < PH; ih++ {
+				row := padded[(ih+top)*PW:]
+				for iw := max(0, -left); iw < W && iw+left < PW; iw++ {
+					var v int32
+					if xu8 != nil {
+						v = int32(xu8[plane+ih*W+iw])
+					} else {
+						v = int32(xs8[plane+ih*W+iw])
+					}
+					row[iw+left] = v - a.zx
 				}
-			}
-			wv := make([]int32, taps)
-			for i := range wv {
-				wv[i] = int32(a.w[c*taps+i]) - a.zw[c]
 			}
 			b := int32(0)
 			if a.bias != nil {
 				b = a.bias[c]
 			}
-			out := (n*a.M + c) * OH * OW
-			for oh := range OH {
-				for ow := range OW {
-					s := b
-					for i := range a.kh {
-						ih := oh*a.win.s[0] - a.win.padB[0] + i*a.win.d[0]
-						if ih < 0 || ih >= H {
+			for i := range acc {
+				acc[i] = b
+			}
+			for i := range a.kh {
+				for j := range a.kw {
+					w := int32(a.w[c*a.kh*a.kw+i*a.kw+j]) - a.zw[c]
+					if w == 0 {
+						continue
+					}
+					for oh := range OH {
+						src := padded[(oh*s0+i*d0)*PW+j*d1:]
+						dst := acc[oh*OW : (oh+1)*OW]
+						if s1 == 1 {
+							src = src[:OW]
+							for ow, v := range src {
+								dst[ow] += w * v
+							}
 							continue
 						}
-						for j := range a.kw {
-							iw := ow*a.win.s[1] - a.win.padB[1] + j*a.win.d[1]
-							if iw < 0 || iw >= W {
-								continue
-							}
-							s += xv[ih*W+iw] * wv[i*a.kw+j]
+						for ow := range dst {
+							dst[ow] += w * src[ow*s1]
 						}
 					}
-					store(out+oh*OW+ow, requantize(s, a.scales[c], a.zy, a.lo, a.hi))
 				}
+			}
+			out := (n*a.M + c) * OH * OW
+			scale := float64(a.scales[c])
+			for i, v := range acc {
+				store(out+i, requantizeF64(v, scale, a.zy, a.lo, a.hi))
 			}
 		}
 	})
+}
+
+// requantizeF64 is requantize with the scale already widened and the
+// saturation done with comparisons.
+func requantizeF64(acc int32, scale float64, zp, lo, hi int64) int64 {
+	r := math.RoundToEven(float64(acc) * scale)
+	if r != r {
+		return zp
+	}
+	r += float64(zp)
+	if r <= float64(lo) {
+		return lo
+	}
+	if r >= float64(hi) {
+		return hi
+	}
+	return int64(r)
 }
 
 // quantStore returns a setter of element i of an 8-bit output tensor.

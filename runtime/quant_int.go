@@ -343,9 +343,10 @@ func qlinearMatMul(ctx *Context, in []*Tensor) ([]*Tensor, error) {
 // ---- ConvInteger and QLinearConv ----
 
 type intConvKernel struct {
-	w      *windowAttrs
-	group  int
-	linear bool // QLinearConv: requantize the result
+	w       *windowAttrs
+	group   int
+	linear  bool // QLinearConv: requantize the result
+	weights packedWeights
 }
 
 func newIntConv(n *graph.Node, linear bool) (Kernel, error) {
@@ -423,7 +424,9 @@ func (k *intConvKernel) Run(ctx *Context, in []*Tensor) ([]*Tensor, error) {
 		scales[c] = scaleMath(graph.Float32).combine(xsv[0], wsv[min(c, len(wsv)-1)], ysv[0])
 	}
 	if a := k.newQConvArgs(x, xzp, w, wzp, bias, scales, yzps[0], lo, hi, outType); a != nil && !forceReferenceQConv {
-		return []*Tensor{fastQLinearConv(ctx, a)}, nil
+		if y := k.fastQLinearConv(ctx, a); y != nil {
+			return []*Tensor{y}, nil
+		}
 	}
 	acc, shape, err := k.conv(ctx, x, w, xzp, wzp, bias)
 	if err != nil {
