@@ -141,16 +141,20 @@ func (k *intConvKernel) fastQLinearConv(ctx *Context, a *qconvArgs) *Tensor {
 	cg, mg := C/a.G, a.M/a.G
 	K := cg * a.kh * a.kw
 	y := ctx.Alloc(a.outType, N, a.M, OH, OW)
-	store := quantStore(y)
+	out := outputBytes(y)
 	if cg == 1 && mg == 1 {
-		fastDepthwise(ctx, a, store)
+		fastDepthwise(ctx, a, out)
 		return y
 	}
 	if a.packed == nil {
 		a.packed = k.weights.get(a.w, a.G, mg, K)
 	}
-	xs8, _ := a.x.Data.([]int8)
 	xu8, _ := a.x.Data.([]uint8)
+	xb := outputBytes(a.x) // x's bytes, uint8 or int8 alike
+	// A 1×1 window, stride 1, no padding: output positions are input
+	// positions.
+	pointwise := a.kh == 1 && a.kw == 1 && OH == H && OW == W && a.win.s[0] == 1 && a.win.s[1] == 1 &&
+		a.win.padB[0] == 0 && a.win.padB[1] == 0
 	packed := a.packed
 	tiles := (P + fastConvTile - 1) / fastConvTile
 	ctx.Parallel(N*a.G*tiles, func(first, last int) {
@@ -163,27 +167,34 @@ func (k *intConvKernel) fastQLinearConv(ctx *Context, a *qconvArgs) *Tensor {
 			p0 := t * fastConvTile
 			rows := min(fastConvTile, P-p0)
 			// im2col: patch[r*K + (ci*kh + i)*kw + j], the bytes of x.
-			for r := range rows {
-				oh, ow := (p0+r)/OW, (p0+r)%OW
-				row := patch[r*K : (r+1)*K]
-				q := 0
+			if pointwise {
+				// A 1×1 window on the unpadded grid: the patch is the
+				// positions × channels transpose of the tile.
 				for ci := range cg {
-					plane := ((n * C) + g*cg + ci) * H * W
-					for i := range a.kh {
-						ih := oh*a.win.s[0] - a.win.padB[0] + i*a.win.d[0]
-						inRow := ih >= 0 && ih < H
-						for j := range a.kw {
-							iw := ow*a.win.s[1] - a.win.padB[1] + j*a.win.d[1]
-							v := zx
-							if inRow && iw >= 0 && iw < W {
-								if xu8 != nil {
-									v = xu8[plane+ih*W+iw]
-								} else {
-									v = uint8(xs8[plane+ih*W+iw])
+					src := xb[((n*C)+g*cg+ci)*H*W+p0:][:rows]
+					for r, v := range src {
+						patch[r*K+ci] = v
+					}
+				}
+			} else {
+				for r := range rows {
+					oh, ow := (p0+r)/OW, (p0+r)%OW
+					row := patch[r*K : (r+1)*K]
+					q := 0
+					for ci := range cg {
+						plane := ((n * C) + g*cg + ci) * H * W
+						for i := range a.kh {
+							ih := oh*a.win.s[0] - a.win.padB[0] + i*a.win.d[0]
+							inRow := ih >= 0 && ih < H
+							for j := range a.kw {
+								iw := ow*a.win.s[1] - a.win.padB[1] + j*a.win.d[1]
+								v := zx
+								if inRow && iw >= 0 && iw < W {
+									v = xb[plane+ih*W+iw]
 								}
+								row[q] = v
+								q++
 							}
-							row[q] = v
-							q++
 						}
 					}
 				}
@@ -201,10 +212,10 @@ func (k *intConvKernel) fastQLinearConv(ctx *Context, a *qconvArgs) *Tensor {
 					base -= a.bias[m]
 				}
 				zw, scale := a.zw[m], float64(a.scales[m])
-				out := (n*a.M+m)*P + p0
-				for r := range rows {
+				dst := out[(n*a.M+m)*P+p0:][:rows]
+				for r := range dst {
 					v := acc[r*mg+c] - base - zw*rowSum[r]
-					store(out+r, requantizeF64(v, scale, a.zy, a.lo, a.hi))
+					dst[r] = byte(requantizeF64(v, scale, a.zy, a.lo, a.hi))
 				}
 			}
 		}
@@ -217,7 +228,7 @@ func (k *intConvKernel) fastQLinearConv(ctx *Context, a *qconvArgs) *Tensor {
 // is copied into a zero-bordered buffer (a padded position then adds
 // (zx−zx)·w = 0, as in the reference), and every tap adds its weight times
 // a shifted window of it to the channel's sums.
-func fastDepthwise(ctx *Context, a *qconvArgs, store func(int, int64)) {
+func fastDepthwise(ctx *Context, a *qconvArgs, y []byte) {
 	N, C := a.x.Shape[0], a.x.Shape[1]
 	H, W := a.win.in[0], a.win.in[1]
 	OH, OW := a.win.out[0], a.win.out[1]
@@ -276,10 +287,10 @@ func fastDepthwise(ctx *Context, a *qconvArgs, store func(int, int64)) {
 					}
 				}
 			}
-			out := (n*a.M + c) * OH * OW
+			dst := y[(n*a.M+c)*OH*OW:][:len(acc)]
 			scale := float64(a.scales[c])
 			for i, v := range acc {
-				store(out+i, requantizeF64(v, scale, a.zy, a.lo, a.hi))
+				dst[i] = byte(requantizeF64(v, scale, a.zy, a.lo, a.hi))
 			}
 		}
 	})
@@ -302,15 +313,16 @@ func requantizeF64(acc int32, scale float64, zp, lo, hi int64) int64 {
 	return int64(r)
 }
 
-// quantStore returns a setter of element i of an 8-bit output tensor.
-func quantStore(y *Tensor) func(int, int64) {
+// outputBytes returns the data of an 8-bit tensor as bytes: an int8 value
+// v is held as byte(v), the same bits.
+func outputBytes(y *Tensor) []byte {
 	switch d := y.Data.(type) {
 	case []uint8:
-		return func(i int, v int64) { d[i] = uint8(v) }
+		return d
 	case []int8:
-		return func(i int, v int64) { d[i] = int8(v) }
+		return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(d))), len(d))
 	}
-	return func(int, int64) {}
+	return nil
 }
 
 // forceReferenceQConv makes QLinearConv skip the fast path, so tests can
