@@ -63,6 +63,7 @@ type quantizeConfig struct {
 	SymmetricActivations bool
 	ReduceRange          bool
 	BiasCorrection       bool
+	WeightOnly           bool
 	ExcludeOps           []string
 	ExcludeNodes         []string
 	IncludeOps           []string
@@ -130,6 +131,7 @@ model's opset, or below what the options need, is an error.`,
 		fs.BoolVar(&cfg.SymmetricActivations, "symmetric-activations", false, "zero-centred activation ranges")
 		fs.BoolVar(&cfg.ReduceRange, "reduce-range", false, "7-bit weights, for kernels whose 16-bit sums saturate")
 		fs.BoolVar(&cfg.BiasCorrection, "bias-correction", true, "shift integer biases so each layer's per-channel output mean matches FP32 on the --calib samples")
+		fs.BoolVar(&cfg.WeightOnly, "weight-only", passes.DefaultQuantOptions().WeightOnly, "store the large weights of nodes that stay FP32 (the recurrence weights R of LSTM/GRU/RNN) as int8 read through DequantizeLinear: a smaller file, float compute")
 		fs.StringArrayVar(&cfg.ExcludeOps, "exclude-op", nil, "keep op types matching `GLOB` in FP32 (repeatable)")
 		fs.StringArrayVar(&cfg.ExcludeNodes, "exclude-node", nil, "keep nodes whose name matches `GLOB` in FP32 (repeatable)")
 		fs.StringArrayVar(&cfg.IncludeOps, "include-op", nil, "quantize op types matching `GLOB` that stay FP32 by default (repeatable)")
@@ -204,6 +206,7 @@ func (cfg *quantizeConfig) quantOptions() (passes.QuantOptions, error) {
 	opts.PerChannel = cfg.PerChannel
 	opts.SymmetricActivations = opts.SymmetricActivations || cfg.SymmetricActivations
 	opts.ReduceRange = cfg.ReduceRange
+	opts.WeightOnly = cfg.WeightOnly
 	opts.ExcludeOps, opts.ExcludeNodes, opts.IncludeOps = cfg.ExcludeOps, cfg.ExcludeNodes, cfg.IncludeOps
 	return opts, opts.Validate()
 }
@@ -650,6 +653,9 @@ func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.Bi
 		sort.Strings(keys)
 		for _, k := range keys {
 			fmt.Fprintf(w, "fp32\t%d x %s\n", reasons[k], k)
+		}
+		for _, s := range r.WeightOnly {
+			fmt.Fprintf(w, "weight-only\t%s (int weight, float compute)\n", s)
 		}
 	}
 	switch {
