@@ -64,6 +64,7 @@ type quantizeConfig struct {
 	ReduceRange          bool
 	BiasCorrection       bool
 	WeightOnly           bool
+	WeightOnlySet        bool // --weight-only given; else the target's
 	ExcludeOps           []string
 	ExcludeNodes         []string
 	IncludeOps           []string
@@ -131,7 +132,7 @@ model's opset, or below what the options need, is an error.`,
 		fs.BoolVar(&cfg.SymmetricActivations, "symmetric-activations", false, "zero-centred activation ranges")
 		fs.BoolVar(&cfg.ReduceRange, "reduce-range", false, "7-bit weights, for kernels whose 16-bit sums saturate")
 		fs.BoolVar(&cfg.BiasCorrection, "bias-correction", true, "shift integer biases so each layer's per-channel output mean matches FP32 on the --calib samples")
-		fs.BoolVar(&cfg.WeightOnly, "weight-only", passes.DefaultQuantOptions().WeightOnly, "store the large weights of nodes that stay FP32 (the recurrence weights R of LSTM/GRU/RNN) as int8 read through DequantizeLinear: a smaller file, float compute")
+		fs.BoolVar(&cfg.WeightOnly, "weight-only", passes.DefaultQuantOptions().WeightOnly, "store the large weights of nodes that stay FP32 (the recurrence weights R of LSTM/GRU/RNN) as int8 read through DequantizeLinear: a smaller file, float compute (default: the target's; on for ort-cpu)")
 		fs.StringArrayVar(&cfg.ExcludeOps, "exclude-op", nil, "keep op types matching `GLOB` in FP32 (repeatable)")
 		fs.StringArrayVar(&cfg.ExcludeNodes, "exclude-node", nil, "keep nodes whose name matches `GLOB` in FP32 (repeatable)")
 		fs.StringArrayVar(&cfg.IncludeOps, "include-op", nil, "quantize op types matching `GLOB` that stay FP32 by default (repeatable)")
@@ -169,6 +170,7 @@ model's opset, or below what the options need, is an error.`,
 			}
 			cfg.Model = args[0]
 			cfg.EvalAll = cfg.Eval != "" && !fs.Changed("eval-samples")
+			cfg.WeightOnlySet = fs.Changed("weight-only")
 			opts, err := cfg.quantOptions()
 			if err != nil {
 				return usageErrorf("", "%v", err)
@@ -206,7 +208,9 @@ func (cfg *quantizeConfig) quantOptions() (passes.QuantOptions, error) {
 	opts.PerChannel = cfg.PerChannel
 	opts.SymmetricActivations = opts.SymmetricActivations || cfg.SymmetricActivations
 	opts.ReduceRange = cfg.ReduceRange
-	opts.WeightOnly = cfg.WeightOnly
+	if cfg.WeightOnlySet {
+		opts.WeightOnly = cfg.WeightOnly
+	}
 	opts.ExcludeOps, opts.ExcludeNodes, opts.IncludeOps = cfg.ExcludeOps, cfg.ExcludeNodes, cfg.IncludeOps
 	return opts, opts.Validate()
 }
