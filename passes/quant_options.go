@@ -52,6 +52,17 @@ type QuantOptions struct {
 	// Overrides adjust single tensors, by value name (an activation) or
 	// initializer name (a weight).
 	Overrides map[string]TensorOverride
+	// WeightOnly stores the large float weights of nodes that stay FP32
+	// by the rule table's WeightOnly column (the recurrence weights R of
+	// LSTM/GRU/RNN; not nodes excluded by
+	// ExcludeOps/ExcludeNodes nor weights with an FP32 override) as
+	// per-channel integers of WeightType read through DequantizeLinear:
+	// the node still computes in float on the dequantized weight, so the
+	// file shrinks (these weights are most of a recurrent model's bytes)
+	// at the cost of the weight's rounding. Weights under
+	// weightOnlyMinElems elements stay float: their DequantizeLinear
+	// would cost about what it saves. The summary lists each such weight.
+	WeightOnly bool
 }
 
 // TensorOverride changes how one tensor is quantized.
@@ -83,6 +94,7 @@ func PresetORTCPU() QuantOptions {
 		RestrictedWeights: true,
 		PerChannel:        true,
 		FoldActivations:   true,
+		WeightOnly:        true,
 	}
 }
 

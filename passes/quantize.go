@@ -54,6 +54,10 @@ type QuantReport struct {
 	// OpsetFrom and OpsetTo are the default-domain opset before and after
 	// (equal when unchanged).
 	OpsetFrom, OpsetTo int64
+	// WeightOnly lists the weights of FP32 nodes stored as integers read
+	// through DequantizeLinear (QuantOptions.WeightOnly), as "node (op):
+	// weight".
+	WeightOnly []string
 }
 
 // FP32Node is one node left in FP32.
@@ -77,9 +81,10 @@ func QuantizePass(ranges map[string]Range, opts QuantOptions) Pass {
 }
 
 type nodeInfo struct {
-	rule    *Rule
-	enabled bool
-	reason  string // why not enabled
+	rule     *Rule
+	enabled  bool
+	excluded bool   // by ExcludeOps/ExcludeNodes
+	reason   string // why not enabled
 }
 
 type weightKey struct {
@@ -115,7 +120,9 @@ type quantizer struct {
 	weights map[weightKey]*weightQ
 	front   map[*graph.Graph]int
 	names   map[string]bool
-	report  *QuantReport
+	// seq numbers the names the pass generates, per prefix (see gen)
+	seq    map[string]int
+	report *QuantReport
 
 	groupRanges map[*graph.Value]*Range
 	weightOf    map[*graph.Value]*weightQ // DQ output → its weight
@@ -147,7 +154,7 @@ func newQuantizer(m *graph.Model, ctx *Context, ranges map[string]Range, opts Qu
 		info: map[*graph.Node]*nodeInfo{}, wanted: map[*graph.Value]bool{}, active: map[*graph.Node]bool{},
 		parent: map[*graph.Value]*graph.Value{}, dqOf: map[*graph.Value]*graph.Value{},
 		qNode: map[*graph.Value]*graph.Node{}, dqParam: map[*graph.Value]actParams{},
-		weights: map[weightKey]*weightQ{}, weightOf: map[*graph.Value]*weightQ{}, actInits: map[actInitKey][2]*graph.Value{}, front: map[*graph.Graph]int{}, names: map[string]bool{},
+		weights: map[weightKey]*weightQ{}, weightOf: map[*graph.Value]*weightQ{}, actInits: map[actInitKey][2]*graph.Value{}, front: map[*graph.Graph]int{}, names: map[string]bool{}, seq: map[string]int{},
 		report: &QuantReport{OpCounts: map[string]int{}},
 	}
 	m.Graph.Walk(func(g *graph.Graph) {
@@ -179,6 +186,19 @@ func (q *quantizer) uniq(g *graph.Graph, base string) string {
 	}
 	q.names[name] = true
 	return name
+}
+
+// gen returns the next number of a generated-name prefix. The names the
+// pass adds are short (q3, dq3, s2, dw7…) rather than derived from the
+// quantized value's name: every Q/DQ repeats its name in up to six places
+// (node name, output, each reader), and exported names of 50-300 bytes
+// then outweigh the int8 weights. Nothing is lost to a reader of the
+// graph: the original name stays on the quantized value and on the
+// integer weight, one edge away. Numbers follow the order in which the
+// pass visits values, so the output is deterministic.
+func (q *quantizer) gen(prefix string) int {
+	q.seq[prefix]++
+	return q.seq[prefix]
 }
 
 func (q *quantizer) run() (bool, error) {
@@ -261,9 +281,9 @@ func (q *quantizer) decide(n *graph.Node, layerNorm map[*graph.Node]bool) *nodeI
 	inf.rule = r
 	switch {
 	case matchAny(q.opts.ExcludeNodes, n.Name):
-		inf.reason = "excluded by node pattern"
+		inf.reason, inf.excluded = "excluded by node pattern", true
 	case matchAny(q.opts.ExcludeOps, n.OpType):
-		inf.reason = "excluded by op pattern"
+		inf.reason, inf.excluded = "excluded by op pattern", true
 	case layerNorm[n]:
 		inf.reason = "part of a layer-normalization pattern: " + reasonNorm
 	case r.Class == ClassFP32:
@@ -684,13 +704,12 @@ func (q *quantizer) addQDQ(g *graph.Graph, v *graph.Value, scale float32, zp int
 	key := actInitKey{g, actParams{scale, zp}}
 	sv, zv := q.actInits[key][0], q.actInits[key][1]
 	if sv == nil {
-		// named after the first value that uses them: values are visited
-		// in graph order, so the names are deterministic
 		var err error
-		if sv, err = q.addInit(g, v.Name+"_s", graph.Float32, nil, f32Bytes([]float32{scale})); err != nil {
+		i := q.gen("s")
+		if sv, err = q.addInit(g, fmt.Sprintf("s%d", i), graph.Float32, nil, f32Bytes([]float32{scale})); err != nil {
 			return nil, err
 		}
-		if zv, err = q.addInit(g, v.Name+"_z", dtypeOf(t), nil, intBytes([]int32{zp}, t)); err != nil {
+		if zv, err = q.addInit(g, fmt.Sprintf("z%d", i), dtypeOf(t), nil, intBytes([]int32{zp}, t)); err != nil {
 			return nil, err
 		}
 		q.actInits[key] = [2]*graph.Value{sv, zv}
@@ -699,12 +718,13 @@ func (q *quantizer) addQDQ(g *graph.Graph, v *graph.Value, scale float32, zp int
 	if v.Producer != nil {
 		pos = slices.Index(g.Nodes, v.Producer) + 1
 	}
-	qn := &graph.Node{Name: q.uniq(g, v.Name+"_Q"), OpType: "QuantizeLinear", Inputs: []*graph.Value{v, sv, zv}}
-	if err := g.InsertNode(pos, qn, q.uniq(g, v.Name+"_q")); err != nil {
+	i := q.gen("q")
+	qn := &graph.Node{Name: q.uniq(g, fmt.Sprintf("Q%d", i)), OpType: "QuantizeLinear", Inputs: []*graph.Value{v, sv, zv}}
+	if err := g.InsertNode(pos, qn, q.uniq(g, fmt.Sprintf("q%d", i))); err != nil {
 		return nil, err
 	}
-	dn := &graph.Node{Name: q.uniq(g, v.Name+"_DQ"), OpType: "DequantizeLinear", Inputs: []*graph.Value{qn.Outputs[0], sv, zv}}
-	if err := g.InsertNode(pos+1, dn, q.uniq(g, v.Name+"_dq")); err != nil {
+	dn := &graph.Node{Name: q.uniq(g, fmt.Sprintf("DQ%d", i)), OpType: "DequantizeLinear", Inputs: []*graph.Value{qn.Outputs[0], sv, zv}}
+	if err := g.InsertNode(pos+1, dn, q.uniq(g, fmt.Sprintf("dq%d", i))); err != nil {
 		return nil, err
 	}
 	if v.Producer == nil {
@@ -743,25 +763,32 @@ func (q *quantizer) weightAxis(n *graph.Node, r *Rule, w *graph.Value) (axis, bl
 		}
 		return ax, q.opts.BlockSize
 	}
+	return q.channelAxis(n, r, w), 0
+}
+
+// channelAxis returns the per-channel axis of n's weight w (-1: per
+// tensor).
+func (q *quantizer) channelAxis(n *graph.Node, r *Rule, w *graph.Value) int {
+	rank := len(w.Const.Dims)
 	if !q.opts.PerChannel || rank < 1 {
-		return -1, 0
+		return -1
 	}
 	switch r.Axis {
 	case AxisGemmB:
 		if n.AttrInt("transB", 0) != 0 {
-			return 0, 0
+			return 0
 		}
-		return 1, 0
+		return 1
 	case AxisLast:
 		if rank < 2 {
-			return -1, 0
+			return -1
 		}
-		return rank - 1, 0
+		return rank - 1
 	}
 	if r.WeightAxis >= rank {
-		return -1, 0
+		return -1
 	}
-	return r.WeightAxis, 0
+	return r.WeightAxis
 }
 
 // quantizeWeights stores the weights (and biases) of g's quantized nodes
@@ -791,7 +818,9 @@ func (q *quantizer) quantizeWeights(g *graph.Graph) error {
 			}
 		}
 	}
-	for _, u := range uses {
+	active := len(uses)
+	uses = append(uses, q.weightOnlyUses(g)...)
+	for i, u := range uses {
 		wq, err := q.weight(u.key, uses)
 		if err != nil {
 			return err
@@ -800,8 +829,11 @@ func (q *quantizer) quantizeWeights(g *graph.Graph) error {
 			continue
 		}
 		u.node.SetInput(u.slot, wq.dq)
+		if i >= active {
+			q.report.WeightOnly = append(q.report.WeightOnly, fmt.Sprintf("%s (%s): %s", u.node.Name, u.node.OpType, u.key.v.Name))
+		}
 	}
-	for _, u := range uses {
+	for _, u := range uses[:active] {
 		if r := q.info[u.node].rule; r.Class == ClassWeighted && r.Bias >= 0 {
 			if err := q.bias(u.node, r); err != nil {
 				return err
@@ -809,6 +841,41 @@ func (q *quantizer) quantizeWeights(g *graph.Graph) error {
 		}
 	}
 	return nil
+}
+
+// weightOnlyMinElems is the smallest weight QuantOptions.WeightOnly
+// stores as integers: below it the DequantizeLinear node and the scales
+// cost about what the int8 storage saves.
+const weightOnlyMinElems = 1024
+
+// weightOnlyUses lists the weights of g's FP32 nodes that
+// QuantOptions.WeightOnly stores as integers: the WeightOnly slots of
+// their rule. Nodes excluded by pattern and weights with an FP32 override
+// stay float.
+func (q *quantizer) weightOnlyUses(g *graph.Graph) []weightUse {
+	if !q.opts.WeightOnly {
+		return nil
+	}
+	var uses []weightUse
+	for _, n := range g.Nodes {
+		inf := q.info[n]
+		if inf == nil || inf.rule == nil || inf.excluded || inf.enabled {
+			continue
+		}
+		r := inf.rule
+		for _, i := range r.WeightOnly {
+			w := n.Input(i)
+			if !isFloatConst(w) || q.opts.Overrides[w.Name].FP32 || w.Const.NumElements() < weightOnlyMinElems {
+				continue
+			}
+			axis := r.WeightOnlyAxis
+			if !q.opts.PerChannel || axis >= len(w.Const.Dims) || q.opts.Overrides[w.Name].PerTensor {
+				axis = -1
+			}
+			uses = append(uses, weightUse{n, i, weightKey{w, axis, 0}})
+		}
+	}
+	return uses
 }
 
 func isFloatConst(v *graph.Value) bool {
@@ -860,6 +927,7 @@ func (q *quantizer) weight(k weightKey, uses []weightUse) (*weightQ, error) {
 		}
 	}
 	var iv *graph.Value
+	wi := q.gen("w")
 	if inPlace && readers > 0 {
 		nt, err := graph.NewTensor(w.Name, dtypeOf(t), w.Const.Dims, raw)
 		if err != nil {
@@ -869,22 +937,22 @@ func (q *quantizer) weight(k weightKey, uses []weightUse) (*weightQ, error) {
 			return nil, err
 		}
 		iv = w
-	} else if iv, err = q.addInit(g, w.Name+"_q", dtypeOf(t), w.Const.Dims, raw); err != nil {
+	} else if iv, err = q.addInit(g, fmt.Sprintf("wi%d", wi), dtypeOf(t), w.Const.Dims, raw); err != nil {
 		return nil, err
 	}
 	dims := make([]int64, len(sshape))
 	for i, d := range sshape {
 		dims[i] = int64(d)
 	}
-	sv, err := q.addInit(g, w.Name+"_s", graph.Float32, dims, f32Bytes(p.Scale))
+	sv, err := q.addInit(g, fmt.Sprintf("ws%d", wi), graph.Float32, dims, f32Bytes(p.Scale))
 	if err != nil {
 		return nil, err
 	}
-	dn := &graph.Node{Name: q.uniq(g, w.Name+"_DQ"), OpType: "DequantizeLinear", Inputs: []*graph.Value{iv, sv}}
+	dn := &graph.Node{Name: q.uniq(g, fmt.Sprintf("DW%d", wi)), OpType: "DequantizeLinear", Inputs: []*graph.Value{iv, sv}}
 	// zero points all 0 (symmetric weights) are the default of an omitted
 	// input; the output stays float32, the scale's type
 	if slices.ContainsFunc(p.ZeroPoint, func(z int32) bool { return z != 0 }) {
-		zv, err := q.addInit(g, w.Name+"_z", dtypeOf(t), dims, intBytes(p.ZeroPoint, t))
+		zv, err := q.addInit(g, fmt.Sprintf("wz%d", wi), dtypeOf(t), dims, intBytes(p.ZeroPoint, t))
 		if err != nil {
 			return nil, err
 		}
@@ -896,7 +964,7 @@ func (q *quantizer) weight(k weightKey, uses []weightUse) (*weightQ, error) {
 	if k.block > 0 {
 		dn.Attrs = append(dn.Attrs, graph.IntAttr("block_size", int64(k.block)))
 	}
-	if err := g.InsertNode(q.front[g], dn, q.uniq(g, w.Name+"_dq")); err != nil {
+	if err := g.InsertNode(q.front[g], dn, q.uniq(g, fmt.Sprintf("dw%d", wi))); err != nil {
 		return nil, err
 	}
 	q.front[g]++
@@ -939,6 +1007,7 @@ func (q *quantizer) bias(n *graph.Node, r *Rule) error {
 	g := b.Graph
 	raw := intBytes32(qv)
 	var iv *graph.Value
+	bi := q.gen("b")
 	if len(b.Consumers) == 1 && countUses(n, b) == 1 && !slices.Contains(g.Outputs, b) {
 		nt, err := graph.NewTensor(b.Name, graph.Int32, b.Const.Dims, raw)
 		if err != nil {
@@ -948,22 +1017,22 @@ func (q *quantizer) bias(n *graph.Node, r *Rule) error {
 			return err
 		}
 		iv = b
-	} else if iv, err = q.addInit(g, b.Name+"_q", graph.Int32, b.Const.Dims, raw); err != nil {
+	} else if iv, err = q.addInit(g, fmt.Sprintf("bi%d", bi), graph.Int32, b.Const.Dims, raw); err != nil {
 		return err
 	}
 	var dims []int64
 	if len(scales) > 1 {
 		dims = []int64{int64(len(scales))}
 	}
-	sv, err := q.addInit(g, b.Name+"_s", graph.Float32, dims, f32Bytes(scales))
+	sv, err := q.addInit(g, fmt.Sprintf("bs%d", bi), graph.Float32, dims, f32Bytes(scales))
 	if err != nil {
 		return err
 	}
-	dn := &graph.Node{Name: q.uniq(g, b.Name+"_DQ"), OpType: "DequantizeLinear", Inputs: []*graph.Value{iv, sv}}
+	dn := &graph.Node{Name: q.uniq(g, fmt.Sprintf("DB%d", bi)), OpType: "DequantizeLinear", Inputs: []*graph.Value{iv, sv}}
 	if len(scales) > 1 {
 		dn.Attrs = append(dn.Attrs, graph.IntAttr("axis", 0))
 	}
-	if err := g.InsertNode(q.front[g], dn, q.uniq(g, b.Name+"_dq")); err != nil {
+	if err := g.InsertNode(q.front[g], dn, q.uniq(g, fmt.Sprintf("db%d", bi))); err != nil {
 		return err
 	}
 	q.front[g]++

@@ -148,8 +148,8 @@ var quantCases = []quantCase{
 		feeds: func() map[string]*runtime.Tensor { return map[string]*runtime.Tensor{"x": input(0.1, 2, 8)} },
 		check: func(t *testing.T, m *graph.Model, r *QuantReport) {
 			// transB=1: B is [N,K], channels on axis 0; else on axis 1
-			for name, axis := range map[string]int64{"w1_DQ": 0, "w2_DQ": 1} {
-				n := nodeNamed(m.Graph, name)
+			for name, axis := range map[string]int64{"w1": 0, "w2": 1} {
+				n := weightDQ(m.Graph, name)
 				if n == nil || n.AttrInt("axis", -1) != axis {
 					t.Errorf("%s: want axis %d", name, axis)
 				}
@@ -166,7 +166,7 @@ var quantCases = []quantCase{
 		},
 		feeds: func() map[string]*runtime.Tensor { return map[string]*runtime.Tensor{"x": input(0.2, 3, 8)} },
 		check: func(t *testing.T, m *graph.Model, r *QuantReport) {
-			if n := nodeNamed(m.Graph, "w_DQ"); n == nil || n.AttrInt("axis", -1) != 1 {
+			if n := weightDQ(m.Graph, "w"); n == nil || n.AttrInt("axis", -1) != 1 {
 				t.Errorf("MatMul weight not per channel on its last axis")
 			}
 		},
@@ -304,8 +304,21 @@ func nodeNamed(g *graph.Graph, name string) *graph.Node {
 // activation name, or nil when it has none; scale and zero point may be
 // shared with other activations, so they are found through the node.
 func qParam(g *graph.Graph, name string, slot int) *graph.Value {
-	if n := nodeNamed(g, name+"_Q"); n != nil {
-		return n.Input(slot)
+	for _, n := range g.Nodes {
+		if n.OpType == "QuantizeLinear" && n.Input(0) != nil && n.Input(0).Name == name {
+			return n.Input(slot)
+		}
+	}
+	return nil
+}
+
+// weightDQ returns the DequantizeLinear node that reads the integer
+// weight stored under name, or nil.
+func weightDQ(g *graph.Graph, name string) *graph.Node {
+	for _, n := range g.Nodes {
+		if n.OpType == "DequantizeLinear" && n.Input(0) != nil && n.Input(0).Name == name {
+			return n
+		}
 	}
 	return nil
 }
@@ -485,7 +498,7 @@ func TestQuantizeSharedWeight(t *testing.T) {
 	if r.WeightsQuantized != 1 || len(m.Graph.Initializers) != 6 {
 		t.Errorf("weights quantized %d, initializers %d", r.WeightsQuantized, len(m.Graph.Initializers))
 	}
-	dq := nodeNamed(m.Graph, "w_DQ")
+	dq := weightDQ(m.Graph, "w")
 	if dq == nil || len(dq.Outputs[0].Consumers) != 2 || m.Graph.Value("w").DType != graph.Int8 {
 		t.Errorf("the weight's DQ is not shared")
 	}
@@ -500,7 +513,8 @@ func TestQuantizeWeightKeptForFP32Reader(t *testing.T) {
 	b.Output(b.Op("Div", h, w))
 	m := build(t, b)
 	quantize(t, m, fixedRanges(m, nil), DefaultQuantOptions())
-	if m.Graph.Value("w").DType != graph.Float32 || m.Graph.Value("w_q") == nil {
+	mm := nodeNamed(m.Graph, "matmul1")
+	if m.Graph.Value("w").DType != graph.Float32 || mm == nil || mm.Input(1).Producer == nil || mm.Input(1).Producer.Input(0).DType != graph.Int8 {
 		t.Errorf("float weight not kept for Div")
 	}
 }
@@ -572,7 +586,7 @@ func TestQuantizeInt4Blocked(t *testing.T) {
 	if v, _ := m.Opset(""); v != 21 {
 		t.Errorf("opset %d, want 21", v)
 	}
-	dq := nodeNamed(m.Graph, "w_DQ")
+	dq := weightDQ(m.Graph, "w")
 	if dq == nil || dq.AttrInt("block_size", 0) != 16 || m.Graph.Value("w").DType != graph.Int4 {
 		t.Fatalf("w not blocked int4")
 	}
@@ -700,7 +714,7 @@ func TestQuantizeOverrides(t *testing.T) {
 	if s, _ := qParam(g, "conv2_out0", 1).Const.Float32s(); math.Abs(float64(s[0])-2.0/255) > 1e-6 {
 		t.Errorf("conv2_out0 scale %v, want the overridden range's", s)
 	}
-	if dq := nodeNamed(g, "w2_DQ"); dq == nil || dq.Attr("axis") != nil {
+	if dq := weightDQ(g, "w2"); dq == nil || dq.Attr("axis") != nil {
 		t.Errorf("w2 not per tensor")
 	}
 	if g.Value("w3").DType != graph.Float32 {
@@ -810,7 +824,8 @@ func TestQuantizeMaxConstFolds(t *testing.T) {
 	if ops := opTypes(m.Graph); ops["Max"] != 0 || r.ActivationsFolded != 1 {
 		t.Errorf("Max not folded: %v, %d folded", ops, r.ActivationsFolded)
 	}
-	s, _ := qParam(m.Graph, y.Name, 1).Const.Float32s()
+	// with the Max gone, its output's Q reads the Conv's output
+	s, _ := qParam(m.Graph, c.Name, 1).Const.Float32s()
 	if math.Abs(float64(s[0])-8.5/255) > 1e-6 {
 		t.Errorf("scale %v, want the Max output's range 8.5/255", s)
 	}
@@ -920,10 +935,10 @@ func TestQuantizeSharedActParams(t *testing.T) {
 	m := build(t, b)
 	quantize(t, m, fixedRanges(m, nil), DefaultQuantOptions())
 	xs, ys := qParam(m.Graph, "x", 1), qParam(m.Graph, "y", 1)
-	if xs == nil || xs != ys || xs.Name != "x_s" || qParam(m.Graph, "y", 2) != qParam(m.Graph, "x", 2) {
-		t.Errorf("x and y do not share x_s/x_z: %v %v", xs, ys)
+	if xs == nil || xs != ys || xs.Name != "s1" || qParam(m.Graph, "y", 2) != qParam(m.Graph, "x", 2) {
+		t.Errorf("x and y do not share s1/z1: %v %v", xs, ys)
 	}
-	dq := nodeNamed(m.Graph, "w_DQ")
+	dq := weightDQ(m.Graph, "w")
 	if dq == nil || len(dq.Inputs) != 2 || dq.Outputs[0].DType != graph.Float32 {
 		t.Fatalf("weight DQ %v, want (w, w_s) → float32", dq)
 	}

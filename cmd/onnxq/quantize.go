@@ -65,6 +65,8 @@ type quantizeConfig struct {
 	SymmetricActivations bool
 	ReduceRange          bool
 	BiasCorrection       bool
+	WeightOnly           bool
+	WeightOnlySet        bool // --weight-only given; else the target's
 	ExcludeOps           []string
 	ExcludeNodes         []string
 	IncludeOps           []string
@@ -140,6 +142,7 @@ model's opset, or below what the options need, is an error.`,
 		fs.BoolVar(&cfg.SymmetricActivations, "symmetric-activations", false, "zero-centred activation ranges")
 		fs.BoolVar(&cfg.ReduceRange, "reduce-range", false, "7-bit weights, for kernels whose 16-bit sums saturate")
 		fs.BoolVar(&cfg.BiasCorrection, "bias-correction", true, "shift integer biases so each layer's per-channel output mean matches FP32 on the --calib samples")
+		fs.BoolVar(&cfg.WeightOnly, "weight-only", passes.DefaultQuantOptions().WeightOnly, "store the large weights of nodes that stay FP32 (the recurrence weights R of LSTM/GRU/RNN) as int8 read through DequantizeLinear: a smaller file, float compute (default: the target's; on for ort-cpu)")
 		fs.StringArrayVar(&cfg.ExcludeOps, "exclude-op", nil, "keep op types matching `GLOB` in FP32 (repeatable)")
 		fs.StringArrayVar(&cfg.ExcludeNodes, "exclude-node", nil, "keep nodes whose name matches `GLOB` in FP32 (repeatable)")
 		fs.StringArrayVar(&cfg.IncludeOps, "include-op", nil, "quantize op types matching `GLOB` that stay FP32 by default (repeatable)")
@@ -177,6 +180,7 @@ model's opset, or below what the options need, is an error.`,
 			}
 			cfg.Model = args[0]
 			cfg.EvalAll = cfg.Eval != "" && !fs.Changed("eval-samples")
+			cfg.WeightOnlySet = fs.Changed("weight-only")
 			opts, err := cfg.quantOptions()
 			if err != nil {
 				return usageErrorf("", "%v", err)
@@ -217,6 +221,9 @@ func (cfg *quantizeConfig) quantOptions() (passes.QuantOptions, error) {
 	opts.PerChannel = cfg.PerChannel
 	opts.SymmetricActivations = opts.SymmetricActivations || cfg.SymmetricActivations
 	opts.ReduceRange = cfg.ReduceRange
+	if cfg.WeightOnlySet {
+		opts.WeightOnly = cfg.WeightOnly
+	}
 	opts.ExcludeOps, opts.ExcludeNodes, opts.IncludeOps = cfg.ExcludeOps, cfg.ExcludeNodes, cfg.IncludeOps
 	return opts, opts.Validate()
 }
@@ -671,6 +678,9 @@ func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.Bi
 		sort.Strings(keys)
 		for _, k := range keys {
 			fmt.Fprintf(w, "fp32\t%d x %s\n", reasons[k], k)
+		}
+		for _, s := range r.WeightOnly {
+			fmt.Fprintf(w, "weight-only\t%s (int weight, float compute)\n", s)
 		}
 	}
 	if lowered != nil {

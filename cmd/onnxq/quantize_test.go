@@ -382,3 +382,67 @@ func TestQuantizeFormatQOp(t *testing.T) {
 	bad := filepath.Join(dir, "bad.onnx")
 	failsCleanly(t, dir, bad, "--format", convnet, "-o", bad, "--synthetic", "2", "--format", "qlinear")
 }
+
+// lstmModel writes x → LSTM (hidden 16, so R has 1024 elements) to dir.
+func lstmModel(t *testing.T, dir string) string {
+	t.Helper()
+	b := graph.NewBuilder(13)
+	x := b.Input("x", graph.Float32, 5, 1, 8)
+	c := func(name string, dims ...int64) *graph.Value {
+		n := int64(1)
+		for _, d := range dims {
+			n *= d
+		}
+		data := make([]float32, n)
+		for i := range data {
+			data[i] = float32((i*37)%23-11) / 40
+		}
+		return b.Const(graph.FromFloat32s(name, dims, data))
+	}
+	ys := b.OpN("LSTM", 1, x, c("W", 1, 64, 8), c("R", 1, 64, 16), graph.IntAttr("hidden_size", 16))
+	b.Output(ys[0])
+	m, err := b.Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "lstm.onnx")
+	if err := graph.Save(m, path, graph.SaveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestQuantizeWeightOnly: by default (ort-cpu) an LSTM's R is stored as
+// int8 and the summary names it; --weight-only=false and the tensorrt
+// target keep it float; --weight-only turns it on for tensorrt.
+func TestQuantizeWeightOnly(t *testing.T) {
+	dir := t.TempDir()
+	model := lstmModel(t, dir)
+	for _, c := range []struct {
+		args []string
+		int8 bool
+	}{
+		{nil, true},
+		{[]string{"--weight-only=false"}, false},
+		{[]string{"--target", "tensorrt"}, false},
+		{[]string{"--target", "tensorrt", "--weight-only"}, true},
+	} {
+		out := filepath.Join(dir, "q.onnx")
+		r := onnxq(t, dir, append([]string{model, "-o", out, "--synthetic", "2"}, c.args...)...)
+		if r.code != 0 {
+			t.Fatalf("%v: %s", c.args, r.stderr)
+		}
+		m, err := graph.Load(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := m.Graph.Value("R").DType == graph.Int8
+		listed := strings.Contains(r.stdout, "weight-only") && strings.Contains(r.stdout, "(LSTM): R")
+		if got != c.int8 || listed != c.int8 {
+			t.Errorf("%v: R int8 %v, listed %v; want %v\n%s", c.args, got, listed, c.int8, r.stdout)
+		}
+		if m.Graph.Value("W").DType != graph.Float32 {
+			t.Errorf("%v: W is %v, want float32", c.args, m.Graph.Value("W").DType)
+		}
+	}
+}
