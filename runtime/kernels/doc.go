@@ -59,8 +59,9 @@
 // layout of VPDPBUSD. A is read in place, four bytes of a row broadcast to
 // every column; a panel of fewer than mr rows, or one that would read past
 // the end of a, is copied first. The depth is cut into blocks of at most
-// 512 and the rows into blocks of 256; each microkernel call computes one
-// mr×nr tile of C over one depth block, edge tiles into a scratch tile.
+// 512, the rows into blocks of 256 and the columns into groups of 1024;
+// each microkernel call computes one mr×nr tile of C over one depth block
+// (rows of A in L1, the B group in L2), edge tiles into a scratch tile.
 // Threads split the panels of B (the columns of C); integer sums do not
 // depend on the split. The microkernel is chosen when B is packed:
 //

@@ -229,7 +229,7 @@ func TestIgemmBlocks(t *testing.T) {
 	}
 	withIgemmKernel(t, func(t *testing.T) {
 		r := rand.New(rand.NewPCG(5, 6))
-		for _, s := range [][3]int{{9, 40, 2*igemmBlockK + 5}, {igemmBlockM + 9, 11, 7}, {igemmBlockM*2 + 1, 65, igemmBlockK + 1}, {70, 300, 1030}} {
+		for _, s := range [][3]int{{9, 40, 2*igemmBlockK + 5}, {igemmBlockM + 9, 11, 7}, {igemmBlockM*2 + 1, 65, igemmBlockK + 1}, {70, 300, 1030}, {17, igemmBlockN + 33, 45}} {
 			for v := 0; v < 4; v++ {
 				g := newIgemmCase(r, s[0], s[1], s[2], v&1 != 0, v&2 != 0, v)
 				g.runCheck(t, 1+v)
