@@ -38,8 +38,8 @@ type igemmKernel struct {
 // activeI8 is the INT8 microkernel PackB8 selects (the best the CPU supports).
 var activeI8 = bestIgemmKernel()
 
-// IgemmKernelName names the microkernel PackB8 selects: "vnni", "avx2" or
-// "go".
+// IgemmKernelName names the microkernel PackB8 selects: "vnni" (or
+// "vnni16" for at most 16 columns), "avx2" or "go".
 func IgemmKernelName() string { return activeI8.name }
 
 // igemmKernelRef is the plain loop every INT8 microkernel equals bit for
@@ -96,9 +96,13 @@ type PackedB8 struct {
 	zero []int32 // nr zeros: the start of the sums otherwise
 }
 
+// KernelName names the microkernel pb was packed for.
+func (pb *PackedB8) KernelName() string { return pb.kern.name }
+
 // PackB8 packs B, k×n and row-major (element (p, j) is b[p*ldb+j]) or,
 // with transB, stored transposed as n×k (element (p, j) is b[j*ldb+p]),
-// for the microkernel the CPU runs best. It panics when b is too short.
+// for the microkernel the CPU runs best (with a narrower tile when n is at
+// most 16). It panics when b is too short.
 func PackB8(k, n int, b []int8, ldb int, transB bool) *PackedB8 {
 	if transB {
 		checkDims("B", len(b), n, k, ldb)
@@ -106,6 +110,9 @@ func PackB8(k, n int, b []int8, ldb int, transB bool) *PackedB8 {
 		checkDims("B", len(b), k, n, ldb)
 	}
 	kern := activeI8
+	if n <= 16 {
+		kern = narrowIgemmKernel(kern)
+	}
 	nr := kern.nr
 	kg := (k + 3) / 4
 	panels := (n + nr - 1) / nr
