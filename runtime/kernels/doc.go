@@ -65,9 +65,10 @@
 // Threads split the panels of B (the columns of C); integer sums do not
 // depend on the split. The microkernel is chosen when B is packed:
 //
-//	vnni  8×32 tile, ZMM registers, VPDPBUSD (u8×s8, 4 products per lane) (amd64, AVX-512 VNNI)
-//	avx2  6×8 tile, YMM registers, VPMOVZXBW/VPMOVSXBW to int16, VPMADDWD (amd64, AVX2)
-//	go    4×8 tile, plain Go                                          (everywhere)
+//	vnni    8×32 tile, ZMM registers, VPDPBUSD (u8×s8, 4 products per lane)  (amd64, AVX-512 VNNI)
+//	vnni16  16×16 tile, the same, for B of at most 16 columns             (amd64, AVX-512 VNNI)
+//	avx2    6×8 tile, YMM registers, VPMOVZXBW/VPMOVSXBW, VPMADDWD         (amd64, AVX2)
+//	go      4×8 tile, plain Go                                            (everywhere)
 //
 // VPMADDUBSW is not used: it saturates its int16 pair sums (255·127·2
 // exceeds 32767), while widening to int16 first makes every product and
