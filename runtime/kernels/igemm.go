@@ -193,39 +193,45 @@ func igemm(threads, m, n, k int, a []byte, lda int, signed bool, pb *PackedB8, c
 	g.run(max(1, threads))
 }
 
-// sumRows sets sums[i] = Σ_p A[i,p] (A of int8 when signed), eight bytes
-// at a time.
+// sumRows sets sums[i] = Σ_p A[i,p] (A of int8 when signed): whole
+// multiples of 32 bytes by sumBytes32, the rest eight bytes at a time.
 func sumRows(m, k int, a []byte, lda int, signed bool, sums []int32) {
 	var flip uint64
 	if signed {
 		flip = 0x8080808080808080
 	}
-	const lo = 0x00ff00ff00ff00ff
 	for i := 0; i < m; i++ {
 		row := a[i*lda : i*lda+k]
-		var s uint64
-		p := 0
-		for p+8 <= len(row) {
-			// Four 16-bit lanes gain at most 2·255 per word: 128 words
-			// fit.
-			var acc uint64
-			end := min(len(row)&^7, p+8*128)
-			for ; p < end; p += 8 {
-				x := binary.LittleEndian.Uint64(row[p:]) ^ flip
-				acc += x&lo + x>>8&lo
-			}
-			acc = acc&0x0000ffff0000ffff + acc>>16&0x0000ffff0000ffff
-			s += acc&0xffffffff + acc>>32
-		}
-		for ; p < len(row); p++ {
-			s += uint64(row[p] ^ byte(flip))
-		}
+		p := len(row) &^ 31
+		s := sumBytes32(row[:p], flip) + sumBytesGo(row[p:], flip)
 		v := int32(s)
 		if signed {
 			v -= int32(128 * k)
 		}
 		sums[i] = v
 	}
+}
+
+// sumBytesGo is sumBytes32 in plain Go (eight bytes at a time).
+func sumBytesGo(p []byte, flip uint64) uint64 {
+	const lo = 0x00ff00ff00ff00ff
+	var s uint64
+	for len(p) >= 8 {
+		// Four 16-bit lanes gain at most 2·255 per word: 128 words fit.
+		var acc uint64
+		n := min(len(p)/8, 128)
+		for _, x := range unsafe.Slice((*[8]byte)(unsafe.Pointer(unsafe.SliceData(p))), n) {
+			w := binary.LittleEndian.Uint64(x[:]) ^ flip
+			acc += w&lo + w>>8&lo
+		}
+		p = p[8*n:]
+		acc = acc&0x0000ffff0000ffff + acc>>16&0x0000ffff0000ffff
+		s += acc&0xffffffff + acc>>32
+	}
+	for _, v := range p {
+		s += uint64(v ^ byte(flip))
+	}
+	return s
 }
 
 // checkDims panics unless a slice of length n holds a rows×cols matrix with

@@ -126,3 +126,24 @@ func igemmKernel16x16VNNI(kg int, a *byte, lda int, b *int8, init, c *int32, ldc
 //
 //go:noescape
 func igemmKernel6x8AVX2(kg int, a *byte, lda int, b *int8, init, c *int32, ldc int, add, flip bool)
+
+// sumBytes32 is Σ p[i]^x with x the low byte of flip (0 or 0x80 in every
+// byte); len(p) is a multiple of 32.
+func sumBytes32(p []byte, flip uint64) uint64 {
+	if !hasAVX2Int() || len(p) == 0 {
+		return sumBytesGo(p, flip)
+	}
+	return sumBytesAVX2(&p[0], len(p), flip)
+}
+
+// sumBytesAVX2 sums n bytes (n a positive multiple of 32) at p, each xored
+// with the low byte of flip, with VPSADBW against zero. It equals this loop:
+//
+//	var s uint64
+//	for i := 0; i < n; i++ {
+//		s += uint64(p[i] ^ byte(flip))
+//	}
+//	return s
+//
+//go:noescape
+func sumBytesAVX2(p *byte, n int, flip uint64) uint64

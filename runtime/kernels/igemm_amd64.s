@@ -365,3 +365,29 @@ avx2store:
 	AVX2_STORE(Y10, Y11)
 	VZEROUPPER
 	RET
+
+// func sumBytesAVX2(p *byte, n int, flip uint64) uint64
+TEXT ·sumBytesAVX2(SB), NOSPLIT, $0-32
+	MOVQ p+0(FP), SI
+	MOVQ n+8(FP), CX
+	VPBROADCASTQ flip+16(FP), Y3
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	SHRQ $5, CX
+
+sumloop:
+	VPXOR (SI), Y3, Y4
+	VPSADBW Y2, Y4, Y4
+	VPADDQ Y4, Y0, Y0
+	ADDQ $32, SI
+	DECQ CX
+	JNZ sumloop
+	VEXTRACTI128 $1, Y0, X1
+	VPADDQ X1, X0, X0
+	VPSHUFD $0x4e, X0, X1
+	VPADDQ X1, X0, X0
+	VMOVQ X0, AX
+	MOVQ AX, ret+24(FP)
+	VZEROUPPER
+	RET

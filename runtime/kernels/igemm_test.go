@@ -383,3 +383,26 @@ func FuzzIgemm(f *testing.F) {
 		}
 	})
 }
+
+// TestSumBytes compares the byte sums of the row sums with a plain loop.
+func TestSumBytes(t *testing.T) {
+	r := rand.New(rand.NewPCG(21, 22))
+	buf := make([]byte, 5000)
+	for i := range buf {
+		buf[i] = fullRange(r)
+	}
+	for _, n := range []int{0, 1, 7, 8, 31, 32, 33, 64, 1023, 1024, 1025, 2048, 5000} {
+		for _, flip := range []uint64{0, 0x8080808080808080} {
+			var want uint64
+			for _, v := range buf[:n] {
+				want += uint64(v ^ byte(flip))
+			}
+			if got := sumBytesGo(buf[:n], flip); got != want {
+				t.Fatalf("sumBytesGo n=%d flip=%x: %d, want %d", n, flip, got, want)
+			}
+			if m := n &^ 31; sumBytes32(buf[:m], flip)+sumBytesGo(buf[m:n], flip) != want {
+				t.Fatalf("sumBytes32 n=%d flip=%x differs", n, flip)
+			}
+		}
+	}
+}
