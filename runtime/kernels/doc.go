@@ -62,8 +62,9 @@
 // 512, the rows into blocks of 256 and the columns into groups of 1024;
 // each microkernel call computes one mr×nr tile of C over one depth block
 // (rows of A in L1, the B group in L2), edge tiles into a scratch tile.
-// Threads split the panels of B (the columns of C); integer sums do not
-// depend on the split. The microkernel is chosen when B is packed:
+// Threads split the panels of B (the columns of C), or the rows of C when
+// B has fewer than four panels per thread; integer sums do not depend on
+// the split. The microkernel is chosen when B is packed:
 //
 //	vnni    8×32 tile, ZMM registers, VPDPBUSD (u8×s8, 4 products per lane)  (amd64, AVX-512 VNNI)
 //	vnni16  16×16 tile, the same, for B of at most 16 columns             (amd64, AVX-512 VNNI)

@@ -139,7 +139,8 @@ func PackB8(k, n int, b []int8, ldb int, transB bool) *PackedB8 {
 	return pb
 }
 
-// Igemm computes C = A·B in int32 on up to threads goroutines: C is m×n
+// Igemm computes C = A·B in int32 on up to threads goroutines (splitting
+// the columns of C, or its rows when B has few columns): C is m×n
 // (element (i, j) at c[i*ldc+j]), A is m×k of uint8 (a[i*lda+p]) and B is
 // pb (k×n of int8), so c[i*ldc+j] = Σ_p int32(A[i,p])·int32(B[p,j]). When
 // rowSums is not nil, rowSums[i] is set to Σ_p A[i,p] (computed while A is
@@ -190,7 +191,36 @@ func igemm(threads, m, n, k int, a []byte, lda int, signed bool, pb *PackedB8, c
 	if ops := 2 * float64(m) * float64(n) * float64(k); ops < float64(threads)*minThreadOps {
 		threads = int(ops / minThreadOps)
 	}
-	g.run(max(1, threads))
+	threads = max(1, threads)
+	mr, nr := pb.kern.mr, pb.kern.nr
+	if panels := (n + nr - 1) / nr; threads > 1 && panels < 4*threads && m >= 8*mr*threads {
+		g.runRows(threads)
+		return
+	}
+	g.run(threads)
+}
+
+// runRows splits the rows of C among threads when B has too few panels to
+// share out evenly: each goroutine computes its rows as a call of its own.
+// Rows of C do not depend on each other, so the result is the same.
+func (g *igemmCall) runRows(threads int) {
+	step := roundUp((g.m+threads-1)/threads, g.kern.mr)
+	var wg sync.WaitGroup
+	for i0 := 0; i0 < g.m; i0 += step {
+		part := *g
+		part.m = min(step, g.m-i0)
+		part.a = g.a[i0*g.lda:]
+		part.c = g.c[i0*g.ldc:]
+		if g.rowSums != nil {
+			part.rowSums = g.rowSums[i0 : i0+part.m]
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			part.run(1)
+		}()
+	}
+	wg.Wait()
 }
 
 // sumRows sets sums[i] = Σ_p A[i,p] (A of int8 when signed): whole

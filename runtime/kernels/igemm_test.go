@@ -243,7 +243,7 @@ func TestIgemmBlocks(t *testing.T) {
 func TestIgemmThreads(t *testing.T) {
 	withIgemmKernel(t, func(t *testing.T) {
 		r := rand.New(rand.NewPCG(7, 8))
-		for _, s := range [][3]int{{100, 100, 100}, {64, 700, 300}, {129, 257, 65}, {3, 2000, 600}, {257, 33, 517}} {
+		for _, s := range [][3]int{{100, 100, 100}, {64, 700, 300}, {129, 257, 65}, {3, 2000, 600}, {257, 33, 517}, {1000, 16, 77}, {517, 70, 40}} {
 			for v := 0; v < 2; v++ {
 				g := newIgemmCase(r, s[0], s[1], s[2], v == 1, v == 0, 1)
 				for _, th := range []int{1, 2, 3, 4, 7} {
