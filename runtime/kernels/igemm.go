@@ -1,5 +1,5 @@
-// This file holds the INT8 GEMM driver: packing of B (once) and of A (per
-// call), cache blocking, edge tiles and the split over threads.
+// This file holds the INT8 GEMM driver: packing of B (once), rows of A read
+// in place, row sums, cache blocking, edge tiles and the split over threads.
 
 package kernels
 
@@ -43,10 +43,10 @@ var activeI8 = bestIgemmKernel()
 func IgemmKernelName() string { return activeI8.name }
 
 // igemmKernelRef is the plain loop every INT8 microkernel equals bit for
-// bit. Depth step p of row i of A is the uint8 a[i*lda+p] (with flip,
-// a[i*lda+p]^0x80: int8 A plus 128); depth step
-// p = 4g+r of column j of the B panel is the int8 b[(g*nr+j)*4+r]; every
-// row of the tile starts from init (nr values):
+// bit. Depth step p of row i of A is the uint8 a[i*lda+p]^x, where x is
+// 0x80 with flip (int8 A plus 128) and 0 otherwise; depth step p = 4g+r of
+// column j of the B panel is the int8 b[(g*nr+j)*4+r]; every row of the
+// tile starts from init (nr values):
 //
 //	for i := 0; i < mr; i++ {
 //		for j := 0; j < nr; j++ {
@@ -143,8 +143,9 @@ func PackB8(k, n int, b []int8, ldb int, transB bool) *PackedB8 {
 // the columns of C, or its rows when B has few columns): C is m×n
 // (element (i, j) at c[i*ldc+j]), A is m×k of uint8 (a[i*lda+p]) and B is
 // pb (k×n of int8), so c[i*ldc+j] = Σ_p int32(A[i,p])·int32(B[p,j]). When
-// rowSums is not nil, rowSums[i] is set to Σ_p A[i,p] (computed while A is
-// packed). Zero points are not applied; see the package documentation.
+// rowSums is not nil, rowSums[i] is set to Σ_p A[i,p] (one more pass over
+// A, about 50 GB/s with AVX2). Zero points are not applied; see the package
+// documentation.
 // It panics when m, n, k do not match pb or a slice is too short.
 func Igemm(threads, m, n, k int, a []uint8, lda int, pb *PackedB8, c []int32, ldc int, rowSums []int32) {
 	igemm(threads, m, n, k, a, lda, false, pb, c, ldc, rowSums)
