@@ -262,11 +262,20 @@ vnni16store:
 	VZEROUPPER
 	RET
 
-// One row of the AVX2 tile: broadcast 4 bytes of A (at mem), xor them with
-// the 16 bytes at R13 (0x80 to read int8 A plus 128, or zeros), widen them to
+// One row of the AVX2 tile: broadcast 4 bytes of A (at mem), widen them to
 // int16 in Y14, multiply with the widened B in Y12 (columns 0-3) and Y13
 // (columns 4-7), summing pairs into int32, and add to c0, c1.
 #define AVX2_ROW(mem, c0, c1) \
+	VPBROADCASTD mem, X14; \
+	VPMOVZXBW X14, Y14; \
+	VPMADDWD Y12, Y14, Y15; \
+	VPADDD Y15, c0, c0; \
+	VPMADDWD Y13, Y14, Y15; \
+	VPADDD Y15, c1, c1
+
+// AVX2_ROW for int8 A: the broadcast bytes are xored with 0x80 (the 16
+// bytes at R13) first, which reads A plus 128.
+#define AVX2_ROWX(mem, c0, c1) \
 	VPBROADCASTD mem, X14; \
 	VPXOR (R13), X14, X14; \
 	VPMOVZXBW X14, Y14; \
@@ -287,6 +296,16 @@ vnni16store:
 	AVX2_ROW(d(SI)(R9*4), Y8, Y9); \
 	AVX2_ROW(d(SI)(R11*1), Y10, Y11)
 
+#define AVX2_GROUPX(boff, boff16, d) \
+	VPMOVSXBW boff(DI), Y12; \
+	VPMOVSXBW boff16(DI), Y13; \
+	AVX2_ROWX(d(SI), Y0, Y1); \
+	AVX2_ROWX(d(SI)(R9*1), Y2, Y3); \
+	AVX2_ROWX(d(SI)(R9*2), Y4, Y5); \
+	AVX2_ROWX(d(SI)(R10*1), Y6, Y7); \
+	AVX2_ROWX(d(SI)(R9*4), Y8, Y9); \
+	AVX2_ROWX(d(SI)(R11*1), Y10, Y11)
+
 // Reduce the pair sums of c0 (columns 0-3) and c1 (columns 4-7) to one row
 // of 8 int32 in c0, add C when AX is not zero, store it at DX and advance
 // DX by R8.
@@ -301,9 +320,7 @@ vnni16store:
 
 DATA igemmFlip<>+0(SB)/8, $0x8080808080808080
 DATA igemmFlip<>+8(SB)/8, $0x8080808080808080
-DATA igemmFlip<>+16(SB)/8, $0
-DATA igemmFlip<>+24(SB)/8, $0
-GLOBL igemmFlip<>(SB), RODATA|NOPTR, $32
+GLOBL igemmFlip<>(SB), RODATA|NOPTR, $16
 
 // func igemmKernel6x8AVX2(kg int, a *byte, lda int, b *int8, init, c *int32, ldc int, add, flip bool)
 TEXT ·igemmKernel6x8AVX2(SB), NOSPLIT, $0-58
@@ -318,12 +335,6 @@ TEXT ·igemmKernel6x8AVX2(SB), NOSPLIT, $0-58
 	LEAQ (R9)(R9*2), R10
 	LEAQ (R9)(R9*4), R11
 	LEAQ igemmFlip<>(SB), R13
-	MOVBLZX flip+57(FP), BX
-	TESTQ BX, BX
-	JNZ avx2flip
-	ADDQ $16, R13
-
-avx2flip:
 	// Row sums are pairs of lanes: init[j] goes to the first of pair j.
 	VPMOVZXDQ (AX), Y0
 	VPMOVZXDQ 16(AX), Y1
@@ -337,8 +348,12 @@ avx2flip:
 	VMOVDQA Y1, Y9
 	VMOVDQA Y0, Y10
 	VMOVDQA Y1, Y11
+	MOVBLZX flip+57(FP), AX
 	MOVQ CX, BX
 	SHRQ $1, BX
+	TESTQ AX, AX
+	JNZ avx2xstart
+	TESTQ BX, BX
 	JZ avx2tail
 
 avx2loop2:
@@ -354,6 +369,25 @@ avx2tail:
 	ANDQ $1, CX
 	JZ avx2store
 	AVX2_GROUP(0, 16, 0)
+	JMP avx2store
+
+avx2xstart:
+	TESTQ BX, BX
+	JZ avx2xtail
+
+avx2xloop2:
+	PREFETCHT0 256(DI)
+	AVX2_GROUPX(0, 16, 0)
+	AVX2_GROUPX(32, 48, 4)
+	ADDQ $8, SI
+	ADDQ $64, DI
+	DECQ BX
+	JNZ avx2xloop2
+
+avx2xtail:
+	ANDQ $1, CX
+	JZ avx2store
+	AVX2_GROUPX(0, 16, 0)
 
 avx2store:
 	MOVBLZX add+56(FP), AX
