@@ -59,14 +59,17 @@
 // layout of VPDPBUSD. A is read in place, four bytes of a row broadcast to
 // every column; a panel of fewer than mr rows, or one that would read past
 // the end of a, is copied first. The depth is cut into blocks of at most
-// 512 and the rows into blocks of 256; each microkernel call computes one
-// mr×nr tile of C over one depth block, edge tiles into a scratch tile.
-// Threads split the panels of B (the columns of C); integer sums do not
-// depend on the split. The microkernel is chosen when B is packed:
+// 512, the rows into blocks of 256 and the columns into groups of 1024;
+// each microkernel call computes one mr×nr tile of C over one depth block
+// (rows of A in L1, the B group in L2), edge tiles into a scratch tile.
+// Threads split the panels of B (the columns of C), or the rows of C when
+// B has fewer than four panels per thread; integer sums do not depend on
+// the split. The microkernel is chosen when B is packed:
 //
-//	vnni  8×32 tile, ZMM registers, VPDPBUSD (u8×s8, 4 products per lane) (amd64, AVX-512 VNNI)
-//	avx2  6×8 tile, YMM registers, VPMOVZXBW/VPMOVSXBW to int16, VPMADDWD (amd64, AVX2)
-//	go    4×8 tile, plain Go                                          (everywhere)
+//	vnni    8×32 tile, ZMM registers, VPDPBUSD (u8×s8, 4 products per lane)  (amd64, AVX-512 VNNI)
+//	vnni16  16×16 tile, the same, for B of at most 16 columns             (amd64, AVX-512 VNNI)
+//	avx2    6×8 tile, YMM registers, VPMOVZXBW/VPMOVSXBW, VPMADDWD         (amd64, AVX2)
+//	go      4×8 tile, plain Go                                            (everywhere)
 //
 // VPMADDUBSW is not used: it saturates its int16 pair sums (255·127·2
 // exceeds 32767), while widening to int16 first makes every product and

@@ -7,3 +7,8 @@ package kernels
 func igemmKernels() []igemmKernel { return []igemmKernel{goIgemmKernel} }
 
 func bestIgemmKernel() igemmKernel { return goIgemmKernel }
+
+func narrowIgemmKernel(kern igemmKernel) igemmKernel { return kern }
+
+// sumBytes32 is Σ p[i]^x, x the low byte of flip (a multiple of 32 bytes).
+func sumBytes32(p []byte, flip uint64) uint64 { return sumBytesGo(p, flip) }

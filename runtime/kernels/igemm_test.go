@@ -229,7 +229,7 @@ func TestIgemmBlocks(t *testing.T) {
 	}
 	withIgemmKernel(t, func(t *testing.T) {
 		r := rand.New(rand.NewPCG(5, 6))
-		for _, s := range [][3]int{{9, 40, 2*igemmBlockK + 5}, {igemmBlockM + 9, 11, 7}, {igemmBlockM*2 + 1, 65, igemmBlockK + 1}, {70, 300, 1030}} {
+		for _, s := range [][3]int{{9, 40, 2*igemmBlockK + 5}, {igemmBlockM + 9, 11, 7}, {igemmBlockM*2 + 1, 65, igemmBlockK + 1}, {70, 300, 1030}, {17, igemmBlockN + 33, 45}} {
 			for v := 0; v < 4; v++ {
 				g := newIgemmCase(r, s[0], s[1], s[2], v&1 != 0, v&2 != 0, v)
 				g.runCheck(t, 1+v)
@@ -243,7 +243,7 @@ func TestIgemmBlocks(t *testing.T) {
 func TestIgemmThreads(t *testing.T) {
 	withIgemmKernel(t, func(t *testing.T) {
 		r := rand.New(rand.NewPCG(7, 8))
-		for _, s := range [][3]int{{100, 100, 100}, {64, 700, 300}, {129, 257, 65}, {3, 2000, 600}, {257, 33, 517}} {
+		for _, s := range [][3]int{{100, 100, 100}, {64, 700, 300}, {129, 257, 65}, {3, 2000, 600}, {257, 33, 517}, {1000, 16, 77}, {517, 70, 40}} {
 			for v := 0; v < 2; v++ {
 				g := newIgemmCase(r, s[0], s[1], s[2], v == 1, v == 0, 1)
 				for _, th := range []int{1, 2, 3, 4, 7} {
@@ -382,4 +382,27 @@ func FuzzIgemm(f *testing.F) {
 			g.runCheck(t, 1+int(seed%4))
 		}
 	})
+}
+
+// TestSumBytes compares the byte sums of the row sums with a plain loop.
+func TestSumBytes(t *testing.T) {
+	r := rand.New(rand.NewPCG(21, 22))
+	buf := make([]byte, 5000)
+	for i := range buf {
+		buf[i] = fullRange(r)
+	}
+	for _, n := range []int{0, 1, 7, 8, 31, 32, 33, 64, 1023, 1024, 1025, 2048, 5000} {
+		for _, flip := range []uint64{0, 0x8080808080808080} {
+			var want uint64
+			for _, v := range buf[:n] {
+				want += uint64(v ^ byte(flip))
+			}
+			if got := sumBytesGo(buf[:n], flip); got != want {
+				t.Fatalf("sumBytesGo n=%d flip=%x: %d, want %d", n, flip, got, want)
+			}
+			if m := n &^ 31; sumBytes32(buf[:m], flip)+sumBytesGo(buf[m:n], flip) != want {
+				t.Fatalf("sumBytes32 n=%d flip=%x differs", n, flip)
+			}
+		}
+	}
 }
