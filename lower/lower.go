@@ -373,7 +373,8 @@ func rewrite(g *graph.Graph, u *unit) error {
 		}
 	}
 	if zw == nil {
-		if zw, err = zeroPoint(g, wq.Const.DType, n.Name+"_w_zero_point"); err != nil {
+		// Per channel, the zero point has the scale's shape.
+		if zw, err = zeroPoints(g, wq.Const.DType, sw.Const.Dims, n.Name+"_w_zero_point"); err != nil {
 			return err
 		}
 	}
@@ -416,7 +417,16 @@ func rewrite(g *graph.Graph, u *unit) error {
 // zeroPoint adds a scalar zero of type dt, for an omitted zero point the
 // integer ops require.
 func zeroPoint(g *graph.Graph, dt graph.DType, base string) (*graph.Value, error) {
-	t, err := graph.NewTensor(g.UniqueName(base), dt, nil, []byte{0})
+	return zeroPoints(g, dt, nil, base)
+}
+
+// zeroPoints adds zeros of type dt (8-bit) and shape dims.
+func zeroPoints(g *graph.Graph, dt graph.DType, dims []int64, base string) (*graph.Value, error) {
+	n := int64(1)
+	for _, d := range dims {
+		n *= d
+	}
+	t, err := graph.NewTensor(g.UniqueName(base), dt, dims, make([]byte, n))
 	if err != nil {
 		return nil, err
 	}

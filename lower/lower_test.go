@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -217,5 +218,45 @@ func TestLowerSharedModels(t *testing.T) {
 		if total == 0 || float64(differ) > 0.1*float64(total) {
 			t.Errorf("%s: %d of %d integers differ from the QDQ model's", name, differ, total)
 		}
+	}
+}
+
+// TestLowerMatMulPerColumn: a MatMul with per-column int8 weights (no
+// zero point in the QDQ form) becomes a QLinearMatMul whose weight zero
+// point has the scale's shape, and computes what the QDQ model does.
+func TestLowerMatMulPerColumn(t *testing.T) {
+	b := graph.NewBuilder(17)
+	x := b.Input("x", graph.Float32, 4, 16)
+	w := make([]float32, 16*5)
+	for i := range w {
+		w[i] = float32((i*7)%13-6) / float32(1+i%5)
+	}
+	y := b.Op("MatMul", x, b.Const(graph.FromFloat32s("w", []int64{16, 5}, w)))
+	b.Output(b.Op("MatMul", y, b.Const(graph.FromFloat32s("w2", []int64{5, 3}, w[:15]))))
+	m, err := b.Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := calibdata.Synthetic(calibdata.Inputs(m), 4, 5)
+	cfg := quant.DefaultConfig()
+	cfg.BiasCorrection = false
+	if _, err := quant.Run(m, src, cfg); err != nil {
+		t.Fatal(err)
+	}
+	low, rep, log := lowerModel(t, m)
+	if rep.Lowered["QLinearMatMul"] != 1 {
+		t.Fatalf("lowered %v; log:\n%s", rep.Lowered, log)
+	}
+	for _, n := range low.Graph.Nodes {
+		if n.OpType == "QLinearMatMul" {
+			s, z := n.Input(4), n.Input(5)
+			if z == nil || z.Const == nil || !slices.Equal(z.Const.Dims, s.Const.Dims) {
+				t.Errorf("b_zero_point %v for b_scale %v", z, s.Const.Dims)
+			}
+		}
+	}
+	total, differ, worst := compareIntegers(integerValues(t, m, src), integerValues(t, low, src))
+	if total == 0 || worst > 1 || float64(differ) > 0.01*float64(total) {
+		t.Errorf("%d of %d integers differ, by up to %d", differ, total, worst)
 	}
 }
