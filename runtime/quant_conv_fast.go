@@ -211,11 +211,11 @@ func (k *intConvKernel) fastQLinearConv(ctx *Context, a *qconvArgs) *Tensor {
 				if a.bias != nil {
 					base -= a.bias[m]
 				}
-				zw, scale := a.zw[m], float64(a.scales[m])
+				zw, scale := a.zw[m], a.scales[m]
 				dst := out[(n*a.M+m)*P+p0:][:rows]
 				for r := range dst {
 					v := acc[r*mg+c] - base - zw*rowSum[r]
-					dst[r] = byte(requantizeF64(v, scale, a.zy, a.lo, a.hi))
+					dst[r] = byte(requantizeF32(v, scale, a.zy, a.lo, a.hi))
 				}
 			}
 		}
@@ -288,18 +288,17 @@ func fastDepthwise(ctx *Context, a *qconvArgs, y []byte) {
 				}
 			}
 			dst := y[(n*a.M+c)*OH*OW:][:len(acc)]
-			scale := float64(a.scales[c])
+			scale := a.scales[c]
 			for i, v := range acc {
-				dst[i] = byte(requantizeF64(v, scale, a.zy, a.lo, a.hi))
+				dst[i] = byte(requantizeF32(v, scale, a.zy, a.lo, a.hi))
 			}
 		}
 	})
 }
 
-// requantizeF64 is requantize with the scale already widened and the
-// saturation done with comparisons.
-func requantizeF64(acc int32, scale float64, zp, lo, hi int64) int64 {
-	r := math.RoundToEven(float64(acc) * scale)
+// requantizeF32 is requantize with the saturation done with comparisons.
+func requantizeF32(acc int32, scale float32, zp, lo, hi int64) int64 {
+	r := math.RoundToEven(float64(float32(acc) * scale))
 	if r != r {
 		return zp
 	}

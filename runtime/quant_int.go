@@ -3,9 +3,13 @@
 // per row of A and per column of B), ConvInteger and QLinearConv (N-D,
 // groups, pads/auto_pad, strides, dilations; weight zero points and scales
 // per output channel). Products accumulate in int32 (wrapping as the
-// operators allow); the QLinear forms requantize as the ONNX reference
-// does: acc · (s_a·s_b/s_y) in float64 from float32 (or float16) scale
-// arithmetic, rounded half to even, plus the zero point, saturated.
+// operators allow); the QLinear forms requantize as ONNX Runtime's integer
+// kernels do: the multiplier s_a·s_b/s_y in float32, the product
+// float32(acc)·multiplier in float32, rounded half to even, plus the zero
+// point, saturated. (The ONNX reference multiplies in float64; the two
+// differ only where the float32 product lands within its rounding error of
+// a tie, and every conformance test passes with either. Matching ONNX
+// Runtime makes onnxq's integer outputs predict a deployed model's.)
 //
 // These are reference implementations: a blocked im2col and row-by-column
 // dot products. Results are integers, so they never depend on threads.
@@ -227,13 +231,21 @@ func (s scaleMath) combine(a, b, y float32) float32 {
 	return roundTo(roundTo(a*b, dt)/y, dt)
 }
 
-// requantize rounds acc·scale half to even, adds zp and saturates.
+// requantize rounds acc·scale half to even, adds zp and saturates. The
+// product is a float32 one, float32(acc)·scale, as ONNX Runtime's integer
+// kernels compute it, so that integer results agree with it element for
+// element; the rounding is float32's too.
 func requantize(acc int32, scale float32, zp, lo, hi int64) int64 {
-	r := math.RoundToEven(float64(acc) * float64(scale))
+	r := float64(roundHalfEven32(float32(acc) * scale))
 	if r != r {
 		return zp
 	}
 	return int64(math.Max(float64(lo), math.Min(float64(hi), r+float64(zp))))
+}
+
+// roundHalfEven32 rounds a float32 to the nearest integer, ties to even.
+func roundHalfEven32(v float32) float32 {
+	return float32(math.RoundToEven(float64(v)))
 }
 
 // readScales reads a scale tensor of float32, float16 or bfloat16.
