@@ -83,6 +83,7 @@ func Equalize() Pass {
 type clePair struct {
 	w1, b1, w2 *graph.Value // b1 may be nil
 	groups2    int
+	c2         *graph.Node
 }
 
 // ownedF32 reports whether v is a float32 initializer of g that only n
@@ -140,7 +141,7 @@ func findCLEPair(m *graph.Model, g *graph.Graph, c1 *graph.Node) (clePair, bool)
 	if b1 != nil && (len(b1.Const.Dims) != 1 || b1.Const.Dims[0] != d1[0]) {
 		return clePair{}, false
 	}
-	return clePair{w1: w1, b1: b1, w2: w2, groups2: int(groups)}, true
+	return clePair{w1: w1, b1: b1, w2: w2, groups2: int(groups), c2: c2}, true
 }
 
 // equalize rescales the pair once and returns the largest |log s_c|.

@@ -28,6 +28,12 @@ type Config struct {
 	// BiasCorrection moves each quantized node's integer bias so that its
 	// output's per-channel mean on the calibration samples matches FP32.
 	BiasCorrection bool
+	// EqualizeActivations rescales the channels of each value between a
+	// Conv and a depthwise Conv so that all span the same calibrated
+	// range (one more FP32 pass over the samples measures them). Free for
+	// the weights only when they are quantized per channel, so it is
+	// skipped otherwise.
+	EqualizeActivations bool
 	// Threads bounds the runtime's threads (0: all cores).
 	Threads int
 	// RunOptions are the pass pipeline's debugging options. A StopAfter
@@ -45,10 +51,11 @@ type Config struct {
 // weights, Relu/Clip folded), bias correction, all cores.
 func DefaultConfig() Config {
 	return Config{
-		Method:         calib.MinMax,
-		CalibOptions:   calib.DefaultOptions(),
-		Quant:          passes.PresetORTCPU(),
-		BiasCorrection: true,
+		Method:              calib.MinMax,
+		CalibOptions:        calib.DefaultOptions(),
+		Quant:               passes.PresetORTCPU(),
+		BiasCorrection:      true,
+		EqualizeActivations: true,
 	}
 }
 
@@ -167,6 +174,11 @@ func Quantize(m *graph.Model, ranges map[string]passes.Range, cfg Config) (*pass
 func Run(m *graph.Model, src *calibdata.Source, cfg Config) (*Result, error) {
 	if err := Prepare(m, cfg); err != nil {
 		return nil, err
+	}
+	if cfg.EqualizeActivations && cfg.Quant.PerChannel && !cfg.stopsInPrepare() {
+		if err := EqualizeActivations(m, src, cfg); err != nil {
+			return nil, fmt.Errorf("equalize activations: %v", err)
+		}
 	}
 	ref, err := Clone(m)
 	if err != nil {

@@ -67,6 +67,7 @@ type quantizeConfig struct {
 	BiasCorrection       bool
 	WeightOnly           bool
 	WeightOnlySet        bool // --weight-only given; else the target's
+	EqualizeActivations  bool
 	ExcludeOps           []string
 	ExcludeNodes         []string
 	IncludeOps           []string
@@ -143,6 +144,7 @@ model's opset, or below what the options need, is an error.`,
 		fs.BoolVar(&cfg.ReduceRange, "reduce-range", false, "7-bit weights, for kernels whose 16-bit sums saturate")
 		fs.BoolVar(&cfg.BiasCorrection, "bias-correction", true, "shift integer biases so each layer's per-channel output mean matches FP32 on the --calib samples")
 		fs.BoolVar(&cfg.WeightOnly, "weight-only", passes.DefaultQuantOptions().WeightOnly, "store the large weights of nodes that stay FP32 (the recurrence weights R of LSTM/GRU/RNN) as int8 read through DequantizeLinear: a smaller file, float compute (default: the target's; on for ort-cpu)")
+		fs.BoolVar(&cfg.EqualizeActivations, "equalize-activations", true, "scale the channels of each Conv output read by a depthwise Conv to equal ranges on the --calib samples (needs --per-channel)")
 		fs.StringArrayVar(&cfg.ExcludeOps, "exclude-op", nil, "keep op types matching `GLOB` in FP32 (repeatable)")
 		fs.StringArrayVar(&cfg.ExcludeNodes, "exclude-node", nil, "keep nodes whose name matches `GLOB` in FP32 (repeatable)")
 		fs.StringArrayVar(&cfg.IncludeOps, "include-op", nil, "quantize op types matching `GLOB` that stay FP32 by default (repeatable)")
@@ -341,6 +343,13 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, method cal
 	}
 	if synthetic {
 		fmt.Fprintf(c.stderr, "onnxq: WARNING: no --calib samples: calibrating on %d random samples; ranges from random data rarely fit real inputs, give --calib PATH\n", cfg.Synthetic)
+	}
+	// Equalization changes the values calibration measures, so it comes
+	// first; like bias correction it needs real samples.
+	if cfg.EqualizeActivations && opts.PerChannel && !synthetic && src != nil && !slices.Contains(passes.Names(passes.PreparePasses()), cfg.StopAfter) {
+		if err := quant.EqualizeActivations(m, src, qcfg); err != nil {
+			return fmt.Errorf("equalize activations: %v", err)
+		}
 	}
 	// The FP32 reference for the summary runs on the prepared graph: the
 	// same values the ranges were measured on.

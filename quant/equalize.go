@@ -1,0 +1,102 @@
+// equalize.go connects the equalize-activations pass to the samples: it
+// measures the per-channel ranges of the values the pass can rescale and
+// runs it.
+package quant
+
+import (
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/onnxq/onnxq/graph"
+	"github.com/onnxq/onnxq/internal/calibdata"
+	"github.com/onnxq/onnxq/passes"
+	"github.com/onnxq/onnxq/runtime"
+)
+
+// EqualizeActivations rescales the prepared model m in place so that the
+// channels of every value between a Conv and a depthwise Conv span the
+// same range on the samples of src (see passes.EqualizeActivations). The
+// model computes the same function afterwards.
+func EqualizeActivations(m *graph.Model, src *calibdata.Source, cfg Config) error {
+	if m == nil || m.Graph == nil {
+		return errors.New("quant: no model")
+	}
+	if src == nil || src.Len() == 0 {
+		return nil
+	}
+	names := passes.EqualizeCandidates(m)
+	if len(names) == 0 {
+		return nil
+	}
+	ranges, err := channelRanges(m, src, names, cfg.Threads)
+	if err != nil {
+		return err
+	}
+	return passes.Run(m, cfg.context(), []passes.Pass{passes.EqualizeActivations(ranges)}, cfg.RunOptions)
+}
+
+// channelRanges runs m on every sample of src and returns the range of
+// each channel (axis 1) of the named float32 values. Values of rank < 2,
+// or whose channel count changes between samples, are left out; NaN and
+// ±Inf are ignored.
+func channelRanges(m *graph.Model, src *calibdata.Source, names []string, threads int) (map[string]passes.ChannelRange, error) {
+	want := map[string]bool{}
+	for _, n := range names {
+		want[n] = true
+	}
+	out := map[string]passes.ChannelRange{}
+	bad := map[string]bool{}
+	sess, err := runtime.NewSession(m, runtime.Options{Threads: threads, Observer: func(v *graph.Value, t *runtime.Tensor) {
+		if !want[v.Name] || bad[v.Name] {
+			return
+		}
+		f := t.F32()
+		if f == nil || len(t.Shape) < 2 || t.Shape[1] <= 0 {
+			bad[v.Name] = true
+			return
+		}
+		c := t.Shape[1]
+		inner := 1
+		for _, d := range t.Shape[2:] {
+			inner *= d
+		}
+		r, ok := out[v.Name]
+		if !ok {
+			r = passes.ChannelRange{Min: make([]float32, c), Max: make([]float32, c)}
+			for k := range c {
+				r.Min[k], r.Max[k] = float32(math.Inf(1)), float32(math.Inf(-1))
+			}
+		} else if len(r.Min) != c {
+			bad[v.Name] = true
+			return
+		}
+		for i, x := range f {
+			if x != x || math.IsInf(float64(x), 0) {
+				continue
+			}
+			k := i / inner % c
+			r.Min[k] = min(r.Min[k], x)
+			r.Max[k] = max(r.Max[k], x)
+		}
+		out[v.Name] = r
+	}})
+	if err != nil {
+		return nil, err
+	}
+	for i := 0; i < src.Len(); i++ {
+		sample, err := src.Sample(i)
+		if err != nil {
+			return nil, fmt.Errorf("calibration samples: %v", err)
+		}
+		if _, err := sess.Run(sample); err != nil {
+			return nil, fmt.Errorf("calibration sample %s: %v", src.Names()[i], err)
+		}
+	}
+	for name := range bad {
+		delete(out, name)
+	}
+	// A channel that never saw a finite value keeps ±Inf; the pass
+	// leaves such a value alone.
+	return out, nil
+}
