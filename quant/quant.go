@@ -25,6 +25,14 @@ type Config struct {
 	// Quant are the quantize pass's options (types, per-channel,
 	// exclusions).
 	Quant passes.QuantOptions
+	// KeepMaxTails keeps the observed maximum as the upper bound of every
+	// tensor whose largest values reach a max-selecting op (MaxPool, Max,
+	// ReduceMax), whatever the method clips. A clipping method trades a
+	// large error on rare large values for a finer step on the rest, which
+	// pays when every value matters alike; a max-selecting op passes on
+	// exactly the rare large values, so downstream the clipped tail is
+	// what is seen. No effect with MinMax.
+	KeepMaxTails bool
 	// BiasCorrection moves each quantized node's integer bias so that its
 	// output's per-channel mean on the calibration samples matches FP32.
 	BiasCorrection bool
@@ -179,7 +187,7 @@ func Run(m *graph.Model, src *calibdata.Source, cfg Config) (*Result, error) {
 	if err := Calibrate(m, src, cfg, coll); err != nil {
 		return nil, err
 	}
-	report, err := Quantize(m, Ranges(coll), cfg)
+	report, err := Quantize(m, RangesFor(m, coll, cfg), cfg)
 	if err != nil {
 		return nil, err
 	}

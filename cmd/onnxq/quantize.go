@@ -63,6 +63,7 @@ type quantizeConfig struct {
 	SymmetricActivations bool
 	ReduceRange          bool
 	BiasCorrection       bool
+	KeepMaxTails         bool
 	ExcludeOps           []string
 	ExcludeNodes         []string
 	IncludeOps           []string
@@ -129,6 +130,7 @@ model's opset, or below what the options need, is an error.`,
 		fs.BoolVar(&cfg.PerChannel, "per-channel", true, "one weight scale per output channel")
 		fs.BoolVar(&cfg.SymmetricActivations, "symmetric-activations", false, "zero-centred activation ranges")
 		fs.BoolVar(&cfg.ReduceRange, "reduce-range", false, "7-bit weights, for kernels whose 16-bit sums saturate")
+		fs.BoolVar(&cfg.KeepMaxTails, "keep-max-tails", false, "with a clipping --method, keep the observed maximum of tensors whose largest values a MaxPool, Max or ReduceMax passes on")
 		fs.BoolVar(&cfg.BiasCorrection, "bias-correction", true, "shift integer biases so each layer's per-channel output mean matches FP32 on the --calib samples")
 		fs.StringArrayVar(&cfg.ExcludeOps, "exclude-op", nil, "keep op types matching `GLOB` in FP32 (repeatable)")
 		fs.StringArrayVar(&cfg.ExcludeNodes, "exclude-node", nil, "keep nodes whose name matches `GLOB` in FP32 (repeatable)")
@@ -297,6 +299,7 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, method cal
 		Method:       method,
 		CalibOptions: calib.DefaultOptions(),
 		Quant:        opts,
+		KeepMaxTails: cfg.KeepMaxTails,
 		Threads:      cfg.Threads,
 		RunOptions:   passes.RunOptions{DumpAfter: cfg.DumpAfter, Dump: c.stdout, StopAfter: cfg.StopAfter, TimePasses: cfg.TimePasses},
 		Progress:     newProgress(c.stderr, isTerminal(c.stderr), "calibrating", "samples"),
@@ -337,7 +340,7 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, method cal
 			return err
 		}
 	}
-	report, err := quant.Quantize(m, quant.Ranges(coll), qcfg)
+	report, err := quant.Quantize(m, quant.RangesFor(m, coll, qcfg), qcfg)
 	if err != nil {
 		return err
 	}
