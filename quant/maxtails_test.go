@@ -91,6 +91,7 @@ func TestRangesForKeepMaxTails(t *testing.T) {
 	}
 	cfg := quant.DefaultConfig()
 	cfg.Method = calib.MSE
+	cfg.KeepMaxTails = false
 	if got := quant.RangesFor(m, coll, cfg); got[a] != clipped[a] || got[s] != clipped[s] {
 		t.Errorf("without KeepMaxTails the ranges changed: %v %v", got[a], got[s])
 	}
