@@ -350,6 +350,7 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 	var report *passes.QuantReport
 	var bias *quant.BiasReport
 	best := math.Inf(-1)
+	var kept calib.Method
 	for i, method := range methods {
 		cand := m
 		if len(methods) > 1 {
@@ -382,9 +383,12 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 		fmt.Fprintf(c.stderr, "method %s: worst output %.1f dB on the calibration samples\n", method, worst)
 		// Ties keep the earlier method.
 		if i == 0 || worst > best {
-			best, report, bias = worst, r, b
+			best, report, bias, kept = worst, r, b, method
 			*m = *cand
 		}
+	}
+	if len(methods) > 1 {
+		fmt.Fprintf(c.stderr, "method %s kept\n", kept)
 	}
 	if err := graph.Save(m, cfg.Out, graph.SaveOptions{}); err != nil {
 		return fmt.Errorf("writing %s: %v", cfg.Out, plainError(err))
