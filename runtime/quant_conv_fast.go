@@ -143,7 +143,11 @@ func (k *intConvKernel) fastQLinearConv(ctx *Context, a *qconvArgs) *Tensor {
 	y := ctx.Alloc(a.outType, N, a.M, OH, OW)
 	out := outputBytes(y)
 	if cg == 1 && mg == 1 {
-		fastDepthwise(ctx, a, out)
+		if !depthwiseExactInF32(a) || !layoutFits(a.win) {
+			fastDepthwise(ctx, a, out)
+			return y
+		}
+		depthwiseViaF32(ctx, a, out)
 		return y
 	}
 	if a.packed == nil {
@@ -291,6 +295,88 @@ func fastDepthwise(ctx *Context, a *qconvArgs, y []byte) {
 			scale := a.scales[c]
 			for i, v := range acc {
 				dst[i] = byte(requantizeF32(v, scale, a.zy, a.lo, a.hi))
+			}
+		}
+	})
+}
+
+// depthwiseExactBound is 2^24: float32 holds every integer of magnitude
+// up to it exactly.
+const depthwiseExactBound = 1 << 24
+
+// depthwiseExactInF32 reports whether every partial sum of every
+// depthwise output of a is an integer below 2^24 in magnitude, so that
+// float32 arithmetic (fused or not) computes Σ(x−zx)(w−zw) exactly:
+// Σ_t |w_t−zw| · max|x−zx| bounds them all, and max|x−zx| ≤ 255.
+func depthwiseExactInF32(a *qconvArgs) bool {
+	kk := a.kh * a.kw
+	for c := range a.M {
+		var s int64
+		for _, w := range a.w[c*kk : (c+1)*kk] {
+			d := int64(w) - int64(a.zw[c])
+			if d < 0 {
+				d = -d
+			}
+			s += d
+		}
+		if s*255 >= depthwiseExactBound {
+			return false
+		}
+	}
+	return true
+}
+
+// depthwiseViaF32 computes a depthwise convolution whose sums are exact in
+// float32 (depthwiseExactInF32) with the vectorised row kernel of the
+// float depthwise path: each plane, minus the zero point, is laid out as
+// float32 (padding 0, so a padded tap adds (zx−zx)·w = 0 as in the
+// reference), kernels.ConvRows sums the taps, and the integer sum plus the
+// int32 bias (wrapping, as the reference does) is requantized. The result
+// equals fastDepthwise's bit for bit; it is several times faster because
+// Go does not vectorise the int32 loop.
+func depthwiseViaF32(ctx *Context, a *qconvArgs, y []byte) {
+	N, C := a.x.Shape[0], a.x.Shape[1]
+	p := newPlaneWindow(a.win)
+	kk := a.kh * a.kw
+	xs8, _ := a.x.Data.([]int8)
+	xu8, _ := a.x.Data.([]uint8)
+	zx := float32(a.zx)
+	ctx.Parallel(N*C, func(lo, hi int) {
+		buf, done := scratch(p.size)
+		defer done()
+		tmp := make([]float32, p.iw)
+		plane := make([]float32, p.ih*p.iw)
+		wide := make([]float32, p.n)
+		wk := make([]float32, kk)
+		for task := lo; task < hi; task++ {
+			n, c := task/C, task%C
+			src := (n*C + c) * p.ih * p.iw
+			if xu8 != nil {
+				for i, v := range xu8[src : src+len(plane)] {
+					plane[i] = float32(v) - zx
+				}
+			} else {
+				for i, v := range xs8[src : src+len(plane)] {
+					plane[i] = float32(v) - zx
+				}
+			}
+			p.layout(buf, plane, 0, tmp)
+			for t, w := range a.w[c*kk : (c+1)*kk] {
+				wk[t] = float32(int32(w) - a.zw[c])
+			}
+			kernels.ConvRows(wide, 0, buf, p.taps, wk)
+			b := int32(0)
+			if a.bias != nil {
+				b = a.bias[c]
+			}
+			scale := a.scales[c]
+			dst := y[(n*a.M+c)*p.oh*p.ow:][:p.oh*p.ow]
+			for oy := range p.oh {
+				row := wide[oy*p.pitch:][:p.ow]
+				out := dst[oy*p.ow:][:p.ow]
+				for i, v := range row {
+					out[i] = byte(requantizeF32(int32(v)+b, scale, a.zy, a.lo, a.hi))
+				}
 			}
 		}
 	})
