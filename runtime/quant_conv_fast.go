@@ -16,6 +16,7 @@
 package runtime
 
 import (
+	"encoding/binary"
 	"math"
 	"sync"
 	"unsafe"
@@ -174,34 +175,9 @@ func (k *intConvKernel) fastQLinearConv(ctx *Context, a *qconvArgs) *Tensor {
 			if pointwise {
 				// A 1×1 window on the unpadded grid: the patch is the
 				// positions × channels transpose of the tile.
-				for ci := range cg {
-					src := xb[((n*C)+g*cg+ci)*H*W+p0:][:rows]
-					for r, v := range src {
-						patch[r*K+ci] = v
-					}
-				}
+				transposeTile(patch, K, xb[((n*C)+g*cg)*H*W+p0:], H*W, cg, rows)
 			} else {
-				for r := range rows {
-					oh, ow := (p0+r)/OW, (p0+r)%OW
-					row := patch[r*K : (r+1)*K]
-					q := 0
-					for ci := range cg {
-						plane := ((n * C) + g*cg + ci) * H * W
-						for i := range a.kh {
-							ih := oh*a.win.s[0] - a.win.padB[0] + i*a.win.d[0]
-							inRow := ih >= 0 && ih < H
-							for j := range a.kw {
-								iw := ow*a.win.s[1] - a.win.padB[1] + j*a.win.d[1]
-								v := zx
-								if inRow && iw >= 0 && iw < W {
-									v = xb[plane+ih*W+iw]
-								}
-								row[q] = v
-								q++
-							}
-						}
-					}
-				}
+				im2colRows(patch, K, xb[(n*C+g*cg)*H*W:], a, cg, p0, rows, zx)
 			}
 			pb := packed[g]
 			if xu8 != nil {
@@ -217,9 +193,23 @@ func (k *intConvKernel) fastQLinearConv(ctx *Context, a *qconvArgs) *Tensor {
 				}
 				zw, scale := a.zw[m], a.scales[m]
 				dst := out[(n*a.M+m)*P+p0:][:rows]
-				for r := range dst {
-					v := acc[r*mg+c] - base - zw*rowSum[r]
-					dst[r] = byte(requantizeF32(v, scale, a.zy, a.lo, a.hi))
+				rq := newRequantizer(scale, a.zy, a.lo, a.hi)
+				switch {
+				case !rq.exact:
+					for r := range dst {
+						v := acc[r*mg+c] - base - zw*rowSum[r]
+						dst[r] = byte(requantizeF32(v, scale, a.zy, a.lo, a.hi))
+					}
+				case zw == 0:
+					col := acc[c:]
+					for r := range dst {
+						dst[r] = rq.apply(col[r*mg] - base)
+					}
+				default:
+					col := acc[c:]
+					for r := range dst {
+						dst[r] = rq.apply(col[r*mg] - base - zw*rowSum[r])
+					}
 				}
 			}
 		}
@@ -300,6 +290,111 @@ func fastDepthwise(ctx *Context, a *qconvArgs, y []byte) {
 	})
 }
 
+// im2colRows fills rows rows of patch (row r at r·K, K = cg·kh·kw) with
+// the windows of output positions p0… over the cg planes of x (H×W each,
+// from x[0]); taps outside the input hold zx. A window wholly inside the
+// input's columns (the common case) copies each of its rows as one run.
+func im2colRows(patch []uint8, K int, x []uint8, a *qconvArgs, cg, p0, rows int, zx uint8) {
+	H, W := a.win.in[0], a.win.in[1]
+	OW := a.win.out[1]
+	s0, s1, d0, d1 := a.win.s[0], a.win.s[1], a.win.d[0], a.win.d[1]
+	top, left := a.win.padB[0], a.win.padB[1]
+	kh, kw := a.kh, a.kw
+	oh, ow := p0/OW, p0%OW
+	for r := range rows {
+		row := patch[r*K : (r+1)*K]
+		iw0 := ow*s1 - left
+		inside := d1 == 1 && iw0 >= 0 && iw0+kw <= W
+		q := 0
+		for ci := range cg {
+			plane := x[ci*H*W:]
+			for i := range kh {
+				dst := row[q : q+kw]
+				q += kw
+				ih := oh*s0 - top + i*d0
+				if ih < 0 || ih >= H {
+					for j := range dst {
+						dst[j] = zx
+					}
+					continue
+				}
+				line := plane[ih*W : (ih+1)*W]
+				switch {
+				case inside && kw == 3:
+					src := line[iw0 : iw0+3]
+					dst[0], dst[1], dst[2] = src[0], src[1], src[2]
+				case inside:
+					copy(dst, line[iw0:iw0+kw])
+				default:
+					for j := range dst {
+						iw := iw0 + j*d1
+						v := zx
+						if iw >= 0 && iw < W {
+							v = line[iw]
+						}
+						dst[j] = v
+					}
+				}
+			}
+		}
+		if ow++; ow == OW {
+			ow, oh = 0, oh+1
+		}
+	}
+}
+
+// transposeTile sets patch[r·K + c] = x[c·stride + r] for c < cg and
+// r < rows: blocks of 8×8 bytes are transposed in registers (three rounds
+// of masked swaps on uint64 words), the edges byte by byte.
+func transposeTile(patch []uint8, K int, x []uint8, stride, cg, rows int) {
+	c := 0
+	for ; c+8 <= cg; c += 8 {
+		r := 0
+		for ; r+8 <= rows; r += 8 {
+			var w [8]uint64
+			for i := range w {
+				w[i] = binary.LittleEndian.Uint64(x[(c+i)*stride+r:])
+			}
+			transpose8x8(&w)
+			for i := range w {
+				binary.LittleEndian.PutUint64(patch[(r+i)*K+c:], w[i])
+			}
+		}
+		for ; r < rows; r++ {
+			for i := range 8 {
+				patch[r*K+c+i] = x[(c+i)*stride+r]
+			}
+		}
+	}
+	for ; c < cg; c++ {
+		src := x[c*stride:][:rows]
+		for r, v := range src {
+			patch[r*K+c] = v
+		}
+	}
+}
+
+// transpose8x8 transposes the 8×8 byte matrix whose row i is w[i] (byte k
+// of w[i], little-endian, is element (i, k)).
+func transpose8x8(w *[8]uint64) {
+	const m1, m2, m4 = 0x00FF00FF00FF00FF, 0x0000FFFF0000FFFF, 0x00000000FFFFFFFF
+	for i := 0; i < 8; i += 2 {
+		t := (w[i]>>8 ^ w[i+1]) & m1
+		w[i+1] ^= t
+		w[i] ^= t << 8
+	}
+	for _, i := range [4]int{0, 1, 4, 5} {
+		t := (w[i]>>16 ^ w[i+2]) & m2
+		w[i+2] ^= t
+		w[i] ^= t << 16
+	}
+	for i := range 4 {
+		t := (w[i]>>32 ^ w[i+4]) & m4
+		w[i+4] ^= t
+		w[i] ^= t << 32
+	}
+}
+
 // depthwiseExactBound is 2^24: float32 holds every integer of magnitude
 // up to it exactly.
 const depthwiseExactBound = 1 << 24
@@ -371,15 +466,61 @@ func depthwiseViaF32(ctx *Context, a *qconvArgs, y []byte) {
 			}
 			scale := a.scales[c]
 			dst := y[(n*a.M+c)*p.oh*p.ow:][:p.oh*p.ow]
+			rq := newRequantizer(scale, a.zy, a.lo, a.hi)
 			for oy := range p.oh {
 				row := wide[oy*p.pitch:][:p.ow]
 				out := dst[oy*p.ow:][:p.ow]
+				if !rq.exact {
+					for i, v := range row {
+						out[i] = byte(requantizeF32(int32(v)+b, scale, a.zy, a.lo, a.hi))
+					}
+					continue
+				}
 				for i, v := range row {
-					out[i] = byte(requantizeF32(int32(v)+b, scale, a.zy, a.lo, a.hi))
+					out[i] = rq.apply(int32(v) + b)
 				}
 			}
 		}
 	})
+}
+
+// roundMagic is 1.5·2^23: for |f| ≤ 2^22, (f + roundMagic) − roundMagic in
+// float32 is f rounded to the nearest integer, ties to even (the sum's
+// last place is 1).
+const roundMagic = 0x1.8p23
+
+// requantizer is requantizeF32 for one output channel, with the float64
+// rounding and the int64 saturation replaced by float32 operations that
+// give the same bits: the product is clamped to [lo−zp, hi−zp] before it
+// is rounded (rounding is monotone and the bounds are integers, so
+// clamping first and rounding first agree), and the clamped value, at most
+// 2^22 in magnitude, is rounded with roundMagic. It needs a finite scale
+// (a non-finite one may make a NaN, which requantizeF32 maps to zp); use
+// exact reports whether it may be used.
+type requantizer struct {
+	scale, lo, hi float32
+	zp            int32
+	exact         bool
+}
+
+func newRequantizer(scale float32, zp, lo, hi int64) requantizer {
+	finite := !math.IsNaN(float64(scale)) && !math.IsInf(float64(scale), 0)
+	small := zp >= -1<<16 && zp <= 1<<16 && lo >= -1<<16 && hi <= 1<<16
+	return requantizer{scale: scale, lo: float32(lo - zp), hi: float32(hi - zp), zp: int32(zp), exact: finite && small}
+}
+
+// apply returns requantizeF32(acc, scale, zp, lo, hi) as a byte; rq.exact
+// must hold.
+func (rq *requantizer) apply(acc int32) byte {
+	f := float32(float32(acc) * rq.scale) // the conversion forbids fusing with the next add
+	if f < rq.lo {
+		f = rq.lo
+	}
+	if f > rq.hi {
+		f = rq.hi
+	}
+	f = float32(f+roundMagic) - roundMagic
+	return byte(int32(f) + rq.zp)
 }
 
 // requantizeF32 is requantize with the saturation done with comparisons.
