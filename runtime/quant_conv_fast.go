@@ -166,6 +166,7 @@ func (k *intConvKernel) fastQLinearConv(ctx *Context, a *qconvArgs) *Tensor {
 		patch := make([]uint8, fastConvTile*K)
 		rowSum := make([]int32, fastConvTile)
 		acc := make([]int32, fastConvTile*mg)
+		colBuf := make([]int32, fastConvTile)
 		zx := uint8(a.zx) // the zero point's bits, as x's bytes hold them
 		for task := first; task < last; task++ {
 			n, g, t := task/(a.G*tiles), task/tiles%a.G, task%tiles
@@ -201,15 +202,15 @@ func (k *intConvKernel) fastQLinearConv(ctx *Context, a *qconvArgs) *Tensor {
 						dst[r] = byte(requantizeF32(v, scale, a.zy, a.lo, a.hi))
 					}
 				case zw == 0:
-					col := acc[c:]
 					for r := range dst {
-						dst[r] = rq.apply(col[r*mg] - base)
+						colBuf[r] = acc[r*mg+c]
 					}
+					rq.run(dst, colBuf, -base)
 				default:
-					col := acc[c:]
 					for r := range dst {
-						dst[r] = rq.apply(col[r*mg] - base - zw*rowSum[r])
+						colBuf[r] = acc[r*mg+c] - zw*rowSum[r]
 					}
+					rq.run(dst, colBuf, -base)
 				}
 			}
 		}
@@ -443,6 +444,7 @@ func depthwiseViaF32(ctx *Context, a *qconvArgs, y []byte) {
 		plane := make([]float32, p.ih*p.iw)
 		wide := make([]float32, p.n)
 		wk := make([]float32, kk)
+		sumBuf := make([]int32, p.ow)
 		for task := lo; task < hi; task++ {
 			n, c := task/C, task%C
 			src := (n*C + c) * p.ih * p.iw
@@ -476,27 +478,23 @@ func depthwiseViaF32(ctx *Context, a *qconvArgs, y []byte) {
 					}
 					continue
 				}
+				sums := sumBuf[:len(row)]
 				for i, v := range row {
-					out[i] = rq.apply(int32(v) + b)
+					sums[i] = int32(v)
 				}
+				rq.run(out, sums, b)
 			}
 		}
 	})
 }
 
-// roundMagic is 1.5·2^23: for |f| ≤ 2^22, (f + roundMagic) − roundMagic in
-// float32 is f rounded to the nearest integer, ties to even (the sum's
-// last place is 1).
-const roundMagic = 0x1.8p23
-
-// requantizer is requantizeF32 for one output channel, with the float64
-// rounding and the int64 saturation replaced by float32 operations that
-// give the same bits: the product is clamped to [lo−zp, hi−zp] before it
-// is rounded (rounding is monotone and the bounds are integers, so
-// clamping first and rounding first agree), and the clamped value, at most
-// 2^22 in magnitude, is rounded with roundMagic. It needs a finite scale
-// (a non-finite one may make a NaN, which requantizeF32 maps to zp); use
-// exact reports whether it may be used.
+// requantizer is requantizeF32 for one output channel run by
+// kernels.Requantize (vectorised), which gives the same bits: the float32
+// product is clamped to [lo−zp, hi−zp] before it is rounded (rounding is
+// monotone and the bounds are integers, so clamping first and rounding
+// first agree). It needs a finite scale (a non-finite one may make a NaN,
+// which requantizeF32 maps to zp) and small bounds; exact reports whether
+// it may be used.
 type requantizer struct {
 	scale, lo, hi float32
 	zp            int32
@@ -509,18 +507,10 @@ func newRequantizer(scale float32, zp, lo, hi int64) requantizer {
 	return requantizer{scale: scale, lo: float32(lo - zp), hi: float32(hi - zp), zp: int32(zp), exact: finite && small}
 }
 
-// apply returns requantizeF32(acc, scale, zp, lo, hi) as a byte; rq.exact
-// must hold.
-func (rq *requantizer) apply(acc int32) byte {
-	f := float32(float32(acc) * rq.scale) // the conversion forbids fusing with the next add
-	if f < rq.lo {
-		f = rq.lo
-	}
-	if f > rq.hi {
-		f = rq.hi
-	}
-	f = float32(f+roundMagic) - roundMagic
-	return byte(int32(f) + rq.zp)
+// run sets dst[i] to requantizeF32(sums[i]+add, scale, zp, lo, hi) as a
+// byte (the add wrapping in int32); rq.exact must hold.
+func (rq *requantizer) run(dst []byte, sums []int32, add int32) {
+	kernels.Requantize(dst, sums, add, rq.scale, rq.lo, rq.hi, rq.zp)
 }
 
 // requantizeF32 is requantize with the saturation done with comparisons.
