@@ -434,8 +434,8 @@ func depthwiseViaF32(ctx *Context, a *qconvArgs, y []byte) {
 	N, C := a.x.Shape[0], a.x.Shape[1]
 	p := newPlaneWindow(a.win)
 	kk := a.kh * a.kw
-	xs8, _ := a.x.Data.([]int8)
-	xu8, _ := a.x.Data.([]uint8)
+	xb := outputBytes(a.x)
+	signed := a.x.DType == graph.Int8
 	zx := float32(a.zx)
 	ctx.Parallel(N*C, func(lo, hi int) {
 		buf, done := scratch(p.size)
@@ -444,19 +444,10 @@ func depthwiseViaF32(ctx *Context, a *qconvArgs, y []byte) {
 		plane := make([]float32, p.ih*p.iw)
 		wide := make([]float32, p.n)
 		wk := make([]float32, kk)
-		sumBuf := make([]int32, p.ow)
 		for task := lo; task < hi; task++ {
 			n, c := task/C, task%C
 			src := (n*C + c) * p.ih * p.iw
-			if xu8 != nil {
-				for i, v := range xu8[src : src+len(plane)] {
-					plane[i] = float32(v) - zx
-				}
-			} else {
-				for i, v := range xs8[src : src+len(plane)] {
-					plane[i] = float32(v) - zx
-				}
-			}
+			kernels.WidenBytes(plane, xb[src:src+len(plane)], zx, signed)
 			p.layout(buf, plane, 0, tmp)
 			for t, w := range a.w[c*kk : (c+1)*kk] {
 				wk[t] = float32(int32(w) - a.zw[c])
@@ -478,11 +469,7 @@ func depthwiseViaF32(ctx *Context, a *qconvArgs, y []byte) {
 					}
 					continue
 				}
-				sums := sumBuf[:len(row)]
-				for i, v := range row {
-					sums[i] = int32(v)
-				}
-				rq.run(out, sums, b)
+				kernels.RequantizeSums(out, row, b, rq.scale, rq.lo, rq.hi, rq.zp)
 			}
 		}
 	})

@@ -42,3 +42,57 @@ func requantizeGo(dst []byte, src []int32, add int32, scale, lo, hi float32, zp 
 		dst[i] = byte(int32(f) + zp)
 	}
 }
+
+// RequantizeSums is Requantize of int32(src[i]): src holds integer sums
+// below 2^31 in magnitude computed in float32 (the exact depthwise path).
+func RequantizeSums(dst []byte, src []float32, add int32, scale, lo, hi float32, zp int32) {
+	if len(src) < len(dst) {
+		panic("kernels: RequantizeSums source is shorter than its destination")
+	}
+	if len(dst) == 0 {
+		return
+	}
+	requantizeSums(dst, src[:len(dst)], add, scale, lo, hi, zp)
+}
+
+func requantizeSumsGo(dst []byte, src []float32, add int32, scale, lo, hi float32, zp int32) {
+	src = src[:len(dst)]
+	for i, v := range src {
+		f := float32(float32(int32(v)+add) * scale)
+		if f < lo {
+			f = lo
+		}
+		if f > hi {
+			f = hi
+		}
+		f = float32(f+requantRoundMagic) - requantRoundMagic
+		dst[i] = byte(int32(f) + zp)
+	}
+}
+
+// WidenBytes sets dst[i] = float32(src[i]) − sub for i < len(dst), reading
+// each byte as a uint8, or as an int8 when signed: 8-bit activations
+// minus their zero point, for the float32 depthwise path (exact for an
+// integer sub of magnitude below 2^24).
+func WidenBytes(dst []float32, src []byte, sub float32, signed bool) {
+	if len(src) < len(dst) {
+		panic("kernels: WidenBytes source is shorter than its destination")
+	}
+	if len(dst) == 0 {
+		return
+	}
+	widenBytes(dst, src[:len(dst)], sub, signed)
+}
+
+func widenBytesGo(dst []float32, src []byte, sub float32, signed bool) {
+	src = src[:len(dst)]
+	if signed {
+		for i, v := range src {
+			dst[i] = float32(int8(v)) - sub
+		}
+		return
+	}
+	for i, v := range src {
+		dst[i] = float32(v) - sub
+	}
+}

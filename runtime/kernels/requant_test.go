@@ -57,3 +57,56 @@ func TestRequantizeMatchesGo(t *testing.T) {
 		}
 	}
 }
+
+// TestRequantizeSumsAndWidenBytesMatchGo checks the float-sum
+// requantization and the byte widening against their portable loops.
+func TestRequantizeSumsAndWidenBytesMatchGo(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 4))
+	for _, n := range []int{0, 1, 7, 8, 9, 16, 17, 40} {
+		src := make([]float32, n)
+		bytes := make([]byte, n)
+		for i := range src {
+			src[i] = float32(rng.IntN(1<<25) - 1<<24)
+			if rng.IntN(5) == 0 {
+				src[i] = float32(rng.IntN(7) - 3)
+			}
+			bytes[i] = byte(rng.IntN(256))
+		}
+		for _, s := range []float32{0.5, -0.25, 1e-6, 3e4} {
+			for _, add := range []int32{0, -5, 1<<31 - 1} {
+				want := make([]byte, n)
+				requantizeSumsGo(want, src, add, s, -128, 127, 0)
+				got := make([]byte, n+8)
+				RequantizeSums(got[:n], src, add, s, -128, 127, 0)
+				for i := range n {
+					if got[i] != want[i] {
+						t.Fatalf("n %d scale %g add %d: sum %g gives %d, want %d", n, s, add, src[i], got[i], want[i])
+					}
+				}
+				for _, b := range got[n:] {
+					if b != 0 {
+						t.Fatalf("n %d: wrote past the destination", n)
+					}
+				}
+			}
+		}
+		for _, signed := range []bool{false, true} {
+			for _, sub := range []float32{0, 128, -128, 255} {
+				want := make([]float32, n)
+				widenBytesGo(want, bytes, sub, signed)
+				got := make([]float32, n+8)
+				WidenBytes(got[:n], bytes, sub, signed)
+				for i := range n {
+					if got[i] != want[i] {
+						t.Fatalf("n %d signed %v sub %g: byte %d gives %g, want %g", n, signed, sub, bytes[i], got[i], want[i])
+					}
+				}
+				for _, v := range got[n:] {
+					if v != 0 {
+						t.Fatalf("n %d: widened past the destination", n)
+					}
+				}
+			}
+		}
+	}
+}
