@@ -293,54 +293,58 @@ func fastDepthwise(ctx *Context, a *qconvArgs, y []byte) {
 
 // im2colRows fills rows rows of patch (row r at r·K, K = cg·kh·kw) with
 // the windows of output positions p0… over the cg planes of x (H×W each,
-// from x[0]); taps outside the input hold zx. A window wholly inside the
-// input's columns (the common case) copies each of its rows as one run.
+// from x[0]); taps outside the input hold zx. It works on runs of
+// positions in one output row: for each (channel, tap) the run's column of
+// the patch is a strided read of one input row, with the columns that
+// fall in the padding filled with zx, so the per-element work is one load
+// and one store.
 func im2colRows(patch []uint8, K int, x []uint8, a *qconvArgs, cg, p0, rows int, zx uint8) {
 	H, W := a.win.in[0], a.win.in[1]
 	OW := a.win.out[1]
 	s0, s1, d0, d1 := a.win.s[0], a.win.s[1], a.win.d[0], a.win.d[1]
 	top, left := a.win.padB[0], a.win.padB[1]
 	kh, kw := a.kh, a.kw
-	oh, ow := p0/OW, p0%OW
-	for r := range rows {
-		row := patch[r*K : (r+1)*K]
-		iw0 := ow*s1 - left
-		inside := d1 == 1 && iw0 >= 0 && iw0+kw <= W
-		q := 0
+	for r0 := 0; r0 < rows; {
+		oh, ow0 := (p0+r0)/OW, (p0+r0)%OW
+		n := min(rows-r0, OW-ow0) // positions left in this output row
 		for ci := range cg {
 			plane := x[ci*H*W:]
 			for i := range kh {
-				dst := row[q : q+kw]
-				q += kw
 				ih := oh*s0 - top + i*d0
-				if ih < 0 || ih >= H {
-					for j := range dst {
-						dst[j] = zx
-					}
-					continue
-				}
-				line := plane[ih*W : (ih+1)*W]
-				switch {
-				case inside && kw == 3:
-					src := line[iw0 : iw0+3]
-					dst[0], dst[1], dst[2] = src[0], src[1], src[2]
-				case inside:
-					copy(dst, line[iw0:iw0+kw])
-				default:
-					for j := range dst {
-						iw := iw0 + j*d1
-						v := zx
-						if iw >= 0 && iw < W {
-							v = line[iw]
+				for j := range kw {
+					q := r0*K + (ci*kh+i)*kw + j
+					if ih < 0 || ih >= H {
+						for r := range n {
+							patch[q+r*K] = zx
 						}
-						dst[j] = v
+						continue
+					}
+					line := plane[ih*W : (ih+1)*W]
+					// Input column of run position r: iw0 + r·s1; the
+					// valid ones are lo ≤ r < hi.
+					iw0 := ow0*s1 - left + j*d1
+					lo, hi := 0, n
+					if iw0 < 0 {
+						lo = min(n, (-iw0+s1-1)/s1)
+					}
+					if last := iw0 + (n-1)*s1; last >= W {
+						hi = max(lo, n-(last-W+s1)/s1)
+					}
+					for r := 0; r < lo; r++ {
+						patch[q+r*K] = zx
+					}
+					iw := iw0 + lo*s1
+					for r := lo; r < hi; r++ {
+						patch[q+r*K] = line[iw]
+						iw += s1
+					}
+					for r := hi; r < n; r++ {
+						patch[q+r*K] = zx
 					}
 				}
 			}
 		}
-		if ow++; ow == OW {
-			ow, oh = 0, oh+1
-		}
+		r0 += n
 	}
 }
 
