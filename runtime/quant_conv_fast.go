@@ -333,10 +333,17 @@ func im2colRows(patch []uint8, K int, x []uint8, a *qconvArgs, cg, p0, rows int,
 					for r := 0; r < lo; r++ {
 						patch[q+r*K] = zx
 					}
-					iw := iw0 + lo*s1
-					for r := lo; r < hi; r++ {
-						patch[q+r*K] = line[iw]
-						iw += s1
+					if s1 == 1 {
+						col := patch[q+lo*K:]
+						for r, v := range line[iw0+lo : iw0+hi] {
+							col[r*K] = v
+						}
+					} else {
+						iw := iw0 + lo*s1
+						for r := lo; r < hi; r++ {
+							patch[q+r*K] = line[iw]
+							iw += s1
+						}
 					}
 					for r := hi; r < n; r++ {
 						patch[q+r*K] = zx
