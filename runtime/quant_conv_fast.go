@@ -319,7 +319,7 @@ func im2colRows(patch []uint8, K int, x []uint8, a *qconvArgs, cg, p0, rows int,
 						}
 						continue
 					}
-					line := plane[ih*W : (ih+1)*W]
+					line := plane[ih*W : (ih+1)*W : (ih+1)*W]
 					// Input column of run position r: iw0 + r·s1; the
 					// valid ones are lo ≤ r < hi.
 					iw0 := ow0*s1 - left + j*d1
@@ -333,7 +333,10 @@ func im2colRows(patch []uint8, K int, x []uint8, a *qconvArgs, cg, p0, rows int,
 					for r := 0; r < lo; r++ {
 						patch[q+r*K] = zx
 					}
-					if s1 == 1 {
+					if lo >= hi {
+						// The whole run reads padding (wide pads or
+						// dilations): nothing to copy.
+					} else if s1 == 1 {
 						col := patch[q+lo*K:]
 						for r, v := range line[iw0+lo : iw0+hi] {
 							col[r*K] = v

@@ -72,6 +72,16 @@ func TestFastQLinearConvPointwiseAndWide(t *testing.T) {
 			}
 		}
 	}
+	// Windows wider than the input, with pads and dilations that put
+	// whole runs of taps in the padding.
+	for _, c := range []qconvCase{
+		{1, 2, 3, 1, 1, 3, 1, 1, 1, 1, 1, 4, []int64{0, 5, 0, 5}, graph.Uint8, graph.Uint8, 0},
+		{1, 1, 2, 1, 3, 3, 2, 1, 1, 2, 2, 3, []int64{3, 4, 3, 4}, graph.Int8, graph.Uint8, 0},
+		{2, 2, 2, 1, 2, 2, 1, 2, 2, 1, 1, 1, []int64{2, 2, 2, 2}, graph.Uint8, graph.Int8, 0},
+	} {
+		checkFastQConv(t, rng, trial, c)
+		trial++
+	}
 	// 25×25 taps of weight −128 against a zero point of at most 10:
 	// Σ|w−zw|·255 passes 2^24, so the depthwise path must stay in int32.
 	big := qconvCase{1, 2, 2, 2, 25, 25, 30, 30, 1, 1, 1, 1, []int64{12, 12, 12, 12}, graph.Uint8, graph.Uint8, -128}
