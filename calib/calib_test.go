@@ -625,3 +625,33 @@ func TestConcurrent(t *testing.T) {
 		t.Error("concurrent observation gives a different histogram from a serial run")
 	}
 }
+
+func TestCollectionExtremes(t *testing.T) {
+	data := make([]float32, 4096)
+	for i := range data {
+		data[i] = float32(i%256)/256 - 0.25
+	}
+	data[5] = 100
+	for _, m := range []Method{MinMax, MSE, Auto} {
+		c, err := New(m, DefaultOptions())
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Observe("t", data)
+		e := c.Extremes()["t"]
+		if e.Min != -0.25 || e.Max != 100 {
+			t.Errorf("%s: extremes %v, want [-0.25, 100]", m, e)
+		}
+		if m != MinMax && !(c.Ranges()["t"].Max < 100) {
+			t.Errorf("%s: range %v does not clip, so the test shows nothing", m, c.Ranges()["t"])
+		}
+	}
+	c, err := New(EMA, DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Observe("t", data)
+	if _, ok := c.Extremes()["t"]; ok {
+		t.Error("EMA has no true extremes but Extremes lists it")
+	}
+}

@@ -189,6 +189,29 @@ func (c *Collection) Ranges() map[string]Range {
 	return r
 }
 
+// Extremes returns the smallest and largest finite value observed of
+// every tensor whose observer keeps them (MinMax and the histogram
+// methods), whatever range the method calibrates. EMA observers average
+// their extremes, so their tensors are left out.
+func (c *Collection) Extremes() map[string]Range {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r := make(map[string]Range, len(c.obs))
+	for name, o := range c.obs {
+		switch o := o.(type) {
+		case *MinMaxObserver:
+			r[name] = Range{o.min, o.max}
+		case *HistogramObserver:
+			if o.stats.Values > 0 {
+				r[name] = Range{o.min, o.max}
+			} else {
+				r[name] = Range{}
+			}
+		}
+	}
+	return r
+}
+
 // Stats returns every tensor's statistics, NaN and Inf counts included.
 func (c *Collection) Stats() map[string]Stats {
 	c.mu.Lock()

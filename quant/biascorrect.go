@@ -298,7 +298,7 @@ func CorrectBiases(ref, q *graph.Model, src *calibdata.Source, threads int, prog
 	if err != nil {
 		return nil, err
 	}
-	before, err := worstOutputSQNR(ref, q, src, threads)
+	before, err := WorstOutputSQNR(ref, q, src, threads)
 	if err != nil {
 		return nil, err
 	}
@@ -373,7 +373,7 @@ func CorrectBiases(ref, q *graph.Model, src *calibdata.Source, threads int, prog
 	// Matching means is not guaranteed to help the outputs (an error in
 	// a mean can offset one further down); keep the corrections only when
 	// the worst output improves on the same samples.
-	after, err := worstOutputSQNR(ref, q, src, threads)
+	after, err := WorstOutputSQNR(ref, q, src, threads)
 	if err != nil {
 		return nil, err
 	}
@@ -426,8 +426,9 @@ func upTo(q *graph.Model, level []*biasTarget) (*graph.Model, error) {
 	return sub, nil
 }
 
-// worstOutputSQNR is the lowest SQNR of q's outputs against ref on src.
-func worstOutputSQNR(ref, q *graph.Model, src *calibdata.Source, threads int) (float64, error) {
+// WorstOutputSQNR is the lowest SQNR of q's outputs against ref on all
+// the samples of src.
+func WorstOutputSQNR(ref, q *graph.Model, src *calibdata.Source, threads int) (float64, error) {
 	res, err := OutputSQNR(ref, q, src, src.Len(), threads)
 	if err != nil {
 		return 0, err

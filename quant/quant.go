@@ -25,6 +25,22 @@ type Config struct {
 	// Quant are the quantize pass's options (types, per-channel,
 	// exclusions).
 	Quant passes.QuantOptions
+	// SelectMethods, when it names two or more methods, makes Run
+	// quantize once per method (replacing Method) and keep the model whose
+	// worst output SQNR on the calibration samples is highest, the earlier
+	// method on a tie. No single method wins everywhere: MinMax keeps the
+	// rare large values that some networks carry their signal in, and a
+	// clipping method spends the steps on the bulk where those values are
+	// noise; measuring the outputs tells which case a model is.
+	SelectMethods []calib.Method
+	// KeepMaxTails keeps the observed maximum as the upper bound of every
+	// tensor whose largest values reach a max-selecting op (MaxPool, Max,
+	// ReduceMax), whatever the method clips. A clipping method trades a
+	// large error on rare large values for a finer step on the rest, which
+	// pays when every value matters alike; a max-selecting op passes on
+	// exactly the rare large values, so downstream the clipped tail is
+	// what is seen. No effect with MinMax.
+	KeepMaxTails bool
 	// BiasCorrection moves each quantized node's integer bias so that its
 	// output's per-channel mean on the calibration samples matches FP32.
 	BiasCorrection bool
@@ -42,16 +58,20 @@ type Config struct {
 	// Log receives the passes' notes (an op left in FP32 and why); nil
 	// discards them.
 	Log io.Writer
-	// Progress, when set, is called after each calibration sample.
+	// Progress, when set, is called after each calibration sample (a pass
+	// over the samples per method with SelectMethods).
 	Progress func(done, total int)
 }
 
-// DefaultConfig returns the command line's defaults: MinMax calibration,
-// the ort-cpu preset (uint8 activations, int8 symmetric per-channel
+// DefaultConfig returns the command line's defaults: the better of MinMax
+// and MSE calibration (MSE keeping the tails max-selecting ops read) by
+// the worst output on the calibration samples, the ort-cpu preset (uint8 activations, int8 symmetric per-channel
 // weights, Relu/Clip folded), bias correction, all cores.
 func DefaultConfig() Config {
 	return Config{
 		Method:              calib.MinMax,
+		SelectMethods:       []calib.Method{calib.MinMax, calib.MSE},
+		KeepMaxTails:        true,
 		CalibOptions:        calib.DefaultOptions(),
 		Quant:               passes.PresetORTCPU(),
 		BiasCorrection:      true,
@@ -71,6 +91,11 @@ type Result struct {
 	Report *passes.QuantReport
 	// Bias says what bias correction did; nil when it did not run.
 	Bias *BiasReport
+	// Method is the calibration method of the model Run returned; with
+	// several SelectMethods, Selected is that model's worst output SQNR,
+	// in dB, on the calibration samples.
+	Method   calib.Method
+	Selected float64
 }
 
 func (cfg Config) context() *passes.Context {
@@ -169,8 +194,11 @@ func Quantize(m *graph.Model, ranges map[string]passes.Range, cfg Config) (*pass
 	return report, nil
 }
 
-// Run quantizes m in place: Prepare, Calibrate on src, Quantize. It keeps
-// a copy of the prepared FP32 model as the reference for OutputSQNR.
+// Run quantizes m in place: Prepare, Calibrate on src, Quantize (and
+// CorrectBiases when asked). It keeps a copy of the prepared FP32 model as
+// the reference for OutputSQNR. With several SelectMethods it does the
+// steps after Prepare once per method and keeps the model whose worst
+// output is best on src.
 func Run(m *graph.Model, src *calibdata.Source, cfg Config) (*Result, error) {
 	if err := Prepare(m, cfg); err != nil {
 		return nil, err
@@ -184,6 +212,45 @@ func Run(m *graph.Model, src *calibdata.Source, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	methods := cfg.SelectMethods
+	if len(methods) < 2 || src == nil || src.Len() == 0 || cfg.stopsInPrepare() {
+		res, err := runMethod(m, ref, src, cfg)
+		return res, err
+	}
+	var best *Result
+	var bestModel *graph.Model
+	for _, method := range methods {
+		c := cfg
+		c.Method = method
+		// A copy drops what shape inference added; preparing it again
+		// restores the state m was in.
+		cand, err := Clone(ref)
+		if err != nil {
+			return nil, err
+		}
+		if err := Prepare(cand, c); err != nil {
+			return nil, err
+		}
+		res, err := runMethod(cand, ref, src, c)
+		if err != nil {
+			return nil, fmt.Errorf("method %s: %v", method, err)
+		}
+		if res.Selected, err = WorstOutputSQNR(ref, cand, src, cfg.Threads); err != nil {
+			return nil, fmt.Errorf("method %s: %v", method, err)
+		}
+		res.Method = method
+		// Ties keep the earlier method.
+		if best == nil || res.Selected > best.Selected {
+			best, bestModel = res, cand
+		}
+	}
+	*m = *bestModel
+	return best, nil
+}
+
+// runMethod calibrates the prepared model m with cfg.Method, quantizes it
+// and corrects its biases when asked.
+func runMethod(m, ref *graph.Model, src *calibdata.Source, cfg Config) (*Result, error) {
 	coll, err := calib.New(cfg.Method, cfg.CalibOptions)
 	if err != nil {
 		return nil, err
@@ -191,11 +258,11 @@ func Run(m *graph.Model, src *calibdata.Source, cfg Config) (*Result, error) {
 	if err := Calibrate(m, src, cfg, coll); err != nil {
 		return nil, err
 	}
-	report, err := Quantize(m, Ranges(coll), cfg)
+	report, err := Quantize(m, RangesFor(m, coll, cfg), cfg)
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{Reference: ref, Collection: coll, Report: report}
+	res := &Result{Reference: ref, Collection: coll, Report: report, Method: cfg.Method}
 	if cfg.BiasCorrection && report != nil {
 		if res.Bias, err = CorrectBiases(ref, m, src, cfg.Threads, nil); err != nil {
 			return nil, fmt.Errorf("bias correction: %v", err)

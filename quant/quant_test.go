@@ -7,6 +7,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/onnxq/onnxq/calib"
 	"github.com/onnxq/onnxq/graph"
 	"github.com/onnxq/onnxq/internal/calibdata"
 	"github.com/onnxq/onnxq/passes"
@@ -64,8 +65,13 @@ func TestRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(calls, []int{1, 2, 3, 4, 5, 6, 7, 8}) {
-		t.Errorf("progress calls %v", calls)
+	// One calibration pass per selected method.
+	var want []int
+	for range cfg.SelectMethods {
+		want = append(want, 1, 2, 3, 4, 5, 6, 7, 8)
+	}
+	if !slices.Equal(calls, want) {
+		t.Errorf("progress calls %v, want %v", calls, want)
 	}
 	if res.Report == nil || res.Report.WeightsQuantized != 2 {
 		t.Fatalf("report %+v: want both weights quantized", res.Report)
@@ -143,4 +149,45 @@ func TestBadInput(t *testing.T) {
 	if _, err := quant.OutputSQNR(nil, nil, nil, 1, 1); err == nil {
 		t.Error("OutputSQNR(nil): no error")
 	}
+}
+
+// TestSelectMethods checks that Run keeps the method whose model has the
+// best worst output on the calibration samples.
+func TestSelectMethods(t *testing.T) {
+	src := calibdata.Synthetic(calibdata.Inputs(smallModel(t)), 6, 3)
+	methods := []calib.Method{calib.MinMax, calib.Percentile, calib.MSE}
+	scores := map[calib.Method]float64{}
+	for _, method := range methods {
+		m := smallModel(t)
+		cfg := quant.DefaultConfig()
+		cfg.SelectMethods = nil
+		cfg.Method = method
+		res, err := quant.Run(m, src, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if scores[method], err = quant.WorstOutputSQNR(res.Reference, m, src, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := smallModel(t)
+	cfg := quant.DefaultConfig()
+	cfg.SelectMethods = methods
+	res, err := quant.Run(m, src, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := quant.WorstOutputSQNR(res.Reference, m, src, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != res.Selected || got != scores[res.Method] {
+		t.Errorf("kept %s: %v dB, reported %v, alone it gives %v", res.Method, got, res.Selected, scores[res.Method])
+	}
+	for _, method := range methods {
+		if scores[method] > got {
+			t.Errorf("kept %s at %v dB but %s gives %v", res.Method, got, method, scores[method])
+		}
+	}
+	t.Logf("scores %v, kept %s", scores, res.Method)
 }

@@ -68,6 +68,7 @@ type quantizeConfig struct {
 	WeightOnly           bool
 	WeightOnlySet        bool // --weight-only given; else the target's
 	EqualizeActivations  bool
+	KeepMaxTails         bool
 	ExcludeOps           []string
 	ExcludeNodes         []string
 	IncludeOps           []string
@@ -133,7 +134,7 @@ model's opset, or below what the options need, is an error.`,
 		fs.StringVar(&cfg.Calib, "calib", "", "calibration samples: a folder or file (`PATH`)")
 		fs.IntVar(&cfg.Synthetic, "synthetic", 32, "without --calib, calibrate on `N` random samples")
 		fs.Int64Var(&cfg.Seed, "seed", 1, "seed of the synthetic samples")
-		fs.StringVar(&cfg.Method, "method", "minmax", "calibration method: minmax, ema, entropy, percentile, mse or auto (minmax unless a tensor's extremes are rare outliers, then clipped)")
+		fs.StringVar(&cfg.Method, "method", "minmax,mse", "calibration method: minmax, ema, entropy, percentile, mse or auto (minmax unless a tensor's extremes are rare outliers, then clipped); several, comma-separated: quantize with each and keep the model whose worst output is best on the --calib samples (the first alone with --save-calib, --load-calib or synthetic samples)")
 		fs.Float64Var(&cfg.Percentile, "percentile", 99.999, "clip point of --method percentile")
 		fs.StringVar(&cfg.Target, "target", "ort-cpu", "preset: ort-cpu, tensorrt or generic")
 		fs.StringVar(&cfg.Format, "format", "qdq", "output form: qdq (QuantizeLinear/DequantizeLinear around float ops) or qop (QLinearConv, QLinearMatMul)")
@@ -142,6 +143,7 @@ model's opset, or below what the options need, is an error.`,
 		fs.BoolVar(&cfg.PerChannel, "per-channel", true, "one weight scale per output channel")
 		fs.BoolVar(&cfg.SymmetricActivations, "symmetric-activations", false, "zero-centred activation ranges")
 		fs.BoolVar(&cfg.ReduceRange, "reduce-range", false, "7-bit weights, for kernels whose 16-bit sums saturate")
+		fs.BoolVar(&cfg.KeepMaxTails, "keep-max-tails", true, "with a clipping --method, keep the observed maximum of tensors whose largest values a MaxPool, Max or ReduceMax passes on")
 		fs.BoolVar(&cfg.BiasCorrection, "bias-correction", true, "shift integer biases so each layer's per-channel output mean matches FP32 on the --calib samples")
 		fs.BoolVar(&cfg.WeightOnly, "weight-only", passes.DefaultQuantOptions().WeightOnly, "store the large weights of nodes that stay FP32 (the recurrence weights R of LSTM/GRU/RNN) as int8 read through DequantizeLinear: a smaller file, float compute (default: the target's; on for ort-cpu)")
 		fs.BoolVar(&cfg.EqualizeActivations, "equalize-activations", true, "scale the channels of each Conv output read by a depthwise Conv to equal ranges on the --calib samples (needs --per-channel)")
@@ -187,14 +189,23 @@ model's opset, or below what the options need, is an error.`,
 			if err != nil {
 				return usageErrorf("", "%v", err)
 			}
-			method, err := calib.ParseMethod(cfg.Method)
-			if err != nil {
-				return usageErrorf("", "--method: %v", err)
+			var methods []calib.Method
+			for _, name := range strings.Split(cfg.Method, ",") {
+				method, err := calib.ParseMethod(strings.TrimSpace(name))
+				if err != nil {
+					return usageErrorf("", "--method: %v", err)
+				}
+				if !slices.Contains(methods, method) {
+					methods = append(methods, method)
+				}
 			}
 			if cfg.Format != "qdq" && cfg.Format != "qop" {
 				return fmt.Errorf("--format: %q is neither qdq nor qop", cfg.Format)
 			}
-			return c.quantize(cfg, opts, method)
+			if len(methods) > 1 && fs.Changed("method") && (cfg.SaveCalib != "" || cfg.LoadCalib != "") {
+				return usageErrorf("", "--save-calib and --load-calib hold the statistics of one --method; give one")
+			}
+			return c.quantize(cfg, opts, methods)
 		}
 	},
 }
@@ -251,7 +262,8 @@ var quantizedOps = map[string]bool{
 	"ConvInteger": true, "MatMulInteger": true, "DynamicQuantizeLinear": true,
 }
 
-func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, method calib.Method) error {
+func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []calib.Method) error {
+	method := methods[0]
 	if same, err := samePath(cfg.Model, cfg.Out); err != nil {
 		return err
 	} else if same {
@@ -319,6 +331,7 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, method cal
 		Method:       method,
 		CalibOptions: calib.DefaultOptions(),
 		Quant:        opts,
+		KeepMaxTails: cfg.KeepMaxTails,
 		Threads:      cfg.Threads,
 		RunOptions:   passes.RunOptions{DumpAfter: cfg.DumpAfter, Dump: c.stdout, StopAfter: cfg.StopAfter, TimePasses: cfg.TimePasses},
 		Progress:     newProgress(c.stderr, isTerminal(c.stderr), "calibrating", "samples"),
@@ -357,29 +370,54 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, method cal
 	if err != nil {
 		return err
 	}
-	coll, err := calibrate(m, src, qcfg, cfg.LoadCalib)
-	if err != nil {
-		return err
+	// Choosing among methods measures outputs on the samples: not on
+	// random ones, and not when the statistics of one method are saved or
+	// loaded.
+	if synthetic || src == nil || src.Len() == 0 || cfg.SaveCalib != "" || cfg.LoadCalib != "" {
+		methods = methods[:1]
 	}
-	if cfg.SaveCalib != "" {
-		if err := saveCalib(coll, cfg.SaveCalib); err != nil {
+	var report *passes.QuantReport
+	var bias *quant.BiasReport
+	best := math.Inf(-1)
+	var kept calib.Method
+	for i, method := range methods {
+		cand := m
+		if len(methods) > 1 {
+			// A copy drops what shape inference added; preparing it
+			// again restores the state m is in.
+			if cand, err = quant.Clone(fp32); err != nil {
+				return err
+			}
+			if err := quant.Prepare(cand, qcfg); err != nil {
+				return err
+			}
+		}
+		mcfg := qcfg
+		mcfg.Method = method
+		r, b, err := c.quantizeWith(cand, fp32, src, cfg, mcfg, synthetic)
+		if err != nil {
+			if len(methods) > 1 {
+				return fmt.Errorf("method %s: %v", method, err)
+			}
 			return err
 		}
-	}
-	report, err := quant.Quantize(m, quant.Ranges(coll), qcfg)
-	if err != nil {
-		return err
-	}
-	if report != nil && cfg.Opset != 0 && report.OpsetTo > cfg.Opset {
-		return opsetTooLow(cfg.Opset, report.OpsetTo)
-	}
-	// Bias correction measures means on real samples; random ones would
-	// move biases towards noise.
-	var bias *quant.BiasReport
-	if cfg.BiasCorrection && report != nil && !synthetic && src != nil {
-		if bias, err = quant.CorrectBiases(fp32, m, src, cfg.Threads, newProgress(c.stderr, isTerminal(c.stderr), "bias correction", "layer groups")); err != nil {
-			return fmt.Errorf("bias correction: %v", err)
+		if len(methods) == 1 {
+			report, bias = r, b
+			break
 		}
+		worst, err := quant.WorstOutputSQNR(fp32, cand, src, cfg.Threads)
+		if err != nil {
+			return fmt.Errorf("method %s: %v", method, err)
+		}
+		fmt.Fprintf(c.stderr, "method %s: worst output %.1f dB on the calibration samples\n", method, worst)
+		// Ties keep the earlier method.
+		if i == 0 || worst > best {
+			best, report, bias, kept = worst, r, b, method
+			*m = *cand
+		}
+	}
+	if len(methods) > 1 {
+		fmt.Fprintf(c.stderr, "method %s kept\n", kept)
 	}
 	var lowered *lower.Report
 	if cfg.Format == "qop" && report != nil {
@@ -393,6 +431,36 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, method cal
 		return fmt.Errorf("writing %s: %v", cfg.Out, plainError(err))
 	}
 	return c.summary(cfg, report, bias, lowered, sizeBefore, fp32, m, eval)
+}
+
+// quantizeWith calibrates the prepared model m with qcfg.Method, quantizes
+// it and corrects its biases when asked.
+func (c *cli) quantizeWith(m, fp32 *graph.Model, src *calibdata.Source, cfg *quantizeConfig, qcfg quant.Config, synthetic bool) (*passes.QuantReport, *quant.BiasReport, error) {
+	coll, err := calibrate(m, src, qcfg, cfg.LoadCalib)
+	if err != nil {
+		return nil, nil, err
+	}
+	if cfg.SaveCalib != "" {
+		if err := saveCalib(coll, cfg.SaveCalib); err != nil {
+			return nil, nil, err
+		}
+	}
+	report, err := quant.Quantize(m, quant.RangesFor(m, coll, qcfg), qcfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	if report != nil && cfg.Opset != 0 && report.OpsetTo > cfg.Opset {
+		return nil, nil, opsetTooLow(cfg.Opset, report.OpsetTo)
+	}
+	// Bias correction measures means on real samples; random ones would
+	// move biases towards noise.
+	var bias *quant.BiasReport
+	if cfg.BiasCorrection && report != nil && !synthetic && src != nil {
+		if bias, err = quant.CorrectBiases(fp32, m, src, cfg.Threads, newProgress(c.stderr, isTerminal(c.stderr), "bias correction", "layer groups")); err != nil {
+			return nil, nil, fmt.Errorf("bias correction: %v", err)
+		}
+	}
+	return report, bias, nil
 }
 
 // checkOpset refuses an --opset below the model's own: onnxq never

@@ -74,6 +74,22 @@ func TestQuantizeBadInput(t *testing.T) {
 			t.Fatalf("onnxq %q wrote %s", c.args, out)
 		}
 	}
+	// Usage errors: the message, then the usage.
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{model, "-o", out, "--synthetic", "2", "--method", "minmax,bogus"}, `unknown method "bogus"`},
+		{[]string{model, "-o", out, "--synthetic", "2", "--method", "minmax,mse", "--save-calib", filepath.Join(dir, "c.json")}, "give one"},
+	} {
+		r := onnxq(t, dir, c.args...)
+		if r.code == 0 || !strings.HasPrefix(r.stderr, "onnxq: ") || !strings.Contains(strings.SplitN(r.stderr, "\n", 2)[0], c.want) {
+			t.Errorf("onnxq %q: exit %d, stderr %q: want a first line mentioning %q", c.args, r.code, r.stderr, c.want)
+		}
+		if _, err := os.Stat(out); err == nil {
+			t.Fatalf("onnxq %q wrote %s", c.args, out)
+		}
+	}
 }
 
 // TestQuantizeDeterministic: the same inputs and flags give the same bytes,
