@@ -39,6 +39,9 @@ const ReportKey = "lower.report"
 type Report struct {
 	// Lowered counts the rewritten units by the integer op they became.
 	Lowered map[string]int
+	// Moved counts the data-movement units that run on the integers, by
+	// op type.
+	Moved map[string]int
 	// Kept lists the weighted nodes left in float and why, in graph order.
 	Kept []Kept
 }
@@ -54,7 +57,7 @@ func Pass() passes.Pass {
 		Name: "lower-qdq",
 		Doc:  "rewrite DQ→Conv/MatMul→Q units into QLinearConv/QLinearMatMul",
 		Run: func(m *graph.Model, ctx *passes.Context) (bool, error) {
-			rep := &Report{Lowered: map[string]int{}}
+			rep := &Report{Lowered: map[string]int{}, Moved: map[string]int{}}
 			opset, ok := m.Opset("")
 			if !ok {
 				opset, _ = m.Opset("ai.onnx")
@@ -75,6 +78,10 @@ func Pass() passes.Pass {
 			for op, n := range rep.Lowered {
 				total += n
 				ctx.Logf("lower-qdq: %d units lowered to %s", n, op)
+			}
+			for op, n := range rep.Moved {
+				total += n
+				ctx.Logf("lower-qdq: %d %s units run on the integers", n, op)
 			}
 			for _, k := range rep.Kept {
 				ctx.Logf("lower-qdq: %s %s stays float: %s", k.Op, k.Node, k.Reason)
@@ -135,7 +142,7 @@ func lowerGraph(g *graph.Graph, rep *Report, opset int64) error {
 		if err := rewriteMove(g, u); err != nil {
 			return err
 		}
-		rep.Lowered[u.node.OpType+" (on integers)"]++
+		rep.Moved[u.node.OpType]++
 	}
 	if len(units)+len(moves) == 0 {
 		return nil

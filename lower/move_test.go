@@ -43,8 +43,8 @@ func moveModel(t *testing.T) *graph.Model {
 func TestLowerMoveOps(t *testing.T) {
 	m := moveModel(t)
 	low, rep, log := lowerModel(t, m)
-	if rep.Lowered["Transpose (on integers)"] != 1 || rep.Lowered["Reshape (on integers)"] != 1 || rep.Lowered["Concat (on integers)"] != 0 {
-		t.Fatalf("lowered %v; log:\n%s", rep.Lowered, log)
+	if rep.Moved["Transpose"] != 1 || rep.Moved["Reshape"] != 1 || rep.Moved["Concat"] != 0 {
+		t.Fatalf("moved %v; log:\n%s", rep.Moved, log)
 	}
 	for _, n := range low.Graph.Nodes {
 		if (n.OpType == "Transpose" || n.OpType == "Reshape") && n.Input(0).Producer != nil && n.Input(0).Producer.OpType == "DequantizeLinear" {
