@@ -18,6 +18,7 @@ package runtime
 import (
 	"encoding/binary"
 	"math"
+	"slices"
 	"sync"
 	"unsafe"
 
@@ -161,6 +162,10 @@ func (k *intConvKernel) fastQLinearConv(ctx *Context, a *qconvArgs) *Tensor {
 	pointwise := a.kh == 1 && a.kw == 1 && OH == H && OW == W && a.win.s[0] == 1 && a.win.s[1] == 1 &&
 		a.win.padB[0] == 0 && a.win.padB[1] == 0
 	packed := a.packed
+	symmetric := make([]bool, a.G) // every weight zero point of the group is 0
+	for g := range symmetric {
+		symmetric[g] = !slices.ContainsFunc(a.zw[g*mg:(g+1)*mg], func(z int32) bool { return z != 0 })
+	}
 	tiles := (P + fastConvTile - 1) / fastConvTile
 	ctx.Parallel(N*a.G*tiles, func(first, last int) {
 		patch := make([]uint8, fastConvTile*K)
@@ -181,10 +186,16 @@ func (k *intConvKernel) fastQLinearConv(ctx *Context, a *qconvArgs) *Tensor {
 				im2colRows(patch, K, xb[(n*C+g*cg)*H*W:], a, cg, p0, rows, zx)
 			}
 			pb := packed[g]
+			// The row sums only serve the zw·Σx term: skip their pass
+			// over the tile when the group's weights are symmetric.
+			sums := rowSum
+			if symmetric[g] {
+				sums = nil
+			}
 			if xu8 != nil {
-				kernels.Igemm(1, rows, mg, K, patch, K, pb, acc, mg, rowSum)
+				kernels.Igemm(1, rows, mg, K, patch, K, pb, acc, mg, sums)
 			} else {
-				kernels.IgemmS8(1, rows, mg, K, unsafe.Slice((*int8)(unsafe.Pointer(unsafe.SliceData(patch))), len(patch)), K, pb, acc, mg, rowSum)
+				kernels.IgemmS8(1, rows, mg, K, unsafe.Slice((*int8)(unsafe.Pointer(unsafe.SliceData(patch))), len(patch)), K, pb, acc, mg, sums)
 			}
 			for c := range mg {
 				m := g*mg + c
