@@ -15,7 +15,9 @@
 // bias whose scale is exactly sx·sw (as the quantize pass writes it), and
 // every consumer of the float output a QuantizeLinear with the same
 // per-tensor parameters. Anything else stays as it is and runs in float
-// with its DequantizeLinear/QuantizeLinear nodes. DequantizeLinear nodes
+// with its DequantizeLinear/QuantizeLinear nodes. Data-movement units
+// (DQ → Reshape/Transpose/Concat… → Q with one set of parameters) run on
+// the integers (move.go). DequantizeLinear nodes
 // left without readers are removed. It leaves a graph that Verify accepts,
 // with the graph's input and output names unchanged.
 package lower
@@ -37,6 +39,9 @@ const ReportKey = "lower.report"
 type Report struct {
 	// Lowered counts the rewritten units by the integer op they became.
 	Lowered map[string]int
+	// Moved counts the data-movement units that run on the integers, by
+	// op type.
+	Moved map[string]int
 	// Kept lists the weighted nodes left in float and why, in graph order.
 	Kept []Kept
 }
@@ -52,11 +57,15 @@ func Pass() passes.Pass {
 		Name: "lower-qdq",
 		Doc:  "rewrite DQ→Conv/MatMul→Q units into QLinearConv/QLinearMatMul",
 		Run: func(m *graph.Model, ctx *passes.Context) (bool, error) {
-			rep := &Report{Lowered: map[string]int{}}
+			rep := &Report{Lowered: map[string]int{}, Moved: map[string]int{}}
+			opset, ok := m.Opset("")
+			if !ok {
+				opset, _ = m.Opset("ai.onnx")
+			}
 			var err error
 			m.Graph.Walk(func(g *graph.Graph) {
 				if err == nil {
-					err = lowerGraph(g, rep)
+					err = lowerGraph(g, rep, opset)
 				}
 			})
 			if err != nil {
@@ -69,6 +78,10 @@ func Pass() passes.Pass {
 			for op, n := range rep.Lowered {
 				total += n
 				ctx.Logf("lower-qdq: %d units lowered to %s", n, op)
+			}
+			for op, n := range rep.Moved {
+				total += n
+				ctx.Logf("lower-qdq: %d %s units run on the integers", n, op)
 			}
 			for _, k := range rep.Kept {
 				ctx.Logf("lower-qdq: %s %s stays float: %s", k.Op, k.Node, k.Reason)
@@ -88,7 +101,7 @@ type unit struct {
 
 // lowerGraph lowers the units of g (not of its subgraphs: Walk visits
 // those).
-func lowerGraph(g *graph.Graph, rep *Report) error {
+func lowerGraph(g *graph.Graph, rep *Report, opset int64) error {
 	unreadBefore := map[*graph.Value]bool{}
 	for _, v := range g.Initializers {
 		if len(v.Consumers) == 0 {
@@ -110,13 +123,28 @@ func lowerGraph(g *graph.Graph, rep *Report) error {
 		}
 		units = append(units, u)
 	}
+	var moves []*moveUnit
+	for _, n := range g.Nodes {
+		if n.Domain != "" && n.Domain != "ai.onnx" {
+			continue
+		}
+		if u := matchMove(n, opset); u != nil {
+			moves = append(moves, u)
+		}
+	}
 	for _, u := range units {
 		if err := rewrite(g, u); err != nil {
 			return err
 		}
 		rep.Lowered[u.op]++
 	}
-	if len(units) == 0 {
+	for _, u := range moves {
+		if err := rewriteMove(g, u); err != nil {
+			return err
+		}
+		rep.Moved[u.node.OpType]++
+	}
+	if len(units)+len(moves) == 0 {
 		return nil
 	}
 	if err := removeUnread(g, unreadBefore); err != nil {

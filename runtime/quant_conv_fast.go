@@ -16,7 +16,9 @@
 package runtime
 
 import (
+	"encoding/binary"
 	"math"
+	"slices"
 	"sync"
 	"unsafe"
 
@@ -143,7 +145,11 @@ func (k *intConvKernel) fastQLinearConv(ctx *Context, a *qconvArgs) *Tensor {
 	y := ctx.Alloc(a.outType, N, a.M, OH, OW)
 	out := outputBytes(y)
 	if cg == 1 && mg == 1 {
-		fastDepthwise(ctx, a, out)
+		if !depthwiseExactInF32(a) || !layoutFits(a.win) {
+			fastDepthwise(ctx, a, out)
+			return y
+		}
+		depthwiseViaF32(ctx, a, out)
 		return y
 	}
 	if a.packed == nil {
@@ -156,11 +162,16 @@ func (k *intConvKernel) fastQLinearConv(ctx *Context, a *qconvArgs) *Tensor {
 	pointwise := a.kh == 1 && a.kw == 1 && OH == H && OW == W && a.win.s[0] == 1 && a.win.s[1] == 1 &&
 		a.win.padB[0] == 0 && a.win.padB[1] == 0
 	packed := a.packed
+	symmetric := make([]bool, a.G) // every weight zero point of the group is 0
+	for g := range symmetric {
+		symmetric[g] = !slices.ContainsFunc(a.zw[g*mg:(g+1)*mg], func(z int32) bool { return z != 0 })
+	}
 	tiles := (P + fastConvTile - 1) / fastConvTile
 	ctx.Parallel(N*a.G*tiles, func(first, last int) {
 		patch := make([]uint8, fastConvTile*K)
 		rowSum := make([]int32, fastConvTile)
 		acc := make([]int32, fastConvTile*mg)
+		colBuf := make([]int32, fastConvTile)
 		zx := uint8(a.zx) // the zero point's bits, as x's bytes hold them
 		for task := first; task < last; task++ {
 			n, g, t := task/(a.G*tiles), task/tiles%a.G, task%tiles
@@ -170,40 +181,21 @@ func (k *intConvKernel) fastQLinearConv(ctx *Context, a *qconvArgs) *Tensor {
 			if pointwise {
 				// A 1×1 window on the unpadded grid: the patch is the
 				// positions × channels transpose of the tile.
-				for ci := range cg {
-					src := xb[((n*C)+g*cg+ci)*H*W+p0:][:rows]
-					for r, v := range src {
-						patch[r*K+ci] = v
-					}
-				}
+				transposeTile(patch, K, xb[((n*C)+g*cg)*H*W+p0:], H*W, cg, rows)
 			} else {
-				for r := range rows {
-					oh, ow := (p0+r)/OW, (p0+r)%OW
-					row := patch[r*K : (r+1)*K]
-					q := 0
-					for ci := range cg {
-						plane := ((n * C) + g*cg + ci) * H * W
-						for i := range a.kh {
-							ih := oh*a.win.s[0] - a.win.padB[0] + i*a.win.d[0]
-							inRow := ih >= 0 && ih < H
-							for j := range a.kw {
-								iw := ow*a.win.s[1] - a.win.padB[1] + j*a.win.d[1]
-								v := zx
-								if inRow && iw >= 0 && iw < W {
-									v = xb[plane+ih*W+iw]
-								}
-								row[q] = v
-								q++
-							}
-						}
-					}
-				}
+				im2colRows(patch, K, xb[(n*C+g*cg)*H*W:], a, cg, p0, rows, zx)
 			}
 			pb := packed[g]
+			// The row sums only serve the zw·Σx term: skip their pass
+			// over the tile when the group's weights are symmetric.
+			sums := rowSum
+			if symmetric[g] {
+				sums = nil
+			}
 			if xu8 != nil {
-				kernels.Igemm(1, rows, mg, K, patch, K, pb, acc, mg, rowSum)
+				kernels.Igemm(1, rows, mg, K, patch, K, pb, acc, mg, sums)
 			} else {
-				kernels.IgemmS8(1, rows, mg, K, unsafe.Slice((*int8)(unsafe.Pointer(unsafe.SliceData(patch))), len(patch)), K, pb, acc, mg, rowSum)
+				kernels.IgemmS8(1, rows, mg, K, unsafe.Slice((*int8)(unsafe.Pointer(unsafe.SliceData(patch))), len(patch)), K, pb, acc, mg, sums)
 			}
 			for c := range mg {
 				m := g*mg + c
@@ -213,9 +205,23 @@ func (k *intConvKernel) fastQLinearConv(ctx *Context, a *qconvArgs) *Tensor {
 				}
 				zw, scale := a.zw[m], a.scales[m]
 				dst := out[(n*a.M+m)*P+p0:][:rows]
-				for r := range dst {
-					v := acc[r*mg+c] - base - zw*rowSum[r]
-					dst[r] = byte(requantizeF32(v, scale, a.zy, a.lo, a.hi))
+				rq := newRequantizer(scale, a.zy, a.lo, a.hi)
+				switch {
+				case !rq.exact:
+					for r := range dst {
+						v := acc[r*mg+c] - base - zw*rowSum[r]
+						dst[r] = byte(requantizeF32(v, scale, a.zy, a.lo, a.hi))
+					}
+				case zw == 0:
+					for r := range dst {
+						colBuf[r] = acc[r*mg+c]
+					}
+					rq.run(dst, colBuf, -base)
+				default:
+					for r := range dst {
+						colBuf[r] = acc[r*mg+c] - zw*rowSum[r]
+					}
+					rq.run(dst, colBuf, -base)
 				}
 			}
 		}
@@ -294,6 +300,229 @@ func fastDepthwise(ctx *Context, a *qconvArgs, y []byte) {
 			}
 		}
 	})
+}
+
+// im2colRows fills rows rows of patch (row r at r·K, K = cg·kh·kw) with
+// the windows of output positions p0… over the cg planes of x (H×W each,
+// from x[0]); taps outside the input hold zx. It works on runs of
+// positions in one output row: for each (channel, tap) the run's column of
+// the patch is a strided read of one input row, with the columns that
+// fall in the padding filled with zx, so the per-element work is one load
+// and one store.
+func im2colRows(patch []uint8, K int, x []uint8, a *qconvArgs, cg, p0, rows int, zx uint8) {
+	H, W := a.win.in[0], a.win.in[1]
+	OW := a.win.out[1]
+	s0, s1, d0, d1 := a.win.s[0], a.win.s[1], a.win.d[0], a.win.d[1]
+	top, left := a.win.padB[0], a.win.padB[1]
+	kh, kw := a.kh, a.kw
+	for r0 := 0; r0 < rows; {
+		oh, ow0 := (p0+r0)/OW, (p0+r0)%OW
+		n := min(rows-r0, OW-ow0) // positions left in this output row
+		for ci := range cg {
+			plane := x[ci*H*W:]
+			for i := range kh {
+				ih := oh*s0 - top + i*d0
+				for j := range kw {
+					q := r0*K + (ci*kh+i)*kw + j
+					if ih < 0 || ih >= H {
+						for r := range n {
+							patch[q+r*K] = zx
+						}
+						continue
+					}
+					line := plane[ih*W : (ih+1)*W : (ih+1)*W]
+					// Input column of run position r: iw0 + r·s1; the
+					// valid ones are lo ≤ r < hi.
+					iw0 := ow0*s1 - left + j*d1
+					lo, hi := 0, n
+					if iw0 < 0 {
+						lo = min(n, (-iw0+s1-1)/s1)
+					}
+					if last := iw0 + (n-1)*s1; last >= W {
+						hi = max(lo, n-(last-W+s1)/s1)
+					}
+					for r := 0; r < lo; r++ {
+						patch[q+r*K] = zx
+					}
+					if lo >= hi {
+						// The whole run reads padding (wide pads or
+						// dilations): nothing to copy.
+					} else if s1 == 1 {
+						col := patch[q+lo*K:]
+						for r, v := range line[iw0+lo : iw0+hi] {
+							col[r*K] = v
+						}
+					} else {
+						iw := iw0 + lo*s1
+						for r := lo; r < hi; r++ {
+							patch[q+r*K] = line[iw]
+							iw += s1
+						}
+					}
+					for r := hi; r < n; r++ {
+						patch[q+r*K] = zx
+					}
+				}
+			}
+		}
+		r0 += n
+	}
+}
+
+// transposeTile sets patch[r·K + c] = x[c·stride + r] for c < cg and
+// r < rows: blocks of 8×8 bytes are transposed in registers (three rounds
+// of masked swaps on uint64 words), the edges byte by byte.
+func transposeTile(patch []uint8, K int, x []uint8, stride, cg, rows int) {
+	c := 0
+	for ; c+8 <= cg; c += 8 {
+		r := 0
+		for ; r+8 <= rows; r += 8 {
+			var w [8]uint64
+			for i := range w {
+				w[i] = binary.LittleEndian.Uint64(x[(c+i)*stride+r:])
+			}
+			transpose8x8(&w)
+			for i := range w {
+				binary.LittleEndian.PutUint64(patch[(r+i)*K+c:], w[i])
+			}
+		}
+		for ; r < rows; r++ {
+			for i := range 8 {
+				patch[r*K+c+i] = x[(c+i)*stride+r]
+			}
+		}
+	}
+	for ; c < cg; c++ {
+		src := x[c*stride:][:rows]
+		for r, v := range src {
+			patch[r*K+c] = v
+		}
+	}
+}
+
+// transpose8x8 transposes the 8×8 byte matrix whose row i is w[i] (byte k
+// of w[i], little-endian, is element (i, k)).
+func transpose8x8(w *[8]uint64) {
+	const m1, m2, m4 = 0x00FF00FF00FF00FF, 0x0000FFFF0000FFFF, 0x00000000FFFFFFFF
+	for i := 0; i < 8; i += 2 {
+		t := (w[i]>>8 ^ w[i+1]) & m1
+		w[i+1] ^= t
+		w[i] ^= t << 8
+	}
+	for _, i := range [4]int{0, 1, 4, 5} {
+		t := (w[i]>>16 ^ w[i+2]) & m2
+		w[i+2] ^= t
+		w[i] ^= t << 16
+	}
+	for i := range 4 {
+		t := (w[i]>>32 ^ w[i+4]) & m4
+		w[i+4] ^= t
+		w[i] ^= t << 32
+	}
+}
+
+// depthwiseExactBound is 2^24: float32 holds every integer of magnitude
+// up to it exactly.
+const depthwiseExactBound = 1 << 24
+
+// depthwiseExactInF32 reports whether every partial sum of every
+// depthwise output of a is an integer below 2^24 in magnitude, so that
+// float32 arithmetic (fused or not) computes Σ(x−zx)(w−zw) exactly:
+// Σ_t |w_t−zw| · max|x−zx| bounds them all, and max|x−zx| ≤ 255.
+func depthwiseExactInF32(a *qconvArgs) bool {
+	kk := a.kh * a.kw
+	for c := range a.M {
+		var s int64
+		for _, w := range a.w[c*kk : (c+1)*kk] {
+			d := int64(w) - int64(a.zw[c])
+			if d < 0 {
+				d = -d
+			}
+			s += d
+		}
+		if s*255 >= depthwiseExactBound {
+			return false
+		}
+	}
+	return true
+}
+
+// depthwiseViaF32 computes a depthwise convolution whose sums are exact in
+// float32 (depthwiseExactInF32) with the vectorised row kernel of the
+// float depthwise path: each plane, minus the zero point, is laid out as
+// float32 (padding 0, so a padded tap adds (zx−zx)·w = 0 as in the
+// reference), kernels.ConvRows sums the taps, and the integer sum plus the
+// int32 bias (wrapping, as the reference does) is requantized. The result
+// equals fastDepthwise's bit for bit; it is several times faster because
+// Go does not vectorise the int32 loop.
+func depthwiseViaF32(ctx *Context, a *qconvArgs, y []byte) {
+	N, C := a.x.Shape[0], a.x.Shape[1]
+	p := newPlaneWindow(a.win)
+	kk := a.kh * a.kw
+	xb := outputBytes(a.x)
+	signed := a.x.DType == graph.Int8
+	zx := float32(a.zx)
+	ctx.Parallel(N*C, func(lo, hi int) {
+		buf, done := scratch(p.size)
+		defer done()
+		tmp := make([]float32, p.iw)
+		plane := make([]float32, p.ih*p.iw)
+		wide := make([]float32, p.n)
+		wk := make([]float32, kk)
+		for task := lo; task < hi; task++ {
+			n, c := task/C, task%C
+			src := (n*C + c) * p.ih * p.iw
+			kernels.WidenBytes(plane, xb[src:src+len(plane)], zx, signed)
+			p.layout(buf, plane, 0, tmp)
+			for t, w := range a.w[c*kk : (c+1)*kk] {
+				wk[t] = float32(int32(w) - a.zw[c])
+			}
+			kernels.ConvRows(wide, 0, buf, p.taps, wk)
+			b := int32(0)
+			if a.bias != nil {
+				b = a.bias[c]
+			}
+			scale := a.scales[c]
+			dst := y[(n*a.M+c)*p.oh*p.ow:][:p.oh*p.ow]
+			rq := newRequantizer(scale, a.zy, a.lo, a.hi)
+			for oy := range p.oh {
+				row := wide[oy*p.pitch:][:p.ow]
+				out := dst[oy*p.ow:][:p.ow]
+				if !rq.exact {
+					for i, v := range row {
+						out[i] = byte(requantizeF32(int32(v)+b, scale, a.zy, a.lo, a.hi))
+					}
+					continue
+				}
+				kernels.RequantizeSums(out, row, b, rq.scale, rq.lo, rq.hi, rq.zp)
+			}
+		}
+	})
+}
+
+// requantizer is requantizeF32 for one output channel run by
+// kernels.Requantize (vectorised), which gives the same bits: the float32
+// product is clamped to [lo−zp, hi−zp] before it is rounded (rounding is
+// monotone and the bounds are integers, so clamping first and rounding
+// first agree). It needs a finite scale (a non-finite one may make a NaN,
+// which requantizeF32 maps to zp) and small bounds; exact reports whether
+// it may be used.
+type requantizer struct {
+	scale, lo, hi float32
+	zp            int32
+	exact         bool
+}
+
+func newRequantizer(scale float32, zp, lo, hi int64) requantizer {
+	finite := !math.IsNaN(float64(scale)) && !math.IsInf(float64(scale), 0)
+	small := zp >= -1<<16 && zp <= 1<<16 && lo >= -1<<16 && hi <= 1<<16
+	return requantizer{scale: scale, lo: float32(lo - zp), hi: float32(hi - zp), zp: int32(zp), exact: finite && small}
+}
+
+// run sets dst[i] to requantizeF32(sums[i]+add, scale, zp, lo, hi) as a
+// byte (the add wrapping in int32); rq.exact must hold.
+func (rq *requantizer) run(dst []byte, sums []int32, add int32) {
+	kernels.Requantize(dst, sums, add, rq.scale, rq.lo, rq.hi, rq.zp)
 }
 
 // requantizeF32 is requantize with the saturation done with comparisons.

@@ -5,6 +5,7 @@ package runtime
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -34,94 +35,202 @@ func TestFastQLinearConvMatchesReference(t *testing.T) {
 		xType := []graph.DType{graph.Uint8, graph.Int8}[rng.IntN(2)]
 		yType := []graph.DType{graph.Uint8, graph.Int8}[rng.IntN(2)]
 
-		x := New(xType, N, C, H, W)
-		switch d := x.Data.(type) {
-		case []uint8:
-			for i := range d {
-				d[i] = uint8(rng.IntN(256))
-			}
-		case []int8:
-			for i := range d {
-				d[i] = int8(rng.IntN(256) - 128)
-			}
+		checkFastQConv(t, rng, trial, qconvCase{N, C, M, G, kh, kw, H, W, sh, sw, dh, dw, pads, xType, yType, 0})
+	}
+}
+
+// qconvCase is one QLinearConv shape of the fast-path tests.
+type qconvCase struct {
+	N, C, M, G, kh, kw, H, W, sh, sw, dh, dw int
+	pads                                     []int64
+	xType, yType                             graph.DType
+	// wAll, when not 0, is every weight's value (the extreme ones).
+	wAll int8
+}
+
+// TestFastQLinearConvPointwiseAndWide covers what the random shapes above
+// rarely reach: 1×1 convolutions over many channels and positions (the
+// 8×8 block transpose and its edges), 3×3 windows over wide rows (the
+// run copies of im2col), and depthwise kernels too large for the float32
+// path (the int32 fallback).
+func TestFastQLinearConvPointwiseAndWide(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 3))
+	trial := 0
+	for _, c := range []int{1, 7, 8, 9, 16, 17, 31} {
+		for _, hw := range [][2]int{{1, 1}, {3, 5}, {8, 8}, {12, 13}, {16, 9}} {
+			checkFastQConv(t, rng, trial, qconvCase{1, c, 1 + rng.IntN(9), 1, 1, 1, hw[0], hw[1], 1, 1, 1, 1, []int64{0, 0, 0, 0}, graph.Uint8, graph.Uint8, 0})
+			checkFastQConv(t, rng, trial+1, qconvCase{2, 2 * c, 2 * (1 + rng.IntN(5)), 2, 1, 1, hw[0], hw[1], 1, 1, 1, 1, []int64{0, 0, 0, 0}, graph.Int8, graph.Uint8, 0})
+			trial += 2
 		}
-		w := New(graph.Int8, M, cg, kh, kw)
-		for i := range w.Data.([]int8) {
-			w.Data.([]int8)[i] = int8(rng.IntN(256) - 128)
-		}
-		xzp := New(xType)
-		if xType == graph.Uint8 {
-			xzp.Data.([]uint8)[0] = uint8(rng.IntN(256))
-		} else {
-			xzp.Data.([]int8)[0] = int8(rng.IntN(256) - 128)
-		}
-		nz := 1
-		if rng.IntN(2) == 0 {
-			nz = M
-		}
-		wzp := New(graph.Int8, nz)
-		if nz == 1 {
-			wzp.Shape = nil
-		}
-		for i := range wzp.Data.([]int8) {
-			if rng.IntN(3) == 0 {
-				wzp.Data.([]int8)[i] = int8(rng.IntN(21) - 10)
-			}
-		}
-		ws := New(graph.Float32, M)
-		for i := range ws.F32() {
-			ws.F32()[i] = float32(rng.Float64()*0.02 + 1e-4)
-		}
-		var bias *Tensor
-		if rng.IntN(3) != 0 {
-			bias = New(graph.Int32, M)
-			for i := range bias.Data.([]int32) {
-				bias.Data.([]int32)[i] = int32(rng.IntN(20001) - 10000)
+	}
+	for _, s := range []int{1, 2} {
+		for _, k := range []int{2, 3, 5} {
+			for _, w := range []int{k, 17, 40} {
+				p := int64(k / 2)
+				checkFastQConv(t, rng, trial, qconvCase{1, 3, 4, 1, k, k, 6, w, s, s, 1, 1, []int64{p, p, p, p}, graph.Uint8, graph.Int8, 0})
+				trial++
 			}
 		}
-		yzp := New(yType)
-		if yType == graph.Uint8 {
-			yzp.Data.([]uint8)[0] = uint8(rng.IntN(256))
-		} else {
-			yzp.Data.([]int8)[0] = int8(rng.IntN(256) - 128)
+	}
+	// Windows wider than the input, with pads and dilations that put
+	// whole runs of taps in the padding.
+	for _, c := range []qconvCase{
+		{1, 2, 3, 1, 1, 3, 1, 1, 1, 1, 1, 4, []int64{0, 5, 0, 5}, graph.Uint8, graph.Uint8, 0},
+		{1, 1, 2, 1, 3, 3, 2, 1, 1, 2, 2, 3, []int64{3, 4, 3, 4}, graph.Int8, graph.Uint8, 0},
+		{2, 2, 2, 1, 2, 2, 1, 2, 2, 1, 1, 1, []int64{2, 2, 2, 2}, graph.Uint8, graph.Int8, 0},
+	} {
+		checkFastQConv(t, rng, trial, c)
+		trial++
+	}
+	// 25×25 taps of weight −128 against a zero point of at most 10:
+	// Σ|w−zw|·255 passes 2^24, so the depthwise path must stay in int32.
+	big := qconvCase{1, 2, 2, 2, 25, 25, 30, 30, 1, 1, 1, 1, []int64{12, 12, 12, 12}, graph.Uint8, graph.Uint8, -128}
+	w := make([]int8, 2*25*25)
+	for i := range w {
+		w[i] = -128
+	}
+	if depthwiseExactInF32(&qconvArgs{w: w, M: 2, kh: 25, kw: 25, zw: []int32{10, 10}}) {
+		t.Fatal("a 25×25 kernel of −128 passes the float32 bound")
+	}
+	checkFastQConv(t, rng, trial, big)
+}
+
+// checkFastQConv runs one case with random data through the reference and
+// the fast path (1 and 3 threads) and fails unless they agree bit for bit.
+func checkFastQConv(t *testing.T, rng *rand.Rand, trial int, q qconvCase) {
+	t.Helper()
+	N, C, M, G, kh, kw, H, W := q.N, q.C, q.M, q.G, q.kh, q.kw, q.H, q.W
+	sh, sw, dh, dw, pads, xType, yType := q.sh, q.sw, q.dh, q.dw, q.pads, q.xType, q.yType
+	cg := C / G
+	x := New(xType, N, C, H, W)
+	switch d := x.Data.(type) {
+	case []uint8:
+		for i := range d {
+			d[i] = uint8(rng.IntN(256))
 		}
-		in := []*Tensor{x, Scalar(float32(rng.Float64()*0.05 + 1e-3)), xzp, w, ws, wzp, Scalar(float32(rng.Float64()*0.5 + 0.01)), yzp}
-		if bias != nil {
-			in = append(in, bias)
+	case []int8:
+		for i := range d {
+			d[i] = int8(rng.IntN(256) - 128)
 		}
-		attrs := []*graph.Attribute{
-			graph.IntAttr("group", int64(G)),
-			graph.IntsAttr("strides", int64(sh), int64(sw)),
-			graph.IntsAttr("dilations", int64(dh), int64(dw)),
-			graph.IntsAttr("pads", pads...),
+	}
+	w := New(graph.Int8, M, cg, kh, kw)
+	for i := range w.Data.([]int8) {
+		w.Data.([]int8)[i] = int8(rng.IntN(256) - 128)
+		if q.wAll != 0 {
+			w.Data.([]int8)[i] = q.wAll
 		}
-		name := fmt.Sprintf("trial %d: N%d C%d M%d G%d k%dx%d in %dx%d s%d,%d d%d,%d pads %v x %v y %v", trial, N, C, M, G, kh, kw, H, W, sh, sw, dh, dw, pads, xType, yType)
-		node := &graph.Node{OpType: "QLinearConv", Attrs: attrs}
-		kern, err := newIntConv(node, true)
+	}
+	xzp := New(xType)
+	if xType == graph.Uint8 {
+		xzp.Data.([]uint8)[0] = uint8(rng.IntN(256))
+	} else {
+		xzp.Data.([]int8)[0] = int8(rng.IntN(256) - 128)
+	}
+	nz := 1
+	if rng.IntN(2) == 0 {
+		nz = M
+	}
+	wzp := New(graph.Int8, nz)
+	if nz == 1 {
+		wzp.Shape = nil
+	}
+	for i := range wzp.Data.([]int8) {
+		if rng.IntN(3) == 0 {
+			wzp.Data.([]int8)[i] = int8(rng.IntN(21) - 10)
+		}
+	}
+	ws := New(graph.Float32, M)
+	for i := range ws.F32() {
+		ws.F32()[i] = float32(rng.Float64()*0.02 + 1e-4)
+	}
+	var bias *Tensor
+	if rng.IntN(3) != 0 {
+		bias = New(graph.Int32, M)
+		for i := range bias.Data.([]int32) {
+			bias.Data.([]int32)[i] = int32(rng.IntN(20001) - 10000)
+		}
+	}
+	yzp := New(yType)
+	if yType == graph.Uint8 {
+		yzp.Data.([]uint8)[0] = uint8(rng.IntN(256))
+	} else {
+		yzp.Data.([]int8)[0] = int8(rng.IntN(256) - 128)
+	}
+	in := []*Tensor{x, Scalar(float32(rng.Float64()*0.05 + 1e-3)), xzp, w, ws, wzp, Scalar(float32(rng.Float64()*0.5 + 0.01)), yzp}
+	if bias != nil {
+		in = append(in, bias)
+	}
+	attrs := []*graph.Attribute{
+		graph.IntAttr("group", int64(G)),
+		graph.IntsAttr("strides", int64(sh), int64(sw)),
+		graph.IntsAttr("dilations", int64(dh), int64(dw)),
+		graph.IntsAttr("pads", pads...),
+	}
+	name := fmt.Sprintf("trial %d: N%d C%d M%d G%d k%dx%d in %dx%d s%d,%d d%d,%d pads %v x %v y %v", trial, N, C, M, G, kh, kw, H, W, sh, sw, dh, dw, pads, xType, yType)
+	node := &graph.Node{OpType: "QLinearConv", Attrs: attrs}
+	kern, err := newIntConv(node, true)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	forceReferenceQConv = true
+	want, werr := kern.Run(&Context{Threads: 1, Node: node}, in)
+	forceReferenceQConv = false
+	if werr != nil {
+		return // a shape the attributes do not allow: both paths refuse it
+	}
+	if kern.(*intConvKernel).newQConvArgs(x, xzp, w, wzp, bias, make([]float32, M), 0, 0, 255, yType) == nil {
+		t.Fatalf("%s: does not take the fast path", name)
+	}
+	for _, threads := range []int{1, 3} {
+		got, err := kern.Run(&Context{Threads: threads, Node: node}, in)
 		if err != nil {
-			t.Fatalf("%s: %v", name, err)
+			t.Fatalf("%s: fast path: %v", name, err)
 		}
-		forceReferenceQConv = true
-		want, werr := kern.Run(&Context{Threads: 1, Node: node}, in)
-		forceReferenceQConv = false
-		if werr != nil {
-			continue // a shape the attributes do not allow: both paths refuse it
+		if !slices.Equal(got[0].Shape, want[0].Shape) {
+			t.Fatalf("%s: shape %v, want %v", name, got[0].Shape, want[0].Shape)
 		}
-		if kern.(*intConvKernel).newQConvArgs(x, xzp, w, wzp, bias, make([]float32, M), 0, 0, 255, yType) == nil {
-			t.Fatalf("%s: does not take the fast path", name)
+		g8, w8 := fmt.Sprint(got[0].Data), fmt.Sprint(want[0].Data)
+		if g8 != w8 {
+			t.Fatalf("%s, %d threads: fast path differs from the reference", name, threads)
 		}
-		for _, threads := range []int{1, 3} {
-			got, err := kern.Run(&Context{Threads: threads, Node: node}, in)
-			if err != nil {
-				t.Fatalf("%s: fast path: %v", name, err)
+	}
+}
+
+// TestRequantizerMatchesRequantizeF32 checks the float32 requantizer
+// against requantizeF32 on extreme accumulators, exact ties and random
+// values, for uint8 and int8 outputs and scales from tiny to huge.
+func TestRequantizerMatchesRequantizeF32(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 9))
+	accs := []int32{0, 1, -1, 2, -2, 3, -3, 127, 128, -128, 255, 256, 1 << 24, -1 << 24, 1<<24 + 1, 1<<31 - 1, -1 << 31}
+	for range 2000 {
+		accs = append(accs, int32(rng.Uint32()), int32(rng.IntN(20001)-10000))
+	}
+	scales := []float32{0.5, 0.25, 1, 1.5, 2.5e-3, 1e-9, 1e-30, 3e4, 1e30, 7.25e-5}
+	for range 200 {
+		scales = append(scales, float32(rng.Float64()*0.1))
+	}
+	for _, rng := range [][3]int64{{0, 0, 255}, {128, 0, 255}, {255, 0, 255}, {0, -128, 127}, {-128, -128, 127}, {127, -128, 127}, {-7, -128, 127}} {
+		zp, lo, hi := rng[0], rng[1], rng[2]
+		for _, s := range scales {
+			for _, sign := range []float32{1, -1} {
+				rq := newRequantizer(sign*s, zp, lo, hi)
+				if !rq.exact {
+					t.Fatalf("scale %g: not exact", s)
+				}
+				got := make([]byte, len(accs))
+				rq.run(got, accs, 0)
+				for i, acc := range accs {
+					want := byte(requantizeF32(acc, sign*s, zp, lo, hi))
+					if got[i] != want {
+						t.Fatalf("acc %d scale %g zp %d [%d,%d]: %d, want %d", acc, sign*s, zp, lo, hi, got[i], want)
+					}
+				}
 			}
-			if !slices.Equal(got[0].Shape, want[0].Shape) {
-				t.Fatalf("%s: shape %v, want %v", name, got[0].Shape, want[0].Shape)
-			}
-			g8, w8 := fmt.Sprint(got[0].Data), fmt.Sprint(want[0].Data)
-			if g8 != w8 {
-				t.Fatalf("%s, %d threads: fast path differs from the reference", name, threads)
-			}
+		}
+	}
+	for _, s := range []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1))} {
+		if newRequantizer(s, 0, 0, 255).exact {
+			t.Errorf("scale %g: a non-finite scale must take requantizeF32", s)
 		}
 	}
 }

@@ -770,6 +770,14 @@ func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.Bi
 			ops = append(ops, "none")
 		}
 		fmt.Fprintf(w, "qop\t%s\n", strings.Join(ops, ", "))
+		if len(lowered.Moved) > 0 {
+			moved := make([]string, 0, len(lowered.Moved))
+			for op, n := range lowered.Moved {
+				moved = append(moved, fmt.Sprintf("%s %d", op, n))
+			}
+			sort.Strings(moved)
+			fmt.Fprintf(w, "qop\ton the integers (no DequantizeLinear/QuantizeLinear): %s\n", strings.Join(moved, ", "))
+		}
 		reasons := map[string]int{}
 		for _, k := range lowered.Kept {
 			reasons[k.Op+": "+k.Reason]++

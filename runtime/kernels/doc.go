@@ -102,4 +102,17 @@
 // MAXPS semantics for NaN), Saxpy, Sdot and Deinterleave. The assembly versions
 // use fused multiply-add for every element, the vector body and the tail
 // alike, so an element's value does not depend on its position.
+//
+// # Requantization
+//
+// Requantize turns int32 sums into 8-bit outputs the way ONNX Runtime's
+// QLinearConv does: float32(sum)·scale, rounded half to even, plus the
+// zero point, saturated. The product is clamped to [qmin−zp, qmax−zp]
+// before rounding (the bounds are integers and rounding is monotone, so
+// this is the same integer), which lets the AVX2 loop use VMAXPS/VMINPS,
+// VROUNDPS and a byte pack, and the Go loop a 1.5·2^23 rounding constant;
+// both give the same bits. RequantizeSums does the same for integer sums
+// held in float32 (the depthwise path computes Σ(x−zx)(w−zw) with
+// ConvRows, exact while every partial sum stays below 2^24), and
+// WidenBytes turns 8-bit activations minus their zero point into float32.
 package kernels

@@ -1,0 +1,157 @@
+// move.go lowers the data-movement units of a QDQ graph:
+//
+//	DequantizeLinear(x) ─► Reshape / Transpose / Concat … ─► QuantizeLinear ─► y
+//
+// where every DequantizeLinear feeding the op's data inputs and every
+// QuantizeLinear reading its output use the same per-tensor scale, zero
+// point and 8-bit type. Such an op only moves, copies or selects elements
+// (Resize in nearest mode copies), so it may run on the integers themselves: QuantizeLinear(DequantizeLinear(q))
+// is q again for every 8-bit q when the scale is a normal float32 (k·s/s
+// rounds back to the integer k for |k| ≤ 255). The rewrite reads the
+// DequantizeLinear inputs and writes the QuantizeLinear's output name; the
+// DequantizeLinear nodes left unread are removed by lowerGraph. This keeps
+// the float islands, their conversions and their float buffers out of the
+// run. Ops with other inputs (shapes, indices, scales) take them as they
+// were.
+package lower
+
+import (
+	"math"
+	"slices"
+
+	"github.com/onnxq/onnxq/graph"
+)
+
+// moveOps lists the data-movement ops lowered, with the indices of their
+// data inputs (-1: all of them).
+var moveOps = map[string]int{
+	"Reshape": 0, "Transpose": 0, "Flatten": 0, "Squeeze": 0, "Unsqueeze": 0,
+	"Slice": 0, "Gather": 0, "Resize": 0, "Concat": -1,
+	// MaxPool would fit too (dequantization is increasing, so the largest
+	// integer is the largest value), but the runtime's 8-bit MaxPool is a
+	// generic loop about ten times slower than its vectorised float one:
+	// the DQ/Q pair costs less. It stays float until that kernel exists.
+}
+
+// qparams are a Q or DQ node's per-tensor parameters.
+type qparams struct {
+	scale float32
+	zp    int64
+	dt    graph.DType
+}
+
+// roundTrips reports whether Q(DQ(q)) = q for every 8-bit q under p: a
+// positive normal scale whose products with the integers stay finite.
+func (p qparams) roundTrips() bool {
+	s := float64(p.scale)
+	return eightBit(p.dt) && s >= 0x1p-100 && s*512 < math.MaxFloat32
+}
+
+// moveUnit is one matched data-movement unit.
+type moveUnit struct {
+	node   *graph.Node
+	dqs    []*graph.Node // the DequantizeLinear of each data input
+	quants []*graph.Node
+}
+
+// matchMove checks n for a data-movement unit; nil when it does not fit.
+func matchMove(n *graph.Node, opset int64) *moveUnit {
+	data, ok := moveOps[n.OpType]
+	if !ok || len(n.Outputs) != 1 || n.Outputs[0] == nil {
+		return nil
+	}
+	switch n.OpType {
+	case "MaxPool":
+		// uint8/int8 MaxPool is defined from opset 12; the Indices output
+		// must be absent (checked above).
+		if opset < 12 {
+			return nil
+		}
+	case "Resize":
+		if n.AttrString("mode", "nearest") != "nearest" {
+			return nil
+		}
+	}
+	u := &moveUnit{node: n}
+	var p qparams
+	for i, in := range n.Inputs {
+		if data >= 0 && i != data {
+			continue
+		}
+		d := dq(in)
+		if d == nil {
+			return nil
+		}
+		dp, ok := nodeParams(d, d.Input(0))
+		if !ok || (len(u.dqs) > 0 && dp != p) {
+			return nil
+		}
+		p = dp
+		u.dqs = append(u.dqs, d)
+	}
+	if len(u.dqs) == 0 || !p.roundTrips() {
+		return nil
+	}
+	out := n.Outputs[0]
+	if len(out.Consumers) == 0 || slices.Contains(out.Graph.Outputs, out) {
+		return nil
+	}
+	for _, c := range out.Consumers {
+		if c.OpType != "QuantizeLinear" || (c.Domain != "" && c.Domain != "ai.onnx") || c.Input(0) != out || len(c.Outputs) != 1 {
+			return nil
+		}
+		qp, ok := nodeParams(c, c.Outputs[0])
+		if !ok || qp != p {
+			return nil
+		}
+		u.quants = append(u.quants, c)
+	}
+	return u
+}
+
+// nodeParams returns a Q or DQ node's per-tensor parameters, the type
+// taken from its integer side v.
+func nodeParams(n *graph.Node, v *graph.Value) (qparams, bool) {
+	if n.AttrInt("block_size", 0) != 0 {
+		return qparams{}, false
+	}
+	s, zp, ok := perTensorParams(n)
+	if !ok {
+		return qparams{}, false
+	}
+	return qparams{scale: s, zp: zp, dt: elemType(v)}, true
+}
+
+// rewriteMove replaces u by its op on the integers.
+func rewriteMove(g *graph.Graph, u *moveUnit) error {
+	n := u.node
+	inputs := slices.Clone(n.Inputs)
+	k := 0
+	data := moveOps[n.OpType]
+	for i := range inputs {
+		if data >= 0 && i != data {
+			continue
+		}
+		inputs[i] = u.dqs[k].Input(0)
+		k++
+	}
+	lowered := &graph.Node{Name: n.Name, OpType: n.OpType, Domain: n.Domain, Inputs: inputs, Attrs: slices.Clone(n.Attrs)}
+	out := u.quants[0].Outputs[0]
+	pos := slices.Index(g.Nodes, n)
+	if err := g.InsertNode(pos, lowered, g.UniqueName(out.Name+"_lowered")); err != nil {
+		return err
+	}
+	result := lowered.Outputs[0]
+	result.DType, result.Shape = elemType(out), out.Shape
+	name := out.Name
+	for _, q := range u.quants {
+		g.ReplaceUses(q.Outputs[0], result)
+		if err := g.RemoveNode(q); err != nil {
+			return err
+		}
+	}
+	if err := g.RemoveNode(n); err != nil {
+		return err
+	}
+	return g.Rename(result, name)
+}

@@ -1,0 +1,68 @@
+//go:build amd64 && !noasm
+
+// This file selects the AVX2 requantization loop when the CPU has it.
+
+package kernels
+
+var requantAVX2 = hasAVX2()
+
+func requantize(dst []byte, src []int32, add int32, scale, lo, hi float32, zp int32) {
+	n := len(dst) &^ 7
+	if !requantAVX2 || n == 0 {
+		requantizeGo(dst, src, add, scale, lo, hi, zp)
+		return
+	}
+	requantizeAVX2(&dst[0], &src[0], n, add, scale, lo, hi, zp)
+	requantizeGo(dst[n:], src[n:], add, scale, lo, hi, zp)
+}
+
+// requantizeAVX2 is requantizeGo on n elements, n a multiple of 8, eight
+// at a time:
+//
+//	for i := range n {
+//		f := float32(float32(src[i]+add) * scale)
+//		f = min(max(f, lo), hi)
+//		dst[i] = byte(int32(roundHalfEven(f)) + zp)
+//	}
+//
+// (VROUNDPS with mode 0 rounds half to even; the clamped values are small
+// integers plus fractions, so VCVTTPS2DQ of the rounded value is exact.)
+//
+//go:noescape
+func requantizeAVX2(dst *byte, src *int32, n int, add int32, scale, lo, hi float32, zp int32)
+
+func requantizeSums(dst []byte, src []float32, add int32, scale, lo, hi float32, zp int32) {
+	n := len(dst) &^ 7
+	if !requantAVX2 || n == 0 {
+		requantizeSumsGo(dst, src, add, scale, lo, hi, zp)
+		return
+	}
+	requantizeSumsAVX2(&dst[0], &src[0], n, add, scale, lo, hi, zp)
+	requantizeSumsGo(dst[n:], src[n:], add, scale, lo, hi, zp)
+}
+
+// requantizeSumsAVX2 is requantizeAVX2 of int32(src[i]) (VCVTTPS2DQ,
+// exact for the integers src holds).
+//
+//go:noescape
+func requantizeSumsAVX2(dst *byte, src *float32, n int, add int32, scale, lo, hi float32, zp int32)
+
+func widenBytes(dst []float32, src []byte, sub float32, signed bool) {
+	n := len(dst) &^ 7
+	if !requantAVX2 || n == 0 {
+		widenBytesGo(dst, src, sub, signed)
+		return
+	}
+	widenBytesAVX2(&dst[0], &src[0], n, sub, signed)
+	widenBytesGo(dst[n:], src[n:], sub, signed)
+}
+
+// widenBytesAVX2 is widenBytesGo on n elements, n a multiple of 8:
+//
+//	for i := range n {
+//		v := float32(src[i])            // or float32(int8(src[i])) when signed
+//		dst[i] = v - sub
+//	}
+//
+//go:noescape
+func widenBytesAVX2(dst *float32, src *byte, n int, sub float32, signed bool)

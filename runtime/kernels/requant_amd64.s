@@ -1,0 +1,130 @@
+//go:build amd64 && !noasm
+
+#include "textflag.h"
+
+// func requantizeAVX2(dst *byte, src *int32, n int, add int32, scale, lo, hi float32, zp int32)
+TEXT ·requantizeAVX2(SB), NOSPLIT, $0-44
+	MOVQ         dst+0(FP), DI
+	MOVQ         src+8(FP), SI
+	MOVQ         n+16(FP), CX
+	MOVL         add+24(FP), AX
+	MOVQ         AX, X4
+	VPBROADCASTD X4, Y4
+	VBROADCASTSS scale+28(FP), Y1
+	VBROADCASTSS lo+32(FP), Y2
+	VBROADCASTSS hi+36(FP), Y3
+	MOVL         zp+40(FP), AX
+	MOVQ         AX, X5
+	VPBROADCASTD X5, Y5
+	VPCMPEQD     Y7, Y7, Y7
+	VPSRLD       $24, Y7, Y7 // 0xFF in every dword
+
+loop8:
+	CMPQ        CX, $8
+	JLT         done
+	VMOVDQU     (SI), Y0
+	VPADDD      Y4, Y0, Y0
+	VCVTDQ2PS   Y0, Y0
+	VMULPS      Y1, Y0, Y0
+	VMAXPS      Y2, Y0, Y0
+	VMINPS      Y3, Y0, Y0
+	VROUNDPS    $0, Y0, Y0
+	VCVTTPS2DQ  Y0, Y0
+	VPADDD      Y5, Y0, Y0
+	VPAND       Y7, Y0, Y0
+	VPACKUSDW   Y0, Y0, Y0
+	VPACKUSWB   Y0, Y0, Y0
+	VEXTRACTI128 $1, Y0, X6
+	VPUNPCKLDQ  X6, X0, X0
+	MOVQ        X0, (DI)
+	ADDQ        $32, SI
+	ADDQ        $8, DI
+	SUBQ        $8, CX
+	JMP         loop8
+
+done:
+	VZEROUPPER
+	RET
+
+// func requantizeSumsAVX2(dst *byte, src *float32, n int, add int32, scale, lo, hi float32, zp int32)
+TEXT ·requantizeSumsAVX2(SB), NOSPLIT, $0-44
+	MOVQ         dst+0(FP), DI
+	MOVQ         src+8(FP), SI
+	MOVQ         n+16(FP), CX
+	MOVL         add+24(FP), AX
+	MOVQ         AX, X4
+	VPBROADCASTD X4, Y4
+	VBROADCASTSS scale+28(FP), Y1
+	VBROADCASTSS lo+32(FP), Y2
+	VBROADCASTSS hi+36(FP), Y3
+	MOVL         zp+40(FP), AX
+	MOVQ         AX, X5
+	VPBROADCASTD X5, Y5
+	VPCMPEQD     Y7, Y7, Y7
+	VPSRLD       $24, Y7, Y7 // 0xFF in every dword
+
+sloop8:
+	CMPQ        CX, $8
+	JLT         sdone
+	VMOVUPS     (SI), Y0
+	VCVTTPS2DQ  Y0, Y0
+	VPADDD      Y4, Y0, Y0
+	VCVTDQ2PS   Y0, Y0
+	VMULPS      Y1, Y0, Y0
+	VMAXPS      Y2, Y0, Y0
+	VMINPS      Y3, Y0, Y0
+	VROUNDPS    $0, Y0, Y0
+	VCVTTPS2DQ  Y0, Y0
+	VPADDD      Y5, Y0, Y0
+	VPAND       Y7, Y0, Y0
+	VPACKUSDW   Y0, Y0, Y0
+	VPACKUSWB   Y0, Y0, Y0
+	VEXTRACTI128 $1, Y0, X6
+	VPUNPCKLDQ  X6, X0, X0
+	MOVQ        X0, (DI)
+	ADDQ        $32, SI
+	ADDQ        $8, DI
+	SUBQ        $8, CX
+	JMP         sloop8
+
+sdone:
+	VZEROUPPER
+	RET
+
+// func widenBytesAVX2(dst *float32, src *byte, n int, sub float32, signed bool)
+TEXT ·widenBytesAVX2(SB), NOSPLIT, $0-29
+	MOVQ         dst+0(FP), DI
+	MOVQ         src+8(FP), SI
+	MOVQ         n+16(FP), CX
+	VBROADCASTSS sub+24(FP), Y1
+	MOVBLZX      signed+28(FP), AX
+	TESTQ        AX, AX
+	JNZ          sloop
+
+uloop:
+	CMPQ      CX, $8
+	JLT       wdone
+	VPMOVZXBD (SI), Y0
+	VCVTDQ2PS Y0, Y0
+	VSUBPS    Y1, Y0, Y0
+	VMOVUPS   Y0, (DI)
+	ADDQ      $8, SI
+	ADDQ      $32, DI
+	SUBQ      $8, CX
+	JMP       uloop
+
+sloop:
+	CMPQ      CX, $8
+	JLT       wdone
+	VPMOVSXBD (SI), Y0
+	VCVTDQ2PS Y0, Y0
+	VSUBPS    Y1, Y0, Y0
+	VMOVUPS   Y0, (DI)
+	ADDQ      $8, SI
+	ADDQ      $32, DI
+	SUBQ      $8, CX
+	JMP       sloop
+
+wdone:
+	VZEROUPPER
+	RET

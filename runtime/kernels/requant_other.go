@@ -1,0 +1,17 @@
+//go:build !amd64 || noasm
+
+// This file uses the portable requantization loop where no assembly runs.
+
+package kernels
+
+func requantize(dst []byte, src []int32, add int32, scale, lo, hi float32, zp int32) {
+	requantizeGo(dst, src, add, scale, lo, hi, zp)
+}
+
+func requantizeSums(dst []byte, src []float32, add int32, scale, lo, hi float32, zp int32) {
+	requantizeSumsGo(dst, src, add, scale, lo, hi, zp)
+}
+
+func widenBytes(dst []float32, src []byte, sub float32, signed bool) {
+	widenBytesGo(dst, src, sub, signed)
+}
