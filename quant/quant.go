@@ -50,6 +50,10 @@ type Config struct {
 	// the weights only when they are quantized per channel, so it is
 	// skipped otherwise.
 	EqualizeActivations bool
+	// Fallback bounds the layers kept in FP32 after quantizing because
+	// their quantization costs the worst output on the calibration
+	// samples the most (see Fallback); MaxLayers 0 turns it off.
+	Fallback FallbackOptions
 	// Threads bounds the runtime's threads (0: all cores).
 	Threads int
 	// RunOptions are the pass pipeline's debugging options. A StopAfter
@@ -96,6 +100,9 @@ type Result struct {
 	// in dB, on the calibration samples.
 	Method   calib.Method
 	Selected float64
+	// Fallback says which layers were kept in FP32 and why; nil when the
+	// fallback did not run.
+	Fallback *FallbackReport
 }
 
 func (cfg Config) context() *passes.Context {
@@ -214,8 +221,7 @@ func Run(m *graph.Model, src *calibdata.Source, cfg Config) (*Result, error) {
 	}
 	methods := cfg.SelectMethods
 	if len(methods) < 2 || src == nil || src.Len() == 0 || cfg.stopsInPrepare() {
-		res, err := runMethod(m, ref, src, cfg)
-		return res, err
+		return runMethod(m, ref, src, cfg)
 	}
 	var best *Result
 	var bestModel *graph.Model
@@ -263,6 +269,15 @@ func runMethod(m, ref *graph.Model, src *calibdata.Source, cfg Config) (*Result,
 		return nil, err
 	}
 	res := &Result{Reference: ref, Collection: coll, Report: report, Method: cfg.Method}
+	// The fallback comes before bias correction: a corrected bias absorbs
+	// the mean error of the layers before it, so putting one of those
+	// back in float after the correction would leave the later biases
+	// correcting an error that is gone.
+	if cfg.Fallback.MaxLayers > 0 && report != nil && src != nil && src.Len() > 0 {
+		if res.Fallback, err = Fallback(ref, m, src, cfg.Fallback, cfg.Threads); err != nil {
+			return nil, err
+		}
+	}
 	if cfg.BiasCorrection && report != nil {
 		if res.Bias, err = CorrectBiases(ref, m, src, cfg.Threads, nil); err != nil {
 			return nil, fmt.Errorf("bias correction: %v", err)
