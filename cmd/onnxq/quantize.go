@@ -278,6 +278,9 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 	if err != nil {
 		return &usageError{msg: err.Error()}
 	}
+	if cfg.FallbackBudget < 0 {
+		return fmt.Errorf("--fallback-budget %d: want 0 (off) or more layers", cfg.FallbackBudget)
+	}
 	m, err := graph.Load(cfg.Model)
 	if err != nil {
 		return err
