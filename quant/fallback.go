@@ -93,6 +93,12 @@ type FallbackReport struct {
 	BeforeDB, AfterDB float64
 	Picks             []FallbackPick
 	Elapsed           time.Duration
+	// Final is the worst output on the calibration samples of the
+	// finished model (bias correction included) without and with the
+	// picks, when Run measured them; Dropped says Run discarded the picks
+	// because the finished model did not gain MinGainDB.
+	Final   [2]float64
+	Dropped bool
 }
 
 // weightedOp tells whether n is one of the ops the coverage rule counts,
@@ -139,6 +145,16 @@ func Coverage(m *graph.Model) (weighted, covered int) {
 		}
 	})
 	return weighted, covered
+}
+
+// fallbackBudget is the most layers that may leave their Q/DQ units:
+// maxLayers, lowered so that FallbackMinCoverage of weighted stay covered.
+func fallbackBudget(weighted, covered, maxLayers int) int {
+	b := maxLayers
+	if weighted > 0 {
+		b = min(b, int(math.Floor(float64(covered)-FallbackMinCoverage*float64(weighted)+1e-9)))
+	}
+	return max(b, 0)
 }
 
 // fallbackCandidate is a quantized unit of the main graph and its FP32
@@ -215,6 +231,20 @@ func copyConst(g *graph.Graph, c *graph.Value) (*graph.Value, error) {
 	return g.AddInitializer(t)
 }
 
+// uniqueNodeName returns base, or base with a numeric suffix, that no node
+// of g is named: ONNX Runtime refuses a model with two nodes of one name.
+func uniqueNodeName(g *graph.Graph, base string) string {
+	used := map[string]bool{}
+	for _, n := range g.Nodes {
+		used[n.Name] = true
+	}
+	name := base
+	for i := 1; used[name]; i++ {
+		name = fmt.Sprintf("%s_%d", base, i)
+	}
+	return name
+}
+
 // fallBack makes the unit of m reading the integer weight named weight
 // compute in float, as if the quantize pass had excluded it: each input
 // read through a DequantizeLinear of a constant reads a copy of ref's FP32
@@ -265,7 +295,7 @@ func fallBack(m *graph.Model, weight string, ref *graph.Node) error {
 			default:
 				continue
 			}
-			act := &graph.Node{Name: g.UniqueName(p.Name + "_fp32"), OpType: p.OpType, Domain: p.Domain, Attrs: p.Attrs, Inputs: []*graph.Value{x}}
+			act := &graph.Node{Name: uniqueNodeName(g, p.Name+"_fp32"), OpType: p.OpType, Domain: p.Domain, Attrs: p.Attrs, Inputs: []*graph.Value{x}}
 			ok := true
 			for _, extra := range p.Inputs[1:] {
 				if extra == nil {
@@ -469,11 +499,7 @@ func Fallback(ref, q *graph.Model, src *calibdata.Source, opts FallbackOptions, 
 	start := time.Now()
 	rep := &FallbackReport{}
 	rep.Weighted, rep.Covered = Coverage(q)
-	rep.Budget = opts.MaxLayers
-	if rep.Weighted > 0 {
-		rep.Budget = min(rep.Budget, int(math.Floor(float64(rep.Covered)-FallbackMinCoverage*float64(rep.Weighted)+1e-9)))
-	}
-	rep.Budget = max(rep.Budget, 0)
+	rep.Budget = fallbackBudget(rep.Weighted, rep.Covered, opts.MaxLayers)
 	defer func() { rep.Elapsed = time.Since(start) }()
 	if rep.Budget == 0 || src == nil || src.Len() == 0 {
 		return rep, nil

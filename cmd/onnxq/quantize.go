@@ -146,7 +146,7 @@ model's opset, or below what the options need, is an error.`,
 		fs.BoolVar(&cfg.ReduceRange, "reduce-range", false, "7-bit weights, for kernels whose 16-bit sums saturate")
 		fs.BoolVar(&cfg.KeepMaxTails, "keep-max-tails", true, "with a clipping --method, keep the observed maximum of tensors whose largest values a MaxPool, Max or ReduceMax passes on")
 		fs.BoolVar(&cfg.BiasCorrection, "bias-correction", true, "shift integer biases so each layer's per-channel output mean matches FP32 on the --calib samples")
-		fs.IntVar(&cfg.FallbackBudget, "fallback-budget", quant.DefaultFallback().MaxLayers, "keep at most `N` weighted layers in FP32, those whose quantization costs the worst output on the --calib samples the most (each must gain 0.3 dB; at most 5% of the weighted ops and of their MACs; 0 turns it off)")
+		fs.IntVar(&cfg.FallbackBudget, "fallback-budget", quant.DefaultConfig().Fallback.MaxLayers, "keep at most `N` weighted layers in FP32, those whose quantization costs the worst output on the --calib samples the most (each must gain 0.3 dB; at most 5% of the weighted ops and of their MACs; 0 turns it off)")
 		fs.BoolVar(&cfg.WeightOnly, "weight-only", passes.DefaultQuantOptions().WeightOnly, "store the large weights of nodes that stay FP32 (the recurrence weights R of LSTM/GRU/RNN) as int8 read through DequantizeLinear: a smaller file, float compute (default: the target's; on for ort-cpu)")
 		fs.BoolVar(&cfg.EqualizeActivations, "equalize-activations", true, "scale the channels of each Conv output read by a depthwise Conv to equal ranges on the --calib samples (needs --per-channel)")
 		fs.StringArrayVar(&cfg.ExcludeOps, "exclude-op", nil, "keep op types matching `GLOB` in FP32 (repeatable)")
@@ -386,6 +386,7 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 	var fallback *quant.FallbackReport
 	best := math.Inf(-1)
 	var kept calib.Method
+	var keptColl *calib.Collection
 	for i, method := range methods {
 		cand := m
 		if len(methods) > 1 {
@@ -400,7 +401,7 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 		}
 		mcfg := qcfg
 		mcfg.Method = method
-		r, b, fb, err := c.quantizeWith(cand, fp32, src, cfg, mcfg, synthetic)
+		r, b, coll, err := c.quantizeWith(cand, fp32, src, cfg, mcfg, synthetic)
 		if err != nil {
 			if len(methods) > 1 {
 				return fmt.Errorf("method %s: %v", method, err)
@@ -408,7 +409,7 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 			return err
 		}
 		if len(methods) == 1 {
-			report, bias, fallback = r, b, fb
+			report, bias, kept, keptColl = r, b, method, coll
 			break
 		}
 		worst, err := quant.WorstOutputSQNR(fp32, cand, src, cfg.Threads)
@@ -418,12 +419,25 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 		fmt.Fprintf(c.stderr, "method %s: worst output %.1f dB on the calibration samples\n", method, worst)
 		// Ties keep the earlier method.
 		if i == 0 || worst > best {
-			best, report, bias, fallback, kept = worst, r, b, fb, method
+			best, report, bias, kept, keptColl = worst, r, b, method, coll
 			*m = *cand
 		}
 	}
 	if len(methods) > 1 {
 		fmt.Fprintf(c.stderr, "method %s kept\n", kept)
+	}
+	// The fallback measures outputs on real samples; it quantizes the
+	// kept method's statistics again (see quant.ApplyFallback).
+	if cfg.FallbackBudget > 0 && report != nil && !synthetic && src != nil && src.Len() > 0 {
+		fcfg := qcfg
+		fcfg.Method, fcfg.BiasCorrection = kept, cfg.BiasCorrection
+		fcfg.Fallback = quant.DefaultFallback()
+		fcfg.Fallback.MaxLayers = cfg.FallbackBudget
+		res, err := quant.ApplyFallback(m, src, fcfg, &quant.Result{Reference: fp32, Collection: keptColl, Report: report, Bias: bias, Method: kept})
+		if err != nil {
+			return fmt.Errorf("fallback: %v", err)
+		}
+		report, bias, fallback = res.Report, res.Bias, res.Fallback
 	}
 	var lowered *lower.Report
 	if cfg.Format == "qop" && report != nil {
@@ -440,9 +454,8 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 }
 
 // quantizeWith calibrates the prepared model m with qcfg.Method, quantizes
-// it, keeps the layers the fallback picks in FP32 and corrects the biases
-// when asked.
-func (c *cli) quantizeWith(m, fp32 *graph.Model, src *calibdata.Source, cfg *quantizeConfig, qcfg quant.Config, synthetic bool) (*passes.QuantReport, *quant.BiasReport, *quant.FallbackReport, error) {
+// it and corrects its biases when asked; it returns the statistics too.
+func (c *cli) quantizeWith(m, fp32 *graph.Model, src *calibdata.Source, cfg *quantizeConfig, qcfg quant.Config, synthetic bool) (*passes.QuantReport, *quant.BiasReport, *calib.Collection, error) {
 	coll, err := calibrate(m, src, qcfg, cfg.LoadCalib)
 	if err != nil {
 		return nil, nil, nil, err
@@ -459,16 +472,6 @@ func (c *cli) quantizeWith(m, fp32 *graph.Model, src *calibdata.Source, cfg *qua
 	if report != nil && cfg.Opset != 0 && report.OpsetTo > cfg.Opset {
 		return nil, nil, nil, opsetTooLow(cfg.Opset, report.OpsetTo)
 	}
-	// The fallback measures outputs on real samples, before bias
-	// correction (see quant.Config.Fallback).
-	var fallback *quant.FallbackReport
-	if cfg.FallbackBudget > 0 && report != nil && !synthetic && src != nil && src.Len() > 0 {
-		o := quant.DefaultFallback()
-		o.MaxLayers = cfg.FallbackBudget
-		if fallback, err = quant.Fallback(fp32, m, src, o, cfg.Threads); err != nil {
-			return nil, nil, nil, err
-		}
-	}
 	// Bias correction measures means on real samples; random ones would
 	// move biases towards noise.
 	var bias *quant.BiasReport
@@ -477,7 +480,7 @@ func (c *cli) quantizeWith(m, fp32 *graph.Model, src *calibdata.Source, cfg *qua
 			return nil, nil, nil, fmt.Errorf("bias correction: %v", err)
 		}
 	}
-	return report, bias, fallback, nil
+	return report, bias, coll, nil
 }
 
 // checkOpset refuses an --opset below the model's own: onnxq never
@@ -802,15 +805,20 @@ func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.Bi
 	}
 	if fb != nil {
 		for _, p := range fb.Picks {
+			if fb.Dropped {
+				continue
+			}
 			fmt.Fprintf(w, "fallback\t%s (%s) kept in FP32: worst output on the calibration samples +%.1f dB; %.1f%% of the weighted MACs\n", p.Node, p.Op, p.GainDB, 100*p.MACShare)
 		}
 		switch {
+		case fb.Dropped:
+			fmt.Fprintf(w, "fallback\tnone: %d layers in FP32 gained before bias correction, but the finished model would go %s -> %s dB on the calibration samples\n", len(fb.Picks), formatDB(fb.Final[0]), formatDB(fb.Final[1]))
 		case fb.Budget == 0:
 			fmt.Fprintf(w, "fallback\tnone: keeping %.0f%% of the %d weighted ops in Q/DQ units leaves no layer to spare\n", 100*quant.FallbackMinCoverage, fb.Weighted)
 		case len(fb.Picks) == 0:
 			fmt.Fprintf(w, "fallback\tnone: no weighted layer in FP32 gains %.1f dB on the calibration samples (%d ranked, %d confirmed, %.1fs)\n", quant.DefaultFallback().MinGainDB, fb.Candidates, fb.Confirmed, fb.Elapsed.Seconds())
 		default:
-			fmt.Fprintf(w, "fallback\t%d of at most %d layers in FP32; worst output before bias correction %s -> %s dB (%d ranked, %d confirmed, %.1fs)\n", len(fb.Picks), fb.Budget, formatDB(fb.BeforeDB), formatDB(fb.AfterDB), fb.Candidates, fb.Confirmed, fb.Elapsed.Seconds())
+			fmt.Fprintf(w, "fallback\t%d of at most %d layers in FP32; worst output on the calibration samples %s -> %s dB before bias correction, %s -> %s dB after (%d ranked, %d confirmed, %.1fs)\n", len(fb.Picks), fb.Budget, formatDB(fb.BeforeDB), formatDB(fb.AfterDB), formatDB(fb.Final[0]), formatDB(fb.Final[1]), fb.Candidates, fb.Confirmed, fb.Elapsed.Seconds())
 		}
 	}
 	switch {
