@@ -233,6 +233,9 @@ func TestFallbackThroughRun(t *testing.T) {
 		if max > 0 && (res.Fallback == nil || strings.Join(picked(res.Fallback), ",") != "c9") {
 			t.Fatalf("MaxLayers %d: fallback report %+v; want c9 picked", max, res.Fallback)
 		}
+		if max > 0 && (res.Fallback.Dropped || !(res.Fallback.Final[1] >= res.Fallback.Final[0]+0.3) || res.Selected != res.Fallback.Final[1]) {
+			t.Errorf("finished model %.1f -> %.1f dB, dropped %v, selected %.1f: want the gain kept and reported", res.Fallback.Final[0], res.Fallback.Final[1], res.Fallback.Dropped, res.Selected)
+		}
 		if worst[max], err = quant.WorstOutputSQNR(res.Reference, m, src, 0); err != nil {
 			t.Fatal(err)
 		}
@@ -247,6 +250,9 @@ func TestFallbackBadInput(t *testing.T) {
 	src := calibdata.Synthetic(calibdata.Inputs(m), 2, 1)
 	if _, err := quant.Fallback(nil, m, src, quant.DefaultFallback(), 0); err == nil {
 		t.Error("no reference: want an error")
+	}
+	if _, err := quant.ApplyFallback(m, src, quant.DefaultConfig(), nil); err == nil {
+		t.Error("ApplyFallback without a result: want an error")
 	}
 	for _, o := range []quant.FallbackOptions{{MaxLayers: -1}, {MaxLayers: 1, MaxMACShare: 2}, {MaxLayers: 1, MinGainDB: -1}, {MaxLayers: 1, RankSamples: -2}} {
 		if _, err := quant.Fallback(m, m, src, o, 0); err == nil {

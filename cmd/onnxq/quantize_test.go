@@ -466,8 +466,9 @@ func TestQuantizeWeightOnly(t *testing.T) {
 // TestQuantizeFallback: a chain of 22 1x1 Convs where c9's quantized
 // weights lose its signal (a weight of 1 on a channel that is always zero
 // sets the step; the small weights that matter round away). The summary
-// names c9 as kept in FP32 with its gain; --fallback-budget 0 keeps every
-// layer quantized; a negative budget is a usage error.
+// names c9 as kept in FP32 with its gain under --fallback-budget 3; by
+// default and with --fallback-budget 0 every layer stays quantized; a
+// negative budget is an error.
 func TestQuantizeFallback(t *testing.T) {
 	dir := t.TempDir()
 	model := saveModel(t, dir, "chain.onnx", func(b *graph.Builder) {
@@ -509,7 +510,7 @@ func TestQuantizeFallback(t *testing.T) {
 		}
 	}
 	out := filepath.Join(dir, "q.onnx")
-	r := onnxq(t, dir, model, "-o", out, "--calib", calib)
+	r := onnxq(t, dir, model, "-o", out, "--calib", calib, "--fallback-budget", "3")
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
@@ -519,9 +520,11 @@ func TestQuantizeFallback(t *testing.T) {
 	if strings.Count(r.stdout, "kept in FP32") != 1 {
 		t.Errorf("want exactly one layer kept in FP32 (22 weighted ops leave one to spare):\n%s", r.stdout)
 	}
-	r = onnxq(t, dir, model, "-o", out, "--calib", calib, "--fallback-budget", "0")
-	if r.code != 0 || strings.Contains(r.stdout, "kept in FP32") {
-		t.Errorf("--fallback-budget 0: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	for _, args := range [][]string{{"--fallback-budget", "0"}, nil} {
+		r = onnxq(t, dir, append([]string{model, "-o", out, "--calib", calib}, args...)...)
+		if r.code != 0 || strings.Contains(r.stdout, "kept in FP32") {
+			t.Errorf("%q (the fallback is off by default): exit %d\n%s%s", args, r.code, r.stdout, r.stderr)
+		}
 	}
 	bad := filepath.Join(dir, "bad.onnx")
 	failsCleanly(t, dir, bad, "--fallback-budget", model, "-o", bad, "--calib", calib, "--fallback-budget", "-1")
