@@ -70,6 +70,7 @@ func (o FallbackOptions) Validate() error {
 
 // FallbackPick is one layer the fallback kept in FP32.
 type FallbackPick struct {
+	// Node is the node's name, or "(producing OUTPUT)" when it has none.
 	Node, Op string
 	// MACShare is the layer's share of the weighted ops' MACs.
 	MACShare float64
@@ -229,6 +230,15 @@ func copyConst(g *graph.Graph, c *graph.Value) (*graph.Value, error) {
 		return nil, err
 	}
 	return g.AddInitializer(t)
+}
+
+// nodeLabel names n for a report: its name, or its output's when it has
+// none.
+func nodeLabel(n *graph.Node) string {
+	if n.Name != "" || len(n.Outputs) == 0 || n.Outputs[0] == nil {
+		return n.Name
+	}
+	return "(producing " + n.Outputs[0].Name + ")"
 }
 
 // uniqueNodeName returns base, or base with a numeric suffix, that no node
@@ -576,7 +586,7 @@ func Fallback(ref, q *graph.Model, src *calibdata.Source, opts FallbackOptions, 
 		}
 		rep.Confirmed++
 		if w >= curDB+opts.MinGainDB {
-			rep.Picks = append(rep.Picks, FallbackPick{Node: c.node.Name, Op: c.node.OpType, MACShare: c.macs, RankGainDB: c.gain, GainDB: w - curDB})
+			rep.Picks = append(rep.Picks, FallbackPick{Node: nodeLabel(c.node), Op: c.node.OpType, MACShare: c.macs, RankGainDB: c.gain, GainDB: w - curDB})
 			cur, curDB, used = trial, w, used+c.macs
 		}
 	}
