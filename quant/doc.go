@@ -5,7 +5,10 @@
 // The flow is Prepare (fold constants and BatchNormalization, remove dead
 // nodes), Calibrate (run the prepared FP32 model on samples and observe
 // every float32 value, graph inputs included), Quantize (insert Q/DQ by
-// the rule table from the calibrated ranges); Run does all three.
+// the rule table from the calibrated ranges); Run does all three. With
+// Config.Fallback it then keeps in FP32 the few weighted layers whose
+// quantization costs the worst output most (ApplyFallback, within a budget
+// that keeps 95% of the weighted ops in Q/DQ units).
 //
 // Invariants:
 //   - DefaultConfig is exactly the command line's defaults, so Run with it

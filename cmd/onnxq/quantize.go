@@ -65,6 +65,7 @@ type quantizeConfig struct {
 	SymmetricActivations bool
 	ReduceRange          bool
 	BiasCorrection       bool
+	FallbackBudget       int
 	WeightOnly           bool
 	WeightOnlySet        bool // --weight-only given; else the target's
 	EqualizeActivations  bool
@@ -145,6 +146,7 @@ model's opset, or below what the options need, is an error.`,
 		fs.BoolVar(&cfg.ReduceRange, "reduce-range", false, "7-bit weights, for kernels whose 16-bit sums saturate")
 		fs.BoolVar(&cfg.KeepMaxTails, "keep-max-tails", true, "with a clipping --method, keep the observed maximum of tensors whose largest values a MaxPool, Max or ReduceMax passes on")
 		fs.BoolVar(&cfg.BiasCorrection, "bias-correction", true, "shift integer biases so each layer's per-channel output mean matches FP32 on the --calib samples")
+		fs.IntVar(&cfg.FallbackBudget, "fallback-budget", quant.DefaultConfig().Fallback.MaxLayers, "keep at most `N` weighted layers in FP32, those whose quantization costs the worst output on the --calib samples the most (each must gain 0.3 dB; at most 5% of the weighted ops and of their MACs; 0, the default, turns it off; 3 is a good start)")
 		fs.BoolVar(&cfg.WeightOnly, "weight-only", passes.DefaultQuantOptions().WeightOnly, "store the large weights of nodes that stay FP32 (the recurrence weights R of LSTM/GRU/RNN) as int8 read through DequantizeLinear: a smaller file, float compute (default: the target's; on for ort-cpu)")
 		fs.BoolVar(&cfg.EqualizeActivations, "equalize-activations", true, "scale the channels of each Conv output read by a depthwise Conv to equal ranges on the --calib samples (needs --per-channel)")
 		fs.StringArrayVar(&cfg.ExcludeOps, "exclude-op", nil, "keep op types matching `GLOB` in FP32 (repeatable)")
@@ -276,6 +278,9 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 	if err != nil {
 		return &usageError{msg: err.Error()}
 	}
+	if cfg.FallbackBudget < 0 {
+		return fmt.Errorf("--fallback-budget %d: want 0 (off) or more layers", cfg.FallbackBudget)
+	}
 	m, err := graph.Load(cfg.Model)
 	if err != nil {
 		return err
@@ -378,8 +383,10 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 	}
 	var report *passes.QuantReport
 	var bias *quant.BiasReport
+	var fallback *quant.FallbackReport
 	best := math.Inf(-1)
 	var kept calib.Method
+	var keptColl *calib.Collection
 	for i, method := range methods {
 		cand := m
 		if len(methods) > 1 {
@@ -394,7 +401,7 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 		}
 		mcfg := qcfg
 		mcfg.Method = method
-		r, b, err := c.quantizeWith(cand, fp32, src, cfg, mcfg, synthetic)
+		r, b, coll, err := c.quantizeWith(cand, fp32, src, cfg, mcfg, synthetic)
 		if err != nil {
 			if len(methods) > 1 {
 				return fmt.Errorf("method %s: %v", method, err)
@@ -402,7 +409,7 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 			return err
 		}
 		if len(methods) == 1 {
-			report, bias = r, b
+			report, bias, kept, keptColl = r, b, method, coll
 			break
 		}
 		worst, err := quant.WorstOutputSQNR(fp32, cand, src, cfg.Threads)
@@ -412,12 +419,25 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 		fmt.Fprintf(c.stderr, "method %s: worst output %.1f dB on the calibration samples\n", method, worst)
 		// Ties keep the earlier method.
 		if i == 0 || worst > best {
-			best, report, bias, kept = worst, r, b, method
+			best, report, bias, kept, keptColl = worst, r, b, method, coll
 			*m = *cand
 		}
 	}
 	if len(methods) > 1 {
 		fmt.Fprintf(c.stderr, "method %s kept\n", kept)
+	}
+	// The fallback measures outputs on real samples; it quantizes the
+	// kept method's statistics again (see quant.ApplyFallback).
+	if cfg.FallbackBudget > 0 && report != nil && !synthetic && src != nil && src.Len() > 0 {
+		fcfg := qcfg
+		fcfg.Method, fcfg.BiasCorrection = kept, cfg.BiasCorrection
+		fcfg.Fallback = quant.DefaultFallback()
+		fcfg.Fallback.MaxLayers = cfg.FallbackBudget
+		res, err := quant.ApplyFallback(m, src, fcfg, &quant.Result{Reference: fp32, Collection: keptColl, Report: report, Bias: bias, Method: kept})
+		if err != nil {
+			return fmt.Errorf("fallback: %v", err)
+		}
+		report, bias, fallback = res.Report, res.Bias, res.Fallback
 	}
 	var lowered *lower.Report
 	if cfg.Format == "qop" && report != nil {
@@ -430,37 +450,37 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 	if err := graph.Save(m, cfg.Out, graph.SaveOptions{}); err != nil {
 		return fmt.Errorf("writing %s: %v", cfg.Out, plainError(err))
 	}
-	return c.summary(cfg, report, bias, lowered, sizeBefore, fp32, m, eval)
+	return c.summary(cfg, report, bias, fallback, lowered, sizeBefore, fp32, m, eval)
 }
 
 // quantizeWith calibrates the prepared model m with qcfg.Method, quantizes
-// it and corrects its biases when asked.
-func (c *cli) quantizeWith(m, fp32 *graph.Model, src *calibdata.Source, cfg *quantizeConfig, qcfg quant.Config, synthetic bool) (*passes.QuantReport, *quant.BiasReport, error) {
+// it and corrects its biases when asked; it returns the statistics too.
+func (c *cli) quantizeWith(m, fp32 *graph.Model, src *calibdata.Source, cfg *quantizeConfig, qcfg quant.Config, synthetic bool) (*passes.QuantReport, *quant.BiasReport, *calib.Collection, error) {
 	coll, err := calibrate(m, src, qcfg, cfg.LoadCalib)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if cfg.SaveCalib != "" {
 		if err := saveCalib(coll, cfg.SaveCalib); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 	}
 	report, err := quant.Quantize(m, quant.RangesFor(m, coll, qcfg), qcfg)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if report != nil && cfg.Opset != 0 && report.OpsetTo > cfg.Opset {
-		return nil, nil, opsetTooLow(cfg.Opset, report.OpsetTo)
+		return nil, nil, nil, opsetTooLow(cfg.Opset, report.OpsetTo)
 	}
 	// Bias correction measures means on real samples; random ones would
 	// move biases towards noise.
 	var bias *quant.BiasReport
 	if cfg.BiasCorrection && report != nil && !synthetic && src != nil {
 		if bias, err = quant.CorrectBiases(fp32, m, src, cfg.Threads, newProgress(c.stderr, isTerminal(c.stderr), "bias correction", "layer groups")); err != nil {
-			return nil, nil, fmt.Errorf("bias correction: %v", err)
+			return nil, nil, nil, fmt.Errorf("bias correction: %v", err)
 		}
 	}
-	return report, bias, nil
+	return report, bias, coll, nil
 }
 
 // checkOpset refuses an --opset below the model's own: onnxq never
@@ -722,7 +742,7 @@ func saveCalib(coll *calib.Collection, path string) error {
 // summary prints what the quantize pass did and, on up to EvalMax
 // samples of src (the --eval ones when given; all of them with EvalAll),
 // the SQNR of every output of the quantized model against FP32.
-func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.BiasReport, lowered *lower.Report, sizeBefore int64, fp32, q *graph.Model, src *calibdata.Source) error {
+func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.BiasReport, fb *quant.FallbackReport, lowered *lower.Report, sizeBefore int64, fp32, q *graph.Model, src *calibdata.Source) error {
 	w := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(w, "wrote\t%s\n", cfg.Out)
 	after := fileSize(cfg.Out)
@@ -789,6 +809,24 @@ func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.Bi
 		sort.Strings(keys)
 		for _, k := range keys {
 			fmt.Fprintf(w, "qdq\t%d x %s (stays DequantizeLinear/float/QuantizeLinear)\n", reasons[k], k)
+		}
+	}
+	if fb != nil {
+		for _, p := range fb.Picks {
+			if fb.Dropped {
+				continue
+			}
+			fmt.Fprintf(w, "fallback\t%s (%s) kept in FP32: worst output on the calibration samples +%.1f dB; %.1f%% of the weighted MACs\n", p.Node, p.Op, p.GainDB, 100*p.MACShare)
+		}
+		switch {
+		case fb.Dropped:
+			fmt.Fprintf(w, "fallback\tnone: %d layers in FP32 gained before bias correction, but the finished model would go %s -> %s dB on the calibration samples\n", len(fb.Picks), formatDB(fb.Final[0]), formatDB(fb.Final[1]))
+		case fb.Budget == 0:
+			fmt.Fprintf(w, "fallback\tnone: keeping %.0f%% of the %d weighted ops in Q/DQ units leaves no layer to spare\n", 100*quant.FallbackMinCoverage, fb.Weighted)
+		case len(fb.Picks) == 0:
+			fmt.Fprintf(w, "fallback\tnone: no weighted layer in FP32 gains %.1f dB on the calibration samples (%d ranked, %d confirmed, %.1fs)\n", quant.DefaultFallback().MinGainDB, fb.Candidates, fb.Confirmed, fb.Elapsed.Seconds())
+		default:
+			fmt.Fprintf(w, "fallback\t%d of at most %d layers in FP32; worst output on the calibration samples %s -> %s dB before bias correction, %s -> %s dB after (%d ranked, %d confirmed, %.1fs)\n", len(fb.Picks), fb.Budget, formatDB(fb.BeforeDB), formatDB(fb.AfterDB), formatDB(fb.Final[0]), formatDB(fb.Final[1]), fb.Candidates, fb.Confirmed, fb.Elapsed.Seconds())
 		}
 	}
 	switch {

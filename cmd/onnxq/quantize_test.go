@@ -462,3 +462,70 @@ func TestQuantizeWeightOnly(t *testing.T) {
 		}
 	}
 }
+
+// TestQuantizeFallback: a chain of 22 1x1 Convs where c9's quantized
+// weights lose its signal (a weight of 1 on a channel that is always zero
+// sets the step; the small weights that matter round away). The summary
+// names c9 as kept in FP32 with its gain under --fallback-budget 3; by
+// default and with --fallback-budget 0 every layer stays quantized; a
+// negative budget is an error.
+func TestQuantizeFallback(t *testing.T) {
+	dir := t.TempDir()
+	model := saveModel(t, dir, "chain.onnx", func(b *graph.Builder) {
+		y := b.Input("x", graph.Float32, 1, 8, 4, 4)
+		for i := range 22 {
+			w := make([]float32, 64)
+			for o := range 8 {
+				for c := range 8 {
+					w[8*o+c] = 0.05 * float32((o*5+c*3+i)%7-3)
+				}
+				w[8*o+o] += 1
+				if i == 9 {
+					for c := range 8 {
+						w[8*o+c] = 0.01 * float32((o*5+c*3)%7-3)
+					}
+					w[8*o] = 1
+				}
+				if i == 8 && o == 0 {
+					clear(w[:8])
+				}
+			}
+			y = b.Op("Conv", y, b.Const(graph.FromFloat32s(fmt.Sprintf("w%d", i), []int64{8, 8, 1, 1}, w)))
+			y.Producer.Name = fmt.Sprintf("c%d", i)
+		}
+		b.Output(y)
+	})
+	calib := filepath.Join(dir, "calib")
+	for i := range 6 {
+		folder := filepath.Join(calib, fmt.Sprintf("sample_%03d", i))
+		if err := os.MkdirAll(folder, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		x := runtime.New(graph.Float32, 1, 8, 4, 4)
+		for j := range x.F32() {
+			x.F32()[j] = float32(math.Sin(float64(j*(i+3)) * 0.37))
+		}
+		if err := tensorio.WriteNpy(filepath.Join(folder, "x.npy"), x); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := filepath.Join(dir, "q.onnx")
+	r := onnxq(t, dir, model, "-o", out, "--calib", calib, "--fallback-budget", "3")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stdout, "c9 (Conv) kept in FP32: worst output on the calibration samples +") {
+		t.Errorf("summary does not name c9 as kept in FP32:\n%s", r.stdout)
+	}
+	if strings.Count(r.stdout, "kept in FP32") != 1 {
+		t.Errorf("want exactly one layer kept in FP32 (22 weighted ops leave one to spare):\n%s", r.stdout)
+	}
+	for _, args := range [][]string{{"--fallback-budget", "0"}, nil} {
+		r = onnxq(t, dir, append([]string{model, "-o", out, "--calib", calib}, args...)...)
+		if r.code != 0 || strings.Contains(r.stdout, "kept in FP32") {
+			t.Errorf("%q (the fallback is off by default): exit %d\n%s%s", args, r.code, r.stdout, r.stderr)
+		}
+	}
+	bad := filepath.Join(dir, "bad.onnx")
+	failsCleanly(t, dir, bad, "--fallback-budget", model, "-o", bad, "--calib", calib, "--fallback-budget", "-1")
+}
