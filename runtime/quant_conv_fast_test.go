@@ -11,9 +11,25 @@ import (
 	"testing"
 
 	"github.com/onnxq/onnxq/graph"
+	"github.com/onnxq/onnxq/runtime/kernels"
 )
 
 func TestFastQLinearConvMatchesReference(t *testing.T) {
+	for _, name := range kernels.IgemmKernelNames() {
+		t.Run(name, func(t *testing.T) {
+			restore, ok := kernels.UseIgemmKernel(name)
+			if !ok {
+				t.Fatalf("kernel %s listed but not selectable", name)
+			}
+			defer restore()
+			fastMatchesReference(t)
+		})
+	}
+}
+
+// fastMatchesReference compares the two paths on 300 random cases with
+// the selected INT8 microkernel.
+func fastMatchesReference(t *testing.T) {
 	rng := rand.New(rand.NewPCG(21, 4))
 	for trial := range 300 {
 		G := []int{1, 1, 2, 3}[rng.IntN(4)]

@@ -452,3 +452,28 @@ const (
 	IgemmMaxDepthU8 = (1<<31 - 1) / (255 * 128) // 65793
 	IgemmMaxDepthS8 = 1<<31/(128*128) - 1       // 131071
 )
+
+// IgemmKernelNames lists the INT8 microkernels this CPU can run, fastest
+// first.
+func IgemmKernelNames() []string {
+	var names []string
+	for _, k := range igemmKernels() {
+		names = append(names, k.name)
+	}
+	return names
+}
+
+// UseIgemmKernel makes PackB8 select the named microkernel (one of
+// IgemmKernelNames) until restore is called, so that tests can run every
+// path. It must not be called while other goroutines pack; it reports
+// false for a name this CPU cannot run.
+func UseIgemmKernel(name string) (restore func(), ok bool) {
+	for _, k := range igemmKernels() {
+		if k.name == name {
+			saved := activeI8
+			activeI8 = k
+			return func() { activeI8 = saved }, true
+		}
+	}
+	return func() {}, false
+}
