@@ -19,6 +19,7 @@ import (
 	"github.com/onnxq/onnxq/passes"
 	"github.com/onnxq/onnxq/quant"
 	"github.com/onnxq/onnxq/runtime"
+	"github.com/onnxq/onnxq/runtime/kernels"
 )
 
 // convMatMulModel is x → Conv(+bias) → Relu → Conv → Reshape → MatMul,
@@ -353,5 +354,80 @@ func TestLowerMatMulPerColumn(t *testing.T) {
 	total, differ, worst := compareIntegers(integerValues(t, m, src), integerValues(t, low, src))
 	if total == 0 || worst > 1 || float64(differ) > 0.01*float64(total) {
 		t.Errorf("%d of %d integers differ, by up to %d", differ, total, worst)
+	}
+}
+
+// TestIntegerExecutionSameOnEveryPath runs a lowered shared model with
+// every INT8 microkernel and at 1 and 2 threads: every integer tensor and
+// every output must be identical bit for bit.
+func TestIntegerExecutionSameOnEveryPath(t *testing.T) {
+	if testing.Short() {
+		t.Skip("quantizes a shared model: not in -short mode")
+	}
+	const shared = "../../shared"
+	name := "ultraface_rfb_320"
+	path := filepath.Join(shared, "models", name+".onnx")
+	if _, err := os.Stat(path); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	m, err := graph.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := calibdata.Open(filepath.Join(shared, "data", name), calibdata.Inputs(m), calibdata.ImageOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	calibSrc, _ := src.Subset([]int{0, 1, 2})
+	cfg := quant.DefaultConfig()
+	cfg.BiasCorrection, cfg.SelectMethods = false, nil
+	if _, err := quant.Run(m, calibSrc, cfg); err != nil {
+		t.Fatal(err)
+	}
+	low, rep, _ := lowerModel(t, m)
+	if rep.Lowered["QLinearConv"] == 0 {
+		t.Fatal("nothing lowered")
+	}
+	sample, err := src.Sample(src.Len() - 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(threads int) string {
+		var b strings.Builder
+		sess, err := runtime.NewSession(low, runtime.Options{Threads: threads, Observer: func(v *graph.Value, x *runtime.Tensor) {
+			if x.DType == graph.Uint8 || x.DType == graph.Int8 {
+				fmt.Fprintf(&b, "%s %v\n", v.Name, x.Data)
+			}
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		outs, err := sess.Run(sample)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range low.Graph.Outputs {
+			fmt.Fprintf(&b, "%s %v\n", v.Name, outs[v.Name].Data)
+		}
+		return b.String()
+	}
+	want := ""
+	for _, kern := range kernels.IgemmKernelNames() {
+		restore, ok := kernels.UseIgemmKernel(kern)
+		if !ok {
+			t.Fatalf("kernel %s not selectable", kern)
+		}
+		for _, threads := range []int{1, 2} {
+			got := run(threads)
+			if want == "" {
+				want = got
+			} else if got != want {
+				t.Errorf("kernel %s, %d threads: results differ from the first path's", kern, threads)
+			}
+		}
+		restore()
 	}
 }
