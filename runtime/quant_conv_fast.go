@@ -210,7 +210,7 @@ func (k *intConvKernel) fastQLinearConv(ctx *Context, a *qconvArgs) *Tensor {
 				case !rq.exact:
 					for r := range dst {
 						v := acc[r*mg+c] - base - zw*rowSum[r]
-						dst[r] = byte(requantizeF32(v, scale, a.zy, a.lo, a.hi))
+						dst[r] = byte(requantize(v, scale, a.zy, a.lo, a.hi))
 					}
 				case zw == 0:
 					for r := range dst {
@@ -296,7 +296,7 @@ func fastDepthwise(ctx *Context, a *qconvArgs, y []byte) {
 			dst := y[(n*a.M+c)*OH*OW:][:len(acc)]
 			scale := a.scales[c]
 			for i, v := range acc {
-				dst[i] = byte(requantizeF32(v, scale, a.zy, a.lo, a.hi))
+				dst[i] = byte(requantize(v, scale, a.zy, a.lo, a.hi))
 			}
 		}
 	})
@@ -490,7 +490,7 @@ func depthwiseViaF32(ctx *Context, a *qconvArgs, y []byte) {
 				out := dst[oy*p.ow:][:p.ow]
 				if !rq.exact {
 					for i, v := range row {
-						out[i] = byte(requantizeF32(int32(v)+b, scale, a.zy, a.lo, a.hi))
+						out[i] = byte(requantize(int32(v)+b, scale, a.zy, a.lo, a.hi))
 					}
 					continue
 				}
@@ -519,26 +519,10 @@ func newRequantizer(scale float32, zp, lo, hi int64) requantizer {
 	return requantizer{scale: scale, lo: float32(lo - zp), hi: float32(hi - zp), zp: int32(zp), exact: finite && small}
 }
 
-// run sets dst[i] to requantizeF32(sums[i]+add, scale, zp, lo, hi) as a
+// run sets dst[i] to requantize(sums[i]+add, scale, zp, lo, hi) as a
 // byte (the add wrapping in int32); rq.exact must hold.
 func (rq *requantizer) run(dst []byte, sums []int32, add int32) {
 	kernels.Requantize(dst, sums, add, rq.scale, rq.lo, rq.hi, rq.zp)
-}
-
-// requantizeF32 is requantize with the saturation done with comparisons.
-func requantizeF32(acc int32, scale float32, zp, lo, hi int64) int64 {
-	r := math.RoundToEven(float64(float32(acc) * scale))
-	if r != r {
-		return zp
-	}
-	r += float64(zp)
-	if r <= float64(lo) {
-		return lo
-	}
-	if r >= float64(hi) {
-		return hi
-	}
-	return int64(r)
 }
 
 // outputBytes returns the data of an 8-bit tensor as bytes: an int8 value

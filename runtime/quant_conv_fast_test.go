@@ -236,7 +236,7 @@ func TestRequantizerMatchesRequantizeF32(t *testing.T) {
 				got := make([]byte, len(accs))
 				rq.run(got, accs, 0)
 				for i, acc := range accs {
-					want := byte(requantizeF32(acc, sign*s, zp, lo, hi))
+					want := byte(requantize(acc, sign*s, zp, lo, hi))
 					if got[i] != want {
 						t.Fatalf("acc %d scale %g zp %d [%d,%d]: %d, want %d", acc, sign*s, zp, lo, hi, got[i], want)
 					}

@@ -236,16 +236,18 @@ func (s scaleMath) combine(a, b, y float32) float32 {
 // kernels compute it, so that integer results agree with it element for
 // element; the rounding is float32's too.
 func requantize(acc int32, scale float32, zp, lo, hi int64) int64 {
-	r := float64(roundHalfEven32(float32(acc) * scale))
+	r := math.RoundToEven(float64(float32(acc) * scale))
 	if r != r {
 		return zp
 	}
-	return int64(math.Max(float64(lo), math.Min(float64(hi), r+float64(zp))))
-}
-
-// roundHalfEven32 rounds a float32 to the nearest integer, ties to even.
-func roundHalfEven32(v float32) float32 {
-	return float32(math.RoundToEven(float64(v)))
+	r += float64(zp)
+	if r <= float64(lo) {
+		return lo
+	}
+	if r >= float64(hi) {
+		return hi
+	}
+	return int64(r)
 }
 
 // readScales reads a scale tensor of float32, float16 or bfloat16.
