@@ -500,12 +500,12 @@ func depthwiseViaF32(ctx *Context, a *qconvArgs, y []byte) {
 	})
 }
 
-// requantizer is requantizeF32 for one output channel run by
+// requantizer is requantize for one output channel run by
 // kernels.Requantize (vectorised), which gives the same bits: the float32
 // product is clamped to [lo−zp, hi−zp] before it is rounded (rounding is
 // monotone and the bounds are integers, so clamping first and rounding
 // first agree). It needs a finite scale (a non-finite one may make a NaN,
-// which requantizeF32 maps to zp) and small bounds; exact reports whether
+// which requantize maps to zp) and small bounds; exact reports whether
 // it may be used.
 type requantizer struct {
 	scale, lo, hi float32

@@ -213,7 +213,7 @@ func checkFastQConv(t *testing.T, rng *rand.Rand, trial int, q qconvCase) {
 }
 
 // TestRequantizerMatchesRequantizeF32 checks the float32 requantizer
-// against requantizeF32 on extreme accumulators, exact ties and random
+// against requantize on extreme accumulators, exact ties and random
 // values, for uint8 and int8 outputs and scales from tiny to huge.
 func TestRequantizerMatchesRequantizeF32(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 9))
@@ -246,7 +246,7 @@ func TestRequantizerMatchesRequantizeF32(t *testing.T) {
 	}
 	for _, s := range []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1))} {
 		if newRequantizer(s, 0, 0, 255).exact {
-			t.Errorf("scale %g: a non-finite scale must take requantizeF32", s)
+			t.Errorf("scale %g: a non-finite scale must take requantize", s)
 		}
 	}
 }
