@@ -758,22 +758,12 @@ func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.Bi
 			}
 			fmt.Fprintf(w, "opset\traised from %d to %d (%s)\n", r.OpsetFrom, r.OpsetTo, why)
 		}
-		ops := make([]string, 0, len(r.OpCounts))
-		for op, n := range r.OpCounts {
-			ops = append(ops, fmt.Sprintf("%s %d", op, n))
-		}
-		sort.Strings(ops)
-		fmt.Fprintf(w, "int8 ops\t%s\n", strings.Join(ops, ", "))
+		fmt.Fprintf(w, "int8 ops\t%s\n", strings.Join(sortedCounts(r.OpCounts), ", "))
 		reasons := map[string]int{}
 		for _, f := range r.FP32 {
 			reasons[f.Op+": "+f.Reason]++
 		}
-		keys := make([]string, 0, len(reasons))
-		for k := range reasons {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
+		for _, k := range slices.Sorted(maps.Keys(reasons)) {
 			fmt.Fprintf(w, "fp32\t%d x %s\n", reasons[k], k)
 		}
 		for _, s := range r.WeightOnly {
@@ -781,33 +771,19 @@ func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.Bi
 		}
 	}
 	if lowered != nil {
-		ops := make([]string, 0, len(lowered.Lowered))
-		for op, n := range lowered.Lowered {
-			ops = append(ops, fmt.Sprintf("%s %d", op, n))
-		}
-		sort.Strings(ops)
+		ops := sortedCounts(lowered.Lowered)
 		if len(ops) == 0 {
 			ops = append(ops, "none")
 		}
 		fmt.Fprintf(w, "qop\t%s\n", strings.Join(ops, ", "))
 		if len(lowered.Moved) > 0 {
-			moved := make([]string, 0, len(lowered.Moved))
-			for op, n := range lowered.Moved {
-				moved = append(moved, fmt.Sprintf("%s %d", op, n))
-			}
-			sort.Strings(moved)
-			fmt.Fprintf(w, "qop\ton the integers (no DequantizeLinear/QuantizeLinear): %s\n", strings.Join(moved, ", "))
+			fmt.Fprintf(w, "qop\ton the integers (no DequantizeLinear/QuantizeLinear): %s\n", strings.Join(sortedCounts(lowered.Moved), ", "))
 		}
 		reasons := map[string]int{}
 		for _, k := range lowered.Kept {
 			reasons[k.Op+": "+k.Reason]++
 		}
-		keys := make([]string, 0, len(reasons))
-		for k := range reasons {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
+		for _, k := range slices.Sorted(maps.Keys(reasons)) {
 			fmt.Fprintf(w, "qdq\t%d x %s (stays DequantizeLinear/float/QuantizeLinear)\n", reasons[k], k)
 		}
 	}
@@ -856,6 +832,16 @@ func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.Bi
 		}
 	}
 	return w.Flush()
+}
+
+// sortedCounts formats "name count" for each entry, sorted.
+func sortedCounts(counts map[string]int) []string {
+	out := make([]string, 0, len(counts))
+	for name, n := range counts {
+		out = append(out, fmt.Sprintf("%s %d", name, n))
+	}
+	sort.Strings(out)
+	return out
 }
 
 func formatDB(db float64) string {
