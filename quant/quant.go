@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 
 	"github.com/onnxq/onnxq/calib"
@@ -302,35 +303,56 @@ func runMethods(m, ref *graph.Model, src *calibdata.Source, cfg Config) (*Result
 	if len(methods) < 2 || src == nil || src.Len() == 0 || cfg.stopsInPrepare() {
 		return runMethod(m, ref, src, cfg)
 	}
-	var best *Result
+	results := make([]*Result, len(methods))
+	best, bestModel, err := ChooseMethod(ref, src, cfg, methods, func(i int, cand *graph.Model, c Config) error {
+		res, err := runMethod(cand, ref, src, c)
+		results[i] = res
+		return err
+	}, func(i int, db float64) {
+		results[i].Method, results[i].Selected = methods[i], db
+	})
+	if err != nil {
+		return nil, err
+	}
+	*m = *bestModel
+	return results[best], nil
+}
+
+// ChooseMethod quantizes a freshly prepared copy of ref once per method
+// (quantize gets cfg with Method set) and scores each copy by its worst
+// output SQNR on src. It returns the index of the best, the earlier on a
+// tie, and that copy; scored, when set, sees each score as it is measured.
+func ChooseMethod(ref *graph.Model, src *calibdata.Source, cfg Config, methods []calib.Method,
+	quantize func(i int, cand *graph.Model, c Config) error, scored func(i int, db float64)) (int, *graph.Model, error) {
+	best, bestDB := -1, math.Inf(-1)
 	var bestModel *graph.Model
-	for _, method := range methods {
+	for i, method := range methods {
 		c := cfg
 		c.Method = method
 		// A copy drops what shape inference added; preparing it again
-		// restores the state m was in.
+		// restores the state the prepared model was in.
 		cand, err := Clone(ref)
 		if err != nil {
-			return nil, err
+			return 0, nil, err
 		}
 		if err := Prepare(cand, c); err != nil {
-			return nil, err
+			return 0, nil, err
 		}
-		res, err := runMethod(cand, ref, src, c)
+		if err := quantize(i, cand, c); err != nil {
+			return 0, nil, fmt.Errorf("method %s: %v", method, err)
+		}
+		db, err := WorstOutputSQNR(ref, cand, src, cfg.Threads)
 		if err != nil {
-			return nil, fmt.Errorf("method %s: %v", method, err)
+			return 0, nil, fmt.Errorf("method %s: %v", method, err)
 		}
-		if res.Selected, err = WorstOutputSQNR(ref, cand, src, cfg.Threads); err != nil {
-			return nil, fmt.Errorf("method %s: %v", method, err)
+		if scored != nil {
+			scored(i, db)
 		}
-		res.Method = method
-		// Ties keep the earlier method.
-		if best == nil || res.Selected > best.Selected {
-			best, bestModel = res, cand
+		if best < 0 || db > bestDB {
+			best, bestDB, bestModel = i, db, cand
 		}
 	}
-	*m = *bestModel
-	return best, nil
+	return best, bestModel, nil
 }
 
 // runMethod calibrates the prepared model m with cfg.Method, quantizes it

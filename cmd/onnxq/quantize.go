@@ -384,44 +384,30 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 	var report *passes.QuantReport
 	var bias *quant.BiasReport
 	var fallback *quant.FallbackReport
-	best := math.Inf(-1)
 	var kept calib.Method
 	var keptColl *calib.Collection
-	for i, method := range methods {
-		cand := m
-		if len(methods) > 1 {
-			// A copy drops what shape inference added; preparing it
-			// again restores the state m is in.
-			if cand, err = quant.Clone(fp32); err != nil {
-				return err
-			}
-			if err := quant.Prepare(cand, qcfg); err != nil {
-				return err
-			}
-		}
+	if len(methods) == 1 {
 		mcfg := qcfg
-		mcfg.Method = method
-		r, b, coll, err := c.quantizeWith(cand, fp32, src, cfg, mcfg, synthetic)
-		if err != nil {
-			if len(methods) > 1 {
-				return fmt.Errorf("method %s: %v", method, err)
-			}
+		mcfg.Method = methods[0]
+		if report, bias, keptColl, err = c.quantizeWith(m, fp32, src, cfg, mcfg, synthetic); err != nil {
 			return err
 		}
-		if len(methods) == 1 {
-			report, bias, kept, keptColl = r, b, method, coll
-			break
-		}
-		worst, err := quant.WorstOutputSQNR(fp32, cand, src, cfg.Threads)
+		kept = methods[0]
+	} else {
+		reports := make([]*passes.QuantReport, len(methods))
+		biases := make([]*quant.BiasReport, len(methods))
+		colls := make([]*calib.Collection, len(methods))
+		best, cand, err := quant.ChooseMethod(fp32, src, qcfg, methods, func(i int, cand *graph.Model, mcfg quant.Config) (err error) {
+			reports[i], biases[i], colls[i], err = c.quantizeWith(cand, fp32, src, cfg, mcfg, synthetic)
+			return err
+		}, func(i int, db float64) {
+			fmt.Fprintf(c.stderr, "method %s: worst output %.1f dB on the calibration samples\n", methods[i], db)
+		})
 		if err != nil {
-			return fmt.Errorf("method %s: %v", method, err)
+			return err
 		}
-		fmt.Fprintf(c.stderr, "method %s: worst output %.1f dB on the calibration samples\n", method, worst)
-		// Ties keep the earlier method.
-		if i == 0 || worst > best {
-			best, report, bias, kept, keptColl = worst, r, b, method, coll
-			*m = *cand
-		}
+		report, bias, kept, keptColl = reports[best], biases[best], methods[best], colls[best]
+		*m = *cand
 	}
 	if len(methods) > 1 {
 		fmt.Fprintf(c.stderr, "method %s kept\n", kept)
