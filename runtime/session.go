@@ -1,11 +1,14 @@
 package runtime
 
 import (
+	"cmp"
 	"fmt"
 	goruntime "runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/onnxq/onnxq/graph"
 )
@@ -21,6 +24,9 @@ type Options struct {
 	Observer func(v *graph.Value, t *Tensor)
 	// Registry supplies the kernels; nil means DefaultRegistry().
 	Registry *Registry
+	// TimeOps makes RunWithStats report the time spent in each op type
+	// (Stats.OpTimes); it costs two clock reads per node.
+	TimeOps bool
 }
 
 // Session is a model prepared for execution: kernels built for every node
@@ -43,6 +49,17 @@ type Stats struct {
 	TotalBytes int64
 	// Nodes is the number of node executions (subgraph nodes included).
 	Nodes int
+	// OpTimes is the wall time per op type (domain-qualified outside the
+	// default domain), longest first; only with Options.TimeOps. A node
+	// that runs a subgraph counts the subgraph's nodes in its own time too.
+	OpTimes []OpTime
+}
+
+// OpTime is the time the nodes of one op type took in a run.
+type OpTime struct {
+	Op    string
+	Nodes int
+	Time  time.Duration
 }
 
 type plan struct {
@@ -308,7 +325,11 @@ func (s *Session) RunWithStats(inputs map[string]*Tensor) (map[string]*Tensor, S
 		}
 	}
 	ex := &execution{s: s}
+	if s.opts.TimeOps {
+		ex.opTimes = map[string]*OpTime{}
+	}
 	outs, err := ex.runGraph(p, nil, feeds)
+	ex.collectOpTimes()
 	if err != nil {
 		return nil, ex.stats, err
 	}
@@ -355,10 +376,45 @@ func checkInput(v *graph.Value, t *Tensor) error {
 
 // execution is the state of one Run.
 type execution struct {
-	s     *Session
-	stats Stats
-	live  int64
-	mu    sync.Mutex
+	s       *Session
+	stats   Stats
+	live    int64
+	mu      sync.Mutex
+	opTimes map[string]*OpTime // by op type, with Options.TimeOps
+}
+
+// timeOp adds one node's duration to its op type.
+func (ex *execution) timeOp(n *graph.Node, d time.Duration) {
+	op := n.OpType
+	if n.Domain != "" && n.Domain != "ai.onnx" {
+		op = n.Domain + "." + op
+	}
+	ex.mu.Lock()
+	defer ex.mu.Unlock()
+	t := ex.opTimes[op]
+	if t == nil {
+		t = &OpTime{Op: op}
+		ex.opTimes[op] = t
+	}
+	t.Nodes++
+	t.Time += d
+}
+
+// collectOpTimes moves the per-op-type times into the stats, longest
+// first (ties by name, so the order is stable).
+func (ex *execution) collectOpTimes() {
+	if ex.opTimes == nil {
+		return
+	}
+	for _, t := range ex.opTimes {
+		ex.stats.OpTimes = append(ex.stats.OpTimes, *t)
+	}
+	slices.SortFunc(ex.stats.OpTimes, func(a, b OpTime) int {
+		if a.Time != b.Time {
+			return cmp.Compare(b.Time, a.Time)
+		}
+		return strings.Compare(a.Op, b.Op)
+	})
 }
 
 // scope holds the tensors of one graph execution.
@@ -404,7 +460,14 @@ func (ex *execution) runGraph(p *plan, parent *scope, feeds []*Tensor) ([]*Tenso
 			in[i] = t
 		}
 		ctx := &Context{ex: ex, sc: sc, Node: n, Opset: st.opset, Threads: ex.s.opts.Threads}
+		var start time.Time
+		if ex.opTimes != nil {
+			start = time.Now()
+		}
 		outs, err := runKernel(st.kernel, ctx, in)
+		if ex.opTimes != nil {
+			ex.timeOp(n, time.Since(start))
+		}
 		if err != nil {
 			return nil, err
 		}

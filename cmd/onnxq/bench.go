@@ -7,6 +7,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,6 +21,8 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/onnxq/onnxq/runtime"
 )
 
 // benchConfig is the typed form of the bench command line.
@@ -32,6 +35,8 @@ type benchConfig struct {
 	// ORT is the path of ort-run.js; "" skips the comparison.
 	ORT  string
 	JSON bool
+	// Ops adds the time per op type, averaged over the timed runs.
+	Ops bool
 }
 
 var benchCommand = &command{
@@ -52,6 +57,9 @@ environment; bench prints ORT's median and the ratio onnxq/ORT.
 
 Without any input flag, bench makes up every input (--random).
 
+--ops adds the time each op type takes per run (the mean over the timed
+runs, longest first): where a model spends its time.
+
 --json prints the figures as one JSON object.`,
 	setup: func(fs *pflag.FlagSet) func(*cli, []string) error {
 		cfg := &benchConfig{}
@@ -62,6 +70,7 @@ Without any input flag, bench makes up every input (--random).
 		fs.IntVar(&cfg.Warmup, "warmup", 3, "`N` untimed runs first")
 		fs.StringVar(&cfg.ORT, "ort", "", "also time ONNX Runtime with this `ort-run.js`")
 		fs.BoolVar(&cfg.JSON, "json", false, "print the figures as a JSON object")
+		fs.BoolVar(&cfg.Ops, "ops", false, "also report the time per op type")
 		return func(c *cli, args []string) error {
 			var err error
 			if cfg.Inputs.Shapes, err = parseShapes(shapes); err != nil {
@@ -103,10 +112,20 @@ type BenchReport struct {
 	TotalActivationBytes int64 `json:"total_activation_bytes"`
 	// PeakRSSBytes is the process's peak resident memory (VmHWM), 0 where
 	// the system does not report it.
-	PeakRSSBytes int64      `json:"peak_rss_bytes"`
-	ORT          *ORTReport `json:"ort,omitempty"`
+	PeakRSSBytes int64 `json:"peak_rss_bytes"`
+	// Ops is the mean time per op type over the timed runs (--ops).
+	Ops []OpReport `json:"ops,omitempty"`
+	ORT *ORTReport `json:"ort,omitempty"`
 	// Ratio is MedianMS over ONNX Runtime's median.
 	Ratio float64 `json:"ratio,omitempty"`
+}
+
+// OpReport is the mean time the nodes of one op type take in a run.
+type OpReport struct {
+	Op    string  `json:"op"`
+	Nodes int     `json:"nodes"`
+	MS    float64 `json:"ms"`
+	Share float64 `json:"share"` // of the summed op times
 }
 
 // ORTReport is ONNX Runtime's timing of the same model and inputs.
@@ -123,7 +142,7 @@ func (c *cli) bench(cfg *benchConfig) error {
 	if threads == 0 {
 		threads = defaultThreads()
 	}
-	sess, err := loadSession(cfg.Model, threads, true)
+	sess, err := loadSession(cfg.Model, runtime.Options{Threads: threads, TimeOps: cfg.Ops}, true)
 	if err != nil {
 		return err
 	}
@@ -138,6 +157,7 @@ func (c *cli) bench(cfg *benchConfig) error {
 		}
 	}
 	times := make([]float64, cfg.Runs)
+	ops := map[string]*OpReport{}
 	for i := range times {
 		start := time.Now()
 		_, stats, err := sess.RunWithStats(feeds)
@@ -146,8 +166,17 @@ func (c *cli) bench(cfg *benchConfig) error {
 			return fmt.Errorf("%s: %v", cfg.Model, err)
 		}
 		r.PeakActivationBytes, r.TotalActivationBytes = stats.PeakBytes, stats.TotalBytes
+		for _, t := range stats.OpTimes {
+			o := ops[t.Op]
+			if o == nil {
+				o = &OpReport{Op: t.Op, Nodes: t.Nodes}
+				ops[t.Op] = o
+			}
+			o.MS += float64(t.Time) / float64(time.Millisecond) / float64(cfg.Runs)
+		}
 	}
 	r.MedianMS, r.MinMS = medianMin(times)
+	r.Ops = sortedOpReports(ops)
 	r.PeakRSSBytes = peakRSS()
 
 	if cfg.ORT != "" {
@@ -176,6 +205,29 @@ func (c *cli) bench(cfg *benchConfig) error {
 	return r.writeText(c)
 }
 
+// sortedOpReports orders the op types longest first (ties by name) and
+// fills in their shares.
+func sortedOpReports(ops map[string]*OpReport) []OpReport {
+	var out []OpReport
+	total := 0.0
+	for _, o := range ops {
+		out = append(out, *o)
+		total += o.MS
+	}
+	slices.SortFunc(out, func(a, b OpReport) int {
+		if a.MS != b.MS {
+			return cmp.Compare(b.MS, a.MS)
+		}
+		return strings.Compare(a.Op, b.Op)
+	})
+	for i := range out {
+		if total > 0 {
+			out[i].Share = out[i].MS / total
+		}
+	}
+	return out
+}
+
 func (r *BenchReport) writeText(c *cli) error {
 	tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "model\t%s\n", r.Model)
@@ -188,6 +240,9 @@ func (r *BenchReport) writeText(c *cli) error {
 	fmt.Fprintf(tw, "activations\tpeak %s of %s produced%s\n", formatBytes(r.PeakActivationBytes), formatBytes(r.TotalActivationBytes), share)
 	if r.PeakRSSBytes > 0 {
 		fmt.Fprintf(tw, "peak RSS\t%s\n", formatBytes(r.PeakRSSBytes))
+	}
+	for _, o := range r.Ops {
+		fmt.Fprintf(tw, "  %s\t%s in %d nodes (%.1f%%)\n", o.Op, formatMS(o.MS), o.Nodes, 100*o.Share)
 	}
 	if r.ORT != nil {
 		fmt.Fprintf(tw, "ONNX Runtime\tmedian %s, min %s (%d runs)\n", formatMS(r.ORT.MedianMS), formatMS(r.ORT.MinMS), r.ORT.Runs)

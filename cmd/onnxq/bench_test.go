@@ -51,6 +51,40 @@ func TestBenchJSON(t *testing.T) {
 	}
 }
 
+// TestBenchOps checks --ops: one entry per op type with its node count,
+// shares that sum to one, longest first, in JSON and in the text report.
+func TestBenchOps(t *testing.T) {
+	dir := t.TempDir()
+	model := chainModel(t, dir)
+	r := onnxq(t, dir, "bench", model, "--runs", "3", "--warmup", "0", "--threads", "1", "--ops", "--json")
+	if r.code != 0 {
+		t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
+	}
+	var rep BenchReport
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatalf("%v:\n%s", err, r.stdout)
+	}
+	nodes, share := map[string]int{}, 0.0
+	for i, o := range rep.Ops {
+		nodes[o.Op] = o.Nodes
+		share += o.Share
+		if o.MS < 0 || (i > 0 && o.MS > rep.Ops[i-1].MS) {
+			t.Errorf("ops not longest first: %+v", rep.Ops)
+		}
+	}
+	if len(nodes) != 2 || nodes["Relu"] != 4 || nodes["Add"] != 4 || share < 0.999 || share > 1.001 {
+		t.Errorf("ops %+v", rep.Ops)
+	}
+	text := onnxq(t, dir, "bench", model, "--runs", "2", "--ops")
+	if text.code != 0 || !strings.Contains(text.stdout, "Relu") || !strings.Contains(text.stdout, "in 4 nodes") {
+		t.Errorf("exit %d, text report:\n%s", text.code, text.stdout)
+	}
+	plain := onnxq(t, dir, "bench", model, "--runs", "2", "--json")
+	if strings.Contains(plain.stdout, `"ops"`) {
+		t.Errorf("ops reported without --ops:\n%s", plain.stdout)
+	}
+}
+
 func TestBenchText(t *testing.T) {
 	dir := t.TempDir()
 	model := chainModel(t, dir)

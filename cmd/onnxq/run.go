@@ -115,7 +115,7 @@ op without a kernel stops the run with one error line.`,
 
 // loadSession reads a model and prepares it for execution; integer
 // lowers its complete Q/DQ units to integer ops.
-func loadSession(path string, threads int, integer bool) (*runtime.Session, error) {
+func loadSession(path string, opts runtime.Options, integer bool) (*runtime.Session, error) {
 	m, err := graph.Load(path)
 	if err != nil {
 		return nil, err
@@ -123,7 +123,7 @@ func loadSession(path string, threads int, integer bool) (*runtime.Session, erro
 	if m, err = executionForm(m, integer); err != nil {
 		return nil, fmt.Errorf("%s: %v", path, err)
 	}
-	sess, err := runtime.NewSession(m, runtime.Options{Threads: threads})
+	sess, err := runtime.NewSession(m, opts)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", path, err)
 	}
@@ -131,7 +131,7 @@ func loadSession(path string, threads int, integer bool) (*runtime.Session, erro
 }
 
 func (c *cli) runModel(cfg *runConfig) error {
-	sess, err := loadSession(cfg.Model, cfg.Threads, cfg.Integer)
+	sess, err := loadSession(cfg.Model, runtime.Options{Threads: cfg.Threads}, cfg.Integer)
 	if err != nil {
 		return err
 	}
