@@ -152,6 +152,10 @@ func (k *intConvKernel) fastQLinearConv(ctx *Context, a *qconvArgs) *Tensor {
 		depthwiseViaF32(ctx, a, out)
 		return y
 	}
+	if wxFits(a) {
+		k.fastConvWX(ctx, a, out)
+		return y
+	}
 	if a.packed == nil {
 		a.packed = k.weights.get(a.w, a.G, mg, K)
 	}

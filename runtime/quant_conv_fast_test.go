@@ -31,6 +31,7 @@ func TestFastQLinearConvMatchesReference(t *testing.T) {
 // the selected INT8 microkernel.
 func fastMatchesReference(t *testing.T) {
 	rng := rand.New(rand.NewPCG(21, 4))
+	channelMajor := 0
 	for trial := range 300 {
 		G := []int{1, 1, 2, 3}[rng.IntN(4)]
 		depthwise := rng.IntN(4) == 0
@@ -51,7 +52,14 @@ func fastMatchesReference(t *testing.T) {
 		xType := []graph.DType{graph.Uint8, graph.Int8}[rng.IntN(2)]
 		yType := []graph.DType{graph.Uint8, graph.Int8}[rng.IntN(2)]
 
-		checkFastQConv(t, rng, trial, qconvCase{N, C, M, G, kh, kw, H, W, sh, sw, dh, dw, pads, xType, yType, 0})
+		if checkFastQConv(t, rng, trial, qconvCase{N, C, M, G, kh, kw, H, W, sh, sw, dh, dw, pads, xType, yType, 0}) {
+			channelMajor++
+		}
+	}
+	// The channel-major path takes the symmetric-weight cases when the
+	// microkernel prefers it: make sure it was exercised.
+	if kernels.WXPreferred() && channelMajor < 60 {
+		t.Errorf("only %d of 300 cases took the channel-major path", channelMajor)
 	}
 }
 
@@ -113,7 +121,7 @@ func TestFastQLinearConvPointwiseAndWide(t *testing.T) {
 
 // checkFastQConv runs one case with random data through the reference and
 // the fast path (1 and 3 threads) and fails unless they agree bit for bit.
-func checkFastQConv(t *testing.T, rng *rand.Rand, trial int, q qconvCase) {
+func checkFastQConv(t *testing.T, rng *rand.Rand, trial int, q qconvCase) (channelMajor bool) {
 	t.Helper()
 	N, C, M, G, kh, kw, H, W := q.N, q.C, q.M, q.G, q.kh, q.kw, q.H, q.W
 	sh, sw, dh, dw, pads, xType, yType := q.sh, q.sw, q.dh, q.dw, q.pads, q.xType, q.yType
@@ -150,8 +158,9 @@ func checkFastQConv(t *testing.T, rng *rand.Rand, trial int, q qconvCase) {
 	if nz == 1 {
 		wzp.Shape = nil
 	}
+	asymmetric := rng.IntN(2) == 0 // otherwise every zero point is 0, as quantizers write
 	for i := range wzp.Data.([]int8) {
-		if rng.IntN(3) == 0 {
+		if asymmetric && rng.IntN(3) == 0 {
 			wzp.Data.([]int8)[i] = int8(rng.IntN(21) - 10)
 		}
 	}
@@ -192,11 +201,13 @@ func checkFastQConv(t *testing.T, rng *rand.Rand, trial int, q qconvCase) {
 	want, werr := kern.Run(&Context{Threads: 1, Node: node}, in)
 	forceReferenceQConv = false
 	if werr != nil {
-		return // a shape the attributes do not allow: both paths refuse it
+		return false // a shape the attributes do not allow: both paths refuse it
 	}
-	if kern.(*intConvKernel).newQConvArgs(x, xzp, w, wzp, bias, make([]float32, M), 0, 0, 255, yType) == nil {
+	args := kern.(*intConvKernel).newQConvArgs(x, xzp, w, wzp, bias, make([]float32, M), 0, 0, 255, yType)
+	if args == nil {
 		t.Fatalf("%s: does not take the fast path", name)
 	}
+	channelMajor = wxFits(args)
 	for _, threads := range []int{1, 3} {
 		got, err := kern.Run(&Context{Threads: threads, Node: node}, in)
 		if err != nil {
@@ -207,9 +218,10 @@ func checkFastQConv(t *testing.T, rng *rand.Rand, trial int, q qconvCase) {
 		}
 		g8, w8 := fmt.Sprint(got[0].Data), fmt.Sprint(want[0].Data)
 		if g8 != w8 {
-			t.Fatalf("%s, %d threads: fast path differs from the reference", name, threads)
+			t.Fatalf("%s, %d threads: fast path (channel-major %v) differs from the reference", name, threads, channelMajor)
 		}
 	}
+	return channelMajor
 }
 
 // TestRequantizerMatchesRequantizeF32 checks the float32 requantizer

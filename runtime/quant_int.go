@@ -361,6 +361,8 @@ type intConvKernel struct {
 	group   int
 	linear  bool // QLinearConv: requantize the result
 	weights packedWeights
+	// wxWeights are the same weights packed for the channel-major path.
+	wxWeights packedWeightsWX
 }
 
 func newIntConv(n *graph.Node, linear bool) (Kernel, error) {

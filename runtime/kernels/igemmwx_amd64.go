@@ -1,0 +1,46 @@
+//go:build amd64 && !noasm
+
+// This file selects the amd64 channel-major INT8 kernels.
+
+package kernels
+
+import "golang.org/x/sys/cpu"
+
+func activeWX() func(kq int, w []int8, ldw int, x []byte, c []int32, ldc int) {
+	if activeI8.name == "vnni" || activeI8.name == "vnni16" {
+		return igemmWXVNNI
+	}
+	return igemmWXGo
+}
+
+func igemmWXVNNI(kq int, w []int8, ldw int, x []byte, c []int32, ldc int) {
+	_ = w[7*ldw+4*kq-1]
+	_ = x[kq*4*WXPanel-1]
+	_ = c[7*ldc+WXPanel-1]
+	igemmWX8x32VNNI(kq, &w[0], ldw, &x[0], &c[0], ldc)
+}
+
+// igemmWX8x32VNNI computes one 8×32 tile of C (row stride ldc) with
+// VPDPBUSD: row i of the weights (int8, row stride ldw, 4·kq values)
+// times a panel of packed activations (kq groups of 32 columns × 4 uint8),
+// the loop of igemmWXGo. kq must be at least 1.
+//
+//go:noescape
+func igemmWX8x32VNNI(kq int, w *int8, ldw int, x *byte, c *int32, ldc int)
+
+// packQuadsAVX2 interleaves panels panels of 32 columns of four byte rows
+// (xored with x): the loop of packQuadsGo.
+//
+//go:noescape
+func packQuadsAVX2(dst *byte, stride int, r0, r1, r2, r3 *byte, panels int, x byte)
+
+func packQuads(dst []byte, stride int, r0, r1, r2, r3 []byte, panels int, x byte) {
+	if !cpu.X86.HasAVX2 {
+		packQuadsGo(dst, stride, r0, r1, r2, r3, panels, x)
+		return
+	}
+	n := panels * WXPanel
+	_ = dst[(panels-1)*stride+4*WXPanel-1]
+	_, _, _, _ = r0[n-1], r1[n-1], r2[n-1], r3[n-1]
+	packQuadsAVX2(&dst[0], stride, &r0[0], &r1[0], &r2[0], &r3[0], panels, x)
+}

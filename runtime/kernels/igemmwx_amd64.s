@@ -1,0 +1,121 @@
+//go:build amd64 && !noasm
+
+// This file holds the channel-major INT8 GEMM microkernel (AVX-512 VNNI)
+// and the packing of its activations (AVX2); igemmwx_amd64.go documents
+// the loop each one computes.
+
+#include "textflag.h"
+
+// One weight row of the tile: broadcast its 4 bytes at mem into t and add
+// their products with the 32 columns in Z16, Z17 to c0, c1.
+#define WX_ROW(mem, t, c0, c1) \
+	VPBROADCASTD mem, t; \
+	VPDPBUSD t, Z16, c0; \
+	VPDPBUSD t, Z17, c1
+
+#define WX_STORE(c0, c1) \
+	VMOVDQU32 c0, (DX); \
+	VMOVDQU32 c1, 64(DX); \
+	ADDQ R8, DX
+
+// func igemmWX8x32VNNI(kq int, w *int8, ldw int, x *byte, c *int32, ldc int)
+TEXT ·igemmWX8x32VNNI(SB), NOSPLIT, $0-48
+	MOVQ kq+0(FP), CX
+	MOVQ w+8(FP), SI
+	MOVQ ldw+16(FP), R9
+	MOVQ x+24(FP), DI
+	MOVQ c+32(FP), DX
+	MOVQ ldc+40(FP), R8
+	SHLQ $2, R8
+	LEAQ (R9)(R9*2), R10
+	LEAQ (R9)(R9*4), R11
+	LEAQ (R10)(R9*4), R12
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+
+wxloop:
+	VMOVDQU32 (DI), Z16
+	VMOVDQU32 64(DI), Z17
+	PREFETCHT0 512(DI)
+	WX_ROW((SI), Z20, Z0, Z1)
+	WX_ROW((SI)(R9*1), Z21, Z2, Z3)
+	WX_ROW((SI)(R9*2), Z22, Z4, Z5)
+	WX_ROW((SI)(R10*1), Z23, Z6, Z7)
+	WX_ROW((SI)(R9*4), Z24, Z8, Z9)
+	WX_ROW((SI)(R11*1), Z25, Z10, Z11)
+	WX_ROW((SI)(R10*2), Z26, Z12, Z13)
+	WX_ROW((SI)(R12*1), Z27, Z14, Z15)
+	ADDQ $4, SI
+	ADDQ $128, DI
+	DECQ CX
+	JNZ wxloop
+
+	WX_STORE(Z0, Z1)
+	WX_STORE(Z2, Z3)
+	WX_STORE(Z4, Z5)
+	WX_STORE(Z6, Z7)
+	WX_STORE(Z8, Z9)
+	WX_STORE(Z10, Z11)
+	WX_STORE(Z12, Z13)
+	WX_STORE(Z14, Z15)
+	VZEROUPPER
+	RET
+
+// func packQuadsAVX2(dst *byte, stride int, r0, r1, r2, r3 *byte, panels int, x byte)
+TEXT ·packQuadsAVX2(SB), NOSPLIT, $0-57
+	MOVQ dst+0(FP), DI
+	MOVQ stride+8(FP), BX
+	MOVQ r0+16(FP), R8
+	MOVQ r1+24(FP), R9
+	MOVQ r2+32(FP), R10
+	MOVQ r3+40(FP), R11
+	MOVQ panels+48(FP), CX
+	MOVBLZX x+56(FP), AX
+	MOVD AX, X15
+	VPBROADCASTB X15, Y15
+	XORQ SI, SI
+
+pqloop:
+	VPXOR (R8)(SI*1), Y15, Y0
+	VPXOR (R9)(SI*1), Y15, Y1
+	VPXOR (R10)(SI*1), Y15, Y2
+	VPXOR (R11)(SI*1), Y15, Y3
+	// Byte pairs (r0, r1) and (r2, r3), then word pairs: quads of columns
+	// 0-3 and 16-19 in Y8, 4-7 and 20-23 in Y9, 8-11 and 24-27 in Y10,
+	// 12-15 and 28-31 in Y11 (per 128-bit lane).
+	VPUNPCKLBW Y1, Y0, Y4
+	VPUNPCKHBW Y1, Y0, Y5
+	VPUNPCKLBW Y3, Y2, Y6
+	VPUNPCKHBW Y3, Y2, Y7
+	VPUNPCKLWD Y6, Y4, Y8
+	VPUNPCKHWD Y6, Y4, Y9
+	VPUNPCKLWD Y7, Y5, Y10
+	VPUNPCKHWD Y7, Y5, Y11
+	VPERM2I128 $0x20, Y9, Y8, Y12
+	VPERM2I128 $0x20, Y11, Y10, Y13
+	VPERM2I128 $0x31, Y9, Y8, Y14
+	VPERM2I128 $0x31, Y11, Y10, Y4
+	VMOVDQU Y12, (DI)
+	VMOVDQU Y13, 32(DI)
+	VMOVDQU Y14, 64(DI)
+	VMOVDQU Y4, 96(DI)
+	ADDQ $32, SI
+	ADDQ BX, DI
+	DECQ CX
+	JNZ pqloop
+	VZEROUPPER
+	RET

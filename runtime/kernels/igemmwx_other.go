@@ -1,0 +1,14 @@
+//go:build !amd64 || noasm
+
+// This file selects the portable channel-major INT8 kernels where no
+// assembly runs.
+
+package kernels
+
+func activeWX() func(kq int, w []int8, ldw int, x []byte, c []int32, ldc int) {
+	return igemmWXGo
+}
+
+func packQuads(dst []byte, stride int, r0, r1, r2, r3 []byte, panels int, x byte) {
+	packQuadsGo(dst, stride, r0, r1, r2, r3, panels, x)
+}

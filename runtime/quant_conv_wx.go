@@ -1,0 +1,310 @@
+// quant_conv_wx.go holds the channel-major fast path of QLinearConv: the
+// weights of each output channel times the activations, so the GEMM's
+// result rows are output channels and the epilogue writes NCHW rows
+// directly, with no transpose on either side.
+//
+// The input planes (minus nothing: the raw 8-bit values) are laid out
+// once per call as zero-point-bordered "phase planes": for a stride s the
+// padded plane is split into s×s phases (rows ≡ a, columns ≡ b mod s), so
+// that every tap (i, j) of the window reads, for the output positions
+// oh·Wq + ow of a grid Wq columns wide, one contiguous run of one phase
+// plane starting at ((i·d)/s)·Wq + (j·d)/s. Outputs are computed for all
+// Wq columns of that grid (the Wq − OW extra ones, about (k−1)/W of the
+// work, are dropped). A 1×1 window with stride 1 and no padding reads the
+// input planes in place. The depth steps (channel, tap) are packed four
+// at a time with kernels.PackQuads and multiplied by kernels.IgemmWX.
+//
+// With x of int8 the bytes are read as x+128 (flipped while packing) and
+// the zero point too, which leaves every Σ(x−zx)·w unchanged. Only
+// symmetric weights (every zero point 0) take this path:
+//
+//	acc[m,p] = Σ x·w,   y[m,p] = requantize(acc[m,p] − zx·Σw[m] + b[m])
+//
+// equal to the reference kernel bit for bit (sums modulo 2³²).
+package runtime
+
+import (
+	"slices"
+	"sync"
+
+	"github.com/onnxq/onnxq/graph"
+	"github.com/onnxq/onnxq/runtime/kernels"
+)
+
+// wxTileBytes bounds the packed activations of one tile (depth × columns)
+// and its int32 sums (rows × columns × 4) so that both stay in L2.
+const wxTileBytes = 192 << 10
+
+// bytePool and int32Pool hold the scratch buffers of the integer
+// convolutions, so that a run does not allocate and clear megabytes.
+var bytePool, int32Pool sync.Pool
+
+func scratchBytes(n int) ([]byte, func()) {
+	p, ok := bytePool.Get().(*[]byte)
+	if !ok || cap(*p) < n {
+		s := make([]byte, n)
+		p = &s
+	}
+	*p = (*p)[:n]
+	return *p, func() { bytePool.Put(p) }
+}
+
+func scratchInt32s(n int) ([]int32, func()) {
+	p, ok := int32Pool.Get().(*[]int32)
+	if !ok || cap(*p) < n {
+		s := make([]int32, n)
+		p = &s
+	}
+	*p = (*p)[:n]
+	return *p, func() { int32Pool.Put(p) }
+}
+
+// packedWeightsWX caches a QLinearConv node's weights packed for
+// kernels.IgemmWX, one matrix per group, like packedWeights.
+type packedWeightsWX struct {
+	mu     sync.Mutex
+	source *int8
+	size   int
+	groups []*kernels.PackedW8
+}
+
+func (c *packedWeightsWX) get(w []int8, groups, mg, k int) []*kernels.PackedW8 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(w) > 0 && c.source == &w[0] && c.size == len(w) && len(c.groups) == groups {
+		return c.groups
+	}
+	c.groups = make([]*kernels.PackedW8, groups)
+	for g := range groups {
+		c.groups[g] = kernels.PackW8(mg, k, w[g*mg*k:(g+1)*mg*k], k)
+	}
+	if len(w) > 0 {
+		c.source = &w[0]
+	}
+	c.size = len(w)
+	return c.groups
+}
+
+// wxFits reports whether a goes through the channel-major path: the
+// selected INT8 microkernel prefers it, the convolution is not depthwise
+// (that has its own loop) and every weight zero point is 0.
+func wxFits(a *qconvArgs) bool {
+	cg, mg := a.x.Shape[1]/a.G, a.M/a.G
+	if !kernels.WXPreferred() || (cg == 1 && mg == 1) {
+		return false
+	}
+	return !slices.ContainsFunc(a.zw, func(z int32) bool { return z != 0 })
+}
+
+// phaseLayout describes the phase planes of one convolution.
+type phaseLayout struct {
+	s0, s1   int
+	hq, wq   int // rows and columns of each phase plane (and of the output grid)
+	planeLen int // bytes per phase plane, slack included
+	used     []bool
+	inPlace  bool // 1×1, stride 1, no padding: the input planes are read as they are
+}
+
+func newPhaseLayout(a *qconvArgs) *phaseLayout {
+	w := a.win
+	OH, OW := w.out[0], w.out[1]
+	l := &phaseLayout{s0: w.s[0], s1: w.s[1]}
+	l.inPlace = a.kh == 1 && a.kw == 1 && l.s0 == 1 && l.s1 == 1 && w.padB[0] == 0 && w.padB[1] == 0 && OH == w.in[0] && OW == w.in[1]
+	if l.inPlace {
+		l.hq, l.wq = OH, OW
+		return l
+	}
+	l.hq = OH + (a.kh-1)*w.d[0]/l.s0
+	l.wq = OW + (a.kw-1)*w.d[1]/l.s1
+	// A tap's run starts up to (kw−1)·d/s columns into the row after the
+	// last (its extra grid columns read there).
+	l.planeLen = (l.hq + 1) * l.wq
+	l.used = make([]bool, l.s0*l.s1)
+	for i := range a.kh {
+		for j := range a.kw {
+			l.used[(i*w.d[0])%l.s0*l.s1+(j*w.d[1])%l.s1] = true
+		}
+	}
+	return l
+}
+
+// fill writes the used phase planes of one input plane x (H×W) into dst
+// (s0·s1 planes of planeLen bytes): padding and the slack hold zx.
+func (l *phaseLayout) fill(dst, x []byte, a *qconvArgs, zx byte) {
+	H, W := a.win.in[0], a.win.in[1]
+	top, left := a.win.padB[0], a.win.padB[1]
+	for ph := range l.s0 {
+		for pw := range l.s1 {
+			if !l.used[ph*l.s1+pw] {
+				continue
+			}
+			plane := dst[(ph*l.s1+pw)*l.planeLen:][:l.planeLen]
+			for r := range l.hq {
+				row := plane[r*l.wq : (r+1)*l.wq]
+				ih := r*l.s0 + ph - top
+				if ih < 0 || ih >= H {
+					fillBytes(row, zx)
+					continue
+				}
+				line := x[ih*W : (ih+1)*W]
+				// Column c reads input column c·s1 + pw − left.
+				c0 := 0
+				if d := left - pw; d > 0 {
+					c0 = min(l.wq, (d+l.s1-1)/l.s1)
+				}
+				c1 := l.wq
+				if last := (W - 1 + left - pw); last < 0 {
+					c1 = c0
+				} else {
+					c1 = max(c0, min(l.wq, last/l.s1+1))
+				}
+				fillBytes(row[:c0], zx)
+				if l.s1 == 1 {
+					copy(row[c0:c1], line[c0+pw-left:])
+				} else {
+					iw := c0*l.s1 + pw - left
+					for c := c0; c < c1; c++ {
+						row[c] = line[iw]
+						iw += l.s1
+					}
+				}
+				fillBytes(row[c1:], zx)
+			}
+			fillBytes(plane[l.hq*l.wq:], zx)
+		}
+	}
+}
+
+func fillBytes(p []byte, v byte) {
+	if len(p) == 0 {
+		return
+	}
+	p[0] = v
+	for n := 1; n < len(p); n *= 2 {
+		copy(p[n:], p[:n])
+	}
+}
+
+// wxTile picks the number of output grid positions per tile: a multiple
+// of the GEMM panel whose packed activations and sums (rows of them) fit
+// wxTileBytes, no more than the grid needs.
+func wxTile(kp, rows, grid int) int {
+	const p = kernels.WXPanel
+	t := max(p, min(wxTileBytes/kp, wxTileBytes/(4*rows))/p*p)
+	return min(t, (grid+p-1)/p*p)
+}
+
+// fastConvWX computes the QLinearConv a (wxFits) into out.
+func (k *intConvKernel) fastConvWX(ctx *Context, a *qconvArgs, out []byte) {
+	N, C := a.x.Shape[0], a.x.Shape[1]
+	H, W := a.win.in[0], a.win.in[1]
+	OH, OW := a.win.out[0], a.win.out[1]
+	cg, mg := C/a.G, a.M/a.G
+	K := cg * a.kh * a.kw
+	packed := k.wxWeights.get(a.w, a.G, mg, K)
+	kp := packed[0].Kp
+	xb := outputBytes(a.x)
+	flip := a.x.DType == graph.Int8
+	zx := byte(a.zx) // the zero point as x's bytes hold it
+	zxU := a.zx      // the zero point as the GEMM reads it
+	if flip {
+		zxU += 128
+	}
+	l := newPhaseLayout(a)
+	grid := OH * l.wq
+	rows := packed[0].Rows()
+	tile := wxTile(kp, rows, grid)
+
+	// The phase planes of every input channel (skipped when read in place).
+	var planes []byte
+	if !l.inPlace {
+		per := l.s0 * l.s1 * l.planeLen
+		var done func()
+		planes, done = scratchBytes(N * C * per)
+		defer done()
+		ctx.Parallel(N*C, func(lo, hi int) {
+			for t := lo; t < hi; t++ {
+				l.fill(planes[t*per:][:per], xb[t*H*W:][:H*W], a, zx)
+			}
+		})
+	}
+	// source returns the run of depth step d (channel ci of the group,
+	// tap i, j) for the grid positions from p0 of image n, group g.
+	source := func(n, g, d, p0 int) []byte {
+		ci, t := d/(a.kh*a.kw), d%(a.kh*a.kw)
+		i, j := t/a.kw, t%a.kw
+		c := n*C + g*cg + ci
+		if l.inPlace {
+			return xb[c*H*W+p0 : (c+1)*H*W]
+		}
+		di, dj := i*a.win.d[0], j*a.win.d[1]
+		phase := (di%l.s0)*l.s1 + dj%l.s1
+		off := (di/l.s0)*l.wq + dj/l.s1
+		base := (c*l.s0*l.s1 + phase) * l.planeLen
+		return planes[base+off+p0 : base+l.planeLen]
+	}
+	adds := make([]int32, a.M) // bias − zx·Σw per output channel
+	for g := range a.G {
+		for c := range mg {
+			m := g*mg + c
+			adds[m] = -zxU * packed[g].RowSums[c]
+			if a.bias != nil {
+				adds[m] += a.bias[m]
+			}
+		}
+	}
+	rqs := make([]requantizer, a.M)
+	for m := range rqs {
+		rqs[m] = newRequantizer(a.scales[m], a.zy, a.lo, a.hi)
+	}
+	tiles := (grid + tile - 1) / tile
+	ctx.Parallel(N*a.G*tiles, func(first, last int) {
+		xq, doneX := scratchBytes(kernels.QuadsLen(kp, tile))
+		defer doneX()
+		acc, doneAcc := scratchInt32s(rows * tile)
+		defer doneAcc()
+		var pad []byte
+		for task := first; task < last; task++ {
+			n, g, t := task/(a.G*tiles), task/tiles%a.G, task%tiles
+			p0 := t * tile
+			cols := min(tile, grid-p0)
+			if pad == nil && kp > K {
+				pad = make([]byte, tile)
+			}
+			row := func(d int) []byte {
+				if d >= K {
+					return pad[:cols]
+				}
+				return source(n, g, d, p0)
+			}
+			for q := range kp / 4 {
+				kernels.PackQuads(xq, kp, q, row(4*q), row(4*q+1), row(4*q+2), row(4*q+3), cols, flip)
+			}
+			kernels.IgemmWX(packed[g], cols, xq, acc, tile)
+			// Grid position p is output (p / wq, p % wq) when p % wq < OW.
+			for c := range mg {
+				m := g*mg + c
+				plane := out[(n*a.M+m)*OH*OW:][:OH*OW]
+				sums := acc[c*tile:][:cols]
+				rq := &rqs[m]
+				for p := p0; p < p0+cols; {
+					oh, ow := p/l.wq, p%l.wq
+					run := min(l.wq-ow, p0+cols-p)
+					if ow < OW {
+						seg := min(run, OW-ow)
+						dst := plane[oh*OW+ow:][:seg]
+						src := sums[p-p0:][:seg]
+						if rq.exact {
+							rq.run(dst, src, adds[m])
+						} else {
+							for i, v := range src {
+								dst[i] = byte(requantize(v+adds[m], a.scales[m], a.zy, a.lo, a.hi))
+							}
+						}
+					}
+					p += run
+				}
+			}
+		}
+	})
+}
