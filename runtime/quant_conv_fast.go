@@ -145,6 +145,10 @@ func (k *intConvKernel) fastQLinearConv(ctx *Context, a *qconvArgs) *Tensor {
 	y := ctx.Alloc(a.outType, N, a.M, OH, OW)
 	out := outputBytes(y)
 	if cg == 1 && mg == 1 {
+		if dwFits(a) {
+			depthwiseVNNI(ctx, a, out)
+			return y
+		}
 		if !depthwiseExactInF32(a) || !layoutFits(a.win) {
 			fastDepthwise(ctx, a, out)
 			return y

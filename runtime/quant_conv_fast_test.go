@@ -31,7 +31,7 @@ func TestFastQLinearConvMatchesReference(t *testing.T) {
 // the selected INT8 microkernel.
 func fastMatchesReference(t *testing.T) {
 	rng := rand.New(rand.NewPCG(21, 4))
-	channelMajor := 0
+	paths := map[string]int{}
 	for trial := range 300 {
 		G := []int{1, 1, 2, 3}[rng.IntN(4)]
 		depthwise := rng.IntN(4) == 0
@@ -52,14 +52,15 @@ func fastMatchesReference(t *testing.T) {
 		xType := []graph.DType{graph.Uint8, graph.Int8}[rng.IntN(2)]
 		yType := []graph.DType{graph.Uint8, graph.Int8}[rng.IntN(2)]
 
-		if checkFastQConv(t, rng, trial, qconvCase{N, C, M, G, kh, kw, H, W, sh, sw, dh, dw, pads, xType, yType, 0}) {
-			channelMajor++
-		}
+		paths[checkFastQConv(t, rng, trial, qconvCase{N, C, M, G, kh, kw, H, W, sh, sw, dh, dw, pads, xType, yType, 0})]++
 	}
-	// The channel-major path takes the symmetric-weight cases when the
-	// microkernel prefers it: make sure it was exercised.
-	if kernels.WXPreferred() && channelMajor < 60 {
-		t.Errorf("only %d of 300 cases took the channel-major path", channelMajor)
+	// The symmetric-weight cases take the channel-major and VNNI
+	// depthwise paths when the microkernel has them: make sure they ran.
+	if kernels.WXPreferred() && paths["channel-major"] < 60 {
+		t.Errorf("paths taken %v: too few channel-major", paths)
+	}
+	if kernels.DWAvailable() && paths["depthwise-vnni"] < 20 {
+		t.Errorf("paths taken %v: too few depthwise-vnni", paths)
 	}
 }
 
@@ -96,6 +97,17 @@ func TestFastQLinearConvPointwiseAndWide(t *testing.T) {
 			}
 		}
 	}
+	// Depthwise windows wider than four taps (several tap groups per row),
+	// strided and dilated, on planes wider than one 64-output block.
+	for _, k := range []int{4, 5, 7} {
+		for _, st := range []int{1, 2} {
+			for rep := range 3 {
+				p := int64(k / 2)
+				checkFastQConv(t, rng, trial, qconvCase{1, 3, 3, 3, k, k, 9 + rep, 70 + 3*rep, st, st, 1 + rep%2, 1 + rep/2, []int64{p, p, p, p}, graph.Uint8, graph.Uint8, 0})
+				trial++
+			}
+		}
+	}
 	// Windows wider than the input, with pads and dilations that put
 	// whole runs of taps in the padding.
 	for _, c := range []qconvCase{
@@ -121,7 +133,7 @@ func TestFastQLinearConvPointwiseAndWide(t *testing.T) {
 
 // checkFastQConv runs one case with random data through the reference and
 // the fast path (1 and 3 threads) and fails unless they agree bit for bit.
-func checkFastQConv(t *testing.T, rng *rand.Rand, trial int, q qconvCase) (channelMajor bool) {
+func checkFastQConv(t *testing.T, rng *rand.Rand, trial int, q qconvCase) (path string) {
 	t.Helper()
 	N, C, M, G, kh, kw, H, W := q.N, q.C, q.M, q.G, q.kh, q.kw, q.H, q.W
 	sh, sw, dh, dw, pads, xType, yType := q.sh, q.sw, q.dh, q.dw, q.pads, q.xType, q.yType
@@ -201,13 +213,22 @@ func checkFastQConv(t *testing.T, rng *rand.Rand, trial int, q qconvCase) (chann
 	want, werr := kern.Run(&Context{Threads: 1, Node: node}, in)
 	forceReferenceQConv = false
 	if werr != nil {
-		return false // a shape the attributes do not allow: both paths refuse it
+		return "" // a shape the attributes do not allow: both paths refuse it
 	}
 	args := kern.(*intConvKernel).newQConvArgs(x, xzp, w, wzp, bias, make([]float32, M), 0, 0, 255, yType)
 	if args == nil {
 		t.Fatalf("%s: does not take the fast path", name)
 	}
-	channelMajor = wxFits(args)
+	switch {
+	case C == G && M == G && dwFits(args):
+		path = "depthwise-vnni"
+	case C == G && M == G:
+		path = "depthwise"
+	case wxFits(args):
+		path = "channel-major"
+	default:
+		path = "gemm"
+	}
 	for _, threads := range []int{1, 3} {
 		got, err := kern.Run(&Context{Threads: threads, Node: node}, in)
 		if err != nil {
@@ -218,10 +239,10 @@ func checkFastQConv(t *testing.T, rng *rand.Rand, trial int, q qconvCase) (chann
 		}
 		g8, w8 := fmt.Sprint(got[0].Data), fmt.Sprint(want[0].Data)
 		if g8 != w8 {
-			t.Fatalf("%s, %d threads: fast path (channel-major %v) differs from the reference", name, threads, channelMajor)
+			t.Fatalf("%s, %d threads: fast path (%s) differs from the reference", name, threads, path)
 		}
 	}
-	return channelMajor
+	return path
 }
 
 // TestRequantizerMatchesRequantizeF32 checks the float32 requantizer

@@ -24,6 +24,7 @@
 package runtime
 
 import (
+	"encoding/binary"
 	"slices"
 	"sync"
 
@@ -303,6 +304,179 @@ func (k *intConvKernel) fastConvWX(ctx *Context, a *qconvArgs, out []byte) {
 						}
 					}
 					p += run
+				}
+			}
+		}
+	})
+}
+
+// dwFits reports whether the depthwise convolution a (one input and one
+// output channel per group) runs on kernels.DepthwiseRow: with a VNNI
+// microkernel, a column stride of 1 or 2 and every weight zero point 0.
+func dwFits(a *qconvArgs) bool {
+	return kernels.DWAvailable() && (a.win.s[1] == 1 || a.win.s[1] == 2) &&
+		!slices.ContainsFunc(a.zw, func(z int32) bool { return z != 0 })
+}
+
+// dwPlane is the zero-point-bordered copy of one input plane that the
+// depthwise windows read (hp rows of wp bytes, then slack for the last
+// whole blocks), and how its outputs are computed: with flat, the output
+// rows of a channel form one run of (OH−1)·wp + OW sums (output row oh at
+// oh·wp, the wp − OW sums between rows dropped), in one kernel call;
+// otherwise one call per output row.
+type dwPlane struct {
+	hp, wp, size int
+	flat         bool
+	n            int // sums per kernel call
+}
+
+func newDWPlane(a *qconvArgs) dwPlane {
+	w := a.win
+	OH, OW := w.out[0], w.out[1]
+	s0, s1 := w.s[0], w.s[1]
+	p := dwPlane{
+		hp: (OH-1)*s0 + (a.kh-1)*w.d[0] + 1,
+		wp: (OW-1)*s1 + (a.kw-1)*w.d[1] + 1,
+	}
+	// A flat run reads input row s·oh for output row oh when the strides
+	// agree. It wastes (wp − OW)/wp of the sums: little at stride 1, half
+	// at stride 2, where it pays only on narrow planes (per-call costs).
+	p.flat = s0 == s1 && (s0 == 1 || OW < 32)
+	p.n, p.size = OW, (OH-1)*s0*p.wp
+	if p.flat {
+		p.n, p.size = (OH-1)*p.wp+OW, 0
+	}
+	block := kernels.DWBlock(s1)
+	maxOff := (a.kh-1)*w.d[0]*p.wp + (a.kw-1)*w.d[1]
+	p.size = max(p.hp*p.wp, p.size+maxOff+(p.n+block-1)/block*block*s1+4)
+	return p
+}
+
+// fill copies plane x (H×W) into dst with zx around it (bytes xored with
+// 0x80 when flip is set).
+func (p dwPlane) fill(dst, x []byte, a *qconvArgs, zx byte, flip bool) {
+	H, W := a.win.in[0], a.win.in[1]
+	top, left := a.win.padB[0], a.win.padB[1]
+	fz := zx
+	if flip {
+		fz ^= 0x80
+	}
+	for r := range p.hp {
+		row := dst[r*p.wp : (r+1)*p.wp]
+		ih := r - top
+		if ih < 0 || ih >= H {
+			fillBytes(row, fz)
+			continue
+		}
+		c0 := min(left, p.wp)
+		c1 := max(c0, min(p.wp, left+W))
+		fillBytes(row[:c0], fz)
+		copyFlipped(row[c0:c1], x[ih*W+c0-left:], flip)
+		fillBytes(row[c1:], fz)
+	}
+	fillBytes(dst[p.hp*p.wp:p.size], fz)
+}
+
+// copyFlipped copies src into dst, xoring every byte with 0x80 when flip
+// is set.
+func copyFlipped(dst, src []byte, flip bool) {
+	n := copy(dst, src)
+	if !flip {
+		return
+	}
+	d := dst[:n]
+	i := 0
+	for ; i+8 <= n; i += 8 {
+		v := binary.LittleEndian.Uint64(d[i:])
+		binary.LittleEndian.PutUint64(d[i:], v^0x8080808080808080)
+	}
+	for ; i < n; i++ {
+		d[i] ^= 0x80
+	}
+}
+
+// dwQuads groups the taps of channel c's window into runs of up to four
+// consecutive bytes of the plane (kernels.DWQuad), window row by row.
+func dwQuads(a *qconvArgs, p dwPlane, c int) []kernels.DWQuad {
+	var quads []kernels.DWQuad
+	d0, d1 := a.win.d[0], a.win.d[1]
+	w := a.w[c*a.kh*a.kw:][:a.kh*a.kw]
+	for i := range a.kh {
+		var q *kernels.DWQuad
+		start := 0
+		for j := range a.kw {
+			if w[i*a.kw+j] == 0 {
+				continue
+			}
+			o := j * d1
+			if q == nil || o-start >= 4 {
+				quads = append(quads, kernels.DWQuad{Off: i*d0*p.wp + o})
+				q, start = &quads[len(quads)-1], o
+			}
+			q.W[o-start] = w[i*a.kw+j]
+		}
+	}
+	return quads
+}
+
+// depthwiseVNNI computes the depthwise QLinearConv a (dwFits) into out:
+// per channel, its bordered plane, then per output row the window's sums
+// (kernels.DepthwiseRow) and their requantization.
+func depthwiseVNNI(ctx *Context, a *qconvArgs, out []byte) {
+	N, C := a.x.Shape[0], a.x.Shape[1]
+	H, W := a.win.in[0], a.win.in[1]
+	OH, OW := a.win.out[0], a.win.out[1]
+	s0, s1 := a.win.s[0], a.win.s[1]
+	p := newDWPlane(a)
+	xb := outputBytes(a.x)
+	flip := a.x.DType == graph.Int8
+	zx, zxU := byte(a.zx), a.zx
+	if flip {
+		zxU += 128
+	}
+	quads := make([][]kernels.DWQuad, C)
+	adds := make([]int32, C)
+	for c := range C {
+		quads[c] = dwQuads(a, p, c)
+		var sum int32
+		for _, q := range quads[c] {
+			for _, v := range q.W {
+				sum += int32(v)
+			}
+		}
+		adds[c] = -zxU * sum
+		if a.bias != nil {
+			adds[c] += a.bias[c]
+		}
+	}
+	block := kernels.DWBlock(s1)
+	ctx.Parallel(N*C, func(lo, hi int) {
+		plane, donePlane := scratchBytes(p.size)
+		defer donePlane()
+		sums := make([]int32, (p.n+block-1)/block*block)
+		for task := lo; task < hi; task++ {
+			n, c := task/C, task%C
+			p.fill(plane, xb[(n*C+c)*H*W:][:H*W], a, zx, flip)
+			rq := newRequantizer(a.scales[c], a.zy, a.lo, a.hi)
+			dstPlane := out[(n*a.M+c)*OH*OW:][:OH*OW]
+			if p.flat {
+				kernels.DepthwiseRow(sums, plane, quads[c], p.n, s1)
+			}
+			for oh := range OH {
+				var row []int32
+				if p.flat {
+					row = sums[oh*p.wp:][:OW]
+				} else {
+					kernels.DepthwiseRow(sums, plane[oh*s0*p.wp:], quads[c], OW, s1)
+					row = sums[:OW]
+				}
+				dst := dstPlane[oh*OW:][:OW]
+				if rq.exact {
+					rq.run(dst, row, adds[c])
+					continue
+				}
+				for i, v := range row {
+					dst[i] = byte(requantize(v+adds[c], a.scales[c], a.zy, a.lo, a.hi))
 				}
 			}
 		}

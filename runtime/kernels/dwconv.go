@@ -1,0 +1,71 @@
+// This file holds the INT8 depthwise convolution kernel: the outputs of
+// one row of a channel are sums of the window's taps over one padded plane
+// of uint8 activations, four taps that read consecutive bytes at a time.
+
+package kernels
+
+import "fmt"
+
+// DWQuad is up to four taps of a depthwise window that read consecutive
+// bytes: output o of a row gains Σ_j src[o·stride + Off + j]·W[j] (W[j] = 0
+// where there is no tap).
+type DWQuad struct {
+	Off int
+	W   [4]int8
+}
+
+// DWBlock is the number of outputs DepthwiseRow computes per step for a
+// stride of 1 or 2: it writes n rounded up to a multiple of it.
+func DWBlock(stride int) int { return 64 / stride }
+
+// DWReach is the number of bytes past src that DepthwiseRow reads for n
+// outputs with the given stride and quads.
+func DWReach(n, stride int, quads []DWQuad) int {
+	block := DWBlock(stride)
+	reach := 0
+	for _, q := range quads {
+		reach = max(reach, q.Off)
+	}
+	return reach + (n+block-1)/block*block*stride + 4
+}
+
+// DepthwiseRow sets dst[o] = Σ_q Σ_j src[o·stride + q.Off + j]·q.W[j] for
+// o < n rounded up to a multiple of DWBlock(stride); stride is 1 or 2 and
+// src must hold DWReach bytes. Sums wrap around modulo 2³² (they are exact
+// for fewer than 16,000 quads).
+func DepthwiseRow(dst []int32, src []byte, quads []DWQuad, n, stride int) {
+	if stride != 1 && stride != 2 {
+		panic(fmt.Sprintf("kernels: DepthwiseRow with stride %d", stride))
+	}
+	block := DWBlock(stride)
+	blocks := (n + block - 1) / block
+	if n < 1 || len(dst) < blocks*block || len(src) < DWReach(n, stride, quads) {
+		panic(fmt.Sprintf("kernels: DepthwiseRow of %d outputs into %d from %d bytes", n, len(dst), len(src)))
+	}
+	for _, q := range quads {
+		if q.Off < 0 {
+			panic(fmt.Sprintf("kernels: DepthwiseRow reads from offset %d", q.Off))
+		}
+	}
+	if len(quads) == 0 {
+		clear(dst[:blocks*block])
+		return
+	}
+	depthwiseRow(dst[:blocks*block], src, quads, stride)
+}
+
+func depthwiseRowGo(dst []int32, src []byte, quads []DWQuad, stride int) {
+	clear(dst)
+	for _, q := range quads {
+		w0, w1, w2, w3 := int32(q.W[0]), int32(q.W[1]), int32(q.W[2]), int32(q.W[3])
+		for o := range dst {
+			s := src[o*stride+q.Off:][:4]
+			dst[o] += int32(s[0])*w0 + int32(s[1])*w1 + int32(s[2])*w2 + int32(s[3])*w3
+		}
+	}
+}
+
+// DWAvailable reports whether DepthwiseRow runs as assembly with the INT8
+// microkernel now selected (vnni and vnni16); elsewhere the float
+// depthwise path of the runtime is faster than its Go loops.
+func DWAvailable() bool { return dwAssembly() }

@@ -1,0 +1,124 @@
+//go:build amd64 && !noasm
+
+#include "textflag.h"
+
+// func depthwiseRowVNNI(dst *int32, src *byte, offs *int, ws *uint32, nq, blocks int, add bool)
+TEXT ·depthwiseRowVNNI(SB), NOSPLIT, $0-49
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), R8
+	MOVQ offs+16(FP), R9
+	MOVQ ws+24(FP), R13
+	MOVQ nq+32(FP), R10
+	MOVQ blocks+40(FP), R11
+	MOVBLZX add+48(FP), BX
+
+dw1block:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	XORQ CX, CX
+
+dw1quad:
+	MOVQ (R9)(CX*8), SI
+	ADDQ R8, SI
+	VPBROADCASTD (R13)(CX*4), Z8
+	VMOVDQU8 (SI), Z4
+	VMOVDQU8 1(SI), Z5
+	VMOVDQU8 2(SI), Z6
+	VMOVDQU8 3(SI), Z7
+	VPDPBUSD Z8, Z4, Z0
+	VPDPBUSD Z8, Z5, Z1
+	VPDPBUSD Z8, Z6, Z2
+	VPDPBUSD Z8, Z7, Z3
+	INCQ CX
+	CMPQ CX, R10
+	JNE dw1quad
+
+	// Z_o holds outputs 4l+o in lane l: transpose the words of each
+	// 128-bit lane (then lane j of Z12+m holds outputs 16j+4m…16j+4m+3),
+	// then the lanes.
+	VPUNPCKLDQ Z1, Z0, Z9
+	VPUNPCKHDQ Z1, Z0, Z10
+	VPUNPCKLDQ Z3, Z2, Z11
+	VPUNPCKHDQ Z3, Z2, Z16
+	VPUNPCKLQDQ Z11, Z9, Z12
+	VPUNPCKHQDQ Z11, Z9, Z13
+	VPUNPCKLQDQ Z16, Z10, Z14
+	VPUNPCKHQDQ Z16, Z10, Z15
+	VSHUFI32X4 $0x44, Z13, Z12, Z17
+	VSHUFI32X4 $0x44, Z15, Z14, Z18
+	VSHUFI32X4 $0xEE, Z13, Z12, Z19
+	VSHUFI32X4 $0xEE, Z15, Z14, Z20
+	VSHUFI32X4 $0x88, Z18, Z17, Z21
+	VSHUFI32X4 $0xDD, Z18, Z17, Z22
+	VSHUFI32X4 $0x88, Z20, Z19, Z23
+	VSHUFI32X4 $0xDD, Z20, Z19, Z24
+	TESTQ BX, BX
+	JZ dw1store
+	VPADDD (DI), Z21, Z21
+	VPADDD 64(DI), Z22, Z22
+	VPADDD 128(DI), Z23, Z23
+	VPADDD 192(DI), Z24, Z24
+
+dw1store:
+	VMOVDQU32 Z21, (DI)
+	VMOVDQU32 Z22, 64(DI)
+	VMOVDQU32 Z23, 128(DI)
+	VMOVDQU32 Z24, 192(DI)
+	ADDQ $256, DI
+	ADDQ $64, R8
+	DECQ R11
+	JNZ dw1block
+	VZEROUPPER
+	RET
+
+// func depthwiseRow2VNNI(dst *int32, src *byte, offs *int, ws *uint32, nq, blocks int, add bool)
+TEXT ·depthwiseRow2VNNI(SB), NOSPLIT, $0-49
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), R8
+	MOVQ offs+16(FP), R9
+	MOVQ ws+24(FP), R13
+	MOVQ nq+32(FP), R10
+	MOVQ blocks+40(FP), R11
+	MOVBLZX add+48(FP), BX
+
+dw2block:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	XORQ CX, CX
+
+dw2quad:
+	MOVQ (R9)(CX*8), SI
+	ADDQ R8, SI
+	VPBROADCASTD (R13)(CX*4), Z8
+	VMOVDQU8 (SI), Z4
+	VMOVDQU8 2(SI), Z5
+	VPDPBUSD Z8, Z4, Z0
+	VPDPBUSD Z8, Z5, Z1
+	INCQ CX
+	CMPQ CX, R10
+	JNE dw2quad
+
+	// Z0 holds outputs 2l, Z1 outputs 2l+1: lane j of Z9 holds outputs
+	// 8j…8j+3 and of Z10 8j+4…8j+7; reorder the lanes.
+	VPUNPCKLDQ Z1, Z0, Z9
+	VPUNPCKHDQ Z1, Z0, Z10
+	VSHUFI32X4 $0x44, Z10, Z9, Z11
+	VSHUFI32X4 $0xEE, Z10, Z9, Z12
+	VSHUFI32X4 $0xD8, Z11, Z11, Z13
+	VSHUFI32X4 $0xD8, Z12, Z12, Z14
+	TESTQ BX, BX
+	JZ dw2store
+	VPADDD (DI), Z13, Z13
+	VPADDD 64(DI), Z14, Z14
+
+dw2store:
+	VMOVDQU32 Z13, (DI)
+	VMOVDQU32 Z14, 64(DI)
+	ADDQ $128, DI
+	ADDQ $64, R8
+	DECQ R11
+	JNZ dw2block
+	VZEROUPPER
+	RET

@@ -1,0 +1,9 @@
+//go:build !amd64 || noasm
+
+package kernels
+
+func depthwiseRow(dst []int32, src []byte, quads []DWQuad, stride int) {
+	depthwiseRowGo(dst, src, quads, stride)
+}
+
+func dwAssembly() bool { return false }
