@@ -134,46 +134,81 @@ func newPhaseLayout(a *qconvArgs) *phaseLayout {
 func (l *phaseLayout) fill(dst, x []byte, a *qconvArgs, zx byte) {
 	H, W := a.win.in[0], a.win.in[1]
 	top, left := a.win.padB[0], a.win.padB[1]
+	var halves [2][]byte // a line's even and odd columns, for stride 2
+	if l.s1 == 2 {
+		halves[0], halves[1] = make([]byte, (W+1)/2), make([]byte, W/2)
+	}
 	for ph := range l.s0 {
-		for pw := range l.s1 {
-			if !l.used[ph*l.s1+pw] {
-				continue
+		for r := range l.hq {
+			ih := r*l.s0 + ph - top
+			inside := ih >= 0 && ih < H
+			var line []byte
+			if inside {
+				line = x[ih*W : (ih+1)*W]
+				if l.s1 == 2 {
+					kernels.DeinterleaveBytes(halves[0], halves[1], line)
+				}
 			}
-			plane := dst[(ph*l.s1+pw)*l.planeLen:][:l.planeLen]
-			for r := range l.hq {
-				row := plane[r*l.wq : (r+1)*l.wq]
-				ih := r*l.s0 + ph - top
-				if ih < 0 || ih >= H {
-					fillBytes(row, zx)
+			for pw := range l.s1 {
+				if !l.used[ph*l.s1+pw] {
 					continue
 				}
-				line := x[ih*W : (ih+1)*W]
-				// Column c reads input column c·s1 + pw − left.
-				c0 := 0
-				if d := left - pw; d > 0 {
-					c0 = min(l.wq, (d+l.s1-1)/l.s1)
+				row := dst[(ph*l.s1+pw)*l.planeLen+r*l.wq:][:l.wq]
+				switch {
+				case !inside:
+					fillBytes(row, zx)
+				case l.s1 == 2:
+					// Column c reads input column 2c + pw − left: of
+					// parity par, at index c + shift of that half.
+					par := ((pw-left)%2 + 2) % 2
+					shift := (pw - left - par) / 2
+					copyShifted(row, halves[par], shift, zx)
+				default:
+					l.fillStrided(row, line, pw, left, zx)
 				}
-				c1 := l.wq
-				if last := (W - 1 + left - pw); last < 0 {
-					c1 = c0
-				} else {
-					c1 = max(c0, min(l.wq, last/l.s1+1))
-				}
-				fillBytes(row[:c0], zx)
-				if l.s1 == 1 {
-					copy(row[c0:c1], line[c0+pw-left:])
-				} else {
-					iw := c0*l.s1 + pw - left
-					for c := c0; c < c1; c++ {
-						row[c] = line[iw]
-						iw += l.s1
-					}
-				}
-				fillBytes(row[c1:], zx)
 			}
-			fillBytes(plane[l.hq*l.wq:], zx)
 		}
 	}
+	for i, used := range l.used {
+		if used {
+			fillBytes(dst[i*l.planeLen+l.hq*l.wq:(i+1)*l.planeLen], zx)
+		}
+	}
+}
+
+// copyShifted sets row[c] = src[c+shift] where that index exists, zx
+// elsewhere.
+func copyShifted(row, src []byte, shift int, zx byte) {
+	c0 := min(len(row), max(0, -shift))
+	c1 := max(c0, min(len(row), len(src)-shift))
+	fillBytes(row[:c0], zx)
+	copy(row[c0:c1], src[c0+shift:])
+	fillBytes(row[c1:], zx)
+}
+
+// fillStrided sets row[c] to input column c·s1 + pw − left of line, zx
+// where that column is padding.
+func (l *phaseLayout) fillStrided(row, line []byte, pw, left int, zx byte) {
+	W := len(line)
+	c0 := 0
+	if d := left - pw; d > 0 {
+		c0 = min(l.wq, (d+l.s1-1)/l.s1)
+	}
+	c1 := c0
+	if last := W - 1 + left - pw; last >= 0 {
+		c1 = max(c0, min(l.wq, last/l.s1+1))
+	}
+	fillBytes(row[:c0], zx)
+	if l.s1 == 1 {
+		copy(row[c0:c1], line[c0+pw-left:])
+	} else {
+		iw := c0*l.s1 + pw - left
+		for c := c0; c < c1; c++ {
+			row[c] = line[iw]
+			iw += l.s1
+		}
+	}
+	fillBytes(row[c1:], zx)
 }
 
 func fillBytes(p []byte, v byte) {
