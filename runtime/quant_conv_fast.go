@@ -146,7 +146,7 @@ func (k *intConvKernel) fastQLinearConv(ctx *Context, a *qconvArgs) *Tensor {
 	out := outputBytes(y)
 	if cg == 1 && mg == 1 {
 		if dwFits(a) {
-			depthwiseVNNI(ctx, a, out)
+			k.depthwiseVNNI(ctx, a, out)
 			return y
 		}
 		if !depthwiseExactInF32(a) || !layoutFits(a.win) {
@@ -519,12 +519,13 @@ type requantizer struct {
 	scale, lo, hi float32
 	zp            int32
 	exact         bool
+	scale0        float32 // the scale as given, for requantize when not exact
 }
 
 func newRequantizer(scale float32, zp, lo, hi int64) requantizer {
 	finite := !math.IsNaN(float64(scale)) && !math.IsInf(float64(scale), 0)
 	small := zp >= -1<<16 && zp <= 1<<16 && lo >= -1<<16 && hi <= 1<<16
-	return requantizer{scale: scale, lo: float32(lo - zp), hi: float32(hi - zp), zp: int32(zp), exact: finite && small}
+	return requantizer{scale: scale, lo: float32(lo - zp), hi: float32(hi - zp), zp: int32(zp), exact: finite && small, scale0: scale}
 }
 
 // run sets dst[i] to requantize(sums[i]+add, scale, zp, lo, hi) as a

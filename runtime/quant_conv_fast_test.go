@@ -5,6 +5,7 @@ package runtime
 
 import (
 	"fmt"
+	goruntime "runtime"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -281,5 +282,64 @@ func TestRequantizerMatchesRequantizeF32(t *testing.T) {
 		if newRequantizer(s, 0, 0, 255).exact {
 			t.Errorf("scale %g: a non-finite scale must take requantize", s)
 		}
+	}
+}
+
+// BenchmarkQLinearConv times the fast paths on layer shapes of the shared
+// CNNs (uint8 activations, symmetric per-channel weights, one thread).
+func BenchmarkQLinearConv(b *testing.B) {
+	for _, c := range []struct {
+		name                      string
+		C, M, G, k, H, W, s, pads int
+	}{
+		{"pointwise64x80x80", 64, 64, 1, 1, 80, 80, 1, 0},
+		{"pointwise16to32x120x160", 16, 32, 1, 1, 120, 160, 1, 0},
+		{"depthwise64x80x80", 64, 64, 64, 3, 80, 80, 1, 1},
+		{"depthwise32x120x160s2", 32, 32, 32, 3, 120, 160, 2, 1},
+		{"depthwise256x8x10", 256, 256, 256, 3, 8, 10, 1, 1},
+		{"conv3x3s2from3x320x320", 3, 16, 1, 3, 320, 320, 2, 1},
+		{"conv3x3_96to24x80x80", 96, 24, 1, 3, 80, 80, 1, 1},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			rng := rand.New(rand.NewPCG(1, 1))
+			x := New(graph.Uint8, 1, c.C, c.H, c.W)
+			for i := range x.Data.([]uint8) {
+				x.Data.([]uint8)[i] = uint8(rng.IntN(256))
+			}
+			w := New(graph.Int8, c.M, c.C/c.G, c.k, c.k)
+			for i := range w.Data.([]int8) {
+				w.Data.([]int8)[i] = int8(rng.IntN(255) - 127)
+			}
+			ws := New(graph.Float32, c.M)
+			for i := range ws.F32() {
+				ws.F32()[i] = 0.003
+			}
+			bias := New(graph.Int32, c.M)
+			p := int64(c.pads)
+			node := &graph.Node{OpType: "QLinearConv", Attrs: []*graph.Attribute{
+				graph.IntAttr("group", int64(c.G)),
+				graph.IntsAttr("strides", int64(c.s), int64(c.s)),
+				graph.IntsAttr("pads", p, p, p, p),
+			}}
+			kern, err := newIntConv(node, true)
+			if err != nil {
+				b.Fatal(err)
+			}
+			xzp, wzp, yzp := New(graph.Uint8), New(graph.Int8), New(graph.Uint8)
+			xzp.Data.([]uint8)[0], yzp.Data.([]uint8)[0] = 7, 128
+			in := []*Tensor{x, Scalar(0.02), xzp, w, ws, wzp, Scalar(0.05), yzp, bias}
+			ctx := &Context{Threads: 1, Node: node}
+			goruntime.LockOSThread()
+			defer goruntime.UnlockOSThread()
+			cpu0 := threadCPUSeconds()
+			for b.Loop() {
+				if _, err := kern.Run(ctx, in); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if cpu := threadCPUSeconds() - cpu0; cpu > 0 {
+				b.ReportMetric(cpu*1e9/float64(b.N), "cpu-ns/op")
+			}
+		})
 	}
 }

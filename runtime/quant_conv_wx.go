@@ -299,6 +299,8 @@ func (k *intConvKernel) fastConvWX(ctx *Context, a *qconvArgs, out []byte) {
 		defer doneX()
 		acc, doneAcc := scratchInt32s(rows * tile)
 		defer doneAcc()
+		bytesBuf, doneBytes := scratchBytes(tile)
+		defer doneBytes()
 		var pad []byte
 		for task := first; task < last; task++ {
 			n, g, t := task/(a.G*tiles), task/tiles%a.G, task%tiles
@@ -317,32 +319,48 @@ func (k *intConvKernel) fastConvWX(ctx *Context, a *qconvArgs, out []byte) {
 				kernels.PackQuads(xq, kp, q, row(4*q), row(4*q+1), row(4*q+2), row(4*q+3), cols, flip)
 			}
 			kernels.IgemmWX(packed[g], cols, xq, acc, tile)
-			// Grid position p is output (p / wq, p % wq) when p % wq < OW.
 			for c := range mg {
 				m := g*mg + c
 				plane := out[(n*a.M+m)*OH*OW:][:OH*OW]
-				sums := acc[c*tile:][:cols]
-				rq := &rqs[m]
-				for p := p0; p < p0+cols; {
-					oh, ow := p/l.wq, p%l.wq
-					run := min(l.wq-ow, p0+cols-p)
-					if ow < OW {
-						seg := min(run, OW-ow)
-						dst := plane[oh*OW+ow:][:seg]
-						src := sums[p-p0:][:seg]
-						if rq.exact {
-							rq.run(dst, src, adds[m])
-						} else {
-							for i, v := range src {
-								dst[i] = byte(requantize(v+adds[m], a.scales[m], a.zy, a.lo, a.hi))
-							}
-						}
-					}
-					p += run
-				}
+				gridOut{l.wq, OW}.requantize(plane, acc[c*tile:][:cols], p0, &rqs[m], adds[m], a, bytesBuf)
 			}
 		}
 	})
+}
+
+// gridOut maps the positions of an output grid wq columns wide to an
+// output plane OW wide: grid position p is output (p / wq, p % wq) when
+// p % wq < OW, and is dropped otherwise.
+type gridOut struct{ wq, OW int }
+
+// requantize writes the sums of grid positions p0… to plane: requantized
+// in one pass (into buf, len(sums) bytes, unless the grid is the plane),
+// then the kept runs copied.
+func (g gridOut) requantize(plane []byte, sums []int32, p0 int, rq *requantizer, add int32, a *qconvArgs, buf []byte) {
+	var dst []byte
+	if g.wq == g.OW {
+		dst = plane[p0:][:len(sums)]
+	} else {
+		dst = buf[:len(sums)]
+	}
+	if rq.exact {
+		rq.run(dst, sums, add)
+	} else {
+		for i, v := range sums {
+			dst[i] = byte(requantize(v+add, rq.scale0, a.zy, a.lo, a.hi))
+		}
+	}
+	if g.wq == g.OW {
+		return
+	}
+	for p := p0; p < p0+len(sums); {
+		oh, ow := p/g.wq, p%g.wq
+		run := min(g.wq-ow, p0+len(sums)-p)
+		if ow < g.OW {
+			copy(plane[oh*g.OW+ow:][:min(run, g.OW-ow)], dst[p-p0:])
+		}
+		p += run
+	}
 }
 
 // dwFits reports whether the depthwise convolution a (one input and one
@@ -454,10 +472,44 @@ func dwQuads(a *qconvArgs, p dwPlane, c int) []kernels.DWQuad {
 	return quads
 }
 
+// dwTaps caches a depthwise QLinearConv node's tap groups (dwQuads) and
+// their weight sums: they depend only on the constant weights and the
+// plane's width.
+type dwTaps struct {
+	mu     sync.Mutex
+	source *int8
+	size   int
+	wp     int
+	quads  [][]kernels.DWQuad
+	sums   []int32
+}
+
+func (t *dwTaps) get(a *qconvArgs, p dwPlane) ([][]kernels.DWQuad, []int32) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(a.w) > 0 && t.source == &a.w[0] && t.size == len(a.w) && t.wp == p.wp && len(t.quads) == a.M {
+		return t.quads, t.sums
+	}
+	t.quads, t.sums = make([][]kernels.DWQuad, a.M), make([]int32, a.M)
+	for c := range a.M {
+		t.quads[c] = dwQuads(a, p, c)
+		for _, q := range t.quads[c] {
+			for _, v := range q.W {
+				t.sums[c] += int32(v)
+			}
+		}
+	}
+	if len(a.w) > 0 {
+		t.source = &a.w[0]
+	}
+	t.size, t.wp = len(a.w), p.wp
+	return t.quads, t.sums
+}
+
 // depthwiseVNNI computes the depthwise QLinearConv a (dwFits) into out:
 // per channel, its bordered plane, then per output row the window's sums
 // (kernels.DepthwiseRow) and their requantization.
-func depthwiseVNNI(ctx *Context, a *qconvArgs, out []byte) {
+func (k *intConvKernel) depthwiseVNNI(ctx *Context, a *qconvArgs, out []byte) {
 	N, C := a.x.Shape[0], a.x.Shape[1]
 	H, W := a.win.in[0], a.win.in[1]
 	OH, OW := a.win.out[0], a.win.out[1]
@@ -469,17 +521,10 @@ func depthwiseVNNI(ctx *Context, a *qconvArgs, out []byte) {
 	if flip {
 		zxU += 128
 	}
-	quads := make([][]kernels.DWQuad, C)
+	quads, wsums := k.dwTaps.get(a, p)
 	adds := make([]int32, C)
 	for c := range C {
-		quads[c] = dwQuads(a, p, c)
-		var sum int32
-		for _, q := range quads[c] {
-			for _, v := range q.W {
-				sum += int32(v)
-			}
-		}
-		adds[c] = -zxU * sum
+		adds[c] = -zxU * wsums[c]
 		if a.bias != nil {
 			adds[c] += a.bias[c]
 		}
@@ -488,7 +533,10 @@ func depthwiseVNNI(ctx *Context, a *qconvArgs, out []byte) {
 	ctx.Parallel(N*C, func(lo, hi int) {
 		plane, donePlane := scratchBytes(p.size)
 		defer donePlane()
-		sums := make([]int32, (p.n+block-1)/block*block)
+		sums, doneSums := scratchInt32s((p.n + block - 1) / block * block)
+		defer doneSums()
+		bytesBuf, doneBytes := scratchBytes(p.n)
+		defer doneBytes()
 		for task := lo; task < hi; task++ {
 			n, c := task/C, task%C
 			p.fill(plane, xb[(n*C+c)*H*W:][:H*W], a, zx, flip)
@@ -496,23 +544,12 @@ func depthwiseVNNI(ctx *Context, a *qconvArgs, out []byte) {
 			dstPlane := out[(n*a.M+c)*OH*OW:][:OH*OW]
 			if p.flat {
 				kernels.DepthwiseRow(sums, plane, quads[c], p.n, s1)
+				gridOut{p.wp, OW}.requantize(dstPlane, sums[:p.n], 0, &rq, adds[c], a, bytesBuf)
+				continue
 			}
 			for oh := range OH {
-				var row []int32
-				if p.flat {
-					row = sums[oh*p.wp:][:OW]
-				} else {
-					kernels.DepthwiseRow(sums, plane[oh*s0*p.wp:], quads[c], OW, s1)
-					row = sums[:OW]
-				}
-				dst := dstPlane[oh*OW:][:OW]
-				if rq.exact {
-					rq.run(dst, row, adds[c])
-					continue
-				}
-				for i, v := range row {
-					dst[i] = byte(requantize(v+adds[c], a.scales[c], a.zy, a.lo, a.hi))
-				}
+				kernels.DepthwiseRow(sums, plane[oh*s0*p.wp:], quads[c], OW, s1)
+				gridOut{OW, OW}.requantize(dstPlane[oh*OW:][:OW], sums[:OW], 0, &rq, adds[c], a, nil)
 			}
 		}
 	})

@@ -363,6 +363,8 @@ type intConvKernel struct {
 	weights packedWeights
 	// wxWeights are the same weights packed for the channel-major path.
 	wxWeights packedWeightsWX
+	// dwTaps are the depthwise windows' tap groups.
+	dwTaps dwTaps
 }
 
 func newIntConv(n *graph.Node, linear bool) (Kernel, error) {

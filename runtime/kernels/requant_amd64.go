@@ -4,9 +4,19 @@
 
 package kernels
 
-var requantAVX2 = hasAVX2()
+import "golang.org/x/sys/cpu"
+
+var (
+	requantAVX2   = hasAVX2()
+	requantAVX512 = cpu.X86.HasAVX512F
+)
 
 func requantize(dst []byte, src []int32, add int32, scale, lo, hi float32, zp int32) {
+	if n := len(dst) &^ 15; requantAVX512 && n > 0 {
+		requantizeAVX512(&dst[0], &src[0], n, add, scale, lo, hi, zp)
+		requantizeGo(dst[n:], src[n:], add, scale, lo, hi, zp)
+		return
+	}
 	n := len(dst) &^ 7
 	if !requantAVX2 || n == 0 {
 		requantizeGo(dst, src, add, scale, lo, hi, zp)
@@ -30,6 +40,13 @@ func requantize(dst []byte, src []int32, add int32, scale, lo, hi float32, zp in
 //
 //go:noescape
 func requantizeAVX2(dst *byte, src *int32, n int, add int32, scale, lo, hi float32, zp int32)
+
+// requantizeAVX512 is requantizeAVX2 sixteen at a time (n a multiple of
+// 16): VCVTPS2DQ with round-to-nearest-even embedded rounding and a
+// truncating VPMOVDB (the clamped values fit the byte).
+//
+//go:noescape
+func requantizeAVX512(dst *byte, src *int32, n int, add int32, scale, lo, hi float32, zp int32)
 
 func requantizeSums(dst []byte, src []float32, add int32, scale, lo, hi float32, zp int32) {
 	n := len(dst) &^ 7
@@ -66,3 +83,22 @@ func widenBytes(dst []float32, src []byte, sub float32, signed bool) {
 //
 //go:noescape
 func widenBytesAVX2(dst *float32, src *byte, n int, sub float32, signed bool)
+
+// requantWidths names the vector loops Requantize can take on this CPU,
+// for tests; useRequantWidth selects one until restore is called.
+func requantWidths() []string {
+	w := []string{"go"}
+	if hasAVX2() {
+		w = append(w, "avx2")
+	}
+	if cpu.X86.HasAVX512F {
+		w = append(w, "avx512")
+	}
+	return w
+}
+
+func useRequantWidth(name string) (restore func()) {
+	a2, a5 := requantAVX2, requantAVX512
+	requantAVX2, requantAVX512 = name != "go", name == "avx512"
+	return func() { requantAVX2, requantAVX512 = a2, a5 }
+}

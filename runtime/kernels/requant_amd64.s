@@ -128,3 +128,60 @@ sloop:
 wdone:
 	VZEROUPPER
 	RET
+
+// func requantizeAVX512(dst *byte, src *int32, n int, add int32, scale, lo, hi float32, zp int32)
+TEXT ·requantizeAVX512(SB), NOSPLIT, $0-44
+	MOVQ         dst+0(FP), DI
+	MOVQ         src+8(FP), SI
+	MOVQ         n+16(FP), CX
+	MOVL         add+24(FP), AX
+	VPBROADCASTD AX, Z4
+	VBROADCASTSS scale+28(FP), Z1
+	VBROADCASTSS lo+32(FP), Z2
+	VBROADCASTSS hi+36(FP), Z3
+	MOVL         zp+40(FP), AX
+	VPBROADCASTD AX, Z5
+
+r512loop32:
+	CMPQ            CX, $32
+	JLT             r512loop16
+	VPADDD          (SI), Z4, Z0
+	VPADDD          64(SI), Z4, Z6
+	VCVTDQ2PS       Z0, Z0
+	VCVTDQ2PS       Z6, Z6
+	VMULPS          Z1, Z0, Z0
+	VMULPS          Z1, Z6, Z6
+	VMAXPS          Z2, Z0, Z0
+	VMAXPS          Z2, Z6, Z6
+	VMINPS          Z3, Z0, Z0
+	VMINPS          Z3, Z6, Z6
+	VCVTPS2DQ.RN_SAE Z0, Z0
+	VCVTPS2DQ.RN_SAE Z6, Z6
+	VPADDD          Z5, Z0, Z0
+	VPADDD          Z5, Z6, Z6
+	VPMOVDB         Z0, (DI)
+	VPMOVDB         Z6, 16(DI)
+	ADDQ            $128, SI
+	ADDQ            $32, DI
+	SUBQ            $32, CX
+	JMP             r512loop32
+
+r512loop16:
+	CMPQ            CX, $16
+	JLT             r512done
+	VPADDD          (SI), Z4, Z0
+	VCVTDQ2PS       Z0, Z0
+	VMULPS          Z1, Z0, Z0
+	VMAXPS          Z2, Z0, Z0
+	VMINPS          Z3, Z0, Z0
+	VCVTPS2DQ.RN_SAE Z0, Z0
+	VPADDD          Z5, Z0, Z0
+	VPMOVDB         Z0, (DI)
+	ADDQ            $64, SI
+	ADDQ            $16, DI
+	SUBQ            $16, CX
+	JMP             r512loop16
+
+r512done:
+	VZEROUPPER
+	RET

@@ -15,3 +15,7 @@ func requantizeSums(dst []byte, src []float32, add int32, scale, lo, hi float32,
 func widenBytes(dst []float32, src []byte, sub float32, signed bool) {
 	widenBytesGo(dst, src, sub, signed)
 }
+
+func requantWidths() []string { return []string{"go"} }
+
+func useRequantWidth(string) (restore func()) { return func() {} }

@@ -13,7 +13,7 @@ func TestRequantizeMatchesGo(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 8))
 	scales := []float32{0.5, -0.5, 1, 0.25, 1e-9, 3e4, -3e4, 1e30, 7.25e-5}
 	bounds := [][3]int32{{0, 0, 255}, {128, 0, 255}, {0, -128, 127}, {-128, -128, 127}, {127, -128, 127}}
-	for _, n := range []int{0, 1, 7, 8, 9, 15, 16, 17, 33, 100} {
+	for _, n := range []int{0, 1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 48, 64, 65, 100} {
 		src := make([]int32, n)
 		for i := range src {
 			switch rng.IntN(4) {
@@ -36,10 +36,14 @@ func TestRequantizeMatchesGo(t *testing.T) {
 					for i := range got {
 						got[i] = 0xA5
 					}
-					Requantize(got[:n], src, add, s, lo, hi, zp)
-					for i := range n {
-						if got[i] != want[i] {
-							t.Fatalf("n %d scale %g add %d zp %d: element %d (sum %d) is %d, want %d", n, s, add, zp, i, src[i], got[i], want[i])
+					for _, wide := range requantWidths() {
+						restore := useRequantWidth(wide)
+						Requantize(got[:n], src, add, s, lo, hi, zp)
+						restore()
+						for i := range n {
+							if got[i] != want[i] {
+								t.Fatalf("%s: n %d scale %g add %d zp %d: element %d (sum %d) is %d, want %d", wide, n, s, add, zp, i, src[i], got[i], want[i])
+							}
 						}
 					}
 					for i := n; i < len(got); i++ {
