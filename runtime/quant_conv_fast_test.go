@@ -5,9 +5,9 @@ package runtime
 
 import (
 	"fmt"
-	goruntime "runtime"
 	"math"
 	"math/rand/v2"
+	goruntime "runtime"
 	"slices"
 	"testing"
 
