@@ -293,8 +293,20 @@ func (k *intConvKernel) fastConvWX(ctx *Context, a *qconvArgs, out []byte) {
 	for m := range rqs {
 		rqs[m] = newRequantizer(a.scales[m], a.zy, a.lo, a.hi)
 	}
+	// With every channel's requantization exact the GEMM writes bytes.
+	fused := !slices.ContainsFunc(rqs, func(r requantizer) bool { return !r.exact })
+	kq8 := make([]kernels.Requant, a.M)
+	for m, r := range rqs {
+		kq8[m] = kernels.Requant{Add: adds[m], Scale: r.scale, Lo: r.lo, Hi: r.hi, ZP: r.zp}
+	}
 	tiles := (grid + tile - 1) / tile
 	ctx.Parallel(N*a.G*tiles, func(first, last int) {
+		var grid8 []byte
+		if fused && l.wq != OW {
+			var done func()
+			grid8, done = scratchBytes(mg * tile)
+			defer done()
+		}
 		xq, doneX := scratchBytes(kernels.QuadsLen(kp, tile))
 		defer doneX()
 		acc, doneAcc := scratchInt32s(rows * tile)
@@ -317,6 +329,21 @@ func (k *intConvKernel) fastConvWX(ctx *Context, a *qconvArgs, out []byte) {
 			}
 			for q := range kp / 4 {
 				kernels.PackQuads(xq, kp, q, row(4*q), row(4*q+1), row(4*q+2), row(4*q+3), cols, flip)
+			}
+			if fused {
+				// Requantized in the GEMM's registers: straight into the
+				// output planes when the grid is the plane, else into a
+				// byte grid whose kept runs are copied.
+				rq := kq8[g*mg : (g+1)*mg]
+				if l.wq == OW {
+					kernels.IgemmWXQ(packed[g], cols, xq, out[(n*a.M+g*mg)*OH*OW+p0:], OH*OW, rq)
+					continue
+				}
+				kernels.IgemmWXQ(packed[g], cols, xq, grid8, tile, rq)
+				for c := range mg {
+					gridOut{l.wq, OW}.copyRuns(out[(n*a.M+g*mg+c)*OH*OW:][:OH*OW], grid8[c*tile:][:cols], p0)
+				}
+				continue
 			}
 			kernels.IgemmWX(packed[g], cols, xq, acc, tile)
 			for c := range mg {
@@ -350,14 +377,19 @@ func (g gridOut) requantize(plane []byte, sums []int32, p0 int, rq *requantizer,
 			dst[i] = byte(requantize(v+add, rq.scale0, a.zy, a.lo, a.hi))
 		}
 	}
-	if g.wq == g.OW {
-		return
+	if g.wq != g.OW {
+		g.copyRuns(plane, dst, p0)
 	}
-	for p := p0; p < p0+len(sums); {
+}
+
+// copyRuns copies the bytes of grid positions p0… (src) that are outputs
+// into plane.
+func (g gridOut) copyRuns(plane, src []byte, p0 int) {
+	for p := p0; p < p0+len(src); {
 		oh, ow := p/g.wq, p%g.wq
-		run := min(g.wq-ow, p0+len(sums)-p)
+		run := min(g.wq-ow, p0+len(src)-p)
 		if ow < g.OW {
-			copy(plane[oh*g.OW+ow:][:min(run, g.OW-ow)], dst[p-p0:])
+			copy(plane[oh*g.OW+ow:][:min(run, g.OW-ow)], src[p-p0:])
 		}
 		p += run
 	}
@@ -372,15 +404,10 @@ func dwFits(a *qconvArgs) bool {
 }
 
 // dwPlane is the zero-point-bordered copy of one input plane that the
-// depthwise windows read (hp rows of wp bytes, then slack for the last
-// whole blocks), and how its outputs are computed: with flat, the output
-// rows of a channel form one run of (OH−1)·wp + OW sums (output row oh at
-// oh·wp, the wp − OW sums between rows dropped), in one kernel call;
-// otherwise one call per output row.
+// depthwise windows read: hp rows of wp bytes, then slack for the last
+// row's whole blocks (kernels.DWReach).
 type dwPlane struct {
 	hp, wp, size int
-	flat         bool
-	n            int // sums per kernel call
 }
 
 func newDWPlane(a *qconvArgs) dwPlane {
@@ -391,17 +418,9 @@ func newDWPlane(a *qconvArgs) dwPlane {
 		hp: (OH-1)*s0 + (a.kh-1)*w.d[0] + 1,
 		wp: (OW-1)*s1 + (a.kw-1)*w.d[1] + 1,
 	}
-	// A flat run reads input row s·oh for output row oh when the strides
-	// agree. It wastes (wp − OW)/wp of the sums: little at stride 1, half
-	// at stride 2, where it pays only on narrow planes (per-call costs).
-	p.flat = s0 == s1 && (s0 == 1 || OW < 32)
-	p.n, p.size = OW, (OH-1)*s0*p.wp
-	if p.flat {
-		p.n, p.size = (OH-1)*p.wp+OW, 0
-	}
 	block := kernels.DWBlock(s1)
 	maxOff := (a.kh-1)*w.d[0]*p.wp + (a.kw-1)*w.d[1]
-	p.size = max(p.hp*p.wp, p.size+maxOff+(p.n+block-1)/block*block*s1+4)
+	p.size = max(p.hp*p.wp, (OH-1)*s0*p.wp+maxOff+(OW+block-1)/block*block*s1+4)
 	return p
 }
 
@@ -533,19 +552,19 @@ func (k *intConvKernel) depthwiseVNNI(ctx *Context, a *qconvArgs, out []byte) {
 	ctx.Parallel(N*C, func(lo, hi int) {
 		plane, donePlane := scratchBytes(p.size)
 		defer donePlane()
-		sums, doneSums := scratchInt32s((p.n + block - 1) / block * block)
-		defer doneSums()
-		bytesBuf, doneBytes := scratchBytes(p.n)
-		defer doneBytes()
+		var sums []int32
 		for task := lo; task < hi; task++ {
 			n, c := task/C, task%C
 			p.fill(plane, xb[(n*C+c)*H*W:][:H*W], a, zx, flip)
 			rq := newRequantizer(a.scales[c], a.zy, a.lo, a.hi)
 			dstPlane := out[(n*a.M+c)*OH*OW:][:OH*OW]
-			if p.flat {
-				kernels.DepthwiseRow(sums, plane, quads[c], p.n, s1)
-				gridOut{p.wp, OW}.requantize(dstPlane, sums[:p.n], 0, &rq, adds[c], a, bytesBuf)
+			if rq.exact {
+				kernels.DepthwiseRowsQ(dstPlane, OW, plane, s0*p.wp, quads[c], OH, OW, s1,
+					kernels.Requant{Add: adds[c], Scale: rq.scale, Lo: rq.lo, Hi: rq.hi, ZP: rq.zp})
 				continue
+			}
+			if sums == nil {
+				sums = make([]int32, (OW+block-1)/block*block)
 			}
 			for oh := range OH {
 				kernels.DepthwiseRow(sums, plane[oh*s0*p.wp:], quads[c], OW, s1)

@@ -69,3 +69,44 @@ func depthwiseRowGo(dst []int32, src []byte, quads []DWQuad, stride int) {
 // microkernel now selected (vnni and vnni16); elsewhere the float
 // depthwise path of the runtime is faster than its Go loops.
 func DWAvailable() bool { return dwAssembly() }
+
+// Requant is the requantization of one output channel, the parameters of
+// Requantize: a sum s becomes
+// byte(int32(roundHalfEven(min(max(float32(s+Add)·Scale, Lo), Hi))) + ZP).
+type Requant struct {
+	Add           int32
+	Scale, Lo, Hi float32
+	ZP            int32
+}
+
+// DepthwiseRowsQ computes rows rows of n outputs of a depthwise window and
+// requantizes them: output row r (out[r·ldo:][:n]) is DepthwiseRow of
+// src[r·lds:] requantized by rq. Only those n bytes of each row are
+// written. src must hold (rows−1)·lds + DWReach(n, stride, quads) bytes.
+// rq must satisfy Requantize's conditions.
+func DepthwiseRowsQ(out []byte, ldo int, src []byte, lds int, quads []DWQuad, rows, n, stride int, rq Requant) {
+	if stride != 1 && stride != 2 {
+		panic(fmt.Sprintf("kernels: DepthwiseRowsQ with stride %d", stride))
+	}
+	if rows < 1 || n < 1 || ldo < n || len(out) < (rows-1)*ldo+n || len(src) < (rows-1)*lds+DWReach(n, stride, quads) {
+		panic(fmt.Sprintf("kernels: DepthwiseRowsQ of %d×%d outputs (stride %d) into %d bytes from %d", rows, n, ldo, len(out), len(src)))
+	}
+	for _, q := range quads {
+		if q.Off < 0 {
+			panic(fmt.Sprintf("kernels: DepthwiseRowsQ reads from offset %d", q.Off))
+		}
+	}
+	if depthwiseRowsQ(out, ldo, src, lds, quads, rows, n, stride, rq) {
+		return
+	}
+	block := DWBlock(stride)
+	sums := make([]int32, (n+block-1)/block*block)
+	for r := range rows {
+		if len(quads) == 0 {
+			clear(sums)
+		} else {
+			depthwiseRowGo(sums, src[r*lds:], quads, stride)
+		}
+		requantizeGo(out[r*ldo:][:n], sums, rq.Add, rq.Scale, rq.Lo, rq.Hi, rq.ZP)
+	}
+}

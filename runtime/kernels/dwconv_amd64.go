@@ -42,3 +42,57 @@ func depthwiseRowVNNI(dst *int32, src *byte, offs *int, ws *uint32, nq, blocks i
 //
 //go:noescape
 func depthwiseRow2VNNI(dst *int32, src *byte, offs *int, ws *uint32, nq, blocks int, add bool)
+
+// dwQuadsMax is the most tap groups the fused kernel takes (a 7×7 window
+// has 14); larger windows take the Go loop.
+const dwQuadsMax = 64
+
+func depthwiseRowsQ(out []byte, ldo int, src []byte, lds int, quads []DWQuad, rows, n, stride int, rq Requant) bool {
+	if !dwAssembly() || len(quads) == 0 || len(quads) > dwQuadsMax {
+		return false
+	}
+	var offs [dwQuadsMax]int
+	var ws [dwQuadsMax]uint32
+	for i, q := range quads {
+		offs[i] = q.Off
+		ws[i] = uint32(uint8(q.W[0])) | uint32(uint8(q.W[1]))<<8 | uint32(uint8(q.W[2]))<<16 | uint32(uint8(q.W[3]))<<24
+	}
+	block := DWBlock(stride)
+	blocks := (n + block - 1) / block
+	// The last block of a row writes only the row's remaining outputs.
+	tail := uint64(1)<<(n-(blocks-1)*block) - 1
+	if n-(blocks-1)*block == 64 {
+		tail = ^uint64(0)
+	}
+	p := dwParams{add: rq.Add, scale: rq.Scale, lo: rq.Lo, hi: rq.Hi, zp: rq.ZP, tail: tail}
+	if stride == 1 {
+		depthwiseRowsQVNNI(&out[0], ldo, &src[0], lds, &offs[0], &ws[0], len(quads), rows, blocks, &p)
+	} else {
+		depthwiseRowsQ2VNNI(&out[0], ldo, &src[0], lds, &offs[0], &ws[0], len(quads), rows, blocks, &p)
+	}
+	return true
+}
+
+// dwParams are the requantization and the last block's byte mask of
+// depthwiseRowsQVNNI (field offsets are used by the assembly).
+type dwParams struct {
+	add           int32   // 0
+	scale, lo, hi float32 // 4, 8, 12
+	zp            int32   // 16
+	_             int32
+	tail          uint64 // 24
+}
+
+// depthwiseRowsQVNNI computes rows rows of blocks blocks of 64 outputs as
+// depthwiseRowVNNI does (row r from src + r·lds), requantizes them as
+// requantizeAVX512 does and stores their bytes at out + r·ldo, the last
+// block of each row under the byte mask p.tail.
+//
+//go:noescape
+func depthwiseRowsQVNNI(out *byte, ldo int, src *byte, lds int, offs *int, ws *uint32, nq, rows, blocks int, p *dwParams)
+
+// depthwiseRowsQ2VNNI is depthwiseRowsQVNNI for stride 2 (blocks of 32
+// outputs, as depthwiseRow2VNNI).
+//
+//go:noescape
+func depthwiseRowsQ2VNNI(out *byte, ldo int, src *byte, lds int, offs *int, ws *uint32, nq, rows, blocks int, p *dwParams)

@@ -122,3 +122,175 @@ dw2store:
 	JNZ dw2block
 	VZEROUPPER
 	RET
+
+// Requantize the 16 sums in z (Z25 add, Z26 scale, Z27 lo, Z28 hi, Z29 zp).
+#define DW_REQ(z) \
+	VPADDD Z25, z, z; \
+	VCVTDQ2PS z, z; \
+	VMULPS Z26, z, z; \
+	VMAXPS Z27, z, z; \
+	VMINPS Z28, z, z; \
+	VCVTPS2DQ.RN_SAE z, z; \
+	VPADDD Z29, z, z
+
+// The parameters at AX (a dwParams) into Z25…Z29 and the byte masks of
+// the last block into K2…K5.
+#define DW_LOAD_PARAMS \
+	VPBROADCASTD 0(AX), Z25; \
+	VBROADCASTSS 4(AX), Z26; \
+	VBROADCASTSS 8(AX), Z27; \
+	VBROADCASTSS 12(AX), Z28; \
+	VPBROADCASTD 16(AX), Z29; \
+	MOVQ 24(AX), AX; \
+	KMOVQ AX, K2; \
+	KSHIFTRQ $16, K2, K3; \
+	KSHIFTRQ $32, K2, K4; \
+	KSHIFTRQ $48, K2, K5
+
+// func depthwiseRowsQVNNI(out *byte, ldo int, src *byte, lds int, offs *int, ws *uint32, nq, rows, blocks int, p *dwParams)
+TEXT ·depthwiseRowsQVNNI(SB), NOSPLIT, $0-80
+	MOVQ out+0(FP), DI
+	MOVQ ldo+8(FP), R15
+	MOVQ src+16(FP), R8
+	MOVQ lds+24(FP), BX
+	MOVQ offs+32(FP), R9
+	MOVQ ws+40(FP), R13
+	MOVQ nq+48(FP), R10
+	MOVQ rows+56(FP), R14
+	MOVQ p+72(FP), AX
+	DW_LOAD_PARAMS
+
+dwqrow:
+	MOVQ blocks+64(FP), R11
+	XORQ R12, R12
+
+dwqblock:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	XORQ CX, CX
+
+dwqquad:
+	MOVQ (R9)(CX*8), SI
+	ADDQ R8, SI
+	ADDQ R12, SI
+	VPBROADCASTD (R13)(CX*4), Z8
+	VMOVDQU8 (SI), Z4
+	VMOVDQU8 1(SI), Z5
+	VMOVDQU8 2(SI), Z6
+	VMOVDQU8 3(SI), Z7
+	VPDPBUSD Z8, Z4, Z0
+	VPDPBUSD Z8, Z5, Z1
+	VPDPBUSD Z8, Z6, Z2
+	VPDPBUSD Z8, Z7, Z3
+	INCQ CX
+	CMPQ CX, R10
+	JNE dwqquad
+
+	VPUNPCKLDQ Z1, Z0, Z9
+	VPUNPCKHDQ Z1, Z0, Z10
+	VPUNPCKLDQ Z3, Z2, Z11
+	VPUNPCKHDQ Z3, Z2, Z16
+	VPUNPCKLQDQ Z11, Z9, Z12
+	VPUNPCKHQDQ Z11, Z9, Z13
+	VPUNPCKLQDQ Z16, Z10, Z14
+	VPUNPCKHQDQ Z16, Z10, Z15
+	VSHUFI32X4 $0x44, Z13, Z12, Z17
+	VSHUFI32X4 $0x44, Z15, Z14, Z18
+	VSHUFI32X4 $0xEE, Z13, Z12, Z19
+	VSHUFI32X4 $0xEE, Z15, Z14, Z20
+	VSHUFI32X4 $0x88, Z18, Z17, Z21
+	VSHUFI32X4 $0xDD, Z18, Z17, Z22
+	VSHUFI32X4 $0x88, Z20, Z19, Z23
+	VSHUFI32X4 $0xDD, Z20, Z19, Z24
+	DW_REQ(Z21)
+	DW_REQ(Z22)
+	DW_REQ(Z23)
+	DW_REQ(Z24)
+	LEAQ (DI)(R12*1), SI
+	CMPQ R11, $1
+	JEQ dwqlast
+	VPMOVDB Z21, (SI)
+	VPMOVDB Z22, 16(SI)
+	VPMOVDB Z23, 32(SI)
+	VPMOVDB Z24, 48(SI)
+	ADDQ $64, R12
+	DECQ R11
+	JMP dwqblock
+
+dwqlast:
+	VPMOVDB Z21, K2, (SI)
+	VPMOVDB Z22, K3, 16(SI)
+	VPMOVDB Z23, K4, 32(SI)
+	VPMOVDB Z24, K5, 48(SI)
+	ADDQ R15, DI
+	ADDQ BX, R8
+	DECQ R14
+	JNZ dwqrow
+	VZEROUPPER
+	RET
+
+// func depthwiseRowsQ2VNNI(out *byte, ldo int, src *byte, lds int, offs *int, ws *uint32, nq, rows, blocks int, p *dwParams)
+TEXT ·depthwiseRowsQ2VNNI(SB), NOSPLIT, $0-80
+	MOVQ out+0(FP), DI
+	MOVQ ldo+8(FP), R15
+	MOVQ src+16(FP), R8
+	MOVQ lds+24(FP), BX
+	MOVQ offs+32(FP), R9
+	MOVQ ws+40(FP), R13
+	MOVQ nq+48(FP), R10
+	MOVQ rows+56(FP), R14
+	MOVQ p+72(FP), AX
+	DW_LOAD_PARAMS
+
+dwq2row:
+	MOVQ blocks+64(FP), R11
+	XORQ R12, R12 // byte offset of the block in the input row
+	XORQ DX, DX   // and in the output row
+
+dwq2block:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	XORQ CX, CX
+
+dwq2quad:
+	MOVQ (R9)(CX*8), SI
+	ADDQ R8, SI
+	ADDQ R12, SI
+	VPBROADCASTD (R13)(CX*4), Z8
+	VMOVDQU8 (SI), Z4
+	VMOVDQU8 2(SI), Z5
+	VPDPBUSD Z8, Z4, Z0
+	VPDPBUSD Z8, Z5, Z1
+	INCQ CX
+	CMPQ CX, R10
+	JNE dwq2quad
+
+	VPUNPCKLDQ Z1, Z0, Z9
+	VPUNPCKHDQ Z1, Z0, Z10
+	VSHUFI32X4 $0x44, Z10, Z9, Z11
+	VSHUFI32X4 $0xEE, Z10, Z9, Z12
+	VSHUFI32X4 $0xD8, Z11, Z11, Z13
+	VSHUFI32X4 $0xD8, Z12, Z12, Z14
+	DW_REQ(Z13)
+	DW_REQ(Z14)
+	LEAQ (DI)(DX*1), SI
+	CMPQ R11, $1
+	JEQ dwq2last
+	VPMOVDB Z13, (SI)
+	VPMOVDB Z14, 16(SI)
+	ADDQ $64, R12
+	ADDQ $32, DX
+	DECQ R11
+	JMP dwq2block
+
+dwq2last:
+	VPMOVDB Z13, K2, (SI)
+	VPMOVDB Z14, K3, 16(SI)
+	ADDQ R15, DI
+	ADDQ BX, R8
+	DECQ R14
+	JNZ dwq2row
+	VZEROUPPER
+	RET

@@ -82,3 +82,69 @@ func BenchmarkDepthwiseRow(b *testing.B) {
 		})
 	}
 }
+
+// TestDepthwiseRowsQMatchesLoop checks the fused rows-and-requantize
+// kernel against DepthwiseRow and the portable requantization, with
+// guard bytes between and after the output rows.
+func TestDepthwiseRowsQMatchesLoop(t *testing.T) {
+	for _, name := range IgemmKernelNames() {
+		restore, _ := UseIgemmKernel(name)
+		t.Run(name, func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(13, 14))
+			for _, stride := range []int{1, 2} {
+				for _, n := range []int{1, 15, 16, 17, 31, 32, 33, 63, 64, 65, 80, 129} {
+					for _, nq := range []int{1, 3, 14, 70} {
+						rows := 1 + rng.IntN(4)
+						checkDepthwiseRowsQ(t, rng, rows, n, nq, stride)
+					}
+				}
+			}
+		})
+		restore()
+	}
+}
+
+func checkDepthwiseRowsQ(t *testing.T, rng *rand.Rand, rows, n, nq, stride int) {
+	t.Helper()
+	quads := make([]DWQuad, nq)
+	for i := range quads {
+		q := &quads[i]
+		q.Off = rng.IntN(37)
+		for j := range q.W {
+			q.W[j] = int8(byte(rng.Uint32()))
+		}
+	}
+	lds := n*stride + rng.IntN(40)
+	src := make([]byte, (rows-1)*lds+DWReach(n, stride, quads))
+	extremeBytes(rng, src)
+	ldo := n + rng.IntN(5)
+	const guard = 0xC3
+	out := make([]byte, (rows-1)*ldo+n+70)
+	for i := range out {
+		out[i] = guard
+	}
+	zp := int32(rng.IntN(256))
+	rq := Requant{Add: int32(rng.IntN(20001) - 10000), Scale: float32(rng.Float64() * 1e-3), Lo: float32(-zp), Hi: float32(255 - zp), ZP: zp}
+	DepthwiseRowsQ(out, ldo, src, lds, quads, rows, n, stride, rq)
+	block := DWBlock(stride)
+	sums := make([]int32, (n+block-1)/block*block)
+	want := make([]byte, n)
+	for r := range rows {
+		DepthwiseRow(sums, src[r*lds:], quads, n, stride)
+		requantizeGo(want, sums, rq.Add, rq.Scale, rq.Lo, rq.Hi, rq.ZP)
+		for i, v := range want {
+			if got := out[r*ldo+i]; got != v {
+				t.Fatalf("stride %d, %d rows of %d, %d quads: row %d output %d = %d, want %d", stride, rows, n, nq, r, i, got, v)
+			}
+		}
+		end := len(out)
+		if r+1 < rows {
+			end = (r + 1) * ldo
+		}
+		for i := r*ldo + n; i < end; i++ {
+			if out[i] != guard {
+				t.Fatalf("stride %d, %d rows of %d: byte %d after row %d written", stride, rows, n, i, r)
+			}
+		}
+	}
+}

@@ -137,3 +137,31 @@ func igemmWXGo(kq int, w []int8, ldw int, x []byte, c []int32, ldc int) {
 // with vnni and vnni16, and as plain Go loops like Igemm's with go; the
 // avx2 microkernel has no channel-major twin, so Igemm is faster there.
 func WXPreferred() bool { return activeI8.name != "avx2" }
+
+// IgemmWXQ is IgemmWX followed by the requantization of row i < pw.M by
+// rq[i] (Requantize's parameters and conditions): it writes the bytes
+// out[i*ldo + p] for i < pw.M and p < n, and nothing else. The int32 sums
+// never leave the registers when the microkernel has a fused epilogue.
+func IgemmWXQ(pw *PackedW8, n int, xq []byte, out []byte, ldo int, rq []Requant) {
+	panels := (n + WXPanel - 1) / WXPanel
+	if n < 1 || ldo < n || len(xq) < QuadsLen(pw.Kp, n) || len(out) < (pw.M-1)*ldo+n || len(rq) < pw.M {
+		panic(fmt.Sprintf("kernels: IgemmWXQ of %d×%d, %d columns, into %d bytes (stride %d)", pw.M, pw.K, n, len(out), ldo))
+	}
+	kq := pw.Kp / 4
+	if igemmWXQ(pw, n, xq, out, ldo, rq) {
+		return
+	}
+	kern := activeWX()
+	var tile [wxRows * WXPanel]int32
+	for p := range panels {
+		x := xq[p*kq*4*WXPanel:][:kq*4*WXPanel]
+		cols := min(WXPanel, n-p*WXPanel)
+		for i := 0; i < pw.M; i += wxRows {
+			kern(kq, pw.W[i*pw.Kp:], pw.Kp, x, tile[:], WXPanel)
+			for r := i; r < min(pw.M, i+wxRows); r++ {
+				q := &rq[r]
+				requantizeGo(out[r*ldo+p*WXPanel:][:cols], tile[(r-i)*WXPanel:], q.Add, q.Scale, q.Lo, q.Hi, q.ZP)
+			}
+		}
+	}
+}

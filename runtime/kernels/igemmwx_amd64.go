@@ -44,3 +44,31 @@ func packQuads(dst []byte, stride int, r0, r1, r2, r3 []byte, panels int, x byte
 	_, _, _, _ = r0[n-1], r1[n-1], r2[n-1], r3[n-1]
 	packQuadsAVX2(&dst[0], stride, &r0[0], &r1[0], &r2[0], &r3[0], panels, x)
 }
+
+func igemmWXQ(pw *PackedW8, n int, xq []byte, out []byte, ldo int, rq []Requant) bool {
+	if activeI8.name != "vnni" && activeI8.name != "vnni16" {
+		return false
+	}
+	kq := pw.Kp / 4
+	panels := (n + WXPanel - 1) / WXPanel
+	for p := range panels {
+		x := xq[p*kq*4*WXPanel:][:kq*4*WXPanel]
+		cols := min(WXPanel, n-p*WXPanel)
+		mask := uint32(1)<<cols - 1
+		if cols == 32 {
+			mask = ^uint32(0)
+		}
+		for i := 0; i < pw.M; i += wxRows {
+			igemmWXQ8x32VNNI(kq, &pw.W[i*pw.Kp], pw.Kp, &x[0], &out[i*ldo+p*WXPanel], ldo, &rq[i], min(wxRows, pw.M-i), mask)
+		}
+	}
+	return true
+}
+
+// igemmWXQ8x32VNNI is igemmWX8x32VNNI with the requantization of
+// requantizeAVX512 applied to its first rows rows (row i by rq[i]) and
+// their bytes stored at out + i·ldo under the column mask (bit j for
+// column j).
+//
+//go:noescape
+func igemmWXQ8x32VNNI(kq int, w *int8, ldw int, x *byte, out *byte, ldo int, rq *Requant, rows int, mask uint32)

@@ -12,3 +12,5 @@ func activeWX() func(kq int, w []int8, ldw int, x []byte, c []int32, ldc int) {
 func packQuads(dst []byte, stride int, r0, r1, r2, r3 []byte, panels int, x byte) {
 	packQuadsGo(dst, stride, r0, r1, r2, r3, panels, x)
 }
+
+func igemmWXQ(pw *PackedW8, n int, xq []byte, out []byte, ldo int, rq []Requant) bool { return false }

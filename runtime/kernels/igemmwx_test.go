@@ -205,3 +205,69 @@ func BenchmarkPackQuads(b *testing.B) {
 		PackQuads(dst, kp, 3, rows[0], rows[1], rows[2], rows[3], n, false)
 	}
 }
+
+// TestIgemmWXQMatchesLoop checks the fused GEMM and requantization
+// against IgemmWX and the portable requantization on every microkernel,
+// with per-row parameters and guard bytes around every output row.
+func TestIgemmWXQMatchesLoop(t *testing.T) {
+	for _, name := range IgemmKernelNames() {
+		restore, _ := UseIgemmKernel(name)
+		t.Run(name, func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(15, 16))
+			for _, s := range [][3]int{{1, 1, 1}, {8, 4, 32}, {3, 5, 7}, {9, 13, 33}, {16, 64, 64}, {17, 147, 100}, {24, 9, 250}} {
+				checkIgemmWXQ(t, rng, s[0], s[1], s[2])
+			}
+		})
+		restore()
+	}
+}
+
+func checkIgemmWXQ(t *testing.T, rng *rand.Rand, m, k, n int) {
+	t.Helper()
+	w := make([]int8, m*k)
+	for i := range w {
+		w[i] = int8(byte(rng.Uint32()))
+	}
+	pw := PackW8(m, k, w, k)
+	xq := make([]byte, QuadsLen(pw.Kp, n))
+	extremeBytes(rng, xq)
+	rq := make([]Requant, m)
+	for i := range rq {
+		zp := int32(rng.IntN(256)) - 128*int32(rng.IntN(2))
+		lo, hi := int32(0), int32(255)
+		if zp < 0 || rng.IntN(2) == 0 {
+			lo, hi = -128, 127
+			zp = int32(rng.IntN(256)) - 128
+		}
+		rq[i] = Requant{Add: int32(rng.IntN(200001) - 100000), Scale: float32(rng.Float64() * 1e-3), Lo: float32(lo - zp), Hi: float32(hi - zp), ZP: zp}
+	}
+	ldo := n + rng.IntN(9)
+	const guard = 0x3C
+	out := make([]byte, m*ldo+40)
+	for i := range out {
+		out[i] = guard
+	}
+	IgemmWXQ(pw, n, xq, out, ldo, rq)
+	ldc := (n + 31) / 32 * 32
+	c := make([]int32, pw.Rows()*ldc)
+	IgemmWX(pw, n, xq, c, ldc)
+	want := make([]byte, n)
+	for i := range m {
+		requantizeGo(want, c[i*ldc:], rq[i].Add, rq[i].Scale, rq[i].Lo, rq[i].Hi, rq[i].ZP)
+		for p, v := range want {
+			if got := out[i*ldo+p]; got != v {
+				t.Fatalf("%dx%dx%d: out[%d,%d] = %d, want %d", m, k, n, i, p, got, v)
+			}
+		}
+		for p := i*ldo + n; p < (i+1)*ldo; p++ {
+			if out[p] != guard {
+				t.Fatalf("%dx%dx%d: byte %d past row %d written", m, k, n, p, i)
+			}
+		}
+	}
+	for p := m * ldo; p < len(out); p++ {
+		if out[p] != guard {
+			t.Fatalf("%dx%dx%d: byte %d past the last row written", m, k, n, p)
+		}
+	}
+}
