@@ -408,6 +408,12 @@ func dwFits(a *qconvArgs) bool {
 // row's whole blocks (kernels.DWReach).
 type dwPlane struct {
 	hp, wp, size int
+	// flat: the output rows form one run of n = (OH−1)·wp + OW sums,
+	// output row oh at oh·wp (the wp − OW between rows dropped), computed
+	// in one pass. Narrow planes take it: a row shorter than the kernel's
+	// block would waste most of each block.
+	flat bool
+	n    int
 }
 
 func newDWPlane(a *qconvArgs) dwPlane {
@@ -420,7 +426,15 @@ func newDWPlane(a *qconvArgs) dwPlane {
 	}
 	block := kernels.DWBlock(s1)
 	maxOff := (a.kh-1)*w.d[0]*p.wp + (a.kw-1)*w.d[1]
-	p.size = max(p.hp*p.wp, (OH-1)*s0*p.wp+maxOff+(OW+block-1)/block*block*s1+4)
+	// A flat run reads input row s·oh for output row oh only when the
+	// strides agree.
+	p.flat = s0 == s1 && OW < block/2
+	reach := (OH-1)*s0*p.wp + (OW+block-1)/block*block*s1
+	if p.flat {
+		p.n = (OH-1)*p.wp + OW
+		reach = (p.n + block - 1) / block * block * s1
+	}
+	p.size = max(p.hp*p.wp, maxOff+reach+4)
 	return p
 }
 
@@ -500,18 +514,20 @@ type dwTaps struct {
 	size   int
 	wp     int
 	quads  [][]kernels.DWQuad
+	taps   []*kernels.DWTaps
 	sums   []int32
 }
 
-func (t *dwTaps) get(a *qconvArgs, p dwPlane) ([][]kernels.DWQuad, []int32) {
+func (t *dwTaps) get(a *qconvArgs, p dwPlane) ([][]kernels.DWQuad, []*kernels.DWTaps, []int32) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if len(a.w) > 0 && t.source == &a.w[0] && t.size == len(a.w) && t.wp == p.wp && len(t.quads) == a.M {
-		return t.quads, t.sums
+		return t.quads, t.taps, t.sums
 	}
-	t.quads, t.sums = make([][]kernels.DWQuad, a.M), make([]int32, a.M)
+	t.quads, t.taps, t.sums = make([][]kernels.DWQuad, a.M), make([]*kernels.DWTaps, a.M), make([]int32, a.M)
 	for c := range a.M {
 		t.quads[c] = dwQuads(a, p, c)
+		t.taps[c] = kernels.NewDWTaps(t.quads[c])
 		for _, q := range t.quads[c] {
 			for _, v := range q.W {
 				t.sums[c] += int32(v)
@@ -522,7 +538,7 @@ func (t *dwTaps) get(a *qconvArgs, p dwPlane) ([][]kernels.DWQuad, []int32) {
 		t.source = &a.w[0]
 	}
 	t.size, t.wp = len(a.w), p.wp
-	return t.quads, t.sums
+	return t.quads, t.taps, t.sums
 }
 
 // depthwiseVNNI computes the depthwise QLinearConv a (dwFits) into out:
@@ -540,7 +556,7 @@ func (k *intConvKernel) depthwiseVNNI(ctx *Context, a *qconvArgs, out []byte) {
 	if flip {
 		zxU += 128
 	}
-	quads, wsums := k.dwTaps.get(a, p)
+	quads, taps, wsums := k.dwTaps.get(a, p)
 	adds := make([]int32, C)
 	for c := range C {
 		adds[c] = -zxU * wsums[c]
@@ -552,15 +568,26 @@ func (k *intConvKernel) depthwiseVNNI(ctx *Context, a *qconvArgs, out []byte) {
 	ctx.Parallel(N*C, func(lo, hi int) {
 		plane, donePlane := scratchBytes(p.size)
 		defer donePlane()
+		var grid8 []byte
+		if p.flat {
+			var done func()
+			grid8, done = scratchBytes(p.n)
+			defer done()
+		}
 		var sums []int32
 		for task := lo; task < hi; task++ {
 			n, c := task/C, task%C
 			p.fill(plane, xb[(n*C+c)*H*W:][:H*W], a, zx, flip)
 			rq := newRequantizer(a.scales[c], a.zy, a.lo, a.hi)
 			dstPlane := out[(n*a.M+c)*OH*OW:][:OH*OW]
-			if rq.exact {
-				kernels.DepthwiseRowsQ(dstPlane, OW, plane, s0*p.wp, quads[c], OH, OW, s1,
-					kernels.Requant{Add: adds[c], Scale: rq.scale, Lo: rq.lo, Hi: rq.hi, ZP: rq.zp})
+			kq := kernels.Requant{Add: adds[c], Scale: rq.scale, Lo: rq.lo, Hi: rq.hi, ZP: rq.zp}
+			switch {
+			case rq.exact && p.flat:
+				kernels.DepthwiseRowsQ(grid8, p.n, plane, 0, taps[c], 1, p.n, s1, kq)
+				gridOut{p.wp, OW}.copyRuns(dstPlane, grid8, 0)
+				continue
+			case rq.exact:
+				kernels.DepthwiseRowsQ(dstPlane, OW, plane, s0*p.wp, taps[c], OH, OW, s1, kq)
 				continue
 			}
 			if sums == nil {

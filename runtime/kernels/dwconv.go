@@ -79,33 +79,52 @@ type Requant struct {
 	ZP            int32
 }
 
+// DWTaps is a window's tap groups prepared once for DepthwiseRowsQ: their
+// offsets and their weights as little-endian words.
+type DWTaps struct {
+	Quads  []DWQuad
+	offs   []int
+	ws     []uint32
+	maxOff int
+}
+
+// NewDWTaps prepares quads (offsets must not be negative).
+func NewDWTaps(quads []DWQuad) *DWTaps {
+	t := &DWTaps{Quads: quads, offs: make([]int, len(quads)), ws: make([]uint32, len(quads))}
+	for i, q := range quads {
+		if q.Off < 0 {
+			panic(fmt.Sprintf("kernels: a depthwise tap group reads from offset %d", q.Off))
+		}
+		t.offs[i] = q.Off
+		t.ws[i] = uint32(uint8(q.W[0])) | uint32(uint8(q.W[1]))<<8 | uint32(uint8(q.W[2]))<<16 | uint32(uint8(q.W[3]))<<24
+		t.maxOff = max(t.maxOff, q.Off)
+	}
+	return t
+}
+
 // DepthwiseRowsQ computes rows rows of n outputs of a depthwise window and
 // requantizes them: output row r (out[r·ldo:][:n]) is DepthwiseRow of
-// src[r·lds:] requantized by rq. Only those n bytes of each row are
-// written. src must hold (rows−1)·lds + DWReach(n, stride, quads) bytes.
-// rq must satisfy Requantize's conditions.
-func DepthwiseRowsQ(out []byte, ldo int, src []byte, lds int, quads []DWQuad, rows, n, stride int, rq Requant) {
+// src[r·lds:] with taps.Quads, requantized by rq. Only those n bytes of
+// each row are written. src must hold (rows−1)·lds + DWReach(n, stride,
+// taps.Quads) bytes. rq must satisfy Requantize's conditions.
+func DepthwiseRowsQ(out []byte, ldo int, src []byte, lds int, taps *DWTaps, rows, n, stride int, rq Requant) {
 	if stride != 1 && stride != 2 {
 		panic(fmt.Sprintf("kernels: DepthwiseRowsQ with stride %d", stride))
 	}
-	if rows < 1 || n < 1 || ldo < n || len(out) < (rows-1)*ldo+n || len(src) < (rows-1)*lds+DWReach(n, stride, quads) {
+	block := DWBlock(stride)
+	reach := taps.maxOff + (n+block-1)/block*block*stride + 4
+	if rows < 1 || n < 1 || ldo < n || len(out) < (rows-1)*ldo+n || len(src) < (rows-1)*lds+reach {
 		panic(fmt.Sprintf("kernels: DepthwiseRowsQ of %d×%d outputs (stride %d) into %d bytes from %d", rows, n, ldo, len(out), len(src)))
 	}
-	for _, q := range quads {
-		if q.Off < 0 {
-			panic(fmt.Sprintf("kernels: DepthwiseRowsQ reads from offset %d", q.Off))
-		}
-	}
-	if depthwiseRowsQ(out, ldo, src, lds, quads, rows, n, stride, rq) {
+	if depthwiseRowsQ(out, ldo, src, lds, taps, rows, n, stride, rq) {
 		return
 	}
-	block := DWBlock(stride)
 	sums := make([]int32, (n+block-1)/block*block)
 	for r := range rows {
-		if len(quads) == 0 {
+		if len(taps.Quads) == 0 {
 			clear(sums)
 		} else {
-			depthwiseRowGo(sums, src[r*lds:], quads, stride)
+			depthwiseRowGo(sums, src[r*lds:], taps.Quads, stride)
 		}
 		requantizeGo(out[r*ldo:][:n], sums, rq.Add, rq.Scale, rq.Lo, rq.Hi, rq.ZP)
 	}

@@ -43,19 +43,9 @@ func depthwiseRowVNNI(dst *int32, src *byte, offs *int, ws *uint32, nq, blocks i
 //go:noescape
 func depthwiseRow2VNNI(dst *int32, src *byte, offs *int, ws *uint32, nq, blocks int, add bool)
 
-// dwQuadsMax is the most tap groups the fused kernel takes (a 7×7 window
-// has 14); larger windows take the Go loop.
-const dwQuadsMax = 64
-
-func depthwiseRowsQ(out []byte, ldo int, src []byte, lds int, quads []DWQuad, rows, n, stride int, rq Requant) bool {
-	if !dwAssembly() || len(quads) == 0 || len(quads) > dwQuadsMax {
+func depthwiseRowsQ(out []byte, ldo int, src []byte, lds int, taps *DWTaps, rows, n, stride int, rq Requant) bool {
+	if !dwAssembly() || len(taps.Quads) == 0 {
 		return false
-	}
-	var offs [dwQuadsMax]int
-	var ws [dwQuadsMax]uint32
-	for i, q := range quads {
-		offs[i] = q.Off
-		ws[i] = uint32(uint8(q.W[0])) | uint32(uint8(q.W[1]))<<8 | uint32(uint8(q.W[2]))<<16 | uint32(uint8(q.W[3]))<<24
 	}
 	block := DWBlock(stride)
 	blocks := (n + block - 1) / block
@@ -66,9 +56,9 @@ func depthwiseRowsQ(out []byte, ldo int, src []byte, lds int, quads []DWQuad, ro
 	}
 	p := dwParams{add: rq.Add, scale: rq.Scale, lo: rq.Lo, hi: rq.Hi, zp: rq.ZP, tail: tail}
 	if stride == 1 {
-		depthwiseRowsQVNNI(&out[0], ldo, &src[0], lds, &offs[0], &ws[0], len(quads), rows, blocks, &p)
+		depthwiseRowsQVNNI(&out[0], ldo, &src[0], lds, &taps.offs[0], &taps.ws[0], len(taps.Quads), rows, blocks, &p)
 	} else {
-		depthwiseRowsQ2VNNI(&out[0], ldo, &src[0], lds, &offs[0], &ws[0], len(quads), rows, blocks, &p)
+		depthwiseRowsQ2VNNI(&out[0], ldo, &src[0], lds, &taps.offs[0], &taps.ws[0], len(taps.Quads), rows, blocks, &p)
 	}
 	return true
 }

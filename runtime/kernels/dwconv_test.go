@@ -125,7 +125,7 @@ func checkDepthwiseRowsQ(t *testing.T, rng *rand.Rand, rows, n, nq, stride int) 
 	}
 	zp := int32(rng.IntN(256))
 	rq := Requant{Add: int32(rng.IntN(20001) - 10000), Scale: float32(rng.Float64() * 1e-3), Lo: float32(-zp), Hi: float32(255 - zp), ZP: zp}
-	DepthwiseRowsQ(out, ldo, src, lds, quads, rows, n, stride, rq)
+	DepthwiseRowsQ(out, ldo, src, lds, NewDWTaps(quads), rows, n, stride, rq)
 	block := DWBlock(stride)
 	sums := make([]int32, (n+block-1)/block*block)
 	want := make([]byte, n)
