@@ -20,6 +20,14 @@ type Context struct {
 	sc *scope
 }
 
+// requantizer is the session's choice of requantization.
+func (c *Context) requantizer() Requantizer {
+	if c == nil || c.ex == nil {
+		return RequantizeFloat
+	}
+	return c.ex.s.opts.Requantizer
+}
+
 // Alloc returns a tensor for a kernel's output. Float32 buffers come from
 // the session's pool and are not zeroed: the kernel must write every
 // element. Other types are freshly allocated (zeroed).

@@ -344,10 +344,19 @@ func qlinearMatMul(ctx *Context, in []*Tensor) ([]*Tensor, error) {
 	}
 	M, N := mm.m, mm.n
 	vals := make([]int64, len(mm.acc))
+	fixed := ctx.requantizer() == RequantizeFixedPoint
 	for e, acc := range mm.acc {
 		o, i, j := e/(M*N), e/N%M, e%N
 		s := sm.combine(asv[aIdx[mm.aMat[o]*M+i]], bsv[bIdx[mm.bMat[o]*N+j]], ysv[yIdx[e]])
-		vals[e] = requantize(acc, s, yzps[yIdx[e]], lo, hi)
+		if !fixed {
+			vals[e] = requantize(acc, s, yzps[yIdx[e]], lo, hi)
+			continue
+		}
+		f, err := newFixedMultiplier(s)
+		if err != nil {
+			return nil, err
+		}
+		vals[e] = f.apply(acc, yzps[yIdx[e]], lo, hi)
 	}
 	y := ctx.Alloc(outType, mm.outShape...)
 	storeQuantized(y, vals)
@@ -441,7 +450,8 @@ func (k *intConvKernel) Run(ctx *Context, in []*Tensor) ([]*Tensor, error) {
 	for c := range scales {
 		scales[c] = scaleMath(graph.Float32).combine(xsv[0], wsv[min(c, len(wsv)-1)], ysv[0])
 	}
-	if a := k.newQConvArgs(x, xzp, w, wzp, bias, scales, yzps[0], lo, hi, outType); a != nil && !forceReferenceQConv {
+	fixed := ctx.requantizer() == RequantizeFixedPoint
+	if a := k.newQConvArgs(x, xzp, w, wzp, bias, scales, yzps[0], lo, hi, outType); a != nil && !forceReferenceQConv && !fixed {
 		if y := k.fastQLinearConv(ctx, a); y != nil {
 			return []*Tensor{y}, nil
 		}
@@ -452,9 +462,19 @@ func (k *intConvKernel) Run(ctx *Context, in []*Tensor) ([]*Tensor, error) {
 	}
 	size := cfNumel(shape[2:])
 	vals := make([]int64, len(acc))
-	for e, v := range acc {
-		c := e / size % m
-		vals[e] = requantize(v, scales[c], yzps[0], lo, hi)
+	if fixed {
+		fm, err := fixedMultipliers(scales)
+		if err != nil {
+			return nil, err
+		}
+		for e, v := range acc {
+			vals[e] = fm[e/size%m].apply(v, yzps[0], lo, hi)
+		}
+	} else {
+		for e, v := range acc {
+			c := e / size % m
+			vals[e] = requantize(v, scales[c], yzps[0], lo, hi)
+		}
 	}
 	y := ctx.Alloc(outType, shape...)
 	storeQuantized(y, vals)

@@ -24,6 +24,9 @@ type Options struct {
 	Observer func(v *graph.Value, t *Tensor)
 	// Registry supplies the kernels; nil means DefaultRegistry().
 	Registry *Registry
+	// Requantizer selects the QLinear kernels' requantization: float32 as
+	// ONNX Runtime (the default) or fixed point (quant_fixed.go).
+	Requantizer Requantizer
 	// TimeOps makes RunWithStats report the time spent in each op type
 	// (Stats.OpTimes); it costs two clock reads per node.
 	TimeOps bool

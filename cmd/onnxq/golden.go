@@ -29,6 +29,8 @@ type goldenConfig struct {
 	Samples int
 	Threads int
 	Integer bool
+	// Requantize names the requantizer of the integer ops.
+	Requantize string
 }
 
 var goldenCommand = &command{
@@ -51,6 +53,8 @@ depend on the CPU's float arithmetic, the kernel path or the thread
 count. The rest of the model runs in float as written. verify runs the
 same form by default.
 
+` + requantizeHelp + `
+
 GOLDEN must not exist; it is written to a temporary folder beside it and
 renamed into place, so a failure leaves nothing behind.`,
 	setup: func(fs *pflag.FlagSet) func(*cli, []string) error {
@@ -60,7 +64,11 @@ renamed into place, so a failure leaves nothing behind.`,
 		fs.IntVar(&cfg.Samples, "samples", 0, "record at most `N` samples (default: all)")
 		fs.IntVar(&cfg.Threads, "threads", 0, "use `N` threads (default: all cores)")
 		fs.BoolVar(&cfg.Integer, "integer", true, "run complete Q/DQ units as integer ops")
+		declareRequantizeFlag(fs, &cfg.Requantize)
 		return func(c *cli, args []string) error {
+			if _, err := parseRequantize("golden", cfg.Requantize); err != nil {
+				return err
+			}
 			switch {
 			case len(args) != 1:
 				return usageErrorf("golden", "golden needs exactly one MODEL")
@@ -124,7 +132,8 @@ func (c *cli) golden(cfg *goldenConfig) error {
 	if err != nil {
 		return err
 	}
-	sess, err := runtime.NewSession(exec, runtime.Options{Threads: cfg.Threads})
+	rq, _ := runtime.ParseRequantizer(cfg.Requantize)
+	sess, err := runtime.NewSession(exec, runtime.Options{Threads: cfg.Threads, Requantizer: rq})
 	if err != nil {
 		return err
 	}

@@ -62,6 +62,18 @@ func TestGoldenRoundTrip(t *testing.T) {
 			t.Errorf("verify --threads %s, exact: exit %d\n%s%s", threads, r.code, r.stdout, r.stderr)
 		}
 	}
+	// A fixed-point recording verifies with the fixed-point requantizer,
+	// exactly; a misspelt requantizer is a usage error.
+	fixed := filepath.Join(dir, "fixed")
+	if r := onnxq(t, dir, "golden", q, "--data", data, "-o", fixed, "--requantize", "fixed"); r.code != 0 {
+		t.Fatalf("golden --requantize fixed: exit %d\n%s", r.code, r.stderr)
+	}
+	if r := onnxq(t, dir, "verify", fixed, "--rtol", "0", "--atol", "0", "--requantize", "fixed"); r.code != 0 {
+		t.Errorf("verify --requantize fixed: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := onnxq(t, dir, "verify", fixed, "--requantize", "fixd"); r.code != 2 || !strings.Contains(r.stderr, "want float or fixed") {
+		t.Errorf("verify --requantize fixd: exit %d %s", r.code, r.stderr)
+	}
 	// golden never replaces a folder.
 	r = onnxq(t, dir, "golden", q, "--data", data, "-o", gold)
 	if r.code == 0 || !strings.Contains(r.stderr, "exists") {

@@ -43,6 +43,8 @@ type runConfig struct {
 	Out     string // folder for the outputs; "" writes none
 	Threads int
 	Integer bool // complete Q/DQ units run as integer ops
+	// Requantize names the requantizer of the integer ops.
+	Requantize string
 }
 
 const inputFlagsHelp = `Inputs: --input NAME=FILE reads one input from a .npy, .npz (holding
@@ -85,6 +87,8 @@ A quantized model's complete Q/DQ units (DequantizeLinear inputs, Conv or
 MatMul, QuantizeLinear output) run as integer ops, as 'onnxq golden'
 records them; --integer=false runs them in float as written.
 
+` + requantizeHelp + `
+
 A missing input, a file whose type or shape does not fit the model, or an
 op without a kernel stops the run with one error line.`,
 	setup: func(fs *pflag.FlagSet) func(*cli, []string) error {
@@ -94,10 +98,14 @@ op without a kernel stops the run with one error line.`,
 		fs.StringVarP(&cfg.Out, "output", "o", "", "write each output to `DIR`/<name>.npy")
 		fs.IntVar(&cfg.Threads, "threads", 0, "use `N` threads (default: all cores); results do not depend on it")
 		fs.BoolVar(&cfg.Integer, "integer", true, "run complete Q/DQ units as integer ops")
+		declareRequantizeFlag(fs, &cfg.Requantize)
 		return func(c *cli, args []string) error {
 			var err error
 			if cfg.Inputs.Shapes, err = parseShapes(shapes); err != nil {
 				return usageErrorf("run", "%v", err)
+			}
+			if _, err := parseRequantize("run", cfg.Requantize); err != nil {
+				return err
 			}
 			switch {
 			case len(args) == 0:
@@ -131,7 +139,8 @@ func loadSession(path string, opts runtime.Options, integer bool) (*runtime.Sess
 }
 
 func (c *cli) runModel(cfg *runConfig) error {
-	sess, err := loadSession(cfg.Model, runtime.Options{Threads: cfg.Threads}, cfg.Integer)
+	rq, _ := runtime.ParseRequantizer(cfg.Requantize)
+	sess, err := loadSession(cfg.Model, runtime.Options{Threads: cfg.Threads, Requantizer: rq}, cfg.Integer)
 	if err != nil {
 		return err
 	}

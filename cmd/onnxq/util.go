@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/spf13/pflag"
+
+	"github.com/onnxq/onnxq/runtime"
 )
 
 // sizeUnits are the suffixes parseSize accepts, matched without regard to
@@ -235,4 +237,27 @@ func flagUsages(fs *pflag.FlagSet) string {
 		b.WriteByte('\n')
 	}
 	return b.String()
+}
+
+// requantizeHelp documents --requantize for the commands that run
+// integer ops.
+const requantizeHelp = `--requantize fixed turns the int32 sums of QLinearConv and QLinearMatMul
+into 8-bit outputs with an int32 multiplier and a shift per scale, as
+integer-only targets do, instead of the float32 product ONNX Runtime
+computes (--requantize float, the default). Outputs may differ by one
+step; a golden folder must be verified with the requantizer that recorded
+it.`
+
+// declareRequantizeFlag adds --requantize to fs, parsed into r when the
+// command runs (see parseRequantize).
+func declareRequantizeFlag(fs *pflag.FlagSet, name *string) {
+	fs.StringVar(name, "requantize", "float", "requantize integer sums with `float` (as ONNX Runtime) or fixed point")
+}
+
+func parseRequantize(cmd, name string) (runtime.Requantizer, error) {
+	r, err := runtime.ParseRequantizer(name)
+	if err != nil {
+		return 0, usageErrorf(cmd, "--requantize: %v", err)
+	}
+	return r, nil
 }

@@ -22,6 +22,8 @@ type verifyConfig struct {
 	Threads    int
 	RTol, ATol float64
 	Integer    bool
+	// Requantize names the requantizer of the integer ops.
+	Requantize string
 }
 
 var verifyCommand = &command{
@@ -41,6 +43,8 @@ With --integer (the default), complete Q/DQ units of a quantized model
 run as integer ops, as 'onnxq golden' records them; --integer=false runs
 them in float as written.
 
+`+requantizeHelp+`
+
 It prints "PASS name (worst |diff| X)" or "FAIL name: reason" per test
 and a summary line "N passed, M failed"; the exit status is 0 only when
 every test passes.`, runtime.NodeTestATol, runtime.NodeTestRTol),
@@ -50,7 +54,11 @@ every test passes.`, runtime.NodeTestATol, runtime.NodeTestRTol),
 		fs.Float64Var(&cfg.RTol, "rtol", runtime.NodeTestRTol, "relative tolerance of float outputs")
 		fs.Float64Var(&cfg.ATol, "atol", runtime.NodeTestATol, "absolute tolerance of float outputs")
 		fs.BoolVar(&cfg.Integer, "integer", true, "run complete Q/DQ units as integer ops")
+		declareRequantizeFlag(fs, &cfg.Requantize)
 		return func(c *cli, args []string) error {
+			if _, err := parseRequantize("verify", cfg.Requantize); err != nil {
+				return err
+			}
 			switch {
 			case len(args) == 0:
 				return usageErrorf("verify", "verify needs at least one test folder DIR")
@@ -143,7 +151,8 @@ func verifyOne(dir string, cfg *verifyConfig) (worst float64, err error) {
 	if err != nil {
 		return 0, err
 	}
-	results, err := runtime.RunTestFolder(dir, exec, runtime.Options{Threads: cfg.Threads}, cfg.RTol, cfg.ATol)
+	rq, _ := runtime.ParseRequantizer(cfg.Requantize)
+	results, err := runtime.RunTestFolder(dir, exec, runtime.Options{Threads: cfg.Threads, Requantizer: rq}, cfg.RTol, cfg.ATol)
 	if err != nil {
 		return 0, err
 	}
