@@ -225,3 +225,32 @@ func TestSessionCountsSubgraphOutputsOnce(t *testing.T) {
 		t.Errorf("total bytes %d, want %d", stats.TotalBytes, 256*4)
 	}
 }
+
+// TestAllocReusesZeroedBytes checks that a released uint8 or int8 buffer
+// comes back from Alloc for the next tensor of its length, cleared.
+func TestAllocReusesZeroedBytes(t *testing.T) {
+	for _, dt := range []graph.DType{graph.Uint8, graph.Int8} {
+		ex := &execution{s: &Session{pool: newBufferPool()}}
+		ctx := &Context{ex: ex}
+		a := ctx.Alloc(dt, 2, 3)
+		ab := bytesOf(a)
+		for i := range ab {
+			ab[i] = byte(i + 1)
+		}
+		ex.retain(a)
+		ex.release(a, true)
+		b := ctx.Alloc(dt, 3, 2)
+		bb := bytesOf(b)
+		if b.DType != dt || len(bb) != 6 || &bb[0] != &ab[0] {
+			t.Fatalf("%v: Alloc after release gave %v, not the released buffer", dt, b)
+		}
+		for i, v := range bb {
+			if v != 0 {
+				t.Fatalf("%v: reused byte %d is %d, want 0", dt, i, v)
+			}
+		}
+		if c := ctx.Alloc(dt, 7); &bytesOf(c)[0] == &ab[0] {
+			t.Fatalf("%v: a buffer in use was handed out again", dt)
+		}
+	}
+}
