@@ -15,8 +15,8 @@
 // Buffers: the plan knows each value's last reader and releases the value
 // right after it; float32, uint8 and int8 buffers return to a pool that
 // later allocations reuse (8-bit ones cleared first, so Alloc still hands
-// out zeroed 8-bit tensors), so peak activation memory (Stats.PeakBytes) stays far below the
-// sum of all intermediates (Stats.TotalBytes). A kernel output may share
+// out zeroed 8-bit tensors), so peak activation memory (Stats.PeakBytes)
+// stays far below the sum of all intermediates (Stats.TotalBytes). A kernel output may share
 // an input's data only through Context.View. Constants and caller-owned
 // tensors are never recycled.
 //
