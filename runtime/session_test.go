@@ -254,3 +254,70 @@ func TestAllocReusesZeroedBytes(t *testing.T) {
 		}
 	}
 }
+
+// dqWeightModel is y = x · DequantizeLinear(w, scale, zp) with an int8
+// weight of initializers; zpType lets a test give the zero point a type
+// that DequantizeLinear rejects.
+func dqWeightModel(t *testing.T, zpType graph.DType) *graph.Model {
+	t.Helper()
+	b := graph.NewBuilder(21)
+	x := b.Input("x", graph.Float32, 2, 3)
+	w := b.Const(graph.NewTensor("w", graph.Int8, []int64{2, 3}, []byte{1, 0xFF, 5, 0x80, 0x7F, 0}))
+	s := b.Const(graph.FromFloat32s("s", nil, []float32{0.5}))
+	zp := b.Const(graph.NewTensor("zp", zpType, nil, []byte{2}))
+	b.Output(b.Op("Mul", x, b.Op("DequantizeLinear", w, s, zp)))
+	m, err := b.Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// TestConstantDequantizeRunsOnce checks that a DequantizeLinear of
+// initializers runs when the session is made, not on every run (unless an
+// observer must see it), with the same results, and that one that fails
+// still fails in Run.
+func TestConstantDequantizeRunsOnce(t *testing.T) {
+	x := New(graph.Float32, 2, 3)
+	copy(x.F32(), []float32{1, 2, 3, 4, 5, 6})
+	want := []float32{(1 - 2) * 0.5 * 1, (-1 - 2) * 0.5 * 2, (5 - 2) * 0.5 * 3, (-128 - 2) * 0.5 * 4, (127 - 2) * 0.5 * 5, (0 - 2) * 0.5 * 6}
+	for _, observe := range []bool{false, true} {
+		opts := Options{Threads: 2}
+		seen := 0
+		if observe {
+			opts.Observer = func(v *graph.Value, t *Tensor) { seen++ }
+		}
+		sess, err := NewSession(dqWeightModel(t, graph.Int8), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for run := range 2 {
+			outs, stats, err := sess.RunWithStats(map[string]*Tensor{"x": x})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var y *Tensor
+			for _, o := range outs {
+				y = o
+			}
+			for i, v := range y.F32() {
+				if v != want[i] {
+					t.Fatalf("observe %v run %d: y[%d] = %g, want %g", observe, run, i, v, want[i])
+				}
+			}
+			if wantNodes := map[bool]int{false: 1, true: 2}[observe]; stats.Nodes != wantNodes {
+				t.Errorf("observe %v: %d nodes ran, want %d", observe, stats.Nodes, wantNodes)
+			}
+		}
+		if observe && seen != 4 {
+			t.Errorf("the observer saw %d values in two runs, want 4", seen)
+		}
+	}
+	sess, err := NewSession(dqWeightModel(t, graph.Uint8), Options{})
+	if err != nil {
+		t.Fatalf("NewSession: %v", err)
+	}
+	if _, err := sess.Run(map[string]*Tensor{"x": x}); err == nil || !strings.Contains(err.Error(), "zero point") {
+		t.Errorf("a DequantizeLinear with a uint8 zero point of an int8 input ran: %v", err)
+	}
+}
