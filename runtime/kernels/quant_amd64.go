@@ -1,10 +1,20 @@
 //go:build amd64 && !noasm
 
-// This file selects the AVX2 quantization loops when the CPU has them.
+// This file selects the AVX-512 and AVX2 quantization loops when the CPU
+// has them.
 
 package kernels
 
+import "golang.org/x/sys/cpu"
+
+var quantAVX512 = hasAVX512() && cpu.X86.HasAVX512BW
+
 func quantizeBytes(dst []byte, src []float32, scale, lo, hi float32, zp int32) {
+	if quantAVX512 && len(dst) >= 16 {
+		n := len(dst) &^ 15
+		quantizeBytesAVX512(&dst[0], &src[0], n, scale, lo, hi, zp)
+		dst, src = dst[n:], src[n:]
+	}
 	n := len(dst) &^ 7
 	if !requantAVX2 || n == 0 {
 		quantizeBytesGo(dst, src, scale, lo, hi, zp)
@@ -13,6 +23,13 @@ func quantizeBytes(dst []byte, src []float32, scale, lo, hi float32, zp int32) {
 	quantizeBytesAVX2(&dst[0], &src[0], n, scale, lo, hi, zp)
 	quantizeBytesGo(dst[n:], src[n:], scale, lo, hi, zp)
 }
+
+// quantizeBytesAVX512 is quantizeBytesAVX2 sixteen lanes wide, n a
+// multiple of 16 (VRNDSCALEPS with mode 0 rounds half to even; VPMOVDB
+// keeps the low byte of each int32, the value's byte).
+//
+//go:noescape
+func quantizeBytesAVX512(dst *byte, src *float32, n int, scale, lo, hi float32, zp int32)
 
 // quantizeBytesAVX2 is quantizeBytesGo on n elements, n a multiple of 8,
 // 32 then 8 at a time:

@@ -39,15 +39,15 @@ func quantTestValues(rng *rand.Rand, n int) []float32 {
 	return xs
 }
 
-// TestQuantizeBytesMatchesReference checks QuantizeBytes (and its Go
-// loop) against the element-by-element definition at lengths around the
+// TestQuantizeBytesMatchesReference checks QuantizeBytes (and each of
+// its loops alone) against the element-by-element definition at lengths around the
 // 8- and 32-wide steps, for uint8 and int8 bounds, several zero points
 // and scales (tiny, denormal, huge), and guards the bytes past dst.
 func TestQuantizeBytesMatchesReference(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 9))
 	scales := []float32{1, 0.5, 0.25, 0.1, 3e-5, 7.25, 1e-40, 1e30, 0.0078125, float32(rng.Float64())}
 	types := [][2]int32{{0, 255}, {-128, 127}}
-	for _, n := range []int{0, 1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 39, 40, 63, 64, 65, 100, 1000} {
+	for _, n := range []int{0, 1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 39, 40, 63, 64, 65, 79, 80, 100, 1000} {
 		xs := quantTestValues(rng, n)
 		orig := append([]float32(nil), xs...)
 		for _, typ := range types {
@@ -61,14 +61,20 @@ func TestQuantizeBytesMatchesReference(t *testing.T) {
 					for i := range got {
 						got[i] = 0xA5
 					}
-					goGot := make([]byte, n)
 					QuantizeBytes(got[:n], xs, s, lo, hi, zp)
-					quantizeBytesGo(goGot, xs, s, lo, hi, zp)
+					paths := map[string][]byte{"QuantizeBytes": got[:n], "go": make([]byte, n)}
+					quantizeBytesGo(paths["go"], xs, s, lo, hi, zp)
+					for name, f := range extraQuantizeImpls() {
+						paths[name] = make([]byte, n)
+						f(paths[name], xs, s, lo, hi, zp)
+					}
 					for i := range n {
 						want := quantizeRef(xs[i], s, zp, typ[0], typ[1])
-						if got[i] != want || goGot[i] != want {
-							t.Fatalf("n %d [%d,%d] zp %d scale %g: x[%d] = %g (%#x) gives %d (Go loop %d), want %d",
-								n, typ[0], typ[1], zp, s, i, xs[i], math.Float32bits(xs[i]), got[i], goGot[i], want)
+						for name, p := range paths {
+							if p[i] != want {
+								t.Fatalf("%s: n %d [%d,%d] zp %d scale %g: x[%d] = %g (%#x) gives %d, want %d",
+									name, n, typ[0], typ[1], zp, s, i, xs[i], math.Float32bits(xs[i]), p[i], want)
+							}
 						}
 					}
 					for i := n; i < len(got); i++ {
@@ -127,5 +133,30 @@ func TestDequantizeBytesMatchesReference(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// BenchmarkQuantizeBytes times QuantizeBytes on a 3×320×320 input (a
+// detector's input image), 8-bit outputs.
+func BenchmarkQuantizeBytes(b *testing.B) {
+	src := quantTestValues(rand.New(rand.NewPCG(1, 1)), 3*320*320)
+	dst := make([]byte, len(src))
+	b.SetBytes(int64(len(src)) * 4)
+	for b.Loop() {
+		QuantizeBytes(dst, src, 0.0178, -128-3, 127-3, 3)
+	}
+}
+
+// BenchmarkDequantizeBytes times DequantizeBytes on 16×160×160 uint8
+// activations.
+func BenchmarkDequantizeBytes(b *testing.B) {
+	src := make([]byte, 16*160*160)
+	for i := range src {
+		src[i] = byte(i * 7)
+	}
+	dst := make([]float32, len(src))
+	b.SetBytes(int64(len(src)))
+	for b.Loop() {
+		DequantizeBytes(dst, src, 3, 0.0178, false)
 	}
 }
