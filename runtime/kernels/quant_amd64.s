@@ -1,8 +1,8 @@
 //go:build amd64 && !noasm
 
-// This file holds the AVX-512 and AVX2 loops of QuantizeBytes and the AVX2
-// loop of DequantizeBytes;
-// quant_amd64.go shows the loop each computes.
+// This file holds the AVX-512 and AVX2 loops of QuantizeBytes and the
+// AVX2 loop of DequantizeBytes; quant_amd64.go shows the loop each
+// computes.
 
 #include "textflag.h"
 
