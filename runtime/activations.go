@@ -434,6 +434,10 @@ func axisActivationBuilder(row rowFunc) Builder {
 			if d, ok := x.Data.([]float32); ok && inner == 1 && (isSoftmax || isLog) {
 				dst := out.F32()
 				parallelRanges(ctx, outer, max(1, ewParallelGrain/max(axisLen, 1)), func(lo, hi int) {
+					if axisLen < shortSoftmaxRow {
+						softmaxShortRowsF32(dst[lo*axisLen:hi*axisLen], d[lo*axisLen:hi*axisLen], axisLen, isLog)
+						return
+					}
 					for r := lo; r < hi; r++ {
 						softmaxRowF32(dst[r*axisLen:(r+1)*axisLen], d[r*axisLen:(r+1)*axisLen], isLog)
 					}
@@ -518,6 +522,66 @@ func softmaxRowF32(dst, src []float32, log bool) {
 		return
 	}
 	kernels.MulScalarF32(dst, dst, float32(1/sum))
+}
+
+// shortSoftmaxRow is the row length below which softmax works on blocks
+// of rows: the per-row calls would cost more than the arithmetic.
+const shortSoftmaxRow = 16
+
+// softmaxShortRowsF32 is softmaxRowF32 of every row of n elements of src,
+// with the same operations in the same order: each row's max, the
+// differences v−max of a block of rows (what ExpF32 with the max as
+// shift subtracts) through one ExpF32 with shift 0 (x−0 is x), each
+// row's sumF32, then the product by float32(1/sum) (softmax) or
+// v−max−log(sum) (log-softmax). Rows holding ±Inf or NaN take
+// softmaxRowF32 itself.
+func softmaxShortRowsF32(dst, src []float32, n int, log bool) {
+	const block = 256
+	diff := make([]float32, block*n)
+	maxes := make([]float32, block)
+	for len(src) > 0 {
+		rows := min(block, len(src)/n)
+		for r := range rows {
+			row := src[r*n : (r+1)*n]
+			m := row[0]
+			for _, v := range row[1:] {
+				if v > m || v != v {
+					m = v
+				}
+			}
+			maxes[r] = m
+			d := diff[r*n : (r+1)*n]
+			if math.IsInf(float64(m), 0) || m != m {
+				clear(d)
+				continue
+			}
+			for i, v := range row {
+				d[i] = v - m
+			}
+		}
+		e := dst[:rows*n]
+		kernels.ExpF32(e, diff[:rows*n], 0)
+		for r := range rows {
+			row, out, m := src[r*n:(r+1)*n], e[r*n:(r+1)*n], maxes[r]
+			if math.IsInf(float64(m), 0) || m != m {
+				softmaxRowF32(out, row, log)
+				continue
+			}
+			sum := sumF32(out)
+			if log {
+				ls := float32(math.Log(sum))
+				for i, v := range row {
+					out[i] = v - m - ls
+				}
+				continue
+			}
+			f := float32(1 / sum)
+			for i := range out {
+				out[i] *= f
+			}
+		}
+		dst, src = dst[rows*n:], src[rows*n:]
+	}
 }
 
 // sumF32 adds a row in float64 with four partial sums (every fourth

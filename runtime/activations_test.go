@@ -223,3 +223,65 @@ func BenchmarkSoftmaxLastAxis(b *testing.B) {
 	r := rand.New(rand.NewPCG(1, 1))
 	benchOp(b, ewNode("Softmax", 1), 13, ewRand(r, 3, 64, 128, 128))
 }
+
+// TestSoftmaxShortRowsMatchRows checks the blocked softmax of short rows
+// against softmaxRowF32 row by row, bit for bit: row lengths 1 to 15,
+// row counts around the block, rows with ±Inf and NaN, both forms.
+func TestSoftmaxShortRowsMatchRows(t *testing.T) {
+	rng := rand.New(rand.NewPCG(12, 13))
+	special := []float32{float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()), 88, -104, 1e30, -1e30, 0}
+	for n := 1; n < shortSoftmaxRow; n++ {
+		for _, rows := range []int{1, 3, 255, 256, 257, 600} {
+			src := make([]float32, rows*n)
+			for i := range src {
+				src[i] = float32(rng.NormFloat64() * 8)
+				if rng.IntN(40) == 0 {
+					src[i] = special[rng.IntN(len(special))]
+				}
+			}
+			orig := append([]float32(nil), src...)
+			for _, log := range []bool{false, true} {
+				want := make([]float32, len(src))
+				for r := range rows {
+					softmaxRowF32(want[r*n:(r+1)*n], src[r*n:(r+1)*n], log)
+				}
+				got := make([]float32, len(src)+3)
+				softmaxShortRowsF32(got[:len(src)], src, n, log)
+				for i := range want {
+					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+						t.Fatalf("n %d rows %d log %v: element %d (x %g) is %g, want %g", n, rows, log, i, src[i], got[i], want[i])
+					}
+				}
+				for i := len(src); i < len(got); i++ {
+					if got[i] != 0 {
+						t.Fatalf("n %d rows %d: wrote past the destination", n, rows)
+					}
+				}
+			}
+			for i := range src {
+				if math.Float32bits(src[i]) != math.Float32bits(orig[i]) {
+					t.Fatalf("n %d rows %d: the input changed", n, rows)
+				}
+			}
+		}
+	}
+}
+
+// BenchmarkSoftmaxShortRows times softmax over the last axis of
+// [1, 4420, 2] (UltraFace's scores).
+func BenchmarkSoftmaxShortRows(b *testing.B) {
+	k, err := axisActivationBuilder(softmaxRow)(&graph.Node{OpType: "Softmax"}, 13)
+	if err != nil {
+		b.Fatal(err)
+	}
+	x := New(graph.Float32, 1, 4420, 2)
+	for i, v := range x.F32() {
+		x.F32()[i] = v + float32(i%7)
+	}
+	ctx := &Context{Threads: 1}
+	for b.Loop() {
+		if _, err := k.Run(ctx, []*Tensor{x}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

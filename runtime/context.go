@@ -3,6 +3,7 @@ package runtime
 import (
 	"fmt"
 	"sync"
+	"unsafe"
 
 	"github.com/onnxq/onnxq/graph"
 )
@@ -30,17 +31,34 @@ func (c *Context) requantizer() Requantizer {
 
 // Alloc returns a tensor for a kernel's output. Float32 buffers come from
 // the session's pool and are not zeroed: the kernel must write every
-// element. Other types are freshly allocated (zeroed).
+// element. Uint8 and int8 buffers come from the pool too, zeroed; other
+// types are freshly allocated (zeroed).
 func (c *Context) Alloc(dt graph.DType, shape ...int) *Tensor {
-	if dt == graph.Float32 && c != nil && c.ex != nil {
+	if (dt == graph.Float32 || dt == graph.Uint8 || dt == graph.Int8) && c != nil && c.ex != nil {
 		n := 1
 		for _, d := range shape {
 			n *= d
 		}
-		if buf := c.ex.s.pool.get(n); buf != nil {
-			return &Tensor{DType: dt, Shape: append([]int{}, shape...), Data: buf, pooled: true}
+		shape = append([]int{}, shape...)
+		if dt != graph.Float32 {
+			// Reused bytes are cleared: kernels may rely on zeroed
+			// 8-bit outputs, as they always have.
+			buf := c.ex.s.pool.getBytes(n)
+			if buf == nil {
+				buf = make([]byte, n)
+			} else {
+				clear(buf)
+			}
+			t := &Tensor{DType: dt, Shape: shape, Data: buf, pooled: true}
+			if dt == graph.Int8 {
+				t.Data = unsafe.Slice((*int8)(unsafe.Pointer(unsafe.SliceData(buf))), n)
+			}
+			return t
 		}
-		return &Tensor{DType: dt, Shape: append([]int{}, shape...), Data: make([]float32, n), pooled: true}
+		if buf := c.ex.s.pool.get(n); buf != nil {
+			return &Tensor{DType: dt, Shape: shape, Data: buf, pooled: true}
+		}
+		return &Tensor{DType: dt, Shape: shape, Data: make([]float32, n), pooled: true}
 	}
 	return New(dt, shape...)
 }
@@ -118,13 +136,17 @@ func (c *Context) RunSubgraph(g *graph.Graph, inputs []*Tensor) ([]*Tensor, erro
 	return outs, nil
 }
 
-// bufferPool recycles float32 buffers by length.
+// bufferPool recycles float32 buffers, and the bytes of uint8 and int8
+// buffers, by length.
 type bufferPool struct {
-	mu   sync.Mutex
-	free map[int][][]float32
+	mu    sync.Mutex
+	free  map[int][][]float32
+	bytes map[int][][]byte
 }
 
-func newBufferPool() *bufferPool { return &bufferPool{free: map[int][][]float32{}} }
+func newBufferPool() *bufferPool {
+	return &bufferPool{free: map[int][][]float32{}, bytes: map[int][][]byte{}}
+}
 
 func (p *bufferPool) get(n int) []float32 {
 	p.mu.Lock()
@@ -138,11 +160,36 @@ func (p *bufferPool) get(n int) []float32 {
 	return buf
 }
 
-// poisonFreed makes tests fill recycled buffers with NaN, so a kernel
-// that keeps reading a buffer after handing it back shows up in results.
+func (p *bufferPool) getBytes(n int) []byte {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	list := p.bytes[n]
+	if len(list) == 0 {
+		return nil
+	}
+	buf := list[len(list)-1]
+	p.bytes[n] = list[:len(list)-1]
+	return buf
+}
+
+// poisonFreed makes tests fill recycled buffers with NaN (bytes with
+// 0xA5), so a kernel that keeps reading a buffer after handing it back
+// shows up in results.
 var poisonFreed = false
 
 func (p *bufferPool) put(t *Tensor) {
+	if b := bytesOf(t); b != nil {
+		b = b[:cap(b)]
+		if poisonFreed {
+			for i := range b {
+				b[i] = 0xA5
+			}
+		}
+		p.mu.Lock()
+		p.bytes[len(b)] = append(p.bytes[len(b)], b)
+		p.mu.Unlock()
+		return
+	}
 	buf, ok := t.Data.([]float32)
 	if !ok {
 		return

@@ -13,11 +13,15 @@
 // element per byte; float8 and float4 types hold bit patterns.
 //
 // Buffers: the plan knows each value's last reader and releases the value
-// right after it; float32 buffers return to a pool that later allocations
-// reuse, so peak activation memory (Stats.PeakBytes) stays far below the
-// sum of all intermediates (Stats.TotalBytes). A kernel output may share
+// right after it; float32, uint8 and int8 buffers return to a pool that
+// later allocations reuse (8-bit ones cleared first, so Alloc still hands
+// out zeroed 8-bit tensors), so peak activation memory (Stats.PeakBytes)
+// stays far below the sum of all intermediates (Stats.TotalBytes). A kernel output may share
 // an input's data only through Context.View. Constants and caller-owned
-// tensors are never recycled.
+// tensors are never recycled. A DequantizeLinear that reads only
+// initializers (a QDQ model's float weights and biases) runs once, in
+// NewSession, and its output is a constant (up to 64 MiB of them; not
+// with an Observer, which sees every node's output as it runs).
 //
 // Kernels are registered per op family, one file each (elementwise.go,
 // conv.go, gemm.go, quant.go, ...), through the registerX calls of

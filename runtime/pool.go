@@ -11,8 +11,9 @@
 // (average). Float32 max and average pooling of 1-D and 2-D planes run on
 // the plane layout of conv_plane.go with row kernels; the other cases run
 // on whole output rows (every tap adds one strided run of an input row),
-// in float32 for float32 inputs and in float64 for the others. Work is
-// split by channel plane.
+// in float32 for float32 inputs and in float64 for the others, except 1-D
+// and 2-D max pooling of uint8 and int8, which runs on the bytes
+// (pool_bytes.go). Work is split by channel plane.
 
 package runtime
 
@@ -178,6 +179,13 @@ func (k *poolKernel) Run(ctx *Context, in []*Tensor) ([]*Tensor, error) {
 		} else {
 			poolPlanes(ctx, k, win, x.F32(), y.F32(), planes)
 		}
+	case graph.Uint8, graph.Int8:
+		if k.kind == poolMax && !wantIndices && maxPoolBytesFits(win) {
+			y = ctx.Alloc(x.DType, outShape...)
+			maxPoolBytes(ctx, win, bytesOf(x), bytesOf(y), planes, x.DType == graph.Int8)
+			break
+		}
+		fallthrough
 	default:
 		xv, err := x.AsFloat64()
 		if err != nil || x.DType == graph.Bool {

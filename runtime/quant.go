@@ -330,32 +330,13 @@ func quantizeRuns[T int8 | uint8](ctx *Context, dst []T, xs []float32, lay *quan
 	})
 }
 
-// quantizeRun quantizes xs with one scale and zero point, in vector
-// steps: the exact quotient; a clamp to the saturation bounds minus the
-// zero point (integers, so clamping before rounding changes nothing);
-// adding 1.5·2^23, which rounds a float32 below 2^22 in magnitude half to
-// even, then the zero point minus 1.5·2^23, both exact. NaN stays NaN
-// through these and maps to the zero point.
+// quantizeRun quantizes xs with one scale and zero point
+// (kernels.QuantizeBytes: the exact quotient, NaN as 0, clamped to the
+// saturation bounds minus the zero point, rounded half to even, plus the
+// zero point), the bytes held as T.
 func quantizeRun[T int8 | uint8](dst []T, xs []float32, scale float32, zp, lo, hi int64) {
-	const magic = 12582912 // 1.5·2^23
-	var buf [1024]float32
-	for len(xs) > 0 {
-		n := min(len(xs), len(buf))
-		q := buf[:n]
-		kernels.DivScalarF32(q, xs[:n], scale)
-		kernels.ClampF32(q, q, float32(lo-zp), float32(hi-zp))
-		kernels.AddScalarF32(q, q, magic)
-		kernels.AddScalarF32(q, q, float32(zp)-magic)
-		d := dst[:n]
-		for i, r := range q {
-			if r != r {
-				d[i] = T(zp)
-			} else {
-				d[i] = T(int32(r))
-			}
-		}
-		dst, xs = dst[n:], xs[n:]
-	}
+	b := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(dst))), len(dst))
+	kernels.QuantizeBytes(b, xs, scale, float32(lo-zp), float32(hi-zp), int32(zp))
 }
 
 // quantizeInts rounds x/scale half to even, adds the zero point and
@@ -494,11 +475,9 @@ func dequantizeInts[T int8 | uint8 | int16 | uint16 | int32](out []float32, x []
 		zp, s := zps[p], ss[p]
 		if bytes != nil {
 			// 8-bit data: v−zp is an integer of at most 383 in magnitude,
-			// exact in float32 either way, and the product is the same
-			// single rounding, eight lanes at a time.
-			dst := out[e : e+run]
-			kernels.WidenBytes(dst, bytes[e:e+run], float32(zp), signed)
-			kernels.MulScalarF32(dst, dst, s)
+			// exact in float32, and the product is the same single
+			// rounding, eight lanes at a time.
+			kernels.DequantizeBytes(out[e:e+run], bytes[e:e+run], float32(zp), s, signed)
 		} else {
 			for i, v := range x[e : e+run] {
 				out[e+i] = float32(int64(v)-zp) * s

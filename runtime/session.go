@@ -33,7 +33,8 @@ type Options struct {
 }
 
 // Session is a model prepared for execution: kernels built for every node
-// (subgraphs included), constants decoded, and an execution plan that
+// (subgraphs included), constants decoded (dequantized initializers
+// included), and an execution plan that
 // releases each intermediate tensor after its last reader. Run may be
 // called from several goroutines at once.
 type Session struct {
@@ -193,6 +194,9 @@ func (s *Session) compile(g *graph.Graph) (*plan, []string, error) {
 		}
 		p.steps = append(p.steps, step{node: n, kernel: k, opset: opset})
 	}
+	if s.opts.Observer == nil {
+		s.foldConstSteps(p)
+	}
 	// Count the readers of each local slot and find each one's last reader.
 	p.uses = make([]int, p.nslots)
 	last := make([]int, p.nslots)
@@ -228,6 +232,66 @@ func (s *Session) compile(g *graph.Graph) (*plan, []string, error) {
 		}
 	}
 	return p, missing, nil
+}
+
+// constFoldBytes bounds the memory that foldConstSteps may keep.
+const constFoldBytes = 64 << 20
+
+// foldConstSteps runs, once, the DequantizeLinear steps that read only
+// initializers (the weights and biases of a QDQ model's float ops give
+// the same tensor on every run) and turns their outputs into constants
+// of the plan, up to constFoldBytes in all. A step whose output is a
+// graph output, or that fails, stays a step (its error then comes from
+// Run, as before). Without an observer only: it must see every node's
+// output as the node runs.
+func (s *Session) foldConstSteps(p *plan) {
+	consts := map[int]*Tensor{}
+	for _, c := range p.consts {
+		consts[c.slot] = c.t
+	}
+	outputs := map[*graph.Value]bool{}
+	for _, v := range p.g.Outputs {
+		outputs[v] = true
+	}
+	budget := int64(constFoldBytes)
+	kept := p.steps[:0]
+	for _, st := range p.steps {
+		if t := foldConstStep(st, p, consts, outputs, s.opts.Threads); t != nil && t.Bytes() <= budget {
+			budget -= t.Bytes()
+			p.consts = append(p.consts, constSlot{p.index[st.node.Outputs[0]], t})
+			continue
+		}
+		kept = append(kept, st)
+	}
+	p.steps = kept
+}
+
+// foldConstStep returns the output of st run on constants, pinned, or nil
+// when st is not a DequantizeLinear of initializers or does not run.
+func foldConstStep(st step, p *plan, consts map[int]*Tensor, outputs map[*graph.Value]bool, threads int) *Tensor {
+	n := st.node
+	if n.OpType != "DequantizeLinear" || (n.Domain != "" && n.Domain != "ai.onnx") ||
+		len(n.Outputs) != 1 || n.Outputs[0] == nil || outputs[n.Outputs[0]] || len(n.Subgraphs()) > 0 {
+		return nil
+	}
+	in := make([]*Tensor, len(n.Inputs))
+	for i, v := range n.Inputs {
+		if v == nil {
+			continue
+		}
+		idx, ok := p.index[v]
+		if !ok || consts[idx] == nil {
+			return nil
+		}
+		in[i] = consts[idx]
+	}
+	outs, err := runKernel(st.kernel, &Context{Node: n, Opset: st.opset, Threads: threads}, in)
+	if err != nil || len(outs) != 1 || outs[0] == nil || outs[0].Data == nil || dataLen(outs[0].Data) != outs[0].Len() {
+		return nil
+	}
+	t := outs[0]
+	t.pinned = true
+	return t
 }
 
 // readsOf lists the distinct values a node reads: its inputs and the

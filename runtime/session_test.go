@@ -225,3 +225,99 @@ func TestSessionCountsSubgraphOutputsOnce(t *testing.T) {
 		t.Errorf("total bytes %d, want %d", stats.TotalBytes, 256*4)
 	}
 }
+
+// TestAllocReusesZeroedBytes checks that a released uint8 or int8 buffer
+// comes back from Alloc for the next tensor of its length, cleared.
+func TestAllocReusesZeroedBytes(t *testing.T) {
+	for _, dt := range []graph.DType{graph.Uint8, graph.Int8} {
+		ex := &execution{s: &Session{pool: newBufferPool()}}
+		ctx := &Context{ex: ex}
+		a := ctx.Alloc(dt, 2, 3)
+		ab := bytesOf(a)
+		for i := range ab {
+			ab[i] = byte(i + 1)
+		}
+		ex.retain(a)
+		ex.release(a, true)
+		b := ctx.Alloc(dt, 3, 2)
+		bb := bytesOf(b)
+		if b.DType != dt || len(bb) != 6 || &bb[0] != &ab[0] {
+			t.Fatalf("%v: Alloc after release gave %v, not the released buffer", dt, b)
+		}
+		for i, v := range bb {
+			if v != 0 {
+				t.Fatalf("%v: reused byte %d is %d, want 0", dt, i, v)
+			}
+		}
+		if c := ctx.Alloc(dt, 7); &bytesOf(c)[0] == &ab[0] {
+			t.Fatalf("%v: a buffer in use was handed out again", dt)
+		}
+	}
+}
+
+// dqWeightModel is y = x · DequantizeLinear(w, scale, zp) with an int8
+// weight of initializers; zpType lets a test give the zero point a type
+// that DequantizeLinear rejects.
+func dqWeightModel(t *testing.T, zpType graph.DType) *graph.Model {
+	t.Helper()
+	b := graph.NewBuilder(21)
+	x := b.Input("x", graph.Float32, 2, 3)
+	w := b.Const(graph.NewTensor("w", graph.Int8, []int64{2, 3}, []byte{1, 0xFF, 5, 0x80, 0x7F, 0}))
+	s := b.Const(graph.FromFloat32s("s", nil, []float32{0.5}))
+	zp := b.Const(graph.NewTensor("zp", zpType, nil, []byte{2}))
+	b.Output(b.Op("Mul", x, b.Op("DequantizeLinear", w, s, zp)))
+	m, err := b.Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// TestConstantDequantizeRunsOnce checks that a DequantizeLinear of
+// initializers runs when the session is made, not on every run (unless an
+// observer must see it), with the same results, and that one that fails
+// still fails in Run.
+func TestConstantDequantizeRunsOnce(t *testing.T) {
+	x := New(graph.Float32, 2, 3)
+	copy(x.F32(), []float32{1, 2, 3, 4, 5, 6})
+	want := []float32{(1 - 2) * 0.5 * 1, (-1 - 2) * 0.5 * 2, (5 - 2) * 0.5 * 3, (-128 - 2) * 0.5 * 4, (127 - 2) * 0.5 * 5, (0 - 2) * 0.5 * 6}
+	for _, observe := range []bool{false, true} {
+		opts := Options{Threads: 2}
+		seen := 0
+		if observe {
+			opts.Observer = func(v *graph.Value, t *Tensor) { seen++ }
+		}
+		sess, err := NewSession(dqWeightModel(t, graph.Int8), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for run := range 2 {
+			outs, stats, err := sess.RunWithStats(map[string]*Tensor{"x": x})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var y *Tensor
+			for _, o := range outs {
+				y = o
+			}
+			for i, v := range y.F32() {
+				if v != want[i] {
+					t.Fatalf("observe %v run %d: y[%d] = %g, want %g", observe, run, i, v, want[i])
+				}
+			}
+			if wantNodes := map[bool]int{false: 1, true: 2}[observe]; stats.Nodes != wantNodes {
+				t.Errorf("observe %v: %d nodes ran, want %d", observe, stats.Nodes, wantNodes)
+			}
+		}
+		if observe && seen != 4 {
+			t.Errorf("the observer saw %d values in two runs, want 4", seen)
+		}
+	}
+	sess, err := NewSession(dqWeightModel(t, graph.Uint8), Options{})
+	if err != nil {
+		t.Fatalf("NewSession: %v", err)
+	}
+	if _, err := sess.Run(map[string]*Tensor{"x": x}); err == nil || !strings.Contains(err.Error(), "zero point") {
+		t.Errorf("a DequantizeLinear with a uint8 zero point of an int8 input ran: %v", err)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"unsafe"
 
 	"github.com/onnxq/onnxq/graph"
 	"github.com/x448/float16"
@@ -482,4 +483,16 @@ func ToGraph(name string, t *Tensor) (*graph.Tensor, error) {
 		return nil, fmt.Errorf("tensor data of type %T does not match %v", t.Data, t.DType)
 	}
 	return graph.NewTensor(name, t.DType, dims, raw)
+}
+
+// bytesOf returns the data of a uint8 or int8 tensor as bytes (an int8
+// value v held as byte(v), the same bits), nil for other types.
+func bytesOf(t *Tensor) []byte {
+	switch d := t.Data.(type) {
+	case []uint8:
+		return d
+	case []int8:
+		return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(d))), len(d))
+	}
+	return nil
 }

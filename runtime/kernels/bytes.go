@@ -1,22 +1,50 @@
-// This file holds byte-shuffling kernels of the integer convolutions.
+// This file holds the 8-bit row kernels of integer max pooling: the
+// elementwise maximum of two byte rows (as uint8 or int8) and the split
+// of a byte row into its even and odd elements, with their portable loops.
 
 package kernels
 
-import "fmt"
+// MaxBytes sets dst[i] = max(a[i], b[i]) for i < len(dst), comparing the
+// bytes as uint8, or as int8 when signed. dst may be a or b, but must not
+// overlap them otherwise; a and b must be at least as long as dst.
+func MaxBytes(dst, a, b []byte, signed bool) {
+	if len(a) < len(dst) || len(b) < len(dst) {
+		panic("kernels: MaxBytes source is shorter than its destination")
+	}
+	if len(dst) == 0 {
+		return
+	}
+	maxBytes(dst, a[:len(dst)], b[:len(dst)], signed)
+}
 
-// DeinterleaveBytes splits src into its even-indexed bytes (even[i] =
-// src[2i]) and its odd-indexed ones (odd[i] = src[2i+1]): even must hold
-// (len(src)+1)/2 bytes and odd len(src)/2.
+func maxBytesGo(dst, a, b []byte, signed bool) {
+	a, b = a[:len(dst)], b[:len(dst)]
+	if signed {
+		for i := range dst {
+			dst[i] = byte(max(int8(a[i]), int8(b[i])))
+		}
+		return
+	}
+	for i := range dst {
+		dst[i] = max(a[i], b[i])
+	}
+}
+
+// DeinterleaveBytes sets even[i] = src[2i] and odd[i] = src[2i+1]; even
+// holds (len(src)+1)/2 bytes and odd len(src)/2.
 func DeinterleaveBytes(even, odd, src []byte) {
-	n := len(src)
-	if len(even) < (n+1)/2 || len(odd) < n/2 {
-		panic(fmt.Sprintf("kernels: DeinterleaveBytes of %d bytes into %d and %d", n, len(even), len(odd)))
+	if len(even) != (len(src)+1)/2 || len(odd) != len(src)/2 {
+		panic("kernels: DeinterleaveBytes lengths do not match")
 	}
-	done := deinterleaveBytes(even, odd, src)
-	for i := done; i+1 < n; i += 2 {
-		even[i/2], odd[i/2] = src[i], src[i+1]
+	deinterleaveBytes(even, odd, src)
+}
+
+func deinterleaveBytesGo(even, odd, src []byte) {
+	for i := range odd {
+		even[i] = src[2*i]
+		odd[i] = src[2*i+1]
 	}
-	if n%2 == 1 {
-		even[n/2] = src[n-1]
+	if len(even) > len(odd) {
+		even[len(odd)] = src[len(src)-1]
 	}
 }

@@ -1,23 +1,46 @@
 //go:build amd64 && !noasm
 
+// This file selects the AVX2 byte row loops when the CPU has them.
+
 package kernels
 
-import "golang.org/x/sys/cpu"
-
-// deinterleaveBytes splits the first 32·k bytes of src with AVX2 and
-// returns how many it did.
-func deinterleaveBytes(even, odd, src []byte) int {
-	blocks := len(src) / 32
-	if blocks == 0 || !cpu.X86.HasAVX2 {
-		return 0
+func maxBytes(dst, a, b []byte, signed bool) {
+	if !requantAVX2 || len(dst) < 16 {
+		maxBytesGo(dst, a, b, signed)
+		return
 	}
-	deinterleaveBytesAVX2(&even[0], &odd[0], &src[0], blocks)
-	return 32 * blocks
+	maxBytesAVX2(&dst[0], &a[0], &b[0], len(dst), signed)
 }
 
-// deinterleaveBytesAVX2 splits blocks blocks of 32 bytes: per block, a
-// byte shuffle gathers each 128-bit lane's even bytes before its odd ones,
-// and a quadword permutation joins the two lanes' halves.
+// maxBytesAVX2 is maxBytesGo on n ≥ 16 bytes (VPMAXUB, or VPMAXSB when
+// signed; the last block overlaps the one before, which max tolerates
+// even in place):
+//
+//	for i := range n {
+//		dst[i] = max(a[i], b[i])     // as int8 when signed
+//	}
 //
 //go:noescape
-func deinterleaveBytesAVX2(even, odd, src *byte, blocks int)
+func maxBytesAVX2(dst, a, b *byte, n int, signed bool)
+
+func deinterleaveBytes(even, odd, src []byte) {
+	n := len(odd)
+	if !requantAVX2 || n < 32 {
+		deinterleaveBytesGo(even, odd, src)
+		return
+	}
+	deinterleaveBytesAVX2(&even[0], &odd[0], &src[0], n)
+	if len(even) > n {
+		even[n] = src[2*n]
+	}
+}
+
+// deinterleaveBytesAVX2 is deinterleaveBytesGo on 2n bytes, n ≥ 32, 32
+// pairs a step (the last step overlaps the one before):
+//
+//	for i := range n {
+//		even[i], odd[i] = src[2*i], src[2*i+1]
+//	}
+//
+//go:noescape
+func deinterleaveBytesAVX2(even, odd, src *byte, n int)

@@ -1,6 +1,8 @@
 //go:build !amd64 || noasm
 
+// This file uses the portable byte row loops where no assembly runs.
+
 package kernels
 
-// deinterleaveBytes leaves all of src to the Go loop of DeinterleaveBytes.
-func deinterleaveBytes(even, odd, src []byte) int { return 0 }
+func maxBytes(dst, a, b []byte, signed bool)  { maxBytesGo(dst, a, b, signed) }
+func deinterleaveBytes(even, odd, src []byte) { deinterleaveBytesGo(even, odd, src) }

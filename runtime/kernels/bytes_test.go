@@ -5,32 +5,86 @@ import (
 	"testing"
 )
 
-func TestDeinterleaveBytes(t *testing.T) {
-	rng := rand.New(rand.NewPCG(11, 12))
-	for n := range 131 {
+// TestMaxBytesMatchesDefinition checks MaxBytes, unsigned and signed, at
+// lengths around the 32-byte step, in place and not, guarding the bytes
+// past dst and the inputs.
+func TestMaxBytesMatchesDefinition(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, n := range []int{0, 1, 7, 15, 16, 17, 31, 32, 33, 47, 48, 63, 64, 65, 100, 257} {
+		a, b := make([]byte, n), make([]byte, n)
+		for i := range a {
+			a[i], b[i] = byte(rng.Uint32()), byte(rng.Uint32())
+		}
+		if n > 4 {
+			a[0], b[0], a[1], b[1], a[2], b[2] = 0x7F, 0x80, 0x80, 0x7F, 0xFF, 0x00
+		}
+		for _, signed := range []bool{false, true} {
+			got := make([]byte, n+33)
+			for i := range got {
+				got[i] = 0xA5
+			}
+			ac, bc := append([]byte(nil), a...), append([]byte(nil), b...)
+			MaxBytes(got[:n], a, b, signed)
+			inPlace := append([]byte(nil), a...)
+			MaxBytes(inPlace, inPlace, b, signed)
+			inPlaceB := append([]byte(nil), b...)
+			MaxBytes(inPlaceB, a, inPlaceB, signed)
+			for i := range n {
+				want := max(a[i], b[i])
+				if signed {
+					want = byte(max(int8(a[i]), int8(b[i])))
+				}
+				if got[i] != want || inPlace[i] != want || inPlaceB[i] != want {
+					t.Fatalf("n %d signed %v: max(%#x, %#x) is %#x (in place %#x, %#x), want %#x", n, signed, a[i], b[i], got[i], inPlace[i], inPlaceB[i], want)
+				}
+			}
+			for i := n; i < len(got); i++ {
+				if got[i] != 0xA5 {
+					t.Fatalf("n %d: wrote past the destination at %d", n, i)
+				}
+			}
+			if string(ac) != string(a) || string(bc) != string(b) {
+				t.Fatalf("n %d: an input changed", n)
+			}
+		}
+	}
+}
+
+// TestDeinterleaveBytesMatchesDefinition checks DeinterleaveBytes on odd
+// and even lengths around the 64-byte step.
+func TestDeinterleaveBytesMatchesDefinition(t *testing.T) {
+	for _, n := range []int{0, 1, 2, 3, 63, 64, 65, 66, 127, 128, 129, 200, 301} {
 		src := make([]byte, n)
-		extremeBytes(rng, src)
-		even := make([]byte, (n+1)/2+3)
-		odd := make([]byte, n/2+3)
+		for i := range src {
+			src[i] = byte(i*7 + 3)
+		}
+		even := make([]byte, (n+1)/2+32)
+		odd := make([]byte, n/2+32)
 		for i := range even {
-			even[i] = 0x5a
+			even[i] = 0xA5
 		}
 		for i := range odd {
-			odd[i] = 0x5a
+			odd[i] = 0xA5
 		}
-		DeinterleaveBytes(even, odd, src)
-		for i, v := range src {
-			got := even[i/2]
-			if i%2 == 1 {
-				got = odd[i/2]
-			}
-			if got != v {
-				t.Fatalf("n=%d: byte %d = %#x, want %#x", n, i, got, v)
+		DeinterleaveBytes(even[:(n+1)/2], odd[:n/2], src)
+		for i := range (n + 1) / 2 {
+			if even[i] != src[2*i] {
+				t.Fatalf("n %d: even[%d] = %d, want %d", n, i, even[i], src[2*i])
 			}
 		}
-		for _, v := range append(even[(n+1)/2:], odd[n/2:]...) {
-			if v != 0x5a {
-				t.Fatalf("n=%d: wrote past the halves", n)
+		for i := range n / 2 {
+			if odd[i] != src[2*i+1] {
+				t.Fatalf("n %d: odd[%d] = %d, want %d", n, i, odd[i], src[2*i+1])
+			}
+		}
+		for i := (n + 1) / 2; i < len(even); i++ {
+			if even[i] != 0xA5 {
+				t.Fatalf("n %d: wrote past even at %d", n, i)
+			}
+		}
+		for i := n / 2; i < len(odd); i++ {
+			if odd[i] != 0xA5 {
+				t.Fatalf("n %d: wrote past odd at %d", n, i)
 			}
 		}
 	}
