@@ -27,10 +27,10 @@ import (
 var moveOps = map[string]int{
 	"Reshape": 0, "Transpose": 0, "Flatten": 0, "Squeeze": 0, "Unsqueeze": 0,
 	"Slice": 0, "Gather": 0, "Resize": 0, "Concat": -1,
-	// MaxPool would fit too (dequantization is increasing, so the largest
-	// integer is the largest value), but the runtime's 8-bit MaxPool is a
-	// generic loop about ten times slower than its vectorised float one:
-	// the DQ/Q pair costs less. It stays float until that kernel exists.
+	// Dequantization is increasing, so the largest integer of a window is
+	// its largest value (padding takes the type's smallest integer, as
+	// −∞ would after saturation).
+	"MaxPool": 0,
 }
 
 // qparams are a Q or DQ node's per-tensor parameters.
