@@ -47,42 +47,49 @@ func depthwiseRowsQ(out []byte, ldo int, src []byte, lds int, taps *DWTaps, rows
 	if !dwAssembly() || len(taps.Quads) == 0 {
 		return false
 	}
+	// Whole blocks, then the rest of the row in a half-width block (ymm)
+	// when it fits one, else in a full one; the tail block writes only
+	// the row's remaining outputs (byte mask).
 	block := DWBlock(stride)
-	blocks := (n + block - 1) / block
-	// The last block of a row writes only the row's remaining outputs.
-	tail := uint64(1)<<(n-(blocks-1)*block) - 1
-	if n-(blocks-1)*block == 64 {
-		tail = ^uint64(0)
+	full, rem := n/block, n%block
+	p := dwParams{add: rq.Add, scale: rq.Scale, lo: rq.Lo, hi: rq.Hi, zp: rq.ZP}
+	switch {
+	case rem == 0:
+	case rem <= block/2:
+		p.kind, p.tail = 1, uint64(1)<<rem-1
+	default:
+		p.kind, p.tail = 2, uint64(1)<<rem-1
 	}
-	p := dwParams{add: rq.Add, scale: rq.Scale, lo: rq.Lo, hi: rq.Hi, zp: rq.ZP, tail: tail}
 	if stride == 1 {
-		depthwiseRowsQVNNI(&out[0], ldo, &src[0], lds, &taps.offs[0], &taps.ws[0], len(taps.Quads), rows, blocks, &p)
+		depthwiseRowsQVNNI(&out[0], ldo, &src[0], lds, &taps.offs[0], &taps.ws[0], len(taps.Quads), rows, full, &p)
 	} else {
-		depthwiseRowsQ2VNNI(&out[0], ldo, &src[0], lds, &taps.offs[0], &taps.ws[0], len(taps.Quads), rows, blocks, &p)
+		depthwiseRowsQ2VNNI(&out[0], ldo, &src[0], lds, &taps.offs[0], &taps.ws[0], len(taps.Quads), rows, full, &p)
 	}
 	return true
 }
 
-// dwParams are the requantization and the last block's byte mask of
-// depthwiseRowsQVNNI (field offsets are used by the assembly).
+// dwParams are the requantization and the tail of each row of
+// depthwiseRowsQVNNI (field offsets are used by the assembly): kind 0 no
+// tail, 1 a half-width block, 2 a full block, under the byte mask tail.
 type dwParams struct {
 	add           int32   // 0
 	scale, lo, hi float32 // 4, 8, 12
 	zp            int32   // 16
 	_             int32
 	tail          uint64 // 24
+	kind          int64  // 32
 }
 
-// depthwiseRowsQVNNI computes rows rows of blocks blocks of 64 outputs as
-// depthwiseRowVNNI does (row r from src + r·lds), requantizes them as
-// requantizeAVX512 does and stores their bytes at out + r·ldo, the last
-// block of each row under the byte mask p.tail.
+// depthwiseRowsQVNNI computes rows rows of outputs as depthwiseRowVNNI
+// does (row r from src + r·lds): blocks whole blocks of 64, then the tail
+// p.kind describes; it requantizes them as requantizeAVX512 does and
+// stores their bytes at out + r·ldo.
 //
 //go:noescape
 func depthwiseRowsQVNNI(out *byte, ldo int, src *byte, lds int, offs *int, ws *uint32, nq, rows, blocks int, p *dwParams)
 
 // depthwiseRowsQ2VNNI is depthwiseRowsQVNNI for stride 2 (blocks of 32
-// outputs, as depthwiseRow2VNNI).
+// outputs, as depthwiseRow2VNNI, half-width ones of 16).
 //
 //go:noescape
 func depthwiseRowsQ2VNNI(out *byte, ldo int, src *byte, lds int, offs *int, ws *uint32, nq, rows, blocks int, p *dwParams)

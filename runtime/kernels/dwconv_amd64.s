@@ -123,8 +123,9 @@ dw2store:
 	VZEROUPPER
 	RET
 
-// Requantize the 16 sums in z (Z25 add, Z26 scale, Z27 lo, Z28 hi, Z29 zp).
-#define DW_REQ(z) \
+// Requantize the sums in z with Z25 add, Z26 scale, Z27 lo, Z28 hi, Z29
+// zero point.
+#define DW_REQZ(z) \
 	VPADDD Z25, z, z; \
 	VCVTDQ2PS z, z; \
 	VMULPS Z26, z, z; \
@@ -133,19 +134,57 @@ dw2store:
 	VCVTPS2DQ.RN_SAE z, z; \
 	VPADDD Z29, z, z
 
-// The parameters at AX (a dwParams) into Z25…Z29 and the byte masks of
-// the last block into K2…K5.
+// The same on a Y register (embedded rounding is for Z registers only:
+// VROUNDPS mode 0 rounds half to even, the truncation is then exact).
+#define DW_REQY(z) \
+	VPADDD Y25, z, z; \
+	VCVTDQ2PS z, z; \
+	VMULPS Y26, z, z; \
+	VMAXPS Y27, z, z; \
+	VMINPS Y28, z, z; \
+	VROUNDPS $0, z, z; \
+	VCVTTPS2DQ z, z; \
+	VPADDD Y29, z, z
+
+// The parameters at AX (a dwParams) into Z25…Z29, the tail's byte masks
+// into K2…K5 and its kind into R11.
 #define DW_LOAD_PARAMS \
 	VPBROADCASTD 0(AX), Z25; \
 	VBROADCASTSS 4(AX), Z26; \
 	VBROADCASTSS 8(AX), Z27; \
 	VBROADCASTSS 12(AX), Z28; \
 	VPBROADCASTD 16(AX), Z29; \
-	MOVQ 24(AX), AX; \
-	KMOVQ AX, K2; \
+	MOVQ 24(AX), CX; \
+	KMOVQ CX, K2; \
 	KSHIFTRQ $16, K2, K3; \
 	KSHIFTRQ $32, K2, K4; \
-	KSHIFTRQ $48, K2, K5
+	KSHIFTRQ $48, K2, K5; \
+	MOVQ 32(AX), AX
+
+// Sums of the block at byte R12 of the row at R8, with registers r0…r3
+// (Z or Y, 64 or 32 outputs): r_o gets the outputs ≡ o (mod 4).
+#define DW1_SUMS(r0, r1, r2, r3, l4, l5, l6, l7, w, loop) \
+	VPXORD r0, r0, r0; \
+	VPXORD r1, r1, r1; \
+	VPXORD r2, r2, r2; \
+	VPXORD r3, r3, r3; \
+	XORQ CX, CX; \
+loop: \
+	MOVQ (R9)(CX*8), SI; \
+	ADDQ R8, SI; \
+	ADDQ R12, SI; \
+	VPBROADCASTD (R13)(CX*4), w; \
+	VMOVDQU8 (SI), l4; \
+	VMOVDQU8 1(SI), l5; \
+	VMOVDQU8 2(SI), l6; \
+	VMOVDQU8 3(SI), l7; \
+	VPDPBUSD w, l4, r0; \
+	VPDPBUSD w, l5, r1; \
+	VPDPBUSD w, l6, r2; \
+	VPDPBUSD w, l7, r3; \
+	INCQ CX; \
+	CMPQ CX, R10; \
+	JNE loop
 
 // func depthwiseRowsQVNNI(out *byte, ldo int, src *byte, lds int, offs *int, ws *uint32, nq, rows, blocks int, p *dwParams)
 TEXT ·depthwiseRowsQVNNI(SB), NOSPLIT, $0-80
@@ -159,77 +198,119 @@ TEXT ·depthwiseRowsQVNNI(SB), NOSPLIT, $0-80
 	MOVQ rows+56(FP), R14
 	MOVQ p+72(FP), AX
 	DW_LOAD_PARAMS
+	MOVQ AX, DX // the tail's kind
 
 dwqrow:
 	MOVQ blocks+64(FP), R11
 	XORQ R12, R12
+	TESTQ R11, R11
+	JZ dwqtail
 
 dwqblock:
-	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1
-	VPXORD Z2, Z2, Z2
-	VPXORD Z3, Z3, Z3
-	XORQ CX, CX
-
-dwqquad:
-	MOVQ (R9)(CX*8), SI
-	ADDQ R8, SI
-	ADDQ R12, SI
-	VPBROADCASTD (R13)(CX*4), Z8
-	VMOVDQU8 (SI), Z4
-	VMOVDQU8 1(SI), Z5
-	VMOVDQU8 2(SI), Z6
-	VMOVDQU8 3(SI), Z7
-	VPDPBUSD Z8, Z4, Z0
-	VPDPBUSD Z8, Z5, Z1
-	VPDPBUSD Z8, Z6, Z2
-	VPDPBUSD Z8, Z7, Z3
-	INCQ CX
-	CMPQ CX, R10
-	JNE dwqquad
-
-	VPUNPCKLDQ Z1, Z0, Z9
-	VPUNPCKHDQ Z1, Z0, Z10
-	VPUNPCKLDQ Z3, Z2, Z11
-	VPUNPCKHDQ Z3, Z2, Z16
-	VPUNPCKLQDQ Z11, Z9, Z12
-	VPUNPCKHQDQ Z11, Z9, Z13
-	VPUNPCKLQDQ Z16, Z10, Z14
-	VPUNPCKHQDQ Z16, Z10, Z15
-	VSHUFI32X4 $0x44, Z13, Z12, Z17
-	VSHUFI32X4 $0x44, Z15, Z14, Z18
-	VSHUFI32X4 $0xEE, Z13, Z12, Z19
-	VSHUFI32X4 $0xEE, Z15, Z14, Z20
-	VSHUFI32X4 $0x88, Z18, Z17, Z21
-	VSHUFI32X4 $0xDD, Z18, Z17, Z22
-	VSHUFI32X4 $0x88, Z20, Z19, Z23
-	VSHUFI32X4 $0xDD, Z20, Z19, Z24
-	DW_REQ(Z21)
-	DW_REQ(Z22)
-	DW_REQ(Z23)
-	DW_REQ(Z24)
+	DW1_SUMS(Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z8, dwqquad)
+	// Requantize the sums where they are (Z_o holds outputs 4l+o in lane
+	// l), narrow each to 16 bytes and interleave the four: bytes, then
+	// words, give outputs 0-15, 16-31, 32-47, 48-63 in X12…X15.
+	DW_REQZ(Z0)
+	DW_REQZ(Z1)
+	DW_REQZ(Z2)
+	DW_REQZ(Z3)
+	VPMOVDB Z0, X4
+	VPMOVDB Z1, X5
+	VPMOVDB Z2, X6
+	VPMOVDB Z3, X7
+	VPUNPCKLBW X5, X4, X8
+	VPUNPCKHBW X5, X4, X9
+	VPUNPCKLBW X7, X6, X10
+	VPUNPCKHBW X7, X6, X11
+	VPUNPCKLWD X10, X8, X12
+	VPUNPCKHWD X10, X8, X13
+	VPUNPCKLWD X11, X9, X14
+	VPUNPCKHWD X11, X9, X15
 	LEAQ (DI)(R12*1), SI
-	CMPQ R11, $1
-	JEQ dwqlast
-	VPMOVDB Z21, (SI)
-	VPMOVDB Z22, 16(SI)
-	VPMOVDB Z23, 32(SI)
-	VPMOVDB Z24, 48(SI)
+	VMOVDQU X12, (SI)
+	VMOVDQU X13, 16(SI)
+	VMOVDQU X14, 32(SI)
+	VMOVDQU X15, 48(SI)
 	ADDQ $64, R12
 	DECQ R11
-	JMP dwqblock
+	JNZ dwqblock
 
-dwqlast:
-	VPMOVDB Z21, K2, (SI)
-	VPMOVDB Z22, K3, 16(SI)
-	VPMOVDB Z23, K4, 32(SI)
-	VPMOVDB Z24, K5, 48(SI)
+dwqtail:
+	CMPQ DX, $1
+	JEQ dwqtail32
+	CMPQ DX, $2
+	JNE dwqnext
+	DW1_SUMS(Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z8, dwqquad64)
+	DW_REQZ(Z0)
+	DW_REQZ(Z1)
+	DW_REQZ(Z2)
+	DW_REQZ(Z3)
+	VPMOVDB Z0, X4
+	VPMOVDB Z1, X5
+	VPMOVDB Z2, X6
+	VPMOVDB Z3, X7
+	VPUNPCKLBW X5, X4, X8
+	VPUNPCKHBW X5, X4, X9
+	VPUNPCKLBW X7, X6, X10
+	VPUNPCKHBW X7, X6, X11
+	VPUNPCKLWD X10, X8, X12
+	VPUNPCKHWD X10, X8, X13
+	VPUNPCKLWD X11, X9, X14
+	VPUNPCKHWD X11, X9, X15
+	LEAQ (DI)(R12*1), SI
+	VMOVDQU8 X12, K2, (SI)
+	VMOVDQU8 X13, K3, 16(SI)
+	VMOVDQU8 X14, K4, 32(SI)
+	VMOVDQU8 X15, K5, 48(SI)
+	JMP dwqnext
+
+dwqtail32:
+	// 32 outputs: Y_o holds outputs 4l+o, l < 8; 8 bytes each, then
+	// outputs 0-15 and 16-31 in X12, X13.
+	DW1_SUMS(Y0, Y1, Y2, Y3, Y4, Y5, Y6, Y7, Y8, dwqquad32)
+	DW_REQY(Y0)
+	DW_REQY(Y1)
+	DW_REQY(Y2)
+	DW_REQY(Y3)
+	VPMOVDB Y0, X4
+	VPMOVDB Y1, X5
+	VPMOVDB Y2, X6
+	VPMOVDB Y3, X7
+	VPUNPCKLBW X5, X4, X8
+	VPUNPCKLBW X7, X6, X10
+	VPUNPCKLWD X10, X8, X12
+	VPUNPCKHWD X10, X8, X13
+	LEAQ (DI)(R12*1), SI
+	VMOVDQU8 X12, K2, (SI)
+	VMOVDQU8 X13, K3, 16(SI)
+
+dwqnext:
 	ADDQ R15, DI
 	ADDQ BX, R8
 	DECQ R14
 	JNZ dwqrow
 	VZEROUPPER
 	RET
+
+// Stride 2: r0 gets the outputs 2l from the bytes at 0, r1 the outputs
+// 2l+1 from the bytes at 2.
+#define DW2_SUMS(r0, r1, l4, l5, w, loop) \
+	VPXORD r0, r0, r0; \
+	VPXORD r1, r1, r1; \
+	XORQ CX, CX; \
+loop: \
+	MOVQ (R9)(CX*8), SI; \
+	ADDQ R8, SI; \
+	ADDQ R12, SI; \
+	VPBROADCASTD (R13)(CX*4), w; \
+	VMOVDQU8 (SI), l4; \
+	VMOVDQU8 2(SI), l5; \
+	VPDPBUSD w, l4, r0; \
+	VPDPBUSD w, l5, r1; \
+	INCQ CX; \
+	CMPQ CX, R10; \
+	JNE loop
 
 // func depthwiseRowsQ2VNNI(out *byte, ldo int, src *byte, lds int, offs *int, ws *uint32, nq, rows, blocks int, p *dwParams)
 TEXT ·depthwiseRowsQ2VNNI(SB), NOSPLIT, $0-80
@@ -243,51 +324,61 @@ TEXT ·depthwiseRowsQ2VNNI(SB), NOSPLIT, $0-80
 	MOVQ rows+56(FP), R14
 	MOVQ p+72(FP), AX
 	DW_LOAD_PARAMS
+	MOVQ AX, DX // the tail's kind
 
 dwq2row:
 	MOVQ blocks+64(FP), R11
 	XORQ R12, R12 // byte offset of the block in the input row
-	XORQ DX, DX   // and in the output row
+	XORQ AX, AX   // and in the output row
+	TESTQ R11, R11
+	JZ dwq2tail
 
 dwq2block:
-	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1
-	XORQ CX, CX
-
-dwq2quad:
-	MOVQ (R9)(CX*8), SI
-	ADDQ R8, SI
-	ADDQ R12, SI
-	VPBROADCASTD (R13)(CX*4), Z8
-	VMOVDQU8 (SI), Z4
-	VMOVDQU8 2(SI), Z5
-	VPDPBUSD Z8, Z4, Z0
-	VPDPBUSD Z8, Z5, Z1
-	INCQ CX
-	CMPQ CX, R10
-	JNE dwq2quad
-
-	VPUNPCKLDQ Z1, Z0, Z9
-	VPUNPCKHDQ Z1, Z0, Z10
-	VSHUFI32X4 $0x44, Z10, Z9, Z11
-	VSHUFI32X4 $0xEE, Z10, Z9, Z12
-	VSHUFI32X4 $0xD8, Z11, Z11, Z13
-	VSHUFI32X4 $0xD8, Z12, Z12, Z14
-	DW_REQ(Z13)
-	DW_REQ(Z14)
-	LEAQ (DI)(DX*1), SI
-	CMPQ R11, $1
-	JEQ dwq2last
-	VPMOVDB Z13, (SI)
-	VPMOVDB Z14, 16(SI)
+	DW2_SUMS(Z0, Z1, Z4, Z5, Z8, dwq2quad)
+	// Z0 holds outputs 2l, Z1 outputs 2l+1: requantize, narrow to bytes
+	// and interleave them into outputs 0-15 (X6) and 16-31 (X7).
+	DW_REQZ(Z0)
+	DW_REQZ(Z1)
+	VPMOVDB Z0, X4
+	VPMOVDB Z1, X5
+	VPUNPCKLBW X5, X4, X6
+	VPUNPCKHBW X5, X4, X7
+	LEAQ (DI)(AX*1), SI
+	VMOVDQU X6, (SI)
+	VMOVDQU X7, 16(SI)
 	ADDQ $64, R12
-	ADDQ $32, DX
+	ADDQ $32, AX
 	DECQ R11
-	JMP dwq2block
+	JNZ dwq2block
 
-dwq2last:
-	VPMOVDB Z13, K2, (SI)
-	VPMOVDB Z14, K3, 16(SI)
+dwq2tail:
+	CMPQ DX, $1
+	JEQ dwq2tail16
+	CMPQ DX, $2
+	JNE dwq2next
+	DW2_SUMS(Z0, Z1, Z4, Z5, Z8, dwq2quad32)
+	DW_REQZ(Z0)
+	DW_REQZ(Z1)
+	VPMOVDB Z0, X4
+	VPMOVDB Z1, X5
+	VPUNPCKLBW X5, X4, X6
+	VPUNPCKHBW X5, X4, X7
+	LEAQ (DI)(AX*1), SI
+	VMOVDQU8 X6, K2, (SI)
+	VMOVDQU8 X7, K3, 16(SI)
+	JMP dwq2next
+
+dwq2tail16:
+	DW2_SUMS(Y0, Y1, Y4, Y5, Y8, dwq2quad16)
+	DW_REQY(Y0)
+	DW_REQY(Y1)
+	VPMOVDB Y0, X4
+	VPMOVDB Y1, X5
+	VPUNPCKLBW X5, X4, X6
+	LEAQ (DI)(AX*1), SI
+	VMOVDQU8 X6, K2, (SI)
+
+dwq2next:
 	ADDQ R15, DI
 	ADDQ BX, R8
 	DECQ R14

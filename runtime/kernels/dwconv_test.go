@@ -148,3 +148,20 @@ func checkDepthwiseRowsQ(t *testing.T, rng *rand.Rand, rows, n, nq, stride int) 
 		}
 	}
 }
+
+func BenchmarkDepthwiseRowsQ(b *testing.B) {
+	for _, stride := range []int{1, 2} {
+		oh, ow := 80/stride, 80/stride
+		wp := (ow-1)*stride + 3
+		b.Run(fmt.Sprintf("%dx%d/stride%d", oh, ow, stride), func(b *testing.B) {
+			taps := NewDWTaps([]DWQuad{{0, [4]int8{1, 2, 3, 0}}, {wp, [4]int8{1, 2, 3, 0}}, {2 * wp, [4]int8{1, 2, 3, 0}}})
+			src := make([]byte, (oh-1)*stride*wp+DWReach(ow, stride, taps.Quads))
+			out := make([]byte, oh*ow)
+			rq := Requant{Scale: 0.01, Lo: -128, Hi: 127, ZP: 128}
+			b.SetBytes(int64(oh * ow))
+			for b.Loop() {
+				DepthwiseRowsQ(out, ow, src, stride*wp, taps, oh, ow, stride, rq)
+			}
+		})
+	}
+}
