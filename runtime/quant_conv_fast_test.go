@@ -297,6 +297,7 @@ func BenchmarkQLinearConv(b *testing.B) {
 		{"depthwise64x80x80", 64, 64, 64, 3, 80, 80, 1, 1},
 		{"depthwise32x120x160s2", 32, 32, 32, 3, 120, 160, 2, 1},
 		{"depthwise256x8x10", 256, 256, 256, 3, 8, 10, 1, 1},
+		{"depthwise96x22x22k5", 96, 96, 96, 5, 22, 22, 1, 2},
 		{"conv3x3s2from3x320x320", 3, 16, 1, 3, 320, 320, 2, 1},
 		{"conv3x3_96to24x80x80", 96, 24, 1, 3, 80, 80, 1, 1},
 	} {

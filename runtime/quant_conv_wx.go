@@ -410,8 +410,8 @@ type dwPlane struct {
 	hp, wp, size int
 	// flat: the output rows form one run of n = (OH−1)·wp + OW sums,
 	// output row oh at oh·wp (the wp − OW between rows dropped), computed
-	// in one pass. Narrow planes take it: a row shorter than the kernel's
-	// block would waste most of each block.
+	// in one pass. Narrow planes take it: a row of at most a quarter of
+	// the kernel's block would waste most of its half-width tail block.
 	flat bool
 	n    int
 }
@@ -428,7 +428,7 @@ func newDWPlane(a *qconvArgs) dwPlane {
 	maxOff := (a.kh-1)*w.d[0]*p.wp + (a.kw-1)*w.d[1]
 	// A flat run reads input row s·oh for output row oh only when the
 	// strides agree.
-	p.flat = s0 == s1 && OW < block/2
+	p.flat = s0 == s1 && OW <= block/4
 	reach := (OH-1)*s0*p.wp + (OW+block-1)/block*block*s1
 	if p.flat {
 		p.n = (OH-1)*p.wp + OW
@@ -438,29 +438,27 @@ func newDWPlane(a *qconvArgs) dwPlane {
 	return p
 }
 
-// fill copies plane x (H×W) into dst with zx around it (bytes xored with
-// 0x80 when flip is set).
-func (p dwPlane) fill(dst, x []byte, a *qconvArgs, zx byte, flip bool) {
+// border sets every byte of dst (p.size) to the zero point; what fill
+// then writes is the same region for every plane, so a buffer needs this
+// once.
+func (p dwPlane) border(dst []byte, zx byte, flip bool) {
+	if flip {
+		zx ^= 0x80
+	}
+	fillBytes(dst[:p.size], zx)
+}
+
+// fill copies plane x (H×W) into dst inside its border (border must have
+// been called on dst), bytes xored with 0x80 when flip is set.
+func (p dwPlane) fill(dst, x []byte, a *qconvArgs, flip bool) {
 	H, W := a.win.in[0], a.win.in[1]
 	top, left := a.win.padB[0], a.win.padB[1]
-	fz := zx
-	if flip {
-		fz ^= 0x80
-	}
-	for r := range p.hp {
-		row := dst[r*p.wp : (r+1)*p.wp]
-		ih := r - top
-		if ih < 0 || ih >= H {
-			fillBytes(row, fz)
-			continue
-		}
-		c0 := min(left, p.wp)
-		c1 := max(c0, min(p.wp, left+W))
-		fillBytes(row[:c0], fz)
+	c0 := min(left, p.wp)
+	c1 := max(c0, min(p.wp, left+W))
+	for ih := max(0, -top); ih < H && ih+top < p.hp; ih++ {
+		row := dst[(ih+top)*p.wp:][:p.wp]
 		copyFlipped(row[c0:c1], x[ih*W+c0-left:], flip)
-		fillBytes(row[c1:], fz)
 	}
-	fillBytes(dst[p.hp*p.wp:p.size], fz)
 }
 
 // copyFlipped copies src into dst, xoring every byte with 0x80 when flip
@@ -568,6 +566,7 @@ func (k *intConvKernel) depthwiseVNNI(ctx *Context, a *qconvArgs, out []byte) {
 	ctx.Parallel(N*C, func(lo, hi int) {
 		plane, donePlane := scratchBytes(p.size)
 		defer donePlane()
+		p.border(plane, zx, flip)
 		var grid8 []byte
 		if p.flat {
 			var done func()
@@ -577,7 +576,7 @@ func (k *intConvKernel) depthwiseVNNI(ctx *Context, a *qconvArgs, out []byte) {
 		var sums []int32
 		for task := lo; task < hi; task++ {
 			n, c := task/C, task%C
-			p.fill(plane, xb[(n*C+c)*H*W:][:H*W], a, zx, flip)
+			p.fill(plane, xb[(n*C+c)*H*W:][:H*W], a, flip)
 			rq := newRequantizer(a.scales[c], a.zy, a.lo, a.hi)
 			dstPlane := out[(n*a.M+c)*OH*OW:][:OH*OW]
 			kq := kernels.Requant{Add: adds[c], Scale: rq.scale, Lo: rq.lo, Hi: rq.hi, ZP: rq.zp}
