@@ -45,6 +45,19 @@ type qconvArgs struct {
 	outType  graph.DType
 	outShape []int
 	packed   []*kernels.PackedB8 // the weights of each group, packed for the GEMM
+	// hardSwish: scales are the float value's (x_scale·w_scale), and the
+	// output is the quantized hard-swish of that value at yScale.
+	hardSwish bool
+	yScale    float32
+}
+
+// requantizer returns output channel m's requantization.
+func (a *qconvArgs) requantizer(m int) requantizer {
+	rq := newRequantizer(a.scales[m], a.zy, a.lo, a.hi)
+	if a.hardSwish {
+		rq.hardSwish, rq.yScale = true, a.yScale
+	}
+	return rq
 }
 
 // packedWeights caches a QLinearConv node's packed weights: they are
@@ -520,6 +533,10 @@ type requantizer struct {
 	zp            int32
 	exact         bool
 	scale0        float32 // the scale as given, for requantize when not exact
+	// hardSwish applies hard-swish to float32(sum)·scale and quantizes
+	// with yScale (ai.onnxq QLinearConv); it needs exact.
+	hardSwish bool
+	yScale    float32
 }
 
 func newRequantizer(scale float32, zp, lo, hi int64) requantizer {
@@ -531,6 +548,10 @@ func newRequantizer(scale float32, zp, lo, hi int64) requantizer {
 // run sets dst[i] to requantize(sums[i]+add, scale, zp, lo, hi) as a
 // byte (the add wrapping in int32); rq.exact must hold.
 func (rq *requantizer) run(dst []byte, sums []int32, add int32) {
+	if rq.hardSwish {
+		kernels.HardSwishRequantize(dst, sums, add, rq.scale, rq.yScale, rq.lo, rq.hi, rq.zp)
+		return
+	}
 	kernels.Requantize(dst, sums, add, rq.scale, rq.lo, rq.hi, rq.zp)
 }
 

@@ -25,6 +25,8 @@ package runtime
 
 import (
 	"encoding/binary"
+	"fmt"
+	"math"
 	"slices"
 	"sync"
 
@@ -291,10 +293,10 @@ func (k *intConvKernel) fastConvWX(ctx *Context, a *qconvArgs, out []byte) {
 	}
 	rqs := make([]requantizer, a.M)
 	for m := range rqs {
-		rqs[m] = newRequantizer(a.scales[m], a.zy, a.lo, a.hi)
+		rqs[m] = a.requantizer(m)
 	}
 	// With every channel's requantization exact the GEMM writes bytes.
-	fused := !slices.ContainsFunc(rqs, func(r requantizer) bool { return !r.exact })
+	fused := !a.hardSwish && !slices.ContainsFunc(rqs, func(r requantizer) bool { return !r.exact })
 	kq8 := make([]kernels.Requant, a.M)
 	for m, r := range rqs {
 		kq8[m] = kernels.Requant{Add: adds[m], Scale: r.scale, Lo: r.lo, Hi: r.hi, ZP: r.zp}
@@ -577,20 +579,25 @@ func (k *intConvKernel) depthwiseVNNI(ctx *Context, a *qconvArgs, out []byte) {
 		for task := lo; task < hi; task++ {
 			n, c := task/C, task%C
 			p.fill(plane, xb[(n*C+c)*H*W:][:H*W], a, flip)
-			rq := newRequantizer(a.scales[c], a.zy, a.lo, a.hi)
+			rq := a.requantizer(c)
 			dstPlane := out[(n*a.M+c)*OH*OW:][:OH*OW]
 			kq := kernels.Requant{Add: adds[c], Scale: rq.scale, Lo: rq.lo, Hi: rq.hi, ZP: rq.zp}
 			switch {
-			case rq.exact && p.flat:
+			case rq.exact && !rq.hardSwish && p.flat:
 				kernels.DepthwiseRowsQ(grid8, p.n, plane, 0, taps[c], 1, p.n, s1, kq)
 				gridOut{p.wp, OW}.copyRuns(dstPlane, grid8, 0)
 				continue
-			case rq.exact:
+			case rq.exact && !rq.hardSwish:
 				kernels.DepthwiseRowsQ(dstPlane, OW, plane, s0*p.wp, taps[c], OH, OW, s1, kq)
 				continue
 			}
 			if sums == nil {
-				sums = make([]int32, (OW+block-1)/block*block)
+				sums = make([]int32, (max(OW, p.n)+block-1)/block*block)
+			}
+			if p.flat {
+				kernels.DepthwiseRow(sums, plane, quads[c], p.n, s1)
+				gridOut{p.wp, OW}.requantize(dstPlane, sums[:p.n], 0, &rq, adds[c], a, grid8)
+				continue
 			}
 			for oh := range OH {
 				kernels.DepthwiseRow(sums, plane[oh*s0*p.wp:], quads[c], OW, s1)
@@ -598,4 +605,40 @@ func (k *intConvKernel) depthwiseVNNI(ctx *Context, a *qconvArgs, out []byte) {
 			}
 		}
 	})
+}
+
+// runHardSwish runs ai.onnxq QLinearConv with activation HardSwish:
+// scales are x_scale·w_scale per output channel. The channel-major and
+// VNNI depthwise paths take it with their unfused epilogues; other
+// shapes and CPUs take the reference convolution.
+func (k *intConvKernel) runHardSwish(ctx *Context, x, xzp, w, wzp, bias *Tensor, scales []float32, yScale float32, zy, lo, hi int64, outType graph.DType) ([]*Tensor, error) {
+	finite := func(f float32) bool { return !math.IsNaN(float64(f)) && !math.IsInf(float64(f), 0) }
+	if !(yScale > 0) || !finite(yScale) || slices.ContainsFunc(scales, func(s float32) bool { return !finite(s) }) {
+		return nil, fmt.Errorf("HardSwish needs finite scales and a positive y_scale")
+	}
+	if a := k.newQConvArgs(x, xzp, w, wzp, bias, scales, zy, lo, hi, outType); a != nil && !forceReferenceQConv {
+		a.hardSwish, a.yScale = true, yScale
+		depthwise := a.x.Shape[1] == a.G && a.M == a.G
+		if (depthwise && dwFits(a)) || (!depthwise && wxFits(a)) {
+			y := ctx.Alloc(a.outType, a.x.Shape[0], a.M, a.win.out[0], a.win.out[1])
+			if depthwise {
+				k.depthwiseVNNI(ctx, a, outputBytes(y))
+			} else {
+				k.fastConvWX(ctx, a, outputBytes(y))
+			}
+			return []*Tensor{y}, nil
+		}
+	}
+	acc, shape, err := k.conv(ctx, x, w, xzp, wzp, bias)
+	if err != nil {
+		return nil, err
+	}
+	y := ctx.Alloc(outType, shape...)
+	out := outputBytes(y)
+	size := cfNumel(shape[2:])
+	for e := 0; e < len(acc); e += size {
+		c := e / size % len(scales)
+		kernels.HardSwishRequantize(out[e:e+size], acc[e:e+size], 0, scales[c], yScale, float32(lo-zy), float32(hi-zy), int32(zy))
+	}
+	return []*Tensor{y}, nil
 }

@@ -31,6 +31,33 @@ func registerQuantInt(r *Registry) {
 	})
 	r.Register("", "ConvInteger", func(n *graph.Node, opset int64) (Kernel, error) { return newIntConv(n, false) })
 	r.Register("", "QLinearConv", func(n *graph.Node, opset int64) (Kernel, error) { return newIntConv(n, true) })
+	r.Register(OnnxqDomain, "QLinearConv", func(n *graph.Node, opset int64) (Kernel, error) { return newIntConvAct(n) })
+}
+
+// OnnxqDomain is the operator domain of onnxq's own integer ops, which
+// its runtime runs and other runtimes do not know.
+const OnnxqDomain = "ai.onnxq"
+
+// newIntConvAct builds ai.onnxq QLinearConv: QLinearConv's inputs and
+// attributes plus activation (only "HardSwish"), applied to the
+// convolution's float value before the output is quantized:
+//
+//	v = float32(Σ(x−zx)(w−zw) + b) · (x_scale · w_scale[c])
+//	y = QuantizeLinear(v · min(max(v + 3, 0), 6) / 6, y_scale, y_zero_point)
+//
+// in float32 arithmetic: the DequantizeLinear → Conv → hard-swish →
+// QuantizeLinear unit of a QDQ model, up to the rounding of its float
+// accumulation.
+func newIntConvAct(n *graph.Node) (Kernel, error) {
+	if act := n.AttrString("activation", ""); act != "HardSwish" {
+		return nil, fmt.Errorf("activation %q: only HardSwish is known", act)
+	}
+	k, err := newIntConv(n, true)
+	if err != nil {
+		return nil, err
+	}
+	k.(*intConvKernel).hardSwish = true
+	return k, nil
 }
 
 // int32sOf widens an 8-bit (or 16-bit) integer tensor.
@@ -374,6 +401,8 @@ type intConvKernel struct {
 	wxWeights packedWeightsWX
 	// dwTaps are the depthwise windows' tap groups.
 	dwTaps dwTaps
+	// hardSwish: ai.onnxq QLinearConv with activation HardSwish.
+	hardSwish bool
 }
 
 func newIntConv(n *graph.Node, linear bool) (Kernel, error) {
@@ -448,7 +477,14 @@ func (k *intConvKernel) Run(ctx *Context, in []*Tensor) ([]*Tensor, error) {
 	}
 	scales := make([]float32, m)
 	for c := range scales {
+		if k.hardSwish {
+			scales[c] = xsv[0] * wsv[min(c, len(wsv)-1)] // the float value's scale
+			continue
+		}
 		scales[c] = scaleMath(graph.Float32).combine(xsv[0], wsv[min(c, len(wsv)-1)], ysv[0])
+	}
+	if k.hardSwish {
+		return k.runHardSwish(ctx, x, xzp, w, wzp, bias, scales, ysv[0], yzps[0], lo, hi, outType)
 	}
 	fixed := ctx.requantizer() == RequantizeFixedPoint
 	if a := k.newQConvArgs(x, xzp, w, wzp, bias, scales, yzps[0], lo, hi, outType); a != nil && !forceReferenceQConv && !fixed {
