@@ -51,8 +51,11 @@ type Kept struct {
 	Node, Op, Reason string
 }
 
-// Pass returns the lower-qdq pass.
-func Pass() passes.Pass {
+// Pass returns the lower-qdq pass, which writes standard ONNX ops only.
+func Pass() passes.Pass { return PassWith(Options{}) }
+
+// PassWith returns the lower-qdq pass with opts.
+func PassWith(opts Options) passes.Pass {
 	return passes.Pass{
 		Name: "lower-qdq",
 		Doc:  "rewrite DQ→Conv/MatMul→Q units into QLinearConv/QLinearMatMul",
@@ -65,11 +68,14 @@ func Pass() passes.Pass {
 			var err error
 			m.Graph.Walk(func(g *graph.Graph) {
 				if err == nil {
-					err = lowerGraph(g, rep, opset)
+					err = lowerGraph(g, rep, opset, opts)
 				}
 			})
 			if err != nil {
 				return false, err
+			}
+			if _, ok := m.Opset(onnxqDomain); !ok && rep.Lowered[hardSwishOp] > 0 {
+				m.OpsetImports = append(m.OpsetImports, graph.OpsetImport{Domain: onnxqDomain, Version: 1})
 			}
 			if ctx != nil {
 				ctx.Values[ReportKey] = rep
@@ -97,11 +103,17 @@ type unit struct {
 	x, w, bias *graph.Node // the DequantizeLinear nodes (bias may be nil)
 	quants     []*graph.Node
 	op         string
+	// chain is the fused activation's nodes (activation.go), act its name.
+	chain []*graph.Node
+	act   string
 }
+
+// hardSwishOp names the fused unit in Report.Lowered.
+const hardSwishOp = "ai.onnxq.QLinearConv(HardSwish)"
 
 // lowerGraph lowers the units of g (not of its subgraphs: Walk visits
 // those).
-func lowerGraph(g *graph.Graph, rep *Report, opset int64) error {
+func lowerGraph(g *graph.Graph, rep *Report, opset int64, opts Options) error {
 	unreadBefore := map[*graph.Value]bool{}
 	for _, v := range g.Initializers {
 		if len(v.Consumers) == 0 {
@@ -116,7 +128,7 @@ func lowerGraph(g *graph.Graph, rep *Report, opset int64) error {
 		if n.OpType != "Conv" && n.OpType != "MatMul" {
 			continue
 		}
-		u, why := match(n)
+		u, why := match(n, opts)
 		if u == nil {
 			rep.Kept = append(rep.Kept, Kept{Node: n.Name, Op: n.OpType, Reason: why})
 			continue
@@ -237,7 +249,7 @@ func perTensorParams(n *graph.Node) (scale float32, zp int64, ok bool) {
 }
 
 // match checks n's unit; it returns nil and the reason when n stays float.
-func match(n *graph.Node) (*unit, string) {
+func match(n *graph.Node, opts Options) (*unit, string) {
 	u := &unit{node: n, op: "QLinearMatMul"}
 	if n.OpType == "Conv" {
 		u.op = "QLinearConv"
@@ -280,6 +292,15 @@ func match(n *graph.Node) (*unit, string) {
 	}
 	if len(y.Consumers) == 0 {
 		return nil, "its output is not quantized"
+	}
+	if opts.Activations && n.OpType == "Conv" && !slices.ContainsFunc(y.Consumers, func(c *graph.Node) bool { return c.OpType == "QuantizeLinear" }) {
+		if chain := hardSwishChain(y); chain != nil {
+			u.chain, u.act, u.op = chain, "HardSwish", hardSwishOp
+			y = chain[len(chain)-1].Outputs[0]
+			if slices.Contains(n.Graph.Outputs, y) || len(y.Consumers) == 0 {
+				return nil, "its hard-swish output is not quantized"
+			}
+		}
 	}
 	var s0 float32
 	var z0 int64
@@ -417,9 +438,15 @@ func rewrite(g *graph.Graph, u *unit) error {
 	}
 	out := q0.Outputs[0]
 	lowered := &graph.Node{Name: n.Name, OpType: u.op, Inputs: inputs}
-	if u.op == "QLinearConv" {
+	if u.act != "" {
+		lowered.OpType, lowered.Domain = "QLinearConv", onnxqDomain
+	}
+	if n.OpType == "Conv" {
 		for _, a := range n.Attrs {
 			lowered.Attrs = append(lowered.Attrs, a)
+		}
+		if u.act != "" {
+			lowered.Attrs = append(lowered.Attrs, graph.StringAttr("activation", u.act))
 		}
 	}
 	pos := slices.Index(g.Nodes, n)
@@ -433,6 +460,11 @@ func rewrite(g *graph.Graph, u *unit) error {
 	for _, q := range u.quants {
 		g.ReplaceUses(q.Outputs[0], result)
 		if err := g.RemoveNode(q); err != nil {
+			return err
+		}
+	}
+	for i := len(u.chain) - 1; i >= 0; i-- {
+		if err := g.RemoveNode(u.chain[i]); err != nil {
 			return err
 		}
 	}

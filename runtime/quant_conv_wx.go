@@ -414,8 +414,11 @@ type dwPlane struct {
 	// output row oh at oh·wp (the wp − OW between rows dropped), computed
 	// in one pass. Narrow planes take it: a row of at most a quarter of
 	// the kernel's block would waste most of its half-width tail block.
-	flat bool
-	n    int
+	// Without the fused epilogue (hard-swish, inexact requantization)
+	// every plane whose strides agree runs flat (canFlat): one epilogue
+	// call per plane instead of one per row.
+	flat, canFlat bool
+	n             int
 }
 
 func newDWPlane(a *qconvArgs) dwPlane {
@@ -430,11 +433,12 @@ func newDWPlane(a *qconvArgs) dwPlane {
 	maxOff := (a.kh-1)*w.d[0]*p.wp + (a.kw-1)*w.d[1]
 	// A flat run reads input row s·oh for output row oh only when the
 	// strides agree.
-	p.flat = s0 == s1 && OW <= block/4
+	p.canFlat = s0 == s1
+	p.flat = p.canFlat && OW <= block/4
 	reach := (OH-1)*s0*p.wp + (OW+block-1)/block*block*s1
-	if p.flat {
+	if p.canFlat {
 		p.n = (OH-1)*p.wp + OW
-		reach = (p.n + block - 1) / block * block * s1
+		reach = max(reach, (p.n+block-1)/block*block*s1)
 	}
 	p.size = max(p.hp*p.wp, maxOff+reach+4)
 	return p
@@ -570,7 +574,7 @@ func (k *intConvKernel) depthwiseVNNI(ctx *Context, a *qconvArgs, out []byte) {
 		defer donePlane()
 		p.border(plane, zx, flip)
 		var grid8 []byte
-		if p.flat {
+		if p.canFlat {
 			var done func()
 			grid8, done = scratchBytes(p.n)
 			defer done()
@@ -594,7 +598,7 @@ func (k *intConvKernel) depthwiseVNNI(ctx *Context, a *qconvArgs, out []byte) {
 			if sums == nil {
 				sums = make([]int32, (max(OW, p.n)+block-1)/block*block)
 			}
-			if p.flat {
+			if p.canFlat {
 				kernels.DepthwiseRow(sums, plane, quads[c], p.n, s1)
 				gridOut{p.wp, OW}.requantize(dstPlane, sums[:p.n], 0, &rq, adds[c], a, grid8)
 				continue
