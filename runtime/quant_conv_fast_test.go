@@ -53,7 +53,7 @@ func fastMatchesReference(t *testing.T) {
 		xType := []graph.DType{graph.Uint8, graph.Int8}[rng.IntN(2)]
 		yType := []graph.DType{graph.Uint8, graph.Int8}[rng.IntN(2)]
 
-		paths[checkFastQConv(t, rng, trial, qconvCase{N, C, M, G, kh, kw, H, W, sh, sw, dh, dw, pads, xType, yType, 0})]++
+		paths[checkFastQConv(t, rng, trial, qconvCase{N, C, M, G, kh, kw, H, W, sh, sw, dh, dw, pads, xType, yType, 0, false})]++
 	}
 	// The symmetric-weight cases take the channel-major and VNNI
 	// depthwise paths when the microkernel has them: make sure they ran.
@@ -72,6 +72,8 @@ type qconvCase struct {
 	xType, yType                             graph.DType
 	// wAll, when not 0, is every weight's value (the extreme ones).
 	wAll int8
+	// symmetric makes every weight zero point 0.
+	symmetric bool
 }
 
 // TestFastQLinearConvPointwiseAndWide covers what the random shapes above
@@ -84,8 +86,8 @@ func TestFastQLinearConvPointwiseAndWide(t *testing.T) {
 	trial := 0
 	for _, c := range []int{1, 7, 8, 9, 16, 17, 31} {
 		for _, hw := range [][2]int{{1, 1}, {3, 5}, {8, 8}, {12, 13}, {16, 9}} {
-			checkFastQConv(t, rng, trial, qconvCase{1, c, 1 + rng.IntN(9), 1, 1, 1, hw[0], hw[1], 1, 1, 1, 1, []int64{0, 0, 0, 0}, graph.Uint8, graph.Uint8, 0})
-			checkFastQConv(t, rng, trial+1, qconvCase{2, 2 * c, 2 * (1 + rng.IntN(5)), 2, 1, 1, hw[0], hw[1], 1, 1, 1, 1, []int64{0, 0, 0, 0}, graph.Int8, graph.Uint8, 0})
+			checkFastQConv(t, rng, trial, qconvCase{1, c, 1 + rng.IntN(9), 1, 1, 1, hw[0], hw[1], 1, 1, 1, 1, []int64{0, 0, 0, 0}, graph.Uint8, graph.Uint8, 0, false})
+			checkFastQConv(t, rng, trial+1, qconvCase{2, 2 * c, 2 * (1 + rng.IntN(5)), 2, 1, 1, hw[0], hw[1], 1, 1, 1, 1, []int64{0, 0, 0, 0}, graph.Int8, graph.Uint8, 0, false})
 			trial += 2
 		}
 	}
@@ -93,10 +95,31 @@ func TestFastQLinearConvPointwiseAndWide(t *testing.T) {
 		for _, k := range []int{2, 3, 5} {
 			for _, w := range []int{k, 17, 40} {
 				p := int64(k / 2)
-				checkFastQConv(t, rng, trial, qconvCase{1, 3, 4, 1, k, k, 6, w, s, s, 1, 1, []int64{p, p, p, p}, graph.Uint8, graph.Int8, 0})
+				checkFastQConv(t, rng, trial, qconvCase{1, 3, 4, 1, k, k, 6, w, s, s, 1, 1, []int64{p, p, p, p}, graph.Uint8, graph.Int8, 0, false})
 				trial++
 			}
 		}
+	}
+	tapCases := 0
+	// Windows read tap by tap (eight or more channels per group): odd
+	// channel counts (padded quads), strides, dilations, groups, padding,
+	// both input types, symmetric weights so the path is taken.
+	for rep := range 24 {
+		G := 1 + rep%2
+		cg := 8 + rng.IntN(13)
+		k := 1 + 2*(rep%3)
+		st, dl := 1+rep/3%2, 1+rep/6%2
+		H, W := (k-1)*dl+1+rng.IntN(9), (k-1)*dl+1+rng.IntN(40)
+		p := int64(rng.IntN(k/2 + 1))
+		xt := []graph.DType{graph.Uint8, graph.Int8}[rep/12]
+		q := qconvCase{1 + rep%2, cg * G, G * (1 + rng.IntN(12)), G, k, k, H, W, st, st, dl, dl, []int64{p, p, p, p}, xt, graph.Uint8, 0, true}
+		if checkFastQConv(t, rng, trial, q) == "taps" {
+			tapCases++
+		}
+		trial++
+	}
+	if kernels.TapsAvailable() && tapCases < 12 {
+		t.Errorf("only %d of 24 cases read their taps in place", tapCases)
 	}
 	// Depthwise windows wider than four taps (several tap groups per row),
 	// strided and dilated, on planes wider than one 64-output block.
@@ -104,7 +127,7 @@ func TestFastQLinearConvPointwiseAndWide(t *testing.T) {
 		for _, st := range []int{1, 2} {
 			for rep := range 3 {
 				p := int64(k / 2)
-				checkFastQConv(t, rng, trial, qconvCase{1, 3, 3, 3, k, k, 9 + rep, 70 + 3*rep, st, st, 1 + rep%2, 1 + rep/2, []int64{p, p, p, p}, graph.Uint8, graph.Uint8, 0})
+				checkFastQConv(t, rng, trial, qconvCase{1, 3, 3, 3, k, k, 9 + rep, 70 + 3*rep, st, st, 1 + rep%2, 1 + rep/2, []int64{p, p, p, p}, graph.Uint8, graph.Uint8, 0, false})
 				trial++
 			}
 		}
@@ -112,16 +135,16 @@ func TestFastQLinearConvPointwiseAndWide(t *testing.T) {
 	// Windows wider than the input, with pads and dilations that put
 	// whole runs of taps in the padding.
 	for _, c := range []qconvCase{
-		{1, 2, 3, 1, 1, 3, 1, 1, 1, 1, 1, 4, []int64{0, 5, 0, 5}, graph.Uint8, graph.Uint8, 0},
-		{1, 1, 2, 1, 3, 3, 2, 1, 1, 2, 2, 3, []int64{3, 4, 3, 4}, graph.Int8, graph.Uint8, 0},
-		{2, 2, 2, 1, 2, 2, 1, 2, 2, 1, 1, 1, []int64{2, 2, 2, 2}, graph.Uint8, graph.Int8, 0},
+		{1, 2, 3, 1, 1, 3, 1, 1, 1, 1, 1, 4, []int64{0, 5, 0, 5}, graph.Uint8, graph.Uint8, 0, false},
+		{1, 1, 2, 1, 3, 3, 2, 1, 1, 2, 2, 3, []int64{3, 4, 3, 4}, graph.Int8, graph.Uint8, 0, false},
+		{2, 2, 2, 1, 2, 2, 1, 2, 2, 1, 1, 1, []int64{2, 2, 2, 2}, graph.Uint8, graph.Int8, 0, false},
 	} {
 		checkFastQConv(t, rng, trial, c)
 		trial++
 	}
 	// 25×25 taps of weight −128 against a zero point of at most 10:
 	// Σ|w−zw|·255 passes 2^24, so the depthwise path must stay in int32.
-	big := qconvCase{1, 2, 2, 2, 25, 25, 30, 30, 1, 1, 1, 1, []int64{12, 12, 12, 12}, graph.Uint8, graph.Uint8, -128}
+	big := qconvCase{1, 2, 2, 2, 25, 25, 30, 30, 1, 1, 1, 1, []int64{12, 12, 12, 12}, graph.Uint8, graph.Uint8, -128, false}
 	w := make([]int8, 2*25*25)
 	for i := range w {
 		w[i] = -128
@@ -171,7 +194,7 @@ func checkFastQConv(t *testing.T, rng *rand.Rand, trial int, q qconvCase) (path 
 	if nz == 1 {
 		wzp.Shape = nil
 	}
-	asymmetric := rng.IntN(2) == 0 // otherwise every zero point is 0, as quantizers write
+	asymmetric := rng.IntN(2) == 0 && !q.symmetric // otherwise every zero point is 0, as quantizers write
 	for i := range wzp.Data.([]int8) {
 		if asymmetric && rng.IntN(3) == 0 {
 			wzp.Data.([]int8)[i] = int8(rng.IntN(21) - 10)
@@ -225,6 +248,8 @@ func checkFastQConv(t *testing.T, rng *rand.Rand, trial int, q qconvCase) (path 
 		path = "depthwise-vnni"
 	case C == G && M == G:
 		path = "depthwise"
+	case wxFits(args) && C/G >= 8 && !newPhaseLayout(args).inPlace && kernels.TapsAvailable():
+		path = "taps"
 	case wxFits(args):
 		path = "channel-major"
 	default:

@@ -120,8 +120,9 @@ func newPhaseLayout(a *qconvArgs) *phaseLayout {
 	l.hq = OH + (a.kh-1)*w.d[0]/l.s0
 	l.wq = OW + (a.kw-1)*w.d[1]/l.s1
 	// A tap's run starts up to (kw−1)·d/s columns into the row after the
-	// last (its extra grid columns read there).
-	l.planeLen = (l.hq + 1) * l.wq
+	// last (its extra grid columns read there); the tap path packs whole
+	// panels of 32 positions and reads a panel past its last tap's run.
+	l.planeLen = ((l.hq+1)*l.wq+31)/32*32 + 32
 	l.used = make([]bool, l.s0*l.s1)
 	for i := range a.kh {
 		for j := range a.kw {
@@ -300,6 +301,12 @@ func (k *intConvKernel) fastConvWX(ctx *Context, a *qconvArgs, out []byte) {
 	kq8 := make([]kernels.Requant, a.M)
 	for m, r := range rqs {
 		kq8[m] = kernels.Requant{Add: adds[m], Scale: r.scale, Lo: r.lo, Hi: r.hi, ZP: r.zp}
+	}
+	// Reading taps in place pays once the channels fill the quads: with
+	// few input channels (a first layer's 3) im2col packs less.
+	if fused && !l.inPlace && cg >= 8 && kernels.TapsAvailable() {
+		k.convTaps(ctx, a, l, planes, kq8, out)
+		return
 	}
 	tiles := (grid + tile - 1) / tile
 	ctx.Parallel(N*a.G*tiles, func(first, last int) {
@@ -645,4 +652,116 @@ func (k *intConvKernel) runHardSwish(ctx *Context, x, xzp, w, wzp, bias *Tensor,
 		kernels.HardSwishRequantize(out[e:e+size], acc[e:e+size], 0, scales[c], yScale, float32(lo-zy), float32(hi-zy), int32(zy))
 	}
 	return []*Tensor{y}, nil
+}
+
+// tapWeights caches a node's weights for kernels.IgemmTapsQ: per group,
+// rows of taps × channel quads × 4 (channels past the group's padded
+// with zeros).
+type tapWeights struct {
+	mu     sync.Mutex
+	source *int8
+	size   int
+	groups []*kernels.PackedW8
+}
+
+func (c *tapWeights) get(w []int8, groups, mg, cg, taps int) []*kernels.PackedW8 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(w) > 0 && c.source == &w[0] && c.size == len(w) && len(c.groups) == groups {
+		return c.groups
+	}
+	cq := (cg + 3) / 4
+	depth := taps * cq * 4
+	c.groups = make([]*kernels.PackedW8, groups)
+	row := make([]int8, mg*depth)
+	for g := range groups {
+		clear(row)
+		for m := range mg {
+			src := w[(g*mg+m)*cg*taps:][:cg*taps]
+			for ci := range cg {
+				for t := range taps {
+					row[m*depth+(t*cq+ci/4)*4+ci%4] = src[ci*taps+t]
+				}
+			}
+		}
+		c.groups[g] = kernels.PackW8(mg, depth, row, depth)
+	}
+	if len(w) > 0 {
+		c.source = &w[0]
+	}
+	c.size = len(w)
+	return c.groups
+}
+
+// wxTapCols is how many output grid positions one task of convTaps
+// covers.
+const wxTapCols = 8 * kernels.WXPanel
+
+// convTaps computes the convolution a on its phase planes without im2col:
+// the planes of each group are interleaved four channels per position
+// once (kernels.PackQuads over whole planes), and kernels.IgemmTapsQ
+// reads every tap as a shifted run of them, requantizing in registers.
+func (k *intConvKernel) convTaps(ctx *Context, a *qconvArgs, l *phaseLayout, planes []byte, rq []kernels.Requant, out []byte) {
+	N, C := a.x.Shape[0], a.x.Shape[1]
+	OH, OW := a.win.out[0], a.win.out[1]
+	cg, mg := C/a.G, a.M/a.G
+	taps := a.kh * a.kw
+	cq := (cg + 3) / 4
+	pws := k.tapWeights.get(a.w, a.G, mg, cg, taps)
+	phases := l.s0 * l.s1
+	quadStride := 4 * l.planeLen
+	per := phases * cq * quadStride // packed bytes of one image and group
+	flip := a.x.DType == graph.Int8
+	xc, doneXC := scratchBytes(N * a.G * per)
+	defer doneXC()
+	zero := make([]byte, l.planeLen)
+	ctx.Parallel(N*a.G*phases*cq, func(lo, hi int) {
+		for task := lo; task < hi; task++ {
+			ng, ph, q := task/(phases*cq), task/cq%phases, task%cq
+			if !l.used[ph] {
+				continue
+			}
+			n, g := ng/a.G, ng%a.G
+			var r [4][]byte
+			for j := range r {
+				ci := 4*q + j
+				if ci >= cg {
+					r[j] = zero
+					continue
+				}
+				c := n*C + g*cg + ci
+				r[j] = planes[(c*phases+ph)*l.planeLen:][:l.planeLen]
+			}
+			dst := xc[ng*per+(ph*cq+q)*quadStride:][:quadStride]
+			kernels.PackQuads(dst, 4, 0, r[0], r[1], r[2], r[3], l.planeLen, flip)
+		}
+	})
+	toff := make([]int, taps)
+	for t := range taps {
+		di, dj := t/a.kw*a.win.d[0], t%a.kw*a.win.d[1]
+		phase := (di%l.s0)*l.s1 + dj%l.s1
+		toff[t] = phase*cq*quadStride + 4*((di/l.s0)*l.wq+dj/l.s1)
+	}
+	grid := OH * l.wq
+	tiles := (grid + wxTapCols - 1) / wxTapCols
+	ctx.Parallel(N*a.G*tiles, func(first, last int) {
+		grid8, done := scratchBytes(mg * wxTapCols)
+		defer done()
+		for task := first; task < last; task++ {
+			ng, t := task/tiles, task%tiles
+			n, g := ng/a.G, ng%a.G
+			p0 := t * wxTapCols
+			cols := min(wxTapCols, grid-p0)
+			x := xc[ng*per:][:per]
+			rqg := rq[g*mg : (g+1)*mg]
+			if l.wq == OW {
+				kernels.IgemmTapsQ(pws[g], cols, x, 4*p0, toff, quadStride, out[(n*a.M+g*mg)*OH*OW+p0:], OH*OW, rqg)
+				continue
+			}
+			kernels.IgemmTapsQ(pws[g], cols, x, 4*p0, toff, quadStride, grid8, wxTapCols, rqg)
+			for c := range mg {
+				gridOut{l.wq, OW}.copyRuns(out[(n*a.M+g*mg+c)*OH*OW:][:OH*OW], grid8[c*wxTapCols:][:cols], p0)
+			}
+		}
+	})
 }

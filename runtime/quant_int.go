@@ -401,6 +401,8 @@ type intConvKernel struct {
 	wxWeights packedWeightsWX
 	// dwTaps are the depthwise windows' tap groups.
 	dwTaps dwTaps
+	// tapWeights are the weights ordered tap by tap (convTaps).
+	tapWeights tapWeights
 	// hardSwish: ai.onnxq QLinearConv with activation HardSwish.
 	hardSwish bool
 }

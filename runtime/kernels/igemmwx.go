@@ -165,3 +165,63 @@ func IgemmWXQ(pw *PackedW8, n int, xq []byte, out []byte, ldo int, rq []Requant)
 		}
 	}
 }
+
+// IgemmTapsQ is the convolution form of IgemmWXQ that reads each window
+// tap as a shifted run of the same packed activations instead of an
+// im2col copy. xq holds, for each of a group of planes, four channels
+// per position: byte j of position p of channel quad q of a plane is at
+// 4p + j of that quad's run (quadStride bytes apart; PackQuads with
+// panels laid end to end writes this). The depth of pw is taps × Q × 4
+// (Q = pw.Kp/(4·len(taps))), ordered tap, quad, channel; tap t reads
+// the quads from byte taps[t]. For p < n and row i < pw.M it writes
+//
+//	out[i*ldo + p] = requantize(Σ_t Σ_q Σ_j W[i, (t·Q+q)·4+j] · xq[base + taps[t] + q·quadStride + 4p + j], rq[i])
+//
+// and nothing else. xq must hold every byte read for n rounded up to 32
+// columns.
+func IgemmTapsQ(pw *PackedW8, n int, xq []byte, base int, taps []int, quadStride int, out []byte, ldo int, rq []Requant) {
+	if len(taps) == 0 || pw.Kp%(4*len(taps)) != 0 {
+		panic(fmt.Sprintf("kernels: IgemmTapsQ of depth %d over %d taps", pw.Kp, len(taps)))
+	}
+	q := pw.Kp / (4 * len(taps))
+	reach := base + (q-1)*quadStride + 4*((n+WXPanel-1)/WXPanel*WXPanel)
+	for _, t := range taps {
+		if t < 0 || base+t < 0 || reach+t > len(xq) {
+			panic(fmt.Sprintf("kernels: IgemmTapsQ reads past its %d bytes", len(xq)))
+		}
+	}
+	if n < 1 || ldo < n || len(out) < (pw.M-1)*ldo+n || len(rq) < pw.M {
+		panic(fmt.Sprintf("kernels: IgemmTapsQ of %d×%d, %d columns, into %d bytes (stride %d)", pw.M, pw.K, n, len(out), ldo))
+	}
+	if igemmTapsQ(pw, n, xq, base, taps, q, quadStride, out, ldo, rq) {
+		return
+	}
+	var tile [wxRows * WXPanel]int32
+	for p0 := 0; p0 < n; p0 += WXPanel {
+		cols := min(WXPanel, n-p0)
+		for i := 0; i < pw.M; i += wxRows {
+			clear(tile[:])
+			for r := range wxRows {
+				w := pw.W[(i+r)*pw.Kp:][:pw.Kp]
+				for t, off := range taps {
+					for qq := range q {
+						src := xq[base+off+qq*quadStride+4*p0:]
+						wk := w[(t*q+qq)*4:][:4]
+						for c := range cols {
+							s := src[4*c:][:4]
+							tile[r*WXPanel+c] += int32(wk[0])*int32(s[0]) + int32(wk[1])*int32(s[1]) + int32(wk[2])*int32(s[2]) + int32(wk[3])*int32(s[3])
+						}
+					}
+				}
+			}
+			for r := i; r < min(pw.M, i+wxRows); r++ {
+				k := &rq[r]
+				requantizeGo(out[r*ldo+p0:][:cols], tile[(r-i)*WXPanel:], k.Add, k.Scale, k.Lo, k.Hi, k.ZP)
+			}
+		}
+	}
+}
+
+// TapsAvailable reports whether IgemmTapsQ runs as assembly with the INT8
+// microkernel now selected (vnni and vnni16); its Go loops are for tests.
+func TapsAvailable() bool { return activeI8.name == "vnni" || activeI8.name == "vnni16" }

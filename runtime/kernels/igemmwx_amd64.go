@@ -72,3 +72,29 @@ func igemmWXQ(pw *PackedW8, n int, xq []byte, out []byte, ldo int, rq []Requant)
 //
 //go:noescape
 func igemmWXQ8x32VNNI(kq int, w *int8, ldw int, x *byte, out *byte, ldo int, rq *Requant, rows int, mask uint32)
+
+func igemmTapsQ(pw *PackedW8, n int, xq []byte, base int, taps []int, q, quadStride int, out []byte, ldo int, rq []Requant) bool {
+	if activeI8.name != "vnni" && activeI8.name != "vnni16" {
+		return false
+	}
+	panels := (n + WXPanel - 1) / WXPanel
+	for p := range panels {
+		cols := min(WXPanel, n-p*WXPanel)
+		mask := uint32(1)<<cols - 1
+		if cols == 32 {
+			mask = ^uint32(0)
+		}
+		x := &xq[base+4*p*WXPanel]
+		for i := 0; i < pw.M; i += wxRows {
+			igemmTapsQ8x32VNNI(len(taps), q, &pw.W[i*pw.Kp], pw.Kp, x, &taps[0], quadStride, &out[i*ldo+p*WXPanel], ldo, &rq[i], min(wxRows, pw.M-i), mask)
+		}
+	}
+	return true
+}
+
+// igemmTapsQ8x32VNNI is igemmWXQ8x32VNNI with the activations of each
+// depth group read at x + taps[t] + q·quadStride (tap t, channel quad q)
+// instead of one packed panel.
+//
+//go:noescape
+func igemmTapsQ8x32VNNI(ntaps, q int, w *int8, ldw int, x *byte, taps *int, quadStride int, out *byte, ldo int, rq *Requant, rows int, mask uint32)

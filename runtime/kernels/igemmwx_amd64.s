@@ -131,11 +131,12 @@ pqloop:
 	VCVTPS2DQ.RN_SAE z, z; \
 	VPADDD Z30, z, z
 
-// Row i of the tile (its Requant at off(AX)) when i < R14 rows: requantize
-// c0, c1 and store their 32 bytes at DX under K2, K3; then DX += R8.
-#define WXQ_ROW(i, off, c0, c1) \
+// Row i of the tile (its Requant at off(AX)) when i < R14 rows (else jump
+// to done): requantize c0, c1 and store their 32 bytes at DX under K2,
+// K3; then DX += R8.
+#define WXQ_ROW(i, off, c0, c1, done) \
 	CMPQ R14, $i; \
-	JLE wxqdone; \
+	JLE done; \
 	VPBROADCASTD off(AX), Z26; \
 	VBROADCASTSS (off+4)(AX), Z27; \
 	VBROADCASTSS (off+8)(AX), Z28; \
@@ -197,15 +198,86 @@ wxqloop:
 	DECQ CX
 	JNZ wxqloop
 
-	WXQ_ROW(0, 0, Z0, Z1)
-	WXQ_ROW(1, 20, Z2, Z3)
-	WXQ_ROW(2, 40, Z4, Z5)
-	WXQ_ROW(3, 60, Z6, Z7)
-	WXQ_ROW(4, 80, Z8, Z9)
-	WXQ_ROW(5, 100, Z10, Z11)
-	WXQ_ROW(6, 120, Z12, Z13)
-	WXQ_ROW(7, 140, Z14, Z15)
+	WXQ_ROW(0, 0, Z0, Z1, wxqdone)
+	WXQ_ROW(1, 20, Z2, Z3, wxqdone)
+	WXQ_ROW(2, 40, Z4, Z5, wxqdone)
+	WXQ_ROW(3, 60, Z6, Z7, wxqdone)
+	WXQ_ROW(4, 80, Z8, Z9, wxqdone)
+	WXQ_ROW(5, 100, Z10, Z11, wxqdone)
+	WXQ_ROW(6, 120, Z12, Z13, wxqdone)
+	WXQ_ROW(7, 140, Z14, Z15, wxqdone)
 
 wxqdone:
+	VZEROUPPER
+	RET
+
+// func igemmTapsQ8x32VNNI(ntaps, q int, w *int8, ldw int, x *byte, taps *int, quadStride int, out *byte, ldo int, rq *Requant, rows int, mask uint32)
+TEXT ·igemmTapsQ8x32VNNI(SB), NOSPLIT, $0-92
+	MOVQ w+16(FP), SI
+	MOVQ ldw+24(FP), R9
+	MOVQ taps+40(FP), R13
+	MOVQ quadStride+48(FP), BX
+	LEAQ (R9)(R9*2), R10
+	LEAQ (R9)(R9*4), R11
+	LEAQ (R10)(R9*4), R12
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	MOVQ ntaps+0(FP), R14
+
+tqtap:
+	MOVQ x+32(FP), DI
+	ADDQ (R13), DI
+	ADDQ $8, R13
+	MOVQ q+8(FP), CX
+
+tqquad:
+	VMOVDQU32 (DI), Z16
+	VMOVDQU32 64(DI), Z17
+	WX_ROW((SI), Z20, Z0, Z1)
+	WX_ROW((SI)(R9*1), Z21, Z2, Z3)
+	WX_ROW((SI)(R9*2), Z22, Z4, Z5)
+	WX_ROW((SI)(R10*1), Z23, Z6, Z7)
+	WX_ROW((SI)(R9*4), Z24, Z8, Z9)
+	WX_ROW((SI)(R11*1), Z25, Z10, Z11)
+	WX_ROW((SI)(R10*2), Z26, Z12, Z13)
+	WX_ROW((SI)(R12*1), Z27, Z14, Z15)
+	ADDQ $4, SI
+	ADDQ BX, DI
+	DECQ CX
+	JNZ tqquad
+	DECQ R14
+	JNZ tqtap
+
+	MOVQ out+56(FP), DX
+	MOVQ ldo+64(FP), R8
+	MOVQ rq+72(FP), AX
+	MOVQ rows+80(FP), R14
+	MOVL mask+88(FP), BX
+	KMOVD BX, K2
+	KSHIFTRD $16, K2, K3
+	WXQ_ROW(0, 0, Z0, Z1, tqdone)
+	WXQ_ROW(1, 20, Z2, Z3, tqdone)
+	WXQ_ROW(2, 40, Z4, Z5, tqdone)
+	WXQ_ROW(3, 60, Z6, Z7, tqdone)
+	WXQ_ROW(4, 80, Z8, Z9, tqdone)
+	WXQ_ROW(5, 100, Z10, Z11, tqdone)
+	WXQ_ROW(6, 120, Z12, Z13, tqdone)
+	WXQ_ROW(7, 140, Z14, Z15, tqdone)
+
+tqdone:
 	VZEROUPPER
 	RET

@@ -271,3 +271,64 @@ func checkIgemmWXQ(t *testing.T, rng *rand.Rand, m, k, n int) {
 		}
 	}
 }
+
+// TestIgemmTapsQMatchesLoop checks the tap-shifted GEMM against the
+// formula of IgemmTapsQ on every microkernel, with guard bytes.
+func TestIgemmTapsQMatchesLoop(t *testing.T) {
+	for _, name := range IgemmKernelNames() {
+		restore, _ := UseIgemmKernel(name)
+		t.Run(name, func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(27, 28))
+			for _, s := range [][3]int{{1, 1, 1}, {8, 9, 32}, {3, 4, 7}, {24, 9, 100}, {17, 25, 65}, {5, 1, 40}} {
+				m, ntaps, n := s[0], s[1], s[2]
+				q := 1 + rng.IntN(4)
+				taps := make([]int, ntaps)
+				for i := range taps {
+					taps[i] = 4 * rng.IntN(50)
+				}
+				quadStride := 4 * (n + 90)
+				base := 4 * rng.IntN(5)
+				xq := make([]byte, base+(q-1)*quadStride+4*((n+31)/32*32)+4*50+8)
+				extremeBytes(rng, xq)
+				w := make([]int8, m*ntaps*q*4)
+				for i := range w {
+					w[i] = int8(byte(rng.Uint32()))
+				}
+				pw := PackW8(m, len(w)/m, w, len(w)/m)
+				rq := make([]Requant, m)
+				for i := range rq {
+					rq[i] = Requant{Add: int32(rng.IntN(20001) - 10000), Scale: float32(rng.Float64() * 1e-4), Lo: -128, Hi: 127, ZP: 128}
+				}
+				ldo := n + 3
+				out := make([]byte, m*ldo+20)
+				for i := range out {
+					out[i] = 0x5A
+				}
+				IgemmTapsQ(pw, n, xq, base, taps, quadStride, out, ldo, rq)
+				for i := range m {
+					for p := range n {
+						var sum int32
+						for ti, off := range taps {
+							for qq := range q {
+								for j := range 4 {
+									sum += int32(w[i*ntaps*q*4+(ti*q+qq)*4+j]) * int32(xq[base+off+qq*quadStride+4*p+j])
+								}
+							}
+						}
+						want := []byte{0}
+						requantizeGo(want, []int32{sum}, rq[i].Add, rq[i].Scale, rq[i].Lo, rq[i].Hi, rq[i].ZP)
+						if got := out[i*ldo+p]; got != want[0] {
+							t.Fatalf("%v: out[%d,%d] = %d, want %d", s, i, p, got, want[0])
+						}
+					}
+					for p := i*ldo + n; p < (i+1)*ldo && p < len(out); p++ {
+						if out[p] != 0x5A {
+							t.Fatalf("%v: byte %d after row %d written", s, p, i)
+						}
+					}
+				}
+			}
+		})
+		restore()
+	}
+}
