@@ -54,10 +54,17 @@ func MaxSelected(g *graph.Graph) map[string]bool {
 }
 
 // RangesFor turns the statistics of c, calibrated on the prepared model
-// m, into the quantize pass's ranges, applying cfg.KeepMaxTails.
+// m, into the quantize pass's ranges, applying cfg.KeepMaxTails, and
+// narrows every range to the interval its readers tell apart
+// (DeadBounds): steps spent on values a later Relu, Clip or Max clamps
+// anyway are lost to the values that matter.
 func RangesFor(m *graph.Model, c *calib.Collection, cfg Config) map[string]passes.Range {
 	ranges := Ranges(c)
-	if !cfg.KeepMaxTails || m == nil || m.Graph == nil {
+	if m == nil || m.Graph == nil {
+		return ranges
+	}
+	defer narrowDead(m, ranges)
+	if !cfg.KeepMaxTails {
 		return ranges
 	}
 	ext := c.Extremes()
