@@ -25,6 +25,9 @@ type Options struct {
 	// Activations fuses DQ → Conv → hard-swish → Q units into ai.onnxq
 	// QLinearConv (only onnxq's runtime runs it).
 	Activations bool
+	// Arithmetic rewrites DQ, DQ → Add/Mul → Q units into ai.onnxq
+	// QLinearAdd/QLinearMul (binary.go; only onnxq's runtime runs them).
+	Arithmetic bool
 }
 
 // onnxqDomain is the domain of onnxq's own integer ops.

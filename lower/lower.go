@@ -74,7 +74,7 @@ func PassWith(opts Options) passes.Pass {
 			if err != nil {
 				return false, err
 			}
-			if _, ok := m.Opset(onnxqDomain); !ok && rep.Lowered[hardSwishOp] > 0 {
+			if _, ok := m.Opset(onnxqDomain); !ok && rep.Lowered[hardSwishOp]+rep.Lowered[onnxqDomain+".QLinearAdd"]+rep.Lowered[onnxqDomain+".QLinearMul"] > 0 {
 				m.OpsetImports = append(m.OpsetImports, graph.OpsetImport{Domain: onnxqDomain, Version: 1})
 			}
 			if ctx != nil {
@@ -136,12 +136,18 @@ func lowerGraph(g *graph.Graph, rep *Report, opset int64, opts Options) error {
 		units = append(units, u)
 	}
 	var moves []*moveUnit
+	var binaries []*binaryUnit
 	for _, n := range g.Nodes {
 		if n.Domain != "" && n.Domain != "ai.onnx" {
 			continue
 		}
 		if u := matchMove(n, opset); u != nil {
 			moves = append(moves, u)
+		}
+		if opts.Arithmetic {
+			if u := matchBinary(n); u != nil {
+				binaries = append(binaries, u)
+			}
 		}
 	}
 	for _, u := range units {
@@ -156,7 +162,14 @@ func lowerGraph(g *graph.Graph, rep *Report, opset int64, opts Options) error {
 		}
 		rep.Moved[u.node.OpType]++
 	}
-	if len(units)+len(moves) == 0 {
+	for _, u := range binaries {
+		op := u.node.OpType
+		if err := rewriteBinary(g, u); err != nil {
+			return err
+		}
+		rep.Lowered[onnxqDomain+".QLinear"+op]++
+	}
+	if len(units)+len(moves)+len(binaries) == 0 {
 		return nil
 	}
 	if err := removeUnread(g, unreadBefore); err != nil {

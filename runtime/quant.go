@@ -26,6 +26,7 @@ func registerQuant(r *Registry) {
 		return KernelFunc(dynamicQuantize), nil
 	})
 	registerQuantInt(r)
+	registerQuantBinary(r)
 }
 
 // quantRange is the saturation range of an integer quantized type.

@@ -1,0 +1,106 @@
+package lower_test
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/onnxq/onnxq/graph"
+	"github.com/onnxq/onnxq/lower"
+	"github.com/onnxq/onnxq/passes"
+	"github.com/onnxq/onnxq/quant"
+	"github.com/onnxq/onnxq/runtime"
+)
+
+// binaryModel is (DQ(Q(x)) + DQ(Q(y))) → Q → DQ, times DQ(Q(z)) → Q → DQ
+// → out, uint8 throughout, plus an int8 Add whose operands broadcast.
+func binaryModel(t *testing.T) *graph.Model {
+	t.Helper()
+	b := graph.NewBuilder(17)
+	n := 0
+	qdq := func(v *graph.Value, scale float32, zp byte, dt graph.DType) *graph.Value {
+		n++
+		s := b.Const(graph.FromFloat32s(fmt.Sprintf("s%d", n), nil, []float32{scale}))
+		z := b.Const(graph.NewTensor(fmt.Sprintf("z%d", n), dt, nil, []byte{zp}))
+		return b.Op("DequantizeLinear", b.Op("QuantizeLinear", v, s, z), s, z)
+	}
+	x := b.Input("x", graph.Float32, 2, 3, 5)
+	y := b.Input("y", graph.Float32, 2, 3, 5)
+	z := b.Input("z", graph.Float32, 2, 3, 5)
+	w := b.Input("w", graph.Float32, 5)
+	sum := qdq(b.Op("Add", qdq(x, 0.05, 128, graph.Uint8), qdq(y, 0.03, 100, graph.Uint8)), 0.07, 120, graph.Uint8)
+	prod := qdq(b.Op("Mul", sum, qdq(z, 0.02, 10, graph.Uint8)), 0.1, 3, graph.Uint8)
+	bcast := qdq(b.Op("Add", qdq(x, 0.05, 0, graph.Int8), qdq(w, 0.05, 0, graph.Int8)), 0.1, 0, graph.Int8)
+	b.Output(prod, bcast)
+	m, err := b.Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// TestLowerArithmetic checks that with Options.Arithmetic the Add and Mul
+// units become ai.onnxq ops that give exactly the QDQ model's outputs
+// (broadcasting included), and that the standard pass leaves them.
+func TestLowerArithmetic(t *testing.T) {
+	m := binaryModel(t)
+	if _, rep, _ := lowerModel(t, m); len(rep.Lowered) != 0 {
+		t.Fatalf("standard lowering rewrote %v", rep.Lowered)
+	}
+	low, err := quant.Clone(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log bytes.Buffer
+	ctx := &passes.Context{Log: &log, Values: map[string]any{}}
+	if err := passes.Run(low, ctx, []passes.Pass{lower.PassWith(lower.Options{Arithmetic: true})}, passes.RunOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := low.Graph.Verify(); err != nil {
+		t.Fatal(err)
+	}
+	rep := ctx.Values[lower.ReportKey].(*lower.Report)
+	if rep.Lowered["ai.onnxq.QLinearAdd"] != 2 || rep.Lowered["ai.onnxq.QLinearMul"] != 1 {
+		t.Fatalf("lowered %v; log:\n%s", rep.Lowered, log.String())
+	}
+	ref, err := runtime.NewSession(m, runtime.Options{Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := runtime.NewSession(low, runtime.Options{Threads: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	for trial := range 20 {
+		feeds := map[string]*runtime.Tensor{}
+		for _, name := range []string{"x", "y", "z", "w"} {
+			shape := []int{2, 3, 5}
+			if name == "w" {
+				shape = []int{5}
+			}
+			v := runtime.New(graph.Float32, shape...)
+			for i := range v.F32() {
+				v.F32()[i] = float32(rng.NormFloat64() * 4)
+				if trial == 0 {
+					v.F32()[i] = []float32{-1e9, 1e9, 0, 6.375, -6.4, 0.025}[i%6]
+				}
+			}
+			feeds[name] = v
+		}
+		want, err := ref.Run(feeds)
+		if err != nil {
+			t.Fatal(err)
+		}
+		have, err := got.Run(feeds)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, w := range want {
+			if fmt.Sprint(w.F32()) != fmt.Sprint(have[name].F32()) {
+				t.Fatalf("trial %d, output %s: %v, want %v", trial, name, have[name].F32(), w.F32())
+			}
+		}
+	}
+}
