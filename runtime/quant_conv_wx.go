@@ -297,14 +297,14 @@ func (k *intConvKernel) fastConvWX(ctx *Context, a *qconvArgs, out []byte) {
 		rqs[m] = a.requantizer(m)
 	}
 	// With every channel's requantization exact the GEMM writes bytes.
-	fused := !a.hardSwish && !slices.ContainsFunc(rqs, func(r requantizer) bool { return !r.exact })
+	fused := !slices.ContainsFunc(rqs, func(r requantizer) bool { return !r.exact })
 	kq8 := make([]kernels.Requant, a.M)
 	for m, r := range rqs {
 		kq8[m] = kernels.Requant{Add: adds[m], Scale: r.scale, Lo: r.lo, Hi: r.hi, ZP: r.zp}
 	}
 	// Reading taps in place pays once the channels fill the quads: with
 	// few input channels (a first layer's 3) im2col packs less.
-	if fused && !l.inPlace && cg >= 8 && kernels.TapsAvailable() {
+	if fused && !a.hardSwish && !l.inPlace && cg >= 8 && kernels.TapsAvailable() {
 		k.convTaps(ctx, a, l, planes, kq8, out)
 		return
 	}
@@ -344,11 +344,17 @@ func (k *intConvKernel) fastConvWX(ctx *Context, a *qconvArgs, out []byte) {
 				// output planes when the grid is the plane, else into a
 				// byte grid whose kept runs are copied.
 				rq := kq8[g*mg : (g+1)*mg]
+				gemm := kernels.IgemmWXQ
+				if a.hardSwish {
+					gemm = func(pw *kernels.PackedW8, n int, xq, out []byte, ldo int, rq []kernels.Requant) {
+						kernels.IgemmWXH(pw, n, xq, out, ldo, rq, a.yScale)
+					}
+				}
 				if l.wq == OW {
-					kernels.IgemmWXQ(packed[g], cols, xq, out[(n*a.M+g*mg)*OH*OW+p0:], OH*OW, rq)
+					gemm(packed[g], cols, xq, out[(n*a.M+g*mg)*OH*OW+p0:], OH*OW, rq)
 					continue
 				}
-				kernels.IgemmWXQ(packed[g], cols, xq, grid8, tile, rq)
+				gemm(packed[g], cols, xq, grid8, tile, rq)
 				for c := range mg {
 					gridOut{l.wq, OW}.copyRuns(out[(n*a.M+g*mg+c)*OH*OW:][:OH*OW], grid8[c*tile:][:cols], p0)
 				}

@@ -4,6 +4,7 @@
 package runtime
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
 
@@ -527,6 +528,7 @@ func dmRemapAs[T any](ctx *Context, dstAny any, src []T, fillAny any, inShape, s
 				}
 			case rep == 1:
 				copy(drow, src[base:base+inner])
+			case rep == 2 && doubleBytes(any(drow), any(src[base:base+inner/2])):
 			case rep == 2:
 				srow := src[base : base+inner/2]
 				for i, v := range srow {
@@ -571,6 +573,29 @@ func dmRemapAs[T any](ctx *Context, dstAny any, src []T, fillAny any, inShape, s
 		run(0, rows)
 	}
 	return nil
+}
+
+// doubleBytes writes each byte of src twice into dst (nearest upsampling
+// by 2 of 8-bit data), eight output bytes per step, and reports whether
+// the slices were bytes.
+func doubleBytes(dstAny, srcAny any) bool {
+	dst, ok := dstAny.([]uint8)
+	src, ok2 := srcAny.([]uint8)
+	if !ok || !ok2 {
+		return false
+	}
+	i := 0
+	for ; i+4 <= len(src); i += 4 {
+		// b0 b1 b2 b3 → b0 b0 b1 b1 b2 b2 b3 b3 (little-endian words).
+		v := uint64(binary.LittleEndian.Uint32(src[i:]))
+		v = (v | v<<16) & 0x0000FFFF0000FFFF
+		v = (v | v<<8) & 0x00FF00FF00FF00FF
+		binary.LittleEndian.PutUint64(dst[2*i:], v|v<<8)
+	}
+	for ; i < len(src); i++ {
+		dst[2*i], dst[2*i+1] = src[i], src[i]
+	}
+	return true
 }
 
 func buildPad(n *graph.Node, opset int64) (Kernel, error) {

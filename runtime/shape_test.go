@@ -674,3 +674,27 @@ func dmRandomInts(rng *rand.Rand, shape []int) *Tensor {
 	}
 	return t
 }
+
+func TestDoubleBytes(t *testing.T) {
+	for n := range 20 {
+		src := make([]uint8, n)
+		for i := range src {
+			src[i] = uint8(i*37 + 200)
+		}
+		dst := make([]uint8, 2*n+3)
+		if !doubleBytes(dst[:2*n], src) {
+			t.Fatal("bytes not taken")
+		}
+		for i, v := range src {
+			if dst[2*i] != v || dst[2*i+1] != v {
+				t.Fatalf("n=%d: %v from %v", n, dst, src)
+			}
+		}
+		if dst[2*n] != 0 {
+			t.Fatalf("n=%d: wrote past the end", n)
+		}
+	}
+	if doubleBytes([]float32{0, 0}, []float32{1}) {
+		t.Error("float32 data taken as bytes")
+	}
+}

@@ -143,12 +143,22 @@ func WXPreferred() bool { return activeI8.name != "avx2" }
 // out[i*ldo + p] for i < pw.M and p < n, and nothing else. The int32 sums
 // never leave the registers when the microkernel has a fused epilogue.
 func IgemmWXQ(pw *PackedW8, n int, xq []byte, out []byte, ldo int, rq []Requant) {
+	igemmWXQAny(pw, n, xq, out, ldo, rq, false, 0)
+}
+
+// IgemmWXH is IgemmWXQ with HardSwishRequantize's epilogue: rq[i].Scale
+// is row i's value scale and yScale the output's.
+func IgemmWXH(pw *PackedW8, n int, xq []byte, out []byte, ldo int, rq []Requant, yScale float32) {
+	igemmWXQAny(pw, n, xq, out, ldo, rq, true, yScale)
+}
+
+func igemmWXQAny(pw *PackedW8, n int, xq []byte, out []byte, ldo int, rq []Requant, hardSwish bool, yScale float32) {
 	panels := (n + WXPanel - 1) / WXPanel
 	if n < 1 || ldo < n || len(xq) < QuadsLen(pw.Kp, n) || len(out) < (pw.M-1)*ldo+n || len(rq) < pw.M {
 		panic(fmt.Sprintf("kernels: IgemmWXQ of %d×%d, %d columns, into %d bytes (stride %d)", pw.M, pw.K, n, len(out), ldo))
 	}
 	kq := pw.Kp / 4
-	if igemmWXQ(pw, n, xq, out, ldo, rq) {
+	if igemmWXQ(pw, n, xq, out, ldo, rq, hardSwish, yScale) {
 		return
 	}
 	kern := activeWX()
@@ -160,6 +170,10 @@ func IgemmWXQ(pw *PackedW8, n int, xq []byte, out []byte, ldo int, rq []Requant)
 			kern(kq, pw.W[i*pw.Kp:], pw.Kp, x, tile[:], WXPanel)
 			for r := i; r < min(pw.M, i+wxRows); r++ {
 				q := &rq[r]
+				if hardSwish {
+					hardSwishRequantizeGo(out[r*ldo+p*WXPanel:][:cols], tile[(r-i)*WXPanel:], q.Add, q.Scale, yScale, q.Lo, q.Hi, q.ZP)
+					continue
+				}
 				requantizeGo(out[r*ldo+p*WXPanel:][:cols], tile[(r-i)*WXPanel:], q.Add, q.Scale, q.Lo, q.Hi, q.ZP)
 			}
 		}

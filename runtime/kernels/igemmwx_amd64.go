@@ -45,7 +45,7 @@ func packQuads(dst []byte, stride int, r0, r1, r2, r3 []byte, panels int, x byte
 	packQuadsAVX2(&dst[0], stride, &r0[0], &r1[0], &r2[0], &r3[0], panels, x)
 }
 
-func igemmWXQ(pw *PackedW8, n int, xq []byte, out []byte, ldo int, rq []Requant) bool {
+func igemmWXQ(pw *PackedW8, n int, xq []byte, out []byte, ldo int, rq []Requant, hardSwish bool, yScale float32) bool {
 	if activeI8.name != "vnni" && activeI8.name != "vnni16" {
 		return false
 	}
@@ -59,6 +59,10 @@ func igemmWXQ(pw *PackedW8, n int, xq []byte, out []byte, ldo int, rq []Requant)
 			mask = ^uint32(0)
 		}
 		for i := 0; i < pw.M; i += wxRows {
+			if hardSwish {
+				igemmWXH8x32VNNI(kq, &pw.W[i*pw.Kp], pw.Kp, &x[0], &out[i*ldo+p*WXPanel], ldo, &rq[i], min(wxRows, pw.M-i), mask, yScale)
+				continue
+			}
 			igemmWXQ8x32VNNI(kq, &pw.W[i*pw.Kp], pw.Kp, &x[0], &out[i*ldo+p*WXPanel], ldo, &rq[i], min(wxRows, pw.M-i), mask)
 		}
 	}
@@ -91,6 +95,13 @@ func igemmTapsQ(pw *PackedW8, n int, xq []byte, base int, taps []int, q, quadStr
 	}
 	return true
 }
+
+// igemmWXH8x32VNNI is igemmWXQ8x32VNNI with the hard-swish requantization
+// of hardSwishRequantizeAVX512 (row i's Requant holds the value's scale;
+// yScale is the output's).
+//
+//go:noescape
+func igemmWXH8x32VNNI(kq int, w *int8, ldw int, x *byte, out *byte, ldo int, rq *Requant, rows int, mask uint32, yScale float32)
 
 // igemmTapsQ8x32VNNI is igemmWXQ8x32VNNI with the activations of each
 // depth group read at x + taps[t] + q·quadStride (tap t, channel quad q)

@@ -224,6 +224,13 @@ func TestIgemmWXQMatchesLoop(t *testing.T) {
 
 func checkIgemmWXQ(t *testing.T, rng *rand.Rand, m, k, n int) {
 	t.Helper()
+	for _, hardSwish := range []bool{false, true} {
+		checkIgemmWXQForm(t, rng, m, k, n, hardSwish)
+	}
+}
+
+func checkIgemmWXQForm(t *testing.T, rng *rand.Rand, m, k, n int, hardSwish bool) {
+	t.Helper()
 	w := make([]int8, m*k)
 	for i := range w {
 		w[i] = int8(byte(rng.Uint32()))
@@ -247,13 +254,25 @@ func checkIgemmWXQ(t *testing.T, rng *rand.Rand, m, k, n int) {
 	for i := range out {
 		out[i] = guard
 	}
-	IgemmWXQ(pw, n, xq, out, ldo, rq)
+	yScale := float32(rng.Float64()*0.05 + 0.005)
+	if hardSwish {
+		for i := range rq {
+			rq[i].Scale *= 20 // values of a few units, around hard-swish's bend
+		}
+		IgemmWXH(pw, n, xq, out, ldo, rq, yScale)
+	} else {
+		IgemmWXQ(pw, n, xq, out, ldo, rq)
+	}
 	ldc := (n + 31) / 32 * 32
 	c := make([]int32, pw.Rows()*ldc)
 	IgemmWX(pw, n, xq, c, ldc)
 	want := make([]byte, n)
 	for i := range m {
-		requantizeGo(want, c[i*ldc:], rq[i].Add, rq[i].Scale, rq[i].Lo, rq[i].Hi, rq[i].ZP)
+		if hardSwish {
+			hardSwishRequantizeGo(want, c[i*ldc:], rq[i].Add, rq[i].Scale, yScale, rq[i].Lo, rq[i].Hi, rq[i].ZP)
+		} else {
+			requantizeGo(want, c[i*ldc:], rq[i].Add, rq[i].Scale, rq[i].Lo, rq[i].Hi, rq[i].ZP)
+		}
 		for p, v := range want {
 			if got := out[i*ldo+p]; got != v {
 				t.Fatalf("%dx%dx%d: out[%d,%d] = %d, want %d", m, k, n, i, p, got, v)
