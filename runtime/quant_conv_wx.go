@@ -599,13 +599,20 @@ func (k *intConvKernel) depthwiseVNNI(ctx *Context, a *qconvArgs, out []byte) {
 			rq := a.requantizer(c)
 			dstPlane := out[(n*a.M+c)*OH*OW:][:OH*OW]
 			kq := kernels.Requant{Add: adds[c], Scale: rq.scale, Lo: rq.lo, Hi: rq.hi, ZP: rq.zp}
+			rows := func(out []byte, ldo int, src []byte, lds int, rows, n int) {
+				if rq.hardSwish {
+					kernels.DepthwiseRowsH(out, ldo, src, lds, taps[c], rows, n, s1, kq, rq.yScale)
+					return
+				}
+				kernels.DepthwiseRowsQ(out, ldo, src, lds, taps[c], rows, n, s1, kq)
+			}
 			switch {
-			case rq.exact && !rq.hardSwish && p.flat:
-				kernels.DepthwiseRowsQ(grid8, p.n, plane, 0, taps[c], 1, p.n, s1, kq)
+			case rq.exact && p.flat:
+				rows(grid8, p.n, plane, 0, 1, p.n)
 				gridOut{p.wp, OW}.copyRuns(dstPlane, grid8, 0)
 				continue
-			case rq.exact && !rq.hardSwish:
-				kernels.DepthwiseRowsQ(dstPlane, OW, plane, s0*p.wp, taps[c], OH, OW, s1, kq)
+			case rq.exact:
+				rows(dstPlane, OW, plane, s0*p.wp, OH, OW)
 				continue
 			}
 			if sums == nil {

@@ -108,6 +108,16 @@ func NewDWTaps(quads []DWQuad) *DWTaps {
 // each row are written. src must hold (rows−1)·lds + DWReach(n, stride,
 // taps.Quads) bytes. rq must satisfy Requantize's conditions.
 func DepthwiseRowsQ(out []byte, ldo int, src []byte, lds int, taps *DWTaps, rows, n, stride int, rq Requant) {
+	depthwiseRowsQAny(out, ldo, src, lds, taps, rows, n, stride, rq, false, 0)
+}
+
+// DepthwiseRowsH is DepthwiseRowsQ with HardSwishRequantize's epilogue:
+// rq.Scale is the value's scale and yScale the output's.
+func DepthwiseRowsH(out []byte, ldo int, src []byte, lds int, taps *DWTaps, rows, n, stride int, rq Requant, yScale float32) {
+	depthwiseRowsQAny(out, ldo, src, lds, taps, rows, n, stride, rq, true, yScale)
+}
+
+func depthwiseRowsQAny(out []byte, ldo int, src []byte, lds int, taps *DWTaps, rows, n, stride int, rq Requant, hs bool, yScale float32) {
 	if stride != 1 && stride != 2 {
 		panic(fmt.Sprintf("kernels: DepthwiseRowsQ with stride %d", stride))
 	}
@@ -116,7 +126,7 @@ func DepthwiseRowsQ(out []byte, ldo int, src []byte, lds int, taps *DWTaps, rows
 	if rows < 1 || n < 1 || ldo < n || len(out) < (rows-1)*ldo+n || len(src) < (rows-1)*lds+reach {
 		panic(fmt.Sprintf("kernels: DepthwiseRowsQ of %d×%d outputs (stride %d) into %d bytes from %d", rows, n, ldo, len(out), len(src)))
 	}
-	if depthwiseRowsQ(out, ldo, src, lds, taps, rows, n, stride, rq) {
+	if depthwiseRowsQ(out, ldo, src, lds, taps, rows, n, stride, rq, hs, yScale) {
 		return
 	}
 	sums := make([]int32, (n+block-1)/block*block)
@@ -125,6 +135,10 @@ func DepthwiseRowsQ(out []byte, ldo int, src []byte, lds int, taps *DWTaps, rows
 			clear(sums)
 		} else {
 			depthwiseRowGo(sums, src[r*lds:], taps.Quads, stride)
+		}
+		if hs {
+			hardSwishRequantizeGo(out[r*ldo:][:n], sums, rq.Add, rq.Scale, yScale, rq.Lo, rq.Hi, rq.ZP)
+			continue
 		}
 		requantizeGo(out[r*ldo:][:n], sums, rq.Add, rq.Scale, rq.Lo, rq.Hi, rq.ZP)
 	}

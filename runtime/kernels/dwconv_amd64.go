@@ -43,7 +43,7 @@ func depthwiseRowVNNI(dst *int32, src *byte, offs *int, ws *uint32, nq, blocks i
 //go:noescape
 func depthwiseRow2VNNI(dst *int32, src *byte, offs *int, ws *uint32, nq, blocks int, add bool)
 
-func depthwiseRowsQ(out []byte, ldo int, src []byte, lds int, taps *DWTaps, rows, n, stride int, rq Requant) bool {
+func depthwiseRowsQ(out []byte, ldo int, src []byte, lds int, taps *DWTaps, rows, n, stride int, rq Requant, hs bool, yScale float32) bool {
 	if !dwAssembly() || len(taps.Quads) == 0 {
 		return false
 	}
@@ -52,7 +52,10 @@ func depthwiseRowsQ(out []byte, ldo int, src []byte, lds int, taps *DWTaps, rows
 	// the row's remaining outputs (byte mask).
 	block := DWBlock(stride)
 	full, rem := n/block, n%block
-	p := dwParams{add: rq.Add, scale: rq.Scale, lo: rq.Lo, hi: rq.Hi, zp: rq.ZP}
+	p := dwParams{add: rq.Add, scale: rq.Scale, lo: rq.Lo, hi: rq.Hi, zp: rq.ZP, yScale: yScale}
+	if hs {
+		p.hardSwish = 1
+	}
 	switch {
 	case rem == 0:
 	case rem <= block/2:
@@ -76,8 +79,10 @@ type dwParams struct {
 	scale, lo, hi float32 // 4, 8, 12
 	zp            int32   // 16
 	_             int32
-	tail          uint64 // 24
-	kind          int64  // 32
+	tail          uint64  // 24
+	kind          int64   // 32
+	yScale        float32 // 40: the output scale of the hard-swish form
+	hardSwish     int32   // 44: 1 for hardSwishRequantizeAVX512's epilogue
 }
 
 // depthwiseRowsQVNNI computes rows rows of outputs as depthwiseRowVNNI

@@ -146,8 +146,80 @@ dw2store:
 	VCVTTPS2DQ z, z; \
 	VPADDD Y29, z, z
 
+// The hard-swish forms (hardSwishRequantizeGo): Z30 = 3, Z31 = 6,
+// Z24 = 0, Z23 = the output scale, Z22 scratch.
+#define DW_HSWZ(z) \
+	VPADDD Z25, z, z; \
+	VCVTDQ2PS z, z; \
+	VMULPS Z26, z, z; \
+	VADDPS Z30, z, Z22; \
+	VMAXPS Z24, Z22, Z22; \
+	VMINPS Z31, Z22, Z22; \
+	VMULPS Z22, z, z; \
+	VDIVPS Z31, z, z; \
+	VDIVPS Z23, z, z; \
+	VMAXPS Z27, z, z; \
+	VMINPS Z28, z, z; \
+	VCVTPS2DQ.RN_SAE z, z; \
+	VPADDD Z29, z, z
+
+#define DW_HSWY(z) \
+	VPADDD Y25, z, z; \
+	VCVTDQ2PS z, z; \
+	VMULPS Y26, z, z; \
+	VADDPS Y30, z, Y22; \
+	VMAXPS Y24, Y22, Y22; \
+	VMINPS Y31, Y22, Y22; \
+	VMULPS Y22, z, z; \
+	VDIVPS Y31, z, z; \
+	VDIVPS Y23, z, z; \
+	VMAXPS Y27, z, z; \
+	VMINPS Y28, z, z; \
+	VROUNDPS $0, z, z; \
+	VCVTTPS2DQ z, z; \
+	VPADDD Y29, z, z
+
+// The epilogue of the sums in z0…zn: requantize, or hard-swish and
+// quantize when K6 is set (labels h and e are the macro's own).
+#define DW_EPI4Z(z0, z1, z2, z3, h, e) \
+	KORTESTW K6, K6; \
+	JNZ h; \
+	DW_REQZ(z0); DW_REQZ(z1); DW_REQZ(z2); DW_REQZ(z3); \
+	JMP e; \
+h: \
+	DW_HSWZ(z0); DW_HSWZ(z1); DW_HSWZ(z2); DW_HSWZ(z3); \
+e:
+
+#define DW_EPI4Y(z0, z1, z2, z3, h, e) \
+	KORTESTW K6, K6; \
+	JNZ h; \
+	DW_REQY(z0); DW_REQY(z1); DW_REQY(z2); DW_REQY(z3); \
+	JMP e; \
+h: \
+	DW_HSWY(z0); DW_HSWY(z1); DW_HSWY(z2); DW_HSWY(z3); \
+e:
+
+#define DW_EPI2Z(z0, z1, h, e) \
+	KORTESTW K6, K6; \
+	JNZ h; \
+	DW_REQZ(z0); DW_REQZ(z1); \
+	JMP e; \
+h: \
+	DW_HSWZ(z0); DW_HSWZ(z1); \
+e:
+
+#define DW_EPI2Y(z0, z1, h, e) \
+	KORTESTW K6, K6; \
+	JNZ h; \
+	DW_REQY(z0); DW_REQY(z1); \
+	JMP e; \
+h: \
+	DW_HSWY(z0); DW_HSWY(z1); \
+e:
+
 // The parameters at AX (a dwParams) into Z25…Z29, the tail's byte masks
-// into K2…K5 and its kind into R11.
+// into K2…K5, the hard-swish flag into K6 with its constants in Z23,
+// Z24, Z30, Z31, and the tail's kind into AX.
 #define DW_LOAD_PARAMS \
 	VPBROADCASTD 0(AX), Z25; \
 	VBROADCASTSS 4(AX), Z26; \
@@ -159,6 +231,14 @@ dw2store:
 	KSHIFTRQ $16, K2, K3; \
 	KSHIFTRQ $32, K2, K4; \
 	KSHIFTRQ $48, K2, K5; \
+	VBROADCASTSS 40(AX), Z23; \
+	MOVL 44(AX), CX; \
+	KMOVW CX, K6; \
+	MOVL $0x40400000, CX; \
+	VPBROADCASTD CX, Z30; \
+	MOVL $0x40c00000, CX; \
+	VPBROADCASTD CX, Z31; \
+	VPXORD Z24, Z24, Z24; \
 	MOVQ 32(AX), AX
 
 // Sums of the block at byte R12 of the row at R8, with registers r0…r3
@@ -211,10 +291,7 @@ dwqblock:
 	// Requantize the sums where they are (Z_o holds outputs 4l+o in lane
 	// l), narrow each to 16 bytes and interleave the four: bytes, then
 	// words, give outputs 0-15, 16-31, 32-47, 48-63 in X12…X15.
-	DW_REQZ(Z0)
-	DW_REQZ(Z1)
-	DW_REQZ(Z2)
-	DW_REQZ(Z3)
+	DW_EPI4Z(Z0, Z1, Z2, Z3, dwh1, dwe1)
 	VPMOVDB Z0, X4
 	VPMOVDB Z1, X5
 	VPMOVDB Z2, X6
@@ -242,10 +319,7 @@ dwqtail:
 	CMPQ DX, $2
 	JNE dwqnext
 	DW1_SUMS(Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z8, dwqquad64)
-	DW_REQZ(Z0)
-	DW_REQZ(Z1)
-	DW_REQZ(Z2)
-	DW_REQZ(Z3)
+	DW_EPI4Z(Z0, Z1, Z2, Z3, dwh2, dwe2)
 	VPMOVDB Z0, X4
 	VPMOVDB Z1, X5
 	VPMOVDB Z2, X6
@@ -269,10 +343,7 @@ dwqtail32:
 	// 32 outputs: Y_o holds outputs 4l+o, l < 8; 8 bytes each, then
 	// outputs 0-15 and 16-31 in X12, X13.
 	DW1_SUMS(Y0, Y1, Y2, Y3, Y4, Y5, Y6, Y7, Y8, dwqquad32)
-	DW_REQY(Y0)
-	DW_REQY(Y1)
-	DW_REQY(Y2)
-	DW_REQY(Y3)
+	DW_EPI4Y(Y0, Y1, Y2, Y3, dwh3, dwe3)
 	VPMOVDB Y0, X4
 	VPMOVDB Y1, X5
 	VPMOVDB Y2, X6
@@ -337,8 +408,7 @@ dwq2block:
 	DW2_SUMS(Z0, Z1, Z4, Z5, Z8, dwq2quad)
 	// Z0 holds outputs 2l, Z1 outputs 2l+1: requantize, narrow to bytes
 	// and interleave them into outputs 0-15 (X6) and 16-31 (X7).
-	DW_REQZ(Z0)
-	DW_REQZ(Z1)
+	DW_EPI2Z(Z0, Z1, dwh4, dwe4)
 	VPMOVDB Z0, X4
 	VPMOVDB Z1, X5
 	VPUNPCKLBW X5, X4, X6
@@ -357,8 +427,7 @@ dwq2tail:
 	CMPQ DX, $2
 	JNE dwq2next
 	DW2_SUMS(Z0, Z1, Z4, Z5, Z8, dwq2quad32)
-	DW_REQZ(Z0)
-	DW_REQZ(Z1)
+	DW_EPI2Z(Z0, Z1, dwh5, dwe5)
 	VPMOVDB Z0, X4
 	VPMOVDB Z1, X5
 	VPUNPCKLBW X5, X4, X6
@@ -370,8 +439,7 @@ dwq2tail:
 
 dwq2tail16:
 	DW2_SUMS(Y0, Y1, Y4, Y5, Y8, dwq2quad16)
-	DW_REQY(Y0)
-	DW_REQY(Y1)
+	DW_EPI2Y(Y0, Y1, dwh6, dwe6)
 	VPMOVDB Y0, X4
 	VPMOVDB Y1, X5
 	VPUNPCKLBW X5, X4, X6

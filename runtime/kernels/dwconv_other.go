@@ -8,6 +8,6 @@ func depthwiseRow(dst []int32, src []byte, quads []DWQuad, stride int) {
 
 func dwAssembly() bool { return false }
 
-func depthwiseRowsQ(out []byte, ldo int, src []byte, lds int, taps *DWTaps, rows, n, stride int, rq Requant) bool {
+func depthwiseRowsQ(out []byte, ldo int, src []byte, lds int, taps *DWTaps, rows, n, stride int, rq Requant, hs bool, yScale float32) bool {
 	return false
 }

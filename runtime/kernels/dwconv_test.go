@@ -95,7 +95,8 @@ func TestDepthwiseRowsQMatchesLoop(t *testing.T) {
 				for _, n := range []int{1, 15, 16, 17, 31, 32, 33, 63, 64, 65, 80, 129} {
 					for _, nq := range []int{1, 3, 14, 70} {
 						rows := 1 + rng.IntN(4)
-						checkDepthwiseRowsQ(t, rng, rows, n, nq, stride)
+						checkDepthwiseRowsQ(t, rng, rows, n, nq, stride, false)
+						checkDepthwiseRowsQ(t, rng, rows, n, nq, stride, true)
 					}
 				}
 			}
@@ -104,7 +105,7 @@ func TestDepthwiseRowsQMatchesLoop(t *testing.T) {
 	}
 }
 
-func checkDepthwiseRowsQ(t *testing.T, rng *rand.Rand, rows, n, nq, stride int) {
+func checkDepthwiseRowsQ(t *testing.T, rng *rand.Rand, rows, n, nq, stride int, hardSwish bool) {
 	t.Helper()
 	quads := make([]DWQuad, nq)
 	for i := range quads {
@@ -125,13 +126,23 @@ func checkDepthwiseRowsQ(t *testing.T, rng *rand.Rand, rows, n, nq, stride int) 
 	}
 	zp := int32(rng.IntN(256))
 	rq := Requant{Add: int32(rng.IntN(20001) - 10000), Scale: float32(rng.Float64() * 1e-3), Lo: float32(-zp), Hi: float32(255 - zp), ZP: zp}
-	DepthwiseRowsQ(out, ldo, src, lds, NewDWTaps(quads), rows, n, stride, rq)
+	yScale := float32(0.04)
+	if hardSwish {
+		rq.Scale *= 30 // values of a few units, around hard-swish's bend
+		DepthwiseRowsH(out, ldo, src, lds, NewDWTaps(quads), rows, n, stride, rq, yScale)
+	} else {
+		DepthwiseRowsQ(out, ldo, src, lds, NewDWTaps(quads), rows, n, stride, rq)
+	}
 	block := DWBlock(stride)
 	sums := make([]int32, (n+block-1)/block*block)
 	want := make([]byte, n)
 	for r := range rows {
 		DepthwiseRow(sums, src[r*lds:], quads, n, stride)
-		requantizeGo(want, sums, rq.Add, rq.Scale, rq.Lo, rq.Hi, rq.ZP)
+		if hardSwish {
+			hardSwishRequantizeGo(want, sums, rq.Add, rq.Scale, yScale, rq.Lo, rq.Hi, rq.ZP)
+		} else {
+			requantizeGo(want, sums, rq.Add, rq.Scale, rq.Lo, rq.Hi, rq.ZP)
+		}
 		for i, v := range want {
 			if got := out[r*ldo+i]; got != v {
 				t.Fatalf("stride %d, %d rows of %d, %d quads: row %d output %d = %d, want %d", stride, rows, n, nq, r, i, got, v)
