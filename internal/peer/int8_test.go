@@ -32,8 +32,8 @@ const int8Agreement = 0.999
 // Runtime; a value that lands on the other side of a rounding tie moves
 // one step, and the difference grows through the layers after it.
 var int8AgreementBelow = map[string]float64{
-	"ppocr_cls_mobile_v2":   0.70, // 76.8% today
-	"ppocr_det_mobile_v1_1": 0.80, // 85.7% today
+	"ppocr_cls_mobile_v2":   0.70, // 73.3% today
+	"ppocr_det_mobile_v1_1": 0.95, // 98.9% today
 	"silero_vad_micro_v2":   0.90, // 100% today; 92.2% with MinMax ranges
 }
 
@@ -200,8 +200,17 @@ func TestINT8AgreesWithORT(t *testing.T) {
 		if err := graph.Save(qop, qopPath, graph.SaveOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		// onnxq runs the lowered model: its integer execution.
-		sess, err := runtime.NewSession(qop, runtime.Options{})
+		// onnxq runs its execution form: the standard units lowered as in
+		// the qop file, plus its own fused ones (hard-swish convolutions,
+		// Add/Mul), as run, bench and golden lower the model.
+		exec, err := quant.Clone(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := passes.Run(exec, &passes.Context{}, []passes.Pass{lower.PassWith(lower.Options{Activations: true, Arithmetic: true})}, passes.RunOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		sess, err := runtime.NewSession(exec, runtime.Options{})
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
