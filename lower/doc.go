@@ -1,5 +1,9 @@
 // Package lower rewrites QuantizeLinear/DequantizeLinear node units into
-// integer operators (QLinearConv, QLinearMatMul, ConvInteger,
-// MatMulInteger), folding scales so the integer kernels can apply them in
-// their epilogue.
+// integer operators (QLinearConv, QLinearMatMul), folding scales so the
+// integer kernels can apply them in their epilogue, and runs
+// data-movement units (Reshape, Concat, MaxPool, Resize…) on the
+// integers. With Options it also fuses units ONNX has no integer op for
+// into onnxq's own ai.onnxq ops, for onnxq's runtime only: a convolution
+// followed by hard-swish (activation.go) and the Add or Mul of two
+// quantized tensors (binary.go).
 package lower

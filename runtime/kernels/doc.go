@@ -93,6 +93,24 @@
 // storing column j of C as channel j. The weights are packed once per
 // model, the activations never: A is read where im2col wrote it.
 //
+// # Channel-major INT8 GEMM
+//
+// IgemmWX computes C = W·X with the int8 weights as rows (PackW8: rows
+// padded to 8, depth to 4) and the uint8 activations packed four depth
+// steps per column in panels of 32 columns (PackQuads), so C's rows are
+// output channels: the layout of NCHW. Its 8×32 microkernel broadcasts
+// four weight bytes per row and multiplies them with two ZMM registers of
+// activations (VPDPBUSD). IgemmWXQ and IgemmWXH requantize (or apply
+// hard-swish and quantize) in the registers and store bytes under a
+// column mask; IgemmTapsQ reads every tap of a convolution window as a
+// shifted run of channel-interleaved planes instead of a packed panel.
+// DepthwiseRow and DepthwiseRowsQ/H compute depthwise windows four taps
+// per VPDPBUSD over a bordered plane (strides 1 and 2): the bytes at
+// offsets 0…3 give the outputs of each residue mod 4, put back in order
+// after requantization by a byte interleave. QLinearBinary is the Add or
+// Mul of two dequantized 8-bit tensors, quantized, in one pass. All have
+// Go loops they equal bit for bit.
+//
 // # Row kernels
 //
 // Direct convolution and pooling work on whole rows: ConvRows (a bias
