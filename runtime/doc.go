@@ -29,7 +29,14 @@
 // Go twins). Results are deterministic: the thread count (Options.Threads,
 // Context.Parallel) never changes how an element is computed, so outputs
 // are bit-identical for any number of threads. Integer kernels accumulate
-// in int32 and are exact.
+// in int32 and are exact; Options.Requantizer chooses how QLinearConv and
+// QLinearMatMul requantize (float32 as ONNX Runtime, or fixed point:
+// quant_fixed.go). Besides the ONNX ops the registry holds onnxq's own
+// ai.onnxq ops that the lower package fuses (QLinearConv with a HardSwish
+// activation, QLinearAdd, QLinearMul).
+//
+// Options.TimeOps makes RunWithStats report the time per op type
+// (Stats.OpTimes, 'onnxq bench --ops').
 //
 // Options.Observer sees every value as it is produced. RunNodeTest and
 // CompareTensors run ONNX test folders with the backend tolerances. The
