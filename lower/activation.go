@@ -28,6 +28,11 @@ type Options struct {
 	// Arithmetic rewrites DQ, DQ → Add/Mul → Q units into ai.onnxq
 	// QLinearAdd/QLinearMul (binary.go; only onnxq's runtime runs them).
 	Arithmetic bool
+	// FloatOutputs runs the convolutions whose inputs are dequantized
+	// but whose output stays float as integer convolutions with a float32
+	// output: ai.onnxq QLinearConv without y_scale, whose value is
+	// float32(Σ(x−zx)(w−zw) + b)·(x_scale·w_scale[c]).
+	FloatOutputs bool
 }
 
 // onnxqDomain is the domain of onnxq's own integer ops.

@@ -2,6 +2,7 @@ package lower_test
 
 import (
 	"bytes"
+	"math"
 	"testing"
 
 	"github.com/onnxq/onnxq/graph"
@@ -9,6 +10,7 @@ import (
 	"github.com/onnxq/onnxq/lower"
 	"github.com/onnxq/onnxq/passes"
 	"github.com/onnxq/onnxq/quant"
+	"github.com/onnxq/onnxq/runtime"
 )
 
 // hardSwishModel is x → Conv → hard-swish (Add 3, Clip 0..6, Mul, Div 6)
@@ -96,5 +98,75 @@ func TestLowerHardSwish(t *testing.T) {
 	t.Logf("%d integers compared, %d differ, largest difference %d", total, differ, worst)
 	if total == 0 || worst > 1 || float64(differ) > 0.02*float64(total) {
 		t.Errorf("fused model: %d of %d integers differ from the QDQ model's, by up to %d", differ, total, worst)
+	}
+}
+
+// TestLowerFloatOutputs checks that with Options.FloatOutputs the
+// convolution whose output is a graph output (float) runs as an integer
+// convolution with a float32 output, close to the QDQ model's float one.
+func TestLowerFloatOutputs(t *testing.T) {
+	m := hardSwishModel(t)
+	src := calibdata.Synthetic(calibdata.Inputs(m), 4, 7)
+	cfg := quant.DefaultConfig()
+	cfg.BiasCorrection = false
+	if _, err := quant.Run(m, src, cfg); err != nil {
+		t.Fatal(err)
+	}
+	low, err := quant.Clone(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := &passes.Context{Values: map[string]any{}}
+	opts := lower.Options{Activations: true, Arithmetic: true, FloatOutputs: true}
+	if err := passes.Run(low, ctx, []passes.Pass{lower.PassWith(opts)}, passes.RunOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := low.Graph.Verify(); err != nil {
+		t.Fatal(err)
+	}
+	rep := ctx.Values[lower.ReportKey].(*lower.Report)
+	if rep.Lowered["ai.onnxq.QLinearConv(float output)"] != 1 || len(rep.Kept) != 0 {
+		t.Fatalf("lowered %v, kept %+v", rep.Lowered, rep.Kept)
+	}
+	if low.Graph.Outputs[0].Name != m.Graph.Outputs[0].Name {
+		t.Fatal("the graph output was renamed")
+	}
+	for _, n := range low.Graph.Nodes {
+		if n.OpType == "Conv" {
+			t.Fatalf("a float Conv is left: %s", n.Name)
+		}
+	}
+	ref, err := runtime.NewSession(m, runtime.Options{Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := runtime.NewSession(low, runtime.Options{Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range src.Len() {
+		s, err := src.Sample(i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := ref.Run(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		have, err := got.Run(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, w := range want {
+			h := have[name].F32()
+			for j, v := range w.F32() {
+				// The float convolution rounds its accumulation; the
+				// integer one rounds once. The hard-swish units before
+				// may also move an integer by one step.
+				if d := math.Abs(float64(h[j] - v)); d > 0.05*(1+math.Abs(float64(v))) {
+					t.Fatalf("sample %d, output %s[%d]: %v, want %v", i, name, j, h[j], v)
+				}
+			}
+		}
 	}
 }

@@ -74,7 +74,7 @@ func PassWith(opts Options) passes.Pass {
 			if err != nil {
 				return false, err
 			}
-			if _, ok := m.Opset(onnxqDomain); !ok && rep.Lowered[hardSwishOp]+rep.Lowered[onnxqDomain+".QLinearAdd"]+rep.Lowered[onnxqDomain+".QLinearMul"] > 0 {
+			if _, ok := m.Opset(onnxqDomain); !ok && rep.Lowered[hardSwishOp]+rep.Lowered[floatConvOp]+rep.Lowered[onnxqDomain+".QLinearAdd"]+rep.Lowered[onnxqDomain+".QLinearMul"] > 0 {
 				m.OpsetImports = append(m.OpsetImports, graph.OpsetImport{Domain: onnxqDomain, Version: 1})
 			}
 			if ctx != nil {
@@ -106,7 +106,12 @@ type unit struct {
 	// chain is the fused activation's nodes (activation.go), act its name.
 	chain []*graph.Node
 	act   string
+	// floatOut: the output stays float32 (Options.FloatOutputs).
+	floatOut bool
 }
+
+// floatConvOp names the float-output units in Report.Lowered.
+const floatConvOp = "ai.onnxq.QLinearConv(float output)"
 
 // hardSwishOp names the fused unit in Report.Lowered.
 const hardSwishOp = "ai.onnxq.QLinearConv(HardSwish)"
@@ -299,19 +304,40 @@ func match(n *graph.Node, opts Options) (*unit, string) {
 			}
 		}
 	}
-	y := n.Outputs[0]
+	why := u.matchOutput(n.Outputs[0], opts)
+	if why == "" {
+		return u, ""
+	}
+	// The convolution computes in its input's type: the x scale's, float32
+	// unless DequantizeLinear says otherwise (output_dtype, opset 21).
+	sx := u.x.Input(1)
+	if opts.FloatOutputs && n.OpType == "Conv" && sx != nil && sx.Const != nil && sx.Const.DType == graph.Float32 && u.x.AttrInt("output_dtype", 0) == 0 {
+		// The output stays float: an integer convolution whose sums are
+		// scaled back to float32 (ai.onnxq QLinearConv without y_scale).
+		u.chain, u.act, u.quants = nil, "", nil
+		u.floatOut, u.op = true, floatConvOp
+		return u, ""
+	}
+	return nil, why
+}
+
+// matchOutput checks that y, the output of u's node, is quantized: read
+// only by QuantizeLinear nodes with one set of 8-bit parameters, after a
+// hard-swish with opts.Activations. It returns why not, or "".
+func (u *unit) matchOutput(y *graph.Value, opts Options) string {
+	n := u.node
 	if slices.Contains(n.Graph.Outputs, y) {
-		return nil, "its float output is a graph output"
+		return "its float output is a graph output"
 	}
 	if len(y.Consumers) == 0 {
-		return nil, "its output is not quantized"
+		return "its output is not quantized"
 	}
 	if opts.Activations && n.OpType == "Conv" && !slices.ContainsFunc(y.Consumers, func(c *graph.Node) bool { return c.OpType == "QuantizeLinear" }) {
 		if chain := hardSwishChain(y); chain != nil {
 			u.chain, u.act, u.op = chain, "HardSwish", hardSwishOp
 			y = chain[len(chain)-1].Outputs[0]
 			if slices.Contains(n.Graph.Outputs, y) || len(y.Consumers) == 0 {
-				return nil, "its hard-swish output is not quantized"
+				return "its hard-swish output is not quantized"
 			}
 		}
 	}
@@ -320,27 +346,27 @@ func match(n *graph.Node, opts Options) (*unit, string) {
 	var t0 graph.DType
 	for i, q := range y.Consumers {
 		if q.OpType != "QuantizeLinear" || (q.Domain != "" && q.Domain != "ai.onnx") || q.Input(0) != y {
-			return nil, "its output is read by " + q.OpType + ", not only QuantizeLinear"
+			return "its output is read by " + q.OpType + ", not only QuantizeLinear"
 		}
 		s, z, ok := perTensorParams(q)
 		if !ok {
-			return nil, "its output's scale is not one constant"
+			return "its output's scale is not one constant"
 		}
 		out := q.Outputs[0]
 		if !eightBit(elemType(out)) {
-			return nil, "its output is not quantized to 8 bits"
+			return "its output is not quantized to 8 bits"
 		}
 		if q.AttrInt("saturate", 1) != 1 {
-			return nil, "its QuantizeLinear has attributes the integer ops lack"
+			return "its QuantizeLinear has attributes the integer ops lack"
 		}
 		if i == 0 {
 			s0, z0, t0 = s, z, elemType(out)
 		} else if s != s0 || z != z0 || elemType(out) != t0 {
-			return nil, "its output is quantized with different parameters"
+			return "its output is quantized with different parameters"
 		}
 		u.quants = append(u.quants, q)
 	}
-	return u, ""
+	return ""
 }
 
 // checkWeightParams accepts per-tensor weight parameters, or per output
@@ -423,6 +449,9 @@ func checkBias(u *unit) string {
 // rewrite replaces u by one integer node that takes over the name of the
 // first QuantizeLinear's output.
 func rewrite(g *graph.Graph, u *unit) error {
+	if u.floatOut {
+		return rewriteFloatOut(g, u)
+	}
 	n := u.node
 	xq, sx, zx := u.x.Input(0), u.x.Input(1), u.x.Input(2)
 	wq, sw, zw := u.w.Input(0), u.w.Input(1), u.w.Input(2)
@@ -481,6 +510,43 @@ func rewrite(g *graph.Graph, u *unit) error {
 			return err
 		}
 	}
+	if err := g.RemoveNode(n); err != nil {
+		return err
+	}
+	return g.Rename(result, name)
+}
+
+// rewriteFloatOut replaces the convolution of u by ai.onnxq QLinearConv
+// without y_scale and y_zero_point, whose float32 output takes over the
+// convolution's.
+func rewriteFloatOut(g *graph.Graph, u *unit) error {
+	n := u.node
+	xq, sx, zx := u.x.Input(0), u.x.Input(1), u.x.Input(2)
+	wq, sw, zw := u.w.Input(0), u.w.Input(1), u.w.Input(2)
+	var err error
+	if zx == nil {
+		if zx, err = zeroPoint(g, elemType(xq), n.Name+"_x_zero_point"); err != nil {
+			return err
+		}
+	}
+	if zw == nil {
+		if zw, err = zeroPoints(g, wq.Const.DType, sw.Const.Dims, n.Name+"_w_zero_point"); err != nil {
+			return err
+		}
+	}
+	inputs := []*graph.Value{xq, sx, zx, wq, sw, zw, nil, nil}
+	if u.bias != nil {
+		inputs = append(inputs, u.bias.Input(0))
+	}
+	y := n.Outputs[0]
+	lowered := &graph.Node{Name: n.Name, OpType: "QLinearConv", Domain: onnxqDomain, Inputs: inputs, Attrs: slices.Clone(n.Attrs)}
+	if err := g.InsertNode(slices.Index(g.Nodes, n), lowered, g.UniqueName(y.Name+"_lowered")); err != nil {
+		return err
+	}
+	result := lowered.Outputs[0]
+	result.DType, result.Shape = graph.Float32, y.Shape
+	g.ReplaceUses(y, result)
+	name := y.Name
 	if err := g.RemoveNode(n); err != nil {
 		return err
 	}

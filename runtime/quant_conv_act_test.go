@@ -136,3 +136,82 @@ func checkHardSwishConv(t *testing.T, rng *rand.Rand, C, M, G, k, H, W, s int) (
 	}
 	return len(out), exact
 }
+
+// TestQLinearConvFloatOutput checks ai.onnxq QLinearConv without y_scale:
+// the fast path equals the reference bit for bit, and both equal
+// float32(sum)·x_scale·w_scale of the exact integer sum.
+func TestQLinearConvFloatOutput(t *testing.T) {
+	for _, name := range kernels.IgemmKernelNames() {
+		restore, _ := kernels.UseIgemmKernel(name)
+		t.Run(name, func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(31, 32))
+			for trial := range 40 {
+				C, M, k := 1+rng.IntN(20), 1+rng.IntN(13), 1+2*rng.IntN(2)
+				G := 1
+				if trial%3 == 0 { // depthwise
+					C, G = M, M
+				}
+				H, W, s := k+rng.IntN(9), k+rng.IntN(30), 1+rng.IntN(2)
+				x := New(graph.Uint8, 1, C, H, W)
+				for i := range x.Data.([]uint8) {
+					x.Data.([]uint8)[i] = uint8(rng.IntN(256))
+				}
+				w := New(graph.Int8, M, C/G, k, k)
+				for i := range w.Data.([]int8) {
+					w.Data.([]int8)[i] = int8(rng.IntN(255) - 127)
+				}
+				ws := New(graph.Float32, M)
+				for i := range ws.F32() {
+					ws.F32()[i] = float32(rng.Float64()*0.01 + 1e-4)
+				}
+				bias := New(graph.Int32, M)
+				for i := range bias.Data.([]int32) {
+					bias.Data.([]int32)[i] = int32(rng.IntN(2001) - 1000)
+				}
+				xzp, wzp := New(graph.Uint8), New(graph.Int8, M)
+				xzp.Data.([]uint8)[0] = uint8(rng.IntN(256))
+				p := int64(k / 2)
+				node := &graph.Node{OpType: "QLinearConv", Domain: OnnxqDomain, Attrs: []*graph.Attribute{
+					graph.IntAttr("group", int64(G)), graph.IntsAttr("strides", int64(s), int64(s)), graph.IntsAttr("pads", p, p, p, p),
+				}}
+				kern, err := newIntConvAct(node)
+				if err != nil {
+					t.Fatal(err)
+				}
+				xs := float32(0.03)
+				in := []*Tensor{x, Scalar(xs), xzp, w, ws, wzp, nil, nil, bias}
+				forceReferenceQConv = true
+				want, err := kern.Run(&Context{Threads: 1, Node: node}, in)
+				forceReferenceQConv = false
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := kern.Run(&Context{Threads: 2, Node: node}, in)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if want[0].DType != graph.Float32 || !slices.Equal(got[0].F32(), want[0].F32()) {
+					t.Fatalf("trial %d: fast path differs from the reference", trial)
+				}
+				// One output by hand: channel 0 at (0, 0).
+				var sum int64 = int64(bias.Data.([]int32)[0])
+				zx := int64(xzp.Data.([]uint8)[0])
+				for ci := range C / G {
+					for i := range k {
+						for j := range k {
+							ih, iw := i-int(p), j-int(p)
+							if ih < 0 || iw < 0 || ih >= H || iw >= W {
+								continue
+							}
+							sum += (int64(x.Data.([]uint8)[(ci*H+ih)*W+iw]) - zx) * int64(w.Data.([]int8)[(ci*k+i)*k+j])
+						}
+					}
+				}
+				if v := float32(sum) * (xs * ws.F32()[0]); got[0].F32()[0] != v {
+					t.Fatalf("trial %d: output (0,0,0) = %v, want %v", trial, got[0].F32()[0], v)
+				}
+			}
+		})
+		restore()
+	}
+}

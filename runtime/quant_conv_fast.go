@@ -49,6 +49,8 @@ type qconvArgs struct {
 	// output is the quantized hard-swish of that value at yScale.
 	hardSwish bool
 	yScale    float32
+	// floatOut, when set, receives float32(sum)·scale instead of bytes.
+	floatOut []float32
 }
 
 // requantizer returns output channel m's requantization.

@@ -297,7 +297,7 @@ func (k *intConvKernel) fastConvWX(ctx *Context, a *qconvArgs, out []byte) {
 		rqs[m] = a.requantizer(m)
 	}
 	// With every channel's requantization exact the GEMM writes bytes.
-	fused := !slices.ContainsFunc(rqs, func(r requantizer) bool { return !r.exact })
+	fused := a.floatOut == nil && !slices.ContainsFunc(rqs, func(r requantizer) bool { return !r.exact })
 	kq8 := make([]kernels.Requant, a.M)
 	for m, r := range rqs {
 		kq8[m] = kernels.Requant{Add: adds[m], Scale: r.scale, Lo: r.lo, Hi: r.hi, ZP: r.zp}
@@ -363,6 +363,10 @@ func (k *intConvKernel) fastConvWX(ctx *Context, a *qconvArgs, out []byte) {
 			kernels.IgemmWX(packed[g], cols, xq, acc, tile)
 			for c := range mg {
 				m := g*mg + c
+				if a.floatOut != nil {
+					gridOut{l.wq, OW}.floats(a.floatOut[(n*a.M+m)*OH*OW:][:OH*OW], acc[c*tile:][:cols], p0, adds[m], a.scales[m])
+					continue
+				}
 				plane := out[(n*a.M+m)*OH*OW:][:OH*OW]
 				gridOut{l.wq, OW}.requantize(plane, acc[c*tile:][:cols], p0, &rqs[m], adds[m], a, bytesBuf)
 			}
@@ -596,6 +600,22 @@ func (k *intConvKernel) depthwiseVNNI(ctx *Context, a *qconvArgs, out []byte) {
 		for task := lo; task < hi; task++ {
 			n, c := task/C, task%C
 			p.fill(plane, xb[(n*C+c)*H*W:][:H*W], a, flip)
+			if a.floatOut != nil {
+				if sums == nil {
+					sums = make([]int32, (max(OW, p.n)+block-1)/block*block)
+				}
+				dst := a.floatOut[(n*a.M+c)*OH*OW:][:OH*OW]
+				if p.canFlat {
+					kernels.DepthwiseRow(sums, plane, quads[c], p.n, s1)
+					gridOut{p.wp, OW}.floats(dst, sums[:p.n], 0, adds[c], a.scales[c])
+					continue
+				}
+				for oh := range OH {
+					kernels.DepthwiseRow(sums, plane[oh*s0*p.wp:], quads[c], OW, s1)
+					gridOut{OW, OW}.floats(dst[oh*OW:][:OW], sums[:OW], 0, adds[c], a.scales[c])
+				}
+				continue
+			}
 			rq := a.requantizer(c)
 			dstPlane := out[(n*a.M+c)*OH*OW:][:OH*OW]
 			kq := kernels.Requant{Add: adds[c], Scale: rq.scale, Lo: rq.lo, Hi: rq.hi, ZP: rq.zp}
@@ -777,4 +797,70 @@ func (k *intConvKernel) convTaps(ctx *Context, a *qconvArgs, l *phaseLayout, pla
 			}
 		}
 	})
+}
+
+// runFloatOut runs ai.onnxq QLinearConv without y_scale: the float32
+// value float32(Σ(x−zx)(w−zw) + b)·(x_scale·w_scale[c]). The
+// channel-major and VNNI depthwise paths take it when they fit, else the
+// reference convolution: the same exact sums, so the same bits.
+func (k *intConvKernel) runFloatOut(ctx *Context, x, xzp, w, wzp, bias, xs, ws *Tensor) ([]*Tensor, error) {
+	xsv, err := readScales("x_scale", xs)
+	if err != nil {
+		return nil, err
+	}
+	wsv, err := readScales("w_scale", ws)
+	if err != nil {
+		return nil, err
+	}
+	if w.Rank() < 1 {
+		return nil, fmt.Errorf("w %v has no output channel axis", w)
+	}
+	m := w.Shape[0]
+	if len(xsv) != 1 || (len(wsv) != 1 && len(wsv) != m) {
+		return nil, fmt.Errorf("x_scale must be one value, w_scale one or one per output channel (%d)", m)
+	}
+	scales := make([]float32, m)
+	for c := range scales {
+		scales[c] = xsv[0] * wsv[min(c, len(wsv)-1)]
+	}
+	if a := k.newQConvArgs(x, xzp, w, wzp, bias, scales, 0, 0, 255, graph.Uint8); a != nil && !forceReferenceQConv {
+		depthwise := a.x.Shape[1] == a.G && a.M == a.G
+		if (depthwise && dwFits(a)) || (!depthwise && wxFits(a)) {
+			y := ctx.Alloc(graph.Float32, a.x.Shape[0], a.M, a.win.out[0], a.win.out[1])
+			a.floatOut = y.F32()
+			if depthwise {
+				k.depthwiseVNNI(ctx, a, nil)
+			} else {
+				k.fastConvWX(ctx, a, nil)
+			}
+			return []*Tensor{y}, nil
+		}
+	}
+	acc, shape, err := k.conv(ctx, x, w, xzp, wzp, bias)
+	if err != nil {
+		return nil, err
+	}
+	y := ctx.Alloc(graph.Float32, shape...)
+	out := y.F32()
+	size := cfNumel(shape[2:])
+	for e, v := range acc {
+		out[e] = float32(v) * scales[e/size%m]
+	}
+	return []*Tensor{y}, nil
+}
+
+// floats writes float32(sums[i] + add)·scale for the grid positions p0…
+// that are outputs into plane.
+func (g gridOut) floats(plane []float32, sums []int32, p0 int, add int32, scale float32) {
+	for p := p0; p < p0+len(sums); {
+		oh, ow := p/g.wq, p%g.wq
+		run := min(g.wq-ow, p0+len(sums)-p)
+		if ow < g.OW {
+			dst := plane[oh*g.OW+ow:][:min(run, g.OW-ow)]
+			for i, v := range sums[p-p0:][:len(dst)] {
+				dst[i] = float32(v+add) * scale
+			}
+		}
+		p += run
+	}
 }

@@ -48,15 +48,20 @@ const OnnxqDomain = "ai.onnxq"
 // in float32 arithmetic: the DequantizeLinear → Conv → hard-swish →
 // QuantizeLinear unit of a QDQ model, up to the rounding of its float
 // accumulation.
+//
+// Without y_scale and y_zero_point (and without activation) the output
+// is that float value itself, float32.
 func newIntConvAct(n *graph.Node) (Kernel, error) {
-	if act := n.AttrString("activation", ""); act != "HardSwish" {
+	act := n.AttrString("activation", "")
+	if act != "" && act != "HardSwish" {
 		return nil, fmt.Errorf("activation %q: only HardSwish is known", act)
 	}
 	k, err := newIntConv(n, true)
 	if err != nil {
 		return nil, err
 	}
-	k.(*intConvKernel).hardSwish = true
+	k.(*intConvKernel).hardSwish = act == "HardSwish"
+	k.(*intConvKernel).onnxq = true
 	return k, nil
 }
 
@@ -405,6 +410,9 @@ type intConvKernel struct {
 	tapWeights tapWeights
 	// hardSwish: ai.onnxq QLinearConv with activation HardSwish.
 	hardSwish bool
+	// onnxq: ai.onnxq QLinearConv, which may leave y_scale out (a float
+	// output).
+	onnxq bool
 }
 
 func newIntConv(n *graph.Node, linear bool) (Kernel, error) {
@@ -443,6 +451,9 @@ func (k *intConvKernel) Run(ctx *Context, in []*Tensor) ([]*Tensor, error) {
 		return []*Tensor{{DType: graph.Int32, Shape: shape, Data: acc}}, nil
 	}
 	xs, ws, ys, yzp := arg(1), arg(4), arg(6), arg(7)
+	if k.onnxq && ys == nil && yzp == nil && !k.hardSwish {
+		return k.runFloatOut(ctx, x, xzp, w, wzp, bias, xs, ws)
+	}
 	xsv, err := readScales("x_scale", xs)
 	if err != nil {
 		return nil, err
