@@ -87,23 +87,6 @@ func rewriteBinary(g *graph.Graph, u *binaryUnit) error {
 		}
 	}
 	inputs = append(inputs, q0.Input(1), zc)
-	out := q0.Outputs[0]
 	lowered := &graph.Node{Name: n.Name, OpType: "QLinear" + n.OpType, Domain: onnxqDomain, Inputs: inputs}
-	pos := slices.Index(g.Nodes, n)
-	if err := g.InsertNode(pos, lowered, g.UniqueName(out.Name+"_lowered")); err != nil {
-		return err
-	}
-	result := lowered.Outputs[0]
-	result.DType, result.Shape = elemType(out), out.Shape
-	name := out.Name
-	for _, q := range u.quants {
-		g.ReplaceUses(q.Outputs[0], result)
-		if err := g.RemoveNode(q); err != nil {
-			return err
-		}
-	}
-	if err := g.RemoveNode(n); err != nil {
-		return err
-	}
-	return g.Rename(result, name)
+	return replaceUnit(g, n, lowered, u.quants, nil)
 }

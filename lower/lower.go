@@ -453,67 +453,32 @@ func rewrite(g *graph.Graph, u *unit) error {
 		return rewriteFloatOut(g, u)
 	}
 	n := u.node
-	xq, sx, zx := u.x.Input(0), u.x.Input(1), u.x.Input(2)
-	wq, sw, zw := u.w.Input(0), u.w.Input(1), u.w.Input(2)
+	inputs, err := u.integerInputs(g)
+	if err != nil {
+		return err
+	}
 	q0 := u.quants[0]
 	sy, zy := q0.Input(1), q0.Input(2)
-	var err error
-	if zx == nil {
-		if zx, err = zeroPoint(g, elemType(xq), n.Name+"_x_zero_point"); err != nil {
-			return err
-		}
-	}
-	if zw == nil {
-		// Per channel, the zero point has the scale's shape.
-		if zw, err = zeroPoints(g, wq.Const.DType, sw.Const.Dims, n.Name+"_w_zero_point"); err != nil {
-			return err
-		}
-	}
 	if zy == nil {
 		if zy, err = zeroPoint(g, elemType(q0.Outputs[0]), n.Name+"_y_zero_point"); err != nil {
 			return err
 		}
 	}
-	inputs := []*graph.Value{xq, sx, zx, wq, sw, zw, sy, zy}
+	inputs = append(inputs, sy, zy)
 	if u.bias != nil {
 		inputs = append(inputs, u.bias.Input(0))
 	}
-	out := q0.Outputs[0]
 	lowered := &graph.Node{Name: n.Name, OpType: u.op, Inputs: inputs}
 	if u.act != "" {
 		lowered.OpType, lowered.Domain = "QLinearConv", onnxqDomain
 	}
 	if n.OpType == "Conv" {
-		for _, a := range n.Attrs {
-			lowered.Attrs = append(lowered.Attrs, a)
-		}
+		lowered.Attrs = slices.Clone(n.Attrs)
 		if u.act != "" {
 			lowered.Attrs = append(lowered.Attrs, graph.StringAttr("activation", u.act))
 		}
 	}
-	pos := slices.Index(g.Nodes, n)
-	tmp := g.UniqueName(out.Name + "_lowered")
-	if err := g.InsertNode(pos, lowered, tmp); err != nil {
-		return err
-	}
-	result := lowered.Outputs[0]
-	result.DType, result.Shape = elemType(out), out.Shape
-	name := out.Name
-	for _, q := range u.quants {
-		g.ReplaceUses(q.Outputs[0], result)
-		if err := g.RemoveNode(q); err != nil {
-			return err
-		}
-	}
-	for i := len(u.chain) - 1; i >= 0; i-- {
-		if err := g.RemoveNode(u.chain[i]); err != nil {
-			return err
-		}
-	}
-	if err := g.RemoveNode(n); err != nil {
-		return err
-	}
-	return g.Rename(result, name)
+	return replaceUnit(g, n, lowered, u.quants, u.chain)
 }
 
 // rewriteFloatOut replaces the convolution of u by ai.onnxq QLinearConv
@@ -521,20 +486,11 @@ func rewrite(g *graph.Graph, u *unit) error {
 // convolution's.
 func rewriteFloatOut(g *graph.Graph, u *unit) error {
 	n := u.node
-	xq, sx, zx := u.x.Input(0), u.x.Input(1), u.x.Input(2)
-	wq, sw, zw := u.w.Input(0), u.w.Input(1), u.w.Input(2)
-	var err error
-	if zx == nil {
-		if zx, err = zeroPoint(g, elemType(xq), n.Name+"_x_zero_point"); err != nil {
-			return err
-		}
+	inputs, err := u.integerInputs(g)
+	if err != nil {
+		return err
 	}
-	if zw == nil {
-		if zw, err = zeroPoints(g, wq.Const.DType, sw.Const.Dims, n.Name+"_w_zero_point"); err != nil {
-			return err
-		}
-	}
-	inputs := []*graph.Value{xq, sx, zx, wq, sw, zw, nil, nil}
+	inputs = append(inputs, nil, nil)
 	if u.bias != nil {
 		inputs = append(inputs, u.bias.Input(0))
 	}
@@ -551,6 +507,58 @@ func rewriteFloatOut(g *graph.Graph, u *unit) error {
 		return err
 	}
 	return g.Rename(result, name)
+}
+
+// replaceUnit puts lowered in the place of n: it is inserted before n,
+// reads what it was given, and its output, of the 8-bit type of the first
+// QuantizeLinear's, takes over every quantized output (and the first's
+// name); the QuantizeLinear nodes and n are removed. extra lists nodes
+// between n and the quantizations (a fused activation) to remove too.
+func replaceUnit(g *graph.Graph, n, lowered *graph.Node, quants, extra []*graph.Node) error {
+	out := quants[0].Outputs[0]
+	if err := g.InsertNode(slices.Index(g.Nodes, n), lowered, g.UniqueName(out.Name+"_lowered")); err != nil {
+		return err
+	}
+	result := lowered.Outputs[0]
+	result.DType, result.Shape = elemType(out), out.Shape
+	name := out.Name
+	for _, q := range quants {
+		g.ReplaceUses(q.Outputs[0], result)
+		if err := g.RemoveNode(q); err != nil {
+			return err
+		}
+	}
+	for i := len(extra) - 1; i >= 0; i-- {
+		if err := g.RemoveNode(extra[i]); err != nil {
+			return err
+		}
+	}
+	if err := g.RemoveNode(n); err != nil {
+		return err
+	}
+	return g.Rename(result, name)
+}
+
+// integerInputs returns x, its scale and zero point, w, its scales and
+// zero points of u, adding the zero points the integer ops require where
+// the DequantizeLinear nodes leave them out.
+func (u *unit) integerInputs(g *graph.Graph) ([]*graph.Value, error) {
+	n := u.node
+	xq, sx, zx := u.x.Input(0), u.x.Input(1), u.x.Input(2)
+	wq, sw, zw := u.w.Input(0), u.w.Input(1), u.w.Input(2)
+	var err error
+	if zx == nil {
+		if zx, err = zeroPoint(g, elemType(xq), n.Name+"_x_zero_point"); err != nil {
+			return nil, err
+		}
+	}
+	if zw == nil {
+		// Per channel, the zero point has the scale's shape.
+		if zw, err = zeroPoints(g, wq.Const.DType, sw.Const.Dims, n.Name+"_w_zero_point"); err != nil {
+			return nil, err
+		}
+	}
+	return []*graph.Value{xq, sx, zx, wq, sw, zw}, nil
 }
 
 // zeroPoint adds a scalar zero of type dt, for an omitted zero point the

@@ -136,22 +136,5 @@ func rewriteMove(g *graph.Graph, u *moveUnit) error {
 		k++
 	}
 	lowered := &graph.Node{Name: n.Name, OpType: n.OpType, Domain: n.Domain, Inputs: inputs, Attrs: slices.Clone(n.Attrs)}
-	out := u.quants[0].Outputs[0]
-	pos := slices.Index(g.Nodes, n)
-	if err := g.InsertNode(pos, lowered, g.UniqueName(out.Name+"_lowered")); err != nil {
-		return err
-	}
-	result := lowered.Outputs[0]
-	result.DType, result.Shape = elemType(out), out.Shape
-	name := out.Name
-	for _, q := range u.quants {
-		g.ReplaceUses(q.Outputs[0], result)
-		if err := g.RemoveNode(q); err != nil {
-			return err
-		}
-	}
-	if err := g.RemoveNode(n); err != nil {
-		return err
-	}
-	return g.Rename(result, name)
+	return replaceUnit(g, n, lowered, u.quants, nil)
 }

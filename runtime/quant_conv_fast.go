@@ -62,27 +62,29 @@ func (a *qconvArgs) requantizer(m int) requantizer {
 	return rq
 }
 
-// packedWeights caches a QLinearConv node's packed weights: they are
-// constants, packed on the first run and reused while the same tensor
-// comes in.
-type packedWeights struct {
+// groupCache caches what a QLinearConv node derives from its weights,
+// one value per group (packed matrices): the weights are constants, so it
+// is built on the first run and reused while the same tensor comes in.
+type groupCache[T any] struct {
 	mu     sync.Mutex
-	source *int8 // first element of the weights packed
+	source *int8 // first element of the weights it was built from
 	size   int
-	groups []*kernels.PackedB8
+	groups []T
 }
 
-// get returns the weights w (M×K per group layout) packed per group.
-func (c *packedWeights) get(w []int8, groups, mg, k int) []*kernels.PackedB8 {
+// get returns the cached values for w, building them with build (per
+// group) when w is not the tensor they came from.
+func (c *groupCache[T]) get(w []int8, groups int, build func(g int) T) []T {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(w) > 0 && c.source == &w[0] && c.size == len(w) && len(c.groups) == groups {
 		return c.groups
 	}
-	c.groups = make([]*kernels.PackedB8, groups)
+	c.groups = make([]T, groups)
 	for g := range groups {
-		c.groups[g] = kernels.PackB8(k, mg, w[g*mg*k:(g+1)*mg*k], k, true)
+		c.groups[g] = build(g)
 	}
+	c.source = nil
 	if len(w) > 0 {
 		c.source = &w[0]
 	}
@@ -176,7 +178,9 @@ func (k *intConvKernel) fastQLinearConv(ctx *Context, a *qconvArgs) *Tensor {
 		return y
 	}
 	if a.packed == nil {
-		a.packed = k.weights.get(a.w, a.G, mg, K)
+		a.packed = k.weights.get(a.w, a.G, func(g int) *kernels.PackedB8 {
+			return kernels.PackB8(K, mg, a.w[g*mg*K:(g+1)*mg*K], K, true)
+		})
 	}
 	xu8, _ := a.x.Data.([]uint8)
 	xb := outputBytes(a.x) // x's bytes, uint8 or int8 alike

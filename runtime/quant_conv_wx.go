@@ -62,32 +62,6 @@ func scratchInt32s(n int) ([]int32, func()) {
 	return *p, func() { int32Pool.Put(p) }
 }
 
-// packedWeightsWX caches a QLinearConv node's weights packed for
-// kernels.IgemmWX, one matrix per group, like packedWeights.
-type packedWeightsWX struct {
-	mu     sync.Mutex
-	source *int8
-	size   int
-	groups []*kernels.PackedW8
-}
-
-func (c *packedWeightsWX) get(w []int8, groups, mg, k int) []*kernels.PackedW8 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(w) > 0 && c.source == &w[0] && c.size == len(w) && len(c.groups) == groups {
-		return c.groups
-	}
-	c.groups = make([]*kernels.PackedW8, groups)
-	for g := range groups {
-		c.groups[g] = kernels.PackW8(mg, k, w[g*mg*k:(g+1)*mg*k], k)
-	}
-	if len(w) > 0 {
-		c.source = &w[0]
-	}
-	c.size = len(w)
-	return c.groups
-}
-
 // wxFits reports whether a goes through the channel-major path: the
 // selected INT8 microkernel prefers it, the convolution is not depthwise
 // (that has its own loop) and every weight zero point is 0.
@@ -240,7 +214,9 @@ func (k *intConvKernel) fastConvWX(ctx *Context, a *qconvArgs, out []byte) {
 	OH, OW := a.win.out[0], a.win.out[1]
 	cg, mg := C/a.G, a.M/a.G
 	K := cg * a.kh * a.kw
-	packed := k.wxWeights.get(a.w, a.G, mg, K)
+	packed := k.wxWeights.get(a.w, a.G, func(g int) *kernels.PackedW8 {
+		return kernels.PackW8(mg, K, a.w[g*mg*K:(g+1)*mg*K], K)
+	})
 	kp := packed[0].Kp
 	xb := outputBytes(a.x)
 	flip := a.x.DType == graph.Int8
@@ -687,43 +663,21 @@ func (k *intConvKernel) runHardSwish(ctx *Context, x, xzp, w, wzp, bias *Tensor,
 	return []*Tensor{y}, nil
 }
 
-// tapWeights caches a node's weights for kernels.IgemmTapsQ: per group,
-// rows of taps × channel quads × 4 (channels past the group's padded
-// with zeros).
-type tapWeights struct {
-	mu     sync.Mutex
-	source *int8
-	size   int
-	groups []*kernels.PackedW8
-}
-
-func (c *tapWeights) get(w []int8, groups, mg, cg, taps int) []*kernels.PackedW8 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(w) > 0 && c.source == &w[0] && c.size == len(w) && len(c.groups) == groups {
-		return c.groups
-	}
+// tapWeights orders group g's weights for kernels.IgemmTapsQ: rows of
+// taps × channel quads × 4, channels past the group's padded with zeros.
+func tapWeights(w []int8, g, mg, cg, taps int) *kernels.PackedW8 {
 	cq := (cg + 3) / 4
 	depth := taps * cq * 4
-	c.groups = make([]*kernels.PackedW8, groups)
 	row := make([]int8, mg*depth)
-	for g := range groups {
-		clear(row)
-		for m := range mg {
-			src := w[(g*mg+m)*cg*taps:][:cg*taps]
-			for ci := range cg {
-				for t := range taps {
-					row[m*depth+(t*cq+ci/4)*4+ci%4] = src[ci*taps+t]
-				}
+	for m := range mg {
+		src := w[(g*mg+m)*cg*taps:][:cg*taps]
+		for ci := range cg {
+			for t := range taps {
+				row[m*depth+(t*cq+ci/4)*4+ci%4] = src[ci*taps+t]
 			}
 		}
-		c.groups[g] = kernels.PackW8(mg, depth, row, depth)
 	}
-	if len(w) > 0 {
-		c.source = &w[0]
-	}
-	c.size = len(w)
-	return c.groups
+	return kernels.PackW8(mg, depth, row, depth)
 }
 
 // wxTapCols is how many output grid positions one task of convTaps
@@ -740,7 +694,7 @@ func (k *intConvKernel) convTaps(ctx *Context, a *qconvArgs, l *phaseLayout, pla
 	cg, mg := C/a.G, a.M/a.G
 	taps := a.kh * a.kw
 	cq := (cg + 3) / 4
-	pws := k.tapWeights.get(a.w, a.G, mg, cg, taps)
+	pws := k.tapWeights.get(a.w, a.G, func(g int) *kernels.PackedW8 { return tapWeights(a.w, g, mg, cg, taps) })
 	phases := l.s0 * l.s1
 	quadStride := 4 * l.planeLen
 	per := phases * cq * quadStride // packed bytes of one image and group
@@ -804,20 +758,9 @@ func (k *intConvKernel) convTaps(ctx *Context, a *qconvArgs, l *phaseLayout, pla
 // channel-major and VNNI depthwise paths take it when they fit, else the
 // reference convolution: the same exact sums, so the same bits.
 func (k *intConvKernel) runFloatOut(ctx *Context, x, xzp, w, wzp, bias, xs, ws *Tensor) ([]*Tensor, error) {
-	xsv, err := readScales("x_scale", xs)
+	xsv, wsv, m, err := convScales(xs, ws, w)
 	if err != nil {
 		return nil, err
-	}
-	wsv, err := readScales("w_scale", ws)
-	if err != nil {
-		return nil, err
-	}
-	if w.Rank() < 1 {
-		return nil, fmt.Errorf("w %v has no output channel axis", w)
-	}
-	m := w.Shape[0]
-	if len(xsv) != 1 || (len(wsv) != 1 && len(wsv) != m) {
-		return nil, fmt.Errorf("x_scale must be one value, w_scale one or one per output channel (%d)", m)
 	}
 	scales := make([]float32, m)
 	for c := range scales {

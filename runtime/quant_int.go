@@ -20,6 +20,7 @@ import (
 	"math"
 
 	"github.com/onnxq/onnxq/graph"
+	"github.com/onnxq/onnxq/runtime/kernels"
 )
 
 func registerQuantInt(r *Registry) {
@@ -401,13 +402,13 @@ type intConvKernel struct {
 	w       *windowAttrs
 	group   int
 	linear  bool // QLinearConv: requantize the result
-	weights packedWeights
+	weights groupCache[*kernels.PackedB8]
 	// wxWeights are the same weights packed for the channel-major path.
-	wxWeights packedWeightsWX
+	wxWeights groupCache[*kernels.PackedW8]
 	// dwTaps are the depthwise windows' tap groups.
 	dwTaps dwTaps
 	// tapWeights are the weights ordered tap by tap (convTaps).
-	tapWeights tapWeights
+	tapWeights groupCache[*kernels.PackedW8]
 	// hardSwish: ai.onnxq QLinearConv with activation HardSwish.
 	hardSwish bool
 	// onnxq: ai.onnxq QLinearConv, which may leave y_scale out (a float
@@ -454,11 +455,7 @@ func (k *intConvKernel) Run(ctx *Context, in []*Tensor) ([]*Tensor, error) {
 	if k.onnxq && ys == nil && yzp == nil && !k.hardSwish {
 		return k.runFloatOut(ctx, x, xzp, w, wzp, bias, xs, ws)
 	}
-	xsv, err := readScales("x_scale", xs)
-	if err != nil {
-		return nil, err
-	}
-	wsv, err := readScales("w_scale", ws)
+	xsv, wsv, m, err := convScales(xs, ws, w)
 	if err != nil {
 		return nil, err
 	}
@@ -466,12 +463,8 @@ func (k *intConvKernel) Run(ctx *Context, in []*Tensor) ([]*Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
-	if w.Rank() < 1 {
-		return nil, fmt.Errorf("w %v has no output channel axis", w)
-	}
-	m := w.Shape[0]
-	if len(xsv) != 1 || len(ysv) != 1 || (len(wsv) != 1 && len(wsv) != m) {
-		return nil, fmt.Errorf("x_scale and y_scale must be one value, w_scale one or one per output channel (%d)", m)
+	if len(ysv) != 1 {
+		return nil, fmt.Errorf("y_scale must be one value")
 	}
 	outType := x.DType
 	if yzp != nil {
@@ -528,6 +521,25 @@ func (k *intConvKernel) Run(ctx *Context, in []*Tensor) ([]*Tensor, error) {
 	y := ctx.Alloc(outType, shape...)
 	storeQuantized(y, vals)
 	return []*Tensor{y}, nil
+}
+
+// convScales reads a QLinearConv's x_scale (one value) and w_scale (one
+// or one per output channel of w); m is the number of output channels.
+func convScales(xs, ws, w *Tensor) (xsv, wsv []float32, m int, err error) {
+	if xsv, err = readScales("x_scale", xs); err != nil {
+		return nil, nil, 0, err
+	}
+	if wsv, err = readScales("w_scale", ws); err != nil {
+		return nil, nil, 0, err
+	}
+	if w.Rank() < 1 {
+		return nil, nil, 0, fmt.Errorf("w %v has no output channel axis", w)
+	}
+	m = w.Shape[0]
+	if len(xsv) != 1 || (len(wsv) != 1 && len(wsv) != m) {
+		return nil, nil, 0, fmt.Errorf("x_scale must be one value, w_scale one or one per output channel (%d)", m)
+	}
+	return xsv, wsv, m, nil
 }
 
 func ctxOp(ctx *Context) string {

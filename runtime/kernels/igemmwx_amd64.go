@@ -59,23 +59,20 @@ func igemmWXQ(pw *PackedW8, n int, xq []byte, out []byte, ldo int, rq []Requant,
 			mask = ^uint32(0)
 		}
 		for i := 0; i < pw.M; i += wxRows {
-			if hardSwish {
-				igemmWXH8x32VNNI(kq, &pw.W[i*pw.Kp], pw.Kp, &x[0], &out[i*ldo+p*WXPanel], ldo, &rq[i], min(wxRows, pw.M-i), mask, yScale)
-				continue
-			}
-			igemmWXQ8x32VNNI(kq, &pw.W[i*pw.Kp], pw.Kp, &x[0], &out[i*ldo+p*WXPanel], ldo, &rq[i], min(wxRows, pw.M-i), mask)
+			igemmWXQ8x32VNNI(kq, &pw.W[i*pw.Kp], pw.Kp, &x[0], &out[i*ldo+p*WXPanel], ldo, &rq[i], min(wxRows, pw.M-i), mask, yScale, hardSwish)
 		}
 	}
 	return true
 }
 
 // igemmWXQ8x32VNNI is igemmWX8x32VNNI with the requantization of
-// requantizeAVX512 applied to its first rows rows (row i by rq[i]) and
-// their bytes stored at out + i·ldo under the column mask (bit j for
-// column j).
+// requantizeAVX512 (or, with hardSwish, of hardSwishRequantizeAVX512 with
+// row i's Requant holding the value's scale and yScale the output's)
+// applied to its first rows rows (row i by rq[i]) and their bytes stored
+// at out + i·ldo under the column mask (bit j for column j).
 //
 //go:noescape
-func igemmWXQ8x32VNNI(kq int, w *int8, ldw int, x *byte, out *byte, ldo int, rq *Requant, rows int, mask uint32)
+func igemmWXQ8x32VNNI(kq int, w *int8, ldw int, x *byte, out *byte, ldo int, rq *Requant, rows int, mask uint32, yScale float32, hardSwish bool)
 
 func igemmTapsQ(pw *PackedW8, n int, xq []byte, base int, taps []int, q, quadStride int, out []byte, ldo int, rq []Requant) bool {
 	if activeI8.name != "vnni" && activeI8.name != "vnni16" {
@@ -95,13 +92,6 @@ func igemmTapsQ(pw *PackedW8, n int, xq []byte, base int, taps []int, q, quadStr
 	}
 	return true
 }
-
-// igemmWXH8x32VNNI is igemmWXQ8x32VNNI with the hard-swish requantization
-// of hardSwishRequantizeAVX512 (row i's Requant holds the value's scale;
-// yScale is the output's).
-//
-//go:noescape
-func igemmWXH8x32VNNI(kq int, w *int8, ldw int, x *byte, out *byte, ldo int, rq *Requant, rows int, mask uint32, yScale float32)
 
 // igemmTapsQ8x32VNNI is igemmWXQ8x32VNNI with the activations of each
 // depth group read at x + taps[t] + q·quadStride (tap t, channel quad q)

@@ -13,6 +13,25 @@
 	VPDPBUSD t, Z16, c0; \
 	VPDPBUSD t, Z17, c1
 
+// Clear the sixteen accumulators Z0…Z15.
+#define WX_ZERO \
+	VPXORD Z0, Z0, Z0; \
+	VPXORD Z1, Z1, Z1; \
+	VPXORD Z2, Z2, Z2; \
+	VPXORD Z3, Z3, Z3; \
+	VPXORD Z4, Z4, Z4; \
+	VPXORD Z5, Z5, Z5; \
+	VPXORD Z6, Z6, Z6; \
+	VPXORD Z7, Z7, Z7; \
+	VPXORD Z8, Z8, Z8; \
+	VPXORD Z9, Z9, Z9; \
+	VPXORD Z10, Z10, Z10; \
+	VPXORD Z11, Z11, Z11; \
+	VPXORD Z12, Z12, Z12; \
+	VPXORD Z13, Z13, Z13; \
+	VPXORD Z14, Z14, Z14; \
+	VPXORD Z15, Z15, Z15
+
 #define WX_STORE(c0, c1) \
 	VMOVDQU32 c0, (DX); \
 	VMOVDQU32 c1, 64(DX); \
@@ -30,22 +49,7 @@ TEXT ·igemmWX8x32VNNI(SB), NOSPLIT, $0-48
 	LEAQ (R9)(R9*2), R10
 	LEAQ (R9)(R9*4), R11
 	LEAQ (R10)(R9*4), R12
-	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1
-	VPXORD Z2, Z2, Z2
-	VPXORD Z3, Z3, Z3
-	VPXORD Z4, Z4, Z4
-	VPXORD Z5, Z5, Z5
-	VPXORD Z6, Z6, Z6
-	VPXORD Z7, Z7, Z7
-	VPXORD Z8, Z8, Z8
-	VPXORD Z9, Z9, Z9
-	VPXORD Z10, Z10, Z10
-	VPXORD Z11, Z11, Z11
-	VPXORD Z12, Z12, Z12
-	VPXORD Z13, Z13, Z13
-	VPXORD Z14, Z14, Z14
-	VPXORD Z15, Z15, Z15
+	WX_ZERO
 
 wxloop:
 	VMOVDQU32 (DI), Z16
@@ -148,69 +152,6 @@ pqloop:
 	VPMOVDB c1, K3, 16(DX); \
 	ADDQ R8, DX
 
-// func igemmWXQ8x32VNNI(kq int, w *int8, ldw int, x *byte, out *byte, ldo int, rq *Requant, rows int, mask uint32)
-TEXT ·igemmWXQ8x32VNNI(SB), NOSPLIT, $0-68
-	MOVQ kq+0(FP), CX
-	MOVQ w+8(FP), SI
-	MOVQ ldw+16(FP), R9
-	MOVQ x+24(FP), DI
-	MOVQ out+32(FP), DX
-	MOVQ ldo+40(FP), R8
-	MOVQ rq+48(FP), AX
-	MOVQ rows+56(FP), R14
-	MOVL mask+64(FP), BX
-	KMOVD BX, K2
-	KSHIFTRD $16, K2, K3
-	LEAQ (R9)(R9*2), R10
-	LEAQ (R9)(R9*4), R11
-	LEAQ (R10)(R9*4), R12
-	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1
-	VPXORD Z2, Z2, Z2
-	VPXORD Z3, Z3, Z3
-	VPXORD Z4, Z4, Z4
-	VPXORD Z5, Z5, Z5
-	VPXORD Z6, Z6, Z6
-	VPXORD Z7, Z7, Z7
-	VPXORD Z8, Z8, Z8
-	VPXORD Z9, Z9, Z9
-	VPXORD Z10, Z10, Z10
-	VPXORD Z11, Z11, Z11
-	VPXORD Z12, Z12, Z12
-	VPXORD Z13, Z13, Z13
-	VPXORD Z14, Z14, Z14
-	VPXORD Z15, Z15, Z15
-
-wxqloop:
-	VMOVDQU32 (DI), Z16
-	VMOVDQU32 64(DI), Z17
-	PREFETCHT0 512(DI)
-	WX_ROW((SI), Z20, Z0, Z1)
-	WX_ROW((SI)(R9*1), Z21, Z2, Z3)
-	WX_ROW((SI)(R9*2), Z22, Z4, Z5)
-	WX_ROW((SI)(R10*1), Z23, Z6, Z7)
-	WX_ROW((SI)(R9*4), Z24, Z8, Z9)
-	WX_ROW((SI)(R11*1), Z25, Z10, Z11)
-	WX_ROW((SI)(R10*2), Z26, Z12, Z13)
-	WX_ROW((SI)(R12*1), Z27, Z14, Z15)
-	ADDQ $4, SI
-	ADDQ $128, DI
-	DECQ CX
-	JNZ wxqloop
-
-	WXQ_ROW(0, 0, Z0, Z1, wxqdone)
-	WXQ_ROW(1, 20, Z2, Z3, wxqdone)
-	WXQ_ROW(2, 40, Z4, Z5, wxqdone)
-	WXQ_ROW(3, 60, Z6, Z7, wxqdone)
-	WXQ_ROW(4, 80, Z8, Z9, wxqdone)
-	WXQ_ROW(5, 100, Z10, Z11, wxqdone)
-	WXQ_ROW(6, 120, Z12, Z13, wxqdone)
-	WXQ_ROW(7, 140, Z14, Z15, wxqdone)
-
-wxqdone:
-	VZEROUPPER
-	RET
-
 // The hard-swish form of WXQ_REQ (hardSwishRequantizeGo): Z18 = 3,
 // Z19 = 6, Z21 = 0, Z31 = the output scale, Z22 scratch.
 #define WXH_REQ(z) \
@@ -242,8 +183,8 @@ wxqdone:
 	VPMOVDB c1, K3, 16(DX); \
 	ADDQ R8, DX
 
-// func igemmWXH8x32VNNI(kq int, w *int8, ldw int, x *byte, out *byte, ldo int, rq *Requant, rows int, mask uint32)
-TEXT ·igemmWXH8x32VNNI(SB), NOSPLIT, $0-72
+// func igemmWXQ8x32VNNI(kq int, w *int8, ldw int, x *byte, out *byte, ldo int, rq *Requant, rows int, mask uint32, yScale float32, hardSwish bool)
+TEXT ·igemmWXQ8x32VNNI(SB), NOSPLIT, $0-73
 	MOVQ kq+0(FP), CX
 	MOVQ w+8(FP), SI
 	MOVQ ldw+16(FP), R9
@@ -255,28 +196,12 @@ TEXT ·igemmWXH8x32VNNI(SB), NOSPLIT, $0-72
 	MOVL mask+64(FP), BX
 	KMOVD BX, K2
 	KSHIFTRD $16, K2, K3
-	VBROADCASTSS yScale+68(FP), Z31
 	LEAQ (R9)(R9*2), R10
 	LEAQ (R9)(R9*4), R11
 	LEAQ (R10)(R9*4), R12
-	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1
-	VPXORD Z2, Z2, Z2
-	VPXORD Z3, Z3, Z3
-	VPXORD Z4, Z4, Z4
-	VPXORD Z5, Z5, Z5
-	VPXORD Z6, Z6, Z6
-	VPXORD Z7, Z7, Z7
-	VPXORD Z8, Z8, Z8
-	VPXORD Z9, Z9, Z9
-	VPXORD Z10, Z10, Z10
-	VPXORD Z11, Z11, Z11
-	VPXORD Z12, Z12, Z12
-	VPXORD Z13, Z13, Z13
-	VPXORD Z14, Z14, Z14
-	VPXORD Z15, Z15, Z15
+	WX_ZERO
 
-wxhloop:
+wxqloop:
 	VMOVDQU32 (DI), Z16
 	VMOVDQU32 64(DI), Z17
 	PREFETCHT0 512(DI)
@@ -291,23 +216,38 @@ wxhloop:
 	ADDQ $4, SI
 	ADDQ $128, DI
 	DECQ CX
-	JNZ wxhloop
+	JNZ wxqloop
 
+	MOVBLZX hardSwish+72(FP), BX
+	TESTQ BX, BX
+	JNZ wxqhs
+	WXQ_ROW(0, 0, Z0, Z1, wxqdone)
+	WXQ_ROW(1, 20, Z2, Z3, wxqdone)
+	WXQ_ROW(2, 40, Z4, Z5, wxqdone)
+	WXQ_ROW(3, 60, Z6, Z7, wxqdone)
+	WXQ_ROW(4, 80, Z8, Z9, wxqdone)
+	WXQ_ROW(5, 100, Z10, Z11, wxqdone)
+	WXQ_ROW(6, 120, Z12, Z13, wxqdone)
+	WXQ_ROW(7, 140, Z14, Z15, wxqdone)
+	JMP wxqdone
+
+wxqhs:
+	VBROADCASTSS yScale+68(FP), Z31
 	MOVL $0x40400000, BX // 3
 	VPBROADCASTD BX, Z18
 	MOVL $0x40c00000, BX // 6
 	VPBROADCASTD BX, Z19
 	VPXORD Z21, Z21, Z21
-	WXH_ROW(0, 0, Z0, Z1, wxhdone)
-	WXH_ROW(1, 20, Z2, Z3, wxhdone)
-	WXH_ROW(2, 40, Z4, Z5, wxhdone)
-	WXH_ROW(3, 60, Z6, Z7, wxhdone)
-	WXH_ROW(4, 80, Z8, Z9, wxhdone)
-	WXH_ROW(5, 100, Z10, Z11, wxhdone)
-	WXH_ROW(6, 120, Z12, Z13, wxhdone)
-	WXH_ROW(7, 140, Z14, Z15, wxhdone)
+	WXH_ROW(0, 0, Z0, Z1, wxqdone)
+	WXH_ROW(1, 20, Z2, Z3, wxqdone)
+	WXH_ROW(2, 40, Z4, Z5, wxqdone)
+	WXH_ROW(3, 60, Z6, Z7, wxqdone)
+	WXH_ROW(4, 80, Z8, Z9, wxqdone)
+	WXH_ROW(5, 100, Z10, Z11, wxqdone)
+	WXH_ROW(6, 120, Z12, Z13, wxqdone)
+	WXH_ROW(7, 140, Z14, Z15, wxqdone)
 
-wxhdone:
+wxqdone:
 	VZEROUPPER
 	RET
 
@@ -320,22 +260,7 @@ TEXT ·igemmTapsQ8x32VNNI(SB), NOSPLIT, $0-92
 	LEAQ (R9)(R9*2), R10
 	LEAQ (R9)(R9*4), R11
 	LEAQ (R10)(R9*4), R12
-	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1
-	VPXORD Z2, Z2, Z2
-	VPXORD Z3, Z3, Z3
-	VPXORD Z4, Z4, Z4
-	VPXORD Z5, Z5, Z5
-	VPXORD Z6, Z6, Z6
-	VPXORD Z7, Z7, Z7
-	VPXORD Z8, Z8, Z8
-	VPXORD Z9, Z9, Z9
-	VPXORD Z10, Z10, Z10
-	VPXORD Z11, Z11, Z11
-	VPXORD Z12, Z12, Z12
-	VPXORD Z13, Z13, Z13
-	VPXORD Z14, Z14, Z14
-	VPXORD Z15, Z15, Z15
+	WX_ZERO
 	MOVQ ntaps+0(FP), R14
 
 tqtap:
