@@ -57,13 +57,23 @@ func convMatMulModel(t *testing.T) *graph.Model {
 
 func lowerModel(t *testing.T, m *graph.Model) (*graph.Model, *lower.Report, string) {
 	t.Helper()
+	return lowerModelWith(t, m, lower.Options{})
+}
+
+// executionOptions are the lowering options of onnxq's execution form
+// (run, bench, golden).
+var executionOptions = lower.Options{Activations: true, Arithmetic: true, FloatOutputs: true}
+
+// lowerModelWith is lowerModel with opts.
+func lowerModelWith(t *testing.T, m *graph.Model, opts lower.Options) (*graph.Model, *lower.Report, string) {
+	t.Helper()
 	low, err := quant.Clone(m)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var log bytes.Buffer
 	ctx := &passes.Context{Log: &log, Values: map[string]any{}}
-	if err := passes.Run(low, ctx, []passes.Pass{lower.Pass()}, passes.RunOptions{}); err != nil {
+	if err := passes.Run(low, ctx, []passes.Pass{lower.PassWith(opts)}, passes.RunOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := low.Graph.Verify(); err != nil {
@@ -387,9 +397,10 @@ func TestIntegerExecutionSameOnEveryPath(t *testing.T) {
 	if _, err := quant.Run(m, calibSrc, cfg); err != nil {
 		t.Fatal(err)
 	}
-	low, rep, _ := lowerModel(t, m)
-	if rep.Lowered["QLinearConv"] == 0 {
-		t.Fatal("nothing lowered")
+	// onnxq's execution form: the fused units (Add, float outputs) too.
+	low, rep, _ := lowerModelWith(t, m, executionOptions)
+	if rep.Lowered["QLinearConv"] == 0 || rep.Lowered["ai.onnxq.QLinearConv(float output)"] == 0 {
+		t.Fatalf("lowered %v", rep.Lowered)
 	}
 	sample, err := src.Sample(src.Len() - 1)
 	if err != nil {
@@ -398,7 +409,7 @@ func TestIntegerExecutionSameOnEveryPath(t *testing.T) {
 	run := func(threads int) string {
 		var b strings.Builder
 		sess, err := runtime.NewSession(low, runtime.Options{Threads: threads, Observer: func(v *graph.Value, x *runtime.Tensor) {
-			if x.DType == graph.Uint8 || x.DType == graph.Int8 {
+			if x.DType == graph.Uint8 || x.DType == graph.Int8 || x.DType == graph.Float32 {
 				fmt.Fprintf(&b, "%s %v\n", v.Name, x.Data)
 			}
 		}})
