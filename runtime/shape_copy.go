@@ -164,6 +164,12 @@ func dmStrided[T any](ctx *Context, dst, src []T, p *dmPlan) {
 	}
 	n, dsl, ssl := p.shape[r-1], p.ds[r-1], p.ss[r-1]
 	outer := total / n
+	if r == 2 && dsl == 1 && ssl == 1 && n <= 4 {
+		// Many short rows (the last axis of box coordinates): a plain
+		// double loop, without the general index bookkeeping.
+		dmShortRows(dst, src, p.doff, p.soff, p.ds[0], p.ss[0], outer, n)
+		return
+	}
 	run := func(lo, hi int) {
 		var stack [8]int
 		idx := stack[:0]
@@ -221,6 +227,25 @@ func dmStrided[T any](ctx *Context, dst, src []T, p *dmPlan) {
 		ctx.Parallel(outer, run)
 	} else {
 		run(0, outer)
+	}
+}
+
+// dmShortRows copies rows rows of n ≤ 4 contiguous elements, row i from
+// src[soff + i·ss:] to dst[doff + i·ds:].
+func dmShortRows[T any](dst, src []T, doff, soff, ds, ss, rows, n int) {
+	for i := 0; i < rows; i++ {
+		d := dst[doff+i*ds:][:n]
+		s := src[soff+i*ss:][:n]
+		switch n {
+		case 1:
+			d[0] = s[0]
+		case 2:
+			d[0], d[1] = s[0], s[1]
+		case 3:
+			d[0], d[1], d[2] = s[0], s[1], s[2]
+		default:
+			copy(d, s)
+		}
 	}
 }
 

@@ -698,3 +698,26 @@ func TestDoubleBytes(t *testing.T) {
 		t.Error("float32 data taken as bytes")
 	}
 }
+
+func TestDMShortRows(t *testing.T) {
+	for n := 1; n <= 4; n++ {
+		rows, ss, ds := 7, n+3, n+1
+		src := make([]int32, rows*ss+5)
+		for i := range src {
+			src[i] = int32(i*31 + 7)
+		}
+		dst := make([]int32, rows*ds+4)
+		dmShortRows(dst, src, 2, 1, ds, ss, rows, n)
+		for i := range rows {
+			for j := range ds {
+				got, want := dst[2+i*ds+j], int32(0)
+				if j < n {
+					want = src[1+i*ss+j]
+				}
+				if got != want {
+					t.Fatalf("n=%d: dst row %d[%d] = %d, want %d", n, i, j, got, want)
+				}
+			}
+		}
+	}
+}
