@@ -24,7 +24,6 @@
 package runtime
 
 import (
-	"encoding/binary"
 	"fmt"
 	"math"
 	"slices"
@@ -111,6 +110,19 @@ func newPhaseLayout(a *qconvArgs) *phaseLayout {
 func (l *phaseLayout) fill(dst, x []byte, a *qconvArgs, zx byte) {
 	H, W := a.win.in[0], a.win.in[1]
 	top, left := a.win.padB[0], a.win.padB[1]
+	if l.s0 == 1 && l.s1 == 1 {
+		// One plane: zero points everywhere, then the input rows it
+		// holds copied in one call.
+		plane := dst[:l.planeLen]
+		fillBytes(plane, zx)
+		c0 := min(left, l.wq)
+		c1 := max(c0, min(l.wq, left+W))
+		ih0, ih1 := max(0, -top), min(H, l.hq-top)
+		if ih1 > ih0 && c1 > c0 {
+			kernels.CopyRows(plane[(ih0+top)*l.wq+c0:], l.wq, x[ih0*W+c0-left:], W, ih1-ih0, c1-c0, false)
+		}
+		return
+	}
 	var halves [2][]byte // a line's even and odd columns, for stride 2
 	if l.s1 == 2 {
 		halves[0], halves[1] = make([]byte, (W+1)/2), make([]byte, W/2)
@@ -454,29 +466,12 @@ func (p dwPlane) fill(dst, x []byte, a *qconvArgs, flip bool) {
 	top, left := a.win.padB[0], a.win.padB[1]
 	c0 := min(left, p.wp)
 	c1 := max(c0, min(p.wp, left+W))
-	for ih := max(0, -top); ih < H && ih+top < p.hp; ih++ {
-		row := dst[(ih+top)*p.wp:][:p.wp]
-		copyFlipped(row[c0:c1], x[ih*W+c0-left:], flip)
+	ih0, ih1 := max(0, -top), min(H, p.hp-top)
+	if ih1 > ih0 && c1 > c0 {
+		kernels.CopyRows(dst[(ih0+top)*p.wp+c0:], p.wp, x[ih0*W+c0-left:], W, ih1-ih0, c1-c0, flip)
 	}
 }
 
-// copyFlipped copies src into dst, xoring every byte with 0x80 when flip
-// is set.
-func copyFlipped(dst, src []byte, flip bool) {
-	n := copy(dst, src)
-	if !flip {
-		return
-	}
-	d := dst[:n]
-	i := 0
-	for ; i+8 <= n; i += 8 {
-		v := binary.LittleEndian.Uint64(d[i:])
-		binary.LittleEndian.PutUint64(d[i:], v^0x8080808080808080)
-	}
-	for ; i < n; i++ {
-		d[i] ^= 0x80
-	}
-}
 
 // dwQuads groups the taps of channel c's window into runs of up to four
 // consecutive bytes of the plane (kernels.DWQuad), window row by row.

@@ -4,6 +4,8 @@
 
 package kernels
 
+import "fmt"
+
 // MaxBytes sets dst[i] = max(a[i], b[i]) for i < len(dst), comparing the
 // bytes as uint8, or as int8 when signed. dst may be a or b, but must not
 // overlap them otherwise; a and b must be at least as long as dst.
@@ -46,5 +48,34 @@ func deinterleaveBytesGo(even, odd, src []byte) {
 	}
 	if len(even) > len(odd) {
 		even[len(odd)] = src[len(src)-1]
+	}
+}
+
+// CopyRows copies rows rows of n bytes, row r from src[r·srcStride:] to
+// dst[r·dstStride:], each byte xored with 0x80 when flip is set (int8
+// values read as uint8 plus 128): one call for a whole plane instead of a
+// copy per row.
+func CopyRows(dst []byte, dstStride int, src []byte, srcStride int, rows, n int, flip bool) {
+	if rows <= 0 || n <= 0 {
+		return
+	}
+	if n > dstStride || n > srcStride || len(dst) < (rows-1)*dstStride+n || len(src) < (rows-1)*srcStride+n {
+		panic(fmt.Sprintf("kernels: CopyRows of %d rows of %d bytes (strides %d, %d) between %d and %d bytes", rows, n, dstStride, srcStride, len(dst), len(src)))
+	}
+	var x byte
+	if flip {
+		x = 0x80
+	}
+	if copyRows(dst, dstStride, src, srcStride, rows, n, x) {
+		return
+	}
+	for r := range rows {
+		d := dst[r*dstStride:][:n]
+		copy(d, src[r*srcStride:][:n])
+		if x != 0 {
+			for i := range d {
+				d[i] ^= x
+			}
+		}
 	}
 }

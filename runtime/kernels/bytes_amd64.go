@@ -44,3 +44,20 @@ func deinterleaveBytes(even, odd, src []byte) {
 //
 //go:noescape
 func deinterleaveBytesAVX2(even, odd, src *byte, n int)
+
+// copyRows copies rows of 16 or more bytes with AVX2 and reports whether
+// it did.
+func copyRows(dst []byte, dstStride int, src []byte, srcStride int, rows, n int, x byte) bool {
+	if !requantAVX2 || n < 16 {
+		return false
+	}
+	copyRowsAVX2(&dst[0], dstStride, &src[0], srcStride, rows, n, x)
+	return true
+}
+
+// copyRowsAVX2 is CopyRows' loop for n ≥ 16: 32-byte blocks, then one
+// last block (32 or 16 bytes) ending at the row's last byte, overlapping
+// bytes already written with the same values.
+//
+//go:noescape
+func copyRowsAVX2(dst *byte, dstStride int, src *byte, srcStride int, rows, n int, x byte)

@@ -104,3 +104,56 @@ dloop:
 ddone:
 	VZEROUPPER
 	RET
+
+// func copyRowsAVX2(dst *byte, dstStride int, src *byte, srcStride int, rows, n int, x byte)
+TEXT ·copyRowsAVX2(SB), NOSPLIT, $0-49
+	MOVQ dst+0(FP), DI
+	MOVQ dstStride+8(FP), R8
+	MOVQ src+16(FP), SI
+	MOVQ srcStride+24(FP), R9
+	MOVQ rows+32(FP), CX
+	MOVQ n+40(FP), R10
+	MOVBLZX x+48(FP), AX
+	MOVD AX, X15
+	VPBROADCASTB X15, Y15
+
+crrow:
+	XORQ BX, BX
+	CMPQ R10, $32
+	JLT cr16
+
+cr32:
+	LEAQ 32(BX), DX
+	CMPQ DX, R10
+	JGT crtail32
+	VPXOR (SI)(BX*1), Y15, Y0
+	VMOVDQU Y0, (DI)(BX*1)
+	MOVQ DX, BX
+	JMP cr32
+
+crtail32:
+	CMPQ BX, R10
+	JEQ crnext
+	// The last 32 bytes of the row.
+	MOVQ R10, BX
+	SUBQ $32, BX
+	VPXOR (SI)(BX*1), Y15, Y0
+	VMOVDQU Y0, (DI)(BX*1)
+	JMP crnext
+
+cr16:
+	// 16 ≤ n < 32: the first and the last 16 bytes.
+	VPXOR (SI), X15, X0
+	VMOVDQU X0, (DI)
+	MOVQ R10, BX
+	SUBQ $16, BX
+	VPXOR (SI)(BX*1), X15, X1
+	VMOVDQU X1, (DI)(BX*1)
+
+crnext:
+	ADDQ R8, DI
+	ADDQ R9, SI
+	DECQ CX
+	JNZ crrow
+	VZEROUPPER
+	RET
