@@ -472,7 +472,6 @@ func (p dwPlane) fill(dst, x []byte, a *qconvArgs, flip bool) {
 	}
 }
 
-
 // dwQuads groups the taps of channel c's window into runs of up to four
 // consecutive bytes of the plane (kernels.DWQuad), window row by row.
 func dwQuads(a *qconvArgs, p dwPlane, c int) []kernels.DWQuad {
