@@ -595,31 +595,30 @@ func applyCompare(ctx *Context, def *compareDef, a, b *Tensor) (*Tensor, error) 
 	p := newBcastPlan(shape, a.Shape, b.Shape)
 	out := ctx.Alloc(graph.Bool, shape...)
 	res := out.Data.([]bool)
-	unsupported := fmt.Errorf("type %v is not supported", a.DType)
 	switch x := a.Data.(type) {
 	case []float32:
 		if def.f64 == nil {
-			return nil, unsupported
+			return nil, unsupportedType(a)
 		}
 		runBroadcast2(ctx, p, x, b.Data.([]float32), res, func(u, v float32) bool { return def.f64(float64(u), float64(v)) })
 	case []float64:
 		if def.f64 == nil {
-			return nil, unsupported
+			return nil, unsupportedType(a)
 		}
 		runBroadcast2(ctx, p, x, b.Data.([]float64), res, def.f64)
 	case []float16.Float16, []BFloat16:
 		if def.f64 == nil {
-			return nil, unsupported
+			return nil, unsupportedType(a)
 		}
 		runBroadcast2(ctx, p, floatsOf32(a), floatsOf32(b), res, func(u, v float32) bool { return def.f64(float64(u), float64(v)) })
 	case []string:
 		if def.str == nil {
-			return nil, unsupported
+			return nil, unsupportedType(a)
 		}
 		runBroadcast2(ctx, p, x, b.Data.([]string), res, def.str)
 	case []bool:
 		if def.boolean == nil {
-			return nil, unsupported
+			return nil, unsupportedType(a)
 		}
 		runBroadcast2(ctx, p, x, b.Data.([]bool), res, def.boolean)
 	default:
@@ -633,7 +632,7 @@ func applyCompare(ctx *Context, def *compareDef, a, b *Tensor) (*Tensor, error) 
 			y, _ := uintsOf(b)
 			runBroadcast2(ctx, p, x, y, res, def.u64)
 		default:
-			return nil, unsupported
+			return nil, unsupportedType(a)
 		}
 	}
 	return out, nil
@@ -904,23 +903,26 @@ func (def *unaryDef) f32Loop() func(dst, src []float32) {
 	}
 }
 
+// unsupportedType is the error of a unary op without a loop for x's type
+// (built only when it happens: a run of a supported type formats nothing).
+func unsupportedType(x *Tensor) error { return fmt.Errorf("type %v is not supported", x.DType) }
+
 func applyUnary(ctx *Context, def *unaryDef, x *Tensor) (*Tensor, error) {
 	if err := checkTensorData(x, "input"); err != nil {
 		return nil, err
 	}
-	unsupported := fmt.Errorf("type %v is not supported", x.DType)
 	out := ctx.Alloc(x.DType, x.Shape...)
 	switch d := x.Data.(type) {
 	case []float32:
 		if def.f32 == nil && def.f64 == nil {
-			return nil, unsupported
+			return nil, unsupportedType(x)
 		}
 		loop := def.f32Loop()
 		dst := out.F32()
 		parallelRanges(ctx, len(d), ewParallelGrain, func(lo, hi int) { loop(dst[lo:hi], d[lo:hi]) })
 	case []float16.Float16, []BFloat16:
 		if def.f32 == nil && def.f64 == nil {
-			return nil, unsupported
+			return nil, unsupportedType(x)
 		}
 		src := floatsOf32(x)
 		res := make([]float32, len(src))
@@ -928,56 +930,56 @@ func applyUnary(ctx *Context, def *unaryDef, x *Tensor) (*Tensor, error) {
 		storeFloats32(out, res)
 	case []float64:
 		if def.f64 == nil {
-			return nil, unsupported
+			return nil, unsupportedType(x)
 		}
 		mapSlice(ctx, d, out.Data.([]float64), def.f64)
 	case []int8:
 		if def.i64 == nil {
-			return nil, unsupported
+			return nil, unsupportedType(x)
 		}
 		mapSigned(ctx, d, out.Data.([]int8), def.i64)
 	case []int16:
 		if def.i64 == nil {
-			return nil, unsupported
+			return nil, unsupportedType(x)
 		}
 		mapSigned(ctx, d, out.Data.([]int16), def.i64)
 	case []int32:
 		if def.i64 == nil {
-			return nil, unsupported
+			return nil, unsupportedType(x)
 		}
 		mapSigned(ctx, d, out.Data.([]int32), def.i64)
 	case []int64:
 		if def.i64 == nil {
-			return nil, unsupported
+			return nil, unsupportedType(x)
 		}
 		mapSlice(ctx, d, out.Data.([]int64), def.i64)
 	case []uint8:
 		if def.u64 == nil || x.DType != graph.Uint8 {
-			return nil, unsupported
+			return nil, unsupportedType(x)
 		}
 		mapUnsigned(ctx, d, out.Data.([]uint8), def.u64)
 	case []uint16:
 		if def.u64 == nil {
-			return nil, unsupported
+			return nil, unsupportedType(x)
 		}
 		mapUnsigned(ctx, d, out.Data.([]uint16), def.u64)
 	case []uint32:
 		if def.u64 == nil {
-			return nil, unsupported
+			return nil, unsupportedType(x)
 		}
 		mapUnsigned(ctx, d, out.Data.([]uint32), def.u64)
 	case []uint64:
 		if def.u64 == nil {
-			return nil, unsupported
+			return nil, unsupportedType(x)
 		}
 		mapSlice(ctx, d, out.Data.([]uint64), def.u64)
 	case []bool:
 		if def.boolean == nil {
-			return nil, unsupported
+			return nil, unsupportedType(x)
 		}
 		mapSlice(ctx, d, out.Data.([]bool), def.boolean)
 	default:
-		return nil, unsupported
+		return nil, unsupportedType(x)
 	}
 	return out, nil
 }
