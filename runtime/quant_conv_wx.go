@@ -794,9 +794,7 @@ func (g gridOut) floats(plane []float32, sums []int32, p0 int, add int32, scale 
 		run := min(g.wq-ow, p0+len(sums)-p)
 		if ow < g.OW {
 			dst := plane[oh*g.OW+ow:][:min(run, g.OW-ow)]
-			for i, v := range sums[p-p0:][:len(dst)] {
-				dst[i] = float32(v+add) * scale
-			}
+			kernels.ScaleSums(dst, sums[p-p0:], add, scale)
 		}
 		p += run
 	}

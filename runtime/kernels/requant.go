@@ -96,3 +96,23 @@ func widenBytesGo(dst []float32, src []byte, sub float32, signed bool) {
 		dst[i] = float32(v) - sub
 	}
 }
+
+// ScaleSums sets dst[i] = float32(src[i] + add) · scale for i < len(dst)
+// (int32 wrapping add, float32 product): int32 sums back to float32 with
+// one rounding each. len(src) must be at least len(dst).
+func ScaleSums(dst []float32, src []int32, add int32, scale float32) {
+	if len(src) < len(dst) {
+		panic("kernels: ScaleSums source is shorter than its destination")
+	}
+	if len(dst) == 0 {
+		return
+	}
+	scaleSums(dst, src[:len(dst)], add, scale)
+}
+
+func scaleSumsGo(dst []float32, src []int32, add int32, scale float32) {
+	src = src[:len(dst)]
+	for i, v := range src {
+		dst[i] = float32(v+add) * scale
+	}
+}

@@ -102,3 +102,18 @@ func useRequantWidth(name string) (restore func()) {
 	requantAVX2, requantAVX512 = name != "go", name == "avx512"
 	return func() { requantAVX2, requantAVX512 = a2, a5 }
 }
+
+func scaleSums(dst []float32, src []int32, add int32, scale float32) {
+	n := len(dst) &^ 15
+	if !requantAVX512 || n == 0 {
+		scaleSumsGo(dst, src, add, scale)
+		return
+	}
+	scaleSumsAVX512(&dst[0], &src[0], n, add, scale)
+	scaleSumsGo(dst[n:], src[n:], add, scale)
+}
+
+// scaleSumsAVX512 is scaleSumsGo on n elements, n a multiple of 16.
+//
+//go:noescape
+func scaleSumsAVX512(dst *float32, src *int32, n int, add int32, scale float32)

@@ -185,3 +185,24 @@ r512loop16:
 r512done:
 	VZEROUPPER
 	RET
+
+// func scaleSumsAVX512(dst *float32, src *int32, n int, add int32, scale float32)
+TEXT ·scaleSumsAVX512(SB), NOSPLIT, $0-32
+	MOVQ         dst+0(FP), DI
+	MOVQ         src+8(FP), SI
+	MOVQ         n+16(FP), CX
+	MOVL         add+24(FP), AX
+	VPBROADCASTD AX, Z4
+	VBROADCASTSS scale+28(FP), Z1
+
+ssloop:
+	VPADDD    (SI), Z4, Z0
+	VCVTDQ2PS Z0, Z0
+	VMULPS    Z1, Z0, Z0
+	VMOVUPS   Z0, (DI)
+	ADDQ      $64, SI
+	ADDQ      $64, DI
+	SUBQ      $16, CX
+	JNZ       ssloop
+	VZEROUPPER
+	RET

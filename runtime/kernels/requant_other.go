@@ -19,3 +19,7 @@ func widenBytes(dst []float32, src []byte, sub float32, signed bool) {
 func requantWidths() []string { return []string{"go"} }
 
 func useRequantWidth(string) (restore func()) { return func() {} }
+
+func scaleSums(dst []float32, src []int32, add int32, scale float32) {
+	scaleSumsGo(dst, src, add, scale)
+}

@@ -114,3 +114,32 @@ func TestRequantizeSumsAndWidenBytesMatchGo(t *testing.T) {
 		}
 	}
 }
+
+func TestScaleSumsMatchesGo(t *testing.T) {
+	rng := rand.New(rand.NewPCG(35, 36))
+	for _, n := range []int{1, 15, 16, 17, 40, 100} {
+		src := make([]int32, n)
+		for i := range src {
+			src[i] = int32(rng.Uint32())
+		}
+		for _, add := range []int32{0, -5, 1<<31 - 1} {
+			scale := float32(rng.Float64() * 1e-3)
+			want := make([]float32, n)
+			scaleSumsGo(want, src, add, scale)
+			for _, wide := range requantWidths() {
+				restore := useRequantWidth(wide)
+				got := make([]float32, n+1)
+				ScaleSums(got[:n], src, add, scale)
+				restore()
+				for i := range n {
+					if got[i] != want[i] {
+						t.Fatalf("%s n %d: element %d = %v, want %v", wide, n, i, got[i], want[i])
+					}
+				}
+				if got[n] != 0 {
+					t.Fatalf("%s: wrote past the destination", wide)
+				}
+			}
+		}
+	}
+}
