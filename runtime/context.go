@@ -34,6 +34,16 @@ func (c *Context) requantizer() Requantizer {
 // element. Uint8 and int8 buffers come from the pool too, zeroed; other
 // types are freshly allocated (zeroed).
 func (c *Context) Alloc(dt graph.DType, shape ...int) *Tensor {
+	return c.alloc(dt, true, shape...)
+}
+
+// allocFull is Alloc for a kernel that writes every element: reused
+// 8-bit buffers are not cleared first.
+func (c *Context) allocFull(dt graph.DType, shape ...int) *Tensor {
+	return c.alloc(dt, false, shape...)
+}
+
+func (c *Context) alloc(dt graph.DType, clearBytes bool, shape ...int) *Tensor {
 	if (dt == graph.Float32 || dt == graph.Uint8 || dt == graph.Int8) && c != nil && c.ex != nil {
 		n := 1
 		for _, d := range shape {
@@ -46,7 +56,7 @@ func (c *Context) Alloc(dt graph.DType, shape ...int) *Tensor {
 			buf := c.ex.s.pool.getBytes(n)
 			if buf == nil {
 				buf = make([]byte, n)
-			} else {
+			} else if clearBytes {
 				clear(buf)
 			}
 			t := &Tensor{DType: dt, Shape: shape, Data: buf, pooled: true}

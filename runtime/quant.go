@@ -262,7 +262,7 @@ func (k *quantizeKernel) Run(ctx *Context, in []*Tensor) ([]*Tensor, error) {
 	if prec != graph.Float32 {
 		div = func(e, p int) float32 { return roundTo(roundTo(xs[e], prec)/roundTo(ss[p], prec), prec) }
 	}
-	y := ctx.Alloc(outType, x.Shape...)
+	y := ctx.allocFull(outType, x.Shape...) // every branch writes every element
 	if lo, hi, ok := quantRange(outType); ok {
 		zps := make([]int64, scale.Len())
 		if zp != nil {

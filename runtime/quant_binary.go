@@ -102,7 +102,7 @@ func (k qlinearBinaryKernel) Run(ctx *Context, in []*Tensor) ([]*Tensor, error) 
 	if broadcast {
 		return k.broadcast(ctx, a, b, p)
 	}
-	y := ctx.Alloc(a.DType, shape...)
+	y := ctx.allocFull(a.DType, shape...)
 	dst := outputBytes(y)
 	ab, bb := outputBytes(a), outputBytes(b)
 	// Chunks of whole 16-byte steps, split over the threads.

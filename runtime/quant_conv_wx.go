@@ -634,7 +634,7 @@ func (k *intConvKernel) runHardSwish(ctx *Context, x, xzp, w, wzp, bias *Tensor,
 		a.hardSwish, a.yScale = true, yScale
 		depthwise := a.x.Shape[1] == a.G && a.M == a.G
 		if (depthwise && dwFits(a)) || (!depthwise && wxFits(a)) {
-			y := ctx.Alloc(a.outType, a.x.Shape[0], a.M, a.win.out[0], a.win.out[1])
+			y := ctx.allocFull(a.outType, a.x.Shape[0], a.M, a.win.out[0], a.win.out[1])
 			if depthwise {
 				k.depthwiseVNNI(ctx, a, outputBytes(y))
 			} else {
