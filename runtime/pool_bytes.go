@@ -30,6 +30,16 @@ func maxPoolBytes(ctx *Context, win *window, x, y []byte, planes int, signed boo
 	if signed {
 		low = 0x80
 	}
+	if len(win.in) == 2 && kh == 2 && kw == 2 && sh == 2 && sw == 2 && dh == 1 && dw == 1 && padT == 0 && padL == 0 && 2*oh <= ih && 2*ow <= iw {
+		// The common 2×2, stride-2 window, no padding: one pass per
+		// output row over its two input rows.
+		ctx.Parallel(planes, func(first, end int) {
+			for pl := first; pl < end; pl++ {
+				kernels.MaxPool2x2(y[pl*oh*ow:(pl+1)*oh*ow], x[pl*ih*iw:(pl+1)*ih*iw], iw, oh, ow, signed)
+			}
+		})
+		return
+	}
 	// The padded row holds every column a tap reads.
 	width := max(padL+iw, (ow-1)*sw+(kw-1)*dw+1)
 	// With stride 2 each tap reads one half of the split row; larger

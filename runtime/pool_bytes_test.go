@@ -24,6 +24,7 @@ func TestMaxPoolBytesMatchesNaive(t *testing.T) {
 	// 5×5 stride 1 pad 2 (SPP), dilated and ceil_mode ones.
 	cases = append(cases,
 		poolCase{op: "MaxPool", n: 1, c: 3, in: []int{40, 130}, k: []int{2, 2}, s: []int{2, 2}, d: []int{1, 1}, pads: []int{0, 0, 0, 0}},
+		poolCase{op: "MaxPool", n: 2, c: 3, in: []int{41, 131}, k: []int{2, 2}, s: []int{2, 2}, d: []int{1, 1}, pads: []int{0, 0, 0, 0}},
 		poolCase{op: "MaxPool", n: 1, c: 2, in: []int{37, 177}, k: []int{3, 3}, s: []int{2, 2}, d: []int{1, 1}, pads: []int{1, 1, 1, 1}},
 		poolCase{op: "MaxPool", n: 2, c: 2, in: []int{20, 99}, k: []int{3, 3}, s: []int{1, 1}, d: []int{1, 1}, pads: []int{1, 1, 1, 1}},
 		poolCase{op: "MaxPool", n: 1, c: 2, in: []int{21, 70}, k: []int{5, 5}, s: []int{1, 1}, d: []int{1, 1}, pads: []int{2, 2, 2, 2}},

@@ -79,3 +79,30 @@ func CopyRows(dst []byte, dstStride int, src []byte, srcStride int, rows, n int,
 		}
 	}
 }
+
+// MaxPool2x2 sets out[r·n + o] = the maximum of in[2r·iw + 2o + {0, 1}]
+// and in[(2r+1)·iw + 2o + {0, 1}] for r < rows and o < n, comparing bytes
+// as uint8, or as int8 when signed: a plane's 2×2, stride-2 max pooling
+// (iw ≥ 2n).
+func MaxPool2x2(out, in []byte, iw, rows, n int, signed bool) {
+	if rows <= 0 || n <= 0 {
+		return
+	}
+	if iw < 2*n || len(out) < rows*n || len(in) < (2*rows-1)*iw+2*n {
+		panic("kernels: MaxPool2x2 planes are too small")
+	}
+	if maxPool2x2(out, in, iw, rows, n, signed) {
+		return
+	}
+	for r := range rows {
+		r0, r1, dst := in[2*r*iw:][:2*n], in[(2*r+1)*iw:][:2*n], out[r*n:][:n]
+		for o := range dst {
+			a, b, c, d := r0[2*o], r0[2*o+1], r1[2*o], r1[2*o+1]
+			if signed {
+				dst[o] = byte(max(int8(a), int8(b), int8(c), int8(d)))
+			} else {
+				dst[o] = max(a, b, c, d)
+			}
+		}
+	}
+}

@@ -4,6 +4,8 @@
 
 package kernels
 
+import "golang.org/x/sys/cpu"
+
 func maxBytes(dst, a, b []byte, signed bool) {
 	if !requantAVX2 || len(dst) < 16 {
 		maxBytesGo(dst, a, b, signed)
@@ -61,3 +63,24 @@ func copyRows(dst []byte, dstStride int, src []byte, srcStride int, rows, n int,
 //
 //go:noescape
 func copyRowsAVX2(dst *byte, dstStride int, src *byte, srcStride int, rows, n int, x byte)
+
+// maxPool2x2 pools the plane with AVX-512 and reports whether it did.
+func maxPool2x2(out, in []byte, iw, rows, n int, signed bool) bool {
+	if !cpu.X86.HasAVX512BW {
+		return false
+	}
+	// The last block of a row reads and writes under masks.
+	rem := n % 32
+	tail := uint64(1)<<(2*rem) - 1
+	maxPool2x2AVX512(&out[0], &in[0], iw, rows, n/32, tail, signed)
+	return true
+}
+
+// maxPool2x2AVX512 pools rows rows of blocks blocks of 32 outputs, then,
+// when tail (the byte mask of the last block's input, two bits per
+// output) is not 0, one masked block: the byte maximum of the two rows'
+// 64 bytes, then of each byte pair (a word shifted right by 8 against
+// itself), narrowed to the low bytes.
+//
+//go:noescape
+func maxPool2x2AVX512(out, in *byte, iw, rows, blocks int, tail uint64, signed bool)

@@ -157,3 +157,85 @@ crnext:
 	JNZ crrow
 	VZEROUPPER
 	RET
+
+// func maxPool2x2AVX512(out, in *byte, iw, rows, blocks int, tail uint64, signed bool)
+TEXT ·maxPool2x2AVX512(SB), NOSPLIT, $0-49
+	MOVQ out+0(FP), DI
+	MOVQ in+8(FP), R8
+	MOVQ iw+16(FP), R9
+	MOVQ rows+24(FP), R10
+	MOVQ tail+40(FP), AX
+	KMOVQ AX, K1
+	// The outputs' mask: every other bit of the input mask.
+	MOVQ AX, BX
+	XORQ DX, DX
+	TESTQ AX, AX
+	JZ mpmaskdone
+	POPCNTQ AX, CX
+	SHRQ $1, CX
+	MOVQ $1, DX
+	SHLQ CX, DX
+	DECQ DX
+
+mpmaskdone:
+	KMOVD DX, K2
+	MOVBLZX signed+48(FP), R11
+	LEAQ (R9)(R9*1), R12 // two input rows
+
+mprow:
+	MOVQ R8, SI
+	MOVQ blocks+32(FP), CX
+	TESTQ CX, CX
+	JZ mptail
+
+mpblock:
+	VMOVDQU8 (SI), Z0
+	VMOVDQU8 (SI)(R9*1), Z1
+	TESTQ R11, R11
+	JNZ mpbs
+	VPMAXUB Z1, Z0, Z0
+	VPSRLW $8, Z0, Z1
+	VPMAXUB Z1, Z0, Z0
+	JMP mpbstore
+
+mpbs:
+	VPMAXSB Z1, Z0, Z0
+	VPSRLW $8, Z0, Z1
+	VPMAXSB Z1, Z0, Z0
+
+mpbstore:
+	VPMOVWB Z0, (DI)
+	ADDQ $64, SI
+	ADDQ $32, DI
+	DECQ CX
+	JNZ mpblock
+
+mptail:
+	KORTESTQ K1, K1
+	JZ mpnext
+	VMOVDQU8.Z (SI), K1, Z0
+	VMOVDQU8.Z (SI)(R9*1), K1, Z1
+	TESTQ R11, R11
+	JNZ mpts
+	VPMAXUB Z1, Z0, Z0
+	VPSRLW $8, Z0, Z1
+	VPMAXUB Z1, Z0, Z0
+	JMP mptstore
+
+mpts:
+	VPMAXSB Z1, Z0, Z0
+	VPSRLW $8, Z0, Z1
+	VPMAXSB Z1, Z0, Z0
+
+mptstore:
+	VPMOVWB Z0, K2, (DI)
+	POPCNTQ AX, DX
+	SHRQ $1, DX
+	ADDQ DX, DI
+
+mpnext:
+	ADDQ R12, R8
+	DECQ R10
+	JNZ mprow
+	VZEROUPPER
+	RET

@@ -10,3 +10,5 @@ func deinterleaveBytes(even, odd, src []byte) { deinterleaveBytesGo(even, odd, s
 func copyRows(dst []byte, dstStride int, src []byte, srcStride int, rows, n int, x byte) bool {
 	return false
 }
+
+func maxPool2x2(out, in []byte, iw, rows, n int, signed bool) bool { return false }

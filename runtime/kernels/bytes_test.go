@@ -125,3 +125,40 @@ func TestCopyRows(t *testing.T) {
 		}
 	}
 }
+
+// TestMaxPool2x2 checks the 2×2 stride-2 plane pooling against its
+// definition, uint8 and int8, widths around the 32-output step (masked
+// tails) and input rows longer than twice the output.
+func TestMaxPool2x2(t *testing.T) {
+	rng := rand.New(rand.NewPCG(37, 38))
+	for _, n := range []int{1, 10, 20, 31, 32, 33, 40, 64, 80, 100} {
+		for _, extra := range []int{0, 1} {
+			rows, iw := 3, 2*n+extra
+			in := make([]byte, 2*rows*iw)
+			for i := range in {
+				in[i] = byte(rng.Uint32())
+			}
+			for _, signed := range []bool{false, true} {
+				out := make([]byte, rows*n+2)
+				MaxPool2x2(out[:rows*n], in, iw, rows, n, signed)
+				for r := range rows {
+					for o := range n {
+						vals := []byte{in[2*r*iw+2*o], in[2*r*iw+2*o+1], in[(2*r+1)*iw+2*o], in[(2*r+1)*iw+2*o+1]}
+						want := vals[0]
+						for _, v := range vals[1:] {
+							if (signed && int8(v) > int8(want)) || (!signed && v > want) {
+								want = v
+							}
+						}
+						if got := out[r*n+o]; got != want {
+							t.Fatalf("n=%d iw=%d signed=%v: out[%d,%d] = %d, want %d", n, iw, signed, r, o, got, want)
+						}
+					}
+				}
+				if out[rows*n] != 0 || out[rows*n+1] != 0 {
+					t.Fatal("wrote past the output")
+				}
+			}
+		}
+	}
+}
