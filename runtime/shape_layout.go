@@ -501,6 +501,9 @@ func dmRemapAs[T any](ctx *Context, dstAny any, src []T, fillAny any, inShape, s
 			}
 		}
 	}
+	if rep > 0 && r >= 2 && dmUpsamplePlanes(ctx, dst, src, inShape, shape, tabs, rep) {
+		return nil
+	}
 	run := func(lo, hi int) {
 		counter := make([]int, r-1)
 		rem := lo
@@ -573,6 +576,69 @@ func dmRemapAs[T any](ctx *Context, dstAny any, src []T, fillAny any, inShape, s
 		run(0, rows)
 	}
 	return nil
+}
+
+// dmUpsamplePlanes does a nearest upsampling by integer factors of the
+// last two axes (every other axis kept as it is) plane by plane: each
+// source row is widened once (each element rep times) and copied to the
+// fh output rows that repeat it. It reports false, doing nothing, when the
+// tables are not of that form.
+func dmUpsamplePlanes[T any](ctx *Context, dst, src []T, inShape, shape []int, tabs [][]int, rep int) bool {
+	r := len(shape)
+	for a := 0; a < r-2; a++ {
+		if shape[a] != inShape[a] {
+			return false
+		}
+		for o, t := range tabs[a] {
+			if t != o {
+				return false
+			}
+		}
+	}
+	h, oh := inShape[r-2], shape[r-2]
+	if h == 0 || oh%h != 0 {
+		return false
+	}
+	fh := oh / h
+	for o, t := range tabs[r-2] {
+		if t != o/fh {
+			return false
+		}
+	}
+	w, ow := inShape[r-1], shape[r-1]
+	planes := 1
+	for _, d := range shape[:r-2] {
+		planes *= d
+	}
+	run := func(lo, hi int) {
+		for pl := lo; pl < hi; pl++ {
+			for y := range h {
+				srow := src[(pl*h+y)*w:][:w]
+				first := dst[(pl*oh+y*fh)*ow:][:ow]
+				switch {
+				case rep == 1:
+					copy(first, srow)
+				case rep == 2 && doubleBytes(any(first), any(srow)):
+				default:
+					for i, v := range srow {
+						seg := first[i*rep : (i+1)*rep]
+						for k := range seg {
+							seg[k] = v
+						}
+					}
+				}
+				for k := 1; k < fh; k++ {
+					copy(dst[(pl*oh+y*fh+k)*ow:][:ow], first)
+				}
+			}
+		}
+	}
+	if planes > 1 && planes*oh*ow >= dmParallelMin {
+		ctx.Parallel(planes, run)
+	} else {
+		run(0, planes)
+	}
+	return true
 }
 
 // doubleBytes writes each byte of src twice into dst (nearest upsampling

@@ -721,3 +721,55 @@ func TestDMShortRows(t *testing.T) {
 		}
 	}
 }
+
+// TestUpsamplePlanes checks nearest upsampling by integer factors of the
+// last two axes (the plane path of dmRemap) against the definition, for
+// bytes and float32, with an outer axis kept.
+func TestUpsamplePlanes(t *testing.T) {
+	for _, f := range [][2]int{{1, 2}, {2, 2}, {2, 3}, {4, 4}, {3, 1}} {
+		for _, dt := range []graph.DType{graph.Uint8, graph.Float32} {
+			in := []int{2, 3, 5, 7}
+			x := New(dt, in...)
+			for i := range x.Len() {
+				switch d := x.Data.(type) {
+				case []uint8:
+					d[i] = uint8(i*13 + 1)
+				case []float32:
+					d[i] = float32(i) + 0.5
+				}
+			}
+			shape := []int{2, 3, 5 * f[0], 7 * f[1]}
+			tabs := make([][]int, 4)
+			for a := range tabs {
+				fa := shape[a] / in[a]
+				for o := range shape[a] {
+					tabs[a] = append(tabs[a], o/fa)
+				}
+			}
+			y, err := dmRemap(&Context{Threads: 2}, x, shape, tabs, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for n := range 2 {
+				for c := range 3 {
+					for oy := range shape[2] {
+						for ox := range shape[3] {
+							oi := ((n*3+c)*shape[2]+oy)*shape[3] + ox
+							ii := ((n*3+c)*5+oy/f[0])*7 + ox/f[1]
+							var got, want float64
+							switch d := y.Data.(type) {
+							case []uint8:
+								got, want = float64(d[oi]), float64(x.Data.([]uint8)[ii])
+							case []float32:
+								got, want = float64(d[oi]), float64(x.Data.([]float32)[ii])
+							}
+							if got != want {
+								t.Fatalf("factors %v %v: output (%d,%d,%d,%d) = %v, want %v", f, dt, n, c, oy, ox, got, want)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
