@@ -30,6 +30,19 @@ func maxPoolBytes(ctx *Context, win *window, x, y []byte, planes int, signed boo
 	if signed {
 		low = 0x80
 	}
+	if len(win.in) == 2 && kh == 3 && kw == 3 && sh == 2 && sw == 2 && dh == 1 && dw == 1 && padT == 1 && padL == 1 &&
+		2*(oh-1)-1 < ih && 2*(ow-1)-1 < iw && 2*(oh-1)+1 <= ih && 2*(ow-1)+1 <= iw {
+		// 3×3, stride 2, one row and column of padding (a ShuffleNet or
+		// ResNet stem): every window reaches at most one padding row or
+		// column on each side.
+		ctx.Parallel(planes, func(first, end int) {
+			buf := make([]byte, iw+66)
+			for pl := first; pl < end; pl++ {
+				kernels.MaxPool3x3S2(y[pl*oh*ow:(pl+1)*oh*ow], x[pl*ih*iw:(pl+1)*ih*iw], ih, iw, oh, ow, signed, buf)
+			}
+		})
+		return
+	}
 	if len(win.in) == 2 && kh == 2 && kw == 2 && sh == 2 && sw == 2 && dh == 1 && dw == 1 && padT == 0 && padL == 0 && 2*oh <= ih && 2*ow <= iw {
 		// The common 2×2, stride-2 window, no padding: one pass per
 		// output row over its two input rows.

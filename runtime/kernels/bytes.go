@@ -106,3 +106,42 @@ func MaxPool2x2(out, in []byte, iw, rows, n int, signed bool) {
 		}
 	}
 }
+
+// MaxPool3x3S2 max-pools one plane (ih×iw bytes, uint8 or int8 with
+// signed) with a 3×3 window, stride 2 and one row and column of padding
+// on each side into out (oh×ow): out[oy, ox] is the largest input in rows
+// 2oy−1…2oy+1 and columns 2ox−1…2ox+1 that exist (padding never wins).
+// oh must be at most (ih+1)/2+... as the pooling defines: every window
+// holds at least one input. buf is scratch of at least iw+66 bytes.
+func MaxPool3x3S2(out, in []byte, ih, iw, oh, ow int, signed bool, buf []byte) {
+	if oh <= 0 || ow <= 0 {
+		return
+	}
+	if len(in) < ih*iw || len(out) < oh*ow || len(buf) < iw+66 || 2*(oh-1)-1 >= ih || 2*(ow-1)-1 >= iw {
+		panic("kernels: MaxPool3x3S2 sizes do not fit")
+	}
+	mx := func(a, b byte) byte {
+		if signed {
+			return byte(max(int8(a), int8(b)))
+		}
+		return max(a, b)
+	}
+	for oy := range oh {
+		// Rows outside the input are replaced by the nearest inside one:
+		// a repeated row does not change a maximum.
+		r0, r1, r2 := max(2*oy-1, 0), min(2*oy, ih-1), min(2*oy+1, ih-1)
+		a, b, c := in[r0*iw:][:iw], in[r1*iw:][:iw], in[r2*iw:][:iw]
+		if maxPool3x3S2Row(out[oy*ow:][:ow], a, b, c, buf, signed) {
+			continue
+		}
+		// buf[1+x] is the column maximum of x; buf[0] and buf[1+iw]
+		// repeat the edge columns.
+		for x := range iw {
+			buf[1+x] = mx(mx(a[x], b[x]), c[x])
+		}
+		buf[0], buf[1+iw] = buf[1], buf[iw]
+		for ox := range ow {
+			out[oy*ow+ox] = mx(mx(buf[2*ox], buf[2*ox+1]), buf[2*ox+2])
+		}
+	}
+}

@@ -84,3 +84,34 @@ func maxPool2x2(out, in []byte, iw, rows, n int, signed bool) bool {
 //
 //go:noescape
 func maxPool2x2AVX512(out, in *byte, iw, rows, blocks int, tail uint64, signed bool)
+
+// maxPool3x3S2Row computes one output row with AVX-512 and reports
+// whether it did.
+func maxPool3x3S2Row(out, a, b, c, buf []byte, signed bool) bool {
+	if !cpu.X86.HasAVX512BW {
+		return false
+	}
+	iw, ow := len(a), len(out)
+	// The column maxima into buf[1:], 64 bytes a step, the last step
+	// under a mask.
+	colTail := uint64(1)<<(iw%64) - 1
+	maxRows3AVX512(&buf[1], &a[0], &b[0], &c[0], iw/64, colTail, signed)
+	buf[0], buf[1+iw] = buf[1], buf[iw]
+	outTail := uint32(1)<<(ow%32) - 1
+	maxPairs3AVX512(&out[0], &buf[0], ow/32, outTail, signed)
+	return true
+}
+
+// maxRows3AVX512 sets dst[x] = max(a[x], b[x], c[x]) for blocks blocks of
+// 64 bytes, then for the bytes of the next block set in tail.
+//
+//go:noescape
+func maxRows3AVX512(dst, a, b, c *byte, blocks int, tail uint64, signed bool)
+
+// maxPairs3AVX512 sets out[o] = max(buf[2o], buf[2o+1], buf[2o+2]) for
+// blocks blocks of 32 outputs, then for the outputs of the next block set
+// in tail: the maxima of the byte pairs at offsets 0 and 1 (words shifted
+// right by 8 against themselves), narrowed to their low bytes.
+//
+//go:noescape
+func maxPairs3AVX512(out, buf *byte, blocks int, tail uint32, signed bool)

@@ -239,3 +239,127 @@ mpnext:
 	JNZ mprow
 	VZEROUPPER
 	RET
+
+// func maxRows3AVX512(dst, a, b, c *byte, blocks int, tail uint64, signed bool)
+TEXT ·maxRows3AVX512(SB), NOSPLIT, $0-49
+	MOVQ dst+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DX
+	MOVQ c+24(FP), R8
+	MOVQ blocks+32(FP), CX
+	MOVQ tail+40(FP), AX
+	KMOVQ AX, K1
+	MOVBLZX signed+48(FP), R11
+	XORQ BX, BX
+	TESTQ CX, CX
+	JZ mr3tail
+
+mr3loop:
+	VMOVDQU8 (SI)(BX*1), Z0
+	VMOVDQU8 (DX)(BX*1), Z1
+	VMOVDQU8 (R8)(BX*1), Z2
+	TESTQ R11, R11
+	JNZ mr3s
+	VPMAXUB Z1, Z0, Z0
+	VPMAXUB Z2, Z0, Z0
+	JMP mr3store
+
+mr3s:
+	VPMAXSB Z1, Z0, Z0
+	VPMAXSB Z2, Z0, Z0
+
+mr3store:
+	VMOVDQU8 Z0, (DI)(BX*1)
+	ADDQ $64, BX
+	DECQ CX
+	JNZ mr3loop
+
+mr3tail:
+	KORTESTQ K1, K1
+	JZ mr3done
+	VMOVDQU8.Z (SI)(BX*1), K1, Z0
+	VMOVDQU8.Z (DX)(BX*1), K1, Z1
+	VMOVDQU8.Z (R8)(BX*1), K1, Z2
+	TESTQ R11, R11
+	JNZ mr3ts
+	VPMAXUB Z1, Z0, Z0
+	VPMAXUB Z2, Z0, Z0
+	JMP mr3tstore
+
+mr3ts:
+	VPMAXSB Z1, Z0, Z0
+	VPMAXSB Z2, Z0, Z0
+
+mr3tstore:
+	VMOVDQU8 Z0, K1, (DI)(BX*1)
+
+mr3done:
+	VZEROUPPER
+	RET
+
+// func maxPairs3AVX512(out, buf *byte, blocks int, tail uint32, signed bool)
+TEXT ·maxPairs3AVX512(SB), NOSPLIT, $0-29
+	MOVQ out+0(FP), DI
+	MOVQ buf+8(FP), SI
+	MOVQ blocks+16(FP), CX
+	MOVL tail+24(FP), AX
+	KMOVD AX, K2
+	MOVBLZX signed+28(FP), R11
+	TESTQ CX, CX
+	JZ mp3tail
+
+mp3loop:
+	VMOVDQU8 (SI), Z0
+	VMOVDQU8 1(SI), Z1
+	TESTQ R11, R11
+	JNZ mp3s
+	VPSRLW $8, Z0, Z2
+	VPMAXUB Z2, Z0, Z0
+	VPSRLW $8, Z1, Z3
+	VPMAXUB Z3, Z1, Z1
+	VPMAXUB Z1, Z0, Z0
+	JMP mp3store
+
+mp3s:
+	VPSRLW $8, Z0, Z2
+	VPMAXSB Z2, Z0, Z0
+	VPSRLW $8, Z1, Z3
+	VPMAXSB Z3, Z1, Z1
+	VPMAXSB Z1, Z0, Z0
+
+mp3store:
+	VPMOVWB Z0, (DI)
+	ADDQ $64, SI
+	ADDQ $32, DI
+	DECQ CX
+	JNZ mp3loop
+
+mp3tail:
+	KORTESTD K2, K2
+	JZ mp3done
+	// The tail's outputs read at most 2·31+2 bytes past SI: buf holds
+	// them (iw+66 bytes), so whole loads are safe.
+	VMOVDQU8 (SI), Z0
+	VMOVDQU8 1(SI), Z1
+	TESTQ R11, R11
+	JNZ mp3ts
+	VPSRLW $8, Z0, Z2
+	VPMAXUB Z2, Z0, Z0
+	VPSRLW $8, Z1, Z3
+	VPMAXUB Z3, Z1, Z1
+	VPMAXUB Z1, Z0, Z0
+	JMP mp3tstore
+
+mp3ts:
+	VPSRLW $8, Z0, Z2
+	VPMAXSB Z2, Z0, Z0
+	VPSRLW $8, Z1, Z3
+	VPMAXSB Z3, Z1, Z1
+	VPMAXSB Z1, Z0, Z0
+
+mp3tstore:
+	VPMOVWB Z0, K2, (DI)
+
+mp3done:
+	VZEROUPPER
+	RET

@@ -12,3 +12,5 @@ func copyRows(dst []byte, dstStride int, src []byte, srcStride int, rows, n int,
 }
 
 func maxPool2x2(out, in []byte, iw, rows, n int, signed bool) bool { return false }
+
+func maxPool3x3S2Row(out, a, b, c, buf []byte, signed bool) bool { return false }

@@ -162,3 +162,50 @@ func TestMaxPool2x2(t *testing.T) {
 		}
 	}
 }
+
+// TestMaxPool3x3S2 checks the 3×3 stride-2 pad-1 plane pooling against
+// the window definition, uint8 and int8, odd and even sizes, widths
+// around the 32- and 64-byte steps.
+func TestMaxPool3x3S2(t *testing.T) {
+	rng := rand.New(rand.NewPCG(39, 40))
+	for _, ih := range []int{1, 2, 5, 8} {
+		for _, iw := range []int{1, 2, 3, 30, 63, 64, 65, 130, 177} {
+			oh, ow := (ih-1)/2+1, (iw-1)/2+1
+			in := make([]byte, ih*iw)
+			for i := range in {
+				in[i] = byte(rng.Uint32())
+				if rng.IntN(6) == 0 {
+					in[i] = []byte{0, 0x7F, 0x80, 0xFF}[rng.IntN(4)]
+				}
+			}
+			for _, signed := range []bool{false, true} {
+				out := make([]byte, oh*ow+2)
+				buf := make([]byte, iw+66)
+				MaxPool3x3S2(out[:oh*ow], in, ih, iw, oh, ow, signed, buf)
+				for oy := range oh {
+					for ox := range ow {
+						first := true
+						var want byte
+						for y := 2*oy - 1; y <= 2*oy+1; y++ {
+							for x := 2*ox - 1; x <= 2*ox+1; x++ {
+								if y < 0 || y >= ih || x < 0 || x >= iw {
+									continue
+								}
+								v := in[y*iw+x]
+								if first || (signed && int8(v) > int8(want)) || (!signed && v > want) {
+									want, first = v, false
+								}
+							}
+						}
+						if got := out[oy*ow+ox]; got != want {
+							t.Fatalf("%dx%d signed=%v: out[%d,%d] = %d, want %d", ih, iw, signed, oy, ox, got, want)
+						}
+					}
+				}
+				if out[oh*ow] != 0 || out[oh*ow+1] != 0 {
+					t.Fatal("wrote past the output")
+				}
+			}
+		}
+	}
+}
