@@ -60,7 +60,7 @@ func fastMatchesReference(t *testing.T) {
 	if kernels.WXPreferred() && paths["channel-major"] < 60 {
 		t.Errorf("paths taken %v: too few channel-major", paths)
 	}
-	if kernels.DWAvailable() && paths["depthwise-vnni"] < 20 {
+	if kernels.VNNISelected() && paths["depthwise-vnni"] < 20 {
 		t.Errorf("paths taken %v: too few depthwise-vnni", paths)
 	}
 }
@@ -118,7 +118,7 @@ func TestFastQLinearConvPointwiseAndWide(t *testing.T) {
 		}
 		trial++
 	}
-	if kernels.TapsAvailable() && tapCases < 12 {
+	if kernels.VNNISelected() && tapCases < 12 {
 		t.Errorf("only %d of 24 cases read their taps in place", tapCases)
 	}
 	// Depthwise windows wider than four taps (several tap groups per row),
@@ -248,7 +248,7 @@ func checkFastQConv(t *testing.T, rng *rand.Rand, trial int, q qconvCase) (path 
 		path = "depthwise-vnni"
 	case C == G && M == G:
 		path = "depthwise"
-	case wxFits(args) && C/G >= 8 && !newPhaseLayout(args).inPlace && kernels.TapsAvailable():
+	case wxFits(args) && C/G >= 8 && !newPhaseLayout(args).inPlace && kernels.VNNISelected():
 		path = "taps"
 	case wxFits(args):
 		path = "channel-major"

@@ -292,7 +292,7 @@ func (k *intConvKernel) fastConvWX(ctx *Context, a *qconvArgs, out []byte) {
 	}
 	// Reading taps in place pays once the channels fill the quads: with
 	// few input channels (a first layer's 3) im2col packs less.
-	if fused && !a.hardSwish && !l.inPlace && cg >= 8 && kernels.TapsAvailable() {
+	if fused && !a.hardSwish && !l.inPlace && cg >= 8 && kernels.VNNISelected() {
 		k.convTaps(ctx, a, l, planes, kq8, out)
 		return
 	}
@@ -406,13 +406,13 @@ func (g gridOut) copyRuns(plane, src []byte, p0 int) {
 // output channel per group) runs on kernels.DepthwiseRow: with a VNNI
 // microkernel, a column stride of 1 or 2 and every weight zero point 0.
 func dwFits(a *qconvArgs) bool {
-	return kernels.DWAvailable() && (a.win.s[1] == 1 || a.win.s[1] == 2) &&
+	return kernels.VNNISelected() && (a.win.s[1] == 1 || a.win.s[1] == 2) &&
 		!slices.ContainsFunc(a.zw, func(z int32) bool { return z != 0 })
 }
 
 // dwPlane is the zero-point-bordered copy of one input plane that the
 // depthwise windows read: hp rows of wp bytes, then slack for the last
-// row's whole blocks (kernels.DWReach).
+// row's whole blocks (kernels.DWTaps.Reach).
 type dwPlane struct {
 	hp, wp, size int
 	// flat: the output rows form one run of n = (OH−1)·wp + OW sums,
@@ -496,40 +496,40 @@ func dwQuads(a *qconvArgs, p dwPlane, c int) []kernels.DWQuad {
 	return quads
 }
 
-// dwTaps caches a depthwise QLinearConv node's tap groups (dwQuads) and
-// their weight sums: they depend only on the constant weights and the
-// plane's width.
+// dwTaps caches a depthwise QLinearConv node's tap groups (dwQuads,
+// prepared) and their weight sums: they depend only on the constant
+// weights and the plane's width.
 type dwTaps struct {
 	mu     sync.Mutex
 	source *int8
 	size   int
 	wp     int
-	quads  [][]kernels.DWQuad
 	taps   []*kernels.DWTaps
 	sums   []int32
 }
 
-func (t *dwTaps) get(a *qconvArgs, p dwPlane) ([][]kernels.DWQuad, []*kernels.DWTaps, []int32) {
+func (t *dwTaps) get(a *qconvArgs, p dwPlane) ([]*kernels.DWTaps, []int32) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if len(a.w) > 0 && t.source == &a.w[0] && t.size == len(a.w) && t.wp == p.wp && len(t.quads) == a.M {
-		return t.quads, t.taps, t.sums
+	if len(a.w) > 0 && t.source == &a.w[0] && t.size == len(a.w) && t.wp == p.wp && len(t.taps) == a.M {
+		return t.taps, t.sums
 	}
-	t.quads, t.taps, t.sums = make([][]kernels.DWQuad, a.M), make([]*kernels.DWTaps, a.M), make([]int32, a.M)
+	t.taps, t.sums = make([]*kernels.DWTaps, a.M), make([]int32, a.M)
 	for c := range a.M {
-		t.quads[c] = dwQuads(a, p, c)
-		t.taps[c] = kernels.NewDWTaps(t.quads[c])
-		for _, q := range t.quads[c] {
+		quads := dwQuads(a, p, c)
+		t.taps[c] = kernels.NewDWTaps(quads)
+		for _, q := range quads {
 			for _, v := range q.W {
 				t.sums[c] += int32(v)
 			}
 		}
 	}
+	t.source = nil
 	if len(a.w) > 0 {
 		t.source = &a.w[0]
 	}
 	t.size, t.wp = len(a.w), p.wp
-	return t.quads, t.taps, t.sums
+	return t.taps, t.sums
 }
 
 // depthwiseVNNI computes the depthwise QLinearConv a (dwFits) into out:
@@ -547,7 +547,7 @@ func (k *intConvKernel) depthwiseVNNI(ctx *Context, a *qconvArgs, out []byte) {
 	if flip {
 		zxU += 128
 	}
-	quads, taps, wsums := k.dwTaps.get(a, p)
+	taps, wsums := k.dwTaps.get(a, p)
 	adds := make([]int32, C)
 	for c := range C {
 		adds[c] = -zxU * wsums[c]
@@ -576,12 +576,12 @@ func (k *intConvKernel) depthwiseVNNI(ctx *Context, a *qconvArgs, out []byte) {
 				}
 				dst := a.floatOut[(n*a.M+c)*OH*OW:][:OH*OW]
 				if p.canFlat {
-					kernels.DepthwiseRow(sums, plane, quads[c], p.n, s1)
+					kernels.DepthwiseRow(sums, plane, taps[c], p.n, s1)
 					gridOut{p.wp, OW}.floats(dst, sums[:p.n], 0, adds[c], a.scales[c])
 					continue
 				}
 				for oh := range OH {
-					kernels.DepthwiseRow(sums, plane[oh*s0*p.wp:], quads[c], OW, s1)
+					kernels.DepthwiseRow(sums, plane[oh*s0*p.wp:], taps[c], OW, s1)
 					gridOut{OW, OW}.floats(dst[oh*OW:][:OW], sums[:OW], 0, adds[c], a.scales[c])
 				}
 				continue
@@ -609,12 +609,12 @@ func (k *intConvKernel) depthwiseVNNI(ctx *Context, a *qconvArgs, out []byte) {
 				sums = make([]int32, (max(OW, p.n)+block-1)/block*block)
 			}
 			if p.canFlat {
-				kernels.DepthwiseRow(sums, plane, quads[c], p.n, s1)
+				kernels.DepthwiseRow(sums, plane, taps[c], p.n, s1)
 				gridOut{p.wp, OW}.requantize(dstPlane, sums[:p.n], 0, &rq, adds[c], a, grid8)
 				continue
 			}
 			for oh := range OH {
-				kernels.DepthwiseRow(sums, plane[oh*s0*p.wp:], quads[c], OW, s1)
+				kernels.DepthwiseRow(sums, plane[oh*s0*p.wp:], taps[c], OW, s1)
 				gridOut{OW, OW}.requantize(dstPlane[oh*OW:][:OW], sums[:OW], 0, &rq, adds[c], a, nil)
 			}
 		}

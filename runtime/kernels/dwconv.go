@@ -18,40 +18,31 @@ type DWQuad struct {
 // stride of 1 or 2: it writes n rounded up to a multiple of it.
 func DWBlock(stride int) int { return 64 / stride }
 
-// DWReach is the number of bytes past src that DepthwiseRow reads for n
-// outputs with the given stride and quads.
-func DWReach(n, stride int, quads []DWQuad) int {
+// Reach is the number of bytes past src that DepthwiseRow and
+// DepthwiseRowsQ read for a row of n outputs with the given stride.
+func (t *DWTaps) Reach(n, stride int) int {
 	block := DWBlock(stride)
-	reach := 0
-	for _, q := range quads {
-		reach = max(reach, q.Off)
-	}
-	return reach + (n+block-1)/block*block*stride + 4
+	return t.maxOff + (n+block-1)/block*block*stride + 4
 }
 
-// DepthwiseRow sets dst[o] = Σ_q Σ_j src[o·stride + q.Off + j]·q.W[j] for
-// o < n rounded up to a multiple of DWBlock(stride); stride is 1 or 2 and
-// src must hold DWReach bytes. Sums wrap around modulo 2³² (they are exact
-// for fewer than 16,000 quads).
-func DepthwiseRow(dst []int32, src []byte, quads []DWQuad, n, stride int) {
+// DepthwiseRow sets dst[o] = Σ_q Σ_j src[o·stride + q.Off + j]·q.W[j] over
+// taps.Quads for o < n rounded up to a multiple of DWBlock(stride);
+// stride is 1 or 2 and src must hold taps.Reach(n, stride) bytes. Sums
+// wrap around modulo 2³² (they are exact for fewer than 16,000 quads).
+func DepthwiseRow(dst []int32, src []byte, taps *DWTaps, n, stride int) {
 	if stride != 1 && stride != 2 {
 		panic(fmt.Sprintf("kernels: DepthwiseRow with stride %d", stride))
 	}
 	block := DWBlock(stride)
 	blocks := (n + block - 1) / block
-	if n < 1 || len(dst) < blocks*block || len(src) < DWReach(n, stride, quads) {
+	if n < 1 || len(dst) < blocks*block || len(src) < taps.Reach(n, stride) {
 		panic(fmt.Sprintf("kernels: DepthwiseRow of %d outputs into %d from %d bytes", n, len(dst), len(src)))
 	}
-	for _, q := range quads {
-		if q.Off < 0 {
-			panic(fmt.Sprintf("kernels: DepthwiseRow reads from offset %d", q.Off))
-		}
-	}
-	if len(quads) == 0 {
+	if len(taps.Quads) == 0 {
 		clear(dst[:blocks*block])
 		return
 	}
-	depthwiseRow(dst[:blocks*block], src, quads, stride)
+	depthwiseRow(dst[:blocks*block], src, taps, stride)
 }
 
 func depthwiseRowGo(dst []int32, src []byte, quads []DWQuad, stride int) {
@@ -65,11 +56,6 @@ func depthwiseRowGo(dst []int32, src []byte, quads []DWQuad, stride int) {
 	}
 }
 
-// DWAvailable reports whether DepthwiseRow runs as assembly with the INT8
-// microkernel now selected (vnni and vnni16); elsewhere the float
-// depthwise path of the runtime is faster than its Go loops.
-func DWAvailable() bool { return dwAssembly() }
-
 // Requant is the requantization of one output channel, the parameters of
 // Requantize: a sum s becomes
 // byte(int32(roundHalfEven(min(max(float32(s+Add)·Scale, Lo), Hi))) + ZP).
@@ -79,8 +65,8 @@ type Requant struct {
 	ZP            int32
 }
 
-// DWTaps is a window's tap groups prepared once for DepthwiseRowsQ: their
-// offsets and their weights as little-endian words.
+// DWTaps is a window's tap groups prepared once for DepthwiseRow and
+// DepthwiseRowsQ: their offsets and their weights as little-endian words.
 type DWTaps struct {
 	Quads  []DWQuad
 	offs   []int
@@ -105,8 +91,8 @@ func NewDWTaps(quads []DWQuad) *DWTaps {
 // DepthwiseRowsQ computes rows rows of n outputs of a depthwise window and
 // requantizes them: output row r (out[r·ldo:][:n]) is DepthwiseRow of
 // src[r·lds:] with taps.Quads, requantized by rq. Only those n bytes of
-// each row are written. src must hold (rows−1)·lds + DWReach(n, stride,
-// taps.Quads) bytes. rq must satisfy Requantize's conditions.
+// each row are written. src must hold (rows−1)·lds + taps.Reach(n,
+// stride) bytes. rq must satisfy Requantize's conditions.
 func DepthwiseRowsQ(out []byte, ldo int, src []byte, lds int, taps *DWTaps, rows, n, stride int, rq Requant) {
 	depthwiseRowsQAny(out, ldo, src, lds, taps, rows, n, stride, rq, false, 0)
 }
@@ -122,8 +108,7 @@ func depthwiseRowsQAny(out []byte, ldo int, src []byte, lds int, taps *DWTaps, r
 		panic(fmt.Sprintf("kernels: DepthwiseRowsQ with stride %d", stride))
 	}
 	block := DWBlock(stride)
-	reach := taps.maxOff + (n+block-1)/block*block*stride + 4
-	if rows < 1 || n < 1 || ldo < n || len(out) < (rows-1)*ldo+n || len(src) < (rows-1)*lds+reach {
+	if rows < 1 || n < 1 || ldo < n || len(out) < (rows-1)*ldo+n || len(src) < (rows-1)*lds+taps.Reach(n, stride) {
 		panic(fmt.Sprintf("kernels: DepthwiseRowsQ of %d×%d outputs (stride %d) into %d bytes from %d", rows, n, ldo, len(out), len(src)))
 	}
 	if depthwiseRowsQ(out, ldo, src, lds, taps, rows, n, stride, rq, hs, yScale) {

@@ -2,49 +2,37 @@
 
 package kernels
 
-func dwAssembly() bool { return activeI8.name == "vnni" || activeI8.name == "vnni16" }
-
-func depthwiseRow(dst []int32, src []byte, quads []DWQuad, stride int) {
-	if !dwAssembly() {
-		depthwiseRowGo(dst, src, quads, stride)
+func depthwiseRow(dst []int32, src []byte, taps *DWTaps, stride int) {
+	if !VNNISelected() {
+		depthwiseRowGo(dst, src, taps.Quads, stride)
 		return
 	}
-	var offs [16]int
-	var ws [16]uint32
 	blocks := len(dst) / DWBlock(stride)
-	// Sixteen quads (a 7×7 window has 14) per call; more add up in dst.
-	for first := 0; first < len(quads); first += len(offs) {
-		part := quads[first:min(len(quads), first+len(offs))]
-		for i, q := range part {
-			offs[i] = q.Off
-			ws[i] = uint32(uint8(q.W[0])) | uint32(uint8(q.W[1]))<<8 | uint32(uint8(q.W[2]))<<16 | uint32(uint8(q.W[3]))<<24
-		}
-		if stride == 1 {
-			depthwiseRowVNNI(&dst[0], &src[0], &offs[0], &ws[0], len(part), blocks, first > 0)
-		} else {
-			depthwiseRow2VNNI(&dst[0], &src[0], &offs[0], &ws[0], len(part), blocks, first > 0)
-		}
+	if stride == 1 {
+		depthwiseRowVNNI(&dst[0], &src[0], &taps.offs[0], &taps.ws[0], len(taps.Quads), blocks)
+	} else {
+		depthwiseRow2VNNI(&dst[0], &src[0], &taps.offs[0], &taps.ws[0], len(taps.Quads), blocks)
 	}
 }
 
 // depthwiseRowVNNI computes blocks blocks of 64 outputs of
-// depthwiseRowGo with stride 1 (adding to dst when add is set): VPDPBUSD
-// on the bytes at offsets 0, 1, 2 and 3 of each block gives the outputs
-// ≡ 0, 1, 2, 3 (mod 4), which a 4×4 transpose of words and of 128-bit
-// lanes puts back in order. nq must be at least 1.
+// depthwiseRowGo with stride 1: VPDPBUSD on the bytes at offsets 0, 1, 2
+// and 3 of each block gives the outputs ≡ 0, 1, 2, 3 (mod 4), which a 4×4
+// transpose of words and of 128-bit lanes puts back in order. nq must be
+// at least 1.
 //
 //go:noescape
-func depthwiseRowVNNI(dst *int32, src *byte, offs *int, ws *uint32, nq, blocks int, add bool)
+func depthwiseRowVNNI(dst *int32, src *byte, offs *int, ws *uint32, nq, blocks int)
 
 // depthwiseRow2VNNI is depthwiseRowVNNI for stride 2: blocks of 32
 // outputs, the even ones from the bytes at offset 0, the odd ones from
 // offset 2, interleaved back.
 //
 //go:noescape
-func depthwiseRow2VNNI(dst *int32, src *byte, offs *int, ws *uint32, nq, blocks int, add bool)
+func depthwiseRow2VNNI(dst *int32, src *byte, offs *int, ws *uint32, nq, blocks int)
 
 func depthwiseRowsQ(out []byte, ldo int, src []byte, lds int, taps *DWTaps, rows, n, stride int, rq Requant, hs bool, yScale float32) bool {
-	if !dwAssembly() || len(taps.Quads) == 0 {
+	if !VNNISelected() || len(taps.Quads) == 0 {
 		return false
 	}
 	// Whole blocks, then the rest of the row in a half-width block (ymm)

@@ -2,39 +2,62 @@
 
 #include "textflag.h"
 
-// func depthwiseRowVNNI(dst *int32, src *byte, offs *int, ws *uint32, nq, blocks int, add bool)
-TEXT ·depthwiseRowVNNI(SB), NOSPLIT, $0-49
+// Sums of the block at byte R12 of the row at R8, with registers r0…r3
+// (Z or Y, 64 or 32 outputs): r_o gets the outputs ≡ o (mod 4).
+#define DW1_SUMS(r0, r1, r2, r3, l4, l5, l6, l7, w, loop) \
+	VPXORD r0, r0, r0; \
+	VPXORD r1, r1, r1; \
+	VPXORD r2, r2, r2; \
+	VPXORD r3, r3, r3; \
+	XORQ CX, CX; \
+loop: \
+	MOVQ (R9)(CX*8), SI; \
+	ADDQ R8, SI; \
+	ADDQ R12, SI; \
+	VPBROADCASTD (R13)(CX*4), w; \
+	VMOVDQU8 (SI), l4; \
+	VMOVDQU8 1(SI), l5; \
+	VMOVDQU8 2(SI), l6; \
+	VMOVDQU8 3(SI), l7; \
+	VPDPBUSD w, l4, r0; \
+	VPDPBUSD w, l5, r1; \
+	VPDPBUSD w, l6, r2; \
+	VPDPBUSD w, l7, r3; \
+	INCQ CX; \
+	CMPQ CX, R10; \
+	JNE loop
+
+// Stride 2: r0 gets the outputs 2l from the bytes at 0, r1 the outputs
+// 2l+1 from the bytes at 2.
+#define DW2_SUMS(r0, r1, l4, l5, w, loop) \
+	VPXORD r0, r0, r0; \
+	VPXORD r1, r1, r1; \
+	XORQ CX, CX; \
+loop: \
+	MOVQ (R9)(CX*8), SI; \
+	ADDQ R8, SI; \
+	ADDQ R12, SI; \
+	VPBROADCASTD (R13)(CX*4), w; \
+	VMOVDQU8 (SI), l4; \
+	VMOVDQU8 2(SI), l5; \
+	VPDPBUSD w, l4, r0; \
+	VPDPBUSD w, l5, r1; \
+	INCQ CX; \
+	CMPQ CX, R10; \
+	JNE loop
+
+// func depthwiseRowVNNI(dst *int32, src *byte, offs *int, ws *uint32, nq, blocks int)
+TEXT ·depthwiseRowVNNI(SB), NOSPLIT, $0-48
 	MOVQ dst+0(FP), DI
 	MOVQ src+8(FP), R8
 	MOVQ offs+16(FP), R9
 	MOVQ ws+24(FP), R13
 	MOVQ nq+32(FP), R10
 	MOVQ blocks+40(FP), R11
-	MOVBLZX add+48(FP), BX
+	XORQ R12, R12
 
 dw1block:
-	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1
-	VPXORD Z2, Z2, Z2
-	VPXORD Z3, Z3, Z3
-	XORQ CX, CX
-
-dw1quad:
-	MOVQ (R9)(CX*8), SI
-	ADDQ R8, SI
-	VPBROADCASTD (R13)(CX*4), Z8
-	VMOVDQU8 (SI), Z4
-	VMOVDQU8 1(SI), Z5
-	VMOVDQU8 2(SI), Z6
-	VMOVDQU8 3(SI), Z7
-	VPDPBUSD Z8, Z4, Z0
-	VPDPBUSD Z8, Z5, Z1
-	VPDPBUSD Z8, Z6, Z2
-	VPDPBUSD Z8, Z7, Z3
-	INCQ CX
-	CMPQ CX, R10
-	JNE dw1quad
-
+	DW1_SUMS(Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z8, dw1quad)
 	// Z_o holds outputs 4l+o in lane l: transpose the words of each
 	// 128-bit lane (then lane j of Z12+m holds outputs 16j+4m…16j+4m+3),
 	// then the lanes.
@@ -54,52 +77,29 @@ dw1quad:
 	VSHUFI32X4 $0xDD, Z18, Z17, Z22
 	VSHUFI32X4 $0x88, Z20, Z19, Z23
 	VSHUFI32X4 $0xDD, Z20, Z19, Z24
-	TESTQ BX, BX
-	JZ dw1store
-	VPADDD (DI), Z21, Z21
-	VPADDD 64(DI), Z22, Z22
-	VPADDD 128(DI), Z23, Z23
-	VPADDD 192(DI), Z24, Z24
-
-dw1store:
 	VMOVDQU32 Z21, (DI)
 	VMOVDQU32 Z22, 64(DI)
 	VMOVDQU32 Z23, 128(DI)
 	VMOVDQU32 Z24, 192(DI)
 	ADDQ $256, DI
-	ADDQ $64, R8
+	ADDQ $64, R12
 	DECQ R11
 	JNZ dw1block
 	VZEROUPPER
 	RET
 
-// func depthwiseRow2VNNI(dst *int32, src *byte, offs *int, ws *uint32, nq, blocks int, add bool)
-TEXT ·depthwiseRow2VNNI(SB), NOSPLIT, $0-49
+// func depthwiseRow2VNNI(dst *int32, src *byte, offs *int, ws *uint32, nq, blocks int)
+TEXT ·depthwiseRow2VNNI(SB), NOSPLIT, $0-48
 	MOVQ dst+0(FP), DI
 	MOVQ src+8(FP), R8
 	MOVQ offs+16(FP), R9
 	MOVQ ws+24(FP), R13
 	MOVQ nq+32(FP), R10
 	MOVQ blocks+40(FP), R11
-	MOVBLZX add+48(FP), BX
+	XORQ R12, R12
 
 dw2block:
-	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1
-	XORQ CX, CX
-
-dw2quad:
-	MOVQ (R9)(CX*8), SI
-	ADDQ R8, SI
-	VPBROADCASTD (R13)(CX*4), Z8
-	VMOVDQU8 (SI), Z4
-	VMOVDQU8 2(SI), Z5
-	VPDPBUSD Z8, Z4, Z0
-	VPDPBUSD Z8, Z5, Z1
-	INCQ CX
-	CMPQ CX, R10
-	JNE dw2quad
-
+	DW2_SUMS(Z0, Z1, Z4, Z5, Z8, dw2quad)
 	// Z0 holds outputs 2l, Z1 outputs 2l+1: lane j of Z9 holds outputs
 	// 8j…8j+3 and of Z10 8j+4…8j+7; reorder the lanes.
 	VPUNPCKLDQ Z1, Z0, Z9
@@ -108,16 +108,10 @@ dw2quad:
 	VSHUFI32X4 $0xEE, Z10, Z9, Z12
 	VSHUFI32X4 $0xD8, Z11, Z11, Z13
 	VSHUFI32X4 $0xD8, Z12, Z12, Z14
-	TESTQ BX, BX
-	JZ dw2store
-	VPADDD (DI), Z13, Z13
-	VPADDD 64(DI), Z14, Z14
-
-dw2store:
 	VMOVDQU32 Z13, (DI)
 	VMOVDQU32 Z14, 64(DI)
 	ADDQ $128, DI
-	ADDQ $64, R8
+	ADDQ $64, R12
 	DECQ R11
 	JNZ dw2block
 	VZEROUPPER
@@ -241,30 +235,22 @@ e:
 	VPXORD Z24, Z24, Z24; \
 	MOVQ 32(AX), AX
 
-// Sums of the block at byte R12 of the row at R8, with registers r0…r3
-// (Z or Y, 64 or 32 outputs): r_o gets the outputs ≡ o (mod 4).
-#define DW1_SUMS(r0, r1, r2, r3, l4, l5, l6, l7, w, loop) \
-	VPXORD r0, r0, r0; \
-	VPXORD r1, r1, r1; \
-	VPXORD r2, r2, r2; \
-	VPXORD r3, r3, r3; \
-	XORQ CX, CX; \
-loop: \
-	MOVQ (R9)(CX*8), SI; \
-	ADDQ R8, SI; \
-	ADDQ R12, SI; \
-	VPBROADCASTD (R13)(CX*4), w; \
-	VMOVDQU8 (SI), l4; \
-	VMOVDQU8 1(SI), l5; \
-	VMOVDQU8 2(SI), l6; \
-	VMOVDQU8 3(SI), l7; \
-	VPDPBUSD w, l4, r0; \
-	VPDPBUSD w, l5, r1; \
-	VPDPBUSD w, l6, r2; \
-	VPDPBUSD w, l7, r3; \
-	INCQ CX; \
-	CMPQ CX, R10; \
-	JNE loop
+// Narrow the requantized sums in Z0…Z3 (Z_o holds outputs 4l+o in lane
+// l) to bytes and interleave them: bytes, then words, give outputs 0-15,
+// 16-31, 32-47, 48-63 in X12…X15.
+#define DW1_NARROW \
+	VPMOVDB Z0, X4; \
+	VPMOVDB Z1, X5; \
+	VPMOVDB Z2, X6; \
+	VPMOVDB Z3, X7; \
+	VPUNPCKLBW X5, X4, X8; \
+	VPUNPCKHBW X5, X4, X9; \
+	VPUNPCKLBW X7, X6, X10; \
+	VPUNPCKHBW X7, X6, X11; \
+	VPUNPCKLWD X10, X8, X12; \
+	VPUNPCKHWD X10, X8, X13; \
+	VPUNPCKLWD X11, X9, X14; \
+	VPUNPCKHWD X11, X9, X15
 
 // func depthwiseRowsQVNNI(out *byte, ldo int, src *byte, lds int, offs *int, ws *uint32, nq, rows, blocks int, p *dwParams)
 TEXT ·depthwiseRowsQVNNI(SB), NOSPLIT, $0-80
@@ -288,22 +274,9 @@ dwqrow:
 
 dwqblock:
 	DW1_SUMS(Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z8, dwqquad)
-	// Requantize the sums where they are (Z_o holds outputs 4l+o in lane
-	// l), narrow each to 16 bytes and interleave the four: bytes, then
-	// words, give outputs 0-15, 16-31, 32-47, 48-63 in X12…X15.
+	// Requantize the sums where they are, then narrow and interleave.
 	DW_EPI4Z(Z0, Z1, Z2, Z3, dwh1, dwe1)
-	VPMOVDB Z0, X4
-	VPMOVDB Z1, X5
-	VPMOVDB Z2, X6
-	VPMOVDB Z3, X7
-	VPUNPCKLBW X5, X4, X8
-	VPUNPCKHBW X5, X4, X9
-	VPUNPCKLBW X7, X6, X10
-	VPUNPCKHBW X7, X6, X11
-	VPUNPCKLWD X10, X8, X12
-	VPUNPCKHWD X10, X8, X13
-	VPUNPCKLWD X11, X9, X14
-	VPUNPCKHWD X11, X9, X15
+	DW1_NARROW
 	LEAQ (DI)(R12*1), SI
 	VMOVDQU X12, (SI)
 	VMOVDQU X13, 16(SI)
@@ -320,18 +293,7 @@ dwqtail:
 	JNE dwqnext
 	DW1_SUMS(Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z8, dwqquad64)
 	DW_EPI4Z(Z0, Z1, Z2, Z3, dwh2, dwe2)
-	VPMOVDB Z0, X4
-	VPMOVDB Z1, X5
-	VPMOVDB Z2, X6
-	VPMOVDB Z3, X7
-	VPUNPCKLBW X5, X4, X8
-	VPUNPCKHBW X5, X4, X9
-	VPUNPCKLBW X7, X6, X10
-	VPUNPCKHBW X7, X6, X11
-	VPUNPCKLWD X10, X8, X12
-	VPUNPCKHWD X10, X8, X13
-	VPUNPCKLWD X11, X9, X14
-	VPUNPCKHWD X11, X9, X15
+	DW1_NARROW
 	LEAQ (DI)(R12*1), SI
 	VMOVDQU8 X12, K2, (SI)
 	VMOVDQU8 X13, K3, 16(SI)
@@ -363,25 +325,6 @@ dwqnext:
 	JNZ dwqrow
 	VZEROUPPER
 	RET
-
-// Stride 2: r0 gets the outputs 2l from the bytes at 0, r1 the outputs
-// 2l+1 from the bytes at 2.
-#define DW2_SUMS(r0, r1, l4, l5, w, loop) \
-	VPXORD r0, r0, r0; \
-	VPXORD r1, r1, r1; \
-	XORQ CX, CX; \
-loop: \
-	MOVQ (R9)(CX*8), SI; \
-	ADDQ R8, SI; \
-	ADDQ R12, SI; \
-	VPBROADCASTD (R13)(CX*4), w; \
-	VMOVDQU8 (SI), l4; \
-	VMOVDQU8 2(SI), l5; \
-	VPDPBUSD w, l4, r0; \
-	VPDPBUSD w, l5, r1; \
-	INCQ CX; \
-	CMPQ CX, R10; \
-	JNE loop
 
 // func depthwiseRowsQ2VNNI(out *byte, ldo int, src *byte, lds int, offs *int, ws *uint32, nq, rows, blocks int, p *dwParams)
 TEXT ·depthwiseRowsQ2VNNI(SB), NOSPLIT, $0-80

@@ -40,7 +40,8 @@ func checkDepthwiseRow(t *testing.T, rng *rand.Rand, n, nq, stride int) {
 			}
 		}
 	}
-	src := make([]byte, DWReach(n, stride, quads))
+	taps := NewDWTaps(quads)
+	src := make([]byte, taps.Reach(n, stride))
 	extremeBytes(rng, src)
 	block := DWBlock(stride)
 	written := (n + block - 1) / block * block
@@ -49,7 +50,7 @@ func checkDepthwiseRow(t *testing.T, rng *rand.Rand, n, nq, stride int) {
 	for i := range dst {
 		dst[i] = guard
 	}
-	DepthwiseRow(dst, src, quads, n, stride)
+	DepthwiseRow(dst, src, taps, n, stride)
 	for o := range written {
 		var want int32
 		for _, q := range quads {
@@ -72,12 +73,12 @@ func BenchmarkDepthwiseRow(b *testing.B) {
 	for _, stride := range []int{1, 2} {
 		n := 160 / stride
 		b.Run(fmt.Sprintf("%d/stride%d", n, stride), func(b *testing.B) {
-			quads := []DWQuad{{0, [4]int8{1, 2, 3, 0}}, {162, [4]int8{1, 2, 3, 0}}, {324, [4]int8{1, 2, 3, 0}}}
-			src := make([]byte, DWReach(n, stride, quads))
+			taps := NewDWTaps([]DWQuad{{0, [4]int8{1, 2, 3, 0}}, {162, [4]int8{1, 2, 3, 0}}, {324, [4]int8{1, 2, 3, 0}}})
+			src := make([]byte, taps.Reach(n, stride))
 			dst := make([]int32, n+64)
 			b.SetBytes(int64(n))
 			for b.Loop() {
-				DepthwiseRow(dst, src, quads, n, stride)
+				DepthwiseRow(dst, src, taps, n, stride)
 			}
 		})
 	}
@@ -116,7 +117,8 @@ func checkDepthwiseRowsQ(t *testing.T, rng *rand.Rand, rows, n, nq, stride int, 
 		}
 	}
 	lds := n*stride + rng.IntN(40)
-	src := make([]byte, (rows-1)*lds+DWReach(n, stride, quads))
+	taps := NewDWTaps(quads)
+	src := make([]byte, (rows-1)*lds+taps.Reach(n, stride))
 	extremeBytes(rng, src)
 	ldo := n + rng.IntN(5)
 	const guard = 0xC3
@@ -129,15 +131,15 @@ func checkDepthwiseRowsQ(t *testing.T, rng *rand.Rand, rows, n, nq, stride int, 
 	yScale := float32(0.04)
 	if hardSwish {
 		rq.Scale *= 30 // values of a few units, around hard-swish's bend
-		DepthwiseRowsH(out, ldo, src, lds, NewDWTaps(quads), rows, n, stride, rq, yScale)
+		DepthwiseRowsH(out, ldo, src, lds, taps, rows, n, stride, rq, yScale)
 	} else {
-		DepthwiseRowsQ(out, ldo, src, lds, NewDWTaps(quads), rows, n, stride, rq)
+		DepthwiseRowsQ(out, ldo, src, lds, taps, rows, n, stride, rq)
 	}
 	block := DWBlock(stride)
 	sums := make([]int32, (n+block-1)/block*block)
 	want := make([]byte, n)
 	for r := range rows {
-		DepthwiseRow(sums, src[r*lds:], quads, n, stride)
+		DepthwiseRow(sums, src[r*lds:], taps, n, stride)
 		if hardSwish {
 			hardSwishRequantizeGo(want, sums, rq.Add, rq.Scale, yScale, rq.Lo, rq.Hi, rq.ZP)
 		} else {
@@ -166,7 +168,7 @@ func BenchmarkDepthwiseRowsQ(b *testing.B) {
 		wp := (ow-1)*stride + 3
 		b.Run(fmt.Sprintf("%dx%d/stride%d", oh, ow, stride), func(b *testing.B) {
 			taps := NewDWTaps([]DWQuad{{0, [4]int8{1, 2, 3, 0}}, {wp, [4]int8{1, 2, 3, 0}}, {2 * wp, [4]int8{1, 2, 3, 0}}})
-			src := make([]byte, (oh-1)*stride*wp+DWReach(ow, stride, taps.Quads))
+			src := make([]byte, (oh-1)*stride*wp+taps.Reach(ow, stride))
 			out := make([]byte, oh*ow)
 			rq := Requant{Scale: 0.01, Lo: -128, Hi: 127, ZP: 128}
 			b.SetBytes(int64(oh * ow))

@@ -38,6 +38,12 @@ type igemmKernel struct {
 // activeI8 is the INT8 microkernel PackB8 selects (the best the CPU supports).
 var activeI8 = bestIgemmKernel()
 
+// VNNISelected reports whether the INT8 microkernel now selected
+// (UseIgemmKernel) is a VNNI one: the channel-major, tap and depthwise
+// kernels then run as assembly; with the others their Go loops are for
+// tests, and callers with a faster path for those CPUs take it.
+func VNNISelected() bool { return activeI8.name == "vnni" || activeI8.name == "vnni16" }
+
 // IgemmKernelName names the microkernel PackB8 selects: "vnni" (or
 // "vnni16" for at most 16 columns), "avx2" or "go".
 func IgemmKernelName() string { return activeI8.name }

@@ -235,7 +235,3 @@ func IgemmTapsQ(pw *PackedW8, n int, xq []byte, base int, taps []int, quadStride
 		}
 	}
 }
-
-// TapsAvailable reports whether IgemmTapsQ runs as assembly with the INT8
-// microkernel now selected (vnni and vnni16); its Go loops are for tests.
-func TapsAvailable() bool { return activeI8.name == "vnni" || activeI8.name == "vnni16" }

@@ -7,7 +7,7 @@ package kernels
 import "golang.org/x/sys/cpu"
 
 func activeWX() func(kq int, w []int8, ldw int, x []byte, c []int32, ldc int) {
-	if activeI8.name == "vnni" || activeI8.name == "vnni16" {
+	if VNNISelected() {
 		return igemmWXVNNI
 	}
 	return igemmWXGo
@@ -46,7 +46,7 @@ func packQuads(dst []byte, stride int, r0, r1, r2, r3 []byte, panels int, x byte
 }
 
 func igemmWXQ(pw *PackedW8, n int, xq []byte, out []byte, ldo int, rq []Requant, hardSwish bool, yScale float32) bool {
-	if activeI8.name != "vnni" && activeI8.name != "vnni16" {
+	if !VNNISelected() {
 		return false
 	}
 	kq := pw.Kp / 4
@@ -75,7 +75,7 @@ func igemmWXQ(pw *PackedW8, n int, xq []byte, out []byte, ldo int, rq []Requant,
 func igemmWXQ8x32VNNI(kq int, w *int8, ldw int, x *byte, out *byte, ldo int, rq *Requant, rows int, mask uint32, yScale float32, hardSwish bool)
 
 func igemmTapsQ(pw *PackedW8, n int, xq []byte, base int, taps []int, q, quadStride int, out []byte, ldo int, rq []Requant) bool {
-	if activeI8.name != "vnni" && activeI8.name != "vnni16" {
+	if !VNNISelected() {
 		return false
 	}
 	panels := (n + WXPanel - 1) / WXPanel
