@@ -32,6 +32,18 @@
 	VPXORD Z14, Z14, Z14; \
 	VPXORD Z15, Z15, Z15
 
+// The eight weight rows at SI (R9 = ldw, R10 = 3·ldw, R11 = 5·ldw, R12 =
+// 7·ldw) against the 32 columns in Z16, Z17, into Z0…Z15.
+#define WX_ROWS \
+	WX_ROW((SI), Z20, Z0, Z1); \
+	WX_ROW((SI)(R9*1), Z21, Z2, Z3); \
+	WX_ROW((SI)(R9*2), Z22, Z4, Z5); \
+	WX_ROW((SI)(R10*1), Z23, Z6, Z7); \
+	WX_ROW((SI)(R9*4), Z24, Z8, Z9); \
+	WX_ROW((SI)(R11*1), Z25, Z10, Z11); \
+	WX_ROW((SI)(R10*2), Z26, Z12, Z13); \
+	WX_ROW((SI)(R12*1), Z27, Z14, Z15)
+
 #define WX_STORE(c0, c1) \
 	VMOVDQU32 c0, (DX); \
 	VMOVDQU32 c1, 64(DX); \
@@ -55,14 +67,7 @@ wxloop:
 	VMOVDQU32 (DI), Z16
 	VMOVDQU32 64(DI), Z17
 	PREFETCHT0 512(DI)
-	WX_ROW((SI), Z20, Z0, Z1)
-	WX_ROW((SI)(R9*1), Z21, Z2, Z3)
-	WX_ROW((SI)(R9*2), Z22, Z4, Z5)
-	WX_ROW((SI)(R10*1), Z23, Z6, Z7)
-	WX_ROW((SI)(R9*4), Z24, Z8, Z9)
-	WX_ROW((SI)(R11*1), Z25, Z10, Z11)
-	WX_ROW((SI)(R10*2), Z26, Z12, Z13)
-	WX_ROW((SI)(R12*1), Z27, Z14, Z15)
+	WX_ROWS
 	ADDQ $4, SI
 	ADDQ $128, DI
 	DECQ CX
@@ -183,6 +188,27 @@ pqloop:
 	VPMOVDB c1, K3, 16(DX); \
 	ADDQ R8, DX
 
+// All eight rows of the tile, stopping at done after R14 rows.
+#define WXQ_ROWS(done) \
+	WXQ_ROW(0, 0, Z0, Z1, done); \
+	WXQ_ROW(1, 20, Z2, Z3, done); \
+	WXQ_ROW(2, 40, Z4, Z5, done); \
+	WXQ_ROW(3, 60, Z6, Z7, done); \
+	WXQ_ROW(4, 80, Z8, Z9, done); \
+	WXQ_ROW(5, 100, Z10, Z11, done); \
+	WXQ_ROW(6, 120, Z12, Z13, done); \
+	WXQ_ROW(7, 140, Z14, Z15, done)
+
+#define WXH_ROWS(done) \
+	WXH_ROW(0, 0, Z0, Z1, done); \
+	WXH_ROW(1, 20, Z2, Z3, done); \
+	WXH_ROW(2, 40, Z4, Z5, done); \
+	WXH_ROW(3, 60, Z6, Z7, done); \
+	WXH_ROW(4, 80, Z8, Z9, done); \
+	WXH_ROW(5, 100, Z10, Z11, done); \
+	WXH_ROW(6, 120, Z12, Z13, done); \
+	WXH_ROW(7, 140, Z14, Z15, done)
+
 // func igemmWXQ8x32VNNI(kq int, w *int8, ldw int, x *byte, out *byte, ldo int, rq *Requant, rows int, mask uint32, yScale float32, hardSwish bool)
 TEXT ·igemmWXQ8x32VNNI(SB), NOSPLIT, $0-73
 	MOVQ kq+0(FP), CX
@@ -205,14 +231,7 @@ wxqloop:
 	VMOVDQU32 (DI), Z16
 	VMOVDQU32 64(DI), Z17
 	PREFETCHT0 512(DI)
-	WX_ROW((SI), Z20, Z0, Z1)
-	WX_ROW((SI)(R9*1), Z21, Z2, Z3)
-	WX_ROW((SI)(R9*2), Z22, Z4, Z5)
-	WX_ROW((SI)(R10*1), Z23, Z6, Z7)
-	WX_ROW((SI)(R9*4), Z24, Z8, Z9)
-	WX_ROW((SI)(R11*1), Z25, Z10, Z11)
-	WX_ROW((SI)(R10*2), Z26, Z12, Z13)
-	WX_ROW((SI)(R12*1), Z27, Z14, Z15)
+	WX_ROWS
 	ADDQ $4, SI
 	ADDQ $128, DI
 	DECQ CX
@@ -221,14 +240,7 @@ wxqloop:
 	MOVBLZX hardSwish+72(FP), BX
 	TESTQ BX, BX
 	JNZ wxqhs
-	WXQ_ROW(0, 0, Z0, Z1, wxqdone)
-	WXQ_ROW(1, 20, Z2, Z3, wxqdone)
-	WXQ_ROW(2, 40, Z4, Z5, wxqdone)
-	WXQ_ROW(3, 60, Z6, Z7, wxqdone)
-	WXQ_ROW(4, 80, Z8, Z9, wxqdone)
-	WXQ_ROW(5, 100, Z10, Z11, wxqdone)
-	WXQ_ROW(6, 120, Z12, Z13, wxqdone)
-	WXQ_ROW(7, 140, Z14, Z15, wxqdone)
+	WXQ_ROWS(wxqdone)
 	JMP wxqdone
 
 wxqhs:
@@ -238,14 +250,7 @@ wxqhs:
 	MOVL $0x40c00000, BX // 6
 	VPBROADCASTD BX, Z19
 	VPXORD Z21, Z21, Z21
-	WXH_ROW(0, 0, Z0, Z1, wxqdone)
-	WXH_ROW(1, 20, Z2, Z3, wxqdone)
-	WXH_ROW(2, 40, Z4, Z5, wxqdone)
-	WXH_ROW(3, 60, Z6, Z7, wxqdone)
-	WXH_ROW(4, 80, Z8, Z9, wxqdone)
-	WXH_ROW(5, 100, Z10, Z11, wxqdone)
-	WXH_ROW(6, 120, Z12, Z13, wxqdone)
-	WXH_ROW(7, 140, Z14, Z15, wxqdone)
+	WXH_ROWS(wxqdone)
 
 wxqdone:
 	VZEROUPPER
@@ -272,14 +277,7 @@ tqtap:
 tqquad:
 	VMOVDQU32 (DI), Z16
 	VMOVDQU32 64(DI), Z17
-	WX_ROW((SI), Z20, Z0, Z1)
-	WX_ROW((SI)(R9*1), Z21, Z2, Z3)
-	WX_ROW((SI)(R9*2), Z22, Z4, Z5)
-	WX_ROW((SI)(R10*1), Z23, Z6, Z7)
-	WX_ROW((SI)(R9*4), Z24, Z8, Z9)
-	WX_ROW((SI)(R11*1), Z25, Z10, Z11)
-	WX_ROW((SI)(R10*2), Z26, Z12, Z13)
-	WX_ROW((SI)(R12*1), Z27, Z14, Z15)
+	WX_ROWS
 	ADDQ $4, SI
 	ADDQ BX, DI
 	DECQ CX
@@ -294,14 +292,7 @@ tqquad:
 	MOVL mask+88(FP), BX
 	KMOVD BX, K2
 	KSHIFTRD $16, K2, K3
-	WXQ_ROW(0, 0, Z0, Z1, tqdone)
-	WXQ_ROW(1, 20, Z2, Z3, tqdone)
-	WXQ_ROW(2, 40, Z4, Z5, tqdone)
-	WXQ_ROW(3, 60, Z6, Z7, tqdone)
-	WXQ_ROW(4, 80, Z8, Z9, tqdone)
-	WXQ_ROW(5, 100, Z10, Z11, tqdone)
-	WXQ_ROW(6, 120, Z12, Z13, tqdone)
-	WXQ_ROW(7, 140, Z14, Z15, tqdone)
+	WXQ_ROWS(tqdone)
 
 tqdone:
 	VZEROUPPER
