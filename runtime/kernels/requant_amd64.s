@@ -2,41 +2,51 @@
 
 #include "textflag.h"
 
+// The arguments of requantizeAVX2 and requantizeSumsAVX2 (the same
+// frame): DI dst, SI src, CX n, Y4 add, Y1 scale, Y2 lo, Y3 hi, Y5 zp,
+// Y7 0xFF in every dword.
+#define REQ8_ARGS \
+	MOVQ         dst+0(FP), DI; \
+	MOVQ         src+8(FP), SI; \
+	MOVQ         n+16(FP), CX; \
+	MOVL         add+24(FP), AX; \
+	MOVQ         AX, X4; \
+	VPBROADCASTD X4, Y4; \
+	VBROADCASTSS scale+28(FP), Y1; \
+	VBROADCASTSS lo+32(FP), Y2; \
+	VBROADCASTSS hi+36(FP), Y3; \
+	MOVL         zp+40(FP), AX; \
+	MOVQ         AX, X5; \
+	VPBROADCASTD X5, Y5; \
+	VPCMPEQD     Y7, Y7, Y7; \
+	VPSRLD       $24, Y7, Y7
+
+// Requantize the eight int32 sums in Y0 and store their bytes at DI.
+#define REQ8_STORE \
+	VPADDD      Y4, Y0, Y0; \
+	VCVTDQ2PS   Y0, Y0; \
+	VMULPS      Y1, Y0, Y0; \
+	VMAXPS      Y2, Y0, Y0; \
+	VMINPS      Y3, Y0, Y0; \
+	VROUNDPS    $0, Y0, Y0; \
+	VCVTTPS2DQ  Y0, Y0; \
+	VPADDD      Y5, Y0, Y0; \
+	VPAND       Y7, Y0, Y0; \
+	VPACKUSDW   Y0, Y0, Y0; \
+	VPACKUSWB   Y0, Y0, Y0; \
+	VEXTRACTI128 $1, Y0, X6; \
+	VPUNPCKLDQ  X6, X0, X0; \
+	MOVQ        X0, (DI)
+
 // func requantizeAVX2(dst *byte, src *int32, n int, add int32, scale, lo, hi float32, zp int32)
 TEXT ·requantizeAVX2(SB), NOSPLIT, $0-44
-	MOVQ         dst+0(FP), DI
-	MOVQ         src+8(FP), SI
-	MOVQ         n+16(FP), CX
-	MOVL         add+24(FP), AX
-	MOVQ         AX, X4
-	VPBROADCASTD X4, Y4
-	VBROADCASTSS scale+28(FP), Y1
-	VBROADCASTSS lo+32(FP), Y2
-	VBROADCASTSS hi+36(FP), Y3
-	MOVL         zp+40(FP), AX
-	MOVQ         AX, X5
-	VPBROADCASTD X5, Y5
-	VPCMPEQD     Y7, Y7, Y7
-	VPSRLD       $24, Y7, Y7 // 0xFF in every dword
+	REQ8_ARGS
 
 loop8:
 	CMPQ        CX, $8
 	JLT         done
 	VMOVDQU     (SI), Y0
-	VPADDD      Y4, Y0, Y0
-	VCVTDQ2PS   Y0, Y0
-	VMULPS      Y1, Y0, Y0
-	VMAXPS      Y2, Y0, Y0
-	VMINPS      Y3, Y0, Y0
-	VROUNDPS    $0, Y0, Y0
-	VCVTTPS2DQ  Y0, Y0
-	VPADDD      Y5, Y0, Y0
-	VPAND       Y7, Y0, Y0
-	VPACKUSDW   Y0, Y0, Y0
-	VPACKUSWB   Y0, Y0, Y0
-	VEXTRACTI128 $1, Y0, X6
-	VPUNPCKLDQ  X6, X0, X0
-	MOVQ        X0, (DI)
+	REQ8_STORE
 	ADDQ        $32, SI
 	ADDQ        $8, DI
 	SUBQ        $8, CX
@@ -48,40 +58,14 @@ done:
 
 // func requantizeSumsAVX2(dst *byte, src *float32, n int, add int32, scale, lo, hi float32, zp int32)
 TEXT ·requantizeSumsAVX2(SB), NOSPLIT, $0-44
-	MOVQ         dst+0(FP), DI
-	MOVQ         src+8(FP), SI
-	MOVQ         n+16(FP), CX
-	MOVL         add+24(FP), AX
-	MOVQ         AX, X4
-	VPBROADCASTD X4, Y4
-	VBROADCASTSS scale+28(FP), Y1
-	VBROADCASTSS lo+32(FP), Y2
-	VBROADCASTSS hi+36(FP), Y3
-	MOVL         zp+40(FP), AX
-	MOVQ         AX, X5
-	VPBROADCASTD X5, Y5
-	VPCMPEQD     Y7, Y7, Y7
-	VPSRLD       $24, Y7, Y7 // 0xFF in every dword
+	REQ8_ARGS
 
 sloop8:
 	CMPQ        CX, $8
 	JLT         sdone
 	VMOVUPS     (SI), Y0
 	VCVTTPS2DQ  Y0, Y0
-	VPADDD      Y4, Y0, Y0
-	VCVTDQ2PS   Y0, Y0
-	VMULPS      Y1, Y0, Y0
-	VMAXPS      Y2, Y0, Y0
-	VMINPS      Y3, Y0, Y0
-	VROUNDPS    $0, Y0, Y0
-	VCVTTPS2DQ  Y0, Y0
-	VPADDD      Y5, Y0, Y0
-	VPAND       Y7, Y0, Y0
-	VPACKUSDW   Y0, Y0, Y0
-	VPACKUSWB   Y0, Y0, Y0
-	VEXTRACTI128 $1, Y0, X6
-	VPUNPCKLDQ  X6, X0, X0
-	MOVQ        X0, (DI)
+	REQ8_STORE
 	ADDQ        $32, SI
 	ADDQ        $8, DI
 	SUBQ        $8, CX
