@@ -538,7 +538,6 @@ type requantizer struct {
 	scale, lo, hi float32
 	zp            int32
 	exact         bool
-	scale0        float32 // the scale as given, for requantize when not exact
 	// hardSwish applies hard-swish to float32(sum)·scale and quantizes
 	// with yScale (ai.onnxq QLinearConv); it needs exact.
 	hardSwish bool
@@ -548,7 +547,7 @@ type requantizer struct {
 func newRequantizer(scale float32, zp, lo, hi int64) requantizer {
 	finite := !math.IsNaN(float64(scale)) && !math.IsInf(float64(scale), 0)
 	small := zp >= -1<<16 && zp <= 1<<16 && lo >= -1<<16 && hi <= 1<<16
-	return requantizer{scale: scale, lo: float32(lo - zp), hi: float32(hi - zp), zp: int32(zp), exact: finite && small, scale0: scale}
+	return requantizer{scale: scale, lo: float32(lo - zp), hi: float32(hi - zp), zp: int32(zp), exact: finite && small}
 }
 
 // run sets dst[i] to requantize(sums[i]+add, scale, zp, lo, hi) as a

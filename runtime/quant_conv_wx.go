@@ -381,7 +381,7 @@ func (g gridOut) requantize(plane []byte, sums []int32, p0 int, rq *requantizer,
 		rq.run(dst, sums, add)
 	} else {
 		for i, v := range sums {
-			dst[i] = byte(requantize(v+add, rq.scale0, a.zy, a.lo, a.hi))
+			dst[i] = byte(requantize(v+add, rq.scale, a.zy, a.lo, a.hi))
 		}
 	}
 	if g.wq != g.OW {
