@@ -35,6 +35,10 @@ type Options struct {
 	FloatOutputs bool
 }
 
+// Execution are the options of onnxq's own execution form (run, bench,
+// golden, verify): every fusion its runtime runs.
+var Execution = Options{Activations: true, Arithmetic: true, FloatOutputs: true}
+
 // onnxqDomain is the domain of onnxq's own integer ops.
 const onnxqDomain = "ai.onnxq"
 

@@ -117,8 +117,7 @@ func TestLowerFloatOutputs(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := &passes.Context{Values: map[string]any{}}
-	opts := lower.Options{Activations: true, Arithmetic: true, FloatOutputs: true}
-	if err := passes.Run(low, ctx, []passes.Pass{lower.PassWith(opts)}, passes.RunOptions{}); err != nil {
+	if err := passes.Run(low, ctx, []passes.Pass{lower.PassWith(lower.Execution)}, passes.RunOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := low.Graph.Verify(); err != nil {

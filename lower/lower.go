@@ -24,8 +24,10 @@ package lower
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"slices"
+	"strings"
 
 	"github.com/onnxq/onnxq/graph"
 	"github.com/onnxq/onnxq/passes"
@@ -74,7 +76,9 @@ func PassWith(opts Options) passes.Pass {
 			if err != nil {
 				return false, err
 			}
-			if _, ok := m.Opset(onnxqDomain); !ok && rep.Lowered[hardSwishOp]+rep.Lowered[floatConvOp]+rep.Lowered[onnxqDomain+".QLinearAdd"]+rep.Lowered[onnxqDomain+".QLinearMul"] > 0 {
+			if _, ok := m.Opset(onnxqDomain); !ok && slices.ContainsFunc(slices.Collect(maps.Keys(rep.Lowered)), func(op string) bool {
+				return strings.HasPrefix(op, onnxqDomain+".")
+			}) {
 				m.OpsetImports = append(m.OpsetImports, graph.OpsetImport{Domain: onnxqDomain, Version: 1})
 			}
 			if ctx != nil {

@@ -60,10 +60,6 @@ func lowerModel(t *testing.T, m *graph.Model) (*graph.Model, *lower.Report, stri
 	return lowerModelWith(t, m, lower.Options{})
 }
 
-// executionOptions are the lowering options of onnxq's execution form
-// (run, bench, golden).
-var executionOptions = lower.Options{Activations: true, Arithmetic: true, FloatOutputs: true}
-
 // lowerModelWith is lowerModel with opts.
 func lowerModelWith(t *testing.T, m *graph.Model, opts lower.Options) (*graph.Model, *lower.Report, string) {
 	t.Helper()
@@ -398,7 +394,7 @@ func TestIntegerExecutionSameOnEveryPath(t *testing.T) {
 		t.Fatal(err)
 	}
 	// onnxq's execution form: the fused units (Add, float outputs) too.
-	low, rep, _ := lowerModelWith(t, m, executionOptions)
+	low, rep, _ := lowerModelWith(t, m, lower.Execution)
 	if rep.Lowered["QLinearConv"] == 0 || rep.Lowered["ai.onnxq.QLinearConv(float output)"] == 0 {
 		t.Fatalf("lowered %v", rep.Lowered)
 	}

@@ -97,7 +97,7 @@ func executionForm(m *graph.Model, integer bool) (*graph.Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := passes.Run(low, &passes.Context{}, []passes.Pass{lower.PassWith(lower.Options{Activations: true, Arithmetic: true, FloatOutputs: true})}, passes.RunOptions{}); err != nil {
+	if err := passes.Run(low, &passes.Context{}, []passes.Pass{lower.PassWith(lower.Execution)}, passes.RunOptions{}); err != nil {
 		return nil, err
 	}
 	return low, nil

@@ -207,7 +207,7 @@ func TestINT8AgreesWithORT(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := passes.Run(exec, &passes.Context{}, []passes.Pass{lower.PassWith(lower.Options{Activations: true, Arithmetic: true, FloatOutputs: true})}, passes.RunOptions{}); err != nil {
+		if err := passes.Run(exec, &passes.Context{}, []passes.Pass{lower.PassWith(lower.Execution)}, passes.RunOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		sess, err := runtime.NewSession(exec, runtime.Options{})
