@@ -161,20 +161,15 @@ func (k *intConvKernel) fastQLinearConv(ctx *Context, a *qconvArgs) *Tensor {
 	K := cg * a.kh * a.kw
 	y := ctx.allocFull(a.outType, N, a.M, OH, OW) // every path writes every byte
 	out := outputBytes(y)
+	if k.runVNNI(ctx, a, out) {
+		return y
+	}
 	if cg == 1 && mg == 1 {
-		if dwFits(a) {
-			k.depthwiseVNNI(ctx, a, out)
-			return y
-		}
 		if !depthwiseExactInF32(a) || !layoutFits(a.win) {
 			fastDepthwise(ctx, a, out)
 			return y
 		}
 		depthwiseViaF32(ctx, a, out)
-		return y
-	}
-	if wxFits(a) {
-		k.fastConvWX(ctx, a, out)
 		return y
 	}
 	if a.packed == nil {

@@ -296,6 +296,13 @@ func (k *intConvKernel) fastConvWX(ctx *Context, a *qconvArgs, out []byte) {
 		k.convTaps(ctx, a, l, planes, kq8, out)
 		return
 	}
+	// The fused GEMM: requantization, or hard-swish then quantization.
+	gemm := kernels.IgemmWXQ
+	if a.hardSwish {
+		gemm = func(pw *kernels.PackedW8, n int, xq, out []byte, ldo int, rq []kernels.Requant) {
+			kernels.IgemmWXH(pw, n, xq, out, ldo, rq, a.yScale)
+		}
+	}
 	tiles := (grid + tile - 1) / tile
 	ctx.Parallel(N*a.G*tiles, func(first, last int) {
 		var grid8 []byte
@@ -332,12 +339,6 @@ func (k *intConvKernel) fastConvWX(ctx *Context, a *qconvArgs, out []byte) {
 				// output planes when the grid is the plane, else into a
 				// byte grid whose kept runs are copied.
 				rq := kq8[g*mg : (g+1)*mg]
-				gemm := kernels.IgemmWXQ
-				if a.hardSwish {
-					gemm = func(pw *kernels.PackedW8, n int, xq, out []byte, ldo int, rq []kernels.Requant) {
-						kernels.IgemmWXH(pw, n, xq, out, ldo, rq, a.yScale)
-					}
-				}
 				if l.wq == OW {
 					gemm(packed[g], cols, xq, out[(n*a.M+g*mg)*OH*OW+p0:], OH*OW, rq)
 					continue
@@ -400,6 +401,29 @@ func (g gridOut) copyRuns(plane, src []byte, p0 int) {
 		}
 		p += run
 	}
+}
+
+// vnniFits reports whether a runs on the VNNI depthwise path (one input
+// and one output channel per group) or the channel-major one.
+func (a *qconvArgs) vnniFits() bool {
+	if a.x.Shape[1] == a.G && a.M == a.G {
+		return dwFits(a)
+	}
+	return wxFits(a)
+}
+
+// runVNNI runs a on the path vnniFits picks, into out (nil with
+// a.floatOut set), and reports whether one fitted.
+func (k *intConvKernel) runVNNI(ctx *Context, a *qconvArgs, out []byte) bool {
+	switch {
+	case !a.vnniFits():
+		return false
+	case a.x.Shape[1] == a.G && a.M == a.G:
+		k.depthwiseVNNI(ctx, a, out)
+	default:
+		k.fastConvWX(ctx, a, out)
+	}
+	return true
 }
 
 // dwFits reports whether the depthwise convolution a (one input and one
@@ -630,18 +654,11 @@ func (k *intConvKernel) runHardSwish(ctx *Context, x, xzp, w, wzp, bias *Tensor,
 	if !(yScale > 0) || !finite(yScale) || slices.ContainsFunc(scales, func(s float32) bool { return !finite(s) }) {
 		return nil, fmt.Errorf("HardSwish needs finite scales and a positive y_scale")
 	}
-	if a := k.newQConvArgs(x, xzp, w, wzp, bias, scales, zy, lo, hi, outType); a != nil && !forceReferenceQConv {
+	if a := k.newQConvArgs(x, xzp, w, wzp, bias, scales, zy, lo, hi, outType); a != nil && !forceReferenceQConv && a.vnniFits() {
 		a.hardSwish, a.yScale = true, yScale
-		depthwise := a.x.Shape[1] == a.G && a.M == a.G
-		if (depthwise && dwFits(a)) || (!depthwise && wxFits(a)) {
-			y := ctx.allocFull(a.outType, a.x.Shape[0], a.M, a.win.out[0], a.win.out[1])
-			if depthwise {
-				k.depthwiseVNNI(ctx, a, outputBytes(y))
-			} else {
-				k.fastConvWX(ctx, a, outputBytes(y))
-			}
-			return []*Tensor{y}, nil
-		}
+		y := ctx.allocFull(a.outType, a.x.Shape[0], a.M, a.win.out[0], a.win.out[1])
+		k.runVNNI(ctx, a, outputBytes(y))
+		return []*Tensor{y}, nil
 	}
 	acc, shape, err := k.conv(ctx, x, w, xzp, wzp, bias)
 	if err != nil {
@@ -760,18 +777,11 @@ func (k *intConvKernel) runFloatOut(ctx *Context, x, xzp, w, wzp, bias, xs, ws *
 	for c := range scales {
 		scales[c] = xsv[0] * wsv[min(c, len(wsv)-1)]
 	}
-	if a := k.newQConvArgs(x, xzp, w, wzp, bias, scales, 0, 0, 255, graph.Uint8); a != nil && !forceReferenceQConv {
-		depthwise := a.x.Shape[1] == a.G && a.M == a.G
-		if (depthwise && dwFits(a)) || (!depthwise && wxFits(a)) {
-			y := ctx.Alloc(graph.Float32, a.x.Shape[0], a.M, a.win.out[0], a.win.out[1])
-			a.floatOut = y.F32()
-			if depthwise {
-				k.depthwiseVNNI(ctx, a, nil)
-			} else {
-				k.fastConvWX(ctx, a, nil)
-			}
-			return []*Tensor{y}, nil
-		}
+	if a := k.newQConvArgs(x, xzp, w, wzp, bias, scales, 0, 0, 255, graph.Uint8); a != nil && !forceReferenceQConv && a.vnniFits() {
+		y := ctx.Alloc(graph.Float32, a.x.Shape[0], a.M, a.win.out[0], a.win.out[1])
+		a.floatOut = y.F32()
+		k.runVNNI(ctx, a, nil)
+		return []*Tensor{y}, nil
 	}
 	acc, shape, err := k.conv(ctx, x, w, xzp, wzp, bias)
 	if err != nil {
