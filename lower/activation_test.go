@@ -1,15 +1,11 @@
 package lower_test
 
 import (
-	"bytes"
 	"math"
 	"testing"
 
 	"github.com/onnxq/onnxq/graph"
-	"github.com/onnxq/onnxq/internal/calibdata"
 	"github.com/onnxq/onnxq/lower"
-	"github.com/onnxq/onnxq/passes"
-	"github.com/onnxq/onnxq/quant"
 	"github.com/onnxq/onnxq/runtime"
 )
 
@@ -59,30 +55,13 @@ func hardSwishModel(t *testing.T) *graph.Model {
 // step (the float convolution rounds differently), nearly all equal.
 func TestLowerHardSwish(t *testing.T) {
 	m := hardSwishModel(t)
-	src := calibdata.Synthetic(calibdata.Inputs(m), 6, 5)
-	cfg := quant.DefaultConfig()
-	cfg.BiasCorrection = false
-	if _, err := quant.Run(m, src, cfg); err != nil {
-		t.Fatal(err)
-	}
+	src := quantizeSynthetic(t, m, 6, 5)
 	if _, rep, _ := lowerModel(t, m); rep.Lowered["QLinearConv"] != 1 || len(rep.Kept) != 3 {
 		t.Fatalf("standard lowering: lowered %v, kept %+v", rep.Lowered, rep.Kept)
 	}
-	low, err := quant.Clone(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var log bytes.Buffer
-	ctx := &passes.Context{Log: &log, Values: map[string]any{}}
-	if err := passes.Run(low, ctx, []passes.Pass{lower.PassWith(lower.Options{Activations: true})}, passes.RunOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := low.Graph.Verify(); err != nil {
-		t.Fatal(err)
-	}
-	rep := ctx.Values[lower.ReportKey].(*lower.Report)
+	low, rep, log := lowerModelWith(t, m, lower.Options{Activations: true})
 	if rep.Lowered["ai.onnxq.QLinearConv(HardSwish)"] != 2 || rep.Lowered["QLinearConv"] != 1 || len(rep.Kept) != 1 {
-		t.Fatalf("lowered %v, kept %+v; log:\n%s", rep.Lowered, rep.Kept, log.String())
+		t.Fatalf("lowered %v, kept %+v; log:\n%s", rep.Lowered, rep.Kept, log)
 	}
 	ops := map[string]int{}
 	for _, n := range low.Graph.Nodes {
@@ -106,24 +85,8 @@ func TestLowerHardSwish(t *testing.T) {
 // convolution with a float32 output, close to the QDQ model's float one.
 func TestLowerFloatOutputs(t *testing.T) {
 	m := hardSwishModel(t)
-	src := calibdata.Synthetic(calibdata.Inputs(m), 4, 7)
-	cfg := quant.DefaultConfig()
-	cfg.BiasCorrection = false
-	if _, err := quant.Run(m, src, cfg); err != nil {
-		t.Fatal(err)
-	}
-	low, err := quant.Clone(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := &passes.Context{Values: map[string]any{}}
-	if err := passes.Run(low, ctx, []passes.Pass{lower.PassWith(lower.Execution)}, passes.RunOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := low.Graph.Verify(); err != nil {
-		t.Fatal(err)
-	}
-	rep := ctx.Values[lower.ReportKey].(*lower.Report)
+	src := quantizeSynthetic(t, m, 4, 7)
+	low, rep, _ := lowerModelWith(t, m, lower.Execution)
 	if rep.Lowered["ai.onnxq.QLinearConv(float output)"] != 1 || len(rep.Kept) != 0 {
 		t.Fatalf("lowered %v, kept %+v", rep.Lowered, rep.Kept)
 	}

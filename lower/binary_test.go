@@ -1,16 +1,11 @@
 package lower_test
 
 import (
-	"bytes"
 	"fmt"
-	"math/rand/v2"
 	"testing"
 
 	"github.com/onnxq/onnxq/graph"
 	"github.com/onnxq/onnxq/lower"
-	"github.com/onnxq/onnxq/passes"
-	"github.com/onnxq/onnxq/quant"
-	"github.com/onnxq/onnxq/runtime"
 )
 
 // binaryModel is (DQ(Q(x)) + DQ(Q(y))) → Q → DQ, times DQ(Q(z)) → Q → DQ
@@ -48,59 +43,9 @@ func TestLowerArithmetic(t *testing.T) {
 	if _, rep, _ := lowerModel(t, m); len(rep.Lowered) != 0 {
 		t.Fatalf("standard lowering rewrote %v", rep.Lowered)
 	}
-	low, err := quant.Clone(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var log bytes.Buffer
-	ctx := &passes.Context{Log: &log, Values: map[string]any{}}
-	if err := passes.Run(low, ctx, []passes.Pass{lower.PassWith(lower.Options{Arithmetic: true})}, passes.RunOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := low.Graph.Verify(); err != nil {
-		t.Fatal(err)
-	}
-	rep := ctx.Values[lower.ReportKey].(*lower.Report)
+	low, rep, log := lowerModelWith(t, m, lower.Options{Arithmetic: true})
 	if rep.Lowered["ai.onnxq.QLinearAdd"] != 2 || rep.Lowered["ai.onnxq.QLinearMul"] != 1 {
-		t.Fatalf("lowered %v; log:\n%s", rep.Lowered, log.String())
+		t.Fatalf("lowered %v; log:\n%s", rep.Lowered, log)
 	}
-	ref, err := runtime.NewSession(m, runtime.Options{Threads: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := runtime.NewSession(low, runtime.Options{Threads: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rng := rand.New(rand.NewPCG(3, 4))
-	for trial := range 20 {
-		feeds := map[string]*runtime.Tensor{}
-		for _, name := range []string{"x", "y", "z", "w"} {
-			shape := []int{2, 3, 5}
-			if name == "w" {
-				shape = []int{5}
-			}
-			v := runtime.New(graph.Float32, shape...)
-			for i := range v.F32() {
-				v.F32()[i] = float32(rng.NormFloat64() * 4)
-				if trial == 0 {
-					v.F32()[i] = []float32{-1e9, 1e9, 0, 6.375, -6.4, 0.025}[i%6]
-				}
-			}
-			feeds[name] = v
-		}
-		want, err := ref.Run(feeds)
-		if err != nil {
-			t.Fatal(err)
-		}
-		have, err := got.Run(feeds)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for name, w := range want {
-			if fmt.Sprint(w.F32()) != fmt.Sprint(have[name].F32()) {
-				t.Fatalf("trial %d, output %s: %v, want %v", trial, name, have[name].F32(), w.F32())
-			}
-		}
-	}
+	sameOutputs(t, m, low, 2, 3)
 }

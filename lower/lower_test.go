@@ -7,6 +7,7 @@ package lower_test
 import (
 	"bytes"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -82,6 +83,66 @@ func lowerModelWith(t *testing.T, m *graph.Model, opts lower.Options) (*graph.Mo
 	return low, rep, log.String()
 }
 
+// quantizeSynthetic quantizes m in place with the default configuration
+// (without bias correction) on n synthetic samples from seed, and returns
+// them.
+func quantizeSynthetic(t *testing.T, m *graph.Model, n int, seed int64) *calibdata.Source {
+	t.Helper()
+	src := calibdata.Synthetic(calibdata.Inputs(m), n, seed)
+	cfg := quant.DefaultConfig()
+	cfg.BiasCorrection = false
+	if _, err := quant.Run(m, src, cfg); err != nil {
+		t.Fatal(err)
+	}
+	return src
+}
+
+// sameOutputs runs m and low (at 1 and threads threads) on 20 random
+// feeds of the inputs' declared shapes (normal values times 4; the first
+// feed of extremes) and fails unless every output is identical.
+func sameOutputs(t *testing.T, m, low *graph.Model, threads int, seed uint64) {
+	t.Helper()
+	ref, err := runtime.NewSession(m, runtime.Options{Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := runtime.NewSession(low, runtime.Options{Threads: threads})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(seed, seed+1))
+	for trial := range 20 {
+		feeds := map[string]*runtime.Tensor{}
+		for _, in := range m.Graph.Inputs {
+			shape := make([]int, len(in.Shape))
+			for i, d := range in.Shape {
+				shape[i] = int(d.Size)
+			}
+			v := runtime.New(graph.Float32, shape...)
+			for i := range v.F32() {
+				v.F32()[i] = float32(rng.NormFloat64() * 4)
+				if trial == 0 {
+					v.F32()[i] = []float32{-1e9, 1e9, 0, 6.375, -6.4, 0.025}[i%6]
+				}
+			}
+			feeds[in.Name] = v
+		}
+		want, err := ref.Run(feeds)
+		if err != nil {
+			t.Fatal(err)
+		}
+		have, err := got.Run(feeds)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, w := range want {
+			if fmt.Sprint(w.F32()) != fmt.Sprint(have[name].F32()) {
+				t.Fatalf("trial %d, output %s: %v, want %v", trial, name, have[name].F32(), w.F32())
+			}
+		}
+	}
+}
+
 // integerValues runs m on src and returns every 8-bit value it computes,
 // by name, concatenated over the samples.
 func integerValues(t *testing.T, m *graph.Model, src *calibdata.Source) map[string][]int32 {
@@ -136,12 +197,7 @@ func compareIntegers(a, b map[string][]int32) (total, differ int, worst int32) {
 
 func TestLowerSmallModel(t *testing.T) {
 	m := convMatMulModel(t)
-	src := calibdata.Synthetic(calibdata.Inputs(m), 6, 3)
-	cfg := quant.DefaultConfig()
-	cfg.BiasCorrection = false
-	if _, err := quant.Run(m, src, cfg); err != nil {
-		t.Fatal(err)
-	}
+	src := quantizeSynthetic(t, m, 6, 3)
 	low, rep, log := lowerModel(t, m)
 	if rep.Lowered["QLinearConv"] != 2 {
 		t.Errorf("lowered %v, want both Convs as QLinearConv; log:\n%s", rep.Lowered, log)
@@ -339,12 +395,7 @@ func TestLowerMatMulPerColumn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	src := calibdata.Synthetic(calibdata.Inputs(m), 4, 5)
-	cfg := quant.DefaultConfig()
-	cfg.BiasCorrection = false
-	if _, err := quant.Run(m, src, cfg); err != nil {
-		t.Fatal(err)
-	}
+	src := quantizeSynthetic(t, m, 4, 5)
 	low, rep, log := lowerModel(t, m)
 	if rep.Lowered["QLinearMatMul"] != 1 {
 		t.Fatalf("lowered %v; log:\n%s", rep.Lowered, log)

@@ -2,11 +2,9 @@ package lower_test
 
 import (
 	"fmt"
-	"math/rand/v2"
 	"testing"
 
 	"github.com/onnxq/onnxq/graph"
-	"github.com/onnxq/onnxq/runtime"
 )
 
 // moveModel is x → Q → DQ → MaxPool (padded, so the padding's value
@@ -53,36 +51,5 @@ func TestLowerMoveOps(t *testing.T) {
 			t.Errorf("%s still reads a DequantizeLinear", n.OpType)
 		}
 	}
-	ref, err := runtime.NewSession(m, runtime.Options{Threads: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := runtime.NewSession(low, runtime.Options{Threads: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rng := rand.New(rand.NewPCG(1, 2))
-	for trial := range 20 {
-		x := runtime.New(graph.Float32, 2, 3, 4)
-		for i := range x.F32() {
-			x.F32()[i] = float32(rng.NormFloat64() * 4)
-			if trial == 0 {
-				x.F32()[i] = []float32{-1e9, 1e9, 0, 6.375, -6.4, 0.025}[i%6]
-			}
-		}
-		feeds := map[string]*runtime.Tensor{"x": x}
-		want, err := ref.Run(feeds)
-		if err != nil {
-			t.Fatal(err)
-		}
-		have, err := got.Run(feeds)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for name, w := range want {
-			if fmt.Sprint(w.F32()) != fmt.Sprint(have[name].F32()) {
-				t.Fatalf("trial %d, output %s: %v, want %v", trial, name, have[name].F32(), w.F32())
-			}
-		}
-	}
+	sameOutputs(t, m, low, 1, 1)
 }
