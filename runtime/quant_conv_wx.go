@@ -317,17 +317,13 @@ func (k *intConvKernel) fastConvWX(ctx *Context, a *qconvArgs, out []byte) {
 		defer doneAcc()
 		bytesBuf, doneBytes := scratchBytes(tile)
 		defer doneBytes()
-		var pad []byte
 		for task := first; task < last; task++ {
 			n, g, t := task/(a.G*tiles), task/tiles%a.G, task%tiles
 			p0 := t * tile
 			cols := min(tile, grid-p0)
-			if pad == nil && kp > K {
-				pad = make([]byte, tile)
-			}
 			row := func(d int) []byte {
 				if d >= K {
-					return pad[:cols]
+					d = 0 // zero weights past K: any bytes serve, the first step's are at hand
 				}
 				return source(n, g, d, p0)
 			}
@@ -712,7 +708,6 @@ func (k *intConvKernel) convTaps(ctx *Context, a *qconvArgs, l *phaseLayout, pla
 	flip := a.x.DType == graph.Int8
 	xc, doneXC := scratchBytes(N * a.G * per)
 	defer doneXC()
-	zero := make([]byte, l.planeLen)
 	ctx.Parallel(N*a.G*phases*cq, func(lo, hi int) {
 		for task := lo; task < hi; task++ {
 			ng, ph, q := task/(phases*cq), task/cq%phases, task%cq
@@ -724,8 +719,7 @@ func (k *intConvKernel) convTaps(ctx *Context, a *qconvArgs, l *phaseLayout, pla
 			for j := range r {
 				ci := 4*q + j
 				if ci >= cg {
-					r[j] = zero
-					continue
+					ci = 0 // zero weights past the group's channels: any plane serves
 				}
 				c := n*C + g*cg + ci
 				r[j] = planes[(c*phases+ph)*l.planeLen:][:l.planeLen]
