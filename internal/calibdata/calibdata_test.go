@@ -121,6 +121,20 @@ func TestSampleFolders(t *testing.T) {
 	if one.Len() != 1 || !reflect.DeepEqual(mustSample(t, one, 0)["x"], filled(100, 1, 2, 4)) {
 		t.Errorf("single sample folder: %v", one.Names())
 	}
+	// A set assembled from links to some of the sample folders.
+	linked := t.TempDir()
+	for _, k := range []string{"sample_002", "sample_000"} {
+		if err := os.Symlink(filepath.Join(dir, k), filepath.Join(linked, k)); err != nil {
+			t.Skipf("symbolic links: %v", err)
+		}
+	}
+	ls := mustOpen(t, linked, []Input{twoInputs()[0]}, ImageOptions{})
+	if got := ls.Names(); !slices.Equal(got, []string{"sample_000", "sample_002"}) {
+		t.Fatalf("linked sample folders: names %v", got)
+	}
+	if !reflect.DeepEqual(mustSample(t, ls, 1)["x"], filled(200, 1, 3, 4)) {
+		t.Errorf("linked sample_002: got %v", mustSample(t, ls, 1)["x"])
+	}
 }
 
 func TestNpz(t *testing.T) {

@@ -184,7 +184,7 @@ func openDir(dir string, inputs []Input, img ImageOptions) (*Source, error) {
 			continue
 		}
 		switch {
-		case e.IsDir():
+		case isDirEntry(dir, e):
 			dirs = append(dirs, name)
 		case isImage(name):
 			images = append(images, name)
@@ -504,4 +504,15 @@ func check(inputs []Input, sample map[string]*runtime.Tensor, from map[string]st
 		}
 	}
 	return nil
+}
+
+// isDirEntry reports whether e is a folder, following a symbolic link so
+// that a calibration set assembled from links to sample folders reads as
+// the folders themselves.
+func isDirEntry(dir string, e os.DirEntry) bool {
+	if e.Type()&os.ModeSymlink == 0 {
+		return e.IsDir()
+	}
+	st, err := os.Stat(filepath.Join(dir, e.Name()))
+	return err == nil && st.IsDir()
 }
