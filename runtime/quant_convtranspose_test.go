@@ -307,3 +307,99 @@ func TestQLinearConvTransposeBadInput(t *testing.T) {
 		t.Errorf("a good call failed: %v", err)
 	}
 }
+
+// TestQLinearConvTransposeFixedPoint runs a k2 s2 QLinearConvTranspose in
+// a session with both requantizers: every output within one step of the
+// float one, nearly all equal, and the fixed-point results those of the
+// fixed multipliers applied to the exact sums.
+func TestQLinearConvTransposeFixedPoint(t *testing.T) {
+	rng := rand.New(rand.NewPCG(23, 24))
+	b := graph.NewBuilder(13)
+	x := b.Input("x", graph.Uint8, 1, 4, 7, 9)
+	f32 := func(name string, v ...float32) *graph.Value {
+		dims := []int64{}
+		if len(v) > 1 {
+			dims = []int64{int64(len(v))}
+		}
+		return b.Const(graph.FromFloat32s(name, dims, v))
+	}
+	bytesOf := func(name string, dt graph.DType, dims []int64, raw []byte) *graph.Value {
+		return b.Const(graph.NewTensor(name, dt, dims, raw))
+	}
+	w := make([]byte, 4*3*2*2)
+	for i := range w {
+		w[i] = byte(int8(rng.IntN(255) - 127))
+	}
+	scales := []float32{0.01, 0.02, 0.005}
+	y := b.Op("QLinearConvTranspose", x, f32("xs", 0.04), bytesOf("xz", graph.Uint8, nil, []byte{120}),
+		bytesOf("w", graph.Int8, []int64{4, 3, 2, 2}, w), f32("ws", scales...),
+		bytesOf("wz", graph.Int8, []int64{3}, make([]byte, 3)), f32("ys", 0.3), bytesOf("yz", graph.Uint8, nil, []byte{128}),
+		graph.IntsAttr("strides", 2, 2))
+	b.Graph().AddOutput(y)
+	m, err := b.Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	y.Producer.Domain = OnnxqDomain
+	m.OpsetImports = append(m.OpsetImports, graph.OpsetImport{Domain: OnnxqDomain, Version: 1})
+	in := New(graph.Uint8, 1, 4, 7, 9)
+	for i := range in.Data.([]uint8) {
+		in.Data.([]uint8)[i] = uint8(rng.IntN(256))
+	}
+	run := func(r Requantizer) []uint8 {
+		s, err := NewSession(m, Options{Threads: 2, Requantizer: r})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := s.Run(map[string]*Tensor{"x": in})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out[m.Graph.Outputs[0].Name].Data.([]uint8)
+	}
+	fl, fx := run(RequantizeFloat), run(RequantizeFixedPoint)
+	// The exact sums, from the reference path's float output.
+	node := &graph.Node{OpType: "QLinearConvTranspose", Domain: OnnxqDomain, Attrs: []*graph.Attribute{graph.IntsAttr("strides", 2, 2)}}
+	kern, err := newIntConvTranspose(node, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wt := New(graph.Int8, 4, 3, 2, 2)
+	for i, v := range w {
+		wt.Data.([]int8)[i] = int8(v)
+	}
+	xz := New(graph.Uint8)
+	xz.Data.([]uint8)[0] = 120
+	ones := New(graph.Float32, 3)
+	for i := range ones.F32() {
+		ones.F32()[i] = 1
+	}
+	sums, err := kern.Run(&Context{Threads: 1, Node: node}, []*Tensor{in, Scalar(float32(1)), xz, wt, ones, nil, nil, nil})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := make([]float32, 3)
+	for c := range q {
+		q[c] = scaleMath(graph.Float32).combine(0.04, scales[c], 0.3)
+	}
+	fm, err := fixedMultipliers(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plane := 14 * 18
+	same := 0
+	for i := range fl {
+		if d := int(fl[i]) - int(fx[i]); d < -1 || d > 1 {
+			t.Fatalf("element %d: float %d, fixed %d", i, fl[i], fx[i])
+		}
+		if fl[i] == fx[i] {
+			same++
+		}
+		if want := fm[i/plane].apply(int32(sums[0].F32()[i]), 128, 0, 255); int64(fx[i]) != want {
+			t.Fatalf("element %d: fixed point %d, want %d", i, fx[i], want)
+		}
+	}
+	if same < len(fl)*95/100 {
+		t.Errorf("only %d of %d outputs equal", same, len(fl))
+	}
+}
