@@ -82,7 +82,7 @@ func (k *intConvTransposeKernel) Run(ctx *Context, in []*Tensor) ([]*Tensor, err
 	if a.floatOut {
 		y = ctx.Alloc(graph.Float32, s.outShape...)
 	} else {
-		y = ctx.Alloc(a.outType, s.outShape...)
+		y = ctx.allocFull(a.outType, s.outShape...) // every path writes every element
 	}
 	if s.outPlane == 0 || s.n == 0 || s.m == 0 {
 		return []*Tensor{y}, nil
