@@ -138,6 +138,9 @@ func foldConvAdd(m *graph.Model, g *graph.Graph, add *graph.Node) (bool, error) 
 	if len(add.Inputs) != 2 || n1(add.Outputs) != 1 || add.Outputs[0] == nil {
 		return false, nil
 	}
+	if add.Attr("broadcast") != nil || add.Attr("axis") != nil {
+		return false, nil // before opset 7 a constant may align at another axis
+	}
 	for side := range 2 {
 		x, c := add.Inputs[side], add.Inputs[1-side]
 		if x == nil || c == nil || x == c {

@@ -42,6 +42,13 @@ func TestFoldConvAdd(t *testing.T) {
 			ct := b.Op("ConvTranspose", x, f32(b, "w", 1, 4, 3, 2, 2), graph.IntsAttr("strides", 2, 2))
 			b.Output(b.Op("Relu", bnAfter(b, b.Op("Add", ct, f32(b, "c", 5, 3, 1, 1)), 3, 1)))
 		}, []int{1, 4, 3, 3}, 0},
+		{"shared-bias", func(b *graph.Builder) {
+			// Two convs share their bias: the folded one gets its own.
+			x := b.Graph().Value("x")
+			bias := f32(b, "b", 2, 4)
+			w := f32(b, "w", 1, 4, 2, 3, 3)
+			b.Output(b.Op("Add", b.Op("Conv", x, w, bias), f32(b, "c", 3, 4, 1, 1)), b.Op("Conv", x, w, bias))
+		}, []int{1, 2, 5, 5}, 0},
 		{"left-alone", func(b *graph.Builder) {
 			// A constant that varies along W; one of higher rank; one
 			// along H; a conv output read twice; an Add of two convs; a
