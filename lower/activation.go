@@ -33,11 +33,16 @@ type Options struct {
 	// output: ai.onnxq QLinearConv without y_scale, whose value is
 	// float32(Σ(x−zx)(w−zw) + b)·(x_scale·w_scale[c]).
 	FloatOutputs bool
+	// ConvTranspose rewrites DQ → ConvTranspose → Q units (int8 weights
+	// with zero points 0, per tensor or per output channel) into ai.onnxq
+	// QLinearConvTranspose, which ONNX lacks (only onnxq's runtime runs
+	// it); with FloatOutputs also those whose output stays float.
+	ConvTranspose bool
 }
 
 // Execution are the options of onnxq's own execution form (run, bench,
 // golden, verify): every fusion its runtime runs.
-var Execution = Options{Activations: true, Arithmetic: true, FloatOutputs: true}
+var Execution = Options{Activations: true, Arithmetic: true, FloatOutputs: true, ConvTranspose: true}
 
 // onnxqDomain is the domain of onnxq's own integer ops.
 const onnxqDomain = "ai.onnxq"

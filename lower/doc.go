@@ -4,6 +4,7 @@
 // data-movement units (Reshape, Concat, MaxPool, Resize…) on the
 // integers. With Options it also fuses units ONNX has no integer op for
 // into onnxq's own ai.onnxq ops, for onnxq's runtime only: a convolution
-// followed by hard-swish (activation.go) and the Add or Mul of two
-// quantized tensors (binary.go).
+// followed by hard-swish (activation.go), the Add or Mul of two
+// quantized tensors (binary.go), and ConvTranspose (QLinearConvTranspose,
+// Options.ConvTranspose), whose output may stay float as a Conv's may.
 package lower

@@ -17,7 +17,10 @@
 // per-tensor parameters. Anything else stays as it is and runs in float
 // with its DequantizeLinear/QuantizeLinear nodes. Data-movement units
 // (DQ → Reshape/Transpose/Concat… → Q with one set of parameters) run on
-// the integers (move.go). DequantizeLinear nodes
+// the integers (move.go). With Options.ConvTranspose a ConvTranspose unit
+// of int8 weights with zero points 0 (per tensor, or per output channel,
+// axis 1, when ungrouped) becomes ai.onnxq QLinearConvTranspose (the same
+// inputs as QLinearConv, ConvTranspose's attributes). DequantizeLinear nodes
 // left without readers are removed. It leaves a graph that Verify accepts,
 // with the graph's input and output names unchanged.
 package lower
@@ -117,6 +120,13 @@ type unit struct {
 // floatConvOp names the float-output units in Report.Lowered.
 const floatConvOp = "ai.onnxq.QLinearConv(float output)"
 
+// convTransposeOp and floatConvTransposeOp name the ConvTranspose units
+// in Report.Lowered.
+const (
+	convTransposeOp      = onnxqDomain + ".QLinearConvTranspose"
+	floatConvTransposeOp = convTransposeOp + "(float output)"
+)
+
 // hardSwishOp names the fused unit in Report.Lowered.
 const hardSwishOp = "ai.onnxq.QLinearConv(HardSwish)"
 
@@ -134,7 +144,7 @@ func lowerGraph(g *graph.Graph, rep *Report, opset int64, opts Options) error {
 		if n.Domain != "" && n.Domain != "ai.onnx" {
 			continue
 		}
-		if n.OpType != "Conv" && n.OpType != "MatMul" {
+		if n.OpType != "Conv" && n.OpType != "MatMul" && (n.OpType != "ConvTranspose" || !opts.ConvTranspose) {
 			continue
 		}
 		u, why := match(n, opts)
@@ -273,8 +283,11 @@ func perTensorParams(n *graph.Node) (scale float32, zp int64, ok bool) {
 // match checks n's unit; it returns nil and the reason when n stays float.
 func match(n *graph.Node, opts Options) (*unit, string) {
 	u := &unit{node: n, op: "QLinearMatMul"}
-	if n.OpType == "Conv" {
+	switch n.OpType {
+	case "Conv":
 		u.op = "QLinearConv"
+	case "ConvTranspose":
+		u.op = convTransposeOp
 	}
 	if len(n.Outputs) != 1 || n.Outputs[0] == nil {
 		return nil, "unexpected outputs"
@@ -298,7 +311,7 @@ func match(n *graph.Node, opts Options) (*unit, string) {
 	if why := checkWeightParams(u); why != "" {
 		return nil, why
 	}
-	if n.OpType == "Conv" {
+	if n.OpType == "Conv" || n.OpType == "ConvTranspose" {
 		if b := n.Input(2); b != nil {
 			if u.bias = dq(b); u.bias == nil {
 				return nil, "its bias is not a dequantized int32 constant"
@@ -315,11 +328,15 @@ func match(n *graph.Node, opts Options) (*unit, string) {
 	// The convolution computes in its input's type: the x scale's, float32
 	// unless DequantizeLinear says otherwise (output_dtype, opset 21).
 	sx := u.x.Input(1)
-	if opts.FloatOutputs && n.OpType == "Conv" && sx != nil && sx.Const != nil && sx.Const.DType == graph.Float32 && u.x.AttrInt("output_dtype", 0) == 0 {
+	if opts.FloatOutputs && (n.OpType == "Conv" || n.OpType == "ConvTranspose") && sx != nil && sx.Const != nil && sx.Const.DType == graph.Float32 && u.x.AttrInt("output_dtype", 0) == 0 {
 		// The output stays float: an integer convolution whose sums are
-		// scaled back to float32 (ai.onnxq QLinearConv without y_scale).
+		// scaled back to float32 (ai.onnxq QLinearConv or
+		// QLinearConvTranspose without y_scale).
 		u.chain, u.act, u.quants = nil, "", nil
 		u.floatOut, u.op = true, floatConvOp
+		if n.OpType == "ConvTranspose" {
+			u.op = floatConvTransposeOp
+		}
 		return u, ""
 	}
 	return nil, why
@@ -374,10 +391,20 @@ func (u *unit) matchOutput(y *graph.Value, opts Options) string {
 }
 
 // checkWeightParams accepts per-tensor weight parameters, or per output
-// channel: axis 0 of a Conv weight, the last axis (columns) of a 2-D
-// MatMul weight.
+// channel: axis 0 of a Conv weight, axis 1 of an ungrouped ConvTranspose
+// weight (whose zero points must be 0 and type int8: the runtime's GEMM
+// takes symmetric weights only), the last axis (columns) of a 2-D MatMul
+// weight.
 func checkWeightParams(u *unit) string {
 	w := u.w.Input(0).Const
+	if u.node.OpType == "ConvTranspose" {
+		if w.DType != graph.Int8 {
+			return "its weight is not int8"
+		}
+		if slices.ContainsFunc(constInts(u.w.Input(2)), func(z int64) bool { return z != 0 }) {
+			return "its weight zero point is not 0"
+		}
+	}
 	s := constFloats(u.w.Input(1))
 	if len(s) == 0 {
 		return "its weight scale is not constant"
@@ -409,6 +436,13 @@ func checkWeightParams(u *unit) string {
 	case "MatMul":
 		if rank != 2 || axis != 1 || int64(len(s)) != w.Dims[1] {
 			return "its weight is quantized along an axis other than the columns"
+		}
+	case "ConvTranspose":
+		if rank < 3 || axis != 1 || int64(len(s)) != w.Dims[1] {
+			return "its weight is quantized along an axis other than the output channels"
+		}
+		if u.node.AttrInt("group", 1) != 1 {
+			return "its grouped weight is quantized per channel"
 		}
 	}
 	return ""
@@ -476,6 +510,10 @@ func rewrite(g *graph.Graph, u *unit) error {
 	if u.act != "" {
 		lowered.OpType, lowered.Domain = "QLinearConv", onnxqDomain
 	}
+	if n.OpType == "ConvTranspose" {
+		lowered.OpType, lowered.Domain = "QLinearConvTranspose", onnxqDomain
+		lowered.Attrs = slices.Clone(n.Attrs)
+	}
 	if n.OpType == "Conv" {
 		lowered.Attrs = slices.Clone(n.Attrs)
 		if u.act != "" {
@@ -486,8 +524,8 @@ func rewrite(g *graph.Graph, u *unit) error {
 }
 
 // rewriteFloatOut replaces the convolution of u by ai.onnxq QLinearConv
-// without y_scale and y_zero_point, whose float32 output takes over the
-// convolution's.
+// (or QLinearConvTranspose) without y_scale and y_zero_point, whose
+// float32 output takes over the convolution's.
 func rewriteFloatOut(g *graph.Graph, u *unit) error {
 	n := u.node
 	inputs, err := u.integerInputs(g)
@@ -499,7 +537,11 @@ func rewriteFloatOut(g *graph.Graph, u *unit) error {
 		inputs = append(inputs, u.bias.Input(0))
 	}
 	y := n.Outputs[0]
-	lowered := &graph.Node{Name: n.Name, OpType: "QLinearConv", Domain: onnxqDomain, Inputs: inputs, Attrs: slices.Clone(n.Attrs)}
+	op := "QLinearConv"
+	if n.OpType == "ConvTranspose" {
+		op = "QLinearConvTranspose"
+	}
+	lowered := &graph.Node{Name: n.Name, OpType: op, Domain: onnxqDomain, Inputs: inputs, Attrs: slices.Clone(n.Attrs)}
 	if err := g.InsertNode(slices.Index(g.Nodes, n), lowered, g.UniqueName(y.Name+"_lowered")); err != nil {
 		return err
 	}

@@ -9,13 +9,16 @@
 //
 // The prepare pipeline (PreparePasses, ordered by PrepareOrder) leaves a
 // model that computes the same outputs as the original (up to float32
-// rounding where BatchNormalization folds into weights) and in which:
+// rounding where BatchNormalization folds into weights or an Add into a
+// bias) and in which:
 // every constant is an initializer that is not a graph input (IR >= 4);
 // no node outside QuantizeLinear/DequantizeLinear and random ops has only
 // constant inputs, unless its output is a graph output, would exceed
 // MaxFoldElements, or has no kernel; no inference BatchNormalization
 // directly follows a Conv, ConvTranspose, Gemm or 2-D MatMul with constant
-// weights that it alone reads; no node or initializer is unread. Value
+// weights that it alone reads; no Add of a per-output-channel constant
+// directly follows a Conv or ConvTranspose with a constant (or no) bias
+// whose only output it alone reads; no node or initializer is unread. Value
 // names are kept: a folded node's outputs become initializers of the same
 // name, and graph outputs are never renamed. Passes edit the IR in place
 // and are deterministic.

@@ -227,7 +227,7 @@ func foldBN(m *graph.Model, g *graph.Graph, bn *graph.Node) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	if _, err := ownConst(m, g, p, 1, w, wt); err != nil {
+	if _, err := ownConst(m, g, p, 1, w, wt, "_bnfold"); err != nil {
 		return false, err
 	}
 	if biasIn < 0 {
@@ -254,7 +254,7 @@ func foldBN(m *graph.Model, g *graph.Graph, bn *graph.Node) (bool, error) {
 		return false, err
 	}
 	if old := p.Input(biasIn); old != nil {
-		if _, err := ownConst(m, g, p, biasIn, old, bt); err != nil {
+		if _, err := ownConst(m, g, p, biasIn, old, bt, "_bnfold"); err != nil {
 			return false, err
 		}
 	} else {
@@ -284,12 +284,13 @@ func nameOr(name, def string) string {
 }
 
 // ownConst makes input i of n (currently old) hold t: old is updated in
-// place when n is its only reader, otherwise n gets a new initializer.
-func ownConst(m *graph.Model, g *graph.Graph, n *graph.Node, i int, old *graph.Value, t *graph.Tensor) (*graph.Value, error) {
+// place when n is its only reader, otherwise n gets a new initializer
+// named after old with suffix.
+func ownConst(m *graph.Model, g *graph.Graph, n *graph.Node, i int, old *graph.Value, t *graph.Tensor, suffix string) (*graph.Value, error) {
 	if old.Graph == g && len(old.Consumers) == 1 && !isGraphOutput(g, old) && !slices.Contains(g.Inputs, old) {
 		return old, g.SetConst(old, t)
 	}
-	t.Name = g.UniqueName(old.Name + "_bnfold")
+	t.Name = g.UniqueName(old.Name + suffix)
 	v, err := g.AddInitializer(t)
 	if err != nil {
 		return nil, err

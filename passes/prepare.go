@@ -20,6 +20,7 @@ func PreparePasses() []Pass {
 		ConstantNodesToInitializers(),
 		InferShapes(),
 		FoldConstants(),
+		FoldConvAdd(),
 		FoldBatchNorm(),
 		RemoveDeadNodes(),
 	}
@@ -30,6 +31,7 @@ func PreparePasses() []Pass {
 var PrepareOrder = [][2]string{
 	// Every later pass treats only non-input initializers as constants.
 	{"initializers-not-inputs", "fold-constants"},
+	{"initializers-not-inputs", "fold-conv-add"},
 	{"initializers-not-inputs", "fold-batchnorm"},
 	{"initializers-not-inputs", "remove-dead-nodes"},
 	// Folding sees Constant nodes only as initializers.
@@ -38,9 +40,14 @@ var PrepareOrder = [][2]string{
 	{"infer-shapes", "fold-constants"},
 	// BN parameters computed from constants must be initializers first.
 	{"fold-constants", "fold-batchnorm"},
+	{"fold-constants", "fold-conv-add"},
+	// A conv, Add, BatchNormalization chain folds completely only when
+	// the Add is in the bias first.
+	{"fold-conv-add", "fold-batchnorm"},
 	// Both leave unread initializers and nodes behind.
 	{"fold-constants", "remove-dead-nodes"},
 	{"fold-batchnorm", "remove-dead-nodes"},
+	{"fold-conv-add", "remove-dead-nodes"},
 	{"constant-nodes-to-initializers", "remove-dead-nodes"},
 }
 

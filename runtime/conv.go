@@ -634,15 +634,14 @@ type transposeShape struct {
 	outShape          []int
 }
 
+// shape checks the geometry of x, w and b (not their element types: the
+// integer form has 8-bit x and w and an int32 b).
 func (k *convTransposeKernel) shape(x, w, b *Tensor) (*transposeShape, error) {
 	if x.Rank() < 3 {
 		return nil, fmt.Errorf("ConvTranspose input X must have rank >= 3, got shape %v", x.Shape)
 	}
 	if w.Rank() != x.Rank() {
 		return nil, fmt.Errorf("ConvTranspose weight W of shape %v does not match the rank of X %v", w.Shape, x.Shape)
-	}
-	if w.DType != x.DType || b != nil && b.DType != x.DType {
-		return nil, fmt.Errorf("ConvTranspose operand types differ: X %v, W %v", x.DType, w.DType)
 	}
 	s := &transposeShape{n: x.Shape[0], c: x.Shape[1], group: k.group}
 	if w.Shape[0] != s.c {
@@ -735,6 +734,9 @@ func (k *convTransposeKernel) Run(ctx *Context, in []*Tensor) ([]*Tensor, error)
 	x, w, b, err := convInputs("ConvTranspose", in)
 	if err != nil {
 		return nil, err
+	}
+	if w.DType != x.DType || b != nil && b.DType != x.DType {
+		return nil, fmt.Errorf("ConvTranspose operand types differ: X %v, W %v", x.DType, w.DType)
 	}
 	s, err := k.shape(x, w, b)
 	if err != nil {

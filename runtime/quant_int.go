@@ -33,6 +33,7 @@ func registerQuantInt(r *Registry) {
 	r.Register("", "ConvInteger", func(n *graph.Node, opset int64) (Kernel, error) { return newIntConv(n, false) })
 	r.Register("", "QLinearConv", func(n *graph.Node, opset int64) (Kernel, error) { return newIntConv(n, true) })
 	r.Register(OnnxqDomain, "QLinearConv", func(n *graph.Node, opset int64) (Kernel, error) { return newIntConvAct(n) })
+	r.Register(OnnxqDomain, "QLinearConvTranspose", newIntConvTranspose)
 }
 
 // OnnxqDomain is the operator domain of onnxq's own integer ops, which

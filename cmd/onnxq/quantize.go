@@ -92,8 +92,8 @@ var quantizeCommand = &command{
 	args:    "MODEL -o OUT",
 	summary: "quantize MODEL to INT8 (QDQ) and write it to OUT",
 	doc: `The main job: quantize MODEL to a standard QDQ INT8 ONNX model. onnxq
-prepares the FP32 graph (constants folded, BatchNormalization folded into
-Conv, dead nodes removed), runs it on the calibration samples to find the
+prepares the FP32 graph (constants folded, per-channel Adds and
+BatchNormalization folded into Conv, dead nodes removed), runs it on the calibration samples to find the
 range of every activation, inserts QuantizeLinear/DequantizeLinear pairs
 by its per-op rule table (integer weights, per-channel by default, int32
 biases), corrects the integer biases so that each layer's per-channel

@@ -51,6 +51,25 @@ func deinterleaveBytesGo(even, odd, src []byte) {
 	}
 }
 
+// InterleaveBytes sets dst[2i] = even[i] and dst[2i+1] = odd[i]; even
+// holds (len(dst)+1)/2 bytes and odd len(dst)/2.
+func InterleaveBytes(dst, even, odd []byte) {
+	if len(even) != (len(dst)+1)/2 || len(odd) != len(dst)/2 {
+		panic("kernels: InterleaveBytes lengths do not match")
+	}
+	interleaveBytes(dst, even, odd)
+}
+
+func interleaveBytesGo(dst, even, odd []byte) {
+	for i := range odd {
+		dst[2*i] = even[i]
+		dst[2*i+1] = odd[i]
+	}
+	if len(even) > len(odd) {
+		dst[len(dst)-1] = even[len(odd)]
+	}
+}
+
 // CopyRows copies rows rows of n bytes, row r from src[r·srcStride:] to
 // dst[r·dstStride:], each byte xored with 0x80 when flip is set (int8
 // values read as uint8 plus 128): one call for a whole plane instead of a

@@ -47,6 +47,28 @@ func deinterleaveBytes(even, odd, src []byte) {
 //go:noescape
 func deinterleaveBytesAVX2(even, odd, src *byte, n int)
 
+func interleaveBytes(dst, even, odd []byte) {
+	n := len(odd)
+	if !requantAVX2 || n < 32 {
+		interleaveBytesGo(dst, even, odd)
+		return
+	}
+	interleaveBytesAVX2(&dst[0], &even[0], &odd[0], n)
+	if len(even) > n {
+		dst[2*n] = even[n]
+	}
+}
+
+// interleaveBytesAVX2 is interleaveBytesGo on 2n bytes, n ≥ 32, 32 pairs
+// a step (the last step overlaps the one before):
+//
+//	for i := range n {
+//		dst[2*i], dst[2*i+1] = even[i], odd[i]
+//	}
+//
+//go:noescape
+func interleaveBytesAVX2(dst, even, odd *byte, n int)
+
 // copyRows copies rows of 16 or more bytes with AVX2 and reports whether
 // it did.
 func copyRows(dst []byte, dstStride int, src []byte, srcStride int, rows, n int, x byte) bool {

@@ -105,6 +105,44 @@ ddone:
 	VZEROUPPER
 	RET
 
+// func interleaveBytesAVX2(dst, even, odd *byte, n int)
+TEXT ·interleaveBytesAVX2(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ even+8(FP), SI
+	MOVQ odd+16(FP), DX
+	MOVQ n+24(FP), CX
+
+iloop:
+	VMOVDQU    (SI), Y0
+	VMOVDQU    (DX), Y1
+	VPUNPCKLBW Y1, Y0, Y2       // per lane: pairs 0-7 (low lane), 16-23 (high lane)
+	VPUNPCKHBW Y1, Y0, Y3       // per lane: pairs 8-15, 24-31
+	VPERM2I128 $0x20, Y3, Y2, Y4 // pairs 0-15
+	VPERM2I128 $0x31, Y3, Y2, Y5 // pairs 16-31
+	VMOVDQU    Y4, (DI)
+	VMOVDQU    Y5, 32(DI)
+	ADDQ       $32, SI
+	ADDQ       $32, DX
+	ADDQ       $64, DI
+	SUBQ       $32, CX
+	CMPQ       CX, $32
+	JGE        iloop
+	TESTQ      CX, CX
+	JZ         idone
+	// One last block of 32 pairs ending at the last pair, overlapping
+	// pairs already written (the same values are written again).
+	SUBQ       $32, CX
+	ADDQ       CX, SI
+	ADDQ       CX, DX
+	ADDQ       CX, DI
+	ADDQ       CX, DI
+	MOVQ       $32, CX
+	JMP        iloop
+
+idone:
+	VZEROUPPER
+	RET
+
 // func copyRowsAVX2(dst *byte, dstStride int, src *byte, srcStride int, rows, n int, x byte)
 TEXT ·copyRowsAVX2(SB), NOSPLIT, $0-49
 	MOVQ dst+0(FP), DI

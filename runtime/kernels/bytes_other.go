@@ -6,6 +6,7 @@ package kernels
 
 func maxBytes(dst, a, b []byte, signed bool)  { maxBytesGo(dst, a, b, signed) }
 func deinterleaveBytes(even, odd, src []byte) { deinterleaveBytesGo(even, odd, src) }
+func interleaveBytes(dst, even, odd []byte)   { interleaveBytesGo(dst, even, odd) }
 
 func copyRows(dst []byte, dstStride int, src []byte, srcStride int, rows, n int, x byte) bool {
 	return false

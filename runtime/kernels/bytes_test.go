@@ -209,3 +209,37 @@ func TestMaxPool3x3S2(t *testing.T) {
 		}
 	}
 }
+
+// TestInterleaveBytesMatchesDefinition checks InterleaveBytes on odd and
+// even lengths around the 32-pair step, and that it writes nothing past
+// dst.
+func TestInterleaveBytesMatchesDefinition(t *testing.T) {
+	for _, n := range []int{0, 1, 2, 3, 15, 16, 17, 63, 64, 65, 66, 127, 128, 129, 200, 301} {
+		even, odd := make([]byte, (n+1)/2), make([]byte, n/2)
+		for i := range even {
+			even[i] = byte(i*7 + 3)
+		}
+		for i := range odd {
+			odd[i] = byte(200 - i*5)
+		}
+		dst := make([]byte, n+40)
+		for i := range dst {
+			dst[i] = 0xA5
+		}
+		InterleaveBytes(dst[:n], even, odd)
+		for i := range n {
+			want := even[i/2]
+			if i%2 == 1 {
+				want = odd[i/2]
+			}
+			if dst[i] != want {
+				t.Fatalf("n %d: dst[%d] = %d, want %d", n, i, dst[i], want)
+			}
+		}
+		for i := n; i < len(dst); i++ {
+			if dst[i] != 0xA5 {
+				t.Fatalf("n %d: wrote past dst at %d", n, i)
+			}
+		}
+	}
+}

@@ -119,7 +119,10 @@
 // ConvRows rounds it alone), MaxRows (the running maximum of rows, with
 // MAXPS semantics for NaN), Saxpy, Sdot and Deinterleave. The assembly versions
 // use fused multiply-add for every element, the vector body and the tail
-// alike, so an element's value does not depend on its position.
+// alike, so an element's value does not depend on its position. Byte rows
+// have DeinterleaveBytes, InterleaveBytes (the rows of a stride-2 integer
+// ConvTranspose), CopyRows and the max-pooling loops; they move bytes, so
+// every path gives the same bytes.
 //
 // # Requantization
 //
