@@ -9,16 +9,17 @@
 //
 // Each output is
 //
-//	y = saturate(round_half_even(c · (sx / (n·sy))) + zy)
+//	y = saturate(round_half_even(float32(c)·sx / n / sy) + zy)
 //
 // where c = Σ(x − zx) over the window's taps inside X, summed exactly in
-// integers, and n is the divisor AveragePool uses: the taps inside X, or
-// with count_include_pad those inside the explicitly padded X (padding
-// is the real 0, so it adds nothing to c). The product is computed in
-// float64; a window with n = 0 gives zy (the float unit's NaN quantizes
-// to the zero point). This is the float unit's value up to its float32
-// rounding, so the two agree within one step and are equal on nearly
-// every element.
+// integers, n is the divisor AveragePool uses: the taps inside X, or with
+// count_include_pad those inside the explicitly padded X (padding is the
+// real 0, so it adds nothing to c), and the arithmetic is float32 in the
+// float unit's order (scale, divide by n, divide by sy). A window with
+// n = 0 gives zy (the float unit's NaN quantizes to the zero point). The
+// float unit sums rounded products instead of scaling an exact sum, so
+// the two agree within one step and differ only where the value lies
+// within float32 rounding of a half step (exact ties included).
 //
 // The reference loop (any rank) sums each window tap by tap. The fast
 // path (1-D and 2-D windows of at most 257 taps) works on bytes: a
@@ -69,12 +70,13 @@ type avgRequant struct {
 	lo, hi int64
 }
 
-// at returns the output of a window whose centered sum is c over n taps.
+// at returns the output of a window whose centered sum is c over n taps,
+// in float32 as the float unit computes its value.
 func (q *avgRequant) at(c int64, n int) int64 {
 	if n <= 0 {
 		return min(max(q.zy, q.lo), q.hi)
 	}
-	v := math.RoundToEven(float64(c)*(float64(q.sx)/(float64(n)*float64(q.sy)))) + float64(q.zy)
+	v := math.RoundToEven(float64(float32(c)*q.sx/float32(n)/q.sy)) + float64(q.zy)
 	return int64(math.Max(float64(q.lo), math.Min(float64(q.hi), v)))
 }
 
