@@ -27,8 +27,10 @@
 // or eight at a time in a 64-bit word, split into even and odd columns,
 // so that strides 1 and 2 read contiguous runs of column sums; full
 // windows then look their result up in a table of every possible sum
-// (built once per parameter set), edge windows compute it. Both paths
-// give the same bits.
+// (built once per parameter set), edge windows compute it. Full 3-wide,
+// stride-2 windows (FastestDet's 3×3 stride 2) run in
+// kernels.AvgPool3S2Rows, which sums and requantizes 16 outputs a step
+// (AVX2). All paths give the same bits.
 package runtime
 
 import (
@@ -38,6 +40,7 @@ import (
 	"sync/atomic"
 
 	"github.com/onnxq/onnxq/graph"
+	"github.com/onnxq/onnxq/runtime/kernels"
 )
 
 func registerQuantPool(r *Registry) {
@@ -76,8 +79,11 @@ func (q *avgRequant) at(c int64, n int) int64 {
 	if n <= 0 {
 		return min(max(q.zy, q.lo), q.hi)
 	}
-	v := math.RoundToEven(float64(float32(c)*q.sx/float32(n)/q.sy)) + float64(q.zy)
-	return int64(math.Max(float64(q.lo), math.Min(float64(q.hi), v)))
+	// As kernels.AvgParams.Requant: clamped to the range around zy, then
+	// rounded.
+	v := float32(c) * q.sx / float32(n) / q.sy
+	v = min(float32(q.hi-q.zy), max(float32(q.lo-q.zy), v))
+	return int64(math.RoundToEven(float64(v))) + q.zy
 }
 
 // avgTable maps the unsigned sum (bytes read as x, or x+128 for int8) of
@@ -286,6 +292,13 @@ func (k *qlinearAvgPoolKernel) fast(ctx *Context, q *avgRequant, win *window, x,
 		zx += 128
 		flip = 0x8080808080808080
 	}
+	kp := kernels.AvgParams{
+		Bias: int32(-int64(kh*kw) * zx), Sx: q.sx, N: float32(kh * kw), Sy: q.sy,
+		Lo: float32(q.lo - q.zy), Hi: float32(q.hi - q.zy), Zy: int32(q.zy), Flip: uint32(flip),
+	}
+	if signed {
+		kp.Signed = 1
+	}
 	// The columns of a full window: x0 ≤ ox < x1.
 	x0, x1 := 0, 0
 	for ox := range ow {
@@ -296,6 +309,18 @@ func (k *qlinearAvgPoolKernel) fast(ctx *Context, q *avgRequant, win *window, x,
 			x1 = ox + 1
 		}
 	}
+	// The rows of full windows: y0 ≤ oy < y1; with 3-wide, stride-2
+	// windows, at least 16 across, the row kernel computes them.
+	y0, y1 := 0, 0
+	for oy := range oh {
+		if inside[0][oy] == kh {
+			if y1 == 0 {
+				y0 = oy
+			}
+			y1 = oy + 1
+		}
+	}
+	rowKernel := sw == 2 && dw == 1 && kw == 3 && x1-x0 >= 16 && y1 > y0
 	// Padded column p (input column p − padL) sums into half p&1 at
 	// p>>1; the halves hold every column a tap reads.
 	width := max(padL+iw, (ow-1)*sw+(kw-1)*dw+1) + 8
@@ -313,6 +338,9 @@ func (k *qlinearAvgPoolKernel) fast(ctx *Context, q *avgRequant, win *window, x,
 		for pl := first; pl < end; pl++ {
 			src := x[pl*ih*iw : (pl+1)*ih*iw]
 			dst := y[pl*oh*ow : (pl+1)*oh*ow]
+			if rowKernel {
+				kernels.AvgPool3S2Rows(dst[y0*ow+x0:], ow, src[(y0*sh-padT)*iw+2*x0-padL:], sh*iw, dh*iw, kh, x1-x0, y1-y0, &kp)
+			}
 			for oy := range oh {
 				rows = rows[:0]
 				base := oy*sh - padT
@@ -326,6 +354,11 @@ func (k *qlinearAvgPoolKernel) fast(ctx *Context, q *avgRequant, win *window, x,
 					for ox := range out {
 						out[ox] = byte(q.at(0, counts[0][oy]*counts[1][ox]))
 					}
+					continue
+				}
+				// Full windows of 3-wide, stride-2 rows: the row kernel.
+				full := rowKernel && oy >= y0 && oy < y1
+				if full && x0 == 0 && x1 == ow {
 					continue
 				}
 				columnSums(half, rows, padL, flip)
@@ -363,7 +396,9 @@ func (k *qlinearAvgPoolKernel) fast(ctx *Context, q *avgRequant, win *window, x,
 				}
 				sum := func(ox int) int64 { return int64(binary.LittleEndian.Uint16(sums[2*ox:])) }
 				if inside[0][oy] == kh {
-					lookup(out[x0:x1], sums[2*x0:2*x1], &table.out)
+					if !full {
+						lookup(out[x0:x1], sums[2*x0:2*x1], &table.out)
+					}
 					for ox := range x0 {
 						out[ox] = byte(q.at(sum(ox)-int64(kh*inside[1][ox])*zx, counts[0][oy]*counts[1][ox]))
 					}

@@ -91,6 +91,13 @@ func qpoolGeometries(r *rand.Rand, random int) []poolCase {
 		poolCase{op: "AveragePool", n: 1, c: 2, in: []int{23, 67}, k: []int{3, 5}, s: []int{2, 2}, d: []int{1, 1}, pads: []int{1, 2, 1, 2}, ceil: true, includePad: true},
 		poolCase{op: "AveragePool", n: 1, c: 2, in: []int{22, 61}, k: []int{3, 3}, s: []int{3, 4}, d: []int{2, 1}, pads: []int{2, 1, 0, 2}, ceil: true},
 		poolCase{op: "AveragePool", n: 1, c: 4, in: []int{300}, k: []int{4}, s: []int{2}, d: []int{1}, pads: []int{1, 2}, ceil: true},
+		// 3-wide stride-2 windows with padding, dilated rows, tall
+		// windows, 1-D: the row kernel with edges around it.
+		poolCase{op: "AveragePool", n: 1, c: 2, in: []int{40, 77}, k: []int{3, 3}, s: []int{2, 2}, d: []int{1, 1}, pads: []int{1, 1, 1, 1}},
+		poolCase{op: "AveragePool", n: 1, c: 2, in: []int{31, 70}, k: []int{3, 3}, s: []int{2, 2}, d: []int{1, 1}, pads: []int{1, 2, 1, 2}, includePad: true, ceil: true},
+		poolCase{op: "AveragePool", n: 1, c: 2, in: []int{30, 101}, k: []int{5, 3}, s: []int{1, 2}, d: []int{2, 1}, pads: []int{2, 0, 3, 0}},
+		poolCase{op: "AveragePool", n: 2, c: 2, in: []int{9, 35}, k: []int{3, 3}, s: []int{2, 2}, d: []int{1, 1}, pads: []int{0, 0, 0, 0}},
+		poolCase{op: "AveragePool", n: 1, c: 3, in: []int{95}, k: []int{3}, s: []int{2}, d: []int{1}, pads: []int{1, 1}},
 		poolCase{op: "AveragePool", n: 1, c: 1, in: []int{20, 40}, k: []int{16, 16}, s: []int{1, 1}, d: []int{1, 1}, pads: []int{0, 0, 0, 0}},
 		poolCase{op: "AveragePool", n: 1, c: 1, in: []int{20, 40}, k: []int{17, 17}, s: []int{1, 1}, d: []int{1, 1}, pads: []int{0, 0, 0, 0}},
 	)
