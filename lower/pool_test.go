@@ -72,8 +72,8 @@ func TestLowerPad(t *testing.T) {
 }
 
 // poolModel is x → Q → DQ → Pad → Q → DQ → AveragePool → Q → DQ
-// (FastestDet's island), then AveragePool units of other attributes and a
-// GlobalAveragePool, uint8 and int8.
+// (FastestDet's island), the same padding with 0.3, then AveragePool
+// units of other attributes and a GlobalAveragePool, uint8 and int8.
 func poolModel(t *testing.T) *graph.Model {
 	t.Helper()
 	b := graph.NewBuilder(19)
@@ -95,6 +95,10 @@ func poolModel(t *testing.T) *graph.Model {
 		in := qdq(x, 0.07, zx, dt)
 		padded := qdq(b.Op("Pad", in, pads), 0.07, zx, dt)
 		outs = append(outs, qdq(b.Op("AveragePool", padded, graph.IntsAttr("kernel_shape", 3, 3), graph.IntsAttr("strides", 2, 2)), 0.031, zy, dt))
+		// Padding with 0.3, not the real 0: the Pad stays.
+		c := b.Const(graph.FromFloat32s("c_"+dt.String(), nil, []float32{0.3}))
+		padded3 := qdq(b.Op("Pad", in, pads, c), 0.07, zx, dt)
+		outs = append(outs, qdq(b.Op("AveragePool", padded3, graph.IntsAttr("kernel_shape", 3, 3), graph.IntsAttr("strides", 2, 2)), 0.031, zy, dt))
 		for _, attrs := range [][]any{
 			{graph.IntsAttr("kernel_shape", 3, 3), graph.IntsAttr("pads", 1, 1, 1, 1)},
 			{graph.IntsAttr("kernel_shape", 3, 3), graph.IntsAttr("pads", 1, 1, 1, 1), graph.IntAttr("count_include_pad", 1)},
@@ -115,24 +119,33 @@ func poolModel(t *testing.T) *graph.Model {
 
 // TestLowerAveragePool checks that with Options.Pooling the average
 // pooling units become ai.onnxq ops whose outputs are within one step of
-// the QDQ model's and equal on nearly every element, that the standard
-// pass keeps them in float, and that a lowered model gives the same bits
+// the QDQ model's and equal on nearly every element, that a Pad of the
+// real 0 before one becomes its pads, that the standard pass keeps them
+// in float, and that a lowered model gives the same bits
 // at any thread count.
 func TestLowerAveragePool(t *testing.T) {
 	m := poolModel(t)
 	std, rep, _ := lowerModel(t, m)
-	if len(rep.Lowered) != 0 || rep.Moved["Pad"] != 2 {
+	if len(rep.Lowered) != 0 || rep.Moved["Pad"] != 4 {
 		t.Fatalf("standard lowering: lowered %v, moved %v", rep.Lowered, rep.Moved)
 	}
 	sameOutputs(t, m, std, 1, 5)
 	low, rep, log := lowerModelWith(t, m, lower.Options{Pooling: true})
-	if rep.Lowered["ai.onnxq.QLinearAveragePool"] != 10 || rep.Lowered["ai.onnxq.QLinearGlobalAveragePool"] != 2 {
+	if rep.Lowered["ai.onnxq.QLinearAveragePool"] != 12 || rep.Lowered["ai.onnxq.QLinearGlobalAveragePool"] != 2 {
 		t.Fatalf("lowered %v; log:\n%s", rep.Lowered, log)
 	}
+	// The Pads of the real 0 become the poolings' pads; those of 0.3 stay.
+	pads := 0
 	for _, n := range low.Graph.Nodes {
-		if n.OpType == "AveragePool" || n.OpType == "GlobalAveragePool" {
+		switch n.OpType {
+		case "AveragePool", "GlobalAveragePool":
 			t.Errorf("%s stays float", n.Name)
+		case "Pad":
+			pads++
 		}
+	}
+	if pads != 2 {
+		t.Errorf("%d Pads left, want 2", pads)
 	}
 	total, differ := 0, 0
 	for seed := range uint64(5) {
