@@ -309,6 +309,16 @@ func (k *qlinearAvgPoolKernel) fast(ctx *Context, q *avgRequant, win *window, x,
 			x1 = ox + 1
 		}
 	}
+	// edge is the output of a window that is not full, c its centered
+	// sum over n: with n the full count (count_include_pad), the table's
+	// entry for the sum its padded taps would have as bytes zx.
+	taps := int64(kh * kw)
+	edge := func(c int64, n int) byte {
+		if int64(n) == taps {
+			return table.out[c+taps*zx]
+		}
+		return byte(q.at(c, n))
+	}
 	// The rows of full windows: y0 ≤ oy < y1; with 3-wide, stride-2
 	// windows, at least 16 across, the row kernel computes them.
 	y0, y1 := 0, 0
@@ -321,6 +331,28 @@ func (k *qlinearAvgPoolKernel) fast(ctx *Context, q *avgRequant, win *window, x,
 		}
 	}
 	rowKernel := sw == 2 && dw == 1 && kw == 3 && x1-x0 >= 16 && y1 > y0
+	// The columns of the windows left and right of the full ones: their
+	// taps inside the input, lo ≤ ix < hi by step.
+	type edgeCols struct{ ox, lo, hi, step int }
+	var edges []edgeCols
+	for ox := range ow {
+		if ox >= x0 && ox < x1 {
+			continue
+		}
+		e := edgeCols{ox: ox, lo: -1, step: dw}
+		for kx := range kw {
+			if ix := ox*sw - padL + kx*dw; ix >= 0 && ix < iw {
+				if e.lo < 0 {
+					e.lo = ix
+				}
+				e.hi = ix + 1
+			}
+		}
+		if e.lo < 0 {
+			e.lo, e.hi = 0, 0
+		}
+		edges = append(edges, e)
+	}
 	// Padded column p (input column p − padL) sums into half p&1 at
 	// p>>1; the halves hold every column a tap reads.
 	width := max(padL+iw, (ow-1)*sw+(kw-1)*dw+1) + 8
@@ -342,6 +374,21 @@ func (k *qlinearAvgPoolKernel) fast(ctx *Context, q *avgRequant, win *window, x,
 				kernels.AvgPool3S2Rows(dst[y0*ow+x0:], ow, src[(y0*sh-padT)*iw+2*x0-padL:], sh*iw, dh*iw, kh, x1-x0, y1-y0, &kp)
 			}
 			for oy := range oh {
+				if rowKernel && oy >= y0 && oy < y1 {
+					// The row kernel did the full windows; the few at the
+					// ends sum their taps one by one.
+					for _, e := range edges {
+						var c int64
+						for ky := range kh {
+							row := src[(oy*sh-padT+ky*dh)*iw:][:iw]
+							for ix := e.lo; ix < e.hi; ix += e.step {
+								c += int64(row[ix] ^ byte(flip))
+							}
+						}
+						dst[oy*ow+e.ox] = edge(c-int64(kh*inside[1][e.ox])*zx, counts[0][oy]*counts[1][e.ox])
+					}
+					continue
+				}
 				rows = rows[:0]
 				base := oy*sh - padT
 				for ky := range kh {
@@ -352,13 +399,8 @@ func (k *qlinearAvgPoolKernel) fast(ctx *Context, q *avgRequant, win *window, x,
 				out := dst[oy*ow : (oy+1)*ow]
 				if len(rows) == 0 {
 					for ox := range out {
-						out[ox] = byte(q.at(0, counts[0][oy]*counts[1][ox]))
+						out[ox] = edge(0, counts[0][oy]*counts[1][ox])
 					}
-					continue
-				}
-				// Full windows of 3-wide, stride-2 rows: the row kernel.
-				full := rowKernel && oy >= y0 && oy < y1
-				if full && x0 == 0 && x1 == ow {
 					continue
 				}
 				columnSums(half, rows, padL, flip)
@@ -396,19 +438,17 @@ func (k *qlinearAvgPoolKernel) fast(ctx *Context, q *avgRequant, win *window, x,
 				}
 				sum := func(ox int) int64 { return int64(binary.LittleEndian.Uint16(sums[2*ox:])) }
 				if inside[0][oy] == kh {
-					if !full {
-						lookup(out[x0:x1], sums[2*x0:2*x1], &table.out)
-					}
+					lookup(out[x0:x1], sums[2*x0:2*x1], &table.out)
 					for ox := range x0 {
-						out[ox] = byte(q.at(sum(ox)-int64(kh*inside[1][ox])*zx, counts[0][oy]*counts[1][ox]))
+						out[ox] = edge(sum(ox)-int64(kh*inside[1][ox])*zx, counts[0][oy]*counts[1][ox])
 					}
 					for ox := x1; ox < ow; ox++ {
-						out[ox] = byte(q.at(sum(ox)-int64(kh*inside[1][ox])*zx, counts[0][oy]*counts[1][ox]))
+						out[ox] = edge(sum(ox)-int64(kh*inside[1][ox])*zx, counts[0][oy]*counts[1][ox])
 					}
 					continue
 				}
 				for ox := range ow {
-					out[ox] = byte(q.at(sum(ox)-int64(inside[0][oy]*inside[1][ox])*zx, counts[0][oy]*counts[1][ox]))
+					out[ox] = edge(sum(ox)-int64(inside[0][oy]*inside[1][ox])*zx, counts[0][oy]*counts[1][ox])
 				}
 			}
 		}

@@ -264,28 +264,34 @@ func TestQLinearAveragePoolBadInputs(t *testing.T) {
 	}
 }
 
-// BenchmarkQLinearAveragePool times FastestDet's unit (48 planes of
-// 46×46, 3×3 stride 2) on the fast path and the reference loop.
+// BenchmarkQLinearAveragePool times FastestDet's unit, 48 planes, 3×3
+// stride 2: on the padded 46×46 planes and with the padding as the
+// pooling's pads (44×44, count_include_pad), on the fast path and the
+// reference loop.
 func BenchmarkQLinearAveragePool(b *testing.B) {
-	pc := poolCase{op: "AveragePool", n: 1, c: 48, in: []int{46, 46}, k: []int{3, 3}, s: []int{2, 2}, d: []int{1, 1}, pads: []int{0, 0, 0, 0}}
-	n := pc.node(1)
-	n.OpType, n.Domain = "QLinearAveragePool", OnnxqDomain
-	k, err := buildKernel(DefaultRegistry().Lookup(OnnxqDomain, "QLinearAveragePool"), n, 1)
-	if err != nil {
-		b.Fatal(err)
-	}
-	r := rand.New(rand.NewPCG(1, 2))
-	in := randQPoolCase(r, pc).inputs(r)
-	for _, ref := range []bool{false, true} {
-		b.Run(fmt.Sprintf("reference=%v", ref), func(b *testing.B) {
-			forceReferenceQAvgPool = ref
-			defer func() { forceReferenceQAvgPool = false }()
-			ctx := &Context{Threads: 1}
-			for b.Loop() {
-				if _, err := k.Run(ctx, in); err != nil {
-					b.Fatal(err)
+	for _, pc := range []poolCase{
+		{op: "AveragePool", n: 1, c: 48, in: []int{46, 46}, k: []int{3, 3}, s: []int{2, 2}, d: []int{1, 1}, pads: []int{0, 0, 0, 0}},
+		{op: "AveragePool", n: 1, c: 48, in: []int{44, 44}, k: []int{3, 3}, s: []int{2, 2}, d: []int{1, 1}, pads: []int{1, 1, 1, 1}, includePad: true},
+	} {
+		n := pc.node(1)
+		n.OpType, n.Domain = "QLinearAveragePool", OnnxqDomain
+		k, err := buildKernel(DefaultRegistry().Lookup(OnnxqDomain, "QLinearAveragePool"), n, 1)
+		if err != nil {
+			b.Fatal(err)
+		}
+		r := rand.New(rand.NewPCG(1, 2))
+		in := randQPoolCase(r, pc).inputs(r)
+		for _, ref := range []bool{false, true} {
+			b.Run(fmt.Sprintf("%v_pads%v/reference=%v", pc.in, pc.pads[0], ref), func(b *testing.B) {
+				forceReferenceQAvgPool = ref
+				defer func() { forceReferenceQAvgPool = false }()
+				ctx := &Context{Threads: 1}
+				for b.Loop() {
+					if _, err := k.Run(ctx, in); err != nil {
+						b.Fatal(err)
+					}
 				}
-			}
-		})
+			})
+		}
 	}
 }
