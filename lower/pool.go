@@ -7,11 +7,9 @@
 // AveragePool's attributes) or QLinearGlobalAveragePool, inputs x,
 // x_scale, x_zero_point, y_scale, y_zero_point, which onnxq's runtime
 // computes on the integers: the window's sum exact, then one
-// requantization by the divisor AveragePool uses (runtime/quant_pool.go).
-// Its results are the float unit's up to that unit's float32 rounding of
-// each dequantized value and partial sum: at most one step apart, equal
-// on nearly every element (they may differ where a value is a half step
-// to within that rounding).
+// requantization by the divisor AveragePool uses, the few windows within
+// rounding of a tie recomputed as the float unit does
+// (runtime/quant_pool.go): its results are the float unit's.
 //
 // A constant Pad on the integers (move.go) whose padding byte is x's
 // zero point, read only by the unit, pads with the real 0: it becomes the

@@ -7,19 +7,23 @@
 // dilations, ceil_mode, count_include_pad) with AveragePool's window
 // semantics (pool.go).
 //
-// Each output is
+// Each output is the float unit's, computed on the integers: with
+// c = Σ(x − zx) over the window's taps inside X, summed exactly, and n the
+// divisor AveragePool uses (the taps inside X, or with count_include_pad
+// those inside the explicitly padded X, whose padding is the real 0 and
+// adds nothing to c),
 //
 //	y = saturate(round_half_even(float32(c)·sx / n / sy) + zy)
 //
-// where c = Σ(x − zx) over the window's taps inside X, summed exactly in
-// integers, n is the divisor AveragePool uses: the taps inside X, or with
-// count_include_pad those inside the explicitly padded X (padding is the
-// real 0, so it adds nothing to c), and the arithmetic is float32 in the
-// float unit's order (scale, divide by n, divide by sy). A window with
-// n = 0 gives zy (the float unit's NaN quantizes to the zero point). The
-// float unit sums rounded products instead of scaling an exact sum, so
-// the two agree within one step and differ only where the value lies
-// within float32 rounding of a half step (exact ties included).
+// in float32. The float unit sums rounded dequantized values instead, so
+// the two can round apart only where the value is within eps of a half
+// step (setEps bounds both computations' errors): those windows, a few
+// per thousand at most, are recomputed as the float unit computes them
+// (dequantized taps summed in row-major order in float32, divided by n,
+// quantized), so the output equals the float unit's everywhere. A window
+// with n = 0 gives zy (the float unit's NaN quantizes to the zero
+// point). QLinearGlobalAveragePool computes the float unit's arithmetic
+// directly (a float64 sum of the dequantized values).
 //
 // The reference loop (any rank) sums each window tap by tap. The fast
 // path (1-D and 2-D windows of at most 257 taps) works on bytes: a
@@ -27,10 +31,10 @@
 // or eight at a time in a 64-bit word, split into even and odd columns,
 // so that strides 1 and 2 read contiguous runs of column sums; full
 // windows then look their result up in a table of every possible sum
-// (built once per parameter set), edge windows compute it. Full 3-wide,
-// stride-2 windows (FastestDet's 3×3 stride 2) run in
-// kernels.AvgPool3S2Rows, which sums and requantizes 16 outputs a step
-// (AVX2). All paths give the same bits.
+// (built once per parameter set, near-tie sums marked), edge windows
+// compute it. Full 3-wide, stride-2 windows (FastestDet's 3×3 stride 2)
+// run in kernels.AvgPool3S2Rows, which sums and requantizes 16 outputs a
+// step (AVX2) and flags the near-tie ones. All paths give the same bits.
 package runtime
 
 import (
@@ -66,24 +70,61 @@ type qlinearAvgPoolKernel struct {
 }
 
 // avgRequant is the requantization of one unit: input and output scales
-// and zero points, the output range.
+// and zero points, the output range, and eps, the width around a tie
+// within which the integer formula may round otherwise than the float
+// unit.
 type avgRequant struct {
 	sx, sy float32
 	zx, zy int64
 	lo, hi int64
+	eps    float32
+}
+
+// setEps sets eps for windows of at most taps taps. The float unit's sum
+// of rounded products, division by n and by sy is within (taps+3)·2⁻²⁴
+// of Σ|x−zx|·sx/(n·sy) ≤ 255·sx/sy of the real value, the formula of at
+// within 3·2⁻²⁴·|v|; eps doubles their sum.
+func (q *avgRequant) setEps(taps int) {
+	q.eps = float32(float64(taps+8) * 0x1p-23 * 256 * float64(q.sx) / float64(q.sy))
 }
 
 // at returns the output of a window whose centered sum is c over n taps,
-// in float32 as the float unit computes its value.
-func (q *avgRequant) at(c int64, n int) int64 {
+// float32(c)·sx/n/sy rounded, and whether that value is within eps of a
+// tie, where the caller must compute the float unit's value (exact).
+func (q *avgRequant) at(c int64, n int) (byte, bool) {
 	if n <= 0 {
-		return min(max(q.zy, q.lo), q.hi)
+		return byte(min(max(q.zy, q.lo), q.hi)), false
 	}
 	// As kernels.AvgParams.Requant: clamped to the range around zy, then
 	// rounded.
 	v := float32(c) * q.sx / float32(n) / q.sy
+	f := v - float32(math.RoundToEven(float64(v)))
+	near := 0.5-float32(math.Abs(float64(f))) <= q.eps
 	v = min(float32(q.hi-q.zy), max(float32(q.lo-q.zy), v))
-	return int64(math.RoundToEven(float64(v))) + q.zy
+	return byte(int64(math.RoundToEven(float64(v))) + q.zy), near
+}
+
+// dq is the float unit's dequantized value of one byte.
+func (q *avgRequant) dq(b byte, signed bool) float32 {
+	// The conversion keeps the product rounded to float32 (no fused
+	// multiply-add with the sum it goes into).
+	return float32((float32(byteValue(b, signed)) - float32(q.zx)) * q.sx)
+}
+
+// exact returns the float unit's output for a window whose dequantized
+// taps summed in row-major order (float32) to acc, with divisor n.
+func (q *avgRequant) exact(acc float32, n int) byte {
+	if n <= 0 {
+		return byte(min(max(q.zy, q.lo), q.hi))
+	}
+	return q.quantize(acc / float32(n))
+}
+
+// quantize is QuantizeLinear of v.
+func (q *avgRequant) quantize(v float32) byte {
+	f := v / q.sy
+	f = min(float32(q.hi-q.zy), max(float32(q.lo-q.zy), f))
+	return byte(int64(math.RoundToEven(float64(f))) + q.zy)
 }
 
 // avgTable maps the unsigned sum (bytes read as x, or x+128 for int8) of
@@ -94,6 +135,8 @@ type avgTable struct {
 	// out covers every uint16, so that a 16-bit index needs no bounds
 	// check; sums past taps·255 never occur.
 	out [1 << 16]byte
+	// near marks the sums whose value is within eps of a tie.
+	near [1 << 16]bool
 }
 
 // forceReferenceQAvgPool makes QLinearAveragePool skip the fast path, so
@@ -177,6 +220,7 @@ func (k *qlinearAvgPoolKernel) Run(ctx *Context, in []*Tensor) ([]*Tensor, error
 		return nil, fmt.Errorf("%v outputs of %v-tap windows are too much work", outShape, win.k)
 	}
 	y := ctx.Alloc(x.DType, outShape...)
+	q.setEps(product(win.k))
 	if !forceReferenceQAvgPool && avgPoolBytesFits(win) {
 		k.fast(ctx, &q, win, bytesOf(x), bytesOf(y), planes, signed)
 	} else {
@@ -193,15 +237,21 @@ func byteValue(b byte, signed bool) int64 {
 	return int64(b)
 }
 
-// globalAvgBytes averages each plane of x into one element of y.
+// globalAvgBytes averages each plane of x into one element of y, as the
+// float unit does: the dequantized values summed in float64, the mean
+// rounded to float32, quantized.
 func globalAvgBytes(ctx *Context, q *avgRequant, x, y []byte, planes, plane int, signed bool) {
 	ctx.Parallel(planes, func(lo, hi int) {
 		for pl := lo; pl < hi; pl++ {
-			var s int64
+			var s float64
 			for _, b := range x[pl*plane : (pl+1)*plane] {
-				s += byteValue(b, signed)
+				s += float64(q.dq(b, signed))
 			}
-			y[pl] = byte(q.at(s-int64(plane)*q.zx, plane))
+			if plane == 0 {
+				y[pl] = q.exact(0, 0)
+				continue
+			}
+			y[pl] = q.quantize(float32(s / float64(plane)))
 		}
 	})
 }
@@ -221,6 +271,7 @@ func avgPoolBytesRef(ctx *Context, q *avgRequant, win *window, includePad bool, 
 			for o := range outPlane {
 				unravel(o, win.out, opos)
 				var c int64
+				var acc float32
 				for t := range taps {
 					unravel(t, win.k, kpos)
 					flat, ok := 0, true
@@ -234,13 +285,18 @@ func avgPoolBytesRef(ctx *Context, q *avgRequant, win *window, includePad bool, 
 					}
 					if ok {
 						c += byteValue(src[flat], signed) - q.zx
+						acc += q.dq(src[flat], signed)
 					}
 				}
 				n := 1
 				for j := range r {
 					n *= counts[j][opos[j]]
 				}
-				y[pl*outPlane+o] = byte(q.at(c, n))
+				v, near := q.at(c, n)
+				if near {
+					v = q.exact(acc, n)
+				}
+				y[pl*outPlane+o] = v
 			}
 		}
 	})
@@ -265,7 +321,7 @@ func (k *qlinearAvgPoolKernel) fullTable(q *avgRequant, taps int, signed bool) *
 		zx += 128
 	}
 	for s := range taps*255 + 1 {
-		t.out[s] = byte(q.at(int64(s)-int64(taps)*zx, taps))
+		t.out[s], t.near[s] = q.at(int64(s)-int64(taps)*zx, taps)
 	}
 	k.table.Store(t)
 	return t
@@ -294,7 +350,7 @@ func (k *qlinearAvgPoolKernel) fast(ctx *Context, q *avgRequant, win *window, x,
 	}
 	kp := kernels.AvgParams{
 		Bias: int32(-int64(kh*kw) * zx), Sx: q.sx, N: float32(kh * kw), Sy: q.sy,
-		Lo: float32(q.lo - q.zy), Hi: float32(q.hi - q.zy), Zy: int32(q.zy), Flip: uint32(flip),
+		Lo: float32(q.lo - q.zy), Hi: float32(q.hi - q.zy), Zy: int32(q.zy), Flip: uint32(flip), Eps: q.eps,
 	}
 	if signed {
 		kp.Signed = 1
@@ -309,15 +365,39 @@ func (k *qlinearAvgPoolKernel) fast(ctx *Context, q *avgRequant, win *window, x,
 			x1 = ox + 1
 		}
 	}
-	// edge is the output of a window that is not full, c its centered
-	// sum over n: with n the full count (count_include_pad), the table's
-	// entry for the sum its padded taps would have as bytes zx.
-	taps := int64(kh * kw)
-	edge := func(c int64, n int) byte {
-		if int64(n) == taps {
-			return table.out[c+taps*zx]
+	// exact is the float unit's output at (oy, ox) of the plane src: the
+	// dequantized taps summed in row-major order.
+	exact := func(src []byte, oy, ox int) byte {
+		var acc float32
+		for ky := range kh {
+			iy := oy*sh - padT + ky*dh
+			if iy < 0 || iy >= ih {
+				continue
+			}
+			for kx := range kw {
+				if ix := ox*sw - padL + kx*dw; ix >= 0 && ix < iw {
+					acc += q.dq(src[iy*iw+ix], signed)
+				}
+			}
 		}
-		return byte(q.at(c, n))
+		return q.exact(acc, counts[0][oy]*counts[1][ox])
+	}
+	// edge is the output at (oy, ox), a window that is not full whose
+	// centered sum is c: with the full count (count_include_pad), the
+	// table's entry for the sum its padded taps would have as bytes zx.
+	taps := int64(kh * kw)
+	edge := func(src []byte, oy, ox int, c int64) byte {
+		n := counts[0][oy] * counts[1][ox]
+		if int64(n) == taps {
+			if i := c + taps*zx; !table.near[i] {
+				return table.out[i]
+			}
+			return exact(src, oy, ox)
+		}
+		if v, near := q.at(c, n); !near {
+			return v
+		}
+		return exact(src, oy, ox)
 	}
 	// The rows of full windows: y0 ≤ oy < y1; with 3-wide, stride-2
 	// windows, at least 16 across, the row kernel computes them.
@@ -367,11 +447,29 @@ func (k *qlinearAvgPoolKernel) fast(ctx *Context, q *avgRequant, win *window, x,
 			part = [2][]byte{make([]byte, 2*(ow+8)), make([]byte, 2*(ow+8))}
 		}
 		rows := make([][]byte, 0, kh)
+		var flags []byte
+		if rowKernel {
+			flags = make([]byte, oh*ow)
+		}
 		for pl := first; pl < end; pl++ {
 			src := x[pl*ih*iw : (pl+1)*ih*iw]
 			dst := y[pl*oh*ow : (pl+1)*oh*ow]
 			if rowKernel {
-				kernels.AvgPool3S2Rows(dst[y0*ow+x0:], ow, src[(y0*sh-padT)*iw+2*x0-padL:], sh*iw, dh*iw, kh, x1-x0, y1-y0, &kp)
+				kernels.AvgPool3S2Rows(dst[y0*ow+x0:], flags[y0*ow+x0:], ow, src[(y0*sh-padT)*iw+2*x0-padL:], sh*iw, dh*iw, kh, x1-x0, y1-y0, &kp)
+				// The windows near a tie: the float unit's value.
+				for oy := y0; oy < y1; oy++ {
+					row := flags[oy*ow+x0 : oy*ow+x1]
+					for i := 0; i < len(row); i += 8 {
+						if i+8 <= len(row) && binary.LittleEndian.Uint64(row[i:]) == 0 {
+							continue
+						}
+						for j := i; j < min(i+8, len(row)); j++ {
+							if row[j] != 0 {
+								dst[oy*ow+x0+j] = exact(src, oy, x0+j)
+							}
+						}
+					}
+				}
 			}
 			for oy := range oh {
 				if rowKernel && oy >= y0 && oy < y1 {
@@ -385,7 +483,7 @@ func (k *qlinearAvgPoolKernel) fast(ctx *Context, q *avgRequant, win *window, x,
 								c += int64(row[ix] ^ byte(flip))
 							}
 						}
-						dst[oy*ow+e.ox] = edge(c-int64(kh*inside[1][e.ox])*zx, counts[0][oy]*counts[1][e.ox])
+						dst[oy*ow+e.ox] = edge(src, oy, e.ox, c-int64(kh*inside[1][e.ox])*zx)
 					}
 					continue
 				}
@@ -399,7 +497,7 @@ func (k *qlinearAvgPoolKernel) fast(ctx *Context, q *avgRequant, win *window, x,
 				out := dst[oy*ow : (oy+1)*ow]
 				if len(rows) == 0 {
 					for ox := range out {
-						out[ox] = edge(0, counts[0][oy]*counts[1][ox])
+						out[ox] = edge(src, oy, ox, 0)
 					}
 					continue
 				}
@@ -439,16 +537,21 @@ func (k *qlinearAvgPoolKernel) fast(ctx *Context, q *avgRequant, win *window, x,
 				sum := func(ox int) int64 { return int64(binary.LittleEndian.Uint16(sums[2*ox:])) }
 				if inside[0][oy] == kh {
 					lookup(out[x0:x1], sums[2*x0:2*x1], &table.out)
+					for ox := x0; ox < x1; ox++ {
+						if table.near[binary.LittleEndian.Uint16(sums[2*ox:])] {
+							out[ox] = exact(src, oy, ox)
+						}
+					}
 					for ox := range x0 {
-						out[ox] = edge(sum(ox)-int64(kh*inside[1][ox])*zx, counts[0][oy]*counts[1][ox])
+						out[ox] = edge(src, oy, ox, sum(ox)-int64(kh*inside[1][ox])*zx)
 					}
 					for ox := x1; ox < ow; ox++ {
-						out[ox] = edge(sum(ox)-int64(kh*inside[1][ox])*zx, counts[0][oy]*counts[1][ox])
+						out[ox] = edge(src, oy, ox, sum(ox)-int64(kh*inside[1][ox])*zx)
 					}
 					continue
 				}
 				for ox := range ow {
-					out[ox] = edge(sum(ox)-int64(inside[0][oy]*inside[1][ox])*zx, counts[0][oy]*counts[1][ox])
+					out[ox] = edge(src, oy, ox, sum(ox)-int64(inside[0][oy]*inside[1][ox])*zx)
 				}
 			}
 		}

@@ -15,22 +15,37 @@
 #define P_ZY 24
 #define P_FLIP 28
 #define P_SIGNED 32
+#define P_EPS 36
+
+DATA avgAbs<>+0(SB)/4, $0x7fffffff
+GLOBL avgAbs<>(SB), RODATA|NOPTR, $4
+DATA avgHalf<>+0(SB)/4, $0x3f000000
+GLOBL avgHalf<>(SB), RODATA|NOPTR, $4
 
 // REQUANT turns the eight int32 window sums in reg into requantized
-// int32 outputs.
-#define REQUANT(reg) \
-	VPADDD    Y8, reg, reg  \
-	VCVTDQ2PS reg, reg      \
-	VMULPS    Y9, reg, reg  \
-	VDIVPS    Y10, reg, reg \
-	VDIVPS    Y11, reg, reg \
-	VMAXPS    Y12, reg, reg \
-	VMINPS    Y13, reg, reg \
-	VCVTPS2DQ reg, reg      \
-	VPADDD    Y14, reg, reg
+// int32 outputs, and sets near to all ones where the value v is within
+// Eps of a tie (0.5 − |v − round(v)| ≤ Eps); t is a scratch register.
+#define REQUANT(reg, near, t) \
+	VPADDD       Y8, reg, reg       \
+	VCVTDQ2PS    reg, reg           \
+	VMULPS       Y9, reg, reg       \
+	VDIVPS       Y10, reg, reg      \
+	VDIVPS       Y11, reg, reg      \
+	VROUNDPS     $0, reg, near      \
+	VSUBPS       near, reg, near    \
+	VBROADCASTSS avgAbs<>(SB), t    \
+	VANDPS       t, near, near      \
+	VBROADCASTSS avgHalf<>(SB), t   \
+	VSUBPS       near, t, near      \
+	VBROADCASTSS P_EPS(AX), t       \
+	VCMPPS       $2, t, near, near  \
+	VMAXPS       Y12, reg, reg      \
+	VMINPS       Y13, reg, reg      \
+	VCVTPS2DQ    reg, reg           \
+	VPADDD       Y14, reg, reg
 
-// func avgPool3S2RowsAVX2(out *byte, outStride int, src *byte, srcStride, rowStride, rows, n, count int, p *AvgParams)
-TEXT ·avgPool3S2RowsAVX2(SB), NOSPLIT, $0-72
+// func avgPool3S2RowsAVX2(out *byte, outStride int, src *byte, srcStride, rowStride, rows, n, count int, p *AvgParams, flags *byte)
+TEXT ·avgPool3S2RowsAVX2(SB), NOSPLIT, $0-80
 	MOVQ out+0(FP), DI
 	MOVQ outStride+8(FP), R13
 	MOVQ src+16(FP), SI
@@ -50,13 +65,13 @@ TEXT ·avgPool3S2RowsAVX2(SB), NOSPLIT, $0-72
 	VPBROADCASTD P_ZY(AX), Y14
 	VPBROADCASTD P_FLIP(AX), Y15
 	MOVL         P_SIGNED(AX), BX
-	VPCMPEQW     Y7, Y7, Y7
-	VPSRLW       $8, Y7, Y7     // 0x00FF in every word
 
 outrow:
 	XORQ DX, DX                 // j: the block's first output
 
 block:
+	VPCMPEQW Y7, Y7, Y7
+	VPSRLW   $8, Y7, Y7         // 0x00FF in every word
 	LEAQ (SI)(DX*2), R8         // src + 2j
 	MOVQ R10, CX
 	VPXOR Y0, Y0, Y0            // columns 2j (even bytes at 2j)
@@ -83,8 +98,17 @@ rowloop:
 	VPMOVZXWD    X0, Y3         // sums 0..7
 	VEXTRACTI128 $1, Y0, X4
 	VPMOVZXWD    X4, Y4         // sums 8..15
-	REQUANT(Y3)
-	REQUANT(Y4)
+	REQUANT(Y3, Y1, Y5)
+	REQUANT(Y4, Y2, Y5)
+	// The near-tie masks, packed to 16 flag bytes in order.
+	VPACKSSDW    Y2, Y1, Y1
+	VPERMQ       $0xD8, Y1, Y1
+	VEXTRACTI128 $1, Y1, X2
+	VPACKSSWB    X2, X1, X1
+	MOVQ         flags+72(FP), CX
+	ADDQ         DI, CX
+	SUBQ         out+0(FP), CX
+	VMOVDQU      X1, (CX)(DX*1)
 	VPACKSSDW    Y4, Y3, Y5     // per lane: 4 of Y3, 4 of Y4
 	VPERMQ       $0xD8, Y5, Y5  // 16 words in order
 	VEXTRACTI128 $1, Y5, X6

@@ -2,6 +2,6 @@
 
 package kernels
 
-func avgPool3S2Rows(out []byte, outStride int, src []byte, srcStride, rowStride, rows, n, count int, p *AvgParams) bool {
+func avgPool3S2Rows(out, flags []byte, outStride int, src []byte, srcStride, rowStride, rows, n, count int, p *AvgParams) bool {
 	return false
 }

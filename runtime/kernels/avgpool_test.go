@@ -13,6 +13,7 @@ import (
 // and guard bytes after them (left untouched).
 func TestAvgPool3S2RowsMatchesGo(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
+	nearTies, total := 0, 0
 	for iter := range 600 {
 		n := []int{1, 15, 16, 17, 22, 31, 32, 33, 47, 64, 100}[iter%11]
 		rows := 1 + r.IntN(4)
@@ -31,7 +32,7 @@ func TestAvgPool3S2RowsMatchesGo(t *testing.T) {
 			}
 		}
 		taps := int32(3 * rows)
-		p := &AvgParams{Sx: float32(0.001 + r.Float64()*0.1), N: float32(taps)}
+		p := &AvgParams{Sx: float32(0.001 + r.Float64()*0.1), N: float32(taps), Eps: float32(r.Float64() * 0.05)}
 		p.Sy = p.Sx * float32(0.2+r.Float64()*2)
 		if iter%5 == 0 {
 			p.Sy = p.Sx / 1000 // saturates
@@ -46,18 +47,29 @@ func TestAvgPool3S2RowsMatchesGo(t *testing.T) {
 		p.Lo, p.Hi = float32(lo-p.Zy), float32(hi-p.Zy)
 		orig := slices.Clone(src)
 		size := (count-1)*outStride + n
-		want := make([]byte, size+16)
-		got := make([]byte, size+16)
+		want, wantFlags := make([]byte, size+16), make([]byte, size+16)
+		got, gotFlags := make([]byte, size+16), make([]byte, size+16)
 		for i := range got {
-			got[i], want[i] = 0xA5, 0xA5
+			got[i], want[i], gotFlags[i], wantFlags[i] = 0xA5, 0xA5, 0x5A, 0x5A
 		}
-		avgPool3S2RowsGo(want[:size], outStride, src, srcStride, stride, rows, n, count, p)
-		AvgPool3S2Rows(got[:size], outStride, src, srcStride, stride, rows, n, count, p)
+		avgPool3S2RowsGo(want[:size], wantFlags[:size], outStride, src, srcStride, stride, rows, n, count, p)
+		AvgPool3S2Rows(got[:size], gotFlags[:size], outStride, src, srcStride, stride, rows, n, count, p)
 		if !slices.Equal(got, want) {
 			t.Fatalf("n %d rows %d count %d signed %d: %v, want %v", n, rows, count, p.Signed, got, want)
 		}
+		if !slices.Equal(gotFlags, wantFlags) {
+			t.Fatalf("n %d rows %d count %d: flags %v, want %v", n, rows, count, gotFlags, wantFlags)
+		}
+		for _, f := range wantFlags[:size] {
+			nearTies += int(f & 1)
+		}
+		total += size
 		if !slices.Equal(src, orig) {
 			t.Fatal("the source changed")
 		}
+	}
+	// With Eps up to 0.05 some outputs are near a tie, most not.
+	if nearTies == 0 || nearTies > total/4 {
+		t.Fatalf("%d of %d outputs near a tie", nearTies, total)
 	}
 }
