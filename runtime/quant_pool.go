@@ -456,17 +456,16 @@ func (k *qlinearAvgPoolKernel) fast(ctx *Context, q *avgRequant, win *window, x,
 			dst := y[pl*oh*ow : (pl+1)*oh*ow]
 			if rowKernel {
 				kernels.AvgPool3S2Rows(dst[y0*ow+x0:], flags[y0*ow+x0:], ow, src[(y0*sh-padT)*iw+2*x0-padL:], sh*iw, dh*iw, kh, x1-x0, y1-y0, &kp)
-				// The windows near a tie: the float unit's value.
-				for oy := y0; oy < y1; oy++ {
-					row := flags[oy*ow+x0 : oy*ow+x1]
-					for i := 0; i < len(row); i += 8 {
-						if i+8 <= len(row) && binary.LittleEndian.Uint64(row[i:]) == 0 {
-							continue
-						}
-						for j := i; j < min(i+8, len(row)); j++ {
-							if row[j] != 0 {
-								dst[oy*ow+x0+j] = exact(src, oy, x0+j)
-							}
+				// The windows near a tie: the float unit's value. The
+				// kernel writes flags only at full windows; the others stay 0.
+				lo, hi := y0*ow+x0, (y1-1)*ow+x1
+				for i := lo; i < hi; i += 8 {
+					if i+8 <= hi && binary.LittleEndian.Uint64(flags[i:]) == 0 {
+						continue
+					}
+					for j := i; j < min(i+8, hi); j++ {
+						if flags[j] != 0 {
+							dst[j] = exact(src, j/ow, j%ow)
 						}
 					}
 				}
