@@ -13,7 +13,7 @@
 // those inside the explicitly padded X, whose padding is the real 0 and
 // adds nothing to c),
 //
-//	y = saturate(round_half_even(float32(c)·sx / n / sy) + zy)
+//	y = saturate(round_half_even(float32(c)·m) + zy),  m = float32(sx/(n·sy))
 //
 // in float32. The float unit sums rounded dequantized values instead, so
 // the two can round apart only where the value is within eps of a half
@@ -83,13 +83,18 @@ type avgRequant struct {
 // setEps sets eps for windows of at most taps taps. The float unit's sum
 // of rounded products, division by n and by sy is within (taps+3)·2⁻²⁴
 // of Σ|x−zx|·sx/(n·sy) ≤ 255·sx/sy of the real value, the formula of at
-// within 3·2⁻²⁴·|v|; eps doubles their sum.
+// (two roundings) within 2·2⁻²⁴·|v|; eps doubles their sum.
 func (q *avgRequant) setEps(taps int) {
 	q.eps = float32(float64(taps+8) * 0x1p-23 * 256 * float64(q.sx) / float64(q.sy))
 }
 
+// mul is the multiplier of windows of n taps: sx/(n·sy) rounded once.
+func (q *avgRequant) mul(n int) float32 {
+	return float32(float64(q.sx) / (float64(n) * float64(q.sy)))
+}
+
 // at returns the output of a window whose centered sum is c over n taps,
-// float32(c)·sx/n/sy rounded, and whether that value is within eps of a
+// float32(c)·mul(n) rounded, and whether that value is within eps of a
 // tie, where the caller must compute the float unit's value (exact).
 func (q *avgRequant) at(c int64, n int) (byte, bool) {
 	if n <= 0 {
@@ -97,7 +102,7 @@ func (q *avgRequant) at(c int64, n int) (byte, bool) {
 	}
 	// As kernels.AvgParams.Requant: clamped to the range around zy, then
 	// rounded.
-	v := float32(c) * q.sx / float32(n) / q.sy
+	v := float32(c) * q.mul(n)
 	f := v - float32(math.RoundToEven(float64(v)))
 	near := 0.5-float32(math.Abs(float64(f))) <= q.eps
 	v = min(float32(q.hi-q.zy), max(float32(q.lo-q.zy), v))
@@ -349,7 +354,7 @@ func (k *qlinearAvgPoolKernel) fast(ctx *Context, q *avgRequant, win *window, x,
 		flip = 0x8080808080808080
 	}
 	kp := kernels.AvgParams{
-		Bias: int32(-int64(kh*kw) * zx), Sx: q.sx, N: float32(kh * kw), Sy: q.sy,
+		Bias: int32(-int64(kh*kw) * zx), M: q.mul(kh * kw),
 		Lo: float32(q.lo - q.zy), Hi: float32(q.hi - q.zy), Zy: int32(q.zy), Flip: uint32(flip), Eps: q.eps,
 	}
 	if signed {

@@ -10,7 +10,7 @@ import "math"
 // windows: a window whose bytes (read as uint8, after XOR with Flip)
 // sum to s gives
 //
-//	v = float32(s + Bias) · Sx / N / Sy     (float32, in this order)
+//	v = float32(s + Bias) · M     (float32)
 //	y = round_half_even(min(Hi, max(Lo, v))) + Zy
 //
 // Lo and Hi are the output type's range minus Zy, so y is in range. The
@@ -18,19 +18,19 @@ import "math"
 // the float computation this stands for (a sum of rounded dequantized
 // values) may round the other way, and the caller recomputes it.
 type AvgParams struct {
-	Bias      int32
-	Sx, N, Sy float32
-	Lo, Hi    float32
-	Zy        int32
-	Flip      uint32 // 0x80808080 reads int8 bytes as x+128, else 0
-	Signed    uint32 // 1: y is int8, else uint8
-	Eps       float32
+	Bias   int32
+	M      float32 // the multiplier, x_scale / (count · y_scale)
+	Lo, Hi float32
+	Zy     int32
+	Flip   uint32 // 0x80808080 reads int8 bytes as x+128, else 0
+	Signed uint32 // 1: y is int8, else uint8
+	Eps    float32
 }
 
 // Requant is the output byte of a window sum s under p, and whether the
 // window is near a tie.
 func (p *AvgParams) Requant(s int32) (byte, bool) {
-	v := float32(s+p.Bias) * p.Sx / p.N / p.Sy
+	v := float32(s+p.Bias) * p.M
 	f := v - float32(math.RoundToEven(float64(v)))
 	near := 0.5-float32(math.Abs(float64(f))) <= p.Eps
 	v = min(p.Hi, max(p.Lo, v))

@@ -19,7 +19,7 @@ func avgPool3S2Rows(out, flags []byte, outStride int, src []byte, srcStride, row
 // three columns as 16-bit lanes (even bytes of the first, odd and even
 // bytes of the second), summed over the rows in 16 bits (at most 85
 // rows: 85·3·255 < 2¹⁶), then widened, requantized in float32 (VMULPS,
-// VDIVPS, VDIVPS, clamp, VCVTPS2DQ rounding half to even) and packed; the
+// clamp, VCVTPS2DQ rounding half to even) and packed; the
 // near-tie test (VROUNDPS, VSUBPS, VANDPS, VSUBPS, VCMPPS) is packed to
 // flag bytes the same way:
 //

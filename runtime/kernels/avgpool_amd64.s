@@ -7,15 +7,13 @@
 
 // AvgParams offsets.
 #define P_BIAS 0
-#define P_SX 4
-#define P_N 8
-#define P_SY 12
-#define P_LO 16
-#define P_HI 20
-#define P_ZY 24
-#define P_FLIP 28
-#define P_SIGNED 32
-#define P_EPS 36
+#define P_M 4
+#define P_LO 8
+#define P_HI 12
+#define P_ZY 16
+#define P_FLIP 20
+#define P_SIGNED 24
+#define P_EPS 28
 
 DATA avgAbs<>+0(SB)/4, $0x7fffffff
 GLOBL avgAbs<>(SB), RODATA|NOPTR, $4
@@ -24,25 +22,20 @@ GLOBL avgHalf<>(SB), RODATA|NOPTR, $4
 
 // REQUANT turns the eight int32 window sums in reg into requantized
 // int32 outputs, and sets near to all ones where the value v is within
-// Eps of a tie (0.5 − |v − round(v)| ≤ Eps); t is a scratch register.
-#define REQUANT(reg, near, t) \
-	VPADDD       Y8, reg, reg       \
-	VCVTDQ2PS    reg, reg           \
-	VMULPS       Y9, reg, reg       \
-	VDIVPS       Y10, reg, reg      \
-	VDIVPS       Y11, reg, reg      \
-	VROUNDPS     $0, reg, near      \
-	VSUBPS       near, reg, near    \
-	VBROADCASTSS avgAbs<>(SB), t    \
-	VANDPS       t, near, near      \
-	VBROADCASTSS avgHalf<>(SB), t   \
-	VSUBPS       near, t, near      \
-	VBROADCASTSS P_EPS(AX), t       \
-	VCMPPS       $2, t, near, near  \
-	VMAXPS       Y12, reg, reg      \
-	VMINPS       Y13, reg, reg      \
-	VCVTPS2DQ    reg, reg           \
-	VPADDD       Y14, reg, reg
+// Eps (Y7) of a tie: 0.5 (Y11) − |v − round(v)| (Y10: the abs mask) ≤ Eps.
+#define REQUANT(reg, near) \
+	VPADDD    Y8, reg, reg       \
+	VCVTDQ2PS reg, reg           \
+	VMULPS    Y9, reg, reg       \
+	VROUNDPS  $0, reg, near      \
+	VSUBPS    near, reg, near    \
+	VANDPS    Y10, near, near    \
+	VSUBPS    near, Y11, near    \
+	VCMPPS    $2, Y7, near, near \
+	VMAXPS    Y12, reg, reg      \
+	VMINPS    Y13, reg, reg      \
+	VCVTPS2DQ reg, reg           \
+	VPADDD    Y14, reg, reg
 
 // func avgPool3S2RowsAVX2(out *byte, outStride int, src *byte, srcStride, rowStride, rows, n, count int, p *AvgParams, flags *byte)
 TEXT ·avgPool3S2RowsAVX2(SB), NOSPLIT, $0-80
@@ -57,9 +50,9 @@ TEXT ·avgPool3S2RowsAVX2(SB), NOSPLIT, $0-80
 	MOVQ p+64(FP), AX
 
 	VPBROADCASTD P_BIAS(AX), Y8
-	VBROADCASTSS P_SX(AX), Y9
-	VBROADCASTSS P_N(AX), Y10
-	VBROADCASTSS P_SY(AX), Y11
+	VBROADCASTSS P_M(AX), Y9
+	VBROADCASTSS avgAbs<>(SB), Y10
+	VBROADCASTSS avgHalf<>(SB), Y11
 	VBROADCASTSS P_LO(AX), Y12
 	VBROADCASTSS P_HI(AX), Y13
 	VPBROADCASTD P_ZY(AX), Y14
@@ -98,8 +91,9 @@ rowloop:
 	VPMOVZXWD    X0, Y3         // sums 0..7
 	VEXTRACTI128 $1, Y0, X4
 	VPMOVZXWD    X4, Y4         // sums 8..15
-	REQUANT(Y3, Y1, Y5)
-	REQUANT(Y4, Y2, Y5)
+	VBROADCASTSS P_EPS(AX), Y7  // the byte mask is reloaded per block
+	REQUANT(Y3, Y1)
+	REQUANT(Y4, Y2)
 	// The near-tie masks, packed to 16 flag bytes in order.
 	VPACKSSDW    Y2, Y1, Y1
 	VPERMQ       $0xD8, Y1, Y1

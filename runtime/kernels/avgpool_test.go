@@ -32,10 +32,9 @@ func TestAvgPool3S2RowsMatchesGo(t *testing.T) {
 			}
 		}
 		taps := int32(3 * rows)
-		p := &AvgParams{Sx: float32(0.001 + r.Float64()*0.1), N: float32(taps), Eps: float32(r.Float64() * 0.05)}
-		p.Sy = p.Sx * float32(0.2+r.Float64()*2)
+		p := &AvgParams{M: float32(1 / (float64(taps) * (0.2 + r.Float64()*2))), Eps: float32(r.Float64() * 0.05)}
 		if iter%5 == 0 {
-			p.Sy = p.Sx / 1000 // saturates
+			p.M = 1000 / float32(taps) // saturates
 		}
 		lo, hi := int32(0), int32(255)
 		if iter%2 == 1 {
