@@ -28,6 +28,10 @@ type Options struct {
 	// Arithmetic rewrites DQ, DQ → Add/Mul → Q units into ai.onnxq
 	// QLinearAdd/QLinearMul (binary.go; only onnxq's runtime runs them).
 	Arithmetic bool
+	// Pooling rewrites DQ → AveragePool/GlobalAveragePool → Q units into
+	// ai.onnxq QLinearAveragePool/QLinearGlobalAveragePool (pool.go; only
+	// onnxq's runtime runs them).
+	Pooling bool
 	// FloatOutputs runs the convolutions whose inputs are dequantized
 	// but whose output stays float as integer convolutions with a float32
 	// output: ai.onnxq QLinearConv without y_scale, whose value is
@@ -42,7 +46,7 @@ type Options struct {
 
 // Execution are the options of onnxq's own execution form (run, bench,
 // golden, verify): every fusion its runtime runs.
-var Execution = Options{Activations: true, Arithmetic: true, FloatOutputs: true, ConvTranspose: true}
+var Execution = Options{Activations: true, Arithmetic: true, Pooling: true, FloatOutputs: true, ConvTranspose: true}
 
 // onnxqDomain is the domain of onnxq's own integer ops.
 const onnxqDomain = "ai.onnxq"

@@ -156,6 +156,7 @@ func lowerGraph(g *graph.Graph, rep *Report, opset int64, opts Options) error {
 	}
 	var moves []*moveUnit
 	var binaries []*binaryUnit
+	var pools []*poolUnit
 	for _, n := range g.Nodes {
 		if n.Domain != "" && n.Domain != "ai.onnx" {
 			continue
@@ -166,6 +167,11 @@ func lowerGraph(g *graph.Graph, rep *Report, opset int64, opts Options) error {
 		if opts.Arithmetic {
 			if u := matchBinary(n); u != nil {
 				binaries = append(binaries, u)
+			}
+		}
+		if opts.Pooling {
+			if u := matchPool(n); u != nil {
+				pools = append(pools, u)
 			}
 		}
 	}
@@ -188,7 +194,14 @@ func lowerGraph(g *graph.Graph, rep *Report, opset int64, opts Options) error {
 		}
 		rep.Lowered[onnxqDomain+".QLinear"+op]++
 	}
-	if len(units)+len(moves)+len(binaries) == 0 {
+	for _, u := range pools {
+		op := u.node.OpType
+		if err := rewritePool(g, u); err != nil {
+			return err
+		}
+		rep.Lowered[onnxqDomain+".QLinear"+op]++
+	}
+	if len(units)+len(moves)+len(binaries)+len(pools) == 0 {
 		return nil
 	}
 	if err := removeUnread(g, unreadBefore); err != nil {

@@ -11,8 +11,11 @@
 // DequantizeLinear inputs and writes the QuantizeLinear's output name; the
 // DequantizeLinear nodes left unread are removed by lowerGraph. This keeps
 // the float islands, their conversions and their float buffers out of the
-// run. Ops with other inputs (shapes, indices, scales) take them as they
-// were.
+// run. Ops with other inputs (shapes, indices, scales, pads) take them as
+// they were, except the constant_value of a constant-mode Pad: the float
+// unit pads with c and then quantizes, so the integer Pad pads with the
+// byte Q(c) (round_half_even(c/s) + zp, saturated), a new scalar
+// initializer of the 8-bit type; edge, reflect and wrap Pads only move.
 package lower
 
 import (
@@ -20,6 +23,7 @@ import (
 	"slices"
 
 	"github.com/onnxq/onnxq/graph"
+	"github.com/onnxq/onnxq/qdq"
 )
 
 // moveOps lists the data-movement ops lowered, with the indices of their
@@ -31,6 +35,7 @@ var moveOps = map[string]int{
 	// its largest value (padding takes the type's smallest integer, as
 	// −∞ would after saturation).
 	"MaxPool": 0,
+	"Pad":     0,
 }
 
 // qparams are a Q or DQ node's per-tensor parameters.
@@ -52,6 +57,9 @@ type moveUnit struct {
 	node   *graph.Node
 	dqs    []*graph.Node // the DequantizeLinear of each data input
 	quants []*graph.Node
+	// padValue is a constant-mode Pad's float padding value c (0 when
+	// absent), quantized when rewritten.
+	padValue float32
 }
 
 // matchMove checks n for a data-movement unit; nil when it does not fit.
@@ -73,6 +81,22 @@ func matchMove(n *graph.Node, opset int64) *moveUnit {
 		}
 	}
 	u := &moveUnit{node: n}
+	if n.OpType == "Pad" {
+		// Before opset 11 Pad takes its pads and value as attributes and
+		// only floats.
+		if opset < 11 {
+			return nil
+		}
+		if n.AttrString("mode", "constant") == "constant" {
+			if c := n.Input(2); c != nil {
+				f := constFloats(c)
+				if len(f) != 1 {
+					return nil
+				}
+				u.padValue = f[0]
+			}
+		}
+	}
 	var p qparams
 	for i, in := range n.Inputs {
 		if data >= 0 && i != data {
@@ -135,6 +159,32 @@ func rewriteMove(g *graph.Graph, u *moveUnit) error {
 		inputs[i] = u.dqs[k].Input(0)
 		k++
 	}
+	if n.OpType == "Pad" && n.AttrString("mode", "constant") == "constant" {
+		c, err := padByte(g, u)
+		if err != nil {
+			return err
+		}
+		for len(inputs) < 3 {
+			inputs = append(inputs, nil)
+		}
+		inputs[2] = c
+	}
 	lowered := &graph.Node{Name: n.Name, OpType: n.OpType, Domain: n.Domain, Inputs: inputs, Attrs: slices.Clone(n.Attrs)}
 	return replaceUnit(g, n, lowered, u.quants, nil)
+}
+
+// padByte adds the scalar initializer Q(c) of a constant-mode Pad unit:
+// its float padding value quantized with the unit's parameters.
+func padByte(g *graph.Graph, u *moveUnit) (*graph.Value, error) {
+	p, _ := nodeParams(u.dqs[0], u.dqs[0].Input(0))
+	t := qdq.Uint8
+	if p.dt == graph.Int8 {
+		t = qdq.Int8
+	}
+	q := qdq.QuantizeValue(u.padValue, p.scale, int32(p.zp), t)
+	t8, err := graph.NewTensor(g.UniqueName(u.node.Name+"_constant_value"), p.dt, nil, []byte{byte(q)})
+	if err != nil {
+		return nil, err
+	}
+	return g.AddInitializer(t8)
 }

@@ -33,8 +33,8 @@
 // QLinearMatMul requantize (float32 as ONNX Runtime, or fixed point:
 // quant_fixed.go). Besides the ONNX ops the registry holds onnxq's own
 // ai.onnxq ops that the lower package fuses (QLinearConv with a HardSwish
-// activation, QLinearAdd, QLinearMul, QLinearConvTranspose:
-// quant_convtranspose.go).
+// activation, QLinearAdd, QLinearMul, QLinearAveragePool,
+// QLinearGlobalAveragePool, QLinearConvTranspose: quant_convtranspose.go).
 //
 // Options.TimeOps makes RunWithStats report the time per op type
 // (Stats.OpTimes, 'onnxq bench --ops').

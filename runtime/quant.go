@@ -27,6 +27,7 @@ func registerQuant(r *Registry) {
 	})
 	registerQuantInt(r)
 	registerQuantBinary(r)
+	registerQuantPool(r)
 }
 
 // quantRange is the saturation range of an integer quantized type.

@@ -469,9 +469,13 @@ func dmFillAs[T any](dst []T, valAny any) error {
 	if !ok || len(v) == 0 {
 		return fmt.Errorf("fill value of another element type")
 	}
-	x := v[0]
-	for i := range dst {
-		dst[i] = x
+	if len(dst) == 0 {
+		return nil
+	}
+	// Doubling copies: memmoves instead of one store per element.
+	dst[0] = v[0]
+	for n := 1; n < len(dst); n *= 2 {
+		copy(dst[n:], dst[:n])
 	}
 	return nil
 }

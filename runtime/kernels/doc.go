@@ -108,8 +108,11 @@
 // per VPDPBUSD over a bordered plane (strides 1 and 2): the bytes at
 // offsets 0…3 give the outputs of each residue mod 4, put back in order
 // after requantization by a byte interleave. QLinearBinary is the Add or
-// Mul of two dequantized 8-bit tensors, quantized, in one pass. All have
-// Go loops they equal bit for bit.
+// Mul of two dequantized 8-bit tensors, quantized, in one pass.
+// AvgPool3S2Rows is integer average pooling over full 3-wide, stride-2
+// windows: byte sums in 16-bit lanes, then float32(sum + bias)·m
+// clamped, rounded half to even, plus the zero point, with a flag for the
+// values within Eps of a tie. All have Go loops they equal bit for bit.
 //
 // # Row kernels
 //
