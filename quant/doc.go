@@ -8,7 +8,11 @@
 // the rule table from the calibrated ranges); Run does all three. With
 // Config.Fallback it then keeps in FP32 the few weighted layers whose
 // quantization costs the worst output most (ApplyFallback, within a budget
-// that keeps 95% of the weighted ops in Q/DQ units).
+// that keeps 95% of the weighted ops in Q/DQ units). Tune, the
+// accuracy-driven search, instead puts layers and activations back in
+// float until an SQNR or top-1 target is met on samples held out of
+// calibration (TuneSamples), or its timeout passes, and leaves the best
+// model it measured.
 //
 // Invariants:
 //   - DefaultConfig is exactly the command line's defaults, so Run with it

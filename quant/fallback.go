@@ -266,6 +266,14 @@ func uniqueNodeName(g *graph.Graph, base string) string {
 // its pair. The pairs the node no longer reads stay for other readers (or
 // for remove-dead-nodes).
 func fallBack(m *graph.Model, weight string, ref *graph.Node) error {
+	return fallBackUnit(m, weight, ref, true)
+}
+
+// fallBackUnit is fallBack; with activations false only the inputs read
+// through a DequantizeLinear of a constant (weight, bias) go back to
+// float, and the node keeps reading its quantized activations, so their
+// producers keep their integer outputs.
+func fallBackUnit(m *graph.Model, weight string, ref *graph.Node, activations bool) error {
 	g := m.Graph
 	n, pos := findUnit(m, weight)
 	if n == nil {
@@ -289,7 +297,7 @@ func fallBack(m *graph.Model, weight string, ref *graph.Node) error {
 				return err
 			}
 			n.SetInput(i, v)
-		case src.Producer != nil && src.Producer.OpType == "QuantizeLinear" && src.Producer.Input(0) != nil:
+		case activations && src.Producer != nil && src.Producer.OpType == "QuantizeLinear" && src.Producer.Input(0) != nil:
 			x := src.Producer.Input(0)
 			if x.Name == r.Name {
 				n.SetInput(i, x)

@@ -66,13 +66,20 @@ type quantizeConfig struct {
 	ReduceRange          bool
 	BiasCorrection       bool
 	FallbackBudget       int
-	WeightOnly           bool
-	WeightOnlySet        bool // --weight-only given; else the target's
-	EqualizeActivations  bool
-	KeepMaxTails         bool
-	ExcludeOps           []string
-	ExcludeNodes         []string
-	IncludeOps           []string
+	// TargetSQNR and MaxDrop (percentage points) ask for the
+	// accuracy-driven search; TargetSet and DropSet say they were given.
+	TargetSQNR, MaxDrop float64
+	TargetSet, DropSet  bool
+	TuneTimeout         time.Duration
+	RequireTarget       bool
+	EvalSamplesSet      bool
+	WeightOnly          bool
+	WeightOnlySet       bool // --weight-only given; else the target's
+	EqualizeActivations bool
+	KeepMaxTails        bool
+	ExcludeOps          []string
+	ExcludeNodes        []string
+	IncludeOps          []string
 
 	ImageSize string
 	Mean      []float32
@@ -120,6 +127,23 @@ summary runs the first --eval-samples calibration samples.
 Unknown keys, unknown tensors and tensors that preparation folds away are
 errors.
 
+--target-sqnr DB searches for the fewest layers to keep in FP32 so that
+the worst output's SQNR against FP32 reaches DB on held-out samples:
+every 4th --calib sample (by name) is held out, the rest calibrate and
+rank (with fewer than 4 samples the target is measured on the
+calibration samples themselves, and the summary says so). Each round
+runs every quantized Conv/Gemm/MatMul unit, and every quantized
+activation whose Q/DQ pair can be dropped, in float alone on 4 samples,
+keeps the one that gains most (ties to fewer MACs) when it gains on all
+calibration samples, and ranks again. --max-drop PCT does the same with
+top-1 agreement with FP32 as the target, for outputs whose last axis is
+a score vector: agreement at least 100-PCT percent (PCT in percentage
+points). --tune-timeout bounds the search (default 10m). The best model
+found is always written (the highest target metric, then the fewest
+FP32 MACs) and the summary says whether the target was met, on how many
+samples, what is in FP32 and its share of the MACs. A target missed
+still exits 0 unless --require-target is given.
+
 --format qop writes the QOperator form: each complete unit of
 DequantizeLinear inputs, Conv or MatMul and QuantizeLinear output becomes
 one QLinearConv or QLinearMatMul; what does not fit stays in QDQ form.
@@ -147,6 +171,10 @@ model's opset, or below what the options need, is an error.`,
 		fs.BoolVar(&cfg.KeepMaxTails, "keep-max-tails", true, "with a clipping --method, keep the observed maximum of tensors whose largest values a MaxPool, Max or ReduceMax passes on")
 		fs.BoolVar(&cfg.BiasCorrection, "bias-correction", true, "shift integer biases so each layer's per-channel output mean matches FP32 on the --calib samples")
 		fs.IntVar(&cfg.FallbackBudget, "fallback-budget", quant.DefaultConfig().Fallback.MaxLayers, "keep at most `N` weighted layers in FP32, those whose quantization costs the worst output on the --calib samples the most (each must gain 0.3 dB; at most 5% of the weighted ops and of their MACs; 0, the default, turns it off; 3 is a good start)")
+		fs.Float64Var(&cfg.TargetSQNR, "target-sqnr", 0, "keep in FP32 the fewest layers that bring the worst output's SQNR against FP32 to `DB` on held-out --calib samples (every 4th); see the help text")
+		fs.Float64Var(&cfg.MaxDrop, "max-drop", 0, "like --target-sqnr, with top-1 agreement with FP32 at least 100-`PCT` percent on the held-out samples (outputs whose last axis is a score vector)")
+		fs.DurationVar(&cfg.TuneTimeout, "tune-timeout", quant.DefaultTune().Timeout, "bound the --target-sqnr/--max-drop search (`DURATION`, e.g. 90s, 10m); the best model found is written")
+		fs.BoolVar(&cfg.RequireTarget, "require-target", false, "exit non-zero (after writing OUT) when --target-sqnr/--max-drop is not met")
 		fs.BoolVar(&cfg.WeightOnly, "weight-only", passes.DefaultQuantOptions().WeightOnly, "store the large weights of nodes that stay FP32 (the recurrence weights R of LSTM/GRU/RNN) as int8 read through DequantizeLinear: a smaller file, float compute (default: the target's; on for ort-cpu)")
 		fs.BoolVar(&cfg.EqualizeActivations, "equalize-activations", true, "scale the channels of each Conv output read by a depthwise Conv to equal ranges on the --calib samples (needs --per-channel)")
 		fs.StringArrayVar(&cfg.ExcludeOps, "exclude-op", nil, "keep op types matching `GLOB` in FP32 (repeatable)")
@@ -187,6 +215,11 @@ model's opset, or below what the options need, is an error.`,
 			cfg.Model = args[0]
 			cfg.EvalAll = cfg.Eval != "" && !fs.Changed("eval-samples")
 			cfg.WeightOnlySet = fs.Changed("weight-only")
+			cfg.TargetSet, cfg.DropSet = fs.Changed("target-sqnr"), fs.Changed("max-drop")
+			cfg.EvalSamplesSet = fs.Changed("eval-samples")
+			if err := cfg.checkTune(fs.Changed("tune-timeout")); err != nil {
+				return err
+			}
 			opts, err := cfg.quantOptions()
 			if err != nil {
 				return usageErrorf("", "%v", err)
@@ -210,6 +243,43 @@ model's opset, or below what the options need, is an error.`,
 			return c.quantize(cfg, opts, methods)
 		}
 	},
+}
+
+// tuning tells whether the accuracy-driven search was asked for.
+func (cfg *quantizeConfig) tuning() bool { return cfg.TargetSet || cfg.DropSet }
+
+// checkTune checks the search's flags; timeoutSet says --tune-timeout
+// was given.
+func (cfg *quantizeConfig) checkTune(timeoutSet bool) error {
+	switch {
+	case cfg.TargetSet && cfg.DropSet:
+		return fmt.Errorf("--target-sqnr and --max-drop: give one target")
+	case cfg.TargetSet && !(cfg.TargetSQNR > 0 && !math.IsInf(cfg.TargetSQNR, 0)):
+		return fmt.Errorf("--target-sqnr %v: want a positive number of dB, e.g. 35", cfg.TargetSQNR)
+	case cfg.DropSet && !(cfg.MaxDrop >= 0 && cfg.MaxDrop <= 100):
+		return fmt.Errorf("--max-drop %v: want percentage points from 0 to 100, e.g. 1", cfg.MaxDrop)
+	case cfg.TuneTimeout < 0:
+		return fmt.Errorf("--tune-timeout %v: want a duration of 0 or more, e.g. 10m", cfg.TuneTimeout)
+	case !cfg.tuning() && (timeoutSet || cfg.RequireTarget):
+		return fmt.Errorf("--tune-timeout and --require-target apply to --target-sqnr or --max-drop; give one")
+	case cfg.tuning() && cfg.FallbackBudget > 0:
+		return fmt.Errorf("--fallback-budget and --target-sqnr/--max-drop both choose FP32 layers; give one")
+	case cfg.tuning() && cfg.Calib == "":
+		return fmt.Errorf("--target-sqnr and --max-drop measure the model on --calib samples; give --calib PATH")
+	}
+	return nil
+}
+
+// tuneOptions turns the flags into the search's typed options.
+func (cfg *quantizeConfig) tuneOptions() quant.TuneOptions {
+	o := quant.DefaultTune()
+	o.Timeout = cfg.TuneTimeout
+	if cfg.DropSet {
+		o.Metric, o.MaxTop1Drop = quant.TuneTop1, cfg.MaxDrop
+	} else {
+		o.TargetSQNR = cfg.TargetSQNR
+	}
+	return o
 }
 
 // quantOptions turns the flags into the quantize pass's typed options.
@@ -324,7 +394,25 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 		src = calibdata.Synthetic(inputs, cfg.Synthetic, cfg.Seed)
 		synthetic = true
 	}
-	eval = src
+	// The search measures its target on samples held out of calibration;
+	// they are the summary's samples too unless --eval says otherwise.
+	var all *calibdata.Source
+	if cfg.tuning() {
+		all = src
+		cal, held := quant.TuneSamples(src.Names(), cfg.tuneOptions().HoldOut)
+		if src, err = all.Subset(cal); err != nil {
+			return err
+		}
+		eval = src
+		if len(held) > 0 {
+			if eval, err = all.Subset(held); err != nil {
+				return err
+			}
+		}
+		cfg.EvalAll = !cfg.EvalSamplesSet
+	} else {
+		eval = src
+	}
 	if cfg.Eval != "" {
 		if eval, err = calibdata.Open(cfg.Eval, inputs, img); err != nil {
 			return fmt.Errorf("--eval: %v", err)
@@ -425,6 +513,16 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 		}
 		report, bias, fallback = res.Report, res.Bias, res.Fallback
 	}
+	var tune *quant.TuneReport
+	if cfg.tuning() && report != nil {
+		fmt.Fprintf(c.stderr, "searching for the layers to keep in FP32 (at most %v)\n", cfg.TuneTimeout)
+		topts := cfg.tuneOptions()
+		topts.Log = c.stderr
+		topts.BiasCorrection = bias != nil && bias.Applied
+		if tune, err = quant.Tune(fp32, m, all, topts, cfg.Threads); err != nil {
+			return err
+		}
+	}
 	var lowered *lower.Report
 	if cfg.Format == "qop" && report != nil {
 		ctx := &passes.Context{Values: map[string]any{}}
@@ -436,7 +534,13 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 	if err := graph.Save(m, cfg.Out, graph.SaveOptions{}); err != nil {
 		return fmt.Errorf("writing %s: %v", cfg.Out, plainError(err))
 	}
-	return c.summary(cfg, report, bias, fallback, lowered, sizeBefore, fp32, m, eval)
+	if err := c.summary(cfg, report, bias, fallback, tune, lowered, sizeBefore, fp32, m, eval); err != nil {
+		return err
+	}
+	if cfg.RequireTarget && tune != nil && !tune.Met {
+		return fmt.Errorf("--require-target: the target was not met (%s written)", cfg.Out)
+	}
+	return nil
 }
 
 // quantizeWith calibrates the prepared model m with qcfg.Method, quantizes
@@ -728,7 +832,7 @@ func saveCalib(coll *calib.Collection, path string) error {
 // summary prints what the quantize pass did and, on up to EvalMax
 // samples of src (the --eval ones when given; all of them with EvalAll),
 // the SQNR of every output of the quantized model against FP32.
-func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.BiasReport, fb *quant.FallbackReport, lowered *lower.Report, sizeBefore int64, fp32, q *graph.Model, src *calibdata.Source) error {
+func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.BiasReport, fb *quant.FallbackReport, tune *quant.TuneReport, lowered *lower.Report, sizeBefore int64, fp32, q *graph.Model, src *calibdata.Source) error {
 	w := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(w, "wrote\t%s\n", cfg.Out)
 	after := fileSize(cfg.Out)
@@ -800,6 +904,9 @@ func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.Bi
 	default:
 		fmt.Fprintf(w, "bias	correction left out: the worst output on the calibration samples would go %s -> %s dB\n", formatDB(bias.Before), formatDB(bias.After))
 	}
+	if tune != nil {
+		tuneSummary(w, tune)
+	}
 	n := cfg.EvalMax
 	if cfg.EvalAll && src != nil {
 		n = src.Len()
@@ -818,6 +925,41 @@ func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.Bi
 		}
 	}
 	return w.Flush()
+}
+
+// tuneSummary prints what the accuracy-driven search did: the target and
+// whether it was met, on which samples, what is in FP32 and what it costs.
+func tuneSummary(w io.Writer, t *quant.TuneReport) {
+	where := fmt.Sprintf("%d held-out samples", t.Measured)
+	if !t.HeldOut {
+		where = fmt.Sprintf("the %d calibration samples (too few to hold any out)", t.Measured)
+	}
+	what, unit := "worst output SQNR", " dB"
+	format := formatDB
+	if t.Metric == quant.TuneTop1 {
+		what, unit = "top-1 agreement with FP32", "%"
+		format = func(v float64) string { return fmt.Sprintf("%.1f", v) }
+	}
+	switch {
+	case t.Met:
+		fmt.Fprintf(w, "target\tmet: %s %s -> %s%s (target %s%s) on %s\n", what, format(t.Before), format(t.After), unit, format(t.Target), unit, where)
+	case t.Stop == quant.TuneTimeout:
+		fmt.Fprintf(w, "target\tNOT met: the --tune-timeout ended the search; best %s %s%s (from %s%s, target %s%s) on %s\n", what, format(t.After), unit, format(t.Before), unit, format(t.Target), unit, where)
+	default:
+		fmt.Fprintf(w, "target\tNOT met: no candidate left that gains; best %s %s%s (from %s%s, target %s%s) on %s\n", what, format(t.After), unit, format(t.Before), unit, format(t.Target), unit, where)
+	}
+	if t.Metric == quant.TuneTop1 {
+		fmt.Fprintf(w, "target\tworst output SQNR %s -> %s dB on the same samples\n", formatDB(t.BeforeSQNR), formatDB(t.AfterSQNR))
+	}
+	for _, e := range t.Excluded {
+		kind := "layer in FP32"
+		if e.Activation {
+			kind = "activation in FP32 (Q/DQ dropped)"
+		}
+		fmt.Fprintf(w, "target\t%s (%s) %s: +%.2f dB on the calibration samples; %.2f%% of the MACs\n", e.Node, e.Op, kind, e.GainDB, 100*e.MACShare)
+	}
+	fmt.Fprintf(w, "target\t%d excluded; Conv/Gemm/MatMul MACs outside integer units %.2f%% -> %.2f%%; %d candidates, %d rankings, %d trial runs, %d confirmed, %.1fs\n",
+		len(t.Excluded), 100*t.FP32MACsBefore, 100*t.FP32MACsAfter, t.Candidates, t.Rankings, t.Trials, t.Confirmed, t.Elapsed.Seconds())
 }
 
 // sortedCounts formats "name count" for each entry, sorted.

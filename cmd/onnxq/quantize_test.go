@@ -529,3 +529,97 @@ func TestQuantizeFallback(t *testing.T) {
 	bad := filepath.Join(dir, "bad.onnx")
 	failsCleanly(t, dir, bad, "--fallback-budget", model, "-o", bad, "--calib", calib, "--fallback-budget", "-1")
 }
+
+// TestQuantizeTarget: on the chain of TestQuantizeFallback's kind, with 8
+// samples (2 held out), --target-sqnr reaches a target that c9 in float
+// reaches and the summary says so; an unreachable target is reported as
+// not met with the model written (exit 0, or 1 with --require-target);
+// bad values are one error line.
+func TestQuantizeTarget(t *testing.T) {
+	dir := t.TempDir()
+	model := saveModel(t, dir, "chain.onnx", func(b *graph.Builder) {
+		y := b.Input("x", graph.Float32, 1, 8, 4, 4)
+		for i := range 22 {
+			w := make([]float32, 64)
+			for o := range 8 {
+				for c := range 8 {
+					w[8*o+c] = 0.05 * float32((o*5+c*3+i)%7-3)
+				}
+				w[8*o+o] += 1
+				if i == 9 {
+					for c := range 8 {
+						w[8*o+c] = 0.01 * float32((o*5+c*3)%7-3)
+					}
+					w[8*o] = 1
+				}
+				if i == 8 && o == 0 {
+					clear(w[:8])
+				}
+			}
+			y = b.Op("Conv", y, b.Const(graph.FromFloat32s(fmt.Sprintf("w%d", i), []int64{8, 8, 1, 1}, w)))
+			y.Producer.Name = fmt.Sprintf("c%d", i)
+		}
+		b.Output(y)
+	})
+	calib := filepath.Join(dir, "calib")
+	for i := range 8 {
+		folder := filepath.Join(calib, fmt.Sprintf("sample_%03d", i))
+		if err := os.MkdirAll(folder, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		x := runtime.New(graph.Float32, 1, 8, 4, 4)
+		for j := range x.F32() {
+			x.F32()[j] = float32(math.Sin(float64(j*(i+3)) * 0.37))
+		}
+		if err := tensorio.WriteNpy(filepath.Join(folder, "x.npy"), x); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := filepath.Join(dir, "q.onnx")
+	r := onnxq(t, dir, model, "-o", out, "--calib", calib, "--target-sqnr", "20")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	for _, want := range []string{"met: worst output SQNR", "on 2 held-out samples", "c9 (Conv) layer in FP32"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("summary lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	for _, args := range [][]string{{"--target-sqnr", "300"}, {"--target-sqnr", "300", "--tune-timeout", "1ns"}} {
+		os.Remove(out)
+		r = onnxq(t, dir, append([]string{model, "-o", out, "--calib", calib}, args...)...)
+		if r.code != 0 || !strings.Contains(r.stdout, "NOT met: ") {
+			t.Errorf("%q: exit %d, want 0 and the target reported as not met:\n%s%s", args, r.code, r.stdout, r.stderr)
+		}
+		if _, err := graph.Load(out); err != nil {
+			t.Errorf("%q: %v", args, err)
+		}
+	}
+	os.Remove(out)
+	r = onnxq(t, dir, model, "-o", out, "--calib", calib, "--target-sqnr", "300", "--require-target")
+	if r.code != 1 || !strings.Contains(r.stderr, "not met") {
+		t.Errorf("--require-target: exit %d, stderr %q; want 1 and the target named as not met", r.code, r.stderr)
+	}
+	if _, err := os.Stat(out); err != nil {
+		t.Errorf("--require-target: the model is not written: %v", err)
+	}
+	bad := filepath.Join(dir, "bad.onnx")
+	for _, c := range []struct {
+		want string
+		args []string
+	}{
+		{"--target-sqnr", []string{"--target-sqnr", "-3"}},
+		{"--max-drop", []string{"--max-drop", "-1"}},
+		{"--tune-timeout", []string{"--target-sqnr", "35", "--tune-timeout", "-1s"}},
+		{"give one target", []string{"--target-sqnr", "35", "--max-drop", "1"}},
+		{"--fallback-budget", []string{"--target-sqnr", "35", "--fallback-budget", "2"}},
+	} {
+		failsCleanly(t, dir, bad, c.want, append([]string{model, "-o", bad, "--calib", calib}, c.args...)...)
+	}
+	failsCleanly(t, dir, bad, "--calib", model, "-o", bad, "--target-sqnr", "35")
+	// A duration pflag cannot read is a usage error: the message first.
+	r = onnxq(t, dir, model, "-o", bad, "--calib", calib, "--target-sqnr", "35", "--tune-timeout", "soon")
+	if first := strings.SplitN(r.stderr, "\n", 2)[0]; r.code == 0 || !strings.HasPrefix(first, "onnxq: ") || !strings.Contains(first, "--tune-timeout") {
+		t.Errorf("--tune-timeout soon: exit %d, first line %q", r.code, first)
+	}
+}

@@ -1,0 +1,200 @@
+// tune_test.go checks the accuracy-driven search: it reaches a target
+// that one layer in float reaches and says so, reports an unreachable
+// target as missed with the best model still valid, leaves the model as
+// it was when the timeout allows nothing, and gives the same bytes
+// whatever the thread count.
+package quant_test
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/onnxq/onnxq/graph"
+	"github.com/onnxq/onnxq/internal/calibdata"
+	"github.com/onnxq/onnxq/quant"
+)
+
+// tuneSetup quantizes chainModel(22, bad...) on the calibration part of
+// 12 synthetic samples (every 4th held out) and returns the FP32
+// reference, the quantized model and all the samples.
+func tuneSetup(t *testing.T, bad ...int) (ref, q *graph.Model, src *calibdata.Source) {
+	t.Helper()
+	q = chainModel(t, 22, bad...)
+	src = calibdata.Synthetic(calibdata.Inputs(q), 12, 3)
+	calib, held := quant.TuneSamples(src.Names(), 4)
+	if len(calib) != 9 || len(held) != 3 {
+		t.Fatalf("split %d/%d; want 9 calibration and 3 held-out samples", len(calib), len(held))
+	}
+	cal, err := src.Subset(calib)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref = quantizeNoFallback(t, q, cal)
+	return ref, q, src
+}
+
+func encode(t *testing.T, m *graph.Model) []byte {
+	t.Helper()
+	data, err := graph.Encode(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+func TestTuneReachesTarget(t *testing.T) {
+	ref, q, src := tuneSetup(t, 9)
+	o := quant.DefaultTune()
+	o.TargetSQNR = 20
+	rep, err := quant.Tune(ref, q, src, o, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%+v", rep)
+	if !rep.Met || rep.Stop != quant.TuneMet || !rep.HeldOut || rep.Measured != 3 || rep.Calibration != 9 {
+		t.Fatalf("met %v (%s), held out %v, measured on %d, calibrated on %d: want met on 3 held-out samples, 9 calibrating",
+			rep.Met, rep.Stop, rep.HeldOut, rep.Measured, rep.Calibration)
+	}
+	if !(rep.Before < 20) || !(rep.After >= 20) || rep.After != rep.AfterSQNR {
+		t.Errorf("%.1f -> %.1f dB (SQNR %.1f): want below 20 before, at least 20 after", rep.Before, rep.After, rep.AfterSQNR)
+	}
+	if len(rep.Excluded) != 1 || rep.Excluded[0].Node != "c9" || rep.Excluded[0].Activation {
+		t.Fatalf("excluded %+v; want the layer c9 alone", rep.Excluded)
+	}
+	// One of 22 equal layers: 1/22 of the MACs, on top of the last one,
+	// whose output stays float.
+	if rep.FP32MACsBefore != 1.0/22 || rep.FP32MACsAfter != 2.0/22 || rep.Excluded[0].MACShare != 1.0/22 {
+		t.Errorf("FP32 MACs %.4f -> %.4f, c9 %.4f; want 1/22 -> 2/22, c9 1/22", rep.FP32MACsBefore, rep.FP32MACsAfter, rep.Excluded[0].MACShare)
+	}
+	// The model is the one measured: the report's figure on the held-out
+	// samples, c9 in float.
+	_, held := quant.TuneSamples(src.Names(), 4)
+	hs, err := src.Subset(held)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := quant.WorstOutputSQNR(ref, q, hs, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := w - rep.After; d > 1e-9 || d < -1e-9 {
+		t.Errorf("model gives %.3f dB on the held-out samples, report says %.3f", w, rep.After)
+	}
+	if weighted, covered := quant.Coverage(q); weighted != 22 || covered != 21 {
+		t.Errorf("%d of %d weighted ops in Q/DQ units; want 21 of 22", covered, weighted)
+	}
+	// c9 computes with float weights on its quantized input.
+	for _, n := range q.Graph.Nodes {
+		if n.Name == "c9" && (n.Inputs[1].Const == nil || n.Inputs[0].Producer == nil || n.Inputs[0].Producer.OpType != "DequantizeLinear") {
+			t.Errorf("c9 reads %v, %v: want its quantized input and float weights", n.Inputs[0].Name, n.Inputs[1].Name)
+		}
+	}
+	if err := q.Verify(); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestTuneUnreachable(t *testing.T) {
+	ref, q, src := tuneSetup(t, 9)
+	o := quant.DefaultTune()
+	o.TargetSQNR = 200
+	rep, err := quant.Tune(ref, q, src, o, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Met || rep.Stop != quant.TuneExhausted {
+		t.Fatalf("met %v, stop %q: want not met, candidates exhausted", rep.Met, rep.Stop)
+	}
+	// The best model found is kept: c9 in float at least, far better
+	// than before.
+	if !(rep.After > rep.Before+10) || len(rep.Excluded) == 0 {
+		t.Errorf("%.1f -> %.1f dB with %d excluded: want the best model kept", rep.Before, rep.After, len(rep.Excluded))
+	}
+	if err := q.Verify(); err != nil {
+		t.Error(err)
+	}
+	if _, err := quant.WorstOutputSQNR(ref, q, src, 0); err != nil {
+		t.Errorf("the model does not run: %v", err)
+	}
+}
+
+func TestTuneTimeout(t *testing.T) {
+	ref, q, src := tuneSetup(t, 9)
+	before := encode(t, q)
+	o := quant.DefaultTune()
+	o.Timeout = time.Nanosecond
+	rep, err := quant.Tune(ref, q, src, o, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Met || rep.Stop != quant.TuneTimeout || len(rep.Excluded) != 0 || rep.After != rep.Before {
+		t.Errorf("met %v, stop %q, %d excluded, %.1f -> %.1f: want the starting model, stopped by the timeout", rep.Met, rep.Stop, len(rep.Excluded), rep.Before, rep.After)
+	}
+	if !bytes.Equal(encode(t, q), before) {
+		t.Error("the model changed")
+	}
+}
+
+func TestTuneDeterministic(t *testing.T) {
+	var first []byte
+	for _, threads := range []int{1, 2} {
+		ref, q, src := tuneSetup(t, 5, 15)
+		o := quant.DefaultTune()
+		o.TargetSQNR = 200 // the whole search
+		if _, err := quant.Tune(ref, q, src, o, threads); err != nil {
+			t.Fatal(err)
+		}
+		data := encode(t, q)
+		if first == nil {
+			first = data
+		} else if !bytes.Equal(first, data) {
+			t.Errorf("threads %d: different bytes", threads)
+		}
+	}
+}
+
+func TestTuneTop1(t *testing.T) {
+	ref, q, src := tuneSetup(t, 9)
+	o := quant.DefaultTune()
+	o.Metric, o.MaxTop1Drop = quant.TuneTop1, 5
+	rep, err := quant.Tune(ref, q, src, o, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%+v", rep)
+	if !rep.Met || rep.Target != 95 || !(rep.After >= 95) || !(rep.Before < 95) || len(rep.Excluded) != 1 || rep.Excluded[0].Node != "c9" {
+		t.Errorf("met %v, target %.1f, %.1f%% -> %.1f%%, excluded %+v: want 95%% agreement reached from below with c9", rep.Met, rep.Target, rep.Before, rep.After, rep.Excluded)
+	}
+}
+
+func TestTuneOptionsValidate(t *testing.T) {
+	if err := quant.DefaultTune().Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		edit func(*quant.TuneOptions)
+		want string
+	}{
+		{func(o *quant.TuneOptions) { o.TargetSQNR = -3 }, "target SQNR"},
+		{func(o *quant.TuneOptions) { o.Metric, o.MaxTop1Drop = quant.TuneTop1, -1 }, "top-1 drop"},
+		{func(o *quant.TuneOptions) { o.Timeout = -time.Second }, "timeout"},
+		{func(o *quant.TuneOptions) { o.HoldOut = 1 }, "HoldOut"},
+		{func(o *quant.TuneOptions) { o.RankSamples = 0 }, "RankSamples"},
+		{func(o *quant.TuneOptions) { o.Metric = 7 }, "metric"},
+	} {
+		o := quant.DefaultTune()
+		c.edit(&o)
+		if err := o.Validate(); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: error %v; want one mentioning %q", o, err, c.want)
+		}
+	}
+}
+
+func TestTuneSamplesFew(t *testing.T) {
+	calib, held := quant.TuneSamples([]string{"a", "b", "c"}, 4)
+	if len(calib) != 3 || len(held) != 0 {
+		t.Errorf("3 samples: %v calibrate, %v held out; want all calibrating, none held out", calib, held)
+	}
+}
