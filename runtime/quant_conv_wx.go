@@ -575,6 +575,14 @@ func (k *intConvKernel) depthwiseVNNI(ctx *Context, a *qconvArgs, out []byte) {
 			adds[c] += a.bias[c]
 		}
 	}
+	// Each channel's requantization, built once per call: a value the
+	// per-channel loop below only reads.
+	rqs := make([]requantizer, C)
+	kq8 := make([]kernels.Requant, C)
+	for c := range C {
+		rqs[c] = a.requantizer(c)
+		kq8[c] = kernels.Requant{Add: adds[c], Scale: rqs[c].scale, Lo: rqs[c].lo, Hi: rqs[c].hi, ZP: rqs[c].zp}
+	}
 	block := kernels.DWBlock(s1)
 	ctx.Parallel(N*C, func(lo, hi int) {
 		plane, donePlane := scratchBytes(p.size)
@@ -606,23 +614,15 @@ func (k *intConvKernel) depthwiseVNNI(ctx *Context, a *qconvArgs, out []byte) {
 				}
 				continue
 			}
-			rq := a.requantizer(c)
+			rq := &rqs[c]
 			dstPlane := out[(n*a.M+c)*OH*OW:][:OH*OW]
-			kq := kernels.Requant{Add: adds[c], Scale: rq.scale, Lo: rq.lo, Hi: rq.hi, ZP: rq.zp}
-			rows := func(out []byte, ldo int, src []byte, lds int, rows, n int) {
-				if rq.hardSwish {
-					kernels.DepthwiseRowsH(out, ldo, src, lds, taps[c], rows, n, s1, kq, rq.yScale)
-					return
-				}
-				kernels.DepthwiseRowsQ(out, ldo, src, lds, taps[c], rows, n, s1, kq)
-			}
 			switch {
 			case rq.exact && p.flat:
-				rows(grid8, p.n, plane, 0, 1, p.n)
+				dwRows(grid8, p.n, plane, 0, 1, p.n, taps[c], s1, kq8[c], rq)
 				gridOut{p.wp, OW}.copyRuns(dstPlane, grid8, 0)
 				continue
 			case rq.exact:
-				rows(dstPlane, OW, plane, s0*p.wp, OH, OW)
+				dwRows(dstPlane, OW, plane, s0*p.wp, OH, OW, taps[c], s1, kq8[c], rq)
 				continue
 			}
 			if sums == nil {
@@ -630,15 +630,25 @@ func (k *intConvKernel) depthwiseVNNI(ctx *Context, a *qconvArgs, out []byte) {
 			}
 			if p.canFlat {
 				kernels.DepthwiseRow(sums, plane, taps[c], p.n, s1)
-				gridOut{p.wp, OW}.requantize(dstPlane, sums[:p.n], 0, &rq, adds[c], a, grid8)
+				gridOut{p.wp, OW}.requantize(dstPlane, sums[:p.n], 0, rq, adds[c], a, grid8)
 				continue
 			}
 			for oh := range OH {
 				kernels.DepthwiseRow(sums, plane[oh*s0*p.wp:], taps[c], OW, s1)
-				gridOut{OW, OW}.requantize(dstPlane[oh*OW:][:OW], sums[:OW], 0, &rq, adds[c], a, nil)
+				gridOut{OW, OW}.requantize(dstPlane[oh*OW:][:OW], sums[:OW], 0, rq, adds[c], a, nil)
 			}
 		}
 	})
+}
+
+// dwRows runs the fused depthwise rows of one channel: requantized, or
+// hard-swish then quantized, as rq says.
+func dwRows(out []byte, ldo int, src []byte, lds int, rows, n int, taps *kernels.DWTaps, s1 int, kq kernels.Requant, rq *requantizer) {
+	if rq.hardSwish {
+		kernels.DepthwiseRowsH(out, ldo, src, lds, taps, rows, n, s1, kq, rq.yScale)
+		return
+	}
+	kernels.DepthwiseRowsQ(out, ldo, src, lds, taps, rows, n, s1, kq)
 }
 
 // runHardSwish runs ai.onnxq QLinearConv with activation HardSwish:
