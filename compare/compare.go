@@ -91,7 +91,7 @@ func Compare(float, quant *graph.Model, src *calibdata.Source, opts Options) (*R
 	if err != nil {
 		return nil, fmt.Errorf("quantized model: %v", err)
 	}
-	run := newSampleRun(float, acts, layers)
+	run := newSampleRun(float, acts, layers, opts.Threads)
 	fSess, err := runtime.NewSession(float, runtime.Options{Threads: opts.Threads, Observer: run.observe})
 	if err != nil {
 		return nil, fmt.Errorf("float model: %v", err)

@@ -6,6 +6,9 @@ package compare
 import (
 	"fmt"
 	"math"
+	goruntime "runtime"
+	"sync"
+	"sync/atomic"
 
 	"github.com/onnxq/onnxq/graph"
 	"github.com/onnxq/onnxq/runtime"
@@ -228,6 +231,7 @@ type sampleRun struct {
 	layers  []*layer
 	wantIn  map[string][]int // FLOAT name -> layers reading it
 	wantOut map[string]int   // FLOAT names a layer output is compared with -> that layer
+	threads int
 
 	codes   map[string]*runtime.Tensor // this sample's quantized run outputs
 	have    map[string]*runtime.Tensor // FP32 tensors kept for layers
@@ -243,8 +247,8 @@ type pendingOut struct {
 	t *runtime.Tensor
 }
 
-func newSampleRun(float *graph.Model, acts []*activation, layers []*layer) *sampleRun {
-	r := &sampleRun{main: float.Graph, acts: map[string][]*activation{}, layers: layers, wantIn: map[string][]int{}, wantOut: map[string]int{}}
+func newSampleRun(float *graph.Model, acts []*activation, layers []*layer, threads int) *sampleRun {
+	r := &sampleRun{threads: threads, main: float.Graph, acts: map[string][]*activation{}, layers: layers, wantIn: map[string][]int{}, wantOut: map[string]int{}}
 	for _, a := range acts {
 		r.acts[a.ref] = append(r.acts[a.ref], a)
 	}
@@ -268,8 +272,14 @@ func (r *sampleRun) start(codes map[string]*runtime.Tensor) {
 	for i, l := range r.layers {
 		r.missing[i] = len(l.inputs)
 	}
+	// Layers found bad in an earlier sample no longer run: their inputs
+	// are not kept for them.
 	for name, ls := range r.wantIn {
-		r.need[name] = len(ls)
+		for _, i := range ls {
+			if r.layers[i].bad == "" {
+				r.need[name]++
+			}
+		}
 	}
 	// Layers without computed inputs (all constant) run now.
 	for i, l := range r.layers {
@@ -298,12 +308,12 @@ func (r *sampleRun) observeName(name string, t *runtime.Tensor, owned bool) {
 		return
 	}
 	for _, a := range r.acts[name] {
-		a.add(t, r.codes[a.qOut])
+		a.add(t, r.codes[a.qOut], r.threads)
 	}
 	if i, ok := r.wantOut[name]; ok {
 		if waiting := r.pending[name]; len(waiting) > 0 {
 			for _, p := range waiting {
-				p.l.add(p.t, t)
+				p.l.add(p.t, t, r.threads)
 			}
 			delete(r.pending, name)
 		} else if r.missing[i] > 0 && r.layers[i].bad == "" {
@@ -312,15 +322,21 @@ func (r *sampleRun) observeName(name string, t *runtime.Tensor, owned bool) {
 		}
 	}
 	ls := r.wantIn[name]
-	if len(ls) == 0 {
+	if r.need[name] == 0 {
 		return
 	}
-	r.have[name] = keep(t, owned)
+	// Layers this completes run now, on the runtime's own tensor; a copy
+	// is kept only for layers still waiting for another input (the
+	// runtime may recycle t once FLOAT's readers are done).
+	r.have[name] = t
 	for _, i := range ls {
 		r.missing[i]--
 		if r.missing[i] == 0 && r.layers[i].bad == "" {
 			r.runLayer(i)
 		}
+	}
+	if r.need[name] > 0 {
+		r.have[name] = keep(t, owned)
 	}
 }
 
@@ -339,11 +355,7 @@ func (r *sampleRun) runLayer(i int) {
 		feeds[in] = r.have[in]
 	}
 	outs, err := l.sess.Run(feeds)
-	for _, in := range l.inputs {
-		if r.need[in]--; r.need[in] == 0 {
-			delete(r.have, in)
-		}
-	}
+	l.done(r)
 	if err != nil {
 		l.bad = "does not run on FLOAT's tensors: " + err.Error()
 		return
@@ -351,15 +363,24 @@ func (r *sampleRun) runLayer(i int) {
 	for _, o := range l.outputs {
 		t := outs[o]
 		if ref, ok := r.early[o]; ok {
-			l.add(t, ref)
+			l.add(t, ref, r.threads)
 			continue
 		}
 		r.pending[o] = append(r.pending[o], pendingOut{l, t})
 	}
 }
 
+// done drops the kept inputs no other layer still needs.
+func (l *layer) done(r *sampleRun) {
+	for _, in := range l.inputs {
+		if r.need[in]--; r.need[in] == 0 {
+			delete(r.have, in)
+		}
+	}
+}
+
 // add pools one output of the layer against FLOAT's tensor.
-func (l *layer) add(got, ref *runtime.Tensor) {
+func (l *layer) add(got, ref *runtime.Tensor, threads int) {
 	if l.bad != "" {
 		return
 	}
@@ -368,16 +389,17 @@ func (l *layer) add(got, ref *runtime.Tensor) {
 		l.bad = fmt.Sprintf("output shape %v differs from FLOAT's %v", got.Shape, ref.Shape)
 		return
 	}
-	for i, x := range f {
-		d := float64(g[i]) - float64(x)
-		l.sig += float64(x) * float64(x)
-		l.noise += d * d
-	}
+	t := chunked(len(f), threads, func(lo, hi int) sums {
+		sig, noise := energies(g[lo:hi], f[lo:hi])
+		return sums{sig: sig, noise: noise}
+	})
+	l.sig += t.sig
+	l.noise += t.noise
 }
 
 // add pools one sample of the activation: the FP32 tensor ref against the
 // dequantized codes.
-func (a *activation) add(ref, codes *runtime.Tensor) {
+func (a *activation) add(ref, codes *runtime.Tensor, threads int) {
 	if a.bad != "" {
 		return
 	}
@@ -390,41 +412,140 @@ func (a *activation) add(ref, codes *runtime.Tensor) {
 		a.bad = fmt.Sprintf("the quantized tensor's shape differs from FLOAT's %v", ref.Shape)
 		return
 	}
-	at, ok := codeReader(codes)
-	if !ok {
+	half := float64(a.scale) / 2
+	// Within half a step of a bound a value rounds to the bound's code:
+	// rounding, not clipping.
+	b := actBounds{lo: float32(a.lo - half), hi: float32(a.hi + half), zp: a.zp, scale: a.scale}
+	var part func(lo, hi int) sums
+	switch d := codes.Data.(type) {
+	case []uint8:
+		part = func(lo, hi int) sums { return accumulate(f[lo:hi], d[lo:hi], b) }
+	case []int8:
+		part = func(lo, hi int) sums { return accumulate(f[lo:hi], d[lo:hi], b) }
+	case []uint16:
+		part = func(lo, hi int) sums { return accumulate(f[lo:hi], d[lo:hi], b) }
+	case []int16:
+		part = func(lo, hi int) sums { return accumulate(f[lo:hi], d[lo:hi], b) }
+	default:
 		a.bad = fmt.Sprintf("the quantized tensor is %v", codes.DType)
 		return
 	}
-	// Within half a step of a bound a value rounds to the bound's code:
-	// rounding, not clipping.
-	half := float64(a.scale) / 2
-	lo, hi := float32(a.lo-half), float32(a.hi+half)
-	for i, x := range f {
-		// As DequantizeLinear computes it, in float32.
-		y := float32(at(i)-a.zp) * a.scale
-		d := float64(y) - float64(x)
-		a.sig += float64(x) * float64(x)
-		a.noise += d * d
-		if x < lo || x > hi {
-			a.clipped++
-		}
-	}
+	t := chunked(len(f), threads, part)
+	a.sig += t.sig
+	a.noise += t.noise
+	a.clipped += t.clipped
 	a.n += int64(len(f))
 }
 
-// codeReader returns element access to an integer tensor of codes.
-func codeReader(t *runtime.Tensor) (func(int) int32, bool) {
-	switch d := t.Data.(type) {
-	case []uint8:
-		return func(i int) int32 { return int32(d[i]) }, true
-	case []int8:
-		return func(i int) int32 { return int32(d[i]) }, true
-	case []uint16:
-		return func(i int) int32 { return int32(d[i]) }, true
-	case []int16:
-		return func(i int) int32 { return int32(d[i]) }, true
+// sums are the partial sums of one chunk.
+type sums struct {
+	sig, noise float64
+	clipped    int64
+}
+
+// chunkSize is the fixed chunk the sums are split into: the chunks, and
+// the order their sums are added in, never depend on the thread count.
+const chunkSize = 1 << 15
+
+// chunked computes part over fixed chunks of [0, n) on up to threads
+// goroutines and adds the chunks' sums in chunk order.
+func chunked(n, threads int, part func(lo, hi int) sums) sums {
+	k := (n + chunkSize - 1) / chunkSize
+	if threads <= 0 {
+		threads = goruntime.GOMAXPROCS(0)
 	}
-	return nil, false
+	threads = min(threads, k)
+	parts := make([]sums, k)
+	if threads <= 1 {
+		for c := range k {
+			parts[c] = part(c*chunkSize, min(n, (c+1)*chunkSize))
+		}
+	} else {
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		for range threads {
+			wg.Go(func() {
+				for {
+					c := int(next.Add(1) - 1)
+					if c >= k {
+						return
+					}
+					parts[c] = part(c*chunkSize, min(n, (c+1)*chunkSize))
+				}
+			})
+		}
+		wg.Wait()
+	}
+	var t sums
+	for _, p := range parts {
+		t.sig += p.sig
+		t.noise += p.noise
+		t.clipped += p.clipped
+	}
+	return t
+}
+
+// actBounds are what accumulate needs of an activation's Q/DQ.
+type actBounds struct {
+	lo, hi, scale float32
+	zp            int32
+}
+
+// accumulate returns, for FP32 values f and their codes, Σf², Σ(dq−f)²
+// with dq as DequantizeLinear computes it (in float32), and how many f
+// fall outside [b.lo, b.hi].
+func accumulate[T uint8 | int8 | uint16 | int16](f []float32, codes []T, b actBounds) sums {
+	codes = codes[:len(f)]
+	// Four partial sums, combined in a fixed order: the additions do not
+	// wait on each other, and the result does not depend on anything but
+	// the data.
+	var s, e [4]float64
+	var clipped int64
+	i := 0
+	for ; i+4 <= len(f); i += 4 {
+		for k := range 4 {
+			x := f[i+k]
+			d := float64(float32(int32(codes[i+k])-b.zp)*b.scale) - float64(x)
+			s[k] += float64(x) * float64(x)
+			e[k] += d * d
+			if x < b.lo || x > b.hi {
+				clipped++
+			}
+		}
+	}
+	for ; i < len(f); i++ {
+		x := f[i]
+		d := float64(float32(int32(codes[i])-b.zp)*b.scale) - float64(x)
+		s[0] += float64(x) * float64(x)
+		e[0] += d * d
+		if x < b.lo || x > b.hi {
+			clipped++
+		}
+	}
+	return sums{(s[0] + s[1]) + (s[2] + s[3]), (e[0] + e[1]) + (e[2] + e[3]), clipped}
+}
+
+// energies returns Σref² and Σ(got−ref)² with four partial sums, as
+// accumulate sums.
+func energies(got, ref []float32) (sig, noise float64) {
+	got = got[:len(ref)]
+	var s, e [4]float64
+	i := 0
+	for ; i+4 <= len(ref); i += 4 {
+		for k := range 4 {
+			x := float64(ref[i+k])
+			d := float64(got[i+k]) - x
+			s[k] += x * x
+			e[k] += d * d
+		}
+	}
+	for ; i < len(ref); i++ {
+		x := float64(ref[i])
+		d := float64(got[i]) - x
+		s[0] += x * x
+		e[0] += d * d
+	}
+	return (s[0] + s[1]) + (s[2] + s[3]), (e[0] + e[1]) + (e[2] + e[3])
 }
 
 func sameShape(a, b []int) bool {
