@@ -72,7 +72,7 @@ func Compare(float, quant *graph.Model, src *calibdata.Source, opts Options) (*R
 	}
 	fv := floatValues(float)
 	acts, actSkips := findActivations(float, quant, fv)
-	layers, layerSkips := buildLayers(quant, fv, opts.Threads)
+	layers, layerSkips := buildLayers(quant, fv, opts.Threads, opts.Integer)
 
 	exec, err := quantRunModel(quant, opts.Integer, acts)
 	if err != nil {

@@ -34,8 +34,15 @@
 // weights and biases are dequantized from QUANT, and its other inputs are
 // FLOAT's tensors. The error energy of its output against FLOAT's output of
 // the same name, over the FP32 output energy, is the noise-to-signal ratio
-// the layer adds ("harm"); layers are sorted by it. This costs about one
-// more FP32 run. FP32 tensors are compared as the runtime produces them
+// the layer adds (local_nsr). Multiplied by the layer's reach, how much
+// the noise-to-signal ratio grows from the layer's output (its cumulative
+// figure in the quantized run) to the worst model output, it estimates
+// the layer's share of that output's error ("harm"); layers are sorted by
+// it. The local figure alone ranks early layers too low: their noise
+// passes through every later layer. With Options.Integer the one-node
+// model runs in the integer execution form too (QLinearConv with a float
+// output), as the quantized run does. This costs about one more run of
+// the quantized model. FP32 tensors are compared as the runtime produces them
 // (runtime.Options.Observer) and dropped once the last layer reading them
 // ran; the quantized run keeps only one sample's 8-bit codes. Memory does
 // not grow with the number of samples.

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 
 	"github.com/onnxq/onnxq/graph"
+	"github.com/onnxq/onnxq/lower"
+	"github.com/onnxq/onnxq/passes"
 	"github.com/onnxq/onnxq/runtime"
 )
 
@@ -28,7 +30,7 @@ type layer struct {
 // buildLayers finds the quantized nodes of quant's main graph (nodes other
 // than QuantizeLinear/DequantizeLinear that read a DequantizeLinear output)
 // and builds a one-node session for each.
-func buildLayers(quant *graph.Model, fv map[string]*graph.Value, threads int) ([]*layer, []Skipped) {
+func buildLayers(quant *graph.Model, fv map[string]*graph.Value, threads int, integer bool) ([]*layer, []Skipped) {
 	var layers []*layer
 	var skips []Skipped
 	k := 0
@@ -41,7 +43,7 @@ func buildLayers(quant *graph.Model, fv map[string]*graph.Value, threads int) ([
 		if label == "" {
 			label = fmt.Sprintf("(%s #%d)", n.OpType, k)
 		}
-		l, why := buildLayer(quant, n, fv, threads)
+		l, why := buildLayer(quant, n, fv, threads, integer)
 		if why != "" {
 			skips = append(skips, Skipped{label, why})
 			continue
@@ -186,7 +188,7 @@ func (s *subgraph) addNode(n *graph.Node) (*graph.Node, bool) {
 
 // buildLayer makes the one-node session of n; it returns why not when it
 // cannot.
-func buildLayer(quant *graph.Model, n *graph.Node, fv map[string]*graph.Value, threads int) (*layer, string) {
+func buildLayer(quant *graph.Model, n *graph.Node, fv map[string]*graph.Value, threads int, integer bool) (*layer, string) {
 	s := &subgraph{g: graph.NewGraph("layer"), src: quant, fv: fv}
 	c, ok := s.addNode(n)
 	if !ok {
@@ -214,6 +216,14 @@ func buildLayer(quant *graph.Model, n *graph.Node, fv map[string]*graph.Value, t
 		m.OpsetImports = append(m.OpsetImports, graph.OpsetImport{Domain: o.Domain, Version: o.Version})
 	}
 	m.Functions = quant.Functions
+	// In the integer execution form the node runs as the quantized run
+	// runs it (QLinearConv with a float output, ...): the same arithmetic,
+	// and cheaper than float.
+	if integer {
+		if err := passes.Run(m, &passes.Context{}, []passes.Pass{lower.PassWith(lower.Execution)}, passes.RunOptions{}); err != nil {
+			return nil, err.Error()
+		}
+	}
 	sess, err := runtime.NewSession(m, runtime.Options{Threads: threads})
 	if err != nil {
 		return nil, err.Error()
