@@ -24,6 +24,7 @@ package passes
 import (
 	"math"
 	"slices"
+	"strings"
 
 	"github.com/onnxq/onnxq/graph"
 )
@@ -62,6 +63,9 @@ func Equalize() Pass {
 						}
 						if d > 0 {
 							changed = true
+							if err = p.renameRescaled(g); err != nil {
+								return
+							}
 						}
 						moved = math.Max(moved, d)
 					}
@@ -217,6 +221,30 @@ func (p clePair) equalize(g *graph.Graph) (float64, error) {
 		}
 	}
 	return moved, nil
+}
+
+// RescaledSuffix ends the names of values whose channels an equalization
+// rescaled: they no longer hold the original model's value, so they must
+// not keep its name (tools match tensors between models by name).
+const RescaledSuffix = "_equalized"
+
+// renameRescaled gives the values between Conv1 and Conv2 (Conv1's
+// output, and the Relu's output when there is one) new names, once.
+func (p clePair) renameRescaled(g *graph.Graph) error {
+	path := p.c2.Input(0)
+	vals := []*graph.Value{path}
+	if r := path.Producer; r != nil && isDefaultOp(r, "Relu") && r.Input(0) != nil {
+		vals = append(vals, r.Input(0))
+	}
+	for _, v := range vals {
+		if strings.HasSuffix(v.Name, RescaledSuffix) {
+			continue
+		}
+		if err := g.Rename(v, g.UniqueName(v.Name+RescaledSuffix)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // setF32 gives initializer v new float32 data of the same shape.

@@ -8,7 +8,10 @@
 // function. The scales come from the calibrated range of each channel of
 // the value between the two: s_c = R/r_c, with r_c the channel's largest
 // |x| and R the largest r_c, so every channel spans the whole per-tensor
-// activation range instead of a sliver of it.
+// activation range instead of a sliver of it. The rescaled values
+// (Conv1's output, and the Relu's) take new names ending "_equalized", so
+// that a name never denotes different values in the original model and
+// the quantized one.
 //
 // Unlike weight equalization (equalize.go) this costs the weights
 // nothing when they are quantized per channel: both rescaled weight
@@ -183,6 +186,9 @@ func (p actPair) rescale(g *graph.Graph, r ChannelRange) (bool, error) {
 		return false, err
 	}
 	if err := setF32(g, p.w2, nw2); err != nil {
+		return false, err
+	}
+	if err := p.renameRescaled(g); err != nil {
 		return false, err
 	}
 	return true, nil

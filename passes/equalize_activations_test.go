@@ -66,9 +66,14 @@ func TestEqualizeActivations(t *testing.T) {
 	if !runPasses(t, m, EqualizeActivations(map[string]ChannelRange{name: {Min: lo, Max: hi}})) {
 		t.Fatal("nothing rescaled")
 	}
+	// The rescaled value no longer holds the original's value, so it no
+	// longer has its name.
+	if m.Graph.Value(name) != nil || m.Graph.Value(name+RescaledSuffix) == nil {
+		t.Fatalf("%s not renamed to %s", name, name+RescaledSuffix)
+	}
 	// Every channel now reaches the loudest one's range, except those
 	// the cap holds back (scaled by exactly equalizeMaxScale).
-	_, after := channelMax(t, m, name, feeds)
+	_, after := channelMax(t, m, name+RescaledSuffix, feeds)
 	for c := range hi {
 		want := min(float64(top), equalizeMaxScale*float64(hi[c]))
 		if math.Abs(float64(after[c])-want) > 1e-4*float64(top) {

@@ -8,7 +8,9 @@
 // way along its output columns when its C is absent or per column or
 // scalar; a rank-2 MatMul with a constant 2-D weight takes the scaled
 // weight, and the BN becomes an Add of the folded bias. A BN after
-// anything else is left alone for the quantizer. It needs constants as
+// anything else is left alone for the quantizer. Names keep their
+// values: the folded op's output takes the BN output's name, and a MatMul
+// output that now holds the scaled product gets a new name ("_bnfold"). It needs constants as
 // initializers (after fold-constants) and leaves the old weights, if
 // shared, and the BN parameters for remove-dead-nodes.
 package passes
@@ -246,6 +248,12 @@ func foldBN(m *graph.Model, g *graph.Graph, bn *graph.Node) (bool, error) {
 		bn.Inputs = bn.Inputs[:1]
 		bn.SetInput(1, bv)
 		bn.OpType, bn.Attrs = "Add", nil
+		// x now holds the product with the scaled weight, not the
+		// MatMul's FP32 value: a new name keeps equal names meaning
+		// equal values between the original and the prepared model.
+		if err := g.Rename(x, g.UniqueName(x.Name+"_bnfold")); err != nil {
+			return false, err
+		}
 		return true, nil
 	}
 	bshape := []int64{int64(c)}
@@ -273,6 +281,12 @@ func foldBN(m *graph.Model, g *graph.Graph, bn *graph.Node) (bool, error) {
 		return false, fmt.Errorf("removing BatchNormalization %q: %v", bn.Name, err)
 	}
 	forgetValues(g, y)
+	// x now holds what y held: it takes y's name, so a name of the
+	// prepared model denotes the value it denotes in the original one
+	// (tools that match tensors by name, such as compare, rely on it).
+	if err := g.Rename(x, y.Name); err != nil {
+		return false, err
+	}
 	return true, nil
 }
 

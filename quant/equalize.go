@@ -6,7 +6,9 @@ package quant
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 
 	"github.com/onnxq/onnxq/graph"
 	"github.com/onnxq/onnxq/internal/calibdata"
@@ -17,7 +19,9 @@ import (
 // EqualizeActivations rescales the prepared model m in place so that the
 // channels of every value between a Conv and a depthwise Conv span the
 // same range on the samples of src (see passes.EqualizeActivations). The
-// model computes the same function afterwards.
+// model computes the same function afterwards; the rescaled values take
+// new names, and the entries of cfg.Quant.Overrides naming them are moved
+// to the new names in place.
 func EqualizeActivations(m *graph.Model, src *calibdata.Source, cfg Config) error {
 	if m == nil || m.Graph == nil {
 		return errors.New("quant: no model")
@@ -33,7 +37,26 @@ func EqualizeActivations(m *graph.Model, src *calibdata.Source, cfg Config) erro
 	if err != nil {
 		return err
 	}
-	return passes.Run(m, cfg.context(), []passes.Pass{passes.EqualizeActivations(ranges)}, cfg.RunOptions)
+	if err := passes.Run(m, cfg.context(), []passes.Pass{passes.EqualizeActivations(ranges)}, cfg.RunOptions); err != nil {
+		return err
+	}
+	followRenames(m, cfg.Quant.Overrides)
+	return nil
+}
+
+// followRenames moves the overrides of values the pass renamed (their
+// channels rescaled, see passes.EqualizeActivations) to the new names, so
+// that an override keeps applying to the tensor it was written for.
+func followRenames(m *graph.Model, overrides map[string]passes.TensorOverride) {
+	for _, name := range slices.Sorted(maps.Keys(overrides)) {
+		if m.Graph.Value(name) != nil {
+			continue
+		}
+		if v := m.Graph.Value(name + passes.RescaledSuffix); v != nil {
+			overrides[v.Name] = overrides[name]
+			delete(overrides, name)
+		}
+	}
 }
 
 // channelRanges runs m on every sample of src and returns the range of

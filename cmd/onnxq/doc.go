@@ -9,6 +9,8 @@
 //	onnxq run MODEL --input NAME=FILE ... [-o DIR]
 //	                              run MODEL in onnxq's reference runtime
 //	onnxq verify DIR...           run ONNX test folders and compare outputs
+//	onnxq compare FLOAT QUANT --data PATH [--json OUT] [--top N]
+//	                              explain a quantized model's accuracy loss
 //	onnxq bench MODEL [--threads N] [--runs N] [--ort ort-run.js]
 //	                              time MODEL (optionally beside ONNX Runtime)
 //	onnxq help [COMMAND]          list the commands, or show one's flags
@@ -44,7 +46,11 @@
 // with -o. verify runs model.onnx + test_data_set_N folders with the ONNX
 // backend tolerances and exits 0 only when all pass. bench reports median
 // and minimum latency, peak activation memory and peak RSS; --ort times
-// the same inputs in ONNX Runtime and prints the ratio.
+// the same inputs in ONNX Runtime and prints the ratio. compare runs an
+// FP32 model and its quantized form on samples and reports the error per
+// output, per quantized activation and per quantized layer (each alone
+// quantized), most harmful first, with --exclude-node patterns to try;
+// --json writes the report (package compare documents the schema).
 //
 // Errors are one line on stderr starting "onnxq: ". Exit status: 0 success,
 // 1 failure, 2 a bad command line (the message is followed by the usage).

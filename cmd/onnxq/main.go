@@ -40,7 +40,7 @@ func init() {
 	// Assigned here rather than in declarations: the commands' code reads
 	// these lists, which Go would report as an initialization cycle.
 	mainCommand = quantizeCommand
-	commands = []*command{convertCommand, inspectCommand, runModelCommand, goldenCommand, verifyCommand, benchCommand, helpCommand}
+	commands = []*command{convertCommand, inspectCommand, runModelCommand, goldenCommand, verifyCommand, compareCommand, benchCommand, helpCommand}
 }
 
 func lookupCommand(name string) *command {

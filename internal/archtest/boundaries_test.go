@@ -24,6 +24,7 @@ var allowed = map[string][]string{
 	"passes":          {"graph", "qdq", "runtime", "runtime/kernels", "internal/onnxpb"},
 	"lower":           {"graph", "qdq", "passes", "runtime", "runtime/kernels", "internal/onnxpb"},
 	"quant":           {"graph", "qdq", "calib", "passes", "runtime", "runtime/kernels", "internal/onnxpb", "internal/calibdata", "internal/tensorio"},
+	"compare":         {"graph", "qdq", "passes", "lower", "runtime", "runtime/kernels", "internal/onnxpb", "internal/calibdata", "internal/tensorio"},
 }
 
 type pkg struct {

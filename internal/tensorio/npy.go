@@ -517,12 +517,12 @@ func checkData(t *runtime.Tensor) error {
 
 // WriteNpy writes t to path as .npy.
 func WriteNpy(path string, t *runtime.Tensor) error {
-	return writeAtomic(path, func(w io.Writer) error { return EncodeNpy(w, t) })
+	return WriteAtomic(path, func(w io.Writer) error { return EncodeNpy(w, t) })
 }
 
-// writeAtomic writes a file under a temporary name beside path and
+// WriteAtomic writes a file under a temporary name beside path and
 // renames it into place once complete.
-func writeAtomic(path string, write func(io.Writer) error) (err error) {
+func WriteAtomic(path string, write func(io.Writer) error) (err error) {
 	dir, base := splitPath(path)
 	f, err := os.CreateTemp(dir, "."+base+".tmp*")
 	if err != nil {

@@ -105,7 +105,7 @@ func WriteNpz(path string, arrays []Named, compress bool) error {
 		}
 		seen[a.Name] = true
 	}
-	return writeAtomic(path, func(w io.Writer) error {
+	return WriteAtomic(path, func(w io.Writer) error {
 		zw := zip.NewWriter(w)
 		method := zip.Store
 		if compress {

@@ -48,7 +48,7 @@ func WritePb(path, name string, t *runtime.Tensor) error {
 	if err != nil {
 		return fmt.Errorf("%s: %v", path, err)
 	}
-	return writeAtomic(path, func(w io.Writer) error {
+	return WriteAtomic(path, func(w io.Writer) error {
 		_, err := w.Write(data)
 		return err
 	})

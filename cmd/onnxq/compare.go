@@ -1,0 +1,115 @@
+// compare.go is the compare command: it runs an FP32 model and its
+// quantized form on samples and explains, layer by layer, where the
+// accuracy went (see package compare).
+package main
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/onnxq/onnxq/compare"
+	"github.com/onnxq/onnxq/graph"
+	"github.com/onnxq/onnxq/internal/calibdata"
+	"github.com/onnxq/onnxq/internal/tensorio"
+	"github.com/spf13/pflag"
+)
+
+// compareConfig is the typed form of the compare command line.
+type compareConfig struct {
+	Float, Quant string
+	Data         string
+	JSON         string
+	Top          int
+	Samples      int
+	Threads      int
+	Integer      bool
+	Exclusions   int
+}
+
+var compareCommand = &command{
+	name:    "compare",
+	args:    "FLOAT.onnx QUANT.onnx --data PATH [--json OUT.json] [--top N]",
+	summary: "explain a quantized model's accuracy loss per output, activation and layer",
+	doc: `Compare runs FLOAT (the FP32 model) and QUANT (its quantized form, as
+onnxq writes it) on the samples of --data (the forms --calib takes) and
+prints:
+
+  - per output: SQNR, cosine similarity, largest absolute error and, for
+    score vectors (float32 outputs whose last axis has 2 or more entries),
+    how many vectors keep their argmax (top-1);
+  - per quantized activation of QUANT: the SQNR of the quantized run's
+    dequantized tensor against FLOAT's tensor of the same name (cumulative:
+    all the error up to there), the range its Q/DQ represents and the share
+    of FP32 values outside it;
+  - per quantized layer, most harmful first: the error the layer adds when
+    it alone is quantized (its inputs through their Q/DQ, its weights
+    dequantized), as local SQNR and noise-to-signal ratio;
+  - the --exclude-node patterns of the most harmful layers, to quantize
+    FLOAT again with them kept in FP32.
+
+Tensors are matched by name; one that FLOAT lacks, or holds with another
+shape, is skipped and counted, never compared. --json writes the full
+report (schema in the compare package's documentation, with a
+schema_version field). --top bounds the printed rows, not the JSON.
+With --integer (the default) QUANT runs as 'onnxq run' executes it.`,
+	setup: func(fs *pflag.FlagSet) func(*cli, []string) error {
+		cfg := &compareConfig{}
+		fs.StringVar(&cfg.Data, "data", "", "sample inputs: a folder or file (`PATH`)")
+		fs.StringVar(&cfg.JSON, "json", "", "write the full report as JSON to `FILE`")
+		fs.IntVar(&cfg.Top, "top", 10, "print the `N` worst activations and layers (0: all)")
+		fs.IntVar(&cfg.Exclusions, "exclusions", compare.DefaultExclusions, "suggest `N` layers to exclude")
+		fs.IntVar(&cfg.Samples, "samples", 0, "run at most `N` samples (default: all)")
+		fs.IntVar(&cfg.Threads, "threads", 0, "use `N` threads (default: all cores; results do not depend on it)")
+		fs.BoolVar(&cfg.Integer, "integer", true, "run QUANT's complete Q/DQ units as integer ops")
+		return func(c *cli, args []string) error {
+			switch {
+			case len(args) != 2:
+				return usageErrorf("compare", "compare needs FLOAT.onnx and QUANT.onnx")
+			case cfg.Data == "":
+				return usageErrorf("compare", "missing --data PATH, the sample inputs")
+			case cfg.Top < 0:
+				return usageErrorf("compare", "--top %d: want 0 (all) or more", cfg.Top)
+			case cfg.Samples < 0:
+				return usageErrorf("compare", "--samples %d: want 0 (all) or more", cfg.Samples)
+			case cfg.Threads < 0:
+				return usageErrorf("compare", "--threads %d: want 0 (all cores) or more", cfg.Threads)
+			case cfg.Exclusions < 0:
+				return usageErrorf("compare", "--exclusions %d: want 0 or more", cfg.Exclusions)
+			}
+			cfg.Float, cfg.Quant = args[0], args[1]
+			return c.compare(cfg)
+		}
+	},
+}
+
+func (c *cli) compare(cfg *compareConfig) error {
+	fm, err := graph.Load(cfg.Float)
+	if err != nil {
+		return err
+	}
+	qm, err := graph.Load(cfg.Quant)
+	if err != nil {
+		return err
+	}
+	src, err := calibdata.Open(cfg.Data, calibdata.Inputs(fm), calibdata.ImageOptions{})
+	if err != nil {
+		return fmt.Errorf("--data: %v", err)
+	}
+	exclusions := cfg.Exclusions
+	if exclusions == 0 {
+		exclusions = -1 // none
+	}
+	r, err := compare.Compare(fm, qm, src, compare.Options{
+		Threads: cfg.Threads, Integer: cfg.Integer, Samples: cfg.Samples, Exclusions: exclusions,
+		FloatName: cfg.Float, QuantName: cfg.Quant,
+	})
+	if err != nil {
+		return err
+	}
+	if cfg.JSON != "" {
+		if err := tensorio.WriteAtomic(cfg.JSON, func(w io.Writer) error { return r.WriteJSON(w) }); err != nil {
+			return fmt.Errorf("--json: %v", plainError(err))
+		}
+	}
+	return r.Print(c.stdout, cfg.Top)
+}

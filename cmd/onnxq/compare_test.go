@@ -1,0 +1,94 @@
+// compare_test.go checks the compare command on a small generated model
+// and its quantized form: the printout, the JSON file and bad command
+// lines.
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/onnxq/onnxq/graph"
+	"github.com/onnxq/onnxq/internal/tensorio"
+	"github.com/onnxq/onnxq/runtime"
+)
+
+func TestCompare(t *testing.T) {
+	dir := t.TempDir()
+	model := testModel(t, dir) // x: float32[1,2,8,8]
+	data := filepath.Join(dir, "data")
+	for i := range 3 {
+		folder := filepath.Join(data, fmt.Sprintf("sample_%03d", i))
+		if err := os.MkdirAll(folder, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		x := runtime.New(graph.Float32, 1, 2, 8, 8)
+		for j := range x.F32() {
+			x.F32()[j] = float32((j*7+i)%11)/5 - 1
+		}
+		if err := tensorio.WriteNpy(filepath.Join(folder, "x.npy"), x); err != nil {
+			t.Fatal(err)
+		}
+	}
+	q := filepath.Join(dir, "q.onnx")
+	if r := onnxq(t, dir, model, "-o", q, "--calib", data, "--per-channel=false", "--method", "minmax"); r.code != 0 {
+		t.Fatalf("quantize: %s", r.stderr)
+	}
+	out := filepath.Join(dir, "report.json")
+	r := onnxq(t, dir, "compare", model, q, "--data", data, "--json", out, "--top", "1", "--threads", "1")
+	if r.code != 0 {
+		t.Fatalf("compare: exit %d: %s", r.code, r.stderr)
+	}
+	for _, want := range []string{"3 samples;", "output  ", "activations (", "layers (", "to try: onnxq FLOAT.onnx -o OUT.onnx ... --exclude-node "} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("printout lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	var rep struct {
+		SchemaVersion int `json:"schema_version"`
+		Samples       int `json:"samples"`
+		Layers        []struct {
+			Node string `json:"node"`
+		} `json:"layers"`
+		ExcludeNode []string `json:"exclude_node"`
+	}
+	raw, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(raw, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.SchemaVersion != 1 || rep.Samples != 3 || len(rep.Layers) < 2 || len(rep.ExcludeNode) == 0 {
+		t.Errorf("report: %s", raw)
+	}
+	// --top bounds the printed rows only: one layer row.
+	if n := strings.Count(r.stdout, "\n"+rep.Layers[1].Node+" "); n != 0 {
+		t.Errorf("--top 1 printed the second layer %s:\n%s", rep.Layers[1].Node, r.stdout)
+	}
+	// The same report twice: the JSON does not change.
+	out2 := filepath.Join(dir, "report2.json")
+	onnxq(t, dir, "compare", model, q, "--data", data, "--json", out2)
+	if raw2, _ := os.ReadFile(out2); string(raw2) != string(raw) {
+		t.Error("the JSON report differs between two runs")
+	}
+
+	for _, args := range [][]string{
+		{"compare", model},
+		{"compare", model, q},
+		{"compare", model, q, "--data", data, "--top", "-1"},
+		{"compare", model, filepath.Join(dir, "missing.onnx"), "--data", data},
+		{"compare", model, q, "--data", filepath.Join(dir, "nowhere")},
+	} {
+		r := onnxq(t, dir, args...)
+		if r.code == 0 {
+			t.Errorf("onnxq %q succeeded", args)
+		}
+		if r.code == 1 {
+			oneErrorLine(t, r, args)
+		}
+	}
+}

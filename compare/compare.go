@@ -1,0 +1,428 @@
+// compare.go runs the two models on the samples and gathers the three
+// kinds of statistics: outputs, activations, and per-layer attribution.
+package compare
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/onnxq/onnxq/graph"
+	"github.com/onnxq/onnxq/internal/calibdata"
+	"github.com/onnxq/onnxq/lower"
+	"github.com/onnxq/onnxq/passes"
+	"github.com/onnxq/onnxq/qdq"
+	"github.com/onnxq/onnxq/runtime"
+)
+
+// DefaultExclusions is how many --exclude-node patterns a report suggests
+// when Options.Exclusions is 0.
+const DefaultExclusions = 3
+
+// Options tune Compare.
+type Options struct {
+	// Threads bounds the runtime's threads (0: all cores); results do
+	// not depend on it.
+	Threads int
+	// Integer runs QUANT in onnxq's execution form (complete Q/DQ units
+	// as integer ops, as "onnxq run" does) instead of as written.
+	Integer bool
+	// Samples caps the samples run (0: all).
+	Samples int
+	// Exclusions is how many --exclude-node patterns to suggest (0:
+	// DefaultExclusions; negative: none).
+	Exclusions int
+	// FloatName and QuantName label the models in the report (file
+	// names, usually).
+	FloatName, QuantName string
+}
+
+// activation is one activation QuantizeLinear of QUANT.
+type activation struct {
+	qOut   string // the QuantizeLinear's output: the codes
+	name   string // its input, the FP32 tensor's name
+	ref    string // the FLOAT tensor compared (name, or a folded Relu's output)
+	folded string
+	scale  float32
+	zp     int32
+	lo, hi float64
+
+	sig, noise float64
+	clipped, n int64
+	bad        string
+}
+
+// Compare runs float and quant on the samples of src and measures how far
+// quant's outputs and quantized activations are from float's, and how much
+// error each quantized layer of quant adds on its own (see the package
+// documentation). Neither model is changed.
+func Compare(float, quant *graph.Model, src *calibdata.Source, opts Options) (*Report, error) {
+	if float == nil || float.Graph == nil || quant == nil || quant.Graph == nil {
+		return nil, errors.New("compare: two models are needed")
+	}
+	if src == nil || src.Len() == 0 {
+		return nil, errors.New("compare: no samples")
+	}
+	n := src.Len()
+	if opts.Samples > 0 {
+		n = min(n, opts.Samples)
+	}
+	fv := floatValues(float)
+	acts, actSkips := findActivations(float, quant, fv)
+	layers, layerSkips := buildLayers(quant, fv, opts.Threads, opts.Integer)
+
+	exec, err := quantRunModel(quant, opts.Integer, acts)
+	if err != nil {
+		return nil, err
+	}
+	var live []*activation
+	for _, a := range acts {
+		if a.bad != "" {
+			actSkips = append(actSkips, Skipped{a.name, a.bad})
+		} else {
+			live = append(live, a)
+		}
+	}
+	acts = live
+	qSess, err := runtime.NewSession(exec, runtime.Options{Threads: opts.Threads})
+	if err != nil {
+		return nil, fmt.Errorf("quantized model: %v", err)
+	}
+	run := newSampleRun(float, acts, layers, opts.Threads)
+	fSess, err := runtime.NewSession(float, runtime.Options{Threads: opts.Threads, Observer: run.observe})
+	if err != nil {
+		return nil, fmt.Errorf("float model: %v", err)
+	}
+	outs := newOutputStats(quant)
+	names := src.Names()
+	for i := range n {
+		sample, err := src.Sample(i)
+		if err != nil {
+			return nil, fmt.Errorf("sample %s: %v", names[i], err)
+		}
+		qOuts, err := qSess.Run(sample)
+		if err != nil {
+			return nil, fmt.Errorf("sample %s: quantized model: %v", names[i], err)
+		}
+		run.start(qOuts)
+		for _, in := range float.Graph.RealInputs() {
+			if t := sample[in.Name]; t != nil {
+				run.observeName(in.Name, t, false)
+			}
+		}
+		fOuts, err := fSess.Run(sample)
+		if err != nil {
+			return nil, fmt.Errorf("sample %s: float model: %v", names[i], err)
+		}
+		if run.err != nil {
+			return nil, fmt.Errorf("sample %s: %v", names[i], run.err)
+		}
+		outs.add(fOuts, qOuts)
+		run.finish()
+	}
+
+	r := &Report{
+		SchemaVersion: SchemaVersion,
+		FloatModel:    opts.FloatName,
+		QuantModel:    opts.QuantName,
+		Samples:       n,
+		Integer:       opts.Integer,
+		Outputs:       outs.report(),
+		Activations:   []ActivationStat{},
+		Layers:        []LayerStat{},
+		ExcludeNode:   []string{},
+	}
+	for _, a := range acts {
+		if a.bad != "" {
+			actSkips = append(actSkips, Skipped{a.name, a.bad})
+			continue
+		}
+		r.Activations = append(r.Activations, ActivationStat{
+			Name: a.name, Reference: a.ref, Folded: a.folded, Lo: Sig6(a.lo), Hi: Sig6(a.hi),
+			SQNRdB: Decibels(sqnrDB(a.sig, a.noise)), Clipped: Sig4(ratio(float64(a.clipped), float64(a.n))), Elements: a.n,
+		})
+	}
+	// The worst output's noise-to-signal ratio, and the cumulative one of
+	// each quantized activation, give each layer's reach.
+	worstNSR := math.NaN()
+	for _, o := range r.Outputs {
+		if o.Skipped == "" {
+			if v := outs.stats[o.Name]; v.sig > 0 && (math.IsNaN(worstNSR) || v.noise/v.sig > worstNSR) {
+				worstNSR = v.noise / v.sig
+			}
+		}
+	}
+	cumNSR := map[string]float64{}
+	for _, a := range acts {
+		if a.bad == "" && a.sig > 0 {
+			cumNSR[a.name] = a.noise / a.sig
+		}
+	}
+	for _, l := range layers {
+		if l.bad != "" {
+			layerSkips = append(layerSkips, Skipped{l.label, l.bad})
+			continue
+		}
+		out := l.outputs[0]
+		local := harm(l.sig, l.noise)
+		reach, cumDB := 1.0, math.NaN()
+		if c, ok := cumNSR[out]; ok {
+			cumDB = -10 * math.Log10(c)
+			if c > 0 && worstNSR > 0 {
+				reach = worstNSR / c
+			}
+		}
+		r.Layers = append(r.Layers, LayerStat{
+			Node: l.label, Op: l.op, Output: out, LocalSQNRdB: Decibels(sqnrDB(l.sig, l.noise)), LocalNSR: Sig4(local),
+			CumulativeSQNRdB: Decibels(cumDB), Reach: Sig4(reach), Harm: Sig4(local * reach), Exclude: l.exclude,
+		})
+	}
+	sort.SliceStable(r.Layers, func(i, j int) bool { return harmKey(r.Layers[i]) > harmKey(r.Layers[j]) })
+	k := opts.Exclusions
+	if k == 0 {
+		k = DefaultExclusions
+	}
+	for _, l := range r.Layers {
+		if len(r.ExcludeNode) >= k {
+			break
+		}
+		if l.Exclude != "" && harmKey(l) > 0 {
+			r.ExcludeNode = append(r.ExcludeNode, l.Exclude)
+		}
+	}
+	r.ActivationsSkipped = nonNil(actSkips)
+	r.LayersSkipped = nonNil(layerSkips)
+	return r, nil
+}
+
+func nonNil(s []Skipped) []Skipped {
+	if s == nil {
+		return []Skipped{}
+	}
+	return s
+}
+
+// harmKey orders layers: NaN (no signal, no noise) last.
+func harmKey(l LayerStat) float64 {
+	h := float64(l.Harm)
+	if math.IsNaN(h) {
+		return math.Inf(-1)
+	}
+	return h
+}
+
+func sqnrDB(sig, noise float64) float64 {
+	if sig == 0 {
+		return math.NaN()
+	}
+	if noise == 0 {
+		return math.Inf(1)
+	}
+	return 10 * math.Log10(sig/noise)
+}
+
+// harm is the noise-to-signal ratio; +Inf for noise on a zero signal,
+// NaN when both are zero.
+func harm(sig, noise float64) float64 {
+	switch {
+	case sig == 0 && noise == 0:
+		return math.NaN()
+	case sig == 0:
+		return math.Inf(1)
+	}
+	return noise / sig
+}
+
+func ratio(a, b float64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return a / b
+}
+
+// floatValues maps the names of FLOAT's main-graph tensors that a run
+// produces (graph inputs and node outputs) to their values.
+func floatValues(m *graph.Model) map[string]*graph.Value {
+	out := map[string]*graph.Value{}
+	for _, v := range m.Graph.RealInputs() {
+		out[v.Name] = v
+	}
+	for _, n := range m.Graph.Nodes {
+		for _, v := range n.Outputs {
+			if v != nil {
+				out[v.Name] = v
+			}
+		}
+	}
+	return out
+}
+
+func isDefault(n *graph.Node, op string) bool {
+	return n != nil && n.OpType == op && (n.Domain == "" || n.Domain == "ai.onnx")
+}
+
+// foldable are the ops the quantizer folds into the following
+// QuantizeLinear (passes' ClassFold rows): the saturation does their clip.
+var foldable = map[string]bool{"Relu": true, "Clip": true, "Max": true, "Min": true}
+
+// findActivations lists the QuantizeLinear nodes of quant's main graph that
+// quantize a computed (non-constant) tensor, matched with FLOAT's tensors.
+func findActivations(float, quant *graph.Model, fv map[string]*graph.Value) ([]*activation, []Skipped) {
+	var acts []*activation
+	var skips []Skipped
+	for _, n := range quant.Graph.Nodes {
+		if !isDefault(n, "QuantizeLinear") || len(n.Outputs) == 0 || n.Outputs[0] == nil {
+			continue
+		}
+		x := n.Input(0)
+		if x == nil || x.Const != nil {
+			continue
+		}
+		skip := func(format string, args ...any) { skips = append(skips, Skipped{x.Name, fmt.Sprintf(format, args...)}) }
+		scale, zp, typ, ok := qParams(n)
+		if !ok {
+			skip("not a per-tensor QuantizeLinear with constant scale and zero point")
+			continue
+		}
+		f := fv[x.Name]
+		if f == nil {
+			skip("FLOAT has no tensor of that name")
+			continue
+		}
+		if f.DType != graph.Undefined && f.DType != graph.Float32 {
+			skip("FLOAT's tensor is %v, not float32", f.DType)
+			continue
+		}
+		a := &activation{qOut: n.Outputs[0].Name, name: x.Name, ref: x.Name, scale: scale, zp: zp}
+		a.lo = float64(float32(typ.Min()-zp) * scale)
+		a.hi = float64(float32(typ.Max()-zp) * scale)
+		// A Relu/Clip the quantizer folded: FLOAT's clipped tensor is what
+		// the Q/DQ stands for.
+		if len(f.Consumers) == 1 {
+			c := f.Consumers[0]
+			if c.Graph == float.Graph && foldable[c.OpType] && (c.Domain == "" || c.Domain == "ai.onnx") && c.Input(0) == f &&
+				len(c.Outputs) == 1 && c.Outputs[0] != nil && quant.Graph.Value(c.Outputs[0].Name) == nil {
+				a.ref, a.folded = c.Outputs[0].Name, c.OpType
+			}
+		}
+		if x.Shape != nil && f.Shape != nil && !sameKnownShape(x.Shape, f.Shape) {
+			skip("shapes differ: QUANT %s, FLOAT %s", graph.TypeString(x.DType, x.Shape), graph.TypeString(f.DType, f.Shape))
+			continue
+		}
+		acts = append(acts, a)
+	}
+	return acts, skips
+}
+
+// sameKnownShape reports whether two declared shapes can be equal: the
+// same rank and equal known dimensions.
+func sameKnownShape(a, b graph.Shape) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Known() && b[i].Known() && a[i].Size != b[i].Size {
+			return false
+		}
+	}
+	return true
+}
+
+// qParams reads a per-tensor QuantizeLinear's constant scale and zero
+// point, and its integer type.
+func qParams(n *graph.Node) (scale float32, zp int32, typ qdq.Type, ok bool) {
+	sv := n.Input(1)
+	if sv == nil || sv.Const == nil || sv.Const.NumElements() != 1 || sv.Const.DType != graph.Float32 {
+		return 0, 0, 0, false
+	}
+	s, err := sv.Const.Float32s()
+	if err != nil || len(s) != 1 || !(s[0] > 0) {
+		return 0, 0, 0, false
+	}
+	dt := graph.Uint8
+	if o := n.Outputs[0]; o.DType != graph.Undefined {
+		dt = o.DType
+	}
+	if zv := n.Input(2); zv != nil {
+		if zv.Const == nil || zv.Const.NumElements() != 1 {
+			return 0, 0, 0, false
+		}
+		t, err := runtime.FromGraph(zv.Const)
+		if err != nil {
+			return 0, 0, 0, false
+		}
+		f, err := t.AsFloat64()
+		if err != nil || len(f) != 1 {
+			return 0, 0, 0, false
+		}
+		zp, dt = int32(f[0]), zv.Const.DType
+	}
+	switch dt {
+	case graph.Int8:
+		typ = qdq.Int8
+	case graph.Uint8:
+		typ = qdq.Uint8
+	case graph.Int16:
+		typ = qdq.Int16
+	case graph.Uint16:
+		typ = qdq.Uint16
+	default:
+		return 0, 0, 0, false
+	}
+	return s[0], zp, typ, true
+}
+
+// quantRunModel returns the model the quantized run executes: quant in
+// the execution form asked for, with every activation's codes (the
+// QuantizeLinear outputs) as graph outputs so Run returns them. An
+// activation whose codes the form does not hold is marked bad.
+func quantRunModel(quant *graph.Model, integer bool, acts []*activation) (*graph.Model, error) {
+	data, err := graph.Encode(quant)
+	if err != nil {
+		return nil, err
+	}
+	m, err := graph.Decode(data, quant.Dir)
+	if err != nil {
+		return nil, err
+	}
+	if integer {
+		if err := passes.Run(m, &passes.Context{}, []passes.Pass{lower.PassWith(lower.Execution)}, passes.RunOptions{}); err != nil {
+			return nil, fmt.Errorf("quantized model: %v", err)
+		}
+	}
+	outs := map[string]bool{}
+	for _, o := range m.Graph.Outputs {
+		outs[o.Name] = true
+	}
+	for _, a := range acts {
+		v := m.Graph.Value(a.qOut)
+		if v == nil || v.Graph != m.Graph || v.Const != nil {
+			a.bad = "the execution form fuses its QuantizeLinear away (try --integer=false)"
+			continue
+		}
+		if !outs[v.Name] {
+			m.Graph.AddOutput(v)
+			outs[v.Name] = true
+		}
+	}
+	return m, nil
+}
+
+// escapeGlob makes a node name a path.Match pattern that matches it alone.
+func escapeGlob(name string) string {
+	var b strings.Builder
+	for _, r := range name {
+		if strings.ContainsRune(`*?[]\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	p := b.String()
+	if ok, err := path.Match(p, name); err != nil || !ok {
+		return ""
+	}
+	return p
+}

@@ -1,0 +1,256 @@
+package compare
+
+import (
+	"bytes"
+	"flag"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/onnxq/onnxq/graph"
+	"github.com/onnxq/onnxq/internal/calibdata"
+	"github.com/onnxq/onnxq/internal/testmodels"
+	"github.com/onnxq/onnxq/quant"
+	"github.com/onnxq/onnxq/runtime"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+// convnet returns the testmodels classifier, its poorly quantized form and
+// synthetic samples.
+func convnet(t *testing.T) (*graph.Model, *graph.Model, *calibdata.Source) {
+	t.Helper()
+	tm, ok := testmodels.ByName("convnet")
+	if !ok {
+		t.Fatal("no convnet test model")
+	}
+	m, err := tm.Decode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := calibdata.Synthetic(calibdata.Inputs(m), 6, 3)
+	q, err := quant.Clone(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := quant.Run(q, src, poorConfig()); err != nil {
+		t.Fatal(err)
+	}
+	return m, q, src
+}
+
+// TestGoldenReport keeps the JSON schema stable: the report of a small
+// model against testdata/convnet.json (go test ./compare -update rewrites
+// it).
+func TestGoldenReport(t *testing.T) {
+	m, q, src := convnet(t)
+	for _, integer := range []bool{true, false} {
+		r, err := Compare(m, q, src, Options{Threads: 1, Integer: integer, FloatName: "convnet.onnx", QuantName: "convnet.int8.onnx"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		if err := r.WriteJSON(&buf); err != nil {
+			t.Fatal(err)
+		}
+		name := "convnet_qdq.json"
+		if integer {
+			name = "convnet.json"
+		}
+		path := filepath.Join("testdata", name)
+		if *update {
+			if err := os.MkdirAll("testdata", 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		want, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(buf.Bytes(), want) {
+			t.Errorf("%s differs from the report:\n%s", path, buf.String())
+		}
+	}
+}
+
+// TestReportContents checks what the golden file only records: the folded
+// Relu is compared with its output, every layer is attributed, and the
+// figures agree with each other.
+func TestReportContents(t *testing.T) {
+	m, q, src := convnet(t)
+	r, err := Compare(m, q, src, Options{Threads: 2, Integer: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Samples != 6 || len(r.Outputs) != 1 || r.Outputs[0].Top1 == nil || r.Outputs[0].Top1.Total != 6 {
+		t.Fatalf("outputs %+v over %d samples, want one score output over 6", r.Outputs, r.Samples)
+	}
+	o := r.Outputs[0]
+	if db := float64(o.SQNRdB); !(db > 5 && db < 80) || !(o.Cosine > 0.9) {
+		t.Errorf("output SQNR %.2f dB, cosine %.4f: not a quantized model's figures", db, float64(o.Cosine))
+	}
+	folded := false
+	for _, a := range r.Activations {
+		if a.Name == "conv" {
+			folded = a.Reference == "relu" && a.Folded == "Relu" && a.Lo <= 0 && a.Hi > 0
+		}
+		if a.Clipped != 0 { // MinMax ranges hold every calibration value
+			t.Errorf("%s: %.4g of the values clipped by MinMax ranges of the same samples", a.Name, float64(a.Clipped))
+		}
+	}
+	if !folded {
+		t.Errorf("conv's Q/DQ (Relu folded) not compared with relu: %+v", r.Activations)
+	}
+	ops := map[string]bool{}
+	for i, l := range r.Layers {
+		ops[l.Op] = true
+		if i > 0 && l.Harm > r.Layers[i-1].Harm {
+			t.Errorf("layers not sorted by harm: %v after %v", l.Harm, r.Layers[i-1].Harm)
+		}
+		if got := float64(l.LocalNSR) * float64(l.Reach); math.Abs(got-float64(l.Harm)) > 1e-3*math.Abs(got) {
+			t.Errorf("%s: harm %v is not local_nsr·reach %v", l.Node, l.Harm, got)
+		}
+	}
+	for _, op := range []string{"Conv", "MaxPool", "Gemm"} {
+		if !ops[op] {
+			t.Errorf("no %s layer attributed: %+v (skipped %+v)", op, r.Layers, r.LayersSkipped)
+		}
+	}
+	if len(r.ExcludeNode) == 0 || r.ExcludeNode[0] != r.Layers[0].Exclude {
+		t.Errorf("exclusions %q do not start with the top layer %q", r.ExcludeNode, r.Layers[0].Node)
+	}
+	// Thread count never changes a figure.
+	r1, err := Compare(m, q, src, Options{Threads: 1, Integer: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var a, b bytes.Buffer
+	r.WriteJSON(&a)
+	r1.WriteJSON(&b)
+	if !bytes.Equal(a.Bytes(), b.Bytes()) {
+		t.Error("the report depends on the thread count")
+	}
+}
+
+// TestSkipsMismatchedNames renames a tensor of the quantized model: its
+// activation and the layers reading it are skipped, never compared.
+func TestSkipsMismatchedNames(t *testing.T) {
+	m, q, src := convnet(t)
+	v := q.Graph.Value("conv")
+	if v == nil {
+		t.Fatal("no conv value")
+	}
+	if err := q.Graph.Rename(v, "conv_renamed"); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Compare(m, q, src, Options{Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, s := range r.ActivationsSkipped {
+		found = found || s.Name == "conv_renamed"
+	}
+	if !found {
+		t.Errorf("conv_renamed not among the skipped activations: %+v", r.ActivationsSkipped)
+	}
+	for _, a := range r.Activations {
+		if a.Name == "conv_renamed" {
+			t.Error("conv_renamed compared")
+		}
+	}
+	for _, l := range r.Layers {
+		if l.Node == "conv" || l.Node == "pool" {
+			t.Errorf("layer %s attributed though its tensors have no FP32 match", l.Node)
+		}
+	}
+}
+
+func TestEscapeGlob(t *testing.T) {
+	for name, want := range map[string]string{
+		"conv1":          "conv1",
+		"/backbone/Conv": "/backbone/Conv",
+		"a*b?[c]":        `a\*b\?\[c\]`,
+	} {
+		if got := escapeGlob(name); got != want {
+			t.Errorf("escapeGlob(%q) = %q, want %q", name, got, want)
+		}
+	}
+}
+
+// BenchmarkCompare times Compare on a shared model against running both
+// models on the same samples (sub-benchmark "both"); the ratio of their
+// times is compare's overhead (target below 2).
+func BenchmarkCompare(b *testing.B) {
+	name := envOr("COMPARE_BENCH_MODEL", "yunet_n_320")
+	m, src := sharedModel(b, name)
+	if src.Len() > 8 {
+		var err error
+		if src, err = src.Subset([]int{0, 1, 2, 3, 4, 5, 6, 7}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	q, err := quant.Clone(m)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg := quant.DefaultConfig()
+	cfg.SelectMethods = nil
+	if _, err := quant.Run(q, src, cfg); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("compare", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := Compare(m, q, src, Options{Integer: true}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("both", func(b *testing.B) {
+		for b.Loop() {
+			if err := runBoth(m, q, src); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// runBoth runs m and q (in the integer execution form Compare uses) on
+// every sample of src, sessions built once per call as Compare builds
+// its own.
+func runBoth(m, q *graph.Model, src *calibdata.Source) error {
+	exec, err := quantRunModel(q, true, nil)
+	if err != nil {
+		return err
+	}
+	fs, err := runtimeSession(m)
+	if err != nil {
+		return err
+	}
+	qs, err := runtimeSession(exec)
+	if err != nil {
+		return err
+	}
+	for i := range src.Len() {
+		sample, err := src.Sample(i)
+		if err != nil {
+			return err
+		}
+		if _, err := fs.Run(sample); err != nil {
+			return err
+		}
+		if _, err := qs.Run(sample); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func runtimeSession(m *graph.Model) (*runtime.Session, error) {
+	return runtime.NewSession(m, runtime.Options{})
+}

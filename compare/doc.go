@@ -1,0 +1,97 @@
+// Package compare explains the accuracy a quantized model lost, layer by
+// layer: it runs the FP32 model (FLOAT) and its quantized form (QUANT) on
+// the same samples and reports, as text and as JSON,
+//
+//  1. per graph output: SQNR, cosine similarity, largest absolute error
+//     and, for score-like outputs, top-1 agreement;
+//  2. per quantized activation of QUANT (each QuantizeLinear of a computed
+//     tensor): the cumulative SQNR of the quantized run's dequantized
+//     tensor against FLOAT's tensor of the same name, the range [lo, hi]
+//     the Q/DQ represents and the share of FP32 values it clips;
+//  3. per quantized layer (each node reading a DequantizeLinear output:
+//     Conv, MatMul, Gemm in Q/DQ units, and Add, AveragePool, Concat,
+//     MaxPool… between Q/DQ pairs): the error the layer adds when it alone
+//     is quantized, most harmful first;
+//  4. the --exclude-node patterns of the most harmful layers.
+//
+// # Matching tensors
+//
+// Tensors are matched by name. onnxq keeps activation names, and its
+// passes rename a value they rewrite (fold-batchnorm gives the folded
+// output the BatchNormalization output's name; the equalization passes
+// add "_equalized"), so equal names mean equal values. A tensor with no
+// FLOAT tensor of its name, or of another shape, is skipped and listed
+// with the reason, never compared. One rewrite keeps names: the quantizer
+// folds a Relu/Clip/Max/Min into the QuantizeLinear that follows the
+// producer; the Q/DQ then stands for the clipped tensor, so an activation
+// whose FLOAT tensor's only reader is such an op, absent from QUANT, is
+// compared with that op's output ("reference", "folded").
+//
+// # Attribution
+//
+// During the FP32 run, each quantized node runs again alone, in a session
+// built once: its computed inputs pass through their own Q/DQ pairs, its
+// weights and biases are dequantized from QUANT, and its other inputs are
+// FLOAT's tensors. The error energy of its output against FLOAT's output of
+// the same name, over the FP32 output energy, is the noise-to-signal ratio
+// the layer adds (local_nsr). Multiplied by the layer's reach, how much
+// the noise-to-signal ratio grows from the layer's output (its cumulative
+// figure in the quantized run) to the worst model output, it estimates
+// the layer's share of that output's error ("harm"); layers are sorted by
+// it. The local figure alone ranks early layers too low: their noise
+// passes through every later layer. With Options.Integer the one-node
+// model runs in the integer execution form too (QLinearConv with a float
+// output), as the quantized run does. This costs about one more run of
+// the quantized model. FP32 tensors are compared as the runtime produces them
+// (runtime.Options.Observer) and dropped once the last layer reading them
+// ran; the quantized run keeps only one sample's 8-bit codes. Memory does
+// not grow with the number of samples.
+//
+// Top-1 rule: an output counts as a score vector when it is float32 in
+// both models with equal shapes, of rank >= 1, with a last axis of two or
+// more. Every vector along the last axis is one decision; top1.agree
+// counts those whose argmax (first on ties, NaN never wins) is the same,
+// top1.total all of them (the samples, for a [1, classes] output).
+//
+// # JSON schema (schema_version 1)
+//
+// Numbers are written with fixed precision so reports compare as text:
+// dB with two decimals, cosine with six, other ratios and errors with four
+// significant digits, ranges with six. A non-finite number is null: an
+// SQNR of identical tensors (infinite) or of an all-zero reference.
+//
+//	schema_version   int     1
+//	float_model      string  FLOAT as given
+//	quant_model      string  QUANT as given
+//	samples          int     samples run through both models
+//	integer          bool    QUANT ran in onnxq's integer execution form
+//	outputs[]        per graph output of QUANT, in its order:
+//	  name           string
+//	  shape          []int   in the first sample
+//	  sqnr_db        dB      10·log10(Σref²/Σ(q−ref)²), pooled over samples
+//	  cosine         1       Σref·q/√(Σref²·Σq²), pooled
+//	  max_abs_error  output units  max |q−ref|
+//	  top1           {agree, total} vectors, for score-like outputs only
+//	  skipped        string  why the output was not compared (optional)
+//	activations[]    per activation QuantizeLinear of QUANT, graph order:
+//	  name           string  the QuantizeLinear's input
+//	  reference      string  FLOAT's tensor compared (name or folded op's output)
+//	  folded         string  op type folded into the Q/DQ (optional)
+//	  lo, hi         tensor units  (qmin−zp)·scale, (qmax−zp)·scale
+//	  sqnr_db        dB      dequantized quantized-run tensor vs FP32, pooled
+//	  clipped        1       share of FP32 values outside [lo−s/2, hi+s/2]
+//	                         (s the scale: saturated beyond rounding)
+//	  elements       int     values compared over all samples
+//	activations_skipped[]  {name, reason}
+//	layers[]         per quantized node, most harmful first:
+//	  node           string  node name ("(Op #k)" when unnamed)
+//	  op             string  op type
+//	  local_sqnr_db  dB      the node's output, it alone quantized, vs FP32
+//	  harm           1       Σerr²/Σref² of that output (sort key)
+//	  exclude        string  --exclude-node pattern for it (optional)
+//	layers_skipped[] {name, reason}
+//	exclude_node[]   string  patterns of the top layers (Options.Exclusions)
+//
+// Fields may be added without a version change; renaming, removing or
+// changing the meaning of one raises schema_version.
+package compare

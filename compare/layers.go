@@ -1,0 +1,683 @@
+// layers.go holds the attribution: each quantized node of QUANT becomes a
+// small session (its input Q/DQ pairs, its weight DequantizeLinear nodes
+// and the node itself) that runs on FP32 inputs during the FP32 run.
+package compare
+
+import (
+	"fmt"
+	"math"
+	goruntime "runtime"
+	"sync"
+	"sync/atomic"
+
+	"github.com/onnxq/onnxq/graph"
+	"github.com/onnxq/onnxq/lower"
+	"github.com/onnxq/onnxq/passes"
+	"github.com/onnxq/onnxq/runtime"
+)
+
+// layer is one quantized node of QUANT, ready to run alone.
+type layer struct {
+	label, op, exclude string
+	sess               *runtime.Session
+	inputs             []string // FP32 tensors fed, by FLOAT name
+	outputs            []string // outputs compared with FLOAT's tensors of the same name
+
+	sig, noise float64
+	bad        string
+}
+
+// buildLayers finds the quantized nodes of quant's main graph (nodes other
+// than QuantizeLinear/DequantizeLinear that read a DequantizeLinear output)
+// and builds a one-node session for each.
+func buildLayers(quant *graph.Model, fv map[string]*graph.Value, threads int, integer bool) ([]*layer, []Skipped) {
+	var layers []*layer
+	var skips []Skipped
+	k := 0
+	for _, n := range quant.Graph.Nodes {
+		if isDefault(n, "QuantizeLinear") || isDefault(n, "DequantizeLinear") || !readsDQ(n) {
+			continue
+		}
+		k++
+		label := n.Name
+		if label == "" {
+			label = fmt.Sprintf("(%s #%d)", n.OpType, k)
+		}
+		l, why := buildLayer(quant, n, fv, threads, integer)
+		if why != "" {
+			skips = append(skips, Skipped{label, why})
+			continue
+		}
+		l.label, l.op = label, n.OpType
+		if n.Name != "" {
+			l.exclude = escapeGlob(n.Name)
+		}
+		layers = append(layers, l)
+	}
+	return layers, skips
+}
+
+func readsDQ(n *graph.Node) bool {
+	for _, in := range n.Inputs {
+		if in != nil && isDefault(in.Producer, "DequantizeLinear") {
+			return true
+		}
+	}
+	return false
+}
+
+// subgraph collects the one-node model of a layer.
+type subgraph struct {
+	g      *graph.Graph
+	src    *graph.Model
+	fv     map[string]*graph.Value
+	inputs []string
+	err    string
+}
+
+// value returns the sub-model's value for v of quant, adding what computes
+// it: an initializer copy, a graph input fed from FLOAT, or the Q/DQ or
+// DequantizeLinear nodes in front of the layer.
+func (s *subgraph) value(v *graph.Value) *graph.Value {
+	if s.err != "" || v == nil {
+		return nil
+	}
+	if have := s.g.Value(v.Name); have != nil {
+		return have
+	}
+	if v.Const != nil {
+		return s.constant(v)
+	}
+	p := v.Producer
+	switch {
+	case isDefault(p, "DequantizeLinear") && (p.Input(0) != nil && (p.Input(0).Const != nil || isDefault(p.Input(0).Producer, "QuantizeLinear"))):
+		return s.copyNode(p, v)
+	case isDefault(p, "QuantizeLinear"):
+		return s.copyNode(p, v)
+	}
+	// A computed tensor read as is: fed from FLOAT's run.
+	f := s.fv[v.Name]
+	if f == nil {
+		s.err = fmt.Sprintf("input %q: FLOAT has no tensor of that name", v.Name)
+		return nil
+	}
+	if f.DType != graph.Float32 && f.DType != graph.Undefined {
+		s.err = fmt.Sprintf("input %q is %v in FLOAT, not float32", v.Name, f.DType)
+		return nil
+	}
+	in, err := s.g.AddInput(v.Name, graph.Float32, nil)
+	if err != nil {
+		s.err = err.Error()
+		return nil
+	}
+	s.inputs = append(s.inputs, v.Name)
+	return in
+}
+
+func (s *subgraph) constant(v *graph.Value) *graph.Value {
+	raw, err := v.Const.Raw()
+	if err != nil {
+		s.err = fmt.Sprintf("constant %q: %v", v.Name, err)
+		return nil
+	}
+	t, err := graph.NewTensor(v.Name, v.Const.DType, v.Const.Dims, raw)
+	if err != nil {
+		s.err = fmt.Sprintf("constant %q: %v", v.Name, err)
+		return nil
+	}
+	c, err := s.g.AddInitializer(t)
+	if err != nil {
+		s.err = err.Error()
+		return nil
+	}
+	return c
+}
+
+// copyNode adds a copy of n (its inputs first) and returns the copy of
+// its output out.
+func (s *subgraph) copyNode(n *graph.Node, out *graph.Value) *graph.Value {
+	c, ok := s.addNode(n)
+	if !ok {
+		return nil
+	}
+	for i, o := range n.Outputs {
+		if o == out {
+			return c.Outputs[i]
+		}
+	}
+	s.err = fmt.Sprintf("node %q: output %q not found", n.Name, out.Name)
+	return nil
+}
+
+func (s *subgraph) addNode(n *graph.Node) (*graph.Node, bool) {
+	for _, a := range n.Attrs {
+		if a.Graph != nil || len(a.Graphs) > 0 {
+			s.err = "the node has subgraphs"
+			return nil, false
+		}
+	}
+	c := &graph.Node{Name: n.Name, OpType: n.OpType, Domain: n.Domain, Attrs: n.Attrs}
+	for _, in := range n.Inputs {
+		if in == nil {
+			c.Inputs = append(c.Inputs, nil)
+			continue
+		}
+		v := s.value(in)
+		if v == nil {
+			return nil, false
+		}
+		c.Inputs = append(c.Inputs, v)
+	}
+	names := make([]string, len(n.Outputs))
+	for i, o := range n.Outputs {
+		if o != nil {
+			names[i] = o.Name
+		}
+	}
+	if err := s.g.AddNode(c, names...); err != nil {
+		s.err = err.Error()
+		return nil, false
+	}
+	for i, o := range n.Outputs {
+		if o != nil {
+			c.Outputs[i].DType = o.DType
+		}
+	}
+	return c, true
+}
+
+// buildLayer makes the one-node session of n; it returns why not when it
+// cannot.
+func buildLayer(quant *graph.Model, n *graph.Node, fv map[string]*graph.Value, threads int, integer bool) (*layer, string) {
+	s := &subgraph{g: graph.NewGraph("layer"), src: quant, fv: fv}
+	c, ok := s.addNode(n)
+	if !ok {
+		return nil, s.err
+	}
+	l := &layer{inputs: s.inputs}
+	for i, o := range n.Outputs {
+		if o == nil {
+			continue
+		}
+		f := fv[o.Name]
+		if f == nil || f.DType != graph.Float32 && f.DType != graph.Undefined {
+			continue
+		}
+		s.g.AddOutput(c.Outputs[i])
+		l.outputs = append(l.outputs, o.Name)
+	}
+	if len(l.outputs) == 0 {
+		return nil, "FLOAT has no float32 tensor named as its outputs"
+	}
+	m := graph.NewModel(s.g, 1)
+	m.IRVersion = quant.IRVersion
+	m.OpsetImports = nil
+	for _, o := range quant.OpsetImports {
+		m.OpsetImports = append(m.OpsetImports, graph.OpsetImport{Domain: o.Domain, Version: o.Version})
+	}
+	m.Functions = quant.Functions
+	// In the integer execution form the node runs as the quantized run
+	// runs it (QLinearConv with a float output, ...): the same arithmetic,
+	// and cheaper than float.
+	if integer {
+		if err := passes.Run(m, &passes.Context{}, []passes.Pass{lower.PassWith(lower.Execution)}, passes.RunOptions{}); err != nil {
+			return nil, err.Error()
+		}
+	}
+	sess, err := runtime.NewSession(m, runtime.Options{Threads: threads})
+	if err != nil {
+		return nil, err.Error()
+	}
+	l.sess = sess
+	return l, ""
+}
+
+// sampleRun is the per-sample state of the FP32 run: the codes of the
+// quantized run, the FP32 tensors kept for layers still to run, and the
+// layer outputs waiting for their FP32 reference.
+type sampleRun struct {
+	main    *graph.Graph
+	acts    map[string][]*activation // by reference name
+	layers  []*layer
+	wantIn  map[string][]int // FLOAT name -> layers reading it
+	wantOut map[string]int   // FLOAT names a layer output is compared with -> that layer
+	threads int
+
+	codes   map[string]*runtime.Tensor // this sample's quantized run outputs
+	have    map[string]*runtime.Tensor // FP32 tensors kept for layers
+	need    map[string]int             // layers still to read each kept tensor
+	missing []int                      // inputs each layer still waits for
+	pending map[string][]pendingOut    // layer outputs by FLOAT name
+	early   map[string]*runtime.Tensor // references seen before their layer ran
+	err     error
+}
+
+type pendingOut struct {
+	l *layer
+	t *runtime.Tensor
+}
+
+func newSampleRun(float *graph.Model, acts []*activation, layers []*layer, threads int) *sampleRun {
+	r := &sampleRun{threads: threads, main: float.Graph, acts: map[string][]*activation{}, layers: layers, wantIn: map[string][]int{}, wantOut: map[string]int{}}
+	for _, a := range acts {
+		r.acts[a.ref] = append(r.acts[a.ref], a)
+	}
+	for i, l := range layers {
+		for _, in := range l.inputs {
+			r.wantIn[in] = append(r.wantIn[in], i)
+		}
+		for _, o := range l.outputs {
+			r.wantOut[o] = i
+		}
+	}
+	return r
+}
+
+// start resets the state for a sample whose quantized run gave codes.
+func (r *sampleRun) start(codes map[string]*runtime.Tensor) {
+	r.codes = codes
+	r.have, r.need = map[string]*runtime.Tensor{}, map[string]int{}
+	r.pending, r.early = map[string][]pendingOut{}, map[string]*runtime.Tensor{}
+	r.missing = make([]int, len(r.layers))
+	for i, l := range r.layers {
+		r.missing[i] = len(l.inputs)
+	}
+	// Layers found bad in an earlier sample no longer run: their inputs
+	// are not kept for them.
+	for name, ls := range r.wantIn {
+		for _, i := range ls {
+			if r.layers[i].bad == "" {
+				r.need[name]++
+			}
+		}
+	}
+	// Layers without computed inputs (all constant) run now.
+	for i, l := range r.layers {
+		if len(l.inputs) == 0 && l.bad == "" {
+			r.runLayer(i)
+		}
+	}
+}
+
+// finish drops what the sample left.
+func (r *sampleRun) finish() {
+	r.codes, r.have, r.need, r.pending, r.early = nil, nil, nil, nil, nil
+}
+
+// observe is the FP32 session's Observer.
+func (r *sampleRun) observe(v *graph.Value, t *runtime.Tensor) {
+	if v.Graph == r.main {
+		r.observeName(v.Name, t, true)
+	}
+}
+
+// observeName handles FLOAT's tensor name with value t; owned says t
+// belongs to the runtime and must be copied to be kept.
+func (r *sampleRun) observeName(name string, t *runtime.Tensor, owned bool) {
+	if r.err != nil {
+		return
+	}
+	for _, a := range r.acts[name] {
+		a.add(t, r.codes[a.qOut], r.threads)
+	}
+	if i, ok := r.wantOut[name]; ok {
+		if waiting := r.pending[name]; len(waiting) > 0 {
+			for _, p := range waiting {
+				p.l.add(p.t, t, r.threads)
+			}
+			delete(r.pending, name)
+		} else if r.missing[i] > 0 && r.layers[i].bad == "" {
+			// Only when names mislead: the layer has not run yet.
+			r.early[name] = keep(t, owned)
+		}
+	}
+	ls := r.wantIn[name]
+	if r.need[name] == 0 {
+		return
+	}
+	// Layers this completes run now, on the runtime's own tensor; a copy
+	// is kept only for layers still waiting for another input (the
+	// runtime may recycle t once FLOAT's readers are done).
+	r.have[name] = t
+	for _, i := range ls {
+		r.missing[i]--
+		if r.missing[i] == 0 && r.layers[i].bad == "" {
+			r.runLayer(i)
+		}
+	}
+	if r.need[name] > 0 {
+		r.have[name] = keep(t, owned)
+	}
+}
+
+func keep(t *runtime.Tensor, owned bool) *runtime.Tensor {
+	if owned {
+		return t.Clone()
+	}
+	return t
+}
+
+// runLayer runs layer i on the kept FP32 inputs and queues its outputs.
+func (r *sampleRun) runLayer(i int) {
+	l := r.layers[i]
+	feeds := make(map[string]*runtime.Tensor, len(l.inputs))
+	for _, in := range l.inputs {
+		feeds[in] = r.have[in]
+	}
+	outs, err := l.sess.Run(feeds)
+	l.done(r)
+	if err != nil {
+		l.bad = "does not run on FLOAT's tensors: " + err.Error()
+		return
+	}
+	for _, o := range l.outputs {
+		t := outs[o]
+		if ref, ok := r.early[o]; ok {
+			l.add(t, ref, r.threads)
+			continue
+		}
+		r.pending[o] = append(r.pending[o], pendingOut{l, t})
+	}
+}
+
+// done drops the kept inputs no other layer still needs.
+func (l *layer) done(r *sampleRun) {
+	for _, in := range l.inputs {
+		if r.need[in]--; r.need[in] == 0 {
+			delete(r.have, in)
+		}
+	}
+}
+
+// add pools one output of the layer against FLOAT's tensor.
+func (l *layer) add(got, ref *runtime.Tensor, threads int) {
+	if l.bad != "" {
+		return
+	}
+	g, f := got.F32(), ref.F32()
+	if g == nil || f == nil || !sameShape(got.Shape, ref.Shape) {
+		l.bad = fmt.Sprintf("output shape %v differs from FLOAT's %v", got.Shape, ref.Shape)
+		return
+	}
+	t := chunked(len(f), threads, func(lo, hi int) sums {
+		sig, noise := energies(g[lo:hi], f[lo:hi])
+		return sums{sig: sig, noise: noise}
+	})
+	l.sig += t.sig
+	l.noise += t.noise
+}
+
+// add pools one sample of the activation: the FP32 tensor ref against the
+// dequantized codes.
+func (a *activation) add(ref, codes *runtime.Tensor, threads int) {
+	if a.bad != "" {
+		return
+	}
+	f := ref.F32()
+	if f == nil {
+		a.bad = fmt.Sprintf("FLOAT's %s is %v, not float32", a.ref, ref.DType)
+		return
+	}
+	if codes == nil || !sameShape(ref.Shape, codes.Shape) {
+		a.bad = fmt.Sprintf("the quantized tensor's shape differs from FLOAT's %v", ref.Shape)
+		return
+	}
+	half := float64(a.scale) / 2
+	// Within half a step of a bound a value rounds to the bound's code:
+	// rounding, not clipping.
+	b := actBounds{lo: float32(a.lo - half), hi: float32(a.hi + half), zp: a.zp, scale: a.scale}
+	var part func(lo, hi int) sums
+	switch d := codes.Data.(type) {
+	case []uint8:
+		part = func(lo, hi int) sums { return accumulate(f[lo:hi], d[lo:hi], b) }
+	case []int8:
+		part = func(lo, hi int) sums { return accumulate(f[lo:hi], d[lo:hi], b) }
+	case []uint16:
+		part = func(lo, hi int) sums { return accumulate(f[lo:hi], d[lo:hi], b) }
+	case []int16:
+		part = func(lo, hi int) sums { return accumulate(f[lo:hi], d[lo:hi], b) }
+	default:
+		a.bad = fmt.Sprintf("the quantized tensor is %v", codes.DType)
+		return
+	}
+	t := chunked(len(f), threads, part)
+	a.sig += t.sig
+	a.noise += t.noise
+	a.clipped += t.clipped
+	a.n += int64(len(f))
+}
+
+// sums are the partial sums of one chunk.
+type sums struct {
+	sig, noise float64
+	clipped    int64
+}
+
+// chunkSize is the fixed chunk the sums are split into: the chunks, and
+// the order their sums are added in, never depend on the thread count.
+const chunkSize = 1 << 15
+
+// chunked computes part over fixed chunks of [0, n) on up to threads
+// goroutines and adds the chunks' sums in chunk order.
+func chunked(n, threads int, part func(lo, hi int) sums) sums {
+	k := (n + chunkSize - 1) / chunkSize
+	if threads <= 0 {
+		threads = goruntime.GOMAXPROCS(0)
+	}
+	threads = min(threads, k)
+	parts := make([]sums, k)
+	if threads <= 1 {
+		for c := range k {
+			parts[c] = part(c*chunkSize, min(n, (c+1)*chunkSize))
+		}
+	} else {
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		for range threads {
+			wg.Go(func() {
+				for {
+					c := int(next.Add(1) - 1)
+					if c >= k {
+						return
+					}
+					parts[c] = part(c*chunkSize, min(n, (c+1)*chunkSize))
+				}
+			})
+		}
+		wg.Wait()
+	}
+	var t sums
+	for _, p := range parts {
+		t.sig += p.sig
+		t.noise += p.noise
+		t.clipped += p.clipped
+	}
+	return t
+}
+
+// actBounds are what accumulate needs of an activation's Q/DQ.
+type actBounds struct {
+	lo, hi, scale float32
+	zp            int32
+}
+
+// accumulate returns, for FP32 values f and their codes, Σf², Σ(dq−f)²
+// with dq as DequantizeLinear computes it (in float32), and how many f
+// fall outside [b.lo, b.hi].
+func accumulate[T uint8 | int8 | uint16 | int16](f []float32, codes []T, b actBounds) sums {
+	codes = codes[:len(f)]
+	// Four partial sums, combined in a fixed order: the additions do not
+	// wait on each other, and the result does not depend on anything but
+	// the data.
+	var s, e [4]float64
+	var clipped int64
+	i := 0
+	for ; i+4 <= len(f); i += 4 {
+		for k := range 4 {
+			x := f[i+k]
+			d := float64(float32(int32(codes[i+k])-b.zp)*b.scale) - float64(x)
+			s[k] += float64(x) * float64(x)
+			e[k] += d * d
+			if x < b.lo || x > b.hi {
+				clipped++
+			}
+		}
+	}
+	for ; i < len(f); i++ {
+		x := f[i]
+		d := float64(float32(int32(codes[i])-b.zp)*b.scale) - float64(x)
+		s[0] += float64(x) * float64(x)
+		e[0] += d * d
+		if x < b.lo || x > b.hi {
+			clipped++
+		}
+	}
+	return sums{(s[0] + s[1]) + (s[2] + s[3]), (e[0] + e[1]) + (e[2] + e[3]), clipped}
+}
+
+// energies returns Σref² and Σ(got−ref)² with four partial sums, as
+// accumulate sums.
+func energies(got, ref []float32) (sig, noise float64) {
+	got = got[:len(ref)]
+	var s, e [4]float64
+	i := 0
+	for ; i+4 <= len(ref); i += 4 {
+		for k := range 4 {
+			x := float64(ref[i+k])
+			d := float64(got[i+k]) - x
+			s[k] += x * x
+			e[k] += d * d
+		}
+	}
+	for ; i < len(ref); i++ {
+		x := float64(ref[i])
+		d := float64(got[i]) - x
+		s[0] += x * x
+		e[0] += d * d
+	}
+	return (s[0] + s[1]) + (s[2] + s[3]), (e[0] + e[1]) + (e[2] + e[3])
+}
+
+func sameShape(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// outputStats pools the graph outputs of QUANT against FLOAT's.
+type outputStats struct {
+	names []string
+	stats map[string]*outputStat
+}
+
+type outputStat struct {
+	shape               []int
+	sig, noise, dot, qq float64
+	maxAbs              float64
+	agree, total        int
+	scores              bool
+	skipped             string
+}
+
+func newOutputStats(quant *graph.Model) *outputStats {
+	o := &outputStats{stats: map[string]*outputStat{}}
+	for _, v := range quant.Graph.Outputs {
+		if _, dup := o.stats[v.Name]; dup {
+			continue
+		}
+		o.names = append(o.names, v.Name)
+		o.stats[v.Name] = &outputStat{scores: true}
+	}
+	return o
+}
+
+// add pools one sample's outputs.
+func (o *outputStats) add(float, quant map[string]*runtime.Tensor) {
+	for _, name := range o.names {
+		s := o.stats[name]
+		if s.skipped != "" {
+			continue
+		}
+		ref, got := float[name], quant[name]
+		switch {
+		case ref == nil:
+			s.skipped = "FLOAT has no output of that name"
+			continue
+		case ref.F32() == nil || got.F32() == nil:
+			s.skipped = fmt.Sprintf("not float32 in both (FLOAT %v, QUANT %v)", ref.DType, got.DType)
+			continue
+		case !sameShape(ref.Shape, got.Shape):
+			s.skipped = fmt.Sprintf("shapes differ: FLOAT %v, QUANT %v", ref.Shape, got.Shape)
+			continue
+		}
+		if s.shape == nil {
+			s.shape = append([]int{}, ref.Shape...)
+		}
+		f, g := ref.F32(), got.F32()
+		for i, x := range f {
+			y := float64(g[i])
+			d := y - float64(x)
+			s.sig += float64(x) * float64(x)
+			s.noise += d * d
+			s.dot += float64(x) * y
+			s.qq += y * y
+			s.maxAbs = math.Max(s.maxAbs, math.Abs(d))
+		}
+		// Score vectors: along the last axis, of two or more classes.
+		if len(ref.Shape) < 1 || ref.Shape[len(ref.Shape)-1] < 2 {
+			s.scores = false
+		}
+		if s.scores {
+			c := ref.Shape[len(ref.Shape)-1]
+			for off := 0; off+c <= len(f); off += c {
+				if argmax(f[off:off+c]) == argmax(g[off:off+c]) {
+					s.agree++
+				}
+				s.total++
+			}
+		}
+	}
+}
+
+// argmax returns the index of the largest value, the first on a tie; NaN
+// never wins.
+func argmax(v []float32) int {
+	best := 0
+	for i, x := range v {
+		if x > v[best] || v[best] != v[best] && x == x {
+			best = i
+		}
+	}
+	return best
+}
+
+func (o *outputStats) report() []OutputStat {
+	out := []OutputStat{}
+	for _, name := range o.names {
+		s := o.stats[name]
+		r := OutputStat{Name: name, Shape: s.shape, Skipped: s.skipped}
+		if r.Shape == nil {
+			r.Shape = []int{}
+		}
+		if s.skipped == "" {
+			r.SQNRdB = Decibels(sqnrDB(s.sig, s.noise))
+			cos := math.NaN()
+			if s.sig > 0 && s.qq > 0 {
+				cos = s.dot / math.Sqrt(s.sig*s.qq)
+			}
+			r.Cosine = Fixed6(cos)
+			r.MaxAbsError = Sig4(s.maxAbs)
+			if s.scores && s.total > 0 {
+				r.Top1 = &Top1{Agree: s.agree, Total: s.total}
+			}
+		}
+		out = append(out, r)
+	}
+	return out
+}

@@ -1,0 +1,260 @@
+// report.go holds the report compare produces: its JSON form (the schema
+// documented in doc.go), the fixed-precision numbers that keep it stable,
+// and the text table the command prints.
+package compare
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+)
+
+// SchemaVersion is the version of the JSON report; it changes when a field
+// is renamed, removed or changes meaning (adding a field keeps it).
+const SchemaVersion = 1
+
+// Report is what Compare measured. Its JSON form is the schema of doc.go.
+type Report struct {
+	SchemaVersion int    `json:"schema_version"`
+	FloatModel    string `json:"float_model"`
+	QuantModel    string `json:"quant_model"`
+	// Samples is the number of samples run through both models.
+	Samples int `json:"samples"`
+	// Integer tells whether QUANT ran in onnxq's integer execution form.
+	Integer bool `json:"integer"`
+
+	Outputs []OutputStat `json:"outputs"`
+
+	Activations []ActivationStat `json:"activations"`
+	// ActivationsSkipped are the activation QuantizeLinear nodes of QUANT
+	// that were not compared, and why.
+	ActivationsSkipped []Skipped `json:"activations_skipped"`
+
+	// Layers are sorted by harm, most harmful first.
+	Layers        []LayerStat `json:"layers"`
+	LayersSkipped []Skipped   `json:"layers_skipped"`
+
+	// ExcludeNode are --exclude-node patterns for the most harmful layers,
+	// most harmful first.
+	ExcludeNode []string `json:"exclude_node"`
+}
+
+// OutputStat compares one graph output over all samples.
+type OutputStat struct {
+	Name string `json:"name"`
+	// Shape is the output's shape in the first sample.
+	Shape []int `json:"shape"`
+	// SQNRdB is 10·log10(Σref²/Σ(q−ref)²) pooled over samples; null when
+	// the outputs are identical (infinite) or the reference is all zero.
+	SQNRdB Decibels `json:"sqnr_db"`
+	// Cosine is Σref·q/√(Σref²·Σq²) pooled over samples.
+	Cosine Fixed6 `json:"cosine"`
+	// MaxAbsError is max |q−ref| over all elements and samples.
+	MaxAbsError Sig4 `json:"max_abs_error"`
+	// Top1 is present for score-like outputs (see doc.go).
+	Top1 *Top1 `json:"top1,omitempty"`
+	// Skipped says why the output was not compared (then the numbers are
+	// zero).
+	Skipped string `json:"skipped,omitempty"`
+}
+
+// Top1 counts the score vectors (along the last axis) whose argmax agrees.
+type Top1 struct {
+	Agree int `json:"agree"`
+	Total int `json:"total"`
+}
+
+// ActivationStat compares one quantized activation of QUANT with the FP32
+// tensor of the same name.
+type ActivationStat struct {
+	// Name is the input of the QuantizeLinear in QUANT.
+	Name string `json:"name"`
+	// Reference is the FLOAT tensor compared: Name, or the output of the
+	// Relu/Clip the quantizer folded into this QuantizeLinear (Folded).
+	Reference string `json:"reference"`
+	Folded    string `json:"folded,omitempty"`
+	// Lo and Hi are the range the Q/DQ represents: (qmin−zp)·s, (qmax−zp)·s.
+	Lo Sig6 `json:"lo"`
+	Hi Sig6 `json:"hi"`
+	// SQNRdB is the cumulative SQNR of the dequantized tensor of the
+	// quantized run against FP32, pooled over samples.
+	SQNRdB Decibels `json:"sqnr_db"`
+	// Clipped is the share of FP32 values outside [Lo−s/2, Hi+s/2] (s the
+	// scale): those the Q/DQ saturates beyond rounding.
+	Clipped Sig4 `json:"clipped"`
+	// Elements is the number of values compared (all samples).
+	Elements int64 `json:"elements"`
+}
+
+// LayerStat is one quantized layer's attribution.
+type LayerStat struct {
+	Node string `json:"node"`
+	Op   string `json:"op"`
+	// Output is the node's output the figures are about.
+	Output string `json:"output"`
+	// LocalSQNRdB is the SQNR of the node's output when it alone is
+	// quantized (its inputs through their Q/DQ, its weights dequantized
+	// from QUANT) against FP32, pooled over samples; LocalNSR is the same
+	// as a ratio, Σerr²/Σref².
+	LocalSQNRdB Decibels `json:"local_sqnr_db"`
+	LocalNSR    Sig4     `json:"local_nsr"`
+	// CumulativeSQNRdB is the SQNR of the quantized run's tensor at the
+	// node's output (see activations); null when that output is not a
+	// quantized activation.
+	CumulativeSQNRdB Decibels `json:"cumulative_sqnr_db"`
+	// Reach estimates how the noise-to-signal ratio at the node's output
+	// grows on the way to the worst output: NSR(worst output) /
+	// NSR(cumulative at the node's output), both from the quantized run;
+	// 1 when either is unknown.
+	Reach Sig4 `json:"reach"`
+	// Harm is the sort key: LocalNSR·Reach, the layer's own noise as it
+	// reaches the worst output, relative to that output's signal.
+	Harm Sig4 `json:"harm"`
+	// Exclude is the --exclude-node pattern matching this node alone; empty
+	// for an unnamed node.
+	Exclude string `json:"exclude,omitempty"`
+}
+
+// Skipped is something not compared, and why.
+type Skipped struct {
+	Name   string `json:"name"`
+	Reason string `json:"reason"`
+}
+
+// Decibels is a dB figure written with two decimals; ±Inf and NaN are
+// written as null.
+type Decibels float64
+
+// MarshalJSON writes d with two decimals.
+func (d Decibels) MarshalJSON() ([]byte, error) { return fixedJSON(float64(d), 'f', 2), nil }
+
+// Fixed6 is a number written with six decimals.
+type Fixed6 float64
+
+// MarshalJSON writes f with six decimals.
+func (f Fixed6) MarshalJSON() ([]byte, error) { return fixedJSON(float64(f), 'f', 6), nil }
+
+// Sig4 is a number written with four significant digits.
+type Sig4 float64
+
+// MarshalJSON writes s with four significant digits.
+func (s Sig4) MarshalJSON() ([]byte, error) { return fixedJSON(float64(s), 'g', 4), nil }
+
+// Sig6 is a number written with six significant digits.
+type Sig6 float64
+
+// MarshalJSON writes s with six significant digits.
+func (s Sig6) MarshalJSON() ([]byte, error) { return fixedJSON(float64(s), 'g', 6), nil }
+
+func fixedJSON(v float64, format byte, prec int) []byte {
+	if math.IsInf(v, 0) || math.IsNaN(v) {
+		return []byte("null")
+	}
+	if v == 0 {
+		v = 0 // no "-0"
+	}
+	s := strconv.FormatFloat(v, format, prec, 64)
+	if strings.Trim(s, "-0.") == "" {
+		s = strings.TrimPrefix(s, "-") // a negative value that rounds to zero
+	}
+	return []byte(s)
+}
+
+// WriteJSON writes r as indented JSON with a final newline.
+func (r *Report) WriteJSON(w io.Writer) error {
+	data, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	data = append(data, '\n')
+	_, err = w.Write(data)
+	return err
+}
+
+// Print writes the report as text: outputs, the top activations by error,
+// the top layers by harm, and the exclusions to try. top bounds the rows of
+// the two tables (0: all).
+func (r *Report) Print(w io.Writer, top int) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "%d samples; %s vs %s\n", r.Samples, r.QuantModel, r.FloatModel)
+	fmt.Fprintln(tw, "\noutput\tSQNR dB\tcosine\tmax |err|\ttop-1")
+	for _, o := range r.Outputs {
+		if o.Skipped != "" {
+			fmt.Fprintf(tw, "%s\tskipped: %s\t\t\t\n", o.Name, o.Skipped)
+			continue
+		}
+		t1 := "-"
+		if o.Top1 != nil {
+			t1 = fmt.Sprintf("%d/%d (%.1f%%)", o.Top1.Agree, o.Top1.Total, 100*float64(o.Top1.Agree)/float64(max(o.Top1.Total, 1)))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%.6f\t%.4g\t%s\n", o.Name, dbText(float64(o.SQNRdB)), float64(o.Cosine), float64(o.MaxAbsError), t1)
+	}
+	acts := worstActivations(r.Activations)
+	fmt.Fprintf(tw, "\nactivations (%d compared, %d skipped), lowest SQNR first\n", len(r.Activations), len(r.ActivationsSkipped))
+	fmt.Fprintln(tw, "tensor\tSQNR dB\trange\tclipped")
+	for i, a := range acts {
+		if top > 0 && i >= top {
+			break
+		}
+		name := a.Name
+		if a.Folded != "" {
+			name += " (" + a.Folded + " folded)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t[%.4g, %.4g]\t%.3f%%\n", name, dbText(float64(a.SQNRdB)), float64(a.Lo), float64(a.Hi), 100*float64(a.Clipped))
+	}
+	fmt.Fprintf(tw, "\nlayers (%d attributed, %d skipped), most harmful first: each quantized alone\n", len(r.Layers), len(r.LayersSkipped))
+	fmt.Fprintln(tw, "node\top\tlocal SQNR dB\tcumulative dB\treach\tharm")
+	for i, l := range r.Layers {
+		if top > 0 && i >= top {
+			break
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.3g\t%.3g\n", l.Node, l.Op, dbText(float64(l.LocalSQNRdB)), dbText(float64(l.CumulativeSQNRdB)), float64(l.Reach), float64(l.Harm))
+	}
+	if len(r.ExcludeNode) > 0 {
+		var b strings.Builder
+		for _, p := range r.ExcludeNode {
+			b.WriteString(" --exclude-node " + shellQuote(p))
+		}
+		fmt.Fprintf(tw, "\nto try: onnxq FLOAT.onnx -o OUT.onnx ...%s\n", b.String())
+	}
+	return tw.Flush()
+}
+
+// worstActivations returns the activations by SQNR, lowest first (a null
+// SQNR, an exact match, last).
+func worstActivations(acts []ActivationStat) []ActivationStat {
+	out := append([]ActivationStat(nil), acts...)
+	key := func(a ActivationStat) float64 {
+		if math.IsNaN(float64(a.SQNRdB)) {
+			return math.Inf(1)
+		}
+		return float64(a.SQNRdB)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return key(out[i]) < key(out[j]) })
+	return out
+}
+
+func dbText(db float64) string {
+	switch {
+	case math.IsInf(db, 1):
+		return "inf"
+	case math.IsNaN(db):
+		return "-"
+	}
+	return fmt.Sprintf("%.2f", db)
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("_-./:=+,@", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
