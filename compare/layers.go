@@ -49,8 +49,12 @@ func buildLayers(quant *graph.Model, fv map[string]*graph.Value, threads int, in
 			continue
 		}
 		l.label, l.op = label, n.OpType
-		if n.Name != "" {
+		switch {
+		case n.Name != "":
 			l.exclude = escapeGlob(n.Name)
+		case len(n.Outputs) > 0 && n.Outputs[0] != nil && n.Outputs[0].Name != "":
+			// --exclude-node matches an unnamed node by its output's name.
+			l.exclude = escapeGlob(n.Outputs[0].Name)
 		}
 		layers = append(layers, l)
 	}

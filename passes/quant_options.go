@@ -41,7 +41,8 @@ type QuantOptions struct {
 	// the producer and its Q form one unit.
 	FoldActivations bool
 	// ExcludeOps and ExcludeNodes (path.Match patterns of op types and node
-	// names) keep matching nodes in FP32. IncludeOps quantizes matching op
+	// names; a node without a name is matched by its output names) keep
+	// matching nodes in FP32. IncludeOps quantizes matching op
 	// types that stay FP32 by default (when the rule table knows how).
 	ExcludeOps   []string
 	ExcludeNodes []string

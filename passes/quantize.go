@@ -280,7 +280,7 @@ func (q *quantizer) decide(n *graph.Node, layerNorm map[*graph.Node]bool) *nodeI
 	}
 	inf.rule = r
 	switch {
-	case matchAny(q.opts.ExcludeNodes, n.Name):
+	case excludedNode(q.opts.ExcludeNodes, n):
 		inf.reason, inf.excluded = "excluded by node pattern", true
 	case matchAny(q.opts.ExcludeOps, n.OpType):
 		inf.reason, inf.excluded = "excluded by op pattern", true
@@ -1491,4 +1491,19 @@ func rewriteSoftmax(n *graph.Node, _ int64, _ func(string, *graph.Tensor) (*grap
 	}
 	n.SetAttr(graph.IntAttr("axis", axis))
 	return nil
+}
+
+// excludedNode tells whether one of the node patterns matches n: its name,
+// or, for a node without a name (common in exported models), the name of
+// one of its outputs, so that every node can be addressed.
+func excludedNode(patterns []string, n *graph.Node) bool {
+	if n.Name != "" {
+		return matchAny(patterns, n.Name)
+	}
+	for _, o := range n.Outputs {
+		if o != nil && o.Name != "" && matchAny(patterns, o.Name) {
+			return true
+		}
+	}
+	return false
 }

@@ -463,6 +463,38 @@ func TestQuantizeExclude(t *testing.T) {
 	}
 }
 
+// A node without a name is addressed by its output's name; a named node
+// only by its own name.
+func TestQuantizeExcludeUnnamedByOutput(t *testing.T) {
+	b := graph.NewBuilder(13)
+	quantCases[1].build(b)
+	m := build(t, b)
+	var target *graph.Node
+	for _, n := range m.Graph.Nodes {
+		if n.OpType == "Conv" {
+			target = n
+			break
+		}
+	}
+	out := target.Outputs[0].Name
+	o := DefaultQuantOptions()
+	o.ExcludeNodes = []string{out}
+	r := quantize(t, build(t, func() *graph.Builder { b := graph.NewBuilder(13); quantCases[1].build(b); return b }()), fixedRanges(m, nil), o)
+	if len(r.FP32) != 0 {
+		t.Errorf("named node excluded by its output name %q: %+v", out, r.FP32)
+	}
+	m = build(t, func() *graph.Builder { b := graph.NewBuilder(13); quantCases[1].build(b); return b }())
+	for _, n := range m.Graph.Nodes {
+		if n.OpType == "Conv" && n.Outputs[0].Name == out {
+			n.Name = ""
+		}
+	}
+	r = quantize(t, m, fixedRanges(m, nil), o)
+	if len(r.FP32) != 1 || r.FP32[0].Reason != "excluded by node pattern" {
+		t.Errorf("unnamed node producing %q: FP32 list %+v", out, r.FP32)
+	}
+}
+
 func TestQuantizeIncludeSigmoid(t *testing.T) {
 	build1 := func() *graph.Model {
 		b := graph.NewBuilder(13)
