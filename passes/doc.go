@@ -22,4 +22,12 @@
 // names are kept: a folded node's outputs become initializers of the same
 // name, and graph outputs are never renamed. Passes edit the IR in place
 // and are deterministic.
+//
+// The equalization passes (equalize, equalize-activations) are the
+// exception to kept names: a value whose channels they rescale takes a
+// name ending RescaledSuffix, and the model's metadata_props entry
+// RescaledKey ("onnxq.rescaled") records, for each such value of the main
+// graph, the original name, the channel axis and the per-channel factors
+// (composed when a value is rescaled again), so tools can relate it to the
+// original model's tensor (see Rescale).
 package passes

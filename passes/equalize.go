@@ -57,13 +57,15 @@ func Equalize() Pass {
 					moved := 0.0
 					for _, p := range ps {
 						var d float64
-						d, err = p.equalize(g)
+						var sc []float64
+						d, sc, err = p.equalize(g)
 						if err != nil {
 							return
 						}
 						if d > 0 {
 							changed = true
-							if err = p.renameRescaled(g); err != nil {
+							// Conv1's output channel c was divided by sc[c].
+							if err = p.renameRescaled(m, g, invert(sc)); err != nil {
 								return
 							}
 						}
@@ -148,15 +150,16 @@ func findCLEPair(m *graph.Model, g *graph.Graph, c1 *graph.Node) (clePair, bool)
 	return clePair{w1: w1, b1: b1, w2: w2, groups2: int(groups), c2: c2}, true
 }
 
-// equalize rescales the pair once and returns the largest |log s_c|.
-func (p clePair) equalize(g *graph.Graph) (float64, error) {
+// equalize rescales the pair once and returns the largest |log s_c| and
+// the scales s_c.
+func (p clePair) equalize(g *graph.Graph) (float64, []float64, error) {
 	w1, err := p.w1.Const.Float32s()
 	if err != nil {
-		return 0, nil
+		return 0, nil, nil
 	}
 	w2, err := p.w2.Const.Float32s()
 	if err != nil {
-		return 0, nil
+		return 0, nil, nil
 	}
 	d1, d2 := p.w1.Const.Dims, p.w2.Const.Dims
 	c := int(d1[0])
@@ -189,12 +192,12 @@ func (p clePair) equalize(g *graph.Graph) (float64, error) {
 		moved = math.Max(moved, math.Abs(math.Log(s[k])))
 	}
 	if moved == 0 {
-		return 0, nil
+		return 0, nil, nil
 	}
 	var b []float32
 	if p.b1 != nil {
 		if b, err = p.b1.Const.Float32s(); err != nil || len(b) != c {
-			return 0, nil
+			return 0, nil, nil
 		}
 	}
 	nw1 := make([]float32, len(w1))
@@ -206,10 +209,10 @@ func (p clePair) equalize(g *graph.Graph) (float64, error) {
 		nw2[i] = float32(float64(v) * s[chan2(i)])
 	}
 	if err := setF32(g, p.w1, nw1); err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	if err := setF32(g, p.w2, nw2); err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	if p.b1 != nil {
 		nb := make([]float32, c)
@@ -217,10 +220,10 @@ func (p clePair) equalize(g *graph.Graph) (float64, error) {
 			nb[k] = float32(float64(v) / s[k])
 		}
 		if err := setF32(g, p.b1, nb); err != nil {
-			return 0, err
+			return 0, nil, err
 		}
 	}
-	return moved, nil
+	return moved, s, nil
 }
 
 // RescaledSuffix ends the names of values whose channels an equalization
@@ -229,19 +232,27 @@ func (p clePair) equalize(g *graph.Graph) (float64, error) {
 const RescaledSuffix = "_equalized"
 
 // renameRescaled gives the values between Conv1 and Conv2 (Conv1's
-// output, and the Relu's output when there is one) new names, once.
-func (p clePair) renameRescaled(g *graph.Graph) error {
+// output, and the Relu's output when there is one) new names, once, and
+// records in m's metadata (RescaledKey) that their channels were
+// multiplied by factors. Values of subgraphs are renamed only: the record
+// speaks of the main graph.
+func (p clePair) renameRescaled(m *graph.Model, g *graph.Graph, factors []float64) error {
 	path := p.c2.Input(0)
 	vals := []*graph.Value{path}
 	if r := path.Producer; r != nil && isDefaultOp(r, "Relu") && r.Input(0) != nil {
 		vals = append(vals, r.Input(0))
 	}
 	for _, v := range vals {
-		if strings.HasSuffix(v.Name, RescaledSuffix) {
-			continue
+		before := v.Name
+		if !strings.HasSuffix(v.Name, RescaledSuffix) {
+			if err := g.Rename(v, g.UniqueName(v.Name+RescaledSuffix)); err != nil {
+				return err
+			}
 		}
-		if err := g.Rename(v, g.UniqueName(v.Name+RescaledSuffix)); err != nil {
-			return err
+		if g == m.Graph {
+			if err := recordRescale(m, before, v.Name, 1, factors); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

@@ -71,7 +71,7 @@ func EqualizeActivations(ranges map[string]ChannelRange) Pass {
 				if !ok {
 					continue
 				}
-				changed, err := p.rescale(g, r)
+				changed, err := p.rescale(m, g, r)
 				if err != nil {
 					return done > 0, fmt.Errorf("%s: %v", p.path.Name, err)
 				}
@@ -109,7 +109,7 @@ func findActPair(m *graph.Model, g *graph.Graph, c1 *graph.Node) (actPair, bool)
 
 // rescale applies the scales derived from r; it reports false when every
 // scale is 1 or r does not fit the pair.
-func (p actPair) rescale(g *graph.Graph, r ChannelRange) (bool, error) {
+func (p actPair) rescale(m *graph.Model, g *graph.Graph, r ChannelRange) (bool, error) {
 	w1, err := p.w1.Const.Float32s()
 	if err != nil {
 		return false, nil
@@ -188,7 +188,7 @@ func (p actPair) rescale(g *graph.Graph, r ChannelRange) (bool, error) {
 	if err := setF32(g, p.w2, nw2); err != nil {
 		return false, err
 	}
-	if err := p.renameRescaled(g); err != nil {
+	if err := p.renameRescaled(m, g, s); err != nil {
 		return false, err
 	}
 	return true, nil

@@ -75,7 +75,13 @@ func QuantizePass(ranges map[string]Range, opts QuantOptions) Pass {
 				return false, err
 			}
 			q := newQuantizer(m, ctx, ranges, opts)
-			return q.run()
+			changed, err := q.run()
+			if err != nil {
+				return changed, err
+			}
+			// Folds remove values (a Relu's output): their record of
+			// rescale goes with them.
+			return changed, pruneRescales(m)
 		},
 	}
 }

@@ -20,7 +20,8 @@ import (
 // channels of every value between a Conv and a depthwise Conv span the
 // same range on the samples of src (see passes.EqualizeActivations). The
 // model computes the same function afterwards; the rescaled values take
-// new names, and the entries of cfg.Quant.Overrides naming them are moved
+// new names, recorded with their factors in m's metadata
+// (passes.RescaledKey), and the entries of cfg.Quant.Overrides naming them are moved
 // to the new names in place.
 func EqualizeActivations(m *graph.Model, src *calibdata.Source, cfg Config) error {
 	if m == nil || m.Graph == nil {
