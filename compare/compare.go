@@ -46,6 +46,7 @@ type activation struct {
 	name   string // its input, the FP32 tensor's name
 	ref    string // the FLOAT tensor compared (name, or a folded Relu's output)
 	folded string
+	resc   *rescale // QUANT's tensor is FLOAT's times these factors
 	scale  float32
 	zp     int32
 	lo, hi float64
@@ -71,8 +72,12 @@ func Compare(float, quant *graph.Model, src *calibdata.Source, opts Options) (*R
 		n = min(n, opts.Samples)
 	}
 	fv := floatValues(float)
-	acts, actSkips := findActivations(float, quant, fv)
-	layers, layerSkips := buildLayers(quant, fv, opts.Threads, opts.Integer)
+	resc, err := rescales(float, quant)
+	if err != nil {
+		return nil, err
+	}
+	acts, actSkips := findActivations(float, quant, fv, resc)
+	layers, layerSkips := buildLayers(quant, fv, resc, opts.Threads, opts.Integer)
 
 	exec, err := quantRunModel(quant, opts.Integer, acts)
 	if err != nil {
@@ -141,7 +146,7 @@ func Compare(float, quant *graph.Model, src *calibdata.Source, opts Options) (*R
 			continue
 		}
 		r.Activations = append(r.Activations, ActivationStat{
-			Name: a.name, Reference: a.ref, Folded: a.folded, Lo: Sig6(a.lo), Hi: Sig6(a.hi),
+			Name: a.name, Reference: a.ref, Folded: a.folded, Rescaled: a.resc != nil, Lo: Sig6(a.lo), Hi: Sig6(a.hi),
 			SQNRdB: Decibels(sqnrDB(a.sig, a.noise)), Clipped: Sig4(ratio(float64(a.clipped), float64(a.n))), Elements: a.n,
 		})
 	}
@@ -166,7 +171,7 @@ func Compare(float, quant *graph.Model, src *calibdata.Source, opts Options) (*R
 			layerSkips = append(layerSkips, Skipped{l.label, l.bad})
 			continue
 		}
-		out := l.outputs[0]
+		out := l.output
 		local := harm(l.sig, l.noise)
 		reach, cumDB := 1.0, math.NaN()
 		if c, ok := cumNSR[out]; ok {
@@ -269,8 +274,9 @@ func isDefault(n *graph.Node, op string) bool {
 var foldable = map[string]bool{"Relu": true, "Clip": true, "Max": true, "Min": true}
 
 // findActivations lists the QuantizeLinear nodes of quant's main graph that
-// quantize a computed (non-constant) tensor, matched with FLOAT's tensors.
-func findActivations(float, quant *graph.Model, fv map[string]*graph.Value) ([]*activation, []Skipped) {
+// quantize a computed (non-constant) tensor, matched with FLOAT's tensors:
+// by name, or by the original name of a rescaled value.
+func findActivations(float, quant *graph.Model, fv map[string]*graph.Value, resc map[string]*rescale) ([]*activation, []Skipped) {
 	var acts []*activation
 	var skips []Skipped
 	for _, n := range quant.Graph.Nodes {
@@ -287,16 +293,34 @@ func findActivations(float, quant *graph.Model, fv map[string]*graph.Value) ([]*
 			skip("not a per-tensor QuantizeLinear with constant scale and zero point")
 			continue
 		}
-		f := fv[x.Name]
+		fname, r := x.Name, resc[x.Name]
+		if r != nil {
+			if r.bad != "" {
+				skip("rescaled, but %s", r.bad)
+				continue
+			}
+			fname = r.orig
+		}
+		f := fv[fname]
+		if f == nil && r != nil {
+			skip("rescaled from %q, which FLOAT lacks", fname)
+			continue
+		}
 		if f == nil {
 			skip("FLOAT has no tensor of that name")
 			continue
+		}
+		if r != nil {
+			if why := r.fits(f.Shape); why != "" {
+				skip("rescaled from %q, but %s", fname, why)
+				continue
+			}
 		}
 		if f.DType != graph.Undefined && f.DType != graph.Float32 {
 			skip("FLOAT's tensor is %v, not float32", f.DType)
 			continue
 		}
-		a := &activation{qOut: n.Outputs[0].Name, name: x.Name, ref: x.Name, scale: scale, zp: zp}
+		a := &activation{qOut: n.Outputs[0].Name, name: x.Name, ref: fname, resc: r, scale: scale, zp: zp}
 		a.lo = float64(float32(typ.Min()-zp) * scale)
 		a.hi = float64(float32(typ.Max()-zp) * scale)
 		// A Relu/Clip the quantizer folded: FLOAT's clipped tensor is what

@@ -19,9 +19,21 @@
 // Tensors are matched by name. onnxq keeps activation names, and its
 // passes rename a value they rewrite (fold-batchnorm gives the folded
 // output the BatchNormalization output's name; the equalization passes
-// add "_equalized"), so equal names mean equal values. A tensor with no
-// FLOAT tensor of its name, or of another shape, is skipped and listed
-// with the reason, never compared. One rewrite keeps names: the quantizer
+// add "_equalized"), so equal names mean equal values. A value the
+// equalization passes rescaled per channel is recorded in QUANT's
+// metadata_props entry "onnxq.rescaled" (passes.RescaledKey: a JSON list
+// of {value, original, axis, factors}): it is FLOAT's tensor "original"
+// with channel c along axis multiplied by factors[c]. Such an activation
+// is compared as QUANT's dequantized tensor divided by the factors
+// against FLOAT's original tensor; a layer reading it is fed FLOAT's
+// original tensor times the factors, and a layer writing it has its
+// output divided by the factors before the comparison. A record with a
+// zero or non-finite factor makes the value skipped, with the reason;
+// records of values QUANT lacks are ignored, and a value FLOAT records
+// with the same factors (an equalized FP32 model) matches by name.
+//
+// A tensor with no FLOAT tensor of its name, or of another shape, is
+// skipped and listed with the reason, never compared. One rewrite keeps names: the quantizer
 // folds a Relu/Clip/Max/Min into the QuantizeLinear that follows the
 // producer; the Q/DQ then stands for the clipped tensor, so an activation
 // whose FLOAT tensor's only reader is such an op, absent from QUANT, is
@@ -77,6 +89,9 @@
 //	  name           string  the QuantizeLinear's input
 //	  reference      string  FLOAT's tensor compared (name or folded op's output)
 //	  folded         string  op type folded into the Q/DQ (optional)
+//	  rescaled       bool    name is a rescaled value (optional, true):
+//	                         compared divided by its factors; lo, hi
+//	                         in QUANT's rescaled units
 //	  lo, hi         tensor units  (qmin−zp)·scale, (qmax−zp)·scale
 //	  sqnr_db        dB      dequantized quantized-run tensor vs FP32, pooled
 //	  clipped        1       share of FP32 values outside [lo−s/2, hi+s/2]

@@ -21,7 +21,8 @@ type layer struct {
 	label, op, exclude string
 	sess               *runtime.Session
 	inputs             []string // FP32 tensors fed, by FLOAT name
-	outputs            []string // outputs compared with FLOAT's tensors of the same name
+	outputs            []string // FLOAT's tensors the session's outputs (named alike) are compared with
+	output             string   // QUANT's name of the node output the figures are about
 
 	sig, noise float64
 	bad        string
@@ -30,7 +31,7 @@ type layer struct {
 // buildLayers finds the quantized nodes of quant's main graph (nodes other
 // than QuantizeLinear/DequantizeLinear that read a DequantizeLinear output)
 // and builds a one-node session for each.
-func buildLayers(quant *graph.Model, fv map[string]*graph.Value, threads int, integer bool) ([]*layer, []Skipped) {
+func buildLayers(quant *graph.Model, fv map[string]*graph.Value, resc map[string]*rescale, threads int, integer bool) ([]*layer, []Skipped) {
 	var layers []*layer
 	var skips []Skipped
 	k := 0
@@ -43,7 +44,7 @@ func buildLayers(quant *graph.Model, fv map[string]*graph.Value, threads int, in
 		if label == "" {
 			label = fmt.Sprintf("(%s #%d)", n.OpType, k)
 		}
-		l, why := buildLayer(quant, n, fv, threads, integer)
+		l, why := buildLayer(quant, n, fv, resc, threads, integer)
 		if why != "" {
 			skips = append(skips, Skipped{label, why})
 			continue
@@ -75,6 +76,7 @@ type subgraph struct {
 	g      *graph.Graph
 	src    *graph.Model
 	fv     map[string]*graph.Value
+	resc   map[string]*rescale
 	inputs []string
 	err    string
 }
@@ -99,6 +101,9 @@ func (s *subgraph) value(v *graph.Value) *graph.Value {
 	case isDefault(p, "QuantizeLinear"):
 		return s.copyNode(p, v)
 	}
+	if r := s.resc[v.Name]; r != nil {
+		return s.rescaled(v, r)
+	}
 	// A computed tensor read as is: fed from FLOAT's run.
 	f := s.fv[v.Name]
 	if f == nil {
@@ -116,6 +121,65 @@ func (s *subgraph) value(v *graph.Value) *graph.Value {
 	}
 	s.inputs = append(s.inputs, v.Name)
 	return in
+}
+
+// rescaled feeds v, QUANT's rescaled form of FLOAT's tensor r.orig, as
+// that tensor times r's factors.
+func (s *subgraph) rescaled(v *graph.Value, r *rescale) *graph.Value {
+	if r.bad != "" {
+		s.err = fmt.Sprintf("input %q is rescaled, but %s", v.Name, r.bad)
+		return nil
+	}
+	f := s.fv[r.orig]
+	switch {
+	case f == nil:
+		s.err = fmt.Sprintf("input %q is rescaled from %q, which FLOAT lacks", v.Name, r.orig)
+		return nil
+	case f.DType != graph.Float32 && f.DType != graph.Undefined:
+		s.err = fmt.Sprintf("input %q is rescaled from %q, %v in FLOAT, not float32", v.Name, r.orig, f.DType)
+		return nil
+	}
+	if why := r.fits(f.Shape); why != "" {
+		s.err = fmt.Sprintf("input %q is rescaled from %q, but %s", v.Name, r.orig, why)
+		return nil
+	}
+	rank := len(v.Shape)
+	if rank == 0 {
+		rank = len(f.Shape)
+	}
+	in := s.g.Value(r.orig)
+	if in == nil {
+		var err error
+		if in, err = s.g.AddInput(r.orig, graph.Float32, nil); err != nil {
+			s.err = err.Error()
+			return nil
+		}
+		s.inputs = append(s.inputs, r.orig)
+	} else if !isInput(s.g, in) {
+		s.err = fmt.Sprintf("input %q: FLOAT's %q names another value of the layer", v.Name, r.orig)
+		return nil
+	}
+	c, err := r.constant(s.g, v.Name+"_factors", rank)
+	if err != nil {
+		s.err = fmt.Sprintf("input %q: %v", v.Name, err)
+		return nil
+	}
+	mul := &graph.Node{OpType: "Mul", Inputs: []*graph.Value{in, c}}
+	if err := s.g.AddNode(mul, v.Name); err != nil {
+		s.err = err.Error()
+		return nil
+	}
+	mul.Outputs[0].DType = graph.Float32
+	return mul.Outputs[0]
+}
+
+func isInput(g *graph.Graph, v *graph.Value) bool {
+	for _, in := range g.Inputs {
+		if in == v {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *subgraph) constant(v *graph.Value) *graph.Value {
@@ -192,25 +256,47 @@ func (s *subgraph) addNode(n *graph.Node) (*graph.Node, bool) {
 
 // buildLayer makes the one-node session of n; it returns why not when it
 // cannot.
-func buildLayer(quant *graph.Model, n *graph.Node, fv map[string]*graph.Value, threads int, integer bool) (*layer, string) {
-	s := &subgraph{g: graph.NewGraph("layer"), src: quant, fv: fv}
+func buildLayer(quant *graph.Model, n *graph.Node, fv map[string]*graph.Value, resc map[string]*rescale, threads int, integer bool) (*layer, string) {
+	s := &subgraph{g: graph.NewGraph("layer"), src: quant, fv: fv, resc: resc}
 	c, ok := s.addNode(n)
 	if !ok {
 		return nil, s.err
 	}
 	l := &layer{inputs: s.inputs}
+	var why string
 	for i, o := range n.Outputs {
 		if o == nil {
 			continue
 		}
-		f := fv[o.Name]
+		out, fname := c.Outputs[i], o.Name
+		r := resc[o.Name]
+		if r != nil {
+			fname = r.orig
+		}
+		f := fv[fname]
 		if f == nil || f.DType != graph.Float32 && f.DType != graph.Undefined {
+			if r != nil && why == "" {
+				why = fmt.Sprintf("its output %q is rescaled from %q, which FLOAT lacks as float32", o.Name, fname)
+			}
 			continue
 		}
-		s.g.AddOutput(c.Outputs[i])
-		l.outputs = append(l.outputs, o.Name)
+		if r != nil {
+			// The node's output divided by the factors is FLOAT's
+			// tensor of the original name, up to the layer's error.
+			if out, why = s.unscale(out, o, r, f); out == nil {
+				continue
+			}
+		}
+		s.g.AddOutput(out)
+		l.outputs = append(l.outputs, fname)
+		if l.output == "" {
+			l.output = o.Name
+		}
 	}
 	if len(l.outputs) == 0 {
+		if why != "" {
+			return nil, why
+		}
 		return nil, "FLOAT has no float32 tensor named as its outputs"
 	}
 	m := graph.NewModel(s.g, 1)
@@ -234,6 +320,35 @@ func buildLayer(quant *graph.Model, n *graph.Node, fv map[string]*graph.Value, t
 	}
 	l.sess = sess
 	return l, ""
+}
+
+// unscale adds out / r's factors, named FLOAT's r.orig; o is QUANT's
+// value out copies and f FLOAT's tensor. It returns why not, with a nil
+// value, when it cannot.
+func (s *subgraph) unscale(out, o *graph.Value, r *rescale, f *graph.Value) (*graph.Value, string) {
+	if r.bad != "" {
+		return nil, fmt.Sprintf("its output %q is rescaled, but %s", o.Name, r.bad)
+	}
+	if why := r.fits(f.Shape); why != "" {
+		return nil, fmt.Sprintf("its output %q is rescaled from %q, but %s", o.Name, r.orig, why)
+	}
+	if s.g.Value(r.orig) != nil {
+		return nil, fmt.Sprintf("its output %q is rescaled from %q, a name the layer uses otherwise", o.Name, r.orig)
+	}
+	rank := len(o.Shape)
+	if rank == 0 {
+		rank = len(f.Shape)
+	}
+	c, err := r.constant(s.g, o.Name+"_factors", rank)
+	if err != nil {
+		return nil, fmt.Sprintf("its output %q: %v", o.Name, err)
+	}
+	div := &graph.Node{OpType: "Div", Inputs: []*graph.Value{out, c}}
+	if err := s.g.AddNode(div, r.orig); err != nil {
+		return nil, err.Error()
+	}
+	div.Outputs[0].DType = graph.Float32
+	return div.Outputs[0], ""
 }
 
 // sampleRun is the per-sample state of the FP32 run: the codes of the
@@ -430,16 +545,27 @@ func (a *activation) add(ref, codes *runtime.Tensor, threads int) {
 	// Within half a step of a bound a value rounds to the bound's code:
 	// rounding, not clipping.
 	b := actBounds{lo: float32(a.lo - half), hi: float32(a.hi + half), zp: a.zp, scale: a.scale}
+	var ch channels
+	if r := a.resc; r != nil {
+		if r.axis >= len(ref.Shape) || ref.Shape[r.axis] != len(r.factors) {
+			a.bad = fmt.Sprintf("FLOAT's %v does not have %d channels on axis %d, as its rescale says", ref.Shape, len(r.factors), r.axis)
+			return
+		}
+		ch = channels{factors: r.factors, inner: 1}
+		for _, d := range ref.Shape[r.axis+1:] {
+			ch.inner *= d
+		}
+	}
 	var part func(lo, hi int) sums
 	switch d := codes.Data.(type) {
 	case []uint8:
-		part = func(lo, hi int) sums { return accumulate(f[lo:hi], d[lo:hi], b) }
+		part = func(lo, hi int) sums { return accumulateCh(f, d, b, ch, lo, hi) }
 	case []int8:
-		part = func(lo, hi int) sums { return accumulate(f[lo:hi], d[lo:hi], b) }
+		part = func(lo, hi int) sums { return accumulateCh(f, d, b, ch, lo, hi) }
 	case []uint16:
-		part = func(lo, hi int) sums { return accumulate(f[lo:hi], d[lo:hi], b) }
+		part = func(lo, hi int) sums { return accumulateCh(f, d, b, ch, lo, hi) }
 	case []int16:
-		part = func(lo, hi int) sums { return accumulate(f[lo:hi], d[lo:hi], b) }
+		part = func(lo, hi int) sums { return accumulateCh(f, d, b, ch, lo, hi) }
 	default:
 		a.bad = fmt.Sprintf("the quantized tensor is %v", codes.DType)
 		return
@@ -503,6 +629,46 @@ func chunked(n, threads int, part func(lo, hi int) sums) sums {
 type actBounds struct {
 	lo, hi, scale float32
 	zp            int32
+}
+
+// channels are the factors a rescaled activation's channels were
+// multiplied by; inner is the element count of one channel's run (the
+// product of the dimensions after the axis). No factors: not rescaled.
+type channels struct {
+	factors []float32
+	inner   int
+}
+
+// accumulateCh is accumulate over f[lo:hi] and its codes, the dequantized
+// values divided by their channel's factor when ch has factors.
+func accumulateCh[T uint8 | int8 | uint16 | int16](f []float32, codes []T, b actBounds, ch channels, lo, hi int) sums {
+	if ch.factors == nil {
+		return accumulate(f[lo:hi], codes[lo:hi], b)
+	}
+	return accumulateRescaled(f[lo:hi], codes[lo:hi], b, ch, lo)
+}
+
+// accumulateRescaled returns the sums of accumulate for the FP32 values
+// f, starting at element off of the tensor, against codes of the tensor
+// rescaled by ch: the dequantized value divided by its channel's factor
+// is compared with f, and f times the factor with the bounds.
+func accumulateRescaled[T uint8 | int8 | uint16 | int16](f []float32, codes []T, b actBounds, ch channels, off int) sums {
+	codes = codes[:len(f)]
+	c := len(ch.factors)
+	var s, e float64
+	var clipped int64
+	for i, x := range f {
+		k := (off + i) / ch.inner % c
+		fac := float64(ch.factors[k])
+		dq := float32(int32(codes[i])-b.zp) * b.scale
+		d := float64(dq)/fac - float64(x)
+		s += float64(x) * float64(x)
+		e += d * d
+		if y := float64(x) * fac; y < float64(b.lo) || y > float64(b.hi) {
+			clipped++
+		}
+	}
+	return sums{s, e, clipped}
 }
 
 // accumulate returns, for FP32 values f and their codes, Σf², Σ(dq−f)²

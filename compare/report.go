@@ -74,10 +74,16 @@ type Top1 struct {
 type ActivationStat struct {
 	// Name is the input of the QuantizeLinear in QUANT.
 	Name string `json:"name"`
-	// Reference is the FLOAT tensor compared: Name, or the output of the
-	// Relu/Clip the quantizer folded into this QuantizeLinear (Folded).
+	// Reference is the FLOAT tensor compared: Name (or, when Rescaled,
+	// the name it had in FLOAT), or the output of the Relu/Clip the
+	// quantizer folded into this QuantizeLinear (Folded).
 	Reference string `json:"reference"`
 	Folded    string `json:"folded,omitempty"`
+	// Rescaled says an equalization pass multiplied Name's channels by
+	// factors (passes.RescaledKey): the quantized tensor is divided by
+	// them before it is compared, and Lo, Hi are in QUANT's rescaled
+	// units.
+	Rescaled bool `json:"rescaled,omitempty"`
 	// Lo and Hi are the range the Q/DQ represents: (qmin−zp)·s, (qmax−zp)·s.
 	Lo Sig6 `json:"lo"`
 	Hi Sig6 `json:"hi"`

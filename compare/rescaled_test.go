@@ -1,0 +1,215 @@
+package compare
+
+import (
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/onnxq/onnxq/graph"
+	"github.com/onnxq/onnxq/internal/calibdata"
+	"github.com/onnxq/onnxq/passes"
+	"github.com/onnxq/onnxq/quant"
+	"github.com/onnxq/onnxq/runtime"
+)
+
+// quietModel is x -> Conv 1x1 (output channels of very different
+// ranges) -> Relu -> depthwise Conv 3x3: activation equalization rescales
+// the Conv's output.
+func quietModel(t *testing.T) *graph.Model {
+	t.Helper()
+	b := graph.NewBuilder(17)
+	x := b.Input("x", graph.Float32, 1, 3, 6, 6)
+	gain := []float32{1, 0.03, 0.2, 0.01}
+	w1 := make([]float32, 12)
+	for i := range w1 {
+		w1[i] = gain[i/3] * float32(1+i%3) * float32(1-2*(i%2)) * 0.5
+	}
+	b1 := []float32{0.1, 0.002, -0.01, 0.001}
+	w2 := make([]float32, 36)
+	for i := range w2 {
+		w2[i] = float32(math.Sin(float64(i)))
+	}
+	c1 := b.Op("Conv", x, b.Const(graph.FromFloat32s("w1", []int64{4, 3, 1, 1}, w1)), b.Const(graph.FromFloat32s("b1", []int64{4}, b1)))
+	r := b.Op("Relu", c1)
+	dw := b.Op("Conv", r, b.Const(graph.FromFloat32s("w2", []int64{4, 1, 3, 3}, w2)),
+		graph.IntAttr("group", 4), graph.IntsAttr("pads", 1, 1, 1, 1))
+	b.Output(dw)
+	m, err := b.Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, name := range []string{"c1", "r1", "dw"} {
+		m.Graph.Nodes[i].Name = name
+	}
+	return m
+}
+
+// observeAll runs m on every sample of src and passes each main-graph
+// tensor to f.
+func observeAll(t *testing.T, m *graph.Model, src *calibdata.Source, f func(sample int, name string, x *runtime.Tensor)) {
+	t.Helper()
+	i := 0
+	sess, err := runtime.NewSession(m, runtime.Options{Threads: 1, Observer: func(v *graph.Value, x *runtime.Tensor) {
+		if v.Graph == m.Graph {
+			f(i, v.Name, x)
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for ; i < src.Len(); i++ {
+		s, err := src.Sample(i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := sess.Run(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// collect returns copies of the named tensors of m, per sample.
+func collect(t *testing.T, m *graph.Model, src *calibdata.Source, names ...string) map[string][][]float32 {
+	t.Helper()
+	out := map[string][][]float32{}
+	observeAll(t, m, src, func(_ int, name string, x *runtime.Tensor) {
+		for _, n := range names {
+			if n == name {
+				out[name] = append(out[name], append([]float32(nil), x.F32()...))
+			}
+		}
+	})
+	for _, n := range names {
+		if len(out[n]) != src.Len() {
+			t.Fatalf("tensor %q not seen on every sample", n)
+		}
+	}
+	return out
+}
+
+// unscaledSQNR is 10·log10(Σref²/Σ(got/f−ref)²) over NCHW tensors whose
+// channel c (of 4) got was multiplied by f[c].
+func unscaledSQNR(ref, got [][]float32, f []float32, inner int) float64 {
+	var sig, noise float64
+	for s := range ref {
+		for i, x := range ref[s] {
+			d := float64(got[s][i])/float64(f[i/inner%len(f)]) - float64(x)
+			sig += float64(x) * float64(x)
+			noise += d * d
+		}
+	}
+	return 10 * math.Log10(sig/noise)
+}
+
+// TestRescaledValuesCompared quantizes quietModel with activation
+// equalization (the Conv's output is renamed "..._equalized") and checks
+// that compare relates the rescaled tensors to FLOAT's through the
+// recorded factors: the activation and both layers are compared, with
+// the SQNRs computed here by hand.
+func TestRescaledValuesCompared(t *testing.T) {
+	m := quietModel(t)
+	src := calibdata.Synthetic(calibdata.Inputs(m), 4, 7)
+	q, err := quant.Clone(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := quant.DefaultConfig()
+	cfg.SelectMethods, cfg.BiasCorrection, cfg.Threads = nil, false, 1
+	res, err := quant.Run(q, src, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := passes.Rescales(q)
+	if err != nil || len(rs) != 1 {
+		t.Fatalf("recorded rescales %+v (%v), want the Conv's output", rs, err)
+	}
+	rec := rs[0]
+	conv := m.Graph.Nodes[0].Outputs[0].Name
+	relu := m.Graph.Nodes[1].Outputs[0].Name
+	dwOut := m.Graph.Nodes[2].Outputs[0].Name
+	if rec.Original != conv || !strings.HasSuffix(rec.Value, passes.RescaledSuffix) || rec.Axis != 1 {
+		t.Fatalf("record %+v, want %s renamed, axis 1", rec, conv)
+	}
+	quietScaled := false
+	for _, f := range rec.Factors {
+		quietScaled = quietScaled || f > 2
+	}
+	if !quietScaled {
+		t.Fatalf("factors %v: the quiet channels were not scaled up", rec.Factors)
+	}
+
+	r, err := Compare(m, q, src, Options{Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.ActivationsSkipped) != 0 || len(r.LayersSkipped) != 0 {
+		t.Fatalf("skipped: activations %+v, layers %+v", r.ActivationsSkipped, r.LayersSkipped)
+	}
+	var act *ActivationStat
+	for i := range r.Activations {
+		if r.Activations[i].Name == rec.Value {
+			act = &r.Activations[i]
+		}
+	}
+	if act == nil || !act.Rescaled || act.Reference != relu || act.Folded != "Relu" {
+		t.Fatalf("activation %s: %+v, want compared with %s (Relu folded)", rec.Value, act, relu)
+	}
+	layers := map[string]LayerStat{}
+	for _, l := range r.Layers {
+		layers[l.Node] = l
+	}
+	if len(layers) != 2 || layers["c1"].Output != rec.Value || layers["dw"].Output != dwOut {
+		t.Fatalf("layers %+v, want c1 (writing %s) and dw", r.Layers, rec.Value)
+	}
+
+	// By hand, in the Q/DQ form: the quantized run's dequantized tensor
+	// and c1's output (c1, reading the graph input, is the layer alone)
+	// divided by the factors, against FLOAT's tensors.
+	plain, err := Compare(m, q, src, Options{Threads: 1, Integer: false})
+	if err != nil {
+		t.Fatal(err)
+	}
+	qdqOut := q.Graph.Value(rec.Value).Consumers[0].Outputs[0]
+	dqOut := qdqOut.Consumers[0].Outputs[0].Name
+	fl := collect(t, m, src, conv, relu, dwOut)
+	qt := collect(t, q, src, rec.Value, dqOut)
+	inner := 36
+	wantAct := unscaledSQNR(fl[relu], qt[dqOut], rec.Factors, inner)
+	wantC1 := unscaledSQNR(fl[conv], qt[rec.Value], rec.Factors, inner)
+	var gotAct, gotC1 float64
+	for _, a := range plain.Activations {
+		if a.Name == rec.Value {
+			gotAct = float64(a.SQNRdB)
+		}
+	}
+	for _, l := range plain.Layers {
+		if l.Node == "c1" {
+			gotC1 = float64(l.LocalSQNRdB)
+		}
+	}
+	if math.Abs(gotAct-wantAct) > 1e-6 || math.Abs(gotC1-wantC1) > 1e-4 {
+		t.Errorf("activation %s %.4f dB, c1 %.4f dB; by hand %.4f, %.4f", rec.Value, gotAct, gotC1, wantAct, wantC1)
+	}
+	// The depthwise layer fed FLOAT's tensor times the factors is the
+	// layer fed the equalized FP32 model's own tensor, which compare
+	// matches by name: the same figure up to float32 rounding.
+	ref, err := Compare(res.Reference, q, src, Options{Threads: 1, Integer: false})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gotDW, refDW float64
+	for _, l := range plain.Layers {
+		if l.Node == "dw" {
+			gotDW = float64(l.LocalSQNRdB)
+		}
+	}
+	for _, l := range ref.Layers {
+		if l.Node == "dw" {
+			refDW = float64(l.LocalSQNRdB)
+		}
+	}
+	if refDW == 0 || math.Abs(gotDW-refDW) > 0.05 {
+		t.Errorf("dw local SQNR %.4f dB, against the equalized FP32 model %.4f dB", gotDW, refDW)
+	}
+	t.Logf("activation %.2f dB, c1 %.2f dB, dw %.2f dB (equalized reference %.2f)", gotAct, gotC1, gotDW, refDW)
+}
