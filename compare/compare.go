@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/onnxq/onnxq/calib"
 	"github.com/onnxq/onnxq/graph"
 	"github.com/onnxq/onnxq/internal/calibdata"
 	"github.com/onnxq/onnxq/lower"
@@ -38,6 +39,11 @@ type Options struct {
 	// FloatName and QuantName label the models in the report (file
 	// names, usually).
 	FloatName, QuantName string
+	// Histograms asks for the FP32 value histograms of that many worst
+	// activations (Report.Histograms), counted with HistogramOptions
+	// (zero fields: calib's defaults, as calibration uses them).
+	Histograms       int
+	HistogramOptions calib.Options
 }
 
 // activation is one activation QuantizeLinear of QUANT.
@@ -92,7 +98,20 @@ func Compare(float, quant *graph.Model, src *calibdata.Source, opts Options) (*R
 		return nil, fmt.Errorf("quantized model: %v", err)
 	}
 	run := newSampleRun(float, acts, layers, opts.Threads)
-	fSess, err := runtime.NewSession(float, runtime.Options{Threads: opts.Threads, Observer: run.observe})
+	observe := run.observe
+	var hist *histCollector
+	if opts.Histograms > 0 {
+		if hist, err = newHistCollector(acts, opts.Histograms, opts.HistogramOptions); err != nil {
+			return nil, err
+		}
+		observe = func(v *graph.Value, t *runtime.Tensor) {
+			run.observe(v, t)
+			if v.Graph == float.Graph {
+				hist.observe(v.Name, t)
+			}
+		}
+	}
+	fSess, err := runtime.NewSession(float, runtime.Options{Threads: opts.Threads, Observer: observe})
 	if err != nil {
 		return nil, fmt.Errorf("float model: %v", err)
 	}
@@ -111,6 +130,9 @@ func Compare(float, quant *graph.Model, src *calibdata.Source, opts Options) (*R
 		for _, in := range float.Graph.RealInputs() {
 			if t := sample[in.Name]; t != nil {
 				run.observeName(in.Name, t, false)
+				if hist != nil {
+					hist.observe(in.Name, t)
+				}
 			}
 		}
 		fOuts, err := fSess.Run(sample)
@@ -122,6 +144,9 @@ func Compare(float, quant *graph.Model, src *calibdata.Source, opts Options) (*R
 		}
 		outs.add(fOuts, qOuts)
 		run.finish()
+		if hist != nil {
+			hist.endSample()
+		}
 	}
 
 	r := &Report{
@@ -192,6 +217,9 @@ func Compare(float, quant *graph.Model, src *calibdata.Source, opts Options) (*R
 		if l.Exclude != "" && harmKey(l) > 0 {
 			r.ExcludeNode = append(r.ExcludeNode, l.Exclude)
 		}
+	}
+	if hist != nil {
+		r.Histograms = hist.report(r.Activations)
 	}
 	r.ActivationsSkipped = nonNil(actSkips)
 	r.LayersSkipped = nonNil(layerSkips)
