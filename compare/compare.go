@@ -100,12 +100,15 @@ func Compare(float, quant *graph.Model, src *calibdata.Source, opts Options) (*R
 	run := newSampleRun(float, acts, layers, opts.Threads)
 	observe := run.observe
 	var hist *histCollector
+	rerun := false // the FP32 run of the first sample again, for the histograms
 	if opts.Histograms > 0 {
 		if hist, err = newHistCollector(acts, opts.Histograms, opts.HistogramOptions); err != nil {
 			return nil, err
 		}
 		observe = func(v *graph.Value, t *runtime.Tensor) {
-			run.observe(v, t)
+			if !rerun {
+				run.observe(v, t)
+			}
 			if v.Graph == float.Graph {
 				hist.observe(v.Name, t)
 			}
@@ -219,7 +222,23 @@ func Compare(float, quant *graph.Model, src *calibdata.Source, opts Options) (*R
 		}
 	}
 	if hist != nil {
-		r.Histograms = hist.report(r.Activations)
+		chosen := hist.choose(r.Activations)
+		if len(chosen) > 0 {
+			rerun = true
+			sample, err := src.Sample(0)
+			if err != nil {
+				return nil, fmt.Errorf("sample %s: %v", names[0], err)
+			}
+			for _, in := range float.Graph.RealInputs() {
+				if t := sample[in.Name]; t != nil {
+					hist.observe(in.Name, t)
+				}
+			}
+			if _, err := fSess.Run(sample); err != nil {
+				return nil, fmt.Errorf("sample %s: float model: %v", names[0], err)
+			}
+		}
+		r.Histograms = hist.report(chosen)
 	}
 	r.ActivationsSkipped = nonNil(actSkips)
 	r.LayersSkipped = nonNil(layerSkips)

@@ -46,29 +46,24 @@ var HistogramMethods = []calib.Method{calib.MinMax, calib.Percentile, calib.Entr
 
 // histCollector counts the FP32 values of activations. The worst ones are
 // only known at the end, and counting every activation of every sample
-// costs about as much as a run, so the first sample is counted for all of
-// them and the later ones only for the candidates: the activations with
-// the lowest SQNR after the first sample (twice as many as wanted).
+// costs about as much as a run, so nothing is counted on the first
+// sample; after it the candidates (the activations of lowest SQNR so far)
+// are counted on the others, and at the end the FP32 model runs the first
+// sample again for the chosen ones only.
 type histCollector struct {
 	k       int
+	opts    calib.Options
 	acts    []*activation
 	obs     map[string]*calib.HistogramObserver // by reference name
 	samples int
 }
 
 func newHistCollector(acts []*activation, k int, opts calib.Options) (*histCollector, error) {
-	h := &histCollector{k: k, acts: acts, obs: map[string]*calib.HistogramObserver{}}
-	for _, a := range acts {
-		if h.obs[a.ref] != nil {
-			continue
-		}
-		o, err := calib.NewMSE(opts)
-		if err != nil {
-			return nil, err
-		}
-		h.obs[a.ref] = o
+	// Options are checked now, not after the runs.
+	if _, err := calib.NewMSE(opts); err != nil {
+		return nil, err
 	}
-	return h, nil
+	return &histCollector{k: k, opts: opts, acts: acts, obs: map[string]*calib.HistogramObserver{}}, nil
 }
 
 // observe counts FLOAT's tensor name when it is a candidate's reference.
@@ -80,7 +75,8 @@ func (h *histCollector) observe(name string, t *runtime.Tensor) {
 	}
 }
 
-// endSample narrows the candidates after the first sample.
+// endSample picks the candidates after the first sample: the k+2 of
+// lowest SQNR.
 func (h *histCollector) endSample() {
 	h.samples++
 	if h.samples != 1 {
@@ -88,20 +84,38 @@ func (h *histCollector) endSample() {
 	}
 	order := append([]*activation(nil), h.acts...)
 	sort.SliceStable(order, func(i, j int) bool { return nsrKey(order[i]) > nsrKey(order[j]) })
-	keep := map[string]bool{}
 	for _, a := range order {
-		if len(keep) >= max(2*h.k, h.k+4) {
+		if len(h.obs) >= h.k+2 {
 			break
 		}
-		if a.bad == "" {
-			keep[a.ref] = true
+		if a.bad == "" && h.obs[a.ref] == nil {
+			h.obs[a.ref], _ = calib.NewMSE(h.opts)
 		}
+	}
+}
+
+// choose keeps the observers of the k worst activations of stats that are
+// candidates, and returns them in that order: the first sample's values
+// are to be added to them (a rerun of it) before report.
+func (h *histCollector) choose(stats []ActivationStat) []ActivationStat {
+	var out []ActivationStat
+	keep := map[string]bool{}
+	for _, a := range worstActivations(stats) {
+		if len(out) >= h.k {
+			break
+		}
+		if h.obs[a.Reference] == nil || keep[a.Reference] {
+			continue
+		}
+		keep[a.Reference] = true
+		out = append(out, a)
 	}
 	for ref := range h.obs {
 		if !keep[ref] {
 			delete(h.obs, ref)
 		}
 	}
+	return out
 }
 
 // nsrKey is an activation's noise-to-signal ratio so far; -Inf when it has
@@ -113,20 +127,14 @@ func nsrKey(a *activation) float64 {
 	return a.noise / a.sig
 }
 
-// report returns the histograms of the k worst activations of stats that
-// were counted throughout, lowest SQNR first.
-func (h *histCollector) report(stats []ActivationStat) []Histogram {
+// report returns the histograms of the chosen activations.
+func (h *histCollector) report(chosen []ActivationStat) []Histogram {
 	out := []Histogram{}
-	seen := map[string]bool{}
-	for _, a := range worstActivations(stats) {
-		if len(out) >= h.k {
-			break
-		}
+	for _, a := range chosen {
 		o := h.obs[a.Reference]
-		if o == nil || seen[a.Reference] || o.Stats().Values == 0 {
+		if o == nil || o.Stats().Values == 0 {
 			continue
 		}
-		seen[a.Reference] = true
 		first, width, counts := o.Bins()
 		mn, mx := o.Extremes()
 		hg := Histogram{
