@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/onnxq/onnxq/calib"
 	"github.com/onnxq/onnxq/graph"
 	"github.com/onnxq/onnxq/internal/calibdata"
 	"github.com/onnxq/onnxq/lower"
@@ -38,6 +39,11 @@ type Options struct {
 	// FloatName and QuantName label the models in the report (file
 	// names, usually).
 	FloatName, QuantName string
+	// Histograms asks for the FP32 value histograms of that many worst
+	// activations (Report.Histograms), counted with HistogramOptions
+	// (zero fields: calib's defaults, as calibration uses them).
+	Histograms       int
+	HistogramOptions calib.Options
 }
 
 // activation is one activation QuantizeLinear of QUANT.
@@ -97,7 +103,23 @@ func Compare(float, quant *graph.Model, src *calibdata.Source, opts Options) (*R
 		return nil, fmt.Errorf("quantized model: %v", err)
 	}
 	run := newSampleRun(float, acts, layers, opts.Threads)
-	fSess, err := runtime.NewSession(float, runtime.Options{Threads: opts.Threads, Observer: run.observe})
+	observe := run.observe
+	var hist *histCollector
+	rerun := false // the FP32 run of the first sample again, for the histograms
+	if opts.Histograms > 0 {
+		if hist, err = newHistCollector(acts, opts.Histograms, opts.HistogramOptions); err != nil {
+			return nil, err
+		}
+		observe = func(v *graph.Value, t *runtime.Tensor) {
+			if !rerun {
+				run.observe(v, t)
+			}
+			if v.Graph == float.Graph {
+				hist.observe(v.Name, t)
+			}
+		}
+	}
+	fSess, err := runtime.NewSession(float, runtime.Options{Threads: opts.Threads, Observer: observe})
 	if err != nil {
 		return nil, fmt.Errorf("float model: %v", err)
 	}
@@ -116,6 +138,9 @@ func Compare(float, quant *graph.Model, src *calibdata.Source, opts Options) (*R
 		for _, in := range float.Graph.RealInputs() {
 			if t := sample[in.Name]; t != nil {
 				run.observeName(in.Name, t, false)
+				if hist != nil {
+					hist.observe(in.Name, t)
+				}
 			}
 		}
 		fOuts, err := fSess.Run(sample)
@@ -127,6 +152,9 @@ func Compare(float, quant *graph.Model, src *calibdata.Source, opts Options) (*R
 		}
 		outs.add(fOuts, qOuts)
 		run.finish()
+		if hist != nil {
+			hist.endSample()
+		}
 	}
 
 	r := &Report{
@@ -197,6 +225,25 @@ func Compare(float, quant *graph.Model, src *calibdata.Source, opts Options) (*R
 		if l.Exclude != "" && harmKey(l) > 0 {
 			r.ExcludeNode = append(r.ExcludeNode, l.Exclude)
 		}
+	}
+	if hist != nil {
+		chosen := hist.choose(r.Activations)
+		if len(chosen) > 0 {
+			rerun = true
+			sample, err := src.Sample(0)
+			if err != nil {
+				return nil, fmt.Errorf("sample %s: %v", names[0], err)
+			}
+			for _, in := range float.Graph.RealInputs() {
+				if t := sample[in.Name]; t != nil {
+					hist.observe(in.Name, t)
+				}
+			}
+			if _, err := fSess.Run(sample); err != nil {
+				return nil, fmt.Errorf("sample %s: float model: %v", names[0], err)
+			}
+		}
+		r.Histograms = hist.report(chosen)
 	}
 	r.ActivationsSkipped = nonNil(actSkips)
 	r.LayersSkipped = nonNil(layerSkips)

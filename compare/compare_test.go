@@ -3,6 +3,7 @@ package compare
 import (
 	"bytes"
 	"flag"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -16,6 +17,10 @@ import (
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+// htmlWriter renders the HTML report; html_test.go sets it (the report
+// package imports compare, so only the external test package can).
+var htmlWriter func(w io.Writer, r *Report, float, quant *graph.Model) error
 
 // convnet returns the testmodels classifier, its poorly quantized form and
 // synthetic samples.
@@ -185,7 +190,9 @@ func TestEscapeGlob(t *testing.T) {
 
 // BenchmarkCompare times Compare on a shared model against running both
 // models on the same samples (sub-benchmark "both"); the ratio of their
-// times is compare's overhead (target below 2).
+// times is compare's overhead (target below 2). Sub-benchmark "html"
+// adds the histograms and the HTML page of the report package (same
+// target).
 func BenchmarkCompare(b *testing.B) {
 	name := envOr("COMPARE_BENCH_MODEL", "yunet_n_320")
 	m, src := sharedModel(b, name)
@@ -207,6 +214,22 @@ func BenchmarkCompare(b *testing.B) {
 	b.Run("compare", func(b *testing.B) {
 		for b.Loop() {
 			if _, err := Compare(m, q, src, Options{Integer: true}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	// The HTML report: compare with the worst activations' histograms,
+	// then the page.
+	b.Run("html", func(b *testing.B) {
+		if htmlWriter == nil {
+			b.Skip("no HTML writer")
+		}
+		for b.Loop() {
+			r, err := Compare(m, q, src, Options{Integer: true, Histograms: 6})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := htmlWriter(io.Discard, r, m, q); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -253,4 +276,58 @@ func runBoth(m, q *graph.Model, src *calibdata.Source) error {
 
 func runtimeSession(m *graph.Model) (*runtime.Session, error) {
 	return runtime.NewSession(m, runtime.Options{})
+}
+
+// TestHistograms: the histograms are those of the worst activations,
+// lowest SQNR first, count every value of every sample, and carry each
+// method's range inside the observed extremes; asking for none changes
+// nothing else in the report.
+func TestHistograms(t *testing.T) {
+	m, q, src := convnet(t)
+	plain, err := Compare(m, q, src, Options{Threads: 1, Integer: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Compare(m, q, src, Options{Threads: 1, Integer: true, Histograms: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var a, b bytes.Buffer
+	if err := plain.WriteJSON(&a); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.WriteJSON(&b); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(a.Bytes(), b.Bytes()) {
+		t.Error("the histograms changed the JSON report")
+	}
+	if len(plain.Histograms) != 0 {
+		t.Errorf("%d histograms without asking", len(plain.Histograms))
+	}
+	want := min(2, len(r.Activations))
+	if len(r.Histograms) != want {
+		t.Fatalf("%d histograms, want %d", len(r.Histograms), want)
+	}
+	worst := worstActivations(r.Activations)
+	for i, h := range r.Histograms {
+		if h.Name != worst[i].Name {
+			t.Errorf("histogram %d is of %s, want the %d-th worst %s", i, h.Name, i+1, worst[i].Name)
+		}
+		var n uint64
+		for _, c := range h.Counts {
+			n += c
+		}
+		if int64(n) != worst[i].Elements {
+			t.Errorf("%s: %d values counted, %d compared", h.Name, n, worst[i].Elements)
+		}
+		if len(h.Methods) != len(HistogramMethods) {
+			t.Errorf("%s: %d method ranges", h.Name, len(h.Methods))
+		}
+		for _, mr := range h.Methods {
+			if mr.Lo < h.Min || mr.Hi > h.Max || mr.Lo > mr.Hi {
+				t.Errorf("%s: %s range [%g, %g] outside the extremes [%g, %g]", h.Name, mr.Method, mr.Lo, mr.Hi, h.Min, h.Max)
+			}
+		}
+	}
 }

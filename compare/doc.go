@@ -59,6 +59,20 @@
 // ran; the quantized run keeps only one sample's 8-bit codes. Memory does
 // not grow with the number of samples.
 //
+// # Histograms
+//
+// With Options.Histograms = k, Report.Histograms holds the FP32 value
+// histograms (calib's histogram observer, HistogramOptions) of the k
+// activations with the lowest SQNR, each with the range every method of
+// HistogramMethods picks on its counts. The worst are only known at the
+// end, and counting every activation costs nearly a run, so nothing is
+// counted on the first sample; from the second on only the candidates
+// are, the k+2 of lowest SQNR after the first sample; at the end the k
+// worst of them (a worst activation outside them is passed over for the
+// next) count the first sample in one more FP32 run of it alone.
+// Each histogram holds Options.Bins counts whatever the samples. The
+// histograms are for the HTML report (package report), not the JSON.
+//
 // Top-1 rule: an output counts as a score vector when it is float32 in
 // both models with equal shapes, of rank >= 1, with a last axis of two or
 // more. Every vector along the last axis is one decision; top1.agree

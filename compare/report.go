@@ -42,6 +42,10 @@ type Report struct {
 	// ExcludeNode are --exclude-node patterns for the most harmful layers,
 	// most harmful first.
 	ExcludeNode []string `json:"exclude_node"`
+
+	// Histograms are the FP32 value histograms of the worst activations
+	// when Options.Histograms asks for them; not part of the JSON.
+	Histograms []Histogram `json:"-"`
 }
 
 // OutputStat compares one graph output over all samples.

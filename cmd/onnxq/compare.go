@@ -11,6 +11,7 @@ import (
 	"github.com/onnxq/onnxq/graph"
 	"github.com/onnxq/onnxq/internal/calibdata"
 	"github.com/onnxq/onnxq/internal/tensorio"
+	"github.com/onnxq/onnxq/report"
 	"github.com/spf13/pflag"
 )
 
@@ -19,6 +20,7 @@ type compareConfig struct {
 	Float, Quant string
 	Data         string
 	JSON         string
+	HTML         string
 	Top          int
 	Samples      int
 	Threads      int
@@ -28,7 +30,7 @@ type compareConfig struct {
 
 var compareCommand = &command{
 	name:    "compare",
-	args:    "FLOAT.onnx QUANT.onnx --data PATH [--json OUT.json] [--top N]",
+	args:    "FLOAT.onnx QUANT.onnx --data PATH [--json OUT.json] [--html OUT.html] [--top N]",
 	summary: "explain a quantized model's accuracy loss per output, activation and layer",
 	doc: `Compare runs FLOAT (the FP32 model) and QUANT (its quantized form, as
 onnxq writes it) on the samples of --data (the forms --calib takes) and
@@ -50,12 +52,18 @@ prints:
 Tensors are matched by name; one that FLOAT lacks, or holds with another
 shape, is skipped and counted, never compared. --json writes the full
 report (schema in the compare package's documentation, with a
-schema_version field). --top bounds the printed rows, not the JSON.
+schema_version field). --html writes a self-contained HTML report (no
+script, no external file or URL): the outputs, the layers by harm and the
+activations' SQNR as charts, histograms of the worst activations' FP32
+values with the ranges each calibration method picks, the per-channel
+weight ranges of the most harmful layers, sizes and INT8 MAC coverage.
+--top bounds the printed rows, not the JSON or HTML.
 With --integer (the default) QUANT runs as 'onnxq run' executes it.`,
 	setup: func(fs *pflag.FlagSet) func(*cli, []string) error {
 		cfg := &compareConfig{}
 		fs.StringVar(&cfg.Data, "data", "", "sample inputs: a folder or file (`PATH`)")
 		fs.StringVar(&cfg.JSON, "json", "", "write the full report as JSON to `FILE`")
+		fs.StringVar(&cfg.HTML, "html", "", "write a self-contained HTML report with charts to `FILE`")
 		fs.IntVar(&cfg.Top, "top", 10, "print the `N` worst activations and layers (0: all)")
 		fs.IntVar(&cfg.Exclusions, "exclusions", compare.DefaultExclusions, "suggest `N` layers to exclude")
 		fs.IntVar(&cfg.Samples, "samples", 0, "run at most `N` samples (default: all)")
@@ -99,12 +107,22 @@ func (c *cli) compare(cfg *compareConfig) error {
 	if exclusions == 0 {
 		exclusions = -1 // none
 	}
-	r, err := compare.Compare(fm, qm, src, compare.Options{
+	opts := compare.Options{
 		Threads: cfg.Threads, Integer: cfg.Integer, Samples: cfg.Samples, Exclusions: exclusions,
 		FloatName: cfg.Float, QuantName: cfg.Quant,
-	})
+	}
+	if cfg.HTML != "" {
+		opts.Histograms = report.DefaultHistograms
+	}
+	r, err := compare.Compare(fm, qm, src, opts)
 	if err != nil {
 		return err
+	}
+	if cfg.HTML != "" {
+		in := report.Input{Compare: r, Float: fm, Quant: qm, FloatFile: cfg.Float, QuantFile: cfg.Quant, FloatSize: fileSize(cfg.Float), QuantSize: fileSize(cfg.Quant)}
+		if err := report.WriteFile(cfg.HTML, in); err != nil {
+			return fmt.Errorf("--html: %v", plainError(err))
+		}
 	}
 	if cfg.JSON != "" {
 		if err := tensorio.WriteAtomic(cfg.JSON, func(w io.Writer) error { return r.WriteJSON(w) }); err != nil {

@@ -37,6 +37,31 @@ func TestCompare(t *testing.T) {
 	if r := onnxq(t, dir, model, "-o", q, "--calib", data, "--per-channel=false", "--method", "minmax"); r.code != 0 {
 		t.Fatalf("quantize: %s", r.stderr)
 	}
+	// --report and --html write the HTML page, the same bytes for the
+	// same comparison.
+	page := filepath.Join(dir, "q.html")
+	if r := onnxq(t, dir, model, "-o", q, "--calib", data, "--per-channel=false", "--method", "minmax", "--report", page); r.code != 0 || !strings.Contains(r.stdout, "report     "+page) {
+		t.Fatalf("quantize --report: exit %d: %s\n%s", r.code, r.stderr, r.stdout)
+	}
+	html1 := filepath.Join(dir, "a.html")
+	html2 := filepath.Join(dir, "b.html")
+	for _, h := range []string{html1, html2} {
+		if r := onnxq(t, dir, "compare", model, q, "--data", data, "--html", h); r.code != 0 {
+			t.Fatalf("compare --html: exit %d: %s", r.code, r.stderr)
+		}
+	}
+	for _, h := range []string{page, html1} {
+		b, err := os.ReadFile(h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := strings.Count(string(b), `<svg class="chart"`); n < 4 || !strings.Contains(string(b), `id="histograms"`) {
+			t.Errorf("%s: %d charts, or no histogram section", h, n)
+		}
+	}
+	if a, b := must(os.ReadFile(html1)), must(os.ReadFile(html2)); string(a) != string(b) {
+		t.Error("two compare --html runs wrote different pages")
+	}
 	out := filepath.Join(dir, "report.json")
 	r := onnxq(t, dir, "compare", model, q, "--data", data, "--json", out, "--top", "1", "--threads", "1")
 	if r.code != 0 {

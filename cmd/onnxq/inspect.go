@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/onnxq/onnxq/graph"
+	"github.com/onnxq/onnxq/internal/macs"
 	"github.com/spf13/pflag"
 )
 
@@ -215,20 +216,8 @@ type QDQReport struct {
 	Total      int            `json:"total"`
 }
 
-// CoverageReport is the INT8 MAC coverage: the MACs of Conv,
-// ConvTranspose, Gemm and MatMul nodes that form complete Q/DQ units
-// (see qdqUnit), against the MACs of all of them. Nodes with unknown
-// shapes count in WeightedNodes and Units but add no MACs.
-type CoverageReport struct {
-	CoveredMACs int64 `json:"covered_macs"`
-	TotalMACs   int64 `json:"total_macs"`
-	// Share is CoveredMACs/TotalMACs, 0 when there are no MACs.
-	Share float64 `json:"share"`
-	// Units counts the weighted nodes in complete Q/DQ units,
-	// WeightedNodes all weighted nodes.
-	Units         int `json:"units"`
-	WeightedNodes int `json:"weighted_nodes"`
-}
+// CoverageReport is the INT8 MAC coverage (see package internal/macs).
+type CoverageReport = macs.Coverage
 
 // SubgraphReport is one graph held in a node attribute.
 type SubgraphReport struct {
@@ -311,7 +300,7 @@ func Inspect(m *graph.Model) (*Report, error) {
 	}
 	g.Walk(func(g *graph.Graph) {
 		for _, n := range g.Nodes {
-			macs, ok, counted := nodeMACs(n)
+			count, ok, counted := macs.NodeMACs(n)
 			if !counted {
 				continue
 			}
@@ -321,127 +310,12 @@ func Inspect(m *graph.Model) (*Report, error) {
 				r.MACs.UnknownByOp[key]++
 				continue
 			}
-			r.MACs.ByOp[key] += macs
-			r.MACs.Total += macs
+			r.MACs.ByOp[key] += count
+			r.MACs.Total += count
 		}
 	})
-	r.Coverage = int8Coverage(g)
+	r.Coverage = macs.Int8Coverage(g)
 	return r, nil
-}
-
-// coverageOps are the weighted op types of the coverage figure.
-var coverageOps = map[string]bool{"Conv": true, "ConvTranspose": true, "Gemm": true, "MatMul": true}
-
-// int8Coverage sums the MACs of the weighted nodes of g and its subgraphs,
-// and of those that are complete Q/DQ units. It reads the shapes that
-// shape inference left on the values.
-func int8Coverage(g *graph.Graph) CoverageReport {
-	var c CoverageReport
-	g.Walk(func(g *graph.Graph) {
-		for _, n := range g.Nodes {
-			if !coverageOps[n.OpType] || (n.Domain != "" && n.Domain != "ai.onnx") {
-				continue
-			}
-			c.WeightedNodes++
-			unit := qdqUnit(n)
-			if unit {
-				c.Units++
-			}
-			macs, ok, _ := nodeMACs(n)
-			if !ok {
-				continue
-			}
-			c.TotalMACs += macs
-			if unit {
-				c.CoveredMACs += macs
-			}
-		}
-	})
-	if c.TotalMACs > 0 {
-		c.Share = float64(c.CoveredMACs) / float64(c.TotalMACs)
-	}
-	return c
-}
-
-// qdqUnit tells whether the weighted node n is a complete Q/DQ unit, the
-// pattern ONNX Runtime's QDQ transformer fuses into an integer kernel:
-//   - its data and weight inputs come from DequantizeLinear nodes of 8-bit
-//     integers;
-//   - its bias (Conv, ConvTranspose, Gemm input 2) is absent or comes from
-//     a DequantizeLinear of an int32 constant;
-//   - its output feeds only QuantizeLinear nodes, a graph output
-//     counting as a float consumer (QLinearConv, QLinearMatMul, QGemm with quantized output).
-//     Gemm and MatMul may instead feed no QuantizeLinear at all: ONNX
-//     Runtime then runs QGemm with a float output or MatMulIntegerToFloat,
-//     integer kernels too. An output read both by a QuantizeLinear and by
-//     a float consumer is no unit: the fusion needs every consumer to agree.
-func qdqUnit(n *graph.Node) bool {
-	if len(n.Inputs) < 2 || len(n.Outputs) != 1 || n.Outputs[0] == nil {
-		return false
-	}
-	for i, in := range n.Inputs {
-		switch {
-		case i < 2:
-			if !fromDQ(in, graph.Int8, graph.Uint8) {
-				return false
-			}
-		case i == 2 && n.OpType != "MatMul":
-			if in != nil && !(fromDQ(in, graph.Int32) && isConstant(in.Producer.Input(0))) {
-				return false
-			}
-		default:
-			return false
-		}
-	}
-	out := n.Outputs[0]
-	toQ, toFloat := 0, 0
-	// A graph output is read as float.
-	for _, o := range n.Graph.Outputs {
-		if o == out {
-			toFloat++
-		}
-	}
-	for _, c := range out.Consumers {
-		if c.OpType == "QuantizeLinear" && (c.Domain == "" || c.Domain == "ai.onnx") {
-			toQ++
-		} else {
-			toFloat++
-		}
-	}
-	switch n.OpType {
-	case "Gemm", "MatMul":
-		return toQ == 0 || toFloat == 0
-	}
-	return toQ > 0 && toFloat == 0
-}
-
-// fromDQ tells whether v is the output of a default-domain
-// DequantizeLinear whose quantized input has one of the types (or a type
-// that is not known).
-func fromDQ(v *graph.Value, types ...graph.DType) bool {
-	if v == nil || v.Producer == nil || v.Producer.OpType != "DequantizeLinear" {
-		return false
-	}
-	p := v.Producer
-	if p.Domain != "" && p.Domain != "ai.onnx" {
-		return false
-	}
-	q := p.Input(0)
-	if q == nil {
-		return false
-	}
-	return !q.DType.Known() || slices.Contains(types, q.DType)
-}
-
-// isConstant tells whether v is an initializer or a Constant node's output.
-func isConstant(v *graph.Value) bool {
-	if v == nil {
-		return false
-	}
-	if v.Const != nil {
-		return true
-	}
-	return v.Producer != nil && v.Producer.OpType == "Constant"
 }
 
 // domainName names the default domain "ai.onnx", whichever way the file
@@ -569,188 +443,6 @@ func countParameters(m *graph.Model) ParameterReport {
 		}
 	})
 	return p
-}
-
-// nodeMACs returns the multiply-accumulates of one node. counted is false
-// for op types that are not counted; ok is false when a shape needed is
-// not known (or the count overflows).
-func nodeMACs(n *graph.Node) (macs int64, ok, counted bool) {
-	if n.Domain != "" && n.Domain != "ai.onnx" {
-		return 0, false, false
-	}
-	// Input positions of the data and weight operands.
-	switch n.OpType {
-	case "Conv":
-		macs, ok = convMACs(n, 0, 1)
-	case "ConvInteger":
-		macs, ok = convMACs(n, 0, 1)
-	case "QLinearConv":
-		macs, ok = convMACs(n, 0, 3)
-	case "ConvTranspose":
-		macs, ok = convTransposeMACs(n)
-	case "Gemm":
-		macs, ok = gemmMACs(n)
-	case "MatMul", "MatMulInteger":
-		macs, ok = matMulMACs(n.Input(0), n.Input(1))
-	case "QLinearMatMul":
-		macs, ok = matMulMACs(n.Input(0), n.Input(3))
-	default:
-		return 0, false, false
-	}
-	return macs, ok, true
-}
-
-// knownSizes returns the sizes of v's shape when all are known.
-func knownSizes(v *graph.Value) ([]int64, bool) {
-	if v == nil || !v.Shape.Known() {
-		return nil, false
-	}
-	return v.Shape.Sizes(), true
-}
-
-// convMACs is N·Cout·prod(output spatial) · (Cin/group)·prod(kernel):
-// every output element sums over one kernel window of its group's input
-// channels, which is exactly the product of Y's shape and W's shape
-// without its first (Cout) axis.
-func convMACs(n *graph.Node, x, w int) (int64, bool) {
-	if len(n.Outputs) == 0 {
-		return 0, false
-	}
-	y, ok := knownSizes(n.Outputs[0])
-	if !ok || len(y) < 2 {
-		return 0, false
-	}
-	perOutput, ok := convWindow(n, x, w)
-	if !ok {
-		return 0, false
-	}
-	out, ok := mulChecked(y...)
-	if !ok {
-		return 0, false
-	}
-	return mulChecked(out, perOutput)
-}
-
-// convWindow is (Cin/group)·prod(kernel), from W's shape or, when W has
-// no known shape, from X's channels, group and kernel_shape.
-func convWindow(n *graph.Node, x, w int) (int64, bool) {
-	if ws, ok := knownSizes(n.Input(w)); ok && len(ws) >= 2 {
-		return mulChecked(ws[1:]...)
-	}
-	xs, ok := knownSizes(n.Input(x))
-	kernel := n.AttrInts("kernel_shape")
-	group := n.AttrInt("group", 1)
-	if !ok || len(xs) < 2 || kernel == nil || group <= 0 || xs[1]%group != 0 {
-		return 0, false
-	}
-	return mulChecked(append([]int64{xs[1] / group}, kernel...)...)
-}
-
-// convTransposeMACs is N·Cin·prod(input spatial) · (Cout/group)·prod(kernel):
-// every input element is scattered through one kernel into its group's
-// output channels; W is [Cin, Cout/group, kernel...].
-func convTransposeMACs(n *graph.Node) (int64, bool) {
-	xs, ok := knownSizes(n.Input(0))
-	if !ok || len(xs) < 2 {
-		return 0, false
-	}
-	var window int64
-	if ws, ok := knownSizes(n.Input(1)); ok && len(ws) >= 2 {
-		if window, ok = mulChecked(ws[1:]...); !ok {
-			return 0, false
-		}
-	} else {
-		// Without W's shape, Cout comes from the output and the kernel
-		// from the attribute.
-		ys, ok := knownSizes(firstOutput(n))
-		kernel := n.AttrInts("kernel_shape")
-		group := n.AttrInt("group", 1)
-		if !ok || len(ys) < 2 || kernel == nil || group <= 0 || ys[1]%group != 0 {
-			return 0, false
-		}
-		if window, ok = mulChecked(append([]int64{ys[1] / group}, kernel...)...); !ok {
-			return 0, false
-		}
-	}
-	in, ok := mulChecked(xs...)
-	if !ok {
-		return 0, false
-	}
-	return mulChecked(in, window)
-}
-
-func firstOutput(n *graph.Node) *graph.Value {
-	if len(n.Outputs) == 0 {
-		return nil
-	}
-	return n.Outputs[0]
-}
-
-// gemmMACs is M·N·K, with A [M,K] and B [K,N] after transA/transB.
-func gemmMACs(n *graph.Node) (int64, bool) {
-	a, ok := knownSizes(n.Input(0))
-	if !ok || len(a) != 2 {
-		return 0, false
-	}
-	b, ok := knownSizes(n.Input(1))
-	if !ok || len(b) != 2 {
-		return 0, false
-	}
-	m, k := a[0], a[1]
-	if n.AttrInt("transA", 0) != 0 {
-		m, k = k, m
-	}
-	nn := b[1]
-	if n.AttrInt("transB", 0) != 0 {
-		nn = b[0]
-	}
-	return mulChecked(m, nn, k)
-}
-
-// matMulMACs is batch·M·N·K for numpy-style matrix products: a 1-D
-// operand is a vector (M or N is 1), and the batch dimensions in front of
-// the last two broadcast against each other.
-func matMulMACs(av, bv *graph.Value) (int64, bool) {
-	a, ok := knownSizes(av)
-	if !ok || len(a) == 0 {
-		return 0, false
-	}
-	b, ok := knownSizes(bv)
-	if !ok || len(b) == 0 {
-		return 0, false
-	}
-	if len(a) == 1 {
-		a = []int64{1, a[0]}
-	}
-	if len(b) == 1 {
-		b = []int64{b[0], 1}
-	}
-	m, k, nn := a[len(a)-2], a[len(a)-1], b[len(b)-1]
-	if b[len(b)-2] != k {
-		return 0, false
-	}
-	batchA, batchB := a[:len(a)-2], b[:len(b)-2]
-	batch := int64(1)
-	for i := 1; i <= max(len(batchA), len(batchB)); i++ {
-		da, db := int64(1), int64(1)
-		if i <= len(batchA) {
-			da = batchA[len(batchA)-i]
-		}
-		if i <= len(batchB) {
-			db = batchB[len(batchB)-i]
-		}
-		d := max(da, db)
-		if da != db && da != 1 && db != 1 {
-			return 0, false
-		}
-		if da == 0 || db == 0 {
-			d = 0
-		}
-		if batch, ok = mulChecked(batch, d); !ok {
-			return 0, false
-		}
-	}
-	return mulChecked(batch, m, nn, k)
 }
 
 // opCount is one row of the op histogram.

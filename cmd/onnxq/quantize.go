@@ -24,12 +24,14 @@ import (
 	"time"
 
 	"github.com/onnxq/onnxq/calib"
+	"github.com/onnxq/onnxq/compare"
 	"github.com/onnxq/onnxq/graph"
 	"github.com/onnxq/onnxq/internal/calibdata"
 	"github.com/onnxq/onnxq/lower"
 	"github.com/onnxq/onnxq/passes"
 	"github.com/onnxq/onnxq/qdq"
 	"github.com/onnxq/onnxq/quant"
+	"github.com/onnxq/onnxq/report"
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
@@ -58,6 +60,8 @@ type quantizeConfig struct {
 	EvalAll bool
 	Config  string
 	Opset   int64
+	// Report names the HTML accuracy report to write (--report).
+	Report string
 
 	ActivationType       string
 	WeightType           string
@@ -118,6 +122,12 @@ gives good ranges.
 --eval PATH takes the samples of the closing SQNR summary (same forms as
 --calib), all of them unless --eval-samples caps them; without it the
 summary runs the first --eval-samples calibration samples.
+
+--report FILE.html compares OUT with the FP32 model (as "onnxq compare
+--html" does) on the --eval samples, else the calibration ones (capped by
+--eval-samples when given), and writes a self-contained HTML report:
+outputs, layers by harm, activation histograms with each calibration
+method's range, per-channel weight ranges, sizes and INT8 MAC coverage.
 
 --config FILE.json adjusts single tensors, by value or initializer name:
   {"tensors": {
@@ -184,6 +194,7 @@ model's opset, or below what the options need, is an error.`,
 		fs.StringVar(&cfg.LoadCalib, "load-calib", "", "merge statistics saved by --save-calib from `FILE` (repeat runs to combine)")
 		fs.IntVar(&cfg.Threads, "threads", 0, "threads for calibration runs (default: all cores; results do not depend on it)")
 		fs.IntVar(&cfg.EvalMax, "eval-samples", 8, "samples the closing SQNR summary runs (0 skips it; default with --eval: all)")
+		fs.StringVar(&cfg.Report, "report", "", "after writing OUT, compare it with the FP32 model on the --eval (else calibration) samples and write an HTML accuracy report to `FILE`")
 		fs.StringVar(&cfg.Eval, "eval", "", "samples for the closing SQNR summary, instead of the calibration ones (`PATH`, as --calib)")
 		fs.StringVar(&cfg.Config, "config", "", "per-tensor overrides, a JSON `FILE`: {\"tensors\": {NAME: {\"min\": A, \"max\": B} or {\"fp32\": true} or {\"per_tensor\": true}}}")
 		fs.Int64Var(&cfg.Opset, "opset", 0, "the lowest default-domain opset `N` OUT imports (never lowered)")
@@ -534,7 +545,13 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 	if err := graph.Save(m, cfg.Out, graph.SaveOptions{}); err != nil {
 		return fmt.Errorf("writing %s: %v", cfg.Out, plainError(err))
 	}
-	if err := c.summary(cfg, report, bias, fallback, tune, lowered, sizeBefore, fp32, m, eval); err != nil {
+	reportLine := ""
+	if cfg.Report != "" {
+		if reportLine, err = c.writeReport(cfg, fp32, eval, qcfg.CalibOptions); err != nil {
+			return fmt.Errorf("--report: %v", err)
+		}
+	}
+	if err := c.summary(cfg, report, bias, fallback, tune, lowered, sizeBefore, fp32, m, eval, reportLine); err != nil {
 		return err
 	}
 	if cfg.RequireTarget && tune != nil && !tune.Met {
@@ -832,7 +849,7 @@ func saveCalib(coll *calib.Collection, path string) error {
 // summary prints what the quantize pass did and, on up to EvalMax
 // samples of src (the --eval ones when given; all of them with EvalAll),
 // the SQNR of every output of the quantized model against FP32.
-func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.BiasReport, fb *quant.FallbackReport, tune *quant.TuneReport, lowered *lower.Report, sizeBefore int64, fp32, q *graph.Model, src *calibdata.Source) error {
+func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.BiasReport, fb *quant.FallbackReport, tune *quant.TuneReport, lowered *lower.Report, sizeBefore int64, fp32, q *graph.Model, src *calibdata.Source, reportLine string) error {
 	w := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(w, "wrote\t%s\n", cfg.Out)
 	after := fileSize(cfg.Out)
@@ -924,7 +941,45 @@ func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.Bi
 			fmt.Fprintf(w, "sqnr\t%s %s dB (%d samples%s, quantized vs FP32 in onnxq's runtime)\n", o.Name, formatDB(o.DB), o.Samples, from)
 		}
 	}
+	if reportLine != "" {
+		fmt.Fprintf(w, "report\t%s\n", reportLine)
+	}
 	return w.Flush()
+}
+
+// writeReport compares the written model (read back from cfg.Out) with
+// fp32, the prepared FP32 graph whose tensors the ranges were measured
+// on, on src, and writes the HTML report; it returns the summary line.
+func (c *cli) writeReport(cfg *quantizeConfig, fp32 *graph.Model, src *calibdata.Source, opts calib.Options) (string, error) {
+	if src == nil || src.Len() == 0 {
+		return "", errors.New("no samples to compare on")
+	}
+	q, err := graph.Load(cfg.Out)
+	if err != nil {
+		return "", err
+	}
+	n := 0
+	if cfg.EvalSamplesSet && cfg.EvalMax > 0 {
+		n = cfg.EvalMax
+	}
+	r, err := compare.Compare(fp32, q, src, compare.Options{
+		Threads: cfg.Threads, Integer: true, Samples: n, FloatName: cfg.Model, QuantName: cfg.Out,
+		Histograms: report.DefaultHistograms, HistogramOptions: opts,
+	})
+	if err != nil {
+		return "", err
+	}
+	in := report.Input{Compare: r, Float: fp32, Quant: q, FloatFile: cfg.Model, QuantFile: cfg.Out, FloatSize: fileSize(cfg.Model), QuantSize: fileSize(cfg.Out)}
+	if err := report.WriteFile(cfg.Report, in); err != nil {
+		return "", plainError(err)
+	}
+	worst := math.Inf(1)
+	for _, o := range r.Outputs {
+		if o.Skipped == "" {
+			worst = math.Min(worst, float64(o.SQNRdB))
+		}
+	}
+	return fmt.Sprintf("%s (%d samples; worst output %s dB; %d layers ranked)", cfg.Report, r.Samples, formatDB(worst), len(r.Layers)), nil
 }
 
 // tuneSummary prints what the accuracy-driven search did: the target and

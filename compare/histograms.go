@@ -1,0 +1,153 @@
+// histograms.go gathers, for the HTML report, the FP32 value histograms of
+// the worst quantized activations with calib's histogram observer: fixed
+// memory per tensor, whatever the number of samples.
+package compare
+
+import (
+	"math"
+	"sort"
+
+	"github.com/onnxq/onnxq/calib"
+	"github.com/onnxq/onnxq/runtime"
+)
+
+// Histogram is the FP32 value histogram of one quantized activation over
+// all samples, with the range each calibration method picks on it. It is
+// report material, not part of the JSON schema.
+type Histogram struct {
+	// Name is the activation (the QuantizeLinear's input), Reference the
+	// FLOAT tensor counted (see ActivationStat).
+	Name, Reference string
+	// SQNRdB is the activation's cumulative SQNR.
+	SQNRdB float64
+	// Lo and Hi are the range QUANT's Q/DQ represents.
+	Lo, Hi float64
+	// Signed histograms count x; the others |x| (calib.Options.Signed).
+	Signed bool
+	// Min and Max are the observed extremes of x.
+	Min, Max float32
+	// First is the lower edge of the first bin, Width the bins' width;
+	// Counts run from the first to the last non-empty bin.
+	First, Width float64
+	Counts       []uint64
+	// Methods are the ranges calib's methods pick on these counts, in
+	// HistogramMethods order.
+	Methods []MethodRange
+}
+
+// MethodRange is the range one calibration method picks.
+type MethodRange struct {
+	Method calib.Method
+	Lo, Hi float32
+}
+
+// HistogramMethods are the methods whose ranges a Histogram holds.
+var HistogramMethods = []calib.Method{calib.MinMax, calib.Percentile, calib.Entropy, calib.MSE}
+
+// histCollector counts the FP32 values of activations. The worst ones are
+// only known at the end, and counting every activation of every sample
+// costs about as much as a run, so nothing is counted on the first
+// sample; after it the candidates (the activations of lowest SQNR so far)
+// are counted on the others, and at the end the FP32 model runs the first
+// sample again for the chosen ones only.
+type histCollector struct {
+	k       int
+	opts    calib.Options
+	acts    []*activation
+	obs     map[string]*calib.HistogramObserver // by reference name
+	samples int
+}
+
+func newHistCollector(acts []*activation, k int, opts calib.Options) (*histCollector, error) {
+	// Options are checked now, not after the runs.
+	if _, err := calib.NewMSE(opts); err != nil {
+		return nil, err
+	}
+	return &histCollector{k: k, opts: opts, acts: acts, obs: map[string]*calib.HistogramObserver{}}, nil
+}
+
+// observe counts FLOAT's tensor name when it is a candidate's reference.
+func (h *histCollector) observe(name string, t *runtime.Tensor) {
+	if o := h.obs[name]; o != nil {
+		if f := t.F32(); f != nil {
+			o.Observe(f)
+		}
+	}
+}
+
+// endSample picks the candidates after the first sample: the k+2 of
+// lowest SQNR.
+func (h *histCollector) endSample() {
+	h.samples++
+	if h.samples != 1 {
+		return
+	}
+	order := append([]*activation(nil), h.acts...)
+	sort.SliceStable(order, func(i, j int) bool { return nsrKey(order[i]) > nsrKey(order[j]) })
+	for _, a := range order {
+		if len(h.obs) >= h.k+2 {
+			break
+		}
+		if a.bad == "" && h.obs[a.ref] == nil {
+			h.obs[a.ref], _ = calib.NewMSE(h.opts)
+		}
+	}
+}
+
+// choose keeps the observers of the k worst activations of stats that are
+// candidates, and returns them in that order: the first sample's values
+// are to be added to them (a rerun of it) before report.
+func (h *histCollector) choose(stats []ActivationStat) []ActivationStat {
+	var out []ActivationStat
+	keep := map[string]bool{}
+	for _, a := range worstActivations(stats) {
+		if len(out) >= h.k {
+			break
+		}
+		if h.obs[a.Reference] == nil || keep[a.Reference] {
+			continue
+		}
+		keep[a.Reference] = true
+		out = append(out, a)
+	}
+	for ref := range h.obs {
+		if !keep[ref] {
+			delete(h.obs, ref)
+		}
+	}
+	return out
+}
+
+// nsrKey is an activation's noise-to-signal ratio so far; -Inf when it has
+// no signal.
+func nsrKey(a *activation) float64 {
+	if a.sig == 0 {
+		return math.Inf(-1)
+	}
+	return a.noise / a.sig
+}
+
+// report returns the histograms of the chosen activations.
+func (h *histCollector) report(chosen []ActivationStat) []Histogram {
+	out := []Histogram{}
+	for _, a := range chosen {
+		o := h.obs[a.Reference]
+		if o == nil || o.Stats().Values == 0 {
+			continue
+		}
+		first, width, counts := o.Bins()
+		mn, mx := o.Extremes()
+		hg := Histogram{
+			Name: a.Name, Reference: a.Reference, SQNRdB: float64(a.SQNRdB), Lo: float64(a.Lo), Hi: float64(a.Hi),
+			Signed: o.Options().Signed, Min: mn, Max: mx, First: first, Width: width, Counts: counts,
+		}
+		for _, m := range HistogramMethods {
+			lo, hi, err := o.RangeOf(m)
+			if err == nil {
+				hg.Methods = append(hg.Methods, MethodRange{Method: m, Lo: lo, Hi: hi})
+			}
+		}
+		out = append(out, hg)
+	}
+	return out
+}

@@ -1,0 +1,87 @@
+package macs
+
+import (
+	"testing"
+
+	"github.com/onnxq/onnxq/graph"
+)
+
+// TestQDQUnit checks the unit rule on hand-built graphs: the consumers of
+// a Conv's output and the type of its bias decide.
+func TestQDQUnit(t *testing.T) {
+	build := func(biasType graph.DType, consumers ...string) *graph.Node {
+		b := graph.NewBuilder(17)
+		one := b.Const(graph.FromFloat32s("s", nil, []float32{1}))
+		x := b.Op("DequantizeLinear", b.Input("xq", graph.Uint8, 1, 1, 4, 4), one)
+		w := b.Op("DequantizeLinear", b.Input("wq", graph.Int8, 2, 1, 3, 3), one)
+		bias := b.Op("DequantizeLinear", b.Const(graph.NewTensor("bq", biasType, []int64{2}, make([]byte, 2*biasType.Bits()/8))), one)
+		y := b.Op("Conv", x, w, bias)
+		for _, op := range consumers {
+			switch op {
+			case "Q":
+				b.Output(b.Op("QuantizeLinear", y, one))
+			case "Relu":
+				b.Output(b.Op("Relu", y))
+			case "out":
+				b.Output(y)
+			}
+		}
+		return y.Producer
+	}
+	cases := []struct {
+		bias      graph.DType
+		consumers []string
+		want      bool
+	}{
+		{graph.Int32, []string{"Q"}, true},
+		{graph.Int32, []string{"Q", "Q"}, true},
+		{graph.Int32, []string{"Q", "Relu"}, false},
+		{graph.Int32, []string{"out"}, false},
+		{graph.Int32, []string{"Q", "out"}, false},
+		{graph.Int8, []string{"Q"}, false},
+	}
+	// A bias read from a graph input is no constant.
+	b := graph.NewBuilder(17)
+	one := b.Const(graph.FromFloat32s("s", nil, []float32{1}))
+	x := b.Op("DequantizeLinear", b.Input("xq", graph.Uint8, 1, 1, 4, 4), one)
+	w := b.Op("DequantizeLinear", b.Input("wq", graph.Int8, 2, 1, 3, 3), one)
+	bias := b.Op("DequantizeLinear", b.Input("bq", graph.Int32, 2), one)
+	y := b.Op("Conv", x, w, bias)
+	b.Output(b.Op("QuantizeLinear", y, one))
+	if QDQUnit(y.Producer) {
+		t.Error("a bias from a graph input makes a unit")
+	}
+	for _, c := range cases {
+		if got := QDQUnit(build(c.bias, c.consumers...)); got != c.want {
+			t.Errorf("bias %v, consumers %v: unit %v, want %v", c.bias, c.consumers, got, c.want)
+		}
+	}
+}
+
+// TestMatMulBroadcast checks the batch broadcast and the shapes that
+// leave the count unknown.
+func TestMatMulBroadcast(t *testing.T) {
+	v := func(dims ...int64) *graph.Value { return &graph.Value{Shape: graph.Fixed(dims...)} }
+	cases := []struct {
+		a, b *graph.Value
+		want int64
+		ok   bool
+	}{
+		{v(3, 4), v(4, 5), 3 * 4 * 5, true},
+		{v(7, 3, 4), v(4, 5), 7 * 3 * 4 * 5, true},
+		{v(3, 4), v(2, 7, 4, 5), 14 * 3 * 4 * 5, true},
+		{v(2, 1, 3, 4), v(1, 6, 4, 5), 12 * 3 * 4 * 5, true},
+		{v(0, 3, 4), v(4, 5), 0, true},
+		{v(4), v(4), 4, true},
+		{v(2, 3, 4), v(3, 4, 5), 0, false}, // batch 2 vs 3
+		{v(3, 4), v(5, 6), 0, false},       // inner dims differ
+		{v(), v(4), 0, false},              // scalar operand
+		{&graph.Value{}, v(4, 5), 0, false},
+	}
+	for _, c := range cases {
+		got, ok := matMulMACs(c.a, c.b)
+		if got != c.want || ok != c.ok {
+			t.Errorf("matMulMACs(%v, %v) = %d, %v; want %d, %v", c.a.Shape, c.b.Shape, got, ok, c.want, c.ok)
+		}
+	}
+}
