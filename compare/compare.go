@@ -125,15 +125,19 @@ func Compare(float, quant *graph.Model, src *calibdata.Source, opts Options) (*R
 	}
 	outs := newOutputStats(quant)
 	names := src.Names()
+	// The quantized run of the next sample overlaps the FP32 run and the
+	// comparisons of this one: two streams keep the cores busier than one
+	// stream of kernels split across them. The results, compared in
+	// sample order, do not depend on it.
+	done := make(chan struct{})
+	defer close(done)
+	quantized := quantRuns(src, n, names, qSess, done)
 	for i := range n {
-		sample, err := src.Sample(i)
-		if err != nil {
-			return nil, fmt.Errorf("sample %s: %v", names[i], err)
+		qr := <-quantized
+		if qr.err != nil {
+			return nil, qr.err
 		}
-		qOuts, err := qSess.Run(sample)
-		if err != nil {
-			return nil, fmt.Errorf("sample %s: quantized model: %v", names[i], err)
-		}
+		sample, qOuts := qr.sample, qr.outs
 		run.start(qOuts)
 		for _, in := range float.Graph.RealInputs() {
 			if t := sample[in.Name]; t != nil {
@@ -248,6 +252,40 @@ func Compare(float, quant *graph.Model, src *calibdata.Source, opts Options) (*R
 	r.ActivationsSkipped = nonNil(actSkips)
 	r.LayersSkipped = nonNil(layerSkips)
 	return r, nil
+}
+
+// quantRun is one sample and the quantized model's outputs on it.
+type quantRun struct {
+	sample, outs map[string]*runtime.Tensor
+	err          error
+}
+
+// quantRuns reads the first n samples of src and runs the quantized
+// session on each, one sample ahead of the reader, until done closes.
+// The channel yields them in order and stops after the first error.
+func quantRuns(src *calibdata.Source, n int, names []string, qSess *runtime.Session, done <-chan struct{}) <-chan quantRun {
+	ch := make(chan quantRun, 1)
+	go func() {
+		defer close(ch)
+		for i := range n {
+			var r quantRun
+			r.sample, r.err = src.Sample(i)
+			if r.err != nil {
+				r.err = fmt.Errorf("sample %s: %v", names[i], r.err)
+			} else if r.outs, r.err = qSess.Run(r.sample); r.err != nil {
+				r.err = fmt.Errorf("sample %s: quantized model: %v", names[i], r.err)
+			}
+			select {
+			case ch <- r:
+			case <-done:
+				return
+			}
+			if r.err != nil {
+				return
+			}
+		}
+	}()
+	return ch
 }
 
 func nonNil(s []Skipped) []Skipped {
