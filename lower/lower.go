@@ -76,8 +76,11 @@ func PassWith(opts Options) passes.Pass {
 			if !ok {
 				opset, _ = m.Opset("ai.onnx")
 			}
+			// Shapes are inferred (on a copy, before anything is
+			// rewritten) only when a Requantize's place depends on one
+			// that the model does not declare.
 			var shapes map[string]graph.Shape
-			if opts.Requantize {
+			if opts.Requantize && needsShapes(m, opset) {
 				shapes = inferredShapes(m)
 			}
 			var err error
@@ -143,6 +146,23 @@ const (
 // hardSwishOp names the fused unit in Report.Lowered.
 const hardSwishOp = "ai.onnxq.QLinearConv(HardSwish)"
 
+// needsShapes tells whether a data-movement unit of m with one data
+// input would be requantized and lacks a shape of its input or output.
+func needsShapes(m *graph.Model, opset int64) bool {
+	need := false
+	m.Graph.Walk(func(g *graph.Graph) {
+		for _, n := range g.Nodes {
+			if need || (n.Domain != "" && n.Domain != "ai.onnx") {
+				continue
+			}
+			if u := matchMove(n, opset, true); u != nil && u.requantized() && u.mayRequantizeAfter() {
+				need = !n.Inputs[moveOps[n.OpType]].Shape.Known() || !n.Outputs[0].Shape.Known()
+			}
+		}
+	})
+	return need
+}
+
 // inferredShapes returns the shapes graph.InferShapes finds for m's
 // values, by name, worked out on a copy so that m keeps the types its
 // file declares; nil when m does not copy. They only choose where a
@@ -171,7 +191,7 @@ func inferredShapes(m *graph.Model) map[string]graph.Shape {
 }
 
 // lowerGraph lowers the units of g (not of its subgraphs: Walk visits
-// those); shapes are the inferred shapes of values by name (may be nil).
+// those); shapes are inferred shapes of values by name (may be nil).
 func lowerGraph(g *graph.Graph, rep *Report, opset int64, opts Options, shapes map[string]graph.Shape) error {
 	unreadBefore := map[*graph.Value]bool{}
 	for _, v := range g.Initializers {

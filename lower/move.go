@@ -181,15 +181,12 @@ func matchMove(n *graph.Node, opset int64, requant bool) *moveUnit {
 	return u
 }
 
-// requantizeAfter tells whether u's op, with one data input, makes fewer
-// elements than it reads (both shapes known, from the values or from
-// shapes by name), so that requantizing its output costs less than its
-// input; a MaxPool only without padding or ceil_mode, where no window is
-// empty.
-func (u *moveUnit) requantizeAfter(shapes map[string]graph.Shape) bool {
+// mayRequantizeAfter tells whether u's op could take the requantization
+// of its output instead of its input: one data input, not a Pad (its
+// constant is a byte of the output's type, and negative pads crop), and
+// a MaxPool only without padding or ceil_mode, where no window is empty.
+func (u *moveUnit) mayRequantizeAfter() bool {
 	n := u.node
-	// A Pad's constant is a byte of the output's type (and negative pads
-	// crop, so a Pad may shrink).
 	if moveOps[n.OpType] < 0 || len(u.dqs) != 1 || n.OpType == "Pad" {
 		return false
 	}
@@ -201,6 +198,17 @@ func (u *moveUnit) requantizeAfter(shapes map[string]graph.Shape) bool {
 			return false
 		}
 	}
+	return true
+}
+
+// requantizeAfter tells whether u's op may requantize its output and
+// makes fewer elements than it reads (both shapes known, from the values
+// or from shapes by name), so that the output costs less to requantize.
+func (u *moveUnit) requantizeAfter(shapes map[string]graph.Shape) bool {
+	if !u.mayRequantizeAfter() {
+		return false
+	}
+	n := u.node
 	size := func(v *graph.Value) int64 {
 		if v.Shape.Known() {
 			return v.Shape.NumElements()
