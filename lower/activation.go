@@ -42,11 +42,18 @@ type Options struct {
 	// QLinearConvTranspose, which ONNX lacks (only onnxq's runtime runs
 	// it); with FloatOutputs also those whose output stays float.
 	ConvTranspose bool
+	// Requantize runs the data-movement units whose inputs and output
+	// are quantized with different parameters on the integers too, with
+	// an ai.onnxq Requantize (QuantizeLinear(DequantizeLinear(x)) as a
+	// 256-byte table) on each input quantized otherwise than the output,
+	// or on the output of an op that shrinks its one input (move.go;
+	// only onnxq's runtime runs it).
+	Requantize bool
 }
 
 // Execution are the options of onnxq's own execution form (run, bench,
 // golden, verify): every fusion its runtime runs.
-var Execution = Options{Activations: true, Arithmetic: true, Pooling: true, FloatOutputs: true, ConvTranspose: true}
+var Execution = Options{Activations: true, Arithmetic: true, Pooling: true, FloatOutputs: true, ConvTranspose: true, Requantize: true}
 
 // onnxqDomain is the domain of onnxq's own integer ops.
 const onnxqDomain = "ai.onnxq"

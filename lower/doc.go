@@ -8,5 +8,9 @@
 // quantized tensors (binary.go), average pooling (pool.go:
 // QLinearAveragePool, QLinearGlobalAveragePool) and ConvTranspose
 // (QLinearConvTranspose, Options.ConvTranspose), whose output may stay
-// float as a Conv's may.
+// float as a Conv's may. With Options.Requantize the data-movement units
+// whose inputs and output are quantized differently run on the integers
+// too, each differently quantized input (or a shrinking op's output)
+// passing through ai.onnxq Requantize: QuantizeLinear(DequantizeLinear(x))
+// as a 256-byte table, the float unit's bits (move.go).
 package lower

@@ -17,11 +17,13 @@
 // per-tensor parameters. Anything else stays as it is and runs in float
 // with its DequantizeLinear/QuantizeLinear nodes. Data-movement units
 // (DQ → Reshape/Transpose/Concat… → Q with one set of parameters) run on
-// the integers (move.go). With Options.ConvTranspose a ConvTranspose unit
-// of int8 weights with zero points 0 (per tensor, or per output channel,
-// axis 1, when ungrouped) becomes ai.onnxq QLinearConvTranspose (the same
-// inputs as QLinearConv, ConvTranspose's attributes). DequantizeLinear nodes
-// left without readers are removed. It leaves a graph that Verify accepts,
+// the integers (move.go), and with Options.Requantize also those whose
+// parameters differ, through ai.onnxq Requantize. With
+// Options.ConvTranspose a ConvTranspose unit of int8 weights with zero
+// points 0 (per tensor, or per output channel, axis 1, when ungrouped)
+// becomes ai.onnxq QLinearConvTranspose (the same inputs as QLinearConv,
+// ConvTranspose's attributes). DequantizeLinear nodes left without
+// readers are removed. It leaves a graph that Verify accepts,
 // with the graph's input and output names unchanged.
 package lower
 
@@ -47,6 +49,10 @@ type Report struct {
 	// Moved counts the data-movement units that run on the integers, by
 	// op type.
 	Moved map[string]int
+	// Requantized counts the ai.onnxq Requantize nodes added to
+	// data-movement units whose inputs and output are quantized
+	// differently (Options.Requantize), by the unit's op type.
+	Requantized map[string]int
 	// Kept lists the weighted nodes left in float and why, in graph order.
 	Kept []Kept
 }
@@ -65,23 +71,30 @@ func PassWith(opts Options) passes.Pass {
 		Name: "lower-qdq",
 		Doc:  "rewrite DQ→Conv/MatMul→Q units into QLinearConv/QLinearMatMul",
 		Run: func(m *graph.Model, ctx *passes.Context) (bool, error) {
-			rep := &Report{Lowered: map[string]int{}, Moved: map[string]int{}}
+			rep := &Report{Lowered: map[string]int{}, Moved: map[string]int{}, Requantized: map[string]int{}}
 			opset, ok := m.Opset("")
 			if !ok {
 				opset, _ = m.Opset("ai.onnx")
 			}
+			// Shapes are inferred (on a copy, before anything is
+			// rewritten) only when a Requantize's place depends on one
+			// that the model does not declare.
+			var shapes map[string]graph.Shape
+			if opts.Requantize && needsShapes(m, opset) {
+				shapes = inferredShapes(m)
+			}
 			var err error
 			m.Graph.Walk(func(g *graph.Graph) {
 				if err == nil {
-					err = lowerGraph(g, rep, opset, opts)
+					err = lowerGraph(g, rep, opset, opts, shapes)
 				}
 			})
 			if err != nil {
 				return false, err
 			}
-			if _, ok := m.Opset(onnxqDomain); !ok && slices.ContainsFunc(slices.Collect(maps.Keys(rep.Lowered)), func(op string) bool {
+			if _, ok := m.Opset(onnxqDomain); !ok && (len(rep.Requantized) > 0 || slices.ContainsFunc(slices.Collect(maps.Keys(rep.Lowered)), func(op string) bool {
 				return strings.HasPrefix(op, onnxqDomain+".")
-			}) {
+			})) {
 				m.OpsetImports = append(m.OpsetImports, graph.OpsetImport{Domain: onnxqDomain, Version: 1})
 			}
 			if ctx != nil {
@@ -95,6 +108,9 @@ func PassWith(opts Options) passes.Pass {
 			for op, n := range rep.Moved {
 				total += n
 				ctx.Logf("lower-qdq: %d %s units run on the integers", n, op)
+			}
+			for op, n := range rep.Requantized {
+				ctx.Logf("lower-qdq: %d ai.onnxq.Requantize for %s units", n, op)
 			}
 			for _, k := range rep.Kept {
 				ctx.Logf("lower-qdq: %s %s stays float: %s", k.Op, k.Node, k.Reason)
@@ -130,9 +146,53 @@ const (
 // hardSwishOp names the fused unit in Report.Lowered.
 const hardSwishOp = "ai.onnxq.QLinearConv(HardSwish)"
 
+// needsShapes tells whether a data-movement unit of m with one data
+// input would be requantized and lacks a shape of its input or output.
+func needsShapes(m *graph.Model, opset int64) bool {
+	need := false
+	m.Graph.Walk(func(g *graph.Graph) {
+		for _, n := range g.Nodes {
+			if need || (n.Domain != "" && n.Domain != "ai.onnx") {
+				continue
+			}
+			if u := matchMove(n, opset, true); u != nil && u.requantized() && u.mayRequantizeAfter() {
+				need = !n.Inputs[moveOps[n.OpType]].Shape.Known() || !n.Outputs[0].Shape.Known()
+			}
+		}
+	})
+	return need
+}
+
+// inferredShapes returns the shapes graph.InferShapes finds for m's
+// values, by name, worked out on a copy so that m keeps the types its
+// file declares; nil when m does not copy. They only choose where a
+// Requantize goes (the side with fewer elements), never what is computed.
+func inferredShapes(m *graph.Model) map[string]graph.Shape {
+	data, err := graph.Encode(m)
+	if err != nil {
+		return nil
+	}
+	c, err := graph.Decode(data, m.Dir)
+	if err != nil {
+		return nil
+	}
+	_ = graph.InferShapes(c) // what it could infer is filled in even on error
+	shapes := map[string]graph.Shape{}
+	c.Graph.Walk(func(g *graph.Graph) {
+		for _, n := range g.Nodes {
+			for _, v := range n.Outputs {
+				if v != nil && v.Shape.Known() {
+					shapes[v.Name] = v.Shape
+				}
+			}
+		}
+	})
+	return shapes
+}
+
 // lowerGraph lowers the units of g (not of its subgraphs: Walk visits
-// those).
-func lowerGraph(g *graph.Graph, rep *Report, opset int64, opts Options) error {
+// those); shapes are inferred shapes of values by name (may be nil).
+func lowerGraph(g *graph.Graph, rep *Report, opset int64, opts Options, shapes map[string]graph.Shape) error {
 	unreadBefore := map[*graph.Value]bool{}
 	for _, v := range g.Initializers {
 		if len(v.Consumers) == 0 {
@@ -161,7 +221,7 @@ func lowerGraph(g *graph.Graph, rep *Report, opset int64, opts Options) error {
 		if n.Domain != "" && n.Domain != "ai.onnx" {
 			continue
 		}
-		if u := matchMove(n, opset); u != nil {
+		if u := matchMove(n, opset, opts.Requantize); u != nil {
 			moves = append(moves, u)
 		}
 		if opts.Arithmetic {
@@ -182,10 +242,14 @@ func lowerGraph(g *graph.Graph, rep *Report, opset int64, opts Options) error {
 		rep.Lowered[u.op]++
 	}
 	for _, u := range moves {
-		if err := rewriteMove(g, u); err != nil {
+		added, err := rewriteMove(g, u, shapes)
+		if err != nil {
 			return err
 		}
 		rep.Moved[u.node.OpType]++
+		if added > 0 {
+			rep.Requantized[u.node.OpType] += added
+		}
 	}
 	for _, u := range binaries {
 		op := u.node.OpType

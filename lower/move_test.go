@@ -2,9 +2,12 @@ package lower_test
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"testing"
 
 	"github.com/onnxq/onnxq/graph"
+	"github.com/onnxq/onnxq/lower"
 )
 
 // moveModel is x → Q → DQ → MaxPool (padded, so the padding's value
@@ -52,4 +55,102 @@ func TestLowerMoveOps(t *testing.T) {
 		}
 	}
 	sameOutputs(t, m, low, 1, 1)
+}
+
+// mixedMoveModel quantizes x [1,4,6,6] twice, as uint8 a (scale 0.1, zp
+// 128) and int8 b (scale 0.03, zp −7), and builds data-movement units
+// whose inputs and outputs are quantized differently, each dequantized as
+// a graph output: Concat(a, b) to uint8 at 0.2 (exact ties: 0.1/0.2),
+// Concat(a, b) to a's parameters (b alone requantized), Transpose(a) to
+// b's, nearest Resize ×2 of b to uint8, MaxPool 2×2 of a without
+// padding (requantized after) and 3×3 with padding (before), constant Pad
+// of b with 0.3 and reflect Pad of a, Gather and Slice of a (shrinking:
+// after).
+func mixedMoveModel(t *testing.T) *graph.Model {
+	t.Helper()
+	b := graph.NewBuilder(17)
+	x := b.Input("x", graph.Float32, 1, 4, 6, 6)
+	n := 0
+	qdq := func(v *graph.Value, scale float32, dt graph.DType, zp int8) *graph.Value {
+		n++
+		s := b.Const(graph.FromFloat32s(fmt.Sprintf("s%d", n), nil, []float32{scale}))
+		z := b.Const(graph.NewTensor(fmt.Sprintf("z%d", n), dt, nil, []byte{byte(zp)}))
+		return b.Op("DequantizeLinear", b.Op("QuantizeLinear", v, s, z), s, z)
+	}
+	ints := func(name string, v ...int64) *graph.Value {
+		return b.Const(graph.FromInt64s(name, []int64{int64(len(v))}, v))
+	}
+	ua := qdq(x, 0.1, graph.Uint8, -128) // zero point 128 as a byte
+	sb := qdq(x, 0.03, graph.Int8, -7)
+	out := []*graph.Value{
+		qdq(b.Op("Concat", ua, sb, graph.IntAttr("axis", 1)), 0.2, graph.Uint8, 100),
+		qdq(b.Op("Concat", ua, sb, graph.IntAttr("axis", 1)), 0.1, graph.Uint8, -128),
+		qdq(b.Op("Transpose", ua, graph.IntsAttr("perm", 0, 2, 3, 1)), 0.03, graph.Int8, -7),
+		qdq(b.Op("Resize", sb, nil, b.Const(graph.FromFloat32s("scales", []int64{4}, []float32{1, 1, 2, 2})), graph.StringAttr("mode", "nearest")), 0.05, graph.Uint8, 20),
+		qdq(b.Op("MaxPool", ua, graph.IntsAttr("kernel_shape", 2, 2), graph.IntsAttr("strides", 2, 2)), 0.07, graph.Int8, 3),
+		qdq(b.Op("MaxPool", sb, graph.IntsAttr("kernel_shape", 3, 3), graph.IntsAttr("strides", 2, 2), graph.IntsAttr("pads", 1, 1, 1, 1)), 0.06, graph.Uint8, 50),
+		qdq(b.Op("Pad", sb, ints("pads", 0, 0, 1, 2, 0, 0, 2, 1), b.Const(graph.FromFloat32s("c", nil, []float32{0.3}))), 0.15, graph.Uint8, 10),
+		qdq(b.Op("Pad", ua, ints("pads2", 0, 0, 1, 1, 0, 0, 1, 1), graph.StringAttr("mode", "reflect")), 0.11, graph.Int8, 0),
+		qdq(b.Op("Gather", ua, ints("idx", 3, 0), graph.IntAttr("axis", 1)), 0.045, graph.Uint8, 0),
+		qdq(b.Op("Slice", sb, ints("starts", 1), ints("ends", 5), ints("axes", 2)), 0.2, graph.Int8, 0),
+	}
+	b.Output(out...)
+	m, err := b.Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// TestLowerMoveOpsRequantized checks that with Options.Requantize the
+// units of mixedMoveModel run on the integers with ai.onnxq Requantize
+// where the parameters differ (on the input, or after an op that
+// shrinks its input), and that the outputs are exactly the QDQ model's,
+// extreme inputs and ties included, at 1 and 3 threads; without the
+// option the units stay float.
+func TestLowerMoveOpsRequantized(t *testing.T) {
+	m := mixedMoveModel(t)
+	_, rep, log := lowerModel(t, m)
+	if len(rep.Moved) != 0 || len(rep.Requantized) != 0 {
+		t.Fatalf("without Requantize: moved %v, requantized %v; log:\n%s", rep.Moved, rep.Requantized, log)
+	}
+	low, rep, log := lowerModelWith(t, m, lower.Options{Requantize: true})
+	wantMoved := map[string]int{"Concat": 2, "Transpose": 1, "Resize": 1, "MaxPool": 2, "Pad": 2, "Gather": 1, "Slice": 1}
+	wantReq := map[string]int{"Concat": 3, "Transpose": 1, "Resize": 1, "MaxPool": 2, "Pad": 2, "Gather": 1, "Slice": 1}
+	if !maps.Equal(rep.Moved, wantMoved) || !maps.Equal(rep.Requantized, wantReq) {
+		t.Fatalf("moved %v, requantized %v; log:\n%s", rep.Moved, rep.Requantized, log)
+	}
+	if _, ok := low.Opset("ai.onnxq"); !ok {
+		t.Error("no ai.onnxq opset import")
+	}
+	// Where each Requantize went: before the op, or after Gather, Slice
+	// and the unpadded MaxPool.
+	after := map[string]int{}
+	for _, n := range low.Graph.Nodes {
+		switch {
+		case n.OpType == "DequantizeLinear" || n.OpType == "QuantizeLinear":
+			if n.Outputs[0].Consumers != nil && n.OpType == "DequantizeLinear" && !slices.Contains(low.Graph.Outputs, n.Outputs[0]) {
+				t.Errorf("%s still feeds %s", n.Name, n.Outputs[0].Consumers[0].OpType)
+			}
+		case n.OpType == "Requantize":
+			if n.Domain != "ai.onnxq" {
+				t.Errorf("%s: domain %q", n.Name, n.Domain)
+			}
+			if p := n.Input(0).Producer; p != nil && p.OpType != "QuantizeLinear" {
+				after[p.OpType]++
+			}
+		}
+	}
+	if !maps.Equal(after, map[string]int{"MaxPool": 1, "Gather": 1, "Slice": 1}) {
+		t.Errorf("requantized after %v", after)
+	}
+	for _, threads := range []int{1, 3} {
+		sameOutputs(t, m, low, threads, 7)
+	}
+	// The execution form's options include it.
+	low, rep, _ = lowerModelWith(t, m, lower.Execution)
+	if !maps.Equal(rep.Requantized, wantReq) {
+		t.Fatalf("Execution: requantized %v", rep.Requantized)
+	}
+	sameOutputs(t, m, low, 3, 8)
 }

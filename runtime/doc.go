@@ -34,7 +34,10 @@
 // quant_fixed.go). Besides the ONNX ops the registry holds onnxq's own
 // ai.onnxq ops that the lower package fuses (QLinearConv with a HardSwish
 // activation, QLinearAdd, QLinearMul, QLinearAveragePool,
-// QLinearGlobalAveragePool, QLinearConvTranspose: quant_convtranspose.go).
+// QLinearGlobalAveragePool, QLinearConvTranspose: quant_convtranspose.go,
+// and Requantize: QuantizeLinear(DequantizeLinear(x)) of 8-bit x as a
+// 256-byte table built with the runtime's own Q/DQ kernels,
+// quant_requantize.go).
 //
 // Options.TimeOps makes RunWithStats report the time per op type
 // (Stats.OpTimes, 'onnxq bench --ops').

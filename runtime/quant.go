@@ -28,6 +28,7 @@ func registerQuant(r *Registry) {
 	registerQuantInt(r)
 	registerQuantBinary(r)
 	registerQuantPool(r)
+	registerQuantRequantize(r)
 }
 
 // quantRange is the saturation range of an integer quantized type.

@@ -150,4 +150,14 @@
 // DequantizeBytes is DequantizeLinear of 8-bit integers, (x − zp)·scale
 // with the exact difference and one rounded product. Both are bit-exact
 // with their Go loops.
+//
+// # Byte tables
+//
+// LookupBytes maps every byte through a 256-byte table (dst[i] =
+// table[src[i]]), which is how an 8-bit value is requantized to other
+// parameters. With AVX-512 VBMI the table sits in four ZMM registers: one
+// VPERMI2B looks the low seven bits of 64 bytes up in entries 0…127,
+// another in 128…255, and each byte's top bit (VPMOVB2M) picks the
+// result; the last partial block loads and stores under a mask. Without
+// VBMI (or with noasm) the Go loop runs; both give the same bytes.
 package kernels
