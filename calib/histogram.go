@@ -157,38 +157,37 @@ func (h *HistogramObserver) Observe(data []float32) {
 		lo, hi = min(lo, h.min), max(hi, h.max)
 	}
 	h.grow(h.needExp(lo, hi))
-	var bAtLo, bAtHi uint64
+	// Scaling by a power of two is exact, so this matches index. One pass
+	// counts the bins, the zeros and the values at the batch's extremes;
+	// the finiteness test is skipped when scan found every value finite.
+	inv := math.Ldexp(1, -h.exp)
+	all := st.NaN == 0 && st.Inf == 0
+	half := 0
+	if h.opts.Signed {
+		half = len(h.counts) / 2
+	}
+	var bAtLo, bAtHi, zeros uint64
 	for _, x := range data {
+		if !all && !finite32(x) {
+			continue
+		}
 		if x == blo {
 			bAtLo++
 		}
 		if x == bhi {
 			bAtHi++
 		}
+		if x == 0 {
+			zeros++
+		}
+		if h.opts.Signed {
+			h.counts[int(math.Floor(float64(x)*inv))+half]++
+		} else {
+			h.counts[int(math.Abs(float64(x))*inv)]++
+		}
 	}
+	h.zeros += zeros
 	h.addExtremes(lo, hi, blo, bhi, bAtLo, bAtHi)
-	// Scaling by a power of two is exact, so this matches index.
-	inv := math.Ldexp(1, -h.exp)
-	if h.opts.Signed {
-		half := len(h.counts) / 2
-		for _, x := range data {
-			if finite32(x) {
-				h.counts[int(math.Floor(float64(x)*inv))+half]++
-				if x == 0 {
-					h.zeros++
-				}
-			}
-		}
-	} else {
-		for _, x := range data {
-			if finite32(x) {
-				h.counts[int(math.Abs(float64(x))*inv)]++
-				if x == 0 {
-					h.zeros++
-				}
-			}
-		}
-	}
 	h.min, h.max = lo, hi
 	h.stats.add(st)
 }

@@ -51,12 +51,13 @@ type Range struct {
 func scan(data []float32) (min, max float32, st Stats) {
 	first := true
 	for _, x := range data {
-		switch {
-		case x != x:
-			st.NaN++
-			continue
-		case math.IsInf(float64(x), 0):
-			st.Inf++
+		// NaN and ±Inf are the values with every exponent bit set.
+		if b := math.Float32bits(x); b&0x7f800000 == 0x7f800000 {
+			if b&0x007fffff != 0 {
+				st.NaN++
+			} else {
+				st.Inf++
+			}
 			continue
 		}
 		st.Values++
@@ -77,4 +78,4 @@ func scan(data []float32) (min, max float32, st Stats) {
 	return min, max, st
 }
 
-func finite32(x float32) bool { return !math.IsNaN(float64(x)) && !math.IsInf(float64(x), 0) }
+func finite32(x float32) bool { return math.Float32bits(x)&0x7f800000 != 0x7f800000 }

@@ -103,20 +103,25 @@ func Compare(float, quant *graph.Model, src *calibdata.Source, opts Options) (*R
 		return nil, fmt.Errorf("quantized model: %v", err)
 	}
 	run := newSampleRun(float, acts, layers, opts.Threads)
-	observe := run.observe
 	var hist *histCollector
-	rerun := false // the FP32 run of the first sample again, for the histograms
 	if opts.Histograms > 0 {
 		if hist, err = newHistCollector(acts, opts.Histograms, opts.HistogramOptions); err != nil {
 			return nil, err
 		}
-		observe = func(v *graph.Value, t *runtime.Tensor) {
-			if !rerun {
-				run.observe(v, t)
-			}
-			if v.Graph == float.Graph {
-				hist.observe(v.Name, t)
-			}
+	}
+	// The comparisons run on a worker, in the order the FP32 run produces
+	// its tensors (copies the worker owns), so they overlap the FP32 run
+	// on another core; the channel's capacity bounds the copies in flight.
+	w := startWorker(run, hist)
+	defer w.stop()
+	rerun := false // the FP32 run of the first sample again, for the histograms
+	observe := func(v *graph.Value, t *runtime.Tensor) {
+		switch {
+		case v.Graph != float.Graph:
+		case rerun:
+			hist.observe(v.Name, t)
+		case run.relevant(v.Name):
+			w.jobs <- sampleJob{name: v.Name, t: t.Clone()}
 		}
 	}
 	fSess, err := runtime.NewSession(float, runtime.Options{Threads: opts.Threads, Observer: observe})
@@ -138,27 +143,20 @@ func Compare(float, quant *graph.Model, src *calibdata.Source, opts Options) (*R
 			return nil, qr.err
 		}
 		sample, qOuts := qr.sample, qr.outs
-		run.start(qOuts)
+		w.jobs <- sampleJob{start: qOuts, sample: names[i]}
 		for _, in := range float.Graph.RealInputs() {
 			if t := sample[in.Name]; t != nil {
-				run.observeName(in.Name, t, false)
-				if hist != nil {
-					hist.observe(in.Name, t)
-				}
+				w.jobs <- sampleJob{name: in.Name, t: t}
 			}
 		}
 		fOuts, err := fSess.Run(sample)
 		if err != nil {
 			return nil, fmt.Errorf("sample %s: float model: %v", names[i], err)
 		}
-		if run.err != nil {
-			return nil, fmt.Errorf("sample %s: %v", names[i], run.err)
-		}
-		outs.add(fOuts, qOuts)
-		run.finish()
-		if hist != nil {
-			hist.endSample()
-		}
+		w.jobs <- sampleJob{finish: true, fOuts: fOuts, qOuts: qOuts, outs: outs}
+	}
+	if err := w.stop(); err != nil {
+		return nil, err
 	}
 
 	r := &Report{
@@ -252,6 +250,66 @@ func Compare(float, quant *graph.Model, src *calibdata.Source, opts Options) (*R
 	r.ActivationsSkipped = nonNil(actSkips)
 	r.LayersSkipped = nonNil(layerSkips)
 	return r, nil
+}
+
+// sampleJob is one step of the comparison worker: a sample's start (the
+// quantized run's outputs), one FP32 tensor, or the sample's end.
+type sampleJob struct {
+	start, fOuts, qOuts map[string]*runtime.Tensor
+	sample              string
+	name                string
+	t                   *runtime.Tensor
+	finish              bool
+	outs                *outputStats
+}
+
+// compareWorker applies the jobs in order on its own goroutine.
+type compareWorker struct {
+	jobs    chan sampleJob
+	done    chan struct{}
+	stopped bool
+	err     error
+}
+
+func startWorker(run *sampleRun, hist *histCollector) *compareWorker {
+	w := &compareWorker{jobs: make(chan sampleJob, 8), done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		sample := ""
+		for j := range w.jobs {
+			switch {
+			case j.start != nil:
+				sample = j.sample
+				run.start(j.start)
+			case j.finish:
+				if run.err != nil && w.err == nil {
+					w.err = fmt.Errorf("sample %s: %v", sample, run.err)
+				}
+				j.outs.add(j.fOuts, j.qOuts)
+				run.finish()
+				if hist != nil {
+					hist.endSample()
+				}
+			default:
+				run.observeName(j.name, j.t, false)
+				if hist != nil {
+					hist.observe(j.name, j.t)
+				}
+			}
+		}
+	}()
+	return w
+}
+
+// stop waits for the jobs sent so far and returns the first error; later
+// calls return at once.
+func (w *compareWorker) stop() error {
+	if !w.stopped {
+		w.stopped = true
+		close(w.jobs)
+		<-w.done
+	}
+	return w.err
 }
 
 // quantRun is one sample and the quantized model's outputs on it.

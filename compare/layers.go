@@ -9,6 +9,7 @@ import (
 	goruntime "runtime"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/onnxq/onnxq/graph"
 	"github.com/onnxq/onnxq/lower"
@@ -423,6 +424,14 @@ func (r *sampleRun) finish() {
 	r.codes, r.have, r.need, r.pending, r.early = nil, nil, nil, nil, nil
 }
 
+// relevant tells whether FLOAT's tensor name is compared or read by a
+// layer. It reads only what newSampleRun built, so it may run beside
+// observeName.
+func (r *sampleRun) relevant(name string) bool {
+	_, out := r.wantOut[name]
+	return out || len(r.acts[name]) > 0 || len(r.wantIn[name]) > 0
+}
+
 // observe is the FP32 session's Observer.
 func (r *sampleRun) observe(v *graph.Value, t *runtime.Tensor) {
 	if v.Graph == r.main {
@@ -655,20 +664,42 @@ func accumulateCh[T uint8 | int8 | uint16 | int16](f []float32, codes []T, b act
 func accumulateRescaled[T uint8 | int8 | uint16 | int16](f []float32, codes []T, b actBounds, ch channels, off int) sums {
 	codes = codes[:len(f)]
 	c := len(ch.factors)
-	var s, e float64
-	var clipped int64
-	for i, x := range f {
+	var total sums
+	// One run of elements per channel: its factor and bounds are hoisted,
+	// and four partial sums per run keep the additions independent, in a
+	// fixed order.
+	for i := 0; i < len(f); {
 		k := (off + i) / ch.inner % c
+		n := min(ch.inner-(off+i)%ch.inner, len(f)-i)
 		fac := float64(ch.factors[k])
-		dq := float32(int32(codes[i])-b.zp) * b.scale
-		d := float64(dq)/fac - float64(x)
-		s += float64(x) * float64(x)
-		e += d * d
-		if y := float64(x) * fac; y < float64(b.lo) || y > float64(b.hi) {
-			clipped++
+		lo, hi := float64(b.lo), float64(b.hi)
+		var s, e [4]float64
+		fr, cr := f[i:i+n], codes[i:i+n]
+		j := 0
+		for ; j+4 <= n; j += 4 {
+			for q := range 4 {
+				x := float64(fr[j+q])
+				d := float64(float32(int32(cr[j+q])-b.zp)*b.scale)/fac - x
+				s[q] += x * x
+				e[q] += d * d
+			}
 		}
+		for ; j < n; j++ {
+			x := float64(fr[j])
+			d := float64(float32(int32(cr[j])-b.zp)*b.scale)/fac - x
+			s[0] += x * x
+			e[0] += d * d
+		}
+		for _, x := range fr {
+			if y := float64(x) * fac; y < lo || y > hi {
+				total.clipped++
+			}
+		}
+		total.sig += (s[0] + s[1]) + (s[2] + s[3])
+		total.noise += (e[0] + e[1]) + (e[2] + e[3])
+		i += n
 	}
-	return sums{s, e, clipped}
+	return total
 }
 
 // accumulate returns, for FP32 values f and their codes, Σf², Σ(dq−f)²
@@ -676,6 +707,13 @@ func accumulateRescaled[T uint8 | int8 | uint16 | int16](f []float32, codes []T,
 // fall outside [b.lo, b.hi].
 func accumulate[T uint8 | int8 | uint16 | int16](f []float32, codes []T, b actBounds) sums {
 	codes = codes[:len(f)]
+	if u8, ok := any(codes).([]uint8); ok {
+		return accumulate8(f, u8, b, func(c byte) int32 { return int32(c) })
+	}
+	if i8, ok := any(codes).([]int8); ok {
+		u8 := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(i8))), len(i8))
+		return accumulate8(f, u8, b, func(c byte) int32 { return int32(int8(c)) })
+	}
 	// Four partial sums, combined in a fixed order: the additions do not
 	// wait on each other, and the result does not depend on anything but
 	// the data.
@@ -698,6 +736,43 @@ func accumulate[T uint8 | int8 | uint16 | int16](f []float32, codes []T, b actBo
 		d := float64(float32(int32(codes[i])-b.zp)*b.scale) - float64(x)
 		s[0] += float64(x) * float64(x)
 		e[0] += d * d
+		if x < b.lo || x > b.hi {
+			clipped++
+		}
+	}
+	return sums{(s[0] + s[1]) + (s[2] + s[3]), (e[0] + e[1]) + (e[2] + e[3]), clipped}
+}
+
+// accumulate8 is accumulate for 8-bit codes held as bytes (value gives a
+// byte's code): the 256 dequantized values are computed once, as
+// DequantizeLinear computes them, and looked up.
+func accumulate8(f []float32, codes []byte, b actBounds, value func(byte) int32) sums {
+	var dq [256]float64
+	for c := range 256 {
+		dq[c] = float64(float32(value(byte(c))-b.zp) * b.scale)
+	}
+	var s, e [4]float64
+	var clipped int64
+	i := 0
+	for ; i+4 <= len(f); i += 4 {
+		x0, x1, x2, x3 := float64(f[i]), float64(f[i+1]), float64(f[i+2]), float64(f[i+3])
+		d0, d1, d2, d3 := dq[codes[i]]-x0, dq[codes[i+1]]-x1, dq[codes[i+2]]-x2, dq[codes[i+3]]-x3
+		s[0] += x0 * x0
+		s[1] += x1 * x1
+		s[2] += x2 * x2
+		s[3] += x3 * x3
+		e[0] += d0 * d0
+		e[1] += d1 * d1
+		e[2] += d2 * d2
+		e[3] += d3 * d3
+	}
+	for ; i < len(f); i++ {
+		x := float64(f[i])
+		d := dq[codes[i]] - x
+		s[0] += x * x
+		e[0] += d * d
+	}
+	for _, x := range f {
 		if x < b.lo || x > b.hi {
 			clipped++
 		}
