@@ -66,7 +66,7 @@ func buildGather(n *graph.Node, opset int64) (Kernel, error) {
 				return nil, err
 			}
 		}
-		out := ctx.Alloc(x.DType, shape...)
+		out := ctx.allocFull(x.DType, shape...) // every element is taken from x
 		m := len(pos)
 		if inner == 1 {
 			table := make([]int, outer*m)

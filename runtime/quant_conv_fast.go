@@ -53,6 +53,13 @@ type qconvArgs struct {
 	floatOut []float32
 }
 
+// epilogueKey identifies the per-channel epilogue of a for the GEMM's
+// zero point zxU and the cached weight row sums starting at sums.
+func (a *qconvArgs) epilogueKey(zxU int32, sums *int32, groups int) epilogueKey {
+	return epilogueKey{scales: unsafe.SliceData(a.scales), sums: sums, bias: a.bias, zxU: zxU, zy: a.zy, lo: a.lo, hi: a.hi,
+		hardSwish: a.hardSwish, yScale: a.yScale, groupRows: groups}
+}
+
 // requantizer returns output channel m's requantization.
 func (a *qconvArgs) requantizer(m int) requantizer {
 	rq := newRequantizer(a.scales[m], a.zy, a.lo, a.hi)
@@ -60,6 +67,76 @@ func (a *qconvArgs) requantizer(m int) requantizer {
 		rq.hardSwish, rq.yScale = true, a.yScale
 	}
 	return rq
+}
+
+// scaleCache holds the per-channel scales a QLinearConv node computed
+// from its scale inputs on the last call: they are constants in practice,
+// so later calls compare the inputs (a few floats per channel) instead of
+// deriving and allocating the scales again.
+type scaleCache struct {
+	mu         sync.Mutex
+	xs, ws, ys []float32
+	m          int
+	scales     []float32
+}
+
+// get returns the cached scales when xs, ws, ys and m equal the last
+// call's, else those build returns, kept for the next call. The slice
+// returned is only read.
+func (c *scaleCache) get(xs, ws, ys []float32, m int, build func() []float32) []float32 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.scales != nil && c.m == m && slices.Equal(c.xs, xs) && slices.Equal(c.ws, ws) && slices.Equal(c.ys, ys) {
+		return c.scales
+	}
+	c.scales = build()
+	c.xs, c.ws, c.ys, c.m = slices.Clone(xs), slices.Clone(ws), slices.Clone(ys), m
+	return c.scales
+}
+
+// epilogue is what the channel-major and depthwise paths derive per
+// output channel from the scales, the bias, the zero points and the
+// weights' row sums.
+type epilogue struct {
+	adds []int32
+	rqs  []requantizer
+	kq8  []kernels.Requant
+}
+
+// epilogueKey is everything an epilogue is derived from.
+type epilogueKey struct {
+	scales     *float32 // a scaleCache slice: equal pointers, equal values
+	sums       *int32   // the first weight row sum of a cached packing, likewise
+	bias       []int32
+	zxU        int32
+	zy, lo, hi int64
+	hardSwish  bool
+	yScale     float32
+	groupRows  int
+}
+
+// epilogueCache keeps the last epilogue of a node with its key.
+type epilogueCache struct {
+	mu  sync.Mutex
+	key epilogueKey
+	ep  *epilogue
+}
+
+// get returns the epilogue for key, built by build when the last one was
+// made from other values.
+func (c *epilogueCache) get(key epilogueKey, build func() *epilogue) *epilogue {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	k := c.key
+	if c.ep != nil && k.scales == key.scales && k.sums == key.sums && slices.Equal(k.bias, key.bias) &&
+		k.zxU == key.zxU && k.zy == key.zy && k.lo == key.lo && k.hi == key.hi && k.hardSwish == key.hardSwish &&
+		k.yScale == key.yScale && k.groupRows == key.groupRows {
+		return c.ep
+	}
+	c.ep = build()
+	key.bias = slices.Clone(key.bias)
+	c.key = key
+	return c.ep
 }
 
 // groupCache caches what a QLinearConv node derives from its weights,

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"reflect"
 	goruntime "runtime"
 	"slices"
 	"testing"
@@ -367,5 +368,89 @@ func BenchmarkQLinearConv(b *testing.B) {
 				b.ReportMetric(cpu*1e9/float64(b.N), "cpu-ns/op")
 			}
 		})
+	}
+}
+
+// A kernel keeps what it derives from its scale, zero-point and bias
+// inputs between calls; calls with other values must not reuse it. The
+// same kernel runs alternately on two sets of those inputs (weights
+// shared), depthwise and pointwise, each call equal to the reference.
+func TestQLinearConvKernelReuse(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 11))
+	for _, tc := range []struct{ C, M, G, k int }{{16, 16, 16, 3}, {16, 24, 1, 1}, {8, 16, 1, 3}} {
+		x := New(graph.Uint8, 1, tc.C, 9, 11)
+		for i := range x.Data.([]uint8) {
+			x.Data.([]uint8)[i] = uint8(rng.IntN(256))
+		}
+		w := New(graph.Int8, tc.M, tc.C/tc.G, tc.k, tc.k)
+		for i := range w.Data.([]int8) {
+			w.Data.([]int8)[i] = int8(rng.IntN(255) - 127)
+		}
+		// One pair of zero points: the sets differ in scales and bias only,
+		// what the cached epilogue is derived from besides them.
+		xzp, yzp := New(graph.Uint8), New(graph.Uint8)
+		xzp.Data.([]uint8)[0], yzp.Data.([]uint8)[0] = uint8(rng.IntN(256)), uint8(rng.IntN(256))
+		inputs := func() []*Tensor {
+			ws := New(graph.Float32, tc.M)
+			for i := range ws.F32() {
+				ws.F32()[i] = float32(rng.Float64()*0.01 + 0.005)
+			}
+			bias := New(graph.Int32, tc.M)
+			for i := range bias.Data.([]int32) {
+				bias.Data.([]int32)[i] = int32(rng.IntN(4001) - 2000)
+			}
+			return []*Tensor{x, Scalar(float32(rng.Float64()*0.01 + 0.005)), xzp, w, ws, New(graph.Int8, tc.M), Scalar(float32(rng.Float64()*0.1 + 0.05)), yzp, bias}
+		}
+		sets := [][]*Tensor{inputs(), inputs(), nil}
+		// The third set is the first with another bias only.
+		sets[2] = slices.Clone(sets[0])
+		sets[2][8] = New(graph.Int32, tc.M)
+		for i := range sets[2][8].Data.([]int32) {
+			sets[2][8].Data.([]int32)[i] = int32(rng.IntN(4001) - 2000)
+		}
+		node := &graph.Node{OpType: "QLinearConv", Attrs: []*graph.Attribute{graph.IntAttr("group", int64(tc.G)), graph.IntsAttr("pads", 1, 1, 1, 1)}}
+		var want [3]*Tensor
+		forceReferenceQConv = true
+		for i, in := range sets {
+			ref, err := newIntConv(node, true) // a fresh kernel per set: nothing kept
+			if err != nil {
+				forceReferenceQConv = false
+				t.Fatal(err)
+			}
+			out, err := ref.Run(&Context{Threads: 1, Node: node}, in)
+			if err != nil {
+				forceReferenceQConv = false
+				t.Fatal(err)
+			}
+			want[i] = out[0]
+		}
+		forceReferenceQConv = false
+		// The sets must lead to other outputs (not all saturated) for the
+		// check to mean anything.
+		for i := 1; i < 3; i++ {
+			a, b := want[0].Data.([]uint8), want[i].Data.([]uint8)
+			differ := 0
+			for j := range a {
+				if a[j] != b[j] {
+					differ++
+				}
+			}
+			if differ < len(a)/4 {
+				t.Fatalf("input sets 0 and %d give nearly the same output (%d of %d differ)", i, differ, len(a))
+			}
+		}
+		kern, err := newIntConv(node, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for call, i := range []int{0, 1, 0, 2, 1, 1, 2, 0} {
+			got, err := kern.Run(&Context{Threads: 2, Node: node}, sets[i])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got[0].Data, want[i].Data) {
+				t.Fatalf("C%d M%d G%d k%d: call %d on input set %d differs from the reference", tc.C, tc.M, tc.G, tc.k, call, i)
+			}
+		}
 	}
 }

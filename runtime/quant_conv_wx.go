@@ -270,26 +270,27 @@ func (k *intConvKernel) fastConvWX(ctx *Context, a *qconvArgs, out []byte) {
 		base := (c*l.s0*l.s1 + phase) * l.planeLen
 		return planes[base+off+p0 : base+l.planeLen]
 	}
-	adds := make([]int32, a.M) // bias − zx·Σw per output channel
-	for g := range a.G {
-		for c := range mg {
-			m := g*mg + c
-			adds[m] = -zxU * packed[g].RowSums[c]
-			if a.bias != nil {
-				adds[m] += a.bias[m]
+	ep := k.epilogues.get(a.epilogueKey(zxU, &packed[0].RowSums[0], len(packed)), func() *epilogue {
+		ep := &epilogue{adds: make([]int32, a.M), rqs: make([]requantizer, a.M), kq8: make([]kernels.Requant, a.M)}
+		for g := range a.G {
+			for c := range mg {
+				m := g*mg + c
+				ep.adds[m] = -zxU * packed[g].RowSums[c] // bias − zx·Σw per output channel
+				if a.bias != nil {
+					ep.adds[m] += a.bias[m]
+				}
 			}
 		}
-	}
-	rqs := make([]requantizer, a.M)
-	for m := range rqs {
-		rqs[m] = a.requantizer(m)
-	}
+		for m := range ep.rqs {
+			ep.rqs[m] = a.requantizer(m)
+			r := ep.rqs[m]
+			ep.kq8[m] = kernels.Requant{Add: ep.adds[m], Scale: r.scale, Lo: r.lo, Hi: r.hi, ZP: r.zp}
+		}
+		return ep
+	})
+	adds, rqs, kq8 := ep.adds, ep.rqs, ep.kq8
 	// With every channel's requantization exact the GEMM writes bytes.
 	fused := a.floatOut == nil && !slices.ContainsFunc(rqs, func(r requantizer) bool { return !r.exact })
-	kq8 := make([]kernels.Requant, a.M)
-	for m, r := range rqs {
-		kq8[m] = kernels.Requant{Add: adds[m], Scale: r.scale, Lo: r.lo, Hi: r.hi, ZP: r.zp}
-	}
 	// Reading taps in place pays once the channels fill the quads: with
 	// few input channels (a first layer's 3) im2col packs less.
 	if fused && !a.hardSwish && !l.inPlace && cg >= 8 && kernels.VNNISelected() {
@@ -568,21 +569,22 @@ func (k *intConvKernel) depthwiseVNNI(ctx *Context, a *qconvArgs, out []byte) {
 		zxU += 128
 	}
 	taps, wsums := k.dwTaps.get(a, p)
-	adds := make([]int32, C)
-	for c := range C {
-		adds[c] = -zxU * wsums[c]
-		if a.bias != nil {
-			adds[c] += a.bias[c]
+	// Each channel's requantization, built once per set of inputs: a
+	// value the per-channel loop below only reads.
+	ep := k.epilogues.get(a.epilogueKey(zxU, &wsums[0], 1), func() *epilogue {
+		ep := &epilogue{adds: make([]int32, C), rqs: make([]requantizer, C), kq8: make([]kernels.Requant, C)}
+		for c := range C {
+			ep.adds[c] = -zxU * wsums[c]
+			if a.bias != nil {
+				ep.adds[c] += a.bias[c]
+			}
+			ep.rqs[c] = a.requantizer(c)
+			r := ep.rqs[c]
+			ep.kq8[c] = kernels.Requant{Add: ep.adds[c], Scale: r.scale, Lo: r.lo, Hi: r.hi, ZP: r.zp}
 		}
-	}
-	// Each channel's requantization, built once per call: a value the
-	// per-channel loop below only reads.
-	rqs := make([]requantizer, C)
-	kq8 := make([]kernels.Requant, C)
-	for c := range C {
-		rqs[c] = a.requantizer(c)
-		kq8[c] = kernels.Requant{Add: adds[c], Scale: rqs[c].scale, Lo: rqs[c].lo, Hi: rqs[c].hi, ZP: rqs[c].zp}
-	}
+		return ep
+	})
+	adds, rqs, kq8 := ep.adds, ep.rqs, ep.kq8
 	block := kernels.DWBlock(s1)
 	ctx.Parallel(N*C, func(lo, hi int) {
 		plane, donePlane := scratchBytes(p.size)

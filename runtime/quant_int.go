@@ -415,6 +415,11 @@ type intConvKernel struct {
 	// onnxq: ai.onnxq QLinearConv, which may leave y_scale out (a float
 	// output).
 	onnxq bool
+	// scaleCache keeps the per-channel requantization scales of the last
+	// call with its inputs; epilogues the per-channel epilogue values
+	// derived from them (fastConvWX, depthwiseVNNI).
+	scaleCache scaleCache
+	epilogues  epilogueCache
 }
 
 func newIntConv(n *graph.Node, linear bool) (Kernel, error) {
@@ -482,14 +487,17 @@ func (k *intConvKernel) Run(ctx *Context, in []*Tensor) ([]*Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
-	scales := make([]float32, m)
-	for c := range scales {
-		if k.hardSwish {
-			scales[c] = xsv[0] * wsv[min(c, len(wsv)-1)] // the float value's scale
-			continue
+	scales := k.scaleCache.get(xsv, wsv, ysv, m, func() []float32 {
+		scales := make([]float32, m)
+		for c := range scales {
+			if k.hardSwish {
+				scales[c] = xsv[0] * wsv[min(c, len(wsv)-1)] // the float value's scale
+				continue
+			}
+			scales[c] = scaleMath(graph.Float32).combine(xsv[0], wsv[min(c, len(wsv)-1)], ysv[0])
 		}
-		scales[c] = scaleMath(graph.Float32).combine(xsv[0], wsv[min(c, len(wsv)-1)], ysv[0])
-	}
+		return scales
+	})
 	if k.hardSwish {
 		return k.runHardSwish(ctx, x, xzp, w, wzp, bias, scales, ysv[0], yzps[0], lo, hi, outType)
 	}

@@ -46,7 +46,7 @@ func transposeTensor(ctx *Context, x *Tensor, perm []int) (*Tensor, error) {
 	if identity {
 		return ctx.View(x, shape...), nil
 	}
-	out := ctx.Alloc(x.DType, shape...)
+	out := ctx.allocFull(x.DType, shape...) // every element is written
 	if err := transposeInto(ctx, out.Data, x, perm); err != nil {
 		return nil, err
 	}
@@ -132,7 +132,7 @@ func buildConcat(n *graph.Node, opset int64) (Kernel, error) {
 		if len(parts) == 1 {
 			return []*Tensor{ctx.View(first, shape...)}, nil
 		}
-		out := ctx.Alloc(first.DType, shape...)
+		out := ctx.allocFull(first.DType, shape...) // the parts fill it
 		ds := Strides(shape)
 		off := 0
 		for _, t := range parts {
