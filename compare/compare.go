@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"math"
 	"path"
+	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/onnxq/onnxq/calib"
 	"github.com/onnxq/onnxq/graph"
@@ -121,7 +123,8 @@ func Compare(float, quant *graph.Model, src *calibdata.Source, opts Options) (*R
 		case rerun:
 			hist.observe(v.Name, t)
 		case run.relevant(v.Name):
-			w.jobs <- sampleJob{name: v.Name, t: t.Clone()}
+			c, pooled := w.copyOf(t)
+			w.jobs <- sampleJob{name: v.Name, t: c, pooled: pooled}
 		}
 	}
 	fSess, err := runtime.NewSession(float, runtime.Options{Threads: opts.Threads, Observer: observe})
@@ -260,6 +263,7 @@ type sampleJob struct {
 	name                string
 	t                   *runtime.Tensor
 	finish              bool
+	pooled              bool // t's data came from the worker's buffers
 	outs                *outputStats
 }
 
@@ -269,10 +273,42 @@ type compareWorker struct {
 	done    chan struct{}
 	stopped bool
 	err     error
+	// free holds float32 buffers of copies the worker is done with, by
+	// length: the same tensors come back every sample, so copies reuse
+	// them instead of allocating (and clearing) new ones.
+	mu   sync.Mutex
+	free map[int][][]float32
+}
+
+// copyOf copies t for the worker, into a free buffer when t is float32.
+func (w *compareWorker) copyOf(t *runtime.Tensor) (*runtime.Tensor, bool) {
+	f := t.F32()
+	if f == nil {
+		return t.Clone(), false
+	}
+	w.mu.Lock()
+	var b []float32
+	if l := w.free[len(f)]; len(l) > 0 {
+		b, w.free[len(f)] = l[len(l)-1], l[:len(l)-1]
+	}
+	w.mu.Unlock()
+	if b == nil {
+		b = make([]float32, len(f))
+	}
+	copy(b, f)
+	return &runtime.Tensor{DType: t.DType, Shape: slices.Clone(t.Shape), Data: b}, true
+}
+
+// recycle returns a copy's buffer for later copies.
+func (w *compareWorker) recycle(t *runtime.Tensor) {
+	b := t.F32()
+	w.mu.Lock()
+	w.free[len(b)] = append(w.free[len(b)], b)
+	w.mu.Unlock()
 }
 
 func startWorker(run *sampleRun, hist *histCollector) *compareWorker {
-	w := &compareWorker{jobs: make(chan sampleJob, 8), done: make(chan struct{})}
+	w := &compareWorker{jobs: make(chan sampleJob, 8), done: make(chan struct{}), free: map[int][][]float32{}}
 	go func() {
 		defer close(w.done)
 		sample := ""
@@ -294,6 +330,9 @@ func startWorker(run *sampleRun, hist *histCollector) *compareWorker {
 				run.observeName(j.name, j.t, false)
 				if hist != nil {
 					hist.observe(j.name, j.t)
+				}
+				if j.pooled && !run.retains(j.name, j.t) {
+					w.recycle(j.t)
 				}
 			}
 		}

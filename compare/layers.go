@@ -432,6 +432,12 @@ func (r *sampleRun) relevant(name string) bool {
 	return out || len(r.acts[name]) > 0 || len(r.wantIn[name]) > 0
 }
 
+// retains tells whether the run kept t, FLOAT's tensor name, for a layer
+// still to run or an output still to come.
+func (r *sampleRun) retains(name string, t *runtime.Tensor) bool {
+	return r.have[name] == t || r.early[name] == t
+}
+
 // observe is the FP32 session's Observer.
 func (r *sampleRun) observe(v *graph.Value, t *runtime.Tensor) {
 	if v.Graph == r.main {
