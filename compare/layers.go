@@ -681,6 +681,27 @@ func accumulateRescaled[T uint8 | int8 | uint16 | int16](f []float32, codes []T,
 		lo, hi := float64(b.lo), float64(b.hi)
 		var s, e [4]float64
 		fr, cr := f[i:i+n], codes[i:i+n]
+		if b8, ok := byteCodes(cr); ok && n >= 1024 {
+			// A long run of 8-bit codes: the 256 rescaled values once.
+			var dq [256]float64
+			for c := range 256 {
+				dq[c] = float64(float32(codeValue(cr, byte(c))-b.zp)*b.scale) / fac
+			}
+			for j, x := range fr {
+				d := dq[b8[j]] - float64(x)
+				s[j&3] += float64(x) * float64(x)
+				e[j&3] += d * d
+			}
+			for _, x := range fr {
+				if y := float64(x) * fac; y < lo || y > hi {
+					total.clipped++
+				}
+			}
+			total.sig += (s[0] + s[1]) + (s[2] + s[3])
+			total.noise += (e[0] + e[1]) + (e[2] + e[3])
+			i += n
+			continue
+		}
 		j := 0
 		for ; j+4 <= n; j += 4 {
 			for q := range 4 {
@@ -706,6 +727,26 @@ func accumulateRescaled[T uint8 | int8 | uint16 | int16](f []float32, codes []T,
 		i += n
 	}
 	return total
+}
+
+// byteCodes returns 8-bit codes as their bytes.
+func byteCodes[T uint8 | int8 | uint16 | int16](codes []T) ([]byte, bool) {
+	switch c := any(codes).(type) {
+	case []uint8:
+		return c, true
+	case []int8:
+		return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(c))), len(c)), true
+	}
+	return nil, false
+}
+
+// codeValue is the code a byte holds in codes' type (8-bit types only).
+func codeValue[T uint8 | int8 | uint16 | int16](_ []T, b byte) int32 {
+	var z T
+	if _, signed := any(z).(int8); signed {
+		return int32(int8(b))
+	}
+	return int32(b)
 }
 
 // accumulate returns, for FP32 values f and their codes, Σf², Σ(dq−f)²
