@@ -15,6 +15,7 @@ import (
 	"github.com/onnxq/onnxq/lower"
 	"github.com/onnxq/onnxq/passes"
 	"github.com/onnxq/onnxq/runtime"
+	"github.com/onnxq/onnxq/runtime/kernels"
 )
 
 // layer is one quantized node of QUANT, ready to run alone.
@@ -755,11 +756,11 @@ func codeValue[T uint8 | int8 | uint16 | int16](_ []T, b byte) int32 {
 func accumulate[T uint8 | int8 | uint16 | int16](f []float32, codes []T, b actBounds) sums {
 	codes = codes[:len(f)]
 	if u8, ok := any(codes).([]uint8); ok {
-		return accumulate8(f, u8, b, func(c byte) int32 { return int32(c) })
+		return accumulate8(f, u8, false, b)
 	}
 	if i8, ok := any(codes).([]int8); ok {
 		u8 := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(i8))), len(i8))
-		return accumulate8(f, u8, b, func(c byte) int32 { return int32(int8(c)) })
+		return accumulate8(f, u8, true, b)
 	}
 	// Four partial sums, combined in a fixed order: the additions do not
 	// wait on each other, and the result does not depend on anything but
@@ -790,64 +791,21 @@ func accumulate[T uint8 | int8 | uint16 | int16](f []float32, codes []T, b actBo
 	return sums{(s[0] + s[1]) + (s[2] + s[3]), (e[0] + e[1]) + (e[2] + e[3]), clipped}
 }
 
-// accumulate8 is accumulate for 8-bit codes held as bytes (value gives a
-// byte's code): the 256 dequantized values are computed once, as
-// DequantizeLinear computes them, and looked up.
-func accumulate8(f []float32, codes []byte, b actBounds, value func(byte) int32) sums {
-	var dq [256]float64
-	for c := range 256 {
-		dq[c] = float64(float32(value(byte(c))-b.zp) * b.scale)
-	}
-	var s, e [4]float64
-	var clipped int64
-	i := 0
-	for ; i+4 <= len(f); i += 4 {
-		x0, x1, x2, x3 := float64(f[i]), float64(f[i+1]), float64(f[i+2]), float64(f[i+3])
-		d0, d1, d2, d3 := dq[codes[i]]-x0, dq[codes[i+1]]-x1, dq[codes[i+2]]-x2, dq[codes[i+3]]-x3
-		s[0] += x0 * x0
-		s[1] += x1 * x1
-		s[2] += x2 * x2
-		s[3] += x3 * x3
-		e[0] += d0 * d0
-		e[1] += d1 * d1
-		e[2] += d2 * d2
-		e[3] += d3 * d3
-	}
-	for ; i < len(f); i++ {
-		x := float64(f[i])
-		d := dq[codes[i]] - x
-		s[0] += x * x
-		e[0] += d * d
-	}
-	for _, x := range f {
-		if x < b.lo || x > b.hi {
-			clipped++
-		}
-	}
-	return sums{(s[0] + s[1]) + (s[2] + s[3]), (e[0] + e[1]) + (e[2] + e[3]), clipped}
+// accumulate8 is accumulate for 8-bit codes held as bytes (int8 when
+// signed), in the runtime's vector energy kernel.
+func accumulate8(f []float32, codes []byte, signed bool, b actBounds) sums {
+	var e kernels.Energies
+	kernels.CodeEnergies(&e, f, codes, signed, b.zp, b.scale, b.lo, b.hi)
+	sig, noise := e.Totals()
+	return sums{sig, noise, e.Outside}
 }
 
-// energies returns Σref² and Σ(got−ref)² with four partial sums, as
-// accumulate sums.
+// energies returns Σref² and Σ(got−ref)² in the runtime's vector energy
+// kernel (float32 differences, float64 lane sums).
 func energies(got, ref []float32) (sig, noise float64) {
-	got = got[:len(ref)]
-	var s, e [4]float64
-	i := 0
-	for ; i+4 <= len(ref); i += 4 {
-		for k := range 4 {
-			x := float64(ref[i+k])
-			d := float64(got[i+k]) - x
-			s[k] += x * x
-			e[k] += d * d
-		}
-	}
-	for ; i < len(ref); i++ {
-		x := float64(ref[i])
-		d := float64(got[i]) - x
-		s[0] += x * x
-		e[0] += d * d
-	}
-	return (s[0] + s[1]) + (s[2] + s[3]), (e[0] + e[1]) + (e[2] + e[3])
+	var e kernels.Energies
+	kernels.FloatEnergies(&e, got, ref)
+	return e.Totals()
 }
 
 func sameShape(a, b []int) bool {
