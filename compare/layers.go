@@ -81,6 +81,37 @@ type subgraph struct {
 	resc   map[string]*rescale
 	inputs []string
 	err    string
+	// rank is the rank of the layer's data tensors when the graph does not
+	// record their shapes: a convolution's, from its weight (0: unknown).
+	rank int
+}
+
+// dataRank returns the rank of n's activations as its weight gives it for
+// a Conv or ConvTranspose (read through a DequantizeLinear of a constant
+// too), or 0.
+func dataRank(n *graph.Node) int {
+	if n.OpType != "Conv" && n.OpType != "ConvTranspose" {
+		return 0
+	}
+	w := n.Input(1)
+	if w != nil && w.Const == nil && w.Producer != nil && w.Producer.OpType == "DequantizeLinear" {
+		w = w.Producer.Input(0)
+	}
+	if w == nil || w.Const == nil {
+		return 0
+	}
+	return len(w.Const.Dims)
+}
+
+// rankOf is the rank of a value of the layer: from its shape, FLOAT's
+// tensor's, or the layer's own data rank.
+func (s *subgraph) rankOf(v, f *graph.Value) int {
+	for _, r := range []int{len(v.Shape), len(f.Shape), s.rank} {
+		if r > 0 {
+			return r
+		}
+	}
+	return 0
 }
 
 // value returns the sub-model's value for v of quant, adding what computes
@@ -145,10 +176,7 @@ func (s *subgraph) rescaled(v *graph.Value, r *rescale) *graph.Value {
 		s.err = fmt.Sprintf("input %q is rescaled from %q, but %s", v.Name, r.orig, why)
 		return nil
 	}
-	rank := len(v.Shape)
-	if rank == 0 {
-		rank = len(f.Shape)
-	}
+	rank := s.rankOf(v, f)
 	in := s.g.Value(r.orig)
 	if in == nil {
 		var err error
@@ -259,7 +287,7 @@ func (s *subgraph) addNode(n *graph.Node) (*graph.Node, bool) {
 // buildLayer makes the one-node session of n; it returns why not when it
 // cannot.
 func buildLayer(quant *graph.Model, n *graph.Node, fv map[string]*graph.Value, resc map[string]*rescale, threads int, integer bool) (*layer, string) {
-	s := &subgraph{g: graph.NewGraph("layer"), src: quant, fv: fv, resc: resc}
+	s := &subgraph{g: graph.NewGraph("layer"), src: quant, fv: fv, resc: resc, rank: dataRank(n)}
 	c, ok := s.addNode(n)
 	if !ok {
 		return nil, s.err
@@ -337,10 +365,7 @@ func (s *subgraph) unscale(out, o *graph.Value, r *rescale, f *graph.Value) (*gr
 	if s.g.Value(r.orig) != nil {
 		return nil, fmt.Sprintf("its output %q is rescaled from %q, a name the layer uses otherwise", o.Name, r.orig)
 	}
-	rank := len(o.Shape)
-	if rank == 0 {
-		rank = len(f.Shape)
-	}
+	rank := s.rankOf(o, f)
 	c, err := r.constant(s.g, o.Name+"_factors", rank)
 	if err != nil {
 		return nil, fmt.Sprintf("its output %q: %v", o.Name, err)

@@ -79,8 +79,8 @@ func usableFactors(f []float32) bool {
 // fits reports why FLOAT's tensor of shape dims cannot be rescaled by r,
 // or "" when it can (unknown dimensions are checked at run time).
 func (r *rescale) fits(s graph.Shape) string {
-	if s == nil {
-		return ""
+	if len(s) == 0 {
+		return "" // no shape recorded: the runtime checks the real tensor
 	}
 	if r.axis >= len(s) {
 		return fmt.Sprintf("channel axis %d of a rank-%d tensor", r.axis, len(s))
