@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	goruntime "runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"unsafe"
@@ -56,8 +57,9 @@ func buildLayers(quant *graph.Model, fv map[string]*graph.Value, resc map[string
 		case n.Name != "":
 			l.exclude = escapeGlob(n.Name)
 		case len(n.Outputs) > 0 && n.Outputs[0] != nil && n.Outputs[0].Name != "":
-			// --exclude-node matches an unnamed node by its output's name.
-			l.exclude = escapeGlob(n.Outputs[0].Name)
+			// --exclude-node matches an unnamed node by its output's name
+			// in the FP32 model (before an equalization renamed it).
+			l.exclude = escapeGlob(strings.TrimSuffix(n.Outputs[0].Name, passes.RescaledSuffix))
 		}
 		layers = append(layers, l)
 	}

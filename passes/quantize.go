@@ -1501,13 +1501,14 @@ func rewriteSoftmax(n *graph.Node, _ int64, _ func(string, *graph.Tensor) (*grap
 
 // excludedNode tells whether one of the node patterns matches n: its name,
 // or, for a node without a name (common in exported models), the name of
-// one of its outputs, so that every node can be addressed.
+// one of its outputs as the FP32 model has it (before an equalization
+// pass renamed it), so that every node can be addressed.
 func excludedNode(patterns []string, n *graph.Node) bool {
 	if n.Name != "" {
 		return matchAny(patterns, n.Name)
 	}
 	for _, o := range n.Outputs {
-		if o != nil && o.Name != "" && matchAny(patterns, o.Name) {
+		if o != nil && o.Name != "" && (matchAny(patterns, o.Name) || matchAny(patterns, strings.TrimSuffix(o.Name, RescaledSuffix))) {
 			return true
 		}
 	}

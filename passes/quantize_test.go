@@ -493,6 +493,14 @@ func TestQuantizeExcludeUnnamedByOutput(t *testing.T) {
 	if len(r.FP32) != 1 || r.FP32[0].Reason != "excluded by node pattern" {
 		t.Errorf("unnamed node producing %q: FP32 list %+v", out, r.FP32)
 	}
+	// An output an equalization pass renamed still answers to the FP32
+	// model's name.
+	if !excludedNode([]string{out}, &graph.Node{Outputs: []*graph.Value{{Name: out + RescaledSuffix}}}) {
+		t.Errorf("pattern %q does not match the unnamed node producing %q", out, out+RescaledSuffix)
+	}
+	if excludedNode([]string{out}, &graph.Node{Outputs: []*graph.Value{{Name: out + "_other"}}}) {
+		t.Errorf("pattern %q matches an output named %q", out, out+"_other")
+	}
 }
 
 func TestQuantizeIncludeSigmoid(t *testing.T) {
