@@ -156,7 +156,7 @@ func Compare(float, quant *graph.Model, src *calibdata.Source, opts Options) (*R
 		if err != nil {
 			return nil, fmt.Errorf("sample %s: float model: %v", names[i], err)
 		}
-		w.jobs <- sampleJob{finish: true, fOuts: fOuts, qOuts: qOuts, outs: outs}
+		w.jobs <- sampleJob{finish: true, fOuts: fOuts, qOuts: qOuts, outs: outs, fSess: fSess, qSess: qSess}
 	}
 	if err := w.stop(); err != nil {
 		return nil, err
@@ -265,6 +265,7 @@ type sampleJob struct {
 	finish              bool
 	pooled              bool // t's data came from the worker's buffers
 	outs                *outputStats
+	fSess, qSess        *runtime.Session
 }
 
 // compareWorker applies the jobs in order on its own goroutine.
@@ -323,6 +324,10 @@ func startWorker(run *sampleRun, hist *histCollector) *compareWorker {
 				}
 				j.outs.add(j.fOuts, j.qOuts)
 				run.finish()
+				// The sample's outputs are compared: their buffers serve
+				// the runs of later samples.
+				j.fSess.RecycleAll(j.fOuts)
+				j.qSess.RecycleAll(j.qOuts)
 				if hist != nil {
 					hist.endSample()
 				}

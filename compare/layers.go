@@ -486,6 +486,7 @@ func (r *sampleRun) observeName(name string, t *runtime.Tensor, owned bool) {
 		if waiting := r.pending[name]; len(waiting) > 0 {
 			for _, p := range waiting {
 				p.l.add(p.t, t, r.threads)
+				p.l.recycle(p.t)
 			}
 			delete(r.pending, name)
 		} else if r.missing[i] > 0 && r.layers[i].bad == "" {
@@ -536,9 +537,19 @@ func (r *sampleRun) runLayer(i int) {
 		t := outs[o]
 		if ref, ok := r.early[o]; ok {
 			l.add(t, ref, r.threads)
+			l.recycle(t)
 			continue
 		}
 		r.pending[o] = append(r.pending[o], pendingOut{l, t})
+	}
+}
+
+// recycle hands a compared output back to the layer's session for its
+// next run; only for one-output layers, whose output shares its buffer
+// with no other.
+func (l *layer) recycle(t *runtime.Tensor) {
+	if len(l.outputs) == 1 {
+		l.sess.Recycle(t)
 	}
 }
 

@@ -590,6 +590,35 @@ func runKernel(k Kernel, ctx *Context, in []*Tensor) (outs []*Tensor, err error)
 	return outs, nil
 }
 
+// Recycle hands an output of Run back to the session once the caller is
+// done with it, so that later runs reuse its memory instead of allocating
+// it again. Neither t nor another output sharing its buffer (a view of
+// it) may be used afterwards, and each buffer is handed back once; a
+// tensor the session did not take from its pool is left alone.
+func (s *Session) Recycle(t *Tensor) {
+	if t == nil {
+		return
+	}
+	if r := rootOf(t); r.pooled && !r.pinned {
+		s.pool.put(r)
+	}
+}
+
+// RecycleAll hands back every output of one Run (as Recycle does), each
+// buffer once even where outputs share one; none may be used afterwards.
+func (s *Session) RecycleAll(outs map[string]*Tensor) {
+	seen := map[*Tensor]bool{}
+	for _, t := range outs {
+		if t == nil {
+			continue
+		}
+		if r := rootOf(t); !seen[r] {
+			seen[r] = true
+			s.Recycle(r)
+		}
+	}
+}
+
 func rootOf(t *Tensor) *Tensor {
 	if t.root != nil {
 		return t.root

@@ -95,6 +95,96 @@ func TestSessionReleasesBuffers(t *testing.T) {
 	}
 }
 
+// An output handed back with Recycle is the memory of a later run's
+// output (no new allocation), and the results stay right; a graph input
+// handed in is never taken.
+func TestSessionRecycle(t *testing.T) {
+	const steps = 3
+	m := chain(t, steps)
+	s, err := NewSession(m, Options{Registry: testRegistry(), Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := New(graph.Float32, 4, 256)
+	for i := range x.F32() {
+		x.F32()[i] = float32(i%5) - 2
+	}
+	name := m.Graph.Outputs[0].Name
+	var last *float32
+	for run := 0; run < 4; run++ {
+		outs, err := s.Run(map[string]*Tensor{"x": x})
+		if err != nil {
+			t.Fatal(err)
+		}
+		y := outs[name].F32()
+		if run > 0 && &y[0] != last {
+			t.Errorf("run %d: the recycled output's buffer was not reused", run)
+		}
+		for i, v := range y {
+			if v != x.F32()[i]*2*3*4 {
+				t.Fatalf("run %d: y[%d] = %v", run, i, v)
+			}
+		}
+		last = &y[0]
+		s.Recycle(outs[name])
+		s.Recycle(x) // not the session's: left alone
+	}
+	if x.F32()[1] != -1 {
+		t.Fatal("the input was modified")
+	}
+}
+
+// RecycleAll hands a buffer shared by two outputs back once: the next
+// run's two outputs (the same tensor twice) hold the right values.
+func TestSessionRecycleAllShared(t *testing.T) {
+	m := chain(t, 2)
+	m.Graph.AddOutput(m.Graph.Outputs[0]) // the same value twice
+	s, err := NewSession(m, Options{Registry: testRegistry(), Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := New(graph.Float32, 4, 256)
+	for i := range x.F32() {
+		x.F32()[i] = float32(i % 9)
+	}
+	for run := 0; run < 3; run++ {
+		outs, err := s.Run(map[string]*Tensor{"x": x})
+		if err != nil {
+			t.Fatal(err)
+		}
+		y := outs[m.Graph.Outputs[0].Name].F32()
+		for i, v := range y {
+			if v != x.F32()[i]*2*3 {
+				t.Fatalf("run %d: y[%d] = %v", run, i, v)
+			}
+		}
+		s.RecycleAll(outs)
+		count := 0
+		for _, buf := range s.pool.free[len(y)] {
+			if &buf[0] == &y[0] {
+				count++
+			}
+		}
+		if count != 1 {
+			t.Fatalf("run %d: the output's buffer is in the pool %d times, want once", run, count)
+		}
+	}
+}
+
+// Two outputs sharing one buffer (a view and its root) go back once.
+func TestRecycleAllViews(t *testing.T) {
+	s, err := NewSession(chain(t, 1), Options{Registry: testRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := &Tensor{DType: graph.Float32, Shape: []int{2, 8}, Data: make([]float32, 16), pooled: true}
+	view := &Tensor{DType: graph.Float32, Shape: []int{16}, Data: root.Data, root: root}
+	s.RecycleAll(map[string]*Tensor{"a": root, "b": view, "c": view})
+	if n := len(s.pool.free[16]); n != 1 {
+		t.Errorf("the shared buffer is in the pool %d times, want once", n)
+	}
+}
+
 func TestSessionBadInputs(t *testing.T) {
 	s, err := NewSession(chain(t, 1), Options{Registry: testRegistry()})
 	if err != nil {
