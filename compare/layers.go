@@ -720,24 +720,16 @@ func accumulateRescaled[T uint8 | int8 | uint16 | int16](f []float32, codes []T,
 		lo, hi := float64(b.lo), float64(b.hi)
 		var s, e [4]float64
 		fr, cr := f[i:i+n], codes[i:i+n]
-		if b8, ok := byteCodes(cr); ok && n >= 1024 {
-			// A long run of 8-bit codes: the 256 rescaled values once.
-			var dq [256]float64
-			for c := range 256 {
-				dq[c] = float64(float32(codeValue(cr, byte(c))-b.zp)*b.scale) / fac
-			}
-			for j, x := range fr {
-				d := dq[b8[j]] - float64(x)
-				s[j&3] += float64(x) * float64(x)
-				e[j&3] += d * d
-			}
-			for _, x := range fr {
-				if y := float64(x) * fac; y < lo || y > hi {
-					total.clipped++
-				}
-			}
-			total.sig += (s[0] + s[1]) + (s[2] + s[3])
-			total.noise += (e[0] + e[1]) + (e[2] + e[3])
+		if b8, ok := byteCodes(cr); ok && fac > 0 {
+			// 8-bit codes: the energy kernel with the channel's factor
+			// divided into the scale and the bounds (dq/fac against x,
+			// x·fac against [lo, hi]).
+			var e kernels.Energies
+			kernels.CodeEnergies(&e, fr, b8, isSigned(cr), b.zp, float32(float64(b.scale)/fac), float32(lo/fac), float32(hi/fac))
+			sig, noise := e.Totals()
+			total.sig += sig
+			total.noise += noise
+			total.clipped += e.Outside
 			i += n
 			continue
 		}
@@ -779,13 +771,14 @@ func byteCodes[T uint8 | int8 | uint16 | int16](codes []T) ([]byte, bool) {
 	return nil, false
 }
 
-// codeValue is the code a byte holds in codes' type (8-bit types only).
-func codeValue[T uint8 | int8 | uint16 | int16](_ []T, b byte) int32 {
+// isSigned tells whether codes are int8 (or int16).
+func isSigned[T uint8 | int8 | uint16 | int16](_ []T) bool {
 	var z T
-	if _, signed := any(z).(int8); signed {
-		return int32(int8(b))
+	switch any(z).(type) {
+	case int8, int16:
+		return true
 	}
-	return int32(b)
+	return false
 }
 
 // accumulate returns, for FP32 values f and their codes, Σf², Σ(dq−f)²
