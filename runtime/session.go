@@ -506,9 +506,10 @@ func (ex *execution) runGraph(p *plan, parent *scope, feeds []*Tensor) ([]*Tenso
 		return nil, fmt.Errorf("graph %q takes %d inputs, got %d", p.g.Name, len(p.inputs), len(feeds))
 	}
 	for i, v := range p.inputs {
-		t := *feeds[i]
-		t.pinned, t.root = true, nil // owned by the caller
-		sc.vals[p.index[v]] = &t
+		// Owned by the caller: only its public fields are read (another
+		// session may be running with the same tensor as an output).
+		f := feeds[i]
+		sc.vals[p.index[v]] = &Tensor{DType: f.DType, Shape: f.Shape, Data: f.Data, pinned: true}
 	}
 	for _, c := range p.consts {
 		sc.vals[c.slot] = c.t
