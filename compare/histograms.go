@@ -5,7 +5,10 @@ package compare
 
 import (
 	"math"
+	goruntime "runtime"
 	"sort"
+	"sync"
+	"sync/atomic"
 
 	"github.com/onnxq/onnxq/calib"
 	"github.com/onnxq/onnxq/runtime"
@@ -127,9 +130,12 @@ func nsrKey(a *activation) float64 {
 	return a.noise / a.sig
 }
 
-// report returns the histograms of the chosen activations.
+// report returns the histograms of the chosen activations. The range
+// searches (entropy and MSE scan many candidate clips) run concurrently,
+// one method of one histogram per task, each into its own slot.
 func (h *histCollector) report(chosen []ActivationStat) []Histogram {
 	out := []Histogram{}
+	var obs []*calib.HistogramObserver
 	for _, a := range chosen {
 		o := h.obs[a.Reference]
 		if o == nil || o.Stats().Values == 0 {
@@ -137,17 +143,37 @@ func (h *histCollector) report(chosen []ActivationStat) []Histogram {
 		}
 		first, width, counts := o.Bins()
 		mn, mx := o.Extremes()
-		hg := Histogram{
+		out = append(out, Histogram{
 			Name: a.Name, Reference: a.Reference, SQNRdB: float64(a.SQNRdB), Lo: float64(a.Lo), Hi: float64(a.Hi),
 			Signed: o.Options().Signed, Min: mn, Max: mx, First: first, Width: width, Counts: counts,
-		}
-		for _, m := range HistogramMethods {
-			lo, hi, err := o.RangeOf(m)
-			if err == nil {
-				hg.Methods = append(hg.Methods, MethodRange{Method: m, Lo: lo, Hi: hi})
+		})
+		obs = append(obs, o)
+	}
+	type found struct {
+		r   MethodRange
+		err error
+	}
+	ranges := make([]found, len(obs)*len(HistogramMethods))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(goruntime.GOMAXPROCS(0), len(ranges)) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(ranges) {
+					return
+				}
+				m := HistogramMethods[i%len(HistogramMethods)]
+				lo, hi, err := obs[i/len(HistogramMethods)].RangeOf(m)
+				ranges[i] = found{MethodRange{Method: m, Lo: lo, Hi: hi}, err}
 			}
+		})
+	}
+	wg.Wait()
+	for i, f := range ranges {
+		if f.err == nil {
+			out[i/len(HistogramMethods)].Methods = append(out[i/len(HistogramMethods)].Methods, f.r)
 		}
-		out = append(out, hg)
 	}
 	return out
 }
