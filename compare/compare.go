@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"path"
+	goruntime "runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -27,8 +28,10 @@ const DefaultExclusions = 3
 
 // Options tune Compare.
 type Options struct {
-	// Threads bounds the runtime's threads (0: all cores); results do
-	// not depend on it.
+	// Threads is how many threads each model's kernels may use. Compare
+	// already runs the quantized model, the FP32 model and the
+	// comparisons side by side, so 0 gives each a third of the cores (at
+	// least one). Results do not depend on it.
 	Threads int
 	// Integer runs QUANT in onnxq's execution form (complete Q/DQ units
 	// as integer ops, as "onnxq run" does) instead of as written.
@@ -85,6 +88,9 @@ func Compare(float, quant *graph.Model, src *calibdata.Source, opts Options) (*R
 		return nil, err
 	}
 	acts, actSkips := findActivations(float, quant, fv, resc)
+	if opts.Threads <= 0 {
+		opts.Threads = max(1, goruntime.GOMAXPROCS(0)/3)
+	}
 	layers, layerSkips := buildLayers(quant, fv, resc, opts.Threads, opts.Integer)
 
 	exec, err := quantRunModel(quant, opts.Integer, acts)

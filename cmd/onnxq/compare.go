@@ -67,7 +67,7 @@ With --integer (the default) QUANT runs as 'onnxq run' executes it.`,
 		fs.IntVar(&cfg.Top, "top", 10, "print the `N` worst activations and layers (0: all)")
 		fs.IntVar(&cfg.Exclusions, "exclusions", compare.DefaultExclusions, "suggest `N` layers to exclude")
 		fs.IntVar(&cfg.Samples, "samples", 0, "run at most `N` samples (default: all)")
-		fs.IntVar(&cfg.Threads, "threads", 0, "use `N` threads (default: all cores; results do not depend on it)")
+		fs.IntVar(&cfg.Threads, "threads", 0, "use `N` threads per model (default: a third of the cores, as the two models and the comparisons run side by side; results do not depend on it)")
 		fs.BoolVar(&cfg.Integer, "integer", true, "run QUANT's complete Q/DQ units as integer ops")
 		return func(c *cli, args []string) error {
 			switch {
@@ -80,7 +80,7 @@ With --integer (the default) QUANT runs as 'onnxq run' executes it.`,
 			case cfg.Samples < 0:
 				return usageErrorf("compare", "--samples %d: want 0 (all) or more", cfg.Samples)
 			case cfg.Threads < 0:
-				return usageErrorf("compare", "--threads %d: want 0 (all cores) or more", cfg.Threads)
+				return usageErrorf("compare", "--threads %d: want 0 (the default) or more", cfg.Threads)
 			case cfg.Exclusions < 0:
 				return usageErrorf("compare", "--exclusions %d: want 0 or more", cfg.Exclusions)
 			}
