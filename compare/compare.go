@@ -318,6 +318,9 @@ func startWorker(run *sampleRun, hist *histCollector) *compareWorker {
 	w := &compareWorker{jobs: make(chan sampleJob, 8), done: make(chan struct{}), free: map[int][][]float32{}}
 	go func() {
 		defer close(w.done)
+		if hist != nil {
+			defer hist.wait() // the counter is done once the worker is
+		}
 		sample := ""
 		for j := range w.jobs {
 			switch {
@@ -339,10 +342,19 @@ func startWorker(run *sampleRun, hist *histCollector) *compareWorker {
 				}
 			default:
 				run.observeName(j.name, j.t, false)
-				if hist != nil {
-					hist.observe(j.name, j.t)
+				free := j.pooled && !run.retains(j.name, j.t)
+				if hist != nil && hist.wanted[j.name] {
+					// Counted beside the comparisons; the counter hands a
+					// free copy back when done with it.
+					var done func()
+					if free {
+						t := j.t
+						done = func() { w.recycle(t) }
+					}
+					hist.send(j.name, j.t, done)
+					continue
 				}
-				if j.pooled && !run.retains(j.name, j.t) {
+				if free {
 					w.recycle(j.t)
 				}
 			}

@@ -57,8 +57,24 @@ type histCollector struct {
 	k       int
 	opts    calib.Options
 	acts    []*activation
-	obs     map[string]*calib.HistogramObserver // by reference name
+	obs     map[string]*calib.HistogramObserver // by reference name; the counter's
 	samples int
+	// wanted holds the candidates' reference names once the first sample
+	// picked them: the comparison worker alone reads and writes it.
+	wanted map[string]bool
+	// The counter goroutine counts the candidates' values beside the
+	// comparisons, in the order they are sent.
+	jobs    chan histJob
+	stopped chan struct{}
+}
+
+// histJob is a tensor to count (done, if set, runs after), or the
+// candidates to make observers for.
+type histJob struct {
+	name       string
+	t          *runtime.Tensor
+	done       func()
+	candidates []string
 }
 
 func newHistCollector(acts []*activation, k int, opts calib.Options) (*histCollector, error) {
@@ -66,7 +82,35 @@ func newHistCollector(acts []*activation, k int, opts calib.Options) (*histColle
 	if _, err := calib.NewMSE(opts); err != nil {
 		return nil, err
 	}
-	return &histCollector{k: k, opts: opts, acts: acts, obs: map[string]*calib.HistogramObserver{}}, nil
+	h := &histCollector{k: k, opts: opts, acts: acts, obs: map[string]*calib.HistogramObserver{}, wanted: map[string]bool{},
+		jobs: make(chan histJob, 8), stopped: make(chan struct{})}
+	go func() {
+		defer close(h.stopped)
+		for j := range h.jobs {
+			for _, name := range j.candidates {
+				h.obs[name], _ = calib.NewMSE(h.opts)
+			}
+			if j.t != nil {
+				h.observe(j.name, j.t)
+			}
+			if j.done != nil {
+				j.done()
+			}
+		}
+	}()
+	return h, nil
+}
+
+// send queues t, FLOAT's tensor name, for counting.
+func (h *histCollector) send(name string, t *runtime.Tensor, done func()) {
+	h.jobs <- histJob{name: name, t: t, done: done}
+}
+
+// wait closes the counter's queue and waits for it to finish; after it,
+// observe may be called directly.
+func (h *histCollector) wait() {
+	close(h.jobs)
+	<-h.stopped
 }
 
 // observe counts FLOAT's tensor name when it is a candidate's reference.
@@ -79,7 +123,7 @@ func (h *histCollector) observe(name string, t *runtime.Tensor) {
 }
 
 // endSample picks the candidates after the first sample: the k+2 of
-// lowest SQNR.
+// lowest SQNR, whose values the counter counts from the second sample on.
 func (h *histCollector) endSample() {
 	h.samples++
 	if h.samples != 1 {
@@ -87,14 +131,17 @@ func (h *histCollector) endSample() {
 	}
 	order := append([]*activation(nil), h.acts...)
 	sort.SliceStable(order, func(i, j int) bool { return nsrKey(order[i]) > nsrKey(order[j]) })
+	var names []string
 	for _, a := range order {
-		if len(h.obs) >= h.k+2 {
+		if len(names) >= h.k+2 {
 			break
 		}
-		if a.bad == "" && h.obs[a.ref] == nil {
-			h.obs[a.ref], _ = calib.NewMSE(h.opts)
+		if a.bad == "" && !h.wanted[a.ref] {
+			h.wanted[a.ref] = true
+			names = append(names, a.ref)
 		}
 	}
+	h.jobs <- histJob{candidates: names}
 }
 
 // choose keeps the observers of the k worst activations of stats that are
