@@ -7,8 +7,9 @@
 // with both operands and the result 8-bit integers of one type and
 // per-tensor parameters (residual connections, scalings).
 // With Options.Arithmetic each becomes ai.onnxq QLinearAdd or QLinearMul,
-// which onnxq's runtime computes in one pass with the unit's own float32
-// arithmetic (the same bits).
+// which onnxq's runtime computes in one pass as ONNX Runtime's kernels of
+// those names do: the unit's results, but for exact rounding ties, which
+// go ONNX Runtime's way (kernels.QLinearBinary).
 package lower
 
 import (

@@ -36,8 +36,10 @@ func binaryModel(t *testing.T) *graph.Model {
 }
 
 // TestLowerArithmetic checks that with Options.Arithmetic the Add and Mul
-// units become ai.onnxq ops that give exactly the QDQ model's outputs
-// (broadcasting included), and that the standard pass leaves them.
+// units become ai.onnxq ops that give the QDQ model's outputs (broadcasting
+// included), within one step where an exact rounding tie goes the other
+// way (the ops round as ONNX Runtime's kernels do), and that the standard
+// pass leaves them.
 func TestLowerArithmetic(t *testing.T) {
 	m := binaryModel(t)
 	if _, rep, _ := lowerModel(t, m); len(rep.Lowered) != 0 {
@@ -47,5 +49,5 @@ func TestLowerArithmetic(t *testing.T) {
 	if rep.Lowered["ai.onnxq.QLinearAdd"] != 2 || rep.Lowered["ai.onnxq.QLinearMul"] != 1 {
 		t.Fatalf("lowered %v; log:\n%s", rep.Lowered, log)
 	}
-	sameOutputs(t, m, low, 2, 3)
+	closeOutputs(t, m, low, 2, 3, 0.1) // both outputs' scale is 0.1
 }

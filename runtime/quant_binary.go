@@ -3,9 +3,10 @@
 // 8-bit tensors of one type, as one pass over the bytes. Their inputs are
 // those of ONNX Runtime's com.microsoft ops of the same names (A,
 // A_scale, A_zero_point, B, B_scale, B_zero_point, C_scale,
-// C_zero_point); their arithmetic is the QDQ unit's exactly (float32
-// dequantization, sum or product, division by C_scale, rounding half to
-// even), so the results equal the unit's run in float bit for bit.
+// C_zero_point), and so is their arithmetic: that of ONNX Runtime's x86
+// kernels (kernels.QLinearBinary), which gives the QDQ unit's results
+// except at exact rounding ties (the zero point joins before the rounding
+// there), so that onnxq and ONNX Runtime agree on quantized models.
 package runtime
 
 import (
@@ -123,20 +124,68 @@ func (k qlinearBinaryKernel) Run(ctx *Context, in []*Tensor) ([]*Tensor, error) 
 	return []*Tensor{y}, nil
 }
 
-// broadcast computes the unit for operands of different shapes: each
-// dequantized to float32, the float op (numpy broadcasting), quantized.
+// broadcast computes the op for operands of different shapes (numpy
+// broadcasting) as ONNX Runtime's kernels do: the output is cut into
+// runs, the longest trailing axes along which each operand is either
+// contiguous or repeated, and each run is one QLinearBinary call with the
+// repeated operand as a single element (which the Add folds into its
+// constant part, as ONNX Runtime does).
 func (k qlinearBinaryKernel) broadcast(ctx *Context, a, b *Tensor, p kernels.QBinaryParams) ([]*Tensor, error) {
-	dequant := func(t *Tensor, zp int32, scale float32) *Tensor {
-		f := New(graph.Float32, t.Shape...)
-		kernels.DequantizeBytes(f.F32(), outputBytes(t), float32(zp), scale, p.Signed)
-		return f
-	}
-	outs, err := k.float.Run(ctx, []*Tensor{dequant(a, p.ZA, p.SA), dequant(b, p.ZB, p.SB)})
+	shape, err := BroadcastShape(a.Shape, b.Shape)
 	if err != nil {
 		return nil, err
 	}
-	r := outs[0]
-	y := ctx.Alloc(a.DType, r.Shape...)
-	kernels.QuantizeBytes(outputBytes(y), r.F32(), p.SC, p.Lo, p.Hi, p.ZC)
+	sa, sb, so := broadcastStrides(a.Shape, shape), broadcastStrides(b.Shape, shape), Strides(shape)
+	// run: the trailing axes over which each operand is all contiguous
+	// or all repeated.
+	kind := func(s []int, from int) (contiguous, repeated bool) {
+		contiguous, repeated = true, true
+		for i := from; i < len(shape); i++ {
+			if shape[i] == 1 {
+				continue
+			}
+			contiguous = contiguous && s[i] == so[i]
+			repeated = repeated && s[i] == 0
+		}
+		return contiguous, repeated
+	}
+	first := len(shape)
+	for first > 0 {
+		ca, ra := kind(sa, first-1)
+		cb, rb := kind(sb, first-1)
+		if !(ca || ra) || !(cb || rb) {
+			break
+		}
+		first--
+	}
+	run := 1
+	for _, d := range shape[first:] {
+		run *= d
+	}
+	_, aRepeated := kind(sa, first)
+	_, bRepeated := kind(sb, first)
+	y := ctx.allocFull(a.DType, shape...)
+	dst, ab, bb := outputBytes(y), outputBytes(a), outputBytes(b)
+	runs := len(dst) / max(run, 1)
+	ctx.Parallel(runs, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			// The operands' offsets of run r from the outer axes.
+			oa, ob, rest := 0, 0, r
+			for i := first - 1; i >= 0; i-- {
+				c := rest % shape[i]
+				rest /= shape[i]
+				oa += c * sa[i]
+				ob += c * sb[i]
+			}
+			as, bs := ab[oa:oa+1], bb[ob:ob+1]
+			if !aRepeated {
+				as = ab[oa : oa+run]
+			}
+			if !bRepeated {
+				bs = bb[ob : ob+run]
+			}
+			kernels.QLinearBinary(dst[r*run:(r+1)*run], as, bs, p)
+		}
+	})
 	return []*Tensor{y}, nil
 }

@@ -8,16 +8,16 @@ func qLinearBinary(dst, a, b []byte, p QBinaryParams) {
 		qLinearBinaryGo(dst, a, b, p)
 		return
 	}
-	// int8 bytes are read as uint8 plus 128 (xored with 0x80), the zero
-	// points moved with them: the differences are the same.
-	q := qbinaryArgs{za: p.ZA, zb: p.ZB, sa: p.SA, sb: p.SB, sc: p.SC, lo: p.Lo, hi: p.Hi, zc: p.ZC}
+	zc := float32(p.ZC)
+	q := qbinaryArgs{za: p.ZA, zb: p.ZB, lo: zc + p.Lo, hi: zc + p.Hi, zc: zc}
 	if p.Signed {
-		q.flip = 0x80
-		q.za += 128
-		q.zb += 128
+		q.signed = 1
 	}
 	if p.Mul {
 		q.mul = 1
+		q.r = mulRatio(p)
+	} else {
+		q.rA, q.rB, q.fixed = addRatios(p)
 	}
 	qLinearBinaryAVX512(&dst[0], &a[0], &b[0], n, &q)
 	qLinearBinaryGo(dst[n:], a[n:], b[n:], p)
@@ -26,12 +26,13 @@ func qLinearBinary(dst, a, b []byte, p QBinaryParams) {
 // qbinaryArgs are qLinearBinaryAVX512's parameters (offsets used by the
 // assembly).
 type qbinaryArgs struct {
-	za, zb     int32   // 0, 4
-	sa, sb, sc float32 // 8, 12, 16
-	lo, hi     float32 // 20, 24
-	zc         int32   // 28
-	flip       int32   // 32: 0x80 for int8 bytes
-	mul        int32   // 36
+	za, zb      int32   // 0, 4
+	rA, rB      float32 // 8, 12: Add's ratios
+	fixed       float32 // 16: Add's constant part
+	r           float32 // 20: Mul's ratio
+	lo, hi      float32 // 24, 28: the output range, zero point included
+	zc          float32 // 32
+	signed, mul int32   // 36, 40
 }
 
 // qLinearBinaryAVX512 is qLinearBinaryGo on n elements, n a multiple of
