@@ -145,11 +145,13 @@ func (s *subgraph) value(v *graph.Value) *graph.Value {
 		s.err = fmt.Sprintf("input %q: FLOAT has no tensor of that name", v.Name)
 		return nil
 	}
-	if f.DType != graph.Float32 && f.DType != graph.Undefined {
-		s.err = fmt.Sprintf("input %q is %v in FLOAT, not float32", v.Name, f.DType)
-		return nil
+	// Its type as FLOAT or QUANT records it (a shape input is int64);
+	// unknown, the runtime takes the tensor as it comes.
+	dt := f.DType
+	if dt == graph.Undefined {
+		dt = v.DType
 	}
-	in, err := s.g.AddInput(v.Name, graph.Float32, nil)
+	in, err := s.g.AddInput(v.Name, dt, nil)
 	if err != nil {
 		s.err = err.Error()
 		return nil

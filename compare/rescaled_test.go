@@ -237,3 +237,56 @@ func TestRescaledValuesCompared(t *testing.T) {
 	}
 	t.Logf("activation %.2f dB, c1 %.2f dB, dw %.2f dB (equalized reference %.2f)", gotAct, gotC1, gotDW, refDW)
 }
+
+// A quantized layer that also reads a computed integer tensor (a Reshape
+// whose shape comes from Shape) is attributed, fed FLOAT's int64 tensor,
+// also when neither model records the shape tensor's type.
+func TestLayerWithComputedIntegerInput(t *testing.T) {
+	b := graph.NewBuilder(17)
+	x := b.Input("x", graph.Float32, -1, 3, 6, 6) // a free batch: Shape is not folded
+	w := make([]float32, 12)
+	for i := range w {
+		w[i] = float32(math.Cos(float64(i)))
+	}
+	c := b.Op("Conv", x, b.Const(graph.FromFloat32s("w", []int64{4, 3, 1, 1}, w)))
+	r := b.Op("Relu", c)
+	shape := b.Op("Shape", r)
+	b.Output(b.Op("Conv", b.Op("Reshape", r, shape), b.Const(graph.FromFloat32s("w2", []int64{2, 4, 1, 1}, w[:8]))))
+	m, err := b.Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := calibdata.Synthetic(calibdata.Inputs(m), 4, 5)
+	q, err := quant.Clone(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := quant.DefaultConfig()
+	cfg.SelectMethods, cfg.BiasCorrection, cfg.Threads = nil, false, 1
+	if _, err := quant.Run(q, src, cfg); err != nil {
+		t.Fatal(err)
+	}
+	untyped := func(x *graph.Model) *graph.Model {
+		c, err := quant.Clone(x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range c.Graph.Nodes {
+			if n.OpType == "Shape" {
+				n.Outputs[0].DType, n.Outputs[0].Shape = graph.Undefined, nil
+			}
+		}
+		return c
+	}
+	r2, err := Compare(untyped(m), untyped(q), src, Options{Threads: 1, Integer: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reshape := false
+	for _, l := range r2.Layers {
+		reshape = reshape || l.Op == "Reshape"
+	}
+	if len(r2.LayersSkipped) != 0 || !reshape {
+		t.Fatalf("layers %+v, skipped %+v: want the Reshape attributed", r2.Layers, r2.LayersSkipped)
+	}
+}
