@@ -463,15 +463,13 @@ func TestQuantizeWeightOnly(t *testing.T) {
 	}
 }
 
-// TestQuantizeFallback: a chain of 22 1x1 Convs where c9's quantized
-// weights lose its signal (a weight of 1 on a channel that is always zero
-// sets the step; the small weights that matter round away). The summary
-// names c9 as kept in FP32 with its gain under --fallback-budget 3; by
-// default and with --fallback-budget 0 every layer stays quantized; a
-// negative budget is an error.
-func TestQuantizeFallback(t *testing.T) {
-	dir := t.TempDir()
-	model := saveModel(t, dir, "chain.onnx", func(b *graph.Builder) {
+// lossyChain saves a chain of 22 1x1 Convs whose c9's quantized weights
+// lose its signal (a weight of 1 on a channel that is always zero sets the
+// step; the small weights that matter round away) to dir, with n samples
+// in dir/calib, and returns the model's and the samples' paths.
+func lossyChain(t *testing.T, dir string, n int) (model, calib string) {
+	t.Helper()
+	model = saveModel(t, dir, "chain.onnx", func(b *graph.Builder) {
 		y := b.Input("x", graph.Float32, 1, 8, 4, 4)
 		for i := range 22 {
 			w := make([]float32, 64)
@@ -495,8 +493,8 @@ func TestQuantizeFallback(t *testing.T) {
 		}
 		b.Output(y)
 	})
-	calib := filepath.Join(dir, "calib")
-	for i := range 6 {
+	calib = filepath.Join(dir, "calib")
+	for i := range n {
 		folder := filepath.Join(calib, fmt.Sprintf("sample_%03d", i))
 		if err := os.MkdirAll(folder, 0o755); err != nil {
 			t.Fatal(err)
@@ -509,6 +507,18 @@ func TestQuantizeFallback(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	return model, calib
+}
+
+// TestQuantizeFallback: a chain of 22 1x1 Convs where c9's quantized
+// weights lose its signal (a weight of 1 on a channel that is always zero
+// sets the step; the small weights that matter round away). The summary
+// names c9 as kept in FP32 with its gain under --fallback-budget 3; by
+// default and with --fallback-budget 0 every layer stays quantized; a
+// negative budget is an error.
+func TestQuantizeFallback(t *testing.T) {
+	dir := t.TempDir()
+	model, calib := lossyChain(t, dir, 6)
 	out := filepath.Join(dir, "q.onnx")
 	r := onnxq(t, dir, model, "-o", out, "--calib", calib, "--fallback-budget", "3")
 	if r.code != 0 {
@@ -537,44 +547,7 @@ func TestQuantizeFallback(t *testing.T) {
 // bad values are one error line.
 func TestQuantizeTarget(t *testing.T) {
 	dir := t.TempDir()
-	model := saveModel(t, dir, "chain.onnx", func(b *graph.Builder) {
-		y := b.Input("x", graph.Float32, 1, 8, 4, 4)
-		for i := range 22 {
-			w := make([]float32, 64)
-			for o := range 8 {
-				for c := range 8 {
-					w[8*o+c] = 0.05 * float32((o*5+c*3+i)%7-3)
-				}
-				w[8*o+o] += 1
-				if i == 9 {
-					for c := range 8 {
-						w[8*o+c] = 0.01 * float32((o*5+c*3)%7-3)
-					}
-					w[8*o] = 1
-				}
-				if i == 8 && o == 0 {
-					clear(w[:8])
-				}
-			}
-			y = b.Op("Conv", y, b.Const(graph.FromFloat32s(fmt.Sprintf("w%d", i), []int64{8, 8, 1, 1}, w)))
-			y.Producer.Name = fmt.Sprintf("c%d", i)
-		}
-		b.Output(y)
-	})
-	calib := filepath.Join(dir, "calib")
-	for i := range 8 {
-		folder := filepath.Join(calib, fmt.Sprintf("sample_%03d", i))
-		if err := os.MkdirAll(folder, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		x := runtime.New(graph.Float32, 1, 8, 4, 4)
-		for j := range x.F32() {
-			x.F32()[j] = float32(math.Sin(float64(j*(i+3)) * 0.37))
-		}
-		if err := tensorio.WriteNpy(filepath.Join(folder, "x.npy"), x); err != nil {
-			t.Fatal(err)
-		}
-	}
+	model, calib := lossyChain(t, dir, 8)
 	out := filepath.Join(dir, "q.onnx")
 	r := onnxq(t, dir, model, "-o", out, "--calib", calib, "--target-sqnr", "20")
 	if r.code != 0 {
