@@ -6,7 +6,6 @@ import (
 
 	"github.com/onnxq/onnxq/graph"
 	"github.com/onnxq/onnxq/lower"
-	"github.com/onnxq/onnxq/runtime"
 )
 
 // hardSwishModel is x → Conv → hard-swish (Add 3, Clip 0..6, Mul, Div 6)
@@ -98,37 +97,8 @@ func TestLowerFloatOutputs(t *testing.T) {
 			t.Fatalf("a float Conv is left: %s", n.Name)
 		}
 	}
-	ref, err := runtime.NewSession(m, runtime.Options{Threads: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := runtime.NewSession(low, runtime.Options{Threads: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range src.Len() {
-		s, err := src.Sample(i)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want, err := ref.Run(s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		have, err := got.Run(s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for name, w := range want {
-			h := have[name].F32()
-			for j, v := range w.F32() {
-				// The float convolution rounds its accumulation; the
-				// integer one rounds once. The hard-swish units before
-				// may also move an integer by one step.
-				if d := math.Abs(float64(h[j] - v)); d > 0.05*(1+math.Abs(float64(v))) {
-					t.Fatalf("sample %d, output %s[%d]: %v, want %v", i, name, j, h[j], v)
-				}
-			}
-		}
-	}
+	// The float convolution rounds its accumulation; the integer one
+	// rounds once. The hard-swish units before may also move an integer
+	// by one step.
+	outputsClose(t, m, low, src, 1, func(v float32) float64 { return 0.05 * (1 + math.Abs(float64(v))) })
 }

@@ -7,6 +7,7 @@ package lower_test
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -153,6 +154,42 @@ func closeOutputs(t *testing.T, m, low *graph.Model, threads int, seed uint64, s
 			for i, v := range w.F32() {
 				if d := have[name].F32()[i] - v; d < -step*1.0001 || d > step*1.0001 {
 					t.Fatalf("trial %d, output %s: element %d = %v, want %v within %v", trial, name, i, have[name].F32()[i], v, step)
+				}
+			}
+		}
+	}
+}
+
+// outputsClose runs m (one thread) and low (threads) on every sample of
+// src and checks each output element of low within tol(want) of m's.
+func outputsClose(t *testing.T, m, low *graph.Model, src *calibdata.Source, threads int, tol func(want float32) float64) {
+	t.Helper()
+	ref, err := runtime.NewSession(m, runtime.Options{Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := runtime.NewSession(low, runtime.Options{Threads: threads})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range src.Len() {
+		s, err := src.Sample(i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := ref.Run(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		have, err := got.Run(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, w := range want {
+			h := have[name].F32()
+			for j, v := range w.F32() {
+				if d := math.Abs(float64(h[j] - v)); d > tol(v) {
+					t.Fatalf("sample %d, output %s[%d]: %v, want %v", i, name, j, h[j], v)
 				}
 			}
 		}
