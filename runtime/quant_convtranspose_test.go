@@ -316,16 +316,7 @@ func TestQLinearConvTransposeFixedPoint(t *testing.T) {
 	rng := rand.New(rand.NewPCG(23, 24))
 	b := graph.NewBuilder(13)
 	x := b.Input("x", graph.Uint8, 1, 4, 7, 9)
-	f32 := func(name string, v ...float32) *graph.Value {
-		dims := []int64{}
-		if len(v) > 1 {
-			dims = []int64{int64(len(v))}
-		}
-		return b.Const(graph.FromFloat32s(name, dims, v))
-	}
-	bytesOf := func(name string, dt graph.DType, dims []int64, raw []byte) *graph.Value {
-		return b.Const(graph.NewTensor(name, dt, dims, raw))
-	}
+	f32, bytesOf := constMakers(b)
 	w := make([]byte, 4*3*2*2)
 	for i := range w {
 		w[i] = byte(int8(rng.IntN(255) - 127))

@@ -96,6 +96,22 @@ func TestFixedMultiplier(t *testing.T) {
 	}
 }
 
+// constMakers returns builders of b's constants: float32 values (a scalar
+// for one value, else a vector) and raw tensors of a type and shape.
+func constMakers(b *graph.Builder) (f32 func(name string, v ...float32) *graph.Value, bytesOf func(name string, dt graph.DType, dims []int64, raw []byte) *graph.Value) {
+	f32 = func(name string, v ...float32) *graph.Value {
+		dims := []int64{}
+		if len(v) > 1 {
+			dims = []int64{int64(len(v))}
+		}
+		return b.Const(graph.FromFloat32s(name, dims, v))
+	}
+	bytesOf = func(name string, dt graph.DType, dims []int64, raw []byte) *graph.Value {
+		return b.Const(graph.NewTensor(name, dt, dims, raw))
+	}
+	return f32, bytesOf
+}
+
 // TestFixedPointQLinearConv runs a QLinearConv model
 // with both requantizers: every output within one step, nearly all equal,
 // and the fixed-point results reproducible.
@@ -103,16 +119,7 @@ func TestFixedPointQLinearConv(t *testing.T) {
 	rng := rand.New(rand.NewPCG(21, 22))
 	b := graph.NewBuilder(13)
 	x := b.Input("x", graph.Uint8, 1, 4, 9, 9)
-	f32 := func(name string, v ...float32) *graph.Value {
-		dims := []int64{}
-		if len(v) > 1 {
-			dims = []int64{int64(len(v))}
-		}
-		return b.Const(graph.FromFloat32s(name, dims, v))
-	}
-	bytesOf := func(name string, dt graph.DType, dims []int64, raw []byte) *graph.Value {
-		return b.Const(graph.NewTensor(name, dt, dims, raw))
-	}
+	f32, bytesOf := constMakers(b)
 	w := make([]byte, 6*4*3*3)
 	for i := range w {
 		w[i] = byte(int8(rng.IntN(255) - 127))
