@@ -788,12 +788,8 @@ func isSigned[T uint8 | int8 | uint16 | int16](_ []T) bool {
 // fall outside [b.lo, b.hi].
 func accumulate[T uint8 | int8 | uint16 | int16](f []float32, codes []T, b actBounds) sums {
 	codes = codes[:len(f)]
-	if u8, ok := any(codes).([]uint8); ok {
-		return accumulate8(f, u8, false, b)
-	}
-	if i8, ok := any(codes).([]int8); ok {
-		u8 := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(i8))), len(i8))
-		return accumulate8(f, u8, true, b)
+	if b8, ok := byteCodes(codes); ok {
+		return accumulate8(f, b8, isSigned(codes), b)
 	}
 	// Four partial sums, combined in a fixed order: the additions do not
 	// wait on each other, and the result does not depend on anything but
