@@ -60,6 +60,23 @@ func (a *qconvArgs) epilogueKey(zxU int32, sums *int32, groups int) epilogueKey 
 		hardSwish: a.hardSwish, yScale: a.yScale, groupRows: groups}
 }
 
+// newEpilogue derives a's per-channel epilogue: bias − zxU·Σw of each
+// output channel m (rowSum(m) its weights' sum), its requantizer, and the
+// kernels' form of both.
+func (a *qconvArgs) newEpilogue(zxU int32, rowSum func(m int) int32) *epilogue {
+	ep := &epilogue{adds: make([]int32, a.M), rqs: make([]requantizer, a.M), kq8: make([]kernels.Requant, a.M)}
+	for m := range a.M {
+		ep.adds[m] = -zxU * rowSum(m)
+		if a.bias != nil {
+			ep.adds[m] += a.bias[m]
+		}
+		r := a.requantizer(m)
+		ep.rqs[m] = r
+		ep.kq8[m] = kernels.Requant{Add: ep.adds[m], Scale: r.scale, Lo: r.lo, Hi: r.hi, ZP: r.zp}
+	}
+	return ep
+}
+
 // requantizer returns output channel m's requantization.
 func (a *qconvArgs) requantizer(m int) requantizer {
 	rq := newRequantizer(a.scales[m], a.zy, a.lo, a.hi)

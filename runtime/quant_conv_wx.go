@@ -271,22 +271,7 @@ func (k *intConvKernel) fastConvWX(ctx *Context, a *qconvArgs, out []byte) {
 		return planes[base+off+p0 : base+l.planeLen]
 	}
 	ep := k.epilogues.get(a.epilogueKey(zxU, &packed[0].RowSums[0], len(packed)), func() *epilogue {
-		ep := &epilogue{adds: make([]int32, a.M), rqs: make([]requantizer, a.M), kq8: make([]kernels.Requant, a.M)}
-		for g := range a.G {
-			for c := range mg {
-				m := g*mg + c
-				ep.adds[m] = -zxU * packed[g].RowSums[c] // bias − zx·Σw per output channel
-				if a.bias != nil {
-					ep.adds[m] += a.bias[m]
-				}
-			}
-		}
-		for m := range ep.rqs {
-			ep.rqs[m] = a.requantizer(m)
-			r := ep.rqs[m]
-			ep.kq8[m] = kernels.Requant{Add: ep.adds[m], Scale: r.scale, Lo: r.lo, Hi: r.hi, ZP: r.zp}
-		}
-		return ep
+		return a.newEpilogue(zxU, func(m int) int32 { return packed[m/mg].RowSums[m%mg] })
 	})
 	adds, rqs, kq8 := ep.adds, ep.rqs, ep.kq8
 	// With every channel's requantization exact the GEMM writes bytes.
@@ -572,17 +557,7 @@ func (k *intConvKernel) depthwiseVNNI(ctx *Context, a *qconvArgs, out []byte) {
 	// Each channel's requantization, built once per set of inputs: a
 	// value the per-channel loop below only reads.
 	ep := k.epilogues.get(a.epilogueKey(zxU, &wsums[0], 1), func() *epilogue {
-		ep := &epilogue{adds: make([]int32, C), rqs: make([]requantizer, C), kq8: make([]kernels.Requant, C)}
-		for c := range C {
-			ep.adds[c] = -zxU * wsums[c]
-			if a.bias != nil {
-				ep.adds[c] += a.bias[c]
-			}
-			ep.rqs[c] = a.requantizer(c)
-			r := ep.rqs[c]
-			ep.kq8[c] = kernels.Requant{Add: ep.adds[c], Scale: r.scale, Lo: r.lo, Hi: r.hi, ZP: r.zp}
-		}
-		return ep
+		return a.newEpilogue(zxU, func(c int) int32 { return wsums[c] })
 	})
 	adds, rqs, kq8 := ep.adds, ep.rqs, ep.kq8
 	block := kernels.DWBlock(s1)
