@@ -138,6 +138,7 @@ func Compare(float, quant *graph.Model, src *calibdata.Source, opts Options) (*R
 		return nil, fmt.Errorf("float model: %v", err)
 	}
 	outs := newOutputStats(quant)
+	w.fSess, w.qSess, w.outs = fSess, qSess, outs
 	names := src.Names()
 	// The quantized run of the next sample overlaps the FP32 run and the
 	// comparisons of this one: two streams keep the cores busier than one
@@ -162,7 +163,7 @@ func Compare(float, quant *graph.Model, src *calibdata.Source, opts Options) (*R
 		if err != nil {
 			return nil, fmt.Errorf("sample %s: float model: %v", names[i], err)
 		}
-		w.jobs <- sampleJob{finish: true, fOuts: fOuts, qOuts: qOuts, outs: outs, fSess: fSess, qSess: qSess}
+		w.jobs <- sampleJob{finish: true, fOuts: fOuts, qOuts: qOuts}
 	}
 	if err := w.stop(); err != nil {
 		return nil, err
@@ -270,16 +271,18 @@ type sampleJob struct {
 	t                   *runtime.Tensor
 	finish              bool
 	pooled              bool // t's data came from the worker's buffers
-	outs                *outputStats
-	fSess, qSess        *runtime.Session
 }
 
 // compareWorker applies the jobs in order on its own goroutine.
 type compareWorker struct {
-	jobs    chan sampleJob
-	done    chan struct{}
-	stopped bool
-	err     error
+	// The sessions whose outputs a sample's end hands back, and the
+	// output statistics it adds to: set before the first sample.
+	fSess, qSess *runtime.Session
+	outs         *outputStats
+	jobs         chan sampleJob
+	done         chan struct{}
+	stopped      bool
+	err          error
 	// free holds float32 buffers of copies the worker is done with, by
 	// length: the same tensors come back every sample, so copies reuse
 	// them instead of allocating (and clearing) new ones.
@@ -331,12 +334,12 @@ func startWorker(run *sampleRun, hist *histCollector) *compareWorker {
 				if run.err != nil && w.err == nil {
 					w.err = fmt.Errorf("sample %s: %v", sample, run.err)
 				}
-				j.outs.add(j.fOuts, j.qOuts)
+				w.outs.add(j.fOuts, j.qOuts)
 				run.finish()
 				// The sample's outputs are compared: their buffers serve
 				// the runs of later samples.
-				j.fSess.RecycleAll(j.fOuts)
-				j.qSess.RecycleAll(j.qOuts)
+				w.fSess.RecycleAll(j.fOuts)
+				w.qSess.RecycleAll(j.qOuts)
 				if hist != nil {
 					hist.endSample()
 				}
