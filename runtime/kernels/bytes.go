@@ -41,15 +41,7 @@ func DeinterleaveBytes(even, odd, src []byte) {
 	deinterleaveBytes(even, odd, src)
 }
 
-func deinterleaveBytesGo(even, odd, src []byte) {
-	for i := range odd {
-		even[i] = src[2*i]
-		odd[i] = src[2*i+1]
-	}
-	if len(even) > len(odd) {
-		even[len(odd)] = src[len(src)-1]
-	}
-}
+func deinterleaveBytesGo(even, odd, src []byte) { deinterleaveAny(even, odd, src) }
 
 // InterleaveBytes sets dst[2i] = even[i] and dst[2i+1] = odd[i]; even
 // holds (len(dst)+1)/2 bytes and odd len(dst)/2.
@@ -60,15 +52,7 @@ func InterleaveBytes(dst, even, odd []byte) {
 	interleaveBytes(dst, even, odd)
 }
 
-func interleaveBytesGo(dst, even, odd []byte) {
-	for i := range odd {
-		dst[2*i] = even[i]
-		dst[2*i+1] = odd[i]
-	}
-	if len(even) > len(odd) {
-		dst[len(dst)-1] = even[len(odd)]
-	}
-}
+func interleaveBytesGo(dst, even, odd []byte) { interleaveAny(dst, even, odd) }
 
 // CopyRows copies rows rows of n bytes, row r from src[r·srcStride:] to
 // dst[r·dstStride:], each byte xored with 0x80 when flip is set (int8

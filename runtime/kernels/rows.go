@@ -120,7 +120,10 @@ func Deinterleave(even, odd, src []float32) {
 	deinterleave(even, odd, src)
 }
 
-func deinterleaveGo(even, odd, src []float32) {
+func deinterleaveGo(even, odd, src []float32) { deinterleaveAny(even, odd, src) }
+
+// deinterleaveAny is the plain loop of Deinterleave and DeinterleaveBytes.
+func deinterleaveAny[T byte | float32](even, odd, src []T) {
 	for i := range odd {
 		even[i] = src[2*i]
 		odd[i] = src[2*i+1]
@@ -139,7 +142,10 @@ func Interleave(dst, even, odd []float32) {
 	interleave(dst, even, odd)
 }
 
-func interleaveGo(dst, even, odd []float32) {
+func interleaveGo(dst, even, odd []float32) { interleaveAny(dst, even, odd) }
+
+// interleaveAny is the plain loop of Interleave and InterleaveBytes.
+func interleaveAny[T byte | float32](dst, even, odd []T) {
 	for i := range odd {
 		dst[2*i] = even[i]
 		dst[2*i+1] = odd[i]
