@@ -2,6 +2,34 @@
 
 #include "textflag.h"
 
+// The arguments of depthwiseRowVNNI and depthwiseRow2VNNI (one frame):
+// DI dst, R8 src, R9 offs, R13 ws, R10 nq, R11 blocks; R12 the block's
+// byte offset, 0.
+#define DW_ROW_ARGS \
+	MOVQ dst+0(FP), DI; \
+	MOVQ src+8(FP), R8; \
+	MOVQ offs+16(FP), R9; \
+	MOVQ ws+24(FP), R13; \
+	MOVQ nq+32(FP), R10; \
+	MOVQ blocks+40(FP), R11; \
+	XORQ R12, R12
+
+// The arguments of depthwiseRowsQVNNI and depthwiseRowsQ2VNNI (one
+// frame): DI out, R15 ldo, R8 src, BX lds, R9 offs, R13 ws, R10 nq, R14
+// rows, the parameters loaded from p, and DX the tail's kind.
+#define DW_ROWS_ARGS \
+	MOVQ out+0(FP), DI; \
+	MOVQ ldo+8(FP), R15; \
+	MOVQ src+16(FP), R8; \
+	MOVQ lds+24(FP), BX; \
+	MOVQ offs+32(FP), R9; \
+	MOVQ ws+40(FP), R13; \
+	MOVQ nq+48(FP), R10; \
+	MOVQ rows+56(FP), R14; \
+	MOVQ p+72(FP), AX; \
+	DW_LOAD_PARAMS; \
+	MOVQ AX, DX
+
 // Sums of the block at byte R12 of the row at R8, with registers r0…r3
 // (Z or Y, 64 or 32 outputs): r_o gets the outputs ≡ o (mod 4).
 #define DW1_SUMS(r0, r1, r2, r3, l4, l5, l6, l7, w, loop) \
@@ -48,13 +76,7 @@ loop: \
 
 // func depthwiseRowVNNI(dst *int32, src *byte, offs *int, ws *uint32, nq, blocks int)
 TEXT ·depthwiseRowVNNI(SB), NOSPLIT, $0-48
-	MOVQ dst+0(FP), DI
-	MOVQ src+8(FP), R8
-	MOVQ offs+16(FP), R9
-	MOVQ ws+24(FP), R13
-	MOVQ nq+32(FP), R10
-	MOVQ blocks+40(FP), R11
-	XORQ R12, R12
+	DW_ROW_ARGS
 
 dw1block:
 	DW1_SUMS(Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z8, dw1quad)
@@ -90,13 +112,7 @@ dw1block:
 
 // func depthwiseRow2VNNI(dst *int32, src *byte, offs *int, ws *uint32, nq, blocks int)
 TEXT ·depthwiseRow2VNNI(SB), NOSPLIT, $0-48
-	MOVQ dst+0(FP), DI
-	MOVQ src+8(FP), R8
-	MOVQ offs+16(FP), R9
-	MOVQ ws+24(FP), R13
-	MOVQ nq+32(FP), R10
-	MOVQ blocks+40(FP), R11
-	XORQ R12, R12
+	DW_ROW_ARGS
 
 dw2block:
 	DW2_SUMS(Z0, Z1, Z4, Z5, Z8, dw2quad)
@@ -254,17 +270,7 @@ e:
 
 // func depthwiseRowsQVNNI(out *byte, ldo int, src *byte, lds int, offs *int, ws *uint32, nq, rows, blocks int, p *dwParams)
 TEXT ·depthwiseRowsQVNNI(SB), NOSPLIT, $0-80
-	MOVQ out+0(FP), DI
-	MOVQ ldo+8(FP), R15
-	MOVQ src+16(FP), R8
-	MOVQ lds+24(FP), BX
-	MOVQ offs+32(FP), R9
-	MOVQ ws+40(FP), R13
-	MOVQ nq+48(FP), R10
-	MOVQ rows+56(FP), R14
-	MOVQ p+72(FP), AX
-	DW_LOAD_PARAMS
-	MOVQ AX, DX // the tail's kind
+	DW_ROWS_ARGS
 
 dwqrow:
 	MOVQ blocks+64(FP), R11
@@ -328,17 +334,7 @@ dwqnext:
 
 // func depthwiseRowsQ2VNNI(out *byte, ldo int, src *byte, lds int, offs *int, ws *uint32, nq, rows, blocks int, p *dwParams)
 TEXT ·depthwiseRowsQ2VNNI(SB), NOSPLIT, $0-80
-	MOVQ out+0(FP), DI
-	MOVQ ldo+8(FP), R15
-	MOVQ src+16(FP), R8
-	MOVQ lds+24(FP), BX
-	MOVQ offs+32(FP), R9
-	MOVQ ws+40(FP), R13
-	MOVQ nq+48(FP), R10
-	MOVQ rows+56(FP), R14
-	MOVQ p+72(FP), AX
-	DW_LOAD_PARAMS
-	MOVQ AX, DX // the tail's kind
+	DW_ROWS_ARGS
 
 dwq2row:
 	MOVQ blocks+64(FP), R11
