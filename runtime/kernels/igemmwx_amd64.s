@@ -49,6 +49,27 @@
 	VMOVDQU32 c1, 64(DX); \
 	ADDQ R8, DX
 
+// R10, R11, R12: 3, 5 and 7 weight rows (of R9 bytes) from SI, as WX_ROWS
+// reads them; the accumulators zeroed.
+#define WX_START \
+	LEAQ (R9)(R9*2), R10; \
+	LEAQ (R9)(R9*4), R11; \
+	LEAQ (R10)(R9*4), R12; \
+	WX_ZERO
+
+// The depth loop: CX steps of one weight quad (SI) against 32 columns of
+// packed activations (DI).
+#define WX_KLOOP(loop) \
+loop: \
+	VMOVDQU32 (DI), Z16; \
+	VMOVDQU32 64(DI), Z17; \
+	PREFETCHT0 512(DI); \
+	WX_ROWS; \
+	ADDQ $4, SI; \
+	ADDQ $128, DI; \
+	DECQ CX; \
+	JNZ loop
+
 // func igemmWX8x32VNNI(kq int, w *int8, ldw int, x *byte, c *int32, ldc int)
 TEXT ·igemmWX8x32VNNI(SB), NOSPLIT, $0-48
 	MOVQ kq+0(FP), CX
@@ -58,20 +79,9 @@ TEXT ·igemmWX8x32VNNI(SB), NOSPLIT, $0-48
 	MOVQ c+32(FP), DX
 	MOVQ ldc+40(FP), R8
 	SHLQ $2, R8
-	LEAQ (R9)(R9*2), R10
-	LEAQ (R9)(R9*4), R11
-	LEAQ (R10)(R9*4), R12
-	WX_ZERO
+	WX_START
 
-wxloop:
-	VMOVDQU32 (DI), Z16
-	VMOVDQU32 64(DI), Z17
-	PREFETCHT0 512(DI)
-	WX_ROWS
-	ADDQ $4, SI
-	ADDQ $128, DI
-	DECQ CX
-	JNZ wxloop
+	WX_KLOOP(wxloop)
 
 	WX_STORE(Z0, Z1)
 	WX_STORE(Z2, Z3)
@@ -222,20 +232,9 @@ TEXT ·igemmWXQ8x32VNNI(SB), NOSPLIT, $0-73
 	MOVL mask+64(FP), BX
 	KMOVD BX, K2
 	KSHIFTRD $16, K2, K3
-	LEAQ (R9)(R9*2), R10
-	LEAQ (R9)(R9*4), R11
-	LEAQ (R10)(R9*4), R12
-	WX_ZERO
+	WX_START
 
-wxqloop:
-	VMOVDQU32 (DI), Z16
-	VMOVDQU32 64(DI), Z17
-	PREFETCHT0 512(DI)
-	WX_ROWS
-	ADDQ $4, SI
-	ADDQ $128, DI
-	DECQ CX
-	JNZ wxqloop
+	WX_KLOOP(wxqloop)
 
 	MOVBLZX hardSwish+72(FP), BX
 	TESTQ BX, BX
@@ -262,10 +261,7 @@ TEXT ·igemmTapsQ8x32VNNI(SB), NOSPLIT, $0-92
 	MOVQ ldw+24(FP), R9
 	MOVQ taps+40(FP), R13
 	MOVQ quadStride+48(FP), BX
-	LEAQ (R9)(R9*2), R10
-	LEAQ (R9)(R9*4), R11
-	LEAQ (R10)(R9*4), R12
-	WX_ZERO
+	WX_START
 	MOVQ ntaps+0(FP), R14
 
 tqtap:
