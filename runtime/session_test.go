@@ -134,43 +134,6 @@ func TestSessionRecycle(t *testing.T) {
 	}
 }
 
-// RecycleAll hands a buffer shared by two outputs back once: the next
-// run's two outputs (the same tensor twice) hold the right values.
-func TestSessionRecycleAllShared(t *testing.T) {
-	m := chain(t, 2)
-	m.Graph.AddOutput(m.Graph.Outputs[0]) // the same value twice
-	s, err := NewSession(m, Options{Registry: testRegistry(), Threads: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	x := New(graph.Float32, 4, 256)
-	for i := range x.F32() {
-		x.F32()[i] = float32(i % 9)
-	}
-	for run := 0; run < 3; run++ {
-		outs, err := s.Run(map[string]*Tensor{"x": x})
-		if err != nil {
-			t.Fatal(err)
-		}
-		y := outs[m.Graph.Outputs[0].Name].F32()
-		for i, v := range y {
-			if v != x.F32()[i]*2*3 {
-				t.Fatalf("run %d: y[%d] = %v", run, i, v)
-			}
-		}
-		s.RecycleAll(outs)
-		count := 0
-		for _, buf := range s.pool.free[len(y)] {
-			if &buf[0] == &y[0] {
-				count++
-			}
-		}
-		if count != 1 {
-			t.Fatalf("run %d: the output's buffer is in the pool %d times, want once", run, count)
-		}
-	}
-}
-
 // Two outputs sharing one buffer (a view and its root) go back once.
 func TestRecycleAllViews(t *testing.T) {
 	s, err := NewSession(chain(t, 1), Options{Registry: testRegistry()})
