@@ -612,11 +612,7 @@ func qParams(n *graph.Node) (scale float32, zp int32, typ qdq.Type, ok bool) {
 // QuantizeLinear outputs) as graph outputs so Run returns them. An
 // activation whose codes the form does not hold is marked bad.
 func quantRunModel(quant *graph.Model, integer bool, acts []*activation) (*graph.Model, error) {
-	data, err := graph.Encode(quant)
-	if err != nil {
-		return nil, err
-	}
-	m, err := graph.Decode(data, quant.Dir)
+	m, err := graph.Clone(quant)
 	if err != nil {
 		return nil, err
 	}

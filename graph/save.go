@@ -87,6 +87,16 @@ func Save(m *Model, path string, opts SaveOptions) error {
 	return nil
 }
 
+// Clone returns an independent copy of m, through its serialised form
+// (external data is read again from m.Dir).
+func Clone(m *Model) (*Model, error) {
+	data, err := Encode(m)
+	if err != nil {
+		return nil, err
+	}
+	return Decode(data, m.Dir)
+}
+
 // Encode serializes the model with every tensor's data inline.
 func Encode(m *Model) ([]byte, error) {
 	p, err := m.toProto(nil)

@@ -168,11 +168,7 @@ func needsShapes(m *graph.Model, opset int64) bool {
 // file declares; nil when m does not copy. They only choose where a
 // Requantize goes (the side with fewer elements), never what is computed.
 func inferredShapes(m *graph.Model) map[string]graph.Shape {
-	data, err := graph.Encode(m)
-	if err != nil {
-		return nil
-	}
-	c, err := graph.Decode(data, m.Dir)
+	c, err := graph.Clone(m)
 	if err != nil {
 		return nil
 	}

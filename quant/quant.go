@@ -393,14 +393,8 @@ func quantizeCollected(m, ref *graph.Model, src *calibdata.Source, cfg Config, c
 	return res, nil
 }
 
-// Clone returns an independent copy of m, through its serialised form.
-func Clone(m *graph.Model) (*graph.Model, error) {
-	data, err := graph.Encode(m)
-	if err != nil {
-		return nil, err
-	}
-	return graph.Decode(data, m.Dir)
-}
+// Clone returns an independent copy of m (graph.Clone).
+func Clone(m *graph.Model) (*graph.Model, error) { return graph.Clone(m) }
 
 // OutputResult is the SQNR of one graph output.
 type OutputResult struct {

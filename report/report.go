@@ -79,11 +79,7 @@ func Write(w io.Writer, in Input) error {
 // quantCoverage is the INT8 MAC coverage of m, measured on a copy (shape
 // inference writes shapes onto the values).
 func quantCoverage(m *graph.Model) macs.Coverage {
-	data, err := graph.Encode(m)
-	if err != nil {
-		return macs.Coverage{}
-	}
-	c, err := graph.Decode(data, m.Dir)
+	c, err := graph.Clone(m)
 	if err != nil {
 		return macs.Coverage{}
 	}
