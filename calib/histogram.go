@@ -167,23 +167,27 @@ func (h *HistogramObserver) Observe(data []float32) {
 		half = len(h.counts) / 2
 	}
 	var bAtLo, bAtHi, zeros uint64
-	for _, x := range data {
-		if !all && !finite32(x) {
-			continue
-		}
-		if x == blo {
-			bAtLo++
-		}
-		if x == bhi {
-			bAtHi++
-		}
-		if x == 0 {
-			zeros++
-		}
-		if h.opts.Signed {
-			h.counts[int(math.Floor(float64(x)*inv))+half]++
-		} else {
-			h.counts[int(math.Abs(float64(x))*inv)]++
+	if all {
+		bAtLo, bAtHi, zeros = countFinite(h.counts, data, inv, half, h.opts.Signed, blo, bhi)
+	} else {
+		for _, x := range data {
+			if !finite32(x) {
+				continue
+			}
+			if x == blo {
+				bAtLo++
+			}
+			if x == bhi {
+				bAtHi++
+			}
+			if x == 0 {
+				zeros++
+			}
+			if h.opts.Signed {
+				h.counts[int(math.Floor(float64(x)*inv))+half]++
+			} else {
+				h.counts[int(math.Abs(float64(x))*inv)]++
+			}
 		}
 	}
 	h.zeros += zeros
@@ -428,4 +432,35 @@ func nonEmpty(counts []uint64) (first, last int) {
 		}
 	}
 	return first, last
+}
+
+// countFinite is Observe's counting loop for data without NaN or ±Inf:
+// it adds every value's bin to counts and returns how many values equal
+// blo, bhi and zero. Zeros, often most of a Relu's output, skip the
+// loop's store (one bin hit again and again makes every increment wait
+// for the last) and are added to their bin at the end.
+func countFinite(counts []uint64, data []float32, inv float64, half int, signed bool, blo, bhi float32) (atLo, atHi, zeros uint64) {
+	for _, x := range data {
+		if x == blo {
+			atLo++
+		}
+		if x == bhi {
+			atHi++
+		}
+		if x == 0 {
+			zeros++
+			continue
+		}
+		var i int
+		if signed {
+			i = int(math.Floor(float64(x)*inv)) + half
+		} else {
+			i = int(math.Abs(float64(x)) * inv)
+		}
+		counts[i]++
+	}
+	if zeros > 0 {
+		counts[half] += zeros
+	}
+	return atLo, atHi, zeros
 }

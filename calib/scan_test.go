@@ -1,0 +1,107 @@
+package calib
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// naiveScan is scan written plainly: the first finite value starts both
+// extremes, strictly smaller or larger ones replace them.
+func naiveScan(data []float32) (lo, hi float32, st Stats) {
+	first := true
+	for _, x := range data {
+		switch {
+		case math.IsNaN(float64(x)):
+			st.NaN++
+			continue
+		case math.IsInf(float64(x), 0):
+			st.Inf++
+			continue
+		}
+		st.Values++
+		if first {
+			lo, hi, first = x, x, false
+		}
+		if x < lo {
+			lo = x
+		}
+		if x > hi {
+			hi = x
+		}
+	}
+	if st.Values > 0 {
+		st.Batches = 1
+	}
+	return lo, hi, st
+}
+
+// TestScanMatchesNaive: the fast path gives the same extremes, down to
+// the sign of a zero extreme, and the same counts as the plain loop, on
+// data with and without NaN and ±Inf, of odd and even lengths.
+func TestScanMatchesNaive(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 7))
+	negZero := float32(math.Copysign(0, -1))
+	specials := []float32{0, negZero, float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)),
+		math.MaxFloat32, -math.MaxFloat32, math.SmallestNonzeroFloat32, -math.SmallestNonzeroFloat32}
+	for trial := range 2000 {
+		n := r.IntN(40)
+		data := make([]float32, n)
+		for i := range data {
+			switch r.IntN(6) {
+			case 0:
+				data[i] = specials[r.IntN(len(specials))]
+			case 1:
+				data[i] = specials[r.IntN(2)] // zeros of either sign
+			default:
+				data[i] = float32(r.NormFloat64())
+				if trial%3 == 0 {
+					data[i] = float32(math.Abs(float64(data[i])))
+				}
+			}
+		}
+		lo, hi, st := scan(data)
+		wlo, whi, wst := naiveScan(data)
+		same := func(a, b float32) bool { return math.Float32bits(a) == math.Float32bits(b) }
+		if !same(lo, wlo) || !same(hi, whi) || st != wst {
+			t.Fatalf("trial %d %v: scan = %v %v %+v, want %v %v %+v", trial, data, lo, hi, st, wlo, whi, wst)
+		}
+	}
+}
+
+// TestCountFiniteMatchesIndex: the counting loop puts every value in the
+// bin index gives and counts the values at both extremes and at zero,
+// for signed and |x| histograms.
+func TestCountFiniteMatchesIndex(t *testing.T) {
+	r := rand.New(rand.NewPCG(8, 8))
+	for _, signed := range []bool{false, true} {
+		data := make([]float32, 5000)
+		for i := range data {
+			if i%3 == 0 {
+				continue // zeros
+			}
+			data[i] = float32(r.NormFloat64())
+		}
+		h, err := NewEntropy(Options{Signed: signed})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.Observe(data)
+		want := make([]uint64, len(h.counts))
+		var zeros uint64
+		for _, x := range data {
+			want[h.index(x)]++
+			if x == 0 {
+				zeros++
+			}
+		}
+		for i := range want {
+			if want[i] != h.counts[i] {
+				t.Fatalf("signed=%v: bin %d holds %d, want %d", signed, i, h.counts[i], want[i])
+			}
+		}
+		if h.zeros != zeros || h.atMin != 1 || h.atMax != 1 {
+			t.Fatalf("signed=%v: zeros %d atMin %d atMax %d, want %d 1 1", signed, h.zeros, h.atMin, h.atMax, zeros)
+		}
+	}
+}
