@@ -8,10 +8,8 @@ import (
 	"math"
 	"path"
 	goruntime "runtime"
-	"slices"
 	"sort"
 	"strings"
-	"sync"
 
 	"github.com/onnxq/onnxq/calib"
 	"github.com/onnxq/onnxq/graph"
@@ -118,22 +116,27 @@ func Compare(float, quant *graph.Model, src *calibdata.Source, opts Options) (*R
 		}
 	}
 	// The comparisons run on a worker, in the order the FP32 run produces
-	// its tensors (copies the worker owns), so they overlap the FP32 run
-	// on another core; the channel's capacity bounds the copies in flight.
+	// its tensors (held for the worker, which releases them), so they
+	// overlap the FP32 run on another core; the channel's capacity bounds
+	// the tensors in flight.
 	w := startWorker(run, hist)
 	defer w.stop()
 	rerun := false // the FP32 run of the first sample again, for the histograms
+	var fSess *runtime.Session
+	hold := func(v *graph.Value) bool { return v.Graph == float.Graph && run.relevant(v.Name) }
 	observe := func(v *graph.Value, t *runtime.Tensor) {
 		switch {
 		case v.Graph != float.Graph:
 		case rerun:
 			hist.observe(v.Name, t)
+			if hold(v) {
+				fSess.Release(t)
+			}
 		case run.relevant(v.Name):
-			c, pooled := w.copyOf(t)
-			w.jobs <- sampleJob{name: v.Name, t: c, pooled: pooled}
+			w.jobs <- sampleJob{name: v.Name, t: t, held: true}
 		}
 	}
-	fSess, err := runtime.NewSession(float, runtime.Options{Threads: opts.Threads, Observer: observe})
+	fSess, err = runtime.NewSession(float, runtime.Options{Threads: opts.Threads, Observer: observe, Hold: hold})
 	if err != nil {
 		return nil, fmt.Errorf("float model: %v", err)
 	}
@@ -270,7 +273,7 @@ type sampleJob struct {
 	name                string
 	t                   *runtime.Tensor
 	finish              bool
-	pooled              bool // t's data came from the worker's buffers
+	held                bool // the FP32 session holds t for the worker
 }
 
 // compareWorker applies the jobs in order on its own goroutine.
@@ -283,42 +286,13 @@ type compareWorker struct {
 	done         chan struct{}
 	stopped      bool
 	err          error
-	// free holds float32 buffers of copies the worker is done with, by
-	// length: the same tensors come back every sample, so copies reuse
-	// them instead of allocating (and clearing) new ones.
-	mu   sync.Mutex
-	free map[int][][]float32
 }
 
-// copyOf copies t for the worker, into a free buffer when t is float32.
-func (w *compareWorker) copyOf(t *runtime.Tensor) (*runtime.Tensor, bool) {
-	f := t.F32()
-	if f == nil {
-		return t.Clone(), false
-	}
-	w.mu.Lock()
-	var b []float32
-	if l := w.free[len(f)]; len(l) > 0 {
-		b, w.free[len(f)] = l[len(l)-1], l[:len(l)-1]
-	}
-	w.mu.Unlock()
-	if b == nil {
-		b = make([]float32, len(f))
-	}
-	copy(b, f)
-	return &runtime.Tensor{DType: t.DType, Shape: slices.Clone(t.Shape), Data: b}, true
-}
-
-// recycle returns a copy's buffer for later copies.
-func (w *compareWorker) recycle(t *runtime.Tensor) {
-	b := t.F32()
-	w.mu.Lock()
-	w.free[len(b)] = append(w.free[len(b)], b)
-	w.mu.Unlock()
-}
+// release hands a tensor the FP32 session held for the worker back to it.
+func (w *compareWorker) release(t *runtime.Tensor) { w.fSess.Release(t) }
 
 func startWorker(run *sampleRun, hist *histCollector) *compareWorker {
-	w := &compareWorker{jobs: make(chan sampleJob, 8), done: make(chan struct{}), free: map[int][][]float32{}}
+	w := &compareWorker{jobs: make(chan sampleJob, 8), done: make(chan struct{})}
 	go func() {
 		defer close(w.done)
 		if hist != nil {
@@ -345,20 +319,20 @@ func startWorker(run *sampleRun, hist *histCollector) *compareWorker {
 				}
 			default:
 				run.observeName(j.name, j.t, false)
-				free := j.pooled && !run.retains(j.name, j.t)
+				free := j.held && !run.retains(j.name, j.t)
 				if hist != nil && hist.wanted[j.name] {
 					// Counted beside the comparisons; the counter hands a
-					// free copy back when done with it.
+					// held tensor back when done with it.
 					var done func()
 					if free {
 						t := j.t
-						done = func() { w.recycle(t) }
+						done = func() { w.release(t) }
 					}
 					hist.send(j.name, j.t, done)
 					continue
 				}
 				if free {
-					w.recycle(j.t)
+					w.release(j.t)
 				}
 			}
 		}

@@ -20,8 +20,14 @@ type Options struct {
 	Threads int
 	// Observer, when set, sees every value as it is produced: node outputs
 	// of the main graph and of subgraphs (once per execution of the
-	// subgraph). It must not modify or keep the tensor's data.
+	// subgraph). It must not modify the tensor's data, nor keep it past
+	// the call unless Hold keeps it.
 	Observer func(v *graph.Value, t *Tensor)
+	// Hold, when set, picks values whose tensors Observer may keep: the
+	// tensor of such a value stays as it is, its buffer reused by no run,
+	// until the caller hands it back with Session.Release, once for each
+	// time Observer saw it. Keeping a tensor this way spares copying it.
+	Hold func(v *graph.Value) bool
 	// Registry supplies the kernels; nil means DefaultRegistry().
 	Registry *Registry
 	// Requantizer selects the QLinear kernels' requantization: float32 as
@@ -557,6 +563,10 @@ func (ex *execution) runGraph(p *plan, parent *scope, feeds []*Tensor) ([]*Tenso
 			ex.retain(t)
 			sc.vals[p.index[v]] = t
 			if obs := ex.s.opts.Observer; obs != nil {
+				// Held first: the observer may hand t to another goroutine.
+				if hold := ex.s.opts.Hold; hold != nil && hold(v) {
+					ex.hold(t)
+				}
 				obs(v, t)
 			}
 		}
@@ -595,12 +605,19 @@ func runKernel(k Kernel, ctx *Context, in []*Tensor) (outs []*Tensor, err error)
 // done with it, so that later runs reuse its memory instead of allocating
 // it again. Neither t nor another output sharing its buffer (a view of
 // it) may be used afterwards, and each buffer is handed back once; a
-// tensor the session did not take from its pool is left alone.
+// tensor the session did not take from its pool is left alone. An output
+// that Options.Hold also kept returns to the pool once released as well.
 func (s *Session) Recycle(t *Tensor) {
 	if t == nil {
 		return
 	}
 	if r := rootOf(t); r.pooled && !r.pinned {
+		if r.holder != nil {
+			// Also held through Options.Hold: the last one to let go
+			// hands the buffer back.
+			r.holder.release(r, true)
+			return
+		}
 		s.pool.put(r)
 	}
 }
@@ -617,6 +634,18 @@ func (s *Session) RecycleAll(outs map[string]*Tensor) {
 			seen[r] = true
 			s.Recycle(r)
 		}
+	}
+}
+
+// Release hands back a tensor that Options.Hold kept: once every holder,
+// the run's own readers included, is done with its buffer, later runs
+// reuse it. A tensor the session did not produce is left alone.
+func (s *Session) Release(t *Tensor) {
+	if t == nil {
+		return
+	}
+	if r := rootOf(t); !r.pinned && r.holder != nil {
+		r.holder.release(r, true)
 	}
 }
 
@@ -650,6 +679,19 @@ func (ex *execution) retain(t *Tensor) {
 		}
 	}
 	r.refs++
+}
+
+// hold records the caller as one more holder of t's buffer, released by
+// Session.Release under the lock of the run that produced it.
+func (ex *execution) hold(t *Tensor) {
+	r := rootOf(t)
+	if r.pinned {
+		return
+	}
+	ex.mu.Lock()
+	defer ex.mu.Unlock()
+	r.refs++
+	r.holder = ex
 }
 
 // release drops one holder; the last one returns the buffer to the pool

@@ -374,3 +374,86 @@ func TestConstantDequantizeRunsOnce(t *testing.T) {
 		t.Errorf("a DequantizeLinear with a uint8 zero point of an int8 input ran: %v", err)
 	}
 }
+
+// TestHoldKeepsBuffers: tensors the caller holds (Scale outputs and the
+// Alias views of them) keep their values after the run that made them
+// and through a later run, with freed buffers poisoned, and are reused
+// only once released (an output too, whether handed back before or after).
+func TestHoldKeepsBuffers(t *testing.T) {
+	poisonFreed = true
+	defer func() { poisonFreed = false }()
+	const steps = 4
+	type held struct {
+		t    *Tensor
+		want float32 // the value of element 1
+	}
+	var kept []held
+	factor := map[string]float32{}
+	hold := func(v *graph.Value) bool { _, ok := factor[v.Name]; return ok }
+	observe := func(v *graph.Value, tt *Tensor) {
+		if f, ok := factor[v.Name]; ok {
+			kept = append(kept, held{tt, f})
+		}
+	}
+	m := chain(t, steps)
+	k := float32(1)
+	for i, n := range m.Graph.Nodes {
+		if n.OpType == "Scale" {
+			k *= float32(i/2 + 2)
+		}
+		factor[n.Outputs[0].Name] = k
+	}
+	s, err := NewSession(m, Options{Registry: testRegistry(), Observer: observe, Hold: hold})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := New(graph.Float32, 4, 256)
+	x.F32()[1] = 1
+	check := func(when string) {
+		t.Helper()
+		for _, h := range kept {
+			if got := h.t.F32()[1]; got != h.want {
+				t.Fatalf("%s: a held tensor holds %v, want %v", when, got, h.want)
+			}
+		}
+	}
+	outs, err := s.Run(map[string]*Tensor{"x": x})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := kept
+	if len(first) != 2*steps {
+		t.Fatalf("held %d tensors, want %d", len(first), 2*steps)
+	}
+	check("after the run")
+	kept = nil
+	x2 := New(graph.Float32, 4, 256)
+	x2.F32()[1] = 2
+	if _, err := s.Run(map[string]*Tensor{"x": x2}); err != nil {
+		t.Fatal(err)
+	}
+	second := kept
+	kept = first
+	check("after another run")
+	for _, h := range second {
+		for _, f := range first {
+			if &h.t.F32()[0] == &f.t.F32()[0] {
+				t.Fatal("a later run reused a held buffer")
+			}
+		}
+	}
+	// The output's buffer is held too: handing the output back leaves it
+	// out of the pool until it is released.
+	before := len(s.pool.free[1024])
+	s.RecycleAll(outs)
+	if got := len(s.pool.free[1024]); got != before {
+		t.Fatalf("recycling a held output put %d buffers in the pool", got-before)
+	}
+	check("after recycling the output")
+	for _, h := range first {
+		s.Release(h.t)
+	}
+	if got := len(s.pool.free[1024]) - before; got != steps {
+		t.Errorf("releasing put %d buffers back in the pool, want %d", got, steps)
+	}
+}

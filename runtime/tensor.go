@@ -46,11 +46,12 @@ type Tensor struct {
 	Shape []int
 	Data  any
 
-	root   *Tensor // the tensor owning Data, for views
-	pooled bool    // Data came from the buffer pool
-	pinned bool    // constants and caller-owned tensors: never counted or recycled
-	refs   int     // holders of a root tensor during a run
-	seen   bool    // already counted in Stats.TotalBytes
+	root   *Tensor    // the tensor owning Data, for views
+	pooled bool       // Data came from the buffer pool
+	pinned bool       // constants and caller-owned tensors: never counted or recycled
+	refs   int        // holders of a root tensor during a run
+	holder *execution // the run whose lock guards refs once the caller holds it
+	seen   bool       // already counted in Stats.TotalBytes
 }
 
 func lenFloat16(d any) int {
