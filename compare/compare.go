@@ -121,17 +121,11 @@ func Compare(float, quant *graph.Model, src *calibdata.Source, opts Options) (*R
 	// the tensors in flight.
 	w := startWorker(run, hist)
 	defer w.stop()
-	rerun := false // the FP32 run of the first sample again, for the histograms
 	var fSess *runtime.Session
 	hold := func(v *graph.Value) bool { return v.Graph == float.Graph && run.relevant(v.Name) }
 	observe := func(v *graph.Value, t *runtime.Tensor) {
 		switch {
 		case v.Graph != float.Graph:
-		case rerun:
-			hist.observe(v.Name, t)
-			if hold(v) {
-				fSess.Release(t)
-			}
 		case run.relevant(v.Name):
 			w.jobs <- sampleJob{name: v.Name, t: t, held: true}
 		}
@@ -244,17 +238,10 @@ func Compare(float, quant *graph.Model, src *calibdata.Source, opts Options) (*R
 	if hist != nil {
 		chosen := hist.choose(r.Activations)
 		if len(chosen) > 0 {
-			rerun = true
-			sample, err := src.Sample(0)
-			if err != nil {
-				return nil, fmt.Errorf("sample %s: %v", names[0], err)
-			}
-			for _, in := range float.Graph.RealInputs() {
-				if t := sample[in.Name]; t != nil {
-					hist.observe(in.Name, t)
-				}
-			}
-			if _, err := fSess.Run(sample); err != nil {
+			// The three streams of the sample runs may use all of their
+			// threads at once here.
+			threads := min(goruntime.GOMAXPROCS(0), 3*opts.Threads)
+			if err := rerunFirst(float, src, hist, threads); err != nil {
 				return nil, fmt.Errorf("sample %s: float model: %v", names[0], err)
 			}
 		}
@@ -263,6 +250,32 @@ func Compare(float, quant *graph.Model, src *calibdata.Source, opts Options) (*R
 	r.ActivationsSkipped = nonNil(actSkips)
 	r.LayersSkipped = nonNil(layerSkips)
 	return r, nil
+}
+
+// rerunFirst runs float on the first sample of src again for the
+// histograms, whose candidates were picked after it, on threads threads:
+// the comparisons are done, nothing else runs beside it.
+func rerunFirst(float *graph.Model, src *calibdata.Source, hist *histCollector, threads int) error {
+	sample, err := src.Sample(0)
+	if err != nil {
+		return err
+	}
+	for _, in := range float.Graph.RealInputs() {
+		if t := sample[in.Name]; t != nil {
+			hist.observe(in.Name, t)
+		}
+	}
+	observe := func(v *graph.Value, t *runtime.Tensor) {
+		if v.Graph == float.Graph {
+			hist.observe(v.Name, t)
+		}
+	}
+	sess, err := runtime.NewSession(float, runtime.Options{Threads: threads, Observer: observe})
+	if err != nil {
+		return err
+	}
+	_, err = sess.Run(sample)
+	return err
 }
 
 // sampleJob is one step of the comparison worker: a sample's start (the
