@@ -214,8 +214,17 @@ func (k *klTable) divergence(lo, hi, nq int) float64 {
 	// Σ p·log p: the window's, with its end bins carrying the outliers.
 	plogp := k.clogc[hi] - k.clogc[lo] - xlogx(first) - xlogx(last) + xlogx(first+left) + xlogx(last+right)
 	var plogq float64
-	for c := range nq {
-		s, e := lo+c*n/nq, lo+(c+1)*n/nq
+	// Bin c spans [lo+⌊c·n/nq⌋, lo+⌊(c+1)·n/nq⌋): the bounds step by
+	// n/nq with the remainder carried, without a division per bin.
+	step, extra := n/nq, n%nq
+	e, rem := lo, 0
+	for range nq {
+		s := e
+		e += step
+		if rem += extra; rem >= nq {
+			e++
+			rem -= nq
+		}
 		sum := k.cum[e] - k.cum[s]
 		psum := sum
 		nz := k.nz[e] - k.nz[s]
@@ -238,7 +247,7 @@ func (k *klTable) divergence(lo, hi, nq int) float64 {
 		if sum == 0 {
 			q = qFloor * qs
 		}
-		plogq += psum * math.Log(q)
+		plogq += psum * fastLog(q)
 	}
 	return (plogp-plogq)/ps - math.Log(ps) + math.Log(qs)
 }
