@@ -316,8 +316,12 @@ func buildLayer(quant *graph.Model, n *graph.Node, fv map[string]*graph.Value, r
 		}
 		if r != nil {
 			// The node's output divided by the factors is FLOAT's
-			// tensor of the original name, up to the layer's error.
-			if out, why = s.unscale(out, o, r, f); out == nil {
+			// tensor of the original name, up to the layer's error: in
+			// the weights' per-channel scales when they allow it, else
+			// by a Div.
+			if folded := s.unscaleWeights(c, out, r, f); folded != nil {
+				out = folded
+			} else if out, why = s.unscale(out, o, r, f); out == nil {
 				continue
 			}
 		}
@@ -380,6 +384,99 @@ func (s *subgraph) unscale(out, o *graph.Value, r *rescale, f *graph.Value) (*gr
 	}
 	div.Outputs[0].DType = graph.Float32
 	return div.Outputs[0], ""
+}
+
+// unscaleWeights divides the output channels of c, the layer's Conv, by
+// r's factors through its weight's per-channel scales (and its int32
+// bias's, kept input scale × weight scale) instead of a Div after it, and
+// names out, its output, FLOAT's r.orig; f is FLOAT's tensor. It returns
+// nil, changing nothing, when c is not such a Conv.
+func (s *subgraph) unscaleWeights(c *graph.Node, out *graph.Value, r *rescale, f *graph.Value) *graph.Value {
+	if !isDefault(c, "Conv") || r.axis != 1 || r.bad != "" || r.fits(f.Shape) != "" || s.g.Value(r.orig) != nil {
+		return nil
+	}
+	n := len(r.factors)
+	wdq := c.Input(1).Producer
+	if !isDefault(wdq, "DequantizeLinear") || axisOf(wdq) != 0 {
+		return nil
+	}
+	ws := constFloat32s(wdq.Input(1))
+	if len(ws) != n {
+		return nil
+	}
+	var bdq *graph.Node
+	var sx float32
+	if b := c.Input(2); b != nil {
+		bdq = b.Producer
+		if !isDefault(bdq, "DequantizeLinear") || len(constFloat32s(bdq.Input(1))) != n {
+			return nil
+		}
+		// The input's scale, as the bias scale was made from it.
+		xdq := c.Input(0).Producer
+		if !isDefault(xdq, "DequantizeLinear") {
+			return nil
+		}
+		xs := constFloat32s(xdq.Input(1))
+		if len(xs) != 1 {
+			return nil
+		}
+		sx = xs[0]
+	}
+	scaled := make([]float32, n)
+	for i, w := range ws {
+		scaled[i] = w / r.factors[i]
+	}
+	wsv, err := s.floats(wdq.Input(1).Name+"_unscaled", scaled)
+	if err != nil {
+		return nil
+	}
+	var bsv *graph.Value
+	if bdq != nil {
+		bs := make([]float32, n)
+		for i, w := range scaled {
+			bs[i] = sx * w
+		}
+		if bsv, err = s.floats(bdq.Input(1).Name+"_unscaled", bs); err != nil {
+			return nil
+		}
+	}
+	if err := s.g.Rename(out, r.orig); err != nil {
+		return nil
+	}
+	wdq.SetInput(1, wsv)
+	if bdq != nil {
+		bdq.SetInput(1, bsv)
+	}
+	return out
+}
+
+// floats adds a float32 initializer of the layer graph.
+func (s *subgraph) floats(base string, v []float32) (*graph.Value, error) {
+	t, err := graph.FromFloat32s(s.g.UniqueName(base), []int64{int64(len(v))}, v)
+	if err != nil {
+		return nil, err
+	}
+	return s.g.AddInitializer(t)
+}
+
+// axisOf is a Q/DQ node's axis attribute (1 when absent, as ONNX says).
+func axisOf(n *graph.Node) int64 {
+	if a := n.Attr("axis"); a != nil {
+		return a.Int
+	}
+	return 1
+}
+
+// constFloat32s is a float32 constant's values, nil otherwise.
+func constFloat32s(v *graph.Value) []float32 {
+	if v == nil || v.Const == nil || v.Const.DType != graph.Float32 {
+		return nil
+	}
+	f, err := v.Const.Float32s()
+	if err != nil {
+		return nil
+	}
+	return f
 }
 
 // sampleRun is the per-sample state of the FP32 run: the codes of the
