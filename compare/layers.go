@@ -4,6 +4,7 @@
 package compare
 
 import (
+	"bytes"
 	"fmt"
 	"math"
 	goruntime "runtime"
@@ -134,6 +135,11 @@ func (s *subgraph) value(v *graph.Value) *graph.Value {
 	case isDefault(p, "DequantizeLinear") && (p.Input(0) != nil && (p.Input(0).Const != nil || isDefault(p.Input(0).Producer, "QuantizeLinear"))):
 		return s.copyNode(p, v)
 	case isDefault(p, "QuantizeLinear"):
+		if r := s.resc[p.Input(0).Name]; r != nil {
+			if q := s.quantizeRescaled(p, r); q != nil {
+				return q
+			}
+		}
 		return s.copyNode(p, v)
 	}
 	if r := s.resc[v.Name]; r != nil {
@@ -291,10 +297,25 @@ func (s *subgraph) addNode(n *graph.Node) (*graph.Node, bool) {
 // buildLayer makes the one-node session of n; it returns why not when it
 // cannot.
 func buildLayer(quant *graph.Model, n *graph.Node, fv map[string]*graph.Value, resc map[string]*rescale, threads int, integer bool) (*layer, string) {
+	l, m, why := layerModel(quant, n, fv, resc, integer)
+	if l == nil {
+		return nil, why
+	}
+	sess, err := runtime.NewSession(m, runtime.Options{Threads: threads})
+	if err != nil {
+		return nil, err.Error()
+	}
+	l.sess = sess
+	return l, ""
+}
+
+// layerModel builds the one-node model of n and its layer, without a
+// session; it returns why not when it cannot.
+func layerModel(quant *graph.Model, n *graph.Node, fv map[string]*graph.Value, resc map[string]*rescale, integer bool) (*layer, *graph.Model, string) {
 	s := &subgraph{g: graph.NewGraph("layer"), src: quant, fv: fv, resc: resc, rank: dataRank(n)}
 	c, ok := s.addNode(n)
 	if !ok {
-		return nil, s.err
+		return nil, nil, s.err
 	}
 	l := &layer{inputs: s.inputs}
 	var why string
@@ -333,9 +354,9 @@ func buildLayer(quant *graph.Model, n *graph.Node, fv map[string]*graph.Value, r
 	}
 	if len(l.outputs) == 0 {
 		if why != "" {
-			return nil, why
+			return nil, nil, why
 		}
-		return nil, "FLOAT has no float32 tensor named as its outputs"
+		return nil, nil, "FLOAT has no float32 tensor named as its outputs"
 	}
 	m := graph.NewModel(s.g, 1)
 	m.IRVersion = quant.IRVersion
@@ -349,15 +370,10 @@ func buildLayer(quant *graph.Model, n *graph.Node, fv map[string]*graph.Value, r
 	// and cheaper than float.
 	if integer {
 		if err := passes.Run(m, &passes.Context{}, []passes.Pass{lower.PassWith(lower.Execution)}, passes.RunOptions{}); err != nil {
-			return nil, err.Error()
+			return nil, nil, err.Error()
 		}
 	}
-	sess, err := runtime.NewSession(m, runtime.Options{Threads: threads})
-	if err != nil {
-		return nil, err.Error()
-	}
-	l.sess = sess
-	return l, ""
+	return l, m, ""
 }
 
 // unscale adds out / r's factors, named FLOAT's r.orig; o is QUANT's
@@ -448,6 +464,77 @@ func (s *subgraph) unscaleWeights(c *graph.Node, out *graph.Value, r *rescale, f
 		bdq.SetInput(1, bsv)
 	}
 	return out
+}
+
+// quantizeRescaled copies q, a per-tensor QuantizeLinear of a value
+// QUANT rescaled by r, as a per-channel QuantizeLinear of FLOAT's tensor
+// with the scale divided by r's factors: the codes of FLOAT's tensor
+// times the factors, without the Mul. It returns nil, changing nothing,
+// when q or the opset does not allow it (per-axis needs opset 13).
+func (s *subgraph) quantizeRescaled(q *graph.Node, r *rescale) *graph.Value {
+	if r.bad != "" || len(q.Outputs) != 1 || q.Attr("block_size") != nil || opsetOf(s.src) < 13 {
+		return nil
+	}
+	f := s.fv[r.orig]
+	if f == nil || f.DType != graph.Float32 && f.DType != graph.Undefined || r.fits(f.Shape) != "" {
+		return nil
+	}
+	if s.rankOf(q.Input(0), f) <= r.axis || s.g.Value(r.orig) != nil || s.g.Value(q.Outputs[0].Name) != nil {
+		return nil
+	}
+	sc := constFloat32s(q.Input(1))
+	zp := q.Input(2)
+	if len(sc) != 1 || zp == nil || zp.Const == nil || zp.Const.NumElements() != 1 {
+		return nil
+	}
+	raw, err := zp.Const.Raw()
+	if err != nil {
+		return nil
+	}
+	n := len(r.factors)
+	scales := make([]float32, n)
+	for i, k := range r.factors {
+		scales[i] = sc[0] / k
+	}
+	zps, err := graph.NewTensor(s.g.UniqueName(zp.Name+"_channels"), zp.Const.DType, []int64{int64(n)}, bytes.Repeat(raw, n))
+	if err != nil {
+		return nil
+	}
+	sv, err := s.floats(q.Input(1).Name+"_channels", scales)
+	if err != nil {
+		return nil
+	}
+	zv, err := s.g.AddInitializer(zps)
+	if err != nil {
+		return nil
+	}
+	in, err := s.g.AddInput(r.orig, graph.Float32, nil)
+	if err != nil {
+		return nil
+	}
+	s.inputs = append(s.inputs, r.orig)
+	attrs := []*graph.Attribute{graph.IntAttr("axis", int64(r.axis))}
+	for _, a := range q.Attrs {
+		if a.Name != "axis" {
+			attrs = append(attrs, a)
+		}
+	}
+	c := &graph.Node{Name: q.Name, OpType: q.OpType, Domain: q.Domain, Inputs: []*graph.Value{in, sv, zv}, Attrs: attrs}
+	if err := s.g.AddNode(c, q.Outputs[0].Name); err != nil {
+		s.err = err.Error()
+		return nil
+	}
+	return c.Outputs[0]
+}
+
+// opsetOf is m's default-domain opset.
+func opsetOf(m *graph.Model) int64 {
+	for _, o := range m.OpsetImports {
+		if o.Domain == "" || o.Domain == "ai.onnx" {
+			return o.Version
+		}
+	}
+	return 0
 }
 
 // floats adds a float32 initializer of the layer graph.

@@ -236,6 +236,33 @@ func TestRescaledValuesCompared(t *testing.T) {
 		t.Errorf("dw local SQNR %.4f dB, against the equalized FP32 model %.4f dB", gotDW, refDW)
 	}
 	t.Logf("activation %.2f dB, c1 %.2f dB, dw %.2f dB (equalized reference %.2f)", gotAct, gotC1, gotDW, refDW)
+
+	// Neither layer needs an op of its own for the factors: c1 divides
+	// its output channels through its weight and bias scales, dw
+	// quantizes FLOAT's tensor per channel.
+	fv := floatValues(m)
+	resc, err := rescales(m, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, integer := range []bool{false, true} {
+		for _, n := range q.Graph.Nodes {
+			if n.Name != "c1" && n.Name != "dw" {
+				continue
+			}
+			_, lm, why := layerModel(q, n, fv, resc, integer)
+			if lm == nil {
+				t.Fatalf("layer %s: %s", n.Name, why)
+			}
+			var ops []string
+			for _, ln := range lm.Graph.Nodes {
+				ops = append(ops, ln.OpType)
+			}
+			if slices.Contains(ops, "Mul") || slices.Contains(ops, "Div") {
+				t.Errorf("layer %s (integer %v) scales by ops of its own: %v", n.Name, integer, ops)
+			}
+		}
+	}
 }
 
 // A quantized layer that also reads a computed integer tensor (a Reshape
