@@ -6,6 +6,7 @@ package calib
 import (
 	"math"
 	"slices"
+	"sort"
 
 	"github.com/onnxq/onnxq/qdq"
 )
@@ -306,6 +307,10 @@ func (h *HistogramObserver) mseRangeFrom(from int) (float32, float32) {
 			bins = append(bins, bin{h.edge(i) + w/2, float64(c)})
 		}
 	}
+	cum := make([]float64, len(bins)+1)
+	for k, b := range bins {
+		cum[k+1] = cum[k] + b.count
+	}
 	bestLo, bestHi := h.min, h.max
 	bestErr := math.Inf(1)
 	for i := max(from, 1); i <= n; i++ {
@@ -320,16 +325,22 @@ func (h *HistogramObserver) mseRangeFrom(from int) (float32, float32) {
 			r = math.Max(-l, r)
 			l = -r
 		}
-		var err, inside float64
-		for _, b := range bins {
-			switch x := b.centre; {
-			case x > r:
-				err += b.count * (x - r) * (x - r)
-			case x < l:
-				err += b.count * (l - x) * (l - x)
-			default:
-				inside += b.count
-			}
+		// The bins run in increasing order of centre: those below l, then
+		// those kept, then those above r. Only the two tails add squared
+		// errors (in the same order as a pass over every bin would); the
+		// kept counts come from the prefix sums, exact for integer counts.
+		below := sort.Search(len(bins), func(k int) bool { return bins[k].centre >= l })
+		above := sort.Search(len(bins), func(k int) bool { return bins[k].centre > r })
+		var err float64
+		for _, b := range bins[:below] {
+			err += b.count * (l - b.centre) * (l - b.centre)
+		}
+		for _, b := range bins[max(above, below):] {
+			err += b.count * (b.centre - r) * (b.centre - r)
+		}
+		inside := 0.0
+		if above > below {
+			inside = cum[above] - cum[below]
 		}
 		err += inside * s * s / 12
 		if err < bestErr {

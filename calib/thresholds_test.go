@@ -8,6 +8,8 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+
+	"github.com/onnxq/onnxq/qdq"
 )
 
 // naiveKL evaluates KL(P‖Q) for the window [lo, hi) bin by bin, as
@@ -175,6 +177,77 @@ func TestEntropyIgnoresFloorSpike(t *testing.T) {
 		mustMerge(t, m, l)
 		if got := m.Ranges()["x"]; got != rb {
 			t.Errorf("%s: %v in halves, saved and merged, %v in one batch", ho.name, got, rb)
+		}
+	}
+}
+
+// naiveMSERange is mseRangeFrom as a pass over every bin per threshold.
+func naiveMSERange(h *HistogramObserver, from int) (float32, float32) {
+	n := h.window(h.counts)
+	w := h.width()
+	bestLo, bestHi := h.min, h.max
+	bestErr := math.Inf(1)
+	for i := max(from, 1); i <= n; i++ {
+		t := math.Ldexp(float64(i), h.exp)
+		lo, hi := h.clip(-t, t)
+		scale, _ := qdq.ParamsFromRange(lo, hi, h.opts.Range)
+		s := float64(scale)
+		l, r := float64(lo), float64(hi)
+		if !h.opts.Signed {
+			r = math.Max(-l, r)
+			l = -r
+		}
+		var err, inside float64
+		for k, c := range h.counts {
+			if c == 0 {
+				continue
+			}
+			x, cf := h.edge(k)+w/2, float64(c)
+			switch {
+			case x > r:
+				err += cf * (x - r) * (x - r)
+			case x < l:
+				err += cf * (l - x) * (l - x)
+			default:
+				inside += cf
+			}
+		}
+		err += inside * s * s / 12
+		if err < bestErr {
+			bestErr, bestLo, bestHi = err, lo, hi
+		}
+	}
+	return bestLo, bestHi
+}
+
+// TestMSERangeMatchesNaive: the MSE search over the tails alone picks
+// exactly the range a pass over every bin picks.
+func TestMSERangeMatchesNaive(t *testing.T) {
+	r := rand.New(rand.NewPCG(51, 52))
+	for trial := range 24 {
+		opts := Options{Signed: trial%2 == 0}
+		h, err := NewMSE(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data := make([]float32, 2000+r.IntN(5000))
+		for i := range data {
+			switch r.IntN(5) {
+			case 0:
+				data[i] = 0
+			case 1:
+				data[i] = float32(r.ExpFloat64() * 10) // a long tail
+			default:
+				data[i] = float32(r.NormFloat64() + float64(trial%3))
+			}
+		}
+		h.Observe(data)
+		for _, from := range []int{1, 7} {
+			lo, hi := h.mseRangeFrom(from)
+			wlo, whi := naiveMSERange(h, from)
+			if lo != wlo || hi != whi {
+				t.Fatalf("trial %d from %d: range [%v, %v], a pass over every bin gives [%v, %v]", trial, from, lo, hi, wlo, whi)
+			}
 		}
 	}
 }
