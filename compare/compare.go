@@ -10,6 +10,7 @@ import (
 	goruntime "runtime"
 	"sort"
 	"strings"
+	"sync/atomic"
 
 	"github.com/onnxq/onnxq/calib"
 	"github.com/onnxq/onnxq/graph"
@@ -121,7 +122,6 @@ func Compare(float, quant *graph.Model, src *calibdata.Source, opts Options) (*R
 	// the tensors in flight.
 	w := startWorker(run, hist)
 	defer w.stop()
-	var fSess *runtime.Session
 	hold := func(v *graph.Value) bool { return v.Graph == float.Graph && run.relevant(v.Name) }
 	observe := func(v *graph.Value, t *runtime.Tensor) {
 		switch {
@@ -130,7 +130,9 @@ func Compare(float, quant *graph.Model, src *calibdata.Source, opts Options) (*R
 			w.jobs <- sampleJob{name: v.Name, t: t, held: true}
 		}
 	}
-	fSess, err = runtime.NewSession(float, runtime.Options{Threads: opts.Threads, Observer: observe, Hold: hold})
+	// The FP32 session's pool serves the histograms' second run too.
+	fPool := runtime.NewBufferPool()
+	fSess, err := runtime.NewSession(float, runtime.Options{Threads: opts.Threads, Observer: observe, Hold: hold, Pool: fPool})
 	if err != nil {
 		return nil, fmt.Errorf("float model: %v", err)
 	}
@@ -241,7 +243,7 @@ func Compare(float, quant *graph.Model, src *calibdata.Source, opts Options) (*R
 			// The three streams of the sample runs may use all of their
 			// threads at once here.
 			threads := min(goruntime.GOMAXPROCS(0), 3*opts.Threads)
-			if err := rerunFirst(float, src, hist, threads); err != nil {
+			if err := rerunFirst(float, src, hist, runtime.Options{Threads: threads, Pool: fPool}); err != nil {
 				return nil, fmt.Errorf("sample %s: float model: %v", names[0], err)
 			}
 		}
@@ -253,9 +255,10 @@ func Compare(float, quant *graph.Model, src *calibdata.Source, opts Options) (*R
 }
 
 // rerunFirst runs float on the first sample of src again for the
-// histograms, whose candidates were picked after it, on threads threads:
-// the comparisons are done, nothing else runs beside it.
-func rerunFirst(float *graph.Model, src *calibdata.Source, hist *histCollector, threads int) error {
+// histograms, whose candidates were picked after it, in a session of opts
+// (its Observer set here): the comparisons are done, nothing else runs
+// beside it.
+func rerunFirst(float *graph.Model, src *calibdata.Source, hist *histCollector, opts runtime.Options) error {
 	sample, err := src.Sample(0)
 	if err != nil {
 		return err
@@ -270,7 +273,8 @@ func rerunFirst(float *graph.Model, src *calibdata.Source, hist *histCollector, 
 			hist.observe(v.Name, t)
 		}
 	}
-	sess, err := runtime.NewSession(float, runtime.Options{Threads: threads, Observer: observe})
+	opts.Observer = observe
+	sess, err := runtime.NewSession(float, opts)
 	if err != nil {
 		return err
 	}
@@ -299,6 +303,20 @@ type compareWorker struct {
 	done         chan struct{}
 	stopped      bool
 	err          error
+}
+
+// heldTensor is a tensor the FP32 session holds for the worker, shared by
+// the parties that keep it: the last to drop it releases it.
+type heldTensor struct {
+	t       *runtime.Tensor
+	refs    atomic.Int32
+	release func(*runtime.Tensor)
+}
+
+func (h *heldTensor) drop() {
+	if h.refs.Add(-1) == 0 {
+		h.release(h.t)
+	}
 }
 
 // release hands a tensor the FP32 session held for the worker back to it.
@@ -332,21 +350,27 @@ func startWorker(run *sampleRun, hist *histCollector) *compareWorker {
 				}
 			default:
 				run.observeName(j.name, j.t, false)
-				free := j.held && !run.retains(j.name, j.t)
-				if hist != nil && hist.wanted[j.name] {
-					// Counted beside the comparisons; the counter hands a
-					// held tensor back when done with it.
-					var done func()
-					if free {
-						t := j.t
-						done = func() { w.release(t) }
+				wanted := hist != nil && hist.wanted[j.name]
+				if !j.held {
+					if wanted {
+						hist.send(j.name, j.t, nil)
 					}
-					hist.send(j.name, j.t, done)
 					continue
 				}
-				if free {
-					w.release(j.t)
+				// A held tensor goes back to the FP32 session once the
+				// worker, the run (for a layer still waiting) and the
+				// counter are all done with it.
+				h := &heldTensor{t: j.t, release: w.release}
+				h.refs.Store(1)
+				if run.retains(j.name, j.t) {
+					h.refs.Add(1)
+					run.whenDone(h.drop)
 				}
+				if wanted {
+					h.refs.Add(1)
+					hist.send(j.name, j.t, h.drop)
+				}
+				h.drop()
 			}
 		}
 	}()

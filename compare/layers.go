@@ -34,8 +34,10 @@ type layer struct {
 
 // buildLayers finds the quantized nodes of quant's main graph (nodes other
 // than QuantizeLinear/DequantizeLinear that read a DequantizeLinear output)
-// and builds a one-node session for each.
+// and builds a one-node session for each. The sessions, run one after
+// another, share one buffer pool.
 func buildLayers(quant *graph.Model, fv map[string]*graph.Value, resc map[string]*rescale, threads int, integer bool) ([]*layer, []Skipped) {
+	pool := runtime.NewBufferPool()
 	var layers []*layer
 	var skips []Skipped
 	k := 0
@@ -48,7 +50,7 @@ func buildLayers(quant *graph.Model, fv map[string]*graph.Value, resc map[string
 		if label == "" {
 			label = fmt.Sprintf("(%s #%d)", n.OpType, k)
 		}
-		l, why := buildLayer(quant, n, fv, resc, threads, integer)
+		l, why := buildLayer(quant, n, fv, resc, runtime.Options{Threads: threads, Pool: pool}, integer)
 		if why != "" {
 			skips = append(skips, Skipped{label, why})
 			continue
@@ -296,12 +298,12 @@ func (s *subgraph) addNode(n *graph.Node) (*graph.Node, bool) {
 
 // buildLayer makes the one-node session of n; it returns why not when it
 // cannot.
-func buildLayer(quant *graph.Model, n *graph.Node, fv map[string]*graph.Value, resc map[string]*rescale, threads int, integer bool) (*layer, string) {
+func buildLayer(quant *graph.Model, n *graph.Node, fv map[string]*graph.Value, resc map[string]*rescale, opts runtime.Options, integer bool) (*layer, string) {
 	l, m, why := layerModel(quant, n, fv, resc, integer)
 	if l == nil {
 		return nil, why
 	}
-	sess, err := runtime.NewSession(m, runtime.Options{Threads: threads})
+	sess, err := runtime.NewSession(m, opts)
 	if err != nil {
 		return nil, err.Error()
 	}
@@ -583,7 +585,10 @@ type sampleRun struct {
 	missing []int                      // inputs each layer still waits for
 	pending map[string][]pendingOut    // layer outputs by FLOAT name
 	early   map[string]*runtime.Tensor // references seen before their layer ran
-	err     error
+	// atEnd are what to do once the sample is done with the tensors it
+	// kept: hand held ones back to the FP32 session.
+	atEnd []func()
+	err   error
 }
 
 type pendingOut struct {
@@ -636,7 +641,14 @@ func (r *sampleRun) start(codes map[string]*runtime.Tensor) {
 // finish drops what the sample left.
 func (r *sampleRun) finish() {
 	r.codes, r.have, r.need, r.pending, r.early = nil, nil, nil, nil, nil
+	for _, f := range r.atEnd {
+		f()
+	}
+	r.atEnd = nil
 }
+
+// whenDone runs f once the sample is finished with the tensors it kept.
+func (r *sampleRun) whenDone(f func()) { r.atEnd = append(r.atEnd, f) }
 
 // relevant tells whether FLOAT's tensor name is compared or read by a
 // layer. It reads only what newSampleRun built, so it may run beside

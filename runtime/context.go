@@ -146,19 +146,21 @@ func (c *Context) RunSubgraph(g *graph.Graph, inputs []*Tensor) ([]*Tensor, erro
 	return outs, nil
 }
 
-// bufferPool recycles float32 buffers, and the bytes of uint8 and int8
-// buffers, by length.
-type bufferPool struct {
+// BufferPool recycles float32 buffers, and the bytes of uint8 and int8
+// buffers, by length. Sessions given the same pool (Options.Pool) reuse
+// each other's freed buffers; it is safe for concurrent use.
+type BufferPool struct {
 	mu    sync.Mutex
 	free  map[int][][]float32
 	bytes map[int][][]byte
 }
 
-func newBufferPool() *bufferPool {
-	return &bufferPool{free: map[int][][]float32{}, bytes: map[int][][]byte{}}
+// NewBufferPool returns an empty pool for sessions to share.
+func NewBufferPool() *BufferPool {
+	return &BufferPool{free: map[int][][]float32{}, bytes: map[int][][]byte{}}
 }
 
-func (p *bufferPool) get(n int) []float32 {
+func (p *BufferPool) get(n int) []float32 {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	list := p.free[n]
@@ -170,7 +172,7 @@ func (p *bufferPool) get(n int) []float32 {
 	return buf
 }
 
-func (p *bufferPool) getBytes(n int) []byte {
+func (p *BufferPool) getBytes(n int) []byte {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	list := p.bytes[n]
@@ -187,7 +189,7 @@ func (p *bufferPool) getBytes(n int) []byte {
 // shows up in results.
 var poisonFreed = false
 
-func (p *bufferPool) put(t *Tensor) {
+func (p *BufferPool) put(t *Tensor) {
 	if b := bytesOf(t); b != nil {
 		b = b[:cap(b)]
 		if poisonFreed {

@@ -509,7 +509,7 @@ func benchOp(b *testing.B, n *graph.Node, opset int64, in ...*Tensor) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	s := &Session{pool: newBufferPool()}
+	s := &Session{pool: NewBufferPool()}
 	ctx := &Context{Node: n, Opset: opset, Threads: 1, ex: &execution{s: s}}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {

@@ -36,6 +36,11 @@ type Options struct {
 	// TimeOps makes RunWithStats report the time spent in each op type
 	// (Stats.OpTimes); it costs two clock reads per node.
 	TimeOps bool
+	// Pool, when set, is where the session takes and returns its
+	// intermediate buffers, shared with the other sessions given it (one
+	// after another, they reuse each other's memory); nil gives the
+	// session a pool of its own.
+	Pool *BufferPool
 }
 
 // Session is a model prepared for execution: kernels built for every node
@@ -47,7 +52,7 @@ type Session struct {
 	model *graph.Model
 	opts  Options
 	plans map[*graph.Graph]*plan
-	pool  *bufferPool
+	pool  *BufferPool
 }
 
 // Stats describe one Run.
@@ -104,7 +109,11 @@ func NewSession(m *graph.Model, opts Options) (*Session, error) {
 	if opts.Threads <= 0 {
 		opts.Threads = goruntime.GOMAXPROCS(0)
 	}
-	s := &Session{model: m, opts: opts, plans: map[*graph.Graph]*plan{}, pool: newBufferPool()}
+	pool := opts.Pool
+	if pool == nil {
+		pool = NewBufferPool()
+	}
+	s := &Session{model: m, opts: opts, plans: map[*graph.Graph]*plan{}, pool: pool}
 	var unsupported []string
 	var firstErr error
 	m.Graph.Walk(func(g *graph.Graph) {

@@ -283,7 +283,7 @@ func TestSessionCountsSubgraphOutputsOnce(t *testing.T) {
 // comes back from Alloc for the next tensor of its length, cleared.
 func TestAllocReusesZeroedBytes(t *testing.T) {
 	for _, dt := range []graph.DType{graph.Uint8, graph.Int8} {
-		ex := &execution{s: &Session{pool: newBufferPool()}}
+		ex := &execution{s: &Session{pool: NewBufferPool()}}
 		ctx := &Context{ex: ex}
 		a := ctx.Alloc(dt, 2, 3)
 		ab := bytesOf(a)
@@ -455,5 +455,44 @@ func TestHoldKeepsBuffers(t *testing.T) {
 	}
 	if got := len(s.pool.free[1024]) - before; got != steps {
 		t.Errorf("releasing put %d buffers back in the pool, want %d", got, steps)
+	}
+}
+
+// TestSharedPool: a session given another's pool runs on the buffers the
+// first one freed: its output holds one of them.
+func TestSharedPool(t *testing.T) {
+	pool := NewBufferPool()
+	m := chain(t, 3)
+	a, err := NewSession(m, Options{Registry: testRegistry(), Pool: pool})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := NewSession(m, Options{Registry: testRegistry(), Pool: pool})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := New(graph.Float32, 4, 256)
+	outs, err := a.Run(map[string]*Tensor{"x": x})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.RecycleAll(outs)
+	freed := len(pool.free[1024])
+	if freed == 0 {
+		t.Fatal("the first session left nothing in the shared pool")
+	}
+	outs, err = b.Run(map[string]*Tensor{"x": x})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := len(pool.free[1024]); got != freed-1 {
+		t.Errorf("after the second session's run the pool holds %d buffers, want %d (its output taken from it)", got, freed-1)
+	}
+	var own bool
+	for _, buf := range pool.free[1024] {
+		own = own || &buf[0] == &outs[b.Outputs()[0].Name].F32()[0]
+	}
+	if own {
+		t.Error("the output's buffer is still in the pool")
 	}
 }
