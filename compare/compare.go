@@ -146,12 +146,16 @@ func Compare(float, quant *graph.Model, src *calibdata.Source, opts Options) (*R
 	done := make(chan struct{})
 	defer close(done)
 	quantized := quantRuns(src, n, names, qSess, done)
+	var first map[string]*runtime.Tensor
 	for i := range n {
 		qr := <-quantized
 		if qr.err != nil {
 			return nil, qr.err
 		}
 		sample, qOuts := qr.sample, qr.outs
+		if i == 0 {
+			first = sample
+		}
 		w.jobs <- sampleJob{start: qOuts, sample: names[i]}
 		for _, in := range float.Graph.RealInputs() {
 			if t := sample[in.Name]; t != nil {
@@ -163,6 +167,14 @@ func Compare(float, quant *graph.Model, src *calibdata.Source, opts Options) (*R
 			return nil, fmt.Errorf("sample %s: float model: %v", names[i], err)
 		}
 		w.jobs <- sampleJob{finish: true, fOuts: fOuts, qOuts: qOuts}
+	}
+	if hist != nil {
+		// The candidates were picked after the first sample: its values
+		// are counted in one more FP32 run, beside the comparisons of the
+		// last sample.
+		if err := rerunFirst(float, first, hist, runtime.Options{Threads: opts.Threads, Pool: fPool}); err != nil {
+			return nil, fmt.Errorf("sample %s: float model: %v", names[0], err)
+		}
 	}
 	if err := w.stop(); err != nil {
 		return nil, err
@@ -238,47 +250,36 @@ func Compare(float, quant *graph.Model, src *calibdata.Source, opts Options) (*R
 		}
 	}
 	if hist != nil {
-		chosen := hist.choose(r.Activations)
-		if len(chosen) > 0 {
-			// The three streams of the sample runs may use all of their
-			// threads at once here.
-			threads := min(goruntime.GOMAXPROCS(0), 3*opts.Threads)
-			if err := rerunFirst(float, src, hist, runtime.Options{Threads: threads, Pool: fPool}); err != nil {
-				return nil, fmt.Errorf("sample %s: float model: %v", names[0], err)
-			}
-		}
-		r.Histograms = hist.report(chosen)
+		r.Histograms = hist.report(hist.choose(r.Activations))
 	}
 	r.ActivationsSkipped = nonNil(actSkips)
 	r.LayersSkipped = nonNil(layerSkips)
 	return r, nil
 }
 
-// rerunFirst runs float on the first sample of src again for the
-// histograms, whose candidates were picked after it, in a session of opts
-// (its Observer set here): the comparisons are done, nothing else runs
-// beside it.
-func rerunFirst(float *graph.Model, src *calibdata.Source, hist *histCollector, opts runtime.Options) error {
-	sample, err := src.Sample(0)
-	if err != nil {
-		return err
-	}
+// rerunFirst runs float on first, the first sample, again in a session
+// of opts (its Observer and Hold set here) for the histograms' candidates,
+// picked after that sample: their values go to the counter, held until
+// counted.
+func rerunFirst(float *graph.Model, first map[string]*runtime.Tensor, hist *histCollector, opts runtime.Options) error {
+	candidates := hist.candidates()
 	for _, in := range float.Graph.RealInputs() {
-		if t := sample[in.Name]; t != nil {
-			hist.observe(in.Name, t)
+		if t := first[in.Name]; t != nil && candidates[in.Name] {
+			hist.send(in.Name, t, nil)
 		}
 	}
-	observe := func(v *graph.Value, t *runtime.Tensor) {
-		if v.Graph == float.Graph {
-			hist.observe(v.Name, t)
+	var sess *runtime.Session
+	opts.Hold = func(v *graph.Value) bool { return v.Graph == float.Graph && candidates[v.Name] }
+	opts.Observer = func(v *graph.Value, t *runtime.Tensor) {
+		if opts.Hold(v) {
+			hist.send(v.Name, t, func() { sess.Release(t) })
 		}
 	}
-	opts.Observer = observe
 	sess, err := runtime.NewSession(float, opts)
 	if err != nil {
 		return err
 	}
-	_, err = sess.Run(sample)
+	_, err = sess.Run(first)
 	return err
 }
 

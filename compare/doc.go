@@ -67,9 +67,10 @@
 // HistogramMethods picks on its counts. The worst are only known at the
 // end, and counting every activation costs nearly a run, so nothing is
 // counted on the first sample; from the second on only the candidates
-// are, the k+2 of lowest SQNR after the first sample; at the end the k
-// worst of them (a worst activation outside them is passed over for the
-// next) count the first sample in one more FP32 run of it alone.
+// are, the k+2 of lowest SQNR after the first sample, which count the
+// first sample too in one more FP32 run of it (beside the comparisons of
+// the last sample); at the end the k worst of them are reported (a worst
+// activation outside them is passed over for the next).
 // Each histogram holds Options.Bins counts whatever the samples. The
 // histograms are for the HTML report (package report), not the JSON.
 //

@@ -66,6 +66,16 @@ type histCollector struct {
 	// comparisons, in the order they are sent.
 	jobs    chan histJob
 	stopped chan struct{}
+	// picked is closed once the candidates are, which it then holds.
+	picked chan struct{}
+	picks  map[string]bool
+}
+
+// candidates waits for the candidates to be picked (after the first
+// sample) and returns their reference names, not to be changed.
+func (h *histCollector) candidates() map[string]bool {
+	<-h.picked
+	return h.picks
 }
 
 // histJob is a tensor to count (done, if set, runs after), or the
@@ -83,7 +93,7 @@ func newHistCollector(acts []*activation, k int, opts calib.Options) (*histColle
 		return nil, err
 	}
 	h := &histCollector{k: k, opts: opts, acts: acts, obs: map[string]*calib.HistogramObserver{}, wanted: map[string]bool{},
-		jobs: make(chan histJob, 8), stopped: make(chan struct{})}
+		jobs: make(chan histJob, 8), stopped: make(chan struct{}), picked: make(chan struct{})}
 	go func() {
 		defer close(h.stopped)
 		for j := range h.jobs {
@@ -142,6 +152,11 @@ func (h *histCollector) endSample() {
 		}
 	}
 	h.jobs <- histJob{candidates: names}
+	h.picks = make(map[string]bool, len(names))
+	for _, name := range names {
+		h.picks[name] = true
+	}
+	close(h.picked)
 }
 
 // choose keeps the observers of the k worst activations of stats that are

@@ -621,7 +621,7 @@ func (s *Session) Recycle(t *Tensor) {
 		return
 	}
 	if r := rootOf(t); r.pooled && !r.pinned {
-		if r.holder != nil {
+		if r.held {
 			// Also held through Options.Hold: the last one to let go
 			// hands the buffer back.
 			r.holder.release(r, true)
@@ -653,7 +653,7 @@ func (s *Session) Release(t *Tensor) {
 	if t == nil {
 		return
 	}
-	if r := rootOf(t); !r.pinned && r.holder != nil {
+	if r := rootOf(t); !r.pinned && r.held {
 		r.holder.release(r, true)
 	}
 }
@@ -674,6 +674,11 @@ func (ex *execution) retain(t *Tensor) {
 	}
 	ex.mu.Lock()
 	defer ex.mu.Unlock()
+	// The run that made the buffer guards its holders (Release takes its
+	// lock); set once, when the tensor is made, before anyone sees it.
+	if r.holder == nil {
+		r.holder = ex
+	}
 	if r.refs == 0 {
 		b := r.Bytes()
 		ex.live += b
@@ -700,7 +705,9 @@ func (ex *execution) hold(t *Tensor) {
 	ex.mu.Lock()
 	defer ex.mu.Unlock()
 	r.refs++
-	r.holder = ex
+	if !r.held { // written once: Release may be reading it by now
+		r.held = true
+	}
 }
 
 // release drops one holder; the last one returns the buffer to the pool

@@ -50,7 +50,8 @@ type Tensor struct {
 	pooled bool       // Data came from the buffer pool
 	pinned bool       // constants and caller-owned tensors: never counted or recycled
 	refs   int        // holders of a root tensor during a run
-	holder *execution // the run whose lock guards refs once the caller holds it
+	holder *execution // the run that made it, whose lock guards refs
+	held   bool       // Options.Hold kept it for the caller
 	seen   bool       // already counted in Stats.TotalBytes
 }
 
