@@ -418,7 +418,7 @@ func (s *subgraph) unscaleWeights(c *graph.Node, out *graph.Value, r *rescale, f
 	if !isDefault(wdq, "DequantizeLinear") || axisOf(wdq) != 0 {
 		return nil
 	}
-	ws := constFloat32s(wdq.Input(1))
+	ws := wdq.Input(1).ConstFloat32s()
 	if len(ws) != n {
 		return nil
 	}
@@ -426,7 +426,7 @@ func (s *subgraph) unscaleWeights(c *graph.Node, out *graph.Value, r *rescale, f
 	var sx float32
 	if b := c.Input(2); b != nil {
 		bdq = b.Producer
-		if !isDefault(bdq, "DequantizeLinear") || len(constFloat32s(bdq.Input(1))) != n {
+		if !isDefault(bdq, "DequantizeLinear") || len(bdq.Input(1).ConstFloat32s()) != n {
 			return nil
 		}
 		// The input's scale, as the bias scale was made from it.
@@ -434,7 +434,7 @@ func (s *subgraph) unscaleWeights(c *graph.Node, out *graph.Value, r *rescale, f
 		if !isDefault(xdq, "DequantizeLinear") {
 			return nil
 		}
-		xs := constFloat32s(xdq.Input(1))
+		xs := xdq.Input(1).ConstFloat32s()
 		if len(xs) != 1 {
 			return nil
 		}
@@ -484,7 +484,7 @@ func (s *subgraph) quantizeRescaled(q *graph.Node, r *rescale) *graph.Value {
 	if s.rankOf(q.Input(0), f) <= r.axis || s.g.Value(r.orig) != nil || s.g.Value(q.Outputs[0].Name) != nil {
 		return nil
 	}
-	sc := constFloat32s(q.Input(1))
+	sc := q.Input(1).ConstFloat32s()
 	zp := q.Input(2)
 	if len(sc) != 1 || zp == nil || zp.Const == nil || zp.Const.NumElements() != 1 {
 		return nil
@@ -554,18 +554,6 @@ func axisOf(n *graph.Node) int64 {
 		return a.Int
 	}
 	return 1
-}
-
-// constFloat32s is a float32 constant's values, nil otherwise.
-func constFloat32s(v *graph.Value) []float32 {
-	if v == nil || v.Const == nil || v.Const.DType != graph.Float32 {
-		return nil
-	}
-	f, err := v.Const.Float32s()
-	if err != nil {
-		return nil
-	}
-	return f
 }
 
 // sampleRun is the per-sample state of the FP32 run: the codes of the

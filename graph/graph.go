@@ -231,6 +231,19 @@ func (s Shape) Equal(o Shape) bool {
 // IsInitializer reports whether the value holds constant data.
 func (v *Value) IsInitializer() bool { return v.Const != nil }
 
+// ConstFloat32s returns the values of v when it is a float32 constant,
+// nil otherwise (v nil included).
+func (v *Value) ConstFloat32s() []float32 {
+	if v == nil || v.Const == nil || v.Const.DType != Float32 {
+		return nil
+	}
+	f, err := v.Const.Float32s()
+	if err != nil {
+		return nil
+	}
+	return f
+}
+
 // Attribute is a named node attribute; Type says which value field is used.
 type Attribute struct {
 	Name    string

@@ -125,7 +125,7 @@ func otherIsConst(n *graph.Node, v *graph.Value, c float32) bool {
 
 // isConst reports whether v is a float32 constant of one element equal to c.
 func isConst(v *graph.Value, c float32) bool {
-	f := constFloats(v)
+	f := v.ConstFloat32s()
 	return len(f) == 1 && f[0] == c
 }
 

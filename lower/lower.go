@@ -280,18 +280,6 @@ func dq(v *graph.Value) *graph.Node {
 	return v.Producer
 }
 
-// constFloats returns the float32 data of a constant input, or nil.
-func constFloats(v *graph.Value) []float32 {
-	if v == nil || v.Const == nil || v.Const.DType != graph.Float32 {
-		return nil
-	}
-	f, err := v.Const.Float32s()
-	if err != nil {
-		return nil
-	}
-	return f
-}
-
 // constInts returns the integer data of a constant input, or nil.
 func constInts(v *graph.Value) []int64 {
 	if v == nil || v.Const == nil {
@@ -339,7 +327,7 @@ func elemType(v *graph.Value) graph.DType {
 // perTensorParams checks a Q or DQ node's scale and zero point: constant,
 // one value each, and returns them.
 func perTensorParams(n *graph.Node) (scale float32, zp int64, ok bool) {
-	s := constFloats(n.Input(1))
+	s := n.Input(1).ConstFloat32s()
 	if len(s) != 1 || !(s[0] > 0) || math.IsInf(float64(s[0]), 0) {
 		return 0, 0, false
 	}
@@ -478,7 +466,7 @@ func checkWeightParams(u *unit) string {
 			return "its weight zero point is not 0"
 		}
 	}
-	s := constFloats(u.w.Input(1))
+	s := u.w.Input(1).ConstFloat32s()
 	if len(s) == 0 {
 		return "its weight scale is not constant"
 	}
@@ -535,8 +523,8 @@ func checkBias(u *unit) string {
 			}
 		}
 	}
-	bs := constFloats(u.bias.Input(1))
-	ws := constFloats(u.w.Input(1))
+	bs := u.bias.Input(1).ConstFloat32s()
+	ws := u.w.Input(1).ConstFloat32s()
 	sx, _, _ := perTensorParams(u.x)
 	channels := int(bq.Const.NumElements())
 	if len(bs) != 1 && len(bs) != channels || len(ws) != 1 && len(ws) != channels {

@@ -118,7 +118,7 @@ func matchMove(n *graph.Node, opset int64, requant bool) *moveUnit {
 		}
 		if n.AttrString("mode", "constant") == "constant" {
 			if c := n.Input(2); c != nil {
-				f := constFloats(c)
+				f := c.ConstFloat32s()
 				if len(f) != 1 {
 					return nil
 				}
