@@ -170,24 +170,20 @@ func (h *HistogramObserver) Observe(data []float32) {
 	if all {
 		bAtLo, bAtHi, zeros = countFinite(h.counts, data, inv, half, h.opts.Signed, blo, bhi)
 	} else {
-		for _, x := range data {
-			if !finite32(x) {
-				continue
+		// NaN and ±Inf are left out: the finite values are counted a
+		// block at a time.
+		var block [1024]float32
+		for len(data) > 0 {
+			k := 0
+			for len(data) > 0 && k < len(block) {
+				if x := data[0]; finite32(x) {
+					block[k] = x
+					k++
+				}
+				data = data[1:]
 			}
-			if x == blo {
-				bAtLo++
-			}
-			if x == bhi {
-				bAtHi++
-			}
-			if x == 0 {
-				zeros++
-			}
-			if h.opts.Signed {
-				h.counts[int(math.Floor(float64(x)*inv))+half]++
-			} else {
-				h.counts[int(math.Abs(float64(x))*inv)]++
-			}
+			l, u, z := countFinite(h.counts, block[:k], inv, half, h.opts.Signed, blo, bhi)
+			bAtLo, bAtHi, zeros = bAtLo+l, bAtHi+u, zeros+z
 		}
 	}
 	h.zeros += zeros

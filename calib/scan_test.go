@@ -69,18 +69,24 @@ func TestScanMatchesNaive(t *testing.T) {
 	}
 }
 
-// TestCountFiniteMatchesIndex: the counting loop puts every value in the
-// bin index gives and counts the values at both extremes and at zero,
-// for signed and |x| histograms.
+// TestCountFiniteMatchesIndex: the counting loop puts every finite value
+// in the bin index gives and counts the values at both extremes and at
+// zero, for signed and |x| histograms, with NaN and ±Inf among the values
+// or not.
 func TestCountFiniteMatchesIndex(t *testing.T) {
 	r := rand.New(rand.NewPCG(8, 8))
-	for _, signed := range []bool{false, true} {
+	for trial, signed := range []bool{false, true, false, true} {
 		data := make([]float32, 5000)
 		for i := range data {
-			if i%3 == 0 {
-				continue // zeros
+			switch {
+			case i%3 == 0: // zeros
+			case trial >= 2 && i%7 == 1: // not counted
+				data[i] = float32(math.NaN())
+			case trial >= 2 && i%11 == 2:
+				data[i] = float32(math.Inf(1 - 2*(i%2)))
+			default:
+				data[i] = float32(r.NormFloat64())
 			}
-			data[i] = float32(r.NormFloat64())
 		}
 		h, err := NewEntropy(Options{Signed: signed})
 		if err != nil {
@@ -90,6 +96,9 @@ func TestCountFiniteMatchesIndex(t *testing.T) {
 		want := make([]uint64, len(h.counts))
 		var zeros uint64
 		for _, x := range data {
+			if !finite32(x) {
+				continue
+			}
 			want[h.index(x)]++
 			if x == 0 {
 				zeros++
