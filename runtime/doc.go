@@ -18,7 +18,11 @@
 // out zeroed 8-bit tensors), so peak activation memory (Stats.PeakBytes)
 // stays far below the sum of all intermediates (Stats.TotalBytes). A kernel output may share
 // an input's data only through Context.View. Constants and caller-owned
-// tensors are never recycled. A DequantizeLinear that reads only
+// tensors are never recycled. Session.Recycle hands a run's outputs back;
+// Options.Hold lets an Observer keep the tensors of chosen values (handed
+// back with Session.Release once every holder is done) instead of copying
+// them; Options.Pool shares one pool between sessions run one after
+// another. A DequantizeLinear that reads only
 // initializers (a QDQ model's float weights and biases) runs once, in
 // NewSession, and its output is a constant (up to 64 MiB of them; not
 // with an Observer, which sees every node's output as it runs).
