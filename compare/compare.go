@@ -485,8 +485,17 @@ func floatValues(m *graph.Model) map[string]*graph.Value {
 	return out
 }
 
+// isDefault reports whether n is op of the default domain; for
+// QuantizeLinear and DequantizeLinear, com.microsoft's twins (the 16-bit
+// Q/DQ below opset 21) count too: their arithmetic is the same.
 func isDefault(n *graph.Node, op string) bool {
-	return n != nil && n.OpType == op && (n.Domain == "" || n.Domain == "ai.onnx")
+	if n == nil || n.OpType != op {
+		return false
+	}
+	if n.Domain == "com.microsoft" {
+		return op == "QuantizeLinear" || op == "DequantizeLinear"
+	}
+	return n.Domain == "" || n.Domain == "ai.onnx"
 }
 
 // foldable are the ops the quantizer folds into the following

@@ -88,6 +88,13 @@ func (in *inferer) safeNode(n *Node) {
 }
 
 func (in *inferer) node(n *Node) {
+	if n.Domain == "com.microsoft" && (n.OpType == "QuantizeLinear" || n.OpType == "DequantizeLinear") {
+		// ONNX Runtime's twins of the default domain's ops (16-bit
+		// before opset 21): their types and shapes follow the same rules
+		c := &ictx{in: in, n: n, ver: max(in.opset, 21)}
+		c.infer()
+		return
+	}
 	if canonicalDomain(n.Domain) != "" {
 		// Other domains' subgraphs still get their own nodes inferred.
 		for _, sg := range n.Subgraphs() {

@@ -30,4 +30,12 @@
 // graph, the original name, the channel axis and the per-channel factors
 // (composed when a value is rescaled again), so tools can relate it to the
 // original model's tensor (see Rescale).
+//
+// The quantize pass gives activations QuantOptions.ActivationType (8 bits
+// in the presets), except the inputs of filterbanks feeding a Log and the
+// values sharing their Q/DQ parameters, which QuantOptions.WideFrontEnd
+// quantizes with 16 bits (quantize_wide.go): below opset 21 those Q/DQ are
+// com.microsoft's QuantizeLinear/DequantizeLinear (version 1), from 21 the
+// default domain's; their scale and zero-point initializers are never
+// shared with 8-bit ones.
 package passes

@@ -64,6 +64,23 @@ type QuantOptions struct {
 	// weightOnlyMinElems elements stay float: their DequantizeLinear
 	// would cost about what it saves. The summary lists each such weight.
 	WeightOnly bool
+	// WideFrontEnd quantizes with 16 bits (uint16 for uint8 activations,
+	// int16 for int8) the activation a weighted op reads as its data input
+	// when that op's output reaches a Log through non-weighted ops only (a
+	// filterbank whose output is log-compressed: the logarithm spreads out
+	// the small magnitudes 8 bits lose), and every value sharing its Q/DQ
+	// parameters; likewise the input of a weighted op whose output only
+	// moves (data-movement ops, Pad) into such a 16-bit input (the
+	// decimating low-pass of a constant-Q transform, whose output is the
+	// next octave's waveform). Weights stay 8-bit. Below opset 21 the 16-bit Q/DQ
+	// are com.microsoft's QuantizeLinear/DequantizeLinear (default-domain
+	// 16-bit Q/DQ need opset 21), so the model's opset does not rise.
+	WideFrontEnd bool
+	// Extremes are the observed smallest and largest value of each
+	// activation (by value name): a 16-bit activation's range reaches
+	// them whatever the calibration method clipped, since 16 bits leave
+	// room for the tails. Absent: the calibrated range.
+	Extremes map[string]Range
 }
 
 // TensorOverride changes how one tensor is quantized.
@@ -86,7 +103,8 @@ func (QuantOptions) Default() QuantOptions { return PresetORTCPU() }
 // PresetORTCPU is what ONNX Runtime's x86 CPU provider fuses into integer
 // kernels: uint8 asymmetric activations (ORT rewrites int8 activations to
 // uint8 only for single-consumer Q nodes, so int8 often runs in float),
-// int8 symmetric per-channel weights in [-127,127], Relu/Clip folded.
+// int8 symmetric per-channel weights in [-127,127], Relu/Clip folded,
+// 16-bit filterbank inputs (WideFrontEnd).
 func PresetORTCPU() QuantOptions {
 	return QuantOptions{
 		ActivationType:    qdq.Uint8,
@@ -96,6 +114,7 @@ func PresetORTCPU() QuantOptions {
 		PerChannel:        true,
 		FoldActivations:   true,
 		WeightOnly:        true,
+		WideFrontEnd:      true,
 	}
 }
 
@@ -105,7 +124,8 @@ func PresetORTCPU() QuantOptions {
 // a weighted op's output gets a Q only where a quantized consumer reads
 // it (the pass never adds an output Q for its own sake), and Relu/Clip
 // stay in the graph because TensorRT fuses them itself (with zero point
-// 0 the saturation of Q cannot replace them).
+// 0 the saturation of Q cannot replace them). No 16-bit activations:
+// TensorRT's Q/DQ are 8-bit.
 func PresetTensorRT() QuantOptions {
 	return QuantOptions{
 		ActivationType:       qdq.Int8,
@@ -118,7 +138,8 @@ func PresetTensorRT() QuantOptions {
 }
 
 // PresetGeneric is the portable choice of the ONNX quantization tools:
-// int8 asymmetric activations, int8 symmetric per-channel weights.
+// int8 asymmetric activations, int8 symmetric per-channel weights,
+// 16-bit filterbank inputs (WideFrontEnd).
 func PresetGeneric() QuantOptions {
 	return QuantOptions{
 		ActivationType:    qdq.Int8,
@@ -127,6 +148,7 @@ func PresetGeneric() QuantOptions {
 		RestrictedWeights: true,
 		PerChannel:        true,
 		FoldActivations:   true,
+		WideFrontEnd:      true,
 	}
 }
 
@@ -209,4 +231,13 @@ func matchAny(patterns []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// wideType is the type of WideFrontEnd activations: 16 bits of the
+// activation type's signedness.
+func (o QuantOptions) wideType() qdq.Type {
+	if o.ActivationType.Signed() {
+		return qdq.Int16
+	}
+	return qdq.Uint16
 }

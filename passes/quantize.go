@@ -58,7 +58,23 @@ type QuantReport struct {
 	// through DequantizeLinear (QuantOptions.WeightOnly), as "node (op):
 	// weight".
 	WeightOnly []string
+	// Wide counts the activations quantized with 16 bits
+	// (QuantOptions.WideFrontEnd), WideType is their type and WideDomain
+	// the domain of their Q/DQ ("" for the default one, else
+	// "com.microsoft").
+	Wide       int
+	WideType   qdq.Type
+	WideDomain string
 }
+
+// ReasonWide says why QuantOptions.WideFrontEnd quantizes an activation
+// with 16 bits.
+const ReasonWide = "read by a filterbank (a weighted op whose output reaches a Log through non-weighted ops only) or by the weighted op resampling its input: 8 bits lose the small values whose logarithm matters"
+
+// msDomain is the domain of ONNX Runtime's contrib operators, whose
+// QuantizeLinear/DequantizeLinear (version 1) take 16-bit zero points
+// before the default domain's do (opset 21).
+const msDomain = "com.microsoft"
 
 // FP32Node is one node left in FP32.
 type FP32Node struct {
@@ -107,6 +123,7 @@ type weightQ struct {
 type actParams struct {
 	scale float32
 	zp    int32
+	t     qdq.Type
 }
 
 type quantizer struct {
@@ -135,6 +152,11 @@ type quantizer struct {
 	// actInits holds one scale/zero-point initializer pair per graph and
 	// parameters, shared by every activation Q/DQ with those parameters
 	actInits map[actInitKey][2]*graph.Value
+	// wide holds the group roots (find) of the 16-bit activations
+	wide map[*graph.Value]bool
+	// members lists each group's values by root, for the extremes of a
+	// wide group
+	members map[*graph.Value][]*graph.Value
 }
 
 type actInitKey struct {
@@ -161,6 +183,7 @@ func newQuantizer(m *graph.Model, ctx *Context, ranges map[string]Range, opts Qu
 		parent: map[*graph.Value]*graph.Value{}, dqOf: map[*graph.Value]*graph.Value{},
 		qNode: map[*graph.Value]*graph.Node{}, dqParam: map[*graph.Value]actParams{},
 		weights: map[weightKey]*weightQ{}, weightOf: map[*graph.Value]*weightQ{}, actInits: map[actInitKey][2]*graph.Value{}, front: map[*graph.Graph]int{}, names: map[string]bool{}, seq: map[string]int{},
+		wide:   map[*graph.Value]bool{},
 		report: &QuantReport{OpCounts: map[string]int{}},
 	}
 	m.Graph.Walk(func(g *graph.Graph) {
@@ -240,6 +263,7 @@ func (q *quantizer) run() (bool, error) {
 		}
 	}
 	q.buildGroups()
+	q.markWide()
 	for _, g := range q.graphs {
 		if err := q.insertActivations(g); err != nil {
 			return false, err
@@ -632,8 +656,8 @@ func (q *quantizer) groupRange(v *graph.Value) (Range, bool) {
 	return q.ranges[v.Name], true
 }
 
-func (q *quantizer) actOptions() qdq.RangeOptions {
-	return qdq.RangeOptions{Type: q.opts.ActivationType, Symmetric: q.opts.SymmetricActivations}
+func (q *quantizer) actOptions(t qdq.Type) qdq.RangeOptions {
+	return qdq.RangeOptions{Type: t, Symmetric: q.opts.SymmetricActivations}
 }
 
 func (q *quantizer) weightOptions() qdq.RangeOptions {
@@ -662,11 +686,15 @@ func (q *quantizer) insertActivations(g *graph.Graph) error {
 			q.ctx.Logf("quantize: %s has no calibrated range; left in FP32", v.Name)
 			continue
 		}
-		scale, zp := qdq.ParamsFromRange(r.Min, r.Max, q.actOptions())
-		if p, ok := q.scaledParams(v); ok {
+		t := q.actType(v)
+		if t != q.opts.ActivationType {
+			r = q.widenToExtremes(v, r)
+		}
+		scale, zp := qdq.ParamsFromRange(r.Min, r.Max, q.actOptions(t))
+		if p, ok := q.scaledParams(v, t); ok {
 			scale, zp = p.scale, p.zp
 		}
-		dq, err := q.addQDQ(g, v, scale, zp)
+		dq, err := q.addQDQ(g, v, actParams{scale, zp, t})
 		if err != nil {
 			return err
 		}
@@ -678,6 +706,9 @@ func (q *quantizer) insertActivations(g *graph.Graph) error {
 			}
 		}
 		q.report.TensorsQuantized++
+		if t != q.opts.ActivationType {
+			q.report.Wide++
+		}
 	}
 	return nil
 }
@@ -685,7 +716,7 @@ func (q *quantizer) insertActivations(g *graph.Graph) error {
 // scaledParams gives the output of a quantized Div by a positive scalar c
 // its dividend's grid divided by c: the Div then maps every code of its
 // input onto a code of its output, so it adds no rounding of its own.
-func (q *quantizer) scaledParams(v *graph.Value) (actParams, bool) {
+func (q *quantizer) scaledParams(v *graph.Value, t qdq.Type) (actParams, bool) {
 	n := v.Producer
 	if n == nil || n.OpType != "Div" || n.Domain != "" || !q.isActive(n) {
 		return actParams{}, false
@@ -695,19 +726,19 @@ func (q *quantizer) scaledParams(v *graph.Value) (actParams, bool) {
 		return actParams{}, false
 	}
 	p, ok := q.dqParam[n.Input(0)] // already rewired to its DQ
-	if !ok {
+	if !ok || p.t != t {
 		return actParams{}, false
 	}
 	s := float32(float64(p.scale) / c)
 	if s == 0 || math.IsInf(float64(s), 0) {
 		return actParams{}, false
 	}
-	return actParams{s, p.zp}, true
+	return actParams{s, p.zp, t}, true
 }
 
-func (q *quantizer) addQDQ(g *graph.Graph, v *graph.Value, scale float32, zp int32) (*graph.Value, error) {
-	t := q.opts.ActivationType
-	key := actInitKey{g, actParams{scale, zp}}
+func (q *quantizer) addQDQ(g *graph.Graph, v *graph.Value, p actParams) (*graph.Value, error) {
+	t, scale, zp := p.t, p.scale, p.zp
+	key := actInitKey{g, p}
 	sv, zv := q.actInits[key][0], q.actInits[key][1]
 	if sv == nil {
 		var err error
@@ -725,11 +756,12 @@ func (q *quantizer) addQDQ(g *graph.Graph, v *graph.Value, scale float32, zp int
 		pos = slices.Index(g.Nodes, v.Producer) + 1
 	}
 	i := q.gen("q")
-	qn := &graph.Node{Name: q.uniq(g, fmt.Sprintf("Q%d", i)), OpType: "QuantizeLinear", Inputs: []*graph.Value{v, sv, zv}}
+	domain := q.qdqDomain(t)
+	qn := &graph.Node{Name: q.uniq(g, fmt.Sprintf("Q%d", i)), OpType: "QuantizeLinear", Domain: domain, Inputs: []*graph.Value{v, sv, zv}}
 	if err := g.InsertNode(pos, qn, q.uniq(g, fmt.Sprintf("q%d", i))); err != nil {
 		return nil, err
 	}
-	dn := &graph.Node{Name: q.uniq(g, fmt.Sprintf("DQ%d", i)), OpType: "DequantizeLinear", Inputs: []*graph.Value{qn.Outputs[0], sv, zv}}
+	dn := &graph.Node{Name: q.uniq(g, fmt.Sprintf("DQ%d", i)), OpType: "DequantizeLinear", Domain: domain, Inputs: []*graph.Value{qn.Outputs[0], sv, zv}}
 	if err := g.InsertNode(pos+1, dn, q.uniq(g, fmt.Sprintf("dq%d", i))); err != nil {
 		return nil, err
 	}
@@ -739,7 +771,7 @@ func (q *quantizer) addQDQ(g *graph.Graph, v *graph.Value, scale float32, zp int
 	qn.Outputs[0].DType, qn.Outputs[0].Shape = dtypeOf(t), v.Shape
 	dn.Outputs[0].DType, dn.Outputs[0].Shape = graph.Float32, v.Shape
 	q.dqOf[v], q.qNode[v] = dn.Outputs[0], qn
-	q.dqParam[dn.Outputs[0]] = actParams{scale, zp}
+	q.dqParam[dn.Outputs[0]] = p
 	return dn.Outputs[0], nil
 }
 
@@ -1088,7 +1120,7 @@ func (q *quantizer) foldActivations(g *graph.Graph) error {
 			continue
 		}
 		p := q.dqParam[q.dqOf[r]]
-		t := q.opts.ActivationType
+		t := p.t
 		repLo := float64(t.Min()-p.zp) * float64(p.scale)
 		repHi := float64(t.Max()-p.zp) * float64(p.scale)
 		// values within half a step of a bound round to the same code
@@ -1173,6 +1205,10 @@ func (q *quantizer) clipBounds(f *graph.Node) (lo, hi float64, ok bool) {
 
 // summarize fills the per-op counts and the FP32 list.
 func (q *quantizer) summarize() {
+	if q.report.Wide > 0 {
+		q.report.WideType = q.opts.wideType()
+		q.report.WideDomain = q.qdqDomain(q.report.WideType)
+	}
 	for _, g := range q.graphs {
 		for _, n := range g.Nodes {
 			inf := q.info[n]

@@ -53,6 +53,17 @@ func MaxSelected(g *graph.Graph) map[string]bool {
 	return out
 }
 
+// Extremes returns the smallest and largest value observed of every
+// tensor of c (calib.Collection.Extremes) as the quantize pass's
+// QuantOptions.Extremes, which its 16-bit activations take as their range.
+func Extremes(c *calib.Collection) map[string]passes.Range {
+	out := map[string]passes.Range{}
+	for name, r := range c.Extremes() {
+		out[name] = passes.Range{Min: r.Min, Max: r.Max}
+	}
+	return out
+}
+
 // RangesFor turns the statistics of c, calibrated on the prepared model
 // m, into the quantize pass's ranges, applying cfg.KeepMaxTails, and
 // narrows every range to the interval its readers tell apart

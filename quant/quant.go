@@ -371,6 +371,9 @@ func runMethod(m, ref *graph.Model, src *calibdata.Source, cfg Config) (*Result,
 // quantizeCollected quantizes the prepared model m from the statistics
 // coll, applies the fallback and corrects biases when asked.
 func quantizeCollected(m, ref *graph.Model, src *calibdata.Source, cfg Config, coll *calib.Collection) (*Result, error) {
+	if cfg.Quant.WideFrontEnd {
+		cfg.Quant.Extremes = Extremes(coll)
+	}
 	report, err := Quantize(m, RangesFor(m, coll, cfg), cfg)
 	if err != nil {
 		return nil, err

@@ -22,6 +22,11 @@ import (
 func registerQuant(r *Registry) {
 	r.Register("", "QuantizeLinear", newQuantize)
 	r.Register("", "DequantizeLinear", newDequantize)
+	// ONNX Runtime's contrib twins (version 1), which take 16-bit zero
+	// points before opset 21: the same arithmetic as the default domain's
+	// at opset 21, whatever the model's default opset.
+	r.Register("com.microsoft", "QuantizeLinear", func(n *graph.Node, _ int64) (Kernel, error) { return newQuantize(n, 21) })
+	r.Register("com.microsoft", "DequantizeLinear", func(n *graph.Node, _ int64) (Kernel, error) { return newDequantize(n, 21) })
 	r.Register("", "DynamicQuantizeLinear", func(n *graph.Node, opset int64) (Kernel, error) {
 		return KernelFunc(dynamicQuantize), nil
 	})

@@ -79,6 +79,8 @@ type quantizeConfig struct {
 	EvalSamplesSet      bool
 	WeightOnly          bool
 	WeightOnlySet       bool // --weight-only given; else the target's
+	WideFrontEnd        bool
+	WideFrontEndSet     bool // --wide-front-end given; else the target's
 	EqualizeActivations bool
 	KeepMaxTails        bool
 	ExcludeOps          []string
@@ -186,6 +188,7 @@ model's opset, or below what the options need, is an error.`,
 		fs.DurationVar(&cfg.TuneTimeout, "tune-timeout", quant.DefaultTune().Timeout, "bound the --target-sqnr/--max-drop search (`DURATION`, e.g. 90s, 10m); the best model found is written")
 		fs.BoolVar(&cfg.RequireTarget, "require-target", false, "exit non-zero (after writing OUT) when --target-sqnr/--max-drop is not met")
 		fs.BoolVar(&cfg.WeightOnly, "weight-only", passes.DefaultQuantOptions().WeightOnly, "store the large weights of nodes that stay FP32 (the recurrence weights R of LSTM/GRU/RNN) as int8 read through DequantizeLinear: a smaller file, float compute (default: the target's; on for ort-cpu)")
+		fs.BoolVar(&cfg.WideFrontEnd, "wide-front-end", passes.DefaultQuantOptions().WideFrontEnd, "quantize with 16 bits (uint16, or int16 for int8 activations; com.microsoft Q/DQ below opset 21) the input of each filterbank, a Conv/Gemm/MatMul whose output reaches a Log through non-weighted ops only (default: the target's; on for ort-cpu and generic)")
 		fs.BoolVar(&cfg.EqualizeActivations, "equalize-activations", true, "scale the channels of each Conv output read by a depthwise Conv to equal ranges on the --calib samples (needs --per-channel)")
 		fs.StringArrayVar(&cfg.ExcludeOps, "exclude-op", nil, "keep op types matching `GLOB` in FP32 (repeatable)")
 		fs.StringArrayVar(&cfg.ExcludeNodes, "exclude-node", nil, "keep nodes whose name matches `GLOB` in FP32 (repeatable; a node without a name matches by its output's name)")
@@ -226,6 +229,7 @@ model's opset, or below what the options need, is an error.`,
 			cfg.Model = args[0]
 			cfg.EvalAll = cfg.Eval != "" && !fs.Changed("eval-samples")
 			cfg.WeightOnlySet = fs.Changed("weight-only")
+			cfg.WideFrontEndSet = fs.Changed("wide-front-end")
 			cfg.TargetSet, cfg.DropSet = fs.Changed("target-sqnr"), fs.Changed("max-drop")
 			cfg.EvalSamplesSet = fs.Changed("eval-samples")
 			if err := cfg.checkTune(fs.Changed("tune-timeout")); err != nil {
@@ -319,6 +323,9 @@ func (cfg *quantizeConfig) quantOptions() (passes.QuantOptions, error) {
 	opts.ReduceRange = cfg.ReduceRange
 	if cfg.WeightOnlySet {
 		opts.WeightOnly = cfg.WeightOnly
+	}
+	if cfg.WideFrontEndSet {
+		opts.WideFrontEnd = cfg.WideFrontEnd
 	}
 	opts.ExcludeOps, opts.ExcludeNodes, opts.IncludeOps = cfg.ExcludeOps, cfg.ExcludeNodes, cfg.IncludeOps
 	return opts, opts.Validate()
@@ -571,6 +578,9 @@ func (c *cli) quantizeWith(m, fp32 *graph.Model, src *calibdata.Source, cfg *qua
 		if err := saveCalib(coll, cfg.SaveCalib); err != nil {
 			return nil, nil, nil, err
 		}
+	}
+	if qcfg.Quant.WideFrontEnd {
+		qcfg.Quant.Extremes = quant.Extremes(coll)
 	}
 	report, err := quant.Quantize(m, quant.RangesFor(m, coll, qcfg), qcfg)
 	if err != nil {
@@ -875,6 +885,13 @@ func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.Bi
 		}
 		for _, s := range r.WeightOnly {
 			fmt.Fprintf(w, "weight-only\t%s (int weight, float compute)\n", s)
+		}
+		if r.Wide > 0 {
+			domain := "default-domain"
+			if r.WideDomain != "" {
+				domain = r.WideDomain
+			}
+			fmt.Fprintf(w, "16-bit\t%d activations as %v (%s Q/DQ): %s (--wide-front-end=false: 8 bits)\n", r.Wide, r.WideType, domain, passes.ReasonWide)
 		}
 	}
 	if lowered != nil {

@@ -42,7 +42,7 @@ var reference = map[string]float64{
 // The targets, printed beside, are higher for some models; a
 // floor only guards against regressions and is raised as figures improve.
 var floors = map[string]float64{
-	"basic_pitch_nmp":        9.6,  // 12.6
+	"basic_pitch_nmp":        9.9,  // 12.9
 	"dtln_stage1":            47.3, // 50.3
 	"fastestdet":             8.8,  // 11.8
 	"gtcrn_simple":           11.6, // 14.6
