@@ -134,6 +134,12 @@ type RoundReport struct {
 	// Changed counts the weights whose integer differs from
 	// round-to-nearest.
 	Changed int
+	// Before and After are the finished model's worst output SQNR, in dB,
+	// on the calibration samples with round-to-nearest and with the
+	// Hessian rounding (set by Run, which keeps the rounding only when
+	// After is higher: Applied).
+	Before, After float64
+	Applied       bool
 }
 
 // RoundWeights rewrites the int8 weights of the quantized Conv, Gemm and

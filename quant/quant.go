@@ -387,26 +387,76 @@ func quantizeCollected(m, ref *graph.Model, src *calibdata.Source, cfg Config, c
 		return nil, err
 	}
 	res := &Result{Reference: ref, Collection: coll, Report: report, Method: cfg.Method}
-	if cfg.WeightRounding == RoundHessian && report != nil && src != nil && src.Len() > 0 {
-		if res.Rounding, err = RoundWeights(ref, m, src, cfg.Quant, cfg.Threads); err != nil {
-			return nil, fmt.Errorf("weight rounding: %v", err)
-		}
+	if cfg.WeightRounding != RoundHessian || report == nil || src == nil || src.Len() == 0 {
+		return res, finishQuantized(m, ref, src, cfg, res)
 	}
+	// The Hessian rounding is kept only when the finished model's worst
+	// output beats round-to-nearest's on the same samples: the rounding
+	// fits the calibration inputs and can lose on a model whose worst
+	// output hinges on a few values (yunet_n_320's objectness maps).
+	near, err := Clone(m)
+	if err != nil {
+		return nil, err
+	}
+	if res.Rounding, err = RoundWeights(ref, m, src, cfg.Quant, cfg.Threads); err != nil {
+		return nil, fmt.Errorf("weight rounding: %v", err)
+	}
+	if err := finishQuantized(m, ref, src, cfg, res); err != nil {
+		return nil, err
+	}
+	if res.Rounding.Layers == 0 {
+		return res, nil
+	}
+	nres := &Result{Reference: ref, Collection: coll, Report: report, Method: cfg.Method}
+	if err := finishQuantized(near, ref, src, cfg, nres); err != nil {
+		return nil, err
+	}
+	rep := res.Rounding
+	if rep.After, err = finishedSQNR(ref, m, src, cfg, res); err != nil {
+		return nil, err
+	}
+	if rep.Before, err = finishedSQNR(ref, near, src, cfg, nres); err != nil {
+		return nil, err
+	}
+	if rep.Applied = rep.After > rep.Before; !rep.Applied {
+		*m = *near
+		nres.Rounding = rep
+		return nres, nil
+	}
+	return res, nil
+}
+
+// finishQuantized does quantizeCollected's steps after weight rounding on
+// m: the FP32 fallback and bias correction when asked, noted in res.
+func finishQuantized(m, ref *graph.Model, src *calibdata.Source, cfg Config, res *Result) error {
+	var err error
 	// The fallback comes before bias correction: a corrected bias absorbs
 	// the mean error of the layers before it, so putting one of those
 	// back in float after the correction would leave the later biases
 	// correcting an error that is gone.
-	if cfg.Fallback.MaxLayers > 0 && report != nil && src != nil && src.Len() > 0 {
+	if cfg.Fallback.MaxLayers > 0 && res.Report != nil && src != nil && src.Len() > 0 {
 		if res.Fallback, err = Fallback(ref, m, src, cfg.Fallback, cfg.Threads); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	if cfg.BiasCorrection && report != nil {
+	if cfg.BiasCorrection && res.Report != nil {
 		if res.Bias, err = CorrectBiases(ref, m, src, cfg.Threads, nil); err != nil {
-			return nil, fmt.Errorf("bias correction: %v", err)
+			return fmt.Errorf("bias correction: %v", err)
 		}
 	}
-	return res, nil
+	return nil
+}
+
+// finishedSQNR is the worst output SQNR of the finished model m on src:
+// bias correction's last measurement when it ran, else measured.
+func finishedSQNR(ref, m *graph.Model, src *calibdata.Source, cfg Config, res *Result) (float64, error) {
+	if b := res.Bias; b != nil && b.Candidates > 0 {
+		if b.Applied {
+			return b.After, nil
+		}
+		return b.Before, nil
+	}
+	return WorstOutputSQNR(ref, m, src, cfg.Threads)
 }
 
 // Clone returns an independent copy of m (graph.Clone).
