@@ -236,3 +236,33 @@ func TestParseWeightRounding(t *testing.T) {
 		t.Error("DefaultConfig rounds weights with their Hessian; measured, it does not help")
 	}
 }
+
+// A weight read by two Convs is rounded once, from both Convs' inputs.
+func TestRoundWeightsSharedWeight(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 8))
+	w := make([]float32, 4*4*3*3)
+	for i := range w {
+		w[i] = float32(rng.NormFloat64())
+	}
+	b := graph.NewBuilder(17)
+	x := b.Input("x", graph.Float32, 1, 4, 8, 8)
+	wv := b.Const(graph.FromFloat32s("w", []int64{4, 4, 3, 3}, w))
+	y := b.Op("Conv", x, wv, graph.IntsAttr("pads", 1, 1, 1, 1))
+	y = b.Op("Relu", y)
+	y = b.Op("Conv", y, wv, graph.IntsAttr("pads", 1, 1, 1, 1))
+	b.Output(y)
+	m, err := b.Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := calibdata.Synthetic(calibdata.Inputs(m), 4, 2)
+	cfg := quant.DefaultConfig()
+	cfg.SelectMethods, cfg.BiasCorrection, cfg.WeightRounding = nil, false, quant.RoundHessian
+	res, err := quant.Run(m, src, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep := res.Rounding; rep == nil || rep.Layers != 1 || rep.Skipped != 0 || rep.Changed == 0 {
+		t.Errorf("report %+v: want the shared weight rounded once, some of it changed", rep)
+	}
+}
