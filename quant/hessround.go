@@ -877,25 +877,31 @@ func invCholUpper(h []float64, d int) []float64 {
 	if !cholLower(h, d) {
 		return nil
 	}
-	// L⁻¹ by forward substitution, in place of a fresh lower matrix.
-	li := make([]float64, d*d)
+	// L⁻¹ by forward substitution, stored transposed (row c of t is
+	// column c of L⁻¹) so that every inner loop reads memory in order.
+	t := make([]float64, d*d)
 	for c := 0; c < d; c++ {
-		li[c*d+c] = 1 / h[c*d+c]
+		tc := t[c*d : (c+1)*d]
+		tc[c] = 1 / h[c*d+c]
 		for r := c + 1; r < d; r++ {
+			lr := h[r*d : (r+1)*d]
 			var s float64
 			for k := c; k < r; k++ {
-				s += h[r*d+k] * li[k*d+c]
+				s += lr[k] * tc[k]
 			}
-			li[r*d+c] = -s / h[r*d+r]
+			tc[r] = -s / lr[r]
 		}
 	}
-	// H⁻¹ = L⁻ᵀ L⁻¹.
+	// H⁻¹ = L⁻ᵀ L⁻¹: entry (i, j) is the dot product of rows i and j of t
+	// from column max(i, j) on.
 	inv := make([]float64, d*d)
 	for i := 0; i < d; i++ {
+		ti := t[i*d : (i+1)*d]
 		for j := 0; j <= i; j++ {
+			tj := t[j*d : (j+1)*d]
 			var s float64
 			for k := i; k < d; k++ {
-				s += li[k*d+i] * li[k*d+j]
+				s += ti[k] * tj[k]
 			}
 			inv[i*d+j], inv[j*d+i] = s, s
 		}
