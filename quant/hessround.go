@@ -3,7 +3,8 @@
 // rounded again on their fixed grid so that the layer's output error on
 // the calibration inputs, not each weight's own error, is small. For a
 // layer with inputs x (im2col patches for a Conv, one group at a time) it
-// accumulates H = Σ x xᵀ and quantizes each output channel's weights one
+// accumulates H, the covariance of x (Σ x xᵀ less the mean's part, which
+// bias correction handles), and quantizes each output channel's weights one
 // input column at a time, moving every column's rounding error onto the
 // columns not yet quantized through the Cholesky factor of H⁻¹ (the
 // Optimal Brain Quantization update). Scales, zero points and the integer
