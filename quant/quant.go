@@ -52,9 +52,10 @@ type Config struct {
 	// (yunet_n_320 kept nearest, fastestdet 11.8 to 11.7 dB,
 	// basic_pitch_nmp 12.6), lifted others (oww_hello_deepa 45.7 to 59.1,
 	// ultraface_rfb_320 50.9 to 52.5, mnist_cntk 43.0 to 44.0), cost
-	// dtln_stage1 0.3 dB, and made quantizing 1.5 to 10 times slower (a
-	// pass over the samples per level of weighted layers, the tail of the
-	// flow done twice).
+	// dtln_stage1 0.3 dB, and made quantizing slower, by 2x to 11x on the
+	// larger models and from 0.2 s to 34 s on oww_hello_deepa (a pass over
+	// the samples per level of weighted layers, H's factorisation, the
+	// tail of the flow done twice).
 	WeightRounding WeightRounding
 	// BiasCorrection moves each quantized node's integer bias so that its
 	// output's per-channel mean on the calibration samples matches FP32.
