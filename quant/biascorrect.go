@@ -239,13 +239,32 @@ func meanError(got, want [][]float64, c int) float64 {
 // longest path: no target is upstream of another of its level, so a level
 // is corrected at once, after every level above it.
 func levels(q *graph.Model, targets []*biasTarget) [][]*biasTarget {
-	byOutput := map[string]*biasTarget{}
-	for _, t := range targets {
-		byOutput[t.output] = t
+	outs := make([]string, len(targets))
+	for i, t := range targets {
+		outs[i] = t.output
+	}
+	var out [][]*biasTarget
+	for _, lv := range nodeLevels(q, outs) {
+		var l []*biasTarget
+		for _, i := range lv {
+			l = append(l, targets[i])
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+// nodeLevels groups the nodes producing outputs (indices into outputs) by
+// how many of them lie upstream on the longest path, in graph order
+// within a level.
+func nodeLevels(q *graph.Model, outputs []string) [][]int {
+	byOutput := map[string]int{}
+	for i, o := range outputs {
+		byOutput[o] = i
 	}
 	depth := map[*graph.Value]int{} // targets upstream of a value, itself included
 	maxDepth := 0
-	at := map[int][]*biasTarget{}
+	at := map[int][]int{}
 	for _, n := range q.Graph.Nodes {
 		d := 0
 		for _, in := range n.Inputs {
@@ -257,8 +276,8 @@ func levels(q *graph.Model, targets []*biasTarget) [][]*biasTarget {
 			if o == nil {
 				continue
 			}
-			if t := byOutput[o.Name]; t != nil {
-				at[d] = append(at[d], t)
+			if i, ok := byOutput[o.Name]; ok {
+				at[d] = append(at[d], i)
 				maxDepth = max(maxDepth, d)
 				depth[o] = d + 1
 			} else {
@@ -266,7 +285,7 @@ func levels(q *graph.Model, targets []*biasTarget) [][]*biasTarget {
 			}
 		}
 	}
-	var out [][]*biasTarget
+	var out [][]int
 	for d := 0; d <= maxDepth; d++ {
 		if len(at[d]) > 0 {
 			out = append(out, at[d])

@@ -8,7 +8,10 @@
 // the rule table from the calibrated ranges); Run does all three. With
 // Config.Fallback it then keeps in FP32 the few weighted layers whose
 // quantization costs the worst output most (ApplyFallback, within a budget
-// that keeps 95% of the weighted ops in Q/DQ units). Tune, the
+// that keeps 95% of the weighted ops in Q/DQ units). With
+// Config.WeightRounding set to RoundHessian, RoundWeights re-rounds the
+// int8 weights of each quantized layer on their grid against the layer's
+// output error on the calibration inputs, before bias correction. Tune, the
 // accuracy-driven search, instead puts layers and activations back in
 // float until an SQNR or top-1 target is met on samples held out of
 // calibration (TuneSamples), or its timeout passes, and leaves the best
