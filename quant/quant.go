@@ -399,40 +399,63 @@ func quantizeCollected(m, ref *graph.Model, src *calibdata.Source, cfg Config, c
 	if cfg.WeightRounding != RoundHessian || report == nil || src == nil || src.Len() == 0 {
 		return res, finishQuantized(m, ref, src, cfg, res)
 	}
-	// The Hessian rounding is kept only when the finished model's worst
-	// output beats round-to-nearest's on the same samples: the rounding
-	// fits the calibration inputs and can lose on a model whose worst
-	// output hinges on a few values (yunet_n_320's objectness maps).
-	near, err := Clone(m)
+	var nres *Result
+	rep, err := RoundGuarded(ref, m, src, cfg, func(x *graph.Model, rounded bool) (float64, error) {
+		r := &Result{Reference: ref, Collection: coll, Report: report, Method: cfg.Method}
+		if rounded {
+			r = res
+		} else {
+			nres = r
+		}
+		if err := finishQuantized(x, ref, src, cfg, r); err != nil {
+			return 0, err
+		}
+		return finishedSQNR(ref, x, src, cfg, r)
+	})
 	if err != nil {
 		return nil, err
 	}
-	if res.Rounding, err = RoundWeights(ref, m, src, cfg.Quant, cfg.Threads); err != nil {
+	if nres != nil && !rep.Applied {
+		res = nres
+	}
+	res.Rounding = rep
+	return res, nil
+}
+
+// RoundGuarded applies RoundWeights to q (quantized from the prepared
+// FP32 model ref) and keeps it only when the finished model's worst
+// output beats round-to-nearest's on the same samples: the rounding fits
+// the calibration inputs and can lose on a model whose worst output
+// hinges on a few values (yunet_n_320's objectness maps). finish does
+// what follows the rounding (bias correction, ...) on a model, rounded
+// or not, and returns that worst output SQNR in dB; it runs on q and, when
+// any layer was rounded, on a copy of q at round-to-nearest, which q then
+// becomes if it wins. The report says which was kept.
+func RoundGuarded(ref, q *graph.Model, src *calibdata.Source, cfg Config, finish func(m *graph.Model, rounded bool) (float64, error)) (*RoundReport, error) {
+	near, err := Clone(q)
+	if err != nil {
+		return nil, err
+	}
+	rep, err := RoundWeights(ref, q, src, cfg.Quant, cfg.Threads)
+	if err != nil {
 		return nil, fmt.Errorf("weight rounding: %v", err)
 	}
-	if err := finishQuantized(m, ref, src, cfg, res); err != nil {
+	if rep.Layers == 0 {
+		if _, err := finish(q, false); err != nil {
+			return nil, err
+		}
+		return rep, nil
+	}
+	if rep.After, err = finish(q, true); err != nil {
 		return nil, err
 	}
-	if res.Rounding.Layers == 0 {
-		return res, nil
-	}
-	nres := &Result{Reference: ref, Collection: coll, Report: report, Method: cfg.Method}
-	if err := finishQuantized(near, ref, src, cfg, nres); err != nil {
-		return nil, err
-	}
-	rep := res.Rounding
-	if rep.After, err = finishedSQNR(ref, m, src, cfg, res); err != nil {
-		return nil, err
-	}
-	if rep.Before, err = finishedSQNR(ref, near, src, cfg, nres); err != nil {
+	if rep.Before, err = finish(near, false); err != nil {
 		return nil, err
 	}
 	if rep.Applied = rep.After > rep.Before; !rep.Applied {
-		*m = *near
-		nres.Rounding = rep
-		return nres, nil
+		*q = *near
 	}
-	return res, nil
+	return rep, nil
 }
 
 // finishQuantized does quantizeCollected's steps after weight rounding on

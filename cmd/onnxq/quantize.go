@@ -69,6 +69,7 @@ type quantizeConfig struct {
 	SymmetricActivations bool
 	ReduceRange          bool
 	BiasCorrection       bool
+	WeightRounding       string
 	FallbackBudget       int
 	// TargetSQNR and MaxDrop (percentage points) ask for the
 	// accuracy-driven search; TargetSet and DropSet say they were given.
@@ -182,6 +183,7 @@ model's opset, or below what the options need, is an error.`,
 		fs.BoolVar(&cfg.ReduceRange, "reduce-range", false, "7-bit weights, for kernels whose 16-bit sums saturate")
 		fs.BoolVar(&cfg.KeepMaxTails, "keep-max-tails", true, "with a clipping --method, keep the observed maximum of tensors whose largest values a MaxPool, Max or ReduceMax passes on")
 		fs.BoolVar(&cfg.BiasCorrection, "bias-correction", true, "shift integer biases so each layer's per-channel output mean matches FP32 on the --calib samples")
+		fs.StringVar(&cfg.WeightRounding, "weight-rounding", "nearest", "round weights to nearest, or `hessian`: against each layer's output error on the --calib inputs, kept only when the worst output on those samples improves (slower, 1.5-10x)")
 		fs.IntVar(&cfg.FallbackBudget, "fallback-budget", quant.DefaultConfig().Fallback.MaxLayers, "keep at most `N` weighted layers in FP32, those whose quantization costs the worst output on the --calib samples the most (each must gain 0.3 dB; at most 5% of the weighted ops and of their MACs; 0, the default, turns it off; 3 is a good start)")
 		fs.Float64Var(&cfg.TargetSQNR, "target-sqnr", 0, "keep in FP32 the fewest layers that bring the worst output's SQNR against FP32 to `DB` on held-out --calib samples (every 4th); see the help text")
 		fs.Float64Var(&cfg.MaxDrop, "max-drop", 0, "like --target-sqnr, with top-1 agreement with FP32 at least 100-`PCT` percent on the held-out samples (outputs whose last axis is a score vector)")
@@ -448,6 +450,9 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 		Progress:     newProgress(c.stderr, isTerminal(c.stderr), "calibrating", "samples"),
 	}
 	qcfg.CalibOptions.Percentile = cfg.Percentile
+	if qcfg.WeightRounding, err = quant.ParseWeightRounding(cfg.WeightRounding); err != nil {
+		return fmt.Errorf("--weight-rounding: %v", err)
+	}
 	orig, err := quant.Clone(m)
 	if err != nil {
 		return err
@@ -489,22 +494,23 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 	}
 	var report *passes.QuantReport
 	var bias *quant.BiasReport
+	var rounding *quant.RoundReport
 	var fallback *quant.FallbackReport
 	var kept calib.Method
 	var keptColl *calib.Collection
 	if len(methods) == 1 {
 		mcfg := qcfg
 		mcfg.Method = methods[0]
-		if report, bias, keptColl, err = c.quantizeWith(m, fp32, src, cfg, mcfg, synthetic); err != nil {
+		q, err := c.quantizeWith(m, fp32, src, cfg, mcfg, synthetic)
+		if err != nil {
 			return err
 		}
+		report, bias, rounding, keptColl = q.report, q.bias, q.rounding, q.coll
 		kept = methods[0]
 	} else {
-		reports := make([]*passes.QuantReport, len(methods))
-		biases := make([]*quant.BiasReport, len(methods))
-		colls := make([]*calib.Collection, len(methods))
+		results := make([]*quantized, len(methods))
 		best, cand, err := quant.ChooseMethod(fp32, src, qcfg, methods, func(i int, cand *graph.Model, mcfg quant.Config) (err error) {
-			reports[i], biases[i], colls[i], err = c.quantizeWith(cand, fp32, src, cfg, mcfg, synthetic)
+			results[i], err = c.quantizeWith(cand, fp32, src, cfg, mcfg, synthetic)
 			return err
 		}, func(i int, db float64) {
 			fmt.Fprintf(c.stderr, "method %s: worst output %.1f dB on the calibration samples\n", methods[i], db)
@@ -512,7 +518,8 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 		if err != nil {
 			return err
 		}
-		report, bias, kept, keptColl = reports[best], biases[best], methods[best], colls[best]
+		q := results[best]
+		report, bias, rounding, kept, keptColl = q.report, q.bias, q.rounding, methods[best], q.coll
 		*m = *cand
 	}
 	if len(methods) > 1 {
@@ -558,7 +565,7 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 			return fmt.Errorf("--report: %v", err)
 		}
 	}
-	if err := c.summary(cfg, report, bias, fallback, tune, lowered, sizeBefore, fp32, m, eval, reportLine); err != nil {
+	if err := c.summary(cfg, report, bias, rounding, fallback, tune, lowered, sizeBefore, fp32, m, eval, reportLine); err != nil {
 		return err
 	}
 	if cfg.RequireTarget && tune != nil && !tune.Met {
@@ -569,14 +576,14 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 
 // quantizeWith calibrates the prepared model m with qcfg.Method, quantizes
 // it and corrects its biases when asked; it returns the statistics too.
-func (c *cli) quantizeWith(m, fp32 *graph.Model, src *calibdata.Source, cfg *quantizeConfig, qcfg quant.Config, synthetic bool) (*passes.QuantReport, *quant.BiasReport, *calib.Collection, error) {
+func (c *cli) quantizeWith(m, fp32 *graph.Model, src *calibdata.Source, cfg *quantizeConfig, qcfg quant.Config, synthetic bool) (*quantized, error) {
 	coll, err := calibrate(m, src, qcfg, cfg.LoadCalib)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
 	if cfg.SaveCalib != "" {
 		if err := saveCalib(coll, cfg.SaveCalib); err != nil {
-			return nil, nil, nil, err
+			return nil, err
 		}
 	}
 	if qcfg.Quant.WideFrontEnd {
@@ -584,20 +591,61 @@ func (c *cli) quantizeWith(m, fp32 *graph.Model, src *calibdata.Source, cfg *qua
 	}
 	report, err := quant.Quantize(m, quant.RangesFor(m, coll, qcfg), qcfg)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
 	if report != nil && cfg.Opset != 0 && report.OpsetTo > cfg.Opset {
-		return nil, nil, nil, opsetTooLow(cfg.Opset, report.OpsetTo)
+		return nil, opsetTooLow(cfg.Opset, report.OpsetTo)
 	}
-	// Bias correction measures means on real samples; random ones would
-	// move biases towards noise.
-	var bias *quant.BiasReport
-	if cfg.BiasCorrection && report != nil && !synthetic && src != nil {
-		if bias, err = quant.CorrectBiases(fp32, m, src, cfg.Threads, newProgress(c.stderr, isTerminal(c.stderr), "bias correction", "layer groups")); err != nil {
-			return nil, nil, nil, fmt.Errorf("bias correction: %v", err)
+	q := &quantized{report: report, coll: coll}
+	// Bias correction and weight rounding measure the layers on real
+	// samples; random ones would fit them to noise.
+	real := report != nil && !synthetic && src != nil && src.Len() > 0
+	correct := func(x *graph.Model) (*quant.BiasReport, error) {
+		if !cfg.BiasCorrection || !real {
+			return nil, nil
 		}
+		b, err := quant.CorrectBiases(fp32, x, src, cfg.Threads, newProgress(c.stderr, isTerminal(c.stderr), "bias correction", "layer groups"))
+		if err != nil {
+			return nil, fmt.Errorf("bias correction: %v", err)
+		}
+		return b, nil
 	}
-	return report, bias, coll, nil
+	if qcfg.WeightRounding != quant.RoundHessian || !real {
+		if q.bias, err = correct(m); err != nil {
+			return nil, err
+		}
+		return q, nil
+	}
+	biases := map[bool]*quant.BiasReport{}
+	q.rounding, err = quant.RoundGuarded(fp32, m, src, qcfg, func(x *graph.Model, rounded bool) (float64, error) {
+		b, err := correct(x)
+		if err != nil {
+			return 0, err
+		}
+		biases[rounded] = b
+		switch {
+		case b != nil && b.Candidates > 0 && b.Applied:
+			return b.After, nil
+		case b != nil && b.Candidates > 0:
+			return b.Before, nil
+		}
+		return quant.WorstOutputSQNR(fp32, x, src, cfg.Threads)
+	})
+	if err != nil {
+		return nil, err
+	}
+	q.bias = biases[q.rounding.Applied]
+	return q, nil
+}
+
+// quantized is what quantizeWith did: the quantize pass's report, bias
+// correction's and the weight rounding's (nil when they did not run), and
+// the calibration statistics.
+type quantized struct {
+	report   *passes.QuantReport
+	bias     *quant.BiasReport
+	rounding *quant.RoundReport
+	coll     *calib.Collection
 }
 
 // checkOpset refuses an --opset below the model's own: onnxq never
@@ -859,7 +907,7 @@ func saveCalib(coll *calib.Collection, path string) error {
 // summary prints what the quantize pass did and, on up to EvalMax
 // samples of src (the --eval ones when given; all of them with EvalAll),
 // the SQNR of every output of the quantized model against FP32.
-func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.BiasReport, fb *quant.FallbackReport, tune *quant.TuneReport, lowered *lower.Report, sizeBefore int64, fp32, q *graph.Model, src *calibdata.Source, reportLine string) error {
+func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.BiasReport, rounding *quant.RoundReport, fb *quant.FallbackReport, tune *quant.TuneReport, lowered *lower.Report, sizeBefore int64, fp32, q *graph.Model, src *calibdata.Source, reportLine string) error {
 	w := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(w, "wrote\t%s\n", cfg.Out)
 	after := fileSize(cfg.Out)
@@ -937,6 +985,18 @@ func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.Bi
 		fmt.Fprintf(w, "bias	%d of %d biases corrected; worst output on the calibration samples %s -> %s dB\n", bias.Moved, bias.Candidates, formatDB(bias.Before), formatDB(bias.After))
 	default:
 		fmt.Fprintf(w, "bias	correction left out: the worst output on the calibration samples would go %s -> %s dB\n", formatDB(bias.Before), formatDB(bias.After))
+	}
+	switch {
+	case rounding == nil:
+	case rounding.Layers == 0:
+		fmt.Fprintf(w, "rounding\thessian: no layer could be rounded (%d left at nearest); weights rounded to nearest\n", rounding.Skipped)
+	default:
+		kept := "kept"
+		if !rounding.Applied {
+			kept = "not kept, weights rounded to nearest"
+		}
+		fmt.Fprintf(w, "rounding\thessian on %d layers (%d weights off nearest, %d layers left at nearest); worst output on the calibration samples %s dB nearest, %s dB hessian: %s\n",
+			rounding.Layers, rounding.Changed, rounding.Skipped, formatDB(rounding.Before), formatDB(rounding.After), kept)
 	}
 	if tune != nil {
 		tuneSummary(w, tune)

@@ -596,3 +596,33 @@ func TestQuantizeTarget(t *testing.T) {
 		t.Errorf("--tune-timeout soon: exit %d, first line %q", r.code, first)
 	}
 }
+
+// TestQuantizeWeightRounding: --weight-rounding hessian rounds the chain's
+// weights against their output error and the summary says how it went on
+// the calibration samples (kept only when it beats nearest); by default
+// the summary has no such line; a bad value is one error line, no file.
+func TestQuantizeWeightRounding(t *testing.T) {
+	dir := t.TempDir()
+	model, calib := lossyChain(t, dir, 6)
+	out := filepath.Join(dir, "q.onnx")
+	r := onnxq(t, dir, model, "-o", out, "--calib", calib, "--weight-rounding", "hessian")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	var line string
+	for _, l := range strings.Split(r.stdout, "\n") {
+		if strings.HasPrefix(l, "rounding") {
+			line = l
+		}
+	}
+	if !strings.Contains(line, "hessian on ") || !strings.Contains(line, "dB nearest") ||
+		!(strings.HasSuffix(line, "hessian: kept") || strings.HasSuffix(line, "not kept, weights rounded to nearest")) {
+		t.Errorf("no rounding line saying what was kept:\n%s", r.stdout)
+	}
+	r = onnxq(t, dir, model, "-o", out, "--calib", calib)
+	if r.code != 0 || strings.Contains(r.stdout, "rounding") {
+		t.Errorf("default: exit %d, a rounding line:\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	bad := filepath.Join(dir, "bad.onnx")
+	failsCleanly(t, dir, bad, "--weight-rounding", model, "-o", bad, "--calib", calib, "--weight-rounding", "bogus")
+}
