@@ -263,6 +263,9 @@ func Compare(float, quant *graph.Model, src *calibdata.Source, opts Options) (*R
 // counted.
 func rerunFirst(float *graph.Model, first map[string]*runtime.Tensor, hist *histCollector, opts runtime.Options) error {
 	candidates := hist.candidates()
+	if len(candidates) == 0 {
+		return nil
+	}
 	for _, in := range float.Graph.RealInputs() {
 		if t := first[in.Name]; t != nil && candidates[in.Name] {
 			hist.send(in.Name, t, nil)
