@@ -353,7 +353,7 @@ func startWorker(run *sampleRun, hist *histCollector) *compareWorker {
 					hist.endSample()
 				}
 			default:
-				run.observeName(j.name, j.t, false)
+				run.observeName(j.name, j.t)
 				wanted := hist != nil && hist.wanted[j.name]
 				if !j.held {
 					if wanted {

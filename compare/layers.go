@@ -652,16 +652,10 @@ func (r *sampleRun) retains(name string, t *runtime.Tensor) bool {
 	return r.have[name] == t || r.early[name] == t
 }
 
-// observe is the FP32 session's Observer.
-func (r *sampleRun) observe(v *graph.Value, t *runtime.Tensor) {
-	if v.Graph == r.main {
-		r.observeName(v.Name, t, true)
-	}
-}
-
-// observeName handles FLOAT's tensor name with value t; owned says t
-// belongs to the runtime and must be copied to be kept.
-func (r *sampleRun) observeName(name string, t *runtime.Tensor, owned bool) {
+// observeName handles FLOAT's tensor name with value t, which the run may
+// keep (for a layer still waiting, or an output still to come) until the
+// sample ends: see retains and whenDone.
+func (r *sampleRun) observeName(name string, t *runtime.Tensor) {
 	if r.err != nil {
 		return
 	}
@@ -677,16 +671,15 @@ func (r *sampleRun) observeName(name string, t *runtime.Tensor, owned bool) {
 			delete(r.pending, name)
 		} else if r.missing[i] > 0 && r.layers[i].bad == "" {
 			// Only when names mislead: the layer has not run yet.
-			r.early[name] = keep(t, owned)
+			r.early[name] = t
 		}
 	}
 	ls := r.wantIn[name]
 	if r.need[name] == 0 {
 		return
 	}
-	// Layers this completes run now, on the runtime's own tensor; a copy
-	// is kept only for layers still waiting for another input (the
-	// runtime may recycle t once FLOAT's readers are done).
+	// Layers this completes run now; t stays kept for layers still
+	// waiting for another input.
 	r.have[name] = t
 	for _, i := range ls {
 		r.missing[i]--
@@ -694,16 +687,6 @@ func (r *sampleRun) observeName(name string, t *runtime.Tensor, owned bool) {
 			r.runLayer(i)
 		}
 	}
-	if r.need[name] > 0 {
-		r.have[name] = keep(t, owned)
-	}
-}
-
-func keep(t *runtime.Tensor, owned bool) *runtime.Tensor {
-	if owned {
-		return t.Clone()
-	}
-	return t
 }
 
 // runLayer runs layer i on the kept FP32 inputs and queues its outputs.
