@@ -147,6 +147,9 @@ func (h *HistogramObserver) grow(k int) {
 // Observe counts the finite values of data, widening the bins first if they
 // do not fit.
 func (h *HistogramObserver) Observe(data []float32) {
+	if h.stats.Values > 0 && onePass && h.observeFitting(data) {
+		return
+	}
 	lo, hi, st := scan(data)
 	if st.Values == 0 {
 		h.stats.add(st)
@@ -190,6 +193,82 @@ func (h *HistogramObserver) Observe(data []float32) {
 	h.addExtremes(lo, hi, blo, bhi, bAtLo, bAtHi)
 	h.min, h.max = lo, hi
 	h.stats.add(st)
+}
+
+// onePass lets Observe take observeFitting; tests turn it off to compare
+// with the two passes.
+var onePass = true
+
+// observeFitting is Observe in one pass over data, for the usual batch
+// once the first ones set the bins: every value finite and inside the
+// current bins, so that nothing widens. It finds the batch's extremes and
+// their counts as it goes (the first of equal extremes kept, as scan
+// does) and counts the bins as countFinite does. At the first value that
+// is not finite or falls outside, it takes back the counts it added and
+// returns false, h unchanged, for Observe's two passes.
+func (h *HistogramObserver) observeFitting(data []float32) bool {
+	if len(data) == 0 || !finite32(data[0]) {
+		return false
+	}
+	counts := h.counts
+	inv := math.Ldexp(1, -h.exp)
+	signed := h.opts.Signed
+	half := 0
+	if signed {
+		half = len(counts) / 2
+	}
+	bin := func(x float32) int {
+		if signed {
+			return int(math.Floor(float64(x)*inv)) + half
+		}
+		return int(math.Abs(float64(x)) * inv)
+	}
+	undo := func(done []float32) {
+		for _, x := range done {
+			if x != 0 {
+				counts[bin(x)]--
+			}
+		}
+	}
+	blo, bhi := data[0], data[0]
+	var atLo, atHi, zeros uint64
+	for p, x := range data {
+		if !finite32(x) {
+			undo(data[:p])
+			return false
+		}
+		if x < blo {
+			blo, atLo = x, 0
+		}
+		if x == blo {
+			atLo++
+		}
+		if x > bhi {
+			bhi, atHi = x, 0
+		}
+		if x == bhi {
+			atHi++
+		}
+		if x == 0 {
+			zeros++
+			continue
+		}
+		i := bin(x)
+		if uint(i) >= uint(len(counts)) {
+			undo(data[:p])
+			return false
+		}
+		counts[i]++
+	}
+	if zeros > 0 {
+		counts[half] += zeros
+	}
+	lo, hi := min(blo, h.min), max(bhi, h.max)
+	h.zeros += zeros
+	h.addExtremes(lo, hi, blo, bhi, atLo, atHi)
+	h.min, h.max = lo, hi
+	h.stats.add(Stats{Values: uint64(len(data)), Batches: 1})
+	return true
 }
 
 // addExtremes updates the counts at the extremes for the new extremes lo

@@ -3,6 +3,7 @@ package calib
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -111,6 +112,61 @@ func TestCountFiniteMatchesIndex(t *testing.T) {
 		}
 		if h.zeros != zeros || h.atMin != 1 || h.atMax != 1 {
 			t.Fatalf("signed=%v: zeros %d atMin %d atMax %d, want %d 1 1", signed, h.zeros, h.atMin, h.atMax, zeros)
+		}
+	}
+}
+
+// TestObserveOnePassMatchesTwo: batch after batch, some widening the bins,
+// some with NaN, ±Inf or signed zeros, the one-pass count leaves an
+// observer exactly as the two passes (scan, then count) do.
+func TestObserveOnePassMatchesTwo(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 9))
+	negZero := float32(math.Copysign(0, -1))
+	for trial := range 40 {
+		opts := Options{Signed: trial%2 == 0}
+		one, err := NewMSE(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		two, _ := NewMSE(opts)
+		scale := 1.0
+		for batch := range 12 {
+			if batch%4 == 3 {
+				scale *= 3 // widens the bins
+			}
+			data := make([]float32, 1+r.IntN(300))
+			for i := range data {
+				switch r.IntN(12) {
+				case 0:
+					data[i] = 0
+				case 1:
+					data[i] = negZero
+				case 2:
+					if trial%3 == 0 {
+						data[i] = float32(math.NaN())
+					}
+				case 3:
+					if trial%5 == 0 {
+						data[i] = float32(math.Inf(1 - 2*r.IntN(2)))
+					}
+				default:
+					data[i] = float32(r.NormFloat64() * scale)
+					if !opts.Signed && trial%4 == 1 {
+						data[i] = float32(math.Abs(float64(data[i])))
+					}
+				}
+			}
+			one.Observe(data)
+			onePass = false
+			two.Observe(data)
+			onePass = true
+			same := func(a, b float32) bool { return math.Float32bits(a) == math.Float32bits(b) }
+			if !slices.Equal(one.counts, two.counts) || one.exp != two.exp || one.zeros != two.zeros ||
+				!same(one.min, two.min) || !same(one.max, two.max) || one.atMin != two.atMin || one.atMax != two.atMax || one.stats != two.stats {
+				t.Fatalf("trial %d batch %d: one pass gives exp %d zeros %d [%v %v] at %d/%d %+v; two passes exp %d zeros %d [%v %v] at %d/%d %+v",
+					trial, batch, one.exp, one.zeros, one.min, one.max, one.atMin, one.atMax, one.stats,
+					two.exp, two.zeros, two.min, two.max, two.atMin, two.atMax, two.stats)
+			}
 		}
 	}
 }
