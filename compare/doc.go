@@ -55,9 +55,14 @@
 // model runs in the integer execution form too (QLinearConv with a float
 // output), as the quantized run does. This costs about one more run of
 // the quantized model. FP32 tensors are compared as the runtime produces them
-// (runtime.Options.Observer) and dropped once the last layer reading them
-// ran; the quantized run keeps only one sample's 8-bit codes. Memory does
-// not grow with the number of samples.
+// (runtime.Options.Observer), held for the comparison worker instead of
+// copied (runtime.Options.Hold) and handed back once it, the layers
+// reading them and the histogram counter are done, at the latest when the
+// sample ends; the quantized run keeps only one sample's codes. A layer
+// whose input or output the equalization rescaled folds the factors into
+// its per-channel quantization and weight scales rather than running ops
+// of its own; the one-node sessions share one buffer pool. Memory does not
+// grow with the number of samples (BenchmarkCompareMemory).
 //
 // # Histograms
 //
