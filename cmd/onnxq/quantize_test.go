@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -625,4 +626,91 @@ func TestQuantizeWeightRounding(t *testing.T) {
 	}
 	bad := filepath.Join(dir, "bad.onnx")
 	failsCleanly(t, dir, bad, "--weight-rounding", model, "-o", bad, "--calib", calib, "--weight-rounding", "bogus")
+}
+
+// TestQuantizeWideFrontEnd: a filterbank Conv whose output a Log reads
+// through the magnitude ops gets 16-bit Q/DQ on its input, in the
+// com.microsoft domain at opset 17 (no opset raised), and the summary
+// says so; --wide-front-end=false leaves every activation 8-bit.
+func TestQuantizeWideFrontEnd(t *testing.T) {
+	dir := t.TempDir()
+	model := saveModel(t, dir, "fb.onnx", func(b *graph.Builder) {
+		x := b.Input("wav", graph.Float32, 1, 1, 1, 256)
+		w := make([]float32, 8*32)
+		for i := range w {
+			w[i] = float32(math.Cos(float64((i/32+1)*(i%32)) * 0.19))
+		}
+		spec := b.Op("Conv", x, b.Const(graph.FromFloat32s("fb", []int64{8, 1, 1, 32}, w)), graph.IntsAttr("strides", 1, 16))
+		// Far enough from the Log (the moves in between) that the rule
+		// keeping a Conv that feeds a Log closely in FP32 does not apply.
+		perm := graph.IntsAttr("perm", 0, 1, 3, 2)
+		back := b.Op("Transpose", b.Op("Transpose", b.Op("Neg", spec), perm), perm)
+		flat := b.Op("Reshape", back, b.Const(graph.FromInt64s("shape", []int64{4}, []int64{1, 8, 1, 15})))
+		sum := b.Op("ReduceSum", b.Op("Mul", flat, flat), b.Const(graph.FromInt64s("axes", []int64{1}, []int64{2})), graph.IntAttr("keepdims", 1))
+		lg := b.Op("Log", b.Op("Add", b.Op("Sqrt", sum), b.Const(graph.FromFloat32s("eps", nil, []float32{1e-6}))))
+		head := make([]float32, 4*8)
+		for i := range head {
+			head[i] = float32(i%5) - 2
+		}
+		b.Output(b.Op("Conv", lg, b.Const(graph.FromFloat32s("w2", []int64{4, 8, 1, 1}, head))))
+	})
+	calib := filepath.Join(dir, "calib")
+	for s := range 4 {
+		folder := filepath.Join(calib, fmt.Sprintf("sample_%03d", s))
+		if err := os.MkdirAll(folder, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		x := runtime.New(graph.Float32, 1, 1, 1, 256)
+		for i := range x.F32() {
+			x.F32()[i] = float32(math.Pow(10, -3*float64(i)/256) * math.Sin(float64(i)*(0.3+0.2*float64(s))))
+		}
+		if err := tensorio.WriteNpy(filepath.Join(folder, "wav.npy"), x); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wide := func(path string) (n16, n8 int, domains []string) {
+		m, err := graph.Load(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range m.Graph.Nodes {
+			if n.OpType != "QuantizeLinear" || n.Input(0).Const != nil {
+				continue
+			}
+			zp := n.Input(2)
+			if zp == nil || zp.Const == nil {
+				t.Fatalf("%s: QuantizeLinear %s has no constant zero point", path, n.Name)
+			}
+			switch zp.Const.DType {
+			case graph.Uint16, graph.Int16:
+				n16++
+				domains = append(domains, n.Domain)
+			default:
+				n8++
+			}
+		}
+		if v, _ := m.Opset(""); v != 17 {
+			t.Errorf("%s: opset %d, want 17 kept", path, v)
+		}
+		return n16, n8, domains
+	}
+	out := filepath.Join(dir, "q.onnx")
+	r := onnxq(t, dir, model, "-o", out, "--calib", calib)
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	n16, n8, domains := wide(out)
+	if n16 == 0 || n8 == 0 || slices.ContainsFunc(domains, func(d string) bool { return d != "com.microsoft" }) {
+		t.Errorf("%d 16-bit activations in domains %q, %d 8-bit: want the filterbank input 16-bit in com.microsoft, the rest 8-bit", n16, domains, n8)
+	}
+	if !strings.Contains(r.stdout, "16-bit") || !strings.Contains(r.stdout, "--wide-front-end=false") {
+		t.Errorf("the summary does not say which activations are 16-bit:\n%s", r.stdout)
+	}
+	r = onnxq(t, dir, model, "-o", out, "--calib", calib, "--wide-front-end=false")
+	if r.code != 0 {
+		t.Fatalf("--wide-front-end=false: exit %d: %s", r.code, r.stderr)
+	}
+	if n16, n8, _ := wide(out); n16 != 0 || n8 == 0 || strings.Contains(r.stdout, "16-bit") {
+		t.Errorf("--wide-front-end=false: %d 16-bit and %d 8-bit activations:\n%s", n16, n8, r.stdout)
+	}
 }
