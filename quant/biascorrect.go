@@ -77,16 +77,7 @@ func quantizedBounds(v *graph.Value) (lo, hi float64) {
 // quantize pass keeps it; output names may differ where an activation was
 // folded into the node's range).
 func biasTargets(ref, q *graph.Model) []*biasTarget {
-	refByWeight := map[string]*graph.Node{}
-	for _, n := range ref.Graph.Nodes {
-		if w := n.Input(1); w != nil && w.Const != nil && len(n.Outputs) == 1 {
-			if _, dup := refByWeight[w.Name]; dup {
-				refByWeight[w.Name] = nil
-			} else {
-				refByWeight[w.Name] = n
-			}
-		}
-	}
+	refByWeight := nodesByWeight(ref.Graph)
 	var out []*biasTarget
 	for _, n := range q.Graph.Nodes {
 		biasIdx, axis := -1, 1
@@ -457,4 +448,20 @@ func WorstOutputSQNR(ref, q *graph.Model, src *calibdata.Source, threads int) (f
 		worst = min(worst, r.DB)
 	}
 	return worst, nil
+}
+
+// nodesByWeight maps the name of each constant read as input 1 (a weight)
+// by a one-output node of g to that node; nil when several nodes read it.
+func nodesByWeight(g *graph.Graph) map[string]*graph.Node {
+	byWeight := map[string]*graph.Node{}
+	for _, n := range g.Nodes {
+		if w := n.Input(1); w != nil && w.Const != nil && len(n.Outputs) == 1 {
+			if _, dup := byWeight[w.Name]; dup {
+				byWeight[w.Name] = nil
+			} else {
+				byWeight[w.Name] = n
+			}
+		}
+	}
+	return byWeight
 }

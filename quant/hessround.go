@@ -248,16 +248,7 @@ func RoundWeights(ref, q *graph.Model, src *calibdata.Source, qopts passes.Quant
 // their FP32 weights in ref; it counts the quantized weighted nodes it
 // cannot round.
 func roundTargets(ref, q *graph.Model) ([]*roundTarget, int) {
-	refByWeight := map[string]*graph.Node{}
-	for _, n := range ref.Graph.Nodes {
-		if w := n.Input(1); w != nil && w.Const != nil && len(n.Outputs) == 1 {
-			if _, dup := refByWeight[w.Name]; dup {
-				refByWeight[w.Name] = nil
-			} else {
-				refByWeight[w.Name] = n
-			}
-		}
-	}
+	refByWeight := nodesByWeight(ref.Graph)
 	var out []*roundTarget
 	skipped := 0
 	for _, n := range q.Graph.Nodes {
