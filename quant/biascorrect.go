@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"math"
+	"slices"
 
 	"github.com/onnxq/onnxq/graph"
 	"github.com/onnxq/onnxq/internal/calibdata"
@@ -416,17 +417,30 @@ type BiasReport struct {
 // upTo returns a copy of q that computes only the outputs of level's
 // nodes, so measuring a level does not run the layers below it.
 func upTo(q *graph.Model, level []*biasTarget) (*graph.Model, error) {
+	names := make([]string, len(level))
+	for i, t := range level {
+		names[i] = t.output
+	}
+	return computing(q, names, false)
+}
+
+// computing returns a copy of q whose outputs are the values named (each
+// once), with the nodes no output needs removed; with computedOnly, names
+// of graph inputs or constants are left out.
+func computing(q *graph.Model, names []string, computedOnly bool) (*graph.Model, error) {
 	sub, err := Clone(q)
 	if err != nil {
 		return nil, err
 	}
 	var outs []*graph.Value
-	for _, t := range level {
-		v := sub.Graph.Value(t.output)
+	for _, name := range names {
+		v := sub.Graph.Value(name)
 		if v == nil {
-			return nil, errors.New("value " + t.output + " is missing from the copy")
+			return nil, errors.New("value " + name + " is missing from the copy")
 		}
-		outs = append(outs, v)
+		if (!computedOnly || v.Producer != nil) && !slices.Contains(outs, v) {
+			outs = append(outs, v)
+		}
 	}
 	sub.Graph.Outputs = outs
 	prune := passes.RemoveDeadNodes()

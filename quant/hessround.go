@@ -14,7 +14,6 @@ package quant
 import (
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"math/rand/v2"
 	goruntime "runtime"
@@ -444,26 +443,11 @@ func (t *roundTarget) convGeometry(n *graph.Node) bool {
 // inputsOnly returns a copy of q that computes only the inputs of level's
 // nodes.
 func inputsOnly(q *graph.Model, level []*roundTarget) (*graph.Model, error) {
-	sub, err := Clone(q)
-	if err != nil {
-		return nil, err
+	names := make([]string, len(level))
+	for i, t := range level {
+		names[i] = t.input
 	}
-	var outs []*graph.Value
-	for _, t := range level {
-		v := sub.Graph.Value(t.input)
-		if v == nil {
-			return nil, errors.New("value " + t.input + " is missing from the copy")
-		}
-		if v.Producer != nil && !slices.Contains(outs, v) {
-			outs = append(outs, v)
-		}
-	}
-	sub.Graph.Outputs = outs
-	prune := passes.RemoveDeadNodes()
-	if _, err := prune.Run(sub, &passes.Context{Log: io.Discard, Values: map[string]any{}}); err != nil {
-		return nil, err
-	}
-	return sub, nil
+	return computing(q, names, true)
 }
 
 // accumulateHessians runs m on every sample of src and adds the inputs
