@@ -116,18 +116,6 @@ func groupDigits(n int64) string {
 	return b.String()
 }
 
-// mulChecked multiplies non-negative factors, reporting false on overflow.
-func mulChecked(factors ...int64) (int64, bool) {
-	p := int64(1)
-	for _, f := range factors {
-		if f < 0 || f != 0 && p > math.MaxInt64/f {
-			return 0, false
-		}
-		p *= f
-	}
-	return p, true
-}
-
 // samePath reports whether two paths name the same file: the same path
 // once made absolute with symbolic links resolved, or (for existing
 // files) the same file by os.SameFile, which also catches hard links.

@@ -43,21 +43,6 @@ func TestFormatting(t *testing.T) {
 	}
 }
 
-func TestMulChecked(t *testing.T) {
-	if p, ok := mulChecked(2, 3, 7); p != 42 || !ok {
-		t.Errorf("mulChecked(2,3,7) = %d, %v", p, ok)
-	}
-	if p, ok := mulChecked(0, 1<<62, 1<<62); p != 0 || !ok {
-		t.Errorf("mulChecked with a zero = %d, %v", p, ok)
-	}
-	if _, ok := mulChecked(1<<40, 1<<40); ok {
-		t.Error("mulChecked(2^40, 2^40) did not report overflow")
-	}
-	if _, ok := mulChecked(-1, 2); ok {
-		t.Error("mulChecked accepted a negative factor")
-	}
-}
-
 func TestSamePath(t *testing.T) {
 	dir := t.TempDir()
 	a := filepath.Join(dir, "a.onnx")
