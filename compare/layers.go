@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	goruntime "runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -737,7 +738,7 @@ func (l *layer) add(got, ref *runtime.Tensor, threads int) {
 		return
 	}
 	g, f := got.F32(), ref.F32()
-	if g == nil || f == nil || !sameShape(got.Shape, ref.Shape) {
+	if g == nil || f == nil || !slices.Equal(got.Shape, ref.Shape) {
 		l.bad = fmt.Sprintf("output shape %v differs from FLOAT's %v", got.Shape, ref.Shape)
 		return
 	}
@@ -760,7 +761,7 @@ func (a *activation) add(ref, codes *runtime.Tensor, threads int) {
 		a.bad = fmt.Sprintf("FLOAT's %s is %v, not float32", a.ref, ref.DType)
 		return
 	}
-	if codes == nil || !sameShape(ref.Shape, codes.Shape) {
+	if codes == nil || !slices.Equal(ref.Shape, codes.Shape) {
 		a.bad = fmt.Sprintf("the quantized tensor's shape differs from FLOAT's %v", ref.Shape)
 		return
 	}
@@ -1004,18 +1005,6 @@ func energies(got, ref []float32) (sig, noise float64) {
 	return e.Totals()
 }
 
-func sameShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 // outputStats pools the graph outputs of QUANT against FLOAT's.
 type outputStats struct {
 	names []string
@@ -1058,7 +1047,7 @@ func (o *outputStats) add(float, quant map[string]*runtime.Tensor) {
 		case ref.F32() == nil || got.F32() == nil:
 			s.skipped = fmt.Sprintf("not float32 in both (FLOAT %v, QUANT %v)", ref.DType, got.DType)
 			continue
-		case !sameShape(ref.Shape, got.Shape):
+		case !slices.Equal(ref.Shape, got.Shape):
 			s.skipped = fmt.Sprintf("shapes differ: FLOAT %v, QUANT %v", ref.Shape, got.Shape)
 			continue
 		}

@@ -6,6 +6,7 @@ package report
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/onnxq/onnxq/graph"
 	"github.com/onnxq/onnxq/runtime"
@@ -98,7 +99,7 @@ func layerWeights(float, quant *graph.Model, output string) (*weightRanges, stri
 		vals[i] = float64(float32(q[i]-z[c]) * float32(s[c]))
 	}
 	if fv := float.Graph.Value(output); fv != nil && fv.Producer != nil && fv.Producer.OpType == n.OpType {
-		if fw := fv.Producer.Input(1); fw != nil && fw.Const != nil && sameDims(fw.Const.Dims, dims) {
+		if fw := fv.Producer.Input(1); fw != nil && fw.Const != nil && slices.Equal(fw.Const.Dims, dims) {
 			if f, err := fw.Const.Float32s(); err == nil && len(f) == len(vals) {
 				for i, x := range f {
 					vals[i] = float64(x)
@@ -161,18 +162,6 @@ func channelOf(i int, dims []int64, axis int) int {
 		inner *= int(d)
 	}
 	return (i / inner) % int(dims[axis])
-}
-
-func sameDims(a, b []int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func constFloats(t *graph.Tensor) ([]float64, error) {
