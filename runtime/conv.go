@@ -84,6 +84,22 @@ type window struct {
 	in, out, k, s, d, padB, padE []int
 }
 
+// tapOffset is the row-major offset, in a grid of sizes plane, of kernel
+// tap kpos at position pos over the first n axes (strides, padding and
+// dilations applied); ok is false when the tap falls outside the grid.
+// Convolutions and pools read input taps with it (plane w.in), transposed
+// convolutions write output taps (plane w.out).
+func (w *window) tapOffset(pos, kpos, plane []int, n int) (off int, ok bool) {
+	for j := range n {
+		p := pos[j]*w.s[j] - w.padB[j] + kpos[j]*w.d[j]
+		if p < 0 || p >= plane[j] {
+			return 0, false
+		}
+		off = off*plane[j] + p
+	}
+	return off, true
+}
+
 func product(s []int) int {
 	n := 1
 	for _, d := range s {
@@ -429,15 +445,7 @@ func im2col(ctx *Context, win *window, x []float32, cin int, col []float32) {
 			clear(opos)
 			for o := 0; o < outer; o++ {
 				seg := dst[o*ow : (o+1)*ow]
-				ioff, ok := 0, true
-				for j := 0; j < last; j++ {
-					i := opos[j]*win.s[j] - win.padB[j] + kpos[j]*win.d[j]
-					if i < 0 || i >= win.in[j] {
-						ok = false
-						break
-					}
-					ioff = ioff*win.in[j] + i
-				}
+				ioff, ok := win.tapOffset(opos, kpos, win.in, last)
 				for j := last - 1; j >= 0; j-- {
 					opos[j]++
 					if opos[j] < win.out[j] {
@@ -568,15 +576,7 @@ func convDirect[T convFloat](s *convShape, x, w, bias, y []T) {
 					wc := w[(m*s.cinG+c)*s.kk:]
 					for kidx := 0; kidx < s.kk; kidx++ {
 						unravel(kidx, win.k, kpos)
-						ioff, ok := 0, true
-						for j := 0; j < r; j++ {
-							i := opos[j]*win.s[j] - win.padB[j] + kpos[j]*win.d[j]
-							if i < 0 || i >= win.in[j] {
-								ok = false
-								break
-							}
-							ioff = ioff*win.in[j] + i
-						}
+						ioff, ok := win.tapOffset(opos, kpos, win.in, r)
 						if ok {
 							acc += wc[kidx] * xc[ioff]
 						}
@@ -806,15 +806,7 @@ func col2im(win *window, col, dst []float32) {
 		}
 		clear(ipos)
 		for i := 0; i < outer; i++ {
-			ooff, ok := 0, true
-			for j := 0; j < last; j++ {
-				o := ipos[j]*win.s[j] - win.padB[j] + kpos[j]*win.d[j]
-				if o < 0 || o >= win.out[j] {
-					ok = false
-					break
-				}
-				ooff = ooff*win.out[j] + o
-			}
+			ooff, ok := win.tapOffset(ipos, kpos, win.out, last)
 			for j := last - 1; j >= 0; j-- {
 				ipos[j]++
 				if ipos[j] < win.in[j] {
@@ -858,15 +850,7 @@ func convTransposeDirect[T convFloat](s *transposeShape, x, w, bias, y []T) {
 					unravel(kidx, win.k, kpos)
 					for i := 0; i < s.inPlane; i++ {
 						unravel(i, win.in, ipos)
-						ooff, ok := 0, true
-						for j := 0; j < r; j++ {
-							p := ipos[j]*win.s[j] - win.padB[j] + kpos[j]*win.d[j]
-							if p < 0 || p >= win.out[j] {
-								ok = false
-								break
-							}
-							ooff = ooff*win.out[j] + p
-						}
+						ooff, ok := win.tapOffset(ipos, kpos, win.out, r)
 						if ok {
 							dst[ooff] += xc[i] * wc[kidx]
 						}

@@ -331,15 +331,7 @@ func poolPlanes[T convFloat](ctx *Context, k *poolKernel, win *window, x, y []T,
 				}
 				for ko := 0; ko < kOuter; ko++ {
 					unravel(ko, win.k[:last], kpos[:last])
-					ioff, ok := 0, true
-					for j := 0; j < last; j++ {
-						i := opos[j]*win.s[j] - win.padB[j] + kpos[j]*win.d[j]
-						if i < 0 || i >= win.in[j] {
-							ok = false
-							break
-						}
-						ioff = ioff*win.in[j] + i
-					}
+					ioff, ok := win.tapOffset(opos, kpos, win.in, last)
 					if !ok {
 						continue
 					}

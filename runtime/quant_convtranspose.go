@@ -222,15 +222,7 @@ func (a *qctArgs) sumsRef(ctx *Context) []int32 {
 					wt := wc[t] - a.zw[m]
 					for i := range s.inPlane {
 						unravel(i, win.in, ipos)
-						off, ok := 0, true
-						for j := range r {
-							p := ipos[j]*win.s[j] - win.padB[j] + kpos[j]*win.d[j]
-							if p < 0 || p >= win.out[j] {
-								ok = false
-								break
-							}
-							off = off*win.out[j] + p
-						}
+						off, ok := win.tapOffset(ipos, kpos, win.out, r)
 						if ok {
 							dst[off] += (xc[i] - a.zx) * wt
 						}

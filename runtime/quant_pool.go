@@ -279,15 +279,7 @@ func avgPoolBytesRef(ctx *Context, q *avgRequant, win *window, includePad bool, 
 				var acc float32
 				for t := range taps {
 					unravel(t, win.k, kpos)
-					flat, ok := 0, true
-					for j := range r {
-						i := opos[j]*win.s[j] - win.padB[j] + kpos[j]*win.d[j]
-						if i < 0 || i >= win.in[j] {
-							ok = false
-							break
-						}
-						flat = flat*win.in[j] + i
-					}
+					flat, ok := win.tapOffset(opos, kpos, win.in, r)
 					if ok {
 						c += byteValue(src[flat], signed) - q.zx
 						acc += q.dq(src[flat], signed)
