@@ -205,6 +205,16 @@ func Ranges(c *calib.Collection) map[string]passes.Range {
 	return ranges
 }
 
+// QuantizeCollected is Quantize from calibration statistics: the ranges
+// RangesFor picks, and with cfg.Quant.WideFrontEnd the observed extremes
+// its 16-bit activations reach.
+func QuantizeCollected(m *graph.Model, coll *calib.Collection, cfg Config) (*passes.QuantReport, error) {
+	if cfg.Quant.WideFrontEnd {
+		cfg.Quant.Extremes = Extremes(coll)
+	}
+	return Quantize(m, RangesFor(m, coll, cfg), cfg)
+}
+
 // Quantize inserts Q/DQ into the prepared model m by the rule table, from
 // the activation ranges, and returns the pass's report. When
 // cfg.RunOptions.StopAfter names a prepare pass it does nothing and
@@ -388,10 +398,7 @@ func runMethod(m, ref *graph.Model, src *calibdata.Source, cfg Config) (*Result,
 // quantizeCollected quantizes the prepared model m from the statistics
 // coll, applies the fallback and corrects biases when asked.
 func quantizeCollected(m, ref *graph.Model, src *calibdata.Source, cfg Config, coll *calib.Collection) (*Result, error) {
-	if cfg.Quant.WideFrontEnd {
-		cfg.Quant.Extremes = Extremes(coll)
-	}
-	report, err := Quantize(m, RangesFor(m, coll, cfg), cfg)
+	report, err := QuantizeCollected(m, coll, cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -586,10 +586,7 @@ func (c *cli) quantizeWith(m, fp32 *graph.Model, src *calibdata.Source, cfg *qua
 			return nil, err
 		}
 	}
-	if qcfg.Quant.WideFrontEnd {
-		qcfg.Quant.Extremes = quant.Extremes(coll)
-	}
-	report, err := quant.Quantize(m, quant.RangesFor(m, coll, qcfg), qcfg)
+	report, err := quant.QuantizeCollected(m, coll, qcfg)
 	if err != nil {
 		return nil, err
 	}
