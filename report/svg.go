@@ -81,22 +81,6 @@ func (s *svg) vtext(x, y float64, t string) {
 	fmt.Fprintf(&s.b, `<text x="%s" y="%s" text-anchor="middle" class="label" transform="rotate(-90 %s %s)">%s</text>`+"\n", num(x), num(y), num(x), num(y), esc(t))
 }
 
-// path draws a polyline through the points.
-func (s *svg) path(xs, ys []float64, stroke string, width float64) {
-	if len(xs) == 0 {
-		return
-	}
-	var d strings.Builder
-	for i := range xs {
-		cmd := "L"
-		if i == 0 {
-			cmd = "M"
-		}
-		fmt.Fprintf(&d, "%s%s %s", cmd, num(xs[i]), num(ys[i]))
-	}
-	fmt.Fprintf(&s.b, `<path d="%s" fill="none" stroke="%s" stroke-width="%s"/>`+"\n", d.String(), stroke, num(width))
-}
-
 // frame is a plot area inside a chart: the data window [x0, x1]×[y0, y1]
 // mapped onto the rectangle (left, top)–(right, bottom).
 type frame struct {
