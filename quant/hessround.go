@@ -116,11 +116,10 @@ type roundTarget struct {
 	// c·chStride + j·colStride.
 	chStride, colStride int
 	transA              bool // Gemm reads its input as [K, M]
-	// Conv geometry, 2-D (a 1-D Conv has kh = 1): kernel, strides,
-	// dilations, pads, auto_pad.
-	kh, kw, sy, sx, dy, dx, pt, pl, pb, pr int
-	autoPad                                string
-	spatial                                int // 1 or 2
+	// Conv kernel, 2-D (a 1-D Conv has kh = 1); the rest of the window
+	// is resolved for each input (runtime.ResolveConvWindow).
+	kh, kw  int
+	spatial int // 1 or 2
 	// acc is the weight's H, shared by every node reading the weight.
 	acc *hessAcc
 }
@@ -362,9 +361,6 @@ func newRoundTarget(ref *graph.Model, n *graph.Node, kind roundKind, refByWeight
 		}
 		t.d = int(dims[1]) * t.kh * t.kw
 		t.chStride, t.colStride = t.d, 1
-		if !t.convGeometry(n) {
-			return nil
-		}
 	case kindGemm, kindMatMul:
 		if len(dims) != 2 {
 			return nil
@@ -393,51 +389,6 @@ func newRoundTarget(ref *graph.Model, n *graph.Node, kind roundKind, refByWeight
 		return nil
 	}
 	return t
-}
-
-// convGeometry reads a Conv's strides, dilations and pads; false when an
-// attribute has the wrong length.
-func (t *roundTarget) convGeometry(n *graph.Node) bool {
-	ints := func(name string, def int) ([]int, bool) {
-		v := n.AttrInts(name)
-		if v == nil {
-			out := make([]int, t.spatial)
-			for i := range out {
-				out[i] = def
-			}
-			return out, true
-		}
-		if len(v) != t.spatial {
-			return nil, false
-		}
-		out := make([]int, len(v))
-		for i, x := range v {
-			out[i] = int(x)
-		}
-		return out, true
-	}
-	s, ok1 := ints("strides", 1)
-	d, ok2 := ints("dilations", 1)
-	if !ok1 || !ok2 {
-		return false
-	}
-	pads := n.AttrInts("pads")
-	if pads != nil && len(pads) != 2*t.spatial {
-		return false
-	}
-	p := make([]int, 2*t.spatial)
-	for i, x := range pads {
-		p[i] = int(x)
-	}
-	if t.spatial == 2 {
-		t.sy, t.sx, t.dy, t.dx = s[0], s[1], d[0], d[1]
-		t.pt, t.pl, t.pb, t.pr = p[0], p[1], p[2], p[3]
-	} else {
-		t.sy, t.sx, t.dy, t.dx = 1, s[0], 1, d[0]
-		t.pl, t.pr = p[0], p[1]
-	}
-	t.autoPad = n.AttrString("auto_pad", "NOTSET")
-	return t.sy > 0 && t.sx > 0 && t.dy > 0 && t.dx > 0
 }
 
 // inputsOnly returns a copy of q that computes only the inputs of level's
@@ -585,31 +536,21 @@ func (t *roundTarget) accumulateConv(x []float32, shape []int, sample, threads i
 	if c != cpg*t.groups {
 		return fmt.Errorf("input has %d channels, the weight reads %d", c, cpg*t.groups)
 	}
-	pt, pl := t.pt, t.pl
-	oh, ow := 0, 0
-	extent := func(in, k, s, dil, p0, p1 int) int { return (in+p0+p1-((k-1)*dil+1))/s + 1 }
-	switch t.autoPad {
-	case "SAME_UPPER", "SAME_LOWER":
-		same := func(in, k, s, dil int) (out, lo int) {
-			out = (in + s - 1) / s
-			total := max(0, (out-1)*s+(k-1)*dil+1-in)
-			lo = total / 2
-			if t.autoPad == "SAME_LOWER" {
-				lo = total - total/2
-			}
-			return out, lo
-		}
-		oh, pt = same(ih, t.kh, t.sy, t.dy)
-		ow, pl = same(iw, t.kw, t.sx, t.dx)
-		if t.spatial == 1 {
-			oh, pt = 1, 0
-		}
-	case "VALID":
-		pt, pl = 0, 0
-		oh, ow = extent(ih, t.kh, t.sy, t.dy, 0, 0), extent(iw, t.kw, t.sx, t.dx, 0, 0)
-	default:
-		oh, ow = extent(ih, t.kh, t.sy, t.dy, t.pt, t.pb), extent(iw, t.kw, t.sx, t.dx, t.pl, t.pr)
+	in, k := []int{ih, iw}, []int{t.kh, t.kw}
+	if t.spatial == 1 {
+		in, k = in[1:], k[1:]
 	}
+	win, err := runtime.ResolveConvWindow(t.node, in, k)
+	if err != nil {
+		return err
+	}
+	// Axis y of a 1-D Conv is a single row.
+	oh, sy, dy, pt := 1, 1, 1, 0
+	if t.spatial == 2 {
+		oh, sy, dy, pt = win.Out[0], win.Strides[0], win.Dilations[0], win.PadBegin[0]
+	}
+	x1 := len(in) - 1
+	ow, sx, dx, pl := win.Out[x1], win.Strides[x1], win.Dilations[x1], win.PadBegin[x1]
 	if oh <= 0 || ow <= 0 {
 		return nil
 	}
@@ -623,9 +564,9 @@ func (t *roundTarget) accumulateConv(x []float32, shape []int, sample, threads i
 			for ci := 0; ci < cpg; ci++ {
 				plane := x[((b*c)+g*cpg+ci)*ih*iw:][:ih*iw]
 				for ky := 0; ky < t.kh; ky++ {
-					y := oy*t.sy - pt + ky*t.dy
+					y := oy*sy - pt + ky*dy
 					for kx := 0; kx < t.kw; kx++ {
-						xx := ox*t.sx - pl + kx*t.dx
+						xx := ox*sx - pl + kx*dx
 						v := 0.0
 						if y >= 0 && y < ih && xx >= 0 && xx < iw {
 							v = float64(plane[y*iw+xx])

@@ -100,6 +100,28 @@ func (w *window) tapOffset(pos, kpos, plane []int, n int) (off int, ok bool) {
 	return off, true
 }
 
+// ConvWindow is how a convolution's window sits on one input, per
+// spatial axis: output sizes, strides, dilations and the padding before
+// the first element.
+type ConvWindow struct {
+	Out, Strides, Dilations, PadBegin []int
+}
+
+// ResolveConvWindow reads the strides, dilations, pads and auto_pad of the
+// Conv n and resolves them over spatial input sizes in and kernel sizes k,
+// as the runtime's convolution kernels do.
+func ResolveConvWindow(n *graph.Node, in, k []int) (ConvWindow, error) {
+	a, err := readWindowAttrs(n)
+	if err != nil {
+		return ConvWindow{}, err
+	}
+	w, err := a.resolve(in, k)
+	if err != nil {
+		return ConvWindow{}, err
+	}
+	return ConvWindow{Out: w.out, Strides: w.s, Dilations: w.d, PadBegin: w.padB}, nil
+}
+
 func product(s []int) int {
 	n := 1
 	for _, d := range s {
