@@ -475,7 +475,7 @@ func (s *subgraph) unscaleWeights(c *graph.Node, out *graph.Value, r *rescale, f
 // times the factors, without the Mul. It returns nil, changing nothing,
 // when q or the opset does not allow it (per-axis needs opset 13).
 func (s *subgraph) quantizeRescaled(q *graph.Node, r *rescale) *graph.Value {
-	if r.bad != "" || len(q.Outputs) != 1 || q.Attr("block_size") != nil || opsetOf(s.src) < 13 {
+	if opset, _ := s.src.Opset(""); r.bad != "" || len(q.Outputs) != 1 || q.Attr("block_size") != nil || opset < 13 {
 		return nil
 	}
 	f := s.fv[r.orig]
@@ -528,16 +528,6 @@ func (s *subgraph) quantizeRescaled(q *graph.Node, r *rescale) *graph.Value {
 		return nil
 	}
 	return c.Outputs[0]
-}
-
-// opsetOf is m's default-domain opset.
-func opsetOf(m *graph.Model) int64 {
-	for _, o := range m.OpsetImports {
-		if o.Domain == "" || o.Domain == "ai.onnx" {
-			return o.Version
-		}
-	}
-	return 0
 }
 
 // floats adds a float32 initializer of the layer graph.
