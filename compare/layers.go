@@ -416,7 +416,7 @@ func (s *subgraph) unscaleWeights(c *graph.Node, out *graph.Value, r *rescale, f
 	}
 	n := len(r.factors)
 	wdq := c.Input(1).Producer
-	if !isDefault(wdq, "DequantizeLinear") || axisOf(wdq) != 0 {
+	if !isDefault(wdq, "DequantizeLinear") || wdq.AttrInt("axis", 1) != 0 {
 		return nil
 	}
 	ws := wdq.Input(1).ConstFloat32s()
@@ -537,14 +537,6 @@ func (s *subgraph) floats(base string, v []float32) (*graph.Value, error) {
 		return nil, err
 	}
 	return s.g.AddInitializer(t)
-}
-
-// axisOf is a Q/DQ node's axis attribute (1 when absent, as ONNX says).
-func axisOf(n *graph.Node) int64 {
-	if a := n.Attr("axis"); a != nil {
-		return a.Int
-	}
-	return 1
 }
 
 // sampleRun is the per-sample state of the FP32 run: the codes of the
