@@ -491,7 +491,7 @@ func floatValues(m *graph.Model) map[string]*graph.Value {
 // isDefault reports whether n is op of the default domain; for
 // QuantizeLinear and DequantizeLinear, com.microsoft's twins (the 16-bit
 // Q/DQ below opset 21) count too: their arithmetic is the same.
-func isDefault(n *graph.Node, op string) bool {
+func isOp(n *graph.Node, op string) bool {
 	if n == nil || n.OpType != op {
 		return false
 	}
@@ -512,7 +512,7 @@ func findActivations(float, quant *graph.Model, fv map[string]*graph.Value, resc
 	var acts []*activation
 	var skips []Skipped
 	for _, n := range quant.Graph.Nodes {
-		if !isDefault(n, "QuantizeLinear") || len(n.Outputs) == 0 || n.Outputs[0] == nil {
+		if !isOp(n, "QuantizeLinear") || len(n.Outputs) == 0 || n.Outputs[0] == nil {
 			continue
 		}
 		x := n.Input(0)

@@ -43,7 +43,7 @@ func buildLayers(quant *graph.Model, fv map[string]*graph.Value, resc map[string
 	var skips []Skipped
 	k := 0
 	for _, n := range quant.Graph.Nodes {
-		if isDefault(n, "QuantizeLinear") || isDefault(n, "DequantizeLinear") || !readsDQ(n) {
+		if isOp(n, "QuantizeLinear") || isOp(n, "DequantizeLinear") || !readsDQ(n) {
 			continue
 		}
 		k++
@@ -72,7 +72,7 @@ func buildLayers(quant *graph.Model, fv map[string]*graph.Value, resc map[string
 
 func readsDQ(n *graph.Node) bool {
 	for _, in := range n.Inputs {
-		if in != nil && isDefault(in.Producer, "DequantizeLinear") {
+		if in != nil && isOp(in.Producer, "DequantizeLinear") {
 			return true
 		}
 	}
@@ -135,9 +135,9 @@ func (s *subgraph) value(v *graph.Value) *graph.Value {
 	}
 	p := v.Producer
 	switch {
-	case isDefault(p, "DequantizeLinear") && (p.Input(0) != nil && (p.Input(0).Const != nil || isDefault(p.Input(0).Producer, "QuantizeLinear"))):
+	case isOp(p, "DequantizeLinear") && (p.Input(0) != nil && (p.Input(0).Const != nil || isOp(p.Input(0).Producer, "QuantizeLinear"))):
 		return s.copyNode(p, v)
-	case isDefault(p, "QuantizeLinear"):
+	case isOp(p, "QuantizeLinear"):
 		if r := s.resc[p.Input(0).Name]; r != nil {
 			if q := s.quantizeRescaled(p, r); q != nil {
 				return q
@@ -411,12 +411,12 @@ func (s *subgraph) unscale(out, o *graph.Value, r *rescale, f *graph.Value) (*gr
 // names out, its output, FLOAT's r.orig; f is FLOAT's tensor. It returns
 // nil, changing nothing, when c is not such a Conv.
 func (s *subgraph) unscaleWeights(c *graph.Node, out *graph.Value, r *rescale, f *graph.Value) *graph.Value {
-	if !isDefault(c, "Conv") || r.axis != 1 || r.bad != "" || r.fits(f.Shape) != "" || s.g.Value(r.orig) != nil {
+	if !isOp(c, "Conv") || r.axis != 1 || r.bad != "" || r.fits(f.Shape) != "" || s.g.Value(r.orig) != nil {
 		return nil
 	}
 	n := len(r.factors)
 	wdq := c.Input(1).Producer
-	if !isDefault(wdq, "DequantizeLinear") || wdq.AttrInt("axis", 1) != 0 {
+	if !isOp(wdq, "DequantizeLinear") || wdq.AttrInt("axis", 1) != 0 {
 		return nil
 	}
 	ws := wdq.Input(1).ConstFloat32s()
@@ -427,12 +427,12 @@ func (s *subgraph) unscaleWeights(c *graph.Node, out *graph.Value, r *rescale, f
 	var sx float32
 	if b := c.Input(2); b != nil {
 		bdq = b.Producer
-		if !isDefault(bdq, "DequantizeLinear") || len(bdq.Input(1).ConstFloat32s()) != n {
+		if !isOp(bdq, "DequantizeLinear") || len(bdq.Input(1).ConstFloat32s()) != n {
 			return nil
 		}
 		// The input's scale, as the bias scale was made from it.
 		xdq := c.Input(0).Producer
-		if !isDefault(xdq, "DequantizeLinear") {
+		if !isOp(xdq, "DequantizeLinear") {
 			return nil
 		}
 		xs := xdq.Input(1).ConstFloat32s()
