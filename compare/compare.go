@@ -488,9 +488,9 @@ func floatValues(m *graph.Model) map[string]*graph.Value {
 	return out
 }
 
-// isDefault reports whether n is op of the default domain; for
-// QuantizeLinear and DequantizeLinear, com.microsoft's twins (the 16-bit
-// Q/DQ below opset 21) count too: their arithmetic is the same.
+// isOp reports whether n is the default domain's op; for QuantizeLinear
+// and DequantizeLinear, com.microsoft's twins (the 16-bit Q/DQ below
+// opset 21) count too: their arithmetic is the same.
 func isOp(n *graph.Node, op string) bool {
 	if n == nil || n.OpType != op {
 		return false
