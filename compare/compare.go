@@ -59,9 +59,18 @@ type activation struct {
 	resc   *rescale // QUANT's tensor is FLOAT's times these factors
 	scale  float32
 	zp     int32
+	typ    qdq.Type
 	lo, hi float64
+	// dead: FLOAT's tensor has bounds its readers clamp to (see
+	// passes.DeadBounds); values beyond them are compared at the bound
+	dead    passes.Bounds
+	hasDead bool
 
 	sig, noise float64
+	// rounding is the error energy of the Q/DQ alone on FLOAT's values of
+	// one sample, whose signal energy is roundingSig (8-bit codes only; 0
+	// otherwise), for the reach estimate: see roundingTotal
+	rounding, roundingSig float64
 	clipped, n int64
 	bad        string
 }
@@ -86,11 +95,12 @@ func Compare(float, quant *graph.Model, src *calibdata.Source, opts Options) (*R
 	if err != nil {
 		return nil, err
 	}
-	acts, actSkips := findActivations(float, quant, fv, resc)
+	dead := passes.DeadBounds(float)
+	acts, actSkips := findActivations(float, quant, fv, resc, dead)
 	if opts.Threads <= 0 {
 		opts.Threads = max(1, goruntime.GOMAXPROCS(0)/3)
 	}
-	layers, layerSkips := buildLayers(quant, fv, resc, opts.Threads, opts.Integer)
+	layers, layerSkips := buildLayers(quant, fv, resc, dead, opts.Threads, opts.Integer)
 
 	exec, err := quantRunModel(quant, opts.Integer, acts)
 	if err != nil {
@@ -203,11 +213,11 @@ func Compare(float, quant *graph.Model, src *calibdata.Source, opts Options) (*R
 	}
 	// The worst output's noise-to-signal ratio, and the cumulative one of
 	// each quantized activation, give each layer's reach.
-	worstNSR := math.NaN()
+	worstNSR, worst := math.NaN(), ""
 	for _, o := range r.Outputs {
 		if o.Skipped == "" {
 			if v := outs.stats[o.Name]; v.sig > 0 && (math.IsNaN(worstNSR) || v.noise/v.sig > worstNSR) {
-				worstNSR = v.noise / v.sig
+				worstNSR, worst = v.noise/v.sig, o.Name
 			}
 		}
 	}
@@ -217,6 +227,7 @@ func Compare(float, quant *graph.Model, src *calibdata.Source, opts Options) (*R
 			cumNSR[a.name] = a.noise / a.sig
 		}
 	}
+	reachOf := reaches(quant, worst, acts, layers)
 	for _, l := range layers {
 		if l.bad != "" {
 			layerSkips = append(layerSkips, Skipped{l.label, l.bad})
@@ -225,10 +236,16 @@ func Compare(float, quant *graph.Model, src *calibdata.Source, opts Options) (*R
 		out := l.output
 		local := harm(l.sig, l.noise)
 		reach, cumDB := 1.0, math.NaN()
+		if rr, ok := reachOf[l]; ok {
+			reach = rr
+		}
 		if c, ok := cumNSR[out]; ok {
 			cumDB = -10 * math.Log10(c)
-			if c > 0 && worstNSR > 0 {
-				reach = worstNSR / c
+			// All of the worst output's error coming from the noise at
+			// this output is the most it can carry: the model's gains,
+			// multiplied along many layers, can overshoot.
+			if c > 0 && worstNSR >= 0 {
+				reach = math.Min(reach, worstNSR/c)
 			}
 		}
 		r.Layers = append(r.Layers, LayerStat{
@@ -508,7 +525,7 @@ var foldable = map[string]bool{"Relu": true, "Clip": true, "Max": true, "Min": t
 // findActivations lists the QuantizeLinear nodes of quant's main graph that
 // quantize a computed (non-constant) tensor, matched with FLOAT's tensors:
 // by name, or by the original name of a rescaled value.
-func findActivations(float, quant *graph.Model, fv map[string]*graph.Value, resc map[string]*rescale) ([]*activation, []Skipped) {
+func findActivations(float, quant *graph.Model, fv map[string]*graph.Value, resc map[string]*rescale, dead map[string]passes.Bounds) ([]*activation, []Skipped) {
 	var acts []*activation
 	var skips []Skipped
 	for _, n := range quant.Graph.Nodes {
@@ -552,7 +569,7 @@ func findActivations(float, quant *graph.Model, fv map[string]*graph.Value, resc
 			skip("FLOAT's tensor is %v, not float32", f.DType)
 			continue
 		}
-		a := &activation{qOut: n.Outputs[0].Name, name: x.Name, ref: fname, resc: r, scale: scale, zp: zp}
+		a := &activation{qOut: n.Outputs[0].Name, name: x.Name, ref: fname, resc: r, scale: scale, zp: zp, typ: typ}
 		a.lo = float64(float32(typ.Min()-zp) * scale)
 		a.hi = float64(float32(typ.Max()-zp) * scale)
 		// A Relu/Clip the quantizer folded: FLOAT's clipped tensor is what
@@ -564,6 +581,7 @@ func findActivations(float, quant *graph.Model, fv map[string]*graph.Value, resc
 				a.ref, a.folded = c.Outputs[0].Name, c.OpType
 			}
 		}
+		a.dead, a.hasDead = dead[a.ref]
 		if x.Shape != nil && f.Shape != nil && !sameKnownShape(x.Shape, f.Shape) {
 			skip("shapes differ: QUANT %s, FLOAT %s", graph.TypeString(x.DType, x.Shape), graph.TypeString(f.DType, f.Shape))
 			continue

@@ -46,12 +46,24 @@
 // weights and biases are dequantized from QUANT, and its other inputs are
 // FLOAT's tensors. The error energy of its output against FLOAT's output of
 // the same name, over the FP32 output energy, is the noise-to-signal ratio
-// the layer adds (local_nsr). Multiplied by the layer's reach, how much
-// the noise-to-signal ratio grows from the layer's output (its cumulative
-// figure in the quantized run) to the worst model output, it estimates
-// the layer's share of that output's error ("harm"); layers are sorted by
-// it. The local figure alone ranks early layers too low: their noise
-// passes through every later layer. With Options.Integer the one-node
+// the layer adds (local_nsr). Multiplied by the layer's reach, the factor
+// a noise-to-signal ratio at the layer's output is multiplied by on its
+// way to the worst model output, it estimates the layer's share of that
+// output's error ("harm"); layers are sorted by it. The local figure alone
+// ranks early layers too low: their noise passes through every later
+// layer. The reach comes from a linear model of how noise flows (see
+// reach.go): each layer's gain is solved from the cumulative error of its
+// output in the quantized run, its own error and the error that entered
+// through its inputs before their rounding, and the gains multiply along
+// every path to the worst output (ops outside Q/DQ keep the ratio).
+//
+// Where FLOAT's readers of a tensor clamp it (a Relu, a Clip or a Max
+// against a constant, through LeakyRelu and data movement, as
+// passes.DeadBounds finds), values beyond the bound act as the bound
+// downstream, and the quantizer narrows the range to it: both the
+// activation figures and a layer's output are compared with the values
+// clamped there, so that clipping nothing downstream can tell apart is
+// not counted as error. With Options.Integer the one-node
 // model runs in the integer execution form too (QLinearConv with a float
 // output), as the quantized run does. This costs about one more run of
 // the quantized model. FP32 tensors are compared as the runtime produces them

@@ -28,6 +28,10 @@ type layer struct {
 	inputs             []string // FP32 tensors fed, by FLOAT name
 	outputs            []string // FLOAT's tensors the session's outputs (named alike) are compared with
 	output             string   // QUANT's name of the node output the figures are about
+	node               *graph.Node
+	// dead holds the bounds of the outputs (by FLOAT name) that FLOAT's
+	// readers clamp to (passes.DeadBounds)
+	dead map[string]passes.Bounds
 
 	sig, noise float64
 	bad        string
@@ -37,7 +41,7 @@ type layer struct {
 // than QuantizeLinear/DequantizeLinear that read a DequantizeLinear output)
 // and builds a one-node session for each. The sessions, run one after
 // another, share one buffer pool.
-func buildLayers(quant *graph.Model, fv map[string]*graph.Value, resc map[string]*rescale, threads int, integer bool) ([]*layer, []Skipped) {
+func buildLayers(quant *graph.Model, fv map[string]*graph.Value, resc map[string]*rescale, dead map[string]passes.Bounds, threads int, integer bool) ([]*layer, []Skipped) {
 	pool := runtime.NewBufferPool()
 	var layers []*layer
 	var skips []Skipped
@@ -56,7 +60,15 @@ func buildLayers(quant *graph.Model, fv map[string]*graph.Value, resc map[string
 			skips = append(skips, Skipped{label, why})
 			continue
 		}
-		l.label, l.op = label, n.OpType
+		l.label, l.op, l.node = label, n.OpType, n
+		for _, o := range l.outputs {
+			if b, ok := dead[o]; ok {
+				if l.dead == nil {
+					l.dead = map[string]passes.Bounds{}
+				}
+				l.dead[o] = b
+			}
+		}
 		switch {
 		case n.Name != "":
 			l.exclude = escapeGlob(n.Name)
@@ -648,7 +660,7 @@ func (r *sampleRun) observeName(name string, t *runtime.Tensor) {
 	if i, ok := r.wantOut[name]; ok {
 		if waiting := r.pending[name]; len(waiting) > 0 {
 			for _, p := range waiting {
-				p.l.add(p.t, t, r.threads)
+				p.l.add(name, p.t, t, r.threads)
 				p.l.recycle(p.t)
 			}
 			delete(r.pending, name)
@@ -688,7 +700,7 @@ func (r *sampleRun) runLayer(i int) {
 	for _, o := range l.outputs {
 		t := outs[o]
 		if ref, ok := r.early[o]; ok {
-			l.add(t, ref, r.threads)
+			l.add(o, t, ref, r.threads)
 			l.recycle(t)
 			continue
 		}
@@ -714,8 +726,10 @@ func (l *layer) done(r *sampleRun) {
 	}
 }
 
-// add pools one output of the layer against FLOAT's tensor.
-func (l *layer) add(got, ref *runtime.Tensor, threads int) {
+// add pools one output of the layer against FLOAT's tensor name. Where
+// FLOAT's readers clamp that tensor, both are compared clamped alike: the
+// output is clamped in place (the layer's own buffer), FLOAT's in a copy.
+func (l *layer) add(name string, got, ref *runtime.Tensor, threads int) {
 	if l.bad != "" {
 		return
 	}
@@ -723,6 +737,12 @@ func (l *layer) add(got, ref *runtime.Tensor, threads int) {
 	if g == nil || f == nil || !slices.Equal(got.Shape, ref.Shape) {
 		l.bad = fmt.Sprintf("output shape %v differs from FLOAT's %v", got.Shape, ref.Shape)
 		return
+	}
+	if b, ok := l.dead[name]; ok {
+		clampInPlace(g, b)
+		buf := clampBuffers.Get().(*[]float32)
+		defer clampBuffers.Put(buf)
+		f = clampInto(buf, f, b)
 	}
 	t := chunked(len(f), threads, func(lo, hi int) sums {
 		sig, noise := energies(g[lo:hi], f[lo:hi])
@@ -746,6 +766,11 @@ func (a *activation) add(ref, codes *runtime.Tensor, threads int) {
 	if codes == nil || !slices.Equal(ref.Shape, codes.Shape) {
 		a.bad = fmt.Sprintf("the quantized tensor's shape differs from FLOAT's %v", ref.Shape)
 		return
+	}
+	if a.hasDead {
+		buf := clampBuffers.Get().(*[]float32)
+		defer clampBuffers.Put(buf)
+		f = clampInto(buf, f, a.dead)
 	}
 	half := float64(a.scale) / 2
 	// Within half a step of a bound a value rounds to the bound's code:
@@ -781,7 +806,57 @@ func (a *activation) add(ref, codes *runtime.Tensor, threads int) {
 	a.noise += t.noise
 	a.clipped += t.clipped
 	a.n += int64(len(f))
+	if a.typ.Bits() == 8 && a.roundingSig == 0 {
+		// The rounding's noise-to-signal ratio is a property of the
+		// grid and the values' spread: the first sample with signal
+		// measures it, which costs no more than another comparison.
+		a.rounding = chunked(len(f), threads, func(lo, hi int) sums { return roundingEnergy(f, a, ch, lo, hi) }).noise
+		a.roundingSig = t.sig
+	}
 }
+
+// roundingEnergy returns, in noise, the error energy of a's Q/DQ applied to
+// FLOAT's values f[lo:hi] themselves (per channel of ch when rescaled):
+// the rounding and clipping a's QuantizeLinear alone adds.
+func roundingEnergy(f []float32, a *activation, ch channels, lo, hi int) sums {
+	buf := byteBuffers.Get().(*[]byte)
+	defer byteBuffers.Put(buf)
+	if cap(*buf) < hi-lo {
+		*buf = make([]byte, hi-lo)
+	}
+	codes := (*buf)[:hi-lo]
+	qlo, qhi := float32(a.typ.Min()-a.zp), float32(a.typ.Max()-a.zp)
+	signed := a.typ.Signed()
+	var e kernels.Energies
+	run := func(f []float32, codes []byte, scale float32) {
+		kernels.QuantizeBytes(codes, f, scale, qlo, qhi, a.zp)
+		// a fresh lane set per run: CodeEnergies wants runs of
+		// multiples of 8 to continue lanes, and the sum needs no lanes
+		var r kernels.Energies
+		kernels.CodeEnergies(&r, f, codes, signed, a.zp, scale, float32(math.Inf(-1)), float32(math.Inf(1)))
+		_, noise := r.Totals()
+		e.Noise[0] += noise
+	}
+	if ch.factors == nil {
+		run(f[lo:hi], codes, a.scale)
+	} else {
+		c := len(ch.factors)
+		for i := lo; i < hi; {
+			k := i / ch.inner % c
+			n := min(ch.inner-i%ch.inner, hi-i)
+			if fac := float64(ch.factors[k]); fac > 0 {
+				// the codes of x·fac on a's grid are those of x on the
+				// grid divided by fac, and dq/fac is compared with x
+				run(f[i:i+n], codes[i-lo:i-lo+n], float32(float64(a.scale)/fac))
+			}
+			i += n
+		}
+	}
+	return sums{noise: e.Noise[0]}
+}
+
+// byteBuffers hold the codes roundingEnergy quantizes to.
+var byteBuffers = sync.Pool{New: func() any { return new([]byte) }}
 
 // sums are the partial sums of one chunk.
 type sums struct {
@@ -1097,4 +1172,23 @@ func (o *outputStats) report() []OutputStat {
 		out = append(out, r)
 	}
 	return out
+}
+
+// clampBuffers hold the clamped copies of FLOAT's tensors.
+var clampBuffers = sync.Pool{New: func() any { return new([]float32) }}
+
+// clampInto returns f with every value beyond b at the bound, in *buf
+// (grown as needed).
+func clampInto(buf *[]float32, f []float32, b passes.Bounds) []float32 {
+	if cap(*buf) < len(f) {
+		*buf = make([]float32, len(f))
+	}
+	out := (*buf)[:len(f)]
+	kernels.ClampF32(out, f, float32(b.Lo), float32(b.Hi))
+	return out
+}
+
+// clampInPlace moves every value of f beyond b to the bound.
+func clampInPlace(f []float32, b passes.Bounds) {
+	kernels.ClampF32(f, f, float32(b.Lo), float32(b.Hi))
 }

@@ -117,10 +117,10 @@ type LayerStat struct {
 	// node's output (see activations); null when that output is not a
 	// quantized activation.
 	CumulativeSQNRdB Decibels `json:"cumulative_sqnr_db"`
-	// Reach estimates how the noise-to-signal ratio at the node's output
-	// grows on the way to the worst output: NSR(worst output) /
-	// NSR(cumulative at the node's output), both from the quantized run;
-	// 1 when either is unknown.
+	// Reach estimates the factor a noise-to-signal ratio at the node's
+	// output is multiplied by on the way to the worst output, from a
+	// linear model of how noise flows through the layers below it (see
+	// the package documentation); 1 when unknown.
 	Reach Sig4 `json:"reach"`
 	// Harm is the sort key: LocalNSR·Reach, the layer's own noise as it
 	// reaches the worst output, relative to that output's signal.

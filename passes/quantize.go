@@ -148,7 +148,12 @@ type quantizer struct {
 	report *QuantReport
 
 	groupRanges map[*graph.Value]*Range
-	weightOf    map[*graph.Value]*weightQ // DQ output → its weight
+	// alignedGroups holds the parameters alignedParams gave a group (by
+	// root), for its other members; paramsSet the groups that have
+	// parameters already, which alignment must not change
+	alignedGroups map[*graph.Value]actParams
+	paramsSet     map[*graph.Value]bool
+	weightOf      map[*graph.Value]*weightQ // DQ output → its weight
 	// actInits holds one scale/zero-point initializer pair per graph and
 	// parameters, shared by every activation Q/DQ with those parameters
 	actInits map[actInitKey][2]*graph.Value
@@ -183,7 +188,8 @@ func newQuantizer(m *graph.Model, ctx *Context, ranges map[string]Range, opts Qu
 		parent: map[*graph.Value]*graph.Value{}, dqOf: map[*graph.Value]*graph.Value{},
 		qNode: map[*graph.Value]*graph.Node{}, dqParam: map[*graph.Value]actParams{},
 		weights: map[weightKey]*weightQ{}, weightOf: map[*graph.Value]*weightQ{}, actInits: map[actInitKey][2]*graph.Value{}, front: map[*graph.Graph]int{}, names: map[string]bool{}, seq: map[string]int{},
-		wide:   map[*graph.Value]bool{},
+		wide:          map[*graph.Value]bool{},
+		alignedGroups: map[*graph.Value]actParams{}, paramsSet: map[*graph.Value]bool{},
 		report: &QuantReport{OpCounts: map[string]int{}},
 	}
 	m.Graph.Walk(func(g *graph.Graph) {
@@ -691,9 +697,19 @@ func (q *quantizer) insertActivations(g *graph.Graph) error {
 			r = q.widenToExtremes(v, r)
 		}
 		scale, zp := qdq.ParamsFromRange(r.Min, r.Max, q.actOptions(t))
-		if p, ok := q.scaledParams(v, t); ok {
-			scale, zp = p.scale, p.zp
+		root, grouped := v, false
+		if _, grouped = q.parent[v]; grouped {
+			root = q.find(v)
 		}
+		if p, ok := q.alignedGroups[root]; ok {
+			scale, zp = p.scale, p.zp
+		} else if p, ok := q.scaledParams(v, t); ok {
+			scale, zp = p.scale, p.zp
+		} else if p, ok := q.alignedParams(v, r, t); ok && !q.paramsSet[root] {
+			scale, zp = p.scale, p.zp
+			q.alignedGroups[root] = p
+		}
+		q.paramsSet[root] = true
 		dq, err := q.addQDQ(g, v, actParams{scale, zp, t})
 		if err != nil {
 			return err
@@ -1181,24 +1197,27 @@ func (q *quantizer) clipBounds(f *graph.Node) (lo, hi float64, ok bool) {
 		}
 		return math.Inf(-1), c, true
 	}
-	lo, hi = math.Inf(-1), math.Inf(1)
 	opset, _ := q.m.Opset("")
+	return clipLimits(f, opset)
+}
+
+// clipLimits returns a Clip's bounds: attributes before opset 11, constant
+// scalar inputs from it (an absent one bounds nothing).
+func clipLimits(c *graph.Node, opset int64) (lo, hi float64, ok bool) {
 	if opset < 11 {
-		return float64(f.AttrFloat("min", -math.MaxFloat32)), float64(f.AttrFloat("max", math.MaxFloat32)), true
+		return float64(c.AttrFloat("min", -math.MaxFloat32)), float64(c.AttrFloat("max", math.MaxFloat32)), true
 	}
+	lo, hi = math.Inf(-1), math.Inf(1)
 	for i, dst := range []*float64{&lo, &hi} {
-		v := f.Input(i + 1)
+		v := c.Input(i + 1)
 		if v == nil {
 			continue
 		}
-		if !isFloatConst(v) {
+		k, ok := scalarConst(v)
+		if !ok {
 			return 0, 0, false
 		}
-		d, err := v.Const.Float32s()
-		if err != nil || len(d) != 1 {
-			return 0, 0, false
-		}
-		*dst = float64(d[0])
+		*dst = k
 	}
 	return lo, hi, true
 }

@@ -989,3 +989,65 @@ func TestQuantizeSharedActParams(t *testing.T) {
 		}
 	}
 }
+
+// A LeakyRelu between quantized values gets its input's scale, so the
+// codes of non-negative values pass through it unchanged: Conv → LeakyRelu
+// → Max(-0.4) (folded) → MaxPool → Conv, where the MaxPool shares the
+// aligned parameters. With an input range far wider on the negative side
+// the output keeps its own, finer scale.
+func TestQuantizeLeakyReluAligned(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		convLo        float32
+		aligned       bool
+		wantOutScaleN float64 // output scale × 255 when not aligned
+	}{
+		{"aligned", -2, true, 0},
+		{"own grid", -8, false, 12.4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := graph.NewBuilder(13)
+			x := b.Input("x", graph.Float32, 1, 2, 4, 4)
+			c := b.Op("Conv", x, convW(b, "w1", 1, 2, 2, 1), f32(b, "b1", 2, 2))
+			l := b.Op("LeakyRelu", c, graph.FloatAttr("alpha", 0.2))
+			mx := b.Op("Max", l, b.Const(graph.FromFloat32s("floor", nil, []float32{-0.4})))
+			p := b.Op("MaxPool", mx, graph.IntsAttr("kernel_shape", 2, 2))
+			b.Output(b.Op("Conv", p, convW(b, "w2", 3, 2, 2, 1), f32(b, "b2", 4, 2)))
+			m := build(t, b)
+			ranges := fixedRanges(m, map[string]Range{c.Name: {tc.convLo, 12}, l.Name: {-0.4, 12}, mx.Name: {-0.4, 12}, p.Name: {-0.4, 12}})
+			r := quantize(t, m, ranges, DefaultQuantOptions())
+			if ops := opTypes(m.Graph); ops["Max"] != 0 || r.ActivationsFolded != 1 {
+				t.Fatalf("Max not folded: %v, %d folded", ops, r.ActivationsFolded)
+			}
+			scale := func(name string) (float32, []byte) {
+				s, _ := qParam(m.Graph, name, 1).Const.Float32s()
+				z, _ := qParam(m.Graph, name, 2).Const.Raw()
+				return s[0], z
+			}
+			sIn, zIn := scale(c.Name)
+			sOut, zOut := scale(l.Name) // the folded Max's Q reads the LeakyRelu
+			sPool, zPool := scale(p.Name)
+			if sPool != sOut || !bytes.Equal(zPool, zOut) {
+				t.Errorf("MaxPool output %v/%v, want its input's %v/%v", sPool, zPool, sOut, zOut)
+			}
+			if !tc.aligned {
+				if math.Abs(float64(sOut)*255-tc.wantOutScaleN) > 1e-4 || sOut == sIn {
+					t.Errorf("output scale %v (input %v), want its own 12.4/255", sOut, sIn)
+				}
+				return
+			}
+			if sOut != sIn {
+				t.Fatalf("output scale %v, want the input's %v", sOut, sIn)
+			}
+			// the zero point holds [-0.4, 12] on that grid: -0.4 within
+			// half a step of the lowest code
+			zo := float64(zOut[0])
+			if lo := -zo * float64(sOut); math.Abs(lo+0.4) > float64(sOut)/2 || (255-zo)*float64(sOut) < 12 {
+				t.Errorf("zero point %v gives [%v, %v], want [-0.4, 12]", zo, lo, (255-zo)*float64(sOut))
+			}
+			if zIn[0] <= zOut[0] {
+				t.Errorf("zero points in %d, out %d: the output's negative side is narrower", zIn[0], zOut[0])
+			}
+		})
+	}
+}

@@ -535,3 +535,37 @@ func TestBadInput(t *testing.T) {
 		}
 	}
 }
+
+// qdq.ZeroPointForScale, given the scale qdq.ParamsFromRange picks, gives its zero
+// point back; on a coarser grid it places the range's low end, and it
+// refuses a grid that cannot hold the range.
+func TestZeroPointForScale(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 9))
+	for _, o := range []qdq.RangeOptions{{Type: qdq.Uint8}, {Type: qdq.Int8}, {Type: qdq.Uint16}, {Type: qdq.Int8, Symmetric: true}, {Type: qdq.Uint8, ReduceRange: true}} {
+		for range 2000 {
+			lo := -float32(rng.ExpFloat64())
+			hi := float32(rng.ExpFloat64()) * 10
+			s, z := qdq.ParamsFromRange(lo, hi, o)
+			got, ok := qdq.ZeroPointForScale(lo, hi, s, o)
+			if !ok || got != z {
+				t.Fatalf("%+v [%v, %v]: zero point %d (ok %v), qdq.ParamsFromRange %d at scale %v", o, lo, hi, got, ok, z, s)
+			}
+		}
+	}
+	// [-0.4, 12] on the grid of [-2, 12]: the low end at code 0 within
+	// half a step
+	s, _ := qdq.ParamsFromRange(-2, 12, qdq.RangeOptions{Type: qdq.Uint8})
+	z, ok := qdq.ZeroPointForScale(-0.4, 12, s, qdq.RangeOptions{Type: qdq.Uint8})
+	if !ok || math.Abs(float64(z)*float64(s)-0.4) > float64(s)/2 {
+		t.Errorf("zero point %d (ok %v) at scale %v, want 0.4/scale", z, ok, s)
+	}
+	for _, c := range []struct{ lo, hi, s float32 }{
+		{-1, 1, 1.0 / 255}, // too fine a grid
+		{0, 1, 0},          // no scale
+		{0, 1, float32(math.Inf(1))},
+	} {
+		if z, ok := qdq.ZeroPointForScale(c.lo, c.hi, c.s, qdq.RangeOptions{Type: qdq.Uint8}); ok {
+			t.Errorf("[%v, %v] at scale %v: zero point %d accepted", c.lo, c.hi, c.s, z)
+		}
+	}
+}

@@ -153,6 +153,38 @@ func ParamsFromRange(min, max float32, o RangeOptions) (scale float32, zeroPoint
 	return scale, zp
 }
 
+// ZeroPointForScale returns the zero point that puts the range [min, max]
+// (widened to contain 0) on the grid of the given scale: the asymmetric
+// zero point placing min at or just inside qmin, or the symmetric zero
+// with o.Symmetric. ok is false when the grid cannot hold the range
+// within half a step at either end, or the scale is not a positive
+// finite number.
+func ZeroPointForScale(min, max, scale float32, o RangeOptions) (zp int32, ok bool) {
+	qmin, qmax := o.Bounds()
+	if qmin >= qmax || !(scale >= MinScale) || math.IsInf(float64(scale), 0) {
+		return 0, false
+	}
+	lo, hi := finite(min), finite(max)
+	if lo > 0 {
+		lo = 0
+	}
+	if hi < 0 {
+		hi = 0
+	}
+	if o.Symmetric {
+		zp = o.symmetricZero()
+	} else {
+		z := math.RoundToEven(float64(float32(qmin) - lo/scale))
+		zp = int32(math.Max(float64(qmin), math.Min(float64(qmax), z)))
+	}
+	ql := roundDiv(lo, scale) + float64(zp)
+	qh := roundDiv(hi, scale) + float64(zp)
+	if ql < float64(qmin) || qh > float64(qmax) {
+		return 0, false
+	}
+	return zp, true
+}
+
 // WeightParams computes the parameters of a constant tensor (row-major,
 // of the given shape) from the range of its finite values: per tensor
 // when axis < 0, one set per position of axis otherwise, and one set per

@@ -67,7 +67,7 @@ func Extremes(c *calib.Collection) map[string]passes.Range {
 // RangesFor turns the statistics of c, calibrated on the prepared model
 // m, into the quantize pass's ranges, applying cfg.KeepMaxTails, and
 // narrows every range to the interval its readers tell apart
-// (DeadBounds): steps spent on values a later Relu, Clip or Max clamps
+// (passes.DeadBounds): steps spent on values a later Relu, Clip or Max clamps
 // anyway are lost to the values that matter.
 func RangesFor(m *graph.Model, c *calib.Collection, cfg Config) map[string]passes.Range {
 	ranges := Ranges(c)

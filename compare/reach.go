@@ -1,0 +1,232 @@
+// reach.go estimates how far each layer's own noise carries to the worst
+// output, from what the runs measured: a linear model of how noise flows
+// through the quantized graph.
+package compare
+
+import (
+	"math"
+
+	"github.com/onnxq/onnxq/graph"
+)
+
+// The model. Each quantized activation a (a QuantizeLinear of a computed
+// tensor) has a cumulative error energy N(a) in the quantized run and a
+// rounding energy R(a), the error its Q/DQ adds to FLOAT's values alone.
+// Each layer c adds, run alone, the error energy L(c) at its output v: the
+// rounding of its inputs and its weights' error. In the quantized run its
+// output carries L(c) plus the error that was already in its inputs
+// before their rounding, scaled by the layer's energy gain g(c):
+//
+//	N(v) = L(c) + g(c)·Σ_inputs (N(a) − R(a))
+//
+// and N(v) is the cumulative error of v's own activation less its
+// rounding (none when v's Q shares its inputs' grid: data movement and
+// max-pooling leave values on it). Solving for g(c) gives each layer's
+// gain; where the error that entered is too small to measure it, the
+// layer is taken to keep the noise-to-signal ratio (g = signal energy
+// out / in). Noise at v then reaches the worst output through every path
+// of layers below it, each step multiplying its noise-to-signal ratio by
+// the gain over the signal ratio; ops outside Q/DQ (a float Sigmoid, a
+// Transpose to the output) keep the ratio. The old estimate, the worst
+// output's ratio over the cumulative one at v, counted the error every
+// later layer adds as the earlier layer's: an input's rounding got the
+// whole model's error.
+
+// minGainEvidence is the least share of a layer's output error that must
+// have entered through its inputs for g to be measured from it.
+const minGainEvidence = 0.05
+
+// reachModel holds the measured figures the estimate reads.
+type reachModel struct {
+	quant     *graph.Model
+	worst     *graph.Value // the worst output
+	actByQ    map[*graph.Node]*activation
+	actOf     map[string]*activation // by the quantized tensor's name
+	layerOf   map[*graph.Node]*layer
+	gain      map[*layer]float64 // NSR gain per unit of input NSR share; see layerGain
+	memo      map[*graph.Value]float64
+	computing map[*graph.Value]bool
+}
+
+// reaches returns, for each layer, the factor its output's noise-to-signal
+// ratio is multiplied by on the way to the worst output (worst by name).
+func reaches(quant *graph.Model, worst string, acts []*activation, layers []*layer) map[*layer]float64 {
+	m := &reachModel{
+		quant: quant, actByQ: map[*graph.Node]*activation{}, actOf: map[string]*activation{},
+		layerOf: map[*graph.Node]*layer{}, gain: map[*layer]float64{},
+		memo: map[*graph.Value]float64{}, computing: map[*graph.Value]bool{},
+	}
+	for _, v := range quant.Graph.Outputs {
+		if v.Name == worst {
+			m.worst = v
+		}
+	}
+	for _, a := range acts {
+		if a.bad != "" || a.sig <= 0 {
+			continue
+		}
+		if _, dup := m.actOf[a.name]; !dup {
+			m.actOf[a.name] = a
+		}
+		if v := quant.Graph.Value(a.qOut); v != nil && v.Producer != nil {
+			m.actByQ[v.Producer] = a
+		}
+	}
+	for _, l := range layers {
+		if l.bad == "" && l.node != nil && l.sig > 0 {
+			m.layerOf[l.node] = l
+		}
+	}
+	out := map[*layer]float64{}
+	if m.worst == nil {
+		return out
+	}
+	for _, l := range layers {
+		if l.bad != "" || l.node == nil {
+			continue
+		}
+		if v := quant.Graph.Value(l.output); v != nil {
+			out[l] = m.reach(v)
+		}
+	}
+	return out
+}
+
+// inputActivations lists the activations whose DequantizeLinear output c
+// reads.
+func (m *reachModel) inputActivations(c *graph.Node) []*activation {
+	var ins []*activation
+	for _, in := range c.Inputs {
+		if in == nil || !isOp(in.Producer, "DequantizeLinear") {
+			continue
+		}
+		q := in.Producer.Input(0)
+		if q == nil || !isOp(q.Producer, "QuantizeLinear") {
+			continue
+		}
+		if a := m.actByQ[q.Producer]; a != nil {
+			ins = append(ins, a)
+		}
+	}
+	return ins
+}
+
+// nsrGain returns g(c)·S(a)/S(v): the factor the noise-to-signal ratio of
+// input a of layer l (node c) is multiplied by at c's output.
+func (m *reachModel) nsrGain(l *layer, a *activation) float64 {
+	ins := m.inputActivations(l.node)
+	var sigIn, entered float64
+	for _, in := range ins {
+		sigIn += in.sig
+		entered += math.Max(0, in.noise-in.roundingTotal())
+	}
+	g, ok := m.gain[l]
+	if !ok {
+		g = -1
+		if outAct := m.actOf[l.output]; outAct != nil && entered > 0 {
+			nv := outAct.noise
+			if !sharesGrid(outAct, ins) {
+				nv -= outAct.roundingTotal()
+			}
+			if inherited := nv - l.noise; inherited > minGainEvidence*nv {
+				g = inherited / entered
+			}
+		}
+		m.gain[l] = g
+	}
+	if g < 0 {
+		// not measurable: the layer keeps the noise-to-signal ratio
+		if sigIn <= 0 {
+			return 1
+		}
+		return a.sig / sigIn
+	}
+	return g * a.sig / l.sig
+}
+
+// sharesGrid tells whether out's Q/DQ has the parameters of every input:
+// a layer moving values then leaves them on the grid, adding no rounding.
+func sharesGrid(out *activation, ins []*activation) bool {
+	if len(ins) == 0 {
+		return false
+	}
+	for _, a := range ins {
+		if a.scale != out.scale || a.zp != out.zp || a.typ != out.typ {
+			return false
+		}
+	}
+	return true
+}
+
+// reach is the factor noise at QUANT's value v, as a noise-to-signal
+// ratio at v, is multiplied by at the worst output.
+func (m *reachModel) reach(v *graph.Value) float64 {
+	if r, ok := m.memo[v]; ok {
+		return r
+	}
+	if m.computing[v] {
+		return 0 // a cycle in a bad graph
+	}
+	m.computing[v] = true
+	r := 0.0
+	if v == m.worst {
+		r = 1
+	}
+	for _, c := range v.Consumers {
+		switch {
+		case isOp(c, "QuantizeLinear"):
+			if a := m.actByQ[c]; a != nil {
+				r += m.reachActivation(c, a)
+			} else if len(c.Outputs) > 0 && c.Outputs[0] != nil {
+				r += m.reach(c.Outputs[0])
+			}
+		default:
+			// float ops, and layers reading v as a float input: taken to
+			// keep the ratio
+			for _, o := range c.Outputs {
+				if o != nil {
+					r += m.reach(o)
+				}
+			}
+		}
+	}
+	m.memo[v] = r
+	m.computing[v] = false
+	return r
+}
+
+// reachActivation is the reach of noise entering activation a's Q node q:
+// through each layer reading its DequantizeLinear, scaled by that layer's
+// gain, and through other readers unchanged.
+func (m *reachModel) reachActivation(q *graph.Node, a *activation) float64 {
+	r := 0.0
+	for _, dqv := range q.Outputs[0].Consumers {
+		if !isOp(dqv, "DequantizeLinear") || dqv.Outputs[0] == nil {
+			continue
+		}
+		for _, c := range dqv.Outputs[0].Consumers {
+			l := m.layerOf[c]
+			if l == nil {
+				for _, o := range c.Outputs {
+					if o != nil {
+						r += m.reach(o)
+					}
+				}
+				continue
+			}
+			if out := m.quant.Graph.Value(l.output); out != nil {
+				r += m.nsrGain(l, a) * m.reach(out)
+			}
+		}
+	}
+	return r
+}
+
+// roundingTotal is a's rounding over all samples: the ratio measured on
+// one sample times the signal energy of all.
+func (a *activation) roundingTotal() float64 {
+	if a.roundingSig <= 0 {
+		return 0
+	}
+	return a.rounding / a.roundingSig * a.sig
+}

@@ -1,0 +1,134 @@
+// deadbounds.go finds, for each value, the interval the graph can tell
+// apart: values beyond a bound that every reader clamps to anyway (Relu,
+// Clip, Max/Min against a constant, through LeakyRelu and data movement)
+// act as the bound. Calibration narrows ranges to it (no quantization
+// steps for them) and compare measures errors within it.
+package passes
+
+import (
+	"math"
+
+	"github.com/onnxq/onnxq/graph"
+)
+
+// Bounds is an interval [Lo, Hi] outside which a value's readers see no
+// difference: every x below Lo acts as Lo, every x above Hi as Hi; an
+// infinite end bounds nothing.
+type Bounds struct{ Lo, Hi float64 }
+
+var noBounds = Bounds{math.Inf(-1), math.Inf(1)}
+
+// boundsPassThrough ops hand each input value on unchanged (data movement) or
+// commute with clamping (the max of clamped values is the clamped max),
+// so a bound of their output holds for their data input.
+var boundsPassThrough = map[string]bool{
+	"Identity": true, "Reshape": true, "Transpose": true, "Squeeze": true,
+	"Unsqueeze": true, "Flatten": true, "MaxPool": true, "GlobalMaxPool": true,
+}
+
+// DeadBounds returns, for the values of g's main graph that every reader
+// clamps, the interval beyond which the value no longer matters
+// downstream. A Relu clamps below at 0, a Clip at its bounds, a Max (Min)
+// against a constant scalar at that constant; a LeakyRelu with a positive
+// slope passes a bound of its output back scaled by 1/alpha below zero;
+// data movement, MaxPool and Concat pass their output's bounds to their
+// data inputs. Graph outputs are never bounded. Values without a finite
+// bound are left out.
+func DeadBounds(m *graph.Model) map[string]Bounds {
+	out := map[string]Bounds{}
+	if m == nil || m.Graph == nil {
+		return out
+	}
+	g := m.Graph
+	opset, _ := m.Opset("")
+	isOutput := map[*graph.Value]bool{}
+	for _, v := range g.Outputs {
+		isOutput[v] = true
+	}
+	known := map[*graph.Value]Bounds{}
+	get := func(v *graph.Value) Bounds {
+		if b, ok := known[v]; ok {
+			return b
+		}
+		return noBounds
+	}
+	// Nodes are in topological order: walking them backwards decides
+	// every reader of a value before the value's producer.
+	for i := len(g.Nodes) - 1; i >= 0; i-- {
+		for _, v := range g.Nodes[i].Outputs {
+			if v == nil || v.Const != nil || isOutput[v] || len(v.Consumers) == 0 {
+				continue
+			}
+			b := Bounds{math.Inf(1), math.Inf(-1)} // the hull over readers
+			for _, c := range v.Consumers {
+				r := readerBounds(c, v, get, opset)
+				b.Lo, b.Hi = math.Min(b.Lo, r.Lo), math.Max(b.Hi, r.Hi)
+			}
+			if b.Lo > math.Inf(-1) || b.Hi < math.Inf(1) {
+				known[v] = b
+				out[v.Name] = b
+			}
+		}
+	}
+	return out
+}
+
+// readerBounds is the interval beyond which reader c does not tell
+// values of its input v apart, given the bounds of c's outputs.
+func readerBounds(c *graph.Node, v *graph.Value, get func(*graph.Value) Bounds, opset int64) Bounds {
+	if c.Domain != "" || len(c.Outputs) != 1 || c.Outputs[0] == nil {
+		return noBounds
+	}
+	after := get(c.Outputs[0])
+	if c.OpType == "Concat" {
+		return after // every input is data, moved unchanged
+	}
+	// Other readers must read v as their data input, and only there (not
+	// as a shape, an axis or a second operand).
+	if c.Input(0) != v {
+		return noBounds
+	}
+	for _, in := range c.Inputs[1:] {
+		if in == v {
+			return noBounds
+		}
+	}
+	switch c.OpType {
+	case "Relu":
+		return Bounds{math.Max(0, after.Lo), math.Max(0, after.Hi)}
+	case "LeakyRelu":
+		alpha := float64(c.AttrFloat("alpha", 0.01))
+		if !(alpha > 0) {
+			return noBounds
+		}
+		inv := func(y float64) float64 {
+			if y < 0 {
+				return y / alpha
+			}
+			return y
+		}
+		return Bounds{inv(after.Lo), inv(after.Hi)}
+	case "Clip":
+		lo, hi, ok := clipLimits(c, opset)
+		if !ok {
+			return noBounds
+		}
+		return Bounds{math.Max(lo, after.Lo), math.Min(hi, after.Hi)}
+	case "Max", "Min":
+		if len(c.Inputs) != 2 {
+			return noBounds
+		}
+		k, ok := scalarConst(c.Input(1))
+		if !ok {
+			return noBounds
+		}
+		if c.OpType == "Max" {
+			return Bounds{math.Max(k, after.Lo), math.Max(k, after.Hi)}
+		}
+		return Bounds{math.Min(k, after.Lo), math.Min(k, after.Hi)}
+	}
+	if boundsPassThrough[c.OpType] {
+		return after
+	}
+	return noBounds
+}
