@@ -227,7 +227,7 @@ func Compare(float, quant *graph.Model, src *calibdata.Source, opts Options) (*R
 			cumNSR[a.name] = a.noise / a.sig
 		}
 	}
-	reachOf := reaches(quant, worst, acts, layers)
+	reachOf := reaches(quant, worst, acts, layers, outs.stats)
 	for _, l := range layers {
 		if l.bad != "" {
 			layerSkips = append(layerSkips, Skipped{l.label, l.bad})

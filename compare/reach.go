@@ -33,13 +33,15 @@ import (
 // whole model's error.
 
 // minGainEvidence is the least share of a layer's output error that must
-// have entered through its inputs for g to be measured from it.
+// have come through its inputs, and of its inputs' error that must be
+// older than their rounding, for g to be measured from them.
 const minGainEvidence = 0.05
 
 // reachModel holds the measured figures the estimate reads.
 type reachModel struct {
 	quant     *graph.Model
 	worst     *graph.Value // the worst output
+	outputs   map[string]*outputStat
 	actByQ    map[*graph.Node]*activation
 	actOf     map[string]*activation // by the quantized tensor's name
 	layerOf   map[*graph.Node]*layer
@@ -50,9 +52,9 @@ type reachModel struct {
 
 // reaches returns, for each layer, the factor its output's noise-to-signal
 // ratio is multiplied by on the way to the worst output (worst by name).
-func reaches(quant *graph.Model, worst string, acts []*activation, layers []*layer) map[*layer]float64 {
+func reaches(quant *graph.Model, worst string, acts []*activation, layers []*layer, outputs map[string]*outputStat) map[*layer]float64 {
 	m := &reachModel{
-		quant: quant, actByQ: map[*graph.Node]*activation{}, actOf: map[string]*activation{},
+		quant: quant, outputs: outputs, actByQ: map[*graph.Node]*activation{}, actOf: map[string]*activation{},
 		layerOf: map[*graph.Node]*layer{}, gain: map[*layer]float64{},
 		memo: map[*graph.Value]float64{}, computing: map[*graph.Value]bool{},
 	}
@@ -115,22 +117,28 @@ func (m *reachModel) inputActivations(c *graph.Node) []*activation {
 // input a of layer l (node c) is multiplied by at c's output.
 func (m *reachModel) nsrGain(l *layer, a *activation) float64 {
 	ins := m.inputActivations(l.node)
-	var sigIn, entered float64
+	var sigIn, entered, noiseIn float64
 	for _, in := range ins {
 		sigIn += in.sig
+		noiseIn += in.noise
 		entered += math.Max(0, in.noise-in.roundingTotal())
 	}
 	g, ok := m.gain[l]
 	if !ok {
 		g = -1
-		if outAct := m.actOf[l.output]; outAct != nil && entered > 0 {
-			nv := outAct.noise
+		nv, known := 0.0, false
+		if outAct := m.actOf[l.output]; outAct != nil {
+			nv, known = outAct.noise, true
 			if !sharesGrid(outAct, ins) {
 				nv -= outAct.roundingTotal()
 			}
-			if inherited := nv - l.noise; inherited > minGainEvidence*nv {
-				g = inherited / entered
-			}
+		} else if o := m.outputs[l.output]; o != nil && o.skipped == "" && o.sig > 0 {
+			nv, known = o.noise, true // a graph output: no rounding after it
+		}
+		// Both differences must stand out of their terms: a small
+		// difference of large energies is mostly error of the model.
+		if inherited := nv - l.noise; known && entered > minGainEvidence*noiseIn && inherited > minGainEvidence*nv {
+			g = inherited / entered
 		}
 		m.gain[l] = g
 	}

@@ -1,0 +1,76 @@
+package compare
+
+import (
+	"math"
+	"testing"
+
+	"github.com/onnxq/onnxq/graph"
+)
+
+// chainQuant builds x → Q/DQ → c1 → y1 → Q/DQ → c2 → out, with one
+// branch y1 → Q/DQ → c3 → side to a second output.
+func chainQuant(t *testing.T) *graph.Model {
+	t.Helper()
+	b := graph.NewBuilder(13)
+	x := b.Input("x", graph.Float32, 1, 1, 4, 4)
+	s := b.Const(graph.FromFloat32s("s", nil, []float32{0.1}))
+	qdq := func(v *graph.Value) *graph.Value {
+		return b.Op("DequantizeLinear", b.Op("QuantizeLinear", v, s), s)
+	}
+	w := b.Const(graph.FromFloat32s("w", []int64{1, 1, 1, 1}, []float32{2}))
+	y1 := b.Op("Conv", qdq(x), w)
+	dq1 := qdq(y1)
+	out := b.Op("Conv", dq1, w)
+	side := b.Op("Conv", dq1, w)
+	b.Output(out, side)
+	m, err := b.Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// The reach of a layer's noise is the product of the gains below it,
+// each solved from the runs: c2's gain is (N(out) − L(c2)) / (N(a1) −
+// R(a1)), its noise-to-signal gain that times S(a1)/S(out); c1 above
+// takes it on, c2 and c3 reach the worst output directly or not at all.
+func TestReachChain(t *testing.T) {
+	m := chainQuant(t)
+	var convs, qs []*graph.Node
+	for _, n := range m.Graph.Nodes {
+		switch n.OpType {
+		case "Conv":
+			convs = append(convs, n)
+		case "QuantizeLinear":
+			qs = append(qs, n)
+		}
+	}
+	if len(convs) != 3 || len(qs) != 2 {
+		t.Fatalf("%d Conv, %d Q", len(convs), len(qs))
+	}
+	out, side := convs[1].Outputs[0].Name, convs[2].Outputs[0].Name
+	a0 := &activation{name: "x", qOut: qs[0].Outputs[0].Name, sig: 100, noise: 0.01, rounding: 0.01, roundingSig: 100, scale: 0.1}
+	a1 := &activation{name: convs[0].Outputs[0].Name, qOut: qs[1].Outputs[0].Name, sig: 400, noise: 0.5, rounding: 0.1, roundingSig: 200, scale: 0.2}
+	l1 := &layer{node: convs[0], output: a1.name, sig: 400, noise: 0.1}
+	l2 := &layer{node: convs[1], output: out, sig: 1600, noise: 0.4}
+	l3 := &layer{node: convs[2], output: side, sig: 1600, noise: 0.4}
+	outputs := map[string]*outputStat{out: {sig: 1600, noise: 2}, side: {sig: 1600, noise: 0.5}}
+	r := reaches(m, out, []*activation{a0, a1}, []*layer{l1, l2, l3}, outputs)
+	// R(a1) over all samples: 0.1/200 of 400 = 0.2; g(c2) = (2 − 0.4) /
+	// (0.5 − 0.2); its NSR gain from a1 g·400/1600.
+	want1 := (2 - 0.4) / (0.5 - 0.2) * 400 / 1600
+	for _, c := range []struct {
+		l    *layer
+		want float64
+	}{{l1, want1}, {l2, 1}, {l3, 0}} {
+		if got := r[c.l]; math.Abs(got-c.want) > 1e-9 {
+			t.Errorf("%s: reach %v, want %v", c.l.output, got, c.want)
+		}
+	}
+	// Too little error entering c2 to measure its gain: it keeps the
+	// ratio, and with a1 its only input that is a gain of 1.
+	a1.noise = 0.2000001
+	if got := reaches(m, out, []*activation{a0, a1}, []*layer{l1, l2, l3}, outputs)[l1]; math.Abs(got-1) > 1e-9 {
+		t.Errorf("c1's reach %v with c2's gain unmeasurable, want 1", got)
+	}
+}
