@@ -71,8 +71,8 @@ type activation struct {
 	// one sample, whose signal energy is roundingSig (8-bit codes only; 0
 	// otherwise), for the reach estimate: see roundingTotal
 	rounding, roundingSig float64
-	clipped, n int64
-	bad        string
+	clipped, n            int64
+	bad                   string
 }
 
 // Compare runs float and quant on the samples of src and measures how far
