@@ -204,22 +204,27 @@ func (o QuantOptions) Validate() error {
 	return nil
 }
 
-// neededOpset is the default-domain opset the options' Q/DQ nodes need.
-func (o QuantOptions) neededOpset() int64 {
+// neededOpset is the default-domain opset the options' Q/DQ nodes need,
+// given whether weights and activations get them.
+func (o QuantOptions) neededOpset(weights, activations bool) int64 {
 	need := int64(10)
-	if o.PerChannel {
-		need = 13
-	}
-	switch o.WeightType {
-	case qdq.Int4, qdq.Uint4, qdq.Int16, qdq.Uint16:
-		need = 21
+	if weights {
+		if o.PerChannel {
+			need = 13
+		}
+		switch o.WeightType {
+		case qdq.Int4, qdq.Uint4, qdq.Int16, qdq.Uint16:
+			need = 21
+		}
+		if o.BlockSize > 0 {
+			need = 21
+		}
 	}
 	switch o.ActivationType {
 	case qdq.Int16, qdq.Uint16:
-		need = 21
-	}
-	if o.BlockSize > 0 {
-		need = 21
+		if activations {
+			need = 21
+		}
 	}
 	return max(need, o.Opset)
 }

@@ -252,7 +252,11 @@ func (q *quantizer) run() (bool, error) {
 	}
 	from, _ := q.m.Opset("")
 	q.report.OpsetFrom, q.report.OpsetTo = from, from
-	need := q.opts.neededOpset()
+	weights, activations := q.plan()
+	need := max(from, q.opts.Opset)
+	if weights || activations {
+		need = q.opts.neededOpset(weights, activations)
+	}
 	changed := false
 	if from < need {
 		if err := upgradeOpset(q.m, from, need, q.uniq); err != nil {
@@ -288,6 +292,38 @@ func (q *quantizer) run() (bool, error) {
 	q.summarize()
 	r := q.report
 	return changed || r.TensorsQuantized+r.WeightsQuantized+r.BiasesQuantized > 0, nil
+}
+
+// plan decides the nodes on the model as it is and tells whether any
+// weight (weighted op or weight-only slot) and any activation would be
+// quantized, so that the opset rises only for features in use; the
+// decisions are dropped, to be taken again on the raised model.
+func (q *quantizer) plan() (weights, activations bool) {
+	for _, g := range q.graphs {
+		ln := layerNormNodes(g)
+		for _, n := range g.Nodes {
+			q.info[n] = q.decide(n, ln)
+		}
+	}
+	for _, g := range q.graphs {
+		for _, n := range g.Nodes {
+			inf := q.info[n]
+			if inf.enabled && inf.rule.Class == ClassWeighted && isFloatConst(n.Input(inf.rule.Weight)) {
+				weights = true
+			}
+			for _, o := range n.Outputs {
+				activations = activations || q.isWanted(o)
+			}
+		}
+		for _, v := range g.RealInputs() {
+			activations = activations || q.isWanted(v)
+		}
+		weights = weights || len(q.weightOnlyUses(g)) > 0
+	}
+	clear(q.info)
+	clear(q.wanted)
+	clear(q.active)
+	return weights, activations
 }
 
 func isQuantizedOp(op string) bool {
@@ -1350,13 +1386,20 @@ func layerNormNodes(g *graph.Graph) map[*graph.Node]bool {
 }
 
 // opsetChanges lists ops of the default domain whose inputs or meaning
-// changed at a version, with how the pass rewrites an older node. Ops not
-// listed kept their meaning from opset 7 on.
+// changed at a version, with how the pass rewrites an older node.
 var opsetChanges = []struct {
 	op      string
 	version int64
 	rewrite func(n *graph.Node, from int64, addConst func(base string, t *graph.Tensor) (*graph.Value, error)) error
 }{
+	{"Add", 7, rewriteLegacyBroadcast}, {"Sub", 7, rewriteLegacyBroadcast},
+	{"Mul", 7, rewriteLegacyBroadcast}, {"Div", 7, rewriteLegacyBroadcast},
+	{"Pow", 7, rewriteLegacyBroadcast}, {"And", 7, rewriteLegacyBroadcast},
+	{"Or", 7, rewriteLegacyBroadcast}, {"Xor", 7, rewriteLegacyBroadcast},
+	{"Equal", 7, rewriteLegacyBroadcast}, {"Greater", 7, rewriteLegacyBroadcast},
+	{"Less", 7, rewriteLegacyBroadcast},
+	{"Gemm", 7, dropAttrs("broadcast")},
+	{"PRelu", 7, rewriteLegacyPRelu},
 	{"Clip", 11, rewriteClip},
 	{"Slice", 10, rewriteAttrsToInputs("starts", "ends", "axes")},
 	{"Squeeze", 13, rewriteAttrsToInputs("axes")},
@@ -1397,6 +1440,12 @@ func upgradeOpset(m *graph.Model, from, to int64, uniq func(*graph.Graph, string
 				if c.rewrite == nil {
 					err = fmt.Errorf("cannot raise the opset from %d to %d: node %q (%s) changed form at opset %d", from, to, n.Name, n.OpType, c.version)
 					return
+				}
+				if c.version == 7 {
+					if why := legacyBroadcastFits(n); why != "" {
+						err = fmt.Errorf("cannot raise the opset from %d to %d: %s %q %s", from, to, n.OpType, n.Name, why)
+						return
+					}
 				}
 				if n.OpType == "Softmax" || n.OpType == "LogSoftmax" || n.OpType == "Hardmax" {
 					if _, ok := softmaxLastAxis(n); !ok {
@@ -1478,6 +1527,104 @@ func rewriteAttrsToInputs(names ...string) func(*graph.Node, int64, func(string,
 		}
 		return nil
 	}
+}
+
+// legacyTrailing returns how many trailing 1-dimensions the second
+// operand of an opset < 7 node needs to broadcast as it did then: a binary
+// op with broadcast=1 and an axis aligns it with the first operand from
+// that axis, a PRelu takes a 1-D slope of C values per channel (axis 1).
+// ok is false when that cannot be told (an unknown rank).
+func legacyTrailing(n *graph.Node) (pad int, ok bool) {
+	a, b := n.Input(0), n.Input(1)
+	if a == nil || b == nil {
+		return 0, true
+	}
+	if n.OpType == "PRelu" {
+		if b.Shape == nil || len(b.Shape) != 1 || !b.Shape[0].Known() || b.Shape[0].Size == 1 {
+			return 0, b.Shape != nil
+		}
+		if a.Shape == nil || len(a.Shape) < 2 {
+			return 0, a.Shape != nil
+		}
+		if len(a.Shape) == 2 || !a.Shape[1].Known() || a.Shape[1].Size != b.Shape[0].Size {
+			return 0, a.Shape[1].Known()
+		}
+		return len(a.Shape) - 2, true
+	}
+	if n.AttrInt("broadcast", 0) == 0 || n.Attr("axis") == nil {
+		return 0, true
+	}
+	if a.Shape == nil || b.Shape == nil {
+		return 0, false
+	}
+	axis := int(n.AttrInt("axis", 0))
+	if axis < 0 {
+		axis += len(a.Shape)
+	}
+	pad = len(a.Shape) - axis - len(b.Shape)
+	return pad, axis >= 0 && pad >= 0
+}
+
+// legacyBroadcastFits says why an opset < 7 node cannot be rewritten for
+// opset 7's broadcasting ("" when it can): its second operand must be a
+// constant when it needs reshaping.
+func legacyBroadcastFits(n *graph.Node) string {
+	if n.OpType == "Gemm" {
+		return ""
+	}
+	pad, ok := legacyTrailing(n)
+	switch {
+	case !ok:
+		return "broadcasts by the rules before opset 7 over operands of unknown rank"
+	case pad > 0 && (n.Input(1) == nil || n.Input(1).Const == nil):
+		return "broadcasts a computed operand by the rules before opset 7"
+	}
+	return ""
+}
+
+// rewriteLegacyBroadcast gives a binary op of opset < 7 the operands that
+// broadcast alike under opset 7's rules: the constant second operand
+// reshaped with trailing 1-dimensions, the broadcast and axis attributes
+// dropped.
+func rewriteLegacyBroadcast(n *graph.Node, _ int64, add func(string, *graph.Tensor) (*graph.Value, error)) error {
+	pad, _ := legacyTrailing(n)
+	removeAttr(n, "broadcast")
+	removeAttr(n, "axis")
+	return padOperand(n, pad, add)
+}
+
+// rewriteLegacyPRelu reshapes an opset < 7 PRelu's per-channel slope of C
+// values to [C, 1, …] for opset 7's broadcasting.
+func rewriteLegacyPRelu(n *graph.Node, _ int64, add func(string, *graph.Tensor) (*graph.Value, error)) error {
+	pad, _ := legacyTrailing(n)
+	return padOperand(n, pad, add)
+}
+
+// padOperand replaces n's constant input 1 with a copy of pad more
+// trailing 1-dimensions.
+func padOperand(n *graph.Node, pad int, add func(string, *graph.Tensor) (*graph.Value, error)) error {
+	if pad <= 0 {
+		return nil
+	}
+	b := n.Input(1)
+	raw, err := b.Const.Raw()
+	if err != nil {
+		return err
+	}
+	dims := slices.Clone(b.Const.Dims)
+	for range pad {
+		dims = append(dims, 1)
+	}
+	t, err := graph.NewTensor("", b.Const.DType, dims, raw)
+	if err != nil {
+		return err
+	}
+	v, err := add(b.Name+"_broadcast", t)
+	if err != nil {
+		return err
+	}
+	n.SetInput(1, v)
+	return nil
 }
 
 func rewriteClip(n *graph.Node, _ int64, add func(string, *graph.Tensor) (*graph.Value, error)) error {

@@ -1051,3 +1051,77 @@ func TestQuantizeLeakyReluAligned(t *testing.T) {
 		})
 	}
 }
+
+// Raising an opset 6 model rewrites what broadcast differently before
+// opset 7: an Add aligning its constant operand at axis 1 and a PRelu with
+// one slope per channel get operands of trailing 1-dimensions, so the
+// quantized model computes what the FP32 one did. A computed operand
+// that would need it is refused.
+func TestQuantizeRaisesLegacyBroadcast(t *testing.T) {
+	b := graph.NewBuilder(6)
+	x := b.Input("x", graph.Float32, 1, 2, 4, 4)
+	bias := b.Const(graph.FromFloat32s("bias", []int64{2}, []float32{0.5, -1.5}))
+	slope := b.Const(graph.FromFloat32s("slope", []int64{2}, []float32{0.1, 0.3}))
+	a := b.Op("Add", b.Op("Conv", x, convW(b, "w", 1, 2, 2, 1)), bias, graph.IntAttr("broadcast", 1), graph.IntAttr("axis", 1))
+	p := b.Op("PRelu", a, slope)
+	b.Output(b.Op("Conv", p, convW(b, "w2", 2, 2, 2, 1)))
+	m := build(t, b)
+	feeds := map[string]*runtime.Tensor{"x": input(0.9, 1, 2, 4, 4)}
+	want := outputs(t, m, feeds)
+	r := quantize(t, m, calibrate(t, m, []map[string]*runtime.Tensor{feeds}), DefaultQuantOptions())
+	if v, _ := m.Opset(""); v != 13 || r.OpsetTo != 13 {
+		t.Fatalf("opset %d, report %d→%d", v, r.OpsetFrom, r.OpsetTo)
+	}
+	for _, n := range m.Graph.Nodes {
+		if n.OpType != "Add" && n.OpType != "PRelu" {
+			continue
+		}
+		if n.Attr("broadcast") != nil || n.Attr("axis") != nil {
+			t.Errorf("%s keeps its legacy attributes", n.OpType)
+		}
+		if c := n.Input(1).Const; c == nil || !slices.Equal(c.Dims, []int64{2, 1, 1}) {
+			t.Errorf("%s operand %v, want a constant [2 1 1]", n.OpType, n.Input(1))
+		}
+	}
+	if s := worstSQNR(want, outputs(t, m, feeds)); s < 30 {
+		t.Errorf("SQNR %.1f dB against the opset 6 model", s)
+	}
+
+	b = graph.NewBuilder(6)
+	x = b.Input("x", graph.Float32, 1, 2, 4, 4)
+	y := b.Input("y", graph.Float32, 2)
+	b.Output(b.Op("Conv", b.Op("Add", x, y, graph.IntAttr("broadcast", 1), graph.IntAttr("axis", 1)), convW(b, "w", 1, 2, 2, 1)))
+	m = build(t, b)
+	ctx := &Context{Values: map[string]any{}}
+	err := Run(m, ctx, []Pass{QuantizePass(fixedRanges(m, nil), DefaultQuantOptions())}, RunOptions{})
+	if err == nil || !strings.Contains(err.Error(), "broadcasts a computed operand") {
+		t.Errorf("legacy broadcast of a computed operand: %v", err)
+	}
+	if v, _ := m.Opset(""); v != 6 {
+		t.Errorf("refused, the model's opset became %d", v)
+	}
+}
+
+// A model with nothing to quantize keeps its opset; one with activations
+// but no constant weights (a MatMul of two inputs) rises only to
+// QuantizeLinear's opset 10, not to the 13 per-channel weights would need.
+func TestQuantizeOpsetOnlyForFeaturesInUse(t *testing.T) {
+	b := graph.NewBuilder(9)
+	x := b.Input("x", graph.Float32, 1, 2, 4, 4)
+	b.Output(b.Op("Sigmoid", x))
+	m := build(t, b)
+	quantize(t, m, fixedRanges(m, nil), DefaultQuantOptions())
+	if v, _ := m.Opset(""); v != 9 {
+		t.Errorf("nothing quantized: opset %d, want 9", v)
+	}
+
+	b = graph.NewBuilder(9)
+	x = b.Input("x", graph.Float32, 1, 4, 4)
+	y := b.Input("y", graph.Float32, 1, 4, 4)
+	b.Output(b.Op("MatMul", x, y))
+	m = build(t, b)
+	r := quantize(t, m, fixedRanges(m, nil), DefaultQuantOptions())
+	if v, _ := m.Opset(""); v != 10 || r.TensorsQuantized == 0 || r.WeightsQuantized != 0 {
+		t.Errorf("activations only: opset %d, %d activations, %d weights; want opset 10", v, r.TensorsQuantized, r.WeightsQuantized)
+	}
+}
