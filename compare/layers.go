@@ -29,9 +29,14 @@ type layer struct {
 	outputs            []string // FLOAT's tensors the session's outputs (named alike) are compared with
 	output             string   // QUANT's name of the node output the figures are about
 	node               *graph.Node
-	// dead holds the bounds of the outputs (by FLOAT name) that FLOAT's
-	// readers clamp to (passes.DeadBounds)
-	dead map[string]passes.Bounds
+	// refs are the FLOAT tensors outputs[i] is compared with: outputs[i]
+	// itself, or the output of the clamp that alone reads it (see
+	// clampedTwin)
+	refs []string
+	// dead holds, by refs name, the bounds FLOAT's readers clamp the
+	// output to (passes.DeadBounds): both sides are clamped, FLOAT's in a
+	// copy; clampOnly the same for a clamp's output, already clamped
+	dead, clampOnly map[string]passes.Bounds
 
 	sig, noise float64
 	bad        string
@@ -61,13 +66,24 @@ func buildLayers(quant *graph.Model, fv map[string]*graph.Value, resc map[string
 			continue
 		}
 		l.label, l.op, l.node = label, n.OpType, n
-		for _, o := range l.outputs {
-			if b, ok := dead[o]; ok {
-				if l.dead == nil {
-					l.dead = map[string]passes.Bounds{}
-				}
-				l.dead[o] = b
+		l.refs = slices.Clone(l.outputs)
+		for i, o := range l.outputs {
+			b, ok := dead[o]
+			if !ok {
+				continue
 			}
+			if twin := clampedTwin(fv[o], dead); twin != "" {
+				l.refs[i] = twin
+				if l.clampOnly == nil {
+					l.clampOnly = map[string]passes.Bounds{}
+				}
+				l.clampOnly[twin] = b
+				continue
+			}
+			if l.dead == nil {
+				l.dead = map[string]passes.Bounds{}
+			}
+			l.dead[o] = b
 		}
 		switch {
 		case n.Name != "":
@@ -80,6 +96,29 @@ func buildLayers(quant *graph.Model, fv map[string]*graph.Value, resc map[string
 		layers = append(layers, l)
 	}
 	return layers, skips
+}
+
+// clampedTwin returns the name of FLOAT's tensor that is v clamped to its
+// dead bounds, when one exists: the output of a Relu, Clip, or Max/Min
+// against a constant that is v's only reader, itself unbounded (so that
+// v's bounds are exactly that op's). "" otherwise.
+func clampedTwin(v *graph.Value, dead map[string]passes.Bounds) string {
+	if v == nil || len(v.Consumers) != 1 {
+		return ""
+	}
+	c := v.Consumers[0]
+	if !foldable[c.OpType] || c.Domain != "" && c.Domain != "ai.onnx" || c.Input(0) != v || len(c.Outputs) != 1 || c.Outputs[0] == nil {
+		return ""
+	}
+	for _, in := range c.Inputs[1:] {
+		if in == v {
+			return ""
+		}
+	}
+	if _, bounded := dead[c.Outputs[0].Name]; bounded {
+		return ""
+	}
+	return c.Outputs[0].Name
 }
 
 func readsDQ(n *graph.Node) bool {
@@ -588,7 +627,7 @@ func newSampleRun(float *graph.Model, acts []*activation, layers []*layer, threa
 		for _, in := range l.inputs {
 			r.wantIn[in] = append(r.wantIn[in], i)
 		}
-		for _, o := range l.outputs {
+		for _, o := range l.refs {
 			r.wantOut[o] = i
 		}
 	}
@@ -697,14 +736,14 @@ func (r *sampleRun) runLayer(i int) {
 		l.bad = "does not run on FLOAT's tensors: " + err.Error()
 		return
 	}
-	for _, o := range l.outputs {
-		t := outs[o]
-		if ref, ok := r.early[o]; ok {
-			l.add(o, t, ref, r.threads)
+	for k, o := range l.outputs {
+		t, name := outs[o], l.refs[k]
+		if ref, ok := r.early[name]; ok {
+			l.add(name, t, ref, r.threads)
 			l.recycle(t)
 			continue
 		}
-		r.pending[o] = append(r.pending[o], pendingOut{l, t})
+		r.pending[name] = append(r.pending[name], pendingOut{l, t})
 	}
 }
 
@@ -726,9 +765,10 @@ func (l *layer) done(r *sampleRun) {
 	}
 }
 
-// add pools one output of the layer against FLOAT's tensor name. Where
-// FLOAT's readers clamp that tensor, both are compared clamped alike: the
-// output is clamped in place (the layer's own buffer), FLOAT's in a copy.
+// add pools one output of the layer against FLOAT's tensor name (a refs
+// entry). Where FLOAT's readers clamp that tensor, both are compared
+// clamped alike: the output is clamped in place (the layer's own buffer),
+// FLOAT's in a copy unless name is the clamp's own output.
 func (l *layer) add(name string, got, ref *runtime.Tensor, threads int) {
 	if l.bad != "" {
 		return
@@ -738,7 +778,9 @@ func (l *layer) add(name string, got, ref *runtime.Tensor, threads int) {
 		l.bad = fmt.Sprintf("output shape %v differs from FLOAT's %v", got.Shape, ref.Shape)
 		return
 	}
-	if b, ok := l.dead[name]; ok {
+	if b, ok := l.clampOnly[name]; ok {
+		clampInPlace(g, b)
+	} else if b, ok := l.dead[name]; ok {
 		clampInPlace(g, b)
 		buf := clampBuffers.Get().(*[]float32)
 		defer clampBuffers.Put(buf)
