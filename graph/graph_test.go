@@ -7,6 +7,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/onnxq/onnxq/internal/onnxpb"
+	"google.golang.org/protobuf/proto"
 )
 
 // sharedDir is the folder of real models and data, beside the repository.
@@ -179,4 +182,96 @@ func must(t *Tensor, err error) *Tensor {
 		panic(err)
 	}
 	return t
+}
+
+// A value whose shape is known but not its element type (inferred in a
+// subgraph whose outputs the file left untyped) is saved without a type:
+// a tensor type of elem_type 0 is invalid, and ONNX Runtime refuses the
+// file.
+func TestSaveOmitsTypeWithoutElementType(t *testing.T) {
+	b := NewBuilder(13)
+	x := b.Input("x", Float32, 2, 3)
+	y := b.Op("Relu", x)
+	b.Output(b.Op("Neg", y))
+	m, err := b.Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	y.DType, y.Shape = Undefined, Fixed(2, 3)
+	m.Graph.ValueInfos = append(m.Graph.ValueInfos, y)
+	data, err := Encode(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p onnxpb.ModelProto
+	if err := proto.Unmarshal(data, &p); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, vi := range p.GetGraph().GetValueInfo() {
+		if vi.GetName() == y.Name {
+			found = true
+			if vi.Type != nil {
+				t.Errorf("%s saved with type %v", y.Name, vi.Type)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("%s not among the value infos", y.Name)
+	}
+}
+
+// The outputs of an If's branches that the file leaves untyped stay
+// untyped through inference and saving: ONNX Runtime infers them, and a
+// one-element vector written for a value its Range reads as a scalar
+// makes it refuse the file.
+func TestSaveKeepsUntypedSubgraphOutputs(t *testing.T) {
+	path := filepath.Join(sharedDir, "onnx", "node-tests", "test_affine_grid_2d_expanded", "model.onnx")
+	if _, err := os.Stat(path); err != nil {
+		t.Skip("node tests not found")
+	}
+	m, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := InferShapes(m); err != nil {
+		t.Fatal(err)
+	}
+	inferred := 0
+	m.Graph.Walk(func(g *Graph) {
+		if g.Parent != nil {
+			for _, v := range g.Outputs {
+				if v.DType != Undefined {
+					inferred++
+				}
+			}
+		}
+	})
+	if inferred == 0 {
+		t.Fatal("inference typed no branch output: the test shows nothing")
+	}
+	data, err := Encode(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p onnxpb.ModelProto
+	if err := proto.Unmarshal(data, &p); err != nil {
+		t.Fatal(err)
+	}
+	var check func(g *onnxpb.GraphProto, sub bool)
+	check = func(g *onnxpb.GraphProto, sub bool) {
+		for _, v := range g.GetOutput() {
+			if sub && v.Type != nil {
+				t.Errorf("branch output %s saved with type %v", v.GetName(), v.Type)
+			}
+		}
+		for _, n := range g.GetNode() {
+			for _, a := range n.GetAttribute() {
+				if a.GetG() != nil {
+					check(a.GetG(), true)
+				}
+			}
+		}
+	}
+	check(p.GetGraph(), false)
 }

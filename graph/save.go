@@ -381,8 +381,13 @@ func (s *saver) graph(g *Graph) (*onnxpb.GraphProto, error) {
 		}
 		p.Initializer = append(p.Initializer, tp)
 	}
+	// A subgraph's inputs and outputs the file left untyped stay so: the
+	// runtime reading the file infers them, and a shape inferred here can
+	// be stricter than its inference accepts (a one-element vector where
+	// its Range wants a scalar).
+	sub := g.Parent != nil
 	for _, v := range g.Inputs {
-		p.Input = append(p.Input, valueInfoProto(v, g.inputInfo[v]))
+		p.Input = append(p.Input, valueInfoProtoKeep(v, g.inputInfo[v], sub))
 	}
 	for _, n := range g.Nodes {
 		np, err := s.node(n)
@@ -392,7 +397,7 @@ func (s *saver) graph(g *Graph) (*onnxpb.GraphProto, error) {
 		p.Node = append(p.Node, np)
 	}
 	for _, v := range g.Outputs {
-		p.Output = append(p.Output, valueInfoProto(v, g.outputInfo[v]))
+		p.Output = append(p.Output, valueInfoProtoKeep(v, g.outputInfo[v], sub))
 	}
 	for _, v := range g.ValueInfos {
 		p.ValueInfo = append(p.ValueInfo, valueInfoProto(v, g.valueInfo[v]))
@@ -405,6 +410,16 @@ func (s *saver) graph(g *Graph) (*onnxpb.GraphProto, error) {
 // loaded with.
 func (v *Value) typeUnchanged() bool {
 	return v.DType == v.loadedDType && v.Shape.Equal(v.loadedShape)
+}
+
+// valueInfoProtoKeep is valueInfoProto, except that with keepUntyped a
+// value loaded without a type is saved without one, whatever inference
+// or a pass learned of it since.
+func valueInfoProtoKeep(v *Value, o *onnxpb.ValueInfoProto, keepUntyped bool) *onnxpb.ValueInfoProto {
+	if keepUntyped && o != nil && o.Type == nil && v.loadedDType == Undefined && o.GetName() == v.Name {
+		return o
+	}
+	return valueInfoProto(v, o)
 }
 
 func valueInfoProto(v *Value, o *onnxpb.ValueInfoProto) *onnxpb.ValueInfoProto {
@@ -432,9 +447,11 @@ func valueInfoProto(v *Value, o *onnxpb.ValueInfoProto) *onnxpb.ValueInfoProto {
 	return p
 }
 
-// typeProto describes a tensor type; nil when nothing is known.
+// typeProto describes a tensor type; nil when the element type is not
+// known: a tensor type must name one (ONNX Runtime refuses elem_type 0),
+// so a shape alone is not written.
 func typeProto(dt DType, shape Shape) *onnxpb.TypeProto {
-	if dt == Undefined && shape == nil {
+	if dt == Undefined {
 		return nil
 	}
 	elem := int32(dt)
