@@ -779,12 +779,12 @@ func (l *layer) add(name string, got, ref *runtime.Tensor, threads int) {
 		return
 	}
 	if b, ok := l.clampOnly[name]; ok {
-		clampInPlace(g, b)
+		clampInto(g, g, b, threads)
 	} else if b, ok := l.dead[name]; ok {
-		clampInPlace(g, b)
+		clampInto(g, g, b, threads)
 		buf := clampBuffers.Get().(*[]float32)
 		defer clampBuffers.Put(buf)
-		f = clampInto(buf, f, b)
+		f = clampInto(grow(buf, len(f)), f, b, threads)
 	}
 	t := chunked(len(f), threads, func(lo, hi int) sums {
 		sig, noise := energies(g[lo:hi], f[lo:hi])
@@ -812,7 +812,7 @@ func (a *activation) add(ref, codes *runtime.Tensor, threads int) {
 	if a.hasDead {
 		buf := clampBuffers.Get().(*[]float32)
 		defer clampBuffers.Put(buf)
-		f = clampInto(buf, f, a.dead)
+		f = clampInto(grow(buf, len(f)), f, a.dead, threads)
 	}
 	half := float64(a.scale) / 2
 	// Within half a step of a bound a value rounds to the bound's code:
@@ -1219,18 +1219,21 @@ func (o *outputStats) report() []OutputStat {
 // clampBuffers hold the clamped copies of FLOAT's tensors.
 var clampBuffers = sync.Pool{New: func() any { return new([]float32) }}
 
-// clampInto returns f with every value beyond b at the bound, in *buf
-// (grown as needed).
-func clampInto(buf *[]float32, f []float32, b passes.Bounds) []float32 {
-	if cap(*buf) < len(f) {
-		*buf = make([]float32, len(f))
+// grow returns *buf resized to n elements, reallocated when too small.
+func grow(buf *[]float32, n int) []float32 {
+	if cap(*buf) < n {
+		*buf = make([]float32, n)
 	}
-	out := (*buf)[:len(f)]
-	kernels.ClampF32(out, f, float32(b.Lo), float32(b.Hi))
-	return out
+	return (*buf)[:n]
 }
 
-// clampInPlace moves every value of f beyond b to the bound.
-func clampInPlace(f []float32, b passes.Bounds) {
-	kernels.ClampF32(f, f, float32(b.Lo), float32(b.Hi))
+// clampInto sets dst to f with every value beyond b at the bound (dst may
+// be f), over fixed chunks on up to threads goroutines, and returns dst.
+func clampInto(dst, f []float32, b passes.Bounds, threads int) []float32 {
+	lo, hi := float32(b.Lo), float32(b.Hi)
+	chunked(len(f), threads, func(i, j int) sums {
+		kernels.ClampF32(dst[i:j], f[i:j], lo, hi)
+		return sums{}
+	})
+	return dst
 }
