@@ -913,8 +913,11 @@ func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.Bi
 	}
 	if r != nil {
 		fmt.Fprintf(w, "quantized\t%d activations, %d weights, %d biases; %d Relu/Clip folded\n", r.TensorsQuantized, r.WeightsQuantized, r.BiasesQuantized, r.ActivationsFolded)
+		if r.TensorsQuantized+r.WeightsQuantized == 0 {
+			fmt.Fprintln(c.stderr, "onnxq: WARNING: nothing was quantized: no op the rules quantize reads a calibrated float tensor (the fp32 lines say why); the model keeps its float ops")
+		}
 		if r.OpsetFrom != r.OpsetTo {
-			why := "the options need it: per-channel weights 13; int4, 16-bit or blocked 21"
+			why := "the options need it: QuantizeLinear 10, per-channel weights 13; int4, 16-bit or blocked 21"
 			if r.OpsetTo == cfg.Opset {
 				why = "--opset"
 			}

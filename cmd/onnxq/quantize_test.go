@@ -714,3 +714,36 @@ func TestQuantizeWideFrontEnd(t *testing.T) {
 		t.Errorf("--wide-front-end=false: %d 16-bit and %d 8-bit activations:\n%s", n16, n8, r.stdout)
 	}
 }
+
+// A model with nothing the rules quantize is written, with a warning that
+// says so, and keeps its opset.
+func TestQuantizeNothingToQuantize(t *testing.T) {
+	dir := t.TempDir()
+	b := graph.NewBuilder(11)
+	b.Output(b.Op("Sigmoid", b.Input("x", graph.Float32, 1, 4)))
+	m, err := b.Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := filepath.Join(dir, "sigmoid.onnx")
+	if err := graph.Save(m, in, graph.SaveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "q.onnx")
+	r := onnxq(t, dir, in, "-o", out, "--synthetic", "2")
+	if r.code != 0 || !strings.Contains(r.stderr, "WARNING: nothing was quantized") {
+		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	q, err := graph.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := q.Opset(""); v != 11 || strings.Contains(r.stdout, "raised") {
+		t.Errorf("opset %d, want 11 kept\n%s", v, r.stdout)
+	}
+	// A model with something to quantize has no such warning.
+	r = onnxq(t, dir, testModel(t, dir), "-o", filepath.Join(dir, "q2.onnx"), "--synthetic", "2")
+	if r.code != 0 || strings.Contains(r.stderr, "nothing was quantized") {
+		t.Errorf("small model: exit %d\n%s", r.code, r.stderr)
+	}
+}
