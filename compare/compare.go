@@ -206,10 +206,21 @@ func Compare(float, quant *graph.Model, src *calibdata.Source, opts Options) (*R
 			actSkips = append(actSkips, Skipped{a.name, a.bad})
 			continue
 		}
-		r.Activations = append(r.Activations, ActivationStat{
+		st := ActivationStat{
 			Name: a.name, Reference: a.ref, Folded: a.folded, Rescaled: a.resc != nil, Lo: Sig6(a.lo), Hi: Sig6(a.hi),
 			SQNRdB: Decibels(sqnrDB(a.sig, a.noise)), Clipped: Sig4(ratio(float64(a.clipped), float64(a.n))), Elements: a.n,
-		})
+		}
+		if a.hasDead {
+			if !math.IsInf(a.dead.Lo, 0) {
+				lo := Sig6(a.dead.Lo)
+				st.ClampedBelow = &lo
+			}
+			if !math.IsInf(a.dead.Hi, 0) {
+				hi := Sig6(a.dead.Hi)
+				st.ClampedAbove = &hi
+			}
+		}
+		r.Activations = append(r.Activations, st)
 	}
 	// The worst output's noise-to-signal ratio, and the cumulative one of
 	// each quantized activation, give each layer's reach.

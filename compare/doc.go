@@ -128,6 +128,9 @@
 //	  sqnr_db        dB      dequantized quantized-run tensor vs FP32, pooled
 //	  clipped        1       share of FP32 values outside [lo−s/2, hi+s/2]
 //	                         (s the scale: saturated beyond rounding)
+//	  clamped_below  number  where FLOAT's readers clamp the reference from
+//	  clamped_above  number  below / above (optional; values beyond are
+//	                         compared at the bound)
 //	  elements       int     values compared over all samples
 //	activations_skipped[]  {name, reason}
 //	layers[]         per quantized node, most harmful first:

@@ -91,6 +91,12 @@ type ActivationStat struct {
 	// Lo and Hi are the range the Q/DQ represents: (qmin−zp)·s, (qmax−zp)·s.
 	Lo Sig6 `json:"lo"`
 	Hi Sig6 `json:"hi"`
+	// ClampedBelow and ClampedAbove, when present, are where FLOAT's
+	// readers clamp the reference (a Relu, Clip or Max against a
+	// constant, through LeakyRelu and data movement): values beyond are
+	// compared at the bound, since nothing downstream tells them apart.
+	ClampedBelow *Sig6 `json:"clamped_below,omitempty"`
+	ClampedAbove *Sig6 `json:"clamped_above,omitempty"`
 	// SQNRdB is the cumulative SQNR of the dequantized tensor of the
 	// quantized run against FP32, pooled over samples.
 	SQNRdB Decibels `json:"sqnr_db"`
@@ -214,6 +220,14 @@ func (r *Report) Print(w io.Writer, top int) error {
 		name := a.Name
 		if a.Folded != "" {
 			name += " (" + a.Folded + " folded)"
+		}
+		switch lo, hi := a.ClampedBelow, a.ClampedAbove; {
+		case lo != nil && hi != nil:
+			name += fmt.Sprintf(" (later clamped to [%.4g, %.4g])", float64(*lo), float64(*hi))
+		case lo != nil:
+			name += fmt.Sprintf(" (later clamped to ≥ %.4g)", float64(*lo))
+		case hi != nil:
+			name += fmt.Sprintf(" (later clamped to ≤ %.4g)", float64(*hi))
 		}
 		fmt.Fprintf(tw, "%s\t%s\t[%.4g, %.4g]\t%.3f%%\n", name, dbText(float64(a.SQNRdB)), float64(a.Lo), float64(a.Hi), 100*float64(a.Clipped))
 	}
