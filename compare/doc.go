@@ -97,14 +97,14 @@
 // counts those whose argmax (first on ties, NaN never wins) is the same,
 // top1.total all of them (the samples, for a [1, classes] output).
 //
-// # JSON schema (schema_version 1)
+// # JSON schema (schema_version 2)
 //
 // Numbers are written with fixed precision so reports compare as text:
 // dB with two decimals, cosine with six, other ratios and errors with four
 // significant digits, ranges with six. A non-finite number is null: an
 // SQNR of identical tensors (infinite) or of an all-zero reference.
 //
-//	schema_version   int     1
+//	schema_version   int     2
 //	float_model      string  FLOAT as given
 //	quant_model      string  QUANT as given
 //	samples          int     samples run through both models
@@ -136,12 +136,25 @@
 //	layers[]         per quantized node, most harmful first:
 //	  node           string  node name ("(Op #k)" when unnamed)
 //	  op             string  op type
+//	  output         string  QUANT's node output the figures are about
 //	  local_sqnr_db  dB      the node's output, it alone quantized, vs FP32
-//	  harm           1       Σerr²/Σref² of that output (sort key)
+//	  local_nsr      1       the same as Σerr²/Σref²
+//	  cumulative_sqnr_db dB  the quantized run's tensor at that output
+//	                         (null when it is not a quantized activation)
+//	  reach          1       factor a noise-to-signal ratio at the output
+//	                         is multiplied by at the worst model output
+//	  harm           1       local_nsr·reach: the share of the worst
+//	                         output's Σerr²/Σref² put down to the node
+//	                         (sort key)
 //	  exclude        string  --exclude-node pattern for it (optional)
 //	layers_skipped[] {name, reason}
 //	exclude_node[]   string  patterns of the top layers (Options.Exclusions)
 //
 // Fields may be added without a version change; renaming, removing or
-// changing the meaning of one raises schema_version.
+// changing the meaning of one raises schema_version. Version 2 compares
+// tensors within the bounds later clamps cut them to (sqnr_db, clipped
+// and local_sqnr_db of such tensors; clamped_below, clamped_above) and
+// estimates reach from the flow of noise through the layers below; in
+// version 1 it was the worst output's noise-to-signal ratio over the
+// cumulative one at the node's output.
 package compare

@@ -16,7 +16,7 @@ import (
 
 // SchemaVersion is the version of the JSON report; it changes when a field
 // is renamed, removed or changes meaning (adding a field keeps it).
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // Report is what Compare measured. Its JSON form is the schema of doc.go.
 type Report struct {

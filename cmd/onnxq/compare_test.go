@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/onnxq/onnxq/compare"
 	"github.com/onnxq/onnxq/graph"
 	"github.com/onnxq/onnxq/internal/tensorio"
 	"github.com/onnxq/onnxq/runtime"
@@ -87,7 +88,7 @@ func TestCompare(t *testing.T) {
 	if err := json.Unmarshal(raw, &rep); err != nil {
 		t.Fatal(err)
 	}
-	if rep.SchemaVersion != 1 || rep.Samples != 3 || len(rep.Layers) < 2 || len(rep.ExcludeNode) == 0 {
+	if rep.SchemaVersion != compare.SchemaVersion || rep.Samples != 3 || len(rep.Layers) < 2 || len(rep.ExcludeNode) == 0 {
 		t.Errorf("report: %s", raw)
 	}
 	// --top bounds the printed rows only: one layer row.
