@@ -14,6 +14,7 @@ import (
 
 	"github.com/onnxq/onnxq/compare"
 	"github.com/onnxq/onnxq/graph"
+	"github.com/onnxq/onnxq/internal/calibdata"
 	"github.com/onnxq/onnxq/internal/macs"
 	"github.com/onnxq/onnxq/internal/tensorio"
 )
@@ -44,6 +45,30 @@ type Input struct {
 	// DefaultWeightLayers); LayerBars bounds the layer chart's rows (0:
 	// DefaultLayerBars).
 	WeightLayers, LayerBars int
+	// InputShapes, when set, are the shapes of Quant's inputs on the
+	// samples (SampleShapes): they fix dimensions the model leaves
+	// dynamic, so the MAC coverage counts every weighted node.
+	InputShapes map[string][]int64
+}
+
+// SampleShapes returns the shapes of the first sample of src, by input.
+func SampleShapes(src *calibdata.Source) map[string][]int64 {
+	if src == nil || src.Len() == 0 {
+		return nil
+	}
+	in, err := src.Sample(0)
+	if err != nil {
+		return nil
+	}
+	out := make(map[string][]int64, len(in))
+	for name, t := range in {
+		dims := make([]int64, len(t.Shape))
+		for i, d := range t.Shape {
+			dims[i] = int64(d)
+		}
+		out[name] = dims
+	}
+	return out
 }
 
 // WriteFile writes the page to path atomically: a reader never sees a
@@ -64,7 +89,7 @@ func Write(w io.Writer, in Input) error {
 		in.LayerBars = DefaultLayerBars
 	}
 	p := &page{in: in, r: in.Compare}
-	p.coverage = quantCoverage(in.Quant)
+	p.coverage = quantCoverage(in.Quant, in.InputShapes)
 	p.head()
 	p.summary()
 	p.layers()
@@ -77,14 +102,37 @@ func Write(w io.Writer, in Input) error {
 }
 
 // quantCoverage is the INT8 MAC coverage of m, measured on a copy (shape
-// inference writes shapes onto the values).
-func quantCoverage(m *graph.Model) macs.Coverage {
+// inference writes shapes onto the values), its inputs of the given
+// shapes where it leaves dimensions dynamic.
+func quantCoverage(m *graph.Model, shapes map[string][]int64) macs.Coverage {
 	c, err := graph.Clone(m)
 	if err != nil {
 		return macs.Coverage{}
 	}
+	for _, v := range c.Graph.RealInputs() {
+		if dims, ok := shapes[v.Name]; ok && fits(v.Shape, dims) {
+			v.Shape = graph.Fixed(dims...)
+		}
+	}
 	_ = graph.InferShapes(c) // what it cannot follow counts no MACs
 	return macs.Int8Coverage(c.Graph)
+}
+
+// fits reports whether dims can be a value of the declared shape: the
+// same rank and the known dimensions equal (an undeclared shape takes any).
+func fits(declared graph.Shape, dims []int64) bool {
+	if declared == nil {
+		return true
+	}
+	if len(declared) != len(dims) {
+		return false
+	}
+	for i, d := range declared {
+		if d.Known() && d.Size != dims[i] {
+			return false
+		}
+	}
+	return true
 }
 
 type page struct {

@@ -160,3 +160,30 @@ func TestExternalRefs(t *testing.T) {
 		}
 	}
 }
+
+// The MAC coverage of a model with a dynamic batch dimension counts no
+// MACs from the file alone; with the samples' input shapes it counts
+// every weighted node's, and the page shows them.
+func TestCoverageWithSampleShapes(t *testing.T) {
+	in := convnetInput(t)
+	if c := quantCoverage(in.Quant, nil); c.TotalMACs != 0 {
+		t.Fatalf("dynamic batch: %d MACs counted; the test shows nothing", c.TotalMACs)
+	}
+	src := calibdata.Synthetic(calibdata.Inputs(in.Float), 2, 5)
+	in.InputShapes = SampleShapes(src)
+	c := quantCoverage(in.Quant, in.InputShapes)
+	if c.TotalMACs == 0 || c.CoveredMACs == 0 || c.WeightedNodes == 0 {
+		t.Fatalf("with sample shapes %v: coverage %+v", in.InputShapes, c)
+	}
+	if page := render(t, in); !bytes.Contains(page, []byte(esc(coverageText(c)))) {
+		t.Errorf("the page does not show %q", coverageText(c))
+	}
+	// A shape that contradicts the declared one is ignored.
+	bad := map[string][]int64{}
+	for k := range in.InputShapes {
+		bad[k] = []int64{1, 2, 3}
+	}
+	if c := quantCoverage(in.Quant, bad); c.TotalMACs != 0 {
+		t.Errorf("a shape of another rank was applied: %+v", c)
+	}
+}

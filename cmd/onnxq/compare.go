@@ -119,7 +119,7 @@ func (c *cli) compare(cfg *compareConfig) error {
 		return err
 	}
 	if cfg.HTML != "" {
-		in := report.Input{Compare: r, Float: fm, Quant: qm, FloatFile: cfg.Float, QuantFile: cfg.Quant, FloatSize: fileSize(cfg.Float), QuantSize: fileSize(cfg.Quant)}
+		in := report.Input{Compare: r, Float: fm, Quant: qm, FloatFile: cfg.Float, QuantFile: cfg.Quant, FloatSize: fileSize(cfg.Float), QuantSize: fileSize(cfg.Quant), InputShapes: report.SampleShapes(src)}
 		if err := report.WriteFile(cfg.HTML, in); err != nil {
 			return fmt.Errorf("--html: %v", plainError(err))
 		}

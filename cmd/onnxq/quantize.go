@@ -1046,7 +1046,7 @@ func (c *cli) writeReport(cfg *quantizeConfig, fp32 *graph.Model, src *calibdata
 	if err != nil {
 		return "", err
 	}
-	in := report.Input{Compare: r, Float: fp32, Quant: q, FloatFile: cfg.Model, QuantFile: cfg.Out, FloatSize: fileSize(cfg.Model), QuantSize: fileSize(cfg.Out)}
+	in := report.Input{Compare: r, Float: fp32, Quant: q, FloatFile: cfg.Model, QuantFile: cfg.Out, FloatSize: fileSize(cfg.Model), QuantSize: fileSize(cfg.Out), InputShapes: report.SampleShapes(src)}
 	if err := report.WriteFile(cfg.Report, in); err != nil {
 		return "", plainError(err)
 	}
