@@ -265,6 +265,16 @@ func Compare(float, quant *graph.Model, src *calibdata.Source, opts Options) (*R
 		})
 	}
 	sort.SliceStable(r.Layers, func(i, j int) bool { return harmKey(r.Layers[i]) > harmKey(r.Layers[j]) })
+	if worstNSR > 0 && len(r.Layers) > 0 {
+		sum := 0.0
+		for _, l := range r.Layers {
+			if h := float64(l.Harm); h > 0 && !math.IsInf(h, 0) {
+				sum += h
+			}
+		}
+		x := Sig4(sum / worstNSR)
+		r.HarmExplained = &x
+	}
 	k := opts.Exclusions
 	if k == 0 {
 		k = DefaultExclusions

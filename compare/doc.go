@@ -148,6 +148,8 @@
 //	                         (sort key)
 //	  exclude        string  --exclude-node pattern for it (optional)
 //	layers_skipped[] {name, reason}
+//	harm_explained   1       the harms added up over the worst output's
+//	                         Σerr²/Σref² (null when unknown)
 //	exclude_node[]   string  patterns of the top layers (Options.Exclusions)
 //
 // Fields may be added without a version change; renaming, removing or

@@ -38,6 +38,12 @@ type Report struct {
 	// Layers are sorted by harm, most harmful first.
 	Layers        []LayerStat `json:"layers"`
 	LayersSkipped []Skipped   `json:"layers_skipped"`
+	// HarmExplained is the layers' harms added up, over the worst output's
+	// noise-to-signal ratio: how much of that output's error the per-layer
+	// figures account for (near 1 when the layers' errors add up; well
+	// below when the error comes from how they interact, e.g. through a
+	// saturating float op before the output). Null when unknown.
+	HarmExplained *Sig4 `json:"harm_explained"`
 
 	// ExcludeNode are --exclude-node patterns for the most harmful layers,
 	// most harmful first.
@@ -232,6 +238,9 @@ func (r *Report) Print(w io.Writer, top int) error {
 		fmt.Fprintf(tw, "%s\t%s\t[%.4g, %.4g]\t%.3f%%\n", name, dbText(float64(a.SQNRdB)), float64(a.Lo), float64(a.Hi), 100*float64(a.Clipped))
 	}
 	fmt.Fprintf(tw, "\nlayers (%d attributed, %d skipped), most harmful first: each quantized alone\n", len(r.Layers), len(r.LayersSkipped))
+	if r.HarmExplained != nil {
+		fmt.Fprintf(tw, "(their harms add up to %.0f%% of the worst output's error)\n", 100*float64(*r.HarmExplained))
+	}
 	fmt.Fprintln(tw, "node\top\tlocal SQNR dB\tcumulative dB\treach\tharm")
 	for i, l := range r.Layers {
 		if top > 0 && i >= top {
