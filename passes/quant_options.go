@@ -64,6 +64,14 @@ type QuantOptions struct {
 	// weightOnlyMinElems elements stay float: their DequantizeLinear
 	// would cost about what it saves. The summary lists each such weight.
 	WeightOnly bool
+	// CompleteUnits gives the output of a quantized Conv or ConvTranspose
+	// a Q/DQ pair even when no reader asks for it (the readers are float
+	// ops: a hard-swish, a Sigmoid, a Transpose to an output), and makes
+	// those readers read its DequantizeLinear: the node then forms a
+	// complete Q/DQ unit that ONNX Runtime runs as an integer kernel,
+	// for one more rounding of its output. Graph outputs themselves, and
+	// outputs a Relu/Clip folds into a Q of its own, are left as they are.
+	CompleteUnits bool
 	// WideFrontEnd quantizes with 16 bits (uint16 for uint8 activations,
 	// int16 for int8) the activation a weighted op reads as its data input
 	// when that op's output reaches a Log through non-weighted ops only (a

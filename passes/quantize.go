@@ -47,6 +47,9 @@ type QuantReport struct {
 	// ActivationsFolded counts Relu/Clip nodes removed because the
 	// saturation of the following Q does their clipping.
 	ActivationsFolded int
+	// UnitsCompleted counts the Conv outputs given a Q/DQ pair only to
+	// complete their unit (QuantOptions.CompleteUnits).
+	UnitsCompleted int
 	// OpCounts are the quantized nodes per op type.
 	OpCounts map[string]int
 	// FP32 lists the nodes with float inputs that stay FP32, and why.
@@ -153,7 +156,10 @@ type quantizer struct {
 	// parameters already, which alignment must not change
 	alignedGroups map[*graph.Value]actParams
 	paramsSet     map[*graph.Value]bool
-	weightOf      map[*graph.Value]*weightQ // DQ output → its weight
+	// completes holds the Conv outputs wanted only to complete their
+	// unit (QuantOptions.CompleteUnits)
+	completes map[*graph.Value]bool
+	weightOf  map[*graph.Value]*weightQ // DQ output → its weight
 	// actInits holds one scale/zero-point initializer pair per graph and
 	// parameters, shared by every activation Q/DQ with those parameters
 	actInits map[actInitKey][2]*graph.Value
@@ -189,7 +195,7 @@ func newQuantizer(m *graph.Model, ctx *Context, ranges map[string]Range, opts Qu
 		qNode: map[*graph.Value]*graph.Node{}, dqParam: map[*graph.Value]actParams{},
 		weights: map[weightKey]*weightQ{}, weightOf: map[*graph.Value]*weightQ{}, actInits: map[actInitKey][2]*graph.Value{}, front: map[*graph.Graph]int{}, names: map[string]bool{}, seq: map[string]int{},
 		wide:          map[*graph.Value]bool{},
-		alignedGroups: map[*graph.Value]actParams{}, paramsSet: map[*graph.Value]bool{},
+		alignedGroups: map[*graph.Value]actParams{}, paramsSet: map[*graph.Value]bool{}, completes: map[*graph.Value]bool{},
 		report: &QuantReport{OpCounts: map[string]int{}},
 	}
 	m.Graph.Walk(func(g *graph.Graph) {
@@ -323,6 +329,7 @@ func (q *quantizer) plan() (weights, activations bool) {
 	clear(q.info)
 	clear(q.wanted)
 	clear(q.active)
+	clear(q.completes)
 	return weights, activations
 }
 
@@ -553,8 +560,23 @@ func (q *quantizer) isWanted(v *graph.Value) bool {
 			}
 		}
 	}
+	if !w && isFloat(v) && !q.opts.Overrides[v.Name].FP32 && q.unitOutput(v) && !q.foldedInto(v) {
+		w = true
+		q.completes[v] = true
+	}
 	q.wanted[v] = w
 	return w
+}
+
+// foldedInto reports whether a Relu/Clip reading v has its output
+// quantized, the Q/DQ that v's unit then ends in.
+func (q *quantizer) foldedInto(v *graph.Value) bool {
+	for _, c := range v.Consumers {
+		if inf := q.info[c]; inf != nil && inf.enabled && inf.rule.Class == ClassFold && c.Inputs[0] == v && q.isWanted(c.Outputs[0]) {
+			return true
+		}
+	}
+	return false
 }
 
 // outQuantized reports whether v ends up quantized: read quantized, or
@@ -752,12 +774,15 @@ func (q *quantizer) insertActivations(g *graph.Graph) error {
 		}
 		for _, c := range slices.Clone(v.Consumers) {
 			for i, in := range c.Inputs {
-				if in == v && q.wants(c, i) {
+				if in == v && (q.wants(c, i) || c != q.qNode[v] && q.completes[v]) {
 					c.SetInput(i, dq)
 				}
 			}
 		}
 		q.report.TensorsQuantized++
+		if q.completes[v] {
+			q.report.UnitsCompleted++
+		}
 		if t != q.opts.ActivationType {
 			q.report.Wide++
 		}
@@ -1071,7 +1096,16 @@ func (q *quantizer) weight(k weightKey, uses []weightUse) (*weightQ, error) {
 // overflow int32 stays float.
 func (q *quantizer) bias(n *graph.Node, r *Rule) error {
 	b := n.Input(r.Bias)
-	if !isFloatConst(b) || len(b.Const.Dims) != 1 {
+	if !isFloatConst(b) {
+		return nil
+	}
+	dims1 := b.Const.Dims
+	// A Gemm's C of shape [1, N] broadcasts as [N] does: it becomes the
+	// 1-D int32 bias of an integer unit.
+	if n.OpType == "Gemm" && len(dims1) == 2 && dims1[0] == 1 {
+		dims1 = dims1[1:]
+	}
+	if len(dims1) != 1 {
 		return nil
 	}
 	act, ok := q.dqParam[n.Input(0)]
@@ -1099,7 +1133,7 @@ func (q *quantizer) bias(n *graph.Node, r *Rule) error {
 	var iv *graph.Value
 	bi := q.gen("b")
 	if len(b.Consumers) == 1 && countUses(n, b) == 1 && !slices.Contains(g.Outputs, b) {
-		nt, err := graph.NewTensor(b.Name, graph.Int32, b.Const.Dims, raw)
+		nt, err := graph.NewTensor(b.Name, graph.Int32, dims1, raw)
 		if err != nil {
 			return err
 		}
@@ -1107,7 +1141,7 @@ func (q *quantizer) bias(n *graph.Node, r *Rule) error {
 			return err
 		}
 		iv = b
-	} else if iv, err = q.addInit(g, fmt.Sprintf("bi%d", bi), graph.Int32, b.Const.Dims, raw); err != nil {
+	} else if iv, err = q.addInit(g, fmt.Sprintf("bi%d", bi), graph.Int32, dims1, raw); err != nil {
 		return err
 	}
 	var dims []int64
@@ -1715,4 +1749,19 @@ func excludedNode(patterns []string, n *graph.Node) bool {
 		}
 	}
 	return false
+}
+
+// unitOutput tells whether v is the output of a quantized Conv or
+// ConvTranspose that QuantOptions.CompleteUnits gives a Q/DQ of its own:
+// not a graph output, read by something, with a calibrated range.
+func (q *quantizer) unitOutput(v *graph.Value) bool {
+	if !q.opts.CompleteUnits {
+		return false
+	}
+	p := v.Producer
+	if p == nil || (p.OpType != "Conv" && p.OpType != "ConvTranspose") || p.Domain != "" && p.Domain != "ai.onnx" || len(p.Outputs) == 0 || p.Outputs[0] != v {
+		return false
+	}
+	inf := q.info[p]
+	return inf != nil && inf.enabled && len(v.Consumers) > 0 && !slices.Contains(v.Graph.Outputs, v) && q.hasRange(v)
 }

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/onnxq/onnxq/graph"
+	"github.com/onnxq/onnxq/internal/macs"
 	"github.com/onnxq/onnxq/qdq"
 	"github.com/onnxq/onnxq/runtime"
 )
@@ -1123,5 +1124,74 @@ func TestQuantizeOpsetOnlyForFeaturesInUse(t *testing.T) {
 	r := quantize(t, m, fixedRanges(m, nil), DefaultQuantOptions())
 	if v, _ := m.Opset(""); v != 10 || r.TensorsQuantized == 0 || r.WeightsQuantized != 0 {
 		t.Errorf("activations only: opset %d, %d activations, %d weights; want opset 10", v, r.TensorsQuantized, r.WeightsQuantized)
+	}
+}
+
+// With CompleteUnits a Conv read only by float ops (a Sigmoid here) gets a
+// Q/DQ on its output, the Sigmoid reads its DequantizeLinear, and the
+// Conv forms a complete unit; a Conv whose Relu folds into a Q of its own
+// keeps that single Q. Without the option the first Conv's output stays
+// float.
+func TestQuantizeCompleteUnits(t *testing.T) {
+	build2 := func() (*graph.Model, *graph.Value, *graph.Value) {
+		b := graph.NewBuilder(13)
+		x := b.Input("x", graph.Float32, 1, 2, 4, 4)
+		c1 := b.Op("Conv", x, convW(b, "w1", 1, 2, 2, 1), f32(b, "b1", 2, 2))
+		s := b.Op("Sigmoid", c1)
+		c2 := b.Op("Conv", s, convW(b, "w2", 3, 2, 2, 1), f32(b, "b2", 4, 2))
+		r := b.Op("Relu", c2)
+		b.Output(b.Op("Conv", r, convW(b, "w3", 5, 2, 2, 1)))
+		return build(t, b), c1, c2
+	}
+	for _, complete := range []bool{false, true} {
+		m, c1, c2 := build2()
+		o := DefaultQuantOptions()
+		o.CompleteUnits = complete
+		r := quantize(t, m, fixedRanges(m, map[string]Range{c2.Name: {-1, 3}}), o)
+		q1 := qParam(m.Graph, c1.Name, 1) != nil
+		if q1 != complete || (r.UnitsCompleted == 1) != complete {
+			t.Errorf("complete %v: Conv output quantized %v, %d units completed", complete, q1, r.UnitsCompleted)
+		}
+		var sig, conv1 *graph.Node
+		for _, n := range m.Graph.Nodes {
+			switch {
+			case n.OpType == "Sigmoid":
+				sig = n
+			case n.OpType == "Conv" && n.Outputs[0] == c1:
+				conv1 = n
+			}
+		}
+		if readsDQ := sig.Input(0).Producer != nil && sig.Input(0).Producer.OpType == "DequantizeLinear"; readsDQ != complete {
+			t.Errorf("complete %v: the Sigmoid reads a DequantizeLinear: %v", complete, readsDQ)
+		}
+		if unit := macs.QDQUnit(conv1); unit != complete {
+			t.Errorf("complete %v: the first Conv is a complete unit: %v", complete, unit)
+		}
+		if r.ActivationsFolded != 1 || qParam(m.Graph, c2.Name, 1) == nil {
+			t.Errorf("complete %v: the Relu after the second Conv not folded into its one Q (%d folded)", complete, r.ActivationsFolded)
+		}
+	}
+}
+
+// A Gemm's bias C of shape [1, N] becomes the 1-D int32 bias of the unit.
+func TestQuantizeGemmRowBias(t *testing.T) {
+	b := graph.NewBuilder(13)
+	x := b.Input("x", graph.Float32, 1, 4)
+	y := b.Op("Gemm", x, f32(b, "w", 1, 4, 3), f32(b, "c", 2, 1, 3))
+	b.Output(b.Op("Relu", y))
+	m := build(t, b)
+	quantize(t, m, fixedRanges(m, nil), DefaultQuantOptions())
+	var gemm *graph.Node
+	for _, n := range m.Graph.Nodes {
+		if n.OpType == "Gemm" {
+			gemm = n
+		}
+	}
+	c := gemm.Input(2)
+	if c.Producer == nil || c.Producer.OpType != "DequantizeLinear" {
+		t.Fatalf("bias %s not read through DequantizeLinear", c.Name)
+	}
+	if ci := c.Producer.Input(0); ci.Const == nil || ci.Const.DType != graph.Int32 || !slices.Equal(ci.Const.Dims, []int64{3}) {
+		t.Errorf("bias %v, want int32 [3]", ci.Const)
 	}
 }

@@ -191,3 +191,83 @@ func TestSelectMethods(t *testing.T) {
 	}
 	t.Logf("scores %v, kept %s", scores, res.Method)
 }
+
+// sigmoidHead is Conv → Sigmoid → output: a Conv whose only reader is a
+// float op, which only unit completion quantizes the output of.
+func sigmoidHead(t *testing.T) *graph.Model {
+	t.Helper()
+	b := graph.NewBuilder(17)
+	x := b.Input("x", graph.Float32, 1, 2, 8, 8)
+	wdata := make([]float32, 4*2*3*3)
+	for i := range wdata {
+		wdata[i] = float32(i%5)/4 - 0.5
+	}
+	w := b.Const(graph.FromFloat32s("w", []int64{4, 2, 3, 3}, wdata))
+	b.Output(b.Op("Sigmoid", b.Op("Conv", x, w, graph.IntsAttr("pads", 1, 1, 1, 1))))
+	m, err := b.Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// ChooseUnits keeps the completed model when its worst output stays within
+// UnitsAllowanceDB of the model without, or at UnitsEnoughDB; it tries
+// nothing with Units off, and Run completes units with Units on.
+func TestChooseUnits(t *testing.T) {
+	m := sigmoidHead(t)
+	src := calibdata.Synthetic(calibdata.Inputs(m), 4, 1)
+	cfg := quant.DefaultConfig()
+	cfg.Threads = 1
+	ref, err := quant.Clone(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := quant.Prepare(ref, cfg); err != nil {
+		t.Fatal(err)
+	}
+	coll, err := calib.New(calib.MinMax, cfg.CalibOptions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := quant.Calibrate(ref, src, cfg, coll); err != nil {
+		t.Fatal(err)
+	}
+	quantize := func(cand *graph.Model, c quant.Config) (*passes.QuantReport, error) {
+		return quant.QuantizeCollected(cand, coll, c)
+	}
+	var db float64
+	for _, base := range []float64{20, 1000} {
+		cand, got, keep, err := quant.ChooseUnits(ref, src, cfg, base, quantize)
+		if err != nil || cand == nil {
+			t.Fatalf("base %v: %v, copy %v", base, err, cand)
+		}
+		db = got
+		if want := got >= min(base-quant.UnitsAllowanceDB, quant.UnitsEnoughDB); keep != want {
+			t.Errorf("base %v dB, completed %v dB: kept %v", base, got, keep)
+		}
+	}
+	// A base just above the completed figure plus the allowance: refused
+	// unless the figure is above UnitsEnoughDB.
+	if _, _, keep, _ := quant.ChooseUnits(ref, src, cfg, db+quant.UnitsAllowanceDB+1, quantize); keep != (db >= quant.UnitsEnoughDB) {
+		t.Errorf("completed %v dB against %v: kept %v", db, db+quant.UnitsAllowanceDB+1, keep)
+	}
+	off := cfg
+	off.Units = quant.UnitsOff
+	if cand, _, keep, err := quant.ChooseUnits(ref, src, off, 20, quantize); cand != nil || keep || err != nil {
+		t.Errorf("units off: tried %v, kept %v, %v", cand != nil, keep, err)
+	}
+	on := cfg
+	on.Units = quant.UnitsOn
+	q := sigmoidHead(t)
+	res, err := quant.Run(q, src, on)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Report.UnitsCompleted != 1 {
+		t.Errorf("units on: %d completed, want 1", res.Report.UnitsCompleted)
+	}
+	if _, err := quant.ParseUnitCompletion("sometimes"); err == nil {
+		t.Error("a bad mode parsed")
+	}
+}

@@ -70,6 +70,7 @@ type quantizeConfig struct {
 	ReduceRange          bool
 	BiasCorrection       bool
 	WeightRounding       string
+	CompleteUnits        string
 	FallbackBudget       int
 	// TargetSQNR and MaxDrop (percentage points) ask for the
 	// accuracy-driven search; TargetSet and DropSet say they were given.
@@ -183,7 +184,8 @@ model's opset, or below what the options need, is an error.`,
 		fs.BoolVar(&cfg.ReduceRange, "reduce-range", false, "7-bit weights, for kernels whose 16-bit sums saturate")
 		fs.BoolVar(&cfg.KeepMaxTails, "keep-max-tails", true, "with a clipping --method, keep the observed maximum of tensors whose largest values a MaxPool, Max or ReduceMax passes on")
 		fs.BoolVar(&cfg.BiasCorrection, "bias-correction", true, "shift integer biases so each layer's per-channel output mean matches FP32 on the --calib samples")
-		fs.StringVar(&cfg.WeightRounding, "weight-rounding", "nearest", "round weights to nearest, or `hessian`: against each layer's output error on the --calib inputs, kept only when the worst output on those samples improves (slower, 1.5-10x)")
+		fs.StringVar(&cfg.CompleteUnits, "complete-units", "auto", "give each quantized Conv whose readers are float ops (a hard-swish, a Sigmoid) a Q/DQ on its output, so ONNX Runtime runs it as an integer kernel: `auto` (kept when the worst output on the calibration samples loses at most 0.5 dB, or stays at 40 dB or more), on or off")
+		fs.StringVar(&cfg.WeightRounding, "weight-rounding", "nearest", "round weights to nearest, or `hessian`: against each layer's output error on the --calib inputs, kept only when the worst output on those samples improves (slower, 1.5-10x; the default with --target-sqnr or --max-drop)")
 		fs.IntVar(&cfg.FallbackBudget, "fallback-budget", quant.DefaultConfig().Fallback.MaxLayers, "keep at most `N` weighted layers in FP32, those whose quantization costs the worst output on the --calib samples the most (each must gain 0.3 dB; at most 5% of the weighted ops and of their MACs; 0, the default, turns it off; 3 is a good start)")
 		fs.Float64Var(&cfg.TargetSQNR, "target-sqnr", 0, "keep in FP32 the fewest layers that bring the worst output's SQNR against FP32 to `DB` on held-out --calib samples (every 4th); see the help text")
 		fs.Float64Var(&cfg.MaxDrop, "max-drop", 0, "like --target-sqnr, with top-1 agreement with FP32 at least 100-`PCT` percent on the held-out samples (outputs whose last axis is a score vector)")
@@ -234,6 +236,12 @@ model's opset, or below what the options need, is an error.`,
 			cfg.WideFrontEndSet = fs.Changed("wide-front-end")
 			cfg.TargetSet, cfg.DropSet = fs.Changed("target-sqnr"), fs.Changed("max-drop")
 			cfg.EvalSamplesSet = fs.Changed("eval-samples")
+			if cfg.tuning() && !fs.Changed("weight-rounding") {
+				// Before any layer goes to float, the error-compensating
+				// rounding is the INT8 gain to try (kept only when the
+				// calibration samples say it helps).
+				cfg.WeightRounding = "hessian"
+			}
 			if err := cfg.checkTune(fs.Changed("tune-timeout")); err != nil {
 				return err
 			}
@@ -453,6 +461,12 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 	if qcfg.WeightRounding, err = quant.ParseWeightRounding(cfg.WeightRounding); err != nil {
 		return fmt.Errorf("--weight-rounding: %v", err)
 	}
+	if qcfg.Units, err = quant.ParseUnitCompletion(cfg.CompleteUnits); err != nil {
+		return fmt.Errorf("--complete-units: %v", err)
+	}
+	if qcfg.Units == quant.UnitsOn {
+		qcfg.Quant.CompleteUnits = true
+	}
 	orig, err := quant.Clone(m)
 	if err != nil {
 		return err
@@ -498,6 +512,7 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 	var fallback *quant.FallbackReport
 	var kept calib.Method
 	var keptColl *calib.Collection
+	keptDB := math.NaN()
 	if len(methods) == 1 {
 		mcfg := qcfg
 		mcfg.Method = methods[0]
@@ -513,17 +528,47 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 			results[i], err = c.quantizeWith(cand, fp32, src, cfg, mcfg, synthetic)
 			return err
 		}, func(i int, db float64) {
+			results[i].db = db
 			fmt.Fprintf(c.stderr, "method %s: worst output %.1f dB on the calibration samples\n", methods[i], db)
 		})
 		if err != nil {
 			return err
 		}
 		q := results[best]
-		report, bias, rounding, kept, keptColl = q.report, q.bias, q.rounding, methods[best], q.coll
+		report, bias, rounding, kept, keptColl, keptDB = q.report, q.bias, q.rounding, methods[best], q.coll, q.db
 		*m = *cand
 	}
 	if len(methods) > 1 {
 		fmt.Fprintf(c.stderr, "method %s kept\n", kept)
+	}
+	var units *unitsChoice
+	if qcfg.Units == quant.UnitsAuto && report != nil && !synthetic && src != nil && src.Len() > 0 && cfg.LoadCalib == "" {
+		if math.IsNaN(keptDB) {
+			if keptDB, err = quant.WorstOutputSQNR(fp32, m, src, cfg.Threads); err != nil {
+				return err
+			}
+		}
+		var uq *quantized
+		ucfg := qcfg
+		ucfg.Method = kept
+		cand, db, keep, err := quant.ChooseUnits(fp32, src, ucfg, keptDB, func(cand *graph.Model, uc quant.Config) (*passes.QuantReport, error) {
+			var err error
+			uq, err = c.quantizeFrom(cand, fp32, src, cfg, uc, synthetic, keptColl)
+			if uq == nil {
+				return nil, err
+			}
+			return uq.report, err
+		})
+		if err != nil {
+			return err
+		}
+		if cand != nil {
+			units = &unitsChoice{completed: uq.report.UnitsCompleted, before: keptDB, after: db, kept: keep}
+			if keep {
+				report, bias, rounding = uq.report, uq.bias, uq.rounding
+				*m = *cand
+			}
+		}
 	}
 	// The fallback measures outputs on real samples; it quantizes the
 	// kept method's statistics again (see quant.ApplyFallback).
@@ -565,7 +610,7 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 			return fmt.Errorf("--report: %v", err)
 		}
 	}
-	if err := c.summary(cfg, report, bias, rounding, fallback, tune, lowered, sizeBefore, fp32, m, eval, reportLine); err != nil {
+	if err := c.summary(cfg, report, bias, rounding, units, fallback, tune, lowered, sizeBefore, fp32, m, eval, reportLine); err != nil {
 		return err
 	}
 	if cfg.RequireTarget && tune != nil && !tune.Met {
@@ -586,6 +631,11 @@ func (c *cli) quantizeWith(m, fp32 *graph.Model, src *calibdata.Source, cfg *qua
 			return nil, err
 		}
 	}
+	return c.quantizeFrom(m, fp32, src, cfg, qcfg, synthetic, coll)
+}
+
+// quantizeFrom is quantizeWith on statistics already collected.
+func (c *cli) quantizeFrom(m, fp32 *graph.Model, src *calibdata.Source, cfg *quantizeConfig, qcfg quant.Config, synthetic bool, coll *calib.Collection) (*quantized, error) {
 	report, err := quant.QuantizeCollected(m, coll, qcfg)
 	if err != nil {
 		return nil, err
@@ -643,6 +693,14 @@ type quantized struct {
 	bias     *quant.BiasReport
 	rounding *quant.RoundReport
 	coll     *calib.Collection
+	db       float64 // worst output on the calibration samples, when measured
+}
+
+// unitsChoice says what completing the units did (quant.ChooseUnits).
+type unitsChoice struct {
+	completed     int
+	before, after float64
+	kept          bool
 }
 
 // checkOpset refuses an --opset below the model's own: onnxq never
@@ -904,7 +962,7 @@ func saveCalib(coll *calib.Collection, path string) error {
 // summary prints what the quantize pass did and, on up to EvalMax
 // samples of src (the --eval ones when given; all of them with EvalAll),
 // the SQNR of every output of the quantized model against FP32.
-func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.BiasReport, rounding *quant.RoundReport, fb *quant.FallbackReport, tune *quant.TuneReport, lowered *lower.Report, sizeBefore int64, fp32, q *graph.Model, src *calibdata.Source, reportLine string) error {
+func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.BiasReport, rounding *quant.RoundReport, units *unitsChoice, fb *quant.FallbackReport, tune *quant.TuneReport, lowered *lower.Report, sizeBefore int64, fp32, q *graph.Model, src *calibdata.Source, reportLine string) error {
 	w := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(w, "wrote\t%s\n", cfg.Out)
 	after := fileSize(cfg.Out)
@@ -913,6 +971,14 @@ func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.Bi
 	}
 	if r != nil {
 		fmt.Fprintf(w, "quantized\t%d activations, %d weights, %d biases; %d Relu/Clip folded\n", r.TensorsQuantized, r.WeightsQuantized, r.BiasesQuantized, r.ActivationsFolded)
+		switch {
+		case units != nil && units.kept:
+			fmt.Fprintf(w, "units\t%d Conv outputs given a Q/DQ to complete their unit (integer kernels); worst output on the calibration samples %.1f -> %.1f dB\n", units.completed, units.before, units.after)
+		case units != nil:
+			fmt.Fprintf(w, "units\tnot completed: a Q/DQ on %d Conv outputs read by float ops took the worst output on the calibration samples from %.1f to %.1f dB (--complete-units on forces it)\n", units.completed, units.before, units.after)
+		case r.UnitsCompleted > 0:
+			fmt.Fprintf(w, "units\t%d Conv outputs given a Q/DQ to complete their unit (integer kernels)\n", r.UnitsCompleted)
+		}
 		if r.TensorsQuantized+r.WeightsQuantized == 0 {
 			fmt.Fprintln(c.stderr, "onnxq: WARNING: nothing was quantized: no op the rules quantize reads a calibrated float tensor (the fp32 lines say why); the model keeps its float ops")
 		}

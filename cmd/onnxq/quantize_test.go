@@ -550,7 +550,9 @@ func TestQuantizeTarget(t *testing.T) {
 	dir := t.TempDir()
 	model, calib := lossyChain(t, dir, 8)
 	out := filepath.Join(dir, "q.onnx")
-	r := onnxq(t, dir, model, "-o", out, "--calib", calib, "--target-sqnr", "20")
+	// Rounding to nearest leaves the search a layer to put in float (by
+	// default the search first tries the error-compensating rounding).
+	r := onnxq(t, dir, model, "-o", out, "--calib", calib, "--target-sqnr", "20", "--weight-rounding", "nearest")
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
@@ -562,6 +564,9 @@ func TestQuantizeTarget(t *testing.T) {
 	for _, args := range [][]string{{"--target-sqnr", "300"}, {"--target-sqnr", "300", "--tune-timeout", "1ns"}} {
 		os.Remove(out)
 		r = onnxq(t, dir, append([]string{model, "-o", out, "--calib", calib}, args...)...)
+		if !strings.Contains(r.stdout, "rounding   hessian") {
+			t.Errorf("%q: the search did not round weights with hessian by default:\n%s", args, r.stdout)
+		}
 		if r.code != 0 || !strings.Contains(r.stdout, "NOT met: ") {
 			t.Errorf("%q: exit %d, want 0 and the target reported as not met:\n%s%s", args, r.code, r.stdout, r.stderr)
 		}
@@ -746,4 +751,32 @@ func TestQuantizeNothingToQuantize(t *testing.T) {
 	if r.code != 0 || strings.Contains(r.stderr, "nothing was quantized") {
 		t.Errorf("small model: exit %d\n%s", r.code, r.stderr)
 	}
+}
+
+// --complete-units on gives a Conv read by a float Sigmoid its output
+// Q/DQ and says so; a bad mode is one clear line and no file.
+func TestQuantizeCompleteUnitsFlag(t *testing.T) {
+	dir := t.TempDir()
+	b := graph.NewBuilder(17)
+	x := b.Input("x", graph.Float32, 1, 2, 6, 6)
+	w := make([]float32, 3*2*3*3)
+	for i := range w {
+		w[i] = float32(i%5)/4 - 0.5
+	}
+	b.Output(b.Op("Sigmoid", b.Op("Conv", x, b.Const(graph.FromFloat32s("w", []int64{3, 2, 3, 3}, w)))))
+	m, err := b.Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := filepath.Join(dir, "head.onnx")
+	if err := graph.Save(m, in, graph.SaveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "q.onnx")
+	r := onnxq(t, dir, in, "-o", out, "--synthetic", "2", "--complete-units", "on")
+	if r.code != 0 || !strings.Contains(r.stdout, "units      1 Conv outputs given a Q/DQ") {
+		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	bad := filepath.Join(dir, "bad.onnx")
+	failsCleanly(t, dir, bad, "--complete-units", in, "-o", bad, "--synthetic", "2", "--complete-units", "sometimes")
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/onnxq/onnxq/graph"
 	"github.com/onnxq/onnxq/internal/calibdata"
+	"github.com/onnxq/onnxq/internal/macs"
 	"github.com/onnxq/onnxq/internal/ortpeer"
 	"github.com/onnxq/onnxq/quant"
 )
@@ -70,8 +71,9 @@ type row struct {
 	worstOut string
 	top1     string // "8/8", or "" when not checked
 	top1OK   bool
-	coverage float64 // share of weighted ops in complete Q/DQ units
+	coverage float64 // share of weighted ops reading DequantizeLinear outputs
 	weighted int
+	units    int // weighted ops in complete Q/DQ units (macs.QDQUnit)
 	size     float64 // INT8 file size / FP32 file size
 	wshare   float64 // bytes of the FP32 weights of weighted ops / FP32 file size
 	err      string  // why the model has no figure
@@ -140,7 +142,7 @@ func TestINT8Accuracy(t *testing.T) {
 			r.err = err.Error()
 			continue
 		}
-		r.coverage, r.weighted = coverage(qm)
+		r.coverage, r.weighted, r.units = coverage(qm)
 		r.wshare = float64(weightBytes(qm)) / float64(fileSize(path))
 		for _, v := range qm.Graph.Outputs {
 			p.outputs = append(p.outputs, v.Name)
@@ -310,9 +312,11 @@ func argmax(x []float64) int {
 // coverage returns the share of weighted ops (Conv, ConvTranspose, Gemm,
 // MatMul with a constant weight; subgraphs included) whose weight comes
 // from a DequantizeLinear of a constant and whose activation input comes
-// from a DequantizeLinear, and how many weighted ops there are.
-func coverage(m *graph.Model) (float64, int) {
-	var total, covered int
+// from a DequantizeLinear, how many weighted ops there are, and how many
+// of them are complete Q/DQ units (8-bit DequantizeLinear on every input,
+// an int32 bias, QuantizeLinear on the output: macs.QDQUnit).
+func coverage(m *graph.Model) (float64, int, int) {
+	var total, covered, units int
 	m.Graph.Walk(func(g *graph.Graph) {
 		for _, n := range g.Nodes {
 			switch n.OpType {
@@ -333,12 +337,15 @@ func coverage(m *graph.Model) (float64, int) {
 			if wDQ && constW && x.Producer != nil && x.Producer.OpType == "DequantizeLinear" {
 				covered++
 			}
+			if macs.QDQUnit(n) {
+				units++
+			}
 		}
 	})
 	if total == 0 {
-		return math.NaN(), 0
+		return math.NaN(), 0, 0
 	}
-	return float64(covered) / float64(total), total
+	return float64(covered) / float64(total), total, units
 }
 
 // weightsDominate is the share of a model's FP32 file that the weights of
@@ -403,8 +410,8 @@ func target(name string) (float64, bool) {
 func printTable(w io.Writer, rows []*row) {
 	sort.Slice(rows, func(a, b int) bool { return rows[a].name < rows[b].name })
 	fmt.Fprintf(w, "\nINT8 accuracy in ONNX Runtime (default flags; SQNR of the worst output, pooled over the evaluation samples)\n\n")
-	fmt.Fprintf(w, "| model | eval samples | SQNR dB | target dB | meets target | floor dB | top-1 | weighted ops in Q/DQ | size vs FP32 | quantized weights, share of FP32 file | size target |\n")
-	fmt.Fprintf(w, "|---|---|---|---|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(w, "| model | eval samples | SQNR dB | target dB | meets target | floor dB | top-1 | weighted ops reading Q/DQ | complete Q/DQ units | size vs FP32 | quantized weights, share of FP32 file | size target |\n")
+	fmt.Fprintf(w, "|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range rows {
 		tgt, ok := target(r.name)
 		tgtS, pass := "-", "-"
@@ -429,9 +436,10 @@ func printTable(w io.Writer, rows []*row) {
 		if top1 == "" {
 			top1 = "-"
 		}
-		cov := "-"
+		cov, units := "-", "-"
 		if r.weighted > 0 {
 			cov = fmt.Sprintf("%.0f%% of %d", 100*r.coverage, r.weighted)
+			units = fmt.Sprintf("%.0f%% (%d)", 100*float64(r.units)/float64(r.weighted), r.units)
 		}
 		// the size target applies where weights dominate the file
 		sz := "-"
@@ -441,7 +449,7 @@ func printTable(w io.Writer, rows []*row) {
 				sz = fmt.Sprintf("≤ %.2fx: pass", sizeTarget)
 			}
 		}
-		fmt.Fprintf(w, "| %s | %d | %.1f | %s | %s | %s | %s | %s | %.3fx | %.1f%% | %s |\n", r.name, r.eval, r.sqnr, tgtS, pass, floor, top1, cov, r.size, 100*r.wshare, sz)
+		fmt.Fprintf(w, "| %s | %d | %.1f | %s | %s | %s | %s | %s | %s | %.3fx | %.1f%% | %s |\n", r.name, r.eval, r.sqnr, tgtS, pass, floor, top1, cov, units, r.size, 100*r.wshare, sz)
 	}
 	fmt.Fprintln(w)
 }
