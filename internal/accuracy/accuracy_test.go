@@ -73,7 +73,7 @@ type row struct {
 	top1OK   bool
 	coverage float64 // share of weighted ops reading DequantizeLinear outputs
 	weighted int
-	units    int // weighted ops in complete Q/DQ units (macs.QDQUnit)
+	units    int     // weighted ops in complete Q/DQ units (macs.QDQUnit)
 	size     float64 // INT8 file size / FP32 file size
 	wshare   float64 // bytes of the FP32 weights of weighted ops / FP32 file size
 	err      string  // why the model has no figure
