@@ -15,6 +15,9 @@
 // is itself active, that is, one of whose outputs is read quantized. So
 // values that only feed FP32 ops stay float, and graph outputs keep their
 // exact FP32 value (their readers inside the graph may still get a DQ).
+// The exception is QuantOptions.CompleteUnits: the output of a quantized
+// Conv/ConvTranspose read only by float ops gets a pair too, and those
+// readers read its DQ, so that the Conv is a complete unit.
 package passes
 
 import (
