@@ -5,7 +5,10 @@
 // The flow is Prepare (fold constants and BatchNormalization, remove dead
 // nodes), Calibrate (run the prepared FP32 model on samples and observe
 // every float32 value, graph inputs included), Quantize (insert Q/DQ by
-// the rule table from the calibrated ranges); Run does all three. With
+// the rule table from the calibrated ranges); Run does all three, then,
+// with Config.Units at its default, tries giving each quantized Conv read
+// only by float ops an output Q/DQ (a complete integer unit) and keeps it
+// when the calibration samples allow (ChooseUnits). With
 // Config.Fallback it then keeps in FP32 the few weighted layers whose
 // quantization costs the worst output most (ApplyFallback, within a budget
 // that keeps 95% of the weighted ops in Q/DQ units). With
