@@ -199,14 +199,7 @@ func TestSaveOmitsTypeWithoutElementType(t *testing.T) {
 	}
 	y.DType, y.Shape = Undefined, Fixed(2, 3)
 	m.Graph.ValueInfos = append(m.Graph.ValueInfos, y)
-	data, err := Encode(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var p onnxpb.ModelProto
-	if err := proto.Unmarshal(data, &p); err != nil {
-		t.Fatal(err)
-	}
+	p := encodeProto(t, m)
 	found := false
 	for _, vi := range p.GetGraph().GetValueInfo() {
 		if vi.GetName() == y.Name {
@@ -250,14 +243,7 @@ func TestSaveKeepsUntypedSubgraphOutputs(t *testing.T) {
 	if inferred == 0 {
 		t.Fatal("inference typed no branch output: the test shows nothing")
 	}
-	data, err := Encode(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var p onnxpb.ModelProto
-	if err := proto.Unmarshal(data, &p); err != nil {
-		t.Fatal(err)
-	}
+	p := encodeProto(t, m)
 	var check func(g *onnxpb.GraphProto, sub bool)
 	check = func(g *onnxpb.GraphProto, sub bool) {
 		for _, v := range g.GetOutput() {
@@ -274,4 +260,18 @@ func TestSaveKeepsUntypedSubgraphOutputs(t *testing.T) {
 		}
 	}
 	check(p.GetGraph(), false)
+}
+
+// encodeProto saves m and decodes the bytes back into the schema's message.
+func encodeProto(t *testing.T, m *Model) *onnxpb.ModelProto {
+	t.Helper()
+	data, err := Encode(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p onnxpb.ModelProto
+	if err := proto.Unmarshal(data, &p); err != nil {
+		t.Fatal(err)
+	}
+	return &p
 }

@@ -196,19 +196,17 @@ func TestSelectMethods(t *testing.T) {
 // float op, which only unit completion quantizes the output of.
 func sigmoidHead(t *testing.T) *graph.Model {
 	t.Helper()
+	m := smallModel(t)
+	// the Conv's Relu and the MatMul give way to a Sigmoid to the output
 	b := graph.NewBuilder(17)
 	x := b.Input("x", graph.Float32, 1, 2, 8, 8)
-	wdata := make([]float32, 4*2*3*3)
-	for i := range wdata {
-		wdata[i] = float32(i%5)/4 - 0.5
-	}
-	w := b.Const(graph.FromFloat32s("w", []int64{4, 2, 3, 3}, wdata))
+	w := b.Const(m.Graph.Value("w").Const, nil)
 	b.Output(b.Op("Sigmoid", b.Op("Conv", x, w, graph.IntsAttr("pads", 1, 1, 1, 1))))
-	m, err := b.Model()
+	head, err := b.Model()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return m
+	return head
 }
 
 // ChooseUnits keeps the completed model when its worst output stays within

@@ -726,14 +726,7 @@ func TestQuantizeNothingToQuantize(t *testing.T) {
 	dir := t.TempDir()
 	b := graph.NewBuilder(11)
 	b.Output(b.Op("Sigmoid", b.Input("x", graph.Float32, 1, 4)))
-	m, err := b.Model()
-	if err != nil {
-		t.Fatal(err)
-	}
-	in := filepath.Join(dir, "sigmoid.onnx")
-	if err := graph.Save(m, in, graph.SaveOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	in := saveBuilt(t, b, filepath.Join(dir, "sigmoid.onnx"))
 	out := filepath.Join(dir, "q.onnx")
 	r := onnxq(t, dir, in, "-o", out, "--synthetic", "2")
 	if r.code != 0 || !strings.Contains(r.stderr, "WARNING: nothing was quantized") {
@@ -764,14 +757,7 @@ func TestQuantizeCompleteUnitsFlag(t *testing.T) {
 		w[i] = float32(i%5)/4 - 0.5
 	}
 	b.Output(b.Op("Sigmoid", b.Op("Conv", x, b.Const(graph.FromFloat32s("w", []int64{3, 2, 3, 3}, w)))))
-	m, err := b.Model()
-	if err != nil {
-		t.Fatal(err)
-	}
-	in := filepath.Join(dir, "head.onnx")
-	if err := graph.Save(m, in, graph.SaveOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	in := saveBuilt(t, b, filepath.Join(dir, "head.onnx"))
 	out := filepath.Join(dir, "q.onnx")
 	r := onnxq(t, dir, in, "-o", out, "--synthetic", "2", "--complete-units", "on")
 	if r.code != 0 || !strings.Contains(r.stdout, "units      1 Conv outputs given a Q/DQ") {
@@ -779,4 +765,17 @@ func TestQuantizeCompleteUnitsFlag(t *testing.T) {
 	}
 	bad := filepath.Join(dir, "bad.onnx")
 	failsCleanly(t, dir, bad, "--complete-units", in, "-o", bad, "--synthetic", "2", "--complete-units", "sometimes")
+}
+
+// saveBuilt writes the builder's model to path and returns path.
+func saveBuilt(t *testing.T, b *graph.Builder, path string) string {
+	t.Helper()
+	m, err := b.Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := graph.Save(m, path, graph.SaveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
