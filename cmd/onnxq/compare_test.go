@@ -5,35 +5,18 @@ package main
 
 import (
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/onnxq/onnxq/compare"
-	"github.com/onnxq/onnxq/graph"
-	"github.com/onnxq/onnxq/internal/tensorio"
-	"github.com/onnxq/onnxq/runtime"
 )
 
 func TestCompare(t *testing.T) {
 	dir := t.TempDir()
 	model := testModel(t, dir) // x: float32[1,2,8,8]
-	data := filepath.Join(dir, "data")
-	for i := range 3 {
-		folder := filepath.Join(data, fmt.Sprintf("sample_%03d", i))
-		if err := os.MkdirAll(folder, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		x := runtime.New(graph.Float32, 1, 2, 8, 8)
-		for j := range x.F32() {
-			x.F32()[j] = float32((j*7+i)%11)/5 - 1
-		}
-		if err := tensorio.WriteNpy(filepath.Join(folder, "x.npy"), x); err != nil {
-			t.Fatal(err)
-		}
-	}
+	data := writeSamples(t, dir, "data", 3, "x", []int{1, 2, 8, 8}, func(s, i int) float32 { return float32((i*7+s)%11)/5 - 1 })
 	q := filepath.Join(dir, "q.onnx")
 	if r := onnxq(t, dir, model, "-o", q, "--calib", data, "--per-channel=false", "--method", "minmax"); r.code != 0 {
 		t.Fatalf("quantize: %s", r.stderr)

@@ -4,15 +4,12 @@
 package main
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/onnxq/onnxq/graph"
-	"github.com/onnxq/onnxq/internal/tensorio"
-	"github.com/onnxq/onnxq/runtime"
 )
 
 // sampleDir writes n samples of the convnet test model's input.
@@ -27,21 +24,7 @@ func sampleDir(t *testing.T, dir string, n int) string {
 	for _, d := range in.Shape[1:] {
 		shape = append(shape, int(d.Size))
 	}
-	data := filepath.Join(dir, "data")
-	for i := range n {
-		folder := filepath.Join(data, fmt.Sprintf("sample_%03d", i))
-		if err := os.MkdirAll(folder, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		x := runtime.New(graph.Float32, shape...)
-		for j := range x.F32() {
-			x.F32()[j] = float32((j*13+i*5)%17)/8 - 1
-		}
-		if err := tensorio.WriteNpy(filepath.Join(folder, in.Name+".npy"), x); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return data
+	return writeSamples(t, dir, "data", n, in.Name, shape, func(s, i int) float32 { return float32((i*13+s*5)%17)/8 - 1 })
 }
 
 func TestGoldenRoundTrip(t *testing.T) {

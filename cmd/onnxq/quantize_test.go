@@ -334,20 +334,7 @@ func TestQuantizeOpset(t *testing.T) {
 func TestQuantizeEval(t *testing.T) {
 	dir := t.TempDir()
 	model := testModel(t, dir) // x: float32[1,2,8,8]
-	eval := filepath.Join(dir, "eval")
-	for i := range 3 {
-		folder := filepath.Join(eval, fmt.Sprintf("sample_%03d", i))
-		if err := os.MkdirAll(folder, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		x := runtime.New(graph.Float32, 1, 2, 8, 8)
-		for j := range x.F32() {
-			x.F32()[j] = float32((j*7+i)%11) / 5
-		}
-		if err := tensorio.WriteNpy(filepath.Join(folder, "x.npy"), x); err != nil {
-			t.Fatal(err)
-		}
-	}
+	eval := writeSamples(t, dir, "eval", 3, "x", []int{1, 2, 8, 8}, func(s, i int) float32 { return float32((i*7+s)%11) / 5 })
 	out := filepath.Join(dir, "q.onnx")
 	r := onnxq(t, dir, model, "-o", out, "--synthetic", "2", "--eval", eval)
 	if r.code != 0 {
@@ -494,20 +481,7 @@ func lossyChain(t *testing.T, dir string, n int) (model, calib string) {
 		}
 		b.Output(y)
 	})
-	calib = filepath.Join(dir, "calib")
-	for i := range n {
-		folder := filepath.Join(calib, fmt.Sprintf("sample_%03d", i))
-		if err := os.MkdirAll(folder, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		x := runtime.New(graph.Float32, 1, 8, 4, 4)
-		for j := range x.F32() {
-			x.F32()[j] = float32(math.Sin(float64(j*(i+3)) * 0.37))
-		}
-		if err := tensorio.WriteNpy(filepath.Join(folder, "x.npy"), x); err != nil {
-			t.Fatal(err)
-		}
-	}
+	calib = writeSamples(t, dir, "calib", n, "x", []int{1, 8, 4, 4}, func(s, i int) float32 { return float32(math.Sin(float64(i*(s+3)) * 0.37)) })
 	return model, calib
 }
 
@@ -659,20 +633,9 @@ func TestQuantizeWideFrontEnd(t *testing.T) {
 		}
 		b.Output(b.Op("Conv", lg, b.Const(graph.FromFloat32s("w2", []int64{4, 8, 1, 1}, head))))
 	})
-	calib := filepath.Join(dir, "calib")
-	for s := range 4 {
-		folder := filepath.Join(calib, fmt.Sprintf("sample_%03d", s))
-		if err := os.MkdirAll(folder, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		x := runtime.New(graph.Float32, 1, 1, 1, 256)
-		for i := range x.F32() {
-			x.F32()[i] = float32(math.Pow(10, -3*float64(i)/256) * math.Sin(float64(i)*(0.3+0.2*float64(s))))
-		}
-		if err := tensorio.WriteNpy(filepath.Join(folder, "wav.npy"), x); err != nil {
-			t.Fatal(err)
-		}
-	}
+	calib := writeSamples(t, dir, "calib", 4, "wav", []int{1, 1, 1, 256}, func(s, i int) float32 {
+		return float32(math.Pow(10, -3*float64(i)/256) * math.Sin(float64(i)*(0.3+0.2*float64(s))))
+	})
 	wide := func(path string) (n16, n8 int, domains []string) {
 		m, err := graph.Load(path)
 		if err != nil {
