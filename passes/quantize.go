@@ -274,12 +274,12 @@ func (q *quantizer) run() (bool, error) {
 		q.report.OpsetTo = need
 		q.ctx.Logf("quantize: raised the default opset from %d to %d (Q/DQ with these options need %d)", from, need, need)
 		changed = true
-	}
-	for _, g := range q.graphs {
-		ln := layerNormNodes(g)
-		for _, n := range g.Nodes {
-			q.info[n] = q.decide(n, ln)
-		}
+		// the raise rewrote nodes: the plan's decisions are taken again
+		clear(q.info)
+		clear(q.wanted)
+		clear(q.active)
+		clear(q.completes)
+		q.decideAll()
 	}
 	q.buildGroups()
 	q.markWide()
@@ -303,17 +303,22 @@ func (q *quantizer) run() (bool, error) {
 	return changed || r.TensorsQuantized+r.WeightsQuantized+r.BiasesQuantized > 0, nil
 }
 
-// plan decides the nodes on the model as it is and tells whether any
-// weight (weighted op or weight-only slot) and any activation would be
-// quantized, so that the opset rises only for features in use; the
-// decisions are dropped, to be taken again on the raised model.
-func (q *quantizer) plan() (weights, activations bool) {
+// decideAll applies the rule table to every node.
+func (q *quantizer) decideAll() {
 	for _, g := range q.graphs {
 		ln := layerNormNodes(g)
 		for _, n := range g.Nodes {
 			q.info[n] = q.decide(n, ln)
 		}
 	}
+}
+
+// plan decides the nodes on the model as it is and tells whether any
+// weight (weighted op or weight-only slot) and any activation would be
+// quantized, so that the opset rises only for features in use. run takes
+// the decisions again when it raises the opset.
+func (q *quantizer) plan() (weights, activations bool) {
+	q.decideAll()
 	for _, g := range q.graphs {
 		for _, n := range g.Nodes {
 			inf := q.info[n]
@@ -329,10 +334,6 @@ func (q *quantizer) plan() (weights, activations bool) {
 		}
 		weights = weights || len(q.weightOnlyUses(g)) > 0
 	}
-	clear(q.info)
-	clear(q.wanted)
-	clear(q.active)
-	clear(q.completes)
 	return weights, activations
 }
 
@@ -766,7 +767,7 @@ func (q *quantizer) insertActivations(g *graph.Graph) error {
 			scale, zp = p.scale, p.zp
 		} else if p, ok := q.scaledParams(v, t); ok {
 			scale, zp = p.scale, p.zp
-		} else if p, ok := q.alignedParams(v, r, t); ok && !q.paramsSet[root] {
+		} else if p, ok := q.alignedParams(v, r, t, scale); ok && !q.paramsSet[root] {
 			scale, zp = p.scale, p.zp
 			q.alignedGroups[root] = p
 		}

@@ -24,8 +24,8 @@ const alignedLeakyRatio = 1.25
 // with a positive slope, Relu, Max against a constant ≤ 0, Min against a
 // constant ≥ 0, Clip with bounds around 0) whose input is a dequantized
 // activation of the same type: the input's scale, and the zero point
-// that holds r on that grid.
-func (q *quantizer) alignedParams(v *graph.Value, r Range, t qdq.Type) (actParams, bool) {
+// that holds r on that grid; own is the scale r would get by itself.
+func (q *quantizer) alignedParams(v *graph.Value, r Range, t qdq.Type, own float32) (actParams, bool) {
 	leaky := false
 	x := v
 	for {
@@ -47,7 +47,6 @@ func (q *quantizer) alignedParams(v *graph.Value, r Range, t qdq.Type) (actParam
 				return actParams{}, false
 			}
 			if leaky {
-				own, _ := qdq.ParamsFromRange(r.Min, r.Max, o)
 				if p.scale > own*alignedLeakyRatio {
 					return actParams{}, false
 				}
