@@ -869,7 +869,7 @@ func roundingEnergy(f []float32, a *activation, ch channels, lo, hi int) sums {
 	codes := (*buf)[:hi-lo]
 	qlo, qhi := float32(a.typ.Min()-a.zp), float32(a.typ.Max()-a.zp)
 	signed := a.typ.Signed()
-	var e kernels.Energies
+	var total float64
 	run := func(f []float32, codes []byte, scale float32) {
 		kernels.QuantizeBytes(codes, f, scale, qlo, qhi, a.zp)
 		// a fresh lane set per run: CodeEnergies wants runs of
@@ -877,7 +877,7 @@ func roundingEnergy(f []float32, a *activation, ch channels, lo, hi int) sums {
 		var r kernels.Energies
 		kernels.CodeEnergies(&r, f, codes, signed, a.zp, scale, float32(math.Inf(-1)), float32(math.Inf(1)))
 		_, noise := r.Totals()
-		e.Noise[0] += noise
+		total += noise
 	}
 	if ch.factors == nil {
 		run(f[lo:hi], codes, a.scale)
@@ -894,7 +894,7 @@ func roundingEnergy(f []float32, a *activation, ch channels, lo, hi int) sums {
 			i += n
 		}
 	}
-	return sums{noise: e.Noise[0]}
+	return sums{noise: total}
 }
 
 // byteBuffers hold the codes roundingEnergy quantizes to.

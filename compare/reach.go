@@ -45,7 +45,7 @@ type reachModel struct {
 	actByQ    map[*graph.Node]*activation
 	actOf     map[string]*activation // by the quantized tensor's name
 	layerOf   map[*graph.Node]*layer
-	gain      map[*layer]float64 // NSR gain per unit of input NSR share; see layerGain
+	gain      map[*layer]layerGain
 	memo      map[*graph.Value]float64
 	computing map[*graph.Value]bool
 }
@@ -55,7 +55,7 @@ type reachModel struct {
 func reaches(quant *graph.Model, worst string, acts []*activation, layers []*layer, outputs map[string]*outputStat) map[*layer]float64 {
 	m := &reachModel{
 		quant: quant, outputs: outputs, actByQ: map[*graph.Node]*activation{}, actOf: map[string]*activation{},
-		layerOf: map[*graph.Node]*layer{}, gain: map[*layer]float64{},
+		layerOf: map[*graph.Node]*layer{}, gain: map[*layer]layerGain{},
 		memo: map[*graph.Value]float64{}, computing: map[*graph.Value]bool{},
 	}
 	for _, v := range quant.Graph.Outputs {
@@ -113,43 +113,54 @@ func (m *reachModel) inputActivations(c *graph.Node) []*activation {
 	return ins
 }
 
-// nsrGain returns g(c)·S(a)/S(v): the factor the noise-to-signal ratio of
-// input a of layer l (node c) is multiplied by at c's output.
-func (m *reachModel) nsrGain(l *layer, a *activation) float64 {
+// layerGain is what the model measured of one layer: its energy gain g
+// (negative when not measurable) and the signal energy of its quantized
+// inputs.
+type layerGain struct{ g, sigIn float64 }
+
+// gainOf measures l once: see the model above.
+func (m *reachModel) gainOf(l *layer) layerGain {
+	if lg, ok := m.gain[l]; ok {
+		return lg
+	}
 	ins := m.inputActivations(l.node)
-	var sigIn, entered, noiseIn float64
+	lg := layerGain{g: -1}
+	var entered, noiseIn float64
 	for _, in := range ins {
-		sigIn += in.sig
+		lg.sigIn += in.sig
 		noiseIn += in.noise
 		entered += math.Max(0, in.noise-in.roundingTotal())
 	}
-	g, ok := m.gain[l]
-	if !ok {
-		g = -1
-		nv, known := 0.0, false
-		if outAct := m.actOf[l.output]; outAct != nil {
-			nv, known = outAct.noise, true
-			if !sharesGrid(outAct, ins) {
-				nv -= outAct.roundingTotal()
-			}
-		} else if o := m.outputs[l.output]; o != nil && o.skipped == "" && o.sig > 0 {
-			nv, known = o.noise, true // a graph output: no rounding after it
+	nv, known := 0.0, false
+	if outAct := m.actOf[l.output]; outAct != nil {
+		nv, known = outAct.noise, true
+		if !sharesGrid(outAct, ins) {
+			nv -= outAct.roundingTotal()
 		}
-		// Both differences must stand out of their terms: a small
-		// difference of large energies is mostly error of the model.
-		if inherited := nv - l.noise; known && entered > minGainEvidence*noiseIn && inherited > minGainEvidence*nv {
-			g = inherited / entered
-		}
-		m.gain[l] = g
+	} else if o := m.outputs[l.output]; o != nil && o.skipped == "" && o.sig > 0 {
+		nv, known = o.noise, true // a graph output: no rounding after it
 	}
-	if g < 0 {
-		// not measurable: the layer keeps the noise-to-signal ratio
-		if sigIn <= 0 {
-			return 1
-		}
-		return a.sig / sigIn
+	// Both differences must stand out of their terms: a small difference
+	// of large energies is mostly error of the model.
+	if inherited := nv - l.noise; known && entered > minGainEvidence*noiseIn && inherited > minGainEvidence*nv {
+		lg.g = inherited / entered
 	}
-	return g * a.sig / l.sig
+	m.gain[l] = lg
+	return lg
+}
+
+// nsrGain returns g(c)·S(a)/S(v): the factor the noise-to-signal ratio of
+// input a of layer l (node c) is multiplied by at c's output.
+func (m *reachModel) nsrGain(l *layer, a *activation) float64 {
+	lg := m.gainOf(l)
+	switch {
+	case lg.g >= 0:
+		return lg.g * a.sig / l.sig
+	case lg.sigIn <= 0:
+		return 1
+	}
+	// not measurable: the layer keeps the noise-to-signal ratio
+	return a.sig / lg.sigIn
 }
 
 // sharesGrid tells whether out's Q/DQ has the parameters of every input:
