@@ -589,15 +589,7 @@ func (q *quantizer) outQuantized(v *graph.Value) bool {
 	if v == nil || !isFloat(v) {
 		return false
 	}
-	if q.isWanted(v) {
-		return true
-	}
-	for _, c := range v.Consumers {
-		if inf := q.info[c]; inf != nil && inf.enabled && inf.rule.Class == ClassFold && c.Inputs[0] == v && q.isWanted(c.Outputs[0]) {
-			return true
-		}
-	}
-	return false
+	return q.isWanted(v) || q.foldedInto(v)
 }
 
 // isActive reports whether a node is quantized: weighted nodes always,
