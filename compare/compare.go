@@ -603,27 +603,13 @@ func findActivations(float, quant *graph.Model, fv map[string]*graph.Value, resc
 			}
 		}
 		a.dead, a.hasDead = dead[a.ref]
-		if x.Shape != nil && f.Shape != nil && !sameKnownShape(x.Shape, f.Shape) {
+		if x.Shape != nil && f.Shape != nil && !x.Shape.Compatible(f.Shape) {
 			skip("shapes differ: QUANT %s, FLOAT %s", graph.TypeString(x.DType, x.Shape), graph.TypeString(f.DType, f.Shape))
 			continue
 		}
 		acts = append(acts, a)
 	}
 	return acts, skips
-}
-
-// sameKnownShape reports whether two declared shapes can be equal: the
-// same rank and equal known dimensions.
-func sameKnownShape(a, b graph.Shape) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i].Known() && b[i].Known() && a[i].Size != b[i].Size {
-			return false
-		}
-	}
-	return true
 }
 
 // qParams reads a per-tensor QuantizeLinear's constant scale and zero

@@ -228,6 +228,20 @@ func (s Shape) Equal(o Shape) bool {
 	return true
 }
 
+// Compatible reports whether two shapes can describe the same tensor: the
+// same rank, and the dimensions both know equal.
+func (s Shape) Compatible(o Shape) bool {
+	if len(s) != len(o) {
+		return false
+	}
+	for i := range s {
+		if s[i].Known() && o[i].Known() && s[i].Size != o[i].Size {
+			return false
+		}
+	}
+	return true
+}
+
 // IsInitializer reports whether the value holds constant data.
 func (v *Value) IsInitializer() bool { return v.Const != nil }
 

@@ -275,3 +275,22 @@ func encodeProto(t *testing.T, m *Model) *onnxpb.ModelProto {
 	}
 	return &p
 }
+
+// Compatible: same rank, and the dimensions both know agree.
+func TestShapeCompatible(t *testing.T) {
+	sym := Shape{{Size: -1, Param: "n"}, {Size: 3}}
+	for _, c := range []struct {
+		a, b Shape
+		want bool
+	}{
+		{sym, Fixed(5, 3), true},
+		{sym, Fixed(5, 4), false},
+		{sym, Fixed(3), false},
+		{Fixed(2, 3), Fixed(2, 3), true},
+		{Shape{}, Shape{}, true},
+	} {
+		if got := c.a.Compatible(c.b); got != c.want {
+			t.Errorf("%v ~ %v: %v, want %v", c.a, c.b, got, c.want)
+		}
+	}
+}

@@ -110,29 +110,12 @@ func quantCoverage(m *graph.Model, shapes map[string][]int64) macs.Coverage {
 		return macs.Coverage{}
 	}
 	for _, v := range c.Graph.RealInputs() {
-		if dims, ok := shapes[v.Name]; ok && fits(v.Shape, dims) {
+		if dims, ok := shapes[v.Name]; ok && (v.Shape == nil || v.Shape.Compatible(graph.Fixed(dims...))) {
 			v.Shape = graph.Fixed(dims...)
 		}
 	}
 	_ = graph.InferShapes(c) // what it cannot follow counts no MACs
 	return macs.Int8Coverage(c.Graph)
-}
-
-// fits reports whether dims can be a value of the declared shape: the
-// same rank and the known dimensions equal (an undeclared shape takes any).
-func fits(declared graph.Shape, dims []int64) bool {
-	if declared == nil {
-		return true
-	}
-	if len(declared) != len(dims) {
-		return false
-	}
-	for i, d := range declared {
-		if d.Known() && d.Size != dims[i] {
-			return false
-		}
-	}
-	return true
 }
 
 type page struct {
