@@ -258,6 +258,10 @@ func Compare(float, quant *graph.Model, src *calibdata.Source, opts Options) (*R
 			if c > 0 && worstNSR >= 0 {
 				reach = math.Min(reach, worstNSR/c)
 			}
+		} else if local > 0 && worstNSR >= 0 {
+			// Without an activation at the output, the layer's own noise
+			// is the bound's floor: it cannot carry more than all the error.
+			reach = math.Min(reach, worstNSR/local)
 		}
 		r.Layers = append(r.Layers, LayerStat{
 			Node: l.label, Op: l.op, Output: out, LocalSQNRdB: Decibels(sqnrDB(l.sig, l.noise)), LocalNSR: Sig4(local),

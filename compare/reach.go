@@ -187,38 +187,59 @@ func (m *reachModel) reach(v *graph.Value) float64 {
 		return 0 // a cycle in a bad graph
 	}
 	m.computing[v] = true
-	r := 0.0
-	if v == m.worst {
-		r = 1
-	}
-	for _, c := range v.Consumers {
-		switch {
-		case isOp(c, "QuantizeLinear"):
-			if a := m.actByQ[c]; a != nil {
-				r += m.reachActivation(c, a)
-			} else if len(c.Outputs) > 0 && c.Outputs[0] != nil {
-				r += m.reach(c.Outputs[0])
-			}
-		default:
-			// float ops, and layers reading v as a float input: taken to
-			// keep the ratio
-			for _, o := range c.Outputs {
-				if o != nil {
-					r += m.reach(o)
-				}
-			}
-		}
-	}
+	r := m.reachFloat([]*graph.Value{v})
 	m.memo[v] = r
 	m.computing[v] = false
 	return r
 }
 
+// reachFloat is the reach of noise at the values starts (one noise
+// source, the same ratio at each) through the float ops that read them
+// and what those compute, taken to keep the ratio, up to the Q nodes and
+// the worst output where the region ends. Each end counts once however
+// many float paths lead to it: a hard-swish reads its input twice, and
+// counting both paths would double the reach at every such layer.
+func (m *reachModel) reachFloat(starts []*graph.Value) float64 {
+	seen := map[*graph.Value]bool{}
+	ends := map[*graph.Node]bool{}
+	r := 0.0
+	stack := append([]*graph.Value(nil), starts...)
+	for len(stack) > 0 {
+		v := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if v == nil || seen[v] {
+			continue
+		}
+		seen[v] = true
+		if v == m.worst {
+			r++
+		}
+		for _, c := range v.Consumers {
+			if !isOp(c, "QuantizeLinear") {
+				// float ops, and layers reading v as a float input
+				stack = append(stack, c.Outputs...)
+				continue
+			}
+			if ends[c] {
+				continue
+			}
+			ends[c] = true
+			if a := m.actByQ[c]; a != nil {
+				r += m.reachActivation(c, a)
+			} else if len(c.Outputs) > 0 && c.Outputs[0] != nil {
+				r += m.reach(c.Outputs[0])
+			}
+		}
+	}
+	return r
+}
+
 // reachActivation is the reach of noise entering activation a's Q node q:
 // through each layer reading its DequantizeLinear, scaled by that layer's
-// gain, and through other readers unchanged.
+// gain, and through the float ops reading it, as one region.
 func (m *reachModel) reachActivation(q *graph.Node, a *activation) float64 {
 	r := 0.0
+	var float []*graph.Value
 	for _, dqv := range q.Outputs[0].Consumers {
 		if !isOp(dqv, "DequantizeLinear") || dqv.Outputs[0] == nil {
 			continue
@@ -226,11 +247,7 @@ func (m *reachModel) reachActivation(q *graph.Node, a *activation) float64 {
 		for _, c := range dqv.Outputs[0].Consumers {
 			l := m.layerOf[c]
 			if l == nil {
-				for _, o := range c.Outputs {
-					if o != nil {
-						r += m.reach(o)
-					}
-				}
+				float = append(float, c.Outputs...)
 				continue
 			}
 			if out := m.quant.Graph.Value(l.output); out != nil {
@@ -238,7 +255,7 @@ func (m *reachModel) reachActivation(q *graph.Node, a *activation) float64 {
 			}
 		}
 	}
-	return r
+	return r + m.reachFloat(float)
 }
 
 // roundingTotal is a's rounding over all samples: the ratio measured on

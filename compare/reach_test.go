@@ -74,3 +74,35 @@ func TestReachChain(t *testing.T) {
 		t.Errorf("c1's reach %v with c2's gain unmeasurable, want 1", got)
 	}
 }
+
+// A float region that reads a layer's output twice (a hard-swish:
+// y·f(y)) carries its noise to the output once, not once per path.
+func TestReachFloatDiamondCountsOnce(t *testing.T) {
+	b := graph.NewBuilder(13)
+	x := b.Input("x", graph.Float32, 1, 1, 4, 4)
+	s := b.Const(graph.FromFloat32s("s", nil, []float32{0.1}))
+	w := b.Const(graph.FromFloat32s("w", []int64{1, 1, 1, 1}, []float32{2}))
+	three := b.Const(graph.FromFloat32s("three", nil, []float32{3}))
+	y := b.Op("Conv", b.Op("DequantizeLinear", b.Op("QuantizeLinear", x, s), s), w)
+	out := b.Op("Mul", y, b.Op("Add", y, three))
+	b.Output(out)
+	m, err := b.Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conv, q *graph.Node
+	for _, n := range m.Graph.Nodes {
+		switch n.OpType {
+		case "Conv":
+			conv = n
+		case "QuantizeLinear":
+			q = n
+		}
+	}
+	a := &activation{name: "x", qOut: q.Outputs[0].Name, sig: 100, noise: 0.01, rounding: 0.01, roundingSig: 100, scale: 0.1}
+	l := &layer{node: conv, output: y.Name, sig: 400, noise: 0.1}
+	outputs := map[string]*outputStat{out.Name: {sig: 1000, noise: 1}}
+	if got := reaches(m, out.Name, []*activation{a}, []*layer{l}, outputs)[l]; got != 1 {
+		t.Errorf("reach through the diamond %v, want 1", got)
+	}
+}
