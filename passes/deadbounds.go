@@ -32,7 +32,9 @@ var boundsPassThrough = map[string]bool{
 // against a constant scalar at that constant; a LeakyRelu with a positive
 // slope passes a bound of its output back scaled by 1/alpha below zero;
 // data movement, MaxPool and Concat pass their output's bounds to their
-// data inputs. Graph outputs are never bounded. Values without a finite
+// data inputs. A hard-swish, v times a gate of v that is 0 below some
+// point (HardSwish, v·HardSigmoid(v), v·Clip(v+c, 0, ·) scaled by
+// constants), bounds v below at that point. Graph outputs are never bounded. Values without a finite
 // bound are left out.
 func DeadBounds(m *graph.Model) map[string]Bounds {
 	out := map[string]Bounds{}
@@ -64,6 +66,9 @@ func DeadBounds(m *graph.Model) map[string]Bounds {
 				r := readerBounds(c, v, get, opset)
 				b.Lo, b.Hi = math.Min(b.Lo, r.Lo), math.Max(b.Hi, r.Hi)
 			}
+			if lo, ok := swishGateZero(v, opset); ok {
+				b = Bounds{lo, math.Inf(1)}
+			}
 			if b.Lo > math.Inf(-1) || b.Hi < math.Inf(1) {
 				known[v] = b
 				out[v.Name] = b
@@ -94,6 +99,13 @@ func readerBounds(c *graph.Node, v *graph.Value, get func(*graph.Value) Bounds, 
 		}
 	}
 	switch c.OpType {
+	case "HardSwish":
+		// 0 below -3, v itself above 3
+		b := Bounds{-3, math.Inf(1)}
+		if after.Hi >= 3 {
+			b.Hi = after.Hi
+		}
+		return b
 	case "Relu":
 		return Bounds{math.Max(0, after.Lo), math.Max(0, after.Hi)}
 	case "LeakyRelu":
@@ -131,4 +143,86 @@ func readerBounds(c *graph.Node, v *graph.Value, get func(*graph.Value) Bounds, 
 		return after
 	}
 	return noBounds
+}
+
+// swishGateZero recognises v's readers as one hard-swish, v·gate(v) with
+// a gate that is exactly 0 for every v at or below a point, and returns
+// that point: below it the product is 0 whatever v is. The gate is
+// HardSigmoid(v) (0 below -beta/alpha) or Clip(v + c, 0, ·) (0 below -c),
+// optionally times or over positive constants, read by the same Mul that
+// reads v.
+func swishGateZero(v *graph.Value, opset int64) (float64, bool) {
+	if len(v.Consumers) != 2 {
+		return 0, false
+	}
+	for i, mul := range v.Consumers {
+		gate := v.Consumers[1-i]
+		if mul == gate || mul.OpType != "Mul" || mul.Domain != "" || len(mul.Inputs) != 2 {
+			continue
+		}
+		other := mul.Input(0)
+		if other == v {
+			other = mul.Input(1)
+		}
+		if other == v || other == nil {
+			continue
+		}
+		zero, g, ok := gateStart(gate, v, opset)
+		if !ok {
+			continue
+		}
+		// positive constant factors between the gate and the Mul keep
+		// its zero where it is
+		for g != other {
+			if g == nil || len(g.Consumers) != 1 {
+				break
+			}
+			c := g.Consumers[0]
+			k, isConst := scalarConst(c.Input(1))
+			if (c.OpType != "Mul" && c.OpType != "Div") || c.Domain != "" || c.Input(0) != g || !isConst || !(k > 0) || len(c.Outputs) != 1 {
+				break
+			}
+			g = c.Outputs[0]
+		}
+		if g == other && len(other.Consumers) == 1 {
+			return zero, true
+		}
+	}
+	return 0, false
+}
+
+// gateStart reads node n as the first step of a gate of v: it returns the
+// point at or below which the gate is 0 and the gate's value.
+func gateStart(n *graph.Node, v *graph.Value, opset int64) (float64, *graph.Value, bool) {
+	if n.Domain != "" || len(n.Outputs) != 1 || n.Outputs[0] == nil {
+		return 0, nil, false
+	}
+	switch n.OpType {
+	case "HardSigmoid":
+		alpha, beta := float64(n.AttrFloat("alpha", 0.2)), float64(n.AttrFloat("beta", 0.5))
+		if n.Input(0) != v || !(alpha > 0) {
+			return 0, nil, false
+		}
+		return -beta / alpha, n.Outputs[0], true
+	case "Add":
+		if len(n.Inputs) != 2 {
+			return 0, nil, false
+		}
+		k, ok := scalarConst(n.Input(1))
+		if n.Input(0) != v {
+			k, ok = scalarConst(n.Input(0))
+			ok = ok && n.Input(1) == v
+		}
+		sum := n.Outputs[0]
+		if !ok || len(sum.Consumers) != 1 || sum.Consumers[0].OpType != "Clip" || sum.Consumers[0].Domain != "" {
+			return 0, nil, false
+		}
+		clip := sum.Consumers[0]
+		lo, _, ok := clipLimits(clip, opset)
+		if !ok || lo != 0 || clip.Input(0) != sum || len(clip.Outputs) != 1 {
+			return 0, nil, false
+		}
+		return -k, clip.Outputs[0], true
+	}
+	return 0, nil, false
 }

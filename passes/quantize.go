@@ -1236,11 +1236,21 @@ func boundRule(n *graph.Node) bool {
 	return ok
 }
 
+// scalarConst returns the value of a float scalar constant: an
+// initializer, or the output of a Constant node (models not yet prepared,
+// as compare reads FLOAT).
 func scalarConst(v *graph.Value) (float64, bool) {
-	if !isFloatConst(v) {
+	if v == nil {
 		return 0, false
 	}
-	d, err := v.Const.Float32s()
+	c := v.Const
+	if c == nil && v.Producer != nil && v.Producer.OpType == "Constant" && (v.Producer.Domain == "" || v.Producer.Domain == "ai.onnx") && len(v.Producer.Outputs) == 1 {
+		c, _ = constantTensor(v.Producer)
+	}
+	if c == nil || c.DType != graph.Float32 {
+		return 0, false
+	}
+	d, err := c.Float32s()
 	if err != nil || len(d) != 1 {
 		return 0, false
 	}
