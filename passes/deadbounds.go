@@ -66,8 +66,8 @@ func DeadBounds(m *graph.Model) map[string]Bounds {
 				r := readerBounds(c, v, get, opset)
 				b.Lo, b.Hi = math.Min(b.Lo, r.Lo), math.Max(b.Hi, r.Hi)
 			}
-			if lo, ok := swishGateZero(v, opset); ok {
-				b = Bounds{lo, math.Inf(1)}
+			if zero, ok := swishGateZero(v, opset); ok {
+				b = Bounds{zero, math.Inf(1)}
 			}
 			if b.Lo > math.Inf(-1) || b.Hi < math.Inf(1) {
 				known[v] = b
@@ -145,44 +145,40 @@ func readerBounds(c *graph.Node, v *graph.Value, get func(*graph.Value) Bounds, 
 	return noBounds
 }
 
-// swishGateZero recognises v's readers as one hard-swish, v·gate(v) with
-// a gate that is exactly 0 for every v at or below a point, and returns
-// that point: below it the product is 0 whatever v is. The gate is
-// HardSigmoid(v) (0 below -beta/alpha) or Clip(v + c, 0, ·) (0 below -c),
+// swishGateZero recognises x's readers as one hard-swish, x·gate(x) with
+// a gate that is exactly 0 for every x at or below some point, and returns
+// that point: below it the product is 0 whatever x is. The gate is
+// HardSigmoid(x) (0 below -beta/alpha) or Clip(x + c, 0, ·) (0 below -c),
 // optionally times or over positive constants, read by the same Mul that
-// reads v.
-func swishGateZero(v *graph.Value, opset int64) (float64, bool) {
-	if len(v.Consumers) != 2 {
+// reads x.
+func swishGateZero(x *graph.Value, opset int64) (float64, bool) {
+	if len(x.Consumers) != 2 {
 		return 0, false
 	}
-	for i, mul := range v.Consumers {
-		gate := v.Consumers[1-i]
+	for i, mul := range x.Consumers {
+		gate := x.Consumers[1-i]
 		if mul == gate || mul.OpType != "Mul" || mul.Domain != "" || len(mul.Inputs) != 2 {
 			continue
 		}
 		other := mul.Input(0)
-		if other == v {
+		if other == x {
 			other = mul.Input(1)
 		}
-		if other == v || other == nil {
+		if other == x || other == nil {
 			continue
 		}
-		zero, g, ok := gateStart(gate, v, opset)
+		zero, g, ok := gateStart(gate, x, opset)
 		if !ok {
 			continue
 		}
 		// positive constant factors between the gate and the Mul keep
 		// its zero where it is
 		for g != other {
-			if g == nil || len(g.Consumers) != 1 {
+			next, ok := constFactor(g)
+			if !ok {
 				break
 			}
-			c := g.Consumers[0]
-			k, isConst := scalarConst(c.Input(1))
-			if (c.OpType != "Mul" && c.OpType != "Div") || c.Domain != "" || c.Input(0) != g || !isConst || !(k > 0) || len(c.Outputs) != 1 {
-				break
-			}
-			g = c.Outputs[0]
+			g = next
 		}
 		if g == other && len(other.Consumers) == 1 {
 			return zero, true
@@ -191,16 +187,30 @@ func swishGateZero(v *graph.Value, opset int64) (float64, bool) {
 	return 0, false
 }
 
-// gateStart reads node n as the first step of a gate of v: it returns the
-// point at or below which the gate is 0 and the gate's value.
-func gateStart(n *graph.Node, v *graph.Value, opset int64) (float64, *graph.Value, bool) {
+// constFactor follows v into its only reader when that reader multiplies
+// or divides it by a positive scalar constant, and returns the result.
+func constFactor(v *graph.Value) (*graph.Value, bool) {
+	if v == nil || len(v.Consumers) != 1 {
+		return nil, false
+	}
+	c := v.Consumers[0]
+	k, isConst := scalarConst(c.Input(1))
+	if (c.OpType != "Mul" && c.OpType != "Div") || c.Domain != "" || c.Input(0) != v || !isConst || !(k > 0) || len(c.Outputs) != 1 || c.Outputs[0] == nil {
+		return nil, false
+	}
+	return c.Outputs[0], true
+}
+
+// gateStart reads node n as the first step of a gate of x: the gate's
+// zero point, and its value.
+func gateStart(n *graph.Node, x *graph.Value, opset int64) (float64, *graph.Value, bool) {
 	if n.Domain != "" || len(n.Outputs) != 1 || n.Outputs[0] == nil {
 		return 0, nil, false
 	}
 	switch n.OpType {
 	case "HardSigmoid":
 		alpha, beta := float64(n.AttrFloat("alpha", 0.2)), float64(n.AttrFloat("beta", 0.5))
-		if n.Input(0) != v || !(alpha > 0) {
+		if n.Input(0) != x || !(alpha > 0) {
 			return 0, nil, false
 		}
 		return -beta / alpha, n.Outputs[0], true
@@ -209,9 +219,9 @@ func gateStart(n *graph.Node, v *graph.Value, opset int64) (float64, *graph.Valu
 			return 0, nil, false
 		}
 		k, ok := scalarConst(n.Input(1))
-		if n.Input(0) != v {
+		if n.Input(0) != x {
 			k, ok = scalarConst(n.Input(0))
-			ok = ok && n.Input(1) == v
+			ok = ok && n.Input(1) == x
 		}
 		sum := n.Outputs[0]
 		if !ok || len(sum.Consumers) != 1 || sum.Consumers[0].OpType != "Clip" || sum.Consumers[0].Domain != "" {

@@ -72,3 +72,41 @@ func TestDeadBounds(t *testing.T) {
 		t.Error("a nil model has bounds")
 	}
 }
+
+// A hard-swish, x times a gate of x that is 0 below a point, makes every
+// x below that point alike: x·Clip(x+3, 0, 6)/6 (the 3 from a Constant
+// node, as unprepared models hold it), x·HardSigmoid(x) and HardSwish.
+// A third reader of x tells its values apart again.
+func TestDeadBoundsHardSwish(t *testing.T) {
+	b := graph.NewBuilder(17)
+	in := b.Input("in", graph.Float32, 1, 4)
+	k := func(name string, v float32) *graph.Value {
+		return b.Const(graph.FromFloat32s(name, nil, []float32{v}))
+	}
+	t3, err := graph.FromFloat32s("three", nil, []float32{3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	three := b.Op("Constant", graph.TensorAttr("value", t3))
+	x1, x2, x3, x4 := b.Op("Neg", in), b.Op("Sin", in), b.Op("Cos", in), b.Op("Abs", in)
+	gate := b.Op("Clip", b.Op("Add", x1, three), k("zero", 0), k("six", 6))
+	out1 := b.Op("Div", b.Op("Mul", x1, gate), k("div", 6))
+	out2 := b.Op("Mul", b.Op("HardSigmoid", x2, graph.FloatAttr("alpha", 0.2), graph.FloatAttr("beta", 0.5)), x2)
+	out3 := b.Op("HardSwish", x3)
+	out4 := b.Op("Mul", x4, b.Op("Clip", b.Op("Add", x4, k("three4", 3)), k("zero4", 0), k("six4", 6)))
+	b.Output(out1, out2, out3, out4, b.Op("Sigmoid", x4))
+	m, err := b.Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := passes.DeadBounds(m)
+	inf := math.Inf(1)
+	for v, want := range map[*graph.Value]passes.Bounds{x1: {-3, inf}, x2: {-2.5, inf}, x3: {-3, inf}} {
+		if g, ok := got[v.Name]; !ok || math.Abs(g.Lo-want.Lo) > 1e-6 || g.Hi != want.Hi {
+			t.Errorf("%s (%s): bounds %v (found %v), want %v", v.Name, v.Consumers[0].OpType, g, ok, want)
+		}
+	}
+	if g, ok := got[x4.Name]; ok {
+		t.Errorf("x4, also read by a Sigmoid, is bounded %v", g)
+	}
+}
