@@ -55,7 +55,9 @@
 // reach.go): each layer's gain is solved from the cumulative error of its
 // output in the quantized run, its own error and the error that entered
 // through its inputs before their rounding, and the gains multiply along
-// every path to the worst output (ops outside Q/DQ keep the ratio).
+// every path to the worst output. Ops outside Q/DQ keep the ratio, except
+// a float tail that depends on one activation alone (a Sigmoid after the
+// last layer), whose gain is measured from the two ratios.
 //
 // Where FLOAT's readers of a tensor clamp it (a Relu, a Clip or a Max
 // against a constant, through LeakyRelu and data movement, as

@@ -26,8 +26,11 @@ import (
 // layer is taken to keep the noise-to-signal ratio (g = signal energy
 // out / in). Noise at v then reaches the worst output through every path
 // of layers below it, each step multiplying its noise-to-signal ratio by
-// the gain over the signal ratio; ops outside Q/DQ (a float Sigmoid, a
-// Transpose to the output) keep the ratio. The old estimate, the worst
+// the gain over the signal ratio; ops outside Q/DQ keep the ratio, and
+// each op or output they lead to counts once. Where such a float region
+// is a function of one activation alone up to the worst output (a
+// Transpose and a Sigmoid after the last layer), its gain is measured
+// instead: the output's ratio over the activation's. The old estimate, the worst
 // output's ratio over the cumulative one at v, counted the error every
 // later layer adds as the earlier layer's: an input's rounding got the
 // whole model's error.
@@ -187,7 +190,7 @@ func (m *reachModel) reach(v *graph.Value) float64 {
 		return 0 // a cycle in a bad graph
 	}
 	m.computing[v] = true
-	r := m.reachFloat([]*graph.Value{v})
+	r, _ := m.reachFloat([]*graph.Value{v})
 	m.memo[v] = r
 	m.computing[v] = false
 	return r
@@ -199,11 +202,14 @@ func (m *reachModel) reach(v *graph.Value) float64 {
 // the worst output where the region ends. Each end counts once however
 // many float paths lead to it: a hard-swish reads its input twice, and
 // counting both paths would double the reach at every such layer.
-func (m *reachModel) reachFloat(starts []*graph.Value) float64 {
+// sealed tells that the region reads nothing but starts and constants and
+// ends only at the worst output: it is then a function of the starts.
+func (m *reachModel) reachFloat(starts []*graph.Value) (r float64, sealed bool) {
 	seen := map[*graph.Value]bool{}
 	ends := map[*graph.Node]bool{}
-	r := 0.0
+	var nodes []*graph.Node
 	stack := append([]*graph.Value(nil), starts...)
+	reachesWorst := false
 	for len(stack) > 0 {
 		v := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
@@ -212,11 +218,13 @@ func (m *reachModel) reachFloat(starts []*graph.Value) float64 {
 		}
 		seen[v] = true
 		if v == m.worst {
+			reachesWorst = true
 			r++
 		}
 		for _, c := range v.Consumers {
 			if !isOp(c, "QuantizeLinear") {
 				// float ops, and layers reading v as a float input
+				nodes = append(nodes, c)
 				stack = append(stack, c.Outputs...)
 				continue
 			}
@@ -231,12 +239,37 @@ func (m *reachModel) reachFloat(starts []*graph.Value) float64 {
 			}
 		}
 	}
-	return r
+	sealed = reachesWorst && len(ends) == 0
+	for _, n := range nodes {
+		for _, in := range n.Inputs {
+			if in != nil && !seen[in] && !isConstant(in) {
+				sealed = false
+			}
+		}
+	}
+	return r, sealed
+}
+
+// movesData holds the ops that only move values: they neither add
+// error nor change a noise-to-signal ratio.
+var movesData = map[string]bool{
+	"Transpose": true, "Reshape": true, "Squeeze": true, "Unsqueeze": true,
+	"Flatten": true, "Identity": true,
+}
+
+// isConstant tells whether v holds the same values in every run.
+func isConstant(v *graph.Value) bool {
+	return v.Const != nil || (v.Producer != nil && isOp(v.Producer, "Constant"))
 }
 
 // reachActivation is the reach of noise entering activation a's Q node q:
 // through each layer reading its DequantizeLinear, scaled by that layer's
-// gain, and through the float ops reading it, as one region.
+// gain, and through the float ops reading it, as one region. A region
+// that is a function of a alone up to the worst output (a Sigmoid after
+// the last layer) has its gain measured: the worst output's
+// noise-to-signal ratio over a's. Keeping the ratio there would miss how a
+// Sigmoid turns small noise on large negative logits into large noise on
+// near-zero probabilities.
 func (m *reachModel) reachActivation(q *graph.Node, a *activation) float64 {
 	r := 0.0
 	var float []*graph.Value
@@ -246,7 +279,9 @@ func (m *reachModel) reachActivation(q *graph.Node, a *activation) float64 {
 		}
 		for _, c := range dqv.Outputs[0].Consumers {
 			l := m.layerOf[c]
-			if l == nil {
+			if l == nil || (movesData[c.OpType] && m.actOf[l.output] == nil) {
+				// a data move without its own Q/DQ adds no error and
+				// keeps the ratio: part of the float region
 				float = append(float, c.Outputs...)
 				continue
 			}
@@ -255,7 +290,11 @@ func (m *reachModel) reachActivation(q *graph.Node, a *activation) float64 {
 			}
 		}
 	}
-	return r + m.reachFloat(float)
+	rf, sealed := m.reachFloat(float)
+	if o := m.outputs[m.worst.Name]; sealed && a.noise > 0 && a.sig > 0 && o != nil && o.sig > 0 {
+		rf = (o.noise / o.sig) / (a.noise / a.sig)
+	}
+	return r + rf
 }
 
 // roundingTotal is a's rounding over all samples: the ratio measured on

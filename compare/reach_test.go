@@ -106,3 +106,51 @@ func TestReachFloatDiamondCountsOnce(t *testing.T) {
 		t.Errorf("reach through the diamond %v, want 1", got)
 	}
 }
+
+// A float region that is a function of one activation alone up to the
+// worst output (here a Transpose and a Sigmoid) has its gain measured:
+// the output's noise-to-signal ratio over the activation's. One that also
+// reads another runtime value keeps the ratio.
+func TestReachSealedRegionMeasured(t *testing.T) {
+	for _, sealed := range []bool{true, false} {
+		b := graph.NewBuilder(13)
+		x := b.Input("x", graph.Float32, 1, 1, 4, 4)
+		s := b.Const(graph.FromFloat32s("s", nil, []float32{0.1}))
+		w := b.Const(graph.FromFloat32s("w", []int64{1, 1, 1, 1}, []float32{2}))
+		y := b.Op("Conv", b.Op("DequantizeLinear", b.Op("QuantizeLinear", x, s), s), w)
+		moved := b.Op("Transpose", b.Op("DequantizeLinear", b.Op("QuantizeLinear", y, s), s), graph.IntsAttr("perm", 0, 1, 3, 2))
+		if !sealed {
+			moved = b.Op("Add", moved, x)
+		}
+		out := b.Op("Sigmoid", moved)
+		b.Output(out)
+		m, err := b.Model()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var conv, tr *graph.Node
+		var qs []*graph.Node
+		for _, n := range m.Graph.Nodes {
+			switch n.OpType {
+			case "Conv":
+				conv = n
+			case "Transpose":
+				tr = n
+			case "QuantizeLinear":
+				qs = append(qs, n)
+			}
+		}
+		a0 := &activation{name: "x", qOut: qs[0].Outputs[0].Name, sig: 100, noise: 0.01, scale: 0.1}
+		a1 := &activation{name: y.Name, qOut: qs[1].Outputs[0].Name, sig: 400, noise: 0.5, scale: 0.1}
+		l1 := &layer{node: conv, output: y.Name, sig: 400, noise: 0.1}
+		lt := &layer{node: tr, output: tr.Outputs[0].Name, sig: 400}
+		outputs := map[string]*outputStat{out.Name: {sig: 1000, noise: 10}}
+		want := 1.0
+		if sealed {
+			want = (10.0 / 1000) / (0.5 / 400)
+		}
+		if got := reaches(m, out.Name, []*activation{a0, a1}, []*layer{l1, lt}, outputs)[l1]; math.Abs(got-want) > 1e-9 {
+			t.Errorf("sealed %v: reach %v, want %v", sealed, got, want)
+		}
+	}
+}
