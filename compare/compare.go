@@ -239,6 +239,7 @@ func Compare(float, quant *graph.Model, src *calibdata.Source, opts Options) (*R
 		}
 	}
 	reachOf := reaches(quant, worst, acts, layers, outs.stats)
+	var uncapped []float64 // each listed layer's harm before the caps
 	for _, l := range layers {
 		if l.bad != "" {
 			layerSkips = append(layerSkips, Skipped{l.label, l.bad})
@@ -250,6 +251,7 @@ func Compare(float, quant *graph.Model, src *calibdata.Source, opts Options) (*R
 		if rr, ok := reachOf[l]; ok {
 			reach = rr
 		}
+		modelled := local * reach
 		if c, ok := cumNSR[out]; ok {
 			cumDB = -10 * math.Log10(c)
 			// All of the worst output's error coming from the noise at
@@ -267,8 +269,25 @@ func Compare(float, quant *graph.Model, src *calibdata.Source, opts Options) (*R
 			Node: l.label, Op: l.op, Output: out, LocalSQNRdB: Decibels(sqnrDB(l.sig, l.noise)), LocalNSR: Sig4(local),
 			CumulativeSQNRdB: Decibels(cumDB), Reach: Sig4(reach), Harm: Sig4(local * reach), Exclude: l.exclude,
 		})
+		uncapped = append(uncapped, modelled)
 	}
-	sort.SliceStable(r.Layers, func(i, j int) bool { return harmKey(r.Layers[i]) > harmKey(r.Layers[j]) })
+	// Layers the caps hold at the same harm keep the model's order.
+	order := make([]int, len(r.Layers))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(i, j int) bool {
+		a, b := r.Layers[order[i]], r.Layers[order[j]]
+		if ka, kb := harmKey(a), harmKey(b); ka != kb {
+			return ka > kb
+		}
+		return uncapped[order[i]] > uncapped[order[j]]
+	})
+	sorted := make([]LayerStat, len(order))
+	for i, k := range order {
+		sorted[i] = r.Layers[k]
+	}
+	r.Layers = sorted
 	if worstNSR > 0 && len(r.Layers) > 0 {
 		sum := 0.0
 		for _, l := range r.Layers {

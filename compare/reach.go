@@ -190,7 +190,14 @@ func (m *reachModel) reach(v *graph.Value) float64 {
 		return 0 // a cycle in a bad graph
 	}
 	m.computing[v] = true
-	r, _ := m.reachFloat([]*graph.Value{v})
+	r, sealed := m.reachFloat([]*graph.Value{v})
+	if l := m.layerOf[v.Producer]; sealed && l != nil && v.Name == l.output {
+		if nsr := m.outputNSR(l); nsr > 0 {
+			if o := m.outputs[m.worst.Name]; o != nil && o.sig > 0 {
+				r = (o.noise / o.sig) / nsr
+			}
+		}
+	}
 	m.memo[v] = r
 	m.computing[v] = false
 	return r
@@ -248,6 +255,26 @@ func (m *reachModel) reachFloat(starts []*graph.Value) (r float64, sealed bool) 
 		}
 	}
 	return r, sealed
+}
+
+// outputNSR estimates the noise-to-signal ratio of layer l's output in the
+// quantized run when no activation measures it: l's own ratio plus the
+// error its inputs carried before their rounding, at their ratio (the
+// layer taken to keep it).
+func (m *reachModel) outputNSR(l *layer) float64 {
+	if l.sig <= 0 {
+		return 0
+	}
+	var entered, sigIn float64
+	for _, in := range m.inputActivations(l.node) {
+		sigIn += in.sig
+		entered += math.Max(0, in.noise-in.roundingTotal())
+	}
+	nsr := l.noise / l.sig
+	if sigIn > 0 {
+		nsr += entered / sigIn
+	}
+	return nsr
 }
 
 // movesData holds the ops that only move values: they neither add
