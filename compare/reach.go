@@ -209,8 +209,8 @@ func (m *reachModel) reach(v *graph.Value) float64 {
 // the worst output where the region ends. Each end counts once however
 // many float paths lead to it: a hard-swish reads its input twice, and
 // counting both paths would double the reach at every such layer.
-// sealed tells that the region reads nothing but starts and constants and
-// ends only at the worst output: it is then a function of the starts.
+// sealed tells that the region has ops, reads nothing but starts and
+// constants, and ends only at the worst output: a function of the starts.
 func (m *reachModel) reachFloat(starts []*graph.Value) (r float64, sealed bool) {
 	seen := map[*graph.Value]bool{}
 	ends := map[*graph.Node]bool{}
@@ -246,7 +246,7 @@ func (m *reachModel) reachFloat(starts []*graph.Value) (r float64, sealed bool) 
 			}
 		}
 	}
-	sealed = reachesWorst && len(ends) == 0
+	sealed = reachesWorst && len(ends) == 0 && len(nodes) > 0
 	for _, n := range nodes {
 		for _, in := range n.Inputs {
 			if in != nil && !seen[in] && !isConstant(in) {

@@ -75,16 +75,17 @@ func TestReachChain(t *testing.T) {
 	}
 }
 
-// A float region that reads a layer's output twice (a hard-swish:
+// A float region that reads a layer's output twice (as a hard-swish:
 // y·f(y)) carries its noise to the output once, not once per path.
 func TestReachFloatDiamondCountsOnce(t *testing.T) {
 	b := graph.NewBuilder(13)
 	x := b.Input("x", graph.Float32, 1, 1, 4, 4)
 	s := b.Const(graph.FromFloat32s("s", nil, []float32{0.1}))
 	w := b.Const(graph.FromFloat32s("w", []int64{1, 1, 1, 1}, []float32{2}))
-	three := b.Const(graph.FromFloat32s("three", nil, []float32{3}))
 	y := b.Op("Conv", b.Op("DequantizeLinear", b.Op("QuantizeLinear", x, s), s), w)
-	out := b.Op("Mul", y, b.Op("Add", y, three))
+	// the Add also reads x, so the tail is not a function of y alone
+	// and keeps the ratio rather than having its gain measured
+	out := b.Op("Mul", y, b.Op("Add", y, x))
 	b.Output(out)
 	m, err := b.Model()
 	if err != nil {
@@ -152,5 +153,40 @@ func TestReachSealedRegionMeasured(t *testing.T) {
 		if got := reaches(m, out.Name, []*activation{a0, a1}, []*layer{l1, lt}, outputs)[l1]; math.Abs(got-want) > 1e-9 {
 			t.Errorf("sealed %v: reach %v, want %v", sealed, got, want)
 		}
+	}
+}
+
+// A layer whose output has no Q/DQ and ends in a float tail of its own
+// (Conv → Sigmoid → output) gets the tail's measured gain over the
+// layer's estimated output ratio: its own plus the error its input
+// carried before rounding.
+func TestReachLayerTailMeasured(t *testing.T) {
+	b := graph.NewBuilder(13)
+	x := b.Input("x", graph.Float32, 1, 1, 4, 4)
+	s := b.Const(graph.FromFloat32s("s", nil, []float32{0.1}))
+	w := b.Const(graph.FromFloat32s("w", []int64{1, 1, 1, 1}, []float32{2}))
+	y := b.Op("Conv", b.Op("DequantizeLinear", b.Op("QuantizeLinear", x, s), s), w)
+	out := b.Op("Sigmoid", y)
+	b.Output(out)
+	m, err := b.Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conv, q *graph.Node
+	for _, n := range m.Graph.Nodes {
+		switch n.OpType {
+		case "Conv":
+			conv = n
+		case "QuantizeLinear":
+			q = n
+		}
+	}
+	// 0.02 of x's error predates its rounding (0.01 of 0.03)
+	a := &activation{name: "x", qOut: q.Outputs[0].Name, sig: 100, noise: 0.03, rounding: 0.01, roundingSig: 100, scale: 0.1}
+	l := &layer{node: conv, output: y.Name, sig: 400, noise: 0.1}
+	outputs := map[string]*outputStat{out.Name: {sig: 1000, noise: 1}}
+	want := (1.0 / 1000) / (0.1/400 + 0.02/100)
+	if got := reaches(m, out.Name, []*activation{a}, []*layer{l}, outputs)[l]; math.Abs(got-want) > 1e-9 {
+		t.Errorf("reach %v, want %v", got, want)
 	}
 }
