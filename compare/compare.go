@@ -48,6 +48,10 @@ type Options struct {
 	// (zero fields: calib's defaults, as calibration uses them).
 	Histograms       int
 	HistogramOptions calib.Options
+	// Output names the model output the layers' harms are measured
+	// against; empty: the worst (lowest SQNR). A detector's outputs fail
+	// for different reasons: this asks about one of them.
+	Output string
 }
 
 // activation is one activation QuantizeLinear of QUANT.
@@ -85,6 +89,13 @@ func Compare(float, quant *graph.Model, src *calibdata.Source, opts Options) (*R
 	}
 	if src == nil || src.Len() == 0 {
 		return nil, errors.New("compare: no samples")
+	}
+	if opts.Output != "" && !hasOutput(quant, opts.Output) {
+		var names []string
+		for _, v := range quant.Graph.Outputs {
+			names = append(names, v.Name)
+		}
+		return nil, fmt.Errorf("compare: %q is not an output of the quantized model (its outputs: %s)", opts.Output, strings.Join(names, ", "))
 	}
 	n := src.Len()
 	if opts.Samples > 0 {
@@ -226,12 +237,20 @@ func Compare(float, quant *graph.Model, src *calibdata.Source, opts Options) (*R
 	// each quantized activation, give each layer's reach.
 	worstNSR, worst := math.NaN(), ""
 	for _, o := range r.Outputs {
-		if o.Skipped == "" {
-			if v := outs.stats[o.Name]; v.sig > 0 && (math.IsNaN(worstNSR) || v.noise/v.sig > worstNSR) {
-				worstNSR, worst = v.noise/v.sig, o.Name
+		if opts.Output != "" && o.Name != opts.Output {
+			continue
+		}
+		if o.Skipped != "" {
+			if opts.Output != "" {
+				return nil, fmt.Errorf("compare: output %q was not compared: %s", o.Name, o.Skipped)
 			}
+			continue
+		}
+		if v := outs.stats[o.Name]; v.sig > 0 && (math.IsNaN(worstNSR) || v.noise/v.sig > worstNSR) {
+			worstNSR, worst = v.noise/v.sig, o.Name
 		}
 	}
+	r.AttributedOutput = worst
 	cumNSR := map[string]float64{}
 	for _, a := range acts {
 		if a.bad == "" && a.sig > 0 {
@@ -725,4 +744,13 @@ func escapeGlob(name string) string {
 		return ""
 	}
 	return p
+}
+
+func hasOutput(m *graph.Model, name string) bool {
+	for _, v := range m.Graph.Outputs {
+		if v.Name == name {
+			return true
+		}
+	}
+	return false
 }

@@ -11,6 +11,7 @@ import (
 	goruntime "runtime"
 	"runtime/debug"
 	"runtime/metrics"
+	"strings"
 	"testing"
 	"time"
 
@@ -390,5 +391,69 @@ func BenchmarkCompareMemory(b *testing.B) {
 			b.ReportMetric(float64(peak)/(1<<20), "live-MiB")
 			b.ReportMetric(float64(added)/(1<<20), "added-MiB")
 		})
+	}
+}
+
+// Options.Output ranks the layers by their harm to the named output: the
+// report says which output that is, and a name that is not an output is
+// an error naming the outputs.
+func TestAttributedOutput(t *testing.T) {
+	b := graph.NewBuilder(17)
+	x := b.Input("x", graph.Float32, 1, 2, 6, 6)
+	w := func(name string, vals ...float32) *graph.Value {
+		return b.Const(graph.FromFloat32s(name, []int64{int64(len(vals) / 2), 2, 1, 1}, vals))
+	}
+	a := b.Op("Relu", b.Op("Conv", x, w("w1", 1, -0.5, 0.3, 0.8)))
+	// fine: a wide sum; coarse: a near-cancelling difference, whose
+	// error is large against its signal
+	fine := b.Op("Conv", a, w("w2", 1, 1))
+	coarse := b.Op("Conv", a, w("w3", 1, -0.97))
+	b.Output(fine, coarse)
+	m, err := b.Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := calibdata.Synthetic(calibdata.Inputs(m), 6, 3)
+	q, err := quant.Clone(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := quant.Run(q, src, poorConfig()); err != nil {
+		t.Fatal(err)
+	}
+	worst, err := Compare(m, q, src, Options{Threads: 1, Integer: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sqnr := map[string]float64{}
+	for _, o := range worst.Outputs {
+		sqnr[o.Name] = float64(o.SQNRdB)
+	}
+	if !(sqnr[coarse.Name] < sqnr[fine.Name]) || worst.AttributedOutput != coarse.Name {
+		t.Fatalf("attributed to %q with SQNRs %v, want the worst, %q", worst.AttributedOutput, sqnr, coarse.Name)
+	}
+	chosen, err := Compare(m, q, src, Options{Threads: 1, Integer: true, Output: fine.Name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if chosen.AttributedOutput != fine.Name || chosen.HarmExplained == nil || worst.HarmExplained == nil {
+		t.Fatalf("attributed to %q (harm explained %v), want %q", chosen.AttributedOutput, chosen.HarmExplained, fine.Name)
+	}
+	// the same layers, measured against an output with less error: each
+	// layer's harm is a share of a smaller error
+	harm := func(r *Report, node string) float64 {
+		for _, l := range r.Layers {
+			if l.Node == node {
+				return float64(l.Harm)
+			}
+		}
+		return math.NaN()
+	}
+	first := worst.Layers[0].Node
+	if !(harm(chosen, first) < harm(worst, first)) {
+		t.Errorf("%s: harm %.3g to %s, %.3g to the worst output", first, harm(chosen, first), fine.Name, harm(worst, first))
+	}
+	if _, err := Compare(m, q, src, Options{Threads: 1, Output: "nope"}); err == nil || !strings.Contains(err.Error(), fine.Name) {
+		t.Errorf("Output nope: error %v, want one listing the outputs", err)
 	}
 }

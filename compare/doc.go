@@ -48,8 +48,9 @@
 // the same name, over the FP32 output energy, is the noise-to-signal ratio
 // the layer adds (local_nsr). Multiplied by the layer's reach, the factor
 // a noise-to-signal ratio at the layer's output is multiplied by on its
-// way to the worst model output, it estimates the layer's share of that
-// output's error ("harm"); layers are sorted by it. The local figure alone
+// way to the worst model output (or the one Options.Output names), it
+// estimates the layer's share of that output's error ("harm"); layers are
+// sorted by it. The local figure alone
 // ranks early layers too low: their noise passes through every later
 // layer. The reach comes from a linear model of how noise flows (see
 // reach.go): each layer's gain is solved from the cumulative error of its
@@ -144,13 +145,16 @@
 //	  cumulative_sqnr_db dB  the quantized run's tensor at that output
 //	                         (null when it is not a quantized activation)
 //	  reach          1       factor a noise-to-signal ratio at the output
-//	                         is multiplied by at the worst model output
-//	  harm           1       local_nsr·reach: the share of the worst
+//	                         is multiplied by at the attributed output
+//	  harm           1       local_nsr·reach: the share of the attributed
 //	                         output's Σerr²/Σref² put down to the node
 //	                         (sort key)
 //	  exclude        string  --exclude-node pattern for it (optional)
 //	layers_skipped[] {name, reason}
-//	harm_explained   1       the harms added up over the worst output's
+//	attributed_output string the output reach and harm are measured at:
+//	                         the worst, or Options.Output ("" when none
+//	                         could be compared)
+//	harm_explained   1       the harms added up over the attributed output's
 //	                         Σerr²/Σref² (null when unknown)
 //	exclude_node[]   string  patterns of the top layers (Options.Exclusions)
 //

@@ -38,7 +38,11 @@ type Report struct {
 	// Layers are sorted by harm, most harmful first.
 	Layers        []LayerStat `json:"layers"`
 	LayersSkipped []Skipped   `json:"layers_skipped"`
-	// HarmExplained is the layers' harms added up, over the worst output's
+	// AttributedOutput is the output the layers' harms are measured
+	// against: the worst, or the one Options.Output names. Empty when no
+	// output could be compared.
+	AttributedOutput string `json:"attributed_output"`
+	// HarmExplained is the layers' harms added up, over the attributed output's
 	// noise-to-signal ratio: how much of that output's error the per-layer
 	// figures account for (near 1 when the layers' errors add up; well
 	// below when the error comes from how they interact, e.g. through a
@@ -237,9 +241,13 @@ func (r *Report) Print(w io.Writer, top int) error {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t[%.4g, %.4g]\t%.3f%%\n", name, dbText(float64(a.SQNRdB)), float64(a.Lo), float64(a.Hi), 100*float64(a.Clipped))
 	}
-	fmt.Fprintf(tw, "\nlayers (%d attributed, %d skipped), most harmful first: each quantized alone\n", len(r.Layers), len(r.LayersSkipped))
+	against := ""
+	if r.AttributedOutput != "" {
+		against = fmt.Sprintf(", harm to output %s", r.AttributedOutput)
+	}
+	fmt.Fprintf(tw, "\nlayers (%d attributed, %d skipped%s), most harmful first: each quantized alone\n", len(r.Layers), len(r.LayersSkipped), against)
 	if r.HarmExplained != nil {
-		fmt.Fprintf(tw, "(their harms add up to %.0f%% of the worst output's error)\n", 100*float64(*r.HarmExplained))
+		fmt.Fprintf(tw, "(their harms add up to %.0f%% of that output's error)\n", 100*float64(*r.HarmExplained))
 	}
 	fmt.Fprintln(tw, "node\top\tlocal SQNR dB\tcumulative dB\treach\tharm")
 	for i, l := range r.Layers {

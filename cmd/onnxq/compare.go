@@ -26,11 +26,12 @@ type compareConfig struct {
 	Threads      int
 	Integer      bool
 	Exclusions   int
+	Output       string
 }
 
 var compareCommand = &command{
 	name:    "compare",
-	args:    "FLOAT.onnx QUANT.onnx --data PATH [--json OUT.json] [--html OUT.html] [--top N]",
+	args:    "FLOAT.onnx QUANT.onnx --data PATH [--json OUT.json] [--html OUT.html] [--top N] [--output NAME]",
 	summary: "explain a quantized model's accuracy loss per output, activation and layer",
 	doc: `Compare runs FLOAT (the FP32 model) and QUANT (its quantized form, as
 onnxq writes it) on the samples of --data (the forms --calib takes) and
@@ -57,6 +58,7 @@ script, no external file or URL): the outputs, the layers by harm and the
 activations' SQNR as charts, histograms of the worst activations' FP32
 values with the ranges each calibration method picks, the per-channel
 weight ranges of the most harmful layers, sizes and INT8 MAC coverage.
+Harm is measured at the worst output, or at the one --output names.
 --top bounds the printed rows, not the JSON or HTML.
 With --integer (the default) QUANT runs as 'onnxq run' executes it.`,
 	setup: func(fs *pflag.FlagSet) func(*cli, []string) error {
@@ -69,6 +71,7 @@ With --integer (the default) QUANT runs as 'onnxq run' executes it.`,
 		fs.IntVar(&cfg.Samples, "samples", 0, "run at most `N` samples (default: all)")
 		fs.IntVar(&cfg.Threads, "threads", 0, "use `N` threads per model (default: a third of the cores, as the two models and the comparisons run side by side; results do not depend on it)")
 		fs.BoolVar(&cfg.Integer, "integer", true, "run QUANT's complete Q/DQ units as integer ops")
+		fs.StringVar(&cfg.Output, "output", "", "rank the layers by their harm to output `NAME` (default: the worst output)")
 		return func(c *cli, args []string) error {
 			switch {
 			case len(args) != 2:
@@ -109,7 +112,7 @@ func (c *cli) compare(cfg *compareConfig) error {
 	}
 	opts := compare.Options{
 		Threads: cfg.Threads, Integer: cfg.Integer, Samples: cfg.Samples, Exclusions: exclusions,
-		FloatName: cfg.Float, QuantName: cfg.Quant,
+		FloatName: cfg.Float, QuantName: cfg.Quant, Output: cfg.Output,
 	}
 	if cfg.HTML != "" {
 		opts.Histograms = report.DefaultHistograms

@@ -91,6 +91,7 @@ func TestCompare(t *testing.T) {
 		{"compare", model, q, "--data", data, "--top", "-1"},
 		{"compare", model, filepath.Join(dir, "missing.onnx"), "--data", data},
 		{"compare", model, q, "--data", filepath.Join(dir, "nowhere")},
+		{"compare", model, q, "--data", data, "--output", "nope"},
 	} {
 		r := onnxq(t, dir, args...)
 		if r.code == 0 {
