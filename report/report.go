@@ -192,9 +192,9 @@ func (p *page) summary() {
 func (p *page) layers() {
 	r := p.r
 	p.f("<section id=\"layers\">\n<h2>2. Per-layer SQNR</h2>\n")
-	p.f("<p class=\"note\">Each quantized layer alone quantized (its inputs through their Q/DQ, its weights dequantized) against FP32: <b>local</b> SQNR. <b>Cumulative</b> is the quantized run's SQNR at the layer's output, all the error up to there. Layers are sorted by harm, their local noise scaled by how it grows to the worst output; most harmful at the top.</p>\n")
+	p.f("<p class=\"note\">Each quantized layer alone quantized (its inputs through their Q/DQ, its weights dequantized) against FP32: <b>local</b> SQNR. <b>Cumulative</b> is the quantized run's SQNR at the layer's output, all the error up to there. Layers are sorted by harm, their local noise scaled by how it grows to output <b>%s</b> (the worst, unless compare --output named another); most harmful at the top.</p>\n", esc(r.AttributedOutput))
 	if r.HarmExplained != nil {
-		p.f("<p class=\"note\">The layers' harms add up to %.0f%% of the worst output's error: near all of it when their errors simply add, much less when the error comes from how they interact.</p>\n", 100*float64(*r.HarmExplained))
+		p.f("<p class=\"note\">The layers' harms add up to %.0f%% of that output's error: near all of it when their errors simply add, much less when the error comes from how they interact.</p>\n", 100*float64(*r.HarmExplained))
 	}
 	n := min(len(r.Layers), p.in.LayerBars)
 	if n == 0 {
