@@ -1487,12 +1487,6 @@ func upgradeOpset(m *graph.Model, from, to int64, uniq func(*graph.Graph, string
 						return
 					}
 				}
-				if n.OpType == "Softmax" || n.OpType == "LogSoftmax" || n.OpType == "Hardmax" {
-					if _, ok := softmaxLastAxis(n); !ok {
-						err = fmt.Errorf("cannot raise the opset from %d to %d: %s %q does not work on the last axis of an input of known rank", from, to, n.OpType, n.Name)
-						return
-					}
-				}
 				jobs = append(jobs, job{n, c.rewrite})
 			}
 		}
@@ -1719,26 +1713,84 @@ func rewritePad(n *graph.Node, _ int64, add func(string, *graph.Tensor) (*graph.
 
 // softmaxLastAxis reports the axis of a Softmax before opset 13 when it is
 // the last axis of its input (the only case whose meaning did not change).
-func softmaxLastAxis(n *graph.Node) (int64, bool) {
-	x := n.Input(0)
-	if x == nil || x.Shape == nil {
-		return 0, false
+// rewriteSoftmax gives a Softmax, LogSoftmax or Hardmax of an opset
+// before 13, which coerces its input to 2-D at axis and normalises each
+// row, the same meaning at 13: Flatten(axis) → op(axis=1) → Reshape to
+// the input's shape. The last-axis case, which 13 could express as is,
+// takes this form too: it keeps ONNX Runtime from moving the Transposes
+// an exporter put around the op (a channel softmax) onto a non-last
+// axis, which its kernel runs several times slower.
+func rewriteSoftmax(n *graph.Node, _ int64, _ func(string, *graph.Tensor) (*graph.Value, error)) error {
+	g, x, y := n.Graph, n.Input(0), n.Outputs[0]
+	if x == nil || y == nil || len(n.Outputs) != 1 {
+		return fmt.Errorf("needs one input and one output")
 	}
-	rank := int64(len(x.Shape))
 	axis := n.AttrInt("axis", 1)
-	if axis < 0 {
-		axis += rank
+	if rank := int64(len(x.Shape)); x.Shape != nil && rank == 2 && (axis == 1 || axis == -1) {
+		n.SetAttr(graph.IntAttr("axis", 1)) // already 2-D, on its rows
+		return nil
 	}
-	return axis, rank > 0 && axis == rank-1
+	pos := slices.Index(g.Nodes, n)
+	if pos < 0 {
+		return fmt.Errorf("not in its graph")
+	}
+	base := y.Name
+	named := func(op string) string { return g.UniqueName(base + "_" + op) }
+	shape := &graph.Node{OpType: "Shape", Name: named("shape"), Inputs: []*graph.Value{x}}
+	flatten := &graph.Node{OpType: "Flatten", Name: named("flatten"), Inputs: []*graph.Value{x}, Attrs: []*graph.Attribute{graph.IntAttr("axis", axis)}}
+	for i, m := range []*graph.Node{shape, flatten} {
+		if err := g.InsertNode(pos+i, m, g.UniqueName(m.Name)); err != nil {
+			return err
+		}
+	}
+	rows := &graph.Node{OpType: n.OpType, Name: n.Name, Domain: n.Domain, Inputs: []*graph.Value{flatten.Outputs[0]}, Attrs: []*graph.Attribute{graph.IntAttr("axis", 1)}}
+	reshape := &graph.Node{OpType: "Reshape", Name: named("reshape"), Inputs: nil}
+	if err := g.InsertNode(pos+2, rows, g.UniqueName(base+"_rows")); err != nil {
+		return err
+	}
+	reshape.Inputs = []*graph.Value{rows.Outputs[0], shape.Outputs[0]}
+	if err := g.InsertNode(pos+3, reshape, g.UniqueName(base+"_shaped")); err != nil {
+		return err
+	}
+	out := reshape.Outputs[0]
+	out.DType, out.Shape = y.DType, y.Shape
+	flat := coercedShape(x.Shape, axis)
+	flatten.Outputs[0].DType, flatten.Outputs[0].Shape = x.DType, flat
+	rows.Outputs[0].DType, rows.Outputs[0].Shape = y.DType, flat
+	shape.Outputs[0].DType, shape.Outputs[0].Shape = graph.Int64, graph.Fixed(int64(len(x.Shape)))
+	if x.Shape == nil {
+		shape.Outputs[0].Shape = nil
+	}
+	g.ReplaceUses(y, out)
+	if err := g.RemoveNode(n); err != nil {
+		return err
+	}
+	return g.Rename(out, base)
 }
 
-func rewriteSoftmax(n *graph.Node, _ int64, _ func(string, *graph.Tensor) (*graph.Value, error)) error {
-	axis, ok := softmaxLastAxis(n)
-	if !ok {
-		return fmt.Errorf("not on the last axis")
+// coercedShape is Flatten(axis)'s output shape for input shape s: nil
+// when s's rank is unknown, an unknown size where a factor is.
+func coercedShape(s graph.Shape, axis int64) graph.Shape {
+	if s == nil {
+		return nil
 	}
-	n.SetAttr(graph.IntAttr("axis", axis))
-	return nil
+	if axis < 0 {
+		axis += int64(len(s))
+	}
+	if axis < 0 || axis > int64(len(s)) {
+		return nil
+	}
+	prod := func(ds graph.Shape) graph.Dim {
+		n := int64(1)
+		for _, d := range ds {
+			if !d.Known() {
+				return graph.Dim{Size: -1}
+			}
+			n *= d.Size
+		}
+		return graph.Dim{Size: n}
+	}
+	return graph.Shape{prod(s[:axis]), prod(s[axis:])}
 }
 
 // excludedNode tells whether one of the node patterns matches n: its name,

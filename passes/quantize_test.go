@@ -1195,3 +1195,42 @@ func TestQuantizeGemmRowBias(t *testing.T) {
 		t.Errorf("bias %v, want int32 [3]", ci.Const)
 	}
 }
+
+// Raising an opset-11 Softmax (or LogSoftmax) to 13 keeps its meaning,
+// rows of the input coerced to 2-D at axis, on any axis: Flatten → op
+// on the rows → Reshape. The outputs match the opset-11 model's.
+func TestQuantizeRaisesSoftmaxCoerced(t *testing.T) {
+	for _, op := range []string{"Softmax", "LogSoftmax"} {
+		for _, axis := range []int64{1, 3, -2} {
+			b := graph.NewBuilder(11)
+			x := b.Input("x", graph.Float32, 1, 2, 3, 4)
+			c := b.Op("Conv", x, convW(b, "w", 1, 2, 2, 1))
+			b.Output(b.Op(op, c, graph.IntAttr("axis", axis)))
+			m := build(t, b)
+			feeds := map[string]*runtime.Tensor{"x": input(0.7, 1, 2, 3, 4)}
+			want := outputs(t, m, feeds)
+			outName := m.Graph.Outputs[0].Name
+			r := quantize(t, m, calibrate(t, m, []map[string]*runtime.Tensor{feeds}), DefaultQuantOptions())
+			if v, _ := m.Opset(""); v != 13 || r.OpsetTo != 13 {
+				t.Fatalf("%s axis %d: opset %d", op, axis, v)
+			}
+			var ops []string
+			for _, n := range m.Graph.Nodes {
+				if n.OpType == op {
+					if a := n.AttrInt("axis", -100); a != 1 || len(n.Input(0).Shape) != 2 {
+						t.Errorf("%s axis %d: the op works on axis %d of %v", op, axis, a, n.Input(0).Shape)
+					}
+				}
+				if n.OpType != "QuantizeLinear" && n.OpType != "DequantizeLinear" {
+					ops = append(ops, n.OpType)
+				}
+			}
+			if !slices.Contains(ops, "Flatten") || !slices.Contains(ops, "Reshape") || m.Graph.Outputs[0].Name != outName {
+				t.Errorf("%s axis %d: nodes %v, output %q", op, axis, ops, m.Graph.Outputs[0].Name)
+			}
+			if s := worstSQNR(want, outputs(t, m, feeds)); s < 25 {
+				t.Errorf("%s axis %d: SQNR %.1f dB against the opset-11 model", op, axis, s)
+			}
+		}
+	}
+}
