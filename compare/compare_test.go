@@ -40,6 +40,14 @@ func convnet(t *testing.T) (*graph.Model, *graph.Model, *calibdata.Source) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	q, src := poorlyQuantized(t, m)
+	return m, q, src
+}
+
+// poorlyQuantized returns m quantized with poorConfig on six synthetic
+// samples, and the samples.
+func poorlyQuantized(t *testing.T, m *graph.Model) (*graph.Model, *calibdata.Source) {
+	t.Helper()
 	src := calibdata.Synthetic(calibdata.Inputs(m), 6, 3)
 	q, err := quant.Clone(m)
 	if err != nil {
@@ -48,7 +56,7 @@ func convnet(t *testing.T) (*graph.Model, *graph.Model, *calibdata.Source) {
 	if _, err := quant.Run(q, src, poorConfig()); err != nil {
 		t.Fatal(err)
 	}
-	return m, q, src
+	return q, src
 }
 
 // TestGoldenReport keeps the JSON schema stable: the report of a small
@@ -413,14 +421,7 @@ func TestAttributedOutput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	src := calibdata.Synthetic(calibdata.Inputs(m), 6, 3)
-	q, err := quant.Clone(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := quant.Run(q, src, poorConfig()); err != nil {
-		t.Fatal(err)
-	}
+	q, src := poorlyQuantized(t, m)
 	worst, err := Compare(m, q, src, Options{Threads: 1, Integer: true})
 	if err != nil {
 		t.Fatal(err)

@@ -78,14 +78,29 @@ func TestReachChain(t *testing.T) {
 // A float region that reads a layer's output twice (as a hard-swish:
 // y·f(y)) carries its noise to the output once, not once per path.
 func TestReachFloatDiamondCountsOnce(t *testing.T) {
+	// the Add also reads x, so the tail is not a function of y alone
+	// and keeps the ratio rather than having its gain measured
+	m, conv, q, out := convTail(t, func(b *graph.Builder, x, y *graph.Value) *graph.Value {
+		return b.Op("Mul", y, b.Op("Add", y, x))
+	})
+	a := &activation{name: "x", qOut: q.Outputs[0].Name, sig: 100, noise: 0.01, rounding: 0.01, roundingSig: 100, scale: 0.1}
+	l := &layer{node: conv, output: conv.Outputs[0].Name, sig: 400, noise: 0.1}
+	outputs := map[string]*outputStat{out: {sig: 1000, noise: 1}}
+	if got := reaches(m, out, []*activation{a}, []*layer{l}, outputs)[l]; got != 1 {
+		t.Errorf("reach through the diamond %v, want 1", got)
+	}
+}
+
+// convTail builds x → Q/DQ → Conv → y → tail(y) → output and returns the
+// model, its Conv and Q nodes and the output's name.
+func convTail(t *testing.T, tail func(b *graph.Builder, x, y *graph.Value) *graph.Value) (*graph.Model, *graph.Node, *graph.Node, string) {
+	t.Helper()
 	b := graph.NewBuilder(13)
 	x := b.Input("x", graph.Float32, 1, 1, 4, 4)
 	s := b.Const(graph.FromFloat32s("s", nil, []float32{0.1}))
 	w := b.Const(graph.FromFloat32s("w", []int64{1, 1, 1, 1}, []float32{2}))
 	y := b.Op("Conv", b.Op("DequantizeLinear", b.Op("QuantizeLinear", x, s), s), w)
-	// the Add also reads x, so the tail is not a function of y alone
-	// and keeps the ratio rather than having its gain measured
-	out := b.Op("Mul", y, b.Op("Add", y, x))
+	out := tail(b, x, y)
 	b.Output(out)
 	m, err := b.Model()
 	if err != nil {
@@ -100,12 +115,7 @@ func TestReachFloatDiamondCountsOnce(t *testing.T) {
 			q = n
 		}
 	}
-	a := &activation{name: "x", qOut: q.Outputs[0].Name, sig: 100, noise: 0.01, rounding: 0.01, roundingSig: 100, scale: 0.1}
-	l := &layer{node: conv, output: y.Name, sig: 400, noise: 0.1}
-	outputs := map[string]*outputStat{out.Name: {sig: 1000, noise: 1}}
-	if got := reaches(m, out.Name, []*activation{a}, []*layer{l}, outputs)[l]; got != 1 {
-		t.Errorf("reach through the diamond %v, want 1", got)
-	}
+	return m, conv, q, out.Name
 }
 
 // A float region that is a function of one activation alone up to the
@@ -161,32 +171,13 @@ func TestReachSealedRegionMeasured(t *testing.T) {
 // layer's estimated output ratio: its own plus the error its input
 // carried before rounding.
 func TestReachLayerTailMeasured(t *testing.T) {
-	b := graph.NewBuilder(13)
-	x := b.Input("x", graph.Float32, 1, 1, 4, 4)
-	s := b.Const(graph.FromFloat32s("s", nil, []float32{0.1}))
-	w := b.Const(graph.FromFloat32s("w", []int64{1, 1, 1, 1}, []float32{2}))
-	y := b.Op("Conv", b.Op("DequantizeLinear", b.Op("QuantizeLinear", x, s), s), w)
-	out := b.Op("Sigmoid", y)
-	b.Output(out)
-	m, err := b.Model()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var conv, q *graph.Node
-	for _, n := range m.Graph.Nodes {
-		switch n.OpType {
-		case "Conv":
-			conv = n
-		case "QuantizeLinear":
-			q = n
-		}
-	}
+	m, conv, q, out := convTail(t, func(b *graph.Builder, _, y *graph.Value) *graph.Value { return b.Op("Sigmoid", y) })
 	// 0.02 of x's error predates its rounding (0.01 of 0.03)
 	a := &activation{name: "x", qOut: q.Outputs[0].Name, sig: 100, noise: 0.03, rounding: 0.01, roundingSig: 100, scale: 0.1}
-	l := &layer{node: conv, output: y.Name, sig: 400, noise: 0.1}
-	outputs := map[string]*outputStat{out.Name: {sig: 1000, noise: 1}}
+	l := &layer{node: conv, output: conv.Outputs[0].Name, sig: 400, noise: 0.1}
+	outputs := map[string]*outputStat{out: {sig: 1000, noise: 1}}
 	want := (1.0 / 1000) / (0.1/400 + 0.02/100)
-	if got := reaches(m, out.Name, []*activation{a}, []*layer{l}, outputs)[l]; math.Abs(got-want) > 1e-9 {
+	if got := reaches(m, out, []*activation{a}, []*layer{l}, outputs)[l]; math.Abs(got-want) > 1e-9 {
 		t.Errorf("reach %v, want %v", got, want)
 	}
 }
