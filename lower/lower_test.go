@@ -87,11 +87,14 @@ func lowerModelWith(t *testing.T, m *graph.Model, opts lower.Options) (*graph.Mo
 // quantizeSynthetic quantizes m in place with the default configuration
 // (without bias correction) on n synthetic samples from seed, and returns
 // them.
-func quantizeSynthetic(t *testing.T, m *graph.Model, n int, seed int64) *calibdata.Source {
+func quantizeSynthetic(t *testing.T, m *graph.Model, n int, seed int64, adjust ...func(*quant.Config)) *calibdata.Source {
 	t.Helper()
 	src := calibdata.Synthetic(calibdata.Inputs(m), n, seed)
 	cfg := quant.DefaultConfig()
 	cfg.BiasCorrection = false
+	for _, f := range adjust {
+		f(&cfg)
+	}
 	if _, err := quant.Run(m, src, cfg); err != nil {
 		t.Fatal(err)
 	}
