@@ -50,6 +50,7 @@ type reachModel struct {
 	layerOf   map[*graph.Node]*layer
 	gain      map[*layer]layerGain
 	memo      map[*graph.Value]float64
+	memoQ     map[*graph.Node]float64 // reachActivation by Q node
 	computing map[*graph.Value]bool
 }
 
@@ -59,7 +60,7 @@ func reaches(quant *graph.Model, worst string, acts []*activation, layers []*lay
 	m := &reachModel{
 		quant: quant, outputs: outputs, actByQ: map[*graph.Node]*activation{}, actOf: map[string]*activation{},
 		layerOf: map[*graph.Node]*layer{}, gain: map[*layer]layerGain{},
-		memo: map[*graph.Value]float64{}, computing: map[*graph.Value]bool{},
+		memo: map[*graph.Value]float64{}, memoQ: map[*graph.Node]float64{}, computing: map[*graph.Value]bool{},
 	}
 	for _, v := range quant.Graph.Outputs {
 		if v.Name == worst {
@@ -298,6 +299,9 @@ func isConstant(v *graph.Value) bool {
 // Sigmoid turns small noise on large negative logits into large noise on
 // near-zero probabilities.
 func (m *reachModel) reachActivation(q *graph.Node, a *activation) float64 {
+	if r, ok := m.memoQ[q]; ok {
+		return r
+	}
 	r := 0.0
 	var float []*graph.Value
 	for _, dqv := range q.Outputs[0].Consumers {
@@ -321,6 +325,7 @@ func (m *reachModel) reachActivation(q *graph.Node, a *activation) float64 {
 	if o := m.outputs[m.worst.Name]; sealed && a.noise > 0 && a.sig > 0 && o != nil && o.sig > 0 {
 		rf = (o.noise / o.sig) / (a.noise / a.sig)
 	}
+	m.memoQ[q] = r + rf
 	return r + rf
 }
 
