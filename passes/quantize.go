@@ -1316,8 +1316,8 @@ func (q *quantizer) summarize() {
 				}
 				continue
 			}
-			if !readsFloat(n) {
-				continue
+			if !readsFloat(n) || n.OpType == "Shape" || n.OpType == "Size" {
+				continue // no float arithmetic: reads only a shape
 			}
 			q.report.FP32 = append(q.report.FP32, FP32Node{Node: n.Name, Op: n.OpType, Reason: inf.reason})
 		}

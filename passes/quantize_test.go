@@ -1231,6 +1231,13 @@ func TestQuantizeRaisesSoftmaxCoerced(t *testing.T) {
 			if s := worstSQNR(want, outputs(t, m, feeds)); s < 25 {
 				t.Errorf("%s axis %d: SQNR %.1f dB against the opset-11 model", op, axis, s)
 			}
+			// the Shape the rewrite reads does no float arithmetic: not
+			// an op left in FP32
+			for _, f := range r.FP32 {
+				if f.Op != op {
+					t.Errorf("%s axis %d: %s listed as left in FP32 (%s)", op, axis, f.Op, f.Reason)
+				}
+			}
 		}
 	}
 }
