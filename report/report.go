@@ -89,7 +89,7 @@ func Write(w io.Writer, in Input) error {
 		in.LayerBars = DefaultLayerBars
 	}
 	p := &page{in: in, r: in.Compare}
-	p.coverage = quantCoverage(in.Quant, in.InputShapes)
+	p.coverage = macs.CoverageWithShapes(in.Quant, in.InputShapes)
 	p.head()
 	p.summary()
 	p.layers()
@@ -99,23 +99,6 @@ func Write(w io.Writer, in Input) error {
 	p.b.WriteString("</main>\n</body>\n</html>\n")
 	_, err := io.WriteString(w, p.b.String())
 	return err
-}
-
-// quantCoverage is the INT8 MAC coverage of m, measured on a copy (shape
-// inference writes shapes onto the values), its inputs of the given
-// shapes where it leaves dimensions dynamic.
-func quantCoverage(m *graph.Model, shapes map[string][]int64) macs.Coverage {
-	c, err := graph.Clone(m)
-	if err != nil {
-		return macs.Coverage{}
-	}
-	for _, v := range c.Graph.RealInputs() {
-		if dims, ok := shapes[v.Name]; ok && (v.Shape == nil || v.Shape.Compatible(graph.Fixed(dims...))) {
-			v.Shape = graph.Fixed(dims...)
-		}
-	}
-	_ = graph.InferShapes(c) // what it cannot follow counts no MACs
-	return macs.Int8Coverage(c.Graph)
 }
 
 type page struct {

@@ -10,6 +10,7 @@ import (
 	"github.com/onnxq/onnxq/compare"
 	"github.com/onnxq/onnxq/graph"
 	"github.com/onnxq/onnxq/internal/calibdata"
+	"github.com/onnxq/onnxq/internal/macs"
 	"github.com/onnxq/onnxq/internal/testmodels"
 	"github.com/onnxq/onnxq/quant"
 )
@@ -166,12 +167,12 @@ func TestExternalRefs(t *testing.T) {
 // every weighted node's, and the page shows them.
 func TestCoverageWithSampleShapes(t *testing.T) {
 	in := convnetInput(t)
-	if c := quantCoverage(in.Quant, nil); c.TotalMACs != 0 {
+	if c := macs.CoverageWithShapes(in.Quant, nil); c.TotalMACs != 0 {
 		t.Fatalf("dynamic batch: %d MACs counted; the test shows nothing", c.TotalMACs)
 	}
 	src := calibdata.Synthetic(calibdata.Inputs(in.Float), 2, 5)
 	in.InputShapes = SampleShapes(src)
-	c := quantCoverage(in.Quant, in.InputShapes)
+	c := macs.CoverageWithShapes(in.Quant, in.InputShapes)
 	if c.TotalMACs == 0 || c.CoveredMACs == 0 || c.WeightedNodes == 0 {
 		t.Fatalf("with sample shapes %v: coverage %+v", in.InputShapes, c)
 	}
@@ -183,7 +184,7 @@ func TestCoverageWithSampleShapes(t *testing.T) {
 	for k := range in.InputShapes {
 		bad[k] = []int64{1, 2, 3}
 	}
-	if c := quantCoverage(in.Quant, bad); c.TotalMACs != 0 {
+	if c := macs.CoverageWithShapes(in.Quant, bad); c.TotalMACs != 0 {
 		t.Errorf("a shape of another rank was applied: %+v", c)
 	}
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/onnxq/onnxq/compare"
 	"github.com/onnxq/onnxq/graph"
 	"github.com/onnxq/onnxq/internal/calibdata"
+	"github.com/onnxq/onnxq/internal/macs"
 	"github.com/onnxq/onnxq/lower"
 	"github.com/onnxq/onnxq/passes"
 	"github.com/onnxq/onnxq/qdq"
@@ -990,6 +991,19 @@ func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.Bi
 			fmt.Fprintf(w, "opset\traised from %d to %d (%s)\n", r.OpsetFrom, r.OpsetTo, why)
 		}
 		fmt.Fprintf(w, "int8 ops\t%s\n", strings.Join(sortedCounts(r.OpCounts), ", "))
+		if q != nil && q.Graph != nil {
+			if cv := macs.CoverageWithShapes(q, report.SampleShapes(src)); cv.WeightedNodes > 0 {
+				share := "MACs unknown"
+				if cv.TotalMACs > 0 {
+					share = fmt.Sprintf("%.1f%% of the MACs", 100*cv.Share)
+				}
+				rest := ""
+				if n := cv.WeightedNodes - cv.Units; n > 0 {
+					rest = fmt.Sprintf("; the other %d run in float", n)
+				}
+				fmt.Fprintf(w, "coverage\t%d of %d weighted ops (%s) in complete Q/DQ units, which ONNX Runtime runs as integer kernels%s\n", cv.Units, cv.WeightedNodes, share, rest)
+			}
+		}
 		reasons := map[string]int{}
 		for _, f := range r.FP32 {
 			reasons[f.Op+": "+f.Reason]++

@@ -726,6 +726,15 @@ func TestQuantizeCompleteUnitsFlag(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stdout, "units      1 Conv outputs given a Q/DQ") {
 		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
+	// The coverage line counts the unit, and the Conv left outside one
+	// with units off.
+	if !strings.Contains(r.stdout, "coverage   1 of 1 weighted ops (100.0% of the MACs) in complete Q/DQ units") {
+		t.Errorf("coverage line missing:\n%s", r.stdout)
+	}
+	r = onnxq(t, dir, in, "-o", out, "--synthetic", "2", "--complete-units", "off")
+	if r.code != 0 || !strings.Contains(r.stdout, "coverage   0 of 1 weighted ops (0.0% of the MACs) in complete Q/DQ units, which ONNX Runtime runs as integer kernels; the other 1 run in float") {
+		t.Errorf("units off: exit %d\n%s", r.code, r.stdout)
+	}
 	bad := filepath.Join(dir, "bad.onnx")
 	failsCleanly(t, dir, bad, "--complete-units", in, "-o", bad, "--synthetic", "2", "--complete-units", "sometimes")
 }

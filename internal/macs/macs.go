@@ -62,6 +62,23 @@ func Int8Coverage(g *graph.Graph) Coverage {
 	return c
 }
 
+// CoverageWithShapes is the INT8 MAC coverage of m, measured on a copy
+// (shape inference writes shapes onto the values), its inputs of the
+// given shapes where it leaves dimensions dynamic.
+func CoverageWithShapes(m *graph.Model, shapes map[string][]int64) Coverage {
+	c, err := graph.Clone(m)
+	if err != nil {
+		return Coverage{}
+	}
+	for _, v := range c.Graph.RealInputs() {
+		if dims, ok := shapes[v.Name]; ok && (v.Shape == nil || v.Shape.Compatible(graph.Fixed(dims...))) {
+			v.Shape = graph.Fixed(dims...)
+		}
+	}
+	_ = graph.InferShapes(c) // what it cannot follow counts no MACs
+	return Int8Coverage(c.Graph)
+}
+
 // QDQUnit tells whether the weighted node n is a complete Q/DQ unit, the
 // pattern ONNX Runtime's QDQ transformer fuses into an integer kernel:
 //   - its data and weight inputs come from DequantizeLinear nodes of 8-bit
