@@ -92,6 +92,9 @@ func quantizeSynthetic(t *testing.T, m *graph.Model, n int, seed int64, adjust .
 	src := calibdata.Synthetic(calibdata.Inputs(m), n, seed)
 	cfg := quant.DefaultConfig()
 	cfg.BiasCorrection = false
+	// lowering is about Q/DQ: keep the inputs of float-running Convs
+	// quantized as well
+	cfg.Quant.FloatIdleInputs = false
 	for _, f := range adjust {
 		f(&cfg)
 	}

@@ -72,6 +72,13 @@ type QuantOptions struct {
 	// for one more rounding of its output. Graph outputs themselves, and
 	// outputs a Relu/Clip folds into a Q of its own, are left as they are.
 	CompleteUnits bool
+	// FloatIdleInputs, a choice for the quant facade (quant.Run), tries
+	// the model again with the activations whose every reader is a Conv
+	// or ConvTranspose outside a complete Q/DQ unit kept in float, and
+	// keeps that when its worst output on the calibration samples is no
+	// worse. ONNX Runtime runs such a Conv in float: the Q/DQ of its input
+	// only adds rounding (and two ops) to it; its weights stay integers.
+	FloatIdleInputs bool
 	// WideFrontEnd quantizes with 16 bits (uint16 for uint8 activations,
 	// int16 for int8) the activation a weighted op reads as its data input
 	// when that op's output reaches a Log through non-weighted ops only (a
@@ -123,6 +130,7 @@ func PresetORTCPU() QuantOptions {
 		FoldActivations:   true,
 		WeightOnly:        true,
 		WideFrontEnd:      true,
+		FloatIdleInputs:   true,
 	}
 }
 

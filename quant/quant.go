@@ -135,6 +135,9 @@ type Result struct {
 	// Fallback says which layers were kept in FP32 and why; nil when the
 	// fallback did not run.
 	Fallback *FallbackReport
+	// Idle says what keeping idle inputs in float did (see
+	// passes.QuantOptions.FloatIdleInputs); nil when there were none.
+	Idle *IdleReport
 }
 
 func (cfg Config) context() *passes.Context {
@@ -333,9 +336,19 @@ func ApplyFallback(m *graph.Model, src *calibdata.Source, cfg Config, res *Resul
 }
 
 // runMethods does Run's steps after Prepare once per cfg.SelectMethods
-// (or with cfg.Method alone), leaves the best model in m, and then
-// completes its units when ChooseUnits keeps that.
+// (or with cfg.Method alone), leaves the best model in m, completes its
+// units when ChooseUnits keeps that, and then keeps idle inputs in float
+// when cfg.Quant.FloatIdleInputs asks and that is no worse.
 func runMethods(m, ref *graph.Model, src *calibdata.Source, cfg Config) (*Result, error) {
+	res, err := runMethodsUnits(m, ref, src, cfg)
+	if err != nil || res == nil || res.Report == nil || !cfg.Quant.FloatIdleInputs {
+		return res, err
+	}
+	return floatIdleInputs(m, ref, src, cfg, res)
+}
+
+// runMethodsUnits is runMethods up to the units.
+func runMethodsUnits(m, ref *graph.Model, src *calibdata.Source, cfg Config) (*Result, error) {
 	if cfg.Units == UnitsOn {
 		cfg.Quant.CompleteUnits = true
 	}

@@ -84,6 +84,8 @@ type quantizeConfig struct {
 	WeightOnlySet       bool // --weight-only given; else the target's
 	WideFrontEnd        bool
 	WideFrontEndSet     bool // --wide-front-end given; else the target's
+	FloatIdleInputs     bool
+	FloatIdleInputsSet  bool // --float-idle-inputs given; else the target's
 	EqualizeActivations bool
 	KeepMaxTails        bool
 	ExcludeOps          []string
@@ -193,6 +195,7 @@ model's opset, or below what the options need, is an error.`,
 		fs.DurationVar(&cfg.TuneTimeout, "tune-timeout", quant.DefaultTune().Timeout, "bound the --target-sqnr/--max-drop search (`DURATION`, e.g. 90s, 10m); the best model found is written")
 		fs.BoolVar(&cfg.RequireTarget, "require-target", false, "exit non-zero (after writing OUT) when --target-sqnr/--max-drop is not met")
 		fs.BoolVar(&cfg.WeightOnly, "weight-only", passes.DefaultQuantOptions().WeightOnly, "store the large weights of nodes that stay FP32 (the recurrence weights R of LSTM/GRU/RNN) as int8 read through DequantizeLinear: a smaller file, float compute (default: the target's; on for ort-cpu)")
+		fs.BoolVar(&cfg.FloatIdleInputs, "float-idle-inputs", passes.DefaultQuantOptions().FloatIdleInputs, "keep in float the activations only Convs outside complete Q/DQ units read, which ONNX Runtime runs in float anyway, when the worst output on the --calib samples is no worse (default: the target's; on for ort-cpu)")
 		fs.BoolVar(&cfg.WideFrontEnd, "wide-front-end", passes.DefaultQuantOptions().WideFrontEnd, "quantize with 16 bits (uint16, or int16 for int8 activations; com.microsoft Q/DQ below opset 21) the input of each filterbank, a Conv/Gemm/MatMul whose output reaches a Log through non-weighted ops only (default: the target's; on for ort-cpu and generic)")
 		fs.BoolVar(&cfg.EqualizeActivations, "equalize-activations", true, "scale the channels of each Conv output read by a depthwise Conv to equal ranges on the --calib samples (needs --per-channel)")
 		fs.StringArrayVar(&cfg.ExcludeOps, "exclude-op", nil, "keep op types matching `GLOB` in FP32 (repeatable)")
@@ -235,6 +238,7 @@ model's opset, or below what the options need, is an error.`,
 			cfg.EvalAll = cfg.Eval != "" && !fs.Changed("eval-samples")
 			cfg.WeightOnlySet = fs.Changed("weight-only")
 			cfg.WideFrontEndSet = fs.Changed("wide-front-end")
+			cfg.FloatIdleInputsSet = fs.Changed("float-idle-inputs")
 			cfg.TargetSet, cfg.DropSet = fs.Changed("target-sqnr"), fs.Changed("max-drop")
 			cfg.EvalSamplesSet = fs.Changed("eval-samples")
 			if cfg.tuning() && !fs.Changed("weight-rounding") {
@@ -334,6 +338,9 @@ func (cfg *quantizeConfig) quantOptions() (passes.QuantOptions, error) {
 	opts.ReduceRange = cfg.ReduceRange
 	if cfg.WeightOnlySet {
 		opts.WeightOnly = cfg.WeightOnly
+	}
+	if cfg.FloatIdleInputsSet {
+		opts.FloatIdleInputs = cfg.FloatIdleInputs
 	}
 	if cfg.WideFrontEndSet {
 		opts.WideFrontEnd = cfg.WideFrontEnd
@@ -571,6 +578,27 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 			}
 		}
 	}
+	// Inputs only float-running Convs read stay float when that is no
+	// worse (passes.QuantOptions.FloatIdleInputs).
+	var idle *quant.IdleReport
+	if qcfg.Quant.FloatIdleInputs && report != nil && !synthetic && src != nil && src.Len() > 0 && cfg.LoadCalib == "" {
+		var iq *quantized
+		icfg := qcfg
+		icfg.Method = kept
+		cand, rep, err := quant.ChooseFloatIdle(fp32, m, src, icfg, report.UnitsCompleted > 0, func(cand *graph.Model, ic quant.Config) error {
+			var err error
+			iq, err = c.quantizeFrom(cand, fp32, src, cfg, ic, synthetic, keptColl)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		idle = rep
+		if cand != nil {
+			report, bias, rounding = iq.report, iq.bias, iq.rounding
+			*m = *cand
+		}
+	}
 	// The fallback measures outputs on real samples; it quantizes the
 	// kept method's statistics again (see quant.ApplyFallback).
 	if cfg.FallbackBudget > 0 && report != nil && !synthetic && src != nil && src.Len() > 0 {
@@ -611,7 +639,7 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 			return fmt.Errorf("--report: %v", err)
 		}
 	}
-	if err := c.summary(cfg, report, bias, rounding, units, fallback, tune, lowered, sizeBefore, fp32, m, eval, reportLine); err != nil {
+	if err := c.summary(cfg, report, bias, rounding, units, idle, fallback, tune, lowered, sizeBefore, fp32, m, eval, reportLine); err != nil {
 		return err
 	}
 	if cfg.RequireTarget && tune != nil && !tune.Met {
@@ -963,7 +991,7 @@ func saveCalib(coll *calib.Collection, path string) error {
 // summary prints what the quantize pass did and, on up to EvalMax
 // samples of src (the --eval ones when given; all of them with EvalAll),
 // the SQNR of every output of the quantized model against FP32.
-func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.BiasReport, rounding *quant.RoundReport, units *unitsChoice, fb *quant.FallbackReport, tune *quant.TuneReport, lowered *lower.Report, sizeBefore int64, fp32, q *graph.Model, src *calibdata.Source, reportLine string) error {
+func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.BiasReport, rounding *quant.RoundReport, units *unitsChoice, idle *quant.IdleReport, fb *quant.FallbackReport, tune *quant.TuneReport, lowered *lower.Report, sizeBefore int64, fp32, q *graph.Model, src *calibdata.Source, reportLine string) error {
 	w := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(w, "wrote\t%s\n", cfg.Out)
 	after := fileSize(cfg.Out)
@@ -979,6 +1007,12 @@ func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.Bi
 			fmt.Fprintf(w, "units\tnot completed: a Q/DQ on %d Conv outputs read by float ops took the worst output on the calibration samples from %.1f to %.1f dB (--complete-units on forces it)\n", units.completed, units.before, units.after)
 		case r.UnitsCompleted > 0:
 			fmt.Fprintf(w, "units\t%d Conv outputs given a Q/DQ to complete their unit (integer kernels)\n", r.UnitsCompleted)
+		}
+		switch {
+		case idle != nil && idle.Kept:
+			fmt.Fprintf(w, "idle\t%d activations only Convs outside integer units read stay float (ONNX Runtime runs those Convs in float; their weights stay int8); worst output on the calibration samples %.1f -> %.1f dB (--float-idle-inputs=false keeps their Q/DQ)\n", idle.Activations, idle.Before, idle.After)
+		case idle != nil:
+			fmt.Fprintf(w, "idle\t%d activations only Convs outside integer units read keep their Q/DQ: in float the worst output on the calibration samples would go %.1f -> %.1f dB\n", idle.Activations, idle.Before, idle.After)
 		}
 		if r.TensorsQuantized+r.WeightsQuantized == 0 {
 			fmt.Fprintln(c.stderr, "onnxq: WARNING: nothing was quantized: no op the rules quantize reads a calibrated float tensor (the fp32 lines say why); the model keeps its float ops")

@@ -674,7 +674,7 @@ func TestQuantizeWideFrontEnd(t *testing.T) {
 	if !strings.Contains(r.stdout, "16-bit") || !strings.Contains(r.stdout, "--wide-front-end=false") {
 		t.Errorf("the summary does not say which activations are 16-bit:\n%s", r.stdout)
 	}
-	r = onnxq(t, dir, model, "-o", out, "--calib", calib, "--wide-front-end=false")
+	r = onnxq(t, dir, model, "-o", out, "--calib", calib, "--wide-front-end=false", "--float-idle-inputs=false")
 	if r.code != 0 {
 		t.Fatalf("--wide-front-end=false: exit %d: %s", r.code, r.stderr)
 	}
@@ -735,6 +735,18 @@ func TestQuantizeCompleteUnitsFlag(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stdout, "coverage   0 of 1 weighted ops (0.0% of the MACs) in complete Q/DQ units, which ONNX Runtime runs as integer kernels; the other 1 run in float") {
 		t.Errorf("units off: exit %d\n%s", r.code, r.stdout)
 	}
+	// With units off the Conv runs in float in ONNX Runtime: on real
+	// samples the Q/DQ of its input x is idle and goes when that is no
+	// worse; --float-idle-inputs=false keeps it.
+	data := writeSamples(t, dir, "data", 4, "x", []int{1, 2, 6, 6}, func(s, i int) float32 { return float32((i*5+s*3)%9)/4 - 1 })
+	r = onnxq(t, dir, in, "-o", out, "--calib", data, "--complete-units", "off")
+	if r.code != 0 || !strings.Contains(r.stdout, "idle       1 activations only Convs outside integer units read stay float") || quantizesInput(t, out, "x") {
+		t.Errorf("idle input: exit %d\n%s", r.code, r.stdout)
+	}
+	r = onnxq(t, dir, in, "-o", out, "--calib", data, "--complete-units", "off", "--float-idle-inputs=false")
+	if r.code != 0 || strings.Contains(r.stdout, "idle ") || !quantizesInput(t, out, "x") {
+		t.Errorf("--float-idle-inputs=false: exit %d\n%s", r.code, r.stdout)
+	}
 	bad := filepath.Join(dir, "bad.onnx")
 	failsCleanly(t, dir, bad, "--complete-units", in, "-o", bad, "--synthetic", "2", "--complete-units", "sometimes")
 }
@@ -750,4 +762,20 @@ func saveBuilt(t *testing.T, b *graph.Builder, path string) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// quantizesInput tells whether the model at path has a QuantizeLinear
+// reading its value name.
+func quantizesInput(t *testing.T, path, name string) bool {
+	t.Helper()
+	m, err := graph.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range m.Graph.Nodes {
+		if n.OpType == "QuantizeLinear" && n.Input(0) != nil && n.Input(0).Name == name {
+			return true
+		}
+	}
+	return false
 }

@@ -1,0 +1,182 @@
+// idle.go keeps in float the activations whose Q/DQ no integer kernel
+// reads (passes.QuantOptions.FloatIdleInputs).
+package quant
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/onnxq/onnxq/graph"
+	"github.com/onnxq/onnxq/internal/calibdata"
+	"github.com/onnxq/onnxq/passes"
+)
+
+// IdleReport says what keeping idle inputs in float did.
+type IdleReport struct {
+	// Activations is how many activations only Convs outside complete
+	// Q/DQ units read.
+	Activations int
+	// Before and After are the worst output SQNR on the calibration
+	// samples, in dB, with their Q/DQ and without.
+	Before, After float64
+	// Kept tells whether the model without them was kept.
+	Kept bool
+}
+
+// IdleActivations returns, sorted, the names of the activations of the
+// quantized model m whose Q/DQ no integer kernel reads: every reader of
+// each DequantizeLinear of the activation's QuantizeLinear is a Conv or
+// ConvTranspose that is not a complete Q/DQ unit (convUnit), which
+// ONNX Runtime runs in float. An activation a weighted op or a
+// quantized op (one reading a DequantizeLinear) produces is never idle:
+// its Q is what keeps that op, and the units before it, in integers.
+func IdleActivations(m *graph.Model) []string {
+	var out []string
+	for _, q := range m.Graph.Nodes {
+		if q.OpType != "QuantizeLinear" || q.Domain != "" && q.Domain != "ai.onnx" || len(q.Outputs) != 1 || q.Outputs[0] == nil {
+			continue
+		}
+		x := q.Input(0)
+		if x == nil || x.Const != nil || x.Producer != nil && (integerOp(x.Producer) || readsDQ(x.Producer)) {
+			continue
+		}
+		readers := 0
+		idle := true
+		for _, dq := range q.Outputs[0].Consumers {
+			if dq.OpType != "DequantizeLinear" || len(dq.Outputs) != 1 || dq.Outputs[0] == nil || slices.Contains(m.Graph.Outputs, dq.Outputs[0]) {
+				idle = false
+				break
+			}
+			for _, c := range dq.Outputs[0].Consumers {
+				readers++
+				if (c.OpType != "Conv" && c.OpType != "ConvTranspose") || c.Domain != "" && c.Domain != "ai.onnx" || c.Input(0) != dq.Outputs[0] || convUnit(c) {
+					idle = false
+				}
+			}
+		}
+		if idle && readers > 0 && !slices.Contains(out, x.Name) {
+			out = append(out, x.Name)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// convUnit tells whether the Conv or ConvTranspose c is a complete Q/DQ
+// unit: its data and weight come through DequantizeLinear (inUnit) and
+// only QuantizeLinear nodes read its output.
+func convUnit(c *graph.Node) bool {
+	if len(c.Inputs) < 2 || c.Inputs[0] == nil || c.Inputs[1] == nil || !inUnit(c) || len(c.Outputs) != 1 || c.Outputs[0] == nil {
+		return false
+	}
+	out := c.Outputs[0]
+	if len(out.Consumers) == 0 || slices.Contains(c.Graph.Outputs, out) {
+		return false
+	}
+	for _, r := range out.Consumers {
+		if r.OpType != "QuantizeLinear" {
+			return false
+		}
+	}
+	return true
+}
+
+// readsDQ tells whether n reads a DequantizeLinear output: a quantized
+// op (an Add, a pool, a data move) that its output's Q/DQ keeps in
+// integers, and whose integer readers upstream keep their units through it.
+func readsDQ(n *graph.Node) bool {
+	for _, in := range n.Inputs {
+		if in != nil && in.Producer != nil && in.Producer.OpType == "DequantizeLinear" {
+			return true
+		}
+	}
+	return false
+}
+
+// integerOp tells whether n is an op whose output Q can complete an
+// integer unit: a Conv, ConvTranspose, Gemm or MatMul.
+func integerOp(n *graph.Node) bool {
+	switch n.OpType {
+	case "Conv", "ConvTranspose", "Gemm", "MatMul":
+		return n.Domain == "" || n.Domain == "ai.onnx"
+	}
+	return false
+}
+
+// ChooseFloatIdle tries the quantized model m again with its idle
+// activations (IdleActivations, less those cfg.Quant.Overrides names)
+// kept in float: quantize gets a freshly prepared copy of ref and cfg
+// with those overrides (and CompleteUnits set when m completed units,
+// completed). It returns that copy when its worst output on src is no
+// worse than m's, and the report; a nil report when there is nothing to
+// try.
+func ChooseFloatIdle(ref, m *graph.Model, src *calibdata.Source, cfg Config, completed bool,
+	quantize func(cand *graph.Model, c Config) error) (*graph.Model, *IdleReport, error) {
+	if src == nil || src.Len() == 0 || cfg.stopsInPrepare() {
+		return nil, nil, nil
+	}
+	var idle []string
+	for _, name := range IdleActivations(m) {
+		if _, set := cfg.Quant.Overrides[name]; !set { // the user's word stands
+			idle = append(idle, name)
+		}
+	}
+	if len(idle) == 0 {
+		return nil, nil, nil
+	}
+	before, err := WorstOutputSQNR(ref, m, src, cfg.Threads)
+	if err != nil {
+		return nil, nil, err
+	}
+	c := cfg
+	c.Quant.CompleteUnits = cfg.Quant.CompleteUnits || completed
+	c.Quant.Overrides = maps.Clone(cfg.Quant.Overrides)
+	if c.Quant.Overrides == nil {
+		c.Quant.Overrides = map[string]passes.TensorOverride{}
+	}
+	for _, name := range idle {
+		c.Quant.Overrides[name] = passes.TensorOverride{FP32: true}
+	}
+	cand, err := Clone(ref)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := Prepare(cand, c); err != nil {
+		return nil, nil, err
+	}
+	if err := quantize(cand, c); err != nil {
+		return nil, nil, fmt.Errorf("float idle inputs: %v", err)
+	}
+	after, err := WorstOutputSQNR(ref, cand, src, cfg.Threads)
+	if err != nil {
+		return nil, nil, err
+	}
+	rep := &IdleReport{Activations: len(idle), Before: before, After: after, Kept: after >= before}
+	if !rep.Kept {
+		return nil, rep, nil
+	}
+	return cand, rep, nil
+}
+
+// floatIdleInputs is ChooseFloatIdle for Run: res describes m.
+func floatIdleInputs(m, ref *graph.Model, src *calibdata.Source, cfg Config, res *Result) (*Result, error) {
+	var r *Result
+	c := cfg
+	c.Method = res.Method
+	cand, rep, err := ChooseFloatIdle(ref, m, src, c, res.Report.UnitsCompleted > 0, func(cand *graph.Model, c Config) error {
+		var err error
+		r, err = quantizeCollected(cand, ref, src, c, res.Collection)
+		return err
+	})
+	if err != nil || rep == nil {
+		return res, err
+	}
+	if cand == nil {
+		res.Idle = rep
+		return res, nil
+	}
+	r.Method, r.Selected, r.Idle = res.Method, rep.After, rep
+	*m = *cand
+	return r, nil
+}
