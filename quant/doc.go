@@ -8,7 +8,10 @@
 // the rule table from the calibrated ranges); Run does all three, then,
 // with Config.Units at its default, tries giving each quantized Conv read
 // only by float ops an output Q/DQ (a complete integer unit) and keeps it
-// when the calibration samples allow (ChooseUnits). With
+// when the calibration samples allow (ChooseUnits), and with
+// Config.Quant.FloatIdleInputs (the ort-cpu default) keeps in float the
+// activations only Convs outside complete units read, when that is no
+// worse (ChooseFloatIdle, IdleActivations). With
 // Config.Fallback it then keeps in FP32 the few weighted layers whose
 // quantization costs the worst output most (ApplyFallback, within a budget
 // that keeps 95% of the weighted ops in Q/DQ units). With
