@@ -26,15 +26,16 @@ type IdleReport struct {
 
 // IdleActivations returns, sorted, the names of the activations of the
 // quantized model m whose Q/DQ no integer kernel reads: every reader of
-// each DequantizeLinear of the activation's QuantizeLinear is a Conv or
-// ConvTranspose that is not a complete Q/DQ unit (convUnit), which
-// ONNX Runtime runs in float. An activation a weighted op or a
+// every DequantizeLinear of every QuantizeLinear of the activation (any
+// domain: 16-bit Q/DQ too) is a Conv or ConvTranspose that is not a
+// complete Q/DQ unit (convUnit), which ONNX Runtime runs in float. An activation a weighted op or a
 // quantized op (one reading a DequantizeLinear) produces is never idle:
 // its Q is what keeps that op, and the units before it, in integers.
 func IdleActivations(m *graph.Model) []string {
-	var out []string
+	// an activation is idle when every Q reading it is
+	idleQ := map[string]bool{}
 	for _, q := range m.Graph.Nodes {
-		if q.OpType != "QuantizeLinear" || q.Domain != "" && q.Domain != "ai.onnx" || len(q.Outputs) != 1 || q.Outputs[0] == nil {
+		if q.OpType != "QuantizeLinear" || len(q.Outputs) != 1 || q.Outputs[0] == nil {
 			continue
 		}
 		x := q.Input(0)
@@ -55,8 +56,13 @@ func IdleActivations(m *graph.Model) []string {
 				}
 			}
 		}
-		if idle && readers > 0 && !slices.Contains(out, x.Name) {
-			out = append(out, x.Name)
+		prev, seen := idleQ[x.Name]
+		idleQ[x.Name] = idle && readers > 0 && (prev || !seen)
+	}
+	var out []string
+	for name, idle := range idleQ {
+		if idle {
+			out = append(out, name)
 		}
 	}
 	slices.Sort(out)
