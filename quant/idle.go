@@ -26,9 +26,10 @@ type IdleReport struct {
 
 // IdleActivations returns, sorted, the names of the activations of the
 // quantized model m whose Q/DQ no integer kernel reads: every reader of
-// every DequantizeLinear of every QuantizeLinear of the activation (any
-// domain: 16-bit Q/DQ too) is a Conv or ConvTranspose that is not a
-// complete Q/DQ unit (convUnit), which ONNX Runtime runs in float. An activation a weighted op or a
+// every DequantizeLinear of every QuantizeLinear of the activation is a
+// Conv or ConvTranspose that is not a complete Q/DQ unit (convUnit),
+// which ONNX Runtime runs in float, and those Q/DQ are 8-bit: a 16-bit
+// one (WideFrontEnd) keeps the activation. An activation a weighted op or a
 // quantized op (one reading a DequantizeLinear) produces is never idle:
 // its Q is what keeps that op, and the units before it, in integers.
 func IdleActivations(m *graph.Model) []string {
@@ -40,6 +41,10 @@ func IdleActivations(m *graph.Model) []string {
 		}
 		x := q.Input(0)
 		if x == nil || x.Const != nil || x.Producer != nil && (integerOp(x.Producer) || readsDQ(x.Producer)) {
+			continue
+		}
+		if t := q.Outputs[0].DType; (t != graph.Int8 && t != graph.Uint8) || q.Domain != "" && q.Domain != "ai.onnx" {
+			idleQ[x.Name] = false // 16 bits, set on purpose (WideFrontEnd)
 			continue
 		}
 		readers := 0
