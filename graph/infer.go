@@ -19,6 +19,18 @@ func InferShapes(m *Model) error {
 	return in.err
 }
 
+// InferNodes is InferShapes for the given nodes alone, read at the
+// default domain's opset, in the order given (each after the nodes whose
+// outputs it reads): for a pass that inserts a few nodes into a graph
+// whose other values are known.
+func InferNodes(opset int64, nodes ...*Node) error {
+	in := &inferer{opset: opset, vals: map[*Value]*cval{}}
+	for _, n := range nodes {
+		in.safeNode(n)
+	}
+	return in.err
+}
+
 // FixInputShapes gives graph inputs concrete shapes, e.g. the batch and
 // image sizes a caller will feed, so inference can resolve the rest. Each
 // name must be a real (non-initializer) input; a shape must agree with the

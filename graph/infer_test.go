@@ -726,3 +726,39 @@ func TestInferConcatAndRangeEdges(t *testing.T) {
 		}
 	}
 }
+
+// InferNodes types the nodes a pass inserts, in order: a Shape folds to a
+// constant that the Reshape after it reads, and values already typed
+// keep what they had.
+func TestInferNodes(t *testing.T) {
+	b := NewBuilder(13)
+	x := b.Input("x", Float32, 1, 2, 3, 4)
+	b.Output(b.Op("Relu", x))
+	m, err := b.Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := m.Graph
+	shape := &Node{OpType: "Shape", Inputs: []*Value{x}}
+	flat := &Node{OpType: "Flatten", Inputs: []*Value{x}, Attrs: []*Attribute{IntAttr("axis", 3)}}
+	for i, n := range []*Node{shape, flat} {
+		if err := g.AddNode(n, []string{"s", "f"}[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	back := &Node{OpType: "Reshape", Inputs: []*Value{flat.Outputs[0], shape.Outputs[0]}}
+	if err := g.AddNode(back, "r"); err != nil {
+		t.Fatal(err)
+	}
+	if err := InferNodes(13, shape, flat, back); err != nil {
+		t.Fatal(err)
+	}
+	for v, want := range map[*Value]string{shape.Outputs[0]: "[4]", flat.Outputs[0]: "[6,4]", back.Outputs[0]: "[1,2,3,4]"} {
+		if got := shapeStr(v.Shape); got != want {
+			t.Errorf("%s: %s, want %s", v.Name, got, want)
+		}
+	}
+	if shape.Outputs[0].DType != Int64 || back.Outputs[0].DType != Float32 {
+		t.Errorf("types %v, %v", shape.Outputs[0].DType, back.Outputs[0].DType)
+	}
+}

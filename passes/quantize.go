@@ -1711,8 +1711,6 @@ func rewritePad(n *graph.Node, _ int64, add func(string, *graph.Tensor) (*graph.
 	return nil
 }
 
-// softmaxLastAxis reports the axis of a Softmax before opset 13 when it is
-// the last axis of its input (the only case whose meaning did not change).
 // rewriteSoftmax gives a Softmax, LogSoftmax or Hardmax of an opset
 // before 13, which coerces its input to 2-D at axis and normalises each
 // row, the same meaning at 13: Flatten(axis) → op(axis=1) → Reshape to
@@ -1720,7 +1718,7 @@ func rewritePad(n *graph.Node, _ int64, add func(string, *graph.Tensor) (*graph.
 // takes this form too: it keeps ONNX Runtime from moving the Transposes
 // an exporter put around the op (a channel softmax) onto a non-last
 // axis, which its kernel runs several times slower.
-func rewriteSoftmax(n *graph.Node, _ int64, _ func(string, *graph.Tensor) (*graph.Value, error)) error {
+func rewriteSoftmax(n *graph.Node, opset int64, _ func(string, *graph.Tensor) (*graph.Value, error)) error {
 	g, x, y := n.Graph, n.Input(0), n.Outputs[0]
 	if x == nil || y == nil || len(n.Outputs) != 1 {
 		return fmt.Errorf("needs one input and one output")
@@ -1754,43 +1752,14 @@ func rewriteSoftmax(n *graph.Node, _ int64, _ func(string, *graph.Tensor) (*grap
 	}
 	out := reshape.Outputs[0]
 	out.DType, out.Shape = y.DType, y.Shape
-	flat := coercedShape(x.Shape, axis)
-	flatten.Outputs[0].DType, flatten.Outputs[0].Shape = x.DType, flat
-	rows.Outputs[0].DType, rows.Outputs[0].Shape = y.DType, flat
-	shape.Outputs[0].DType, shape.Outputs[0].Shape = graph.Int64, graph.Fixed(int64(len(x.Shape)))
-	if x.Shape == nil {
-		shape.Outputs[0].Shape = nil
+	if err := graph.InferNodes(opset, shape, flatten, rows, reshape); err != nil {
+		return err
 	}
 	g.ReplaceUses(y, out)
 	if err := g.RemoveNode(n); err != nil {
 		return err
 	}
 	return g.Rename(out, base)
-}
-
-// coercedShape is Flatten(axis)'s output shape for input shape s: nil
-// when s's rank is unknown, an unknown size where a factor is.
-func coercedShape(s graph.Shape, axis int64) graph.Shape {
-	if s == nil {
-		return nil
-	}
-	if axis < 0 {
-		axis += int64(len(s))
-	}
-	if axis < 0 || axis > int64(len(s)) {
-		return nil
-	}
-	prod := func(ds graph.Shape) graph.Dim {
-		n := int64(1)
-		for _, d := range ds {
-			if !d.Known() {
-				return graph.Dim{Size: -1}
-			}
-			n *= d.Size
-		}
-		return graph.Dim{Size: n}
-	}
-	return graph.Shape{prod(s[:axis]), prod(s[axis:])}
 }
 
 // excludedNode tells whether one of the node patterns matches n: its name,
