@@ -9,6 +9,7 @@ import (
 
 	"github.com/onnxq/onnxq/graph"
 	"github.com/onnxq/onnxq/internal/calibdata"
+	"github.com/onnxq/onnxq/internal/macs"
 	"github.com/onnxq/onnxq/passes"
 )
 
@@ -27,7 +28,7 @@ type IdleReport struct {
 // IdleActivations returns, sorted, the names of the activations of the
 // quantized model m whose Q/DQ no integer kernel reads: every reader of
 // every DequantizeLinear of every QuantizeLinear of the activation is a
-// Conv or ConvTranspose that is not a complete Q/DQ unit (convUnit),
+// Conv or ConvTranspose that is not a complete Q/DQ unit (macs.QDQUnit),
 // which ONNX Runtime runs in float, and those Q/DQ are 8-bit: a 16-bit
 // one (WideFrontEnd) keeps the activation. An activation a weighted op or a
 // quantized op (one reading a DequantizeLinear) produces is never idle:
@@ -56,7 +57,7 @@ func IdleActivations(m *graph.Model) []string {
 			}
 			for _, c := range dq.Outputs[0].Consumers {
 				readers++
-				if (c.OpType != "Conv" && c.OpType != "ConvTranspose") || c.Domain != "" && c.Domain != "ai.onnx" || c.Input(0) != dq.Outputs[0] || convUnit(c) {
+				if (c.OpType != "Conv" && c.OpType != "ConvTranspose") || c.Domain != "" && c.Domain != "ai.onnx" || c.Input(0) != dq.Outputs[0] || macs.QDQUnit(c) {
 					idle = false
 				}
 			}
@@ -72,25 +73,6 @@ func IdleActivations(m *graph.Model) []string {
 	}
 	slices.Sort(out)
 	return out
-}
-
-// convUnit tells whether the Conv or ConvTranspose c is a complete Q/DQ
-// unit: its data and weight come through DequantizeLinear (inUnit) and
-// only QuantizeLinear nodes read its output.
-func convUnit(c *graph.Node) bool {
-	if len(c.Inputs) < 2 || c.Inputs[0] == nil || c.Inputs[1] == nil || !inUnit(c) || len(c.Outputs) != 1 || c.Outputs[0] == nil {
-		return false
-	}
-	out := c.Outputs[0]
-	if len(out.Consumers) == 0 || slices.Contains(c.Graph.Outputs, out) {
-		return false
-	}
-	for _, r := range out.Consumers {
-		if r.OpType != "QuantizeLinear" {
-			return false
-		}
-	}
-	return true
 }
 
 // readsDQ tells whether n reads a DequantizeLinear output: a quantized
