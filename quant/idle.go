@@ -131,11 +131,8 @@ func ChooseFloatIdle(ref, m *graph.Model, src *calibdata.Source, cfg Config, com
 	for _, name := range idle {
 		c.Quant.Overrides[name] = passes.TensorOverride{FP32: true}
 	}
-	cand, err := Clone(ref)
+	cand, err := preparedCopy(ref, c)
 	if err != nil {
-		return nil, nil, err
-	}
-	if err := Prepare(cand, c); err != nil {
 		return nil, nil, err
 	}
 	if err := quantize(cand, c); err != nil {

@@ -153,6 +153,20 @@ func (cfg Config) stopsInPrepare() bool {
 	return cfg.RunOptions.StopAfter != "" && slices.Contains(passes.Names(passes.PreparePasses()), cfg.RunOptions.StopAfter)
 }
 
+// preparedCopy returns ref, the prepared FP32 model, copied and prepared
+// again for cfg: a copy drops what shape inference added, and preparing
+// it restores the state the prepared model was in.
+func preparedCopy(ref *graph.Model, cfg Config) (*graph.Model, error) {
+	cand, err := Clone(ref)
+	if err != nil {
+		return nil, err
+	}
+	if err := Prepare(cand, cfg); err != nil {
+		return nil, err
+	}
+	return cand, nil
+}
+
 // Prepare runs the prepare passes on m in place.
 func Prepare(m *graph.Model, cfg Config) error {
 	if m == nil || m.Graph == nil {
@@ -303,11 +317,8 @@ func ApplyFallback(m *graph.Model, src *calibdata.Source, cfg Config, res *Resul
 	if err != nil {
 		return nil, err
 	}
-	cand, err := Clone(ref)
+	cand, err := preparedCopy(ref, cfg)
 	if err != nil {
-		return nil, err
-	}
-	if err := Prepare(cand, cfg); err != nil {
 		return nil, err
 	}
 	c := cfg
@@ -450,11 +461,8 @@ func ChooseUnits(ref *graph.Model, src *calibdata.Source, cfg Config, base float
 	}
 	c := cfg
 	c.Quant.CompleteUnits = true
-	cand, err := Clone(ref)
+	cand, err := preparedCopy(ref, c)
 	if err != nil {
-		return nil, 0, false, err
-	}
-	if err := Prepare(cand, c); err != nil {
 		return nil, 0, false, err
 	}
 	rep, err := quantize(cand, c)
@@ -482,13 +490,8 @@ func ChooseMethod(ref *graph.Model, src *calibdata.Source, cfg Config, methods [
 	for i, method := range methods {
 		c := cfg
 		c.Method = method
-		// A copy drops what shape inference added; preparing it again
-		// restores the state the prepared model was in.
-		cand, err := Clone(ref)
+		cand, err := preparedCopy(ref, c)
 		if err != nil {
-			return 0, nil, err
-		}
-		if err := Prepare(cand, c); err != nil {
 			return 0, nil, err
 		}
 		if err := quantize(i, cand, c); err != nil {
