@@ -5,6 +5,7 @@ package quant
 import (
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 
 	"github.com/onnxq/onnxq/graph"
@@ -102,9 +103,9 @@ func integerOp(n *graph.Node) bool {
 // kept in float: quantize gets a freshly prepared copy of ref and cfg
 // with those overrides (and CompleteUnits set when m completed units,
 // completed). It returns that copy when its worst output on src is no
-// worse than m's, and the report; a nil report when there is nothing to
-// try.
-func ChooseFloatIdle(ref, m *graph.Model, src *calibdata.Source, cfg Config, completed bool,
+// worse than m's, before (measured here when NaN), and the report; a nil
+// report when there is nothing to try.
+func ChooseFloatIdle(ref, m *graph.Model, src *calibdata.Source, cfg Config, completed bool, before float64,
 	quantize func(cand *graph.Model, c Config) error) (*graph.Model, *IdleReport, error) {
 	if src == nil || src.Len() == 0 || cfg.stopsInPrepare() {
 		return nil, nil, nil
@@ -118,9 +119,11 @@ func ChooseFloatIdle(ref, m *graph.Model, src *calibdata.Source, cfg Config, com
 	if len(idle) == 0 {
 		return nil, nil, nil
 	}
-	before, err := WorstOutputSQNR(ref, m, src, cfg.Threads)
-	if err != nil {
-		return nil, nil, err
+	if math.IsNaN(before) {
+		var err error
+		if before, err = WorstOutputSQNR(ref, m, src, cfg.Threads); err != nil {
+			return nil, nil, err
+		}
 	}
 	c := cfg
 	c.Quant.CompleteUnits = cfg.Quant.CompleteUnits || completed
@@ -149,12 +152,13 @@ func ChooseFloatIdle(ref, m *graph.Model, src *calibdata.Source, cfg Config, com
 	return cand, rep, nil
 }
 
-// floatIdleInputs is ChooseFloatIdle for Run: res describes m.
-func floatIdleInputs(m, ref *graph.Model, src *calibdata.Source, cfg Config, res *Result) (*Result, error) {
+// floatIdleInputs is ChooseFloatIdle for Run: res describes m, whose
+// worst output on src is db (NaN when not measured).
+func floatIdleInputs(m, ref *graph.Model, src *calibdata.Source, cfg Config, res *Result, db float64) (*Result, error) {
 	var r *Result
 	c := cfg
 	c.Method = res.Method
-	cand, rep, err := ChooseFloatIdle(ref, m, src, c, res.Report.UnitsCompleted > 0, func(cand *graph.Model, c Config) error {
+	cand, rep, err := ChooseFloatIdle(ref, m, src, c, res.Report.UnitsCompleted > 0, db, func(cand *graph.Model, c Config) error {
 		var err error
 		r, err = quantizeCollected(cand, ref, src, c, res.Collection)
 		return err

@@ -351,26 +351,27 @@ func ApplyFallback(m *graph.Model, src *calibdata.Source, cfg Config, res *Resul
 // units when ChooseUnits keeps that, and then keeps idle inputs in float
 // when cfg.Quant.FloatIdleInputs asks and that is no worse.
 func runMethods(m, ref *graph.Model, src *calibdata.Source, cfg Config) (*Result, error) {
-	res, err := runMethodsUnits(m, ref, src, cfg)
+	res, db, err := runMethodsUnits(m, ref, src, cfg)
 	if err != nil || res == nil || res.Report == nil || !cfg.Quant.FloatIdleInputs {
 		return res, err
 	}
-	return floatIdleInputs(m, ref, src, cfg, res)
+	return floatIdleInputs(m, ref, src, cfg, res, db)
 }
 
-// runMethodsUnits is runMethods up to the units.
-func runMethodsUnits(m, ref *graph.Model, src *calibdata.Source, cfg Config) (*Result, error) {
+// runMethodsUnits is runMethods up to the units; it also returns the worst
+// output SQNR on src of the model it leaves in m (NaN when not measured).
+func runMethodsUnits(m, ref *graph.Model, src *calibdata.Source, cfg Config) (*Result, float64, error) {
 	if cfg.Units == UnitsOn {
 		cfg.Quant.CompleteUnits = true
 	}
 	res, err := runBestMethod(m, ref, src, cfg)
 	if err != nil || res == nil || res.Report == nil {
-		return res, err
+		return res, math.NaN(), err
 	}
 	base := res.Selected
 	if len(cfg.SelectMethods) < 2 && src != nil && src.Len() > 0 {
 		if base, err = WorstOutputSQNR(ref, m, src, cfg.Threads); err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 	}
 	var completed *Result
@@ -384,11 +385,11 @@ func runMethodsUnits(m, ref *graph.Model, src *calibdata.Source, cfg Config) (*R
 		return r.Report, err
 	})
 	if err != nil || !kept {
-		return res, err
+		return res, base, err
 	}
 	completed.Method, completed.Selected = res.Method, db
 	*m = *cand
-	return completed, nil
+	return completed, db, nil
 }
 
 // runBestMethod is runMethods before the units are completed.

@@ -585,7 +585,11 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 		var iq *quantized
 		icfg := qcfg
 		icfg.Method = kept
-		cand, rep, err := quant.ChooseFloatIdle(fp32, m, src, icfg, report.UnitsCompleted > 0, func(cand *graph.Model, ic quant.Config) error {
+		before := keptDB // m's worst output, NaN when not yet measured
+		if units != nil && units.kept {
+			before = units.after
+		}
+		cand, rep, err := quant.ChooseFloatIdle(fp32, m, src, icfg, report.UnitsCompleted > 0, before, func(cand *graph.Model, ic quant.Config) error {
 			var err error
 			iq, err = c.quantizeFrom(cand, fp32, src, cfg, ic, synthetic, keptColl)
 			return err
