@@ -549,8 +549,11 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 	if len(methods) > 1 {
 		fmt.Fprintf(c.stderr, "method %s kept\n", kept)
 	}
+	// The units and idle trials measure the kept method's statistics
+	// again on real samples.
+	trials := report != nil && !synthetic && src != nil && src.Len() > 0 && cfg.LoadCalib == ""
 	var units *unitsChoice
-	if qcfg.Units == quant.UnitsAuto && report != nil && !synthetic && src != nil && src.Len() > 0 && cfg.LoadCalib == "" {
+	if qcfg.Units == quant.UnitsAuto && trials {
 		if math.IsNaN(keptDB) {
 			if keptDB, err = quant.WorstOutputSQNR(fp32, m, src, cfg.Threads); err != nil {
 				return err
@@ -581,7 +584,7 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 	// Inputs only float-running Convs read stay float when that is no
 	// worse (passes.QuantOptions.FloatIdleInputs).
 	var idle *quant.IdleReport
-	if qcfg.Quant.FloatIdleInputs && report != nil && !synthetic && src != nil && src.Len() > 0 && cfg.LoadCalib == "" {
+	if qcfg.Quant.FloatIdleInputs && trials {
 		var iq *quantized
 		icfg := qcfg
 		icfg.Method = kept
