@@ -258,7 +258,13 @@ func Compare(float, quant *graph.Model, src *calibdata.Source, opts Options) (*R
 		}
 	}
 	reachOf := reaches(quant, worst, acts, layers, outs.stats)
-	var uncapped []float64 // each listed layer's harm before the caps
+	// each listed layer with its harm before the caps, which orders the
+	// layers the caps hold at the same harm
+	type ranked struct {
+		stat     LayerStat
+		uncapped float64
+	}
+	var rows []ranked
 	for _, l := range layers {
 		if l.bad != "" {
 			layerSkips = append(layerSkips, Skipped{l.label, l.bad})
@@ -284,29 +290,20 @@ func Compare(float, quant *graph.Model, src *calibdata.Source, opts Options) (*R
 			// is the bound's floor: it cannot carry more than all the error.
 			reach = math.Min(reach, worstNSR/local)
 		}
-		r.Layers = append(r.Layers, LayerStat{
+		rows = append(rows, ranked{LayerStat{
 			Node: l.label, Op: l.op, Output: out, LocalSQNRdB: Decibels(sqnrDB(l.sig, l.noise)), LocalNSR: Sig4(local),
 			CumulativeSQNRdB: Decibels(cumDB), Reach: Sig4(reach), Harm: Sig4(local * reach), Exclude: l.exclude,
-		})
-		uncapped = append(uncapped, modelled)
+		}, modelled})
 	}
-	// Layers the caps hold at the same harm keep the model's order.
-	order := make([]int, len(r.Layers))
-	for i := range order {
-		order[i] = i
-	}
-	sort.SliceStable(order, func(i, j int) bool {
-		a, b := r.Layers[order[i]], r.Layers[order[j]]
-		if ka, kb := harmKey(a), harmKey(b); ka != kb {
-			return ka > kb
+	sort.SliceStable(rows, func(i, j int) bool {
+		if ki, kj := harmKey(rows[i].stat), harmKey(rows[j].stat); ki != kj {
+			return ki > kj
 		}
-		return uncapped[order[i]] > uncapped[order[j]]
+		return rows[i].uncapped > rows[j].uncapped
 	})
-	sorted := make([]LayerStat, len(order))
-	for i, k := range order {
-		sorted[i] = r.Layers[k]
+	for _, row := range rows {
+		r.Layers = append(r.Layers, row.stat)
 	}
-	r.Layers = sorted
 	if worstNSR > 0 && len(r.Layers) > 0 {
 		sum := 0.0
 		for _, l := range r.Layers {

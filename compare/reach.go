@@ -44,6 +44,7 @@ const minGainEvidence = 0.05
 type reachModel struct {
 	quant     *graph.Model
 	worst     *graph.Value // the worst output
+	worstNSR  float64      // its noise-to-signal ratio; 0 when unknown
 	outputs   map[string]*outputStat
 	actByQ    map[*graph.Node]*activation
 	actOf     map[string]*activation // by the quantized tensor's name
@@ -66,6 +67,9 @@ func reaches(quant *graph.Model, worst string, acts []*activation, layers []*lay
 		if v.Name == worst {
 			m.worst = v
 		}
+	}
+	if o := outputs[worst]; o != nil && o.sig > 0 {
+		m.worstNSR = o.noise / o.sig
 	}
 	for _, a := range acts {
 		if a.bad != "" || a.sig <= 0 {
@@ -192,11 +196,9 @@ func (m *reachModel) reach(v *graph.Value) float64 {
 	}
 	m.computing[v] = true
 	r, sealed := m.reachFloat([]*graph.Value{v})
-	if l := m.layerOf[v.Producer]; sealed && l != nil && v.Name == l.output {
+	if l := m.layerOf[v.Producer]; sealed && l != nil && v.Name == l.output && m.worstNSR > 0 {
 		if nsr := m.outputNSR(l); nsr > 0 {
-			if o := m.outputs[m.worst.Name]; o != nil && o.sig > 0 {
-				r = (o.noise / o.sig) / nsr
-			}
+			r = m.worstNSR / nsr
 		}
 	}
 	m.memo[v] = r
@@ -322,8 +324,8 @@ func (m *reachModel) reachActivation(q *graph.Node, a *activation) float64 {
 		}
 	}
 	rf, sealed := m.reachFloat(float)
-	if o := m.outputs[m.worst.Name]; sealed && a.noise > 0 && a.sig > 0 && o != nil && o.sig > 0 {
-		rf = (o.noise / o.sig) / (a.noise / a.sig)
+	if sealed && a.noise > 0 && a.sig > 0 && m.worstNSR > 0 {
+		rf = m.worstNSR / (a.noise / a.sig)
 	}
 	m.memoQ[q] = r + rf
 	return r + rf
