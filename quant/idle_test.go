@@ -15,18 +15,7 @@ import (
 // quantized itself (not idle); the Sigmoid of a Conv output feeds
 // another float-running Conv (idle).
 func TestIdleActivations(t *testing.T) {
-	b := graph.NewBuilder(13)
-	s := b.Const(graph.FromFloat32s("s", nil, []float32{0.1}))
-	qdq := func(v *graph.Value) *graph.Value {
-		return b.Op("DequantizeLinear", b.Op("QuantizeLinear", v, s), s)
-	}
-	w := func(name string) *graph.Value {
-		q, err := graph.NewTensor(name, graph.Int8, []int64{1, 1, 1, 1}, []byte{3})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b.Op("DequantizeLinear", b.Const(q, nil), s)
-	}
+	b, qdq, w := qdqBuilder(t)
 	x := b.Input("x", graph.Float32, 1, 1, 4, 4)
 	y := b.Input("y", graph.Float32, 1, 1, 4, 4)
 	outX := b.Op("Conv", qdq(x), w("wx"))
@@ -51,6 +40,24 @@ func TestIdleActivations(t *testing.T) {
 // An activation with two Q nodes, one idle and one read by a complete
 // unit, is not idle: keeping it in float would take the unit's input too.
 func TestIdleActivationsNeedEveryQ(t *testing.T) {
+	b, qdq, w := qdqBuilder(t)
+	x := b.Input("x", graph.Float32, 1, 1, 4, 4)
+	float := b.Op("Conv", qdq(x), w("wf"))
+	unit := qdq(b.Op("Conv", qdq(x), w("wu")))
+	b.Output(float, b.Op("Relu", unit))
+	m, err := b.Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := quant.IdleActivations(m); len(got) != 0 {
+		t.Errorf("idle %q, want none", got)
+	}
+}
+
+// qdqBuilder returns a builder, a function giving a value an 8-bit Q/DQ
+// pair and one making a dequantized int8 1x1 weight of a given name.
+func qdqBuilder(t *testing.T) (*graph.Builder, func(*graph.Value) *graph.Value, func(string) *graph.Value) {
+	t.Helper()
 	b := graph.NewBuilder(13)
 	s := b.Const(graph.FromFloat32s("s", nil, []float32{0.1}))
 	qdq := func(v *graph.Value) *graph.Value {
@@ -63,15 +70,5 @@ func TestIdleActivationsNeedEveryQ(t *testing.T) {
 		}
 		return b.Op("DequantizeLinear", b.Const(q, nil), s)
 	}
-	x := b.Input("x", graph.Float32, 1, 1, 4, 4)
-	float := b.Op("Conv", qdq(x), w("wf"))
-	unit := qdq(b.Op("Conv", qdq(x), w("wu")))
-	b.Output(float, b.Op("Relu", unit))
-	m, err := b.Model()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := quant.IdleActivations(m); len(got) != 0 {
-		t.Errorf("idle %q, want none", got)
-	}
+	return b, qdq, w
 }
