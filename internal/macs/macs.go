@@ -70,10 +70,9 @@ func CoverageWithShapes(m *graph.Model, shapes map[string][]int64) Coverage {
 	if err != nil {
 		return Coverage{}
 	}
-	for _, v := range c.Graph.RealInputs() {
-		if dims, ok := shapes[v.Name]; ok && (v.Shape == nil || v.Shape.Compatible(graph.Fixed(dims...))) {
-			v.Shape = graph.Fixed(dims...)
-		}
+	for name, dims := range shapes {
+		// a shape the model's declaration contradicts is left out
+		_ = graph.FixInputShapes(c.Graph, map[string][]int64{name: dims})
 	}
 	_ = graph.InferShapes(c) // what it cannot follow counts no MACs
 	return Int8Coverage(c.Graph)
