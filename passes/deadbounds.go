@@ -34,8 +34,8 @@ var boundsPassThrough = map[string]bool{
 // data movement, MaxPool and Concat pass their output's bounds to their
 // data inputs. A hard-swish, v times a gate of v that is 0 below some
 // point (HardSwish, v·HardSigmoid(v), v·Clip(v+c, 0, ·) scaled by
-// constants), bounds v below at that point. Graph outputs are never bounded. Values without a finite
-// bound are left out.
+// constants), bounds v below at that point. Graph outputs are never
+// bounded. Values without a finite bound are left out.
 func DeadBounds(m *graph.Model) map[string]Bounds {
 	out := map[string]Bounds{}
 	if m == nil || m.Graph == nil {
