@@ -72,6 +72,10 @@ type QuantOptions struct {
 	// for one more rounding of its output. Graph outputs themselves, and
 	// outputs a Relu/Clip folds into a Q of its own, are left as they are.
 	CompleteUnits bool
+	// OpenUnits names the Conv/ConvTranspose outputs CompleteUnits leaves
+	// without a Q/DQ of their own: the units whose completion costs the
+	// outputs more than it is worth (quant.ChooseUnits).
+	OpenUnits map[string]bool
 	// FloatIdleInputs, a choice for the quant facade (quant.Run), tries
 	// the model again with the activations whose every reader is a Conv
 	// or ConvTranspose outside a complete Q/DQ unit kept in float, and

@@ -53,6 +53,8 @@ type QuantReport struct {
 	// UnitsCompleted counts the Conv outputs given a Q/DQ pair only to
 	// complete their unit (QuantOptions.CompleteUnits).
 	UnitsCompleted int
+	// CompletedUnits names those outputs, in graph order.
+	CompletedUnits []string
 	// OpCounts are the quantized nodes per op type.
 	OpCounts map[string]int
 	// FP32 lists the nodes with float inputs that stay FP32, and why.
@@ -778,6 +780,7 @@ func (q *quantizer) insertActivations(g *graph.Graph) error {
 		q.report.TensorsQuantized++
 		if q.completes[v] {
 			q.report.UnitsCompleted++
+			q.report.CompletedUnits = append(q.report.CompletedUnits, v.Name)
 		}
 		if t != q.opts.ActivationType {
 			q.report.Wide++
@@ -1782,7 +1785,7 @@ func excludedNode(patterns []string, n *graph.Node) bool {
 // ConvTranspose that QuantOptions.CompleteUnits gives a Q/DQ of its own:
 // not a graph output, read by something, with a calibrated range.
 func (q *quantizer) unitOutput(v *graph.Value) bool {
-	if !q.opts.CompleteUnits {
+	if !q.opts.CompleteUnits || q.opts.OpenUnits[v.Name] {
 		return false
 	}
 	p := v.Producer

@@ -6,12 +6,13 @@
 // nodes), Calibrate (run the prepared FP32 model on samples and observe
 // every float32 value, graph inputs included), Quantize (insert Q/DQ by
 // the rule table from the calibrated ranges); Run does all three, then,
-// with Config.Units at its default, tries giving each quantized Conv read
-// only by float ops an output Q/DQ (a complete integer unit) and keeps it
-// when the calibration samples allow (ChooseUnits), and with
-// Config.Quant.FloatIdleInputs (the ort-cpu default) keeps in float the
-// activations only Convs outside complete units read, when that is no
-// worse (ChooseFloatIdle, IdleActivations). With
+// with Config.Quant.FloatIdleInputs (the ort-cpu default) keeps in float
+// the activations only Convs outside complete units read, when that is no
+// worse (ChooseFloatIdle, IdleActivations), and with Config.Units at its
+// default tries giving each quantized Conv read only by float ops an
+// output Q/DQ (a complete integer unit), keeping all of them, or those
+// that cost least, as far as the calibration samples allow against that
+// model (ChooseUnits). With
 // Config.Fallback it then keeps in FP32 the few weighted layers whose
 // quantization costs the worst output most (ApplyFallback, within a budget
 // that keeps 95% of the weighted ops in Q/DQ units). With

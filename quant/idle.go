@@ -153,8 +153,9 @@ func ChooseFloatIdle(ref, m *graph.Model, src *calibdata.Source, cfg Config, com
 }
 
 // floatIdleInputs is ChooseFloatIdle for Run: res describes m, whose
-// worst output on src is db (NaN when not measured).
-func floatIdleInputs(m, ref *graph.Model, src *calibdata.Source, cfg Config, res *Result, db float64) (*Result, error) {
+// worst output on src is db (NaN when not measured). It returns the
+// result kept and its worst output (NaN when still not measured).
+func floatIdleInputs(m, ref *graph.Model, src *calibdata.Source, cfg Config, res *Result, db float64) (*Result, float64, error) {
 	var r *Result
 	c := cfg
 	c.Method = res.Method
@@ -164,13 +165,13 @@ func floatIdleInputs(m, ref *graph.Model, src *calibdata.Source, cfg Config, res
 		return err
 	})
 	if err != nil || rep == nil {
-		return res, err
+		return res, db, err
 	}
 	if cand == nil {
 		res.Idle = rep
-		return res, nil
+		return res, rep.Before, nil
 	}
 	r.Method, r.Selected, r.Idle = res.Method, rep.After, rep
 	*m = *cand
-	return r, nil
+	return r, rep.After, nil
 }

@@ -63,7 +63,8 @@ type Config struct {
 	// ONNX Runtime runs as an integer kernel (passes.QuantOptions.
 	// CompleteUnits). UnitsAuto, the zero value, tries it on the
 	// calibration samples and keeps it when the worst output loses at
-	// most UnitsAllowanceDB, or stays at UnitsEnoughDB or more (see
+	// most UnitsAllowanceDB, or stays at UnitsEnoughDB or more; else it
+	// completes the units that cost least within that bound (see
 	// ChooseUnits).
 	Units UnitCompletion
 	// BiasCorrection moves each quantized node's integer bias so that its
@@ -347,35 +348,31 @@ func ApplyFallback(m *graph.Model, src *calibdata.Source, cfg Config, res *Resul
 }
 
 // runMethods does Run's steps after Prepare once per cfg.SelectMethods
-// (or with cfg.Method alone), leaves the best model in m, completes its
-// units when ChooseUnits keeps that, and then keeps idle inputs in float
-// when cfg.Quant.FloatIdleInputs asks and that is no worse.
+// (or with cfg.Method alone) and leaves the best model in m; it then keeps
+// idle inputs in float when cfg.Quant.FloatIdleInputs asks and that is no
+// worse, and completes the units ChooseUnits keeps against that model
+// (keeping the idle inputs of the new model in float again when no worse).
 func runMethods(m, ref *graph.Model, src *calibdata.Source, cfg Config) (*Result, error) {
-	res, db, err := runMethodsUnits(m, ref, src, cfg)
-	if err != nil || res == nil || res.Report == nil || !cfg.Quant.FloatIdleInputs {
-		return res, err
-	}
-	return floatIdleInputs(m, ref, src, cfg, res, db)
-}
-
-// runMethodsUnits is runMethods up to the units; it also returns the worst
-// output SQNR on src of the model it leaves in m (NaN when not measured).
-func runMethodsUnits(m, ref *graph.Model, src *calibdata.Source, cfg Config) (*Result, float64, error) {
 	if cfg.Units == UnitsOn {
 		cfg.Quant.CompleteUnits = true
 	}
 	res, err := runBestMethod(m, ref, src, cfg)
 	if err != nil || res == nil || res.Report == nil {
-		return res, math.NaN(), err
+		return res, err
 	}
 	base := res.Selected
 	if len(cfg.SelectMethods) < 2 && src != nil && src.Len() > 0 {
 		if base, err = WorstOutputSQNR(ref, m, src, cfg.Threads); err != nil {
-			return nil, 0, err
+			return nil, err
+		}
+	}
+	if cfg.Quant.FloatIdleInputs {
+		if res, base, err = floatIdleInputs(m, ref, src, cfg, res, base); err != nil {
+			return nil, err
 		}
 	}
 	var completed *Result
-	cand, db, kept, err := ChooseUnits(ref, src, cfg, base, func(cand *graph.Model, c Config) (*passes.QuantReport, error) {
+	choice, err := ChooseUnits(ref, m, src, cfg, base, func(cand *graph.Model, c Config) (*passes.QuantReport, error) {
 		c.Method = res.Method
 		r, err := quantizeCollected(cand, ref, src, c, res.Collection)
 		completed = r
@@ -384,12 +381,16 @@ func runMethodsUnits(m, ref *graph.Model, src *calibdata.Source, cfg Config) (*R
 		}
 		return r.Report, err
 	})
-	if err != nil || !kept {
-		return res, base, err
+	if err != nil || choice == nil || !choice.Kept {
+		return res, err
 	}
-	completed.Method, completed.Selected = res.Method, db
-	*m = *cand
-	return completed, db, nil
+	completed.Method, completed.Selected = res.Method, choice.After
+	*m = *choice.Model
+	if !cfg.Quant.FloatIdleInputs {
+		return completed, nil
+	}
+	completed, _, err = floatIdleInputs(m, ref, src, choice.Config, completed, choice.After)
+	return completed, err
 }
 
 // runBestMethod is runMethods before the units are completed.
@@ -434,50 +435,6 @@ func ParseUnitCompletion(s string) (UnitCompletion, error) {
 		return UnitsOff, nil
 	}
 	return 0, fmt.Errorf("%q is not auto, on or off", s)
-}
-
-// UnitsAllowanceDB is the most a model's worst output on the calibration
-// samples may lose for ChooseUnits to complete its units; UnitsEnoughDB
-// the figure above which it may lose more. Measured with ONNX Runtime on
-// the shared models' held-out samples, completing them gained yunet_n_320
-// 0.8 dB and cost ultraface_rfb_320 0.6 and ppocr_cls_mobile_v2 5.7 (at
-// 127 dB), while it cost the models whose pre-activations are heavy-tailed
-// 5-7 dB (ppocr_det_mobile_v1_1, basic_pitch_nmp, silero_vad_v5_16k_op15).
-const (
-	UnitsAllowanceDB = 0.5
-	UnitsEnoughDB    = 40
-)
-
-// ChooseUnits tries cfg with QuantOptions.CompleteUnits when cfg.Units is
-// UnitsAuto and samples are at hand: quantize fills a freshly prepared
-// copy of ref, whose worst output on src is then measured against base,
-// the model without. It returns that copy, its figure and whether to
-// keep it: when the figure is at least min(base − UnitsAllowanceDB,
-// UnitsEnoughDB). Nothing is tried (a nil copy) when the pass completed
-// no unit.
-func ChooseUnits(ref *graph.Model, src *calibdata.Source, cfg Config, base float64,
-	quantize func(cand *graph.Model, c Config) (*passes.QuantReport, error)) (*graph.Model, float64, bool, error) {
-	if cfg.Units != UnitsAuto || cfg.Quant.CompleteUnits || src == nil || src.Len() == 0 || cfg.stopsInPrepare() {
-		return nil, 0, false, nil
-	}
-	c := cfg
-	c.Quant.CompleteUnits = true
-	cand, err := preparedCopy(ref, c)
-	if err != nil {
-		return nil, 0, false, err
-	}
-	rep, err := quantize(cand, c)
-	if err != nil {
-		return nil, 0, false, fmt.Errorf("complete units: %v", err)
-	}
-	if rep == nil || rep.UnitsCompleted == 0 {
-		return nil, 0, false, nil
-	}
-	db, err := WorstOutputSQNR(ref, cand, src, cfg.Threads)
-	if err != nil {
-		return nil, 0, false, fmt.Errorf("complete units: %v", err)
-	}
-	return cand, db, db >= math.Min(base-UnitsAllowanceDB, UnitsEnoughDB), nil
 }
 
 // ChooseMethod quantizes a freshly prepared copy of ref once per method

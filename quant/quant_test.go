@@ -236,24 +236,24 @@ func TestChooseUnits(t *testing.T) {
 	}
 	var db float64
 	for _, base := range []float64{20, 1000} {
-		cand, got, keep, err := quant.ChooseUnits(ref, src, cfg, base, quantize)
-		if err != nil || cand == nil {
-			t.Fatalf("base %v: %v, copy %v", base, err, cand)
+		c, err := quant.ChooseUnits(ref, ref, src, cfg, base, quantize)
+		if err != nil || c == nil || c.Model == nil {
+			t.Fatalf("base %v: %v, choice %+v", base, err, c)
 		}
-		db = got
-		if want := got >= min(base-quant.UnitsAllowanceDB, quant.UnitsEnoughDB); keep != want {
-			t.Errorf("base %v dB, completed %v dB: kept %v", base, got, keep)
+		db = c.After
+		if want := c.After >= min(base-quant.UnitsAllowanceDB, quant.UnitsEnoughDB); c.Kept != want || c.Completed != 1 || c.Units != 1 || c.All != c.After {
+			t.Errorf("base %v dB, completed %v dB: kept %v, %d of %d units (all %v dB)", base, c.After, c.Kept, c.Completed, c.Units, c.All)
 		}
 	}
 	// A base just above the completed figure plus the allowance: refused
 	// unless the figure is above UnitsEnoughDB.
-	if _, _, keep, _ := quant.ChooseUnits(ref, src, cfg, db+quant.UnitsAllowanceDB+1, quantize); keep != (db >= quant.UnitsEnoughDB) {
-		t.Errorf("completed %v dB against %v: kept %v", db, db+quant.UnitsAllowanceDB+1, keep)
+	if c, _ := quant.ChooseUnits(ref, ref, src, cfg, db+quant.UnitsAllowanceDB+1, quantize); c == nil || c.Kept != (db >= quant.UnitsEnoughDB) {
+		t.Errorf("completed %v dB against %v: %+v", db, db+quant.UnitsAllowanceDB+1, c)
 	}
 	off := cfg
 	off.Units = quant.UnitsOff
-	if cand, _, keep, err := quant.ChooseUnits(ref, src, off, 20, quantize); cand != nil || keep || err != nil {
-		t.Errorf("units off: tried %v, kept %v, %v", cand != nil, keep, err)
+	if c, err := quant.ChooseUnits(ref, ref, src, off, 20, quantize); c != nil || err != nil {
+		t.Errorf("units off: %+v, %v", c, err)
 	}
 	on := cfg
 	on.Units = quant.UnitsOn
@@ -267,5 +267,83 @@ func TestChooseUnits(t *testing.T) {
 	}
 	if _, err := quant.ParseUnitCompletion("sometimes"); err == nil {
 		t.Error("a bad mode parsed")
+	}
+}
+
+// twoHeads has two Convs whose only readers are float ops: A → Sigmoid,
+// cheap to complete, and B → Exp, whose output range a far channel
+// (bias −100) stretches, so a Q/DQ on it ruins the Exp of the other.
+func twoHeads(t *testing.T) *graph.Model {
+	t.Helper()
+	b := graph.NewBuilder(17)
+	x := b.Input("x", graph.Float32, 1, 2, 8, 8)
+	wa := make([]float32, 2*2*3*3)
+	for i := range wa {
+		wa[i] = float32(i%5-2) / 8
+	}
+	a := b.Op("Conv", x, b.Const(graph.FromFloat32s("wa", []int64{2, 2, 3, 3}, wa)), graph.IntsAttr("pads", 1, 1, 1, 1))
+	wb := b.Const(graph.FromFloat32s("wb", []int64{2, 2, 1, 1}, []float32{0.5, -0.25, 0.75, 0.5}))
+	bias := b.Const(graph.FromFloat32s("bb", []int64{2}, []float32{-100, 0}))
+	y := b.Op("Conv", x, wb, bias)
+	b.Output(b.Op("Sigmoid", a), b.Op("Exp", y))
+	m, err := b.Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// When completing every unit costs too much, ChooseUnits completes the
+// ones that cost least and names the rest in OpenUnits; the model it
+// keeps holds its bound and quantizes again to the same bytes.
+func TestChooseUnitsPartial(t *testing.T) {
+	m := twoHeads(t)
+	src := calibdata.Synthetic(calibdata.Inputs(m), 8, 1)
+	cfg := quant.DefaultConfig()
+	cfg.Threads = 1
+	cfg.Units = quant.UnitsOff
+	cur, err := quant.Clone(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := quant.Run(cur, src, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := res.Reference
+	base, err := quant.WorstOutputSQNR(ref, cur, src, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Units = quant.UnitsAuto
+	quantize := func(cand *graph.Model, c quant.Config) (*passes.QuantReport, error) {
+		return quant.QuantizeCollected(cand, res.Collection, c)
+	}
+	c, err := quant.ChooseUnits(ref, cur, src, cfg, base, quantize)
+	if err != nil || c == nil {
+		t.Fatalf("%+v, %v", c, err)
+	}
+	bound := min(base-quant.UnitsAllowanceDB, quant.UnitsEnoughDB)
+	t.Logf("base %.1f dB, all units %.1f, kept %v: %d of %d at %.1f, open %v", base, c.All, c.Kept, c.Completed, c.Units, c.After, c.Config.Quant.OpenUnits)
+	if c.Units != 2 || c.All >= bound {
+		t.Fatalf("completing both units should miss %.1f dB: %d units at %.1f", bound, c.Units, c.All)
+	}
+	if !c.Kept || c.Completed != 1 || c.After < bound || len(c.Config.Quant.OpenUnits) != 1 {
+		t.Fatalf("want the Sigmoid's unit alone kept at %.1f dB or more: %+v", bound, c)
+	}
+	for name := range c.Config.Quant.OpenUnits {
+		if v := c.Model.Graph.Value(name); v == nil || v.Producer == nil || len(v.Consumers) != 1 || v.Consumers[0].OpType != "Exp" {
+			t.Errorf("open unit %s is not the Conv the Exp reads", name)
+		}
+	}
+	again, err := quant.Clone(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := quantize(again, c.Config); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(encode(t, again), encode(t, c.Model)) {
+		t.Error("quantizing again with the chosen configuration gives other bytes")
 	}
 }

@@ -187,7 +187,7 @@ model's opset, or below what the options need, is an error.`,
 		fs.BoolVar(&cfg.ReduceRange, "reduce-range", false, "7-bit weights, for kernels whose 16-bit sums saturate")
 		fs.BoolVar(&cfg.KeepMaxTails, "keep-max-tails", true, "with a clipping --method, keep the observed maximum of tensors whose largest values a MaxPool, Max or ReduceMax passes on")
 		fs.BoolVar(&cfg.BiasCorrection, "bias-correction", true, "shift integer biases so each layer's per-channel output mean matches FP32 on the --calib samples")
-		fs.StringVar(&cfg.CompleteUnits, "complete-units", "auto", "give each quantized Conv whose readers are float ops (a hard-swish, a Sigmoid) a Q/DQ on its output, so ONNX Runtime runs it as an integer kernel: `auto` (kept when the worst output on the calibration samples loses at most 0.5 dB, or stays at 40 dB or more), on or off")
+		fs.StringVar(&cfg.CompleteUnits, "complete-units", "auto", "give each quantized Conv whose readers are float ops (a hard-swish, a Sigmoid) a Q/DQ on its output, so ONNX Runtime runs it as an integer kernel: `auto` (all of them when the worst output on the calibration samples loses at most 0.5 dB, or stays at 40 dB or more, else those that cost least within that bound), on or off")
 		fs.StringVar(&cfg.WeightRounding, "weight-rounding", "nearest", "round weights to nearest, or `hessian`: against each layer's output error on the --calib inputs, kept only when the worst output on those samples improves (slower, 1.5-10x; the default with --target-sqnr or --max-drop)")
 		fs.IntVar(&cfg.FallbackBudget, "fallback-budget", quant.DefaultConfig().Fallback.MaxLayers, "keep at most `N` weighted layers in FP32, those whose quantization costs the worst output on the --calib samples the most (each must gain 0.3 dB; at most 5% of the weighted ops and of their MACs; 0, the default, turns it off; 3 is a good start)")
 		fs.Float64Var(&cfg.TargetSQNR, "target-sqnr", 0, "keep in FP32 the fewest layers that bring the worst output's SQNR against FP32 to `DB` on held-out --calib samples (every 4th); see the help text")
@@ -549,10 +549,43 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 	if len(methods) > 1 {
 		fmt.Fprintf(c.stderr, "method %s kept\n", kept)
 	}
-	// The units and idle trials measure the kept method's statistics
+	// The idle and units trials measure the kept method's statistics
 	// again on real samples.
 	trials := report != nil && !synthetic && src != nil && src.Len() > 0 && cfg.LoadCalib == ""
-	var units *unitsChoice
+	// Inputs only float-running Convs read stay float when that is no
+	// worse (passes.QuantOptions.FloatIdleInputs): first in the model
+	// without units, which the units must then hold against, and again in
+	// the model with units, whose idle inputs differ.
+	var idle *quant.IdleReport
+	floatIdle := func(before float64) (float64, error) {
+		var iq *quantized
+		icfg := qcfg
+		icfg.Method = kept
+		cand, rep, err := quant.ChooseFloatIdle(fp32, m, src, icfg, report.UnitsCompleted > 0, before, func(cand *graph.Model, ic quant.Config) error {
+			var err error
+			iq, err = c.quantizeFrom(cand, fp32, src, cfg, ic, synthetic, keptColl)
+			return err
+		})
+		switch {
+		case err != nil:
+			return 0, err
+		case rep == nil:
+			return before, nil
+		}
+		idle = rep
+		if cand == nil {
+			return rep.Before, nil
+		}
+		report, bias, rounding = iq.report, iq.bias, iq.rounding
+		*m = *cand
+		return rep.After, nil
+	}
+	if qcfg.Quant.FloatIdleInputs && trials {
+		if keptDB, err = floatIdle(keptDB); err != nil {
+			return err
+		}
+	}
+	var units *quant.UnitsChoice
 	if qcfg.Units == quant.UnitsAuto && trials {
 		if math.IsNaN(keptDB) {
 			if keptDB, err = quant.WorstOutputSQNR(fp32, m, src, cfg.Threads); err != nil {
@@ -562,7 +595,7 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 		var uq *quantized
 		ucfg := qcfg
 		ucfg.Method = kept
-		cand, db, keep, err := quant.ChooseUnits(fp32, src, ucfg, keptDB, func(cand *graph.Model, uc quant.Config) (*passes.QuantReport, error) {
+		choice, err := quant.ChooseUnits(fp32, m, src, ucfg, keptDB, func(cand *graph.Model, uc quant.Config) (*passes.QuantReport, error) {
 			var err error
 			uq, err = c.quantizeFrom(cand, fp32, src, cfg, uc, synthetic, keptColl)
 			if uq == nil {
@@ -573,37 +606,17 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 		if err != nil {
 			return err
 		}
-		if cand != nil {
-			units = &unitsChoice{completed: uq.report.UnitsCompleted, before: keptDB, after: db, kept: keep}
-			if keep {
-				report, bias, rounding = uq.report, uq.bias, uq.rounding
-				*m = *cand
+		units = choice
+		if choice != nil && choice.Kept {
+			report, bias, rounding = uq.report, uq.bias, uq.rounding
+			*m = *choice.Model
+			qcfg.Quant.CompleteUnits, qcfg.Quant.OpenUnits = true, choice.Config.Quant.OpenUnits
+			if qcfg.Quant.FloatIdleInputs {
+				idle = nil
+				if _, err := floatIdle(choice.After); err != nil {
+					return err
+				}
 			}
-		}
-	}
-	// Inputs only float-running Convs read stay float when that is no
-	// worse (passes.QuantOptions.FloatIdleInputs).
-	var idle *quant.IdleReport
-	if qcfg.Quant.FloatIdleInputs && trials {
-		var iq *quantized
-		icfg := qcfg
-		icfg.Method = kept
-		before := keptDB // m's worst output, NaN when not yet measured
-		if units != nil && units.kept {
-			before = units.after
-		}
-		cand, rep, err := quant.ChooseFloatIdle(fp32, m, src, icfg, report.UnitsCompleted > 0, before, func(cand *graph.Model, ic quant.Config) error {
-			var err error
-			iq, err = c.quantizeFrom(cand, fp32, src, cfg, ic, synthetic, keptColl)
-			return err
-		})
-		if err != nil {
-			return err
-		}
-		idle = rep
-		if cand != nil {
-			report, bias, rounding = iq.report, iq.bias, iq.rounding
-			*m = *cand
 		}
 	}
 	// The fallback measures outputs on real samples; it quantizes the
@@ -730,13 +743,6 @@ type quantized struct {
 	rounding *quant.RoundReport
 	coll     *calib.Collection
 	db       float64 // worst output on the calibration samples, when measured
-}
-
-// unitsChoice says what completing the units did (quant.ChooseUnits).
-type unitsChoice struct {
-	completed     int
-	before, after float64
-	kept          bool
 }
 
 // checkOpset refuses an --opset below the model's own: onnxq never
@@ -998,7 +1004,7 @@ func saveCalib(coll *calib.Collection, path string) error {
 // summary prints what the quantize pass did and, on up to EvalMax
 // samples of src (the --eval ones when given; all of them with EvalAll),
 // the SQNR of every output of the quantized model against FP32.
-func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.BiasReport, rounding *quant.RoundReport, units *unitsChoice, idle *quant.IdleReport, fb *quant.FallbackReport, tune *quant.TuneReport, lowered *lower.Report, sizeBefore int64, fp32, q *graph.Model, src *calibdata.Source, reportLine string) error {
+func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.BiasReport, rounding *quant.RoundReport, units *quant.UnitsChoice, idle *quant.IdleReport, fb *quant.FallbackReport, tune *quant.TuneReport, lowered *lower.Report, sizeBefore int64, fp32, q *graph.Model, src *calibdata.Source, reportLine string) error {
 	w := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(w, "wrote\t%s\n", cfg.Out)
 	after := fileSize(cfg.Out)
@@ -1008,10 +1014,14 @@ func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.Bi
 	if r != nil {
 		fmt.Fprintf(w, "quantized\t%d activations, %d weights, %d biases; %d Relu/Clip folded\n", r.TensorsQuantized, r.WeightsQuantized, r.BiasesQuantized, r.ActivationsFolded)
 		switch {
-		case units != nil && units.kept:
-			fmt.Fprintf(w, "units\t%d Conv outputs given a Q/DQ to complete their unit (integer kernels); worst output on the calibration samples %.1f -> %.1f dB\n", units.completed, units.before, units.after)
+		case units != nil && units.Kept && units.Completed == units.Units:
+			fmt.Fprintf(w, "units\t%d Conv outputs given a Q/DQ to complete their unit (integer kernels); worst output on the calibration samples %.1f -> %.1f dB\n", units.Completed, units.Before, units.After)
+		case units != nil && units.Kept:
+			fmt.Fprintf(w, "units\t%d of %d Conv outputs read by float ops given a Q/DQ to complete their unit (integer kernels), those that cost least; worst output on the calibration samples %.1f -> %.1f dB (all %d: %.1f dB; --complete-units on forces them)\n", units.Completed, units.Units, units.Before, units.After, units.Units, units.All)
+		case units != nil && units.Completed < units.Units:
+			fmt.Fprintf(w, "units\tnot completed: a Q/DQ on the %d Conv outputs read by float ops took the worst output on the calibration samples from %.1f to %.1f dB, on the %d that cost least to %.1f dB (--complete-units on forces them)\n", units.Units, units.Before, units.All, units.Completed, units.After)
 		case units != nil:
-			fmt.Fprintf(w, "units\tnot completed: a Q/DQ on %d Conv outputs read by float ops took the worst output on the calibration samples from %.1f to %.1f dB (--complete-units on forces it)\n", units.completed, units.before, units.after)
+			fmt.Fprintf(w, "units\tnot completed: a Q/DQ on %d Conv outputs read by float ops took the worst output on the calibration samples from %.1f to %.1f dB (--complete-units on forces it)\n", units.Units, units.Before, units.All)
 		case r.UnitsCompleted > 0:
 			fmt.Fprintf(w, "units\t%d Conv outputs given a Q/DQ to complete their unit (integer kernels)\n", r.UnitsCompleted)
 		}
