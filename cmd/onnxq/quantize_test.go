@@ -751,6 +751,44 @@ func TestQuantizeCompleteUnitsFlag(t *testing.T) {
 	failsCleanly(t, dir, bad, "--complete-units", in, "-o", bad, "--synthetic", "2", "--complete-units", "sometimes")
 }
 
+// When completing both units costs too much, auto completes the one that
+// costs least, and the summary says which share it kept and what all of
+// them would have cost.
+func TestQuantizeCompleteUnitsPartial(t *testing.T) {
+	dir := t.TempDir()
+	b := graph.NewBuilder(17)
+	x := b.Input("x", graph.Float32, 1, 2, 6, 6)
+	wa := make([]float32, 2*2*3*3)
+	for i := range wa {
+		wa[i] = float32(i%5-2) / 8
+	}
+	a := b.Op("Conv", x, b.Const(graph.FromFloat32s("wa", []int64{2, 2, 3, 3}, wa)), graph.IntsAttr("pads", 1, 1, 1, 1))
+	// a far channel (bias -100) stretches the range the Exp reads
+	wb := b.Const(graph.FromFloat32s("wb", []int64{2, 2, 1, 1}, []float32{0.5, -0.25, 0.75, 0.5}))
+	y := b.Op("Conv", x, wb, b.Const(graph.FromFloat32s("bb", []int64{2}, []float32{-100, 0})))
+	b.Output(b.Op("Sigmoid", a), b.Op("Exp", y))
+	in := saveBuilt(t, b, filepath.Join(dir, "heads.onnx"))
+	out := filepath.Join(dir, "q.onnx")
+	data := writeSamples(t, dir, "data", 6, "x", []int{1, 2, 6, 6}, func(s, i int) float32 { return float32((i*7+s*5)%11)/5 - 1 })
+	r := onnxq(t, dir, in, "-o", out, "--calib", data)
+	if r.code != 0 || !strings.Contains(r.stdout, "units      1 of 2 Conv outputs read by float ops given a Q/DQ to complete their unit") ||
+		!strings.Contains(r.stdout, "coverage   1 of 2 weighted ops") {
+		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	q, err := graph.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range q.Graph.Nodes {
+		if n.OpType == "Sigmoid" || n.OpType == "Exp" {
+			p := n.Input(0).Producer
+			if got, want := p.OpType, map[string]string{"Sigmoid": "DequantizeLinear", "Exp": "Conv"}[n.OpType]; got != want {
+				t.Errorf("%s reads %s, want %s", n.OpType, got, want)
+			}
+		}
+	}
+}
+
 // saveBuilt writes the builder's model to path and returns path.
 func saveBuilt(t *testing.T, b *graph.Builder, path string) string {
 	t.Helper()
