@@ -350,8 +350,8 @@ func ApplyFallback(m *graph.Model, src *calibdata.Source, cfg Config, res *Resul
 // runMethods does Run's steps after Prepare once per cfg.SelectMethods
 // (or with cfg.Method alone) and leaves the best model in m; it then keeps
 // idle inputs in float when cfg.Quant.FloatIdleInputs asks and that is no
-// worse, and completes the units ChooseUnits keeps against that model
-// (keeping the idle inputs of the new model in float again when no worse).
+// worse, and completes the units ChooseUnits keeps against that model,
+// each candidate keeping its own idle inputs in float when no worse.
 func runMethods(m, ref *graph.Model, src *calibdata.Source, cfg Config) (*Result, error) {
 	if cfg.Units == UnitsOn {
 		cfg.Quant.CompleteUnits = true
@@ -371,26 +371,32 @@ func runMethods(m, ref *graph.Model, src *calibdata.Source, cfg Config) (*Result
 			return nil, err
 		}
 	}
+	// Each units candidate keeps its own idle inputs in float when no
+	// worse, as the model it competes with did.
 	var completed *Result
 	choice, err := ChooseUnits(ref, m, src, cfg, base, func(cand *graph.Model, c Config) (*passes.QuantReport, error) {
 		c.Method = res.Method
 		r, err := quantizeCollected(cand, ref, src, c, res.Collection)
 		completed = r
-		if r == nil {
-			return nil, err
+		if r == nil || err != nil {
+			if r == nil {
+				return nil, err
+			}
+			return r.Report, err
 		}
-		return r.Report, err
+		if cfg.Quant.FloatIdleInputs && r.Report.UnitsCompleted > 0 {
+			if completed, _, err = floatIdleInputs(cand, ref, src, c, r, math.NaN()); err != nil {
+				return nil, err
+			}
+		}
+		return completed.Report, nil
 	})
 	if err != nil || choice == nil || !choice.Kept {
 		return res, err
 	}
 	completed.Method, completed.Selected = res.Method, choice.After
 	*m = *choice.Model
-	if !cfg.Quant.FloatIdleInputs {
-		return completed, nil
-	}
-	completed, _, err = floatIdleInputs(m, ref, src, choice.Config, completed, choice.After)
-	return completed, err
+	return completed, nil
 }
 
 // runBestMethod is runMethods before the units are completed.

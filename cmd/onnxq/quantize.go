@@ -595,13 +595,34 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 		var uq *quantized
 		ucfg := qcfg
 		ucfg.Method = kept
+		// Each candidate keeps its own idle inputs in float when no
+		// worse, as the model it competes with did.
+		var uidle *quant.IdleReport
 		choice, err := quant.ChooseUnits(fp32, m, src, ucfg, keptDB, func(cand *graph.Model, uc quant.Config) (*passes.QuantReport, error) {
 			var err error
 			uq, err = c.quantizeFrom(cand, fp32, src, cfg, uc, synthetic, keptColl)
-			if uq == nil {
+			uidle = nil
+			if uq == nil || err != nil || !qcfg.Quant.FloatIdleInputs || uq.report.UnitsCompleted == 0 {
+				if uq == nil {
+					return nil, err
+				}
+				return uq.report, err
+			}
+			var iq *quantized
+			icand, rep, err := quant.ChooseFloatIdle(fp32, cand, src, uc, true, math.NaN(), func(x *graph.Model, ic quant.Config) error {
+				var err error
+				iq, err = c.quantizeFrom(x, fp32, src, cfg, ic, synthetic, keptColl)
+				return err
+			})
+			if err != nil {
 				return nil, err
 			}
-			return uq.report, err
+			uidle = rep
+			if icand != nil {
+				*cand = *icand
+				uq = iq
+			}
+			return uq.report, nil
 		})
 		if err != nil {
 			return err
@@ -611,11 +632,8 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 			report, bias, rounding = uq.report, uq.bias, uq.rounding
 			*m = *choice.Model
 			qcfg.Quant.CompleteUnits, qcfg.Quant.OpenUnits = true, choice.Config.Quant.OpenUnits
-			if qcfg.Quant.FloatIdleInputs {
-				idle = nil
-				if _, err := floatIdle(choice.After); err != nil {
-					return err
-				}
+			if uidle != nil {
+				idle = uidle
 			}
 		}
 	}
