@@ -10,6 +10,7 @@ import (
 	"github.com/onnxq/onnxq/calib"
 	"github.com/onnxq/onnxq/graph"
 	"github.com/onnxq/onnxq/internal/calibdata"
+	"github.com/onnxq/onnxq/internal/testmodels"
 	"github.com/onnxq/onnxq/passes"
 	"github.com/onnxq/onnxq/quant"
 )
@@ -270,34 +271,14 @@ func TestChooseUnits(t *testing.T) {
 	}
 }
 
-// twoHeads has two Convs whose only readers are float ops: A → Sigmoid,
-// cheap to complete, and B → Exp, whose output range a far channel
-// (bias −100) stretches, so a Q/DQ on it ruins the Exp of the other.
-func twoHeads(t *testing.T) *graph.Model {
-	t.Helper()
-	b := graph.NewBuilder(17)
-	x := b.Input("x", graph.Float32, 1, 2, 8, 8)
-	wa := make([]float32, 2*2*3*3)
-	for i := range wa {
-		wa[i] = float32(i%5-2) / 8
-	}
-	a := b.Op("Conv", x, b.Const(graph.FromFloat32s("wa", []int64{2, 2, 3, 3}, wa)), graph.IntsAttr("pads", 1, 1, 1, 1))
-	wb := b.Const(graph.FromFloat32s("wb", []int64{2, 2, 1, 1}, []float32{0.5, -0.25, 0.75, 0.5}))
-	bias := b.Const(graph.FromFloat32s("bb", []int64{2}, []float32{-100, 0}))
-	y := b.Op("Conv", x, wb, bias)
-	b.Output(b.Op("Sigmoid", a), b.Op("Exp", y))
-	m, err := b.Model()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
-
 // When completing every unit costs too much, ChooseUnits completes the
 // ones that cost least and names the rest in OpenUnits; the model it
 // keeps holds its bound and quantizes again to the same bytes.
 func TestChooseUnitsPartial(t *testing.T) {
-	m := twoHeads(t)
+	m, err := testmodels.TwoHeads()
+	if err != nil {
+		t.Fatal(err)
+	}
 	src := calibdata.Synthetic(calibdata.Inputs(m), 8, 1)
 	cfg := quant.DefaultConfig()
 	cfg.Threads = 1

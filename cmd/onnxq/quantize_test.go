@@ -12,6 +12,7 @@ import (
 
 	"github.com/onnxq/onnxq/graph"
 	"github.com/onnxq/onnxq/internal/tensorio"
+	"github.com/onnxq/onnxq/internal/testmodels"
 	"github.com/onnxq/onnxq/runtime"
 )
 
@@ -751,23 +752,19 @@ func TestQuantizeCompleteUnitsFlag(t *testing.T) {
 	failsCleanly(t, dir, bad, "--complete-units", in, "-o", bad, "--synthetic", "2", "--complete-units", "sometimes")
 }
 
-// When completing both units costs too much, auto completes the one that
-// costs least, and the summary says which share it kept and what all of
-// them would have cost.
+// When completing both units of testmodels.TwoHeads costs too much, auto
+// completes the one that costs least, and the summary says which share it
+// kept and what all of them would have cost.
 func TestQuantizeCompleteUnitsPartial(t *testing.T) {
 	dir := t.TempDir()
-	b := graph.NewBuilder(17)
-	x := b.Input("x", graph.Float32, 1, 2, 6, 6)
-	wa := make([]float32, 2*2*3*3)
-	for i := range wa {
-		wa[i] = float32(i%5-2) / 8
+	heads, err := testmodels.TwoHeads()
+	if err != nil {
+		t.Fatal(err)
 	}
-	a := b.Op("Conv", x, b.Const(graph.FromFloat32s("wa", []int64{2, 2, 3, 3}, wa)), graph.IntsAttr("pads", 1, 1, 1, 1))
-	// a far channel (bias -100) stretches the range the Exp reads
-	wb := b.Const(graph.FromFloat32s("wb", []int64{2, 2, 1, 1}, []float32{0.5, -0.25, 0.75, 0.5}))
-	y := b.Op("Conv", x, wb, b.Const(graph.FromFloat32s("bb", []int64{2}, []float32{-100, 0})))
-	b.Output(b.Op("Sigmoid", a), b.Op("Exp", y))
-	in := saveBuilt(t, b, filepath.Join(dir, "heads.onnx"))
+	in := filepath.Join(dir, "heads.onnx")
+	if err := graph.Save(heads, in, graph.SaveOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	out := filepath.Join(dir, "q.onnx")
 	data := writeSamples(t, dir, "data", 6, "x", []int{1, 2, 6, 6}, func(s, i int) float32 { return float32((i*7+s*5)%11)/5 - 1 })
 	r := onnxq(t, dir, in, "-o", out, "--calib", data)

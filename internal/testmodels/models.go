@@ -514,3 +514,22 @@ func toTyped(t *onnxpb.TensorProto) error {
 	t.RawData = nil
 	return nil
 }
+
+// TwoHeads builds two Convs of x (1×2×6×6) whose only readers are float
+// ops: A (3×3, padded) → Sigmoid, cheap to give an output Q/DQ, and B
+// (1×1, bias −100 on one channel) → Exp, whose output range that far
+// channel stretches, so a Q/DQ on it ruins the Exp of the other channel.
+// It is not in All: tests build it in memory.
+func TwoHeads() (*graph.Model, error) {
+	b := graph.NewBuilder(17)
+	x := b.Input("x", graph.Float32, 1, 2, 6, 6)
+	wa := make([]float32, 2*2*3*3)
+	for i := range wa {
+		wa[i] = float32(i%5-2) / 8
+	}
+	a := b.Op("Conv", x, b.Const(graph.FromFloat32s("wa", []int64{2, 2, 3, 3}, wa)), graph.IntsAttr("pads", 1, 1, 1, 1))
+	wb := b.Const(graph.FromFloat32s("wb", []int64{2, 2, 1, 1}, []float32{0.5, -0.25, 0.75, 0.5}))
+	y := b.Op("Conv", x, wb, b.Const(graph.FromFloat32s("bb", []int64{2}, []float32{-100, 0})))
+	b.Output(b.Op("Sigmoid", a), b.Op("Exp", y))
+	return b.Model()
+}
