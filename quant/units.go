@@ -34,8 +34,9 @@ const unitsRankSamples = 8
 type UnitsChoice struct {
 	// Model is the last model tried: the one kept when Kept.
 	Model *graph.Model
-	// Config is the configuration Model was quantized with: CompleteUnits
-	// set, and OpenUnits naming the units left open.
+	// Config is the configuration ChooseUnits gave quantize for Model:
+	// CompleteUnits set, and OpenUnits naming the units left open (what
+	// quantize itself adds, such as inputs kept in float, is not in it).
 	Config Config
 	// Report is quantize's report on Model.
 	Report *passes.QuantReport
