@@ -542,8 +542,14 @@ func (r *Report) WriteText(w io.Writer, path string) error {
 		line("  %s\t%d", oc.Op, oc.Count)
 	}
 	cv := r.Coverage
-	line("  INT8 MAC coverage\t%.1f%% (%s of %s MACs; %d of %s in Q/DQ units)", 100*cv.Share,
-		groupDigits(cv.CoveredMACs), groupDigits(cv.TotalMACs), cv.Units, plural(cv.WeightedNodes, "weighted node"))
+	if cv.TotalMACs == 0 && cv.WeightedNodes > 0 {
+		// no share to give: every weighted node's shape is unknown
+		line("  INT8 MAC coverage\tMACs unknown (dynamic input sizes; --shape NAME=DIMS fixes them); %d of %s in Q/DQ units",
+			cv.Units, plural(cv.WeightedNodes, "weighted node"))
+	} else {
+		line("  INT8 MAC coverage\t%.1f%% (%s of %s MACs; %d of %s in Q/DQ units)", 100*cv.Share,
+			groupDigits(cv.CoveredMACs), groupDigits(cv.TotalMACs), cv.Units, plural(cv.WeightedNodes, "weighted node"))
+	}
 
 	section(fmt.Sprintf("subgraphs (%d)", len(r.Subgraphs)))
 	for _, s := range r.Subgraphs {
