@@ -69,8 +69,11 @@ type QuantOptions struct {
 	// ops: a hard-swish, a Sigmoid, a Transpose to an output), and makes
 	// those readers read its DequantizeLinear: the node then forms a
 	// complete Q/DQ unit that ONNX Runtime runs as an integer kernel,
-	// for one more rounding of its output. Graph outputs themselves, and
-	// outputs a Relu/Clip folds into a Q of its own, are left as they are.
+	// for one more rounding of its output. An output some readers read
+	// quantized and others float (the Mul and the Sigmoid of a SiLU) has
+	// those float readers read its DequantizeLinear too, unless the user
+	// excluded one of them. Graph outputs themselves, and outputs a
+	// Relu/Clip folds into a Q of its own, are left as they are.
 	CompleteUnits bool
 	// OpenUnits names the Conv/ConvTranspose outputs CompleteUnits leaves
 	// without a Q/DQ of their own: the units whose completion costs the

@@ -17,7 +17,8 @@
 // exact FP32 value (their readers inside the graph may still get a DQ).
 // The exception is QuantOptions.CompleteUnits: the output of a quantized
 // Conv/ConvTranspose read only by float ops gets a pair too, and those
-// readers read its DQ, so that the Conv is a complete unit.
+// readers read its DQ, as do the float readers of one quantized for other
+// readers, so that the Conv is a complete unit.
 package passes
 
 import (
@@ -50,8 +51,9 @@ type QuantReport struct {
 	// ActivationsFolded counts Relu/Clip nodes removed because the
 	// saturation of the following Q does their clipping.
 	ActivationsFolded int
-	// UnitsCompleted counts the Conv outputs given a Q/DQ pair only to
-	// complete their unit (QuantOptions.CompleteUnits).
+	// UnitsCompleted counts the Conv outputs given a Q/DQ pair, or whose
+	// float readers were moved onto it, only to complete their unit
+	// (QuantOptions.CompleteUnits).
 	UnitsCompleted int
 	// CompletedUnits names those outputs, in graph order.
 	CompletedUnits []string
@@ -566,12 +568,33 @@ func (q *quantizer) isWanted(v *graph.Value) bool {
 			}
 		}
 	}
-	if !w && isFloat(v) && !q.opts.Overrides[v.Name].FP32 && q.unitOutput(v) && !q.foldedInto(v) {
+	if isFloat(v) && !q.opts.Overrides[v.Name].FP32 && q.unitOutput(v) && !q.foldedInto(v) && (!w || q.floatReaders(v)) {
 		w = true
 		q.completes[v] = true
 	}
 	q.wanted[v] = w
 	return w
+}
+
+// floatReaders tells whether v, which some reader wants quantized, is also
+// read as it is by float ops (the Sigmoid of a SiLU beside its Mul): the
+// Conv producing v then feeds more than its QuantizeLinear and no runtime
+// fuses it. None of them may be a node the user excluded, which keeps
+// reading v itself.
+func (q *quantizer) floatReaders(v *graph.Value) bool {
+	found := false
+	for _, c := range v.Consumers {
+		for i, in := range c.Inputs {
+			if in != v || q.wants(c, i) {
+				continue
+			}
+			if inf := q.info[c]; inf != nil && inf.excluded || c.Graph != v.Graph {
+				return false
+			}
+			found = true
+		}
+	}
+	return found
 }
 
 // foldedInto reports whether a Relu/Clip reading v has its output

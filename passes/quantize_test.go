@@ -1173,6 +1173,44 @@ func TestQuantizeCompleteUnits(t *testing.T) {
 	}
 }
 
+// A SiLU: the Mul wants the Conv's output quantized, and the Sigmoid beside
+// it reads it float, so the Conv feeds more than its QuantizeLinear and is
+// no unit. CompleteUnits makes the Sigmoid read the DequantizeLinear too,
+// unless the user excluded the Sigmoid, which then keeps its float input.
+func TestQuantizeCompleteUnitsSiLU(t *testing.T) {
+	for _, tc := range []struct {
+		complete, exclude bool
+		unit              bool
+	}{{false, false, false}, {true, false, true}, {true, true, false}} {
+		b := graph.NewBuilder(13)
+		x := b.Input("x", graph.Float32, 1, 2, 4, 4)
+		c := b.Op("Conv", x, convW(b, "w1", 1, 2, 2, 1), f32(b, "b1", 2, 2))
+		y := b.Op("Mul", c, b.Op("Sigmoid", c))
+		b.Output(b.Op("Conv", y, convW(b, "w2", 3, 2, 2, 1)))
+		m := build(t, b)
+		o := DefaultQuantOptions()
+		o.CompleteUnits = tc.complete
+		if tc.exclude {
+			o.ExcludeOps = []string{"Sigmoid"}
+		}
+		r := quantize(t, m, fixedRanges(m, nil), o)
+		var conv, sig *graph.Node
+		for _, n := range m.Graph.Nodes {
+			switch {
+			case n.OpType == "Conv" && n.Outputs[0].Name == c.Name:
+				conv = n
+			case n.OpType == "Sigmoid":
+				sig = n
+			}
+		}
+		readsDQ := sig.Input(0).Producer != nil && sig.Input(0).Producer.OpType == "DequantizeLinear"
+		if unit := macs.QDQUnit(conv); unit != tc.unit || readsDQ != tc.unit || (r.UnitsCompleted == 1) != tc.unit {
+			t.Errorf("complete %v, Sigmoid excluded %v: unit %v, the Sigmoid reads a DequantizeLinear %v, %d units completed; want %v",
+				tc.complete, tc.exclude, unit, readsDQ, r.UnitsCompleted, tc.unit)
+		}
+	}
+}
+
 // A Gemm's bias C of shape [1, N] becomes the 1-D int32 bias of the unit.
 func TestQuantizeGemmRowBias(t *testing.T) {
 	b := graph.NewBuilder(13)

@@ -233,7 +233,10 @@ func cheapestUnits(ref, cur, all *graph.Model, src *calibdata.Source, names []st
 
 // openUnit takes the Q/DQ pair that completes the unit whose output is
 // named name back out of m: every reader of its DequantizeLinear reads
-// the Conv's output again. The pair stays, unread.
+// the Conv's output again. The pair stays, unread. Where a quantized op
+// wanted that Q/DQ anyway (the Mul of a SiLU beside its float Sigmoid),
+// it too reads the float output here, so the unit's cost is counted high:
+// the graph no longer tells which reader asked for it.
 func openUnit(m *graph.Model, name string) {
 	m.Graph.Walk(func(g *graph.Graph) {
 		for _, q := range g.Nodes {
