@@ -187,7 +187,7 @@ model's opset, or below what the options need, is an error.`,
 		fs.BoolVar(&cfg.ReduceRange, "reduce-range", false, "7-bit weights, for kernels whose 16-bit sums saturate")
 		fs.BoolVar(&cfg.KeepMaxTails, "keep-max-tails", true, "with a clipping --method, keep the observed maximum of tensors whose largest values a MaxPool, Max or ReduceMax passes on")
 		fs.BoolVar(&cfg.BiasCorrection, "bias-correction", true, "shift integer biases so each layer's per-channel output mean matches FP32 on the --calib samples")
-		fs.StringVar(&cfg.CompleteUnits, "complete-units", "auto", "give each quantized Conv whose readers are float ops (a hard-swish, a Sigmoid, the Sigmoid of a SiLU) a Q/DQ on its output for them to read, so ONNX Runtime runs it as an integer kernel: `auto` (all of them when the worst output on the calibration samples loses at most 0.5 dB, or stays at 40 dB or more, else those that cost least within that bound), on or off")
+		fs.StringVar(&cfg.CompleteUnits, "complete-units", "auto", "give each quantized Conv whose readers are float ops (a hard-swish, a Sigmoid, the Sigmoid of a SiLU) a Q/DQ on its output for them to read, so ONNX Runtime runs it as an integer kernel: `auto` (all of them when the worst output on the calibration samples loses at most 0.5 dB, or stays at 40 dB or more, else those that cost least within that bound; all of them without real samples to weigh them: --synthetic, --load-calib), on or off")
 		fs.StringVar(&cfg.WeightRounding, "weight-rounding", "nearest", "round weights to nearest, or `hessian`: against each layer's output error on the --calib inputs, kept only when the worst output on those samples improves (slower, 1.5-10x; the default with --target-sqnr or --max-drop)")
 		fs.IntVar(&cfg.FallbackBudget, "fallback-budget", quant.DefaultConfig().Fallback.MaxLayers, "keep at most `N` weighted layers in FP32, those whose quantization costs the worst output on the --calib samples the most (each must gain 0.3 dB; at most 5% of the weighted ops and of their MACs; 0, the default, turns it off; 3 is a good start)")
 		fs.Float64Var(&cfg.TargetSQNR, "target-sqnr", 0, "keep in FP32 the fewest layers that bring the worst output's SQNR against FP32 to `DB` on held-out --calib samples (every 4th); see the help text")
@@ -472,7 +472,10 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 	if qcfg.Units, err = quant.ParseUnitCompletion(cfg.CompleteUnits); err != nil {
 		return fmt.Errorf("--complete-units: %v", err)
 	}
-	if qcfg.Units == quant.UnitsOn {
+	// Without real samples to weigh what completing the units costs, auto
+	// does what the preset is for: integer kernels.
+	unweighed := qcfg.Units == quant.UnitsAuto && (synthetic || cfg.LoadCalib != "")
+	if qcfg.Units == quant.UnitsOn || unweighed {
 		qcfg.Quant.CompleteUnits = true
 	}
 	orig, err := quant.Clone(m)
@@ -1038,6 +1041,8 @@ func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.Bi
 			fmt.Fprintf(w, "units\tnot completed: a Q/DQ on the %d Conv outputs read by float ops took the worst output on the calibration samples from %.1f to %.1f dB, on the %d that cost least to %.1f dB (--complete-units on forces them)\n", units.Units, units.Before, units.All, units.Completed, units.After)
 		case units != nil:
 			fmt.Fprintf(w, "units\tnot completed: a Q/DQ on %d Conv outputs read by float ops took the worst output on the calibration samples from %.1f to %.1f dB (--complete-units on forces it)\n", units.Units, units.Before, units.All)
+		case r.UnitsCompleted > 0 && cfg.CompleteUnits == "auto":
+			fmt.Fprintf(w, "units\t%d Conv outputs given a Q/DQ to complete their unit (integer kernels); no real samples to weigh what that costs (--complete-units off leaves them open)\n", r.UnitsCompleted)
 		case r.UnitsCompleted > 0:
 			fmt.Fprintf(w, "units\t%d Conv outputs given a Q/DQ to complete their unit (integer kernels)\n", r.UnitsCompleted)
 		}

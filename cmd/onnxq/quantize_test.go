@@ -711,7 +711,8 @@ func TestQuantizeNothingToQuantize(t *testing.T) {
 }
 
 // --complete-units on gives a Conv read by a float Sigmoid its output
-// Q/DQ and says so; a bad mode is one clear line and no file.
+// Q/DQ and says so, as auto does on synthetic samples; a bad mode is one
+// clear line and no file.
 func TestQuantizeCompleteUnitsFlag(t *testing.T) {
 	dir := t.TempDir()
 	b := graph.NewBuilder(17)
@@ -731,6 +732,13 @@ func TestQuantizeCompleteUnitsFlag(t *testing.T) {
 	// with units off.
 	if !strings.Contains(r.stdout, "coverage   1 of 1 weighted ops (100.0% of the MACs) in complete Q/DQ units") {
 		t.Errorf("coverage line missing:\n%s", r.stdout)
+	}
+	// auto without real samples to weigh the cost completes the unit too,
+	// and says so.
+	r = onnxq(t, dir, in, "-o", out, "--synthetic", "2")
+	if r.code != 0 || !strings.Contains(r.stdout, "units      1 Conv outputs given a Q/DQ to complete their unit (integer kernels); no real samples to weigh") ||
+		!strings.Contains(r.stdout, "coverage   1 of 1 weighted ops") {
+		t.Errorf("auto on synthetic samples: exit %d\n%s", r.code, r.stdout)
 	}
 	r = onnxq(t, dir, in, "-o", out, "--synthetic", "2", "--complete-units", "off")
 	if r.code != 0 || !strings.Contains(r.stdout, "coverage   0 of 1 weighted ops (0.0% of the MACs) in complete Q/DQ units, which ONNX Runtime runs as integer kernels; the other 1 run in float") {
