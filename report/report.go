@@ -565,11 +565,15 @@ func (p *page) sizes() {
 	c := p.coverage
 	p.f("<table>\n<tr><th>INT8 MAC coverage</th><td>%s</td></tr>\n", esc(coverageText(c)))
 	p.f("<tr><th>FP32 file</th><td class=\"n\">%s</td></tr>\n<tr><th>quantized file</th><td class=\"n\">%s</td></tr>\n</table>\n", esc(sizeText(p.in.FloatSize)), esc(sizeText(p.in.QuantSize)))
-	p.f("<p class=\"note\">Coverage: the share of the multiply-accumulates of Conv, ConvTranspose, Gemm and MatMul in complete Q/DQ units, which ONNX Runtime runs as integer kernels (as <code>onnxq inspect</code> prints it).</p>\n</section>\n")
+	p.f("<p class=\"note\">Coverage: the share of the multiply-accumulates of Conv, ConvTranspose, Gemm and MatMul in complete Q/DQ units, the form integer kernels run (as <code>onnxq inspect</code> prints it); ONNX Runtime's CPU kernels run ConvTranspose units, and MatMul units whose float output an Add reads, in float all the same.</p>\n</section>\n")
 }
 
 func coverageText(c macs.Coverage) string {
-	return fmt.Sprintf("%.1f%% (%s of %s MACs; %d of %d weighted nodes in Q/DQ units)", 100*c.Share, groupDigits(c.CoveredMACs), groupDigits(c.TotalMACs), c.Units, c.WeightedNodes)
+	ort := ""
+	if c.ORTFloatUnits > 0 {
+		ort = fmt.Sprintf("; ONNX Runtime's CPU kernels run %d of these in float", c.ORTFloatUnits)
+	}
+	return fmt.Sprintf("%.1f%% (%s of %s MACs; %d of %d weighted nodes in Q/DQ units%s)", 100*c.Share, groupDigits(c.CoveredMACs), groupDigits(c.TotalMACs), c.Units, c.WeightedNodes, ort)
 }
 
 func groupDigits(n int64) string {

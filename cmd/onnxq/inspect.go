@@ -41,7 +41,11 @@ kernels: every data and weight input comes from a DequantizeLinear of
 8-bit integers, a bias is absent or a DequantizeLinear of an int32
 constant, and the output feeds only QuantizeLinear nodes (Gemm and
 MatMul may also keep a purely float output: QGemm and
-MatMulIntegerToFloat). An FP32 model covers 0%.
+MatMulIntegerToFloat). An FP32 model covers 0%. "ORT CPU float" counts
+the units ONNX Runtime's CPU kernels (1.30) still run in float: a
+ConvTranspose, which its QDQ transformer does not fuse, and a MatMul whose
+float output an Add of a constant reads, which it first fuses into a float
+Gemm.
 
 Inputs with dynamic dimensions leave the MACs of the nodes they reach
 unknown; --shape NAME=1,3,224,224 (repeatable) fixes an input's shape
@@ -109,7 +113,7 @@ type Report struct {
 	MACs       MACReport       `json:"macs"`
 	QDQ        QDQReport       `json:"qdq"`
 	// Coverage is the share of the weighted ops' MACs that sit in
-	// complete Q/DQ units, which ONNX Runtime runs as integer kernels.
+	// complete Q/DQ units, the form integer kernels run.
 	Coverage  CoverageReport   `json:"int8_mac_coverage"`
 	Subgraphs []SubgraphReport `json:"subgraphs"`
 	Functions []FunctionReport `json:"functions"`
@@ -549,6 +553,9 @@ func (r *Report) WriteText(w io.Writer, path string) error {
 	} else {
 		line("  INT8 MAC coverage\t%.1f%% (%s of %s MACs; %d of %s in Q/DQ units)", 100*cv.Share,
 			groupDigits(cv.CoveredMACs), groupDigits(cv.TotalMACs), cv.Units, plural(cv.WeightedNodes, "weighted node"))
+	}
+	if cv.ORTFloatUnits > 0 {
+		line("  ORT CPU float\t%s ONNX Runtime's CPU kernels still run in float (ConvTranspose, MatMul into an Add)", plural(cv.ORTFloatUnits, "unit"))
 	}
 
 	section(fmt.Sprintf("subgraphs (%d)", len(r.Subgraphs)))

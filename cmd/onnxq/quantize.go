@@ -1073,7 +1073,11 @@ func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.Bi
 				if n := cv.WeightedNodes - cv.Units; n > 0 {
 					rest = fmt.Sprintf("; the other %d run in float", n)
 				}
-				fmt.Fprintf(w, "coverage\t%d of %d weighted ops (%s) in complete Q/DQ units, which ONNX Runtime runs as integer kernels%s\n", cv.Units, cv.WeightedNodes, share, rest)
+				ort := ", which ONNX Runtime runs as integer kernels"
+				if cv.ORTFloatUnits > 0 {
+					ort = fmt.Sprintf(", the form integer kernels run (ONNX Runtime's CPU kernels still run %d of them in float: ConvTranspose, and MatMul into an Add)", cv.ORTFloatUnits)
+				}
+				fmt.Fprintf(w, "coverage\t%d of %d weighted ops (%s) in complete Q/DQ units%s%s\n", cv.Units, cv.WeightedNodes, share, ort, rest)
 			}
 		}
 		reasons := map[string]int{}

@@ -26,6 +26,9 @@ type Coverage struct {
 	// WeightedNodes all weighted nodes.
 	Units         int `json:"units"`
 	WeightedNodes int `json:"weighted_nodes"`
+	// ORTFloatUnits counts the units ONNX Runtime's CPU kernels still run
+	// in float (ORTRunsInFloat).
+	ORTFloatUnits int `json:"ort_cpu_float_units"`
 }
 
 // coverageOps are the weighted op types of the coverage figure.
@@ -45,6 +48,9 @@ func Int8Coverage(g *graph.Graph) Coverage {
 			unit := QDQUnit(n)
 			if unit {
 				c.Units++
+				if ORTRunsInFloat(n) {
+					c.ORTFloatUnits++
+				}
 			}
 			macs, ok, _ := NodeMACs(n)
 			if !ok {
@@ -128,6 +134,29 @@ func QDQUnit(n *graph.Node) bool {
 		return toQ == 0 || toFloat == 0
 	}
 	return toQ > 0 && toFloat == 0
+}
+
+// ORTRunsInFloat tells whether ONNX Runtime's CPU kernels (1.30) run the
+// complete unit n in float all the same: a ConvTranspose, which its QDQ
+// transformer does not fuse, and a MatMul whose float output only an Add
+// of a constant reads, which its earlier MatMul+Add fusion turns into a
+// float Gemm (seen in its profiler on the shared models).
+func ORTRunsInFloat(n *graph.Node) bool {
+	switch n.OpType {
+	case "ConvTranspose":
+		return true
+	case "MatMul":
+		out := n.Outputs[0].Consumers
+		if len(out) != 1 || out[0].OpType != "Add" || len(out[0].Inputs) != 2 {
+			return false
+		}
+		for _, in := range out[0].Inputs {
+			if in != n.Outputs[0] && isConstant(in) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // fromDQ tells whether v is the output of a default-domain

@@ -58,6 +58,57 @@ func TestQDQUnit(t *testing.T) {
 	}
 }
 
+// TestORTRunsInFloat: of the complete units, a ConvTranspose, and a
+// MatMul whose float output only an Add of a constant reads, are the ones
+// ONNX Runtime's CPU kernels run in float; Int8Coverage counts them.
+func TestORTRunsInFloat(t *testing.T) {
+	build := func(op, reader string) *graph.Node {
+		b := graph.NewBuilder(17)
+		one := b.Const(graph.FromFloat32s("s", nil, []float32{1}))
+		x := b.Op("DequantizeLinear", b.Input("xq", graph.Uint8, 1, 2, 4, 4), one)
+		wt, err := graph.NewTensor("wq", graph.Int8, []int64{2, 2, 1, 1}, make([]byte, 4))
+		if op == "MatMul" {
+			wt, err = graph.NewTensor("wq", graph.Int8, []int64{4, 4}, make([]byte, 16))
+		}
+		w := b.Op("DequantizeLinear", b.Const(wt, err), one)
+		y := b.Op(op, x, w)
+		switch reader {
+		case "Q":
+			b.Output(b.Op("QuantizeLinear", y, one))
+		case "AddConst":
+			b.Output(b.Op("Add", y, b.Const(graph.FromFloat32s("c", []int64{4}, []float32{1, 2, 3, 4}))))
+		case "Relu":
+			b.Output(b.Op("Relu", y))
+		}
+		m, err := b.Model()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c := Int8Coverage(m.Graph); c.Units != 1 {
+			t.Fatalf("%s into %s: %d units, want 1", op, reader, c.Units)
+		}
+		return y.Producer
+	}
+	for _, c := range []struct {
+		op, reader string
+		want       bool
+	}{
+		{"Conv", "Q", false},
+		{"ConvTranspose", "Q", true},
+		{"MatMul", "Q", false},
+		{"MatMul", "Relu", false},
+		{"MatMul", "AddConst", true},
+	} {
+		n := build(c.op, c.reader)
+		if got := ORTRunsInFloat(n); got != c.want {
+			t.Errorf("%s into %s: runs in float %v, want %v", c.op, c.reader, got, c.want)
+		}
+		if got := Int8Coverage(n.Graph).ORTFloatUnits; got != map[bool]int{true: 1}[c.want] {
+			t.Errorf("%s into %s: coverage counts %d float units", c.op, c.reader, got)
+		}
+	}
+}
+
 // TestMatMulBroadcast checks the batch broadcast and the shapes that
 // leave the count unknown.
 func TestMatMulBroadcast(t *testing.T) {
