@@ -1211,6 +1211,48 @@ func TestQuantizeCompleteUnitsSiLU(t *testing.T) {
 	}
 }
 
+// A MatMul unit whose float output only an Add of a constant (a bias)
+// reads runs in float in ONNX Runtime (it fuses the two into a Gemm), so
+// CompleteUnits gives that output a Q/DQ for the Add to read; a MatMul read
+// by another float op keeps its float output (MatMulIntegerToFloat).
+func TestQuantizeCompleteUnitsMatMulBias(t *testing.T) {
+	for _, tc := range []struct {
+		reader   string
+		complete bool
+		want     bool
+	}{{"Add", false, false}, {"Add", true, true}, {"Sigmoid", true, false}} {
+		b := graph.NewBuilder(13)
+		x := b.Input("x", graph.Float32, 2, 4)
+		y := b.Op("MatMul", x, f32(b, "w", 1, 4, 3))
+		if tc.reader == "Add" {
+			b.Output(b.Op("Add", y, f32(b, "c", 2, 3)))
+		} else {
+			b.Output(b.Op(tc.reader, y))
+		}
+		m := build(t, b)
+		o := DefaultQuantOptions()
+		o.CompleteUnits = tc.complete
+		r := quantize(t, m, fixedRanges(m, nil), o)
+		var mm, reader *graph.Node
+		for _, n := range m.Graph.Nodes {
+			switch n.OpType {
+			case "MatMul":
+				mm = n
+			case tc.reader:
+				reader = n
+			}
+		}
+		readsDQ := reader.Input(0).Producer != nil && reader.Input(0).Producer.OpType == "DequantizeLinear"
+		if readsDQ != tc.want || (r.UnitsCompleted == 1) != tc.want || !macs.QDQUnit(mm) {
+			t.Errorf("%s, complete %v: the reader reads a DequantizeLinear %v, %d units completed, MatMul a unit %v; want %v",
+				tc.reader, tc.complete, readsDQ, r.UnitsCompleted, macs.QDQUnit(mm), tc.want)
+		}
+		if got := macs.ORTRunsInFloat(mm); got != (tc.reader == "Add" && !tc.want) {
+			t.Errorf("%s, complete %v: ONNX Runtime runs the MatMul in float: %v", tc.reader, tc.complete, got)
+		}
+	}
+}
+
 // A Gemm's bias C of shape [1, N] becomes the 1-D int32 bias of the unit.
 func TestQuantizeGemmRowBias(t *testing.T) {
 	b := graph.NewBuilder(13)

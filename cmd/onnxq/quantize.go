@@ -1034,17 +1034,17 @@ func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.Bi
 		fmt.Fprintf(w, "quantized\t%d activations, %d weights, %d biases; %d Relu/Clip folded\n", r.TensorsQuantized, r.WeightsQuantized, r.BiasesQuantized, r.ActivationsFolded)
 		switch {
 		case units != nil && units.Kept && units.Completed == units.Units:
-			fmt.Fprintf(w, "units\t%d Conv outputs given a Q/DQ to complete their unit (integer kernels); worst output on the calibration samples %.1f -> %.1f dB\n", units.Completed, units.Before, units.After)
+			fmt.Fprintf(w, "units\t%d Conv/MatMul outputs given a Q/DQ to complete their unit (integer kernels); worst output on the calibration samples %.1f -> %.1f dB\n", units.Completed, units.Before, units.After)
 		case units != nil && units.Kept:
-			fmt.Fprintf(w, "units\t%d of %d Conv outputs read by float ops given a Q/DQ to complete their unit (integer kernels), those that cost least; worst output on the calibration samples %.1f -> %.1f dB (all %d: %.1f dB; --complete-units on forces them)\n", units.Completed, units.Units, units.Before, units.After, units.Units, units.All)
+			fmt.Fprintf(w, "units\t%d of %d Conv/MatMul outputs read by float ops given a Q/DQ to complete their unit (integer kernels), those that cost least; worst output on the calibration samples %.1f -> %.1f dB (all %d: %.1f dB; --complete-units on forces them)\n", units.Completed, units.Units, units.Before, units.After, units.Units, units.All)
 		case units != nil && units.Completed < units.Units:
-			fmt.Fprintf(w, "units\tnot completed: a Q/DQ on the %d Conv outputs read by float ops took the worst output on the calibration samples from %.1f to %.1f dB, on the %d that cost least to %.1f dB (--complete-units on forces them)\n", units.Units, units.Before, units.All, units.Completed, units.After)
+			fmt.Fprintf(w, "units\tnot completed: a Q/DQ on the %d Conv/MatMul outputs read by float ops took the worst output on the calibration samples from %.1f to %.1f dB, on the %d that cost least to %.1f dB (--complete-units on forces them)\n", units.Units, units.Before, units.All, units.Completed, units.After)
 		case units != nil:
-			fmt.Fprintf(w, "units\tnot completed: a Q/DQ on %d Conv outputs read by float ops took the worst output on the calibration samples from %.1f to %.1f dB (--complete-units on forces it)\n", units.Units, units.Before, units.All)
+			fmt.Fprintf(w, "units\tnot completed: a Q/DQ on %d Conv/MatMul outputs read by float ops took the worst output on the calibration samples from %.1f to %.1f dB (--complete-units on forces it)\n", units.Units, units.Before, units.All)
 		case r.UnitsCompleted > 0 && cfg.CompleteUnits == "auto":
-			fmt.Fprintf(w, "units\t%d Conv outputs given a Q/DQ to complete their unit (integer kernels); no real samples to weigh what that costs (--complete-units off leaves them open)\n", r.UnitsCompleted)
+			fmt.Fprintf(w, "units\t%d Conv/MatMul outputs given a Q/DQ to complete their unit (integer kernels); no real samples to weigh what that costs (--complete-units off leaves them open)\n", r.UnitsCompleted)
 		case r.UnitsCompleted > 0:
-			fmt.Fprintf(w, "units\t%d Conv outputs given a Q/DQ to complete their unit (integer kernels)\n", r.UnitsCompleted)
+			fmt.Fprintf(w, "units\t%d Conv/MatMul outputs given a Q/DQ to complete their unit (integer kernels)\n", r.UnitsCompleted)
 		}
 		switch {
 		case idle != nil && idle.Kept:

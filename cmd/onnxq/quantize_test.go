@@ -725,7 +725,7 @@ func TestQuantizeCompleteUnitsFlag(t *testing.T) {
 	in := saveBuilt(t, b, filepath.Join(dir, "head.onnx"))
 	out := filepath.Join(dir, "q.onnx")
 	r := onnxq(t, dir, in, "-o", out, "--synthetic", "2", "--complete-units", "on")
-	if r.code != 0 || !strings.Contains(r.stdout, "units      1 Conv outputs given a Q/DQ") {
+	if r.code != 0 || !strings.Contains(r.stdout, "units      1 Conv/MatMul outputs given a Q/DQ") {
 		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	// The coverage line counts the unit, and the Conv left outside one
@@ -736,7 +736,7 @@ func TestQuantizeCompleteUnitsFlag(t *testing.T) {
 	// auto without real samples to weigh the cost completes the unit too,
 	// and says so.
 	r = onnxq(t, dir, in, "-o", out, "--synthetic", "2")
-	if r.code != 0 || !strings.Contains(r.stdout, "units      1 Conv outputs given a Q/DQ to complete their unit (integer kernels); no real samples to weigh") ||
+	if r.code != 0 || !strings.Contains(r.stdout, "units      1 Conv/MatMul outputs given a Q/DQ to complete their unit (integer kernels); no real samples to weigh") ||
 		!strings.Contains(r.stdout, "coverage   1 of 1 weighted ops") {
 		t.Errorf("auto on synthetic samples: exit %d\n%s", r.code, r.stdout)
 	}
@@ -776,7 +776,7 @@ func TestQuantizeCompleteUnitsPartial(t *testing.T) {
 	out := filepath.Join(dir, "q.onnx")
 	data := writeSamples(t, dir, "data", 6, "x", []int{1, 2, 6, 6}, func(s, i int) float32 { return float32((i*7+s*5)%11)/5 - 1 })
 	r := onnxq(t, dir, in, "-o", out, "--calib", data)
-	if r.code != 0 || !strings.Contains(r.stdout, "units      1 of 2 Conv outputs read by float ops given a Q/DQ to complete their unit") ||
+	if r.code != 0 || !strings.Contains(r.stdout, "units      1 of 2 Conv/MatMul outputs read by float ops given a Q/DQ to complete their unit") ||
 		!strings.Contains(r.stdout, "coverage   1 of 2 weighted ops") {
 		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
