@@ -30,6 +30,7 @@ import (
 	"strings"
 
 	"github.com/onnxq/onnxq/graph"
+	"github.com/onnxq/onnxq/internal/macs"
 	"github.com/onnxq/onnxq/qdq"
 )
 
@@ -1804,28 +1805,8 @@ func excludedNode(patterns []string, n *graph.Node) bool {
 	return false
 }
 
-// biasAddOnly tells whether only an Add of a constant (a bias) reads v.
-// ONNX Runtime fuses a MatMul into such an Add as a float Gemm before its
-// QDQ fusion, so a MatMul unit whose float output it reads runs in float;
-// with a float output read by anything else it runs MatMulIntegerToFloat.
-func biasAddOnly(v *graph.Value) bool {
-	if len(v.Consumers) != 1 {
-		return false
-	}
-	add := v.Consumers[0]
-	if add.OpType != "Add" || add.Domain != "" && add.Domain != "ai.onnx" || len(add.Inputs) != 2 {
-		return false
-	}
-	for _, in := range add.Inputs {
-		if in != v && in != nil && (in.Const != nil || in.Producer != nil && in.Producer.OpType == "Constant") {
-			return true
-		}
-	}
-	return false
-}
-
 // unitOutput tells whether v is the output of a quantized Conv,
-// ConvTranspose or MatMul (see biasAddOnly) that QuantOptions.CompleteUnits
+// ConvTranspose or MatMul (see macs.BiasAddOnly) that QuantOptions.CompleteUnits
 // gives a Q/DQ of its own: not a graph output, read by something, with a
 // calibrated range.
 func (q *quantizer) unitOutput(v *graph.Value) bool {
@@ -1833,7 +1814,7 @@ func (q *quantizer) unitOutput(v *graph.Value) bool {
 		return false
 	}
 	p := v.Producer
-	if p == nil || (p.OpType != "Conv" && p.OpType != "ConvTranspose" && !(p.OpType == "MatMul" && biasAddOnly(v))) ||
+	if p == nil || (p.OpType != "Conv" && p.OpType != "ConvTranspose" && !(p.OpType == "MatMul" && macs.BiasAddOnly(v))) ||
 		p.Domain != "" && p.Domain != "ai.onnx" || len(p.Outputs) == 0 || p.Outputs[0] != v {
 		return false
 	}

@@ -146,14 +146,26 @@ func ORTRunsInFloat(n *graph.Node) bool {
 	case "ConvTranspose":
 		return true
 	case "MatMul":
-		out := n.Outputs[0].Consumers
-		if len(out) != 1 || out[0].OpType != "Add" || len(out[0].Inputs) != 2 {
-			return false
-		}
-		for _, in := range out[0].Inputs {
-			if in != n.Outputs[0] && isConstant(in) {
-				return true
-			}
+		return BiasAddOnly(n.Outputs[0])
+	}
+	return false
+}
+
+// BiasAddOnly tells whether only an Add of a constant (a bias) reads v.
+// ONNX Runtime fuses a MatMul into such an Add as a float Gemm before its
+// QDQ fusion, so a MatMul unit whose float output it reads runs in float;
+// with a float output read by anything else it runs MatMulIntegerToFloat.
+func BiasAddOnly(v *graph.Value) bool {
+	if v == nil || len(v.Consumers) != 1 {
+		return false
+	}
+	add := v.Consumers[0]
+	if add.OpType != "Add" || add.Domain != "" && add.Domain != "ai.onnx" || len(add.Inputs) != 2 {
+		return false
+	}
+	for _, in := range add.Inputs {
+		if in != v && isConstant(in) {
+			return true
 		}
 	}
 	return false
