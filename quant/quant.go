@@ -377,14 +377,11 @@ func runMethods(m, ref *graph.Model, src *calibdata.Source, cfg Config) (*Result
 	choice, err := ChooseUnits(ref, m, src, cfg, base, func(cand *graph.Model, c Config) (*passes.QuantReport, error) {
 		c.Method = res.Method
 		r, err := quantizeCollected(cand, ref, src, c, res.Collection)
-		completed = r
-		if r == nil || err != nil {
-			if r == nil {
-				return nil, err
-			}
-			return r.Report, err
+		if err != nil {
+			return nil, err
 		}
-		if cfg.Quant.FloatIdleInputs && r.Report.UnitsCompleted > 0 {
+		completed = r
+		if cfg.Quant.FloatIdleInputs && r.Report != nil && r.Report.UnitsCompleted > 0 {
 			if completed, _, err = floatIdleInputs(cand, ref, src, c, r, math.NaN()); err != nil {
 				return nil, err
 			}

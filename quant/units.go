@@ -183,10 +183,9 @@ func cheapestUnits(ref, cur, all *graph.Model, src *calibdata.Source, names []st
 		name  string
 		cost  []float64
 		worst float64 // the largest cost over the outputs, as a share of their room
-		order int
 	}
 	units := make([]unit, 0, len(names))
-	for i, name := range names {
+	for _, name := range names {
 		t, err := Clone(all)
 		if err != nil {
 			return nil, err
@@ -196,7 +195,7 @@ func cheapestUnits(ref, cur, all *graph.Model, src *calibdata.Source, names []st
 		if err != nil {
 			return nil, fmt.Errorf("complete units: %s open: %v", name, err)
 		}
-		u := unit{name: name, cost: make([]float64, len(n)), order: i}
+		u := unit{name: name, cost: make([]float64, len(n))}
 		for k := range n {
 			if math.IsNaN(n[k]) || math.IsNaN(full[k]) || math.IsNaN(base[k]) {
 				continue
@@ -233,7 +232,7 @@ func cheapestUnits(ref, cur, all *graph.Model, src *calibdata.Source, names []st
 
 // openUnit takes the Q/DQ pair that completes the unit whose output is
 // named name back out of m: every reader of its DequantizeLinear reads
-// the Conv's output again. The pair stays, unread. Where a quantized op
+// the weighted op's output again. The pair stays, unread. Where a quantized op
 // wanted that Q/DQ anyway (the Mul of a SiLU beside its float Sigmoid),
 // it too reads the float output here, so the unit's cost is counted high:
 // the graph no longer tells which reader asked for it.

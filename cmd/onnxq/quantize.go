@@ -560,32 +560,18 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 	// without units, which the units must then hold against, and again in
 	// the model with units, whose idle inputs differ.
 	var idle *quant.IdleReport
-	floatIdle := func(before float64) (float64, error) {
-		var iq *quantized
+	if qcfg.Quant.FloatIdleInputs && trials {
 		icfg := qcfg
 		icfg.Method = kept
-		cand, rep, err := quant.ChooseFloatIdle(fp32, m, src, icfg, report.UnitsCompleted > 0, before, func(cand *graph.Model, ic quant.Config) error {
-			var err error
-			iq, err = c.quantizeFrom(cand, fp32, src, cfg, ic, synthetic, keptColl)
+		iq, rep, err := c.floatIdle(m, fp32, src, cfg, icfg, report.UnitsCompleted > 0, keptDB, keptColl)
+		if err != nil {
 			return err
-		})
-		switch {
-		case err != nil:
-			return 0, err
-		case rep == nil:
-			return before, nil
 		}
-		idle = rep
-		if cand == nil {
-			return rep.Before, nil
+		if rep != nil {
+			idle, keptDB = rep, rep.Before
 		}
-		report, bias, rounding = iq.report, iq.bias, iq.rounding
-		*m = *cand
-		return rep.After, nil
-	}
-	if qcfg.Quant.FloatIdleInputs && trials {
-		if keptDB, err = floatIdle(keptDB); err != nil {
-			return err
+		if iq != nil {
+			report, bias, rounding, keptDB = iq.report, iq.bias, iq.rounding, rep.After
 		}
 	}
 	var units *quant.UnitsChoice
@@ -603,26 +589,18 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 		var uidle *quant.IdleReport
 		choice, err := quant.ChooseUnits(fp32, m, src, ucfg, keptDB, func(cand *graph.Model, uc quant.Config) (*passes.QuantReport, error) {
 			var err error
-			uq, err = c.quantizeFrom(cand, fp32, src, cfg, uc, synthetic, keptColl)
 			uidle = nil
-			if uq == nil || err != nil || !qcfg.Quant.FloatIdleInputs || uq.report.UnitsCompleted == 0 {
-				if uq == nil {
-					return nil, err
-				}
-				return uq.report, err
+			if uq, err = c.quantizeFrom(cand, fp32, src, cfg, uc, synthetic, keptColl); err != nil {
+				return nil, err
 			}
-			var iq *quantized
-			icand, rep, err := quant.ChooseFloatIdle(fp32, cand, src, uc, true, math.NaN(), func(x *graph.Model, ic quant.Config) error {
-				var err error
-				iq, err = c.quantizeFrom(x, fp32, src, cfg, ic, synthetic, keptColl)
-				return err
-			})
+			if !qcfg.Quant.FloatIdleInputs || uq.report == nil || uq.report.UnitsCompleted == 0 {
+				return uq.report, nil
+			}
+			iq, rep, err := c.floatIdle(cand, fp32, src, cfg, uc, true, math.NaN(), keptColl)
 			if err != nil {
 				return nil, err
 			}
-			uidle = rep
-			if icand != nil {
-				*cand = *icand
+			if uidle = rep; iq != nil {
 				uq = iq
 			}
 			return uq.report, nil
@@ -762,6 +740,25 @@ type quantized struct {
 	rounding *quant.RoundReport
 	coll     *calib.Collection
 	db       float64 // worst output on the calibration samples, when measured
+}
+
+// floatIdle runs quant.ChooseFloatIdle on m, quantized with qcfg, whose
+// worst output on src is before (NaN when not measured): when the model
+// with its idle inputs in float is kept, it goes into m and its
+// quantization is returned. The report is nil when there was nothing to
+// try.
+func (c *cli) floatIdle(m, fp32 *graph.Model, src *calibdata.Source, cfg *quantizeConfig, qcfg quant.Config, completed bool, before float64, coll *calib.Collection) (*quantized, *quant.IdleReport, error) {
+	var iq *quantized
+	cand, rep, err := quant.ChooseFloatIdle(fp32, m, src, qcfg, completed, before, func(x *graph.Model, ic quant.Config) error {
+		var err error
+		iq, err = c.quantizeFrom(x, fp32, src, cfg, ic, false, coll)
+		return err
+	})
+	if err != nil || cand == nil {
+		return nil, rep, err
+	}
+	*m = *cand
+	return iq, rep, nil
 }
 
 // checkOpset refuses an --opset below the model's own: onnxq never
