@@ -114,10 +114,13 @@ type Report struct {
 	QDQ        QDQReport       `json:"qdq"`
 	// Coverage is the share of the weighted ops' MACs that sit in
 	// complete Q/DQ units, the form integer kernels run.
-	Coverage  CoverageReport   `json:"int8_mac_coverage"`
-	Subgraphs []SubgraphReport `json:"subgraphs"`
-	Functions []FunctionReport `json:"functions"`
-	Metadata  []MetadataReport `json:"metadata"`
+	Coverage CoverageReport `json:"int8_mac_coverage"`
+	// ORTFloatKinds names the kinds of the units Coverage.ORTFloatUnits
+	// counts, for the text form.
+	ORTFloatKinds string           `json:"-"`
+	Subgraphs     []SubgraphReport `json:"subgraphs"`
+	Functions     []FunctionReport `json:"functions"`
+	Metadata      []MetadataReport `json:"metadata"`
 }
 
 // MetadataReport is one metadata_props entry, in file order.
@@ -319,6 +322,7 @@ func Inspect(m *graph.Model) (*Report, error) {
 		}
 	})
 	r.Coverage = macs.Int8Coverage(g)
+	r.ORTFloatKinds = macs.ORTFloatUnitKinds(g)
 	return r, nil
 }
 
@@ -555,7 +559,7 @@ func (r *Report) WriteText(w io.Writer, path string) error {
 			groupDigits(cv.CoveredMACs), groupDigits(cv.TotalMACs), cv.Units, plural(cv.WeightedNodes, "weighted node"))
 	}
 	if cv.ORTFloatUnits > 0 {
-		line("  ORT CPU float\t%s ONNX Runtime's CPU kernels still run in float (ConvTranspose, MatMul into an Add)", plural(cv.ORTFloatUnits, "unit"))
+		line("  ORT CPU float\t%s ONNX Runtime's CPU kernels still run in float (%s)", plural(cv.ORTFloatUnits, "unit"), r.ORTFloatKinds)
 	}
 
 	section(fmt.Sprintf("subgraphs (%d)", len(r.Subgraphs)))

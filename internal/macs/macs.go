@@ -7,8 +7,10 @@
 package macs
 
 import (
+	"fmt"
 	"math"
 	"slices"
+	"strings"
 
 	"github.com/onnxq/onnxq/graph"
 )
@@ -149,6 +151,33 @@ func ORTRunsInFloat(n *graph.Node) bool {
 		return BiasAddOnly(n.Outputs[0])
 	}
 	return false
+}
+
+// ORTFloatUnitKinds names, with counts, the kinds of complete units of g
+// and its subgraphs that ORTRunsInFloat, such as "2 ConvTranspose, 1
+// MatMul into a bias Add"; "" when there are none.
+func ORTFloatUnitKinds(g *graph.Graph) string {
+	var convT, matMul int
+	g.Walk(func(g *graph.Graph) {
+		for _, n := range g.Nodes {
+			if !coverageOps[n.OpType] || (n.Domain != "" && n.Domain != "ai.onnx") || !QDQUnit(n) || !ORTRunsInFloat(n) {
+				continue
+			}
+			if n.OpType == "ConvTranspose" {
+				convT++
+			} else {
+				matMul++
+			}
+		}
+	})
+	var kinds []string
+	if convT > 0 {
+		kinds = append(kinds, fmt.Sprintf("%d ConvTranspose", convT))
+	}
+	if matMul > 0 {
+		kinds = append(kinds, fmt.Sprintf("%d MatMul into a bias Add", matMul))
+	}
+	return strings.Join(kinds, ", ")
 }
 
 // BiasAddOnly tells whether only an Add of a constant (a bias) reads v.

@@ -92,12 +92,13 @@ func TestORTRunsInFloat(t *testing.T) {
 	for _, c := range []struct {
 		op, reader string
 		want       bool
+		kinds      string
 	}{
-		{"Conv", "Q", false},
-		{"ConvTranspose", "Q", true},
-		{"MatMul", "Q", false},
-		{"MatMul", "Relu", false},
-		{"MatMul", "AddConst", true},
+		{"Conv", "Q", false, ""},
+		{"ConvTranspose", "Q", true, "1 ConvTranspose"},
+		{"MatMul", "Q", false, ""},
+		{"MatMul", "Relu", false, ""},
+		{"MatMul", "AddConst", true, "1 MatMul into a bias Add"},
 	} {
 		n := build(c.op, c.reader)
 		if got := ORTRunsInFloat(n); got != c.want {
@@ -105,6 +106,9 @@ func TestORTRunsInFloat(t *testing.T) {
 		}
 		if got := Int8Coverage(n.Graph).ORTFloatUnits; got != map[bool]int{true: 1}[c.want] {
 			t.Errorf("%s into %s: coverage counts %d float units", c.op, c.reader, got)
+		}
+		if got := ORTFloatUnitKinds(n.Graph); got != c.kinds {
+			t.Errorf("%s into %s: kinds %q, want %q", c.op, c.reader, got, c.kinds)
 		}
 	}
 }
