@@ -37,5 +37,9 @@
 // quantizes with 16 bits (quantize_wide.go): below opset 21 those Q/DQ are
 // com.microsoft's QuantizeLinear/DequantizeLinear (version 1), from 21 the
 // default domain's; their scale and zero-point initializers are never
-// shared with 8-bit ones.
+// shared with 8-bit ones. A constant operand of an elementwise op (an Add's
+// bias, a Mul's factor) takes the type and range rules of the op's output
+// activation, not the weight type, so that a runtime can fuse the op into
+// one integer kernel (ONNX Runtime's QLinearAdd and QLinearMul want one type
+// throughout).
 package passes

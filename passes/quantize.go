@@ -124,6 +124,12 @@ type weightKey struct {
 	v     *graph.Value
 	axis  int
 	block int
+	// operand, when set, is the type a constant operand of a quant-io op
+	// (the bias of an Add after a MatMul, a Mul's constant factor) takes:
+	// its activations' type and range rules, as ONNX Runtime fuses such
+	// ops (QLinearAdd, QLinearMul) only when every input and the output
+	// share one type.
+	operand qdq.Type
 }
 
 type weightQ struct {
@@ -946,12 +952,12 @@ func (q *quantizer) quantizeWeights(g *graph.Graph) error {
 				if q.opts.Overrides[w.Name].PerTensor {
 					axis, block = -1, 0
 				}
-				uses = append(uses, weightUse{n, r.Weight, weightKey{w, axis, block}})
+				uses = append(uses, weightUse{n, r.Weight, weightKey{v: w, axis: axis, block: block}})
 			}
 		case ClassQuantIO:
 			for i, in := range n.Inputs {
 				if isFloatConst(in) && r.activationSlot(i) && !q.opts.Overrides[in.Name].FP32 {
-					uses = append(uses, weightUse{n, i, weightKey{in, -1, 0}})
+					uses = append(uses, weightUse{n, i, weightKey{in, -1, 0, q.actType(n.Outputs[0])}})
 				}
 			}
 		}
@@ -1010,7 +1016,7 @@ func (q *quantizer) weightOnlyUses(g *graph.Graph) []weightUse {
 			if !q.opts.PerChannel || axis >= len(w.Const.Dims) || q.opts.Overrides[w.Name].PerTensor {
 				axis = -1
 			}
-			uses = append(uses, weightUse{n, i, weightKey{w, axis, 0}})
+			uses = append(uses, weightUse{n, i, weightKey{v: w, axis: axis}})
 		}
 	}
 	return uses
@@ -1037,7 +1043,11 @@ func (q *quantizer) weight(k weightKey, uses []weightUse) (*weightQ, error) {
 	for i, d := range w.Const.Dims {
 		shape[i] = int(d)
 	}
-	p, err := qdq.WeightParams(data, shape, k.axis, k.block, q.weightOptions())
+	opts, t := q.weightOptions(), q.opts.WeightType
+	if k.operand != 0 {
+		opts, t = q.actOptions(k.operand), k.operand
+	}
+	p, err := qdq.WeightParams(data, shape, k.axis, k.block, opts)
 	if err != nil {
 		return nil, fmt.Errorf("weight %s: %v", w.Name, err)
 	}
@@ -1049,7 +1059,6 @@ func (q *quantizer) weight(k weightKey, uses []weightUse) (*weightQ, error) {
 	if err != nil {
 		return nil, fmt.Errorf("weight %s: %v", w.Name, err)
 	}
-	t := q.opts.WeightType
 	raw := intBytes(qv, t)
 	inPlace := !slices.Contains(g.Outputs, w)
 	readers := 0

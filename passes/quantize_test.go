@@ -1321,3 +1321,42 @@ func TestQuantizeRaisesSoftmaxCoerced(t *testing.T) {
 		}
 	}
 }
+
+// A constant operand of a quant-io op (an Add's bias, a Mul's factor) takes
+// the type of the node's quantized activations, so that ONNX Runtime,
+// which fuses QLinearAdd/QLinearMul only when both inputs and the output
+// share one type, runs the op in integers.
+func TestQuantizeConstOperandType(t *testing.T) {
+	for _, at := range []qdq.Type{qdq.Uint8, qdq.Int8} {
+		b := graph.NewBuilder(13)
+		x := b.Input("x", graph.Float32, 2, 4)
+		y := b.Op("Add", b.Op("MatMul", x, f32(b, "w", 1, 4, 3)), f32(b, "c", 2, 3))
+		z := b.Op("Relu", b.Op("Mul", y, f32(b, "k", 3, 3)))
+		b.Output(b.Op("MatMul", z, f32(b, "w2", 4, 3, 2)))
+		m := build(t, b)
+		o := DefaultQuantOptions()
+		o.ActivationType = at
+		quantize(t, m, fixedRanges(m, nil), o)
+		for _, n := range m.Graph.Nodes {
+			if n.OpType != "Add" && n.OpType != "Mul" {
+				continue
+			}
+			operands := 0
+			for i, in := range n.Inputs {
+				p := in.Producer
+				if p == nil || p.OpType != "DequantizeLinear" {
+					continue // the MatMul's float output
+				}
+				if got := p.Input(0).DType; got != dtypeOf(at) {
+					t.Errorf("%v: %s input %d is %v", at, n.OpType, i, got)
+				}
+				if p.Input(0).Const != nil {
+					operands++
+				}
+			}
+			if operands != 1 {
+				t.Errorf("%v: %s reads %d quantized constants, want 1", at, n.OpType, operands)
+			}
+		}
+	}
+}
