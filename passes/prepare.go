@@ -22,6 +22,7 @@ func PreparePasses() []Pass {
 		FoldConstants(),
 		FoldConvAdd(),
 		FoldBatchNorm(),
+		MatMulAddToGemm(),
 		RemoveDeadNodes(),
 	}
 }
@@ -48,6 +49,11 @@ var PrepareOrder = [][2]string{
 	{"fold-constants", "remove-dead-nodes"},
 	{"fold-batchnorm", "remove-dead-nodes"},
 	{"fold-conv-add", "remove-dead-nodes"},
+	// The bias and weight must be initializers; it leaves a reshaped bias's
+	// old constant unread.
+	{"fold-constants", "matmul-add-to-gemm"},
+	{"initializers-not-inputs", "matmul-add-to-gemm"},
+	{"matmul-add-to-gemm", "remove-dead-nodes"},
 	{"constant-nodes-to-initializers", "remove-dead-nodes"},
 }
 

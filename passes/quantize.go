@@ -317,9 +317,9 @@ func (q *quantizer) run() (bool, error) {
 // decideAll applies the rule table to every node.
 func (q *quantizer) decideAll() {
 	for _, g := range q.graphs {
-		ln := layerNormNodes(g)
+		ln, gelu := layerNormNodes(g), geluNodes(g)
 		for _, n := range g.Nodes {
-			q.info[n] = q.decide(n, ln)
+			q.info[n] = q.decide(n, ln, gelu)
 		}
 	}
 }
@@ -358,7 +358,7 @@ func isQuantizedOp(op string) bool {
 }
 
 // decide applies the rule table and the options to one node.
-func (q *quantizer) decide(n *graph.Node, layerNorm map[*graph.Node]bool) *nodeInfo {
+func (q *quantizer) decide(n *graph.Node, layerNorm, gelu map[*graph.Node]bool) *nodeInfo {
 	inf := &nodeInfo{}
 	if n.Domain != "" && n.Domain != "ai.onnx" {
 		inf.reason = "operator of domain " + n.Domain
@@ -367,6 +367,9 @@ func (q *quantizer) decide(n *graph.Node, layerNorm map[*graph.Node]bool) *nodeI
 	r := RuleFor(n.OpType)
 	if r == nil {
 		inf.reason = "no quantization rule"
+		if gelu[n] {
+			inf.reason = reasonGELU
+		}
 		return inf
 	}
 	if boundRule(n) {
@@ -380,6 +383,8 @@ func (q *quantizer) decide(n *graph.Node, layerNorm map[*graph.Node]bool) *nodeI
 		inf.reason, inf.excluded = "excluded by op pattern", true
 	case layerNorm[n]:
 		inf.reason = "part of a layer-normalization pattern: " + reasonNorm
+	case gelu[n] && !matchAny(q.opts.IncludeOps, n.OpType):
+		inf.reason = reasonGELU
 	case r.Class == ClassFP32:
 		inf.reason = r.Reason
 	case r.DefaultFP32 && !matchAny(q.opts.IncludeOps, n.OpType):
@@ -1097,8 +1102,12 @@ func (q *quantizer) weight(k weightKey, uses []weightUse) (*weightQ, error) {
 	}
 	dn := &graph.Node{Name: q.uniq(g, fmt.Sprintf("DW%d", wi)), OpType: "DequantizeLinear", Inputs: []*graph.Value{iv, sv}}
 	// zero points all 0 (symmetric weights) are the default of an omitted
-	// input; the output stays float32, the scale's type
-	if slices.ContainsFunc(p.ZeroPoint, func(z int32) bool { return z != 0 }) {
+	// input; the output stays float32, the scale's type. A Gemm's weight
+	// states them all the same: ONNX Runtime fuses a Gemm unit into QGemm
+	// only when its weight's DequantizeLinear has a zero-point input (it
+	// ran such Gemms in float, dequantizing the weight on every run).
+	gemm := slices.ContainsFunc(uses, func(u weightUse) bool { return u.key == k && u.node.OpType == "Gemm" })
+	if gemm || slices.ContainsFunc(p.ZeroPoint, func(z int32) bool { return z != 0 }) {
 		zv, err := q.addInit(g, fmt.Sprintf("wz%d", wi), dtypeOf(t), dims, intBytes(p.ZeroPoint, t))
 		if err != nil {
 			return nil, err

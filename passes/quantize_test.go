@@ -1360,3 +1360,29 @@ func TestQuantizeConstOperandType(t *testing.T) {
 		}
 	}
 }
+
+// A Gemm's weight DequantizeLinear states its (zero) zero points, which
+// ONNX Runtime needs to fuse the unit into QGemm; a MatMul's omits them.
+func TestQuantizeGemmWeightZeroPoint(t *testing.T) {
+	b := graph.NewBuilder(13)
+	x := b.Input("x", graph.Float32, 2, 4)
+	h := b.Op("Relu", b.Op("Gemm", x, f32(b, "w", 1, 4, 3), f32(b, "c", 2, 3)))
+	b.Output(b.Op("Relu", b.Op("MatMul", h, f32(b, "w2", 3, 3, 2))))
+	m := build(t, b)
+	quantize(t, m, fixedRanges(m, nil), DefaultQuantOptions())
+	for _, n := range m.Graph.Nodes {
+		if n.OpType != "Gemm" && n.OpType != "MatMul" {
+			continue
+		}
+		dq := n.Input(1).Producer
+		if dq == nil || dq.OpType != "DequantizeLinear" {
+			t.Fatalf("%s weight not read through DequantizeLinear", n.OpType)
+		}
+		if got, want := dq.Input(2) != nil, n.OpType == "Gemm"; got != want {
+			t.Errorf("%s weight zero point present %v, want %v", n.OpType, got, want)
+		}
+		if n.OpType == "Gemm" && macs.ORTRunsInFloat(n) {
+			t.Errorf("ONNX Runtime would run the Gemm unit in float")
+		}
+	}
+}

@@ -140,15 +140,19 @@ func QDQUnit(n *graph.Node) bool {
 
 // ORTRunsInFloat tells whether ONNX Runtime's CPU kernels (1.30) run the
 // complete unit n in float all the same: a ConvTranspose, which its QDQ
-// transformer does not fuse, and a MatMul whose float output only an Add
-// of a constant reads, which its earlier MatMul+Add fusion turns into a
-// float Gemm (seen in its profiler on the shared models).
+// transformer does not fuse; a MatMul whose float output only an Add of a
+// constant reads, which its earlier MatMul+Add fusion turns into a float
+// Gemm; and a Gemm whose weight's DequantizeLinear has no zero-point
+// input, which its QGemm fusion passes over (seen in its profiler).
 func ORTRunsInFloat(n *graph.Node) bool {
 	switch n.OpType {
 	case "ConvTranspose":
 		return true
 	case "MatMul":
 		return BiasAddOnly(n.Outputs[0])
+	case "Gemm":
+		dq := n.Input(1).Producer // a unit's weight comes from a DequantizeLinear
+		return dq != nil && dq.Input(2) == nil
 	}
 	return false
 }
@@ -157,25 +161,23 @@ func ORTRunsInFloat(n *graph.Node) bool {
 // and its subgraphs that ORTRunsInFloat, such as "2 ConvTranspose, 1
 // MatMul into a bias Add"; "" when there are none.
 func ORTFloatUnitKinds(g *graph.Graph) string {
-	var convT, matMul int
+	count := map[string]int{}
 	g.Walk(func(g *graph.Graph) {
 		for _, n := range g.Nodes {
-			if !coverageOps[n.OpType] || (n.Domain != "" && n.Domain != "ai.onnx") || !QDQUnit(n) || !ORTRunsInFloat(n) {
-				continue
-			}
-			if n.OpType == "ConvTranspose" {
-				convT++
-			} else {
-				matMul++
+			if coverageOps[n.OpType] && (n.Domain == "" || n.Domain == "ai.onnx") && QDQUnit(n) && ORTRunsInFloat(n) {
+				count[n.OpType]++
 			}
 		}
 	})
 	var kinds []string
-	if convT > 0 {
-		kinds = append(kinds, fmt.Sprintf("%d ConvTranspose", convT))
-	}
-	if matMul > 0 {
-		kinds = append(kinds, fmt.Sprintf("%d MatMul into a bias Add", matMul))
+	for _, k := range []struct{ op, kind string }{
+		{"ConvTranspose", "ConvTranspose"},
+		{"MatMul", "MatMul into a bias Add"},
+		{"Gemm", "Gemm without a weight zero point"},
+	} {
+		if c := count[k.op]; c > 0 {
+			kinds = append(kinds, fmt.Sprintf("%d %s", c, k.kind))
+		}
 	}
 	return strings.Join(kinds, ", ")
 }

@@ -155,3 +155,32 @@ func TestMulChecked(t *testing.T) {
 		t.Error("mulChecked accepted a negative factor")
 	}
 }
+
+// TestORTRunsInFloatGemm: ONNX Runtime fuses a Gemm unit into QGemm only
+// when its weight's DequantizeLinear states a zero point.
+func TestORTRunsInFloatGemm(t *testing.T) {
+	for _, zeroPoint := range []bool{false, true} {
+		b := graph.NewBuilder(13)
+		one := b.Const(graph.FromFloat32s("s", nil, []float32{1}))
+		x := b.Op("DequantizeLinear", b.Input("xq", graph.Uint8, 2, 4), one)
+		wq := b.Const(graph.NewTensor("wq", graph.Int8, []int64{4, 3}, make([]byte, 12)))
+		w := b.Op("DequantizeLinear", wq, one)
+		if zeroPoint {
+			w = b.Op("DequantizeLinear", wq, one, b.Const(graph.NewTensor("wz", graph.Int8, nil, []byte{0})))
+		}
+		y := b.Op("Gemm", x, w)
+		b.Output(b.Op("QuantizeLinear", y, one))
+		m, err := b.Model()
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := Int8Coverage(m.Graph)
+		if c.Units != 1 || c.ORTFloatUnits != map[bool]int{false: 1}[zeroPoint] {
+			t.Errorf("zero point %v: %d units, %d run in float", zeroPoint, c.Units, c.ORTFloatUnits)
+		}
+		want := map[bool]string{false: "1 Gemm without a weight zero point"}[zeroPoint]
+		if got := ORTFloatUnitKinds(m.Graph); got != want {
+			t.Errorf("zero point %v: kinds %q, want %q", zeroPoint, got, want)
+		}
+	}
+}
