@@ -642,13 +642,29 @@ func findActivations(float, quant *graph.Model, fv map[string]*graph.Value, resc
 			}
 		}
 		a.dead, a.hasDead = dead[a.ref]
-		if x.Shape != nil && f.Shape != nil && !x.Shape.Compatible(f.Shape) {
+		if x.Shape != nil && f.Shape != nil && !x.Shape.Compatible(f.Shape) && (r != nil || !sameElements(x.Shape, f.Shape)) {
 			skip("shapes differ: QUANT %s, FLOAT %s", graph.TypeString(x.DType, x.Shape), graph.TypeString(f.DType, f.Shape))
 			continue
 		}
 		acts = append(acts, a)
 	}
 	return acts, skips
+}
+
+// sameElements tells whether two known shapes lay out the same elements
+// as rows of one width (see sameRows): compared element by element.
+func sameElements(a, b graph.Shape) bool {
+	if !a.Known() || !b.Known() {
+		return false
+	}
+	ints := func(s graph.Shape) []int {
+		out := make([]int, len(s))
+		for i, d := range s {
+			out[i] = int(d.Size)
+		}
+		return out
+	}
+	return sameRows(ints(a), ints(b))
 }
 
 // qParams reads a per-tensor QuantizeLinear's constant scale and zero

@@ -201,6 +201,11 @@ func (s *subgraph) value(v *graph.Value) *graph.Value {
 	}
 	// A computed tensor read as is: fed from FLOAT's run.
 	f := s.fv[v.Name]
+	if f == nil && isOp(p, "Reshape") && p.Input(1) != nil && p.Input(1).Const != nil {
+		// a reshape QUANT added (a MatMul's input made rows for a
+		// Gemm): computed from what feeds it
+		return s.copyNode(p, v)
+	}
 	if f == nil {
 		s.err = fmt.Sprintf("input %q: FLOAT has no tensor of that name", v.Name)
 		return nil
@@ -774,7 +779,7 @@ func (l *layer) add(name string, got, ref *runtime.Tensor, threads int) {
 		return
 	}
 	g, f := got.F32(), ref.F32()
-	if g == nil || f == nil || !slices.Equal(got.Shape, ref.Shape) {
+	if g == nil || f == nil || !sameRows(got.Shape, ref.Shape) {
 		l.bad = fmt.Sprintf("output shape %v differs from FLOAT's %v", got.Shape, ref.Shape)
 		return
 	}
@@ -794,6 +799,27 @@ func (l *layer) add(name string, got, ref *runtime.Tensor, threads int) {
 	l.noise += t.noise
 }
 
+// sameRows tells whether shapes a and b are equal or lay out the same
+// elements in the same order as rows of one width: a Gemm's [rows, N]
+// output QUANT holds under the name of FLOAT's [batch, rows, N] MatMul and
+// Add.
+func sameRows(a, b []int) bool {
+	if slices.Equal(a, b) {
+		return true
+	}
+	if len(a) == 0 || len(b) == 0 || a[len(a)-1] != b[len(b)-1] {
+		return false
+	}
+	size := func(s []int) int {
+		n := 1
+		for _, d := range s {
+			n *= d
+		}
+		return n
+	}
+	return size(a) == size(b)
+}
+
 // add pools one sample of the activation: the FP32 tensor ref against the
 // dequantized codes.
 func (a *activation) add(ref, codes *runtime.Tensor, threads int) {
@@ -805,7 +831,7 @@ func (a *activation) add(ref, codes *runtime.Tensor, threads int) {
 		a.bad = fmt.Sprintf("FLOAT's %s is %v, not float32", a.ref, ref.DType)
 		return
 	}
-	if codes == nil || !slices.Equal(ref.Shape, codes.Shape) {
+	if codes == nil || !slices.Equal(ref.Shape, codes.Shape) && (a.resc != nil || !sameRows(ref.Shape, codes.Shape)) {
 		a.bad = fmt.Sprintf("the quantized tensor's shape differs from FLOAT's %v", ref.Shape)
 		return
 	}

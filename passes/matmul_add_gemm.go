@@ -5,7 +5,8 @@
 // Reshape of A to [-1, K] and a Reshape of the result back to the Add's
 // output shape (constant when the shape is static, else taken from A's
 // Shape at run time). The Gemm keeps the MatMul's node name, so node
-// patterns still find it, and the last node keeps the Add's output.
+// patterns still find it, and its output the Add's name (unless that is a
+// graph output, which the last node keeps).
 //
 // Why: quantized, the bias then joins the unit as int32 at the scale
 // s_A·s_W, where a MatMul unit needs its own 8-bit output step before a
@@ -239,7 +240,17 @@ func matMulAddToGemm(m *graph.Model, g *graph.Graph, mm *graph.Node, c *gemmShap
 	add.OpType = "Reshape"
 	add.SetInput(0, gemmOut)
 	add.SetInput(1, shape)
-	return true, nil
+	if isGraphOutput(g, out) {
+		return true, nil
+	}
+	// The Gemm's rows take the Add's name, the values FLOAT's tensor of
+	// that name holds in the same order, so tools that match the two
+	// models by name (compare) find the layer's output.
+	name := out.Name
+	if err := g.Rename(out, g.UniqueName("gemm_back")); err != nil {
+		return false, err
+	}
+	return true, g.Rename(gemmOut, name)
 }
 
 // backShape is the constant shape that turns the Gemm's rows back into
