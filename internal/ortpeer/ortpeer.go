@@ -4,6 +4,7 @@ package ortpeer
 
 import (
 	"bytes"
+	_ "embed"
 	"fmt"
 	"io"
 	"os"
@@ -98,4 +99,37 @@ func Run(script, model, sample string, names []string, dir string) error {
 // Output reads the output name that Run wrote into dir.
 func Output(dir, name string) (*runtime.Tensor, error) {
 	return tensorio.ReadNpy(filepath.Join(dir, tensorio.SafeName(name)+".npy"))
+}
+
+//go:embed optimize.js
+var optimizeJS []byte
+
+// Optimized writes to out the graph ONNX Runtime runs for model on its CPU
+// provider after all its optimizations (fusions included), one thread:
+// which integer kernels it actually formed. It needs Node.js and
+// onnxruntime-node as Script does.
+func Optimized(model, out string) error {
+	dir, err := os.MkdirTemp("", "ortpeer")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	script := filepath.Join(dir, "optimize.js")
+	if err := os.WriteFile(script, optimizeJS, 0o644); err != nil {
+		return err
+	}
+	abs, err := filepath.Abs(model)
+	if err != nil {
+		return err
+	}
+	if out, err = filepath.Abs(out); err != nil {
+		return err
+	}
+	cmd := exec.Command("node", script, abs, out)
+	var stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = io.Discard, &stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("%v: %s", err, strings.TrimSpace(stderr.String()))
+	}
+	return nil
 }

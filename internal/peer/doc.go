@@ -11,6 +11,11 @@
 //
 // ONNXQ_PEER_MODEL=substring restricts the test to matching models;
 // ONNXQ_PEER_CACHE=DIR keeps ORT's outputs between runs (keyed by the
-// model file's hash), which saves the Node.js start-up per sample. The
-// package has no code besides the test.
+// model file's hash), which saves the Node.js start-up per sample.
+//
+// TestINT8AgreesWithORT compares the integers of onnxq's quantized models
+// with ONNX Runtime's; TestORTFusesIntegerForms reads the graph ONNX
+// Runtime runs for quantized generated models and checks it formed the
+// integer kernels the quantizer's forms are for. The package has no code
+// besides the tests.
 package peer

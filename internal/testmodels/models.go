@@ -533,3 +533,62 @@ func TwoHeads() (*graph.Model, error) {
 	b.Output(b.Op("Sigmoid", a), b.Op("Exp", y))
 	return b.Model()
 }
+
+// Encoder builds a small transformer encoder as exporters write one: x
+// (1×16×32) plus a constant position table, then two layers of
+// self-attention (2 heads; MatMul and bias Add projections, Softmax) and a
+// feed-forward block with a GELU written out as x·0.5·(1+erf(x/√2)), each
+// followed by a residual Add and LayerNormalization. It is not in All:
+// tests build it in memory.
+func Encoder() (*graph.Model, error) {
+	const seq, width, heads, ffn = 16, 32, 2, 64
+	r := rng(7)
+	b := graph.NewBuilder(17)
+	count := 0
+	param := func(scale float32, d ...int64) *graph.Value {
+		n := int64(1)
+		for _, x := range d {
+			n *= x
+		}
+		count++
+		return b.Const(f32(fmt.Sprintf("p%d", count), d, r.floats(int(n), scale)))
+	}
+	scalar := func(v float32) *graph.Value {
+		count++
+		return b.Const(f32(fmt.Sprintf("k%d", count), nil, []float32{v}))
+	}
+	shape := func(d ...int64) *graph.Value {
+		count++
+		return b.Const(graph.FromInt64s(fmt.Sprintf("s%d", count), []int64{int64(len(d))}, d))
+	}
+	linear := func(x *graph.Value, in, out int64) *graph.Value {
+		return b.Op("Add", b.Op("MatMul", x, param(float32(1.7/math.Sqrt(float64(in))), in, out)), param(0.1, out))
+	}
+	norm := func(x *graph.Value) *graph.Value {
+		ones := make([]float32, width)
+		for i := range ones {
+			ones[i] = 1
+		}
+		count++
+		gamma := b.Const(f32(fmt.Sprintf("gamma%d", count), dims(width), ones))
+		return b.Op("LayerNormalization", x, gamma, param(0.1, width), graph.IntAttr("axis", -1))
+	}
+	split := func(x *graph.Value, perm ...int64) *graph.Value {
+		return b.Op("Transpose", b.Op("Reshape", x, shape(1, seq, heads, width/heads)), graph.IntsAttr("perm", perm...))
+	}
+	x := b.Op("Add", b.Input("x", graph.Float32, 1, seq, width), param(0.5, 1, seq, width))
+	for range 2 {
+		q := split(linear(x, width, width), 0, 2, 1, 3)
+		k := split(linear(x, width, width), 0, 2, 3, 1)
+		v := split(linear(x, width, width), 0, 2, 1, 3)
+		att := b.Op("Softmax", b.Op("Div", b.Op("MatMul", q, k), scalar(4)), graph.IntAttr("axis", -1))
+		ctx := b.Op("Reshape", b.Op("Transpose", b.Op("MatMul", att, v), graph.IntsAttr("perm", 0, 2, 1, 3)), shape(1, seq, width))
+		x = norm(b.Op("Add", x, linear(ctx, width, width)))
+		h := linear(x, width, ffn)
+		gelu := b.Op("Mul", b.Op("Mul", h, scalar(0.5)),
+			b.Op("Add", b.Op("Erf", b.Op("Div", h, scalar(float32(math.Sqrt2)))), scalar(1)))
+		x = norm(b.Op("Add", x, linear(gelu, ffn, width)))
+	}
+	b.Output(x)
+	return b.Model()
+}

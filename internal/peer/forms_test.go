@@ -1,0 +1,99 @@
+package peer_test
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/onnxq/onnxq/graph"
+	"github.com/onnxq/onnxq/internal/calibdata"
+	"github.com/onnxq/onnxq/internal/ortpeer"
+	"github.com/onnxq/onnxq/internal/testmodels"
+	"github.com/onnxq/onnxq/quant"
+)
+
+// biasPlaneNet is x (1×2×6×6) → Conv → Relu → Add of a constant plane per
+// channel and position (no bias of the Conv can hold it) → Conv.
+func biasPlaneNet() (*graph.Model, error) {
+	b := graph.NewBuilder(13)
+	ramp := func(name string, scale float32, d ...int64) *graph.Value {
+		n := int64(1)
+		for _, x := range d {
+			n *= x
+		}
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = scale * float32(i%7-3) / 3
+		}
+		return b.Const(graph.FromFloat32s(name, d, v))
+	}
+	x := b.Input("x", graph.Float32, 1, 2, 6, 6)
+	h := b.Op("Relu", b.Op("Conv", x, ramp("w1", 0.5, 4, 2, 3, 3), graph.IntsAttr("pads", 1, 1, 1, 1)))
+	h = b.Op("Add", h, ramp("plane", 0.3, 1, 4, 6, 6))
+	b.Output(b.Op("Conv", h, ramp("w2", 0.5, 3, 4, 1, 1)))
+	return b.Model()
+}
+
+// TestORTFusesIntegerForms quantizes models with the defaults and reads
+// the graph ONNX Runtime actually runs for them (CPU, all optimizations):
+//   - a small transformer encoder: every projection a QGemm (a MatMul and
+//     its bias Add, made one Gemm, whose weight states its zero points),
+//     the GELUs fused whole, no weighted op or GELU piece left in float;
+//   - a Conv net with an Add of a constant plane: a QLinearAdd (the
+//     constant shares the activations' type).
+func TestORTFusesIntegerForms(t *testing.T) {
+	if _, err := ortpeer.Script(shared); err != nil {
+		ortpeer.Unavailable(t, "%v", err)
+	}
+	for _, tc := range []struct {
+		name  string
+		build func() (*graph.Model, error)
+		want  map[string]int // op counts, "domain:op"
+		gelus int
+	}{
+		{"encoder", testmodels.Encoder, map[string]int{
+			"com.microsoft:QGemm": 12, // 2 layers × (q, k, v, output, 2 feed-forward)
+			":Gemm":               0, ":MatMul": 0, ":Mul": 0, ":Erf": 0,
+		}, 2},
+		{"bias-plane", biasPlaneNet, map[string]int{
+			// the first Conv too; the last writes the graph output in float
+			"com.microsoft:QLinearAdd": 1, ":Add": 0, "com.microsoft:QLinearConv": 1,
+		}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, err := tc.build()
+			if err != nil {
+				t.Fatal(err)
+			}
+			src := calibdata.Synthetic(calibdata.Inputs(m), 8, 5)
+			cfg := quant.DefaultConfig()
+			cfg.Threads = 1
+			if _, err := quant.Run(m, src, cfg); err != nil {
+				t.Fatal(err)
+			}
+			dir := t.TempDir()
+			q, opt := filepath.Join(dir, "q.onnx"), filepath.Join(dir, "ort.onnx")
+			if err := graph.Save(m, q, graph.SaveOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			if err := ortpeer.Optimized(q, opt); err != nil {
+				t.Fatal(err)
+			}
+			o, err := graph.Load(opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ops := map[string]int{}
+			for _, n := range o.Graph.Nodes {
+				ops[n.Domain+":"+n.OpType]++
+			}
+			for op, n := range tc.want {
+				if ops[op] != n {
+					t.Errorf("ONNX Runtime runs %d %s, want %d (all: %v)", ops[op], op, n, ops)
+				}
+			}
+			if gelu := ops["com.microsoft:Gelu"] + ops["com.microsoft:BiasGelu"]; gelu != tc.gelus {
+				t.Errorf("ONNX Runtime runs %d fused GELUs, want %d (all: %v)", gelu, tc.gelus, ops)
+			}
+		})
+	}
+}
