@@ -565,7 +565,7 @@ func (p *page) sizes() {
 	c := p.coverage
 	p.f("<table>\n<tr><th>INT8 MAC coverage</th><td>%s</td></tr>\n", esc(coverageText(c)))
 	p.f("<tr><th>FP32 file</th><td class=\"n\">%s</td></tr>\n<tr><th>quantized file</th><td class=\"n\">%s</td></tr>\n</table>\n", esc(sizeText(p.in.FloatSize)), esc(sizeText(p.in.QuantSize)))
-	p.f("<p class=\"note\">Coverage: the share of the multiply-accumulates of Conv, ConvTranspose, Gemm and MatMul in complete Q/DQ units, the form integer kernels run (as <code>onnxq inspect</code> prints it); ONNX Runtime's CPU kernels run ConvTranspose units, and MatMul units whose float output an Add reads, in float all the same.</p>\n</section>\n")
+	p.f("<p class=\"note\">Coverage: the share of the multiply-accumulates of Conv, ConvTranspose, Gemm and MatMul in complete Q/DQ units, the form integer kernels run (as <code>onnxq inspect</code> prints it); ONNX Runtime's CPU kernels run ConvTranspose units, MatMul units whose float output an Add reads, and Gemm units whose weight has no zero point, in float all the same.</p>\n</section>\n")
 }
 
 func coverageText(c macs.Coverage) string {

@@ -43,9 +43,10 @@ constant, and the output feeds only QuantizeLinear nodes (Gemm and
 MatMul may also keep a purely float output: QGemm and
 MatMulIntegerToFloat). An FP32 model covers 0%. "ORT CPU float" counts
 the units ONNX Runtime's CPU kernels (1.30) still run in float: a
-ConvTranspose, which its QDQ transformer does not fuse, and a MatMul whose
+ConvTranspose, which its QDQ transformer does not fuse, a MatMul whose
 float output an Add of a constant reads, which it first fuses into a float
-Gemm.
+Gemm, and a Gemm whose weight's DequantizeLinear has no zero point, which
+its QGemm fusion passes over.
 
 Inputs with dynamic dimensions leave the MACs of the nodes they reach
 unknown; --shape NAME=1,3,224,224 (repeatable) fixes an input's shape
@@ -114,13 +115,10 @@ type Report struct {
 	QDQ        QDQReport       `json:"qdq"`
 	// Coverage is the share of the weighted ops' MACs that sit in
 	// complete Q/DQ units, the form integer kernels run.
-	Coverage CoverageReport `json:"int8_mac_coverage"`
-	// ORTFloatKinds names the kinds of the units Coverage.ORTFloatUnits
-	// counts, for the text form.
-	ORTFloatKinds string           `json:"-"`
-	Subgraphs     []SubgraphReport `json:"subgraphs"`
-	Functions     []FunctionReport `json:"functions"`
-	Metadata      []MetadataReport `json:"metadata"`
+	Coverage  CoverageReport   `json:"int8_mac_coverage"`
+	Subgraphs []SubgraphReport `json:"subgraphs"`
+	Functions []FunctionReport `json:"functions"`
+	Metadata  []MetadataReport `json:"metadata"`
 }
 
 // MetadataReport is one metadata_props entry, in file order.
@@ -322,7 +320,6 @@ func Inspect(m *graph.Model) (*Report, error) {
 		}
 	})
 	r.Coverage = macs.Int8Coverage(g)
-	r.ORTFloatKinds = macs.ORTFloatUnitKinds(g)
 	return r, nil
 }
 
@@ -559,7 +556,7 @@ func (r *Report) WriteText(w io.Writer, path string) error {
 			groupDigits(cv.CoveredMACs), groupDigits(cv.TotalMACs), cv.Units, plural(cv.WeightedNodes, "weighted node"))
 	}
 	if cv.ORTFloatUnits > 0 {
-		line("  ORT CPU float\t%s ONNX Runtime's CPU kernels still run in float (%s)", plural(cv.ORTFloatUnits, "unit"), r.ORTFloatKinds)
+		line("  ORT CPU float\t%s ONNX Runtime's CPU kernels still run in float (%s)", plural(cv.ORTFloatUnits, "unit"), cv.ORTFloatKinds())
 	}
 
 	section(fmt.Sprintf("subgraphs (%d)", len(r.Subgraphs)))

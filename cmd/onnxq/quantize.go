@@ -1072,7 +1072,7 @@ func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.Bi
 				}
 				ort := ", which ONNX Runtime runs as integer kernels"
 				if cv.ORTFloatUnits > 0 {
-					ort = fmt.Sprintf(", the form integer kernels run (ONNX Runtime's CPU kernels still run %d of them in float: %s)", cv.ORTFloatUnits, macs.ORTFloatUnitKinds(q.Graph))
+					ort = fmt.Sprintf(", the form integer kernels run (ONNX Runtime's CPU kernels still run %d of them in float: %s)", cv.ORTFloatUnits, cv.ORTFloatKinds())
 				}
 				fmt.Fprintf(w, "coverage\t%d of %d weighted ops (%s) in complete Q/DQ units%s%s\n", cv.Units, cv.WeightedNodes, share, ort, rest)
 			}

@@ -29,8 +29,31 @@ type Coverage struct {
 	Units         int `json:"units"`
 	WeightedNodes int `json:"weighted_nodes"`
 	// ORTFloatUnits counts the units ONNX Runtime's CPU kernels still run
-	// in float (ORTRunsInFloat).
+	// in float (ORTRunsInFloat); ortFloatByOp splits them by op, in the
+	// order of ortFloatKinds.
 	ORTFloatUnits int `json:"ort_cpu_float_units"`
+	ortFloatByOp  [len(ortFloatKinds)]int
+}
+
+// ortFloatKinds are the op types ORTRunsInFloat can name, with how
+// ORTFloatKinds says each.
+var ortFloatKinds = [...]struct{ op, kind string }{
+	{"ConvTranspose", "ConvTranspose"},
+	{"MatMul", "MatMul into a bias Add"},
+	{"Gemm", "Gemm without a weight zero point"},
+}
+
+// ORTFloatKinds names, with counts, the kinds of the units ORTFloatUnits
+// counts, such as "2 ConvTranspose, 1 MatMul into a bias Add"; "" when
+// there are none.
+func (c Coverage) ORTFloatKinds() string {
+	var kinds []string
+	for i, k := range ortFloatKinds {
+		if n := c.ortFloatByOp[i]; n > 0 {
+			kinds = append(kinds, fmt.Sprintf("%d %s", n, k.kind))
+		}
+	}
+	return strings.Join(kinds, ", ")
 }
 
 // coverageOps are the weighted op types of the coverage figure.
@@ -52,6 +75,11 @@ func Int8Coverage(g *graph.Graph) Coverage {
 				c.Units++
 				if ORTRunsInFloat(n) {
 					c.ORTFloatUnits++
+					for i, k := range ortFloatKinds {
+						if k.op == n.OpType {
+							c.ortFloatByOp[i]++
+						}
+					}
 				}
 			}
 			macs, ok, _ := NodeMACs(n)
@@ -155,31 +183,6 @@ func ORTRunsInFloat(n *graph.Node) bool {
 		return dq != nil && dq.Input(2) == nil
 	}
 	return false
-}
-
-// ORTFloatUnitKinds names, with counts, the kinds of complete units of g
-// and its subgraphs that ORTRunsInFloat, such as "2 ConvTranspose, 1
-// MatMul into a bias Add"; "" when there are none.
-func ORTFloatUnitKinds(g *graph.Graph) string {
-	count := map[string]int{}
-	g.Walk(func(g *graph.Graph) {
-		for _, n := range g.Nodes {
-			if coverageOps[n.OpType] && (n.Domain == "" || n.Domain == "ai.onnx") && QDQUnit(n) && ORTRunsInFloat(n) {
-				count[n.OpType]++
-			}
-		}
-	})
-	var kinds []string
-	for _, k := range []struct{ op, kind string }{
-		{"ConvTranspose", "ConvTranspose"},
-		{"MatMul", "MatMul into a bias Add"},
-		{"Gemm", "Gemm without a weight zero point"},
-	} {
-		if c := count[k.op]; c > 0 {
-			kinds = append(kinds, fmt.Sprintf("%d %s", c, k.kind))
-		}
-	}
-	return strings.Join(kinds, ", ")
 }
 
 // BiasAddOnly tells whether only an Add of a constant (a bias) reads v.

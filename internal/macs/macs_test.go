@@ -107,7 +107,7 @@ func TestORTRunsInFloat(t *testing.T) {
 		if got := Int8Coverage(n.Graph).ORTFloatUnits; got != map[bool]int{true: 1}[c.want] {
 			t.Errorf("%s into %s: coverage counts %d float units", c.op, c.reader, got)
 		}
-		if got := ORTFloatUnitKinds(n.Graph); got != c.kinds {
+		if got := Int8Coverage(n.Graph).ORTFloatKinds(); got != c.kinds {
 			t.Errorf("%s into %s: kinds %q, want %q", c.op, c.reader, got, c.kinds)
 		}
 	}
@@ -179,7 +179,7 @@ func TestORTRunsInFloatGemm(t *testing.T) {
 			t.Errorf("zero point %v: %d units, %d run in float", zeroPoint, c.Units, c.ORTFloatUnits)
 		}
 		want := map[bool]string{false: "1 Gemm without a weight zero point"}[zeroPoint]
-		if got := ORTFloatUnitKinds(m.Graph); got != want {
+		if got := c.ORTFloatKinds(); got != want {
 			t.Errorf("zero point %v: kinds %q, want %q", zeroPoint, got, want)
 		}
 	}
