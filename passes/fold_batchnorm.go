@@ -16,7 +16,6 @@
 package passes
 
 import (
-	"fmt"
 	"math"
 	"slices"
 
@@ -276,18 +275,7 @@ func foldBN(m *graph.Model, g *graph.Graph, bn *graph.Node) (bool, error) {
 	if p.OpType == "Gemm" {
 		p.SetAttr(graph.FloatAttr("beta", 1))
 	}
-	replaceAllUses(g, y, x)
-	if err := g.RemoveNode(bn); err != nil {
-		return false, fmt.Errorf("removing BatchNormalization %q: %v", bn.Name, err)
-	}
-	forgetValues(g, y)
-	// x now holds what y held: it takes y's name, so a name of the
-	// prepared model denotes the value it denotes in the original one
-	// (tools that match tensors by name, such as compare, rely on it).
-	if err := g.Rename(x, y.Name); err != nil {
-		return false, err
-	}
-	return true, nil
+	return true, replaceNodeBy(g, bn, x)
 }
 
 func nameOr(name, def string) string {

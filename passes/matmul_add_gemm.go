@@ -191,15 +191,7 @@ func matMulAddToGemm(m *graph.Model, g *graph.Graph, mm *graph.Node, c *gemmShap
 	gemmOut.Shape = nil // inferred again below
 	if len(a.Shape) == 2 {
 		// the Gemm's output is the result, under the Add's name
-		name := out.Name
-		replaceAllUses(g, out, gemmOut)
-		add.SetInput(0, nil)
-		add.SetInput(1, nil)
-		if err := g.RemoveNode(add); err != nil {
-			return false, err
-		}
-		forgetValues(g, out)
-		return true, g.Rename(gemmOut, name)
+		return true, replaceNodeBy(g, add, gemmOut)
 	}
 	// above rank 2 the Add becomes the Reshape back to its output's shape:
 	// a constant when static, else A's leading dimensions then N

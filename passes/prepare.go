@@ -5,6 +5,7 @@
 package passes
 
 import (
+	"fmt"
 	"slices"
 
 	"github.com/onnxq/onnxq/graph"
@@ -91,6 +92,20 @@ func replaceAllUses(g *graph.Graph, old, new *graph.Value) {
 			})
 		}
 	}
+}
+
+// replaceNodeBy takes n out of g once x holds what its output y held:
+// every reader of y reads x, and x takes y's name, so a name of the
+// prepared model denotes the value it denotes in the original one (tools
+// that match tensors by name, such as compare, rely on it).
+func replaceNodeBy(g *graph.Graph, n *graph.Node, x *graph.Value) error {
+	y := n.Outputs[0]
+	replaceAllUses(g, y, x)
+	if err := g.RemoveNode(n); err != nil {
+		return fmt.Errorf("removing %s %q: %v", n.OpType, n.Name, err)
+	}
+	forgetValues(g, y)
+	return g.Rename(x, y.Name)
 }
 
 // dropConsumer removes one occurrence of n from v's consumers.
