@@ -6,7 +6,6 @@ import (
 
 	"github.com/onnxq/onnxq/graph"
 	"github.com/onnxq/onnxq/internal/calibdata"
-	"github.com/onnxq/onnxq/quant"
 )
 
 // The quantizer turns a rank-3 MatMul and its bias Add into a Gemm on
@@ -39,15 +38,7 @@ func TestGemmRowsCompared(t *testing.T) {
 	m.Graph.Nodes[0].Name = "fc1"
 	hidden := m.Graph.Nodes[1].Outputs[0].Name // the first Add's output
 	src := calibdata.Synthetic(calibdata.Inputs(m), 4, 3)
-	q, err := quant.Clone(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := quant.DefaultConfig()
-	cfg.SelectMethods, cfg.BiasCorrection, cfg.Threads = nil, false, 1
-	if _, err := quant.Run(q, src, cfg); err != nil {
-		t.Fatal(err)
-	}
+	q, _ := plainlyQuantized(t, m, src)
 	gemm := 0
 	for _, n := range q.Graph.Nodes {
 		if n.OpType == "Gemm" {

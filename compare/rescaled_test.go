@@ -45,6 +45,23 @@ func quietModel(t *testing.T) *graph.Model {
 	return m
 }
 
+// plainlyQuantized returns a copy of m quantized on src with the default
+// method alone, no bias correction and one thread, and quant.Run's result.
+func plainlyQuantized(t *testing.T, m *graph.Model, src *calibdata.Source) (*graph.Model, *quant.Result) {
+	t.Helper()
+	q, err := quant.Clone(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := quant.DefaultConfig()
+	cfg.SelectMethods, cfg.BiasCorrection, cfg.Threads = nil, false, 1
+	res, err := quant.Run(q, src, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return q, res
+}
+
 // observeAll runs m on every sample of src and passes each main-graph
 // tensor to f.
 func observeAll(t *testing.T, m *graph.Model, src *calibdata.Source, f func(sample int, name string, x *runtime.Tensor)) {
@@ -122,16 +139,7 @@ func relued(samples [][]float32) [][]float32 {
 func TestRescaledValuesCompared(t *testing.T) {
 	m := quietModel(t)
 	src := calibdata.Synthetic(calibdata.Inputs(m), 4, 7)
-	q, err := quant.Clone(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := quant.DefaultConfig()
-	cfg.SelectMethods, cfg.BiasCorrection, cfg.Threads = nil, false, 1
-	res, err := quant.Run(q, src, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	q, res := plainlyQuantized(t, m, src)
 	rs, err := passes.Rescales(q)
 	if err != nil || len(rs) != 1 {
 		t.Fatalf("recorded rescales %+v (%v), want the Conv's output", rs, err)
@@ -298,15 +306,7 @@ func TestLayerWithComputedIntegerInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	src := calibdata.Synthetic(calibdata.Inputs(m), 4, 5)
-	q, err := quant.Clone(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := quant.DefaultConfig()
-	cfg.SelectMethods, cfg.BiasCorrection, cfg.Threads = nil, false, 1
-	if _, err := quant.Run(q, src, cfg); err != nil {
-		t.Fatal(err)
-	}
+	q, _ := plainlyQuantized(t, m, src)
 	untyped := func(x *graph.Model) *graph.Model {
 		c, err := quant.Clone(x)
 		if err != nil {
