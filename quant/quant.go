@@ -57,6 +57,16 @@ type Config struct {
 	// the samples per level of weighted layers, H's factorisation, the
 	// tail of the flow done twice).
 	WeightRounding WeightRounding
+	// FloatWeightsOutsideUnits gives the weighted ops that form no
+	// complete Q/DQ unit in the finished model their FP32 weights and
+	// biases again (passes.FloatWeightsOutsideUnits): ONNX Runtime runs
+	// them in float either way, and dequantizes an int8 weight on every
+	// run, unprepacked (ppocr_det_mobile_v1_1, 8 such Convs: their float
+	// time 1.67 to 1.03 ms in one thread), for a larger file (0.31x to
+	// 0.36x; silero_vad_v5_16k_op15 0.85x to 1.00x, hence off by
+	// default). It comes after every choice of the flow, which it does
+	// not sway: the units are weighed against int8 weights outside them.
+	FloatWeightsOutsideUnits bool
 	// Units says whether each quantized Conv/ConvTranspose whose readers
 	// are float ops (a hard-swish, a Sigmoid, a Transpose to an output)
 	// gets a Q/DQ on its output, so that it forms a complete unit that
@@ -139,6 +149,9 @@ type Result struct {
 	// Idle says what keeping idle inputs in float did (see
 	// passes.QuantOptions.FloatIdleInputs); nil when there were none.
 	Idle *IdleReport
+	// FloatWeights names the weighted ops given their FP32 weights back
+	// (Config.FloatWeightsOutsideUnits), as "name (op)".
+	FloatWeights []string
 }
 
 func (cfg Config) context() *passes.Context {
@@ -284,11 +297,15 @@ func Run(m *graph.Model, src *calibdata.Source, cfg Config) (*Result, error) {
 	fallback := cfg.Fallback
 	cfg.Fallback.MaxLayers = 0
 	res, err := runMethods(m, ref, src, cfg)
-	if err != nil || fallback.MaxLayers == 0 || res.Report == nil || src == nil || src.Len() == 0 {
+	if err == nil && fallback.MaxLayers > 0 && res.Report != nil && src != nil && src.Len() > 0 {
+		cfg.Fallback = fallback
+		res, err = ApplyFallback(m, src, cfg, res)
+	}
+	if err != nil || !cfg.FloatWeightsOutsideUnits || res == nil || res.Report == nil {
 		return res, err
 	}
-	cfg.Fallback = fallback
-	return ApplyFallback(m, src, cfg, res)
+	res.FloatWeights, err = passes.FloatWeightsOutsideUnits(m, res.Reference)
+	return res, err
 }
 
 // ApplyFallback quantizes res.Reference again with res's method and

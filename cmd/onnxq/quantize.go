@@ -86,6 +86,7 @@ type quantizeConfig struct {
 	WideFrontEndSet     bool // --wide-front-end given; else the target's
 	FloatIdleInputs     bool
 	FloatIdleInputsSet  bool // --float-idle-inputs given; else the target's
+	FloatWeights        bool
 	EqualizeActivations bool
 	KeepMaxTails        bool
 	ExcludeOps          []string
@@ -195,6 +196,7 @@ model's opset, or below what the options need, is an error.`,
 		fs.DurationVar(&cfg.TuneTimeout, "tune-timeout", quant.DefaultTune().Timeout, "bound the --target-sqnr/--max-drop search (`DURATION`, e.g. 90s, 10m); the best model found is written")
 		fs.BoolVar(&cfg.RequireTarget, "require-target", false, "exit non-zero (after writing OUT) when --target-sqnr/--max-drop is not met")
 		fs.BoolVar(&cfg.WeightOnly, "weight-only", passes.DefaultQuantOptions().WeightOnly, "store the large weights of nodes that stay FP32 (the recurrence weights R of LSTM/GRU/RNN) as int8 read through DequantizeLinear: a smaller file, float compute (default: the target's; on for ort-cpu)")
+		fs.BoolVar(&cfg.FloatWeights, "float-weights-outside-units", false, "give the Conv/Gemm/MatMul left outside complete Q/DQ units their FP32 weights: ONNX Runtime runs them in float either way, and dequantizes int8 weights on every run; faster, larger file")
 		fs.BoolVar(&cfg.FloatIdleInputs, "float-idle-inputs", passes.DefaultQuantOptions().FloatIdleInputs, "keep in float the activations only Convs outside complete Q/DQ units read, which ONNX Runtime runs in float anyway, when the worst output on the --calib samples is no worse (default: the target's; on for ort-cpu)")
 		fs.BoolVar(&cfg.WideFrontEnd, "wide-front-end", passes.DefaultQuantOptions().WideFrontEnd, "quantize with 16 bits (uint16, or int16 for int8 activations; com.microsoft Q/DQ below opset 21) the input of each filterbank, a Conv/Gemm/MatMul whose output reaches a Log through non-weighted ops only (default: the target's; on for ort-cpu and generic)")
 		fs.BoolVar(&cfg.EqualizeActivations, "equalize-activations", true, "scale the channels of each Conv output read by a depthwise Conv to equal ranges on the --calib samples (needs --per-channel)")
@@ -639,6 +641,12 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 			return err
 		}
 	}
+	var floatWeights []string
+	if cfg.FloatWeights && report != nil {
+		if floatWeights, err = passes.FloatWeightsOutsideUnits(m, fp32); err != nil {
+			return err
+		}
+	}
 	var lowered *lower.Report
 	if cfg.Format == "qop" && report != nil {
 		ctx := &passes.Context{Values: map[string]any{}}
@@ -656,7 +664,7 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 			return fmt.Errorf("--report: %v", err)
 		}
 	}
-	if err := c.summary(cfg, report, bias, rounding, units, idle, fallback, tune, lowered, sizeBefore, fp32, m, eval, reportLine); err != nil {
+	if err := c.summary(cfg, report, bias, rounding, units, idle, fallback, tune, floatWeights, lowered, sizeBefore, fp32, m, eval, reportLine); err != nil {
 		return err
 	}
 	if cfg.RequireTarget && tune != nil && !tune.Met {
@@ -1020,7 +1028,7 @@ func saveCalib(coll *calib.Collection, path string) error {
 // summary prints what the quantize pass did and, on up to EvalMax
 // samples of src (the --eval ones when given; all of them with EvalAll),
 // the SQNR of every output of the quantized model against FP32.
-func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.BiasReport, rounding *quant.RoundReport, units *quant.UnitsChoice, idle *quant.IdleReport, fb *quant.FallbackReport, tune *quant.TuneReport, lowered *lower.Report, sizeBefore int64, fp32, q *graph.Model, src *calibdata.Source, reportLine string) error {
+func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.BiasReport, rounding *quant.RoundReport, units *quant.UnitsChoice, idle *quant.IdleReport, fb *quant.FallbackReport, tune *quant.TuneReport, floatWeights []string, lowered *lower.Report, sizeBefore int64, fp32, q *graph.Model, src *calibdata.Source, reportLine string) error {
 	w := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(w, "wrote\t%s\n", cfg.Out)
 	after := fileSize(cfg.Out)
@@ -1069,6 +1077,9 @@ func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.Bi
 				rest := ""
 				if n := cv.WeightedNodes - cv.Units; n > 0 {
 					rest = fmt.Sprintf("; the other %d run in float", n)
+					if !cfg.FloatWeights {
+						rest += " (with int8 weights dequantized on every run; --float-weights-outside-units gives them FP32 ones)"
+					}
 				}
 				ort := ", which ONNX Runtime runs as integer kernels"
 				if cv.ORTFloatUnits > 0 {
@@ -1086,6 +1097,9 @@ func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.Bi
 		}
 		for _, s := range r.WeightOnly {
 			fmt.Fprintf(w, "weight-only\t%s (int weight, float compute)\n", s)
+		}
+		if n := len(floatWeights); n > 0 {
+			fmt.Fprintf(w, "fp32 w\t%d weighted ops outside complete Q/DQ units have their FP32 weights (--float-weights-outside-units): ONNX Runtime runs them in float without dequantizing a weight each run\n", n)
 		}
 		if r.Wide > 0 {
 			domain := "default-domain"

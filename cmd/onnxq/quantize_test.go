@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/onnxq/onnxq/graph"
+	"github.com/onnxq/onnxq/internal/macs"
 	"github.com/onnxq/onnxq/internal/tensorio"
 	"github.com/onnxq/onnxq/internal/testmodels"
 	"github.com/onnxq/onnxq/runtime"
@@ -821,4 +822,59 @@ func quantizesInput(t *testing.T, path, name string) bool {
 		}
 	}
 	return false
+}
+
+// TestQuantizeFloatWeightsOutsideUnits: the last Conv of the chain writes
+// a graph output, so it forms no complete unit. By default it reads int8
+// weights and the coverage line points to the flag; with
+// --float-weights-outside-units it reads the FP32 weight of the model,
+// and the summary says so, while the Conv before it stays a unit.
+func TestQuantizeFloatWeightsOutsideUnits(t *testing.T) {
+	dir := t.TempDir()
+	model, calib := lossyChain(t, dir, 4)
+	fp32, err := graph.Load(model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := fp32.Graph.Value("w21").Const.Float32s()
+	for _, on := range []bool{false, true} {
+		out := filepath.Join(dir, fmt.Sprintf("q%v.onnx", on))
+		args := []string{model, "-o", out, "--calib", calib}
+		if on {
+			args = append(args, "--float-weights-outside-units")
+		}
+		r := onnxq(t, dir, args...)
+		if r.code != 0 {
+			t.Fatalf("exit %d: %s", r.code, r.stderr)
+		}
+		line := "1 weighted ops outside complete Q/DQ units have their FP32 weights"
+		hint := "--float-weights-outside-units gives them FP32 ones"
+		if strings.Contains(r.stdout, line) != on || strings.Contains(r.stdout, hint) == on {
+			t.Errorf("flag %v: summary:\n%s", on, r.stdout)
+		}
+		q, err := graph.Load(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var last, before *graph.Node
+		for _, n := range q.Graph.Nodes {
+			switch n.Name {
+			case "c21":
+				last = n
+			case "c20":
+				before = n
+			}
+		}
+		if last == nil || before == nil || !macs.QDQUnit(before) || macs.QDQUnit(last) {
+			t.Fatalf("flag %v: c20 and c21 not found as a unit and a Conv outside one", on)
+		}
+		isFP32 := false
+		if w := last.Input(1); w.Const != nil && w.DType == graph.Float32 {
+			got, err := w.Const.Float32s()
+			isFP32 = err == nil && slices.Equal(got, want)
+		}
+		if isFP32 != on {
+			t.Errorf("flag %v: c21 reads the FP32 weight: %v", on, isFP32)
+		}
+	}
 }

@@ -1,0 +1,135 @@
+package passes
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/onnxq/onnxq/graph"
+	"github.com/onnxq/onnxq/internal/macs"
+)
+
+// buildTanhChain builds x → Conv c1 → Tanh → Conv c2 → Relu → Conv c3 →
+// output: c1's output is read by a float op and c3's is a graph output,
+// so only c2 forms a complete unit.
+func buildTanhChain(b *graph.Builder) {
+	x := b.Input("x", graph.Float32, 1, 2, 5, 5)
+	h := b.Op("Tanh", b.Op("Conv", x, f32(b, "w1", 1, 3, 2, 3, 3), f32(b, "b1", 2, 3)))
+	h = b.Op("Relu", b.Op("Conv", h, f32(b, "w2", 3, 3, 3, 1, 1), f32(b, "b2", 4, 3)))
+	b.Output(b.Op("Conv", h, f32(b, "w3", 5, 2, 3, 1, 1), f32(b, "b3", 6, 2)))
+}
+
+// floatConst returns the data of v when it is an FP32 initializer.
+func floatConst(v *graph.Value) ([]float32, bool) {
+	if v == nil || v.Const == nil || v.DType != graph.Float32 {
+		return nil, false
+	}
+	f, err := v.Const.Float32s()
+	return f, err == nil
+}
+
+// The Convs outside complete units get the FP32 weights and biases of
+// the reference, under their own names, and no integer, scale or
+// DequantizeLinear of theirs is left; the unit keeps its int8 ones. The
+// model computes what the reference does wherever no Q/DQ is left.
+func TestFloatWeightsOutsideUnits(t *testing.T) {
+	b := graph.NewBuilder(13)
+	buildTanhChain(b)
+	ref := build(t, b)
+	m := clone(t, ref)
+	quantize(t, m, fixedRanges(m, nil), DefaultQuantOptions())
+	done, err := FloatWeightsOutsideUnits(m, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"conv1 (Conv)", "conv3 (Conv)"}; !slices.Equal(done, want) {
+		t.Errorf("changed %v, want %v", done, want)
+	}
+	for i, name := range []string{"conv1", "conv2", "conv3"} {
+		n := nodeNamed(m.Graph, name)
+		if unit := macs.QDQUnit(n); unit != (i == 1) {
+			t.Fatalf("%s unit %v", name, unit)
+		}
+		for slot := 1; slot <= 2; slot++ {
+			got, isFloat := floatConst(n.Input(slot))
+			if isFloat != (i != 1) {
+				t.Errorf("%s input %d FP32 %v", name, slot, isFloat)
+				continue
+			}
+			want, _ := floatConst(nodeNamed(ref.Graph, name).Input(slot))
+			if isFloat && (!slices.Equal(got, want) || n.Input(slot).Name != nodeNamed(ref.Graph, name).Input(slot).Name) {
+				t.Errorf("%s input %d is not the reference's %s", name, slot, nodeNamed(ref.Graph, name).Input(slot).Name)
+			}
+		}
+	}
+	dqs := 0
+	for _, n := range m.Graph.Nodes {
+		if n.OpType == "DequantizeLinear" && n.Input(0).Const != nil {
+			dqs++
+		}
+	}
+	if dqs != 2 {
+		t.Errorf("%d DequantizeLinear of constants, want the unit's weight and bias", dqs)
+	}
+	for _, v := range m.Graph.Initializers {
+		if len(v.Consumers) == 0 {
+			t.Errorf("initializer %s is read by nothing", v.Name)
+		}
+	}
+	// a second call finds nothing left to do
+	if again, err := FloatWeightsOutsideUnits(m, ref); err != nil || len(again) != 0 {
+		t.Errorf("second call changed %v (%v)", again, err)
+	}
+}
+
+// A weight shared by a unit and a Conv outside any unit stays int8 for
+// the unit; the other reads an FP32 copy.
+func TestFloatWeightsOutsideUnitsShared(t *testing.T) {
+	b := graph.NewBuilder(13)
+	x := b.Input("x", graph.Float32, 1, 3, 4, 4)
+	w := f32(b, "w", 1, 3, 3, 1, 1)
+	h := b.Op("Relu", b.Op("Conv", x, w))
+	b.Output(b.Op("Tanh", b.Op("Conv", h, w)))
+	ref := build(t, b)
+	m := clone(t, ref)
+	quantize(t, m, fixedRanges(m, nil), DefaultQuantOptions())
+	if _, err := FloatWeightsOutsideUnits(m, ref); err != nil {
+		t.Fatal(err)
+	}
+	unit, outside := nodeNamed(m.Graph, "conv1"), nodeNamed(m.Graph, "conv2")
+	if !macs.QDQUnit(unit) {
+		t.Fatalf("conv1 is no unit")
+	}
+	got, ok := floatConst(outside.Input(1))
+	want, _ := floatConst(ref.Graph.Value("w"))
+	if !ok || !slices.Equal(got, want) {
+		t.Errorf("conv2 does not read the FP32 weight")
+	}
+}
+
+// Convs outside units that read one weight read one FP32 initializer.
+func TestFloatWeightsOutsideUnitsOneCopy(t *testing.T) {
+	b := graph.NewBuilder(13)
+	x := b.Input("x", graph.Float32, 1, 3, 4, 4)
+	w := f32(b, "w", 1, 3, 3, 1, 1)
+	h := b.Op("Tanh", b.Op("Conv", x, w))
+	b.Output(b.Op("Tanh", b.Op("Conv", h, w)))
+	ref := build(t, b)
+	m := clone(t, ref)
+	quantize(t, m, fixedRanges(m, nil), DefaultQuantOptions())
+	done, err := FloatWeightsOutsideUnits(m, ref)
+	if err != nil || len(done) != 2 {
+		t.Fatalf("changed %v (%v)", done, err)
+	}
+	c1, c2 := nodeNamed(m.Graph, "conv1"), nodeNamed(m.Graph, "conv2")
+	if c1.Input(1) != c2.Input(1) {
+		t.Errorf("weights %s and %s, want one shared FP32 weight", c1.Input(1).Name, c2.Input(1).Name)
+	}
+	for _, v := range m.Graph.Initializers {
+		if v.DType == graph.Int8 || len(v.Consumers) == 0 {
+			t.Errorf("initializer %s (%v) left behind", v.Name, v.DType)
+		}
+	}
+	if got, ok := floatConst(c1.Input(1)); !ok || c1.Input(1).Name != "w" || !slices.Equal(got, ramp(9, 1)) {
+		t.Errorf("the shared weight is not the FP32 w")
+	}
+}

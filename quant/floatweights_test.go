@@ -1,0 +1,50 @@
+package quant_test
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/onnxq/onnxq/internal/calibdata"
+	"github.com/onnxq/onnxq/internal/macs"
+	"github.com/onnxq/onnxq/quant"
+)
+
+// With Config.FloatWeightsOutsideUnits, Run gives the pointwise Conv,
+// whose output is the graph's and so forms no unit, the reference's FP32
+// weight and bias, names it in the result, and leaves the depthwise unit
+// before it integer. The model still runs.
+func TestRunFloatWeightsOutsideUnits(t *testing.T) {
+	m := depthwiseModel(t)
+	src := calibdata.Synthetic(calibdata.Inputs(m), 8, 9)
+	cfg := quant.DefaultConfig()
+	cfg.FloatWeightsOutsideUnits = true
+	res, err := quant.Run(m, src, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.FloatWeights) != 1 {
+		t.Fatalf("float weights %v, want the pointwise Conv", res.FloatWeights)
+	}
+	for _, n := range m.Graph.Nodes {
+		if n.OpType != "Conv" {
+			continue
+		}
+		pointwise := n.Outputs[0] == m.Graph.Outputs[0]
+		if macs.QDQUnit(n) == pointwise {
+			t.Errorf("%s: unit %v", n.Name, !pointwise)
+		}
+		if !pointwise {
+			continue
+		}
+		for slot, name := range map[int]string{1: "pw", 2: "pb"} {
+			got, err := n.Input(slot).Const.Float32s()
+			want, _ := res.Reference.Graph.Value(name).Const.Float32s()
+			if err != nil || !slices.Equal(got, want) {
+				t.Errorf("input %d is not the FP32 %s", slot, name)
+			}
+		}
+	}
+	if _, err := quant.OutputSQNR(res.Reference, m, src, src.Len(), 0); err != nil {
+		t.Fatal(err)
+	}
+}
