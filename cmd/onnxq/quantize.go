@@ -1086,6 +1086,13 @@ func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.Bi
 					ort = fmt.Sprintf(", the form integer kernels run (ONNX Runtime's CPU kernels still run %d of them in float: %s)", cv.ORTFloatUnits, cv.ORTFloatKinds())
 				}
 				fmt.Fprintf(w, "coverage\t%d of %d weighted ops (%s) in complete Q/DQ units%s%s\n", cv.Units, cv.WeightedNodes, share, ort, rest)
+				if cv.Units == 0 && r.WeightsQuantized > 0 {
+					what := "smaller but slower than FP32 (the int8 weights are dequantized on every run)"
+					if cfg.FloatWeights {
+						what = "no faster than FP32"
+					}
+					fmt.Fprintf(c.stderr, "onnxq: WARNING: none of the %d weighted ops is in a complete Q/DQ unit: ONNX Runtime runs them all in float, so the quantized model is %s; the units line says what completing them costs (--complete-units on forces them)\n", cv.WeightedNodes, what)
+				}
 			}
 		}
 		reasons := map[string]int{}

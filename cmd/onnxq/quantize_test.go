@@ -878,3 +878,34 @@ func TestQuantizeFloatWeightsOutsideUnits(t *testing.T) {
 		}
 	}
 }
+
+// TestQuantizeWarnsWithoutUnits: a Conv read only by a Tanh that ends
+// the graph forms no complete unit with --complete-units off, so the
+// quantized model only gains int8 weights; the command warns that ONNX
+// Runtime runs it in float. A model with units gets no such warning.
+func TestQuantizeWarnsWithoutUnits(t *testing.T) {
+	dir := t.TempDir()
+	model := saveModel(t, dir, "tanh.onnx", func(b *graph.Builder) {
+		x := b.Input("x", graph.Float32, 1, 4, 6, 6)
+		w := make([]float32, 4*4*3*3)
+		for i := range w {
+			w[i] = 0.1 * float32(i%7-3)
+		}
+		b.Output(b.Op("Tanh", b.Op("Conv", x, b.Const(graph.FromFloat32s("w", []int64{4, 4, 3, 3}, w)), graph.IntsAttr("pads", 1, 1, 1, 1))))
+	})
+	calib := writeSamples(t, dir, "calib", 4, "x", []int{1, 4, 6, 6}, func(s, i int) float32 { return float32(math.Sin(float64(i*(s+2)) * 0.3)) })
+	warning := "none of the 1 weighted ops is in a complete Q/DQ unit"
+	r := onnxq(t, dir, model, "-o", filepath.Join(dir, "q.onnx"), "--calib", calib, "--complete-units", "off")
+	if r.code != 0 || !strings.Contains(r.stderr, warning) || !strings.Contains(r.stderr, "slower than FP32") {
+		t.Errorf("exit %d, stderr lacks the warning:\n%s", r.code, r.stderr)
+	}
+	r = onnxq(t, dir, model, "-o", filepath.Join(dir, "q2.onnx"), "--calib", calib, "--complete-units", "off", "--float-weights-outside-units")
+	if r.code != 0 || !strings.Contains(r.stderr, warning) || !strings.Contains(r.stderr, "no faster than FP32") {
+		t.Errorf("with FP32 weights: exit %d, stderr lacks the warning:\n%s", r.code, r.stderr)
+	}
+	chain, chainCalib := lossyChain(t, dir, 4)
+	r = onnxq(t, dir, chain, "-o", filepath.Join(dir, "q3.onnx"), "--calib", chainCalib)
+	if r.code != 0 || strings.Contains(r.stderr, "complete Q/DQ unit") {
+		t.Errorf("a model with units: exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+}
