@@ -6,6 +6,7 @@ import (
 
 	"github.com/onnxq/onnxq/graph"
 	"github.com/onnxq/onnxq/lower"
+	"github.com/onnxq/onnxq/passes"
 	"github.com/onnxq/onnxq/quant"
 )
 
@@ -55,8 +56,11 @@ func hardSwishModel(t *testing.T) *graph.Model {
 // step (the float convolution rounds differently), nearly all equal.
 func TestLowerHardSwish(t *testing.T) {
 	m := hardSwishModel(t)
-	// the hard-swish Convs' outputs stay float: no Q/DQ completes them
-	src := quantizeSynthetic(t, m, 6, 5, func(c *quant.Config) { c.Units = quant.UnitsOff })
+	// the hard-swish Convs' outputs stay float: no Q/DQ completes them;
+	// they keep int8 weights, which the fused lowering needs
+	src := quantizeSynthetic(t, m, 6, 5, func(c *quant.Config) {
+		c.Units, c.FloatWeights = quant.UnitsOff, passes.FloatWeightsNone
+	})
 	if _, rep, _ := lowerModel(t, m); rep.Lowered["QLinearConv"] != 1 || len(rep.Kept) != 3 {
 		t.Fatalf("standard lowering: lowered %v, kept %+v", rep.Lowered, rep.Kept)
 	}
@@ -86,7 +90,8 @@ func TestLowerHardSwish(t *testing.T) {
 // convolution with a float32 output, close to the QDQ model's float one.
 func TestLowerFloatOutputs(t *testing.T) {
 	m := hardSwishModel(t)
-	src := quantizeSynthetic(t, m, 4, 7)
+	// Convs outside units keep int8 weights, which the lowering needs
+	src := quantizeSynthetic(t, m, 4, 7, func(c *quant.Config) { c.FloatWeights = passes.FloatWeightsNone })
 	low, rep, _ := lowerModelWith(t, m, lower.Execution)
 	if rep.Lowered["ai.onnxq.QLinearConv(float output)"] != 1 || len(rep.Kept) != 0 {
 		t.Fatalf("lowered %v, kept %+v", rep.Lowered, rep.Kept)

@@ -42,4 +42,9 @@
 // activation, not the weight type, so that a runtime can fuse the op into
 // one integer kernel (ONNX Runtime's QLinearAdd and QLinearMul want one type
 // throughout).
+//
+// After the quantization flow's choices, FloatWeightsOutsideUnits gives
+// the weighted ops that form no complete Q/DQ unit (grouped Convs, or
+// every one) their FP32 weights and biases back from the prepared FP32
+// model: a runtime runs them in float either way.
 package passes

@@ -10,20 +10,65 @@ import (
 	"github.com/onnxq/onnxq/internal/macs"
 )
 
+// FloatWeightsScope chooses which weighted ops outside complete Q/DQ
+// units FloatWeightsOutsideUnits gives their FP32 weights back.
+type FloatWeightsScope int
+
+// Float weight scopes. FloatWeightsGrouped, the default, takes the
+// grouped (depthwise) Convs only: their weights are small, and ONNX
+// Runtime's float grouped Conv reading a DequantizeLinear weight ran
+// several times slower than from a constant (a ConvNeXt-style net's two
+// depthwise 7x7 Convs: 0.33 ms against 0.04). FloatWeightsAll takes every
+// one, for a larger file.
+const (
+	FloatWeightsGrouped FloatWeightsScope = iota
+	FloatWeightsAll
+	FloatWeightsNone
+)
+
+// ParseFloatWeightsScope reads "grouped", "all" or "none".
+func ParseFloatWeightsScope(s string) (FloatWeightsScope, error) {
+	switch s {
+	case "grouped":
+		return FloatWeightsGrouped, nil
+	case "all":
+		return FloatWeightsAll, nil
+	case "none":
+		return FloatWeightsNone, nil
+	}
+	return 0, fmt.Errorf("unknown float weights scope %q (want grouped, all or none)", s)
+}
+
+func (s FloatWeightsScope) String() string {
+	return [...]string{"grouped", "all", "none"}[s]
+}
+
+// takes tells whether the scope gives node n its FP32 weights back.
+func (s FloatWeightsScope) takes(n *graph.Node) bool {
+	switch s {
+	case FloatWeightsAll:
+		return true
+	case FloatWeightsGrouped:
+		return n.OpType == "Conv" && n.AttrInt("group", 1) > 1
+	}
+	return false
+}
+
 // FloatWeightsOutsideUnits gives each weighted node (Conv, ConvTranspose,
-// Gemm, MatMul) of m's main graph that reads an 8-bit weight through
-// DequantizeLinear but forms no complete Q/DQ unit (macs.QDQUnit: its
-// output read by float ops, or its input float or 16-bit) its FP32 weight
-// and bias again, taken from ref, the prepared FP32 model m was quantized
-// from (its counterpart produces an output of the same name). ONNX
-// Runtime runs such a node in float either way; from a DequantizeLinear
-// it dequantizes the weight on every run and cannot prepack it into the
-// layout its float kernels want, so the int8 weight saves file bytes at
-// the cost of time and of its rounding. A DequantizeLinear no node reads
-// any more goes, with its integers and scales; one a unit still reads
-// stays, and the node reads an FP32 copy. Block-wise weights (asked for
-// their size) stay. It returns the nodes changed, as "name (op)".
-func FloatWeightsOutsideUnits(m, ref *graph.Model) ([]string, error) {
+// Gemm, MatMul; with FloatWeightsGrouped grouped Convs only) of m's main
+// graph that reads an 8-bit weight through DequantizeLinear but forms no
+// complete Q/DQ unit (macs.QDQUnit: its output read by float ops, or its
+// input float or 16-bit) its FP32 weight and bias again, taken from ref,
+// the prepared FP32 model m was quantized from (its counterpart produces
+// an output of the same name). ONNX Runtime runs such a node in float
+// either way; from a DequantizeLinear it dequantizes the weight on every
+// run and cannot prepack it into the layout its float kernels want, so
+// the int8 weight saves file bytes at the cost of time and of its
+// rounding. A DequantizeLinear no node reads any more goes, with its
+// integers and scales; one a unit still reads stays, and the node reads
+// an FP32 copy. Block-wise weights (asked for their size) stay. It
+// returns the nodes changed, as "name (op)".
+func FloatWeightsOutsideUnits(m, ref *graph.Model, scope FloatWeightsScope) ([]string, error) {
 	if m == nil || m.Graph == nil || ref == nil || ref.Graph == nil {
 		return nil, fmt.Errorf("float weights: a model and its FP32 reference are needed")
 	}
@@ -39,8 +84,8 @@ func FloatWeightsOutsideUnits(m, ref *graph.Model) ([]string, error) {
 	var done []string
 	uses := map[*graph.Value][]floatUse{} // by DequantizeLinear output
 	var order []*graph.Value
-	for _, n := range g.Nodes {
-		if !weightedOp(n) || len(n.Outputs) != 1 || n.Outputs[0] == nil || macs.QDQUnit(n) || !int8WeightDQ(n.Input(1)) {
+	for _, n := range Int8OutsideUnits(g) {
+		if !scope.takes(n) {
 			continue
 		}
 		r := producers[n.Outputs[0].Name]
@@ -73,6 +118,20 @@ func FloatWeightsOutsideUnits(m, ref *graph.Model) ([]string, error) {
 		}
 	}
 	return done, nil
+}
+
+// Int8OutsideUnits lists, in graph order, the weighted nodes of g (Conv,
+// ConvTranspose, Gemm, MatMul) that read an 8-bit weight through
+// DequantizeLinear but form no complete Q/DQ unit: ONNX Runtime runs them
+// in float, dequantizing the weight on every run.
+func Int8OutsideUnits(g *graph.Graph) []*graph.Node {
+	var out []*graph.Node
+	for _, n := range g.Nodes {
+		if weightedOp(n) && len(n.Outputs) == 1 && n.Outputs[0] != nil && !macs.QDQUnit(n) && int8WeightDQ(n.Input(1)) {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // floatUse is one read of a weight's or bias's DequantizeLinear output

@@ -37,7 +37,7 @@ func TestFloatWeightsOutsideUnits(t *testing.T) {
 	ref := build(t, b)
 	m := clone(t, ref)
 	quantize(t, m, fixedRanges(m, nil), DefaultQuantOptions())
-	done, err := FloatWeightsOutsideUnits(m, ref)
+	done, err := FloatWeightsOutsideUnits(m, ref, FloatWeightsAll)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,23 +76,32 @@ func TestFloatWeightsOutsideUnits(t *testing.T) {
 		}
 	}
 	// a second call finds nothing left to do
-	if again, err := FloatWeightsOutsideUnits(m, ref); err != nil || len(again) != 0 {
+	if again, err := FloatWeightsOutsideUnits(m, ref, FloatWeightsAll); err != nil || len(again) != 0 {
 		t.Errorf("second call changed %v (%v)", again, err)
 	}
+}
+
+// sharedWeightPair quantizes x → Conv(w) → first → Conv(w) → Tanh and
+// returns it with its FP32 reference: with first a Relu the first Conv
+// forms a unit, with a Tanh neither does.
+func sharedWeightPair(t *testing.T, first string) (m, ref *graph.Model) {
+	t.Helper()
+	b := graph.NewBuilder(13)
+	x := b.Input("x", graph.Float32, 1, 3, 4, 4)
+	w := f32(b, "w", 1, 3, 3, 1, 1)
+	h := b.Op(first, b.Op("Conv", x, w))
+	b.Output(b.Op("Tanh", b.Op("Conv", h, w)))
+	ref = build(t, b)
+	m = clone(t, ref)
+	quantize(t, m, fixedRanges(m, nil), DefaultQuantOptions())
+	return m, ref
 }
 
 // A weight shared by a unit and a Conv outside any unit stays int8 for
 // the unit; the other reads an FP32 copy.
 func TestFloatWeightsOutsideUnitsShared(t *testing.T) {
-	b := graph.NewBuilder(13)
-	x := b.Input("x", graph.Float32, 1, 3, 4, 4)
-	w := f32(b, "w", 1, 3, 3, 1, 1)
-	h := b.Op("Relu", b.Op("Conv", x, w))
-	b.Output(b.Op("Tanh", b.Op("Conv", h, w)))
-	ref := build(t, b)
-	m := clone(t, ref)
-	quantize(t, m, fixedRanges(m, nil), DefaultQuantOptions())
-	if _, err := FloatWeightsOutsideUnits(m, ref); err != nil {
+	m, ref := sharedWeightPair(t, "Relu")
+	if _, err := FloatWeightsOutsideUnits(m, ref, FloatWeightsAll); err != nil {
 		t.Fatal(err)
 	}
 	unit, outside := nodeNamed(m.Graph, "conv1"), nodeNamed(m.Graph, "conv2")
@@ -106,17 +115,11 @@ func TestFloatWeightsOutsideUnitsShared(t *testing.T) {
 	}
 }
 
-// Convs outside units that read one weight read one FP32 initializer.
+// Convs outside units that read one weight read one FP32 initializer,
+// the weight's own.
 func TestFloatWeightsOutsideUnitsOneCopy(t *testing.T) {
-	b := graph.NewBuilder(13)
-	x := b.Input("x", graph.Float32, 1, 3, 4, 4)
-	w := f32(b, "w", 1, 3, 3, 1, 1)
-	h := b.Op("Tanh", b.Op("Conv", x, w))
-	b.Output(b.Op("Tanh", b.Op("Conv", h, w)))
-	ref := build(t, b)
-	m := clone(t, ref)
-	quantize(t, m, fixedRanges(m, nil), DefaultQuantOptions())
-	done, err := FloatWeightsOutsideUnits(m, ref)
+	m, ref := sharedWeightPair(t, "Tanh")
+	done, err := FloatWeightsOutsideUnits(m, ref, FloatWeightsAll)
 	if err != nil || len(done) != 2 {
 		t.Fatalf("changed %v (%v)", done, err)
 	}
@@ -131,5 +134,36 @@ func TestFloatWeightsOutsideUnitsOneCopy(t *testing.T) {
 	}
 	if got, ok := floatConst(c1.Input(1)); !ok || c1.Input(1).Name != "w" || !slices.Equal(got, ramp(9, 1)) {
 		t.Errorf("the shared weight is not the FP32 w")
+	}
+}
+
+// The grouped scope takes the depthwise Conv outside a unit and leaves
+// the dense one beside it; none takes nothing.
+func TestFloatWeightsScope(t *testing.T) {
+	b := graph.NewBuilder(13)
+	x := b.Input("x", graph.Float32, 1, 3, 4, 4)
+	h := b.Op("Tanh", b.Op("Conv", x, f32(b, "dw", 1, 3, 1, 3, 3), graph.IntAttr("group", 3), graph.IntsAttr("pads", 1, 1, 1, 1)))
+	b.Output(b.Op("Tanh", b.Op("Conv", h, f32(b, "pw", 2, 3, 3, 1, 1))))
+	ref := build(t, b)
+	for _, c := range []struct {
+		scope FloatWeightsScope
+		want  []string
+	}{
+		{FloatWeightsGrouped, []string{"conv1 (Conv)"}},
+		{FloatWeightsAll, []string{"conv1 (Conv)", "conv2 (Conv)"}},
+		{FloatWeightsNone, nil},
+	} {
+		m := clone(t, ref)
+		quantize(t, m, fixedRanges(m, nil), DefaultQuantOptions())
+		done, err := FloatWeightsOutsideUnits(m, ref, c.scope)
+		if err != nil || !slices.Equal(done, c.want) {
+			t.Errorf("%v: changed %v (%v), want %v", c.scope, done, err, c.want)
+		}
+		if s, err := ParseFloatWeightsScope(c.scope.String()); err != nil || s != c.scope {
+			t.Errorf("%v does not parse back: %v %v", c.scope, s, err)
+		}
+	}
+	if _, err := ParseFloatWeightsScope("some"); err == nil {
+		t.Errorf("an unknown scope parses")
 	}
 }

@@ -6,10 +6,11 @@ import (
 
 	"github.com/onnxq/onnxq/internal/calibdata"
 	"github.com/onnxq/onnxq/internal/macs"
+	"github.com/onnxq/onnxq/passes"
 	"github.com/onnxq/onnxq/quant"
 )
 
-// With Config.FloatWeightsOutsideUnits, Run gives the pointwise Conv,
+// With Config.FloatWeights all, Run gives the pointwise Conv,
 // whose output is the graph's and so forms no unit, the reference's FP32
 // weight and bias, names it in the result, and leaves the depthwise unit
 // before it integer. The model still runs.
@@ -17,7 +18,7 @@ func TestRunFloatWeightsOutsideUnits(t *testing.T) {
 	m := depthwiseModel(t)
 	src := calibdata.Synthetic(calibdata.Inputs(m), 8, 9)
 	cfg := quant.DefaultConfig()
-	cfg.FloatWeightsOutsideUnits = true
+	cfg.FloatWeights = passes.FloatWeightsAll
 	res, err := quant.Run(m, src, cfg)
 	if err != nil {
 		t.Fatal(err)

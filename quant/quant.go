@@ -57,16 +57,18 @@ type Config struct {
 	// the samples per level of weighted layers, H's factorisation, the
 	// tail of the flow done twice).
 	WeightRounding WeightRounding
-	// FloatWeightsOutsideUnits gives the weighted ops that form no
-	// complete Q/DQ unit in the finished model their FP32 weights and
-	// biases again (passes.FloatWeightsOutsideUnits): ONNX Runtime runs
-	// them in float either way, and dequantizes an int8 weight on every
-	// run, unprepacked (ppocr_det_mobile_v1_1, 8 such Convs: their float
-	// time 1.67 to 1.03 ms in one thread), for a larger file (0.31x to
-	// 0.36x; silero_vad_v5_16k_op15 0.85x to 1.00x, hence off by
-	// default). It comes after every choice of the flow, which it does
-	// not sway: the units are weighed against int8 weights outside them.
-	FloatWeightsOutsideUnits bool
+	// FloatWeights gives the weighted ops that form no complete Q/DQ
+	// unit in the finished model (within its scope: grouped Convs by
+	// default) their FP32 weights and biases again
+	// (passes.FloatWeightsOutsideUnits): ONNX Runtime runs them in float
+	// either way, and dequantizes an int8 weight on every run, unprepacked
+	// (a ConvNeXt-style net's two depthwise Convs: 0.33 to 0.04 ms;
+	// ppocr_det_mobile_v1_1 with every such Conv: its float Convs 1.67 to
+	// 1.03 ms, the file 0.31x to 0.36x; silero_vad_v5_16k_op15's file
+	// 0.85x to 1.00x, hence grouped only by default). It comes after every
+	// choice of the flow, which it does not sway: the units are weighed
+	// against int8 weights outside them.
+	FloatWeights passes.FloatWeightsScope
 	// Units says whether each quantized Conv/ConvTranspose whose readers
 	// are float ops (a hard-swish, a Sigmoid, a Transpose to an output)
 	// gets a Q/DQ on its output, so that it forms a complete unit that
@@ -150,7 +152,7 @@ type Result struct {
 	// passes.QuantOptions.FloatIdleInputs); nil when there were none.
 	Idle *IdleReport
 	// FloatWeights names the weighted ops given their FP32 weights back
-	// (Config.FloatWeightsOutsideUnits), as "name (op)".
+	// (Config.FloatWeights), as "name (op)".
 	FloatWeights []string
 }
 
@@ -301,10 +303,10 @@ func Run(m *graph.Model, src *calibdata.Source, cfg Config) (*Result, error) {
 		cfg.Fallback = fallback
 		res, err = ApplyFallback(m, src, cfg, res)
 	}
-	if err != nil || !cfg.FloatWeightsOutsideUnits || res == nil || res.Report == nil {
+	if err != nil || res == nil || res.Report == nil {
 		return res, err
 	}
-	res.FloatWeights, err = passes.FloatWeightsOutsideUnits(m, res.Reference)
+	res.FloatWeights, err = passes.FloatWeightsOutsideUnits(m, res.Reference, cfg.FloatWeights)
 	return res, err
 }
 

@@ -86,7 +86,7 @@ type quantizeConfig struct {
 	WideFrontEndSet     bool // --wide-front-end given; else the target's
 	FloatIdleInputs     bool
 	FloatIdleInputsSet  bool // --float-idle-inputs given; else the target's
-	FloatWeights        bool
+	FloatWeights        string
 	EqualizeActivations bool
 	KeepMaxTails        bool
 	ExcludeOps          []string
@@ -196,7 +196,7 @@ model's opset, or below what the options need, is an error.`,
 		fs.DurationVar(&cfg.TuneTimeout, "tune-timeout", quant.DefaultTune().Timeout, "bound the --target-sqnr/--max-drop search (`DURATION`, e.g. 90s, 10m); the best model found is written")
 		fs.BoolVar(&cfg.RequireTarget, "require-target", false, "exit non-zero (after writing OUT) when --target-sqnr/--max-drop is not met")
 		fs.BoolVar(&cfg.WeightOnly, "weight-only", passes.DefaultQuantOptions().WeightOnly, "store the large weights of nodes that stay FP32 (the recurrence weights R of LSTM/GRU/RNN) as int8 read through DequantizeLinear: a smaller file, float compute (default: the target's; on for ort-cpu)")
-		fs.BoolVar(&cfg.FloatWeights, "float-weights-outside-units", false, "give the Conv/Gemm/MatMul left outside complete Q/DQ units their FP32 weights: ONNX Runtime runs them in float either way, and dequantizes int8 weights on every run; faster, larger file")
+		fs.StringVar(&cfg.FloatWeights, "float-weights-outside-units", "grouped", "which Conv/Gemm/MatMul left outside complete Q/DQ units get their FP32 weights back: ONNX Runtime runs them in float either way and dequantizes int8 weights on every run; `grouped` (depthwise Convs: small weights, the largest slowdown), all (faster, larger file) or none")
 		fs.BoolVar(&cfg.FloatIdleInputs, "float-idle-inputs", passes.DefaultQuantOptions().FloatIdleInputs, "keep in float the activations only Convs outside complete Q/DQ units read, which ONNX Runtime runs in float anyway, when the worst output on the --calib samples is no worse (default: the target's; on for ort-cpu)")
 		fs.BoolVar(&cfg.WideFrontEnd, "wide-front-end", passes.DefaultQuantOptions().WideFrontEnd, "quantize with 16 bits (uint16, or int16 for int8 activations; com.microsoft Q/DQ below opset 21) the input of each filterbank, a Conv/Gemm/MatMul whose output reaches a Log through non-weighted ops only (default: the target's; on for ort-cpu and generic)")
 		fs.BoolVar(&cfg.EqualizeActivations, "equalize-activations", true, "scale the channels of each Conv output read by a depthwise Conv to equal ranges on the --calib samples (needs --per-channel)")
@@ -474,6 +474,9 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 	if qcfg.Units, err = quant.ParseUnitCompletion(cfg.CompleteUnits); err != nil {
 		return fmt.Errorf("--complete-units: %v", err)
 	}
+	if qcfg.FloatWeights, err = passes.ParseFloatWeightsScope(cfg.FloatWeights); err != nil {
+		return fmt.Errorf("--float-weights-outside-units: %v", err)
+	}
 	// Without real samples to weigh what completing the units costs, auto
 	// does what the preset is for: integer kernels.
 	unweighed := qcfg.Units == quant.UnitsAuto && (synthetic || cfg.LoadCalib != "")
@@ -642,8 +645,8 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 		}
 	}
 	var floatWeights []string
-	if cfg.FloatWeights && report != nil {
-		if floatWeights, err = passes.FloatWeightsOutsideUnits(m, fp32); err != nil {
+	if report != nil {
+		if floatWeights, err = passes.FloatWeightsOutsideUnits(m, fp32, qcfg.FloatWeights); err != nil {
 			return err
 		}
 	}
@@ -1077,8 +1080,8 @@ func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.Bi
 				rest := ""
 				if n := cv.WeightedNodes - cv.Units; n > 0 {
 					rest = fmt.Sprintf("; the other %d run in float", n)
-					if !cfg.FloatWeights {
-						rest += " (with int8 weights dequantized on every run; --float-weights-outside-units gives them FP32 ones)"
+					if k := len(passes.Int8OutsideUnits(q.Graph)); k > 0 {
+						rest += fmt.Sprintf(" (%d of them dequantizing int8 weights on every run; --float-weights-outside-units all gives them FP32 ones)", k)
 					}
 				}
 				ort := ", which ONNX Runtime runs as integer kernels"
@@ -1087,9 +1090,9 @@ func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.Bi
 				}
 				fmt.Fprintf(w, "coverage\t%d of %d weighted ops (%s) in complete Q/DQ units%s%s\n", cv.Units, cv.WeightedNodes, share, ort, rest)
 				if cv.Units == 0 && r.WeightsQuantized > 0 {
-					what := "smaller but slower than FP32 (the int8 weights are dequantized on every run)"
-					if cfg.FloatWeights {
-						what = "no faster than FP32"
+					what := "no faster than FP32"
+					if len(passes.Int8OutsideUnits(q.Graph)) > 0 {
+						what = "smaller but slower than FP32 (the int8 weights are dequantized on every run)"
 					}
 					fmt.Fprintf(c.stderr, "onnxq: WARNING: none of the %d weighted ops is in a complete Q/DQ unit: ONNX Runtime runs them all in float, so the quantized model is %s; the units line says what completing them costs (--complete-units on forces them)\n", cv.WeightedNodes, what)
 				}
@@ -1106,7 +1109,7 @@ func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.Bi
 			fmt.Fprintf(w, "weight-only\t%s (int weight, float compute)\n", s)
 		}
 		if n := len(floatWeights); n > 0 {
-			fmt.Fprintf(w, "fp32 w\t%d weighted ops outside complete Q/DQ units have their FP32 weights (--float-weights-outside-units): ONNX Runtime runs them in float without dequantizing a weight each run\n", n)
+			fmt.Fprintf(w, "fp32 w\t%d weighted ops outside complete Q/DQ units have their FP32 weights (--float-weights-outside-units %s): ONNX Runtime runs them in float without dequantizing a weight each run\n", n, cfg.FloatWeights)
 		}
 		if r.Wide > 0 {
 			domain := "default-domain"

@@ -825,10 +825,11 @@ func quantizesInput(t *testing.T, path, name string) bool {
 }
 
 // TestQuantizeFloatWeightsOutsideUnits: the last Conv of the chain writes
-// a graph output, so it forms no complete unit. By default it reads int8
-// weights and the coverage line points to the flag; with
-// --float-weights-outside-units it reads the FP32 weight of the model,
-// and the summary says so, while the Conv before it stays a unit.
+// a graph output, so it forms no complete unit. By default (grouped
+// Convs only) it reads int8 weights and the coverage line points to the
+// flag; with --float-weights-outside-units all it reads the FP32 weight
+// of the model, and the summary says so, while the Conv before it stays
+// a unit. An unknown scope is a clean error.
 func TestQuantizeFloatWeightsOutsideUnits(t *testing.T) {
 	dir := t.TempDir()
 	model, calib := lossyChain(t, dir, 4)
@@ -841,14 +842,14 @@ func TestQuantizeFloatWeightsOutsideUnits(t *testing.T) {
 		out := filepath.Join(dir, fmt.Sprintf("q%v.onnx", on))
 		args := []string{model, "-o", out, "--calib", calib}
 		if on {
-			args = append(args, "--float-weights-outside-units")
+			args = append(args, "--float-weights-outside-units", "all")
 		}
 		r := onnxq(t, dir, args...)
 		if r.code != 0 {
 			t.Fatalf("exit %d: %s", r.code, r.stderr)
 		}
 		line := "1 weighted ops outside complete Q/DQ units have their FP32 weights"
-		hint := "--float-weights-outside-units gives them FP32 ones"
+		hint := "1 of them dequantizing int8 weights on every run; --float-weights-outside-units all gives them FP32 ones"
 		if strings.Contains(r.stdout, line) != on || strings.Contains(r.stdout, hint) == on {
 			t.Errorf("flag %v: summary:\n%s", on, r.stdout)
 		}
@@ -877,6 +878,8 @@ func TestQuantizeFloatWeightsOutsideUnits(t *testing.T) {
 			t.Errorf("flag %v: c21 reads the FP32 weight: %v", on, isFP32)
 		}
 	}
+	bad := filepath.Join(dir, "bad.onnx")
+	failsCleanly(t, dir, bad, "--float-weights-outside-units", model, "-o", bad, "--calib", calib, "--float-weights-outside-units", "some")
 }
 
 // TestQuantizeWarnsWithoutUnits: a Conv read only by a Tanh that ends
@@ -899,7 +902,7 @@ func TestQuantizeWarnsWithoutUnits(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stderr, warning) || !strings.Contains(r.stderr, "slower than FP32") {
 		t.Errorf("exit %d, stderr lacks the warning:\n%s", r.code, r.stderr)
 	}
-	r = onnxq(t, dir, model, "-o", filepath.Join(dir, "q2.onnx"), "--calib", calib, "--complete-units", "off", "--float-weights-outside-units")
+	r = onnxq(t, dir, model, "-o", filepath.Join(dir, "q2.onnx"), "--calib", calib, "--complete-units", "off", "--float-weights-outside-units", "all")
 	if r.code != 0 || !strings.Contains(r.stderr, warning) || !strings.Contains(r.stderr, "no faster than FP32") {
 		t.Errorf("with FP32 weights: exit %d, stderr lacks the warning:\n%s", r.code, r.stderr)
 	}
