@@ -45,6 +45,6 @@
 //
 // After the quantization flow's choices, FloatWeightsOutsideUnits gives
 // the weighted ops that form no complete Q/DQ unit (grouped Convs, or
-// every one) their FP32 weights and biases back from the prepared FP32
+// every one) their FP32 weights back from the prepared FP32
 // model: a runtime runs them in float either way.
 package passes

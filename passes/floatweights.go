@@ -3,6 +3,7 @@
 package passes
 
 import (
+	"encoding/binary"
 	"fmt"
 	"slices"
 
@@ -58,9 +59,11 @@ func (s FloatWeightsScope) takes(n *graph.Node) bool {
 // Gemm, MatMul; with FloatWeightsGrouped grouped Convs only) of m's main
 // graph that reads an 8-bit weight through DequantizeLinear but forms no
 // complete Q/DQ unit (macs.QDQUnit: its output read by float ops, or its
-// input float or 16-bit) its FP32 weight and bias again, taken from ref,
-// the prepared FP32 model m was quantized from (its counterpart produces
-// an output of the same name). ONNX Runtime runs such a node in float
+// input float or 16-bit) its FP32 weight again, taken from ref, the
+// prepared FP32 model m was quantized from (its counterpart produces an
+// output of the same name), and its int32 bias as an FP32 constant of
+// the same values (what bias correction put in it also makes up for the
+// rounding of the input, which stays). ONNX Runtime runs such a node in float
 // either way; from a DequantizeLinear it dequantizes the weight on every
 // run and cannot prepack it into the layout its float kernels want, so
 // the int8 weight saves file bytes at the cost of time and of its
@@ -99,10 +102,18 @@ func FloatWeightsOutsideUnits(m, ref *graph.Model, scope FloatWeightsScope) ([]s
 				fp32 == nil || fp32.Const == nil || fp32.Const.DType != graph.Float32 {
 				continue
 			}
+			t := fp32.Const
+			if slot == 2 {
+				// the bias as quantized, bias correction included: the
+				// correction also makes up for the rounding of the input
+				if b, ok := dequantizedBias(in.Producer); ok {
+					t = b
+				}
+			}
 			if uses[in] == nil {
 				order = append(order, in)
 			}
-			uses[in] = append(uses[in], floatUse{n, slot, fp32.Const})
+			uses[in] = append(uses[in], floatUse{n, slot, t})
 			changed = true
 		}
 		if changed {
@@ -132,6 +143,40 @@ func Int8OutsideUnits(g *graph.Graph) []*graph.Node {
 		}
 	}
 	return out
+}
+
+// dequantizedBias returns the FP32 values of dq, a DequantizeLinear of
+// a 1-D int32 bias with one scale or one per element and no zero point
+// other than 0.
+func dequantizedBias(dq *graph.Node) (*graph.Tensor, bool) {
+	x, sv := dq.Input(0), dq.Input(1)
+	if x == nil || x.Const == nil || x.DType != graph.Int32 || len(x.Const.Dims) != 1 || sv == nil || sv.Const == nil {
+		return nil, false
+	}
+	if zp := dq.Input(2); zp != nil {
+		if zp.Const == nil {
+			return nil, false
+		}
+		if raw, err := zp.Const.Raw(); err != nil || slices.ContainsFunc(raw, func(b byte) bool { return b != 0 }) {
+			return nil, false
+		}
+	}
+	raw, err := x.Const.Raw()
+	scales, serr := sv.Const.Float32s()
+	n := int(x.Const.Dims[0])
+	if err != nil || serr != nil || len(raw) != 4*n || (len(scales) != 1 && len(scales) != n) {
+		return nil, false
+	}
+	out := make([]float32, n)
+	for i := range out {
+		s := scales[0]
+		if len(scales) == n {
+			s = scales[i]
+		}
+		out[i] = float32(int32(binary.LittleEndian.Uint32(raw[4*i:]))) * s
+	}
+	t, err := graph.FromFloat32s(x.Name, x.Const.Dims, out)
+	return t, err == nil
 }
 
 // floatUse is one read of a weight's or bias's DequantizeLinear output

@@ -4,16 +4,17 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/onnxq/onnxq/graph"
 	"github.com/onnxq/onnxq/internal/calibdata"
 	"github.com/onnxq/onnxq/internal/macs"
 	"github.com/onnxq/onnxq/passes"
 	"github.com/onnxq/onnxq/quant"
 )
 
-// With Config.FloatWeights all, Run gives the pointwise Conv,
-// whose output is the graph's and so forms no unit, the reference's FP32
-// weight and bias, names it in the result, and leaves the depthwise unit
-// before it integer. The model still runs.
+// With Config.FloatWeights all, Run gives the pointwise Conv, whose
+// output is the graph's and so forms no unit, the reference's FP32 weight
+// and an FP32 bias (the corrected one), names it in the result, and
+// leaves the depthwise unit before it integer. The model still runs.
 func TestRunFloatWeightsOutsideUnits(t *testing.T) {
 	m := depthwiseModel(t)
 	src := calibdata.Synthetic(calibdata.Inputs(m), 8, 9)
@@ -37,12 +38,14 @@ func TestRunFloatWeightsOutsideUnits(t *testing.T) {
 		if !pointwise {
 			continue
 		}
-		for slot, name := range map[int]string{1: "pw", 2: "pb"} {
-			got, err := n.Input(slot).Const.Float32s()
-			want, _ := res.Reference.Graph.Value(name).Const.Float32s()
-			if err != nil || !slices.Equal(got, want) {
-				t.Errorf("input %d is not the FP32 %s", slot, name)
-			}
+		w, b := n.Input(1), n.Input(2)
+		if w.Const == nil || b.Const == nil || b.DType != graph.Float32 {
+			t.Fatalf("the pointwise Conv reads %s and %s, not FP32 constants", w.Name, b.Name)
+		}
+		got, err := w.Const.Float32s()
+		want, _ := res.Reference.Graph.Value("pw").Const.Float32s()
+		if err != nil || !slices.Equal(got, want) {
+			t.Errorf("the weight is not the FP32 pw")
 		}
 	}
 	if _, err := quant.OutputSQNR(res.Reference, m, src, src.Len(), 0); err != nil {

@@ -59,7 +59,7 @@ type Config struct {
 	WeightRounding WeightRounding
 	// FloatWeights gives the weighted ops that form no complete Q/DQ
 	// unit in the finished model (within its scope: grouped Convs by
-	// default) their FP32 weights and biases again
+	// default) their FP32 weights and FP32-constant biases again
 	// (passes.FloatWeightsOutsideUnits): ONNX Runtime runs them in float
 	// either way, and dequantizes an int8 weight on every run, unprepacked
 	// (a ConvNeXt-style net's two depthwise Convs: 0.33 to 0.04 ms;
