@@ -634,6 +634,13 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 		}
 		report, bias, fallback = res.Report, res.Bias, res.Fallback
 	}
+	// Before the search, which then measures the model as written.
+	var floatWeights []string
+	if report != nil {
+		if floatWeights, err = passes.FloatWeightsOutsideUnits(m, fp32, qcfg.FloatWeights); err != nil {
+			return err
+		}
+	}
 	var tune *quant.TuneReport
 	if cfg.tuning() && report != nil {
 		fmt.Fprintf(c.stderr, "searching for the layers to keep in FP32 (at most %v)\n", cfg.TuneTimeout)
@@ -641,12 +648,6 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 		topts.Log = c.stderr
 		topts.BiasCorrection = bias != nil && bias.Applied
 		if tune, err = quant.Tune(fp32, m, all, topts, cfg.Threads); err != nil {
-			return err
-		}
-	}
-	var floatWeights []string
-	if report != nil {
-		if floatWeights, err = passes.FloatWeightsOutsideUnits(m, fp32, qcfg.FloatWeights); err != nil {
 			return err
 		}
 	}
