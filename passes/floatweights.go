@@ -63,11 +63,11 @@ func (s FloatWeightsScope) takes(n *graph.Node) bool {
 // prepared FP32 model m was quantized from (its counterpart produces an
 // output of the same name), and its int32 bias as an FP32 constant of
 // the same values (what bias correction put in it also makes up for the
-// rounding of the input, which stays). ONNX Runtime runs such a node in float
-// either way; from a DequantizeLinear it dequantizes the weight on every
-// run and cannot prepack it into the layout its float kernels want, so
-// the int8 weight saves file bytes at the cost of time and of its
-// rounding. A DequantizeLinear no node reads any more goes, with its
+// rounding of the input, which stays). ONNX Runtime runs such a node in
+// float either way; from a DequantizeLinear it dequantizes the weight on
+// every run and cannot prepack it into the layout its float kernels want
+// (nor with a DequantizeLinear bias), so the int8 weight saves file bytes
+// at the cost of time and of its rounding. A DequantizeLinear no node reads any more goes, with its
 // integers and scales; one a unit still reads stays, and the node reads
 // an FP32 copy. Block-wise weights (asked for their size) stay. It
 // returns the nodes changed, as "name (op)".
