@@ -3,12 +3,12 @@
 package passes
 
 import (
-	"encoding/binary"
 	"fmt"
 	"slices"
 
 	"github.com/onnxq/onnxq/graph"
 	"github.com/onnxq/onnxq/internal/macs"
+	"github.com/onnxq/onnxq/runtime"
 )
 
 // FloatWeightsScope chooses which weighted ops outside complete Q/DQ
@@ -75,6 +75,9 @@ func FloatWeightsOutsideUnits(m, ref *graph.Model, scope FloatWeightsScope) ([]s
 	if m == nil || m.Graph == nil || ref == nil || ref.Graph == nil {
 		return nil, fmt.Errorf("float weights: a model and its FP32 reference are needed")
 	}
+	if scope == FloatWeightsNone {
+		return nil, nil
+	}
 	g := m.Graph
 	producers := map[string]*graph.Node{}
 	for _, n := range ref.Graph.Nodes {
@@ -87,6 +90,7 @@ func FloatWeightsOutsideUnits(m, ref *graph.Model, scope FloatWeightsScope) ([]s
 	var done []string
 	uses := map[*graph.Value][]floatUse{} // by DequantizeLinear output
 	var order []*graph.Value
+	reg, opset := runtime.DefaultRegistry(), mainOpset(m)
 	for _, n := range Int8OutsideUnits(g) {
 		if !scope.takes(n) {
 			continue
@@ -95,19 +99,21 @@ func FloatWeightsOutsideUnits(m, ref *graph.Model, scope FloatWeightsScope) ([]s
 		if r == nil || r.OpType != n.OpType || len(r.Inputs) != len(n.Inputs) {
 			continue
 		}
+		rule := RuleFor(n.OpType)
 		changed := false
-		for slot := 1; slot < len(n.Inputs); slot++ {
+		for _, slot := range []int{rule.Weight, rule.Bias} {
 			in, fp32 := n.Input(slot), r.Input(slot)
-			if in == nil || in.Producer == nil || in.Producer.OpType != "DequantizeLinear" || in.Producer.Input(0).Const == nil ||
+			if slot < 0 || in == nil || in.Producer == nil || in.Producer.OpType != "DequantizeLinear" || in.Producer.Input(0).Const == nil ||
 				fp32 == nil || fp32.Const == nil || fp32.Const.DType != graph.Float32 {
 				continue
 			}
 			t := fp32.Const
-			if slot == 2 {
+			if slot == rule.Bias {
 				// the bias as quantized, bias correction included: the
 				// correction also makes up for the rounding of the input
-				if b, ok := dequantizedBias(in.Producer); ok {
-					t = b
+				if ts, err := evaluate(in.Producer, reg, opset); err == nil {
+					t = ts[0]
+					t.Name = in.Producer.Input(0).Name
 				}
 			}
 			if uses[in] == nil {
@@ -138,45 +144,14 @@ func FloatWeightsOutsideUnits(m, ref *graph.Model, scope FloatWeightsScope) ([]s
 func Int8OutsideUnits(g *graph.Graph) []*graph.Node {
 	var out []*graph.Node
 	for _, n := range g.Nodes {
-		if weightedOp(n) && len(n.Outputs) == 1 && n.Outputs[0] != nil && !macs.QDQUnit(n) && int8WeightDQ(n.Input(1)) {
+		if !weightedRule(n) || len(n.Outputs) != 1 || n.Outputs[0] == nil || macs.QDQUnit(n) {
+			continue
+		}
+		if int8WeightDQ(n.Input(RuleFor(n.OpType).Weight)) {
 			out = append(out, n)
 		}
 	}
 	return out
-}
-
-// dequantizedBias returns the FP32 values of dq, a DequantizeLinear of
-// a 1-D int32 bias with one scale or one per element and no zero point
-// other than 0.
-func dequantizedBias(dq *graph.Node) (*graph.Tensor, bool) {
-	x, sv := dq.Input(0), dq.Input(1)
-	if x == nil || x.Const == nil || x.DType != graph.Int32 || len(x.Const.Dims) != 1 || sv == nil || sv.Const == nil {
-		return nil, false
-	}
-	if zp := dq.Input(2); zp != nil {
-		if zp.Const == nil {
-			return nil, false
-		}
-		if raw, err := zp.Const.Raw(); err != nil || slices.ContainsFunc(raw, func(b byte) bool { return b != 0 }) {
-			return nil, false
-		}
-	}
-	raw, err := x.Const.Raw()
-	scales, serr := sv.Const.Float32s()
-	n := int(x.Const.Dims[0])
-	if err != nil || serr != nil || len(raw) != 4*n || (len(scales) != 1 && len(scales) != n) {
-		return nil, false
-	}
-	out := make([]float32, n)
-	for i := range out {
-		s := scales[0]
-		if len(scales) == n {
-			s = scales[i]
-		}
-		out[i] = float32(int32(binary.LittleEndian.Uint32(raw[4*i:]))) * s
-	}
-	t, err := graph.FromFloat32s(x.Name, x.Const.Dims, out)
-	return t, err == nil
 }
 
 // floatUse is one read of a weight's or bias's DequantizeLinear output
@@ -187,17 +162,14 @@ type floatUse struct {
 	t    *graph.Tensor
 }
 
-// weightedOp tells whether n is a default-domain Conv, ConvTranspose, Gemm
-// or MatMul.
-func weightedOp(n *graph.Node) bool {
+// weightedRule tells whether n is a default-domain op of the rule
+// table's weighted class (Conv, ConvTranspose, Gemm, MatMul).
+func weightedRule(n *graph.Node) bool {
 	if n.Domain != "" && n.Domain != "ai.onnx" {
 		return false
 	}
-	switch n.OpType {
-	case "Conv", "ConvTranspose", "Gemm", "MatMul":
-		return true
-	}
-	return false
+	r := RuleFor(n.OpType)
+	return r != nil && r.Class == ClassWeighted
 }
 
 // int8WeightDQ tells whether w is the output of a DequantizeLinear of an

@@ -1079,9 +1079,10 @@ func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.Bi
 					share = fmt.Sprintf("%.1f%% of the MACs", 100*cv.Share)
 				}
 				rest := ""
+				int8Float := len(passes.Int8OutsideUnits(q.Graph)) // float-running, int8 weights
 				if n := cv.WeightedNodes - cv.Units; n > 0 {
 					rest = fmt.Sprintf("; the other %d run in float", n)
-					if k := len(passes.Int8OutsideUnits(q.Graph)); k > 0 {
+					if k := int8Float; k > 0 {
 						rest += fmt.Sprintf(" (%d of them dequantizing int8 weights on every run; --float-weights-outside-units all gives them FP32 ones)", k)
 					}
 				}
@@ -1092,7 +1093,7 @@ func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.Bi
 				fmt.Fprintf(w, "coverage\t%d of %d weighted ops (%s) in complete Q/DQ units%s%s\n", cv.Units, cv.WeightedNodes, share, ort, rest)
 				if cv.Units == 0 && r.WeightsQuantized > 0 {
 					what := "no faster than FP32"
-					if len(passes.Int8OutsideUnits(q.Graph)) > 0 {
+					if int8Float > 0 {
 						what = "smaller but slower than FP32 (the int8 weights are dequantized on every run)"
 					}
 					fmt.Fprintf(c.stderr, "onnxq: WARNING: none of the %d weighted ops is in a complete Q/DQ unit: ONNX Runtime runs them all in float, so the quantized model is %s; the units line says what completing them costs (--complete-units on forces them)\n", cv.WeightedNodes, what)
