@@ -204,19 +204,6 @@ func foldNode(m *graph.Model, n *graph.Node, reg *runtime.Registry, opset int64,
 
 // evaluate runs n's kernel on its constant inputs.
 func evaluate(n *graph.Node, reg *runtime.Registry, opset int64) (ts []*graph.Tensor, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			ts, err = nil, fmt.Errorf("kernel panicked: %v", r)
-		}
-	}()
-	build := reg.Lookup(n.Domain, n.OpType)
-	if build == nil {
-		return nil, fmt.Errorf("no kernel")
-	}
-	k, err := build(n, opset)
-	if err != nil {
-		return nil, err
-	}
 	in := make([]*runtime.Tensor, len(n.Inputs))
 	for i, v := range n.Inputs {
 		if v == nil {
@@ -226,7 +213,7 @@ func evaluate(n *graph.Node, reg *runtime.Registry, opset int64) (ts []*graph.Te
 			return nil, err
 		}
 	}
-	outs, err := k.Run(&runtime.Context{Node: n, Opset: opset, Threads: 1}, in)
+	outs, err := runKernel(reg, n, opset, in)
 	if err != nil {
 		return nil, err
 	}

@@ -28,8 +28,8 @@ func geluNodes(g *graph.Graph) map[*graph.Node]bool {
 		if (e.OpType != "Erf" && e.OpType != "Tanh") || e.Domain != "" || set[e] {
 			continue
 		}
-		for _, x := range smoothSources(e) {
-			if region := smoothRegion(x, e); region != nil {
+		for _, x := range smoothSources(e, smoothActivationOps) {
+			if region := smoothRegion(x, e, smoothActivationOps, maxSmoothActivationNodes); region != nil {
 				for _, n := range region {
 					set[n] = true
 				}
@@ -41,8 +41,9 @@ func geluNodes(g *graph.Graph) map[*graph.Node]bool {
 }
 
 // smoothSources lists the values e reads through at most a few elementwise
-// ops of constants, nearest first: the candidates for a GELU's x.
-func smoothSources(e *graph.Node) []*graph.Value {
+// ops (of the set ops) of constants, nearest first: the candidates for a
+// decomposed activation's x.
+func smoothSources(e *graph.Node, ops map[string]bool) []*graph.Value {
 	var out []*graph.Value
 	seen := map[*graph.Value]bool{}
 	frontier := []*graph.Value{e.Input(0)}
@@ -54,7 +55,7 @@ func smoothSources(e *graph.Node) []*graph.Value {
 			}
 			seen[v] = true
 			out = append(out, v)
-			if p := v.Producer; p != nil && p.Domain == "" && smoothActivationOps[p.OpType] {
+			if p := v.Producer; p != nil && p.Domain == "" && ops[p.OpType] {
 				next = append(next, p.Inputs...)
 			}
 		}
@@ -63,21 +64,23 @@ func smoothSources(e *graph.Node) []*graph.Value {
 	return out
 }
 
-// smoothRegion grows, from x, the set of elementwise nodes whose every
-// non-constant input is x or an output of the set, and returns it when it
-// holds e, has one exit (one node whose output is read outside the set or
-// is a graph output) and every node leads to that exit; nil otherwise.
-func smoothRegion(x *graph.Value, e *graph.Node) []*graph.Node {
+// smoothRegion grows, from x, the set of elementwise nodes (of the set
+// ops, at most maxNodes) whose every non-constant input is x or an output
+// of the set, and returns it in an order of evaluation when it holds e,
+// has one exit (one node whose output is read outside the set or is a
+// graph output, the last node) and every node leads to that exit; nil
+// otherwise.
+func smoothRegion(x *graph.Value, e *graph.Node, ops map[string]bool, maxNodes int) []*graph.Node {
 	in := map[*graph.Node]bool{}
 	inside := func(v *graph.Value) bool {
 		return v == x || v.Const != nil || v.Producer != nil && in[v.Producer]
 	}
 	var region []*graph.Node
 	work := slices.Clone(x.Consumers)
-	for len(work) > 0 && len(region) <= maxSmoothActivationNodes {
+	for len(work) > 0 && len(region) <= maxNodes {
 		n := work[0]
 		work = work[1:]
-		if in[n] || n.Domain != "" || !smoothActivationOps[n.OpType] || len(n.Outputs) != 1 || n.Outputs[0] == nil {
+		if in[n] || n.Domain != "" || !ops[n.OpType] || len(n.Outputs) != 1 || n.Outputs[0] == nil {
 			continue
 		}
 		if slices.ContainsFunc(n.Inputs, func(v *graph.Value) bool { return v == nil || !inside(v) }) {
@@ -89,7 +92,7 @@ func smoothRegion(x *graph.Value, e *graph.Node) []*graph.Node {
 		// input it waited for is in the set
 		work = append(work, n.Outputs[0].Consumers...)
 	}
-	if !in[e] || len(region) > maxSmoothActivationNodes {
+	if !in[e] || len(region) > maxNodes {
 		return nil
 	}
 	outputs := map[*graph.Value]bool{}

@@ -227,6 +227,13 @@ func (o QuantOptions) Validate() error {
 	return nil
 }
 
+// AllowsOpset reports whether an optional rewrite may raise the output's
+// opset to v: Opset, when set, is the opset the user asked for, and only
+// what the options need (neededOpset) goes past it.
+func (o QuantOptions) AllowsOpset(v int64) bool {
+	return o.Opset == 0 || o.Opset >= v
+}
+
 // neededOpset is the default-domain opset the options' Q/DQ nodes need,
 // given whether weights and activations get them.
 func (o QuantOptions) neededOpset(weights, activations bool) int64 {

@@ -69,6 +69,13 @@ type Config struct {
 	// choice of the flow, which it does not sway: the units are weighed
 	// against int8 weights outside them.
 	FloatWeights passes.FloatWeightsScope
+	// FuseHardSwish rewrites, in the finished model, each hard-swish
+	// written with elementwise ops as one HardSwish op
+	// (passes.FuseHardSwish), raising opset 13 to 14 for it unless
+	// Quant.Opset pins a lower one: ONNX Runtime then runs one float
+	// kernel between its Q/DQ in place of four (ppocr_cls_mobile_v2: 1.32
+	// to 1.13 ms).
+	FuseHardSwish bool
 	// Units says whether each quantized Conv/ConvTranspose whose readers
 	// are float ops (a hard-swish, a Sigmoid, a Transpose to an output)
 	// gets a Q/DQ on its output, so that it forms a complete unit that
@@ -123,6 +130,7 @@ func DefaultConfig() Config {
 		Quant:               passes.PresetORTCPU(),
 		BiasCorrection:      true,
 		EqualizeActivations: true,
+		FuseHardSwish:       true,
 	}
 }
 
@@ -154,6 +162,9 @@ type Result struct {
 	// FloatWeights names the weighted ops given their FP32 weights back
 	// (Config.FloatWeights), as "name (op)".
 	FloatWeights []string
+	// HardSwish says what Config.FuseHardSwish did; nil when it did not
+	// run.
+	HardSwish *passes.HardSwishFusion
 }
 
 func (cfg Config) context() *passes.Context {
@@ -306,8 +317,16 @@ func Run(m *graph.Model, src *calibdata.Source, cfg Config) (*Result, error) {
 	if err != nil || res == nil || res.Report == nil {
 		return res, err
 	}
-	res.FloatWeights, err = passes.FloatWeightsOutsideUnits(m, res.Reference, cfg.FloatWeights)
-	return res, err
+	if res.FloatWeights, err = passes.FloatWeightsOutsideUnits(m, res.Reference, cfg.FloatWeights); err != nil {
+		return res, err
+	}
+	if cfg.FuseHardSwish {
+		if res.HardSwish, err = passes.FuseHardSwish(m, cfg.Quant.AllowsOpset(passes.HardSwishOpset)); err != nil {
+			return res, fmt.Errorf("fusing hard-swish: %v", err)
+		}
+		res.Report.NoteHardSwish(res.HardSwish)
+	}
+	return res, nil
 }
 
 // ApplyFallback quantizes res.Reference again with res's method and

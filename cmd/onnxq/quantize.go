@@ -87,6 +87,7 @@ type quantizeConfig struct {
 	FloatIdleInputs     bool
 	FloatIdleInputsSet  bool // --float-idle-inputs given; else the target's
 	FloatWeights        string
+	FuseHardSwish       bool
 	EqualizeActivations bool
 	KeepMaxTails        bool
 	ExcludeOps          []string
@@ -117,8 +118,9 @@ range of every activation, inserts QuantizeLinear/DequantizeLinear pairs
 by its per-op rule table (integer weights, per-channel by default, int32
 biases), corrects the integer biases so that each layer's per-channel
 output mean matches FP32 on the samples (--bias-correction=false turns it
-off; it is kept only when the worst output improves), writes OUT, and
-prints a summary: what was quantized, what stays FP32 and why, the file
+off; it is kept only when the worst output improves), rewrites each
+hard-swish written with elementwise ops as one HardSwish op (opset 14;
+--fuse-hard-swish=false keeps them), writes OUT, and prints a summary: what was quantized, what stays FP32 and why, the file
 sizes, and the SQNR of each output against FP32.
 
 --calib PATH takes samples from a folder of sample_NNN/<input>.npy (as in
@@ -197,6 +199,7 @@ model's opset, or below what the options need, is an error.`,
 		fs.BoolVar(&cfg.RequireTarget, "require-target", false, "exit non-zero (after writing OUT) when --target-sqnr/--max-drop is not met")
 		fs.BoolVar(&cfg.WeightOnly, "weight-only", passes.DefaultQuantOptions().WeightOnly, "store the large weights of nodes that stay FP32 (the recurrence weights R of LSTM/GRU/RNN) as int8 read through DequantizeLinear: a smaller file, float compute (default: the target's; on for ort-cpu)")
 		fs.StringVar(&cfg.FloatWeights, "float-weights-outside-units", "grouped", "which Conv/Gemm/MatMul left outside complete Q/DQ units get their FP32 weights back: ONNX Runtime runs them in float either way and dequantizes int8 weights on every run; `grouped` (depthwise Convs: small weights, the largest slowdown), all (faster, larger file) or none")
+		fs.BoolVar(&cfg.FuseHardSwish, "fuse-hard-swish", true, "rewrite each hard-swish written with elementwise ops (x*Clip(x+3,0,6)/6, x*HardSigmoid(x)) as one HardSwish op, raising opset 13 to 14 for it unless --opset asks for a lower one: ONNX Runtime runs one float kernel between its Q/DQ in place of four")
 		fs.BoolVar(&cfg.FloatIdleInputs, "float-idle-inputs", passes.DefaultQuantOptions().FloatIdleInputs, "keep in float the activations only Convs outside complete Q/DQ units read, which ONNX Runtime runs in float anyway, when the worst output on the --calib samples is no worse (default: the target's; on for ort-cpu)")
 		fs.BoolVar(&cfg.WideFrontEnd, "wide-front-end", passes.DefaultQuantOptions().WideFrontEnd, "quantize with 16 bits (uint16, or int16 for int8 activations; com.microsoft Q/DQ below opset 21) the input of each filterbank, a Conv/Gemm/MatMul whose output reaches a Log through non-weighted ops only (default: the target's; on for ort-cpu and generic)")
 		fs.BoolVar(&cfg.EqualizeActivations, "equalize-activations", true, "scale the channels of each Conv output read by a depthwise Conv to equal ranges on the --calib samples (needs --per-channel)")
@@ -459,13 +462,14 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 	sizeBefore := fileSize(cfg.Model)
 
 	qcfg := quant.Config{
-		Method:       method,
-		CalibOptions: calib.DefaultOptions(),
-		Quant:        opts,
-		KeepMaxTails: cfg.KeepMaxTails,
-		Threads:      cfg.Threads,
-		RunOptions:   passes.RunOptions{DumpAfter: cfg.DumpAfter, Dump: c.stdout, StopAfter: cfg.StopAfter, TimePasses: cfg.TimePasses},
-		Progress:     newProgress(c.stderr, isTerminal(c.stderr), "calibrating", "samples"),
+		Method:        method,
+		CalibOptions:  calib.DefaultOptions(),
+		Quant:         opts,
+		KeepMaxTails:  cfg.KeepMaxTails,
+		FuseHardSwish: cfg.FuseHardSwish,
+		Threads:       cfg.Threads,
+		RunOptions:    passes.RunOptions{DumpAfter: cfg.DumpAfter, Dump: c.stdout, StopAfter: cfg.StopAfter, TimePasses: cfg.TimePasses},
+		Progress:      newProgress(c.stderr, isTerminal(c.stderr), "calibrating", "samples"),
 	}
 	qcfg.CalibOptions.Percentile = cfg.Percentile
 	if qcfg.WeightRounding, err = quant.ParseWeightRounding(cfg.WeightRounding); err != nil {
@@ -635,10 +639,16 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 		report, bias, fallback = res.Report, res.Bias, res.Fallback
 	}
 	// Before the search, which then measures the model as written.
-	var floatWeights []string
+	var fin finished
 	if report != nil {
-		if floatWeights, err = passes.FloatWeightsOutsideUnits(m, fp32, qcfg.FloatWeights); err != nil {
+		if fin.floatWeights, err = passes.FloatWeightsOutsideUnits(m, fp32, qcfg.FloatWeights); err != nil {
 			return err
+		}
+		if qcfg.FuseHardSwish {
+			if fin.hardSwish, err = passes.FuseHardSwish(m, qcfg.Quant.AllowsOpset(passes.HardSwishOpset)); err != nil {
+				return fmt.Errorf("fusing hard-swish: %v", err)
+			}
+			report.NoteHardSwish(fin.hardSwish)
 		}
 	}
 	var tune *quant.TuneReport
@@ -668,7 +678,7 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 			return fmt.Errorf("--report: %v", err)
 		}
 	}
-	if err := c.summary(cfg, report, bias, rounding, units, idle, fallback, tune, floatWeights, lowered, sizeBefore, fp32, m, eval, reportLine); err != nil {
+	if err := c.summary(cfg, report, bias, rounding, units, idle, fallback, tune, fin, lowered, sizeBefore, fp32, m, eval, reportLine); err != nil {
 		return err
 	}
 	if cfg.RequireTarget && tune != nil && !tune.Met {
@@ -1029,10 +1039,16 @@ func saveCalib(coll *calib.Collection, path string) error {
 	return os.Rename(tmp, path)
 }
 
+// finished says what the steps after every choice of the flow changed.
+type finished struct {
+	floatWeights []string // passes.FloatWeightsOutsideUnits
+	hardSwish    *passes.HardSwishFusion
+}
+
 // summary prints what the quantize pass did and, on up to EvalMax
 // samples of src (the --eval ones when given; all of them with EvalAll),
 // the SQNR of every output of the quantized model against FP32.
-func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.BiasReport, rounding *quant.RoundReport, units *quant.UnitsChoice, idle *quant.IdleReport, fb *quant.FallbackReport, tune *quant.TuneReport, floatWeights []string, lowered *lower.Report, sizeBefore int64, fp32, q *graph.Model, src *calibdata.Source, reportLine string) error {
+func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.BiasReport, rounding *quant.RoundReport, units *quant.UnitsChoice, idle *quant.IdleReport, fb *quant.FallbackReport, tune *quant.TuneReport, fin finished, lowered *lower.Report, sizeBefore int64, fp32, q *graph.Model, src *calibdata.Source, reportLine string) error {
 	w := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(w, "wrote\t%s\n", cfg.Out)
 	after := fileSize(cfg.Out)
@@ -1066,6 +1082,9 @@ func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.Bi
 		}
 		if r.OpsetFrom != r.OpsetTo {
 			why := "the options need it: QuantizeLinear 10, per-channel weights 13; int4, 16-bit or blocked 21"
+			if h := fin.hardSwish; h != nil && h.OpsetTo > h.OpsetFrom {
+				why = fmt.Sprintf("the options need %d: QuantizeLinear 10, per-channel weights 13, int4, 16-bit or blocked 21; the HardSwish ops 14", h.OpsetFrom)
+			}
 			if r.OpsetTo == cfg.Opset {
 				why = "--opset"
 			}
@@ -1110,7 +1129,20 @@ func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.Bi
 		for _, s := range r.WeightOnly {
 			fmt.Fprintf(w, "weight-only\t%s (int weight, float compute)\n", s)
 		}
-		if n := len(floatWeights); n > 0 {
+		if h := fin.hardSwish; h != nil && len(h.Fused) > 0 {
+			ops := map[string]int{}
+			for _, f := range h.Fused {
+				for _, op := range f.Ops {
+					ops[op]++
+				}
+			}
+			what := "1 hard-swish written with elementwise ops (%s) is now one HardSwish op"
+			if len(h.Fused) > 1 {
+				what = fmt.Sprintf("%d hard-swishes written with elementwise ops (%%s) are now one HardSwish op each", len(h.Fused))
+			}
+			fmt.Fprintf(w, "fused\t"+what+": one float kernel in ONNX Runtime between its Q/DQ (--fuse-hard-swish=false keeps them)\n", strings.Join(sortedCounts(ops), ", "))
+		}
+		if n := len(fin.floatWeights); n > 0 {
 			fmt.Fprintf(w, "fp32 w\t%d weighted ops outside complete Q/DQ units have their FP32 weights (--float-weights-outside-units %s): ONNX Runtime runs them in float without dequantizing a weight each run\n", n, cfg.FloatWeights)
 		}
 		if r.Wide > 0 {

@@ -912,3 +912,62 @@ func TestQuantizeWarnsWithoutUnits(t *testing.T) {
 		t.Errorf("a model with units: exit %d, stderr:\n%s", r.code, r.stderr)
 	}
 }
+
+// TestQuantizeFuseHardSwish: an opset-13 model with a hard-swish written
+// as x·Clip(x+3, 0, 6)/6 between two Convs comes out at opset 14 with one
+// HardSwish node, and the summary says both; --fuse-hard-swish=false and
+// --opset 13 keep the elementwise form at opset 13.
+func TestQuantizeFuseHardSwish(t *testing.T) {
+	dir := t.TempDir()
+	b := graph.NewBuilder(13)
+	c := func(name string, v float32) *graph.Value { return b.Const(graph.FromFloat32s(name, nil, []float32{v})) }
+	weight := func(name string, dims ...int64) *graph.Value {
+		data := make([]float32, dims[0]*dims[1])
+		for i := range data {
+			data[i] = float32(math.Sin(float64(3*i+len(name)))) * 0.8
+		}
+		return b.Const(graph.FromFloat32s(name, dims, data))
+	}
+	x := b.Op("Conv", b.Input("x", graph.Float32, 1, 4, 6, 6), weight("w1", 8, 4, 1, 1))
+	y := b.Op("Div", b.Op("Mul", x, b.Op("Clip", b.Op("Add", x, c("three", 3)), c("zero", 0), c("six", 6))), c("six_", 6))
+	b.Output(b.Op("Conv", y, weight("w2", 4, 8, 1, 1)))
+	m, err := b.Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	model := filepath.Join(dir, "hswish.onnx")
+	if err := graph.Save(m, model, graph.SaveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	calib := writeSamples(t, dir, "calib", 4, "x", []int{1, 4, 6, 6}, func(s, i int) float32 { return 3 * float32(math.Sin(float64(i*(s+2))*0.41)) })
+	for _, c := range []struct {
+		flags []string
+		fused bool
+	}{{nil, true}, {[]string{"--fuse-hard-swish=false"}, false}, {[]string{"--opset", "13"}, false}} {
+		out := filepath.Join(dir, "q.onnx")
+		r := onnxq(t, dir, append([]string{model, "-o", out, "--calib", calib}, c.flags...)...)
+		if r.code != 0 {
+			t.Fatalf("%v: exit %d: %s", c.flags, r.code, r.stderr)
+		}
+		q, err := graph.Load(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hs := 0
+		for _, n := range q.Graph.Nodes {
+			if n.OpType == "HardSwish" {
+				hs++
+			}
+		}
+		opset, _ := q.Opset("")
+		lines := []string{"fused      1 hard-swish written with elementwise ops (Add 1, Clip 1, Div 1, Mul 1) is now one HardSwish op", "raised from 13 to 14", "the HardSwish ops 14", "1 x HardSwish: hard-swish"}
+		for _, l := range lines {
+			if strings.Contains(r.stdout, l) != c.fused {
+				t.Errorf("%v: summary has %q: %v, want %v:\n%s", c.flags, l, !c.fused, c.fused, r.stdout)
+			}
+		}
+		if want := map[bool]int{true: 1}[c.fused]; hs != want || (opset == 14) != c.fused {
+			t.Errorf("%v: %d HardSwish nodes at opset %d", c.flags, hs, opset)
+		}
+	}
+}

@@ -1,0 +1,89 @@
+package quant_test
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"github.com/onnxq/onnxq/graph"
+	"github.com/onnxq/onnxq/internal/calibdata"
+	"github.com/onnxq/onnxq/quant"
+)
+
+// hardSwishNet is x → Conv → x·Clip(x+3, 0, 6)/6 → Conv at opset 11, as
+// paddle2onnx writes MobileNetV3's activations.
+func hardSwishNet(t *testing.T) *graph.Model {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(7, 1))
+	b := graph.NewBuilder(11)
+	c := func(name string, v float32) *graph.Value { return b.Const(graph.FromFloat32s(name, nil, []float32{v})) }
+	rnd := func(name string, dims ...int64) *graph.Value {
+		n := int64(1)
+		for _, d := range dims {
+			n *= d
+		}
+		data := make([]float32, n)
+		for i := range data {
+			data[i] = float32(rng.NormFloat64())
+		}
+		return b.Const(graph.FromFloat32s(name, dims, data))
+	}
+	x := b.Op("Conv", b.Input("x", graph.Float32, 1, 4, 8, 8), rnd("w1", 8, 4, 3, 3), rnd("b1", 8), graph.IntsAttr("pads", 1, 1, 1, 1))
+	y := b.Op("Div", b.Op("Mul", x, b.Op("Clip", b.Op("Add", x, c("three", 3)), c("zero", 0), c("six", 6))), c("six_", 6))
+	b.Output(b.Op("Conv", y, rnd("w2", 4, 8, 1, 1), rnd("b2", 4)))
+	m, err := b.Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// By default Run rewrites the hard-swish as one HardSwish node, raising
+// the opset to 14 (13 for per-channel weights, 14 for the op) and saying
+// so; Config.FuseHardSwish off, or Quant.Opset 13, keep the elementwise
+// form at opset 13. The fused model's outputs match the unfused one's.
+func TestRunFuseHardSwish(t *testing.T) {
+	type outcome struct {
+		fused int
+		opset int64
+	}
+	for _, c := range []struct {
+		name string
+		edit func(*quant.Config)
+		want outcome
+	}{
+		{"default", func(*quant.Config) {}, outcome{1, 14}},
+		{"off", func(c *quant.Config) { c.FuseHardSwish = false }, outcome{0, 13}},
+		{"opset 13", func(c *quant.Config) { c.Quant.Opset = 13 }, outcome{0, 13}},
+	} {
+		m := hardSwishNet(t)
+		src := calibdata.Synthetic(calibdata.Inputs(m), 8, 3)
+		cfg := quant.DefaultConfig()
+		c.edit(&cfg)
+		res, err := quant.Run(m, src, cfg)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		fused := 0
+		if res.HardSwish != nil {
+			fused = len(res.HardSwish.Fused)
+		}
+		ops := map[string]int{}
+		for _, n := range m.Graph.Nodes {
+			ops[n.OpType]++
+		}
+		opset, _ := m.Opset("")
+		got := outcome{fused, opset}
+		if got != c.want || ops["HardSwish"] != c.want.fused || ops["Div"] != 1-c.want.fused || res.Report.OpsetTo != opset || res.Report.OpsetFrom != 11 {
+			t.Errorf("%s: %+v, ops %v, report opset %d -> %d; want %+v from 11", c.name, got, ops, res.Report.OpsetFrom, res.Report.OpsetTo, c.want)
+		}
+		sqnr, err := quant.OutputSQNR(res.Reference, m, src, src.Len(), 0)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		for _, o := range sqnr {
+			if o.DB < 25 {
+				t.Errorf("%s: output %s at %.1f dB", c.name, o.Name, o.DB)
+			}
+		}
+	}
+}
