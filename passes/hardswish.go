@@ -81,36 +81,13 @@ func FuseHardSwish(m *graph.Model, raise bool) (*HardSwishFusion, error) {
 	if opset < HardSwishOpset-1 || opset < HardSwishOpset && !raise {
 		return f, nil
 	}
-	type found struct {
-		x      *graph.Value
-		region []*graph.Node
-	}
-	var all []found
+	var all []hardSwishRegion
 	var walkErr error
 	m.Graph.Walk(func(g *graph.Graph) {
-		taken := map[*graph.Node]bool{}
-		for _, e := range g.Nodes {
-			if walkErr != nil || taken[e] || e.Domain != "" || !hardSwishGates[e.OpType] {
-				continue
-			}
-			for _, x := range smoothSources(e, hardSwishOps) {
-				region := smoothRegion(x, e, hardSwishOps, maxHardSwishNodes)
-				if region == nil || slices.ContainsFunc(region, func(n *graph.Node) bool { return taken[n] }) {
-					continue
-				}
-				ok, err := computesHardSwish(x, region, opset)
-				if err != nil {
-					walkErr = err
-					return
-				}
-				if ok {
-					for _, n := range region {
-						taken[n] = true
-					}
-					all = append(all, found{x, region})
-					break
-				}
-			}
+		if walkErr == nil {
+			var rs []hardSwishRegion
+			rs, walkErr = hardSwishRegions(g, opset)
+			all = append(all, rs...)
 		}
 	})
 	if walkErr != nil || len(all) == 0 {
@@ -134,6 +111,45 @@ func FuseHardSwish(m *graph.Model, raise bool) (*HardSwishFusion, error) {
 		f.Fused = append(f.Fused, fused)
 	}
 	return f, nil
+}
+
+// hardSwishRegion is a hard-swish of x written with elementwise ops, the
+// region's nodes in an order of evaluation, its exit last.
+type hardSwishRegion struct {
+	x      *graph.Value
+	region []*graph.Node
+}
+
+// hardSwishRegions finds the hard-swishes of g written with elementwise
+// ops: from each gate op back to the values it reads, the region of
+// elementwise ops of one value and scalar constants with one exit, kept
+// when it computes HardSwish (computesHardSwish).
+func hardSwishRegions(g *graph.Graph, opset int64) ([]hardSwishRegion, error) {
+	var found []hardSwishRegion
+	taken := map[*graph.Node]bool{}
+	for _, e := range g.Nodes {
+		if taken[e] || e.Domain != "" || !hardSwishGates[e.OpType] {
+			continue
+		}
+		for _, x := range smoothSources(e, hardSwishOps) {
+			region := smoothRegion(x, e, hardSwishOps, maxHardSwishNodes)
+			if region == nil || slices.ContainsFunc(region, func(n *graph.Node) bool { return taken[n] }) {
+				continue
+			}
+			ok, err := computesHardSwish(x, region, opset)
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				for _, n := range region {
+					taken[n] = true
+				}
+				found = append(found, hardSwishRegion{x, region})
+				break
+			}
+		}
+	}
+	return found, nil
 }
 
 // replaceByHardSwish puts one HardSwish node of x where region's exit

@@ -113,15 +113,16 @@ var quantizeCommand = &command{
 	summary: "quantize MODEL to INT8 (QDQ) and write it to OUT",
 	doc: `The main job: quantize MODEL to a standard QDQ INT8 ONNX model. onnxq
 prepares the FP32 graph (constants folded, per-channel Adds and
-BatchNormalization folded into Conv, dead nodes removed), runs it on the calibration samples to find the
-range of every activation, inserts QuantizeLinear/DequantizeLinear pairs
-by its per-op rule table (integer weights, per-channel by default, int32
-biases), corrects the integer biases so that each layer's per-channel
-output mean matches FP32 on the samples (--bias-correction=false turns it
-off; it is kept only when the worst output improves), rewrites each
-hard-swish written with elementwise ops as one HardSwish op (opset 14;
---fuse-hard-swish=false keeps them), writes OUT, and prints a summary: what was quantized, what stays FP32 and why, the file
-sizes, and the SQNR of each output against FP32.
+BatchNormalization folded into Conv, dead nodes removed), runs it on the
+calibration samples to find the range of every activation, inserts
+QuantizeLinear/DequantizeLinear pairs by its per-op rule table (integer
+weights, per-channel by default, int32 biases), corrects the integer
+biases so that each layer's per-channel output mean matches FP32 on the
+samples (--bias-correction=false turns it off; it is kept only when the
+worst output improves), rewrites each hard-swish written with elementwise
+ops as one HardSwish op (opset 14; --fuse-hard-swish=false keeps them),
+writes OUT, and prints a summary: what was quantized, what stays FP32 and
+why, the file sizes, and the SQNR of each output against FP32.
 
 --calib PATH takes samples from a folder of sample_NNN/<input>.npy (as in
 ../shared/data), .npz files, ONNX test_data_set_N/input_K.pb folders, or
