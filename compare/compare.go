@@ -101,6 +101,19 @@ func Compare(float, quant *graph.Model, src *calibdata.Source, opts Options) (*R
 	if opts.Samples > 0 {
 		n = min(n, opts.Samples)
 	}
+	if passes.HalfFloats(float) > 0 {
+		// The quantizer computes a half-precision model in float32
+		// (passes.UpcastHalf); FLOAT does so too here, so that its
+		// activations compare with QUANT's under the same names.
+		up, err := graph.Clone(float)
+		if err != nil {
+			return nil, err
+		}
+		if err := passes.Run(up, &passes.Context{}, []passes.Pass{passes.UpcastHalf()}, passes.RunOptions{}); err != nil {
+			return nil, fmt.Errorf("compare: computing FLOAT in float32: %v", err)
+		}
+		float = up
+	}
 	fv := floatValues(float)
 	resc, err := rescales(float, quant)
 	if err != nil {

@@ -1169,8 +1169,8 @@ func (o *outputStats) add(float, quant map[string]*runtime.Tensor) {
 		case ref == nil:
 			s.skipped = "FLOAT has no output of that name"
 			continue
-		case ref.F32() == nil || got.F32() == nil:
-			s.skipped = fmt.Sprintf("not float32 in both (FLOAT %v, QUANT %v)", ref.DType, got.DType)
+		case ref.FloatValues() == nil || got.FloatValues() == nil:
+			s.skipped = fmt.Sprintf("not a float type in both (FLOAT %v, QUANT %v)", ref.DType, got.DType)
 			continue
 		case !slices.Equal(ref.Shape, got.Shape):
 			s.skipped = fmt.Sprintf("shapes differ: FLOAT %v, QUANT %v", ref.Shape, got.Shape)
@@ -1179,7 +1179,7 @@ func (o *outputStats) add(float, quant map[string]*runtime.Tensor) {
 		if s.shape == nil {
 			s.shape = append([]int{}, ref.Shape...)
 		}
-		f, g := ref.F32(), got.F32()
+		f, g := ref.FloatValues(), got.FloatValues()
 		for i, x := range f {
 			y := float64(g[i])
 			d := y - float64(x)

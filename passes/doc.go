@@ -21,7 +21,10 @@
 // whose only output it alone reads; no node or initializer is unread. Value
 // names are kept: a folded node's outputs become initializers of the same
 // name, and graph outputs are never renamed. Passes edit the IR in place
-// and are deterministic.
+// and are deterministic. A float16 or bfloat16 model computes in float32
+// (upcast-half): its half-precision inputs and outputs keep their types
+// through Casts, and its outputs differ from the original's by the
+// original's half-precision rounding.
 //
 // The equalization passes (equalize, equalize-activations) are the
 // exception to kept names: a value whose channels they rescale takes a

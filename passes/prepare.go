@@ -12,13 +12,15 @@ import (
 )
 
 // PreparePasses returns the prepare pipeline in order: initializers stop
-// being graph inputs, Constant nodes become initializers, shapes are inferred (so Shape of static tensors can
-// fold), constant subexpressions are evaluated, BatchNormalization folds
+// being graph inputs, Constant nodes become initializers, half-precision
+// values become float32, shapes are inferred (so Shape of static tensors
+// can fold), constant subexpressions are evaluated, BatchNormalization folds
 // into the preceding weighted op, and what no output needs is removed.
 func PreparePasses() []Pass {
 	return []Pass{
 		InitializersNotInputs(),
 		ConstantNodesToInitializers(),
+		UpcastHalf(),
 		InferShapes(),
 		FoldConstants(),
 		FoldConvAdd(),
@@ -38,6 +40,11 @@ var PrepareOrder = [][2]string{
 	{"initializers-not-inputs", "remove-dead-nodes"},
 	// Folding sees Constant nodes only as initializers.
 	{"constant-nodes-to-initializers", "fold-constants"},
+	// Constants are converted as initializers, and the float32 types are
+	// what shapes are inferred and constants folded with.
+	{"constant-nodes-to-initializers", "upcast-half"},
+	{"upcast-half", "infer-shapes"},
+	{"upcast-half", "fold-constants"},
 	// Shape folding needs inferred static shapes.
 	{"infer-shapes", "fold-constants"},
 	// BN parameters computed from constants must be initializers first.

@@ -381,10 +381,12 @@ func newOutputEval(ref *graph.Model, src *calibdata.Source, threads int) (*outpu
 		first = false
 		keep := map[string][]float32{}
 		for _, v := range ref.Graph.Outputs {
-			if t := out[v.Name]; t != nil && t.F32() != nil {
-				keep[v.Name] = t.F32()
-				if i == 0 {
-					e.names = append(e.names, v.Name)
+			if t := out[v.Name]; t != nil {
+				if f := t.FloatValues(); f != nil {
+					keep[v.Name] = f
+					if i == 0 {
+						e.names = append(e.names, v.Name)
+					}
 				}
 			}
 		}
@@ -413,11 +415,15 @@ func (e *outputEval) worst(m *graph.Model, idx []int) (float64, error) {
 		}
 		for _, name := range e.names {
 			r, t := e.ref[i][name], out[name]
-			if r == nil || t == nil || len(t.F32()) != len(r) {
+			if r == nil || t == nil {
+				continue
+			}
+			f := t.FloatValues()
+			if len(f) != len(r) {
 				continue
 			}
 			ref[name] = append(ref[name], r...)
-			got[name] = append(got[name], t.F32()...)
+			got[name] = append(got[name], f...)
 		}
 	}
 	w := math.Inf(1)

@@ -638,7 +638,7 @@ type OutputResult struct {
 
 // OutputSQNR runs fp32 and q in onnxq's runtime on the first n samples of
 // src and pools the SQNR of each output of q over them, in q's output
-// order. Outputs that are not float32 in both, or differ in size, are
+// order. Outputs that are not of a float type in both, or differ in size, are
 // left out.
 func OutputSQNR(fp32, q *graph.Model, src *calibdata.Source, n, threads int) ([]OutputResult, error) {
 	if fp32 == nil || q == nil || src == nil {
@@ -673,7 +673,7 @@ func OutputSQNR(fp32, q *graph.Model, src *calibdata.Source, n, threads int) ([]
 			if bt == nil {
 				continue
 			}
-			fr, fq := t.F32(), bt.F32()
+			fr, fq := t.FloatValues(), bt.FloatValues()
 			if fr == nil || fq == nil || len(fr) != len(fq) {
 				continue
 			}

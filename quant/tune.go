@@ -429,13 +429,17 @@ func (e *outputEval) measure(m *graph.Model, idx []int) (sqnr, top1 []float64, e
 		}
 		for k, name := range e.names {
 			r, t := e.ref[i][name], out[name]
-			if r == nil || t == nil || len(t.F32()) != len(r) {
+			if r == nil || t == nil {
+				continue
+			}
+			f := t.FloatValues()
+			if len(f) != len(r) {
 				continue
 			}
 			ref[k] = append(ref[k], r...)
-			got[k] = append(got[k], t.F32()...)
+			got[k] = append(got[k], f...)
 			if w := scoreWidth(t.Shape); w > 0 {
-				a, n := top1Agree(r, t.F32(), w)
+				a, n := top1Agree(r, f, w)
 				agree[k] += a
 				rows[k] += n
 			}

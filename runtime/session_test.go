@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/onnxq/onnxq/graph"
+	"github.com/x448/float16"
 )
 
 // testRegistry holds two tiny kernels, so the executor is tested without
@@ -494,5 +495,28 @@ func TestSharedPool(t *testing.T) {
 	}
 	if own {
 		t.Error("the output's buffer is still in the pool")
+	}
+}
+
+// FloatValues reads float32 data as it is and converts half precision and
+// float64; other types have none.
+func TestTensorFloatValues(t *testing.T) {
+	f32 := FromFloat32([]int{2}, []float32{1.5, -2})
+	if v := f32.FloatValues(); &v[0] != &f32.F32()[0] {
+		t.Error("float32 data was copied")
+	}
+	h := New(graph.Float16, 2)
+	h.Data.([]float16.Float16)[0], h.Data.([]float16.Float16)[1] = float16.Fromfloat32(1.5), float16.Fromfloat32(-2)
+	bf := New(graph.BFloat16, 2)
+	bf.Data.([]BFloat16)[0], bf.Data.([]BFloat16)[1] = 0x3fc0, 0xc000 // 1.5, -2
+	d := New(graph.Float64, 2)
+	copy(d.Data.([]float64), []float64{1.5, -2})
+	for _, x := range []*Tensor{h, bf, d} {
+		if v := x.FloatValues(); len(v) != 2 || v[0] != 1.5 || v[1] != -2 {
+			t.Errorf("%v: %v", x.DType, v)
+		}
+	}
+	if v := New(graph.Int32, 2).FloatValues(); v != nil {
+		t.Errorf("int32: %v", v)
 	}
 }

@@ -211,6 +211,28 @@ func (t *Tensor) String() string {
 	return t.DType.String() + "[" + strings.Join(parts, ",") + "]"
 }
 
+// FloatValues returns the elements of a floating-point tensor as float32:
+// the data itself for float32, converted from half precision or float64
+// (a half-precision model's outputs, compared with float32 ones); nil for
+// other types.
+func (t *Tensor) FloatValues() []float32 {
+	switch t.DType {
+	case graph.Float32:
+		return t.F32()
+	case graph.Float16, graph.BFloat16, graph.Float64:
+		v, err := t.AsFloat64()
+		if err != nil {
+			return nil
+		}
+		f := make([]float32, len(v))
+		for i, x := range v {
+			f[i] = float32(x)
+		}
+		return f
+	}
+	return nil
+}
+
 // AsFloat64 returns the elements of a numeric or bool tensor as float64
 // (for comparisons and reports).
 func (t *Tensor) AsFloat64() ([]float64, error) {

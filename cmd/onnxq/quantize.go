@@ -640,7 +640,7 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 		report, bias, fallback = res.Report, res.Bias, res.Fallback
 	}
 	// Before the search, which then measures the model as written.
-	var fin finished
+	fin := finished{halfValues: passes.HalfFloats(orig)}
 	if report != nil {
 		if fin.floatWeights, err = passes.FloatWeightsOutsideUnits(m, fp32, qcfg.FloatWeights); err != nil {
 			return err
@@ -1044,6 +1044,7 @@ func saveCalib(coll *calib.Collection, path string) error {
 type finished struct {
 	floatWeights []string // passes.FloatWeightsOutsideUnits
 	hardSwish    *passes.HardSwishFusion
+	halfValues   int // half-precision values of the input model (passes.UpcastHalf)
 }
 
 // summary prints what the quantize pass did and, on up to EvalMax
@@ -1129,6 +1130,9 @@ func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.Bi
 		}
 		for _, s := range r.WeightOnly {
 			fmt.Fprintf(w, "weight-only\t%s (int weight, float compute)\n", s)
+		}
+		if fin.halfValues > 0 {
+			fmt.Fprintln(w, "half\tfloat16/bfloat16 model: it computes in float32 (int8 where quantized), its half-precision inputs and outputs keep their types through Casts")
 		}
 		if h := fin.hardSwish; h != nil && len(h.Fused) > 0 {
 			ops := map[string]int{}

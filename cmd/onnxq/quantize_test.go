@@ -15,6 +15,7 @@ import (
 	"github.com/onnxq/onnxq/internal/tensorio"
 	"github.com/onnxq/onnxq/internal/testmodels"
 	"github.com/onnxq/onnxq/runtime"
+	"github.com/x448/float16"
 )
 
 // TestQuantizeBadInput: each bad input is one error line, a non-zero exit
@@ -969,5 +970,90 @@ func TestQuantizeFuseHardSwish(t *testing.T) {
 		if want := map[bool]int{true: 1}[c.fused]; hs != want || (opset == 14) != c.fused {
 			t.Errorf("%v: %d HardSwish nodes at opset %d", c.flags, hs, opset)
 		}
+	}
+}
+
+// TestQuantizeHalfModel: a float16 model with float16 samples comes out
+// quantized (integer Convs) with its float16 input and output, says so,
+// reports its output's SQNR and runs; compare and --target-sqnr measure
+// its float16 output.
+func TestQuantizeHalfModel(t *testing.T) {
+	dir := t.TempDir()
+	half := func(name string, dims []int64, vals []float32) *graph.Tensor {
+		raw := make([]byte, 2*len(vals))
+		for i, v := range vals {
+			bits := float16.Fromfloat32(v).Bits()
+			raw[2*i], raw[2*i+1] = byte(bits), byte(bits>>8)
+		}
+		h := &graph.Tensor{Name: name, DType: graph.Float16, Dims: dims}
+		if err := h.SetRaw(raw); err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	weights := func(n int) []float32 {
+		w := make([]float32, n)
+		for i := range w {
+			w[i] = float32(math.Sin(float64(7*i+1))) * 0.5
+		}
+		return w
+	}
+	b := graph.NewBuilder(17)
+	y := b.Op("Relu", b.Op("Conv", b.Input("x", graph.Float16, 1, 4, 6, 6), b.Const(half("w1", []int64{8, 4, 3, 3}, weights(288)), nil), graph.IntsAttr("pads", 1, 1, 1, 1)))
+	y = b.Op("Conv", y, b.Const(half("w2", []int64{4, 8, 1, 1}, weights(32)), nil))
+	if err := b.Graph().Rename(y, "y"); err != nil {
+		t.Fatal(err)
+	}
+	b.Output(y)
+	m, err := b.Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	model := filepath.Join(dir, "half.onnx")
+	if err := graph.Save(m, model, graph.SaveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	calib := filepath.Join(dir, "calib")
+	for s := range 4 {
+		x := runtime.New(graph.Float16, 1, 4, 6, 6)
+		for i, d := 0, x.Data.([]float16.Float16); i < len(d); i++ {
+			d[i] = float16.Fromfloat32(2 * float32(math.Sin(float64(i*(s+2))*0.37)))
+		}
+		folder := filepath.Join(calib, fmt.Sprintf("sample_%03d", s))
+		if err := os.MkdirAll(folder, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := tensorio.WriteNpy(filepath.Join(folder, "x.npy"), x); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := filepath.Join(dir, "q.onnx")
+	r := onnxq(t, dir, model, "-o", out, "--calib", calib)
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	for _, want := range []string{"half       float16/bfloat16 model", "int8 ops   Conv 2", "sqnr       y "} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("summary lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	q, err := graph.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in, o := q.Graph.Inputs[0], q.Graph.Outputs[0]; in.DType != graph.Float16 || o.DType != graph.Float16 || o.Name != "y" {
+		t.Errorf("input %v, output %s %v; want float16 x and y", in.DType, o.Name, o.DType)
+	}
+	if r := onnxq(t, dir, "run", out, "--input", filepath.Join(calib, "sample_000")); r.code != 0 {
+		t.Errorf("the quantized model does not run: %s", r.stderr)
+	}
+	// compare and the --target-sqnr search measure the float16 output too
+	r = onnxq(t, dir, "compare", model, out, "--data", calib)
+	if r.code != 0 || strings.Contains(r.stdout, "skipped:") || !strings.Contains(r.stdout, "activations (2 compared, 0 skipped)") {
+		t.Errorf("compare: exit %d:\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = onnxq(t, dir, model, "-o", out, "--calib", calib, "--target-sqnr", "99")
+	if r.code != 0 || !strings.Contains(r.stdout, "target     NOT met") || strings.Contains(r.stdout, "inf") {
+		t.Errorf("--target-sqnr: exit %d:\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }
