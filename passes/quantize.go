@@ -381,6 +381,8 @@ func (q *quantizer) decide(n *graph.Node, layerNorm, gelu map[*graph.Node]bool) 
 		inf.reason, inf.excluded = "excluded by node pattern", true
 	case matchAny(q.opts.ExcludeOps, n.OpType):
 		inf.reason, inf.excluded = "excluded by op pattern", true
+	case readsFloat64(n):
+		inf.reason = reasonFloat64
 	case layerNorm[n]:
 		inf.reason = "part of a layer-normalization pattern: " + reasonNorm
 	case gelu[n] && !matchAny(q.opts.IncludeOps, n.OpType):
@@ -1378,6 +1380,18 @@ func (q *quantizer) summarize() {
 func readsFloat(n *graph.Node) bool {
 	for _, in := range n.Inputs {
 		if isFloat(in) {
+			return true
+		}
+	}
+	return readsFloat64(n)
+}
+
+// readsFloat64 reports whether n reads a float64 value or constant:
+// onnxq's ranges and integer biases are float32's, so such a node stays
+// as it is.
+func readsFloat64(n *graph.Node) bool {
+	for _, in := range n.Inputs {
+		if in != nil && in.DType == graph.Float64 {
 			return true
 		}
 	}

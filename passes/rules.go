@@ -119,6 +119,7 @@ func fp32(op, reason string) Rule {
 const (
 	reasonRange     = "output range too wide or too skewed for 8 bits (exponential/logarithmic)"
 	reasonNorm      = "normalisation: small differences of large values lose precision in 8 bits"
+	reasonFloat64   = "computes in float64: onnxq quantizes float32 values (float16 and bfloat16 models compute in float32 first)"
 	reasonGELU      = "part of a GELU (Erf or Tanh) pattern: kept float whole, so no step cuts it and runtimes fuse it into one kernel (ONNX Runtime: Gelu, BiasGelu, FastGelu)"
 	reasonRecurrent = "recurrent state accumulates quantization error across steps"
 	reasonControl   = "control flow (its body is quantized)"

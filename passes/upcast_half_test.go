@@ -127,3 +127,26 @@ func TestUpcastHalfFloat32(t *testing.T) {
 		t.Errorf("%v, %d nodes", err, len(m.Graph.Nodes))
 	}
 }
+
+// A float64 model stays as it is, its nodes listed as FP32 and why, and
+// no op counted as quantized.
+func TestQuantizeFloat64StaysFloat(t *testing.T) {
+	b := graph.NewBuilder(17)
+	w := &graph.Tensor{Name: "w", DType: graph.Float64, Dims: []int64{2, 2, 1, 1}}
+	raw := make([]byte, 32)
+	for i := range 4 {
+		binary.LittleEndian.PutUint64(raw[8*i:], math.Float64bits(float64(i)-1.5))
+	}
+	if err := w.SetRaw(raw); err != nil {
+		t.Fatal(err)
+	}
+	b.Output(b.Op("Relu", b.Op("Conv", b.Input("x", graph.Float64, 1, 2, 3, 3), b.Const(w, nil))))
+	m := build(t, b)
+	r := quantize(t, m, map[string]Range{"x": {Min: -1, Max: 1}, "conv1_out0": {Min: -1, Max: 1}}, DefaultQuantOptions())
+	if len(r.OpCounts) != 0 || r.WeightsQuantized+r.TensorsQuantized != 0 {
+		t.Errorf("quantized %v, %d weights, %d activations", r.OpCounts, r.WeightsQuantized, r.TensorsQuantized)
+	}
+	if len(r.FP32) != 2 || r.FP32[0].Reason != reasonFloat64 {
+		t.Errorf("FP32 list %+v", r.FP32)
+	}
+}

@@ -1092,7 +1092,7 @@ func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.Bi
 			}
 			fmt.Fprintf(w, "opset\traised from %d to %d (%s)\n", r.OpsetFrom, r.OpsetTo, why)
 		}
-		fmt.Fprintf(w, "int8 ops\t%s\n", strings.Join(sortedCounts(r.OpCounts), ", "))
+		fmt.Fprintf(w, "int8 ops\t%s\n", orNone(strings.Join(sortedCounts(r.OpCounts), ", "), "none"))
 		if q != nil && q.Graph != nil {
 			if cv := macs.CoverageWithShapes(q, report.SampleShapes(src)); cv.WeightedNodes > 0 {
 				share := "MACs unknown"
