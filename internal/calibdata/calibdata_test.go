@@ -291,6 +291,22 @@ func TestImages(t *testing.T) {
 		}
 	}
 
+	// Half-precision inputs take the values rounded to their type.
+	for _, dt := range []graph.DType{graph.Float16, graph.BFloat16} {
+		half := []Input{{Name: "img", DType: dt, Shape: graph.Fixed(1, 3, 4, 6)}}
+		s = mustOpen(t, filepath.Join(dir, "b.png"), half, ImageOptions{Mean: []float32{0.5}, Std: []float32{0.5}})
+		x = mustSample(t, s, 0)["img"]
+		v, err := x.AsFloat64()
+		if x.DType != dt || err != nil || len(v) != 72 {
+			t.Fatalf("%v input: got %v, %d values (%v)", dt, x.DType, len(v), err)
+		}
+		for i, got := range v {
+			if want := []float64{1, -0.6, -1}[i/24]; math.Abs(got-want) > 0.01 {
+				t.Fatalf("%v element %d = %v, want %v", dt, i, got, want)
+			}
+		}
+	}
+
 	// Grey input: BT.601 luma.
 	grey := []Input{{Name: "img", DType: graph.Float32, Shape: graph.Fixed(1, 1, 2, 2)}}
 	s = mustOpen(t, filepath.Join(dir, "b.png"), grey, ImageOptions{})

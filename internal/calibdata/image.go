@@ -15,6 +15,7 @@ import (
 
 	"github.com/onnxq/onnxq/graph"
 	"github.com/onnxq/onnxq/runtime"
+	"github.com/x448/float16"
 )
 
 // ImageOptions says how images become an input tensor. Pixels are first
@@ -42,12 +43,13 @@ type imageSpec struct {
 	h, w, c   int
 	nhwc, bgr bool
 	mean, std []float32
+	dtype     graph.DType // float32, or a half-precision type the values are rounded to
 }
 
 func resolveImage(in Input, o ImageOptions) (imageSpec, error) {
 	what := fmt.Sprintf("input %q (%s)", in.Name, graph.TypeString(in.DType, in.Shape))
-	if in.DType != graph.Float32 {
-		return imageSpec{}, fmt.Errorf("images can only feed a float32 input; %s is not", what)
+	if in.DType != graph.Float32 && in.DType != graph.Float16 && in.DType != graph.BFloat16 {
+		return imageSpec{}, fmt.Errorf("images can only feed a float32, float16 or bfloat16 input; %s is not", what)
 	}
 	if len(in.Shape) != 4 {
 		return imageSpec{}, fmt.Errorf("images can only feed a 4-D input (N,C,H,W or N,H,W,C); %s is not", what)
@@ -58,7 +60,7 @@ func resolveImage(in Input, o ImageOptions) (imageSpec, error) {
 		}
 		return -1
 	}
-	s := imageSpec{bgr: o.BGR}
+	s := imageSpec{bgr: o.BGR, dtype: in.DType}
 	switch strings.ToLower(o.Layout) {
 	case "nchw":
 	case "nhwc":
@@ -262,6 +264,25 @@ func imageTensor(img image.Image, s imageSpec) *runtime.Tensor {
 					data[(ch*s.h+y)*s.w+x] = v
 				}
 			}
+		}
+	}
+	return asType(out, s.dtype)
+}
+
+// asType rounds a float32 tensor to dt when dt is a half-precision type.
+func asType(t *runtime.Tensor, dt graph.DType) *runtime.Tensor {
+	if dt != graph.Float16 && dt != graph.BFloat16 {
+		return t
+	}
+	out := runtime.New(dt, t.Shape...)
+	switch d := out.Data.(type) {
+	case []float16.Float16:
+		for i, v := range t.F32() {
+			d[i] = float16.Fromfloat32(v)
+		}
+	case []runtime.BFloat16:
+		for i, v := range t.F32() {
+			d[i] = runtime.BFloat16From(v)
 		}
 	}
 	return out
