@@ -550,6 +550,21 @@ func TestSynthetic(t *testing.T) {
 	if Synthetic(in, -1, 0).Len() != 0 {
 		t.Error("negative count")
 	}
+	// Half-precision inputs get the same kind of values in their type.
+	for _, dt := range []graph.DType{graph.Float16, graph.BFloat16} {
+		h := mustSample(t, Synthetic([]Input{{Name: "h", DType: dt, Shape: graph.Fixed(1, 1000)}}, 1, 7), 0)["h"]
+		v, err := h.AsFloat64()
+		if h.DType != dt || err != nil {
+			t.Fatalf("%v input: %v (%v)", dt, h.DType, err)
+		}
+		var sq float64
+		for _, x := range v {
+			sq += x * x
+		}
+		if std := math.Sqrt(sq / 1000); math.Abs(std-1) > 0.15 {
+			t.Errorf("%v: std %v", dt, std)
+		}
+	}
 }
 
 func TestSplit(t *testing.T) {

@@ -73,6 +73,10 @@ func syntheticTensor(in Input, rng *rand.Rand) (*runtime.Tensor, error) {
 		for i := range d {
 			d[i] = float16.Fromfloat32(float32(normal(rng)))
 		}
+	case []runtime.BFloat16:
+		for i := range d {
+			d[i] = runtime.BFloat16From(float32(normal(rng)))
+		}
 	case []int8, []uint8, []int16, []uint16, []int32, []uint32, []int64, []uint64, []bool:
 		// zeros
 	default:
