@@ -13,7 +13,8 @@ import (
 
 // PreparePasses returns the prepare pipeline in order: initializers stop
 // being graph inputs, Constant nodes become initializers, half-precision
-// values become float32, shapes are inferred (so Shape of static tensors
+// values become float32, ImageScaler nodes become a Mul and an Add, shapes
+// are inferred (so Shape of static tensors
 // can fold), constant subexpressions are evaluated, BatchNormalization folds
 // into the preceding weighted op, and what no output needs is removed.
 func PreparePasses() []Pass {
@@ -21,6 +22,7 @@ func PreparePasses() []Pass {
 		InitializersNotInputs(),
 		ConstantNodesToInitializers(),
 		UpcastHalf(),
+		ImageScalerToMulAdd(),
 		InferShapes(),
 		FoldConstants(),
 		FoldConvAdd(),
@@ -45,6 +47,9 @@ var PrepareOrder = [][2]string{
 	{"constant-nodes-to-initializers", "upcast-half"},
 	{"upcast-half", "infer-shapes"},
 	{"upcast-half", "fold-constants"},
+	// Its constants are float32, as the values it reads are by then.
+	{"upcast-half", "image-scaler"},
+	{"image-scaler", "infer-shapes"},
 	// Shape folding needs inferred static shapes.
 	{"infer-shapes", "fold-constants"},
 	// BN parameters computed from constants must be initializers first.

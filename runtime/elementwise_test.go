@@ -549,7 +549,7 @@ var mathOps = []string{
 	"ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2", "ReduceLogSum",
 	"ReduceLogSumExp", "ReduceSumSquare", "ArgMax", "ArgMin", "CumSum", "CumProd",
 	"BatchNormalization", "LayerNormalization", "RMSNormalization", "InstanceNormalization",
-	"GroupNormalization", "LpNormalization", "MeanVarianceNormalization",
+	"GroupNormalization", "LpNormalization", "MeanVarianceNormalization", "ImageScaler",
 }
 
 // TestMathKernelsNeverPanic feeds every kernel random mixes of types,

@@ -23,6 +23,57 @@ func registerNormalization(r *Registry) {
 	r.Register("", "GroupNormalization", groupNormBuilder)
 	r.Register("", "LpNormalization", lpNormBuilder)
 	r.Register("", "MeanVarianceNormalization", mvnBuilder)
+	r.Register("", "ImageScaler", imageScalerBuilder)
+}
+
+// imageScalerBuilder: scale·x + bias[c] on [N, C, ...] (the experimental
+// op that opset 10 dropped; older vision models begin with it). A bias
+// list of one value, or none, applies to every channel.
+func imageScalerBuilder(n *graph.Node, opset int64) (Kernel, error) {
+	scale := float64(n.AttrFloat("scale", 1))
+	var bias []float32
+	if a := n.Attr("bias"); a != nil {
+		bias = a.Floats
+	}
+	return KernelFunc(func(ctx *Context, in []*Tensor) ([]*Tensor, error) {
+		if len(in) < 1 || in[0] == nil {
+			return nil, fmt.Errorf("takes 1 input")
+		}
+		x := in[0]
+		if err := checkTensorData(x, "input"); err != nil {
+			return nil, err
+		}
+		bn, c, sp, err := channelLayout(x)
+		if err != nil {
+			return nil, err
+		}
+		if len(bias) > 1 && len(bias) != c {
+			return nil, fmt.Errorf("%d biases for %d channels", len(bias), c)
+		}
+		a := make([]float64, c)
+		b := make([]float64, c)
+		for i := range a {
+			a[i] = scale
+			if len(bias) == 1 {
+				b[i] = float64(bias[0])
+			} else if len(bias) == c {
+				b[i] = float64(bias[i])
+			}
+		}
+		xf32, xf64, err := normFloats(x)
+		if err != nil {
+			return nil, err
+		}
+		out := ctx.Alloc(x.DType, x.Shape...)
+		of32, of64 := outputFloats(out)
+		if xf32 != nil {
+			affineChannels(ctx, of32, xf32, bn, c, sp, a, b)
+			finishFloats(out, of32)
+		} else {
+			affineChannels(ctx, of64, xf64, bn, c, sp, a, b)
+		}
+		return []*Tensor{out}, nil
+	}), nil
 }
 
 // normFloats returns the data of a float tensor as float32 or float64 (by

@@ -315,3 +315,27 @@ func BenchmarkLayerNorm(b *testing.B) {
 	r := rand.New(rand.NewPCG(1, 1))
 	benchOp(b, ewNode("LayerNormalization", 1), 17, ewRand(r, 1, 256, 768), ewRand(r, 1, 768), ewRand(r, 1, 768))
 }
+
+// ImageScaler: scale·x + bias[c]; one bias value for every channel; a
+// bias list of the wrong length is an error.
+func TestImageScaler(t *testing.T) {
+	r := rand.New(rand.NewPCG(4, 4))
+	x := ewRand(r, 1, 2, 3, 2, 2)
+	bias := &graph.Attribute{Name: "bias", Type: graph.AttrFloats, Floats: []float32{0.5, -1, 2}}
+	want := make([]float64, x.Len())
+	for i, v := range x.F32() {
+		want[i] = 0.25*float64(v) + float64(bias.Floats[i/4%3])
+	}
+	got := ewMust(t, ewNode("ImageScaler", 1, ewFloat("scale", 0.25), bias), 8, x)
+	closeTo(t, "image scaler", got.F32(), want, 1e-6)
+	one := &graph.Attribute{Name: "bias", Type: graph.AttrFloats, Floats: []float32{3}}
+	got = ewMust(t, ewNode("ImageScaler", 1, one), 8, x)
+	for i, v := range x.F32() {
+		want[i] = float64(v) + 3
+	}
+	closeTo(t, "one bias", got.F32(), want, 1e-6)
+	two := &graph.Attribute{Name: "bias", Type: graph.AttrFloats, Floats: []float32{1, 2}}
+	if _, err := ewRun(ewNode("ImageScaler", 1, two), 8, 1, x); err == nil {
+		t.Error("2 biases for 3 channels accepted")
+	}
+}
