@@ -1511,9 +1511,9 @@ var opsetChanges = []struct {
 	{"Hardmax", 13, rewriteSoftmax},
 	{"Dropout", 12, dropAttrs("ratio", "is_test")},
 	{"BatchNormalization", 9, dropAttrs("spatial", "is_test")},
-	{"Resize", 11, nil},
-	{"Upsample", 10, nil},
-	{"TopK", 10, nil},
+	{"Resize", 11, rewriteToResize11},
+	{"Upsample", 10, rewriteToResize11},
+	{"TopK", 10, rewriteTopK},
 	{"Scan", 9, nil},
 }
 
@@ -1717,6 +1717,89 @@ func padOperand(n *graph.Node, pad int, add func(string, *graph.Tensor) (*graph.
 		return err
 	}
 	n.SetInput(1, v)
+	return nil
+}
+
+// rewriteTopK moves TopK's k attribute (before opset 10) to its second
+// input, a one-element int64 tensor.
+func rewriteTopK(n *graph.Node, _ int64, add func(string, *graph.Tensor) (*graph.Value, error)) error {
+	a := removeAttr(n, "k")
+	if a == nil {
+		return fmt.Errorf("no k")
+	}
+	t, err := graph.FromInt64s("", []int64{1}, []int64{a.Int})
+	if err != nil {
+		return err
+	}
+	k, err := add(n.Name+"_k", t)
+	if err != nil {
+		return err
+	}
+	n.SetInput(1, k)
+	return nil
+}
+
+// rewriteToResize11 writes an Upsample (7, 9) or a Resize-10 as the Resize
+// of opset 11 on that computes the same: inputs X, an empty roi and the
+// scales (Upsample-7's attribute made a constant); coordinates
+// "asymmetric", as those ops map them; nearest rounding "floor" when every
+// scale that is not 1 upsamples, "ceil" when every one downsamples, as
+// their rule does (ONNX Runtime's); other scales are an error, and so are
+// scales only known at run time, except for an Upsample, taken to
+// upsample.
+func rewriteToResize11(n *graph.Node, _ int64, add func(string, *graph.Tensor) (*graph.Value, error)) error {
+	x, scales := n.Input(0), n.Input(1)
+	if a := removeAttr(n, "scales"); a != nil { // Upsample-7
+		t, err := graph.FromFloat32s("", []int64{int64(len(a.Floats))}, a.Floats)
+		if err != nil {
+			return err
+		}
+		if scales, err = add(n.Name+"_scales", t); err != nil {
+			return err
+		}
+	}
+	if x == nil || scales == nil {
+		return fmt.Errorf("no scales")
+	}
+	mode := n.AttrString("mode", "nearest")
+	if mode == "bilinear" {
+		mode = "linear"
+	}
+	nearest := "floor"
+	if mode == "nearest" {
+		var vals []float32
+		if scales.Const != nil {
+			vals, _ = scales.Const.Float32s()
+		}
+		up, down := false, false
+		for _, v := range vals {
+			up, down = up || v > 1, down || v < 1
+		}
+		switch {
+		case up && down:
+			return fmt.Errorf("scales %v both up- and downsample: no nearest_mode of Resize rounds as this op does", vals)
+		case down:
+			nearest = "ceil"
+		case vals == nil && n.OpType != "Upsample":
+			return fmt.Errorf("scales %q are only known at run time: the rounding of nearest resizing depends on them", scales.Name)
+		}
+	}
+	roi, err := graph.FromFloat32s("", []int64{0}, nil)
+	if err != nil {
+		return err
+	}
+	r, err := add(n.Name+"_roi", roi)
+	if err != nil {
+		return err
+	}
+	n.OpType = "Resize"
+	n.SetInput(2, scales)
+	n.SetInput(1, r)
+	n.SetAttr(graph.StringAttr("mode", mode))
+	n.SetAttr(graph.StringAttr("coordinate_transformation_mode", "asymmetric"))
+	if mode == "nearest" {
+		n.SetAttr(graph.StringAttr("nearest_mode", nearest))
+	}
 	return nil
 }
 
