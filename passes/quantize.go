@@ -1511,6 +1511,14 @@ var opsetChanges = []struct {
 	{"Hardmax", 13, rewriteSoftmax},
 	{"Dropout", 12, dropAttrs("ratio", "is_test")},
 	{"BatchNormalization", 9, dropAttrs("spatial", "is_test")},
+	{"ReduceMean", 18, rewriteAttrsToInputs("axes")}, {"ReduceMax", 18, rewriteAttrsToInputs("axes")},
+	{"ReduceMin", 18, rewriteAttrsToInputs("axes")}, {"ReduceProd", 18, rewriteAttrsToInputs("axes")},
+	{"ReduceL1", 18, rewriteAttrsToInputs("axes")}, {"ReduceL2", 18, rewriteAttrsToInputs("axes")},
+	{"ReduceLogSum", 18, rewriteAttrsToInputs("axes")}, {"ReduceLogSumExp", 18, rewriteAttrsToInputs("axes")},
+	{"ReduceSumSquare", 18, rewriteAttrsToInputs("axes")},
+	{"GroupNormalization", 21, rewriteGroupNormScale},
+	{"GridSample", 20, rewriteGridSampleMode},
+	{"DFT", 20, nil},
 	{"Resize", 11, rewriteToResize11},
 	{"Upsample", 10, rewriteToResize11},
 	{"TopK", 10, rewriteTopK},
@@ -1717,6 +1725,58 @@ func padOperand(n *graph.Node, pad int, add func(string, *graph.Tensor) (*graph.
 		return err
 	}
 	n.SetInput(1, v)
+	return nil
+}
+
+// rewriteGroupNormScale gives a GroupNormalization of opset 18, whose
+// scale and bias hold one value per group, the per-channel ones opset 21
+// reads: each group's value repeated over its channels. Both must be
+// constants and the channel count known.
+func rewriteGroupNormScale(n *graph.Node, _ int64, add func(string, *graph.Tensor) (*graph.Value, error)) error {
+	groups := int(n.AttrInt("num_groups", 0))
+	x := n.Input(0)
+	if groups <= 0 || x == nil || len(x.Shape) < 2 || !x.Shape[1].Known() {
+		return fmt.Errorf("its channel count is unknown: per-group scale and bias cannot become per-channel ones")
+	}
+	c := int(x.Shape[1].Size)
+	if c%groups != 0 {
+		return fmt.Errorf("%d channels in %d groups", c, groups)
+	}
+	for i, name := range []string{"scale", "bias"} {
+		v := n.Input(1 + i)
+		if v == nil || v.Const == nil {
+			return fmt.Errorf("its %s is not a constant: it cannot become per-channel", name)
+		}
+		vals, err := v.Const.Float32s()
+		if err != nil || len(vals) != groups {
+			return fmt.Errorf("its %s has %d values for %d groups", name, len(vals), groups)
+		}
+		per := make([]float32, c)
+		for ch := range per {
+			per[ch] = vals[ch/(c/groups)]
+		}
+		t, err := graph.FromFloat32s("", []int64{int64(c)}, per)
+		if err != nil {
+			return err
+		}
+		nv, err := add(n.Name+"_"+name, t)
+		if err != nil {
+			return err
+		}
+		n.SetInput(1+i, nv)
+	}
+	return nil
+}
+
+// rewriteGridSampleMode renames GridSample's modes as opset 20 spells
+// them: bilinear is linear, bicubic cubic.
+func rewriteGridSampleMode(n *graph.Node, _ int64, _ func(string, *graph.Tensor) (*graph.Value, error)) error {
+	switch n.AttrString("mode", "bilinear") {
+	case "bilinear":
+		n.SetAttr(graph.StringAttr("mode", "linear"))
+	case "bicubic":
+		n.SetAttr(graph.StringAttr("mode", "cubic"))
+	}
 	return nil
 }
 

@@ -87,3 +87,49 @@ func TestUpgradeTopK(t *testing.T) {
 		}
 	}
 }
+
+// Raising the opset past 18 moves the Reduce ops' axes to their second
+// input, and past 21 gives GroupNormalization's per-group scale and bias
+// one value per channel; outputs stay the same. GridSample's modes take
+// their opset-20 names.
+func TestUpgradeTo21(t *testing.T) {
+	model17 := func() *graph.Model {
+		b := graph.NewBuilder(17)
+		x := b.Input("x", graph.Float32, 1, 4, 3, 3)
+		b.Output(b.Op("ReduceMean", b.Op("ReduceMax", x, graph.IntsAttr("axes", 3)), graph.IntsAttr("axes", 2), graph.IntAttr("keepdims", 0)))
+		return build(t, b)
+	}
+	uniq := func(g *graph.Graph, base string) string { return g.UniqueName(base) }
+	feeds := map[string]*runtime.Tensor{"x": input(0.4, 1, 4, 3, 3)}
+	m := model17()
+	if err := upgradeOpset(m, 17, 21, uniq); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range m.Graph.Nodes {
+		if n.Attr("axes") != nil || n.Input(1) == nil || n.Input(1).Const == nil {
+			t.Errorf("%s keeps its axes attribute or has no axes input", n.OpType)
+		}
+	}
+	sameOutputs(t, model17(), m, feeds, 1e-6)
+	b := graph.NewBuilder(18)
+	x := b.Input("x", graph.Float32, 1, 4, 3, 3)
+	b.Output(b.Op("GroupNormalization", x, b.Const(graph.FromFloat32s("gs", []int64{2}, []float32{2, -1})), b.Const(graph.FromFloat32s("gb", []int64{2}, []float32{0.5, 1})), graph.IntAttr("num_groups", 2)))
+	gm := build(t, b)
+	want := outputs(t, gm, feeds)
+	if err := upgradeOpset(gm, 18, 21, uniq); err != nil {
+		t.Fatal(err)
+	}
+	n := gm.Graph.Nodes[0]
+	if s, _ := n.Input(1).Const.Float32s(); len(s) != 4 || s[1] != 2 || s[2] != -1 {
+		t.Errorf("per-channel scale %v, want [2 2 -1 -1]", s)
+	}
+	for name, w := range want {
+		if d, ref := maxDiff(w.F32(), outputs(t, gm, feeds)[name].F32()); d > 1e-5*max(1, ref) {
+			t.Errorf("GroupNormalization output %s differs by %g", name, d)
+		}
+	}
+	gs := &graph.Node{OpType: "GridSample", Attrs: []*graph.Attribute{graph.StringAttr("mode", "bicubic")}}
+	if err := rewriteGridSampleMode(gs, 16, nil); err != nil || gs.AttrString("mode", "") != "cubic" {
+		t.Errorf("GridSample mode %q (%v)", gs.AttrString("mode", ""), err)
+	}
+}

@@ -1,0 +1,67 @@
+package peer_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/onnxq/onnxq/graph"
+	"github.com/onnxq/onnxq/internal/calibdata"
+	"github.com/onnxq/onnxq/internal/ortpeer"
+	"github.com/onnxq/onnxq/qdq"
+	"github.com/onnxq/onnxq/quant"
+)
+
+// Every shared model quantized with int4 weights, which raises its opset
+// to 21 (rewriting the ops whose form changed on the way: the Reduce ops'
+// axes at 18, Resize and Upsample, Softmax, Clip, Pad...), runs in ONNX
+// Runtime.
+func TestInt4ModelsRunInORT(t *testing.T) {
+	if testing.Short() {
+		t.Skip("quantizes every shared model: not in -short mode")
+	}
+	models, script := ortpeer.Setup(t, shared)
+	filter := os.Getenv("ONNXQ_PEER_MODEL")
+	for _, path := range models {
+		name := strings.TrimSuffix(filepath.Base(path), ".onnx")
+		data := filepath.Join(shared, "data", name)
+		if filter != "" && !strings.Contains(name, filter) {
+			continue
+		}
+		if _, err := os.Stat(data); err != nil {
+			continue
+		}
+		m, err := graph.Load(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src, err := calibdata.Open(data, calibdata.Inputs(m), calibdata.ImageOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		calibSrc, _ := src.Subset([]int{0, 1})
+		cfg := quant.DefaultConfig()
+		cfg.SelectMethods = nil
+		cfg.BiasCorrection = false
+		cfg.Quant.WeightType, cfg.Quant.RestrictedWeights = qdq.Int4, false // as --weight-type int4
+		if _, err := quant.Run(m, calibSrc, cfg); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if v, _ := m.Opset(""); v != 21 {
+			t.Errorf("%s: opset %d, want 21", name, v)
+		}
+		dir := t.TempDir()
+		out := filepath.Join(dir, "int4.onnx")
+		if err := graph.Save(m, out, graph.SaveOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		var inputs []string
+		for _, in := range calibdata.Inputs(m) {
+			inputs = append(inputs, in.Name)
+		}
+		if err := ortpeer.Run(script, out, filepath.Join(data, src.Names()[0]), inputs, filepath.Join(dir, "ort")); err != nil {
+			t.Errorf("%s: ONNX Runtime: %v", name, err)
+		}
+	}
+}
