@@ -1,8 +1,7 @@
 // This file holds upcast-half. Q/DQ of a float16 or bfloat16 tensor
-// needs float16 scales (opset 19) that ONNX Runtime's CPU kernels do not
-// fuse into integer ones, and onnxq's ranges, bias correction and
-// fallback read float32 values: a half-precision model would come out
-// unquantized. The pass makes the model compute in float32 between its
+// needs half-precision scales (opset 19), and onnxq's ranges, bias
+// correction and fallback read float32 values: a half-precision model
+// would come out unquantized. The pass makes the model compute in float32 between its
 // half-precision inputs and outputs, which keep their types through
 // Casts; the weights, quantized next, are held in float32 meanwhile.
 package passes

@@ -200,7 +200,7 @@ model's opset, or below what the options need, is an error.`,
 		fs.BoolVar(&cfg.RequireTarget, "require-target", false, "exit non-zero (after writing OUT) when --target-sqnr/--max-drop is not met")
 		fs.BoolVar(&cfg.WeightOnly, "weight-only", passes.DefaultQuantOptions().WeightOnly, "store the large weights of nodes that stay FP32 (the recurrence weights R of LSTM/GRU/RNN) as int8 read through DequantizeLinear: a smaller file, float compute (default: the target's; on for ort-cpu)")
 		fs.StringVar(&cfg.FloatWeights, "float-weights-outside-units", "grouped", "which Conv/Gemm/MatMul left outside complete Q/DQ units get their FP32 weights back: ONNX Runtime runs them in float either way and dequantizes int8 weights on every run; `grouped` (depthwise Convs: small weights, the largest slowdown), all (faster, larger file) or none")
-		fs.BoolVar(&cfg.FuseHardSwish, "fuse-hard-swish", true, "rewrite each hard-swish written with elementwise ops (x*Clip(x+3,0,6)/6, x*HardSigmoid(x)) as one HardSwish op, raising opset 13 to 14 for it unless --opset asks for a lower one: ONNX Runtime runs one float kernel between its Q/DQ in place of four")
+		fs.BoolVar(&cfg.FuseHardSwish, "fuse-hard-swish", true, "rewrite each hard-swish written with elementwise ops (x*Clip(x+3,0,6)/6, x*HardSigmoid(x)) as one HardSwish op, raising opset 13 to 14 for it unless --opset asks for a lower one: ONNX Runtime runs fewer float kernels between its Q/DQ (two in place of four for x*Clip(x+3,0,6)/6)")
 		fs.BoolVar(&cfg.FloatIdleInputs, "float-idle-inputs", passes.DefaultQuantOptions().FloatIdleInputs, "keep in float the activations only Convs outside complete Q/DQ units read, which ONNX Runtime runs in float anyway, when the worst output on the --calib samples is no worse (default: the target's; on for ort-cpu)")
 		fs.BoolVar(&cfg.WideFrontEnd, "wide-front-end", passes.DefaultQuantOptions().WideFrontEnd, "quantize with 16 bits (uint16, or int16 for int8 activations; com.microsoft Q/DQ below opset 21) the input of each filterbank, a Conv/Gemm/MatMul whose output reaches a Log through non-weighted ops only (default: the target's; on for ort-cpu and generic)")
 		fs.BoolVar(&cfg.EqualizeActivations, "equalize-activations", true, "scale the channels of each Conv output read by a depthwise Conv to equal ranges on the --calib samples (needs --per-channel)")
@@ -1145,7 +1145,7 @@ func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.Bi
 			if len(h.Fused) > 1 {
 				what = fmt.Sprintf("%d hard-swishes written with elementwise ops (%%s) are now one HardSwish op each", len(h.Fused))
 			}
-			fmt.Fprintf(w, "fused\t"+what+": one float kernel in ONNX Runtime between its Q/DQ (--fuse-hard-swish=false keeps them)\n", strings.Join(sortedCounts(ops), ", "))
+			fmt.Fprintf(w, "fused\t"+what+": fewer float kernels in ONNX Runtime between the Q/DQ (--fuse-hard-swish=false keeps them)\n", strings.Join(sortedCounts(ops), ", "))
 		}
 		if n := len(fin.floatWeights); n > 0 {
 			fmt.Fprintf(w, "fp32 w\t%d weighted ops outside complete Q/DQ units have their FP32 weights (--float-weights-outside-units %s): ONNX Runtime runs them in float without dequantizing a weight each run\n", n, cfg.FloatWeights)
