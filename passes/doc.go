@@ -18,9 +18,10 @@
 // directly follows a Conv, ConvTranspose, Gemm or 2-D MatMul with constant
 // weights that it alone reads; no Add of a per-output-channel constant
 // directly follows a Conv or ConvTranspose with a constant (or no) bias
-// whose only output it alone reads; no node or initializer is unread. Value
-// names are kept: a folded node's outputs become initializers of the same
-// name, and graph outputs are never renamed. Passes edit the IR in place
+// whose only output it alone reads; no ImageScaler (dropped at opset 10)
+// remains, written as a Mul and an Add; no node or initializer is unread.
+// Value names are kept: a folded node's outputs become initializers of the
+// same name, and graph outputs are never renamed. Passes edit the IR in place
 // and are deterministic. A float16 or bfloat16 model computes in float32
 // (upcast-half): its half-precision inputs and outputs keep their types
 // through Casts, and its outputs differ from the original's by the
