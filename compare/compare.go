@@ -101,7 +101,7 @@ func Compare(float, quant *graph.Model, src *calibdata.Source, opts Options) (*R
 	if opts.Samples > 0 {
 		n = min(n, opts.Samples)
 	}
-	if passes.HalfFloats(float) > 0 {
+	if passes.HasHalfFloats(float) {
 		// The quantizer computes a half-precision model in float32
 		// (passes.UpcastHalf); FLOAT does so too here, so that its
 		// activations compare with QUANT's under the same names.

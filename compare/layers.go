@@ -1165,11 +1165,13 @@ func (o *outputStats) add(float, quant map[string]*runtime.Tensor) {
 			continue
 		}
 		ref, got := float[name], quant[name]
-		switch {
-		case ref == nil:
+		if ref == nil {
 			s.skipped = "FLOAT has no output of that name"
 			continue
-		case ref.FloatValues() == nil || got.FloatValues() == nil:
+		}
+		f, g := ref.FloatValues(), got.FloatValues()
+		switch {
+		case f == nil || g == nil:
 			s.skipped = fmt.Sprintf("not a float type in both (FLOAT %v, QUANT %v)", ref.DType, got.DType)
 			continue
 		case !slices.Equal(ref.Shape, got.Shape):
@@ -1179,7 +1181,6 @@ func (o *outputStats) add(float, quant map[string]*runtime.Tensor) {
 		if s.shape == nil {
 			s.shape = append([]int{}, ref.Shape...)
 		}
-		f, g := ref.FloatValues(), got.FloatValues()
 		for i, x := range f {
 			y := float64(g[i])
 			d := y - float64(x)

@@ -57,7 +57,7 @@ func (g *Graph) ensureMaps() {
 }
 
 // UniqueName returns base, or base with a numeric suffix, such that no
-// value or node in g's scope has that name.
+// value in g's scope has that name.
 func (g *Graph) UniqueName(base string) string {
 	if base == "" {
 		base = "v"
@@ -71,6 +71,20 @@ func (g *Graph) UniqueName(base string) string {
 			return name
 		}
 	}
+}
+
+// UniqueNodeName returns base, or base with a numeric suffix, that no node
+// of g is named: ONNX Runtime refuses a model with two nodes of one name.
+func (g *Graph) UniqueNodeName(base string) string {
+	used := map[string]bool{}
+	for _, n := range g.Nodes {
+		used[n.Name] = true
+	}
+	name := base
+	for i := 1; used[name]; i++ {
+		name = base + "_" + strconv.Itoa(i)
+	}
+	return name
 }
 
 func (g *Graph) define(name string) (*Value, error) {

@@ -49,15 +49,6 @@ type FusedHardSwish struct {
 	Replaced, Ops []string
 }
 
-// Nodes counts the elementwise nodes the fusion took out.
-func (f *HardSwishFusion) Nodes() int {
-	n := 0
-	for _, h := range f.Fused {
-		n += len(h.Replaced)
-	}
-	return n
-}
-
 // FuseHardSwish replaces each hard-swish of m written with elementwise
 // ops by one HardSwish node; its output keeps its name. ONNX Runtime runs
 // the elementwise form as one float kernel per op between the
@@ -160,22 +151,23 @@ func replaceByHardSwish(x *graph.Value, region []*graph.Node) error {
 	g := x.Graph
 	exit := region[len(region)-1]
 	y := exit.Outputs[0]
-	name := exit.Name
-	h := &graph.Node{OpType: "HardSwish", Name: name, Inputs: []*graph.Value{x}}
+	h := &graph.Node{OpType: "HardSwish", Name: exit.Name, Inputs: []*graph.Value{x}}
 	if err := g.InsertNode(slices.Index(g.Nodes, exit), h, g.UniqueName(y.Name+"_hardswish")); err != nil {
 		return err
 	}
-	replaceAllUses(g, y, h.Outputs[0])
+	h.Outputs[0].DType, h.Outputs[0].Shape = y.DType, y.Shape
+	if err := replaceNodeBy(g, exit, h.Outputs[0]); err != nil {
+		return err
+	}
 	var gone []*graph.Value
-	for i := len(region) - 1; i >= 0; i-- {
+	for i := len(region) - 2; i >= 0; i-- {
 		gone = append(gone, region[i].Outputs[0])
 		if err := g.RemoveNode(region[i]); err != nil {
 			return fmt.Errorf("fusing the hard-swish of %q: %v", x.Name, err)
 		}
 	}
-	h.Outputs[0].DType, h.Outputs[0].Shape = y.DType, y.Shape
 	forgetValues(g, gone...)
-	return g.Rename(h.Outputs[0], y.Name)
+	return nil
 }
 
 // hardSwishProbes are the values a candidate region is run on: a fine
@@ -201,14 +193,7 @@ func computesHardSwish(x *graph.Value, region []*graph.Node, opset int64) (bool,
 		rank = len(x.Shape)
 	}
 	probes := hardSwishProbes()
-	probe, err := graph.FromFloat32s("", []int64{int64(len(probes))}, probes)
-	if err != nil {
-		return false, err
-	}
-	vals := map[*graph.Value]*runtime.Tensor{}
-	if vals[x], err = runtime.FromGraph(probe); err != nil {
-		return false, err
-	}
+	vals := map[*graph.Value]*runtime.Tensor{x: runtime.FromFloat32([]int{len(probes)}, probes)}
 	reg := runtime.DefaultRegistry()
 	for _, n := range region {
 		in := make([]*runtime.Tensor, len(n.Inputs))
@@ -221,9 +206,11 @@ func computesHardSwish(x *graph.Value, region []*graph.Node, opset int64) (bool,
 			if c == nil || c.DType != graph.Float32 || c.NumElements() != 1 || len(c.Dims) > max(rank, 0) {
 				return false, nil
 			}
-			if in[i], err = runtime.FromGraph(c); err != nil {
+			t, err := runtime.FromGraph(c)
+			if err != nil {
 				return false, err
 			}
+			in[i] = t
 		}
 		out, err := runKernel(reg, n, opset, in)
 		if err != nil || len(out) != 1 || out[0] == nil {
@@ -231,12 +218,8 @@ func computesHardSwish(x *graph.Value, region []*graph.Node, opset int64) (bool,
 		}
 		vals[n.Outputs[0]] = out[0]
 	}
-	got, err := runtime.ToGraph("", vals[region[len(region)-1].Outputs[0]])
-	if err != nil {
-		return false, err
-	}
-	y, err := got.Float32s()
-	if err != nil || len(y) != len(probes) {
+	y := vals[region[len(region)-1].Outputs[0]].FloatValues()
+	if len(y) != len(probes) {
 		return false, nil
 	}
 	for i, p := range probes {

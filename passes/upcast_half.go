@@ -7,35 +7,28 @@
 package passes
 
 import (
-	"encoding/binary"
 	"fmt"
-	"math"
 	"slices"
 
 	"github.com/onnxq/onnxq/graph"
-	"github.com/x448/float16"
+	"github.com/onnxq/onnxq/runtime"
 )
 
 // isHalf reports whether dt is a half-precision float type.
 func isHalf(dt graph.DType) bool { return dt == graph.Float16 || dt == graph.BFloat16 }
 
-// HalfFloats counts the half-precision values of m's graphs (subgraphs
-// included): inputs, initializers, outputs, value infos, node outputs.
-func HalfFloats(m *graph.Model) int {
-	n := 0
+// HasHalfFloats reports whether a graph of m (subgraphs included)
+// declares or computes a half-precision value: an input, initializer,
+// output, value info or node output.
+func HasHalfFloats(m *graph.Model) bool {
+	found := false
 	if m == nil || m.Graph == nil {
-		return 0
+		return false
 	}
 	m.Graph.Walk(func(g *graph.Graph) {
-		seen := map[*graph.Value]bool{}
-		eachValue(g, func(v *graph.Value) {
-			if !seen[v] && isHalf(v.DType) {
-				seen[v] = true
-				n++
-			}
-		})
+		eachValue(g, func(v *graph.Value) { found = found || isHalf(v.DType) })
 	})
-	return n
+	return found
 }
 
 // eachValue calls fn on each value g declares or defines: its inputs,
@@ -64,7 +57,7 @@ func UpcastHalf() Pass {
 		Name: "upcast-half",
 		Doc:  "float16/bfloat16 values become float32: constants converted, Casts to half retargeted, half graph inputs and outputs kept through Casts",
 		Run: func(m *graph.Model, ctx *Context) (bool, error) {
-			if HalfFloats(m) == 0 {
+			if !HasHalfFloats(m) {
 				return false, nil
 			}
 			changed := false
@@ -166,24 +159,11 @@ func upcastAttr(a *graph.Attribute) (changed bool, err error) {
 // upcastTensor returns t's values as a float32 tensor of the same name
 // and dims.
 func upcastTensor(t *graph.Tensor) (*graph.Tensor, error) {
-	raw, err := t.Raw()
+	rt, err := runtime.FromGraph(t)
 	if err != nil {
 		return nil, err
 	}
-	n := int(t.NumElements())
-	if len(raw) != 2*n {
-		return nil, fmt.Errorf("%d bytes for %d half-precision values", len(raw), n)
-	}
-	out := make([]float32, n)
-	for i := range out {
-		bits := binary.LittleEndian.Uint16(raw[2*i:])
-		if t.DType == graph.BFloat16 {
-			out[i] = math.Float32frombits(uint32(bits) << 16)
-		} else {
-			out[i] = float16.Frombits(bits).Float32()
-		}
-	}
-	return graph.FromFloat32s(t.Name, slices.Clone(t.Dims), out)
+	return graph.FromFloat32s(t.Name, slices.Clone(t.Dims), rt.FloatValues())
 }
 
 // castMainBoundary keeps the half-precision inputs and outputs of the
@@ -192,25 +172,13 @@ func upcastTensor(t *graph.Tensor) (*graph.Tensor, error) {
 // input that is itself an output stays as it is, and so do inputs read
 // only by Casts and outputs a Cast writes.
 func castMainBoundary(g *graph.Graph) (changed bool, err error) {
-	names := map[string]bool{}
-	for _, n := range g.Nodes {
-		names[n.Name] = true
-	}
-	nodeName := func(base string) string {
-		name := base
-		for i := 1; names[name]; i++ {
-			name = fmt.Sprintf("%s_%d", base, i)
-		}
-		names[name] = true
-		return name
-	}
 	isCast := func(n *graph.Node) bool { return n != nil && n.OpType == "Cast" && n.Domain == "" }
 	for _, in := range g.Inputs {
 		readers := slices.Clone(in.Consumers)
 		if !isHalf(in.DType) || !slices.ContainsFunc(readers, func(n *graph.Node) bool { return !isCast(n) }) {
 			continue
 		}
-		cast := &graph.Node{OpType: "Cast", Name: nodeName(in.Name + "_to_float"), Inputs: []*graph.Value{in}, Attrs: []*graph.Attribute{graph.IntAttr("to", int64(graph.Float32))}}
+		cast := &graph.Node{OpType: "Cast", Name: g.UniqueNodeName(in.Name + "_to_float"), Inputs: []*graph.Value{in}, Attrs: []*graph.Attribute{graph.IntAttr("to", int64(graph.Float32))}}
 		if err := g.InsertNode(0, cast, g.UniqueName(in.Name+"_float")); err != nil {
 			return false, err
 		}
@@ -237,7 +205,7 @@ func castMainBoundary(g *graph.Graph) (changed bool, err error) {
 		if out.Const != nil {
 			out.Const.Name = out.Name
 		}
-		cast := &graph.Node{OpType: "Cast", Name: nodeName(name + "_to_half"), Inputs: []*graph.Value{out}, Attrs: []*graph.Attribute{graph.IntAttr("to", int64(half))}}
+		cast := &graph.Node{OpType: "Cast", Name: g.UniqueNodeName(name + "_to_half"), Inputs: []*graph.Value{out}, Attrs: []*graph.Attribute{graph.IntAttr("to", int64(half))}}
 		if err := g.AddNode(cast, name); err != nil {
 			return false, err
 		}

@@ -120,7 +120,7 @@ func TestUpcastHalfFloat32(t *testing.T) {
 	b := graph.NewBuilder(17)
 	b.Output(b.Op("Relu", b.Input("x", graph.Float32, 2, 3)))
 	m := build(t, b)
-	if HalfFloats(m) != 0 {
+	if HasHalfFloats(m) {
 		t.Fatal("float32 model counted as half")
 	}
 	if err := Run(m, &Context{}, []Pass{UpcastHalf()}, RunOptions{}); err != nil || len(m.Graph.Nodes) != 1 {

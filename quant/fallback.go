@@ -241,20 +241,6 @@ func nodeLabel(n *graph.Node) string {
 	return "(producing " + n.Outputs[0].Name + ")"
 }
 
-// uniqueNodeName returns base, or base with a numeric suffix, that no node
-// of g is named: ONNX Runtime refuses a model with two nodes of one name.
-func uniqueNodeName(g *graph.Graph, base string) string {
-	used := map[string]bool{}
-	for _, n := range g.Nodes {
-		used[n.Name] = true
-	}
-	name := base
-	for i := 1; used[name]; i++ {
-		name = fmt.Sprintf("%s_%d", base, i)
-	}
-	return name
-}
-
 // fallBack makes the unit of m reading the integer weight named weight
 // compute in float, as if the quantize pass had excluded it: each input
 // read through a DequantizeLinear of a constant reads a copy of ref's FP32
@@ -313,7 +299,7 @@ func fallBackUnit(m *graph.Model, weight string, ref *graph.Node, activations bo
 			default:
 				continue
 			}
-			act := &graph.Node{Name: uniqueNodeName(g, p.Name+"_fp32"), OpType: p.OpType, Domain: p.Domain, Attrs: p.Attrs, Inputs: []*graph.Value{x}}
+			act := &graph.Node{Name: g.UniqueNodeName(p.Name + "_fp32"), OpType: p.OpType, Domain: p.Domain, Attrs: p.Attrs, Inputs: []*graph.Value{x}}
 			ok := true
 			for _, extra := range p.Inputs[1:] {
 				if extra == nil {

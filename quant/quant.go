@@ -317,16 +317,25 @@ func Run(m *graph.Model, src *calibdata.Source, cfg Config) (*Result, error) {
 	if err != nil || res == nil || res.Report == nil {
 		return res, err
 	}
-	if res.FloatWeights, err = passes.FloatWeightsOutsideUnits(m, res.Reference, cfg.FloatWeights); err != nil {
-		return res, err
+	res.FloatWeights, res.HardSwish, err = Finish(m, res.Reference, cfg, res.Report)
+	return res, err
+}
+
+// Finish does the steps that come after every choice of the flow on the
+// quantized model m, whose prepared FP32 model is ref and whose quantize
+// report is report: FP32 weights for the weighted ops outside complete
+// units (cfg.FloatWeights) and the hard-swish fusion (cfg.FuseHardSwish,
+// noted in report). It returns what each did; the fusion is nil when it
+// did not run.
+func Finish(m, ref *graph.Model, cfg Config, report *passes.QuantReport) (floatWeights []string, hardSwish *passes.HardSwishFusion, err error) {
+	if floatWeights, err = passes.FloatWeightsOutsideUnits(m, ref, cfg.FloatWeights); err != nil || !cfg.FuseHardSwish {
+		return floatWeights, nil, err
 	}
-	if cfg.FuseHardSwish {
-		if res.HardSwish, err = passes.FuseHardSwish(m, cfg.Quant.AllowsOpset(passes.HardSwishOpset)); err != nil {
-			return res, fmt.Errorf("fusing hard-swish: %v", err)
-		}
-		res.Report.NoteHardSwish(res.HardSwish)
+	if hardSwish, err = passes.FuseHardSwish(m, cfg.Quant.AllowsOpset(passes.HardSwishOpset)); err != nil {
+		return floatWeights, nil, fmt.Errorf("fusing hard-swish: %v", err)
 	}
-	return res, nil
+	report.NoteHardSwish(hardSwish)
+	return floatWeights, hardSwish, nil
 }
 
 // ApplyFallback quantizes res.Reference again with res's method and

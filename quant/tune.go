@@ -346,7 +346,7 @@ func dropActivation(ref, m *graph.Model, qName string, apply bool) error {
 		if e.act != nil {
 			if acts[e.act] == nil {
 				p := e.act
-				act := &graph.Node{Name: uniqueNodeName(g, p.Name+"_fp32"), OpType: p.OpType, Domain: p.Domain, Attrs: p.Attrs, Inputs: []*graph.Value{x}}
+				act := &graph.Node{Name: g.UniqueNodeName(p.Name + "_fp32"), OpType: p.OpType, Domain: p.Domain, Attrs: p.Attrs, Inputs: []*graph.Value{x}}
 				for _, extra := range p.Inputs[1:] {
 					if extra == nil {
 						act.Inputs = append(act.Inputs, nil)

@@ -64,16 +64,22 @@ func imageScalerBuilder(n *graph.Node, opset int64) (Kernel, error) {
 		if err != nil {
 			return nil, err
 		}
-		out := ctx.Alloc(x.DType, x.Shape...)
-		of32, of64 := outputFloats(out)
-		if xf32 != nil {
-			affineChannels(ctx, of32, xf32, bn, c, sp, a, b)
-			finishFloats(out, of32)
-		} else {
-			affineChannels(ctx, of64, xf64, bn, c, sp, a, b)
-		}
-		return []*Tensor{out}, nil
+		return []*Tensor{affineTensor(ctx, x, xf32, xf64, bn, c, sp, a, b)}, nil
 	}), nil
+}
+
+// affineTensor returns x·a[c] + b[c] over x's [N, C, spatial] blocks (see
+// affineChannels), from x's data as normFloats reads it.
+func affineTensor(ctx *Context, x *Tensor, xf32 []float32, xf64 []float64, n, c, spatial int, a, b []float64) *Tensor {
+	out := ctx.Alloc(x.DType, x.Shape...)
+	of32, of64 := outputFloats(out)
+	if xf32 != nil {
+		affineChannels(ctx, of32, xf32, n, c, spatial, a, b)
+		finishFloats(out, of32)
+	} else {
+		affineChannels(ctx, of64, xf64, n, c, spatial, a, b)
+	}
+	return out
 }
 
 // normFloats returns the data of a float tensor as float32 or float64 (by
@@ -231,15 +237,7 @@ func batchNormBuilder(n *graph.Node, opset int64) (Kernel, error) {
 			a[i] = scale[i] / math.Sqrt(variance[i]+eps)
 			b[i] = bias[i] - mean[i]*a[i]
 		}
-		out := ctx.Alloc(in[0].DType, in[0].Shape...)
-		of32, of64 := outputFloats(out)
-		if xf32 != nil {
-			affineChannels(ctx, of32, xf32, bn, c, sp, a, b)
-			finishFloats(out, of32)
-		} else {
-			affineChannels(ctx, of64, xf64, bn, c, sp, a, b)
-		}
-		outs := []*Tensor{out}
+		outs := []*Tensor{affineTensor(ctx, x, xf32, xf64, bn, c, sp, a, b)}
 		if nOut > 1 {
 			if runMean == nil {
 				// Inference: the running statistics pass through unchanged.

@@ -640,16 +640,10 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 		report, bias, fallback = res.Report, res.Bias, res.Fallback
 	}
 	// Before the search, which then measures the model as written.
-	fin := finished{halfValues: passes.HalfFloats(orig)}
+	fin := finished{half: passes.HasHalfFloats(orig)}
 	if report != nil {
-		if fin.floatWeights, err = passes.FloatWeightsOutsideUnits(m, fp32, qcfg.FloatWeights); err != nil {
+		if fin.floatWeights, fin.hardSwish, err = quant.Finish(m, fp32, qcfg, report); err != nil {
 			return err
-		}
-		if qcfg.FuseHardSwish {
-			if fin.hardSwish, err = passes.FuseHardSwish(m, qcfg.Quant.AllowsOpset(passes.HardSwishOpset)); err != nil {
-				return fmt.Errorf("fusing hard-swish: %v", err)
-			}
-			report.NoteHardSwish(fin.hardSwish)
 		}
 	}
 	var tune *quant.TuneReport
@@ -1042,9 +1036,9 @@ func saveCalib(coll *calib.Collection, path string) error {
 
 // finished says what the steps after every choice of the flow changed.
 type finished struct {
-	floatWeights []string // passes.FloatWeightsOutsideUnits
+	floatWeights []string // quant.Finish
 	hardSwish    *passes.HardSwishFusion
-	halfValues   int // half-precision values of the input model (passes.UpcastHalf)
+	half         bool // the input model has half-precision values (passes.UpcastHalf)
 }
 
 // summary prints what the quantize pass did and, on up to EvalMax
@@ -1131,7 +1125,7 @@ func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.Bi
 		for _, s := range r.WeightOnly {
 			fmt.Fprintf(w, "weight-only\t%s (int weight, float compute)\n", s)
 		}
-		if fin.halfValues > 0 {
+		if fin.half {
 			fmt.Fprintln(w, "half\tfloat16/bfloat16 model: it computes in float32 (int8 where quantized), its half-precision inputs and outputs keep their types through Casts")
 		}
 		if h := fin.hardSwish; h != nil && len(h.Fused) > 0 {

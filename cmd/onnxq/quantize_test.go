@@ -1013,20 +1013,7 @@ func TestQuantizeHalfModel(t *testing.T) {
 	if err := graph.Save(m, model, graph.SaveOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	calib := filepath.Join(dir, "calib")
-	for s := range 4 {
-		x := runtime.New(graph.Float16, 1, 4, 6, 6)
-		for i, d := 0, x.Data.([]float16.Float16); i < len(d); i++ {
-			d[i] = float16.Fromfloat32(2 * float32(math.Sin(float64(i*(s+2))*0.37)))
-		}
-		folder := filepath.Join(calib, fmt.Sprintf("sample_%03d", s))
-		if err := os.MkdirAll(folder, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := tensorio.WriteNpy(filepath.Join(folder, "x.npy"), x); err != nil {
-			t.Fatal(err)
-		}
-	}
+	calib := writeSamplesOf(t, dir, "calib", 4, "x", graph.Float16, []int{1, 4, 6, 6}, func(s, i int) float32 { return 2 * float32(math.Sin(float64(i*(s+2))*0.37)) })
 	out := filepath.Join(dir, "q.onnx")
 	r := onnxq(t, dir, model, "-o", out, "--calib", calib)
 	if r.code != 0 {

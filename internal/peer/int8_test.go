@@ -21,6 +21,33 @@ import (
 	"github.com/onnxq/onnxq/runtime"
 )
 
+// eachModelWithSamples calls fn for each of models that has samples in
+// the shared data folder (and whose name holds ONNXQ_PEER_MODEL when set):
+// its name, its samples' folder, the loaded model and its samples.
+func eachModelWithSamples(t *testing.T, models []string, fn func(name, data string, m *graph.Model, src *calibdata.Source)) {
+	t.Helper()
+	filter := os.Getenv("ONNXQ_PEER_MODEL")
+	for _, path := range models {
+		name := strings.TrimSuffix(filepath.Base(path), ".onnx")
+		data := filepath.Join(shared, "data", name)
+		if filter != "" && !strings.Contains(name, filter) {
+			continue
+		}
+		if _, err := os.Stat(data); err != nil {
+			continue
+		}
+		m, err := graph.Load(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src, err := calibdata.Open(data, calibdata.Inputs(m), calibdata.ImageOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fn(name, data, m, src)
+	}
+}
+
 // int8Agreement is the share of quantized output elements within one step
 // of ONNX Runtime's that the test asks for.
 const int8Agreement = 0.999
@@ -151,26 +178,9 @@ func TestINT8AgreesWithORT(t *testing.T) {
 		t.Skip("quantizes every shared model: not in -short mode")
 	}
 	models, script := ortpeer.Setup(t, shared)
-	filter := os.Getenv("ONNXQ_PEER_MODEL")
 	var table strings.Builder
 	fmt.Fprintf(&table, "\nonnxq integer execution vs ONNX Runtime: share of 8-bit elements within one step, of the quantized outputs (the integer tensors nearest the graph outputs) and of every integer tensor\n\n| model | outputs: QDQ in ORT | outputs: qop in ORT | tensors | all: QDQ in ORT | all: qop in ORT | tensors | least agreeing tensor (QDQ) |\n|---|---|---|---|---|---|---|---|\n")
-	for _, path := range models {
-		name := strings.TrimSuffix(filepath.Base(path), ".onnx")
-		data := filepath.Join(shared, "data", name)
-		if filter != "" && !strings.Contains(name, filter) {
-			continue
-		}
-		if _, err := os.Stat(data); err != nil {
-			continue
-		}
-		m, err := graph.Load(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		src, err := calibdata.Open(data, calibdata.Inputs(m), calibdata.ImageOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
+	eachModelWithSamples(t, models, func(name, data string, m *graph.Model, src *calibdata.Source) {
 		calibIdx, evalIdx := calibdata.Split(src.Names(), 4, 2)
 		calibSrc, _ := src.Subset(calibIdx)
 		cfg := quant.DefaultConfig()
@@ -181,7 +191,7 @@ func TestINT8AgreesWithORT(t *testing.T) {
 		final := finalIntegers(m)
 		names := probe(m)
 		if len(names) == 0 {
-			continue
+			return
 		}
 		var finalNames []string
 		for _, n := range names {
@@ -272,6 +282,6 @@ func TestINT8AgreesWithORT(t *testing.T) {
 		if finQDQShare < want || finQOpShare < want {
 			t.Errorf("%s: %.3f%% (QDQ) and %.3f%% (qop) of %d quantized output elements within one step of ONNX Runtime's, want %.1f%%", name, 100*finQDQShare, 100*finQOpShare, finTotal, 100*want)
 		}
-	}
+	})
 	fmt.Println(table.String())
 }

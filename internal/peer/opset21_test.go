@@ -1,9 +1,7 @@
 package peer_test
 
 import (
-	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/onnxq/onnxq/graph"
@@ -22,24 +20,7 @@ func TestInt4ModelsRunInORT(t *testing.T) {
 		t.Skip("quantizes every shared model: not in -short mode")
 	}
 	models, script := ortpeer.Setup(t, shared)
-	filter := os.Getenv("ONNXQ_PEER_MODEL")
-	for _, path := range models {
-		name := strings.TrimSuffix(filepath.Base(path), ".onnx")
-		data := filepath.Join(shared, "data", name)
-		if filter != "" && !strings.Contains(name, filter) {
-			continue
-		}
-		if _, err := os.Stat(data); err != nil {
-			continue
-		}
-		m, err := graph.Load(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		src, err := calibdata.Open(data, calibdata.Inputs(m), calibdata.ImageOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
+	eachModelWithSamples(t, models, func(name, data string, m *graph.Model, src *calibdata.Source) {
 		calibSrc, _ := src.Subset([]int{0, 1})
 		cfg := quant.DefaultConfig()
 		cfg.SelectMethods = nil
@@ -63,5 +44,5 @@ func TestInt4ModelsRunInORT(t *testing.T) {
 		if err := ortpeer.Run(script, out, filepath.Join(data, src.Names()[0]), inputs, filepath.Join(dir, "ort")); err != nil {
 			t.Errorf("%s: ONNX Runtime: %v", name, err)
 		}
-	}
+	})
 }
