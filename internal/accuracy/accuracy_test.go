@@ -61,6 +61,29 @@ var floors = map[string]float64{
 	"yunet_n_320":            20.5, // 23.5
 }
 
+// issueQuarter is the issue's split: the last sample of every 4
+// (sample_003, sample_007, ...) evaluates. The targets, floors and top-1
+// checks belong to it.
+const issueQuarter = 3
+
+// evalQuarter is the quarter of each model's samples that evaluates:
+// issueQuarter, or the one ONNXQ_ACCURACY_QUARTER names (0: sample_000,
+// sample_004, ...; 1; 2), which measures the same table on other images
+// to show how much one split of a few samples says. On those the test
+// checks only what holds whatever the images: each model quantizes, runs
+// in ONNX Runtime and does not grow.
+func evalQuarter(t *testing.T) int {
+	v := os.Getenv("ONNXQ_ACCURACY_QUARTER")
+	if v == "" {
+		return issueQuarter
+	}
+	var q int
+	if _, err := fmt.Sscanf(v, "%d", &q); err != nil || q < 0 || q > 3 || fmt.Sprint(q) != v {
+		t.Fatalf("ONNXQ_ACCURACY_QUARTER=%q: want 0, 1, 2 or 3", v)
+	}
+	return q
+}
+
 // top1Models must agree with FP32 on the argmax of their output on every
 // evaluation sample.
 var top1Models = map[string]bool{"mnist_cntk": true, "ppocr_cls_mobile_v2": true}
@@ -95,6 +118,7 @@ func TestINT8Accuracy(t *testing.T) {
 	}
 	models, script := ortpeer.Setup(t, shared)
 	filter := os.Getenv("ONNXQ_ACCURACY_MODEL")
+	quarter := evalQuarter(t)
 	tmp := t.TempDir()
 
 	// ONNX Runtime runs in a small pool while onnxq quantizes the next
@@ -132,7 +156,7 @@ func TestINT8Accuracy(t *testing.T) {
 		p := &pending{r: r}
 		all = append(all, p)
 		q := filepath.Join(tmp, name+".int8.onnx")
-		inputs, evalNames, err := quantizeModel(path, data, q)
+		inputs, evalNames, err := quantizeModel(path, data, q, quarter)
 		if err != nil {
 			r.err = err.Error()
 			continue
@@ -183,13 +207,17 @@ func TestINT8Accuracy(t *testing.T) {
 	for _, p := range all {
 		rows = append(rows, p.r)
 	}
-	printTable(os.Stdout, rows)
+	printTable(os.Stdout, rows, quarter)
 	for _, r := range rows {
 		switch {
 		case r.err != "":
 			t.Errorf("%s: %s", r.name, r.err)
 		case r.ortErr != "":
 			t.Errorf("%s: the INT8 model does not run in ONNX Runtime: %s", r.name, r.ortErr)
+		case quarter != issueQuarter:
+			if math.IsNaN(r.sqnr) {
+				t.Errorf("%s: SQNR is NaN", r.name)
+			}
 		default:
 			if f, ok := floors[r.name]; ok && !(r.sqnr >= f) {
 				t.Errorf("%s: SQNR %.1f dB (output %q) is below its floor %.1f dB", r.name, r.sqnr, r.worstOut, f)
@@ -197,21 +225,21 @@ func TestINT8Accuracy(t *testing.T) {
 			if top1Models[r.name] && !r.top1OK {
 				t.Errorf("%s: top-1 agreement with FP32 is %s", r.name, r.top1)
 			}
-			// quantizing never grows a file: whatever stays float stays
-			// as large, and what the pass adds must cost less than the
-			// int8 storage saves
-			if !(r.size < 1) {
-				t.Errorf("%s: the quantized file is %.3fx its FP32 size", r.name, r.size)
-			}
+		}
+		// quantizing never grows a file: whatever stays float stays as
+		// large, and what the pass adds must cost less than the int8
+		// storage saves
+		if r.err == "" && r.ortErr == "" && !(r.size < 1) {
+			t.Errorf("%s: the quantized file is %.3fx its FP32 size", r.name, r.size)
 		}
 	}
 }
 
 // quantizeModel quantizes the model at path with the default
-// configuration, calibrated on the calibration split of data, writes it
-// to out, and returns the model's input names and the evaluation sample
-// names.
-func quantizeModel(path, data, out string) (inputs, eval []string, err error) {
+// configuration, calibrated on the samples of data outside the given
+// evaluation quarter, writes it to out, and returns the model's input
+// names and the evaluation sample names.
+func quantizeModel(path, data, out string, quarter int) (inputs, eval []string, err error) {
 	m, err := graph.Load(path)
 	if err != nil {
 		return nil, nil, err
@@ -221,7 +249,7 @@ func quantizeModel(path, data, out string) (inputs, eval []string, err error) {
 		return nil, nil, err
 	}
 	names := src.Names()
-	calibIdx, evalIdx := calibdata.Split(names, 4, 8)
+	calibIdx, evalIdx := calibdata.SplitAt(names, 4, quarter, 8)
 	calibSrc, err := src.Subset(calibIdx)
 	if err != nil {
 		return nil, nil, err
@@ -409,9 +437,12 @@ func target(name string) (float64, bool) {
 
 // printTable writes the table as Markdown, so it reads in CI logs and can
 // go into the README as it is.
-func printTable(w io.Writer, rows []*row) {
+func printTable(w io.Writer, rows []*row, quarter int) {
 	sort.Slice(rows, func(a, b int) bool { return rows[a].name < rows[b].name })
 	fmt.Fprintf(w, "\nINT8 accuracy in ONNX Runtime (default flags; SQNR of the worst output, pooled over the evaluation samples)\n\n")
+	if quarter != issueQuarter {
+		fmt.Fprintf(w, "Evaluating quarter %d (the samples at positions %d, %d, ... by name), not the issue's split: no floors, and no model meets or misses a target on it.\n\n", quarter, quarter, quarter+4)
+	}
 	fmt.Fprintf(w, "| model | eval samples | SQNR dB | target dB | meets target | floor dB | top-1 | weighted ops reading Q/DQ | complete Q/DQ units | size vs FP32 | quantized weights, share of FP32 file | size target |\n")
 	fmt.Fprintf(w, "|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range rows {
@@ -421,9 +452,10 @@ func printTable(w io.Writer, rows []*row) {
 			tgtS = fmt.Sprintf("%.1f", tgt)
 		}
 		floor := "-"
-		if f, ok := floors[r.name]; ok {
+		if f, ok := floors[r.name]; ok && quarter == issueQuarter {
 			floor = fmt.Sprintf("%.1f", f)
 		}
+		ok = ok && quarter == issueQuarter
 		if r.err != "" || r.ortErr != "" {
 			fmt.Fprintf(w, "| %s | %d | error: %s | %s | fail | %s | | | | | |\n", r.name, r.eval, strings.ReplaceAll(r.err+r.ortErr, "|", "/"), tgtS, floor)
 			continue

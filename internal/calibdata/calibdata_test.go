@@ -601,6 +601,39 @@ func TestSplit(t *testing.T) {
 	}
 }
 
+func TestSplitAt(t *testing.T) {
+	var names []string
+	for i := 11; i >= 0; i-- {
+		names = append(names, fmt.Sprintf("sample_%03d", i))
+	}
+	// The quarters are disjoint and cover the samples; the last is Split's.
+	seen := map[int]int{}
+	for at, want := range [][]string{
+		{"sample_000", "sample_004", "sample_008"},
+		{"sample_001", "sample_005", "sample_009"},
+		{"sample_002", "sample_006", "sample_010"},
+		{"sample_003", "sample_007", "sample_011"},
+	} {
+		calib, eval := SplitAt(names, 4, at, 8)
+		var got []string
+		for _, i := range eval {
+			got = append(got, names[i])
+			seen[i]++
+		}
+		if !slices.Equal(got, want) || len(calib) != 9 {
+			t.Errorf("at %d: eval %v, %d calibrate", at, got, len(calib))
+		}
+	}
+	if len(seen) != len(names) {
+		t.Errorf("the quarters evaluate %d of %d samples", len(seen), len(names))
+	}
+	c1, e1 := Split(names, 4, 2)
+	c2, e2 := SplitAt(names, 4, 3, 2)
+	if !slices.Equal(c1, c2) || !slices.Equal(e1, e2) {
+		t.Errorf("Split %v/%v, SplitAt(3) %v/%v", c1, e1, c2, e2)
+	}
+}
+
 func TestNameOrder(t *testing.T) {
 	names := []string{"img10.png", "img2.png", "img02.png", "b", "a", "ab", "sample_010", "sample_009", "img1.png", "test_data_set_10", "test_data_set_9"}
 	sortNames(names)

@@ -9,13 +9,20 @@ import "sort"
 // and all others calibrate. Both results are indices into names, in name
 // order. every <= 0 puts everything in calib; max <= 0 means no limit.
 func Split(names []string, every int, max int) (calib, eval []int) {
+	return SplitAt(names, every, every-1, max)
+}
+
+// SplitAt is Split with the evaluation samples at positions at, at+every,
+// at+2*every, ... (0 <= at < every) of the sorted names: Split takes the
+// last position of each group of every, SplitAt any other.
+func SplitAt(names []string, every, at int, max int) (calib, eval []int) {
 	order := make([]int, len(names))
 	for i := range order {
 		order[i] = i
 	}
 	sort.SliceStable(order, func(a, b int) bool { return nameLess(names[order[a]], names[order[b]]) })
 	for pos, i := range order {
-		if every > 0 && (pos+1)%every == 0 && (max <= 0 || len(eval) < max) {
+		if every > 0 && pos%every == at && (max <= 0 || len(eval) < max) {
 			eval = append(eval, i)
 		} else {
 			calib = append(calib, i)
