@@ -114,6 +114,12 @@ type TensorOverride struct {
 	FP32 bool
 	// PerTensor quantizes a weight with one scale.
 	PerTensor bool
+	// Bits sets the width of an activation and of every value sharing
+	// its Q/DQ: 16 quantizes them with 16 bits of the activation type's
+	// signedness (as WideFrontEnd does for filterbank inputs), 8 keeps
+	// them at 8 bits even where WideFrontEnd would widen them, 0 leaves
+	// the choice to the options. No effect with 16-bit activation types.
+	Bits int
 }
 
 // DefaultQuantOptions is the ort-cpu preset.
@@ -215,6 +221,9 @@ func (o QuantOptions) Validate() error {
 	for _, name := range slices.Sorted(maps.Keys(o.Overrides)) {
 		if r := o.Overrides[name].Range; r != nil && !(r.Min <= r.Max) {
 			return fmt.Errorf("override of %q: range [%v, %v] is empty", name, r.Min, r.Max)
+		}
+		if b := o.Overrides[name].Bits; b != 0 && b != 8 && b != 16 {
+			return fmt.Errorf("override of %q: %d bits (want 8 or 16)", name, b)
 		}
 	}
 	for _, list := range [][]string{o.ExcludeOps, o.ExcludeNodes, o.IncludeOps} {

@@ -70,12 +70,13 @@ type QuantReport struct {
 	// weight".
 	WeightOnly []string
 	// Wide counts the activations quantized with 16 bits
-	// (QuantOptions.WideFrontEnd), WideType is their type and WideDomain
-	// the domain of their Q/DQ ("" for the default one, else
-	// "com.microsoft").
-	Wide       int
-	WideType   qdq.Type
-	WideDomain string
+	// (QuantOptions.WideFrontEnd), WideByConfig those an override's Bits
+	// made 16-bit, WideType is their type and WideDomain the domain of
+	// their Q/DQ ("" for the default one, else "com.microsoft").
+	Wide         int
+	WideByConfig int
+	WideType     qdq.Type
+	WideDomain   string
 }
 
 // ReasonWide says why QuantOptions.WideFrontEnd quantizes an activation
@@ -179,6 +180,8 @@ type quantizer struct {
 	actInits map[actInitKey][2]*graph.Value
 	// wide holds the group roots (find) of the 16-bit activations
 	wide map[*graph.Value]bool
+	// wideByConfig holds the groups a TensorOverride's Bits made 16-bit.
+	wideByConfig map[*graph.Value]bool
 	// members lists each group's values by root, for the extremes of a
 	// wide group
 	members map[*graph.Value][]*graph.Value
@@ -209,6 +212,7 @@ func newQuantizer(m *graph.Model, ctx *Context, ranges map[string]Range, opts Qu
 		qNode: map[*graph.Value]*graph.Node{}, dqParam: map[*graph.Value]actParams{},
 		weights: map[weightKey]*weightQ{}, weightOf: map[*graph.Value]*weightQ{}, actInits: map[actInitKey][2]*graph.Value{}, front: map[*graph.Graph]int{}, names: map[string]bool{}, seq: map[string]int{},
 		wide:          map[*graph.Value]bool{},
+		wideByConfig:  map[*graph.Value]bool{},
 		alignedGroups: map[*graph.Value]actParams{}, paramsSet: map[*graph.Value]bool{}, completes: map[*graph.Value]bool{},
 		report: &QuantReport{OpCounts: map[string]int{}},
 	}
@@ -820,7 +824,11 @@ func (q *quantizer) insertActivations(g *graph.Graph) error {
 			q.report.CompletedUnits = append(q.report.CompletedUnits, v.Name)
 		}
 		if t != q.opts.ActivationType {
-			q.report.Wide++
+			if q.wideByConfig[q.find(v)] {
+				q.report.WideByConfig++
+			} else {
+				q.report.Wide++
+			}
 		}
 	}
 	return nil
@@ -1347,7 +1355,7 @@ func clipLimits(c *graph.Node, opset int64) (lo, hi float64, ok bool) {
 
 // summarize fills the per-op counts and the FP32 list.
 func (q *quantizer) summarize() {
-	if q.report.Wide > 0 {
+	if q.report.Wide > 0 || q.report.WideByConfig > 0 {
 		q.report.WideType = q.opts.wideType()
 		q.report.WideDomain = q.qdqDomain(q.report.WideType)
 	}

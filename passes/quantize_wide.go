@@ -17,10 +17,39 @@ import (
 	"github.com/onnxq/onnxq/qdq"
 )
 
-// markWide records the groups of the activations WideFrontEnd quantizes
-// with 16 bits.
+// markWide records the groups of the activations quantized with 16 bits:
+// those WideFrontEnd picks, then those the overrides' Bits set (16 adds a
+// group, 8 takes it out).
 func (q *quantizer) markWide() {
-	if !q.opts.WideFrontEnd || q.opts.ActivationType.Bits() >= 16 {
+	if q.opts.ActivationType.Bits() >= 16 {
+		return
+	}
+	q.markFilterbankInputs()
+	for _, name := range slices.Sorted(maps.Keys(q.opts.Overrides)) {
+		bits := q.opts.Overrides[name].Bits
+		if bits == 0 {
+			continue
+		}
+		for _, g := range q.graphs {
+			v := g.Value(name)
+			if v == nil || v.Const != nil || !isFloat(v) {
+				continue
+			}
+			root := q.find(v)
+			if bits == 16 {
+				q.wide[root], q.wideByConfig[root] = true, true
+			} else {
+				delete(q.wide, root)
+				delete(q.wideByConfig, root)
+			}
+		}
+	}
+}
+
+// markFilterbankInputs records the groups WideFrontEnd quantizes with 16
+// bits.
+func (q *quantizer) markFilterbankInputs() {
+	if !q.opts.WideFrontEnd {
 		return
 	}
 	for _, g := range q.graphs {

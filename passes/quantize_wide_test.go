@@ -3,6 +3,7 @@ package passes
 import (
 	"math"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/onnxq/onnxq/graph"
@@ -252,5 +253,53 @@ func TestQuantizeWideExtremes(t *testing.T) {
 	want8, _ := qdq.ParamsFromRange(c.Min, c.Max, qdq.RangeOptions{Type: qdq.Uint8})
 	if s := qdqOf(g, "log1_out0").Input(1).ConstFloat32s()[0]; s != want8 {
 		t.Errorf("8-bit scale %v, want %v (calibrated)", s, want8)
+	}
+}
+
+// An override's Bits sets a value's width with its Q/DQ group: 16 widens
+// the waveform (and the Reshape output sharing its parameters) with the
+// front-end rule off, 8 keeps it 8-bit with the rule on; the report counts
+// the overridden ones apart.
+func TestQuantizeBitsOverride(t *testing.T) {
+	feeds := waveforms()
+	ranges := calibrate(t, filterbankModel(t, 13), feeds)
+	for _, c := range []struct {
+		frontEnd   bool
+		bits       int
+		wantType   graph.DType
+		wide, byCf int
+	}{
+		{frontEnd: false, bits: 16, wantType: graph.Uint16, byCf: 2},
+		{frontEnd: true, bits: 8, wantType: graph.Uint8},
+		{frontEnd: true, bits: 16, wantType: graph.Uint16, byCf: 2},
+	} {
+		m := filterbankModel(t, 13)
+		opts := DefaultQuantOptions()
+		opts.WideFrontEnd = c.frontEnd
+		opts.Overrides = map[string]TensorOverride{"wav": {Bits: c.bits}}
+		r := quantize(t, m, ranges, opts)
+		for _, name := range []string{"wav", "reshape1_out0"} {
+			q := qdqOf(m.Graph, name)
+			if q == nil || q.Input(2) == nil {
+				t.Fatalf("front end %v, bits %d: no Q of %s", c.frontEnd, c.bits, name)
+			}
+			if got := q.Input(2).DType; got != c.wantType {
+				t.Errorf("front end %v, bits %d: %s quantized as %v, want %v", c.frontEnd, c.bits, name, got, c.wantType)
+			}
+		}
+		if r.Wide != c.wide || r.WideByConfig != c.byCf {
+			t.Errorf("front end %v, bits %d: report counts %d by the rule and %d by the override, want %d and %d", c.frontEnd, c.bits, r.Wide, r.WideByConfig, c.wide, c.byCf)
+		}
+		if err := m.Verify(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	opts := DefaultQuantOptions()
+	if err := opts.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	opts.Overrides = map[string]TensorOverride{"wav": {Bits: 12}}
+	if err := opts.Validate(); err == nil || !strings.Contains(err.Error(), "12 bits") {
+		t.Errorf("12 bits: %v", err)
 	}
 }

@@ -144,6 +144,7 @@ method's range, per-channel weight ranges, sizes and INT8 MAC coverage.
   {"tensors": {
     "conv1_out": {"min": -4, "max": 4},   activation range, not calibrated
     "head_out":  {"fp32": true},          no Q/DQ on it / float weight
+    "audio":     {"bits": 16},            16-bit Q/DQ on it (8: keep 8 bits)
     "fc.weight": {"per_tensor": true}}}   one scale for this weight
 Unknown keys, unknown tensors and tensors that preparation folds away are
 errors.
@@ -213,7 +214,7 @@ model's opset, or below what the options need, is an error.`,
 		fs.IntVar(&cfg.EvalMax, "eval-samples", 8, "samples the closing SQNR summary runs (0 skips it; default with --eval: all)")
 		fs.StringVar(&cfg.Report, "report", "", "after writing OUT, compare it with the FP32 model on the --eval (else calibration) samples and write an HTML accuracy report to `FILE`")
 		fs.StringVar(&cfg.Eval, "eval", "", "samples for the closing SQNR summary, instead of the calibration ones (`PATH`, as --calib)")
-		fs.StringVar(&cfg.Config, "config", "", "per-tensor overrides, a JSON `FILE`: {\"tensors\": {NAME: {\"min\": A, \"max\": B} or {\"fp32\": true} or {\"per_tensor\": true}}}")
+		fs.StringVar(&cfg.Config, "config", "", "per-tensor overrides, a JSON `FILE`: {\"tensors\": {NAME: {\"min\": A, \"max\": B} or {\"fp32\": true} or {\"per_tensor\": true} or {\"bits\": 16}}}")
 		fs.Int64Var(&cfg.Opset, "opset", 0, "the lowest default-domain opset `N` OUT imports (never lowered)")
 		fs.StringVar(&cfg.ImageSize, "image-size", "", "image calibration: resize to `HxW` (default: the input's shape)")
 		fs.Float32SliceVar(&cfg.Mean, "mean", nil, "image calibration: per-channel mean of [0,1] pixels")
@@ -826,6 +827,7 @@ type overrideEntry struct {
 	Max       *float32 `json:"max"`
 	FP32      bool     `json:"fp32"`
 	PerTensor bool     `json:"per_tensor"`
+	Bits      *int     `json:"bits"`
 }
 
 // readOverrides reads a --config file into the quantize pass's per-tensor
@@ -853,7 +855,7 @@ func readOverrides(path string) (map[string]passes.TensorOverride, error) {
 			msg = fmt.Sprintf("%s holds a JSON %s, want %s", where, te.Value, jsonKind(te.Type))
 		}
 		if strings.HasPrefix(msg, "unknown field ") {
-			msg = "unknown key " + strings.TrimPrefix(msg, "unknown field ") + ` (want "tensors", and per tensor "min"/"max", "fp32" or "per_tensor")`
+			msg = "unknown key " + strings.TrimPrefix(msg, "unknown field ") + ` (want "tensors", and per tensor "min"/"max", "fp32", "per_tensor" or "bits")`
 		}
 		return nil, fail("%s", msg)
 	}
@@ -874,11 +876,18 @@ func readOverrides(path string) (map[string]passes.TensorOverride, error) {
 			return nil, fail("tensor %q: min %v is above max %v", name, *e.Min, *e.Max)
 		case e.Min != nil && e.FP32:
 			return nil, fail("tensor %q: a range and fp32 contradict each other", name)
-		case e.Min == nil && !e.FP32 && !e.PerTensor:
-			return nil, fail(`tensor %q: no override (want "min"/"max", "fp32": true or "per_tensor": true)`, name)
+		case e.Bits != nil && *e.Bits != 8 && *e.Bits != 16:
+			return nil, fail("tensor %q: bits %d (want 8 or 16)", name, *e.Bits)
+		case e.Bits != nil && e.FP32:
+			return nil, fail("tensor %q: bits and fp32 contradict each other", name)
+		case e.Min == nil && !e.FP32 && !e.PerTensor && e.Bits == nil:
+			return nil, fail(`tensor %q: no override (want "min"/"max", "fp32": true, "per_tensor": true or "bits": 8 or 16)`, name)
 		}
 		if e.Min != nil {
 			o.Range = &passes.Range{Min: *e.Min, Max: *e.Max}
+		}
+		if e.Bits != nil {
+			o.Bits = *e.Bits
 		}
 		o.FP32, o.PerTensor = e.FP32, e.PerTensor
 		out[name] = o
@@ -903,7 +912,7 @@ func jsonKind(t reflect.Type) string {
 
 // checkOverrides checks that every override names a float tensor of the
 // prepared model that can take it: a range goes on an activation,
-// per_tensor on a weight. orig is the model as loaded, to tell a
+// per_tensor on a weight, bits on an activation. orig is the model as loaded, to tell a
 // misspelt name from one that preparation folded away.
 func checkOverrides(path string, orig, prepared *graph.Model, overrides map[string]passes.TensorOverride) error {
 	for _, name := range slices.Sorted(maps.Keys(overrides)) {
@@ -923,6 +932,8 @@ func checkOverrides(path string, orig, prepared *graph.Model, overrides map[stri
 			return fail("is a weight: min/max set activation ranges")
 		case o.PerTensor && v.Const == nil:
 			return fail("is not a weight: per_tensor applies to weights")
+		case o.Bits != 0 && v.Const != nil:
+			return fail("is a weight: bits sets an activation's width (weights follow --weight-type)")
 		}
 	}
 	return nil
@@ -1144,12 +1155,15 @@ func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.Bi
 		if n := len(fin.floatWeights); n > 0 {
 			fmt.Fprintf(w, "fp32 w\t%d weighted ops outside complete Q/DQ units have their FP32 weights (--float-weights-outside-units %s): ONNX Runtime runs them in float without dequantizing a weight each run\n", n, cfg.FloatWeights)
 		}
+		domain := "default-domain"
+		if r.WideDomain != "" {
+			domain = r.WideDomain
+		}
 		if r.Wide > 0 {
-			domain := "default-domain"
-			if r.WideDomain != "" {
-				domain = r.WideDomain
-			}
 			fmt.Fprintf(w, "16-bit\t%d activations as %v (%s Q/DQ): %s (--wide-front-end=false: 8 bits)\n", r.Wide, r.WideType, domain, passes.ReasonWide)
+		}
+		if r.WideByConfig > 0 {
+			fmt.Fprintf(w, "16-bit\t%d activations as %v (%s Q/DQ): \"bits\": 16 in --config %s\n", r.WideByConfig, r.WideType, domain, cfg.Config)
 		}
 	}
 	if lowered != nil {

@@ -247,6 +247,26 @@ func TestQuantizeConfig(t *testing.T) {
 		}
 	}
 
+	// "bits": 16 puts 16-bit Q/DQ on pool, and the summary says why.
+	bits := write("bits.json", `{"tensors": {"pool": {"bits": 16}}}`)
+	r := onnxq(t, dir, convnet, "-o", filepath.Join(dir, "bits.onnx"), "--synthetic", "2", "--config", bits)
+	if r.code != 0 {
+		t.Fatalf("--config bits.json: %s", r.stderr)
+	}
+	wm, err := graph.Load(filepath.Join(dir, "bits.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q := qOf(wm, "pool"); q == nil || q.Input(2) == nil || q.Input(2).DType != graph.Uint16 {
+		t.Errorf(`"pool": {"bits": 16}: Q of pool is %v`, q)
+	}
+	if q := qOf(wm, "image"); q == nil || q.Input(2) == nil || q.Input(2).DType != graph.Uint8 {
+		t.Errorf("image is not 8-bit beside a 16-bit pool: %v", q)
+	}
+	if !strings.Contains(r.stdout, `"bits": 16 in --config`) {
+		t.Errorf("the summary does not say why pool is 16-bit:\n%s", r.stdout)
+	}
+
 	// A model whose BatchNormalization preparation folds into the Conv.
 	bnModel := saveModel(t, dir, "bn.onnx", func(b *graph.Builder) {
 		x := b.Input("x", graph.Float32, 1, 2, 4, 4)
@@ -284,6 +304,9 @@ func TestQuantizeConfig(t *testing.T) {
 		{`{"tensors": {"pool": {"per_tensor": true}}}`, "not a weight"},
 		{`{"tensors": {"conv.weight": {"min": -1, "max": 1}}}`, "is a weight"},
 		{`{"tensors": {"pool": {"fp32": "yes"}}}`, "want true or false"},
+		{`{"tensors": {"pool": {"bits": 12}}}`, "bits 12 (want 8 or 16)"},
+		{`{"tensors": {"pool": {"bits": 16, "fp32": true}}}`, "bits and fp32 contradict"},
+		{`{"tensors": {"conv.weight": {"bits": 16}}}`, "is a weight: bits"},
 		{`{"tensors": {"pool": {"fp32": true}}} {}`, "data after the JSON object"},
 		{`[1]`, "want an object"},
 		{`{}`, `no "tensors" object`},
