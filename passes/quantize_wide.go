@@ -1,9 +1,11 @@
-// 16-bit activations of the quantize pass (QuantOptions.WideFrontEnd):
-// which values get them (the data input of a filterbank, a weighted op
-// whose output a Log reads through non-weighted ops only, and of the
-// weighted ops whose output only moves into such an input, each with its
-// Q/DQ group), their range (the calibrated one widened to the observed
-// extremes) and the domain of their Q/DQ (com.microsoft below opset 21).
+// 16-bit activations of the quantize pass (QuantOptions.WideFrontEnd and
+// TensorOverride.Bits): which values get them (the data input of a
+// filterbank, a weighted op whose output a Log reads through non-weighted
+// ops only, and of the weighted ops whose output only moves into such an
+// input, each with its Q/DQ group; then the groups of values whose
+// override asks for 16 bits, less those asking for 8), their range (the
+// calibrated one widened to the observed extremes) and the domain of
+// their Q/DQ (com.microsoft below opset 21).
 //
 // Needs: the node decisions and the share groups (buildGroups). Leaves:
 // q.wide, which actType reads when insertActivations adds each Q/DQ.
