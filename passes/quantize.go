@@ -1793,25 +1793,6 @@ func rewriteGridSampleMode(n *graph.Node, _ int64, _ func(string, *graph.Tensor)
 	return nil
 }
 
-// rewriteTopK moves TopK's k attribute (before opset 10) to its second
-// input, a one-element int64 tensor.
-func rewriteTopK(n *graph.Node, _ int64, add func(string, *graph.Tensor) (*graph.Value, error)) error {
-	a := removeAttr(n, "k")
-	if a == nil {
-		return fmt.Errorf("no k")
-	}
-	t, err := graph.FromInt64s("", []int64{1}, []int64{a.Int})
-	if err != nil {
-		return err
-	}
-	k, err := add(n.Name+"_k", t)
-	if err != nil {
-		return err
-	}
-	n.SetInput(1, k)
-	return nil
-}
-
 // rewriteToResize11 writes an Upsample (7, 9) or a Resize-10 as the Resize
 // of opset 11 on that computes the same: inputs X, an empty roi and the
 // scales (Upsample-7's attribute made a constant); coordinates

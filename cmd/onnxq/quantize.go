@@ -911,9 +911,9 @@ func jsonKind(t reflect.Type) string {
 }
 
 // checkOverrides checks that every override names a float tensor of the
-// prepared model that can take it: a range goes on an activation,
-// per_tensor on a weight, bits on an activation. orig is the model as loaded, to tell a
-// misspelt name from one that preparation folded away.
+// prepared model that can take it: a range and bits go on an activation,
+// per_tensor on a weight. orig is the model as loaded, to tell a misspelt
+// name from one that preparation folded away.
 func checkOverrides(path string, orig, prepared *graph.Model, overrides map[string]passes.TensorOverride) error {
 	for _, name := range slices.Sorted(maps.Keys(overrides)) {
 		fail := func(format string, args ...any) error {

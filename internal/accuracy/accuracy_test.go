@@ -143,15 +143,8 @@ func TestINT8Accuracy(t *testing.T) {
 	var queued []*job
 	submit := func(j *job) { queued = append(queued, j) }
 
-	for _, path := range models {
-		name := strings.TrimSuffix(filepath.Base(path), ".onnx")
-		data := filepath.Join(shared, "data", name)
-		if filter != "" && !strings.Contains(name, filter) {
-			continue
-		}
-		if _, err := os.Stat(data); err != nil {
-			continue
-		}
+	for _, sm := range ortpeer.WithSamples(shared, models, filter) {
+		name, path, data := sm.Name, sm.Path, sm.Data
 		r := &row{name: name}
 		p := &pending{r: r}
 		all = append(all, p)

@@ -14,6 +14,7 @@ import (
 	"github.com/onnxq/onnxq/calib"
 	"github.com/onnxq/onnxq/graph"
 	"github.com/onnxq/onnxq/internal/calibdata"
+	"github.com/onnxq/onnxq/internal/ortpeer"
 	"github.com/onnxq/onnxq/quant"
 )
 
@@ -38,15 +39,8 @@ func TestEveryMethodEveryModel(t *testing.T) {
 		fmt.Fprintf(&table, " %s |", m)
 	}
 	fmt.Fprintf(&table, "\n|---|%s\n", strings.Repeat("---|", len(methods)))
-	for _, path := range models {
-		name := strings.TrimSuffix(filepath.Base(path), ".onnx")
-		if filter != "" && !strings.Contains(name, filter) {
-			continue
-		}
-		data := filepath.Join(shared, "data", name)
-		if _, err := os.Stat(data); err != nil {
-			continue
-		}
+	for _, sm := range ortpeer.WithSamples(shared, models, filter) {
+		name, path, data := sm.Name, sm.Path, sm.Data
 		fmt.Fprintf(&table, "| %s |", name)
 		for _, method := range methods {
 			db, err := methodSQNR(path, data, method)

@@ -48,6 +48,32 @@ func Unavailable(t testing.TB, format string, args ...any) {
 	t.Skipf(format, args...)
 }
 
+// SampledModel is a shared model with samples in the shared data folder.
+type SampledModel struct {
+	Name string // the file name without .onnx
+	Path string // the model file
+	Data string // shared/data/<Name>
+}
+
+// WithSamples returns those of models (paths of .onnx files) that have a
+// folder of samples under shared/data and whose name holds filter (any
+// name when filter is empty), in the order given.
+func WithSamples(shared string, models []string, filter string) []SampledModel {
+	var out []SampledModel
+	for _, path := range models {
+		name := strings.TrimSuffix(filepath.Base(path), ".onnx")
+		data := filepath.Join(shared, "data", name)
+		if filter != "" && !strings.Contains(name, filter) {
+			continue
+		}
+		if _, err := os.Stat(data); err != nil {
+			continue
+		}
+		out = append(out, SampledModel{Name: name, Path: path, Data: data})
+	}
+	return out
+}
+
 // Setup returns the shared models (shared/models/*.onnx) and the path of
 // ort-run.js, or stops the test through Unavailable when either is
 // missing.

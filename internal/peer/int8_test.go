@@ -26,25 +26,16 @@ import (
 // its name, its samples' folder, the loaded model and its samples.
 func eachModelWithSamples(t *testing.T, models []string, fn func(name, data string, m *graph.Model, src *calibdata.Source)) {
 	t.Helper()
-	filter := os.Getenv("ONNXQ_PEER_MODEL")
-	for _, path := range models {
-		name := strings.TrimSuffix(filepath.Base(path), ".onnx")
-		data := filepath.Join(shared, "data", name)
-		if filter != "" && !strings.Contains(name, filter) {
-			continue
-		}
-		if _, err := os.Stat(data); err != nil {
-			continue
-		}
-		m, err := graph.Load(path)
+	for _, sm := range ortpeer.WithSamples(shared, models, os.Getenv("ONNXQ_PEER_MODEL")) {
+		m, err := graph.Load(sm.Path)
 		if err != nil {
 			t.Fatal(err)
 		}
-		src, err := calibdata.Open(data, calibdata.Inputs(m), calibdata.ImageOptions{})
+		src, err := calibdata.Open(sm.Data, calibdata.Inputs(m), calibdata.ImageOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		fn(name, data, m, src)
+		fn(sm.Name, sm.Data, m, src)
 	}
 }
 
