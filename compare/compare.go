@@ -146,7 +146,7 @@ func Compare(float, quant *graph.Model, src *calibdata.Source, opts Options) (*R
 	run := newSampleRun(float, acts, layers, opts.Threads)
 	var hist *histCollector
 	if opts.Histograms > 0 {
-		if hist, err = newHistCollector(acts, opts.Histograms, opts.HistogramOptions); err != nil {
+		if hist, err = newHistCollector(acts, dead, opts.Histograms, opts.HistogramOptions); err != nil {
 			return nil, err
 		}
 	}

@@ -91,8 +91,10 @@
 // first sample too in one more FP32 run of it (beside the comparisons of
 // the last sample); at the end the k worst of them are reported (a worst
 // activation outside them is passed over for the next).
-// Each histogram holds Options.Bins counts whatever the samples. The
-// histograms are for the HTML report (package report), not the JSON.
+// Each histogram holds Options.Bins counts whatever the samples. A tensor
+// with dead bounds is counted clamped to them, as quant.Calibrate
+// observes it, so the methods' ranges are those quantization would pick.
+// The histograms are for the HTML report (package report), not the JSON.
 //
 // Top-1 rule: an output counts as a score vector when it is float32 in
 // both models with equal shapes, of rank >= 1, with a last axis of two or

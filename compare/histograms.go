@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 
 	"github.com/onnxq/onnxq/calib"
+	"github.com/onnxq/onnxq/passes"
 	"github.com/onnxq/onnxq/runtime"
 )
 
@@ -54,9 +55,12 @@ var HistogramMethods = []calib.Method{calib.MinMax, calib.Percentile, calib.Entr
 // are counted on the others, and at the end the FP32 model runs the first
 // sample again for the chosen ones only.
 type histCollector struct {
-	k       int
-	opts    calib.Options
-	acts    []*activation
+	k    int
+	opts calib.Options
+	acts []*activation
+	// dead holds FLOAT's dead bounds: a value is counted clamped to them,
+	// as calibration observes it.
+	dead    map[string]passes.Bounds
 	obs     map[string]*calib.HistogramObserver // by reference name; the counter's
 	samples int
 	// wanted holds the candidates' reference names once the first sample
@@ -87,12 +91,12 @@ type histJob struct {
 	candidates []string
 }
 
-func newHistCollector(acts []*activation, k int, opts calib.Options) (*histCollector, error) {
+func newHistCollector(acts []*activation, dead map[string]passes.Bounds, k int, opts calib.Options) (*histCollector, error) {
 	// Options are checked now, not after the runs.
 	if _, err := calib.NewMSE(opts); err != nil {
 		return nil, err
 	}
-	h := &histCollector{k: k, opts: opts, acts: acts, obs: map[string]*calib.HistogramObserver{}, wanted: map[string]bool{},
+	h := &histCollector{k: k, opts: opts, acts: acts, dead: dead, obs: map[string]*calib.HistogramObserver{}, wanted: map[string]bool{},
 		jobs: make(chan histJob, 8), stopped: make(chan struct{}), picked: make(chan struct{})}
 	go func() {
 		defer close(h.stopped)
@@ -127,6 +131,9 @@ func (h *histCollector) wait() {
 func (h *histCollector) observe(name string, t *runtime.Tensor) {
 	if o := h.obs[name]; o != nil {
 		if f := t.F32(); f != nil {
+			if b, ok := h.dead[name]; ok {
+				f = b.Clamped(f)
+			}
 			o.Observe(f)
 		}
 	}

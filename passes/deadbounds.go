@@ -7,6 +7,7 @@ package passes
 
 import (
 	"math"
+	"slices"
 
 	"github.com/onnxq/onnxq/graph"
 )
@@ -17,6 +18,21 @@ import (
 type Bounds struct{ Lo, Hi float64 }
 
 var noBounds = Bounds{math.Inf(-1), math.Inf(1)}
+
+// Clamped returns the values of f clamped to b, as the value's readers
+// see them: a copy when any value is outside b, else f itself. NaNs stay.
+func (b Bounds) Clamped(f []float32) []float32 {
+	lo, hi := float32(b.Lo), float32(b.Hi)
+	i := slices.IndexFunc(f, func(x float32) bool { return x < lo || x > hi })
+	if i < 0 {
+		return f
+	}
+	out := slices.Clone(f)
+	for k := i; k < len(out); k++ {
+		out[k] = min(max(out[k], lo), hi)
+	}
+	return out
+}
 
 // boundsPassThrough ops hand each input value on unchanged (data movement) or
 // commute with clamping (the max of clamped values is the clamped max),

@@ -25,3 +25,12 @@ func narrowDead(m *graph.Model, ranges map[string]passes.Range) {
 		ranges[name] = r
 	}
 }
+
+// clampedTo returns the values of f as the value name's readers see them,
+// clamped to its dead bounds (f itself when it has none).
+func clampedTo(f []float32, bounds map[string]passes.Bounds, name string) []float32 {
+	if b, ok := bounds[name]; ok {
+		return b.Clamped(f)
+	}
+	return f
+}

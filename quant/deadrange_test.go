@@ -8,6 +8,7 @@ import (
 
 	"github.com/onnxq/onnxq/calib"
 	"github.com/onnxq/onnxq/graph"
+	"github.com/onnxq/onnxq/internal/calibdata"
 	"github.com/onnxq/onnxq/quant"
 )
 
@@ -57,5 +58,39 @@ func TestRangesForNarrowsDeadRanges(t *testing.T) {
 	}
 	if r := got["y"]; r.Min != -5 || r.Max != 5 {
 		t.Errorf("y: range %v, want [-5, 5] unchanged", r)
+	}
+}
+
+// Calibrate observes a value with dead bounds clamped to them: the Conv
+// output a hard-swish reads never shows values below -3 to its observer,
+// while the model's output, which nothing clamps, keeps its negative tail.
+func TestCalibrateObservesClampedValues(t *testing.T) {
+	b := graph.NewBuilder(17)
+	x := b.Input("x", graph.Float32, 1, 1, 4, 4)
+	a := b.Op("Conv", x, b.Const(graph.FromFloat32s("w", []int64{1, 1, 1, 1}, []float32{10})))
+	b.Output(b.Op("HardSwish", a), b.Op("Neg", x))
+	m, err := b.Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	conv, neg := m.Graph.Nodes[0].Outputs[0].Name, m.Graph.Outputs[1].Name
+	cfg := quant.DefaultConfig()
+	cfg.Threads = 1
+	coll, err := calib.New(calib.MSE, cfg.CalibOptions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := quant.Calibrate(m, calibdata.Synthetic(calibdata.Inputs(m), 8, 1), cfg, coll); err != nil {
+		t.Fatal(err)
+	}
+	ext := coll.Extremes()
+	if e := ext[conv]; e.Min != -3 || !(e.Max > 3) {
+		t.Errorf("%s observed in [%v, %v], want a minimum of exactly -3 and values above 3", conv, e.Min, e.Max)
+	}
+	if e := ext[neg]; !(e.Min < -1) {
+		t.Errorf("%s observed from %v, want its own negative values", neg, e.Min)
+	}
+	if r := coll.Ranges()[conv]; r.Min < -3 {
+		t.Errorf("%s: MSE range %v reaches below the clamp", conv, r)
 	}
 }

@@ -204,7 +204,12 @@ func Prepare(m *graph.Model, cfg Config) error {
 
 // Calibrate runs the prepared model m on every sample of src and feeds
 // every float32 value (graph inputs too) to into's observers, sample by
-// sample in order.
+// sample in order. A value with dead bounds (passes.DeadBounds) is
+// observed clamped to them, as its readers see it: a method that trades
+// clipping against rounding (MSE, entropy) then weighs only the values
+// that matter, with the steps the clamped range really has. Left
+// unclamped, the negative half of a Conv output read by a hard-swish or
+// a Relu would widen the clip chosen for its positive half.
 func Calibrate(m *graph.Model, src *calibdata.Source, cfg Config, into *calib.Collection) error {
 	if m == nil || m.Graph == nil {
 		return errors.New("quant: no model")
@@ -215,9 +220,10 @@ func Calibrate(m *graph.Model, src *calibdata.Source, cfg Config, into *calib.Co
 	if src == nil {
 		return nil
 	}
+	bounds := passes.DeadBounds(m)
 	sess, err := runtime.NewSession(m, runtime.Options{Threads: cfg.Threads, Observer: func(v *graph.Value, t *runtime.Tensor) {
 		if f := t.F32(); f != nil {
-			into.Observe(v.Name, f)
+			into.Observe(v.Name, clampedTo(f, bounds, v.Name))
 		}
 	}})
 	if err != nil {
@@ -235,7 +241,7 @@ func Calibrate(m *graph.Model, src *calibdata.Source, cfg Config, into *calib.Co
 		for _, in := range sess.Inputs() {
 			if t := sample[in.Name]; t != nil {
 				if f := t.F32(); f != nil {
-					into.Observe(in.Name, f)
+					into.Observe(in.Name, clampedTo(f, bounds, in.Name))
 				}
 			}
 		}
