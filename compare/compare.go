@@ -76,7 +76,10 @@ type activation struct {
 	// otherwise), for the reach estimate: see roundingTotal
 	rounding, roundingSig float64
 	clipped, n            int64
-	bad                   string
+	// peak is the largest multiple of the range's end a clipped value
+	// reached (peakOutside), 0 when none was clipped
+	peak float64
+	bad  string
 }
 
 // Compare runs float and quant on the samples of src and measures how far
@@ -233,6 +236,10 @@ func Compare(float, quant *graph.Model, src *calibdata.Source, opts Options) (*R
 		st := ActivationStat{
 			Name: a.name, Reference: a.ref, Folded: a.folded, Rescaled: a.resc != nil, Lo: Sig6(a.lo), Hi: Sig6(a.hi),
 			SQNRdB: Decibels(sqnrDB(a.sig, a.noise)), Clipped: Sig4(ratio(float64(a.clipped), float64(a.n))), Elements: a.n,
+		}
+		if a.peak > 0 {
+			peak := Sig4(a.peak)
+			st.Peak = &peak
 		}
 		if a.hasDead {
 			if !math.IsInf(a.dead.Lo, 0) {

@@ -133,6 +133,9 @@
 //	  sqnr_db        dB      dequantized quantized-run tensor vs FP32, pooled
 //	  clipped        1       share of FP32 values outside [lo−s/2, hi+s/2]
 //	                         (s the scale: saturated beyond rounding)
+//	  peak           1       the loudest clipped value over the end it passed,
+//	                         y/hi or y/lo (optional: only when values clip
+//	                         past a non-zero end)
 //	  clamped_below  number  where FLOAT's readers clamp the reference from
 //	  clamped_above  number  below / above (optional; values beyond are
 //	                         compared at the bound)

@@ -843,7 +843,7 @@ func (a *activation) add(ref, codes *runtime.Tensor, threads int) {
 	half := float64(a.scale) / 2
 	// Within half a step of a bound a value rounds to the bound's code:
 	// rounding, not clipping.
-	b := actBounds{lo: float32(a.lo - half), hi: float32(a.hi + half), zp: a.zp, scale: a.scale}
+	b := actBounds{lo: float32(a.lo - half), hi: float32(a.hi + half), zp: a.zp, scale: a.scale, qlo: a.lo, qhi: a.hi}
 	var ch channels
 	if r := a.resc; r != nil {
 		if r.axis >= len(ref.Shape) || ref.Shape[r.axis] != len(r.factors) {
@@ -873,6 +873,7 @@ func (a *activation) add(ref, codes *runtime.Tensor, threads int) {
 	a.sig += t.sig
 	a.noise += t.noise
 	a.clipped += t.clipped
+	a.peak = max(a.peak, t.peak)
 	a.n += int64(len(f))
 	if a.typ.Bits() == 8 && a.roundingSig == 0 {
 		// The rounding's noise-to-signal ratio is a property of the
@@ -926,10 +927,12 @@ func roundingEnergy(f []float32, a *activation, ch channels, lo, hi int) sums {
 // byteBuffers hold the codes roundingEnergy quantizes to.
 var byteBuffers = sync.Pool{New: func() any { return new([]byte) }}
 
-// sums are the partial sums of one chunk.
+// sums are the partial sums of one chunk; peak is the largest multiple of
+// the range's end a clipped value reaches (peakOutside), 0 without one.
 type sums struct {
 	sig, noise float64
 	clipped    int64
+	peak       float64
 }
 
 // chunkSize is the fixed chunk the sums are split into: the chunks, and
@@ -970,14 +973,38 @@ func chunked(n, threads int, part func(lo, hi int) sums) sums {
 		t.sig += p.sig
 		t.noise += p.noise
 		t.clipped += p.clipped
+		t.peak = max(t.peak, p.peak)
 	}
 	return t
 }
 
-// actBounds are what accumulate needs of an activation's Q/DQ.
+// actBounds are what accumulate needs of an activation's Q/DQ: lo and hi
+// are its range widened by half a step (what rounds to the end codes),
+// qlo and qhi the range itself.
 type actBounds struct {
 	lo, hi, scale float32
 	zp            int32
+	qlo, qhi      float64
+}
+
+// peakOutside returns, over the values x·fac of f outside [b.lo, b.hi],
+// the largest multiple of the range's end they reach: y/qhi above it
+// (when qhi > 0), y/qlo below it (when qlo < 0); 0 when none does. It is
+// how far past its calibrated range a sample drives an activation, which
+// the clipped share alone hides when few values are that loud.
+func peakOutside(f []float32, fac float64, b actBounds) float64 {
+	var peak float64
+	lo, hi := float64(b.lo), float64(b.hi)
+	for _, x := range f {
+		y := float64(x) * fac
+		switch {
+		case y > hi && b.qhi > 0:
+			peak = max(peak, y/b.qhi)
+		case y < lo && b.qlo < 0:
+			peak = max(peak, y/b.qlo)
+		}
+	}
+	return peak
 }
 
 // channels are the factors a rescaled activation's channels were
@@ -1025,6 +1052,9 @@ func accumulateRescaled[T uint8 | int8 | uint16 | int16](f []float32, codes []T,
 			total.sig += sig
 			total.noise += noise
 			total.clipped += e.Outside
+			if e.Outside > 0 {
+				total.peak = max(total.peak, peakOutside(fr, fac, b))
+			}
 			i += n
 			continue
 		}
@@ -1043,10 +1073,14 @@ func accumulateRescaled[T uint8 | int8 | uint16 | int16](f []float32, codes []T,
 			s[0] += x * x
 			e[0] += d * d
 		}
+		outside := total.clipped
 		for _, x := range fr {
 			if y := float64(x) * fac; y < lo || y > hi {
 				total.clipped++
 			}
+		}
+		if total.clipped > outside {
+			total.peak = max(total.peak, peakOutside(fr, fac, b))
 		}
 		total.sig += (s[0] + s[1]) + (s[2] + s[3])
 		total.noise += (e[0] + e[1]) + (e[2] + e[3])
@@ -1110,7 +1144,11 @@ func accumulate[T uint8 | int8 | uint16 | int16](f []float32, codes []T, b actBo
 			clipped++
 		}
 	}
-	return sums{(s[0] + s[1]) + (s[2] + s[3]), (e[0] + e[1]) + (e[2] + e[3]), clipped}
+	t := sums{sig: (s[0] + s[1]) + (s[2] + s[3]), noise: (e[0] + e[1]) + (e[2] + e[3]), clipped: clipped}
+	if clipped > 0 {
+		t.peak = peakOutside(f, 1, b)
+	}
+	return t
 }
 
 // accumulate8 is accumulate for 8-bit codes held as bytes (int8 when
@@ -1119,7 +1157,11 @@ func accumulate8(f []float32, codes []byte, signed bool, b actBounds) sums {
 	var e kernels.Energies
 	kernels.CodeEnergies(&e, f, codes, signed, b.zp, b.scale, b.lo, b.hi)
 	sig, noise := e.Totals()
-	return sums{sig, noise, e.Outside}
+	t := sums{sig: sig, noise: noise, clipped: e.Outside}
+	if e.Outside > 0 {
+		t.peak = peakOutside(f, 1, b)
+	}
+	return t
 }
 
 // energies returns Σref² and Σ(got−ref)² in the runtime's vector energy

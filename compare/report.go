@@ -113,6 +113,12 @@ type ActivationStat struct {
 	// Clipped is the share of FP32 values outside [Lo−s/2, Hi+s/2] (s the
 	// scale): those the Q/DQ saturates beyond rounding.
 	Clipped Sig4 `json:"clipped"`
+	// Peak, when values were clipped, is how far past the range the
+	// loudest of them went, as a multiple of the end it passed: y/Hi above
+	// the range, y/Lo below it (in Name's units; absent when the end it
+	// passed is 0). A sample far louder than any calibration sample shows
+	// here even when it clips too few values to move Clipped.
+	Peak *Sig4 `json:"peak,omitempty"`
 	// Elements is the number of values compared (all samples).
 	Elements int64 `json:"elements"`
 }
@@ -239,7 +245,11 @@ func (r *Report) Print(w io.Writer, top int) error {
 		case hi != nil:
 			name += fmt.Sprintf(" (later clamped to ≤ %.4g)", float64(*hi))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t[%.4g, %.4g]\t%.3f%%\n", name, dbText(float64(a.SQNRdB)), float64(a.Lo), float64(a.Hi), 100*float64(a.Clipped))
+		clipped := fmt.Sprintf("%.3f%%", 100*float64(a.Clipped))
+		if a.Peak != nil {
+			clipped += fmt.Sprintf(", up to %.3gx the range", float64(*a.Peak))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t[%.4g, %.4g]\t%s\n", name, dbText(float64(a.SQNRdB)), float64(a.Lo), float64(a.Hi), clipped)
 	}
 	against := ""
 	if r.AttributedOutput != "" {
