@@ -42,8 +42,9 @@ prints:
     how many vectors keep their argmax (top-1);
   - per quantized activation of QUANT: the SQNR of the quantized run's
     dequantized tensor against FLOAT's tensor of the same name (cumulative:
-    all the error up to there), the range its Q/DQ represents and the share
-    of FP32 values outside it;
+    all the error up to there), the range its Q/DQ represents, the share
+    of FP32 values outside it and, when some are, how far past the range
+    the loudest went (a sample far louder than calibration showed);
   - per quantized layer, most harmful first: the error the layer adds when
     it alone is quantized (its inputs through their Q/DQ, its weights
     dequantized), as local SQNR and noise-to-signal ratio;
