@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"slices"
+	"sync"
 
 	"github.com/onnxq/onnxq/calib"
 	"github.com/onnxq/onnxq/graph"
@@ -656,16 +657,51 @@ type OutputResult struct {
 // order. Outputs that are not of a float type in both, or differ in size, are
 // left out.
 func OutputSQNR(fp32, q *graph.Model, src *calibdata.Source, n, threads int) ([]OutputResult, error) {
+	out, _, err := OutputSQNRWatching(fp32, q, src, n, threads, nil)
+	return out, err
+}
+
+// OutputSQNRWatching is OutputSQNR that also returns, for each value of
+// fp32 that watch names, the smallest and largest value the FP32 run
+// reaches on the samples, clamped to its dead bounds (passes.DeadBounds)
+// as calibration observes it (see Calibrate).
+func OutputSQNRWatching(fp32, q *graph.Model, src *calibdata.Source, n, threads int, watch map[string]bool) ([]OutputResult, map[string]calib.Range, error) {
 	if fp32 == nil || q == nil || src == nil {
-		return nil, errors.New("quant: OutputSQNR needs two models and samples")
+		return nil, nil, errors.New("quant: OutputSQNR needs two models and samples")
 	}
-	ref, err := runtime.NewSession(fp32, runtime.Options{Threads: threads})
+	seen := map[string]calib.Range{}
+	bounds := passes.DeadBounds(fp32)
+	var mu sync.Mutex
+	observe := func(name string, t *runtime.Tensor) {
+		if !watch[name] {
+			return
+		}
+		f := t.F32()
+		if f == nil {
+			return
+		}
+		lo, hi, ok := finiteExtremes(clampedTo(f, bounds, name))
+		if !ok {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if r, known := seen[name]; known {
+			lo, hi = min(lo, r.Min), max(hi, r.Max)
+		}
+		seen[name] = calib.Range{Min: lo, Max: hi}
+	}
+	opts := runtime.Options{Threads: threads}
+	if len(watch) > 0 {
+		opts.Observer = func(v *graph.Value, t *runtime.Tensor) { observe(v.Name, t) }
+	}
+	ref, err := runtime.NewSession(fp32, opts)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	quant, err := runtime.NewSession(q, runtime.Options{Threads: threads})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	n = min(n, src.Len())
 	refAll := map[string][]float32{}
@@ -673,15 +709,20 @@ func OutputSQNR(fp32, q *graph.Model, src *calibdata.Source, n, threads int) ([]
 	for i := 0; i < n; i++ {
 		sample, err := src.Sample(i)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
+		}
+		// The observer sees what nodes produce; graph inputs are
+		// activations too.
+		for name, t := range sample {
+			observe(name, t)
 		}
 		a, err := ref.Run(sample)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		b, err := quant.Run(sample)
 		if err != nil {
-			return nil, errors.New("the quantized model does not run: " + err.Error())
+			return nil, nil, errors.New("the quantized model does not run: " + err.Error())
 		}
 		for name, t := range a {
 			bt := b[name]
@@ -702,5 +743,5 @@ func OutputSQNR(fp32, q *graph.Model, src *calibdata.Source, n, threads int) ([]
 			out = append(out, OutputResult{v.Name, qdq.SQNR(r, gotAll[v.Name]), n})
 		}
 	}
-	return out, nil
+	return out, seen, nil
 }

@@ -132,7 +132,9 @@ gives good ranges.
 
 --eval PATH takes the samples of the closing SQNR summary (same forms as
 --calib), all of them unless --eval-samples caps them; without it the
-summary runs the first --eval-samples calibration samples.
+summary runs the first --eval-samples calibration samples. The line
+"louder" names the activations the --eval samples drive 2x or more past
+the calibration samples' extremes: ranges from --calib clip them.
 
 --report FILE.html compares OUT with the FP32 model (as "onnxq compare
 --html" does) on the --eval samples, else the calibration ones (capped by
@@ -642,6 +644,9 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 	}
 	// Before the search, which then measures the model as written.
 	fin := finished{half: passes.HasHalfFloats(orig)}
+	if keptColl != nil {
+		fin.calibExtremes = keptColl.Extremes()
+	}
 	if report != nil {
 		if fin.floatWeights, fin.hardSwish, err = quant.Finish(m, fp32, qcfg, report); err != nil {
 			return err
@@ -1050,6 +1055,9 @@ type finished struct {
 	floatWeights []string // quant.Finish
 	hardSwish    *passes.HardSwishFusion
 	half         bool // the input model has half-precision values (passes.UpcastHalf)
+	// calibExtremes are the values the calibration samples reached
+	// (calib.Collection.Extremes), which the --eval samples are held against
+	calibExtremes map[string]calib.Range
 }
 
 // summary prints what the quantize pass did and, on up to EvalMax
@@ -1230,7 +1238,12 @@ func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.Bi
 		n = src.Len()
 	}
 	if n > 0 && src != nil && src.Len() > 0 {
-		sqnr, err := quant.OutputSQNR(fp32, q, src, n, cfg.Threads)
+		// Only --eval samples can go past what calibration saw.
+		var watch map[string]bool
+		if cfg.Eval != "" {
+			watch = quantizedActivations(q, fin.calibExtremes)
+		}
+		sqnr, seen, err := quant.OutputSQNRWatching(fp32, q, src, n, cfg.Threads, watch)
 		if err != nil {
 			return fmt.Errorf("summary: %v", err)
 		}
@@ -1241,11 +1254,50 @@ func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.Bi
 		for _, o := range sqnr {
 			fmt.Fprintf(w, "sqnr\t%s %s dB (%d samples%s, quantized vs FP32 in onnxq's runtime)\n", o.Name, formatDB(o.DB), o.Samples, from)
 		}
+		if louder := quant.LouderThan(seen, fin.calibExtremes, louderFactor); len(louder) > 0 {
+			fmt.Fprintf(w, "louder\t%s\n", louderLine(louder))
+		}
 	}
 	if reportLine != "" {
 		fmt.Fprintf(w, "report\t%s\n", reportLine)
 	}
 	return w.Flush()
+}
+
+// louderFactor is how far past the calibration samples' extremes an --eval
+// sample must drive an activation for the summary to name it: within 2x,
+// the ranges' own margin and clipping methods make the figure noise.
+const louderFactor = 2
+
+// quantizedActivations names the values of q that a QuantizeLinear
+// quantizes and whose calibration extremes are known.
+func quantizedActivations(q *graph.Model, known map[string]calib.Range) map[string]bool {
+	out := map[string]bool{}
+	for _, n := range q.Graph.Nodes {
+		if n.OpType != "QuantizeLinear" {
+			continue
+		}
+		if x := n.Input(0); x != nil && x.Const == nil {
+			if _, ok := known[x.Name]; ok {
+				out[x.Name] = true
+			}
+		}
+	}
+	return out
+}
+
+// louderLine says which activations the --eval samples drive furthest past
+// the calibration samples (at most three by name) and what to do about it.
+func louderLine(louder []quant.Louder) string {
+	var parts []string
+	for i, l := range louder {
+		if i == 3 {
+			break
+		}
+		parts = append(parts, fmt.Sprintf("%.1fx at %s", l.Factor, l.Name))
+	}
+	return fmt.Sprintf("--eval drives activations past the calibration samples' extremes: %s (%d activations %dx or more); ranges drawn from --calib clip those values: calibrate on samples like these",
+		strings.Join(parts, ", "), len(louder), louderFactor)
 }
 
 // writeReport compares the written model (read back from cfg.Out) with

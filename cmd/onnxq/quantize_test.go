@@ -382,6 +382,30 @@ func TestQuantizeEval(t *testing.T) {
 	failsCleanly(t, dir, bad, "--eval", model, "-o", bad, "--synthetic", "2", "--eval", filepath.Join(dir, "nowhere"))
 }
 
+// TestQuantizeEvalLouder: --eval samples five times louder than the
+// calibration ones are named in the summary, with the factor they reach;
+// samples like the calibration ones are not.
+func TestQuantizeEvalLouder(t *testing.T) {
+	dir := t.TempDir()
+	model := testModel(t, dir) // x: float32[1,2,8,8]
+	shape := []int{1, 2, 8, 8}
+	value := func(s, i int) float32 { return float32((i*7+s)%11) / 10 }
+	cal := writeSamples(t, dir, "cal", 4, "x", shape, value)
+	loud := writeSamples(t, dir, "loud", 2, "x", shape, func(s, i int) float32 { return 5 * value(s, i) })
+	out := filepath.Join(dir, "q.onnx")
+	r := onnxq(t, dir, model, "-o", out, "--calib", cal, "--eval", loud)
+	if r.code != 0 {
+		t.Fatalf("--eval: %s", r.stderr)
+	}
+	if !strings.Contains(r.stdout, "louder") || !strings.Contains(r.stdout, "5.0x at x") {
+		t.Errorf("summary does not name x as 5x past the calibration samples:\n%s", r.stdout)
+	}
+	r = onnxq(t, dir, model, "-o", out, "--calib", cal, "--eval", cal)
+	if r.code != 0 || strings.Contains(r.stdout, "louder") {
+		t.Errorf("--eval like --calib: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
 // TestQuantizeFormatQOp: --format qop writes QLinearConv nodes in place of
 // the Q/DQ units, the model runs, and the summary says what was lowered.
 func TestQuantizeFormatQOp(t *testing.T) {
