@@ -165,8 +165,10 @@ a score vector: agreement at least 100-PCT percent (PCT in percentage
 points). --tune-timeout bounds the search (default 10m). The best model
 found is always written (the highest target metric, then the fewest
 FP32 MACs) and the summary says whether the target was met, on how many
-samples, what is in FP32 and its share of the MACs. A target missed
-still exits 0 unless --require-target is given.
+samples, what is in FP32 and its share of the MACs; a missed SQNR target
+also gets the figure with every activation 16-bit: below the target,
+finer activations alone cannot reach it. A target missed still exits 0
+unless --require-target is given.
 
 --format qop writes the QOperator form: each complete unit of
 DequantizeLinear inputs, Conv or MatMul and QuantizeLinear output becomes
@@ -441,7 +443,7 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 	}
 	// The search measures its target on samples held out of calibration;
 	// they are the summary's samples too unless --eval says otherwise.
-	var all *calibdata.Source
+	var all, tuneMeasured *calibdata.Source
 	if cfg.tuning() {
 		all = src
 		cal, held := quant.TuneSamples(src.Names(), cfg.tuneOptions().HoldOut)
@@ -454,6 +456,7 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 				return err
 			}
 		}
+		tuneMeasured = eval
 		cfg.EvalAll = !cfg.EvalSamplesSet
 	} else {
 		eval = src
@@ -660,6 +663,14 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 		topts.BiasCorrection = bias != nil && bias.Applied
 		if tune, err = quant.Tune(fp32, m, all, topts, cfg.Threads); err != nil {
 			return err
+		}
+		if !tune.Met && tune.Metric == quant.TuneSQNR && keptColl != nil && !synthetic {
+			kcfg := qcfg
+			kcfg.Method = kept
+			if fin.wideDB, err = c.wideActivationsSQNR(fp32, m, src, tuneMeasured, cfg, kcfg, keptColl); err != nil {
+				return fmt.Errorf("16-bit activations: %v", err)
+			}
+			fin.wideMeasured = true
 		}
 	}
 	var lowered *lower.Report
@@ -1058,6 +1069,10 @@ type finished struct {
 	// calibExtremes are the values the calibration samples reached
 	// (calib.Collection.Extremes), which the --eval samples are held against
 	calibExtremes map[string]calib.Range
+	// wideDB is the worst output on the search's samples with every
+	// activation 16-bit (wideActivationsSQNR), when wideMeasured
+	wideDB       float64
+	wideMeasured bool
 }
 
 // summary prints what the quantize pass did and, on up to EvalMax
@@ -1232,15 +1247,26 @@ func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.Bi
 	}
 	if tune != nil {
 		tuneSummary(w, tune)
+		if fin.wideMeasured {
+			wideSummary(w, tune, fin.wideDB)
+		}
 	}
 	n := cfg.EvalMax
 	if cfg.EvalAll && src != nil {
 		n = src.Len()
 	}
 	if n > 0 && src != nil && src.Len() > 0 {
-		// Only --eval samples can go past what calibration saw.
+		// Only samples held out of calibration (--eval, or the search's)
+		// can go past what calibration saw.
 		var watch map[string]bool
-		if cfg.Eval != "" {
+		heldOut := ""
+		switch {
+		case cfg.Eval != "":
+			heldOut = "--eval"
+		case tune != nil && tune.HeldOut:
+			heldOut = "the held-out samples"
+		}
+		if heldOut != "" {
 			watch = quantizedActivations(q, fin.calibExtremes)
 		}
 		sqnr, seen, err := quant.OutputSQNRWatching(fp32, q, src, n, cfg.Threads, watch)
@@ -1255,13 +1281,59 @@ func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.Bi
 			fmt.Fprintf(w, "sqnr\t%s %s dB (%d samples%s, quantized vs FP32 in onnxq's runtime)\n", o.Name, formatDB(o.DB), o.Samples, from)
 		}
 		if louder := quant.LouderThan(seen, fin.calibExtremes, louderFactor); len(louder) > 0 {
-			fmt.Fprintf(w, "louder\t%s\n", louderLine(louder))
+			fmt.Fprintf(w, "louder\t%s\n", louderLine(heldOut, louder))
 		}
 	}
 	if reportLine != "" {
 		fmt.Fprintf(w, "report\t%s\n", reportLine)
 	}
 	return w.Flush()
+}
+
+// wideActivationsSQNR quantizes fp32 again as m was (kcfg, the statistics
+// of coll), with every activation m quantizes at 16 bits over the
+// calibration samples' extremes, corrects its biases on src as the flow
+// does, and returns its worst output SQNR on measure. Activation rounding
+// all but gone, what is left is the int8 weights' error and the clipping of
+// values past the calibration samples, which finer activations alone do not
+// remove.
+func (c *cli) wideActivationsSQNR(fp32, m *graph.Model, src, measure *calibdata.Source, cfg *quantizeConfig, kcfg quant.Config, coll *calib.Collection) (float64, error) {
+	x, err := quant.Clone(fp32)
+	if err != nil {
+		return 0, err
+	}
+	over := maps.Clone(kcfg.Quant.Overrides)
+	if over == nil {
+		over = map[string]passes.TensorOverride{}
+	}
+	for _, n := range m.Graph.Nodes {
+		in := n.Input(0)
+		if n.OpType != "QuantizeLinear" || in == nil || in.Const != nil || x.Graph.Value(in.Name) == nil {
+			continue
+		}
+		if o := over[in.Name]; !o.FP32 {
+			o.Bits = 16
+			over[in.Name] = o
+		}
+	}
+	kcfg.Quant.Overrides = over
+	kcfg.Quant.Extremes = quant.Extremes(coll)
+	kcfg.WeightRounding = quant.RoundNearest
+	if _, err := c.quantizeFrom(x, fp32, src, cfg, kcfg, false, coll); err != nil {
+		return 0, err
+	}
+	return quant.WorstOutputSQNR(fp32, x, measure, cfg.Threads)
+}
+
+// wideSummary says, for a missed SQNR target, how far 16-bit activations
+// take the model: below the target, the int8 weights (or values louder
+// than calibration saw) stop it, not the activations' rounding.
+func wideSummary(w io.Writer, t *quant.TuneReport, db float64) {
+	why := "the 8-bit activations cost the rest"
+	if db < t.Target {
+		why = "below the target, so finer activations alone cannot reach it: the int8 weights stop it, or values past what the calibration samples reached"
+	}
+	fmt.Fprintf(w, "target	with every activation 16-bit over the calibration samples' extremes (int8 weights, no layer in FP32) the worst output reaches %s dB on the same samples: %s\n", formatDB(db), why)
 }
 
 // louderFactor is how far past the calibration samples' extremes an --eval
@@ -1286,9 +1358,10 @@ func quantizedActivations(q *graph.Model, known map[string]calib.Range) map[stri
 	return out
 }
 
-// louderLine says which activations the --eval samples drive furthest past
-// the calibration samples (at most three by name) and what to do about it.
-func louderLine(louder []quant.Louder) string {
+// louderLine says which activations the samples held out of calibration
+// (heldOut: "--eval" or the search's) drive furthest past the calibration
+// samples (at most three by name) and what to do about it.
+func louderLine(heldOut string, louder []quant.Louder) string {
 	var parts []string
 	for i, l := range louder {
 		if i == 3 {
@@ -1296,8 +1369,8 @@ func louderLine(louder []quant.Louder) string {
 		}
 		parts = append(parts, fmt.Sprintf("%.1fx at %s", l.Factor, l.Name))
 	}
-	return fmt.Sprintf("--eval drives activations past the calibration samples' extremes: %s (%d activations %dx or more); ranges drawn from --calib clip those values: calibrate on samples like these",
-		strings.Join(parts, ", "), len(louder), louderFactor)
+	return fmt.Sprintf("%s drive activations past the calibration samples' extremes: %s (%d activations %dx or more); ranges drawn from --calib clip those values: calibrate on samples like these",
+		heldOut, strings.Join(parts, ", "), len(louder), louderFactor)
 }
 
 // writeReport compares the written model (read back from cfg.Out) with

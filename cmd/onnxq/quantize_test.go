@@ -585,6 +585,9 @@ func TestQuantizeTarget(t *testing.T) {
 			t.Errorf("summary lacks %q:\n%s", want, r.stdout)
 		}
 	}
+	if strings.Contains(r.stdout, "with every activation 16-bit") {
+		t.Errorf("a met target measured 16-bit activations:\n%s", r.stdout)
+	}
 	for _, args := range [][]string{{"--target-sqnr", "300"}, {"--target-sqnr", "300", "--tune-timeout", "1ns"}} {
 		os.Remove(out)
 		r = onnxq(t, dir, append([]string{model, "-o", out, "--calib", calib}, args...)...)
@@ -593,6 +596,11 @@ func TestQuantizeTarget(t *testing.T) {
 		}
 		if r.code != 0 || !strings.Contains(r.stdout, "NOT met: ") {
 			t.Errorf("%q: exit %d, want 0 and the target reported as not met:\n%s%s", args, r.code, r.stdout, r.stderr)
+		}
+		// How far 16-bit activations take it: below 300 dB, so the
+		// summary puts the miss on the weights.
+		if !strings.Contains(r.stdout, "with every activation 16-bit") || !strings.Contains(r.stdout, "below the target, so finer activations alone cannot reach it") {
+			t.Errorf("%q: summary does not say how far 16-bit activations go:\n%s", args, r.stdout)
 		}
 		if _, err := graph.Load(out); err != nil {
 			t.Errorf("%q: %v", args, err)
