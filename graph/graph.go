@@ -106,11 +106,10 @@ type Graph struct {
 
 	values map[string]*Value // every value named in this graph's scope
 
-	origin       *onnxpb.GraphProto // sparse initializers, quantization annotations, metadata, unknown fields
-	inputInfo    map[*Value]*onnxpb.ValueInfoProto
-	outputInfo   map[*Value]*onnxpb.ValueInfoProto
-	valueInfo    map[*Value]*onnxpb.ValueInfoProto
-	constOrigins map[*Value]*Tensor
+	origin     *onnxpb.GraphProto // sparse initializers, quantization annotations, metadata, unknown fields
+	inputInfo  map[*Value]*onnxpb.ValueInfoProto
+	outputInfo map[*Value]*onnxpb.ValueInfoProto
+	valueInfo  map[*Value]*onnxpb.ValueInfoProto
 }
 
 // Node is one operator call.

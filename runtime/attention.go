@@ -267,8 +267,8 @@ func headsLayout[T floatT](dst, src []T, rank, b, h, s, d, total, first int) {
 
 // attnMask is attn_mask broadcast to [B, Hq, Sq, T'] with T' <= T.
 type attnMask[T floatT] struct {
-	vals                 []T // additive values (bool: 0 or -inf)
-	sb, sh, sq, tm, last int
+	vals           []T // additive values (bool: 0 or -inf)
+	sb, sh, sq, tm int
 }
 
 func readAttnMask[T floatT](m *Tensor, dm *attnDims) (*attnMask[T], error) {

@@ -31,20 +31,19 @@ const fastConvTile = 128
 
 // qconvArgs are the checked operands of one QLinearConv call.
 type qconvArgs struct {
-	x        *Tensor // uint8 or int8 [N,C,H,W]
-	w        []int8  // [M, C/G, KH, KW]
-	M, G     int
-	kh, kw   int
-	win      *window
-	zx       int32
-	zw       []int32 // per output channel
-	bias     []int32 // nil or per output channel
-	scales   []float32
-	zy       int64
-	lo, hi   int64
-	outType  graph.DType
-	outShape []int
-	packed   []*kernels.PackedB8 // the weights of each group, packed for the GEMM
+	x       *Tensor // uint8 or int8 [N,C,H,W]
+	w       []int8  // [M, C/G, KH, KW]
+	M, G    int
+	kh, kw  int
+	win     *window
+	zx      int32
+	zw      []int32 // per output channel
+	bias    []int32 // nil or per output channel
+	scales  []float32
+	zy      int64
+	lo, hi  int64
+	outType graph.DType
+	packed  []*kernels.PackedB8 // the weights of each group, packed for the GEMM
 	// hardSwish: scales are the float value's (x_scale·w_scale), and the
 	// output is the quantized hard-swish of that value at yScale.
 	hardSwish bool
