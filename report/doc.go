@@ -13,7 +13,9 @@
 //  2. layers: a horizontal bar chart of the layers most harmful first,
 //     each with its local and cumulative SQNR, then the cumulative SQNR of
 //     every quantized activation in graph order with the worst
-//     highlighted, and the suggested --exclude-node patterns;
+//     highlighted, a table of the activations whose clipped values went
+//     furthest past their range (compare's peak), and the suggested
+//     --exclude-node patterns;
 //  3. histograms of the worst activations' FP32 values over the samples
 //     (calib's histogram observer) with the clip range each calibration
 //     method picks on those counts and the range QUANT's Q/DQ uses;

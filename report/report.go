@@ -186,6 +186,7 @@ func (p *page) layers() {
 		p.f("%s", layerChart(r.Layers[:n], len(r.Layers)))
 	}
 	p.f("%s", activationChart(r.Activations, worstNames(r)))
+	p.pastRange(r.Activations)
 	if len(r.ExcludeNode) > 0 {
 		var b strings.Builder
 		for _, e := range r.ExcludeNode {
@@ -205,6 +206,39 @@ func (p *page) layers() {
 		p.f("</table>\n")
 	}
 	p.f("</section>\n")
+}
+
+// pastRangeShown is the most activations the table of those driven
+// furthest past their range lists.
+const pastRangeShown = 10
+
+// pastRange lists the activations whose clipped values went furthest past
+// their range (compare's peak), loudest first: samples louder than the
+// calibration samples show here though they clip few values.
+func (p *page) pastRange(acts []compare.ActivationStat) {
+	var past []compare.ActivationStat
+	for _, a := range acts {
+		if a.Peak != nil {
+			past = append(past, a)
+		}
+	}
+	if len(past) == 0 {
+		return
+	}
+	sort.SliceStable(past, func(i, j int) bool { return *past[i].Peak > *past[j].Peak })
+	p.f("<h3>Activations past their range</h3>\n<p class=\"note\">The loudest clipped value of each, as a multiple of the range end it passed: samples far louder than the calibration ones, which the share clipped alone can hide.</p>\n")
+	p.f("<table>\n<tr><th>activation</th><th>range</th><th>clipped</th><th>peak</th><th>SQNR dB</th></tr>\n")
+	for i, a := range past {
+		if i == pastRangeShown {
+			break
+		}
+		p.f("<tr><td><code>%s</code></td><td class=\"n\">[%s, %s]</td><td class=\"n\">%.3f%%</td><td class=\"n\">%sx</td><td class=\"n\">%s</td></tr>\n",
+			esc(a.Name), sig(float64(a.Lo), 4), sig(float64(a.Hi), 4), 100*float64(a.Clipped), sig(float64(*a.Peak), 3), dbText(float64(a.SQNRdB)))
+	}
+	p.f("</table>\n")
+	if len(past) > pastRangeShown {
+		p.f("<p class=\"note\">%d more in the JSON report.</p>\n", len(past)-pastRangeShown)
+	}
 }
 
 // worstNames are the activations the page highlights: those with a

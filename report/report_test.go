@@ -188,3 +188,35 @@ func TestCoverageWithSampleShapes(t *testing.T) {
 		t.Errorf("a shape of another rank was applied: %+v", c)
 	}
 }
+
+// TestReportPastRange: activations with a peak get a table, loudest
+// first; a report without one has none.
+func TestReportPastRange(t *testing.T) {
+	in := convnetInput(t)
+	for _, a := range in.Compare.Activations {
+		if a.Peak != nil {
+			t.Fatalf("%s has a peak on synthetic samples calibrated on themselves", a.Name)
+		}
+	}
+	if s := string(render(t, in)); strings.Contains(s, "Activations past their range") {
+		t.Error("a table of activations past their range with none past it")
+	}
+	if len(in.Compare.Activations) < 2 {
+		t.Fatal("convnet has fewer than 2 activations")
+	}
+	acts := append([]compare.ActivationStat(nil), in.Compare.Activations...)
+	low, high := compare.Sig4(2.5), compare.Sig4(6.25)
+	acts[0].Peak, acts[1].Peak = &low, &high
+	r := *in.Compare
+	r.Activations = acts
+	in.Compare = &r
+	s := string(render(t, in))
+	i := strings.Index(s, "Activations past their range")
+	if i < 0 {
+		t.Fatal("no table of activations past their range")
+	}
+	first, second := strings.Index(s[i:], "<code>"+acts[1].Name+"</code>"), strings.Index(s[i:], "<code>"+acts[0].Name+"</code>")
+	if first < 0 || second < 0 || first > second || !strings.Contains(s[i:], "6.25x") || !strings.Contains(s[i:], "2.5x") {
+		t.Errorf("the table does not list %s (6.25x) before %s (2.5x)", acts[1].Name, acts[0].Name)
+	}
+}
