@@ -57,9 +57,9 @@ report (schema in the compare package's documentation, with a
 schema_version field). --html writes a self-contained HTML report (no
 script, no external file or URL): the outputs, the layers by harm and the
 activations' SQNR as charts, the activations driven furthest past their
-range, histograms of the worst activations' FP32
-values with the ranges each calibration method picks, the per-channel
-weight ranges of the most harmful layers, sizes and INT8 MAC coverage.
+range, histograms of the worst activations' FP32 values with the ranges
+each calibration method picks, the per-channel weight ranges of the most
+harmful layers, sizes and INT8 MAC coverage.
 Harm is measured at the worst output, or at the one --output names.
 --top bounds the printed rows, not the JSON or HTML.
 With --integer (the default) QUANT runs as 'onnxq run' executes it.`,
