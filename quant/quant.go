@@ -670,7 +670,10 @@ func OutputSQNRWatching(fp32, q *graph.Model, src *calibdata.Source, n, threads 
 		return nil, nil, errors.New("quant: OutputSQNR needs two models and samples")
 	}
 	seen := map[string]calib.Range{}
-	bounds := passes.DeadBounds(fp32)
+	var bounds map[string]passes.Bounds
+	if len(watch) > 0 {
+		bounds = passes.DeadBounds(fp32)
+	}
 	var mu sync.Mutex
 	observe := func(name string, t *runtime.Tensor) {
 		if !watch[name] {
