@@ -1262,7 +1262,7 @@ func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.Bi
 		heldOut := ""
 		switch {
 		case cfg.Eval != "":
-			heldOut = "--eval"
+			heldOut = "the --eval samples"
 		case tune != nil && tune.HeldOut:
 			heldOut = "the held-out samples"
 		}
@@ -1333,7 +1333,7 @@ func wideSummary(w io.Writer, t *quant.TuneReport, db float64) {
 	if db < t.Target {
 		why = "below the target, so finer activations alone cannot reach it: the int8 weights stop it, or values past what the calibration samples reached"
 	}
-	fmt.Fprintf(w, "target	with every activation 16-bit over the calibration samples' extremes (int8 weights, no layer in FP32) the worst output reaches %s dB on the same samples: %s\n", formatDB(db), why)
+	fmt.Fprintf(w, "target\twith every activation 16-bit over the calibration samples' extremes (int8 weights, no layer in FP32) the worst output reaches %s dB on the same samples: %s\n", formatDB(db), why)
 }
 
 // louderFactor is how far past the calibration samples' extremes an --eval
@@ -1359,8 +1359,8 @@ func quantizedActivations(q *graph.Model, known map[string]calib.Range) map[stri
 }
 
 // louderLine says which activations the samples held out of calibration
-// (heldOut: "--eval" or the search's) drive furthest past the calibration
-// samples (at most three by name) and what to do about it.
+// (heldOut names them) drive furthest past the calibration samples, the
+// three loudest, and what to do about it.
 func louderLine(heldOut string, louder []quant.Louder) string {
 	var parts []string
 	for i, l := range louder {
