@@ -10,6 +10,7 @@ import (
 	"slices"
 
 	"github.com/onnxq/onnxq/graph"
+	"github.com/onnxq/onnxq/runtime/kernels"
 )
 
 // Bounds is an interval [Lo, Hi] outside which a value's readers see no
@@ -27,10 +28,9 @@ func (b Bounds) Clamped(f []float32) []float32 {
 	if i < 0 {
 		return f
 	}
-	out := slices.Clone(f)
-	for k := i; k < len(out); k++ {
-		out[k] = min(max(out[k], lo), hi)
-	}
+	out := make([]float32, len(f))
+	copy(out, f[:i])
+	kernels.ClampF32(out[i:], f[i:], lo, hi)
 	return out
 }
 

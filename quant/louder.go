@@ -51,18 +51,3 @@ func LouderThan(eval, cal map[string]calib.Range, minFactor float64) []Louder {
 	})
 	return out
 }
-
-// finiteExtremes returns the smallest and largest finite value of f;
-// false when it has none.
-func finiteExtremes(f []float32) (lo, hi float32, ok bool) {
-	lo, hi = float32(math.Inf(1)), float32(math.Inf(-1))
-	for _, x := range f {
-		if x < lo && !math.IsInf(float64(x), 0) {
-			lo = x
-		}
-		if x > hi && !math.IsInf(float64(x), 0) {
-			hi = x
-		}
-	}
-	return lo, hi, lo <= hi
-}

@@ -9,7 +9,6 @@ import (
 	"io"
 	"math"
 	"slices"
-	"sync"
 
 	"github.com/onnxq/onnxq/calib"
 	"github.com/onnxq/onnxq/graph"
@@ -669,30 +668,23 @@ func OutputSQNRWatching(fp32, q *graph.Model, src *calibdata.Source, n, threads 
 	if fp32 == nil || q == nil || src == nil {
 		return nil, nil, errors.New("quant: OutputSQNR needs two models and samples")
 	}
-	seen := map[string]calib.Range{}
+	// A MinMax collection keeps each watched value's finite extremes,
+	// whatever order the runs' threads report them in.
+	seen, err := calib.New(calib.MinMax, calib.DefaultOptions())
+	if err != nil {
+		return nil, nil, err
+	}
 	var bounds map[string]passes.Bounds
 	if len(watch) > 0 {
 		bounds = passes.DeadBounds(fp32)
 	}
-	var mu sync.Mutex
 	observe := func(name string, t *runtime.Tensor) {
 		if !watch[name] {
 			return
 		}
-		f := t.F32()
-		if f == nil {
-			return
+		if f := t.F32(); f != nil {
+			seen.Observe(name, clampedTo(f, bounds, name))
 		}
-		lo, hi, ok := finiteExtremes(clampedTo(f, bounds, name))
-		if !ok {
-			return
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		if r, known := seen[name]; known {
-			lo, hi = min(lo, r.Min), max(hi, r.Max)
-		}
-		seen[name] = calib.Range{Min: lo, Max: hi}
 	}
 	opts := runtime.Options{Threads: threads}
 	if len(watch) > 0 {
@@ -746,5 +738,5 @@ func OutputSQNRWatching(fp32, q *graph.Model, src *calibdata.Source, n, threads 
 			out = append(out, OutputResult{v.Name, qdq.SQNR(r, gotAll[v.Name]), n})
 		}
 	}
-	return out, seen, nil
+	return out, seen.Extremes(), nil
 }

@@ -646,7 +646,7 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 		report, bias, fallback = res.Report, res.Bias, res.Fallback
 	}
 	// Before the search, which then measures the model as written.
-	fin := finished{half: passes.HasHalfFloats(orig)}
+	fin := finished{half: passes.HasHalfFloats(orig), wideDB: math.NaN()}
 	if keptColl != nil {
 		fin.calibExtremes = keptColl.Extremes()
 	}
@@ -670,7 +670,6 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 			if fin.wideDB, err = c.wideActivationsSQNR(fp32, m, src, tuneMeasured, cfg, kcfg, keptColl); err != nil {
 				return fmt.Errorf("16-bit activations: %v", err)
 			}
-			fin.wideMeasured = true
 		}
 	}
 	var lowered *lower.Report
@@ -1070,9 +1069,8 @@ type finished struct {
 	// (calib.Collection.Extremes), which the --eval samples are held against
 	calibExtremes map[string]calib.Range
 	// wideDB is the worst output on the search's samples with every
-	// activation 16-bit (wideActivationsSQNR), when wideMeasured
-	wideDB       float64
-	wideMeasured bool
+	// activation 16-bit (wideActivationsSQNR); NaN when not measured
+	wideDB float64
 }
 
 // summary prints what the quantize pass did and, on up to EvalMax
@@ -1247,7 +1245,7 @@ func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.Bi
 	}
 	if tune != nil {
 		tuneSummary(w, tune)
-		if fin.wideMeasured {
+		if !math.IsNaN(fin.wideDB) {
 			wideSummary(w, tune, fin.wideDB)
 		}
 	}
@@ -1306,14 +1304,13 @@ func (c *cli) wideActivationsSQNR(fp32, m *graph.Model, src, measure *calibdata.
 	if over == nil {
 		over = map[string]passes.TensorOverride{}
 	}
-	for _, n := range m.Graph.Nodes {
-		in := n.Input(0)
-		if n.OpType != "QuantizeLinear" || in == nil || in.Const != nil || x.Graph.Value(in.Name) == nil {
+	for _, name := range quantizedInputs(m) {
+		if x.Graph.Value(name) == nil {
 			continue
 		}
-		if o := over[in.Name]; !o.FP32 {
+		if o := over[name]; !o.FP32 {
 			o.Bits = 16
-			over[in.Name] = o
+			over[name] = o
 		}
 	}
 	kcfg.Quant.Overrides = over
@@ -1341,18 +1338,25 @@ func wideSummary(w io.Writer, t *quant.TuneReport, db float64) {
 // the ranges' own margin and clipping methods make the figure noise.
 const louderFactor = 2
 
+// quantizedInputs names the values a QuantizeLinear of q's main graph
+// quantizes (not constants), in node order.
+func quantizedInputs(q *graph.Model) []string {
+	var out []string
+	for _, n := range q.Graph.Nodes {
+		if x := n.Input(0); n.OpType == "QuantizeLinear" && x != nil && x.Const == nil {
+			out = append(out, x.Name)
+		}
+	}
+	return out
+}
+
 // quantizedActivations names the values of q that a QuantizeLinear
 // quantizes and whose calibration extremes are known.
 func quantizedActivations(q *graph.Model, known map[string]calib.Range) map[string]bool {
 	out := map[string]bool{}
-	for _, n := range q.Graph.Nodes {
-		if n.OpType != "QuantizeLinear" {
-			continue
-		}
-		if x := n.Input(0); x != nil && x.Const == nil {
-			if _, ok := known[x.Name]; ok {
-				out[x.Name] = true
-			}
+	for _, name := range quantizedInputs(q) {
+		if _, ok := known[name]; ok {
+			out[name] = true
 		}
 	}
 	return out
