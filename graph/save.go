@@ -333,7 +333,7 @@ func (m *Model) toProto(ext *externalWriter) (*onnxpb.ModelProto, error) {
 	for _, f := range m.Functions {
 		p.Functions = append(p.Functions, f.proto)
 	}
-	s := &saver{ext: ext}
+	s := &saver{ext: ext, initializersAreInputs: m.IRVersion < 4}
 	var err error
 	if p.Graph, err = s.graph(m.Graph); err != nil {
 		return nil, err
@@ -357,6 +357,10 @@ func pairsToProto(ps []StringPair) []*onnxpb.StringStringEntryProto {
 
 type saver struct {
 	ext *externalWriter
+	// initializersAreInputs is set below IR version 4, where every
+	// initializer must also be declared a graph input: a pass that turns
+	// a Constant node into an initializer must declare it too.
+	initializersAreInputs bool
 }
 
 func (s *saver) graph(g *Graph) (*onnxpb.GraphProto, error) {
@@ -388,6 +392,17 @@ func (s *saver) graph(g *Graph) (*onnxpb.GraphProto, error) {
 	sub := g.Parent != nil
 	for _, v := range g.Inputs {
 		p.Input = append(p.Input, valueInfoProtoKeep(v, g.inputInfo[v], sub))
+	}
+	if s.initializersAreInputs {
+		declared := make(map[*Value]bool, len(g.Inputs))
+		for _, v := range g.Inputs {
+			declared[v] = true
+		}
+		for _, v := range g.Initializers {
+			if !declared[v] {
+				p.Input = append(p.Input, valueInfoProto(v, nil))
+			}
+		}
 	}
 	for _, n := range g.Nodes {
 		np, err := s.node(n)
