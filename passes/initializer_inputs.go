@@ -25,14 +25,19 @@ func InitializersNotInputs() Pass {
 			if m.IRVersion < 4 {
 				return false, nil
 			}
-			g := m.Graph
-			n := len(g.Inputs)
-			g.Inputs = slices.DeleteFunc(g.Inputs, func(v *graph.Value) bool { return v.Const != nil })
-			if dropped := n - len(g.Inputs); dropped > 0 {
+			if dropped := dropInitializerInputs(m.Graph); dropped > 0 {
 				ctx.Logf("initializers-not-inputs: %d initializers are no longer graph inputs", dropped)
 				return true, nil
 			}
 			return false, nil
 		},
 	}
+}
+
+// dropInitializerInputs removes the initializers from g's inputs and
+// returns how many it removed.
+func dropInitializerInputs(g *graph.Graph) int {
+	n := len(g.Inputs)
+	g.Inputs = slices.DeleteFunc(g.Inputs, func(v *graph.Value) bool { return v.Const != nil })
+	return n - len(g.Inputs)
 }

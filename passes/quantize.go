@@ -1592,6 +1592,13 @@ func upgradeOpset(m *graph.Model, from, to int64, uniq func(*graph.Graph, string
 	} else if to >= 15 {
 		ir = 8
 	}
+	if m.IRVersion < 4 && ir >= 4 {
+		// Before IR 4 every initializer is listed as an input; from 4 such
+		// an input is a default the caller may override, which would
+		// make the int8 weights and the scales overridable, and not
+		// constants a runtime can fold into integer kernels.
+		dropInitializerInputs(m.Graph)
+	}
 	m.IRVersion = max(m.IRVersion, ir)
 	return nil
 }
