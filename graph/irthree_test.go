@@ -49,16 +49,8 @@ func savedInputs(t *testing.T, m *Model) []string {
 	if _, err := m.Graph.AddInitializer(c); err != nil {
 		t.Fatal(err)
 	}
-	data, err := Encode(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var p onnxpb.ModelProto
-	if err := proto.Unmarshal(data, &p); err != nil {
-		t.Fatal(err)
-	}
 	var names []string
-	for _, in := range p.GetGraph().GetInput() {
+	for _, in := range encodeProto(t, m).GetGraph().GetInput() {
 		names = append(names, in.GetName())
 		if in.GetType().GetTensorType() == nil {
 			t.Errorf("input %q saved without a tensor type", in.GetName())

@@ -25,6 +25,18 @@ func onnxCheck(path string) error {
 	return nil
 }
 
+// needChecker skips t without Debian's python3-onnx, and fails it on CI,
+// which installs it.
+func needChecker(t *testing.T) {
+	t.Helper()
+	if exec.Command("/usr/bin/python3", "-c", "import onnx").Run() != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("python3-onnx is not installed (CI installs it in .ci/run)")
+		}
+		t.Skip("python3-onnx not installed")
+	}
+}
+
 type checkError struct{ msg string }
 
 func (e *checkError) Error() string { return e.msg }
@@ -37,12 +49,7 @@ func TestQuantizedModelsPassChecker(t *testing.T) {
 	if testing.Short() {
 		t.Skip("quantizes every shared model")
 	}
-	if exec.Command("/usr/bin/python3", "-c", "import onnx").Run() != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("python3-onnx is not installed (CI installs it in .ci/run)")
-		}
-		t.Skip("python3-onnx not installed")
-	}
+	needChecker(t)
 	models, _ := filepath.Glob("../../shared/models/*.onnx")
 	if len(models) == 0 {
 		if os.Getenv("CI") != "" {
@@ -117,12 +124,7 @@ func TestQuantizedCorpusPassesChecker(t *testing.T) {
 	if testing.Short() {
 		t.Skip("quantizes a corpus of models")
 	}
-	if exec.Command("/usr/bin/python3", "-c", "import onnx").Run() != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("python3-onnx is not installed (CI installs it in .ci/run)")
-		}
-		t.Skip("python3-onnx not installed")
-	}
+	needChecker(t)
 	var dirs []string
 	for _, kind := range []string{"pytorch-converted", "pytorch-operator", "simple"} {
 		found, _ := filepath.Glob(filepath.Join("/usr/share/libonnx-testdata/data", kind, "test_*"))
