@@ -131,6 +131,13 @@ func biasTargets(ref, q *graph.Model) []*biasTarget {
 // bounds, followed by the share of positions inside them:
 // [sample][channel, then channels+channel].
 func channelMeans(m *graph.Model, src *calibdata.Source, targets []*biasTarget, inRef bool, threads int) (map[string][][]float64, error) {
+	return channelMeansFed(m, src, targets, inRef, threads, nil, nil)
+}
+
+// channelMeansFed is channelMeans with, when set, feed giving the inputs
+// of sample i from the sample's own, and also seeing every value produced.
+func channelMeansFed(m *graph.Model, src *calibdata.Source, targets []*biasTarget, inRef bool, threads int,
+	feed func(i int, sample map[string]*runtime.Tensor) map[string]*runtime.Tensor, also func(v *graph.Value, x *runtime.Tensor)) (map[string][][]float64, error) {
 	byName := map[string]*biasTarget{}
 	means := map[string][][]float64{}
 	for _, t := range targets {
@@ -142,6 +149,9 @@ func channelMeans(m *graph.Model, src *calibdata.Source, targets []*biasTarget, 
 	}
 	var shapeErr error
 	sess, err := runtime.NewSession(m, runtime.Options{Threads: threads, Observer: func(v *graph.Value, x *runtime.Tensor) {
+		if also != nil {
+			also(v, x)
+		}
 		t := byName[v.Name]
 		if t == nil {
 			return
@@ -186,6 +196,9 @@ func channelMeans(m *graph.Model, src *calibdata.Source, targets []*biasTarget, 
 		sample, err := src.Sample(i)
 		if err != nil {
 			return nil, err
+		}
+		if feed != nil {
+			sample = feed(i, sample)
 		}
 		if _, err := sess.Run(sample); err != nil {
 			return nil, err
@@ -323,15 +336,28 @@ func CorrectBiases(ref, q *graph.Model, src *calibdata.Source, threads int, prog
 	}
 	corrected := 0
 	lv := levels(q, targets)
+	var cut *prefixCache
+	if biasCut {
+		cut = newPrefixCache(q, lv)
+	}
 	for li, level := range lv {
-
-		sub, err := upTo(q, level)
-		if err != nil {
-			return nil, err
-		}
-		got, err := channelMeans(sub, src, level, false, threads)
-		if err != nil {
-			return nil, err
+		var got map[string][][]float64
+		if cut != nil {
+			sub, stands, err := cut.upTo(q, level)
+			if err != nil {
+				return nil, err
+			}
+			if got, err = cut.levelMeans(q, sub, stands, src, level, li, threads); err != nil {
+				return nil, err
+			}
+		} else {
+			sub, err := upTo(q, level)
+			if err != nil {
+				return nil, err
+			}
+			if got, err = channelMeans(sub, src, level, false, threads); err != nil {
+				return nil, err
+			}
 		}
 		for _, t := range level {
 			vals, err := t.bias.Int64s()

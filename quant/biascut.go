@@ -1,0 +1,286 @@
+// biascut.go spares bias correction most of its runs: each level is
+// measured with every level above it corrected, and measuring it from the
+// model's inputs would run the whole prefix again, once per level (a
+// ResNet-50 has 50 levels). The quantized values that no uncorrected bias
+// can change any more are kept per sample as they are produced, and the
+// next levels start from them. Only QuantizeLinear outputs are kept: they
+// are 8-bit (or 16-bit), and a unit's DequantizeLinear reads the same
+// tensor whether a node or the cache supplies it, so every value measured
+// is the one the whole model computes.
+package quant
+
+import (
+	"errors"
+	"io"
+	"slices"
+
+	"github.com/onnxq/onnxq/graph"
+	"github.com/onnxq/onnxq/internal/calibdata"
+	"github.com/onnxq/onnxq/passes"
+	"github.com/onnxq/onnxq/runtime"
+)
+
+// biasCut turns the prefix cache on; tests compare against it off.
+var biasCut = true
+
+// prefixCacheBytes bounds the quantized values kept across levels, all
+// samples together; past it, values are computed again instead.
+const prefixCacheBytes = 512 << 20
+
+// prefixCache keeps, per sample, the QuantizeLinear outputs whose value is
+// final (every bias upstream corrected) for the levels still to come.
+type prefixCache struct {
+	// after is, per value, the last level with a target upstream of it
+	// (-1: none), and before the last level with a target downstream of
+	// it (-1: none).
+	after, before map[*graph.Value]int
+	kept          map[string][]*runtime.Tensor // value name -> one per sample
+	targets       [][]*graph.Value             // the targets' outputs, by level
+	bytes         int64
+}
+
+// newPrefixCache maps the targets' levels over q; nil when q holds
+// subgraphs, whose implicit reads it does not follow.
+func newPrefixCache(q *graph.Model, levels [][]*biasTarget) *prefixCache {
+	g := q.Graph
+	for _, n := range g.Nodes {
+		if len(n.Subgraphs()) > 0 {
+			return nil
+		}
+	}
+	c := &prefixCache{after: map[*graph.Value]int{}, before: map[*graph.Value]int{}, kept: map[string][]*runtime.Tensor{}}
+	levelOf := map[string]int{}
+	for li, level := range levels {
+		var outs []*graph.Value
+		for _, t := range level {
+			levelOf[t.output] = li
+			if v := g.Value(t.output); v != nil {
+				outs = append(outs, v)
+			}
+		}
+		c.targets = append(c.targets, outs)
+	}
+	target := func(n *graph.Node) (int, bool) {
+		if len(n.Outputs) != 1 || n.Outputs[0] == nil {
+			return 0, false
+		}
+		li, ok := levelOf[n.Outputs[0].Name]
+		return li, ok
+	}
+	for _, n := range g.Nodes {
+		a := -1
+		for _, in := range n.Inputs {
+			if in != nil {
+				if v, ok := c.after[in]; ok {
+					a = max(a, v)
+				}
+			}
+		}
+		if li, ok := target(n); ok {
+			a = max(a, li)
+		}
+		for _, out := range n.Outputs {
+			if out != nil {
+				c.after[out] = a
+			}
+		}
+	}
+	for _, n := range slices.Backward(g.Nodes) {
+		b := -1
+		if li, ok := target(n); ok {
+			b = li
+		}
+		for _, out := range n.Outputs {
+			if v, ok := c.before[out]; ok && out != nil {
+				b = max(b, v)
+			}
+		}
+		for _, in := range n.Inputs {
+			if in != nil {
+				if v, ok := c.before[in]; !ok || b > v {
+					c.before[in] = b
+				}
+			}
+		}
+	}
+	return c
+}
+
+// worthKeeping reports whether v, produced while measuring level li, is
+// final and read by a later level.
+func (c *prefixCache) worthKeeping(v *graph.Value, li int) bool {
+	if v.Producer == nil || v.Producer.OpType != "QuantizeLinear" || c.kept[v.Name] != nil {
+		return false
+	}
+	a, ok := c.after[v]
+	return ok && a < li && c.before[v] > li
+}
+
+// upTo is upTo(q, level) starting from the kept values: each one the
+// level needs becomes an input of the copy. It returns the copy and, per
+// such input, the kept value it stands for.
+func (c *prefixCache) upTo(q *graph.Model, level []*biasTarget) (*graph.Model, map[string]string, error) {
+	sub, err := Clone(q)
+	if err != nil {
+		return nil, nil, err
+	}
+	g := sub.Graph
+	var outs []*graph.Value
+	for _, t := range level {
+		v := g.Value(t.output)
+		if v == nil {
+			return nil, nil, errors.New("value " + t.output + " is missing from the copy")
+		}
+		if !slices.Contains(outs, v) {
+			outs = append(outs, v)
+		}
+	}
+	g.Outputs = outs
+	stands := map[string]string{}
+	names := make([]string, 0, len(c.kept))
+	for name := range c.kept {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		v := g.Value(name)
+		if v == nil || v.Producer == nil || len(v.Consumers) == 0 {
+			continue
+		}
+		in, err := g.AddInput(g.UniqueName(name+"_kept"), v.DType, nil)
+		if err != nil {
+			return nil, nil, err
+		}
+		g.ReplaceUses(v, in)
+		stands[in.Name] = name
+	}
+	prune := passes.RemoveDeadNodes()
+	if _, err := prune.Run(sub, &passes.Context{Log: io.Discard, Values: map[string]any{}}); err != nil {
+		return nil, nil, err
+	}
+	g.Inputs = slices.DeleteFunc(g.Inputs, func(in *graph.Value) bool {
+		if _, ok := stands[in.Name]; ok && len(in.Consumers) == 0 {
+			delete(stands, in.Name)
+			return true
+		}
+		return false
+	})
+	return sub, stands, nil
+}
+
+// feeds returns sample i's inputs with the kept values sub reads.
+func (c *prefixCache) feeds(sample map[string]*runtime.Tensor, stands map[string]string, i int) map[string]*runtime.Tensor {
+	if len(stands) == 0 {
+		return sample
+	}
+	in := make(map[string]*runtime.Tensor, len(sample)+len(stands))
+	for k, v := range sample {
+		in[k] = v
+	}
+	for input, name := range stands {
+		in[input] = c.kept[name][i]
+	}
+	return in
+}
+
+// collector gathers, during the run measuring level li, the values worth
+// keeping; keep commits those seen once per sample.
+type collector struct {
+	c     *prefixCache
+	li    int
+	seen  map[string][]*runtime.Tensor
+	order []string
+	bytes int64
+}
+
+func (c *prefixCache) collect(li int) *collector {
+	return &collector{c: c, li: li, seen: map[string][]*runtime.Tensor{}}
+}
+
+// observe copies x when the orig value (the copy's value of that name) is
+// worth keeping and the budget allows.
+func (col *collector) observe(orig *graph.Value, x *runtime.Tensor) {
+	if orig == nil || !col.c.worthKeeping(orig, col.li) {
+		return
+	}
+	size := x.Bytes()
+	if col.c.bytes+col.bytes+size > prefixCacheBytes {
+		return
+	}
+	if col.seen[orig.Name] == nil {
+		col.order = append(col.order, orig.Name)
+	}
+	col.seen[orig.Name] = append(col.seen[orig.Name], x.Clone())
+	col.bytes += size
+}
+
+// keep moves the complete values into the cache and drops the kept
+// values no level after li reads.
+func (col *collector) keep(samples int) {
+	c := col.c
+	for _, name := range col.order {
+		if ts := col.seen[name]; len(ts) == samples {
+			c.kept[name] = ts
+			for _, t := range ts {
+				c.bytes += t.Bytes()
+			}
+		}
+	}
+	needed := c.neededAfter(col.li)
+	for name, ts := range c.kept {
+		if !needed[name] {
+			for _, t := range ts {
+				c.bytes -= t.Bytes()
+			}
+			delete(c.kept, name)
+		}
+	}
+}
+
+// neededAfter returns the kept values some level after li reads: those
+// met walking up from its targets, where a walk stops at a kept value.
+func (c *prefixCache) neededAfter(li int) map[string]bool {
+	needed := map[string]bool{}
+	visited := map[*graph.Value]bool{}
+	var stack []*graph.Value
+	for _, t := range c.targets[li+1:] {
+		stack = append(stack, t...)
+	}
+	for len(stack) > 0 {
+		v := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if visited[v] {
+			continue
+		}
+		visited[v] = true
+		if c.kept[v.Name] != nil {
+			needed[v.Name] = true
+			continue
+		}
+		if v.Producer != nil {
+			for _, in := range v.Producer.Inputs {
+				if in != nil && !visited[in] {
+					stack = append(stack, in)
+				}
+			}
+		}
+	}
+	return needed
+}
+
+// levelMeans is channelMeans of the level's targets on sub, fed the kept
+// values, keeping the values later levels read.
+func (c *prefixCache) levelMeans(q, sub *graph.Model, stands map[string]string, src *calibdata.Source, level []*biasTarget, li, threads int) (map[string][][]float64, error) {
+	col := c.collect(li)
+	g := q.Graph
+	means, err := channelMeansFed(sub, src, level, false, threads, func(i int, sample map[string]*runtime.Tensor) map[string]*runtime.Tensor {
+		return c.feeds(sample, stands, i)
+	}, func(v *graph.Value, x *runtime.Tensor) {
+		col.observe(g.Value(v.Name), x)
+	})
+	if err != nil {
+		return nil, err
+	}
+	col.keep(src.Len())
+	return means, nil
+}

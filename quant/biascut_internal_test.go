@@ -1,0 +1,114 @@
+package quant
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/onnxq/onnxq/graph"
+	"github.com/onnxq/onnxq/internal/calibdata"
+)
+
+// chainModel is six 3x3 Conv -> Relu layers on 8 channels, the fourth
+// also adding the second's output (a value read two levels later).
+func chainModel(t *testing.T) *graph.Model {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(7, 11))
+	b := graph.NewBuilder(17)
+	x := b.Input("x", graph.Float32, 1, 8, 10, 10)
+	var second *graph.Value
+	for i := range 6 {
+		w := make([]float32, 8*8*9)
+		for k := range w {
+			w[k] = float32(rng.NormFloat64() / 8)
+		}
+		bias := make([]float32, 8)
+		for k := range bias {
+			bias[k] = float32(rng.NormFloat64() / 4)
+		}
+		x = b.Op("Conv", x, b.Const(graph.FromFloat32s("w"+string(rune('a'+i)), []int64{8, 8, 3, 3}, w)),
+			b.Const(graph.FromFloat32s("b"+string(rune('a'+i)), []int64{8}, bias)), graph.IntsAttr("pads", 1, 1, 1, 1))
+		if i == 3 {
+			x = b.Op("Add", x, second)
+		}
+		x = b.Op("Relu", x)
+		if i == 1 {
+			second = x
+		}
+	}
+	b.Output(x)
+	m, err := b.Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// Starting each level from the kept quantized values gives the very
+// corrections measuring it from the inputs gives, and runs less.
+func TestBiasCutMatchesFullRuns(t *testing.T) {
+	m := chainModel(t)
+	src := calibdata.Synthetic(calibdata.Inputs(m), 6, 3)
+	cfg := DefaultConfig()
+	cfg.BiasCorrection = false
+	cfg.Threads = 1
+	res, err := Run(m, src, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	corrected := func(cut bool) []byte {
+		q, err := Clone(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		biasCut = cut
+		defer func() { biasCut = true }()
+		rep, err := CorrectBiases(res.Reference, q, src, 1, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Moved == 0 {
+			t.Fatalf("no bias moved (%+v): the comparison would prove nothing", rep)
+		}
+		data, err := graph.Encode(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return data
+	}
+	if !bytes.Equal(corrected(true), corrected(false)) {
+		t.Error("the corrected model differs with the prefix cache")
+	}
+
+	// The last level, after the others, starts from kept values.
+	targets := biasTargets(res.Reference, m)
+	lv := levels(m, targets)
+	if len(lv) != 6 {
+		t.Fatalf("%d levels, want 6", len(lv))
+	}
+	cut := newPrefixCache(m, lv)
+	for li, level := range lv[:len(lv)-1] {
+		sub, stands, err := cut.upTo(m, level)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := cut.levelMeans(m, sub, stands, src, level, li, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	last := lv[len(lv)-1]
+	fromKept, stands, err := cut.upTo(m, last)
+	if err != nil {
+		t.Fatal(err)
+	}
+	full, err := upTo(m, last)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stands) == 0 || 3*len(fromKept.Graph.Nodes) > len(full.Graph.Nodes) {
+		t.Errorf("the last level runs %d of the prefix's %d nodes from %d kept values; want a third or less", len(fromKept.Graph.Nodes), len(full.Graph.Nodes), len(stands))
+	}
+	if len(cut.kept) > 2 {
+		t.Errorf("%d values kept at the last level; want only what it reads", len(cut.kept))
+	}
+}
