@@ -454,6 +454,12 @@ func upTo(q *graph.Model, level []*biasTarget) (*graph.Model, error) {
 // once), with the nodes no output needs removed; with computedOnly, names
 // of graph inputs or constants are left out.
 func computing(q *graph.Model, names []string, computedOnly bool) (*graph.Model, error) {
+	return computingCut(q, names, computedOnly, nil)
+}
+
+// computingCut is computing with cut, when set, editing the copy's graph
+// before the nodes no output needs go.
+func computingCut(q *graph.Model, names []string, computedOnly bool, cut func(g *graph.Graph) error) (*graph.Model, error) {
 	sub, err := Clone(q)
 	if err != nil {
 		return nil, err
@@ -469,6 +475,11 @@ func computing(q *graph.Model, names []string, computedOnly bool) (*graph.Model,
 		}
 	}
 	sub.Graph.Outputs = outs
+	if cut != nil {
+		if err := cut(sub.Graph); err != nil {
+			return nil, err
+		}
+	}
 	prune := passes.RemoveDeadNodes()
 	if _, err := prune.Run(sub, &passes.Context{Log: io.Discard, Values: map[string]any{}}); err != nil {
 		return nil, err

@@ -10,13 +10,11 @@
 package quant
 
 import (
-	"errors"
-	"io"
+	"maps"
 	"slices"
 
 	"github.com/onnxq/onnxq/graph"
 	"github.com/onnxq/onnxq/internal/calibdata"
-	"github.com/onnxq/onnxq/passes"
 	"github.com/onnxq/onnxq/runtime"
 )
 
@@ -120,44 +118,31 @@ func (c *prefixCache) worthKeeping(v *graph.Value, li int) bool {
 // level needs becomes an input of the copy. It returns the copy and, per
 // such input, the kept value it stands for.
 func (c *prefixCache) upTo(q *graph.Model, level []*biasTarget) (*graph.Model, map[string]string, error) {
-	sub, err := Clone(q)
+	names := make([]string, len(level))
+	for i, t := range level {
+		names[i] = t.output
+	}
+	kept := slices.Sorted(maps.Keys(c.kept))
+	stands := map[string]string{}
+	sub, err := computingCut(q, names, false, func(g *graph.Graph) error {
+		for _, name := range kept {
+			v := g.Value(name)
+			if v == nil || v.Producer == nil || len(v.Consumers) == 0 {
+				continue
+			}
+			in, err := g.AddInput(g.UniqueName(name+"_kept"), v.DType, nil)
+			if err != nil {
+				return err
+			}
+			g.ReplaceUses(v, in)
+			stands[in.Name] = name
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, nil, err
 	}
 	g := sub.Graph
-	var outs []*graph.Value
-	for _, t := range level {
-		v := g.Value(t.output)
-		if v == nil {
-			return nil, nil, errors.New("value " + t.output + " is missing from the copy")
-		}
-		if !slices.Contains(outs, v) {
-			outs = append(outs, v)
-		}
-	}
-	g.Outputs = outs
-	stands := map[string]string{}
-	names := make([]string, 0, len(c.kept))
-	for name := range c.kept {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	for _, name := range names {
-		v := g.Value(name)
-		if v == nil || v.Producer == nil || len(v.Consumers) == 0 {
-			continue
-		}
-		in, err := g.AddInput(g.UniqueName(name+"_kept"), v.DType, nil)
-		if err != nil {
-			return nil, nil, err
-		}
-		g.ReplaceUses(v, in)
-		stands[in.Name] = name
-	}
-	prune := passes.RemoveDeadNodes()
-	if _, err := prune.Run(sub, &passes.Context{Log: io.Discard, Values: map[string]any{}}); err != nil {
-		return nil, nil, err
-	}
 	g.Inputs = slices.DeleteFunc(g.Inputs, func(in *graph.Value) bool {
 		if _, ok := stands[in.Name]; ok && len(in.Consumers) == 0 {
 			delete(stands, in.Name)
