@@ -259,6 +259,17 @@ func levels(q *graph.Model, targets []*biasTarget) [][]*biasTarget {
 	return out
 }
 
+// levelOutputs names the targets' outputs, level by level.
+func levelOutputs(lv [][]*biasTarget) [][]string {
+	outs := make([][]string, len(lv))
+	for li, level := range lv {
+		for _, t := range level {
+			outs[li] = append(outs[li], t.output)
+		}
+	}
+	return outs
+}
+
 // nodeLevels groups the nodes producing outputs (indices into outputs) by
 // how many of them lie upstream on the longest path, in graph order
 // within a level.
@@ -337,13 +348,15 @@ func CorrectBiases(ref, q *graph.Model, src *calibdata.Source, threads int, prog
 	corrected := 0
 	lv := levels(q, targets)
 	var cut *prefixCache
-	if biasCut {
-		cut = newPrefixCache(q, lv)
+	outs := levelOutputs(lv)
+	if prefixCut {
+		// a level measures its outputs, then moves their biases
+		cut = newPrefixCache(q, outs, outs)
 	}
 	for li, level := range lv {
 		var got map[string][][]float64
 		if cut != nil {
-			sub, stands, err := cut.upTo(q, level)
+			sub, stands, err := cut.upTo(q, outs[li], false)
 			if err != nil {
 				return nil, err
 			}

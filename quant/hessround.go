@@ -205,19 +205,46 @@ func RoundWeights(ref, q *graph.Model, src *calibdata.Source, qopts passes.Quant
 	} else {
 		levels = [][]*roundTarget{targets}
 	}
-	for _, level := range levels {
+	var cut *prefixCache
+	if hessSequential && prefixCut {
+		// a level measures its nodes' inputs, then rounds their weights
+		changed, measured := make([][]string, len(levels)), make([][]string, len(levels))
+		for li, level := range levels {
+			for _, t := range level {
+				changed[li] = append(changed[li], t.output)
+				measured[li] = append(measured[li], t.input)
+			}
+		}
+		cut = newPrefixCache(q, changed, measured)
+	}
+	for li, level := range levels {
 		if len(level) == 0 {
 			continue
 		}
 		m := ref
-		if hessSequential {
+		var stands map[string]string
+		var col *collector
+		if cut != nil {
+			names := make([]string, len(level))
+			for i, t := range level {
+				names[i] = t.input
+			}
+			var err error
+			if m, stands, err = cut.upTo(q, names, true); err != nil {
+				return nil, err
+			}
+			col = cut.collect(li)
+		} else if hessSequential {
 			var err error
 			if m, err = inputsOnly(q, level); err != nil {
 				return nil, err
 			}
 		}
-		if err := accumulateHessians(m, src, level, threads); err != nil {
+		if err := accumulateHessians(m, src, level, threads, cut, stands, col, q); err != nil {
 			return nil, err
+		}
+		if col != nil {
+			col.keep(src.Len())
 		}
 		done := map[*hessAcc]bool{}
 		for _, t := range level {
@@ -403,7 +430,10 @@ func inputsOnly(q *graph.Model, level []*roundTarget) (*graph.Model, error) {
 
 // accumulateHessians runs m on every sample of src and adds the inputs
 // of targets (values of m named by their input) to their H.
-func accumulateHessians(m *graph.Model, src *calibdata.Source, targets []*roundTarget, threads int) error {
+//
+// With cut, m is a copy cut.upTo made, fed the kept values stands names,
+// and col collects those later levels read (values of q by name).
+func accumulateHessians(m *graph.Model, src *calibdata.Source, targets []*roundTarget, threads int, cut *prefixCache, stands map[string]string, col *collector, q *graph.Model) error {
 	byInput := map[string][]*roundTarget{}
 	for _, t := range targets {
 		byInput[t.input] = append(byInput[t.input], t)
@@ -425,7 +455,12 @@ func accumulateHessians(m *graph.Model, src *calibdata.Source, targets []*roundT
 	var sess *runtime.Session
 	if len(m.Graph.Outputs) > 0 {
 		var err error
-		sess, err = runtime.NewSession(m, runtime.Options{Threads: threads, Observer: func(v *graph.Value, x *runtime.Tensor) { add(v.Name, x) }})
+		sess, err = runtime.NewSession(m, runtime.Options{Threads: threads, Observer: func(v *graph.Value, x *runtime.Tensor) {
+			add(v.Name, x)
+			if col != nil {
+				col.observe(q.Graph.Value(v.Name), x)
+			}
+		}})
 		if err != nil {
 			return err
 		}
@@ -443,6 +478,9 @@ func accumulateHessians(m *graph.Model, src *calibdata.Source, targets []*roundT
 			}
 		}
 		if sess != nil {
+			if cut != nil {
+				s = cut.feeds(s, stands, i)
+			}
 			if _, err := sess.Run(s); err != nil {
 				return err
 			}

@@ -1,12 +1,13 @@
-// biascut.go spares bias correction most of its runs: each level is
-// measured with every level above it corrected, and measuring it from the
+// prefixcut.go spares bias correction and Hessian rounding most of their
+// runs: each measures a level of nodes with every level above it already
+// changed (biases corrected, weights rounded), and measuring it from the
 // model's inputs would run the whole prefix again, once per level (a
-// ResNet-50 has 50 levels). The quantized values that no uncorrected bias
-// can change any more are kept per sample as they are produced, and the
-// next levels start from them. Only QuantizeLinear outputs are kept: they
-// are 8-bit (or 16-bit), and a unit's DequantizeLinear reads the same
-// tensor whether a node or the cache supplies it, so every value measured
-// is the one the whole model computes.
+// ResNet-50 has 50). The quantized values that no later change can alter
+// are kept per sample as they are produced, and the next levels start
+// from them. Only QuantizeLinear outputs are kept: they are 8-bit (or
+// 16-bit), and a unit's DequantizeLinear reads the same tensor whether a
+// node or the cache supplies it, so every value measured is the one the
+// whole model computes.
 package quant
 
 import (
@@ -18,28 +19,30 @@ import (
 	"github.com/onnxq/onnxq/runtime"
 )
 
-// biasCut turns the prefix cache on; tests compare against it off.
-var biasCut = true
+// prefixCut turns the prefix cache on; tests compare against it off.
+var prefixCut = true
 
 // prefixCacheBytes bounds the quantized values kept across levels, all
 // samples together; past it, values are computed again instead.
 const prefixCacheBytes = 512 << 20
 
 // prefixCache keeps, per sample, the QuantizeLinear outputs whose value is
-// final (every bias upstream corrected) for the levels still to come.
+// final (every change upstream made) for the levels still to come.
 type prefixCache struct {
-	// after is, per value, the last level with a target upstream of it
-	// (-1: none), and before the last level with a target downstream of
-	// it (-1: none).
+	// after is, per value, the last level whose change lies upstream of it
+	// (-1: none), and before the last level measuring a value downstream
+	// of it (-1: none).
 	after, before map[*graph.Value]int
 	kept          map[string][]*runtime.Tensor // value name -> one per sample
-	targets       [][]*graph.Value             // the targets' outputs, by level
+	measured      [][]*graph.Value             // the values each level measures
 	bytes         int64
 }
 
-// newPrefixCache maps the targets' levels over q; nil when q holds
+// newPrefixCache maps the levels over q: level li measures the values
+// named in measured[li], then changes the nodes whose outputs are named
+// in changed[li] (their weights or biases). It is nil when q holds
 // subgraphs, whose implicit reads it does not follow.
-func newPrefixCache(q *graph.Model, levels [][]*biasTarget) *prefixCache {
+func newPrefixCache(q *graph.Model, changed, measured [][]string) *prefixCache {
 	g := q.Graph
 	for _, n := range g.Nodes {
 		if len(n.Subgraphs()) > 0 {
@@ -47,23 +50,23 @@ func newPrefixCache(q *graph.Model, levels [][]*biasTarget) *prefixCache {
 		}
 	}
 	c := &prefixCache{after: map[*graph.Value]int{}, before: map[*graph.Value]int{}, kept: map[string][]*runtime.Tensor{}}
-	levelOf := map[string]int{}
-	for li, level := range levels {
-		var outs []*graph.Value
-		for _, t := range level {
-			levelOf[t.output] = li
-			if v := g.Value(t.output); v != nil {
-				outs = append(outs, v)
+	changedAt := map[*graph.Node]int{}
+	for li, names := range changed {
+		for _, name := range names {
+			if v := g.Value(name); v != nil && v.Producer != nil {
+				changedAt[v.Producer] = li
 			}
 		}
-		c.targets = append(c.targets, outs)
 	}
-	target := func(n *graph.Node) (int, bool) {
-		if len(n.Outputs) != 1 || n.Outputs[0] == nil {
-			return 0, false
+	for li, names := range measured {
+		var vs []*graph.Value
+		for _, name := range names {
+			if v := g.Value(name); v != nil {
+				vs = append(vs, v)
+				c.before[v] = max(c.before[v], li)
+			}
 		}
-		li, ok := levelOf[n.Outputs[0].Name]
-		return li, ok
+		c.measured = append(c.measured, vs)
 	}
 	for _, n := range g.Nodes {
 		a := -1
@@ -74,7 +77,7 @@ func newPrefixCache(q *graph.Model, levels [][]*biasTarget) *prefixCache {
 				}
 			}
 		}
-		if li, ok := target(n); ok {
+		if li, ok := changedAt[n]; ok {
 			a = max(a, li)
 		}
 		for _, out := range n.Outputs {
@@ -85,9 +88,6 @@ func newPrefixCache(q *graph.Model, levels [][]*biasTarget) *prefixCache {
 	}
 	for _, n := range slices.Backward(g.Nodes) {
 		b := -1
-		if li, ok := target(n); ok {
-			b = li
-		}
 		for _, out := range n.Outputs {
 			if v, ok := c.before[out]; ok && out != nil {
 				b = max(b, v)
@@ -114,20 +114,17 @@ func (c *prefixCache) worthKeeping(v *graph.Value, li int) bool {
 	return ok && a < li && c.before[v] > li
 }
 
-// upTo is upTo(q, level) starting from the kept values: each one the
-// level needs becomes an input of the copy. It returns the copy and, per
-// such input, the kept value it stands for.
-func (c *prefixCache) upTo(q *graph.Model, level []*biasTarget) (*graph.Model, map[string]string, error) {
-	names := make([]string, len(level))
-	for i, t := range level {
-		names[i] = t.output
-	}
+// upTo is computing(q, names, computedOnly) starting from the kept
+// values: each one the copy needs, other than the named ones, becomes an
+// input. It returns the copy and, per such input, the kept value it
+// stands for.
+func (c *prefixCache) upTo(q *graph.Model, names []string, computedOnly bool) (*graph.Model, map[string]string, error) {
 	kept := slices.Sorted(maps.Keys(c.kept))
 	stands := map[string]string{}
-	sub, err := computingCut(q, names, false, func(g *graph.Graph) error {
+	sub, err := computingCut(q, names, computedOnly, func(g *graph.Graph) error {
 		for _, name := range kept {
 			v := g.Value(name)
-			if v == nil || v.Producer == nil || len(v.Consumers) == 0 {
+			if v == nil || v.Producer == nil || len(v.Consumers) == 0 || slices.Contains(names, name) {
 				continue
 			}
 			in, err := g.AddInput(g.UniqueName(name+"_kept"), v.DType, nil)
@@ -223,13 +220,14 @@ func (col *collector) keep(samples int) {
 }
 
 // neededAfter returns the kept values some level after li reads: those
-// met walking up from its targets, where a walk stops at a kept value.
+// met walking up from the values it measures, where a walk stops at a
+// kept value.
 func (c *prefixCache) neededAfter(li int) map[string]bool {
 	needed := map[string]bool{}
 	visited := map[*graph.Value]bool{}
 	var stack []*graph.Value
-	for _, t := range c.targets[li+1:] {
-		stack = append(stack, t...)
+	for _, vs := range c.measured[li+1:] {
+		stack = append(stack, vs...)
 	}
 	for len(stack) > 0 {
 		v := stack[len(stack)-1]

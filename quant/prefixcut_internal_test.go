@@ -61,8 +61,8 @@ func TestBiasCutMatchesFullRuns(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		biasCut = cut
-		defer func() { biasCut = true }()
+		prefixCut = cut
+		defer func() { prefixCut = true }()
 		rep, err := CorrectBiases(res.Reference, q, src, 1, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -86,9 +86,10 @@ func TestBiasCutMatchesFullRuns(t *testing.T) {
 	if len(lv) != 6 {
 		t.Fatalf("%d levels, want 6", len(lv))
 	}
-	cut := newPrefixCache(m, lv)
+	outs := levelOutputs(lv)
+	cut := newPrefixCache(m, outs, outs)
 	for li, level := range lv[:len(lv)-1] {
-		sub, stands, err := cut.upTo(m, level)
+		sub, stands, err := cut.upTo(m, outs[li], false)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -97,7 +98,7 @@ func TestBiasCutMatchesFullRuns(t *testing.T) {
 		}
 	}
 	last := lv[len(lv)-1]
-	fromKept, stands, err := cut.upTo(m, last)
+	fromKept, stands, err := cut.upTo(m, outs[len(lv)-1], false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,5 +111,42 @@ func TestBiasCutMatchesFullRuns(t *testing.T) {
 	}
 	if len(cut.kept) > 2 {
 		t.Errorf("%d values kept at the last level; want only what it reads", len(cut.kept))
+	}
+}
+
+// Hessian rounding too rounds the same weights whether each level's
+// inputs come from the model's inputs or from the kept values.
+func TestHessianCutMatchesFullRuns(t *testing.T) {
+	m := chainModel(t)
+	src := calibdata.Synthetic(calibdata.Inputs(m), 6, 5)
+	cfg := DefaultConfig()
+	cfg.BiasCorrection = false
+	cfg.Threads = 1
+	res, err := Run(m, src, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rounded := func(cut bool) []byte {
+		q, err := Clone(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		prefixCut = cut
+		defer func() { prefixCut = true }()
+		rep, err := RoundWeights(res.Reference, q, src, cfg.Quant, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Layers != 6 || rep.Changed == 0 {
+			t.Fatalf("report %+v: want all six layers rounded, some weights off nearest", rep)
+		}
+		data, err := graph.Encode(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return data
+	}
+	if !bytes.Equal(rounded(true), rounded(false)) {
+		t.Error("the rounded model differs with the prefix cache")
 	}
 }
