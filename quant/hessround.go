@@ -712,7 +712,7 @@ func (t *roundTarget) round(qmin, qmax int32, threads int) (changed int, ok bool
 				}
 			}
 		}
-		perm, u := hessianFactor(a.h[g], t.d)
+		perm, u := hessianFactor(a.h[g], t.d, threads)
 		if u == nil {
 			return 0, false, nil
 		}
@@ -788,7 +788,7 @@ func obqRound(w []float64, qs []int32, u []float64, d int, s float32, qmin, qmax
 // columns (by decreasing diagonal with hessActOrder) and returns the
 // order and the upper Cholesky factor of the reordered H⁻¹; a nil factor
 // when H does not factorise even with ten times more damping.
-func hessianFactor(lower []float64, d int) ([]int, []float64) {
+func hessianFactor(lower []float64, d, threads int) ([]int, []float64) {
 	diag := make([]float64, d)
 	var mean float64
 	for i := 0; i < d; i++ {
@@ -818,7 +818,7 @@ func hessianFactor(lower []float64, d int) ([]int, []float64) {
 			}
 			h[a*d+a] += damp * mean
 		}
-		if u := invCholUpper(h, d); u != nil {
+		if u := invCholUpper(h, d, threads); u != nil {
 			return perm, u
 		}
 	}
@@ -827,15 +827,16 @@ func hessianFactor(lower []float64, d int) ([]int, []float64) {
 
 // invCholUpper returns U, upper triangular with Uᵀ·U = H⁻¹, for the
 // symmetric positive definite d×d matrix h (overwritten), or nil when h is
-// not positive definite.
-func invCholUpper(h []float64, d int) []float64 {
-	if !cholLower(h, d) {
+// not positive definite. Each entry is one sum in a fixed order, whatever
+// threads.
+func invCholUpper(h []float64, d, threads int) []float64 {
+	if !cholLower(h, d, threads) {
 		return nil
 	}
 	// L⁻¹ by forward substitution, stored transposed (row c of t is
 	// column c of L⁻¹) so that every inner loop reads memory in order.
 	t := make([]float64, d*d)
-	for c := 0; c < d; c++ {
+	eachIndex(d, threads, d*d*d/6, func(c int) {
 		tc := t[c*d : (c+1)*d]
 		tc[c] = 1 / h[c*d+c]
 		for r := c + 1; r < d; r++ {
@@ -846,11 +847,11 @@ func invCholUpper(h []float64, d int) []float64 {
 			}
 			tc[r] = -s / lr[r]
 		}
-	}
+	})
 	// H⁻¹ = L⁻ᵀ L⁻¹: entry (i, j) is the dot product of rows i and j of t
 	// from column max(i, j) on.
 	inv := make([]float64, d*d)
-	for i := 0; i < d; i++ {
+	eachIndex(d, threads, d*d*d/6, func(i int) {
 		ti := t[i*d : (i+1)*d]
 		for j := 0; j <= i; j++ {
 			tj := t[j*d : (j+1)*d]
@@ -858,10 +859,15 @@ func invCholUpper(h []float64, d int) []float64 {
 			for k := i; k < d; k++ {
 				s += ti[k] * tj[k]
 			}
-			inv[i*d+j], inv[j*d+i] = s, s
+			inv[i*d+j] = s
+		}
+	})
+	for i := 0; i < d; i++ {
+		for j := 0; j < i; j++ {
+			inv[j*d+i] = inv[i*d+j]
 		}
 	}
-	if !cholLower(inv, d) {
+	if !cholLower(inv, d, threads) {
 		return nil
 	}
 	u := make([]float64, d*d)
@@ -873,10 +879,44 @@ func invCholUpper(h []float64, d int) []float64 {
 	return u
 }
 
+// parallelWork is the number of multiply-adds below which a loop runs on
+// one goroutine: starting others costs more. A variable so that tests
+// can run small matrices in parallel.
+var parallelWork = 1 << 18
+
+// eachIndex calls fn(i) for every i in [0, n), on up to threads
+// goroutines when the loop's work (multiply-adds) is worth it; each call
+// computes its own entries, so results do not depend on threads.
+func eachIndex(n, threads, work int, fn func(i int)) {
+	if threads <= 1 || n < 2 || work < parallelWork {
+		for i := 0; i < n; i++ {
+			fn(i)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(threads, n) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				fn(i)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
 // cholLower factors the symmetric d×d matrix a in place into its lower
 // Cholesky factor (the upper triangle is left as it was); false when a
-// pivot is not positive.
-func cholLower(a []float64, d int) bool {
+// pivot is not positive. Column j's entries below the diagonal are
+// independent sums, spread over threads.
+func cholLower(a []float64, d, threads int) bool {
 	for j := 0; j < d; j++ {
 		s := a[j*d+j]
 		for k := 0; k < j; k++ {
@@ -887,13 +927,16 @@ func cholLower(a []float64, d int) bool {
 		}
 		l := math.Sqrt(s)
 		a[j*d+j] = l
-		for i := j + 1; i < d; i++ {
+		aj := a[j*d : j*d+j]
+		eachIndex(d-j-1, threads, (d-j-1)*j, func(r int) {
+			i := j + 1 + r
+			ai := a[i*d : i*d+j]
 			v := a[i*d+j]
-			for k := 0; k < j; k++ {
-				v -= a[i*d+k] * a[j*d+k]
+			for k, x := range ai {
+				v -= x * aj[k]
 			}
 			a[i*d+j] = v / l
-		}
+		})
 	}
 	return true
 }

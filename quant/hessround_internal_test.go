@@ -27,7 +27,7 @@ func TestInvCholUpper(t *testing.T) {
 			h[i*d+i]++
 		}
 		orig := append([]float64(nil), h...)
-		u := invCholUpper(h, d)
+		u := invCholUpper(h, d, 1)
 		if u == nil {
 			t.Fatalf("d=%d: no factor of a positive definite matrix", d)
 		}
@@ -58,7 +58,38 @@ func TestInvCholUpper(t *testing.T) {
 			t.Errorf("d=%d: UᵀU·H differs from I by %g", d, worst)
 		}
 	}
-	if invCholUpper([]float64{1, 2, 2, 1}, 2) != nil {
+	if invCholUpper([]float64{1, 2, 2, 1}, 2, 1) != nil {
 		t.Error("an indefinite matrix was factored")
+	}
+}
+
+// Spread over goroutines, the factor is the same to the bit.
+func TestInvCholUpperThreads(t *testing.T) {
+	saved := parallelWork
+	parallelWork = 1
+	defer func() { parallelWork = saved }()
+	rng := rand.New(rand.NewPCG(4, 1))
+	const d = 60
+	h := make([]float64, d*d)
+	for k := 0; k < 2*d; k++ {
+		x := make([]float64, d)
+		for i := range x {
+			x[i] = rng.NormFloat64()
+		}
+		for i := 0; i < d; i++ {
+			for j := 0; j < d; j++ {
+				h[i*d+j] += x[i] * x[j]
+			}
+		}
+	}
+	one := invCholUpper(append([]float64(nil), h...), d, 1)
+	four := invCholUpper(append([]float64(nil), h...), d, 4)
+	if one == nil || four == nil {
+		t.Fatal("no factor of a positive definite matrix")
+	}
+	for i := range one {
+		if math.Float64bits(one[i]) != math.Float64bits(four[i]) {
+			t.Fatalf("entry %d: %v with one goroutine, %v with four", i, one[i], four[i])
+		}
 	}
 }
