@@ -174,14 +174,23 @@ func channelMeansFed(m *graph.Model, src *calibdata.Source, targets []*biasTarge
 		}
 		// The clipped mean, then the share of positions inside the
 		// bounds.
+		// Block by block of inner positions, each channel's sums in
+		// position order.
 		s := make([]float64, 2*t.channel)
-		for i, val := range f {
-			c := (i / inner) % t.channel
-			x := float64(val)
-			if x > t.lo && x < t.hi {
-				s[t.channel+c]++
+		lo, hi := t.lo, t.hi
+		for base := 0; inner > 0 && base+inner <= len(f); {
+			for c := 0; c < t.channel; c++ {
+				sum, inside := s[c], s[t.channel+c]
+				for _, val := range f[base : base+inner] {
+					x := float64(val)
+					if x > lo && x < hi {
+						inside++
+					}
+					sum += min(max(x, lo), hi)
+				}
+				s[c], s[t.channel+c] = sum, inside
+				base += inner
 			}
-			s[c] += min(max(x, t.lo), t.hi)
 		}
 		per := float64(len(f) / t.channel)
 		for c := range s {
