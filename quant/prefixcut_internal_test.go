@@ -44,11 +44,12 @@ func chainModel(t *testing.T) *graph.Model {
 	return m
 }
 
-// Starting each level from the kept quantized values gives the very
-// corrections measuring it from the inputs gives, and runs less.
-func TestBiasCutMatchesFullRuns(t *testing.T) {
+// quantizedChain is chainModel quantized on 6 random samples from seed,
+// biases left as quantized.
+func quantizedChain(t *testing.T, seed uint64) (*graph.Model, *calibdata.Source, *Result, Config) {
+	t.Helper()
 	m := chainModel(t)
-	src := calibdata.Synthetic(calibdata.Inputs(m), 6, 3)
+	src := calibdata.Synthetic(calibdata.Inputs(m), 6, int64(seed))
 	cfg := DefaultConfig()
 	cfg.BiasCorrection = false
 	cfg.Threads = 1
@@ -56,25 +57,41 @@ func TestBiasCutMatchesFullRuns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return m, src, res, cfg
+}
+
+// changedCopy applies change to a copy of m with the prefix cache on or
+// off and returns the copy's bytes.
+func changedCopy(t *testing.T, m *graph.Model, cut bool, change func(q *graph.Model)) []byte {
+	t.Helper()
+	q, err := Clone(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prefixCut = cut
+	defer func() { prefixCut = true }()
+	change(q)
+	data, err := graph.Encode(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+// Starting each level from the kept quantized values gives the very
+// corrections measuring it from the inputs gives, and runs less.
+func TestBiasCutMatchesFullRuns(t *testing.T) {
+	m, src, res, _ := quantizedChain(t, 3)
 	corrected := func(cut bool) []byte {
-		q, err := Clone(m)
-		if err != nil {
-			t.Fatal(err)
-		}
-		prefixCut = cut
-		defer func() { prefixCut = true }()
-		rep, err := CorrectBiases(res.Reference, q, src, 1, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if rep.Moved == 0 {
-			t.Fatalf("no bias moved (%+v): the comparison would prove nothing", rep)
-		}
-		data, err := graph.Encode(q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return data
+		return changedCopy(t, m, cut, func(q *graph.Model) {
+			rep, err := CorrectBiases(res.Reference, q, src, 1, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Moved == 0 {
+				t.Fatalf("no bias moved (%+v): the comparison would prove nothing", rep)
+			}
+		})
 	}
 	if !bytes.Equal(corrected(true), corrected(false)) {
 		t.Error("the corrected model differs with the prefix cache")
@@ -117,34 +134,17 @@ func TestBiasCutMatchesFullRuns(t *testing.T) {
 // Hessian rounding too rounds the same weights whether each level's
 // inputs come from the model's inputs or from the kept values.
 func TestHessianCutMatchesFullRuns(t *testing.T) {
-	m := chainModel(t)
-	src := calibdata.Synthetic(calibdata.Inputs(m), 6, 5)
-	cfg := DefaultConfig()
-	cfg.BiasCorrection = false
-	cfg.Threads = 1
-	res, err := Run(m, src, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, src, res, cfg := quantizedChain(t, 5)
 	rounded := func(cut bool) []byte {
-		q, err := Clone(m)
-		if err != nil {
-			t.Fatal(err)
-		}
-		prefixCut = cut
-		defer func() { prefixCut = true }()
-		rep, err := RoundWeights(res.Reference, q, src, cfg.Quant, 1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if rep.Layers != 6 || rep.Changed == 0 {
-			t.Fatalf("report %+v: want all six layers rounded, some weights off nearest", rep)
-		}
-		data, err := graph.Encode(q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return data
+		return changedCopy(t, m, cut, func(q *graph.Model) {
+			rep, err := RoundWeights(res.Reference, q, src, cfg.Quant, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Layers != 6 || rep.Changed == 0 {
+				t.Fatalf("report %+v: want all six layers rounded, some weights off nearest", rep)
+			}
+		})
 	}
 	if !bytes.Equal(rounded(true), rounded(false)) {
 		t.Error("the rounded model differs with the prefix cache")
