@@ -494,16 +494,8 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 	if qcfg.Units == quant.UnitsOn || unweighed {
 		qcfg.Quant.CompleteUnits = true
 	}
-	orig, err := quant.Clone(m)
+	half, err := prepareChecked(m, qcfg, cfg.Config, opts.Overrides)
 	if err != nil {
-		return err
-	}
-	if err := quant.Prepare(m, qcfg); err != nil {
-		return err
-	}
-	// Overrides name tensors of the prepared graph, the one the quantize
-	// pass edits; checked before the calibration runs.
-	if err := checkOverrides(cfg.Config, orig, m, opts.Overrides); err != nil {
 		return err
 	}
 	if cfg.Opset != 0 {
@@ -646,7 +638,7 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 		report, bias, fallback = res.Report, res.Bias, res.Fallback
 	}
 	// Before the search, which then measures the model as written.
-	fin := finished{half: passes.HasHalfFloats(orig), wideDB: math.NaN()}
+	fin := finished{half: half, wideDB: math.NaN()}
 	if keptColl != nil {
 		fin.calibExtremes = keptColl.Extremes()
 	}
@@ -923,6 +915,26 @@ func jsonKind(t reflect.Type) string {
 		return jsonKind(t.Elem())
 	}
 	return t.String()
+}
+
+// prepareChecked prepares m and checks the --config overrides against
+// it; it tells whether the model as loaded held half floats. The loaded
+// model's copy lives only here: a large model's weights are not held
+// through calibration for that answer.
+func prepareChecked(m *graph.Model, qcfg quant.Config, configPath string, overrides map[string]passes.TensorOverride) (bool, error) {
+	orig, err := quant.Clone(m)
+	if err != nil {
+		return false, err
+	}
+	if err := quant.Prepare(m, qcfg); err != nil {
+		return false, err
+	}
+	// Overrides name tensors of the prepared graph, the one the quantize
+	// pass edits; checked before the calibration runs.
+	if err := checkOverrides(configPath, orig, m, overrides); err != nil {
+		return false, err
+	}
+	return passes.HasHalfFloats(orig), nil
 }
 
 // checkOverrides checks that every override names a float tensor of the
