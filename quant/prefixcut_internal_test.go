@@ -3,6 +3,7 @@ package quant
 import (
 	"bytes"
 	"math/rand/v2"
+	"path/filepath"
 	"testing"
 
 	"github.com/onnxq/onnxq/graph"
@@ -148,5 +149,50 @@ func TestHessianCutMatchesFullRuns(t *testing.T) {
 	}
 	if !bytes.Equal(rounded(true), rounded(false)) {
 		t.Error("the rounded model differs with the prefix cache")
+	}
+}
+
+// BenchmarkCorrectBiases times bias correction alone on a shared CNN,
+// each level measured from the kept values ("kept") and from the inputs
+// ("inputs"): go test ./quant -run '^$' -bench CorrectBiases.
+func BenchmarkCorrectBiases(b *testing.B) {
+	const name = "yunet_n_320"
+	m, err := graph.Load(filepath.Join("../../shared/models", name+".onnx"))
+	if err != nil {
+		b.Skipf("no shared model: %v", err)
+	}
+	src, err := calibdata.Open(filepath.Join("../../shared/data", name), calibdata.Inputs(m), calibdata.ImageOptions{})
+	if err != nil {
+		b.Skipf("no shared data: %v", err)
+	}
+	if src, err = src.Subset([]int{0, 1, 2, 4, 5, 6, 8, 9}); err != nil {
+		b.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	cfg.BiasCorrection = false
+	res, err := Run(m, src, cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, cut := range []bool{true, false} {
+		label := "inputs"
+		if cut {
+			label = "kept"
+		}
+		b.Run(label, func(b *testing.B) {
+			prefixCut = cut
+			defer func() { prefixCut = true }()
+			for b.Loop() {
+				b.StopTimer()
+				q, err := Clone(m)
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+				if _, err := CorrectBiases(res.Reference, q, src, 0, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
