@@ -173,9 +173,8 @@ func channelMeansFed(m *graph.Model, src *calibdata.Source, targets []*biasTarge
 			inner *= d
 		}
 		// The clipped mean, then the share of positions inside the
-		// bounds.
-		// Block by block of inner positions, each channel's sums in
-		// position order.
+		// bounds, block by block of inner positions, each channel's sums
+		// in position order.
 		s := make([]float64, 2*t.channel)
 		lo, hi := t.lo, t.hi
 		for base := 0; inner > 0 && base+inner <= len(f); {
@@ -356,31 +355,19 @@ func CorrectBiases(ref, q *graph.Model, src *calibdata.Source, threads int, prog
 	}
 	corrected := 0
 	lv := levels(q, targets)
-	var cut *prefixCache
+	// a level measures its outputs, then moves their biases
 	outs := levelOutputs(lv)
-	if prefixCut {
-		// a level measures its outputs, then moves their biases
-		cut = newPrefixCache(q, outs, outs)
-	}
+	cut := newPrefixCache(q, outs, outs)
 	for li, level := range lv {
-		var got map[string][][]float64
-		if cut != nil {
-			sub, stands, err := cut.upTo(q, outs[li], false)
-			if err != nil {
-				return nil, err
-			}
-			if got, err = cut.levelMeans(q, sub, stands, src, level, li, threads); err != nil {
-				return nil, err
-			}
-		} else {
-			sub, err := upTo(q, level)
-			if err != nil {
-				return nil, err
-			}
-			if got, err = channelMeans(sub, src, level, false, threads); err != nil {
-				return nil, err
-			}
+		sub, feed, observe, done, err := cut.run(q, outs[li], false, li)
+		if err != nil {
+			return nil, err
 		}
+		got, err := channelMeansFed(sub, src, level, false, threads, feed, observe)
+		if err != nil {
+			return nil, err
+		}
+		done(src.Len())
 		for _, t := range level {
 			vals, err := t.bias.Int64s()
 			if err != nil {
@@ -460,16 +447,6 @@ type BiasReport struct {
 	// Applied tells whether the corrections were kept: only when After is
 	// better than Before.
 	Applied bool
-}
-
-// upTo returns a copy of q that computes only the outputs of level's
-// nodes, so measuring a level does not run the layers below it.
-func upTo(q *graph.Model, level []*biasTarget) (*graph.Model, error) {
-	names := make([]string, len(level))
-	for i, t := range level {
-		names[i] = t.output
-	}
-	return computing(q, names, false)
 }
 
 // computing returns a copy of q whose outputs are the values named (each

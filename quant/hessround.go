@@ -206,9 +206,11 @@ func RoundWeights(ref, q *graph.Model, src *calibdata.Source, qopts passes.Quant
 		levels = [][]*roundTarget{targets}
 	}
 	var cut *prefixCache
-	if hessSequential && prefixCut {
+	var measured [][]string
+	if hessSequential {
 		// a level measures its nodes' inputs, then rounds their weights
-		changed, measured := make([][]string, len(levels)), make([][]string, len(levels))
+		changed := make([][]string, len(levels))
+		measured = make([][]string, len(levels))
 		for li, level := range levels {
 			for _, t := range level {
 				changed[li] = append(changed[li], t.output)
@@ -222,36 +224,25 @@ func RoundWeights(ref, q *graph.Model, src *calibdata.Source, qopts passes.Quant
 			continue
 		}
 		m := ref
-		var stands map[string]string
-		var col *collector
+		var feed func(int, map[string]*runtime.Tensor) map[string]*runtime.Tensor
+		var observe func(*graph.Value, *runtime.Tensor)
+		done := func(int) {}
 		if cut != nil {
-			names := make([]string, len(level))
-			for i, t := range level {
-				names[i] = t.input
-			}
 			var err error
-			if m, stands, err = cut.upTo(q, names, true); err != nil {
-				return nil, err
-			}
-			col = cut.collect(li)
-		} else if hessSequential {
-			var err error
-			if m, err = inputsOnly(q, level); err != nil {
+			if m, feed, observe, done, err = cut.run(q, measured[li], true, li); err != nil {
 				return nil, err
 			}
 		}
-		if err := accumulateHessians(m, src, level, threads, cut, stands, col, q); err != nil {
+		if err := accumulateHessians(m, src, level, threads, feed, observe); err != nil {
 			return nil, err
 		}
-		if col != nil {
-			col.keep(src.Len())
-		}
-		done := map[*hessAcc]bool{}
+		done(src.Len())
+		rounded := map[*hessAcc]bool{}
 		for _, t := range level {
-			if done[t.acc] {
+			if rounded[t.acc] {
 				continue
 			}
-			done[t.acc] = true
+			rounded[t.acc] = true
 			changed, ok, err := t.round(qmin, qmax, threads)
 			if err != nil {
 				return nil, err
@@ -418,22 +409,12 @@ func newRoundTarget(ref *graph.Model, n *graph.Node, kind roundKind, refByWeight
 	return t
 }
 
-// inputsOnly returns a copy of q that computes only the inputs of level's
-// nodes.
-func inputsOnly(q *graph.Model, level []*roundTarget) (*graph.Model, error) {
-	names := make([]string, len(level))
-	for i, t := range level {
-		names[i] = t.input
-	}
-	return computing(q, names, true)
-}
-
 // accumulateHessians runs m on every sample of src and adds the inputs
 // of targets (values of m named by their input) to their H.
-//
-// With cut, m is a copy cut.upTo made, fed the kept values stands names,
-// and col collects those later levels read (values of q by name).
-func accumulateHessians(m *graph.Model, src *calibdata.Source, targets []*roundTarget, threads int, cut *prefixCache, stands map[string]string, col *collector, q *graph.Model) error {
+// feed, when set, gives the inputs of sample i from the sample's own, and
+// also, when set, sees every value produced.
+func accumulateHessians(m *graph.Model, src *calibdata.Source, targets []*roundTarget, threads int,
+	feed func(i int, sample map[string]*runtime.Tensor) map[string]*runtime.Tensor, also func(v *graph.Value, x *runtime.Tensor)) error {
 	byInput := map[string][]*roundTarget{}
 	for _, t := range targets {
 		byInput[t.input] = append(byInput[t.input], t)
@@ -457,8 +438,8 @@ func accumulateHessians(m *graph.Model, src *calibdata.Source, targets []*roundT
 		var err error
 		sess, err = runtime.NewSession(m, runtime.Options{Threads: threads, Observer: func(v *graph.Value, x *runtime.Tensor) {
 			add(v.Name, x)
-			if col != nil {
-				col.observe(q.Graph.Value(v.Name), x)
+			if also != nil {
+				also(v, x)
 			}
 		}})
 		if err != nil {
@@ -478,8 +459,8 @@ func accumulateHessians(m *graph.Model, src *calibdata.Source, targets []*roundT
 			}
 		}
 		if sess != nil {
-			if cut != nil {
-				s = cut.feeds(s, stands, i)
+			if feed != nil {
+				s = feed(i, s)
 			}
 			if _, err := sess.Run(s); err != nil {
 				return err

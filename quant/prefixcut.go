@@ -15,7 +15,6 @@ import (
 	"slices"
 
 	"github.com/onnxq/onnxq/graph"
-	"github.com/onnxq/onnxq/internal/calibdata"
 	"github.com/onnxq/onnxq/runtime"
 )
 
@@ -29,6 +28,9 @@ const prefixCacheBytes = 512 << 20
 // prefixCache keeps, per sample, the QuantizeLinear outputs whose value is
 // final (every change upstream made) for the levels still to come.
 type prefixCache struct {
+	// off: nothing is kept, every level runs from the inputs (prefixCut
+	// unset, or subgraphs, whose implicit reads the cache does not follow).
+	off bool
 	// after is, per value, the last level whose change lies upstream of it
 	// (-1: none), and before the last level measuring a value downstream
 	// of it (-1: none).
@@ -40,16 +42,14 @@ type prefixCache struct {
 
 // newPrefixCache maps the levels over q: level li measures the values
 // named in measured[li], then changes the nodes whose outputs are named
-// in changed[li] (their weights or biases). It is nil when q holds
-// subgraphs, whose implicit reads it does not follow.
+// in changed[li] (their weights or biases).
 func newPrefixCache(q *graph.Model, changed, measured [][]string) *prefixCache {
 	g := q.Graph
-	for _, n := range g.Nodes {
-		if len(n.Subgraphs()) > 0 {
-			return nil
-		}
-	}
 	c := &prefixCache{after: map[*graph.Value]int{}, before: map[*graph.Value]int{}, kept: map[string][]*runtime.Tensor{}}
+	c.off = !prefixCut || slices.ContainsFunc(g.Nodes, func(n *graph.Node) bool { return len(n.Subgraphs()) > 0 })
+	if c.off {
+		return c
+	}
 	changedAt := map[*graph.Node]int{}
 	for li, names := range changed {
 		for _, name := range names {
@@ -107,7 +107,7 @@ func newPrefixCache(q *graph.Model, changed, measured [][]string) *prefixCache {
 // worthKeeping reports whether v, produced while measuring level li, is
 // final and read by a later level.
 func (c *prefixCache) worthKeeping(v *graph.Value, li int) bool {
-	if v.Producer == nil || v.Producer.OpType != "QuantizeLinear" || c.kept[v.Name] != nil {
+	if c.off || v.Producer == nil || v.Producer.OpType != "QuantizeLinear" || c.kept[v.Name] != nil {
 		return false
 	}
 	a, ok := c.after[v]
@@ -200,6 +200,9 @@ func (col *collector) observe(orig *graph.Value, x *runtime.Tensor) {
 // values no level after li reads.
 func (col *collector) keep(samples int) {
 	c := col.c
+	if c.off {
+		return
+	}
 	for _, name := range col.order {
 		if ts := col.seen[name]; len(ts) == samples {
 			c.kept[name] = ts
@@ -251,19 +254,21 @@ func (c *prefixCache) neededAfter(li int) map[string]bool {
 	return needed
 }
 
-// levelMeans is channelMeans of the level's targets on sub, fed the kept
-// values, keeping the values later levels read.
-func (c *prefixCache) levelMeans(q, sub *graph.Model, stands map[string]string, src *calibdata.Source, level []*biasTarget, li, threads int) (map[string][][]float64, error) {
-	col := c.collect(li)
-	g := q.Graph
-	means, err := channelMeansFed(sub, src, level, false, threads, func(i int, sample map[string]*runtime.Tensor) map[string]*runtime.Tensor {
-		return c.feeds(sample, stands, i)
-	}, func(v *graph.Value, x *runtime.Tensor) {
-		col.observe(g.Value(v.Name), x)
-	})
+// run prepares the run measuring level li: the copy of q to run (the
+// values named, from the kept ones), the inputs of sample i, and the
+// observer collecting what later levels read (nil when off); done keeps
+// what the run collected.
+func (c *prefixCache) run(q *graph.Model, names []string, computedOnly bool, li int) (sub *graph.Model, feed func(i int, sample map[string]*runtime.Tensor) map[string]*runtime.Tensor, observe func(v *graph.Value, x *runtime.Tensor), done func(samples int), err error) {
+	sub, stands, err := c.upTo(q, names, computedOnly)
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, nil, err
 	}
-	col.keep(src.Len())
-	return means, nil
+	col := c.collect(li)
+	feed = func(i int, sample map[string]*runtime.Tensor) map[string]*runtime.Tensor {
+		return c.feeds(sample, stands, i)
+	}
+	if !c.off {
+		observe = func(v *graph.Value, x *runtime.Tensor) { col.observe(q.Graph.Value(v.Name), x) }
+	}
+	return sub, feed, observe, col.keep, nil
 }

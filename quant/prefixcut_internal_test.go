@@ -107,20 +107,20 @@ func TestBiasCutMatchesFullRuns(t *testing.T) {
 	outs := levelOutputs(lv)
 	cut := newPrefixCache(m, outs, outs)
 	for li, level := range lv[:len(lv)-1] {
-		sub, stands, err := cut.upTo(m, outs[li], false)
+		sub, feed, observe, done, err := cut.run(m, outs[li], false, li)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := cut.levelMeans(m, sub, stands, src, level, li, 1); err != nil {
+		if _, err := channelMeansFed(sub, src, level, false, 1, feed, observe); err != nil {
 			t.Fatal(err)
 		}
+		done(src.Len())
 	}
-	last := lv[len(lv)-1]
 	fromKept, stands, err := cut.upTo(m, outs[len(lv)-1], false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	full, err := upTo(m, last)
+	full, err := computing(m, outs[len(lv)-1], false)
 	if err != nil {
 		t.Fatal(err)
 	}
