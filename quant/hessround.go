@@ -645,29 +645,8 @@ func addGram(h, sum, xt []float64, d, m, threads int) {
 			h[i*d+j] += s
 		}
 	}
-	if threads <= 1 || d < 16 {
-		for i := 0; i < d; i++ {
-			row(i)
-		}
-		return
-	}
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range threads {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				// rows from the longest down, for balance
-				i := d - 1 - int(next.Add(1)-1)
-				if i < 0 {
-					return
-				}
-				row(i)
-			}
-		}()
-	}
-	wg.Wait()
+	// rows from the longest down, for balance
+	eachIndex(d, threads, d*d*m/2, func(k int) { row(d - 1 - k) })
 }
 
 // round rewrites t's int8 weights from its H; ok is false when a group's
@@ -697,43 +676,30 @@ func (t *roundTarget) round(qmin, qmax int32, threads int) (changed int, ok bool
 		if u == nil {
 			return 0, false, nil
 		}
-		var next atomic.Int64
-		var wg sync.WaitGroup
-		var mu sync.Mutex
-		for range min(threads, cpg) {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				w := make([]float64, t.d)
-				qs := make([]int32, t.d)
-				local := 0
-				for {
-					c := g*cpg + int(next.Add(1)-1)
-					if c >= (g+1)*cpg {
-						break
-					}
-					s := t.scales[0]
-					if len(t.scales) > 1 {
-						s = t.scales[c]
-					}
-					for j, pj := range perm {
-						w[j] = float64(t.w[c*t.chStride+pj*t.colStride])
-					}
-					obqRound(w, qs, u, t.d, s, qmin, qmax)
-					for j, pj := range perm {
-						at := c*t.chStride + pj*t.colStride
-						if int8(out[at]) != int8(qs[j]) {
-							local++
-						}
-						out[at] = byte(int8(qs[j]))
-					}
+		var moved atomic.Int64
+		eachIndex(cpg, threads, cpg*t.d*t.d, func(k int) {
+			c := g*cpg + k
+			s := t.scales[0]
+			if len(t.scales) > 1 {
+				s = t.scales[c]
+			}
+			w := make([]float64, t.d)
+			qs := make([]int32, t.d)
+			for j, pj := range perm {
+				w[j] = float64(t.w[c*t.chStride+pj*t.colStride])
+			}
+			obqRound(w, qs, u, t.d, s, qmin, qmax)
+			local := int64(0)
+			for j, pj := range perm {
+				at := c*t.chStride + pj*t.colStride
+				if int8(out[at]) != int8(qs[j]) {
+					local++
 				}
-				mu.Lock()
-				changed += local
-				mu.Unlock()
-			}()
-		}
-		wg.Wait()
+				out[at] = byte(int8(qs[j]))
+			}
+			moved.Add(local)
+		})
+		changed += int(moved.Load())
 	}
 	if err := t.q.SetRaw(out); err != nil {
 		return 0, false, err
