@@ -16,11 +16,12 @@ import (
 // onnxCheck runs onnx.checker.check_model(full_check=True) from Debian's
 // python3-onnx (ONNX 1.12: IR <= 8, opset <= 17) and returns its error.
 func onnxCheck(path string) error {
-	script := "import onnx,sys; onnx.checker.check_model(onnx.load(sys.argv[1]), full_check=True)"
-	out, err := exec.Command("/usr/bin/python3", "-c", script, path).CombinedOutput()
+	failed, err := onnxCheckAll([]string{path})
 	if err != nil {
-		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-		return &checkError{lines[len(lines)-1]}
+		return err
+	}
+	if msg, bad := failed[path]; bad {
+		return &checkError{msg}
 	}
 	return nil
 }
