@@ -171,7 +171,6 @@ type collector struct {
 	c     *prefixCache
 	li    int
 	seen  map[string][]*runtime.Tensor
-	order []string
 	bytes int64
 }
 
@@ -189,9 +188,6 @@ func (col *collector) observe(orig *graph.Value, x *runtime.Tensor) {
 	if col.c.bytes+col.bytes+size > prefixCacheBytes {
 		return
 	}
-	if col.seen[orig.Name] == nil {
-		col.order = append(col.order, orig.Name)
-	}
 	col.seen[orig.Name] = append(col.seen[orig.Name], x.Clone())
 	col.bytes += size
 }
@@ -203,8 +199,8 @@ func (col *collector) keep(samples int) {
 	if c.off {
 		return
 	}
-	for _, name := range col.order {
-		if ts := col.seen[name]; len(ts) == samples {
+	for name, ts := range col.seen {
+		if len(ts) == samples {
 			c.kept[name] = ts
 			for _, t := range ts {
 				c.bytes += t.Bytes()
