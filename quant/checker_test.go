@@ -180,5 +180,8 @@ func TestQuantizedCorpusPassesChecker(t *testing.T) {
 			t.Errorf("%s: the quantized model fails onnx.checker: %s", filepath.Base(filepath.Dir(inputs[i])), msg)
 		}
 	}
+	if checked < len(outputs)/2 {
+		t.Fatalf("only %d of the %d quantized models pass the checker as input: too few to check", checked, len(outputs))
+	}
 	t.Logf("%d of %d models quantized; %d of them pass the checker as input, so must as output", len(outputs), len(dirs), checked)
 }
