@@ -50,5 +50,10 @@
 // After the quantization flow's choices, FloatWeightsOutsideUnits gives
 // the weighted ops that form no complete Q/DQ unit (grouped Convs, or
 // every one) their FP32 weights back from the prepared FP32
-// model: a runtime runs them in float either way.
+// model: a runtime runs them in float either way. PinFloatLayers then
+// gives every Conv, ConvTranspose and Gemm with an FP32 weight on a
+// quantized input its bias through an int32 DequantizeLinear of the same
+// values, which keeps ONNX Runtime's optimizer from quantizing that weight
+// per tensor itself. A bias that would overflow int32 at s_in·s_w widens
+// its channel's weight scale instead of staying float.
 package passes

@@ -13,8 +13,10 @@ import (
 
 // With Config.FloatWeights all, Run gives the pointwise Conv, whose
 // output is the graph's and so forms no unit, the reference's FP32 weight
-// and an FP32 bias (the corrected one), names it in the result, and
-// leaves the depthwise unit before it integer. The model still runs.
+// (its bias, the corrected one, read through an int32 DequantizeLinear so
+// that ONNX Runtime leaves the weight float: passes.PinFloatLayers), names
+// it in the result, and leaves the depthwise unit before it integer. The
+// model still runs.
 func TestRunFloatWeightsOutsideUnits(t *testing.T) {
 	m := depthwiseModel(t)
 	src := calibdata.Synthetic(calibdata.Inputs(m), 8, 9)
@@ -39,8 +41,8 @@ func TestRunFloatWeightsOutsideUnits(t *testing.T) {
 			continue
 		}
 		w, b := n.Input(1), n.Input(2)
-		if w.Const == nil || b.Const == nil || b.DType != graph.Float32 {
-			t.Fatalf("the pointwise Conv reads %s and %s, not FP32 constants", w.Name, b.Name)
+		if w.Const == nil || w.DType != graph.Float32 || b.Producer == nil || b.Producer.OpType != "DequantizeLinear" || b.Producer.Input(0).DType != graph.Int32 {
+			t.Fatalf("the pointwise Conv reads %s and %s, not an FP32 weight and a pinned bias", w.Name, b.Name)
 		}
 		got, err := w.Const.Float32s()
 		want, _ := res.Reference.Graph.Value("pw").Const.Float32s()

@@ -330,11 +330,15 @@ func Run(m *graph.Model, src *calibdata.Source, cfg Config) (*Result, error) {
 // Finish does the steps that come after every choice of the flow on the
 // quantized model m, whose prepared FP32 model is ref and whose quantize
 // report is report: FP32 weights for the weighted ops outside complete
-// units (cfg.FloatWeights) and the hard-swish fusion (cfg.FuseHardSwish,
-// noted in report). It returns what each did; the fusion is nil when it
-// did not run.
+// units (cfg.FloatWeights), the float layers pinned float for ONNX
+// Runtime (passes.PinFloatLayers) and the hard-swish fusion
+// (cfg.FuseHardSwish, noted in report). It returns what the first and
+// the last did; the fusion is nil when it did not run.
 func Finish(m, ref *graph.Model, cfg Config, report *passes.QuantReport) (floatWeights []string, hardSwish *passes.HardSwishFusion, err error) {
-	if floatWeights, err = passes.FloatWeightsOutsideUnits(m, ref, cfg.FloatWeights); err != nil || !cfg.FuseHardSwish {
+	if floatWeights, err = passes.FloatWeightsOutsideUnits(m, ref, cfg.FloatWeights); err != nil {
+		return floatWeights, nil, err
+	}
+	if _, err = passes.PinFloatLayers(m); err != nil || !cfg.FuseHardSwish {
 		return floatWeights, nil, err
 	}
 	if hardSwish, err = passes.FuseHardSwish(m, cfg.Quant.AllowsOpset(passes.HardSwishOpset)); err != nil {

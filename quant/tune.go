@@ -675,6 +675,10 @@ func Tune(ref, q *graph.Model, src *calibdata.Source, opts TuneOptions, threads 
 		rep.Excluded = best.excluded
 		if best.m != q {
 			*q = *best.m
+			// the layers it put in float must stay float in ONNX Runtime
+			if _, err := passes.PinFloatLayers(q); err != nil {
+				return nil, err
+			}
 		}
 		return rep, nil
 	}
