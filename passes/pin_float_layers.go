@@ -11,8 +11,10 @@ import (
 )
 
 // PinFloatLayers makes each Conv, ConvTranspose and Gemm of m (subgraphs
-// too) that reads a per-tensor DequantizeLinear input but an FP32
-// initializer weight read its bias through a DequantizeLinear of int32
+// too) that reads a per-tensor DequantizeLinear input (directly or through
+// MaxPool, Reshape, Transpose, Squeeze, Unsqueeze or Slice, which ONNX
+// Runtime moves DequantizeLinear nodes across) but an FP32 initializer
+// weight read its bias through a DequantizeLinear of int32
 // values, adding a zero bias where it has none. The values do not change:
 // each bias channel gets a power-of-two scale (one for all channels below
 // opset 13) under which its float32 value is an exact integer.
@@ -65,12 +67,8 @@ func floatLayerBias(n *graph.Node) (channels int, bias []float32, ok bool) {
 	default:
 		return 0, nil, false
 	}
-	x, w := n.Input(0), n.Input(1)
-	if x == nil || x.Producer == nil || x.Producer.OpType != "DequantizeLinear" || !isFloatConst(w) {
-		return 0, nil, false
-	}
-	// a per-axis scale of several entries keeps the node away already
-	if s := x.Producer.Input(1); s != nil && s.Const != nil && s.Const.NumElements() > 1 {
+	w := n.Input(1)
+	if !isFloatConst(w) || !dequantizedInput(n.Input(0)) {
 		return 0, nil, false
 	}
 	dims := w.Const.Dims
@@ -101,6 +99,29 @@ func floatLayerBias(n *graph.Node) (channels int, bias []float32, ok bool) {
 		return 0, nil, false
 	}
 	return channels, data, true
+}
+
+// dequantizedInput tells whether x is, or will be once ONNX Runtime has
+// moved DequantizeLinear nodes forward through the data-movement ops it
+// moves them through, the output of a DequantizeLinear with one scale (a
+// per-axis scale of several entries keeps the rewrite away already).
+func dequantizedInput(x *graph.Value) bool {
+	for x != nil && x.Producer != nil {
+		p := x.Producer
+		switch p.OpType {
+		case "DequantizeLinear":
+			s := p.Input(1)
+			return s == nil || s.Const == nil || s.Const.NumElements() <= 1
+		case "MaxPool", "Reshape", "Transpose", "Squeeze", "Unsqueeze", "Slice":
+			if p.Domain != "" && p.Domain != "ai.onnx" {
+				return false
+			}
+			x = p.Input(0)
+		default:
+			return false
+		}
+	}
+	return false
 }
 
 // pinBias gives n the bias values (zeros when nil) through a

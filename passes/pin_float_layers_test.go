@@ -14,7 +14,8 @@ import (
 
 // floatLayersModel reads one quantized activation into a Conv with a bias,
 // a Conv without one, a Gemm (transB) with a 1-D bias, a Gemm without C,
-// a Gemm with a [1, N] C and a MatMul, all with float32 weights.
+// a Gemm with a [1, N] C, a MatMul, a Conv after a MaxPool and one after a
+// Relu, all with float32 weights.
 func floatLayersModel(t *testing.T, opset int64) *graph.Model {
 	t.Helper()
 	b := graph.NewBuilder(opset)
@@ -30,7 +31,11 @@ func floatLayersModel(t *testing.T, opset int64) *graph.Model {
 	g2 := b.Op("Gemm", flat, f32(b, "g2", 5, 32, 5))
 	g3 := b.Op("Gemm", flat, f32(b, "g3", 6, 32, 5), f32(b, "gc3", 7, 1, 5))
 	mm := b.Op("MatMul", flat, f32(b, "m", 8, 32, 5))
-	b.Output(c1, g1, g2, g3, mm)
+	// ONNX Runtime moves the DequantizeLinear past the MaxPool; not past
+	// the Relu
+	c3 := b.Op("Conv", b.Op("MaxPool", dq, graph.IntsAttr("kernel_shape", 2, 2)), convW(b, "w3", 9, 2, 3, 1))
+	c4 := b.Op("Conv", b.Op("Relu", dq), convW(b, "w4", 10, 2, 3, 1))
+	b.Output(c1, g1, g2, g3, mm, c3, c4)
 	return build(t, b)
 }
 
@@ -43,10 +48,10 @@ func TestPinFloatLayers(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		// the [1, N] C and the MatMul are left alone: ONNX Runtime does
-		// not quantize those
-		if len(done) != 4 {
-			t.Fatalf("opset %d: pinned %v, want the 2 Convs and 2 Gemms", opset, done)
+		// the [1, N] C, the MatMul and the Conv after the Relu are left
+		// alone: ONNX Runtime does not quantize those
+		if len(done) != 5 {
+			t.Fatalf("opset %d: pinned %v, want 3 Convs and 2 Gemms", opset, done)
 		}
 		for _, n := range m.Graph.Nodes {
 			b := n.Input(2)
@@ -55,9 +60,9 @@ func TestPinFloatLayers(t *testing.T) {
 			default:
 				continue
 			}
-			if n.Input(1).Name == "g3" {
-				if b.Producer != nil {
-					t.Errorf("the Gemm with a [1, N] C was changed")
+			if w := n.Input(1).Name; w == "g3" || w == "w4" {
+				if b != nil && b.Producer != nil {
+					t.Errorf("the node reading %s was changed", w)
 				}
 				continue
 			}
