@@ -467,6 +467,19 @@ func TestSQNR(t *testing.T) {
 	if s := qdq.SQNR([]float32{1}, []float32{1, 2}); !math.IsNaN(s) {
 		t.Errorf("mismatched lengths: %v", s)
 	}
+	nan, inf := float32(math.NaN()), float32(math.Inf(-1))
+	// where the reference is not finite nothing is measured
+	if s := qdq.SQNR([]float32{3, nan, 4, inf}, []float32{3, 7, 4.5, inf}); math.Abs(s-10*math.Log10(25/0.25)) > 1e-12 {
+		t.Errorf("non-finite reference positions: %v, want 20", s)
+	}
+	if s := qdq.SQNR([]float32{nan, inf}, []float32{1, 2}); !math.IsNaN(s) {
+		t.Errorf("no finite reference: %v", s)
+	}
+	// a non-finite result where the reference is finite is an infinite
+	// error
+	if s := qdq.SQNR([]float32{3, 4}, []float32{3, nan}); !math.IsInf(s, -1) {
+		t.Errorf("NaN result: %v, want -Inf", s)
+	}
 }
 
 func TestWeightParamsNonFinite(t *testing.T) {

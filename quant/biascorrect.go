@@ -230,14 +230,22 @@ const minInside = 0.05
 // meanError is the correction for one channel: the mean over samples of
 // the per-sample mean error, shrunk towards 0 as its standard error grows
 // (factor 1 - (se/mean)², none below one standard error), so that a
-// mean the samples do not agree on is not applied.
+// mean the samples do not agree on is not applied. A sample whose mean
+// is not finite in either model (a NaN or ±Inf reached that channel) is
+// left out; with none left the correction is 0.
 func meanError(got, want [][]float64, c int) float64 {
-	n := float64(len(got))
-	var sum, sq float64
+	var n, sum, sq float64
 	for s := range got {
 		d := got[s][c] - want[s][c]
+		if math.IsNaN(d) || math.IsInf(d, 0) {
+			continue
+		}
+		n++
 		sum += d
 		sq += d * d
+	}
+	if n == 0 {
+		return 0
 	}
 	mean := sum / n
 	if n < 2 || mean == 0 {
@@ -394,7 +402,7 @@ func CorrectBiases(ref, q *graph.Model, src *calibdata.Source, threads int, prog
 				}
 				step := math.RoundToEven(meanError(got[t.output], want[t.output], c) / inside / s)
 				nv := float64(vals[c]) - step
-				if step == 0 || nv > math.MaxInt32 || nv < math.MinInt32 {
+				if step == 0 || math.IsNaN(nv) || nv > math.MaxInt32 || nv < math.MinInt32 {
 					continue
 				}
 				vals[c] = int64(nv)

@@ -641,6 +641,7 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 	fin := finished{half: half, wideDB: math.NaN()}
 	if keptColl != nil {
 		fin.calibExtremes = keptColl.Extremes()
+		fin.nonFiniteInputs = nonFiniteInputs(fp32, keptColl)
 	}
 	if report != nil {
 		if fin.floatWeights, fin.hardSwish, err = quant.Finish(m, fp32, qcfg, report); err != nil {
@@ -989,6 +990,22 @@ func fileSize(path string) int64 {
 
 // calibrate merges the statistics saved by --load-calib and observes the
 // prepared model on the samples (none when src is nil).
+// nonFiniteInputs lists the real inputs of m for which coll counted NaN
+// or ±Inf values, as "name (N NaN, M infinite, of T values)".
+func nonFiniteInputs(m *graph.Model, coll *calib.Collection) []string {
+	stats := coll.Stats()
+	var out []string
+	for _, in := range m.Graph.RealInputs() {
+		st, ok := stats[in.Name]
+		if !ok || st.NaN+st.Inf == 0 {
+			continue
+		}
+		out = append(out, fmt.Sprintf("%s (%s NaN, %s infinite, of %s values)", in.Name,
+			formatCount(int64(st.NaN)), formatCount(int64(st.Inf)), formatCount(int64(st.Values+st.NaN+st.Inf))))
+	}
+	return out
+}
+
 func calibrate(m *graph.Model, src *calibdata.Source, qcfg quant.Config, loadCalib string) (*calib.Collection, error) {
 	coll, err := calib.New(qcfg.Method, qcfg.CalibOptions)
 	if err != nil {
@@ -1080,6 +1097,9 @@ type finished struct {
 	// calibExtremes are the values the calibration samples reached
 	// (calib.Collection.Extremes), which the --eval samples are held against
 	calibExtremes map[string]calib.Range
+	// nonFiniteInputs names the graph inputs whose calibration samples
+	// held NaN or ±Inf values, with their counts.
+	nonFiniteInputs []string
 	// wideDB is the worst output on the search's samples with every
 	// activation 16-bit (wideActivationsSQNR); NaN when not measured
 	wideDB float64
@@ -1116,6 +1136,9 @@ func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.Bi
 			fmt.Fprintf(w, "idle\t%d activations only Convs outside integer units read stay float (ONNX Runtime runs those Convs in float; their weights stay int8); worst output on the calibration samples %.1f -> %.1f dB (--float-idle-inputs=false keeps their Q/DQ)\n", idle.Activations, idle.Before, idle.After)
 		case idle != nil:
 			fmt.Fprintf(w, "idle\t%d activations only Convs outside integer units read keep their Q/DQ: in float the worst output on the calibration samples would go %.1f -> %.1f dB\n", idle.Activations, idle.Before, idle.After)
+		}
+		if len(fin.nonFiniteInputs) > 0 {
+			fmt.Fprintf(c.stderr, "onnxq: WARNING: the calibration samples hold NaN or infinite values: %s; calibration leaves them out of the ranges, and every SQNR the positions where the FP32 output is not finite\n", strings.Join(fin.nonFiniteInputs, ", "))
 		}
 		if r.TensorsQuantized+r.WeightsQuantized == 0 {
 			fmt.Fprintln(c.stderr, "onnxq: WARNING: nothing was quantized: no op the rules quantize reads a calibrated float tensor (the fp32 lines say why); the model keeps its float ops")

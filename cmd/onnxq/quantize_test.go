@@ -1099,3 +1099,49 @@ func TestQuantizeHalfModel(t *testing.T) {
 		t.Errorf("--target-sqnr: exit %d:\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }
+
+// TestQuantizeNonFiniteSamples: a NaN and an Inf in one calibration sample
+// give one warning naming the input and counts; the ranges, the choices
+// measured on the outputs and the summary's SQNR leave them out, so the
+// SQNR stays finite.
+func TestQuantizeNonFiniteSamples(t *testing.T) {
+	dir := t.TempDir()
+	model := testModel(t, dir) // input x: float32[1,2,8,8]
+	folder := filepath.Join(dir, "calib")
+	for s := 0; s < 6; s++ {
+		x := runtime.New(graph.Float32, 1, 2, 8, 8)
+		f := x.F32()
+		for i := range f {
+			f[i] = float32(math.Sin(float64(i*(s+3)) * 0.37))
+		}
+		if s == 2 {
+			f[5], f[77] = float32(math.NaN()), float32(math.Inf(1))
+		}
+		sample := filepath.Join(folder, fmt.Sprintf("sample_%03d", s))
+		if err := os.MkdirAll(sample, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := tensorio.WriteNpy(filepath.Join(sample, "x.npy"), x); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := onnxq(t, dir, model, "-o", filepath.Join(dir, "q.onnx"), "--calib", folder)
+	if r.code != 0 {
+		t.Fatalf("quantize: %s", r.stderr)
+	}
+	if n := strings.Count(r.stderr, "WARNING: the calibration samples hold NaN or infinite values: x (1 NaN, 1 infinite, of 768 values)"); n != 1 {
+		t.Errorf("%d warnings naming x and its counts in:\n%s", n, r.stderr)
+	}
+	var sqnr string
+	for _, line := range strings.Split(r.stdout, "\n") {
+		if strings.HasPrefix(line, "sqnr") {
+			sqnr = line
+		}
+	}
+	var db float64
+	if f := strings.Fields(sqnr); len(f) < 3 {
+		t.Fatalf("no sqnr line in:\n%s", r.stdout)
+	} else if _, err := fmt.Sscan(f[2], &db); err != nil || !(db > 20) {
+		t.Errorf("sqnr line %q: want a finite SQNR above 20 dB", sqnr)
+	}
+}
