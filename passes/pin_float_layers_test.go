@@ -43,7 +43,7 @@ func TestPinFloatLayers(t *testing.T) {
 	for _, opset := range []int64{11, 13} {
 		m := floatLayersModel(t, opset)
 		feeds := map[string]*runtime.Tensor{"x": input(0.7, 1, 3, 4, 4)}
-		before := runModel(t, m, feeds)
+		before := outputs(t, m, feeds)
 		done, err := PinFloatLayers(m)
 		if err != nil {
 			t.Fatal(err)
@@ -77,7 +77,7 @@ func TestPinFloatLayers(t *testing.T) {
 		if m.Graph.Value("bias") != nil {
 			t.Errorf("the float bias nothing reads any more is still an initializer")
 		}
-		after := runModel(t, m, feeds)
+		after := outputs(t, m, feeds)
 		for name, want := range before {
 			got := after[name].F32()
 			for i, v := range want.F32() {
@@ -129,7 +129,7 @@ func TestQuantizeWidensScaleForBias(t *testing.T) {
 	b.Output(b.Op("Conv", b.Op("Relu", c), convW(b, "w2", 3, 2, 4, 1)))
 	m := build(t, b)
 	feeds := map[string]*runtime.Tensor{"x": input(0.3, 1, 3, 8, 8)}
-	want := runModel(t, m, feeds)
+	want := outputs(t, m, feeds)
 	r := quantize(t, m, fixedRanges(m, nil), DefaultQuantOptions())
 	if r.BiasesQuantized != 1 {
 		t.Fatalf("%d biases quantized, want 1", r.BiasesQuantized)
@@ -151,23 +151,10 @@ func TestQuantizeWidensScaleForBias(t *testing.T) {
 	if need := 2 / (float64(act) * biasHeadroom); float64(ws[1]) < need*0.999 || len(scales) != 4 {
 		t.Errorf("channel 1's weight scale %g, want at least %g", ws[1], need)
 	}
-	got := runModel(t, m, feeds)
+	got := outputs(t, m, feeds)
 	for name, w := range want {
 		if sq := qdq.SQNR(w.F32(), got[name].F32()); !(sq >= 30) {
 			t.Errorf("%s: %.1f dB against FP32", name, sq)
 		}
 	}
-}
-
-func runModel(t *testing.T, m *graph.Model, feeds map[string]*runtime.Tensor) map[string]*runtime.Tensor {
-	t.Helper()
-	s, err := runtime.NewSession(m, runtime.Options{Threads: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := s.Run(feeds)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
 }

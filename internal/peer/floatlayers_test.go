@@ -12,10 +12,8 @@ import (
 	"github.com/onnxq/onnxq/graph"
 	"github.com/onnxq/onnxq/internal/calibdata"
 	"github.com/onnxq/onnxq/internal/ortpeer"
-	"github.com/onnxq/onnxq/lower"
 	"github.com/onnxq/onnxq/passes"
 	"github.com/onnxq/onnxq/quant"
-	"github.com/onnxq/onnxq/runtime"
 )
 
 // floatLayerAgreement is the share of 8-bit elements within one step of
@@ -99,17 +97,7 @@ func agreesWithORT(t *testing.T, script, data string, q *graph.Model, src *calib
 	if err := graph.Save(q, path, graph.SaveOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	exec, err := quant.Clone(q)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := passes.Run(exec, &passes.Context{}, []passes.Pass{lower.PassWith(lower.Execution)}, passes.RunOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	sess, err := runtime.NewSession(exec, runtime.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sess := executionSession(t, q)
 	var inputs []string
 	for _, in := range sess.Inputs() {
 		inputs = append(inputs, in.Name)

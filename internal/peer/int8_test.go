@@ -206,20 +206,7 @@ func TestINT8AgreesWithORT(t *testing.T) {
 		if err := graph.Save(qop, qopPath, graph.SaveOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		// onnxq runs its execution form: the standard units lowered as in
-		// the qop file, plus its own fused ones (hard-swish convolutions,
-		// Add/Mul), as run, bench and golden lower the model.
-		exec, err := quant.Clone(m)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := passes.Run(exec, &passes.Context{}, []passes.Pass{lower.PassWith(lower.Execution)}, passes.RunOptions{}); err != nil {
-			t.Fatal(err)
-		}
-		sess, err := runtime.NewSession(exec, runtime.Options{})
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
+		sess := executionSession(t, m)
 		var inputs []string
 		for _, in := range sess.Inputs() {
 			inputs = append(inputs, in.Name)
@@ -275,4 +262,24 @@ func TestINT8AgreesWithORT(t *testing.T) {
 		}
 	})
 	fmt.Println(table.String())
+}
+
+// executionSession is a session on q's execution form, as onnxq runs it:
+// the standard units lowered as in the qop file, plus its own fused ones
+// (hard-swish convolutions, Add/Mul), as run, bench and golden lower the
+// model.
+func executionSession(t *testing.T, q *graph.Model) *runtime.Session {
+	t.Helper()
+	exec, err := quant.Clone(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := passes.Run(exec, &passes.Context{}, []passes.Pass{lower.PassWith(lower.Execution)}, passes.RunOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	sess, err := runtime.NewSession(exec, runtime.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sess
 }
