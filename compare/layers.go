@@ -52,6 +52,15 @@ func buildLayers(quant *graph.Model, fv map[string]*graph.Value, resc map[string
 	var skips []Skipped
 	k := 0
 	for _, n := range quant.Graph.Nodes {
+		if qoperatorLayers[n.OpType] && (n.Domain == "" || n.Domain == "ai.onnx" || n.Domain == "com.microsoft") {
+			k++
+			label := n.Name
+			if label == "" {
+				label = fmt.Sprintf("(%s #%d)", n.OpType, k)
+			}
+			skips = append(skips, Skipped{label, n.OpType + qoperatorReason})
+			continue
+		}
 		if isOp(n, "QuantizeLinear") || isOp(n, "DequantizeLinear") || !readsDQ(n) {
 			continue
 		}
@@ -96,6 +105,19 @@ func buildLayers(quant *graph.Model, fv map[string]*graph.Value, resc map[string
 		layers = append(layers, l)
 	}
 	return layers, skips
+}
+
+// qoperatorReason ends the reason a QOperator-form layer is skipped.
+const qoperatorReason = " is a QOperator-form layer: attribution needs the QDQ form it was lowered from (the model written without --format qop runs the same integer arithmetic)"
+
+// qoperatorLayers are the QOperator-form ops (ONNX's and ONNX Runtime's
+// com.microsoft ones) that take integer tensors in and out: compare
+// matches quantized values to FP32 ones through Q/DQ pairs, which such a
+// layer no longer has.
+var qoperatorLayers = map[string]bool{
+	"QLinearConv": true, "QLinearMatMul": true, "QGemm": true, "ConvInteger": true, "MatMulInteger": true,
+	"QLinearAdd": true, "QLinearMul": true, "QLinearConcat": true, "QLinearSigmoid": true, "QLinearLeakyRelu": true,
+	"QLinearAveragePool": true, "QLinearGlobalAveragePool": true,
 }
 
 // clampedTwin returns the name of FLOAT's tensor that is v clamped to its

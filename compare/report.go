@@ -259,6 +259,9 @@ func (r *Report) Print(w io.Writer, top int) error {
 	if r.HarmExplained != nil {
 		fmt.Fprintf(tw, "(their harms add up to %.0f%% of that output's error)\n", 100*float64(*r.HarmExplained))
 	}
+	if n := countQOperatorSkips(r.LayersSkipped); n > 0 {
+		fmt.Fprintf(tw, "(%d layers are in QOperator form, QLinearConv and the like, and are not attributed: compare the QDQ model they were lowered from, which runs the same integer arithmetic)\n", n)
+	}
 	fmt.Fprintln(tw, "node\top\tlocal SQNR dB\tcumulative dB\treach\tharm")
 	for i, l := range r.Layers {
 		if top > 0 && i >= top {
@@ -308,4 +311,16 @@ func shellQuote(s string) string {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// countQOperatorSkips counts the layers skipped for being in QOperator
+// form.
+func countQOperatorSkips(skips []Skipped) int {
+	n := 0
+	for _, s := range skips {
+		if strings.HasSuffix(s.Reason, qoperatorReason) {
+			n++
+		}
+	}
+	return n
 }

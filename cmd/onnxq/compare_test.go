@@ -102,3 +102,39 @@ func TestCompare(t *testing.T) {
 		}
 	}
 }
+
+// TestCompareQOperatorForm: compare names the QOperator-form layers it
+// cannot attribute and says what to compare instead; quantize --format
+// qop --report attributes the layers on the QDQ form it lowered, as many
+// as a QDQ file gives.
+func TestCompareQOperatorForm(t *testing.T) {
+	dir := t.TempDir()
+	model := testModel(t, dir) // x: float32[1,2,8,8]
+	data := writeSamples(t, dir, "data", 3, "x", []int{1, 2, 8, 8}, func(s, i int) float32 { return float32((i*7+s)%11)/5 - 1 })
+	ranked := func(stdout string) string {
+		for _, line := range strings.Split(stdout, "\n") {
+			if strings.HasPrefix(line, "report") {
+				return line
+			}
+		}
+		return ""
+	}
+	qdq, qop := filepath.Join(dir, "qdq.onnx"), filepath.Join(dir, "qop.onnx")
+	r1 := onnxq(t, dir, model, "-o", qdq, "--calib", data, "--complete-units", "on", "--report", filepath.Join(dir, "qdq.html"))
+	r2 := onnxq(t, dir, model, "-o", qop, "--calib", data, "--complete-units", "on", "--format", "qop", "--report", filepath.Join(dir, "qop.html"))
+	if r1.code != 0 || r2.code != 0 {
+		t.Fatalf("quantize: %s %s", r1.stderr, r2.stderr)
+	}
+	l1, l2 := ranked(r1.stdout), ranked(r2.stdout)
+	n1 := strings.Fields(l1[strings.Index(l1, "dB;")+3:])[0]
+	if !strings.Contains(l2, "dB; "+n1+" layers ranked, on the QDQ form it was lowered from)") || n1 == "0" {
+		t.Errorf("qop report line %q, want the %s layers of the QDQ one (%q)", l2, n1, l1)
+	}
+	r := onnxq(t, dir, "compare", model, qop, "--data", data)
+	if r.code != 0 {
+		t.Fatalf("compare: %s", r.stderr)
+	}
+	if !strings.Contains(r.stdout, "layers are in QOperator form, QLinearConv and the like, and are not attributed: compare the QDQ model") {
+		t.Errorf("compare of a qop file does not say why its layers are not attributed:\n%s", r.stdout)
+	}
+}

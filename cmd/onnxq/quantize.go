@@ -668,7 +668,13 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 		}
 	}
 	var lowered *lower.Report
+	var qdqForm *graph.Model // what --report attributes layers on
 	if cfg.Format == "qop" && report != nil {
+		if cfg.Report != "" {
+			if qdqForm, err = quant.Clone(m); err != nil {
+				return err
+			}
+		}
 		ctx := &passes.Context{Values: map[string]any{}}
 		if err := passes.Run(m, ctx, []passes.Pass{lower.Pass()}, passes.RunOptions{DumpAfter: cfg.DumpAfter, Dump: c.stdout, TimePasses: cfg.TimePasses}); err != nil {
 			return err
@@ -680,7 +686,7 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 	}
 	reportLine := ""
 	if cfg.Report != "" {
-		if reportLine, err = c.writeReport(cfg, fp32, eval, qcfg.CalibOptions); err != nil {
+		if reportLine, err = c.writeReport(cfg, fp32, qdqForm, eval, qcfg.CalibOptions); err != nil {
 			return fmt.Errorf("--report: %v", err)
 		}
 	}
@@ -1109,7 +1115,8 @@ type finished struct {
 
 // summary prints what the quantize pass did and, on up to EvalMax
 // samples of src (the --eval ones when given; all of them with EvalAll),
-// the SQNR of every output of the quantized model against FP32.
+// the SQNR of every output of the quantized model against FP32. q must be
+// written already: to measure it as it runs, summary lowers it in place.
 func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.BiasReport, rounding *quant.RoundReport, units *quant.UnitsChoice, idle *quant.IdleReport, fb *quant.FallbackReport, tune *quant.TuneReport, fin finished, lowered *lower.Report, sizeBefore int64, fp32, q *graph.Model, src *calibdata.Source, reportLine string) error {
 	w := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(w, "wrote\t%s\n", cfg.Out)
@@ -1308,12 +1315,13 @@ func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.Bi
 		// which is what ONNX Runtime runs too (onnxq compare's default).
 		// The float reading of the same Q/DQ model differs where a one-
 		// step difference matters (yunet_n_320's near-zero objectness:
-		// 30.9 dB in float against 24.6 as run).
-		exec, err := executionForm(q, true)
-		if err != nil {
+		// 30.9 dB in float against 24.6 as run). q is written and this is
+		// its last use, so it is lowered in place: a copy of a large
+		// model's weights would set the command's peak memory.
+		if err := passes.Run(q, &passes.Context{}, []passes.Pass{lower.PassWith(lower.Execution)}, passes.RunOptions{}); err != nil {
 			return fmt.Errorf("summary: %v", err)
 		}
-		sqnr, seen, err := quant.OutputSQNRWatching(fp32, exec, src, n, cfg.Threads, watch)
+		sqnr, seen, err := quant.OutputSQNRWatching(fp32, q, src, n, cfg.Threads, watch)
 		if err != nil {
 			return fmt.Errorf("summary: %v", err)
 		}
@@ -1426,13 +1434,21 @@ func louderLine(heldOut string, louder []quant.Louder) string {
 // writeReport compares the written model (read back from cfg.Out) with
 // fp32, the prepared FP32 graph whose tensors the ranges were measured
 // on, on src, and writes the HTML report; it returns the summary line.
-func (c *cli) writeReport(cfg *quantizeConfig, fp32 *graph.Model, src *calibdata.Source, opts calib.Options) (string, error) {
+// With qdqForm, the QDQ model a --format qop file was lowered from, it
+// compares that instead: it runs the same integer arithmetic, and its
+// Q/DQ pairs let compare match values and attribute layers.
+func (c *cli) writeReport(cfg *quantizeConfig, fp32, qdqForm *graph.Model, src *calibdata.Source, opts calib.Options) (string, error) {
 	if src == nil || src.Len() == 0 {
 		return "", errors.New("no samples to compare on")
 	}
-	q, err := graph.Load(cfg.Out)
-	if err != nil {
-		return "", err
+	q, onQDQ := qdqForm, ""
+	if q != nil {
+		onQDQ = ", on the QDQ form it was lowered from"
+	} else {
+		var err error
+		if q, err = graph.Load(cfg.Out); err != nil {
+			return "", err
+		}
 	}
 	n := 0
 	if cfg.EvalSamplesSet && cfg.EvalMax > 0 {
@@ -1455,7 +1471,7 @@ func (c *cli) writeReport(cfg *quantizeConfig, fp32 *graph.Model, src *calibdata
 			worst = math.Min(worst, float64(o.SQNRdB))
 		}
 	}
-	return fmt.Sprintf("%s (%d samples; worst output %s dB; %d layers ranked)", cfg.Report, r.Samples, formatDB(worst), len(r.Layers)), nil
+	return fmt.Sprintf("%s (%d samples; worst output %s dB; %d layers ranked%s)", cfg.Report, r.Samples, formatDB(worst), len(r.Layers), onQDQ), nil
 }
 
 // tuneSummary prints what the accuracy-driven search did: the target and
