@@ -41,7 +41,9 @@ kernels: every data and weight input comes from a DequantizeLinear of
 8-bit integers, a bias is absent or a DequantizeLinear of an int32
 constant, and the output feeds only QuantizeLinear nodes (Gemm and
 MatMul may also keep a purely float output: QGemm and
-MatMulIntegerToFloat). An FP32 model covers 0%. "ORT CPU float" counts
+MatMulIntegerToFloat). QLinearConv, QLinearMatMul, ConvInteger and
+MatMulInteger nodes (a --format qop file, dynamic quantization) are
+integer kernels already and count as covered. An FP32 model covers 0%. "ORT CPU float" counts
 the units ONNX Runtime's CPU kernels (1.30) still run in float: a
 ConvTranspose, which its QDQ transformer does not fuse, a MatMul whose
 float output an Add of a constant reads, which it first fuses into a float

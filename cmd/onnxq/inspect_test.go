@@ -395,8 +395,9 @@ func TestInspectShapeFlag(t *testing.T) {
 }
 
 // TestInt8Coverage: a model quantized by onnxq has its weighted MACs in
-// Q/DQ units, the FP32 model none, and a Conv kept in FP32 leaves only
-// the Gemm's MACs covered.
+// Q/DQ units, the FP32 model none, a Conv kept in FP32 leaves only the
+// Gemm's MACs covered, and the QOperator form covers what the QDQ one
+// does.
 func TestInt8Coverage(t *testing.T) {
 	dir := t.TempDir()
 	convnet, err := filepath.Abs(filepath.Join("..", "..", "testdata", "models", "convnet.onnx"))
@@ -409,6 +410,10 @@ func TestInt8Coverage(t *testing.T) {
 		t.Fatalf("quantize: %s", r.stderr)
 	}
 	if r := onnxq(t, dir, convnet, "-o", partial, "--synthetic", "2", "--exclude-op", "Conv"); r.code != 0 {
+		t.Fatalf("quantize: %s", r.stderr)
+	}
+	qop := filepath.Join(dir, "qop.onnx")
+	if r := onnxq(t, dir, convnet, "-o", qop, "--synthetic", "2", "--format", "qop"); r.code != 0 {
 		t.Fatalf("quantize: %s", r.stderr)
 	}
 	coverage := func(model string) CoverageReport {
@@ -435,6 +440,11 @@ func TestInt8Coverage(t *testing.T) {
 	}
 	if c := coverage(partial); c.CoveredMACs != 640 || c.Units != 1 || c.Share <= 0 || c.Share >= 1 {
 		t.Errorf("convnet with Conv in FP32: %+v, want the Gemm's 640 MACs covered", c)
+	}
+	// the QOperator form's QLinearConv and QLinearMatMul are integer
+	// kernels: the same coverage as the QDQ file
+	if c := coverage(qop); c.Share != 1 || c.CoveredMACs != 2944 || c.Units != 2 || c.WeightedNodes != 2 {
+		t.Errorf("convnet in QOperator form: %+v, want everything covered", c)
 	}
 	r := onnxq(t, dir, "inspect", "--shape", "image=1,1,8,8", q)
 	if want := "INT8 MAC coverage  100.0% (2,944 of 2,944 MACs; 2 of 2 weighted nodes in Q/DQ units)"; !strings.Contains(r.stdout, want) {

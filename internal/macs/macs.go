@@ -17,7 +17,9 @@ import (
 
 // Coverage is the INT8 MAC coverage: the MACs of Conv,
 // ConvTranspose, Gemm and MatMul nodes that form complete Q/DQ units
-// (see QDQUnit), against the MACs of all of them. Nodes with unknown
+// (see QDQUnit), and of the integer weighted ops (QLinearConv,
+// QLinearMatMul, ConvInteger, MatMulInteger, which count as units),
+// against the MACs of all of them. Nodes with unknown
 // shapes count in WeightedNodes and Units but add no MACs.
 type Coverage struct {
 	CoveredMACs int64 `json:"covered_macs"`
@@ -59,6 +61,11 @@ func (c Coverage) ORTFloatKinds() string {
 // coverageOps are the weighted op types of the coverage figure.
 var coverageOps = map[string]bool{"Conv": true, "ConvTranspose": true, "Gemm": true, "MatMul": true}
 
+// integerOps are the weighted ops of the QOperator form and of dynamic
+// quantization: integer kernels already, so their MACs count as covered
+// (a --format qop file has no Q/DQ units left to find).
+var integerOps = map[string]bool{"QLinearConv": true, "QLinearMatMul": true, "ConvInteger": true, "MatMulInteger": true}
+
 // Int8Coverage sums the MACs of the weighted nodes of g and its subgraphs,
 // and of those that are complete Q/DQ units. It reads the shapes that
 // shape inference left on the values.
@@ -66,11 +73,11 @@ func Int8Coverage(g *graph.Graph) Coverage {
 	var c Coverage
 	g.Walk(func(g *graph.Graph) {
 		for _, n := range g.Nodes {
-			if !coverageOps[n.OpType] || (n.Domain != "" && n.Domain != "ai.onnx") {
+			if !coverageOps[n.OpType] && !integerOps[n.OpType] || (n.Domain != "" && n.Domain != "ai.onnx") {
 				continue
 			}
 			c.WeightedNodes++
-			unit := QDQUnit(n)
+			unit := integerOps[n.OpType] || QDQUnit(n)
 			if unit {
 				c.Units++
 				if ORTRunsInFloat(n) {
