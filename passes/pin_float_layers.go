@@ -28,8 +28,8 @@ import (
 // oww_speech_embedding with every weight in FP32 read 17.6 dB there
 // against 27.6 as written. That rewrite leaves alone a node whose bias is
 // not an initializer, and the node stays float. A bias that is not 1-D (a
-// Gemm's [1, N]) already keeps it away. It returns the nodes changed, as
-// "name (op)".
+// Gemm's [1, N]) already keeps it away; a Gemm's one-element C becomes one
+// value per channel. It returns the nodes changed, as "name (op)".
 func PinFloatLayers(m *graph.Model) ([]string, error) {
 	if m == nil || m.Graph == nil {
 		return nil, nil
@@ -91,12 +91,22 @@ func floatLayerBias(n *graph.Node) (channels int, bias []float32, ok bool) {
 	if b == nil {
 		return channels, nil, channels > 0
 	}
-	if !isFloatConst(b) || len(b.Const.Dims) != 1 || int(b.Const.Dims[0]) != channels {
+	// A Gemm's C of one element broadcasts as the same value per channel
+	// would, and ONNX Runtime's rewrite takes it as a 1-D bias too.
+	oneGemmC := n.OpType == "Gemm" && isFloatConst(b) && len(b.Const.Dims) == 1 && b.Const.Dims[0] == 1
+	if !isFloatConst(b) || len(b.Const.Dims) != 1 || int(b.Const.Dims[0]) != channels && !oneGemmC {
 		return 0, nil, false
 	}
 	data, err := b.Const.Float32s()
 	if err != nil || slices.ContainsFunc(data, func(v float32) bool { return math.IsInf(float64(v), 0) || v != v }) {
 		return 0, nil, false
+	}
+	if len(data) != channels {
+		full := make([]float32, channels)
+		for i := range full {
+			full[i] = data[0]
+		}
+		data = full
 	}
 	return channels, data, true
 }

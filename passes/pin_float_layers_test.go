@@ -14,8 +14,8 @@ import (
 
 // floatLayersModel reads one quantized activation into a Conv with a bias,
 // a Conv without one, a Gemm (transB) with a 1-D bias, a Gemm without C,
-// a Gemm with a [1, N] C, a MatMul, a Conv after a MaxPool and one after a
-// Relu, all with float32 weights.
+// a Gemm with a [1, N] C, a Gemm with a one-element C, a MatMul, a Conv
+// after a MaxPool and one after a Relu, all with float32 weights.
 func floatLayersModel(t *testing.T, opset int64) *graph.Model {
 	t.Helper()
 	b := graph.NewBuilder(opset)
@@ -30,12 +30,13 @@ func floatLayersModel(t *testing.T, opset int64) *graph.Model {
 	g1 := b.Op("Gemm", flat, f32(b, "g1", 3, 5, 32), f32(b, "gb1", 4, 5), graph.IntAttr("transB", 1))
 	g2 := b.Op("Gemm", flat, f32(b, "g2", 5, 32, 5))
 	g3 := b.Op("Gemm", flat, f32(b, "g3", 6, 32, 5), f32(b, "gc3", 7, 1, 5))
+	g4 := b.Op("Gemm", flat, f32(b, "g4", 11, 32, 5), f32(b, "gc4", 12, 1), graph.FloatAttr("beta", 0.5))
 	mm := b.Op("MatMul", flat, f32(b, "m", 8, 32, 5))
 	// ONNX Runtime moves the DequantizeLinear past the MaxPool; not past
 	// the Relu
 	c3 := b.Op("Conv", b.Op("MaxPool", dq, graph.IntsAttr("kernel_shape", 2, 2)), convW(b, "w3", 9, 2, 3, 1))
 	c4 := b.Op("Conv", b.Op("Relu", dq), convW(b, "w4", 10, 2, 3, 1))
-	b.Output(c1, g1, g2, g3, mm, c3, c4)
+	b.Output(c1, g1, g2, g3, g4, mm, c3, c4)
 	return build(t, b)
 }
 
@@ -50,8 +51,8 @@ func TestPinFloatLayers(t *testing.T) {
 		}
 		// the [1, N] C, the MatMul and the Conv after the Relu are left
 		// alone: ONNX Runtime does not quantize those
-		if len(done) != 5 {
-			t.Fatalf("opset %d: pinned %v, want 3 Convs and 2 Gemms", opset, done)
+		if len(done) != 6 {
+			t.Fatalf("opset %d: pinned %v, want 3 Convs and 3 Gemms", opset, done)
 		}
 		for _, n := range m.Graph.Nodes {
 			b := n.Input(2)
