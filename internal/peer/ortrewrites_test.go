@@ -1,7 +1,9 @@
-// floatlayers_test.go checks that the layers a quantized model keeps in
-// FP32 on a quantized input run in float in ONNX Runtime as well: its
-// optimizer quantizes such a layer's FP32 weight itself (per tensor) unless
-// passes.PinFloatLayers keeps it away.
+// floatlayers_test.go checks that ONNX Runtime's optimizer runs what onnxq
+// writes: the layers a quantized model keeps in FP32 on a quantized input
+// stay float there (it quantizes such a layer's FP32 weight itself, per
+// tensor, unless passes.PinFloatLayers keeps it away), and models written
+// with options other than the defaults give the same 8-bit tensors in both
+// runtimes.
 package peer_test
 
 import (
@@ -12,7 +14,9 @@ import (
 	"github.com/onnxq/onnxq/graph"
 	"github.com/onnxq/onnxq/internal/calibdata"
 	"github.com/onnxq/onnxq/internal/ortpeer"
+	"github.com/onnxq/onnxq/lower"
 	"github.com/onnxq/onnxq/passes"
+	"github.com/onnxq/onnxq/qdq"
 	"github.com/onnxq/onnxq/quant"
 )
 
@@ -124,4 +128,60 @@ func agreesWithORT(t *testing.T, script, data string, q *graph.Model, src *calib
 		return 0, 0
 	}
 	return float64(within) / float64(total), total
+}
+
+// TestOptionsAgreeWithORT quantizes two small shared models with options
+// other than the defaults (the TensorRT preset, per-tensor weights, int4
+// weights, the QOperator form) and checks that ONNX Runtime computes the
+// same 8-bit tensors as onnxq's execution form: its optimizer must not
+// rewrite what each option writes into something else.
+func TestOptionsAgreeWithORT(t *testing.T) {
+	if testing.Short() {
+		t.Skip("quantizes shared models: not in -short mode")
+	}
+	models, script := ortpeer.Setup(t, shared)
+	models = slices.DeleteFunc(models, func(p string) bool {
+		name := filepath.Base(p)
+		return name != "oww_speech_embedding.onnx" && name != "mnist_cntk.onnx"
+	})
+	if len(models) == 0 {
+		t.Skip("neither oww_speech_embedding nor mnist_cntk is among the shared models")
+	}
+	type option struct {
+		label string
+		set   func(*quant.Config)
+		qop   bool
+	}
+	options := []option{
+		{"--target tensorrt", func(c *quant.Config) { c.Quant = passes.PresetTensorRT() }, false},
+		{"--per-channel=false", func(c *quant.Config) { c.Quant.PerChannel = false }, false},
+		{"--weight-type int4", func(c *quant.Config) { c.Quant.WeightType, c.Quant.RestrictedWeights = qdq.Int4, false }, false},
+		{"--format qop", func(*quant.Config) {}, true},
+	}
+	eachModelWithSamples(t, models, func(name, data string, m *graph.Model, src *calibdata.Source) {
+		calibIdx, evalIdx := calibdata.Split(src.Names(), 4, 1)
+		calibSrc, _ := src.Subset(calibIdx)
+		for _, o := range options {
+			q, err := quant.Clone(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg := quant.DefaultConfig()
+			cfg.SelectMethods = nil
+			o.set(&cfg)
+			if _, err := quant.Run(q, calibSrc, cfg); err != nil {
+				t.Fatalf("%s, %s: %v", name, o.label, err)
+			}
+			if o.qop {
+				if err := passes.Run(q, &passes.Context{Values: map[string]any{}}, []passes.Pass{lower.Pass()}, passes.RunOptions{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			share, total := agreesWithORT(t, script, data, q, src, evalIdx)
+			t.Logf("%s, %s: %.4f%% of %d 8-bit elements within one step of ONNX Runtime's", name, o.label, 100*share, total)
+			if total == 0 || share < floatLayerAgreement {
+				t.Errorf("%s, %s: %.2f%% of the 8-bit elements within one step of ONNX Runtime's, want %.0f%%", name, o.label, 100*share, 100*floatLayerAgreement)
+			}
+		}
+	})
 }
