@@ -52,22 +52,18 @@ func buildLayers(quant *graph.Model, fv map[string]*graph.Value, resc map[string
 	var skips []Skipped
 	k := 0
 	for _, n := range quant.Graph.Nodes {
-		if qoperatorLayers[n.OpType] && (n.Domain == "" || n.Domain == "ai.onnx" || n.Domain == "com.microsoft") {
-			k++
-			label := n.Name
-			if label == "" {
-				label = fmt.Sprintf("(%s #%d)", n.OpType, k)
-			}
-			skips = append(skips, Skipped{label, n.OpType + qoperatorReason})
-			continue
-		}
-		if isOp(n, "QuantizeLinear") || isOp(n, "DequantizeLinear") || !readsDQ(n) {
+		qop := qoperatorLayers[n.OpType] && (n.Domain == "" || n.Domain == "ai.onnx" || n.Domain == "com.microsoft")
+		if !qop && (isOp(n, "QuantizeLinear") || isOp(n, "DequantizeLinear") || !readsDQ(n)) {
 			continue
 		}
 		k++
 		label := n.Name
 		if label == "" {
 			label = fmt.Sprintf("(%s #%d)", n.OpType, k)
+		}
+		if qop {
+			skips = append(skips, Skipped{label, n.OpType + qoperatorReason})
+			continue
 		}
 		l, why := buildLayer(quant, n, fv, resc, runtime.Options{Threads: threads, Pool: pool}, integer)
 		if why != "" {

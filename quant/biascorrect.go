@@ -129,14 +129,10 @@ func biasTargets(ref, q *graph.Model) []*biasTarget {
 // (keyed by its output in the quantized model) and sample, the mean of
 // each channel over the sample's positions, clipped to the target's
 // bounds, followed by the share of positions inside them:
-// [sample][channel, then channels+channel].
-func channelMeans(m *graph.Model, src *calibdata.Source, targets []*biasTarget, inRef bool, threads int) (map[string][][]float64, error) {
-	return channelMeansFed(m, src, targets, inRef, threads, nil, nil)
-}
-
-// channelMeansFed is channelMeans with, when set, feed giving the inputs
-// of sample i from the sample's own, and also seeing every value produced.
-func channelMeansFed(m *graph.Model, src *calibdata.Source, targets []*biasTarget, inRef bool, threads int,
+// [sample][channel, then channels+channel]. feed, when set, gives the
+// inputs of sample i from the sample's own, and also, when set, sees every
+// value produced.
+func channelMeans(m *graph.Model, src *calibdata.Source, targets []*biasTarget, inRef bool, threads int,
 	feed func(i int, sample map[string]*runtime.Tensor) map[string]*runtime.Tensor, also func(v *graph.Value, x *runtime.Tensor)) (map[string][][]float64, error) {
 	byName := map[string]*biasTarget{}
 	means := map[string][][]float64{}
@@ -345,7 +341,7 @@ func CorrectBiases(ref, q *graph.Model, src *calibdata.Source, threads int, prog
 	if len(targets) == 0 {
 		return rep, nil
 	}
-	want, err := channelMeans(ref, src, targets, true, threads)
+	want, err := channelMeans(ref, src, targets, true, threads, nil, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -371,7 +367,7 @@ func CorrectBiases(ref, q *graph.Model, src *calibdata.Source, threads int, prog
 		if err != nil {
 			return nil, err
 		}
-		got, err := channelMeansFed(sub, src, level, false, threads, feed, observe)
+		got, err := channelMeans(sub, src, level, false, threads, feed, observe)
 		if err != nil {
 			return nil, err
 		}
@@ -459,14 +455,9 @@ type BiasReport struct {
 
 // computing returns a copy of q whose outputs are the values named (each
 // once), with the nodes no output needs removed; with computedOnly, names
-// of graph inputs or constants are left out.
-func computing(q *graph.Model, names []string, computedOnly bool) (*graph.Model, error) {
-	return computingCut(q, names, computedOnly, nil)
-}
-
-// computingCut is computing with cut, when set, editing the copy's graph
-// before the nodes no output needs go.
-func computingCut(q *graph.Model, names []string, computedOnly bool, cut func(g *graph.Graph) error) (*graph.Model, error) {
+// of graph inputs or constants are left out. cut, when set, edits the
+// copy's graph before the nodes no output needs go.
+func computing(q *graph.Model, names []string, computedOnly bool, cut func(g *graph.Graph) error) (*graph.Model, error) {
 	sub, err := Clone(q)
 	if err != nil {
 		return nil, err

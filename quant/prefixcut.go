@@ -114,14 +114,14 @@ func (c *prefixCache) worthKeeping(v *graph.Value, li int) bool {
 	return ok && a < li && c.before[v] > li
 }
 
-// upTo is computing(q, names, computedOnly) starting from the kept
+// upTo is computing(q, names, computedOnly, nil) starting from the kept
 // values: each one the copy needs, other than the named ones, becomes an
 // input. It returns the copy and, per such input, the kept value it
 // stands for.
 func (c *prefixCache) upTo(q *graph.Model, names []string, computedOnly bool) (*graph.Model, map[string]string, error) {
 	kept := slices.Sorted(maps.Keys(c.kept))
 	stands := map[string]string{}
-	sub, err := computingCut(q, names, computedOnly, func(g *graph.Graph) error {
+	sub, err := computing(q, names, computedOnly, func(g *graph.Graph) error {
 		for _, name := range kept {
 			v := g.Value(name)
 			if v == nil || v.Producer == nil || len(v.Consumers) == 0 || slices.Contains(names, name) {
@@ -155,10 +155,7 @@ func (c *prefixCache) feeds(sample map[string]*runtime.Tensor, stands map[string
 	if len(stands) == 0 {
 		return sample
 	}
-	in := make(map[string]*runtime.Tensor, len(sample)+len(stands))
-	for k, v := range sample {
-		in[k] = v
-	}
+	in := maps.Clone(sample)
 	for input, name := range stands {
 		in[input] = c.kept[name][i]
 	}

@@ -111,7 +111,7 @@ func TestBiasCutMatchesFullRuns(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := channelMeansFed(sub, src, level, false, 1, feed, observe); err != nil {
+		if _, err := channelMeans(sub, src, level, false, 1, feed, observe); err != nil {
 			t.Fatal(err)
 		}
 		done(src.Len())
@@ -120,7 +120,7 @@ func TestBiasCutMatchesFullRuns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	full, err := computing(m, outs[len(lv)-1], false)
+	full, err := computing(m, outs[len(lv)-1], false, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -97,10 +97,16 @@ func executionForm(m *graph.Model, integer bool) (*graph.Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := passes.Run(low, &passes.Context{}, []passes.Pass{lower.PassWith(lower.Execution)}, passes.RunOptions{}); err != nil {
+	if err := lowerForExecution(low); err != nil {
 		return nil, err
 	}
 	return low, nil
+}
+
+// lowerForExecution lowers m in place to the form onnxq runs: complete
+// Q/DQ units as integer ops.
+func lowerForExecution(m *graph.Model) error {
+	return passes.Run(m, &passes.Context{}, []passes.Pass{lower.PassWith(lower.Execution)}, passes.RunOptions{})
 }
 
 func (c *cli) golden(cfg *goldenConfig) error {

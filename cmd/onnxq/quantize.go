@@ -996,8 +996,6 @@ func fileSize(path string) int64 {
 	return st.Size()
 }
 
-// calibrate merges the statistics saved by --load-calib and observes the
-// prepared model on the samples (none when src is nil).
 // nonFiniteInputs lists the real inputs of m for which coll counted NaN
 // or ±Inf values, as "name (N NaN, M infinite, of T values)".
 func nonFiniteInputs(m *graph.Model, coll *calib.Collection) []string {
@@ -1014,6 +1012,8 @@ func nonFiniteInputs(m *graph.Model, coll *calib.Collection) []string {
 	return out
 }
 
+// calibrate merges the statistics saved by --load-calib and observes the
+// prepared model on the samples (none when src is nil).
 func calibrate(m *graph.Model, src *calibdata.Source, qcfg quant.Config, loadCalib string) (*calib.Collection, error) {
 	coll, err := calib.New(qcfg.Method, qcfg.CalibOptions)
 	if err != nil {
@@ -1318,7 +1318,7 @@ func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.Bi
 		// 30.9 dB in float against 24.6 as run). q is written and this is
 		// its last use, so it is lowered in place: a copy of a large
 		// model's weights would set the command's peak memory.
-		if err := passes.Run(q, &passes.Context{}, []passes.Pass{lower.PassWith(lower.Execution)}, passes.RunOptions{}); err != nil {
+		if err := lowerForExecution(q); err != nil {
 			return fmt.Errorf("summary: %v", err)
 		}
 		sqnr, seen, err := quant.OutputSQNRWatching(fp32, q, src, n, cfg.Threads, watch)

@@ -9,6 +9,7 @@ package peer_test
 import (
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/onnxq/onnxq/graph"
@@ -29,17 +30,7 @@ import (
 const floatLayerAgreement = 0.99
 
 func TestFloatLayersStayFloatInORT(t *testing.T) {
-	if testing.Short() {
-		t.Skip("quantizes shared models: not in -short mode")
-	}
-	models, script := ortpeer.Setup(t, shared)
-	models = slices.DeleteFunc(models, func(p string) bool {
-		name := filepath.Base(p)
-		return name != "oww_speech_embedding.onnx" && name != "ultraface_rfb_320.onnx"
-	})
-	if len(models) == 0 {
-		t.Skip("neither oww_speech_embedding nor ultraface_rfb_320 is among the shared models")
-	}
+	models, script := sharedModels(t, "oww_speech_embedding", "ultraface_rfb_320")
 	eachModelWithSamples(t, models, func(name, data string, m *graph.Model, src *calibdata.Source) {
 		calibIdx, evalIdx := calibdata.Split(src.Names(), 4, 1)
 		calibSrc, _ := src.Subset(calibIdx)
@@ -89,6 +80,24 @@ func TestFloatLayersStayFloatInORT(t *testing.T) {
 	})
 }
 
+// sharedModels returns the paths of the shared models named (skipping in
+// -short mode, and when none of them is there) and the ONNX Runtime
+// script.
+func sharedModels(t *testing.T, names ...string) (models []string, script string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("quantizes shared models: not in -short mode")
+	}
+	models, script = ortpeer.Setup(t, shared)
+	models = slices.DeleteFunc(models, func(p string) bool {
+		return !slices.Contains(names, strings.TrimSuffix(filepath.Base(p), ".onnx"))
+	})
+	if len(models) == 0 {
+		t.Skipf("none of %v is among the shared models", names)
+	}
+	return models, script
+}
+
 // agreesWithORT runs the quantized model q in onnxq's execution form and
 // in ONNX Runtime on the samples evalIdx of src (whose folder is data) and
 // returns the share of its 8-bit elements within one step of each other,
@@ -136,17 +145,7 @@ func agreesWithORT(t *testing.T, script, data string, q *graph.Model, src *calib
 // same 8-bit tensors as onnxq's execution form: its optimizer must not
 // rewrite what each option writes into something else.
 func TestOptionsAgreeWithORT(t *testing.T) {
-	if testing.Short() {
-		t.Skip("quantizes shared models: not in -short mode")
-	}
-	models, script := ortpeer.Setup(t, shared)
-	models = slices.DeleteFunc(models, func(p string) bool {
-		name := filepath.Base(p)
-		return name != "oww_speech_embedding.onnx" && name != "mnist_cntk.onnx"
-	})
-	if len(models) == 0 {
-		t.Skip("neither oww_speech_embedding nor mnist_cntk is among the shared models")
-	}
+	models, script := sharedModels(t, "oww_speech_embedding", "mnist_cntk")
 	type option struct {
 		label string
 		set   func(*quant.Config)
