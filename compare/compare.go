@@ -173,7 +173,7 @@ func Compare(float, quant *graph.Model, src *calibdata.Source, opts Options) (*R
 	if err != nil {
 		return nil, fmt.Errorf("float model: %v", err)
 	}
-	outs := newOutputStats(quant)
+	outs := newOutputStats(quant, float)
 	w.fSess, w.qSess, w.outs = fSess, qSess, outs
 	names := src.Names()
 	// The quantized run of the next sample overlaps the FP32 run and the

@@ -429,6 +429,10 @@ func TestAttributedOutput(t *testing.T) {
 	sqnr := map[string]float64{}
 	for _, o := range worst.Outputs {
 		sqnr[o.Name] = float64(o.SQNRdB)
+		if o.Top1 != nil {
+			// a Conv's map: its last axis is a width, not classes
+			t.Errorf("%s: top-1 %+v counted on a feature map", o.Name, *o.Top1)
+		}
 	}
 	if !(sqnr[coarse.Name] < sqnr[fine.Name]) || worst.AttributedOutput != coarse.Name {
 		t.Fatalf("attributed to %q with SQNRs %v, want the worst, %q", worst.AttributedOutput, sqnr, coarse.Name)
@@ -456,5 +460,37 @@ func TestAttributedOutput(t *testing.T) {
 	}
 	if _, err := Compare(m, q, src, Options{Threads: 1, Output: "nope"}); err == nil || !strings.Contains(err.Error(), fine.Name) {
 		t.Errorf("Output nope: error %v, want one listing the outputs", err)
+	}
+}
+
+// Only nodes whose exclusion changes what the quantizer writes get an
+// --exclude-node pattern: a float Sigmoid reading a Conv's completed unit
+// does not; an included one (its output quantized) and the Conv do.
+func TestExcludable(t *testing.T) {
+	b := graph.NewBuilder(13)
+	x := b.Input("x", graph.Float32, 1, 1, 4, 4)
+	s := b.Const(graph.FromFloat32s("s", nil, []float32{0.1}))
+	qdq := func(v *graph.Value) *graph.Value {
+		return b.Op("DequantizeLinear", b.Op("QuantizeLinear", v, s), s)
+	}
+	w := b.Const(graph.FromFloat32s("w", []int64{1, 1, 1, 1}, []float32{2}))
+	y := qdq(b.Op("Conv", qdq(x), w))
+	float := b.Op("Sigmoid", y)
+	included := qdq(b.Op("Sigmoid", y))
+	swish := b.Op("HardSwish", y)
+	b.Output(float, included, swish)
+	if _, err := b.Model(); err != nil {
+		t.Fatal(err)
+	}
+	want := map[*graph.Node]bool{
+		x.Consumers[0].Outputs[0].Consumers[0].Outputs[0].Consumers[0]: true, // the Conv
+		float.Producer: false,
+		included.Producer.Input(0).Producer.Input(0).Producer: true,
+		swish.Producer: false,
+	}
+	for n, w := range want {
+		if got := excludable(n); got != w {
+			t.Errorf("%s %s: excludable %v, want %v", n.OpType, n.Name, got, w)
+		}
 	}
 }

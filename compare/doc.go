@@ -98,7 +98,9 @@
 //
 // Top-1 rule: an output counts as a score vector when it is float32 in
 // both models with equal shapes, of rank >= 1, with a last axis of two or
-// more. Every vector along the last axis is one decision; top1.agree
+// more, and FLOAT's graph makes that axis hold class scores
+// (passes.ScoreOutput: a Softmax over it, a Gemm or MatMul, a flattened
+// global pooling, through ops that keep it last). Every vector along the last axis is one decision; top1.agree
 // counts those whose argmax (first on ties, NaN never wins) is the same,
 // top1.total all of them (the samples, for a [1, classes] output).
 //
@@ -154,7 +156,10 @@
 //	  harm           1       local_nsr·reach: the share of the attributed
 //	                         output's Σerr²/Σref² put down to the node
 //	                         (sort key)
-//	  exclude        string  --exclude-node pattern for it (optional)
+//	  exclude        string  --exclude-node pattern for it (optional;
+//	                         absent for a float op that reads another
+//	                         node's Q/DQ, a Sigmoid after a Conv's unit,
+//	                         whose exclusion would change nothing)
 //	layers_skipped[] {name, reason}
 //	attributed_output string the output reach and harm are measured at:
 //	                         the worst, or Options.Output ("" when none

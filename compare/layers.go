@@ -91,6 +91,9 @@ func buildLayers(quant *graph.Model, fv map[string]*graph.Value, resc map[string
 			l.dead[o] = b
 		}
 		switch {
+		case !excludable(n):
+			// the Q/DQ it reads belongs to another node: excluding it
+			// would leave the model as it is
 		case n.Name != "":
 			l.exclude = escapeGlob(n.Name)
 		case len(n.Outputs) > 0 && n.Outputs[0] != nil && n.Outputs[0].Name != "":
@@ -137,6 +140,50 @@ func clampedTwin(v *graph.Value, dead map[string]passes.Bounds) string {
 		return ""
 	}
 	return c.Outputs[0].Name
+}
+
+// excludable tells whether --exclude-node on n changes what the quantizer
+// writes: n is an op its rule table quantizes (a weighted op, one that
+// shares or requantizes its inputs' parameters, a folded clamp), one kept
+// FP32 by default that --include-op quantized (its outputs feed
+// QuantizeLinear nodes alone), or one whose integer weight the rule
+// table's weight-only column gave it (an LSTM's recurrence weights). A
+// float op that only reads the DequantizeLinear of another node's output
+// (a Sigmoid after a Conv's completed unit, a hard-swish) is not.
+func excludable(n *graph.Node) bool {
+	if n.Domain != "" && n.Domain != "ai.onnx" {
+		return false
+	}
+	r := passes.RuleFor(n.OpType)
+	switch {
+	case r == nil:
+		return false
+	case len(r.WeightOnly) > 0:
+		for _, slot := range r.WeightOnly {
+			if in := n.Input(slot); in != nil && isOp(in.Producer, "DequantizeLinear") {
+				return true
+			}
+		}
+		return false
+	case r.Class == passes.ClassFP32:
+		return false
+	case !r.DefaultFP32:
+		return true
+	}
+	if len(n.Outputs) == 0 {
+		return false
+	}
+	for _, o := range n.Outputs {
+		if o == nil || len(o.Consumers) == 0 {
+			return false
+		}
+		for _, c := range o.Consumers {
+			if !isOp(c, "QuantizeLinear") {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func readsDQ(n *graph.Node) bool {
@@ -1205,14 +1252,23 @@ type outputStat struct {
 	skipped             string
 }
 
-func newOutputStats(quant *graph.Model) *outputStats {
+// newOutputStats pools quant's outputs; FLOAT's graph tells which hold
+// score vectors (passes.ScoreOutput).
+func newOutputStats(quant, float *graph.Model) *outputStats {
 	o := &outputStats{stats: map[string]*outputStat{}}
 	for _, v := range quant.Graph.Outputs {
 		if _, dup := o.stats[v.Name]; dup {
 			continue
 		}
 		o.names = append(o.names, v.Name)
-		o.stats[v.Name] = &outputStat{scores: true}
+		scores := false
+		for _, f := range float.Graph.Outputs {
+			if f.Name == v.Name {
+				scores = passes.ScoreOutput(float, f)
+				break
+			}
+		}
+		o.stats[v.Name] = &outputStat{scores: scores}
 	}
 	return o
 }

@@ -5,6 +5,7 @@ package compare
 
 import (
 	"math"
+	"slices"
 
 	"github.com/onnxq/onnxq/graph"
 )
@@ -145,7 +146,7 @@ func (m *reachModel) gainOf(l *layer) layerGain {
 		if !sharesGrid(outAct, ins) {
 			nv -= outAct.roundingTotal()
 		}
-	} else if o := m.outputs[l.output]; o != nil && o.skipped == "" && o.sig > 0 {
+	} else if o := m.movedOutput(l.output); o != nil {
 		nv, known = o.noise, true // a graph output: no rounding after it
 	}
 	// Both differences must stand out of their terms: a small difference
@@ -155,6 +156,27 @@ func (m *reachModel) gainOf(l *layer) layerGain {
 	}
 	m.gain[l] = lg
 	return lg
+}
+
+// movedOutput returns the figures of the graph output that is the value
+// named name, or what data-moving ops alone (one reader each) make of it,
+// as a Sigmoid → Identity → output: the same values, so the same error
+// energy. Nil when there is none or it was not compared.
+func (m *reachModel) movedOutput(name string) *outputStat {
+	v := m.quant.Graph.Value(name)
+	for v != nil {
+		if o := m.outputs[v.Name]; o != nil && slices.Contains(m.quant.Graph.Outputs, v) {
+			if o.skipped != "" || o.sig <= 0 {
+				return nil
+			}
+			return o
+		}
+		if len(v.Consumers) != 1 || !movesData[v.Consumers[0].OpType] || len(v.Consumers[0].Outputs) != 1 {
+			return nil
+		}
+		v = v.Consumers[0].Outputs[0]
+	}
+	return nil
 }
 
 // nsrGain returns g(c)·S(a)/S(v): the factor the noise-to-signal ratio of
@@ -195,8 +217,8 @@ func (m *reachModel) reach(v *graph.Value) float64 {
 		return 0 // a cycle in a bad graph
 	}
 	m.computing[v] = true
-	r, sealed := m.reachFloat([]*graph.Value{v})
-	if l := m.layerOf[v.Producer]; sealed && l != nil && v.Name == l.output && m.worstNSR > 0 {
+	r, sealed, moves := m.reachFloat([]*graph.Value{v})
+	if l := m.layerOf[v.Producer]; sealed && !moves && l != nil && v.Name == l.output && m.worstNSR > 0 {
 		if nsr := m.outputNSR(l); nsr > 0 {
 			r = m.worstNSR / nsr
 		}
@@ -214,7 +236,9 @@ func (m *reachModel) reach(v *graph.Value) float64 {
 // counting both paths would double the reach at every such layer.
 // sealed tells that the region has ops, reads nothing but starts and
 // constants, and ends only at the worst output: a function of the starts.
-func (m *reachModel) reachFloat(starts []*graph.Value) (r float64, sealed bool) {
+// moves tells that its ops only move values (a Transpose, an Identity):
+// they keep the ratio exactly, so nothing is left to measure.
+func (m *reachModel) reachFloat(starts []*graph.Value) (r float64, sealed, moves bool) {
 	seen := map[*graph.Value]bool{}
 	ends := map[*graph.Node]bool{}
 	var nodes []*graph.Node
@@ -250,14 +274,16 @@ func (m *reachModel) reachFloat(starts []*graph.Value) (r float64, sealed bool) 
 		}
 	}
 	sealed = reachesWorst && len(ends) == 0 && len(nodes) > 0
+	moves = true
 	for _, n := range nodes {
+		moves = moves && movesData[n.OpType]
 		for _, in := range n.Inputs {
 			if in != nil && !seen[in] && !isConstant(in) {
 				sealed = false
 			}
 		}
 	}
-	return r, sealed
+	return r, sealed, moves
 }
 
 // outputNSR estimates the noise-to-signal ratio of layer l's output in the
@@ -323,8 +349,8 @@ func (m *reachModel) reachActivation(q *graph.Node, a *activation) float64 {
 			}
 		}
 	}
-	rf, sealed := m.reachFloat(float)
-	if sealed && a.noise > 0 && a.sig > 0 && m.worstNSR > 0 {
+	rf, sealed, moves := m.reachFloat(float)
+	if sealed && !moves && a.noise > 0 && a.sig > 0 && m.worstNSR > 0 {
 		rf = m.worstNSR / (a.noise / a.sig)
 	}
 	m.memoQ[q] = r + rf

@@ -181,3 +181,49 @@ func TestReachLayerTailMeasured(t *testing.T) {
 		t.Errorf("reach %v, want %v", got, want)
 	}
 }
+
+// A layer whose output reaches the worst output through data moves alone
+// (a Sigmoid → Identity → output) keeps its ratio there: reach 1, not a
+// gain estimated from figures measured before the Sigmoid.
+func TestReachThroughMovesOnly(t *testing.T) {
+	b := graph.NewBuilder(13)
+	x := b.Input("x", graph.Float32, 1, 1, 4, 4)
+	s := b.Const(graph.FromFloat32s("s", nil, []float32{0.1}))
+	w := b.Const(graph.FromFloat32s("w", []int64{1, 1, 1, 1}, []float32{2}))
+	y := b.Op("Conv", b.Op("DequantizeLinear", b.Op("QuantizeLinear", x, s), s), w)
+	sig := b.Op("Sigmoid", b.Op("DequantizeLinear", b.Op("QuantizeLinear", y, s), s))
+	out := b.Op("Identity", sig)
+	b.Output(out)
+	m, err := b.Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conv, sigmoid *graph.Node
+	var qs []*graph.Node
+	for _, n := range m.Graph.Nodes {
+		switch n.OpType {
+		case "Conv":
+			conv = n
+		case "Sigmoid":
+			sigmoid = n
+		case "QuantizeLinear":
+			qs = append(qs, n)
+		}
+	}
+	a0 := &activation{name: "x", qOut: qs[0].Outputs[0].Name, sig: 100, noise: 0.01, rounding: 0.01, roundingSig: 100, scale: 0.1}
+	// y's error: 0.3 before its rounding, 0.2 of rounding
+	a1 := &activation{name: y.Name, qOut: qs[1].Outputs[0].Name, sig: 400, noise: 0.5, rounding: 0.2, roundingSig: 400, scale: 0.1}
+	l1 := &layer{node: conv, output: y.Name, sig: 400, noise: 0.3}
+	ls := &layer{node: sigmoid, output: sig.Name, sig: 50, noise: 0.001}
+	outputs := map[string]*outputStat{out.Name: {sig: 50, noise: 0.004}}
+	r := reaches(m, out.Name, []*activation{a0, a1}, []*layer{l1, ls}, outputs)
+	if got := r[ls]; got != 1 {
+		t.Errorf("Sigmoid's reach %v, want 1", got)
+	}
+	// the Sigmoid's gain is measured through the Identity: (0.004 −
+	// 0.001) of the output's error came in with y's 0.3 before rounding
+	want := (0.004 - 0.001) / 0.3 * 400 / 50
+	if got := r[l1]; math.Abs(got-want) > 1e-9 {
+		t.Errorf("Conv's reach %v, want %v", got, want)
+	}
+}

@@ -337,10 +337,14 @@ type outputEval struct {
 	names   []string               // float outputs of the reference, in order
 	ref     []map[string][]float32 // per sample
 	shapes  map[string][]int       // every value's shape on sample 0
+	scores  map[string]bool        // outputs holding score vectors (passes.ScoreOutput)
 }
 
 func newOutputEval(ref *graph.Model, src *calibdata.Source, threads int) (*outputEval, error) {
-	e := &outputEval{src: src, threads: threads, shapes: map[string][]int{}}
+	e := &outputEval{src: src, threads: threads, shapes: map[string][]int{}, scores: map[string]bool{}}
+	for _, v := range ref.Graph.Outputs {
+		e.scores[v.Name] = passes.ScoreOutput(ref, v)
+	}
 	first := true
 	sess, err := runtime.NewSession(ref, runtime.Options{Threads: threads, Observer: func(v *graph.Value, t *runtime.Tensor) {
 		if first {

@@ -24,6 +24,13 @@ import (
 // output, which float weights avoid.
 func chainModel(t *testing.T, n int, bad ...int) *graph.Model {
 	t.Helper()
+	return chainWithHead(t, n, nil, bad...)
+}
+
+// chainWithHead is chainModel with head, when not nil, applied to the
+// last Conv's output to make the graph's output.
+func chainWithHead(t *testing.T, n int, head func(b *graph.Builder, y *graph.Value) *graph.Value, bad ...int) *graph.Model {
+	t.Helper()
 	rng := rand.New(rand.NewPCG(7, 11))
 	b := graph.NewBuilder(17)
 	y := b.Input("x", graph.Float32, 1, 8, 8, 8)
@@ -52,6 +59,9 @@ func chainModel(t *testing.T, n int, bad ...int) *graph.Model {
 		bv := b.Const(graph.FromFloat32s(fmt.Sprintf("b%d", i), []int64{8}, make([]float32, 8)))
 		y = b.Op("Conv", y, wv, bv)
 		y.Producer.Name = fmt.Sprintf("c%d", i)
+	}
+	if head != nil {
+		y = head(b, y)
 	}
 	b.Output(y)
 	m, err := b.Model()

@@ -30,8 +30,9 @@ const (
 	// pooled over the held-out samples.
 	TuneSQNR TuneMetric = iota
 	// TuneTop1 targets the top-1 agreement with FP32 of the outputs that
-	// are score vectors (float outputs whose last axis has 2 or more
-	// entries; every other index picks one vector), worst output first.
+	// hold score vectors (passes.ScoreOutput, with a last axis of 2 or
+	// more entries; every other index picks one vector), worst output
+	// first.
 	TuneTop1
 )
 
@@ -438,7 +439,7 @@ func (e *outputEval) measure(m *graph.Model, idx []int) (sqnr, top1 []float64, e
 			}
 			ref[k] = append(ref[k], r...)
 			got[k] = append(got[k], f...)
-			if w := scoreWidth(t.Shape); w > 0 {
+			if w := scoreWidth(t.Shape); w > 0 && e.scores[name] {
 				a, n := top1Agree(r, f, w)
 				agree[k] += a
 				rows[k] += n
@@ -621,10 +622,10 @@ func Tune(ref, q *graph.Model, src *calibdata.Source, opts TuneOptions, threads 
 	if opts.Metric == TuneTop1 {
 		any := false
 		for _, name := range ev.names {
-			any = any || scoreWidth(ev.shapes[name]) > 0
+			any = any || ev.scores[name] && scoreWidth(ev.shapes[name]) > 0
 		}
 		if !any {
-			return nil, errors.New("tune: top-1 target: no float output is a score vector (a last axis of 2 or more)")
+			return nil, errors.New("tune: top-1 target: no output holds class scores (a Softmax over its last axis, or a Gemm or MatMul's logits, with 2 or more classes)")
 		}
 	}
 	// The climb counts outputs up to 1 dB past the target: beyond it a

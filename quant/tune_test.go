@@ -21,7 +21,12 @@ import (
 // reference, the quantized model and all the samples.
 func tuneSetup(t *testing.T, bad ...int) (ref, q *graph.Model, src *calibdata.Source) {
 	t.Helper()
-	q = chainModel(t, 22, bad...)
+	return tuneSetupModel(t, chainModel(t, 22, bad...))
+}
+
+// tuneSetupModel is tuneSetup on the FP32 model q, quantized in place.
+func tuneSetupModel(t *testing.T, q *graph.Model) (ref, _ *graph.Model, src *calibdata.Source) {
+	t.Helper()
 	src = calibdata.Synthetic(calibdata.Inputs(q), 12, 3)
 	calib, held := quant.TuneSamples(src.Names(), 4)
 	if len(calib) != 9 || len(held) != 3 {
@@ -156,7 +161,17 @@ func TestTuneDeterministic(t *testing.T) {
 }
 
 func TestTuneTop1(t *testing.T) {
-	ref, q, src := tuneSetup(t, 9)
+	// the Convs' channels moved last and read by a float 8-class MatMul:
+	// a score vector per position
+	head := func(b *graph.Builder, y *graph.Value) *graph.Value {
+		w := make([]float32, 8*8)
+		for i := range 8 {
+			w[9*i] = 1
+		}
+		moved := b.Op("Transpose", y, graph.IntsAttr("perm", 0, 2, 3, 1))
+		return b.Op("MatMul", moved, b.Const(graph.FromFloat32s("classes", []int64{8, 8}, w)))
+	}
+	ref, q, src := tuneSetupModel(t, chainWithHead(t, 22, head, 9))
 	o := quant.DefaultTune()
 	o.Metric, o.MaxTop1Drop = quant.TuneTop1, 5
 	rep, err := quant.Tune(ref, q, src, o, 0)

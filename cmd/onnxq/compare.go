@@ -38,8 +38,10 @@ onnxq writes it) on the samples of --data (the forms --calib takes) and
 prints:
 
   - per output: SQNR, cosine similarity, largest absolute error and, for
-    score vectors (float32 outputs whose last axis has 2 or more entries),
-    how many vectors keep their argmax (top-1);
+    outputs holding class scores along their last axis (2 or more, from a
+    Softmax over that axis, a Gemm or MatMul, or a flattened global
+    pooling), how many vectors keep their argmax (top-1); a detector's
+    boxes or a probability map have no classes to count;
   - per quantized activation of QUANT: the SQNR of the quantized run's
     dequantized tensor against FLOAT's tensor of the same name (cumulative:
     all the error up to there), the range its Q/DQ represents, the share

@@ -162,8 +162,8 @@ runs every quantized Conv/Gemm/MatMul unit, and every quantized
 activation whose Q/DQ pair can be dropped, in float alone on 4 samples,
 keeps the one that gains most (ties to fewer MACs) when it gains on all
 calibration samples, and ranks again. --max-drop PCT does the same with
-top-1 agreement with FP32 as the target, for outputs whose last axis is
-a score vector: agreement at least 100-PCT percent (PCT in percentage
+top-1 agreement with FP32 as the target, for outputs holding class
+scores along their last axis (as compare counts them): agreement at least 100-PCT percent (PCT in percentage
 points). --tune-timeout bounds the search (default 10m). The best model
 found is always written (the highest target metric, then the fewest
 FP32 MACs) and the summary says whether the target was met, on how many

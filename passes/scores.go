@@ -1,0 +1,111 @@
+package passes
+
+import "github.com/onnxq/onnxq/graph"
+
+// maxScoreTrace bounds how many ops ScoreOutput walks back through.
+const maxScoreTrace = 32
+
+// ScoreOutput tells whether the last axis of value v of m holds class
+// scores, so that its argmax is a decision worth counting (top-1
+// agreement): v comes, through ops that keep that axis where it is
+// (Identity, Cast, Q/DQ, Relu, Reshape and the like, a Transpose that
+// leaves the last axis last, an Add or Mul of a constant), from a Softmax
+// or LogSoftmax over the last axis, a Gemm or MatMul (a linear
+// classifier's logits), or a Flatten, Reshape or Squeeze of a global
+// pooling (channels made the last axis: SqueezeNet's head). A Conv's
+// output moved channels-last (a detector's boxes or keypoints), a
+// probability map, a recurrent state or an embedding is not: the argmax
+// along its last axis picks a position or a coordinate, not a class.
+// The caller checks the runtime shape (a last axis of 2 or more).
+func ScoreOutput(m *graph.Model, v *graph.Value) bool {
+	opset, _ := m.Opset("")
+	for range maxScoreTrace {
+		if v == nil || v.Producer == nil {
+			return false
+		}
+		n := v.Producer
+		if n.Domain != "" && n.Domain != "ai.onnx" {
+			return false
+		}
+		in := n.Input(0)
+		switch n.OpType {
+		case "Softmax", "LogSoftmax":
+			return softmaxOverLast(n, v, opset)
+		case "Gemm", "MatMul":
+			return true
+		case "Identity", "Cast", "QuantizeLinear", "DequantizeLinear", "Relu", "Clip", "LeakyRelu", "Dropout":
+			v = in
+		case "Add", "Sub", "Mul", "Div":
+			v = variableOperand(n)
+		case "Flatten", "Reshape", "Squeeze", "Unsqueeze":
+			if in != nil && in.Producer != nil && (in.Producer.OpType == "GlobalAveragePool" || in.Producer.OpType == "GlobalMaxPool") {
+				return true
+			}
+			if last(in) > 0 && last(v) > 0 && last(in) != last(v) {
+				return false // the last axis is not the one it was
+			}
+			v = in
+		case "Transpose":
+			perm := n.AttrInts("perm")
+			if len(perm) == 0 || perm[len(perm)-1] != int64(len(perm)-1) {
+				return false
+			}
+			v = in
+		default:
+			return false
+		}
+	}
+	return false
+}
+
+// softmaxOverLast tells whether Softmax or LogSoftmax node n normalizes
+// over the last axis of its output v. Before opset 13 the axis (default
+// 1) starts the flattened block normalized together, the last axis for
+// a [batch, classes] input.
+func softmaxOverLast(n *graph.Node, v *graph.Value, opset int64) bool {
+	def := int64(-1)
+	if opset < 13 {
+		def = 1
+	}
+	axis := n.AttrInt("axis", def)
+	rank := int64(len(v.Shape))
+	if v.Shape == nil {
+		if in := n.Input(0); in != nil && in.Shape != nil {
+			rank = int64(len(in.Shape))
+		} else {
+			return axis == -1 || opset < 13 && axis == 1 // a classifier's usual form
+		}
+	}
+	if axis < 0 {
+		axis += rank
+	}
+	return axis == rank-1
+}
+
+// variableOperand returns the one operand of a binary node that is not a
+// constant (an initializer or a Constant node's output), nil when there
+// is not exactly one.
+func variableOperand(n *graph.Node) *graph.Value {
+	var out *graph.Value
+	for _, in := range n.Inputs {
+		if in == nil {
+			continue
+		}
+		if in.Const != nil || in.Producer != nil && in.Producer.OpType == "Constant" {
+			continue
+		}
+		if out != nil {
+			return nil
+		}
+		out = in
+	}
+	return out
+}
+
+// last returns the size of v's last axis, 0 when unknown.
+func last(v *graph.Value) int64 {
+	if v == nil || len(v.Shape) == 0 || v.Shape[len(v.Shape)-1].Size < 0 {
+		return 0
+	}
+	return v.Shape[len(v.Shape)-1].Size
+}
