@@ -939,7 +939,11 @@ func (q *quantizer) channelAxis(n *graph.Node, r *Rule, w *graph.Value) int {
 		}
 		return 1
 	case AxisLast:
-		if rank < 2 {
+		// One scale per column of a 2-D B only: ONNX Runtime fuses the
+		// unit into a QLinearMatMul, which takes a 1-D scale for an N-D B
+		// (per-head weights [H, K, N]) as an error when the session is
+		// created.
+		if rank != 2 {
 			return -1
 		}
 		return rank - 1

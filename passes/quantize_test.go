@@ -1389,3 +1389,26 @@ func TestQuantizeGemmWeightZeroPoint(t *testing.T) {
 		}
 	}
 }
+
+// A MatMul weight of more than two axes (per-head weights [H, K, N]) gets
+// one scale: ONNX Runtime's QLinearMatMul refuses a per-column scale for
+// an N-D B. A 2-D one keeps a scale per column.
+func TestQuantizeBatchedMatMulWeightPerTensor(t *testing.T) {
+	b := graph.NewBuilder(13)
+	x := b.Input("x", graph.Float32, 1, 4, 16, 8)
+	heads := f32(b, "heads", 1, 4, 8, 8)
+	out := f32(b, "out", 2, 8, 8)
+	b.Output(b.Op("MatMul", b.Op("Relu", b.Op("MatMul", x, heads)), out))
+	m := build(t, b)
+	quantize(t, m, fixedRanges(m, nil), DefaultQuantOptions())
+	for name, perColumn := range map[string]bool{"heads": false, "out": true} {
+		dq := weightDQ(m.Graph, name)
+		if dq == nil {
+			t.Fatalf("%s: no DequantizeLinear", name)
+		}
+		scale := dq.Input(1).Const
+		if got := len(scale.Dims) == 1 && scale.Dims[0] == 8; got != perColumn {
+			t.Errorf("%s: scale dims %v, want per column %v", name, scale.Dims, perColumn)
+		}
+	}
+}

@@ -41,7 +41,8 @@ const (
 	AxisFixed AxisRule = iota
 	// AxisGemmB: Gemm's B is [K,N] (axis 1) or, with transB=1, [N,K] (axis 0).
 	AxisGemmB
-	// AxisLast: the last axis of the weight (MatMul's B is [...,K,N]).
+	// AxisLast: the last axis of a 2-D weight (MatMul's B is [K,N]); an
+	// N-D one is quantized per tensor.
 	AxisLast
 )
 

@@ -7,6 +7,7 @@ import (
 	"github.com/onnxq/onnxq/graph"
 	"github.com/onnxq/onnxq/internal/calibdata"
 	"github.com/onnxq/onnxq/internal/ortpeer"
+	"github.com/onnxq/onnxq/internal/tensorio"
 	"github.com/onnxq/onnxq/internal/testmodels"
 	"github.com/onnxq/onnxq/quant"
 )
@@ -33,15 +34,39 @@ func biasPlaneNet() (*graph.Model, error) {
 	return b.Model()
 }
 
+// perHeadNet is x (1×4×16×8) → Relu → MatMul by per-head weights
+// [4, 8, 8] → MatMul by [8, 8]: a weight of three axes.
+func perHeadNet() (*graph.Model, error) {
+	b := graph.NewBuilder(13)
+	ramp := func(name string, d ...int64) *graph.Value {
+		n := int64(1)
+		for _, x := range d {
+			n *= x
+		}
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = float32(i%5-2) / 4
+		}
+		return b.Const(graph.FromFloat32s(name, d, v))
+	}
+	h := b.Op("MatMul", b.Op("Relu", b.Input("x", graph.Float32, 1, 4, 16, 8)), ramp("heads", 4, 8, 8))
+	b.Output(b.Op("MatMul", h, ramp("out", 8, 8)))
+	return b.Model()
+}
+
 // TestORTFusesIntegerForms quantizes models with the defaults and reads
 // the graph ONNX Runtime actually runs for them (CPU, all optimizations):
 //   - a small transformer encoder: every projection a QGemm (a MatMul and
 //     its bias Add, made one Gemm, whose weight states its zero points),
 //     the GELUs fused whole, no weighted op or GELU piece left in float;
 //   - a Conv net with an Add of a constant plane: a QLinearAdd (the
-//     constant shares the activations' type).
+//     constant shares the activations' type);
+//   - a MatMul by per-head weights [4, 8, 8]: a QLinearMatMul (with a
+//     scale per column of such a weight ONNX Runtime could not create
+//     the session).
 func TestORTFusesIntegerForms(t *testing.T) {
-	if _, err := ortpeer.Script(shared); err != nil {
+	script, err := ortpeer.Script(shared)
+	if err != nil {
 		ortpeer.Unavailable(t, "%v", err)
 	}
 	for _, tc := range []struct {
@@ -58,6 +83,7 @@ func TestORTFusesIntegerForms(t *testing.T) {
 			// the first Conv too; the last writes the graph output in float
 			"com.microsoft:QLinearAdd": 1, ":Add": 0, "com.microsoft:QLinearConv": 1,
 		}, 0},
+		{"per-head", perHeadNet, map[string]int{":QLinearMatMul": 1}, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m, err := tc.build()
@@ -77,6 +103,21 @@ func TestORTFusesIntegerForms(t *testing.T) {
 			}
 			if err := ortpeer.Optimized(q, opt); err != nil {
 				t.Fatal(err)
+			}
+			// and runs it: some kernels check their parameters only then
+			sample, err := src.Sample(0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			for name, v := range sample {
+				if err := tensorio.WriteNpy(filepath.Join(dir, tensorio.SafeName(name)+".npy"), v); err != nil {
+					t.Fatal(err)
+				}
+				names = append(names, name)
+			}
+			if err := ortpeer.Run(script, q, dir, names, t.TempDir()); err != nil {
+				t.Fatalf("ONNX Runtime: %v", err)
 			}
 			o, err := graph.Load(opt)
 			if err != nil {
