@@ -98,6 +98,12 @@ With --integer (the default) QUANT runs as 'onnxq run' executes it.`,
 }
 
 func (c *cli) compare(cfg *compareConfig) error {
+	outs := []outputFile{{"--json", cfg.JSON}, {"--html", cfg.HTML}}
+	for _, in := range []string{cfg.Float, cfg.Quant} {
+		if err := refuseInputOverwrite(in, nil, outs...); err != nil {
+			return err
+		}
+	}
 	fm, err := graph.Load(cfg.Float)
 	if err != nil {
 		return err
@@ -105,6 +111,14 @@ func (c *cli) compare(cfg *compareConfig) error {
 	qm, err := graph.Load(cfg.Quant)
 	if err != nil {
 		return err
+	}
+	for _, in := range []struct {
+		path string
+		m    *graph.Model
+	}{{cfg.Float, fm}, {cfg.Quant, qm}} {
+		if err := refuseInputOverwrite(in.path, in.m, outs...); err != nil {
+			return err
+		}
 	}
 	src, err := calibdata.Open(cfg.Data, calibdata.Inputs(fm), calibdata.ImageOptions{})
 	if err != nil {

@@ -68,10 +68,8 @@ func (cfg *convertConfig) dataFileName() string {
 
 func convert(cfg *convertConfig) error {
 	// Cheap checks first, so a large model is not loaded for nothing.
-	if same, err := samePath(cfg.Model, cfg.Out); err != nil {
+	if err := refuseInputOverwrite(cfg.Model, nil, outputFile{"-o", cfg.Out}); err != nil {
 		return err
-	} else if same {
-		return fmt.Errorf("%s: refusing to overwrite the input model; choose another -o", cfg.Out)
 	}
 	dataPath := ""
 	if cfg.ExternalData > 0 {
@@ -98,24 +96,8 @@ func convert(cfg *convertConfig) error {
 	}
 	// The input's external data files are read already, but renaming over
 	// one would leave MODEL pointing at the wrong bytes.
-	if usesExternalData(m) {
-		locs, err := externalLocations(cfg.Model)
-		if err != nil {
-			return err
-		}
-		for _, loc := range locs {
-			src := filepath.Join(filepath.Dir(cfg.Model), filepath.FromSlash(loc))
-			for _, p := range []string{cfg.Out, dataPath} {
-				if p == "" {
-					continue
-				}
-				if same, err := samePath(src, p); err != nil {
-					return err
-				} else if same {
-					return fmt.Errorf("%s: refusing to overwrite the external data of the input model; choose another output name", p)
-				}
-			}
-		}
+	if err := refuseInputOverwrite(cfg.Model, m, outputFile{"-o", cfg.Out}, outputFile{"external data", dataPath}); err != nil {
+		return err
 	}
 
 	err = graph.Save(m, cfg.Out, graph.SaveOptions{

@@ -385,10 +385,9 @@ var quantizedOps = map[string]bool{
 
 func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []calib.Method) error {
 	method := methods[0]
-	if same, err := samePath(cfg.Model, cfg.Out); err != nil {
+	outs := []outputFile{{"-o", cfg.Out}, {"--report", cfg.Report}, {"--save-calib", cfg.SaveCalib}}
+	if err := refuseInputOverwrite(cfg.Model, nil, outs...); err != nil {
 		return err
-	} else if same {
-		return fmt.Errorf("%s: refusing to overwrite the input model; choose another -o", cfg.Out)
 	}
 	if err := checkOutputFolder(cfg.Out); err != nil {
 		return err
@@ -401,6 +400,13 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 		return fmt.Errorf("--fallback-budget %d: want 0 (off) or more layers", cfg.FallbackBudget)
 	}
 	m, err := graph.Load(cfg.Model)
+	if err != nil {
+		return err
+	}
+	if err := refuseInputOverwrite(cfg.Model, m, outs...); err != nil {
+		return err
+	}
+	sizeBefore, err := modelBytes(cfg.Model, m)
 	if err != nil {
 		return err
 	}
@@ -468,7 +474,6 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 			return fmt.Errorf("--eval: %v", err)
 		}
 	}
-	sizeBefore := fileSize(cfg.Model)
 
 	qcfg := quant.Config{
 		Method:        method,

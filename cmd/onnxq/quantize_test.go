@@ -51,6 +51,15 @@ func TestQuantizeBadInput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A model whose weights live in an external data file.
+	external := filepath.Join(dir, "ext.onnx")
+	if r := onnxq(t, dir, "convert", model, "-o", external, "--external-data", "64"); r.code != 0 {
+		t.Fatalf("convert: %s", r.stderr)
+	}
+	externalData, err := os.ReadFile(external + ".data")
+	if err != nil {
+		t.Fatal(err)
+	}
 	out := filepath.Join(dir, "out.onnx")
 	cases := []struct {
 		args []string
@@ -63,6 +72,8 @@ func TestQuantizeBadInput(t *testing.T) {
 		{[]string{model, "-o", out, "--calib", filepath.Join(dir, "nowhere")}, "nowhere"},
 		{[]string{quantized, "-o", out, "--synthetic", "2"}, "already quantized"},
 		{[]string{model, "-o", model, "--synthetic", "2"}, "refusing to overwrite the input model"},
+		{[]string{model, "-o", out, "--synthetic", "2", "--report", model}, "refusing to overwrite the input model"},
+		{[]string{external, "-o", external + ".data", "--synthetic", "2"}, "refusing to overwrite the external data"},
 	}
 	for _, c := range cases {
 		r := onnxq(t, dir, c.args...)
@@ -77,6 +88,14 @@ func TestQuantizeBadInput(t *testing.T) {
 		if _, err := os.Stat(out); err == nil {
 			t.Fatalf("onnxq %q wrote %s", c.args, out)
 		}
+	}
+	if data, err := os.ReadFile(external + ".data"); err != nil || !bytes.Equal(data, externalData) {
+		t.Errorf("the input's external data changed (%v)", err)
+	}
+	// The size before counts the external data too.
+	r := onnxq(t, dir, external, "-o", filepath.Join(dir, "ext-q.onnx"), "--synthetic", "2")
+	if want := " " + formatBytes(fileSize(external)+int64(len(externalData))) + " -> "; r.code != 0 || !strings.Contains(r.stdout, want) {
+		t.Errorf("external data model: exit %d, summary %q; want a line starting %q", r.code, r.stdout, want)
 	}
 	// Usage errors: the message, then the usage.
 	for _, c := range []struct {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/onnxq/onnxq/graph"
 	"github.com/onnxq/onnxq/runtime"
 )
 
@@ -248,4 +249,61 @@ func parseRequantize(cmd, name string) (runtime.Requantizer, error) {
 		return 0, usageErrorf(cmd, "--requantize: %v", err)
 	}
 	return r, nil
+}
+
+// modelBytes is the size of the model file at path with the external data
+// files m's tensors were read from: what the model takes on disk.
+func modelBytes(path string, m *graph.Model) (int64, error) {
+	size := fileSize(path)
+	if !usesExternalData(m) {
+		return size, nil
+	}
+	locs, err := externalLocations(path)
+	if err != nil {
+		return 0, err
+	}
+	for _, loc := range locs {
+		size += fileSize(filepath.Join(filepath.Dir(path), filepath.FromSlash(loc)))
+	}
+	return size, nil
+}
+
+// outputFile is a file a command is about to write, named by the flag
+// that gave it ("-o", "--report", ...).
+type outputFile struct{ flag, path string }
+
+// refuseInputOverwrite returns an error when one of outs is the model file
+// at path or, with m loaded from it, one of the external data files its
+// tensors were read from: writing there would destroy the input. m may be
+// nil for the cheap check before loading.
+func refuseInputOverwrite(path string, m *graph.Model, outs ...outputFile) error {
+	inputs := []string{path}
+	what := "the input model"
+	if m != nil {
+		if !usesExternalData(m) {
+			return nil
+		}
+		locs, err := externalLocations(path)
+		if err != nil {
+			return err
+		}
+		inputs = inputs[:0]
+		for _, loc := range locs {
+			inputs = append(inputs, filepath.Join(filepath.Dir(path), filepath.FromSlash(loc)))
+		}
+		what = "the external data of the input model " + path
+	}
+	for _, o := range outs {
+		if o.path == "" {
+			continue
+		}
+		for _, in := range inputs {
+			if same, err := samePath(in, o.path); err != nil {
+				return err
+			} else if same {
+				return fmt.Errorf("%s %s: refusing to overwrite %s; choose another", o.flag, o.path, what)
+			}
+		}
+	}
+	return nil
 }
