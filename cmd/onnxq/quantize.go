@@ -511,7 +511,11 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 		}
 	}
 	if synthetic {
-		fmt.Fprintf(c.stderr, "onnxq: WARNING: no --calib samples: calibrating on %d random samples; ranges from random data rarely fit real inputs, give --calib PATH\n", cfg.Synthetic)
+		caveats := ""
+		if cs := calibdata.SyntheticCaveats(inputs); len(cs) > 0 {
+			caveats = " (" + strings.Join(cs, "; ") + ")"
+		}
+		fmt.Fprintf(c.stderr, "onnxq: WARNING: no --calib samples: calibrating on %d random samples%s; ranges from random data rarely fit real inputs, give --calib PATH\n", cfg.Synthetic, caveats)
 	}
 	// Equalization changes the values calibration measures, so it comes
 	// first; like bias correction it needs real samples.

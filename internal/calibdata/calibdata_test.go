@@ -651,3 +651,22 @@ func TestNameOrder(t *testing.T) {
 		t.Errorf("eval %v", eval)
 	}
 }
+
+// SyntheticCaveats names the inputs the random samples fill with zeros and
+// the dimensions past the first they shrink to 1; float inputs of fixed
+// shape (and a batch axis) need no word.
+func TestSyntheticCaveats(t *testing.T) {
+	in := []Input{
+		{Name: "ids", DType: graph.Int64, Shape: graph.Shape{sym("batch"), sym("seq")}},
+		{Name: "mask", DType: graph.Bool, Shape: graph.Shape{sym("batch"), sym("seq")}},
+		{Name: "audio", DType: graph.Float32, Shape: graph.Shape{{Size: 1}, {Size: -1}}},
+		{Name: "image", DType: graph.Float32, Shape: graph.Shape{sym("N"), {Size: 3}, {Size: 8}, {Size: 8}}},
+	}
+	want := []string{"all zeros in ids, mask", "size 1 for seq, audio[1]"}
+	if got := SyntheticCaveats(in); !slices.Equal(got, want) {
+		t.Errorf("caveats %q, want %q", got, want)
+	}
+	if got := SyntheticCaveats(in[3:]); len(got) != 0 {
+		t.Errorf("float image input: caveats %q, want none", got)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 
 	"github.com/onnxq/onnxq/graph"
 	"github.com/onnxq/onnxq/runtime"
@@ -91,4 +92,41 @@ func normal(rng *rand.Rand) float64 {
 	u1 := 1 - rng.Float64() // in (0, 1]
 	u2 := rng.Float64()
 	return math.Sqrt(-2*math.Log(u1)) * math.Cos(2*math.Pi*u2)
+}
+
+// SyntheticCaveats says what Synthetic's samples leave out of real inputs,
+// one phrase each: the integer and bool inputs it fills with zeros (a mask
+// of zeros, token ids all 0) and the symbolic or unknown dimensions past
+// the first axis it sets to 1 (a sequence of one step), by name; a batch
+// of one is what a first axis is expected to be. None when every input is
+// float with a fixed shape.
+func SyntheticCaveats(inputs []Input) []string {
+	var zeros, dims []string
+	seen := map[string]bool{}
+	for _, in := range inputs {
+		if !in.DType.IsFloat() {
+			zeros = append(zeros, in.Name)
+		}
+		for i, d := range in.Shape {
+			if d.Known() || i == 0 && len(in.Shape) > 1 {
+				continue
+			}
+			name := d.Param
+			if name == "" {
+				name = fmt.Sprintf("%s[%d]", in.Name, i)
+			}
+			if !seen[name] {
+				seen[name] = true
+				dims = append(dims, name)
+			}
+		}
+	}
+	var out []string
+	if len(zeros) > 0 {
+		out = append(out, "all zeros in "+strings.Join(zeros, ", "))
+	}
+	if len(dims) > 0 {
+		out = append(out, "size 1 for "+strings.Join(dims, ", "))
+	}
+	return out
 }
