@@ -156,8 +156,17 @@ func removeDead(m *graph.Model, g *graph.Graph) (nodes, inits int, err error) {
 		}
 	})
 	for _, v := range slices.Clone(g.Initializers) {
-		if used[v] || slices.Contains(g.Inputs, v) || slices.Contains(g.Outputs, v) {
+		if used[v] || slices.Contains(g.Outputs, v) {
 			continue
+		}
+		if slices.Contains(g.Inputs, v) {
+			// Before IR 4 every initializer is listed as an input, and the
+			// listing means nothing: an unread one goes with its entry.
+			// From IR 4 the input is the caller's to feed, and stays.
+			if m.IRVersion >= 4 || g != m.Graph {
+				continue
+			}
+			g.Inputs = slices.DeleteFunc(g.Inputs, func(x *graph.Value) bool { return x == v })
 		}
 		if err := g.RemoveInitializer(v); err != nil {
 			return 0, 0, err
