@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"math"
 	"os"
@@ -32,10 +33,13 @@ const maxProtoBytes = math.MaxInt32
 // written under a temporary name and renamed into place, so a failed save
 // never leaves a partial file behind.
 func Save(m *Model, path string, opts SaveOptions) error {
-	dir := filepath.Dir(path)
-	if err := notFolder(path); err != nil {
+	// A symbolic link is written through; a FIFO or device takes the
+	// bytes directly (OutputTarget).
+	target, direct, err := OutputTarget(path)
+	if err != nil {
 		return err
 	}
+	dir := filepath.Dir(target)
 	var ext *externalWriter
 	if opts.ExternalDataThreshold > 0 {
 		name := opts.ExternalDataName
@@ -45,13 +49,17 @@ func Save(m *Model, path string, opts SaveOptions) error {
 		if !filepath.IsLocal(name) || filepath.Base(name) != name {
 			return fmt.Errorf("external data name %q must be a plain file name", name)
 		}
-		if name == filepath.Base(path) {
+		if name == filepath.Base(path) || name == filepath.Base(target) {
 			return fmt.Errorf("external data name %q is the model file's own name", name)
 		}
-		ext = &externalWriter{threshold: opts.ExternalDataThreshold, name: name, path: filepath.Join(dir, name)}
-		if err := notFolder(ext.path); err != nil {
+		if direct {
+			return fmt.Errorf("%s: not a regular file, so no external data file can go beside it", path)
+		}
+		extPath, _, err := OutputTarget(filepath.Join(dir, name))
+		if err != nil {
 			return err
 		}
+		ext = &externalWriter{threshold: opts.ExternalDataThreshold, name: name, path: extPath}
 		defer ext.discard()
 	}
 	p, err := m.toProto(ext)
@@ -67,10 +75,17 @@ func Save(m *Model, path string, opts SaveOptions) error {
 			return err
 		}
 	}
-	tmp, err := writeTemp(path, data)
+	if direct {
+		return WriteAtomic(path, func(w io.Writer) error {
+			_, err := w.Write(data)
+			return err
+		})
+	}
+	tmp, err := writeTemp(target, data)
 	if err != nil {
 		return err
 	}
+	defer TrackTemporary(tmp)()
 	// The data file goes into place first, so the model never names a data
 	// file that is not there yet.
 	if ext != nil && ext.tmp != "" {
@@ -80,7 +95,7 @@ func Save(m *Model, path string, opts SaveOptions) error {
 		}
 		ext.tmp = ""
 	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := os.Rename(tmp, target); err != nil {
 		os.Remove(tmp)
 		return writeError(path, err)
 	}
@@ -115,15 +130,6 @@ func encode(p *onnxpb.ModelProto) ([]byte, error) {
 		return nil, fmt.Errorf("encoding model: %v", err)
 	}
 	return data, nil
-}
-
-// notFolder refuses a save target that is a folder, before anything is
-// written.
-func notFolder(path string) error {
-	if st, err := os.Stat(path); err == nil && st.IsDir() {
-		return fmt.Errorf("%s: is a folder", path)
-	}
-	return nil
 }
 
 // createTemp creates a temporary file beside path.
@@ -180,6 +186,7 @@ type externalWriter struct {
 	name      string // as written in the model
 	path      string // where the file goes
 	tmp       string // the temporary file, until renamed to path
+	untrack   func() // ends its TrackTemporary
 	f         *os.File
 	w         *bufio.Writer
 	off       int64
@@ -195,6 +202,7 @@ func (w *externalWriter) add(raw []byte) []*onnxpb.StringStringEntryProto {
 			w.err = writeError(w.path, w.err)
 		} else {
 			w.tmp = w.f.Name()
+			w.untrack = TrackTemporary(w.tmp)
 			w.w = bufio.NewWriterSize(w.f, 1<<20)
 		}
 	}
@@ -249,6 +257,9 @@ func (w *externalWriter) discard() {
 	}
 	if w.tmp != "" {
 		os.Remove(w.tmp)
+	}
+	if w.untrack != nil {
+		w.untrack()
 	}
 }
 

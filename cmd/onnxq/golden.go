@@ -148,6 +148,7 @@ func (c *cli) golden(cfg *goldenConfig) error {
 	if err != nil {
 		return plainError(err)
 	}
+	defer graph.TrackTemporary(tmp)()
 	done := false
 	defer func() {
 		if !done {

@@ -5,11 +5,15 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"runtime"
 	"runtime/debug"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/pflag"
+
+	"github.com/onnxq/onnxq/graph"
 )
 
 // version is set at link time (-ldflags "-X main.version=v1.2.3"); without
@@ -71,7 +75,26 @@ func usageErrorf(cmd, format string, args ...any) error {
 }
 
 func main() {
+	removeTemporariesOnSignal()
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// removeTemporariesOnSignal makes an interrupt or termination remove the
+// temporary files and folders of the writes in progress (a golden folder
+// half written, a model not yet renamed into place) before exiting with
+// the shell's status for the signal, 128 + its number.
+func removeTemporariesOnSignal() {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		sig := <-sigs
+		graph.RemoveTemporaries()
+		code := 130
+		if sig == syscall.SIGTERM {
+			code = 143
+		}
+		os.Exit(code)
+	}()
 }
 
 // run executes one command line and returns the exit status: 0 success,

@@ -14,7 +14,6 @@ import (
 	"maps"
 	"math"
 	"os"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"sort"
@@ -28,6 +27,7 @@ import (
 	"github.com/onnxq/onnxq/graph"
 	"github.com/onnxq/onnxq/internal/calibdata"
 	"github.com/onnxq/onnxq/internal/macs"
+	"github.com/onnxq/onnxq/internal/tensorio"
 	"github.com/onnxq/onnxq/lower"
 	"github.com/onnxq/onnxq/passes"
 	"github.com/onnxq/onnxq/qdq"
@@ -1089,21 +1089,10 @@ func newProgress(w io.Writer, terminal bool, what, unit string) func(done, total
 }
 
 func saveCalib(coll *calib.Collection, path string) error {
-	f, err := os.CreateTemp(filepath.Dir(path), ".calib*.json")
-	if err != nil {
+	if err := tensorio.WriteAtomic(path, coll.Save); err != nil {
 		return fmt.Errorf("--save-calib: %v", err)
 	}
-	tmp := f.Name()
-	if err := coll.Save(f); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return fmt.Errorf("--save-calib: %v", err)
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("--save-calib: %v", err)
-	}
-	return os.Rename(tmp, path)
+	return nil
 }
 
 // finished says what the steps after every choice of the flow changed.
@@ -1130,6 +1119,12 @@ func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.Bi
 	w := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(w, "wrote\t%s\n", cfg.Out)
 	after := fileSize(cfg.Out)
+	if st, err := os.Stat(cfg.Out); err == nil && !st.Mode().IsRegular() {
+		// a FIFO or device (/dev/null) has no size of its own: what went in
+		if data, err := graph.Encode(q); err == nil {
+			after = int64(len(data))
+		}
+	}
 	if sizeBefore > 0 {
 		fmt.Fprintf(w, "size\t%s -> %s (%.2fx)\n", formatBytes(sizeBefore), formatBytes(after), float64(after)/float64(sizeBefore))
 	}

@@ -520,31 +520,10 @@ func WriteNpy(path string, t *runtime.Tensor) error {
 	return WriteAtomic(path, func(w io.Writer) error { return EncodeNpy(w, t) })
 }
 
-// WriteAtomic writes a file under a temporary name beside path and
-// renames it into place once complete.
-func WriteAtomic(path string, write func(io.Writer) error) (err error) {
-	dir, base := splitPath(path)
-	f, err := os.CreateTemp(dir, "."+base+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if err = write(f); err != nil {
-		return fmt.Errorf("%s: %v", path, err)
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	// CreateTemp makes the file private; outputs get the usual mode.
-	if err = os.Chmod(f.Name(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
+// WriteAtomic writes a file through write, atomically (graph.WriteAtomic:
+// a symbolic link is written through, a FIFO or device directly).
+func WriteAtomic(path string, write func(io.Writer) error) error {
+	return graph.WriteAtomic(path, write)
 }
 
 func splitPath(path string) (dir, base string) {
