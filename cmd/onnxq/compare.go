@@ -99,10 +99,9 @@ With --integer (the default) QUANT runs as 'onnxq run' executes it.`,
 
 func (c *cli) compare(cfg *compareConfig) error {
 	outs := []outputFile{{"--json", cfg.JSON}, {"--html", cfg.HTML}}
-	for _, in := range []string{cfg.Float, cfg.Quant} {
-		if err := refuseInputOverwrite(in, nil, outs...); err != nil {
-			return err
-		}
+	ins := []inputFile{{"FLOAT", cfg.Float}, {"QUANT", cfg.Quant}, {"--data", cfg.Data}}
+	if err := refuseOverwrite(ins, outs...); err != nil {
+		return err
 	}
 	fm, err := graph.Load(cfg.Float)
 	if err != nil {
@@ -116,7 +115,9 @@ func (c *cli) compare(cfg *compareConfig) error {
 		path string
 		m    *graph.Model
 	}{{cfg.Float, fm}, {cfg.Quant, qm}} {
-		if err := refuseInputOverwrite(in.path, in.m, outs...); err != nil {
+		if ins, err := modelInputs(in.path, in.m); err != nil {
+			return err
+		} else if err := refuseOverwrite(ins, outs...); err != nil {
 			return err
 		}
 	}

@@ -68,7 +68,7 @@ func (cfg *convertConfig) dataFileName() string {
 
 func convert(cfg *convertConfig) error {
 	// Cheap checks first, so a large model is not loaded for nothing.
-	if err := refuseInputOverwrite(cfg.Model, nil, outputFile{"-o", cfg.Out}); err != nil {
+	if err := refuseOverwrite([]inputFile{{"the input model", cfg.Model}}, outputFile{"-o", cfg.Out}); err != nil {
 		return err
 	}
 	dataPath := ""
@@ -96,7 +96,9 @@ func convert(cfg *convertConfig) error {
 	}
 	// The input's external data files are read already, but renaming over
 	// one would leave MODEL pointing at the wrong bytes.
-	if err := refuseInputOverwrite(cfg.Model, m, outputFile{"-o", cfg.Out}, outputFile{"external data", dataPath}); err != nil {
+	if ins, err := modelInputs(cfg.Model, m); err != nil {
+		return err
+	} else if err := refuseOverwrite(ins, outputFile{"-o", cfg.Out}, outputFile{"external data", dataPath}); err != nil {
 		return err
 	}
 

@@ -386,7 +386,8 @@ var quantizedOps = map[string]bool{
 func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []calib.Method) error {
 	method := methods[0]
 	outs := []outputFile{{"-o", cfg.Out}, {"--report", cfg.Report}, {"--save-calib", cfg.SaveCalib}}
-	if err := refuseInputOverwrite(cfg.Model, nil, outs...); err != nil {
+	ins := []inputFile{{"the input model", cfg.Model}, {"--calib", cfg.Calib}, {"--eval", cfg.Eval}, {"--config", cfg.Config}, {"--load-calib", cfg.LoadCalib}}
+	if err := refuseOverwrite(ins, outs...); err != nil {
 		return err
 	}
 	if err := checkOutputFolder(cfg.Out); err != nil {
@@ -403,7 +404,9 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 	if err != nil {
 		return err
 	}
-	if err := refuseInputOverwrite(cfg.Model, m, outs...); err != nil {
+	if ins, err := modelInputs(cfg.Model, m); err != nil {
+		return err
+	} else if err := refuseOverwrite(ins, outs...); err != nil {
 		return err
 	}
 	sizeBefore, err := modelBytes(cfg.Model, m)

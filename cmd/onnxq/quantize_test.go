@@ -74,6 +74,8 @@ func TestQuantizeBadInput(t *testing.T) {
 		{[]string{model, "-o", model, "--synthetic", "2"}, "refusing to overwrite the input model"},
 		{[]string{model, "-o", out, "--synthetic", "2", "--report", model}, "refusing to overwrite the input model"},
 		{[]string{external, "-o", external + ".data", "--synthetic", "2"}, "refusing to overwrite the external data"},
+		{[]string{model, "-o", filepath.Join(dtype, "sample_000", "x.npy"), "--calib", dtype}, "refusing to overwrite --calib"},
+		{[]string{model, "-o", out, "--synthetic", "2", "--report", out}, "-o and --report both name"},
 	}
 	for _, c := range cases {
 		r := onnxq(t, dir, c.args...)

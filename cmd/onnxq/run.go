@@ -157,7 +157,11 @@ func (c *cli) runModel(cfg *runConfig) error {
 
 	var written []string
 	if cfg.Out != "" {
-		if written, err = writeOutputs(cfg.Out, sess.Outputs(), outs); err != nil {
+		ins := []inputFile{{"the model", cfg.Model}}
+		for _, v := range sess.Inputs() {
+			ins = append(ins, inputFile{"the file of input " + v.Name, sources[v.Name]})
+		}
+		if written, err = writeOutputs(cfg.Out, sess.Outputs(), outs, ins); err != nil {
 			return err
 		}
 	}
@@ -231,26 +235,32 @@ func summarize(t *runtime.Tensor) string {
 }
 
 // writeOutputs writes each output to dir under a unique file-safe name and
-// returns the paths in output order.
-func writeOutputs(dir string, vs []*graph.Value, outs map[string]*runtime.Tensor) ([]string, error) {
+// returns the paths in output order. No output may replace one of ins (an
+// input's .npy in the same folder): none is written then.
+func writeOutputs(dir string, vs []*graph.Value, outs map[string]*runtime.Tensor, ins []inputFile) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("-o: %v", err)
 	}
 	var namer tensorio.Namer
 	paths := make([]string, len(vs))
 	for i, v := range vs {
+		ext := ".pb"
+		if tensorio.NpyWritable(outs[v.Name].DType) {
+			ext = ".npy"
+		}
+		paths[i] = filepath.Join(dir, namer.Name(v.Name)+ext)
+		if err := refuseOverwrite(ins, outputFile{"-o, output " + v.Name + ",", paths[i]}); err != nil {
+			return nil, err
+		}
+	}
+	for i, v := range vs {
 		t := outs[v.Name]
-		stem := namer.Name(v.Name)
-		if tensorio.NpyWritable(t.DType) {
-			paths[i] = filepath.Join(dir, stem+".npy")
+		if strings.HasSuffix(paths[i], ".npy") {
 			if err := tensorio.WriteNpy(paths[i], t); err != nil {
 				return nil, err
 			}
-		} else {
-			paths[i] = filepath.Join(dir, stem+".pb")
-			if err := tensorio.WritePb(paths[i], v.Name, t); err != nil {
-				return nil, err
-			}
+		} else if err := tensorio.WritePb(paths[i], v.Name, t); err != nil {
+			return nil, err
 		}
 	}
 	return paths, nil

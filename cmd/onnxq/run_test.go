@@ -249,6 +249,9 @@ func TestRunErrors(t *testing.T) {
 	tensorio.WriteNpz(two, []tensorio.Named{{Name: "a", Tensor: xData}, {Name: "b", Tensor: xData}}, false)
 	empty := filepath.Join(dir, "empty")
 	os.Mkdir(empty, 0o755)
+	// an input file where -o would write output z:0
+	os.Mkdir(filepath.Join(dir, "clash"), 0o755)
+	clash := writeNpy(t, filepath.Join(dir, "clash", "z_0.npy"), yData)
 	// An op of a custom domain, which no kernel implements.
 	g := graph.NewGraph("custom")
 	x, _ := g.AddInput("x", graph.Float32, graph.Fixed(2))
@@ -283,6 +286,7 @@ func TestRunErrors(t *testing.T) {
 		{[]string{"run", model, "--input-dir", filepath.Join(dir, "nowhere")}, "--input-dir: " + filepath.Join(dir, "nowhere") + ": no such file"},
 		{[]string{"run", model, "--input-dir", empty, "--input", "x:0=" + xf}, `missing input "y" (float32[2,3]): give a file for it in ` + empty + `, --input y=FILE, or --random`},
 		{[]string{"run", unsupported, "--random"}, `no kernel for op Frobnicate (domain com.example`},
+		{[]string{"run", model, "-i", "x:0=" + xf, "-i", "y=" + clash, "-o", filepath.Join(dir, "clash")}, "refusing to overwrite the file of input y"},
 		{[]string{"run", filepath.Join(dir, "missing.onnx"), "--random"}, "missing.onnx"},
 	}
 	for _, c := range cases {

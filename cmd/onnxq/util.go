@@ -272,38 +272,84 @@ func modelBytes(path string, m *graph.Model) (int64, error) {
 // that gave it ("-o", "--report", ...).
 type outputFile struct{ flag, path string }
 
-// refuseInputOverwrite returns an error when one of outs is the model file
-// at path or, with m loaded from it, one of the external data files its
-// tensors were read from: writing there would destroy the input. m may be
-// nil for the cheap check before loading.
-func refuseInputOverwrite(path string, m *graph.Model, outs ...outputFile) error {
-	inputs := []string{path}
-	what := "the input model"
-	if m != nil {
-		if !usesExternalData(m) {
-			return nil
-		}
-		locs, err := externalLocations(path)
-		if err != nil {
-			return err
-		}
-		inputs = inputs[:0]
-		for _, loc := range locs {
-			inputs = append(inputs, filepath.Join(filepath.Dir(path), filepath.FromSlash(loc)))
-		}
-		what = "the external data of the input model " + path
+// inputFile is a file or folder a command reads, named for its error
+// messages ("the input model", "--calib").
+type inputFile struct{ what, path string }
+
+// modelInputs lists the files of the model at path: the file itself and,
+// with m loaded from it, the external data files its tensors were read
+// from.
+func modelInputs(path string, m *graph.Model) ([]inputFile, error) {
+	ins := []inputFile{{"the input model", path}}
+	if m == nil || !usesExternalData(m) {
+		return ins, nil
 	}
-	for _, o := range outs {
+	locs, err := externalLocations(path)
+	if err != nil {
+		return nil, err
+	}
+	for _, loc := range locs {
+		ins = append(ins, inputFile{"the external data of the input model " + path, filepath.Join(filepath.Dir(path), filepath.FromSlash(loc))})
+	}
+	return ins, nil
+}
+
+// refuseOverwrite returns an error when one of outs would destroy an input
+// (the same file, or an existing file inside an input folder: a
+// calibration sample) or another output (two flags naming one file: one
+// of them would be lost).
+func refuseOverwrite(ins []inputFile, outs ...outputFile) error {
+	for i, o := range outs {
 		if o.path == "" {
 			continue
 		}
-		for _, in := range inputs {
-			if same, err := samePath(in, o.path); err != nil {
+		for _, in := range ins {
+			if in.path == "" {
+				continue
+			}
+			hit, err := overwrites(o.path, in.path)
+			if err != nil {
+				return err
+			}
+			if hit {
+				return fmt.Errorf("%s %s: refusing to overwrite %s; choose another", o.flag, o.path, in.what)
+			}
+		}
+		for _, other := range outs[:i] {
+			if other.path == "" {
+				continue
+			}
+			if same, err := samePath(o.path, other.path); err != nil {
 				return err
 			} else if same {
-				return fmt.Errorf("%s %s: refusing to overwrite %s; choose another", o.flag, o.path, what)
+				return fmt.Errorf("%s and %s both name %s: one would overwrite the other", other.flag, o.flag, o.path)
 			}
 		}
 	}
 	return nil
+}
+
+// overwrites tells whether writing out would replace input in: the same
+// file, or an existing file inside the folder in.
+func overwrites(out, in string) (bool, error) {
+	if same, err := samePath(out, in); err != nil || same {
+		return same, err
+	}
+	st, err := os.Stat(in)
+	if err != nil || !st.IsDir() {
+		return false, nil
+	}
+	if _, err := os.Stat(out); err != nil {
+		return false, nil // a new file beside the samples destroys nothing
+	}
+	ro, err := resolvePath(out)
+	if err != nil {
+		return false, err
+	}
+	rd, err := resolvePath(in)
+	if err != nil {
+		return false, err
+	}
+	rel, err := filepath.Rel(rd, ro)
+	return err == nil && filepath.IsLocal(rel), nil
 }
