@@ -15,7 +15,8 @@ import (
 // being graph inputs, Constant nodes become initializers, half-precision
 // values become float32, ImageScaler nodes become a Mul and an Add, shapes
 // are inferred (so Shape of static tensors
-// can fold), constant subexpressions are evaluated, BatchNormalization folds
+// can fold), constant subexpressions are evaluated, a Pad's axes input is
+// written into full pads, BatchNormalization folds
 // into the preceding weighted op, and what no output needs is removed.
 func PreparePasses() []Pass {
 	return []Pass{
@@ -25,6 +26,7 @@ func PreparePasses() []Pass {
 		ImageScalerToMulAdd(),
 		InferShapes(),
 		FoldConstants(),
+		PadFullRank(),
 		FoldConvAdd(),
 		FoldBatchNorm(),
 		MatMulAddToGemm(),
@@ -52,6 +54,9 @@ var PrepareOrder = [][2]string{
 	{"image-scaler", "infer-shapes"},
 	// Shape folding needs inferred static shapes.
 	{"infer-shapes", "fold-constants"},
+	// A Pad's pads and axes are constants, and its input's rank known.
+	{"fold-constants", "pad-full-rank"},
+	{"infer-shapes", "pad-full-rank"},
 	// BN parameters computed from constants must be initializers first.
 	{"fold-constants", "fold-batchnorm"},
 	{"fold-constants", "fold-conv-add"},

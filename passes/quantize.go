@@ -1614,7 +1614,11 @@ func upgradeOpset(m *graph.Model, from, to int64, uniq func(*graph.Graph, string
 						return
 					}
 				}
-				jobs = append(jobs, job{n, c.rewrite})
+				rewrite := c.rewrite
+				if n.OpType == "Upsample" && to < 11 {
+					rewrite = rewriteToResize10
+				}
+				jobs = append(jobs, job{n, rewrite})
 			}
 		}
 	})
@@ -1849,6 +1853,31 @@ func rewriteGridSampleMode(n *graph.Node, _ int64, _ func(string, *graph.Tensor)
 	case "bicubic":
 		n.SetAttr(graph.StringAttr("mode", "cubic"))
 	}
+	return nil
+}
+
+// rewriteToResize10 writes an Upsample (7, 9) as the Resize of opset 10,
+// the same op under its new name: inputs X and the scales (Upsample-7's
+// attribute made a constant), the mode ("bilinear" is "linear" there).
+func rewriteToResize10(n *graph.Node, _ int64, add func(string, *graph.Tensor) (*graph.Value, error)) error {
+	if a := removeAttr(n, "scales"); a != nil { // Upsample-7
+		t, err := graph.FromFloat32s("", []int64{int64(len(a.Floats))}, a.Floats)
+		if err != nil {
+			return err
+		}
+		scales, err := add(n.Name+"_scales", t)
+		if err != nil {
+			return err
+		}
+		n.SetInput(1, scales)
+	}
+	if n.Input(0) == nil || n.Input(1) == nil {
+		return fmt.Errorf("no scales")
+	}
+	if n.AttrString("mode", "nearest") == "bilinear" {
+		n.SetAttr(graph.StringAttr("mode", "linear"))
+	}
+	n.OpType = "Resize"
 	return nil
 }
 

@@ -1412,3 +1412,38 @@ func TestQuantizeBatchedMatMulWeightPerTensor(t *testing.T) {
 		}
 	}
 }
+
+// Raising opset 9 only to 10 (per-tensor weights) writes an Upsample as the
+// Resize of opset 10, with two inputs, computing the same; at 13 it is
+// Resize-11's form.
+func TestQuantizeUpsampleToResize10(t *testing.T) {
+	for _, perChannel := range []bool{false, true} {
+		b := graph.NewBuilder(9)
+		x := b.Input("x", graph.Float32, 1, 2, 4, 4)
+		scales := b.Const(graph.FromFloat32s("scales", []int64{4}, []float32{1, 1, 2, 2}))
+		up := b.Op("Upsample", b.Op("Conv", x, convW(b, "w", 1, 2, 2, 1)), scales)
+		b.Output(b.Op("Conv", up, convW(b, "w2", 2, 2, 2, 1)))
+		m := build(t, b)
+		feeds := map[string]*runtime.Tensor{"x": input(0.9, 1, 2, 4, 4)}
+		want := outputs(t, m, feeds)
+		opts := DefaultQuantOptions()
+		opts.PerChannel = perChannel
+		quantize(t, m, fixedRanges(m, nil), opts)
+		v, _ := m.Opset("")
+		resize := nodeNamed(m.Graph, "upsample1")
+		wantInputs, wantOpset := 2, int64(10)
+		if perChannel {
+			wantInputs, wantOpset = 3, 13
+		}
+		if v != wantOpset || resize == nil || resize.OpType != "Resize" || len(resize.Inputs) != wantInputs {
+			t.Errorf("per-channel %v: opset %d, node %+v; want a Resize with %d inputs at opset %d", perChannel, v, resize, wantInputs, wantOpset)
+			continue
+		}
+		if err := m.Verify(); err != nil {
+			t.Errorf("per-channel %v: %v", perChannel, err)
+		}
+		if s := worstSQNR(want, outputs(t, m, feeds)); s < 20 {
+			t.Errorf("per-channel %v: SQNR %.1f dB", perChannel, s)
+		}
+	}
+}

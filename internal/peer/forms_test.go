@@ -54,6 +54,26 @@ func perHeadNet() (*graph.Model, error) {
 	return b.Model()
 }
 
+// padAxesNet is x (1×4×8×8) → Conv → Relu → channels last → Pad with an
+// axes input (opset 18) of the two spatial axes → channels first → Conv.
+func padAxesNet() (*graph.Model, error) {
+	b := graph.NewBuilder(18)
+	w := func(name string) *graph.Value {
+		v := make([]float32, 4*4*3*3)
+		for i := range v {
+			v[i] = float32(i%7-3) / 6
+		}
+		return b.Const(graph.FromFloat32s(name, []int64{4, 4, 3, 3}, v))
+	}
+	h := b.Op("Relu", b.Op("Conv", b.Input("x", graph.Float32, 1, 4, 8, 8), w("w1")))
+	pads := b.Const(graph.FromInt64s("pads", []int64{4}, []int64{1, 1, 1, 1}))
+	axes := b.Const(graph.FromInt64s("axes", []int64{2}, []int64{1, 2}))
+	last := b.Op("Transpose", h, graph.IntsAttr("perm", 0, 2, 3, 1))
+	first := b.Op("Transpose", b.Op("Pad", last, pads, nil, axes), graph.IntsAttr("perm", 0, 3, 1, 2))
+	b.Output(b.Op("Conv", first, w("w2")))
+	return b.Model()
+}
+
 // TestORTFusesIntegerForms quantizes models with the defaults and reads
 // the graph ONNX Runtime actually runs for them (CPU, all optimizations):
 //   - a small transformer encoder: every projection a QGemm (a MatMul and
@@ -63,7 +83,10 @@ func perHeadNet() (*graph.Model, error) {
 //     constant shares the activations' type);
 //   - a MatMul by per-head weights [4, 8, 8]: a QLinearMatMul (with a
 //     scale per column of such a weight ONNX Runtime could not create
-//     the session).
+//     the session);
+//   - a Pad with an axes input (opset 18) between two Convs: both
+//     QLinearConv, and it runs (with the axes input ONNX Runtime's
+//     channels-last rewrite moved the pads and not the axes).
 func TestORTFusesIntegerForms(t *testing.T) {
 	script, err := ortpeer.Script(shared)
 	if err != nil {
@@ -84,6 +107,7 @@ func TestORTFusesIntegerForms(t *testing.T) {
 			"com.microsoft:QLinearAdd": 1, ":Add": 0, "com.microsoft:QLinearConv": 1,
 		}, 0},
 		{"per-head", perHeadNet, map[string]int{":QLinearMatMul": 1}, 0},
+		{"pad-axes", padAxesNet, map[string]int{"com.microsoft:QLinearConv": 1, ":Pad": 1}, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m, err := tc.build()
