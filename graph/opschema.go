@@ -68,3 +68,23 @@ func countError(op, what string, min, max, got int, version int64) error {
 	}
 	return fmt.Errorf("%s takes %s %s in opset %d, got %d", op, want, noun, version, got)
 }
+
+// latestOpset is the newest default-domain opset the operator table
+// records (a new operator or signature), computed once.
+var latestOpset = func() int64 {
+	latest := int64(0)
+	for k, entries := range opSchemas {
+		if k.domain != "" {
+			continue
+		}
+		for _, e := range entries {
+			latest = max(latest, e.since)
+		}
+	}
+	return latest
+}()
+
+// LatestOpset returns the newest default-domain opset onnxq's operator
+// table knows: a model importing more declares operators no released
+// ONNX defines, and runtimes refuse it.
+func LatestOpset() int64 { return latestOpset }

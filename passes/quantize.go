@@ -2046,6 +2046,10 @@ func rewriteSoftmax(n *graph.Node, opset int64, _ func(string, *graph.Tensor) (*
 	return g.Rename(out, base)
 }
 
+// NodeMatches tells whether one of the --exclude-node style patterns
+// matches n, as QuantOptions.ExcludeNodes does.
+func NodeMatches(patterns []string, n *graph.Node) bool { return excludedNode(patterns, n) }
+
 // excludedNode tells whether one of the node patterns matches n: its name,
 // or, for a node without a name (common in exported models), the name of
 // one of its outputs as the FP32 model has it (before an equalization

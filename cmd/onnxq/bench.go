@@ -39,6 +39,10 @@ type benchConfig struct {
 	Ops bool
 }
 
+// maxBenchRuns bounds --runs and --warmup: each timed run keeps its
+// time, and a million runs of even a tiny model take minutes.
+const maxBenchRuns = 1_000_000
+
 var benchCommand = &command{
 	name:    "bench",
 	args:    "MODEL [--threads N] [--runs N] [--warmup N] [--input ...|--random] [--ort ort-run.js] [--json]",
@@ -81,10 +85,10 @@ runs, longest first): where a model spends its time.
 				return usageErrorf("bench", "bench needs a MODEL to time")
 			case len(args) > 1:
 				return usageErrorf("bench", "bench takes one model: unexpected %q", args[1])
-			case cfg.Runs < 1:
-				return usageErrorf("bench", "--runs %d: want at least 1", cfg.Runs)
-			case cfg.Warmup < 0:
-				return usageErrorf("bench", "--warmup %d: want 0 or more", cfg.Warmup)
+			case cfg.Runs < 1 || cfg.Runs > maxBenchRuns:
+				return usageErrorf("bench", "--runs %d: want 1 to %d", cfg.Runs, maxBenchRuns)
+			case cfg.Warmup < 0 || cfg.Warmup > maxBenchRuns:
+				return usageErrorf("bench", "--warmup %d: want 0 to %d", cfg.Warmup, maxBenchRuns)
 			case cfg.Threads < 0:
 				return usageErrorf("bench", "--threads %d: want 0 (all cores) or more", cfg.Threads)
 			}

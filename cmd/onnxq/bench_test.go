@@ -99,6 +99,13 @@ func TestBenchText(t *testing.T) {
 			t.Errorf("stdout lacks %q:\n%s", want, r.stdout)
 		}
 	}
+	// Counts past the bound are usage errors, not an allocation that
+	// exhausts memory.
+	for _, flag := range []string{"--runs", "--warmup"} {
+		if r := onnxq(t, dir, "bench", model, flag, "99999999999"); r.code != 2 || !strings.HasPrefix(r.stderr, "onnxq: "+flag+" 99999999999: want ") {
+			t.Errorf("%s 99999999999: exit %d, stderr %q", flag, r.code, r.stderr)
+		}
+	}
 }
 
 // fakeORT is a stand-in for ort-run.js that records its arguments and

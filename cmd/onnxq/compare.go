@@ -111,6 +111,13 @@ func (c *cli) compare(cfg *compareConfig) error {
 	if err != nil {
 		return err
 	}
+	if n := quantizationNodes(fm); n > 0 {
+		hint := "give the FP32 model it was quantized from first"
+		if quantizationNodes(qm) == 0 {
+			hint = "the arguments are swapped? FLOAT comes first, then QUANT"
+		}
+		return fmt.Errorf("FLOAT %s is quantized already (%d quantization nodes): %s", cfg.Float, n, hint)
+	}
 	for _, in := range []struct {
 		path string
 		m    *graph.Model

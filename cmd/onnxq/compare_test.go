@@ -27,6 +27,10 @@ func TestCompare(t *testing.T) {
 	if r := onnxq(t, dir, model, "-o", q, "--calib", data, "--per-channel=false", "--method", "minmax", "--report", page); r.code != 0 || !strings.Contains(r.stdout, "report     "+page) {
 		t.Fatalf("quantize --report: exit %d: %s\n%s", r.code, r.stderr, r.stdout)
 	}
+	// The quantized model as FLOAT: the arguments swapped.
+	if r := onnxq(t, dir, "compare", q, model, "--data", data); r.code != 1 || !strings.Contains(r.stderr, "arguments are swapped") {
+		t.Errorf("compare QUANT FLOAT: exit %d, stderr %q", r.code, r.stderr)
+	}
 	html1 := filepath.Join(dir, "a.html")
 	html2 := filepath.Join(dir, "b.html")
 	for _, h := range []string{html1, html2} {

@@ -14,6 +14,7 @@ import (
 	"maps"
 	"math"
 	"os"
+	"path"
 	"reflect"
 	"slices"
 	"sort"
@@ -261,7 +262,10 @@ model's opset, or below what the options need, is an error.`,
 				cfg.WeightRounding = "hessian"
 			}
 			if err := cfg.checkTune(fs.Changed("tune-timeout")); err != nil {
-				return err
+				return usageErrorf("", "%v", err)
+			}
+			if err := cfg.checkNumbers(); err != nil {
+				return usageErrorf("", "%v", err)
 			}
 			opts, err := cfg.quantOptions()
 			if err != nil {
@@ -278,7 +282,7 @@ model's opset, or below what the options need, is an error.`,
 				}
 			}
 			if cfg.Format != "qdq" && cfg.Format != "qop" {
-				return fmt.Errorf("--format: %q is neither qdq nor qop", cfg.Format)
+				return usageErrorf("", "--format: %q is neither qdq nor qop", cfg.Format)
 			}
 			if len(methods) > 1 && fs.Changed("method") && (cfg.SaveCalib != "" || cfg.LoadCalib != "") {
 				return usageErrorf("", "--save-calib and --load-calib hold the statistics of one --method; give one")
@@ -286,6 +290,85 @@ model's opset, or below what the options need, is an error.`,
 			return c.quantize(cfg, opts, methods)
 		}
 	},
+}
+
+// badGlob describes the first pattern of lists that is not a valid glob
+// ("" when all are): such a pattern would match nothing.
+func badGlob(lists ...[]string) string {
+	for _, list := range lists {
+		for _, p := range list {
+			if _, err := path.Match(p, ""); err != nil {
+				return fmt.Sprintf("pattern %q: %v (a glob: * ? [abc], \\ escapes)", p, err)
+			}
+		}
+	}
+	return ""
+}
+
+// unmatchedPatterns names the --exclude-node, --exclude-op and
+// --include-op patterns that match nothing in m: a typo there quantizes
+// what the user meant to keep (or keeps what they meant to quantize)
+// without a word.
+func unmatchedPatterns(m *graph.Model, cfg *quantizeConfig) []string {
+	ops := map[string]bool{}
+	var nodes []*graph.Node
+	m.Graph.Walk(func(g *graph.Graph) {
+		for _, n := range g.Nodes {
+			ops[n.OpType] = true
+			nodes = append(nodes, n)
+		}
+	})
+	var out []string
+	for _, p := range cfg.ExcludeNodes {
+		if !slices.ContainsFunc(nodes, func(n *graph.Node) bool { return passes.NodeMatches([]string{p}, n) }) {
+			out = append(out, fmt.Sprintf("--exclude-node %q matches no node of the model (node names, or for a node without one its output's name)", p))
+		}
+	}
+	for _, f := range []struct {
+		flag     string
+		patterns []string
+	}{{"--exclude-op", cfg.ExcludeOps}, {"--include-op", cfg.IncludeOps}} {
+		for _, p := range f.patterns {
+			found := false
+			for op := range ops {
+				if ok, _ := path.Match(p, op); ok {
+					found = true
+				}
+			}
+			if !found {
+				out = append(out, fmt.Sprintf("%s %q matches no op type of the model", f.flag, p))
+			}
+		}
+	}
+	return out
+}
+
+// checkNumbers checks the numeric flags and the pass names, before any
+// work.
+func (cfg *quantizeConfig) checkNumbers() error {
+	pipeline := append(passes.Names(passes.PreparePasses()), "equalize-activations", "quantize", "lower-qdq")
+	switch {
+	case cfg.FallbackBudget < 0:
+		return fmt.Errorf("--fallback-budget %d: want 0 (off) or more layers", cfg.FallbackBudget)
+	case !(cfg.Percentile > 0 && cfg.Percentile <= 100):
+		return fmt.Errorf("--percentile %v: want a percentile in (0, 100], e.g. 99.999", cfg.Percentile)
+	case cfg.Threads < 0:
+		return fmt.Errorf("--threads %d: want 0 (all cores) or more", cfg.Threads)
+	case cfg.EvalMax < 0:
+		return fmt.Errorf("--eval-samples %d: want 0 (no closing SQNR) or more", cfg.EvalMax)
+	case cfg.Synthetic < 0:
+		return fmt.Errorf("--synthetic %d: want 1 or more samples", cfg.Synthetic)
+	case badGlob(cfg.ExcludeNodes, cfg.ExcludeOps, cfg.IncludeOps) != "":
+		return fmt.Errorf("%s", badGlob(cfg.ExcludeNodes, cfg.ExcludeOps, cfg.IncludeOps))
+	case cfg.StopAfter != "" && !slices.Contains(pipeline, cfg.StopAfter):
+		return fmt.Errorf("--stop-after %q: no such pass (passes: %s)", cfg.StopAfter, strings.Join(pipeline, ", "))
+	}
+	for _, name := range cfg.DumpAfter {
+		if name != "all" && !slices.Contains(pipeline, name) {
+			return fmt.Errorf("--dump-after %q: no such pass (passes: %s, or all)", name, strings.Join(pipeline, ", "))
+		}
+	}
+	return nil
 }
 
 // tuning tells whether the accuracy-driven search was asked for.
@@ -377,6 +460,19 @@ func (cfg *quantizeConfig) imageOptions() (calibdata.ImageOptions, error) {
 	return o, nil
 }
 
+// quantizationNodes counts m's nodes whose op marks a quantized model.
+func quantizationNodes(m *graph.Model) int {
+	count := 0
+	m.Graph.Walk(func(g *graph.Graph) {
+		for _, n := range g.Nodes {
+			if quantizedOps[n.OpType] && (n.Domain == "" || n.Domain == "ai.onnx") {
+				count++
+			}
+		}
+	})
+	return count
+}
+
 // quantizedOps are op types that mark a model as quantized already.
 var quantizedOps = map[string]bool{
 	"QuantizeLinear": true, "DequantizeLinear": true, "QLinearConv": true, "QLinearMatMul": true,
@@ -397,9 +493,6 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 	if err != nil {
 		return &usageError{msg: err.Error()}
 	}
-	if cfg.FallbackBudget < 0 {
-		return fmt.Errorf("--fallback-budget %d: want 0 (off) or more layers", cfg.FallbackBudget)
-	}
 	m, err := graph.Load(cfg.Model)
 	if err != nil {
 		return err
@@ -413,19 +506,14 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 	if err != nil {
 		return err
 	}
-	var already int
-	m.Graph.Walk(func(g *graph.Graph) {
-		for _, n := range g.Nodes {
-			if quantizedOps[n.OpType] && (n.Domain == "" || n.Domain == "ai.onnx") {
-				already++
-			}
-		}
-	})
-	if already > 0 {
+	if already := quantizationNodes(m); already > 0 {
 		return fmt.Errorf("%s: the model is already quantized (%d quantization nodes); give onnxq the FP32 model", cfg.Model, already)
 	}
 	if err := checkOpset(m, cfg.Opset); err != nil {
 		return err
+	}
+	for _, w := range unmatchedPatterns(m, cfg) {
+		fmt.Fprintf(c.stderr, "onnxq: WARNING: %s\n", w)
 	}
 	opts.Opset = cfg.Opset
 	if cfg.Config != "" {
@@ -813,6 +901,9 @@ func checkOpset(m *graph.Model, opset int64) error {
 	if opset == 0 {
 		return nil
 	}
+	if latest := graph.LatestOpset(); opset > latest {
+		return fmt.Errorf("--opset %d: the newest opset ONNX defines is %d", opset, latest)
+	}
 	if have, ok := m.Opset(""); ok && opset < have {
 		return fmt.Errorf("--opset %d is below the opset the model imports (%d); onnxq raises opsets, never lowers them", opset, have)
 	}
@@ -1043,6 +1134,18 @@ func calibrate(m *graph.Model, src *calibdata.Source, qcfg quant.Config, loadCal
 		}
 		if err := coll.Merge(loaded); err != nil {
 			return nil, fmt.Errorf("--load-calib %s: %v", loadCalib, err)
+		}
+		names := loaded.Names()
+		known := 0
+		for _, name := range names {
+			m.Graph.Walk(func(g *graph.Graph) {
+				if g.Value(name) != nil {
+					known++
+				}
+			})
+		}
+		if len(names) > 0 && known == 0 {
+			return nil, fmt.Errorf("--load-calib %s: none of its %d tensors is a value of this model (statistics saved from another model?)", loadCalib, len(names))
 		}
 	}
 	if err := quant.Calibrate(m, src, qcfg, coll); err != nil {

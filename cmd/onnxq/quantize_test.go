@@ -73,6 +73,7 @@ func TestQuantizeBadInput(t *testing.T) {
 		{[]string{quantized, "-o", out, "--synthetic", "2"}, "already quantized"},
 		{[]string{model, "-o", model, "--synthetic", "2"}, "refusing to overwrite the input model"},
 		{[]string{model, "-o", out, "--synthetic", "2", "--report", model}, "refusing to overwrite the input model"},
+		{[]string{model, "-o", out, "--synthetic", "2", "--opset", "99"}, "the newest opset ONNX defines"},
 		{[]string{external, "-o", external + ".data", "--synthetic", "2"}, "refusing to overwrite the external data"},
 		{[]string{model, "-o", filepath.Join(dtype, "sample_000", "x.npy"), "--calib", dtype}, "refusing to overwrite --calib"},
 		{[]string{model, "-o", out, "--synthetic", "2", "--report", out}, "-o and --report both name"},
@@ -94,6 +95,17 @@ func TestQuantizeBadInput(t *testing.T) {
 	if data, err := os.ReadFile(external + ".data"); err != nil || !bytes.Equal(data, externalData) {
 		t.Errorf("the input's external data changed (%v)", err)
 	}
+	// A pattern that matches nothing is said, and the model still written.
+	if r := onnxq(t, dir, model, "-o", out, "--synthetic", "2", "--exclude-node", "Cnov*"); r.code != 0 || !strings.Contains(r.stderr, `--exclude-node "Cnov*" matches no node`) {
+		t.Errorf("unmatched --exclude-node: exit %d, stderr %q", r.code, r.stderr)
+	}
+	os.Remove(out)
+	// Statistics of another model match none of this one's tensors.
+	stats := filepath.Join(dir, "other.json")
+	os.WriteFile(stats, []byte(`{"format":"onnxq-calib","version":1,"method":"minmax","options":{"bins":2048,"quant_bins":128,"percentile":99.999,"ema_constant":0.01,"signed":false,"type":"int8","symmetric":false,"restricted":false,"reduce_range":false},"tensors":[{"name":"elsewhere","state":{"min":0,"max":1,"stats":{"values":4,"nan":0,"inf":0,"batches":1}}}]}`), 0o644)
+	if r := onnxq(t, dir, model, "-o", out, "--load-calib", stats, "--method", "minmax"); r.code != 1 || !strings.Contains(r.stderr, "none of its 1 tensors") {
+		t.Errorf("--load-calib of another model: exit %d, stderr %q", r.code, r.stderr)
+	}
 	// The size before counts the external data too.
 	r := onnxq(t, dir, external, "-o", filepath.Join(dir, "ext-q.onnx"), "--synthetic", "2")
 	if want := " " + formatBytes(fileSize(external)+int64(len(externalData))) + " -> "; r.code != 0 || !strings.Contains(r.stdout, want) {
@@ -106,6 +118,10 @@ func TestQuantizeBadInput(t *testing.T) {
 	}{
 		{[]string{model, "-o", out, "--synthetic", "2", "--method", "minmax,bogus"}, `unknown method "bogus"`},
 		{[]string{model, "-o", out, "--synthetic", "2", "--method", "minmax,mse", "--save-calib", filepath.Join(dir, "c.json")}, "give one"},
+		{[]string{model, "-o", out, "--synthetic", "2", "--stop-after", "fold-batchnrom"}, `"fold-batchnrom": no such pass`},
+		{[]string{model, "-o", out, "--synthetic", "2", "--threads", "-3"}, "--threads -3"},
+		{[]string{model, "-o", out, "--synthetic", "2", "--percentile", "150"}, "--percentile 150"},
+		{[]string{model, "-o", out, "--synthetic", "2", "--exclude-node", "conv["}, `pattern "conv["`},
 	} {
 		r := onnxq(t, dir, c.args...)
 		if r.code == 0 || !strings.HasPrefix(r.stderr, "onnxq: ") || !strings.Contains(strings.SplitN(r.stderr, "\n", 2)[0], c.want) {
@@ -196,12 +212,18 @@ func convnetPath(t *testing.T) string {
 func failsCleanly(t *testing.T, dir, out, want string, args ...string) {
 	t.Helper()
 	r := onnxq(t, dir, args...)
-	if r.code != 1 && r.code != 2 {
+	switch r.code {
+	case 1:
+		oneErrorLine(t, r, args)
+	case 2: // a usage error: its line, then the usage
+		if !strings.HasPrefix(r.stderr, "onnxq: ") {
+			t.Errorf("onnxq %q: stderr does not start \"onnxq: \":\n%s", args, r.stderr)
+		}
+	default:
 		t.Errorf("onnxq %q: exit %d, want 1 or 2", args, r.code)
 	}
-	oneErrorLine(t, r, args)
-	if !strings.Contains(r.stderr, want) {
-		t.Errorf("onnxq %q: error %q does not mention %q", args, r.stderr, want)
+	if first := strings.SplitN(r.stderr, "\n", 2)[0]; !strings.Contains(first, want) {
+		t.Errorf("onnxq %q: error %q does not mention %q", args, first, want)
 	}
 	if _, err := os.Stat(out); err == nil {
 		t.Errorf("onnxq %q wrote %s", args, out)
