@@ -67,6 +67,9 @@ func ReadTensorFile(path string) (*Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
+	if len(data) == 0 {
+		return nil, fmt.Errorf("%s: empty file, not a TensorProto", path)
+	}
 	gt, err := graph.DecodeTensor(data, filepath.Dir(path))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", path, err)
@@ -75,6 +78,9 @@ func ReadTensorFile(path string) (*Tensor, error) {
 }
 
 func runDataSet(sess *Session, set string, rtol, atol float64) (float64, string, error) {
+	if err := checkDataSetFiles(set, len(sess.Inputs()), len(sess.Outputs())); err != nil {
+		return 0, "", err
+	}
 	inputs := map[string]*Tensor{}
 	for i, v := range sess.Inputs() {
 		path := filepath.Join(set, fmt.Sprintf("input_%d.pb", i))
@@ -109,6 +115,50 @@ func runDataSet(sess *Session, set string, rtol, atol float64) (float64, string,
 		}
 	}
 	return worst, where, nil
+}
+
+// checkDataSetFiles refuses a data set holding input_K.pb or output_K.pb
+// files past the model's inputs or outputs: a test written for another
+// model, or edited, which would otherwise pass on the files it shares.
+func checkDataSetFiles(set string, inputs, outputs int) error {
+	entries, err := os.ReadDir(set)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		var k int
+		var kind string
+		switch {
+		case scanIndex(e.Name(), "input_%d.pb", &k):
+			if k < inputs {
+				continue
+			}
+			kind = count(inputs, "input")
+		case scanIndex(e.Name(), "output_%d.pb", &k):
+			if k < outputs {
+				continue
+			}
+			kind = count(outputs, "output")
+		default:
+			continue
+		}
+		return fmt.Errorf("%s: the model has %s", filepath.Join(filepath.Base(set), e.Name()), kind)
+	}
+	return nil
+}
+
+// count says n things: "1 output", "2 outputs".
+func count(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
+}
+
+// scanIndex reads the index of a name of the form format (one %d).
+func scanIndex(name, format string, k *int) bool {
+	n, err := fmt.Sscanf(name, format, k)
+	return err == nil && n == 1 && fmt.Sprintf(format, *k) == name
 }
 
 // CompareTensors checks got against want: same type and shape; floats

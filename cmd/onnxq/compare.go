@@ -103,6 +103,9 @@ func (c *cli) compare(cfg *compareConfig) error {
 	if err := refuseOverwrite(ins, outs...); err != nil {
 		return err
 	}
+	if err := checkOutputs(outs...); err != nil {
+		return err
+	}
 	fm, err := graph.Load(cfg.Float)
 	if err != nil {
 		return err

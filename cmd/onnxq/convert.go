@@ -115,8 +115,27 @@ func convert(cfg *convertConfig) error {
 // checkOutputFolder reports a missing or unusable output folder, or an
 // output path that is a folder, before any work is done.
 func checkOutputFolder(out string) error {
+	return checkOutputs(outputFile{"-o", out})
+}
+
+// checkOutputs runs checkOutput on each output given.
+func checkOutputs(outs ...outputFile) error {
+	for _, o := range outs {
+		if o.path == "" {
+			continue
+		}
+		if err := checkOutput(o.flag, o.path); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkOutput reports a missing or unusable folder for the file out that
+// flag names, or an out that is a folder.
+func checkOutput(flag, out string) error {
 	if st, err := os.Stat(out); err == nil && st.IsDir() {
-		return fmt.Errorf("%s: is a folder; -o needs a file name", out)
+		return fmt.Errorf("%s: is a folder; %s needs a file name", out, flag)
 	}
 	dir := filepath.Dir(out)
 	st, err := os.Stat(dir)

@@ -6,7 +6,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -112,8 +111,9 @@ func lowerForExecution(m *graph.Model) error {
 func (c *cli) golden(cfg *goldenConfig) error {
 	if _, err := os.Lstat(cfg.Out); err == nil {
 		return fmt.Errorf("%s exists; golden writes a new folder and never replaces one", cfg.Out)
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return plainError(err)
+	}
+	if err := checkOutput("-o", cfg.Out); err != nil {
+		return err
 	}
 	m, err := graph.Load(cfg.Model)
 	if err != nil {

@@ -57,6 +57,19 @@ func TestGoldenRoundTrip(t *testing.T) {
 	if r := onnxq(t, dir, "verify", fixed, "--requantize", "fixd"); r.code != 2 || !strings.Contains(r.stderr, "want float or fixed") {
 		t.Errorf("verify --requantize fixd: exit %d %s", r.code, r.stderr)
 	}
+	// A data set with a file past the model's outputs (copied from
+	// another test, or edited) fails rather than passing on the rest.
+	extra := filepath.Join(dir, "extra")
+	if r := onnxq(t, dir, "golden", q, "--data", data, "-o", extra); r.code != 0 {
+		t.Fatalf("golden: %s", r.stderr)
+	}
+	set := filepath.Join(extra, "test_data_set_0")
+	if b, err := os.ReadFile(filepath.Join(set, "output_0.pb")); err != nil || os.WriteFile(filepath.Join(set, "output_1.pb"), b, 0o644) != nil {
+		t.Fatal(err)
+	}
+	if r := onnxq(t, dir, "verify", extra); r.code == 0 || !strings.Contains(r.stdout, "test_data_set_0/output_1.pb: the model has 1 output") {
+		t.Errorf("verify with an extra output file: exit %d\n%s", r.code, r.stdout)
+	}
 	// golden never replaces a folder.
 	r = onnxq(t, dir, "golden", q, "--data", data, "-o", gold)
 	if r.code == 0 || !strings.Contains(r.stderr, "exists") {

@@ -486,7 +486,7 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 	if err := refuseOverwrite(ins, outs...); err != nil {
 		return err
 	}
-	if err := checkOutputFolder(cfg.Out); err != nil {
+	if err := checkOutputs(outs...); err != nil {
 		return err
 	}
 	img, err := cfg.imageOptions()

@@ -74,6 +74,7 @@ func TestQuantizeBadInput(t *testing.T) {
 		{[]string{model, "-o", model, "--synthetic", "2"}, "refusing to overwrite the input model"},
 		{[]string{model, "-o", out, "--synthetic", "2", "--report", model}, "refusing to overwrite the input model"},
 		{[]string{model, "-o", out, "--synthetic", "2", "--opset", "99"}, "the newest opset ONNX defines"},
+		{[]string{model, "-o", out, "--synthetic", "2", "--report", filepath.Join(dir, "nowhere", "r.html")}, "folder " + filepath.Join(dir, "nowhere") + " does not exist"},
 		{[]string{external, "-o", external + ".data", "--synthetic", "2"}, "refusing to overwrite the external data"},
 		{[]string{model, "-o", filepath.Join(dtype, "sample_000", "x.npy"), "--calib", dtype}, "refusing to overwrite --calib"},
 		{[]string{model, "-o", out, "--synthetic", "2", "--report", out}, "-o and --report both name"},

@@ -68,8 +68,8 @@ func writeNpy(t *testing.T, path string, x *runtime.Tensor) string {
 	return path
 }
 
-// checkOutputs reads the two outputs of addReluModel from dir.
-func checkOutputs(t *testing.T, dir string) {
+// checkReluOutputs reads the two outputs of addReluModel from dir.
+func checkReluOutputs(t *testing.T, dir string) {
 	t.Helper()
 	want := map[string][]float32{
 		"z_0.npy":   {1.5, 0, 0, 1, 5, 0},
@@ -142,7 +142,7 @@ func TestRunInputForms(t *testing.T) {
 		if r.code != 0 || r.stderr != "" {
 			t.Fatalf("onnxq %q: exit %d, stderr %q", args, r.code, r.stderr)
 		}
-		checkOutputs(t, out)
+		checkReluOutputs(t, out)
 		for _, want := range []string{"input   x:0", "output  z:0", "min 0  max 5  mean 1.25", "-> " + filepath.Join(out, "z_0_2.npy"), "ran 4 nodes in"} {
 			if !strings.Contains(r.stdout, want) {
 				t.Errorf("onnxq %q: stdout lacks %q:\n%s", args, want, r.stdout)
