@@ -27,6 +27,7 @@ type compareConfig struct {
 	Integer      bool
 	Exclusions   int
 	Output       string
+	imageConfig
 }
 
 var compareCommand = &command{
@@ -68,6 +69,7 @@ With --integer (the default) QUANT runs as 'onnxq run' executes it.`,
 	setup: func(fs *pflag.FlagSet) func(*cli, []string) error {
 		cfg := &compareConfig{}
 		fs.StringVar(&cfg.Data, "data", "", "sample inputs: a folder or file (`PATH`)")
+		cfg.imageConfig.declare(fs, "samples")
 		fs.StringVar(&cfg.JSON, "json", "", "write the full report as JSON to `FILE`")
 		fs.StringVar(&cfg.HTML, "html", "", "write a self-contained HTML report with charts to `FILE`")
 		fs.IntVar(&cfg.Top, "top", 10, "print the `N` worst activations and layers (0: all)")
@@ -131,9 +133,9 @@ func (c *cli) compare(cfg *compareConfig) error {
 			return err
 		}
 	}
-	src, err := calibdata.Open(cfg.Data, calibdata.Inputs(fm), calibdata.ImageOptions{})
+	src, err := c.openSamples("--data", cfg.Data, calibdata.Inputs(fm), &cfg.imageConfig)
 	if err != nil {
-		return fmt.Errorf("--data: %v", err)
+		return err
 	}
 	exclusions := cfg.Exclusions
 	if exclusions == 0 {

@@ -27,6 +27,10 @@ func TestCompare(t *testing.T) {
 	if r := onnxq(t, dir, model, "-o", q, "--calib", data, "--per-channel=false", "--method", "minmax", "--report", page); r.code != 0 || !strings.Contains(r.stdout, "report     "+page) {
 		t.Fatalf("quantize --report: exit %d: %s\n%s", r.code, r.stderr, r.stdout)
 	}
+	// Image flags on .npy samples are said to do nothing.
+	if r := onnxq(t, dir, "compare", model, q, "--data", data, "--mean", "0.5"); r.code != 0 || !strings.Contains(r.stderr, "--mean apply to image samples; --data") {
+		t.Errorf("compare --mean on .npy samples: exit %d, stderr %q", r.code, r.stderr)
+	}
 	// The quantized model as FLOAT: the arguments swapped.
 	if r := onnxq(t, dir, "compare", q, model, "--data", data); r.code != 1 || !strings.Contains(r.stderr, "arguments are swapped") {
 		t.Errorf("compare QUANT FLOAT: exit %d, stderr %q", r.code, r.stderr)

@@ -30,6 +30,7 @@ type goldenConfig struct {
 	Integer bool
 	// Requantize names the requantizer of the integer ops.
 	Requantize string
+	imageConfig
 }
 
 var goldenCommand = &command{
@@ -59,6 +60,7 @@ renamed into place, so a failure leaves nothing behind.`,
 	setup: func(fs *pflag.FlagSet) func(*cli, []string) error {
 		cfg := &goldenConfig{}
 		fs.StringVar(&cfg.Data, "data", "", "sample inputs: a folder or file (`PATH`)")
+		cfg.imageConfig.declare(fs, "samples")
 		fs.StringVarP(&cfg.Out, "output", "o", "", "write the test folder to `GOLDEN`")
 		fs.IntVar(&cfg.Samples, "samples", 0, "record at most `N` samples (default: all)")
 		fs.IntVar(&cfg.Threads, "threads", 0, "use `N` threads (default: all cores)")
@@ -123,9 +125,9 @@ func (c *cli) golden(cfg *goldenConfig) error {
 	if err != nil {
 		return fmt.Errorf("%s: %v", cfg.Model, plainError(err))
 	}
-	src, err := calibdata.Open(cfg.Data, calibdata.Inputs(m), calibdata.ImageOptions{})
+	src, err := c.openSamples("--data", cfg.Data, calibdata.Inputs(m), &cfg.imageConfig)
 	if err != nil {
-		return fmt.Errorf("--data: %v", err)
+		return err
 	}
 	n := src.Len()
 	if cfg.Samples > 0 {

@@ -95,11 +95,7 @@ type quantizeConfig struct {
 	ExcludeNodes        []string
 	IncludeOps          []string
 
-	ImageSize string
-	Mean      []float32
-	Std       []float32
-	Layout    string
-	BGR       bool
+	imageConfig
 
 	DumpAfter  []string
 	StopAfter  string
@@ -223,11 +219,7 @@ model's opset, or below what the options need, is an error.`,
 		fs.StringVar(&cfg.Eval, "eval", "", "samples for the closing SQNR summary, instead of the calibration ones (`PATH`, as --calib)")
 		fs.StringVar(&cfg.Config, "config", "", "per-tensor overrides, a JSON `FILE`: {\"tensors\": {NAME: {\"min\": A, \"max\": B} or {\"fp32\": true} or {\"per_tensor\": true} or {\"bits\": 16}}}")
 		fs.Int64Var(&cfg.Opset, "opset", 0, "the lowest default-domain opset `N` OUT imports (never lowered)")
-		fs.StringVar(&cfg.ImageSize, "image-size", "", "image calibration: resize to `HxW` (default: the input's shape)")
-		fs.Float32SliceVar(&cfg.Mean, "mean", nil, "image calibration: per-channel mean of [0,1] pixels")
-		fs.Float32SliceVar(&cfg.Std, "std", nil, "image calibration: per-channel std of [0,1] pixels")
-		fs.StringVar(&cfg.Layout, "layout", "", "image calibration: nchw or nhwc (default: from the input's shape)")
-		fs.BoolVar(&cfg.BGR, "bgr", false, "image calibration: channels in BGR order")
+		cfg.imageConfig.declare(fs, "calibration")
 		fs.StringArrayVar(&cfg.DumpAfter, "dump-after", nil, "print the graph after pass `NAME` (or all)")
 		fs.StringVar(&cfg.StopAfter, "stop-after", "", "stop the pipeline after pass `NAME` (writes what it has)")
 		fs.BoolVar(&cfg.TimePasses, "time-passes", false, "print each pass's duration")
@@ -445,21 +437,6 @@ func (cfg *quantizeConfig) quantOptions() (passes.QuantOptions, error) {
 	return opts, opts.Validate()
 }
 
-func (cfg *quantizeConfig) imageOptions() (calibdata.ImageOptions, error) {
-	o := calibdata.ImageOptions{Mean: cfg.Mean, Std: cfg.Std, Layout: strings.ToLower(cfg.Layout), BGR: cfg.BGR}
-	if cfg.ImageSize != "" {
-		var h, w int
-		if _, err := fmt.Sscanf(strings.ToLower(cfg.ImageSize), "%dx%d", &h, &w); err != nil || h <= 0 || w <= 0 {
-			return o, fmt.Errorf("--image-size %q: want HxW, e.g. 224x224", cfg.ImageSize)
-		}
-		o.Size = [2]int{h, w}
-	}
-	if o.Layout != "" && o.Layout != "nchw" && o.Layout != "nhwc" {
-		return o, fmt.Errorf("--layout %q: want nchw or nhwc", cfg.Layout)
-	}
-	return o, nil
-}
-
 // quantizationNodes counts m's nodes whose op marks a quantized model.
 func quantizationNodes(m *graph.Model) int {
 	count := 0
@@ -489,8 +466,7 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 	if err := checkOutputs(outs...); err != nil {
 		return err
 	}
-	img, err := cfg.imageOptions()
-	if err != nil {
+	if _, err := cfg.imageOptions(); err != nil {
 		return &usageError{msg: err.Error()}
 	}
 	m, err := graph.Load(cfg.Model)
@@ -530,8 +506,8 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 	var src, eval *calibdata.Source
 	synthetic := false
 	if cfg.Calib != "" {
-		if src, err = calibdata.Open(cfg.Calib, inputs, img); err != nil {
-			return fmt.Errorf("--calib: %v", err)
+		if src, err = c.openSamples("--calib", cfg.Calib, inputs, &cfg.imageConfig); err != nil {
+			return err
 		}
 	} else if cfg.LoadCalib == "" {
 		if cfg.Synthetic <= 0 {
@@ -561,8 +537,8 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 		eval = src
 	}
 	if cfg.Eval != "" {
-		if eval, err = calibdata.Open(cfg.Eval, inputs, img); err != nil {
-			return fmt.Errorf("--eval: %v", err)
+		if eval, err = c.openSamples("--eval", cfg.Eval, inputs, &cfg.imageConfig); err != nil {
+			return err
 		}
 	}
 
