@@ -150,14 +150,14 @@ func (c *cli) bench(cfg *benchConfig) error {
 	if err != nil {
 		return err
 	}
-	feeds, _, err := gatherInputs(sess, &cfg.Inputs)
+	feeds, sources, err := gatherInputs(sess, &cfg.Inputs)
 	if err != nil {
 		return err
 	}
 	r := &BenchReport{Model: cfg.Model, Threads: threads, Runs: cfg.Runs, Warmup: cfg.Warmup}
 	for range cfg.Warmup {
 		if _, err := sess.Run(feeds); err != nil {
-			return fmt.Errorf("%s: %v", cfg.Model, err)
+			return fmt.Errorf("%s: %v%s", cfg.Model, err, madeUpHint(sess.Inputs(), &cfg.Inputs, sources))
 		}
 	}
 	times := make([]float64, cfg.Runs)
@@ -167,7 +167,7 @@ func (c *cli) bench(cfg *benchConfig) error {
 		_, stats, err := sess.RunWithStats(feeds)
 		times[i] = float64(time.Since(start)) / float64(time.Millisecond)
 		if err != nil {
-			return fmt.Errorf("%s: %v", cfg.Model, err)
+			return fmt.Errorf("%s: %v%s", cfg.Model, err, madeUpHint(sess.Inputs(), &cfg.Inputs, sources))
 		}
 		r.PeakActivationBytes, r.TotalActivationBytes = stats.PeakBytes, stats.TotalBytes
 		for _, t := range stats.OpTimes {

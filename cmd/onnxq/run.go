@@ -152,7 +152,7 @@ func (c *cli) runModel(cfg *runConfig) error {
 	outs, stats, err := sess.RunWithStats(feeds)
 	elapsed := time.Since(start)
 	if err != nil {
-		return fmt.Errorf("%s: %v", cfg.Model, err)
+		return fmt.Errorf("%s: %v%s", cfg.Model, err, madeUpHint(sess.Inputs(), &cfg.Inputs, sources))
 	}
 
 	var written []string
@@ -405,6 +405,35 @@ func gatherInputs(sess *runtime.Session, cfg *inputConfig) (map[string]*runtime.
 		feeds[v.Name], sources[v.Name] = t, fmt.Sprintf("random (seed %d)", cfg.Seed)
 	}
 	return feeds, sources, nil
+}
+
+// madeUpHint explains a failure on made-up inputs whose unknown sizes
+// became 1 (a filter longer than a one-sample signal): it names those
+// sizes and --shape. "" when no made-up input had one.
+func madeUpHint(inputs []*graph.Value, cfg *inputConfig, sources map[string]string) string {
+	var parts []string
+	for _, v := range inputs {
+		if cfg.Shapes[v.Name] != nil || !strings.HasPrefix(sources[v.Name], "random") {
+			continue
+		}
+		var dims []string
+		for i, d := range v.Shape {
+			if !d.Known() {
+				name := d.Param
+				if name == "" {
+					name = fmt.Sprintf("axis %d", i)
+				}
+				dims = append(dims, name)
+			}
+		}
+		if len(dims) > 0 {
+			parts = append(parts, fmt.Sprintf("%s's %s", v.Name, strings.Join(dims, ", ")))
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (the made-up inputs took size 1 for %s: give real sizes with --shape NAME=DIMS)", strings.Join(parts, "; "))
 }
 
 // splitInputSpec reads an --input value: NAME=FILE when the text before an

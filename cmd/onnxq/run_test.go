@@ -266,10 +266,29 @@ func TestRunErrors(t *testing.T) {
 	if err := graph.Save(m, unsupported, graph.SaveOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	// A Conv of kernel 3 over a signal of symbolic length: made up, the
+	// length is 1 and the Conv fails; the error says why.
+	sg := graph.NewGraph("signal")
+	sx, _ := sg.AddInput("x", graph.Float32, graph.Shape{{Size: 1}, {Size: 1}, {Size: -1, Param: "samples"}})
+	kernel, err := graph.FromFloat32s("k", []int64{1, 1, 3}, []float32{1, 2, 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kv, _ := sg.AddInitializer(kernel)
+	conv := &graph.Node{OpType: "Conv", Name: "filter", Inputs: []*graph.Value{sx, kv}}
+	if err := sg.AddNode(conv, "y"); err != nil {
+		t.Fatal(err)
+	}
+	sg.AddOutput(conv.Outputs[0])
+	signal := filepath.Join(dir, "signal.onnx")
+	if err := graph.Save(graph.NewModel(sg, 17), signal, graph.SaveOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		args []string
 		msg  string
 	}{
+		{[]string{"run", signal, "--random"}, "the made-up inputs took size 1 for x's samples: give real sizes with --shape NAME=DIMS"},
 		{[]string{"run", model, "--input", "x:0=" + xf}, `missing input "y" (float32[2,3]): give --input y=FILE, or --random`},
 		{[]string{"run", model, "--input", "x:0=" + f64, "-i", "y=" + yf}, `f64.npy: input "x:0" is float32[2,3], the file holds float64[2,3] (convert the array to float32)`},
 		{[]string{"run", model, "--input", "x:0=" + rank, "-i", "y=" + yf}, `input "x:0" is float32[2,3] (rank 2), the file holds float32[6] (rank 1)`},
