@@ -1447,3 +1447,24 @@ func TestQuantizeUpsampleToResize10(t *testing.T) {
 		}
 	}
 }
+
+// A MatMul whose constant is its first operand (W·x) stays float, with
+// that reason: onnxq takes a MatMul's second operand as its weight.
+func TestQuantizeConstantFirstMatMul(t *testing.T) {
+	b := graph.NewBuilder(13)
+	x := b.Input("x", graph.Float32, 4, 3)
+	w := f32(b, "w", 1, 5, 4)
+	y := b.Op("MatMul", w, b.Op("Relu", x))
+	b.Output(b.Op("MatMul", b.Op("Relu", y), f32(b, "w2", 2, 3, 2)))
+	m := build(t, b)
+	r := quantize(t, m, fixedRanges(m, nil), DefaultQuantOptions())
+	found := false
+	for _, f := range r.FP32 {
+		if f.Node == y.Producer.Name {
+			found = strings.Contains(f.Reason, "first operand")
+		}
+	}
+	if !found || weightDQ(m.Graph, "w") != nil || weightDQ(m.Graph, "w2") == nil {
+		t.Errorf("FP32 %+v; W·x should stay float with its reason, the second MatMul be quantized", r.FP32)
+	}
+}

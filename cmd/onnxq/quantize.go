@@ -482,6 +482,17 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 	if err != nil {
 		return err
 	}
+	// From IR 4 an initializer listed as an input is a default a caller
+	// may override; the quantized model makes it a constant (prepare pass
+	// initializers-not-inputs), which the summary says.
+	overridable := 0
+	if m.IRVersion >= 4 {
+		for _, v := range m.Graph.Inputs {
+			if v.Const != nil {
+				overridable++
+			}
+		}
+	}
 	if already := quantizationNodes(m); already > 0 {
 		return fmt.Errorf("%s: the model is already quantized (%d quantization nodes); give onnxq the FP32 model", cfg.Model, already)
 	}
@@ -716,7 +727,7 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 		report, bias, fallback = res.Report, res.Bias, res.Fallback
 	}
 	// Before the search, which then measures the model as written.
-	fin := finished{half: half, wideDB: math.NaN()}
+	fin := finished{half: half, wideDB: math.NaN(), overridable: overridable}
 	if keptColl != nil {
 		fin.calibExtremes = keptColl.Extremes()
 		fin.nonFiniteInputs = nonFiniteInputs(fp32, keptColl)
@@ -1182,6 +1193,9 @@ type finished struct {
 	floatWeights []string // quant.Finish
 	hardSwish    *passes.HardSwishFusion
 	half         bool // the input model has half-precision values (passes.UpcastHalf)
+	// overridable counts the initializers the input model also lists as
+	// graph inputs (IR 4 on), constants in the output
+	overridable int
 	// calibExtremes are the values the calibration samples reached
 	// (calib.Collection.Extremes), which the --eval samples are held against
 	calibExtremes map[string]calib.Range
@@ -1289,6 +1303,9 @@ func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.Bi
 		}
 		if fin.half {
 			fmt.Fprintln(w, "half\tfloat16/bfloat16 model: it computes in float32 (int8 where quantized), its half-precision inputs and outputs keep their types through Casts")
+		}
+		if fin.overridable > 0 {
+			fmt.Fprintf(w, "inputs\t%s the model also lists as graph inputs (defaults a caller could override) are constants in the output, folded and quantized; they can no longer be fed\n", plural(fin.overridable, "initializer"))
 		}
 		if h := fin.hardSwish; h != nil && len(h.Fused) > 0 {
 			ops := map[string]int{}
