@@ -183,11 +183,10 @@ func (s *Session) compile(g *graph.Graph) (*plan, []string, error) {
 		}
 	}
 	for _, v := range g.Initializers {
-		t, err := FromGraph(v.Const)
+		t, err := pinnedFromGraph(v.Const)
 		if err != nil {
 			return nil, nil, fmt.Errorf("initializer %q: %v", v.Name, err)
 		}
-		t.pinned = true
 		p.consts = append(p.consts, constSlot{slot(v), t})
 	}
 	var missing []string

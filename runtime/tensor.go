@@ -300,7 +300,42 @@ func (t *Tensor) AsFloat64() ([]float64, error) {
 	return out, nil
 }
 
-// FromGraph decodes a constant of the IR into a runtime tensor.
+// pinnedFromGraph converts an initializer for a session, which pins it
+// (never writes or recycles it): a float32 tensor held raw, on a
+// little-endian machine and 4-byte aligned, reads the graph's bytes in
+// place instead of a copy (a model's weights then take their memory once,
+// however many sessions run it). Graph tensor data is never modified in
+// place (graph.Tensor.SetRaw replaces it).
+func pinnedFromGraph(gt *graph.Tensor) (*Tensor, error) {
+	if gt.DType == graph.Float32 && littleEndian {
+		if raw, err := gt.Raw(); err == nil && len(raw) >= 4 && len(raw)%4 == 0 && uintptr(unsafe.Pointer(&raw[0]))%4 == 0 {
+			shape := make([]int, len(gt.Dims))
+			for i, d := range gt.Dims {
+				shape[i] = int(d)
+			}
+			t := &Tensor{DType: gt.DType, Shape: shape, Data: unsafe.Slice((*float32)(unsafe.Pointer(&raw[0])), len(raw)/4), pinned: true}
+			if t.Len() == len(raw)/4 {
+				return t, nil
+			}
+		}
+	}
+	t, err := FromGraph(gt)
+	if err != nil {
+		return nil, err
+	}
+	t.pinned = true
+	return t, nil
+}
+
+// littleEndian tells whether the machine stores the low byte first, as
+// ONNX raw data does.
+var littleEndian = func() bool {
+	x := uint16(1)
+	return *(*byte)(unsafe.Pointer(&x)) == 1
+}()
+
+// FromGraph decodes a constant of the IR into a runtime tensor of its own
+// data.
 func FromGraph(gt *graph.Tensor) (*Tensor, error) {
 	shape := make([]int, len(gt.Dims))
 	for i, d := range gt.Dims {

@@ -116,6 +116,7 @@ func (c *cli) compare(cfg *compareConfig) error {
 	if err != nil {
 		return err
 	}
+	lessGarbageFor(fileSize(cfg.Float) + fileSize(cfg.Quant))
 	if n := quantizationNodes(fm); n > 0 {
 		hint := "give the FP32 model it was quantized from first"
 		if quantizationNodes(qm) == 0 {

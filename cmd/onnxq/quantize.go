@@ -482,6 +482,7 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 	if err != nil {
 		return err
 	}
+	lessGarbageFor(sizeBefore)
 	// From IR 4 an initializer listed as an input is a default a caller
 	// may override; the quantized model makes it a constant (prepare pass
 	// initializers-not-inputs), which the summary says.
