@@ -494,3 +494,15 @@ func TestExcludable(t *testing.T) {
 		}
 	}
 }
+
+// A long name is shortened around an ellipsis in the text tables.
+func TestShortName(t *testing.T) {
+	long := strings.Repeat("a", 40) + strings.Repeat("b", 40)
+	got := shortName(long)
+	if len([]rune(got)) != maxNameRunes-1 || !strings.HasPrefix(got, "aaaa") || !strings.HasSuffix(got, "bbbb") || !strings.Contains(got, "…") {
+		t.Errorf("shortName: %q", got)
+	}
+	if shortName("conv1") != "conv1" {
+		t.Error("a short name changed")
+	}
+}

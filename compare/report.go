@@ -209,7 +209,8 @@ func (r *Report) WriteJSON(w io.Writer) error {
 }
 
 // Print writes the report as text: outputs, the top activations by error,
-// the top layers by harm, and the exclusions to try. top bounds the rows of
+// the top layers by harm, and the exclusions to try (names longer than
+// maxNameRunes shortened in the tables, whole in the patterns). top bounds the rows of
 // the two tables (0: all).
 func (r *Report) Print(w io.Writer, top int) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -217,14 +218,14 @@ func (r *Report) Print(w io.Writer, top int) error {
 	fmt.Fprintln(tw, "\noutput\tSQNR dB\tcosine\tmax |err|\ttop-1")
 	for _, o := range r.Outputs {
 		if o.Skipped != "" {
-			fmt.Fprintf(tw, "%s\tskipped: %s\t\t\t\n", o.Name, o.Skipped)
+			fmt.Fprintf(tw, "%s\tskipped: %s\t\t\t\n", shortName(o.Name), o.Skipped)
 			continue
 		}
 		t1 := "-"
 		if o.Top1 != nil {
 			t1 = fmt.Sprintf("%d/%d (%.1f%%)", o.Top1.Agree, o.Top1.Total, 100*float64(o.Top1.Agree)/float64(max(o.Top1.Total, 1)))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%.6f\t%.4g\t%s\n", o.Name, dbText(float64(o.SQNRdB)), float64(o.Cosine), float64(o.MaxAbsError), t1)
+		fmt.Fprintf(tw, "%s\t%s\t%.6f\t%.4g\t%s\n", shortName(o.Name), dbText(float64(o.SQNRdB)), float64(o.Cosine), float64(o.MaxAbsError), t1)
 	}
 	acts := worstActivations(r.Activations)
 	fmt.Fprintf(tw, "\nactivations (%d compared, %d skipped), lowest SQNR first\n", len(r.Activations), len(r.ActivationsSkipped))
@@ -233,7 +234,7 @@ func (r *Report) Print(w io.Writer, top int) error {
 		if top > 0 && i >= top {
 			break
 		}
-		name := a.Name
+		name := shortName(a.Name)
 		if a.Folded != "" {
 			name += " (" + a.Folded + " folded)"
 		}
@@ -267,7 +268,7 @@ func (r *Report) Print(w io.Writer, top int) error {
 		if top > 0 && i >= top {
 			break
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.3g\t%.3g\n", l.Node, l.Op, dbText(float64(l.LocalSQNRdB)), dbText(float64(l.CumulativeSQNRdB)), float64(l.Reach), float64(l.Harm))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.3g\t%.3g\n", shortName(l.Node), l.Op, dbText(float64(l.LocalSQNRdB)), dbText(float64(l.CumulativeSQNRdB)), float64(l.Reach), float64(l.Harm))
 	}
 	if len(r.ExcludeNode) > 0 {
 		var b strings.Builder
@@ -323,4 +324,19 @@ func countQOperatorSkips(skips []Skipped) int {
 		}
 	}
 	return n
+}
+
+// maxNameRunes bounds a name in the text tables: an exporter's names of
+// thousands of characters would push every column off the screen.
+const maxNameRunes = 60
+
+// shortName returns name, or its start and end around an ellipsis when
+// it is longer than maxNameRunes.
+func shortName(name string) string {
+	r := []rune(name)
+	if len(r) <= maxNameRunes {
+		return name
+	}
+	half := (maxNameRunes - 1) / 2
+	return string(r[:half]) + "…" + string(r[len(r)-half:])
 }
