@@ -467,13 +467,7 @@ func TestAttributedOutput(t *testing.T) {
 // --exclude-node pattern: a float Sigmoid reading a Conv's completed unit
 // does not; an included one (its output quantized) and the Conv do.
 func TestExcludable(t *testing.T) {
-	b := graph.NewBuilder(13)
-	x := b.Input("x", graph.Float32, 1, 1, 4, 4)
-	s := b.Const(graph.FromFloat32s("s", nil, []float32{0.1}))
-	qdq := func(v *graph.Value) *graph.Value {
-		return b.Op("DequantizeLinear", b.Op("QuantizeLinear", v, s), s)
-	}
-	w := b.Const(graph.FromFloat32s("w", []int64{1, 1, 1, 1}, []float32{2}))
+	b, x, w, qdq := qdqNet()
 	y := qdq(b.Op("Conv", qdq(x), w))
 	float := b.Op("Sigmoid", y)
 	included := qdq(b.Op("Sigmoid", y))

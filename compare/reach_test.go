@@ -7,17 +7,24 @@ import (
 	"github.com/onnxq/onnxq/graph"
 )
 
+// qdqNet starts a net of input x [1, 1, 4, 4] with a 1×1 Conv weight w
+// and qdq, which puts a Q/DQ pair of scale 0.1 on a value.
+func qdqNet() (b *graph.Builder, x, w *graph.Value, qdq func(*graph.Value) *graph.Value) {
+	b = graph.NewBuilder(13)
+	x = b.Input("x", graph.Float32, 1, 1, 4, 4)
+	s := b.Const(graph.FromFloat32s("s", nil, []float32{0.1}))
+	qdq = func(v *graph.Value) *graph.Value {
+		return b.Op("DequantizeLinear", b.Op("QuantizeLinear", v, s), s)
+	}
+	w = b.Const(graph.FromFloat32s("w", []int64{1, 1, 1, 1}, []float32{2}))
+	return b, x, w, qdq
+}
+
 // chainQuant builds x → Q/DQ → c1 → y1 → Q/DQ → c2 → out, with one
 // branch y1 → Q/DQ → c3 → side to a second output.
 func chainQuant(t *testing.T) *graph.Model {
 	t.Helper()
-	b := graph.NewBuilder(13)
-	x := b.Input("x", graph.Float32, 1, 1, 4, 4)
-	s := b.Const(graph.FromFloat32s("s", nil, []float32{0.1}))
-	qdq := func(v *graph.Value) *graph.Value {
-		return b.Op("DequantizeLinear", b.Op("QuantizeLinear", v, s), s)
-	}
-	w := b.Const(graph.FromFloat32s("w", []int64{1, 1, 1, 1}, []float32{2}))
+	b, x, w, qdq := qdqNet()
 	y1 := b.Op("Conv", qdq(x), w)
 	dq1 := qdq(y1)
 	out := b.Op("Conv", dq1, w)
@@ -186,37 +193,21 @@ func TestReachLayerTailMeasured(t *testing.T) {
 // (a Sigmoid → Identity → output) keeps its ratio there: reach 1, not a
 // gain estimated from figures measured before the Sigmoid.
 func TestReachThroughMovesOnly(t *testing.T) {
-	b := graph.NewBuilder(13)
-	x := b.Input("x", graph.Float32, 1, 1, 4, 4)
-	s := b.Const(graph.FromFloat32s("s", nil, []float32{0.1}))
-	w := b.Const(graph.FromFloat32s("w", []int64{1, 1, 1, 1}, []float32{2}))
-	y := b.Op("Conv", b.Op("DequantizeLinear", b.Op("QuantizeLinear", x, s), s), w)
-	sig := b.Op("Sigmoid", b.Op("DequantizeLinear", b.Op("QuantizeLinear", y, s), s))
-	out := b.Op("Identity", sig)
-	b.Output(out)
-	m, err := b.Model()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var conv, sigmoid *graph.Node
-	var qs []*graph.Node
-	for _, n := range m.Graph.Nodes {
-		switch n.OpType {
-		case "Conv":
-			conv = n
-		case "Sigmoid":
-			sigmoid = n
-		case "QuantizeLinear":
-			qs = append(qs, n)
-		}
-	}
-	a0 := &activation{name: "x", qOut: qs[0].Outputs[0].Name, sig: 100, noise: 0.01, rounding: 0.01, roundingSig: 100, scale: 0.1}
+	var y, sig *graph.Value
+	m, conv, qy, out := convTail(t, func(b *graph.Builder, _, conv *graph.Value) *graph.Value {
+		y = conv
+		s := b.Const(graph.FromFloat32s("s2", nil, []float32{0.1}))
+		sig = b.Op("Sigmoid", b.Op("DequantizeLinear", b.Op("QuantizeLinear", y, s), s))
+		return b.Op("Identity", sig)
+	})
+	qx := m.Graph.Inputs[0].Consumers[0]
+	a0 := &activation{name: "x", qOut: qx.Outputs[0].Name, sig: 100, noise: 0.01, rounding: 0.01, roundingSig: 100, scale: 0.1}
 	// y's error: 0.3 before its rounding, 0.2 of rounding
-	a1 := &activation{name: y.Name, qOut: qs[1].Outputs[0].Name, sig: 400, noise: 0.5, rounding: 0.2, roundingSig: 400, scale: 0.1}
+	a1 := &activation{name: y.Name, qOut: qy.Outputs[0].Name, sig: 400, noise: 0.5, rounding: 0.2, roundingSig: 400, scale: 0.1}
 	l1 := &layer{node: conv, output: y.Name, sig: 400, noise: 0.3}
-	ls := &layer{node: sigmoid, output: sig.Name, sig: 50, noise: 0.001}
-	outputs := map[string]*outputStat{out.Name: {sig: 50, noise: 0.004}}
-	r := reaches(m, out.Name, []*activation{a0, a1}, []*layer{l1, ls}, outputs)
+	ls := &layer{node: sig.Producer, output: sig.Name, sig: 50, noise: 0.001}
+	outputs := map[string]*outputStat{out: {sig: 50, noise: 0.004}}
+	r := reaches(m, out, []*activation{a0, a1}, []*layer{l1, ls}, outputs)
 	if got := r[ls]; got != 1 {
 		t.Errorf("Sigmoid's reach %v, want 1", got)
 	}

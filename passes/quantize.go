@@ -1865,20 +1865,31 @@ func rewriteGridSampleMode(n *graph.Node, _ int64, _ func(string, *graph.Tensor)
 	return nil
 }
 
+// upsampleScalesInput makes an Upsample-7's scales attribute its second
+// input, a constant, as the later forms take them.
+func upsampleScalesInput(n *graph.Node, add func(string, *graph.Tensor) (*graph.Value, error)) error {
+	a := removeAttr(n, "scales")
+	if a == nil {
+		return nil
+	}
+	t, err := graph.FromFloat32s("", []int64{int64(len(a.Floats))}, a.Floats)
+	if err != nil {
+		return err
+	}
+	scales, err := add(n.Name+"_scales", t)
+	if err != nil {
+		return err
+	}
+	n.SetInput(1, scales)
+	return nil
+}
+
 // rewriteToResize10 writes an Upsample (7, 9) as the Resize of opset 10,
 // the same op under its new name: inputs X and the scales (Upsample-7's
 // attribute made a constant), the mode ("bilinear" is "linear" there).
 func rewriteToResize10(n *graph.Node, _ int64, add func(string, *graph.Tensor) (*graph.Value, error)) error {
-	if a := removeAttr(n, "scales"); a != nil { // Upsample-7
-		t, err := graph.FromFloat32s("", []int64{int64(len(a.Floats))}, a.Floats)
-		if err != nil {
-			return err
-		}
-		scales, err := add(n.Name+"_scales", t)
-		if err != nil {
-			return err
-		}
-		n.SetInput(1, scales)
+	if err := upsampleScalesInput(n, add); err != nil {
+		return err
 	}
 	if n.Input(0) == nil || n.Input(1) == nil {
 		return fmt.Errorf("no scales")
@@ -1899,16 +1910,10 @@ func rewriteToResize10(n *graph.Node, _ int64, add func(string, *graph.Tensor) (
 // scales only known at run time, except for an Upsample, taken to
 // upsample.
 func rewriteToResize11(n *graph.Node, _ int64, add func(string, *graph.Tensor) (*graph.Value, error)) error {
-	x, scales := n.Input(0), n.Input(1)
-	if a := removeAttr(n, "scales"); a != nil { // Upsample-7
-		t, err := graph.FromFloat32s("", []int64{int64(len(a.Floats))}, a.Floats)
-		if err != nil {
-			return err
-		}
-		if scales, err = add(n.Name+"_scales", t); err != nil {
-			return err
-		}
+	if err := upsampleScalesInput(n, add); err != nil {
+		return err
 	}
+	x, scales := n.Input(0), n.Input(1)
 	if x == nil || scales == nil {
 		return fmt.Errorf("no scales")
 	}

@@ -526,17 +526,6 @@ func WriteAtomic(path string, write func(io.Writer) error) error {
 	return graph.WriteAtomic(path, write)
 }
 
-func splitPath(path string) (dir, base string) {
-	i := strings.LastIndexAny(path, `/\`)
-	if i < 0 {
-		return ".", path
-	}
-	if i == 0 {
-		return "/", path[1:]
-	}
-	return path[:i], path[i+1:]
-}
-
 // pyParser reads the subset of Python literals a .npy header uses:
 // dicts, tuples, lists, strings, integers, True, False and None.
 type pyParser struct {
