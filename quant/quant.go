@@ -293,7 +293,8 @@ func Quantize(m *graph.Model, ranges map[string]passes.Range, cfg Config) (*pass
 	return report, nil
 }
 
-// Run quantizes m in place: Prepare, Calibrate on src, Quantize (and
+// Run quantizes m in place: Prepare, Calibrate on src (OpenSamples,
+// MemorySamples or SyntheticSamples; nil is an error), Quantize (and
 // CorrectBiases when asked). It keeps a copy of the prepared FP32 model as
 // the reference for OutputSQNR. With several SelectMethods it does the
 // steps after Prepare once per method and keeps the model whose worst
@@ -301,6 +302,9 @@ func Quantize(m *graph.Model, ranges map[string]passes.Range, cfg Config) (*pass
 // method's statistics once more with the FP32 fallback and keeps that
 // model when it gains cfg.Fallback.MinGainDB (see withFallback).
 func Run(m *graph.Model, src *calibdata.Source, cfg Config) (*Result, error) {
+	if src == nil {
+		return nil, errors.New("quant: no calibration samples (OpenSamples, MemorySamples or SyntheticSamples make them)")
+	}
 	if err := Prepare(m, cfg); err != nil {
 		return nil, err
 	}

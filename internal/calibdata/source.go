@@ -516,3 +516,26 @@ func isDirEntry(dir string, e os.DirEntry) bool {
 	st, err := os.Stat(filepath.Join(dir, e.Name()))
 	return err == nil && st.IsDir()
 }
+
+// Memory returns the samples held in memory, one map of input name to
+// tensor each, checked against inputs as a file's samples are (a missing
+// input, or one of another type or shape, is an error when read).
+func Memory(inputs []Input, samples []map[string]*runtime.Tensor) *Source {
+	names := make([]string, len(samples))
+	for i := range names {
+		names[i] = fmt.Sprintf("sample_%03d", i)
+	}
+	inputs = append([]Input{}, inputs...)
+	return &Source{kind: "samples in memory", inputs: inputs, names: names, load: func(i int) (map[string]*runtime.Tensor, error) {
+		out := map[string]*runtime.Tensor{}
+		from := map[string]string{}
+		for _, in := range inputs {
+			t, ok := samples[i][in.Name]
+			if !ok || t == nil {
+				return nil, fmt.Errorf("%s: missing input %q", names[i], in.Name)
+			}
+			out[in.Name], from[in.Name] = t, names[i]
+		}
+		return out, check(inputs, out, from)
+	}}
+}

@@ -1,0 +1,42 @@
+package quant
+
+import (
+	"errors"
+
+	"github.com/onnxq/onnxq/graph"
+	"github.com/onnxq/onnxq/internal/calibdata"
+	"github.com/onnxq/onnxq/runtime"
+)
+
+// OpenSamples opens the calibration samples at path for m's inputs, in
+// the forms the command line's --calib takes: a folder of
+// sample_NNN/<input>.npy, .npz files, ONNX test_data_set_N folders, one
+// .npy file, or images (scaled to the input's shape, pixels in [0, 1]).
+// The result is what Run, Calibrate, OutputSQNR, compare.Compare and the
+// others take as samples.
+func OpenSamples(path string, m *graph.Model) (*calibdata.Source, error) {
+	if m == nil || m.Graph == nil {
+		return nil, errors.New("quant: no model")
+	}
+	return calibdata.Open(path, calibdata.Inputs(m), calibdata.ImageOptions{})
+}
+
+// MemorySamples returns samples held in memory for m's inputs, one map of
+// input name to tensor per sample; each is checked against the inputs'
+// types and shapes when read.
+func MemorySamples(m *graph.Model, samples []map[string]*runtime.Tensor) (*calibdata.Source, error) {
+	if m == nil || m.Graph == nil {
+		return nil, errors.New("quant: no model")
+	}
+	return calibdata.Memory(calibdata.Inputs(m), samples), nil
+}
+
+// SyntheticSamples returns n random samples for m's inputs (float inputs
+// normal(0, 1), integer and bool ones zero, symbolic sizes 1), as the
+// command line's --synthetic: ranges from them rarely fit real inputs.
+func SyntheticSamples(m *graph.Model, n int, seed int64) (*calibdata.Source, error) {
+	if m == nil || m.Graph == nil {
+		return nil, errors.New("quant: no model")
+	}
+	return calibdata.Synthetic(calibdata.Inputs(m), n, seed), nil
+}
