@@ -298,7 +298,8 @@ func badGlob(lists ...[]string) string {
 }
 
 // unmatchedPatterns names the --exclude-node, --exclude-op and
-// --include-op patterns that match nothing in m: a typo there quantizes
+// --include-op patterns that match nothing in m, the prepared model the
+// quantizer matches them on: a typo there quantizes
 // what the user meant to keep (or keeps what they meant to quantize)
 // without a word.
 func unmatchedPatterns(m *graph.Model, cfg *quantizeConfig) []string {
@@ -313,7 +314,7 @@ func unmatchedPatterns(m *graph.Model, cfg *quantizeConfig) []string {
 	var out []string
 	for _, p := range cfg.ExcludeNodes {
 		if !slices.ContainsFunc(nodes, func(n *graph.Node) bool { return passes.NodeMatches([]string{p}, n) }) {
-			out = append(out, fmt.Sprintf("--exclude-node %q matches no node of the model (node names, or for a node without one its output's name)", p))
+			out = append(out, fmt.Sprintf("--exclude-node %q matches no node of the prepared model (node names, or for a node without one its output's name; folding a BatchNormalization gives the Conv's output the BatchNormalization's)", p))
 		}
 	}
 	for _, f := range []struct {
@@ -328,7 +329,7 @@ func unmatchedPatterns(m *graph.Model, cfg *quantizeConfig) []string {
 				}
 			}
 			if !found {
-				out = append(out, fmt.Sprintf("%s %q matches no op type of the model", f.flag, p))
+				out = append(out, fmt.Sprintf("%s %q matches no op type of the prepared model", f.flag, p))
 			}
 		}
 	}
@@ -500,9 +501,6 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 	if err := checkOpset(m, cfg.Opset); err != nil {
 		return err
 	}
-	for _, w := range unmatchedPatterns(m, cfg) {
-		fmt.Fprintf(c.stderr, "onnxq: WARNING: %s\n", w)
-	}
 	opts.Opset = cfg.Opset
 	if cfg.Config != "" {
 		if opts.Overrides, err = readOverrides(cfg.Config); err != nil {
@@ -583,6 +581,10 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 	half, err := prepareChecked(m, qcfg, cfg.Config, opts.Overrides)
 	if err != nil {
 		return err
+	}
+	// The patterns meet the prepared graph, as the quantizer does.
+	for _, w := range unmatchedPatterns(m, cfg) {
+		fmt.Fprintf(c.stderr, "onnxq: WARNING: %s\n", w)
 	}
 	if cfg.Opset != 0 {
 		if err := checkNeededOpset(m, qcfg, cfg.Opset); err != nil {
