@@ -1427,8 +1427,13 @@ func (q *quantizer) summarize() {
 				continue // inserted by this pass
 			}
 			if inf.enabled {
-				if q.isActive(n) || inf.rule.Class == ClassFold && q.qNode[n.Outputs[0]] != nil {
+				active := q.isActive(n) || inf.rule.Class == ClassFold && q.qNode[n.Outputs[0]] != nil
+				if active {
 					q.report.OpCounts[n.OpType]++
+				} else if inf.rule.DefaultFP32 {
+					// --include-op asked for it, and nothing came of it:
+					// say so rather than drop it from both lists
+					q.report.FP32 = append(q.report.FP32, FP32Node{Node: n.Name, Op: n.OpType, Reason: reasonIncludedIdle})
 				}
 				continue
 			}

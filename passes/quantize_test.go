@@ -1468,3 +1468,23 @@ func TestQuantizeConstantFirstMatMul(t *testing.T) {
 		t.Errorf("FP32 %+v; W·x should stay float with its reason, the second MatMul be quantized", r.FP32)
 	}
 }
+
+// An op --include-op asks for whose output nothing reads as 8-bit stays
+// float, and the report says so rather than leaving it out of both lists.
+func TestQuantizeIncludedIdle(t *testing.T) {
+	b := graph.NewBuilder(13)
+	x := b.Input("x", graph.Float32, 1, 2, 4, 4)
+	sig := b.Op("Sigmoid", b.Op("Conv", x, convW(b, "w", 1, 2, 2, 1)))
+	b.Output(sig)
+	m := build(t, b)
+	opts := DefaultQuantOptions()
+	opts.IncludeOps = []string{"Sigmoid"}
+	r := quantize(t, m, fixedRanges(m, nil), opts)
+	found := false
+	for _, f := range r.FP32 {
+		found = found || f.Op == "Sigmoid" && f.Reason == reasonIncludedIdle
+	}
+	if !found || r.OpCounts["Sigmoid"] != 0 {
+		t.Errorf("FP32 %+v, int8 ops %v: want the Sigmoid float, with its reason", r.FP32, r.OpCounts)
+	}
+}

@@ -132,7 +132,10 @@ const (
 	reasonProb      = "probability output: near-zero values lose all relative precision in 8 bits"
 	reasonNoiseGain = "its weights amplify the rounding of a quiet input channel past 64 output steps"
 	reasonLogInput  = "feeds a Log through arithmetic: 8 bits lose the small values whose logarithm matters"
-	reasonHardSwish = "division: quantizing it also quantizes the arithmetic before it (as in hard-swish) and loses accuracy; --include-op Div quantizes it"
+	reasonHardSwish = "division: quantizing it also quantizes the arithmetic before it (as in hard-swish) and loses accuracy; --include-op Div quantizes it where what reads it is quantized"
+	// reasonIncludedIdle is the reason of an op --include-op quantizes
+	// whose output no reader takes as 8-bit: a Q/DQ there would only round.
+	reasonIncludedIdle = "included by --include-op, but what reads it stays float, so it does too"
 )
 
 // rules is the table, one row per op type.
