@@ -655,3 +655,13 @@ func TestCollectionExtremes(t *testing.T) {
 		t.Error("EMA has no true extremes but Extremes lists it")
 	}
 }
+
+// A zero HistogramObserver observes with the default options rather than
+// spinning forever looking for a bin width.
+func TestZeroHistogramObserver(t *testing.T) {
+	var h HistogramObserver
+	h.Observe([]float32{-1, 0.5, 2})
+	if lo, hi := h.Range(); !(lo <= -1 && hi >= 2) {
+		t.Errorf("range [%v, %v], want to hold [-1, 2]", lo, hi)
+	}
+}

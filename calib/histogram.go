@@ -145,8 +145,12 @@ func (h *HistogramObserver) grow(k int) {
 }
 
 // Observe counts the finite values of data, widening the bins first if they
-// do not fit.
+// do not fit. A zero HistogramObserver (not made by New) takes the default
+// options first.
 func (h *HistogramObserver) Observe(data []float32) {
+	if len(h.counts) < 2 {
+		*h = *newHistogram(h.method, DefaultOptions())
+	}
 	if h.stats.Values > 0 && onePass && h.observeFitting(data) {
 		return
 	}

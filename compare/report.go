@@ -5,6 +5,7 @@ package compare
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -213,6 +214,9 @@ func (r *Report) WriteJSON(w io.Writer) error {
 // maxNameRunes shortened in the tables, whole in the patterns). top bounds the rows of
 // the two tables (0: all).
 func (r *Report) Print(w io.Writer, top int) error {
+	if r == nil {
+		return errors.New("compare: no report")
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "%d samples; %s vs %s\n", r.Samples, r.QuantModel, r.FloatModel)
 	fmt.Fprintln(tw, "\noutput\tSQNR dB\tcosine\tmax |err|\ttop-1")

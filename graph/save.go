@@ -33,6 +33,9 @@ const maxProtoBytes = math.MaxInt32
 // written under a temporary name and renamed into place, so a failed save
 // never leaves a partial file behind.
 func Save(m *Model, path string, opts SaveOptions) error {
+	if m == nil || m.Graph == nil {
+		return errors.New("save: no model")
+	}
 	// A symbolic link is written through; a FIFO or device takes the
 	// bytes directly (OutputTarget).
 	target, direct, err := OutputTarget(path)
@@ -105,6 +108,9 @@ func Save(m *Model, path string, opts SaveOptions) error {
 // Clone returns an independent copy of m, through its serialised form
 // (external data is read again from m.Dir).
 func Clone(m *Model) (*Model, error) {
+	if m == nil || m.Graph == nil {
+		return nil, errors.New("clone: no model")
+	}
 	data, err := Encode(m)
 	if err != nil {
 		return nil, err
@@ -114,6 +120,9 @@ func Clone(m *Model) (*Model, error) {
 
 // Encode serializes the model with every tensor's data inline.
 func Encode(m *Model) ([]byte, error) {
+	if m == nil || m.Graph == nil {
+		return nil, errors.New("encode: no model")
+	}
 	p, err := m.toProto(nil)
 	if err != nil {
 		return nil, err

@@ -18,6 +18,9 @@ const maxScoreTrace = 32
 // along its last axis picks a position or a coordinate, not a class.
 // The caller checks the runtime shape (a last axis of 2 or more).
 func ScoreOutput(m *graph.Model, v *graph.Value) bool {
+	if m == nil {
+		return false
+	}
 	opset, _ := m.Opset("")
 	for range maxScoreTrace {
 		if v == nil || v.Producer == nil {

@@ -488,6 +488,9 @@ func computing(q *graph.Model, names []string, computedOnly bool, cut func(g *gr
 // WorstOutputSQNR is the lowest SQNR of q's outputs against ref on all
 // the samples of src.
 func WorstOutputSQNR(ref, q *graph.Model, src *calibdata.Source, threads int) (float64, error) {
+	if src == nil {
+		return 0, errors.New("worst output SQNR: no samples")
+	}
 	res, err := OutputSQNR(ref, q, src, src.Len(), threads)
 	if err != nil {
 		return 0, err

@@ -135,6 +135,9 @@ func inUnit(n *graph.Node) bool {
 // Coverage counts the weighted ops of m (subgraphs too) and those in
 // complete Q/DQ units.
 func Coverage(m *graph.Model) (weighted, covered int) {
+	if m == nil || m.Graph == nil {
+		return 0, 0
+	}
 	m.Graph.Walk(func(g *graph.Graph) {
 		for _, n := range g.Nodes {
 			if weightedOp(n) {

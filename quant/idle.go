@@ -35,6 +35,9 @@ type IdleReport struct {
 // quantized op (one reading a DequantizeLinear) produces is never idle:
 // its Q is what keeps that op, and the units before it, in integers.
 func IdleActivations(m *graph.Model) []string {
+	if m == nil || m.Graph == nil {
+		return nil
+	}
 	// an activation is idle when every Q reading it is
 	idleQ := map[string]bool{}
 	for _, q := range m.Graph.Nodes {

@@ -58,6 +58,9 @@ func MaxSelected(g *graph.Graph) map[string]bool {
 // QuantOptions.Extremes, which its 16-bit activations take as their range.
 func Extremes(c *calib.Collection) map[string]passes.Range {
 	out := map[string]passes.Range{}
+	if c == nil {
+		return out
+	}
 	for name, r := range c.Extremes() {
 		out[name] = passes.Range{Min: r.Min, Max: r.Max}
 	}
@@ -71,7 +74,7 @@ func Extremes(c *calib.Collection) map[string]passes.Range {
 // anyway are lost to the values that matter.
 func RangesFor(m *graph.Model, c *calib.Collection, cfg Config) map[string]passes.Range {
 	ranges := Ranges(c)
-	if m == nil || m.Graph == nil {
+	if m == nil || m.Graph == nil || c == nil {
 		return ranges
 	}
 	defer narrowDead(m, ranges)

@@ -258,6 +258,9 @@ func Calibrate(m *graph.Model, src *calibdata.Source, cfg Config, into *calib.Co
 // Ranges turns calibrated statistics into the quantize pass's ranges.
 func Ranges(c *calib.Collection) map[string]passes.Range {
 	ranges := map[string]passes.Range{}
+	if c == nil {
+		return ranges
+	}
 	for name, r := range c.Ranges() {
 		ranges[name] = passes.Range{Min: r.Min, Max: r.Max}
 	}
@@ -268,6 +271,9 @@ func Ranges(c *calib.Collection) map[string]passes.Range {
 // RangesFor picks, and with cfg.Quant.WideFrontEnd the observed extremes
 // its 16-bit activations reach.
 func QuantizeCollected(m *graph.Model, coll *calib.Collection, cfg Config) (*passes.QuantReport, error) {
+	if m == nil || m.Graph == nil || coll == nil {
+		return nil, errors.New("quantize: a model and calibration statistics are needed")
+	}
 	if cfg.Quant.WideFrontEnd {
 		cfg.Quant.Extremes = Extremes(coll)
 	}

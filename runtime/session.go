@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	goruntime "runtime"
 	"slices"
@@ -103,6 +104,9 @@ type step struct {
 // (naming the op, node and opset), if a node's attributes cannot be run,
 // or if the graph has a cycle.
 func NewSession(m *graph.Model, opts Options) (*Session, error) {
+	if m == nil || m.Graph == nil {
+		return nil, errors.New("runtime: no model")
+	}
 	if opts.Registry == nil {
 		opts.Registry = DefaultRegistry()
 	}
