@@ -107,7 +107,9 @@ type QuantOptions struct {
 
 // TensorOverride changes how one tensor is quantized.
 type TensorOverride struct {
-	// Range replaces the calibrated range of an activation.
+	// Range replaces the calibrated range of an activation, and of the
+	// values that share its Q/DQ parameters (a Relu folded into it, a
+	// MaxPool or Reshape of it): their calibrated ranges do not widen it.
 	Range *Range
 	// FP32 keeps the tensor float: no Q/DQ on an activation, float
 	// storage for a weight.

@@ -743,12 +743,21 @@ func (q *quantizer) groupRange(v *graph.Value) (Range, bool) {
 	if q.groupRanges == nil {
 		q.groupRanges = map[*graph.Value]*Range{}
 		members := slices.Collect(maps.Keys(q.parent))
+		// A range the user set is the group's: the calibrated ranges of
+		// the values sharing its grid do not widen it (several set ranges
+		// join).
+		set := map[*graph.Value]bool{}
 		for _, m := range members {
-			if !q.hasRange(m) {
+			if q.opts.Overrides[m.Name].Range != nil {
+				set[q.find(m)] = true
+			}
+		}
+		for _, m := range members {
+			root := q.find(m)
+			if !q.hasRange(m) || set[root] && q.opts.Overrides[m.Name].Range == nil {
 				continue
 			}
 			rr := q.ranges[m.Name]
-			root := q.find(m)
 			if r := q.groupRanges[root]; r != nil {
 				r.Min, r.Max = min(r.Min, rr.Min), max(r.Max, rr.Max)
 			} else {

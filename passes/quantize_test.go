@@ -1488,3 +1488,31 @@ func TestQuantizeIncludedIdle(t *testing.T) {
 		t.Errorf("FP32 %+v, int8 ops %v: want the Sigmoid float, with its reason", r.FP32, r.OpCounts)
 	}
 }
+
+// A range set on a value that shares its grid (a MaxPool of a Relu) is
+// the group's: the calibrated range of the values beside it does not
+// widen it.
+func TestQuantizeOverrideNarrowsGroup(t *testing.T) {
+	b := graph.NewBuilder(13)
+	x := b.Input("x", graph.Float32, 1, 2, 4, 4)
+	pool := b.Op("MaxPool", b.Op("Relu", b.Op("Conv", x, convW(b, "w", 1, 2, 2, 1))), graph.IntsAttr("kernel_shape", 2, 2))
+	b.Output(b.Op("Conv", pool, convW(b, "w2", 2, 2, 2, 1)))
+	m := build(t, b)
+	ranges := fixedRanges(m, nil)
+	for name := range ranges {
+		ranges[name] = Range{Min: -6, Max: 6}
+	}
+	opts := DefaultQuantOptions()
+	opts.Overrides = map[string]TensorOverride{pool.Name: {Range: &Range{Min: 0, Max: 0.5}}}
+	quantize(t, m, ranges, opts)
+	s := qParam(m.Graph, pool.Name, 1)
+	if s == nil {
+		s = qParam(m.Graph, pool.Producer.Input(0).Name, 1)
+	}
+	if s == nil || s.Const == nil {
+		t.Fatal("no Q on the pooled group")
+	}
+	if f, _ := s.Const.Float32s(); len(f) != 1 || math.Abs(float64(f[0])-0.5/255) > 1e-6 {
+		t.Errorf("scale %v, want 0.5/255 from the set range", f)
+	}
+}
