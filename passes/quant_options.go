@@ -24,7 +24,8 @@ type QuantOptions struct {
 	// Uint16, Int4, Uint4).
 	WeightType qdq.Type
 	// SymmetricWeights centres weight ranges on zero; RestrictedWeights
-	// then keeps signed 8-bit weights in [-127,127] so that -w is exact.
+	// then keeps signed 8-bit weights in [-127,127] so that -w is exact
+	// (other weight types keep their full range).
 	SymmetricWeights  bool
 	RestrictedWeights bool
 	// ReduceRange quantizes 8-bit weights to 7 bits, for integer kernels
@@ -208,7 +209,7 @@ func (o QuantOptions) Validate() error {
 	default:
 		return fmt.Errorf("weight type %v is not supported", o.WeightType)
 	}
-	if o.RestrictedWeights && (!o.SymmetricWeights || o.WeightType != qdq.Int8) {
+	if o.RestrictedWeights && o.WeightType == qdq.Int8 && !o.SymmetricWeights {
 		return fmt.Errorf("restricted weights need symmetric int8 weights")
 	}
 	if o.BlockSize < 0 {

@@ -783,7 +783,7 @@ func (q *quantizer) actOptions(t qdq.Type) qdq.RangeOptions {
 
 func (q *quantizer) weightOptions() qdq.RangeOptions {
 	return qdq.RangeOptions{Type: q.opts.WeightType, Symmetric: q.opts.SymmetricWeights,
-		Restricted: q.opts.RestrictedWeights, ReduceRange: q.opts.ReduceRange}
+		Restricted: q.opts.RestrictedWeights && q.opts.WeightType == qdq.Int8, ReduceRange: q.opts.ReduceRange}
 }
 
 // insertActivations puts Q/DQ after every value of g that is read

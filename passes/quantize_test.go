@@ -429,7 +429,7 @@ func TestQuantOptionsValidate(t *testing.T) {
 	bad := map[string]func(o *QuantOptions){
 		"activation type": func(o *QuantOptions) { o.ActivationType = qdq.Int4 },
 		"weight type":     func(o *QuantOptions) { o.WeightType = 0 },
-		"restricted":      func(o *QuantOptions) { o.WeightType = qdq.Uint8 },
+		"restricted":      func(o *QuantOptions) { o.SymmetricWeights = false },
 		"pattern":         func(o *QuantOptions) { o.ExcludeOps = []string{"Conv["} },
 		"block":           func(o *QuantOptions) { o.BlockSize = 24 },
 		"opset":           func(o *QuantOptions) { o.Opset = 9 },
@@ -1514,5 +1514,21 @@ func TestQuantizeOverrideNarrowsGroup(t *testing.T) {
 	}
 	if f, _ := s.Const.Float32s(); len(f) != 1 || math.Abs(float64(f[0])-0.5/255) > 1e-6 {
 		t.Errorf("scale %v, want 0.5/255 from the set range", f)
+	}
+}
+
+// The default options restrict int8 weights to [-127, 127]; with another
+// weight type (int4, uint8) that restriction does not apply and the
+// options stay valid.
+func TestRestrictedOnlyInt8(t *testing.T) {
+	for _, wt := range []qdq.Type{qdq.Int4, qdq.Uint8} {
+		o := DefaultQuantOptions()
+		o.WeightType = wt
+		if wt == qdq.Uint8 {
+			o.SymmetricWeights = false
+		}
+		if err := o.Validate(); err != nil {
+			t.Errorf("%v weights with the default restriction: %v", wt, err)
+		}
 	}
 }

@@ -333,6 +333,20 @@ func unmatchedPatterns(m *graph.Model, cfg *quantizeConfig) []string {
 			}
 		}
 	}
+	// --include-op quantizes only what the rule table can quantize.
+	for _, p := range cfg.IncludeOps {
+		var never []string
+		for _, op := range slices.Sorted(maps.Keys(ops)) {
+			if ok, _ := path.Match(p, op); ok {
+				if r := passes.RuleFor(op); r == nil || r.Class == passes.ClassFP32 {
+					never = append(never, op)
+				}
+			}
+		}
+		if len(never) > 0 {
+			out = append(out, fmt.Sprintf("--include-op %q: %s has no quantized form in onnxq and stays float", p, strings.Join(never, ", ")))
+		}
+	}
 	return out
 }
 
@@ -425,6 +439,12 @@ func (cfg *quantizeConfig) quantOptions() (passes.QuantOptions, error) {
 	opts.PerChannel = cfg.PerChannel
 	opts.SymmetricActivations = opts.SymmetricActivations || cfg.SymmetricActivations
 	opts.ReduceRange = cfg.ReduceRange
+	if cfg.ReduceRange && opts.WeightType.Bits() != 8 {
+		return opts, fmt.Errorf("--reduce-range narrows 8-bit weights to 7 bits; with %v weights it does nothing", opts.WeightType)
+	}
+	if cfg.Target == "tensorrt" && opts.ActivationType != qdq.Int8 {
+		return opts, fmt.Errorf("--target tensorrt: TensorRT takes int8 activations with zero point 0, not %v", opts.ActivationType)
+	}
 	if cfg.WeightOnlySet {
 		opts.WeightOnly = cfg.WeightOnly
 	}

@@ -96,6 +96,33 @@ func TestQuantizeBadInput(t *testing.T) {
 	if data, err := os.ReadFile(external + ".data"); err != nil || !bytes.Equal(data, externalData) {
 		t.Errorf("the input's external data changed (%v)", err)
 	}
+	// Flags that cannot do what they say: usage errors and warnings.
+	for _, c := range []struct {
+		args []string
+		want string
+		code int
+	}{
+		{[]string{"--reduce-range", "--weight-type", "int4"}, "with int4 weights it does nothing", 2},
+		{[]string{"--target", "tensorrt", "--activation-type", "uint8"}, "TensorRT takes int8 activations", 2},
+	} {
+		r := onnxq(t, dir, append([]string{model, "-o", out, "--synthetic", "2"}, c.args...)...)
+		if r.code != c.code || !strings.Contains(r.stderr, c.want) {
+			t.Errorf("%q: exit %d, stderr %q; want exit %d and %q", c.args, r.code, r.stderr, c.code, c.want)
+		}
+		os.Remove(out)
+	}
+	softmaxData, err := testmodels.MatMulSoftmax()
+	if err != nil {
+		t.Fatal(err)
+	}
+	softmax := filepath.Join(dir, "softmax.onnx")
+	if err := os.WriteFile(softmax, softmaxData, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := onnxq(t, dir, softmax, "-o", out, "--synthetic", "2", "--include-op", "Softmax"); r.code != 0 || !strings.Contains(r.stderr, `--include-op "Softmax": Softmax has no quantized form`) {
+		t.Errorf("--include-op Softmax: exit %d, stderr %q", r.code, r.stderr)
+	}
+	os.Remove(out)
 	// A pattern that matches nothing is said, and the model still written.
 	if r := onnxq(t, dir, model, "-o", out, "--synthetic", "2", "--exclude-node", "Cnov*"); r.code != 0 || !strings.Contains(r.stderr, `--exclude-node "Cnov*" matches no node`) {
 		t.Errorf("unmatched --exclude-node: exit %d, stderr %q", r.code, r.stderr)
