@@ -1569,10 +1569,14 @@ func layerNormNodes(g *graph.Graph) map[*graph.Node]bool {
 
 // opsetChanges lists ops of the default domain whose inputs or meaning
 // changed at a version, with how the pass rewrites an older node.
+// opsetRewrite rewrites node n, written for opset from, into the form of
+// opset to; addConst adds a constant to n's graph.
+type opsetRewrite func(n *graph.Node, from, to int64, addConst func(base string, t *graph.Tensor) (*graph.Value, error)) error
+
 var opsetChanges = []struct {
 	op      string
 	version int64
-	rewrite func(n *graph.Node, from int64, addConst func(base string, t *graph.Tensor) (*graph.Value, error)) error
+	rewrite opsetRewrite
 }{
 	{"Add", 7, rewriteLegacyBroadcast}, {"Sub", 7, rewriteLegacyBroadcast},
 	{"Mul", 7, rewriteLegacyBroadcast}, {"Div", 7, rewriteLegacyBroadcast},
@@ -1603,7 +1607,7 @@ var opsetChanges = []struct {
 	{"GridSample", 20, rewriteGridSampleMode},
 	{"DFT", 20, nil},
 	{"Resize", 11, rewriteToResize11},
-	{"Upsample", 10, rewriteToResize11},
+	{"Upsample", 10, rewriteUpsample},
 	{"TopK", 10, rewriteAttrsToInputs("k")},
 	{"Scan", 9, nil},
 }
@@ -1614,7 +1618,7 @@ var opsetChanges = []struct {
 func upgradeOpset(m *graph.Model, from, to int64, uniq func(*graph.Graph, string) string) error {
 	type job struct {
 		n       *graph.Node
-		rewrite func(*graph.Node, int64, func(string, *graph.Tensor) (*graph.Value, error)) error
+		rewrite opsetRewrite
 	}
 	var jobs []job
 	var err error
@@ -1637,11 +1641,7 @@ func upgradeOpset(m *graph.Model, from, to int64, uniq func(*graph.Graph, string
 						return
 					}
 				}
-				rewrite := c.rewrite
-				if n.OpType == "Upsample" && to < 11 {
-					rewrite = rewriteToResize10
-				}
-				jobs = append(jobs, job{n, rewrite})
+				jobs = append(jobs, job{n, c.rewrite})
 			}
 		}
 	})
@@ -1654,7 +1654,7 @@ func upgradeOpset(m *graph.Model, from, to int64, uniq func(*graph.Graph, string
 			t.Name = uniq(g, base)
 			return g.AddInitializer(t)
 		}
-		if err := j.rewrite(j.n, from, add); err != nil {
+		if err := j.rewrite(j.n, from, to, add); err != nil {
 			return fmt.Errorf("raising the opset of node %q (%s): %v", j.n.Name, j.n.OpType, err)
 		}
 	}
@@ -1692,8 +1692,8 @@ func removeAttr(n *graph.Node, name string) *graph.Attribute {
 	return nil
 }
 
-func dropAttrs(names ...string) func(*graph.Node, int64, func(string, *graph.Tensor) (*graph.Value, error)) error {
-	return func(n *graph.Node, _ int64, _ func(string, *graph.Tensor) (*graph.Value, error)) error {
+func dropAttrs(names ...string) opsetRewrite {
+	return func(n *graph.Node, _, _ int64, _ func(string, *graph.Tensor) (*graph.Value, error)) error {
 		for _, name := range names {
 			removeAttr(n, name)
 		}
@@ -1704,8 +1704,8 @@ func dropAttrs(names ...string) func(*graph.Node, int64, func(string, *graph.Ten
 // rewriteAttrsToInputs moves int-list attributes to int64 inputs 1, 2, …
 // in the given order (a single int, as TopK's k, to a one-element one);
 // an absent attribute becomes an omitted input.
-func rewriteAttrsToInputs(names ...string) func(*graph.Node, int64, func(string, *graph.Tensor) (*graph.Value, error)) error {
-	return func(n *graph.Node, _ int64, add func(string, *graph.Tensor) (*graph.Value, error)) error {
+func rewriteAttrsToInputs(names ...string) opsetRewrite {
+	return func(n *graph.Node, _, _ int64, add func(string, *graph.Tensor) (*graph.Value, error)) error {
 		for i, name := range names {
 			a := removeAttr(n, name)
 			if a == nil {
@@ -1786,7 +1786,7 @@ func legacyBroadcastFits(n *graph.Node) string {
 // broadcast alike under opset 7's rules: the constant second operand
 // reshaped with trailing 1-dimensions, the broadcast and axis attributes
 // dropped.
-func rewriteLegacyBroadcast(n *graph.Node, _ int64, add func(string, *graph.Tensor) (*graph.Value, error)) error {
+func rewriteLegacyBroadcast(n *graph.Node, _, _ int64, add func(string, *graph.Tensor) (*graph.Value, error)) error {
 	pad, _ := legacyTrailing(n)
 	removeAttr(n, "broadcast")
 	removeAttr(n, "axis")
@@ -1795,7 +1795,7 @@ func rewriteLegacyBroadcast(n *graph.Node, _ int64, add func(string, *graph.Tens
 
 // rewriteLegacyPRelu reshapes an opset < 7 PRelu's per-channel slope of C
 // values to [C, 1, …] for opset 7's broadcasting.
-func rewriteLegacyPRelu(n *graph.Node, _ int64, add func(string, *graph.Tensor) (*graph.Value, error)) error {
+func rewriteLegacyPRelu(n *graph.Node, _, _ int64, add func(string, *graph.Tensor) (*graph.Value, error)) error {
 	pad, _ := legacyTrailing(n)
 	return padOperand(n, pad, add)
 }
@@ -1831,7 +1831,7 @@ func padOperand(n *graph.Node, pad int, add func(string, *graph.Tensor) (*graph.
 // scale and bias hold one value per group, the per-channel ones opset 21
 // reads: each group's value repeated over its channels. Both must be
 // constants and the channel count known.
-func rewriteGroupNormScale(n *graph.Node, _ int64, add func(string, *graph.Tensor) (*graph.Value, error)) error {
+func rewriteGroupNormScale(n *graph.Node, _, _ int64, add func(string, *graph.Tensor) (*graph.Value, error)) error {
 	groups := int(n.AttrInt("num_groups", 0))
 	x := n.Input(0)
 	if groups <= 0 || x == nil || len(x.Shape) < 2 || !x.Shape[1].Known() {
@@ -1869,7 +1869,7 @@ func rewriteGroupNormScale(n *graph.Node, _ int64, add func(string, *graph.Tenso
 
 // rewriteGridSampleMode renames GridSample's modes as opset 20 spells
 // them: bilinear is linear, bicubic cubic.
-func rewriteGridSampleMode(n *graph.Node, _ int64, _ func(string, *graph.Tensor) (*graph.Value, error)) error {
+func rewriteGridSampleMode(n *graph.Node, _, _ int64, _ func(string, *graph.Tensor) (*graph.Value, error)) error {
 	switch n.AttrString("mode", "bilinear") {
 	case "bilinear":
 		n.SetAttr(graph.StringAttr("mode", "linear"))
@@ -1898,10 +1898,19 @@ func upsampleScalesInput(n *graph.Node, add func(string, *graph.Tensor) (*graph.
 	return nil
 }
 
+// rewriteUpsample writes an Upsample (7, 9) as the Resize of the opset it
+// is raised to: Resize-10 below opset 11, Resize-11's form from it.
+func rewriteUpsample(n *graph.Node, from, to int64, add func(string, *graph.Tensor) (*graph.Value, error)) error {
+	if to < 11 {
+		return rewriteToResize10(n, from, to, add)
+	}
+	return rewriteToResize11(n, from, to, add)
+}
+
 // rewriteToResize10 writes an Upsample (7, 9) as the Resize of opset 10,
 // the same op under its new name: inputs X and the scales (Upsample-7's
 // attribute made a constant), the mode ("bilinear" is "linear" there).
-func rewriteToResize10(n *graph.Node, _ int64, add func(string, *graph.Tensor) (*graph.Value, error)) error {
+func rewriteToResize10(n *graph.Node, _, _ int64, add func(string, *graph.Tensor) (*graph.Value, error)) error {
 	if err := upsampleScalesInput(n, add); err != nil {
 		return err
 	}
@@ -1923,7 +1932,7 @@ func rewriteToResize10(n *graph.Node, _ int64, add func(string, *graph.Tensor) (
 // their rule does (ONNX Runtime's); other scales are an error, and so are
 // scales only known at run time, except for an Upsample, taken to
 // upsample.
-func rewriteToResize11(n *graph.Node, _ int64, add func(string, *graph.Tensor) (*graph.Value, error)) error {
+func rewriteToResize11(n *graph.Node, _, _ int64, add func(string, *graph.Tensor) (*graph.Value, error)) error {
 	if err := upsampleScalesInput(n, add); err != nil {
 		return err
 	}
@@ -1973,7 +1982,7 @@ func rewriteToResize11(n *graph.Node, _ int64, add func(string, *graph.Tensor) (
 	return nil
 }
 
-func rewriteClip(n *graph.Node, _ int64, add func(string, *graph.Tensor) (*graph.Value, error)) error {
+func rewriteClip(n *graph.Node, _, _ int64, add func(string, *graph.Tensor) (*graph.Value, error)) error {
 	for i, name := range []string{"min", "max"} {
 		a := removeAttr(n, name)
 		if a == nil {
@@ -1992,7 +2001,7 @@ func rewriteClip(n *graph.Node, _ int64, add func(string, *graph.Tensor) (*graph
 	return nil
 }
 
-func rewritePad(n *graph.Node, _ int64, add func(string, *graph.Tensor) (*graph.Value, error)) error {
+func rewritePad(n *graph.Node, _, _ int64, add func(string, *graph.Tensor) (*graph.Value, error)) error {
 	pads := removeAttr(n, "pads")
 	if pads == nil {
 		pads = removeAttr(n, "paddings")
@@ -2030,7 +2039,7 @@ func rewritePad(n *graph.Node, _ int64, add func(string, *graph.Tensor) (*graph.
 // takes this form too: it keeps ONNX Runtime from moving the Transposes
 // an exporter put around the op (a channel softmax) onto a non-last
 // axis, which its kernel runs several times slower.
-func rewriteSoftmax(n *graph.Node, opset int64, _ func(string, *graph.Tensor) (*graph.Value, error)) error {
+func rewriteSoftmax(n *graph.Node, opset, _ int64, _ func(string, *graph.Tensor) (*graph.Value, error)) error {
 	g, x, y := n.Graph, n.Input(0), n.Outputs[0]
 	if x == nil || y == nil || len(n.Outputs) != 1 {
 		return fmt.Errorf("needs one input and one output")

@@ -129,7 +129,7 @@ func TestUpgradeTo21(t *testing.T) {
 		}
 	}
 	gs := &graph.Node{OpType: "GridSample", Attrs: []*graph.Attribute{graph.StringAttr("mode", "bicubic")}}
-	if err := rewriteGridSampleMode(gs, 16, nil); err != nil || gs.AttrString("mode", "") != "cubic" {
+	if err := rewriteGridSampleMode(gs, 16, 20, nil); err != nil || gs.AttrString("mode", "") != "cubic" {
 		t.Errorf("GridSample mode %q (%v)", gs.AttrString("mode", ""), err)
 	}
 }
