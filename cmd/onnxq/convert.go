@@ -86,7 +86,7 @@ func convert(cfg *convertConfig) error {
 			}
 		}
 	}
-	if err := checkOutputFolder(cfg.Out); err != nil {
+	if err := checkOutputs(outputFile{"-o", cfg.Out}); err != nil {
 		return err
 	}
 
@@ -112,13 +112,8 @@ func convert(cfg *convertConfig) error {
 	return nil
 }
 
-// checkOutputFolder reports a missing or unusable output folder, or an
-// output path that is a folder, before any work is done.
-func checkOutputFolder(out string) error {
-	return checkOutputs(outputFile{"-o", out})
-}
-
-// checkOutputs runs checkOutput on each output given.
+// checkOutputs runs checkOutput on each output given, before any work is
+// done.
 func checkOutputs(outs ...outputFile) error {
 	for _, o := range outs {
 		if o.path == "" {

@@ -311,38 +311,38 @@ func unmatchedPatterns(m *graph.Model, cfg *quantizeConfig) []string {
 			nodes = append(nodes, n)
 		}
 	})
+	opTypes := slices.Sorted(maps.Keys(ops))
+	matching := func(p string) []string {
+		var out []string
+		for _, op := range opTypes {
+			if ok, _ := path.Match(p, op); ok {
+				out = append(out, op)
+			}
+		}
+		return out
+	}
 	var out []string
 	for _, p := range cfg.ExcludeNodes {
 		if !slices.ContainsFunc(nodes, func(n *graph.Node) bool { return passes.NodeMatches([]string{p}, n) }) {
 			out = append(out, fmt.Sprintf("--exclude-node %q matches no node of the prepared model (node names, or for a node without one its output's name; folding a BatchNormalization gives the Conv's output the BatchNormalization's)", p))
 		}
 	}
-	for _, f := range []struct {
-		flag     string
-		patterns []string
-	}{{"--exclude-op", cfg.ExcludeOps}, {"--include-op", cfg.IncludeOps}} {
-		for _, p := range f.patterns {
-			found := false
-			for op := range ops {
-				if ok, _ := path.Match(p, op); ok {
-					found = true
-				}
-			}
-			if !found {
-				out = append(out, fmt.Sprintf("%s %q matches no op type of the prepared model", f.flag, p))
-			}
+	for _, p := range cfg.ExcludeOps {
+		if len(matching(p)) == 0 {
+			out = append(out, fmt.Sprintf("--exclude-op %q matches no op type of the prepared model", p))
 		}
 	}
-	// --include-op quantizes only what the rule table can quantize.
 	for _, p := range cfg.IncludeOps {
-		var never []string
-		for _, op := range slices.Sorted(maps.Keys(ops)) {
-			if ok, _ := path.Match(p, op); ok {
-				if r := passes.RuleFor(op); r == nil || r.Class == passes.ClassFP32 {
-					never = append(never, op)
-				}
-			}
+		matched := matching(p)
+		if len(matched) == 0 {
+			out = append(out, fmt.Sprintf("--include-op %q matches no op type of the prepared model", p))
+			continue
 		}
+		// --include-op quantizes only what the rule table can quantize.
+		never := slices.DeleteFunc(matched, func(op string) bool {
+			r := passes.RuleFor(op)
+			return r != nil && r.Class != passes.ClassFP32
+		})
 		if len(never) > 0 {
 			out = append(out, fmt.Sprintf("--include-op %q: %s has no quantized form in onnxq and stays float", p, strings.Join(never, ", ")))
 		}
@@ -354,6 +354,9 @@ func unmatchedPatterns(m *graph.Model, cfg *quantizeConfig) []string {
 // work.
 func (cfg *quantizeConfig) checkNumbers() error {
 	pipeline := append(passes.Names(passes.PreparePasses()), "equalize-activations", "quantize", "lower-qdq")
+	if bad := badGlob(cfg.ExcludeNodes, cfg.ExcludeOps, cfg.IncludeOps); bad != "" {
+		return errors.New(bad)
+	}
 	switch {
 	case cfg.FallbackBudget < 0:
 		return fmt.Errorf("--fallback-budget %d: want 0 (off) or more layers", cfg.FallbackBudget)
@@ -365,8 +368,6 @@ func (cfg *quantizeConfig) checkNumbers() error {
 		return fmt.Errorf("--eval-samples %d: want 0 (no closing SQNR) or more", cfg.EvalMax)
 	case cfg.Synthetic < 0:
 		return fmt.Errorf("--synthetic %d: want 1 or more samples", cfg.Synthetic)
-	case badGlob(cfg.ExcludeNodes, cfg.ExcludeOps, cfg.IncludeOps) != "":
-		return fmt.Errorf("%s", badGlob(cfg.ExcludeNodes, cfg.ExcludeOps, cfg.IncludeOps))
 	case cfg.StopAfter != "" && !slices.Contains(pipeline, cfg.StopAfter):
 		return fmt.Errorf("--stop-after %q: no such pass (passes: %s)", cfg.StopAfter, strings.Join(pipeline, ", "))
 	}
@@ -494,15 +495,14 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 	if err != nil {
 		return err
 	}
-	if ins, err := modelInputs(cfg.Model, m); err != nil {
-		return err
-	} else if err := refuseOverwrite(ins, outs...); err != nil {
-		return err
-	}
-	sizeBefore, err := modelBytes(cfg.Model, m)
+	modelFiles, err := modelInputs(cfg.Model, m)
 	if err != nil {
 		return err
 	}
+	if err := refuseOverwrite(modelFiles, outs...); err != nil {
+		return err
+	}
+	sizeBefore := filesSize(modelFiles)
 	lessGarbageFor(sizeBefore)
 	// From IR 4 an initializer listed as an input is a default a caller
 	// may override; the quantized model makes it a constant (prepare pass
@@ -1146,15 +1146,12 @@ func calibrate(m *graph.Model, src *calibdata.Source, qcfg quant.Config, loadCal
 			return nil, fmt.Errorf("--load-calib %s: %v", loadCalib, err)
 		}
 		names := loaded.Names()
-		known := 0
-		for _, name := range names {
-			m.Graph.Walk(func(g *graph.Graph) {
-				if g.Value(name) != nil {
-					known++
-				}
-			})
-		}
-		if len(names) > 0 && known == 0 {
+		known := slices.ContainsFunc(names, func(name string) bool {
+			found := false
+			m.Graph.Walk(func(g *graph.Graph) { found = found || g.Value(name) != nil })
+			return found
+		})
+		if len(names) > 0 && !known {
 			return nil, fmt.Errorf("--load-calib %s: none of its %d tensors is a value of this model (statistics saved from another model?)", loadCalib, len(names))
 		}
 	}
@@ -1237,12 +1234,12 @@ type finished struct {
 func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.BiasReport, rounding *quant.RoundReport, units *quant.UnitsChoice, idle *quant.IdleReport, fb *quant.FallbackReport, tune *quant.TuneReport, fin finished, lowered *lower.Report, sizeBefore int64, fp32, q *graph.Model, src *calibdata.Source, reportLine string) error {
 	w := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(w, "wrote\t%s\n", cfg.Out)
-	after := fileSize(cfg.Out)
-	if st, err := os.Stat(cfg.Out); err == nil && !st.Mode().IsRegular() {
+	var after int64
+	if st, err := os.Stat(cfg.Out); err == nil && st.Mode().IsRegular() {
+		after = st.Size()
+	} else if data, err := graph.Encode(q); err == nil {
 		// a FIFO or device (/dev/null) has no size of its own: what went in
-		if data, err := graph.Encode(q); err == nil {
-			after = int64(len(data))
-		}
+		after = int64(len(data))
 	}
 	if sizeBefore > 0 {
 		fmt.Fprintf(w, "size\t%s -> %s (%.2fx)\n", formatBytes(sizeBefore), formatBytes(after), float64(after)/float64(sizeBefore))

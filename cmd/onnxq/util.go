@@ -252,23 +252,6 @@ func parseRequantize(cmd, name string) (runtime.Requantizer, error) {
 	return r, nil
 }
 
-// modelBytes is the size of the model file at path with the external data
-// files m's tensors were read from: what the model takes on disk.
-func modelBytes(path string, m *graph.Model) (int64, error) {
-	size := fileSize(path)
-	if !usesExternalData(m) {
-		return size, nil
-	}
-	locs, err := externalLocations(path)
-	if err != nil {
-		return 0, err
-	}
-	for _, loc := range locs {
-		size += fileSize(filepath.Join(filepath.Dir(path), filepath.FromSlash(loc)))
-	}
-	return size, nil
-}
-
 // outputFile is a file a command is about to write, named by the flag
 // that gave it ("-o", "--report", ...).
 type outputFile struct{ flag, path string }
@@ -280,6 +263,7 @@ type inputFile struct{ what, path string }
 // modelInputs lists the files of the model at path: the file itself and,
 // with m loaded from it, the external data files its tensors were read
 // from.
+// Their sizes add up to what the model takes on disk (filesSize).
 func modelInputs(path string, m *graph.Model) ([]inputFile, error) {
 	ins := []inputFile{{"the input model", path}}
 	if m == nil || !usesExternalData(m) {
@@ -293,6 +277,15 @@ func modelInputs(path string, m *graph.Model) ([]inputFile, error) {
 		ins = append(ins, inputFile{"the external data of the input model " + path, filepath.Join(filepath.Dir(path), filepath.FromSlash(loc))})
 	}
 	return ins, nil
+}
+
+// filesSize adds up the sizes of files.
+func filesSize(files []inputFile) int64 {
+	var size int64
+	for _, f := range files {
+		size += fileSize(f.path)
+	}
+	return size
 }
 
 // refuseOverwrite returns an error when one of outs would destroy an input
