@@ -335,12 +335,21 @@ func countQOperatorSkips(skips []Skipped) int {
 const maxNameRunes = 60
 
 // shortName returns name, or its start and end around an ellipsis when
-// it is longer than maxNameRunes.
+// it is longer than maxNameRunes (as many runes on each side).
 func shortName(name string) string {
-	r := []rune(name)
-	if len(r) <= maxNameRunes {
+	if len([]rune(name)) <= maxNameRunes {
 		return name
 	}
-	half := (maxNameRunes - 1) / 2
-	return string(r[:half]) + "…" + string(r[len(r)-half:])
+	return ShortName(name, maxNameRunes-1)
+}
+
+// ShortName cuts a name longer than n runes to n, its start and end around
+// an ellipsis; the text tables and the HTML report show names so.
+func ShortName(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	h := (n - 1) / 2
+	return string(r[:h]) + "…" + string(r[len(r)-(n-1-h):])
 }

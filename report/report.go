@@ -313,7 +313,7 @@ func layerChart(ls []compare.LayerStat, total int) string {
 	s.text(w-right+8, 41, "harm", "start", "small")
 	for i, l := range ls {
 		y := f.top + rowH*float64(i)
-		s.text(left-8, y+rowH/2+4, fmt.Sprintf("%d. %s (%s)", i+1, short(l.Node, 26), l.Op), "end", "")
+		s.text(left-8, y+rowH/2+4, fmt.Sprintf("%d. %s (%s)", i+1, compare.ShortName(l.Node, 26), l.Op), "end", "")
 		bar := func(v compare.Decibels, dy float64, col string) {
 			x := finiteDB(v, hi)
 			if math.IsNaN(x) {
@@ -405,7 +405,7 @@ const displayBins = 96
 // bounds.
 func histogramChart(k int, h compare.Histogram) string {
 	w, ht := 560.0, 330.0
-	name := short(h.Name, 48)
+	name := compare.ShortName(h.Name, 48)
 	s := newSVG(w, ht, fmt.Sprintf("Histogram of the FP32 values of activation %s with the clip ranges of the calibration methods", h.Name),
 		fmt.Sprintf("%d. %s (%s dB)", k, name, dbText(h.SQNRdB)))
 	group := max(1, (len(h.Counts)+displayBins-1)/displayBins)
@@ -523,7 +523,7 @@ func weightChart(k int, wr *weightRanges) string {
 		shown = fmt.Sprintf(", first %d of %d channels", len(wr.min), wr.channels)
 	}
 	s := newSVG(w, ht, fmt.Sprintf("Range plot of the per-output-channel weights of layer %s and their quantization steps", wr.node),
-		fmt.Sprintf("%d. %s (%s, harm %s): %s per output channel%s", k, short(wr.node, 40), wr.op, sig(wr.harm, 3), src, shown))
+		fmt.Sprintf("%d. %s (%s, harm %s): %s per output channel%s", k, compare.ShortName(wr.node, 40), wr.op, sig(wr.harm, 3), src, shown))
 	nc := len(wr.min)
 	lo, hi := 0.0, 0.0
 	for c := range nc {

@@ -195,13 +195,3 @@ func num(v float64) string {
 }
 
 func esc(s string) string { return html.EscapeString(s) }
-
-// short cuts a long name to n runes with an ellipsis in the middle.
-func short(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	h := (n - 1) / 2
-	return string(r[:h]) + "…" + string(r[len(r)-(n-1-h):])
-}

@@ -329,10 +329,7 @@ func pinnedFromGraph(gt *graph.Tensor) (*Tensor, error) {
 
 // littleEndian tells whether the machine stores the low byte first, as
 // ONNX raw data does.
-var littleEndian = func() bool {
-	x := uint16(1)
-	return *(*byte)(unsafe.Pointer(&x)) == 1
-}()
+var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
 
 // FromGraph decodes a constant of the IR into a runtime tensor of its own
 // data.

@@ -1,4 +1,4 @@
-// floatlayers_test.go checks that ONNX Runtime's optimizer runs what onnxq
+// ortrewrites_test.go checks that ONNX Runtime's optimizer runs what onnxq
 // writes: the layers a quantized model keeps in FP32 on a quantized input
 // stay float there (it quantizes such a layer's FP32 weight itself, per
 // tensor, unless passes.PinFloatLayers keeps it away), and models written
