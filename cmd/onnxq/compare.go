@@ -116,7 +116,6 @@ func (c *cli) compare(cfg *compareConfig) error {
 	if err != nil {
 		return err
 	}
-	lessGarbageFor(fileSize(cfg.Float) + fileSize(cfg.Quant))
 	if n := quantizationNodes(fm); n > 0 {
 		hint := "give the FP32 model it was quantized from first"
 		if quantizationNodes(qm) == 0 {
@@ -124,16 +123,21 @@ func (c *cli) compare(cfg *compareConfig) error {
 		}
 		return fmt.Errorf("FLOAT %s is quantized already (%d quantization nodes): %s", cfg.Float, n, hint)
 	}
+	var size int64
 	for _, in := range []struct {
 		path string
 		m    *graph.Model
 	}{{cfg.Float, fm}, {cfg.Quant, qm}} {
-		if ins, err := modelInputs(in.path, in.m); err != nil {
-			return err
-		} else if err := refuseOverwrite(ins, outs...); err != nil {
+		files, err := modelInputs(in.path, in.m)
+		if err != nil {
 			return err
 		}
+		if err := refuseOverwrite(files, outs...); err != nil {
+			return err
+		}
+		size += filesSize(files)
 	}
+	lessGarbageFor(size)
 	src, err := c.openSamples("--data", cfg.Data, calibdata.Inputs(fm), &cfg.imageConfig)
 	if err != nil {
 		return err

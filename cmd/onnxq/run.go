@@ -159,7 +159,9 @@ func (c *cli) runModel(cfg *runConfig) error {
 	if cfg.Out != "" {
 		ins := []inputFile{{"the model", cfg.Model}}
 		for _, v := range sess.Inputs() {
-			ins = append(ins, inputFile{"the file of input " + v.Name, sources[v.Name]})
+			if !madeUp(sources[v.Name]) {
+				ins = append(ins, inputFile{"the file of input " + v.Name, sources[v.Name]})
+			}
 		}
 		if written, err = writeOutputs(cfg.Out, sess.Outputs(), outs, ins); err != nil {
 			return err
@@ -402,10 +404,17 @@ func gatherInputs(sess *runtime.Session, cfg *inputConfig) (map[string]*runtime.
 		if err != nil {
 			return nil, nil, err
 		}
-		feeds[v.Name], sources[v.Name] = t, fmt.Sprintf("random (seed %d)", cfg.Seed)
+		feeds[v.Name], sources[v.Name] = t, fmt.Sprintf("%s (seed %d)", madeUpSource, cfg.Seed)
 	}
 	return feeds, sources, nil
 }
+
+// madeUpSource starts the source gatherInputs gives a made-up input; any
+// other source is the file the input was read from.
+const madeUpSource = "random"
+
+// madeUp tells whether source, as gatherInputs gives it, is made up.
+func madeUp(source string) bool { return strings.HasPrefix(source, madeUpSource+" (") }
 
 // madeUpHint explains a failure on made-up inputs whose unknown sizes
 // became 1 (a filter longer than a one-sample signal): it names those
@@ -413,7 +422,7 @@ func gatherInputs(sess *runtime.Session, cfg *inputConfig) (map[string]*runtime.
 func madeUpHint(inputs []*graph.Value, cfg *inputConfig, sources map[string]string) string {
 	var parts []string
 	for _, v := range inputs {
-		if cfg.Shapes[v.Name] != nil || !strings.HasPrefix(sources[v.Name], "random") {
+		if cfg.Shapes[v.Name] != nil || !madeUp(sources[v.Name]) {
 			continue
 		}
 		var dims []string
