@@ -68,18 +68,7 @@ func WriteAtomic(path string, write func(io.Writer) error) (err error) {
 		return err
 	}
 	if direct {
-		f, err := os.OpenFile(target, os.O_WRONLY, 0)
-		if err != nil {
-			return writeError(path, err)
-		}
-		if err := write(f); err != nil {
-			f.Close()
-			return fmt.Errorf("%s: %v", path, err)
-		}
-		if err := f.Close(); err != nil {
-			return writeError(path, err)
-		}
-		return nil
+		return writeInto(path, target, write)
 	}
 	f, err := createTemp(target)
 	if err != nil {
@@ -99,6 +88,23 @@ func WriteAtomic(path string, write func(io.Writer) error) (err error) {
 		return writeError(path, err)
 	}
 	if err = os.Rename(f.Name(), target); err != nil {
+		return writeError(path, err)
+	}
+	return nil
+}
+
+// writeInto writes through write into target, a FIFO or device path
+// leads to (OutputTarget's direct case); errors name path.
+func writeInto(path, target string, write func(io.Writer) error) error {
+	f, err := os.OpenFile(target, os.O_WRONLY, 0)
+	if err != nil {
+		return writeError(path, err)
+	}
+	if err := write(f); err != nil {
+		f.Close()
+		return fmt.Errorf("%s: %v", path, err)
+	}
+	if err := f.Close(); err != nil {
 		return writeError(path, err)
 	}
 	return nil

@@ -79,7 +79,7 @@ func Save(m *Model, path string, opts SaveOptions) error {
 		}
 	}
 	if direct {
-		return WriteAtomic(path, func(w io.Writer) error {
+		return writeInto(path, target, func(w io.Writer) error {
 			_, err := w.Write(data)
 			return err
 		})
