@@ -13,14 +13,26 @@ import (
 	"github.com/onnxq/onnxq/quant"
 )
 
-// acceptanceModel is the shared model the attribution is checked on:
-// small enough to quantize once per layer in seconds, with named nodes
-// (--exclude-node needs names; ultraface_rfb_320's are empty) and output
-// errors that respond to single exclusions by more than their noise
-// (mnist_cntk's best exclusion gains 0.7 dB, ppocr_cls_mobile_v2's 2-class
-// softmax output swings by ±10 dB on unrelated exclusions).
-// COMPARE_ACCEPT_MODEL names another.
-var acceptanceModel = envOr("COMPARE_ACCEPT_MODEL", "yunet_n_320")
+// attributionCases are the shared models the attribution is checked on,
+// each small enough to quantize once per layer in seconds, with named
+// nodes (--exclude-node needs names; ultraface_rfb_320's are empty), and
+// the margin by which the top layer's exclusion may fall short of the
+// best one. On oww_speech_embedding one layer stands out and the top must
+// be the best exactly; on yunet_n_320 the two most harmful layers gain
+// within 0.1 dB of each other when excluded (1.00 and 1.08), closer than
+// the attribution's estimate separates them. (mnist_cntk's best exclusion
+// gains 0.7 dB, ppocr_cls_mobile_v2's 2-class softmax output swings by
+// ±10 dB on unrelated exclusions.) COMPARE_ACCEPT_MODEL names another
+// model, checked within 0.1 dB.
+type attributionCase struct {
+	model     string
+	tolerance float64 // dB
+}
+
+var attributionCases = []attributionCase{
+	{"oww_speech_embedding", 0},
+	{"yunet_n_320", 0.1},
+}
 
 func envOr(key, def string) string {
 	if v := os.Getenv(key); v != "" {
@@ -110,13 +122,23 @@ func (pq *poorQuantizer) quantize(tb testing.TB, exclude ...string) *graph.Model
 	return q
 }
 
-// TestAttributionFindsBestExclusion quantizes a shared model with a poor
-// setting, then once more per attributed layer with that layer excluded:
-// the layer compare ranks most harmful must be the exclusion that raises
-// the worst output SQNR most, within tolerance dB.
+// TestAttributionFindsBestExclusion quantizes each of attributionCases'
+// models with a poor setting, then once more per attributed layer with
+// that layer excluded: the layer compare ranks most harmful must be the
+// exclusion that raises the worst output SQNR most, within the case's
+// tolerance.
 func TestAttributionFindsBestExclusion(t *testing.T) {
-	const tolerance = 0.1 // dB
-	m, src := sharedModel(t, acceptanceModel)
+	cases := attributionCases
+	if m := os.Getenv("COMPARE_ACCEPT_MODEL"); m != "" {
+		cases = []attributionCase{{m, 0.1}}
+	}
+	for _, c := range cases {
+		t.Run(c.model, func(t *testing.T) { checkAttribution(t, c.model, c.tolerance) })
+	}
+}
+
+func checkAttribution(t *testing.T, model string, tolerance float64) {
+	m, src := sharedModel(t, model)
 	// Eight samples keep the exclusions fast; the ranking holds on them.
 	if src.Len() > 8 {
 		var err error

@@ -465,18 +465,34 @@ func TestAttributedOutput(t *testing.T) {
 
 // Only nodes whose exclusion changes what the quantizer writes get an
 // --exclude-node pattern: a float Sigmoid reading a Conv's completed unit
-// does not; an included one (its output quantized) and the Conv do.
+// does not; an included one (its output quantized) and the Conv do; a
+// MaxPool whose output is quantized again on its input's grid does not,
+// one requantized on another grid does, and so does a linear Resize (its
+// outputs fall between the grid's points).
 func TestExcludable(t *testing.T) {
 	b, x, w, qdq := qdqNet()
 	y := qdq(b.Op("Conv", qdq(x), w))
 	float := b.Op("Sigmoid", y)
 	included := qdq(b.Op("Sigmoid", y))
 	swish := b.Op("HardSwish", y)
-	b.Output(float, included, swish)
+	pool := b.Op("MaxPool", y, graph.IntsAttr("kernel_shape", 2, 2))
+	pooled := qdq(pool)
+	coarse := b.Const(graph.FromFloat32s("coarse", nil, []float32{0.2}))
+	repool := b.Op("MaxPool", y, graph.IntsAttr("kernel_shape", 2, 2))
+	requantized := b.Op("DequantizeLinear", b.Op("QuantizeLinear", repool, coarse), coarse)
+	scales := b.Const(graph.FromFloat32s("scales", []int64{4}, []float32{1, 1, 2, 2}))
+	roi := b.Const(graph.FromFloat32s("roi", []int64{0}, nil))
+	linear := b.Op("Resize", y, roi, scales, graph.StringAttr("mode", "linear"))
+	nearest := b.Op("Resize", y, roi, scales)
+	b.Output(float, included, swish, pooled, requantized, qdq(linear), qdq(nearest))
 	if _, err := b.Model(); err != nil {
 		t.Fatal(err)
 	}
 	want := map[*graph.Node]bool{
+		pool.Producer:    false,
+		repool.Producer:  true,
+		linear.Producer:  true,
+		nearest.Producer: false,
 		x.Consumers[0].Outputs[0].Consumers[0].Outputs[0].Consumers[0]: true, // the Conv
 		float.Producer: false,
 		included.Producer.Input(0).Producer.Input(0).Producer: true,

@@ -157,9 +157,10 @@
 //	                         output's Σerr²/Σref² put down to the node
 //	                         (sort key)
 //	  exclude        string  --exclude-node pattern for it (optional;
-//	                         absent for a float op that reads another
-//	                         node's Q/DQ, a Sigmoid after a Conv's unit,
-//	                         whose exclusion would change nothing)
+//	                         absent where exclusion would change nothing:
+//	                         a float op that reads another node's Q/DQ,
+//	                         a Sigmoid after a Conv's unit; a data move
+//	                         or MaxPool requantized on its input's grid)
 //	layers_skipped[] {name, reason}
 //	attributed_output string the output reach and harm are measured at:
 //	                         the worst, or Options.Output ("" when none

@@ -167,6 +167,8 @@ func excludable(n *graph.Node) bool {
 		return false
 	case r.Class == passes.ClassFP32:
 		return false
+	case r.Class == passes.ClassShare && requantizedOnItsGrid(n):
+		return false
 	case !r.DefaultFP32:
 		return true
 	}
@@ -184,6 +186,74 @@ func excludable(n *graph.Node) bool {
 		}
 	}
 	return true
+}
+
+// gridExactOps write only values their inputs hold (data movement, max/min
+// selection, zero padding): on dequantized inputs their outputs stay on
+// the inputs' grid.
+var gridExactOps = map[string]bool{
+	"Reshape": true, "Transpose": true, "MaxPool": true, "Concat": true, "Slice": true,
+	"Gather": true, "Squeeze": true, "Unsqueeze": true, "Flatten": true, "Split": true,
+	"Identity": true, "GlobalMaxPool": true, "DepthToSpace": true, "SpaceToDepth": true,
+	"Pad": true, "Max": true, "Min": true,
+}
+
+// requantizedOnItsGrid tells whether n, a grid-exact op, reads its
+// activations through DequantizeLinear and writes them only to
+// QuantizeLinear nodes of the same scale and zero point. Run in float, as
+// --exclude-node would leave it, its outputs would round back to the same
+// codes: the error it is charged with is its input's rounding, which
+// excluding it does not remove (a MaxPool between two units).
+func requantizedOnItsGrid(n *graph.Node) bool {
+	if !gridExactOps[n.OpType] && !(n.OpType == "Resize" && n.AttrString("mode", "nearest") == "nearest") {
+		return false
+	}
+	var grid *graph.Node
+	sameGrid := func(q *graph.Node) bool {
+		if grid == nil {
+			grid = q
+			return true
+		}
+		return sameConst(grid.Input(1), q.Input(1)) && sameConst(grid.Input(2), q.Input(2))
+	}
+	for _, in := range n.Inputs {
+		if in != nil && isOp(in.Producer, "DequantizeLinear") && !sameGrid(in.Producer) {
+			return false
+		}
+	}
+	if grid == nil || len(n.Outputs) == 0 {
+		return false
+	}
+	for _, o := range n.Outputs {
+		if o == nil || len(o.Consumers) == 0 {
+			return false
+		}
+		for _, c := range o.Consumers {
+			if !isOp(c, "QuantizeLinear") || !sameGrid(c) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// sameConst tells whether a and b are both absent or constants of one
+// type, shape and value (a scale or zero point of Q/DQ nodes).
+func sameConst(a, b *graph.Value) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	if a.Const == nil || b.Const == nil || a.Const.DType != b.Const.DType || !slices.Equal(a.Const.Dims, b.Const.Dims) {
+		return false
+	}
+	x, err1 := runtime.FromGraph(a.Const)
+	y, err2 := runtime.FromGraph(b.Const)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	fx, err1 := x.AsFloat64()
+	fy, err2 := y.AsFloat64()
+	return err1 == nil && err2 == nil && slices.Equal(fx, fy)
 }
 
 func readsDQ(n *graph.Node) bool {
