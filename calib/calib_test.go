@@ -461,9 +461,21 @@ func TestLoadErrors(t *testing.T) {
 		"range":          strings.Replace(good, `"min":1`, `"min":5`, 1),
 		"state method":   strings.Replace(good, `"method":"entropy","bins"`, `"method":"mse","bins"`, 1),
 		"duplicate name": strings.Replace(good, `]}`+"\n", `]},`+good[strings.Index(good, `{"name"`):len(good)-3]+`]}`+"\n", 1),
+		// encoding/json alone takes these: the last of two equal keys, keys
+		// in another case, absent fields as zero, a null state as empty
+		"duplicate key": strings.Replace(good, `"zeros":0`, `"zeros":0,"zeros":0`, 1),
+		"key case":      strings.Replace(good, `"zeros":0`, `"Zeros":0`, 1),
+		"missing max":   strings.Replace(good, `"max":3,`, ``, 1),
+		"missing stats": strings.Replace(good, `,"stats":{"values":3,"nan":0,"inf":0,"batches":1}`, ``, 1),
+		"null state":    good[:strings.Index(good, `"state":`)] + `"state":null}]}` + "\n",
 	}
+	mm := newColl(t, MinMax, Options{})
+	mm.Observe("x", []float32{1, 2, 3})
+	goodMinMax := saved(t, mm)
+	bad["minmax missing max"] = strings.Replace(goodMinMax, `,"max":3`, ``, 1)
+	bad["minmax null state"] = goodMinMax[:strings.Index(goodMinMax, `"state":`)] + `"state":null}]}` + "\n"
 	for name, s := range bad {
-		if s == good {
+		if s == good || s == goodMinMax {
 			t.Fatalf("%s: replacement did not apply", name)
 		}
 		if _, err := Load(strings.NewReader(s)); err == nil {

@@ -4,7 +4,6 @@
 package calib
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,6 +12,7 @@ import (
 	"sync"
 	"unsafe"
 
+	"github.com/onnxq/onnxq/internal/strictjson"
 	"github.com/onnxq/onnxq/qdq"
 )
 
@@ -383,15 +383,6 @@ func Load(r io.Reader) (*Collection, error) {
 	return c, nil
 }
 
-// strictUnmarshal decodes exactly one JSON value with no unknown fields.
-func strictUnmarshal(b []byte, v any) error {
-	d := json.NewDecoder(bytes.NewReader(b))
-	d.DisallowUnknownFields()
-	if err := d.Decode(v); err != nil {
-		return err
-	}
-	if d.More() {
-		return fmt.Errorf("trailing data after the JSON value")
-	}
-	return nil
-}
+// strictUnmarshal decodes exactly one JSON value into the struct v
+// points to, strictly (strictjson.Unmarshal).
+func strictUnmarshal(b []byte, v any) error { return strictjson.Unmarshal(b, v) }

@@ -77,6 +77,12 @@ type QuantReport struct {
 	WideByConfig int
 	WideType     qdq.Type
 	WideDomain   string
+	// UnusedOverrides names the QuantOptions.Overrides that changed
+	// nothing, sorted: a range or bits on a value given no Q/DQ (read by
+	// FP32 ops only, a graph output, the input of a folded Relu), fp32 on a
+	// value or weight that stays float anyway (a bias), per_tensor on a
+	// weight not quantized.
+	UnusedOverrides []string
 }
 
 // ReasonWide says why QuantOptions.WideFrontEnd quantizes an activation
@@ -185,6 +191,10 @@ type quantizer struct {
 	// members lists each group's values by root, for the extremes of a
 	// wide group
 	members map[*graph.Value][]*graph.Value
+	// overrideUsed records the overrides (by name) that changed what the
+	// pass writes; quantizedRoots the groups (by root) given a Q/DQ
+	overrideUsed   map[string]bool
+	quantizedRoots map[*graph.Value]bool
 }
 
 type actInitKey struct {
@@ -211,7 +221,8 @@ func newQuantizer(m *graph.Model, ctx *Context, ranges map[string]Range, opts Qu
 		parent: map[*graph.Value]*graph.Value{}, dqOf: map[*graph.Value]*graph.Value{},
 		qNode: map[*graph.Value]*graph.Node{}, dqParam: map[*graph.Value]actParams{},
 		weights: map[weightKey]*weightQ{}, weightOf: map[*graph.Value]*weightQ{}, actInits: map[actInitKey][2]*graph.Value{}, front: map[*graph.Graph]int{}, names: map[string]bool{}, seq: map[string]int{},
-		wide:          map[*graph.Value]bool{},
+		wide:         map[*graph.Value]bool{},
+		overrideUsed: map[string]bool{}, quantizedRoots: map[*graph.Value]bool{},
 		wideByConfig:  map[*graph.Value]bool{},
 		alignedGroups: map[*graph.Value]actParams{}, paramsSet: map[*graph.Value]bool{}, completes: map[*graph.Value]bool{},
 		report: &QuantReport{OpCounts: map[string]int{}},
@@ -303,6 +314,7 @@ func (q *quantizer) run() (bool, error) {
 			return false, err
 		}
 	}
+	q.noteGroupOverrides()
 	for _, g := range q.graphs {
 		if err := q.quantizeWeights(g); err != nil {
 			return false, err
@@ -314,6 +326,7 @@ func (q *quantizer) run() (bool, error) {
 		}
 	}
 	q.summarize()
+	q.report.UnusedOverrides = q.unusedOverrides()
 	r := q.report
 	return changed || r.TensorsQuantized+r.WeightsQuantized+r.BiasesQuantized > 0, nil
 }
@@ -584,7 +597,8 @@ func (q *quantizer) isWanted(v *graph.Value) bool {
 	}
 	q.wanted[v] = false // a DAG has no cycle; this only guards bad input
 	w := false
-	if isFloat(v) && !q.opts.Overrides[v.Name].FP32 {
+	fp32 := q.opts.Overrides[v.Name].FP32
+	if isFloat(v) {
 	consumers:
 		for _, c := range v.Consumers {
 			for i, in := range c.Inputs {
@@ -595,7 +609,15 @@ func (q *quantizer) isWanted(v *graph.Value) bool {
 			}
 		}
 	}
-	if isFloat(v) && !q.opts.Overrides[v.Name].FP32 && q.unitOutput(v) && !q.foldedInto(v) && (!w || q.floatReaders(v)) {
+	if fp32 {
+		// kept float by the override: it counts when v would have been
+		// read quantized or completed a unit
+		if w || isFloat(v) && q.unitOutput(v) && !q.foldedInto(v) {
+			q.overrideUsed[v.Name] = true
+		}
+		return false
+	}
+	if isFloat(v) && q.unitOutput(v) && !q.foldedInto(v) && (!w || q.floatReaders(v)) {
 		w = true
 		q.completes[v] = true
 	}
@@ -825,6 +847,10 @@ func (q *quantizer) insertActivations(g *graph.Graph) error {
 			q.alignedGroups[root] = p
 		}
 		q.paramsSet[root] = true
+		q.quantizedRoots[root] = true
+		if o, ok := q.opts.Overrides[v.Name]; ok && !o.FP32 {
+			q.overrideUsed[v.Name] = true
+		}
 		dq, err := q.addQDQ(g, v, actParams{scale, zp, t})
 		if err != nil {
 			return err
@@ -984,16 +1010,17 @@ func (q *quantizer) quantizeWeights(g *graph.Graph) error {
 		r := inf.rule
 		switch r.Class {
 		case ClassWeighted:
-			if w := n.Input(r.Weight); isFloatConst(w) && !q.opts.Overrides[w.Name].FP32 {
+			if w := n.Input(r.Weight); isFloatConst(w) && !q.keptFloat(w) {
 				axis, block := q.weightAxis(n, r, w)
 				if q.opts.Overrides[w.Name].PerTensor {
+					q.overrideUsed[w.Name] = true
 					axis, block = -1, 0
 				}
 				uses = append(uses, weightUse{n, r.Weight, weightKey{v: w, axis: axis, block: block}})
 			}
 		case ClassQuantIO:
 			for i, in := range n.Inputs {
-				if isFloatConst(in) && r.activationSlot(i) && !q.opts.Overrides[in.Name].FP32 {
+				if isFloatConst(in) && r.activationSlot(i) && !q.keptFloat(in) {
 					uses = append(uses, weightUse{n, i, weightKey{in, -1, 0, q.actType(n.Outputs[0])}})
 				}
 			}
@@ -1024,6 +1051,37 @@ func (q *quantizer) quantizeWeights(g *graph.Graph) error {
 	return nil
 }
 
+// keptFloat tells whether an fp32 override keeps weight w float, and
+// records that the override counted.
+func (q *quantizer) keptFloat(w *graph.Value) bool {
+	if q.opts.Overrides[w.Name].FP32 {
+		q.overrideUsed[w.Name] = true
+		return true
+	}
+	return false
+}
+
+// noteGroupOverrides records the range and bits overrides of activations
+// that got a Q/DQ: on the value itself or on a value sharing its grid.
+func (q *quantizer) noteGroupOverrides() {
+	for v := range q.parent {
+		if q.quantizedRoots[q.find(v)] {
+			q.overrideUsed[v.Name] = true
+		}
+	}
+}
+
+// unusedOverrides lists, sorted, the overrides nothing used.
+func (q *quantizer) unusedOverrides() []string {
+	var out []string
+	for _, name := range slices.Sorted(maps.Keys(q.opts.Overrides)) {
+		if !q.overrideUsed[name] {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
 // weightOnlyMinElems is the smallest weight QuantOptions.WeightOnly
 // stores as integers: below it the DequantizeLinear node and the scales
 // cost about what the int8 storage saves.
@@ -1046,11 +1104,15 @@ func (q *quantizer) weightOnlyUses(g *graph.Graph) []weightUse {
 		r := inf.rule
 		for _, i := range r.WeightOnly {
 			w := n.Input(i)
-			if !isFloatConst(w) || q.opts.Overrides[w.Name].FP32 || w.Const.NumElements() < weightOnlyMinElems {
+			if !isFloatConst(w) || w.Const.NumElements() < weightOnlyMinElems || q.keptFloat(w) {
 				continue
 			}
 			axis := r.WeightOnlyAxis
-			if !q.opts.PerChannel || axis >= len(w.Const.Dims) || q.opts.Overrides[w.Name].PerTensor {
+			if q.opts.Overrides[w.Name].PerTensor {
+				q.overrideUsed[w.Name] = true
+				axis = -1
+			}
+			if !q.opts.PerChannel || axis >= len(w.Const.Dims) {
 				axis = -1
 			}
 			uses = append(uses, weightUse{n, i, weightKey{v: w, axis: axis}})

@@ -6,7 +6,6 @@ package main
 // atomically and reports what was quantized and how much the outputs moved.
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -28,6 +27,7 @@ import (
 	"github.com/onnxq/onnxq/graph"
 	"github.com/onnxq/onnxq/internal/calibdata"
 	"github.com/onnxq/onnxq/internal/macs"
+	"github.com/onnxq/onnxq/internal/strictjson"
 	"github.com/onnxq/onnxq/internal/tensorio"
 	"github.com/onnxq/onnxq/lower"
 	"github.com/onnxq/onnxq/passes"
@@ -44,6 +44,8 @@ type quantizeConfig struct {
 	Model   string
 	Out     string
 	Version bool
+	// overrides are --config's, as read
+	overrides map[string]passes.TensorOverride
 
 	Calib      string
 	Synthetic  int
@@ -147,8 +149,9 @@ method's range, per-channel weight ranges, sizes and INT8 MAC coverage.
     "head_out":  {"fp32": true},          no Q/DQ on it / float weight
     "audio":     {"bits": 16},            16-bit Q/DQ on it (8: keep 8 bits)
     "fc.weight": {"per_tensor": true}}}   one scale for this weight
-Unknown keys, unknown tensors and tensors that preparation folds away are
-errors.
+Unknown keys, keys given twice, unknown tensors, tensors that preparation
+folds away and ranges of no width are errors; an override that changes
+nothing is a warning.
 
 --target-sqnr DB searches for the fewest layers to keep in FP32 so that
 the worst output's SQNR against FP32 reaches DB on held-out samples:
@@ -526,6 +529,7 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 		if opts.Overrides, err = readOverrides(cfg.Config); err != nil {
 			return err
 		}
+		cfg.overrides = opts.Overrides
 	}
 	if err := opts.Validate(); err != nil {
 		return err
@@ -812,9 +816,12 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 // quantizeWith calibrates the prepared model m with qcfg.Method, quantizes
 // it and corrects its biases when asked; it returns the statistics too.
 func (c *cli) quantizeWith(m, fp32 *graph.Model, src *calibdata.Source, cfg *quantizeConfig, qcfg quant.Config, synthetic bool) (*quantized, error) {
-	coll, err := calibrate(m, src, qcfg, cfg.LoadCalib)
+	coll, warnings, err := calibrate(m, src, qcfg, cfg.LoadCalib)
 	if err != nil {
 		return nil, err
+	}
+	for _, w := range warnings {
+		fmt.Fprintf(c.stderr, "onnxq: WARNING: %s\n", w)
 	}
 	if cfg.SaveCalib != "" {
 		if err := saveCalib(coll, cfg.SaveCalib); err != nil {
@@ -951,12 +958,13 @@ type overrideFile struct {
 	Tensors map[string]overrideEntry `json:"tensors"`
 }
 
+// overrideEntry is one tensor's override; every key is optional.
 type overrideEntry struct {
-	Min       *float32 `json:"min"`
-	Max       *float32 `json:"max"`
-	FP32      bool     `json:"fp32"`
-	PerTensor bool     `json:"per_tensor"`
-	Bits      *int     `json:"bits"`
+	Min       *float32 `json:"min,omitempty"`
+	Max       *float32 `json:"max,omitempty"`
+	FP32      bool     `json:"fp32,omitempty"`
+	PerTensor bool     `json:"per_tensor,omitempty"`
+	Bits      *int     `json:"bits,omitempty"`
 }
 
 // readOverrides reads a --config file into the quantize pass's per-tensor
@@ -970,10 +978,8 @@ func readOverrides(path string) (map[string]passes.TensorOverride, error) {
 	fail := func(format string, args ...any) error {
 		return fmt.Errorf("--config %s: %s", path, fmt.Sprintf(format, args...))
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
 	var f overrideFile
-	if err := dec.Decode(&f); err != nil {
+	if err := strictjson.Unmarshal(data, &f); err != nil {
 		msg := strings.TrimPrefix(err.Error(), "json: ")
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
@@ -988,9 +994,6 @@ func readOverrides(path string) (map[string]passes.TensorOverride, error) {
 		}
 		return nil, fail("%s", msg)
 	}
-	if dec.More() {
-		return nil, fail("data after the JSON object")
-	}
 	if f.Tensors == nil {
 		return nil, fail(`no "tensors" object`)
 	}
@@ -1003,6 +1006,8 @@ func readOverrides(path string) (map[string]passes.TensorOverride, error) {
 			return nil, fail("tensor %q: give both min and max", name)
 		case e.Min != nil && !(*e.Min <= *e.Max):
 			return nil, fail("tensor %q: min %v is above max %v", name, *e.Min, *e.Max)
+		case e.Min != nil && *e.Min == 0 && *e.Max == 0:
+			return nil, fail("tensor %q: min and max are both 0, a range of no width (give the range its values take)", name)
 		case e.Min != nil && e.FP32:
 			return nil, fail("tensor %q: a range and fp32 contradict each other", name)
 		case e.Bits != nil && *e.Bits != 8 && *e.Bits != 16:
@@ -1022,6 +1027,37 @@ func readOverrides(path string) (map[string]passes.TensorOverride, error) {
 		out[name] = o
 	}
 	return out, nil
+}
+
+// unusedOverrideWhy says why an override changed nothing, from the
+// prepared FP32 model and the quantized model q.
+func unusedOverrideWhy(fp32, q *graph.Model, name string, o passes.TensorOverride) string {
+	if v := findValue(fp32, name); v != nil {
+		for _, c := range v.Consumers {
+			switch c.OpType {
+			case "Conv", "ConvTranspose", "Gemm":
+				if len(c.Inputs) > 2 && c.Inputs[2] == v {
+					return "it is a bias: biases follow their layer (int32 at its scales when it is quantized; --exclude-node keeps the layer float)"
+				}
+			}
+		}
+	}
+	v := findValue(q, name)
+	if v == nil {
+		return "onnxq rewrote that tensor away"
+	}
+	for _, c := range v.Consumers {
+		if c.OpType == "QuantizeLinear" {
+			return "the Relu or Clip that read it is folded into the Q/DQ after it, which stands for that op's output: set the override on that output"
+		}
+	}
+	if o.FP32 {
+		return "it stays FP32 anyway (no quantized op reads it)"
+	}
+	if v.Const != nil {
+		return "the weight is not quantized (the op reading it stays FP32)"
+	}
+	return "it gets no Q/DQ (the ops reading it stay FP32, or it is a graph output)"
 }
 
 // jsonKind names what JSON value decodes into t.
@@ -1126,39 +1162,114 @@ func nonFiniteInputs(m *graph.Model, coll *calib.Collection) []string {
 }
 
 // calibrate merges the statistics saved by --load-calib and observes the
-// prepared model on the samples (none when src is nil).
-func calibrate(m *graph.Model, src *calibdata.Source, qcfg quant.Config, loadCalib string) (*calib.Collection, error) {
+// prepared model on the samples (none when src is nil). It warns of
+// loaded statistics of tensors the model lacks, and, with no samples, of
+// float activations the file has no statistics for.
+func calibrate(m *graph.Model, src *calibdata.Source, qcfg quant.Config, loadCalib string) (*calib.Collection, []string, error) {
 	coll, err := calib.New(qcfg.Method, qcfg.CalibOptions)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	var warnings []string
 	if loadCalib != "" {
 		f, err := os.Open(loadCalib)
 		if err != nil {
-			return nil, fmt.Errorf("--load-calib: %v", err)
+			return nil, nil, fmt.Errorf("--load-calib: %v", err)
 		}
 		loaded, err := calib.Load(f)
 		f.Close()
 		if err != nil {
-			return nil, fmt.Errorf("--load-calib %s: %v", loadCalib, err)
+			return nil, nil, fmt.Errorf("--load-calib %s: %v", loadCalib, err)
 		}
 		if err := coll.Merge(loaded); err != nil {
-			return nil, fmt.Errorf("--load-calib %s: %v", loadCalib, err)
+			return nil, nil, fmt.Errorf("--load-calib %s: %v", loadCalib, err)
 		}
 		names := loaded.Names()
-		known := slices.ContainsFunc(names, func(name string) bool {
-			found := false
-			m.Graph.Walk(func(g *graph.Graph) { found = found || g.Value(name) != nil })
-			return found
-		})
-		if len(names) > 0 && !known {
-			return nil, fmt.Errorf("--load-calib %s: none of its %d tensors is a value of this model (statistics saved from another model?)", loadCalib, len(names))
+		if len(names) == 0 {
+			return nil, nil, fmt.Errorf("--load-calib %s: holds no tensor statistics", loadCalib)
+		}
+		floats := floatActivations(m)
+		var unknown, missing []string
+		for _, name := range names {
+			if _, ok := floats[name]; !ok {
+				unknown = append(unknown, name)
+			}
+		}
+		if len(unknown) == len(names) {
+			return nil, nil, fmt.Errorf("--load-calib %s: none of its %d tensors is a float activation of this model (statistics saved from another model?)", loadCalib, len(names))
+		}
+		if len(unknown) > 0 {
+			warnings = append(warnings, fmt.Sprintf("--load-calib %s: %s of its %d tensors %s not a float activation of this model (ignored): %s",
+				loadCalib, formatCount(int64(len(unknown))), len(names), isAre(len(unknown)), firstNames(unknown)))
+		}
+		if src == nil {
+			have := map[string]bool{}
+			for _, name := range names {
+				have[name] = true
+			}
+			known := 0
+			for _, name := range slices.Sorted(maps.Keys(floats)) {
+				if floats[name] {
+					known++
+					if !have[name] {
+						missing = append(missing, name)
+					}
+				}
+			}
+			if len(missing) > 0 {
+				warnings = append(warnings, fmt.Sprintf("--load-calib %s has no statistics for %s of the model's %d float activations, and no --calib samples observe them: they stay FP32 (%s)",
+					loadCalib, formatCount(int64(len(missing))), known, firstNames(missing)))
+			}
 		}
 	}
 	if err := quant.Calibrate(m, src, qcfg, coll); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return coll, nil
+	return coll, warnings, nil
+}
+
+// floatActivations are the names of the values of m that calibration may
+// observe, graph inputs and node outputs of subgraphs included: true for
+// those known to be float32, false for those of a type shape inference
+// left unknown.
+func floatActivations(m *graph.Model) map[string]bool {
+	out := map[string]bool{}
+	add := func(v *graph.Value) {
+		if v != nil && v.Name != "" && (v.DType == graph.Float32 || v.DType == graph.Undefined) {
+			out[v.Name] = out[v.Name] || v.DType == graph.Float32
+		}
+	}
+	m.Graph.Walk(func(g *graph.Graph) {
+		for _, in := range g.RealInputs() {
+			add(in)
+		}
+		for _, n := range g.Nodes {
+			for _, o := range n.Outputs {
+				add(o)
+			}
+		}
+	})
+	return out
+}
+
+// firstNames quotes up to three names, then says how many more.
+func firstNames(names []string) string {
+	const shown = 3
+	q := make([]string, 0, shown)
+	for _, n := range names[:min(len(names), shown)] {
+		q = append(q, strconv.Quote(n))
+	}
+	if len(names) > shown {
+		q = append(q, fmt.Sprintf("%d more", len(names)-shown))
+	}
+	return strings.Join(q, ", ")
+}
+
+func isAre(n int) string {
+	if n == 1 {
+		return "is"
+	}
+	return "are"
 }
 
 // isTerminal tells whether w is a terminal, where a redrawn bar reads
@@ -1268,6 +1379,9 @@ func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.Bi
 		}
 		if len(fin.nonFiniteInputs) > 0 {
 			fmt.Fprintf(c.stderr, "onnxq: WARNING: the calibration samples hold NaN or infinite values: %s; calibration leaves them out of the ranges, and every SQNR the positions where the FP32 output is not finite\n", strings.Join(fin.nonFiniteInputs, ", "))
+		}
+		for _, name := range r.UnusedOverrides {
+			fmt.Fprintf(c.stderr, "onnxq: WARNING: --config %s: tensor %q: the override changes nothing: %s\n", cfg.Config, name, unusedOverrideWhy(fp32, q, name, cfg.overrides[name]))
 		}
 		if r.TensorsQuantized+r.WeightsQuantized == 0 {
 			fmt.Fprintln(c.stderr, "onnxq: WARNING: nothing was quantized: no op the rules quantize reads a calibrated float tensor (the fp32 lines say why); the model keeps its float ops")

@@ -134,8 +134,22 @@ func TestQuantizeBadInput(t *testing.T) {
 	if r := onnxq(t, dir, model, "-o", out, "--load-calib", stats, "--method", "minmax"); r.code != 1 || !strings.Contains(r.stderr, "none of its 1 tensors") {
 		t.Errorf("--load-calib of another model: exit %d, stderr %q", r.code, r.stderr)
 	}
+	// No statistics at all is an error; statistics of some tensors only,
+	// or of tensors the model lacks, are named.
+	empty := strings.Replace(string(must(os.ReadFile(stats))), `[{"name":"elsewhere","state":{"min":0,"max":1,"stats":{"values":4,"nan":0,"inf":0,"batches":1}}}]`, `[]`, 1)
+	os.WriteFile(stats, []byte(empty), 0o644)
+	if r := onnxq(t, dir, model, "-o", out, "--load-calib", stats, "--method", "minmax"); r.code != 1 || !strings.Contains(r.stderr, "holds no tensor statistics") {
+		t.Errorf("--load-calib with no tensors: exit %d, stderr %q", r.code, r.stderr)
+	}
+	partial := strings.Replace(empty, `[]`, `[{"name":"elsewhere","state":{"min":0,"max":1,"stats":{"values":4,"nan":0,"inf":0,"batches":1}}},{"name":"x","state":{"min":0,"max":1,"stats":{"values":4,"nan":0,"inf":0,"batches":1}}}]`, 1)
+	os.WriteFile(stats, []byte(partial), 0o644)
+	r := onnxq(t, dir, model, "-o", out, "--load-calib", stats, "--method", "minmax")
+	if r.code != 0 || !strings.Contains(r.stderr, `1 of its 2 tensors is not a float activation of this model (ignored): "elsewhere"`) || !strings.Contains(r.stderr, "has no statistics for") {
+		t.Errorf("--load-calib of some tensors: exit %d, stderr %q", r.code, r.stderr)
+	}
+	os.Remove(out)
 	// The size before counts the external data too.
-	r := onnxq(t, dir, external, "-o", filepath.Join(dir, "ext-q.onnx"), "--synthetic", "2")
+	r = onnxq(t, dir, external, "-o", filepath.Join(dir, "ext-q.onnx"), "--synthetic", "2")
 	if want := " " + formatBytes(fileSize(external)+int64(len(externalData))) + " -> "; r.code != 0 || !strings.Contains(r.stdout, want) {
 		t.Errorf("external data model: exit %d, summary %q; want a line starting %q", r.code, r.stdout, want)
 	}
@@ -378,16 +392,39 @@ func TestQuantizeConfig(t *testing.T) {
 		{`{"tensors": {"pool": {"bits": 12}}}`, "bits 12 (want 8 or 16)"},
 		{`{"tensors": {"pool": {"bits": 16, "fp32": true}}}`, "bits and fp32 contradict"},
 		{`{"tensors": {"conv.weight": {"bits": 16}}}`, "is a weight: bits"},
-		{`{"tensors": {"pool": {"fp32": true}}} {}`, "data after the JSON object"},
+		{`{"tensors": {"pool": {"fp32": true}}} {}`, "trailing data after the JSON value"},
+		{`{"tensors": {"pool": {"fp32": true}, "pool": {"min": 0, "max": 1}}}`, `key "pool" appears twice`},
+		{`{"tensors": {"pool": {"min": 0, "max": 1, "min": 0.5}}}`, `field "min" appears twice`},
+		{`{"Tensors": {"pool": {"fp32": true}}}`, `unknown key "Tensors"`},
+		{`{"tensors": {"pool": {"FP32": true}}}`, `unknown key "FP32"`},
+		{`{"tensors": {"pool": null}}`, "is null"},
+		{`{"tensors": {"pool": {"min": 0, "max": 0}}}`, "a range of no width"},
+		{``, "the file is empty"},
 		{`[1]`, "want an object"},
-		{`{}`, `no "tensors" object`},
-		{`{"tensors": `, "unexpected EOF"},
+		{`{}`, `no field "tensors"`},
+		{`{"tensors": `, "ends early"},
 	}
 	for i, b := range bad {
 		path := write(fmt.Sprintf("bad%d.json", i), b.text)
 		failsCleanly(t, dir, out, b.want, convnet, "-o", out, "--synthetic", "2", "--config", path)
 	}
 	failsCleanly(t, dir, out, "missing.json", convnet, "-o", out, "--synthetic", "2", "--config", filepath.Join(dir, "missing.json"))
+
+	// Overrides that change nothing are named, each with the reason: the
+	// Conv output a folded Relu reads, a bias, the float graph output.
+	idle := write("idle.json", `{"tensors": {"conv": {"min": -1, "max": 1}, "conv.bias": {"fp32": true}, "logits": {"min": -1, "max": 1}}}`)
+	r = onnxq(t, dir, convnet, "-o", out, "--synthetic", "2", "--config", idle)
+	if r.code != 0 {
+		t.Fatalf("--config idle.json: %s", r.stderr)
+	}
+	for name, why := range map[string]string{"conv": "folded into the Q/DQ", "conv.bias": "it is a bias", "logits": "gets no Q/DQ"} {
+		if !strings.Contains(r.stderr, fmt.Sprintf("tensor %q: the override changes nothing: ", name)) || !strings.Contains(r.stderr, why) {
+			t.Errorf("no warning that %s's override changes nothing (%s):\n%s", name, why, r.stderr)
+		}
+	}
+	if strings.Count(r.stderr, "changes nothing") != 3 {
+		t.Errorf("want 3 idle overrides:\n%s", r.stderr)
+	}
 }
 
 // TestQuantizeOpset: --opset raises the output's opset and says so; below

@@ -1,0 +1,169 @@
+// strictjson.go walks a decoded JSON value's tokens again to check its keys.
+package strictjson
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Unmarshal decodes exactly one JSON value into the struct v points to: no unknown fields, keys spelt exactly (encoding/json alone matches
+// them ignoring case), none twice, every field without omitempty present
+// and no object given as null.
+func Unmarshal(b []byte, v any) error {
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.DisallowUnknownFields()
+	if err := d.Decode(v); err != nil {
+		switch {
+		case errors.Is(err, io.EOF):
+			return errors.New("no JSON value (the file is empty)")
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			return errors.New("the JSON value ends early (a truncated file?)")
+		}
+		return err
+	}
+	if d.More() {
+		return fmt.Errorf("trailing data after the JSON value")
+	}
+	return checkKeys(json.NewDecoder(bytes.NewReader(b)), reflect.TypeOf(v).Elem(), "")
+}
+
+var rawMessageType = reflect.TypeFor[json.RawMessage]()
+
+// checkKeys reads one JSON value from d and checks the keys of its objects
+// against the struct fields of t (see Unmarshal); path names the
+// value in errors.
+func checkKeys(d *json.Decoder, t reflect.Type, path string) error {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	tok, err := d.Token()
+	if err != nil {
+		return err
+	}
+	where := func() string {
+		if path == "" {
+			return "the JSON object"
+		}
+		return strconv.Quote(path)
+	}
+	switch {
+	case t == rawMessageType:
+		return skipValue(d, tok)
+	case t.Kind() == reflect.Struct:
+		if tok != json.Delim('{') {
+			return fmt.Errorf("%s is %v, want an object", strings.Replace(where(), "the JSON object", "the JSON value", 1), tokenKind(tok))
+		}
+		fields := map[string]reflect.StructField{}
+		required := map[string]bool{}
+		for i := range t.NumField() {
+			f := t.Field(i)
+			name, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if name == "-" || !f.IsExported() {
+				continue
+			}
+			if name == "" {
+				name = f.Name
+			}
+			fields[name] = f
+			required[name] = !strings.Contains(opts, "omitempty")
+		}
+		seen := map[string]bool{}
+		for d.More() {
+			kt, err := d.Token()
+			if err != nil {
+				return err
+			}
+			key, _ := kt.(string)
+			f, ok := fields[key]
+			switch {
+			case !ok:
+				return fmt.Errorf("unknown field %q in %s", key, where())
+			case seen[key]:
+				return fmt.Errorf("field %q appears twice in %s", key, where())
+			}
+			seen[key] = true
+			if err := checkKeys(d, f.Type, strings.TrimPrefix(path+"."+key, ".")); err != nil {
+				return err
+			}
+		}
+		if _, err := d.Token(); err != nil { // '}'
+			return err
+		}
+		for _, name := range slices.Sorted(maps.Keys(required)) {
+			if required[name] && !seen[name] {
+				return fmt.Errorf("%s has no field %q", where(), name)
+			}
+		}
+		return nil
+	case t.Kind() == reflect.Map && tok == json.Delim('{'):
+		seen := map[string]bool{}
+		for d.More() {
+			kt, err := d.Token()
+			if err != nil {
+				return err
+			}
+			key, _ := kt.(string)
+			if seen[key] {
+				return fmt.Errorf("key %q appears twice in %s", key, where())
+			}
+			seen[key] = true
+			if err := checkKeys(d, t.Elem(), strings.TrimPrefix(path+"."+key, ".")); err != nil {
+				return err
+			}
+		}
+		_, err := d.Token() // '}'
+		return err
+	case t.Kind() == reflect.Slice && tok == json.Delim('['):
+		for i := 0; d.More(); i++ {
+			if err := checkKeys(d, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); err != nil {
+				return err
+			}
+		}
+		_, err := d.Token() // ']'
+		return err
+	}
+	return skipValue(d, tok)
+}
+
+// skipValue reads the rest of the value tok starts.
+func skipValue(d *json.Decoder, tok json.Token) error {
+	if tok != json.Delim('{') && tok != json.Delim('[') {
+		return nil
+	}
+	for depth := 1; depth > 0; {
+		t, err := d.Token()
+		if err != nil {
+			return err
+		}
+		switch t {
+		case json.Delim('{'), json.Delim('['):
+			depth++
+		case json.Delim('}'), json.Delim(']'):
+			depth--
+		}
+	}
+	return nil
+}
+
+// tokenKind names the JSON value a token starts.
+func tokenKind(tok json.Token) string {
+	switch tok.(type) {
+	case nil:
+		return "null"
+	case bool:
+		return "true or false"
+	case float64, json.Number:
+		return "a number"
+	case string:
+		return "a string"
+	}
+	return "an array"
+}

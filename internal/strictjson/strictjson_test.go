@@ -1,0 +1,49 @@
+package strictjson
+
+import (
+	"strings"
+	"testing"
+)
+
+type inner struct {
+	A int  `json:"a"`
+	B *int `json:"b,omitempty"`
+}
+
+type outer struct {
+	Name  string           `json:"name"`
+	In    inner            `json:"in"`
+	List  []inner          `json:"list"`
+	ByKey map[string]inner `json:"by_key,omitempty"`
+}
+
+// Each document encoding/json takes is refused, with the error naming
+// the place; the well-formed one decodes.
+func TestUnmarshal(t *testing.T) {
+	var good outer
+	if err := Unmarshal([]byte(`{"name":"x","in":{"a":1},"list":[{"a":2,"b":3}],"by_key":{"k":{"a":4}}}`), &good); err != nil {
+		t.Fatal(err)
+	}
+	if good.List[0].A != 2 || *good.List[0].B != 3 || good.ByKey["k"].A != 4 {
+		t.Errorf("decoded %+v", good)
+	}
+	bad := map[string]string{
+		`{"name":"x","in":{"a":1},"list":[],"name":"y"}`:                    `field "name" appears twice`,
+		`{"Name":"x","in":{"a":1},"list":[]}`:                               `unknown field "Name"`,
+		`{"name":"x","list":[]}`:                                            `no field "in"`,
+		`{"name":"x","in":null,"list":[]}`:                                  `"in" is null`,
+		`{"name":"x","in":{"a":1},"list":[{"b":1}]}`:                        `"list[0]" has no field "a"`,
+		`{"name":"x","in":{"a":1},"list":[],"by_key":{"k":{"a":1},"k":{}}}`: `key "k" appears twice`,
+		`{"name":"x","in":{"a":1},"list":[]} {}`:                            `trailing data`,
+		``:                                                                  `empty`,
+		`{"name":"x","in":{"a":1`:                                           `ends early`,
+		`null`:                                                              `is null`,
+	}
+	for doc, want := range bad {
+		var v outer
+		err := Unmarshal([]byte(doc), &v)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: error %v, want one saying %q", doc, err, want)
+		}
+	}
+}
