@@ -515,4 +515,9 @@ func TestShortName(t *testing.T) {
 	if shortName("conv1") != "conv1" {
 		t.Error("a short name changed")
 	}
+	for n, want := range map[int]string{-1: "", 0: "", 1: "…", 3: "a…b"} {
+		if got := ShortName("abcdef"+"b", n); got != want {
+			t.Errorf("ShortName(%d) = %q, want %q", n, got, want)
+		}
+	}
 }

@@ -347,8 +347,13 @@ func shortName(name string) string {
 // an ellipsis; the text tables and the HTML report show names so.
 func ShortName(s string, n int) string {
 	r := []rune(s)
-	if len(r) <= n {
+	switch {
+	case len(r) <= n:
 		return s
+	case n <= 0:
+		return ""
+	case n == 1:
+		return "…"
 	}
 	h := (n - 1) / 2
 	return string(r[:h]) + "…" + string(r[len(r)-(n-1-h):])

@@ -57,6 +57,10 @@ func (b *Builder) Const(t *Tensor, err error) *Value {
 		b.fail(err)
 		return nil
 	}
+	if t == nil {
+		b.fail(errors.New("builder: Const of a nil tensor"))
+		return nil
+	}
 	v, err := b.g.AddInitializer(t)
 	b.fail(err)
 	return v
@@ -80,6 +84,10 @@ func (b *Builder) OpN(op string, nOut int, args ...any) []*Value {
 		case *Value:
 			n.Inputs = append(n.Inputs, x) // nil stands for an omitted input
 		case *Attribute:
+			if x == nil {
+				b.fail(fmt.Errorf("builder: %s: nil attribute", op))
+				return nil
+			}
 			n.Attrs = append(n.Attrs, x)
 		case nil:
 			n.Inputs = append(n.Inputs, nil)
@@ -87,6 +95,9 @@ func (b *Builder) OpN(op string, nOut int, args ...any) []*Value {
 			b.fail(fmt.Errorf("builder: %s argument of type %T", op, a))
 			return nil
 		}
+	}
+	if nOut < 0 {
+		b.fail(fmt.Errorf("builder: %s with %d outputs", op, nOut))
 	}
 	if b.err != nil {
 		return nil

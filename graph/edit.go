@@ -57,20 +57,45 @@ func (g *Graph) ensureMaps() {
 }
 
 // UniqueName returns base, or base with a numeric suffix, such that no
-// value in g's scope has that name.
+// value in g's scope has that name, nor any value of a subgraph below g
+// (ONNX forbids a subgraph to shadow a name it sees).
 func (g *Graph) UniqueName(base string) string {
 	if base == "" {
 		base = "v"
 	}
-	if g.Value(base) == nil {
+	if !g.nameTaken(base) {
 		return base
 	}
 	for i := 1; ; i++ {
 		name := base + "_" + strconv.Itoa(i)
-		if g.Value(name) == nil {
+		if !g.nameTaken(name) {
 			return name
 		}
 	}
+}
+
+// nameTaken tells whether name is a value of g's scope or of a subgraph
+// below g.
+func (g *Graph) nameTaken(name string) bool {
+	return g.Value(name) != nil || g.definedBelow(name)
+}
+
+// definedBelow tells whether a subgraph of g's nodes, at any depth,
+// defines name.
+func (g *Graph) definedBelow(name string) bool {
+	for _, n := range g.Nodes {
+		for _, a := range n.Attrs {
+			if a.Graph != nil && (a.Graph.values[name] != nil || a.Graph.definedBelow(name)) {
+				return true
+			}
+			for _, sg := range a.Graphs {
+				if sg.values[name] != nil || sg.definedBelow(name) {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 // UniqueNodeName returns base, or base with a numeric suffix, that no node
@@ -271,6 +296,8 @@ func (g *Graph) Rename(v *Value, name string) error {
 		return nil
 	case g.Value(name) != nil:
 		return fmt.Errorf("%s: value %q already exists", where(g), name)
+	case g.definedBelow(name):
+		return fmt.Errorf("%s: a subgraph defines a value %q, which the new name would shadow", where(g), name)
 	}
 	delete(g.values, v.Name)
 	v.Name = name

@@ -54,9 +54,9 @@ func safeExternalPath(dir, location string) (string, error) {
 	real, err := filepath.EvalSymlinks(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return "", fmt.Errorf("external data file %q does not exist", location)
+			return "", &causeError{fmt.Sprintf("external data file %q does not exist", location), err}
 		}
-		return "", fmt.Errorf("external data file %q: %v", location, err)
+		return "", fmt.Errorf("external data file %q: %w", location, err)
 	}
 	realDir, err := filepath.EvalSymlinks(dir)
 	if err != nil {

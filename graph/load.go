@@ -20,7 +20,7 @@ func Load(path string) (*Model, error) {
 	st, err := os.Stat(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("%s: no such file", path)
+			return nil, &causeError{path + ": no such file", err}
 		}
 		return nil, err
 	}
@@ -403,3 +403,13 @@ func EncodeTensor(t *Tensor) ([]byte, error) {
 	}
 	return proto.MarshalOptions{Deterministic: true}.Marshal(p)
 }
+
+// causeError reads as its own message and unwraps to the error behind it,
+// so that callers can still test for fs.ErrNotExist and the like.
+type causeError struct {
+	msg   string
+	cause error
+}
+
+func (e *causeError) Error() string { return e.msg }
+func (e *causeError) Unwrap() error { return e.cause }

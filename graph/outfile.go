@@ -82,7 +82,7 @@ func WriteAtomic(path string, write func(io.Writer) error) (err error) {
 		}
 	}()
 	if err = write(f); err != nil {
-		return fmt.Errorf("%s: %v", path, err)
+		return fmt.Errorf("%s: %w", path, err)
 	}
 	if err = closeTemp(f); err != nil {
 		return writeError(path, err)
@@ -102,7 +102,7 @@ func writeInto(path, target string, write func(io.Writer) error) error {
 	}
 	if err := write(f); err != nil {
 		f.Close()
-		return fmt.Errorf("%s: %v", path, err)
+		return fmt.Errorf("%s: %w", path, err)
 	}
 	if err := f.Close(); err != nil {
 		return writeError(path, err)

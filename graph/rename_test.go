@@ -3,6 +3,9 @@
 package graph_test
 
 import (
+	"errors"
+	"io/fs"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -57,5 +60,64 @@ func TestRename(t *testing.T) {
 	// The old name is free again.
 	if g.Value(z.Name) == nil || g.UniqueName("hidden") == "hidden" {
 		t.Error("scope does not reflect the rename")
+	}
+}
+
+// A subgraph's own value names are taken in the graphs above it: ONNX
+// forbids shadowing, so Rename refuses such a name and UniqueName avoids
+// it; a value listed twice as a graph output fails Verify, as Load refuses
+// it; a missing model file is still fs.ErrNotExist.
+func TestNamesSubgraphsAndOutputs(t *testing.T) {
+	g := graph.NewGraph("main")
+	c, _ := g.AddInput("c", graph.Bool, graph.Fixed())
+	x, _ := g.AddInput("x", graph.Float32, graph.Fixed(2))
+	branch := func(name, value string) *graph.Graph {
+		sg := graph.NewGraph(name)
+		sg.Parent = g
+		n := &graph.Node{Name: name + "_neg", OpType: "Neg", Inputs: []*graph.Value{x}}
+		if err := sg.AddNode(n, value); err != nil {
+			t.Fatal(err)
+		}
+		sg.AddOutput(n.Outputs[0])
+		return sg
+	}
+	ifNode := &graph.Node{Name: "if", OpType: "If", Inputs: []*graph.Value{c},
+		Attrs: []*graph.Attribute{graph.GraphAttr("then_branch", branch("then", "inner")), graph.GraphAttr("else_branch", branch("else", "other"))}}
+	if err := g.AddNode(ifNode, "y"); err != nil {
+		t.Fatal(err)
+	}
+	g.AddOutput(ifNode.Outputs[0])
+	m := graph.NewModel(g, 13)
+	if err := m.Verify(); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Rename(x, "inner"); err == nil || !strings.Contains(err.Error(), "shadow") {
+		t.Errorf("Rename to a subgraph's name: %v", err)
+	}
+	if got := g.UniqueName("other"); got == "other" {
+		t.Errorf("UniqueName(%q) = %q, a name the else branch defines", "other", got)
+	}
+	g.AddOutput(ifNode.Outputs[0])
+	if err := m.Verify(); err == nil || !strings.Contains(err.Error(), "listed twice") {
+		t.Errorf("Verify of an output listed twice: %v", err)
+	}
+	if _, err := graph.Load(filepath.Join(t.TempDir(), "missing.onnx")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Load of a missing file: %v, not fs.ErrNotExist", err)
+	}
+}
+
+// Builder records misuse as its error instead of panicking.
+func TestBuilderMisuse(t *testing.T) {
+	for name, build := range map[string]func(b *graph.Builder){
+		"nil const":      func(b *graph.Builder) { b.Const(nil, nil) },
+		"nil attribute":  func(b *graph.Builder) { b.Op("Relu", b.Input("x", graph.Float32, 1), (*graph.Attribute)(nil)) },
+		"minus outputs":  func(b *graph.Builder) { b.OpN("Split", -1, b.Input("x", graph.Float32, 2)) },
+		"after an error": func(b *graph.Builder) { b.Const(nil, errors.New("x")); b.Const(nil, nil) },
+	} {
+		b := graph.NewBuilder(17)
+		build(b)
+		if _, err := b.Model(); err == nil {
+			t.Errorf("%s: Model succeeded", name)
+		}
 	}
 }

@@ -126,7 +126,14 @@ func verifyGraph(g *Graph) error {
 			}
 		}
 	}
+	listed := map[string]bool{}
 	for _, v := range g.Outputs {
+		if v != nil && listed[v.Name] {
+			return fmt.Errorf("%s: output %q is listed twice", where(g), v.Name)
+		}
+		if v != nil {
+			listed[v.Name] = true
+		}
 		if v == nil || lookup(v.Name) != v {
 			name := "<nil>"
 			if v != nil {

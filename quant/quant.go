@@ -308,7 +308,7 @@ func Quantize(m *graph.Model, ranges map[string]passes.Range, cfg Config) (*pass
 // method's statistics once more with the FP32 fallback and keeps that
 // model when it gains cfg.Fallback.MinGainDB (see withFallback).
 func Run(m *graph.Model, src *calibdata.Source, cfg Config) (*Result, error) {
-	if src == nil {
+	if src == nil || src.Len() == 0 {
 		return nil, errors.New("quant: no calibration samples (OpenSamples, MemorySamples or SyntheticSamples make them)")
 	}
 	if err := Prepare(m, cfg); err != nil {

@@ -2,6 +2,7 @@ package quant
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/onnxq/onnxq/graph"
 	"github.com/onnxq/onnxq/internal/calibdata"
@@ -28,6 +29,9 @@ func MemorySamples(m *graph.Model, samples []map[string]*runtime.Tensor) (*calib
 	if m == nil || m.Graph == nil {
 		return nil, errors.New("quant: no model")
 	}
+	if len(samples) == 0 {
+		return nil, errors.New("quant: no samples")
+	}
 	return calibdata.Memory(calibdata.Inputs(m), samples), nil
 }
 
@@ -37,6 +41,9 @@ func MemorySamples(m *graph.Model, samples []map[string]*runtime.Tensor) (*calib
 func SyntheticSamples(m *graph.Model, n int, seed int64) (*calibdata.Source, error) {
 	if m == nil || m.Graph == nil {
 		return nil, errors.New("quant: no model")
+	}
+	if n <= 0 {
+		return nil, fmt.Errorf("quant: %d synthetic samples (want 1 or more)", n)
 	}
 	return calibdata.Synthetic(calibdata.Inputs(m), n, seed), nil
 }

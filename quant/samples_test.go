@@ -41,4 +41,12 @@ func TestMemorySamples(t *testing.T) {
 	if _, err := quant.Run(chainModel(t, 3), nil, quant.DefaultConfig()); err == nil || !strings.Contains(err.Error(), "no calibration samples") {
 		t.Errorf("Run without samples: %v", err)
 	}
+	if _, err := quant.MemorySamples(m, nil); err == nil {
+		t.Error("MemorySamples took no samples")
+	}
+	for _, n := range []int{0, -3} {
+		if _, err := quant.SyntheticSamples(m, n, 1); err == nil {
+			t.Errorf("SyntheticSamples took %d samples", n)
+		}
+	}
 }

@@ -189,7 +189,8 @@ func loopModel(t *testing.T, withM, withCond bool, stop int64) (*graph.Model, []
 	body.AddOutput(aIn)
 	body.AddOutput(bOut)
 	body.AddOutput(bIn)
-	body.AddOutput(bOut)
+	// a graph lists each output once: the scan of b_out reads a copy
+	body.AddOutput(cfNode(t, body, "Identity", []*graph.Value{bOut}, 1)[0])
 	// The scan of b_out doubles as a sum over the main graph afterwards.
 	sum := b.Op("Add", outs[0], outs[1])
 	b.Output(append(outs, sum)...)
@@ -251,7 +252,7 @@ func scan9Model(t *testing.T, attrs ...*graph.Attribute) (*graph.Model, []*graph
 	sOut := cfNode(t, body, "Add", []*graph.Value{s, e}, 1)[0]
 	two := cfConst(t, body, "two", []int64{1}, 2)
 	body.AddOutput(sOut)
-	body.AddOutput(sOut)
+	body.AddOutput(cfNode(t, body, "Identity", []*graph.Value{sOut}, 1)[0])
 	body.AddOutput(cfNode(t, body, "Mul", []*graph.Value{e, two}, 1)[0])
 	b.Output(outs...)
 	m, err := b.Model()
@@ -300,7 +301,7 @@ func TestScan8SequenceLens(t *testing.T) {
 	e := cfInput(t, body, "e", graph.Float32, 1)
 	sOut := cfNode(t, body, "Add", []*graph.Value{s, e}, 1)[0]
 	body.AddOutput(sOut)
-	body.AddOutput(sOut)
+	body.AddOutput(cfNode(t, body, "Identity", []*graph.Value{sOut}, 1)[0])
 	b.Output(outs...)
 	m, err := b.Model()
 	if err != nil {

@@ -34,3 +34,65 @@ func TestPinnedFromGraphShares(t *testing.T) {
 		t.Error("FromGraph shares the graph's bytes")
 	}
 }
+
+// An output that is a constant, a view of one or a view of a fed input is
+// the caller's own copy: writing into it changes neither the model's
+// weights, later runs, nor the input.
+func TestOutputsOwnTheirData(t *testing.T) {
+	b := graph.NewBuilder(13)
+	x := b.Input("x", graph.Float32, 2, 2)
+	w := b.Const(graph.FromFloat32s("w", []int64{2, 2}, []float32{10, 20, 30, 40}))
+	shape := b.Const(graph.FromInt64s("shape", []int64{1}, []int64{4}))
+	b.Output(b.Op("Identity", w), b.Op("Reshape", w, shape), b.Op("Reshape", x, shape))
+	m, err := b.Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewSession(m, Options{Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := FromFloat32([]int{2, 2}, []float32{1, 2, 3, 4})
+	outs, err := s.Run(map[string]*Tensor{"x": in})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range outs {
+		o.F32()[0] = -999
+	}
+	again, err := s.Run(map[string]*Tensor{"x": in})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range m.Graph.Outputs {
+		if got := again[v.Name].F32()[0]; got == -999 {
+			t.Errorf("output %s: a write into the previous run's output shows in the next", v.Name)
+		}
+	}
+	if in.F32()[0] != 1 {
+		t.Errorf("the fed input changed: %v", in.F32())
+	}
+	if f, _ := w.Const.Float32s(); f[0] != 10 {
+		t.Errorf("the model's weight changed: %v", f)
+	}
+}
+
+// ToGraph refuses data that does not fit the tensor's type or shape
+// rather than padding or panicking.
+func TestToGraphChecksData(t *testing.T) {
+	bad := map[string]*Tensor{
+		"short":      FromFloat32([]int{3}, []float32{1}),
+		"long":       FromFloat32([]int{1}, []float32{1, 2}),
+		"other type": {DType: graph.Float32, Shape: []int{1}, Data: []int64{1}},
+		"no data":    {DType: graph.Float32, Shape: []int{1}},
+		"nil":        nil,
+	}
+	for name, tensor := range bad {
+		if _, err := ToGraph("t", tensor); err == nil {
+			t.Errorf("%s: ToGraph accepted it", name)
+		}
+	}
+	if gt, err := ToGraph("t", FromFloat32([]int{2}, []float32{1, 2})); err != nil || gt.NumElements() != 2 {
+		t.Errorf("a good tensor: %v", err)
+	}
+}

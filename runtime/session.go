@@ -420,7 +420,17 @@ func (s *Session) RunWithStats(inputs map[string]*Tensor) (map[string]*Tensor, S
 	}
 	result := map[string]*Tensor{}
 	for i, v := range s.model.Graph.Outputs {
-		result[v.Name] = outs[i]
+		t := outs[i]
+		if rootOf(t).pinned {
+			// a constant or a view of one (Identity, Reshape of a weight),
+			// or a view of a fed input: the caller gets its own copy, so
+			// that writing into it changes neither later runs nor the
+			// caller's inputs
+			c := New(t.DType, t.Shape...)
+			copyData(c.Data, t.Data)
+			t = c
+		}
+		result[v.Name] = t
 	}
 	return result, ex.stats, nil
 }

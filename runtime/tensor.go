@@ -2,8 +2,10 @@ package runtime
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
+	"reflect"
 	"strings"
 	"unsafe"
 
@@ -451,6 +453,12 @@ func unpackBytes(dt graph.DType, raw []byte, dst any) error {
 
 // ToGraph encodes t as an IR constant named name.
 func ToGraph(name string, t *Tensor) (*graph.Tensor, error) {
+	if t == nil {
+		return nil, errors.New("no tensor")
+	}
+	if err := t.checkData(); err != nil {
+		return nil, err
+	}
 	dims := make([]int64, len(t.Shape))
 	for i, d := range t.Shape {
 		dims[i] = int64(d)
@@ -549,6 +557,24 @@ func bytesOf(t *Tensor) []byte {
 		return d
 	case []int8:
 		return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(d))), len(d))
+	}
+	return nil
+}
+
+// checkData tells whether t's data has the Go type of its element type
+// and as many elements as its shape.
+func (t *Tensor) checkData() error {
+	for _, d := range t.Shape {
+		if d < 0 {
+			return fmt.Errorf("tensor of shape %v: negative size", t.Shape)
+		}
+	}
+	want := makeSlice(t.DType, 0)
+	if want == nil || t.Data == nil || reflect.TypeOf(t.Data) != reflect.TypeOf(want) {
+		return fmt.Errorf("%v tensor holds %T data", t.DType, t.Data)
+	}
+	if n := dataLen(t.Data); n != t.Len() {
+		return fmt.Errorf("%v tensor of shape %v holds %d values", t.DType, t.Shape, n)
 	}
 	return nil
 }

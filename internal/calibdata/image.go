@@ -167,7 +167,7 @@ const maxImagePixels = 1 << 26
 func readImage(path string, s imageSpec) (*runtime.Tensor, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %v", path, plainError(err))
+		return nil, fmt.Errorf("%s: %w", path, plainError(err))
 	}
 	defer f.Close()
 	cfg, _, err := image.DecodeConfig(f)

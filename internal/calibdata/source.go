@@ -110,7 +110,7 @@ func Open(path string, inputs []Input, img ImageOptions) (*Source, error) {
 	}
 	st, err := os.Stat(path)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %v", path, plainError(err))
+		return nil, fmt.Errorf("%s: %w", path, plainError(err))
 	}
 	var s *Source
 	if st.IsDir() {
@@ -175,7 +175,7 @@ func openFile(path string, inputs []Input, img ImageOptions) (*Source, error) {
 func openDir(dir string, inputs []Input, img ImageOptions) (*Source, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %v", dir, plainError(err))
+		return nil, fmt.Errorf("%s: %w", dir, plainError(err))
 	}
 	var dirs, npzs, images, others []string
 	for _, e := range entries {
@@ -303,7 +303,7 @@ func sampleDirSource(dir string, dirs []string, inputs []Input) *Source {
 func readSampleDir(dir string, inputs []Input) (map[string]*runtime.Tensor, error) {
 	files, err := tensorio.SampleFiles(dir, inputNames(inputs))
 	if err != nil {
-		return nil, fmt.Errorf("%s: %v", dir, plainError(err))
+		return nil, fmt.Errorf("%s: %w", dir, plainError(err))
 	}
 	out := map[string]*runtime.Tensor{}
 	from := map[string]string{}
