@@ -369,6 +369,11 @@ func match(n *graph.Node, opts Options) (*unit, string) {
 	if wq == nil || wq.Const == nil || !eightBit(wq.Const.DType) {
 		return nil, "its weight is not a constant 8-bit tensor"
 	}
+	if elemType(xq) == graph.Int8 && wq.Const.DType == graph.Uint8 {
+		// ONNX Runtime registers its integer Conv and MatMul kernels for
+		// uint8 inputs with uint8 or int8 weights and for int8 with int8
+		return nil, "its input is int8 and its weight uint8, a pair ONNX Runtime's integer kernels do not take"
+	}
 	if why := checkWeightParams(u); why != "" {
 		return nil, why
 	}
@@ -383,6 +388,9 @@ func match(n *graph.Node, opts Options) (*unit, string) {
 		}
 	}
 	why := u.matchOutput(n.Outputs[0], opts)
+	if why == "" && len(u.quants) > 0 && elemType(u.quants[0].Outputs[0]) != elemType(xq) {
+		why = "its output is quantized to another type than its input (the integer ops write their input's type)"
+	}
 	if why == "" {
 		return u, ""
 	}

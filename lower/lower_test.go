@@ -19,6 +19,7 @@ import (
 	"github.com/onnxq/onnxq/internal/calibdata"
 	"github.com/onnxq/onnxq/lower"
 	"github.com/onnxq/onnxq/passes"
+	"github.com/onnxq/onnxq/qdq"
 	"github.com/onnxq/onnxq/quant"
 	"github.com/onnxq/onnxq/runtime"
 	"github.com/onnxq/onnxq/runtime/kernels"
@@ -548,5 +549,26 @@ func TestIntegerExecutionSameOnEveryPath(t *testing.T) {
 			}
 		}
 		restore()
+	}
+}
+
+// A unit with int8 activations and uint8 weights stays in QDQ form, with
+// the reason: ONNX Runtime has no integer kernel for that pair.
+func TestLowerKeepsSignedInputUnsignedWeight(t *testing.T) {
+	m := convMatMulModel(t)
+	quantizeSynthetic(t, m, 6, 3, func(c *quant.Config) {
+		c.Quant.ActivationType = qdq.Int8
+		c.Quant.WeightType = qdq.Uint8
+	})
+	_, rep, log := lowerModel(t, m)
+	if rep.Lowered["QLinearConv"] != 0 {
+		t.Errorf("lowered %v with int8 inputs and uint8 weights; log:\n%s", rep.Lowered, log)
+	}
+	found := false
+	for _, k := range rep.Kept {
+		found = found || k.Op == "Conv" && strings.Contains(k.Reason, "int8 and its weight uint8")
+	}
+	if !found {
+		t.Errorf("no Conv kept with the reason; report %+v", rep)
 	}
 }

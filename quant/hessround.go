@@ -148,6 +148,9 @@ type RoundReport struct {
 	// After is higher: Applied).
 	Before, After float64
 	Applied       bool
+	// Unsupported says why no layer was tried ("" when they were): the
+	// rounding works on int8 weights only.
+	Unsupported string
 }
 
 // RoundWeights rewrites the int8 weights of the quantized Conv, Gemm and
@@ -166,6 +169,7 @@ func RoundWeights(ref, q *graph.Model, src *calibdata.Source, qopts passes.Quant
 		return rep, nil
 	}
 	if qopts.WeightType != qdq.Int8 {
+		rep.Unsupported = fmt.Sprintf("it rounds int8 weights only, these are %s", qopts.WeightType)
 		return rep, nil
 	}
 	qmin, qmax := qdq.RangeOptions{Type: qopts.WeightType, Symmetric: qopts.SymmetricWeights, Restricted: qopts.RestrictedWeights, ReduceRange: qopts.ReduceRange}.Bounds()

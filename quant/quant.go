@@ -348,14 +348,17 @@ func Finish(m, ref *graph.Model, cfg Config, report *passes.QuantReport) (floatW
 	if floatWeights, err = passes.FloatWeightsOutsideUnits(m, ref, cfg.FloatWeights); err != nil {
 		return floatWeights, nil, err
 	}
-	if _, err = passes.PinFloatLayers(m); err != nil || !cfg.FuseHardSwish {
+	if _, err = passes.PinFloatLayers(m); err != nil {
 		return floatWeights, nil, err
 	}
-	if hardSwish, err = passes.FuseHardSwish(m, cfg.Quant.AllowsOpset(passes.HardSwishOpset)); err != nil {
-		return floatWeights, nil, fmt.Errorf("fusing hard-swish: %v", err)
+	if cfg.FuseHardSwish {
+		if hardSwish, err = passes.FuseHardSwish(m, cfg.Quant.AllowsOpset(passes.HardSwishOpset)); err != nil {
+			return floatWeights, nil, fmt.Errorf("fusing hard-swish: %v", err)
+		}
+		report.NoteHardSwish(hardSwish)
 	}
-	report.NoteHardSwish(hardSwish)
-	return floatWeights, hardSwish, nil
+	_, err = passes.GuardDQPropagation(m)
+	return floatWeights, hardSwish, err
 }
 
 // ApplyFallback quantizes res.Reference again with res's method and

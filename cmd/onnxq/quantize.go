@@ -794,6 +794,9 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 			return err
 		}
 		lowered, _ = ctx.Values[lower.ReportKey].(*lower.Report)
+		if _, err := passes.GuardDQPropagation(m); err != nil {
+			return err
+		}
 	}
 	if err := graph.Save(m, cfg.Out, graph.SaveOptions{}); err != nil {
 		return fmt.Errorf("writing %s: %v", cfg.Out, plainError(err))
@@ -1514,6 +1517,8 @@ func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.Bi
 	}
 	switch {
 	case rounding == nil:
+	case rounding.Unsupported != "":
+		fmt.Fprintf(w, "rounding\thessian does not apply: %s; weights rounded to nearest\n", rounding.Unsupported)
 	case rounding.Layers == 0:
 		fmt.Fprintf(w, "rounding\thessian: no layer could be rounded (%d left at nearest); weights rounded to nearest\n", rounding.Skipped)
 	default:

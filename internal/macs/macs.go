@@ -43,6 +43,7 @@ var ortFloatKinds = [...]struct{ op, kind string }{
 	{"ConvTranspose", "ConvTranspose"},
 	{"MatMul", "MatMul into a bias Add"},
 	{"Gemm", "Gemm without a weight zero point"},
+	{"", "with an int8 input and a uint8 weight"},
 }
 
 // ORTFloatKinds names, with counts, the kinds of the units ORTFloatUnits
@@ -80,13 +81,9 @@ func Int8Coverage(g *graph.Graph) Coverage {
 			unit := integerOps[n.OpType] || QDQUnit(n)
 			if unit {
 				c.Units++
-				if ORTRunsInFloat(n) {
+				if k := ortFloatKind(n); k >= 0 {
 					c.ORTFloatUnits++
-					for i, k := range ortFloatKinds {
-						if k.op == n.OpType {
-							c.ortFloatByOp[i]++
-						}
-					}
+					c.ortFloatByOp[k]++
 				}
 			}
 			macs, ok, _ := NodeMACs(n)
@@ -177,9 +174,40 @@ func QDQUnit(n *graph.Node) bool {
 // complete unit n in float all the same: a ConvTranspose, which its QDQ
 // transformer does not fuse; a MatMul whose float output only an Add of a
 // constant reads, which its earlier MatMul+Add fusion turns into a float
-// Gemm; and a Gemm whose weight's DequantizeLinear has no zero-point
-// input, which its QGemm fusion passes over (seen in its profiler).
-func ORTRunsInFloat(n *graph.Node) bool {
+// Gemm; a Gemm whose weight's DequantizeLinear has no zero-point input,
+// which its QGemm fusion passes over (seen in its profiler); and any unit
+// with an int8 input and a uint8 weight, a pair it has no kernel for.
+func ORTRunsInFloat(n *graph.Node) bool { return ortFloatKind(n) >= 0 }
+
+// ortFloatKind is the index in ortFloatKinds of why ONNX Runtime runs
+// unit n in float, or -1.
+func ortFloatKind(n *graph.Node) int {
+	if signedInputUnsignedWeight(n) {
+		return len(ortFloatKinds) - 1
+	}
+	if ortRunsOpInFloat(n) {
+		for i, k := range ortFloatKinds {
+			if k.op == n.OpType {
+				return i
+			}
+		}
+	}
+	return -1
+}
+
+// signedInputUnsignedWeight tells whether unit n reads an int8 input and
+// a uint8 weight: ONNX Runtime's integer Conv and MatMul kernels take
+// uint8 inputs with either weight type, int8 inputs with int8 weights.
+func signedInputUnsignedWeight(n *graph.Node) bool {
+	x, w := n.Input(0), n.Input(1)
+	if x == nil || w == nil || x.Producer == nil || w.Producer == nil {
+		return false
+	}
+	xq, wq := x.Producer.Input(0), w.Producer.Input(0)
+	return xq != nil && wq != nil && xq.DType == graph.Int8 && wq.DType == graph.Uint8
+}
+
+func ortRunsOpInFloat(n *graph.Node) bool {
 	switch n.OpType {
 	case "ConvTranspose":
 		return true

@@ -15,7 +15,15 @@ import (
 // to 21 (rewriting the ops whose form changed on the way: the Reduce ops'
 // axes at 18, Resize and Upsample, Softmax, Clip, Pad...), runs in ONNX
 // Runtime.
-func TestInt4ModelsRunInORT(t *testing.T) {
+func TestInt4ModelsRunInORT(t *testing.T) { int4ModelsRunInORT(t, qdq.Uint8) }
+
+// The same with int8 activations (as --target tensorrt --weight-type
+// int4): ONNX Runtime moves an int8 DequantizeLinear across a data move
+// that float ops read and, at opset 21, writes a QuantizeLinear it then
+// refuses to load unless one is there already (passes.GuardDQPropagation).
+func TestInt4Int8ActivationModelsRunInORT(t *testing.T) { int4ModelsRunInORT(t, qdq.Int8) }
+
+func int4ModelsRunInORT(t *testing.T, activations qdq.Type) {
 	if testing.Short() {
 		t.Skip("quantizes every shared model: not in -short mode")
 	}
@@ -26,6 +34,7 @@ func TestInt4ModelsRunInORT(t *testing.T) {
 		cfg.SelectMethods = nil
 		cfg.BiasCorrection = false
 		cfg.Quant.WeightType, cfg.Quant.RestrictedWeights = qdq.Int4, false // as --weight-type int4
+		cfg.Quant.ActivationType = activations
 		if _, err := quant.Run(m, calibSrc, cfg); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
