@@ -261,7 +261,13 @@ func Ranges(c *calib.Collection) map[string]passes.Range {
 	if c == nil {
 		return ranges
 	}
+	stats := c.Stats()
 	for name, r := range c.Ranges() {
+		// a tensor of which no finite value was seen (empty arrays,
+		// NaN only) has no range: it stays float
+		if st, ok := stats[name]; ok && st.Values == 0 {
+			continue
+		}
 		ranges[name] = passes.Range{Min: r.Min, Max: r.Max}
 	}
 	return ranges

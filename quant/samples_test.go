@@ -1,9 +1,11 @@
 package quant_test
 
 import (
+	"math"
 	"strings"
 	"testing"
 
+	"github.com/onnxq/onnxq/calib"
 	"github.com/onnxq/onnxq/graph"
 	"github.com/onnxq/onnxq/quant"
 	"github.com/onnxq/onnxq/runtime"
@@ -48,5 +50,27 @@ func TestMemorySamples(t *testing.T) {
 		if _, err := quant.SyntheticSamples(m, n, 1); err == nil {
 			t.Errorf("SyntheticSamples took %d samples", n)
 		}
+	}
+}
+
+// A tensor of which calibration saw no finite value has no range, so it
+// stays float rather than getting a scale of nothing.
+func TestRangesSkipUnseen(t *testing.T) {
+	c, err := calib.New(calib.MinMax, calib.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Observe("empty", nil)
+	c.Observe("nan", []float32{float32(math.NaN())})
+	c.Observe("seen", []float32{-1, 2})
+	r := quant.Ranges(c)
+	if _, ok := r["empty"]; ok {
+		t.Error("an empty tensor got a range")
+	}
+	if _, ok := r["nan"]; ok {
+		t.Error("a NaN-only tensor got a range")
+	}
+	if got := r["seen"]; got.Min != -1 || got.Max != 2 {
+		t.Errorf("seen: %v", got)
 	}
 }

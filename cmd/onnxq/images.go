@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -34,8 +35,10 @@ func (cfg *imageConfig) declare(fs *pflag.FlagSet, use string) {
 func (cfg *imageConfig) imageOptions() (calibdata.ImageOptions, error) {
 	o := calibdata.ImageOptions{Mean: cfg.Mean, Std: cfg.Std, Layout: strings.ToLower(cfg.Layout), BGR: cfg.BGR}
 	if cfg.ImageSize != "" {
-		var h, w int
-		if _, err := fmt.Sscanf(strings.ToLower(cfg.ImageSize), "%dx%d", &h, &w); err != nil || h <= 0 || w <= 0 {
+		hs, ws, ok := strings.Cut(strings.ToLower(cfg.ImageSize), "x")
+		h, err1 := strconv.Atoi(hs)
+		w, err2 := strconv.Atoi(ws)
+		if !ok || err1 != nil || err2 != nil || h <= 0 || w <= 0 {
 			return o, fmt.Errorf("--image-size %q: want HxW, e.g. 224x224", cfg.ImageSize)
 		}
 		o.Size = [2]int{h, w}
@@ -71,6 +74,9 @@ func (c *cli) openSamples(flag, path string, inputs []calibdata.Input, cfg *imag
 	src, err := calibdata.Open(path, inputs, img)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", flag, err)
+	}
+	if skipped := src.Skipped(); len(skipped) > 0 {
+		fmt.Fprintf(c.stderr, "onnxq: WARNING: %s %s holds %s: passed over %s that %s not of that kind: %s\n", flag, path, src.Kind(), plural(len(skipped), "file"), isAre(len(skipped)), firstNames(skipped))
 	}
 	if set := cfg.imageFlags(); len(set) > 0 && src.Kind() != "images" {
 		fmt.Fprintf(c.stderr, "onnxq: WARNING: %s apply to image samples; %s %s holds %s, which are fed as they are\n", strings.Join(set, ", "), flag, path, src.Kind())

@@ -104,6 +104,8 @@ func TestQuantizeBadInput(t *testing.T) {
 	}{
 		{[]string{"--reduce-range", "--weight-type", "int4"}, "with int4 weights it does nothing", 2},
 		{[]string{"--target", "tensorrt", "--activation-type", "uint8"}, "TensorRT takes int8 activations", 2},
+		{[]string{"--calib", images, "--image-size", "48x192junk"}, `--image-size "48x192junk": want HxW`, 2},
+		{[]string{"--calib", images, "--image-size", "48x192x3"}, `--image-size "48x192x3": want HxW`, 2},
 	} {
 		r := onnxq(t, dir, append([]string{model, "-o", out, "--synthetic", "2"}, c.args...)...)
 		if r.code != c.code || !strings.Contains(r.stderr, c.want) {

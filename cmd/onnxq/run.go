@@ -289,12 +289,24 @@ func gatherInputs(sess *runtime.Session, cfg *inputConfig) (map[string]*runtime.
 	}
 	feeds := map[string]*runtime.Tensor{}
 	sources := map[string]string{}
+	// a named dimension takes one size across the inputs
+	symSize, symFrom := map[string]int{}, map[string]string{}
 	give := func(name, from string, t *runtime.Tensor) error {
 		if prev, dup := sources[name]; dup {
 			return fmt.Errorf("input %q is given twice: by %s and by %s", name, prev, from)
 		}
-		if err := checkFed(byName[name], t, cfg.Shapes[name]); err != nil {
+		v := byName[name]
+		if err := checkFed(v, t, cfg.Shapes[name]); err != nil {
 			return fmt.Errorf("%s: %v", from, err)
+		}
+		for i, d := range v.Shape {
+			if d.Known() || d.Param == "" || i >= len(t.Shape) {
+				continue
+			}
+			if n, ok := symSize[d.Param]; ok && n != t.Shape[i] {
+				return fmt.Errorf("%s: dimension %q of input %q is %d here but %d in %s", from, d.Param, name, t.Shape[i], n, symFrom[d.Param])
+			}
+			symSize[d.Param], symFrom[d.Param] = t.Shape[i], from
 		}
 		feeds[name], sources[name] = t, from
 		return nil

@@ -284,10 +284,19 @@ func TestRunErrors(t *testing.T) {
 	if err := graph.Save(graph.NewModel(sg, 17), signal, graph.SaveOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	// Two inputs of one named batch size, fed different ones.
+	batched := saveModel(t, dir, "batched.onnx", func(b *graph.Builder) {
+		a, _ := b.Graph().AddInput("a", graph.Float32, graph.Shape{{Param: "batch", Size: -1}, {Size: 2}})
+		c, _ := b.Graph().AddInput("c", graph.Float32, graph.Shape{{Param: "batch", Size: -1}, {Size: 2}})
+		b.Output(b.Op("Add", a, c))
+	})
+	batch1 := writeNpy(t, filepath.Join(dir, "batch1.npy"), f32([]int{1, 2}, 1, 2))
+	batch2 := writeNpy(t, filepath.Join(dir, "batch2.npy"), f32([]int{2, 2}, 1, 2, 3, 4))
 	cases := []struct {
 		args []string
 		msg  string
 	}{
+		{[]string{"run", batched, "-i", "a=" + batch1, "-i", "c=" + batch2}, `dimension "batch" of input "c" is 2 here but 1 in ` + batch1},
 		{[]string{"run", signal, "--random"}, "the made-up inputs took size 1 for x's samples: give real sizes with --shape NAME=DIMS"},
 		{[]string{"run", model, "--input", "x:0=" + xf}, `missing input "y" (float32[2,3]): give --input y=FILE, or --random`},
 		{[]string{"run", model, "--input", "x:0=" + f64, "-i", "y=" + yf}, `f64.npy: input "x:0" is float32[2,3], the file holds float64[2,3] (convert the array to float32)`},

@@ -37,9 +37,12 @@ func writeNpy(t *testing.T, path string, x *runtime.Tensor) {
 	}
 }
 
-func writePb(t *testing.T, path string, x *runtime.Tensor) {
+func writePb(t *testing.T, path string, x *runtime.Tensor) { writeNamedPb(t, path, "", x) }
+
+// writeNamedPb writes x as a TensorProto named name.
+func writeNamedPb(t *testing.T, path, name string, x *runtime.Tensor) {
 	t.Helper()
-	gt, err := runtime.ToGraph("", x)
+	gt, err := runtime.ToGraph(name, x)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,6 +196,22 @@ func TestTestDataSets(t *testing.T) {
 			t.Errorf("set %d: wrong tensors", k)
 		}
 	}
+}
+
+// Files whose stored names each name a different input feed those inputs,
+// whatever their position; a name that contradicts the position is an
+// error; unnamed files go by position.
+func TestTestDataSetNames(t *testing.T) {
+	dir := t.TempDir()
+	d := mkdir(t, dir, "test_data_set_0")
+	writeNamedPb(t, filepath.Join(d, "input_0.pb"), "a:b", filled(-1, 1, 2))
+	writeNamedPb(t, filepath.Join(d, "input_1.pb"), "x", filled(1, 1, 2, 4))
+	m := mustSample(t, mustOpen(t, dir, twoInputs(), ImageOptions{}), 0)
+	if !reflect.DeepEqual(m["x"], filled(1, 1, 2, 4)) || !reflect.DeepEqual(m["a:b"], filled(-1, 1, 2)) {
+		t.Error("files named after the inputs were fed by position")
+	}
+	writeNamedPb(t, filepath.Join(d, "input_1.pb"), "a:b", filled(1, 1, 2, 4))
+	wantIn(t, openErr(t, dir, twoInputs(), ImageOptions{}), "input_0.pb", `named "a:b"`, `input 0 is "x"`)
 }
 
 func TestSingleNpySplit(t *testing.T) {
@@ -668,5 +687,24 @@ func TestSyntheticCaveats(t *testing.T) {
 	}
 	if got := SyntheticCaveats(in[3:]); len(got) != 0 {
 		t.Errorf("float image input: caveats %q, want none", got)
+	}
+}
+
+// Files beside the samples of the kind found are listed as skipped; files
+// that are never samples are not.
+func TestSkippedEntries(t *testing.T) {
+	dir := t.TempDir()
+	in := []Input{{Name: "x", DType: graph.Float32, Shape: graph.Fixed(1, 2)}}
+	d := mkdir(t, dir, "sample_000")
+	writeNpy(t, filepath.Join(d, "x.npy"), filled(0, 1, 2))
+	writeNpy(t, filepath.Join(dir, "stray.npy"), filled(0, 1, 2))
+	os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("calibration set"), 0o644)
+	os.Symlink(filepath.Join(dir, "nowhere"), filepath.Join(dir, "sample_001"))
+	s := mustOpen(t, dir, in, ImageOptions{})
+	if got := s.Skipped(); !reflect.DeepEqual(got, []string{"sample_001", "stray.npy"}) {
+		t.Errorf("skipped %q, want the broken link and the stray .npy", got)
+	}
+	if s.Len() != 1 {
+		t.Errorf("%d samples", s.Len())
 	}
 }

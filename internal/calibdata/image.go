@@ -192,22 +192,7 @@ func readImage(path string, s imageSpec) (*runtime.Tensor, error) {
 func imageTensor(img image.Image, s imageSpec) *runtime.Tensor {
 	b := img.Bounds()
 	sw, sh := b.Dx(), b.Dy()
-	// Source pixels as float32 RGB in [0,1], read once.
-	src := make([]float32, sw*sh*3)
-	for y := 0; y < sh; y++ {
-		for x := 0; x < sw; x++ {
-			c := color.NRGBA64Model.Convert(img.At(b.Min.X+x, b.Min.Y+y)).(color.NRGBA64)
-			o := (y*sw + x) * 3
-			src[o] = float32(c.R) / 65535
-			src[o+1] = float32(c.G) / 65535
-			src[o+2] = float32(c.B) / 65535
-		}
-	}
 	// Each output row and column maps to two source indices and a weight.
-	type tap struct {
-		i0, i1 int
-		f      float32
-	}
 	taps := func(out, in int) []tap {
 		t := make([]tap, out)
 		scale := float64(in) / float64(out)
@@ -229,6 +214,21 @@ func imageTensor(img image.Image, s imageSpec) *runtime.Tensor {
 		return t
 	}
 	ty, tx := taps(s.h, sh), taps(s.w, sw)
+	// Only the source rows and columns the taps name are read, as
+	// float32 RGB in [0,1]: a large image costs its decoding, not a float
+	// copy of every pixel.
+	rowAt, rows := tapIndex(ty, sh)
+	colAt, cols := tapIndex(tx, sw)
+	src := make([]float32, len(rows)*len(cols)*3)
+	for r, y := range rows {
+		for c, x := range cols {
+			px := color.NRGBA64Model.Convert(img.At(b.Min.X+x, b.Min.Y+y)).(color.NRGBA64)
+			o := (r*len(cols) + c) * 3
+			src[o] = float32(px.R) / 65535
+			src[o+1] = float32(px.G) / 65535
+			src[o+2] = float32(px.B) / 65535
+		}
+	}
 	var shape []int
 	if s.nhwc {
 		shape = []int{1, s.h, s.w, s.c}
@@ -241,7 +241,7 @@ func imageTensor(img image.Image, s imageSpec) *runtime.Tensor {
 	for y, vy := range ty {
 		for x, vx := range tx {
 			for ch := 0; ch < 3; ch++ {
-				at := func(yy, xx int) float32 { return src[(yy*sw+xx)*3+ch] }
+				at := func(yy, xx int) float32 { return src[(rowAt[yy]*len(cols)+colAt[xx])*3+ch] }
 				top := at(vy.i0, vx.i0)*(1-vx.f) + at(vy.i0, vx.i1)*vx.f
 				bot := at(vy.i1, vx.i0)*(1-vx.f) + at(vy.i1, vx.i1)*vx.f
 				rgb[ch] = top*(1-vy.f) + bot*vy.f
@@ -267,6 +267,32 @@ func imageTensor(img image.Image, s imageSpec) *runtime.Tensor {
 		}
 	}
 	return asType(out, s.dtype)
+}
+
+// tap is one output row or column of the bilinear resize: the two source
+// indices it reads and the weight of the second.
+type tap struct {
+	i0, i1 int
+	f      float32
+}
+
+// tapIndex lists in order the source indices (of n) the taps read, and
+// gives each index its place in that list (-1 for those not read).
+func tapIndex(ts []tap, n int) (at, used []int) {
+	at = make([]int, n)
+	for i := range at {
+		at[i] = -1
+	}
+	for _, t := range ts {
+		at[t.i0], at[t.i1] = 0, 0
+	}
+	for i := range at {
+		if at[i] == 0 {
+			at[i] = len(used)
+			used = append(used, i)
+		}
+	}
+	return at, used
 }
 
 // asType rounds a float32 tensor to dt when dt is a half-precision type.

@@ -38,7 +38,18 @@ type Source struct {
 	inputs []Input
 	names  []string
 	load   func(i int) (map[string]*runtime.Tensor, error)
+	// skipped are the entries of the folder opened that are not samples
+	// of the kind found (files beside sample folders, images of a format
+	// not read, broken links)
+	skipped []string
 }
+
+// Skipped lists the entries of the folder Open read that it passed over:
+// files beside the sample folders, .npz files or images it found (other
+// image formats, a stray .npy, a link that leads nowhere), sorted. Files
+// that are never samples (hidden ones, .json, .txt, .md, .csv, .onnx) are
+// not listed.
+func (s *Source) Skipped() []string { return append([]string{}, s.skipped...) }
 
 // Len is the number of samples.
 func (s *Source) Len() int { return len(s.names) }
@@ -206,18 +217,28 @@ func openDir(dir string, inputs []Input, img ImageOptions) (*Source, error) {
 			kinds = append(kinds, k.what)
 		}
 	}
+	var src *Source
 	switch {
 	case len(kinds) > 1:
 		return nil, fmt.Errorf("%s: holds both %s and %s; keep one kind of sample per folder", dir, kinds[0], kinds[1])
 	case len(dirs) > 0:
 		if allTestDataSets(dirs) {
-			return testDataSource(dir, dirs, inputs), nil
+			src = testDataSource(dir, dirs, inputs)
+		} else {
+			src = sampleDirSource(dir, dirs, inputs)
 		}
-		return sampleDirSource(dir, dirs, inputs), nil
 	case len(npzs) > 0:
-		return npzSource(dir, npzs, inputs), nil
+		src = npzSource(dir, npzs, inputs)
 	case len(images) > 0:
-		return imageSource(dir, images, inputs, img)
+		if src, err = imageSource(dir, images, inputs, img); err != nil {
+			return nil, err
+		}
+	}
+	if src != nil {
+		src.skipped = others
+		return src, nil
+	}
+	switch {
 	case len(others) > 0:
 		// One sample folder given directly: it must hold a file per input.
 		files, err := tensorio.SampleFiles(dir, inputNames(inputs))
@@ -326,6 +347,8 @@ func testDataSource(dir string, dirs []string, inputs []Input) *Source {
 		d := filepath.Join(dir, dirs[i])
 		out := map[string]*runtime.Tensor{}
 		from := map[string]string{}
+		read := make([]tensorio.Named, len(inputs))
+		paths := make([]string, len(inputs))
 		for k, in := range inputs {
 			p := filepath.Join(d, "input_"+strconv.Itoa(k)+".pb")
 			if _, err := os.Stat(p); err != nil {
@@ -335,13 +358,52 @@ func testDataSource(dir string, dirs []string, inputs []Input) *Source {
 			if err != nil {
 				return nil, err
 			}
-			out[in.Name], from[in.Name] = nt.Tensor, p
+			read[k], paths[k] = nt, p
+		}
+		order, err := pbOrder(inputs, read, paths)
+		if err != nil {
+			return nil, err
+		}
+		for k, in := range order {
+			out[in.Name], from[in.Name] = read[k].Tensor, paths[k]
 		}
 		if p := filepath.Join(d, "input_"+strconv.Itoa(len(inputs))+".pb"); exists(p) {
 			return nil, fmt.Errorf("%s: the model has %d inputs, but there is an input_%d.pb", d, len(inputs), len(inputs))
 		}
 		return out, check(inputs, out, from)
 	}}
+}
+
+// pbOrder returns the input each file of a test data set feeds: the one
+// its stored tensor name names when every file names a different input
+// (ONNX Runtime's test runner and onnxq run match by name), else the
+// input at its position, as the ONNX backend tests lay them out. A stored
+// name that contradicts the position it would be fed at is an error.
+func pbOrder(inputs []Input, read []tensorio.Named, paths []string) ([]Input, error) {
+	byName := map[string]Input{}
+	for _, in := range inputs {
+		byName[in.Name] = in
+	}
+	named := make([]Input, len(read))
+	seen := map[string]bool{}
+	allNamed := true
+	for k, nt := range read {
+		in, ok := byName[nt.Name]
+		if !ok || seen[nt.Name] {
+			allNamed = false
+			break
+		}
+		named[k], seen[nt.Name] = in, true
+	}
+	if allNamed {
+		return named, nil
+	}
+	for k, nt := range read {
+		if nt.Name != "" && nt.Name != inputs[k].Name {
+			return nil, fmt.Errorf("%s holds a tensor named %q, but input %d is %q (name every file after a different input, or none)", paths[k], nt.Name, k, inputs[k].Name)
+		}
+	}
+	return inputs, nil
 }
 
 func exists(p string) bool {

@@ -69,6 +69,7 @@ func SampleFiles(dir string, names []string) (map[string]string, error) {
 		return nil, fmt.Errorf("%s is not a folder", dir)
 	}
 	mapping := map[string]string{}
+	mappedBy := ""
 	for _, j := range []string{filepath.Join(dir, "inputs.json"), filepath.Join(dir, "..", "inputs.json")} {
 		data, err := os.ReadFile(j)
 		if errors.Is(err, fs.ErrNotExist) {
@@ -80,23 +81,39 @@ func SampleFiles(dir string, names []string) (map[string]string, error) {
 		if err := json.Unmarshal(data, &mapping); err != nil {
 			return nil, fmt.Errorf("%s: not a JSON object of input names to file names: %v", j, err)
 		}
+		mappedBy = j
 		break
 	}
 	files := map[string]string{}
 	for _, name := range names {
 		candidates := []string{name + ".npy", SafeName(name) + ".npy", name + ".pb", SafeName(name) + ".pb"}
-		if f, ok := mapping[name]; ok {
+		f, mapped := mapping[name]
+		if mapped {
+			if !filepath.IsLocal(f) {
+				return nil, fmt.Errorf("%s maps input %q to %q, outside the sample folder", mappedBy, name, f)
+			}
 			candidates = []string{f}
 		}
 		for _, c := range candidates {
-			if !filepath.IsLocal(c) {
-				continue // the mapping may not reach outside the folder
-			}
 			p := filepath.Join(dir, c)
-			if st, err := os.Stat(p); err == nil && !st.IsDir() {
-				files[name] = p
-				break
+			lst, err := os.Lstat(p)
+			if err != nil {
+				continue
 			}
+			st, err := os.Stat(p)
+			switch {
+			case err != nil && lst.Mode()&fs.ModeSymlink != 0:
+				return nil, fmt.Errorf("%s, the file of input %q, is a link that leads nowhere", p, name)
+			case err != nil:
+				return nil, err
+			case st.IsDir():
+				return nil, fmt.Errorf("%s, the file of input %q, is a folder", p, name)
+			}
+			files[name] = p
+			break
+		}
+		if _, ok := files[name]; !ok && mapped {
+			return nil, fmt.Errorf("%s maps input %q to %q, which %s does not hold", mappedBy, name, f, dir)
 		}
 	}
 	return files, nil

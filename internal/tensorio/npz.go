@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/onnxq/onnxq/runtime"
@@ -23,8 +24,10 @@ type Named struct {
 // 1032:1); a member claiming more is not a real deflate stream.
 const maxDeflateRatio = 1032
 
-// ReadNpz reads every array of a .npz archive, in archive order. Members
-// whose names do not end in .npy are not arrays and are skipped.
+// ReadNpz reads every array of a .npz archive, in archive order: members
+// named NAME.npy (any case) are the array NAME, other members that hold
+// .npy data are arrays of their whole name (as numpy.load reads them), and
+// the rest are skipped.
 func ReadNpz(path string) ([]Named, error) {
 	zr, err := zip.OpenReader(path)
 	if err != nil {
@@ -34,10 +37,15 @@ func ReadNpz(path string) ([]Named, error) {
 	var out []Named
 	seen := map[string]bool{}
 	for _, f := range zr.File {
-		if !strings.HasSuffix(f.Name, ".npy") || strings.HasSuffix(f.Name, "/") {
+		if strings.HasSuffix(f.Name, "/") {
 			continue
 		}
-		name := strings.TrimSuffix(f.Name, ".npy")
+		name := f.Name
+		if ext := filepath.Ext(name); strings.EqualFold(ext, ".npy") {
+			name = strings.TrimSuffix(name, ext)
+		} else if !holdsNpy(f) {
+			continue
+		}
 		if seen[name] {
 			return nil, fmt.Errorf("%s: array %q is stored twice", path, name)
 		}
@@ -49,6 +57,18 @@ func ReadNpz(path string) ([]Named, error) {
 		out = append(out, Named{Name: name, Tensor: t})
 	}
 	return out, nil
+}
+
+// holdsNpy tells whether the archive member starts with the .npy magic.
+func holdsNpy(f *zip.File) bool {
+	r, err := f.Open()
+	if err != nil {
+		return false
+	}
+	defer r.Close()
+	head := make([]byte, len(npyMagic))
+	_, err = io.ReadFull(r, head)
+	return err == nil && string(head) == npyMagic
 }
 
 func plainZipError(err error) error {

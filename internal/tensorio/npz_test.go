@@ -197,7 +197,7 @@ func TestSampleFiles(t *testing.T) {
 		}
 	}
 	WriteNpy(filepath.Join(root, "x.npy"), x)
-	names := []string{"serving_default_input_2:0", "plain", "onnx::Flatten_0", "state", "missing", "evil"}
+	names := []string{"serving_default_input_2:0", "plain", "onnx::Flatten_0", "state", "missing"}
 	got, err := ReadSample(sample, names)
 	if err != nil {
 		t.Fatal(err)
@@ -207,14 +207,65 @@ func TestSampleFiles(t *testing.T) {
 			t.Errorf("input %q not found", name)
 		}
 	}
-	if got["missing"] != nil || got["evil"] != nil {
+	if got["missing"] != nil {
 		t.Errorf("read inputs without a file in the folder: %v", got)
 	}
+	// A mapping that leads outside the folder, or to a file it lacks, is
+	// an error that names the mapping.
+	if _, err := SampleFiles(sample, append(names, "evil")); err == nil || !strings.Contains(err.Error(), `maps input "evil" to "../x.npy", outside the sample folder`) {
+		t.Errorf("a mapping outside the folder: %v", err)
+	}
+	os.WriteFile(filepath.Join(root, "inputs.json"), []byte(`{"plain": "gone.npy"}`), 0o644)
+	if _, err := SampleFiles(sample, names); err == nil || !strings.Contains(err.Error(), `maps input "plain" to "gone.npy", which`) {
+		t.Errorf("a mapping to a missing file: %v", err)
+	}
+	os.Remove(filepath.Join(root, "inputs.json"))
+	os.Mkdir(filepath.Join(sample, "missing.npy"), 0o755)
+	if _, err := SampleFiles(sample, names); err == nil || !strings.Contains(err.Error(), "is a folder") {
+		t.Errorf("a folder named after an input: %v", err)
+	}
+	os.Remove(filepath.Join(sample, "missing.npy"))
 	if _, err := SampleFiles(filepath.Join(sample, "plain.npy"), names); err == nil {
 		t.Error("a file was taken for a sample folder")
 	}
 	os.WriteFile(filepath.Join(root, "inputs.json"), []byte(`[1]`), 0o644)
 	if _, err := SampleFiles(sample, names); err == nil || !strings.Contains(err.Error(), "inputs.json") {
 		t.Errorf("bad inputs.json: %v", err)
+	}
+}
+
+// Members named NAME.NPY, or holding .npy data under another name, are
+// arrays too; other members are skipped.
+func TestNpzMemberNames(t *testing.T) {
+	x := &runtime.Tensor{DType: graph.Float32, Shape: []int{2}, Data: []float32{1, 2}}
+	var npy bytes.Buffer
+	if err := EncodeNpy(&npy, x); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "s.npz")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw := zip.NewWriter(f)
+	for name, data := range map[string][]byte{"upper.NPY": npy.Bytes(), "bare": npy.Bytes(), "readme": []byte("not an array")} {
+		w, err := zw.Create(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write(data)
+	}
+	zw.Close()
+	f.Close()
+	arrays, err := ReadNpz(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, a := range arrays {
+		got[a.Name] = true
+	}
+	if len(arrays) != 2 || !got["upper"] || !got["bare"] {
+		t.Errorf("arrays %v, want upper and bare", got)
 	}
 }
