@@ -28,6 +28,9 @@ func Dump(w io.Writer, g *Graph) error {
 
 // DumpString is Dump into a string.
 func DumpString(g *Graph) string {
+	if g == nil {
+		return ""
+	}
 	var sb strings.Builder
 	_ = Dump(&sb, g)
 	return sb.String()

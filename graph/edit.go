@@ -150,6 +150,9 @@ func (g *Graph) AddInitializer(t *Tensor) (*Value, error) {
 // SetConst replaces the data of initializer v; its type and shape follow
 // the new tensor, and the tensor takes v's name.
 func (g *Graph) SetConst(v *Value, t *Tensor) error {
+	if v == nil || t == nil {
+		return fmt.Errorf("%s: SetConst needs a value and a tensor", where(g))
+	}
 	if v.Const == nil || v.Graph != g {
 		return fmt.Errorf("%s: %q is not an initializer of this graph", where(g), v.Name)
 	}
@@ -172,6 +175,9 @@ func (g *Graph) AddNode(n *Node, outputNames ...string) error {
 
 // InsertNode is AddNode at position pos of g.Nodes.
 func (g *Graph) InsertNode(pos int, n *Node, outputNames ...string) error {
+	if n == nil {
+		return fmt.Errorf("%s: no node to add", where(g))
+	}
 	if pos < 0 || pos > len(g.Nodes) {
 		return fmt.Errorf("%s: node position %d out of range", where(g), pos)
 	}
@@ -269,6 +275,9 @@ func (n *Node) SetInput(i int, v *Value) {
 // ReplaceUses makes every reader of old (node inputs in this graph and its
 // subgraphs, and the graph outputs) read new instead.
 func (g *Graph) ReplaceUses(old, new *Value) {
+	if old == nil {
+		return
+	}
 	for _, n := range slices.Clone(old.Consumers) {
 		for i, in := range n.Inputs {
 			if in == old {
@@ -357,6 +366,9 @@ func GraphAttr(name string, g *Graph) *Attribute {
 // can be used again. No node may still read it, and it may not be a graph
 // input or output.
 func (g *Graph) RemoveInitializer(v *Value) error {
+	if v == nil {
+		return fmt.Errorf("%s: no initializer to remove", where(g))
+	}
 	i := slices.Index(g.Initializers, v)
 	switch {
 	case i < 0:

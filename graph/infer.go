@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 )
@@ -26,6 +27,9 @@ func InferShapes(m *Model) error {
 func InferNodes(opset int64, nodes ...*Node) error {
 	in := &inferer{opset: opset, vals: map[*Value]*cval{}}
 	for _, n := range nodes {
+		if n == nil {
+			return errors.New("infer: a nil node")
+		}
 		in.safeNode(n)
 	}
 	return in.err
@@ -36,6 +40,9 @@ func InferNodes(opset int64, nodes ...*Node) error {
 // name must be a real (non-initializer) input; a shape must agree with the
 // declared one in rank and in every dimension the file fixes.
 func FixInputShapes(g *Graph, shapes map[string][]int64) error {
+	if g == nil {
+		return errors.New("no graph")
+	}
 	names := make([]string, 0, len(shapes))
 	for name := range shapes {
 		names = append(names, name)

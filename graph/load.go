@@ -397,6 +397,9 @@ func DecodeTensor(data []byte, dir string) (*Tensor, error) {
 
 // EncodeTensor serializes a tensor as one TensorProto.
 func EncodeTensor(t *Tensor) ([]byte, error) {
+	if t == nil {
+		return nil, errors.New("no tensor to encode")
+	}
 	p, err := (&saver{}).tensor(t, t.Name)
 	if err != nil {
 		return nil, err

@@ -121,3 +121,21 @@ func TestBuilderMisuse(t *testing.T) {
 		}
 	}
 }
+
+// Nil arguments are errors (or nothing to do), not panics.
+func TestNilArguments(t *testing.T) {
+	g := graph.NewGraph("g")
+	if g.AddNode(nil, "y") == nil || g.RemoveInitializer(nil) == nil || g.SetConst(nil, nil) == nil {
+		t.Error("AddNode, RemoveInitializer or SetConst took nil")
+	}
+	if _, err := graph.EncodeTensor(nil); err == nil {
+		t.Error("EncodeTensor took nil")
+	}
+	if graph.FixInputShapes(nil, nil) == nil || graph.InferNodes(17, nil) == nil {
+		t.Error("FixInputShapes or InferNodes took nil")
+	}
+	g.ReplaceUses(nil, nil)
+	if graph.DumpString(nil) != "" {
+		t.Error("DumpString(nil) is not empty")
+	}
+}

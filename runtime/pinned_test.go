@@ -96,3 +96,12 @@ func TestToGraphChecksData(t *testing.T) {
 		t.Errorf("a good tensor: %v", err)
 	}
 }
+
+// FromGraph of nil is an error; a zero Registry takes registrations.
+func TestNilAndZeroValues(t *testing.T) {
+	if _, err := FromGraph(nil); err == nil {
+		t.Error("FromGraph(nil) succeeded")
+	}
+	var r Registry
+	r.Register("", "Relu", nil)
+}

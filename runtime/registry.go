@@ -40,6 +40,9 @@ func (r *Registry) Register(domain, op string, b Builder) {
 	if domain == "ai.onnx" {
 		domain = ""
 	}
+	if r.builders == nil {
+		r.builders = map[opKey]Builder{}
+	}
 	r.builders[opKey{domain, op}] = b
 }
 

@@ -336,6 +336,9 @@ var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
 // FromGraph decodes a constant of the IR into a runtime tensor of its own
 // data.
 func FromGraph(gt *graph.Tensor) (*Tensor, error) {
+	if gt == nil {
+		return nil, errors.New("no tensor")
+	}
 	shape := make([]int, len(gt.Dims))
 	for i, d := range gt.Dims {
 		shape[i] = int(d)
