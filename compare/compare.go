@@ -266,7 +266,14 @@ func Compare(float, quant *graph.Model, src *calibdata.Source, opts Options) (*R
 			}
 			continue
 		}
-		if v := outs.stats[o.Name]; v.sig > 0 && (math.IsNaN(worstNSR) || v.noise/v.sig > worstNSR) {
+		// an output with non-finite values where FP32 has finite ones has
+		// no finite noise to share out: the worst finite one is attributed
+		// (Options.Output names it anyway)
+		v := outs.stats[o.Name]
+		if math.IsInf(v.noise, 1) && opts.Output == "" {
+			continue
+		}
+		if v.sig > 0 && (math.IsNaN(worstNSR) || v.noise/v.sig > worstNSR) {
 			worstNSR, worst = v.noise/v.sig, o.Name
 		}
 	}

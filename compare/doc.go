@@ -58,7 +58,9 @@
 // through its inputs before their rounding, and the gains multiply along
 // every path to the worst output. Ops outside Q/DQ keep the ratio, except
 // a float tail that depends on one activation alone (a Sigmoid after the
-// last layer), whose gain is measured from the two ratios.
+// last layer), whose gain is measured from the two ratios. A value read
+// inside an If, Loop or Scan body goes on through the outputs of the node
+// that owns the body, taken as a float op.
 //
 // Where FLOAT's readers of a tensor clamp it (a Relu, a Clip or a Max
 // against a constant, through LeakyRelu and data movement, as
@@ -109,7 +111,12 @@
 // Numbers are written with fixed precision so reports compare as text:
 // dB with two decimals, cosine with six, other ratios and errors with four
 // significant digits, ranges with six. A non-finite number is null: an
-// SQNR of identical tensors (infinite) or of an all-zero reference.
+// SQNR of identical tensors (infinite) or of an all-zero reference, or
+// -Inf where QUANT writes a non-finite value where FLOAT's is finite.
+// Positions where FLOAT's tensor is NaN or infinite are left out of every
+// figure, as in every SQNR onnxq measures; an output with non-finite
+// values only QUANT writes is not the one layers are attributed to (the
+// worst finite one is, unless Options.Output names it).
 //
 //	schema_version   int     2
 //	float_model      string  FLOAT as given
@@ -118,7 +125,7 @@
 //	integer          bool    QUANT ran in onnxq's integer execution form
 //	outputs[]        per graph output of QUANT, in its order:
 //	  name           string
-//	  shape          []int   in the first sample
+//	  shape          []int   QUANT's, in the first sample (skipped ones too)
 //	  sqnr_db        dB      10·log10(Σref²/Σ(q−ref)²), pooled over samples
 //	  cosine         1       Σref·q/√(Σref²·Σq²), pooled
 //	  max_abs_error  output units  max |q−ref|

@@ -149,7 +149,9 @@ func clampedTwin(v *graph.Value, dead map[string]passes.Bounds) string {
 // QuantizeLinear nodes alone), or one whose integer weight the rule
 // table's weight-only column gave it (an LSTM's recurrence weights). A
 // float op that only reads the DequantizeLinear of another node's output
-// (a Sigmoid after a Conv's completed unit, a hard-swish) is not.
+// (a Sigmoid after a Conv's completed unit, a hard-swish, a Transpose
+// whose output no QuantizeLinear reads) is not, nor a data move whose
+// output is quantized again on its input's grid (requantizedOnItsGrid).
 func excludable(n *graph.Node) bool {
 	if n.Domain != "" && n.Domain != "ai.onnx" {
 		return false
@@ -167,10 +169,17 @@ func excludable(n *graph.Node) bool {
 		return false
 	case r.Class == passes.ClassFP32:
 		return false
+	case r.Class == passes.ClassWeighted:
+		return true
 	case r.Class == passes.ClassShare && requantizedOnItsGrid(n):
 		return false
 	case !r.DefaultFP32:
-		return true
+		// quantized only when a QuantizeLinear reads an output; otherwise
+		// a float op reading another node's Q/DQ (a Transpose before a
+		// float graph output)
+		return slices.ContainsFunc(n.Outputs, func(o *graph.Value) bool {
+			return o != nil && slices.ContainsFunc(o.Consumers, func(c *graph.Node) bool { return isOp(c, "QuantizeLinear") })
+		})
 	}
 	if len(n.Outputs) == 0 {
 		return false
@@ -930,8 +939,63 @@ func (l *layer) add(name string, got, ref *runtime.Tensor, threads int) {
 		sig, noise := energies(g[lo:hi], f[lo:hi])
 		return sums{sig: sig, noise: noise}
 	})
+	if !finite(t.sig) || !finite(t.noise) {
+		// FLOAT's tensor holds NaN or Inf (rare): the positions where it
+		// is finite count, as in every SQNR onnxq measures
+		t.sig, t.noise = finiteEnergies(g, f)
+	}
 	l.sig += t.sig
 	l.noise += t.noise
+}
+
+func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
+
+// withoutNonFinite returns copies of f and codes in which each position
+// where f is NaN or infinite holds 0 and the zero point zp (the code of
+// 0), and how many such positions there were: compared there, they add
+// nothing to any sum.
+func withoutNonFinite(f []float32, codes any, zp int32) ([]float32, any, int) {
+	f = slices.Clone(f)
+	var at []int
+	for i, x := range f {
+		if !finite(float64(x)) {
+			f[i] = 0
+			at = append(at, i)
+		}
+	}
+	switch c := codes.(type) {
+	case []uint8:
+		codes = setCodes(slices.Clone(c), at, uint8(zp))
+	case []int8:
+		codes = setCodes(slices.Clone(c), at, int8(zp))
+	case []uint16:
+		codes = setCodes(slices.Clone(c), at, uint16(zp))
+	case []int16:
+		codes = setCodes(slices.Clone(c), at, int16(zp))
+	}
+	return f, codes, len(at)
+}
+
+func setCodes[T uint8 | int8 | uint16 | int16](codes []T, at []int, v T) []T {
+	for _, i := range at {
+		codes[i] = v
+	}
+	return codes
+}
+
+// finiteEnergies is energies over the positions where ref is finite; a
+// non-finite got where ref is finite makes the noise infinite.
+func finiteEnergies(got, ref []float32) (sig, noise float64) {
+	for i, r := range ref {
+		x := float64(r)
+		if !finite(x) {
+			continue
+		}
+		d := float64(got[i]) - x
+		sig += x * x
+		noise += d * d
+	}
+	return sig, noise
 }
 
 // sameRows tells whether shapes a and b are equal or lay out the same
@@ -990,26 +1054,40 @@ func (a *activation) add(ref, codes *runtime.Tensor, threads int) {
 			ch.inner *= d
 		}
 	}
-	var part func(lo, hi int) sums
-	switch d := codes.Data.(type) {
-	case []uint8:
-		part = func(lo, hi int) sums { return accumulateCh(f, d, b, ch, lo, hi) }
-	case []int8:
-		part = func(lo, hi int) sums { return accumulateCh(f, d, b, ch, lo, hi) }
-	case []uint16:
-		part = func(lo, hi int) sums { return accumulateCh(f, d, b, ch, lo, hi) }
-	case []int16:
-		part = func(lo, hi int) sums { return accumulateCh(f, d, b, ch, lo, hi) }
-	default:
+	partFor := func(f []float32, codes any) func(lo, hi int) sums {
+		switch d := codes.(type) {
+		case []uint8:
+			return func(lo, hi int) sums { return accumulateCh(f, d, b, ch, lo, hi) }
+		case []int8:
+			return func(lo, hi int) sums { return accumulateCh(f, d, b, ch, lo, hi) }
+		case []uint16:
+			return func(lo, hi int) sums { return accumulateCh(f, d, b, ch, lo, hi) }
+		case []int16:
+			return func(lo, hi int) sums { return accumulateCh(f, d, b, ch, lo, hi) }
+		}
+		return nil
+	}
+	part := partFor(f, codes.Data)
+	if part == nil {
 		a.bad = fmt.Sprintf("the quantized tensor is %v", codes.DType)
 		return
 	}
 	t := chunked(len(f), threads, part)
+	compared := int64(len(f))
+	if !finite(t.sig) || !finite(t.noise) {
+		// FLOAT's tensor holds NaN or Inf (codes are finite): those
+		// positions are left out, as in every SQNR onnxq measures, by
+		// comparing 0 with the code of 0 there
+		cleaned, cleanCodes, skipped := withoutNonFinite(f, codes.Data, a.zp)
+		t = chunked(len(f), threads, partFor(cleaned, cleanCodes))
+		compared -= int64(skipped)
+		f = cleaned
+	}
 	a.sig += t.sig
 	a.noise += t.noise
 	a.clipped += t.clipped
 	a.peak = max(a.peak, t.peak)
-	a.n += int64(len(f))
+	a.n += compared
 	if a.typ.Bits() == 8 && a.roundingSig == 0 {
 		// The rounding's noise-to-signal ratio is a property of the
 		// grid and the values' spread: the first sample with signal
@@ -1351,6 +1429,9 @@ func (o *outputStats) add(float, quant map[string]*runtime.Tensor) {
 			continue
 		}
 		ref, got := float[name], quant[name]
+		if s.shape == nil && got != nil {
+			s.shape = append([]int{}, got.Shape...)
+		}
 		if ref == nil {
 			s.skipped = "FLOAT has no output of that name"
 			continue
@@ -1364,15 +1445,19 @@ func (o *outputStats) add(float, quant map[string]*runtime.Tensor) {
 			s.skipped = fmt.Sprintf("shapes differ: FLOAT %v, QUANT %v", ref.Shape, got.Shape)
 			continue
 		}
-		if s.shape == nil {
-			s.shape = append([]int{}, ref.Shape...)
-		}
 		for i, x := range f {
-			y := float64(g[i])
-			d := y - float64(x)
-			s.sig += float64(x) * float64(x)
+			xf, y := float64(x), float64(g[i])
+			if !finite(xf) {
+				continue // left out, as in every SQNR onnxq measures
+			}
+			if !finite(y) {
+				s.noise, s.maxAbs = math.Inf(1), math.Inf(1)
+				continue
+			}
+			d := y - xf
+			s.sig += xf * xf
 			s.noise += d * d
-			s.dot += float64(x) * y
+			s.dot += xf * y
 			s.qq += y * y
 			s.maxAbs = math.Max(s.maxAbs, math.Abs(d))
 		}

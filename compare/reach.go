@@ -256,6 +256,13 @@ func (m *reachModel) reachFloat(starts []*graph.Value) (r float64, sealed, moves
 			r++
 		}
 		for _, c := range v.Consumers {
+			if owner := m.topNode(c); owner != c {
+				// read inside an If, Loop or Scan body: the noise goes on
+				// through the node that owns the body, taken as a float op
+				nodes = append(nodes, owner)
+				stack = append(stack, owner.Outputs...)
+				continue
+			}
 			if !isOp(c, "QuantizeLinear") {
 				// float ops, and layers reading v as a float input
 				nodes = append(nodes, c)
@@ -284,6 +291,15 @@ func (m *reachModel) reachFloat(starts []*graph.Value) (r float64, sealed, moves
 		}
 	}
 	return r, sealed, moves
+}
+
+// topNode is n itself in QUANT's main graph, else the main-graph node
+// whose subgraph (at any depth) holds n.
+func (m *reachModel) topNode(n *graph.Node) *graph.Node {
+	for n.Graph != nil && n.Graph != m.quant.Graph && n.Graph.Owner != nil {
+		n = n.Graph.Owner
+	}
+	return n
 }
 
 // outputNSR estimates the noise-to-signal ratio of layer l's output in the
@@ -337,6 +353,11 @@ func (m *reachModel) reachActivation(q *graph.Node, a *activation) float64 {
 			continue
 		}
 		for _, c := range dqv.Outputs[0].Consumers {
+			if owner := m.topNode(c); owner != c {
+				// read inside a subgraph: on through its owner's outputs
+				float = append(float, owner.Outputs...)
+				continue
+			}
 			l := m.layerOf[c]
 			if l == nil || (movesData[c.OpType] && m.actOf[l.output] == nil) {
 				// a data move without its own Q/DQ adds no error and

@@ -218,3 +218,40 @@ func TestReachThroughMovesOnly(t *testing.T) {
 		t.Errorf("Conv's reach %v, want %v", got, want)
 	}
 }
+
+// Noise read inside an If body from the outer graph carries on through the
+// If's outputs: the Conv before it reaches the output the If writes, as
+// the If keeps the ratio.
+func TestReachThroughSubgraph(t *testing.T) {
+	var y, dq *graph.Value
+	m, conv, qx, out := convTail(t, func(b *graph.Builder, _, conv *graph.Value) *graph.Value {
+		y = conv
+		s := b.Const(graph.FromFloat32s("s2", nil, []float32{0.1}))
+		dq = b.Op("DequantizeLinear", b.Op("QuantizeLinear", y, s), s)
+		cond := b.Input("cond", graph.Bool)
+		branch := func(name, op string) *graph.Graph {
+			g := graph.NewGraph(name)
+			g.Parent = b.Graph()
+			n := &graph.Node{Name: name + "_op", OpType: op, Inputs: []*graph.Value{dq}}
+			if err := g.AddNode(n, name+"_out"); err != nil {
+				t.Fatal(err)
+			}
+			g.AddOutput(n.Outputs[0])
+			return g
+		}
+		return b.Op("If", cond, graph.GraphAttr("then_branch", branch("then", "Identity")), graph.GraphAttr("else_branch", branch("else", "Neg")))
+	})
+	var qy *graph.Node
+	for _, n := range m.Graph.Nodes {
+		if n.OpType == "QuantizeLinear" && n.Input(0) == y {
+			qy = n
+		}
+	}
+	a0 := &activation{name: "x", qOut: qx.Outputs[0].Name, sig: 100, noise: 0.01, scale: 0.1}
+	a1 := &activation{name: y.Name, qOut: qy.Outputs[0].Name, sig: 400, noise: 0.5, scale: 0.1}
+	l := &layer{node: conv, output: y.Name, sig: 400, noise: 0.1}
+	outputs := map[string]*outputStat{out: {sig: 400, noise: 0.5}}
+	if got := reaches(m, out, []*activation{a0, a1}, []*layer{l}, outputs)[l]; !(got > 0) {
+		t.Errorf("reach %v through the If, want it above 0", got)
+	}
+}

@@ -252,7 +252,7 @@ func (r *Report) Print(w io.Writer, top int) error {
 		}
 		clipped := fmt.Sprintf("%.3f%%", 100*float64(a.Clipped))
 		if a.Peak != nil {
-			clipped += fmt.Sprintf(", up to %.3gx the range", float64(*a.Peak))
+			clipped += fmt.Sprintf(", up to %sx the range", PeakText(float64(*a.Peak)))
 		}
 		fmt.Fprintf(tw, "%s\t%s\t[%.4g, %.4g]\t%s\n", name, dbText(float64(a.SQNRdB)), float64(a.Lo), float64(a.Hi), clipped)
 	}
@@ -341,6 +341,20 @@ func shortName(name string) string {
 		return name
 	}
 	return ShortName(name, maxNameRunes-1)
+}
+
+// PeakText writes a clipped value's multiple of its range end, above 1 by
+// definition: with three significant digits, and as many decimals as keep
+// it from reading 1 (1.003, not 1).
+func PeakText(peak float64) string {
+	t := strconv.FormatFloat(peak, 'g', 3, 64)
+	for digits := 3; peak > 1 && digits < 7; digits++ {
+		if v, err := strconv.ParseFloat(t, 64); err != nil || v > 1 {
+			break
+		}
+		t = strconv.FormatFloat(peak, 'f', digits, 64)
+	}
+	return t
 }
 
 // ShortName cuts a name longer than n runes to n, its start and end around

@@ -118,7 +118,7 @@ p.note{color:#4a5868;font-size:13px;margin:4px 0 10px;max-width:960px}
 table{border-collapse:collapse;font-size:13px;margin:6px 0 12px}
 th,td{border:1px solid #d5dbe2;padding:4px 8px;text-align:left;vertical-align:top}
 th{background:#f2f4f7}td.n{text-align:right;font-variant-numeric:tabular-nums}
-code{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12.5px;background:#f2f4f7;padding:1px 4px;border-radius:3px}
+code{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12.5px;background:#f2f4f7;padding:1px 4px;border-radius:3px;overflow-wrap:anywhere}
 nav a{margin-right:14px;color:#3b6fb6}
 svg.chart{display:block;max-width:100%;height:auto;margin:8px 0 16px;background:#fff}
 svg text{font-family:system-ui,-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;font-size:12px;fill:#1d2733}
@@ -201,12 +201,17 @@ func (p *page) layers() {
 		p.f("<table>\n<tr><th>#</th><th>node</th><th>op</th><th>local SQNR dB</th><th>cumulative SQNR dB</th><th>reach</th><th>harm</th><th>--exclude-node</th></tr>\n")
 		for i, l := range r.Layers[:top] {
 			p.f("<tr><td class=\"n\">%d</td><td><code>%s</code></td><td>%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td><code>%s</code></td></tr>\n",
-				i+1, esc(l.Node), esc(l.Op), dbText(float64(l.LocalSQNRdB)), dbText(float64(l.CumulativeSQNRdB)), sig(float64(l.Reach), 3), sig(float64(l.Harm), 3), esc(l.Exclude))
+				i+1, esc(compare.ShortName(l.Node, tableNameRunes)), esc(l.Op), dbText(float64(l.LocalSQNRdB)), dbText(float64(l.CumulativeSQNRdB)), sig(float64(l.Reach), 3), sig(float64(l.Harm), 3), esc(l.Exclude))
 		}
 		p.f("</table>\n")
 	}
 	p.f("</section>\n")
 }
+
+// tableNameRunes is the widest node name the layer table shows whole;
+// longer ones are shortened around an ellipsis (the --exclude-node column
+// keeps the full pattern, wrapped).
+const tableNameRunes = 60
 
 // pastRangeShown is the most activations the table of those driven
 // furthest past their range lists.
@@ -233,7 +238,7 @@ func (p *page) pastRange(acts []compare.ActivationStat) {
 			break
 		}
 		p.f("<tr><td><code>%s</code></td><td class=\"n\">[%s, %s]</td><td class=\"n\">%.3f%%</td><td class=\"n\">%sx</td><td class=\"n\">%s</td></tr>\n",
-			esc(a.Name), sig(float64(a.Lo), 4), sig(float64(a.Hi), 4), 100*float64(a.Clipped), sig(float64(*a.Peak), 3), dbText(float64(a.SQNRdB)))
+			esc(a.Name), sig(float64(a.Lo), 4), sig(float64(a.Hi), 4), 100*float64(a.Clipped), compare.PeakText(float64(*a.Peak)), dbText(float64(a.SQNRdB)))
 	}
 	p.f("</table>\n")
 	if len(past) > pastRangeShown {

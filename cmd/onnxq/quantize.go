@@ -1715,6 +1715,12 @@ func (c *cli) writeReport(cfg *quantizeConfig, fp32, qdqForm *graph.Model, src *
 	if cfg.EvalSamplesSet && cfg.EvalMax > 0 {
 		n = cfg.EvalMax
 	}
+	// The model as its file holds it, as onnxq compare reads it: the
+	// prepared one has values the equalization rescaled in place, which
+	// compare would match with the rescaled ones by name.
+	if orig, err := graph.Load(cfg.Model); err == nil && !passes.HasHalfFloats(orig) {
+		fp32 = orig
+	}
 	r, err := compare.Compare(fp32, q, src, compare.Options{
 		Threads: cfg.Threads, Integer: true, Samples: n, FloatName: cfg.Model, QuantName: cfg.Out,
 		Histograms: report.DefaultHistograms, HistogramOptions: opts,

@@ -44,6 +44,7 @@ var ortFloatKinds = [...]struct{ op, kind string }{
 	{"MatMul", "MatMul into a bias Add"},
 	{"Gemm", "Gemm without a weight zero point"},
 	{"", "with an int8 input and a uint8 weight"},
+	{"", "with an int8 input ONNX Runtime does not make uint8 (a DequantizeLinear or QuantizeLinear with other readers, or a quantized graph input)"},
 }
 
 // ORTFloatKinds names, with counts, the kinds of the units ORTFloatUnits
@@ -175,14 +176,18 @@ func QDQUnit(n *graph.Node) bool {
 // transformer does not fuse; a MatMul whose float output only an Add of a
 // constant reads, which its earlier MatMul+Add fusion turns into a float
 // Gemm; a Gemm whose weight's DequantizeLinear has no zero-point input,
-// which its QGemm fusion passes over (seen in its profiler); and any unit
-// with an int8 input and a uint8 weight, a pair it has no kernel for.
+// which its QGemm fusion passes over (seen in its profiler); any unit
+// with an int8 input and a uint8 weight, a pair it has no kernel for; and
+// an int8 input it does not rewrite to uint8 (sharedSignedInput).
 func ORTRunsInFloat(n *graph.Node) bool { return ortFloatKind(n) >= 0 }
 
 // ortFloatKind is the index in ortFloatKinds of why ONNX Runtime runs
 // unit n in float, or -1.
 func ortFloatKind(n *graph.Node) int {
 	if signedInputUnsignedWeight(n) {
+		return len(ortFloatKinds) - 2
+	}
+	if sharedSignedInput(n) {
 		return len(ortFloatKinds) - 1
 	}
 	if ortRunsOpInFloat(n) {
@@ -205,6 +210,27 @@ func signedInputUnsignedWeight(n *graph.Node) bool {
 	}
 	xq, wq := x.Producer.Input(0), w.Producer.Input(0)
 	return xq != nil && wq != nil && xq.DType == graph.Int8 && wq.DType == graph.Uint8
+}
+
+// sharedSignedInput tells whether unit n reads an int8 input that ONNX
+// Runtime (1.30, x86) leaves int8: it fuses an int8 unit only after
+// rewriting its input's QuantizeLinear/DequantizeLinear pair to uint8,
+// which it does when the pair feeds that unit alone and quantizes a
+// computed value (a ResNet block's Convs reading the residual sum, which
+// the Add reads too, ran in float in its profiler; the Conv after each of
+// them ran as QLinearConv).
+func sharedSignedInput(n *graph.Node) bool {
+	x := n.Input(0)
+	if x == nil || x.Producer == nil || x.Producer.OpType != "DequantizeLinear" {
+		return false
+	}
+	dq := x.Producer
+	qv := dq.Input(0)
+	if qv == nil || qv.DType != graph.Int8 || qv.Producer == nil || qv.Producer.OpType != "QuantizeLinear" {
+		return false
+	}
+	src := qv.Producer.Input(0)
+	return len(x.Consumers) != 1 || len(qv.Consumers) != 1 || src == nil || src.Producer == nil
 }
 
 func ortRunsOpInFloat(n *graph.Node) bool {

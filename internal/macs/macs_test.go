@@ -184,3 +184,45 @@ func TestORTRunsInFloatGemm(t *testing.T) {
 		}
 	}
 }
+
+// TestORTRunsInFloatSignedInputs: a unit with int8 inputs runs in float
+// when its weight is uint8, when the Q/DQ pair of its input has other
+// readers or quantizes a graph input; it fuses when the pair, quantizing a
+// computed value, feeds it alone.
+func TestORTRunsInFloatSignedInputs(t *testing.T) {
+	build := func(weight graph.DType, computed, shared bool) *graph.Node {
+		b := graph.NewBuilder(17)
+		one := b.Const(graph.FromFloat32s("s", nil, []float32{1}))
+		zero := b.Const(graph.NewTensor("z", graph.Int8, nil, []byte{0}))
+		x := b.Input("x", graph.Float32, 1, 2, 4, 4)
+		if computed {
+			x = b.Op("Relu", x)
+		}
+		xq := b.Op("DequantizeLinear", b.Op("QuantizeLinear", x, one, zero), one, zero)
+		w := b.Op("DequantizeLinear", b.Const(graph.NewTensor("wq", weight, []int64{2, 2, 1, 1}, make([]byte, 4))), one)
+		y := b.Op("Conv", xq, w)
+		b.Output(b.Op("QuantizeLinear", y, one, zero))
+		if shared {
+			b.Output(b.Op("Sigmoid", xq))
+		}
+		if _, err := b.Model(); err != nil {
+			t.Fatal(err)
+		}
+		return y.Producer
+	}
+	for _, c := range []struct {
+		name             string
+		weight           graph.DType
+		computed, shared bool
+		want             bool
+	}{
+		{"fused", graph.Int8, true, false, false},
+		{"uint8 weight", graph.Uint8, true, false, true},
+		{"shared input", graph.Int8, true, true, true},
+		{"graph input", graph.Int8, false, false, true},
+	} {
+		if got := ORTRunsInFloat(build(c.weight, c.computed, c.shared)); got != c.want {
+			t.Errorf("%s: runs in float %v, want %v", c.name, got, c.want)
+		}
+	}
+}
