@@ -12,7 +12,6 @@ import (
 	"sync"
 	"unsafe"
 
-	"github.com/onnxq/onnxq/internal/strictjson"
 	"github.com/onnxq/onnxq/qdq"
 )
 
@@ -347,7 +346,7 @@ func Load(r io.Reader) (*Collection, error) {
 		return nil, fmt.Errorf("calib: load: %v", err)
 	}
 	var f fileJSON
-	if err := strictUnmarshal(b, &f); err != nil {
+	if err := StrictUnmarshal(b, &f); err != nil {
 		return nil, fmt.Errorf("calib: load: %v", err)
 	}
 	if f.Format != fileFormat || f.Version != fileVersion {
@@ -382,7 +381,3 @@ func Load(r io.Reader) (*Collection, error) {
 	}
 	return c, nil
 }
-
-// strictUnmarshal decodes exactly one JSON value into the struct v
-// points to, strictly (strictjson.Unmarshal).
-func strictUnmarshal(b []byte, v any) error { return strictjson.Unmarshal(b, v) }

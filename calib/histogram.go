@@ -396,7 +396,7 @@ func (h *HistogramObserver) MarshalJSON() ([]byte, error) {
 // method and options (set by its constructor) must match the state's.
 func (h *HistogramObserver) UnmarshalJSON(b []byte) error {
 	var s histState
-	if err := strictUnmarshal(b, &s); err != nil {
+	if err := StrictUnmarshal(b, &s); err != nil {
 		return fmt.Errorf("calib: histogram state: %v", err)
 	}
 	if h.counts == nil {

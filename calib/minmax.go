@@ -66,7 +66,7 @@ func (o *MinMaxObserver) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON restores a state written by MarshalJSON.
 func (o *MinMaxObserver) UnmarshalJSON(b []byte) error {
 	var s minMaxState
-	if err := strictUnmarshal(b, &s); err != nil {
+	if err := StrictUnmarshal(b, &s); err != nil {
 		return fmt.Errorf("calib: minmax state: %v", err)
 	}
 	if err := checkExtremes(s.Min, s.Max, s.Stats); err != nil {
@@ -174,7 +174,7 @@ func (o *EMAObserver) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON restores a state written by MarshalJSON.
 func (o *EMAObserver) UnmarshalJSON(b []byte) error {
 	var s emaState
-	if err := strictUnmarshal(b, &s); err != nil {
+	if err := StrictUnmarshal(b, &s); err != nil {
 		return fmt.Errorf("calib: ema state: %v", err)
 	}
 	if !(s.Constant > 0 && s.Constant <= 1) {

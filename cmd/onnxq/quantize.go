@@ -27,7 +27,6 @@ import (
 	"github.com/onnxq/onnxq/graph"
 	"github.com/onnxq/onnxq/internal/calibdata"
 	"github.com/onnxq/onnxq/internal/macs"
-	"github.com/onnxq/onnxq/internal/strictjson"
 	"github.com/onnxq/onnxq/internal/tensorio"
 	"github.com/onnxq/onnxq/lower"
 	"github.com/onnxq/onnxq/passes"
@@ -985,7 +984,7 @@ func readOverrides(path string) (map[string]passes.TensorOverride, error) {
 		return fmt.Errorf("--config %s: %s", path, fmt.Sprintf(format, args...))
 	}
 	var f overrideFile
-	if err := strictjson.Unmarshal(data, &f); err != nil {
+	if err := calib.StrictUnmarshal(data, &f); err != nil {
 		msg := strings.TrimPrefix(err.Error(), "json: ")
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {

@@ -1,27 +1,27 @@
-package strictjson
+package calib
 
 import (
 	"strings"
 	"testing"
 )
 
-type inner struct {
+type strictInner struct {
 	A int  `json:"a"`
 	B *int `json:"b,omitempty"`
 }
 
-type outer struct {
-	Name  string           `json:"name"`
-	In    inner            `json:"in"`
-	List  []inner          `json:"list"`
-	ByKey map[string]inner `json:"by_key,omitempty"`
+type strictOuter struct {
+	Name  string                 `json:"name"`
+	In    strictInner            `json:"in"`
+	List  []strictInner          `json:"list"`
+	ByKey map[string]strictInner `json:"by_key,omitempty"`
 }
 
 // Each document encoding/json takes is refused, with the error naming
 // the place; the well-formed one decodes.
-func TestUnmarshal(t *testing.T) {
-	var good outer
-	if err := Unmarshal([]byte(`{"name":"x","in":{"a":1},"list":[{"a":2,"b":3}],"by_key":{"k":{"a":4}}}`), &good); err != nil {
+func TestStrictUnmarshal(t *testing.T) {
+	var good strictOuter
+	if err := StrictUnmarshal([]byte(`{"name":"x","in":{"a":1},"list":[{"a":2,"b":3}],"by_key":{"k":{"a":4}}}`), &good); err != nil {
 		t.Fatal(err)
 	}
 	if good.List[0].A != 2 || *good.List[0].B != 3 || good.ByKey["k"].A != 4 {
@@ -40,8 +40,8 @@ func TestUnmarshal(t *testing.T) {
 		`null`:                                                              `is null`,
 	}
 	for doc, want := range bad {
-		var v outer
-		err := Unmarshal([]byte(doc), &v)
+		var v strictOuter
+		err := StrictUnmarshal([]byte(doc), &v)
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: error %v, want one saying %q", doc, err, want)
 		}

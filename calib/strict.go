@@ -1,5 +1,6 @@
-// strictjson.go walks a decoded JSON value's tokens again to check its keys.
-package strictjson
+// strict.go decodes JSON files more strictly than encoding/json: calib's
+// saved statistics, and the command line's --config overrides.
+package calib
 
 import (
 	"bytes"
@@ -14,10 +15,11 @@ import (
 	"strings"
 )
 
-// Unmarshal decodes exactly one JSON value into the struct v points to: no unknown fields, keys spelt exactly (encoding/json alone matches
+// StrictUnmarshal decodes exactly one JSON value into the struct v points
+// to: no unknown fields, keys spelt exactly (encoding/json alone matches
 // them ignoring case), none twice, every field without omitempty present
-// and no object given as null.
-func Unmarshal(b []byte, v any) error {
+// and no object given as null. Load reads saved statistics with it.
+func StrictUnmarshal(b []byte, v any) error {
 	d := json.NewDecoder(bytes.NewReader(b))
 	d.DisallowUnknownFields()
 	if err := d.Decode(v); err != nil {
@@ -38,7 +40,7 @@ func Unmarshal(b []byte, v any) error {
 var rawMessageType = reflect.TypeFor[json.RawMessage]()
 
 // checkKeys reads one JSON value from d and checks the keys of its objects
-// against the struct fields of t (see Unmarshal); path names the
+// against the struct fields of t (see StrictUnmarshal); path names the
 // value in errors.
 func checkKeys(d *json.Decoder, t reflect.Type, path string) error {
 	for t.Kind() == reflect.Pointer {
