@@ -412,5 +412,28 @@ func (g *Graph) Walk(fn func(*Graph)) {
 	}
 }
 
+// TypeKind names the kind of type the file declared for v: "tensor",
+// "sequence", "map", "optional" or "sparse tensor"; "" when it declared
+// none (a value onnxq's passes made, or an intermediate without type
+// information).
+func (v *Value) TypeKind() string {
+	tp := v.loadedType
+	switch {
+	case tp == nil:
+		return ""
+	case tp.GetTensorType() != nil:
+		return "tensor"
+	case tp.GetSequenceType() != nil:
+		return "sequence"
+	case tp.GetMapType() != nil:
+		return "map"
+	case tp.GetOptionalType() != nil:
+		return "optional"
+	case tp.GetSparseTensorType() != nil:
+		return "sparse tensor"
+	}
+	return ""
+}
+
 // Main reports whether g is the top-level graph.
 func (g *Graph) Main() bool { return g.Parent == nil }

@@ -1,6 +1,9 @@
 package runtime
 
 import (
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"unsafe"
 
@@ -104,4 +107,54 @@ func TestNilAndZeroValues(t *testing.T) {
 	}
 	var r Registry
 	r.Register("", "Relu", nil)
+}
+
+// 64-bit integers are compared as integers: two values a float64 cannot
+// tell apart still differ.
+func TestCompareTensorsWideIntegers(t *testing.T) {
+	big := int64(1) << 53
+	if _, err := CompareTensors(FromInt64([]int{1}, []int64{big + 1}), FromInt64([]int{1}, []int64{big}), 0, 0); err == nil {
+		t.Error("2^53+1 passed for 2^53")
+	}
+	u := &Tensor{DType: graph.Uint64, Shape: []int{1}, Data: []uint64{1<<64 - 1}}
+	w := &Tensor{DType: graph.Uint64, Shape: []int{1}, Data: []uint64{1<<64 - 2}}
+	if _, err := CompareTensors(u, w, 0, 0); err == nil {
+		t.Error("2^64-1 passed for 2^64-2")
+	}
+	if _, err := CompareTensors(FromInt64([]int{1}, []int64{big}), FromInt64([]int{1}, []int64{big}), 0, 0); err != nil {
+		t.Errorf("equal values: %v", err)
+	}
+}
+
+// A test whose inputs are sequences or optionals is refused with the
+// reason, not read as tensors; a file named like a data set beside the
+// folders is not one.
+func TestNodeTestKindsAndStrays(t *testing.T) {
+	tests := "../../shared/onnx/node-tests"
+	if _, err := os.Stat(tests); err != nil {
+		t.Skip("no ONNX node tests beside the repository")
+	}
+	for name, kind := range map[string]string{"test_identity_sequence": "sequence", "test_identity_opt": "optional"} {
+		_, err := RunNodeTest(filepath.Join(tests, name), Options{Threads: 1})
+		if err == nil || !strings.Contains(err.Error(), "of kind "+kind) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	dir := t.TempDir()
+	src := filepath.Join(tests, "test_relu")
+	for _, f := range []string{"model.onnx", "test_data_set_0/input_0.pb", "test_data_set_0/output_0.pb"} {
+		data, err := os.ReadFile(filepath.Join(src, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.MkdirAll(filepath.Dir(filepath.Join(dir, f)), 0o755)
+		if err := os.WriteFile(filepath.Join(dir, f), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.WriteFile(filepath.Join(dir, "test_data_set_1.tar.gz"), nil, 0o644)
+	res, err := RunNodeTest(dir, Options{Threads: 1})
+	if err != nil || len(res) != 1 || res[0].Err != nil {
+		t.Errorf("a stray archive beside the data set: %v, %+v", err, res)
+	}
 }

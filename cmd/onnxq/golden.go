@@ -7,6 +7,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -160,6 +161,19 @@ func (c *cli) golden(cfg *goldenConfig) error {
 	if err := os.WriteFile(filepath.Join(tmp, "model.onnx"), modelBytes, 0o644); err != nil {
 		return plainError(err)
 	}
+	// External data files go beside the copy at the places the model
+	// names, so that the folder verifies on its own.
+	if usesExternalData(m) {
+		locs, err := externalLocations(cfg.Model)
+		if err != nil {
+			return err
+		}
+		for _, loc := range locs {
+			if err := copyFile(filepath.Join(filepath.Dir(cfg.Model), filepath.FromSlash(loc)), filepath.Join(tmp, filepath.FromSlash(loc))); err != nil {
+				return fmt.Errorf("external data %s: %v", loc, plainError(err))
+			}
+		}
+	}
 	names := src.Names()
 	for i := range n {
 		sample, err := src.Sample(i)
@@ -198,4 +212,25 @@ func (c *cli) golden(cfg *goldenConfig) error {
 	done = true
 	fmt.Fprintf(c.stdout, "wrote %s: model.onnx and %d data sets (%d inputs, %d outputs each)\n", cfg.Out, n, len(sess.Inputs()), len(exec.Graph.Outputs))
 	return nil
+}
+
+// copyFile copies src to dst, making dst's folders.
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
 }

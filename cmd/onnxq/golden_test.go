@@ -70,6 +70,20 @@ func TestGoldenRoundTrip(t *testing.T) {
 	if r := onnxq(t, dir, "verify", extra); r.code == 0 || !strings.Contains(r.stdout, "test_data_set_0/output_1.pb: the model has 1 output") {
 		t.Errorf("verify with an extra output file: exit %d\n%s", r.code, r.stdout)
 	}
+	// A model with external data: its data files go into the folder,
+	// which then verifies on its own.
+	ext := filepath.Join(dir, "ext", "q.onnx")
+	os.Mkdir(filepath.Dir(ext), 0o755)
+	if r := onnxq(t, dir, "convert", q, "-o", ext, "--external-data", "64"); r.code != 0 {
+		t.Fatalf("convert: %s", r.stderr)
+	}
+	extGold := filepath.Join(dir, "extgold")
+	if r := onnxq(t, dir, "golden", ext, "--data", data, "-o", extGold); r.code != 0 {
+		t.Fatalf("golden of external data: %s", r.stderr)
+	}
+	if r := onnxq(t, dir, "verify", extGold, "--rtol", "0", "--atol", "0"); r.code != 0 {
+		t.Errorf("verify of a golden folder with external data: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
 	// golden never replaces a folder.
 	r = onnxq(t, dir, "golden", q, "--data", data, "-o", gold)
 	if r.code == 0 || !strings.Contains(r.stderr, "exists") {
