@@ -115,7 +115,8 @@ func (c *cli) golden(cfg *goldenConfig) error {
 	if _, err := os.Lstat(cfg.Out); err == nil {
 		return fmt.Errorf("%s exists; golden writes a new folder and never replaces one", cfg.Out)
 	}
-	if err := checkOutput("-o", cfg.Out); err != nil {
+	// "golden/" names the folder golden: checked and renamed to clean
+	if err := checkOutput("-o", filepath.Clean(cfg.Out)); err != nil {
 		return err
 	}
 	m, err := graph.Load(cfg.Model)
@@ -206,7 +207,7 @@ func (c *cli) golden(cfg *goldenConfig) error {
 	if err := os.Chmod(tmp, 0o755); err != nil { // MkdirTemp's 0700 is for the work in progress
 		return plainError(err)
 	}
-	if err := os.Rename(tmp, cfg.Out); err != nil {
+	if err := os.Rename(tmp, filepath.Clean(cfg.Out)); err != nil {
 		return plainError(err)
 	}
 	done = true

@@ -84,6 +84,12 @@ func TestGoldenRoundTrip(t *testing.T) {
 	if r := onnxq(t, dir, "verify", extGold, "--rtol", "0", "--atol", "0"); r.code != 0 {
 		t.Errorf("verify of a golden folder with external data: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
+	// -o with a trailing slash names the folder, as the README writes it.
+	if r := onnxq(t, dir, "golden", q, "--data", data, "-o", filepath.Join(dir, "slash")+"/"); r.code != 0 {
+		t.Errorf("golden -o DIR/: exit %d %s", r.code, r.stderr)
+	} else if _, err := os.Stat(filepath.Join(dir, "slash", "model.onnx")); err != nil {
+		t.Errorf("golden -o DIR/: %v", err)
+	}
 	// golden never replaces a folder.
 	r = onnxq(t, dir, "golden", q, "--data", data, "-o", gold)
 	if r.code == 0 || !strings.Contains(r.stderr, "exists") {
