@@ -83,19 +83,30 @@ func (g *Graph) nameTaken(name string) bool {
 // definedBelow tells whether a subgraph of g's nodes, at any depth,
 // defines name.
 func (g *Graph) definedBelow(name string) bool {
-	for _, n := range g.Nodes {
-		for _, a := range n.Attrs {
-			if a.Graph != nil && (a.Graph.values[name] != nil || a.Graph.definedBelow(name)) {
+	for _, n := range g.subgraphOwners() {
+		for _, sg := range n.Subgraphs() {
+			if sg.values[name] != nil || sg.definedBelow(name) {
 				return true
-			}
-			for _, sg := range a.Graphs {
-				if sg.values[name] != nil || sg.definedBelow(name) {
-					return true
-				}
 			}
 		}
 	}
 	return false
+}
+
+// subgraphOwners returns the nodes of g that hold subgraphs. Passes name
+// thousands of new values in graphs of thousands of nodes, so the list is
+// kept until an edit changes the nodes.
+func (g *Graph) subgraphOwners() []*Node {
+	if g.ownersStale || g.ownersLen != len(g.Nodes) {
+		g.owners = g.owners[:0]
+		for _, n := range g.Nodes {
+			if len(n.Subgraphs()) > 0 {
+				g.owners = append(g.owners, n)
+			}
+		}
+		g.ownersLen, g.ownersStale = len(g.Nodes), false
+	}
+	return g.owners
 }
 
 // UniqueNodeName returns base, or base with a numeric suffix, that no node
@@ -216,6 +227,15 @@ func (g *Graph) InsertNode(pos int, n *Node, outputNames ...string) error {
 		}
 	}
 	g.Nodes = slices.Insert(g.Nodes, pos, n)
+	if !g.ownersStale && g.ownersLen == len(g.Nodes)-1 {
+		// the cache was current: kept so, not rebuilt on the next name
+		if len(n.Subgraphs()) > 0 {
+			g.owners = append(g.owners, n)
+		}
+		g.ownersLen = len(g.Nodes)
+	} else {
+		g.ownersStale = true
+	}
 	return nil
 }
 
@@ -246,6 +266,14 @@ func (g *Graph) RemoveNode(n *Node) error {
 		}
 	}
 	g.Nodes = slices.Delete(g.Nodes, i, i+1)
+	if !g.ownersStale && g.ownersLen == len(g.Nodes)+1 {
+		if len(n.Subgraphs()) > 0 {
+			g.owners = slices.DeleteFunc(g.owners, func(x *Node) bool { return x == n })
+		}
+		g.ownersLen = len(g.Nodes)
+	} else {
+		g.ownersStale = true
+	}
 	n.Graph = nil
 	return nil
 }
@@ -316,6 +344,9 @@ func (g *Graph) Rename(v *Value, name string) error {
 
 // SetAttr adds the attribute to n, replacing one of the same name.
 func (n *Node) SetAttr(a *Attribute) {
+	if n.Graph != nil && (a.Graph != nil || len(a.Graphs) > 0 || len(n.Subgraphs()) > 0) {
+		n.Graph.ownersStale = true
+	}
 	for i, old := range n.Attrs {
 		if old.Name == a.Name {
 			n.Attrs[i] = a

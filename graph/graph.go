@@ -106,6 +106,13 @@ type Graph struct {
 
 	values map[string]*Value // every value named in this graph's scope
 
+	// owners caches the nodes of Nodes that hold subgraphs, as of
+	// ownersLen nodes; ownersStale marks it out of date (set by the edits
+	// that add, remove or change a node)
+	owners      []*Node
+	ownersLen   int
+	ownersStale bool
+
 	origin     *onnxpb.GraphProto // sparse initializers, quantization annotations, metadata, unknown fields
 	inputInfo  map[*Value]*onnxpb.ValueInfoProto
 	outputInfo map[*Value]*onnxpb.ValueInfoProto

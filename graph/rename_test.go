@@ -139,3 +139,34 @@ func TestNilArguments(t *testing.T) {
 		t.Error("DumpString(nil) is not empty")
 	}
 }
+
+// The names subgraphs define are seen by UniqueName after nodes holding
+// subgraphs are added or removed once names were already asked for.
+func TestUniqueNameFollowsEdits(t *testing.T) {
+	g := graph.NewGraph("main")
+	c, _ := g.AddInput("c", graph.Bool, graph.Fixed())
+	x, _ := g.AddInput("x", graph.Float32, graph.Fixed(2))
+	if got := g.UniqueName("inner"); got != "inner" {
+		t.Fatalf("UniqueName before any subgraph: %q", got)
+	}
+	body := graph.NewGraph("then")
+	body.Parent = g
+	neg := &graph.Node{Name: "neg", OpType: "Neg", Inputs: []*graph.Value{x}}
+	if err := body.AddNode(neg, "inner"); err != nil {
+		t.Fatal(err)
+	}
+	body.AddOutput(neg.Outputs[0])
+	ifNode := &graph.Node{Name: "if", OpType: "If", Inputs: []*graph.Value{c}, Attrs: []*graph.Attribute{graph.GraphAttr("then_branch", body), graph.GraphAttr("else_branch", body)}}
+	if err := g.AddNode(ifNode, "y"); err != nil {
+		t.Fatal(err)
+	}
+	if got := g.UniqueName("inner"); got == "inner" {
+		t.Error("UniqueName gave a name the If's body defines, added after a first call")
+	}
+	if err := g.RemoveNode(ifNode); err != nil {
+		t.Fatal(err)
+	}
+	if got := g.UniqueName("inner"); got != "inner" {
+		t.Errorf("UniqueName after the If left: %q", got)
+	}
+}
