@@ -239,6 +239,98 @@ func (g *Graph) InsertNode(pos int, n *Node, outputNames ...string) error {
 	return nil
 }
 
+// RemoveNodes takes the nodes of dead out of the graph at once, in one
+// pass over its nodes: as with RemoveNode, their outputs may no longer be
+// read, except by other nodes of dead.
+func (g *Graph) RemoveNodes(dead map[*Node]bool) error {
+	if len(dead) == 0 {
+		return nil
+	}
+	outputs := map[*Value]bool{}
+	for _, o := range g.Outputs {
+		outputs[o] = true
+	}
+	for n := range dead {
+		if n == nil || n.Graph != g {
+			return fmt.Errorf("%s: a node to remove is not in this graph", where(g))
+		}
+		for _, out := range n.Outputs {
+			if out == nil {
+				continue
+			}
+			if outputs[out] {
+				return fmt.Errorf("%s: output %q of node %s is still in use", where(g), out.Name, nodeLabel(n))
+			}
+			for _, c := range out.Consumers {
+				if !dead[c] {
+					return fmt.Errorf("%s: output %q of node %s is still in use", where(g), out.Name, nodeLabel(n))
+				}
+			}
+		}
+	}
+	for _, n := range g.Nodes {
+		if !dead[n] {
+			continue
+		}
+		for _, in := range n.Inputs {
+			if in != nil {
+				in.Consumers = slices.DeleteFunc(in.Consumers, func(c *Node) bool { return dead[c] })
+			}
+		}
+		for _, out := range n.Outputs {
+			if out != nil {
+				delete(g.values, out.Name)
+				out.Producer = nil
+				out.Consumers = nil
+			}
+		}
+		n.Graph = nil
+	}
+	g.Nodes = slices.DeleteFunc(g.Nodes, func(n *Node) bool { return dead[n] })
+	g.ownersStale = true
+	return nil
+}
+
+// RemoveInitializers removes the initializers of dead at once (see
+// RemoveInitializer: none may be read, or be a graph input or output).
+func (g *Graph) RemoveInitializers(dead map[*Value]bool) error {
+	if len(dead) == 0 {
+		return nil
+	}
+	listed := map[*Value]bool{}
+	for _, v := range g.Inputs {
+		listed[v] = true
+	}
+	for _, v := range g.Outputs {
+		listed[v] = true
+	}
+	count := 0
+	for _, v := range g.Initializers {
+		if !dead[v] {
+			continue
+		}
+		count++
+		switch {
+		case len(v.Consumers) > 0:
+			return fmt.Errorf("%s: initializer %q is still read by node %s", where(g), v.Name, nodeLabel(v.Consumers[0]))
+		case listed[v]:
+			return fmt.Errorf("%s: initializer %q is a graph input or output", where(g), v.Name)
+		}
+	}
+	if count != len(dead) {
+		return fmt.Errorf("%s: a value to remove is not an initializer of this graph", where(g))
+	}
+	g.Initializers = slices.DeleteFunc(g.Initializers, func(v *Value) bool { return dead[v] })
+	g.ValueInfos = slices.DeleteFunc(g.ValueInfos, func(v *Value) bool { return dead[v] })
+	for v := range dead {
+		if g.values[v.Name] == v {
+			delete(g.values, v.Name)
+		}
+		delete(g.valueInfo, v)
+	}
+	return nil
+}
+
 // RemoveNode takes n out of the graph. Its outputs must no longer be read
 // (see ReplaceUses); they leave the graph's scope.
 func (g *Graph) RemoveNode(n *Node) error {

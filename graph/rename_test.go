@@ -170,3 +170,36 @@ func TestUniqueNameFollowsEdits(t *testing.T) {
 		t.Errorf("UniqueName after the If left: %q", got)
 	}
 }
+
+// RemoveNodes takes a dead branch out at once, refusing a node a survivor
+// reads; RemoveInitializers then drops the weights only it read.
+func TestRemoveNodesAtOnce(t *testing.T) {
+	b := graph.NewBuilder(17)
+	x := b.Input("x", graph.Float32, 2)
+	a := b.Op("Relu", x)
+	kept := b.Op("Neg", a)
+	w := b.Const(graph.FromFloat32s("w", []int64{2}, []float32{1, 2}))
+	d := b.Op("Add", a, w)
+	e := b.Op("Neg", d)
+	b.Output(kept)
+	m, err := b.Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := m.Graph
+	if err := g.RemoveNodes(map[*graph.Node]bool{a.Producer: true}); err == nil {
+		t.Error("removed a node the kept Neg reads")
+	}
+	if err := g.RemoveNodes(map[*graph.Node]bool{d.Producer: true, e.Producer: true}); err != nil {
+		t.Fatal(err)
+	}
+	if len(g.Nodes) != 2 || len(a.Consumers) != 1 || g.Value(d.Name) != nil {
+		t.Errorf("after removing the branch: %d nodes, %d readers of its input", len(g.Nodes), len(a.Consumers))
+	}
+	if err := g.RemoveInitializers(map[*graph.Value]bool{w: true}); err != nil || len(g.Initializers) != 0 {
+		t.Errorf("RemoveInitializers: %v, %d left", err, len(g.Initializers))
+	}
+	if err := m.Verify(); err != nil {
+		t.Error(err)
+	}
+}

@@ -118,32 +118,22 @@ func removeDead(m *graph.Model, g *graph.Graph) (nodes, inits int, err error) {
 		live[p] = true
 		work = append(work, reads(p)...)
 	}
+	// Every node no live one needs goes at once: only other dead nodes
+	// read their outputs. (One at a time, each removal searched and
+	// shifted the node list, which made pruning quadratic.)
+	dead := map[*graph.Node]bool{}
 	var gone []*graph.Value
-	// Remove in reverse order so readers go before the nodes they read
-	// (repeated for graphs whose nodes are not in order).
-	for {
-		progress, left := false, 0
-		for i := len(g.Nodes) - 1; i >= 0; i-- {
-			n := g.Nodes[i]
-			if live[n] {
-				continue
-			}
-			if !unread(n) {
-				left++
-				continue
-			}
+	for _, n := range g.Nodes {
+		if !live[n] {
+			dead[n] = true
 			detachSubgraphReads(n)
-			if err := g.RemoveNode(n); err != nil {
-				return 0, 0, err
-			}
 			gone = append(gone, n.Outputs...)
-			nodes++
-			progress = true
-		}
-		if left == 0 || !progress {
-			break
 		}
 	}
+	if err := g.RemoveNodes(dead); err != nil {
+		return 0, 0, err
+	}
+	nodes += len(dead)
 	used := map[*graph.Value]bool{}
 	g.Walk(func(inner *graph.Graph) {
 		for _, n := range inner.Nodes {
@@ -155,24 +145,30 @@ func removeDead(m *graph.Model, g *graph.Graph) (nodes, inits int, err error) {
 			used[v] = true
 		}
 	})
-	for _, v := range slices.Clone(g.Initializers) {
+	inputs := map[*graph.Value]bool{}
+	for _, v := range g.Inputs {
+		inputs[v] = true
+	}
+	deadInits := map[*graph.Value]bool{}
+	for _, v := range g.Initializers {
 		if used[v] || slices.Contains(g.Outputs, v) {
 			continue
 		}
-		if slices.Contains(g.Inputs, v) {
+		if inputs[v] {
 			// Before IR 4 every initializer is listed as an input, and the
 			// listing means nothing: an unread one goes with its entry.
 			// From IR 4 the input is the caller's to feed, and stays.
 			if m.IRVersion >= 4 || g != m.Graph {
 				continue
 			}
-			g.Inputs = slices.DeleteFunc(g.Inputs, func(x *graph.Value) bool { return x == v })
 		}
-		if err := g.RemoveInitializer(v); err != nil {
-			return 0, 0, err
-		}
-		inits++
+		deadInits[v] = true
 	}
+	g.Inputs = slices.DeleteFunc(g.Inputs, func(x *graph.Value) bool { return deadInits[x] })
+	if err := g.RemoveInitializers(deadInits); err != nil {
+		return 0, 0, err
+	}
+	inits += len(deadInits)
 	if len(gone) > 0 {
 		drop := map[*graph.Value]bool{}
 		for _, v := range gone {
@@ -181,16 +177,6 @@ func removeDead(m *graph.Model, g *graph.Graph) (nodes, inits int, err error) {
 		g.ValueInfos = slices.DeleteFunc(g.ValueInfos, func(v *graph.Value) bool { return drop[v] })
 	}
 	return nodes, inits, nil
-}
-
-// unread reports whether no node or graph output reads an output of n.
-func unread(n *graph.Node) bool {
-	for _, v := range n.Outputs {
-		if v != nil && (len(v.Consumers) > 0 || isGraphOutput(n.Graph, v)) {
-			return false
-		}
-	}
-	return true
 }
 
 // reads lists the values n reads: its inputs and whatever the nodes and
