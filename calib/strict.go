@@ -77,26 +77,14 @@ func checkKeys(d *json.Decoder, t reflect.Type, path string) error {
 			fields[name] = f
 			required[name] = !strings.Contains(opts, "omitempty")
 		}
-		seen := map[string]bool{}
-		for d.More() {
-			kt, err := d.Token()
-			if err != nil {
-				return err
-			}
-			key, _ := kt.(string)
+		seen, err := eachKey(d, "field", where, func(key string) error {
 			f, ok := fields[key]
-			switch {
-			case !ok:
+			if !ok {
 				return fmt.Errorf("unknown field %q in %s", key, where())
-			case seen[key]:
-				return fmt.Errorf("field %q appears twice in %s", key, where())
 			}
-			seen[key] = true
-			if err := checkKeys(d, f.Type, strings.TrimPrefix(path+"."+key, ".")); err != nil {
-				return err
-			}
-		}
-		if _, err := d.Token(); err != nil { // '}'
+			return checkKeys(d, f.Type, strings.TrimPrefix(path+"."+key, "."))
+		})
+		if err != nil {
 			return err
 		}
 		for _, name := range slices.Sorted(maps.Keys(required)) {
@@ -106,22 +94,9 @@ func checkKeys(d *json.Decoder, t reflect.Type, path string) error {
 		}
 		return nil
 	case t.Kind() == reflect.Map && tok == json.Delim('{'):
-		seen := map[string]bool{}
-		for d.More() {
-			kt, err := d.Token()
-			if err != nil {
-				return err
-			}
-			key, _ := kt.(string)
-			if seen[key] {
-				return fmt.Errorf("key %q appears twice in %s", key, where())
-			}
-			seen[key] = true
-			if err := checkKeys(d, t.Elem(), strings.TrimPrefix(path+"."+key, ".")); err != nil {
-				return err
-			}
-		}
-		_, err := d.Token() // '}'
+		_, err := eachKey(d, "key", where, func(key string) error {
+			return checkKeys(d, t.Elem(), strings.TrimPrefix(path+"."+key, "."))
+		})
 		return err
 	case t.Kind() == reflect.Slice && tok == json.Delim('['):
 		for i := 0; d.More(); i++ {
@@ -133,6 +108,29 @@ func checkKeys(d *json.Decoder, t reflect.Type, path string) error {
 		return err
 	}
 	return skipValue(d, tok)
+}
+
+// eachKey reads the keys of the object d is inside, up to its closing
+// brace, calling value on each (which reads the key's value); a key given
+// twice is an error. It returns the keys seen.
+func eachKey(d *json.Decoder, what string, where func() string, value func(key string) error) (map[string]bool, error) {
+	seen := map[string]bool{}
+	for d.More() {
+		kt, err := d.Token()
+		if err != nil {
+			return nil, err
+		}
+		key, _ := kt.(string)
+		if seen[key] {
+			return nil, fmt.Errorf("%s %q appears twice in %s", what, key, where())
+		}
+		seen[key] = true
+		if err := value(key); err != nil {
+			return nil, err
+		}
+	}
+	_, err := d.Token() // '}'
+	return seen, err
 }
 
 // skipValue reads the rest of the value tok starts.

@@ -211,21 +211,11 @@ func CompareTensors(got, want *Tensor, rtol, atol float64) (float64, error) {
 	switch w := want.Data.(type) {
 	case []int64:
 		if g, ok := got.Data.([]int64); ok {
-			for i := range w {
-				if g[i] != w[i] {
-					return 0, fmt.Errorf("%s is %d, want %d", elementAt(i, want.Shape), g[i], w[i])
-				}
-			}
-			return 0, nil
+			return 0, equalIntegers(g, w, want.Shape)
 		}
 	case []uint64:
 		if g, ok := got.Data.([]uint64); ok {
-			for i := range w {
-				if g[i] != w[i] {
-					return 0, fmt.Errorf("%s is %d, want %d", elementAt(i, want.Shape), g[i], w[i])
-				}
-			}
-			return 0, nil
+			return 0, equalIntegers(g, w, want.Shape)
 		}
 	}
 	g, err := got.AsFloat64()
@@ -293,4 +283,14 @@ func bfloat16From16Bits(t *Tensor, want graph.DType) *Tensor {
 		data[i] = BFloat16(b)
 	}
 	return &Tensor{DType: graph.BFloat16, Shape: t.Shape, Data: data}
+}
+
+// equalIntegers names the first element where got and want differ.
+func equalIntegers[T int64 | uint64](got, want []T, shape []int) error {
+	for i := range want {
+		if got[i] != want[i] {
+			return fmt.Errorf("%s is %d, want %d", elementAt(i, shape), got[i], want[i])
+		}
+	}
+	return nil
 }
