@@ -397,3 +397,47 @@ func TestPeakLoadChildReportsErrors(t *testing.T) {
 		t.Fatalf("child failed on a good model: %v\n%s", err, out)
 	}
 }
+
+// deepChain builds x → (Relu → Neg) × n with a dead Neg beside each Relu.
+func deepChain(b *testing.B, n int) *graph.Model {
+	b.Helper()
+	bl := graph.NewBuilder(17)
+	v := bl.Input("x", graph.Float32, 4)
+	for range n {
+		r := bl.Op("Relu", v)
+		bl.Op("Neg", r) // read by nothing
+		v = bl.Op("Neg", r)
+	}
+	bl.Output(v)
+	m, err := bl.Model()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return m
+}
+
+// BenchmarkDeepGraphEdits names new values in and prunes a graph of 9,000
+// nodes: both once took time growing with the square of the graph (a scan
+// of every node per name, a search and shift per removed node).
+func BenchmarkDeepGraphEdits(b *testing.B) {
+	m := deepChain(b, 3000)
+	for b.Loop() {
+		g := m.Graph
+		for i := range 3000 {
+			g.UniqueName("v" + strconv.Itoa(i))
+		}
+		dead := map[*graph.Node]bool{}
+		c, err := graph.Clone(m)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, n := range c.Graph.Nodes {
+			if n.OpType == "Neg" && len(n.Outputs[0].Consumers) == 0 && n.Outputs[0] != c.Graph.Outputs[0] {
+				dead[n] = true
+			}
+		}
+		if err := c.Graph.RemoveNodes(dead); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
