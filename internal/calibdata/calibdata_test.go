@@ -3,6 +3,7 @@
 package calibdata
 
 import (
+	"archive/zip"
 	"fmt"
 	"image"
 	"image/color"
@@ -707,4 +708,42 @@ func TestSkippedEntries(t *testing.T) {
 	if s.Len() != 1 {
 		t.Errorf("%d samples", s.Len())
 	}
+}
+
+// A .npz array's header is checked before its data is read: an array
+// declaring the wrong shape is refused as such even when its data is
+// missing (a small archive can declare gigabytes).
+func TestNpzHeaderCheckedFirst(t *testing.T) {
+	dir := t.TempDir()
+	in := []Input{{Name: "x", DType: graph.Float32, Shape: graph.Fixed(1, 2)}}
+	header := "{'descr': '<f4', 'fortran_order': False, 'shape': (100000000,), }"
+	header += strings.Repeat(" ", 63-(10+len(header))%64) + "\n"
+	npy := append([]byte("\x93NUMPY\x01\x00"), byte(len(header)), byte(len(header)>>8))
+	npy = append(npy, header...)
+	f, err := os.Create(filepath.Join(dir, "s.npz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw := zip.NewWriter(f)
+	w, err := zw.CreateHeader(&zip.FileHeader{Name: "x.npy", Method: zip.Store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(npy)
+	zw.Close()
+	f.Close()
+	wantIn(t, openErrSample(t, dir, in), "wrong shape", "float32[100000000]")
+}
+
+// openErrSample opens path and reads its first sample, returning the error.
+func openErrSample(t *testing.T, path string, in []Input) string {
+	t.Helper()
+	s, err := Open(path, in, ImageOptions{})
+	if err == nil {
+		_, err = s.Sample(0)
+	}
+	if err == nil {
+		t.Fatalf("%s: read without error", path)
+	}
+	return err.Error()
 }

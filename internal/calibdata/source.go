@@ -438,7 +438,14 @@ func matchArray(array string, inputs []Input) int {
 }
 
 func readNpzSample(path string, inputs []Input) (map[string]*runtime.Tensor, error) {
-	arrays, err := tensorio.ReadNpz(path)
+	// each array's header is checked before its data is inflated: a small
+	// archive can declare gigabytes
+	arrays, err := tensorio.ReadNpzChecked(path, func(name string, dt graph.DType, shape []int) error {
+		if k := matchArray(name, inputs); k >= 0 {
+			return checkDeclared(inputs[k], dt, shape, "", nil, nil)
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -536,36 +543,65 @@ func check(inputs []Input, sample map[string]*runtime.Tensor, from map[string]st
 	symFrom := map[string]string{}
 	for _, in := range inputs {
 		t := sample[in.Name]
-		where := from[in.Name]
-		want := graph.TypeString(in.DType, in.Shape)
-		if in.DType != graph.Undefined && t.DType != in.DType {
-			hint := ""
-			if in.DType == graph.Float32 && t.DType == graph.Float64 {
-				hint = " (save the array as float32)"
-			}
-			return fmt.Errorf("%s: wrong dtype: input %q is %s, the file holds %s%s", where, in.Name, want, t, hint)
-		}
-		if in.Shape == nil {
-			continue
-		}
-		if len(t.Shape) != len(in.Shape) {
-			return fmt.Errorf("%s: wrong shape: input %q is %s (rank %d), the file holds %s (rank %d)", where, in.Name, want, len(in.Shape), t, len(t.Shape))
-		}
-		for i, d := range in.Shape {
-			switch {
-			case d.Known():
-				if int64(t.Shape[i]) != d.Size {
-					return fmt.Errorf("%s: wrong shape: input %q is %s, the file holds %s (dimension %d differs)", where, in.Name, want, t, i)
-				}
-			case d.Param != "":
-				if n, ok := sym[d.Param]; ok && n != t.Shape[i] {
-					return fmt.Errorf("%s: wrong shape: dimension %q is %d here but %d in %s", where, d.Param, t.Shape[i], n, symFrom[d.Param])
-				}
-				sym[d.Param], symFrom[d.Param] = t.Shape[i], where
-			}
+		if err := checkDeclared(in, t.DType, t.Shape, from[in.Name], sym, symFrom); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// checkDeclared checks one input's element type and shape as a file
+// declares them (read from where, which starts the message when set); sym
+// and symFrom carry the sizes of named dimensions across inputs (nil: not
+// checked).
+func checkDeclared(in Input, dt graph.DType, shape []int, where string, sym map[string]int, symFrom map[string]string) error {
+	err := declaredMismatch(in, dt, shape, where, sym, symFrom)
+	if err != nil && where != "" {
+		return fmt.Errorf("%s: %v", where, err)
+	}
+	return err
+}
+
+// declaredMismatch is checkDeclared's finding, without where; where is
+// what a named dimension's size is recorded as coming from.
+func declaredMismatch(in Input, dt graph.DType, shape []int, where string, sym map[string]int, symFrom map[string]string) error {
+	want := graph.TypeString(in.DType, in.Shape)
+	held := graph.TypeString(dt, graph.Fixed(ints64(shape)...))
+	if in.DType != graph.Undefined && dt != in.DType {
+		hint := ""
+		if in.DType == graph.Float32 && dt == graph.Float64 {
+			hint = " (save the array as float32)"
+		}
+		return fmt.Errorf("wrong dtype: input %q is %s, the file holds %s%s", in.Name, want, held, hint)
+	}
+	if in.Shape == nil {
+		return nil
+	}
+	if len(shape) != len(in.Shape) {
+		return fmt.Errorf("wrong shape: input %q is %s (rank %d), the file holds %s (rank %d)", in.Name, want, len(in.Shape), held, len(shape))
+	}
+	for i, d := range in.Shape {
+		switch {
+		case d.Known():
+			if int64(shape[i]) != d.Size {
+				return fmt.Errorf("wrong shape: input %q is %s, the file holds %s (dimension %d differs)", in.Name, want, held, i)
+			}
+		case d.Param != "" && sym != nil:
+			if n, ok := sym[d.Param]; ok && n != shape[i] {
+				return fmt.Errorf("wrong shape: dimension %q is %d here but %d in %s", d.Param, shape[i], n, symFrom[d.Param])
+			}
+			sym[d.Param], symFrom[d.Param] = shape[i], where
+		}
+	}
+	return nil
+}
+
+func ints64(v []int) []int64 {
+	out := make([]int64, len(v))
+	for i, x := range v {
+		out[i] = int64(x)
+	}
+	return out
 }
 
 // isDirEntry reports whether e is a folder, following a symbolic link so

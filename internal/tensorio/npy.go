@@ -200,7 +200,12 @@ type npyHeader struct {
 }
 
 // readNpy decodes one .npy stream of exactly size bytes.
-func readNpy(r io.Reader, size int64) (*runtime.Tensor, error) {
+func readNpy(r io.Reader, size int64) (*runtime.Tensor, error) { return readNpyChecked(r, size, nil) }
+
+// readNpyChecked is readNpy that first hands the header's element type and
+// shape to accept (when set), before any data is read: an error from it
+// stops the read.
+func readNpyChecked(r io.Reader, size int64, accept func(graph.DType, []int) error) (*runtime.Tensor, error) {
 	var pre [12]byte
 	if size < 10 {
 		return nil, errors.New("not a .npy file (too short)")
@@ -243,6 +248,15 @@ func readNpy(r io.Reader, size int64) (*runtime.Tensor, error) {
 	h, err := parseNpyHeader(string(text))
 	if err != nil {
 		return nil, err
+	}
+	if accept != nil {
+		shape := make([]int, len(h.shape))
+		for i, d := range h.shape {
+			shape[i] = int(d)
+		}
+		if err := accept(h.typ.dt, shape); err != nil {
+			return nil, err
+		}
 	}
 	avail := size - start - hlen
 	if h.bytes != avail {

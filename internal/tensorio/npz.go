@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/onnxq/onnxq/graph"
 	"github.com/onnxq/onnxq/runtime"
 )
 
@@ -28,7 +29,12 @@ const maxDeflateRatio = 1032
 // named NAME.npy (any case) are the array NAME, other members that hold
 // .npy data are arrays of their whole name (as numpy.load reads them), and
 // the rest are skipped.
-func ReadNpz(path string) ([]Named, error) {
+func ReadNpz(path string) ([]Named, error) { return ReadNpzChecked(path, nil) }
+
+// ReadNpzChecked is ReadNpz that hands each array's name, element type and
+// shape to accept (when set) as its header is read, before its data: a
+// sample of the wrong shape is refused before a large array is inflated.
+func ReadNpzChecked(path string, accept func(name string, dt graph.DType, shape []int) error) ([]Named, error) {
 	zr, err := zip.OpenReader(path)
 	if err != nil {
 		return nil, fmt.Errorf("%s: not a .npz archive: %v", path, plainZipError(err))
@@ -50,7 +56,11 @@ func ReadNpz(path string) ([]Named, error) {
 			return nil, fmt.Errorf("%s: array %q is stored twice", path, name)
 		}
 		seen[name] = true
-		t, err := readNpzMember(f)
+		var check func(graph.DType, []int) error
+		if accept != nil {
+			check = func(dt graph.DType, shape []int) error { return accept(name, dt, shape) }
+		}
+		t, err := readNpzMember(f, check)
 		if err != nil {
 			return nil, fmt.Errorf("%s: array %q: %v", path, name, err)
 		}
@@ -79,7 +89,7 @@ func plainZipError(err error) error {
 	return err
 }
 
-func readNpzMember(f *zip.File) (*runtime.Tensor, error) {
+func readNpzMember(f *zip.File, accept func(graph.DType, []int) error) (*runtime.Tensor, error) {
 	switch f.Method {
 	case zip.Store:
 		if f.UncompressedSize64 != f.CompressedSize64 {
@@ -100,7 +110,7 @@ func readNpzMember(f *zip.File) (*runtime.Tensor, error) {
 		return nil, err
 	}
 	defer rc.Close()
-	t, err := readNpy(rc, int64(f.UncompressedSize64))
+	t, err := readNpyChecked(rc, int64(f.UncompressedSize64), accept)
 	if err != nil {
 		return nil, err
 	}
