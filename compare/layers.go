@@ -223,7 +223,7 @@ func requantizedOnItsGrid(n *graph.Node) bool {
 			grid = q
 			return true
 		}
-		return sameConst(grid.Input(1), q.Input(1)) && sameConst(grid.Input(2), q.Input(2))
+		return graph.SameConstant(grid.Input(1), q.Input(1)) && graph.SameConstant(grid.Input(2), q.Input(2))
 	}
 	for _, in := range n.Inputs {
 		if in != nil && isOp(in.Producer, "DequantizeLinear") && !sameGrid(in.Producer) {
@@ -244,25 +244,6 @@ func requantizedOnItsGrid(n *graph.Node) bool {
 		}
 	}
 	return true
-}
-
-// sameConst tells whether a and b are both absent or constants of one
-// type, shape and value (a scale or zero point of Q/DQ nodes).
-func sameConst(a, b *graph.Value) bool {
-	if a == nil || b == nil {
-		return a == b
-	}
-	if a.Const == nil || b.Const == nil || a.Const.DType != b.Const.DType || !slices.Equal(a.Const.Dims, b.Const.Dims) {
-		return false
-	}
-	x, err1 := runtime.FromGraph(a.Const)
-	y, err2 := runtime.FromGraph(b.Const)
-	if err1 != nil || err2 != nil {
-		return false
-	}
-	fx, err1 := x.AsFloat64()
-	fy, err2 := y.AsFloat64()
-	return err1 == nil && err2 == nil && slices.Equal(fx, fy)
 }
 
 func readsDQ(n *graph.Node) bool {

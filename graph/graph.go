@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"slices"
 	"strconv"
 
 	"github.com/onnxq/onnxq/internal/onnxpb"
@@ -440,6 +441,24 @@ func (v *Value) TypeKind() string {
 		return "sparse tensor"
 	}
 	return ""
+}
+
+// SameConstant tells whether a and b are both absent, or both constants
+// of one type, shape and data (a scale or zero point two Q/DQ nodes
+// share).
+func SameConstant(a, b *Value) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	if a == b {
+		return true
+	}
+	if a.Const == nil || b.Const == nil || a.Const.DType != b.Const.DType || !slices.Equal(a.Const.Dims, b.Const.Dims) {
+		return false
+	}
+	ra, err1 := a.Const.Raw()
+	rb, err2 := b.Const.Raw()
+	return err1 == nil && err2 == nil && string(ra) == string(rb)
 }
 
 // Main reports whether g is the top-level graph.

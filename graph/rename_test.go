@@ -203,3 +203,24 @@ func TestRemoveNodesAtOnce(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// SameConstant compares two constants by type, shape and data.
+func TestSameConstant(t *testing.T) {
+	g := graph.NewGraph("g")
+	add := func(name string, v float32) *graph.Value {
+		tensor, err := graph.FromFloat32s(name, nil, []float32{v})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := g.AddInitializer(tensor)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	a, b, c := add("a", 0.5), add("b", 0.5), add("c", 0.25)
+	x, _ := g.AddInput("x", graph.Float32, graph.Fixed(1))
+	if !graph.SameConstant(a, b) || graph.SameConstant(a, c) || graph.SameConstant(a, x) || graph.SameConstant(a, nil) || !graph.SameConstant(nil, nil) {
+		t.Error("SameConstant: 0.5 = 0.5, 0.5 ≠ 0.25, ≠ an input, ≠ absent; absent = absent")
+	}
+}

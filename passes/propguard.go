@@ -106,7 +106,7 @@ func addPairAfter(g *graph.Graph, op, dq *graph.Node) error {
 		switch {
 		case c.OpType != "QuantizeLinear":
 			floatReaders = append(floatReaders, c)
-		case qn == nil && c.Input(0) == y && sameConst(c.Input(1), s) && sameConst(c.Input(2), z):
+		case qn == nil && c.Input(0) == y && graph.SameConstant(c.Input(1), s) && graph.SameConstant(c.Input(2), z):
 			qn = c
 		}
 	}
@@ -147,21 +147,4 @@ func addPairAfter(g *graph.Graph, op, dq *graph.Node) error {
 		}
 	}
 	return nil
-}
-
-// sameConst tells whether a and b are both absent or constants of one
-// type, shape and bytes.
-func sameConst(a, b *graph.Value) bool {
-	if a == nil || b == nil {
-		return a == b
-	}
-	if a == b {
-		return true
-	}
-	if a.Const == nil || b.Const == nil || a.Const.DType != b.Const.DType || !slices.Equal(a.Const.Dims, b.Const.Dims) {
-		return false
-	}
-	ra, err1 := a.Const.Raw()
-	rb, err2 := b.Const.Raw()
-	return err1 == nil && err2 == nil && string(ra) == string(rb)
 }
