@@ -17,6 +17,7 @@ import (
 	"github.com/onnxq/onnxq/graph"
 	"github.com/onnxq/onnxq/lower"
 	"github.com/onnxq/onnxq/passes"
+	"github.com/onnxq/onnxq/qdq"
 	"github.com/onnxq/onnxq/runtime"
 	"github.com/onnxq/onnxq/runtime/kernels"
 )
@@ -923,7 +924,7 @@ func (l *layer) add(name string, got, ref *runtime.Tensor, threads int) {
 	if !finite(t.sig) || !finite(t.noise) {
 		// FLOAT's tensor holds NaN or Inf (rare): the positions where it
 		// is finite count, as in every SQNR onnxq measures
-		t.sig, t.noise = finiteEnergies(g, f)
+		t.sig, t.noise, _ = qdq.Energies(f, g)
 	}
 	l.sig += t.sig
 	l.noise += t.noise
@@ -962,21 +963,6 @@ func setCodes[T uint8 | int8 | uint16 | int16](codes []T, at []int, v T) []T {
 		codes[i] = v
 	}
 	return codes
-}
-
-// finiteEnergies is energies over the positions where ref is finite; a
-// non-finite got where ref is finite makes the noise infinite.
-func finiteEnergies(got, ref []float32) (sig, noise float64) {
-	for i, r := range ref {
-		x := float64(r)
-		if !finite(x) {
-			continue
-		}
-		d := float64(got[i]) - x
-		sig += x * x
-		noise += d * d
-	}
-	return sig, noise
 }
 
 // sameRows tells whether shapes a and b are equal or lay out the same

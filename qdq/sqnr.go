@@ -15,27 +15,36 @@ func SQNR(ref, got []float32) float64 {
 	if len(ref) != len(got) {
 		return math.NaN()
 	}
-	var sig, noise float64
-	counted := 0
+	sig, noise, counted := Energies(ref, got)
+	switch {
+	case counted == 0:
+		return math.NaN()
+	case math.IsInf(noise, 1):
+		return math.Inf(-1)
+	case noise == 0:
+		return math.Inf(1)
+	}
+	return 10 * math.Log10(sig/noise)
+}
+
+// Energies returns Σref² and Σ(got−ref)² over the positions where ref is
+// finite, and how many those were; a non-finite got where ref is finite
+// makes the noise +Inf. got is at least as long as ref.
+func Energies(ref, got []float32) (sig, noise float64, counted int) {
 	for i, r := range ref {
 		rf := float64(r)
 		if math.IsNaN(rf) || math.IsInf(rf, 0) {
 			continue
 		}
+		counted++
 		g := float64(got[i])
 		if math.IsNaN(g) || math.IsInf(g, 0) {
-			return math.Inf(-1)
+			noise = math.Inf(1)
+			continue
 		}
 		d := g - rf
 		sig += rf * rf
 		noise += d * d
-		counted++
 	}
-	if counted == 0 {
-		return math.NaN()
-	}
-	if noise == 0 {
-		return math.Inf(1)
-	}
-	return 10 * math.Log10(sig/noise)
+	return sig, noise, counted
 }
