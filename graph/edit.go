@@ -251,8 +251,11 @@ func (g *Graph) RemoveNodes(dead map[*Node]bool) error {
 		outputs[o] = true
 	}
 	for n := range dead {
-		if n == nil || n.Graph != g {
-			return fmt.Errorf("%s: a node to remove is not in this graph", where(g))
+		if n == nil {
+			return fmt.Errorf("%s: no node to remove", where(g))
+		}
+		if n.Graph != g {
+			return fmt.Errorf("%s: node %s is not in this graph", where(g), nodeLabel(n))
 		}
 		for _, out := range n.Outputs {
 			if out == nil {
@@ -268,10 +271,8 @@ func (g *Graph) RemoveNodes(dead map[*Node]bool) error {
 			}
 		}
 	}
-	for _, n := range g.Nodes {
-		if !dead[n] {
-			continue
-		}
+	// the bookkeeping of each node does not depend on the order
+	for n := range dead {
 		for _, in := range n.Inputs {
 			if in != nil {
 				in.Consumers = slices.DeleteFunc(in.Consumers, func(c *Node) bool { return dead[c] })
@@ -286,8 +287,23 @@ func (g *Graph) RemoveNodes(dead map[*Node]bool) error {
 		}
 		n.Graph = nil
 	}
-	g.Nodes = slices.DeleteFunc(g.Nodes, func(n *Node) bool { return dead[n] })
-	g.ownersStale = true
+	before := len(g.Nodes)
+	if len(dead) == 1 {
+		// RemoveNode's case, in edits of thousands: no map lookup per node
+		for n := range dead {
+			i := slices.Index(g.Nodes, n)
+			g.Nodes = slices.Delete(g.Nodes, i, i+1)
+		}
+	} else {
+		g.Nodes = slices.DeleteFunc(g.Nodes, func(n *Node) bool { return dead[n] })
+	}
+	if !g.ownersStale && g.ownersLen == before {
+		// the cache was current: kept so, not rebuilt on the next name
+		g.owners = slices.DeleteFunc(g.owners, func(n *Node) bool { return dead[n] })
+		g.ownersLen = len(g.Nodes)
+	} else {
+		g.ownersStale = true
+	}
 	return nil
 }
 
@@ -297,77 +313,56 @@ func (g *Graph) RemoveInitializers(dead map[*Value]bool) error {
 	if len(dead) == 0 {
 		return nil
 	}
-	listed := map[*Value]bool{}
-	for _, v := range g.Inputs {
-		listed[v] = true
-	}
-	for _, v := range g.Outputs {
-		listed[v] = true
-	}
-	count := 0
+	inits, listed := map[*Value]bool{}, map[*Value]bool{}
 	for _, v := range g.Initializers {
-		if !dead[v] {
-			continue
-		}
-		count++
-		switch {
-		case len(v.Consumers) > 0:
-			return fmt.Errorf("%s: initializer %q is still read by node %s", where(g), v.Name, nodeLabel(v.Consumers[0]))
-		case listed[v]:
-			return fmt.Errorf("%s: initializer %q is a graph input or output", where(g), v.Name)
-		}
+		inits[v] = true
 	}
-	if count != len(dead) {
-		return fmt.Errorf("%s: a value to remove is not an initializer of this graph", where(g))
+	for _, v := range slices.Concat(g.Inputs, g.Outputs) {
+		listed[v] = true
+	}
+	for v := range dead {
+		if err := g.removableInitializer(v, inits[v], listed[v]); err != nil {
+			return err
+		}
 	}
 	g.Initializers = slices.DeleteFunc(g.Initializers, func(v *Value) bool { return dead[v] })
 	g.ValueInfos = slices.DeleteFunc(g.ValueInfos, func(v *Value) bool { return dead[v] })
 	for v := range dead {
-		if g.values[v.Name] == v {
-			delete(g.values, v.Name)
-		}
-		delete(g.valueInfo, v)
+		g.forgetInitializer(v)
 	}
 	return nil
+}
+
+// removableInitializer says why v, found among the initializers or not
+// (isInit) and among the graph inputs and outputs or not (listed), cannot
+// leave g; nil when it can.
+func (g *Graph) removableInitializer(v *Value, isInit, listed bool) error {
+	switch {
+	case v == nil:
+		return fmt.Errorf("%s: no initializer to remove", where(g))
+	case !isInit:
+		return fmt.Errorf("%s: %q is not an initializer of this graph", where(g), v.Name)
+	case len(v.Consumers) > 0:
+		return fmt.Errorf("%s: initializer %q is still read by node %s", where(g), v.Name, nodeLabel(v.Consumers[0]))
+	case listed:
+		return fmt.Errorf("%s: initializer %q is a graph input or output", where(g), v.Name)
+	}
+	return nil
+}
+
+// forgetInitializer drops a removed initializer from g's scope and value
+// infos.
+func (g *Graph) forgetInitializer(v *Value) {
+	if g.values[v.Name] == v {
+		delete(g.values, v.Name)
+	}
+	delete(g.valueInfo, v)
 }
 
 // RemoveNode takes n out of the graph. Its outputs must no longer be read
 // (see ReplaceUses); they leave the graph's scope.
 func (g *Graph) RemoveNode(n *Node) error {
-	i := slices.Index(g.Nodes, n)
-	if i < 0 {
-		return fmt.Errorf("%s: node %s is not in this graph", where(g), nodeLabel(n))
-	}
-	for _, out := range n.Outputs {
-		if out == nil {
-			continue
-		}
-		if len(out.Consumers) > 0 || slices.Contains(g.Outputs, out) {
-			return fmt.Errorf("%s: output %q of node %s is still in use", where(g), out.Name, nodeLabel(n))
-		}
-	}
-	for _, in := range n.Inputs {
-		if in != nil {
-			in.removeConsumer(n)
-		}
-	}
-	for _, out := range n.Outputs {
-		if out != nil {
-			delete(g.values, out.Name)
-			out.Producer = nil
-		}
-	}
-	g.Nodes = slices.Delete(g.Nodes, i, i+1)
-	if !g.ownersStale && g.ownersLen == len(g.Nodes)+1 {
-		if len(n.Subgraphs()) > 0 {
-			g.owners = slices.DeleteFunc(g.owners, func(x *Node) bool { return x == n })
-		}
-		g.ownersLen = len(g.Nodes)
-	} else {
-		g.ownersStale = true
-	}
-	n.Graph = nil
-	return nil
+	return g.RemoveNodes(map[*Node]bool{n: true})
 }
 
 // removeConsumer drops one occurrence of n from v's consumers.
@@ -489,23 +484,14 @@ func GraphAttr(name string, g *Graph) *Attribute {
 // can be used again. No node may still read it, and it may not be a graph
 // input or output.
 func (g *Graph) RemoveInitializer(v *Value) error {
-	if v == nil {
-		return fmt.Errorf("%s: no initializer to remove", where(g))
-	}
+	// one value, in edits of thousands: searches, no maps
 	i := slices.Index(g.Initializers, v)
-	switch {
-	case i < 0:
-		return fmt.Errorf("%s: %q is not an initializer of this graph", where(g), v.Name)
-	case len(v.Consumers) > 0:
-		return fmt.Errorf("%s: initializer %q is still read by node %s", where(g), v.Name, nodeLabel(v.Consumers[0]))
-	case slices.Contains(g.Inputs, v) || slices.Contains(g.Outputs, v):
-		return fmt.Errorf("%s: initializer %q is a graph input or output", where(g), v.Name)
+	listed := slices.Contains(g.Inputs, v) || slices.Contains(g.Outputs, v)
+	if err := g.removableInitializer(v, i >= 0, listed); err != nil {
+		return err
 	}
 	g.Initializers = slices.Delete(g.Initializers, i, i+1)
 	g.ValueInfos = slices.DeleteFunc(g.ValueInfos, func(x *Value) bool { return x == v })
-	if g.values[v.Name] == v {
-		delete(g.values, v.Name)
-	}
-	delete(g.valueInfo, v)
+	g.forgetInitializer(v)
 	return nil
 }
