@@ -37,14 +37,23 @@ type Coverage struct {
 	ortFloatByOp  [len(ortFloatKinds)]int
 }
 
-// ortFloatKinds are the op types ORTRunsInFloat can name, with how
-// ORTFloatKinds says each.
-var ortFloatKinds = [...]struct{ op, kind string }{
-	{"ConvTranspose", "ConvTranspose"},
-	{"MatMul", "MatMul into a bias Add"},
-	{"Gemm", "Gemm without a weight zero point"},
-	{"", "with an int8 input and a uint8 weight"},
-	{"", "with an int8 input ONNX Runtime does not make uint8 (a DequantizeLinear or QuantizeLinear with other readers, or a quantized graph input)"},
+// The reasons ONNX Runtime runs a unit in float, indexes of ortFloatKinds.
+const (
+	floatConvTranspose = iota
+	floatMatMulIntoBias
+	floatGemmNoZeroPoint
+	floatSignedInputUnsignedWeight
+	floatSignedInputKept
+)
+
+// ortFloatKinds says each reason ORTRunsInFloat finds, as ORTFloatKinds
+// lists them.
+var ortFloatKinds = [...]string{
+	floatConvTranspose:             "ConvTranspose",
+	floatMatMulIntoBias:            "MatMul into a bias Add",
+	floatGemmNoZeroPoint:           "Gemm without a weight zero point",
+	floatSignedInputUnsignedWeight: "with an int8 input and a uint8 weight",
+	floatSignedInputKept:           "with an int8 input ONNX Runtime does not make uint8 (a DequantizeLinear or QuantizeLinear with other readers, or a quantized graph input)",
 }
 
 // ORTFloatKinds names, with counts, the kinds of the units ORTFloatUnits
@@ -54,7 +63,7 @@ func (c Coverage) ORTFloatKinds() string {
 	var kinds []string
 	for i, k := range ortFloatKinds {
 		if n := c.ortFloatByOp[i]; n > 0 {
-			kinds = append(kinds, fmt.Sprintf("%d %s", n, k.kind))
+			kinds = append(kinds, fmt.Sprintf("%d %s", n, k))
 		}
 	}
 	return strings.Join(kinds, ", ")
@@ -184,17 +193,23 @@ func ORTRunsInFloat(n *graph.Node) bool { return ortFloatKind(n) >= 0 }
 // ortFloatKind is the index in ortFloatKinds of why ONNX Runtime runs
 // unit n in float, or -1.
 func ortFloatKind(n *graph.Node) int {
-	if signedInputUnsignedWeight(n) {
-		return len(ortFloatKinds) - 2
+	switch {
+	case signedInputUnsignedWeight(n):
+		return floatSignedInputUnsignedWeight
+	case sharedSignedInput(n):
+		return floatSignedInputKept
 	}
-	if sharedSignedInput(n) {
-		return len(ortFloatKinds) - 1
-	}
-	if ortRunsOpInFloat(n) {
-		for i, k := range ortFloatKinds {
-			if k.op == n.OpType {
-				return i
-			}
+	switch n.OpType {
+	case "ConvTranspose":
+		return floatConvTranspose
+	case "MatMul":
+		if BiasAddOnly(n.Outputs[0]) {
+			return floatMatMulIntoBias
+		}
+	case "Gemm":
+		// a unit's weight comes from a DequantizeLinear
+		if dq := n.Input(1).Producer; dq != nil && dq.Input(2) == nil {
+			return floatGemmNoZeroPoint
 		}
 	}
 	return -1
@@ -231,19 +246,6 @@ func sharedSignedInput(n *graph.Node) bool {
 	}
 	src := qv.Producer.Input(0)
 	return len(x.Consumers) != 1 || len(qv.Consumers) != 1 || src == nil || src.Producer == nil
-}
-
-func ortRunsOpInFloat(n *graph.Node) bool {
-	switch n.OpType {
-	case "ConvTranspose":
-		return true
-	case "MatMul":
-		return BiasAddOnly(n.Outputs[0])
-	case "Gemm":
-		dq := n.Input(1).Producer // a unit's weight comes from a DequantizeLinear
-		return dq != nil && dq.Input(2) == nil
-	}
-	return false
 }
 
 // BiasAddOnly tells whether only an Add of a constant (a bias) reads v.
