@@ -848,7 +848,8 @@ func (q *quantizer) insertActivations(g *graph.Graph) error {
 		}
 		q.paramsSet[root] = true
 		q.quantizedRoots[root] = true
-		if o, ok := q.opts.Overrides[v.Name]; ok && !o.FP32 {
+		if _, ok := q.opts.Overrides[v.Name]; ok {
+			// (an fp32 one never gets here: isWanted refused it)
 			q.overrideUsed[v.Name] = true
 		}
 		dq, err := q.addQDQ(g, v, actParams{scale, zp, t})

@@ -31,8 +31,8 @@ type Coverage struct {
 	Units         int `json:"units"`
 	WeightedNodes int `json:"weighted_nodes"`
 	// ORTFloatUnits counts the units ONNX Runtime's CPU kernels still run
-	// in float (ORTRunsInFloat); ortFloatByOp splits them by op, in the
-	// order of ortFloatKinds.
+	// in float (ORTRunsInFloat); ortFloatByOp splits them by reason, in
+	// the order of ortFloatKinds.
 	ORTFloatUnits int `json:"ort_cpu_float_units"`
 	ortFloatByOp  [len(ortFloatKinds)]int
 }
