@@ -1692,8 +1692,9 @@ func louderLine(heldOut string, louder []quant.Louder) string {
 }
 
 // writeReport compares the written model (read back from cfg.Out) with
-// fp32, the prepared FP32 graph whose tensors the ranges were measured
-// on, on src, and writes the HTML report; it returns the summary line.
+// the FP32 model file, as onnxq compare reads it (fp32, the prepared
+// graph, only for a half-precision file), on src, and writes the HTML
+// report; it returns the summary line.
 // With qdqForm, the QDQ model a --format qop file was lowered from, it
 // compares that instead: it runs the same integer arithmetic, and its
 // Q/DQ pairs let compare match values and attribute layers.
