@@ -185,6 +185,12 @@ func externalLocations(path string) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", path, plainError(err))
 	}
+	return externalLocationsIn(path, data)
+}
+
+// externalLocationsIn is externalLocations of the file's bytes, data,
+// read already.
+func externalLocationsIn(path string, data []byte) ([]string, error) {
 	p := &onnxpb.ModelProto{}
 	if err := proto.Unmarshal(data, p); err != nil {
 		return nil, fmt.Errorf("%s: %v", path, err)

@@ -165,7 +165,7 @@ func (c *cli) golden(cfg *goldenConfig) error {
 	// External data files go beside the copy at the places the model
 	// names, so that the folder verifies on its own.
 	if usesExternalData(m) {
-		locs, err := externalLocations(cfg.Model)
+		locs, err := externalLocationsIn(cfg.Model, modelBytes)
 		if err != nil {
 			return err
 		}
