@@ -544,27 +544,17 @@ func check(inputs []Input, sample map[string]*runtime.Tensor, from map[string]st
 	for _, in := range inputs {
 		t := sample[in.Name]
 		if err := checkDeclared(in, t.DType, t.Shape, from[in.Name], sym, symFrom); err != nil {
-			return err
+			return fmt.Errorf("%s: %v", from[in.Name], err)
 		}
 	}
 	return nil
 }
 
 // checkDeclared checks one input's element type and shape as a file
-// declares them (read from where, which starts the message when set); sym
-// and symFrom carry the sizes of named dimensions across inputs (nil: not
-// checked).
+// declares them; the caller says which file. where is what a named
+// dimension's size is recorded as coming from: sym and symFrom carry those
+// sizes across inputs (nil: not checked).
 func checkDeclared(in Input, dt graph.DType, shape []int, where string, sym map[string]int, symFrom map[string]string) error {
-	err := declaredMismatch(in, dt, shape, where, sym, symFrom)
-	if err != nil && where != "" {
-		return fmt.Errorf("%s: %v", where, err)
-	}
-	return err
-}
-
-// declaredMismatch is checkDeclared's finding, without where; where is
-// what a named dimension's size is recorded as coming from.
-func declaredMismatch(in Input, dt graph.DType, shape []int, where string, sym map[string]int, symFrom map[string]string) error {
 	want := graph.TypeString(in.DType, in.Shape)
 	held := graph.TypeString(dt, graph.Fixed(ints64(shape)...))
 	if in.DType != graph.Undefined && dt != in.DType {
