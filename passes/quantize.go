@@ -1655,6 +1655,7 @@ var opsetChanges = []struct {
 	{"Unsqueeze", 13, rewriteAttrsToInputs("axes")},
 	{"ReduceSum", 13, rewriteAttrsToInputs("axes")},
 	{"Split", 13, rewriteAttrsToInputs("split")},
+	{"Split", 18, rewriteSplitNumOutputs},
 	{"Pad", 11, rewritePad},
 	{"Softmax", 13, rewriteSoftmax},
 	{"LogSoftmax", 13, rewriteSoftmax},
@@ -1762,6 +1763,18 @@ func dropAttrs(names ...string) opsetRewrite {
 		}
 		return nil
 	}
+}
+
+// rewriteSplitNumOutputs gives a Split without a split input the
+// num_outputs attribute opset 18 requires in its place: earlier opsets
+// split such a node into equal parts, one per output, which is what
+// num_outputs says when the axis divides evenly (it had to before).
+func rewriteSplitNumOutputs(n *graph.Node, _, _ int64, _ func(string, *graph.Tensor) (*graph.Value, error)) error {
+	if n.Input(1) != nil || n.Attr("num_outputs") != nil {
+		return nil
+	}
+	n.SetAttr(graph.IntAttr("num_outputs", int64(len(n.Outputs))))
+	return nil
 }
 
 // rewriteAttrsToInputs moves int-list attributes to int64 inputs 1, 2, …

@@ -133,3 +133,38 @@ func TestUpgradeTo21(t *testing.T) {
 		t.Errorf("GridSample mode %q (%v)", gs.AttrString("mode", ""), err)
 	}
 }
+
+// A Split without sizes (equal parts, one per output) raised past opset
+// 18 says num_outputs, which that opset requires in their place; one with
+// sizes keeps them as its second input.
+func TestUpgradeSplitTo18(t *testing.T) {
+	uniq := func(g *graph.Graph, base string) string { return g.UniqueName(base) }
+	feeds := map[string]*runtime.Tensor{"x": input(0.2, 1, 6, 2)}
+	for _, sizes := range [][]int64{nil, {2, 4}} {
+		model := func() *graph.Model {
+			b := graph.NewBuilder(11)
+			x := b.Input("x", graph.Float32, 1, 6, 2)
+			var attrs []any
+			if sizes != nil {
+				attrs = append(attrs, graph.IntsAttr("split", sizes...))
+			}
+			for _, o := range b.OpN("Split", 2, append([]any{x, graph.IntAttr("axis", 1)}, attrs...)...) {
+				b.Output(o)
+			}
+			return build(t, b)
+		}
+		m := model()
+		if err := upgradeOpset(m, 11, 18, uniq); err != nil {
+			t.Fatal(err)
+		}
+		n := m.Graph.Nodes[0]
+		if sizes == nil && (n.AttrInt("num_outputs", 0) != 2 || n.Input(1) != nil) {
+			t.Errorf("equal Split: num_outputs %d, sizes input %v", n.AttrInt("num_outputs", 0), n.Input(1))
+		}
+		if sizes != nil && (n.Attr("num_outputs") != nil || n.Input(1) == nil) {
+			t.Errorf("sized Split: num_outputs %v, sizes input %v", n.Attr("num_outputs"), n.Input(1))
+		}
+		m.OpsetImports = []graph.OpsetImport{{Domain: "", Version: 18}}
+		sameOutputs(t, model(), m, feeds, 0)
+	}
+}
