@@ -16,11 +16,15 @@ import (
 type FloatWeightsScope int
 
 // Float weight scopes. FloatWeightsGrouped, the default, takes the
-// grouped (depthwise) Convs only: their weights are small, and ONNX
-// Runtime's float grouped Conv reading a DequantizeLinear weight ran
-// several times slower than from a constant (a ConvNeXt-style net's two
-// depthwise 7x7 Convs: 0.33 ms against 0.04). FloatWeightsAll takes every
-// one, for a larger file.
+// grouped (depthwise) Convs: their weights are small, and ONNX Runtime's
+// float grouped Conv reading a DequantizeLinear weight ran several times
+// slower than from a constant (a ConvNeXt-style net's two depthwise 7x7
+// Convs: 0.33 ms against 0.04). It also takes the MatMul and Gemm nodes
+// that ONNX Runtime would fuse with their weight's DequantizeLinear
+// (macs.ORTWeightOnlyKernel): that kernel quantizes their float input on
+// the fly, in blocks of its own, so the model would compute neither what
+// was written nor what onnxq measured (3 dB less on a small attention
+// block). FloatWeightsAll takes every one, for a larger file.
 const (
 	FloatWeightsGrouped FloatWeightsScope = iota
 	FloatWeightsAll
@@ -50,13 +54,13 @@ func (s FloatWeightsScope) takes(n *graph.Node) bool {
 	case FloatWeightsAll:
 		return true
 	case FloatWeightsGrouped:
-		return n.OpType == "Conv" && n.AttrInt("group", 1) > 1
+		return n.OpType == "Conv" && n.AttrInt("group", 1) > 1 || macs.ORTWeightOnlyKernel(n)
 	}
 	return false
 }
 
 // FloatWeightsOutsideUnits gives each weighted node (Conv, ConvTranspose,
-// Gemm, MatMul; with FloatWeightsGrouped grouped Convs only) of m's main
+// Gemm, MatMul; with FloatWeightsGrouped those the scope names) of m's main
 // graph that reads an 8-bit weight through DequantizeLinear but forms no
 // complete Q/DQ unit (macs.QDQUnit: its output read by float ops, or its
 // input float or 16-bit) its FP32 weight again, taken from ref, the

@@ -3,6 +3,7 @@ package passes
 import (
 	"math"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/onnxq/onnxq/graph"
@@ -184,5 +185,28 @@ func TestFloatWeightsScope(t *testing.T) {
 	}
 	if _, err := ParseFloatWeightsScope("some"); err == nil {
 		t.Errorf("an unknown scope parses")
+	}
+}
+
+// The grouped scope also takes a MatMul outside a unit (its input kept
+// float), which ONNX Runtime would otherwise run with its weight-only
+// kernel, quantizing the float input itself; a Gemm with a transposed
+// weight it leaves.
+func TestFloatWeightsScopeMatMul(t *testing.T) {
+	b := graph.NewBuilder(13)
+	x := b.Op("Tanh", b.Input("x", graph.Float32, 2, 4))
+	h := b.Op("Tanh", b.Op("MatMul", x, f32(b, "wm", 1, 4, 3)))
+	b.Output(b.Op("Tanh", b.Op("Gemm", h, f32(b, "wg", 2, 2, 3), graph.IntAttr("transB", 1))))
+	ref := build(t, b)
+	m := clone(t, ref)
+	opts := DefaultQuantOptions()
+	opts.Overrides = map[string]TensorOverride{x.Name: {FP32: true}, h.Name: {FP32: true}}
+	quantize(t, m, fixedRanges(m, nil), opts)
+	if n := len(Int8OutsideUnits(m.Graph)); n != 2 {
+		t.Fatalf("%d weighted ops outside units with int8 weights, want 2", n)
+	}
+	done, err := FloatWeightsOutsideUnits(m, ref, FloatWeightsGrouped)
+	if err != nil || len(done) != 1 || !strings.HasSuffix(done[0], "(MatMul)") {
+		t.Errorf("changed %v (%v), want the MatMul", done, err)
 	}
 }

@@ -85,6 +85,10 @@ type TuneOptions struct {
 	// back in float no longer makes. Set it when q's biases are
 	// corrected.
 	BiasCorrection bool
+	// FloatWeights is the scope of FP32 weights the finished model gives
+	// the weighted ops outside complete units (Config.FloatWeights):
+	// each candidate is measured with it applied, as it is written.
+	FloatWeights passes.FloatWeightsScope
 	// Log, when set, receives one line per ranking round and per pick.
 	Log io.Writer
 }
@@ -676,8 +680,13 @@ func Tune(ref, q *graph.Model, src *calibdata.Source, opts TuneOptions, threads 
 		rep.Excluded = best.excluded
 		if best.m != q {
 			*q = *best.m
-			// the layers it put in float must stay float in ONNX Runtime
+			// the layers it put in float must stay float in ONNX Runtime,
+			// and the data moves that now write float readers need the
+			// guard Finish gave the others
 			if _, err := passes.PinFloatLayers(q); err != nil {
+				return nil, err
+			}
+			if _, err := passes.GuardDQPropagation(q); err != nil {
 				return nil, err
 			}
 		}
@@ -713,6 +722,11 @@ func Tune(ref, q *graph.Model, src *calibdata.Source, opts TuneOptions, threads 
 			return nil, err
 		}
 		if err := c.apply(ref, t); err != nil {
+			return nil, err
+		}
+		// A reader of a dropped activation may now be outside any unit:
+		// it is measured with the weights it will be written with.
+		if _, err := passes.FloatWeightsOutsideUnits(t, ref, opts.FloatWeights); err != nil {
 			return nil, err
 		}
 		return t, nil

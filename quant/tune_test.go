@@ -213,3 +213,45 @@ func TestTuneSamplesFew(t *testing.T) {
 		t.Errorf("3 samples: %v calibrate, %v held out; want all calibrating, none held out", calib, held)
 	}
 }
+
+// A MatMul whose input activation the search puts back in float is
+// measured and written with its FP32 weight: ONNX Runtime would run its
+// int8 one through a kernel that quantizes the float input itself.
+func TestTuneMatMulInputDropped(t *testing.T) {
+	b := graph.NewBuilder(13)
+	w := make([]float32, 16*8)
+	for i := range w {
+		w[i] = float32((i*37)%17-8) / 16
+	}
+	x := b.Op("Tanh", b.Input("x", graph.Float32, 4, 16))
+	y := b.Op("MatMul", x, b.Const(graph.FromFloat32s("w", []int64{16, 8}, w)))
+	b.Output(b.Op("Tanh", y))
+	m, err := b.Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, q, src := tuneSetupModel(t, m)
+	o := quant.DefaultTune()
+	o.TargetSQNR = 300
+	rep, err := quant.Tune(ref, q, src, o, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dropped := 0
+	for _, n := range q.Graph.Nodes {
+		if n.OpType != "MatMul" {
+			continue
+		}
+		in, wt := n.Input(0).Producer, n.Input(1)
+		if in != nil && in.OpType == "DequantizeLinear" {
+			continue
+		}
+		dropped++
+		if wt.Const == nil || wt.DType != graph.Float32 {
+			t.Errorf("the MatMul reads a float input and a %v weight from %v", wt.DType, wt.Producer)
+		}
+	}
+	if dropped == 0 {
+		t.Fatalf("the search kept the MatMul's input quantized (excluded %v)", rep.Excluded)
+	}
+}

@@ -215,6 +215,48 @@ func ortFloatKind(n *graph.Node) int {
 	return -1
 }
 
+// ORTWeightOnlyKernel tells whether ONNX Runtime (1.30, from its default
+// optimisation level) fuses node n, a MatMul or Gemm outside a complete
+// unit whose weight is the DequantizeLinear of an 8-bit constant matrix,
+// into its weight-only MatMulNBits kernel: a MatMul, or a Gemm with
+// transB 0, alpha and beta 1 and at most a 1-D bias (seen in its
+// optimized graphs; a transposed, scaled or 2-D-biased Gemm stays a
+// float Gemm). At its default accuracy level that kernel quantizes the
+// float input to int8 itself, per block along the inner dimension.
+func ORTWeightOnlyKernel(n *graph.Node) bool {
+	if n == nil || n.Domain != "" && n.Domain != "ai.onnx" || QDQUnit(n) {
+		return false
+	}
+	switch n.OpType {
+	case "MatMul":
+	case "Gemm":
+		if n.AttrInt("transB", 0) != 0 || n.AttrFloat("alpha", 1) != 1 || n.AttrFloat("beta", 1) != 1 {
+			return false
+		}
+		if c := n.Input(2); c != nil && (c.Const == nil || len(c.Const.Dims) > 1) && !dequantized1D(c) {
+			return false
+		}
+	default:
+		return false
+	}
+	w := n.Input(1)
+	if w == nil || w.Producer == nil || w.Producer.OpType != "DequantizeLinear" {
+		return false
+	}
+	q := w.Producer.Input(0)
+	return q != nil && q.Const != nil && len(q.Const.Dims) == 2 && (q.Const.DType == graph.Int8 || q.Const.DType == graph.Uint8)
+}
+
+// dequantized1D tells whether v is the DequantizeLinear of a 1-D
+// constant (a quantized bias).
+func dequantized1D(v *graph.Value) bool {
+	if v.Producer == nil || v.Producer.OpType != "DequantizeLinear" {
+		return false
+	}
+	c := v.Producer.Input(0)
+	return c != nil && c.Const != nil && len(c.Const.Dims) == 1
+}
+
 // signedInputUnsignedWeight tells whether unit n reads an int8 input and
 // a uint8 weight: ONNX Runtime's integer Conv and MatMul kernels take
 // uint8 inputs with either weight type, int8 inputs with int8 weights.

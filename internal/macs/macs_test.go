@@ -226,3 +226,51 @@ func TestORTRunsInFloatSignedInputs(t *testing.T) {
 		}
 	}
 }
+
+// TestORTWeightOnlyKernel: a MatMul reading a float input and an 8-bit
+// weight matrix through DequantizeLinear becomes ONNX Runtime's
+// weight-only kernel, as does a plain Gemm; a transposed, scaled or
+// 2-D-biased Gemm, a complete unit and a 3-D weight do not.
+func TestORTWeightOnlyKernel(t *testing.T) {
+	build := func(op string, quantIn bool, wdims []int64, attrs ...*graph.Attribute) *graph.Node {
+		b := graph.NewBuilder(13)
+		one := b.Const(graph.FromFloat32s("s", nil, []float32{1}))
+		var x *graph.Value
+		if quantIn {
+			x = b.Op("DequantizeLinear", b.Input("xq", graph.Uint8, 2, 4), one)
+		} else {
+			x = b.Op("Tanh", b.Input("x", graph.Float32, 2, 4))
+		}
+		size := int64(1)
+		for _, d := range wdims {
+			size *= d
+		}
+		w := b.Op("DequantizeLinear", b.Const(graph.NewTensor("wq", graph.Int8, wdims, make([]byte, size))), one)
+		args := []any{x, w}
+		for _, a := range attrs {
+			args = append(args, a)
+		}
+		y := b.Op(op, args...)
+		b.Output(b.Op("Tanh", y))
+		if _, err := b.Model(); err != nil {
+			t.Fatal(err)
+		}
+		return y.Producer
+	}
+	for _, c := range []struct {
+		name string
+		n    *graph.Node
+		want bool
+	}{
+		{"MatMul", build("MatMul", false, []int64{4, 3}), true},
+		{"Gemm", build("Gemm", false, []int64{4, 3}), true},
+		{"Gemm transB", build("Gemm", false, []int64{3, 4}, graph.IntAttr("transB", 1)), false},
+		{"Gemm alpha", build("Gemm", false, []int64{4, 3}, graph.FloatAttr("alpha", 0.5)), false},
+		{"MatMul unit", build("MatMul", true, []int64{4, 3}), false},
+		{"MatMul 3-D weight", build("MatMul", false, []int64{1, 4, 3}), false},
+	} {
+		if got := ORTWeightOnlyKernel(c.n); got != c.want {
+			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		}
+	}
+}
