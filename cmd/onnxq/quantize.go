@@ -418,6 +418,27 @@ func (cfg *quantizeConfig) tuneOptions() quant.TuneOptions {
 	return o
 }
 
+// writesGraphOutput counts the weighted ops of g outside complete units
+// whose output is a graph output, directly or through the one op that
+// reads it (a final Relu), which the quantize pass leaves float.
+func writesGraphOutput(g *graph.Graph) int {
+	isOut := func(v *graph.Value) bool { return v != nil && slices.Contains(g.Outputs, v) }
+	count := 0
+	for _, n := range g.Nodes {
+		switch {
+		case n.Domain != "" && n.Domain != "ai.onnx", len(n.Outputs) != 1, macs.QDQUnit(n):
+			continue
+		case n.OpType != "Conv" && n.OpType != "ConvTranspose" && n.OpType != "Gemm" && n.OpType != "MatMul":
+			continue
+		}
+		y := n.Outputs[0]
+		if isOut(y) || y != nil && len(y.Consumers) == 1 && len(y.Consumers[0].Outputs) == 1 && isOut(y.Consumers[0].Outputs[0]) {
+			count++
+		}
+	}
+	return count
+}
+
 // quantOptions turns the flags into the quantize pass's typed options.
 func (cfg *quantizeConfig) quantOptions() (passes.QuantOptions, error) {
 	opts, err := passes.Preset(cfg.Target)
@@ -1429,8 +1450,15 @@ func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.Bi
 				int8Float := len(passes.Int8OutsideUnits(q.Graph)) // float-running, int8 weights
 				if n := cv.WeightedNodes - cv.Units; n > 0 {
 					rest = fmt.Sprintf("; the other %d run in float", n)
+					var why []string
+					if k := writesGraphOutput(q.Graph); k > 0 {
+						why = append(why, fmt.Sprintf("%d of them writing a graph output, which stays float: a model's outputs keep their precision", k))
+					}
 					if k := int8Float; k > 0 {
-						rest += fmt.Sprintf(" (%d of them dequantizing int8 weights on every run; --float-weights-outside-units all gives them FP32 ones)", k)
+						why = append(why, fmt.Sprintf("%d of them dequantizing int8 weights on every run; --float-weights-outside-units all gives them FP32 ones", k))
+					}
+					if len(why) > 0 {
+						rest += " (" + strings.Join(why, "; ") + ")"
 					}
 				}
 				ort := ", which ONNX Runtime runs as integer kernels"

@@ -1255,3 +1255,30 @@ func TestQuantizeNonFiniteSamples(t *testing.T) {
 		t.Errorf("sqnr line %q: want a finite SQNR above 20 dB", sqnr)
 	}
 }
+
+// The coverage line says why a Conv writing a graph output runs in
+// float: that output stays float, as every graph output does.
+func TestQuantizeCoverageGraphOutput(t *testing.T) {
+	dir := t.TempDir()
+	model := saveModel(t, dir, "two.onnx", func(b *graph.Builder) {
+		w := func(name string, seed float32, dims ...int64) *graph.Value {
+			n := int64(1)
+			for _, d := range dims {
+				n *= d
+			}
+			v := make([]float32, n)
+			for i := range v {
+				v[i] = float32((int(seed)*31+i*17)%13-6) / 13
+			}
+			return b.Const(graph.FromFloat32s(name, dims, v))
+		}
+		x := b.Input("x", graph.Float32, 1, 2, 6, 6)
+		h := b.Op("Relu", b.Op("Conv", x, w("w1", 1, 4, 2, 3, 3)))
+		b.Output(b.Op("Conv", h, w("w2", 2, 3, 4, 1, 1)))
+	})
+	data := writeSamples(t, dir, "data", 4, "x", []int{1, 2, 6, 6}, func(s, i int) float32 { return float32((i*5+s*3)%9)/4 - 1 })
+	r := onnxq(t, dir, model, "-o", filepath.Join(dir, "q.onnx"), "--calib", data)
+	if r.code != 0 || !strings.Contains(r.stdout, "the other 1 run in float (1 of them writing a graph output, which stays float") {
+		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
