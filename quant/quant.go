@@ -672,6 +672,10 @@ type OutputResult struct {
 	Name    string
 	DB      float64 // +Inf when the outputs are equal
 	Samples int
+	// Silent: the FP32 output is zero wherever it is finite on these
+	// samples, so DB measures nothing of the model's accuracy (a
+	// sequence length of 0 leaves an RNN's output all zeros).
+	Silent bool
 }
 
 // OutputSQNR runs fp32 and q in onnxq's runtime on the first n samples of
@@ -758,7 +762,8 @@ func OutputSQNRWatching(fp32, q *graph.Model, src *calibdata.Source, n, threads 
 	var out []OutputResult
 	for _, v := range q.Graph.Outputs {
 		if r, ok := refAll[v.Name]; ok {
-			out = append(out, OutputResult{v.Name, qdq.SQNR(r, gotAll[v.Name]), n})
+			sig, _, counted := qdq.Energies(r, gotAll[v.Name])
+			out = append(out, OutputResult{Name: v.Name, DB: qdq.SQNR(r, gotAll[v.Name]), Samples: n, Silent: counted > 0 && sig == 0})
 		}
 	}
 	return out, seen.Extremes(), nil

@@ -1619,7 +1619,11 @@ func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.Bi
 			from = " of --eval"
 		}
 		for _, o := range sqnr {
-			fmt.Fprintf(w, "sqnr\t%s %s dB (%d samples%s, quantized vs FP32 in onnxq's runtime, integer units as run)\n", o.Name, formatDB(o.DB), o.Samples, from)
+			silent := ""
+			if o.Silent {
+				silent = "; the FP32 output is all zeros on them, so they measure nothing"
+			}
+			fmt.Fprintf(w, "sqnr\t%s %s dB (%d samples%s, quantized vs FP32 in onnxq's runtime, integer units as run%s)\n", o.Name, formatDB(o.DB), o.Samples, from, silent)
 		}
 		if louder := quant.LouderThan(seen, fin.calibExtremes, louderFactor); len(louder) > 0 {
 			fmt.Fprintf(w, "louder\t%s\n", louderLine(heldOut, louder))

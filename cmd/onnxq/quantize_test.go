@@ -1282,3 +1282,31 @@ func TestQuantizeCoverageGraphOutput(t *testing.T) {
 		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }
+
+// An output that FP32 leaves all zeros on the samples reads "inf dB" and
+// the summary says that those samples measure nothing there.
+func TestQuantizeSilentOutput(t *testing.T) {
+	dir := t.TempDir()
+	model := saveModel(t, dir, "silent.onnx", func(b *graph.Builder) {
+		x := b.Input("x", graph.Float32, 1, 2, 4, 4)
+		pos := make([]float32, 3*2*3*3)
+		neg := make([]float32, len(pos))
+		for i := range pos {
+			pos[i] = float32(i%5+1) / 10
+			neg[i] = -pos[i]
+		}
+		b.Output(b.Op("Conv", x, b.Const(graph.FromFloat32s("wp", []int64{3, 2, 3, 3}, pos))))
+		b.Output(b.Op("Relu", b.Op("Conv", x, b.Const(graph.FromFloat32s("wn", []int64{3, 2, 3, 3}, neg)))))
+	})
+	data := writeSamples(t, dir, "data", 4, "x", []int{1, 2, 4, 4}, func(s, i int) float32 { return float32((i*7+s*3)%10) / 10 })
+	r := onnxq(t, dir, model, "-o", filepath.Join(dir, "q.onnx"), "--calib", data)
+	silent := 0
+	for _, line := range strings.Split(r.stdout, "\n") {
+		if strings.HasPrefix(line, "sqnr") && strings.Contains(line, "the FP32 output is all zeros on them") {
+			silent++
+		}
+	}
+	if r.code != 0 || silent != 1 {
+		t.Fatalf("exit %d, %d silent outputs, want 1\n%s%s", r.code, silent, r.stdout, r.stderr)
+	}
+}

@@ -747,3 +747,33 @@ func openErrSample(t *testing.T, path string, in []Input) string {
 	}
 	return err.Error()
 }
+
+// An integer input an LSTM reads as its sequence_lens gets the length of
+// its sequences in synthetic samples (zeros would leave the LSTM's output
+// all zero), and is no caveat; other integer inputs stay zero.
+func TestSyntheticSequenceLengths(t *testing.T) {
+	b := graph.NewBuilder(14)
+	x := b.Input("x", graph.Float32, 5, 2, 3)
+	lens := b.Input("lens", graph.Int32, 2)
+	ids := b.Input("ids", graph.Int64, 2)
+	w := b.Const(graph.FromFloat32s("w", []int64{1, 16, 3}, make([]float32, 48)))
+	r := b.Const(graph.FromFloat32s("r", []int64{1, 16, 4}, make([]float32, 64)))
+	outs := b.OpN("LSTM", 1, x, w, r, b.Const(graph.FromFloat32s("bias", []int64{1, 32}, make([]float32, 32))), lens, graph.IntAttr("hidden_size", 4))
+	b.Output(outs[0])
+	b.Output(b.Op("Identity", ids))
+	m, err := b.Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := Inputs(m)
+	sample := mustSample(t, Synthetic(in, 1, 3), 0)
+	if got := sample["lens"].Data.([]int32); !slices.Equal(got, []int32{5, 5}) {
+		t.Errorf("sequence lengths %v, want [5 5]", got)
+	}
+	if got := sample["ids"].Data.([]int64); !slices.Equal(got, []int64{0, 0}) {
+		t.Errorf("ids %v, want zeros", got)
+	}
+	if got := SyntheticCaveats(in); !slices.Equal(got, []string{"all zeros in ids"}) {
+		t.Errorf("caveats %q", got)
+	}
+}

@@ -21,15 +21,50 @@ type Input struct {
 	Name  string
 	DType graph.DType
 	Shape graph.Shape
+	// SequenceLength, when positive, is the value Synthetic gives every
+	// element of this integer input: it is the sequence_lens of an LSTM,
+	// GRU or RNN, and zeros there would leave their outputs all zero.
+	SequenceLength int64
 }
 
 // Inputs returns the inputs a caller must feed to m (graph.RealInputs).
 func Inputs(m *graph.Model) []Input {
 	var out []Input
 	for _, v := range m.Graph.RealInputs() {
-		out = append(out, Input{Name: v.Name, DType: v.DType, Shape: v.Shape})
+		out = append(out, Input{Name: v.Name, DType: v.DType, Shape: v.Shape, SequenceLength: sequenceLength(v)})
 	}
 	return out
+}
+
+// sequenceLength returns the length of the sequences of the recurrent
+// node that reads the integer value v as its sequence_lens (input 4):
+// the sequence axis of its input (0, or 1 with layout 1), 1 when that
+// axis is symbolic (Synthetic makes such dimensions 1); 0 when no such
+// node reads v.
+func sequenceLength(v *graph.Value) int64 {
+	if v.DType != graph.Int32 && v.DType != graph.Int64 {
+		return 0
+	}
+	for _, n := range v.Consumers {
+		switch n.OpType {
+		case "LSTM", "GRU", "RNN":
+		default:
+			continue
+		}
+		if n.Domain != "" && n.Domain != "ai.onnx" || n.Input(4) != v {
+			continue
+		}
+		x := n.Input(0)
+		axis := 0
+		if n.AttrInt("layout", 0) == 1 {
+			axis = 1
+		}
+		if x != nil && axis < len(x.Shape) && x.Shape[axis].Known() && x.Shape[axis].Size > 0 {
+			return x.Shape[axis].Size
+		}
+		return 1
+	}
+	return 0
 }
 
 // Source is a fixed, ordered sequence of samples.

@@ -13,7 +13,8 @@ import (
 )
 
 // Synthetic returns n random samples: float inputs normal(0,1), integer and
-// bool inputs zero, symbolic dimensions 1. Sample i depends only on the
+// bool inputs zero (an RNN's sequence lengths their full length, see
+// Input.SequenceLength), symbolic dimensions 1. Sample i depends only on the
 // inputs, i and seed. An input without a declared shape, or of a type with
 // no numeric values (string, complex), makes Sample fail.
 func Synthetic(inputs []Input, n int, seed int64) *Source {
@@ -78,7 +79,15 @@ func syntheticTensor(in Input, rng *rand.Rand) (*runtime.Tensor, error) {
 		for i := range d {
 			d[i] = runtime.BFloat16From(float32(normal(rng)))
 		}
-	case []int8, []uint8, []int16, []uint16, []int32, []uint32, []int64, []uint64, []bool:
+	case []int32:
+		for i := range d {
+			d[i] = int32(in.SequenceLength)
+		}
+	case []int64:
+		for i := range d {
+			d[i] = in.SequenceLength
+		}
+	case []int8, []uint8, []int16, []uint16, []uint32, []uint64, []bool:
 		// zeros
 	default:
 		return nil, fmt.Errorf("input %q is %s: no synthetic values for this type", in.Name, in.DType)
@@ -104,7 +113,7 @@ func SyntheticCaveats(inputs []Input) []string {
 	var zeros, dims []string
 	seen := map[string]bool{}
 	for _, in := range inputs {
-		if !in.DType.IsFloat() {
+		if !in.DType.IsFloat() && in.SequenceLength <= 0 {
 			zeros = append(zeros, in.Name)
 		}
 		for i, d := range in.Shape {
