@@ -30,6 +30,7 @@ func PreparePasses() []Pass {
 		FoldConvAdd(),
 		FoldBatchNorm(),
 		MatMulAddToGemm(),
+		FoldGemmScales(),
 		RemoveDeadNodes(),
 	}
 }
@@ -72,6 +73,9 @@ var PrepareOrder = [][2]string{
 	{"fold-constants", "matmul-add-to-gemm"},
 	{"initializers-not-inputs", "matmul-add-to-gemm"},
 	{"matmul-add-to-gemm", "remove-dead-nodes"},
+	// Its B and C must be initializers, constants folded.
+	{"fold-constants", "fold-gemm-scales"},
+	{"initializers-not-inputs", "fold-gemm-scales"},
 	{"constant-nodes-to-initializers", "remove-dead-nodes"},
 }
 
