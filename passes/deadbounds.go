@@ -42,8 +42,8 @@ var boundsPassThrough = map[string]bool{
 	"Unsqueeze": true, "Flatten": true, "MaxPool": true, "GlobalMaxPool": true,
 }
 
-// DeadBounds returns, for the values of g's main graph that every reader
-// clamps, the interval beyond which the value no longer matters
+// DeadBounds returns, for the values of m's graphs (subgraphs too; names
+// are unique across them) that every reader clamps, the interval beyond which the value no longer matters
 // downstream. A Relu clamps below at 0, a Clip at its bounds, a Max (Min)
 // against a constant scalar at that constant; a LeakyRelu with a positive
 // slope passes a bound of its output back scaled by 1/alpha below zero;
@@ -57,18 +57,32 @@ func DeadBounds(m *graph.Model) map[string]Bounds {
 	if m == nil || m.Graph == nil {
 		return out
 	}
-	g := m.Graph
 	opset, _ := m.Opset("")
-	isOutput := map[*graph.Value]bool{}
-	for _, v := range g.Outputs {
-		isOutput[v] = true
-	}
 	known := map[*graph.Value]Bounds{}
 	get := func(v *graph.Value) Bounds {
 		if b, ok := known[v]; ok {
 			return b
 		}
 		return noBounds
+	}
+	// A subgraph's nodes read values of the graphs around it, never the
+	// other way: the innermost graphs go first (Walk lists a graph before
+	// its subgraphs), so the bounds of a body's values are known when an
+	// outer value that body reads is decided.
+	var graphs []*graph.Graph
+	m.Graph.Walk(func(g *graph.Graph) { graphs = append(graphs, g) })
+	for _, g := range slices.Backward(graphs) {
+		deadBoundsOf(g, known, get, opset, out)
+	}
+	return out
+}
+
+// deadBoundsOf decides the bounds of the values g's nodes produce, into
+// known and, by name, out.
+func deadBoundsOf(g *graph.Graph, known map[*graph.Value]Bounds, get func(*graph.Value) Bounds, opset int64, out map[string]Bounds) {
+	isOutput := map[*graph.Value]bool{}
+	for _, v := range g.Outputs {
+		isOutput[v] = true
 	}
 	// Nodes are in topological order: walking them backwards decides
 	// every reader of a value before the value's producer.
@@ -91,7 +105,6 @@ func DeadBounds(m *graph.Model) map[string]Bounds {
 			}
 		}
 	}
-	return out
 }
 
 // readerBounds is the interval beyond which reader c does not tell
