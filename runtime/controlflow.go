@@ -7,6 +7,7 @@ package runtime
 import (
 	"fmt"
 	"reflect"
+	"slices"
 
 	"github.com/onnxq/onnxq/graph"
 )
@@ -298,7 +299,12 @@ func (k *loopKernel) Run(ctx *Context, in []*Tensor) ([]*Tensor, error) {
 		copy(carried, outs[1:1+k.nCarr])
 		// Per-iteration outputs are no longer held by anyone but this
 		// kernel, so they stay valid until they are stacked at the end.
-		scans = append(scans, outs[1+k.nCarr:])
+		// They are copied out of outs, whose array also holds this
+		// iteration's carried values: kept, it would keep every
+		// iteration's state alive.
+		if k.nScan > 0 {
+			scans = append(scans, slices.Clone(outs[1+k.nCarr:]))
+		}
 	}
 	res := make([]*Tensor, k.nCarr+k.nScan)
 	for i, t := range carried {
