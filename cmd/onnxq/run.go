@@ -341,9 +341,62 @@ func gatherInputs(sess *runtime.Session, cfg *inputConfig) (map[string]*runtime.
 			}
 			continue
 		}
-		format, arrays, err := tensorio.ReadFile(path)
+		format, err := tensorio.Sniff(path)
 		if err != nil {
 			return nil, nil, err
+		}
+		var arrays []tensorio.Named
+		// skipped counts the arrays of a .npz left unread: those that
+		// match no input (unfit nil) and those that do not fit the input
+		// they could only feed as the file's only array (unfit says why);
+		// unfitName is the last one's name.
+		skipped, unfit, unfitName := 0, error(nil), ""
+		if format == tensorio.FormatNpz {
+			// Each array's header is checked against the input it would
+			// feed before its data is inflated.
+			arrays, err = tensorio.ReadNpzChecked(path, func(array string, dt graph.DType, shape []int) error {
+				target := matchName(array)
+				if name != "" {
+					if target != "" && target != name {
+						return nil // another input's array, left for the error below
+					}
+					if err := checkFedHeader(byName[name], dt, shape, cfg.Shapes[name]); err != nil {
+						if target == name {
+							return err
+						}
+						skipped, unfit, unfitName = skipped+1, err, array
+						return tensorio.SkipArray
+					}
+					return nil
+				}
+				if k, ok := tensorio.SavezIndex(array); target == "" && ok && k < len(names) {
+					target = names[k]
+				}
+				if target != "" {
+					return checkFedHeader(byName[target], dt, shape, cfg.Shapes[target])
+				}
+				if len(names) != 1 {
+					skipped, unfit, unfitName = skipped+1, nil, array
+					return tensorio.SkipArray
+				}
+				// the model's only input, if this is the file's only array
+				if err := checkFedHeader(byName[names[0]], dt, shape, cfg.Shapes[names[0]]); err != nil {
+					skipped, unfit, unfitName = skipped+1, err, array
+					return tensorio.SkipArray
+				}
+				return nil
+			})
+		} else {
+			format, arrays, err = tensorio.ReadFile(path)
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		switch {
+		case len(arrays) == 0 && skipped == 1 && unfit != nil:
+			return nil, nil, fmt.Errorf("--input %s: %s: %v", spec, path, unfit)
+		case name == "" && skipped > 0:
+			return nil, nil, fmt.Errorf("--input %s: array %q matches no input of the model (inputs: %s); use NAME=FILE", spec, unfitName, list)
 		}
 		if name != "" {
 			// NAME=FILE: the file's only array, or its array named NAME.
@@ -509,31 +562,42 @@ func plainErrorWithPath(err error, dir string) error {
 // checkFed compares a tensor read for input v with v's declared type and
 // shape, and with the --shape given for it.
 func checkFed(v *graph.Value, t *runtime.Tensor, fixed []int64) error {
+	return checkFedHeader(v, t.DType, t.Shape, fixed)
+}
+
+// checkFedHeader is checkFed on an array's element type and shape, as a
+// file's header gives them before its data is read.
+func checkFedHeader(v *graph.Value, dt graph.DType, shape []int, fixed []int64) error {
 	want := graph.TypeString(v.DType, v.Shape)
-	if v.DType != graph.Undefined && t.DType != v.DType {
+	dims := make([]string, len(shape))
+	for i, d := range shape {
+		dims[i] = fmt.Sprint(d)
+	}
+	held := dt.String() + "[" + strings.Join(dims, ",") + "]"
+	if v.DType != graph.Undefined && dt != v.DType {
 		hint := ""
-		if v.DType == graph.Float32 && t.DType == graph.Float64 {
+		if v.DType == graph.Float32 && dt == graph.Float64 {
 			hint = " (convert the array to float32)"
 		}
-		return fmt.Errorf("input %q is %s, the file holds %s%s", v.Name, want, t, hint)
+		return fmt.Errorf("input %q is %s, the file holds %s%s", v.Name, want, held, hint)
 	}
 	if v.Shape != nil {
-		if len(v.Shape) != len(t.Shape) {
-			return fmt.Errorf("input %q is %s (rank %d), the file holds %s (rank %d)", v.Name, want, len(v.Shape), t, len(t.Shape))
+		if len(v.Shape) != len(shape) {
+			return fmt.Errorf("input %q is %s (rank %d), the file holds %s (rank %d)", v.Name, want, len(v.Shape), held, len(shape))
 		}
 		for i, d := range v.Shape {
-			if d.Known() && int(d.Size) != t.Shape[i] {
-				return fmt.Errorf("input %q is %s, the file holds %s (dimension %d differs)", v.Name, want, t, i)
+			if d.Known() && int(d.Size) != shape[i] {
+				return fmt.Errorf("input %q is %s, the file holds %s (dimension %d differs)", v.Name, want, held, i)
 			}
 		}
 	}
 	if fixed != nil {
-		ok := len(fixed) == len(t.Shape)
+		ok := len(fixed) == len(shape)
 		for i := 0; ok && i < len(fixed); i++ {
-			ok = int(fixed[i]) == t.Shape[i]
+			ok = int(fixed[i]) == shape[i]
 		}
 		if !ok {
-			return fmt.Errorf("input %q: the file holds %s, but --shape gives %v", v.Name, t, fixed)
+			return fmt.Errorf("input %q: the file holds %s, but --shape gives %v", v.Name, held, fixed)
 		}
 	}
 	return nil

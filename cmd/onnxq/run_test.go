@@ -4,6 +4,7 @@
 package main
 
 import (
+	"archive/zip"
 	"math"
 	"os"
 	"path/filepath"
@@ -247,6 +248,10 @@ func TestRunErrors(t *testing.T) {
 	tensorio.WriteNpz(npz, []tensorio.Named{{Name: "w", Tensor: xData}}, false)
 	two := filepath.Join(dir, "two.npz")
 	tensorio.WriteNpz(two, []tensorio.Named{{Name: "a", Tensor: xData}, {Name: "b", Tensor: xData}}, false)
+	// A member whose header declares 10^9 values and holds none: its
+	// shape is refused from the header, before any data is read.
+	huge := filepath.Join(dir, "huge.npz")
+	writeHeaderOnlyNpz(t, huge, "y", "{'descr': '<f4', 'fortran_order': False, 'shape': (1000000000,), }")
 	empty := filepath.Join(dir, "empty")
 	os.Mkdir(empty, 0o755)
 	// an input file where -o would write output z:0
@@ -308,6 +313,8 @@ func TestRunErrors(t *testing.T) {
 		{[]string{"run", model, "--input", "x:0=" + filepath.Join(dir, "missing.npy")}, "no such file"},
 		{[]string{"run", model, "--input", npz}, `array "w" matches no input of the model`},
 		{[]string{"run", model, "--input", "y=" + two}, `holds 2 arrays, none named "y"`},
+		{[]string{"run", model, "--input", "y=" + huge}, `input "y" is float32[2,3] (rank 2), the file holds float32[1000000000] (rank 1)`},
+		{[]string{"run", model, "--input", huge}, `array "y": input "y" is float32[2,3] (rank 2)`},
 		{[]string{"run", model, "--input", xf}, `file "x" matches no input of the model (inputs: x:0, y); use NAME=FILE`},
 		{[]string{"run", model, "--random", "--shape", "q=1"}, `--shape q: the model has no input "q"`},
 		{[]string{"run", model, "--random", "--shape", "y=3,3"}, `input "y" is float32[2,3], which does not fit [3 3]`},
@@ -362,5 +369,32 @@ func TestRunWritesPbForOtherTypes(t *testing.T) {
 	_, arrays, err := tensorio.ReadFile(filepath.Join(out, "y_0.pb"))
 	if err != nil || arrays[0].Name != "y:0" || arrays[0].Tensor.String() != "bfloat16[2]" {
 		t.Errorf("y_0.pb: %v %v", arrays, err)
+	}
+}
+
+// writeHeaderOnlyNpz writes a .npz whose one stored member, array name,
+// is a .npy header (dict, padded as NumPy pads it) without data.
+func writeHeaderOnlyNpz(t *testing.T, path, name, dict string) {
+	t.Helper()
+	header := dict + strings.Repeat(" ", 63-(10+len(dict))%64) + "\n"
+	member := append([]byte("\x93NUMPY\x01\x00"), byte(len(header)), byte(len(header)>>8))
+	member = append(member, header...)
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw := zip.NewWriter(f)
+	w, err := zw.CreateHeader(&zip.FileHeader{Name: name + ".npy", Method: zip.Store})
+	if err == nil {
+		_, err = w.Write(member)
+	}
+	if err == nil {
+		err = zw.Close()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
 	}
 }

@@ -31,9 +31,14 @@ const maxDeflateRatio = 1032
 // the rest are skipped.
 func ReadNpz(path string) ([]Named, error) { return ReadNpzChecked(path, nil) }
 
+// SkipArray, returned by the accept function of ReadNpzChecked, leaves
+// that array out without reading its data.
+var SkipArray = errors.New("array skipped")
+
 // ReadNpzChecked is ReadNpz that hands each array's name, element type and
 // shape to accept (when set) as its header is read, before its data: a
 // sample of the wrong shape is refused before a large array is inflated.
+// An array accept answers SkipArray is left out.
 func ReadNpzChecked(path string, accept func(name string, dt graph.DType, shape []int) error) ([]Named, error) {
 	zr, err := zip.OpenReader(path)
 	if err != nil {
@@ -61,6 +66,9 @@ func ReadNpzChecked(path string, accept func(name string, dt graph.DType, shape 
 			check = func(dt graph.DType, shape []int) error { return accept(name, dt, shape) }
 		}
 		t, err := readNpzMember(f, check)
+		if errors.Is(err, SkipArray) {
+			continue
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%s: array %q: %v", path, name, err)
 		}
