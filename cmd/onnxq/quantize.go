@@ -368,8 +368,8 @@ func (cfg *quantizeConfig) checkNumbers() error {
 		return fmt.Errorf("--threads %d: want 0 (all cores) or more", cfg.Threads)
 	case cfg.EvalMax < 0:
 		return fmt.Errorf("--eval-samples %d: want 0 (no closing SQNR) or more", cfg.EvalMax)
-	case cfg.Synthetic < 0:
-		return fmt.Errorf("--synthetic %d: want 1 or more samples", cfg.Synthetic)
+	case cfg.Synthetic < 0 || cfg.Synthetic > maxSynthetic:
+		return fmt.Errorf("--synthetic %d: want 1 to %d samples", cfg.Synthetic, maxSynthetic)
 	case cfg.StopAfter != "" && !slices.Contains(pipeline, cfg.StopAfter):
 		return fmt.Errorf("--stop-after %q: no such pass (passes: %s)", cfg.StopAfter, strings.Join(pipeline, ", "))
 	}
@@ -438,6 +438,11 @@ func writesGraphOutput(g *graph.Graph) int {
 	}
 	return count
 }
+
+// maxSynthetic bounds --synthetic: random samples past this many teach
+// calibration nothing more, and a count near 2^31 exhausted memory on the
+// sample list alone.
+const maxSynthetic = 100000
 
 // quantOptions turns the flags into the quantize pass's typed options.
 func (cfg *quantizeConfig) quantOptions() (passes.QuantOptions, error) {

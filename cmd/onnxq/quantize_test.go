@@ -165,6 +165,7 @@ func TestQuantizeBadInput(t *testing.T) {
 		{[]string{model, "-o", out, "--synthetic", "2", "--stop-after", "fold-batchnrom"}, `"fold-batchnrom": no such pass`},
 		{[]string{model, "-o", out, "--synthetic", "2", "--threads", "-3"}, "--threads -3"},
 		{[]string{model, "-o", out, "--synthetic", "2", "--percentile", "150"}, "--percentile 150"},
+		{[]string{model, "-o", out, "--synthetic", "2147483647"}, "--synthetic 2147483647: want 1 to 100000 samples"},
 		{[]string{model, "-o", out, "--synthetic", "2", "--exclude-node", "conv["}, `pattern "conv["`},
 	} {
 		r := onnxq(t, dir, c.args...)
