@@ -27,7 +27,7 @@ func Load(path string) (*Model, error) {
 	if st.IsDir() {
 		return nil, fmt.Errorf("%s: is a folder, not a model file", path)
 	}
-	data, err := os.ReadFile(path)
+	data, err := ReadProtoFile(path, "an ONNX model")
 	if err != nil {
 		return nil, err
 	}

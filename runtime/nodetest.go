@@ -75,7 +75,7 @@ func RunTestFolder(dir string, m *graph.Model, opts Options, rtol, atol float64)
 
 // ReadTensorFile reads one serialized TensorProto (.pb).
 func ReadTensorFile(path string) (*Tensor, error) {
-	data, err := os.ReadFile(path)
+	data, err := graph.ReadProtoFile(path, "a TensorProto")
 	if err != nil {
 		return nil, err
 	}

@@ -181,7 +181,7 @@ func forEachTensor(m *graph.Model, fn func(*graph.Tensor)) {
 // The IR does not keep the locations, so they are read from the file; the
 // model proto is small when its tensors live outside it.
 func externalLocations(path string) ([]string, error) {
-	data, err := os.ReadFile(path)
+	data, err := graph.ReadProtoFile(path, "an ONNX model")
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", path, plainError(err))
 	}

@@ -123,7 +123,7 @@ func (c *cli) golden(cfg *goldenConfig) error {
 	if err != nil {
 		return err
 	}
-	modelBytes, err := os.ReadFile(cfg.Model)
+	modelBytes, err := graph.ReadProtoFile(cfg.Model, "an ONNX model")
 	if err != nil {
 		return fmt.Errorf("%s: %v", cfg.Model, plainError(err))
 	}

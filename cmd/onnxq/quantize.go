@@ -439,6 +439,9 @@ func writesGraphOutput(g *graph.Graph) int {
 	return count
 }
 
+// maxJSONBytes bounds a --config file.
+const maxJSONBytes = 256 << 20
+
 // maxSynthetic bounds --synthetic: random samples past this many teach
 // calibration nothing more, and a count near 2^31 exhausted memory on the
 // sample list alone.
@@ -1003,7 +1006,7 @@ type overrideEntry struct {
 // overrides. Unknown keys, trailing data and entries that say nothing or
 // contradict themselves are errors.
 func readOverrides(path string) (map[string]passes.TensorOverride, error) {
-	data, err := os.ReadFile(path)
+	data, err := graph.ReadFileLimited(path, maxJSONBytes)
 	if err != nil {
 		return nil, fmt.Errorf("--config %s: %v", path, plainError(err))
 	}

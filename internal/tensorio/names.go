@@ -12,8 +12,12 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/onnxq/onnxq/graph"
 	"github.com/onnxq/onnxq/runtime"
 )
+
+// maxMappingBytes bounds an inputs.json, a list of input names.
+const maxMappingBytes = 64 << 20
 
 // SafeName maps a tensor name to a file name stem: every character other
 // than A-Z, a-z, 0-9, '.', '_' and '-' becomes '_'
@@ -71,7 +75,7 @@ func SampleFiles(dir string, names []string) (map[string]string, error) {
 	mapping := map[string]string{}
 	mappedBy := ""
 	for _, j := range []string{filepath.Join(dir, "inputs.json"), filepath.Join(dir, "..", "inputs.json")} {
-		data, err := os.ReadFile(j)
+		data, err := graph.ReadFileLimited(j, maxMappingBytes)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}

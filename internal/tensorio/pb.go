@@ -16,7 +16,7 @@ import (
 // ReadPb reads one serialized TensorProto; the name is the one stored in
 // the file (often empty). External data is read relative to the file.
 func ReadPb(path string) (Named, error) {
-	data, err := os.ReadFile(path)
+	data, err := graph.ReadProtoFile(path, "a TensorProto")
 	if err != nil {
 		return Named{}, err
 	}
@@ -116,7 +116,7 @@ func ReadFile(path string) (Format, []Named, error) {
 		arrays, err := ReadNpz(path)
 		return format, arrays, err
 	}
-	data, err := os.ReadFile(path)
+	data, err := graph.ReadProtoFile(path, "a .npy, .npz or TensorProto .pb file")
 	if err != nil {
 		return format, nil, err
 	}

@@ -1,0 +1,61 @@
+package graph
+
+import (
+	"fmt"
+	"io"
+	"os"
+)
+
+// MaxProtoBytes is the largest serialized protobuf message, model or
+// tensor: the format's 2 GiB limit.
+const MaxProtoBytes = 2 << 30
+
+// ReadFileLimited reads the file at path, which must hold at most limit
+// bytes. A stream that never ends (/dev/zero, a pipe fed without end)
+// is an error once limit bytes are passed, rather than read until memory
+// runs out; a regular file larger than limit is refused without reading.
+func ReadFileLimited(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil {
+		if st.IsDir() {
+			return nil, fmt.Errorf("%s: is a folder", path)
+		}
+		if st.Mode().IsRegular() && st.Size() > limit {
+			return nil, fmt.Errorf("%s: %d bytes, more than the %d this file can hold", path, st.Size(), limit)
+		}
+	}
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("%s: more than the %d bytes this file can hold", path, limit)
+	}
+	return data, nil
+}
+
+// ReadProtoFile is ReadFileLimited for a serialized protobuf message (a
+// model, a tensor), at most MaxProtoBytes, that first checks the file's
+// first byte: a message starts with a field's key, whose field number is
+// never 0 and whose wire type is one ONNX's messages use. A file of zeros
+// (/dev/zero) is then refused at once instead of after 2 GiB.
+func ReadProtoFile(path, what string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	var first [1]byte
+	n, _ := f.Read(first[:])
+	f.Close()
+	if n == 1 {
+		b := first[0]
+		if wire := b & 7; b>>3 == 0 || wire != 0 && wire != 1 && wire != 2 && wire != 5 {
+			return nil, fmt.Errorf("%s: not %s (its first byte, 0x%02x, starts no protobuf field)", path, what, b)
+		}
+	}
+	return ReadFileLimited(path, MaxProtoBytes)
+}
