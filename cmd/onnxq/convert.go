@@ -107,7 +107,7 @@ func convert(cfg *convertConfig) error {
 		ExternalDataName:      cfg.ExternalDataName,
 	})
 	if err != nil {
-		return fmt.Errorf("writing %s: %v", cfg.Out, plainError(err))
+		return writingError(cfg.Out, err)
 	}
 	return nil
 }

@@ -828,12 +828,12 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 		}
 	}
 	if err := graph.Save(m, cfg.Out, graph.SaveOptions{}); err != nil {
-		return fmt.Errorf("writing %s: %v", cfg.Out, plainError(err))
+		return writingError(cfg.Out, err)
 	}
 	reportLine := ""
 	if cfg.Report != "" {
 		if reportLine, err = c.writeReport(cfg, fp32, qdqForm, eval, qcfg.CalibOptions); err != nil {
-			return fmt.Errorf("--report: %v", err)
+			return fmt.Errorf("--report %s: %v (%s is written)", cfg.Report, err, cfg.Out)
 		}
 	}
 	if err := c.summary(cfg, report, bias, rounding, units, idle, fallback, tune, fin, lowered, sizeBefore, fp32, m, eval, reportLine); err != nil {

@@ -165,6 +165,16 @@ func plainError(err error) error {
 	return err
 }
 
+// writingError is the error of writing path: err as it is when it already
+// says so ("writing PATH: ..." from graph's writers), else with that
+// prefix and without a path error's own operation and path.
+func writingError(path string, err error) error {
+	if strings.HasPrefix(err.Error(), "writing "+path+": ") {
+		return err
+	}
+	return fmt.Errorf("writing %s: %v", path, plainError(err))
+}
+
 // oneLine folds a message onto one line, so each error is one line of
 // stderr whatever produced it.
 func oneLine(s string) string {
