@@ -192,10 +192,10 @@ func TestBenchUsageErrors(t *testing.T) {
 		{[]string{"bench", "m.onnx", "--threads", "-2"}, "--threads -2"},
 	} {
 		r := onnxq(t, "", c.args...)
-		first, rest, _ := strings.Cut(r.stderr, "\n")
-		if r.code != 2 || !strings.Contains(first, c.msg) || !strings.Contains(rest, "Usage: onnxq bench") {
+		if r.code != 2 || !strings.Contains(r.stderr, c.msg) || !strings.HasSuffix(r.stderr, "(onnxq help bench shows the usage)\n") {
 			t.Errorf("onnxq %q: exit %d (want 2), stderr:\n%s", c.args, r.code, r.stderr)
 		}
+		oneErrorLine(t, r, c.args)
 	}
 }
 

@@ -140,9 +140,10 @@ func TestGoldenBadInput(t *testing.T) {
 		{"golden", "--data", data, "-o", gold},
 	} {
 		r := onnxq(t, dir, args...)
-		if r.code != 2 || !strings.HasPrefix(r.stderr, "onnxq: ") || !strings.Contains(r.stderr, "Usage: onnxq golden") {
+		if r.code != 2 || !strings.Contains(r.stderr, "(onnxq help golden shows the usage)") {
 			t.Errorf("onnxq %q: exit %d, want a usage error\n%s", args, r.code, r.stderr)
 		}
+		oneErrorLine(t, r, args)
 	}
 	failsCleanly(t, dir, gold, "missing.onnx", "golden", filepath.Join(dir, "missing.onnx"), "--data", data, "-o", gold)
 	failsCleanly(t, dir, gold, "--data", "golden", convnetPath(t), "--data", filepath.Join(dir, "nothing"), "-o", gold)

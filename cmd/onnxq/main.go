@@ -112,14 +112,24 @@ func run(args []string, stdout, stderr io.Writer) (status int) {
 	if err == nil {
 		return 0
 	}
-	fmt.Fprintf(stderr, "onnxq: %s\n", oneLine(err.Error()))
 	var ue *usageError
-	if errors.As(err, &ue) {
-		fmt.Fprintln(stderr)
-		c.shortUsage(stderr, lookupCommand(ue.cmd))
+	if !errors.As(err, &ue) {
+		fmt.Fprintf(stderr, "onnxq: %s\n", oneLine(err.Error()))
+		return 1
+	}
+	// One line that says where the usage is; with nothing asked at all,
+	// the usage itself.
+	if len(args) == 0 {
+		fmt.Fprintf(stderr, "onnxq: %s\n\n", oneLine(err.Error()))
+		c.shortUsage(stderr, nil)
 		return 2
 	}
-	return 1
+	help := "onnxq --help"
+	if cmd := lookupCommand(ue.cmd); cmd != nil && cmd != mainCommand && cmd.name != "help" {
+		help = "onnxq help " + cmd.name
+	}
+	fmt.Fprintf(stderr, "onnxq: %s (%s shows the usage)\n", oneLine(err.Error()), help)
+	return 2
 }
 
 // dispatch picks the command from the first argument. A known subcommand

@@ -155,7 +155,7 @@ func TestQuantizeBadInput(t *testing.T) {
 	if want := " " + formatBytes(fileSize(external)+int64(len(externalData))) + " -> "; r.code != 0 || !strings.Contains(r.stdout, want) {
 		t.Errorf("external data model: exit %d, summary %q; want a line starting %q", r.code, r.stdout, want)
 	}
-	// Usage errors: the message, then the usage.
+	// Usage errors: one line, the message and where the usage is.
 	for _, c := range []struct {
 		args []string
 		want string

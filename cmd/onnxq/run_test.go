@@ -347,10 +347,10 @@ func TestRunUsageErrors(t *testing.T) {
 		{[]string{"run", model, "--seed", "pi"}, "invalid argument"},
 	} {
 		r := onnxq(t, dir, c.args...)
-		first, rest, _ := strings.Cut(r.stderr, "\n")
-		if r.code != 2 || !strings.Contains(first, c.msg) || !strings.Contains(rest, "Usage: onnxq run") {
+		if r.code != 2 || !strings.Contains(r.stderr, c.msg) || !strings.HasSuffix(r.stderr, "(onnxq help run shows the usage)\n") {
 			t.Errorf("onnxq %q: exit %d (want 2), stderr:\n%s", c.args, r.code, r.stderr)
 		}
+		oneErrorLine(t, r, c.args)
 	}
 }
 
