@@ -179,6 +179,17 @@ func (c *cli) runCommand(cmd *command, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return &usageError{cmd: cmd.name, msg: err.Error()}
 	}
+	// Every string flag names a file or a choice: given empty (an unset
+	// shell variable), it would otherwise act as not given at all.
+	var empty string
+	fs.Visit(func(f *pflag.Flag) {
+		if empty == "" && f.Value.Type() == "string" && f.Value.String() == "" {
+			empty = f.Name
+		}
+	})
+	if empty != "" {
+		return &usageError{cmd: cmd.name, msg: fmt.Sprintf("--%s: empty value", empty)}
+	}
 	if *help {
 		c.usage(c.stdout, cmd)
 		return nil

@@ -240,3 +240,27 @@ func TestRunRecoversPanics(t *testing.T) {
 		t.Errorf("run(boom) = %d, stderr %q", code, stderr.String())
 	}
 }
+
+// A string flag given empty (an unset shell variable) is a usage error
+// rather than acting as if it were not given: --calib "" calibrated on
+// random samples, --report "" wrote no report.
+func TestEmptyFlagValues(t *testing.T) {
+	dir := t.TempDir()
+	model := testModel(t, dir)
+	out := filepath.Join(dir, "q.onnx")
+	for _, args := range [][]string{
+		{model, "-o", out, "--calib", ""},
+		{model, "-o", out, "--synthetic", "2", "--report", ""},
+		{"compare", model, model, "--data", dir, "--json", ""},
+		{"run", model, "--random", "-o", ""},
+	} {
+		r := onnxq(t, dir, args...)
+		if r.code != 2 || !strings.Contains(r.stderr, ": empty value") {
+			t.Errorf("onnxq %q: exit %d, stderr %q", args, r.code, r.stderr)
+		}
+		oneErrorLine(t, r, args)
+		if _, err := os.Stat(out); err == nil {
+			t.Fatalf("onnxq %q wrote %s", args, out)
+		}
+	}
+}
