@@ -29,6 +29,10 @@ func NewModel(g *Graph, opset int64) *Model {
 
 // irVersionForOpset returns the IR version of the ONNX release that
 // introduced the given default-domain opset.
+// LatestIRVersion is the newest IR version of the ONNX schema onnxq
+// reads and writes; a model file claiming a later one is refused.
+const LatestIRVersion = 13
+
 func irVersionForOpset(opset int64) int64 {
 	switch {
 	case opset <= 18:
@@ -42,7 +46,7 @@ func irVersionForOpset(opset int64) int64 {
 	case opset == 24:
 		return 12
 	}
-	return 13
+	return LatestIRVersion
 }
 
 func (g *Graph) ensureMaps() {

@@ -91,8 +91,26 @@ func fromProto(p *onnxpb.ModelProto, dir string) (*Model, error) {
 		Dir:             dir,
 		origin:          p,
 	}
+	if v := m.IRVersion; v < 1 || v > LatestIRVersion {
+		return nil, fmt.Errorf("IR version %d: ONNX defines IR versions 1 to %d", v, LatestIRVersion)
+	}
+	seen := map[string]bool{}
 	for _, o := range p.GetOpsetImport() {
-		m.OpsetImports = append(m.OpsetImports, OpsetImport{Domain: o.GetDomain(), Version: o.GetVersion(), origin: o})
+		domain, version := o.GetDomain(), o.GetVersion()
+		if domain == "ai.onnx" {
+			domain = ""
+		}
+		if seen[domain] {
+			return nil, fmt.Errorf("opset_import lists domain %q twice", o.GetDomain())
+		}
+		seen[domain] = true
+		if version < 1 {
+			return nil, fmt.Errorf("opset_import gives domain %q version %d: versions start at 1", o.GetDomain(), version)
+		}
+		if domain == "" && version > LatestOpset() {
+			return nil, fmt.Errorf("the model imports opset %d; the newest ONNX defines is %d", version, LatestOpset())
+		}
+		m.OpsetImports = append(m.OpsetImports, OpsetImport{Domain: o.GetDomain(), Version: version, origin: o})
 	}
 	m.Metadata = pairsFromProto(p.GetMetadataProps())
 	for _, f := range p.GetFunctions() {

@@ -59,6 +59,22 @@ func Bad(dir string) ([]BadCase, error) {
 	w.model("no_opset", "imports no operator set", func(p *onnxpb.ModelProto) {
 		p.OpsetImport = nil
 	})
+	// Versions no ONNX release has.
+	w.model("opset_zero", "versions start at 1", func(p *onnxpb.ModelProto) {
+		p.OpsetImport[0].Version = proto.Int64(0)
+	})
+	w.model("opset_future", "the model imports opset 9999; the newest ONNX defines is", func(p *onnxpb.ModelProto) {
+		p.OpsetImport[0].Version = proto.Int64(9999)
+	})
+	w.model("opset_twice", `lists domain "" twice`, func(p *onnxpb.ModelProto) {
+		p.OpsetImport = append(p.OpsetImport, p.OpsetImport[0])
+	})
+	w.model("ir_zero", "IR version 0: ONNX defines IR versions 1 to", func(p *onnxpb.ModelProto) {
+		p.IrVersion = proto.Int64(0)
+	})
+	w.model("ir_future", "IR version 99: ONNX defines IR versions 1 to", func(p *onnxpb.ModelProto) {
+		p.IrVersion = proto.Int64(99)
+	})
 
 	// Tensor data that disagrees with its shape.
 	w.model("raw_size", "12 bytes of data for float32[4] (want 16)", func(p *onnxpb.ModelProto) {
