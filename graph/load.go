@@ -241,6 +241,9 @@ func (ld *loader) graph(p *onnxpb.GraphProto, parent *Graph, owner *Node) (*Grap
 	for i, np := range p.GetNode() {
 		n := g.Nodes[i]
 		for _, ap := range np.GetAttribute() {
+			if n.Attr(ap.GetName()) != nil {
+				return nil, fmt.Errorf("%s: node %s gives attribute %q twice", where(g), nodeLabel(n), ap.GetName())
+			}
 			a, err := ld.attribute(ap, g, n)
 			if err != nil {
 				return nil, fmt.Errorf("%s: node %s attribute %q: %w", where(g), nodeLabel(n), ap.GetName(), err)

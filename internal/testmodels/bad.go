@@ -59,6 +59,10 @@ func Bad(dir string) ([]BadCase, error) {
 	w.model("no_opset", "imports no operator set", func(p *onnxpb.ModelProto) {
 		p.OpsetImport = nil
 	})
+	w.model("attribute_twice", `gives attribute "axis" twice`, func(p *onnxpb.ModelProto) {
+		a := &onnxpb.AttributeProto{Name: str("axis"), Type: onnxpb.AttributeProto_INT.Enum(), I: proto.Int64(1)}
+		p.Graph.Node[0].Attribute = append(p.Graph.Node[0].Attribute, a, a)
+	})
 	// Versions no ONNX release has.
 	w.model("opset_zero", "versions start at 1", func(p *onnxpb.ModelProto) {
 		p.OpsetImport[0].Version = proto.Int64(0)
