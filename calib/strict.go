@@ -29,6 +29,15 @@ func StrictUnmarshal(b []byte, v any) error {
 		case errors.Is(err, io.ErrUnexpectedEOF):
 			return errors.New("the JSON value ends early (a truncated file?)")
 		}
+		// Say what the file holds in JSON's words, not Go's types.
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			where := "the file"
+			if te.Field != "" {
+				where = strconv.Quote(te.Field)
+			}
+			return fmt.Errorf("%s holds a JSON %s, want %s", where, te.Value, jsonKind(te.Type))
+		}
 		return err
 	}
 	if d.More() {
@@ -166,4 +175,25 @@ func tokenKind(tok json.Token) string {
 		return "a string"
 	}
 	return "an array"
+}
+
+// jsonKind names the JSON value a Go type decodes from.
+func jsonKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Struct, reflect.Map:
+		return "an object"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.String:
+		return "a string"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Pointer:
+		return jsonKind(t.Elem())
+	}
+	return t.String()
 }

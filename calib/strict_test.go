@@ -38,6 +38,8 @@ func TestStrictUnmarshal(t *testing.T) {
 		``:                                                                  `empty`,
 		`{"name":"x","in":{"a":1`:                                           `ends early`,
 		`null`:                                                              `is null`,
+		`[1]`:                                                               `the file holds a JSON array, want an object`,
+		`{"name":7,"in":{"a":1},"list":[]}`:                                 `"name" holds a JSON number, want a string`,
 	}
 	for doc, want := range bad {
 		var v strictOuter

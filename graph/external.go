@@ -46,6 +46,9 @@ func safeExternalPath(dir, location string) (string, error) {
 	if dir == "" {
 		return "", errors.New("external data cannot be read: the model was not loaded from a file")
 	}
+	if strings.ContainsRune(location, 0) {
+		return "", fmt.Errorf("external data location %q holds a NUL byte, which no file name does", location)
+	}
 	loc := filepath.FromSlash(location)
 	if filepath.IsAbs(loc) || strings.HasPrefix(location, "/") || !filepath.IsLocal(loc) {
 		return "", fmt.Errorf("external data location %q is outside the model's folder", location)
@@ -55,6 +58,10 @@ func safeExternalPath(dir, location string) (string, error) {
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return "", &causeError{fmt.Sprintf("external data file %q does not exist", location), err}
+		}
+		// filepath.EvalSymlinks says so in its own words, no error value
+		if strings.Contains(err.Error(), "too many links") {
+			return "", fmt.Errorf("external data file %q: too many levels of symbolic links", location)
 		}
 		return "", fmt.Errorf("external data file %q: %w", location, err)
 	}

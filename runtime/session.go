@@ -133,6 +133,15 @@ func NewSession(m *graph.Model, opts Options) (*Session, error) {
 		s.plans[g] = p
 	})
 	if len(unsupported) > 0 {
+		if len(m.Functions) > 0 {
+			// the op may be one of the model's own functions
+			for _, f := range m.Functions {
+				if strings.HasPrefix(unsupported[0], "no kernel for op "+f.Name()+" (domain "+f.Domain()+",") {
+					_, node, _ := strings.Cut(unsupported[0], " used by node ")
+					unsupported[0] = fmt.Sprintf("op %s (domain %s) is a function the model defines, and onnxq runs no model-local functions (node %s)", f.Name(), f.Domain(), node)
+				}
+			}
+		}
 		extra := ""
 		if len(unsupported) > 1 {
 			extra = fmt.Sprintf(" (and %d more: %s)", len(unsupported)-1, strings.Join(dedupe(unsupported[1:]), ", "))

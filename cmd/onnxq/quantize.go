@@ -6,7 +6,6 @@ package main
 // atomically and reports what was quantized and how much the outputs moved.
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,7 +13,6 @@ import (
 	"math"
 	"os"
 	"path"
-	"reflect"
 	"slices"
 	"sort"
 	"strconv"
@@ -1016,14 +1014,6 @@ func readOverrides(path string) (map[string]passes.TensorOverride, error) {
 	var f overrideFile
 	if err := calib.StrictUnmarshal(data, &f); err != nil {
 		msg := strings.TrimPrefix(err.Error(), "json: ")
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) {
-			where := "the file"
-			if te.Field != "" {
-				where = strconv.Quote(te.Field)
-			}
-			msg = fmt.Sprintf("%s holds a JSON %s, want %s", where, te.Value, jsonKind(te.Type))
-		}
 		if strings.HasPrefix(msg, "unknown field ") {
 			msg = "unknown key " + strings.TrimPrefix(msg, "unknown field ") + ` (want "tensors", and per tensor "min"/"max", "fp32", "per_tensor" or "bits")`
 		}
@@ -1093,21 +1083,6 @@ func unusedOverrideWhy(fp32, q *graph.Model, name string, o passes.TensorOverrid
 		return "the weight is not quantized (the op reading it stays FP32)"
 	}
 	return "it gets no Q/DQ (the ops reading it stay FP32, or it is a graph output)"
-}
-
-// jsonKind names what JSON value decodes into t.
-func jsonKind(t reflect.Type) string {
-	switch t.Kind() {
-	case reflect.Struct, reflect.Map:
-		return "an object"
-	case reflect.Float32, reflect.Float64:
-		return "a number"
-	case reflect.Bool:
-		return "true or false"
-	case reflect.Pointer:
-		return jsonKind(t.Elem())
-	}
-	return t.String()
 }
 
 // prepareChecked prepares m and checks the --config overrides against

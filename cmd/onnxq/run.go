@@ -241,7 +241,10 @@ func summarize(t *runtime.Tensor) string {
 // input's .npy in the same folder): none is written then.
 func writeOutputs(dir string, vs []*graph.Value, outs map[string]*runtime.Tensor, ins []inputFile) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("-o: %v", err)
+		if st, serr := os.Stat(dir); serr == nil && !st.IsDir() {
+			return nil, fmt.Errorf("-o %s: not a folder (the outputs are written into one)", dir)
+		}
+		return nil, fmt.Errorf("-o %s: %v", dir, plainError(err))
 	}
 	var namer tensorio.Namer
 	paths := make([]string, len(vs))

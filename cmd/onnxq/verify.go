@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -64,8 +65,10 @@ every test passes.`, runtime.NodeTestATol, runtime.NodeTestRTol),
 				return usageErrorf("verify", "verify needs at least one test folder DIR")
 			case cfg.Threads < 0:
 				return usageErrorf("verify", "--threads %d: want 0 (all cores) or more", cfg.Threads)
-			case !(cfg.RTol >= 0) || !(cfg.ATol >= 0):
-				return usageErrorf("verify", "--rtol and --atol must be 0 or more")
+			case !(cfg.RTol >= 0) || math.IsInf(cfg.RTol, 0):
+				return usageErrorf("verify", "--rtol %v: want a finite number, 0 or more", cfg.RTol)
+			case !(cfg.ATol >= 0) || math.IsInf(cfg.ATol, 0):
+				return usageErrorf("verify", "--atol %v: want a finite number, 0 or more", cfg.ATol)
 			}
 			cfg.Dirs = args
 			return c.verify(cfg)
