@@ -150,7 +150,7 @@ func (c *cli) golden(cfg *goldenConfig) error {
 	parent := filepath.Dir(filepath.Clean(cfg.Out))
 	tmp, err := os.MkdirTemp(parent, ".golden*")
 	if err != nil {
-		return plainError(err)
+		return fmt.Errorf("-o %s: %v", cfg.Out, plainError(err))
 	}
 	defer graph.TrackTemporary(tmp)()
 	done := false
