@@ -473,6 +473,21 @@ func dequantizeInts[T int8 | uint8 | int16 | uint16 | int32](out []float32, x []
 		})
 		return nil
 	}
+	// Per axis with short runs (a Gemm or MatMul weight per output
+	// column: one element a run): one pass, each element's parameters by
+	// its place, rather than a call per run.
+	if lay.kind == layoutAxis && lay.inner < 16 {
+		for o := 0; o < lay.outer; o++ {
+			for a := 0; a < lay.dim; a++ {
+				zp, s := zps[a], ss[a]
+				base := (o*lay.dim + a) * lay.inner
+				for i, v := range x[base : base+lay.inner] {
+					out[base+i] = float32(int64(v)-zp) * s
+				}
+			}
+		}
+		return nil
+	}
 	// Per tensor and per axis: runs of elements share their parameters.
 	run := lay.inner
 	if lay.kind == layoutTensor {
