@@ -52,7 +52,7 @@ type quantizeConfig struct {
 	Target     string
 	Format     string
 	SaveCalib  string
-	LoadCalib  string
+	LoadCalib  []string
 	Threads    int
 	EvalMax    int
 	// Eval names the summary's samples; EvalAll (--eval without
@@ -89,6 +89,9 @@ type quantizeConfig struct {
 	FloatWeights        string
 	FuseHardSwish       bool
 	EqualizeActivations bool
+	// equalizeOffForStats: equalization was asked for (the default) but
+	// is off because statistics are saved or loaded.
+	equalizeOffForStats bool
 	KeepMaxTails        bool
 	ExcludeOps          []string
 	ExcludeNodes        []string
@@ -212,7 +215,7 @@ model's opset, or below what the options need, is an error.`,
 		fs.StringArrayVar(&cfg.ExcludeNodes, "exclude-node", nil, "keep nodes whose name matches `GLOB` in FP32 (repeatable; a node without a name matches by its output's name)")
 		fs.StringArrayVar(&cfg.IncludeOps, "include-op", nil, "quantize op types matching `GLOB` that stay FP32 by default (repeatable)")
 		fs.StringVar(&cfg.SaveCalib, "save-calib", "", "save the calibration statistics to `FILE` (JSON)")
-		fs.StringVar(&cfg.LoadCalib, "load-calib", "", "merge statistics saved by --save-calib from `FILE` (repeat runs to combine)")
+		fs.StringArrayVar(&cfg.LoadCalib, "load-calib", nil, "merge statistics saved by --save-calib from `FILE` (repeat the flag to merge several)")
 		fs.IntVar(&cfg.Threads, "threads", 0, "threads for calibration runs (default: all cores; results do not depend on it)")
 		fs.IntVar(&cfg.EvalMax, "eval-samples", 8, "samples the closing SQNR summary runs (0 skips it; default with --eval: all)")
 		fs.StringVar(&cfg.Report, "report", "", "after writing OUT, compare it with the FP32 model on the --eval (else calibration) samples and write an HTML accuracy report to `FILE`")
@@ -276,8 +279,17 @@ model's opset, or below what the options need, is an error.`,
 			if cfg.Format != "qdq" && cfg.Format != "qop" {
 				return usageErrorf("", "--format: %q is neither qdq nor qop", cfg.Format)
 			}
-			if len(methods) > 1 && fs.Changed("method") && (cfg.SaveCalib != "" || cfg.LoadCalib != "") {
+			if len(methods) > 1 && fs.Changed("method") && (cfg.SaveCalib != "" || len(cfg.LoadCalib) > 0) {
 				return usageErrorf("", "--save-calib and --load-calib hold the statistics of one --method; give one")
+			}
+			if slices.Contains(cfg.LoadCalib, "") {
+				return usageErrorf("", "--load-calib: empty value")
+			}
+			if cfg.SaveCalib != "" || len(cfg.LoadCalib) > 0 {
+				if fs.Changed("equalize-activations") && cfg.EqualizeActivations {
+					return usageErrorf("", "--equalize-activations with --save-calib or --load-calib: its factors come from one run's samples, so statistics saved or merged under it would not fit another run")
+				}
+				cfg.EqualizeActivations, cfg.equalizeOffForStats = false, cfg.EqualizeActivations
 			}
 			return c.quantize(cfg, opts, methods)
 		}
@@ -510,7 +522,10 @@ var quantizedOps = map[string]bool{
 func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []calib.Method) error {
 	method := methods[0]
 	outs := []outputFile{{"-o", cfg.Out}, {"--report", cfg.Report}, {"--save-calib", cfg.SaveCalib}}
-	ins := []inputFile{{"the input model", cfg.Model}, {"--calib", cfg.Calib}, {"--eval", cfg.Eval}, {"--config", cfg.Config}, {"--load-calib", cfg.LoadCalib}}
+	ins := []inputFile{{"the input model", cfg.Model}, {"--calib", cfg.Calib}, {"--eval", cfg.Eval}, {"--config", cfg.Config}}
+	for _, f := range cfg.LoadCalib {
+		ins = append(ins, inputFile{"--load-calib", f})
+	}
 	if err := refuseOverwrite(ins, outs...); err != nil {
 		return err
 	}
@@ -569,7 +584,7 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 		if src, err = c.openSamples("--calib", cfg.Calib, inputs, &cfg.imageConfig); err != nil {
 			return err
 		}
-	} else if cfg.LoadCalib == "" {
+	} else if len(cfg.LoadCalib) == 0 {
 		if cfg.Synthetic <= 0 {
 			return &usageError{msg: "--synthetic must be at least 1 without --calib"}
 		}
@@ -624,7 +639,7 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 	}
 	// Without real samples to weigh what completing the units costs, auto
 	// does what the preset is for: integer kernels.
-	unweighed := qcfg.Units == quant.UnitsAuto && (synthetic || cfg.LoadCalib != "")
+	unweighed := qcfg.Units == quant.UnitsAuto && (synthetic || len(cfg.LoadCalib) > 0)
 	if qcfg.Units == quant.UnitsOn || unweighed {
 		qcfg.Quant.CompleteUnits = true
 	}
@@ -664,7 +679,7 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 	// Choosing among methods measures outputs on the samples: not on
 	// random ones, and not when the statistics of one method are saved or
 	// loaded.
-	if synthetic || src == nil || src.Len() == 0 || cfg.SaveCalib != "" || cfg.LoadCalib != "" {
+	if synthetic || src == nil || src.Len() == 0 || cfg.SaveCalib != "" || len(cfg.LoadCalib) > 0 {
 		methods = methods[:1]
 	}
 	var report *passes.QuantReport
@@ -704,7 +719,7 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 	}
 	// The idle and units trials measure the kept method's statistics
 	// again on real samples.
-	trials := report != nil && !synthetic && src != nil && src.Len() > 0 && cfg.LoadCalib == ""
+	trials := report != nil && !synthetic && src != nil && src.Len() > 0 && len(cfg.LoadCalib) == 0
 	// Inputs only float-running Convs read stay float when that is no
 	// worse (passes.QuantOptions.FloatIdleInputs): first in the model
 	// without units, which the units must then hold against, and again in
@@ -1175,13 +1190,14 @@ func nonFiniteInputs(m *graph.Model, coll *calib.Collection) []string {
 // prepared model on the samples (none when src is nil). It warns of
 // loaded statistics of tensors the model lacks, and, with no samples, of
 // float activations the file has no statistics for.
-func calibrate(m *graph.Model, src *calibdata.Source, qcfg quant.Config, loadCalib string) (*calib.Collection, []string, error) {
+func calibrate(m *graph.Model, src *calibdata.Source, qcfg quant.Config, loadCalibs []string) (*calib.Collection, []string, error) {
 	coll, err := calib.New(qcfg.Method, qcfg.CalibOptions)
 	if err != nil {
 		return nil, nil, err
 	}
 	var warnings []string
-	if loadCalib != "" {
+	have := map[string]bool{}
+	for _, loadCalib := range loadCalibs {
 		f, err := os.Open(loadCalib)
 		if err != nil {
 			return nil, nil, fmt.Errorf("--load-calib: %v", err)
@@ -1199,7 +1215,7 @@ func calibrate(m *graph.Model, src *calibdata.Source, qcfg quant.Config, loadCal
 			return nil, nil, fmt.Errorf("--load-calib %s: holds no tensor statistics", loadCalib)
 		}
 		floats := floatActivations(m)
-		var unknown, missing []string
+		var unknown []string
 		for _, name := range names {
 			if _, ok := floats[name]; !ok {
 				unknown = append(unknown, name)
@@ -1212,24 +1228,25 @@ func calibrate(m *graph.Model, src *calibdata.Source, qcfg quant.Config, loadCal
 			warnings = append(warnings, fmt.Sprintf("--load-calib %s: %s of its %d tensors %s not a float activation of this model (ignored): %s",
 				loadCalib, formatCount(int64(len(unknown))), len(names), isAre(len(unknown)), firstNames(unknown)))
 		}
-		if src == nil {
-			have := map[string]bool{}
-			for _, name := range names {
-				have[name] = true
-			}
-			known := 0
-			for _, name := range slices.Sorted(maps.Keys(floats)) {
-				if floats[name] {
-					known++
-					if !have[name] {
-						missing = append(missing, name)
-					}
+		for _, name := range names {
+			have[name] = true
+		}
+	}
+	if src == nil && len(loadCalibs) > 0 {
+		var missing []string
+		known := 0
+		floats := floatActivations(m)
+		for _, name := range slices.Sorted(maps.Keys(floats)) {
+			if floats[name] {
+				known++
+				if !have[name] {
+					missing = append(missing, name)
 				}
 			}
-			if len(missing) > 0 {
-				warnings = append(warnings, fmt.Sprintf("--load-calib %s has no statistics for %s of the model's %d float activations, and no --calib samples observe them: they stay FP32 (%s)",
-					loadCalib, formatCount(int64(len(missing))), known, firstNames(missing)))
-			}
+		}
+		if len(missing) > 0 {
+			warnings = append(warnings, fmt.Sprintf("--load-calib %s %s no statistics for %s of the model's %d float activations, and no --calib samples observe them: they stay FP32 (%s)",
+				strings.Join(loadCalibs, ", "), map[bool]string{true: "has", false: "have"}[len(loadCalibs) == 1], formatCount(int64(len(missing))), known, firstNames(missing)))
 		}
 	}
 	if err := quant.Calibrate(m, src, qcfg, coll); err != nil {
@@ -1421,6 +1438,9 @@ func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.Bi
 				why = "--opset"
 			}
 			fmt.Fprintf(w, "opset\traised from %d to %d (%s)\n", r.OpsetFrom, r.OpsetTo, why)
+		}
+		if cfg.equalizeOffForStats && cfg.PerChannel {
+			fmt.Fprintf(w, "equalize\toff: --save-calib/--load-calib keep statistics any run can merge, and the equalization factors would come from this run's samples alone\n")
 		}
 		fmt.Fprintf(w, "int8 ops\t%s\n", orNone(strings.Join(sortedCounts(r.OpCounts), ", "), "none"))
 		if q != nil && q.Graph != nil {

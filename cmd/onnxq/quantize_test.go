@@ -1311,3 +1311,62 @@ func TestQuantizeSilentOutput(t *testing.T) {
 		t.Fatalf("exit %d, %d silent outputs, want 1\n%s%s", r.code, silent, r.stdout, r.stderr)
 	}
 }
+
+// Statistics saved from two halves of the samples and merged (by
+// repeating --load-calib, in either order) equal those of the whole, and
+// so do the models built from them, on a model whose depthwise Conv
+// would be equalized: equalization is off when statistics are saved or
+// loaded, its factors coming from one run's samples.
+func TestQuantizeMergedStatistics(t *testing.T) {
+	dir := t.TempDir()
+	model := saveModel(t, dir, "dw.onnx", func(b *graph.Builder) {
+		w := func(name string, seed int, dims ...int64) *graph.Value {
+			n := int64(1)
+			for _, d := range dims {
+				n *= d
+			}
+			v := make([]float32, n)
+			for i := range v {
+				v[i] = float32((seed*31+i*17)%13-6) / 13
+			}
+			return b.Const(graph.FromFloat32s(name, dims, v))
+		}
+		x := b.Input("x", graph.Float32, 1, 2, 6, 6)
+		h := b.Op("Relu", b.Op("Conv", x, w("w1", 1, 4, 2, 1, 1)))
+		b.Output(b.Op("Conv", h, w("w2", 2, 4, 1, 3, 3), graph.IntAttr("group", 4)))
+	})
+	value := func(s, i int) float32 { return float32((i*7+s*5)%11)/5 - 1 + float32(s%3) }
+	whole := writeSamples(t, dir, "whole", 8, "x", []int{1, 2, 6, 6}, value)
+	halfA := writeSamples(t, dir, "a", 4, "x", []int{1, 2, 6, 6}, value)
+	halfB := writeSamples(t, dir, "b", 4, "x", []int{1, 2, 6, 6}, func(s, i int) float32 { return value(s+4, i) })
+	path := func(name string) string { return filepath.Join(dir, name) }
+	for _, args := range [][]string{
+		{model, "-o", path("w.onnx"), "--calib", whole, "--save-calib", path("w.json")},
+		{model, "-o", path("a.onnx"), "--calib", halfA, "--save-calib", path("a.json")},
+		{model, "-o", path("b.onnx"), "--calib", halfB, "--save-calib", path("b.json")},
+		{model, "-o", path("ab.onnx"), "--load-calib", path("a.json"), "--load-calib", path("b.json"), "--save-calib", path("ab.json")},
+		{model, "-o", path("ba.onnx"), "--load-calib", path("b.json"), "--load-calib", path("a.json")},
+		{model, "-o", path("lw.onnx"), "--load-calib", path("w.json")},
+	} {
+		if r := onnxq(t, dir, args...); r.code != 0 {
+			t.Fatalf("onnxq %q: exit %d\n%s", args, r.code, r.stderr)
+		} else if strings.Contains(strings.Join(args, " "), "--calib") && !strings.Contains(r.stdout, "equalize   off") {
+			t.Errorf("onnxq %q: no line says equalization is off\n%s", args, r.stdout)
+		}
+	}
+	same := func(a, b string) {
+		t.Helper()
+		x, err1 := os.ReadFile(path(a))
+		y, err2 := os.ReadFile(path(b))
+		if err1 != nil || err2 != nil || !bytes.Equal(x, y) {
+			t.Errorf("%s and %s differ (%v, %v)", a, b, err1, err2)
+		}
+	}
+	same("ab.json", "w.json")
+	same("ab.onnx", "lw.onnx")
+	same("ba.onnx", "lw.onnx")
+	r := onnxq(t, dir, model, "-o", path("x.onnx"), "--calib", whole, "--save-calib", path("x.json"), "--equalize-activations")
+	if r.code != 2 || !strings.Contains(r.stderr, "--equalize-activations with --save-calib or --load-calib") {
+		t.Errorf("--equalize-activations with --save-calib: exit %d, stderr %q", r.code, r.stderr)
+	}
+}
