@@ -256,6 +256,10 @@ var helpCommand = &command{
 				c.topUsage(c.stdout, true)
 				return nil
 			case 1:
+				if args[0] == "quantize" { // the main job's name in prose
+					c.topUsage(c.stdout, true)
+					return nil
+				}
 				cmd := lookupCommand(args[0])
 				if cmd == nil {
 					return usageErrorf("", "unknown command %q", args[0])

@@ -114,7 +114,7 @@ func testModel(t *testing.T, dir string) string {
 }
 
 func TestHelpListsCommands(t *testing.T) {
-	for _, args := range [][]string{{"--help"}, {"-h"}, {"help"}} {
+	for _, args := range [][]string{{"--help"}, {"-h"}, {"help"}, {"help", "quantize"}} {
 		r := onnxq(t, "", args...)
 		if r.code != 0 || r.stderr != "" {
 			t.Errorf("onnxq %q: exit %d, stderr %q", args, r.code, r.stderr)
