@@ -1262,17 +1262,7 @@ func TestQuantizeNonFiniteSamples(t *testing.T) {
 func TestQuantizeCoverageGraphOutput(t *testing.T) {
 	dir := t.TempDir()
 	model := saveModel(t, dir, "two.onnx", func(b *graph.Builder) {
-		w := func(name string, seed float32, dims ...int64) *graph.Value {
-			n := int64(1)
-			for _, d := range dims {
-				n *= d
-			}
-			v := make([]float32, n)
-			for i := range v {
-				v[i] = float32((int(seed)*31+i*17)%13-6) / 13
-			}
-			return b.Const(graph.FromFloat32s(name, dims, v))
-		}
+		w := func(name string, seed int, dims ...int64) *graph.Value { return patternWeight(b, name, seed, dims...) }
 		x := b.Input("x", graph.Float32, 1, 2, 6, 6)
 		h := b.Op("Relu", b.Op("Conv", x, w("w1", 1, 4, 2, 3, 3)))
 		b.Output(b.Op("Conv", h, w("w2", 2, 3, 4, 1, 1)))
@@ -1320,17 +1310,7 @@ func TestQuantizeSilentOutput(t *testing.T) {
 func TestQuantizeMergedStatistics(t *testing.T) {
 	dir := t.TempDir()
 	model := saveModel(t, dir, "dw.onnx", func(b *graph.Builder) {
-		w := func(name string, seed int, dims ...int64) *graph.Value {
-			n := int64(1)
-			for _, d := range dims {
-				n *= d
-			}
-			v := make([]float32, n)
-			for i := range v {
-				v[i] = float32((seed*31+i*17)%13-6) / 13
-			}
-			return b.Const(graph.FromFloat32s(name, dims, v))
-		}
+		w := func(name string, seed int, dims ...int64) *graph.Value { return patternWeight(b, name, seed, dims...) }
 		x := b.Input("x", graph.Float32, 1, 2, 6, 6)
 		h := b.Op("Relu", b.Op("Conv", x, w("w1", 1, 4, 2, 1, 1)))
 		b.Output(b.Op("Conv", h, w("w2", 2, 4, 1, 3, 3), graph.IntAttr("group", 4)))
@@ -1369,4 +1349,18 @@ func TestQuantizeMergedStatistics(t *testing.T) {
 	if r.code != 2 || !strings.Contains(r.stderr, "--equalize-activations with --save-calib or --load-calib") {
 		t.Errorf("--equalize-activations with --save-calib: exit %d, stderr %q", r.code, r.stderr)
 	}
+}
+
+// patternWeight adds a constant of the given shape holding a fixed
+// pattern of values in [-6/13, 6/13] that seed shifts.
+func patternWeight(b *graph.Builder, name string, seed int, dims ...int64) *graph.Value {
+	n := int64(1)
+	for _, d := range dims {
+		n *= d
+	}
+	v := make([]float32, n)
+	for i := range v {
+		v[i] = float32((seed*31+i*17)%13-6) / 13
+	}
+	return b.Const(graph.FromFloat32s(name, dims, v))
 }
