@@ -6,13 +6,11 @@ package quant
 import (
 	"encoding/binary"
 	"errors"
-	"io"
 	"math"
 	"slices"
 
 	"github.com/onnxq/onnxq/graph"
 	"github.com/onnxq/onnxq/internal/calibdata"
-	"github.com/onnxq/onnxq/passes"
 	"github.com/onnxq/onnxq/runtime"
 )
 
@@ -454,35 +452,22 @@ type BiasReport struct {
 }
 
 // computing returns a copy of q whose outputs are the values named (each
-// once), with the nodes no output needs removed; with computedOnly, names
-// of graph inputs or constants are left out. cut, when set, edits the
-// copy's graph before the nodes no output needs go.
-func computing(q *graph.Model, names []string, computedOnly bool, cut func(g *graph.Graph) error) (*graph.Model, error) {
-	sub, err := Clone(q)
-	if err != nil {
-		return nil, err
-	}
-	var outs []*graph.Value
+// once), holding only the nodes they need (graph.Extract); with
+// computedOnly, names of graph inputs or constants are left out. The
+// values named by inputs that they need are read as graph inputs of the
+// copy, under their own names, instead of being computed.
+func computing(q *graph.Model, names []string, computedOnly bool, inputs []string) (*graph.Model, error) {
+	var outs []string
 	for _, name := range names {
-		v := sub.Graph.Value(name)
+		v := q.Graph.Value(name)
 		if v == nil {
-			return nil, errors.New("value " + name + " is missing from the copy")
+			return nil, errors.New("value " + name + " is missing from the model")
 		}
-		if (!computedOnly || v.Producer != nil) && !slices.Contains(outs, v) {
-			outs = append(outs, v)
-		}
-	}
-	sub.Graph.Outputs = outs
-	if cut != nil {
-		if err := cut(sub.Graph); err != nil {
-			return nil, err
+		if (!computedOnly || v.Producer != nil) && !slices.Contains(outs, name) {
+			outs = append(outs, name)
 		}
 	}
-	prune := passes.RemoveDeadNodes()
-	if _, err := prune.Run(sub, &passes.Context{Log: io.Discard, Values: map[string]any{}}); err != nil {
-		return nil, err
-	}
-	return sub, nil
+	return graph.Extract(q, outs, inputs)
 }
 
 // WorstOutputSQNR is the lowest SQNR of q's outputs against ref on all

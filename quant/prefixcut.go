@@ -120,33 +120,16 @@ func (c *prefixCache) worthKeeping(v *graph.Value, li int) bool {
 // stands for.
 func (c *prefixCache) upTo(q *graph.Model, names []string, computedOnly bool) (*graph.Model, map[string]string, error) {
 	kept := slices.Sorted(maps.Keys(c.kept))
-	stands := map[string]string{}
-	sub, err := computing(q, names, computedOnly, func(g *graph.Graph) error {
-		for _, name := range kept {
-			v := g.Value(name)
-			if v == nil || v.Producer == nil || len(v.Consumers) == 0 || slices.Contains(names, name) {
-				continue
-			}
-			in, err := g.AddInput(g.UniqueName(name+"_kept"), v.DType, nil)
-			if err != nil {
-				return err
-			}
-			g.ReplaceUses(v, in)
-			stands[in.Name] = name
-		}
-		return nil
-	})
+	sub, err := computing(q, names, computedOnly, kept)
 	if err != nil {
 		return nil, nil, err
 	}
-	g := sub.Graph
-	g.Inputs = slices.DeleteFunc(g.Inputs, func(in *graph.Value) bool {
-		if _, ok := stands[in.Name]; ok && len(in.Consumers) == 0 {
-			delete(stands, in.Name)
-			return true
+	stands := map[string]string{}
+	for _, in := range sub.Graph.Inputs {
+		if _, ok := c.kept[in.Name]; ok {
+			stands[in.Name] = in.Name
 		}
-		return false
-	})
+	}
 	return sub, stands, nil
 }
 
