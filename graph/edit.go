@@ -27,12 +27,12 @@ func NewModel(g *Graph, opset int64) *Model {
 	}
 }
 
-// irVersionForOpset returns the IR version of the ONNX release that
-// introduced the given default-domain opset.
 // LatestIRVersion is the newest IR version of the ONNX schema onnxq
 // reads and writes; a model file claiming a later one is refused.
 const LatestIRVersion = 13
 
+// irVersionForOpset returns the IR version of the ONNX release that
+// introduced the given default-domain opset.
 func irVersionForOpset(opset int64) int64 {
 	switch {
 	case opset <= 18:
@@ -111,6 +111,19 @@ func (g *Graph) subgraphOwners() []*Node {
 		g.ownersLen, g.ownersStale = len(g.Nodes), false
 	}
 	return g.owners
+}
+
+// ownersEdited keeps the subgraph-owner cache in step with an edit that
+// found before nodes in g: when the cache was current then, update brings
+// its list up to date and it stays current (not rebuilt on the next
+// name); otherwise it is marked stale.
+func (g *Graph) ownersEdited(before int, update func()) {
+	if g.ownersStale || g.ownersLen != before {
+		g.ownersStale = true
+		return
+	}
+	update()
+	g.ownersLen = len(g.Nodes)
 }
 
 // UniqueNodeName returns base, or base with a numeric suffix, that no node
@@ -231,15 +244,11 @@ func (g *Graph) InsertNode(pos int, n *Node, outputNames ...string) error {
 		}
 	}
 	g.Nodes = slices.Insert(g.Nodes, pos, n)
-	if !g.ownersStale && g.ownersLen == len(g.Nodes)-1 {
-		// the cache was current: kept so, not rebuilt on the next name
+	g.ownersEdited(len(g.Nodes)-1, func() {
 		if len(n.Subgraphs()) > 0 {
 			g.owners = append(g.owners, n)
 		}
-		g.ownersLen = len(g.Nodes)
-	} else {
-		g.ownersStale = true
-	}
+	})
 	return nil
 }
 
@@ -301,13 +310,9 @@ func (g *Graph) RemoveNodes(dead map[*Node]bool) error {
 	} else {
 		g.Nodes = slices.DeleteFunc(g.Nodes, func(n *Node) bool { return dead[n] })
 	}
-	if !g.ownersStale && g.ownersLen == before {
-		// the cache was current: kept so, not rebuilt on the next name
+	g.ownersEdited(before, func() {
 		g.owners = slices.DeleteFunc(g.owners, func(n *Node) bool { return dead[n] })
-		g.ownersLen = len(g.Nodes)
-	} else {
-		g.ownersStale = true
-	}
+	})
 	return nil
 }
 

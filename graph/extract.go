@@ -48,7 +48,6 @@ func Extract(m *Model, outputs, inputs []string) (*Model, error) {
 	// holding subgraphs needs the main-graph values they read.
 	needNode := map[*Node]bool{}
 	needValue := map[*Value]bool{}
-	var cutUsed []*Value
 	stack := slices.Clone(outs)
 	for len(stack) > 0 {
 		v := stack[len(stack)-1]
@@ -58,7 +57,6 @@ func Extract(m *Model, outputs, inputs []string) (*Model, error) {
 		}
 		needValue[v] = true
 		if cut[v] {
-			cutUsed = append(cutUsed, v)
 			continue
 		}
 		n := v.Producer
@@ -100,7 +98,7 @@ func Extract(m *Model, outputs, inputs []string) (*Model, error) {
 			sub.Nodes = append(sub.Nodes, n)
 		}
 		for _, v := range n.Outputs {
-			if slices.Contains(cutUsed, v) {
+			if cut[v] && needValue[v] {
 				sub.Inputs = append(sub.Inputs, v)
 			}
 		}

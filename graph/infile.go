@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"os"
@@ -15,6 +16,12 @@ const MaxProtoBytes = 2 << 30
 // is an error once limit bytes are passed, rather than read until memory
 // runs out; a regular file larger than limit is refused without reading.
 func ReadFileLimited(path string, limit int64) ([]byte, error) {
+	return readLimited(path, limit, nil)
+}
+
+// readLimited is ReadFileLimited that, when check is set, hands it the
+// file's first byte (if any) before reading the rest.
+func readLimited(path string, limit int64, check func(first byte) error) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -28,7 +35,18 @@ func ReadFileLimited(path string, limit int64) ([]byte, error) {
 			return nil, fmt.Errorf("%s: %d bytes, more than the %d this file can hold", path, st.Size(), limit)
 		}
 	}
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	var r io.Reader = f
+	if check != nil {
+		var first [1]byte
+		n, _ := f.Read(first[:])
+		if n == 1 {
+			if err := check(first[0]); err != nil {
+				return nil, err
+			}
+		}
+		r = io.MultiReader(bytes.NewReader(first[:n]), f)
+	}
+	data, err := io.ReadAll(io.LimitReader(r, limit+1))
 	if err != nil {
 		return nil, err
 	}
@@ -44,18 +62,10 @@ func ReadFileLimited(path string, limit int64) ([]byte, error) {
 // never 0 and whose wire type is one ONNX's messages use. A file of zeros
 // (/dev/zero) is then refused at once instead of after 2 GiB.
 func ReadProtoFile(path, what string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	var first [1]byte
-	n, _ := f.Read(first[:])
-	f.Close()
-	if n == 1 {
-		b := first[0]
+	return readLimited(path, MaxProtoBytes, func(b byte) error {
 		if wire := b & 7; b>>3 == 0 || wire != 0 && wire != 1 && wire != 2 && wire != 5 {
-			return nil, fmt.Errorf("%s: not %s (its first byte, 0x%02x, starts no protobuf field)", path, what, b)
+			return fmt.Errorf("%s: not %s (its first byte, 0x%02x, starts no protobuf field)", path, what, b)
 		}
-	}
-	return ReadFileLimited(path, MaxProtoBytes)
+		return nil
+	})
 }
