@@ -15,7 +15,11 @@ func SQNR(ref, got []float32) float64 {
 	if len(ref) != len(got) {
 		return math.NaN()
 	}
-	sig, noise, counted := Energies(ref, got)
+	return SQNRFromEnergies(Energies(ref, got))
+}
+
+// SQNRFromEnergies is SQNR of the energies Energies returns.
+func SQNRFromEnergies(sig, noise float64, counted int) float64 {
 	switch {
 	case counted == 0:
 		return math.NaN()

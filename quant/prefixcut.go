@@ -116,31 +116,29 @@ func (c *prefixCache) worthKeeping(v *graph.Value, li int) bool {
 
 // upTo is computing(q, names, computedOnly, nil) starting from the kept
 // values: each one the copy needs, other than the named ones, becomes an
-// input. It returns the copy and, per such input, the kept value it
-// stands for.
-func (c *prefixCache) upTo(q *graph.Model, names []string, computedOnly bool) (*graph.Model, map[string]string, error) {
-	kept := slices.Sorted(maps.Keys(c.kept))
-	sub, err := computing(q, names, computedOnly, kept)
+// input of its own name. It returns the copy and the kept values it reads.
+func (c *prefixCache) upTo(q *graph.Model, names []string, computedOnly bool) (*graph.Model, []string, error) {
+	sub, err := computing(q, names, computedOnly, slices.Sorted(maps.Keys(c.kept)))
 	if err != nil {
 		return nil, nil, err
 	}
-	stands := map[string]string{}
+	var reads []string
 	for _, in := range sub.Graph.Inputs {
 		if _, ok := c.kept[in.Name]; ok {
-			stands[in.Name] = in.Name
+			reads = append(reads, in.Name)
 		}
 	}
-	return sub, stands, nil
+	return sub, reads, nil
 }
 
 // feeds returns sample i's inputs with the kept values sub reads.
-func (c *prefixCache) feeds(sample map[string]*runtime.Tensor, stands map[string]string, i int) map[string]*runtime.Tensor {
-	if len(stands) == 0 {
+func (c *prefixCache) feeds(sample map[string]*runtime.Tensor, reads []string, i int) map[string]*runtime.Tensor {
+	if len(reads) == 0 {
 		return sample
 	}
 	in := maps.Clone(sample)
-	for input, name := range stands {
-		in[input] = c.kept[name][i]
+	for _, name := range reads {
+		in[name] = c.kept[name][i]
 	}
 	return in
 }
@@ -235,13 +233,13 @@ func (c *prefixCache) neededAfter(li int) map[string]bool {
 // observer collecting what later levels read (nil when off); done keeps
 // what the run collected.
 func (c *prefixCache) run(q *graph.Model, names []string, computedOnly bool, li int) (sub *graph.Model, feed func(i int, sample map[string]*runtime.Tensor) map[string]*runtime.Tensor, observe func(v *graph.Value, x *runtime.Tensor), done func(samples int), err error) {
-	sub, stands, err := c.upTo(q, names, computedOnly)
+	sub, reads, err := c.upTo(q, names, computedOnly)
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}
 	col := c.collect(li)
 	feed = func(i int, sample map[string]*runtime.Tensor) map[string]*runtime.Tensor {
-		return c.feeds(sample, stands, i)
+		return c.feeds(sample, reads, i)
 	}
 	if !c.off {
 		observe = func(v *graph.Value, x *runtime.Tensor) { col.observe(q.Graph.Value(v.Name), x) }

@@ -762,8 +762,9 @@ func OutputSQNRWatching(fp32, q *graph.Model, src *calibdata.Source, n, threads 
 	var out []OutputResult
 	for _, v := range q.Graph.Outputs {
 		if r, ok := refAll[v.Name]; ok {
-			sig, _, counted := qdq.Energies(r, gotAll[v.Name])
-			out = append(out, OutputResult{Name: v.Name, DB: qdq.SQNR(r, gotAll[v.Name]), Samples: n, Silent: counted > 0 && sig == 0})
+			// both hold the same samples' values, appended together
+			sig, noise, counted := qdq.Energies(r, gotAll[v.Name])
+			out = append(out, OutputResult{Name: v.Name, DB: qdq.SQNRFromEnergies(sig, noise, counted), Samples: n, Silent: counted > 0 && sig == 0})
 		}
 	}
 	return out, seen.Extremes(), nil
