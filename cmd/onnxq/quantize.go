@@ -1197,6 +1197,7 @@ func calibrate(m *graph.Model, src *calibdata.Source, qcfg quant.Config, loadCal
 	}
 	var warnings []string
 	have := map[string]bool{}
+	floats := floatActivations(m)
 	for _, loadCalib := range loadCalibs {
 		f, err := os.Open(loadCalib)
 		if err != nil {
@@ -1214,7 +1215,6 @@ func calibrate(m *graph.Model, src *calibdata.Source, qcfg quant.Config, loadCal
 		if len(names) == 0 {
 			return nil, nil, fmt.Errorf("--load-calib %s: holds no tensor statistics", loadCalib)
 		}
-		floats := floatActivations(m)
 		var unknown []string
 		for _, name := range names {
 			if _, ok := floats[name]; !ok {
@@ -1235,7 +1235,6 @@ func calibrate(m *graph.Model, src *calibdata.Source, qcfg quant.Config, loadCal
 	if src == nil && len(loadCalibs) > 0 {
 		var missing []string
 		known := 0
-		floats := floatActivations(m)
 		for _, name := range slices.Sorted(maps.Keys(floats)) {
 			if floats[name] {
 				known++

@@ -1262,10 +1262,9 @@ func TestQuantizeNonFiniteSamples(t *testing.T) {
 func TestQuantizeCoverageGraphOutput(t *testing.T) {
 	dir := t.TempDir()
 	model := saveModel(t, dir, "two.onnx", func(b *graph.Builder) {
-		w := func(name string, seed int, dims ...int64) *graph.Value { return patternWeight(b, name, seed, dims...) }
 		x := b.Input("x", graph.Float32, 1, 2, 6, 6)
-		h := b.Op("Relu", b.Op("Conv", x, w("w1", 1, 4, 2, 3, 3)))
-		b.Output(b.Op("Conv", h, w("w2", 2, 3, 4, 1, 1)))
+		h := b.Op("Relu", b.Op("Conv", x, patternWeight(b, "w1", 1, 4, 2, 3, 3)))
+		b.Output(b.Op("Conv", h, patternWeight(b, "w2", 2, 3, 4, 1, 1)))
 	})
 	data := writeSamples(t, dir, "data", 4, "x", []int{1, 2, 6, 6}, func(s, i int) float32 { return float32((i*5+s*3)%9)/4 - 1 })
 	r := onnxq(t, dir, model, "-o", filepath.Join(dir, "q.onnx"), "--calib", data)
@@ -1310,10 +1309,9 @@ func TestQuantizeSilentOutput(t *testing.T) {
 func TestQuantizeMergedStatistics(t *testing.T) {
 	dir := t.TempDir()
 	model := saveModel(t, dir, "dw.onnx", func(b *graph.Builder) {
-		w := func(name string, seed int, dims ...int64) *graph.Value { return patternWeight(b, name, seed, dims...) }
 		x := b.Input("x", graph.Float32, 1, 2, 6, 6)
-		h := b.Op("Relu", b.Op("Conv", x, w("w1", 1, 4, 2, 1, 1)))
-		b.Output(b.Op("Conv", h, w("w2", 2, 4, 1, 3, 3), graph.IntAttr("group", 4)))
+		h := b.Op("Relu", b.Op("Conv", x, patternWeight(b, "w1", 1, 4, 2, 1, 1)))
+		b.Output(b.Op("Conv", h, patternWeight(b, "w2", 2, 4, 1, 3, 3), graph.IntAttr("group", 4)))
 	})
 	value := func(s, i int) float32 { return float32((i*7+s*5)%11)/5 - 1 + float32(s%3) }
 	whole := writeSamples(t, dir, "whole", 8, "x", []int{1, 2, 6, 6}, value)

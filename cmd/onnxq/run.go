@@ -572,11 +572,7 @@ func checkFed(v *graph.Value, t *runtime.Tensor, fixed []int64) error {
 // file's header gives them before its data is read.
 func checkFedHeader(v *graph.Value, dt graph.DType, shape []int, fixed []int64) error {
 	want := graph.TypeString(v.DType, v.Shape)
-	dims := make([]string, len(shape))
-	for i, d := range shape {
-		dims[i] = fmt.Sprint(d)
-	}
-	held := dt.String() + "[" + strings.Join(dims, ",") + "]"
+	held := (&runtime.Tensor{DType: dt, Shape: shape}).String()
 	if v.DType != graph.Undefined && dt != v.DType {
 		hint := ""
 		if v.DType == graph.Float32 && dt == graph.Float64 {
