@@ -17,29 +17,36 @@ import (
 // Load reads an ONNX model file, with its external data, and checks it
 // with Verify. Every problem is reported as an error, never a panic.
 func Load(path string) (*Model, error) {
+	m, _, err := LoadBytes(path)
+	return m, err
+}
+
+// LoadBytes is Load that also returns the file's bytes, for a caller that
+// copies the file as it is (one read of a large model, not two).
+func LoadBytes(path string) (*Model, []byte, error) {
 	st, err := os.Stat(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, &causeError{path + ": no such file", err}
+			return nil, nil, &causeError{path + ": no such file", err}
 		}
-		return nil, err
+		return nil, nil, err
 	}
 	if st.IsDir() {
-		return nil, fmt.Errorf("%s: is a folder, not a model file", path)
+		return nil, nil, fmt.Errorf("%s: is a folder, not a model file", path)
 	}
 	data, err := ReadProtoFile(path, "an ONNX model")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	dir, err := filepath.Abs(filepath.Dir(path))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	m, err := Decode(data, dir)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return m, nil
+	return m, data, nil
 }
 
 // Decode parses a serialized model. dir is the folder external data is read

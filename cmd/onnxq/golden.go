@@ -119,13 +119,9 @@ func (c *cli) golden(cfg *goldenConfig) error {
 	if err := checkOutput("-o", filepath.Clean(cfg.Out)); err != nil {
 		return err
 	}
-	m, err := graph.Load(cfg.Model)
+	m, modelBytes, err := graph.LoadBytes(cfg.Model)
 	if err != nil {
 		return err
-	}
-	modelBytes, err := graph.ReadProtoFile(cfg.Model, "an ONNX model")
-	if err != nil {
-		return fmt.Errorf("%s: %v", cfg.Model, plainError(err))
 	}
 	src, err := c.openSamples("--data", cfg.Data, calibdata.Inputs(m), &cfg.imageConfig)
 	if err != nil {
