@@ -133,15 +133,6 @@ func NewSession(m *graph.Model, opts Options) (*Session, error) {
 		s.plans[g] = p
 	})
 	if len(unsupported) > 0 {
-		if len(m.Functions) > 0 {
-			// the op may be one of the model's own functions
-			for _, f := range m.Functions {
-				if strings.HasPrefix(unsupported[0], "no kernel for op "+f.Name()+" (domain "+f.Domain()+",") {
-					_, node, _ := strings.Cut(unsupported[0], " used by node ")
-					unsupported[0] = fmt.Sprintf("op %s (domain %s) is a function the model defines, and onnxq runs no model-local functions (node %s)", f.Name(), f.Domain(), node)
-				}
-			}
-		}
 		extra := ""
 		if len(unsupported) > 1 {
 			extra = fmt.Sprintf(" (and %d more: %s)", len(unsupported)-1, strings.Join(dedupe(unsupported[1:]), ", "))
@@ -152,6 +143,18 @@ func NewSession(m *graph.Model, opts Options) (*Session, error) {
 		return nil, firstErr
 	}
 	return s, nil
+}
+
+// unsupported says why node n has no kernel: an op no kernel implements,
+// or a call of one of the model's own functions, which onnxq does not
+// expand.
+func (s *Session) unsupported(n *graph.Node, opset int64) string {
+	for _, f := range s.model.Functions {
+		if f.Name() == n.OpType && f.Domain() == n.Domain {
+			return fmt.Sprintf("op %s (domain %s) is a function the model defines, and onnxq runs no model-local functions (node %s)", f.Name(), f.Domain(), nodeName(n))
+		}
+	}
+	return unsupportedError(n, opset).Error()
 }
 
 func dedupe(list []string) []string {
@@ -207,7 +210,7 @@ func (s *Session) compile(g *graph.Graph) (*plan, []string, error) {
 		opset, _ := s.model.Opset(n.Domain)
 		b := s.opts.Registry.Lookup(n.Domain, n.OpType)
 		if b == nil {
-			missing = append(missing, unsupportedError(n, opset).Error())
+			missing = append(missing, s.unsupported(n, opset))
 			continue
 		}
 		k, err := buildKernel(b, n, opset)
