@@ -428,27 +428,6 @@ func (cfg *quantizeConfig) tuneOptions() quant.TuneOptions {
 	return o
 }
 
-// writesGraphOutput counts the weighted ops of g outside complete units
-// whose output is a graph output, directly or through the one op that
-// reads it (a final Relu), which the quantize pass leaves float.
-func writesGraphOutput(g *graph.Graph) int {
-	isOut := func(v *graph.Value) bool { return v != nil && slices.Contains(g.Outputs, v) }
-	count := 0
-	for _, n := range g.Nodes {
-		switch {
-		case n.Domain != "" && n.Domain != "ai.onnx", len(n.Outputs) != 1, macs.QDQUnit(n):
-			continue
-		case n.OpType != "Conv" && n.OpType != "ConvTranspose" && n.OpType != "Gemm" && n.OpType != "MatMul":
-			continue
-		}
-		y := n.Outputs[0]
-		if isOut(y) || y != nil && len(y.Consumers) == 1 && len(y.Consumers[0].Outputs) == 1 && isOut(y.Consumers[0].Outputs[0]) {
-			count++
-		}
-	}
-	return count
-}
-
 // maxJSONBytes bounds a --config file.
 const maxJSONBytes = 256 << 20
 
@@ -1453,7 +1432,7 @@ func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.Bi
 				if n := cv.WeightedNodes - cv.Units; n > 0 {
 					rest = fmt.Sprintf("; the other %d run in float", n)
 					var why []string
-					if k := writesGraphOutput(q.Graph); k > 0 {
+					if k := cv.OutputWriters(); k > 0 {
 						why = append(why, fmt.Sprintf("%d of them writing a graph output, which stays float: a model's outputs keep their precision", k))
 					}
 					if k := int8Float; k > 0 {

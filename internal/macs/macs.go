@@ -35,6 +35,26 @@ type Coverage struct {
 	// the order of ortFloatKinds.
 	ORTFloatUnits int `json:"ort_cpu_float_units"`
 	ortFloatByOp  [len(ortFloatKinds)]int
+	// outputWriters counts the weighted nodes outside units that write a
+	// graph output (OutputWriters).
+	outputWriters int
+}
+
+// OutputWriters counts the weighted nodes of the main graph outside
+// complete units whose output is a graph output, directly or through the
+// one op that reads it (a final Relu): the quantize pass leaves graph
+// outputs float, so these run in float.
+func (c Coverage) OutputWriters() int { return c.outputWriters }
+
+// writesOutput tells whether n's one output, or that of its one reader,
+// is an output of n's graph.
+func writesOutput(n *graph.Node) bool {
+	if len(n.Outputs) != 1 || n.Outputs[0] == nil {
+		return false
+	}
+	isOut := func(v *graph.Value) bool { return v != nil && slices.Contains(n.Graph.Outputs, v) }
+	y := n.Outputs[0]
+	return isOut(y) || len(y.Consumers) == 1 && len(y.Consumers[0].Outputs) == 1 && isOut(y.Consumers[0].Outputs[0])
 }
 
 // The reasons ONNX Runtime runs a unit in float, indexes of ortFloatKinds.
@@ -89,6 +109,9 @@ func Int8Coverage(g *graph.Graph) Coverage {
 			}
 			c.WeightedNodes++
 			unit := integerOps[n.OpType] || QDQUnit(n)
+			if !unit && g.Main() && writesOutput(n) {
+				c.outputWriters++
+			}
 			if unit {
 				c.Units++
 				if k := ortFloatKind(n); k >= 0 {
