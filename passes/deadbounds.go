@@ -43,8 +43,8 @@ var boundsPassThrough = map[string]bool{
 }
 
 // DeadBounds returns, for the values of m's graphs (subgraphs too; names
-// are unique across them) that every reader clamps, the interval beyond which the value no longer matters
-// downstream. A Relu clamps below at 0, a Clip at its bounds, a Max (Min)
+// are unique across them) that every reader clamps, the interval beyond
+// which the value no longer matters downstream. A Relu clamps below at 0, a Clip at its bounds, a Max (Min)
 // against a constant scalar at that constant; a LeakyRelu with a positive
 // slope passes a bound of its output back scaled by 1/alpha below zero;
 // data movement, MaxPool and Concat pass their output's bounds to their
