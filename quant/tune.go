@@ -185,6 +185,11 @@ type TuneReport struct {
 	// Stop is TuneMet, TuneExhausted or TuneTimeout.
 	Stop     string
 	Excluded []TuneExclusion
+	// FloatWeights are the weighted nodes the exclusions left outside
+	// complete units that got their FP32 weights by the scope of
+	// TuneOptions.FloatWeights, as "name (op)"; the excluded layers
+	// themselves are not among them.
+	FloatWeights []string
 	// FP32MACsBefore and FP32MACsAfter are the shares of the Conv/
 	// ConvTranspose/Gemm/MatMul MACs outside complete integer units (see
 	// IntegerUnit) before and after.
@@ -576,6 +581,9 @@ type tuneState struct {
 	metric, sqnr float64 // on the measured samples
 	fp32         float64 // MACs outside integer units
 	excluded     []TuneExclusion
+	// floatWeights are the nodes its picks left outside units that got
+	// their FP32 weights (passes.FloatWeightsOutsideUnits), as "name (op)".
+	floatWeights []string
 }
 
 // Tune puts back in float, in place in q, the candidates whose
@@ -678,6 +686,7 @@ func Tune(ref, q *graph.Model, src *calibdata.Source, opts TuneOptions, threads 
 		rep.After, rep.AfterSQNR, rep.FP32MACsAfter = best.metric, best.sqnr, share(best.fp32)
 		rep.Met = best.metric >= target
 		rep.Excluded = best.excluded
+		rep.FloatWeights = best.floatWeights
 		if best.m != q {
 			*q = *best.m
 			// the layers it put in float must stay float in ONNX Runtime,
@@ -716,20 +725,21 @@ func Tune(ref, q *graph.Model, src *calibdata.Source, opts TuneOptions, threads 
 	if err != nil {
 		return nil, err
 	}
-	trial := func(c *tuneCand) (*graph.Model, error) {
+	trial := func(c *tuneCand) (*graph.Model, []string, error) {
 		t, err := Clone(cur.m)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if err := c.apply(ref, t); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		// A reader of a dropped activation may now be outside any unit:
 		// it is measured with the weights it will be written with.
-		if _, err := passes.FloatWeightsOutsideUnits(t, ref, opts.FloatWeights); err != nil {
-			return nil, err
+		floatWeights, err := passes.FloatWeightsOutsideUnits(t, ref, opts.FloatWeights)
+		if err != nil {
+			return nil, nil, err
 		}
-		return t, nil
+		return t, floatWeights, nil
 	}
 	// rankAll measures each candidate alone on the ranking samples and
 	// returns those that gain, best first; ok is false when the time ran
@@ -743,7 +753,7 @@ func Tune(ref, q *graph.Model, src *calibdata.Source, opts TuneOptions, threads 
 			if late() {
 				return nil, false, nil
 			}
-			t, err := trial(c)
+			t, _, err := trial(c)
 			if err != nil {
 				continue // an earlier pick took its unit apart
 			}
@@ -835,7 +845,7 @@ func Tune(ref, q *graph.Model, src *calibdata.Source, opts TuneOptions, threads 
 		}
 		c := ranked[0]
 		ranked = ranked[1:]
-		t, err := trial(c)
+		t, floatWeights, err := trial(c)
 		if err != nil {
 			rejected[c.key] = true // an earlier pick took its unit apart
 			continue
@@ -858,7 +868,7 @@ func Tune(ref, q *graph.Model, src *calibdata.Source, opts TuneOptions, threads 
 		if err := passes.Run(t, &passes.Context{Values: map[string]any{}}, []passes.Pass{passes.RemoveDeadNodes()}, passes.RunOptions{}); err != nil {
 			return nil, fmt.Errorf("tune: %v", err)
 		}
-		next := &tuneState{m: t, score: s}
+		next := &tuneState{m: t, score: s, floatWeights: append(slices.Clone(cur.floatWeights), floatWeights...)}
 		next.fp32, _ = ev.fp32MACs(t)
 		if err := measure(next); err != nil {
 			return nil, err

@@ -254,4 +254,14 @@ func TestTuneMatMulInputDropped(t *testing.T) {
 	if dropped == 0 {
 		t.Fatalf("the search kept the MatMul's input quantized (excluded %v)", rep.Excluded)
 	}
+	t.Logf("excluded %+v float weights %q", rep.Excluded, rep.FloatWeights)
+	// Unless the search excluded the MatMul layer itself, its FP32 weight
+	// came from the float-weights scope, and the report names it.
+	layer := false
+	for _, e := range rep.Excluded {
+		layer = layer || e.Op == "MatMul" && !e.Activation
+	}
+	if want := !layer; want != (len(rep.FloatWeights) == 1 && strings.HasSuffix(rep.FloatWeights[0], "(MatMul)")) {
+		t.Errorf("FloatWeights %q with exclusions %+v; want the MatMul named: %v", rep.FloatWeights, rep.Excluded, want)
+	}
 }

@@ -794,6 +794,7 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 		if tune, err = quant.Tune(fp32, m, all, topts, cfg.Threads); err != nil {
 			return err
 		}
+		fin.floatWeights = append(fin.floatWeights, tune.FloatWeights...)
 		if !tune.Met && tune.Metric == quant.TuneSQNR && keptColl != nil && !synthetic {
 			kcfg := qcfg
 			kcfg.Method = kept
