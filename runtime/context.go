@@ -50,6 +50,7 @@ func (c *Context) alloc(dt graph.DType, clearBytes bool, shape ...int) *Tensor {
 			n *= d
 		}
 		shape = append([]int{}, shape...)
+		checkAlloc(dt, n)
 		if dt != graph.Float32 {
 			// Reused bytes are cleared: kernels may rely on zeroed
 			// 8-bit outputs, as they always have.

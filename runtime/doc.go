@@ -25,7 +25,9 @@
 // another. A DequantizeLinear that reads only
 // initializers (a QDQ model's float weights and biases) runs once, in
 // NewSession, and its output is a constant (up to 64 MiB of them; not
-// with an Observer, which sees every node's output as it runs).
+// with an Observer, which sees every node's output as it runs). One tensor
+// may take at most half the machine's memory (or of GOMEMLIMIT): a larger
+// one fails its node with an error rather than ending the process.
 //
 // Kernels are registered per op family, one file each (elementwise.go,
 // conv.go, gemm.go, quant.go, ...), through the registerX calls of

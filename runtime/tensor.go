@@ -87,6 +87,7 @@ func FromInt64(shape []int, data []int64) *Tensor {
 func Scalar(v float32) *Tensor { return FromFloat32(nil, []float32{v}) }
 
 func makeSlice(dt graph.DType, n int) any {
+	checkAlloc(dt, n)
 	switch dt {
 	case graph.Float32:
 		return make([]float32, n)
