@@ -35,6 +35,18 @@ func RemoveDeadNodes() Pass {
 	}
 }
 
+// PruneDead removes, in every graph of m, the nodes no graph output
+// depends on and the initializers nothing reads (the second half of
+// remove-dead-nodes, without bypassing Identity nodes), for a finished
+// model whose rewrites left constants behind. It returns the counts
+// removed.
+func PruneDead(m *graph.Model) (nodes, inits int, err error) {
+	if m == nil || m.Graph == nil {
+		return 0, 0, nil
+	}
+	return removeDead(m, m.Graph)
+}
+
 // bypassIdentities rewires the readers of Identity and inference Dropout
 // outputs of g to their inputs and removes the nodes.
 func bypassIdentities(m *graph.Model, g *graph.Graph) int {

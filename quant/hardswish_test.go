@@ -40,7 +40,8 @@ func hardSwishNet(t *testing.T) *graph.Model {
 // By default Run rewrites the hard-swish as one HardSwish node, raising
 // the opset to 14 (13 for per-channel weights, 14 for the op) and saying
 // so; Config.FuseHardSwish off, or Quant.Opset 13, keep the elementwise
-// form at opset 13. The fused model's outputs match the unfused one's.
+// form at opset 13. The fused model's outputs match the unfused one's,
+// and no constant of the replaced ops is left behind.
 func TestRunFuseHardSwish(t *testing.T) {
 	type outcome struct {
 		fused int
@@ -75,6 +76,13 @@ func TestRunFuseHardSwish(t *testing.T) {
 		got := outcome{fused, opset}
 		if got != c.want || ops["HardSwish"] != c.want.fused || ops["Div"] != 1-c.want.fused || res.Report.OpsetTo != opset || res.Report.OpsetFrom != 11 {
 			t.Errorf("%s: %+v, ops %v, report opset %d -> %d; want %+v from 11", c.name, got, ops, res.Report.OpsetFrom, res.Report.OpsetTo, c.want)
+		}
+		// The fused ops' constants go with them: ONNX Runtime warns about
+		// every initializer nothing reads.
+		for _, v := range m.Graph.Initializers {
+			if len(v.Consumers) == 0 {
+				t.Errorf("%s: initializer %s is read by nothing", c.name, v.Name)
+			}
 		}
 		sqnr, err := quant.OutputSQNR(res.Reference, m, src, src.Len(), 0)
 		if err != nil {

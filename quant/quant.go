@@ -348,7 +348,8 @@ func Run(m *graph.Model, src *calibdata.Source, cfg Config) (*Result, error) {
 // report is report: FP32 weights for the weighted ops outside complete
 // units (cfg.FloatWeights), the float layers pinned float for ONNX
 // Runtime (passes.PinFloatLayers) and the hard-swish fusion
-// (cfg.FuseHardSwish, noted in report). It returns what the first and
+// (cfg.FuseHardSwish, noted in report), then the constants nothing reads
+// any more are removed. It returns what the first and
 // the last did; the fusion is nil when it did not run.
 func Finish(m, ref *graph.Model, cfg Config, report *passes.QuantReport) (floatWeights []string, hardSwish *passes.HardSwishFusion, err error) {
 	if floatWeights, err = passes.FloatWeightsOutsideUnits(m, ref, cfg.FloatWeights); err != nil {
@@ -363,7 +364,12 @@ func Finish(m, ref *graph.Model, cfg Config, report *passes.QuantReport) (floatW
 		}
 		report.NoteHardSwish(hardSwish)
 	}
-	_, err = passes.GuardDQPropagation(m)
+	if _, err = passes.GuardDQPropagation(m); err != nil {
+		return floatWeights, hardSwish, err
+	}
+	// The fused ops' constants, and weights given back in FP32, are read
+	// by nothing now; ONNX Runtime warns about each one left.
+	_, _, err = passes.PruneDead(m)
 	return floatWeights, hardSwish, err
 }
 
