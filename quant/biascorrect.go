@@ -471,7 +471,9 @@ func computing(q *graph.Model, names []string, computedOnly bool, inputs []strin
 }
 
 // WorstOutputSQNR is the lowest SQNR of q's outputs against ref on all
-// the samples of src.
+// the samples of src. Outputs without one (empty, or not float: NaN) are
+// left out, so they cannot turn every comparison of two models into a
+// tie; with none left it is +Inf.
 func WorstOutputSQNR(ref, q *graph.Model, src *calibdata.Source, threads int) (float64, error) {
 	if src == nil {
 		return 0, errors.New("worst output SQNR: no samples")
@@ -480,11 +482,11 @@ func WorstOutputSQNR(ref, q *graph.Model, src *calibdata.Source, threads int) (f
 	if err != nil {
 		return 0, err
 	}
-	worst := math.Inf(1)
-	for _, r := range res {
-		worst = min(worst, r.DB)
+	dbs := make([]float64, len(res))
+	for i, r := range res {
+		dbs[i] = r.DB
 	}
-	return worst, nil
+	return worstOf(dbs), nil
 }
 
 // nodesByWeight maps the name of each constant read as input 1 (a weight)

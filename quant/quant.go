@@ -682,12 +682,18 @@ type OutputResult struct {
 	// samples, so DB measures nothing of the model's accuracy (a
 	// sequence length of 0 leaves an RNN's output all zeros).
 	Silent bool
+	// Discrete: the output is of an integer or bool type (class indices,
+	// masks), which has no SQNR (DB is NaN); Differ of its Elements
+	// differ from FP32's.
+	Discrete         bool
+	Differ, Elements int
 }
 
 // OutputSQNR runs fp32 and q in onnxq's runtime on the first n samples of
 // src and pools the SQNR of each output of q over them, in q's output
-// order. Outputs that are not of a float type in both, or differ in size, are
-// left out.
+// order. Integer and bool outputs are counted element by element
+// (OutputResult.Discrete); outputs of other types, of different types in
+// the two models, or of different sizes are left out.
 func OutputSQNR(fp32, q *graph.Model, src *calibdata.Source, n, threads int) ([]OutputResult, error) {
 	out, _, err := OutputSQNRWatching(fp32, q, src, n, threads, nil)
 	return out, err
@@ -734,6 +740,8 @@ func OutputSQNRWatching(fp32, q *graph.Model, src *calibdata.Source, n, threads 
 	n = min(n, src.Len())
 	refAll := map[string][]float32{}
 	gotAll := map[string][]float32{}
+	type counts struct{ differ, elements int }
+	discrete := map[string]*counts{}
 	for i := 0; i < n; i++ {
 		sample, err := src.Sample(i)
 		if err != nil {
@@ -758,6 +766,16 @@ func OutputSQNRWatching(fp32, q *graph.Model, src *calibdata.Source, n, threads 
 				continue
 			}
 			fr, fq := t.FloatValues(), bt.FloatValues()
+			if fr == nil && fq == nil && t.DType == bt.DType && t.Len() == bt.Len() {
+				if c, ok := countDiffering(t, bt); ok {
+					if discrete[name] == nil {
+						discrete[name] = &counts{}
+					}
+					discrete[name].differ += c
+					discrete[name].elements += t.Len()
+				}
+				continue
+			}
 			if fr == nil || fq == nil || len(fr) != len(fq) {
 				continue
 			}
@@ -771,7 +789,40 @@ func OutputSQNRWatching(fp32, q *graph.Model, src *calibdata.Source, n, threads 
 			// both hold the same samples' values, appended together
 			sig, noise, counted := qdq.Energies(r, gotAll[v.Name])
 			out = append(out, OutputResult{Name: v.Name, DB: qdq.SQNRFromEnergies(sig, noise, counted), Samples: n, Silent: counted > 0 && sig == 0})
+		} else if c := discrete[v.Name]; c != nil {
+			out = append(out, OutputResult{Name: v.Name, DB: math.NaN(), Samples: n, Discrete: true, Differ: c.differ, Elements: c.elements})
 		}
 	}
 	return out, seen.Extremes(), nil
+}
+
+// countDiffering counts the elements of two integer or bool tensors of one
+// type and size that differ; ok is false for other types.
+func countDiffering(a, b *runtime.Tensor) (n int, ok bool) {
+	switch a.DType {
+	case graph.Bool, graph.Int8, graph.Uint8, graph.Int16, graph.Uint16, graph.Int32, graph.Uint32, graph.Int64, graph.Uint64:
+	default:
+		return 0, false
+	}
+	if a.DType == graph.Int64 {
+		// as float64 two large int64s could compare equal
+		x, y := a.I64(), b.I64()
+		for i := range x {
+			if x[i] != y[i] {
+				n++
+			}
+		}
+		return n, true
+	}
+	x, err1 := a.AsFloat64()
+	y, err2 := b.AsFloat64()
+	if err1 != nil || err2 != nil || len(x) != len(y) {
+		return 0, false
+	}
+	for i := range x {
+		if x[i] != y[i] {
+			n++
+		}
+	}
+	return n, true
 }

@@ -1601,11 +1601,17 @@ func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.Bi
 			from = " of --eval"
 		}
 		for _, o := range sqnr {
-			silent := ""
-			if o.Silent {
-				silent = "; the FP32 output is all zeros on them, so they measure nothing"
+			how := fmt.Sprintf("%d samples%s, quantized vs FP32 in onnxq's runtime, integer units as run", o.Samples, from)
+			switch {
+			case o.Discrete:
+				fmt.Fprintf(w, "sqnr\t%s: %d of %d elements differ from FP32's (an integer or bool output; %s)\n", o.Name, o.Differ, o.Elements, how)
+			case math.IsNaN(o.DB):
+				fmt.Fprintf(w, "sqnr\t%s: no elements on these samples, nothing to measure (%s)\n", o.Name, how)
+			case o.Silent:
+				fmt.Fprintf(w, "sqnr\t%s %s dB (%s; the FP32 output is all zeros on them, so they measure nothing)\n", o.Name, formatDB(o.DB), how)
+			default:
+				fmt.Fprintf(w, "sqnr\t%s %s dB (%s)\n", o.Name, formatDB(o.DB), how)
 			}
-			fmt.Fprintf(w, "sqnr\t%s %s dB (%d samples%s, quantized vs FP32 in onnxq's runtime, integer units as run%s)\n", o.Name, formatDB(o.DB), o.Samples, from, silent)
 		}
 		if louder := quant.LouderThan(seen, fin.calibExtremes, louderFactor); len(louder) > 0 {
 			fmt.Fprintf(w, "louder\t%s\n", louderLine(heldOut, louder))

@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -1298,6 +1299,30 @@ func TestQuantizeSilentOutput(t *testing.T) {
 	}
 	if r.code != 0 || silent != 1 {
 		t.Fatalf("exit %d, %d silent outputs, want 1\n%s%s", r.code, silent, r.stdout, r.stderr)
+	}
+}
+
+// An integer output (ArgMax) gets a count of the elements that differ,
+// and an empty one says it measures nothing; neither is a dB figure.
+func TestQuantizeDiscreteAndEmptyOutputs(t *testing.T) {
+	dir := t.TempDir()
+	model := saveModel(t, dir, "kinds.onnx", func(b *graph.Builder) {
+		x := b.Input("x", graph.Float32, 1, 2, 4, 4)
+		y := b.Op("Conv", x, patternWeight(b, "w", 1, 3, 2, 3, 3), graph.IntsAttr("pads", 1, 1, 1, 1))
+		i64 := func(name string, v int64) *graph.Value {
+			return b.Const(graph.FromInt64s(name, []int64{1}, []int64{v}))
+		}
+		b.Output(y, b.Op("ArgMax", y, graph.IntAttr("axis", 1)), b.Op("Slice", y, i64("s", 0), i64("e", 0), i64("a", 1)))
+	})
+	data := writeSamples(t, dir, "data", 4, "x", []int{1, 2, 4, 4}, func(s, i int) float32 { return float32((i*7+s*3)%10) / 10 })
+	r := onnxq(t, dir, model, "-o", filepath.Join(dir, "q.onnx"), "--calib", data)
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	discrete := regexp.MustCompile(`(?m)^sqnr +\S+: \d+ of 64 elements differ from FP32's \(an integer or bool output; 4 samples`)
+	empty := regexp.MustCompile(`(?m)^sqnr +\S+: no elements on these samples, nothing to measure`)
+	if !discrete.MatchString(r.stdout) || !empty.MatchString(r.stdout) || strings.Contains(r.stdout, "NaN") {
+		t.Fatalf("summary:\n%s", r.stdout)
 	}
 }
 

@@ -1,0 +1,61 @@
+package quant_test
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/onnxq/onnxq/graph"
+	"github.com/onnxq/onnxq/internal/calibdata"
+	"github.com/onnxq/onnxq/quant"
+)
+
+// Outputs with no SQNR do not blind the comparisons of models: an empty
+// output is left out of the worst output, and an integer one (ArgMax) is
+// counted element by element.
+func TestOutputSQNRKinds(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 9))
+	w := make([]float32, 8*4*3*3)
+	for i := range w {
+		w[i] = float32(rng.NormFloat64())
+	}
+	b := graph.NewBuilder(13)
+	y := b.Op("Conv", b.Input("x", graph.Float32, 1, 4, 8, 8), b.Const(graph.FromFloat32s("w", []int64{8, 4, 3, 3}, w)), graph.IntsAttr("pads", 1, 1, 1, 1))
+	y = b.Op("Relu", y)
+	cls := b.Op("ArgMax", y, graph.IntAttr("axis", 1))
+	i64 := func(name string, v int64) *graph.Value {
+		return b.Const(graph.FromInt64s(name, []int64{1}, []int64{v}))
+	}
+	empty := b.Op("Slice", y, i64("start", 0), i64("end", 0), i64("axis", 1))
+	b.Output(y, cls, empty)
+	m, err := b.Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := calibdata.Synthetic(calibdata.Inputs(m), 6, 4)
+	ref := quantizeNoFallback(t, m, src)
+	res, err := quant.OutputSQNR(ref, m, src, src.Len(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res) != 3 {
+		t.Fatalf("%d results: %+v", len(res), res)
+	}
+	yr, cr, er := res[0], res[1], res[2]
+	if yr.Discrete || !(yr.DB > 20 && yr.DB < 100) {
+		t.Errorf("float output: %+v", yr)
+	}
+	if !cr.Discrete || cr.Elements != 6*64 || cr.Differ < 0 || cr.Differ > cr.Elements/4 || !math.IsNaN(cr.DB) {
+		t.Errorf("ArgMax output: %+v; want 384 elements counted, few differing", cr)
+	}
+	if er.Discrete || !math.IsNaN(er.DB) {
+		t.Errorf("empty output: %+v; want NaN", er)
+	}
+	worst, err := quant.WorstOutputSQNR(ref, m, src, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if worst != yr.DB {
+		t.Errorf("worst output %v; want the float output's %v", worst, yr.DB)
+	}
+}
