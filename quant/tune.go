@@ -511,6 +511,20 @@ func worstOf(xs []float64) float64 {
 	return w
 }
 
+// climbCap is the SQNR past which the climb on the calibration samples
+// stops counting an output, for an SQNR target judged on held-out samples
+// that start at heldDB while the calibration ones start at calibDB: 1 dB
+// past the target, plus the gap when the held-out samples read lower.
+// Without it a calibration figure already past target+1 would hide every
+// gain the held-out samples still need.
+func climbCap(target, calibDB, heldDB float64) float64 {
+	c := target + 1
+	if gap := calibDB - heldDB; gap > 0 && !math.IsInf(gap, 0) {
+		c += gap
+	}
+	return c
+}
+
 // climbScore is what the search climbs: the SQNR of the mean over the
 // outputs of their noise-to-signal ratios, each output counted at no
 // better than capDB. It follows the worst output but, unlike it, also
@@ -640,9 +654,9 @@ func Tune(ref, q *graph.Model, src *calibdata.Source, opts TuneOptions, threads 
 			return nil, errors.New("tune: top-1 target: no output holds class scores (a Softmax over its last axis, or a Gemm or MatMul's logits, with 2 or more classes)")
 		}
 	}
-	// The climb counts outputs up to 1 dB past the target: beyond it a
-	// layer's gain buys nothing the target asks for. A top-1 target has
-	// no dB figure; 60 dB is far past where top-1 choices move.
+	// The climb counts outputs up to 1 dB past the target (climbCap):
+	// beyond it a layer's gain buys nothing the target asks for. A top-1
+	// target has no dB figure; 60 dB is far past where top-1 choices move.
 	capDB := 60.0
 	if opts.Metric == TuneSQNR {
 		capDB = opts.TargetSQNR + 1
@@ -711,6 +725,13 @@ func Tune(ref, q *graph.Model, src *calibdata.Source, opts TuneOptions, threads 
 	for _, j := range spread(len(calibIdx), opts.RankSamples) {
 		rank = append(rank, calibIdx[j])
 	}
+	calibSQ, _, err := ev.measure(q, calibIdx)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Metric == TuneSQNR && len(held) > 0 {
+		capDB = climbCap(opts.TargetSQNR, worstOf(calibSQ), cur.sqnr)
+	}
 	score := func(m *graph.Model, idx []int) (float64, error) {
 		sq, _, err := ev.measure(m, idx)
 		if err != nil {
@@ -718,9 +739,7 @@ func Tune(ref, q *graph.Model, src *calibdata.Source, opts TuneOptions, threads 
 		}
 		return climbScore(sq, capDB), nil
 	}
-	if cur.score, err = score(q, calibIdx); err != nil {
-		return nil, err
-	}
+	cur.score = climbScore(calibSQ, capDB)
 	calibSrc, err := src.Subset(calibIdx)
 	if err != nil {
 		return nil, err
