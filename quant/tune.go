@@ -17,6 +17,7 @@ import (
 
 	"github.com/onnxq/onnxq/graph"
 	"github.com/onnxq/onnxq/internal/calibdata"
+	"github.com/onnxq/onnxq/internal/macs"
 	"github.com/onnxq/onnxq/passes"
 	"github.com/onnxq/onnxq/qdq"
 	"github.com/onnxq/onnxq/runtime"
@@ -547,18 +548,26 @@ func climbScore(sqnr []float64, capDB float64) float64 {
 	return -10 * math.Log10(sum/float64(n))
 }
 
-// fp32MACs returns the MACs of m's weighted ops outside integer units and
-// of all of them, resolving shapes through the Q/DQ the quantize pass
-// inserted to the values of the FP32 model.
+// fp32MACs returns the MACs of m's Conv/ConvTranspose/Gemm/MatMul ops
+// outside integer units and of all of them, resolving shapes through the
+// Q/DQ the quantize pass inserted to the values of the FP32 model. A
+// MatMul of two activations (attention's Q·Kᵀ) counts as the coverage
+// line counts it: integer when both inputs are dequantized (macs.QDQUnit).
 func (e *outputEval) fp32MACs(m *graph.Model) (fp32, total float64) {
 	for _, n := range m.Graph.Nodes {
-		if !weightedOp(n) {
+		var integer bool
+		switch {
+		case weightedOp(n):
+			integer = IntegerUnit(n)
+		case n.OpType == "MatMul" && (n.Domain == "" || n.Domain == "ai.onnx") && n.Input(0) != nil && n.Input(1) != nil:
+			integer = macs.QDQUnit(n)
+		default:
 			continue
 		}
-		macs := e.macsQ(n)
-		total += macs
-		if !IntegerUnit(n) {
-			fp32 += macs
+		count := e.macsQ(n)
+		total += count
+		if !integer {
+			fp32 += count
 		}
 	}
 	return fp32, total

@@ -7,12 +7,14 @@ package quant_test
 
 import (
 	"bytes"
+	"math"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/onnxq/onnxq/graph"
 	"github.com/onnxq/onnxq/internal/calibdata"
+	"github.com/onnxq/onnxq/internal/macs"
 	"github.com/onnxq/onnxq/quant"
 )
 
@@ -263,5 +265,45 @@ func TestTuneMatMulInputDropped(t *testing.T) {
 	}
 	if want := !layer; want != (len(rep.FloatWeights) == 1 && strings.HasSuffix(rep.FloatWeights[0], "(MatMul)")) {
 		t.Errorf("FloatWeights %q with exclusions %+v; want the MatMul named: %v", rep.FloatWeights, rep.Excluded, want)
+	}
+}
+
+// The search's share of MACs outside integer units counts a MatMul of two
+// activations as the coverage line does, before and after.
+func TestTuneMACShareCountsActivationMatMul(t *testing.T) {
+	b := graph.NewBuilder(13)
+	w := make([]float32, 16*16)
+	for i := range w {
+		w[i] = float32((i*29)%23-11) / 32
+	}
+	x := b.Op("Tanh", b.Input("x", graph.Float32, 8, 16))
+	q := b.Op("MatMul", x, b.Const(graph.FromFloat32s("w", []int64{16, 16}, w)))
+	scores := b.Op("MatMul", q, b.Op("Transpose", q, graph.IntsAttr("perm", 1, 0)))
+	b.Output(b.Op("Tanh", scores))
+	m, err := b.Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, qm, src := tuneSetupModel(t, m)
+	floatShare := func() float64 {
+		cv := macs.CoverageWithShapes(qm, map[string][]int64{"x": {8, 16}})
+		if cv.WeightedNodes != 2 || cv.TotalMACs != 8*16*16+8*16*8 {
+			t.Fatalf("coverage %+v", cv)
+		}
+		return 1 - cv.Share
+	}
+	before := floatShare()
+	o := quant.DefaultTune()
+	o.TargetSQNR = 42 // met by the first pick, the weighted MatMul's input
+	rep, err := quant.Tune(ref, qm, src, o, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := floatShare()
+	if math.Abs(rep.FP32MACsBefore-before) > 1e-9 || math.Abs(rep.FP32MACsAfter-after) > 1e-9 {
+		t.Errorf("search's FP32 MAC share %.4f -> %.4f; coverage line's %.4f -> %.4f", rep.FP32MACsBefore, rep.FP32MACsAfter, before, after)
+	}
+	if after == before || after == 1 {
+		t.Errorf("coverage %.4f -> %.4f (excluded %+v): the check wants some of the MACs moved to float", before, after, rep.Excluded)
 	}
 }
