@@ -8,6 +8,7 @@ import (
 	"math"
 	"path"
 	goruntime "runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -99,6 +100,9 @@ func Compare(float, quant *graph.Model, src *calibdata.Source, opts Options) (*R
 			names = append(names, v.Name)
 		}
 		return nil, fmt.Errorf("compare: %q is not an output of the quantized model (its outputs: %s)", opts.Output, strings.Join(names, ", "))
+	}
+	if err := sameOutputs(float, quant); err != nil {
+		return nil, err
 	}
 	n := src.Len()
 	if opts.Samples > 0 {
@@ -273,6 +277,9 @@ func Compare(float, quant *graph.Model, src *calibdata.Source, opts Options) (*R
 		if math.IsInf(v.noise, 1) && opts.Output == "" {
 			continue
 		}
+		if v.sig == 0 && opts.Output != "" {
+			return nil, fmt.Errorf("compare: output %q is zero wherever FP32 has a finite value on these samples (or has no elements): it has no error to attribute to layers", o.Name)
+		}
 		if v.sig > 0 && (math.IsNaN(worstNSR) || v.noise/v.sig > worstNSR) {
 			worstNSR, worst = v.noise/v.sig, o.Name
 		}
@@ -346,7 +353,9 @@ func Compare(float, quant *graph.Model, src *calibdata.Source, opts Options) (*R
 		k = DefaultExclusions
 	}
 	for _, l := range r.Layers {
-		if len(r.ExcludeNode) >= k {
+		// Without an output to attribute to, harm is each layer's own
+		// error alone: not a reason to exclude it.
+		if len(r.ExcludeNode) >= k || worst == "" {
 			break
 		}
 		if l.Exclude != "" && harmKey(l) > 0 {
@@ -793,4 +802,25 @@ func hasOutput(m *graph.Model, name string) bool {
 		}
 	}
 	return false
+}
+
+// sameOutputs refuses a pair of models that share no output name: QUANT
+// was not quantized from FLOAT, and every figure would compare unrelated
+// tensors.
+func sameOutputs(float, quant *graph.Model) error {
+	names := func(m *graph.Model) []string {
+		var out []string
+		for _, v := range m.Graph.Outputs {
+			out = append(out, v.Name)
+		}
+		return out
+	}
+	fn := names(float)
+	for _, v := range quant.Graph.Outputs {
+		if slices.Contains(fn, v.Name) {
+			return nil
+		}
+	}
+	return fmt.Errorf("compare: the models share no output name (FLOAT: %s; QUANT: %s): QUANT must be quantized from FLOAT",
+		strings.Join(fn, ", "), strings.Join(names(quant), ", "))
 }

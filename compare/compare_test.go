@@ -190,6 +190,62 @@ func TestSkipsMismatchedNames(t *testing.T) {
 	}
 }
 
+// A QUANT whose outputs FLOAT does not have is not a quantized FLOAT:
+// refused with both lists of names, not compared.
+func TestRefusesUnrelatedModels(t *testing.T) {
+	m, q, src := convnet(t)
+	for _, v := range q.Graph.Outputs {
+		if err := q.Graph.Rename(v, v.Name+"_other"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err := Compare(m, q, src, Options{Threads: 1})
+	if err == nil || !strings.Contains(err.Error(), "the models share no output name") {
+		t.Fatalf("error %v", err)
+	}
+}
+
+// Integer and bool outputs are compared element by element; an output
+// named with Options.Output that is all zeros has nothing to attribute,
+// and with no float output to attribute to no exclusion is suggested.
+func TestDiscreteAndSilentOutputs(t *testing.T) {
+	b := graph.NewBuilder(13)
+	x := b.Input("x", graph.Float32, 1, 4, 8, 8)
+	w := make([]float32, 6*4*3*3)
+	for i := range w {
+		w[i] = float32((i*37)%19-9) / 12
+	}
+	y := b.Op("Conv", x, b.Const(graph.FromFloat32s("w", []int64{6, 4, 3, 3}, w)), graph.IntsAttr("pads", 1, 1, 1, 1))
+	y.Producer.Name = "conv"
+	cls := b.Op("ArgMax", y, graph.IntAttr("axis", 1))
+	zero := b.Op("Mul", y, b.Const(graph.FromFloat32s("zero", nil, []float32{0})))
+	b.Output(cls, zero)
+	m, err := b.Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, src := poorlyQuantized(t, m)
+	r, err := Compare(m, q, src, Options{Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var am *OutputStat
+	for i := range r.Outputs {
+		if r.Outputs[i].Name == cls.Name {
+			am = &r.Outputs[i]
+		}
+	}
+	if am == nil || am.Differing == nil || am.Differing.Total != 6*64 || am.Skipped != "" || am.Differing.Count > am.Differing.Total/2 {
+		t.Fatalf("ArgMax output %+v; want its 384 elements counted", am)
+	}
+	if r.AttributedOutput != "" || len(r.ExcludeNode) != 0 || len(r.Layers) == 0 {
+		t.Errorf("attributed to %q, exclusions %v, %d layers; want the layers listed, no output, no exclusion", r.AttributedOutput, r.ExcludeNode, len(r.Layers))
+	}
+	if _, err := Compare(m, q, src, Options{Threads: 1, Output: zero.Name}); err == nil || !strings.Contains(err.Error(), "no error to attribute") {
+		t.Errorf("attributing to an all-zero output: %v", err)
+	}
+}
+
 func TestEscapeGlob(t *testing.T) {
 	for name, want := range map[string]string{
 		"conv1":          "conv1",

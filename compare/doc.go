@@ -130,6 +130,8 @@
 //	  cosine         1       Σref·q/√(Σref²·Σq²), pooled
 //	  max_abs_error  output units  max |q−ref|
 //	  top1           {agree, total} vectors, for score-like outputs only
+//	  differing      {count, total} elements that differ, for integer and
+//	                 bool outputs only (their sqnr_db and cosine are null)
 //	  skipped        string  why the output was not compared (optional)
 //	activations[]    per activation QuantizeLinear of QUANT, graph order:
 //	  name           string  the QuantizeLinear's input

@@ -1365,6 +1365,9 @@ type outputStat struct {
 	agree, total        int
 	scores              bool
 	skipped             string
+	// an integer or bool output: its elements that differ, of all
+	discrete         bool
+	differ, elements int
 }
 
 // newOutputStats pools quant's outputs; FLOAT's graph tells which hold
@@ -1404,6 +1407,15 @@ func (o *outputStats) add(float, quant map[string]*runtime.Tensor) {
 			continue
 		}
 		f, g := ref.FloatValues(), got.FloatValues()
+		if f == nil && g == nil && slices.Equal(ref.Shape, got.Shape) {
+			if d, maxAbs, ok := runtime.DifferingElements(ref, got); ok {
+				s.discrete = true
+				s.differ += d
+				s.elements += ref.Len()
+				s.maxAbs = max(s.maxAbs, maxAbs)
+				continue
+			}
+		}
 		switch {
 		case f == nil || g == nil:
 			s.skipped = fmt.Sprintf("not a float type in both (FLOAT %v, QUANT %v)", ref.DType, got.DType)
@@ -1464,7 +1476,10 @@ func (o *outputStats) report() []OutputStat {
 		if r.Shape == nil {
 			r.Shape = []int{}
 		}
-		if s.skipped == "" {
+		if s.skipped == "" && s.discrete {
+			r.SQNRdB, r.Cosine, r.MaxAbsError = Decibels(math.NaN()), Fixed6(math.NaN()), Sig4(s.maxAbs)
+			r.Differing = &Differing{Count: s.differ, Total: s.elements}
+		} else if s.skipped == "" {
 			r.SQNRdB = Decibels(sqnrDB(s.sig, s.noise))
 			cos := math.NaN()
 			if s.sig > 0 && s.qq > 0 {

@@ -73,9 +73,20 @@ type OutputStat struct {
 	MaxAbsError Sig4 `json:"max_abs_error"`
 	// Top1 is present for score-like outputs (see doc.go).
 	Top1 *Top1 `json:"top1,omitempty"`
+	// Differing is present for integer and bool outputs (class indices,
+	// masks), which have no SQNR or cosine (null): the elements that
+	// differ from FLOAT's.
+	Differing *Differing `json:"differing,omitempty"`
 	// Skipped says why the output was not compared (then the numbers are
 	// zero).
 	Skipped string `json:"skipped,omitempty"`
+}
+
+// Differing counts the elements of an integer or bool output that differ
+// from FLOAT's, of all its elements over the samples.
+type Differing struct {
+	Count int `json:"count"`
+	Total int `json:"total"`
 }
 
 // Top1 counts the score vectors (along the last axis) whose argmax agrees.
@@ -225,11 +236,19 @@ func (r *Report) Print(w io.Writer, top int) error {
 			fmt.Fprintf(tw, "%s\tskipped: %s\t\t\t\n", shortName(o.Name), o.Skipped)
 			continue
 		}
+		if d := o.Differing; d != nil {
+			fmt.Fprintf(tw, "%s\tinteger/bool output: %d of %d elements differ\t-\t%.4g\t-\n", shortName(o.Name), d.Count, d.Total, float64(o.MaxAbsError))
+			continue
+		}
 		t1 := "-"
 		if o.Top1 != nil {
 			t1 = fmt.Sprintf("%d/%d (%.1f%%)", o.Top1.Agree, o.Top1.Total, 100*float64(o.Top1.Agree)/float64(max(o.Top1.Total, 1)))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%.6f\t%.4g\t%s\n", shortName(o.Name), dbText(float64(o.SQNRdB)), float64(o.Cosine), float64(o.MaxAbsError), t1)
+		cos := "-" // no signal in one of the two
+		if c := float64(o.Cosine); !math.IsNaN(c) {
+			cos = fmt.Sprintf("%.6f", c)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%.4g\t%s\n", shortName(o.Name), dbText(float64(o.SQNRdB)), cos, float64(o.MaxAbsError), t1)
 	}
 	acts := worstActivations(r.Activations)
 	fmt.Fprintf(tw, "\nactivations (%d compared, %d skipped), lowest SQNR first\n", len(r.Activations), len(r.ActivationsSkipped))
@@ -256,7 +275,7 @@ func (r *Report) Print(w io.Writer, top int) error {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t[%.4g, %.4g]\t%s\n", name, dbText(float64(a.SQNRdB)), float64(a.Lo), float64(a.Hi), clipped)
 	}
-	against := ""
+	against := "; no float output with a signal to attribute to: harm is each layer's own error"
 	if r.AttributedOutput != "" {
 		against = fmt.Sprintf(", harm to output %s", r.AttributedOutput)
 	}

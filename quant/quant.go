@@ -767,7 +767,7 @@ func OutputSQNRWatching(fp32, q *graph.Model, src *calibdata.Source, n, threads 
 			}
 			fr, fq := t.FloatValues(), bt.FloatValues()
 			if fr == nil && fq == nil && t.DType == bt.DType && t.Len() == bt.Len() {
-				if c, ok := countDiffering(t, bt); ok {
+				if c, _, ok := runtime.DifferingElements(t, bt); ok {
 					if discrete[name] == nil {
 						discrete[name] = &counts{}
 					}
@@ -794,35 +794,4 @@ func OutputSQNRWatching(fp32, q *graph.Model, src *calibdata.Source, n, threads 
 		}
 	}
 	return out, seen.Extremes(), nil
-}
-
-// countDiffering counts the elements of two integer or bool tensors of one
-// type and size that differ; ok is false for other types.
-func countDiffering(a, b *runtime.Tensor) (n int, ok bool) {
-	switch a.DType {
-	case graph.Bool, graph.Int8, graph.Uint8, graph.Int16, graph.Uint16, graph.Int32, graph.Uint32, graph.Int64, graph.Uint64:
-	default:
-		return 0, false
-	}
-	if a.DType == graph.Int64 {
-		// as float64 two large int64s could compare equal
-		x, y := a.I64(), b.I64()
-		for i := range x {
-			if x[i] != y[i] {
-				n++
-			}
-		}
-		return n, true
-	}
-	x, err1 := a.AsFloat64()
-	y, err2 := b.AsFloat64()
-	if err1 != nil || err2 != nil || len(x) != len(y) {
-		return 0, false
-	}
-	for i := range x {
-		if x[i] != y[i] {
-			n++
-		}
-	}
-	return n, true
 }

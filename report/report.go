@@ -161,12 +161,20 @@ func (p *page) summary() {
 			p.f("<tr><td><code>%s</code></td><td colspan=\"5\">skipped: %s</td></tr>\n", esc(o.Name), esc(o.Skipped))
 			continue
 		}
+		if d := o.Differing; d != nil {
+			p.f("<tr><td><code>%s</code></td><td>%s</td><td colspan=\"4\">integer/bool output: %d of %d elements differ from FP32's</td></tr>\n", esc(o.Name), esc(shapeText(o.Shape)), d.Count, d.Total)
+			continue
+		}
 		t1 := "–"
 		if o.Top1 != nil {
 			t1 = fmt.Sprintf("%d / %d (%.1f%%)", o.Top1.Agree, o.Top1.Total, 100*float64(o.Top1.Agree)/float64(max(o.Top1.Total, 1)))
 		}
-		p.f("<tr><td><code>%s</code></td><td>%s</td><td class=\"n\">%s</td><td class=\"n\">%.6f</td><td class=\"n\">%s</td><td class=\"n\">%s</td></tr>\n",
-			esc(o.Name), esc(shapeText(o.Shape)), dbText(float64(o.SQNRdB)), float64(o.Cosine), sig(float64(o.MaxAbsError), 4), t1)
+		cos := "–" // no signal in one of the two
+		if c := float64(o.Cosine); !math.IsNaN(c) {
+			cos = fmt.Sprintf("%.6f", c)
+		}
+		p.f("<tr><td><code>%s</code></td><td>%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td></tr>\n",
+			esc(o.Name), esc(shapeText(o.Shape)), dbText(float64(o.SQNRdB)), cos, sig(float64(o.MaxAbsError), 4), t1)
 	}
 	p.f("</table>\n<p class=\"note\">SQNR is 10·log10(Σref²/Σ(q−ref)²) pooled over the samples; higher is better (20 dB: the error is a tenth of the signal in amplitude). Top-1 counts the score vectors (last axis) whose argmax agrees.</p>\n</section>\n")
 }
@@ -175,7 +183,11 @@ func (p *page) summary() {
 func (p *page) layers() {
 	r := p.r
 	p.f("<section id=\"layers\">\n<h2>2. Per-layer SQNR</h2>\n")
-	p.f("<p class=\"note\">Each quantized layer alone quantized (its inputs through their Q/DQ, its weights dequantized) against FP32: <b>local</b> SQNR. <b>Cumulative</b> is the quantized run's SQNR at the layer's output, all the error up to there. Layers are sorted by harm, their local noise scaled by how it grows to output <b>%s</b> (the worst, unless compare --output named another); most harmful at the top.</p>\n", esc(r.AttributedOutput))
+	grows := fmt.Sprintf("their local noise scaled by how it grows to output <b>%s</b> (the worst, unless compare --output named another)", esc(r.AttributedOutput))
+	if r.AttributedOutput == "" {
+		grows = "their local noise alone: no float output has a signal to attribute to"
+	}
+	p.f("<p class=\"note\">Each quantized layer alone quantized (its inputs through their Q/DQ, its weights dequantized) against FP32: <b>local</b> SQNR. <b>Cumulative</b> is the quantized run's SQNR at the layer's output, all the error up to there. Layers are sorted by harm, %s; most harmful at the top.</p>\n", grows)
 	if r.HarmExplained != nil {
 		p.f("<p class=\"note\">The layers' harms add up to %.0f%% of that output's error: near all of it when their errors simply add, much less when the error comes from how they interact.</p>\n", 100*float64(*r.HarmExplained))
 	}

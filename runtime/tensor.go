@@ -582,3 +582,39 @@ func (t *Tensor) checkData() error {
 	}
 	return nil
 }
+
+// DifferingElements counts the elements of a and b, integer or bool
+// tensors of one type and size, that differ, and the largest absolute
+// difference between two of them; ok is false for other tensors.
+func DifferingElements(a, b *Tensor) (n int, maxAbs float64, ok bool) {
+	if a == nil || b == nil || a.DType != b.DType || a.Len() != b.Len() {
+		return 0, 0, false
+	}
+	switch a.DType {
+	case graph.Bool, graph.Int8, graph.Uint8, graph.Int16, graph.Uint16, graph.Int32, graph.Uint32, graph.Int64, graph.Uint64:
+	default:
+		return 0, 0, false
+	}
+	if x, y := a.I64(), b.I64(); x != nil && y != nil {
+		// exact: as float64 two large int64s could compare equal
+		for i := range x {
+			if x[i] != y[i] {
+				n++
+				maxAbs = max(maxAbs, math.Abs(float64(x[i])-float64(y[i])))
+			}
+		}
+		return n, maxAbs, true
+	}
+	x, err1 := a.AsFloat64()
+	y, err2 := b.AsFloat64()
+	if err1 != nil || err2 != nil || len(x) != len(y) {
+		return 0, 0, false
+	}
+	for i := range x {
+		if x[i] != y[i] {
+			n++
+			maxAbs = max(maxAbs, math.Abs(x[i]-y[i]))
+		}
+	}
+	return n, maxAbs, true
+}
