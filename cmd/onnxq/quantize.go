@@ -1395,7 +1395,7 @@ func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.Bi
 		}
 		switch {
 		case idle != nil && idle.Kept:
-			fmt.Fprintf(w, "idle\t%d activations only Convs outside integer units read stay float (ONNX Runtime runs those Convs in float; their weights stay int8); worst output on the calibration samples %.1f -> %.1f dB (--float-idle-inputs=false keeps their Q/DQ)\n", idle.Activations, idle.Before, idle.After)
+			fmt.Fprintf(w, "idle\t%d activations only Convs outside integer units read stay float (ONNX Runtime runs those Convs in float either way); worst output on the calibration samples %.1f -> %.1f dB (--float-idle-inputs=false keeps their Q/DQ)\n", idle.Activations, idle.Before, idle.After)
 		case idle != nil:
 			fmt.Fprintf(w, "idle\t%d activations only Convs outside integer units read keep their Q/DQ: in float the worst output on the calibration samples would go %.1f -> %.1f dB\n", idle.Activations, idle.Before, idle.After)
 		}
