@@ -73,7 +73,7 @@ var ortFloatKinds = [...]string{
 	floatMatMulIntoBias:            "MatMul into a bias Add",
 	floatGemmNoZeroPoint:           "Gemm without a weight zero point",
 	floatSignedInputUnsignedWeight: "with an int8 input and a uint8 weight",
-	floatSignedInputKept:           "with an int8 input ONNX Runtime does not make uint8 (a DequantizeLinear or QuantizeLinear with other readers, or a quantized graph input)",
+	floatSignedInputKept:           "with an int8 input or output ONNX Runtime does not make uint8 (a QuantizeLinear or DequantizeLinear with other readers)",
 }
 
 // ORTFloatKinds names, with counts, the kinds of the units ORTFloatUnits
@@ -219,7 +219,7 @@ func ortFloatKind(n *graph.Node) int {
 	switch {
 	case signedInputUnsignedWeight(n):
 		return floatSignedInputUnsignedWeight
-	case sharedSignedInput(n):
+	case sharedSignedInput(n), sharedSignedOutput(n):
 		return floatSignedInputKept
 	}
 	switch n.OpType {
@@ -295,10 +295,10 @@ func signedInputUnsignedWeight(n *graph.Node) bool {
 // sharedSignedInput tells whether unit n reads an int8 input that ONNX
 // Runtime (1.30, x86) leaves int8: it fuses an int8 unit only after
 // rewriting its input's QuantizeLinear/DequantizeLinear pair to uint8,
-// which it does when the pair feeds that unit alone and quantizes a
-// computed value (a ResNet block's Convs reading the residual sum, which
-// the Add reads too, ran in float in its profiler; the Conv after each of
-// them ran as QLinearConv).
+// which it does when the pair feeds that unit alone (a ResNet block's
+// Convs reading the residual sum, which the Add reads too, ran in float
+// in its profiler; the Conv after each of them ran as QLinearConv; a
+// Conv reading a quantized graph input alone ran as QLinearConv).
 func sharedSignedInput(n *graph.Node) bool {
 	x := n.Input(0)
 	if x == nil || x.Producer == nil || x.Producer.OpType != "DequantizeLinear" {
@@ -309,8 +309,38 @@ func sharedSignedInput(n *graph.Node) bool {
 	if qv == nil || qv.DType != graph.Int8 || qv.Producer == nil || qv.Producer.OpType != "QuantizeLinear" {
 		return false
 	}
-	src := qv.Producer.Input(0)
-	return len(x.Consumers) != 1 || len(qv.Consumers) != 1 || src == nil || src.Producer == nil
+	return len(x.Consumers) != 1 || len(qv.Consumers) != 1 || qv.Producer.Input(0) == nil
+}
+
+// sharedSignedOutput tells whether unit n writes an int8 output pair that
+// ONNX Runtime leaves int8 while its input pair becomes uint8: the pair's
+// QuantizeLinear or DequantizeLinear has other readers (yunet_n_320 with
+// int8 activations: each Conv whose output's DequantizeLinear several
+// Convs read ran in float, its input rewritten to uint8 all the same).
+func sharedSignedOutput(n *graph.Node) bool {
+	y := n.Outputs[0]
+	if y == nil || len(y.Consumers) == 0 {
+		return false
+	}
+	for _, q := range y.Consumers {
+		if q.OpType != "QuantizeLinear" || len(q.Outputs) == 0 || q.Outputs[0] == nil || q.Outputs[0].DType != graph.Int8 {
+			continue
+		}
+		qv := q.Outputs[0]
+		if len(y.Consumers) != 1 || len(qv.Consumers) != 1 || isGraphOutput(qv) {
+			return true
+		}
+		dq := qv.Consumers[0]
+		if dq.OpType != "DequantizeLinear" || len(dq.Outputs) == 0 || dq.Outputs[0] == nil || len(dq.Outputs[0].Consumers) != 1 || isGraphOutput(dq.Outputs[0]) {
+			return true
+		}
+	}
+	return false
+}
+
+// isGraphOutput tells whether v is an output of the graph that holds it.
+func isGraphOutput(v *graph.Value) bool {
+	return v.Graph != nil && slices.Contains(v.Graph.Outputs, v)
 }
 
 // BiasAddOnly tells whether only an Add of a constant (a bias) reads v.

@@ -186,11 +186,12 @@ func TestORTRunsInFloatGemm(t *testing.T) {
 }
 
 // TestORTRunsInFloatSignedInputs: a unit with int8 inputs runs in float
-// when its weight is uint8, when the Q/DQ pair of its input has other
-// readers or quantizes a graph input; it fuses when the pair, quantizing a
-// computed value, feeds it alone.
+// when its weight is uint8, or when the Q/DQ pair of its input or of its
+// output has other readers (ONNX Runtime then leaves that pair int8); it
+// fuses when both pairs feed one reader each, a quantized graph input
+// included.
 func TestORTRunsInFloatSignedInputs(t *testing.T) {
-	build := func(weight graph.DType, computed, shared bool) *graph.Node {
+	build := func(weight graph.DType, computed, sharedIn, sharedOut bool) *graph.Node {
 		b := graph.NewBuilder(17)
 		one := b.Const(graph.FromFloat32s("s", nil, []float32{1}))
 		zero := b.Const(graph.NewTensor("z", graph.Int8, nil, []byte{0}))
@@ -201,9 +202,13 @@ func TestORTRunsInFloatSignedInputs(t *testing.T) {
 		xq := b.Op("DequantizeLinear", b.Op("QuantizeLinear", x, one, zero), one, zero)
 		w := b.Op("DequantizeLinear", b.Const(graph.NewTensor("wq", weight, []int64{2, 2, 1, 1}, make([]byte, 4))), one)
 		y := b.Op("Conv", xq, w)
-		b.Output(b.Op("QuantizeLinear", y, one, zero))
-		if shared {
+		yq := b.Op("DequantizeLinear", b.Op("QuantizeLinear", y, one, zero), one, zero)
+		b.Output(b.Op("Sigmoid", yq))
+		if sharedIn {
 			b.Output(b.Op("Sigmoid", xq))
+		}
+		if sharedOut {
+			b.Output(b.Op("Tanh", yq))
 		}
 		if _, err := b.Model(); err != nil {
 			t.Fatal(err)
@@ -211,17 +216,18 @@ func TestORTRunsInFloatSignedInputs(t *testing.T) {
 		return y.Producer
 	}
 	for _, c := range []struct {
-		name             string
-		weight           graph.DType
-		computed, shared bool
-		want             bool
+		name                          string
+		weight                        graph.DType
+		computed, sharedIn, sharedOut bool
+		want                          bool
 	}{
-		{"fused", graph.Int8, true, false, false},
-		{"uint8 weight", graph.Uint8, true, false, true},
-		{"shared input", graph.Int8, true, true, true},
-		{"graph input", graph.Int8, false, false, true},
+		{"fused", graph.Int8, true, false, false, false},
+		{"uint8 weight", graph.Uint8, true, false, false, true},
+		{"shared input", graph.Int8, true, true, false, true},
+		{"graph input", graph.Int8, false, false, false, false},
+		{"shared output", graph.Int8, true, false, true, true},
 	} {
-		if got := ORTRunsInFloat(build(c.weight, c.computed, c.shared)); got != c.want {
+		if got := ORTRunsInFloat(build(c.weight, c.computed, c.sharedIn, c.sharedOut)); got != c.want {
 			t.Errorf("%s: runs in float %v, want %v", c.name, got, c.want)
 		}
 	}
