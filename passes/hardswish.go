@@ -273,3 +273,56 @@ func (r *QuantReport) NoteHardSwish(f *HardSwishFusion) {
 		}
 	}
 }
+
+// reasonProbBetween replaces reasonProb for a Sigmoid or HardSigmoid the
+// quantized ops around it leave between a DequantizeLinear and a
+// QuantizeLinear: its output is 8-bit all the same.
+const reasonProbBetween = "kept float by its rule (near-zero probabilities lose their relative precision in 8 bits), but its reader quantizes its output all the same: float between a DequantizeLinear and a QuantizeLinear"
+
+// NoteQuantizedAround rewords the FP32 entries of r for the probability
+// ops of m's main graph whose inputs all come from DequantizeLinear nodes
+// and whose outputs only QuantizeLinear nodes read: "stays float because
+// 8 bits lose its small values" would not be true of them.
+func (r *QuantReport) NoteQuantizedAround(m *graph.Model) {
+	if r == nil || m == nil || m.Graph == nil {
+		return
+	}
+	byName := map[string]*graph.Node{}
+	for _, n := range m.Graph.Nodes {
+		if n.Name != "" {
+			byName[n.Name] = n
+		}
+	}
+	for i, e := range r.FP32 {
+		n := byName[e.Node]
+		if e.Reason != reasonProb || n == nil || !quantizedAround(n) {
+			continue
+		}
+		r.FP32[i].Reason = reasonProbBetween
+	}
+}
+
+// quantizedAround tells whether every input of n comes from a
+// DequantizeLinear and every output of n goes to QuantizeLinear nodes
+// alone.
+func quantizedAround(n *graph.Node) bool {
+	if len(n.Inputs) == 0 || len(n.Outputs) == 0 {
+		return false
+	}
+	for _, in := range n.Inputs {
+		if in == nil || in.Producer == nil || in.Producer.OpType != "DequantizeLinear" {
+			return false
+		}
+	}
+	for _, out := range n.Outputs {
+		if out == nil || len(out.Consumers) == 0 || isGraphOutput(n.Graph, out) {
+			return false
+		}
+		for _, c := range out.Consumers {
+			if c.OpType != "QuantizeLinear" {
+				return false
+			}
+		}
+	}
+	return true
+}

@@ -2,6 +2,7 @@ package quant_test
 
 import (
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/onnxq/onnxq/graph"
@@ -93,5 +94,49 @@ func TestRunFuseHardSwish(t *testing.T) {
 				t.Errorf("%s: output %s at %.1f dB", c.name, o.Name, o.DB)
 			}
 		}
+	}
+}
+
+// A Sigmoid its neighbours leave between a DequantizeLinear and a
+// QuantizeLinear is not said to stay float for its small values: its
+// output is 8-bit all the same. One that writes a graph output is.
+func TestSigmoidQuantizedAroundReason(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 2))
+	b := graph.NewBuilder(13)
+	rnd := func(name string, dims ...int64) *graph.Value {
+		n := int64(1)
+		for _, d := range dims {
+			n *= d
+		}
+		data := make([]float32, n)
+		for i := range data {
+			data[i] = float32(rng.NormFloat64()) / 2
+		}
+		return b.Const(graph.FromFloat32s(name, dims, data))
+	}
+	x := b.Op("Conv", b.Input("x", graph.Float32, 1, 4, 6, 6), rnd("w1", 4, 4, 1, 1))
+	gate := b.Op("Sigmoid", x)
+	gate.Producer.Name = "gate"
+	y := b.Op("Conv", b.Op("Mul", x, gate), rnd("w2", 4, 4, 1, 1))
+	out := b.Op("Sigmoid", y)
+	out.Producer.Name = "prob"
+	b.Output(out)
+	m, err := b.Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := quant.Run(m, calibdata.Synthetic(calibdata.Inputs(m), 6, 2), quant.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	reasons := map[string]string{}
+	for _, e := range res.Report.FP32 {
+		reasons[e.Node] = e.Reason
+	}
+	if r := reasons["gate"]; !strings.Contains(r, "its reader quantizes its output all the same") {
+		t.Errorf("gate: %q", r)
+	}
+	if r := reasons["prob"]; !strings.HasPrefix(r, "probability output") {
+		t.Errorf("prob: %q", r)
 	}
 }

@@ -349,7 +349,8 @@ func Run(m *graph.Model, src *calibdata.Source, cfg Config) (*Result, error) {
 // units (cfg.FloatWeights), the float layers pinned float for ONNX
 // Runtime (passes.PinFloatLayers) and the hard-swish fusion
 // (cfg.FuseHardSwish, noted in report), then the constants nothing reads
-// any more are removed. It returns what the first and
+// any more are removed and the report's reasons reworded for the float
+// ops left between Q/DQ (QuantReport.NoteQuantizedAround). It returns what the first and
 // the last did; the fusion is nil when it did not run.
 func Finish(m, ref *graph.Model, cfg Config, report *passes.QuantReport) (floatWeights []string, hardSwish *passes.HardSwishFusion, err error) {
 	if floatWeights, err = passes.FloatWeightsOutsideUnits(m, ref, cfg.FloatWeights); err != nil {
@@ -367,6 +368,7 @@ func Finish(m, ref *graph.Model, cfg Config, report *passes.QuantReport) (floatW
 	if _, err = passes.GuardDQPropagation(m); err != nil {
 		return floatWeights, hardSwish, err
 	}
+	report.NoteQuantizedAround(m)
 	// The fused ops' constants, and weights given back in FP32, are read
 	// by nothing now; ONNX Runtime warns about each one left.
 	_, _, err = passes.PruneDead(m)
