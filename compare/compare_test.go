@@ -629,3 +629,55 @@ func TestPeakText(t *testing.T) {
 		}
 	}
 }
+
+// An If whose branches hold quantized Convs is a layer of its own: run
+// alone on FLOAT's tensors (the values of the main graph its branches
+// read included), its error is measured at its output; no exclusion
+// names it, its quantized ops being inside.
+func TestIfBodyLayer(t *testing.T) {
+	b := graph.NewBuilder(13)
+	h := b.Op("Relu", b.Input("x", graph.Float32, 1, 4, 6, 6))
+	cond := b.Input("cond", graph.Bool)
+	weight := func(name string, seed int) *graph.Value {
+		w := make([]float32, 4*4*3*3)
+		for i := range w {
+			w[i] = float32((i*seed)%17-8) / 24
+		}
+		return b.Const(graph.FromFloat32s(name, []int64{4, 4, 3, 3}, w))
+	}
+	branch := func(name string, w *graph.Value) *graph.Graph {
+		g := graph.NewGraph(name)
+		g.Parent = b.Graph()
+		n := &graph.Node{Name: name + "_conv", OpType: "Conv", Inputs: []*graph.Value{h, w},
+			Attrs: []*graph.Attribute{graph.IntsAttr("pads", 1, 1, 1, 1)}}
+		if err := g.AddNode(n, name+"_out"); err != nil {
+			t.Fatal(err)
+		}
+		g.AddOutput(n.Outputs[0])
+		return g
+	}
+	y := b.Op("If", cond, graph.GraphAttr("then_branch", branch("then", weight("w1", 7))), graph.GraphAttr("else_branch", branch("else", weight("w2", 11))))
+	y.Producer.Name = "choose"
+	b.Output(b.Op("Relu", y))
+	m, err := b.Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, src := poorlyQuantized(t, m)
+	r, err := Compare(m, q, src, Options{Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got *LayerStat
+	for i := range r.Layers {
+		if r.Layers[i].Node == "choose" {
+			got = &r.Layers[i]
+		}
+	}
+	if got == nil {
+		t.Fatalf("no layer for the If: layers %+v, skipped %+v", r.Layers, r.LayersSkipped)
+	}
+	if db := float64(got.LocalSQNRdB); got.Op != "If" || !(db > 10 && db < 80) || got.Exclude != "" {
+		t.Errorf("If layer %+v; want a finite local SQNR and no exclusion", *got)
+	}
+}

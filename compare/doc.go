@@ -10,8 +10,10 @@
 //     the Q/DQ represents and the share of FP32 values it clips;
 //  3. per quantized layer (each node reading a DequantizeLinear output:
 //     Conv, MatMul, Gemm in Q/DQ units, and Add, AveragePool, Concat,
-//     MaxPool… between Q/DQ pairs): the error the layer adds when it alone
-//     is quantized, most harmful first;
+//     MaxPool… between Q/DQ pairs; an If, Loop or Scan whose bodies hold
+//     or read a DequantizeLinear is one layer, measured at its outputs,
+//     with no --exclude-node pattern of its own): the error the layer adds
+//     when it alone is quantized, most harmful first;
 //  4. the --exclude-node patterns of the most harmful layers.
 //
 // # Matching tensors

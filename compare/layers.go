@@ -54,7 +54,8 @@ func buildLayers(quant *graph.Model, fv map[string]*graph.Value, resc map[string
 	k := 0
 	for _, n := range quant.Graph.Nodes {
 		qop := qoperatorLayers[n.OpType] && (n.Domain == "" || n.Domain == "ai.onnx" || n.Domain == "com.microsoft")
-		if !qop && (isOp(n, "QuantizeLinear") || isOp(n, "DequantizeLinear") || !readsDQ(n)) {
+		flow := !qop && bodiesQuantized(n)
+		if !qop && !flow && (isOp(n, "QuantizeLinear") || isOp(n, "DequantizeLinear") || !readsDQ(n)) {
 			continue
 		}
 		k++
@@ -66,7 +67,11 @@ func buildLayers(quant *graph.Model, fv map[string]*graph.Value, resc map[string
 			skips = append(skips, Skipped{label, n.OpType + qoperatorReason})
 			continue
 		}
-		l, why := buildLayer(quant, n, fv, resc, runtime.Options{Threads: threads, Pool: pool}, integer)
+		build := buildLayer
+		if flow {
+			build = buildFlowLayer
+		}
+		l, why := build(quant, n, fv, resc, runtime.Options{Threads: threads, Pool: pool}, integer)
 		if why != "" {
 			skips = append(skips, Skipped{label, why})
 			continue
@@ -92,6 +97,9 @@ func buildLayers(quant *graph.Model, fv map[string]*graph.Value, resc map[string
 			l.dead[o] = b
 		}
 		switch {
+		case flow:
+			// its quantized ops are in its bodies; --exclude-node names
+			// them, not the If or Loop
 		case !excludable(n):
 			// the Q/DQ it reads belongs to another node: excluding it
 			// would leave the model as it is
@@ -105,6 +113,103 @@ func buildLayers(quant *graph.Model, fv map[string]*graph.Value, resc map[string
 		layers = append(layers, l)
 	}
 	return layers, skips
+}
+
+// bodiesQuantized tells whether n holds subgraphs (If, Loop, Scan) with a
+// DequantizeLinear in them, or reading one of an enclosing graph: a layer
+// whose quantized ops run inside it.
+func bodiesQuantized(n *graph.Node) bool {
+	found := false
+	for _, sg := range n.Subgraphs() {
+		sg.Walk(func(g *graph.Graph) {
+			for _, in := range g.Nodes {
+				found = found || isOp(in, "DequantizeLinear")
+				for _, x := range in.Inputs {
+					found = found || x != nil && x.Graph != g && isOp(x.Producer, "DequantizeLinear")
+				}
+			}
+		})
+	}
+	return found
+}
+
+// buildFlowLayer makes the session of n, a node whose bodies hold
+// quantized ops, run alone: its inputs, and the values of the enclosing
+// graph its bodies read, come from FLOAT's run, through their Q/DQ where
+// QUANT quantizes them (as a layer's inputs do); the rest of what it
+// reads (dequantized constants) is copied from QUANT.
+func buildFlowLayer(quant *graph.Model, n *graph.Node, fv map[string]*graph.Value, resc map[string]*rescale, opts runtime.Options, integer bool) (*layer, string) {
+	main := quant.Graph
+	reads := slices.Clone(n.Inputs)
+	for _, sg := range n.Subgraphs() {
+		sg.Walk(func(g *graph.Graph) {
+			for _, in := range g.Nodes {
+				reads = append(reads, in.Inputs...)
+			}
+			reads = append(reads, g.Outputs...)
+		})
+	}
+	var feeds []string
+	seen := map[*graph.Value]bool{}
+	for _, v := range reads {
+		if v == nil || v.Graph != main || seen[v] {
+			continue
+		}
+		seen[v] = true
+		x := v
+		if p := x.Producer; isOp(p, "DequantizeLinear") && p.Input(0) != nil {
+			if p.Input(0).Const != nil {
+				continue // a dequantized constant: copied
+			}
+			if q := p.Input(0).Producer; isOp(q, "QuantizeLinear") && q.Input(0) != nil {
+				x = q.Input(0) // fed through its Q/DQ
+			}
+		}
+		if x.Const != nil || slices.Contains(feeds, x.Name) {
+			continue
+		}
+		if resc[x.Name] != nil {
+			return nil, fmt.Sprintf("its bodies read %q, rescaled from FLOAT's tensor", x.Name)
+		}
+		if f := fv[x.Name]; f == nil {
+			return nil, fmt.Sprintf("its bodies read %q, which FLOAT lacks", x.Name)
+		}
+		feeds = append(feeds, x.Name)
+	}
+	l := &layer{inputs: feeds}
+	var outs []string
+	for _, o := range n.Outputs {
+		if o == nil {
+			continue
+		}
+		if f := fv[o.Name]; f != nil && (f.DType == graph.Float32 || f.DType == graph.Undefined) && resc[o.Name] == nil {
+			outs = append(outs, o.Name)
+		}
+	}
+	if len(outs) == 0 {
+		return nil, "FLOAT has no float32 tensor named as its outputs"
+	}
+	l.outputs, l.output = outs, outs[0]
+	m, err := graph.Extract(quant, outs, feeds)
+	if err != nil {
+		return nil, err.Error()
+	}
+	// the graph inputs it does not read need no feed
+	g := m.Graph
+	g.Inputs = slices.DeleteFunc(g.Inputs, func(v *graph.Value) bool {
+		return !slices.Contains(feeds, v.Name) && len(v.Consumers) == 0 && !slices.Contains(g.Outputs, v)
+	})
+	if integer {
+		if err := passes.Run(m, &passes.Context{}, []passes.Pass{lower.PassWith(lower.Execution)}, passes.RunOptions{}); err != nil {
+			return nil, err.Error()
+		}
+	}
+	sess, err := runtime.NewSession(m, opts)
+	if err != nil {
+		return nil, err.Error()
+	}
+	l.sess = sess
+	return l, ""
 }
 
 // qoperatorReason ends the reason a QOperator-form layer is skipped.
