@@ -1626,7 +1626,8 @@ func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.Bi
 // wideActivationsSQNR quantizes fp32 again as m was (kcfg, the statistics
 // of coll), with every activation m quantizes at 16 bits over the
 // calibration samples' extremes, corrects its biases on src as the flow
-// does, and returns its worst output SQNR on measure. Activation rounding
+// does (its weights rounded as the flow rounds them), and returns its
+// worst output SQNR on measure. Activation rounding
 // all but gone, what is left is the int8 weights' error and the clipping of
 // values past the calibration samples, which finer activations alone do not
 // remove.
@@ -1650,7 +1651,6 @@ func (c *cli) wideActivationsSQNR(fp32, m *graph.Model, src, measure *calibdata.
 	}
 	kcfg.Quant.Overrides = over
 	kcfg.Quant.Extremes = quant.Extremes(coll)
-	kcfg.WeightRounding = quant.RoundNearest
 	if _, err := c.quantizeFrom(x, fp32, src, cfg, kcfg, false, coll); err != nil {
 		return 0, err
 	}
@@ -1662,7 +1662,11 @@ func (c *cli) wideActivationsSQNR(fp32, m *graph.Model, src, measure *calibdata.
 // than calibration saw) stop it, not the activations' rounding.
 func wideSummary(w io.Writer, t *quant.TuneReport, db float64) {
 	why := "the 8-bit activations cost the rest"
-	if db < t.Target {
+	switch {
+	case db < t.BeforeSQNR-0.1:
+		// finer activations cannot do worse on the same footing
+		why = fmt.Sprintf("below the 8-bit model's own %s dB, so this check (none of the flow's other choices: units completed, activations kept float) tells nothing of what finer activations would give", formatDB(t.BeforeSQNR))
+	case db < t.Target:
 		why = "below the target, so finer activations alone cannot reach it: the int8 weights stop it, or values past what the calibration samples reached"
 	}
 	fmt.Fprintf(w, "target\twith every activation 16-bit over the calibration samples' extremes (int8 weights, no layer in FP32) the worst output reaches %s dB on the same samples: %s\n", formatDB(db), why)

@@ -15,6 +15,7 @@ import (
 	"github.com/onnxq/onnxq/internal/macs"
 	"github.com/onnxq/onnxq/internal/tensorio"
 	"github.com/onnxq/onnxq/internal/testmodels"
+	"github.com/onnxq/onnxq/quant"
 	"github.com/onnxq/onnxq/runtime"
 	"github.com/x448/float16"
 )
@@ -1386,4 +1387,23 @@ func patternWeight(b *graph.Builder, name string, seed int, dims ...int64) *grap
 		v[i] = float32((seed*31+i*17)%13-6) / 13
 	}
 	return b.Const(graph.FromFloat32s(name, dims, v))
+}
+
+// The 16-bit line draws no conclusion from a figure below the 8-bit
+// model's own: on the same footing finer activations do no worse.
+func TestWideSummary(t *testing.T) {
+	for _, c := range []struct {
+		db   float64
+		want string
+	}{
+		{50, "the 8-bit activations cost the rest"},
+		{38, "below the target, so finer activations alone cannot reach it"},
+		{30, "below the 8-bit model's own 35.0 dB, so this check"},
+	} {
+		var buf bytes.Buffer
+		wideSummary(&buf, &quant.TuneReport{Target: 40, BeforeSQNR: 35}, c.db)
+		if !strings.Contains(buf.String(), c.want) {
+			t.Errorf("%v dB: %q; want %q", c.db, buf.String(), c.want)
+		}
+	}
 }
