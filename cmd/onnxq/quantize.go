@@ -133,9 +133,10 @@ gives good ranges.
 
 --eval PATH takes the samples of the closing SQNR summary (same forms as
 --calib), all of them unless --eval-samples caps them; without it the
-summary runs the first --eval-samples calibration samples. The line
-"louder" names the activations the --eval samples drive 2x or more past
-the calibration samples' extremes: ranges from --calib clip them.
+summary runs the first --eval-samples calibration samples (with
+--target-sqnr or --max-drop, all the held-out samples). The line
+"louder" names the activations those held-out samples drive 2x or more
+past the calibration samples' extremes: ranges from --calib clip them.
 
 --report FILE.html compares OUT with the FP32 model (as "onnxq compare
 --html" does) on the --eval samples, else the calibration ones (capped by
@@ -1597,8 +1598,11 @@ func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.Bi
 			return fmt.Errorf("summary: %v", err)
 		}
 		from := ""
-		if cfg.Eval != "" {
+		switch {
+		case cfg.Eval != "":
 			from = " of --eval"
+		case tune != nil && tune.HeldOut:
+			from = " held out of calibration"
 		}
 		for _, o := range sqnr {
 			how := fmt.Sprintf("%d samples%s, quantized vs FP32 in onnxq's runtime, integer units as run", o.Samples, from)
