@@ -44,6 +44,21 @@ func convnet(t *testing.T) (*graph.Model, *graph.Model, *calibdata.Source) {
 	return m, q, src
 }
 
+// compareBuilt quantizes the model b built (poorlyQuantized) and
+// compares it with its FP32 form.
+func compareBuilt(t *testing.T, b *graph.Builder) (m, q *graph.Model, src *calibdata.Source, r *Report) {
+	t.Helper()
+	m, err := b.Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, src = poorlyQuantized(t, m)
+	if r, err = Compare(m, q, src, Options{Threads: 1}); err != nil {
+		t.Fatal(err)
+	}
+	return m, q, src, r
+}
+
 // poorlyQuantized returns m quantized with poorConfig on six synthetic
 // samples, and the samples.
 func poorlyQuantized(t *testing.T, m *graph.Model) (*graph.Model, *calibdata.Source) {
@@ -220,15 +235,7 @@ func TestDiscreteAndSilentOutputs(t *testing.T) {
 	cls := b.Op("ArgMax", y, graph.IntAttr("axis", 1))
 	zero := b.Op("Mul", y, b.Const(graph.FromFloat32s("zero", nil, []float32{0})))
 	b.Output(cls, zero)
-	m, err := b.Model()
-	if err != nil {
-		t.Fatal(err)
-	}
-	q, src := poorlyQuantized(t, m)
-	r, err := Compare(m, q, src, Options{Threads: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, q, src, r := compareBuilt(t, b)
 	var am *OutputStat
 	for i := range r.Outputs {
 		if r.Outputs[i].Name == cls.Name {
@@ -659,15 +666,7 @@ func TestIfBodyLayer(t *testing.T) {
 	y := b.Op("If", cond, graph.GraphAttr("then_branch", branch("then", weight("w1", 7))), graph.GraphAttr("else_branch", branch("else", weight("w2", 11))))
 	y.Producer.Name = "choose"
 	b.Output(b.Op("Relu", y))
-	m, err := b.Model()
-	if err != nil {
-		t.Fatal(err)
-	}
-	q, src := poorlyQuantized(t, m)
-	r, err := Compare(m, q, src, Options{Threads: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, _, _, r := compareBuilt(t, b)
 	var got *LayerStat
 	for i := range r.Layers {
 		if r.Layers[i].Node == "choose" {

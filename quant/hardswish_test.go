@@ -10,6 +10,20 @@ import (
 	"github.com/onnxq/onnxq/quant"
 )
 
+// normalConst adds a float32 constant of the given dims drawn from a
+// normal distribution of standard deviation sd.
+func normalConst(b *graph.Builder, rng *rand.Rand, name string, sd float64, dims ...int64) *graph.Value {
+	n := int64(1)
+	for _, d := range dims {
+		n *= d
+	}
+	data := make([]float32, n)
+	for i := range data {
+		data[i] = float32(sd * rng.NormFloat64())
+	}
+	return b.Const(graph.FromFloat32s(name, dims, data))
+}
+
 // hardSwishNet is x → Conv → x·Clip(x+3, 0, 6)/6 → Conv at opset 11, as
 // paddle2onnx writes MobileNetV3's activations.
 func hardSwishNet(t *testing.T) *graph.Model {
@@ -17,17 +31,7 @@ func hardSwishNet(t *testing.T) *graph.Model {
 	rng := rand.New(rand.NewPCG(7, 1))
 	b := graph.NewBuilder(11)
 	c := func(name string, v float32) *graph.Value { return b.Const(graph.FromFloat32s(name, nil, []float32{v})) }
-	rnd := func(name string, dims ...int64) *graph.Value {
-		n := int64(1)
-		for _, d := range dims {
-			n *= d
-		}
-		data := make([]float32, n)
-		for i := range data {
-			data[i] = float32(rng.NormFloat64())
-		}
-		return b.Const(graph.FromFloat32s(name, dims, data))
-	}
+	rnd := func(name string, dims ...int64) *graph.Value { return normalConst(b, rng, name, 1, dims...) }
 	x := b.Op("Conv", b.Input("x", graph.Float32, 1, 4, 8, 8), rnd("w1", 8, 4, 3, 3), rnd("b1", 8), graph.IntsAttr("pads", 1, 1, 1, 1))
 	y := b.Op("Div", b.Op("Mul", x, b.Op("Clip", b.Op("Add", x, c("three", 3)), c("zero", 0), c("six", 6))), c("six_", 6))
 	b.Output(b.Op("Conv", y, rnd("w2", 4, 8, 1, 1), rnd("b2", 4)))
@@ -103,17 +107,7 @@ func TestRunFuseHardSwish(t *testing.T) {
 func TestSigmoidQuantizedAroundReason(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 2))
 	b := graph.NewBuilder(13)
-	rnd := func(name string, dims ...int64) *graph.Value {
-		n := int64(1)
-		for _, d := range dims {
-			n *= d
-		}
-		data := make([]float32, n)
-		for i := range data {
-			data[i] = float32(rng.NormFloat64()) / 2
-		}
-		return b.Const(graph.FromFloat32s(name, dims, data))
-	}
+	rnd := func(name string, dims ...int64) *graph.Value { return normalConst(b, rng, name, 0.5, dims...) }
 	x := b.Op("Conv", b.Input("x", graph.Float32, 1, 4, 6, 6), rnd("w1", 4, 4, 1, 1))
 	gate := b.Op("Sigmoid", x)
 	gate.Producer.Name = "gate"
