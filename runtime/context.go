@@ -107,16 +107,29 @@ func (c *Context) Parallel(n int, fn func(lo, hi int)) {
 		threads = n
 	}
 	var wg sync.WaitGroup
+	var once sync.Once
+	var failed any
 	chunk := (n + threads - 1) / threads
 	for lo := 0; lo < n; lo += chunk {
 		hi := min(lo+chunk, n)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			// A panic in a worker would end the process: it goes to the
+			// caller's goroutine, where the session turns it into the
+			// node's error.
+			defer func() {
+				if r := recover(); r != nil {
+					once.Do(func() { failed = r })
+				}
+			}()
 			fn(lo, hi)
 		}()
 	}
 	wg.Wait()
+	if failed != nil {
+		panic(failed)
+	}
 }
 
 // RunSubgraph executes a subgraph of the current node (an If branch, a

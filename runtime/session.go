@@ -54,6 +54,12 @@ type Session struct {
 	opts  Options
 	plans map[*graph.Graph]*plan
 	pool  *BufferPool
+	// what the main graph was when the session planned it: a model
+	// edited since fails Run (changed)
+	main        *graph.Graph
+	nodes       int
+	outputs     []*graph.Value
+	outputNames []string
 }
 
 // Stats describe one Run.
@@ -117,7 +123,11 @@ func NewSession(m *graph.Model, opts Options) (*Session, error) {
 	if pool == nil {
 		pool = NewBufferPool()
 	}
-	s := &Session{model: m, opts: opts, plans: map[*graph.Graph]*plan{}, pool: pool}
+	s := &Session{model: m, opts: opts, plans: map[*graph.Graph]*plan{}, pool: pool,
+		main: m.Graph, nodes: len(m.Graph.Nodes), outputs: slices.Clone(m.Graph.Outputs)}
+	for _, v := range s.outputs {
+		s.outputNames = append(s.outputNames, v.Name)
+	}
 	var unsupported []string
 	var firstErr error
 	m.Graph.Walk(func(g *graph.Graph) {
@@ -392,13 +402,29 @@ func nodeName(n *graph.Node) string {
 }
 
 // Inputs returns the graph inputs a caller must feed.
-func (s *Session) Inputs() []*graph.Value { return s.plans[s.model.Graph].inputs }
+func (s *Session) Inputs() []*graph.Value { return s.plans[s.main].inputs }
 
 // Outputs returns the graph outputs, in order.
-func (s *Session) Outputs() []*graph.Value { return s.model.Graph.Outputs }
+func (s *Session) Outputs() []*graph.Value { return slices.Clone(s.outputs) }
+
+// changed tells, with an error, whether the main graph of the session's
+// model was replaced, or gained or lost nodes or outputs, or renamed an
+// output, since NewSession planned it: the plan no longer fits it.
+func (s *Session) changed() error {
+	g := s.model.Graph
+	same := g == s.main && len(g.Nodes) == s.nodes && slices.Equal(g.Outputs, s.outputs)
+	for i := 0; same && i < len(s.outputs); i++ {
+		same = s.outputs[i].Name == s.outputNames[i]
+	}
+	if !same {
+		return errors.New("the model changed after its session was made (a session runs the model as it was then): make a new session")
+	}
+	return nil
+}
 
 // Run executes the model on inputs (by input name) and returns the
-// outputs by name.
+// outputs by name. The model must not change after NewSession (Run
+// refuses it when its graph, its node count or its outputs did).
 func (s *Session) Run(inputs map[string]*Tensor) (map[string]*Tensor, error) {
 	out, _, err := s.RunWithStats(inputs)
 	return out, err
@@ -406,7 +432,10 @@ func (s *Session) Run(inputs map[string]*Tensor) (map[string]*Tensor, error) {
 
 // RunWithStats is Run that also reports memory and node counts.
 func (s *Session) RunWithStats(inputs map[string]*Tensor) (map[string]*Tensor, Stats, error) {
-	p := s.plans[s.model.Graph]
+	if err := s.changed(); err != nil {
+		return nil, Stats{}, err
+	}
+	p := s.plans[s.main]
 	feeds := make([]*Tensor, len(p.inputs))
 	known := map[string]bool{}
 	for i, v := range p.inputs {
@@ -435,7 +464,7 @@ func (s *Session) RunWithStats(inputs map[string]*Tensor) (map[string]*Tensor, S
 		return nil, ex.stats, err
 	}
 	result := map[string]*Tensor{}
-	for i, v := range s.model.Graph.Outputs {
+	for i, v := range s.outputs {
 		t := outs[i]
 		if rootOf(t).pinned {
 			// a constant or a view of one (Identity, Reshape of a weight),
@@ -468,8 +497,8 @@ func checkInput(v *graph.Value, t *Tensor) error {
 	if v.DType != graph.Undefined && t.DType != v.DType {
 		return fmt.Errorf("input %q is %s, got %s", v.Name, declared(v), t)
 	}
-	if t.Data == nil || dataLen(t.Data) != t.Len() {
-		return fmt.Errorf("input %q: data does not match its shape %s", v.Name, t)
+	if err := t.checkData(); err != nil {
+		return fmt.Errorf("input %q: %v", v.Name, err)
 	}
 	if v.Shape == nil {
 		return nil
@@ -642,8 +671,8 @@ func runKernel(k Kernel, ctx *Context, in []*Tensor) (outs []*Tensor, err error)
 // Recycle hands an output of Run back to the session once the caller is
 // done with it, so that later runs reuse its memory instead of allocating
 // it again. Neither t nor another output sharing its buffer (a view of
-// it) may be used afterwards, and each buffer is handed back once; a
-// tensor the session did not take from its pool is left alone. An output
+// it) may be used afterwards; handing a buffer back again does nothing,
+// and a tensor the session did not take from its pool is left alone. An output
 // that Options.Hold also kept returns to the pool once released as well.
 func (s *Session) Recycle(t *Tensor) {
 	if t == nil {
@@ -657,6 +686,9 @@ func (s *Session) Recycle(t *Tensor) {
 			return
 		}
 		s.pool.put(r)
+		// handed back once: a second Recycle of it, or of a view of
+		// it, would give two later outputs one buffer
+		r.pooled = false
 	}
 }
 

@@ -155,12 +155,13 @@ func TestSessionBadInputs(t *testing.T) {
 		t.Fatal(err)
 	}
 	cases := map[string]map[string]*Tensor{
-		`missing input "x"`:                      {},
-		`has no input "y"`:                       {"x": New(graph.Float32, 4, 256), "y": New(graph.Float32, 1)},
-		`input "x" is float32[4,256], got int64`: {"x": New(graph.Int64, 4, 256)},
-		`(rank 2), got float32[1024]`:            {"x": New(graph.Float32, 1024)},
-		`got float32[4,255]`:                     {"x": New(graph.Float32, 4, 255)},
-		`does not match its shape`:               {"x": {DType: graph.Float32, Shape: []int{4, 256}, Data: make([]float32, 3)}},
+		`missing input "x"`:                              {},
+		`has no input "y"`:                               {"x": New(graph.Float32, 4, 256), "y": New(graph.Float32, 1)},
+		`input "x" is float32[4,256], got int64`:         {"x": New(graph.Int64, 4, 256)},
+		`(rank 2), got float32[1024]`:                    {"x": New(graph.Float32, 1024)},
+		`got float32[4,255]`:                             {"x": New(graph.Float32, 4, 255)},
+		`float32 tensor of shape [4 256] holds 3 values`: {"x": {DType: graph.Float32, Shape: []int{4, 256}, Data: make([]float32, 3)}},
+		`float32 tensor holds []float64 data`:            {"x": {DType: graph.Float32, Shape: []int{4, 256}, Data: make([]float64, 1024)}},
 	}
 	for want, in := range cases {
 		_, err := s.Run(in)
