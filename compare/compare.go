@@ -86,7 +86,8 @@ type activation struct {
 // Compare runs float and quant on the samples of src and measures how far
 // quant's outputs and quantized activations are from float's, and how much
 // error each quantized layer of quant adds on its own (see the package
-// documentation). Neither model is changed.
+// documentation). Neither model is changed. src is a quant.Samples (an
+// alias of its type, so callers outside this module can name it).
 func Compare(float, quant *graph.Model, src *calibdata.Source, opts Options) (*Report, error) {
 	if float == nil || float.Graph == nil || quant == nil || quant.Graph == nil {
 		return nil, errors.New("compare: two models are needed")

@@ -10,7 +10,6 @@ import (
 	"slices"
 
 	"github.com/onnxq/onnxq/graph"
-	"github.com/onnxq/onnxq/internal/calibdata"
 	"github.com/onnxq/onnxq/runtime"
 )
 
@@ -130,7 +129,7 @@ func biasTargets(ref, q *graph.Model) []*biasTarget {
 // [sample][channel, then channels+channel]. feed, when set, gives the
 // inputs of sample i from the sample's own, and also, when set, sees every
 // value produced.
-func channelMeans(m *graph.Model, src *calibdata.Source, targets []*biasTarget, inRef bool, threads int,
+func channelMeans(m *graph.Model, src *Samples, targets []*biasTarget, inRef bool, threads int,
 	feed func(i int, sample map[string]*runtime.Tensor) map[string]*runtime.Tensor, also func(v *graph.Value, x *runtime.Tensor)) (map[string][][]float64, error) {
 	byName := map[string]*biasTarget{}
 	means := map[string][][]float64{}
@@ -329,7 +328,7 @@ func nodeLevels(q *graph.Model, outputs []string) [][]int {
 // Nodes are corrected from the inputs down, each measured with everything
 // above it already corrected: correcting all at once would count an
 // upstream error twice. progress, when set, is called after each level.
-func CorrectBiases(ref, q *graph.Model, src *calibdata.Source, threads int, progress func(done, total int)) (*BiasReport, error) {
+func CorrectBiases(ref, q *graph.Model, src *Samples, threads int, progress func(done, total int)) (*BiasReport, error) {
 	rep := &BiasReport{}
 	if ref == nil || q == nil || src == nil || src.Len() == 0 {
 		return rep, nil
@@ -474,7 +473,7 @@ func computing(q *graph.Model, names []string, computedOnly bool, inputs []strin
 // the samples of src. Outputs without one (empty, or not float: NaN) are
 // left out, so they cannot turn every comparison of two models into a
 // tie; with none left it is +Inf.
-func WorstOutputSQNR(ref, q *graph.Model, src *calibdata.Source, threads int) (float64, error) {
+func WorstOutputSQNR(ref, q *graph.Model, src *Samples, threads int) (float64, error) {
 	if src == nil {
 		return 0, errors.New("worst output SQNR: no samples")
 	}

@@ -11,7 +11,6 @@ import (
 	"slices"
 
 	"github.com/onnxq/onnxq/graph"
-	"github.com/onnxq/onnxq/internal/calibdata"
 	"github.com/onnxq/onnxq/passes"
 	"github.com/onnxq/onnxq/runtime"
 )
@@ -23,7 +22,7 @@ import (
 // new names, recorded with their factors in m's metadata
 // (passes.RescaledKey), and the entries of cfg.Quant.Overrides naming them are moved
 // to the new names in place.
-func EqualizeActivations(m *graph.Model, src *calibdata.Source, cfg Config) error {
+func EqualizeActivations(m *graph.Model, src *Samples, cfg Config) error {
 	if m == nil || m.Graph == nil {
 		return errors.New("quant: no model")
 	}
@@ -64,7 +63,7 @@ func followRenames(m *graph.Model, overrides map[string]passes.TensorOverride) {
 // each channel (axis 1) of the named float32 values. Values of rank < 2,
 // or whose channel count changes between samples, are left out; NaN and
 // ±Inf are ignored.
-func channelRanges(m *graph.Model, src *calibdata.Source, names []string, threads int) (map[string]passes.ChannelRange, error) {
+func channelRanges(m *graph.Model, src *Samples, names []string, threads int) (map[string]passes.ChannelRange, error) {
 	want := map[string]bool{}
 	for _, n := range names {
 		want[n] = true

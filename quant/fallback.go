@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/onnxq/onnxq/graph"
-	"github.com/onnxq/onnxq/internal/calibdata"
 	"github.com/onnxq/onnxq/passes"
 	"github.com/onnxq/onnxq/qdq"
 	"github.com/onnxq/onnxq/runtime"
@@ -335,7 +334,7 @@ func fallBackUnit(m *graph.Model, weight string, ref *graph.Node, activations bo
 // outputEval measures the worst output SQNR of models against FP32
 // outputs computed once.
 type outputEval struct {
-	src     *calibdata.Source
+	src     *Samples
 	threads int
 	names   []string               // float outputs of the reference, in order
 	ref     []map[string][]float32 // per sample
@@ -343,7 +342,7 @@ type outputEval struct {
 	scores  map[string]bool        // outputs holding score vectors (passes.ScoreOutput)
 }
 
-func newOutputEval(ref *graph.Model, src *calibdata.Source, threads int) (*outputEval, error) {
+func newOutputEval(ref *graph.Model, src *Samples, threads int) (*outputEval, error) {
 	e := &outputEval{src: src, threads: threads, shapes: map[string][]int{}, scores: map[string]bool{}}
 	for _, v := range ref.Graph.Outputs {
 		e.scores[v.Name] = passes.ScoreOutput(ref, v)
@@ -506,7 +505,7 @@ func spread(n, k int) []int {
 // opts.MaxMACShare, or twice the budget has been tried. Ranking on single
 // layers is cheap (one run per layer on a few samples); the confirmation
 // on all samples guards against rankings that do not add up.
-func Fallback(ref, q *graph.Model, src *calibdata.Source, opts FallbackOptions, threads int) (*FallbackReport, error) {
+func Fallback(ref, q *graph.Model, src *Samples, opts FallbackOptions, threads int) (*FallbackReport, error) {
 	if ref == nil || ref.Graph == nil || q == nil || q.Graph == nil {
 		return nil, errors.New("fallback: no model")
 	}

@@ -24,7 +24,6 @@ import (
 	"sync/atomic"
 
 	"github.com/onnxq/onnxq/graph"
-	"github.com/onnxq/onnxq/internal/calibdata"
 	"github.com/onnxq/onnxq/passes"
 	"github.com/onnxq/onnxq/qdq"
 	"github.com/onnxq/onnxq/runtime"
@@ -163,7 +162,7 @@ type RoundReport struct {
 // is left to bias correction, which should run afterwards. Scales and zero
 // points do not change.
 // Results do not depend on threads.
-func RoundWeights(ref, q *graph.Model, src *calibdata.Source, qopts passes.QuantOptions, threads int) (*RoundReport, error) {
+func RoundWeights(ref, q *graph.Model, src *Samples, qopts passes.QuantOptions, threads int) (*RoundReport, error) {
 	rep := &RoundReport{}
 	if ref == nil || q == nil || src == nil || src.Len() == 0 {
 		return rep, nil
@@ -417,7 +416,7 @@ func newRoundTarget(ref *graph.Model, n *graph.Node, kind roundKind, refByWeight
 // of targets (values of m named by their input) to their H.
 // feed, when set, gives the inputs of sample i from the sample's own, and
 // also, when set, sees every value produced.
-func accumulateHessians(m *graph.Model, src *calibdata.Source, targets []*roundTarget, threads int,
+func accumulateHessians(m *graph.Model, src *Samples, targets []*roundTarget, threads int,
 	feed func(i int, sample map[string]*runtime.Tensor) map[string]*runtime.Tensor, also func(v *graph.Value, x *runtime.Tensor)) error {
 	byInput := map[string][]*roundTarget{}
 	for _, t := range targets {

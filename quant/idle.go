@@ -9,7 +9,6 @@ import (
 	"slices"
 
 	"github.com/onnxq/onnxq/graph"
-	"github.com/onnxq/onnxq/internal/calibdata"
 	"github.com/onnxq/onnxq/internal/macs"
 	"github.com/onnxq/onnxq/passes"
 )
@@ -108,7 +107,7 @@ func integerOp(n *graph.Node) bool {
 // completed). It returns that copy when its worst output on src is no
 // worse than m's, before (measured here when NaN), and the report; a nil
 // report when there is nothing to try.
-func ChooseFloatIdle(ref, m *graph.Model, src *calibdata.Source, cfg Config, completed bool, before float64,
+func ChooseFloatIdle(ref, m *graph.Model, src *Samples, cfg Config, completed bool, before float64,
 	quantize func(cand *graph.Model, c Config) error) (*graph.Model, *IdleReport, error) {
 	if src == nil || src.Len() == 0 || cfg.stopsInPrepare() {
 		return nil, nil, nil
@@ -158,7 +157,7 @@ func ChooseFloatIdle(ref, m *graph.Model, src *calibdata.Source, cfg Config, com
 // floatIdleInputs is ChooseFloatIdle for Run: res describes m, whose
 // worst output on src is db (NaN when not measured). It returns the
 // result kept and its worst output (NaN when still not measured).
-func floatIdleInputs(m, ref *graph.Model, src *calibdata.Source, cfg Config, res *Result, db float64) (*Result, float64, error) {
+func floatIdleInputs(m, ref *graph.Model, src *Samples, cfg Config, res *Result, db float64) (*Result, float64, error) {
 	var r *Result
 	c := cfg
 	c.Method = res.Method

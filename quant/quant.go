@@ -12,7 +12,6 @@ import (
 
 	"github.com/onnxq/onnxq/calib"
 	"github.com/onnxq/onnxq/graph"
-	"github.com/onnxq/onnxq/internal/calibdata"
 	"github.com/onnxq/onnxq/passes"
 	"github.com/onnxq/onnxq/qdq"
 	"github.com/onnxq/onnxq/runtime"
@@ -210,7 +209,7 @@ func Prepare(m *graph.Model, cfg Config) error {
 // that matter, with the steps the clamped range really has. Left
 // unclamped, the negative half of a Conv output read by a hard-swish or
 // a Relu would widen the clip chosen for its positive half.
-func Calibrate(m *graph.Model, src *calibdata.Source, cfg Config, into *calib.Collection) error {
+func Calibrate(m *graph.Model, src *Samples, cfg Config, into *calib.Collection) error {
 	if m == nil || m.Graph == nil {
 		return errors.New("quant: no model")
 	}
@@ -313,7 +312,7 @@ func Quantize(m *graph.Model, ranges map[string]passes.Range, cfg Config) (*pass
 // output is best on src. With cfg.Fallback it then quantizes the kept
 // method's statistics once more with the FP32 fallback and keeps that
 // model when it gains cfg.Fallback.MinGainDB (see withFallback).
-func Run(m *graph.Model, src *calibdata.Source, cfg Config) (*Result, error) {
+func Run(m *graph.Model, src *Samples, cfg Config) (*Result, error) {
 	if src == nil || src.Len() == 0 {
 		return nil, errors.New("quant: no calibration samples (OpenSamples, MemorySamples or SyntheticSamples make them)")
 	}
@@ -385,7 +384,7 @@ func Finish(m, ref *graph.Model, cfg Config, report *passes.QuantReport) (floatW
 // must not sway the choice of method, which the calibration samples
 // decide less surely than it seems. Measuring the finished model guards
 // against a gain the bias correction makes anyway.
-func ApplyFallback(m *graph.Model, src *calibdata.Source, cfg Config, res *Result) (*Result, error) {
+func ApplyFallback(m *graph.Model, src *Samples, cfg Config, res *Result) (*Result, error) {
 	if m == nil || m.Graph == nil || res == nil || res.Reference == nil || res.Collection == nil {
 		return nil, errors.New("quant: ApplyFallback needs a quantized model and its result")
 	}
@@ -436,7 +435,7 @@ func ApplyFallback(m *graph.Model, src *calibdata.Source, cfg Config, res *Resul
 // idle inputs in float when cfg.Quant.FloatIdleInputs asks and that is no
 // worse, and completes the units ChooseUnits keeps against that model,
 // each candidate keeping its own idle inputs in float when no worse.
-func runMethods(m, ref *graph.Model, src *calibdata.Source, cfg Config) (*Result, error) {
+func runMethods(m, ref *graph.Model, src *Samples, cfg Config) (*Result, error) {
 	if cfg.Units == UnitsOn {
 		cfg.Quant.CompleteUnits = true
 	}
@@ -481,7 +480,7 @@ func runMethods(m, ref *graph.Model, src *calibdata.Source, cfg Config) (*Result
 }
 
 // runBestMethod is runMethods before the units are completed.
-func runBestMethod(m, ref *graph.Model, src *calibdata.Source, cfg Config) (*Result, error) {
+func runBestMethod(m, ref *graph.Model, src *Samples, cfg Config) (*Result, error) {
 	methods := cfg.SelectMethods
 	if len(methods) < 2 || src == nil || src.Len() == 0 || cfg.stopsInPrepare() {
 		return runMethod(m, ref, src, cfg)
@@ -528,7 +527,7 @@ func ParseUnitCompletion(s string) (UnitCompletion, error) {
 // (quantize gets cfg with Method set) and scores each copy by its worst
 // output SQNR on src. It returns the index of the best, the earlier on a
 // tie, and that copy; scored, when set, sees each score as it is measured.
-func ChooseMethod(ref *graph.Model, src *calibdata.Source, cfg Config, methods []calib.Method,
+func ChooseMethod(ref *graph.Model, src *Samples, cfg Config, methods []calib.Method,
 	quantize func(i int, cand *graph.Model, c Config) error, scored func(i int, db float64)) (int, *graph.Model, error) {
 	best, bestDB := -1, math.Inf(-1)
 	var bestModel *graph.Model
@@ -558,7 +557,7 @@ func ChooseMethod(ref *graph.Model, src *calibdata.Source, cfg Config, methods [
 
 // runMethod calibrates the prepared model m with cfg.Method, quantizes it
 // and corrects its biases when asked.
-func runMethod(m, ref *graph.Model, src *calibdata.Source, cfg Config) (*Result, error) {
+func runMethod(m, ref *graph.Model, src *Samples, cfg Config) (*Result, error) {
 	coll, err := calib.New(cfg.Method, cfg.CalibOptions)
 	if err != nil {
 		return nil, err
@@ -571,7 +570,7 @@ func runMethod(m, ref *graph.Model, src *calibdata.Source, cfg Config) (*Result,
 
 // quantizeCollected quantizes the prepared model m from the statistics
 // coll, applies the fallback and corrects biases when asked.
-func quantizeCollected(m, ref *graph.Model, src *calibdata.Source, cfg Config, coll *calib.Collection) (*Result, error) {
+func quantizeCollected(m, ref *graph.Model, src *Samples, cfg Config, coll *calib.Collection) (*Result, error) {
 	report, err := QuantizeCollected(m, coll, cfg)
 	if err != nil {
 		return nil, err
@@ -612,7 +611,7 @@ func quantizeCollected(m, ref *graph.Model, src *calibdata.Source, cfg Config, c
 // or not, and returns that worst output SQNR in dB; it runs on q and, when
 // any layer was rounded, on a copy of q at round-to-nearest, which q then
 // becomes if it wins. The report says which was kept.
-func RoundGuarded(ref, q *graph.Model, src *calibdata.Source, cfg Config, finish func(m *graph.Model, rounded bool) (float64, error)) (*RoundReport, error) {
+func RoundGuarded(ref, q *graph.Model, src *Samples, cfg Config, finish func(m *graph.Model, rounded bool) (float64, error)) (*RoundReport, error) {
 	near, err := Clone(q)
 	if err != nil {
 		return nil, err
@@ -641,7 +640,7 @@ func RoundGuarded(ref, q *graph.Model, src *calibdata.Source, cfg Config, finish
 
 // finishQuantized does quantizeCollected's steps after weight rounding on
 // m: the FP32 fallback and bias correction when asked, noted in res.
-func finishQuantized(m, ref *graph.Model, src *calibdata.Source, cfg Config, res *Result) error {
+func finishQuantized(m, ref *graph.Model, src *Samples, cfg Config, res *Result) error {
 	var err error
 	// The fallback comes before bias correction: a corrected bias absorbs
 	// the mean error of the layers before it, so putting one of those
@@ -662,7 +661,7 @@ func finishQuantized(m, ref *graph.Model, src *calibdata.Source, cfg Config, res
 
 // finishedSQNR is the worst output SQNR of the finished model m on src:
 // bias correction's last measurement when it ran, else measured.
-func finishedSQNR(ref, m *graph.Model, src *calibdata.Source, cfg Config, res *Result) (float64, error) {
+func finishedSQNR(ref, m *graph.Model, src *Samples, cfg Config, res *Result) (float64, error) {
 	if b := res.Bias; b != nil && b.Candidates > 0 {
 		if b.Applied {
 			return b.After, nil
@@ -696,7 +695,7 @@ type OutputResult struct {
 // order. Integer and bool outputs are counted element by element
 // (OutputResult.Discrete); outputs of other types, of different types in
 // the two models, or of different sizes are left out.
-func OutputSQNR(fp32, q *graph.Model, src *calibdata.Source, n, threads int) ([]OutputResult, error) {
+func OutputSQNR(fp32, q *graph.Model, src *Samples, n, threads int) ([]OutputResult, error) {
 	out, _, err := OutputSQNRWatching(fp32, q, src, n, threads, nil)
 	return out, err
 }
@@ -705,7 +704,7 @@ func OutputSQNR(fp32, q *graph.Model, src *calibdata.Source, n, threads int) ([]
 // fp32 that watch names, the smallest and largest value the FP32 run
 // reaches on the samples, clamped to its dead bounds (passes.DeadBounds)
 // as calibration observes it (see Calibrate).
-func OutputSQNRWatching(fp32, q *graph.Model, src *calibdata.Source, n, threads int, watch map[string]bool) ([]OutputResult, map[string]calib.Range, error) {
+func OutputSQNRWatching(fp32, q *graph.Model, src *Samples, n, threads int, watch map[string]bool) ([]OutputResult, map[string]calib.Range, error) {
 	if fp32 == nil || q == nil || src == nil {
 		return nil, nil, errors.New("quant: OutputSQNR needs two models and samples")
 	}

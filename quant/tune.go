@@ -624,7 +624,7 @@ type tuneState struct {
 // (errors interact), else only the leading ones, else none. q ends as the
 // best model measured: the highest target metric (counted no higher than
 // the target), then the fewest MACs in float.
-func Tune(ref, q *graph.Model, src *calibdata.Source, opts TuneOptions, threads int) (*TuneReport, error) {
+func Tune(ref, q *graph.Model, src *Samples, opts TuneOptions, threads int) (*TuneReport, error) {
 	if ref == nil || ref.Graph == nil || q == nil || q.Graph == nil {
 		return nil, errors.New("tune: no model")
 	}

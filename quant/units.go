@@ -11,7 +11,6 @@ import (
 	"sort"
 
 	"github.com/onnxq/onnxq/graph"
-	"github.com/onnxq/onnxq/internal/calibdata"
 	"github.com/onnxq/onnxq/passes"
 )
 
@@ -63,7 +62,7 @@ type UnitsChoice struct {
 // most three times in all. quantize's last call filled the returned
 // model. It returns nil when there is nothing to try or no unit was
 // completed.
-func ChooseUnits(ref, cur *graph.Model, src *calibdata.Source, cfg Config, base float64,
+func ChooseUnits(ref, cur *graph.Model, src *Samples, cfg Config, base float64,
 	quantize func(cand *graph.Model, c Config) (*passes.QuantReport, error)) (*UnitsChoice, error) {
 	if cfg.Units != UnitsAuto || cfg.Quant.CompleteUnits || src == nil || src.Len() == 0 || cfg.stopsInPrepare() {
 		return nil, nil
@@ -140,7 +139,7 @@ func ChooseUnits(ref, cur *graph.Model, src *calibdata.Source, cfg Config, base 
 // gives back that much of each output's noise-to-signal ratio. It returns
 // the cheapest units whose costs, added to cur's noise, keep every output
 // within lossDB of cur's worst output, cheapest first.
-func cheapestUnits(ref, cur, all *graph.Model, src *calibdata.Source, names []string, lossDB float64, threads int) ([]string, error) {
+func cheapestUnits(ref, cur, all *graph.Model, src *Samples, names []string, lossDB float64, threads int) ([]string, error) {
 	sub, err := src.Subset(spread(src.Len(), unitsRankSamples))
 	if err != nil {
 		return nil, err

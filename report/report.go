@@ -51,7 +51,8 @@ type Input struct {
 	InputShapes map[string][]int64
 }
 
-// SampleShapes returns the shapes of the first sample of src, by input.
+// SampleShapes returns the shapes of the first sample of src (a
+// quant.Samples), by input.
 func SampleShapes(src *calibdata.Source) map[string][]int64 {
 	if src == nil || src.Len() == 0 {
 		return nil
