@@ -3,11 +3,13 @@ package quant_test
 import (
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/onnxq/onnxq/graph"
 	"github.com/onnxq/onnxq/internal/calibdata"
 	"github.com/onnxq/onnxq/quant"
+	"github.com/onnxq/onnxq/runtime"
 )
 
 // Outputs with no SQNR do not blind the comparisons of models: an empty
@@ -57,5 +59,23 @@ func TestOutputSQNRKinds(t *testing.T) {
 	}
 	if worst != yr.DB {
 		t.Errorf("worst output %v; want the float output's %v", worst, yr.DB)
+	}
+}
+
+// Samples with no values are an error, as on the command line: ranges
+// from nothing would quantize nothing.
+func TestRunRefusesEmptySamples(t *testing.T) {
+	b := graph.NewBuilder(13)
+	b.Output(b.Op("Conv", b.Input("x", graph.Float32, 0, 2, 4, 4), b.Const(graph.FromFloat32s("w", []int64{3, 2, 1, 1}, make([]float32, 6)))))
+	m, err := b.Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := quant.MemorySamples(m, []map[string]*runtime.Tensor{{"x": runtime.New(graph.Float32, 0, 2, 4, 4)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := quant.Run(m, src, quant.DefaultConfig()); err == nil || !strings.Contains(err.Error(), "hold no values") {
+		t.Fatalf("error %v", err)
 	}
 }

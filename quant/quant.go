@@ -565,7 +565,33 @@ func runMethod(m, ref *graph.Model, src *Samples, cfg Config) (*Result, error) {
 	if err := Calibrate(m, src, cfg, coll); err != nil {
 		return nil, err
 	}
+	if err := NoValuesSeen(m, coll); err != nil {
+		return nil, err
+	}
 	return quantizeCollected(m, ref, src, cfg, coll)
+}
+
+// NoValuesSeen returns an error when m has a float32 input and the
+// calibration statistics coll saw no value of any of them (every sample
+// an empty array): ranges from nothing would quantize nothing.
+func NoValuesSeen(m *graph.Model, coll *calib.Collection) error {
+	if m == nil || m.Graph == nil || coll == nil {
+		return nil
+	}
+	stats := coll.Stats()
+	float := false
+	for _, in := range m.Graph.RealInputs() {
+		if in.DType == graph.Float32 {
+			float = true
+			if stats[in.Name].Values+stats[in.Name].NaN+stats[in.Name].Inf > 0 {
+				return nil
+			}
+		}
+	}
+	if float {
+		return errors.New("the calibration samples hold no values (arrays with a dimension of 0?): nothing to calibrate on")
+	}
+	return nil
 }
 
 // quantizeCollected quantizes the prepared model m from the statistics

@@ -846,8 +846,10 @@ func (c *cli) quantizeWith(m, fp32 *graph.Model, src *calibdata.Source, cfg *qua
 	if err != nil {
 		return nil, err
 	}
-	if src != nil && src.Len() > 0 && noValuesSeen(m, coll) {
-		return nil, fmt.Errorf("the calibration samples hold no values (arrays with a dimension of 0?): nothing to calibrate on")
+	if src != nil && src.Len() > 0 {
+		if err := quant.NoValuesSeen(m, coll); err != nil {
+			return nil, err
+		}
 	}
 	for _, w := range warnings {
 		fmt.Fprintf(c.stderr, "onnxq: WARNING: %s\n", w)
@@ -1233,22 +1235,6 @@ func calibrate(m *graph.Model, src *calibdata.Source, qcfg quant.Config, loadCal
 		return nil, nil, err
 	}
 	return coll, warnings, nil
-}
-
-// noValuesSeen tells whether calibration saw no value of any float input
-// of m (every sample an empty array).
-func noValuesSeen(m *graph.Model, coll *calib.Collection) bool {
-	stats := coll.Stats()
-	float := false
-	for _, in := range m.Graph.RealInputs() {
-		if in.DType == graph.Float32 {
-			float = true
-			if stats[in.Name].Values+stats[in.Name].NaN+stats[in.Name].Inf > 0 {
-				return false
-			}
-		}
-	}
-	return float
 }
 
 // floatActivations are the names of the values of m that calibration may
