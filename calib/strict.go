@@ -1,5 +1,6 @@
 // strict.go decodes JSON files more strictly than encoding/json: calib's
 // saved statistics, and the command line's --config overrides.
+
 package calib
 
 import (

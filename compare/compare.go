@@ -1,5 +1,6 @@
 // compare.go runs the two models on the samples and gathers the three
 // kinds of statistics: outputs, activations, and per-layer attribution.
+
 package compare
 
 import (

@@ -1,6 +1,7 @@
 // histograms.go gathers, for the HTML report, the FP32 value histograms of
 // the worst quantized activations with calib's histogram observer: fixed
 // memory per tensor, whatever the number of samples.
+
 package compare
 
 import (

@@ -1,6 +1,7 @@
 // layers.go holds the attribution: each quantized node of QUANT becomes a
 // small session (its input Q/DQ pairs, its weight DequantizeLinear nodes
 // and the node itself) that runs on FP32 inputs during the FP32 run.
+
 package compare
 
 import (

@@ -1,6 +1,7 @@
 // reach.go estimates how far each layer's own noise carries to the worst
 // output, from what the runs measured: a linear model of how noise flows
 // through the quantized graph.
+
 package compare
 
 import (

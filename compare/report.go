@@ -1,6 +1,7 @@
 // report.go holds the report compare produces: its JSON form (the schema
 // documented in doc.go), the fixed-precision numbers that keep it stable,
 // and the text table the command prints.
+
 package compare
 
 import (

@@ -1,6 +1,7 @@
 // rescaled.go relates QUANT's values that an equalization pass rescaled
 // per channel (recorded under passes.RescaledKey) to FLOAT's tensors of
 // their original names.
+
 package compare
 
 import (

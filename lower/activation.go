@@ -12,6 +12,7 @@
 //
 // or as one HardSwish node, with every intermediate value read only
 // inside the pattern.
+
 package lower
 
 import (

@@ -10,6 +10,7 @@
 // which onnxq's runtime computes in one pass as ONNX Runtime's kernels of
 // those names do: the unit's results, but for exact rounding ties, which
 // go ONNX Runtime's way (kernels.QLinearBinary).
+
 package lower
 
 import (

@@ -25,6 +25,7 @@
 // ConvTranspose's attributes). DequantizeLinear nodes left without
 // readers are removed. It leaves a graph that Verify accepts,
 // with the graph's input and output names unchanged.
+
 package lower
 
 import (

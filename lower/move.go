@@ -33,6 +33,7 @@
 // holds an input element (an empty window would give T(smallest), not the
 // smallest value). The constant of a Pad is quantized with the output's
 // parameters, as the float unit does.
+
 package lower
 
 import (

@@ -17,6 +17,7 @@
 // counted and add nothing, as the Pad's zeros did), and the Pad goes
 // away. Only without pads, auto_pad and ceil_mode on the pooling: those
 // count or drop windows differently.
+
 package lower
 
 import (

@@ -7,6 +7,7 @@
 // node or graph output reads. An initializer that is also a graph input
 // (IR version 4 and later) is kept: a user may feed it. Graph inputs are
 // never removed. It needs nothing and leaves a graph without dead code.
+
 package passes
 
 import (

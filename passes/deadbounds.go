@@ -3,6 +3,7 @@
 // Clip, Max/Min against a constant, through LeakyRelu and data movement)
 // act as the bound. Calibration narrows ranges to it (no quantization
 // steps for them) and compare measures errors within it.
+
 package passes
 
 import (

@@ -19,6 +19,7 @@
 // models (silero_vad_v5) while gaining on others (silero_vad_micro +5.4).
 // Limited to pairs with a depthwise member it still lost 2.7 dB on
 // ppocr_cls and 0.8 dB on silero_vad_v3.
+
 package passes
 
 import (

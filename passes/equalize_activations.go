@@ -23,6 +23,7 @@
 //
 // It needs prepared graphs (BatchNormalization folded, initializers as
 // constants) and leaves a float graph for calibration and quantization.
+
 package passes
 
 import (

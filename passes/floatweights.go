@@ -1,5 +1,6 @@
 // floatweights.go gives the weighted ops that form no complete Q/DQ unit
 // their FP32 weights back, in a finished quantized model.
+
 package passes
 
 import (

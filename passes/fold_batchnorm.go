@@ -13,6 +13,7 @@
 // output that now holds the scaled product gets a new name ("_bnfold"). It needs constants as
 // initializers (after fold-constants) and leaves the old weights, if
 // shared, and the BN parameters for remove-dead-nodes.
+
 package passes
 
 import (

@@ -17,6 +17,7 @@
 // QuantizeLinear/DequantizeLinear (folding them would undo quantization)
 // or nodes whose outputs are graph outputs. It leaves unread initializers
 // behind for remove-dead-nodes.
+
 package passes
 
 import (

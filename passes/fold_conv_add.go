@@ -13,6 +13,7 @@
 // that a conv, Add, BatchNormalization chain folds completely, needs
 // constants as initializers (after fold-constants) and leaves an old bias
 // or constant no longer read for remove-dead-nodes.
+
 package passes
 
 import (

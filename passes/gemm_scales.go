@@ -4,6 +4,7 @@
 // when alpha and beta are 1 (its integer unit has no place for them), so a
 // Gemm exported with a scale (alpha 1/√d in attention, beta 0.5) becomes
 // quantizable at the cost of one float rounding per weight.
+
 package passes
 
 import (

@@ -1,6 +1,7 @@
 // hardswish.go rewrites a hard-swish written with elementwise ops
 // (x·Clip(x+3, 0, 6)/6, x·HardSigmoid(x), Relu6 forms) as one HardSwish
 // op, in a finished quantized model.
+
 package passes
 
 import (

@@ -3,6 +3,7 @@
 // vision models still begin with it (the ONNX model zoo's Tiny YOLOv2).
 // No opset the quantized model needs (13 for per-channel weights) holds
 // it, so the pass writes it as the Mul and Add it stands for.
+
 package passes
 
 import (

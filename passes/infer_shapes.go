@@ -3,6 +3,7 @@
 // value it can work out. It needs nothing and never removes what is
 // already known; fold-constants relies on it to fold Shape and Size of
 // static tensors, and the quantizer reads the shapes it leaves.
+
 package passes
 
 import (

@@ -8,6 +8,7 @@
 // before IR version 4 must list every initializer as an input and are left
 // as they are (there the listing carries no meaning). It needs nothing and
 // runs first: every later pass sees these weights as constants.
+
 package passes
 
 import (

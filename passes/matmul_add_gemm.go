@@ -12,6 +12,7 @@
 // s_A·s_W, where a MatMul unit needs its own 8-bit output step before a
 // float Add; and ONNX Runtime runs the Gemm unit as QGemm, where it fuses
 // MatMul and Add into a float Gemm before its QDQ fusion sees them.
+
 package passes
 
 import (

@@ -8,6 +8,7 @@
 // quantized model's convolutions channels-last, and with an axes input it
 // moves the pads but not the axes: the quantized model fails at its first
 // run ("indices element out of data bounds") while the FP32 model runs.
+
 package passes
 
 import "github.com/onnxq/onnxq/graph"

@@ -1,5 +1,6 @@
 // pin_float_layers.go keeps the float Conv, ConvTranspose and Gemm nodes
 // of a quantized model float in ONNX Runtime.
+
 package passes
 
 import (

@@ -1,5 +1,6 @@
 // propguard.go keeps ONNX Runtime from rewriting int8 Q/DQ at opset 21
 // into a model it then refuses to load.
+
 package passes
 
 import (

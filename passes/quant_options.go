@@ -1,6 +1,7 @@
 // Typed options of the quantize pass (QuantOptions), their default, their
 // validation, and the target presets (ort-cpu, tensorrt, generic) as
 // functions returning the struct.
+
 package passes
 
 import (

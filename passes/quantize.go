@@ -19,6 +19,7 @@
 // Conv/ConvTranspose read only by float ops gets a pair too, and those
 // readers read its DQ, as do the float readers of one quantized for other
 // readers, so that the Conv is a complete unit.
+
 package passes
 
 import (

@@ -9,6 +9,7 @@
 //
 // Needs: the node decisions and the share groups (buildGroups). Leaves:
 // q.wide, which actType reads when insertActivations adds each Q/DQ.
+
 package passes
 
 import (

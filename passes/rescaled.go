@@ -3,6 +3,7 @@
 // (RescaledSuffix), and the model's metadata_props entry RescaledKey says
 // by how much, so a tool matching tensors by name (onnxq compare) can
 // undo the factors and compare those values with the original model's.
+
 package passes
 
 import (

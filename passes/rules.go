@@ -3,6 +3,7 @@
 // bias, whether outputs share the input's parameters, fold into the
 // producer's range, or stay FP32 (and why). The quantize pass reads only
 // this table to decide what to do with a node.
+
 package passes
 
 // OpClass is what the quantize pass does with an op.

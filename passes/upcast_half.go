@@ -4,6 +4,7 @@
 // would come out unquantized. The pass makes the model compute in float32 between its
 // half-precision inputs and outputs, which keep their types through
 // Casts; the weights, quantized next, are held in float32 meanwhile.
+
 package passes
 
 import (

@@ -1,4 +1,5 @@
 // The bias rule: int32 biases with zero point 0 and scale s_in·s_w.
+
 package qdq
 
 import "math"

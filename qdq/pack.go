@@ -1,5 +1,6 @@
 // Packing of 4-bit values, two per byte, as ONNX stores int4 and uint4
 // tensors.
+
 package qdq
 
 import "fmt"

@@ -1,6 +1,7 @@
 // Params: the quantization parameters of one tensor, their checks, and
 // the mapping of a tensor's elements to their scale and zero point
 // (per tensor, per axis, blocked).
+
 package qdq
 
 import (

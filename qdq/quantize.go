@@ -1,5 +1,6 @@
 // Quantize and dequantize: single values with ONNX QuantizeLinear and
 // DequantizeLinear arithmetic, and whole row-major tensors under Params.
+
 package qdq
 
 import (

@@ -1,6 +1,7 @@
 // Ranges to parameters: the effective integer bounds of a RangeOptions,
 // ParamsFromRange (symmetric, asymmetric, reduced range, minimum scale)
 // and WeightParams (per tensor, per channel, blocked ranges of a constant).
+
 package qdq
 
 import (

@@ -1,5 +1,6 @@
 // SQNR: the signal-to-quantization-noise ratio of a result against its
 // float reference.
+
 package qdq
 
 import "math"

@@ -1,5 +1,6 @@
 // Type: the integer types quantized values are stored in, with their
 // ranges and names.
+
 package qdq
 
 import (

@@ -1,6 +1,7 @@
 // biascorrect.go holds empirical bias correction: after Q/DQ insertion, the
 // integer bias of each quantized Conv/Gemm/MatMul absorbs the mean error
 // its output shows, per output channel, against the FP32 model.
+
 package quant
 
 import (

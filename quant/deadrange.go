@@ -1,5 +1,6 @@
 // deadrange.go narrows calibrated ranges to the interval the graph can
 // tell apart (passes.DeadBounds).
+
 package quant
 
 import (

@@ -1,6 +1,7 @@
 // equalize.go connects the equalize-activations pass to the samples: it
 // measures the per-channel ranges of the values the pass can rescale and
 // runs it.
+
 package quant
 
 import (

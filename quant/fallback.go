@@ -2,6 +2,7 @@
 // weighted layers whose quantization costs the worst output the most are
 // put back in float, within a budget that keeps almost every weighted op
 // (and almost all of the multiply-accumulates) in integer units.
+
 package quant
 
 import (

@@ -9,6 +9,7 @@
 // columns not yet quantized through the Cholesky factor of H⁻¹ (the
 // Optimal Brain Quantization update). Scales, zero points and the integer
 // range are those the quantize pass chose; only the integers change.
+
 package quant
 
 import (

@@ -1,5 +1,6 @@
 // idle.go keeps in float the activations whose Q/DQ no integer kernel
 // reads (passes.QuantOptions.FloatIdleInputs).
+
 package quant
 
 import (

@@ -1,6 +1,7 @@
 // louder.go compares the values evaluation samples reach with those the
 // calibration samples reached: ranges drawn from calibration clip what
 // goes far past it.
+
 package quant
 
 import (

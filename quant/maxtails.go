@@ -1,5 +1,6 @@
 // maxtails.go holds the range adjustment for tensors whose largest values
 // a max-selecting op picks out (KeepMaxTails).
+
 package quant
 
 import (

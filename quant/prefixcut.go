@@ -8,6 +8,7 @@
 // 16-bit), and a unit's DequantizeLinear reads the same tensor whether a
 // node or the cache supplies it, so every value measured is the one the
 // whole model computes.
+
 package quant
 
 import (

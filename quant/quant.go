@@ -1,6 +1,7 @@
 // quant.go holds the facade: the configuration, the three steps of the
 // quantization flow, Run doing them all, and OutputSQNR comparing the
 // outputs of two models.
+
 package quant
 
 import (

@@ -4,6 +4,7 @@
 // SQNR against FP32, or the top-1 agreement of score outputs, reaches a
 // target on samples held out of calibration, or the candidates or the
 // time run out. It always leaves the best model it measured.
+
 package quant
 
 import (

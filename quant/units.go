@@ -2,6 +2,7 @@
 // that ONNX Runtime runs them as integer kernels
 // (passes.QuantOptions.CompleteUnits): all of them when the outputs allow,
 // else those whose completion costs least.
+
 package quant
 
 import (

@@ -3,6 +3,7 @@
 // Gelu, Mish, ThresholdedRelu, Shrink, Swish, Clip) and the ones along an
 // axis (Softmax, LogSoftmax, Hardmax). Pointwise ones reuse the unary
 // machinery of elementwise.go with their attributes bound at build time.
+
 package runtime
 
 import (

@@ -3,6 +3,7 @@
 // key/value cache, softcap and the optional QK output), RotaryEmbedding
 // and LRN; RMSNormalization lives with the other normalizations. Float16
 // and bfloat16 inputs are computed in float32, float64 ones in float64.
+
 package runtime
 
 import (

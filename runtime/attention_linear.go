@@ -3,6 +3,7 @@
 // heads) and CausalConvWithState (the depthwise causal convolution that
 // feeds it, with a carried state). Both run the recurrence token by token
 // with the state in float64.
+
 package runtime
 
 import (

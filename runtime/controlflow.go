@@ -2,6 +2,7 @@
 // sequence lengths, opset 9+ with scan axes and directions). Bodies run
 // through Context.RunSubgraph; tensors are handled so that no output
 // shares a buffer the executor may recycle (see bodyOutputs).
+
 package runtime
 
 import (

@@ -11,6 +11,7 @@
 // rounded back; integer types are computed in int64 or uint64 and wrapped
 // to their width.
 // Cast and CastLike are in elementwise_cast.go.
+
 package runtime
 
 import (

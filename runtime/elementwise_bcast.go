@@ -3,6 +3,7 @@
 // operand either advances by one element or stays on one element. Equal
 // shapes become one long run, a scalar operand a run with step 0, and a
 // per-channel constant ([C,1,1] against [N,C,H,W]) one scalar per H·W run.
+
 package runtime
 
 import (

@@ -3,6 +3,7 @@
 // storing such lanes into any numeric type (integers wrap to their width,
 // floats round to nearest even), the small float formats (float16,
 // bfloat16, the float8 variants, float4e2m1, float8e8m0) and strings.
+
 package runtime
 
 import (

@@ -2,6 +2,7 @@
 // positions: Gather, GatherElements, GatherND, ScatterND, ScatterElements,
 // Scatter, TensorScatter and OneHot. TopK and Unique are in indexing_sort.go, Einsum in
 // indexing_einsum.go.
+
 package runtime
 
 import (

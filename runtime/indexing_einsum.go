@@ -4,6 +4,7 @@
 // the output are summed early, and operands are contracted pairwise as
 // batched matrix products (batch × m × k times batch × k × n). It
 // computes in float64 and rounds once to the output type.
+
 package runtime
 
 import (

@@ -1,6 +1,7 @@
 // indexing_sort.go holds the kernels that order elements: TopK and Unique.
 // Both compare typed keys (float16 and bfloat16 widened to float32) and
 // then move the original elements by index.
+
 package runtime
 
 import (

@@ -3,6 +3,7 @@
 // optional log-probability output), computed in float64; and BitCast,
 // which reinterprets the little-endian bytes of a tensor as another type
 // of the same width.
+
 package runtime
 
 import (

@@ -5,6 +5,7 @@
 // Statistics are accumulated in float64, each group of elements by one
 // goroutine in a fixed order, so results do not depend on the thread
 // count. float16 and bfloat16 are computed through float32.
+
 package runtime
 
 import (

@@ -7,6 +7,7 @@
 // Rounding follows the ONNX reference: x / scale is computed in float32
 // (or the half type the precision asks for), rounded half to even, the
 // zero point is added and the result saturates to the output type.
+
 package runtime
 
 import (

@@ -7,6 +7,7 @@
 // kernels (kernels.QLinearBinary), which gives the QDQ unit's results
 // except at exact rounding ties (the zero point joins before the rounding
 // there), so that onnxq and ONNX Runtime agree on quantized models.
+
 package runtime
 
 import (

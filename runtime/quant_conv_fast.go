@@ -13,6 +13,7 @@
 // which is Σ(x−zx)(w−zw) + b exactly (mod 2^32, as the reference wraps).
 // The result equals the reference kernel's bit for bit on every path and
 // for any thread count.
+
 package runtime
 
 import (

@@ -21,6 +21,7 @@
 //	acc[m,p] = Σ x·w,   y[m,p] = requantize(acc[m,p] − zx·Σw[m] + b[m])
 //
 // equal to the reference kernel bit for bit (sums modulo 2³²).
+
 package runtime
 
 import (

@@ -29,6 +29,7 @@
 // their outputs directly, and positions no tap reaches hold the bias
 // alone. The sums are exact, so every path gives the reference's bits for
 // any thread count.
+
 package runtime
 
 import (

@@ -11,6 +11,7 @@
 // arithmetic of integer-only inference (gemmlowp, TensorFlow Lite). Results may differ by one step
 // from the float requantizer that ONNX Runtime uses (and the default, with
 // which golden outputs are recorded).
+
 package runtime
 
 import (

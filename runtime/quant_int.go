@@ -13,6 +13,7 @@
 //
 // These are reference implementations: a blocked im2col and row-by-column
 // dot products. Results are integers, so they never depend on threads.
+
 package runtime
 
 import (

@@ -35,6 +35,7 @@
 // compute it. Full 3-wide, stride-2 windows (FastestDet's 3×3 stride 2)
 // run in kernels.AvgPool3S2Rows, which sums and requantizes 16 outputs a
 // step (AVX2) and flags the near-tie ones. All paths give the same bits.
+
 package runtime
 
 import (

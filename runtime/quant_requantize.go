@@ -11,6 +11,7 @@
 // kernels on the 256 possible inputs (the same bits as the float unit by
 // construction: those kernels read no session option), then maps the
 // bytes through that table (kernels.LookupBytes).
+
 package runtime
 
 import (

@@ -7,6 +7,7 @@
 // first moving them last. Each output element is accumulated in a fixed
 // order (float64 for floats, int64/uint64 for integers), whatever the
 // number of threads.
+
 package runtime
 
 import (

@@ -11,6 +11,7 @@
 // into base = ceil(x_ori)-1 and ratio = x_ori-base in (0, 1], linear reads
 // base..base+1, cubic base-1..base+2, and antialiasing widens the filter
 // by 1/scale when downsampling.
+
 package runtime
 
 import (

@@ -1,6 +1,7 @@
 // Recurrent kernels: RNN, GRU and LSTM (forward, reverse and
 // bidirectional; activations with alpha/beta, clip, peepholes, initial
 // states, sequence lengths, layout 0 and 1) for float32 and float64.
+
 package runtime
 
 import (

@@ -3,6 +3,7 @@
 // Identity, Dropout (inference), Shape, Size, Constant, ConstantOfShape,
 // Range and EyeLike; registerShapeOps also registers the layout kernels of
 // shape_layout.go and shape_misc.go.
+
 package runtime
 
 import (

@@ -3,6 +3,7 @@
 // instantiation per width, not per type), the N-D strided copy behind
 // Transpose, Slice, Concat, Split, Expand, Tile and DepthToSpace, an
 // index-table gather and scatter, and helpers that read shape-like inputs.
+
 package runtime
 
 import (

@@ -1,6 +1,7 @@
 // shape_layout.go holds the kernels that move elements into a new layout
 // with the strided copy of shape_copy.go: Transpose, Concat, Split,
 // Slice, Expand, Tile, Pad, DepthToSpace and SpaceToDepth.
+
 package runtime
 
 import (

@@ -1,5 +1,6 @@
 // shape_misc.go holds the data-selection kernels built on index tables:
 // Trilu, NonZero, Compress, ReverseSequence and CenterCropPad.
+
 package runtime
 
 import (

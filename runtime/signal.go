@@ -2,6 +2,7 @@
 // axis as attribute before opset 20 and as input from 20), STFT, the
 // Hann, Hamming and Blackman windows, MelWeightMatrix and Det. Transforms
 // run in float64 in O(n log n) for every length (see fftPlan).
+
 package runtime
 
 import (

@@ -2,6 +2,7 @@
 // zeros, border and reflection padding), AffineGrid, RoiAlign, Col2Im,
 // DeformConv and NonMaxSuppression. Sampling weights are computed in
 // float64; DeformConv convolves in float32 (float64 for float64 data).
+
 package runtime
 
 import (

@@ -2,6 +2,7 @@
 // onnxq's runtime after warm-up runs, peak activation memory against the
 // sum of all intermediate tensors, the process's peak RSS, and optionally
 // the same inputs timed in ONNX Runtime (through ort-run.js).
+
 package main
 
 import (

@@ -1,6 +1,7 @@
 // compare.go is the compare command: it runs an FP32 model and its
 // quantized form on samples and explains, layer by layer, where the
 // accuracy went (see package compare).
+
 package main
 
 import (

@@ -3,6 +3,7 @@
 // that `onnxq verify` checks the model against later. It also holds the
 // execution form shared with verify: complete Q/DQ units run as integer
 // ops.
+
 package main
 
 import (

@@ -2,6 +2,7 @@
 // inputs read from .npy, .npz or .pb files, a sample folder, or made up
 // (--random), prints a summary of each output and can write the outputs as
 // .npy files. The input flags and their handling are shared with bench.
+
 package main
 
 import (

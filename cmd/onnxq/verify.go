@@ -1,6 +1,7 @@
 // verify.go is the verify command: it runs ONNX backend test folders
 // (model.onnx + test_data_set_N/{input,output}_K.pb) in onnxq's runtime and
 // compares the outputs with the expected ones.
+
 package main
 
 import (

@@ -1,5 +1,6 @@
 // image.go turns png/jpeg files into input tensors: decode, bilinear
 // resize, channel order, scaling and normalisation, layout.
+
 package calibdata
 
 import (

@@ -1,5 +1,6 @@
 // source.go holds Source, Open (recognising the layout of a calibration
 // path), and the checks every sample passes.
+
 package calibdata
 
 import (

@@ -1,4 +1,5 @@
 // split.go divides samples into calibration and evaluation sets.
+
 package calibdata
 
 import "sort"

@@ -1,4 +1,5 @@
 // synthetic.go makes random samples for calibrating without data.
+
 package calibdata
 
 import (

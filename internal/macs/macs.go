@@ -4,6 +4,7 @@
 // coverage: the share of those MACs in complete Q/DQ units, which ONNX
 // Runtime runs as integer kernels. "onnxq inspect" and the HTML report
 // both print it.
+
 package macs
 
 import (

@@ -1,5 +1,6 @@
 // ortpeer.go holds the ONNX Runtime runner: finding and checking
 // ort-run.js and the shared models, running one sample through it and reading its outputs.
+
 package ortpeer
 
 import (

@@ -1,5 +1,6 @@
 // names.go makes file names from tensor names, and reads one sample of
 // model inputs from a folder (one .npy per input).
+
 package tensorio
 
 import (

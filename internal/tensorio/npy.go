@@ -1,6 +1,7 @@
 // npy.go reads and writes NumPy .npy files: the magic and version, the
 // header (a Python dict literal with descr, fortran_order and shape), and
 // the array data.
+
 package tensorio
 
 import (

@@ -1,5 +1,6 @@
 // npz.go reads and writes .npz archives: zip files whose members are .npy
 // files named after the arrays they hold ("x.npy" holds array "x").
+
 package tensorio
 
 import (

@@ -1,5 +1,6 @@
 // pb.go reads and writes single ONNX TensorProto files (.pb), and reads a
 // tensor file of any supported format by its content.
+
 package tensorio
 
 import (

@@ -1,5 +1,6 @@
 // Command gen writes the generated test models (testmodels.All) into a
 // folder as NAME.onnx.
+
 package main
 
 import (
