@@ -341,6 +341,9 @@ func (c *Collection) Save(w io.Writer) error {
 
 // Load reads a collection written by Save.
 func Load(r io.Reader) (*Collection, error) {
+	if r == nil {
+		return nil, fmt.Errorf("calib: load: no reader")
+	}
 	b, err := io.ReadAll(r)
 	if err != nil {
 		return nil, fmt.Errorf("calib: load: %v", err)

@@ -166,6 +166,9 @@ func (g *Graph) AddInput(name string, dt DType, shape Shape) (*Value, error) {
 
 // AddInitializer adds a constant value named after the tensor.
 func (g *Graph) AddInitializer(t *Tensor) (*Value, error) {
+	if t == nil {
+		return nil, fmt.Errorf("%s: AddInitializer needs a tensor", where(g))
+	}
 	v, err := g.define(t.Name)
 	if err != nil {
 		return nil, err
@@ -189,9 +192,11 @@ func (g *Graph) SetConst(v *Value, t *Tensor) error {
 	return nil
 }
 
-// AddOutput marks v as a graph output.
+// AddOutput marks v as a graph output; a nil v is ignored.
 func (g *Graph) AddOutput(v *Value) {
-	g.Outputs = append(g.Outputs, v)
+	if v != nil {
+		g.Outputs = append(g.Outputs, v)
+	}
 }
 
 // AddNode appends n to the graph, creating its outputs with the given

@@ -10,6 +10,9 @@ import (
 // nodes form no cycle, the edge lists agree with the node lists, and
 // nodes of known operators have an allowed number of inputs and outputs.
 func (m *Model) Verify() error {
+	if m == nil {
+		return fmt.Errorf("no model")
+	}
 	if m.Graph == nil {
 		return fmt.Errorf("model has no graph")
 	}

@@ -39,6 +39,9 @@ type Rescale struct {
 // Rescales returns the entries of m's RescaledKey metadata, nil when
 // there is none.
 func Rescales(m *graph.Model) ([]Rescale, error) {
+	if m == nil {
+		return nil, nil
+	}
 	i := rescaledIndex(m)
 	if i < 0 {
 		return nil, nil

@@ -3,7 +3,9 @@ package quant_test
 import (
 	"testing"
 
+	"github.com/onnxq/onnxq/calib"
 	"github.com/onnxq/onnxq/graph"
+	"github.com/onnxq/onnxq/passes"
 	"github.com/onnxq/onnxq/quant"
 	"github.com/onnxq/onnxq/runtime"
 )
@@ -36,5 +38,33 @@ func TestNilInputs(t *testing.T) {
 	}
 	if _, err := graph.Encode(nil); err == nil {
 		t.Error("Encode(nil): no error")
+	}
+	var none *graph.Model
+	if none.Verify() == nil {
+		t.Error("Verify of a nil model: no error")
+	}
+	if _, err := calib.Load(nil); err == nil {
+		t.Error("calib.Load(nil): no error")
+	}
+	if rs, err := passes.Rescales(nil); rs != nil || err != nil {
+		t.Error("Rescales(nil)")
+	}
+	if _, err := graph.NewGraph("g").AddInitializer(nil); err == nil {
+		t.Error("AddInitializer(nil): no error")
+	}
+	src, err := quant.SyntheticSamples(m, 2, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := quant.ChooseMethod(m, src, quant.DefaultConfig(), []calib.Method{calib.MinMax}, nil, nil); err == nil {
+		t.Error("ChooseMethod without a quantize function: no error")
+	}
+	if _, err := quant.RoundGuarded(m, m, src, quant.DefaultConfig(), nil); err == nil {
+		t.Error("RoundGuarded without a finish function: no error")
+	}
+	cfg := quant.DefaultConfig()
+	cfg.Units = quant.UnitsAuto
+	if _, err := quant.ChooseUnits(m, m, src, cfg, 30, nil); err == nil {
+		t.Error("ChooseUnits without a quantize function: no error")
 	}
 }

@@ -530,6 +530,9 @@ func ParseUnitCompletion(s string) (UnitCompletion, error) {
 // tie, and that copy; scored, when set, sees each score as it is measured.
 func ChooseMethod(ref *graph.Model, src *Samples, cfg Config, methods []calib.Method,
 	quantize func(i int, cand *graph.Model, c Config) error, scored func(i int, db float64)) (int, *graph.Model, error) {
+	if quantize == nil {
+		return 0, nil, errors.New("quant: ChooseMethod needs a quantize function")
+	}
 	best, bestDB := -1, math.Inf(-1)
 	var bestModel *graph.Model
 	for i, method := range methods {
@@ -639,6 +642,9 @@ func quantizeCollected(m, ref *graph.Model, src *Samples, cfg Config, coll *cali
 // any layer was rounded, on a copy of q at round-to-nearest, which q then
 // becomes if it wins. The report says which was kept.
 func RoundGuarded(ref, q *graph.Model, src *Samples, cfg Config, finish func(m *graph.Model, rounded bool) (float64, error)) (*RoundReport, error) {
+	if finish == nil {
+		return nil, errors.New("quant: RoundGuarded needs a finish function")
+	}
 	near, err := Clone(q)
 	if err != nil {
 		return nil, err

@@ -65,6 +65,9 @@ type UnitsChoice struct {
 // completed.
 func ChooseUnits(ref, cur *graph.Model, src *Samples, cfg Config, base float64,
 	quantize func(cand *graph.Model, c Config) (*passes.QuantReport, error)) (*UnitsChoice, error) {
+	if quantize == nil {
+		return nil, fmt.Errorf("quant: ChooseUnits needs a quantize function")
+	}
 	if cfg.Units != UnitsAuto || cfg.Quant.CompleteUnits || src == nil || src.Len() == 0 || cfg.stopsInPrepare() {
 		return nil, nil
 	}

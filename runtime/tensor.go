@@ -64,7 +64,8 @@ func lenFloat16(d any) int {
 	return -1
 }
 
-// New returns a zeroed tensor of the given type and shape.
+// New returns a zeroed tensor of the given type and shape; like make, it
+// panics on a negative size.
 func New(dt graph.DType, shape ...int) *Tensor {
 	n := 1
 	for _, d := range shape {
