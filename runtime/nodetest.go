@@ -75,18 +75,26 @@ func RunTestFolder(dir string, m *graph.Model, opts Options, rtol, atol float64)
 
 // ReadTensorFile reads one serialized TensorProto (.pb).
 func ReadTensorFile(path string) (*Tensor, error) {
+	t, _, err := readNamedTensorFile(path)
+	return t, err
+}
+
+// readNamedTensorFile is ReadTensorFile that also returns the name the
+// TensorProto records ("" when it has none).
+func readNamedTensorFile(path string) (*Tensor, string, error) {
 	data, err := graph.ReadProtoFile(path, "a TensorProto")
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if len(data) == 0 {
-		return nil, fmt.Errorf("%s: empty file, not a TensorProto", path)
+		return nil, "", fmt.Errorf("%s: empty file, not a TensorProto", path)
 	}
 	gt, err := graph.DecodeTensor(data, filepath.Dir(path))
 	if err != nil {
-		return nil, fmt.Errorf("%s: %v", path, err)
+		return nil, "", fmt.Errorf("%s: %v", path, err)
 	}
-	return FromGraph(gt)
+	t, err := FromGraph(gt)
+	return t, gt.Name, err
 }
 
 func runDataSet(sess *Session, set string, rtol, atol float64) (float64, string, error) {
@@ -111,7 +119,7 @@ func runDataSet(sess *Session, set string, rtol, atol float64) (float64, string,
 	}
 	worst, where := 0.0, ""
 	for i, v := range sess.Outputs() {
-		want, err := ReadTensorFile(filepath.Join(set, fmt.Sprintf("output_%d.pb", i)))
+		want, recorded, err := readNamedTensorFile(filepath.Join(set, fmt.Sprintf("output_%d.pb", i)))
 		if err != nil {
 			return 0, "", err
 		}
@@ -123,6 +131,11 @@ func runDataSet(sess *Session, set string, rtol, atol float64) (float64, string,
 			worst, where = d, v.Name
 		}
 		if err != nil {
+			if recorded != "" && recorded != v.Name {
+				// outputs are matched by position, as in ONNX's tests; the
+				// recorded name tells an edited or reordered model
+				err = fmt.Errorf("%v (output_%d.pb records output %q)", err, i, recorded)
+			}
 			return worst, where, fmt.Errorf("output %q: %v", v.Name, err)
 		}
 	}

@@ -52,8 +52,11 @@ With --integer (the default) every complete Q/DQ unit of a quantized
 model (DequantizeLinear inputs, Conv or MatMul, QuantizeLinear output)
 runs as one integer op, as --format qop writes it: integer results do not
 depend on the CPU's float arithmetic, the kernel path or the thread
-count. The rest of the model runs in float as written. verify runs the
-same form by default.
+count. A Conv whose inputs are dequantized but whose output stays float
+runs as an integer convolution with a float output too (within a
+rounding of a float Conv, so a QuantizeLinear after it may land one step
+from ONNX Runtime's). The rest of the model runs in float as written.
+verify runs the same form by default.
 
 ` + requantizeHelp + `
 

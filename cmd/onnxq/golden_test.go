@@ -41,7 +41,7 @@ func TestGoldenRoundTrip(t *testing.T) {
 	}
 	for _, threads := range []string{"1", "2"} {
 		r = onnxq(t, dir, "verify", gold, "--rtol", "0", "--atol", "0", "--threads", threads)
-		if r.code != 0 || !strings.Contains(r.stdout, "PASS gold (worst |diff| 0)") {
+		if r.code != 0 || !strings.Contains(r.stdout, "PASS gold (3 data sets, worst |diff| 0)") {
 			t.Errorf("verify --threads %s, exact: exit %d\n%s%s", threads, r.code, r.stdout, r.stderr)
 		}
 	}

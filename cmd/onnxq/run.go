@@ -86,7 +86,9 @@ Types NumPy lacks (bfloat16, float8, int4...) are written as TensorProto
 
 A quantized model's complete Q/DQ units (DequantizeLinear inputs, Conv or
 MatMul, QuantizeLinear output) run as integer ops, as 'onnxq golden'
-records them; --integer=false runs them in float as written.
+records them, and a Conv with dequantized inputs and a float output as
+an integer convolution with a float output; --integer=false runs them in
+float as written.
 
 ` + requantizeHelp + `
 

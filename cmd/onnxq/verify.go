@@ -37,19 +37,23 @@ test_data_set_N/{input,output}_K.pb, the layout of the ONNX backend node
 tests) in onnxq's runtime and compares every output with the expected
 one: floats within |got - want| <= atol + rtol*|want| (--atol, --rtol;
 by default %g and %g, the ONNX backend tolerances; NaN matches NaN),
-other types exactly. A DIR without model.onnx stands for the test folders
-directly inside it. A failure names the output and its first element out
+other types exactly. A DIR without model.onnx or data sets stands for the
+test folders directly inside it (one holding data sets but no model.onnx
+fails). A failure names the output and its first element out
 of tolerance, with its coordinates.
 
 With --integer (the default), complete Q/DQ units of a quantized model
-run as integer ops, as 'onnxq golden' records them; --integer=false runs
-them in float as written.
+run as integer ops, as 'onnxq golden' records them (a Conv with
+dequantized inputs and a float output as an integer convolution with a
+float output); --integer=false runs them in float as written.
 
 `+requantizeHelp+`
 
-It prints "PASS name (worst |diff| X)" or "FAIL name: reason" per test
-and a summary line "N passed, M failed"; the exit status is 0 only when
-every test passes.`, runtime.NodeTestATol, runtime.NodeTestRTol),
+It prints "PASS name (N data sets, worst |diff| X)" or "FAIL name:
+reason" per test, named by its folder's base name (its path where two
+share one; a failing output whose file records another output's name
+says so), and a summary line "N passed, M failed"; the exit status is 0
+only when every test passes.`, runtime.NodeTestATol, runtime.NodeTestRTol),
 	setup: func(fs *pflag.FlagSet) func(*cli, []string) error {
 		cfg := &verifyConfig{}
 		fs.IntVar(&cfg.Threads, "threads", 0, "use `N` threads (default: all cores)")
@@ -86,7 +90,7 @@ func testFolders(dir string) ([]string, error) {
 	if !st.IsDir() {
 		return nil, errors.New("not a folder")
 	}
-	if _, err := os.Stat(filepath.Join(dir, "model.onnx")); err == nil {
+	if _, err := os.Stat(filepath.Join(dir, "model.onnx")); err == nil || hasDataSets(dir) {
 		return []string{dir}, nil
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, plainError(err)
@@ -98,7 +102,10 @@ func testFolders(dir string) ([]string, error) {
 	var dirs []string
 	for _, e := range entries {
 		sub := filepath.Join(dir, e.Name())
-		if _, err := os.Stat(filepath.Join(sub, "model.onnx")); err == nil {
+		_, err := os.Stat(filepath.Join(sub, "model.onnx"))
+		// a folder of data sets without its model is a test that fails,
+		// not one to pass over
+		if err == nil || hasDataSets(sub) {
 			dirs = append(dirs, sub)
 		}
 	}
@@ -109,26 +116,57 @@ func testFolders(dir string) ([]string, error) {
 	return dirs, nil
 }
 
+// hasDataSets tells whether dir holds a test_data_set_N folder.
+func hasDataSets(dir string) bool {
+	matches, _ := filepath.Glob(filepath.Join(dir, "test_data_set_*"))
+	for _, m := range matches {
+		if st, err := os.Stat(m); err == nil && st.IsDir() {
+			return true
+		}
+	}
+	return false
+}
+
 func (c *cli) verify(cfg *verifyConfig) error {
-	passed, failed := 0, 0
+	// Each test is named by its folder's base name, as ONNX's tests are;
+	// where two share one (a/golden, b/golden), by its path.
+	type test struct {
+		dir, name string
+		err       error // the folder given is no test folder
+	}
+	var tests []test
+	bases := map[string]int{}
 	for _, arg := range cfg.Dirs {
 		dirs, err := testFolders(arg)
 		if err != nil {
-			fmt.Fprintf(c.stdout, "FAIL %s: %s\n", arg, oneLine(err.Error()))
-			failed++
+			tests = append(tests, test{name: arg, err: err})
 			continue
 		}
 		for _, dir := range dirs {
-			name := filepath.Base(filepath.Clean(dir))
-			worst, err := verifyOne(dir, cfg)
-			if err != nil {
-				fmt.Fprintf(c.stdout, "FAIL %s: %s\n", name, oneLine(err.Error()))
-				failed++
-				continue
-			}
-			fmt.Fprintf(c.stdout, "PASS %s (worst |diff| %.3g)\n", name, worst)
-			passed++
+			base := filepath.Base(filepath.Clean(dir))
+			bases[base]++
+			tests = append(tests, test{dir: dir, name: base})
 		}
+	}
+	passed, failed := 0, 0
+	for _, t := range tests {
+		if t.err != nil {
+			fmt.Fprintf(c.stdout, "FAIL %s: %s\n", t.name, oneLine(t.err.Error()))
+			failed++
+			continue
+		}
+		name := t.name
+		if bases[name] > 1 {
+			name = filepath.Clean(t.dir)
+		}
+		worst, sets, err := verifyOne(t.dir, cfg)
+		if err != nil {
+			fmt.Fprintf(c.stdout, "FAIL %s: %s\n", name, oneLine(err.Error()))
+			failed++
+			continue
+		}
+		fmt.Fprintf(c.stdout, "PASS %s (%s, worst |diff| %.3g)\n", name, plural(sets, "data set"), worst)
+		passed++
 	}
 	fmt.Fprintf(c.stdout, "%d passed, %d failed\n", passed, failed)
 	if failed > 0 {
@@ -138,8 +176,8 @@ func (c *cli) verify(cfg *verifyConfig) error {
 }
 
 // verifyOne runs one test folder and returns the worst float difference
-// over its data sets, or the first failure.
-func verifyOne(dir string, cfg *verifyConfig) (worst float64, err error) {
+// over its data sets and their number, or the first failure.
+func verifyOne(dir string, cfg *verifyConfig) (worst float64, sets int, err error) {
 	defer func() {
 		// The runtime reports errors; a panic here is a bug, reported as a
 		// failure of this test rather than the end of the whole run.
@@ -149,22 +187,22 @@ func verifyOne(dir string, cfg *verifyConfig) (worst float64, err error) {
 	}()
 	m, err := graph.Load(filepath.Join(dir, "model.onnx"))
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	exec, err := executionForm(m, cfg.Integer)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	rq, _ := runtime.ParseRequantizer(cfg.Requantize)
 	results, err := runtime.RunTestFolder(dir, exec, runtime.Options{Threads: cfg.Threads, Requantizer: rq}, cfg.RTol, cfg.ATol)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	for _, r := range results {
 		if r.Err != nil {
-			return 0, fmt.Errorf("%s: %v", r.DataSet, r.Err)
+			return 0, 0, fmt.Errorf("%s: %v", r.DataSet, r.Err)
 		}
 		worst = max(worst, r.Worst)
 	}
-	return worst, nil
+	return worst, len(results), nil
 }

@@ -41,14 +41,14 @@ func TestVerify(t *testing.T) {
 	os.WriteFile(filepath.Join(nodata, "model.onnx"), mustRead(t, filepath.Join(good, "model.onnx")), 0o644)
 
 	r := onnxq(t, root, "verify", good)
-	if r.code != 0 || r.stdout != "PASS test_good (worst |diff| 9.54e-07)\n1 passed, 0 failed\n" || r.stderr != "" {
+	if r.code != 0 || r.stdout != "PASS test_good (1 data set, worst |diff| 9.54e-07)\n1 passed, 0 failed\n" || r.stderr != "" {
 		t.Errorf("verify good: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 	}
 
 	r = onnxq(t, root, "verify", filepath.Join(root, "suite"), filepath.Join(root, "nowhere"))
 	want := []string{
-		"FAIL test_bad: test_data_set_0: output \"relu1_out0\": element 1 is 2, want 2.5 (|diff| 0.5)",
-		"PASS test_good (worst |diff| 9.54e-07)",
+		"FAIL test_bad: test_data_set_0: output \"relu1_out0\": element 1 is 2, want 2.5 (|diff| 0.5) (output_0.pb records output \"y\")",
+		"PASS test_good (1 data set, worst |diff| 9.54e-07)",
 		"FAIL test_nodata: " + nodata + ": no test_data_set_N folders",
 		"FAIL " + filepath.Join(root, "nowhere") + ": no such file or directory",
 		"1 passed, 3 failed",
@@ -58,6 +58,21 @@ func TestVerify(t *testing.T) {
 	}
 	if r.stderr != "onnxq: 3 of 4 tests failed\n" {
 		t.Errorf("verify suite: stderr %q", r.stderr)
+	}
+
+	// A folder of data sets whose model is gone fails; two tests of one
+	// base name are told apart by their paths.
+	nomodel := filepath.Join(root, "suite2", "test_good")
+	testFolder(t, nomodel, in, f32([]int{3}, 0, 2, 3))
+	os.Remove(filepath.Join(nomodel, "model.onnx"))
+	r = onnxq(t, root, "verify", filepath.Join(root, "suite2"), good)
+	want = []string{
+		"FAIL " + nomodel + ": " + filepath.Join(nomodel, "model.onnx") + ": no such file",
+		"PASS " + good + " (1 data set, worst |diff| 9.54e-07)",
+		"1 passed, 1 failed",
+	}
+	if r.code != 1 || r.stdout != strings.Join(want, "\n")+"\n" {
+		t.Errorf("verify of a test without its model: exit %d, stdout:\n%s\nwant:\n%s", r.code, r.stdout, strings.Join(want, "\n"))
 	}
 
 	r = onnxq(t, root, "verify", root)
@@ -87,7 +102,7 @@ func TestVerifyNodeTests(t *testing.T) {
 		t.Skip("no ../shared/onnx/node-tests")
 	}
 	r := onnxq(t, "", append([]string{"verify"}, dirs...)...)
-	if r.code != 0 || !strings.HasSuffix(r.stdout, "4 passed, 0 failed\n") || !strings.Contains(r.stdout, "PASS test_add_bcast (worst |diff| ") {
+	if r.code != 0 || !strings.HasSuffix(r.stdout, "4 passed, 0 failed\n") || !strings.Contains(r.stdout, "PASS test_add_bcast (1 data set, worst |diff| ") {
 		t.Errorf("exit %d, stdout:\n%s\nstderr: %s", r.code, r.stdout, r.stderr)
 	}
 }
