@@ -23,6 +23,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/onnxq/onnxq/graph"
 	"github.com/onnxq/onnxq/runtime"
 )
 
@@ -189,6 +190,8 @@ func (c *cli) bench(cfg *benchConfig) error {
 		if err != nil {
 			return err
 		}
+		untrack := graph.TrackTemporary(dir) // a signal removes it too
+		defer untrack()
 		defer os.RemoveAll(dir)
 		pairs, err := writeInputsNpy(dir, sess.Inputs(), feeds)
 		if err != nil {
@@ -304,8 +307,9 @@ func benchORT(script, model string, inputs []string, runs, threads int) (*ORTRep
 	cmd := exec.Command(node, args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		msg := strings.TrimSpace(stderr.String())
+	if err := runChild(cmd); err != nil {
+		// its first line: Node.js follows an error with its stack
+		msg, _, _ := strings.Cut(strings.TrimSpace(stderr.String()), "\n")
 		if msg == "" {
 			msg = err.Error()
 		}

@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"os/signal"
 	"runtime"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/spf13/pflag"
@@ -79,22 +81,58 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-// removeTemporariesOnSignal makes an interrupt or termination remove the
-// temporary files and folders of the writes in progress (a golden folder
-// half written, a model not yet renamed into place) before exiting with
-// the shell's status for the signal, 128 + its number.
+// removeTemporariesOnSignal makes an interrupt, termination or hang-up
+// (a closed terminal, a CI runner going away) stop the child processes
+// (bench --ort's ONNX Runtime) and remove the temporary files and folders
+// of the writes in progress (a golden folder half written, a model not
+// yet renamed into place) before exiting with the shell's status for the
+// signal, 128 + its number.
 func removeTemporariesOnSignal() {
 	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	go func() {
 		sig := <-sigs
+		killChildren()
 		graph.RemoveTemporaries()
 		code := 130
-		if sig == syscall.SIGTERM {
+		switch sig {
+		case syscall.SIGTERM:
 			code = 143
+		case syscall.SIGHUP:
+			code = 129
 		}
 		os.Exit(code)
 	}()
+}
+
+// children are the processes a command started and still waits for.
+var children = struct {
+	sync.Mutex
+	procs map[*os.Process]bool
+}{procs: map[*os.Process]bool{}}
+
+// runChild runs cmd like cmd.Run, stopped with onnxq when a signal ends it.
+func runChild(cmd *exec.Cmd) error {
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	children.Lock()
+	children.procs[cmd.Process] = true
+	children.Unlock()
+	err := cmd.Wait()
+	children.Lock()
+	delete(children.procs, cmd.Process)
+	children.Unlock()
+	return err
+}
+
+// killChildren stops every process runChild is waiting for.
+func killChildren() {
+	children.Lock()
+	defer children.Unlock()
+	for p := range children.procs {
+		p.Kill()
+	}
 }
 
 // run executes one command line and returns the exit status: 0 success,
