@@ -19,12 +19,19 @@ import (
 // SaveOptions control how a model is written.
 type SaveOptions struct {
 	// ExternalDataThreshold, when > 0, moves the data of every tensor of at
-	// least this many bytes into one external data file beside the model.
+	// least this many bytes, and of at least MinExternalBytes, into one
+	// external data file beside the model.
 	ExternalDataThreshold int64
 	// ExternalDataName is the data file's name, in the model's folder
 	// (default: the model file's name + ".data").
 	ExternalDataName string
 }
+
+// MinExternalBytes is the size under which a tensor always stays in the
+// model file, as ONNX's own external-data helper keeps it: ONNX Runtime's
+// shape inference reads small constants (a Reshape's shape, a Resize's
+// scales) from the file and refuses a model that moved them out.
+const MinExternalBytes = 1024
 
 // maxProtoBytes is protobuf's limit on one serialized message.
 const maxProtoBytes = math.MaxInt32
@@ -62,7 +69,7 @@ func Save(m *Model, path string, opts SaveOptions) error {
 		if err != nil {
 			return err
 		}
-		ext = &externalWriter{threshold: opts.ExternalDataThreshold, name: name, path: extPath}
+		ext = &externalWriter{threshold: max(opts.ExternalDataThreshold, MinExternalBytes), name: name, path: extPath}
 		defer ext.discard()
 	}
 	p, err := m.toProto(ext)

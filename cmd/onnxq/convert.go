@@ -29,7 +29,9 @@ var convertCommand = &command{
 	summary: "re-write a model through onnxq's IR (optionally moving tensors to external data)",
 	doc: `Convert loads MODEL, checks it, and writes it to OUT. A model that is not
 changed is written back byte for byte. With --external-data, tensors of at
-least that size are moved to one data file beside OUT.
+least that size are moved to one data file beside OUT; tensors under
+1 KiB always stay in OUT, as ONNX's own helper keeps them (ONNX Runtime
+refuses a model whose Reshape shapes are in external data).
 
 OUT is written under a temporary name and renamed into place, so a failed
 conversion leaves no output file. Convert refuses to overwrite MODEL or

@@ -88,11 +88,13 @@ func testModel(t *testing.T, dir string) string {
 	t.Helper()
 	b := graph.NewBuilder(17)
 	x := b.Input("x", graph.Float32, 1, 2, 8, 8)
-	wdata := make([]float32, 4*2*3*3)
+	// 16 output channels: 1152 bytes of weights, past the size external
+	// data takes (graph.MinExternalBytes)
+	wdata := make([]float32, 16*2*3*3)
 	for i := range wdata {
 		wdata[i] = float32(i%7) - 3
 	}
-	w := b.Const(graph.FromFloat32s("w", []int64{4, 2, 3, 3}, wdata))
+	w := b.Const(graph.FromFloat32s("w", []int64{16, 2, 3, 3}, wdata))
 	y := b.Op("Conv", x, w, graph.IntsAttr("pads", 1, 1, 1, 1))
 	y = b.Op("Relu", y)
 	mdata := make([]float32, 8*5)
