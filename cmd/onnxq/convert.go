@@ -204,8 +204,9 @@ func externalLocationsIn(path string, data []byte) ([]string, error) {
 			return
 		}
 		for _, kv := range t.GetExternalData() {
-			if kv.GetKey() == "location" && !seen[kv.GetValue()] {
-				seen[kv.GetValue()] = true
+			// one file however it is spelt (w.data, ./w.data)
+			if key := filepath.Clean(filepath.FromSlash(kv.GetValue())); kv.GetKey() == "location" && !seen[key] {
+				seen[key] = true
 				locs = append(locs, kv.GetValue())
 			}
 		}
