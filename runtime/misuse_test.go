@@ -118,3 +118,17 @@ func TestRunRefusesChangedModel(t *testing.T) {
 		}
 	}
 }
+
+// Complex outputs compare part by part within the float tolerance, so a
+// golden folder of a model with complex outputs verifies.
+func TestCompareComplexTensors(t *testing.T) {
+	want := &Tensor{DType: graph.Complex64, Shape: []int{2}, Data: []complex64{complex(1, 2), complex(-3, 0.5)}}
+	near := &Tensor{DType: graph.Complex64, Shape: []int{2}, Data: []complex64{complex(1, 2), complex(-3, 0.5000001)}}
+	far := &Tensor{DType: graph.Complex64, Shape: []int{2}, Data: []complex64{complex(1, 2), complex(-3, 0.6)}}
+	if _, err := CompareTensors(near, want, NodeTestRTol, NodeTestATol); err != nil {
+		t.Errorf("within tolerance: %v", err)
+	}
+	if _, err := CompareTensors(far, want, NodeTestRTol, NodeTestATol); err == nil || !strings.Contains(err.Error(), "element 1 (imaginary part) is 0.6") {
+		t.Errorf("out of tolerance: %v", err)
+	}
+}

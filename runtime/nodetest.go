@@ -231,37 +231,71 @@ func CompareTensors(got, want *Tensor, rtol, atol float64) (float64, error) {
 			return 0, equalIntegers(g, w, want.Shape)
 		}
 	}
-	g, err := got.AsFloat64()
-	if err != nil {
-		return 0, err
+	var g, w []float64
+	part := func(i int) string { return elementAt(i, want.Shape) }
+	switch wc := want.Data.(type) {
+	case []complex64, []complex128:
+		// each part within the tolerance, as two floats
+		g, w = complexParts(got.Data), complexParts(wc)
+		if g == nil || len(g) != len(w) {
+			return 0, fmt.Errorf("%T data, want %T", got.Data, want.Data)
+		}
+		part = func(i int) string {
+			return elementAt(i/2, want.Shape) + []string{" (real part)", " (imaginary part)"}[i%2]
+		}
+	default:
+		var err error
+		if g, err = got.AsFloat64(); err != nil {
+			return 0, err
+		}
+		w, _ = want.AsFloat64()
 	}
-	w, _ := want.AsFloat64()
-	exact := !got.DType.IsFloat()
+	exact := !got.DType.IsFloat() && got.DType != graph.Complex64 && got.DType != graph.Complex128
 	worst := 0.0
 	for i := range w {
 		a, b := g[i], w[i]
 		if math.IsNaN(b) {
 			if !math.IsNaN(a) {
-				return worst, fmt.Errorf("%s is %v, want NaN", elementAt(i, want.Shape), a)
+				return worst, fmt.Errorf("%s is %v, want NaN", part(i), a)
 			}
 			continue
 		}
 		if math.IsInf(b, 0) || exact {
 			if a != b {
-				return worst, fmt.Errorf("%s is %v, want %v", elementAt(i, want.Shape), a, b)
+				return worst, fmt.Errorf("%s is %v, want %v", part(i), a, b)
 			}
 			continue
 		}
 		d := math.Abs(a - b)
 		if math.IsNaN(d) {
-			return worst, fmt.Errorf("%s is %v, want %v", elementAt(i, want.Shape), a, b)
+			return worst, fmt.Errorf("%s is %v, want %v", part(i), a, b)
 		}
 		worst = max(worst, d)
 		if d > atol+rtol*math.Abs(b) {
-			return worst, fmt.Errorf("%s is %v, want %v (|diff| %.3g)", elementAt(i, want.Shape), a, b, d)
+			return worst, fmt.Errorf("%s is %v, want %v (|diff| %.3g)", part(i), a, b, d)
 		}
 	}
 	return worst, nil
+}
+
+// complexParts returns complex data as its real and imaginary parts in
+// turn, nil for other data.
+func complexParts(d any) []float64 {
+	switch c := d.(type) {
+	case []complex64:
+		out := make([]float64, 0, 2*len(c))
+		for _, v := range c {
+			out = append(out, float64(real(v)), float64(imag(v)))
+		}
+		return out
+	case []complex128:
+		out := make([]float64, 0, 2*len(c))
+		for _, v := range c {
+			out = append(out, real(v), imag(v))
+		}
+		return out
+	}
+	return nil
 }
 
 // elementAt names the i-th element of a row-major tensor of the given
