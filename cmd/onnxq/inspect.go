@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -312,7 +313,8 @@ func Inspect(m *graph.Model) (*Report, error) {
 				continue
 			}
 			key := opKey(n)
-			if !ok {
+			// a count past int64 (absurd --shape sizes) is no count
+			if !ok || r.MACs.Total > math.MaxInt64-count || r.MACs.ByOp[key] > math.MaxInt64-count {
 				r.MACs.Unknown++
 				r.MACs.UnknownByOp[key]++
 				continue

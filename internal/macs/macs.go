@@ -121,8 +121,8 @@ func Int8Coverage(g *graph.Graph) Coverage {
 				}
 			}
 			macs, ok, _ := NodeMACs(n)
-			if !ok {
-				continue
+			if !ok || c.TotalMACs > math.MaxInt64-macs {
+				continue // unknown, or past what int64 counts
 			}
 			c.TotalMACs += macs
 			if unit {
