@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -45,13 +46,24 @@ type Namer struct {
 	used map[string]bool
 }
 
+// maxStem bounds a file name stem: file systems refuse names past 255
+// bytes, and an extension and a "_N" suffix still have to fit.
+const maxStem = 200
+
 // Name returns SafeName(name), or that stem with "_2", "_3", ... appended
-// when it was already handed out.
+// when it was already handed out. A stem longer than 200 bytes is cut to
+// 183 and ends with a hash of the whole name, so it stays a valid file
+// name and distinct.
 func (n *Namer) Name(name string) string {
 	if n.used == nil {
 		n.used = map[string]bool{}
 	}
 	base := SafeName(name)
+	if len(base) > maxStem {
+		h := fnv.New32a()
+		h.Write([]byte(name))
+		base = fmt.Sprintf("%s_%08x", base[:maxStem-17], h.Sum32())
+	}
 	s := base
 	for i := 2; n.used[strings.ToLower(s)]; i++ {
 		s = base + "_" + strconv.Itoa(i)

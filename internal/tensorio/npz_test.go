@@ -181,6 +181,12 @@ func TestSafeName(t *testing.T) {
 			break
 		}
 	}
+	// Names too long for a file system are cut and told apart by a hash.
+	long1, long2 := strings.Repeat("x", 300)+"1", strings.Repeat("x", 300)+"2"
+	a, b := n.Name(long1), n.Name(long2)
+	if len(a) > 200 || len(b) > 200 || a == b || !strings.HasPrefix(a, strings.Repeat("x", 183)+"_") || n.Name("short") != "short" {
+		t.Errorf("long names: %q (%d), %q (%d)", a, len(a), b, len(b))
+	}
 }
 
 func TestSampleFiles(t *testing.T) {
