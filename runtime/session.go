@@ -145,7 +145,20 @@ func NewSession(m *graph.Model, opts Options) (*Session, error) {
 	if len(unsupported) > 0 {
 		extra := ""
 		if len(unsupported) > 1 {
-			extra = fmt.Sprintf(" (and %d more: %s)", len(unsupported)-1, strings.Join(dedupe(unsupported[1:]), ", "))
+			// the other nodes without a kernel, and their ops past the
+			// first's
+			first := dedupe(unsupported[:1])
+			var others []string
+			for _, op := range dedupe(unsupported[1:]) {
+				if !slices.Contains(first, op) {
+					others = append(others, op)
+				}
+			}
+			extra = fmt.Sprintf(" (and %d more nodes without a kernel", len(unsupported)-1)
+			if len(others) > 0 {
+				extra += ", of ops " + strings.Join(others, ", ")
+			}
+			extra += ")"
 		}
 		return nil, fmt.Errorf("%s%s", unsupported[0], extra)
 	}
