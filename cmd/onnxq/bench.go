@@ -240,7 +240,7 @@ func (r *BenchReport) writeText(c *cli) error {
 	tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "model\t%s\n", r.Model)
 	fmt.Fprintf(tw, "threads\t%d\n", r.Threads)
-	fmt.Fprintf(tw, "latency\tmedian %s, min %s (%d runs after %d warm-up)\n", formatMS(r.MedianMS), formatMS(r.MinMS), r.Runs, r.Warmup)
+	fmt.Fprintf(tw, "latency\tmedian %s, min %s (%s after %d warm-up)\n", formatMS(r.MedianMS), formatMS(r.MinMS), plural(r.Runs, "run"), r.Warmup)
 	share := ""
 	if r.TotalActivationBytes > 0 {
 		share = fmt.Sprintf(" (%.0f%%)", 100*float64(r.PeakActivationBytes)/float64(r.TotalActivationBytes))
@@ -250,10 +250,10 @@ func (r *BenchReport) writeText(c *cli) error {
 		fmt.Fprintf(tw, "peak RSS\t%s\n", formatBytes(r.PeakRSSBytes))
 	}
 	for _, o := range r.Ops {
-		fmt.Fprintf(tw, "  %s\t%s in %d nodes (%.1f%%)\n", o.Op, formatMS(o.MS), o.Nodes, 100*o.Share)
+		fmt.Fprintf(tw, "  %s\t%s in %s (%.1f%%)\n", o.Op, formatMS(o.MS), plural(o.Nodes, "node"), 100*o.Share)
 	}
 	if r.ORT != nil {
-		fmt.Fprintf(tw, "ONNX Runtime\tmedian %s, min %s (%d runs)\n", formatMS(r.ORT.MedianMS), formatMS(r.ORT.MinMS), r.ORT.Runs)
+		fmt.Fprintf(tw, "ONNX Runtime\tmedian %s, min %s (%s)\n", formatMS(r.ORT.MedianMS), formatMS(r.ORT.MinMS), plural(r.ORT.Runs, "run"))
 		fmt.Fprintf(tw, "onnxq/ORT\t%.2fx\n", r.Ratio)
 	}
 	return tw.Flush()

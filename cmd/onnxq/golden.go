@@ -211,7 +211,7 @@ func (c *cli) golden(cfg *goldenConfig) error {
 		return plainError(err)
 	}
 	done = true
-	fmt.Fprintf(c.stdout, "wrote %s: model.onnx and %d data sets (%d inputs, %d outputs each)\n", cfg.Out, n, len(sess.Inputs()), len(exec.Graph.Outputs))
+	fmt.Fprintf(c.stdout, "wrote %s: model.onnx and %s (%s, %s each)\n", cfg.Out, plural(n, "data set"), plural(len(sess.Inputs()), "input"), plural(len(exec.Graph.Outputs), "output"))
 	return nil
 }
 

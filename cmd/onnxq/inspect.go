@@ -506,7 +506,7 @@ func (r *Report) WriteText(w io.Writer, path string) error {
 		}
 	}
 
-	section(fmt.Sprintf("ops (%d nodes, %d op types)", r.Nodes, len(r.OpCounts)))
+	section(fmt.Sprintf("ops (%s, %s)", plural(r.Nodes, "node"), plural(len(r.OpCounts), "op type")))
 	for _, oc := range sortedOpCounts(r.OpCounts) {
 		line("  %s\t%d", oc.Op, oc.Count)
 	}

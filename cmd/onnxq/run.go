@@ -189,8 +189,8 @@ func (c *cli) runModel(cfg *runConfig) error {
 	if threads == 0 {
 		threads = defaultThreads()
 	}
-	_, err = fmt.Fprintf(c.stdout, "ran %d nodes in %s on %s, peak activations %s\n",
-		stats.Nodes, formatDuration(elapsed), plural(threads, "thread"), formatBytes(stats.PeakBytes))
+	_, err = fmt.Fprintf(c.stdout, "ran %s in %s on %s, peak activations %s\n",
+		plural(stats.Nodes, "node"), formatDuration(elapsed), plural(threads, "thread"), formatBytes(stats.PeakBytes))
 	return err
 }
 

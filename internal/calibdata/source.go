@@ -146,7 +146,7 @@ func (s *Source) Subset(idx []int) (*Source, error) {
 // read and checked once.
 func Open(path string, inputs []Input, img ImageOptions) (*Source, error) {
 	if len(inputs) == 0 {
-		return nil, fmt.Errorf("%s: the model has no inputs to calibrate with", path)
+		return nil, fmt.Errorf("%s: the model has no inputs for samples to feed", path)
 	}
 	seen := map[string]bool{}
 	for _, in := range inputs {
