@@ -275,3 +275,40 @@ func TestNpzMemberNames(t *testing.T) {
 		t.Errorf("arrays %v, want upper and bare", got)
 	}
 }
+
+// An array of pickled objects beside the one wanted is passed over when
+// accept leaves it out by name; asked for, it is an error.
+func TestNpzSkipsUnreadableArray(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "obj.npz")
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	header := "{'descr': '|O', 'fortran_order': False, 'shape': (1,), }"
+	header += strings.Repeat(" ", 128-10-len(header)-1) + "\n" // 118 bytes
+	w, _ := zw.Create("a.npy")
+	w.Write(append([]byte("\x93NUMPY\x01\x00\x76\x00"+header), 0x80, 0x04))
+	w, _ = zw.Create("x.npy")
+	var x bytes.Buffer
+	if err := EncodeNpy(&x, runtime.FromFloat32([]int{2}, []float32{1, 2})); err != nil {
+		t.Fatal(err)
+	}
+	w.Write(x.Bytes())
+	zw.Close()
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	only := func(want string) func(string, graph.DType, []int) error {
+		return func(name string, dt graph.DType, shape []int) error {
+			if name != want {
+				return SkipArray
+			}
+			return nil
+		}
+	}
+	got, err := ReadNpzChecked(path, only("x"))
+	if err != nil || len(got) != 1 || got[0].Name != "x" {
+		t.Fatalf("reading x: %v, %v", got, err)
+	}
+	if _, err := ReadNpzChecked(path, only("a")); err == nil || !strings.Contains(err.Error(), "pickled Python objects") {
+		t.Fatalf("reading a: %v", err)
+	}
+}
