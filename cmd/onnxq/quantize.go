@@ -775,7 +775,7 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 		report, bias, fallback = res.Report, res.Bias, res.Fallback
 	}
 	// Before the search, which then measures the model as written.
-	fin := finished{half: half, wideDB: math.NaN(), overridable: overridable}
+	fin := finished{half: half, wideDB: math.NaN(), floatWeightsDB: math.NaN(), overridable: overridable}
 	if keptColl != nil {
 		fin.calibExtremes = keptColl.Extremes()
 		fin.nonFiniteInputs = nonFiniteInputs(fp32, keptColl)
@@ -783,6 +783,13 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 	if report != nil {
 		if fin.floatWeights, fin.hardSwish, err = quant.Finish(m, fp32, qcfg, report); err != nil {
 			return err
+		}
+		// The choices measured the model before its FP32 weights: the
+		// summary gives the figure of the model they lead to as well.
+		if len(fin.floatWeights) > 0 && !synthetic && src != nil && src.Len() > 0 {
+			if fin.floatWeightsDB, err = quant.WorstOutputSQNR(fp32, m, src, cfg.Threads); err != nil {
+				return err
+			}
 		}
 	}
 	var tune *quant.TuneReport
@@ -1345,6 +1352,10 @@ type finished struct {
 	// wideDB is the worst output on the search's samples with every
 	// activation 16-bit (wideActivationsSQNR); NaN when not measured
 	wideDB float64
+	// floatWeightsDB is the worst output on the calibration samples once
+	// floatWeights have their FP32 weights, the model the choices before
+	// lead to; NaN when not measured
+	floatWeightsDB float64
 }
 
 // summary prints what the quantize pass did and, on up to EvalMax
@@ -1474,7 +1485,11 @@ func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.Bi
 			fmt.Fprintf(w, "fused\t"+what+": fewer float kernels in ONNX Runtime between the Q/DQ (--fuse-hard-swish=false keeps them)\n", strings.Join(sortedCounts(ops), ", "))
 		}
 		if n := len(fin.floatWeights); n > 0 {
-			fmt.Fprintf(w, "fp32 w\t%d weighted ops outside complete Q/DQ units have their FP32 weights (--float-weights-outside-units %s): ONNX Runtime runs them in float without dequantizing a weight each run\n", n, cfg.FloatWeights)
+			then := ""
+			if !math.IsNaN(fin.floatWeightsDB) {
+				then = fmt.Sprintf("; the worst output on the calibration samples is then %s dB", formatDB(fin.floatWeightsDB))
+			}
+			fmt.Fprintf(w, "fp32 w\t%d weighted ops outside complete Q/DQ units have their FP32 weights (--float-weights-outside-units %s): ONNX Runtime runs them in float without dequantizing a weight each run%s\n", n, cfg.FloatWeights, then)
 		}
 		domain := "default-domain"
 		if r.WideDomain != "" {

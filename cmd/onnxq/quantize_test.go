@@ -997,7 +997,8 @@ func quantizesInput(t *testing.T, path, name string) bool {
 // a graph output, so it forms no complete unit. By default (grouped
 // Convs only) it reads int8 weights and the coverage line points to the
 // flag; with --float-weights-outside-units all it reads the FP32 weight
-// of the model, and the summary says so, while the Conv before it stays
+// of the model, and the summary says so with the worst output of that
+// model on the calibration samples, while the Conv before it stays
 // a unit. An unknown scope is a clean error.
 func TestQuantizeFloatWeightsOutsideUnits(t *testing.T) {
 	dir := t.TempDir()
@@ -1021,6 +1022,10 @@ func TestQuantizeFloatWeightsOutsideUnits(t *testing.T) {
 		hint := "1 of them dequantizing int8 weights on every run; --float-weights-outside-units all gives them FP32 ones"
 		if strings.Contains(r.stdout, line) != on || strings.Contains(r.stdout, hint) == on {
 			t.Errorf("flag %v: summary:\n%s", on, r.stdout)
+		}
+		// the model the choices lead to, with its FP32 weights, measured too
+		if then := regexp.MustCompile(`FP32 weights .*; the worst output on the calibration samples is then -?\d+\.\d dB`); then.MatchString(r.stdout) != on {
+			t.Errorf("flag %v: no figure of the model with FP32 weights:\n%s", on, r.stdout)
 		}
 		q, err := graph.Load(out)
 		if err != nil {
