@@ -2,6 +2,8 @@ package graph
 
 import (
 	"math"
+	"slices"
+	"strings"
 )
 
 // Per-operator shape and type rules of InferShapes. Each rule reads what
@@ -294,12 +296,108 @@ func (c *ictx) infer() {
 		}
 	case "CenterCropPad":
 		c.inferCenterCropPad()
-	case "Einsum", "Compress", "Unique":
-		// Shapes depend on data or on an equation; only the type is known.
+	case "Einsum":
+		c.set(0, c.dtype(0), c.einsumShape())
+	case "Compress", "Unique":
+		// Shapes depend on data; only the type is known.
 		if n.OpType != "Unique" {
 			c.set(0, c.dtype(0), nil)
 		}
 	}
+}
+
+// einsumShape is the output shape of an Einsum from its equation and its
+// inputs' shapes: each output letter takes its size from an input that
+// has it, the ellipsis the broadcast of the inputs' ellipsis dimensions;
+// without "->" the output is the ellipsis, then the letters that appear
+// once, in alphabetical order. nil when an input's rank is unknown or the
+// equation does not fit the inputs.
+func (c *ictx) einsumShape() Shape {
+	eq := strings.ReplaceAll(c.n.AttrString("equation", ""), " ", "")
+	lhs, rhs, explicit := strings.Cut(eq, "->")
+	terms := strings.Split(lhs, ",")
+	if eq == "" || len(terms) != len(c.n.Inputs) {
+		return nil
+	}
+	letters := map[rune]Dim{}
+	count := map[rune]int{}
+	var ellipsis Shape
+	haveEllipsis := false
+	for i, term := range terms {
+		in := c.shape(i)
+		if in == nil {
+			return nil
+		}
+		pre, post, dots := strings.Cut(term, "...")
+		if !dots {
+			pre, post = term, ""
+		}
+		named := len(pre) + len(post)
+		if strings.Contains(post, ".") || len(in) < named || !dots && len(in) != named {
+			return nil
+		}
+		if dots {
+			e := in[len(pre) : len(in)-len(post)]
+			if !haveEllipsis {
+				ellipsis = slices.Clone(e)
+			} else if b, ok := broadcastShapes(ellipsis, e); ok {
+				ellipsis = b
+			} else {
+				return nil
+			}
+			haveEllipsis = true
+		}
+		for k, r := range []rune(pre + post) {
+			d := in[k]
+			if k >= len(pre) {
+				d = in[len(in)-len(post)+k-len(pre)]
+			}
+			count[r]++
+			if have, seen := letters[r]; !seen || !have.Known() && d.Known() {
+				letters[r] = d
+			}
+		}
+	}
+	var out Shape
+	if !explicit {
+		if haveEllipsis {
+			out = append(out, ellipsis...)
+		}
+		var once []rune
+		for r, k := range count {
+			if k == 1 {
+				once = append(once, r)
+			}
+		}
+		slices.Sort(once)
+		for _, r := range once {
+			out = append(out, letters[r])
+		}
+		return out
+	}
+	out = Shape{}
+	pre, post, dots := strings.Cut(rhs, "...")
+	if !dots {
+		pre, post = rhs, ""
+	}
+	for _, r := range pre {
+		d, ok := letters[r]
+		if !ok {
+			return nil
+		}
+		out = append(out, d)
+	}
+	if dots {
+		out = append(out, ellipsis...)
+	}
+	for _, r := range post {
+		d, ok := letters[r]
+		if !ok {
+			return nil
+		}
+		out = append(out, d)
+	}
+	return out
 }
 
 // broadcastDim is numpy broadcasting of two dimensions; false when they

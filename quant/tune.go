@@ -562,6 +562,16 @@ func (e *outputEval) fp32MACs(m *graph.Model) (fp32, total float64) {
 			integer = IntegerUnit(n)
 		case n.OpType == "MatMul" && (n.Domain == "" || n.Domain == "ai.onnx") && n.Input(0) != nil && n.Input(1) != nil:
 			integer = macs.QDQUnit(n)
+		case n.OpType == "Einsum" && (n.Domain == "" || n.Domain == "ai.onnx"):
+			// no rule quantizes it: float, as the coverage line counts it
+			var shapes [][]int64
+			for _, in := range n.Inputs {
+				shapes = append(shapes, e.sizesQ(in))
+			}
+			count, _ := macs.EinsumMACs(n.AttrString("equation", ""), shapes)
+			total += float64(count)
+			fp32 += float64(count)
+			continue
 		default:
 			continue
 		}
@@ -572,6 +582,33 @@ func (e *outputEval) fp32MACs(m *graph.Model) (fp32, total float64) {
 		}
 	}
 	return fp32, total
+}
+
+// sizesQ is the shape of v, a value of a quantized model, through the
+// Q/DQ the quantize pass put before it: its constant's dims or its FP32
+// run's shape; nil when unknown.
+func (e *outputEval) sizesQ(v *graph.Value) []int64 {
+	for range 8 {
+		if v == nil {
+			return nil
+		}
+		if v.Const != nil {
+			return slices.Clone(v.Const.Dims)
+		}
+		if s := e.shapes[v.Name]; s != nil {
+			out := make([]int64, len(s))
+			for i, d := range s {
+				out[i] = int64(d)
+			}
+			return out
+		}
+		if p := v.Producer; p != nil && (p.OpType == "QuantizeLinear" || p.OpType == "DequantizeLinear") {
+			v = p.Input(0)
+			continue
+		}
+		return nil
+	}
+	return nil
 }
 
 // macsQ is macs for a node of a quantized model.

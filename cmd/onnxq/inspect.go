@@ -33,11 +33,12 @@ graph inputs and outputs (dtype and shape; symbolic dimensions by name,
 unknown ones as ?), the count of each op type (nodes of If/Loop/Scan
 bodies included), parameters (elements and bytes per element type, from
 initializers and Constant nodes), multiply-accumulates of Conv,
-ConvTranspose, Gemm and MatMul (and their integer forms) from inferred
-shapes, quantization nodes, subgraphs, model-local functions and metadata.
+ConvTranspose, Gemm, MatMul (and their integer forms) and Einsum from
+inferred shapes, quantization nodes, subgraphs, model-local functions and
+metadata.
 
 "INT8 MAC coverage" is the share of those MACs (Conv, ConvTranspose,
-Gemm, MatMul) in complete Q/DQ units, which ONNX Runtime runs as integer
+Gemm, MatMul, Einsum, which no rule quantizes) in complete Q/DQ units, which ONNX Runtime runs as integer
 kernels: every data and weight input comes from a DequantizeLinear of
 8-bit integers, a bias is absent or a DequantizeLinear of an int32
 constant, and the output feeds only QuantizeLinear nodes (Gemm and

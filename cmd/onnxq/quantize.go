@@ -1244,6 +1244,19 @@ func calibrate(m *graph.Model, src *calibdata.Source, qcfg quant.Config, loadCal
 	return coll, warnings, nil
 }
 
+// countOps counts the nodes of op type op in g and its subgraphs.
+func countOps(g *graph.Graph, op string) int {
+	n := 0
+	g.Walk(func(g *graph.Graph) {
+		for _, x := range g.Nodes {
+			if x.OpType == op && (x.Domain == "" || x.Domain == "ai.onnx") {
+				n++
+			}
+		}
+	})
+	return n
+}
+
 // floatActivations are the names of the values of m that calibration may
 // observe, graph inputs and node outputs of subgraphs included: true for
 // those known to be float32, false for those of a type shape inference
@@ -1436,6 +1449,9 @@ func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.Bi
 					}
 					if k := int8Float; k > 0 {
 						why = append(why, fmt.Sprintf("%d of them dequantizing int8 weights on every run; --float-weights-outside-units all gives them FP32 ones", k))
+					}
+					if k := countOps(q.Graph, "Einsum"); k > 0 {
+						why = append(why, fmt.Sprintf("%d of them Einsum, which no rule quantizes", k))
 					}
 					if len(why) > 0 {
 						rest += " (" + strings.Join(why, "; ") + ")"

@@ -90,8 +90,10 @@ func (c Coverage) ORTFloatKinds() string {
 	return strings.Join(kinds, ", ")
 }
 
-// coverageOps are the weighted op types of the coverage figure.
-var coverageOps = map[string]bool{"Conv": true, "ConvTranspose": true, "Gemm": true, "MatMul": true}
+// coverageOps are the weighted op types of the coverage figure. Einsum
+// has no quantization rule: it counts as running in float, so a model
+// written with it (x·W as "bsk,kh->bsh") does not read as covered.
+var coverageOps = map[string]bool{"Conv": true, "ConvTranspose": true, "Gemm": true, "MatMul": true, "Einsum": true}
 
 // integerOps are the weighted ops of the QOperator form and of dynamic
 // quantization: integer kernels already, so their MACs count as covered
@@ -416,10 +418,75 @@ func NodeMACs(n *graph.Node) (macs int64, ok, counted bool) {
 		macs, ok = matMulMACs(n.Input(0), n.Input(1))
 	case "QLinearMatMul":
 		macs, ok = matMulMACs(n.Input(0), n.Input(3))
+	case "Einsum":
+		var shapes [][]int64
+		for _, in := range n.Inputs {
+			s, known := knownSizes(in)
+			if !known {
+				return 0, false, true
+			}
+			shapes = append(shapes, s)
+		}
+		macs, ok = EinsumMACs(n.AttrString("equation", ""), shapes)
 	default:
 		return 0, false, false
 	}
 	return macs, ok, true
+}
+
+// EinsumMACs is the multiply-accumulates of an Einsum of the equation on
+// operands of the given sizes: for two or more operands, the product of
+// the sizes of every index (each letter, and the ellipsis's dimensions
+// broadcast), one multiply-accumulate per combination; 0 for one operand
+// (a transpose, trace or sum). False when the equation does not fit.
+func EinsumMACs(equation string, shapes [][]int64) (int64, bool) {
+	eq := strings.ReplaceAll(equation, " ", "")
+	lhs, _, _ := strings.Cut(eq, "->")
+	terms := strings.Split(lhs, ",")
+	if eq == "" || len(terms) != len(shapes) {
+		return 0, false
+	}
+	if len(terms) < 2 {
+		return 0, true
+	}
+	size := map[rune]int64{}
+	var ellipsis []int64
+	for i, term := range terms {
+		s := shapes[i]
+		pre, post, dots := strings.Cut(term, "...")
+		if !dots {
+			pre, post = term, ""
+		}
+		named := []rune(pre + post)
+		if len(s) < len(named) || !dots && len(s) != len(named) {
+			return 0, false
+		}
+		for k, r := range named {
+			d := s[k]
+			if k >= len([]rune(pre)) {
+				d = s[len(s)-len(named)+k]
+			}
+			if have, seen := size[r]; seen && have != d && have != 1 && d != 1 {
+				return 0, false
+			}
+			size[r] = max(size[r], d)
+		}
+		if dots {
+			e := s[len([]rune(pre)) : len(s)-len([]rune(post))]
+			for len(ellipsis) < len(e) {
+				ellipsis = append([]int64{1}, ellipsis...)
+			}
+			off := len(ellipsis) - len(e)
+			for k, d := range e {
+				ellipsis[off+k] = max(ellipsis[off+k], d)
+			}
+		}
+	}
+	factors := slices.Clone(ellipsis)
+	for _, d := range size {
+		factors = append(factors, d)
+	}
+	return mulChecked(factors...)
 }
 
 // knownSizes returns the sizes of v's shape when all are known.

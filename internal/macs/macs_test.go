@@ -280,3 +280,26 @@ func TestORTWeightOnlyKernel(t *testing.T) {
 		}
 	}
 }
+
+// TestEinsumMACs: one multiply-accumulate per combination of every index
+// of a contraction, the ellipsis broadcast; none for one operand.
+func TestEinsumMACs(t *testing.T) {
+	for _, c := range []struct {
+		eq     string
+		shapes [][]int64
+		want   int64
+		ok     bool
+	}{
+		{"bsk,kh->bsh", [][]int64{{2, 5, 8}, {8, 16}}, 2 * 5 * 8 * 16, true},
+		{"ij,jk", [][]int64{{3, 4}, {4, 6}}, 3 * 4 * 6, true},
+		{"...ij,...jk->...ik", [][]int64{{2, 1, 3, 4}, {5, 4, 6}}, 2 * 5 * 3 * 4 * 6, true},
+		{"ij->ji", [][]int64{{3, 4}}, 0, true},
+		{"ij,jk->ik", [][]int64{{3, 4}, {5, 6}}, 0, false},
+		{"ij,jk->ik", [][]int64{{3, 4, 1}, {4, 6}}, 0, false},
+	} {
+		got, ok := EinsumMACs(c.eq, c.shapes)
+		if got != c.want || ok != c.ok {
+			t.Errorf("%s %v: %d, %v; want %d, %v", c.eq, c.shapes, got, ok, c.want, c.ok)
+		}
+	}
+}
