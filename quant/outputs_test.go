@@ -79,3 +79,42 @@ func TestRunRefusesEmptySamples(t *testing.T) {
 		t.Fatalf("error %v", err)
 	}
 }
+
+// A quiet input joined to a loud one spans a fraction of a step of the
+// Concat's grid: NarrowConcatInputs names it; the loud one is fine.
+func TestNarrowConcatInputs(t *testing.T) {
+	b := graph.NewBuilder(13)
+	quiet, loud := b.Input("quiet", graph.Float32, 1, 4), b.Input("loud", graph.Float32, 1, 4)
+	cat := b.Op("Concat", b.Op("Relu", quiet), b.Op("Relu", loud), graph.IntAttr("axis", 1))
+	cat.Producer.Name = "join"
+	w := make([]float32, 8*3)
+	for i := range w {
+		w[i] = float32(i%5-2) / 4
+	}
+	b.Output(b.Op("MatMul", cat, b.Const(graph.FromFloat32s("w", []int64{8, 3}, w))))
+	m, err := b.Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var samples []map[string]*runtime.Tensor
+	for s := range 6 {
+		q, l := make([]float32, 4), make([]float32, 4)
+		for i := range q {
+			q[i] = float32((i+s)%4) / 4
+			l[i] = float32((i*3+s)%5) * 300
+		}
+		samples = append(samples, map[string]*runtime.Tensor{"quiet": runtime.FromFloat32([]int{1, 4}, q), "loud": runtime.FromFloat32([]int{1, 4}, l)})
+	}
+	src, err := quant.MemorySamples(m, samples)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := quant.Run(m, src, quant.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := quant.NarrowConcatInputs(m, res.Collection.Extremes())
+	if len(got) != 1 || got[0].Concat != "join" || got[0].Steps >= 1 || got[0].Output != cat.Name {
+		t.Fatalf("narrow inputs %+v; want the quiet branch of join alone", got)
+	}
+}

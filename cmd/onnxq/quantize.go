@@ -137,6 +137,9 @@ summary runs the first --eval-samples calibration samples (with
 --target-sqnr or --max-drop, all the held-out samples). The line
 "louder" names the activations those held-out samples drive 2x or more
 past the calibration samples' extremes: ranges from --calib clip them.
+The line "narrow" names a Concat input whose values span fewer than 8
+steps of the Concat's 8-bit output grid (a quiet branch joined to a loud
+one): quantized together it is all but lost.
 
 --report FILE.html compares OUT with the FP32 model (as "onnxq compare
 --html" does) on the --eval samples, else the calibration ones (capped by
@@ -1499,6 +1502,10 @@ func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.Bi
 				what = fmt.Sprintf("%d hard-swishes written with elementwise ops (%%s) are now one HardSwish op each", len(h.Fused))
 			}
 			fmt.Fprintf(w, "fused\t"+what+": fewer float kernels in ONNX Runtime between the Q/DQ (--fuse-hard-swish=false keeps them)\n", strings.Join(sortedCounts(ops), ", "))
+		}
+		for _, c := range quant.NarrowConcatInputs(q, fin.calibExtremes) {
+			fmt.Fprintf(w, "narrow\t%s joins %s, whose values (range %.3g) span %.2g of the 255 steps of its output grid (range %.3g): quantized with the other inputs they are all but lost; bring the inputs to one scale before the Concat, or keep its output float (--config with {\"tensors\": {%q: {\"fp32\": true}}})\n",
+				c.Concat, c.Input, c.Range, c.Steps, c.OutputRange, c.Output)
 		}
 		if n := len(fin.floatWeights); n > 0 {
 			then := ""
