@@ -941,14 +941,19 @@ func Tune(ref, q *graph.Model, src *Samples, opts TuneOptions, threads int) (*Tu
 		}
 		next.excluded = append(slices.Clone(cur.excluded), TuneExclusion{Node: c.label, Op: c.op, Activation: c.activation,
 			MACShare: share(next.fp32 - cur.fp32), GainDB: s - cur.score, Metric: next.metric})
-		logf("tune: %s (%s) kept: %+.2f dB on the calibration samples (score %.2f), %.2f%% of the MACs; measured %.2f (SQNR %.2f dB)",
-			c.label, c.op, s-cur.score, s, 100*share(next.fp32-cur.fp32), next.metric, next.sqnr)
+		gain, macShare := s-cur.score, share(next.fp32-cur.fp32)
 		cur = next
 		// The candidate is in float now; the rest keep their keys.
 		ranked = slices.DeleteFunc(ranked, func(o *tuneCand) bool { return o.key == c.key })
+		held := "the best model found"
 		if better(cur, best) {
 			best = cur
+		} else {
+			// the climb goes on from it, but what is written is the best
+			held = fmt.Sprintf("below the best so far, %.2f, which stays the one written", best.metric)
 		}
+		logf("tune: %s (%s) taken: %+.2f dB on the calibration samples (score %.2f), %.2f%% of the MACs; measured %.2f (SQNR %.2f dB): %s",
+			c.label, c.op, gain, s, 100*macShare, next.metric, next.sqnr, held)
 		if cur.metric >= target {
 			return finish(TuneMet)
 		}
