@@ -75,7 +75,7 @@ func TestRunRefusesEmptySamples(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := quant.Run(m, src, quant.DefaultConfig()); err == nil || !strings.Contains(err.Error(), "hold no values") {
+	if _, err := quant.Run(m, src, quant.DefaultConfig()); err == nil || !strings.Contains(err.Error(), "no values") {
 		t.Fatalf("error %v", err)
 	}
 }

@@ -777,3 +777,52 @@ func TestSyntheticSequenceLengths(t *testing.T) {
 		t.Errorf("caveats %q", got)
 	}
 }
+
+// A transparent pixel keeps its stored colour (alpha is left out, as
+// image readers that drop it give it); a grey image feeds a one-channel
+// input its exact levels; each image is decoded once however often its
+// sample is read; a folder named like an image is a folder.
+func TestImageDetails(t *testing.T) {
+	dir := mkdir(t, t.TempDir(), "imgs.png") // a folder with an image's name
+	img := solid(4, 4, color.NRGBA{R: 200, G: 100, B: 50, A: 255})
+	img.SetNRGBA(1, 1, color.NRGBA{R: 10, G: 20, B: 30, A: 0})
+	writeImage(t, filepath.Join(dir, "imgs.png"), img)
+	in := []Input{{Name: "img", DType: graph.Float32, Shape: graph.Shape{{Size: 1}, {Size: 3}, {Size: 4}, {Size: 4}}}}
+	s := mustOpen(t, dir, in, ImageOptions{})
+	x := mustSample(t, s, 0)["img"]
+	for ch, want := range []float32{10, 20, 30} {
+		if got := x.F32()[ch*16+1*4+1]; math.Abs(float64(got-want/255)) > 1e-6 {
+			t.Errorf("transparent pixel, channel %d: %v, want %v", ch, got*255, want)
+		}
+	}
+	if again := mustSample(t, s, 0)["img"]; again != x {
+		t.Error("the image was decoded again")
+	}
+
+	grey := image.NewGray(image.Rect(0, 0, 3, 3))
+	for i := range grey.Pix {
+		grey.Pix[i] = uint8(i * 29)
+	}
+	writeImage(t, filepath.Join(dir, "grey.png"), grey)
+	one := []Input{{Name: "img", DType: graph.Float32, Shape: graph.Shape{{Size: 1}, {Size: 1}, {Size: 3}, {Size: 3}}}}
+	g := mustSample(t, mustOpen(t, filepath.Join(dir, "grey.png"), one, ImageOptions{}), 0)["img"]
+	for i, v := range g.F32() {
+		if want := float32(uint8(i*29)) * 257 / 65535; v != want {
+			t.Errorf("grey element %d = %v, want %v", i, v, want)
+		}
+	}
+}
+
+// A sample array with a dimension of 0 is refused when read, naming its
+// file.
+func TestEmptySampleArray(t *testing.T) {
+	dir := t.TempDir()
+	sample := mkdir(t, dir, "sample_000")
+	if err := tensorio.WriteNpy(filepath.Join(sample, "x.npy"), runtime.New(graph.Float32, 0, 3)); err != nil {
+		t.Fatal(err)
+	}
+	in := []Input{{Name: "x", DType: graph.Float32, Shape: graph.Shape{sym("N"), {Size: 3}}}}
+	if _, err := Open(dir, in, ImageOptions{}); err == nil || !strings.Contains(err.Error(), "x.npy: input \"x\": the array float32[0,3] holds no values") {
+		t.Fatalf("error %v", err)
+	}
+}

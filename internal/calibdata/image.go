@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/onnxq/onnxq/graph"
 	"github.com/onnxq/onnxq/runtime"
@@ -147,19 +148,36 @@ func imageSource(dir string, files []string, inputs []Input, o ImageOptions) (*S
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", dir, err)
 	}
-	if len(files) == 1 && filepath.Base(dir) == files[0] {
-		dir = filepath.Dir(dir) // a single image file
-	}
+	// Every pass over the samples reads them again (calibration, bias
+	// correction, the method and unit choices...): each image is decoded
+	// once and its small resized tensor kept, up to imageCacheBytes.
+	cache := make([]*runtime.Tensor, len(files))
+	var cached int64
+	var mu sync.Mutex
 	return &Source{kind: "images", inputs: inputs, names: files, load: func(i int) (map[string]*runtime.Tensor, error) {
 		p := filepath.Join(dir, files[i])
-		t, err := readImage(p, spec)
-		if err != nil {
-			return nil, err
+		mu.Lock()
+		t := cache[i]
+		mu.Unlock()
+		if t == nil {
+			var err error
+			if t, err = readImage(p, spec); err != nil {
+				return nil, err
+			}
+			mu.Lock()
+			if cache[i] == nil && cached+t.Bytes() <= imageCacheBytes {
+				cache[i], cached = t, cached+t.Bytes()
+			}
+			mu.Unlock()
 		}
 		out := map[string]*runtime.Tensor{in.Name: t}
 		return out, check(inputs, out, map[string]string{in.Name: p})
 	}}, nil
 }
+
+// imageCacheBytes bounds the resized image tensors a source keeps: 256
+// MiB holds about 200 samples of 3x320x320.
+const imageCacheBytes = 256 << 20
 
 // maxImagePixels bounds the decoded size, so a crafted header cannot make
 // the decoder allocate gigabytes.
@@ -223,7 +241,7 @@ func imageTensor(img image.Image, s imageSpec) *runtime.Tensor {
 	src := make([]float32, len(rows)*len(cols)*3)
 	for r, y := range rows {
 		for c, x := range cols {
-			px := color.NRGBA64Model.Convert(img.At(b.Min.X+x, b.Min.Y+y)).(color.NRGBA64)
+			px := straightRGB(img, b.Min.X+x, b.Min.Y+y)
 			o := (r*len(cols) + c) * 3
 			src[o] = float32(px.R) / 65535
 			src[o+1] = float32(px.G) / 65535
@@ -249,6 +267,8 @@ func imageTensor(img image.Image, s imageSpec) *runtime.Tensor {
 			}
 			var px [3]float32
 			switch {
+			case s.c == 1 && rgb[0] == rgb[1] && rgb[1] == rgb[2]:
+				px[0] = rgb[0] // grey already: as it is, not through the weights' rounding
 			case s.c == 1:
 				// ITU-R BT.601 luma, as image/color's Gray model uses.
 				px[0] = 0.299*rgb[0] + 0.587*rgb[1] + 0.114*rgb[2]
@@ -268,6 +288,27 @@ func imageTensor(img image.Image, s imageSpec) *runtime.Tensor {
 		}
 	}
 	return asType(out, s.dtype)
+}
+
+// straightRGB is the colour of img's pixel at x, y with its alpha left
+// out: the stored red, green and blue of a non-premultiplied image (a
+// transparent pixel keeps its colour, as image readers that drop alpha
+// give it), 16 bits each.
+func straightRGB(img image.Image, x, y int) color.NRGBA64 {
+	switch m := img.(type) {
+	case *image.NRGBA:
+		i := m.PixOffset(x, y)
+		return color.NRGBA64{R: uint16(m.Pix[i]) * 257, G: uint16(m.Pix[i+1]) * 257, B: uint16(m.Pix[i+2]) * 257, A: 0xffff}
+	case *image.NRGBA64:
+		i := m.PixOffset(x, y)
+		p := m.Pix[i : i+6 : i+6]
+		return color.NRGBA64{R: uint16(p[0])<<8 | uint16(p[1]), G: uint16(p[2])<<8 | uint16(p[3]), B: uint16(p[4])<<8 | uint16(p[5]), A: 0xffff}
+	case *image.Paletted:
+		if c, ok := m.Palette[m.ColorIndexAt(x, y)].(color.NRGBA); ok {
+			return color.NRGBA64{R: uint16(c.R) * 257, G: uint16(c.G) * 257, B: uint16(c.B) * 257, A: 0xffff}
+		}
+	}
+	return color.NRGBA64Model.Convert(img.At(x, y)).(color.NRGBA64)
 }
 
 // tap is one output row or column of the bilinear resize: the two source

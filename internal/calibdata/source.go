@@ -210,7 +210,7 @@ func openFile(path string, inputs []Input, img ImageOptions) (*Source, error) {
 	base := filepath.Base(path)
 	switch {
 	case isImage(base):
-		return imageSource(path, []string{base}, inputs, img)
+		return imageSource(filepath.Dir(path), []string{base}, inputs, img)
 	case strings.EqualFold(filepath.Ext(base), ".npz"):
 		return npzSource(filepath.Dir(path), []string{base}, inputs), nil
 	case strings.EqualFold(filepath.Ext(base), ".npy"):
@@ -581,6 +581,9 @@ func check(inputs []Input, sample map[string]*runtime.Tensor, from map[string]st
 		t := sample[in.Name]
 		if err := checkDeclared(in, t.DType, t.Shape, from[in.Name], sym, symFrom); err != nil {
 			return fmt.Errorf("%s: %v", from[in.Name], err)
+		}
+		if t.Len() == 0 {
+			return fmt.Errorf("%s: input %q: the array %s holds no values (a dimension of 0)", from[in.Name], in.Name, graph.TypeString(t.DType, graph.Fixed(ints64(t.Shape)...)))
 		}
 	}
 	return nil
