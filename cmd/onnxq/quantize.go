@@ -1629,7 +1629,7 @@ func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.Bi
 			from = " held out of calibration"
 		}
 		for _, o := range sqnr {
-			how := fmt.Sprintf("%d samples%s, quantized vs FP32 in onnxq's runtime, integer units as run", o.Samples, from)
+			how := fmt.Sprintf("%s%s, quantized vs FP32 in onnxq's runtime, integer units as run", plural(o.Samples, "sample"), from)
 			switch {
 			case o.Discrete:
 				fmt.Fprintf(w, "sqnr\t%s: %d of %d elements differ from FP32's (an integer or bool output; %s)\n", o.Name, o.Differ, o.Elements, how)

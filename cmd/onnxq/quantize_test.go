@@ -483,7 +483,7 @@ func TestQuantizeEval(t *testing.T) {
 		t.Errorf("summary does not run the 3 --eval samples:\n%s", r.stdout)
 	}
 	r = onnxq(t, dir, model, "-o", out, "--synthetic", "2", "--eval", eval, "--eval-samples", "1")
-	if r.code != 0 || !strings.Contains(r.stdout, "(1 samples of --eval,") {
+	if r.code != 0 || !strings.Contains(r.stdout, "(1 sample of --eval,") {
 		t.Errorf("--eval-samples 1: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	// Without --eval the summary runs the calibration samples.
