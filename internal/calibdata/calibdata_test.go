@@ -826,3 +826,18 @@ func TestEmptySampleArray(t *testing.T) {
 		t.Fatalf("error %v", err)
 	}
 }
+
+// A link that leads nowhere is passed over and named, whatever its
+// name says it holds.
+func TestDanglingImageLink(t *testing.T) {
+	dir := t.TempDir()
+	writeImage(t, filepath.Join(dir, "a.png"), solid(4, 4, color.NRGBA{R: 9, A: 255}))
+	if err := os.Symlink(filepath.Join(dir, "nowhere.png"), filepath.Join(dir, "gone.png")); err != nil {
+		t.Skip("no symbolic links here:", err)
+	}
+	in := []Input{{Name: "img", DType: graph.Float32, Shape: graph.Shape{{Size: 1}, {Size: 3}, {Size: 4}, {Size: 4}}}}
+	s := mustOpen(t, dir, in, ImageOptions{})
+	if s.Len() != 1 || !slices.Contains(s.Skipped(), "gone.png") {
+		t.Errorf("%d samples, skipped %v", s.Len(), s.Skipped())
+	}
+}

@@ -233,6 +233,8 @@ func openDir(dir string, inputs []Input, img ImageOptions) (*Source, error) {
 		switch {
 		case isDirEntry(dir, e):
 			dirs = append(dirs, name)
+		case danglingLink(dir, e):
+			others = append(others, name) // named in the warning, not read
 		case isImage(name):
 			images = append(images, name)
 		case strings.EqualFold(filepath.Ext(name), ".npz"):
@@ -289,6 +291,16 @@ func openDir(dir string, inputs []Input, img ImageOptions) (*Source, error) {
 		}}, nil
 	}
 	return nil, fmt.Errorf("%s: empty folder: no samples", dir)
+}
+
+// danglingLink tells whether entry e of dir is a symbolic link that
+// leads nowhere.
+func danglingLink(dir string, e os.DirEntry) bool {
+	if e.Type()&os.ModeSymlink == 0 {
+		return false
+	}
+	_, err := os.Stat(filepath.Join(dir, e.Name()))
+	return err != nil
 }
 
 func inputNames(inputs []Input) []string {
