@@ -336,8 +336,16 @@ func (q *quantizer) run() (bool, error) {
 func (q *quantizer) decideAll() {
 	for _, g := range q.graphs {
 		ln, gelu := layerNormNodes(g), geluNodes(g)
+		parts := layerNormParts(ln)
 		for _, n := range g.Nodes {
-			q.info[n] = q.decide(n, ln, gelu)
+			inf := q.decide(n, ln, gelu)
+			// the statistics a layer norm computes stay float by their
+			// own rules; the summary names the pattern, as for its
+			// other ops
+			if parts[n] && inf.reason != "" && !inf.excluded {
+				inf.reason = reasonLayerNorm
+			}
+			q.info[n] = inf
 		}
 	}
 }
@@ -385,8 +393,11 @@ func (q *quantizer) decide(n *graph.Node, layerNorm, gelu map[*graph.Node]bool) 
 	r := RuleFor(n.OpType)
 	if r == nil {
 		inf.reason = "no quantization rule"
-		if gelu[n] {
+		switch {
+		case gelu[n]:
 			inf.reason = reasonGELU
+		case layerNorm[n]:
+			inf.reason = reasonLayerNorm
 		}
 		return inf
 	}
@@ -402,7 +413,7 @@ func (q *quantizer) decide(n *graph.Node, layerNorm, gelu map[*graph.Node]bool) 
 	case readsFloat64(n):
 		inf.reason = reasonFloat64
 	case layerNorm[n]:
-		inf.reason = "part of a layer-normalization pattern: " + reasonNorm
+		inf.reason = reasonLayerNorm
 	case gelu[n] && !matchAny(q.opts.IncludeOps, n.OpType):
 		inf.reason = reasonGELU
 	case r.Class == ClassFP32:
@@ -1629,6 +1640,54 @@ func layerNormNodes(g *graph.Graph) map[*graph.Node]bool {
 		}
 	}
 	return set
+}
+
+// reasonLayerNorm is the FP32 reason of every op of a decomposed layer
+// normalization.
+const reasonLayerNorm = "part of a layer-normalization pattern: " + reasonNorm
+
+// layerNormParts are the ops that compute the statistics of the layer
+// norms core holds (layerNormNodes): the Sqrt of the denominator, the
+// Add of its epsilon, the ReduceMeans of the mean and the variance and
+// the Pow or Mul that squares. They stay float by their own rules; only
+// the reason the summary gives them changes.
+func layerNormParts(core map[*graph.Node]bool) map[*graph.Node]bool {
+	parts := map[*graph.Node]bool{}
+	producer := func(n *graph.Node, i int, ops ...string) *graph.Node {
+		if v := n.Input(i); v != nil && v.Producer != nil && slices.Contains(ops, v.Producer.OpType) {
+			return v.Producer
+		}
+		return nil
+	}
+	for d := range core {
+		if d.OpType == "Sub" {
+			if mean := producer(d, 1, "ReduceMean"); mean != nil {
+				parts[mean] = true
+			}
+			continue
+		}
+		if d.OpType != "Div" {
+			continue
+		}
+		sqrt := producer(d, 1, "Sqrt")
+		if sqrt == nil {
+			continue
+		}
+		parts[sqrt] = true
+		variance := producer(sqrt, 0, "ReduceMean", "Add")
+		if variance != nil && variance.OpType == "Add" {
+			parts[variance] = true
+			variance = producer(variance, 0, "ReduceMean")
+		}
+		if variance == nil {
+			continue
+		}
+		parts[variance] = true
+		if sq := producer(variance, 0, "Pow", "Mul"); sq != nil {
+			parts[sq] = true
+		}
+	}
+	return parts
 }
 
 // opsetChanges lists ops of the default domain whose inputs or meaning

@@ -675,6 +675,18 @@ func TestQuantizeLayerNormPattern(t *testing.T) {
 	if r.OpCounts["Add"] != 0 || r.OpCounts["MatMul"] != 2 {
 		t.Errorf("op counts %v", r.OpCounts)
 	}
+	// every op of the pattern, its statistics included, gives the
+	// pattern as its reason
+	for _, f := range r.FP32 {
+		if f.Reason != reasonLayerNorm {
+			t.Errorf("%s (%s): %q", f.Node, f.Op, f.Reason)
+		}
+	}
+	// (the epsilon's Add has a rule; with float ops on both sides it is
+	// not quantized, and not listed)
+	if len(r.FP32) != 8 {
+		t.Errorf("%d FP32 ops, want 8 of the layer norm's: %+v", len(r.FP32), r.FP32)
+	}
 }
 
 func TestRuleTable(t *testing.T) {
