@@ -22,7 +22,8 @@ import (
 // model computes the same function afterwards; the rescaled values take
 // new names, recorded with their factors in m's metadata
 // (passes.RescaledKey), and the entries of cfg.Quant.Overrides naming them are moved
-// to the new names in place.
+// to the new names in place. A value cfg.Quant.Overrides names is left as
+// it is: an override speaks of the model's own values.
 func EqualizeActivations(m *graph.Model, src *Samples, cfg Config) error {
 	if m == nil || m.Graph == nil {
 		return errors.New("quant: no model")
@@ -30,7 +31,16 @@ func EqualizeActivations(m *graph.Model, src *Samples, cfg Config) error {
 	if src == nil || src.Len() == 0 {
 		return nil
 	}
-	names := passes.EqualizeCandidates(m)
+	// A value --config sets (a range, fp32, 16 bits, per tensor) keeps
+	// its values: its range is given in the model's own units.
+	names := slices.DeleteFunc(passes.EqualizeCandidates(m), func(name string) bool {
+		_, set := cfg.Quant.Overrides[name]
+		// the Conv output a Relu between the two reads is rescaled too
+		if v := m.Graph.Value(name); !set && v != nil && v.Producer != nil && v.Producer.OpType == "Relu" && v.Producer.Input(0) != nil {
+			_, set = cfg.Quant.Overrides[v.Producer.Input(0).Name]
+		}
+		return set
+	})
 	if len(names) == 0 {
 		return nil
 	}

@@ -3,10 +3,12 @@ package quant_test
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/onnxq/onnxq/graph"
 	"github.com/onnxq/onnxq/internal/calibdata"
+	"github.com/onnxq/onnxq/passes"
 	"github.com/onnxq/onnxq/quant"
 )
 
@@ -83,6 +85,38 @@ func TestEqualizeActivations(t *testing.T) {
 	for i := range got {
 		if got[i] != want[i] {
 			t.Fatalf("per-tensor weights: pw1 was rescaled")
+		}
+	}
+}
+
+// A value a --config override names keeps its own units: it is not
+// equalized (its range is the user's); an override elsewhere leaves the
+// equalization as it is.
+func TestEqualizeSkipsOverridden(t *testing.T) {
+	src := calibdata.Synthetic(calibdata.Inputs(skewedDepthwise(t)), 8, 3)
+	for _, side := range []string{"conv1_out0", "relu1_out0"} {
+		m := skewedDepthwise(t)
+		if m.Graph.Value(side) == nil {
+			t.Fatalf("no value %s", side)
+		}
+		cfg := quant.DefaultConfig()
+		cfg.Quant.Overrides = map[string]passes.TensorOverride{side: {Bits: 16}}
+		if err := quant.Prepare(m, cfg); err != nil {
+			t.Fatal(err)
+		}
+		if err := quant.EqualizeActivations(m, src, cfg); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := m.Graph.Value("pw1").Const.Float32s()
+		want, _ := skewedDepthwise(t).Graph.Value("pw1").Const.Float32s()
+		rescaled := !slices.Equal(got, want)
+		// conv1_out0 is the value between the Conv and the depthwise one;
+		// relu1_out0 comes after the depthwise Conv
+		if rescaled != (side == "relu1_out0") {
+			t.Errorf("override on %s: pw1 rescaled %v", side, rescaled)
+		}
+		if _, ok := cfg.Quant.Overrides[side]; !ok {
+			t.Errorf("override on %s moved", side)
 		}
 	}
 }

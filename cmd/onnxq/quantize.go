@@ -1039,8 +1039,8 @@ func readOverrides(path string) (map[string]passes.TensorOverride, error) {
 			return nil, fail("tensor %q: give both min and max", name)
 		case e.Min != nil && !(*e.Min <= *e.Max):
 			return nil, fail("tensor %q: min %v is above max %v", name, *e.Min, *e.Max)
-		case e.Min != nil && *e.Min == 0 && *e.Max == 0:
-			return nil, fail("tensor %q: min and max are both 0, a range of no width (give the range its values take)", name)
+		case e.Min != nil && *e.Min == *e.Max:
+			return nil, fail("tensor %q: min and max are both %v, a range of no width (give the range its values take)", name, *e.Min)
 		case e.Min != nil && e.FP32:
 			return nil, fail("tensor %q: a range and fp32 contradict each other", name)
 		case e.Bits != nil && *e.Bits != 8 && *e.Bits != 16:

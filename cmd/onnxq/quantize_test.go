@@ -404,6 +404,7 @@ func TestQuantizeConfig(t *testing.T) {
 		{`{"tensors": {"pool": {"FP32": true}}}`, `unknown key "FP32"`},
 		{`{"tensors": {"pool": null}}`, "is null"},
 		{`{"tensors": {"pool": {"min": 0, "max": 0}}}`, "a range of no width"},
+		{`{"tensors": {"pool": {"min": 1, "max": 1}}}`, "min and max are both 1, a range of no width"},
 		{``, "the file is empty"},
 		{`[1]`, "want an object"},
 		{`{}`, `no field "tensors"`},
