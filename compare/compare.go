@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"path"
 	goruntime "runtime"
 	"slices"
 	"sort"
@@ -781,7 +780,8 @@ func quantRunModel(quant *graph.Model, integer bool, acts []*activation) (*graph
 	return m, nil
 }
 
-// escapeGlob makes a node name a path.Match pattern that matches it alone.
+// escapeGlob makes a node name a passes.MatchGlob pattern that matches it
+// alone.
 func escapeGlob(name string) string {
 	var b strings.Builder
 	for _, r := range name {
@@ -791,7 +791,7 @@ func escapeGlob(name string) string {
 		b.WriteRune(r)
 	}
 	p := b.String()
-	if ok, err := path.Match(p, name); err != nil || !ok {
+	if !passes.MatchGlob(p, name) {
 		return ""
 	}
 	return p

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"maps"
 	"path"
+	"strings"
 	"slices"
 
 	"github.com/onnxq/onnxq/qdq"
@@ -42,7 +43,7 @@ type QuantOptions struct {
 	// saturation of its output's QuantizeLinear does the same clipping, so
 	// the producer and its Q form one unit.
 	FoldActivations bool
-	// ExcludeOps and ExcludeNodes (path.Match patterns of op types and node
+	// ExcludeOps and ExcludeNodes (MatchGlob patterns of op types and node
 	// names; a node without a name is matched by its output names) keep
 	// matching nodes in FP32. IncludeOps quantizes matching op
 	// types that stay FP32 by default (when the rule table knows how).
@@ -232,7 +233,7 @@ func (o QuantOptions) Validate() error {
 	}
 	for _, list := range [][]string{o.ExcludeOps, o.ExcludeNodes, o.IncludeOps} {
 		for _, p := range list {
-			if _, err := path.Match(p, ""); err != nil {
+			if err := GlobError(p); err != nil {
 				return fmt.Errorf("bad pattern %q: %v", p, err)
 			}
 		}
@@ -274,11 +275,27 @@ func (o QuantOptions) neededOpset(weights, activations bool) int64 {
 
 func matchAny(patterns []string, s string) bool {
 	for _, p := range patterns {
-		if ok, _ := path.Match(p, s); ok {
+		if MatchGlob(p, s) {
 			return true
 		}
 	}
 	return false
+}
+
+// MatchGlob tells whether name matches the glob pattern (* ? [abc], \
+// escapes), path.Match's syntax except that * and ? also match "/":
+// exported node names are paths ("/blocks.0/fcn_layer/Gemm"), and
+// "*Gemm" means every Gemm. A malformed pattern matches nothing
+// (GlobError says why).
+func MatchGlob(pattern, name string) bool {
+	ok, err := path.Match(strings.ReplaceAll(pattern, "/", "\x00"), strings.ReplaceAll(name, "/", "\x00"))
+	return err == nil && ok
+}
+
+// GlobError says why pattern is not a valid glob, nil when it is.
+func GlobError(pattern string) error {
+	_, err := path.Match(strings.ReplaceAll(pattern, "/", "\x00"), "")
+	return err
 }
 
 // wideType is the type of WideFrontEnd activations: 16 bits of the

@@ -12,7 +12,6 @@ import (
 	"maps"
 	"math"
 	"os"
-	"path"
 	"slices"
 	"sort"
 	"strconv"
@@ -216,7 +215,7 @@ model's opset, or below what the options need, is an error.`,
 		fs.BoolVar(&cfg.WideFrontEnd, "wide-front-end", passes.DefaultQuantOptions().WideFrontEnd, "quantize with 16 bits (uint16, or int16 for int8 activations; com.microsoft Q/DQ below opset 21) the input of each filterbank, a Conv/Gemm/MatMul whose output reaches a Log through non-weighted ops only (default: the target's; on for ort-cpu and generic)")
 		fs.BoolVar(&cfg.EqualizeActivations, "equalize-activations", true, "scale the channels of each Conv output read by a depthwise Conv to equal ranges on the --calib samples (needs --per-channel)")
 		fs.StringArrayVar(&cfg.ExcludeOps, "exclude-op", nil, "keep op types matching `GLOB` in FP32 (repeatable)")
-		fs.StringArrayVar(&cfg.ExcludeNodes, "exclude-node", nil, "keep nodes whose name matches `GLOB` in FP32 (repeatable; a node without a name matches by its output's name)")
+		fs.StringArrayVar(&cfg.ExcludeNodes, "exclude-node", nil, "keep nodes whose name matches `GLOB` in FP32 (repeatable; * and ? match / too, so *Gemm matches /layer1/Gemm; a node without a name matches by its output's name)")
 		fs.StringArrayVar(&cfg.IncludeOps, "include-op", nil, "quantize op types matching `GLOB` that stay FP32 by default (repeatable)")
 		fs.StringVar(&cfg.SaveCalib, "save-calib", "", "save the calibration statistics to `FILE` (JSON)")
 		fs.StringArrayVar(&cfg.LoadCalib, "load-calib", nil, "merge statistics saved by --save-calib from `FILE` (repeat the flag to merge several)")
@@ -305,7 +304,7 @@ model's opset, or below what the options need, is an error.`,
 func badGlob(lists ...[]string) string {
 	for _, list := range lists {
 		for _, p := range list {
-			if _, err := path.Match(p, ""); err != nil {
+			if err := passes.GlobError(p); err != nil {
 				return fmt.Sprintf("pattern %q: %v (a glob: * ? [abc], \\ escapes)", p, err)
 			}
 		}
@@ -331,7 +330,7 @@ func unmatchedPatterns(m *graph.Model, cfg *quantizeConfig) []string {
 	matching := func(p string) []string {
 		var out []string
 		for _, op := range opTypes {
-			if ok, _ := path.Match(p, op); ok {
+			if passes.MatchGlob(p, op) {
 				out = append(out, op)
 			}
 		}
