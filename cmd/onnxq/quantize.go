@@ -79,6 +79,7 @@ type quantizeConfig struct {
 	TuneTimeout         time.Duration
 	RequireTarget       bool
 	EvalSamplesSet      bool
+	OpsetSet            bool // --opset given: 0 then is a bad value, not the default
 	WeightOnly          bool
 	WeightOnlySet       bool // --weight-only given; else the target's
 	WideFrontEnd        bool
@@ -253,6 +254,7 @@ model's opset, or below what the options need, is an error.`,
 			cfg.FloatIdleInputsSet = fs.Changed("float-idle-inputs")
 			cfg.TargetSet, cfg.DropSet = fs.Changed("target-sqnr"), fs.Changed("max-drop")
 			cfg.EvalSamplesSet = fs.Changed("eval-samples")
+			cfg.OpsetSet = fs.Changed("opset")
 			if cfg.tuning() && !fs.Changed("weight-rounding") {
 				// Before any layer goes to float, the error-compensating
 				// rounding is the INT8 gain to try (kept only when the
@@ -373,6 +375,10 @@ func (cfg *quantizeConfig) checkNumbers() error {
 		return errors.New(bad)
 	}
 	switch {
+	case cfg.OpsetSet && cfg.Opset <= 0:
+		return fmt.Errorf("--opset %d: want an opset version, 1 or more", cfg.Opset)
+	case cfg.Opset > graph.LatestOpset():
+		return fmt.Errorf("--opset %d: the newest opset ONNX defines is %d", cfg.Opset, graph.LatestOpset())
 	case cfg.FallbackBudget < 0:
 		return fmt.Errorf("--fallback-budget %d: want 0 (off) or more layers", cfg.FallbackBudget)
 	case !(cfg.Percentile > 0 && cfg.Percentile <= 100):
@@ -611,13 +617,13 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 	}
 	qcfg.CalibOptions.Percentile = cfg.Percentile
 	if qcfg.WeightRounding, err = quant.ParseWeightRounding(cfg.WeightRounding); err != nil {
-		return fmt.Errorf("--weight-rounding: %v", err)
+		return usageErrorf("quantize", "--weight-rounding: %v", err)
 	}
 	if qcfg.Units, err = quant.ParseUnitCompletion(cfg.CompleteUnits); err != nil {
-		return fmt.Errorf("--complete-units: %v", err)
+		return usageErrorf("quantize", "--complete-units: %v", err)
 	}
 	if qcfg.FloatWeights, err = passes.ParseFloatWeightsScope(cfg.FloatWeights); err != nil {
-		return fmt.Errorf("--float-weights-outside-units: %v", err)
+		return usageErrorf("quantize", "--float-weights-outside-units: %v", err)
 	}
 	// Without real samples to weigh what completing the units costs, auto
 	// does what the preset is for: integer kernels.
@@ -958,11 +964,8 @@ func checkOpset(m *graph.Model, opset int64) error {
 	if opset == 0 {
 		return nil
 	}
-	if latest := graph.LatestOpset(); opset > latest {
-		return fmt.Errorf("--opset %d: the newest opset ONNX defines is %d", opset, latest)
-	}
 	if have, ok := m.Opset(""); ok && opset < have {
-		return fmt.Errorf("--opset %d is below the opset the model imports (%d); onnxq raises opsets, never lowers them", opset, have)
+		return usageErrorf("", "--opset %d is below the opset the model imports (%d); onnxq raises opsets, never lowers them", opset, have)
 	}
 	return nil
 }
@@ -990,7 +993,7 @@ func checkNeededOpset(prepared *graph.Model, qcfg quant.Config, opset int64) err
 }
 
 func opsetTooLow(opset, need int64) error {
-	return fmt.Errorf("--opset %d is too low: these options need opset %d (per-channel weights need 13; int4, 16-bit or blocked weights need 21)", opset, need)
+	return usageErrorf("", "--opset %d is too low: these options need opset %d (per-channel weights need 13; int4, 16-bit or blocked weights need 21)", opset, need)
 }
 
 // overrideFile is the JSON form of --config.

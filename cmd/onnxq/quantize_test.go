@@ -1413,3 +1413,27 @@ func TestWideSummary(t *testing.T) {
 		}
 	}
 }
+
+// A bad value of an enumerated or numeric flag is a usage error (exit 2)
+// with one line, whatever the model.
+func TestQuantizeBadFlagValues(t *testing.T) {
+	dir := t.TempDir()
+	model := testModel(t, dir)
+	for _, args := range [][]string{
+		{"--complete-units", "maybe"},
+		{"--float-weights-outside-units", "some"},
+		{"--weight-rounding", "best"},
+		{"--opset", "0"},
+		{"--opset", "-1"},
+		{"--opset", "9999"},
+		{"--opset", "12"}, // per-channel weights need 13
+	} {
+		r := onnxq(t, dir, append([]string{model, "-o", filepath.Join(dir, "q.onnx"), "--synthetic", "2"}, args...)...)
+		if r.code != 2 || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, args[0]) {
+			t.Errorf("%q: exit %d, stderr %q", args, r.code, r.stderr)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "q.onnx")); err == nil {
+			t.Errorf("%q: an output was written", args)
+		}
+	}
+}
