@@ -186,7 +186,10 @@ func hardSwishProbes() []float32 {
 // constant must be one float32 value of no higher rank than x (a
 // broadcast would change the output's shape or vary across elements).
 func computesHardSwish(x *graph.Value, region []*graph.Node, opset int64) (bool, error) {
-	if x.DType != graph.Float32 {
+	// An unknown type (a copied model whose intermediate types were not
+	// kept) is float32 here: the region's float32 constants type-check
+	// with nothing else.
+	if x.DType != graph.Float32 && x.DType != graph.Undefined {
 		return false, nil
 	}
 	rank := -1

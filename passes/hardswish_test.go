@@ -160,3 +160,21 @@ func TestFuseHardSwishQuantized(t *testing.T) {
 	}
 	t.Error("no HardSwish node")
 }
+
+// A copy of a model that kept no intermediate types (graph.Clone of a
+// quantized model, as the fallback makes) still has its hard-swish fused.
+func TestFuseHardSwishUnknownTypes(t *testing.T) {
+	m := hardSwishForm(t, 14, "paddle")
+	for _, n := range m.Graph.Nodes {
+		for _, o := range n.Outputs {
+			o.DType, o.Shape = graph.Undefined, nil
+		}
+	}
+	f, err := FuseHardSwish(m, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Fused) != 1 {
+		t.Errorf("fused %d hard-swishes, want 1", len(f.Fused))
+	}
+}
