@@ -8,8 +8,8 @@ import (
 	"fmt"
 	"maps"
 	"path"
-	"strings"
 	"slices"
+	"strings"
 
 	"github.com/onnxq/onnxq/qdq"
 )
