@@ -1383,6 +1383,7 @@ type finished struct {
 func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.BiasReport, rounding *quant.RoundReport, units *quant.UnitsChoice, idle *quant.IdleReport, fb *quant.FallbackReport, tune *quant.TuneReport, fin finished, lowered *lower.Report, sizeBefore int64, fp32, q *graph.Model, src *calibdata.Source, reportLine string) error {
 	w := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(w, "wrote\t%s\n", cfg.Out)
+	low := "" // a warning for a model its quantization ruined
 	var after int64
 	if st, err := os.Stat(cfg.Out); err == nil && st.Mode().IsRegular() {
 		after = st.Size()
@@ -1630,6 +1631,10 @@ func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.Bi
 		case tune != nil && tune.HeldOut:
 			from = " held out of calibration"
 		}
+		worst := struct {
+			db   float64
+			name string
+		}{math.Inf(1), ""}
 		for _, o := range sqnr {
 			how := fmt.Sprintf("%s%s, quantized vs FP32 in onnxq's runtime, integer units as run", plural(o.Samples, "sample"), from)
 			switch {
@@ -1641,7 +1646,13 @@ func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.Bi
 				fmt.Fprintf(w, "sqnr\t%s %s dB (%s; the FP32 output is all zeros on them, so they measure nothing)\n", o.Name, formatDB(o.DB), how)
 			default:
 				fmt.Fprintf(w, "sqnr\t%s %s dB (%s)\n", o.Name, formatDB(o.DB), how)
+				if o.DB < worst.db {
+					worst.db, worst.name = o.DB, o.Name
+				}
 			}
+		}
+		if worst.db < lowSQNR {
+			low = fmt.Sprintf("output %s reads %s dB against FP32 (the error is a third of the signal or more): the model is of little use as it is; onnxq compare shows which layers cost it, and --target-sqnr keeps the worst in FP32", worst.name, formatDB(worst.db))
 		}
 		if louder := quant.LouderThan(seen, fin.calibExtremes, louderFactor); len(louder) > 0 {
 			fmt.Fprintf(w, "louder\t%s\n", louderLine(heldOut, louder))
@@ -1650,8 +1661,18 @@ func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.Bi
 	if reportLine != "" {
 		fmt.Fprintf(w, "report\t%s\n", reportLine)
 	}
-	return w.Flush()
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	if low != "" {
+		fmt.Fprintf(c.stderr, "onnxq: WARNING: %s\n", low)
+	}
+	return nil
 }
+
+// lowSQNR is the worst output's SQNR under which the summary warns: the
+// error is a third of the signal in amplitude or more.
+const lowSQNR = 10
 
 // wideActivationsSQNR quantizes fp32 again as m was (kcfg, the statistics
 // of coll), with every activation m quantizes at 16 bits over the

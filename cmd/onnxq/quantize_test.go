@@ -1437,3 +1437,20 @@ func TestQuantizeBadFlagValues(t *testing.T) {
 		}
 	}
 }
+
+// A model whose worst output reads under 10 dB gets a warning naming it.
+func TestQuantizeRuinedModelWarns(t *testing.T) {
+	dir := t.TempDir()
+	model := testModel(t, dir)
+	data := writeSamples(t, dir, "data", 4, "x", []int{1, 2, 8, 8}, func(s, i int) float32 { return float32((i*7+s*3)%10) - 5 })
+	cfg := filepath.Join(dir, "c.json")
+	os.WriteFile(cfg, []byte(`{"tensors": {"x": {"min": -0.01, "max": 0.01}}}`), 0o644)
+	r := onnxq(t, dir, model, "-o", filepath.Join(dir, "q.onnx"), "--calib", data, "--config", cfg)
+	if r.code != 0 || !regexp.MustCompile(`WARNING: output \S+ reads -?\d+\.\d dB against FP32`).MatchString(r.stderr) {
+		t.Errorf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = onnxq(t, dir, model, "-o", filepath.Join(dir, "q2.onnx"), "--calib", data)
+	if strings.Contains(r.stderr, "against FP32") {
+		t.Errorf("a good model warned:\n%s", r.stderr)
+	}
+}
