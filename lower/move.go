@@ -106,7 +106,10 @@ func matchMove(n *graph.Node, opset int64, requant bool) *moveUnit {
 			return nil
 		}
 	case "Resize":
-		if n.AttrString("mode", "nearest") != "nearest" {
+		// tf_crop_and_resize fills the outside of its box with
+		// extrapolation_value, a float: on the integers it would write
+		// byte 0, not that value's code
+		if n.AttrString("mode", "nearest") != "nearest" || n.AttrString("coordinate_transformation_mode", "half_pixel") == "tf_crop_and_resize" {
 			return nil
 		}
 	}

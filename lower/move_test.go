@@ -154,3 +154,30 @@ func TestLowerMoveOpsRequantized(t *testing.T) {
 	}
 	sameOutputs(t, m, low, 3, 8)
 }
+
+// A Resize in tf_crop_and_resize mode fills the outside of its box with
+// a float extrapolation value: it stays in QDQ form, and the lowered
+// model computes what the QDQ one does.
+func TestLowerResizeCropStaysFloat(t *testing.T) {
+	b := graph.NewBuilder(17)
+	x := b.Input("x", graph.Float32, 1, 1, 4, 4)
+	s := b.Const(graph.FromFloat32s("s", nil, []float32{0.05}))
+	z := b.Const(graph.NewTensor("z", graph.Uint8, nil, []byte{128}))
+	qdq := func(v *graph.Value) *graph.Value {
+		return b.Op("DequantizeLinear", b.Op("QuantizeLinear", v, s, z), s, z)
+	}
+	roi := b.Const(graph.FromFloat32s("roi", []int64{8}, []float32{0, 0, -0.5, -0.5, 1, 1, 1.5, 1.5}))
+	scales := b.Const(graph.FromFloat32s("scales", []int64{4}, []float32{1, 1, 2, 2}))
+	y := b.Op("Resize", qdq(x), roi, scales, graph.StringAttr("mode", "nearest"),
+		graph.StringAttr("coordinate_transformation_mode", "tf_crop_and_resize"), graph.FloatAttr("extrapolation_value", 0))
+	b.Output(qdq(y))
+	m, err := b.Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	low, rep, log := lowerModel(t, m)
+	if rep.Moved["Resize"] != 0 {
+		t.Fatalf("the crop-and-resize was lowered; log:\n%s", log)
+	}
+	sameOutputs(t, m, low, 1, 1)
+}
