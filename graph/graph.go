@@ -171,6 +171,11 @@ type Dim struct {
 	Param string
 }
 
+// UnknownDimParam tells whether a dimension's name only says its size is
+// unknown ("?", as paddle2onnx writes every such dimension): unlike other
+// names it does not tie the dimensions that share it to one size.
+func UnknownDimParam(name string) bool { return name == "?" }
+
 // Known reports whether the dimension has a fixed size.
 func (d Dim) Known() bool { return d.Size >= 0 }
 

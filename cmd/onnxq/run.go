@@ -306,7 +306,7 @@ func gatherInputs(sess *runtime.Session, cfg *inputConfig) (map[string]*runtime.
 			return fmt.Errorf("%s: %v", from, err)
 		}
 		for i, d := range v.Shape {
-			if d.Known() || d.Param == "" || i >= len(t.Shape) {
+			if d.Known() || d.Param == "" || graph.UnknownDimParam(d.Param) || i >= len(t.Shape) {
 				continue
 			}
 			if n, ok := symSize[d.Param]; ok && n != t.Shape[i] {

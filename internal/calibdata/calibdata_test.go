@@ -841,3 +841,16 @@ func TestDanglingImageLink(t *testing.T) {
 		t.Errorf("%d samples, skipped %v", s.Len(), s.Skipped())
 	}
 }
+
+// Dimensions named "?" (paddle2onnx's name for unknown) do not tie each
+// other to one size; other names do.
+func TestUnknownDimNames(t *testing.T) {
+	x := Input{Name: "x", DType: graph.Float32, Shape: graph.Shape{{Size: 1}, sym("?"), sym("?")}}
+	if err := checkDeclared(x, graph.Float32, []int{1, 4, 6}, "a.npy", map[string]int{}, map[string]string{}); err != nil {
+		t.Errorf("\"?\" dimensions of two sizes: %v", err)
+	}
+	h := Input{Name: "x", DType: graph.Float32, Shape: graph.Shape{{Size: 1}, sym("H"), sym("H")}}
+	if err := checkDeclared(h, graph.Float32, []int{1, 4, 6}, "a.npy", map[string]int{}, map[string]string{}); err == nil {
+		t.Error("two sizes of one named dimension accepted")
+	}
+}

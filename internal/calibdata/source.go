@@ -627,7 +627,7 @@ func checkDeclared(in Input, dt graph.DType, shape []int, where string, sym map[
 			if int64(shape[i]) != d.Size {
 				return fmt.Errorf("wrong shape: input %q is %s, the file holds %s (dimension %d differs)", in.Name, want, held, i)
 			}
-		case d.Param != "" && sym != nil:
+		case d.Param != "" && !graph.UnknownDimParam(d.Param) && sym != nil:
 			if n, ok := sym[d.Param]; ok && n != shape[i] {
 				return fmt.Errorf("wrong shape: dimension %q is %d here but %d in %s", d.Param, shape[i], n, symFrom[d.Param])
 			}
