@@ -472,8 +472,15 @@ func (cfg *quantizeConfig) quantOptions() (passes.QuantOptions, error) {
 	if cfg.ReduceRange && opts.WeightType.Bits() != 8 {
 		return opts, fmt.Errorf("--reduce-range narrows 8-bit weights to 7 bits; with %v weights it does nothing", opts.WeightType)
 	}
-	if cfg.Target == "tensorrt" && opts.ActivationType != qdq.Int8 {
-		return opts, fmt.Errorf("--target tensorrt: TensorRT takes int8 activations with zero point 0, not %v", opts.ActivationType)
+	if cfg.Target == "tensorrt" {
+		switch {
+		case opts.ActivationType != qdq.Int8:
+			return opts, fmt.Errorf("--target tensorrt: TensorRT takes int8 activations with zero point 0, not %v", opts.ActivationType)
+		case opts.WeightType != qdq.Int8 && opts.WeightType != qdq.Int4:
+			return opts, fmt.Errorf("--target tensorrt: TensorRT takes int8 (or int4) weights with zero point 0, not %v", opts.WeightType)
+		case cfg.Format == "qop":
+			return opts, errors.New("--target tensorrt: TensorRT reads Q/DQ models, not QLinearConv (--format qdq)")
+		}
 	}
 	if cfg.WeightOnlySet {
 		opts.WeightOnly = cfg.WeightOnly
@@ -559,6 +566,13 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 			return err
 		}
 		cfg.overrides = opts.Overrides
+		if cfg.Target == "tensorrt" {
+			for _, name := range slices.Sorted(maps.Keys(opts.Overrides)) {
+				if opts.Overrides[name].Bits == 16 {
+					return fmt.Errorf("--config %s: tensor %q: \"bits\": 16 with --target tensorrt, whose Q/DQ are 8-bit", cfg.Config, name)
+				}
+			}
+		}
 	}
 	if err := opts.Validate(); err != nil {
 		return err

@@ -1427,6 +1427,8 @@ func TestQuantizeBadFlagValues(t *testing.T) {
 		{"--opset", "-1"},
 		{"--opset", "9999"},
 		{"--opset", "12"}, // per-channel weights need 13
+		{"--target", "tensorrt", "--weight-type", "uint8"},
+		{"--target", "tensorrt", "--format", "qop"},
 	} {
 		r := onnxq(t, dir, append([]string{model, "-o", filepath.Join(dir, "q.onnx"), "--synthetic", "2"}, args...)...)
 		if r.code != 2 || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, args[0]) {
