@@ -62,6 +62,11 @@ func TestNilInputs(t *testing.T) {
 	if _, err := quant.RoundGuarded(m, m, src, quant.DefaultConfig(), nil); err == nil {
 		t.Error("RoundGuarded without a finish function: no error")
 	}
+	bad := quant.DefaultConfig()
+	bad.Fallback.MaxLayers = -3
+	if _, err := quant.Run(chainModel(t, 2), src, bad); err == nil {
+		t.Error("Run with a negative fallback budget: no error")
+	}
 	cfg := quant.DefaultConfig()
 	cfg.Units = quant.UnitsAuto
 	if _, err := quant.ChooseUnits(m, m, src, cfg, 30, nil); err == nil {

@@ -116,8 +116,10 @@ type Config struct {
 // DefaultConfig returns the command line's defaults: the better of MinMax
 // and MSE calibration (MSE keeping the tails max-selecting ops read) by
 // the worst output on the calibration samples, the ort-cpu preset (uint8 activations, int8 symmetric per-channel
-// weights, Relu/Clip folded), bias correction, all cores. The FP32
-// fallback is off: on the shared models its calibration gains did not
+// weights, Relu/Clip folded), bias correction, activation equalization
+// in front of depthwise Convs (Result.Reference then holds the rescaled
+// values, named "_equalized"), hard-swish fusion, all cores. Method is
+// used only when SelectMethods is empty. The FP32 fallback is off: on the shared models its calibration gains did not
 // carry over to the evaluation samples (none of the models short of its
 // target gained, yunet_n_320 lost 1.1 dB); DefaultFallback holds its
 // settings for those who turn it on.
@@ -316,6 +318,11 @@ func Quantize(m *graph.Model, ranges map[string]passes.Range, cfg Config) (*pass
 func Run(m *graph.Model, src *Samples, cfg Config) (*Result, error) {
 	if src == nil || src.Len() == 0 {
 		return nil, errors.New("quant: no calibration samples (OpenSamples, MemorySamples or SyntheticSamples make them)")
+	}
+	if cfg.Fallback.MaxLayers != 0 {
+		if err := cfg.Fallback.Validate(); err != nil {
+			return nil, err
+		}
 	}
 	if err := Prepare(m, cfg); err != nil {
 		return nil, err
