@@ -21,14 +21,7 @@ func TestTensorBytesLimit(t *testing.T) {
 	x := b.Input("x", graph.Float32, 1)
 	filled := b.Op("ConstantOfShape", shape)
 	b.Output(filled, b.Op("Expand", x, shape))
-	m, err := b.Model()
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := NewSession(m, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := builtSession(t, b, Options{})
 	feed := func(rows int64) map[string]*Tensor {
 		return map[string]*Tensor{"shape": FromInt64([]int{2}, []int64{rows, 1024}), "x": FromFloat32([]int{1}, []float32{2})}
 	}
@@ -47,14 +40,7 @@ func TestTensorBytesLimit(t *testing.T) {
 	b2 := graph.NewBuilder(13)
 	shape2 := b2.Input("shape", graph.Int64, 2)
 	b2.Output(b2.Op("Expand", b2.Input("x", graph.Float32, 1), shape2))
-	m2, err := b2.Model()
-	if err != nil {
-		t.Fatal(err)
-	}
-	s2, err := NewSession(m2, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s2 := builtSession(t, b2, Options{})
 	if _, err := s2.Run(feed(300)); err == nil || !strings.Contains(err.Error(), "(Expand): a float32 tensor of 307200 elements") {
 		t.Fatalf("Expand past the limit: %v", err)
 	}

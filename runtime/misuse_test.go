@@ -7,20 +7,27 @@ import (
 	"github.com/onnxq/onnxq/graph"
 )
 
+// builtSession makes a session of the model b built.
+func builtSession(t *testing.T, b *graph.Builder, opts Options) *Session {
+	t.Helper()
+	m, err := b.Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewSession(m, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 // A fed tensor whose data is not of its element type is refused before
 // any kernel reads it.
 func TestFeedOfWrongGoType(t *testing.T) {
 	b := graph.NewBuilder(13)
 	x := b.Input("x", graph.Float32, 64)
 	b.Output(b.Op("Relu", x))
-	m, err := b.Model()
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := NewSession(m, Options{Threads: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := builtSession(t, b, Options{Threads: 2})
 	for _, data := range []any{make([]float64, 64), make([]int32, 64)} {
 		_, err := s.Run(map[string]*Tensor{"x": {DType: graph.Float32, Shape: []int{64}, Data: data}})
 		if err == nil || !strings.Contains(err.Error(), "float32 tensor holds") {
@@ -55,14 +62,7 @@ func TestRecycleTwice(t *testing.T) {
 	x := b.Input("x", graph.Float32, 256)
 	pos, neg := b.Op("Relu", x), b.Op("Neg", x)
 	b.Output(pos, neg)
-	m, err := b.Model()
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := NewSession(m, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := builtSession(t, b, Options{})
 	in := make([]float32, 256)
 	for i := range in {
 		in[i] = float32(i) - 100
@@ -100,14 +100,8 @@ func TestRunRefusesChangedModel(t *testing.T) {
 	} {
 		b := graph.NewBuilder(13)
 		b.Output(b.Op("Relu", b.Input("x", graph.Float32, 4)))
-		m, err := b.Model()
-		if err != nil {
-			t.Fatal(err)
-		}
-		s, err := NewSession(m, Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		s := builtSession(t, b, Options{})
+		m := s.model
 		feed := map[string]*Tensor{"x": FromFloat32([]int{4}, []float32{-1, 0, 1, 2})}
 		if _, err := s.Run(feed); err != nil {
 			t.Fatal(err)
