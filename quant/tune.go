@@ -585,51 +585,50 @@ func (e *outputEval) fp32MACs(m *graph.Model) (fp32, total float64) {
 }
 
 // sizesQ is the shape of v, a value of a quantized model, through the
-// Q/DQ the quantize pass put before it: its constant's dims or its FP32
-// run's shape; nil when unknown.
+// Q/DQ the quantize pass put before it (resolveQ): its constant's dims or
+// its FP32 run's shape; nil when unknown.
 func (e *outputEval) sizesQ(v *graph.Value) []int64 {
-	for range 8 {
-		if v == nil {
-			return nil
-		}
-		if v.Const != nil {
-			return slices.Clone(v.Const.Dims)
-		}
-		if s := e.shapes[v.Name]; s != nil {
-			out := make([]int64, len(s))
-			for i, d := range s {
-				out[i] = int64(d)
-			}
-			return out
-		}
-		if p := v.Producer; p != nil && (p.OpType == "QuantizeLinear" || p.OpType == "DequantizeLinear") {
-			v = p.Input(0)
-			continue
-		}
+	v = e.resolveQ(v)
+	switch {
+	case v == nil:
+		return nil
+	case v.Const != nil:
+		return slices.Clone(v.Const.Dims)
+	}
+	s := e.shapes[v.Name]
+	if s == nil {
 		return nil
 	}
-	return nil
+	out := make([]int64, len(s))
+	for i, d := range s {
+		out[i] = int64(d)
+	}
+	return out
+}
+
+// resolveQ follows v, a value of a quantized model, back through the
+// Q/DQ and folded activations the quantize pass put before it to a
+// constant or a value of the FP32 run.
+func (e *outputEval) resolveQ(v *graph.Value) *graph.Value {
+	for range 8 {
+		if v == nil || v.Const != nil || e.shapes[v.Name] != nil || v.Producer == nil || v.Producer.Input(0) == nil {
+			return v
+		}
+		switch v.Producer.OpType {
+		case "QuantizeLinear", "DequantizeLinear", "Relu", "Clip", "LeakyRelu", "Identity":
+			v = v.Producer.Input(0)
+		default:
+			return v
+		}
+	}
+	return v
 }
 
 // macsQ is macs for a node of a quantized model.
 func (e *outputEval) macsQ(n *graph.Node) float64 {
-	resolve := func(v *graph.Value) *graph.Value {
-		for range 8 {
-			if v == nil || v.Const != nil || e.shapes[v.Name] != nil || v.Producer == nil || v.Producer.Input(0) == nil {
-				return v
-			}
-			switch v.Producer.OpType {
-			case "QuantizeLinear", "DequantizeLinear", "Relu", "Clip", "LeakyRelu", "Identity":
-				v = v.Producer.Input(0)
-			default:
-				return v
-			}
-		}
-		return v
-	}
 	c := &graph.Node{OpType: n.OpType, Attrs: n.Attrs}
 	for _, in := range n.Inputs {
-		c.Inputs = append(c.Inputs, resolve(in))
+		c.Inputs = append(c.Inputs, e.resolveQ(in))
 	}
 	c.Outputs = n.Outputs
 	return e.macs(c)
