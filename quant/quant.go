@@ -807,7 +807,7 @@ func OutputSQNRWatching(fp32, q *graph.Model, src *Samples, n, threads int, watc
 				continue
 			}
 			fr, fq := t.FloatValues(), bt.FloatValues()
-			if fr == nil && fq == nil && t.DType == bt.DType && t.Len() == bt.Len() {
+			if fr == nil && fq == nil { // integer or bool: counted when of one type and size
 				if c, _, ok := runtime.DifferingElements(t, bt); ok {
 					if discrete[name] == nil {
 						discrete[name] = &counts{}
