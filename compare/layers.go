@@ -200,10 +200,8 @@ func buildFlowLayer(quant *graph.Model, n *graph.Node, fv map[string]*graph.Valu
 	g.Inputs = slices.DeleteFunc(g.Inputs, func(v *graph.Value) bool {
 		return !slices.Contains(feeds, v.Name) && len(v.Consumers) == 0 && !slices.Contains(g.Outputs, v)
 	})
-	if integer {
-		if err := passes.Run(m, &passes.Context{}, []passes.Pass{lower.PassWith(lower.Execution)}, passes.RunOptions{}); err != nil {
-			return nil, err.Error()
-		}
+	if why := lowerLayer(m, integer); why != "" {
+		return nil, why
 	}
 	sess, err := runtime.NewSession(m, opts)
 	if err != nil {
@@ -656,15 +654,24 @@ func layerModel(quant *graph.Model, n *graph.Node, fv map[string]*graph.Value, r
 		m.OpsetImports = append(m.OpsetImports, graph.OpsetImport{Domain: o.Domain, Version: o.Version})
 	}
 	m.Functions = quant.Functions
-	// In the integer execution form the node runs as the quantized run
-	// runs it (QLinearConv with a float output, ...): the same arithmetic,
-	// and cheaper than float.
-	if integer {
-		if err := passes.Run(m, &passes.Context{}, []passes.Pass{lower.PassWith(lower.Execution)}, passes.RunOptions{}); err != nil {
-			return nil, nil, err.Error()
-		}
+	if why := lowerLayer(m, integer); why != "" {
+		return nil, nil, why
 	}
 	return l, m, ""
+}
+
+// lowerLayer gives a layer's model, with integer, the integer execution
+// form: the layer runs as the quantized run runs it (QLinearConv with a
+// float output, ...), the same arithmetic, and cheaper than float. It
+// returns why not when it cannot.
+func lowerLayer(m *graph.Model, integer bool) string {
+	if !integer {
+		return ""
+	}
+	if err := passes.Run(m, &passes.Context{}, []passes.Pass{lower.PassWith(lower.Execution)}, passes.RunOptions{}); err != nil {
+		return err.Error()
+	}
+	return ""
 }
 
 // unscale adds out / r's factors, named FLOAT's r.orig; o is QUANT's
