@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/onnxq/onnxq/graph"
+	"github.com/onnxq/onnxq/internal/macs"
 	"github.com/onnxq/onnxq/passes"
 	"github.com/onnxq/onnxq/qdq"
 	"github.com/onnxq/onnxq/runtime"
@@ -453,6 +454,22 @@ func (e *outputEval) macs(n *graph.Node) float64 {
 			p *= float64(d)
 		}
 		return p
+	}
+	if n.OpType == "Einsum" {
+		var shapes [][]int64
+		for _, in := range n.Inputs {
+			s := shape(in)
+			if s == nil {
+				return 0
+			}
+			dims := make([]int64, len(s))
+			for i, d := range s {
+				dims[i] = int64(d)
+			}
+			shapes = append(shapes, dims)
+		}
+		count, _ := macs.EinsumMACs(n.AttrString("equation", ""), shapes)
+		return float64(count)
 	}
 	x, w := shape(n.Input(0)), shape(n.Input(1))
 	var y []int

@@ -564,14 +564,6 @@ func (e *outputEval) fp32MACs(m *graph.Model) (fp32, total float64) {
 			integer = macs.QDQUnit(n)
 		case n.OpType == "Einsum" && (n.Domain == "" || n.Domain == "ai.onnx"):
 			// no rule quantizes it: float, as the coverage line counts it
-			var shapes [][]int64
-			for _, in := range n.Inputs {
-				shapes = append(shapes, e.sizesQ(in))
-			}
-			count, _ := macs.EinsumMACs(n.AttrString("equation", ""), shapes)
-			total += float64(count)
-			fp32 += float64(count)
-			continue
 		default:
 			continue
 		}
@@ -582,28 +574,6 @@ func (e *outputEval) fp32MACs(m *graph.Model) (fp32, total float64) {
 		}
 	}
 	return fp32, total
-}
-
-// sizesQ is the shape of v, a value of a quantized model, through the
-// Q/DQ the quantize pass put before it (resolveQ): its constant's dims or
-// its FP32 run's shape; nil when unknown.
-func (e *outputEval) sizesQ(v *graph.Value) []int64 {
-	v = e.resolveQ(v)
-	switch {
-	case v == nil:
-		return nil
-	case v.Const != nil:
-		return slices.Clone(v.Const.Dims)
-	}
-	s := e.shapes[v.Name]
-	if s == nil {
-		return nil
-	}
-	out := make([]int64, len(s))
-	for i, d := range s {
-		out[i] = int64(d)
-	}
-	return out
 }
 
 // resolveQ follows v, a value of a quantized model, back through the
