@@ -8,6 +8,7 @@ package quant
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"sort"
@@ -624,4 +625,79 @@ func Fallback(ref, q *graph.Model, src *Samples, opts FallbackOptions, threads i
 	}
 	*q = *cur
 	return rep, nil
+}
+
+// ReasonFallback is the reason the quantize report gives for a layer the
+// fallback kept in FP32.
+const ReasonFallback = "kept in FP32 by the fallback: quantizing it cost the worst output on the calibration samples the most"
+
+// quantizedCounts are the Q/DQ nodes of a graph the quantize report
+// counts, and the float clamps (Relu, Clip, LeakyRelu) no Q/DQ absorbs.
+type quantizedCounts struct {
+	activations, weights, biases int
+	clamps                       map[string]int // by op type
+}
+
+// countQuantized counts, in m's graphs, the QuantizeLinear nodes of
+// activations, the DequantizeLinear nodes of integer weights and of int32
+// biases, and the Relu/Clip/LeakyRelu nodes whose input no
+// QuantizeLinear reads.
+func countQuantized(m *graph.Model) quantizedCounts {
+	c := quantizedCounts{clamps: map[string]int{}}
+	m.Graph.Walk(func(g *graph.Graph) {
+		for _, n := range g.Nodes {
+			x := n.Input(0)
+			switch n.OpType {
+			case "QuantizeLinear":
+				if x != nil && x.Const == nil {
+					c.activations++
+				}
+			case "DequantizeLinear":
+				switch {
+				case x == nil || x.Const == nil:
+				case x.Const.DType == graph.Int32:
+					c.biases++
+				default:
+					c.weights++
+				}
+			case "Relu", "Clip", "LeakyRelu":
+				// one the fallback put back in front of its layer undoes
+				// a fold only when no QuantizeLinear clamps x any more
+				if x != nil && !slices.ContainsFunc(x.Consumers, func(r *graph.Node) bool { return r.OpType == "QuantizeLinear" }) {
+					c.clamps[n.OpType]++
+				}
+			}
+		}
+	})
+	return c
+}
+
+// noteFallback returns a copy of report brought up to date with the
+// layers the fallback put back in FP32 (picks), from the counts of the
+// graph before and after: the copy, because the report can be shared by
+// the models a choice compares.
+func noteFallback(report *passes.QuantReport, picks []FallbackPick, before, after quantizedCounts) *passes.QuantReport {
+	if report == nil || len(picks) == 0 {
+		return report
+	}
+	r := *report
+	r.OpCounts = maps.Clone(report.OpCounts)
+	r.FP32 = slices.Clone(report.FP32)
+	r.TensorsQuantized -= before.activations - after.activations
+	r.WeightsQuantized -= before.weights - after.weights
+	r.BiasesQuantized -= before.biases - after.biases
+	for op, n := range after.clamps {
+		undone := n - before.clamps[op]
+		r.ActivationsFolded -= undone
+		if r.OpCounts[op] -= undone; r.OpCounts[op] <= 0 {
+			delete(r.OpCounts, op)
+		}
+	}
+	for _, p := range picks {
+		if r.OpCounts[p.Op]--; r.OpCounts[p.Op] <= 0 {
+			delete(r.OpCounts, p.Op)
+		}
+		r.FP32 = append(r.FP32, passes.FP32Node{Node: p.Node, Op: p.Op, Reason: ReasonFallback})
+	}
+	return &r
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/onnxq/onnxq/graph"
 	"github.com/onnxq/onnxq/internal/calibdata"
+	"github.com/onnxq/onnxq/passes"
 	"github.com/onnxq/onnxq/quant"
 )
 
@@ -246,12 +247,41 @@ func TestFallbackThroughRun(t *testing.T) {
 		if max > 0 && (res.Fallback.Dropped || !(res.Fallback.Final[1] >= res.Fallback.Final[0]+0.3) || res.Selected != res.Fallback.Final[1]) {
 			t.Errorf("finished model %.1f -> %.1f dB, dropped %v, selected %.1f: want the gain kept and reported", res.Fallback.Final[0], res.Fallback.Final[1], res.Fallback.Dropped, res.Selected)
 		}
+		checkReportCounts(t, m, res.Report)
+		if max > 0 && !slices.Contains(res.Report.FP32, passes.FP32Node{Node: "c9", Op: "Conv", Reason: quant.ReasonFallback}) {
+			t.Errorf("FP32 list %v: want c9 kept in FP32 by the fallback", res.Report.FP32)
+		}
 		if worst[max], err = quant.WorstOutputSQNR(res.Reference, m, src, 0); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if !(worst[2] > worst[0]+10) {
 		t.Errorf("worst output %.1f dB with the fallback, %.1f without: want over 10 dB better", worst[2], worst[0])
+	}
+}
+
+// checkReportCounts checks that the quantize report counts what m holds:
+// the activations with a QuantizeLinear, the weights and int32 biases
+// read through a DequantizeLinear, the Convs among the quantized ops.
+func checkReportCounts(t *testing.T, m *graph.Model, r *passes.QuantReport) {
+	t.Helper()
+	acts, weights, biases, convs := 0, 0, 0, 0
+	for _, n := range m.Graph.Nodes {
+		x := n.Input(0)
+		switch {
+		case n.OpType == "QuantizeLinear" && x.Const == nil:
+			acts++
+		case n.OpType == "DequantizeLinear" && x.Const != nil && x.Const.DType == graph.Int32:
+			biases++
+		case n.OpType == "DequantizeLinear" && x.Const != nil:
+			weights++
+		case n.OpType == "Conv" && n.Input(1).Producer != nil:
+			convs++
+		}
+	}
+	if r.TensorsQuantized != acts || r.WeightsQuantized != weights || r.BiasesQuantized != biases || r.OpCounts["Conv"] != convs {
+		t.Errorf("report: %d activations, %d weights, %d biases, %d Convs quantized; the model holds %d, %d, %d, %d",
+			r.TensorsQuantized, r.WeightsQuantized, r.BiasesQuantized, r.OpCounts["Conv"], acts, weights, biases, convs)
 	}
 }
 

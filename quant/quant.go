@@ -687,9 +687,11 @@ func finishQuantized(m, ref *graph.Model, src *Samples, cfg Config, res *Result)
 	// back in float after the correction would leave the later biases
 	// correcting an error that is gone.
 	if cfg.Fallback.MaxLayers > 0 && res.Report != nil && src != nil && src.Len() > 0 {
+		before := countQuantized(m)
 		if res.Fallback, err = Fallback(ref, m, src, cfg.Fallback, cfg.Threads); err != nil {
 			return err
 		}
+		res.Report = noteFallback(res.Report, res.Fallback.Picks, before, countQuantized(m))
 	}
 	if cfg.BiasCorrection && res.Report != nil {
 		if res.Bias, err = CorrectBiases(ref, m, src, cfg.Threads, nil); err != nil {
