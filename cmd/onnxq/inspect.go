@@ -50,7 +50,10 @@ the units ONNX Runtime's CPU kernels (1.30) still run in float: a
 ConvTranspose, which its QDQ transformer does not fuse, a MatMul whose
 float output an Add of a constant reads, which it first fuses into a float
 Gemm, and a Gemm whose weight's DequantizeLinear has no zero point, which
-its QGemm fusion passes over.
+its QGemm fusion passes over. "int8 inputs", given when it differs from
+the units, counts the weighted nodes whose data and weight inputs come
+from 8-bit DequantizeLinear nodes whatever reads their output: TensorRT
+runs those in INT8.
 
 Inputs with dynamic dimensions leave the MACs of the nodes they reach
 unknown; --shape NAME=1,3,224,224 (repeatable) fixes an input's shape
@@ -562,6 +565,15 @@ func (r *Report) WriteText(w io.Writer, path string) error {
 	}
 	if cv.ORTFloatUnits > 0 {
 		line("  ORT CPU float\t%s ONNX Runtime's CPU kernels still run in float (%s)", plural(cv.ORTFloatUnits, "unit"), cv.ORTFloatKinds())
+	}
+	if cv.InputsQuantized != cv.Units {
+		// TensorRT runs a layer in INT8 from its inputs alone
+		share := ""
+		if cv.TotalMACs > 0 {
+			share = fmt.Sprintf(" (%.1f%% of the MACs)", 100*float64(cv.InputsQuantizedMACs)/float64(cv.TotalMACs))
+		}
+		line("  int8 inputs\t%d of %s read int8 activations and weights%s, which TensorRT runs in INT8 with or without a Q after them",
+			cv.InputsQuantized, plural(cv.WeightedNodes, "weighted node"), share)
 	}
 
 	section(fmt.Sprintf("subgraphs (%d)", len(r.Subgraphs)))

@@ -202,7 +202,7 @@ model's opset, or below what the options need, is an error.`,
 		fs.BoolVar(&cfg.ReduceRange, "reduce-range", false, "7-bit weights, for kernels whose 16-bit sums saturate")
 		fs.BoolVar(&cfg.KeepMaxTails, "keep-max-tails", true, "with a clipping --method, keep the observed maximum of tensors whose largest values a MaxPool, Max or ReduceMax passes on")
 		fs.BoolVar(&cfg.BiasCorrection, "bias-correction", true, "shift integer biases so each layer's per-channel output mean matches FP32 on the --calib samples")
-		fs.StringVar(&cfg.CompleteUnits, "complete-units", "auto", "give each quantized Conv whose readers are float ops (a hard-swish, a Sigmoid, the Sigmoid of a SiLU) a Q/DQ on its output for them to read, so ONNX Runtime runs it as an integer kernel: `auto` (all of them when the worst output on the calibration samples loses at most 0.5 dB, or stays at 40 dB or more, else those that cost least within that bound; all of them without real samples to weigh them: --synthetic, --load-calib), on or off")
+		fs.StringVar(&cfg.CompleteUnits, "complete-units", "auto", "give each quantized Conv whose readers are float ops (a hard-swish, a Sigmoid, the Sigmoid of a SiLU) a Q/DQ on its output for them to read, so ONNX Runtime runs it as an integer kernel: `auto` (all of them when the worst output on the calibration samples loses at most 0.5 dB, or stays at 40 dB or more, else those that cost least within that bound; all of them without real samples to weigh them: --synthetic, --load-calib), on or off (--target tensorrt: off by default)")
 		fs.StringVar(&cfg.WeightRounding, "weight-rounding", "nearest", "round weights to nearest, or `hessian`: against each layer's output error on the --calib inputs, kept only when the worst output on those samples improves (slower: 1.6-6x on CNNs, seconds more for Gemms of thousands of inputs; the default with --target-sqnr or --max-drop)")
 		fs.IntVar(&cfg.FallbackBudget, "fallback-budget", quant.DefaultConfig().Fallback.MaxLayers, "keep at most `N` weighted layers in FP32, those whose quantization costs the worst output on the --calib samples the most (each must gain 0.3 dB; at most 5% of the weighted ops and of their MACs; 0, the default, turns it off; 3 is a good start)")
 		fs.Float64Var(&cfg.TargetSQNR, "target-sqnr", 0, "keep in FP32 the fewest layers that bring the worst output's SQNR against FP32 to `DB` on held-out --calib samples (every 4th); see the help text")
@@ -210,7 +210,7 @@ model's opset, or below what the options need, is an error.`,
 		fs.DurationVar(&cfg.TuneTimeout, "tune-timeout", quant.DefaultTune().Timeout, "bound the --target-sqnr/--max-drop search (`DURATION`, e.g. 90s, 10m); the best model found is written")
 		fs.BoolVar(&cfg.RequireTarget, "require-target", false, "exit non-zero (after writing OUT) when --target-sqnr/--max-drop is not met")
 		fs.BoolVar(&cfg.WeightOnly, "weight-only", passes.DefaultQuantOptions().WeightOnly, "store the large weights of nodes that stay FP32 (the recurrence weights R of LSTM/GRU/RNN) as int8 read through DequantizeLinear: a smaller file, float compute (default: the target's; on for ort-cpu)")
-		fs.StringVar(&cfg.FloatWeights, "float-weights-outside-units", "grouped", "which Conv/Gemm/MatMul left outside complete Q/DQ units get their FP32 weights back: ONNX Runtime runs them in float either way and dequantizes int8 weights on every run; `grouped` (depthwise Convs: small weights, the largest slowdown; and the MatMul/Gemm ONNX Runtime would otherwise fuse into a kernel quantizing their float input itself), all (faster, larger file) or none")
+		fs.StringVar(&cfg.FloatWeights, "float-weights-outside-units", "grouped", "which Conv/Gemm/MatMul left outside complete Q/DQ units get their FP32 weights back: ONNX Runtime runs them in float either way and dequantizes int8 weights on every run; `grouped` (depthwise Convs: small weights, the largest slowdown; and the MatMul/Gemm ONNX Runtime would otherwise fuse into a kernel quantizing their float input itself), all (faster, larger file) or none (--target tensorrt: none by default, it runs them in INT8)")
 		fs.BoolVar(&cfg.FuseHardSwish, "fuse-hard-swish", true, "rewrite each hard-swish written with elementwise ops (x*Clip(x+3,0,6)/6, x*HardSigmoid(x)) as one HardSwish op, raising opset 13 to 14 for it unless --opset asks for a lower one: ONNX Runtime runs fewer float kernels between its Q/DQ (two in place of four for x*Clip(x+3,0,6)/6)")
 		fs.BoolVar(&cfg.FloatIdleInputs, "float-idle-inputs", passes.DefaultQuantOptions().FloatIdleInputs, "keep in float the activations only Convs outside complete Q/DQ units read, which ONNX Runtime runs in float anyway, when the worst output on the --calib samples is no worse (default: the target's; on for ort-cpu)")
 		fs.BoolVar(&cfg.WideFrontEnd, "wide-front-end", passes.DefaultQuantOptions().WideFrontEnd, "quantize with 16 bits (uint16, or int16 for int8 activations; com.microsoft Q/DQ below opset 21) the input of each filterbank, a Conv/Gemm/MatMul whose output reaches a Log through non-weighted ops only (default: the target's; on for ort-cpu and generic)")
@@ -252,6 +252,17 @@ model's opset, or below what the options need, is an error.`,
 			cfg.WeightOnlySet = fs.Changed("weight-only")
 			cfg.WideFrontEndSet = fs.Changed("wide-front-end")
 			cfg.FloatIdleInputsSet = fs.Changed("float-idle-inputs")
+			// TensorRT runs a layer in INT8 from its quantized inputs: an
+			// output Q/DQ added for the layer's sake only costs accuracy,
+			// and FP32 weights would make it run in float.
+			if cfg.Target == "tensorrt" {
+				if !fs.Changed("complete-units") {
+					cfg.CompleteUnits = "off"
+				}
+				if !fs.Changed("float-weights-outside-units") {
+					cfg.FloatWeights = "none"
+				}
+			}
 			cfg.TargetSet, cfg.DropSet = fs.Changed("target-sqnr"), fs.Changed("max-drop")
 			cfg.EvalSamplesSet = fs.Changed("eval-samples")
 			cfg.OpsetSet = fs.Changed("opset")
@@ -1481,8 +1492,20 @@ func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.Bi
 				if cv.ORTFloatUnits > 0 {
 					ort = fmt.Sprintf(", the form integer kernels run (ONNX Runtime's CPU kernels still run %d of them in float: %s)", cv.ORTFloatUnits, cv.ORTFloatKinds())
 				}
-				fmt.Fprintf(w, "coverage\t%d of %d weighted ops (%s) in complete Q/DQ units%s%s\n", cv.Units, cv.WeightedNodes, share, ort, rest)
-				if cv.Units == 0 && r.WeightsQuantized > 0 {
+				if cfg.Target == "tensorrt" {
+					share = "MACs unknown"
+					if cv.TotalMACs > 0 {
+						share = fmt.Sprintf("%.1f%% of the MACs", 100*float64(cv.InputsQuantizedMACs)/float64(cv.TotalMACs))
+					}
+					rest = ""
+					if n := cv.WeightedNodes - cv.InputsQuantized; n > 0 {
+						rest = fmt.Sprintf("; the other %d run in float", n)
+					}
+					fmt.Fprintf(w, "coverage\t%d of %d weighted ops (%s) read int8 activations and weights, which TensorRT runs in INT8%s\n", cv.InputsQuantized, cv.WeightedNodes, share, rest)
+				} else {
+					fmt.Fprintf(w, "coverage\t%d of %d weighted ops (%s) in complete Q/DQ units%s%s\n", cv.Units, cv.WeightedNodes, share, ort, rest)
+				}
+				if cv.Units == 0 && r.WeightsQuantized > 0 && cfg.Target != "tensorrt" {
 					what := "no faster than FP32"
 					if int8Float > 0 {
 						what = "smaller but slower than FP32 (the int8 weights are dequantized on every run)"

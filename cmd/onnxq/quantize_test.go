@@ -931,6 +931,63 @@ func TestQuantizeCompleteUnitsFlag(t *testing.T) {
 	failsCleanly(t, dir, bad, "--complete-units", in, "-o", bad, "--synthetic", "2", "--complete-units", "sometimes")
 }
 
+// TestQuantizeTensorRTTarget: TensorRT runs a layer in INT8 from its
+// quantized inputs, so --target tensorrt adds no output Q/DQ to complete
+// a unit and keeps the int8 weights of a depthwise Conv that ort-cpu
+// gives back in FP32 when its unit stays open; its coverage line counts
+// the layers reading int8 activations and weights. Either flag given
+// explicitly still applies.
+func TestQuantizeTensorRTTarget(t *testing.T) {
+	dir := t.TempDir()
+	b := graph.NewBuilder(17)
+	x := b.Input("x", graph.Float32, 1, 2, 6, 6)
+	w := make([]float32, 2*1*3*3)
+	for i := range w {
+		w[i] = float32(i%5)/4 - 0.5
+	}
+	y := b.Op("Conv", x, b.Const(graph.FromFloat32s("w", []int64{2, 1, 3, 3}, w)), graph.IntAttr("group", 2))
+	b.Output(b.Op("Sigmoid", y))
+	in := saveBuilt(t, b, filepath.Join(dir, "dw.onnx"))
+	out := filepath.Join(dir, "q.onnx")
+	// what the Conv reads and what reads it
+	shape := func() (weight graph.DType, outputQ bool) {
+		m, err := graph.Load(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range m.Graph.Nodes {
+			if n.OpType != "Conv" {
+				continue
+			}
+			weight = n.Input(1).DType
+			if p := n.Input(1).Producer; p != nil && p.OpType == "DequantizeLinear" {
+				weight = p.Input(0).DType
+			}
+			outputQ = slices.ContainsFunc(n.Outputs[0].Consumers, func(c *graph.Node) bool { return c.OpType == "QuantizeLinear" })
+		}
+		return weight, outputQ
+	}
+	for _, c := range []struct {
+		args    []string
+		weight  graph.DType
+		outputQ bool
+		line    string
+	}{
+		{[]string{"--complete-units", "off"}, graph.Float32, false, "coverage   0 of 1 weighted ops (0.0% of the MACs) in complete Q/DQ units"},
+		{[]string{"--target", "tensorrt"}, graph.Int8, false, "coverage   1 of 1 weighted ops (100.0% of the MACs) read int8 activations and weights, which TensorRT runs in INT8\n"},
+		{[]string{"--target", "tensorrt", "--complete-units", "on"}, graph.Int8, true, "units      1 Conv/MatMul outputs given a Q/DQ"},
+		{[]string{"--target", "tensorrt", "--float-weights-outside-units", "grouped"}, graph.Float32, false, "run in float"},
+	} {
+		r := onnxq(t, dir, append([]string{in, "-o", out, "--synthetic", "2"}, c.args...)...)
+		if r.code != 0 {
+			t.Fatalf("%v: exit %d\n%s", c.args, r.code, r.stderr)
+		}
+		if weight, outputQ := shape(); weight != c.weight || outputQ != c.outputQ || !strings.Contains(r.stdout, c.line) {
+			t.Errorf("%v: weight %v, output Q %v; want %v, %v and %q in\n%s", c.args, weight, outputQ, c.weight, c.outputQ, c.line, r.stdout)
+		}
+	}
+}
+
 // When completing both units of testmodels.TwoHeads costs too much, auto
 // completes the one that costs least, and the summary says which share it
 // kept and what all of them would have cost.

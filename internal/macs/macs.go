@@ -36,6 +36,13 @@ type Coverage struct {
 	// the order of ortFloatKinds.
 	ORTFloatUnits int `json:"ort_cpu_float_units"`
 	ortFloatByOp  [len(ortFloatKinds)]int
+	// InputsQuantized counts the weighted nodes whose data and weight
+	// inputs both come from DequantizeLinear nodes of 8-bit integers,
+	// whatever reads their output, and InputsQuantizedMACs their MACs:
+	// TensorRT's rule for running a layer in INT8, which needs no
+	// QuantizeLinear after it.
+	InputsQuantized     int   `json:"inputs_quantized"`
+	InputsQuantizedMACs int64 `json:"inputs_quantized_macs"`
 	// outputWriters counts the weighted nodes outside units that write a
 	// graph output (OutputWriters).
 	outputWriters int
@@ -112,6 +119,10 @@ func Int8Coverage(g *graph.Graph) Coverage {
 			}
 			c.WeightedNodes++
 			unit := integerOps[n.OpType] || QDQUnit(n)
+			quantizedIn := integerOps[n.OpType] || len(n.Inputs) >= 2 && fromDQ(n.Inputs[0], graph.Int8, graph.Uint8) && fromDQ(n.Inputs[1], graph.Int8, graph.Uint8)
+			if quantizedIn {
+				c.InputsQuantized++
+			}
 			if !unit && g.Main() && writesOutput(n) {
 				c.outputWriters++
 			}
@@ -129,6 +140,9 @@ func Int8Coverage(g *graph.Graph) Coverage {
 			c.TotalMACs += macs
 			if unit {
 				c.CoveredMACs += macs
+			}
+			if quantizedIn {
+				c.InputsQuantizedMACs += macs
 			}
 		}
 	})

@@ -52,8 +52,13 @@ func TestQDQUnit(t *testing.T) {
 		t.Error("a bias from a graph input makes a unit")
 	}
 	for _, c := range cases {
-		if got := QDQUnit(build(c.bias, c.consumers...)); got != c.want {
+		n := build(c.bias, c.consumers...)
+		if got := QDQUnit(n); got != c.want {
 			t.Errorf("bias %v, consumers %v: unit %v, want %v", c.bias, c.consumers, got, c.want)
+		}
+		// TensorRT's rule reads the data and weight inputs alone.
+		if cv := Int8Coverage(n.Graph); cv.InputsQuantized != 1 || cv.Units != map[bool]int{true: 1}[c.want] {
+			t.Errorf("bias %v, consumers %v: %d of %d with int8 inputs, %d units", c.bias, c.consumers, cv.InputsQuantized, cv.WeightedNodes, cv.Units)
 		}
 	}
 }
