@@ -1166,6 +1166,16 @@ func (q *quantizer) weight(k weightKey, uses []weightUse) (*weightQ, error) {
 	if k.operand == 0 {
 		q.widenForBiases(p, k, uses)
 	}
+	// A NaN weight is stored as 0, as its range took it: QuantizeLinear
+	// would make it the type's minimum, outside a restricted range.
+	if slices.ContainsFunc(data, func(x float32) bool { return x != x }) {
+		data = slices.Clone(data)
+		for i, x := range data {
+			if x != x {
+				data[i] = 0
+			}
+		}
+	}
 	qv, err := qdq.Quantize(data, shape, p)
 	if err != nil {
 		return nil, fmt.Errorf("weight %s: %v", w.Name, err)

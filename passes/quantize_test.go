@@ -545,6 +545,31 @@ func TestQuantizeSharedWeight(t *testing.T) {
 	}
 }
 
+// A NaN weight is stored as 0, inside the restricted int8 range, not as
+// the -128 QuantizeLinear would make of it.
+func TestQuantizeNaNWeight(t *testing.T) {
+	b := graph.NewBuilder(13)
+	x := b.Input("x", graph.Float32, 2, 4)
+	data := ramp(16, 1)
+	data[5] = float32(math.NaN())
+	b.Output(b.Op("Relu", b.Op("MatMul", x, b.Const(graph.FromFloat32s("w", []int64{4, 4}, data)))))
+	m := build(t, b)
+	quantize(t, m, fixedRanges(m, nil), DefaultQuantOptions())
+	w := m.Graph.Value("w")
+	if w == nil || w.Const == nil || w.DType != graph.Int8 {
+		t.Fatalf("weight w not stored as int8")
+	}
+	raw, err := w.Const.Raw()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, b := range raw {
+		if v := int8(b); v < -127 || i == 5 && v != 0 {
+			t.Errorf("element %d (%v) stored as %d", i, data[i], v)
+		}
+	}
+}
+
 // A weight also read by an FP32 op keeps its float initializer for it.
 func TestQuantizeWeightKeptForFP32Reader(t *testing.T) {
 	b := graph.NewBuilder(13)

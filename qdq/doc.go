@@ -13,7 +13,8 @@
 // Quantize is ONNX QuantizeLinear bit for bit: q = saturate(round(x/s) +
 // zp), with x/s computed in float32, rounded half to even, and saturated
 // to the type's full range (int8 [-128, 127], uint8 [0, 255], int16,
-// uint16, int4 [-8, 7], uint4 [0, 15]); NaN becomes the zero point.
+// uint16, int4 [-8, 7], uint4 [0, 15]); NaN becomes the type's minimum,
+// as in ONNX Runtime.
 // Dequantize is ONNX DequantizeLinear: (q - zp)·s, the difference exact,
 // the product in float32. The node tests of both operators (and the scale
 // and zero point of DynamicQuantizeLinear, which equal ParamsFromRange

@@ -10,12 +10,12 @@ import (
 
 // QuantizeValue is ONNX QuantizeLinear for one value: x/scale in float32,
 // rounded half to even, plus the zero point, saturated to t's range. NaN
-// quantizes to the zero point (saturated); ±Inf to the range's ends. An
-// invalid type gives 0.
+// quantizes to the range's minimum, as in ONNX Runtime; ±Inf to the
+// range's ends. An invalid type gives 0.
 func QuantizeValue(x, scale float32, zeroPoint int32, t Type) int32 {
 	r := roundDiv(x, scale)
 	if r != r {
-		r = 0
+		return t.Min()
 	}
 	v := r + float64(zeroPoint)
 	return int32(math.Max(float64(t.Min()), math.Min(float64(t.Max()), v)))

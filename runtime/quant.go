@@ -340,7 +340,7 @@ func quantizeRuns[T int8 | uint8](ctx *Context, dst []T, xs []float32, lay *quan
 }
 
 // quantizeRun quantizes xs with one scale and zero point
-// (kernels.QuantizeBytes: the exact quotient, NaN as 0, clamped to the
+// (kernels.QuantizeBytes: the exact quotient, NaN as the lower bound, clamped to the
 // saturation bounds minus the zero point, rounded half to even, plus the
 // zero point), the bytes held as T.
 func quantizeRun[T int8 | uint8](dst []T, xs []float32, scale float32, zp, lo, hi int64) {
@@ -349,13 +349,14 @@ func quantizeRun[T int8 | uint8](dst []T, xs []float32, scale float32, zp, lo, h
 }
 
 // quantizeInts rounds x/scale half to even, adds the zero point and
-// saturates. NaN quantizes to the zero point.
+// saturates. NaN quantizes to lo, as in ONNX Runtime.
 func quantizeInts[T int8 | uint8 | int16 | uint16](dst []T, lay *quantLayout, div func(e, p int) float32, zps []int64, lo, hi int64) {
 	flo, fhi := float64(lo), float64(hi)
 	lay.each(func(e, p int) {
 		r := math.RoundToEven(float64(div(e, p)))
 		if r != r {
-			r = 0
+			dst[e] = T(lo)
+			return
 		}
 		v := r + float64(zps[p])
 		dst[e] = T(int64(math.Max(flo, math.Min(fhi, v))))

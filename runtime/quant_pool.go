@@ -99,7 +99,7 @@ func (q *avgRequant) mul(n int) float32 {
 // tie, where the caller must compute the float unit's value (exact).
 func (q *avgRequant) at(c int64, n int) (byte, bool) {
 	if n <= 0 {
-		return byte(min(max(q.zy, q.lo), q.hi)), false
+		return byte(q.lo), false // 0/0: NaN, which QuantizeLinear makes qmin
 	}
 	// As kernels.AvgParams.Requant: clamped to the range around zy, then
 	// rounded.
@@ -121,7 +121,7 @@ func (q *avgRequant) dq(b byte, signed bool) float32 {
 // taps summed in row-major order (float32) to acc, with divisor n.
 func (q *avgRequant) exact(acc float32, n int) byte {
 	if n <= 0 {
-		return byte(min(max(q.zy, q.lo), q.hi))
+		return byte(q.lo)
 	}
 	return q.quantize(acc / float32(n))
 }
@@ -129,6 +129,9 @@ func (q *avgRequant) exact(acc float32, n int) byte {
 // quantize is QuantizeLinear of v.
 func (q *avgRequant) quantize(v float32) byte {
 	f := v / q.sy
+	if f != f {
+		return byte(q.lo) // as QuantizeLinear
+	}
 	f = min(float32(q.hi-q.zy), max(float32(q.lo-q.zy), f))
 	return byte(int64(math.RoundToEven(float64(f))) + q.zy)
 }

@@ -145,7 +145,7 @@
 // QuantizeBytes is QuantizeLinear of float32 to an 8-bit type with one
 // scale and zero point in a single pass (AVX-512, 64 a step, or AVX2, 32
 // a step): the float32 quotient x/scale (VDIVPS, never a multiplication
-// by the reciprocal), NaN as 0, clamped to [qmin−zp, qmax−zp], rounded
+// by the reciprocal), NaN as qmin−zp, clamped to [qmin−zp, qmax−zp], rounded
 // half to even, plus the zero point.
 // DequantizeBytes is DequantizeLinear of 8-bit integers, (x − zp)·scale
 // with the exact difference and one rounded product. Both are bit-exact

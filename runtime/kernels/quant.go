@@ -6,14 +6,14 @@ package kernels
 // QuantizeBytes sets, for i < len(dst),
 //
 //	f      = src[i] / scale                  (a float32 division)
-//	f      = 0 when f is NaN
+//	f      = lo when f is NaN
 //	dst[i] = byte(int32(roundHalfEven(min(max(f, lo), hi))) + zp)
 //
 // which, with lo = qmin−zp and hi = qmax−zp, is ONNX QuantizeLinear's
 // saturate(roundHalfEven(x/scale) + zp) to an 8-bit type (clamping before
 // rounding gives the same integer: the bounds are integers and rounding is
-// monotone), held as its byte (an int8 v as byte(v)); NaN becomes the zero
-// point. The caller guarantees integer bounds lo ≤ 0 ≤ hi of magnitude at
+// monotone), held as its byte (an int8 v as byte(v)); NaN becomes qmin,
+// as in ONNX Runtime. The caller guarantees integer bounds lo ≤ 0 ≤ hi of magnitude at
 // most 2^22; then every path gives the same bits. len(src) must be at
 // least len(dst).
 func QuantizeBytes(dst []byte, src []float32, scale, lo, hi float32, zp int32) {
@@ -31,7 +31,7 @@ func quantizeBytesGo(dst []byte, src []float32, scale, lo, hi float32, zp int32)
 	for i, v := range src {
 		f := v / scale
 		if f != f {
-			f = 0
+			f = lo // NaN: the type's minimum, as ONNX Runtime gives
 		}
 		if f < lo {
 			f = lo

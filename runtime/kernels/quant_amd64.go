@@ -36,8 +36,8 @@ func quantizeBytesAVX512(dst *byte, src *float32, n int, scale, lo, hi float32, 
 //
 //	for i := range n {
 //		f := src[i] / scale          // VDIVPS
-//		if f != f { f = 0 }          // VCMPPS unordered, VANDNPS
-//		f = min(max(f, lo), hi)      // VMAXPS, VMINPS (f is not NaN)
+//		if f != f { f = lo }         // VMAXPS gives lo for NaN
+//		f = min(max(f, lo), hi)      // VMAXPS, VMINPS
 //		dst[i] = byte(int32(roundHalfEven(f)) + zp)
 //	}
 //

@@ -20,11 +20,11 @@ GLOBL quantPerm<>(SB), RODATA|NOPTR, $32
 
 // QUANT8 turns the eight floats in r into eight int32 of 0..255 (the
 // byte of the quantized value), with the scale in Y1, lo in Y2, hi in Y3,
-// the zero point in Y4 and 0xFF dwords in Y7; t is scratch.
-#define QUANT8(r, t) \
+// the zero point in Y4 and 0xFF dwords in Y7. A NaN quotient becomes lo:
+// VMAXPS gives its second source when either is NaN (so does ONNX
+// Runtime's quantization, which makes NaN the type's minimum).
+#define QUANT8(r) \
 	VDIVPS     Y1, r, r     \
-	VCMPPS     $3, r, r, t  \
-	VANDNPS    r, t, r      \
 	VMAXPS     Y2, r, r     \
 	VMINPS     Y3, r, r     \
 	VROUNDPS   $0, r, r     \
@@ -54,10 +54,10 @@ qloop32:
 	VMOVUPS 32(SI), Y8
 	VMOVUPS 64(SI), Y9
 	VMOVUPS 96(SI), Y10
-	QUANT8(Y0, Y5)
-	QUANT8(Y8, Y6)
-	QUANT8(Y9, Y11)
-	QUANT8(Y10, Y12)
+	QUANT8(Y0)
+	QUANT8(Y8)
+	QUANT8(Y9)
+	QUANT8(Y10)
 	VPACKUSDW Y8, Y0, Y0
 	VPACKUSDW Y10, Y9, Y9
 	VPACKUSWB Y9, Y0, Y0
@@ -72,7 +72,7 @@ qloop8:
 	CMPQ         CX, $8
 	JLT          qdone
 	VMOVUPS      (SI), Y0
-	QUANT8(Y0, Y5)
+	QUANT8(Y0)
 	VPACKUSDW    Y0, Y0, Y0
 	VPACKUSWB    Y0, Y0, Y0
 	VEXTRACTI128 $1, Y0, X6
@@ -155,12 +155,10 @@ ddone:
 	RET
 
 // QUANT16 is QUANT8 on sixteen floats in a ZMM register, with the scale
-// in Z1, lo in Z2, hi in Z3 and the zero point in Z4; NaN lanes are
-// zeroed through the ordered mask in K1.
+// in Z1, lo in Z2, hi in Z3 and the zero point in Z4 (NaN becomes lo, as
+// there).
 #define QUANT16(r) \
 	VDIVPS      Z1, r, r      \
-	VCMPPS      $7, r, r, K1  \
-	VMOVAPS.Z   r, K1, r      \
 	VMAXPS      Z2, r, r      \
 	VMINPS      Z3, r, r      \
 	VRNDSCALEPS $0, r, r      \

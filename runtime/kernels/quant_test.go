@@ -11,7 +11,7 @@ import (
 func quantizeRef(x, scale float32, zp, qmin, qmax int32) byte {
 	r := math.RoundToEven(float64(x / scale))
 	if r != r {
-		r = 0
+		return byte(qmin)
 	}
 	return byte(int32(math.Max(float64(qmin), math.Min(float64(qmax), r+float64(zp)))))
 }
