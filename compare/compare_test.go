@@ -680,3 +680,38 @@ func TestIfBodyLayer(t *testing.T) {
 		t.Errorf("If layer %+v; want a finite local SQNR and no exclusion", *got)
 	}
 }
+
+// A classifier exported as torch does (opset 13: Softmax over axis 1, an
+// Identity to the output) holds class scores even where shape inference
+// leaves its values without shapes: the first sample's shape decides.
+func TestTop1SoftmaxAxisOne(t *testing.T) {
+	b := graph.NewBuilder(13)
+	x := b.Input("x", graph.Float32, 1, 16)
+	w := make([]float32, 16*10)
+	for i := range w {
+		w[i] = float32((i*7)%11)/10 - 0.5
+	}
+	logits := b.Op("Gemm", x, b.Const(graph.FromFloat32s("w", []int64{16, 10}, w)))
+	b.Output(b.Op("Identity", b.Op("Softmax", logits, graph.IntAttr("axis", 1))))
+	m, err := b.Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, src := poorlyQuantized(t, m)
+	for _, g := range []*graph.Model{m, q} {
+		g.Graph.Walk(func(g *graph.Graph) {
+			for _, n := range g.Nodes {
+				for _, v := range n.Outputs {
+					v.Shape = nil // as a model without value_info reads
+				}
+			}
+		})
+	}
+	r, err := Compare(m, q, src, Options{Threads: 1, Integer: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o := r.Outputs[0]; o.Top1 == nil || o.Top1.Total != src.Len() {
+		t.Errorf("output %s: top-1 %+v, want it counted on %d samples", o.Name, o.Top1, src.Len())
+	}
+}

@@ -1469,6 +1469,7 @@ func energies(got, ref []float32) (sig, noise float64) {
 type outputStats struct {
 	names []string
 	stats map[string]*outputStat
+	float *graph.Model
 }
 
 type outputStat struct {
@@ -1477,14 +1478,18 @@ type outputStat struct {
 	maxAbs              float64
 	agree, total        int
 	scores              bool
-	skipped             string
+	// floatOut is FLOAT's output of the name, whose trace decides scores
+	// on the first sample, its shape then known
+	floatOut *graph.Value
+	skipped  string
 	// an integer or bool output: its elements that differ, of all
 	discrete         bool
 	differ, elements int
 }
 
 // newOutputStats pools quant's outputs; FLOAT's graph tells which hold
-// score vectors (passes.ScoreOutput).
+// score vectors (passes.ScoreOutputShaped, with the shapes of the first
+// sample).
 func newOutputStats(quant, float *graph.Model) *outputStats {
 	o := &outputStats{stats: map[string]*outputStat{}}
 	for _, v := range quant.Graph.Outputs {
@@ -1492,15 +1497,16 @@ func newOutputStats(quant, float *graph.Model) *outputStats {
 			continue
 		}
 		o.names = append(o.names, v.Name)
-		scores := false
+		s := &outputStat{}
 		for _, f := range float.Graph.Outputs {
 			if f.Name == v.Name {
-				scores = passes.ScoreOutput(float, f)
+				s.floatOut = f
 				break
 			}
 		}
-		o.stats[v.Name] = &outputStat{scores: scores}
+		o.stats[v.Name] = s
 	}
+	o.float = float
 	return o
 }
 
@@ -1554,6 +1560,15 @@ func (o *outputStats) add(float, quant map[string]*runtime.Tensor) {
 			s.maxAbs = math.Max(s.maxAbs, math.Abs(d))
 		}
 		// Score vectors: along the last axis, of two or more classes.
+		if out := s.floatOut; out != nil {
+			s.scores = passes.ScoreOutputShaped(o.float, out, func(v *graph.Value) []int {
+				if v == out {
+					return ref.Shape
+				}
+				return nil
+			})
+			s.floatOut = nil // decided
+		}
 		if len(ref.Shape) < 1 || ref.Shape[len(ref.Shape)-1] < 2 {
 			s.scores = false
 		}

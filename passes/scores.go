@@ -18,13 +18,38 @@ const maxScoreTrace = 32
 // along its last axis picks a position or a coordinate, not a class.
 // The caller checks the runtime shape (a last axis of 2 or more).
 func ScoreOutput(m *graph.Model, v *graph.Value) bool {
+	return ScoreOutputShaped(m, v, nil)
+}
+
+// ScoreOutputShaped is ScoreOutput with shapeOf, when not nil, giving the
+// shape a value had at run time (nil when unknown): a Softmax whose axis
+// is not the last one, or is for want of a known rank, is told apart
+// where shape inference left the values without shapes.
+func ScoreOutputShaped(m *graph.Model, v *graph.Value, shapeOf func(*graph.Value) []int) bool {
 	if m == nil {
 		return false
 	}
 	opset, _ := m.Opset("")
+	rankOf := func(v *graph.Value) int {
+		switch {
+		case v == nil:
+			return 0
+		case v.Shape != nil:
+			return len(v.Shape)
+		case shapeOf != nil && shapeOf(v) != nil:
+			return len(shapeOf(v))
+		}
+		return 0
+	}
+	// the rank seen last along the trace, carried through the ops that
+	// keep it
+	rank := rankOf(v)
 	for range maxScoreTrace {
 		if v == nil || v.Producer == nil {
 			return false
+		}
+		if r := rankOf(v); r > 0 {
+			rank = r
 		}
 		n := v.Producer
 		if n.Domain != "" && n.Domain != "ai.onnx" {
@@ -33,13 +58,13 @@ func ScoreOutput(m *graph.Model, v *graph.Value) bool {
 		in := n.Input(0)
 		switch n.OpType {
 		case "Softmax", "LogSoftmax":
-			return softmaxOverLast(n, v, opset)
+			return softmaxOverLast(n, max(rank, rankOf(in)), opset)
 		case "Gemm", "MatMul":
 			return true
 		case "Identity", "Cast", "QuantizeLinear", "DequantizeLinear", "Relu", "Clip", "LeakyRelu", "Dropout":
 			v = in
 		case "Add", "Sub", "Mul", "Div":
-			v = variableOperand(n)
+			v, rank = variableOperand(n), 0 // a constant's broadcast may add axes
 		case "Flatten", "Reshape", "Squeeze", "Unsqueeze":
 			if in != nil && in.Producer != nil && (in.Producer.OpType == "GlobalAveragePool" || in.Producer.OpType == "GlobalMaxPool") {
 				return true
@@ -47,7 +72,7 @@ func ScoreOutput(m *graph.Model, v *graph.Value) bool {
 			if last(in) > 0 && last(v) > 0 && last(in) != last(v) {
 				return false // the last axis is not the one it was
 			}
-			v = in
+			v, rank = in, 0
 		case "Transpose":
 			perm := n.AttrInts("perm")
 			if len(perm) == 0 || perm[len(perm)-1] != int64(len(perm)-1) {
@@ -62,22 +87,18 @@ func ScoreOutput(m *graph.Model, v *graph.Value) bool {
 }
 
 // softmaxOverLast tells whether Softmax or LogSoftmax node n normalizes
-// over the last axis of its output v. Before opset 13 the axis (default
-// 1) starts the flattened block normalized together, the last axis for
-// a [batch, classes] input.
-func softmaxOverLast(n *graph.Node, v *graph.Value, opset int64) bool {
+// over the last axis of its output, of the given rank (0: unknown).
+// Before opset 13 the axis (default 1) starts the flattened block
+// normalized together, the last axis for a [batch, classes] input.
+func softmaxOverLast(n *graph.Node, r int, opset int64) bool {
 	def := int64(-1)
 	if opset < 13 {
 		def = 1
 	}
 	axis := n.AttrInt("axis", def)
-	rank := int64(len(v.Shape))
-	if v.Shape == nil {
-		if in := n.Input(0); in != nil && in.Shape != nil {
-			rank = int64(len(in.Shape))
-		} else {
-			return axis == -1 || opset < 13 && axis == 1 // a classifier's usual form
-		}
+	rank := int64(r)
+	if rank == 0 {
+		return axis == -1 || opset < 13 && axis == 1 // a classifier's usual form
 	}
 	if axis < 0 {
 		axis += rank

@@ -74,3 +74,43 @@ func TestScoreOutput(t *testing.T) {
 		}
 	}
 }
+
+// Where shape inference leaves the values between a Softmax and the
+// output without shapes, the output's runtime shape decides which axis
+// the Softmax normalizes: torch's classifier export (opset 13, axis 1,
+// an Identity after it) holds scores, a probability map softmaxed over
+// its channels (opset 11, axis 1 of four) does not.
+func TestScoreOutputShaped(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		opset int64
+		axis  int64
+		shape []int
+		want  bool
+	}{
+		{"classifier, opset 13", 13, 1, []int{1, 10}, true},
+		{"probability map, opset 11", 11, 1, []int{1, 4, 16, 16}, false},
+		{"probability map, opset 13", 13, 1, []int{1, 4, 16, 16}, false},
+		{"channels last map, opset 13", 13, 3, []int{1, 16, 16, 4}, true},
+	} {
+		b := graph.NewBuilder(c.opset)
+		x := b.Input("x", graph.Float32, -1, -1)
+		x.Shape = nil // unknown rank: nothing to infer from
+		out := b.Op("Identity", b.Op("Softmax", x, graph.IntAttr("axis", c.axis)))
+		b.Output(out)
+		m, err := b.Model()
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		v := m.Graph.Outputs[0]
+		shapeOf := func(w *graph.Value) []int {
+			if w == v {
+				return c.shape
+			}
+			return nil
+		}
+		if got := passes.ScoreOutputShaped(m, v, shapeOf); got != c.want {
+			t.Errorf("%s: ScoreOutputShaped %v, want %v", c.name, got, c.want)
+		}
+	}
+}

@@ -347,9 +347,6 @@ type outputEval struct {
 
 func newOutputEval(ref *graph.Model, src *Samples, threads int) (*outputEval, error) {
 	e := &outputEval{src: src, threads: threads, shapes: map[string][]int{}, scores: map[string]bool{}}
-	for _, v := range ref.Graph.Outputs {
-		e.scores[v.Name] = passes.ScoreOutput(ref, v)
-	}
 	first := true
 	sess, err := runtime.NewSession(ref, runtime.Options{Threads: threads, Observer: func(v *graph.Value, t *runtime.Tensor) {
 		if first {
@@ -386,6 +383,12 @@ func newOutputEval(ref *graph.Model, src *Samples, threads int) (*outputEval, er
 			}
 		}
 		e.ref = append(e.ref, keep)
+	}
+	// the shapes of the first sample tell the Softmax axes apart where
+	// shape inference did not
+	shapeOf := func(v *graph.Value) []int { return e.shapes[v.Name] }
+	for _, v := range ref.Graph.Outputs {
+		e.scores[v.Name] = passes.ScoreOutputShaped(ref, v, shapeOf)
 	}
 	return e, nil
 }
