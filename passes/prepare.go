@@ -31,6 +31,7 @@ func PreparePasses() []Pass {
 		FoldBatchNorm(),
 		MatMulAddToGemm(),
 		FoldGemmScales(),
+		ShapeReadsSource(),
 		RemoveDeadNodes(),
 	}
 }
@@ -77,6 +78,10 @@ var PrepareOrder = [][2]string{
 	{"fold-constants", "fold-gemm-scales"},
 	{"initializers-not-inputs", "fold-gemm-scales"},
 	{"constant-nodes-to-initializers", "remove-dead-nodes"},
+	// Shapes known statically are constants first; a BatchNormalization
+	// folded away is no op to read through.
+	{"fold-constants", "shape-reads-source"},
+	{"fold-batchnorm", "shape-reads-source"},
 }
 
 // isConst reports whether v holds data a user cannot replace: an

@@ -114,6 +114,7 @@ func QuantizePass(ranges map[string]Range, opts QuantOptions) Pass {
 			if err != nil {
 				return changed, err
 			}
+			shapesReadDQ(m)
 			// Folds remove values (a Relu's output): their record of
 			// rescale goes with them.
 			return changed, pruneRescales(m)
@@ -1404,7 +1405,10 @@ func (q *quantizer) foldActivations(g *graph.Graph) error {
 			(pinf.rule.Class != ClassWeighted && pinf.rule.Class != ClassQuantIO) {
 			continue
 		}
-		if len(y.Consumers) != 1 || len(r.Consumers) != 1 || slices.Contains(g.Outputs, y) || slices.Contains(g.Outputs, r) {
+		// a Shape or Size beside it reads the DequantizeLinear afterwards
+		// (shapesReadDQ)
+		if slices.ContainsFunc(y.Consumers, func(c *graph.Node) bool { return c != f && !isShapeRead(c) }) ||
+			len(r.Consumers) != 1 || slices.Contains(g.Outputs, y) || slices.Contains(g.Outputs, r) {
 			continue
 		}
 		lo, hi, ok := q.clipBounds(f)

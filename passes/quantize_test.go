@@ -1569,3 +1569,42 @@ func TestRestrictedOnlyInt8(t *testing.T) {
 		}
 	}
 }
+
+// torch's x.view(x.size(0), -1) on a batch of unknown size: a Shape reads
+// the Relu after the last Conv beside the Reshape. Prepared and
+// quantized, the Shape reads the Conv's DequantizeLinear, the Relu folds
+// and the Conv's output feeds its QuantizeLinear alone, a complete unit.
+func TestQuantizeShapeOfRelu(t *testing.T) {
+	b := graph.NewBuilder(13)
+	x := b.Input("x", graph.Float32, -1, 2, 4, 4)
+	y := b.Op("Relu", b.Op("Conv", x, f32(b, "w", 1, 3, 2, 1, 1), f32(b, "bias", 2, 3)))
+	n := b.Op("Unsqueeze", b.Op("Gather", b.Op("Shape", y), b.Const(graph.FromInt64s("i0", nil, []int64{0}))), b.Const(graph.FromInt64s("ax", []int64{1}, []int64{0})))
+	flat := b.Op("Reshape", y, b.Op("Concat", n, b.Const(graph.FromInt64s("m1", []int64{1}, []int64{-1})), graph.IntAttr("axis", 0)))
+	b.Output(b.Op("Gemm", flat, f32(b, "fc", 4, 48, 5)))
+	m := build(t, b)
+	if err := Run(m, &Context{Values: map[string]any{}}, PreparePasses(), RunOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	ranges := fixedRanges(m, nil)
+	for _, n := range m.Graph.Nodes {
+		if n.OpType == "Relu" || n.OpType == "Reshape" {
+			ranges[n.Outputs[0].Name] = Range{0, 2}
+		}
+	}
+	r := quantize(t, m, ranges, DefaultQuantOptions())
+	if r.ActivationsFolded != 1 {
+		t.Errorf("%d activations folded, want the Relu", r.ActivationsFolded)
+	}
+	for _, n := range m.Graph.Nodes {
+		switch n.OpType {
+		case "Shape":
+			if p := n.Input(0).Producer; p == nil || p.OpType != "DequantizeLinear" {
+				t.Errorf("Shape reads %s, want a DequantizeLinear's output", n.Input(0).Name)
+			}
+		case "Conv":
+			if c := n.Outputs[0].Consumers; len(c) != 1 || c[0].OpType != "QuantizeLinear" {
+				t.Errorf("the Conv's output feeds %d nodes, want its QuantizeLinear alone", len(c))
+			}
+		}
+	}
+}
