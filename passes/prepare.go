@@ -31,7 +31,6 @@ func PreparePasses() []Pass {
 		FoldBatchNorm(),
 		MatMulAddToGemm(),
 		FoldGemmScales(),
-		ShapeReadsSource(),
 		RemoveDeadNodes(),
 	}
 }
@@ -78,10 +77,6 @@ var PrepareOrder = [][2]string{
 	{"fold-constants", "fold-gemm-scales"},
 	{"initializers-not-inputs", "fold-gemm-scales"},
 	{"constant-nodes-to-initializers", "remove-dead-nodes"},
-	// Shapes known statically are constants first; a BatchNormalization
-	// folded away is no op to read through.
-	{"fold-constants", "shape-reads-source"},
-	{"fold-batchnorm", "shape-reads-source"},
 }
 
 // isConst reports whether v holds data a user cannot replace: an

@@ -1405,10 +1405,8 @@ func (q *quantizer) foldActivations(g *graph.Graph) error {
 			(pinf.rule.Class != ClassWeighted && pinf.rule.Class != ClassQuantIO) {
 			continue
 		}
-		// a Shape or Size beside it reads the DequantizeLinear afterwards
-		// (shapesReadDQ)
-		if slices.ContainsFunc(y.Consumers, func(c *graph.Node) bool { return c != f && !isShapeRead(c) }) ||
-			len(r.Consumers) != 1 || slices.Contains(g.Outputs, y) || slices.Contains(g.Outputs, r) {
+		// a Shape or Size beside them reads the DequantizeLinear instead
+		if otherReaders(y, f) || otherReaders(r, qn) || slices.Contains(g.Outputs, y) || slices.Contains(g.Outputs, r) {
 			continue
 		}
 		lo, hi, ok := q.clipBounds(f)
@@ -1424,6 +1422,9 @@ func (q *quantizer) foldActivations(g *graph.Graph) error {
 			continue
 		}
 		qn.SetInput(0, y)
+		if dq := q.dqOf[r]; dq != nil {
+			g.ReplaceUses(r, dq)
+		}
 		if err := g.RemoveNode(f); err != nil {
 			return err
 		}
