@@ -86,7 +86,7 @@ func readExternal(p *onnxpb.TensorProto, dir string, dt DType) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.Open(path)
+	f, err := OpenRead(path)
 	if err != nil {
 		return nil, fmt.Errorf("external data file %q: %v", ref.location, err)
 	}

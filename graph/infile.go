@@ -5,7 +5,16 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"syscall"
 )
+
+// OpenRead opens the file at path for reading without waiting for a
+// writer: a named pipe nothing writes to reads as empty instead of
+// blocking the open for ever, while a pipe being written (a shell's
+// process substitution) still reads its data.
+func OpenRead(path string) (*os.File, error) {
+	return os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+}
 
 // MaxProtoBytes is the largest serialized protobuf message, model or
 // tensor: the format's 2 GiB limit.
@@ -22,7 +31,7 @@ func ReadFileLimited(path string, limit int64) ([]byte, error) {
 // readLimited is ReadFileLimited that, when check is set, hands it the
 // file's first byte (if any) before reading the rest.
 func readLimited(path string, limit int64, check func(first byte) error) ([]byte, error) {
-	f, err := os.Open(path)
+	f, err := OpenRead(path)
 	if err != nil {
 		return nil, err
 	}

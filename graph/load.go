@@ -157,15 +157,15 @@ func nodeLabel(n *Node) string {
 		return "?"
 	}
 	if n.Name != "" {
-		return fmt.Sprintf("%q (%s)", n.Name, plainName(n.OpType))
+		return fmt.Sprintf("%q (%s)", n.Name, PlainName(n.OpType))
 	}
-	return plainName(n.OpType)
+	return PlainName(n.OpType)
 }
 
-// plainName returns an op type as it is when it is a plain identifier, and
+// PlainName returns an op type as it is when it is a plain identifier, and
 // quoted otherwise, so that text from a file cannot break an error message
 // over several lines.
-func plainName(s string) string {
+func PlainName(s string) string {
 	if s == "" {
 		return `""`
 	}
@@ -337,6 +337,9 @@ func (ld *loader) attribute(p *onnxpb.AttributeProto, g *Graph, owner *Node) (*A
 	if p.Type == nil {
 		a.Type = guessAttrType(p)
 	}
+	if err := checkAttrFields(p, a.Type); err != nil {
+		return nil, err
+	}
 	for _, s := range p.GetStrings() {
 		a.Strings = append(a.Strings, string(s))
 	}
@@ -366,6 +369,39 @@ func (ld *loader) attribute(p *onnxpb.AttributeProto, g *Graph, owner *Node) (*A
 		a.Graphs = append(a.Graphs, sg)
 	}
 	return a, nil
+}
+
+// checkAttrFields refuses an attribute without a name, without a type,
+// or holding a value in a field other than its type's (a float in an ints
+// attribute): a runtime reading it by its type would find nothing and
+// compute with the default instead. A reference to a function's
+// attribute (ref_attr_name) holds no value and is left alone.
+func checkAttrFields(p *onnxpb.AttributeProto, t AttrType) error {
+	if p.GetName() == "" {
+		return errors.New("an attribute has no name")
+	}
+	if p.GetRefAttrName() != "" {
+		return nil
+	}
+	set := []bool{
+		AttrFloat: p.F != nil, AttrInt: p.I != nil, AttrString: p.S != nil, AttrTensor: p.T != nil,
+		AttrGraph: p.G != nil, AttrFloats: len(p.Floats) > 0, AttrInts: len(p.Ints) > 0,
+		AttrStrings: len(p.Strings) > 0, AttrTensors: len(p.Tensors) > 0, AttrGraphs: len(p.Graphs) > 0,
+		AttrSparseTensor: p.SparseTensor != nil, AttrSparseTensors: len(p.SparseTensors) > 0,
+		AttrTypeProto: p.Tp != nil, AttrTypeProtos: len(p.TypeProtos) > 0,
+	}
+	switch {
+	case t == AttrUndefined:
+		return errors.New("no type and no value")
+	case t < 0 || int(t) >= len(set):
+		return fmt.Errorf("type %v, which ONNX does not define", t)
+	}
+	for other, has := range set {
+		if has && AttrType(other) != t {
+			return fmt.Errorf("of type %v but holding a %v value", t, AttrType(other))
+		}
+	}
+	return nil
 }
 
 // guessAttrType recovers the type of an attribute written before the

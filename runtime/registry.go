@@ -98,5 +98,5 @@ func unsupportedError(n *graph.Node, opset int64) error {
 	if dom == "" {
 		dom = "ai.onnx"
 	}
-	return fmt.Errorf("no kernel for op %s (domain %s, opset %d) used by node %s", n.OpType, dom, opset, nodeName(n))
+	return fmt.Errorf("no kernel for op %s (domain %s, opset %d) used by node %s", graph.PlainName(n.OpType), graph.PlainName(dom), opset, nodeName(n))
 }

@@ -217,7 +217,7 @@ func (c *cli) golden(cfg *goldenConfig) error {
 
 // copyFile copies src to dst, making dst's folders.
 func copyFile(src, dst string) error {
-	in, err := os.Open(src)
+	in, err := graph.OpenRead(src)
 	if err != nil {
 		return err
 	}

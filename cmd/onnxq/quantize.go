@@ -1219,7 +1219,7 @@ func calibrate(m *graph.Model, src *calibdata.Source, qcfg quant.Config, loadCal
 	have := map[string]bool{}
 	floats := floatActivations(m)
 	for _, loadCalib := range loadCalibs {
-		f, err := os.Open(loadCalib)
+		f, err := graph.OpenRead(loadCalib)
 		if err != nil {
 			return nil, nil, fmt.Errorf("--load-calib: %v", err)
 		}

@@ -10,7 +10,6 @@ import (
 	_ "image/jpeg" // registers the jpeg decoder
 	_ "image/png"  // registers the png decoder
 	"math"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -184,7 +183,7 @@ const imageCacheBytes = 256 << 20
 const maxImagePixels = 1 << 26
 
 func readImage(path string, s imageSpec) (*runtime.Tensor, error) {
-	f, err := os.Open(path)
+	f, err := graph.OpenRead(path)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, plainError(err))
 	}

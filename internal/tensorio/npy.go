@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"reflect"
 	"strconv"
 	"strings"
@@ -431,7 +430,7 @@ func DecodeNpy(data []byte) (*runtime.Tensor, error) {
 
 // ReadNpy reads a .npy file.
 func ReadNpy(path string) (*runtime.Tensor, error) {
-	f, err := os.Open(path)
+	f, err := graph.OpenRead(path)
 	if err != nil {
 		return nil, err
 	}

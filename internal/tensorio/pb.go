@@ -7,7 +7,6 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 
 	"github.com/onnxq/onnxq/graph"
@@ -80,7 +79,7 @@ func (f Format) String() string {
 // Sniff tells the format of a tensor file from its first bytes: the .npy
 // magic, a zip header (.npz), else a TensorProto.
 func Sniff(path string) (Format, error) {
-	f, err := os.Open(path)
+	f, err := graph.OpenRead(path)
 	if err != nil {
 		return 0, err
 	}

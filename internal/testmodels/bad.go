@@ -63,6 +63,17 @@ func Bad(dir string) ([]BadCase, error) {
 		a := &onnxpb.AttributeProto{Name: str("axis"), Type: onnxpb.AttributeProto_INT.Enum(), I: proto.Int64(1)}
 		p.Graph.Node[0].Attribute = append(p.Graph.Node[0].Attribute, a, a)
 	})
+	w.model("attribute_type_mismatch", `attribute "strides": of type ints but holding a float value`, func(p *onnxpb.ModelProto) {
+		a := &onnxpb.AttributeProto{Name: str("strides"), Type: onnxpb.AttributeProto_INTS.Enum(), F: proto.Float32(2)}
+		p.Graph.Node[0].Attribute = append(p.Graph.Node[0].Attribute, a)
+	})
+	w.model("attribute_untyped", `attribute "group": no type and no value`, func(p *onnxpb.ModelProto) {
+		p.Graph.Node[0].Attribute = append(p.Graph.Node[0].Attribute, &onnxpb.AttributeProto{Name: str("group")})
+	})
+	w.model("attribute_unnamed", "an attribute has no name", func(p *onnxpb.ModelProto) {
+		a := &onnxpb.AttributeProto{Name: str(""), Type: onnxpb.AttributeProto_INT.Enum(), I: proto.Int64(1)}
+		p.Graph.Node[0].Attribute = append(p.Graph.Node[0].Attribute, a)
+	})
 	// Versions no ONNX release has.
 	w.model("opset_zero", "versions start at 1", func(p *onnxpb.ModelProto) {
 		p.OpsetImport[0].Version = proto.Int64(0)
