@@ -1,0 +1,33 @@
+//go:build unix
+
+package graph
+
+import (
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// A named pipe nothing writes to reads as an empty file at once, where
+// opening it for reading used to wait for a writer for ever.
+func TestLoadNamedPipe(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "pipe.onnx")
+	if err := syscall.Mkfifo(path, 0o600); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := Load(path)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "empty file") {
+			t.Errorf("Load of an unwritten pipe: %v, want an empty-file error", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Load of an unwritten pipe still waits after 10 s")
+	}
+}
