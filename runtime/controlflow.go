@@ -280,6 +280,10 @@ func (k *loopKernel) Run(ctx *Context, in []*Tensor) ([]*Tensor, error) {
 		carried[i] = in[2+i]
 	}
 	var scans [][]*Tensor
+	// the bytes each scan output holds so far: the stacked output is one
+	// tensor, bounded as any other (checkAlloc), and a loop of many
+	// iterations must stop at that bound rather than run out of memory
+	scanBytes := make([]int64, k.nScan)
 	for it := int64(0); cond && (maxTrip < 0 || it < maxTrip); it++ {
 		iter := New(graph.Int64)
 		iter.Data.([]int64)[0] = it
@@ -304,6 +308,15 @@ func (k *loopKernel) Run(ctx *Context, in []*Tensor) ([]*Tensor, error) {
 		// iteration's carried values: kept, it would keep every
 		// iteration's state alive.
 		if k.nScan > 0 {
+			for j, t := range outs[1+k.nCarr:] {
+				if t == nil {
+					continue
+				}
+				if scanBytes[j] += tensorBytes(t); scanBytes[j] > tensorBytesLimit() {
+					return nil, fmt.Errorf("scan output %d passes %s after %d iterations, more than the %s this machine allows one tensor (half its memory)",
+						j, byteSize(scanBytes[j]), it+1, byteSize(tensorBytesLimit()))
+				}
+			}
 			scans = append(scans, slices.Clone(outs[1+k.nCarr:]))
 		}
 	}

@@ -425,3 +425,26 @@ func TestLoopMemoryFlat(t *testing.T) {
 		t.Errorf("the heap grew %d MB during %d iterations", grown>>20, trips)
 	}
 }
+
+// A Loop's scan outputs are bounded as one tensor each: the loop stops
+// with an error once one passes the per-tensor limit, rather than run on
+// until memory runs out.
+func TestLoopScanBytesLimit(t *testing.T) {
+	saved := tensorBytesLimit
+	tensorBytesLimit = func() int64 { return 64 } // 8 iterations of a scan of two float32
+	defer func() { tensorBytesLimit = saved }()
+	m, _ := loopModel(t, true, true, 1000)
+	a := FromFloat32([]int{2}, []float32{5, 6})
+	bv := FromFloat32([]int{2}, []float32{0, 10})
+	s, err := NewSession(m, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Run(map[string]*Tensor{"M": int64Tensor(8), "cond": boolTensor(true), "a": a, "b": bv}); err != nil {
+		t.Fatalf("8 iterations, 64 bytes a scan: %v", err)
+	}
+	_, err = s.Run(map[string]*Tensor{"M": int64Tensor(1 << 40), "cond": boolTensor(true), "a": a, "b": bv})
+	if err == nil || !strings.Contains(err.Error(), "after 9 iterations, more than the") {
+		t.Fatalf("a scan past the limit: %v", err)
+	}
+}

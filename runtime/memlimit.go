@@ -61,3 +61,15 @@ func checkAlloc(dt graph.DType, n int) {
 		panic(tooLargeError{dt: dt, n: n, bytes: int64(n) * size, limit: limit})
 	}
 }
+
+// tensorBytes is the memory t's elements take, as checkAlloc counts it.
+func tensorBytes(t *Tensor) int64 {
+	size := int64(t.DType.Bits()+7) / 8
+	switch {
+	case t.DType == graph.String:
+		size = 16
+	case size <= 0:
+		size = 1
+	}
+	return int64(t.Len()) * size
+}
