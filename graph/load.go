@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"unicode/utf8"
 	"strings"
 
 	"github.com/onnxq/onnxq/internal/onnxpb"
@@ -142,14 +143,24 @@ func pairsFromProto(ps []*onnxpb.StringStringEntryProto) []StringPair {
 
 type loader struct {
 	dir string
+	// depth counts the subgraphs around the one being read
+	depth int
 }
+
+// maxSubgraphDepth bounds how deep subgraphs nest: each level adds its
+// place to an error's text, and thousands of levels made one error
+// message take gigabytes. Real models nest a few levels.
+const maxSubgraphDepth = 256
+
+// maxLabelName bounds the length of a name quoted in an error.
+const maxLabelName = 80
 
 // where names a graph in errors.
 func where(g *Graph) string {
 	if g.Parent == nil {
 		return "graph"
 	}
-	return fmt.Sprintf("subgraph %q of node %s", g.Name, nodeLabel(g.Owner))
+	return fmt.Sprintf("subgraph %q of node %s", shortName(g.Name), nodeLabel(g.Owner))
 }
 
 func nodeLabel(n *Node) string {
@@ -157,9 +168,22 @@ func nodeLabel(n *Node) string {
 		return "?"
 	}
 	if n.Name != "" {
-		return fmt.Sprintf("%q (%s)", n.Name, PlainName(n.OpType))
+		return fmt.Sprintf("%q (%s)", shortName(n.Name), PlainName(shortName(n.OpType)))
 	}
-	return PlainName(n.OpType)
+	return PlainName(shortName(n.OpType))
+}
+
+// shortName is s cut to maxLabelName bytes (at a rune boundary), marked
+// with "..." when cut.
+func shortName(s string) string {
+	if len(s) <= maxLabelName {
+		return s
+	}
+	cut := maxLabelName
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
 }
 
 // PlainName returns an op type as it is when it is a plain identifier, and
@@ -178,6 +202,13 @@ func PlainName(s string) string {
 }
 
 func (ld *loader) graph(p *onnxpb.GraphProto, parent *Graph, owner *Node) (*Graph, error) {
+	if parent != nil {
+		if ld.depth >= maxSubgraphDepth {
+			return nil, fmt.Errorf("subgraphs nested more than %d deep", maxSubgraphDepth)
+		}
+		ld.depth++
+		defer func() { ld.depth-- }()
+	}
 	g := &Graph{
 		Name:       p.GetName(),
 		DocString:  p.GetDocString(),

@@ -74,6 +74,17 @@ func Bad(dir string) ([]BadCase, error) {
 		a := &onnxpb.AttributeProto{Name: str(""), Type: onnxpb.AttributeProto_INT.Enum(), I: proto.Int64(1)}
 		p.Graph.Node[0].Attribute = append(p.Graph.Node[0].Attribute, a)
 	})
+	w.model("subgraphs_too_deep", "subgraphs nested more than 256 deep", func(p *onnxpb.ModelProto) {
+		var body *onnxpb.GraphProto
+		for range 300 {
+			n := node("If", "if", []string{"x"}, "y")
+			if body != nil {
+				n.Attribute = []*onnxpb.AttributeProto{{Name: str("then_branch"), Type: onnxpb.AttributeProto_GRAPH.Enum(), G: body}}
+			}
+			body = &onnxpb.GraphProto{Name: str("level"), Node: []*onnxpb.NodeProto{n}}
+		}
+		p.Graph.Node = body.Node
+	})
 	// Versions no ONNX release has.
 	w.model("opset_zero", "versions start at 1", func(p *onnxpb.ModelProto) {
 		p.OpsetImport[0].Version = proto.Int64(0)
