@@ -8,8 +8,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"unicode/utf8"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/onnxq/onnxq/internal/onnxpb"
 	"google.golang.org/protobuf/proto"
