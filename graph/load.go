@@ -485,10 +485,18 @@ func (ld *loader) tensor(p *onnxpb.TensorProto) (*Tensor, error) {
 func DecodeTensor(data []byte, dir string) (*Tensor, error) {
 	p := &onnxpb.TensorProto{}
 	if err := proto.Unmarshal(data, p); err != nil {
-		return nil, fmt.Errorf("not a serialized tensor: %s", protoErrorText(err))
+		return nil, fmt.Errorf("%w: %s", ErrNotTensor, protoErrorText(err))
+	}
+	if p.GetDataType() == 0 && len(p.GetDims()) == 0 {
+		// what protobuf's leniency reads out of other bytes: no tensor
+		return nil, fmt.Errorf("%w: no element type or shape", ErrNotTensor)
 	}
 	return (&loader{dir: dir}).tensor(p)
 }
+
+// ErrNotTensor is the error DecodeTensor wraps when its bytes hold no
+// TensorProto at all, as opposed to one that is malformed.
+var ErrNotTensor = errors.New("not a serialized tensor")
 
 // EncodeTensor serializes a tensor as one TensorProto.
 func EncodeTensor(t *Tensor) ([]byte, error) {

@@ -142,6 +142,20 @@ func TestPbRoundTrip(t *testing.T) {
 	if _, _, err := ReadFile(filepath.Join(dir, "missing.npy")); err == nil {
 		t.Error("missing file read")
 	}
+	// A TensorProto whose data does not fill its shape says so.
+	short, err := graph.NewTensor("x", graph.Float32, []int64{2}, make([]byte, 8))
+	if err != nil {
+		t.Fatal(err)
+	}
+	short.Dims = []int64{1, 1, 28, 28}
+	data, err := graph.EncodeTensor(short)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(bad, data, 0o644)
+	if _, _, err := ReadFile(bad); err == nil || strings.Contains(err.Error(), "not a .npy") || !strings.Contains(err.Error(), "bad.pb") {
+		t.Errorf("a TensorProto whose data is short: %v, want what is wrong with it", err)
+	}
 }
 
 func TestReadNpyByContent(t *testing.T) {

@@ -5,6 +5,7 @@ package tensorio
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -26,7 +27,7 @@ func ReadPb(path string) (Named, error) {
 func decodePb(data []byte, path string) (Named, error) {
 	gt, err := graph.DecodeTensor(data, filepath.Dir(path))
 	if err != nil {
-		return Named{}, fmt.Errorf("%s: %v", path, err)
+		return Named{}, fmt.Errorf("%s: %w", path, err)
 	}
 	t, err := runtime.FromGraph(gt)
 	if err != nil {
@@ -121,8 +122,11 @@ func ReadFile(path string) (Format, []Named, error) {
 		return format, nil, err
 	}
 	nt, err := decodePb(data, path)
-	if err != nil {
+	if errors.Is(err, graph.ErrNotTensor) {
 		return format, nil, fmt.Errorf("%s: not a .npy, .npz or TensorProto .pb file", path)
+	}
+	if err != nil {
+		return format, nil, err // a TensorProto, malformed: say how
 	}
 	return format, []Named{nt}, nil
 }
