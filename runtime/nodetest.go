@@ -1,12 +1,14 @@
 package runtime
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"os"
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/onnxq/onnxq/graph"
 )
@@ -55,9 +57,17 @@ func RunTestFolder(dir string, m *graph.Model, opts Options, rtol, atol float64)
 	matches, _ := filepath.Glob(filepath.Join(dir, "test_data_set_*"))
 	var sets []string
 	for _, m := range matches {
-		// folders only: an archive of a data set beside them is no set
-		if st, err := os.Stat(m); err == nil && st.IsDir() {
+		// folders only: an archive of a data set beside them is no set,
+		// but a file named as a set is one gone wrong, not to be skipped
+		st, err := os.Stat(m)
+		switch {
+		case err == nil && st.IsDir():
 			sets = append(sets, m)
+		case isDataSetName(filepath.Base(m)):
+			if err == nil {
+				err = errors.New("not a folder")
+			}
+			return nil, fmt.Errorf("%s: %v", m, err)
 		}
 	}
 	sort.Strings(sets)
@@ -340,4 +350,10 @@ func equalIntegers[T int64 | uint64](got, want []T, shape []int) error {
 		}
 	}
 	return nil
+}
+
+// isDataSetName tells whether name is test_data_set_N, N decimal digits.
+func isDataSetName(name string) bool {
+	digits, ok := strings.CutPrefix(name, "test_data_set_")
+	return ok && digits != "" && strings.Trim(digits, "0123456789") == ""
 }

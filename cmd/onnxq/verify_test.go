@@ -75,6 +75,16 @@ func TestVerify(t *testing.T) {
 		t.Errorf("verify of a test without its model: exit %d, stdout:\n%s\nwant:\n%s", r.code, r.stdout, strings.Join(want, "\n"))
 	}
 
+	// A file named as a data set is one gone wrong, not an archive
+	// beside the sets, which is left alone.
+	os.WriteFile(filepath.Join(good, "test_data_set_1"), []byte("x"), 0o644)
+	os.WriteFile(filepath.Join(good, "test_data_set_2.tar.gz"), []byte("x"), 0o644)
+	r = onnxq(t, root, "verify", good)
+	if r.code != 1 || !strings.Contains(r.stdout, "FAIL test_good: "+filepath.Join(good, "test_data_set_1")+": not a folder") {
+		t.Errorf("verify of a data set that is a file: exit %d, stdout %q", r.code, r.stdout)
+	}
+	os.Remove(filepath.Join(good, "test_data_set_1"))
+
 	r = onnxq(t, root, "verify", root)
 	if r.code != 1 || !strings.Contains(r.stdout, "FAIL "+root+": not an ONNX test folder") {
 		t.Errorf("verify of a folder without tests: exit %d, stdout %q", r.code, r.stdout)
