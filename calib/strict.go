@@ -21,6 +21,8 @@ import (
 // them ignoring case), none twice, every field without omitempty present
 // and no object given as null. Load reads saved statistics with it.
 func StrictUnmarshal(b []byte, v any) error {
+	// a byte-order mark, which some editors write, is no JSON
+	b = bytes.TrimPrefix(b, []byte("\xef\xbb\xbf"))
 	d := json.NewDecoder(bytes.NewReader(b))
 	d.DisallowUnknownFields()
 	if err := d.Decode(v); err != nil {
@@ -37,7 +39,11 @@ func StrictUnmarshal(b []byte, v any) error {
 			if te.Field != "" {
 				where = strconv.Quote(te.Field)
 			}
-			return fmt.Errorf("%s holds a JSON %s, want %s", where, te.Value, jsonKind(te.Type))
+			want := jsonKind(te.Type)
+			if num, ok := strings.CutPrefix(te.Value, "number "); ok && (want == "a number" || want == "an integer") {
+				return fmt.Errorf("%s holds %s, out of the range %s can take", where, num, strings.TrimPrefix(te.Type.String(), "*"))
+			}
+			return fmt.Errorf("%s holds a JSON %s, want %s", where, te.Value, want)
 		}
 		return err
 	}

@@ -27,6 +27,10 @@ func TestStrictUnmarshal(t *testing.T) {
 	if good.List[0].A != 2 || *good.List[0].B != 3 || good.ByKey["k"].A != 4 {
 		t.Errorf("decoded %+v", good)
 	}
+	// the byte-order mark some editors write is skipped
+	if err := StrictUnmarshal([]byte("\xef\xbb\xbf"+`{"name":"x","in":{"a":1},"list":[]}`), &good); err != nil {
+		t.Errorf("a file starting with a byte-order mark: %v", err)
+	}
 	bad := map[string]string{
 		`{"name":"x","in":{"a":1},"list":[],"name":"y"}`:                    `field "name" appears twice`,
 		`{"Name":"x","in":{"a":1},"list":[]}`:                               `unknown field "Name"`,
@@ -40,6 +44,7 @@ func TestStrictUnmarshal(t *testing.T) {
 		`null`:                                                              `is null`,
 		`[1]`:                                                               `the file holds a JSON array, want an object`,
 		`{"name":7,"in":{"a":1},"list":[]}`:                                 `"name" holds a JSON number, want a string`,
+		`{"name":"x","in":{"a":1e400},"list":[]}`:                           `"in.a" holds 1e400, out of the range int can take`,
 	}
 	for doc, want := range bad {
 		var v strictOuter
