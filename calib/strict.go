@@ -59,6 +59,7 @@ var rawMessageType = reflect.TypeFor[json.RawMessage]()
 // against the struct fields of t (see StrictUnmarshal); path names the
 // value in errors.
 func checkKeys(d *json.Decoder, t reflect.Type, path string) error {
+	optional := t.Kind() == reflect.Pointer
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
@@ -71,6 +72,10 @@ func checkKeys(d *json.Decoder, t reflect.Type, path string) error {
 			return "the JSON object"
 		}
 		return strconv.Quote(path)
+	}
+	// null would leave a number, string or flag at its zero value
+	if k := t.Kind(); tok == nil && !optional && (k >= reflect.Bool && k <= reflect.Float64 || k == reflect.String) {
+		return fmt.Errorf("%s is null, want %s", where(), jsonKind(t))
 	}
 	switch {
 	case t == rawMessageType:

@@ -45,6 +45,8 @@ func TestStrictUnmarshal(t *testing.T) {
 		`[1]`:                                                               `the file holds a JSON array, want an object`,
 		`{"name":7,"in":{"a":1},"list":[]}`:                                 `"name" holds a JSON number, want a string`,
 		`{"name":"x","in":{"a":1e400},"list":[]}`:                           `"in.a" holds 1e400, out of the range int can take`,
+		`{"name":"x","in":{"a":null},"list":[]}`:                            `"in.a" is null, want an integer`,
+		`{"name":null,"in":{"a":1},"list":[]}`:                              `"name" is null, want a string`,
 	}
 	for doc, want := range bad {
 		var v strictOuter
