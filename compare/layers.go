@@ -56,7 +56,8 @@ func buildLayers(quant *graph.Model, fv map[string]*graph.Value, resc map[string
 	for _, n := range quant.Graph.Nodes {
 		qop := qoperatorLayers[n.OpType] && (n.Domain == "" || n.Domain == "ai.onnx" || n.Domain == "com.microsoft")
 		flow := !qop && bodiesQuantized(n)
-		if !qop && !flow && (isOp(n, "QuantizeLinear") || isOp(n, "DequantizeLinear") || !readsDQ(n)) {
+		// a Shape or Size reads no values: nothing of it to attribute
+		if !qop && !flow && (isOp(n, "QuantizeLinear") || isOp(n, "DequantizeLinear") || isOp(n, "Shape") || isOp(n, "Size") || !readsDQ(n)) {
 			continue
 		}
 		k++
@@ -1018,7 +1019,11 @@ func (l *layer) add(name string, got, ref *runtime.Tensor, threads int) {
 		return
 	}
 	g, f := got.F32(), ref.F32()
-	if g == nil || f == nil || !sameRows(got.Shape, ref.Shape) {
+	switch {
+	case g == nil || f == nil:
+		l.bad = fmt.Sprintf("output of type %v, FLOAT's %v: not float32 in both", got.DType, ref.DType)
+		return
+	case !sameRows(got.Shape, ref.Shape):
 		l.bad = fmt.Sprintf("output shape %v differs from FLOAT's %v", got.Shape, ref.Shape)
 		return
 	}

@@ -666,8 +666,8 @@ func TestQuantizeFallback(t *testing.T) {
 	if !strings.Contains(r.stdout, "c9 (Conv) kept in FP32: worst output on the calibration samples +") {
 		t.Errorf("summary does not name c9 as kept in FP32:\n%s", r.stdout)
 	}
-	if strings.Count(r.stdout, "kept in FP32") != 1 {
-		t.Errorf("want exactly one layer kept in FP32 (22 weighted ops leave one to spare):\n%s", r.stdout)
+	if strings.Count(r.stdout, ") kept in FP32: worst output") != 1 || !strings.Contains(r.stdout, "fp32       1 x Conv: kept in FP32 by the fallback") {
+		t.Errorf("want exactly one layer kept in FP32 (22 weighted ops leave one to spare), on its fp32 line too:\n%s", r.stdout)
 	}
 	for _, args := range [][]string{{"--fallback-budget", "0"}, nil} {
 		r = onnxq(t, dir, append([]string{model, "-o", out, "--calib", calib}, args...)...)
