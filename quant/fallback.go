@@ -396,6 +396,10 @@ func newOutputEval(ref *graph.Model, src *Samples, threads int) (*outputEval, er
 // worst runs m on the samples idx and returns the lowest SQNR over the
 // outputs, each pooled over the samples.
 func (e *outputEval) worst(m *graph.Model, idx []int) (float64, error) {
+	m, err := asRun(m)
+	if err != nil {
+		return 0, err
+	}
 	sess, err := runtime.NewSession(m, runtime.Options{Threads: e.threads})
 	if err != nil {
 		return 0, err

@@ -422,6 +422,10 @@ func refCounterpart(ref *graph.Model, n *graph.Node) *graph.Node {
 // pooled over the samples, in e.names order, and the top-1 agreement in
 // percent of each score output (NaN for the others).
 func (e *outputEval) measure(m *graph.Model, idx []int) (sqnr, top1 []float64, err error) {
+	m, err = asRun(m)
+	if err != nil {
+		return
+	}
 	sess, err := runtime.NewSession(m, runtime.Options{Threads: e.threads})
 	if err != nil {
 		return nil, nil, err

@@ -23,7 +23,7 @@ var allowed = map[string][]string{
 	"runtime":         {"graph", "qdq", "runtime/kernels", "internal/onnxpb"},
 	"passes":          {"graph", "qdq", "runtime", "runtime/kernels", "internal/macs", "internal/onnxpb"},
 	"lower":           {"graph", "qdq", "passes", "runtime", "runtime/kernels", "internal/macs", "internal/onnxpb"},
-	"quant":           {"graph", "qdq", "calib", "passes", "runtime", "runtime/kernels", "internal/macs", "internal/onnxpb", "internal/calibdata", "internal/tensorio"},
+	"quant":           {"graph", "qdq", "calib", "passes", "lower", "runtime", "runtime/kernels", "internal/macs", "internal/onnxpb", "internal/calibdata", "internal/tensorio"},
 	"compare":         {"graph", "qdq", "calib", "passes", "lower", "runtime", "runtime/kernels", "internal/macs", "internal/onnxpb", "internal/calibdata", "internal/tensorio"},
 	"internal/macs":   {"graph", "internal/onnxpb"},
 	"report":          {"graph", "qdq", "calib", "passes", "lower", "runtime", "runtime/kernels", "compare", "internal/macs", "internal/onnxpb", "internal/calibdata", "internal/tensorio"},
