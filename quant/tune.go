@@ -247,9 +247,48 @@ type tuneCand struct {
 // quantized inputs are candidates of their own), or an activation.
 func (c *tuneCand) apply(ref, m *graph.Model) error {
 	if c.activation {
-		return dropActivation(ref, m, c.key, true)
+		return dropActivationChain(ref, m, c.key)
 	}
 	return fallBackUnit(m, c.key, c.ref, false)
+}
+
+// dropActivationChain drops the activation Q/DQ pair whose
+// QuantizeLinear output is named qName (dropActivation), then the pairs
+// before it that fed it through data-movement ops alone: a Flatten after a
+// global pooling shares the pooling's grid, so dropping either pair alone
+// leaves the other rounding to the same steps and gains nothing.
+func dropActivationChain(ref, m *graph.Model, qName string) error {
+	for {
+		qv := m.Graph.Value(qName)
+		if qv == nil || qv.Producer == nil {
+			return fmt.Errorf("tune: no QuantizeLinear output %q", qName)
+		}
+		x := qv.Producer.Input(0)
+		if err := dropActivation(ref, m, qName, true); err != nil {
+			return err
+		}
+		// x's producer moves data; its input from a DequantizeLinear
+		// whose QuantizeLinear no other reader needs
+		p := x.Producer
+		if p == nil || len(p.Inputs) == 0 || p.Input(0) == nil {
+			return nil
+		}
+		if r := passes.RuleFor(p.OpType); r == nil || r.Class != passes.ClassShare || p.Domain != "" && p.Domain != "ai.onnx" {
+			return nil
+		}
+		dq := p.Input(0).Producer
+		if dq == nil || dq.OpType != "DequantizeLinear" || len(dq.Outputs[0].Consumers) != 1 {
+			return nil
+		}
+		q := dq.Input(0).Producer
+		if q == nil || q.OpType != "QuantizeLinear" || len(q.Outputs[0].Consumers) != 1 {
+			return nil
+		}
+		if dropActivation(ref, m, q.Outputs[0].Name, false) != nil {
+			return nil
+		}
+		qName = q.Outputs[0].Name
+	}
 }
 
 // tuneCandidates lists the candidates of m: its weighted units, and with

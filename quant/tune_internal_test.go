@@ -3,6 +3,9 @@ package quant
 import (
 	"math"
 	"testing"
+
+	"github.com/onnxq/onnxq/graph"
+	"github.com/onnxq/onnxq/internal/calibdata"
 )
 
 // The climb's cap leaves room for held-out samples that read lower than
@@ -27,5 +30,56 @@ func TestClimbCap(t *testing.T) {
 	}
 	if a, b := climbScore([]float64{49, 60}, climbCap(47, 48.3, 45.3)), climbScore([]float64{50, 60}, climbCap(47, 48.3, 45.3)); !(b > a) {
 		t.Errorf("with the gap a gain past target+1 must count: %v, %v", a, b)
+	}
+}
+
+// A Flatten after a global pooling shares the pooling's grid: dropping
+// the Flatten's Q/DQ pair drops the pooling's too, or the Gemm would read
+// values rounded to the same steps. The pairs before the pooling stay.
+func TestDropActivationChain(t *testing.T) {
+	b := graph.NewBuilder(17)
+	x := b.Input("x", graph.Float32, 1, 4, 6, 6)
+	w := make([]float32, 4*4)
+	for i := range w {
+		w[i] = float32(i%5)/4 - 0.4
+	}
+	conv := b.Op("Relu", b.Op("Conv", x, b.Const(graph.FromFloat32s("w", []int64{4, 4, 1, 1}, w))))
+	flat := b.Op("Flatten", b.Op("GlobalAveragePool", conv))
+	b.Output(b.Op("Gemm", flat, b.Const(graph.FromFloat32s("fc", []int64{4, 3}, w[:12]))))
+	m, err := b.Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	cfg.Threads = 1
+	res, err := Run(m, calibdata.Synthetic(calibdata.Inputs(m), 4, 3), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	quantizedInput := func(op string) bool {
+		for _, n := range m.Graph.Nodes {
+			if n.OpType == op {
+				p := n.Input(0).Producer
+				return p != nil && p.OpType == "DequantizeLinear"
+			}
+		}
+		t.Fatalf("no %s", op)
+		return false
+	}
+	if !quantizedInput("Gemm") || !quantizedInput("Flatten") || !quantizedInput("GlobalAveragePool") {
+		t.Fatal("the quantized model reads float values already")
+	}
+	var q string
+	for _, n := range m.Graph.Nodes {
+		if n.OpType == "QuantizeLinear" && n.Input(0).Producer != nil && n.Input(0).Producer.OpType == "Flatten" {
+			q = n.Outputs[0].Name
+		}
+	}
+	if err := dropActivationChain(res.Reference, m, q); err != nil {
+		t.Fatal(err)
+	}
+	if quantizedInput("Gemm") || quantizedInput("Flatten") || !quantizedInput("GlobalAveragePool") {
+		t.Errorf("after the drop: Gemm, Flatten, pooling read quantized values %v, %v, %v; want false, false, true",
+			quantizedInput("Gemm"), quantizedInput("Flatten"), quantizedInput("GlobalAveragePool"))
 	}
 }
