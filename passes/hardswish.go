@@ -283,10 +283,19 @@ func (r *QuantReport) NoteHardSwish(f *HardSwishFusion) {
 // QuantizeLinear: its output is 8-bit all the same.
 const reasonProbBetween = "kept float by its rule (near-zero probabilities lose their relative precision in 8 bits), but its reader quantizes its output all the same: float between a DequantizeLinear and a QuantizeLinear"
 
+// reasonNoRule is the reason of an op the rule table has no row for;
+// reasonNoRuleBetween replaces it where the quantized ops around such an
+// op leave it between a DequantizeLinear and a QuantizeLinear.
+const (
+	reasonNoRule        = "no quantization rule"
+	reasonNoRuleBetween = "no quantization rule, so it computes in float between the DequantizeLinear and QuantizeLinear the quantized ops around it give it"
+)
+
 // NoteQuantizedAround rewords the FP32 entries of r for the probability
-// ops of m's main graph whose inputs all come from DequantizeLinear nodes
-// and whose outputs only QuantizeLinear nodes read: "stays float because
-// 8 bits lose its small values" would not be true of them.
+// ops, and the ops without a rule, of m's main graph whose activation
+// inputs all come from DequantizeLinear nodes and whose outputs only
+// QuantizeLinear nodes read: "stays float because 8 bits lose its small
+// values" would not be true of them, nor "stays float" alone.
 func (r *QuantReport) NoteQuantizedAround(m *graph.Model) {
 	if r == nil || m == nil || m.Graph == nil {
 		return
@@ -299,10 +308,15 @@ func (r *QuantReport) NoteQuantizedAround(m *graph.Model) {
 	}
 	for i, e := range r.FP32 {
 		n := byName[e.Node]
-		if e.Reason != reasonProb || n == nil || !quantizedAround(n) {
+		if n == nil || !quantizedAround(n) {
 			continue
 		}
-		r.FP32[i].Reason = reasonProbBetween
+		switch e.Reason {
+		case reasonProb:
+			r.FP32[i].Reason = reasonProbBetween
+		case reasonNoRule:
+			r.FP32[i].Reason = reasonNoRuleBetween
+		}
 	}
 }
 
@@ -313,10 +327,19 @@ func quantizedAround(n *graph.Node) bool {
 	if len(n.Inputs) == 0 || len(n.Outputs) == 0 {
 		return false
 	}
+	activations := 0
 	for _, in := range n.Inputs {
-		if in == nil || in.Producer == nil || in.Producer.OpType != "DequantizeLinear" {
+		// a constant operand (PRelu's slope) is no activation
+		if in == nil || in.Const != nil {
+			continue
+		}
+		if in.Producer == nil || in.Producer.OpType != "DequantizeLinear" {
 			return false
 		}
+		activations++
+	}
+	if activations == 0 {
+		return false
 	}
 	for _, out := range n.Outputs {
 		if out == nil || len(out.Consumers) == 0 || isGraphOutput(n.Graph, out) {

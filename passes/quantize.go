@@ -393,7 +393,7 @@ func (q *quantizer) decide(n *graph.Node, layerNorm, gelu map[*graph.Node]bool) 
 	}
 	r := RuleFor(n.OpType)
 	if r == nil {
-		inf.reason = "no quantization rule"
+		inf.reason = reasonNoRule
 		switch {
 		case gelu[n]:
 			inf.reason = reasonGELU

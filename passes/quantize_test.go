@@ -1608,3 +1608,32 @@ func TestQuantizeShapeOfRelu(t *testing.T) {
 		}
 	}
 }
+
+// An op without a rule (Tanh) or kept float for its small values
+// (Sigmoid), left between a DequantizeLinear and a QuantizeLinear by the
+// quantized ops around it, is said to compute in float there.
+func TestNoteQuantizedAround(t *testing.T) {
+	for _, c := range []struct{ op, want string }{
+		{"Tanh", reasonNoRuleBetween},
+		{"Sigmoid", reasonProbBetween},
+	} {
+		b := graph.NewBuilder(13)
+		x := b.Input("x", graph.Float32, 1, 2, 4, 4)
+		y := b.Op(c.op, b.Op("Conv", x, f32(b, "w1", 1, 2, 2, 1, 1)))
+		b.Output(b.Op("Conv", y, f32(b, "w2", 2, 2, 2, 1, 1)))
+		m := build(t, b)
+		opts := DefaultQuantOptions()
+		opts.CompleteUnits = true
+		r := quantize(t, m, fixedRanges(m, nil), opts)
+		r.NoteQuantizedAround(m)
+		var got []string
+		for _, f := range r.FP32 {
+			if f.Op == c.op {
+				got = append(got, f.Reason)
+			}
+		}
+		if len(got) != 1 || got[0] != c.want {
+			t.Errorf("%s: reasons %q, want %q", c.op, got, c.want)
+		}
+	}
+}
