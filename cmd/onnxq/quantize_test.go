@@ -881,19 +881,28 @@ func TestQuantizeNothingToQuantize(t *testing.T) {
 	}
 }
 
+// convSigmoid saves to path a 3x3 Conv of a [1,2,6,6] input x to out
+// channels in the given number of groups (2 and 2: depthwise), read by a
+// Sigmoid, the model's output.
+func convSigmoid(t *testing.T, path string, out, group int64) string {
+	t.Helper()
+	b := graph.NewBuilder(17)
+	x := b.Input("x", graph.Float32, 1, 2, 6, 6)
+	w := make([]float32, out*(2/group)*3*3)
+	for i := range w {
+		w[i] = float32(i%5)/4 - 0.5
+	}
+	y := b.Op("Conv", x, b.Const(graph.FromFloat32s("w", []int64{out, 2 / group, 3, 3}, w)), graph.IntAttr("group", group))
+	b.Output(b.Op("Sigmoid", y))
+	return saveBuilt(t, b, path)
+}
+
 // --complete-units on gives a Conv read by a float Sigmoid its output
 // Q/DQ and says so, as auto does on synthetic samples; a bad mode is one
 // clear line and no file.
 func TestQuantizeCompleteUnitsFlag(t *testing.T) {
 	dir := t.TempDir()
-	b := graph.NewBuilder(17)
-	x := b.Input("x", graph.Float32, 1, 2, 6, 6)
-	w := make([]float32, 3*2*3*3)
-	for i := range w {
-		w[i] = float32(i%5)/4 - 0.5
-	}
-	b.Output(b.Op("Sigmoid", b.Op("Conv", x, b.Const(graph.FromFloat32s("w", []int64{3, 2, 3, 3}, w)))))
-	in := saveBuilt(t, b, filepath.Join(dir, "head.onnx"))
+	in := convSigmoid(t, filepath.Join(dir, "head.onnx"), 3, 1)
 	out := filepath.Join(dir, "q.onnx")
 	r := onnxq(t, dir, in, "-o", out, "--synthetic", "2", "--complete-units", "on")
 	if r.code != 0 || !strings.Contains(r.stdout, "units      1 Conv/MatMul outputs given a Q/DQ") {
@@ -939,15 +948,7 @@ func TestQuantizeCompleteUnitsFlag(t *testing.T) {
 // explicitly still applies.
 func TestQuantizeTensorRTTarget(t *testing.T) {
 	dir := t.TempDir()
-	b := graph.NewBuilder(17)
-	x := b.Input("x", graph.Float32, 1, 2, 6, 6)
-	w := make([]float32, 2*1*3*3)
-	for i := range w {
-		w[i] = float32(i%5)/4 - 0.5
-	}
-	y := b.Op("Conv", x, b.Const(graph.FromFloat32s("w", []int64{2, 1, 3, 3}, w)), graph.IntAttr("group", 2))
-	b.Output(b.Op("Sigmoid", y))
-	in := saveBuilt(t, b, filepath.Join(dir, "dw.onnx"))
+	in := convSigmoid(t, filepath.Join(dir, "dw.onnx"), 2, 2)
 	out := filepath.Join(dir, "q.onnx")
 	// what the Conv reads and what reads it
 	shape := func() (weight graph.DType, outputQ bool) {
