@@ -20,6 +20,51 @@ type opArity struct {
 	deprecated bool
 }
 
+// opAttrs are the attribute types of an operator's newest signature,
+// which holds from version since on.
+type opAttrs struct {
+	since int64
+	types map[string]AttrType
+}
+
+// checkAttrTypes refuses an attribute whose type is not the one the
+// operator's newest signature gives an attribute of that name: a runtime
+// reading it by its type would find nothing and compute with the default
+// (strides stored as a float). An attribute keeps its type across an
+// operator's versions, but for those attrTypeChanged lists, which are not
+// checked before the version their newest type dates from; attributes
+// the newest signature does not name (an older version's) pass.
+func checkAttrTypes(n *Node, version int64) error {
+	key := opKey{canonicalDomain(n.Domain), n.OpType}
+	s, ok := opAttrTypes[key]
+	if !ok {
+		return nil
+	}
+	for _, a := range n.Attrs {
+		want, known := s.types[a.Name]
+		if since, changed := attrTypeChanged[attrKey{key, a.Name}]; changed && version < since {
+			continue
+		}
+		if known && a.RefAttrName == "" && a.Type != want {
+			return fmt.Errorf("attribute %q is of type %v; %s takes %v in opset %d", a.Name, a.Type, n.OpType, want, version)
+		}
+	}
+	return nil
+}
+
+// attrKey names one attribute of an operator.
+type attrKey struct {
+	op   opKey
+	name string
+}
+
+// attrTypeChanged lists the attributes whose type changed between
+// versions of their operator, with the version the newest type dates
+// from: Cast's "to" was a string before opset 6.
+var attrTypeChanged = map[attrKey]int64{
+	{opKey{"", "Cast"}, "to"}: 6,
+}
+
 // lookupArity returns the signature of op in the given opset version: the
 // entry with the largest since not above version.
 func lookupArity(domain, op string, version int64) (opArity, bool) {

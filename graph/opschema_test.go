@@ -113,3 +113,29 @@ func TestArityOfConformanceModels(t *testing.T) {
 	}
 	t.Logf("%d models load", len(files))
 }
+
+// An attribute of the wrong type for its operator is refused, at any
+// opset version the operator's newest signature names it in, but for the
+// types that changed: Cast's "to" was a string before opset 6.
+func TestCheckAttrTypes(t *testing.T) {
+	for _, c := range []struct {
+		op      string
+		attr    *Attribute
+		version int64
+		ok      bool
+	}{
+		{"Conv", IntsAttr("strides", 2, 2), 11, true},
+		{"Conv", FloatAttr("strides", 2), 11, false},
+		{"Conv", StringAttr("group", "abc"), 22, false},
+		{"Conv", IntAttr("auto_pad", 7), 13, false},
+		{"Cast", IntAttr("to", 1), 13, true},
+		{"Cast", StringAttr("to", "FLOAT"), 1, true},
+		{"Cast", StringAttr("to", "FLOAT"), 13, false},
+		{"Conv", FloatAttr("no_such_attribute", 1), 13, true},
+	} {
+		n := &Node{OpType: c.op, Attrs: []*Attribute{c.attr}}
+		if err := checkAttrTypes(n, c.version); (err == nil) != c.ok {
+			t.Errorf("%s %s %v in opset %d: error %v, want ok %v", c.op, c.attr.Name, c.attr.Type, c.version, err, c.ok)
+		}
+	}
+}

@@ -44,6 +44,10 @@ func (m *Model) Verify() error {
 				err = fmt.Errorf("%s: node %s: %v", where(g), nodeLabel(n), e)
 				return
 			}
+			if e := checkAttrTypes(n, version); e != nil {
+				err = fmt.Errorf("%s: node %s: %v", where(g), nodeLabel(n), e)
+				return
+			}
 		}
 	})
 	return err

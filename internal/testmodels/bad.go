@@ -67,6 +67,11 @@ func Bad(dir string) ([]BadCase, error) {
 		a := &onnxpb.AttributeProto{Name: str("strides"), Type: onnxpb.AttributeProto_INTS.Enum(), F: proto.Float32(2)}
 		p.Graph.Node[0].Attribute = append(p.Graph.Node[0].Attribute, a)
 	})
+	w.model("attribute_schema_type", `attribute "to" is of type float; Cast takes int in opset 17`, func(p *onnxpb.ModelProto) {
+		c := node("Cast", "cast", []string{"x"}, "y")
+		c.Attribute = []*onnxpb.AttributeProto{{Name: str("to"), Type: onnxpb.AttributeProto_FLOAT.Enum(), F: proto.Float32(1)}}
+		p.Graph.Node = []*onnxpb.NodeProto{c}
+	})
 	w.model("attribute_untyped", `attribute "group": no type and no value`, func(p *onnxpb.ModelProto) {
 		p.Graph.Node[0].Attribute = append(p.Graph.Node[0].Attribute, &onnxpb.AttributeProto{Name: str("group")})
 	})

@@ -1,6 +1,7 @@
 // Command opschemagen writes graph/opschema_table.go: for every operator
 // of the default ONNX domain (and ai.onnx.ml when its document is given),
-// the number of inputs and outputs each version of its signature allows.
+// the number of inputs and outputs each version of its signature allows,
+// and the type of each attribute of its newest version.
 //
 // Usage:
 //
@@ -50,6 +51,7 @@ type op struct {
 	older        []int64   // other versions, any order
 	sawIn        bool
 	sawOut       bool
+	attrs        map[string]string // attribute name -> graph.AttrType constant
 }
 
 func main() {
@@ -88,7 +90,7 @@ func run(docs []string, historyPath, outPath string) error {
 	if err != nil {
 		return err
 	}
-	src, err := emit(table, docs)
+	src, err := emit(table, ops)
 	if err != nil {
 		return err
 	}
@@ -101,9 +103,20 @@ var (
 	reSince    = regexp.MustCompile(`has been (available|deprecated) since version (\d+) of`)
 	reOther    = regexp.MustCompile(`Changelog[-a-z]*\.md#[^"]*-(\d+)"`)
 	reSection  = regexp.MustCompile(`^#### (Inputs|Outputs)(?: \((\d+) - (\d+|&#8734;)\))?\s*$`)
+	reAttrs    = regexp.MustCompile(`^#### Attributes\s*$`)
+	reAttr     = regexp.MustCompile(`^<dt><tt>([A-Za-z0-9_]+)</tt> : (list of ints|list of floats|list of strings|list of tensors|list of graphs|int|float|string|tensor|graph|sparse_tensor|type_proto)\b`)
 	reTerm     = regexp.MustCompile(`^<dt><tt>`)
 	reAnything = regexp.MustCompile(`^#{1,4} `)
 )
+
+// attrTypes names the graph.AttrType constant of each type the documents
+// give an attribute.
+var attrTypes = map[string]string{
+	"int": "AttrInt", "float": "AttrFloat", "string": "AttrString", "tensor": "AttrTensor",
+	"graph": "AttrGraph", "sparse_tensor": "AttrSparseTensor", "type_proto": "AttrTypeProto",
+	"list of ints": "AttrInts", "list of floats": "AttrFloats", "list of strings": "AttrStrings",
+	"list of tensors": "AttrTensors", "list of graphs": "AttrGraphs",
+}
 
 // parseDoc reads the per-operator sections of an operator document.
 func parseDoc(data []byte, ops map[[2]string]*op) error {
@@ -114,6 +127,7 @@ func parseDoc(data []byte, ops map[[2]string]*op) error {
 		counted *arity // the Inputs/Outputs list being counted
 		listed  bool   // the section header gave the range
 		terms   int
+		inAttrs bool // inside an Attributes list
 	)
 	finishList := func() {
 		if counted != nil && !listed {
@@ -132,7 +146,7 @@ func parseDoc(data []byte, ops map[[2]string]*op) error {
 				domain = ""
 			}
 			inScope = domain == "" && strings.HasPrefix(line, "## ai.onnx (default)") || domain == "ai.onnx.ml"
-			cur = nil
+			cur, inAttrs = nil, false
 			continue
 		}
 		if !inScope {
@@ -150,10 +164,28 @@ func parseDoc(data []byte, ops map[[2]string]*op) error {
 			}
 			cur = &op{domain: domain, name: name}
 			ops[key] = cur
+			inAttrs = false
 			continue
 		}
 		if cur == nil {
 			continue
+		}
+		if reAttrs.MatchString(line) {
+			finishList()
+			inAttrs = true
+			continue
+		}
+		if inAttrs {
+			if m := reAttr.FindStringSubmatch(line); m != nil {
+				if cur.attrs == nil {
+					cur.attrs = map[string]string{}
+				}
+				cur.attrs[m[1]] = attrTypes[m[2]]
+				continue
+			}
+			if reAnything.MatchString(line) {
+				inAttrs = false
+			}
 		}
 		if m := reSection.FindStringSubmatch(line); m != nil {
 			finishList()
@@ -326,7 +358,7 @@ func buildTable(ops map[[2]string]*op, hist map[histKey]signature) (map[[2]strin
 	return table, nil
 }
 
-func emit(table map[[2]string][]entry, docs []string) ([]byte, error) {
+func emit(table map[[2]string][]entry, ops map[[2]string]*op) ([]byte, error) {
 	keys := make([][2]string, 0, len(table))
 	for k := range table {
 		keys = append(keys, k)
@@ -352,6 +384,29 @@ func emit(table map[[2]string][]entry, docs []string) ([]byte, error) {
 			fmt.Fprintf(&b, "{%d, %d, %d, %d, %d, %v}", e.since, e.sig.in.min, e.sig.in.max, e.sig.out.min, e.sig.out.max, e.sig.deprecated)
 		}
 		b.WriteString("},\n")
+	}
+	b.WriteString("}\n\n")
+	b.WriteString("// opAttrTypes holds, per operator domain and type, the version its\n")
+	b.WriteString("// newest signature dates from and the type of each attribute it has.\n")
+	b.WriteString("var opAttrTypes = map[opKey]opAttrs{\n")
+	for _, k := range keys {
+		o := ops[k]
+		if o == nil || len(o.attrs) == 0 || o.sig.deprecated {
+			continue
+		}
+		names := make([]string, 0, len(o.attrs))
+		for n := range o.attrs {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		fmt.Fprintf(&b, "\t{%q, %q}: {%d, map[string]AttrType{", k[0], k[1], o.latest)
+		for i, n := range names {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "%q: %s", n, o.attrs[n])
+		}
+		b.WriteString("}},\n")
 	}
 	b.WriteString("}\n")
 	return format.Source(b.Bytes())
