@@ -19,6 +19,15 @@ This version of the operator has been available since version 11 of the default 
 
 Other versions of this operator: <a href="Changelog.md#Conv-1">1</a>
 
+#### Attributes
+
+<dl>
+<dt><tt>auto_pad</tt> : string (default is NOTSET)</dt>
+<dd>auto_pad must be either NOTSET, SAME_UPPER, SAME_LOWER or VALID.</dd>
+<dt><tt>group</tt> : int (default is 1)</dt>
+<dt><tt>strides</tt> : list of ints</dt>
+</dl>
+
 #### Inputs (2 - 3)
 
 <dl>
@@ -102,6 +111,9 @@ func TestGenerate(t *testing.T) {
 		if !strings.Contains(string(src), want) {
 			t.Errorf("table lacks %s:\n%s", want, src)
 		}
+	}
+	if want := `{"", "Conv"}: {11, map[string]AttrType{"auto_pad": AttrString, "group": AttrInt, "strides": AttrInts}}`; !strings.Contains(string(src), want) {
+		t.Errorf("attribute table lacks %s:\n%s", want, src)
 	}
 	if strings.Contains(string(src), "Adam") {
 		t.Error("preview-domain operator in the table")
