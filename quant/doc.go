@@ -1,5 +1,5 @@
 // Package quant is onnxq's library facade: it connects the pieces that
-// must not know each other (graph, runtime, calib, passes) into the
+// must not know each other (graph, runtime, calib, passes, lower) into the
 // quantization flow, so a program can do what "onnxq MODEL -o OUT" does.
 //
 // The flow is Prepare (fold constants and BatchNormalization, remove dead
@@ -29,6 +29,9 @@
 //     produces the model "onnxq MODEL -o OUT --calib DIR" writes.
 //   - Results do not depend on Config.Threads: samples are observed in
 //     order and the observers are deterministic.
+//   - Every output figure a choice rests on is measured as the model
+//     runs, its complete units lowered to integer ops (package lower), as
+//     ONNX Runtime runs them and onnxq compare measures by default.
 //   - Calibrate and Quantize expect a prepared model: the ranges are keyed
 //     by the value names of the prepared graph.
 //   - Errors are returned, never panics; a model that fails partway is
