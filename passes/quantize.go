@@ -630,7 +630,7 @@ func (q *quantizer) isWanted(v *graph.Value) bool {
 		}
 		return false
 	}
-	if isFloat(v) && q.unitOutput(v) && !q.foldedInto(v) && (!w || q.floatReaders(v)) {
+	if isFloat(v) && q.unitOutput(v) && !(q.foldedInto(v) && q.foldsActivations()) && (!w || q.floatReaders(v)) {
 		w = true
 		q.completes[v] = true
 	}
@@ -657,6 +657,14 @@ func (q *quantizer) floatReaders(v *graph.Value) bool {
 		}
 	}
 	return found
+}
+
+// foldsActivations tells whether a Relu or Clip can fold into the
+// QuantizeLinear after it: not when the options keep them, nor with
+// symmetric activations, whose grid reaches below the clip's 0 (the
+// Conv before such a Relu needs a Q/DQ of its own to complete its unit).
+func (q *quantizer) foldsActivations() bool {
+	return q.opts.FoldActivations && !q.opts.SymmetricActivations
 }
 
 // foldedInto reports whether a Relu/Clip reading v has its output

@@ -1637,3 +1637,25 @@ func TestNoteQuantizedAround(t *testing.T) {
 		}
 	}
 }
+
+// With symmetric activations a Relu cannot fold into the QuantizeLinear
+// after it (the grid reaches below 0): the Conv before it gets a Q/DQ of
+// its own when units are completed, its unit complete.
+func TestQuantizeSymmetricReluUnit(t *testing.T) {
+	b := graph.NewBuilder(13)
+	x := b.Input("x", graph.Float32, 1, 2, 4, 4)
+	y := b.Op("Relu", b.Op("Conv", x, f32(b, "w1", 1, 2, 2, 1, 1)))
+	b.Output(b.Op("Conv", y, f32(b, "w2", 2, 2, 2, 1, 1)))
+	m := build(t, b)
+	opts := DefaultQuantOptions()
+	opts.ActivationType, opts.SymmetricActivations, opts.CompleteUnits = qdq.Int8, true, true
+	r := quantize(t, m, fixedRanges(m, nil), opts)
+	if r.ActivationsFolded != 0 || r.UnitsCompleted != 1 {
+		t.Errorf("%d folded, %d units completed; want the Relu kept and the first Conv's unit completed", r.ActivationsFolded, r.UnitsCompleted)
+	}
+	for _, n := range m.Graph.Nodes {
+		if n.OpType == "Conv" && !macs.QDQUnit(n) && !slices.Contains(m.Graph.Outputs, n.Outputs[0]) {
+			t.Errorf("Conv %s is no complete unit", n.Outputs[0].Name)
+		}
+	}
+}
