@@ -36,6 +36,7 @@ import (
 	"strings"
 
 	"github.com/onnxq/onnxq/graph"
+	"github.com/onnxq/onnxq/internal/macs"
 	"github.com/onnxq/onnxq/passes"
 )
 
@@ -187,6 +188,9 @@ func inferredShapes(m *graph.Model) map[string]graph.Shape {
 	return shapes
 }
 
+// reasonGemm says why a complete Gemm unit keeps its QDQ form.
+const reasonGemm = "the standard ops have no integer Gemm (ONNX Runtime fuses the QDQ form into its own QGemm)"
+
 // lowerGraph lowers the units of g (not of its subgraphs: Walk visits
 // those); shapes are inferred shapes of values by name (may be nil).
 func lowerGraph(g *graph.Graph, rep *Report, opset int64, opts Options, shapes map[string]graph.Shape) error {
@@ -199,6 +203,10 @@ func lowerGraph(g *graph.Graph, rep *Report, opset int64, opts Options, shapes m
 	var units []*unit
 	for _, n := range g.Nodes {
 		if n.Domain != "" && n.Domain != "ai.onnx" {
+			continue
+		}
+		if n.OpType == "Gemm" && macs.QDQUnit(n) {
+			rep.Kept = append(rep.Kept, Kept{Node: n.Name, Op: n.OpType, Reason: reasonGemm})
 			continue
 		}
 		if n.OpType != "Conv" && n.OpType != "MatMul" && (n.OpType != "ConvTranspose" || !opts.ConvTranspose) {

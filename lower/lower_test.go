@@ -572,3 +572,24 @@ func TestLowerKeepsSignedInputUnsignedWeight(t *testing.T) {
 		t.Errorf("no Conv kept with the reason; report %+v", rep)
 	}
 }
+
+// A complete Gemm unit keeps its QDQ form, and the report says why: the
+// standard ops have no integer Gemm.
+func TestGemmUnitKept(t *testing.T) {
+	b := graph.NewBuilder(17)
+	x := b.Input("x", graph.Float32, 2, 8)
+	w := make([]float32, 8*4)
+	for i := range w {
+		w[i] = float32(i%7)/6 - 0.5
+	}
+	b.Output(b.Op("Relu", b.Op("Gemm", x, b.Const(graph.FromFloat32s("w", []int64{8, 4}, w)))))
+	m, err := b.Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	quantizeSynthetic(t, m, 4, 1)
+	_, rep, _ := lowerModel(t, m)
+	if len(rep.Kept) != 1 || rep.Kept[0].Op != "Gemm" || !strings.Contains(rep.Kept[0].Reason, "no integer Gemm") {
+		t.Errorf("kept %+v: want the Gemm with its reason", rep.Kept)
+	}
+}
