@@ -758,7 +758,7 @@ func quantRunModel(quant *graph.Model, integer bool, acts []*activation) (*graph
 		return nil, err
 	}
 	if integer {
-		if err := passes.Run(m, &passes.Context{}, []passes.Pass{lower.PassWith(lower.Execution)}, passes.RunOptions{}); err != nil {
+		if err := lower.ForExecution(m); err != nil {
 			return nil, fmt.Errorf("quantized model: %v", err)
 		}
 	}

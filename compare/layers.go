@@ -57,7 +57,7 @@ func buildLayers(quant *graph.Model, fv map[string]*graph.Value, resc map[string
 		qop := qoperatorLayers[n.OpType] && (n.Domain == "" || n.Domain == "ai.onnx" || n.Domain == "com.microsoft")
 		flow := !qop && bodiesQuantized(n)
 		// a Shape or Size reads no values: nothing of it to attribute
-		if !qop && !flow && (isOp(n, "QuantizeLinear") || isOp(n, "DequantizeLinear") || isOp(n, "Shape") || isOp(n, "Size") || !readsDQ(n)) {
+		if !qop && !flow && (isOp(n, "QuantizeLinear") || isOp(n, "DequantizeLinear") || passes.ReadsOnlyShape(n) || !readsDQ(n)) {
 			continue
 		}
 		k++
@@ -669,7 +669,7 @@ func lowerLayer(m *graph.Model, integer bool) string {
 	if !integer {
 		return ""
 	}
-	if err := passes.Run(m, &passes.Context{}, []passes.Pass{lower.PassWith(lower.Execution)}, passes.RunOptions{}); err != nil {
+	if err := lower.ForExecution(m); err != nil {
 		return err.Error()
 	}
 	return ""

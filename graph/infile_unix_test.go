@@ -3,9 +3,7 @@
 package graph
 
 import (
-	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -13,10 +11,7 @@ import (
 // A named pipe nothing writes to reads as an empty file at once, where
 // opening it for reading used to wait for a writer for ever.
 func TestLoadNamedPipe(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "pipe.onnx")
-	if err := syscall.Mkfifo(path, 0o600); err != nil {
-		t.Skipf("mkfifo: %v", err)
-	}
+	path := tempFIFO(t, "pipe.onnx")
 	done := make(chan error, 1)
 	go func() {
 		_, err := Load(path)

@@ -414,13 +414,7 @@ func checkAttrFields(p *onnxpb.AttributeProto, t AttrType) error {
 	if p.GetRefAttrName() != "" {
 		return nil
 	}
-	set := []bool{
-		AttrFloat: p.F != nil, AttrInt: p.I != nil, AttrString: p.S != nil, AttrTensor: p.T != nil,
-		AttrGraph: p.G != nil, AttrFloats: len(p.Floats) > 0, AttrInts: len(p.Ints) > 0,
-		AttrStrings: len(p.Strings) > 0, AttrTensors: len(p.Tensors) > 0, AttrGraphs: len(p.Graphs) > 0,
-		AttrSparseTensor: p.SparseTensor != nil, AttrSparseTensors: len(p.SparseTensors) > 0,
-		AttrTypeProto: p.Tp != nil, AttrTypeProtos: len(p.TypeProtos) > 0,
-	}
+	set := attrFields(p)
 	switch {
 	case t == AttrUndefined:
 		return errors.New("no type and no value")
@@ -435,30 +429,27 @@ func checkAttrFields(p *onnxpb.AttributeProto, t AttrType) error {
 	return nil
 }
 
+// attrFields tells, indexed by AttrType, which of p's value fields are
+// set.
+func attrFields(p *onnxpb.AttributeProto) []bool {
+	return []bool{
+		AttrFloat: p.F != nil, AttrInt: p.I != nil, AttrString: p.S != nil, AttrTensor: p.T != nil,
+		AttrGraph: p.G != nil, AttrFloats: len(p.Floats) > 0, AttrInts: len(p.Ints) > 0,
+		AttrStrings: len(p.Strings) > 0, AttrTensors: len(p.Tensors) > 0, AttrGraphs: len(p.Graphs) > 0,
+		AttrSparseTensor: p.SparseTensor != nil, AttrSparseTensors: len(p.SparseTensors) > 0,
+		AttrTypeProto: p.Tp != nil, AttrTypeProtos: len(p.TypeProtos) > 0,
+	}
+}
+
 // guessAttrType recovers the type of an attribute written before the
-// format had a type field, from the field that is set.
+// format had a type field, from the field that is set: the first of the
+// types of that time (float to graphs, in their numbering's order).
 func guessAttrType(p *onnxpb.AttributeProto) AttrType {
-	switch {
-	case p.F != nil:
-		return AttrFloat
-	case p.I != nil:
-		return AttrInt
-	case p.S != nil:
-		return AttrString
-	case p.T != nil:
-		return AttrTensor
-	case p.G != nil:
-		return AttrGraph
-	case len(p.Floats) > 0:
-		return AttrFloats
-	case len(p.Ints) > 0:
-		return AttrInts
-	case len(p.Strings) > 0:
-		return AttrStrings
-	case len(p.Tensors) > 0:
-		return AttrTensors
-	case len(p.Graphs) > 0:
-		return AttrGraphs
+	set := attrFields(p)
+	for t := AttrFloat; t <= AttrGraphs; t++ {
+		if set[t] {
+			return t
+		}
 	}
 	return AttrUndefined
 }

@@ -10,12 +10,20 @@ import (
 	"testing"
 )
 
+// tempFIFO makes a named pipe called name in a test folder, skipping the
+// test where the system makes none.
+func tempFIFO(t *testing.T, name string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	if err := syscall.Mkfifo(path, 0o644); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	return path
+}
+
 // A FIFO takes the bytes directly and stays a FIFO, for Save too.
 func TestSaveIntoFIFO(t *testing.T) {
-	fifo := filepath.Join(t.TempDir(), "model.onnx")
-	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
-		t.Skip(err)
-	}
+	fifo := tempFIFO(t, "model.onnx")
 	b := NewBuilder(13)
 	b.Output(b.Op("Relu", b.Input("x", Float32, 2)))
 	m, err := b.Model()

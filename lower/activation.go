@@ -53,7 +53,8 @@ type Options struct {
 }
 
 // Execution are the options of onnxq's own execution form (run, bench,
-// golden, verify): every fusion its runtime runs.
+// golden, verify, compare, the quantizer's measurements): every fusion
+// its runtime runs.
 var Execution = Options{Activations: true, Arithmetic: true, Pooling: true, FloatOutputs: true, ConvTranspose: true, Requantize: true}
 
 // onnxqDomain is the domain of onnxq's own integer ops.

@@ -67,6 +67,26 @@ type Kept struct {
 // Pass returns the lower-qdq pass, which writes standard ONNX ops only.
 func Pass() passes.Pass { return PassWith(Options{}) }
 
+// ForExecution lowers m in place to the execution form: its complete
+// Q/DQ units become the integer ops onnxq's runtime, like ONNX Runtime,
+// runs them as.
+func ForExecution(m *graph.Model) error {
+	return passes.Run(m, &passes.Context{}, []passes.Pass{PassWith(Execution)}, passes.RunOptions{})
+}
+
+// ExecutionCopy returns a copy of m in the execution form (ForExecution);
+// m is left as it is.
+func ExecutionCopy(m *graph.Model) (*graph.Model, error) {
+	c, err := graph.Clone(m)
+	if err != nil {
+		return nil, err
+	}
+	if err := ForExecution(c); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
 // PassWith returns the lower-qdq pass with opts.
 func PassWith(opts Options) passes.Pass {
 	return passes.Pass{

@@ -851,13 +851,4 @@ func OutputSQNRWatching(fp32, q *graph.Model, src *Samples, n, threads int, watc
 // it picked for a model ONNX Runtime does not run (ppocr_det_mobile_v1_1
 // completed units that cost it 4.4 dB on the held-out images as run, and
 // a --target-sqnr said "met" at 47.8 dB of a model that ran at 44.9).
-func asRun(m *graph.Model) (*graph.Model, error) {
-	c, err := Clone(m)
-	if err != nil {
-		return nil, err
-	}
-	if err := passes.Run(c, &passes.Context{}, []passes.Pass{lower.PassWith(lower.Execution)}, passes.RunOptions{}); err != nil {
-		return nil, err
-	}
-	return c, nil
-}
+func asRun(m *graph.Model) (*graph.Model, error) { return lower.ExecutionCopy(m) }

@@ -49,27 +49,25 @@ func byteSize(b int64) string {
 // checkAlloc panics with a tooLargeError when n elements of dt would
 // take more than tensorBytesLimit.
 func checkAlloc(dt graph.DType, n int) {
-	size := int64(dt.Bits()+7) / 8
-	switch {
-	case dt == graph.String:
-		size = 16 // the string header alone
-	case size <= 0:
-		size = 1
-	}
+	size := elemBytes(dt)
 	limit := tensorBytesLimit()
 	if n > 0 && int64(n) > limit/size {
 		panic(tooLargeError{dt: dt, n: n, bytes: int64(n) * size, limit: limit})
 	}
 }
 
-// tensorBytes is the memory t's elements take, as checkAlloc counts it.
-func tensorBytes(t *Tensor) int64 {
-	size := int64(t.DType.Bits()+7) / 8
+// elemBytes is the memory one element of dt takes, as the limit counts
+// it: a string its header alone, a sub-byte type a whole byte.
+func elemBytes(dt graph.DType) int64 {
+	size := int64(dt.Bits()+7) / 8
 	switch {
-	case t.DType == graph.String:
+	case dt == graph.String:
 		size = 16
 	case size <= 0:
 		size = 1
 	}
-	return int64(t.Len()) * size
+	return size
 }
+
+// tensorBytes is the memory t's elements take, as checkAlloc counts it.
+func tensorBytes(t *Tensor) int64 { return int64(t.Len()) * elemBytes(t.DType) }

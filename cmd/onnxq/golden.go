@@ -16,8 +16,6 @@ import (
 	"github.com/onnxq/onnxq/internal/calibdata"
 	"github.com/onnxq/onnxq/internal/tensorio"
 	"github.com/onnxq/onnxq/lower"
-	"github.com/onnxq/onnxq/passes"
-	"github.com/onnxq/onnxq/quant"
 	"github.com/onnxq/onnxq/runtime"
 	"github.com/spf13/pflag"
 )
@@ -99,20 +97,7 @@ func executionForm(m *graph.Model, integer bool) (*graph.Model, error) {
 	if !integer {
 		return m, nil
 	}
-	low, err := quant.Clone(m)
-	if err != nil {
-		return nil, err
-	}
-	if err := lowerForExecution(low); err != nil {
-		return nil, err
-	}
-	return low, nil
-}
-
-// lowerForExecution lowers m in place to the form onnxq runs: complete
-// Q/DQ units as integer ops.
-func lowerForExecution(m *graph.Model) error {
-	return passes.Run(m, &passes.Context{}, []passes.Pass{lower.PassWith(lower.Execution)}, passes.RunOptions{})
+	return lower.ExecutionCopy(m)
 }
 
 func (c *cli) golden(cfg *goldenConfig) error {

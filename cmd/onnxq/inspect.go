@@ -570,7 +570,7 @@ func (r *Report) WriteText(w io.Writer, path string) error {
 		// TensorRT runs a layer in INT8 from its inputs alone
 		share := ""
 		if cv.TotalMACs > 0 {
-			share = fmt.Sprintf(" (%.1f%% of the MACs)", 100*float64(cv.InputsQuantizedMACs)/float64(cv.TotalMACs))
+			share = fmt.Sprintf(" (%.1f%% of the MACs)", 100*cv.InputsQuantizedShare())
 		}
 		line("  int8 inputs\t%d of %s read int8 activations and weights%s, which TensorRT runs in INT8 with or without a Q after them",
 			cv.InputsQuantized, plural(cv.WeightedNodes, "weighted node"), share)

@@ -1466,51 +1466,21 @@ func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.Bi
 		fmt.Fprintf(w, "int8 ops\t%s\n", orNone(strings.Join(sortedCounts(r.OpCounts), ", "), "none"))
 		if q != nil && q.Graph != nil {
 			if cv := macs.CoverageWithShapes(q, report.SampleShapes(src)); cv.WeightedNodes > 0 {
-				share := "MACs unknown"
-				if cv.TotalMACs > 0 {
-					share = fmt.Sprintf("%.1f%% of the MACs", 100*cv.Share)
-				}
-				rest := ""
-				int8Float := len(passes.Int8OutsideUnits(q.Graph)) // float-running, int8 weights
-				if n := cv.WeightedNodes - cv.Units; n > 0 {
-					rest = fmt.Sprintf("; the other %d run in float", n)
-					var why []string
-					if k := cv.OutputWriters(); k > 0 {
-						why = append(why, fmt.Sprintf("%d of them writing a graph output, which stays float: a model's outputs keep their precision", k))
+				shareOf := func(share float64) string {
+					if cv.TotalMACs == 0 {
+						return "MACs unknown"
 					}
-					if k := int8Float; k > 0 {
-						why = append(why, fmt.Sprintf("%d of them dequantizing int8 weights on every run; --float-weights-outside-units all gives them FP32 ones", k))
-					}
-					if k := countOps(q.Graph, "Einsum"); k > 0 {
-						why = append(why, fmt.Sprintf("%d of them Einsum, which no rule quantizes", k))
-					}
-					if len(why) > 0 {
-						rest += " (" + strings.Join(why, "; ") + ")"
-					}
-				}
-				ort := ", which ONNX Runtime runs as integer kernels"
-				if cv.ORTFloatUnits > 0 {
-					ort = fmt.Sprintf(", the form integer kernels run (ONNX Runtime's CPU kernels still run %d of them in float: %s)", cv.ORTFloatUnits, cv.ORTFloatKinds())
+					return fmt.Sprintf("%.1f%% of the MACs", 100*share)
 				}
 				if cfg.Target == "tensorrt" {
-					share = "MACs unknown"
-					if cv.TotalMACs > 0 {
-						share = fmt.Sprintf("%.1f%% of the MACs", 100*float64(cv.InputsQuantizedMACs)/float64(cv.TotalMACs))
-					}
-					rest = ""
+					// TensorRT's rule: int8 inputs, whatever reads the output
+					rest := ""
 					if n := cv.WeightedNodes - cv.InputsQuantized; n > 0 {
 						rest = fmt.Sprintf("; the other %d run in float", n)
 					}
-					fmt.Fprintf(w, "coverage\t%d of %d weighted ops (%s) read int8 activations and weights, which TensorRT runs in INT8%s\n", cv.InputsQuantized, cv.WeightedNodes, share, rest)
+					fmt.Fprintf(w, "coverage\t%d of %d weighted ops (%s) read int8 activations and weights, which TensorRT runs in INT8%s\n", cv.InputsQuantized, cv.WeightedNodes, shareOf(cv.InputsQuantizedShare()), rest)
 				} else {
-					fmt.Fprintf(w, "coverage\t%d of %d weighted ops (%s) in complete Q/DQ units%s%s\n", cv.Units, cv.WeightedNodes, share, ort, rest)
-				}
-				if cv.Units == 0 && r.WeightsQuantized > 0 && cfg.Target != "tensorrt" {
-					what := "no faster than FP32"
-					if int8Float > 0 {
-						what = "smaller but slower than FP32 (the int8 weights are dequantized on every run)"
-					}
-					fmt.Fprintf(c.stderr, "onnxq: WARNING: none of the %d weighted ops is in a complete Q/DQ unit: ONNX Runtime runs them all in float, so the quantized model is %s; the units line says what completing them costs (--complete-units on forces them)\n", cv.WeightedNodes, what)
+					c.coverageORT(w, cv, shareOf(cv.Share), q, r)
 				}
 			}
 		}
@@ -1647,16 +1617,8 @@ func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.Bi
 		if heldOut != "" {
 			watch = quantizedActivations(q, fin.calibExtremes)
 		}
-		// Measured as the model runs: its complete units as integer ops,
-		// which is what ONNX Runtime runs too (onnxq compare's default).
-		// The float reading of the same Q/DQ model differs where a one-
-		// step difference matters (yunet_n_320's near-zero objectness:
-		// 30.9 dB in float against 24.6 as run). q is written and this is
-		// its last use, so it is lowered in place: a copy of a large
-		// model's weights would set the command's peak memory.
-		if err := lowerForExecution(q); err != nil {
-			return fmt.Errorf("summary: %v", err)
-		}
+		// Measured as the model runs, its complete units as integer ops
+		// (OutputSQNRWatching lowers a copy), as every choice was.
 		sqnr, seen, err := quant.OutputSQNRWatching(fp32, q, src, n, cfg.Threads, watch)
 		if err != nil {
 			return fmt.Errorf("summary: %v", err)
@@ -1705,6 +1667,42 @@ func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.Bi
 		fmt.Fprintf(c.stderr, "onnxq: WARNING: %s\n", low)
 	}
 	return nil
+}
+
+// coverageORT writes the coverage line by ONNX Runtime's rule (complete
+// Q/DQ units), share being the units' share of the MACs, with why the
+// others run in float, and warns when none is in a unit.
+func (c *cli) coverageORT(w io.Writer, cv macs.Coverage, share string, q *graph.Model, r *passes.QuantReport) {
+	rest := ""
+	int8Float := len(passes.Int8OutsideUnits(q.Graph)) // float-running, int8 weights
+	if n := cv.WeightedNodes - cv.Units; n > 0 {
+		rest = fmt.Sprintf("; the other %d run in float", n)
+		var why []string
+		if k := cv.OutputWriters(); k > 0 {
+			why = append(why, fmt.Sprintf("%d of them writing a graph output, which stays float: a model's outputs keep their precision", k))
+		}
+		if k := int8Float; k > 0 {
+			why = append(why, fmt.Sprintf("%d of them dequantizing int8 weights on every run; --float-weights-outside-units all gives them FP32 ones", k))
+		}
+		if k := countOps(q.Graph, "Einsum"); k > 0 {
+			why = append(why, fmt.Sprintf("%d of them Einsum, which no rule quantizes", k))
+		}
+		if len(why) > 0 {
+			rest += " (" + strings.Join(why, "; ") + ")"
+		}
+	}
+	ort := ", which ONNX Runtime runs as integer kernels"
+	if cv.ORTFloatUnits > 0 {
+		ort = fmt.Sprintf(", the form integer kernels run (ONNX Runtime's CPU kernels still run %d of them in float: %s)", cv.ORTFloatUnits, cv.ORTFloatKinds())
+	}
+	fmt.Fprintf(w, "coverage\t%d of %d weighted ops (%s) in complete Q/DQ units%s%s\n", cv.Units, cv.WeightedNodes, share, ort, rest)
+	if cv.Units == 0 && r.WeightsQuantized > 0 {
+		what := "no faster than FP32"
+		if int8Float > 0 {
+			what = "smaller but slower than FP32 (the int8 weights are dequantized on every run)"
+		}
+		fmt.Fprintf(c.stderr, "onnxq: WARNING: none of the %d weighted ops is in a complete Q/DQ unit: ONNX Runtime runs them all in float, so the quantized model is %s; the units line says what completing them costs (--complete-units on forces them)\n", cv.WeightedNodes, what)
+	}
 }
 
 // lowSQNR is the worst output's SQNR under which the summary warns: the

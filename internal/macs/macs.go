@@ -48,6 +48,15 @@ type Coverage struct {
 	outputWriters int
 }
 
+// InputsQuantizedShare is InputsQuantizedMACs/TotalMACs, 0 when there
+// are no MACs: the share TensorRT runs in INT8.
+func (c Coverage) InputsQuantizedShare() float64 {
+	if c.TotalMACs == 0 {
+		return 0
+	}
+	return float64(c.InputsQuantizedMACs) / float64(c.TotalMACs)
+}
+
 // OutputWriters counts the weighted nodes of the main graph outside
 // complete units whose output is a graph output, directly or through the
 // one op that reads it (a final Relu): the quantize pass leaves graph

@@ -18,7 +18,7 @@ import (
 
 // isShapeRead tells whether n is a Shape or Size node, which reads only
 // its input's shape.
-func isShapeRead(n *graph.Node) bool {
+func ReadsOnlyShape(n *graph.Node) bool {
 	return (n.OpType == "Shape" || n.OpType == "Size") && (n.Domain == "" || n.Domain == "ai.onnx") && n.Input(0) != nil
 }
 
@@ -29,7 +29,7 @@ func isShapeRead(n *graph.Node) bool {
 func shapesReadDQ(m *graph.Model) {
 	m.Graph.Walk(func(g *graph.Graph) {
 		for _, n := range g.Nodes {
-			if !isShapeRead(n) {
+			if !ReadsOnlyShape(n) {
 				continue
 			}
 			v := n.Input(0)
@@ -52,5 +52,5 @@ func shapesReadDQ(m *graph.Model) {
 // otherReaders tells whether v has a reader other than the node only and
 // the Shape or Size nodes, which can read any value of v's shape.
 func otherReaders(v *graph.Value, only *graph.Node) bool {
-	return slices.ContainsFunc(v.Consumers, func(c *graph.Node) bool { return c != only && !isShapeRead(c) })
+	return slices.ContainsFunc(v.Consumers, func(c *graph.Node) bool { return c != only && !ReadsOnlyShape(c) })
 }
