@@ -18,7 +18,9 @@
 // that keeps 95% of the weighted ops in Q/DQ units). With
 // Config.WeightRounding set to RoundHessian, RoundWeights re-rounds the
 // int8 weights of each quantized layer on their grid against the layer's
-// output error on the calibration inputs, before bias correction. Tune, the
+// output error on the calibration inputs, before bias correction, kept
+// when the worst output improves (and, given Config.RoundingHeldOut, does
+// not fall on samples held out of calibration). Tune, the
 // accuracy-driven search, instead puts layers and activations back in
 // float until an SQNR or top-1 target is met on samples held out of
 // calibration (TuneSamples), or its timeout passes, and leaves the best

@@ -147,7 +147,12 @@ type RoundReport struct {
 	// Hessian rounding (set by Run, which keeps the rounding only when
 	// After is higher: Applied).
 	Before, After float64
-	Applied       bool
+	// HeldBefore and HeldAfter are the same on samples held out of
+	// calibration (Config.RoundingHeldOut), measured when the rounding
+	// won on the calibration samples, NaN otherwise: it is kept only
+	// when HeldAfter is not lower.
+	HeldBefore, HeldAfter float64
+	Applied               bool
 	// Unsupported says why no layer was tried ("" when they were): the
 	// rounding works on int8 weights only.
 	Unsupported string
@@ -164,7 +169,7 @@ type RoundReport struct {
 // points do not change.
 // Results do not depend on threads.
 func RoundWeights(ref, q *graph.Model, src *Samples, qopts passes.QuantOptions, threads int) (*RoundReport, error) {
-	rep := &RoundReport{}
+	rep := &RoundReport{HeldBefore: math.NaN(), HeldAfter: math.NaN()}
 	if ref == nil || q == nil || src == nil || src.Len() == 0 {
 		return rep, nil
 	}

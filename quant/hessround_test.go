@@ -6,7 +6,9 @@ package quant_test
 
 import (
 	"bytes"
+	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/onnxq/onnxq/graph"
@@ -264,5 +266,70 @@ func TestRoundWeightsSharedWeight(t *testing.T) {
 	}
 	if rep := res.Rounding; rep == nil || rep.Layers != 1 || rep.Skipped != 0 || rep.Changed == 0 {
 		t.Errorf("report %+v: want the shared weight rounded once, some of it changed", rep)
+	}
+}
+
+// The rounding wins on the calibration samples; samples held out of
+// calibration that it loses on keep round-to-nearest.
+func TestRoundGuardedHeldOut(t *testing.T) {
+	src := calibdata.Synthetic(calibdata.Inputs(roundModel(t)), 6, 3)
+	near, nres := roundQuantize(t, src, quant.RoundNearest, 0)
+	allWeights := func(m *graph.Model) []int64 {
+		a, _ := int8Weights(t, m, "Conv", 1)
+		b, _ := int8Weights(t, m, "Conv", gcGroups)
+		c, _ := int8Weights(t, m, "Gemm", 1)
+		return slices.Concat(a, b, c)
+	}
+	wantQ := allWeights(near)
+	for _, c := range []struct {
+		name            string
+		rounded, nearDB float64
+		kept            bool
+	}{{"held-out loses", 10, 20, false}, {"held-out ties", 20, 20, true}, {"held-out gains", 30, 20, true}} {
+		t.Run(c.name, func(t *testing.T) {
+			q, err := quant.Clone(near)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg := quant.DefaultConfig()
+			calls := 0
+			held := func(x *graph.Model) (float64, error) {
+				calls++
+				if calls == 1 {
+					return c.rounded, nil // RoundGuarded measures the rounded model first
+				}
+				return c.nearDB, nil
+			}
+			finish := func(x *graph.Model, rounded bool) (float64, error) {
+				return quant.WorstOutputSQNR(nres.Reference, x, src, 1)
+			}
+			rep, err := quant.RoundGuarded(nres.Reference, q, src, cfg, held, finish)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !(rep.After > rep.Before) {
+				t.Fatalf("report %+v: the rounding should win on the calibration samples", rep)
+			}
+			if calls != 2 || rep.HeldAfter != c.rounded || rep.HeldBefore != c.nearDB || rep.Applied != c.kept {
+				t.Fatalf("report %+v after %d held-out measurements: want %v dB hessian, %v nearest, kept %v", rep, calls, c.rounded, c.nearDB, c.kept)
+			}
+			if same := slices.Equal(allWeights(q), wantQ); same == c.kept {
+				t.Errorf("kept %v, but the weights equal round-to-nearest's: %v", c.kept, same)
+			}
+		})
+	}
+	// Without held-out samples nothing is measured there.
+	q, err := quant.Clone(near)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := quant.RoundGuarded(nres.Reference, q, src, quant.DefaultConfig(), nil, func(x *graph.Model, rounded bool) (float64, error) {
+		return quant.WorstOutputSQNR(nres.Reference, x, src, 1)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !math.IsNaN(rep.HeldBefore) || !math.IsNaN(rep.HeldAfter) || !rep.Applied {
+		t.Errorf("report %+v: want no held-out figures and the rounding kept", rep)
 	}
 }

@@ -59,7 +59,7 @@ func TestNilInputs(t *testing.T) {
 	if _, _, err := quant.ChooseMethod(m, src, quant.DefaultConfig(), []calib.Method{calib.MinMax}, nil, nil); err == nil {
 		t.Error("ChooseMethod without a quantize function: no error")
 	}
-	if _, err := quant.RoundGuarded(m, m, src, quant.DefaultConfig(), nil); err == nil {
+	if _, err := quant.RoundGuarded(m, m, src, quant.DefaultConfig(), nil, nil); err == nil {
 		t.Error("RoundGuarded without a finish function: no error")
 	}
 	bad := quant.DefaultConfig()

@@ -203,7 +203,7 @@ model's opset, or below what the options need, is an error.`,
 		fs.BoolVar(&cfg.KeepMaxTails, "keep-max-tails", true, "with a clipping --method, keep the observed maximum of tensors whose largest values a MaxPool, Max or ReduceMax passes on")
 		fs.BoolVar(&cfg.BiasCorrection, "bias-correction", true, "shift integer biases so each layer's per-channel output mean matches FP32 on the --calib samples")
 		fs.StringVar(&cfg.CompleteUnits, "complete-units", "auto", "give each quantized Conv whose readers are float ops (a hard-swish, a Sigmoid, the Sigmoid of a SiLU) a Q/DQ on its output for them to read, so ONNX Runtime runs it as an integer kernel: `auto` (all of them when the worst output on the calibration samples loses at most 0.5 dB, or stays at 40 dB or more, else those that cost least within that bound; all of them without real samples to weigh them: --synthetic, --load-calib), on or off (--target tensorrt: off by default)")
-		fs.StringVar(&cfg.WeightRounding, "weight-rounding", "nearest", "round weights to nearest, or `hessian`: against each layer's output error on the --calib inputs, kept only when the worst output on those samples improves (slower: 1.6-6x on CNNs, seconds more for Gemms of thousands of inputs; the default with --target-sqnr or --max-drop)")
+		fs.StringVar(&cfg.WeightRounding, "weight-rounding", "nearest", "round weights to nearest, or `hessian`: against each layer's output error on the --calib inputs, kept only when the worst output on those samples improves (and, with --target-sqnr or --max-drop, does not fall on the held-out samples) (slower: 1.6-6x on CNNs, seconds more for Gemms of thousands of inputs; the default with --target-sqnr or --max-drop)")
 		fs.IntVar(&cfg.FallbackBudget, "fallback-budget", quant.DefaultConfig().Fallback.MaxLayers, "keep at most `N` weighted layers in FP32, those whose quantization costs the worst output on the --calib samples the most (each must gain 0.3 dB; at most 5% of the weighted ops and of their MACs; 0, the default, turns it off; 3 is a good start)")
 		fs.Float64Var(&cfg.TargetSQNR, "target-sqnr", 0, "keep in FP32 the fewest layers that bring the worst output's SQNR against FP32 to `DB` on held-out --calib samples (every 4th); see the help text")
 		fs.Float64Var(&cfg.MaxDrop, "max-drop", 0, "like --target-sqnr, with top-1 agreement with FP32 at least 100-`PCT` percent on the held-out samples (outputs whose last axis is a score vector)")
@@ -606,7 +606,7 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 	}
 	// The search measures its target on samples held out of calibration;
 	// they are the summary's samples too unless --eval says otherwise.
-	var all, tuneMeasured *calibdata.Source
+	var all, tuneMeasured, heldOut *calibdata.Source
 	if cfg.tuning() {
 		all = src
 		cal, held := quant.TuneSamples(src.Names(), cfg.tuneOptions().HoldOut)
@@ -620,6 +620,9 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 			}
 		}
 		tuneMeasured = eval
+		if len(held) > 0 {
+			heldOut = eval
+		}
 		cfg.EvalAll = !cfg.EvalSamplesSet
 	} else {
 		eval = src
@@ -641,6 +644,7 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 		Progress:      newProgress(c.stderr, isTerminal(c.stderr), "calibrating", "samples"),
 	}
 	qcfg.CalibOptions.Percentile = cfg.Percentile
+	qcfg.RoundingHeldOut = heldOut
 	if qcfg.WeightRounding, err = quant.ParseWeightRounding(cfg.WeightRounding); err != nil {
 		return usageErrorf("quantize", "--weight-rounding: %v", err)
 	}
@@ -932,7 +936,11 @@ func (c *cli) quantizeFrom(m, fp32 *graph.Model, src *calibdata.Source, cfg *qua
 		return q, nil
 	}
 	biases := map[bool]*quant.BiasReport{}
-	q.rounding, err = quant.RoundGuarded(fp32, m, src, qcfg, func(x *graph.Model, rounded bool) (float64, error) {
+	var held func(x *graph.Model) (float64, error)
+	if h := qcfg.RoundingHeldOut; h != nil && h.Len() > 0 {
+		held = func(x *graph.Model) (float64, error) { return quant.WorstOutputSQNR(fp32, x, h, cfg.Threads) }
+	}
+	q.rounding, err = quant.RoundGuarded(fp32, m, src, qcfg, held, func(x *graph.Model, rounded bool) (float64, error) {
 		b, err := correct(x)
 		if err != nil {
 			return 0, err
@@ -1590,8 +1598,12 @@ func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.Bi
 		if !rounding.Applied {
 			kept = "not kept, weights rounded to nearest"
 		}
-		fmt.Fprintf(w, "rounding\thessian on %d layers (%d weights off nearest, %d layers left at nearest); worst output on the calibration samples %s dB nearest, %s dB hessian: %s\n",
-			rounding.Layers, rounding.Changed, rounding.Skipped, formatDB(rounding.Before), formatDB(rounding.After), kept)
+		held := ""
+		if !math.IsNaN(rounding.HeldBefore) {
+			held = fmt.Sprintf(", on the held-out samples %s dB nearest, %s dB hessian", formatDB(rounding.HeldBefore), formatDB(rounding.HeldAfter))
+		}
+		fmt.Fprintf(w, "rounding\thessian on %d layers (%d weights off nearest, %d layers left at nearest); worst output on the calibration samples %s dB nearest, %s dB hessian%s: %s\n",
+			rounding.Layers, rounding.Changed, rounding.Skipped, formatDB(rounding.Before), formatDB(rounding.After), held, kept)
 	}
 	if tune != nil {
 		tuneSummary(w, tune)

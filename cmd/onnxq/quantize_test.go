@@ -753,6 +753,7 @@ func TestQuantizeTarget(t *testing.T) {
 // weights against their output error and the summary says how it went on
 // the calibration samples (kept only when it beats nearest); by default
 // the summary has no such line; a bad value is one error line, no file.
+// With --target-sqnr the line adds the held-out samples' figures.
 func TestQuantizeWeightRounding(t *testing.T) {
 	dir := t.TempDir()
 	model, calib := lossyChain(t, dir, 6)
@@ -777,6 +778,26 @@ func TestQuantizeWeightRounding(t *testing.T) {
 	}
 	bad := filepath.Join(dir, "bad.onnx")
 	failsCleanly(t, dir, bad, "--weight-rounding", model, "-o", bad, "--calib", calib, "--weight-rounding", "bogus")
+
+	// With a target, the rounding (the default there) that wins on the
+	// calibration samples is measured on the held-out ones too, and kept
+	// only when it does not lose there.
+	model, calib = lossyChain(t, t.TempDir(), 8)
+	r = onnxq(t, dir, model, "-o", out, "--calib", calib, "--target-sqnr", "99", "--tune-timeout", "1s")
+	var calNear, calHess, heldNear, heldHess float64
+	var kept string
+	for _, l := range strings.Split(r.stdout, "\n") {
+		if strings.HasPrefix(l, "rounding") {
+			i := strings.Index(l, "worst output")
+			if i < 0 {
+				break
+			}
+			fmt.Sscanf(l[i:], "worst output on the calibration samples %g dB nearest, %g dB hessian, on the held-out samples %g dB nearest, %g dB hessian: %s", &calNear, &calHess, &heldNear, &heldHess, &kept)
+		}
+	}
+	if r.code != 0 || !(calHess > calNear) || heldNear == 0 || kept != map[bool]string{true: "kept", false: "not"}[heldHess >= heldNear] {
+		t.Errorf("--target-sqnr: exit %d; want a rounding line with held-out figures, kept as they say:\n%s%s", r.code, r.stdout, r.stderr)
+	}
 }
 
 // TestQuantizeWideFrontEnd: a filterbank Conv whose output a Log reads
