@@ -19,7 +19,7 @@
 // Config.WeightRounding set to RoundHessian, RoundWeights re-rounds the
 // int8 weights of each quantized layer on their grid against the layer's
 // output error on the calibration inputs, before bias correction, kept
-// when the worst output improves (and, given Config.RoundingHeldOut, does
+// when the worst output improves (and, given Config.HeldOut, does
 // not fall on samples held out of calibration). Tune, the
 // accuracy-driven search, instead puts layers and activations back in
 // float until an SQNR or top-1 target is met on samples held out of

@@ -148,7 +148,7 @@ type RoundReport struct {
 	// After is higher: Applied).
 	Before, After float64
 	// HeldBefore and HeldAfter are the same on samples held out of
-	// calibration (Config.RoundingHeldOut), measured when the rounding
+	// calibration (Config.HeldOut), measured when the rounding
 	// won on the calibration samples, NaN otherwise: it is kept only
 	// when HeldAfter is not lower.
 	HeldBefore, HeldAfter float64

@@ -4,6 +4,7 @@ package quant_test
 
 import (
 	"bytes"
+	"math"
 	"slices"
 	"testing"
 
@@ -250,6 +251,21 @@ func TestChooseUnits(t *testing.T) {
 	// unless the figure is above UnitsEnoughDB.
 	if c, _ := quant.ChooseUnits(ref, ref, src, cfg, db+quant.UnitsAllowanceDB+1, quantize); c == nil || c.Kept != (db >= quant.UnitsEnoughDB) {
 		t.Errorf("completed %v dB against %v: %+v", db, db+quant.UnitsAllowanceDB+1, c)
+	}
+	// Held-out samples judge a model the calibration samples keep: here
+	// cur is the FP32 model itself, exact on them (+Inf dB), so only a
+	// completed model at UnitsEnoughDB or more there is kept.
+	hcfg := cfg
+	hcfg.HeldOut = src
+	c, err := quant.ChooseUnits(ref, ref, src, hcfg, 20, quantize)
+	if err != nil || c == nil {
+		t.Fatalf("held-out: %v, choice %+v", err, c)
+	}
+	if !math.IsInf(c.HeldBefore, 1) || c.HeldAfter != c.After || c.HeldMissed != (c.HeldAfter < quant.UnitsEnoughDB) || c.Kept != !c.HeldMissed {
+		t.Errorf("held-out samples: %+v", c)
+	}
+	if c, _ := quant.ChooseUnits(ref, ref, src, hcfg, 1000, quantize); c == nil || c.Kept || !math.IsNaN(c.HeldBefore) || !math.IsNaN(c.HeldAfter) {
+		t.Errorf("refused on the calibration samples, measured on the held-out ones all the same: %+v", c)
 	}
 	off := cfg
 	off.Units = quant.UnitsOff

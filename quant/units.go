@@ -46,6 +46,12 @@ type UnitsChoice struct {
 	// Before is the worst output SQNR on the calibration samples without
 	// units, All with all of them, After Model's, in dB.
 	Before, All, After float64
+	// HeldBefore and HeldAfter are cur's and Model's worst output SQNR
+	// on Config.HeldOut, in dB, measured when Model met the bound on the
+	// calibration samples (NaN otherwise); HeldMissed, that Model then
+	// lost more than UnitsAllowanceDB there, so it is not kept.
+	HeldBefore, HeldAfter float64
+	HeldMissed            bool
 	// Kept tells whether Model is kept.
 	Kept bool
 }
@@ -60,8 +66,9 @@ type UnitsChoice struct {
 // unitsRankSamples samples), and the cheapest units that fit the
 // allowance together are completed (QuantOptions.OpenUnits names the
 // rest); should that model miss the bound, the cheaper half is tried, at
-// most three times in all. quantize's last call filled the returned
-// model. It returns nil when there is nothing to try or no unit was
+// most three times in all. With cfg.HeldOut a model meeting the bound is
+// kept only when it meets the same bound on those samples, against cur's
+// figure there. quantize's last call filled the returned model. It returns nil when there is nothing to try or no unit was
 // completed.
 func ChooseUnits(ref, cur *graph.Model, src *Samples, cfg Config, base float64,
 	quantize func(cand *graph.Model, c Config) (*passes.QuantReport, error)) (*UnitsChoice, error) {
@@ -72,6 +79,8 @@ func ChooseUnits(ref, cur *graph.Model, src *Samples, cfg Config, base float64,
 		return nil, nil
 	}
 	bound := math.Min(base-UnitsAllowanceDB, UnitsEnoughDB)
+	heldBase := math.NaN()
+	held := cfg.HeldOut != nil && cfg.HeldOut.Len() > 0 && cur != nil
 	try := func(open map[string]bool) (*UnitsChoice, error) {
 		c := cfg
 		c.Quant.CompleteUnits = true
@@ -91,7 +100,21 @@ func ChooseUnits(ref, cur *graph.Model, src *Samples, cfg Config, base float64,
 		if err != nil {
 			return nil, fmt.Errorf("complete units: %v", err)
 		}
-		return &UnitsChoice{Model: cand, Config: c, Report: rep, Completed: rep.UnitsCompleted, Before: base, After: db, Kept: db >= bound}, nil
+		ch := &UnitsChoice{Model: cand, Config: c, Report: rep, Completed: rep.UnitsCompleted, Before: base, After: db, Kept: db >= bound, HeldBefore: math.NaN(), HeldAfter: math.NaN()}
+		if ch.Kept && held {
+			if math.IsNaN(heldBase) {
+				if heldBase, err = WorstOutputSQNR(ref, cur, cfg.HeldOut, cfg.Threads); err != nil {
+					return nil, fmt.Errorf("complete units: %v", err)
+				}
+			}
+			if ch.HeldAfter, err = WorstOutputSQNR(ref, cand, cfg.HeldOut, cfg.Threads); err != nil {
+				return nil, fmt.Errorf("complete units: %v", err)
+			}
+			ch.HeldBefore = heldBase
+			ch.HeldMissed = ch.HeldAfter < math.Min(heldBase-UnitsAllowanceDB, UnitsEnoughDB)
+			ch.Kept = !ch.HeldMissed
+		}
+		return ch, nil
 	}
 	all, err := try(nil)
 	if err != nil || all == nil {

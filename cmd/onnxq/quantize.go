@@ -202,7 +202,7 @@ model's opset, or below what the options need, is an error.`,
 		fs.BoolVar(&cfg.ReduceRange, "reduce-range", false, "7-bit weights, for kernels whose 16-bit sums saturate")
 		fs.BoolVar(&cfg.KeepMaxTails, "keep-max-tails", true, "with a clipping --method, keep the observed maximum of tensors whose largest values a MaxPool, Max or ReduceMax passes on")
 		fs.BoolVar(&cfg.BiasCorrection, "bias-correction", true, "shift integer biases so each layer's per-channel output mean matches FP32 on the --calib samples")
-		fs.StringVar(&cfg.CompleteUnits, "complete-units", "auto", "give each quantized Conv whose readers are float ops (a hard-swish, a Sigmoid, the Sigmoid of a SiLU) a Q/DQ on its output for them to read, so ONNX Runtime runs it as an integer kernel: `auto` (all of them when the worst output on the calibration samples loses at most 0.5 dB, or stays at 40 dB or more, else those that cost least within that bound; all of them without real samples to weigh them: --synthetic, --load-calib), on or off (--target tensorrt: off by default)")
+		fs.StringVar(&cfg.CompleteUnits, "complete-units", "auto", "give each quantized Conv whose readers are float ops (a hard-swish, a Sigmoid, the Sigmoid of a SiLU) a Q/DQ on its output for them to read, so ONNX Runtime runs it as an integer kernel: `auto` (all of them when the worst output on the calibration samples loses at most 0.5 dB, or stays at 40 dB or more, else those that cost least within that bound; with --target-sqnr or --max-drop, on the held-out samples too; all of them without real samples to weigh them: --synthetic, --load-calib), on or off (--target tensorrt: off by default)")
 		fs.StringVar(&cfg.WeightRounding, "weight-rounding", "nearest", "round weights to nearest, or `hessian`: against each layer's output error on the --calib inputs, kept only when the worst output on those samples improves (and, with --target-sqnr or --max-drop, does not fall on the held-out samples) (slower: 1.6-6x on CNNs, seconds more for Gemms of thousands of inputs; the default with --target-sqnr or --max-drop)")
 		fs.IntVar(&cfg.FallbackBudget, "fallback-budget", quant.DefaultConfig().Fallback.MaxLayers, "keep at most `N` weighted layers in FP32, those whose quantization costs the worst output on the --calib samples the most (each must gain 0.3 dB; at most 5% of the weighted ops and of their MACs; 0, the default, turns it off; 3 is a good start)")
 		fs.Float64Var(&cfg.TargetSQNR, "target-sqnr", 0, "keep in FP32 the fewest layers that bring the worst output's SQNR against FP32 to `DB` on held-out --calib samples (every 4th); see the help text")
@@ -644,7 +644,7 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 		Progress:      newProgress(c.stderr, isTerminal(c.stderr), "calibrating", "samples"),
 	}
 	qcfg.CalibOptions.Percentile = cfg.Percentile
-	qcfg.RoundingHeldOut = heldOut
+	qcfg.HeldOut = heldOut
 	if qcfg.WeightRounding, err = quant.ParseWeightRounding(cfg.WeightRounding); err != nil {
 		return usageErrorf("quantize", "--weight-rounding: %v", err)
 	}
@@ -937,7 +937,7 @@ func (c *cli) quantizeFrom(m, fp32 *graph.Model, src *calibdata.Source, cfg *qua
 	}
 	biases := map[bool]*quant.BiasReport{}
 	var held func(x *graph.Model) (float64, error)
-	if h := qcfg.RoundingHeldOut; h != nil && h.Len() > 0 {
+	if h := qcfg.HeldOut; h != nil && h.Len() > 0 {
 		held = func(x *graph.Model) (float64, error) { return quant.WorstOutputSQNR(fp32, x, h, cfg.Threads) }
 	}
 	q.rounding, err = quant.RoundGuarded(fp32, m, src, qcfg, held, func(x *graph.Model, rounded bool) (float64, error) {
@@ -1429,15 +1429,22 @@ func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.Bi
 	}
 	if r != nil {
 		fmt.Fprintf(w, "quantized\t%d activations, %d weights, %d biases; %d Relu/Clip folded\n", r.TensorsQuantized, r.WeightsQuantized, r.BiasesQuantized, r.ActivationsFolded)
+		held := ""
+		if units != nil && !math.IsNaN(units.HeldBefore) {
+			held = fmt.Sprintf("; on the held-out samples %.1f -> %.1f dB", units.HeldBefore, units.HeldAfter)
+			if units.HeldMissed {
+				held += ", too much lost there"
+			}
+		}
 		switch {
 		case units != nil && units.Kept && units.Completed == units.Units:
-			fmt.Fprintf(w, "units\t%d Conv/MatMul outputs given a Q/DQ to complete their unit (integer kernels); worst output on the calibration samples %.1f -> %.1f dB\n", units.Completed, units.Before, units.After)
+			fmt.Fprintf(w, "units\t%d Conv/MatMul outputs given a Q/DQ to complete their unit (integer kernels); worst output on the calibration samples %.1f -> %.1f dB%s\n", units.Completed, units.Before, units.After, held)
 		case units != nil && units.Kept:
-			fmt.Fprintf(w, "units\t%d of %d Conv/MatMul outputs read by float ops given a Q/DQ to complete their unit (integer kernels), those that cost least; worst output on the calibration samples %.1f -> %.1f dB (all %d: %.1f dB; --complete-units on forces them)\n", units.Completed, units.Units, units.Before, units.After, units.Units, units.All)
+			fmt.Fprintf(w, "units\t%d of %d Conv/MatMul outputs read by float ops given a Q/DQ to complete their unit (integer kernels), those that cost least; worst output on the calibration samples %.1f -> %.1f dB%s (all %d: %.1f dB; --complete-units on forces them)\n", units.Completed, units.Units, units.Before, units.After, held, units.Units, units.All)
 		case units != nil && units.Completed < units.Units:
-			fmt.Fprintf(w, "units\tnot completed: a Q/DQ on the %d Conv/MatMul outputs read by float ops took the worst output on the calibration samples from %.1f to %.1f dB, on the %d that cost least to %.1f dB (--complete-units on forces them)\n", units.Units, units.Before, units.All, units.Completed, units.After)
+			fmt.Fprintf(w, "units\tnot completed: a Q/DQ on the %d Conv/MatMul outputs read by float ops took the worst output on the calibration samples from %.1f to %.1f dB, on the %d that cost least to %.1f dB%s (--complete-units on forces them)\n", units.Units, units.Before, units.All, units.Completed, units.After, held)
 		case units != nil:
-			fmt.Fprintf(w, "units\tnot completed: a Q/DQ on %d Conv/MatMul outputs read by float ops took the worst output on the calibration samples from %.1f to %.1f dB (--complete-units on forces it)\n", units.Units, units.Before, units.All)
+			fmt.Fprintf(w, "units\tnot completed: a Q/DQ on %d Conv/MatMul outputs read by float ops took the worst output on the calibration samples from %.1f to %.1f dB%s (--complete-units on forces it)\n", units.Units, units.Before, units.All, held)
 		case r.UnitsCompleted > 0 && cfg.CompleteUnits == "auto":
 			fmt.Fprintf(w, "units\t%d Conv/MatMul outputs given a Q/DQ to complete their unit (integer kernels); no real samples to weigh what that costs (--complete-units off leaves them open)\n", r.UnitsCompleted)
 		case r.UnitsCompleted > 0:
