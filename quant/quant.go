@@ -630,11 +630,7 @@ func quantizeCollected(m, ref *graph.Model, src *Samples, cfg Config, coll *cali
 		return res, finishQuantized(m, ref, src, cfg, res)
 	}
 	var nres *Result
-	var held func(x *graph.Model) (float64, error)
-	if h := cfg.HeldOut; h != nil && h.Len() > 0 {
-		held = func(x *graph.Model) (float64, error) { return WorstOutputSQNR(ref, x, h, cfg.Threads) }
-	}
-	rep, err := RoundGuarded(ref, m, src, cfg, held, func(x *graph.Model, rounded bool) (float64, error) {
+	rep, err := RoundGuarded(ref, m, src, cfg, HeldOutSQNR(ref, cfg), func(x *graph.Model, rounded bool) (float64, error) {
 		r := &Result{Reference: ref, Collection: coll, Report: report, Method: cfg.Method}
 		if rounded {
 			r = res
@@ -654,6 +650,17 @@ func quantizeCollected(m, ref *graph.Model, src *Samples, cfg Config, coll *cali
 	}
 	res.Rounding = rep
 	return res, nil
+}
+
+// HeldOutSQNR returns the function that measures a quantized model's
+// worst output SQNR against ref on cfg.HeldOut (RoundGuarded's held), or
+// nil without held-out samples.
+func HeldOutSQNR(ref *graph.Model, cfg Config) func(m *graph.Model) (float64, error) {
+	h := cfg.HeldOut
+	if h == nil || h.Len() == 0 {
+		return nil
+	}
+	return func(m *graph.Model) (float64, error) { return WorstOutputSQNR(ref, m, h, cfg.Threads) }
 }
 
 // RoundGuarded applies RoundWeights to q (quantized from the prepared

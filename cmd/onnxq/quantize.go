@@ -936,11 +936,7 @@ func (c *cli) quantizeFrom(m, fp32 *graph.Model, src *calibdata.Source, cfg *qua
 		return q, nil
 	}
 	biases := map[bool]*quant.BiasReport{}
-	var held func(x *graph.Model) (float64, error)
-	if h := qcfg.HeldOut; h != nil && h.Len() > 0 {
-		held = func(x *graph.Model) (float64, error) { return quant.WorstOutputSQNR(fp32, x, h, cfg.Threads) }
-	}
-	q.rounding, err = quant.RoundGuarded(fp32, m, src, qcfg, held, func(x *graph.Model, rounded bool) (float64, error) {
+	q.rounding, err = quant.RoundGuarded(fp32, m, src, qcfg, quant.HeldOutSQNR(fp32, qcfg), func(x *graph.Model, rounded bool) (float64, error) {
 		b, err := correct(x)
 		if err != nil {
 			return 0, err
