@@ -32,7 +32,10 @@ import (
 // each op or output they lead to counts once. Where such a float region
 // is a function of one activation alone up to the worst output (a
 // Transpose and a Sigmoid after the last layer), its gain is measured
-// instead: the output's ratio over the activation's. The old estimate, the worst
+// instead: the output's ratio over the activation's; where several
+// quantized values feed such a region (the Concat of a detector's score
+// heads and the Softmax after it), over their pooled ratio, each input
+// reaching it times its share of their signal. The old estimate, the worst
 // output's ratio over the cumulative one at v, counted the error every
 // later layer adds as the earlier layer's: an input's rounding got the
 // whole model's error.
@@ -223,6 +226,10 @@ func (m *reachModel) reach(v *graph.Value) float64 {
 		if nsr := m.outputNSR(l); nsr > 0 {
 			r = m.worstNSR / nsr
 		}
+	} else if l != nil && v.Name == l.output && !moves {
+		if g, sIn, ok := m.joinedRegionGain(v.Consumers); ok && l.sig > 0 {
+			r = g * l.sig / sIn
+		}
 	}
 	m.memo[v] = r
 	m.computing[v] = false
@@ -294,6 +301,106 @@ func (m *reachModel) reachFloat(starts []*graph.Value) (r float64, sealed, moves
 	return r, sealed, moves
 }
 
+// joinedRegionGain measures the gain of the float region of the seeds
+// when several quantized values feed it and it ends at the worst output
+// alone (the heads' Concat and the Softmax after it): the worst output's
+// noise-to-signal ratio over the pooled ratio of everything the region
+// reads, each input's noise as the quantized run carried it. The ratio of
+// one input reaches the output times the gain and its share of the
+// pooled signal, sIn the pooled signal energy. ok is false when the region
+// reads a value whose noise is not known (a graph input, a value a float
+// op outside the region makes) or leads anywhere but the worst output.
+func (m *reachModel) joinedRegionGain(seeds []*graph.Node) (g, sIn float64, ok bool) {
+	if m.worst == nil || !(m.worstNSR > 0) || len(seeds) == 0 {
+		return 0, 0, false
+	}
+	region := map[*graph.Node]bool{}
+	var todo []*graph.Node
+	// a layer that only moves values, with no Q/DQ of its own, is part
+	// of the region, as reachActivation takes it
+	passes := func(n *graph.Node) bool {
+		l := m.layerOf[n]
+		return l == nil || movesData[n.OpType] && m.actOf[l.output] == nil
+	}
+	add := func(n *graph.Node) bool {
+		if n == nil || n.Graph != m.quant.Graph || isOp(n, "QuantizeLinear") || isOp(n, "DequantizeLinear") || !passes(n) {
+			return false
+		}
+		if !region[n] {
+			region[n] = true
+			todo = append(todo, n)
+		}
+		return true
+	}
+	for _, c := range seeds {
+		if !add(c) {
+			return 0, 0, false
+		}
+	}
+	inputs := map[*graph.Value]bool{}
+	for len(todo) > 0 && len(region) <= maxJoinedRegion {
+		n := todo[len(todo)-1]
+		todo = todo[:len(todo)-1]
+		for _, o := range n.Outputs {
+			if o == nil {
+				continue
+			}
+			if len(o.Consumers) == 0 && o != m.worst {
+				return 0, 0, false
+			}
+			for _, c := range o.Consumers {
+				if !add(c) {
+					return 0, 0, false
+				}
+			}
+		}
+		for _, in := range n.Inputs {
+			if in == nil || isConstant(in) {
+				continue
+			}
+			p := in.Producer
+			switch {
+			case p == nil:
+				return 0, 0, false // a graph input
+			case region[p]:
+			case isOp(p, "DequantizeLinear"), m.layerOf[p] != nil && m.layerOf[p].output == in.Name && !passes(p):
+				inputs[in] = true
+			case !add(p):
+				return 0, 0, false
+			}
+		}
+	}
+	if len(region) > maxJoinedRegion || len(inputs) < 2 {
+		return 0, 0, false
+	}
+	var noise float64
+	for in := range inputs {
+		p := in.Producer
+		if isOp(p, "DequantizeLinear") {
+			q := p.Input(0)
+			if q == nil || !isOp(q.Producer, "QuantizeLinear") || m.actByQ[q.Producer] == nil {
+				return 0, 0, false
+			}
+			a := m.actByQ[q.Producer]
+			sIn, noise = sIn+a.sig, noise+a.noise
+			continue
+		}
+		l := m.layerOf[p]
+		nsr := m.outputNSR(l)
+		if !(nsr > 0) || !(l.sig > 0) {
+			return 0, 0, false
+		}
+		sIn, noise = sIn+l.sig, noise+nsr*l.sig
+	}
+	if !(sIn > 0) || !(noise > 0) {
+		return 0, 0, false
+	}
+	return m.worstNSR / (noise / sIn), sIn, true
+}
+
+// maxJoinedRegion bounds the float ops joinedRegionGain walks.
+const maxJoinedRegion = 256
+
 // topNode is n itself in QUANT's main graph, else the main-graph node
 // whose subgraph (at any depth) holds n.
 func (m *reachModel) topNode(n *graph.Node) *graph.Node {
@@ -349,6 +456,7 @@ func (m *reachModel) reachActivation(q *graph.Node, a *activation) float64 {
 	}
 	r := 0.0
 	var float []*graph.Value
+	var floatOps []*graph.Node // the float ops reading a's DequantizeLinear
 	for _, dqv := range q.Outputs[0].Consumers {
 		if !isOp(dqv, "DequantizeLinear") || dqv.Outputs[0] == nil {
 			continue
@@ -364,6 +472,7 @@ func (m *reachModel) reachActivation(q *graph.Node, a *activation) float64 {
 				// a data move without its own Q/DQ adds no error and
 				// keeps the ratio: part of the float region
 				float = append(float, c.Outputs...)
+				floatOps = append(floatOps, c)
 				continue
 			}
 			if out := m.quant.Graph.Value(l.output); out != nil {
@@ -374,6 +483,10 @@ func (m *reachModel) reachActivation(q *graph.Node, a *activation) float64 {
 	rf, sealed, moves := m.reachFloat(float)
 	if sealed && !moves && a.noise > 0 && a.sig > 0 && m.worstNSR > 0 {
 		rf = m.worstNSR / (a.noise / a.sig)
+	} else if !moves && len(floatOps) > 0 && len(floatOps) == len(float) && a.sig > 0 {
+		if g, sIn, ok := m.joinedRegionGain(floatOps); ok {
+			rf = g * a.sig / sIn
+		}
 	}
 	m.memoQ[q] = r + rf
 	return r + rf

@@ -255,3 +255,68 @@ func TestReachThroughSubgraph(t *testing.T) {
 		t.Errorf("reach %v through the If, want it above 0", got)
 	}
 }
+
+// Two layers joined by a float Concat and a Softmax up to the worst
+// output: the region's gain is measured, the output's ratio over the
+// pooled ratio of both layers' outputs, and each layer reaches it times
+// its share of the pooled signal (a Softmax over confident scores shrinks
+// the ratio that keeping it would overstate).
+func TestReachJoinedRegionMeasured(t *testing.T) {
+	b, x, w, qdq := qdqNet()
+	dx := qdq(x)
+	y1 := b.Op("Conv", dx, w)
+	y2 := b.Op("Conv", dx, w)
+	out := b.Op("Softmax", b.Op("Concat", y1, y2, graph.IntAttr("axis", 1)), graph.IntAttr("axis", 1))
+	b.Output(out)
+	m, err := b.Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var convs []*graph.Node
+	var q *graph.Node
+	for _, n := range m.Graph.Nodes {
+		switch n.OpType {
+		case "Conv":
+			convs = append(convs, n)
+		case "QuantizeLinear":
+			q = n
+		}
+	}
+	// x's error is all its rounding: each layer's output ratio is its own
+	a := &activation{name: "x", qOut: q.Outputs[0].Name, sig: 100, noise: 0.01, rounding: 0.01, roundingSig: 100, scale: 0.1}
+	l1 := &layer{node: convs[0], output: y1.Name, sig: 400, noise: 0.4}
+	l2 := &layer{node: convs[1], output: y2.Name, sig: 100, noise: 0.3}
+	outputs := map[string]*outputStat{out.Name: {sig: 50, noise: 0.005}}
+	gain := (0.005 / 50) / ((0.4 + 0.3) / 500)
+	r := reaches(m, out.Name, []*activation{a}, []*layer{l1, l2}, outputs)
+	for _, c := range []struct {
+		l    *layer
+		want float64
+	}{{l1, gain * 400 / 500}, {l2, gain * 100 / 500}} {
+		if got := r[c.l]; math.Abs(got-c.want) > 1e-9 {
+			t.Errorf("%s: reach %v, want %v", c.l.output, got, c.want)
+		}
+	}
+	// A graph input read by the region has no known error: no gain is
+	// measured, the region keeps the ratio.
+	b, x, w, qdq = qdqNet()
+	y1 = b.Op("Conv", qdq(x), w)
+	out = b.Op("Softmax", b.Op("Concat", y1, x, graph.IntAttr("axis", 1)), graph.IntAttr("axis", 1))
+	b.Output(out)
+	if m, err = b.Model(); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range m.Graph.Nodes {
+		switch n.OpType {
+		case "Conv":
+			l1.node = n
+		case "QuantizeLinear":
+			a.qOut = n.Outputs[0].Name
+		}
+	}
+	l1.output = y1.Name
+	outputs = map[string]*outputStat{out.Name: {sig: 50, noise: 0.005}}
+	if got := reaches(m, out.Name, []*activation{a}, []*layer{l1}, outputs)[l1]; got != 1 {
+		t.Errorf("region reading a graph input: reach %v, want 1", got)
+	}
+}
