@@ -457,6 +457,7 @@ func (m *reachModel) reachActivation(q *graph.Node, a *activation) float64 {
 	r := 0.0
 	var float []*graph.Value
 	var floatOps []*graph.Node // the float ops reading a's DequantizeLinear
+	inBody := false            // a subgraph reads it too
 	for _, dqv := range q.Outputs[0].Consumers {
 		if !isOp(dqv, "DequantizeLinear") || dqv.Outputs[0] == nil {
 			continue
@@ -465,6 +466,7 @@ func (m *reachModel) reachActivation(q *graph.Node, a *activation) float64 {
 			if owner := m.topNode(c); owner != c {
 				// read inside a subgraph: on through its owner's outputs
 				float = append(float, owner.Outputs...)
+				inBody = true
 				continue
 			}
 			l := m.layerOf[c]
@@ -483,7 +485,7 @@ func (m *reachModel) reachActivation(q *graph.Node, a *activation) float64 {
 	rf, sealed, moves := m.reachFloat(float)
 	if sealed && !moves && a.noise > 0 && a.sig > 0 && m.worstNSR > 0 {
 		rf = m.worstNSR / (a.noise / a.sig)
-	} else if !moves && len(floatOps) > 0 && len(floatOps) == len(float) && a.sig > 0 {
+	} else if !moves && len(floatOps) > 0 && !inBody && a.sig > 0 {
 		if g, sIn, ok := m.joinedRegionGain(floatOps); ok {
 			rf = g * a.sig / sIn
 		}

@@ -80,7 +80,7 @@ func ChooseUnits(ref, cur *graph.Model, src *Samples, cfg Config, base float64,
 	}
 	bound := math.Min(base-UnitsAllowanceDB, UnitsEnoughDB)
 	heldBase := math.NaN()
-	held := cfg.HeldOut != nil && cfg.HeldOut.Len() > 0 && cur != nil
+	held := HeldOutSQNR(ref, cfg)
 	try := func(open map[string]bool) (*UnitsChoice, error) {
 		c := cfg
 		c.Quant.CompleteUnits = true
@@ -101,13 +101,13 @@ func ChooseUnits(ref, cur *graph.Model, src *Samples, cfg Config, base float64,
 			return nil, fmt.Errorf("complete units: %v", err)
 		}
 		ch := &UnitsChoice{Model: cand, Config: c, Report: rep, Completed: rep.UnitsCompleted, Before: base, After: db, Kept: db >= bound, HeldBefore: math.NaN(), HeldAfter: math.NaN()}
-		if ch.Kept && held {
+		if ch.Kept && held != nil && cur != nil {
 			if math.IsNaN(heldBase) {
-				if heldBase, err = WorstOutputSQNR(ref, cur, cfg.HeldOut, cfg.Threads); err != nil {
+				if heldBase, err = held(cur); err != nil {
 					return nil, fmt.Errorf("complete units: %v", err)
 				}
 			}
-			if ch.HeldAfter, err = WorstOutputSQNR(ref, cand, cfg.HeldOut, cfg.Threads); err != nil {
+			if ch.HeldAfter, err = held(cand); err != nil {
 				return nil, fmt.Errorf("complete units: %v", err)
 			}
 			ch.HeldBefore = heldBase
