@@ -217,6 +217,12 @@ func cfEmptyStack(ctx *Context, v *graph.Value, axis int, n int) *Tensor {
 
 // ---- Loop ----
 
+// maxLoopIterations bounds the iterations of one Loop run: a trip count
+// of 10^12, or a condition that never turns false, would otherwise keep
+// calibration running until it is killed. Real loops (decoding steps,
+// frames of a stream) stay far below it.
+var maxLoopIterations int64 = 1 << 22
+
 type loopKernel struct {
 	body  *graph.Graph
 	nCarr int // loop-carried values
@@ -285,6 +291,13 @@ func (k *loopKernel) Run(ctx *Context, in []*Tensor) ([]*Tensor, error) {
 	// iterations must stop at that bound rather than run out of memory
 	scanBytes := make([]int64, k.nScan)
 	for it := int64(0); cond && (maxTrip < 0 || it < maxTrip); it++ {
+		if it == maxLoopIterations {
+			bound := "no trip count"
+			if maxTrip >= 0 {
+				bound = fmt.Sprintf("trip count %d", maxTrip)
+			}
+			return nil, fmt.Errorf("stopped after %d iterations (%s, condition still true): onnxq's runtime runs a Loop at most that many times", it, bound)
+		}
 		iter := New(graph.Int64)
 		iter.Data.([]int64)[0] = it
 		cin := New(graph.Bool)

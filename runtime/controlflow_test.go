@@ -448,3 +448,33 @@ func TestLoopScanBytesLimit(t *testing.T) {
 		t.Fatalf("a scan past the limit: %v", err)
 	}
 }
+
+// A Loop whose trip count or condition would keep it going far past any
+// real loop stops at maxLoopIterations with an error that says so; one
+// that ends at the bound runs.
+func TestLoopIterationBound(t *testing.T) {
+	defer func(old int64) { maxLoopIterations = old }(maxLoopIterations)
+	maxLoopIterations = 50
+	a := FromFloat32([]int{2}, []float32{5, 6})
+	bv := FromFloat32([]int{2}, []float32{0, 10})
+	m, outs := loopModel(t, true, true, 1e12)
+	res := cfRun(t, m, map[string]*Tensor{"M": int64Tensor(50), "cond": boolTensor(true), "a": a, "b": bv})
+	cfCheck(t, "b (at the bound)", res[outs[1].Name], []int{2}, 50, 60)
+	for _, c := range []struct {
+		m    *graph.Model
+		feed map[string]*Tensor
+		want string
+	}{
+		{m, map[string]*Tensor{"M": int64Tensor(1e12), "cond": boolTensor(true), "a": a, "b": bv}, "trip count 1000000000000"},
+		{func() *graph.Model { m, _ := loopModel(t, false, true, 1e12); return m }(), map[string]*Tensor{"cond": boolTensor(true), "a": a, "b": bv}, "no trip count"},
+	} {
+		s, err := NewSession(c.m, Options{Threads: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = s.Run(c.feed)
+		if err == nil || !strings.Contains(err.Error(), "stopped after 50 iterations ("+c.want) {
+			t.Errorf("Loop past the bound: error %v, want one saying it stopped after 50 iterations (%s", err, c.want)
+		}
+	}
+}
