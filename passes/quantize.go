@@ -1899,7 +1899,7 @@ func legacyTrailing(n *graph.Node) (pad int, ok bool) {
 		return 0, true
 	}
 	if n.OpType == "PRelu" {
-		if b.Shape == nil || len(b.Shape) != 1 || !b.Shape[0].Known() || b.Shape[0].Size == 1 {
+		if len(b.Shape) != 1 || !b.Shape[0].Known() || b.Shape[0].Size == 1 {
 			return 0, b.Shape != nil
 		}
 		if a.Shape == nil || len(a.Shape) < 2 {

@@ -173,7 +173,7 @@ func dmStrided[T any](ctx *Context, dst, src []T, p *dmPlan) {
 	}
 	run := func(lo, hi int) {
 		var stack [8]int
-		idx := stack[:0]
+		var idx []int
 		if r-1 > len(stack) {
 			idx = make([]int, r-1)
 		} else {

@@ -39,7 +39,7 @@ func npyFile(major byte, header string, data []byte) []byte {
 func sampleTensors() []*runtime.Tensor {
 	return []*runtime.Tensor{
 		{DType: graph.Float32, Shape: []int{2, 3}, Data: []float32{1, -2.5, float32(math.Inf(1)), 0, 3e-38, float32(math.NaN())}},
-		{DType: graph.Float64, Shape: []int{3}, Data: []float64{1e300, -0.0, 42}},
+		{DType: graph.Float64, Shape: []int{3}, Data: []float64{1e300, math.Copysign(0, -1), 42}},
 		{DType: graph.Float16, Shape: []int{2}, Data: []float16.Float16{float16.Fromfloat32(1.5), float16.Fromfloat32(-65504)}},
 		{DType: graph.Int8, Shape: []int{2, 2}, Data: []int8{-128, 127, 0, -1}},
 		{DType: graph.Int16, Shape: []int{2}, Data: []int16{-32768, 32767}},
