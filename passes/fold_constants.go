@@ -13,7 +13,10 @@
 // value whose shape is fully known fold too, so it runs after infer-shapes.
 // Shapes are inferred again after each sweep that folded something, and the
 // sweep repeats, so chains through Reshape targets fold completely.
-// Outputs larger than MaxFoldElements elements are not folded, nor are
+// An Expand whose broadcasting readers do not need it is bypassed
+// (drop-broadcast-expand) when its fold shows its output shape. Outputs larger than
+// MaxFoldElements elements, or many times larger than their inputs and
+// not read as a weight, are not folded, nor are
 // QuantizeLinear/DequantizeLinear (folding them would undo quantization)
 // or nodes whose outputs are graph outputs. It leaves unread initializers
 // behind for remove-dead-nodes.
@@ -31,6 +34,18 @@ import (
 // MaxFoldElements caps the element count of one folded output, so folding
 // an Expand or ConstantOfShape cannot blow up the model file.
 const MaxFoldElements = 64 << 20
+
+// A fold whose outputs hold more than foldGrowthFloor elements and more
+// than foldGrowth times the elements of its inputs (an Expand of a
+// per-channel bias to the whole feature map, a coordinate map built with
+// Range and Expand, a ConstantOfShape) is left to run, as it did in the
+// model: stored, it would make the file larger than the one it came from
+// (a [1,64,1,1] bias expanded to 96x96 wrote 576 KiB more). A value a
+// weighted op reads as its weight still folds: it is quantized as one.
+const (
+	foldGrowthFloor = 4096
+	foldGrowth      = 4
+)
 
 // ConstantNodesToInitializers returns the constant-nodes-to-initializers pass.
 func ConstantNodesToInitializers() Pass {
@@ -200,7 +215,62 @@ func foldNode(m *graph.Model, n *graph.Node, reg *runtime.Registry, opset int64,
 		ctx.Logf("fold-constants: node %q (%s) left unfolded: %v", n.Name, n.OpType, err)
 		return nil
 	}
+	// An Expand its broadcasting readers do not need (its input shape is
+	// known once the shape it expands to is) is bypassed rather than
+	// stored at its full size; once no reader is left, remove-dead-nodes
+	// drops it.
+	if n.OpType == "Expand" && ts[0] != nil && bypassExpand(n, ts[0].Dims) > 0 && len(n.Outputs[0].Consumers) == 0 {
+		return nil
+	}
+	if in, out := constElements(n.Inputs), foldedElements(ts); out > foldGrowthFloor && out > foldGrowth*in && !readAsWeight(n.Outputs) {
+		ctx.Logf("fold-constants: node %q (%s) left unfolded: its outputs hold %d elements, its inputs %d", n.Name, n.OpType, out, in)
+		return nil
+	}
 	return ts
+}
+
+// constElements counts the elements of the constant values vs.
+func constElements(vs []*graph.Value) int64 {
+	var n int64
+	for _, v := range vs {
+		if v != nil && v.Const != nil {
+			n += int64(v.Const.NumElements())
+		}
+	}
+	return n
+}
+
+// foldedElements counts the elements of the tensors a fold computed.
+func foldedElements(ts []*graph.Tensor) int64 {
+	var n int64
+	for _, t := range ts {
+		if t != nil {
+			n += int64(t.NumElements())
+		}
+	}
+	return n
+}
+
+// readAsWeight tells whether some reader of vs takes one as the weight of
+// a weighted op (or a weight-only slot) by the rule table.
+func readAsWeight(vs []*graph.Value) bool {
+	for _, v := range vs {
+		if v == nil {
+			continue
+		}
+		for _, c := range v.Consumers {
+			r := RuleFor(c.OpType)
+			if r == nil || c.Domain != "" && c.Domain != "ai.onnx" {
+				continue
+			}
+			for i, in := range c.Inputs {
+				if in == v && (i == r.Weight || slices.Contains(r.WeightOnly, i)) {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 // evaluate runs n's kernel on its constant inputs.

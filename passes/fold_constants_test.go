@@ -178,3 +178,31 @@ func TestFoldConstantsBadNodeAndShapeSlice(t *testing.T) {
 		}
 	}
 }
+
+// A fold that would store a tensor many times the size of its inputs (a
+// bias expanded to a feature map) is left to run, unless a weighted op
+// reads the result as its weight; small or non-growing folds still fold.
+func TestFoldConstantsGrowth(t *testing.T) {
+	b := graph.NewBuilder(17)
+	x := b.Input("x", graph.Float32, 1, 8, 32, 32)
+	bias := b.Const(graph.FromFloat32s("bias", []int64{1, 8, 1, 1}, make([]float32, 8)))
+	wide := b.Op("Expand", bias, b.Const(graph.FromInt64s("to_map", []int64{4}, []int64{1, 8, 32, 32})))
+	small := b.Op("Expand", bias, b.Const(graph.FromInt64s("to_row", []int64{4}, []int64{1, 8, 1, 4})))
+	// a 3x3 weight expanded from one kernel per output channel: read as
+	// a Conv weight, it folds and is quantized as one
+	kernel := b.Const(graph.FromFloat32s("kernel", []int64{8, 1, 3, 3}, make([]float32, 72)))
+	weight := b.Op("Expand", kernel, b.Const(graph.FromInt64s("to_w", []int64{4}, []int64{8, 8, 3, 3})))
+	conv := b.Op("Conv", x, weight, graph.IntsAttr("pads", 1, 1, 1, 1))
+	b.Output(b.Op("Add", conv, wide), b.Op("Relu", small))
+	m := build(t, b)
+	runPasses(t, m, FoldConstants())
+	if wide.Producer == nil {
+		t.Error("an Expand of 8 values to 8,192 was folded")
+	}
+	if small.Producer != nil {
+		t.Error("a small Expand was not folded")
+	}
+	if weight.Producer != nil {
+		t.Error("an Expand read as a Conv weight (576 values from 72) was not folded")
+	}
+}

@@ -15,7 +15,8 @@ import (
 // being graph inputs, Constant nodes become initializers, half-precision
 // values become float32, ImageScaler nodes become a Mul and an Add, shapes
 // are inferred (so Shape of static tensors
-// can fold), constant subexpressions are evaluated, a Pad's axes input is
+// can fold), an Expand a broadcasting reader does not need is bypassed,
+// constant subexpressions are evaluated, a Pad's axes input is
 // written into full pads, BatchNormalization folds
 // into the preceding weighted op, and what no output needs is removed.
 func PreparePasses() []Pass {
@@ -25,6 +26,7 @@ func PreparePasses() []Pass {
 		UpcastHalf(),
 		ImageScalerToMulAdd(),
 		InferShapes(),
+		DropBroadcastExpand(),
 		FoldConstants(),
 		PadFullRank(),
 		FoldConvAdd(),
