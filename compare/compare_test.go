@@ -715,3 +715,49 @@ func TestTop1SoftmaxAxisOne(t *testing.T) {
 		t.Errorf("output %s: top-1 %+v, want it counted on %d samples", o.Name, o.Top1, src.Len())
 	}
 }
+
+// An output FLOAT computes as NaN everywhere (a mean over an empty mask)
+// compares nothing: no top-1 agreement between NaN vectors, no max error,
+// and the text says why; a finite output beside it is compared as usual.
+func TestOutputNeverFinite(t *testing.T) {
+	b := graph.NewBuilder(13)
+	x := b.Input("x", graph.Float32, 2, 4)
+	zero := b.Op("Sub", x, x)
+	b.Output(b.Op("Softmax", b.Op("Div", zero, zero)), b.Op("Softmax", x))
+	m, err := b.Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var samples []map[string]*runtime.Tensor
+	for i := range 3 {
+		v := runtime.New(graph.Float32, 2, 4)
+		for j := range v.F32() {
+			v.F32()[j] = float32((i*7+j*3)%5) - 2
+		}
+		samples = append(samples, map[string]*runtime.Tensor{"x": v})
+	}
+	r, err := Compare(m, m, calibdata.Memory(calibdata.Inputs(m), samples), Options{Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Outputs) != 2 {
+		t.Fatalf("%d outputs", len(r.Outputs))
+	}
+	nan, fine := r.Outputs[0], r.Outputs[1]
+	if nan.Top1 != nil {
+		t.Errorf("top-1 %+v counted on NaN vectors", *nan.Top1)
+	}
+	if !math.IsNaN(float64(nan.MaxAbsError)) || !math.IsNaN(float64(nan.SQNRdB)) {
+		t.Errorf("all-NaN output: max error %v, SQNR %v; want both null", nan.MaxAbsError, nan.SQNRdB)
+	}
+	if fine.Top1 == nil || fine.Top1.Agree != 6 || fine.Top1.Total != 6 {
+		t.Errorf("finite output: top-1 %+v, want 6 of 6", fine.Top1)
+	}
+	var text strings.Builder
+	if err := r.Print(&text, 5); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text.String(), "NaN or infinite at every element") {
+		t.Errorf("text report does not say why nothing was compared:\n%s", text.String())
+	}
+}

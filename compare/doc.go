@@ -105,8 +105,10 @@
 // more, and FLOAT's graph makes that axis hold class scores
 // (passes.ScoreOutput: a Softmax over it, a Gemm or MatMul, a flattened
 // global pooling, through ops that keep it last). Every vector along the last axis is one decision; top1.agree
-// counts those whose argmax (first on ties, NaN never wins) is the same,
-// top1.total all of them (the samples, for a [1, classes] output).
+// counts those whose argmax (first on ties) is the same, top1.total all
+// of them (the samples, for a [1, classes] output) but those where FLOAT
+// has a NaN or infinite score, which decide nothing; a non-finite score
+// of QUANT's where FLOAT's are finite is a disagreement.
 //
 // # JSON schema (schema_version 2)
 //
@@ -130,8 +132,10 @@
 //	  shape          []int   QUANT's, in the first sample (skipped ones too)
 //	  sqnr_db        dB      10·log10(Σref²/Σ(q−ref)²), pooled over samples
 //	  cosine         1       Σref·q/√(Σref²·Σq²), pooled
-//	  max_abs_error  output units  max |q−ref|
+//	  max_abs_error  output units  max |q−ref| (null where FLOAT is
+//	                 NaN or infinite at every element: nothing compared)
 //	  top1           {agree, total} vectors, for score-like outputs only
+//	                 (absent when FLOAT decides none)
 //	  differing      {count, total} elements that differ, for integer and
 //	                 bool outputs only (their sqnr_db and cosine are null)
 //	  skipped        string  why the output was not compared (optional)

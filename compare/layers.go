@@ -1482,7 +1482,10 @@ type outputStat struct {
 	sig, noise, dot, qq float64
 	maxAbs              float64
 	agree, total        int
-	scores              bool
+	// counted: the elements where FLOAT's output is finite, which every
+	// figure pools (none: the figures are null)
+	counted int
+	scores  bool
 	// floatOut is FLOAT's output of the name, whose trace decides scores
 	// on the first sample, its shape then known
 	floatOut *graph.Value
@@ -1553,6 +1556,7 @@ func (o *outputStats) add(float, quant map[string]*runtime.Tensor) {
 			if !finite(xf) {
 				continue // left out, as in every SQNR onnxq measures
 			}
+			s.counted++
 			if !finite(y) {
 				s.noise, s.maxAbs = math.Inf(1), math.Inf(1)
 				continue
@@ -1580,13 +1584,28 @@ func (o *outputStats) add(float, quant map[string]*runtime.Tensor) {
 		if s.scores {
 			c := ref.Shape[len(ref.Shape)-1]
 			for off := 0; off+c <= len(f); off += c {
-				if argmax(f[off:off+c]) == argmax(g[off:off+c]) {
+				// a vector FLOAT does not hold finite scores in decides
+				// nothing; a non-finite score of QUANT's is a miss
+				if !allFinite(f[off : off+c]) {
+					continue
+				}
+				if allFinite(g[off:off+c]) && argmax(f[off:off+c]) == argmax(g[off:off+c]) {
 					s.agree++
 				}
 				s.total++
 			}
 		}
 	}
+}
+
+// allFinite tells whether no value of v is NaN or infinite.
+func allFinite(v []float32) bool {
+	for _, x := range v {
+		if !finite(float64(x)) {
+			return false
+		}
+	}
+	return true
 }
 
 // argmax returns the index of the largest value, the first on a tie; NaN
@@ -1620,6 +1639,9 @@ func (o *outputStats) report() []OutputStat {
 			}
 			r.Cosine = Fixed6(cos)
 			r.MaxAbsError = Sig4(s.maxAbs)
+			if s.counted == 0 {
+				r.MaxAbsError = Sig4(math.NaN())
+			}
 			if s.scores && s.total > 0 {
 				r.Top1 = &Top1{Agree: s.agree, Total: s.total}
 			}

@@ -241,6 +241,11 @@ func (r *Report) Print(w io.Writer, top int) error {
 			fmt.Fprintf(tw, "%s\tinteger/bool output: %d of %d elements differ\t-\t%.4g\t-\n", shortName(o.Name), d.Count, d.Total, float64(o.MaxAbsError))
 			continue
 		}
+		if math.IsNaN(float64(o.MaxAbsError)) {
+			// no element where FLOAT is finite: nothing was compared
+			fmt.Fprintf(tw, "%s\tFLOAT is NaN or infinite at every element on these samples: nothing to compare\t-\t-\t-\n", shortName(o.Name))
+			continue
+		}
 		t1 := "-"
 		if o.Top1 != nil {
 			t1 = fmt.Sprintf("%d/%d (%.1f%%)", o.Top1.Agree, o.Top1.Total, 100*float64(o.Top1.Agree)/float64(max(o.Top1.Total, 1)))

@@ -13,8 +13,8 @@ import (
 )
 
 // Outputs with no SQNR do not blind the comparisons of models: an empty
-// output is left out of the worst output, and an integer one (ArgMax) is
-// counted element by element.
+// output, or one FP32 computes as NaN everywhere, is left out of the worst
+// output, and an integer one (ArgMax) is counted element by element.
 func TestOutputSQNRKinds(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 9))
 	w := make([]float32, 8*4*3*3)
@@ -29,7 +29,9 @@ func TestOutputSQNRKinds(t *testing.T) {
 		return b.Const(graph.FromInt64s(name, []int64{1}, []int64{v}))
 	}
 	empty := b.Op("Slice", y, i64("start", 0), i64("end", 0), i64("axis", 1))
-	b.Output(y, cls, empty)
+	zero := b.Op("Sub", y, y)
+	nan := b.Op("Div", zero, zero)
+	b.Output(y, cls, empty, nan)
 	m, err := b.Model()
 	if err != nil {
 		t.Fatal(err)
@@ -40,12 +42,15 @@ func TestOutputSQNRKinds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res) != 3 {
+	if len(res) != 4 {
 		t.Fatalf("%d results: %+v", len(res), res)
 	}
-	yr, cr, er := res[0], res[1], res[2]
-	if yr.Discrete || !(yr.DB > 20 && yr.DB < 100) {
+	yr, cr, er, nr := res[0], res[1], res[2], res[3]
+	if yr.Discrete || !(yr.DB > 20 && yr.DB < 100) || yr.Elements != 6*8*64 || yr.NonFinite != 0 {
 		t.Errorf("float output: %+v", yr)
+	}
+	if nr.Discrete || !math.IsNaN(nr.DB) || nr.Elements != 6*8*64 || nr.NonFinite != nr.Elements {
+		t.Errorf("all-NaN output: %+v; want NaN dB, every element counted as non-finite", nr)
 	}
 	if !cr.Discrete || cr.Elements != 6*64 || cr.Differ < 0 || cr.Differ > cr.Elements/4 || !math.IsNaN(cr.DB) {
 		t.Errorf("ArgMax output: %+v; want 384 elements counted, few differing", cr)

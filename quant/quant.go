@@ -767,6 +767,9 @@ type OutputResult struct {
 	// differ from FP32's.
 	Discrete         bool
 	Differ, Elements int
+	// NonFinite counts, for a float output, the Elements at which FP32 is
+	// NaN or infinite, which DB leaves out (all of them: DB is NaN).
+	NonFinite int
 }
 
 // OutputSQNR runs fp32 and q in onnxq's runtime on the first n samples of
@@ -873,7 +876,8 @@ func OutputSQNRWatching(fp32, q *graph.Model, src *Samples, n, threads int, watc
 		if r, ok := refAll[v.Name]; ok {
 			// both hold the same samples' values, appended together
 			sig, noise, counted := qdq.Energies(r, gotAll[v.Name])
-			out = append(out, OutputResult{Name: v.Name, DB: qdq.SQNRFromEnergies(sig, noise, counted), Samples: n, Silent: counted > 0 && sig == 0})
+			out = append(out, OutputResult{Name: v.Name, DB: qdq.SQNRFromEnergies(sig, noise, counted), Samples: n, Silent: counted > 0 && sig == 0,
+				Elements: len(r), NonFinite: len(r) - counted})
 		} else if c := discrete[v.Name]; c != nil {
 			out = append(out, OutputResult{Name: v.Name, DB: math.NaN(), Samples: n, Discrete: true, Differ: c.differ, Elements: c.elements})
 		}

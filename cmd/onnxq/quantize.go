@@ -1651,7 +1651,12 @@ func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.Bi
 		}{math.Inf(1), ""}
 		for _, o := range sqnr {
 			how := fmt.Sprintf("%s%s, quantized vs FP32 in onnxq's runtime, integer units as run", plural(o.Samples, "sample"), from)
+			if !o.Discrete && o.NonFinite > 0 && o.NonFinite < o.Elements {
+				how += fmt.Sprintf("; %d of its %d elements left out, where FP32 is NaN or infinite", o.NonFinite, o.Elements)
+			}
 			switch {
+			case !o.Discrete && o.Elements > 0 && o.NonFinite == o.Elements:
+				fmt.Fprintf(w, "sqnr\t%s: FP32 is NaN or infinite at all %d of its elements on these samples, nothing to measure (%s)\n", o.Name, o.Elements, how)
 			case o.Discrete:
 				fmt.Fprintf(w, "sqnr\t%s: %d of %d elements differ from FP32's (an integer or bool output; %s)\n", o.Name, o.Differ, o.Elements, how)
 			case math.IsNaN(o.DB):
