@@ -278,9 +278,10 @@ func (r *QuantReport) NoteHardSwish(f *HardSwishFusion) {
 	}
 }
 
-// reasonProbBetween replaces reasonProb for a Sigmoid or HardSigmoid the
-// quantized ops around it leave between a DequantizeLinear and a
-// QuantizeLinear: its output is 8-bit all the same.
+// reasonProbBetween replaces reasonProb for a HardSigmoid (an op runtimes
+// do not run as an integer kernel) the quantized ops around it leave
+// between a DequantizeLinear and a QuantizeLinear: its output is 8-bit
+// all the same.
 const reasonProbBetween = "kept float by its rule (near-zero probabilities lose their relative precision in 8 bits), but its reader quantizes its output all the same: float between a DequantizeLinear and a QuantizeLinear"
 
 // reasonNoRule is the reason of an op the rule table has no row for;
@@ -291,11 +292,21 @@ const (
 	reasonNoRuleBetween = "no quantization rule, so it computes in float between the DequantizeLinear and QuantizeLinear the quantized ops around it give it"
 )
 
+// integerBetweenQDQ are the ops kept float by their rule that ONNX
+// Runtime's CPU provider runs as an integer kernel when they sit between
+// a DequantizeLinear and a QuantizeLinear (checked in its optimized
+// graph: DQ → Sigmoid → Q becomes QLinearSigmoid; a HardSigmoid stays
+// float there).
+var integerBetweenQDQ = map[string]bool{"Sigmoid": true}
+
 // NoteQuantizedAround rewords the FP32 entries of r for the probability
 // ops, and the ops without a rule, of m's main graph whose activation
 // inputs all come from DequantizeLinear nodes and whose outputs only
 // QuantizeLinear nodes read: "stays float because 8 bits lose its small
-// values" would not be true of them, nor "stays float" alone.
+// values" would not be true of them, nor "stays float" alone. Those a
+// runtime runs as integer kernels there (integerBetweenQDQ) move to the
+// quantized op counts, as --include-op would list them for the same
+// graph.
 func (r *QuantReport) NoteQuantizedAround(m *graph.Model) {
 	if r == nil || m == nil || m.Graph == nil {
 		return
@@ -306,18 +317,32 @@ func (r *QuantReport) NoteQuantizedAround(m *graph.Model) {
 			byName[n.Name] = n
 		}
 	}
+	integer := map[int]bool{}
 	for i, e := range r.FP32 {
 		n := byName[e.Node]
 		if n == nil || !quantizedAround(n) {
 			continue
 		}
-		switch e.Reason {
-		case reasonProb:
+		switch {
+		case e.Reason == reasonProb && integerBetweenQDQ[e.Op]:
+			integer[i] = true
+			if r.OpCounts == nil {
+				r.OpCounts = map[string]int{}
+			}
+			r.OpCounts[e.Op]++
+		case e.Reason == reasonProb:
 			r.FP32[i].Reason = reasonProbBetween
-		case reasonNoRule:
+		case e.Reason == reasonNoRule:
 			r.FP32[i].Reason = reasonNoRuleBetween
 		}
 	}
+	kept := r.FP32[:0]
+	for i, e := range r.FP32 {
+		if !integer[i] {
+			kept = append(kept, e)
+		}
+	}
+	r.FP32 = kept
 }
 
 // quantizedAround tells whether every input of n comes from a

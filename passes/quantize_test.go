@@ -1610,12 +1610,15 @@ func TestQuantizeShapeOfRelu(t *testing.T) {
 }
 
 // An op without a rule (Tanh) or kept float for its small values
-// (Sigmoid), left between a DequantizeLinear and a QuantizeLinear by the
-// quantized ops around it, is said to compute in float there.
+// (HardSigmoid), left between a DequantizeLinear and a QuantizeLinear by
+// the quantized ops around it, is said to compute in float there; a
+// Sigmoid there, which ONNX Runtime runs as QLinearSigmoid, is counted
+// among the quantized ops (want "").
 func TestNoteQuantizedAround(t *testing.T) {
 	for _, c := range []struct{ op, want string }{
 		{"Tanh", reasonNoRuleBetween},
-		{"Sigmoid", reasonProbBetween},
+		{"HardSigmoid", reasonProbBetween},
+		{"Sigmoid", ""},
 	} {
 		b := graph.NewBuilder(13)
 		x := b.Input("x", graph.Float32, 1, 2, 4, 4)
@@ -1632,8 +1635,14 @@ func TestNoteQuantizedAround(t *testing.T) {
 				got = append(got, f.Reason)
 			}
 		}
-		if len(got) != 1 || got[0] != c.want {
-			t.Errorf("%s: reasons %q, want %q", c.op, got, c.want)
+		if c.want == "" {
+			if len(got) != 0 || r.OpCounts[c.op] != 1 {
+				t.Errorf("%s: FP32 reasons %q, %d quantized; want it counted quantized", c.op, got, r.OpCounts[c.op])
+			}
+			continue
+		}
+		if len(got) != 1 || got[0] != c.want || r.OpCounts[c.op] != 0 {
+			t.Errorf("%s: reasons %q (%d quantized), want %q", c.op, got, r.OpCounts[c.op], c.want)
 		}
 	}
 }
