@@ -50,6 +50,9 @@ type QuantReport struct {
 	// int32 biases.
 	WeightsQuantized int
 	BiasesQuantized  int
+	// TablesQuantized counts the constant tables of Gathers (embeddings)
+	// stored on their outputs' grids (quantize_gather.go).
+	TablesQuantized int
 	// ActivationsFolded counts Relu/Clip nodes removed because the
 	// saturation of the following Q does their clipping.
 	ActivationsFolded int
@@ -313,6 +316,11 @@ func (q *quantizer) run() (bool, error) {
 	q.markWide()
 	for _, g := range q.graphs {
 		if err := q.insertActivations(g); err != nil {
+			return false, err
+		}
+	}
+	for _, g := range q.graphs {
+		if err := q.quantizeGatherTables(g); err != nil {
 			return false, err
 		}
 	}

@@ -1424,7 +1424,11 @@ func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.Bi
 		fmt.Fprintf(w, "size\t%s -> %s (%.2fx)\n", formatBytes(sizeBefore), formatBytes(after), float64(after)/float64(sizeBefore))
 	}
 	if r != nil {
-		fmt.Fprintf(w, "quantized\t%d activations, %d weights, %d biases; %d Relu/Clip folded\n", r.TensorsQuantized, r.WeightsQuantized, r.BiasesQuantized, r.ActivationsFolded)
+		tables := ""
+		if r.TablesQuantized > 0 {
+			tables = fmt.Sprintf(", %s (embeddings) on their outputs' grids", plural(r.TablesQuantized, "Gather table"))
+		}
+		fmt.Fprintf(w, "quantized\t%d activations, %d weights, %d biases%s; %d Relu/Clip folded\n", r.TensorsQuantized, r.WeightsQuantized, r.BiasesQuantized, tables, r.ActivationsFolded)
 		held := ""
 		if units != nil && !math.IsNaN(units.HeldBefore) {
 			held = fmt.Sprintf("; on the held-out samples %.1f -> %.1f dB", units.HeldBefore, units.HeldAfter)
