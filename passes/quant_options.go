@@ -66,6 +66,10 @@ type QuantOptions struct {
 	// at the cost of the weight's rounding. Weights under
 	// weightOnlyMinElems elements stay float: their DequantizeLinear
 	// would cost about what it saves. The summary lists each such weight.
+	// A Gather's constant table (an embedding) whose output float ops
+	// read is stored so too, per tensor on a grid spanning its values,
+	// with a Q/DQ pair of that grid after the Gather
+	// (quantize_gather.go).
 	WeightOnly bool
 	// CompleteUnits gives the output of a quantized Conv or ConvTranspose
 	// a Q/DQ pair even when no reader asks for it (the readers are float

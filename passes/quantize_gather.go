@@ -2,6 +2,7 @@ package passes
 
 import (
 	"fmt"
+	"math"
 	"slices"
 
 	"github.com/onnxq/onnxq/graph"
@@ -19,11 +20,26 @@ import (
 // also read elsewhere (a tied embedding's output projection) keeps its
 // float copy for that reader.
 
-// quantizeGatherTables stores the constant tables of g's quantized
-// Gathers on their outputs' grids.
+// A large table whose Gather output float ops read (the token embedding
+// of a BERT-style encoder, added to the position embedding before a layer
+// norm) is, with QuantOptions.WeightOnly, stored on a grid of its own
+// spanning all its values: DequantizeLinear → Gather → QuantizeLinear →
+// DequantizeLinear, so that ONNX Runtime gathers 8-bit rows and
+// dequantizes only those, rather than the whole table every run. Such
+// tables are a fifth of BERT-base's weights.
+
+// quantizeGatherTables stores the constant tables of g's Gathers in 8
+// bits: on their outputs' grids where those are quantized, on their own
+// (weight-only) where float ops read them.
 func (q *quantizer) quantizeGatherTables(g *graph.Graph) error {
 	for _, n := range slices.Clone(g.Nodes) {
-		if n.OpType != "Gather" || n.Domain != "" && n.Domain != "ai.onnx" || len(n.Outputs) != 1 || !q.isActive(n) {
+		if n.OpType != "Gather" || n.Domain != "" && n.Domain != "ai.onnx" || len(n.Outputs) != 1 {
+			continue
+		}
+		if !q.isActive(n) {
+			if err := q.weightOnlyTable(g, n); err != nil {
+				return err
+			}
 			continue
 		}
 		table, out := n.Input(0), n.Outputs[0]
@@ -43,19 +59,80 @@ func (q *quantizer) quantizeGatherTables(g *graph.Graph) error {
 		for i, x := range data {
 			codes[i] = qdq.QuantizeValue(x, p.scale, p.zp, p.t)
 		}
-		qt, err := q.addInit(g, table.Name+"_quantized", dtypeOf(p.t), table.Const.Dims, intBytes(codes, p.t))
-		if err != nil {
+		if err := q.readTableQuantized(g, n, qn.Input(1), qn.Input(2), qn.Domain, intBytes(codes, p.t), p.t); err != nil {
 			return err
 		}
-		sv, zv := qn.Input(1), qn.Input(2)
-		i := q.gen("dq")
-		dn := &graph.Node{Name: q.uniq(g, fmt.Sprintf("DQ_table%d", i)), OpType: "DequantizeLinear", Domain: qn.Domain, Inputs: []*graph.Value{qt, sv, zv}}
-		if err := g.InsertNode(slices.Index(g.Nodes, n), dn, q.uniq(g, fmt.Sprintf("dq_table%d", i))); err != nil {
-			return err
-		}
-		dn.Outputs[0].DType, dn.Outputs[0].Shape = graph.Float32, graph.Fixed(table.Const.Dims...)
-		n.SetInput(0, dn.Outputs[0])
-		q.report.TablesQuantized++
 	}
+	return nil
+}
+
+// readTableQuantized makes Gather n read its table as the integer codes
+// raw (of type t) through a DequantizeLinear of scale sv and zero point zv.
+func (q *quantizer) readTableQuantized(g *graph.Graph, n *graph.Node, sv, zv *graph.Value, domain string, raw []byte, t qdq.Type) error {
+	table := n.Input(0)
+	qt, err := q.addInit(g, table.Name+"_quantized", dtypeOf(t), table.Const.Dims, raw)
+	if err != nil {
+		return err
+	}
+	i := q.gen("dq_table")
+	dn := &graph.Node{Name: q.uniq(g, fmt.Sprintf("DQ_table%d", i)), OpType: "DequantizeLinear", Domain: domain, Inputs: []*graph.Value{qt, sv, zv}}
+	if err := g.InsertNode(slices.Index(g.Nodes, n), dn, q.uniq(g, fmt.Sprintf("dq_table%d", i))); err != nil {
+		return err
+	}
+	dn.Outputs[0].DType, dn.Outputs[0].Shape = graph.Float32, graph.Fixed(table.Const.Dims...)
+	n.SetInput(0, dn.Outputs[0])
+	q.report.TablesQuantized++
+	return nil
+}
+
+// weightOnlyTable stores the table of Gather n, whose output stays float,
+// on a grid spanning its values, with a Q/DQ pair of that grid after n
+// for its readers (QuantOptions.WeightOnly; tables under
+// weightOnlyMinElems elements, excluded nodes, tables with an FP32
+// override and Gathers writing a graph output stay float).
+func (q *quantizer) weightOnlyTable(g *graph.Graph, n *graph.Node) error {
+	inf := q.info[n]
+	table, out := n.Input(0), n.Outputs[0]
+	if !q.opts.WeightOnly || inf == nil || inf.excluded || !inf.enabled || !isFloatConst(table) ||
+		table.Const.NumElements() < weightOnlyMinElems || out == nil || isGraphOutput(g, out) || len(out.Consumers) == 0 {
+		return nil
+	}
+	if q.keptFloat(table) {
+		return nil
+	}
+	data := table.ConstFloat32s()
+	if data == nil {
+		return nil
+	}
+	lo, hi := float32(0), float32(0)
+	for _, x := range data {
+		if x == x && !math.IsInf(float64(x), 0) {
+			lo, hi = min(lo, x), max(hi, x)
+		}
+	}
+	t := q.opts.ActivationType
+	scale, zp := qdq.ParamsFromRange(lo, hi, q.actOptions(t))
+	codes := make([]int32, len(data))
+	for i, x := range data {
+		codes[i] = qdq.QuantizeValue(x, scale, zp, t)
+	}
+	p := actParams{scale, zp, t}
+	readers := slices.Clone(out.Consumers)
+	dq, err := q.addQDQ(g, out, p)
+	if err != nil {
+		return err
+	}
+	for _, c := range readers {
+		for i, in := range c.Inputs {
+			if in == out {
+				c.SetInput(i, dq)
+			}
+		}
+	}
+	qn := q.qNode[out]
+	if err := q.readTableQuantized(g, n, qn.Input(1), qn.Input(2), qn.Domain, intBytes(codes, t), t); err != nil {
+		return err
+	}
+	q.report.WeightOnly = append(q.report.WeightOnly, fmt.Sprintf("%s (%s): %s", n.Name, n.OpType, table.Name))
 	return nil
 }

@@ -1,6 +1,7 @@
 package passes
 
 import (
+	"math"
 	"slices"
 	"testing"
 
@@ -86,5 +87,70 @@ func TestQuantizeGatherTable(t *testing.T) {
 	r = quantize(t, m, fixedRanges(m, nil), opts)
 	if r.TablesQuantized != 0 || gather.Input(0).Name != "emb" {
 		t.Errorf("a Gather whose float output a Tanh reads: %d tables quantized, reads %s", r.TablesQuantized, gather.Input(0).Name)
+	}
+}
+
+// A large table whose Gather output only float ops read is stored in 8
+// bits on a grid spanning all its values, with a Q/DQ pair of that grid
+// after the Gather (QuantOptions.WeightOnly): every gathered value is its
+// table value rounded onto that grid, none clipped; without WeightOnly,
+// or under weightOnlyMinElems elements, it stays float.
+func TestWeightOnlyGatherTable(t *testing.T) {
+	build := func(rows int64) (*graph.Model, *graph.Value) {
+		b := graph.NewBuilder(13)
+		ids := b.Input("ids", graph.Int64, 1, 5)
+		gathered := b.Op("Gather", f32(b, "emb", 0.11, rows, 16), ids)
+		b.Output(b.Op("Tanh", gathered))
+		return build(t, b), gathered
+	}
+	for _, c := range []struct {
+		rows       int64
+		weightOnly bool
+		want       int
+	}{{128, true, 1}, {128, false, 0}, {32, true, 0}} {
+		m, gathered := build(c.rows)
+		table := m.Graph.Value("emb").ConstFloat32s()
+		opts := DefaultQuantOptions()
+		opts.WeightOnly = c.weightOnly
+		r := quantize(t, m, fixedRanges(m, nil), opts)
+		if r.TablesQuantized != c.want || len(r.WeightOnly) != c.want {
+			t.Errorf("%d rows, weight-only %v: %d tables, weight-only list %q; want %d", c.rows, c.weightOnly, r.TablesQuantized, r.WeightOnly, c.want)
+			continue
+		}
+		if c.want == 0 {
+			continue
+		}
+		tanh := m.Graph.Outputs[0].Producer
+		dq := tanh.Input(0).Producer
+		if dq == nil || dq.OpType != "DequantizeLinear" || dq.Input(0).Producer == nil || dq.Input(0).Producer.Input(0) != gathered {
+			t.Fatalf("the Tanh reads %s, want the Q/DQ after the Gather", tanh.Input(0).Name)
+		}
+		seen := false
+		s, err := runtime.NewSession(m, runtime.Options{Threads: 1, Observer: func(v *graph.Value, x *runtime.Tensor) {
+			if v != tanh.Input(0) {
+				return
+			}
+			seen = true
+			// each value within half a step of the table's, none clipped
+			scale := float64(dq.Input(1).ConstFloat32s()[0])
+			for i, got := range x.F32() {
+				row := []int{3, 127, 0, 64, 3}[i/16]
+				want := float64(table[row*16+i%16])
+				if d := math.Abs(float64(got) - want); d > scale/2*1.0001 {
+					t.Fatalf("element %d: %v, table %v, step %v", i, got, want, scale)
+				}
+			}
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids := runtime.New(graph.Int64, 1, 5)
+		copy(ids.Data.([]int64), []int64{3, 127, 0, 64, 3})
+		if _, err := s.Run(map[string]*runtime.Tensor{"ids": ids}); err != nil {
+			t.Fatal(err)
+		}
+		if !seen {
+			t.Error("the gathered rows were not observed")
+		}
 	}
 }

@@ -209,7 +209,7 @@ model's opset, or below what the options need, is an error.`,
 		fs.Float64Var(&cfg.MaxDrop, "max-drop", 0, "like --target-sqnr, with top-1 agreement with FP32 at least 100-`PCT` percent on the held-out samples (outputs whose last axis is a score vector)")
 		fs.DurationVar(&cfg.TuneTimeout, "tune-timeout", quant.DefaultTune().Timeout, "bound the --target-sqnr/--max-drop search (`DURATION`, e.g. 90s, 10m); the best model found is written")
 		fs.BoolVar(&cfg.RequireTarget, "require-target", false, "exit non-zero (after writing OUT) when --target-sqnr/--max-drop is not met")
-		fs.BoolVar(&cfg.WeightOnly, "weight-only", passes.DefaultQuantOptions().WeightOnly, "store the large weights of nodes that stay FP32 (the recurrence weights R of LSTM/GRU/RNN) as int8 read through DequantizeLinear: a smaller file, float compute (default: the target's; on for ort-cpu)")
+		fs.BoolVar(&cfg.WeightOnly, "weight-only", passes.DefaultQuantOptions().WeightOnly, "store the large weights of nodes that stay FP32 (the recurrence weights R of LSTM/GRU/RNN) as int8 read through DequantizeLinear, and large embedding tables whose gathered rows float ops read as 8-bit rows on a grid spanning the table: a smaller file, float compute (default: the target's; on for ort-cpu)")
 		fs.StringVar(&cfg.FloatWeights, "float-weights-outside-units", "grouped", "which Conv/Gemm/MatMul left outside complete Q/DQ units get their FP32 weights back: ONNX Runtime runs them in float either way and dequantizes int8 weights on every run; `grouped` (depthwise Convs: small weights, the largest slowdown; and the MatMul/Gemm ONNX Runtime would otherwise fuse into a kernel quantizing their float input itself), all (faster, larger file) or none (--target tensorrt: none by default, it runs them in INT8)")
 		fs.BoolVar(&cfg.FuseHardSwish, "fuse-hard-swish", true, "rewrite each hard-swish written with elementwise ops (x*Clip(x+3,0,6)/6, x*HardSigmoid(x)) as one HardSwish op, raising opset 13 to 14 for it unless --opset asks for a lower one: ONNX Runtime runs fewer float kernels between its Q/DQ (two in place of four for x*Clip(x+3,0,6)/6)")
 		fs.BoolVar(&cfg.FloatIdleInputs, "float-idle-inputs", passes.DefaultQuantOptions().FloatIdleInputs, "keep in float the activations only Convs outside complete Q/DQ units read, which ONNX Runtime runs in float anyway, when the worst output on the --calib samples is no worse (default: the target's; on for ort-cpu)")
@@ -1426,7 +1426,7 @@ func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.Bi
 	if r != nil {
 		tables := ""
 		if r.TablesQuantized > 0 {
-			tables = fmt.Sprintf(", %s (embeddings) on their outputs' grids", plural(r.TablesQuantized, "Gather table"))
+			tables = fmt.Sprintf(", %s (embeddings) in 8 bits", plural(r.TablesQuantized, "Gather table"))
 		}
 		fmt.Fprintf(w, "quantized\t%d activations, %d weights, %d biases%s; %d Relu/Clip folded\n", r.TensorsQuantized, r.WeightsQuantized, r.BiasesQuantized, tables, r.ActivationsFolded)
 		held := ""
