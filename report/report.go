@@ -49,6 +49,9 @@ type Input struct {
 	// samples (SampleShapes): they fix dimensions the model leaves
 	// dynamic, so the MAC coverage counts every weighted node.
 	InputShapes map[string][]int64
+	// Coverage, when set, is Quant's MAC coverage as measured by the
+	// caller (SampleCoverage), used in place of the one InputShapes give.
+	Coverage *macs.Coverage
 }
 
 // SampleShapes returns the shapes of the first sample of src (a
@@ -90,7 +93,11 @@ func Write(w io.Writer, in Input) error {
 		in.LayerBars = DefaultLayerBars
 	}
 	p := &page{in: in, r: in.Compare}
-	p.coverage = macs.CoverageWithShapes(in.Quant, in.InputShapes)
+	if in.Coverage != nil {
+		p.coverage = *in.Coverage
+	} else {
+		p.coverage = macs.CoverageWithShapes(in.Quant, in.InputShapes)
+	}
 	p.head()
 	p.summary()
 	p.layers()

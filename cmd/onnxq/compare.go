@@ -159,7 +159,7 @@ func (c *cli) compare(cfg *compareConfig) error {
 		return err
 	}
 	if cfg.HTML != "" {
-		in := report.Input{Compare: r, Float: fm, Quant: qm, FloatFile: cfg.Float, QuantFile: cfg.Quant, FloatSize: fileSize(cfg.Float), QuantSize: fileSize(cfg.Quant), InputShapes: report.SampleShapes(src)}
+		in := report.Input{Compare: r, Float: fm, Quant: qm, FloatFile: cfg.Float, QuantFile: cfg.Quant, FloatSize: fileSize(cfg.Float), QuantSize: fileSize(cfg.Quant), InputShapes: report.SampleShapes(src), Coverage: ptrTo(report.SampleCoverage(qm, src))}
 		if err := report.WriteFile(cfg.HTML, in); err != nil {
 			return fmt.Errorf("--html: %v", plainError(err))
 		}

@@ -216,6 +216,20 @@ type MACReport struct {
 	Unknown      int            `json:"unknown"`
 	UnknownByOp  map[string]int `json:"unknown_by_op"`
 	InferenceErr string         `json:"inference_error,omitempty"`
+	// DynamicInputs tells whether some input's shape has a dimension
+	// of unknown size (--shape fixes it); unknown MACs of a model whose
+	// inputs are all fixed come from what inference cannot size.
+	DynamicInputs bool `json:"dynamic_inputs"`
+}
+
+// unknownMACsHint says what leaves MACs unknown: dynamic input sizes,
+// which --shape fixes, or values shape inference cannot size (inside or
+// after a Loop, If or Scan).
+func (mc MACReport) unknownMACsHint() string {
+	if mc.DynamicInputs {
+		return "--shape NAME=DIMS fixes dynamic input sizes"
+	}
+	return "the inputs' sizes are fixed: shape inference cannot size these (inside or after a Loop, If or Scan, or past an op it does not follow); onnxq's quantize summary counts them as a run executes them"
 }
 
 // QDQReport counts quantization nodes and integer (quantized) ops.
@@ -305,6 +319,11 @@ func Inspect(m *graph.Model) (*Report, error) {
 	r.Parameters = countParameters(m)
 
 	r.MACs = MACReport{ByOp: map[string]int64{}, UnknownByOp: map[string]int{}}
+	for _, v := range g.RealInputs() {
+		if !v.Shape.Known() {
+			r.MACs.DynamicInputs = true
+		}
+	}
 	if err := graph.InferShapes(m); err != nil {
 		// Inspection still helps on a model inference cannot follow;
 		// the MACs it could not reach are counted as unknown.
@@ -541,7 +560,7 @@ func (r *Report) WriteText(w io.Writer, path string) error {
 		for _, oc := range sortedOpCounts(mc.UnknownByOp) {
 			parts = append(parts, fmt.Sprintf("%s %d", oc.Op, oc.Count))
 		}
-		line("  unknown\t%s with unknown shapes (%s), not in the total; --shape NAME=DIMS fixes dynamic input sizes", plural(mc.Unknown, "node"), strings.Join(parts, ", "))
+		line("  unknown\t%s with unknown shapes (%s), not in the total; %s", plural(mc.Unknown, "node"), strings.Join(parts, ", "), mc.unknownMACsHint())
 	}
 	if mc.InferenceErr != "" {
 		line("  note\tshape inference stopped: %s", mc.InferenceErr)
@@ -557,11 +576,19 @@ func (r *Report) WriteText(w io.Writer, path string) error {
 	cv := r.Coverage
 	if cv.TotalMACs == 0 && cv.WeightedNodes > 0 {
 		// no share to give: every weighted node's shape is unknown
-		line("  INT8 MAC coverage\tMACs unknown (dynamic input sizes; --shape NAME=DIMS fixes them); %d of %s in Q/DQ units",
-			cv.Units, plural(cv.WeightedNodes, "weighted node"))
+		why := "dynamic input sizes; --shape NAME=DIMS fixes them"
+		if !mc.DynamicInputs {
+			why = "shapes inference cannot size"
+		}
+		line("  INT8 MAC coverage\tMACs unknown (%s); %d of %s in Q/DQ units",
+			why, cv.Units, plural(cv.WeightedNodes, "weighted node"))
 	} else {
-		line("  INT8 MAC coverage\t%.1f%% (%s of %s MACs; %d of %s in Q/DQ units)", 100*cv.Share,
-			groupDigits(cv.CoveredMACs), groupDigits(cv.TotalMACs), cv.Units, plural(cv.WeightedNodes, "weighted node"))
+		known := ""
+		if cv.UnknownMACs > 0 {
+			known = fmt.Sprintf(" counted, %s of unknown size", plural(cv.UnknownMACs, "weighted node"))
+		}
+		line("  INT8 MAC coverage\t%.1f%% (%s of %s MACs%s; %d of %s in Q/DQ units)", 100*cv.Share,
+			groupDigits(cv.CoveredMACs), groupDigits(cv.TotalMACs), known, cv.Units, plural(cv.WeightedNodes, "weighted node"))
 	}
 	if cv.ORTFloatUnits > 0 {
 		line("  ORT CPU float\t%s ONNX Runtime's CPU kernels still run in float (%s)", plural(cv.ORTFloatUnits, "unit"), cv.ORTFloatKinds())

@@ -1480,10 +1480,13 @@ func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.Bi
 		}
 		fmt.Fprintf(w, "int8 ops\t%s\n", orNone(strings.Join(sortedCounts(r.OpCounts), ", "), "none"))
 		if q != nil && q.Graph != nil {
-			if cv := macs.CoverageWithShapes(q, report.SampleShapes(src)); cv.WeightedNodes > 0 {
+			if cv := report.SampleCoverage(q, src); cv.WeightedNodes > 0 {
 				shareOf := func(share float64) string {
 					if cv.TotalMACs == 0 {
 						return "MACs unknown"
+					}
+					if cv.UnknownMACs > 0 {
+						return fmt.Sprintf("%.1f%% of the MACs counted, %s of unknown size", 100*share, plural(cv.UnknownMACs, "weighted op"))
 					}
 					return fmt.Sprintf("%.1f%% of the MACs", 100*share)
 				}
@@ -1711,6 +1714,9 @@ func (c *cli) coverageORT(w io.Writer, cv macs.Coverage, share string, q *graph.
 		if k := countOps(q.Graph, "Einsum"); k > 0 {
 			why = append(why, fmt.Sprintf("%d of them Einsum, which no rule quantizes", k))
 		}
+		if k := bodyOpsOutsideUnits(q.Graph); k > 0 {
+			why = append(why, fmt.Sprintf("%d of them in a Loop, If or Scan body, where what they read or write stays float", k))
+		}
 		if len(why) > 0 {
 			rest += " (" + strings.Join(why, "; ") + ")"
 		}
@@ -1727,6 +1733,29 @@ func (c *cli) coverageORT(w io.Writer, cv macs.Coverage, share string, q *graph.
 		}
 		fmt.Fprintf(c.stderr, "onnxq: WARNING: none of the %d weighted ops is in a complete Q/DQ unit: ONNX Runtime runs them all in float, so the quantized model is %s; the units line says what completing them costs (--complete-units on forces them)\n", cv.WeightedNodes, what)
 	}
+}
+
+func ptrTo[T any](v T) *T { return &v }
+
+// bodyOpsOutsideUnits counts the Conv, ConvTranspose, Gemm and MatMul
+// nodes of g's subgraphs (Loop, If, Scan bodies) that form no complete
+// Q/DQ unit.
+func bodyOpsOutsideUnits(g *graph.Graph) int {
+	n := 0
+	g.Walk(func(sg *graph.Graph) {
+		if sg == g {
+			return
+		}
+		for _, node := range sg.Nodes {
+			switch node.OpType {
+			case "Conv", "ConvTranspose", "Gemm", "MatMul":
+				if (node.Domain == "" || node.Domain == "ai.onnx") && !macs.QDQUnit(node) {
+					n++
+				}
+			}
+		}
+	})
+	return n
 }
 
 // lowSQNR is the worst output's SQNR under which the summary warns: the
@@ -1863,7 +1892,7 @@ func (c *cli) writeReport(cfg *quantizeConfig, fp32, qdqForm *graph.Model, src *
 	if err != nil {
 		return "", err
 	}
-	in := report.Input{Compare: r, Float: fp32, Quant: q, FloatFile: cfg.Model, QuantFile: cfg.Out, FloatSize: fileSize(cfg.Model), QuantSize: fileSize(cfg.Out), InputShapes: report.SampleShapes(src)}
+	in := report.Input{Compare: r, Float: fp32, Quant: q, FloatFile: cfg.Model, QuantFile: cfg.Out, FloatSize: fileSize(cfg.Model), QuantSize: fileSize(cfg.Out), InputShapes: report.SampleShapes(src), Coverage: ptrTo(report.SampleCoverage(q, src))}
 	if err := report.WriteFile(cfg.Report, in); err != nil {
 		return "", plainError(err)
 	}

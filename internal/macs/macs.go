@@ -31,6 +31,9 @@ type Coverage struct {
 	// WeightedNodes all weighted nodes.
 	Units         int `json:"units"`
 	WeightedNodes int `json:"weighted_nodes"`
+	// UnknownMACs counts the weighted nodes whose MACs are unknown (a
+	// shape inference could not follow): they add none to the totals.
+	UnknownMACs int `json:"unknown_macs_nodes"`
 	// ORTFloatUnits counts the units ONNX Runtime's CPU kernels still run
 	// in float (ORTRunsInFloat); ortFloatByOp splits them by reason, in
 	// the order of ortFloatKinds.
@@ -120,6 +123,16 @@ var integerOps = map[string]bool{"QLinearConv": true, "QLinearMatMul": true, "Co
 // and of those that are complete Q/DQ units. It reads the shapes that
 // shape inference left on the values.
 func Int8Coverage(g *graph.Graph) Coverage {
+	return CoverageOf(g, func(n *graph.Node) (int64, bool) {
+		macs, ok, _ := NodeMACs(n)
+		return macs, ok
+	})
+}
+
+// CoverageOf is Int8Coverage with each weighted node's MACs from macsOf
+// (false: unknown): the MACs a run executed, say, a Loop body's once per
+// iteration.
+func CoverageOf(g *graph.Graph, macsOf func(*graph.Node) (int64, bool)) Coverage {
 	var c Coverage
 	g.Walk(func(g *graph.Graph) {
 		for _, n := range g.Nodes {
@@ -142,8 +155,9 @@ func Int8Coverage(g *graph.Graph) Coverage {
 					c.ortFloatByOp[k]++
 				}
 			}
-			macs, ok, _ := NodeMACs(n)
+			macs, ok := macsOf(n)
 			if !ok || c.TotalMACs > math.MaxInt64-macs {
+				c.UnknownMACs++
 				continue // unknown, or past what int64 counts
 			}
 			c.TotalMACs += macs
@@ -422,29 +436,38 @@ func isConstant(v *graph.Value) bool {
 // for op types that are not counted; ok is false when a shape needed is
 // not known (or the count overflows).
 func NodeMACs(n *graph.Node) (macs int64, ok, counted bool) {
+	return NodeMACsWith(n, knownSizes)
+}
+
+// Sizes returns the dimension sizes of a value when all are known.
+type Sizes func(v *graph.Value) ([]int64, bool)
+
+// NodeMACsWith is NodeMACs with the operands' sizes taken from sizes (the
+// shapes a run observed, say, where shape inference left them unknown).
+func NodeMACsWith(n *graph.Node, sizes Sizes) (macs int64, ok, counted bool) {
 	if n.Domain != "" && n.Domain != "ai.onnx" {
 		return 0, false, false
 	}
 	// Input positions of the data and weight operands.
 	switch n.OpType {
 	case "Conv":
-		macs, ok = convMACs(n, 0, 1)
+		macs, ok = convMACs(n, 0, 1, sizes)
 	case "ConvInteger":
-		macs, ok = convMACs(n, 0, 1)
+		macs, ok = convMACs(n, 0, 1, sizes)
 	case "QLinearConv":
-		macs, ok = convMACs(n, 0, 3)
+		macs, ok = convMACs(n, 0, 3, sizes)
 	case "ConvTranspose":
-		macs, ok = convTransposeMACs(n)
+		macs, ok = convTransposeMACs(n, sizes)
 	case "Gemm":
-		macs, ok = gemmMACs(n)
+		macs, ok = gemmMACs(n, sizes)
 	case "MatMul", "MatMulInteger":
-		macs, ok = matMulMACs(n.Input(0), n.Input(1))
+		macs, ok = matMulMACs(n.Input(0), n.Input(1), sizes)
 	case "QLinearMatMul":
-		macs, ok = matMulMACs(n.Input(0), n.Input(3))
+		macs, ok = matMulMACs(n.Input(0), n.Input(3), sizes)
 	case "Einsum":
 		var shapes [][]int64
 		for _, in := range n.Inputs {
-			s, known := knownSizes(in)
+			s, known := sizes(in)
 			if !known {
 				return 0, false, true
 			}
@@ -524,15 +547,15 @@ func knownSizes(v *graph.Value) ([]int64, bool) {
 // every output element sums over one kernel window of its group's input
 // channels, which is exactly the product of Y's shape and W's shape
 // without its first (Cout) axis.
-func convMACs(n *graph.Node, x, w int) (int64, bool) {
+func convMACs(n *graph.Node, x, w int, sizes Sizes) (int64, bool) {
 	if len(n.Outputs) == 0 {
 		return 0, false
 	}
-	y, ok := knownSizes(n.Outputs[0])
+	y, ok := sizes(n.Outputs[0])
 	if !ok || len(y) < 2 {
 		return 0, false
 	}
-	perOutput, ok := convWindow(n, x, w)
+	perOutput, ok := convWindow(n, x, w, sizes)
 	if !ok {
 		return 0, false
 	}
@@ -545,11 +568,11 @@ func convMACs(n *graph.Node, x, w int) (int64, bool) {
 
 // convWindow is (Cin/group)·prod(kernel), from W's shape or, when W has
 // no known shape, from X's channels, group and kernel_shape.
-func convWindow(n *graph.Node, x, w int) (int64, bool) {
-	if ws, ok := knownSizes(n.Input(w)); ok && len(ws) >= 2 {
+func convWindow(n *graph.Node, x, w int, sizes Sizes) (int64, bool) {
+	if ws, ok := sizes(n.Input(w)); ok && len(ws) >= 2 {
 		return mulChecked(ws[1:]...)
 	}
-	xs, ok := knownSizes(n.Input(x))
+	xs, ok := sizes(n.Input(x))
 	kernel := n.AttrInts("kernel_shape")
 	group := n.AttrInt("group", 1)
 	if !ok || len(xs) < 2 || kernel == nil || group <= 0 || xs[1]%group != 0 {
@@ -561,20 +584,20 @@ func convWindow(n *graph.Node, x, w int) (int64, bool) {
 // convTransposeMACs is N·Cin·prod(input spatial) · (Cout/group)·prod(kernel):
 // every input element is scattered through one kernel into its group's
 // output channels; W is [Cin, Cout/group, kernel...].
-func convTransposeMACs(n *graph.Node) (int64, bool) {
-	xs, ok := knownSizes(n.Input(0))
+func convTransposeMACs(n *graph.Node, sizes Sizes) (int64, bool) {
+	xs, ok := sizes(n.Input(0))
 	if !ok || len(xs) < 2 {
 		return 0, false
 	}
 	var window int64
-	if ws, ok := knownSizes(n.Input(1)); ok && len(ws) >= 2 {
+	if ws, ok := sizes(n.Input(1)); ok && len(ws) >= 2 {
 		if window, ok = mulChecked(ws[1:]...); !ok {
 			return 0, false
 		}
 	} else {
 		// Without W's shape, Cout comes from the output and the kernel
 		// from the attribute.
-		ys, ok := knownSizes(firstOutput(n))
+		ys, ok := sizes(firstOutput(n))
 		kernel := n.AttrInts("kernel_shape")
 		group := n.AttrInt("group", 1)
 		if !ok || len(ys) < 2 || kernel == nil || group <= 0 || ys[1]%group != 0 {
@@ -599,12 +622,12 @@ func firstOutput(n *graph.Node) *graph.Value {
 }
 
 // gemmMACs is M·N·K, with A [M,K] and B [K,N] after transA/transB.
-func gemmMACs(n *graph.Node) (int64, bool) {
-	a, ok := knownSizes(n.Input(0))
+func gemmMACs(n *graph.Node, sizes Sizes) (int64, bool) {
+	a, ok := sizes(n.Input(0))
 	if !ok || len(a) != 2 {
 		return 0, false
 	}
-	b, ok := knownSizes(n.Input(1))
+	b, ok := sizes(n.Input(1))
 	if !ok || len(b) != 2 {
 		return 0, false
 	}
@@ -622,12 +645,12 @@ func gemmMACs(n *graph.Node) (int64, bool) {
 // matMulMACs is batch·M·N·K for numpy-style matrix products: a 1-D
 // operand is a vector (M or N is 1), and the batch dimensions in front of
 // the last two broadcast against each other.
-func matMulMACs(av, bv *graph.Value) (int64, bool) {
-	a, ok := knownSizes(av)
+func matMulMACs(av, bv *graph.Value, sizes Sizes) (int64, bool) {
+	a, ok := sizes(av)
 	if !ok || len(a) == 0 {
 		return 0, false
 	}
-	b, ok := knownSizes(bv)
+	b, ok := sizes(bv)
 	if !ok || len(b) == 0 {
 		return 0, false
 	}

@@ -139,7 +139,7 @@ func TestMatMulBroadcast(t *testing.T) {
 		{&graph.Value{}, v(4, 5), 0, false},
 	}
 	for _, c := range cases {
-		got, ok := matMulMACs(c.a, c.b)
+		got, ok := matMulMACs(c.a, c.b, knownSizes)
 		if got != c.want || ok != c.ok {
 			t.Errorf("matMulMACs(%v, %v) = %d, %v; want %d, %v", c.a.Shape, c.b.Shape, got, ok, c.want, c.ok)
 		}
