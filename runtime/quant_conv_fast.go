@@ -186,15 +186,77 @@ func (c *groupCache[T]) get(w []int8, groups int, build func(g int) T) []T {
 	return c.groups
 }
 
+// signedWeights holds int8 copies of constant uint8 weights, built on
+// the first run and reused while the same tensor and zero points come in,
+// as groupCache does for packed weights. Each output channel's values
+// less its zero point are kept when they all fit in int8 (symmetric
+// weights: zero points 0 then, which the channel-major and VNNI paths
+// want), else each value less 128 (zero points less 128 too).
+type signedWeights struct {
+	mu     sync.Mutex
+	source *uint8
+	size   int
+	zpIn   []int32
+	w      []int8
+	zp     []int32
+}
+
+// get returns w as int8 with the per-channel zero points (M of them,
+// each channel len(w)/M values) that go with it.
+func (c *signedWeights) get(w []uint8, zp []int32) ([]int8, []int32) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(w) > 0 && c.source == &w[0] && c.size == len(w) && slices.Equal(c.zpIn, zp) {
+		return c.w, c.zp
+	}
+	M := len(zp)
+	per := len(w) / max(M, 1)
+	shift := make([]int32, M)
+	exact := true
+	for m := 0; m < M && exact; m++ {
+		for _, v := range w[m*per : (m+1)*per] {
+			if d := int32(v) - zp[m]; d < -128 || d > 127 {
+				exact = false
+				break
+			}
+		}
+	}
+	for m := range shift {
+		shift[m] = 128
+		if exact {
+			shift[m] = zp[m]
+		}
+	}
+	c.w = make([]int8, len(w))
+	c.zp = make([]int32, M)
+	for m := range M {
+		for i := m * per; i < (m+1)*per; i++ {
+			c.w[i] = int8(int32(w[i]) - shift[m])
+		}
+		c.zp[m] = zp[m] - shift[m]
+	}
+	c.zpIn = slices.Clone(zp)
+	c.source, c.size = nil, len(w)
+	if len(w) > 0 {
+		c.source = &w[0]
+	}
+	return c.w, c.zp
+}
+
 // newQConvArgs checks whether a QLinearConv call fits the fast path: a
-// 2-D convolution of uint8 or int8 x with int8 w, one x zero point, w zero
-// points per tensor or per output channel. It returns nil otherwise.
+// 2-D convolution of uint8 or int8 x with int8 or uint8 w (the latter
+// shifted to int8), one x zero point, w zero points per tensor or per
+// output channel. It returns nil otherwise.
 func (k *intConvKernel) newQConvArgs(x, xzp, w, wzp, bias *Tensor, scales []float32, zy, lo, hi int64, outType graph.DType) *qconvArgs {
-	if x.Rank() != 4 || w.Rank() != 4 || (x.DType != graph.Uint8 && x.DType != graph.Int8) || w.DType != graph.Int8 {
+	if x.Rank() != 4 || w.Rank() != 4 || (x.DType != graph.Uint8 && x.DType != graph.Int8) || (w.DType != graph.Int8 && w.DType != graph.Uint8) {
 		return nil
 	}
-	wd, ok := w.Data.([]int8)
-	if !ok {
+	var wd []int8
+	switch w.Data.(type) {
+	case []int8:
+		wd = w.Data.([]int8)
+	case []uint8: // shifted to int8 below, once the zero points are known
+	default:
 		return nil
 	}
 	N, C, M := x.Shape[0], x.Shape[1], w.Shape[0]
@@ -223,7 +285,7 @@ func (k *intConvKernel) newQConvArgs(x, xzp, w, wzp, bias *Tensor, scales []floa
 	}
 	a.zw = make([]int32, M)
 	if wzp != nil {
-		if wzp.DType != graph.Int8 || (wzp.Len() != 1 && wzp.Len() != M) {
+		if wzp.DType != w.DType || (wzp.Len() != 1 && wzp.Len() != M) {
 			return nil
 		}
 		z, err := int32sOf(wzp)
@@ -233,6 +295,10 @@ func (k *intConvKernel) newQConvArgs(x, xzp, w, wzp, bias *Tensor, scales []floa
 		for c := range a.zw {
 			a.zw[c] = z[min(c, len(z)-1)]
 		}
+	}
+	if u, ok := w.Data.([]uint8); ok {
+		// w − zw is what the product reads: the same in int8
+		a.w, a.zw = k.signedWeights.get(u, a.zw)
 	}
 	if bias != nil {
 		b, ok := bias.Data.([]int32)

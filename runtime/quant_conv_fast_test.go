@@ -54,7 +54,7 @@ func fastMatchesReference(t *testing.T) {
 		xType := []graph.DType{graph.Uint8, graph.Int8}[rng.IntN(2)]
 		yType := []graph.DType{graph.Uint8, graph.Int8}[rng.IntN(2)]
 
-		paths[checkFastQConv(t, rng, trial, qconvCase{N, C, M, G, kh, kw, H, W, sh, sw, dh, dw, pads, xType, yType, 0, false})]++
+		paths[checkFastQConv(t, rng, trial, qconvCase{N, C, M, G, kh, kw, H, W, sh, sw, dh, dw, pads, xType, yType, 0, false, rng.IntN(4) == 0})]++
 	}
 	// The symmetric-weight cases take the channel-major and VNNI
 	// depthwise paths when the microkernel has them: make sure they ran.
@@ -75,6 +75,9 @@ type qconvCase struct {
 	wAll int8
 	// symmetric makes every weight zero point 0.
 	symmetric bool
+	// uint8Weights stores the weights and their zero points as uint8,
+	// each value 128 above the int8 one (the fast paths shift them back).
+	uint8Weights bool
 }
 
 // TestFastQLinearConvPointwiseAndWide covers what the random shapes above
@@ -87,8 +90,8 @@ func TestFastQLinearConvPointwiseAndWide(t *testing.T) {
 	trial := 0
 	for _, c := range []int{1, 7, 8, 9, 16, 17, 31} {
 		for _, hw := range [][2]int{{1, 1}, {3, 5}, {8, 8}, {12, 13}, {16, 9}} {
-			checkFastQConv(t, rng, trial, qconvCase{1, c, 1 + rng.IntN(9), 1, 1, 1, hw[0], hw[1], 1, 1, 1, 1, []int64{0, 0, 0, 0}, graph.Uint8, graph.Uint8, 0, false})
-			checkFastQConv(t, rng, trial+1, qconvCase{2, 2 * c, 2 * (1 + rng.IntN(5)), 2, 1, 1, hw[0], hw[1], 1, 1, 1, 1, []int64{0, 0, 0, 0}, graph.Int8, graph.Uint8, 0, false})
+			checkFastQConv(t, rng, trial, qconvCase{1, c, 1 + rng.IntN(9), 1, 1, 1, hw[0], hw[1], 1, 1, 1, 1, []int64{0, 0, 0, 0}, graph.Uint8, graph.Uint8, 0, false, false})
+			checkFastQConv(t, rng, trial+1, qconvCase{2, 2 * c, 2 * (1 + rng.IntN(5)), 2, 1, 1, hw[0], hw[1], 1, 1, 1, 1, []int64{0, 0, 0, 0}, graph.Int8, graph.Uint8, 0, false, false})
 			trial += 2
 		}
 	}
@@ -96,7 +99,7 @@ func TestFastQLinearConvPointwiseAndWide(t *testing.T) {
 		for _, k := range []int{2, 3, 5} {
 			for _, w := range []int{k, 17, 40} {
 				p := int64(k / 2)
-				checkFastQConv(t, rng, trial, qconvCase{1, 3, 4, 1, k, k, 6, w, s, s, 1, 1, []int64{p, p, p, p}, graph.Uint8, graph.Int8, 0, false})
+				checkFastQConv(t, rng, trial, qconvCase{1, 3, 4, 1, k, k, 6, w, s, s, 1, 1, []int64{p, p, p, p}, graph.Uint8, graph.Int8, 0, false, false})
 				trial++
 			}
 		}
@@ -113,7 +116,7 @@ func TestFastQLinearConvPointwiseAndWide(t *testing.T) {
 		H, W := (k-1)*dl+1+rng.IntN(9), (k-1)*dl+1+rng.IntN(40)
 		p := int64(rng.IntN(k/2 + 1))
 		xt := []graph.DType{graph.Uint8, graph.Int8}[rep/12]
-		q := qconvCase{1 + rep%2, cg * G, G * (1 + rng.IntN(12)), G, k, k, H, W, st, st, dl, dl, []int64{p, p, p, p}, xt, graph.Uint8, 0, true}
+		q := qconvCase{1 + rep%2, cg * G, G * (1 + rng.IntN(12)), G, k, k, H, W, st, st, dl, dl, []int64{p, p, p, p}, xt, graph.Uint8, 0, true, false}
 		if checkFastQConv(t, rng, trial, q) == "taps" {
 			tapCases++
 		}
@@ -128,7 +131,7 @@ func TestFastQLinearConvPointwiseAndWide(t *testing.T) {
 		for _, st := range []int{1, 2} {
 			for rep := range 3 {
 				p := int64(k / 2)
-				checkFastQConv(t, rng, trial, qconvCase{1, 3, 3, 3, k, k, 9 + rep, 70 + 3*rep, st, st, 1 + rep%2, 1 + rep/2, []int64{p, p, p, p}, graph.Uint8, graph.Uint8, 0, false})
+				checkFastQConv(t, rng, trial, qconvCase{1, 3, 3, 3, k, k, 9 + rep, 70 + 3*rep, st, st, 1 + rep%2, 1 + rep/2, []int64{p, p, p, p}, graph.Uint8, graph.Uint8, 0, false, false})
 				trial++
 			}
 		}
@@ -136,16 +139,16 @@ func TestFastQLinearConvPointwiseAndWide(t *testing.T) {
 	// Windows wider than the input, with pads and dilations that put
 	// whole runs of taps in the padding.
 	for _, c := range []qconvCase{
-		{1, 2, 3, 1, 1, 3, 1, 1, 1, 1, 1, 4, []int64{0, 5, 0, 5}, graph.Uint8, graph.Uint8, 0, false},
-		{1, 1, 2, 1, 3, 3, 2, 1, 1, 2, 2, 3, []int64{3, 4, 3, 4}, graph.Int8, graph.Uint8, 0, false},
-		{2, 2, 2, 1, 2, 2, 1, 2, 2, 1, 1, 1, []int64{2, 2, 2, 2}, graph.Uint8, graph.Int8, 0, false},
+		{1, 2, 3, 1, 1, 3, 1, 1, 1, 1, 1, 4, []int64{0, 5, 0, 5}, graph.Uint8, graph.Uint8, 0, false, true},
+		{1, 1, 2, 1, 3, 3, 2, 1, 1, 2, 2, 3, []int64{3, 4, 3, 4}, graph.Int8, graph.Uint8, 0, false, false},
+		{2, 2, 2, 1, 2, 2, 1, 2, 2, 1, 1, 1, []int64{2, 2, 2, 2}, graph.Uint8, graph.Int8, 0, false, true},
 	} {
 		checkFastQConv(t, rng, trial, c)
 		trial++
 	}
 	// 25×25 taps of weight −128 against a zero point of at most 10:
 	// Σ|w−zw|·255 passes 2^24, so the depthwise path must stay in int32.
-	big := qconvCase{1, 2, 2, 2, 25, 25, 30, 30, 1, 1, 1, 1, []int64{12, 12, 12, 12}, graph.Uint8, graph.Uint8, -128, false}
+	big := qconvCase{1, 2, 2, 2, 25, 25, 30, 30, 1, 1, 1, 1, []int64{12, 12, 12, 12}, graph.Uint8, graph.Uint8, -128, false, false}
 	w := make([]int8, 2*25*25)
 	for i := range w {
 		w[i] = -128
@@ -201,6 +204,9 @@ func checkFastQConv(t *testing.T, rng *rand.Rand, trial int, q qconvCase) (path 
 			wzp.Data.([]int8)[i] = int8(rng.IntN(21) - 10)
 		}
 	}
+	if q.uint8Weights {
+		w, wzp = uint8Shifted(w), uint8Shifted(wzp)
+	}
 	ws := New(graph.Float32, M)
 	for i := range ws.F32() {
 		ws.F32()[i] = float32(rng.Float64()*0.02 + 1e-4)
@@ -228,7 +234,7 @@ func checkFastQConv(t *testing.T, rng *rand.Rand, trial int, q qconvCase) (path 
 		graph.IntsAttr("dilations", int64(dh), int64(dw)),
 		graph.IntsAttr("pads", pads...),
 	}
-	name := fmt.Sprintf("trial %d: N%d C%d M%d G%d k%dx%d in %dx%d s%d,%d d%d,%d pads %v x %v y %v", trial, N, C, M, G, kh, kw, H, W, sh, sw, dh, dw, pads, xType, yType)
+	name := fmt.Sprintf("trial %d: N%d C%d M%d G%d k%dx%d in %dx%d s%d,%d d%d,%d pads %v x %v y %v w %v", trial, N, C, M, G, kh, kw, H, W, sh, sw, dh, dw, pads, xType, yType, w.DType)
 	node := &graph.Node{OpType: "QLinearConv", Attrs: attrs}
 	kern, err := newIntConv(node, true)
 	if err != nil {
@@ -270,6 +276,15 @@ func checkFastQConv(t *testing.T, rng *rand.Rand, trial int, q qconvCase) (path 
 		}
 	}
 	return path
+}
+
+// uint8Shifted returns an int8 tensor as uint8, each value 128 higher.
+func uint8Shifted(t *Tensor) *Tensor {
+	u := New(graph.Uint8, t.Shape...)
+	for i, v := range t.Data.([]int8) {
+		u.Data.([]uint8)[i] = uint8(v) ^ 0x80
+	}
+	return u
 }
 
 // TestRequantizerMatchesRequantizeF32 checks the float32 requantizer

@@ -421,6 +421,8 @@ type intConvKernel struct {
 	// derived from them (fastConvWX, depthwiseVNNI).
 	scaleCache scaleCache
 	epilogues  epilogueCache
+	// signedWeights shifts uint8 weights to int8 for the fast paths.
+	signedWeights signedWeights
 }
 
 func newIntConv(n *graph.Node, linear bool) (Kernel, error) {
