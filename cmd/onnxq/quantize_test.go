@@ -511,12 +511,19 @@ func TestQuantizeEvalLouder(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("--eval: %s", r.stderr)
 	}
-	if !strings.Contains(r.stdout, "louder") || !strings.Contains(r.stdout, "5.0x at x") {
+	if !strings.Contains(r.stdout, "louder") || !strings.Contains(r.stdout, "5x at x") {
 		t.Errorf("summary does not name x as 5x past the calibration samples:\n%s", r.stdout)
 	}
 	r = onnxq(t, dir, model, "-o", out, "--calib", cal, "--eval", cal)
 	if r.code != 0 || strings.Contains(r.stdout, "louder") {
 		t.Errorf("--eval like --calib: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	// 1.5x past: named only because the held-out figure falls far below
+	// the calibration one, which the line gives
+	near := writeSamples(t, dir, "near", 2, "x", shape, func(s, i int) float32 { return 1.5 * value(s, i) })
+	r = onnxq(t, dir, model, "-o", out, "--calib", cal, "--eval", near)
+	if r.code != 0 || !regexp.MustCompile(`louder +the --eval samples read [0-9.]+ dB where the calibration samples read [0-9.]+ and drive activations past the calibration samples. extremes: [^\n]*1.5x at x`).MatchString(r.stdout) {
+		t.Errorf("1.5x louder --eval samples: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }
 
