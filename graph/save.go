@@ -122,7 +122,48 @@ func Clone(m *Model) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	return Decode(data, m.Dir)
+	c, err := Decode(data, m.Dir)
+	if err != nil {
+		return nil, err
+	}
+	copyValueTypes(m, c)
+	return c, nil
+}
+
+// copyValueTypes gives the values of c the shapes and types that m's
+// values of the same names carry: what shape inference found is not
+// written into the file (only the model's own value_info is), so a copy
+// through it would lose what a pass then needs (a GroupNormalization's
+// channel count when the opset rises).
+func copyValueTypes(m, c *Model) {
+	byName := map[string]*Value{}
+	each := func(g *Graph, f func(*Value)) {
+		g.Walk(func(g *Graph) {
+			for _, v := range g.Inputs {
+				f(v)
+			}
+			for _, n := range g.Nodes {
+				for _, v := range n.Outputs {
+					if v != nil {
+						f(v)
+					}
+				}
+			}
+		})
+	}
+	each(m.Graph, func(v *Value) { byName[v.Name] = v })
+	each(c.Graph, func(v *Value) {
+		src := byName[v.Name]
+		if src == nil {
+			return
+		}
+		if v.Shape == nil && src.Shape != nil {
+			v.Shape = slices.Clone(src.Shape)
+		}
+		if v.DType == Undefined {
+			v.DType = src.DType
+		}
+	})
 }
 
 // Encode serializes the model with every tensor's data inline.

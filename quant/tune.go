@@ -799,6 +799,22 @@ func Tune(ref, q *graph.Model, src *Samples, opts TuneOptions, threads int) (*Tu
 		return climbScore(sq, capDB), nil
 	}
 	cur.score = climbScore(calibSQ, capDB)
+	// raiseCap widens the cap to the gap between the calibration samples
+	// (calibSQ, cur's figures on them) and the held-out ones as it stands
+	// after a pick: the gap can grow as the search goes (0.4 → 2.1 dB on a
+	// ResNet-style model), and a cap set from the first one would leave
+	// every candidate without a gain while the held-out samples are still
+	// short of the target.
+	curCalibSQ := calibSQ
+	raiseCap := func(c float64, why string) {
+		if opts.Metric != TuneSQNR || len(held) == 0 || !(c > capDB) {
+			return
+		}
+		logf("tune: %s: the climb counts outputs up to %.2f dB", why, c)
+		capDB = c
+		cur.score = climbScore(curCalibSQ, capDB)
+	}
+	uncapped := false // the cap was lifted once nothing gained under it
 	calibSrc, err := src.Subset(calibIdx)
 	if err != nil {
 		return nil, err
@@ -919,6 +935,15 @@ func Tune(ref, q *graph.Model, src *Samples, opts TuneOptions, threads int) (*Tu
 			}
 		}
 		if len(ranked) == 0 {
+			// The ranking samples may stand past the cap while the
+			// held-out ones are still short: the climb then goes on, once,
+			// with every output counted however good.
+			if !uncapped && opts.Metric == TuneSQNR && len(held) > 0 && capDB < noClimbCap {
+				uncapped = true
+				raiseCap(noClimbCap, fmt.Sprintf("no candidate gains up to %.2f dB while the held-out samples read %.2f", capDB, cur.sqnr))
+				needRank = true
+				continue
+			}
 			return finish(TuneExhausted)
 		}
 		c := ranked[0]
@@ -933,10 +958,11 @@ func Tune(ref, q *graph.Model, src *Samples, opts TuneOptions, threads int) (*Tu
 				return nil, fmt.Errorf("tune: bias correction: %v", err)
 			}
 		}
-		s, err := score(t, calibIdx)
+		tSQ, _, err := ev.measure(t, calibIdx)
 		if err != nil {
 			return nil, err
 		}
+		s := climbScore(tSQ, capDB)
 		rep.Confirmed++
 		if !(s >= cur.score+opts.MinGainDB) {
 			rejected[c.key] = true
@@ -966,12 +992,17 @@ func Tune(ref, q *graph.Model, src *Samples, opts TuneOptions, threads int) (*Tu
 		}
 		logf("tune: %s (%s) taken: %+.2f dB on the calibration samples (score %.2f), %.2f%% of the MACs; measured %.2f (SQNR %.2f dB): %s",
 			c.label, c.op, gain, s, 100*macShare, next.metric, next.sqnr, held)
+		curCalibSQ = tSQ
 		if cur.metric >= target {
 			return finish(TuneMet)
 		}
+		raiseCap(climbCap(opts.TargetSQNR, worstOf(tSQ), cur.sqnr), fmt.Sprintf("the calibration samples read %.2f dB past the held-out ones", worstOf(tSQ)-cur.sqnr))
 		needRank = true
 	}
 }
+
+// noClimbCap is the cap of a climb that counts every output however good.
+const noClimbCap = 200
 
 // sortCands orders candidates by gain in 0.1 dB steps, best first, then
 // by fewer MACs moved to float, then in graph order.
