@@ -8,6 +8,7 @@ package quant_test
 import (
 	"bytes"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/onnxq/onnxq/internal/calibdata"
 	"github.com/onnxq/onnxq/internal/macs"
 	"github.com/onnxq/onnxq/quant"
+	"github.com/onnxq/onnxq/runtime"
 )
 
 // tuneSetup quantizes chainModel(22, bad...) on the calibration part of
@@ -305,5 +307,56 @@ func TestTuneMACShareCountsActivationMatMul(t *testing.T) {
 	}
 	if after == before || after == 1 {
 		t.Errorf("coverage %.4f -> %.4f (excluded %+v): the check wants some of the MACs moved to float", before, after, rep.Excluded)
+	}
+}
+
+// A target below what the search reaches for a higher one is met too:
+// the climb's cap follows the gap between the calibration and held-out
+// samples and is lifted when nothing gains under it, where a cap set once
+// from the first gap stopped the search short of a lower target. The
+// held-out samples are louder than the calibration ones, so the gap
+// grows as layers go back to float.
+func TestTuneLowerTargetsMet(t *testing.T) {
+	reach := func(target float64) *quant.TuneReport {
+		q := chainModel(t, 22, 5, 9, 14)
+		syn := calibdata.Synthetic(calibdata.Inputs(q), 12, 3)
+		_, held := quant.TuneSamples(syn.Names(), 4)
+		var samples []map[string]*runtime.Tensor
+		for i := range 12 {
+			s, err := syn.Sample(i)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if slices.Contains(held, i) {
+				x := s["x"]
+				loud := runtime.New(x.DType, x.Shape...)
+				for j, v := range x.F32() {
+					loud.F32()[j] = 1.4 * v
+				}
+				s = map[string]*runtime.Tensor{"x": loud}
+			}
+			samples = append(samples, s)
+		}
+		src := calibdata.Memory(calibdata.Inputs(q), samples)
+		calib, _ := quant.TuneSamples(src.Names(), 4)
+		cal, err := src.Subset(calib)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ref := quantizeNoFallback(t, q, cal)
+		o := quant.DefaultTune()
+		o.TargetSQNR = target
+		rep, err := quant.Tune(ref, q, src, o, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rep
+	}
+	best := reach(200).After
+	t.Logf("best reachable: %.2f dB", best)
+	for _, below := range []float64{0.5, 1, 2, 3, 4, 6} {
+		if rep := reach(best - below); !rep.Met {
+			t.Errorf("target %.2f (%.1f dB below what the search reaches): NOT met at %.2f dB (%s)", best-below, below, rep.After, rep.Stop)
+		}
 	}
 }
