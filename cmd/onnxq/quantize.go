@@ -6,6 +6,7 @@ package main
 // atomically and reports what was quantized and how much the outputs moved.
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -1028,11 +1029,6 @@ func opsetTooLow(opset, need int64) error {
 	return usageErrorf("", "--opset %d is too low: these options need opset %d (per-channel weights need 13; int4, 16-bit or blocked weights need 21)", opset, need)
 }
 
-// overrideFile is the JSON form of --config.
-type overrideFile struct {
-	Tensors map[string]overrideEntry `json:"tensors"`
-}
-
 // overrideEntry is one tensor's override; every key is optional.
 type overrideEntry struct {
 	Min       *float32 `json:"min,omitempty"`
@@ -1053,20 +1049,30 @@ func readOverrides(path string) (map[string]passes.TensorOverride, error) {
 	fail := func(format string, args ...any) error {
 		return fmt.Errorf("--config %s: %s", path, fmt.Sprintf(format, args...))
 	}
-	var f overrideFile
-	if err := calib.StrictUnmarshal(data, &f); err != nil {
+	jsonMsg := func(err error) string {
 		msg := strings.TrimPrefix(err.Error(), "json: ")
 		if strings.HasPrefix(msg, "unknown field ") {
 			msg = "unknown key " + strings.TrimPrefix(msg, "unknown field ") + ` (want "tensors", and per tensor "min"/"max", "fp32", "per_tensor" or "bits")`
 		}
-		return nil, fail("%s", msg)
+		return msg
+	}
+	// Each tensor's entry is read on its own, so that an error in it
+	// names the tensor (a map's keys are not in the decoder's paths).
+	var f struct {
+		Tensors map[string]json.RawMessage `json:"tensors"`
+	}
+	if err := calib.StrictUnmarshal(data, &f); err != nil {
+		return nil, fail("%s", jsonMsg(err))
 	}
 	if f.Tensors == nil {
 		return nil, fail(`no "tensors" object`)
 	}
 	out := map[string]passes.TensorOverride{}
 	for _, name := range slices.Sorted(maps.Keys(f.Tensors)) {
-		e := f.Tensors[name]
+		var e overrideEntry
+		if err := calib.StrictUnmarshal(f.Tensors[name], &e); err != nil {
+			return nil, fail("tensor %q: %s", name, jsonMsg(err))
+		}
 		var o passes.TensorOverride
 		switch {
 		case (e.Min == nil) != (e.Max == nil):

@@ -393,7 +393,7 @@ func TestQuantizeConfig(t *testing.T) {
 		{`{"tensors": {"pool": {}}}`, "no override"},
 		{`{"tensors": {"pool": {"per_tensor": true}}}`, "not a weight"},
 		{`{"tensors": {"conv.weight": {"min": -1, "max": 1}}}`, "is a weight"},
-		{`{"tensors": {"pool": {"fp32": "yes"}}}`, "want true or false"},
+		{`{"tensors": {"pool": {"fp32": "yes"}}}`, `tensor "pool": "fp32" holds a JSON string, want true or false`},
 		{`{"tensors": {"pool": {"bits": 12}}}`, "bits 12 (want 8 or 16)"},
 		{`{"tensors": {"pool": {"bits": 16, "fp32": true}}}`, "bits and fp32 contradict"},
 		{`{"tensors": {"conv.weight": {"bits": 16}}}`, "is a weight: bits"},
