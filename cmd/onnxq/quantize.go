@@ -697,7 +697,9 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 	// Choosing among methods measures outputs on the samples: not on
 	// random ones, and not when the statistics of one method are saved or
 	// loaded.
-	if synthetic || src == nil || src.Len() == 0 || cfg.SaveCalib != "" || len(cfg.LoadCalib) > 0 {
+	// Nor when --stop-after ends the pipeline before the quantize pass:
+	// there is no quantized model to measure.
+	if synthetic || src == nil || src.Len() == 0 || cfg.SaveCalib != "" || len(cfg.LoadCalib) > 0 || slices.Contains(passes.Names(passes.PreparePasses()), cfg.StopAfter) {
 		methods = methods[:1]
 	}
 	var report *passes.QuantReport
