@@ -15,6 +15,7 @@ import (
 	"slices"
 
 	"github.com/onnxq/onnxq/graph"
+	"github.com/onnxq/onnxq/runtime"
 )
 
 // broadcastingOps broadcast all of their inputs to one output shape
@@ -108,24 +109,25 @@ func bypassExpand(e *graph.Node, yDims []int64) int {
 }
 
 // broadcastSizes returns the shape sizes of dims broadcast together
-// (numpy rules), or false when they do not broadcast.
+// (numpy rules, runtime.BroadcastShape), or false when they do not.
 func broadcastSizes(dims ...[]int64) ([]int64, bool) {
-	rank := 0
-	for _, d := range dims {
-		rank = max(rank, len(d))
-	}
-	out := slices.Repeat([]int64{1}, rank)
-	for _, d := range dims {
-		off := rank - len(d)
-		for j, v := range d {
-			switch o := out[off+j]; {
-			case v == o || v == 1:
-			case o == 1:
-				out[off+j] = v
-			default:
+	shapes := make([][]int, len(dims))
+	for i, d := range dims {
+		shapes[i] = make([]int, len(d))
+		for j, x := range d {
+			if x < 0 || int64(int(x)) != x {
 				return nil, false
 			}
+			shapes[i][j] = int(x)
 		}
+	}
+	b, err := runtime.BroadcastShape(shapes...)
+	if err != nil {
+		return nil, false
+	}
+	out := make([]int64, len(b))
+	for i, x := range b {
+		out[i] = int64(x)
 	}
 	return out, true
 }
