@@ -185,6 +185,9 @@ func (c *cli) bench(cfg *benchConfig) error {
 	r.Ops = sortedOpReports(ops)
 	r.PeakRSSBytes = peakRSS()
 
+	// onnxq's figures are reported even when ONNX Runtime's part fails:
+	// its error follows them, and the exit code says so.
+	var ortErr error
 	if cfg.ORT != "" {
 		dir, err := os.MkdirTemp("", "onnxq-bench")
 		if err != nil {
@@ -197,10 +200,9 @@ func (c *cli) bench(cfg *benchConfig) error {
 		if err != nil {
 			return err
 		}
-		if r.ORT, err = benchORT(cfg.ORT, cfg.Model, pairs, cfg.Runs, threads); err != nil {
-			return err
-		}
-		if r.ORT.MedianMS > 0 {
+		if r.ORT, ortErr = benchORT(cfg.ORT, cfg.Model, pairs, cfg.Runs, threads); ortErr != nil {
+			r.ORT = nil
+		} else if r.ORT.MedianMS > 0 {
 			r.Ratio = r.MedianMS / r.ORT.MedianMS
 		}
 	}
@@ -208,9 +210,15 @@ func (c *cli) bench(cfg *benchConfig) error {
 	if cfg.JSON {
 		enc := json.NewEncoder(c.stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(r)
+		if err := enc.Encode(r); err != nil {
+			return err
+		}
+		return ortErr
 	}
-	return r.writeText(c)
+	if err := r.writeText(c); err != nil {
+		return err
+	}
+	return ortErr
 }
 
 // sortedOpReports orders the op types longest first (ties by name) and

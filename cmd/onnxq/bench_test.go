@@ -150,13 +150,18 @@ func TestBenchORT(t *testing.T) {
 		t.Error("bench left its temporary input files")
 	}
 
-	// A failing ORT gives one error line with its message.
+	// A failing ORT gives one error line with its message, after onnxq's
+	// own figures.
 	os.WriteFile(script, []byte("console.error('no data for input x'); process.exit(1);\n"), 0o644)
 	r = onnxq(t, dir, cmd...)
 	if r.code != 1 || !strings.Contains(r.stderr, "no data for input x") {
 		t.Errorf("failing ORT: exit %d, stderr %q", r.code, r.stderr)
 	}
 	oneErrorLine(t, r, cmd)
+	rep = BenchReport{}
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || rep.ORT != nil || !(rep.MedianMS > 0) {
+		t.Errorf("failing ORT: onnxq's figures %+v (%v) from:\n%s", rep, err, r.stdout)
+	}
 	r = onnxq(t, dir, "bench", model, "--ort", filepath.Join(dir, "missing.js"))
 	if r.code != 1 || !strings.Contains(r.stderr, "--ort: ") {
 		t.Errorf("missing script: exit %d, stderr %q", r.code, r.stderr)
