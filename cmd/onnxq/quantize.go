@@ -1691,6 +1691,12 @@ func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.Bi
 				}
 			}
 		}
+		// Measured on the samples the ranges and bias correction were
+		// fitted to, a handful of them says little of other inputs (one
+		// sample read 102.5 dB).
+		if from == "" && len(sqnr) > 0 && sqnr[0].Samples < fewCalibrationSamples {
+			fmt.Fprintf(w, "note\tthe sqnr lines measure the %s the ranges and biases were fitted to: so few say little of other inputs (--eval measures held-out ones)\n", plural(sqnr[0].Samples, "calibration sample"))
+		}
 		if worst.db < lowSQNR {
 			low = fmt.Sprintf("output %s reads %s dB against FP32 (the error is a third of the signal or more): the model is of little use as it is; onnxq compare shows which layers cost it, and --target-sqnr keeps the worst in FP32", worst.name, formatDB(worst.db))
 		}
@@ -1777,6 +1783,10 @@ func bodyOpsOutsideUnits(g *graph.Graph) int {
 	})
 	return n
 }
+
+// fewCalibrationSamples is the count of calibration samples under which
+// the summary says its sqnr lines, measured on them, tell little.
+const fewCalibrationSamples = 4
 
 // lowSQNR is the worst output's SQNR under which the summary warns: the
 // error is a third of the signal in amplitude or more.

@@ -487,9 +487,13 @@ func TestQuantizeEval(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stdout, "(1 sample of --eval,") {
 		t.Errorf("--eval-samples 1: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	// Without --eval the summary runs the calibration samples.
+	if strings.Contains(r.stdout, "\nnote ") {
+		t.Errorf("--eval: a note on few calibration samples\n%s", r.stdout)
+	}
+	// Without --eval the summary runs the calibration samples, and says
+	// that so few of them, fitted to, tell little.
 	r = onnxq(t, dir, model, "-o", out, "--synthetic", "2")
-	if r.code != 0 || !strings.Contains(r.stdout, "(2 samples,") {
+	if r.code != 0 || !strings.Contains(r.stdout, "(2 samples,") || !strings.Contains(r.stdout, "the sqnr lines measure the 2 calibration samples the ranges and biases were fitted to") {
 		t.Errorf("without --eval: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	bad := filepath.Join(dir, "bad.onnx")
