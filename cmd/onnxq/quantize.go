@@ -1740,7 +1740,7 @@ func (c *cli) coverageORT(w io.Writer, cv macs.Coverage, share string, q *graph.
 		if k := countOps(q.Graph, "Einsum"); k > 0 {
 			why = append(why, fmt.Sprintf("%d of them Einsum, which no rule quantizes", k))
 		}
-		if k := bodyOpsOutsideUnits(q.Graph); k > 0 {
+		if k := cv.InBodies(); k > 0 {
 			why = append(why, fmt.Sprintf("%d of them in a Loop, If or Scan body, where what they read or write stays float", k))
 		}
 		if len(why) > 0 {
@@ -1762,27 +1762,6 @@ func (c *cli) coverageORT(w io.Writer, cv macs.Coverage, share string, q *graph.
 }
 
 func ptrTo[T any](v T) *T { return &v }
-
-// bodyOpsOutsideUnits counts the Conv, ConvTranspose, Gemm and MatMul
-// nodes of g's subgraphs (Loop, If, Scan bodies) that form no complete
-// Q/DQ unit.
-func bodyOpsOutsideUnits(g *graph.Graph) int {
-	n := 0
-	g.Walk(func(sg *graph.Graph) {
-		if sg == g {
-			return
-		}
-		for _, node := range sg.Nodes {
-			switch node.OpType {
-			case "Conv", "ConvTranspose", "Gemm", "MatMul":
-				if (node.Domain == "" || node.Domain == "ai.onnx") && !macs.QDQUnit(node) {
-					n++
-				}
-			}
-		}
-	})
-	return n
-}
 
 // fewCalibrationSamples is the count of calibration samples under which
 // the summary says its sqnr lines, measured on them, tell little.

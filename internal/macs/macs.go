@@ -49,7 +49,14 @@ type Coverage struct {
 	// outputWriters counts the weighted nodes outside units that write a
 	// graph output (OutputWriters).
 	outputWriters int
+	// inBodies counts the weighted nodes outside units in subgraphs (Loop,
+	// If and Scan bodies; InBodies).
+	inBodies int
 }
+
+// InBodies counts the weighted nodes of If, Loop and Scan bodies outside
+// units: what they read or write there stays float.
+func (c Coverage) InBodies() int { return c.inBodies }
 
 // InputsQuantizedShare is InputsQuantizedMACs/TotalMACs, 0 when there
 // are no MACs: the share TensorRT runs in INT8.
@@ -147,6 +154,9 @@ func CoverageOf(g *graph.Graph, macsOf func(*graph.Node) (int64, bool)) Coverage
 			}
 			if !unit && g.Main() && writesOutput(n) {
 				c.outputWriters++
+			}
+			if !unit && !g.Main() {
+				c.inBodies++
 			}
 			if unit {
 				c.Units++
