@@ -2,7 +2,6 @@ package passes
 
 import (
 	"fmt"
-	"math"
 	"slices"
 
 	"github.com/onnxq/onnxq/graph"
@@ -43,9 +42,8 @@ func (q *quantizer) quantizeGatherTables(g *graph.Graph) error {
 			continue
 		}
 		table, out := n.Input(0), n.Outputs[0]
-		data := table.ConstFloat32s()
 		dq, qn := q.dqOf[out], q.qNode[out]
-		if data == nil || dq == nil || qn == nil {
+		if table.ConstFloat32s() == nil || dq == nil || qn == nil {
 			continue
 		}
 		if slices.ContainsFunc(out.Consumers, func(c *graph.Node) bool { return c != qn }) {
@@ -55,27 +53,29 @@ func (q *quantizer) quantizeGatherTables(g *graph.Graph) error {
 		if !ok {
 			continue
 		}
-		codes := make([]int32, len(data))
-		for i, x := range data {
-			codes[i] = qdq.QuantizeValue(x, p.scale, p.zp, p.t)
-		}
-		if err := q.readTableQuantized(g, n, qn.Input(1), qn.Input(2), qn.Domain, intBytes(codes, p.t), p.t); err != nil {
+		if err := q.readTableQuantized(g, n, qn, p); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// readTableQuantized makes Gather n read its table as the integer codes
-// raw (of type t) through a DequantizeLinear of scale sv and zero point zv.
-func (q *quantizer) readTableQuantized(g *graph.Graph, n *graph.Node, sv, zv *graph.Value, domain string, raw []byte, t qdq.Type) error {
+// readTableQuantized makes Gather n read its float32 table quantized with
+// p, through a DequantizeLinear of the scale and zero point of qn, the
+// QuantizeLinear of n's output.
+func (q *quantizer) readTableQuantized(g *graph.Graph, n, qn *graph.Node, p actParams) error {
 	table := n.Input(0)
-	qt, err := q.addInit(g, table.Name+"_quantized", dtypeOf(t), table.Const.Dims, raw)
+	data := table.ConstFloat32s()
+	codes := make([]int32, len(data))
+	for i, x := range data {
+		codes[i] = qdq.QuantizeValue(x, p.scale, p.zp, p.t)
+	}
+	qt, err := q.addInit(g, table.Name+"_quantized", dtypeOf(p.t), table.Const.Dims, intBytes(codes, p.t))
 	if err != nil {
 		return err
 	}
 	i := q.gen("dq_table")
-	dn := &graph.Node{Name: q.uniq(g, fmt.Sprintf("DQ_table%d", i)), OpType: "DequantizeLinear", Domain: domain, Inputs: []*graph.Value{qt, sv, zv}}
+	dn := &graph.Node{Name: q.uniq(g, fmt.Sprintf("DQ_table%d", i)), OpType: "DequantizeLinear", Domain: qn.Domain, Inputs: []*graph.Value{qt, qn.Input(1), qn.Input(2)}}
 	if err := g.InsertNode(slices.Index(g.Nodes, n), dn, q.uniq(g, fmt.Sprintf("dq_table%d", i))); err != nil {
 		return err
 	}
@@ -104,19 +104,16 @@ func (q *quantizer) weightOnlyTable(g *graph.Graph, n *graph.Node) error {
 	if data == nil {
 		return nil
 	}
-	lo, hi := float32(0), float32(0)
-	for _, x := range data {
-		if x == x && !math.IsInf(float64(x), 0) {
-			lo, hi = min(lo, x), max(hi, x)
-		}
+	shape := make([]int, len(table.Const.Dims))
+	for i, d := range table.Const.Dims {
+		shape[i] = int(d)
 	}
 	t := q.opts.ActivationType
-	scale, zp := qdq.ParamsFromRange(lo, hi, q.actOptions(t))
-	codes := make([]int32, len(data))
-	for i, x := range data {
-		codes[i] = qdq.QuantizeValue(x, scale, zp, t)
+	wp, err := qdq.WeightParams(data, shape, -1, 0, q.actOptions(t)) // per tensor, over its finite values
+	if err != nil {
+		return err
 	}
-	p := actParams{scale, zp, t}
+	p := actParams{wp.Scale[0], wp.ZeroPoint[0], t}
 	readers := slices.Clone(out.Consumers)
 	dq, err := q.addQDQ(g, out, p)
 	if err != nil {
@@ -129,8 +126,7 @@ func (q *quantizer) weightOnlyTable(g *graph.Graph, n *graph.Node) error {
 			}
 		}
 	}
-	qn := q.qNode[out]
-	if err := q.readTableQuantized(g, n, qn.Input(1), qn.Input(2), qn.Domain, intBytes(codes, t), t); err != nil {
+	if err := q.readTableQuantized(g, n, q.qNode[out], p); err != nil {
 		return err
 	}
 	q.report.WeightOnly = append(q.report.WeightOnly, fmt.Sprintf("%s (%s): %s", n.Name, n.OpType, table.Name))
