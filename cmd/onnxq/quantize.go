@@ -874,9 +874,12 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 	if err := graph.Save(m, cfg.Out, graph.SaveOptions{}); err != nil {
 		return writingError(cfg.Out, err)
 	}
+	// The MAC coverage of the model as written, which the summary and the
+	// report both give (a run of it where inference cannot size a node).
+	fin.coverage = sampleCoverage(m, eval)
 	reportLine := ""
 	if cfg.Report != "" {
-		if reportLine, err = c.writeReport(cfg, fp32, qdqForm, eval, qcfg.CalibOptions); err != nil {
+		if reportLine, err = c.writeReport(cfg, fp32, qdqForm, eval, qcfg.CalibOptions, fin.coverage); err != nil {
 			return fmt.Errorf("--report %s: %v (%s is written)", cfg.Report, err, cfg.Out)
 		}
 	}
@@ -1410,6 +1413,9 @@ type finished struct {
 	// wideDB is the worst output on the search's samples with every
 	// activation 16-bit (wideActivationsSQNR); NaN when not measured
 	wideDB float64
+	// coverage is the MAC coverage of the model written
+	// (report.SampleCoverage)
+	coverage macs.Coverage
 	// calibSamples are the samples calibration read, against which the
 	// held-out figures are set when they fall far below them
 	calibSamples *calibdata.Source
@@ -1494,7 +1500,7 @@ func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.Bi
 		}
 		fmt.Fprintf(w, "int8 ops\t%s\n", orNone(strings.Join(sortedCounts(r.OpCounts), ", "), "none"))
 		if q != nil && q.Graph != nil {
-			if cv := report.SampleCoverage(q, src); cv.WeightedNodes > 0 {
+			if cv := fin.coverage; cv.WeightedNodes > 0 {
 				shareOf := func(share float64) string {
 					if cv.TotalMACs == 0 {
 						return "MACs unknown"
@@ -1763,6 +1769,10 @@ func (c *cli) coverageORT(w io.Writer, cv macs.Coverage, share string, q *graph.
 
 func ptrTo[T any](v T) *T { return &v }
 
+// sampleCoverage is report.SampleCoverage, for quantize, whose report
+// variable (what the quantize pass did) hides the package.
+var sampleCoverage = report.SampleCoverage
+
 // fewCalibrationSamples is the count of calibration samples under which
 // the summary says its sqnr lines, measured on them, tell little.
 const fewCalibrationSamples = 4
@@ -1909,7 +1919,7 @@ func louderLine(heldOut, gap string, louder []quant.Louder, factor float64) stri
 // With qdqForm, the QDQ model a --format qop file was lowered from, it
 // compares that instead: it runs the same integer arithmetic, and its
 // Q/DQ pairs let compare match values and attribute layers.
-func (c *cli) writeReport(cfg *quantizeConfig, fp32, qdqForm *graph.Model, src *calibdata.Source, opts calib.Options) (string, error) {
+func (c *cli) writeReport(cfg *quantizeConfig, fp32, qdqForm *graph.Model, src *calibdata.Source, opts calib.Options, coverage macs.Coverage) (string, error) {
 	if src == nil || src.Len() == 0 {
 		return "", errors.New("no samples to compare on")
 	}
@@ -1939,7 +1949,7 @@ func (c *cli) writeReport(cfg *quantizeConfig, fp32, qdqForm *graph.Model, src *
 	if err != nil {
 		return "", err
 	}
-	in := report.Input{Compare: r, Float: fp32, Quant: q, FloatFile: cfg.Model, QuantFile: cfg.Out, FloatSize: fileSize(cfg.Model), QuantSize: fileSize(cfg.Out), InputShapes: report.SampleShapes(src), Coverage: ptrTo(report.SampleCoverage(q, src))}
+	in := report.Input{Compare: r, Float: fp32, Quant: q, FloatFile: cfg.Model, QuantFile: cfg.Out, FloatSize: fileSize(cfg.Model), QuantSize: fileSize(cfg.Out), InputShapes: report.SampleShapes(src), Coverage: &coverage}
 	if err := report.WriteFile(cfg.Report, in); err != nil {
 		return "", plainError(err)
 	}
