@@ -799,12 +799,13 @@ func Tune(ref, q *graph.Model, src *Samples, opts TuneOptions, threads int) (*Tu
 		return climbScore(sq, capDB), nil
 	}
 	cur.score = climbScore(calibSQ, capDB)
-	// raiseCap widens the cap to the gap between the calibration samples
-	// (calibSQ, cur's figures on them) and the held-out ones as it stands
-	// after a pick: the gap can grow as the search goes (0.4 → 2.1 dB on a
-	// ResNet-style model), and a cap set from the first one would leave
-	// every candidate without a gain while the held-out samples are still
-	// short of the target.
+	// raiseCap widens the cap to c, scoring cur (its figures on the
+	// calibration samples, curCalibSQ) again under it: after a pick, to the
+	// gap between the calibration and held-out samples as it then stands,
+	// which can grow as the search goes (0.4 → 2.1 dB on a ResNet-style
+	// model), where a cap set from the first gap would leave every
+	// candidate without a gain while the held-out samples are still short
+	// of the target.
 	curCalibSQ := calibSQ
 	raiseCap := func(c float64, why string) {
 		if opts.Metric != TuneSQNR || len(held) == 0 || !(c > capDB) {
@@ -814,7 +815,6 @@ func Tune(ref, q *graph.Model, src *Samples, opts TuneOptions, threads int) (*Tu
 		capDB = c
 		cur.score = climbScore(curCalibSQ, capDB)
 	}
-	uncapped := false // the cap was lifted once nothing gained under it
 	calibSrc, err := src.Subset(calibIdx)
 	if err != nil {
 		return nil, err
@@ -938,8 +938,7 @@ func Tune(ref, q *graph.Model, src *Samples, opts TuneOptions, threads int) (*Tu
 			// The ranking samples may stand past the cap while the
 			// held-out ones are still short: the climb then goes on, once,
 			// with every output counted however good.
-			if !uncapped && opts.Metric == TuneSQNR && len(held) > 0 && capDB < noClimbCap {
-				uncapped = true
+			if opts.Metric == TuneSQNR && len(held) > 0 && capDB < noClimbCap {
 				raiseCap(noClimbCap, fmt.Sprintf("no candidate gains up to %.2f dB while the held-out samples read %.2f", capDB, cur.sqnr))
 				needRank = true
 				continue
