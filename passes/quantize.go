@@ -489,50 +489,66 @@ func (q *quantizer) inputNoiseGain(n *graph.Node) float64 {
 	return math.Sqrt(worst) * wx / wy
 }
 
-// logPath are the ops through which an error of a value reaches a later
-// Log unchanged in kind: arithmetic, linear maps and data movement.
+// logPath are the arithmetic ops through which an error of a value
+// reaches a later Log unchanged in kind, linear maps among them.
 var logPath = map[string]bool{
-	"Slice": true, "Split": true, "Pow": true, "Mul": true, "Add": true, "Sub": true, "Div": true,
-	"Sqrt": true, "Abs": true, "Neg": true, "Reshape": true, "Transpose": true, "Squeeze": true,
-	"Unsqueeze": true, "Concat": true, "Identity": true, "Gather": true, "Pad": true, "Max": true,
-	"Clip": true, "ReduceSum": true, "ReduceSumSquare": true, "ReduceL2": true, "ReduceMean": true,
-	"MatMul": true, "Gemm": true, "Conv": true,
+	"Pow": true, "Mul": true, "Add": true, "Sub": true, "Div": true, "Neg": true,
+	"Sqrt": true, "Abs": true, "Max": true, "Clip": true, "ReduceSum": true, "ReduceSumSquare": true,
+	"ReduceL2": true, "ReduceMean": true, "MatMul": true, "Gemm": true, "Conv": true,
+}
+
+// logPathMoves only move or copy values on the way to a Log: they carry
+// an error as it is and do not count against logPathDepth (a constant-Q
+// front end joins its octaves through a dozen Concats and Transposes).
+var logPathMoves = map[string]bool{
+	"Slice": true, "Split": true, "Reshape": true, "Transpose": true, "Squeeze": true, "Unsqueeze": true,
+	"Concat": true, "Identity": true, "Gather": true, "Pad": true, "Flatten": true, "Expand": true, "Tile": true,
 }
 
 // logPathDepth bounds the search: a front end's spectrum reaches its Log
-// within a few ops.
+// within a few arithmetic ops.
 const logPathDepth = 8
 
-// feedsLog reports whether a Log reads n's output through at most
-// logPathDepth arithmetic ops: a spectrum computed in 8 bits loses its
-// quiet bins, whose logarithm the rest of the model then reads.
+// feedsLog reports whether a Log reads n's output through fewer than
+// logPathDepth arithmetic ops (and any data movement): a spectrum
+// computed in 8 bits loses its quiet bins, whose logarithm the rest of
+// the model then reads.
 func feedsLog(n *graph.Node) bool {
-	seen := map[*graph.Node]bool{}
-	front := []*graph.Node{n}
-	for d := 0; d < logPathDepth && len(front) > 0; d++ {
-		var next []*graph.Node
-		for _, x := range front {
-			for _, o := range x.Outputs {
-				if o == nil {
+	// the most arithmetic ops still allowed on reaching each node
+	left := map[*graph.Node]int{}
+	var walk func(x *graph.Node, budget int) bool
+	walk = func(x *graph.Node, budget int) bool {
+		for _, o := range x.Outputs {
+			if o == nil {
+				continue
+			}
+			for _, c := range o.Consumers {
+				if c.Domain != "" && c.Domain != "ai.onnx" {
 					continue
 				}
-				for _, c := range o.Consumers {
-					if seen[c] || c.Domain != "" && c.Domain != "ai.onnx" {
-						continue
-					}
-					seen[c] = true
-					if c.OpType == "Log" {
-						return true
-					}
-					if logPath[c.OpType] {
-						next = append(next, c)
-					}
+				if c.OpType == "Log" {
+					return true
+				}
+				b := budget
+				switch {
+				case logPathMoves[c.OpType]:
+				case logPath[c.OpType]:
+					b--
+				default:
+					continue
+				}
+				if prev, ok := left[c]; b < 1 || ok && prev >= b {
+					continue
+				}
+				left[c] = b
+				if walk(c, b) {
+					return true
 				}
 			}
 		}
-		front = next
+		return false
 	}
-	return false
+	return walk(n, logPathDepth)
 }
 
 // constDivisor reports whether n divides by a constant whose elements are

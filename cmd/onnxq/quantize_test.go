@@ -824,13 +824,16 @@ func TestQuantizeWideFrontEnd(t *testing.T) {
 			w[i] = float32(math.Cos(float64((i/32+1)*(i%32)) * 0.19))
 		}
 		spec := b.Op("Conv", x, b.Const(graph.FromFloat32s("fb", []int64{8, 1, 1, 32}, w)), graph.IntsAttr("strides", 1, 16))
-		// Far enough from the Log (the moves in between) that the rule
-		// keeping a Conv that feeds a Log closely in FP32 does not apply.
+		// Far enough from the Log (eight arithmetic ops: the magnitude and
+		// a gain stage) that the rule keeping a Conv that feeds a Log
+		// closely in FP32 does not apply.
 		perm := graph.IntsAttr("perm", 0, 1, 3, 2)
 		back := b.Op("Transpose", b.Op("Transpose", b.Op("Neg", spec), perm), perm)
 		flat := b.Op("Reshape", back, b.Const(graph.FromInt64s("shape", []int64{4}, []int64{1, 8, 1, 15})))
 		sum := b.Op("ReduceSum", b.Op("Mul", flat, flat), b.Const(graph.FromInt64s("axes", []int64{1}, []int64{2})), graph.IntAttr("keepdims", 1))
-		lg := b.Op("Log", b.Op("Add", b.Op("Sqrt", sum), b.Const(graph.FromFloat32s("eps", nil, []float32{1e-6}))))
+		mag := b.Op("Abs", b.Op("Sqrt", sum))
+		mag = b.Op("Mul", b.Op("Mul", mag, b.Const(graph.FromFloat32s("g1", nil, []float32{4}))), b.Const(graph.FromFloat32s("g2", nil, []float32{0.25})))
+		lg := b.Op("Log", b.Op("Add", mag, b.Const(graph.FromFloat32s("eps", nil, []float32{1e-6}))))
 		head := make([]float32, 4*8)
 		for i := range head {
 			head[i] = float32(i%5) - 2
