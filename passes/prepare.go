@@ -21,6 +21,7 @@ import (
 // into the preceding weighted op, and what no output needs is removed.
 func PreparePasses() []Pass {
 	return []Pass{
+		SortNodes(),
 		InitializersNotInputs(),
 		ConstantNodesToInitializers(),
 		UpcastHalf(),
@@ -40,6 +41,9 @@ func PreparePasses() []Pass {
 // PrepareOrder lists the ordering constraints of the prepare passes:
 // {before, after}. CheckOrder enforces them.
 var PrepareOrder = [][2]string{
+	// Every later pass walks the nodes in dependency order.
+	{"sort-nodes", "initializers-not-inputs"},
+	{"sort-nodes", "fold-constants"},
 	// Every later pass treats only non-input initializers as constants.
 	{"initializers-not-inputs", "fold-constants"},
 	{"initializers-not-inputs", "fold-conv-add"},

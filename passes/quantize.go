@@ -441,8 +441,10 @@ func (q *quantizer) decide(n *graph.Node, layerNorm, gelu map[*graph.Node]bool) 
 		inf.reason = "Gemm with alpha or beta other than 1"
 	case r.Class == ClassWeighted && r.Weight == 1 && isFloatConst(n.Input(0)) && !isFloatConst(n.Input(1)):
 		inf.reason = "its constant is the first operand (W·x): onnxq takes the second as the weight"
-	case r.Cond == CondGroupOne && n.AttrInt("group", 1) != 1:
+	case r.Cond == CondGroupOne && n.AttrInt("group", 1) != 1 && q.opts.PerChannel:
 		inf.reason = "grouped ConvTranspose: per-channel axis 1 does not cover the output channels"
+	case n.OpType == "AveragePool" && n.AttrInt("ceil_mode", 0) != 0 && n.AttrInt("count_include_pad", 0) != 0:
+		inf.reason = reasonCeilAveragePool
 	case r.Cond == CondConstDivisor && !constDivisor(n):
 		inf.reason = reasonRange
 	default:

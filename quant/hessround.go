@@ -80,6 +80,11 @@ var (
 	// hessMaxDim is the largest column count (inputs per group) rounded
 	// this way: H costs d² float64s and its factorisation d³.
 	hessMaxDim = 4096
+	// hessMaxWork bounds the multiply-adds of one layer's rounding (the
+	// factorisations, groups·d³, and the column updates, cout·d²): a
+	// 4096x4096 Gemm took minutes with nothing printed; a 1,536-input one
+	// (oww_hello_deepa) stays in.
+	hessMaxWork = 8e9
 	// hessSequential takes each layer's inputs from the quantized model,
 	// its layers above already rounded; otherwise from the FP32 model
 	// (then a weight read by several nodes is not rounded).
@@ -413,6 +418,9 @@ func newRoundTarget(ref *graph.Model, n *graph.Node, kind roundKind, refByWeight
 		t.transA = kind == kindGemm && n.AttrInt("transA", 0) != 0
 	}
 	if len(scales) != 1 && len(scales) != t.cout || t.d > hessMaxDim || t.d == 0 {
+		return nil
+	}
+	if d := float64(t.d); float64(t.groups)*d*d*d+float64(t.cout)*d*d > hessMaxWork {
 		return nil
 	}
 	return t

@@ -562,12 +562,20 @@ func ChooseMethod(ref *graph.Model, src *Samples, cfg Config, methods []calib.Me
 		if err != nil {
 			return 0, nil, err
 		}
+		// A failure of the first method is the model's (it runs no op of
+		// some node, say), whatever the method: only a later one's is named.
+		named := func(err error) error {
+			if i == 0 {
+				return err
+			}
+			return fmt.Errorf("method %s: %v", method, err)
+		}
 		if err := quantize(i, cand, c); err != nil {
-			return 0, nil, fmt.Errorf("method %s: %v", method, err)
+			return 0, nil, named(err)
 		}
 		db, err := WorstOutputSQNR(ref, cand, src, cfg.Threads)
 		if err != nil {
-			return 0, nil, fmt.Errorf("method %s: %v", method, err)
+			return 0, nil, named(err)
 		}
 		if scored != nil {
 			scored(i, db)

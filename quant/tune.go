@@ -241,6 +241,8 @@ type tuneCand struct {
 	ref        *graph.Node // the layer's FP32 node
 	order      int
 	gain, macs float64
+	// share is macs as a share of the model's Conv/Gemm/MatMul MACs
+	share float64
 }
 
 // apply puts c back in float in m: a layer's weights and bias (its
@@ -667,8 +669,8 @@ type tuneState struct {
 // prepared FP32 model it was quantized from. Candidates are the weighted
 // units of q's main graph and, with opts.Activations, the Q/DQ pairs of
 // activations. Each round runs every candidate alone on opts.RankSamples
-// calibration samples and ranks them by what they gain (ties within 0.1
-// dB to the one with fewer MACs); the best is kept when it gains
+// calibration samples and ranks them by what they gain per share of the
+// MACs they move to float (sortCands); the best is kept when it gains
 // opts.MinGainDB on all calibration samples, the next tried otherwise.
 // After each pick the candidates are ranked again while the time allows
 // (errors interact), else only the leading ones, else none. q ends as the
@@ -858,6 +860,7 @@ func Tune(ref, q *graph.Model, src *Samples, opts TuneOptions, threads int) (*Tu
 			rep.Trials++
 			f, _ := ev.fp32MACs(t)
 			c.gain, c.macs = s-base, f-cur.fp32
+			c.share = share(c.macs)
 			if c.gain > 0 {
 				ranked = append(ranked, c)
 			}
@@ -1003,13 +1006,20 @@ func Tune(ref, q *graph.Model, src *Samples, opts TuneOptions, threads int) (*Tu
 // noClimbCap is the cap of a climb that counts every output however good.
 const noClimbCap = 200
 
-// sortCands orders candidates by gain in 0.1 dB steps, best first, then
-// by fewer MACs moved to float, then in graph order.
+// tuneMACUnit is the least share of the MACs a candidate counts as
+// moving to float when candidates are ranked: an activation moving none
+// is not infinitely better than a small layer.
+const tuneMACUnit = 0.02
+
+// sortCands orders candidates by gain per share of the MACs they move to
+// float (tuneMACUnit at least), best first: a layer with a fifth of the
+// MACs gaining 0.1 dB comes after an activation gaining 0.8 that moves
+// none; then by fewer MACs, then in graph order.
 func sortCands(cs []*tuneCand) {
+	worth := func(c *tuneCand) float64 { return c.gain / max(c.share, tuneMACUnit) }
 	sort.SliceStable(cs, func(i, j int) bool {
-		gi, gj := math.Floor(cs[i].gain*10), math.Floor(cs[j].gain*10)
-		if gi != gj {
-			return gi > gj
+		if wi, wj := worth(cs[i]), worth(cs[j]); wi != wj {
+			return wi > wj
 		}
 		if cs[i].macs != cs[j].macs {
 			return cs[i].macs < cs[j].macs

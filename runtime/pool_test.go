@@ -412,3 +412,37 @@ func TestPoolBadInputs(t *testing.T) {
 		t.Error("global pool of rank 1 accepted")
 	}
 }
+
+// TestMaxUnpoolOddOutputShape: MaxPool of a 2x5x5 input floors it to 2x2,
+// whose unpooling infers 4x4; with output_shape 5x5 the indices number the
+// 5x5 input's elements (as a PyTorch export of an odd size gives them,
+// and as ONNX Runtime reads them), and the values go back where MaxPool
+// took them.
+func TestMaxUnpoolOddOutputShape(t *testing.T) {
+	r := rand.New(rand.NewPCG(41, 42))
+	pc := poolCase{op: "MaxPool", n: 1, c: 2, in: []int{5, 5}, k: []int{2, 2}, s: []int{2, 2}, d: []int{1, 1}, pads: []int{0, 0, 0, 0}}
+	n := pc.node(2)
+	k, _ := buildPool(n, 22, poolMax)
+	x := randTensorF32(r, 1, 2, 5, 5)
+	out, err := k.Run(&Context{Threads: 1, Node: n}, []*Tensor{x})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := buildMaxUnpool(&graph.Node{OpType: "MaxUnpool", Attrs: []*graph.Attribute{
+		graph.IntsAttr("kernel_shape", 2, 2), graph.IntsAttr("strides", 2, 2)}}, 22)
+	if err != nil {
+		t.Fatal(err)
+	}
+	y, err := u.Run(&Context{}, append(out, FromInt64([]int{4}, []int64{1, 2, 5, 5})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !equalShape(y[0].Shape, x.Shape) {
+		t.Fatalf("shape %v", y[0].Shape)
+	}
+	for i, at := range out[1].I64() {
+		if got, want := y[0].F32()[at], out[0].F32()[i]; got != want || want != x.F32()[at] {
+			t.Fatalf("index %d: unpooled %v, pooled %v, input %v", at, got, want, x.F32()[at])
+		}
+	}
+}

@@ -174,7 +174,7 @@ func NewSession(m *graph.Model, opts Options) (*Session, error) {
 func (s *Session) unsupported(n *graph.Node, opset int64) string {
 	for _, f := range s.model.Functions {
 		if f.Name() == n.OpType && f.Domain() == n.Domain {
-			return fmt.Sprintf("op %s (domain %s) is a function the model defines, and onnxq runs no model-local functions (node %s)", graph.PlainName(f.Name()), graph.PlainName(f.Domain()), nodeName(n))
+			return fmt.Sprintf("op %s (domain %s), a function the model defines (onnxq runs no model-local functions), used by node %s", graph.PlainName(f.Name()), graph.PlainName(f.Domain()), nodeName(n))
 		}
 	}
 	return unsupportedError(n, opset).Error()
