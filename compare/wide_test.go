@@ -23,13 +23,15 @@ func TestWideActivationCompared(t *testing.T) {
 		w[i] = float32(math.Cos(float64(i) * 0.7))
 	}
 	spec := b.Op("Conv", x, b.Const(graph.FromFloat32s("w", []int64{4, 1, 1, 8}, w)), graph.IntsAttr("strides", 1, 4))
-	// Neg and the Transposes put the Log past the depth at which a Conv
-	// feeding a Log stays FP32
+	// Eight arithmetic ops (the magnitude and a gain stage) put the Log
+	// past the depth at which a Conv feeding a Log stays FP32
 	perm := graph.IntsAttr("perm", 0, 1, 3, 2)
 	y := b.Op("Transpose", b.Op("Transpose", b.Op("Neg", spec), perm), perm)
 	y = b.Op("Reshape", y, b.Const(graph.FromInt64s("s", []int64{4}, []int64{1, 4, 1, 15})))
 	sum := b.Op("ReduceSum", b.Op("Mul", y, y), b.Const(graph.FromInt64s("axes", []int64{1}, []int64{2})))
-	b.Output(b.Op("Log", b.Op("Add", b.Op("Sqrt", sum), b.Const(graph.FromFloat32s("eps", nil, []float32{1e-6})))))
+	mag := b.Op("Abs", b.Op("Sqrt", sum))
+	mag = b.Op("Mul", b.Op("Mul", mag, b.Const(graph.FromFloat32s("g1", nil, []float32{4}))), b.Const(graph.FromFloat32s("g2", nil, []float32{0.25})))
+	b.Output(b.Op("Log", b.Op("Add", mag, b.Const(graph.FromFloat32s("eps", nil, []float32{1e-6})))))
 	m, err := b.Model()
 	if err != nil {
 		t.Fatal(err)

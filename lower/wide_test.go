@@ -25,7 +25,10 @@ func filterbankLog(t *testing.T, opset int64) *graph.Model {
 	y := b.Op("Transpose", b.Op("Transpose", b.Op("Neg", spec), perm), perm)
 	y = b.Op("Reshape", y, b.Const(graph.FromInt64s("s", []int64{4}, []int64{1, 4, 1, 15})))
 	sum := b.Op("ReduceSum", b.Op("Mul", y, y), b.Const(graph.FromInt64s("axes", []int64{1}, []int64{2})))
-	lg := b.Op("Log", b.Op("Add", b.Op("Sqrt", sum), b.Const(graph.FromFloat32s("eps", nil, []float32{1e-6}))))
+	// a gain stage: eight arithmetic ops from the Conv to the Log
+	mag := b.Op("Abs", b.Op("Sqrt", sum))
+	mag = b.Op("Mul", b.Op("Mul", mag, b.Const(graph.FromFloat32s("g1", nil, []float32{4}))), b.Const(graph.FromFloat32s("g2", nil, []float32{0.25})))
+	lg := b.Op("Log", b.Op("Add", mag, b.Const(graph.FromFloat32s("eps", nil, []float32{1e-6}))))
 	w2 := make([]float32, 4*4)
 	for i := range w2 {
 		w2[i] = float32(i%5) - 2
