@@ -55,6 +55,12 @@ type TuneOptions struct {
 	Metric TuneMetric
 	// TargetSQNR is the worst output SQNR to reach, in dB.
 	TargetSQNR float64
+	// MaxFP32MACs is the largest share of the Conv/ConvTranspose/Gemm/
+	// MatMul MACs the search may leave outside integer units, in [0, 1]
+	// (DefaultTune: 1, no bound): a candidate that would take the model
+	// past it is not tried (the model's own share before the search may
+	// already be above).
+	MaxFP32MACs float64
 	// MaxTop1Drop is the largest drop of top-1 agreement with FP32
 	// allowed, in percentage points: 1 asks for 99% agreement.
 	MaxTop1Drop float64
@@ -100,7 +106,7 @@ type TuneOptions struct {
 // held out, 4 ranking samples, activations as candidates too.
 func DefaultTune() TuneOptions {
 	return TuneOptions{Metric: TuneSQNR, TargetSQNR: 35, MaxTop1Drop: 1, Timeout: 10 * time.Minute,
-		HoldOut: 4, RankSamples: 4, Activations: true, MinGainDB: 0.05}
+		HoldOut: 4, RankSamples: 4, Activations: true, MinGainDB: 0.05, MaxFP32MACs: 1}
 }
 
 // Validate reports options that cannot be honoured.
@@ -114,6 +120,8 @@ func (o TuneOptions) Validate() error {
 		return fmt.Errorf("tune: top-1 drop %v is not in [0, 100] percentage points", o.MaxTop1Drop)
 	case o.Timeout < 0:
 		return fmt.Errorf("tune: timeout %v is negative", o.Timeout)
+	case !(o.MaxFP32MACs >= 0 && o.MaxFP32MACs <= 1):
+		return fmt.Errorf("tune: MaxFP32MACs %v is not a share in [0, 1]", o.MaxFP32MACs)
 	case o.HoldOut < 0 || o.HoldOut == 1:
 		return fmt.Errorf("tune: HoldOut %d holds out no sample or all of them (want 0 or 2 and more)", o.HoldOut)
 	case o.RankSamples < 1:
@@ -861,6 +869,9 @@ func Tune(ref, q *graph.Model, src *Samples, opts TuneOptions, threads int) (*Tu
 			f, _ := ev.fp32MACs(t)
 			c.gain, c.macs = s-base, f-cur.fp32
 			c.share = share(c.macs)
+			if share(f) > opts.MaxFP32MACs+1e-9 && c.macs > 0 {
+				continue // past the MAC budget
+			}
 			if c.gain > 0 {
 				ranked = append(ranked, c)
 			}

@@ -360,3 +360,24 @@ func TestTuneLowerTargetsMet(t *testing.T) {
 		}
 	}
 }
+
+// With MaxFP32MACs at the model's own share (the last layer, whose output
+// stays float), the search may not put c9 in float: no layer moves MACs,
+// and the target is missed below the share it allows.
+func TestTuneMaxFP32MACs(t *testing.T) {
+	ref, q, src := tuneSetup(t, 9)
+	o := quant.DefaultTune()
+	o.TargetSQNR = 20
+	o.MaxFP32MACs = 1.5 / 22
+	rep, err := quant.Tune(ref, q, src, o, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !(rep.FP32MACsAfter <= o.MaxFP32MACs) || slices.ContainsFunc(rep.Excluded, func(e quant.TuneExclusion) bool { return e.MACShare > 0 }) {
+		t.Errorf("FP32 MACs %.4f -> %.4f with excluded %+v; want no layer moved past %.4f", rep.FP32MACsBefore, rep.FP32MACsAfter, rep.Excluded, o.MaxFP32MACs)
+	}
+	o.MaxFP32MACs = 2
+	if err := o.Validate(); err == nil {
+		t.Error("MaxFP32MACs 2 accepted")
+	}
+}

@@ -78,6 +78,8 @@ type quantizeConfig struct {
 	TargetSQNR, MaxDrop float64
 	TargetSet, DropSet  bool
 	TuneTimeout         time.Duration
+	// MaxFP32MACs is --max-fp32-macs, in percent
+	MaxFP32MACs         float64
 	RequireTarget       bool
 	EvalSamplesSet      bool
 	OpsetSet            bool // --opset given: 0 then is a bad value, not the default
@@ -165,8 +167,10 @@ rank (with fewer than 4 samples the target is measured on the
 calibration samples themselves, and the summary says so). Each round
 runs every quantized Conv/Gemm/MatMul unit, and every quantized
 activation whose Q/DQ pair can be dropped, in float alone on 4 samples,
-keeps the one that gains most (ties to fewer MACs) when it gains on all
-calibration samples, and ranks again. --max-drop PCT does the same with
+keeps the one that gains most for the share of the MACs it moves to
+float (at least 2% counted) when it gains on all calibration samples,
+and ranks again; --max-fp32-macs PCT bounds the share of the MACs left
+outside integer units. --max-drop PCT does the same with
 top-1 agreement with FP32 as the target, for outputs holding class
 scores along their last axis (as compare counts them): agreement at least 100-PCT percent (PCT in percentage
 points). --tune-timeout bounds the search (default 10m). The best model
@@ -208,6 +212,7 @@ model's opset, or below what the options need, is an error.`,
 		fs.IntVar(&cfg.FallbackBudget, "fallback-budget", quant.DefaultConfig().Fallback.MaxLayers, "keep at most `N` weighted layers in FP32, those whose quantization costs the worst output on the --calib samples the most (each must gain 0.3 dB; at most 5% of the weighted ops and of their MACs; 0, the default, turns it off; 3 is a good start)")
 		fs.Float64Var(&cfg.TargetSQNR, "target-sqnr", 0, "keep in FP32 the fewest layers that bring the worst output's SQNR against FP32 to `DB` on held-out --calib samples (every 4th); see the help text")
 		fs.Float64Var(&cfg.MaxDrop, "max-drop", 0, "like --target-sqnr, with top-1 agreement with FP32 at least 100-`PCT` percent on the held-out samples (outputs whose last axis is a score vector)")
+		fs.Float64Var(&cfg.MaxFP32MACs, "max-fp32-macs", 100, "let the --target-sqnr/--max-drop search leave at most `PCT` percent of the Conv/Gemm/MatMul MACs outside integer units (a layer that would pass it is not tried)")
 		fs.DurationVar(&cfg.TuneTimeout, "tune-timeout", quant.DefaultTune().Timeout, "bound the --target-sqnr/--max-drop search (`DURATION`, e.g. 90s, 10m); the best model found is written")
 		fs.BoolVar(&cfg.RequireTarget, "require-target", false, "exit non-zero (after writing OUT) when --target-sqnr/--max-drop is not met")
 		fs.BoolVar(&cfg.WeightOnly, "weight-only", passes.DefaultQuantOptions().WeightOnly, "store the large weights of nodes that stay FP32 (the recurrence weights R of LSTM/GRU/RNN) as int8 read through DequantizeLinear, and large embedding tables whose gathered rows float ops read as 8-bit rows on a grid spanning the table: a smaller file, float compute (default: the target's; on for ort-cpu)")
@@ -427,8 +432,10 @@ func (cfg *quantizeConfig) checkTune(timeoutSet bool) error {
 		return fmt.Errorf("--max-drop %v: want percentage points from 0 to 100, e.g. 1", cfg.MaxDrop)
 	case cfg.TuneTimeout < 0:
 		return fmt.Errorf("--tune-timeout %v: want a duration of 0 or more, e.g. 10m", cfg.TuneTimeout)
-	case !cfg.tuning() && (timeoutSet || cfg.RequireTarget):
-		return fmt.Errorf("--tune-timeout and --require-target apply to --target-sqnr or --max-drop; give one")
+	case !(cfg.MaxFP32MACs >= 0 && cfg.MaxFP32MACs <= 100):
+		return fmt.Errorf("--max-fp32-macs %v: want a percentage from 0 to 100, e.g. 10", cfg.MaxFP32MACs)
+	case !cfg.tuning() && (timeoutSet || cfg.RequireTarget || cfg.MaxFP32MACs != 100):
+		return fmt.Errorf("--tune-timeout, --max-fp32-macs and --require-target apply to --target-sqnr or --max-drop; give one")
 	case cfg.tuning() && cfg.FallbackBudget > 0:
 		return fmt.Errorf("--fallback-budget and --target-sqnr/--max-drop both choose FP32 layers; give one")
 	case cfg.tuning() && cfg.Calib == "":
@@ -441,6 +448,7 @@ func (cfg *quantizeConfig) checkTune(timeoutSet bool) error {
 func (cfg *quantizeConfig) tuneOptions() quant.TuneOptions {
 	o := quant.DefaultTune()
 	o.Timeout = cfg.TuneTimeout
+	o.MaxFP32MACs = cfg.MaxFP32MACs / 100
 	if cfg.DropSet {
 		o.Metric, o.MaxTop1Drop = quant.TuneTop1, cfg.MaxDrop
 	} else {

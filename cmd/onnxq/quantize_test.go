@@ -747,6 +747,8 @@ func TestQuantizeTarget(t *testing.T) {
 		{"--target-sqnr", []string{"--target-sqnr", "-3"}},
 		{"--max-drop", []string{"--max-drop", "-1"}},
 		{"--tune-timeout", []string{"--target-sqnr", "35", "--tune-timeout", "-1s"}},
+		{"--max-fp32-macs", []string{"--target-sqnr", "35", "--max-fp32-macs", "120"}},
+		{"--max-fp32-macs", []string{"--max-fp32-macs", "10"}},
 		{"give one target", []string{"--target-sqnr", "35", "--max-drop", "1"}},
 		{"--fallback-budget", []string{"--target-sqnr", "35", "--fallback-budget", "2"}},
 	} {
