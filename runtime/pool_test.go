@@ -297,14 +297,16 @@ func TestGlobalPools(t *testing.T) {
 	}
 }
 
-// TestMaxUnpoolRoundTrip unpools MaxPool's values at its indices.
-func TestMaxUnpoolRoundTrip(t *testing.T) {
-	r := rand.New(rand.NewPCG(37, 38))
-	pc := poolCase{op: "MaxPool", n: 2, c: 3, in: []int{6, 8}, k: []int{2, 2}, s: []int{2, 2}, d: []int{1, 1}, pads: []int{0, 0, 0, 0}}
-	n := pc.node(2)
-	k, _ := buildPool(n, 22, poolMax)
-	x := randTensorF32(r, 2, 3, 6, 8)
-	out, err := k.Run(&Context{Threads: 1, Node: n}, []*Tensor{x})
+// poolForUnpool max-pools a random n×c×h×w tensor x with 2x2 windows at
+// stride 2 and returns x, MaxPool's values and indices, and the matching
+// MaxUnpool kernel.
+func poolForUnpool(t *testing.T, r *rand.Rand, n, c, h, w int) (*Tensor, []*Tensor, Kernel) {
+	t.Helper()
+	pc := poolCase{op: "MaxPool", n: n, c: c, in: []int{h, w}, k: []int{2, 2}, s: []int{2, 2}, d: []int{1, 1}, pads: []int{0, 0, 0, 0}}
+	node := pc.node(2)
+	k, _ := buildPool(node, 22, poolMax)
+	x := randTensorF32(r, n, c, h, w)
+	out, err := k.Run(&Context{Threads: 1, Node: node}, []*Tensor{x})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -313,6 +315,12 @@ func TestMaxUnpoolRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return x, out, u
+}
+
+// TestMaxUnpoolRoundTrip unpools MaxPool's values at its indices.
+func TestMaxUnpoolRoundTrip(t *testing.T) {
+	x, out, u := poolForUnpool(t, rand.New(rand.NewPCG(37, 38)), 2, 3, 6, 8)
 	y, err := u.Run(&Context{}, out)
 	if err != nil {
 		t.Fatal(err)
@@ -419,20 +427,7 @@ func TestPoolBadInputs(t *testing.T) {
 // and as ONNX Runtime reads them), and the values go back where MaxPool
 // took them.
 func TestMaxUnpoolOddOutputShape(t *testing.T) {
-	r := rand.New(rand.NewPCG(41, 42))
-	pc := poolCase{op: "MaxPool", n: 1, c: 2, in: []int{5, 5}, k: []int{2, 2}, s: []int{2, 2}, d: []int{1, 1}, pads: []int{0, 0, 0, 0}}
-	n := pc.node(2)
-	k, _ := buildPool(n, 22, poolMax)
-	x := randTensorF32(r, 1, 2, 5, 5)
-	out, err := k.Run(&Context{Threads: 1, Node: n}, []*Tensor{x})
-	if err != nil {
-		t.Fatal(err)
-	}
-	u, err := buildMaxUnpool(&graph.Node{OpType: "MaxUnpool", Attrs: []*graph.Attribute{
-		graph.IntsAttr("kernel_shape", 2, 2), graph.IntsAttr("strides", 2, 2)}}, 22)
-	if err != nil {
-		t.Fatal(err)
-	}
+	x, out, u := poolForUnpool(t, rand.New(rand.NewPCG(41, 42)), 1, 2, 5, 5)
 	y, err := u.Run(&Context{}, append(out, FromInt64([]int{4}, []int64{1, 2, 5, 5})))
 	if err != nil {
 		t.Fatal(err)
