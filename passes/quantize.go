@@ -1928,7 +1928,7 @@ func legacyTrailing(n *graph.Node) (pad int, ok bool) {
 		if len(b.Shape) != 1 || !b.Shape[0].Known() || b.Shape[0].Size == 1 {
 			return 0, b.Shape != nil
 		}
-		if a.Shape == nil || len(a.Shape) < 2 {
+		if len(a.Shape) < 2 {
 			return 0, a.Shape != nil
 		}
 		if len(a.Shape) == 2 || !a.Shape[1].Known() || a.Shape[1].Size != b.Shape[0].Size {
