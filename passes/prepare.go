@@ -21,6 +21,7 @@ import (
 // into the preceding weighted op, and what no output needs is removed.
 func PreparePasses() []Pass {
 	return []Pass{
+		InlineFunctions(),
 		SortNodes(),
 		InitializersNotInputs(),
 		ConstantNodesToInitializers(),
@@ -41,6 +42,8 @@ func PreparePasses() []Pass {
 // PrepareOrder lists the ordering constraints of the prepare passes:
 // {before, after}. CheckOrder enforces them.
 var PrepareOrder = [][2]string{
+	// The nodes of inlined bodies are sorted with the rest.
+	{"inline-functions", "sort-nodes"},
 	// Every later pass walks the nodes in dependency order.
 	{"sort-nodes", "initializers-not-inputs"},
 	{"sort-nodes", "fold-constants"},

@@ -109,7 +109,7 @@ func (c *cli) compare(cfg *compareConfig) error {
 	if err := checkOutputs(outs...); err != nil {
 		return err
 	}
-	fm, err := graph.Load(cfg.Float)
+	fm, err := loadInlined(cfg.Float)
 	if err != nil {
 		return err
 	}

@@ -324,6 +324,15 @@ func Inspect(m *graph.Model) (*Report, error) {
 			r.MACs.DynamicInputs = true
 		}
 	}
+	// The MACs of the model's own functions are counted where they are
+	// called, in a copy with the calls inlined.
+	if len(m.Functions) > 0 {
+		if c, err := graph.Clone(m); err == nil {
+			if _, err := graph.InlineFunctions(c); err == nil {
+				m, g = c, c.Graph
+			}
+		}
+	}
 	if err := graph.InferShapes(m); err != nil {
 		// Inspection still helps on a model inference cannot follow;
 		// the MACs it could not reach are counted as unknown.

@@ -124,10 +124,24 @@ op without a kernel stops the run with one error line.`,
 	},
 }
 
+// loadInlined reads a model whose calls of its own functions are
+// replaced by their bodies (graph.InlineFunctions): onnxq runs no
+// function calls.
+func loadInlined(path string) (*graph.Model, error) {
+	m, err := graph.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := graph.InlineFunctions(m); err != nil {
+		return nil, fmt.Errorf("%s: inlining its functions: %v", path, err)
+	}
+	return m, nil
+}
+
 // loadSession reads a model and prepares it for execution; integer
 // lowers its complete Q/DQ units to integer ops.
 func loadSession(path string, opts runtime.Options, integer bool) (*runtime.Session, error) {
-	m, err := graph.Load(path)
+	m, err := loadInlined(path)
 	if err != nil {
 		return nil, err
 	}

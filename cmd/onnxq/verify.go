@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"sort"
 
-	"github.com/onnxq/onnxq/graph"
 	"github.com/onnxq/onnxq/runtime"
 	"github.com/spf13/pflag"
 )
@@ -185,7 +184,7 @@ func verifyOne(dir string, cfg *verifyConfig) (worst float64, sets int, err erro
 			err = fmt.Errorf("internal error: %v", r)
 		}
 	}()
-	m, err := graph.Load(filepath.Join(dir, "model.onnx"))
+	m, err := loadInlined(filepath.Join(dir, "model.onnx"))
 	if err != nil {
 		return 0, 0, err
 	}
