@@ -179,7 +179,11 @@ func (in *inferer) setVal(v *Value, c *cval) {
 }
 
 // mergeShape combines what is known (old) with what was inferred (new).
-// It returns a fresh slice when anything changes, never editing old.
+// Where both fix a size and they differ, or new is of another rank and
+// fully known, the inferred one wins: the file's value_info can be stale
+// (an exporter's, from before an edit), and the ops compute what
+// inference does. It returns a fresh slice when anything changes, never
+// editing old.
 func mergeShape(old, new Shape) (Shape, bool) {
 	if new == nil {
 		return old, false
@@ -188,12 +192,16 @@ func mergeShape(old, new Shape) (Shape, bool) {
 		return append(Shape{}, new...), true
 	}
 	if len(old) != len(new) {
+		if new.Known() {
+			return append(Shape{}, new...), true
+		}
 		return old, false
 	}
 	var out Shape
 	for i, d := range old {
 		e := new[i]
-		if d.Known() || !e.Known() && (d.Param != "" || e.Param == "") {
+		conflict := d.Known() && e.Known() && d.Size != e.Size
+		if !conflict && (d.Known() || !e.Known() && (d.Param != "" || e.Param == "")) {
 			continue
 		}
 		if out == nil {
