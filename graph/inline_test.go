@@ -42,7 +42,7 @@ func functionModel(t *testing.T) []byte {
 			ElemType: &elem, Shape: &onnxpb.TensorShapeProto{Dim: []*onnxpb.TensorShapeProto_Dimension{{Value: &onnxpb.TensorShapeProto_Dimension_DimValue{DimValue: 3}}}}}}}}
 	}
 	m := &onnxpb.ModelProto{
-		IrVersion: i64(8),
+		IrVersion:   i64(8),
 		OpsetImport: []*onnxpb.OperatorSetIdProto{{Domain: s(""), Version: i64(18)}, {Domain: s("t"), Version: i64(1)}},
 		Graph: &onnxpb.GraphProto{
 			Name: s("g"),
