@@ -761,3 +761,16 @@ func TestOutputNeverFinite(t *testing.T) {
 		t.Errorf("text report does not say why nothing was compared:\n%s", text.String())
 	}
 }
+
+// Harms that add up to over twice the output's error get a note on why
+// and how to read them; sums near all of it or below get none.
+func TestOvercountNote(t *testing.T) {
+	for _, c := range []struct {
+		explained float64
+		note      bool
+	}{{0.4, false}, {1.08, false}, {2, false}, {14.78, true}} {
+		if got := OvercountNote(c.explained) != ""; got != c.note {
+			t.Errorf("%.0f%%: note %v, want %v", 100*c.explained, got, c.note)
+		}
+	}
+}

@@ -287,7 +287,7 @@ func (r *Report) Print(w io.Writer, top int) error {
 	}
 	fmt.Fprintf(tw, "\nlayers (%d attributed, %d skipped%s), most harmful first: each quantized alone\n", len(r.Layers), len(r.LayersSkipped), against)
 	if r.HarmExplained != nil {
-		fmt.Fprintf(tw, "(their harms add up to %.0f%% of that output's error)\n", 100*float64(*r.HarmExplained))
+		fmt.Fprintf(tw, "(their harms add up to %.0f%% of that output's error%s)\n", 100*float64(*r.HarmExplained), OvercountNote(float64(*r.HarmExplained)))
 	}
 	if n := countQOperatorSkips(r.LayersSkipped); n > 0 {
 		fmt.Fprintf(tw, "(%d layers are in QOperator form, QLinearConv and the like, and are not attributed: compare the QDQ model they were lowered from, which runs the same integer arithmetic)\n", n)
@@ -396,4 +396,13 @@ func ShortName(s string, n int) string {
 	}
 	h := (n - 1) / 2
 	return string(r[:h]) + "…" + string(r[len(r)-(n-1-h):])
+}
+
+// OvercountNote says, when the layers' harms add up to over twice the
+// output's error, why, and what to read from them instead.
+func OvercountNote(explained float64) string {
+	if !(explained > 2) {
+		return ""
+	}
+	return ": the estimate follows a layer's noise along every path to the output, and paths that meet again (a residual stream, attention's queries and keys) count it more than once; read the order, not the shares"
 }

@@ -197,7 +197,7 @@ func (p *page) layers() {
 	}
 	p.f("<p class=\"note\">Each quantized layer alone quantized (its inputs through their Q/DQ, its weights dequantized) against FP32: <b>local</b> SQNR. <b>Cumulative</b> is the quantized run's SQNR at the layer's output, all the error up to there. Layers are sorted by harm, %s; most harmful at the top.</p>\n", grows)
 	if r.HarmExplained != nil {
-		p.f("<p class=\"note\">The layers' harms add up to %.0f%% of that output's error: near all of it when their errors simply add, much less when the error comes from how they interact.</p>\n", 100*float64(*r.HarmExplained))
+		p.f("<p class=\"note\">The layers' harms add up to %.0f%% of that output's error: near all of it when their errors simply add, much less when the error comes from how they interact%s.</p>\n", 100*float64(*r.HarmExplained), esc(compare.OvercountNote(float64(*r.HarmExplained))))
 	}
 	n := min(len(r.Layers), p.in.LayerBars)
 	if n == 0 {
