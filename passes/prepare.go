@@ -23,6 +23,7 @@ func PreparePasses() []Pass {
 	return []Pass{
 		InlineFunctions(),
 		SortNodes(),
+		ContribOps(),
 		InitializersNotInputs(),
 		ConstantNodesToInitializers(),
 		UpcastHalf(),
@@ -44,6 +45,11 @@ func PreparePasses() []Pass {
 var PrepareOrder = [][2]string{
 	// The nodes of inlined bodies are sorted with the rest.
 	{"inline-functions", "sort-nodes"},
+	// Fused ops inside function bodies are unfused too; the standard ops
+	// they become are what shapes are inferred and constants folded with.
+	{"inline-functions", "contrib-ops"},
+	{"contrib-ops", "infer-shapes"},
+	{"sort-nodes", "contrib-ops"},
 	// Every later pass walks the nodes in dependency order.
 	{"sort-nodes", "initializers-not-inputs"},
 	{"sort-nodes", "fold-constants"},

@@ -112,8 +112,8 @@ func (c *cli) golden(cfg *goldenConfig) error {
 	if err != nil {
 		return err
 	}
-	if _, err := graph.InlineFunctions(m); err != nil {
-		return fmt.Errorf("%s: inlining its functions: %v", cfg.Model, err)
+	if err := runnable(m); err != nil {
+		return fmt.Errorf("%s: %v", cfg.Model, err)
 	}
 	src, err := c.openSamples("--data", cfg.Data, calibdata.Inputs(m), &cfg.imageConfig)
 	if err != nil {

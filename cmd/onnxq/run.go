@@ -17,6 +17,7 @@ import (
 
 	"github.com/onnxq/onnxq/graph"
 	"github.com/onnxq/onnxq/internal/tensorio"
+	"github.com/onnxq/onnxq/passes"
 	"github.com/onnxq/onnxq/runtime"
 	"github.com/spf13/pflag"
 	"github.com/x448/float16"
@@ -125,17 +126,26 @@ op without a kernel stops the run with one error line.`,
 }
 
 // loadInlined reads a model whose calls of its own functions are
-// replaced by their bodies (graph.InlineFunctions): onnxq runs no
-// function calls.
+// replaced by their bodies (graph.InlineFunctions) and whose fused
+// com.microsoft ops are written as the standard ops they fuse
+// (passes.ContribOps): onnxq runs neither.
 func loadInlined(path string) (*graph.Model, error) {
 	m, err := graph.Load(path)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := graph.InlineFunctions(m); err != nil {
-		return nil, fmt.Errorf("%s: inlining its functions: %v", path, err)
+	if err := runnable(m); err != nil {
+		return nil, fmt.Errorf("%s: %v", path, err)
 	}
 	return m, nil
+}
+
+// runnable inlines m's function calls and unfuses its com.microsoft ops.
+func runnable(m *graph.Model) error {
+	if _, err := graph.InlineFunctions(m); err != nil {
+		return fmt.Errorf("inlining its functions: %v", err)
+	}
+	return passes.Run(m, &passes.Context{}, []passes.Pass{passes.ContribOps()}, passes.RunOptions{})
 }
 
 // loadSession reads a model and prepares it for execution; integer
