@@ -23,6 +23,7 @@ func PreparePasses() []Pass {
 	return []Pass{
 		InlineFunctions(),
 		SortNodes(),
+		UniqueNodeNames(),
 		ContribOps(),
 		InitializersNotInputs(),
 		ConstantNodesToInitializers(),
@@ -50,6 +51,9 @@ var PrepareOrder = [][2]string{
 	{"inline-functions", "contrib-ops"},
 	{"contrib-ops", "infer-shapes"},
 	{"sort-nodes", "contrib-ops"},
+	// Names the unfused ops derive from their node's are unique then.
+	{"unique-node-names", "contrib-ops"},
+	{"inline-functions", "unique-node-names"},
 	// Every later pass walks the nodes in dependency order.
 	{"sort-nodes", "initializers-not-inputs"},
 	{"sort-nodes", "fold-constants"},

@@ -1,6 +1,10 @@
 package passes
 
-import "github.com/onnxq/onnxq/graph"
+import (
+	"fmt"
+
+	"github.com/onnxq/onnxq/graph"
+)
 
 // SortNodes puts the nodes of a graph listed out of dependency order (the
 // ONNX format requires the order; some writers break it) in an order
@@ -20,6 +24,48 @@ func SortNodes() Pass {
 			}
 			ctx.Logf("sort-nodes: %d nodes put in dependency order", len(g.Nodes))
 			return true, nil
+		},
+	}
+}
+
+// UniqueNodeNames gives each node that shares its name with an earlier
+// node of its graph a name of its own (name_1, name_2, ...): ONNX Runtime
+// refuses a graph whose nodes share a name, and onnxq's summary and
+// --exclude-node patterns name nodes. Empty names stay empty.
+func UniqueNodeNames() Pass {
+	return Pass{
+		Name: "unique-node-names",
+		Doc:  "nodes sharing a name with an earlier node get names of their own",
+		Run: func(m *graph.Model, ctx *Context) (bool, error) {
+			renamed := 0
+			m.Graph.Walk(func(g *graph.Graph) {
+				used := map[string]bool{}
+				for _, n := range g.Nodes {
+					used[n.Name] = true
+				}
+				seen := map[string]bool{}
+				for _, n := range g.Nodes {
+					if n.Name == "" {
+						continue
+					}
+					if seen[n.Name] {
+						base := n.Name
+						for i := 1; ; i++ {
+							if name := fmt.Sprintf("%s_%d", base, i); !used[name] {
+								n.Name = name
+								break
+							}
+						}
+						used[n.Name] = true
+						renamed++
+					}
+					seen[n.Name] = true
+				}
+			})
+			if renamed > 0 {
+				ctx.Logf("unique-node-names: %d nodes renamed", renamed)
+			}
+			return renamed > 0, nil
 		},
 	}
 }
