@@ -44,8 +44,9 @@ type StringPair struct {
 	origin *onnxpb.StringStringEntryProto
 }
 
-// Function is a model-local function. onnxq keeps functions as they are;
-// the accessors describe them for reports.
+// Function is a model-local function. Loading and saving keep functions
+// as they are (the accessors describe them for reports); InlineFunctions
+// replaces their calls by their bodies for the passes and the runtime.
 type Function struct {
 	proto *onnxpb.FunctionProto
 }

@@ -11,6 +11,11 @@
 // model that computes the same outputs as the original (up to float32
 // rounding where BatchNormalization folds into weights or an Add into a
 // bias) and in which:
+// no node calls a model-local function (inline-functions puts the bodies
+// in), the nodes are in dependency order with names of their own, and
+// ONNX Runtime's fused com.microsoft ops (FusedConv, Gelu, BiasGelu,
+// FastGelu, QuickGelu, SkipLayerNormalization) are the standard ops they
+// fuse (contrib-ops);
 // every constant is an initializer that is not a graph input (IR >= 4);
 // no node outside QuantizeLinear/DequantizeLinear and random ops has only
 // constant inputs, unless its output is a graph output, would exceed
