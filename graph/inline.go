@@ -2,6 +2,9 @@ package graph
 
 import (
 	"fmt"
+	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/onnxq/onnxq/internal/onnxpb"
 	"google.golang.org/protobuf/proto"
@@ -28,11 +31,18 @@ func InlineFunctions(m *Model) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	in := &inliner{funcs: map[[3]string]*onnxpb.FunctionProto{}, used: map[string]bool{}}
+	in := &inliner{funcs: map[[3]string]*onnxpb.FunctionProto{}}
+	names := map[string]bool{}
+	collectNames(p.GetGraph(), names)
 	for _, f := range p.GetFunctions() {
 		in.funcs[[3]string{f.GetDomain(), f.GetName(), f.GetOverload()}] = f
+		names[PlainName(f.GetName())] = true
+		for _, s := range append(slices.Clone(f.GetInput()), f.GetOutput()...) {
+			names[s] = true
+		}
+		collectNodeNames(f.GetNode(), names)
 	}
-	collectNames(p.GetGraph(), in.used)
+	in.marker = uniqueMarker(names)
 	for depth := 0; ; depth++ {
 		before := in.count
 		if err := in.graph(p.GetGraph()); err != nil {
@@ -56,15 +66,10 @@ func InlineFunctions(m *Model) (int, error) {
 		}
 	}
 	p.Functions = nil
-	data, err := encode(p)
+	c, err := fromProtoOf(m, p)
 	if err != nil {
 		return 0, err
 	}
-	c, err := Decode(data, m.Dir)
-	if err != nil {
-		return 0, err
-	}
-	copyValueTypes(m, c)
 	*m = *c
 	return in.count, nil
 }
@@ -87,8 +92,32 @@ func mergeOpset(p *onnxpb.ModelProto, op *onnxpb.OperatorSetIdProto) error {
 // inliner rewrites calls of the functions it knows.
 type inliner struct {
 	funcs map[[3]string]*onnxpb.FunctionProto
-	used  map[string]bool // every value and node name in the model
-	count int
+	// marker is in no name of the model or its functions: the names a
+	// call's body gets, function name + marker + call number + "_" + body
+	// name, are then new and differ between calls.
+	marker string
+	count  int
+}
+
+// uniqueMarker returns "_inl" followed by the smallest number (none
+// first) that makes it a substring of no name in names.
+func uniqueMarker(names map[string]bool) string {
+	for k := 0; ; k++ {
+		m := "_inl"
+		if k > 0 {
+			m += strconv.Itoa(k)
+		}
+		clash := false
+		for name := range names {
+			if strings.Contains(name, m) {
+				clash = true
+				break
+			}
+		}
+		if !clash {
+			return m
+		}
+	}
 }
 
 // graph inlines the calls among g's nodes, and in their subgraphs.
@@ -122,7 +151,7 @@ func (in *inliner) graph(g *onnxpb.GraphProto) error {
 // expand returns the nodes of f's body for the call n.
 func (in *inliner) expand(n *onnxpb.NodeProto, f *onnxpb.FunctionProto) ([]*onnxpb.NodeProto, error) {
 	in.count++
-	prefix := in.fresh(fmt.Sprintf("%s_%d_", PlainName(f.GetName()), in.count))
+	prefix := fmt.Sprintf("%s%s%d_", PlainName(f.GetName()), in.marker, in.count)
 	rename := map[string]string{}
 	for i, formal := range f.GetInput() {
 		actual := ""
@@ -145,7 +174,6 @@ func (in *inliner) expand(n *onnxpb.NodeProto, f *onnxpb.FunctionProto) ([]*onnx
 		}
 		r := prefix + s
 		rename[s] = r
-		in.used[r] = true
 		return r
 	}
 	callAttrs := map[string]*onnxpb.AttributeProto{}
@@ -170,26 +198,6 @@ func (in *inliner) expand(n *onnxpb.NodeProto, f *onnxpb.FunctionProto) ([]*onnx
 		out = append(out, c)
 	}
 	return out, nil
-}
-
-// fresh returns a prefix no name of the model starts with.
-func (in *inliner) fresh(base string) string {
-	for k := 0; ; k++ {
-		p := base
-		if k > 0 {
-			p = fmt.Sprintf("%s%d_", base, k)
-		}
-		clash := false
-		for name := range in.used {
-			if len(name) >= len(p) && name[:len(p)] == p {
-				clash = true
-				break
-			}
-		}
-		if !clash {
-			return p
-		}
-	}
 }
 
 // renameNode renames n's values (and those of its subgraphs) with name
@@ -256,9 +264,15 @@ func collectNames(g *onnxpb.GraphProto, used map[string]bool) {
 	for _, t := range g.GetInitializer() {
 		used[t.GetName()] = true
 	}
-	for _, n := range g.GetNode() {
+	collectNodeNames(g.GetNode(), used)
+}
+
+// collectNodeNames adds the names of nodes, of the values they read and
+// write, and of their subgraphs.
+func collectNodeNames(nodes []*onnxpb.NodeProto, used map[string]bool) {
+	for _, n := range nodes {
 		used[n.GetName()] = true
-		for _, s := range n.GetOutput() {
+		for _, s := range append(slices.Clone(n.GetInput()), n.GetOutput()...) {
 			used[s] = true
 		}
 		for _, a := range n.GetAttribute() {

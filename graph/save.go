@@ -118,7 +118,19 @@ func Clone(m *Model) (*Model, error) {
 	if m == nil || m.Graph == nil {
 		return nil, errors.New("clone: no model")
 	}
-	data, err := Encode(m)
+	p, err := m.toProto(nil)
+	if err != nil {
+		return nil, err
+	}
+	return fromProtoOf(m, p)
+}
+
+// fromProtoOf builds a new model from p, a proto form of m (edited or
+// not), through its encoding, as loading would, with m's directory for
+// external data and the shapes and types m's values of the same names
+// carry (copyValueTypes).
+func fromProtoOf(m *Model, p *onnxpb.ModelProto) (*Model, error) {
+	data, err := encode(p)
 	if err != nil {
 		return nil, err
 	}
