@@ -106,6 +106,9 @@ func unfuseContrib(g *graph.Graph, n *graph.Node, opset int64) (bool, error) {
 	if len(n.Outputs) == 0 || n.Outputs[0] == nil || n.Input(0) == nil {
 		return false, nil
 	}
+	if n.OpType != "SkipLayerNormalization" && len(n.Outputs) != 1 {
+		return false, fmt.Errorf("takes one output, has %d", len(n.Outputs))
+	}
 	c := &opChain{g: g, pos: slices.Index(g.Nodes, n), base: n.Name}
 	if c.base == "" {
 		c.base = n.OpType
@@ -180,9 +183,6 @@ func unfuseContrib(g *graph.Graph, n *graph.Node, opset int64) (bool, error) {
 	if c.err != nil {
 		return false, c.err
 	}
-	if len(n.Outputs) != 1 {
-		return false, fmt.Errorf("takes one output, has %d", len(n.Outputs))
-	}
 	y.DType, y.Shape = n.Outputs[0].DType, n.Outputs[0].Shape
 	return true, replaceNodeBy(g, n, y)
 }
@@ -197,10 +197,15 @@ func unfuseSkipLayerNorm(g *graph.Graph, n *graph.Node, c *opChain, opset int64)
 	if n.Input(1) == nil || n.Input(2) == nil {
 		return false, nil
 	}
-	for i := 1; i <= 2 && i < len(n.Outputs); i++ {
-		if v := n.Outputs[i]; v != nil && (len(v.Consumers) > 0 || slices.Contains(g.Outputs, v)) {
-			return false, nil
+	read := func(i int) bool {
+		if i >= len(n.Outputs) || n.Outputs[i] == nil {
+			return false
 		}
+		v := n.Outputs[i]
+		return len(v.Consumers) > 0 || isGraphOutput(g, v)
+	}
+	if read(1) || read(2) {
+		return false, nil
 	}
 	sum := c.op("Add", nil, n.Input(0), n.Input(1))
 	if b := n.Input(4); b != nil {
@@ -232,7 +237,7 @@ func unfuseSkipLayerNorm(g *graph.Graph, n *graph.Node, c *opChain, opset int64)
 	}
 	y.DType, y.Shape = n.Outputs[0].DType, n.Outputs[0].Shape
 	var sumOut *graph.Value
-	if len(n.Outputs) > 3 && n.Outputs[3] != nil && (len(n.Outputs[3].Consumers) > 0 || slices.Contains(g.Outputs, n.Outputs[3])) {
+	if read(3) {
 		sumOut = n.Outputs[3]
 		sum.DType, sum.Shape = sumOut.DType, sumOut.Shape
 		replaceAllUses(g, sumOut, sum)

@@ -1,10 +1,6 @@
 package passes
 
-import (
-	"fmt"
-
-	"github.com/onnxq/onnxq/graph"
-)
+import "github.com/onnxq/onnxq/graph"
 
 // SortNodes puts the nodes of a graph listed out of dependency order (the
 // ONNX format requires the order; some writers break it) in an order
@@ -39,24 +35,13 @@ func UniqueNodeNames() Pass {
 		Run: func(m *graph.Model, ctx *Context) (bool, error) {
 			renamed := 0
 			m.Graph.Walk(func(g *graph.Graph) {
-				used := map[string]bool{}
-				for _, n := range g.Nodes {
-					used[n.Name] = true
-				}
 				seen := map[string]bool{}
 				for _, n := range g.Nodes {
 					if n.Name == "" {
 						continue
 					}
 					if seen[n.Name] {
-						base := n.Name
-						for i := 1; ; i++ {
-							if name := fmt.Sprintf("%s_%d", base, i); !used[name] {
-								n.Name = name
-								break
-							}
-						}
-						used[n.Name] = true
+						n.Name = g.UniqueNodeName(n.Name)
 						renamed++
 					}
 					seen[n.Name] = true

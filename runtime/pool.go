@@ -661,24 +661,20 @@ func (k *maxUnpoolKernel) Run(ctx *Context, in []*Tensor) ([]*Tensor, error) {
 	pos := make([]int, len(inferred))
 	outStrides := Strides(outShape)
 	flat := make([]int64, len(iv))
-	if len(in) > 2 && in[2] != nil && !slices.Equal(outShape, inferred) && slices.ContainsFunc(iv, func(v int64) bool { return v >= int64(limit) }) {
-		// Indices past the inferred shape number the elements of
-		// output_shape itself, as MaxPool gives them for an input of that
-		// shape (an odd size the pooling floored: PyTorch's exports), and
-		// as ONNX Runtime reads them.
-		total := int64(product(outShape))
-		for i, v := range iv {
+	// Indices past the inferred shape number the elements of output_shape
+	// itself, as MaxPool gives them for an input of that shape (an odd
+	// size the pooling floored: PyTorch's exports), and as ONNX Runtime
+	// reads them.
+	inOutput := len(in) > 2 && in[2] != nil && !slices.Equal(outShape, inferred) && slices.ContainsFunc(iv, func(v int64) bool { return v >= int64(limit) })
+	total := int64(product(outShape))
+	for i, v := range iv {
+		if inOutput {
 			if v < 0 || v >= total {
 				return nil, fmt.Errorf("MaxUnpool: index %d is outside output_shape %v", v, outShape)
 			}
 			flat[i] = v
+			continue
 		}
-		if err := scatterFlat(y.Data, x.Data, flat); err != nil {
-			return nil, err
-		}
-		return []*Tensor{y}, nil
-	}
-	for i, v := range iv {
 		if v < 0 || v >= int64(limit) {
 			return nil, fmt.Errorf("MaxUnpool: index %d is outside the unpooled shape %v", v, inferred)
 		}

@@ -109,7 +109,7 @@ func (c *cli) compare(cfg *compareConfig) error {
 	if err := checkOutputs(outs...); err != nil {
 		return err
 	}
-	fm, err := loadInlined(cfg.Float)
+	fm, err := loadRunnable(cfg.Float)
 	if err != nil {
 		return err
 	}

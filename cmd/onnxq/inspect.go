@@ -327,7 +327,7 @@ func Inspect(m *graph.Model) (*Report, error) {
 	// The MACs of the model's own functions are counted where they are
 	// called, and those of a FusedConv as a Conv's, in a copy with the
 	// calls inlined and the fused ops written out (runnable).
-	if len(m.Functions) > 0 || slices.ContainsFunc(g.Nodes, func(n *graph.Node) bool { return n.Domain == "com.microsoft" }) {
+	if needsUnfolding(m) {
 		if c, err := graph.Clone(m); err == nil {
 			if err := runnable(c); err == nil {
 				m, g = c, c.Graph

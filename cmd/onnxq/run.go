@@ -11,6 +11,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -125,11 +126,8 @@ op without a kernel stops the run with one error line.`,
 	},
 }
 
-// loadInlined reads a model whose calls of its own functions are
-// replaced by their bodies (graph.InlineFunctions) and whose fused
-// com.microsoft ops are written as the standard ops they fuse
-// (passes.ContribOps): onnxq runs neither.
-func loadInlined(path string) (*graph.Model, error) {
+// loadRunnable reads a model and makes it runnable (runnable).
+func loadRunnable(path string) (*graph.Model, error) {
 	m, err := graph.Load(path)
 	if err != nil {
 		return nil, err
@@ -140,18 +138,31 @@ func loadInlined(path string) (*graph.Model, error) {
 	return m, nil
 }
 
-// runnable inlines m's function calls and unfuses its com.microsoft ops.
+// runnable replaces the calls of m's own functions by their bodies and
+// writes its fused com.microsoft ops as the standard ops they fuse, as
+// preparation does: onnxq's runtime runs neither. A model with neither
+// is left as it is (unverified, as it was loaded).
 func runnable(m *graph.Model) error {
-	if _, err := graph.InlineFunctions(m); err != nil {
-		return fmt.Errorf("inlining its functions: %v", err)
+	if !needsUnfolding(m) {
+		return nil
 	}
-	return passes.Run(m, &passes.Context{}, []passes.Pass{passes.ContribOps()}, passes.RunOptions{})
+	return passes.Run(m, &passes.Context{}, []passes.Pass{passes.InlineFunctions(), passes.ContribOps()}, passes.RunOptions{})
+}
+
+// needsUnfolding tells whether m has functions of its own or
+// com.microsoft nodes (in any graph) for runnable to rewrite.
+func needsUnfolding(m *graph.Model) bool {
+	contrib := false
+	m.Graph.Walk(func(g *graph.Graph) {
+		contrib = contrib || slices.ContainsFunc(g.Nodes, func(n *graph.Node) bool { return n.Domain == "com.microsoft" })
+	})
+	return len(m.Functions) > 0 || contrib
 }
 
 // loadSession reads a model and prepares it for execution; integer
 // lowers its complete Q/DQ units to integer ops.
 func loadSession(path string, opts runtime.Options, integer bool) (*runtime.Session, error) {
-	m, err := loadInlined(path)
+	m, err := loadRunnable(path)
 	if err != nil {
 		return nil, err
 	}

@@ -184,7 +184,7 @@ func verifyOne(dir string, cfg *verifyConfig) (worst float64, sets int, err erro
 			err = fmt.Errorf("internal error: %v", r)
 		}
 	}()
-	m, err := loadInlined(filepath.Join(dir, "model.onnx"))
+	m, err := loadRunnable(filepath.Join(dir, "model.onnx"))
 	if err != nil {
 		return 0, 0, err
 	}
