@@ -233,10 +233,8 @@ func (p clePair) equalize(g *graph.Graph) (float64, []float64, error) {
 const RescaledSuffix = "_equalized"
 
 // renameRescaled gives the values between Conv1 and Conv2 (Conv1's
-// output, and the Relu's output when there is one) new names, once, and
-// records in m's metadata (RescaledKey) that their channels were
-// multiplied by factors. Values of subgraphs are renamed only: the record
-// speaks of the main graph.
+// output, and the Relu's output when there is one) new names (see
+// renameRescaledValue).
 func (p clePair) renameRescaled(m *graph.Model, g *graph.Graph, factors []float64) error {
 	path := p.c2.Input(0)
 	vals := []*graph.Value{path}
@@ -244,17 +242,26 @@ func (p clePair) renameRescaled(m *graph.Model, g *graph.Graph, factors []float6
 		vals = append(vals, r.Input(0))
 	}
 	for _, v := range vals {
-		before := v.Name
-		if !strings.HasSuffix(v.Name, RescaledSuffix) {
-			if err := g.Rename(v, g.UniqueName(v.Name+RescaledSuffix)); err != nil {
-				return err
-			}
+		if err := renameRescaledValue(m, g, v, factors); err != nil {
+			return err
 		}
-		if g == m.Graph {
-			if err := recordRescale(m, before, v.Name, 1, factors); err != nil {
-				return err
-			}
+	}
+	return nil
+}
+
+// renameRescaledValue gives v, whose channels (axis 1) were multiplied
+// by factors, a new name once, and records the factors in m's metadata
+// (RescaledKey). Values of subgraphs are renamed only: the record speaks
+// of the main graph.
+func renameRescaledValue(m *graph.Model, g *graph.Graph, v *graph.Value, factors []float64) error {
+	before := v.Name
+	if !strings.HasSuffix(v.Name, RescaledSuffix) {
+		if err := g.Rename(v, g.UniqueName(v.Name+RescaledSuffix)); err != nil {
+			return err
 		}
+	}
+	if g == m.Graph {
+		return recordRescale(m, before, v.Name, 1, factors)
 	}
 	return nil
 }

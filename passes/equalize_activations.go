@@ -51,8 +51,12 @@ func EqualizeCandidates(m *graph.Model) []string {
 	return out
 }
 
-// ChannelRange is the calibrated range of each channel of one value.
-type ChannelRange struct{ Min, Max []float32 }
+// ChannelRange is the calibrated range of each channel of one value, and
+// the mean of its squares (which the Concat case reads).
+type ChannelRange struct {
+	Min, Max   []float32
+	MeanSquare []float64
+}
 
 // EqualizeActivations returns the equalize-activations pass, rescaling
 // the candidates whose per-channel ranges are given.

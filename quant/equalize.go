@@ -41,14 +41,27 @@ func EqualizeActivations(m *graph.Model, src *Samples, cfg Config) error {
 		}
 		return set
 	})
+	keep := map[string]bool{}
+	for name := range cfg.Quant.Overrides {
+		keep[name] = true
+	}
+	for _, c := range passes.ConcatEqualizeCandidates(m) {
+		if !slices.ContainsFunc(c.Rescaled, func(name string) bool { return keep[name] }) {
+			names = append(names, c.Inputs...)
+		}
+	}
 	if len(names) == 0 {
 		return nil
 	}
+	slices.Sort(names)
+	names = slices.Compact(names)
 	ranges, err := channelRanges(m, src, names, cfg.Threads)
 	if err != nil {
 		return err
 	}
-	if err := passes.Run(m, cfg.context(), []passes.Pass{passes.EqualizeActivations(ranges)}, cfg.RunOptions); err != nil {
+	wt := cfg.Quant.WeightType
+	levels := float64(wt.Max()-wt.Min()) / 2
+	if err := passes.Run(m, cfg.context(), []passes.Pass{passes.EqualizeActivations(ranges), passes.EqualizeConcats(ranges, keep, levels)}, cfg.RunOptions); err != nil {
 		return err
 	}
 	followRenames(m, cfg.Quant.Overrides)
@@ -70,8 +83,8 @@ func followRenames(m *graph.Model, overrides map[string]passes.TensorOverride) {
 	}
 }
 
-// channelRanges runs m on every sample of src and returns the range of
-// each channel (axis 1) of the named float32 values. Values of rank < 2,
+// channelRanges runs m on every sample of src and returns the range and
+// mean square of each channel (axis 1) of the named float32 values. Values of rank < 2,
 // or whose channel count changes between samples, are left out; NaN and
 // ±Inf are ignored.
 func channelRanges(m *graph.Model, src *Samples, names []string, threads int) (map[string]passes.ChannelRange, error) {
@@ -80,6 +93,7 @@ func channelRanges(m *graph.Model, src *Samples, names []string, threads int) (m
 		want[n] = true
 	}
 	out := map[string]passes.ChannelRange{}
+	counts := map[string][]int64{}
 	bad := map[string]bool{}
 	sess, err := runtime.NewSession(m, runtime.Options{Threads: threads, Observer: func(v *graph.Value, t *runtime.Tensor) {
 		if !want[v.Name] || bad[v.Name] {
@@ -97,7 +111,8 @@ func channelRanges(m *graph.Model, src *Samples, names []string, threads int) (m
 		}
 		r, ok := out[v.Name]
 		if !ok {
-			r = passes.ChannelRange{Min: make([]float32, c), Max: make([]float32, c)}
+			r = passes.ChannelRange{Min: make([]float32, c), Max: make([]float32, c), MeanSquare: make([]float64, c)}
+			counts[v.Name] = make([]int64, c)
 			for k := range c {
 				r.Min[k], r.Max[k] = float32(math.Inf(1)), float32(math.Inf(-1))
 			}
@@ -105,6 +120,7 @@ func channelRanges(m *graph.Model, src *Samples, names []string, threads int) (m
 			bad[v.Name] = true
 			return
 		}
+		n := counts[v.Name]
 		for i, x := range f {
 			if x != x || math.IsInf(float64(x), 0) {
 				continue
@@ -112,6 +128,9 @@ func channelRanges(m *graph.Model, src *Samples, names []string, threads int) (m
 			k := i / inner % c
 			r.Min[k] = min(r.Min[k], x)
 			r.Max[k] = max(r.Max[k], x)
+			// sums until every sample has run
+			r.MeanSquare[k] += float64(x) * float64(x)
+			n[k]++
 		}
 		out[v.Name] = r
 	}})
@@ -129,6 +148,13 @@ func channelRanges(m *graph.Model, src *Samples, names []string, threads int) (m
 	}
 	for name := range bad {
 		delete(out, name)
+	}
+	for name, r := range out {
+		for k, n := range counts[name] {
+			if n > 0 {
+				r.MeanSquare[k] /= float64(n)
+			}
+		}
 	}
 	// A channel that never saw a finite value keeps ±Inf; the pass
 	// leaves such a value alone.

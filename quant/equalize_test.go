@@ -120,3 +120,68 @@ func TestEqualizeSkipsOverridden(t *testing.T) {
 		}
 	}
 }
+
+// loudConcat is x[1,3,8,8] -> 1x1 Conv to 8 channels (weights 30x) ->
+// Relu, and x -> 1x1 Conv -> Sigmoid, concatenated and read by a 3x3
+// Conv that weighs the sigmoid map 30x, so it matters as much as the
+// loud features whose range sets the Concat's grid.
+func loudConcat(t *testing.T) *graph.Model {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(3, 5))
+	norm := func(n int, scale func(i int) float64) []float32 {
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = float32(rng.NormFloat64() * scale(i))
+		}
+		return v
+	}
+	b := graph.NewBuilder(17)
+	x := b.Input("x", graph.Float32, 1, 3, 8, 8)
+	wl := b.Const(graph.FromFloat32s("wl", []int64{8, 3, 1, 1}, norm(24, func(int) float64 { return 30 })))
+	ws := b.Const(graph.FromFloat32s("ws", []int64{1, 3, 1, 1}, norm(3, func(int) float64 { return 1 })))
+	wc := b.Const(graph.FromFloat32s("wc", []int64{2, 9, 3, 3}, norm(162, func(i int) float64 {
+		if i/9%9 == 0 {
+			return 30
+		}
+		return 1
+	})))
+	c := b.Op("Concat", b.Op("Sigmoid", b.Op("Conv", x, ws)), b.Op("Relu", b.Op("Conv", x, wl)), graph.IntAttr("axis", 1))
+	b.Output(b.Op("Conv", c, wc, graph.IntsAttr("pads", 1, 1, 1, 1)))
+	m, err := b.Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// Equalizing a Concat's inputs gives the quiet input a grid of its own
+// scale; the rescaled float model computes what the original does.
+func TestEqualizeConcatInputs(t *testing.T) {
+	src := calibdata.Synthetic(calibdata.Inputs(loudConcat(t)), 8, 3)
+	db := func(equalize bool) float64 {
+		m := loudConcat(t)
+		cfg := quant.DefaultConfig()
+		cfg.EqualizeActivations = equalize
+		res, err := quant.Run(m, src, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		same, err := quant.OutputSQNR(loudConcat(t), res.Reference, src, src.Len(), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !(same[0].DB > 100) {
+			t.Errorf("equalize=%v: the rescaled float model differs from the original: %.1f dB", equalize, same[0].DB)
+		}
+		sqnr, err := quant.OutputSQNR(res.Reference, m, src, src.Len(), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sqnr[0].DB
+	}
+	off, on := db(false), db(true)
+	t.Logf("worst output %.1f dB -> %.1f dB with the Concat's inputs equalized", off, on)
+	if !(on > off+3) {
+		t.Errorf("equalizing the Concat's inputs: %.1f dB -> %.1f dB, want at least 3 dB better", off, on)
+	}
+}
