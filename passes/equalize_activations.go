@@ -21,6 +21,9 @@
 // runs it after a calibration pass that measured the per-channel ranges
 // of EqualizeCandidates.
 //
+// The pass also rescales the inputs of Concats that Convs read
+// (equalize_concat.go), given ConcatOptions.
+//
 // It needs prepared graphs (BatchNormalization folded, initializers as
 // constants) and leaves a float graph for calibration and quantization.
 
@@ -58,12 +61,23 @@ type ChannelRange struct {
 	MeanSquare []float64
 }
 
+// ConcatOptions selects the Concat half of equalize-activations (see
+// equalize_concat.go): Keep names values that must keep their values (a
+// --config override speaks of the model's own units), WeightLevels is the
+// largest weight code (127 for int8).
+type ConcatOptions struct {
+	Keep         map[string]bool
+	WeightLevels float64
+}
+
 // EqualizeActivations returns the equalize-activations pass, rescaling
-// the candidates whose per-channel ranges are given.
-func EqualizeActivations(ranges map[string]ChannelRange) Pass {
+// the candidates whose per-channel ranges are given: the values in front
+// of depthwise Convs and, unless concats is nil, the inputs of Concats
+// that Convs read.
+func EqualizeActivations(ranges map[string]ChannelRange, concats *ConcatOptions) Pass {
 	return Pass{
 		Name: "equalize-activations",
-		Doc:  "scale the channels of Conv -> (Relu) -> depthwise Conv values to equal calibrated ranges",
+		Doc:  "scale the channels of Conv -> (Relu) -> depthwise Conv values to equal calibrated ranges, and the Conv inputs of Concats that Convs read to suit one grid",
 		Run: func(m *graph.Model, ctx *Context) (bool, error) {
 			g := m.Graph
 			done := 0
@@ -87,7 +101,14 @@ func EqualizeActivations(ranges map[string]ChannelRange) Pass {
 			if done > 0 {
 				ctx.Logf("equalize-activations: %d values in front of depthwise Convs rescaled", done)
 			}
-			return done > 0, nil
+			if concats == nil {
+				return done > 0, nil
+			}
+			joined, err := equalizeConcats(m, ranges, *concats)
+			if joined > 0 {
+				ctx.Logf("equalize-activations: %d Concats read by Convs rescaled", joined)
+			}
+			return done+joined > 0, err
 		},
 	}
 }

@@ -63,7 +63,7 @@ func TestEqualizeActivations(t *testing.T) {
 		t.Fatalf("test model not skewed enough: %v", hi)
 	}
 	before := clone(t, m)
-	if !runPasses(t, m, EqualizeActivations(map[string]ChannelRange{name: {Min: lo, Max: hi}})) {
+	if !runPasses(t, m, EqualizeActivations(map[string]ChannelRange{name: {Min: lo, Max: hi}}, nil)) {
 		t.Fatal("nothing rescaled")
 	}
 	// The rescaled value no longer holds the original's value, so it no
@@ -104,12 +104,12 @@ func TestEqualizeActivationsLeavesAlone(t *testing.T) {
 		{Min: []float32{float32(math.Inf(1)), 0, 0, 0}, Max: []float32{float32(math.Inf(-1)), 1, 1, 1}}, // empty channel
 	} {
 		c := clone(t, m)
-		if runPasses(t, c, EqualizeActivations(map[string]ChannelRange{name: r})) {
+		if runPasses(t, c, EqualizeActivations(map[string]ChannelRange{name: r}, nil)) {
 			t.Errorf("ranges %v: rescaled", r)
 		}
 	}
 	// A value without ranges is left alone too.
-	if runPasses(t, clone(t, m), EqualizeActivations(nil)) {
+	if runPasses(t, clone(t, m), EqualizeActivations(nil, nil)) {
 		t.Error("rescaled without ranges")
 	}
 }
@@ -120,7 +120,7 @@ func TestEqualizeActivationsDeadChannel(t *testing.T) {
 	m, name := actModel(t)
 	before := clone(t, m)
 	r := ChannelRange{Min: []float32{0, 0, 0, 0}, Max: []float32{3, 0, 1, 3}}
-	if !runPasses(t, m, EqualizeActivations(map[string]ChannelRange{name: r})) {
+	if !runPasses(t, m, EqualizeActivations(map[string]ChannelRange{name: r}, nil)) {
 		t.Fatal("nothing rescaled")
 	}
 	w, _ := weights(t, m, "w1")

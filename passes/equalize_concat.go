@@ -131,36 +131,26 @@ func concatProducer(g *graph.Graph, concat *graph.Node, v *graph.Value) (*graph.
 	return c, relu, true
 }
 
-// EqualizeConcats returns the Concat half of equalize-activations: it
-// rescales the inputs of the Concats whose inputs' statistics are in
-// ranges, except those that would rescale a value keep names. weightLevels
-// is the largest code of the weights (127 for int8).
-func EqualizeConcats(ranges map[string]ChannelRange, keep map[string]bool, weightLevels float64) Pass {
-	return Pass{
-		Name: "equalize-concats",
-		Doc:  "scale the Conv inputs of each Concat that Convs read so one input's range does not set the grid of the others",
-		Run: func(m *graph.Model, ctx *Context) (bool, error) {
-			g := m.Graph
-			done := 0
-			for _, n := range g.Nodes {
-				p, ok := findConcatPair(m, g, n)
-				if !ok || p.keeps(keep) {
-					continue
-				}
-				changed, err := p.rescale(m, g, ranges, weightLevels)
-				if err != nil {
-					return done > 0, fmt.Errorf("%s: %v", n.Name, err)
-				}
-				if changed {
-					done++
-				}
-			}
-			if done > 0 {
-				ctx.Logf("equalize-activations: %d Concats read by Convs rescaled", done)
-			}
-			return done > 0, nil
-		},
+// equalizeConcats rescales the inputs of the Concats of m's main graph
+// whose inputs' statistics are in ranges, except those that would
+// rescale a value opts keeps; it returns how many it rescaled.
+func equalizeConcats(m *graph.Model, ranges map[string]ChannelRange, opts ConcatOptions) (int, error) {
+	g := m.Graph
+	done := 0
+	for _, n := range g.Nodes {
+		p, ok := findConcatPair(m, g, n)
+		if !ok || p.keeps(opts.Keep) {
+			continue
+		}
+		changed, err := p.rescale(m, g, ranges, opts.WeightLevels)
+		if err != nil {
+			return done, fmt.Errorf("%s: %v", n.Name, err)
+		}
+		if changed {
+			done++
+		}
 	}
+	return done, nil
 }
 
 // keeps reports whether p would rescale a value named in keep.

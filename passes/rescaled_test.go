@@ -63,7 +63,7 @@ func TestRescalesRecorded(t *testing.T) {
 	ranges := map[string]ChannelRange{name + RescaledSuffix: {Min: lo, Max: hi}}
 	// The ranges are those of the original value: not the equalized one's,
 	// but any ranges give a valid rescale to record.
-	if !runPasses(t, m, EqualizeActivations(ranges)) {
+	if !runPasses(t, m, EqualizeActivations(ranges, nil)) {
 		t.Fatal("equalize-activations changed nothing")
 	}
 	rs, err := Rescales(m)
@@ -118,7 +118,7 @@ func TestRescalesRecorded(t *testing.T) {
 	}
 	again := clone(t, orig)
 	runPasses(t, again, Equalize())
-	runPasses(t, again, EqualizeActivations(ranges))
+	runPasses(t, again, EqualizeActivations(ranges, nil))
 	if a, b := rescaleRecord(t, again), rescaleRecord(t, m); a != b {
 		t.Errorf("record not deterministic:\n%s\n%s", a, b)
 	}

@@ -61,7 +61,7 @@ func EqualizeActivations(m *graph.Model, src *Samples, cfg Config) error {
 	}
 	wt := cfg.Quant.WeightType
 	levels := float64(wt.Max()-wt.Min()) / 2
-	if err := passes.Run(m, cfg.context(), []passes.Pass{passes.EqualizeActivations(ranges), passes.EqualizeConcats(ranges, keep, levels)}, cfg.RunOptions); err != nil {
+	if err := passes.Run(m, cfg.context(), []passes.Pass{passes.EqualizeActivations(ranges, &passes.ConcatOptions{Keep: keep, WeightLevels: levels})}, cfg.RunOptions); err != nil {
 		return err
 	}
 	followRenames(m, cfg.Quant.Overrides)
