@@ -16,9 +16,17 @@
 // element (Δa the Concat's step over its rescaled range) through the
 // squared weights, and weight noise Δw²/12 per weight (Δw the output
 // channel's step over its rescaled weights) through each input channel's
-// mean square, measured on the calibration samples. The factors are
-// powers of √2, searched one input at a time; they are applied only when
-// the estimate gains concatEqualizeMinGainDB, since it is an estimate.
+// mean square, measured on the calibration samples; the reader it is worst
+// for counts. The factors are powers of √2, searched one input at a time;
+// they are applied only when the estimate gains concatEqualizeMinGainDB,
+// since it is an estimate.
+//
+// The same trade made per channel of a Conv -> (Relu)? output that regular
+// Convs read (activation equalization in front of pointwise Convs) gained
+// on some shared models and lost up to 3 dB on others (yunet_n_320's
+// stride-32 objectness, silero_vad_v3_1), with factors bounded to 2 as
+// well: a per-tensor grid shared by channels of one producer is not what
+// costs there.
 
 package passes
 
@@ -256,7 +264,9 @@ func readerChannel(d []int64, groups int64) func(i int) int {
 }
 
 // relativeNoise estimates the quantization noise at the readers' outputs
-// relative to their signal, averaged over output channels, with input i
+// relative to their signal, averaged over each reader's output channels,
+// for the worst reader (a head of one channel beside wide ones is not
+// outvoted), with input i
 // of the Concat divided by scale[i] and the weights reading it
 // multiplied by it. weightLevels is the largest weight code (127 for
 // int8).
@@ -267,8 +277,9 @@ func (p concatPair) relativeNoise(st concatStats, weights [][]float32, scale []f
 		hi = math.Max(hi, st.hi[c]/scale[st.source[c]])
 	}
 	stepA := (hi - lo) / 255
-	total, outputs := 0.0, 0
+	worst := 0.0
 	for ri, r := range p.readers {
+		total, outputs := 0.0, 0
 		w := weights[ri]
 		d := r.Input(1).Const.Dims
 		channel := readerChannel(d, r.AttrInt("group", 1))
@@ -291,11 +302,11 @@ func (p concatPair) relativeNoise(st concatStats, weights [][]float32, scale []f
 			total += (stepA*stepA*sumW2 + stepW*stepW*sumMS) / 12 / signal
 			outputs++
 		}
+		if outputs > 0 {
+			worst = math.Max(worst, total/float64(outputs))
+		}
 	}
-	if outputs == 0 {
-		return 0
-	}
-	return total / float64(outputs)
+	return worst
 }
 
 // chooseScales searches the factors of the rescalable inputs, one input
