@@ -44,32 +44,39 @@ func skewedDepthwise(t *testing.T) *graph.Model {
 	return m
 }
 
+// equalizedSQNR quantizes a fresh build of the model with cfg and
+// returns the worst output's SQNR on src against the float reference,
+// after checking that reference (equalized, when cfg says so) computes
+// what the original does.
+func equalizedSQNR(t *testing.T, build func(*testing.T) *graph.Model, src *quant.Samples, cfg quant.Config) (float64, *quant.Result) {
+	t.Helper()
+	m := build(t)
+	res, err := quant.Run(m, src, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	same, err := quant.OutputSQNR(build(t), res.Reference, src, src.Len(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !(same[0].DB > 100) {
+		t.Errorf("equalize=%v: the rescaled float model differs from the original: %.1f dB", cfg.EqualizeActivations, same[0].DB)
+	}
+	sqnr, err := quant.OutputSQNR(res.Reference, m, src, src.Len(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sqnr[0].DB, res
+}
+
 func TestEqualizeActivations(t *testing.T) {
 	src := calibdata.Synthetic(calibdata.Inputs(skewedDepthwise(t)), 8, 3)
 	db := func(equalize, perChannel bool) (float64, *quant.Result) {
-		m := skewedDepthwise(t)
 		cfg := quant.DefaultConfig()
 		cfg.BiasCorrection = false
 		cfg.EqualizeActivations = equalize
 		cfg.Quant.PerChannel = perChannel
-		res, err := quant.Run(m, src, cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		// The reference is the equalized float model: it must compute
-		// what the original does.
-		same, err := quant.OutputSQNR(skewedDepthwise(t), res.Reference, src, src.Len(), 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !(same[0].DB > 100) {
-			t.Errorf("equalize=%v: the rescaled float model differs from the original: %.1f dB", equalize, same[0].DB)
-		}
-		sqnr, err := quant.OutputSQNR(res.Reference, m, src, src.Len(), 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return sqnr[0].DB, res
+		return equalizedSQNR(t, skewedDepthwise, src, cfg)
 	}
 	off, _ := db(false, true)
 	on, _ := db(true, true)
@@ -159,29 +166,40 @@ func loudConcat(t *testing.T) *graph.Model {
 func TestEqualizeConcatInputs(t *testing.T) {
 	src := calibdata.Synthetic(calibdata.Inputs(loudConcat(t)), 8, 3)
 	db := func(equalize bool) float64 {
-		m := loudConcat(t)
 		cfg := quant.DefaultConfig()
 		cfg.EqualizeActivations = equalize
-		res, err := quant.Run(m, src, cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		same, err := quant.OutputSQNR(loudConcat(t), res.Reference, src, src.Len(), 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !(same[0].DB > 100) {
-			t.Errorf("equalize=%v: the rescaled float model differs from the original: %.1f dB", equalize, same[0].DB)
-		}
-		sqnr, err := quant.OutputSQNR(res.Reference, m, src, src.Len(), 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return sqnr[0].DB
+		sqnr, _ := equalizedSQNR(t, loudConcat, src, cfg)
+		return sqnr
 	}
 	off, on := db(false), db(true)
 	t.Logf("worst output %.1f dB -> %.1f dB with the Concat's inputs equalized", off, on)
 	if !(on > off+3) {
 		t.Errorf("equalizing the Concat's inputs: %.1f dB -> %.1f dB, want at least 3 dB better", off, on)
+	}
+}
+
+// An override on a value the Concat's rescaling would change keeps the
+// Concat as it is; one elsewhere does not.
+func TestEqualizeConcatSkipsOverridden(t *testing.T) {
+	src := calibdata.Synthetic(calibdata.Inputs(loudConcat(t)), 8, 3)
+	want, _ := loudConcat(t).Graph.Value("wl").Const.Float32s()
+	for _, side := range []string{"relu1_out0", "conv2_out0", "concat1_out0", "conv1_out0"} {
+		m := loudConcat(t)
+		if m.Graph.Value(side) == nil {
+			t.Fatalf("no value %s", side)
+		}
+		cfg := quant.DefaultConfig()
+		cfg.Quant.Overrides = map[string]passes.TensorOverride{side: {Bits: 16}}
+		if err := quant.Prepare(m, cfg); err != nil {
+			t.Fatal(err)
+		}
+		if err := quant.EqualizeActivations(m, src, cfg); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := m.Graph.Value("wl").Const.Float32s()
+		// conv1_out0 is the quiet input's Conv output, which is not rescaled
+		if rescaled := !slices.Equal(got, want); rescaled != (side == "conv1_out0") {
+			t.Errorf("override on %s: wl rescaled %v", side, rescaled)
+		}
 	}
 }
