@@ -1437,6 +1437,40 @@ type finished struct {
 // samples of src (the --eval ones when given; all of them with EvalAll),
 // the SQNR of every output of the quantized model against FP32. q must be
 // written already: to measure it as it runs, summary lowers it in place.
+// equalizedLine says what --equalize-activations rescaled in fp32, the
+// prepared float model (from its record of rescaled values), or "".
+func equalizedLine(fp32 *graph.Model) string {
+	rs, err := passes.Rescales(fp32)
+	if err != nil || len(rs) == 0 {
+		return ""
+	}
+	depthwise, concats := 0, 0
+	for _, r := range rs {
+		v := fp32.Graph.Value(r.Value)
+		if v == nil {
+			continue
+		}
+		if v.Producer != nil && v.Producer.OpType == "Concat" {
+			concats++
+			continue
+		}
+		if slices.ContainsFunc(v.Consumers, func(n *graph.Node) bool { return n.OpType == "Conv" && n.AttrInt("group", 1) > 1 }) {
+			depthwise++
+		}
+	}
+	var parts []string
+	if depthwise > 0 {
+		parts = append(parts, plural(depthwise, "value")+" in front of depthwise Convs to equal channel ranges")
+	}
+	if concats > 0 {
+		parts = append(parts, "the inputs of "+plural(concats, "Concat")+" that Convs read to suit one grid")
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "rescaled " + strings.Join(parts, "; ") + " (the float model computes the same; --equalize-activations=false leaves them)"
+}
+
 func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.BiasReport, rounding *quant.RoundReport, units *quant.UnitsChoice, idle *quant.IdleReport, fb *quant.FallbackReport, tune *quant.TuneReport, fin finished, lowered *lower.Report, sizeBefore int64, fp32, q *graph.Model, src *calibdata.Source, reportLine string) error {
 	w := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(w, "wrote\t%s\n", cfg.Out)
@@ -1505,6 +1539,8 @@ func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.Bi
 		}
 		if cfg.equalizeOffForStats && cfg.PerChannel {
 			fmt.Fprintf(w, "equalize\toff: --save-calib/--load-calib keep statistics any run can merge, and the equalization factors would come from this run's samples alone\n")
+		} else if line := equalizedLine(fp32); line != "" {
+			fmt.Fprintf(w, "equalize\t%s\n", line)
 		}
 		fmt.Fprintf(w, "int8 ops\t%s\n", orNone(strings.Join(sortedCounts(r.OpCounts), ", "), "none"))
 		if q != nil && q.Graph != nil {

@@ -1476,6 +1476,26 @@ func TestQuantizeMergedStatistics(t *testing.T) {
 	}
 }
 
+// The summary says what the equalization rescaled, and says nothing when
+// it is off.
+func TestQuantizeEqualizeLine(t *testing.T) {
+	dir := t.TempDir()
+	model := saveModel(t, dir, "dw.onnx", func(b *graph.Builder) {
+		x := b.Input("x", graph.Float32, 1, 2, 6, 6)
+		h := b.Op("Relu", b.Op("Conv", x, patternWeight(b, "w1", 1, 4, 2, 1, 1)))
+		b.Output(b.Op("Conv", h, patternWeight(b, "w2", 2, 4, 1, 3, 3), graph.IntAttr("group", 4)))
+	})
+	calib := writeSamples(t, dir, "c", 8, "x", []int{1, 2, 6, 6}, func(s, i int) float32 { return float32((i*7+s*5)%11)/5 - 1 + float32(s%3) })
+	r := onnxq(t, dir, model, "-o", filepath.Join(dir, "on.onnx"), "--calib", calib)
+	if want := "equalize   rescaled 1 value in front of depthwise Convs"; r.code != 0 || !strings.Contains(r.stdout, want) {
+		t.Errorf("exit %d, no line %q\n%s%s", r.code, want, r.stdout, r.stderr)
+	}
+	r = onnxq(t, dir, model, "-o", filepath.Join(dir, "off.onnx"), "--calib", calib, "--equalize-activations=false")
+	if r.code != 0 || strings.Contains(r.stdout, "equalize") {
+		t.Errorf("exit %d, equalization off but said\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
 // patternWeight adds a constant of the given shape holding a fixed
 // pattern of values in [-6/13, 6/13] that seed shifts.
 func patternWeight(b *graph.Builder, name string, seed int, dims ...int64) *graph.Value {
