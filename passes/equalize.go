@@ -254,6 +254,11 @@ func (p clePair) renameRescaled(m *graph.Model, g *graph.Graph, factors []float6
 // (RescaledKey). Values of subgraphs are renamed only: the record speaks
 // of the main graph.
 func renameRescaledValue(m *graph.Model, g *graph.Graph, v *graph.Value, factors []float64) error {
+	return renameRescaledAxis(m, g, v, 1, factors)
+}
+
+// renameRescaledAxis is renameRescaledValue for channels along axis.
+func renameRescaledAxis(m *graph.Model, g *graph.Graph, v *graph.Value, axis int, factors []float64) error {
 	before := v.Name
 	if !strings.HasSuffix(v.Name, RescaledSuffix) {
 		if err := g.Rename(v, g.UniqueName(v.Name+RescaledSuffix)); err != nil {
@@ -261,7 +266,7 @@ func renameRescaledValue(m *graph.Model, g *graph.Graph, v *graph.Value, factors
 		}
 	}
 	if g == m.Graph {
-		return recordRescale(m, before, v.Name, 1, factors)
+		return recordRescale(m, before, v.Name, axis, factors)
 	}
 	return nil
 }

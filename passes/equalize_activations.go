@@ -22,7 +22,8 @@
 // of EqualizeCandidates.
 //
 // The pass also rescales the inputs of Concats that Convs read
-// (equalize_concat.go), given ConcatOptions.
+// (equalize_concat.go) and smooths layer norm outputs into the MatMuls
+// reading them (equalize_smooth.go), given ReaderOptions.
 //
 // It needs prepared graphs (BatchNormalization folded, initializers as
 // constants) and leaves a float graph for calibration and quantization.
@@ -61,23 +62,27 @@ type ChannelRange struct {
 	MeanSquare []float64
 }
 
-// ConcatOptions selects the Concat half of equalize-activations (see
-// equalize_concat.go): Keep names values that must keep their values (a
-// --config override speaks of the model's own units), WeightLevels is the
-// largest weight code (127 for int8).
-type ConcatOptions struct {
+// ReaderOptions selects the parts of equalize-activations that pay with
+// the readers' weight precision: Concats that Convs read
+// (equalize_concat.go) and layer norm outputs that MatMuls read
+// (equalize_smooth.go). Keep names values that must keep their values (a
+// --config override speaks of the model's own units); WeightLevels is the
+// largest weight code (127 for int8); LastAxis holds the statistics of
+// SmoothCandidates along their last axis.
+type ReaderOptions struct {
 	Keep         map[string]bool
 	WeightLevels float64
+	LastAxis     map[string]ChannelRange
 }
 
 // EqualizeActivations returns the equalize-activations pass, rescaling
 // the candidates whose per-channel ranges are given: the values in front
-// of depthwise Convs and, unless concats is nil, the inputs of Concats
-// that Convs read.
-func EqualizeActivations(ranges map[string]ChannelRange, concats *ConcatOptions) Pass {
+// of depthwise Convs and, unless readers is nil, the inputs of Concats
+// that Convs read and the layer norm outputs MatMuls read.
+func EqualizeActivations(ranges map[string]ChannelRange, readers *ReaderOptions) Pass {
 	return Pass{
 		Name: "equalize-activations",
-		Doc:  "scale the channels of Conv -> (Relu) -> depthwise Conv values to equal calibrated ranges, and the Conv inputs of Concats that Convs read to suit one grid",
+		Doc:  "scale the channels of Conv -> (Relu) -> depthwise Conv values to equal calibrated ranges, the Conv inputs of Concats that Convs read to suit one grid, and layer norm outputs' outlier channels into the MatMuls reading them",
 		Run: func(m *graph.Model, ctx *Context) (bool, error) {
 			g := m.Graph
 			done := 0
@@ -101,14 +106,21 @@ func EqualizeActivations(ranges map[string]ChannelRange, concats *ConcatOptions)
 			if done > 0 {
 				ctx.Logf("equalize-activations: %d values in front of depthwise Convs rescaled", done)
 			}
-			if concats == nil {
+			if readers == nil {
 				return done > 0, nil
 			}
-			joined, err := equalizeConcats(m, ranges, *concats)
+			joined, err := equalizeConcats(m, ranges, *readers)
 			if joined > 0 {
 				ctx.Logf("equalize-activations: %d Concats read by Convs rescaled", joined)
 			}
-			return done+joined > 0, err
+			if err != nil {
+				return true, err
+			}
+			smoothed, err := equalizeSmooth(m, *readers)
+			if smoothed > 0 {
+				ctx.Logf("equalize-activations: %d layer norm outputs read by MatMuls smoothed", smoothed)
+			}
+			return done+joined+smoothed > 0, err
 		},
 	}
 }

@@ -142,7 +142,7 @@ func concatProducer(g *graph.Graph, concat *graph.Node, v *graph.Value) (*graph.
 // equalizeConcats rescales the inputs of the Concats of m's main graph
 // whose inputs' statistics are in ranges, except those that would
 // rescale a value opts keeps; it returns how many it rescaled.
-func equalizeConcats(m *graph.Model, ranges map[string]ChannelRange, opts ConcatOptions) (int, error) {
+func equalizeConcats(m *graph.Model, ranges map[string]ChannelRange, opts ReaderOptions) (int, error) {
 	g := m.Graph
 	done := 0
 	for _, n := range g.Nodes {
@@ -172,8 +172,8 @@ func (p concatPair) keeps(keep map[string]bool) bool {
 }
 
 // candidate names p's values (see ConcatEqualizeCandidates).
-func (p concatPair) candidate() ConcatCandidate {
-	var c ConcatCandidate
+func (p concatPair) candidate() ReaderCandidate {
+	var c ReaderCandidate
 	for _, src := range p.inputs {
 		c.Inputs = append(c.Inputs, src.value.Name)
 		if src.conv != nil {
@@ -192,8 +192,8 @@ func (p concatPair) candidate() ConcatCandidate {
 // (the inputs from Convs, the Conv outputs before their Relus, the
 // Concat's output) in Rescaled and of the Concat's inputs, whose
 // per-channel statistics the pass needs, in Inputs.
-func ConcatEqualizeCandidates(m *graph.Model) []ConcatCandidate {
-	var out []ConcatCandidate
+func ConcatEqualizeCandidates(m *graph.Model) []ReaderCandidate {
+	var out []ReaderCandidate
 	for _, n := range m.Graph.Nodes {
 		if p, ok := findConcatPair(m, m.Graph, n); ok {
 			out = append(out, p.candidate())
@@ -202,9 +202,9 @@ func ConcatEqualizeCandidates(m *graph.Model) []ConcatCandidate {
 	return out
 }
 
-// ConcatCandidate names the values of one Concat equalize-activations may
+// ReaderCandidate names the values of one Concat equalize-activations may
 // rescale (see ConcatEqualizeCandidates).
-type ConcatCandidate struct {
+type ReaderCandidate struct {
 	Inputs, Rescaled []string
 }
 

@@ -97,7 +97,7 @@ func TestEqualizeConcats(t *testing.T) {
 	feeds := concatFeeds()
 	stats := channelStats(t, m, feeds, sig, relu)
 	before := clone(t, m)
-	if !runPasses(t, m, EqualizeActivations(stats, &ConcatOptions{WeightLevels: 127})) {
+	if !runPasses(t, m, EqualizeActivations(stats, &ReaderOptions{WeightLevels: 127})) {
 		t.Fatal("nothing rescaled")
 	}
 	for _, f := range feeds {
@@ -138,21 +138,21 @@ func TestEqualizeConcats(t *testing.T) {
 func TestEqualizeConcatsLeavesAlone(t *testing.T) {
 	// Inputs of like ranges: nothing to gain.
 	m, relu, sig := concatModel(t, 1)
-	if runPasses(t, m, EqualizeActivations(channelStats(t, m, concatFeeds(), sig, relu), &ConcatOptions{WeightLevels: 127})) {
+	if runPasses(t, m, EqualizeActivations(channelStats(t, m, concatFeeds(), sig, relu), &ReaderOptions{WeightLevels: 127})) {
 		t.Error("rescaled inputs of like ranges")
 	}
 	m, relu, sig = concatModel(t, 30)
 	stats := channelStats(t, m, concatFeeds(), sig, relu)
 	// A value the caller keeps, a missing or non-finite statistic.
-	if runPasses(t, clone(t, m), EqualizeActivations(stats, &ConcatOptions{Keep: map[string]bool{relu: true}, WeightLevels: 127})) {
+	if runPasses(t, clone(t, m), EqualizeActivations(stats, &ReaderOptions{Keep: map[string]bool{relu: true}, WeightLevels: 127})) {
 		t.Error("rescaled a kept value")
 	}
-	if runPasses(t, clone(t, m), EqualizeActivations(map[string]ChannelRange{relu: stats[relu]}, &ConcatOptions{WeightLevels: 127})) {
+	if runPasses(t, clone(t, m), EqualizeActivations(map[string]ChannelRange{relu: stats[relu]}, &ReaderOptions{WeightLevels: 127})) {
 		t.Error("rescaled without the quiet input's statistics")
 	}
 	bad := ChannelRange{Min: stats[relu].Min, Max: slices.Clone(stats[relu].Max), MeanSquare: stats[relu].MeanSquare}
 	bad.Max[2] = float32(math.Inf(1))
-	if runPasses(t, clone(t, m), EqualizeActivations(map[string]ChannelRange{relu: bad, sig: stats[sig]}, &ConcatOptions{WeightLevels: 127})) {
+	if runPasses(t, clone(t, m), EqualizeActivations(map[string]ChannelRange{relu: bad, sig: stats[sig]}, &ReaderOptions{WeightLevels: 127})) {
 		t.Error("rescaled with an infinite range")
 	}
 }

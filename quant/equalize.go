@@ -45,23 +45,36 @@ func EqualizeActivations(m *graph.Model, src *Samples, cfg Config) error {
 	for name := range cfg.Quant.Overrides {
 		keep[name] = true
 	}
+	kept := func(c passes.ReaderCandidate) bool {
+		return slices.ContainsFunc(c.Rescaled, func(name string) bool { return keep[name] })
+	}
 	for _, c := range passes.ConcatEqualizeCandidates(m) {
-		if !slices.ContainsFunc(c.Rescaled, func(name string) bool { return keep[name] }) {
+		if !kept(c) {
 			names = append(names, c.Inputs...)
 		}
 	}
-	if len(names) == 0 {
+	// Layer norm outputs are measured along their last axis.
+	lastAxis := map[string]bool{}
+	for _, c := range passes.SmoothCandidates(m) {
+		if !kept(c) {
+			for _, name := range c.Inputs {
+				lastAxis[name] = true
+			}
+		}
+	}
+	if len(names) == 0 && len(lastAxis) == 0 {
 		return nil
 	}
 	slices.Sort(names)
 	names = slices.Compact(names)
-	ranges, err := channelRanges(m, src, names, cfg.Threads)
+	ranges, last, err := channelRanges(m, src, names, lastAxis, cfg.Threads)
 	if err != nil {
 		return err
 	}
 	wt := cfg.Quant.WeightType
 	levels := float64(wt.Max()-wt.Min()) / 2
-	if err := passes.Run(m, cfg.context(), []passes.Pass{passes.EqualizeActivations(ranges, &passes.ConcatOptions{Keep: keep, WeightLevels: levels})}, cfg.RunOptions); err != nil {
+	opts := &passes.ReaderOptions{Keep: keep, WeightLevels: levels, LastAxis: last}
+	if err := passes.Run(m, cfg.context(), []passes.Pass{passes.EqualizeActivations(ranges, opts)}, cfg.RunOptions); err != nil {
 		return err
 	}
 	followRenames(m, cfg.Quant.Overrides)
@@ -84,32 +97,38 @@ func followRenames(m *graph.Model, overrides map[string]passes.TensorOverride) {
 }
 
 // channelRanges runs m on every sample of src and returns the range and
-// mean square of each channel (axis 1) of the named float32 values. Values of rank < 2,
+// mean square of each channel (axis 1) of the named float32 values, and
+// along the last axis of the values lastAxis names. Values of rank < 2,
 // or whose channel count changes between samples, are left out; NaN and
 // ±Inf are ignored.
-func channelRanges(m *graph.Model, src *Samples, names []string, threads int) (map[string]passes.ChannelRange, error) {
+func channelRanges(m *graph.Model, src *Samples, names []string, lastAxis map[string]bool, threads int) (map[string]passes.ChannelRange, map[string]passes.ChannelRange, error) {
 	want := map[string]bool{}
 	for _, n := range names {
 		want[n] = true
 	}
 	out := map[string]passes.ChannelRange{}
+	last := map[string]passes.ChannelRange{}
 	counts := map[string][]int64{}
 	bad := map[string]bool{}
 	sess, err := runtime.NewSession(m, runtime.Options{Threads: threads, Observer: func(v *graph.Value, t *runtime.Tensor) {
-		if !want[v.Name] || bad[v.Name] {
+		isLast := lastAxis[v.Name]
+		if (!want[v.Name] && !isLast) || bad[v.Name] {
 			return
 		}
 		f := t.F32()
-		if f == nil || len(t.Shape) < 2 || t.Shape[1] <= 0 {
+		if f == nil || len(t.Shape) < 2 || t.Shape[1] <= 0 || t.Shape[len(t.Shape)-1] <= 0 {
 			bad[v.Name] = true
 			return
 		}
-		c := t.Shape[1]
-		inner := 1
+		c, inner := t.Shape[1], 1
 		for _, d := range t.Shape[2:] {
 			inner *= d
 		}
-		r, ok := out[v.Name]
+		dst := out
+		if isLast {
+			c, inner, dst = t.Shape[len(t.Shape)-1], 1, last
+		}
+		r, ok := dst[v.Name]
 		if !ok {
 			r = passes.ChannelRange{Min: make([]float32, c), Max: make([]float32, c), MeanSquare: make([]float64, c)}
 			counts[v.Name] = make([]int64, c)
@@ -132,31 +151,33 @@ func channelRanges(m *graph.Model, src *Samples, names []string, threads int) (m
 			r.MeanSquare[k] += float64(x) * float64(x)
 			n[k]++
 		}
-		out[v.Name] = r
+		dst[v.Name] = r
 	}})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for i := 0; i < src.Len(); i++ {
 		sample, err := src.Sample(i)
 		if err != nil {
-			return nil, fmt.Errorf("calibration samples: %v", err)
+			return nil, nil, fmt.Errorf("calibration samples: %v", err)
 		}
 		if _, err := sess.Run(sample); err != nil {
-			return nil, fmt.Errorf("calibration sample %s: %v", src.Names()[i], err)
+			return nil, nil, fmt.Errorf("calibration sample %s: %v", src.Names()[i], err)
 		}
 	}
-	for name := range bad {
-		delete(out, name)
-	}
-	for name, r := range out {
-		for k, n := range counts[name] {
-			if n > 0 {
-				r.MeanSquare[k] /= float64(n)
+	for _, dst := range []map[string]passes.ChannelRange{out, last} {
+		for name := range bad {
+			delete(dst, name)
+		}
+		for name, r := range dst {
+			for k, n := range counts[name] {
+				if n > 0 {
+					r.MeanSquare[k] /= float64(n)
+				}
 			}
 		}
 	}
-	// A channel that never saw a finite value keeps ±Inf; the pass
-	// leaves such a value alone.
-	return out, nil
+	// A channel that never saw a finite value keeps ±Inf; the passes
+	// leave such a value alone.
+	return out, last, nil
 }

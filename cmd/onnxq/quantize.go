@@ -1444,14 +1444,18 @@ func equalizedLine(fp32 *graph.Model) string {
 	if err != nil || len(rs) == 0 {
 		return ""
 	}
-	depthwise, concats := 0, 0
+	depthwise, concats, norms := 0, 0, 0
 	for _, r := range rs {
 		v := fp32.Graph.Value(r.Value)
-		if v == nil {
+		if v == nil || v.Producer == nil {
 			continue
 		}
-		if v.Producer != nil && v.Producer.OpType == "Concat" {
+		switch v.Producer.OpType {
+		case "Concat":
 			concats++
+			continue
+		case "LayerNormalization", "Add", "Mul":
+			norms++
 			continue
 		}
 		if slices.ContainsFunc(v.Consumers, func(n *graph.Node) bool { return n.OpType == "Conv" && n.AttrInt("group", 1) > 1 }) {
@@ -1464,6 +1468,9 @@ func equalizedLine(fp32 *graph.Model) string {
 	}
 	if concats > 0 {
 		parts = append(parts, "the inputs of "+plural(concats, "Concat")+" that Convs read to suit one grid")
+	}
+	if norms > 0 {
+		parts = append(parts, "the outlier channels of "+plural(norms, "layer norm output")+" into the MatMuls reading them")
 	}
 	if len(parts) == 0 {
 		return ""
