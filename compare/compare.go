@@ -127,6 +127,16 @@ func Compare(float, quant *graph.Model, src *calibdata.Source, opts Options) (*R
 	if err != nil {
 		return nil, err
 	}
+	// Undoing a rescale needs the value's rank, which a file without
+	// value_info does not give: infer QUANT's shapes (in place; only
+	// unknown shapes are filled, and a model inference fails on keeps
+	// what it has).
+	for name := range resc {
+		if v := quant.Graph.Value(name); v != nil && len(v.Shape) == 0 {
+			_ = graph.InferShapes(quant)
+			break
+		}
+	}
 	dead := passes.DeadBounds(float)
 	acts, actSkips := findActivations(float, quant, fv, resc, dead)
 	if opts.Threads <= 0 {

@@ -136,6 +136,67 @@ func relued(samples [][]float32) [][]float32 {
 // that compare relates the rescaled tensors to FLOAT's through the
 // recorded factors: the activation and both layers are compared, with
 // the SQNRs computed here by hand.
+// bareShapes copies x without the shapes of its intermediate values, as
+// many exports write models.
+func bareShapes(t *testing.T, x *graph.Model) *graph.Model {
+	t.Helper()
+	c, err := quant.Clone(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range c.Graph.Nodes {
+		for _, o := range n.Outputs {
+			if o != nil && !slices.Contains(c.Graph.Outputs, o) {
+				o.Shape = nil
+			}
+		}
+	}
+	return c
+}
+
+// A Concat whose Conv-made input was rescaled (and the Conv making it)
+// is attributed like any layer, also when the files record no shapes of
+// intermediate values: the rank of the rescaled values is inferred.
+func TestRescaledConcatAttributed(t *testing.T) {
+	b := graph.NewBuilder(17)
+	x := b.Input("x", graph.Float32, 1, 3, 6, 6)
+	wl := make([]float32, 24)
+	for i := range wl {
+		wl[i] = 30 * float32(math.Sin(float64(i)*0.7))
+	}
+	wc := make([]float32, 2*9*9)
+	for i := range wc {
+		wc[i] = float32(math.Cos(float64(i) * 0.3))
+		if i/9%9 == 0 {
+			wc[i] *= 30
+		}
+	}
+	loud := b.Op("Relu", b.Op("Conv", x, b.Const(graph.FromFloat32s("wl", []int64{8, 3, 1, 1}, wl))))
+	quiet := b.Op("Sigmoid", b.Op("Conv", x, b.Const(graph.FromFloat32s("ws", []int64{1, 3, 1, 1}, []float32{0.5, -0.3, 0.2}))))
+	cat := b.Op("Concat", quiet, loud, graph.IntAttr("axis", 1))
+	b.Output(b.Op("Conv", cat, b.Const(graph.FromFloat32s("wc", []int64{2, 9, 3, 3}, wc)), graph.IntsAttr("pads", 1, 1, 1, 1)))
+	m, err := b.Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := calibdata.Synthetic(calibdata.Inputs(m), 4, 7)
+	q, _ := plainlyQuantized(t, m, src)
+	rs, err := passes.Rescales(q)
+	if err != nil || !slices.ContainsFunc(rs, func(r passes.Rescale) bool { return r.Original == cat.Name }) {
+		t.Fatalf("recorded rescales %+v (%v), want the Concat's output", rs, err)
+	}
+	r, err := Compare(bareShapes(t, m), bareShapes(t, q), src, Options{Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.LayersSkipped) != 0 || len(r.ActivationsSkipped) != 0 {
+		t.Fatalf("skipped: activations %+v, layers %+v", r.ActivationsSkipped, r.LayersSkipped)
+	}
+	if !slices.ContainsFunc(r.Layers, func(l LayerStat) bool { return l.Op == "Concat" }) {
+		t.Errorf("no Concat among the layers %+v", r.Layers)
+	}
+}
+
 func TestRescaledValuesCompared(t *testing.T) {
 	m := quietModel(t)
 	src := calibdata.Synthetic(calibdata.Inputs(m), 4, 7)
@@ -168,21 +229,7 @@ func TestRescaledValuesCompared(t *testing.T) {
 	}
 	// Models that record no intermediate shapes (as many exports) compare
 	// the same: the rescaling's rank comes from the convolution.
-	bare := func(x *graph.Model) *graph.Model {
-		c, err := quant.Clone(x)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, n := range c.Graph.Nodes {
-			for _, o := range n.Outputs {
-				if o != nil && !slices.Contains(c.Graph.Outputs, o) {
-					o.Shape = graph.Shape{}
-				}
-			}
-		}
-		return c
-	}
-	rb, err := Compare(bare(m), bare(q), src, Options{Threads: 1})
+	rb, err := Compare(bareShapes(t, m), bareShapes(t, q), src, Options{Threads: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

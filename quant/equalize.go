@@ -110,7 +110,7 @@ func channelRanges(m *graph.Model, src *Samples, names []string, lastAxis map[st
 	last := map[string]passes.ChannelRange{}
 	counts := map[string][]int64{}
 	bad := map[string]bool{}
-	sess, err := runtime.NewSession(m, runtime.Options{Threads: threads, Observer: func(v *graph.Value, t *runtime.Tensor) {
+	observe := func(v *graph.Value, t *runtime.Tensor) {
 		isLast := lastAxis[v.Name]
 		if (!want[v.Name] && !isLast) || bad[v.Name] {
 			return
@@ -152,7 +152,8 @@ func channelRanges(m *graph.Model, src *Samples, names []string, lastAxis map[st
 			n[k]++
 		}
 		dst[v.Name] = r
-	}})
+	}
+	sess, err := runtime.NewSession(m, runtime.Options{Threads: threads, Observer: observe})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -160,6 +161,13 @@ func channelRanges(m *graph.Model, src *Samples, names []string, lastAxis map[st
 		sample, err := src.Sample(i)
 		if err != nil {
 			return nil, nil, fmt.Errorf("calibration samples: %v", err)
+		}
+		// The runtime reports the values nodes make: a graph input a
+		// Concat joins is measured from the sample itself.
+		for _, in := range m.Graph.Inputs {
+			if t, ok := sample[in.Name]; ok {
+				observe(in, t)
+			}
 		}
 		if _, err := sess.Run(sample); err != nil {
 			return nil, nil, fmt.Errorf("calibration sample %s: %v", src.Names()[i], err)

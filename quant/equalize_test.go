@@ -253,3 +253,48 @@ func TestEqualizeSmoothOutliers(t *testing.T) {
 		t.Errorf("smoothing the layer norm: %.1f dB -> %.1f dB, want at least 3 dB better", off, on)
 	}
 }
+
+// A graph input joined by the Concat is measured from the samples: the
+// loud Conv input beside it is rescaled as beside a Sigmoid's output.
+func TestEqualizeConcatGraphInput(t *testing.T) {
+	build := func(t *testing.T) *graph.Model {
+		t.Helper()
+		rng := rand.New(rand.NewPCG(5, 8))
+		norm := func(n int, scale func(i int) float64) []float32 {
+			v := make([]float32, n)
+			for i := range v {
+				v[i] = float32(rng.NormFloat64() * scale(i))
+			}
+			return v
+		}
+		b := graph.NewBuilder(17)
+		x := b.Input("x", graph.Float32, 1, 3, 8, 8)
+		mask := b.Input("mask", graph.Float32, 1, 1, 8, 8)
+		wl := b.Const(graph.FromFloat32s("wl", []int64{8, 3, 1, 1}, norm(24, func(int) float64 { return 30 })))
+		wc := b.Const(graph.FromFloat32s("wc", []int64{2, 9, 3, 3}, norm(162, func(i int) float64 {
+			if i/9%9 == 0 {
+				return 30
+			}
+			return 1
+		})))
+		c := b.Op("Concat", mask, b.Op("Relu", b.Op("Conv", x, wl)), graph.IntAttr("axis", 1))
+		b.Output(b.Op("Conv", c, wc, graph.IntsAttr("pads", 1, 1, 1, 1)))
+		m, err := b.Model()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	src := calibdata.Synthetic(calibdata.Inputs(build(t)), 8, 3)
+	db := func(equalize bool) float64 {
+		cfg := quant.DefaultConfig()
+		cfg.EqualizeActivations = equalize
+		sqnr, _ := equalizedSQNR(t, build, src, cfg)
+		return sqnr
+	}
+	off, on := db(false), db(true)
+	t.Logf("worst output %.1f dB -> %.1f dB with the Concat beside a graph input equalized", off, on)
+	if !(on > off+3) {
+		t.Errorf("equalizing beside a graph input: %.1f dB -> %.1f dB, want at least 3 dB better", off, on)
+	}
+}

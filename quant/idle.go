@@ -110,7 +110,7 @@ func integerOp(n *graph.Node) bool {
 // report when there is nothing to try.
 func ChooseFloatIdle(ref, m *graph.Model, src *Samples, cfg Config, completed bool, before float64,
 	quantize func(cand *graph.Model, c Config) error) (*graph.Model, *IdleReport, error) {
-	if src == nil || src.Len() == 0 || cfg.stopsInPrepare() {
+	if src == nil || src.Len() == 0 || cfg.stopsBeforeQuantize() {
 		return nil, nil, nil
 	}
 	var idle []string

@@ -195,6 +195,16 @@ func (cfg Config) stopsInPrepare() bool {
 	return cfg.RunOptions.StopAfter != "" && slices.Contains(passes.Names(passes.PreparePasses()), cfg.RunOptions.StopAfter)
 }
 
+// StopsBeforeQuantize tells whether a pipeline stopped after the pass
+// named stopAfter ends before the quantize pass: a prepare pass or
+// equalize-activations.
+func StopsBeforeQuantize(stopAfter string) bool {
+	return stopAfter != "" && (stopAfter == "equalize-activations" || slices.Contains(passes.Names(passes.PreparePasses()), stopAfter))
+}
+
+// stopsBeforeQuantize is StopsBeforeQuantize of RunOptions.StopAfter.
+func (cfg Config) stopsBeforeQuantize() bool { return StopsBeforeQuantize(cfg.RunOptions.StopAfter) }
+
 // preparedCopy returns ref, the prepared FP32 model, copied and prepared
 // again for cfg: a copy drops what shape inference added, and preparing
 // it restores the state the prepared model was in.
@@ -303,13 +313,13 @@ func QuantizeCollected(m *graph.Model, coll *calib.Collection, cfg Config) (*pas
 
 // Quantize inserts Q/DQ into the prepared model m by the rule table, from
 // the activation ranges, and returns the pass's report. When
-// cfg.RunOptions.StopAfter names a prepare pass it does nothing and
-// returns a nil report.
+// cfg.RunOptions.StopAfter names a pass before it (a prepare pass,
+// equalize-activations) it does nothing and returns a nil report.
 func Quantize(m *graph.Model, ranges map[string]passes.Range, cfg Config) (*passes.QuantReport, error) {
 	if m == nil || m.Graph == nil {
 		return nil, errors.New("quant: no model")
 	}
-	if cfg.stopsInPrepare() {
+	if cfg.stopsBeforeQuantize() {
 		return nil, nil
 	}
 	ctx := cfg.context()
@@ -503,7 +513,7 @@ func runMethods(m, ref *graph.Model, src *Samples, cfg Config) (*Result, error) 
 // runBestMethod is runMethods before the units are completed.
 func runBestMethod(m, ref *graph.Model, src *Samples, cfg Config) (*Result, error) {
 	methods := cfg.SelectMethods
-	if len(methods) < 2 || src == nil || src.Len() == 0 || cfg.stopsInPrepare() {
+	if len(methods) < 2 || src == nil || src.Len() == 0 || cfg.stopsBeforeQuantize() {
 		return runMethod(m, ref, src, cfg)
 	}
 	results := make([]*Result, len(methods))

@@ -75,7 +75,7 @@ func ChooseUnits(ref, cur *graph.Model, src *Samples, cfg Config, base float64,
 	if quantize == nil {
 		return nil, fmt.Errorf("quant: ChooseUnits needs a quantize function")
 	}
-	if cfg.Units != UnitsAuto || cfg.Quant.CompleteUnits || src == nil || src.Len() == 0 || cfg.stopsInPrepare() {
+	if cfg.Units != UnitsAuto || cfg.Quant.CompleteUnits || src == nil || src.Len() == 0 || cfg.stopsBeforeQuantize() {
 		return nil, nil
 	}
 	bound := math.Min(base-UnitsAllowanceDB, UnitsEnoughDB)

@@ -707,7 +707,7 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 	// loaded.
 	// Nor when --stop-after ends the pipeline before the quantize pass:
 	// there is no quantized model to measure.
-	if synthetic || src == nil || src.Len() == 0 || cfg.SaveCalib != "" || len(cfg.LoadCalib) > 0 || slices.Contains(passes.Names(passes.PreparePasses()), cfg.StopAfter) {
+	if synthetic || src == nil || src.Len() == 0 || cfg.SaveCalib != "" || len(cfg.LoadCalib) > 0 || quant.StopsBeforeQuantize(cfg.StopAfter) {
 		methods = methods[:1]
 	}
 	var report *passes.QuantReport

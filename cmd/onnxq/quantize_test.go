@@ -1494,6 +1494,25 @@ func TestQuantizeEqualizeLine(t *testing.T) {
 	if r.code != 0 || strings.Contains(r.stdout, "equalize") {
 		t.Errorf("exit %d, equalization off but said\n%s%s", r.code, r.stdout, r.stderr)
 	}
+	// Stopped after it, the pipeline writes the equalized float model.
+	stopped := filepath.Join(dir, "stop.onnx")
+	if r = onnxq(t, dir, model, "-o", stopped, "--calib", calib, "--stop-after", "equalize-activations"); r.code != 0 {
+		t.Fatalf("--stop-after equalize-activations: exit %d\n%s", r.code, r.stderr)
+	}
+	m, err := graph.Load(stopped)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rescaled := false
+	for _, n := range m.Graph.Nodes {
+		if n.OpType == "QuantizeLinear" || n.OpType == "DequantizeLinear" {
+			t.Fatalf("--stop-after equalize-activations wrote a quantized model (%s)", n.OpType)
+		}
+		rescaled = rescaled || strings.HasSuffix(n.Outputs[0].Name, "_equalized")
+	}
+	if !rescaled {
+		t.Error("--stop-after equalize-activations: no value rescaled")
+	}
 }
 
 // patternWeight adds a constant of the given shape holding a fixed
