@@ -428,6 +428,11 @@ func (s *subgraph) value(v *graph.Value) *graph.Value {
 		return s.copyNode(p, v)
 	}
 	if r := s.resc[v.Name]; r != nil {
+		if s.fv[r.orig] == nil && isOp(p, "Reshape") && p.Input(1) != nil && p.Input(1).Const != nil {
+			// a reshape QUANT added, rescaled with what feeds it:
+			// computed from that
+			return s.copyNode(p, v)
+		}
 		return s.rescaled(v, r)
 	}
 	// A computed tensor read as is: fed from FLOAT's run.

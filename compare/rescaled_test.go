@@ -378,3 +378,66 @@ func TestLayerWithComputedIntegerInput(t *testing.T) {
 		t.Fatalf("layers %+v, skipped %+v: want the Reshape attributed", r2.Layers, r2.LayersSkipped)
 	}
 }
+
+// A MatMul with a bias on 3-D tokens becomes a Gemm on rows that onnxq
+// reshapes; smoothed, that reshape's output is rescaled too, under a name
+// FLOAT lacks. The layers reading it are compared as they are without
+// the smoothing: their input is computed from the rescaled layer norm
+// output.
+func TestSmoothedReshapeAttributed(t *testing.T) {
+	b := graph.NewBuilder(17)
+	x := b.Input("x", graph.Float32, 1, 6, 16)
+	gamma, beta := make([]float32, 16), make([]float32, 16)
+	w := make([]float32, 16*5)
+	for k := range gamma {
+		gamma[k] = 1 + 0.1*float32(math.Sin(float64(k)))
+		beta[k] = 0.05 * float32(math.Cos(float64(k)))
+	}
+	gamma[3], gamma[11], beta[11] = 40, -35, 4
+	for i := range w {
+		w[i] = 0.3 * float32(math.Sin(float64(i)*0.37))
+	}
+	y := b.Op("LayerNormalization", x, b.Const(graph.FromFloat32s("gamma", []int64{16}, gamma)),
+		b.Const(graph.FromFloat32s("beta", []int64{16}, beta)), graph.IntAttr("axis", -1))
+	mm := b.Op("Relu", b.Op("Add", b.Op("MatMul", y, b.Const(graph.FromFloat32s("w", []int64{16, 5}, w))),
+		b.Const(graph.FromFloat32s("bias", []int64{5}, []float32{0.1, -0.2, 0.3, 0, 0.05}))))
+	b.Output(b.Op("MatMul", mm, b.Const(graph.FromFloat32s("w2", []int64{5, 3}, w[:15]))))
+	m, err := b.Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := calibdata.Synthetic(calibdata.Inputs(m), 4, 7)
+	skipped := func(equalize bool) ([]string, *Report) {
+		q, err := quant.Clone(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := quant.DefaultConfig()
+		cfg.SelectMethods, cfg.BiasCorrection, cfg.Threads, cfg.EqualizeActivations = nil, false, 1, equalize
+		if _, err := quant.Run(q, src, cfg); err != nil {
+			t.Fatal(err)
+		}
+		if rs, err := passes.Rescales(q); err != nil || equalize != (len(rs) >= 2) {
+			t.Fatalf("equalize=%v: recorded rescales %+v (%v)", equalize, rs, err)
+		}
+		r, err := Compare(m, q, src, Options{Threads: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, s := range r.LayersSkipped {
+			if s.Name != "gemm_reshape" {
+				names = append(names, s.Name)
+			}
+		}
+		return names, r
+	}
+	on, r := skipped(true)
+	off, _ := skipped(false)
+	if !slices.Equal(on, off) {
+		t.Errorf("layers skipped smoothed %v, not smoothed %v (%+v)", on, off, r.LayersSkipped)
+	}
+	if len(r.Layers) == 0 {
+		t.Errorf("no layer attributed (skipped %+v)", r.LayersSkipped)
+	}
+}

@@ -90,6 +90,9 @@ func findConcatPair(m *graph.Model, g *graph.Graph, n *graph.Node) (concatPair, 
 	}
 	p := concatPair{concat: n}
 	for _, r := range out.Consumers {
+		if isDefaultOp(r, "Shape") || isDefaultOp(r, "Size") {
+			continue // reads the shape alone, which stays
+		}
 		if !isDefaultOp(r, "Conv") || r.Graph != g || r.Input(0) != out || r.Input(1) == out || r.Input(2) == out {
 			return concatPair{}, false
 		}
@@ -101,6 +104,9 @@ func findConcatPair(m *graph.Model, g *graph.Graph, n *graph.Node) (concatPair, 
 			return concatPair{}, false
 		}
 		p.readers = append(p.readers, r)
+	}
+	if len(p.readers) == 0 {
+		return concatPair{}, false
 	}
 	seen := map[*graph.Value]bool{}
 	rescalable := false

@@ -163,13 +163,16 @@ func (s *smoothSite) addReaders(m *graph.Model, g *graph.Graph, v *graph.Value, 
 			return false
 		}
 		switch {
+		case isDefaultOp(r, "Shape"), isDefaultOp(r, "Size"):
+			// reads the shape alone, which stays (the rows a MatMul
+			// made a Gemm of, on a dynamic batch, are put back by it)
 		case isDefaultOp(r, "MatMul"), isDefaultOp(r, "Gemm"):
 			w := r.Input(1)
 			if w == nil || !ownedF32(m, g, r, w) || len(w.Const.Dims) != 2 {
 				return false
 			}
 			t := r.OpType == "Gemm" && r.AttrInt("transB", 0) != 0
-			if r.OpType == "Gemm" && (r.AttrInt("transA", 0) != 0 || len(v.Shape) != 2) {
+			if r.OpType == "Gemm" && (r.AttrInt("transA", 0) != 0 || rankOf(v) != 2) {
 				return false
 			}
 			if rows := w.Const.Dims[0]; (t && w.Const.Dims[1] != k) || (!t && rows != k) {
@@ -178,11 +181,9 @@ func (s *smoothSite) addReaders(m *graph.Model, g *graph.Graph, v *graph.Value, 
 			s.readers = append(s.readers, smoothReader{node: r, w: w, transposed: t})
 		case reshape && isDefaultOp(r, "Reshape") && n1(r.Outputs) == 1:
 			out := r.Outputs[0]
-			in := v.Shape
 			// The last axis stays whole: channel k of the output is
-			// channel k of the input.
-			if len(in) == 0 || len(out.Shape) == 0 || !out.Shape[len(out.Shape)-1].Known() ||
-				out.Shape[len(out.Shape)-1].Size != k || !in[len(in)-1].Known() || in[len(in)-1].Size != k {
+			// channel k of the input (whose last axis is k channels).
+			if reshapeLastDim(r) != k || rankOf(out) == 0 {
 				return false
 			}
 			s.moved = append(s.moved, out)
@@ -194,6 +195,38 @@ func (s *smoothSite) addReaders(m *graph.Model, g *graph.Graph, v *graph.Value, 
 		}
 	}
 	return true
+}
+
+// reshapeLastDim returns the last dimension Reshape r gives: from its
+// output's shape, else from its constant shape input (which a dynamic
+// batch leaves the only source), or -1.
+func reshapeLastDim(r *graph.Node) int64 {
+	if sh := r.Outputs[0].Shape; len(sh) > 0 && sh[len(sh)-1].Known() {
+		return sh[len(sh)-1].Size
+	}
+	c := r.Input(1)
+	if c == nil || c.Const == nil {
+		return -1
+	}
+	dims, err := c.Const.Int64s()
+	if err != nil || len(dims) == 0 || dims[len(dims)-1] <= 0 {
+		return -1
+	}
+	return dims[len(dims)-1]
+}
+
+// rankOf returns v's rank: from its shape, else, for a Reshape's output,
+// from the Reshape's constant shape input; 0 when unknown.
+func rankOf(v *graph.Value) int {
+	if len(v.Shape) > 0 {
+		return len(v.Shape)
+	}
+	if p := v.Producer; isDefaultOp(p, "Reshape") && p.Input(1) != nil && p.Input(1).Const != nil {
+		if dims, err := p.Input(1).Const.Int64s(); err == nil {
+			return len(dims)
+		}
+	}
+	return 0
 }
 
 // SmoothCandidates returns, for each layer norm output of m's main graph
@@ -333,7 +366,7 @@ func (s smoothSite) smooth(m *graph.Model, g *graph.Graph, r ChannelRange, weigh
 		}
 	}
 	for _, v := range s.moved {
-		if err := renameRescaledAxis(m, g, v, len(v.Shape)-1, inv); err != nil {
+		if err := renameRescaledAxis(m, g, v, rankOf(v)-1, inv); err != nil {
 			return false, err
 		}
 	}

@@ -157,3 +157,43 @@ func TestEqualizeSmoothLeavesAlone(t *testing.T) {
 		}
 	}
 }
+
+// On a dynamic batch a MatMul made a Gemm reads the layer norm's output
+// through a Reshape of unknown output shape, beside the Shape that puts
+// the rows back: the constant shape keeps the last axis, and the Shape
+// reads only the shape, so the output is smoothed still.
+func TestEqualizeSmoothDynamicRows(t *testing.T) {
+	m, y := normModel(t, 30, false)
+	v := m.Graph.Value(y)
+	for _, r := range v.Consumers {
+		if r.OpType == "Reshape" {
+			r.Outputs[0].Shape = nil
+		}
+	}
+	b := len(m.Graph.Nodes)
+	shape := &graph.Node{OpType: "Shape", Inputs: []*graph.Value{v}}
+	if err := m.Graph.AddNode(shape, m.Graph.UniqueName("rows")); err != nil {
+		t.Fatal(err)
+	}
+	m.Graph.Outputs = append(m.Graph.Outputs, m.Graph.Nodes[b].Outputs[0])
+	if got := SmoothCandidates(m); len(got) != 1 {
+		t.Fatalf("candidates %+v, want the layer norm's output", got)
+	}
+	feeds := normFeeds()
+	before := clone(t, m)
+	if !runPasses(t, m, EqualizeActivations(nil, &ReaderOptions{WeightLevels: 127, LastAxis: map[string]ChannelRange{y: lastAxisStats(t, m, feeds, y)}})) {
+		t.Fatal("nothing smoothed")
+	}
+	for _, f := range feeds {
+		sameOutputs(t, before, m, f, 1e-5)
+	}
+	rs, err := Rescales(m)
+	if err != nil || len(rs) != 2 {
+		t.Fatalf("records %+v (%v)", rs, err)
+	}
+	for _, r := range rs {
+		if r.Axis < 1 {
+			t.Errorf("record %+v: no last axis", r)
+		}
+	}
+}

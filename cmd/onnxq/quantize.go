@@ -92,6 +92,8 @@ type quantizeConfig struct {
 	FloatWeights        string
 	FuseHardSwish       bool
 	EqualizeActivations bool
+	// equalizeAsked: --equalize-activations was given on the command line.
+	equalizeAsked bool
 	// equalizeOffForStats: equalization was asked for (the default) but
 	// is off because statistics are saved or loaded.
 	equalizeOffForStats bool
@@ -307,6 +309,7 @@ model's opset, or below what the options need, is an error.`,
 			if slices.Contains(cfg.LoadCalib, "") {
 				return usageErrorf("", "--load-calib: empty value")
 			}
+			cfg.equalizeAsked = fs.Changed("equalize-activations") && cfg.EqualizeActivations
 			if cfg.SaveCalib != "" || len(cfg.LoadCalib) > 0 {
 				if fs.Changed("equalize-activations") && cfg.EqualizeActivations {
 					return usageErrorf("", "--equalize-activations with --save-calib or --load-calib: its factors come from one run's samples, so statistics saved or merged under it would not fit another run")
@@ -688,6 +691,9 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 			caveats = " (" + strings.Join(cs, "; ") + ")"
 		}
 		fmt.Fprintf(c.stderr, "onnxq: WARNING: no --calib samples: calibrating on %d random samples%s; ranges from random data rarely fit real inputs, give --calib PATH\n", cfg.Synthetic, caveats)
+	}
+	if cfg.equalizeAsked && !opts.PerChannel {
+		fmt.Fprintf(c.stderr, "onnxq: WARNING: --equalize-activations does nothing with per-tensor weights (--per-channel=false): their one scale would pay for the rescaling\n")
 	}
 	// Equalization changes the values calibration measures, so it comes
 	// first; like bias correction it needs real samples.

@@ -1494,6 +1494,10 @@ func TestQuantizeEqualizeLine(t *testing.T) {
 	if r.code != 0 || strings.Contains(r.stdout, "equalize") {
 		t.Errorf("exit %d, equalization off but said\n%s%s", r.code, r.stdout, r.stderr)
 	}
+	r = onnxq(t, dir, model, "-o", filepath.Join(dir, "pt.onnx"), "--calib", calib, "--per-channel=false", "--equalize-activations")
+	if r.code != 0 || !strings.Contains(r.stderr, "--equalize-activations does nothing with per-tensor weights") {
+		t.Errorf("asked for with per-tensor weights: exit %d, no warning\n%s", r.code, r.stderr)
+	}
 	// Stopped after it, the pipeline writes the equalized float model.
 	stopped := filepath.Join(dir, "stop.onnx")
 	if r = onnxq(t, dir, model, "-o", stopped, "--calib", calib, "--stop-after", "equalize-activations"); r.code != 0 {
