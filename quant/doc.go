@@ -3,7 +3,12 @@
 // quantization flow, so a program can do what "onnxq MODEL -o OUT" does.
 //
 // The flow is Prepare (fold constants and BatchNormalization, remove dead
-// nodes), Calibrate (run the prepared FP32 model on samples and observe
+// nodes), with per-channel weights EqualizeActivations (rescale, from
+// per-channel statistics of the samples, the channels in front of
+// depthwise Convs to equal ranges, the Conv-made inputs of Concats that
+// Convs read to suit one grid, and the outlier channels of layer norm
+// outputs into the MatMuls reading them; the float model computes the
+// same), Calibrate (run the prepared FP32 model on samples and observe
 // every float32 value, graph inputs included), Quantize (insert Q/DQ by
 // the rule table from the calibrated ranges); Run does all three, then,
 // with Config.Quant.FloatIdleInputs (the ort-cpu default) keeps in float
