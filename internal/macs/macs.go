@@ -240,7 +240,9 @@ func QDQUnit(n *graph.Node) bool {
 		}
 	}
 	for _, c := range out.Consumers {
-		if c.OpType == "QuantizeLinear" && (c.Domain == "" || c.Domain == "ai.onnx") {
+		// A 16-bit QuantizeLinear is no integer kernel's output: ONNX
+		// Runtime's CPU fusions take 8 bits.
+		if c.OpType == "QuantizeLinear" && (c.Domain == "" || c.Domain == "ai.onnx") && eightBit(c) {
 			toQ++
 		} else {
 			toFloat++
@@ -429,6 +431,21 @@ func fromDQ(v *graph.Value, types ...graph.DType) bool {
 		return false
 	}
 	return !q.DType.Known() || slices.Contains(types, q.DType)
+}
+
+// eightBit tells whether QuantizeLinear q writes 8-bit integers: the type
+// of its zero point, else of its output_dtype attribute (opset 21), else
+// uint8, the default.
+func eightBit(q *graph.Node) bool {
+	t := graph.Uint8
+	if zp := q.Input(2); zp != nil && zp.DType.Known() {
+		t = zp.DType
+	} else if a := q.AttrInt("output_dtype", 0); a != 0 {
+		t = graph.DType(a)
+	} else if len(q.Outputs) > 0 && q.Outputs[0] != nil && q.Outputs[0].DType.Known() {
+		t = q.Outputs[0].DType
+	}
+	return t == graph.Int8 || t == graph.Uint8
 }
 
 // isConstant tells whether v is an initializer or a Constant node's output.

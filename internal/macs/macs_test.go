@@ -20,6 +20,9 @@ func TestQDQUnit(t *testing.T) {
 			switch op {
 			case "Q":
 				b.Output(b.Op("QuantizeLinear", y, one))
+			case "Q16":
+				zp := b.Const(graph.NewTensor("zp16", graph.Uint16, nil, make([]byte, 2)))
+				b.Output(b.Op("QuantizeLinear", y, one, zp))
 			case "Relu":
 				b.Output(b.Op("Relu", y))
 			case "out":
@@ -39,6 +42,9 @@ func TestQDQUnit(t *testing.T) {
 		{graph.Int32, []string{"out"}, false},
 		{graph.Int32, []string{"Q", "out"}, false},
 		{graph.Int8, []string{"Q"}, false},
+		// a 16-bit output is no integer kernel's
+		{graph.Int32, []string{"Q16"}, false},
+		{graph.Int32, []string{"Q", "Q16"}, false},
 	}
 	// A bias read from a graph input is no constant.
 	b := graph.NewBuilder(17)
