@@ -2,8 +2,10 @@
 // the channel axis whose output only Convs read puts values of different
 // producers on one activation grid: a sigmoid map in [0, 1] concatenated
 // with Relu features reaching 21 keeps about a dozen of the 256 levels.
-// Where an input of the Concat comes from Conv -> (Relu)? and nothing else
-// reads it, that Conv's output channels (weights and bias) can be divided
+// Where an input of the Concat comes from a Conv, through ops a factor per
+// channel passes through (Relu, the pools, Resize: an upsampled deeper
+// feature map beside a skip connection), and nothing else reads those
+// values, that Conv's output channels (weights and bias) can be divided
 // by a factor s and the reading Convs' weights for those input channels
 // multiplied by s: the model computes the same function, and the loud
 // input stops setting the grid for the quiet one.
@@ -33,6 +35,7 @@ package passes
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/onnxq/onnxq/graph"
 )
@@ -58,8 +61,8 @@ type concatPair struct {
 type concatSource struct {
 	value *graph.Value
 	conv  *graph.Node
-	w, b  *graph.Value // Conv weights and bias (b may be nil)
-	relu  *graph.Node  // a Relu between the Conv and the Concat, or nil
+	w, b  *graph.Value   // Conv weights and bias (b may be nil)
+	chain []*graph.Value // the values from the Conv's output to value, which the factor rescales
 }
 
 // concatChannelAxis reports whether Concat n joins along axis 1 of values
@@ -116,11 +119,11 @@ func findConcatPair(m *graph.Model, g *graph.Graph, n *graph.Node) (concatPair, 
 		}
 		seen[v] = true
 		src := concatSource{value: v}
-		if c, relu, ok := concatProducer(g, n, v); ok {
+		if c, chain, ok := concatProducer(g, n, v); ok {
 			w, b := c.Input(1), c.Input(2)
 			if w != nil && ownedF32(m, g, c, w) && len(w.Const.Dims) >= 3 && w.Const.Dims[0] > 0 &&
 				(b == nil || (ownedF32(m, g, c, b) && len(b.Const.Dims) == 1 && b.Const.Dims[0] == w.Const.Dims[0])) {
-				src.conv, src.w, src.b, src.relu = c, w, b, relu
+				src.conv, src.w, src.b, src.chain = c, w, b, chain
 				rescalable = true
 			}
 		}
@@ -129,20 +132,39 @@ func findConcatPair(m *graph.Model, g *graph.Graph, n *graph.Node) (concatPair, 
 	return p, rescalable
 }
 
-// concatProducer returns the Conv (and Relu) producing v for concat alone.
-func concatProducer(g *graph.Graph, concat *graph.Node, v *graph.Value) (*graph.Node, *graph.Node, bool) {
+// scaleCommuting are the ops between a Conv and a Concat that a positive
+// factor per channel passes through unchanged: positively homogeneous
+// (Relu, LeakyRelu, the max pools) or linear per channel (the average
+// pools, Resize and Upsample, whose interpolation weighs values of one
+// channel).
+var scaleCommuting = map[string]bool{
+	"Relu": true, "LeakyRelu": true, "MaxPool": true, "GlobalMaxPool": true,
+	"AveragePool": true, "GlobalAveragePool": true, "Resize": true, "Upsample": true,
+}
+
+// concatProducer returns the Conv producing v for concat alone, through
+// ops that commute with a factor per channel (each value read by the next
+// op alone), with the values from the Conv's output to v.
+func concatProducer(g *graph.Graph, concat *graph.Node, v *graph.Value) (*graph.Node, []*graph.Value, bool) {
 	if soleReader(g, v) != concat {
 		return nil, nil, false
 	}
-	var relu *graph.Node
-	if p := v.Producer; isDefaultOp(p, "Relu") && p.Input(0) != nil && n1(p.Outputs) == 1 && soleReader(g, p.Input(0)) == p {
-		relu, v = p, p.Input(0)
+	chain := []*graph.Value{v}
+	for {
+		p := v.Producer
+		if isDefaultOp(p, "Conv") && n1(p.Outputs) == 1 && p.Outputs[0] == v {
+			return p, chain, true
+		}
+		if p == nil || (p.Domain != "" && p.Domain != "ai.onnx") || !scaleCommuting[p.OpType] || n1(p.Outputs) != 1 || p.Outputs[0] != v {
+			return nil, nil, false
+		}
+		in := p.Input(0)
+		if in == nil || soleReader(g, in) != p || slices.Contains(p.Inputs[1:], in) {
+			return nil, nil, false
+		}
+		v = in
+		chain = append(chain, v)
 	}
-	c := v.Producer
-	if !isDefaultOp(c, "Conv") || n1(c.Outputs) != 1 || c.Outputs[0] != v {
-		return nil, nil, false
-	}
-	return c, relu, true
 }
 
 // equalizeConcats rescales the inputs of the Concats of m's main graph
@@ -183,9 +205,8 @@ func (p concatPair) candidate() ReaderCandidate {
 	for _, src := range p.inputs {
 		c.Inputs = append(c.Inputs, src.value.Name)
 		if src.conv != nil {
-			c.Rescaled = append(c.Rescaled, src.value.Name)
-			if src.relu != nil {
-				c.Rescaled = append(c.Rescaled, src.relu.Input(0).Name)
+			for _, v := range src.chain {
+				c.Rescaled = append(c.Rescaled, v.Name)
 			}
 		}
 	}
@@ -393,11 +414,7 @@ func (p concatPair) rescale(m *graph.Model, g *graph.Graph, ranges map[string]Ch
 		for k := range factors {
 			factors[k] = 1 / scale[i]
 		}
-		vals := []*graph.Value{src.value}
-		if src.relu != nil {
-			vals = append(vals, src.relu.Input(0))
-		}
-		for _, v := range vals {
+		for _, v := range src.chain {
 			if err := renameRescaledValue(m, g, v, factors); err != nil {
 				return false, err
 			}

@@ -191,3 +191,47 @@ func TestEqualizeConcatsCandidates(t *testing.T) {
 		}
 	}
 }
+
+// A Conv's output reaching the Concat through Relu, MaxPool and Resize
+// (a deeper map upsampled beside a skip connection) is rescaled with
+// every value on the way.
+func TestEqualizeConcatsThroughResize(t *testing.T) {
+	b := graph.NewBuilder(17)
+	x := b.Input("x", graph.Float32, 1, 3, 8, 8)
+	wl := ramp(8*3, 1)
+	for i := range wl {
+		wl[i] *= 30
+	}
+	deep := b.Op("Relu", b.Op("Conv", x, b.Const(graph.FromFloat32s("wl", []int64{8, 3, 1, 1}, wl))))
+	deep = b.Op("MaxPool", deep, graph.IntsAttr("kernel_shape", 2, 2), graph.IntsAttr("strides", 2, 2))
+	up := b.Op("Resize", deep, b.Const(graph.FromFloat32s("roi", []int64{0}, nil)),
+		b.Const(graph.FromFloat32s("scales", []int64{4}, []float32{1, 1, 2, 2})), graph.StringAttr("mode", "nearest"))
+	skip := b.Op("Sigmoid", b.Op("Conv", x, f32(b, "ws", 3, 1, 3, 1, 1)))
+	c := b.Op("Concat", skip, up, graph.IntAttr("axis", 1))
+	wc := ramp(2*9*9, 4)
+	for i := range wc {
+		if i/9%9 == 0 {
+			wc[i] *= 30
+		}
+	}
+	b.Output(b.Op("Conv", c, b.Const(graph.FromFloat32s("wc", []int64{2, 9, 3, 3}, wc)), graph.IntsAttr("pads", 1, 1, 1, 1)))
+	m := build(t, b)
+	cands := ConcatEqualizeCandidates(m)
+	if len(cands) != 1 || len(cands[0].Rescaled) != 5 {
+		t.Fatalf("candidates %+v, want the Resize, MaxPool, Relu and Conv outputs and the Concat's", cands)
+	}
+	feeds := []map[string]*runtime.Tensor{{"x": input(0.7, 1, 3, 8, 8)}, {"x": input(2.3, 1, 3, 8, 8)}}
+	stats := channelStats(t, m, feeds, skip.Name, up.Name)
+	before := clone(t, m)
+	if !runPasses(t, m, EqualizeActivations(stats, &ReaderOptions{WeightLevels: 127})) {
+		t.Fatal("nothing rescaled")
+	}
+	for _, f := range feeds {
+		sameOutputs(t, before, m, f, 1e-5)
+	}
+	for _, name := range cands[0].Rescaled {
+		if m.Graph.Value(name) != nil {
+			t.Errorf("%s kept its name", name)
+		}
+	}
+}
