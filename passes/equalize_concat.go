@@ -304,36 +304,68 @@ func (p concatPair) relativeNoise(st concatStats, weights [][]float32, scale []f
 		hi = math.Max(hi, st.hi[c]/scale[st.source[c]])
 	}
 	stepA := (hi - lo) / 255
-	worst := 0.0
+	var est worstReader
 	for ri, r := range p.readers {
-		total, outputs := 0.0, 0
 		w := weights[ri]
 		d := r.Input(1).Const.Dims
 		channel := readerChannel(d, r.AttrInt("group", 1))
 		per := len(w) / int(d[0])
 		for o := range int(d[0]) {
-			var sumW2, maxW, sumMS, signal float64
+			var row noiseRow
 			for i := o * per; i < (o+1)*per; i++ {
 				c := channel(i)
-				s := scale[st.source[c]]
-				x := float64(w[i])
-				sumW2 += x * s * x * s
-				maxW = math.Max(maxW, math.Abs(x*s))
-				sumMS += st.meanSq[c] / (s * s)
-				signal += x * x * st.meanSq[c]
+				row.add(float64(w[i]), scale[st.source[c]], st.meanSq[c])
 			}
-			if !(signal > 0) {
-				continue
-			}
-			stepW := maxW / weightLevels
-			total += (stepA*stepA*sumW2 + stepW*stepW*sumMS) / 12 / signal
-			outputs++
+			est.row(row.relative(stepA, weightLevels))
 		}
-		if outputs > 0 {
-			worst = math.Max(worst, total/float64(outputs))
-		}
+		est.endReader()
 	}
-	return worst
+	return est.worst
+}
+
+// noiseRow sums what the noise estimate reads of one output channel of a
+// reader.
+type noiseRow struct{ sumW2, maxW, sumMS, signal float64 }
+
+// add takes weight w reading an input channel of mean square ms, the
+// channel divided by s and the weight multiplied by it.
+func (r *noiseRow) add(w, s, ms float64) {
+	x := w * s
+	r.sumW2 += x * x
+	r.maxW = math.Max(r.maxW, math.Abs(x))
+	r.sumMS += ms / (s * s)
+	r.signal += w * w * ms
+}
+
+// relative returns the row's estimated noise relative to its signal
+// (activation step stepA; weights on a grid of ±weightLevels steps over
+// their largest), false when it has no signal.
+func (r noiseRow) relative(stepA, weightLevels float64) (float64, bool) {
+	if !(r.signal > 0) {
+		return 0, false
+	}
+	stepW := r.maxW / weightLevels
+	return (stepA*stepA*r.sumW2 + stepW*stepW*r.sumMS) / 12 / r.signal, true
+}
+
+// worstReader keeps the largest of the readers' mean row noises.
+type worstReader struct {
+	worst, total float64
+	rows         int
+}
+
+func (w *worstReader) row(n float64, ok bool) {
+	if ok {
+		w.total += n
+		w.rows++
+	}
+}
+
+func (w *worstReader) endReader() {
+	if w.rows > 0 {
+		w.worst = math.Max(w.worst, w.total/float64(w.rows))
+	}
+	w.total, w.rows = 0, 0
 }
 
 // chooseScales searches the factors of the rescalable inputs, one input

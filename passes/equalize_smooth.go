@@ -384,7 +384,7 @@ func (s smoothSite) relativeNoise(r ChannelRange, weights [][]float32, scale []f
 		hi = math.Max(hi, float64(r.Max[c])/scale[c])
 	}
 	stepA := (hi - lo) / 255
-	worst := 0.0
+	var est worstReader
 	for i, rd := range s.readers {
 		rows, cols := int(rd.w.Const.Dims[0]), int(rd.w.Const.Dims[1])
 		outputs := cols
@@ -397,26 +397,14 @@ func (s smoothSite) relativeNoise(r ChannelRange, weights [][]float32, scale []f
 			}
 			return float64(weights[i][c*cols+o])
 		}
-		total, counted := 0.0, 0
 		for o := range outputs {
-			var sumW2, maxW, sumMS, signal float64
+			var row noiseRow
 			for c := range scale {
-				x := at(c, o) * scale[c]
-				sumW2 += x * x
-				maxW = math.Max(maxW, math.Abs(x))
-				sumMS += r.MeanSquare[c] / (scale[c] * scale[c])
-				signal += at(c, o) * at(c, o) * r.MeanSquare[c]
+				row.add(at(c, o), scale[c], r.MeanSquare[c])
 			}
-			if !(signal > 0) {
-				continue
-			}
-			stepW := maxW / weightLevels
-			total += (stepA*stepA*sumW2 + stepW*stepW*sumMS) / 12 / signal
-			counted++
+			est.row(row.relative(stepA, weightLevels))
 		}
-		if counted > 0 {
-			worst = math.Max(worst, total/float64(counted))
-		}
+		est.endReader()
 	}
-	return worst
+	return est.worst
 }

@@ -18,14 +18,7 @@ import (
 // as much as the loud ones.
 func skewedDepthwise(t *testing.T) *graph.Model {
 	t.Helper()
-	rng := rand.New(rand.NewPCG(7, 11))
-	norm := func(n int, scale func(i int) float64) []float32 {
-		v := make([]float32, n)
-		for i := range v {
-			v[i] = float32(rng.NormFloat64() * scale(i))
-		}
-		return v
-	}
+	norm := normals(7, 11)
 	chScale := func(c int) float64 { return math.Pow(10, float64(c%4)-2) }
 	b := graph.NewBuilder(17)
 	x := b.Input("x", graph.Float32, 1, 4, 10, 10)
@@ -67,6 +60,36 @@ func equalizedSQNR(t *testing.T, build func(*testing.T) *graph.Model, src *quant
 		t.Fatal(err)
 	}
 	return sqnr[0].DB, res
+}
+
+// normals returns a generator of n normal values (seeded by a, b), value
+// i of standard deviation scale(i).
+func normals(a, b uint64) func(n int, scale func(i int) float64) []float32 {
+	rng := rand.New(rand.NewPCG(a, b))
+	return func(n int, scale func(i int) float64) []float32 {
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = float32(rng.NormFloat64() * scale(i))
+		}
+		return v
+	}
+}
+
+// gainsFromEqualizing checks that the model build makes gains 3 dB or
+// more on src with the default equalization against none.
+func gainsFromEqualizing(t *testing.T, build func(*testing.T) *graph.Model, src *quant.Samples, what string) {
+	t.Helper()
+	db := func(equalize bool) float64 {
+		cfg := quant.DefaultConfig()
+		cfg.EqualizeActivations = equalize
+		sqnr, _ := equalizedSQNR(t, build, src, cfg)
+		return sqnr
+	}
+	off, on := db(false), db(true)
+	t.Logf("worst output %.1f dB -> %.1f dB with %s", off, on, what)
+	if !(on > off+3) {
+		t.Errorf("%s: %.1f dB -> %.1f dB, want at least 3 dB better", what, off, on)
+	}
 }
 
 func TestEqualizeActivations(t *testing.T) {
@@ -134,14 +157,7 @@ func TestEqualizeSkipsOverridden(t *testing.T) {
 // loud features whose range sets the Concat's grid.
 func loudConcat(t *testing.T) *graph.Model {
 	t.Helper()
-	rng := rand.New(rand.NewPCG(3, 5))
-	norm := func(n int, scale func(i int) float64) []float32 {
-		v := make([]float32, n)
-		for i := range v {
-			v[i] = float32(rng.NormFloat64() * scale(i))
-		}
-		return v
-	}
+	norm := normals(3, 5)
 	b := graph.NewBuilder(17)
 	x := b.Input("x", graph.Float32, 1, 3, 8, 8)
 	wl := b.Const(graph.FromFloat32s("wl", []int64{8, 3, 1, 1}, norm(24, func(int) float64 { return 30 })))
@@ -165,17 +181,7 @@ func loudConcat(t *testing.T) *graph.Model {
 // scale; the rescaled float model computes what the original does.
 func TestEqualizeConcatInputs(t *testing.T) {
 	src := calibdata.Synthetic(calibdata.Inputs(loudConcat(t)), 8, 3)
-	db := func(equalize bool) float64 {
-		cfg := quant.DefaultConfig()
-		cfg.EqualizeActivations = equalize
-		sqnr, _ := equalizedSQNR(t, loudConcat, src, cfg)
-		return sqnr
-	}
-	off, on := db(false), db(true)
-	t.Logf("worst output %.1f dB -> %.1f dB with the Concat's inputs equalized", off, on)
-	if !(on > off+3) {
-		t.Errorf("equalizing the Concat's inputs: %.1f dB -> %.1f dB, want at least 3 dB better", off, on)
-	}
+	gainsFromEqualizing(t, loudConcat, src, "the Concat's inputs equalized")
 }
 
 // An override on a value the Concat's rescaling would change keeps the
@@ -209,14 +215,8 @@ func TestEqualizeConcatSkipsOverridden(t *testing.T) {
 // the shape of a pre-norm transformer's projection.
 func outlierNorm(t *testing.T) *graph.Model {
 	t.Helper()
-	rng := rand.New(rand.NewPCG(9, 4))
-	norm := func(n int, scale float64) []float32 {
-		v := make([]float32, n)
-		for i := range v {
-			v[i] = float32(rng.NormFloat64() * scale)
-		}
-		return v
-	}
+	normal := normals(9, 4)
+	norm := func(n int, scale float64) []float32 { return normal(n, func(int) float64 { return scale }) }
 	gamma := norm(32, 0.1)
 	for k := range gamma {
 		gamma[k] += 1
@@ -241,17 +241,7 @@ func outlierNorm(t *testing.T) *graph.Model {
 // gives the other channels a finer grid; the float model is unchanged.
 func TestEqualizeSmoothOutliers(t *testing.T) {
 	src := calibdata.Synthetic(calibdata.Inputs(outlierNorm(t)), 8, 3)
-	db := func(equalize bool) float64 {
-		cfg := quant.DefaultConfig()
-		cfg.EqualizeActivations = equalize
-		sqnr, _ := equalizedSQNR(t, outlierNorm, src, cfg)
-		return sqnr
-	}
-	off, on := db(false), db(true)
-	t.Logf("worst output %.1f dB -> %.1f dB with the layer norm smoothed", off, on)
-	if !(on > off+3) {
-		t.Errorf("smoothing the layer norm: %.1f dB -> %.1f dB, want at least 3 dB better", off, on)
-	}
+	gainsFromEqualizing(t, outlierNorm, src, "the layer norm smoothed")
 }
 
 // A graph input joined by the Concat is measured from the samples: the
@@ -259,14 +249,7 @@ func TestEqualizeSmoothOutliers(t *testing.T) {
 func TestEqualizeConcatGraphInput(t *testing.T) {
 	build := func(t *testing.T) *graph.Model {
 		t.Helper()
-		rng := rand.New(rand.NewPCG(5, 8))
-		norm := func(n int, scale func(i int) float64) []float32 {
-			v := make([]float32, n)
-			for i := range v {
-				v[i] = float32(rng.NormFloat64() * scale(i))
-			}
-			return v
-		}
+		norm := normals(5, 8)
 		b := graph.NewBuilder(17)
 		x := b.Input("x", graph.Float32, 1, 3, 8, 8)
 		mask := b.Input("mask", graph.Float32, 1, 1, 8, 8)
@@ -286,15 +269,5 @@ func TestEqualizeConcatGraphInput(t *testing.T) {
 		return m
 	}
 	src := calibdata.Synthetic(calibdata.Inputs(build(t)), 8, 3)
-	db := func(equalize bool) float64 {
-		cfg := quant.DefaultConfig()
-		cfg.EqualizeActivations = equalize
-		sqnr, _ := equalizedSQNR(t, build, src, cfg)
-		return sqnr
-	}
-	off, on := db(false), db(true)
-	t.Logf("worst output %.1f dB -> %.1f dB with the Concat beside a graph input equalized", off, on)
-	if !(on > off+3) {
-		t.Errorf("equalizing beside a graph input: %.1f dB -> %.1f dB, want at least 3 dB better", off, on)
-	}
+	gainsFromEqualizing(t, build, src, "the Concat beside a graph input equalized")
 }
