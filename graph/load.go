@@ -101,6 +101,9 @@ func fromProto(p *onnxpb.ModelProto, dir string) (*Model, error) {
 	}
 	if v := m.IRVersion; v < 1 || v > LatestIRVersion {
 		return nil, fmt.Errorf("IR version %d: ONNX defines IR versions 1 to %d", v, LatestIRVersion)
+	} else if v < 3 {
+		// opset_import, which every model here has, came with IR 3
+		return nil, fmt.Errorf("IR version %d with an opset_import: imports came with IR version 3, so the file contradicts itself (set ir_version to 3 or later)", v)
 	}
 	seen := map[string]bool{}
 	for _, o := range p.GetOpsetImport() {
@@ -243,6 +246,11 @@ func (ld *loader) graph(p *onnxpb.GraphProto, parent *Graph, owner *Node) (*Grap
 		v := g.values[vi.GetName()]
 		switch {
 		case v == nil:
+			if parent == nil {
+				if err := checkInputType(vi); err != nil {
+					return nil, fmt.Errorf("%s: input %q: %v", where(g), vi.GetName(), err)
+				}
+			}
 			v = &Value{Name: vi.GetName(), Graph: g}
 			setTypeFromProto(v, vi.GetType())
 			g.values[v.Name] = v
@@ -337,6 +345,23 @@ func (ld *loader) graph(p *onnxpb.GraphProto, parent *Graph, owner *Node) (*Grap
 		v.loadedDType, v.loadedShape = v.DType, slices.Clone(v.Shape)
 	}
 	return g, nil
+}
+
+// checkInputType refuses a main-graph input without a type (a caller
+// could not know what to feed) or with a negative dimension.
+func checkInputType(vi *onnxpb.ValueInfoProto) error {
+	tp := vi.GetType()
+	if tp == nil || tp.GetValue() == nil {
+		return errors.New("no type: a graph input must say what it takes")
+	}
+	if tt := tp.GetTensorType(); tt != nil {
+		for i, d := range tt.GetShape().GetDim() {
+			if x, ok := d.GetValue().(*onnxpb.TensorShapeProto_Dimension_DimValue); ok && x.DimValue < 0 {
+				return fmt.Errorf("dimension %d is %d: a dimension is 0 or more, or named", i, x.DimValue)
+			}
+		}
+	}
+	return nil
 }
 
 // setTypeFromProto takes a value's element type and shape from a type proto.

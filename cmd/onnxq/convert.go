@@ -128,8 +128,8 @@ func checkOutputs(outs ...outputFile) error {
 	return nil
 }
 
-// checkOutput reports a missing or unusable folder for the file out that
-// flag names, or an out that is a folder.
+// checkOutput reports a missing, unusable or read-only folder for the file
+// out that flag names, or an out that is a folder.
 func checkOutput(flag, out string) error {
 	if st, err := os.Stat(out); err == nil && st.IsDir() {
 		return fmt.Errorf("%s: is a folder; %s needs a file name", out, flag)
@@ -144,6 +144,13 @@ func checkOutput(flag, out string) error {
 	case !st.IsDir():
 		return fmt.Errorf("%s: %s is not a folder", out, dir)
 	}
+	// A folder that takes no new file fails now, not after the work.
+	probe, err := os.CreateTemp(dir, ".onnxq-probe-*")
+	if err != nil {
+		return fmt.Errorf("%s: cannot write in folder %s: %v", out, dir, plainError(err))
+	}
+	probe.Close()
+	os.Remove(probe.Name())
 	return nil
 }
 

@@ -202,7 +202,7 @@ model's opset, or below what the options need, is an error.`,
 		fs.Float64Var(&cfg.Percentile, "percentile", 99.999, "clip point of --method percentile")
 		fs.StringVar(&cfg.Target, "target", "ort-cpu", "preset: ort-cpu, tensorrt or generic")
 		fs.StringVar(&cfg.Format, "format", "qdq", "output form: qdq (QuantizeLinear/DequantizeLinear around float ops) or qop (QLinearConv, QLinearMatMul)")
-		fs.StringVar(&cfg.ActivationType, "activation-type", "", "activation type: int8 or uint8 (default: the target's)")
+		fs.StringVar(&cfg.ActivationType, "activation-type", "", "activation type: int8 or uint8, or int16 or uint16 (opset 21; ONNX Runtime runs those units in float) (default: the target's)")
 		fs.StringVar(&cfg.WeightType, "weight-type", "", "weight type: int8, uint8 or int4 (default: the target's)")
 		fs.BoolVar(&cfg.PerChannel, "per-channel", true, "one weight scale per output channel")
 		fs.BoolVar(&cfg.SymmetricActivations, "symmetric-activations", false, "zero-centred activation ranges")
@@ -519,6 +519,44 @@ func (cfg *quantizeConfig) quantOptions() (passes.QuantOptions, error) {
 }
 
 // quantizationNodes counts m's nodes whose op marks a quantized model.
+// nonFiniteWeights names the float32 initializers of m holding NaN or
+// infinite values (the first three, and how many in all), or "".
+func nonFiniteWeights(m *graph.Model) string {
+	var names []string
+	total := 0
+	m.Graph.Walk(func(g *graph.Graph) {
+		for _, v := range g.Initializers {
+			if v.Const == nil || v.Const.DType != graph.Float32 {
+				continue
+			}
+			data, err := v.Const.Float32s()
+			if err != nil {
+				continue
+			}
+			bad := 0
+			for _, x := range data {
+				if x != x || math.IsInf(float64(x), 0) {
+					bad++
+				}
+			}
+			if bad > 0 {
+				total++
+				if len(names) < 3 {
+					names = append(names, fmt.Sprintf("%s (%d of %d values)", v.Name, bad, len(data)))
+				}
+			}
+		}
+	})
+	if total == 0 {
+		return ""
+	}
+	more := ""
+	if total > len(names) {
+		more = fmt.Sprintf(" and %d more", total-len(names))
+	}
+	return fmt.Sprintf("initializers hold NaN or infinite values: %s%s", strings.Join(names, ", "), more)
+}
+
 func quantizationNodes(m *graph.Model) int {
 	count := 0
 	m.Graph.Walk(func(g *graph.Graph) {
@@ -576,6 +614,12 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 				overridable++
 			}
 		}
+	}
+	if len(m.Graph.Outputs) == 0 {
+		return fmt.Errorf("%s: the model has no outputs: nothing it computes reaches a caller", cfg.Model)
+	}
+	if w := nonFiniteWeights(m); w != "" {
+		fmt.Fprintf(c.stderr, "onnxq: WARNING: %s; the FP32 model computes NaN or infinity wherever they reach, and no SQNR is measured there\n", w)
 	}
 	if already := quantizationNodes(m); already > 0 {
 		return fmt.Errorf("%s: the model is already quantized (%d quantization nodes); give onnxq the FP32 model", cfg.Model, already)

@@ -1594,3 +1594,45 @@ func TestQuantizeRuinedModelWarns(t *testing.T) {
 		t.Errorf("a good model warned:\n%s", r.stderr)
 	}
 }
+
+// A model with no outputs computes nothing a caller sees: refused, with
+// no output file.
+func TestQuantizeNoOutputs(t *testing.T) {
+	dir := t.TempDir()
+	model := saveModel(t, dir, "none.onnx", func(b *graph.Builder) {
+		b.Op("Relu", b.Input("x", graph.Float32, 1, 4))
+	})
+	out := filepath.Join(dir, "out.onnx")
+	failsCleanly(t, dir, out, "the model has no outputs", model, "-o", out, "--synthetic", "2")
+}
+
+// NaN weights are named in a warning: the FP32 model computes NaN where
+// they reach.
+func TestQuantizeNaNWeightsWarn(t *testing.T) {
+	dir := t.TempDir()
+	model := saveModel(t, dir, "nan.onnx", func(b *graph.Builder) {
+		w := []float32{1, float32(math.NaN()), 0.5, -1}
+		b.Output(b.Op("MatMul", b.Input("x", graph.Float32, 1, 2), b.Const(graph.FromFloat32s("w", []int64{2, 2}, w))))
+	})
+	r := onnxq(t, dir, model, "-o", filepath.Join(dir, "out.onnx"), "--synthetic", "2")
+	if want := "initializers hold NaN or infinite values: w (1 of 4 values)"; !strings.Contains(r.stderr, want) {
+		t.Errorf("exit %d, no warning %q\n%s", r.code, want, r.stderr)
+	}
+}
+
+// A folder that takes no new file is refused before any work (where the
+// user may not write there: as root every folder takes files).
+func TestQuantizeReadOnlyFolder(t *testing.T) {
+	dir := t.TempDir()
+	ro := filepath.Join(dir, "ro")
+	if err := os.Mkdir(ro, 0o555); err != nil {
+		t.Fatal(err)
+	}
+	if f, err := os.CreateTemp(ro, "probe"); err == nil {
+		f.Close()
+		os.Remove(f.Name())
+		t.Skip("this user may write in a read-only folder (root)")
+	}
+	out := filepath.Join(ro, "out.onnx")
+	failsCleanly(t, dir, out, "cannot write in folder", convnetPath(t), "-o", out, "--synthetic", "2")
+}

@@ -106,6 +106,15 @@ func Bad(dir string) ([]BadCase, error) {
 	w.model("ir_future", "IR version 99: ONNX defines IR versions 1 to", func(p *onnxpb.ModelProto) {
 		p.IrVersion = proto.Int64(99)
 	})
+	w.model("ir_one", "IR version 1 with an opset_import", func(p *onnxpb.ModelProto) {
+		p.IrVersion = proto.Int64(1)
+	})
+	w.model("input_no_type", `input "x": no type`, func(p *onnxpb.ModelProto) {
+		p.Graph.Input[0].Type = nil
+	})
+	w.model("input_negative_dim", `input "x": dimension 0 is -5`, func(p *onnxpb.ModelProto) {
+		p.Graph.Input[0].Type = floatType(-5)
+	})
 
 	// Tensor data that disagrees with its shape.
 	w.model("raw_size", "12 bytes of data for float32[4] (want 16)", func(p *onnxpb.ModelProto) {
