@@ -347,19 +347,12 @@ func (ld *loader) graph(p *onnxpb.GraphProto, parent *Graph, owner *Node) (*Grap
 	return g, nil
 }
 
-// checkInputType refuses a main-graph input without a type (a caller
-// could not know what to feed) or with a negative dimension.
+// checkInputType refuses a main-graph input without a type: a caller
+// could not know what to feed. (A negative dimension is read as unknown,
+// as exporters write -1 for a dynamic one.)
 func checkInputType(vi *onnxpb.ValueInfoProto) error {
-	tp := vi.GetType()
-	if tp == nil || tp.GetValue() == nil {
+	if tp := vi.GetType(); tp == nil || tp.GetValue() == nil {
 		return errors.New("no type: a graph input must say what it takes")
-	}
-	if tt := tp.GetTensorType(); tt != nil {
-		for i, d := range tt.GetShape().GetDim() {
-			if x, ok := d.GetValue().(*onnxpb.TensorShapeProto_Dimension_DimValue); ok && x.DimValue < 0 {
-				return fmt.Errorf("dimension %d is %d: a dimension is 0 or more, or named", i, x.DimValue)
-			}
-		}
 	}
 	return nil
 }

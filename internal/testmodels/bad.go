@@ -112,9 +112,6 @@ func Bad(dir string) ([]BadCase, error) {
 	w.model("input_no_type", `input "x": no type`, func(p *onnxpb.ModelProto) {
 		p.Graph.Input[0].Type = nil
 	})
-	w.model("input_negative_dim", `input "x": dimension 0 is -5`, func(p *onnxpb.ModelProto) {
-		p.Graph.Input[0].Type = floatType(-5)
-	})
 
 	// Tensor data that disagrees with its shape.
 	w.model("raw_size", "12 bytes of data for float32[4] (want 16)", func(p *onnxpb.ModelProto) {
