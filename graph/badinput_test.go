@@ -29,6 +29,9 @@ func TestBadInput(t *testing.T) {
 			if strings.ContainsAny(msg, "\n\r") {
 				t.Errorf("error is not a single line: %q", msg)
 			}
+			if len(msg) > 1000 {
+				t.Errorf("error of %d bytes: %.200q...", len(msg), msg)
+			}
 			if !strings.HasPrefix(msg, c.Path) {
 				t.Errorf("error %q does not name the file", msg)
 			}

@@ -204,10 +204,13 @@ func PlainName(s string) string {
 	return s
 }
 
+// errTooDeep refuses subgraphs nested past maxSubgraphDepth.
+var errTooDeep = fmt.Errorf("subgraphs nested more than %d deep", maxSubgraphDepth)
+
 func (ld *loader) graph(p *onnxpb.GraphProto, parent *Graph, owner *Node) (*Graph, error) {
 	if parent != nil {
 		if ld.depth >= maxSubgraphDepth {
-			return nil, fmt.Errorf("subgraphs nested more than %d deep", maxSubgraphDepth)
+			return nil, errTooDeep
 		}
 		ld.depth++
 		defer func() { ld.depth-- }()
@@ -292,6 +295,10 @@ func (ld *loader) graph(p *onnxpb.GraphProto, parent *Graph, owner *Node) (*Grap
 			}
 			a, err := ld.attribute(ap, g, n)
 			if err != nil {
+				if errors.Is(err, errTooDeep) {
+					// one line, not one prefix per level
+					return nil, err
+				}
 				return nil, fmt.Errorf("%s: node %s attribute %q: %w", where(g), nodeLabel(n), ap.GetName(), err)
 			}
 			n.Attrs = append(n.Attrs, a)
