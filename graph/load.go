@@ -35,6 +35,19 @@ func LoadBytes(path string) (*Model, []byte, error) {
 	if st.IsDir() {
 		return nil, nil, fmt.Errorf("%s: is a folder, not a model file", path)
 	}
+	if !st.Mode().IsRegular() {
+		// a pipe or device reads as empty, or blocks
+		kind := "a special file"
+		switch t := st.Mode().Type(); {
+		case t&fs.ModeNamedPipe != 0:
+			kind = "a named pipe"
+		case t&fs.ModeDevice != 0:
+			kind = "a device"
+		case t&fs.ModeSocket != 0:
+			kind = "a socket"
+		}
+		return nil, nil, fmt.Errorf("%s: is %s, not a model file", path, kind)
+	}
 	data, err := ReadProtoFile(path, "an ONNX model")
 	if err != nil {
 		return nil, nil, err
