@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"reflect"
 	"slices"
 	"strconv"
@@ -41,16 +42,45 @@ func StrictUnmarshal(b []byte, v any) error {
 			}
 			want := jsonKind(te.Type)
 			if num, ok := strings.CutPrefix(te.Value, "number "); ok && (want == "a number" || want == "an integer") {
-				return fmt.Errorf("%s holds %s, out of the range %s can take", where, num, strings.TrimPrefix(te.Type.String(), "*"))
+				if want == "an integer" && strings.ContainsAny(num, ".eE") {
+					if f, err := strconv.ParseFloat(num, 64); err == nil && f != math.Trunc(f) {
+						return fmt.Errorf("%s holds %s, want an integer", where, num)
+					}
+				}
+				if want == "a number" {
+					return fmt.Errorf("%s holds %s, beyond what a 64-bit float holds", where, num)
+				}
+				return fmt.Errorf("%s holds %s, out of the range %s can take", where, num, jsonRangeName(te.Type))
 			}
 			return fmt.Errorf("%s holds a JSON %s, want %s", where, te.Value, want)
+		}
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			return fmt.Errorf("not valid JSON at byte %d: %s", se.Offset, se.Error())
 		}
 		return err
 	}
 	if d.More() {
 		return fmt.Errorf("trailing data after the JSON value")
 	}
-	return checkKeys(json.NewDecoder(bytes.NewReader(b)), reflect.TypeOf(v).Elem(), "")
+	// Numbers stay text here: the decode above judged them already.
+	kd := json.NewDecoder(bytes.NewReader(b))
+	kd.UseNumber()
+	return checkKeys(kd, reflect.TypeOf(v).Elem(), "")
+}
+
+// jsonRangeName names the range of Go type t in JSON's words.
+func jsonRangeName(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Int, reflect.Int64:
+		return "a 64-bit integer"
+	case reflect.Int32:
+		return "a 32-bit integer"
+	}
+	return "an integer here"
 }
 
 var rawMessageType = reflect.TypeFor[json.RawMessage]()

@@ -6,8 +6,9 @@ import (
 )
 
 type strictInner struct {
-	A int  `json:"a"`
-	B *int `json:"b,omitempty"`
+	A int      `json:"a"`
+	B *int     `json:"b,omitempty"`
+	F *float64 `json:"f,omitempty"`
 }
 
 type strictOuter struct {
@@ -44,9 +45,12 @@ func TestStrictUnmarshal(t *testing.T) {
 		`null`:                                                              `is null`,
 		`[1]`:                                                               `the file holds a JSON array, want an object`,
 		`{"name":7,"in":{"a":1},"list":[]}`:                                 `"name" holds a JSON number, want a string`,
-		`{"name":"x","in":{"a":1e400},"list":[]}`:                           `"in.a" holds 1e400, out of the range int can take`,
+		`{"name":"x","in":{"a":1e400},"list":[]}`:                           `"in.a" holds 1e400, out of the range a 64-bit integer can take`,
 		`{"name":"x","in":{"a":null},"list":[]}`:                            `"in.a" is null, want an integer`,
 		`{"name":null,"in":{"a":1},"list":[]}`:                              `"name" is null, want a string`,
+		`{"name":"x","in":{"a":8.5},"list":[]}`:                             `"in.a" holds 8.5, want an integer`,
+		`{"name":"x","in":{"a":1,"f":-1e999},"list":[]}`:                    `"in.f" holds -1e999, beyond what a 64-bit float holds`,
+		`{"name":"x","in":{"a":NaN},"list":[]}`:                             `not valid JSON at byte 23`,
 	}
 	for doc, want := range bad {
 		var v strictOuter
