@@ -278,7 +278,10 @@ func (ld *loader) graph(p *onnxpb.GraphProto, parent *Graph, owner *Node) (*Grap
 	}
 	// Node outputs first, so inputs may name values produced later in the
 	// list (Verify reports the order) and subgraphs see the whole scope.
-	for _, np := range p.GetNode() {
+	for i, np := range p.GetNode() {
+		if np.GetOpType() == "" {
+			return nil, fmt.Errorf("%s: node %d (%q) has no op_type", where(g), i, np.GetName())
+		}
 		n := &Node{
 			Name: np.GetName(), OpType: np.GetOpType(), Domain: np.GetDomain(),
 			Overload: np.GetOverload(), DocString: np.GetDocString(), Graph: g, origin: np,

@@ -109,6 +109,9 @@ func Bad(dir string) ([]BadCase, error) {
 	w.model("ir_one", "IR version 1 with an opset_import", func(p *onnxpb.ModelProto) {
 		p.IrVersion = proto.Int64(1)
 	})
+	w.model("empty_op_type", `node 0 ("add") has no op_type`, func(p *onnxpb.ModelProto) {
+		p.Graph.Node[0].OpType = str("")
+	})
 	w.model("input_no_type", `input "x": no type`, func(p *onnxpb.ModelProto) {
 		p.Graph.Input[0].Type = nil
 	})
