@@ -165,14 +165,8 @@ func (p clePair) equalize(g *graph.Graph) (float64, []float64, error) {
 	d1, d2 := p.w1.Const.Dims, p.w2.Const.Dims
 	c := int(d1[0])
 	per1 := len(w1) / c
-	inPer := int(d2[1])
-	outPer := int(d2[0]) / p.groups2
-	per2 := len(w2) / int(d2[0]*d2[1]) // kernel elements
 	// chan2 is the Conv1 channel that element i of W2 reads.
-	chan2 := func(i int) int {
-		o, j := i/per2/inPer, i/per2%inPer
-		return o/outPer*inPer + j
-	}
+	chan2 := readerChannel(d2, int64(p.groups2))
 	r1, r2 := make([]float64, c), make([]float64, c)
 	for i, v := range w1 {
 		r1[i/per1] = math.Max(r1[i/per1], math.Abs(float64(v)))

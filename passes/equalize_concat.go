@@ -81,8 +81,8 @@ func concatChannelAxis(n *graph.Node) bool {
 
 // findConcatPair returns the pair of Concat n, if it has one: an output
 // only Convs read as their data input (with float32 weights of their
-// own), distinct inputs, and at least one input a Conv (through an
-// optional Relu) produces for the Concat alone.
+// own), distinct inputs, and at least one input a Conv produces for the
+// Concat alone (see concatProducer).
 func findConcatPair(m *graph.Model, g *graph.Graph, n *graph.Node) (concatPair, bool) {
 	if !isDefaultOp(n, "Concat") || n1(n.Outputs) != 1 || n.Outputs[0] == nil || len(n.Inputs) < 2 {
 		return concatPair{}, false
@@ -175,7 +175,7 @@ func equalizeConcats(m *graph.Model, ranges map[string]ChannelRange, opts Reader
 	done := 0
 	for _, n := range g.Nodes {
 		p, ok := findConcatPair(m, g, n)
-		if !ok || p.keeps(opts.Keep) {
+		if !ok || p.candidate().Keeps(opts.Keep) {
 			continue
 		}
 		changed, err := p.rescale(m, g, ranges, opts.WeightLevels)
@@ -187,16 +187,6 @@ func equalizeConcats(m *graph.Model, ranges map[string]ChannelRange, opts Reader
 		}
 	}
 	return done, nil
-}
-
-// keeps reports whether p would rescale a value named in keep.
-func (p concatPair) keeps(keep map[string]bool) bool {
-	for _, name := range p.candidate().Rescaled {
-		if keep[name] {
-			return true
-		}
-	}
-	return false
 }
 
 // candidate names p's values (see ConcatEqualizeCandidates).
@@ -216,7 +206,7 @@ func (p concatPair) candidate() ReaderCandidate {
 
 // ConcatEqualizeCandidates returns, for each Concat of m's main graph that
 // equalize-activations may rescale, the names of the values it rescales
-// (the inputs from Convs, the Conv outputs before their Relus, the
+// (every value from each rescaled input's Conv to the Concat, and the
 // Concat's output) in Rescaled and of the Concat's inputs, whose
 // per-channel statistics the pass needs, in Inputs.
 func ConcatEqualizeCandidates(m *graph.Model) []ReaderCandidate {
@@ -229,10 +219,17 @@ func ConcatEqualizeCandidates(m *graph.Model) []ReaderCandidate {
 	return out
 }
 
-// ReaderCandidate names the values of one Concat equalize-activations may
-// rescale (see ConcatEqualizeCandidates).
+// ReaderCandidate names the values one site equalize-activations may
+// rescale for the weights reading it (see ConcatEqualizeCandidates and
+// SmoothCandidates).
 type ReaderCandidate struct {
 	Inputs, Rescaled []string
+}
+
+// Keeps reports whether c would rescale a value named in keep (whose
+// values must stay as they are).
+func (c ReaderCandidate) Keeps(keep map[string]bool) bool {
+	return slices.ContainsFunc(c.Rescaled, func(name string) bool { return keep[name] })
 }
 
 // concatStats is what the noise estimate reads of the Concat's output
@@ -425,13 +422,8 @@ func (p concatPair) rescale(m *graph.Model, g *graph.Graph, ranges map[string]Ch
 		return false, nil
 	}
 	for i, r := range p.readers {
-		d := r.Input(1).Const.Dims
-		channel := readerChannel(d, r.AttrInt("group", 1))
-		nw := make([]float32, len(weights[i]))
-		for k, v := range weights[i] {
-			nw[k] = float32(float64(v) * scale[st.source[channel(k)]])
-		}
-		if err := setF32(g, r.Input(1), nw); err != nil {
+		channel := readerChannel(r.Input(1).Const.Dims, r.AttrInt("group", 1))
+		if err := mapF32(g, weights[i], r.Input(1), func(k int, x float64) float64 { return x * scale[st.source[channel(k)]] }); err != nil {
 			return false, err
 		}
 	}
@@ -439,8 +431,10 @@ func (p concatPair) rescale(m *graph.Model, g *graph.Graph, ranges map[string]Ch
 		if src.conv == nil || scale[i] == 1 {
 			continue
 		}
-		if err := divideConvOutput(g, src.w, src.b, scale[i]); err != nil {
-			return false, err
+		for _, v := range []*graph.Value{src.w, src.b} {
+			if err := mapF32(g, nil, v, func(_ int, x float64) float64 { return x / scale[i] }); err != nil {
+				return false, err
+			}
 		}
 		factors := make([]float64, src.w.Const.Dims[0])
 		for k := range factors {
@@ -459,23 +453,22 @@ func (p concatPair) rescale(m *graph.Model, g *graph.Graph, ranges map[string]Ch
 	return true, renameRescaledValue(m, g, p.concat.Outputs[0], factors)
 }
 
-// divideConvOutput divides a Conv's weights (and bias) by s.
-func divideConvOutput(g *graph.Graph, w, b *graph.Value, s float64) error {
-	for _, v := range []*graph.Value{w, b} {
-		if v == nil {
-			continue
-		}
-		data, err := v.Const.Float32s()
-		if err != nil {
-			return err
-		}
-		nd := make([]float32, len(data))
-		for i, x := range data {
-			nd[i] = float32(float64(x) / s)
-		}
-		if err := setF32(g, v, nd); err != nil {
+// mapF32 gives float32 initializer v (nil: nothing to do) the values
+// f(i, x) of its values x, read from data when given (already decoded),
+// else from v.
+func mapF32(g *graph.Graph, data []float32, v *graph.Value, f func(i int, x float64) float64) error {
+	if v == nil {
+		return nil
+	}
+	if data == nil {
+		var err error
+		if data, err = v.Const.Float32s(); err != nil {
 			return err
 		}
 	}
-	return nil
+	nd := make([]float32, len(data))
+	for i, x := range data {
+		nd[i] = float32(f(i, float64(x)))
+	}
+	return setF32(g, v, nd)
 }

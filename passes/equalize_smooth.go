@@ -51,6 +51,15 @@ type smoothReader struct {
 	transposed bool
 }
 
+// channel returns the site channel that element j of rd's weight reads.
+func (rd smoothReader) channel(j int) int {
+	cols := int(rd.w.Const.Dims[1])
+	if rd.transposed {
+		return j % cols
+	}
+	return j / cols
+}
+
 // lastAxisConst reports whether v is a float32 constant of n's own whose
 // shape is [k] or [1, ..., 1, k] with k = channels (channels < 0: any).
 func lastAxisConst(m *graph.Model, g *graph.Graph, n *graph.Node, v *graph.Value, channels int64) (int64, bool) {
@@ -236,14 +245,19 @@ func SmoothCandidates(m *graph.Model) []ReaderCandidate {
 	var out []ReaderCandidate
 	for _, n := range m.Graph.Nodes {
 		if s, ok := findSmoothSite(m, m.Graph, n); ok {
-			c := ReaderCandidate{Inputs: []string{s.value.Name}}
-			for _, v := range s.moved {
-				c.Rescaled = append(c.Rescaled, v.Name)
-			}
-			out = append(out, c)
+			out = append(out, s.candidate())
 		}
 	}
 	return out
+}
+
+// candidate names s's values (see SmoothCandidates).
+func (s smoothSite) candidate() ReaderCandidate {
+	c := ReaderCandidate{Inputs: []string{s.value.Name}}
+	for _, v := range s.moved {
+		c.Rescaled = append(c.Rescaled, v.Name)
+	}
+	return c
 }
 
 // equalizeSmooth smooths the sites of m's main graph whose statistics
@@ -254,15 +268,11 @@ func equalizeSmooth(m *graph.Model, opts ReaderOptions) (int, error) {
 	done := 0
 	for _, n := range g.Nodes {
 		s, ok := findSmoothSite(m, g, n)
-		if !ok {
+		if !ok || s.candidate().Keeps(opts.Keep) {
 			continue
 		}
-		kept := false
-		for _, v := range s.moved {
-			kept = kept || opts.Keep[v.Name]
-		}
 		r, ok := opts.LastAxis[s.value.Name]
-		if kept || !ok {
+		if !ok {
 			continue
 		}
 		changed, err := s.smooth(m, g, r, opts.WeightLevels)
@@ -292,11 +302,8 @@ func (s smoothSite) smooth(m *graph.Model, g *graph.Graph, r ChannelRange, weigh
 		}
 		weights[i] = w
 		for j, x := range w {
-			row := j / int(rd.w.Const.Dims[1])
-			if rd.transposed {
-				row = j % k
-			}
-			wmax[row] = math.Max(wmax[row], math.Abs(float64(x)))
+			c := rd.channel(j)
+			wmax[c] = math.Max(wmax[c], math.Abs(float64(x)))
 		}
 	}
 	scale := make([]float64, k)
@@ -336,32 +343,12 @@ func (s smoothSite) smooth(m *graph.Model, g *graph.Graph, r ChannelRange, weigh
 		inv[c] = 1 / scale[c]
 	}
 	for _, v := range []*graph.Value{s.gamma, s.beta} {
-		if v == nil {
-			continue
-		}
-		data, err := v.Const.Float32s()
-		if err != nil {
-			return false, err
-		}
-		nd := make([]float32, len(data))
-		for i, x := range data {
-			nd[i] = float32(float64(x) * inv[i%k])
-		}
-		if err := setF32(g, v, nd); err != nil {
+		if err := mapF32(g, nil, v, func(i int, x float64) float64 { return x * inv[i%k] }); err != nil {
 			return false, err
 		}
 	}
 	for i, rd := range s.readers {
-		nw := make([]float32, len(weights[i]))
-		cols := int(rd.w.Const.Dims[1])
-		for j, x := range weights[i] {
-			row := j / cols
-			if rd.transposed {
-				row = j % cols
-			}
-			nw[j] = float32(float64(x) * scale[row])
-		}
-		if err := setF32(g, rd.w, nw); err != nil {
+		if err := mapF32(g, weights[i], rd.w, func(j int, x float64) float64 { return x * scale[rd.channel(j)] }); err != nil {
 			return false, err
 		}
 	}

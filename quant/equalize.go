@@ -45,18 +45,15 @@ func EqualizeActivations(m *graph.Model, src *Samples, cfg Config) error {
 	for name := range cfg.Quant.Overrides {
 		keep[name] = true
 	}
-	kept := func(c passes.ReaderCandidate) bool {
-		return slices.ContainsFunc(c.Rescaled, func(name string) bool { return keep[name] })
-	}
 	for _, c := range passes.ConcatEqualizeCandidates(m) {
-		if !kept(c) {
+		if !c.Keeps(keep) {
 			names = append(names, c.Inputs...)
 		}
 	}
 	// Layer norm outputs are measured along their last axis.
 	lastAxis := map[string]bool{}
 	for _, c := range passes.SmoothCandidates(m) {
-		if !kept(c) {
+		if !c.Keeps(keep) {
 			for _, name := range c.Inputs {
 				lastAxis[name] = true
 			}

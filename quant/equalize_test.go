@@ -155,20 +155,30 @@ func TestEqualizeSkipsOverridden(t *testing.T) {
 // Relu, and x -> 1x1 Conv -> Sigmoid, concatenated and read by a 3x3
 // Conv that weighs the sigmoid map 30x, so it matters as much as the
 // loud features whose range sets the Concat's grid.
-func loudConcat(t *testing.T) *graph.Model {
+func loudConcat(t *testing.T) *graph.Model { return loudConcatBeside(t, false) }
+
+// loudConcatBeside is loudConcat, with the quiet map a graph input "mask"
+// when maskInput.
+func loudConcatBeside(t *testing.T, maskInput bool) *graph.Model {
 	t.Helper()
 	norm := normals(3, 5)
 	b := graph.NewBuilder(17)
 	x := b.Input("x", graph.Float32, 1, 3, 8, 8)
 	wl := b.Const(graph.FromFloat32s("wl", []int64{8, 3, 1, 1}, norm(24, func(int) float64 { return 30 })))
-	ws := b.Const(graph.FromFloat32s("ws", []int64{1, 3, 1, 1}, norm(3, func(int) float64 { return 1 })))
+	var quiet *graph.Value
+	if maskInput {
+		quiet = b.Input("mask", graph.Float32, 1, 1, 8, 8)
+	} else {
+		ws := b.Const(graph.FromFloat32s("ws", []int64{1, 3, 1, 1}, norm(3, func(int) float64 { return 1 })))
+		quiet = b.Op("Sigmoid", b.Op("Conv", x, ws))
+	}
 	wc := b.Const(graph.FromFloat32s("wc", []int64{2, 9, 3, 3}, norm(162, func(i int) float64 {
 		if i/9%9 == 0 {
 			return 30
 		}
 		return 1
 	})))
-	c := b.Op("Concat", b.Op("Sigmoid", b.Op("Conv", x, ws)), b.Op("Relu", b.Op("Conv", x, wl)), graph.IntAttr("axis", 1))
+	c := b.Op("Concat", quiet, b.Op("Relu", b.Op("Conv", x, wl)), graph.IntAttr("axis", 1))
 	b.Output(b.Op("Conv", c, wc, graph.IntsAttr("pads", 1, 1, 1, 1)))
 	m, err := b.Model()
 	if err != nil {
@@ -247,27 +257,7 @@ func TestEqualizeSmoothOutliers(t *testing.T) {
 // A graph input joined by the Concat is measured from the samples: the
 // loud Conv input beside it is rescaled as beside a Sigmoid's output.
 func TestEqualizeConcatGraphInput(t *testing.T) {
-	build := func(t *testing.T) *graph.Model {
-		t.Helper()
-		norm := normals(5, 8)
-		b := graph.NewBuilder(17)
-		x := b.Input("x", graph.Float32, 1, 3, 8, 8)
-		mask := b.Input("mask", graph.Float32, 1, 1, 8, 8)
-		wl := b.Const(graph.FromFloat32s("wl", []int64{8, 3, 1, 1}, norm(24, func(int) float64 { return 30 })))
-		wc := b.Const(graph.FromFloat32s("wc", []int64{2, 9, 3, 3}, norm(162, func(i int) float64 {
-			if i/9%9 == 0 {
-				return 30
-			}
-			return 1
-		})))
-		c := b.Op("Concat", mask, b.Op("Relu", b.Op("Conv", x, wl)), graph.IntAttr("axis", 1))
-		b.Output(b.Op("Conv", c, wc, graph.IntsAttr("pads", 1, 1, 1, 1)))
-		m, err := b.Model()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return m
-	}
+	build := func(t *testing.T) *graph.Model { return loudConcatBeside(t, true) }
 	src := calibdata.Synthetic(calibdata.Inputs(build(t)), 8, 3)
 	gainsFromEqualizing(t, build, src, "the Concat beside a graph input equalized")
 }
