@@ -1139,7 +1139,7 @@ func (a *activation) add(ref, codes *runtime.Tensor, threads int) {
 			a.bad = fmt.Sprintf("FLOAT's %v does not have %d channels on axis %d, as its rescale says", ref.Shape, len(r.factors), r.axis)
 			return
 		}
-		ch = channels{factors: r.factors, inner: 1}
+		ch = channels{factors: r.factors, inner: 1, dead: a.dead, hasDead: a.hasDead}
 		for _, d := range ref.Shape[r.axis+1:] {
 			ch.inner *= d
 		}
@@ -1316,6 +1316,13 @@ func peakOutside(f []float32, fac float64, b actBounds) float64 {
 type channels struct {
 	factors []float32
 	inner   int
+	// dead, when set, clamps the dequantized values divided by their
+	// factor too: the grid of a rescaled value may reach past the
+	// bound in some channels (a channel raised by u below a hard-swish
+	// is dead below -3·u, another below -3), where readers tell no
+	// difference
+	dead    passes.Bounds
+	hasDead bool
 }
 
 // accumulateCh is accumulate over f[lo:hi] and its codes, the dequantized
@@ -1345,7 +1352,7 @@ func accumulateRescaled[T uint8 | int8 | uint16 | int16](f []float32, codes []T,
 		lo, hi := float64(b.lo), float64(b.hi)
 		var s, e [4]float64
 		fr, cr := f[i:i+n], codes[i:i+n]
-		if b8, ok := byteCodes(cr); ok && fac > 0 {
+		if b8, ok := byteCodes(cr); ok && fac > 0 && !ch.hasDead {
 			// 8-bit codes: the energy kernel with the channel's factor
 			// divided into the scale and the bounds (dq/fac against x,
 			// x·fac against [lo, hi]).
@@ -1361,18 +1368,25 @@ func accumulateRescaled[T uint8 | int8 | uint16 | int16](f []float32, codes []T,
 			i += n
 			continue
 		}
+		dq := func(c T) float64 {
+			v := float64(float32(int32(c)-b.zp)*b.scale) / fac
+			if ch.hasDead {
+				v = math.Min(math.Max(v, ch.dead.Lo), ch.dead.Hi)
+			}
+			return v
+		}
 		j := 0
 		for ; j+4 <= n; j += 4 {
 			for q := range 4 {
 				x := float64(fr[j+q])
-				d := float64(float32(int32(cr[j+q])-b.zp)*b.scale)/fac - x
+				d := dq(cr[j+q]) - x
 				s[q] += x * x
 				e[q] += d * d
 			}
 		}
 		for ; j < n; j++ {
 			x := float64(fr[j])
-			d := float64(float32(int32(cr[j])-b.zp)*b.scale)/fac - x
+			d := dq(cr[j]) - x
 			s[0] += x * x
 			e[0] += d * d
 		}

@@ -441,3 +441,61 @@ func TestSmoothedReshapeAttributed(t *testing.T) {
 		t.Errorf("no layer attributed (skipped %+v)", r.LayersSkipped)
 	}
 }
+
+// A Conv output a hard-swish reads, rescaled per channel (--complete-units
+// on): its grid reaches below the hard-swish's gate in the loud channel,
+// whose values there act as -3 in FLOAT. Compared alike, clamped to the
+// gate on both sides, the rescaled activation reads as 8 bits allow;
+// every layer is attributed, the hard-swish reading the DequantizeLinear
+// with a scale per channel too.
+func TestRescaledSwishCompared(t *testing.T) {
+	b := graph.NewBuilder(17)
+	x := b.Input("x", graph.Float32, 1, 4, 8, 8)
+	w := make([]float32, 16*4)
+	for i := range w {
+		w[i] = float32(math.Sin(float64(i)*0.61)) * 0.5
+		if i < 4 {
+			w[i] *= 40
+		}
+	}
+	c := b.Op("Conv", x, b.Const(graph.FromFloat32s("w", []int64{16, 4, 1, 1}, w)))
+	h := b.Op("HardSwish", c)
+	b.Output(b.Op("Conv", h, b.Const(graph.FromFloat32s("w2", []int64{2, 16, 1, 1}, w[:32]))))
+	m, err := b.Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := calibdata.Synthetic(calibdata.Inputs(m), 4, 3)
+	q, err := quant.Clone(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := quant.DefaultConfig()
+	cfg.SelectMethods, cfg.BiasCorrection, cfg.Threads, cfg.Units = nil, false, 1, quant.UnitsOn
+	if _, err := quant.Run(q, src, cfg); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Compare(m, q, src, Options{Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rescaled *ActivationStat
+	for i, a := range r.Activations {
+		if a.Rescaled && a.Reference == c.Name {
+			rescaled = &r.Activations[i]
+		}
+	}
+	if rescaled == nil {
+		t.Fatalf("no rescaled activation: %+v (skipped %+v)", r.Activations, r.ActivationsSkipped)
+	}
+	if !(rescaled.Lo < -3.5) {
+		t.Fatalf("the rescaled grid reaches only %g: nothing below the gate to compare", rescaled.Lo)
+	}
+	// 8 bits over a grid 4x wider than the live channels: 30 dB and more
+	if rescaled.SQNRdB < 30 {
+		t.Errorf("rescaled %s reads %.1f dB", rescaled.Name, rescaled.SQNRdB)
+	}
+	if len(r.LayersSkipped) > 0 {
+		t.Errorf("layers skipped: %+v", r.LayersSkipped)
+	}
+}

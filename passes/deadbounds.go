@@ -156,6 +156,18 @@ func readerBounds(c *graph.Node, v *graph.Value, get func(*graph.Value) Bounds, 
 			return noBounds
 		}
 		return Bounds{math.Max(lo, after.Lo), math.Min(hi, after.Hi)}
+	case "Mul":
+		// by positive constants (equalize-activations' factors beside a
+		// hard-swish): each element's bound is the output's over its factor
+		f, ok := positiveConsts(c.Input(1))
+		if !ok || len(c.Inputs) != 2 {
+			return noBounds
+		}
+		b := Bounds{math.Inf(1), math.Inf(-1)}
+		for _, k := range f {
+			b.Lo, b.Hi = math.Min(b.Lo, after.Lo/k), math.Max(b.Hi, after.Hi/k)
+		}
+		return b
 	case "Max", "Min":
 		if len(c.Inputs) != 2 {
 			return noBounds
@@ -173,6 +185,26 @@ func readerBounds(c *graph.Node, v *graph.Value, get func(*graph.Value) Bounds, 
 		return after
 	}
 	return noBounds
+}
+
+// positiveConsts returns the values of v, a float32 constant whose values
+// are all finite and positive.
+func positiveConsts(v *graph.Value) ([]float64, bool) {
+	if v == nil || v.Const == nil || v.Const.DType != graph.Float32 {
+		return nil, false
+	}
+	f, err := v.Const.Float32s()
+	if err != nil || len(f) == 0 {
+		return nil, false
+	}
+	out := make([]float64, len(f))
+	for i, x := range f {
+		if !(x > 0) || math.IsInf(float64(x), 0) {
+			return nil, false
+		}
+		out[i] = float64(x)
+	}
+	return out, true
 }
 
 // swishGateZero recognises x's readers as one hard-swish, x·gate(x) with

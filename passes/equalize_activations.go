@@ -21,9 +21,11 @@
 // runs it after a calibration pass that measured the per-channel ranges
 // of EqualizeCandidates.
 //
-// The pass also rescales the inputs of Concats that Convs read
-// (equalize_concat.go) and smooths layer norm outputs into the MatMuls
-// reading them (equalize_smooth.go), given ReaderOptions.
+// The pass also rescales the Conv outputs before hard-swishes whose
+// ranges it is given (equalize_island.go; IslandCandidates names them),
+// and, given ReaderOptions, the inputs of Concats that Convs read
+// (equalize_concat.go) and layer norm outputs into the MatMuls reading
+// them (equalize_smooth.go).
 //
 // It needs prepared graphs (BatchNormalization folded, initializers as
 // constants) and leaves a float graph for calibration and quantization.
@@ -77,12 +79,13 @@ type ReaderOptions struct {
 
 // EqualizeActivations returns the equalize-activations pass, rescaling
 // the candidates whose per-channel ranges are given: the values in front
-// of depthwise Convs and, unless readers is nil, the inputs of Concats
-// that Convs read and the layer norm outputs MatMuls read.
+// of depthwise Convs, the Conv outputs before hard-swishes and, unless
+// readers is nil, the inputs of Concats that Convs read and the layer
+// norm outputs MatMuls read.
 func EqualizeActivations(ranges map[string]ChannelRange, readers *ReaderOptions) Pass {
 	return Pass{
 		Name: "equalize-activations",
-		Doc:  "scale the channels of Conv -> (Relu) -> depthwise Conv values to equal calibrated ranges, the Conv inputs of Concats that Convs read to suit one grid, and layer norm outputs' outlier channels into the MatMuls reading them",
+		Doc:  "scale the channels of Conv -> (Relu) -> depthwise Conv values to equal calibrated ranges, Conv outputs before hard-swishes (undone by a Mul the Q/DQ absorbs), the Conv inputs of Concats that Convs read to suit one grid, and layer norm outputs' outlier channels into the MatMuls reading them",
 		Run: func(m *graph.Model, ctx *Context) (bool, error) {
 			g := m.Graph
 			done := 0
@@ -105,6 +108,18 @@ func EqualizeActivations(ranges map[string]ChannelRange, readers *ReaderOptions)
 			}
 			if done > 0 {
 				ctx.Logf("equalize-activations: %d values in front of depthwise Convs rescaled", done)
+			}
+			var keep map[string]bool
+			if readers != nil {
+				keep = readers.Keep
+			}
+			islands, err := equalizeIslands(m, ranges, keep)
+			if islands > 0 {
+				ctx.Logf("equalize-activations: %d values beside hard-swishes rescaled", islands)
+			}
+			done += islands
+			if err != nil {
+				return true, err
 			}
 			if readers == nil {
 				return done > 0, nil

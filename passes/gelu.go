@@ -72,8 +72,10 @@ func smoothSources(e *graph.Node, ops map[string]bool) []*graph.Value {
 // otherwise.
 func smoothRegion(x *graph.Value, e *graph.Node, ops map[string]bool, maxNodes int) []*graph.Node {
 	in := map[*graph.Node]bool{}
+	// Only scalar constants join: a node applying a per-channel one (a
+	// rescale after the function) is no part of an elementwise function.
 	inside := func(v *graph.Value) bool {
-		return v == x || v.Const != nil || v.Producer != nil && in[v.Producer]
+		return v == x || v.Const != nil && v.Const.NumElements() == 1 || v.Producer != nil && in[v.Producer]
 	}
 	var region []*graph.Node
 	work := slices.Clone(x.Consumers)

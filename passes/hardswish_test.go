@@ -178,3 +178,24 @@ func TestFuseHardSwishUnknownTypes(t *testing.T) {
 		t.Errorf("fused %d hard-swishes, want 1", len(f.Fused))
 	}
 }
+
+// A Mul by a per-channel constant after a hard-swish is no part of it
+// (its constant is no scalar): the hard-swish before it is still fused.
+func TestFuseHardSwishBeforeChannelMul(t *testing.T) {
+	b := graph.NewBuilder(14)
+	x := b.Input("x", graph.Float32, 1, 2, 3, 3)
+	gate := b.Op("Clip", b.Op("Add", x, scalar(b, "three", 3)), scalar(b, "zero", 0), scalar(b, "six", 6))
+	h := b.Op("Div", b.Op("Mul", x, gate), scalar(b, "six2", 6))
+	k := b.Const(graph.FromFloat32s("k", []int64{2, 1, 1}, []float32{0.5, 4}))
+	b.Output(b.Op("Mul", h, k))
+	m := build(t, b)
+	before := clone(t, m)
+	f, err := FuseHardSwish(m, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Fused) != 1 {
+		t.Fatalf("fused %d hard-swishes, want 1", len(f.Fused))
+	}
+	sameOutputs(t, before, m, map[string]*runtime.Tensor{"x": input(0.4, 1, 2, 3, 3)}, 1e-6)
+}

@@ -93,6 +93,13 @@ type QuantOptions struct {
 	// worse. ONNX Runtime runs such a Conv in float: the Q/DQ of its input
 	// only adds rounding (and two ops) to it; its weights stay integers.
 	FloatIdleInputs bool
+	// ChannelDequantize lets the quant facade rescale the channels of a
+	// Conv output a hard-swish reads when that output's unit is completed
+	// (passes.IslandCandidates), undone by a DequantizeLinear with a scale
+	// per channel in front of the hard-swish (FoldRescaleMuls). ONNX
+	// Runtime runs it somewhat slower than a per-tensor one; TensorRT
+	// takes per-channel scales for weights only.
+	ChannelDequantize bool
 	// WideFrontEnd quantizes with 16 bits (uint16 for uint8 activations,
 	// int16 for int8) the activation a weighted op reads as its data input
 	// when that op's output reaches a Log through non-weighted ops only (a
@@ -153,6 +160,7 @@ func PresetORTCPU() QuantOptions {
 		WeightOnly:        true,
 		WideFrontEnd:      true,
 		FloatIdleInputs:   true,
+		ChannelDequantize: true,
 	}
 }
 
@@ -187,6 +195,7 @@ func PresetGeneric() QuantOptions {
 		PerChannel:        true,
 		FoldActivations:   true,
 		WideFrontEnd:      true,
+		ChannelDequantize: true,
 	}
 }
 

@@ -160,7 +160,10 @@ type quantizer struct {
 	ctx    *Context
 	ranges map[string]Range
 	opts   QuantOptions
-	graphs []*graph.Graph // pre-order
+	// rescaleMuls are the Muls equalize-activations put beside
+	// hard-swishes, which stay float with them
+	rescaleMuls map[*graph.Node]bool
+	graphs      []*graph.Graph // pre-order
 
 	info    map[*graph.Node]*nodeInfo
 	wanted  map[*graph.Value]bool
@@ -230,7 +233,8 @@ func newQuantizer(m *graph.Model, ctx *Context, ranges map[string]Range, opts Qu
 		overrideUsed: map[string]bool{}, quantizedRoots: map[*graph.Value]bool{},
 		wideByConfig:  map[*graph.Value]bool{},
 		alignedGroups: map[*graph.Value]actParams{}, paramsSet: map[*graph.Value]bool{}, completes: map[*graph.Value]bool{},
-		report: &QuantReport{OpCounts: map[string]int{}},
+		report:      &QuantReport{OpCounts: map[string]int{}},
+		rescaleMuls: rescaleMuls(m),
 	}
 	m.Graph.Walk(func(g *graph.Graph) {
 		q.graphs = append(q.graphs, g)
@@ -421,6 +425,8 @@ func (q *quantizer) decide(n *graph.Node, layerNorm, gelu map[*graph.Node]bool) 
 		inf.reason, inf.excluded = "excluded by op pattern", true
 	case readsFloat64(n):
 		inf.reason = reasonFloat64
+	case q.rescaleMuls[n]:
+		inf.reason = reasonRescaleMul
 	case layerNorm[n]:
 		inf.reason = reasonLayerNorm
 	case gelu[n] && !matchAny(q.opts.IncludeOps, n.OpType):

@@ -261,3 +261,81 @@ func TestEqualizeConcatGraphInput(t *testing.T) {
 	src := calibdata.Synthetic(calibdata.Inputs(build(t)), 8, 3)
 	gainsFromEqualizing(t, build, src, "the Concat beside a graph input equalized")
 }
+
+// skewedSwish is x[1,4,10,10] -> 1x1 Conv to 16 channels, one of them
+// 40x louder -> hard-swish (x·Clip(x+3, 0, 6)/6), the model's output: the
+// quiet channels' error adds up to more than the loud one's.
+func skewedSwish(t *testing.T) *graph.Model {
+	t.Helper()
+	norm := normals(5, 9)
+	b := graph.NewBuilder(17)
+	x := b.Input("x", graph.Float32, 1, 4, 10, 10)
+	pw := b.Const(graph.FromFloat32s("pw", []int64{16, 4, 1, 1}, norm(64, func(i int) float64 {
+		if i < 4 {
+			return 40
+		}
+		return 1
+	})))
+	c := func(v float32, name string) *graph.Value { return b.Const(graph.FromFloat32s(name, nil, []float32{v})) }
+	y := b.Op("Conv", x, pw)
+	gate := b.Op("Clip", b.Op("Add", y, c(3, "three")), c(0, "zero"), c(6, "six"))
+	b.Output(b.Op("Div", b.Op("Mul", y, gate), c(6, "six2")))
+	m, err := b.Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// With every unit completed, the Conv output before the hard-swish gets a
+// Q/DQ: equalized, its quiet channels keep their precision, the factors
+// end up in the DequantizeLinear before the hard-swish (no Mul is left),
+// and the float model computes the same. With units chosen by the
+// samples (auto) the Conv outputs are left as they are.
+func TestEqualizeSwishUnits(t *testing.T) {
+	src := calibdata.Synthetic(calibdata.Inputs(skewedSwish(t)), 8, 5)
+	db := func(equalize bool, units quant.UnitCompletion) (float64, *quant.Result, *graph.Model) {
+		cfg := quant.DefaultConfig()
+		cfg.BiasCorrection = false
+		cfg.EqualizeActivations = equalize
+		cfg.Units = units
+		m := skewedSwish(t)
+		res, err := quant.Run(m, src, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		same, err := quant.OutputSQNR(skewedSwish(t), res.Reference, src, src.Len(), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !(same[0].DB > 100) {
+			t.Errorf("the rescaled float model differs from the original: %.1f dB", same[0].DB)
+		}
+		sqnr, err := quant.OutputSQNR(res.Reference, m, src, src.Len(), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sqnr[0].DB, res, m
+	}
+	off, _, _ := db(false, quant.UnitsOn)
+	on, _, m := db(true, quant.UnitsOn)
+	t.Logf("worst output %.1f dB -> %.1f dB with the Conv output before the hard-swish equalized", off, on)
+	if !(on > off+3) {
+		t.Errorf("equalizing before the hard-swish: %.1f dB -> %.1f dB, want at least 3 dB better", off, on)
+	}
+	perChannel := false
+	for _, n := range m.Graph.Nodes {
+		if n.OpType == "Mul" && n.Input(1) != nil && n.Input(1).Const != nil && n.Input(1).Const.NumElements() > 1 {
+			t.Errorf("rescale Mul %s left in the quantized model", n.Name)
+		}
+		perChannel = perChannel || n.OpType == "DequantizeLinear" && len(n.Outputs[0].Consumers) > 0 &&
+			n.Outputs[0].Consumers[0].OpType == "HardSwish" && n.Input(1).Const.NumElements() == 16
+	}
+	if !perChannel {
+		t.Error("the hard-swish does not read a DequantizeLinear with a scale per channel")
+	}
+	_, res, _ := db(true, quant.UnitsAuto)
+	if rs, _ := passes.Rescales(res.Reference); len(rs) != 0 {
+		t.Errorf("units auto: rescaled %v", rs)
+	}
+}

@@ -209,7 +209,7 @@ model's opset, or below what the options need, is an error.`,
 		fs.BoolVar(&cfg.ReduceRange, "reduce-range", false, "7-bit weights, for kernels whose 16-bit sums saturate")
 		fs.BoolVar(&cfg.KeepMaxTails, "keep-max-tails", true, "with a clipping --method, keep the observed maximum of tensors whose largest values a MaxPool, Max or ReduceMax passes on")
 		fs.BoolVar(&cfg.BiasCorrection, "bias-correction", true, "shift integer biases so each layer's per-channel output mean matches FP32 on the --calib samples")
-		fs.StringVar(&cfg.CompleteUnits, "complete-units", "auto", "give each quantized Conv whose readers are float ops (a hard-swish, a Sigmoid, the Sigmoid of a SiLU) a Q/DQ on its output for them to read, so ONNX Runtime runs it as an integer kernel: `auto` (all of them when the worst output on the calibration samples loses at most 0.5 dB, or stays at 40 dB or more, else those that cost least within that bound; with --target-sqnr or --max-drop, on the held-out samples too; all of them without real samples to weigh them: --synthetic, --load-calib), on or off (--target tensorrt: off by default)")
+		fs.StringVar(&cfg.CompleteUnits, "complete-units", "auto", "give each quantized Conv whose readers are float ops (a hard-swish, a Sigmoid, the Sigmoid of a SiLU) a Q/DQ on its output for them to read, so ONNX Runtime runs it as an integer kernel: `auto` (all of them when the worst output on the calibration samples loses at most 0.5 dB, or stays at 40 dB or more, else those that cost least within that bound; with --target-sqnr or --max-drop, on the held-out samples too; all of them without real samples to weigh them: --synthetic, --load-calib), on (the Conv outputs hard-swishes read rescaled per channel first, undone by the DequantizeLinear before the hard-swish, with --equalize-activations; not for --target tensorrt) or off (--target tensorrt: off by default)")
 		fs.StringVar(&cfg.WeightRounding, "weight-rounding", "nearest", "round weights to nearest, or `hessian`: against each layer's output error on the --calib inputs, kept only when the worst output on those samples improves (and, with --target-sqnr or --max-drop, does not fall on the held-out samples) (slower: 1.6-6x on CNNs, seconds more for Gemms of thousands of inputs; the default with --target-sqnr or --max-drop)")
 		fs.IntVar(&cfg.FallbackBudget, "fallback-budget", quant.DefaultConfig().Fallback.MaxLayers, "keep at most `N` weighted layers in FP32, those whose quantization costs the worst output on the --calib samples the most (each must gain 0.3 dB; at most 5% of the weighted ops and of their MACs; 0, the default, turns it off; 3 is a good start)")
 		fs.Float64Var(&cfg.TargetSQNR, "target-sqnr", 0, "keep in FP32 the fewest layers that bring the worst output's SQNR against FP32 to `DB` on held-out --calib samples (every 4th); see the help text")
@@ -1494,10 +1494,17 @@ func equalizedLine(fp32 *graph.Model) string {
 	if err != nil || len(rs) == 0 {
 		return ""
 	}
-	depthwise, concats, norms := 0, 0, 0
+	depthwise, concats, norms, swishes := 0, 0, 0, 0
 	for _, r := range rs {
 		v := fp32.Graph.Value(r.Value)
 		if v == nil || v.Producer == nil {
+			continue
+		}
+		// a Mul gives a hard-swish the value back in its own units
+		if slices.ContainsFunc(v.Consumers, func(n *graph.Node) bool {
+			return n.OpType == "Mul" && len(n.Outputs) == 1 && n.Outputs[0] != nil && n.Outputs[0].Name == r.Original
+		}) {
+			swishes++
 			continue
 		}
 		switch v.Producer.OpType {
@@ -1515,6 +1522,9 @@ func equalizedLine(fp32 *graph.Model) string {
 	var parts []string
 	if depthwise > 0 {
 		parts = append(parts, plural(depthwise, "value")+" in front of depthwise Convs to equal channel ranges")
+	}
+	if swishes > 0 {
+		parts = append(parts, plural(swishes, "Conv output")+" before hard-swishes, undone in the DequantizeLinear after them")
 	}
 	if concats > 0 {
 		parts = append(parts, "the inputs of "+plural(concats, "Concat")+" that Convs read to suit one grid")
