@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	goruntime "runtime"
 	"slices"
 	"strconv"
@@ -147,6 +148,13 @@ func (c *cli) bench(cfg *benchConfig) error {
 	threads := cfg.Threads
 	if threads == 0 {
 		threads = defaultThreads()
+	}
+	// A wrong --ort fails before the timing, not after it.
+	if cfg.ORT != "" {
+		var err error
+		if cfg.ORT, err = ortScript(cfg.ORT); err != nil {
+			return err
+		}
 	}
 	sess, err := loadSession(cfg.Model, runtime.Options{Threads: threads, TimeOps: cfg.Ops}, true)
 	if err != nil {
@@ -299,6 +307,46 @@ func peakRSS() int64 {
 	return 0
 }
 
+// ortScript checks the --ort path: an existing script, or a folder
+// holding ort-run.js (which it returns), and Node.js to run it.
+func ortScript(path string) (string, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return "", fmt.Errorf("--ort: %v", err)
+	}
+	if fi.IsDir() {
+		js := filepath.Join(path, "ort-run.js")
+		if st, err := os.Stat(js); err != nil || !st.Mode().IsRegular() {
+			return "", fmt.Errorf("--ort: %s is a folder without ort-run.js; give the path of ort-run.js", path)
+		}
+		path = js
+	} else if !fi.Mode().IsRegular() {
+		return "", fmt.Errorf("--ort: %s is not a regular file; give the path of ort-run.js", path)
+	}
+	if strings.EqualFold(filepath.Ext(path), ".onnx") {
+		return "", fmt.Errorf("--ort takes the path of ort-run.js, the script that runs ONNX Runtime, not a model (%s); the model is bench's argument", path)
+	}
+	if _, err := exec.LookPath("node"); err != nil {
+		return "", errors.New("--ort needs Node.js: node is not on PATH")
+	}
+	return path, nil
+}
+
+// nodeError picks the line of a failed Node.js run's stderr that says
+// what went wrong: the first "...Error: ..." line (Node.js puts the
+// failing source line and a caret before it, and the stack after), else
+// the first line.
+func nodeError(stderr string) string {
+	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	for _, l := range lines {
+		l = strings.TrimSpace(l)
+		if head, _, ok := strings.Cut(l, ":"); ok && strings.HasSuffix(head, "Error") && !strings.ContainsAny(head, " /") {
+			return l
+		}
+	}
+	return strings.TrimSpace(lines[0])
+}
+
 // benchORT times the model in ONNX Runtime through ort-run.js.
 func benchORT(script, model string, inputs []string, runs, threads int) (*ORTReport, error) {
 	if _, err := os.Stat(script); err != nil {
@@ -316,8 +364,7 @@ func benchORT(script, model string, inputs []string, runs, threads int) (*ORTRep
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := runChild(cmd); err != nil {
-		// its first line: Node.js follows an error with its stack
-		msg, _, _ := strings.Cut(strings.TrimSpace(stderr.String()), "\n")
+		msg := nodeError(stderr.String())
 		if msg == "" {
 			msg = err.Error()
 		}

@@ -162,9 +162,30 @@ func TestBenchORT(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || rep.ORT != nil || !(rep.MedianMS > 0) {
 		t.Errorf("failing ORT: onnxq's figures %+v (%v) from:\n%s", rep, err, r.stdout)
 	}
-	r = onnxq(t, dir, "bench", model, "--ort", filepath.Join(dir, "missing.js"))
-	if r.code != 1 || !strings.Contains(r.stderr, "--ort: ") {
-		t.Errorf("missing script: exit %d, stderr %q", r.code, r.stderr)
+	// Node.js's own error line, not the source line it prints first.
+	os.WriteFile(script, []byte("this is not javascript\n"), 0o644)
+	r = onnxq(t, dir, cmd...)
+	if r.code != 1 || !strings.Contains(r.stderr, "SyntaxError: ") {
+		t.Errorf("broken script: exit %d, stderr %q", r.code, r.stderr)
+	}
+	// A wrong --ort is refused before any timing: a missing script, a
+	// model in its place, a folder without ort-run.js. A folder holding
+	// it is taken.
+	for _, c := range []struct{ ort, msg string }{
+		{filepath.Join(dir, "missing.js"), "--ort: "},
+		{model, "--ort takes the path of ort-run.js"},
+		{dir, "is a folder without ort-run.js"},
+	} {
+		r = onnxq(t, dir, "bench", model, "--ort", c.ort)
+		if r.code != 1 || !strings.Contains(r.stderr, c.msg) || r.stdout != "" {
+			t.Errorf("--ort %s: exit %d, stdout %q, stderr %q", c.ort, r.code, r.stdout, r.stderr)
+		}
+		oneErrorLine(t, r, []string{"bench", "--ort", c.ort})
+	}
+	os.WriteFile(filepath.Join(dir, "ort-run.js"), []byte(fakeORT), 0o644)
+	r = onnxq(t, dir, "bench", model, "--runs", "2", "--ort", dir, "--json")
+	if r.code != 0 || !strings.Contains(r.stdout, `"ort"`) {
+		t.Errorf("--ort FOLDER with ort-run.js: exit %d, stderr %q", r.code, r.stderr)
 	}
 }
 
