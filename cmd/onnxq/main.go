@@ -214,6 +214,11 @@ func newFlagSet(cmd *command) (*pflag.FlagSet, *bool, func(*cli, []string) error
 
 func (c *cli) runCommand(cmd *command, args []string) error {
 	fs, help, runFn := newFlagSet(cmd)
+	fs.VisitAll(func(f *pflag.Flag) {
+		if single(f) {
+			f.Value = &onceValue{Value: f.Value}
+		}
+	})
 	if err := fs.Parse(args); err != nil {
 		return &usageError{cmd: cmd.name, msg: err.Error()}
 	}
@@ -233,6 +238,29 @@ func (c *cli) runCommand(cmd *command, args []string) error {
 		return nil
 	}
 	return runFn(c, fs.Args())
+}
+
+// single tells whether f takes one value: not a list (repeated to give
+// more), a count or a switch.
+func single(f *pflag.Flag) bool {
+	t := f.Value.Type()
+	return t != "bool" && t != "count" && !strings.HasSuffix(t, "Slice") && !strings.HasSuffix(t, "Array") && !strings.HasPrefix(t, "stringTo")
+}
+
+// onceValue refuses a second value for a flag that takes one: pflag would
+// keep the last silently (-o a.onnx -o b.onnx wrote b.onnx alone).
+type onceValue struct {
+	pflag.Value
+	set   bool
+	first string
+}
+
+func (o *onceValue) Set(s string) error {
+	if o.set {
+		return fmt.Errorf("given twice (%q, then %q): give it once", o.first, s)
+	}
+	o.set, o.first = true, s
+	return o.Value.Set(s)
 }
 
 // usage writes cmd's usage (nil or the main command: the top-level one).

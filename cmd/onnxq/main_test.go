@@ -266,3 +266,31 @@ func TestEmptyFlagValues(t *testing.T) {
 		}
 	}
 }
+
+// A flag that takes one value, given twice, is refused (pflag would keep
+// the last); list flags still add up.
+func TestRepeatedFlags(t *testing.T) {
+	dir := t.TempDir()
+	model := testModel(t, dir)
+	a, b := filepath.Join(dir, "a.onnx"), filepath.Join(dir, "b.onnx")
+	for _, args := range [][]string{
+		{model, "-o", a, "-o", b, "--synthetic", "2"},
+		{model, "-o", a, "--synthetic", "2", "--method", "mse", "--method", "minmax"},
+		{"bench", model, "--runs", "2", "--runs", "3"},
+	} {
+		r := onnxq(t, dir, args...)
+		if r.code != 2 || !strings.Contains(r.stderr, "given twice") {
+			t.Errorf("onnxq %q: exit %d, stderr %q", args, r.code, r.stderr)
+		}
+		oneErrorLine(t, r, args)
+		for _, f := range []string{a, b} {
+			if _, err := os.Stat(f); err == nil {
+				t.Fatalf("onnxq %q wrote %s", args, f)
+			}
+		}
+	}
+	r := onnxq(t, dir, model, "-o", a, "--synthetic", "2", "--exclude-op", "Relu", "--exclude-op", "Add")
+	if r.code != 0 {
+		t.Errorf("repeated --exclude-op: exit %d, stderr %q", r.code, r.stderr)
+	}
+}
