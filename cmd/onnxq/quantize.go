@@ -1524,7 +1524,7 @@ func equalizedLine(fp32 *graph.Model) string {
 		parts = append(parts, plural(depthwise, "value")+" in front of depthwise Convs to equal channel ranges")
 	}
 	if swishes > 0 {
-		parts = append(parts, plural(swishes, "Conv output")+" before hard-swishes, undone in the DequantizeLinear after them")
+		parts = append(parts, plural(swishes, "Conv output")+" read by hard-swishes, undone by the DequantizeLinear in front of each")
 	}
 	if concats > 0 {
 		parts = append(parts, "the inputs of "+plural(concats, "Concat")+" that Convs read to suit one grid")
@@ -1629,7 +1629,7 @@ func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.Bi
 					}
 					fmt.Fprintf(w, "coverage\t%d of %d weighted ops (%s) read int8 activations and weights, which TensorRT runs in INT8%s\n", cv.InputsQuantized, cv.WeightedNodes, shareOf(cv.InputsQuantizedShare()), rest)
 				} else {
-					c.coverageORT(w, cv, shareOf(cv.Share), q, r)
+					c.coverageORT(w, cv, shareOf(cv.Share), q, r, cfg.CompleteUnits == "on")
 				}
 			}
 		}
@@ -1842,7 +1842,7 @@ func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.Bi
 // coverageORT writes the coverage line by ONNX Runtime's rule (complete
 // Q/DQ units), share being the units' share of the MACs, with why the
 // others run in float, and warns when none is in a unit.
-func (c *cli) coverageORT(w io.Writer, cv macs.Coverage, share string, q *graph.Model, r *passes.QuantReport) {
+func (c *cli) coverageORT(w io.Writer, cv macs.Coverage, share string, q *graph.Model, r *passes.QuantReport, forced bool) {
 	rest := ""
 	int8Float := len(passes.Int8OutsideUnits(q.Graph)) // float-running, int8 weights
 	if n := cv.WeightedNodes - cv.Units; n > 0 {
@@ -1874,7 +1874,12 @@ func (c *cli) coverageORT(w io.Writer, cv macs.Coverage, share string, q *graph.
 		if int8Float > 0 {
 			what = "smaller but slower than FP32 (the int8 weights are dequantized on every run)"
 		}
-		fmt.Fprintf(c.stderr, "onnxq: WARNING: none of the %d weighted ops is in a complete Q/DQ unit: ONNX Runtime runs them all in float, so the quantized model is %s; the units line says what completing them costs (--complete-units on forces them)\n", cv.WeightedNodes, what)
+		hint := "; the units line says what completing them costs (--complete-units on forces them)"
+		if forced {
+			// --complete-units on was given: the coverage line says why
+			hint = ""
+		}
+		fmt.Fprintf(c.stderr, "onnxq: WARNING: none of the %d weighted ops is in a complete Q/DQ unit: ONNX Runtime runs them all in float, so the quantized model is %s%s\n", cv.WeightedNodes, what, hint)
 	}
 }
 

@@ -1650,3 +1650,40 @@ func TestQuantizeReadOnlyFolder(t *testing.T) {
 	out := filepath.Join(ro, "out.onnx")
 	failsCleanly(t, dir, out, "cannot write in folder", convnetPath(t), "-o", out, "--synthetic", "2")
 }
+
+// With --complete-units on, a Conv output a hard-swish reads is rescaled
+// and the summary says so; auto leaves it. Once the units are forced, the
+// warning about none being complete no longer suggests forcing them.
+func TestQuantizeEqualizeSwishLine(t *testing.T) {
+	dir := t.TempDir()
+	model := saveModel(t, dir, "swish.onnx", func(b *graph.Builder) {
+		x := b.Input("x", graph.Float32, 1, 2, 6, 6)
+		w := make([]float32, 16)
+		for i := range w {
+			w[i] = float32((i*5)%7)/7 - 0.4
+		}
+		w[0], w[1] = 20, -15
+		c := b.Op("Conv", x, b.Const(graph.FromFloat32s("w1", []int64{8, 2, 1, 1}, w)))
+		b.Output(b.Op("Conv", b.Op("HardSwish", c), patternWeight(b, "w2", 2, 2, 8, 1, 1)))
+	})
+	calib := writeSamples(t, dir, "c", 8, "x", []int{1, 2, 6, 6}, func(s, i int) float32 { return float32((i*7+s*5)%11)/5 - 1 })
+	const want = "1 Conv output read by hard-swishes, undone by the DequantizeLinear in front of each"
+	r := onnxq(t, dir, model, "-o", filepath.Join(dir, "on.onnx"), "--calib", calib, "--complete-units", "on")
+	if r.code != 0 || !strings.Contains(r.stdout, want) {
+		t.Errorf("--complete-units on: exit %d, no %q\n%s%s", r.code, want, r.stdout, r.stderr)
+	}
+	r = onnxq(t, dir, model, "-o", filepath.Join(dir, "auto.onnx"), "--calib", calib)
+	if r.code != 0 || strings.Contains(r.stdout, "hard-swishes") {
+		t.Errorf("auto: exit %d, rescaled\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	// a Conv writing a graph output is no unit, forced or not
+	single := saveModel(t, dir, "single.onnx", func(b *graph.Builder) {
+		b.Output(b.Op("Conv", b.Input("x", graph.Float32, 1, 2, 6, 6), patternWeight(b, "w", 1, 2, 2, 1, 1)))
+	})
+	for _, units := range []string{"auto", "on"} {
+		r = onnxq(t, dir, single, "-o", filepath.Join(dir, "single-"+units+".onnx"), "--calib", calib, "--complete-units", units)
+		if forces := strings.Contains(r.stderr, "--complete-units on forces them"); r.code != 0 || !strings.Contains(r.stderr, "none of the 1 weighted ops") || forces != (units == "auto") {
+			t.Errorf("--complete-units %s: exit %d, stderr %q", units, r.code, r.stderr)
+		}
+	}
+}
