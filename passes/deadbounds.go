@@ -157,7 +157,7 @@ func readerBounds(c *graph.Node, v *graph.Value, get func(*graph.Value) Bounds, 
 		}
 		return Bounds{math.Max(lo, after.Lo), math.Min(hi, after.Hi)}
 	case "Mul":
-		// by positive constants (equalize-activations' factors beside a
+		// by positive constants (equalize-activations' factors before a
 		// hard-swish): each element's bound is the output's over its factor
 		f, ok := positiveConsts(c.Input(1))
 		if !ok || len(c.Inputs) != 2 {

@@ -160,7 +160,7 @@ type quantizer struct {
 	ctx    *Context
 	ranges map[string]Range
 	opts   QuantOptions
-	// rescaleMuls are the Muls equalize-activations put beside
+	// rescaleMuls are the Muls equalize-activations put before
 	// hard-swishes, which stay float with them
 	rescaleMuls map[*graph.Node]bool
 	graphs      []*graph.Graph // pre-order

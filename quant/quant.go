@@ -376,14 +376,15 @@ func Run(m *graph.Model, src *Samples, cfg Config) (*Result, error) {
 // Finish does the steps that come after every choice of the flow on the
 // quantized model m, whose prepared FP32 model is ref and whose quantize
 // report is report: the factors of the Muls equalize-activations put
-// beside hard-swishes moved into their Q/DQ (passes.FoldRescaleMuls),
+// before hard-swishes moved into their Q/DQ (passes.FoldRescaleMuls),
 // FP32 weights for the weighted ops outside complete
 // units (cfg.FloatWeights), the float layers pinned float for ONNX
 // Runtime (passes.PinFloatLayers) and the hard-swish fusion
 // (cfg.FuseHardSwish, noted in report), then the constants nothing reads
 // any more are removed and the report's reasons reworded for the float
-// ops left between Q/DQ (QuantReport.NoteQuantizedAround). It returns what the first and
-// the last did; the fusion is nil when it did not run.
+// ops left between Q/DQ (QuantReport.NoteQuantizedAround). It returns what
+// the FP32 weights step and the fusion did; the fusion is nil when it did
+// not run.
 func Finish(m, ref *graph.Model, cfg Config, report *passes.QuantReport) (floatWeights []string, hardSwish *passes.HardSwishFusion, err error) {
 	folded, err := passes.FoldRescaleMuls(m)
 	if err != nil {
