@@ -224,12 +224,12 @@ type MACReport struct {
 
 // unknownMACsHint says what leaves MACs unknown: dynamic input sizes,
 // which --shape fixes, or values shape inference cannot size (inside or
-// after a Loop, If or Scan).
+// after a Loop, If or Scan), or a count too large for int64.
 func (mc MACReport) unknownMACsHint() string {
 	if mc.DynamicInputs {
 		return "--shape NAME=DIMS fixes dynamic input sizes"
 	}
-	return "the inputs' sizes are fixed: shape inference cannot size these (inside or after a Loop, If or Scan, or past an op it does not follow); onnxq's quantize summary counts them as a run executes them"
+	return "the inputs' sizes are fixed: shape inference cannot size these (inside or after a Loop, If or Scan, or past an op it does not follow), or their count passes 2^63; onnxq's quantize summary counts them as a run executes them"
 }
 
 // QDQReport counts quantization nodes and integer (quantized) ops.
