@@ -286,13 +286,9 @@ const reasonRescaleMul = "channel rescaling before a float hard-swish (equalize-
 // put before hard-swishes: a Mul by a constant from a value of m's record
 // of rescaled values (RescaledKey) to its original name.
 func rescaleMuls(m *graph.Model) map[*graph.Node]bool {
-	rs, err := Rescales(m)
-	if err != nil || len(rs) == 0 {
+	pairs, err := rescalePairs(m)
+	if err != nil || len(pairs) == 0 {
 		return nil
-	}
-	pairs := map[[2]string]bool{}
-	for _, r := range rs {
-		pairs[[2]string{r.Value, r.Original}] = true
 	}
 	out := map[*graph.Node]bool{}
 	for _, n := range m.Graph.Nodes {
@@ -305,6 +301,17 @@ func rescaleMuls(m *graph.Model) map[*graph.Node]bool {
 		}
 	}
 	return out
+}
+
+// rescalePairs returns the (rescaled name, original name) pairs of m's
+// record of rescaled values (RescaledKey).
+func rescalePairs(m *graph.Model) (map[[2]string]bool, error) {
+	rs, err := Rescales(m)
+	pairs := map[[2]string]bool{}
+	for _, r := range rs {
+		pairs[[2]string{r.Value, r.Original}] = true
+	}
+	return pairs, err
 }
 
 // FoldRescaleMuls folds the Muls equalize-activations put before
@@ -322,13 +329,9 @@ func FoldRescaleMuls(m *graph.Model) ([]string, error) {
 	if m == nil || m.Graph == nil {
 		return nil, nil
 	}
-	rs, err := Rescales(m)
-	if err != nil || len(rs) == 0 {
+	pairs, err := rescalePairs(m)
+	if err != nil || len(pairs) == 0 {
 		return nil, err
-	}
-	pairs := map[[2]string]bool{}
-	for _, r := range rs {
-		pairs[[2]string{r.Value, r.Original}] = true
 	}
 	opset, _ := m.Opset("")
 	g := m.Graph
@@ -403,23 +406,15 @@ func foldIntoDequantize(g *graph.Graph, mul *graph.Node, factors []float64) (boo
 		return false, nil
 	}
 	c := int64(len(factors))
-	sc := make([]float32, c)
-	for k, f := range factors {
-		sc[k] = float32(float64(scale[0]) * f)
-	}
 	raw, err := zp.Const.Raw()
 	if err != nil {
 		return false, nil
 	}
-	st, err := graph.FromFloat32s(g.UniqueName(dq.Name+"_channel_scale"), []int64{c}, sc)
+	sv, err := addChannelScales(g, dq, slices.Repeat(scale, int(c)), factors)
 	if err != nil {
 		return false, err
 	}
 	zt, err := graph.NewTensor(g.UniqueName(dq.Name+"_channel_zero_point"), zp.Const.DType, []int64{c}, bytes.Repeat(raw, int(c)))
-	if err != nil {
-		return false, err
-	}
-	sv, err := g.AddInitializer(st)
 	if err != nil {
 		return false, err
 	}
@@ -505,19 +500,25 @@ func channelScaler(g *graph.Graph, conv *graph.Node, v *graph.Value, factors []f
 		return nil, false
 	}
 	return func() error {
-		sc := make([]float32, c)
-		for k, f := range factors {
-			sc[k] = float32(float64(scale[k]) * f)
-		}
-		t, err := graph.FromFloat32s(g.UniqueName(dq.Name+"_channel_scale"), []int64{int64(c)}, sc)
-		if err != nil {
-			return err
-		}
-		nv, err := g.AddInitializer(t)
+		nv, err := addChannelScales(g, dq, scale, factors)
 		if err != nil {
 			return err
 		}
 		dq.SetInput(1, nv)
 		return nil
 	}, true
+}
+
+// addChannelScales adds, for DequantizeLinear dq, an initializer of the
+// scales scale[k]·factors[k], one per channel.
+func addChannelScales(g *graph.Graph, dq *graph.Node, scale []float32, factors []float64) (*graph.Value, error) {
+	sc := make([]float32, len(factors))
+	for k, f := range factors {
+		sc[k] = float32(float64(scale[k]) * f)
+	}
+	t, err := graph.FromFloat32s(g.UniqueName(dq.Name+"_channel_scale"), []int64{int64(len(sc))}, sc)
+	if err != nil {
+		return nil, err
+	}
+	return g.AddInitializer(t)
 }

@@ -110,7 +110,7 @@ func TestSpreadScales(t *testing.T) {
 		lo, hi = append(lo, -3*float64(k%2)), append(hi, float64(1+k%2))
 	}
 	u, ok := spreadScales(lo, hi)
-	if !ok || u[0] != 1 || u[1] != 32 || !(u[2] > 4 && u[2] < 32 && u[2]*hi[2] <= 40) {
+	if !ok || u[0] != 1 || u[1] != equalizeMaxScale || !(u[2] > 4 && u[2] < equalizeMaxScale && u[2]*hi[2] <= 40) {
 		t.Errorf("one loud channel: factors %v (%v)", u, ok)
 	}
 	if _, ok := spreadScales([]float64{math.NaN()}, []float64{1}); ok {

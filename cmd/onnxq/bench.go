@@ -347,20 +347,14 @@ func nodeError(stderr string) string {
 	return strings.TrimSpace(lines[0])
 }
 
-// benchORT times the model in ONNX Runtime through ort-run.js.
+// benchORT times the model in ONNX Runtime through ort-run.js, a script
+// ortScript checked.
 func benchORT(script, model string, inputs []string, runs, threads int) (*ORTReport, error) {
-	if _, err := os.Stat(script); err != nil {
-		return nil, fmt.Errorf("--ort: %v", err)
-	}
-	node, err := exec.LookPath("node")
-	if err != nil {
-		return nil, errors.New("--ort needs Node.js: node is not on PATH")
-	}
 	args := []string{script, model, "--bench", strconv.Itoa(runs), "--threads", strconv.Itoa(threads)}
 	for _, p := range inputs {
 		args = append(args, "--in", p)
 	}
-	cmd := exec.Command(node, args...)
+	cmd := exec.Command("node", args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := runChild(cmd); err != nil {
