@@ -503,7 +503,9 @@ type im2colPacker struct {
 }
 
 func newIm2colPacker(win *window, x []float32) *im2colPacker {
-	p := newPlaneWindow(win)
+	// Only the sizes: the phase layout has sh·sw blocks, which a huge
+	// stride makes too many to allocate.
+	p := planeDims(win)
 	return &im2colPacker{x: x, ih: p.ih, iw: p.iw, oh: p.oh, ow: p.ow, kh: p.kh, kw: p.kw,
 		sh: p.sh, sw: p.sw, dh: p.dh, dw: p.dw, ph: p.ph, pw: p.pw}
 }

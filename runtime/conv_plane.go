@@ -21,14 +21,22 @@ type planeWindow struct {
 	n                                              int    // (oh-1)·pitch + ow
 }
 
-// newPlaneWindow views a 1-D window as 2-D with a height of one.
-func newPlaneWindow(win *window) *planeWindow {
+// planeDims views a 1-D window as 2-D with a height of one: the sizes of
+// a planeWindow, without its layout.
+func planeDims(win *window) *planeWindow {
 	p := &planeWindow{ih: 1, iw: win.in[0], oh: 1, ow: win.out[0], kh: 1, kw: win.k[0],
 		sh: 1, sw: win.s[0], dh: 1, dw: win.d[0], pw: win.padB[0]}
 	if len(win.in) == 2 {
 		p.ih, p.iw, p.oh, p.ow, p.kh, p.kw = win.in[0], win.in[1], win.out[0], win.out[1], win.k[0], win.k[1]
 		p.sh, p.sw, p.dh, p.dw, p.ph, p.pw = win.s[0], win.s[1], win.d[0], win.d[1], win.padB[0], win.padB[1]
 	}
+	return p
+}
+
+// newPlaneWindow lays a 1-D or 2-D window out in phase blocks; only for a
+// window layoutFits accepts (the blocks number sh·sw).
+func newPlaneWindow(win *window) *planeWindow {
+	p := planeDims(win)
 	p.rows = p.oh + (p.kh-1)*p.dh/p.sh
 	p.pitch = p.ow + (p.kw-1)*p.dw/p.sw
 	p.used = make([]bool, p.sh*p.sw)

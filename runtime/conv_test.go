@@ -164,6 +164,32 @@ func TestConvRandomGeometries(t *testing.T) {
 	}
 }
 
+// TestConvHugeStride runs convolutions whose stride is far past the
+// input, which give one output position: a layout by stride phases would
+// need a trillion blocks (these ran out of memory before).
+func TestConvHugeStride(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, cc := range []convCase{
+		{n: 1, c: 3, m: 4, group: 1, in: []int{8, 8}, k: []int{3, 3}, s: []int{1000000, 1000000}, d: []int{1, 1}, pads: []int{0, 0, 0, 0}},
+		{n: 1, c: 4, m: 4, group: 4, in: []int{8, 8}, k: []int{3, 3}, s: []int{1000000, 1000000}, d: []int{1, 1}, pads: []int{1, 1, 1, 1}},
+		{n: 2, c: 2, m: 3, group: 1, in: []int{9}, k: []int{2}, s: []int{1 << 30}, d: []int{1}, pads: []int{0, 0}},
+	} {
+		k, err := buildConv(cc.node("Conv"), 22)
+		if err != nil {
+			t.Fatal(err)
+		}
+		x := randTensorF32(r, append([]int{cc.n, cc.c}, cc.in...)...)
+		w := randTensorF32(r, append([]int{cc.m, cc.c / cc.group}, cc.k...)...)
+		want := convRun(t, k, 1, convertAll([]*Tensor{x, w}, toF64Tensor)...)[0]
+		for _, path := range []string{"", "gemm", "direct"} {
+			convPath = path
+			got := convRun(t, k, 2, x, w)[0]
+			compareF32F64(t, cc.String()+" path "+path, got, want, cc.c/cc.group*product(cc.k)+1)
+		}
+		convPath = ""
+	}
+}
+
 func convertAll(in []*Tensor, f func(*Tensor) *Tensor) []*Tensor {
 	out := make([]*Tensor, len(in))
 	for i, t := range in {

@@ -159,6 +159,17 @@ func TestFastQLinearConvPointwiseAndWide(t *testing.T) {
 	checkFastQConv(t, rng, trial, big)
 }
 
+// TestFastQLinearConvHugeStride runs a QLinearConv whose stride is far
+// past its input (one output position): its phase planes would number a
+// trillion, so the channel-major path must not lay them out (it ran out
+// of memory before).
+func TestFastQLinearConvHugeStride(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for trial, x := range []graph.DType{graph.Uint8, graph.Int8} {
+		checkFastQConv(t, rng, trial, qconvCase{1, 8, 4, 1, 3, 3, 8, 8, 1000000, 1000000, 1, 1, []int64{0, 0, 0, 0}, x, graph.Uint8, 0, true, false})
+	}
+}
+
 // checkFastQConv runs one case with random data through the reference and
 // the fast path (1 and 3 threads) and fails unless they agree bit for bit.
 func checkFastQConv(t *testing.T, rng *rand.Rand, trial int, q qconvCase) (path string) {

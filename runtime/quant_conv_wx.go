@@ -64,13 +64,31 @@ func scratchInt32s(n int) ([]int32, func()) {
 
 // wxFits reports whether a goes through the channel-major path: the
 // selected INT8 microkernel prefers it, the convolution is not depthwise
-// (that has its own loop) and every weight zero point is 0.
+// (that has its own loop), every weight zero point is 0, and its phase
+// planes are not much larger than the input and output planes (a huge
+// stride or dilation makes them so; the other paths do not allocate by
+// them).
 func wxFits(a *qconvArgs) bool {
 	cg, mg := a.x.Shape[1]/a.G, a.M/a.G
 	if !kernels.WXPreferred() || (cg == 1 && mg == 1) {
 		return false
 	}
-	return !slices.ContainsFunc(a.zw, func(z int32) bool { return z != 0 })
+	if slices.ContainsFunc(a.zw, func(z int32) bool { return z != 0 }) {
+		return false
+	}
+	return phasePlanesFit(a)
+}
+
+// phasePlanesFit bounds the bytes newPhaseLayout lays one input plane out
+// in, computed in float64 so that no product overflows.
+func phasePlanesFit(a *qconvArgs) bool {
+	w := a.win
+	s0, s1 := float64(w.s[0]), float64(w.s[1])
+	hq := float64(w.out[0]) + float64(a.kh-1)*float64(w.d[0])/s0
+	wq := float64(w.out[1]) + float64(a.kw-1)*float64(w.d[1])/s1
+	size := s0 * s1 * ((hq+1)*wq + 64)
+	planes := float64(w.in[0])*float64(w.in[1]) + float64(w.out[0])*float64(w.out[1])
+	return size <= 4*planes+1<<16
 }
 
 // phaseLayout describes the phase planes of one convolution.
