@@ -23,6 +23,7 @@
 package passes
 
 import (
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"maps"
@@ -130,6 +131,10 @@ type nodeInfo struct {
 	enabled  bool
 	excluded bool   // by ExcludeOps/ExcludeNodes
 	reason   string // why not enabled
+	// floatReason, for an enabled op that may end without a Q/DQ of its
+	// own, is the pattern that leaves it float (a layer norm's epsilon
+	// Add); empty gives reasonBetweenFloat.
+	floatReason string
 }
 
 type weightKey struct {
@@ -355,8 +360,12 @@ func (q *quantizer) decideAll() {
 			// the statistics a layer norm computes stay float by their
 			// own rules; the summary names the pattern, as for its
 			// other ops
-			if parts[n] && inf.reason != "" && !inf.excluded {
-				inf.reason = reasonLayerNorm
+			if parts[n] && !inf.excluded {
+				if inf.reason != "" {
+					inf.reason = reasonLayerNorm
+				} else {
+					inf.floatReason = reasonLayerNorm
+				}
 			}
 			q.info[n] = inf
 		}
@@ -432,9 +441,9 @@ func (q *quantizer) decide(n *graph.Node, layerNorm, gelu map[*graph.Node]bool) 
 	case gelu[n] && !matchAny(q.opts.IncludeOps, n.OpType):
 		inf.reason = reasonGELU
 	case r.Class == ClassFP32:
-		inf.reason = r.Reason
+		inf.reason = probabilityReason(n, r.Reason)
 	case r.DefaultFP32 && !matchAny(q.opts.IncludeOps, n.OpType):
-		inf.reason = r.Reason
+		inf.reason = probabilityReason(n, r.Reason)
 	case n.OpType == "Conv" && q.inputNoiseGain(n) > maxInputNoiseGain:
 		inf.reason = reasonNoiseGain
 	case r.Class == ClassWeighted && feedsLog(n):
@@ -516,6 +525,49 @@ var logPathMoves = map[string]bool{
 // logPathDepth bounds the search: a front end's spectrum reaches its Log
 // within a few arithmetic ops.
 const logPathDepth = 8
+
+// probabilityReason narrows reasonProb for a Softmax or sigmoid whose
+// values reach no graph output (through data-movement ops, Concat or
+// Mul): attention weights and gates are not outputs. Other reasons pass
+// through.
+func probabilityReason(n *graph.Node, reason string) string {
+	if reason != reasonProb || len(n.Outputs) == 0 || reachesGraphOutput(n.Outputs[0]) {
+		return reason
+	}
+	if n.OpType == "Softmax" {
+		return reasonProbInner
+	}
+	return reasonGate
+}
+
+// reachesGraphOutput reports whether v, or what data-movement ops, Concat
+// or Mul (a detector's objectness times its class scores) make of it, is
+// an output of its graph.
+func reachesGraphOutput(v *graph.Value) bool {
+	seen := map[*graph.Value]bool{}
+	stack := []*graph.Value{v}
+	for len(stack) > 0 {
+		x := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if x == nil || seen[x] {
+			continue
+		}
+		seen[x] = true
+		if x.Graph != nil && isGraphOutput(x.Graph, x) {
+			return true
+		}
+		for _, c := range x.Consumers {
+			if c.Domain != "" && c.Domain != "ai.onnx" {
+				continue
+			}
+			if r := RuleFor(c.OpType); c.OpType != "Mul" && (r == nil || r.Class != ClassShare) {
+				continue
+			}
+			stack = append(stack, c.Outputs...)
+		}
+	}
+	return false
+}
 
 // feedsLog reports whether a Log reads n's output through fewer than
 // logPathDepth arithmetic ops (and any data movement): a spectrum
@@ -1573,6 +1625,11 @@ func (q *quantizer) summarize() {
 					// --include-op asked for it, and nothing came of it:
 					// say so rather than drop it from both lists
 					q.report.FP32 = append(q.report.FP32, FP32Node{Node: n.Name, Op: n.OpType, Reason: reasonIncludedIdle})
+				} else if inf.rule.Class != ClassShare && readsFloat(n) {
+					// arithmetic between float ops: in neither list, the
+					// summary would not show it computes in float
+					reason := cmp.Or(inf.floatReason, reasonBetweenFloat)
+					q.report.FP32 = append(q.report.FP32, FP32Node{Node: n.Name, Op: n.OpType, Reason: reason})
 				}
 				continue
 			}

@@ -708,9 +708,9 @@ func TestQuantizeLayerNormPattern(t *testing.T) {
 		}
 	}
 	// (the epsilon's Add has a rule; with float ops on both sides it is
-	// not quantized, and not listed)
-	if len(r.FP32) != 8 {
-		t.Errorf("%d FP32 ops, want 8 of the layer norm's: %+v", len(r.FP32), r.FP32)
+	// not quantized, and listed with the pattern's reason)
+	if len(r.FP32) != 9 {
+		t.Errorf("%d FP32 ops, want the layer norm's 9: %+v", len(r.FP32), r.FP32)
 	}
 }
 
@@ -1643,6 +1643,35 @@ func TestNoteQuantizedAround(t *testing.T) {
 		}
 		if len(got) != 1 || got[0] != c.want || r.OpCounts[c.op] != 0 {
 			t.Errorf("%s: reasons %q (%d quantized), want %q", c.op, got, r.OpCounts[c.op], c.want)
+		}
+	}
+}
+
+// A sigmoid or Softmax kept float is called a probability output only
+// where its values reach a graph output (here through a Concat); a gate
+// (SiLU) and attention-like weights inside the network say what they are.
+func TestProbabilityReasons(t *testing.T) {
+	b := graph.NewBuilder(13)
+	x := b.Input("x", graph.Float32, 1, 2, 4, 4)
+	c1 := b.Op("Conv", x, f32(b, "w1", 1, 2, 2, 1, 1))
+	gate := b.Op("Sigmoid", c1)
+	gate.Producer.Name = "gate"
+	inner := b.Op("Softmax", b.Op("Mul", c1, gate), graph.IntAttr("axis", 3))
+	inner.Producer.Name = "weights"
+	c2 := b.Op("Conv", inner, f32(b, "w2", 2, 2, 2, 1, 1))
+	prob := b.Op("Sigmoid", c2)
+	prob.Producer.Name = "prob"
+	b.Output(b.Op("Concat", prob, c2, graph.IntAttr("axis", 1)))
+	m := build(t, b)
+	r := quantize(t, m, fixedRanges(m, nil), DefaultQuantOptions())
+	r.NoteQuantizedAround(m)
+	got := map[string]string{}
+	for _, f := range r.FP32 {
+		got[f.Node] = f.Reason
+	}
+	for node, want := range map[string]string{"gate": reasonGate, "weights": reasonProbInner, "prob": reasonProb} {
+		if got[node] != want {
+			t.Errorf("%s: reason %q, want %q", node, got[node], want)
 		}
 	}
 }

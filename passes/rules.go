@@ -135,14 +135,23 @@ const (
 	// A max or min over axes is one of its input values and could share
 	// their grid, but where models use it (a normalisation's scale, as
 	// basic_pitch_nmp's front end) its Q/DQ cost 0.2 dB and saved nothing.
-	reasonExtreme   = "max/min reduction: kept float, where it scales a normalisation"
-	reasonProb      = "probability output: near-zero values lose all relative precision in 8 bits"
+	reasonExtreme = "max/min reduction: kept float, where it scales a normalisation"
+	reasonProb    = "probability output: near-zero values lose all relative precision in 8 bits"
+	// The same ops inside the network: the rule keeps them float for
+	// what they are at outputs, which the reason says rather than
+	// calling them outputs.
+	reasonProbInner = "probabilities inside the network (as attention weights): near-zero values lose all relative precision in 8 bits"
+	reasonGate      = "gate inside the network (as in SiLU or squeeze-excitation): sigmoids stay float by default for the near-zero probabilities of those at outputs; --include-op quantizes it"
 	reasonNoiseGain = "its weights amplify the rounding of a quiet input channel past 64 output steps"
 	reasonLogInput  = "feeds a Log through arithmetic: 8 bits lose the small values whose logarithm matters"
 	reasonHardSwish = "division: quantizing it also quantizes the arithmetic before it (as in hard-swish) and loses accuracy; --include-op Div quantizes it where what reads it is quantized"
 	// reasonIncludedIdle is the reason of an op --include-op quantizes
 	// whose output no reader takes as 8-bit: a Q/DQ there would only round.
 	reasonIncludedIdle = "included by --include-op, but what reads it stays float, so it does too"
+	// reasonBetweenFloat is the reason of an op the table quantizes that
+	// got no Q/DQ of its own, its neighbours being float (a residual Add
+	// between layer norms).
+	reasonBetweenFloat = "left float: what it reads or what reads it stays float, so a Q/DQ for it alone would only round its values"
 )
 
 // rules is the table, one row per op type.
