@@ -632,6 +632,9 @@ func coverageText(c macs.Coverage) string {
 	if c.ORTFloatUnits > 0 {
 		ort = fmt.Sprintf("; ONNX Runtime's CPU kernels run %d of these in float", c.ORTFloatUnits)
 	}
+	if note := c.RecurrentNote(); note != "" {
+		ort += "; " + note
+	}
 	return fmt.Sprintf("%.1f%% (%s of %s MACs; %d of %d weighted nodes in Q/DQ units%s)", 100*c.Share, groupDigits(c.CoveredMACs), groupDigits(c.TotalMACs), c.Units, c.WeightedNodes, ort)
 }
 

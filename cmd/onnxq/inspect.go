@@ -33,8 +33,8 @@ graph inputs and outputs (dtype and shape; symbolic dimensions by name,
 unknown ones as ?), the count of each op type (nodes of If/Loop/Scan
 bodies included), parameters (elements and bytes per element type, from
 initializers and Constant nodes), multiply-accumulates of Conv,
-ConvTranspose, Gemm, MatMul (and their integer forms) and Einsum from
-inferred shapes, quantization nodes, subgraphs, model-local functions and
+ConvTranspose, Gemm, MatMul (and their integer forms), Einsum, LSTM, GRU
+and RNN from inferred shapes, quantization nodes, subgraphs, model-local functions and
 metadata.
 
 "INT8 MAC coverage" is the share of those MACs (Conv, ConvTranspose,
@@ -45,7 +45,10 @@ constant, and the output feeds only QuantizeLinear nodes (Gemm and
 MatMul may also keep a purely float output: QGemm and
 MatMulIntegerToFloat). QLinearConv, QLinearMatMul, ConvInteger and
 MatMulInteger nodes (a --format qop file, dynamic quantization) are
-integer kernels already and count as covered. An FP32 model covers 0%. "ORT CPU float" counts
+integer kernels already and count as covered. An FP32 model covers 0%.
+LSTM, GRU and RNN nodes compute in float whatever their weights hold:
+"recurrent" gives their share of all the MACs, which the coverage leaves
+out. "ORT CPU float" counts
 the units ONNX Runtime's CPU kernels (1.30) still run in float: a
 ConvTranspose, which its QDQ transformer does not fuse, a MatMul whose
 float output an Add of a constant reads, which it first fuses into a float
@@ -602,6 +605,9 @@ func (r *Report) WriteText(w io.Writer, path string) error {
 	}
 	if cv.ORTFloatUnits > 0 {
 		line("  ORT CPU float\t%s ONNX Runtime's CPU kernels still run in float (%s)", plural(cv.ORTFloatUnits, "unit"), cv.ORTFloatKinds())
+	}
+	if note := cv.RecurrentNote(); note != "" {
+		line("  recurrent\t%s", note)
 	}
 	if cv.InputsQuantized != cv.Units {
 		// TensorRT runs a layer in INT8 from its inputs alone

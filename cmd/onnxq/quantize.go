@@ -1612,20 +1612,28 @@ func (c *cli) summary(cfg *quantizeConfig, r *passes.QuantReport, bias *quant.Bi
 		fmt.Fprintf(w, "int8 ops\t%s\n", orNone(strings.Join(sortedCounts(r.OpCounts), ", "), "none"))
 		if q != nil && q.Graph != nil {
 			if cv := fin.coverage; cv.WeightedNodes > 0 {
+				// "their": LSTM/GRU/RNN MACs are counted apart
+				whose := "the"
+				if cv.Recurrent > 0 {
+					whose = "their"
+				}
 				shareOf := func(share float64) string {
 					if cv.TotalMACs == 0 {
 						return "MACs unknown"
 					}
 					if cv.UnknownMACs > 0 {
-						return fmt.Sprintf("%.1f%% of the MACs counted, %s of unknown size", 100*share, plural(cv.UnknownMACs, "weighted op"))
+						return fmt.Sprintf("%.1f%% of %s MACs counted, %s of unknown size", 100*share, whose, plural(cv.UnknownMACs, "weighted op"))
 					}
-					return fmt.Sprintf("%.1f%% of the MACs", 100*share)
+					return fmt.Sprintf("%.1f%% of %s MACs", 100*share, whose)
 				}
 				if cfg.Target == "tensorrt" {
 					// TensorRT's rule: int8 inputs, whatever reads the output
 					rest := ""
 					if n := cv.WeightedNodes - cv.InputsQuantized; n > 0 {
 						rest = fmt.Sprintf("; the other %d run in float", n)
+					}
+					if note := cv.RecurrentNote(); note != "" {
+						rest += "; " + note
 					}
 					fmt.Fprintf(w, "coverage\t%d of %d weighted ops (%s) read int8 activations and weights, which TensorRT runs in INT8%s\n", cv.InputsQuantized, cv.WeightedNodes, shareOf(cv.InputsQuantizedShare()), rest)
 				} else {
@@ -1867,6 +1875,9 @@ func (c *cli) coverageORT(w io.Writer, cv macs.Coverage, share string, q *graph.
 	ort := ", which ONNX Runtime runs as integer kernels"
 	if cv.ORTFloatUnits > 0 {
 		ort = fmt.Sprintf(", the form integer kernels run (ONNX Runtime's CPU kernels still run %d of them in float: %s)", cv.ORTFloatUnits, cv.ORTFloatKinds())
+	}
+	if note := cv.RecurrentNote(); note != "" {
+		rest += "; " + note
 	}
 	fmt.Fprintf(w, "coverage\t%d of %d weighted ops (%s) in complete Q/DQ units%s%s\n", cv.Units, cv.WeightedNodes, share, ort, rest)
 	if cv.Units == 0 && r.WeightsQuantized > 0 {

@@ -52,6 +52,40 @@ type Coverage struct {
 	// inBodies counts the weighted nodes outside units in subgraphs (Loop,
 	// If and Scan bodies; InBodies).
 	inBodies int
+	// Recurrent counts the LSTM, GRU and RNN nodes, which run in float
+	// and are not among the weighted nodes, and RecurrentMACs the MACs
+	// of those whose shapes are known.
+	Recurrent     int   `json:"recurrent_nodes"`
+	RecurrentMACs int64 `json:"recurrent_macs"`
+}
+
+// RecurrentNote says, when c counted LSTM, GRU or RNN nodes, that they
+// run in float beside the weighted nodes and what share of the MACs they
+// take (a coverage of the weighted nodes alone would read as the whole
+// model's); "" otherwise.
+func (c Coverage) RecurrentNote() string {
+	if c.Recurrent == 0 {
+		return ""
+	}
+	what := "1 LSTM/GRU/RNN node runs"
+	if c.Recurrent > 1 {
+		what = fmt.Sprintf("%d LSTM/GRU/RNN nodes run", c.Recurrent)
+	}
+	if c.RecurrentMACs == 0 {
+		return what + " in float beside them (MACs unknown)"
+	}
+	return fmt.Sprintf("%s in float beside them: %.1f%% of all the MACs counted", what, 100*c.RecurrentShare())
+}
+
+// RecurrentShare is the share of all the MACs counted (the weighted
+// nodes' and the recurrent ones') that the float LSTM, GRU and RNN nodes
+// take; 0 when none are counted.
+func (c Coverage) RecurrentShare() float64 {
+	all := float64(c.TotalMACs) + float64(c.RecurrentMACs)
+	if c.RecurrentMACs == 0 || all == 0 {
+		return 0
+	}
+	return float64(c.RecurrentMACs) / all
 }
 
 // InBodies counts the weighted nodes of If, Loop and Scan bodies outside
@@ -121,6 +155,12 @@ func (c Coverage) ORTFloatKinds() string {
 // written with it (x·W as "bsk,kh->bsh") does not read as covered.
 var coverageOps = map[string]bool{"Conv": true, "ConvTranspose": true, "Gemm": true, "MatMul": true, "Einsum": true}
 
+// recurrentOps compute in float whatever their weights hold (the rule
+// table quantizes the weights alone); their MACs are counted apart from
+// the weighted ops', so that a coverage of the latter does not read as
+// the whole model's.
+var recurrentOps = map[string]bool{"LSTM": true, "GRU": true, "RNN": true}
+
 // integerOps are the weighted ops of the QOperator form and of dynamic
 // quantization: integer kernels already, so their MACs count as covered
 // (a --format qop file has no Q/DQ units left to find).
@@ -143,6 +183,13 @@ func CoverageOf(g *graph.Graph, macsOf func(*graph.Node) (int64, bool)) Coverage
 	var c Coverage
 	g.Walk(func(g *graph.Graph) {
 		for _, n := range g.Nodes {
+			if recurrentOps[n.OpType] && (n.Domain == "" || n.Domain == "ai.onnx") {
+				c.Recurrent++
+				if macs, ok := macsOf(n); ok && c.RecurrentMACs <= math.MaxInt64-macs {
+					c.RecurrentMACs += macs
+				}
+				continue
+			}
 			if !coverageOps[n.OpType] && !integerOps[n.OpType] || (n.Domain != "" && n.Domain != "ai.onnx") {
 				continue
 			}
@@ -491,6 +538,8 @@ func NodeMACsWith(n *graph.Node, sizes Sizes) (macs int64, ok, counted bool) {
 		macs, ok = matMulMACs(n.Input(0), n.Input(1), sizes)
 	case "QLinearMatMul":
 		macs, ok = matMulMACs(n.Input(0), n.Input(3), sizes)
+	case "LSTM", "GRU", "RNN":
+		macs, ok = recurrentMACs(n, sizes)
 	case "Einsum":
 		var shapes [][]int64
 		for _, in := range n.Inputs {
@@ -560,6 +609,31 @@ func EinsumMACs(equation string, shapes [][]int64) (int64, bool) {
 		factors = append(factors, d)
 	}
 	return mulChecked(factors...)
+}
+
+// recurrentMACs is the multiply-accumulates of an LSTM, GRU or RNN: at
+// each step of each sequence, every gate row of W [dirs, gates·hidden,
+// input] and R [dirs, gates·hidden, hidden] takes one dot product, so
+// steps·batch·(|W|+|R|), where X is [steps, batch, input] or, with
+// layout 1, [batch, steps, input] (the same product).
+func recurrentMACs(n *graph.Node, sizes Sizes) (int64, bool) {
+	xs, ok := sizes(n.Input(0))
+	if !ok || len(xs) != 3 {
+		return 0, false
+	}
+	var weights int64
+	for _, i := range []int{1, 2} {
+		ws, ok := sizes(n.Input(i))
+		if !ok {
+			return 0, false
+		}
+		k, ok := mulChecked(ws...)
+		if !ok || weights > math.MaxInt64-k {
+			return 0, false
+		}
+		weights += k
+	}
+	return mulChecked(xs[0], xs[1], weights)
 }
 
 // knownSizes returns the sizes of v's shape when all are known.

@@ -314,3 +314,47 @@ func TestEinsumMACs(t *testing.T) {
 		}
 	}
 }
+
+// TestRecurrentMACs checks the count of an LSTM and a GRU (steps·batch
+// times the weights of W and R, whichever layout) and that the coverage
+// keeps them apart from the weighted nodes while saying their share.
+func TestRecurrentMACs(t *testing.T) {
+	b := graph.NewBuilder(14)
+	x := b.Input("x", graph.Float32, 5, 2, 3) // 5 steps, batch 2, 3 features
+	w := b.Const(graph.FromFloat32s("w", []int64{1, 16, 3}, make([]float32, 16*3)))
+	r := b.Const(graph.FromFloat32s("r", []int64{1, 16, 4}, make([]float32, 16*4)))
+	y := b.Op("LSTM", x, w, r, graph.IntAttr("hidden_size", 4))
+	xb := b.Input("xb", graph.Float32, 2, 5, 3) // layout 1: batch first
+	wg := b.Const(graph.FromFloat32s("wg", []int64{2, 12, 3}, make([]float32, 2*12*3)))
+	rg := b.Const(graph.FromFloat32s("rg", []int64{2, 12, 4}, make([]float32, 2*12*4)))
+	yg := b.Op("GRU", xb, wg, rg, graph.IntAttr("hidden_size", 4), graph.IntAttr("layout", 1), graph.StringAttr("direction", "bidirectional"))
+	b.Output(y)
+	b.Output(yg)
+	m, err := b.Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := graph.InferShapes(m); err != nil {
+		t.Fatal(err)
+	}
+	lstm, gru := y.Producer, yg.Producer
+	for _, c := range []struct {
+		n    *graph.Node
+		want int64
+	}{
+		{lstm, 5 * 2 * (16*3 + 16*4)},
+		{gru, 2 * 5 * (2*12*3 + 2*12*4)},
+	} {
+		got, ok, counted := NodeMACs(c.n)
+		if got != c.want || !ok || !counted {
+			t.Errorf("%s: %d MACs (ok %v, counted %v), want %d", c.n.OpType, got, ok, counted, c.want)
+		}
+	}
+	cv := Int8Coverage(m.Graph)
+	if cv.WeightedNodes != 0 || cv.TotalMACs != 0 || cv.Recurrent != 2 || cv.RecurrentMACs != 1120+1680 {
+		t.Errorf("coverage %+v: want the 2 recurrent nodes apart, 2800 MACs", cv)
+	}
+	if note := cv.RecurrentNote(); note != "2 LSTM/GRU/RNN nodes run in float beside them: 100.0% of all the MACs counted" {
+		t.Errorf("note %q", note)
+	}
+}
