@@ -63,6 +63,14 @@ func (cfg *imageConfig) imageFlags() []string {
 	return set
 }
 
+// matchVerb is "matches" for one, "match" for more.
+func matchVerb(n int) string {
+	if n == 1 {
+		return "matches"
+	}
+	return "match"
+}
+
 // openSamples opens the samples at path (given by flag) for inputs with
 // the image flags of cfg, and warns when those flags are given for samples
 // that are not images: they would be ignored without a word.
@@ -77,6 +85,13 @@ func (c *cli) openSamples(flag, path string, inputs []calibdata.Input, cfg *imag
 	}
 	if skipped := src.Skipped(); len(skipped) > 0 {
 		fmt.Fprintf(c.stderr, "onnxq: WARNING: %s %s holds %s: passed over %s that %s not of that kind: %s\n", flag, path, src.Kind(), plural(len(skipped), "file"), isAre(len(skipped)), firstNames(skipped))
+	}
+	if unmatched := src.Unmatched(); len(unmatched) > 0 {
+		names := make([]string, len(inputs))
+		for i, in := range inputs {
+			names[i] = in.Name
+		}
+		fmt.Fprintf(c.stderr, "onnxq: WARNING: %s %s: %s in the sample folders %s no model input (%s) and %s not read: %s\n", flag, path, plural(len(unmatched), "data file"), matchVerb(len(unmatched)), strings.Join(names, ", "), isAre(len(unmatched)), firstNames(unmatched))
 	}
 	if set := cfg.imageFlags(); len(set) > 0 && src.Kind() != "images" {
 		fmt.Fprintf(c.stderr, "onnxq: WARNING: %s apply to image samples; %s %s holds %s, which are fed as they are\n", strings.Join(set, ", "), flag, path, src.Kind())

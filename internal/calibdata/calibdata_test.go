@@ -710,6 +710,34 @@ func TestSkippedEntries(t *testing.T) {
 	}
 }
 
+// Data files inside sample folders that no input reads are listed (a
+// mistyped input name), those an inputs.json maps are not, and other
+// files are not data.
+func TestUnmatchedSampleFiles(t *testing.T) {
+	dir := t.TempDir()
+	for k := range 2 {
+		d := mkdir(t, dir, fmt.Sprintf("sample_%03d", k))
+		writeNpy(t, filepath.Join(d, "x.npy"), filled(1, 1, 1, 4))
+		writeNpy(t, filepath.Join(d, "ab.npy"), filled(2, 1, 1))
+		os.WriteFile(filepath.Join(d, "notes.txt"), []byte("-"), 0o644)
+	}
+	writeNpy(t, filepath.Join(dir, "sample_001", "X_old.npy"), filled(3, 1, 1, 4))
+	if err := os.WriteFile(filepath.Join(dir, "inputs.json"), []byte(`{"a:b": "ab.npy"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := mustOpen(t, dir, twoInputs(), ImageOptions{})
+	if got, want := s.Unmatched(), []string{filepath.Join("sample_001", "X_old.npy")}; !slices.Equal(got, want) {
+		t.Errorf("unmatched %q, want %q", got, want)
+	}
+	one := mustOpen(t, filepath.Join(dir, "sample_001"), twoInputs(), ImageOptions{})
+	if got := one.Unmatched(); !slices.Equal(got, []string{"X_old.npy"}) {
+		t.Errorf("one sample folder: unmatched %q", got)
+	}
+	if got := mustOpen(t, filepath.Join(dir, "sample_000"), twoInputs(), ImageOptions{}).Unmatched(); len(got) != 0 {
+		t.Errorf("sample_000: unmatched %q, want none", got)
+	}
+}
+
 // A .npz array's header is checked before its data is read: an array
 // declaring the wrong shape is refused as such even when its data is
 // missing (a small archive can declare gigabytes).

@@ -78,7 +78,16 @@ type Source struct {
 	// of the kind found (files beside sample folders, images of a format
 	// not read, broken links)
 	skipped []string
+	// unmatchedIn, for samples held in folders, lists the data files of
+	// sample i's folder no input reads; unmatched gathers them (Open).
+	unmatchedIn func(i int) []string
+	unmatched   []string
 }
+
+// Unmatched lists the data files (.npy, .pb, .npz) inside the sample
+// folders that no model input reads, as FOLDER/FILE, sorted: a file named
+// after a mistyped or renamed input, which would otherwise pass unseen.
+func (s *Source) Unmatched() []string { return append([]string{}, s.unmatched...) }
 
 // Skipped lists the entries of the folder Open read that it passed over:
 // files beside the sample folders, .npz files or images it found (other
@@ -175,8 +184,42 @@ func Open(path string, inputs []Input, img ImageOptions) (*Source, error) {
 		if _, err := s.load(i); err != nil {
 			return nil, err
 		}
+		if s.unmatchedIn != nil {
+			s.unmatched = append(s.unmatched, s.unmatchedIn(i)...)
+		}
 	}
 	return s, nil
+}
+
+// unmatchedFiles lists, as prefix/FILE, the data files of the sample
+// folder dir that no input reads.
+func unmatchedFiles(dir, prefix string, inputs []Input) []string {
+	files, err := tensorio.SampleFiles(dir, inputNames(inputs))
+	if err != nil {
+		return nil
+	}
+	read := map[string]bool{}
+	for _, p := range files {
+		read[filepath.Clean(p)] = true
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, e := range entries {
+		name := e.Name()
+		switch strings.ToLower(filepath.Ext(name)) {
+		case ".npy", ".pb", ".npz":
+		default:
+			continue
+		}
+		if ignored(name) || isDirEntry(dir, e) || read[filepath.Join(dir, name)] {
+			continue
+		}
+		out = append(out, filepath.Join(prefix, name))
+	}
+	return out
 }
 
 func plainError(err error) error {
@@ -288,6 +331,8 @@ func openDir(dir string, inputs []Input, img ImageOptions) (*Source, error) {
 		}
 		return &Source{kind: "one sample folder", inputs: inputs, names: []string{filepath.Base(dir)}, load: func(int) (map[string]*runtime.Tensor, error) {
 			return readSampleDir(dir, inputs)
+		}, unmatchedIn: func(int) []string {
+			return unmatchedFiles(dir, "", inputs)
 		}}, nil
 	}
 	return nil, fmt.Errorf("%s: empty folder: no samples", dir)
@@ -366,6 +411,8 @@ func sortNames(names []string) {
 func sampleDirSource(dir string, dirs []string, inputs []Input) *Source {
 	return &Source{kind: "sample folders", inputs: inputs, names: dirs, load: func(i int) (map[string]*runtime.Tensor, error) {
 		return readSampleDir(filepath.Join(dir, dirs[i]), inputs)
+	}, unmatchedIn: func(i int) []string {
+		return unmatchedFiles(filepath.Join(dir, dirs[i]), dirs[i], inputs)
 	}}
 }
 

@@ -173,6 +173,22 @@ func TestReadNpyByContent(t *testing.T) {
 	sameTensor(t, x, sampleTensors()[1])
 }
 
+// TestReadDevice refuses a device in one line, before reading from it
+// (a link to /dev/urandom named x.npy was read for 2 GiB first).
+func TestReadDevice(t *testing.T) {
+	if _, err := os.Stat("/dev/zero"); err != nil {
+		t.Skip("no /dev/zero")
+	}
+	path := filepath.Join(t.TempDir(), "x.npy")
+	if err := os.Symlink("/dev/zero", path); err != nil {
+		t.Skip(err)
+	}
+	_, err := ReadTensor(path)
+	if err == nil || err.Error() != path+": is a device, not a data file" {
+		t.Fatalf("got %v, want the device refused", err)
+	}
+}
+
 func TestSafeName(t *testing.T) {
 	for in, want := range map[string]string{
 		"StatefulPartitionedCall:0": "StatefulPartitionedCall_0",

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"path/filepath"
 
 	"github.com/onnxq/onnxq/graph"
@@ -85,6 +86,11 @@ func Sniff(path string) (Format, error) {
 		return 0, err
 	}
 	defer f.Close()
+	// A device (/dev/urandom, /dev/zero) never holds a sample: refused
+	// before up to 2 GiB of it are read.
+	if st, err := f.Stat(); err == nil && st.Mode()&fs.ModeDevice != 0 {
+		return 0, fmt.Errorf("%s: is a device, not a data file", path)
+	}
 	var head [6]byte
 	n, _ := io.ReadFull(f, head[:])
 	switch {
