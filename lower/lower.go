@@ -395,15 +395,23 @@ func match(n *graph.Node, opts Options) (*unit, string) {
 	if _, _, ok := perTensorParams(u.x); !ok {
 		return nil, "its input's scale is not one constant"
 	}
-	if wq == nil || wq.Const == nil || !eightBit(wq.Const.DType) {
+	// A MatMul of two activations (attention's Q·Kᵀ and P·V) is a unit
+	// too: QLinearMatMul takes any second operand, quantized per tensor,
+	// and ONNX Runtime fuses it so.
+	dynamic := wq != nil && wq.Const == nil && n.OpType == "MatMul" && eightBit(elemType(wq))
+	if !dynamic && (wq == nil || wq.Const == nil || !eightBit(wq.Const.DType)) {
 		return nil, "its weight is not a constant 8-bit tensor"
 	}
-	if elemType(xq) == graph.Int8 && wq.Const.DType == graph.Uint8 {
+	if elemType(xq) == graph.Int8 && elemType(wq) == graph.Uint8 {
 		// ONNX Runtime registers its integer Conv and MatMul kernels for
 		// uint8 inputs with uint8 or int8 weights and for int8 with int8
 		return nil, "its input is int8 and its weight uint8, a pair ONNX Runtime's integer kernels do not take"
 	}
-	if why := checkWeightParams(u); why != "" {
+	if dynamic {
+		if _, _, ok := perTensorParams(u.w); !ok {
+			return nil, "its second operand's scale is not one constant"
+		}
+	} else if why := checkWeightParams(u); why != "" {
 		return nil, why
 	}
 	if n.OpType == "Conv" || n.OpType == "ConvTranspose" {
@@ -698,7 +706,7 @@ func (u *unit) integerInputs(g *graph.Graph) ([]*graph.Value, error) {
 	}
 	if zw == nil {
 		// Per channel, the zero point has the scale's shape.
-		if zw, err = zeroPoints(g, wq.Const.DType, sw.Const.Dims, n.Name+"_w_zero_point"); err != nil {
+		if zw, err = zeroPoints(g, elemType(wq), sw.Const.Dims, n.Name+"_w_zero_point"); err != nil {
 			return nil, err
 		}
 	}

@@ -474,6 +474,42 @@ func TestLowerMatMulPerColumn(t *testing.T) {
 	}
 }
 
+// TestLowerMatMulOfActivations: a MatMul of two quantized activations
+// (attention's P·V) whose output is quantized becomes a QLinearMatMul
+// reading both as integers, as ONNX Runtime fuses it, and computes what
+// the QDQ model does.
+func TestLowerMatMulOfActivations(t *testing.T) {
+	b := graph.NewBuilder(17)
+	x := b.Input("x", graph.Float32, 4, 8)
+	w := make([]float32, 8*6)
+	for i := range w {
+		w[i] = float32((i*7)%13-6) / float32(1+i%5)
+	}
+	a := b.Op("MatMul", x, b.Const(graph.FromFloat32s("wa", []int64{8, 6}, w)))
+	c := b.Op("Transpose", b.Op("MatMul", x, b.Const(graph.FromFloat32s("wc", []int64{8, 6}, append(w[3:], w[:3]...)))))
+	p := b.Op("MatMul", a, c)
+	b.Output(b.Op("MatMul", p, b.Const(graph.FromFloat32s("wo", []int64{4, 3}, w[:12]))))
+	m, err := b.Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := quantizeSynthetic(t, m, 4, 5)
+	low, rep, log := lowerModel(t, m)
+	dynamic := 0
+	for _, n := range low.Graph.Nodes {
+		if n.OpType == "QLinearMatMul" && n.Input(3).Const == nil {
+			dynamic++
+		}
+	}
+	if dynamic != 1 {
+		t.Fatalf("%d QLinearMatMul read a computed second operand, want 1 (lowered %v); log:\n%s", dynamic, rep.Lowered, log)
+	}
+	total, differ, worst := compareIntegers(integerValues(t, m, src), integerValues(t, low, src))
+	if total == 0 || worst > 1 || float64(differ) > 0.01*float64(total) {
+		t.Errorf("%d of %d integers differ, by up to %d", differ, total, worst)
+	}
+}
+
 // TestIntegerExecutionSameOnEveryPath runs a lowered shared model with
 // every INT8 microkernel and at 1 and 2 threads: every integer tensor and
 // every output must be identical bit for bit.
