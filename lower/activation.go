@@ -50,6 +50,10 @@ type Options struct {
 	// or on the output of an op that shrinks its one input (move.go;
 	// only onnxq's runtime runs it).
 	Requantize bool
+	// Gemm rewrites complete Gemm units into MatMulInteger → Add → Cast →
+	// Mul (gemm.go; standard ops, for the QOperator form). Without it they
+	// keep their QDQ form, which ONNX Runtime fuses into QGemm.
+	Gemm bool
 }
 
 // Execution are the options of onnxq's own execution form (run, bench,

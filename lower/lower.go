@@ -64,8 +64,9 @@ type Kept struct {
 	Node, Op, Reason string
 }
 
-// Pass returns the lower-qdq pass, which writes standard ONNX ops only.
-func Pass() passes.Pass { return PassWith(Options{}) }
+// Pass returns the lower-qdq pass, which writes standard ONNX ops only:
+// the QOperator form (Gemm units as MatMulInteger and their rescaling).
+func Pass() passes.Pass { return PassWith(Options{Gemm: true}) }
 
 // ForExecution lowers m in place to the execution form: its complete
 // Q/DQ units become the integer ops onnxq's runtime, like ONNX Runtime,
@@ -221,12 +222,21 @@ func lowerGraph(g *graph.Graph, rep *Report, opset int64, opts Options, shapes m
 		}
 	}
 	var units []*unit
+	var gemms []*gemmUnit
 	for _, n := range g.Nodes {
 		if n.Domain != "" && n.Domain != "ai.onnx" {
 			continue
 		}
 		if n.OpType == "Gemm" && macs.QDQUnit(n) {
-			rep.Kept = append(rep.Kept, Kept{Node: n.Name, Op: n.OpType, Reason: reasonGemm})
+			if !opts.Gemm {
+				rep.Kept = append(rep.Kept, Kept{Node: n.Name, Op: n.OpType, Reason: reasonGemm})
+				continue
+			}
+			if u, why := matchGemm(n); u != nil {
+				gemms = append(gemms, u)
+			} else {
+				rep.Kept = append(rep.Kept, Kept{Node: n.Name, Op: n.OpType, Reason: why})
+			}
 			continue
 		}
 		if n.OpType != "Conv" && n.OpType != "MatMul" && (n.OpType != "ConvTranspose" || !opts.ConvTranspose) {
@@ -266,6 +276,12 @@ func lowerGraph(g *graph.Graph, rep *Report, opset int64, opts Options, shapes m
 		}
 		rep.Lowered[u.op]++
 	}
+	for _, u := range gemms {
+		if err := rewriteGemm(g, u); err != nil {
+			return err
+		}
+		rep.Lowered[gemmOp]++
+	}
 	for _, u := range moves {
 		added, err := rewriteMove(g, u, shapes)
 		if err != nil {
@@ -290,7 +306,7 @@ func lowerGraph(g *graph.Graph, rep *Report, opset int64, opts Options, shapes m
 		}
 		rep.Lowered[onnxqDomain+".QLinear"+op]++
 	}
-	if len(units)+len(moves)+len(binaries)+len(pools) == 0 {
+	if len(units)+len(gemms)+len(moves)+len(binaries)+len(pools) == 0 {
 		return nil
 	}
 	if err := removeUnread(g, unreadBefore); err != nil {

@@ -609,8 +609,9 @@ func TestLowerKeepsSignedInputUnsignedWeight(t *testing.T) {
 	}
 }
 
-// A complete Gemm unit keeps its QDQ form, and the report says why: the
-// standard ops have no integer Gemm.
+// Without Options.Gemm (the execution form) a complete Gemm unit keeps
+// its QDQ form, and the report says why: the standard ops have no integer
+// Gemm.
 func TestGemmUnitKept(t *testing.T) {
 	b := graph.NewBuilder(17)
 	x := b.Input("x", graph.Float32, 2, 8)
@@ -627,5 +628,45 @@ func TestGemmUnitKept(t *testing.T) {
 	_, rep, _ := lowerModel(t, m)
 	if len(rep.Kept) != 1 || rep.Kept[0].Op != "Gemm" || !strings.Contains(rep.Kept[0].Reason, "no integer Gemm") {
 		t.Errorf("kept %+v: want the Gemm with its reason", rep.Kept)
+	}
+}
+
+// TestLowerGemmInteger: with Options.Gemm (the QOperator form), complete
+// Gemm units, their weight stored transposed or not, per tensor or per
+// column, with a bias and a quantized output or a float graph output
+// read through a Relu, become MatMulInteger → Add → Cast → Mul, and compute
+// what the QDQ model does.
+func TestLowerGemmInteger(t *testing.T) {
+	for _, perColumn := range []bool{true, false} {
+		b := graph.NewBuilder(17)
+		x := b.Input("x", graph.Float32, 3, 8)
+		w := make([]float32, 8*6)
+		for i := range w {
+			w[i] = float32((i*7)%13-6) / float32(1+i%5)
+		}
+		bias := []float32{0.5, -0.25, 0, 1, -1, 0.125}
+		h := b.Op("Gemm", x, b.Const(graph.FromFloat32s("w1", []int64{6, 8}, w)), b.Const(graph.FromFloat32s("b1", []int64{6}, bias)), graph.IntAttr("transB", 1))
+		h = b.Op("Relu", h)
+		y := b.Op("Gemm", h, b.Const(graph.FromFloat32s("w2", []int64{6, 4}, w[:24])), b.Const(graph.FromFloat32s("b2", []int64{4}, bias[:4])))
+		b.Output(b.Op("Relu", y))
+		m, err := b.Model()
+		if err != nil {
+			t.Fatal(err)
+		}
+		src := quantizeSynthetic(t, m, 4, 3, func(c *quant.Config) { c.Quant.PerChannel = perColumn })
+		low, rep, log := lowerModelWith(t, m, lower.Options{Gemm: true})
+		if rep.Lowered["MatMulInteger(Gemm)"] != 2 || len(rep.Kept) != 0 {
+			t.Fatalf("per column %v: lowered %v, kept %+v; log:\n%s", perColumn, rep.Lowered, rep.Kept, log)
+		}
+		for _, n := range low.Graph.Nodes {
+			if n.OpType == "Gemm" {
+				t.Errorf("per column %v: a Gemm is left", perColumn)
+			}
+		}
+		total, differ, worst := compareIntegers(integerValues(t, m, src), integerValues(t, low, src))
+		if total == 0 || worst > 1 || float64(differ) > 0.01*float64(total) {
+			t.Errorf("per column %v: %d of %d integers differ, by up to %d", perColumn, differ, total, worst)
+		}
+		outputsClose(t, m, low, src, 2, func(want float32) float64 { return 1e-4 * (1 + math.Abs(float64(want))) })
 	}
 }
