@@ -460,6 +460,8 @@ func (q *quantizer) decide(n *graph.Node, layerNorm, gelu map[*graph.Node]bool) 
 		inf.reason = "grouped ConvTranspose: per-channel axis 1 does not cover the output channels"
 	case n.OpType == "AveragePool" && n.AttrInt("ceil_mode", 0) != 0 && n.AttrInt("count_include_pad", 0) != 0:
 		inf.reason = reasonCeilAveragePool
+	case n.OpType == "AveragePool" && slices.ContainsFunc(n.AttrInts("dilations"), func(d int64) bool { return d != 1 }):
+		inf.reason = reasonDilatedAveragePool
 	case r.Cond == CondConstDivisor && !constDivisor(n):
 		inf.reason = reasonRange
 	default:

@@ -45,6 +45,28 @@ func TestQuantizeAveragePoolCeilIncludePad(t *testing.T) {
 	}
 }
 
+// A dilated AveragePool (opset 19) stays float: ONNX Runtime fuses the
+// Q/DQ around it into QLinearAveragePool, which has no dilations, and
+// refused such a file; dilations of 1 are quantized.
+func TestQuantizeDilatedAveragePool(t *testing.T) {
+	for _, d := range []int64{2, 1} {
+		model := func() *graph.Model {
+			b := graph.NewBuilder(19)
+			x := b.Input("x", graph.Float32, 1, 2, 9, 9)
+			c := b.Op("Conv", x, convW(b, "w", 1, 4, 2, 1))
+			p := b.Op("AveragePool", c, graph.IntsAttr("kernel_shape", 3, 3), graph.IntsAttr("dilations", d, d))
+			b.Output(b.Op("Conv", p, convW(b, "w2", 2, 3, 4, 1)))
+			return build(t, b)
+		}
+		m := model()
+		r := quantize(t, m, calibrate(t, model(), rampFeeds(3, "x", 1, 2, 9, 9)), DefaultQuantOptions())
+		float := slices.ContainsFunc(r.FP32, func(f FP32Node) bool { return f.Op == "AveragePool" && f.Reason == reasonDilatedAveragePool })
+		if float != (d != 1) || (r.OpCounts["AveragePool"] == 1) == (d != 1) {
+			t.Errorf("dilations %d: AveragePool float %v, quantized %d", d, float, r.OpCounts["AveragePool"])
+		}
+	}
+}
+
 // With one weight scale (--per-channel=false) a grouped ConvTranspose has
 // no axis to cover and is quantized; per channel it stays float.
 func TestQuantizeGroupedConvTransposePerTensor(t *testing.T) {

@@ -125,13 +125,16 @@ const (
 	// the padded input in ceil mode by another count than its float one
 	// (and onnxq's runtime): measured 23.8 dB where 38.8 was printed.
 	reasonCeilAveragePool = "AveragePool with ceil_mode and count_include_pad: ONNX Runtime's integer kernel averages the windows past the padding differently from the float op"
-	reasonFloat64         = "computes in float64: onnxq quantizes float32 values (float16 and bfloat16 models compute in float32 first)"
-	reasonGELUOp          = "GELU: kept float, as runtimes run it in one float kernel"
-	reasonBatchNorm       = "BatchNormalization no Conv before it absorbs: a per-channel scale and shift, kept float"
-	reasonGELU            = "part of a GELU (Erf or Tanh) pattern: kept float whole, so no step cuts it and runtimes fuse it into one kernel (ONNX Runtime: Gelu, BiasGelu, FastGelu)"
-	reasonRecurrent       = "recurrent state accumulates quantization error across steps"
-	reasonControl         = "control flow (its body is quantized)"
-	reasonReduce          = "reduction: its sum/mean needs more than 8 bits"
+	// ONNX Runtime fuses DQ → AveragePool → Q into its QLinearAveragePool,
+	// which has no dilations (opset 19) and refuses the model.
+	reasonDilatedAveragePool = "AveragePool with dilations: ONNX Runtime's integer kernel has none and refuses the file"
+	reasonFloat64            = "computes in float64: onnxq quantizes float32 values (float16 and bfloat16 models compute in float32 first)"
+	reasonGELUOp             = "GELU: kept float, as runtimes run it in one float kernel"
+	reasonBatchNorm          = "BatchNormalization no Conv before it absorbs: a per-channel scale and shift, kept float"
+	reasonGELU               = "part of a GELU (Erf or Tanh) pattern: kept float whole, so no step cuts it and runtimes fuse it into one kernel (ONNX Runtime: Gelu, BiasGelu, FastGelu)"
+	reasonRecurrent          = "recurrent state accumulates quantization error across steps"
+	reasonControl            = "control flow (its body is quantized)"
+	reasonReduce             = "reduction: its sum/mean needs more than 8 bits"
 	// A max or min over axes is one of its input values and could share
 	// their grid, but where models use it (a normalisation's scale, as
 	// basic_pitch_nmp's front end) its Q/DQ cost 0.2 dB and saved nothing.
