@@ -530,9 +530,13 @@ const logPathDepth = 8
 
 // probabilityReason narrows reasonProb for a Softmax or sigmoid whose
 // values reach no graph output (through data-movement ops, Concat or
-// Mul): attention weights and gates are not outputs. Other reasons pass
-// through.
+// Mul): attention weights and gates are not outputs; and reasonExtreme
+// for a max/min reduction whose values do. Other reasons pass through.
 func probabilityReason(n *graph.Node, reason string) string {
+	if reason == reasonExtreme && len(n.Outputs) > 0 && reachesGraphOutput(n.Outputs[0]) {
+		// not the normalisation's scale the reason names
+		return reasonExtremeOutput
+	}
 	if reason != reasonProb || len(n.Outputs) == 0 || reachesGraphOutput(n.Outputs[0]) {
 		return reason
 	}

@@ -1649,7 +1649,9 @@ func TestNoteQuantizedAround(t *testing.T) {
 
 // A sigmoid or Softmax kept float is called a probability output only
 // where its values reach a graph output (here through a Concat); a gate
-// (SiLU) and attention-like weights inside the network say what they are.
+// (SiLU) and attention-like weights inside the network say what they are,
+// and a max reduction writing an output is not said to scale a
+// normalisation.
 func TestProbabilityReasons(t *testing.T) {
 	b := graph.NewBuilder(13)
 	x := b.Input("x", graph.Float32, 1, 2, 4, 4)
@@ -1662,6 +1664,9 @@ func TestProbabilityReasons(t *testing.T) {
 	prob := b.Op("Sigmoid", c2)
 	prob.Producer.Name = "prob"
 	b.Output(b.Op("Concat", prob, c2, graph.IntAttr("axis", 1)))
+	peak := b.Op("ReduceMax", c2, graph.IntsAttr("axes", 1))
+	peak.Producer.Name = "peak"
+	b.Output(peak)
 	m := build(t, b)
 	r := quantize(t, m, fixedRanges(m, nil), DefaultQuantOptions())
 	r.NoteQuantizedAround(m)
@@ -1669,7 +1674,7 @@ func TestProbabilityReasons(t *testing.T) {
 	for _, f := range r.FP32 {
 		got[f.Node] = f.Reason
 	}
-	for node, want := range map[string]string{"gate": reasonGate, "weights": reasonProbInner, "prob": reasonProb} {
+	for node, want := range map[string]string{"gate": reasonGate, "weights": reasonProbInner, "prob": reasonProb, "peak": reasonExtremeOutput} {
 		if got[node] != want {
 			t.Errorf("%s: reason %q, want %q", node, got[node], want)
 		}

@@ -138,8 +138,9 @@ const (
 	// A max or min over axes is one of its input values and could share
 	// their grid, but where models use it (a normalisation's scale, as
 	// basic_pitch_nmp's front end) its Q/DQ cost 0.2 dB and saved nothing.
-	reasonExtreme = "max/min reduction: kept float, where it scales a normalisation"
-	reasonProb    = "probability output: near-zero values lose all relative precision in 8 bits"
+	reasonExtreme       = "max/min reduction: kept float, where it scales a normalisation"
+	reasonExtremeOutput = "max/min reduction whose values reach a graph output: kept float, as outputs keep their precision"
+	reasonProb          = "probability output: near-zero values lose all relative precision in 8 bits"
 	// The same ops inside the network: the rule keeps them float for
 	// what they are at outputs, which the reason says rather than
 	// calling them outputs.
