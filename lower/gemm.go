@@ -132,30 +132,19 @@ func rewriteGemm(g *graph.Graph, u *gemmUnit) error {
 		}
 		raw, rows, cols = t, cols, rows
 	}
-	wt, err := graph.NewTensor(g.UniqueName(n.Name+"_weight_kn"), w.DType, []int64{rows, cols}, raw)
-	if err != nil {
-		return err
-	}
-	wv, err := g.AddInitializer(wt)
+	wv, err := addConstant(g, n.Name+"_weight_kn", w.DType, []int64{rows, cols}, raw)
 	if err != nil {
 		return err
 	}
 	zraw := make([]byte, len(zw))
 	for i, z := range zw {
-		zraw[i] = byte(int8(z)) // two's complement for int8, the byte for uint8
-		if w.DType == graph.Uint8 {
-			zraw[i] = byte(z)
-		}
+		zraw[i] = byte(z) // the low byte: two's complement for int8
 	}
 	var zdims []int64
 	if len(zw) > 1 {
 		zdims = []int64{int64(len(zw))}
 	}
-	zt, err := graph.NewTensor(g.UniqueName(n.Name+"_weight_zero_point"), w.DType, zdims, zraw)
-	if err != nil {
-		return err
-	}
-	zv, err := g.AddInitializer(zt)
+	zv, err := addConstant(g, n.Name+"_weight_zero_point", w.DType, zdims, zraw)
 	if err != nil {
 		return err
 	}
@@ -173,11 +162,7 @@ func rewriteGemm(g *graph.Graph, u *gemmUnit) error {
 	for i, f := range factors {
 		binary.LittleEndian.PutUint32(fraw[4*i:], math.Float32bits(f))
 	}
-	ft, err := graph.NewTensor(g.UniqueName(n.Name+"_scale"), graph.Float32, fdims, fraw)
-	if err != nil {
-		return err
-	}
-	fv, err := g.AddInitializer(ft)
+	fv, err := addConstant(g, n.Name+"_scale", graph.Float32, fdims, fraw)
 	if err != nil {
 		return err
 	}
@@ -217,6 +202,16 @@ func rewriteGemm(g *graph.Graph, u *gemmUnit) error {
 		return err
 	}
 	return g.Rename(result, name)
+}
+
+// addConstant adds an initializer of raw data under a name free in g,
+// from base.
+func addConstant(g *graph.Graph, base string, dt graph.DType, dims []int64, raw []byte) (*graph.Value, error) {
+	t, err := graph.NewTensor(g.UniqueName(base), dt, dims, raw)
+	if err != nil {
+		return nil, err
+	}
+	return g.AddInitializer(t)
 }
 
 // gemmOp names the rewritten Gemm units in Report.Lowered.
