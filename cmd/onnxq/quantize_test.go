@@ -1314,6 +1314,37 @@ func TestQuantizeHalfModel(t *testing.T) {
 	}
 }
 
+// A data file in a sample folder that no input reads (a renamed or
+// mistyped input) is named in one warning; the samples still calibrate.
+func TestQuantizeUnmatchedSampleFile(t *testing.T) {
+	dir := t.TempDir()
+	model := testModel(t, dir) // input x: float32[1,2,8,8]
+	folder := filepath.Join(dir, "calib")
+	for s := range 3 {
+		x := runtime.New(graph.Float32, 1, 2, 8, 8)
+		for i := range x.F32() {
+			x.F32()[i] = float32(math.Sin(float64(i*(s+3)) * 0.37))
+		}
+		sample := filepath.Join(folder, fmt.Sprintf("sample_%03d", s))
+		if err := os.MkdirAll(sample, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range []string{"x.npy", "x_old.npy"}[:1+s/2] {
+			if err := tensorio.WriteNpy(filepath.Join(sample, name), x); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	r := onnxq(t, dir, model, "-o", filepath.Join(dir, "q.onnx"), "--calib", folder)
+	if r.code != 0 {
+		t.Fatalf("quantize: %s", r.stderr)
+	}
+	want := `WARNING: --calib ` + folder + `: 1 data file in the sample folders matches no model input (x) and is not read: "` + filepath.Join("sample_002", "x_old.npy") + `"`
+	if n := strings.Count(r.stderr, want); n != 1 {
+		t.Errorf("%d warnings %q in:\n%s", n, want, r.stderr)
+	}
+}
+
 // TestQuantizeNonFiniteSamples: a NaN and an Inf in one calibration sample
 // give one warning naming the input and counts; the ranges, the choices
 // measured on the outputs and the summary's SQNR leave them out, so the
