@@ -1631,7 +1631,7 @@ func (q *quantizer) summarize() {
 					// --include-op asked for it, and nothing came of it:
 					// say so rather than drop it from both lists
 					q.report.FP32 = append(q.report.FP32, FP32Node{Node: n.Name, Op: n.OpType, Reason: reasonIncludedIdle})
-				} else if inf.rule.Class != ClassShare && readsFloat(n) {
+				} else if (inf.rule.Class != ClassShare || interpolates(n)) && readsFloat(n) {
 					// arithmetic between float ops: in neither list, the
 					// summary would not show it computes in float
 					reason := cmp.Or(inf.floatReason, reasonBetweenFloat)
@@ -1651,6 +1651,12 @@ func (q *quantizer) summarize() {
 			q.report.OpCounts[n.OpType]++
 		}
 	}
+}
+
+// interpolates reports whether a data-movement op computes new values
+// (a Resize other than nearest): float, it does arithmetic.
+func interpolates(n *graph.Node) bool {
+	return n.OpType == "Resize" && n.AttrString("mode", "nearest") != "nearest"
 }
 
 func readsFloat(n *graph.Node) bool {

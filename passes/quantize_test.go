@@ -1681,6 +1681,25 @@ func TestProbabilityReasons(t *testing.T) {
 	}
 }
 
+// A linear Resize between float ops computes in float and is listed so;
+// a nearest one only moves values and is not.
+func TestFloatResizeListed(t *testing.T) {
+	for _, mode := range []string{"linear", "nearest"} {
+		b := graph.NewBuilder(13)
+		x := b.Input("x", graph.Float32, 1, 2, 4, 4)
+		scales := b.Const(graph.FromFloat32s("scales", []int64{4}, []float32{1, 1, 2, 2}))
+		r := b.Op("Resize", b.Op("Softmax", x, graph.IntAttr("axis", 1)), nil, scales, graph.StringAttr("mode", mode))
+		r.Producer.Name = "resize"
+		b.Output(b.Op("Exp", r))
+		m := build(t, b)
+		rep := quantize(t, m, fixedRanges(m, nil), DefaultQuantOptions())
+		listed := slices.ContainsFunc(rep.FP32, func(f FP32Node) bool { return f.Node == "resize" && f.Reason == reasonBetweenFloat })
+		if listed != (mode == "linear") || rep.OpCounts["Resize"] != 0 {
+			t.Errorf("%s: listed float %v, %d quantized: %+v", mode, listed, rep.OpCounts["Resize"], rep.FP32)
+		}
+	}
+}
+
 // With symmetric activations a Relu cannot fold into the QuantizeLinear
 // after it (the grid reaches below 0): the Conv before it gets a Q/DQ of
 // its own when units are completed, its unit complete.
