@@ -695,6 +695,9 @@ func (q *quantizer) wants(c *graph.Node, i int) bool {
 
 // isWanted reports whether some consumer reads v quantized.
 func (q *quantizer) isWanted(v *graph.Value) bool {
+	if v == nil {
+		return false // an omitted optional output
+	}
 	if w, ok := q.wanted[v]; ok {
 		return w
 	}

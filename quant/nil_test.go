@@ -1,10 +1,14 @@
 package quant_test
 
 import (
+	"os"
+	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/onnxq/onnxq/calib"
 	"github.com/onnxq/onnxq/graph"
+	"github.com/onnxq/onnxq/internal/calibdata"
 	"github.com/onnxq/onnxq/passes"
 	"github.com/onnxq/onnxq/quant"
 	"github.com/onnxq/onnxq/runtime"
@@ -71,5 +75,43 @@ func TestNilInputs(t *testing.T) {
 	cfg.Units = quant.UnitsAuto
 	if _, err := quant.ChooseUnits(m, m, src, cfg, 30, nil); err == nil {
 		t.Error("ChooseUnits without a quantize function: no error")
+	}
+}
+
+// TestQuantizeOmittedOutputs quantizes the ONNX node tests whose
+// recurrent node leaves its first output out (Y "", Y_h read): the pass
+// took the omitted output for a value and failed on a nil pointer.
+func TestQuantizeOmittedOutputs(t *testing.T) {
+	for _, name := range []string{"test_lstm_defaults", "test_gru_defaults", "test_rnn_seq_length"} {
+		path := filepath.Join("../../shared/onnx/node-tests", name, "model.onnx")
+		if _, err := os.Stat(path); err != nil {
+			t.Skipf("%s: %v (the shared ONNX node tests)", name, err)
+		}
+		m, err := graph.Load(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		omitted := false
+		for _, n := range m.Graph.Nodes {
+			omitted = omitted || slices.Contains(n.Outputs, nil)
+		}
+		if !omitted {
+			t.Fatalf("%s: no node leaves an output out; the test needs one", name)
+		}
+		src := calibdata.Synthetic(calibdata.Inputs(m), 2, 1)
+		if _, err := quant.Run(m, src, quant.DefaultConfig()); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		sample, err := src.Sample(0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := runtime.NewSession(m, runtime.Options{})
+		if err != nil {
+			t.Fatalf("%s: the quantized model: %v", name, err)
+		}
+		if _, err := s.Run(sample); err != nil {
+			t.Errorf("%s: the quantized model does not run: %v", name, err)
+		}
 	}
 }
