@@ -261,31 +261,42 @@ func CompareTensors(got, want *Tensor, rtol, atol float64) (float64, error) {
 		w, _ = want.AsFloat64()
 	}
 	exact := !got.DType.IsFloat() && got.DType != graph.Complex64 && got.DType != graph.Complex128
+	// The first element out of tolerance is named; the others are
+	// counted, so that one stray value reads apart from a whole output.
 	worst := 0.0
+	var first error
+	off := 0
 	for i := range w {
 		a, b := g[i], w[i]
-		if math.IsNaN(b) {
+		var bad error
+		switch d := math.Abs(a - b); {
+		case math.IsNaN(b):
 			if !math.IsNaN(a) {
-				return worst, fmt.Errorf("%s is %v, want NaN", part(i), a)
+				bad = fmt.Errorf("%s is %v, want NaN", part(i), a)
 			}
-			continue
-		}
-		if math.IsInf(b, 0) || exact {
+		case math.IsInf(b, 0) || exact:
 			if a != b {
-				return worst, fmt.Errorf("%s is %v, want %v", part(i), a, b)
+				bad = fmt.Errorf("%s is %v, want %v", part(i), a, b)
 			}
-			continue
+		case math.IsNaN(d):
+			bad = fmt.Errorf("%s is %v, want %v", part(i), a, b)
+		default:
+			worst = max(worst, d)
+			if d > atol+rtol*math.Abs(b) {
+				bad = fmt.Errorf("%s is %v, want %v (|diff| %.3g)", part(i), a, b, d)
+			}
 		}
-		d := math.Abs(a - b)
-		if math.IsNaN(d) {
-			return worst, fmt.Errorf("%s is %v, want %v", part(i), a, b)
-		}
-		worst = max(worst, d)
-		if d > atol+rtol*math.Abs(b) {
-			return worst, fmt.Errorf("%s is %v, want %v (|diff| %.3g)", part(i), a, b, d)
+		if bad != nil {
+			off++
+			if first == nil {
+				first = bad
+			}
 		}
 	}
-	return worst, nil
+	if first != nil && len(w) > 1 {
+		return worst, fmt.Errorf("%w; %d of %d values out of tolerance, worst finite |diff| %.3g", first, off, len(w), worst)
+	}
+	return worst, first
 }
 
 // complexParts returns complex data as its real and imaginary parts in

@@ -39,7 +39,8 @@ by default %g and %g, the ONNX backend tolerances; NaN matches NaN),
 other types exactly. A DIR without model.onnx or data sets stands for the
 test folders directly inside it (one holding data sets but no model.onnx
 fails). A failure names the output and its first element out
-of tolerance, with its coordinates.
+of tolerance, with its coordinates, and counts the output's values out
+of tolerance.
 
 With --integer (the default), complete Q/DQ units of a quantized model
 run as integer ops, as 'onnxq golden' records them (a Conv with

@@ -47,7 +47,7 @@ func TestVerify(t *testing.T) {
 
 	r = onnxq(t, root, "verify", filepath.Join(root, "suite"), filepath.Join(root, "nowhere"))
 	want := []string{
-		"FAIL test_bad: test_data_set_0: output \"relu1_out0\": element 1 is 2, want 2.5 (|diff| 0.5) (output_0.pb records output \"y\")",
+		"FAIL test_bad: test_data_set_0: output \"relu1_out0\": element 1 is 2, want 2.5 (|diff| 0.5); 1 of 3 values out of tolerance, worst finite |diff| 0.5 (output_0.pb records output \"y\")",
 		"PASS test_good (1 data set, worst |diff| 9.54e-07)",
 		"FAIL test_nodata: " + nodata + ": no test_data_set_N folders",
 		"FAIL " + filepath.Join(root, "nowhere") + ": no such file or directory",
