@@ -88,6 +88,10 @@ type QuantReport struct {
 	// value or weight that stays float anyway (a bias), per_tensor on a
 	// weight not quantized.
 	UnusedOverrides []string
+	// UnmatchedPatterns are the ExcludeNodes, ExcludeOps and IncludeOps
+	// patterns that match nothing in the model quantized (or only op
+	// types with no quantized form): see UnmatchedPatterns.
+	UnmatchedPatterns []PatternMiss
 }
 
 // ReasonWide says why QuantOptions.WideFrontEnd quantizes an activation
@@ -299,6 +303,7 @@ func (q *quantizer) run() (bool, error) {
 			}
 		}
 	}
+	q.report.UnmatchedPatterns = UnmatchedPatterns(q.m, q.opts)
 	from, _ := q.m.Opset("")
 	q.report.OpsetFrom, q.report.OpsetTo = from, from
 	weights, activations := q.plan()

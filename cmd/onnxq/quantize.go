@@ -336,52 +336,20 @@ func badGlob(lists ...[]string) string {
 
 // unmatchedPatterns names the --exclude-node, --exclude-op and
 // --include-op patterns that match nothing in m, the prepared model the
-// quantizer matches them on: a typo there quantizes
-// what the user meant to keep (or keeps what they meant to quantize)
-// without a word.
+// quantizer matches them on (passes.UnmatchedPatterns).
 func unmatchedPatterns(m *graph.Model, cfg *quantizeConfig) []string {
-	ops := map[string]bool{}
-	var nodes []*graph.Node
-	m.Graph.Walk(func(g *graph.Graph) {
-		for _, n := range g.Nodes {
-			ops[n.OpType] = true
-			nodes = append(nodes, n)
-		}
-	})
-	opTypes := slices.Sorted(maps.Keys(ops))
-	matching := func(p string) []string {
-		var out []string
-		for _, op := range opTypes {
-			if passes.MatchGlob(p, op) {
-				out = append(out, op)
-			}
-		}
-		return out
-	}
+	opts := passes.QuantOptions{ExcludeNodes: cfg.ExcludeNodes, ExcludeOps: cfg.ExcludeOps, IncludeOps: cfg.IncludeOps}
 	var out []string
-	for _, p := range cfg.ExcludeNodes {
-		if !slices.ContainsFunc(nodes, func(n *graph.Node) bool { return passes.NodeMatches([]string{p}, n) }) {
-			out = append(out, fmt.Sprintf("--exclude-node %q matches no node of the prepared model (node names, or for a node without one its output's name; folding a BatchNormalization gives the Conv's output the BatchNormalization's)", p))
-		}
-	}
-	for _, p := range cfg.ExcludeOps {
-		if len(matching(p)) == 0 {
-			out = append(out, fmt.Sprintf("--exclude-op %q matches no op type of the prepared model", p))
-		}
-	}
-	for _, p := range cfg.IncludeOps {
-		matched := matching(p)
-		if len(matched) == 0 {
-			out = append(out, fmt.Sprintf("--include-op %q matches no op type of the prepared model", p))
-			continue
-		}
-		// --include-op quantizes only what the rule table can quantize.
-		never := slices.DeleteFunc(matched, func(op string) bool {
-			r := passes.RuleFor(op)
-			return r != nil && r.Class != passes.ClassFP32
-		})
-		if len(never) > 0 {
-			out = append(out, fmt.Sprintf("--include-op %q: %s has no quantized form in onnxq and stays float", p, strings.Join(never, ", ")))
+	for _, miss := range passes.UnmatchedPatterns(m, opts) {
+		switch {
+		case miss.Option == "ExcludeNodes":
+			out = append(out, fmt.Sprintf("--exclude-node %q matches no node of the prepared model (node names, or for a node without one its output's name; folding a BatchNormalization gives the Conv's output the BatchNormalization's)", miss.Pattern))
+		case miss.Option == "ExcludeOps":
+			out = append(out, fmt.Sprintf("--exclude-op %q matches no op type of the prepared model", miss.Pattern))
+		case len(miss.Never) == 0:
+			out = append(out, fmt.Sprintf("--include-op %q matches no op type of the prepared model", miss.Pattern))
+		default:
+			out = append(out, fmt.Sprintf("--include-op %q: %s has no quantized form in onnxq and stays float", miss.Pattern, strings.Join(miss.Never, ", ")))
 		}
 	}
 	return out
