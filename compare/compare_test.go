@@ -760,6 +760,11 @@ func TestOutputNeverFinite(t *testing.T) {
 	if !strings.Contains(text.String(), "NaN or infinite at every element") {
 		t.Errorf("text report does not say why nothing was compared:\n%s", text.String())
 	}
+	// the models' names are the caller's to set; unset, the first line
+	// still reads
+	if first, _, _ := strings.Cut(text.String(), "\n"); r.QuantModel == "" && first != fmt.Sprintf("%d samples; quantized model vs FP32 model", r.Samples) {
+		t.Errorf("first line %q", first)
+	}
 }
 
 // Harms that add up to over twice the output's error get a note on why

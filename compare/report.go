@@ -5,6 +5,7 @@
 package compare
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -230,7 +231,9 @@ func (r *Report) Print(w io.Writer, top int) error {
 		return errors.New("compare: no report")
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "%d samples; %s vs %s\n", r.Samples, r.QuantModel, r.FloatModel)
+	// a library caller may leave the models' names unset
+	quantName, floatName := cmp.Or(r.QuantModel, "quantized model"), cmp.Or(r.FloatModel, "FP32 model")
+	fmt.Fprintf(tw, "%d samples; %s vs %s\n", r.Samples, quantName, floatName)
 	fmt.Fprintln(tw, "\noutput\tSQNR dB\tcosine\tmax |err|\ttop-1")
 	for _, o := range r.Outputs {
 		if o.Skipped != "" {
