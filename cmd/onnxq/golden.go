@@ -7,8 +7,11 @@
 package main
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -57,6 +60,9 @@ from ONNX Runtime's). The rest of the model runs in float as written.
 verify runs the same form by default.
 
 ` + requantizeHelp + `
+
+GOLDEN/onnxq_golden.json records --integer and --requantize, which
+verify then uses unless given otherwise.
 
 GOLDEN must not exist; it is written to a temporary folder beside it and
 renamed into place, so a failure leaves nothing behind.`,
@@ -192,6 +198,9 @@ func (c *cli) golden(cfg *goldenConfig) error {
 			}
 		}
 	}
+	if err := writeGoldenSettings(tmp, goldenSettings{Integer: cfg.Integer, Requantize: cfg.Requantize}); err != nil {
+		return plainError(err)
+	}
 	if err := os.Chmod(tmp, 0o755); err != nil { // MkdirTemp's 0700 is for the work in progress
 		return plainError(err)
 	}
@@ -201,6 +210,43 @@ func (c *cli) golden(cfg *goldenConfig) error {
 	done = true
 	fmt.Fprintf(c.stdout, "wrote %s: model.onnx and %s (%s, %s each)\n", cfg.Out, plural(n, "data set"), plural(len(sess.Inputs()), "input"), plural(len(exec.Graph.Outputs), "output"))
 	return nil
+}
+
+// goldenSettingsFile is the file of a golden folder that records how its
+// outputs were computed; verify takes them as its defaults there.
+const goldenSettingsFile = "onnxq_golden.json"
+
+// goldenSettings are the options of golden that change its outputs.
+type goldenSettings struct {
+	Integer    bool   `json:"integer"`
+	Requantize string `json:"requantize"`
+}
+
+func writeGoldenSettings(dir string, s goldenSettings) error {
+	data, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, goldenSettingsFile), append(data, '\n'), 0o644)
+}
+
+// readGoldenSettings reads dir's recorded settings; ok is false when it
+// has none (an ONNX test folder not written by golden).
+func readGoldenSettings(dir string) (s goldenSettings, ok bool, err error) {
+	data, err := graph.ReadFileLimited(filepath.Join(dir, goldenSettingsFile), 1<<16)
+	if errors.Is(err, fs.ErrNotExist) {
+		return s, false, nil
+	}
+	if err != nil {
+		return s, false, err
+	}
+	if err := json.Unmarshal(data, &s); err != nil {
+		return s, false, fmt.Errorf("%s: %v", goldenSettingsFile, err)
+	}
+	if _, err := runtime.ParseRequantizer(s.Requantize); err != nil {
+		return s, false, fmt.Errorf("%s: requantize: %v", goldenSettingsFile, err)
+	}
+	return s, true, nil
 }
 
 // copyFile copies src to dst, making dst's folders.

@@ -57,6 +57,16 @@ func TestGoldenRoundTrip(t *testing.T) {
 	if r := onnxq(t, dir, "verify", fixed, "--requantize", "fixd"); r.code != 2 || !strings.Contains(r.stderr, "want float or fixed") {
 		t.Errorf("verify --requantize fixd: exit %d %s", r.code, r.stderr)
 	}
+	// The folder records its settings: without the flag verify uses them
+	// and passes exactly; a flag given says otherwise and wins. The
+	// recording differs from the float requantizer's somewhere, or the
+	// check below would prove nothing.
+	if r := onnxq(t, dir, "verify", fixed, "--rtol", "0", "--atol", "0"); r.code != 0 {
+		t.Errorf("verify of a fixed-point recording, no flag: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := onnxq(t, dir, "verify", fixed, "--rtol", "0", "--atol", "0", "--requantize", "float"); r.code != 1 || !strings.Contains(r.stdout, "FAIL fixed") {
+		t.Errorf("verify of a fixed-point recording with --requantize float: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
 	// A data set with a file past the model's outputs (copied from
 	// another test, or edited) fails rather than passing on the rest.
 	extra := filepath.Join(dir, "extra")

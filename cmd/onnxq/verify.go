@@ -25,6 +25,9 @@ type verifyConfig struct {
 	Integer    bool
 	// Requantize names the requantizer of the integer ops.
 	Requantize string
+	// integerSet and requantizeSet tell that the flags were given: a
+	// golden folder's recorded settings do not override them.
+	integerSet, requantizeSet bool
 }
 
 var verifyCommand = &command{
@@ -45,7 +48,9 @@ of tolerance.
 With --integer (the default), complete Q/DQ units of a quantized model
 run as integer ops, as 'onnxq golden' records them (a Conv with
 dequantized inputs and a float output as an integer convolution with a
-float output); --integer=false runs them in float as written.
+float output); --integer=false runs them in float as written. In a
+folder golden wrote, its onnxq_golden.json gives --integer and
+--requantize as they were recorded, unless the flags are given.
 
 `+requantizeHelp+`
 
@@ -76,6 +81,7 @@ only when every test passes.`, runtime.NodeTestATol, runtime.NodeTestRTol),
 				return usageErrorf("verify", "--atol %v: want a finite number, 0 or more", cfg.ATol)
 			}
 			cfg.Dirs = args
+			cfg.integerSet, cfg.requantizeSet = fs.Changed("integer"), fs.Changed("requantize")
 			return c.verify(cfg)
 		}
 	},
@@ -189,11 +195,22 @@ func verifyOne(dir string, cfg *verifyConfig) (worst float64, sets int, err erro
 	if err != nil {
 		return 0, 0, err
 	}
-	exec, err := executionForm(m, cfg.Integer)
+	integer, requantize := cfg.Integer, cfg.Requantize
+	recorded, ok, err := readGoldenSettings(dir)
 	if err != nil {
 		return 0, 0, err
 	}
-	rq, _ := runtime.ParseRequantizer(cfg.Requantize)
+	if ok && !cfg.integerSet {
+		integer = recorded.Integer
+	}
+	if ok && !cfg.requantizeSet {
+		requantize = recorded.Requantize
+	}
+	exec, err := executionForm(m, integer)
+	if err != nil {
+		return 0, 0, err
+	}
+	rq, _ := runtime.ParseRequantizer(requantize)
 	results, err := runtime.RunTestFolder(dir, exec, runtime.Options{Threads: cfg.Threads, Requantizer: rq}, cfg.RTol, cfg.ATol)
 	if err != nil {
 		return 0, 0, err
