@@ -660,19 +660,19 @@ func checkDeclared(in Input, dt graph.DType, shape []int, where string, sym map[
 		if in.DType == graph.Float32 && dt == graph.Float64 {
 			hint = " (save the array as float32)"
 		}
-		return fmt.Errorf("wrong dtype: input %q is %s, the file holds %s%s", in.Name, want, held, hint)
+		return fmt.Errorf("wrong dtype: input %q is %s, given %s%s", in.Name, want, held, hint)
 	}
 	if in.Shape == nil {
 		return nil
 	}
 	if len(shape) != len(in.Shape) {
-		return fmt.Errorf("wrong shape: input %q is %s (rank %d), the file holds %s (rank %d)", in.Name, want, len(in.Shape), held, len(shape))
+		return fmt.Errorf("wrong shape: input %q is %s (rank %d), given %s (rank %d)", in.Name, want, len(in.Shape), held, len(shape))
 	}
 	for i, d := range in.Shape {
 		switch {
 		case d.Known():
 			if int64(shape[i]) != d.Size {
-				return fmt.Errorf("wrong shape: input %q is %s, the file holds %s (dimension %d differs)", in.Name, want, held, i)
+				return fmt.Errorf("wrong shape: input %q is %s, given %s (dimension %d differs)", in.Name, want, held, i)
 			}
 		case d.Param != "" && !graph.UnknownDimParam(d.Param) && sym != nil:
 			if n, ok := sym[d.Param]; ok && n != shape[i] {
