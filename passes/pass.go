@@ -1,6 +1,7 @@
 package passes
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -51,6 +52,9 @@ type RunOptions struct {
 // an error naming the pass and checks the model with Verify, so a pass
 // that breaks the graph is named at once.
 func Run(m *graph.Model, ctx *Context, list []Pass, opts RunOptions) error {
+	if m == nil || m.Graph == nil {
+		return errors.New("passes: no model to run the passes on")
+	}
 	if ctx == nil {
 		ctx = &Context{}
 	}

@@ -40,6 +40,10 @@ func TestRunnerRecoversAndVerifies(t *testing.T) {
 	if err := Run(tinyModel(t), nil, []Pass{failing}, RunOptions{}); err == nil || err.Error() != "pass failing: nope" {
 		t.Fatalf("got %v", err)
 	}
+	// no model is the caller's error, not the first pass's
+	if err := Run(nil, nil, []Pass{failing}, RunOptions{}); err == nil || strings.Contains(err.Error(), "failing") {
+		t.Fatalf("no model: %v", err)
+	}
 }
 
 func TestRunnerDumpStopTime(t *testing.T) {
