@@ -296,12 +296,9 @@ func (q *quantizer) run() (bool, error) {
 		}
 		ctx.Values[QuantReportKey] = q.report
 	}
-	for _, g := range q.graphs {
-		for _, n := range g.Nodes {
-			if n.Domain == "" && isQuantizedOp(n.OpType) || n.Domain == "com.microsoft" && strings.HasPrefix(n.OpType, "QLinear") {
-				return false, fmt.Errorf("the model is already quantized (node %q is %s)", n.Name, n.OpType)
-			}
-		}
+	if already := QuantizationNodes(q.m); len(already) > 0 {
+		n := already[0]
+		return false, fmt.Errorf("the model is already quantized (node %q is %s)", n.Name, n.OpType)
 	}
 	q.report.UnmatchedPatterns = UnmatchedPatterns(q.m, q.opts)
 	from, _ := q.m.Opset("")
@@ -399,6 +396,25 @@ func (q *quantizer) plan() (weights, activations bool) {
 		weights = weights || len(q.weightOnlyUses(g)) > 0
 	}
 	return weights, activations
+}
+
+// QuantizationNodes returns the nodes of m and its subgraphs that mark it
+// as quantized already (QuantizeLinear, DequantizeLinear, the integer ops
+// of the standard domain, ONNX Runtime's QLinear ops), in graph order: the
+// quantize pass refuses such a model.
+func QuantizationNodes(m *graph.Model) []*graph.Node {
+	var out []*graph.Node
+	if m == nil || m.Graph == nil {
+		return nil
+	}
+	m.Graph.Walk(func(g *graph.Graph) {
+		for _, n := range g.Nodes {
+			if (n.Domain == "" || n.Domain == "ai.onnx") && isQuantizedOp(n.OpType) || n.Domain == msDomain && strings.HasPrefix(n.OpType, "QLinear") {
+				out = append(out, n)
+			}
+		}
+	})
+	return out
 }
 
 func isQuantizedOp(op string) bool {

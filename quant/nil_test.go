@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/onnxq/onnxq/calib"
@@ -113,5 +114,20 @@ func TestQuantizeOmittedOutputs(t *testing.T) {
 		if _, err := s.Run(sample); err != nil {
 			t.Errorf("%s: the quantized model does not run: %v", name, err)
 		}
+	}
+}
+
+// TestRunRefusesQuantized: Run refuses a model that holds Q/DQ already,
+// before any calibration (the sample source here fails if read).
+func TestRunRefusesQuantized(t *testing.T) {
+	m := chainModel(t, 2)
+	src := calibdata.Synthetic(calibdata.Inputs(m), 2, 1)
+	if _, err := quant.Run(m, src, quant.DefaultConfig()); err != nil {
+		t.Fatal(err)
+	}
+	unreadable := calibdata.Memory(calibdata.Inputs(m), []map[string]*runtime.Tensor{{}})
+	_, err := quant.Run(m, unreadable, quant.DefaultConfig())
+	if err == nil || !strings.Contains(err.Error(), "already quantized") {
+		t.Fatalf("got %v, want the model refused as quantized", err)
 	}
 }

@@ -347,6 +347,10 @@ func Run(m *graph.Model, src *Samples, cfg Config) (*Result, error) {
 			return nil, err
 		}
 	}
+	if already := passes.QuantizationNodes(m); len(already) > 0 {
+		// refused before calibration, which would be spent for nothing
+		return nil, fmt.Errorf("quant: the model is already quantized (node %q is %s); give the FP32 model", already[0].Name, already[0].OpType)
+	}
 	if err := Prepare(m, cfg); err != nil {
 		return nil, err
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/onnxq/onnxq/graph"
 	"github.com/onnxq/onnxq/internal/calibdata"
 	"github.com/onnxq/onnxq/internal/tensorio"
+	"github.com/onnxq/onnxq/passes"
 	"github.com/onnxq/onnxq/report"
 	"github.com/spf13/pflag"
 )
@@ -117,9 +118,9 @@ func (c *cli) compare(cfg *compareConfig) error {
 	if err != nil {
 		return err
 	}
-	if n := quantizationNodes(fm); n > 0 {
+	if n := len(passes.QuantizationNodes(fm)); n > 0 {
 		hint := "give the FP32 model it was quantized from first"
-		if quantizationNodes(qm) == 0 {
+		if len(passes.QuantizationNodes(qm)) == 0 {
 			hint = "the arguments are swapped? FLOAT comes first, then QUANT"
 		}
 		return fmt.Errorf("FLOAT %s is quantized already (%d quantization nodes): %s", cfg.Float, n, hint)

@@ -525,24 +525,6 @@ func nonFiniteWeights(m *graph.Model) string {
 	return fmt.Sprintf("initializers hold NaN or infinite values: %s%s", strings.Join(names, ", "), more)
 }
 
-func quantizationNodes(m *graph.Model) int {
-	count := 0
-	m.Graph.Walk(func(g *graph.Graph) {
-		for _, n := range g.Nodes {
-			if quantizedOps[n.OpType] && (n.Domain == "" || n.Domain == "ai.onnx") {
-				count++
-			}
-		}
-	})
-	return count
-}
-
-// quantizedOps are op types that mark a model as quantized already.
-var quantizedOps = map[string]bool{
-	"QuantizeLinear": true, "DequantizeLinear": true, "QLinearConv": true, "QLinearMatMul": true,
-	"ConvInteger": true, "MatMulInteger": true, "DynamicQuantizeLinear": true,
-}
-
 func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []calib.Method) error {
 	method := methods[0]
 	outs := []outputFile{{"-o", cfg.Out}, {"--report", cfg.Report}, {"--save-calib", cfg.SaveCalib}}
@@ -589,7 +571,7 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 	if w := nonFiniteWeights(m); w != "" {
 		fmt.Fprintf(c.stderr, "onnxq: WARNING: %s; the FP32 model computes NaN or infinity wherever they reach, and no SQNR is measured there\n", w)
 	}
-	if already := quantizationNodes(m); already > 0 {
+	if already := len(passes.QuantizationNodes(m)); already > 0 {
 		return fmt.Errorf("%s: the model is already quantized (%d quantization nodes); give onnxq the FP32 model", cfg.Model, already)
 	}
 	if err := checkOpset(m, cfg.Opset); err != nil {
