@@ -103,9 +103,11 @@ const ReasonWide = "read by a filterbank (a weighted op whose output reaches a L
 // before the default domain's do (opset 21).
 const msDomain = "com.microsoft"
 
-// FP32Node is one node left in FP32.
+// FP32Node is one node left in FP32. Output names its first output,
+// which identifies a node without a name (where the report fills it).
 type FP32Node struct {
 	Node, Op, Reason string
+	Output           string
 }
 
 // QuantizePass returns the quantize pass for the given ranges and options.
@@ -1654,19 +1656,19 @@ func (q *quantizer) summarize() {
 				} else if inf.rule.DefaultFP32 {
 					// --include-op asked for it, and nothing came of it:
 					// say so rather than drop it from both lists
-					q.report.FP32 = append(q.report.FP32, FP32Node{Node: n.Name, Op: n.OpType, Reason: reasonIncludedIdle})
+					q.report.FP32 = append(q.report.FP32, FP32Node{Node: n.Name, Op: n.OpType, Reason: reasonIncludedIdle, Output: firstOutputName(n)})
 				} else if (inf.rule.Class != ClassShare || interpolates(n)) && readsFloat(n) {
 					// arithmetic between float ops: in neither list, the
 					// summary would not show it computes in float
 					reason := cmp.Or(inf.floatReason, reasonBetweenFloat)
-					q.report.FP32 = append(q.report.FP32, FP32Node{Node: n.Name, Op: n.OpType, Reason: reason})
+					q.report.FP32 = append(q.report.FP32, FP32Node{Node: n.Name, Op: n.OpType, Reason: reason, Output: firstOutputName(n)})
 				}
 				continue
 			}
 			if !readsFloat(n) || n.OpType == "Shape" || n.OpType == "Size" {
 				continue // no float arithmetic: reads only a shape
 			}
-			q.report.FP32 = append(q.report.FP32, FP32Node{Node: n.Name, Op: n.OpType, Reason: inf.reason})
+			q.report.FP32 = append(q.report.FP32, FP32Node{Node: n.Name, Op: n.OpType, Reason: inf.reason, Output: firstOutputName(n)})
 		}
 	}
 	for n, inf := range q.info {
@@ -1675,6 +1677,16 @@ func (q *quantizer) summarize() {
 			q.report.OpCounts[n.OpType]++
 		}
 	}
+}
+
+// firstOutputName is the name of n's first output present, "" when none.
+func firstOutputName(n *graph.Node) string {
+	for _, o := range n.Outputs {
+		if o != nil {
+			return o.Name
+		}
+	}
+	return ""
 }
 
 // interpolates reports whether a data-movement op computes new values

@@ -1681,8 +1681,8 @@ func TestProbabilityReasons(t *testing.T) {
 	}
 }
 
-// A linear Resize between float ops computes in float and is listed so;
-// a nearest one only moves values and is not.
+// A linear Resize between float ops computes in float and is listed so,
+// with its output's name; a nearest one only moves values and is not.
 func TestFloatResizeListed(t *testing.T) {
 	for _, mode := range []string{"linear", "nearest"} {
 		b := graph.NewBuilder(13)
@@ -1693,7 +1693,9 @@ func TestFloatResizeListed(t *testing.T) {
 		b.Output(b.Op("Exp", r))
 		m := build(t, b)
 		rep := quantize(t, m, fixedRanges(m, nil), DefaultQuantOptions())
-		listed := slices.ContainsFunc(rep.FP32, func(f FP32Node) bool { return f.Node == "resize" && f.Reason == reasonBetweenFloat })
+		listed := slices.ContainsFunc(rep.FP32, func(f FP32Node) bool {
+			return f.Node == "resize" && f.Reason == reasonBetweenFloat && f.Output == r.Name
+		})
 		if listed != (mode == "linear") || rep.OpCounts["Resize"] != 0 {
 			t.Errorf("%s: listed float %v, %d quantized: %+v", mode, listed, rep.OpCounts["Resize"], rep.FP32)
 		}
