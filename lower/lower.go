@@ -741,11 +741,7 @@ func zeroPoints(g *graph.Graph, dt graph.DType, dims []int64, base string) (*gra
 	for _, d := range dims {
 		n *= d
 	}
-	t, err := graph.NewTensor(g.UniqueName(base), dt, dims, make([]byte, n))
-	if err != nil {
-		return nil, err
-	}
-	v, err := g.AddInitializer(t)
+	v, err := addConstant(g, base, dt, dims, make([]byte, n))
 	if err != nil {
 		return nil, fmt.Errorf("lower-qdq: %v", err)
 	}

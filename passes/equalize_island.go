@@ -197,10 +197,7 @@ func insertChannelMul(g *graph.Graph, x *graph.Value, name string, factors []flo
 		f[k] = float32(v)
 	}
 	t, err := graph.FromFloat32s(g.UniqueName(name+"_factors"), dims, f)
-	if err != nil {
-		return nil, err
-	}
-	fv, err := g.AddInitializer(t)
+	fv, err := addTensor(g, t, err)
 	if err != nil {
 		return nil, err
 	}
@@ -415,10 +412,7 @@ func foldIntoDequantize(g *graph.Graph, mul *graph.Node, factors []float64) (boo
 		return false, err
 	}
 	zt, err := graph.NewTensor(g.UniqueName(dq.Name+"_channel_zero_point"), zp.Const.DType, []int64{c}, bytes.Repeat(raw, int(c)))
-	if err != nil {
-		return false, err
-	}
-	zv, err := g.AddInitializer(zt)
+	zv, err := addTensor(g, zt, err)
 	if err != nil {
 		return false, err
 	}
@@ -517,8 +511,5 @@ func addChannelScales(g *graph.Graph, dq *graph.Node, scale []float32, factors [
 		sc[k] = float32(float64(scale[k]) * f)
 	}
 	t, err := graph.FromFloat32s(g.UniqueName(dq.Name+"_channel_scale"), []int64{int64(len(sc))}, sc)
-	if err != nil {
-		return nil, err
-	}
-	return g.AddInitializer(t)
+	return addTensor(g, t, err)
 }

@@ -324,13 +324,13 @@ func (r *QuantReport) NoteQuantizedAround(m *graph.Model) {
 			continue
 		}
 		switch {
-		case (e.Reason == reasonProb || e.Reason == reasonGate) && integerBetweenQDQ[e.Op]:
+		case probabilityReason(e.Reason) && integerBetweenQDQ[e.Op]:
 			integer[i] = true
 			if r.OpCounts == nil {
 				r.OpCounts = map[string]int{}
 			}
 			r.OpCounts[e.Op]++
-		case e.Reason == reasonProb || e.Reason == reasonGate || e.Reason == reasonProbInner:
+		case probabilityReason(e.Reason):
 			r.FP32[i].Reason = reasonProbBetween
 		case e.Reason == reasonNoRule:
 			r.FP32[i].Reason = reasonNoRuleBetween

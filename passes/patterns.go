@@ -29,7 +29,8 @@ type PatternMiss struct {
 // m and its subgraphs, and the IncludeOps patterns that match only op
 // types with no quantized form, in the order of the options.
 func UnmatchedPatterns(m *graph.Model, opts QuantOptions) []PatternMiss {
-	if m == nil || m.Graph == nil {
+	// the quantize pass asks on every run: nothing to walk without patterns
+	if m == nil || m.Graph == nil || len(opts.ExcludeNodes)+len(opts.ExcludeOps)+len(opts.IncludeOps) == 0 {
 		return nil
 	}
 	ops := map[string]bool{}

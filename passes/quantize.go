@@ -405,10 +405,10 @@ func (q *quantizer) plan() (weights, activations bool) {
 // of the standard domain, ONNX Runtime's QLinear ops), in graph order: the
 // quantize pass refuses such a model.
 func QuantizationNodes(m *graph.Model) []*graph.Node {
-	var out []*graph.Node
 	if m == nil || m.Graph == nil {
 		return nil
 	}
+	var out []*graph.Node
 	m.Graph.Walk(func(g *graph.Graph) {
 		for _, n := range g.Nodes {
 			if (n.Domain == "" || n.Domain == "ai.onnx") && isQuantizedOp(n.OpType) || n.Domain == msDomain && strings.HasPrefix(n.OpType, "QLinear") {
@@ -464,9 +464,9 @@ func (q *quantizer) decide(n *graph.Node, layerNorm, gelu map[*graph.Node]bool) 
 	case gelu[n] && !matchAny(q.opts.IncludeOps, n.OpType):
 		inf.reason = reasonGELU
 	case r.Class == ClassFP32:
-		inf.reason = probabilityReason(n, r.Reason)
+		inf.reason = contextReason(n, r.Reason)
 	case r.DefaultFP32 && !matchAny(q.opts.IncludeOps, n.OpType):
-		inf.reason = probabilityReason(n, r.Reason)
+		inf.reason = contextReason(n, r.Reason)
 	case n.OpType == "Conv" && q.inputNoiseGain(n) > maxInputNoiseGain:
 		inf.reason = reasonNoiseGain
 	case r.Class == ClassWeighted && feedsLog(n):
@@ -551,11 +551,11 @@ var logPathMoves = map[string]bool{
 // within a few arithmetic ops.
 const logPathDepth = 8
 
-// probabilityReason narrows reasonProb for a Softmax or sigmoid whose
+// contextReason narrows reasonProb for a Softmax or sigmoid whose
 // values reach no graph output (through data-movement ops, Concat or
 // Mul): attention weights and gates are not outputs; and reasonExtreme
 // for a max/min reduction whose values do. Other reasons pass through.
-func probabilityReason(n *graph.Node, reason string) string {
+func contextReason(n *graph.Node, reason string) string {
 	if reason == reasonExtreme && len(n.Outputs) > 0 && reachesGraphOutput(n.Outputs[0]) {
 		// not the normalisation's scale the reason names
 		return reasonExtremeOutput
@@ -1656,19 +1656,18 @@ func (q *quantizer) summarize() {
 				} else if inf.rule.DefaultFP32 {
 					// --include-op asked for it, and nothing came of it:
 					// say so rather than drop it from both lists
-					q.report.FP32 = append(q.report.FP32, FP32Node{Node: n.Name, Op: n.OpType, Reason: reasonIncludedIdle, Output: firstOutputName(n)})
+					q.listFP32(n, reasonIncludedIdle)
 				} else if (inf.rule.Class != ClassShare || interpolates(n)) && readsFloat(n) {
 					// arithmetic between float ops: in neither list, the
 					// summary would not show it computes in float
-					reason := cmp.Or(inf.floatReason, reasonBetweenFloat)
-					q.report.FP32 = append(q.report.FP32, FP32Node{Node: n.Name, Op: n.OpType, Reason: reason, Output: firstOutputName(n)})
+					q.listFP32(n, cmp.Or(inf.floatReason, reasonBetweenFloat))
 				}
 				continue
 			}
 			if !readsFloat(n) || n.OpType == "Shape" || n.OpType == "Size" {
 				continue // no float arithmetic: reads only a shape
 			}
-			q.report.FP32 = append(q.report.FP32, FP32Node{Node: n.Name, Op: n.OpType, Reason: inf.reason, Output: firstOutputName(n)})
+			q.listFP32(n, inf.reason)
 		}
 	}
 	for n, inf := range q.info {
@@ -1679,14 +1678,14 @@ func (q *quantizer) summarize() {
 	}
 }
 
-// firstOutputName is the name of n's first output present, "" when none.
-func firstOutputName(n *graph.Node) string {
-	for _, o := range n.Outputs {
-		if o != nil {
-			return o.Name
-		}
+// listFP32 adds n to the report's FP32 list, named by its first output
+// present too.
+func (q *quantizer) listFP32(n *graph.Node, reason string) {
+	e := FP32Node{Node: n.Name, Op: n.OpType, Reason: reason}
+	if i := slices.IndexFunc(n.Outputs, func(o *graph.Value) bool { return o != nil }); i >= 0 {
+		e.Output = n.Outputs[i].Name
 	}
-	return ""
+	q.report.FP32 = append(q.report.FP32, e)
 }
 
 // interpolates reports whether a data-movement op computes new values

@@ -158,6 +158,12 @@ const (
 	reasonBetweenFloat = "left float: what it reads or what reads it stays float, so a Q/DQ for it alone would only round its values"
 )
 
+// probabilityReason tells whether reason is one a probability op (a
+// sigmoid or Softmax) stays float by: at an output or inside the network.
+func probabilityReason(reason string) bool {
+	return reason == reasonProb || reason == reasonProbInner || reason == reasonGate
+}
+
 // rules is the table, one row per op type.
 var rules = []Rule{
 	{Op: "Conv", Class: ClassWeighted, Activations: []int{0}, Weight: 1, WeightAxis: 0, ReduceAxis: -1, Bias: 2},
