@@ -180,7 +180,7 @@ func channelRanges(m *graph.Model, src *Samples, names []string, lastAxis map[st
 			}
 		}
 		if _, err := sess.Run(sample); err != nil {
-			return nil, nil, fmt.Errorf("calibration sample %s: %v", src.Names()[i], err)
+			return nil, nil, &SampleError{Sample: src.Names()[i], Err: err}
 		}
 	}
 	for _, dst := range []map[string]passes.ChannelRange{out, last} {

@@ -271,7 +271,7 @@ func Calibrate(m *graph.Model, src *Samples, cfg Config, into *calib.Collection)
 			}
 		}
 		if _, err := sess.Run(sample); err != nil {
-			return fmt.Errorf("calibration sample %s: %v", names[i], err)
+			return &SampleError{Sample: names[i], Err: err}
 		}
 		if cfg.Progress != nil {
 			cfg.Progress(i+1, n)

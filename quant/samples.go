@@ -61,11 +61,37 @@ func MemorySamples(m *graph.Model, samples []map[string]*runtime.Tensor) (*Sampl
 // normal(0, 1), integer and bool ones zero, symbolic sizes 1), as the
 // command line's --synthetic: ranges from them rarely fit real inputs.
 func SyntheticSamples(m *graph.Model, n int, seed int64) (*Samples, error) {
+	return SyntheticSamplesWithShapes(m, n, seed, nil)
+}
+
+// SyntheticSamplesWithShapes is SyntheticSamples with the shapes of the
+// inputs shapes names fixed, as --synthetic with --shape NAME=DIMS: each
+// must have its input's rank and fixed sizes, and a named dimension one
+// sets takes that size in the other inputs too.
+func SyntheticSamplesWithShapes(m *graph.Model, n int, seed int64, shapes map[string][]int64) (*Samples, error) {
 	if m == nil || m.Graph == nil {
 		return nil, errors.New("quant: no model")
 	}
 	if n <= 0 {
 		return nil, fmt.Errorf("quant: %d synthetic samples (want 1 or more)", n)
 	}
-	return calibdata.Synthetic(calibdata.Inputs(m), n, seed), nil
+	inputs, err := calibdata.WithShapes(calibdata.Inputs(m), shapes)
+	if err != nil {
+		return nil, fmt.Errorf("quant: %v", err)
+	}
+	return calibdata.Synthetic(inputs, n, seed), nil
 }
+
+// SampleError is a calibration sample the model failed to run on: a
+// made-up sample whose sizes do not fit the model fails so, and the
+// caller may say how to give better ones.
+type SampleError struct {
+	Sample string // the sample's name, as its Samples gives it
+	Err    error
+}
+
+func (e *SampleError) Error() string {
+	return fmt.Sprintf("calibration sample %s: %v", e.Sample, e.Err)
+}
+
+func (e *SampleError) Unwrap() error { return e.Err }

@@ -44,9 +44,11 @@ type quantizeConfig struct {
 	// overrides are --config's, as read
 	overrides map[string]passes.TensorOverride
 
-	Calib      string
-	Synthetic  int
-	Seed       int64
+	Calib     string
+	Synthetic int
+	Seed      int64
+	// Shapes fix the shapes of synthetic samples' inputs (--shape).
+	Shapes     map[string][]int64
 	Method     string
 	Percentile float64
 	Target     string
@@ -198,6 +200,8 @@ model's opset, or below what the options need, is an error.`,
 		fs.StringVar(&cfg.Calib, "calib", "", "calibration samples: a folder or file (`PATH`)")
 		fs.IntVar(&cfg.Synthetic, "synthetic", 32, "without --calib, calibrate on `N` random samples")
 		fs.Int64Var(&cfg.Seed, "seed", 1, "seed of the synthetic samples")
+		var shapeSpecs []string
+		fs.StringArrayVar(&shapeSpecs, "shape", nil, "shape of an input of the synthetic samples: `NAME=DIMS` (x=1,3,224,224), for sizes the model leaves open (else 1); repeatable")
 		fs.StringVar(&cfg.Method, "method", "minmax,mse", "calibration method: minmax, ema, entropy, percentile, mse or auto (minmax unless a tensor's extremes are rare outliers, then clipped); several, comma-separated: quantize with each and keep the model whose worst output is best on the --calib samples (the first alone with --save-calib, --load-calib or synthetic samples)")
 		fs.Float64Var(&cfg.Percentile, "percentile", 99.999, "clip point of --method percentile")
 		fs.StringVar(&cfg.Target, "target", "ort-cpu", "preset: ort-cpu, tensorrt or generic")
@@ -256,6 +260,13 @@ model's opset, or below what the options need, is an error.`,
 				return usageErrorf("", "missing -o OUT, the file to write the quantized model to")
 			}
 			cfg.Model = args[0]
+			var err error
+			if cfg.Shapes, err = parseShapes(shapeSpecs); err != nil {
+				return usageErrorf("", "%v", err)
+			}
+			if len(cfg.Shapes) > 0 && (cfg.Calib != "" || len(cfg.LoadCalib) > 0) {
+				return usageErrorf("", "--shape sets the shapes of --synthetic samples; the --calib or --load-calib statistics bring their own")
+			}
 			cfg.EvalAll = cfg.Eval != "" && !fs.Changed("eval-samples")
 			cfg.WeightOnlySet = fs.Changed("weight-only")
 			cfg.WideFrontEndSet = fs.Changed("wide-front-end")
@@ -525,7 +536,7 @@ func nonFiniteWeights(m *graph.Model) string {
 	return fmt.Sprintf("initializers hold NaN or infinite values: %s%s", strings.Join(names, ", "), more)
 }
 
-func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []calib.Method) error {
+func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []calib.Method) (err error) {
 	method := methods[0]
 	outs := []outputFile{{"-o", cfg.Out}, {"--report", cfg.Report}, {"--save-calib", cfg.SaveCalib}}
 	ins := []inputFile{{"the input model", cfg.Model}, {"--calib", cfg.Calib}, {"--eval", cfg.Eval}, {"--config", cfg.Config}}
@@ -599,6 +610,7 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 	// Open the samples before any work, so bad data fails fast.
 	var src, eval *calibdata.Source
 	synthetic := false
+	var syntheticInputs []calibdata.Input
 	if cfg.Calib != "" {
 		if src, err = c.openSamples("--calib", cfg.Calib, inputs, &cfg.imageConfig); err != nil {
 			return err
@@ -607,8 +619,20 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 		if cfg.Synthetic <= 0 {
 			return &usageError{msg: "--synthetic must be at least 1 without --calib"}
 		}
-		src = calibdata.Synthetic(inputs, cfg.Synthetic, cfg.Seed)
+		if syntheticInputs, err = calibdata.WithShapes(inputs, cfg.Shapes); err != nil {
+			return &usageError{msg: err.Error()}
+		}
+		src = calibdata.Synthetic(syntheticInputs, cfg.Synthetic, cfg.Seed)
 		synthetic = true
+		defer func() {
+			// A made-up sample too short for the model (a filter longer
+			// than a one-step signal) fails in its first run: say which
+			// sizes were made up and how to give them.
+			var failed *quant.SampleError
+			if dims := calibdata.SizeOneDims(syntheticInputs); errors.As(err, &failed) && len(dims) > 0 {
+				err = fmt.Errorf("%w (the synthetic samples took size 1 for %s: give real sizes with --shape NAME=DIMS, or --calib PATH)", err, strings.Join(dims, ", "))
+			}
+		}()
 	}
 	// The search measures its target on samples held out of calibration;
 	// they are the summary's samples too unless --eval says otherwise.
@@ -681,7 +705,7 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 	}
 	if synthetic {
 		caveats := ""
-		if cs := calibdata.SyntheticCaveats(inputs); len(cs) > 0 {
+		if cs := calibdata.SyntheticCaveats(syntheticInputs); len(cs) > 0 {
 			caveats = " (" + strings.Join(cs, "; ") + ")"
 		}
 		fmt.Fprintf(c.stderr, "onnxq: WARNING: no --calib samples: calibrating on %d random samples%s; ranges from random data rarely fit real inputs, give --calib PATH\n", cfg.Synthetic, caveats)

@@ -1718,3 +1718,52 @@ func TestQuantizeEqualizeSwishLine(t *testing.T) {
 		}
 	}
 }
+
+// --synthetic samples take size 1 where the model leaves a size open; a
+// filter longer than that fails with a line naming the size and --shape,
+// and --shape makes samples the model runs on. --shape beside --calib, or
+// not fitting the input, is one clear line and no file.
+func TestQuantizeSyntheticShape(t *testing.T) {
+	dir := t.TempDir()
+	model := saveModel(t, dir, "filter.onnx", func(b *graph.Builder) {
+		x, _ := b.Graph().AddInput("x", graph.Float32, graph.Shape{{Param: "batch", Size: -1}, {Size: 2}, {Param: "samples", Size: -1}})
+		b.Output(b.Op("Relu", b.Op("Conv", x, patternWeight(b, "w", 1, 4, 2, 9))))
+	})
+	out := filepath.Join(dir, "q.onnx")
+	r := onnxq(t, dir, model, "-o", out, "--synthetic", "2")
+	lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+	if want := "the synthetic samples took size 1 for samples: give real sizes with --shape NAME=DIMS"; r.code != 1 || len(lines) != 2 || !strings.Contains(lines[1], want) {
+		t.Errorf("size 1 for samples: exit %d, want 1 and the warning, then an error saying %q:\n%s", r.code, want, r.stderr)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Errorf("a failed calibration wrote %s", out)
+	}
+	r = onnxq(t, dir, model, "-o", out, "--synthetic", "2", "--shape", "x=1,2,64")
+	if r.code != 0 {
+		t.Fatalf("--shape x=1,2,64: exit %d\n%s", r.code, r.stderr)
+	}
+	if !quantizesInput(t, out, "x") {
+		t.Errorf("--shape x=1,2,64: the Conv's input is not quantized")
+	}
+	if strings.Contains(r.stderr, "size 1 for") {
+		t.Errorf("--shape x=1,2,64: the warning still names sizes of 1:\n%s", r.stderr)
+	}
+	os.Remove(out)
+	calib := filepath.Join(dir, "calib", "sample_000")
+	if err := os.MkdirAll(calib, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeNpy(t, filepath.Join(calib, "x.npy"), f32([]int{1, 2, 16}, make([]float32, 32)...))
+	for _, c := range []struct {
+		want string
+		args []string
+	}{
+		{"--shape sets the shapes of --synthetic samples", []string{"--calib", filepath.Dir(calib), "--shape", "x=1,2,64"}},
+		{"not of rank 2", []string{"--shape", "x=1,64"}},
+		{"does not fit [1 3 64]", []string{"--shape", "x=1,3,64"}},
+		{`the model has no input "y" (inputs: x)`, []string{"--shape", "y=1"}},
+		{`--shape given twice for "x"`, []string{"--shape", "x=1,2,64", "--shape", "x=1,2,32"}},
+	} {
+		failsCleanly(t, dir, out, c.want, append([]string{model, "-o", out}, c.args...)...)
+	}
+}

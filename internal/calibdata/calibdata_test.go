@@ -691,6 +691,50 @@ func TestSyntheticCaveats(t *testing.T) {
 	}
 }
 
+// WithShapes fixes the given inputs' shapes and the named sizes they set
+// in the other inputs, so that Synthetic's samples fit one another; an
+// input it does not name keeps its open sizes; a shape that does not fit
+// is an error naming the input.
+func TestWithShapes(t *testing.T) {
+	in := []Input{
+		{Name: "ids", DType: graph.Int64, Shape: graph.Shape{sym("batch"), sym("seq")}},
+		{Name: "mask", DType: graph.Bool, Shape: graph.Shape{sym("batch"), sym("seq")}},
+		{Name: "audio", DType: graph.Float32, Shape: graph.Shape{{Size: 1}, {Size: -1}}},
+		{Name: "free", DType: graph.Float32},
+	}
+	got, err := WithShapes(in, map[string][]int64{"ids": {2, 16}, "free": {3}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	shapes := map[string][]int{}
+	for name, tensor := range mustSample(t, Synthetic(got, 1, 1), 0) {
+		shapes[name] = tensor.Shape
+	}
+	want := map[string][]int{"ids": {2, 16}, "mask": {2, 16}, "audio": {1, 1}, "free": {3}}
+	if !reflect.DeepEqual(shapes, want) {
+		t.Errorf("sample shapes %v, want %v", shapes, want)
+	}
+	if dims := SizeOneDims(got); !slices.Equal(dims, []string{"audio[1]"}) {
+		t.Errorf("sizes left at 1: %q, want audio[1]", dims)
+	}
+	if in[1].Shape[1].Known() {
+		t.Error("WithShapes changed the inputs it was given")
+	}
+	for _, c := range []struct {
+		shapes map[string][]int64
+		want   string
+	}{
+		{map[string][]int64{"ids": {2}}, `input "ids" is int64[batch,seq], not of rank 1`},
+		{map[string][]int64{"audio": {2, 5}}, "does not fit [2 5]"},
+		{map[string][]int64{"ids": {2, 16}, "mask": {2, 8}}, `dimension "seq" is 8 here but 16 in --shape ids`},
+		{map[string][]int64{"image": {1}}, `the model has no input "image" (inputs: ids, mask, audio, free)`},
+	} {
+		if _, err := WithShapes(in, c.shapes); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("WithShapes(%v): error %v, want one saying %q", c.shapes, err, c.want)
+		}
+	}
+}
+
 // Files beside the samples of the kind found are listed as skipped; files
 // that are never samples are not.
 func TestSkippedEntries(t *testing.T) {

@@ -111,26 +111,13 @@ func normal(rng *rand.Rand) float64 {
 // of one is what a first axis is expected to be. None when every input is
 // float with a fixed shape.
 func SyntheticCaveats(inputs []Input) []string {
-	var zeros, dims []string
-	seen := map[string]bool{}
+	var zeros []string
 	for _, in := range inputs {
 		if !in.DType.IsFloat() && in.SequenceLength <= 0 {
 			zeros = append(zeros, in.Name)
 		}
-		for i, d := range in.Shape {
-			if d.Known() || i == 0 && len(in.Shape) > 1 {
-				continue
-			}
-			name := d.Param
-			if name == "" {
-				name = fmt.Sprintf("%s[%d]", in.Name, i)
-			}
-			if !seen[name] {
-				seen[name] = true
-				dims = append(dims, name)
-			}
-		}
 	}
+	dims := SizeOneDims(inputs)
 	var out []string
 	if len(zeros) > 0 {
 		out = append(out, "all zeros in "+strings.Join(zeros, ", "))
@@ -139,4 +126,96 @@ func SyntheticCaveats(inputs []Input) []string {
 		out = append(out, "size 1 for "+strings.Join(dims, ", "))
 	}
 	return out
+}
+
+// SizeOneDims names the symbolic or unknown dimensions past the first
+// axis that Synthetic sets to 1: a symbolic one by its name, once, another
+// as input[axis].
+func SizeOneDims(inputs []Input) []string {
+	var dims []string
+	seen := map[string]bool{}
+	for _, in := range inputs {
+		for i, d := range in.Shape {
+			if d.Known() || i == 0 && len(in.Shape) > 1 {
+				continue
+			}
+			name := d.Param
+			if name == "" || graph.UnknownDimParam(name) {
+				name = fmt.Sprintf("%s[%d]", in.Name, i)
+			}
+			if !seen[name] {
+				seen[name] = true
+				dims = append(dims, name)
+			}
+		}
+	}
+	return dims
+}
+
+// WithShapes returns inputs with the shapes given by name (--shape) fixed,
+// for Synthetic: a given shape must have the input's rank and its fixed
+// sizes, and a named dimension it sets takes that size in every other
+// input that shares the name, so that the samples fit one another. An
+// input without a declared shape takes the given one. A name that is no
+// input, or two sizes for one named dimension, is an error.
+func WithShapes(inputs []Input, shapes map[string][]int64) ([]Input, error) {
+	byName := map[string]bool{}
+	var names []string
+	for _, in := range inputs {
+		byName[in.Name] = true
+		names = append(names, in.Name)
+	}
+	for name := range shapes {
+		if !byName[name] {
+			list := strings.Join(names, ", ")
+			if list == "" {
+				list = "none"
+			}
+			return nil, fmt.Errorf("--shape %s: the model has no input %q (inputs: %s)", name, name, list)
+		}
+	}
+	// Named sizes first, so that an input without --shape follows the
+	// inputs that have one whatever their order.
+	named, from := map[string]int64{}, map[string]string{}
+	for _, in := range inputs {
+		dims, ok := shapes[in.Name]
+		if !ok {
+			continue
+		}
+		if in.Shape != nil && len(in.Shape) != len(dims) {
+			return nil, fmt.Errorf("--shape %s: input %q is %s, not of rank %d", in.Name, in.Name, graph.TypeString(in.DType, in.Shape), len(dims))
+		}
+		for i, d := range in.Shape {
+			switch {
+			case d.Known() && d.Size != dims[i]:
+				return nil, fmt.Errorf("--shape %s: input %q is %s, which does not fit %v", in.Name, in.Name, graph.TypeString(in.DType, in.Shape), dims)
+			case d.Known() || d.Param == "" || graph.UnknownDimParam(d.Param):
+			case from[d.Param] != "" && named[d.Param] != dims[i]:
+				return nil, fmt.Errorf("--shape %s: dimension %q is %d here but %d in --shape %s", in.Name, d.Param, dims[i], named[d.Param], from[d.Param])
+			default:
+				named[d.Param], from[d.Param] = dims[i], in.Name
+			}
+		}
+	}
+	out := make([]Input, len(inputs))
+	for k, in := range inputs {
+		out[k] = in
+		if dims, ok := shapes[in.Name]; ok {
+			out[k].Shape = make(graph.Shape, len(dims))
+			for i, d := range dims {
+				out[k].Shape[i] = graph.Dim{Size: d}
+			}
+			continue
+		}
+		if in.Shape == nil {
+			continue
+		}
+		out[k].Shape = append(graph.Shape{}, in.Shape...)
+		for i, d := range in.Shape {
+			if size, ok := named[d.Param]; ok && !d.Known() && d.Param != "" {
+				out[k].Shape[i] = graph.Dim{Size: size}
+			}
+		}
+	}
+	return out, nil
 }
