@@ -897,6 +897,17 @@ func TestEmptySampleArray(t *testing.T) {
 	if _, err := Open(dir, in, ImageOptions{}); err == nil || !strings.Contains(err.Error(), "x.npy: input \"x\": the array float32[0,3] holds no values") {
 		t.Fatalf("error %v", err)
 	}
+	// An empty integer array is a value: a reduction's axes of none.
+	if err := tensorio.WriteNpy(filepath.Join(sample, "x.npy"), runtime.New(graph.Float32, 2, 3)); err != nil {
+		t.Fatal(err)
+	}
+	if err := tensorio.WriteNpy(filepath.Join(sample, "axes.npy"), runtime.New(graph.Int64, 0)); err != nil {
+		t.Fatal(err)
+	}
+	in = append(in, Input{Name: "axes", DType: graph.Int64, Shape: graph.Shape{sym("A")}})
+	if got := mustSample(t, mustOpen(t, dir, in, ImageOptions{}), 0)["axes"]; got == nil || got.Len() != 0 {
+		t.Errorf("empty axes read as %v", got)
+	}
 }
 
 // A link that leads nowhere is passed over and named, whatever its
@@ -924,5 +935,24 @@ func TestUnknownDimNames(t *testing.T) {
 	h := Input{Name: "x", DType: graph.Float32, Shape: graph.Shape{{Size: 1}, sym("H"), sym("H")}}
 	if err := checkDeclared(h, graph.Float32, []int{1, 4, 6}, "a.npy", map[string]int{}, map[string]string{}); err == nil {
 		t.Error("two sizes of one named dimension accepted")
+	}
+}
+
+// An input of another kind than a tensor (a sequence of tensors) is
+// refused by name before any file is read as its tensor, and by
+// Synthetic.
+func TestSequenceInputRefused(t *testing.T) {
+	dir := t.TempDir()
+	sample := mkdir(t, dir, "sample_000")
+	if err := tensorio.WriteNpy(filepath.Join(sample, "seq.npy"), runtime.New(graph.Float32, 2, 3)); err != nil {
+		t.Fatal(err)
+	}
+	in := []Input{{Name: "seq", DType: graph.Float32, Kind: "sequence"}}
+	want := `input "seq" is a sequence, not a tensor`
+	if _, err := Open(dir, in, ImageOptions{}); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("Open: error %v, want one saying %q", err, want)
+	}
+	if _, err := Synthetic(in, 1, 1).Sample(0); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("Synthetic: error %v, want one saying %q", err, want)
 	}
 }

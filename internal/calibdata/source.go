@@ -26,13 +26,25 @@ type Input struct {
 	// element of this integer input: it is the sequence_lens of an LSTM,
 	// GRU or RNN, and zeros there would leave their outputs all zero.
 	SequenceLength int64
+	// Kind is the kind of type the model declares for the input
+	// (graph.Value.TypeKind): samples feed only tensors, so Open and
+	// Synthetic refuse an input of another kind (a sequence, a map).
+	Kind string
+}
+
+// checkKind refuses an input that is not a tensor.
+func (in Input) checkKind() error {
+	if in.Kind != "" && in.Kind != "tensor" {
+		return fmt.Errorf("input %q is a %s, not a tensor: calibration samples feed tensor inputs only", in.Name, in.Kind)
+	}
+	return nil
 }
 
 // Inputs returns the inputs a caller must feed to m (graph.RealInputs).
 func Inputs(m *graph.Model) []Input {
 	var out []Input
 	for _, v := range m.Graph.RealInputs() {
-		out = append(out, Input{Name: v.Name, DType: v.DType, Shape: v.Shape, SequenceLength: sequenceLength(v)})
+		out = append(out, Input{Name: v.Name, DType: v.DType, Shape: v.Shape, SequenceLength: sequenceLength(v), Kind: v.TypeKind()})
 	}
 	return out
 }
@@ -163,6 +175,9 @@ func Open(path string, inputs []Input, img ImageOptions) (*Source, error) {
 			return nil, fmt.Errorf("input %q is listed twice", in.Name)
 		}
 		seen[in.Name] = true
+		if err := in.checkKind(); err != nil {
+			return nil, err
+		}
 	}
 	st, err := os.Stat(path)
 	if err != nil {
@@ -641,7 +656,10 @@ func check(inputs []Input, sample map[string]*runtime.Tensor, from map[string]st
 		if err := checkDeclared(in, t.DType, t.Shape, from[in.Name], sym, symFrom); err != nil {
 			return fmt.Errorf("%s: %v", from[in.Name], err)
 		}
-		if t.Len() == 0 {
+		// An empty integer or bool array is a value (reduction axes of
+		// none, no lengths); an empty float one gives calibration nothing
+		// and is more likely a file saved wrong.
+		if t.Len() == 0 && t.DType.IsFloat() {
 			return fmt.Errorf("%s: input %q: the array %s holds no values (a dimension of 0)", from[in.Name], in.Name, graph.TypeString(t.DType, graph.Fixed(ints64(t.Shape)...)))
 		}
 	}

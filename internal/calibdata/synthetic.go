@@ -47,6 +47,9 @@ func Synthetic(inputs []Input, n int, seed int64) *Source {
 const maxSyntheticElements = 1 << 28
 
 func syntheticTensor(in Input, rng *rand.Rand) (*runtime.Tensor, error) {
+	if err := in.checkKind(); err != nil {
+		return nil, err
+	}
 	if in.Shape == nil {
 		return nil, fmt.Errorf("input %q has no declared shape, so no synthetic sample can be made for it", in.Name)
 	}
