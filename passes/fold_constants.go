@@ -140,6 +140,7 @@ func foldConstants(m *graph.Model, ctx *Context) (bool, error) {
 	// that helps (a few rounds settle every real model).
 	for round := 0; round < 8; round++ {
 		folded := 0
+		deciding := ifConditionShapes(m)
 		m.Graph.Walk(func(g *graph.Graph) {
 			if !g.IsTopological() {
 				// Folding in order lets a chain fold in one sweep; an
@@ -147,6 +148,9 @@ func foldConstants(m *graph.Model, ctx *Context) (bool, error) {
 				return
 			}
 			for _, n := range slices.Clone(g.Nodes) {
+				if deciding[n] {
+					continue
+				}
 				ts := foldNode(m, n, reg, opset, ctx)
 				if ts == nil {
 					continue
@@ -304,6 +308,43 @@ func evaluate(n *graph.Node, reg *runtime.Registry, opset int64) (ts []*graph.Te
 		}
 	}
 	return ts, nil
+}
+
+// ifConditionShapes returns the Shape and Size nodes an If's condition is
+// computed from (AffineGrid's body tests the rank of its size input so).
+// They stay nodes: folded, the condition is a constant, and ONNX Runtime
+// then inlines the branch it picks, whose ops its shape inference may
+// refuse where it loads the If as written (a Range reading a
+// one-element vector where the branch left the shapes open).
+func ifConditionShapes(m *graph.Model) map[*graph.Node]bool {
+	out := map[*graph.Node]bool{}
+	seen := map[*graph.Value]bool{}
+	var walk func(v *graph.Value)
+	walk = func(v *graph.Value) {
+		if v == nil || seen[v] {
+			return
+		}
+		seen[v] = true
+		p := v.Producer
+		if p == nil {
+			return
+		}
+		if p.OpType == "Shape" || p.OpType == "Size" {
+			out[p] = true
+			return
+		}
+		for _, in := range p.Inputs {
+			walk(in)
+		}
+	}
+	m.Graph.Walk(func(g *graph.Graph) {
+		for _, n := range g.Nodes {
+			if n.OpType == "If" && (n.Domain == "" || n.Domain == "ai.onnx") {
+				walk(n.Input(0))
+			}
+		}
+	})
+	return out
 }
 
 // foldShape returns the value of a Shape or Size node whose input has a

@@ -121,6 +121,45 @@ func TestFoldConstants(t *testing.T) {
 	checkGolden(t, "fold-constants", "chain", m)
 }
 
+// The rank test of an If's condition (Size of an input whose shape is
+// static, compared with a constant) stays as written, so the If is left
+// for the runtime to decide as the model has it; a Size read by others
+// still folds.
+func TestFoldConstantsKeepsIfCondition(t *testing.T) {
+	b := graph.NewBuilder(17)
+	x := b.Input("x", graph.Float32, 2)
+	g := b.Graph()
+	rank := b.Op("Size", x)
+	cond := b.Op("Equal", rank, b.Const(graph.FromInt64s("two", []int64{}, []int64{2})))
+	branch := func(name, op string) *graph.Graph {
+		sg := graph.NewGraph(name)
+		sg.Parent = g
+		n := &graph.Node{Name: name + "_op", OpType: op, Inputs: []*graph.Value{x}}
+		if err := sg.AddNode(n, name+"_out"); err != nil {
+			t.Fatal(err)
+		}
+		sg.AddOutput(n.Outputs[0])
+		return sg
+	}
+	n := &graph.Node{Name: "if", OpType: "If", Inputs: []*graph.Value{cond},
+		Attrs: []*graph.Attribute{graph.GraphAttr("then_branch", branch("then", "Neg")), graph.GraphAttr("else_branch", branch("else", "Abs"))}}
+	if err := g.AddNode(n, "if_out"); err != nil {
+		t.Fatal(err)
+	}
+	count := b.Op("Cast", b.Op("Size", x), graph.IntAttr("to", int64(graph.Float32)))
+	b.Output(b.Op("Add", n.Outputs[0], count))
+	m := build(t, b)
+	before := clone(t, m)
+	runPasses(t, m, FoldConstants())
+	if cond.Producer == nil || rank.Producer == nil {
+		t.Error("the If's condition was folded to a constant")
+	}
+	if count.Producer != nil {
+		t.Error("a Size no If reads was not folded")
+	}
+	sameOutputs(t, before, m, map[string]*runtime.Tensor{"x": input(1, 2)}, 0)
+}
+
 func TestFoldConstantsKeepsRandom(t *testing.T) {
 	b := graph.NewBuilder(17)
 	rnd := b.Op("RandomNormalLike", f32(b, "like", 1, 2, 3))
