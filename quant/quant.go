@@ -502,7 +502,12 @@ func runMethods(m, ref *graph.Model, src *Samples, cfg Config) (*Result, error) 
 	var completed *Result
 	choice, err := ChooseUnits(ref, m, src, cfg, base, func(cand *graph.Model, c Config) (*passes.QuantReport, error) {
 		c.Method = res.Method
-		r, err := quantizeCollected(cand, ref, src, c, res.Collection)
+		report, err := QuantizeCollected(cand, res.Collection, c)
+		if err != nil || report == nil || report.UnitsCompleted == 0 {
+			// nothing to complete: the candidate is dropped unmeasured
+			return report, err
+		}
+		r, err := finishCollected(cand, ref, src, c, res.Collection, report)
 		if err != nil {
 			return nil, err
 		}
@@ -655,6 +660,12 @@ func quantizeCollected(m, ref *graph.Model, src *Samples, cfg Config, coll *cali
 	if err != nil {
 		return nil, err
 	}
+	return finishCollected(m, ref, src, cfg, coll, report)
+}
+
+// finishCollected is quantizeCollected after the quantize pass, which
+// reported report.
+func finishCollected(m, ref *graph.Model, src *Samples, cfg Config, coll *calib.Collection, report *passes.QuantReport) (*Result, error) {
 	res := &Result{Reference: ref, Collection: coll, Report: report, Method: cfg.Method}
 	if cfg.WeightRounding != RoundHessian || report == nil || src == nil || src.Len() == 0 {
 		return res, finishQuantized(m, ref, src, cfg, res)

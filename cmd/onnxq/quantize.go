@@ -806,11 +806,21 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 		var uidle *quant.IdleReport
 		choice, err := quant.ChooseUnits(fp32, m, src, ucfg, keptDB, func(cand *graph.Model, uc quant.Config) (*passes.QuantReport, error) {
 			var err error
-			uidle = nil
-			if uq, err = c.quantizeFrom(cand, fp32, src, cfg, uc, synthetic, keptColl); err != nil {
+			q, err := quantizePass(cand, cfg, uc, keptColl)
+			if err != nil {
 				return nil, err
 			}
-			if !qcfg.Quant.FloatIdleInputs || uq.report == nil || uq.report.UnitsCompleted == 0 {
+			if q.report == nil || q.report.UnitsCompleted == 0 {
+				// Nothing to complete: ChooseUnits drops the candidate
+				// unmeasured (and keeps the one before, whose results
+				// stay), so its biases need no correcting.
+				return q.report, nil
+			}
+			uidle, uq = nil, q
+			if err := c.finishQuantized(uq, cand, fp32, src, cfg, uc, synthetic); err != nil {
+				return nil, err
+			}
+			if !qcfg.Quant.FloatIdleInputs {
 				return uq.report, nil
 			}
 			iq, rep, err := c.floatIdle(cand, fp32, src, cfg, uc, true, math.NaN(), keptColl)
@@ -949,6 +959,15 @@ func (c *cli) quantizeWith(m, fp32 *graph.Model, src *calibdata.Source, cfg *qua
 
 // quantizeFrom is quantizeWith on statistics already collected.
 func (c *cli) quantizeFrom(m, fp32 *graph.Model, src *calibdata.Source, cfg *quantizeConfig, qcfg quant.Config, synthetic bool, coll *calib.Collection) (*quantized, error) {
+	q, err := quantizePass(m, cfg, qcfg, coll)
+	if err != nil {
+		return nil, err
+	}
+	return q, c.finishQuantized(q, m, fp32, src, cfg, qcfg, synthetic)
+}
+
+// quantizePass runs the quantize pass on m with the statistics coll.
+func quantizePass(m *graph.Model, cfg *quantizeConfig, qcfg quant.Config, coll *calib.Collection) (*quantized, error) {
 	report, err := quant.QuantizeCollected(m, coll, qcfg)
 	if err != nil {
 		return nil, err
@@ -956,7 +975,14 @@ func (c *cli) quantizeFrom(m, fp32 *graph.Model, src *calibdata.Source, cfg *qua
 	if report != nil && cfg.Opset != 0 && report.OpsetTo > cfg.Opset {
 		return nil, opsetTooLow(cfg.Opset, report.OpsetTo)
 	}
-	q := &quantized{report: report, coll: coll}
+	return &quantized{report: report, coll: coll}, nil
+}
+
+// finishQuantized corrects the biases of m, quantized by quantizePass
+// into q, and rounds its weights when asked, recording both in q.
+func (c *cli) finishQuantized(q *quantized, m, fp32 *graph.Model, src *calibdata.Source, cfg *quantizeConfig, qcfg quant.Config, synthetic bool) error {
+	report := q.report
+	var err error
 	// Bias correction and weight rounding measure the layers on real
 	// samples; random ones would fit them to noise.
 	real := report != nil && !synthetic && src != nil && src.Len() > 0
@@ -971,10 +997,8 @@ func (c *cli) quantizeFrom(m, fp32 *graph.Model, src *calibdata.Source, cfg *qua
 		return b, nil
 	}
 	if qcfg.WeightRounding != quant.RoundHessian || !real {
-		if q.bias, err = correct(m); err != nil {
-			return nil, err
-		}
-		return q, nil
+		q.bias, err = correct(m)
+		return err
 	}
 	biases := map[bool]*quant.BiasReport{}
 	q.rounding, err = quant.RoundGuarded(fp32, m, src, qcfg, quant.HeldOutSQNR(fp32, qcfg), func(x *graph.Model, rounded bool) (float64, error) {
@@ -992,10 +1016,10 @@ func (c *cli) quantizeFrom(m, fp32 *graph.Model, src *calibdata.Source, cfg *qua
 		return quant.WorstOutputSQNR(fp32, x, src, cfg.Threads)
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	q.bias = biases[q.rounding.Applied]
-	return q, nil
+	return nil
 }
 
 // quantized is what quantizeWith did: the quantize pass's report, bias
