@@ -5,6 +5,7 @@
 package quant
 
 import (
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -854,9 +855,21 @@ func OutputSQNRWatching(fp32, q *graph.Model, src *Samples, n, threads int, watc
 	if len(watch) > 0 {
 		opts.Observer = func(v *graph.Value, t *runtime.Tensor) { observe(v.Name, t) }
 	}
-	ref, err := runtime.NewSession(fp32, opts)
-	if err != nil {
-		return nil, nil, err
+	var ref *runtime.Session
+	runRef := func(sample map[string]*runtime.Tensor) (map[string]*runtime.Tensor, error) {
+		if ref == nil {
+			var err error
+			if ref, err = runtime.NewSession(fp32, opts); err != nil {
+				return nil, err
+			}
+		}
+		return ref.Run(sample)
+	}
+	// Without values to watch, the FP32 outputs are kept with the samples
+	// for the next candidate measured against the same model.
+	var kept *referenceKey
+	if len(watch) == 0 {
+		kept = referenceOf(fp32)
 	}
 	qr, err := asRun(q)
 	if err != nil {
@@ -881,8 +894,19 @@ func OutputSQNRWatching(fp32, q *graph.Model, src *Samples, n, threads int, watc
 		for name, t := range sample {
 			observe(name, t)
 		}
-		a, err := ref.Run(sample)
-		if err != nil {
+		var a map[string]*runtime.Tensor
+		if kept != nil {
+			v, err := src.Remember(i, *kept, func() (any, error) { return runRef(sample) })
+			if err != nil {
+				return nil, nil, err
+			}
+			a = v.(map[string]*runtime.Tensor)
+			// Outputs too large to keep for every sample are computed
+			// each time.
+			if i == 0 && int64(n)*tensorBytes(a) > maxKeptReference {
+				kept = nil
+			}
+		} else if a, err = runRef(sample); err != nil {
 			return nil, nil, err
 		}
 		b, err := quant.Run(sample)
@@ -924,6 +948,35 @@ func OutputSQNRWatching(fp32, q *graph.Model, src *Samples, n, threads int, watc
 		}
 	}
 	return out, seen.Extremes(), nil
+}
+
+// maxKeptReference bounds the FP32 outputs OutputSQNR keeps with the
+// samples, in bytes.
+const maxKeptReference = 256 << 20
+
+// referenceKey names a model's outputs kept with the samples: the SHA-256
+// of its encoding, so that a model changed in place is not taken for the
+// one measured before.
+type referenceKey struct{ sum [sha256.Size]byte }
+
+// referenceOf returns m's key, nil when m does not encode.
+func referenceOf(m *graph.Model) *referenceKey {
+	data, err := graph.Encode(m)
+	if err != nil {
+		return nil
+	}
+	return &referenceKey{sha256.Sum256(data)}
+}
+
+// tensorBytes is the size of the tensors' values.
+func tensorBytes(ts map[string]*runtime.Tensor) int64 {
+	var n int64
+	for _, t := range ts {
+		if t != nil {
+			n += int64(t.Len()) * int64(max(t.DType.Bits(), 8)) / 8
+		}
+	}
+	return n
 }
 
 // asRun is a copy of m with its complete units lowered to the integer ops

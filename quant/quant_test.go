@@ -97,6 +97,49 @@ func TestRun(t *testing.T) {
 	}
 }
 
+// The FP32 outputs OutputSQNR keeps with the samples serve the same model
+// only: measured again after the reference changed in place, the figure
+// is that of the changed model, as a fresh set of samples gives it.
+func TestOutputSQNRKeptReference(t *testing.T) {
+	m := smallModel(t)
+	src := calibdata.Synthetic(calibdata.Inputs(m), 4, 1)
+	res, err := quant.Run(m, src, quant.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := quant.WorstOutputSQNR(res.Reference, m, src, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, err := quant.WorstOutputSQNR(res.Reference, m, src, 1); err != nil || again != before {
+		t.Fatalf("measured again: %v dB (%v), want %v", again, err, before)
+	}
+	w := res.Reference.Graph.Value("mw")
+	data, err := w.Const.Float32s()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range data {
+		data[i] *= 1.5
+	}
+	changed, err := graph.FromFloat32s("mw", w.Const.Dims, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Const = changed
+	after, err := quant.WorstOutputSQNR(res.Reference, m, src, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh, err := quant.WorstOutputSQNR(res.Reference, m, calibdata.Synthetic(calibdata.Inputs(m), 4, 1), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after != fresh || after == before {
+		t.Errorf("after the reference changed: %v dB, fresh samples %v dB, before %v dB", after, fresh, before)
+	}
+}
+
 // TestDeterministic: the quantized model does not depend on the thread
 // count.
 func TestDeterministic(t *testing.T) {

@@ -956,3 +956,45 @@ func TestSequenceInputRefused(t *testing.T) {
 		t.Errorf("Synthetic: error %v, want one saying %q", err, want)
 	}
 }
+
+// Remember computes a value once per sample and key; a subset shares what
+// its parent keeps, by sample, and an error is not kept.
+func TestRemember(t *testing.T) {
+	in := []Input{{Name: "x", DType: graph.Float32, Shape: graph.Fixed(1)}}
+	s := Synthetic(in, 4, 1)
+	calls := 0
+	get := func(src *Source, i int, key string) any {
+		t.Helper()
+		v, err := src.Remember(i, key, func() (any, error) {
+			calls++
+			return fmt.Sprintf("%s/%d", key, calls), nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	first := get(s, 2, "a")
+	if again := get(s, 2, "a"); again != first || calls != 1 {
+		t.Errorf("sample 2 again: %v after %d computations, want %v after 1", again, calls, first)
+	}
+	if other := get(s, 2, "b"); other == first || calls != 2 {
+		t.Errorf("another key gave %v (%d computations)", other, calls)
+	}
+	sub, err := s.Subset([]int{3, 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := get(sub, 1, "a"); v != first || calls != 2 {
+		t.Errorf("the subset's sample 1 (the parent's 2): %v after %d computations, want %v", v, calls, first)
+	}
+	if v := get(sub, 0, "a"); v == first || calls != 3 {
+		t.Errorf("the subset's sample 0 (the parent's 3): %v after %d computations", v, calls)
+	}
+	if _, err := s.Remember(0, "c", func() (any, error) { return nil, fmt.Errorf("no") }); err == nil {
+		t.Error("an error was not returned")
+	}
+	if v := get(s, 0, "c"); v != fmt.Sprintf("c/%d", calls) {
+		t.Errorf("after an error, the value is %v: the error was kept", v)
+	}
+}

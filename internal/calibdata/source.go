@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/onnxq/onnxq/graph"
 	"github.com/onnxq/onnxq/internal/tensorio"
@@ -94,6 +95,64 @@ type Source struct {
 	// sample i's folder no input reads; unmatched gathers them (Open).
 	unmatchedIn func(i int) []string
 	unmatched   []string
+	// memo holds what Remember kept, shared with the subsets taken of
+	// this source; root maps a sample to its index in the source memo
+	// was made for (nil: the same).
+	memo     *memo
+	memoOnce sync.Once
+	root     func(i int) int
+}
+
+// store returns s's memo, made on first use.
+func (s *Source) store() *memo {
+	s.memoOnce.Do(func() {
+		if s.memo == nil {
+			s.memo = &memo{}
+		}
+	})
+	return s.memo
+}
+
+// memo is Remember's store.
+type memo struct {
+	mu     sync.Mutex
+	values map[memoKey]any
+}
+
+type memoKey struct {
+	key    any
+	sample int
+}
+
+// Remember returns the value kept for sample i under key, or computes it
+// with compute and keeps it (an error is returned, not kept). Subsets
+// share what their parent keeps, by sample. Quantization measures many
+// candidate models against one FP32 model on the same samples: the FP32
+// outputs need computing once. The values must not be changed by their
+// readers.
+func (s *Source) Remember(i int, key any, compute func() (any, error)) (any, error) {
+	m := s.store()
+	if s.root != nil {
+		i = s.root(i)
+	}
+	k := memoKey{key, i}
+	m.mu.Lock()
+	v, ok := m.values[k]
+	m.mu.Unlock()
+	if ok {
+		return v, nil
+	}
+	v, err := compute()
+	if err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.values == nil {
+		m.values = map[memoKey]any{}
+	}
+	m.values[k] = v
+	return v, nil
 }
 
 // Unmatched lists the data files (.npy, .pb, .npz) inside the sample
@@ -138,9 +197,13 @@ func (s *Source) Subset(idx []int) (*Source, error) {
 		names[k] = s.names[i]
 	}
 	pick := append([]int{}, idx...)
+	root := func(i int) int { return pick[i] }
+	if s.root != nil {
+		root = func(i int) int { return s.root(pick[i]) }
+	}
 	return &Source{kind: s.kind, inputs: s.inputs, names: names, load: func(i int) (map[string]*runtime.Tensor, error) {
 		return s.load(pick[i])
-	}}, nil
+	}, memo: s.store(), root: root}, nil
 }
 
 // Open reads the calibration data at path for a model with the given
