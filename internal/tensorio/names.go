@@ -76,7 +76,9 @@ func (n *Namer) Name(name string) string {
 // layout of ../shared/data: <model>/sample_NNN/<input>.npy). An inputs.json
 // in the folder or its parent maps names to file names where a name is not
 // file-safe; otherwise <name>.npy, then <SafeName(name)>.npy, then the same
-// with .pb is used. Names without a file are left out of the result.
+// with .pb is used (the name itself only when it holds no path separator,
+// so that "/b" never reads b.npy, nor "../x" a file outside the folder).
+// Names without a file are left out of the result.
 func SampleFiles(dir string, names []string) (map[string]string, error) {
 	st, err := os.Stat(dir)
 	if err != nil {
@@ -103,7 +105,12 @@ func SampleFiles(dir string, names []string) (map[string]string, error) {
 	}
 	files := map[string]string{}
 	for _, name := range names {
-		candidates := []string{name + ".npy", SafeName(name) + ".npy", name + ".pb", SafeName(name) + ".pb"}
+		candidates := []string{SafeName(name) + ".npy", SafeName(name) + ".pb"}
+		// A name that holds a path separator ("/b", "../x") names no file
+		// of this folder: its safe name does ("_b").
+		if !strings.ContainsAny(name, `/\`) {
+			candidates = []string{name + ".npy", SafeName(name) + ".npy", name + ".pb", SafeName(name) + ".pb"}
+		}
 		f, mapped := mapping[name]
 		if mapped {
 			if !filepath.IsLocal(f) {

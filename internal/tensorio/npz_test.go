@@ -6,6 +6,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"hash/crc32"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -267,6 +268,29 @@ func TestSampleFiles(t *testing.T) {
 	os.WriteFile(filepath.Join(root, "inputs.json"), []byte(`[1]`), 0o644)
 	if _, err := SampleFiles(sample, names); err == nil || !strings.Contains(err.Error(), "inputs.json") {
 		t.Errorf("bad inputs.json: %v", err)
+	}
+}
+
+// An input name holding a path separator reads the file of its safe
+// name, never the file its path would lead to: "/b" is not b.npy (the
+// file of input "b"), and "../x" is no file outside the folder.
+func TestSampleFilesPathNames(t *testing.T) {
+	root := t.TempDir()
+	sample := filepath.Join(root, "sample_000")
+	os.Mkdir(sample, 0o755)
+	x := &runtime.Tensor{DType: graph.Float32, Shape: []int{1}, Data: []float32{1}}
+	for _, f := range []string{filepath.Join(sample, "b.npy"), filepath.Join(sample, "_b.npy"), filepath.Join(root, "escape.npy")} {
+		if err := WriteNpy(f, x); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := SampleFiles(sample, []string{"b", "/b", "../escape"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"b": filepath.Join(sample, "b.npy"), "/b": filepath.Join(sample, "_b.npy")}
+	if !maps.Equal(got, want) {
+		t.Errorf("files %v, want %v", got, want)
 	}
 }
 
