@@ -959,8 +959,24 @@ const maxKeptReference = 256 << 20
 // one measured before.
 type referenceKey struct{ sum [sha256.Size]byte }
 
-// referenceOf returns m's key, nil when m does not encode.
+// maxKeyedModel bounds the initializers of a model referenceOf encodes to
+// hash, in bytes: the encoding is a second copy of them for a moment.
+const maxKeyedModel = 512 << 20
+
+// referenceOf returns m's key, nil when m does not encode or is too large
+// to encode for a key.
 func referenceOf(m *graph.Model) *referenceKey {
+	var size int64
+	m.Graph.Walk(func(g *graph.Graph) {
+		for _, v := range g.Initializers {
+			if v.Const != nil {
+				size += v.Const.ByteSize()
+			}
+		}
+	})
+	if size > maxKeyedModel {
+		return nil
+	}
 	data, err := graph.Encode(m)
 	if err != nil {
 		return nil
