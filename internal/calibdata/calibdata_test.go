@@ -998,3 +998,28 @@ func TestRemember(t *testing.T) {
 		t.Errorf("after an error, the value is %v: the error was kept", v)
 	}
 }
+
+// Images kept one folder per class (an image dataset's usual layout) are
+// the samples, folder by folder; a folder holding sample data is a sample
+// folder as before.
+func TestImageClassFolders(t *testing.T) {
+	dir := t.TempDir()
+	writeImage(t, filepath.Join(mkdir(t, dir, "dog"), "b.png"), solid(4, 4, color.NRGBA{R: 200, A: 255}))
+	writeImage(t, filepath.Join(mkdir(t, dir, "cat"), "a10.png"), solid(4, 4, color.NRGBA{G: 9, A: 255}))
+	writeImage(t, filepath.Join(dir, "cat", "a2.png"), solid(4, 4, color.NRGBA{B: 50, A: 255}))
+	os.WriteFile(filepath.Join(dir, "cat", "notes"), []byte("x"), 0o644)
+	in := []Input{{Name: "img", DType: graph.Float32, Shape: graph.Shape{{Size: 1}, {Size: 3}, {Size: 4}, {Size: 4}}}}
+	s := mustOpen(t, dir, in, ImageOptions{})
+	want := []string{filepath.Join("cat", "a2.png"), filepath.Join("cat", "a10.png"), filepath.Join("dog", "b.png")}
+	if !slices.Equal(s.Names(), want) || !slices.Equal(s.Skipped(), []string{filepath.Join("cat", "notes")}) {
+		t.Errorf("samples %q, skipped %q; want %q and cat/notes", s.Names(), s.Skipped(), want)
+	}
+	if got := mustSample(t, s, 2)["img"].F32()[0]; math.Abs(float64(got)-200.0/255) > 1e-6 {
+		t.Errorf("dog/b.png's first value %v, want %v", got, 200.0/255)
+	}
+	// A .npy beside the images makes the folders sample folders.
+	writeNpy(t, filepath.Join(dir, "dog", "img.npy"), filled(0, 1, 3, 4, 4))
+	if _, err := Open(dir, in, ImageOptions{}); err == nil || !strings.Contains(err.Error(), "missing input") {
+		t.Errorf("sample folders: error %v", err)
+	}
+}

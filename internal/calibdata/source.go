@@ -381,9 +381,15 @@ func openDir(dir string, inputs []Input, img ImageOptions) (*Source, error) {
 	case len(kinds) > 1:
 		return nil, fmt.Errorf("%s: holds both %s and %s; keep one kind of sample per folder", dir, kinds[0], kinds[1])
 	case len(dirs) > 0:
-		if allTestDataSets(dirs) {
+		switch classImages, skipped := imageClassFolders(dir, dirs); {
+		case allTestDataSets(dirs):
 			src = testDataSource(dir, dirs, inputs)
-		} else {
+		case classImages != nil:
+			if src, err = imageSource(dir, classImages, inputs, img); err != nil {
+				return nil, err
+			}
+			others = append(others, skipped...)
+		default:
 			src = sampleDirSource(dir, dirs, inputs)
 		}
 	case len(npzs) > 0:
@@ -432,6 +438,41 @@ func inputNames(inputs []Input) []string {
 		out[i] = in.Name
 	}
 	return out
+}
+
+// imageClassFolders returns the images of sub-folders that hold images
+// and no sample data (.npy, .pb, .npz files or folders of their own): the
+// layout of an image dataset kept one folder per class. Their paths are
+// relative to dir, folder by folder in name order; skipped lists the
+// other entries of those folders. nil when dirs are not such folders.
+func imageClassFolders(dir string, dirs []string) (images, skipped []string) {
+	for _, d := range dirs {
+		entries, err := os.ReadDir(filepath.Join(dir, d))
+		if err != nil {
+			return nil, nil
+		}
+		var found []string
+		for _, e := range entries {
+			name := e.Name()
+			switch ext := strings.ToLower(filepath.Ext(name)); {
+			case ignored(name):
+			case isDirEntry(filepath.Join(dir, d), e), ext == ".npy", ext == ".pb", ext == ".npz":
+				return nil, nil
+			case isImage(name):
+				found = append(found, name)
+			default:
+				skipped = append(skipped, filepath.Join(d, name))
+			}
+		}
+		sortNames(found)
+		for _, f := range found {
+			images = append(images, filepath.Join(d, f))
+		}
+	}
+	if len(images) == 0 {
+		return nil, nil
+	}
+	return images, skipped
 }
 
 func allTestDataSets(dirs []string) bool {
