@@ -2,6 +2,7 @@ package graph
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/onnxq/onnxq/internal/onnxpb"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -292,5 +294,32 @@ func TestShapeCompatible(t *testing.T) {
 		if got := c.a.Compatible(c.b); got != c.want {
 			t.Errorf("%v ~ %v: %v, want %v", c.a, c.b, got, c.want)
 		}
+	}
+}
+
+// A SequenceProto or MapProto read as a tensor (its name taken for dims,
+// its field 3 for a segment) is no tensor: DecodeTensor says so instead
+// of reading the name's bytes as a shape.
+func TestDecodeTensorRefusesOtherValues(t *testing.T) {
+	elem, err := proto.Marshal(&onnxpb.TensorProto{Dims: []int64{2}, DataType: proto.Int32(int32(onnxpb.TensorProto_FLOAT)), FloatData: []float32{1, 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// SequenceProto: name 1, elem_type 2 (1: tensor), tensor_values 3;
+	// MapProto: name 1, key_type 2, keys 3 (int64s, unpacked).
+	named := protowire.AppendBytes(protowire.AppendTag(nil, 1, protowire.BytesType), []byte("Input3"))
+	seq := protowire.AppendVarint(protowire.AppendTag(append([]byte{}, named...), 2, protowire.VarintType), 1)
+	seq = protowire.AppendBytes(protowire.AppendTag(seq, 3, protowire.BytesType), elem)
+	mp := protowire.AppendVarint(protowire.AppendTag(append([]byte{}, named...), 2, protowire.VarintType), uint64(onnxpb.TensorProto_INT64))
+	for _, k := range []uint64{1, 2} {
+		mp = protowire.AppendVarint(protowire.AppendTag(mp, 3, protowire.VarintType), k)
+	}
+	for what, data := range map[string][]byte{"sequence": seq, "map": mp} {
+		if _, err := DecodeTensor(data, ""); !errors.Is(err, ErrNotTensor) {
+			t.Errorf("a %s: error %v, want one saying it is not a tensor", what, err)
+		}
+	}
+	if got, err := DecodeTensor(elem, ""); err != nil || got.NumElements() != 2 {
+		t.Errorf("a tensor: %v, %v", got, err)
 	}
 }

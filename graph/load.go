@@ -523,6 +523,15 @@ func DecodeTensor(data []byte, dir string) (*Tensor, error) {
 		// what protobuf's leniency reads out of other bytes: no tensor
 		return nil, fmt.Errorf("%w: no element type or shape", ErrNotTensor)
 	}
+	// A SequenceProto, MapProto or OptionalProto read as a tensor takes
+	// its name for dims and its field 3 for a segment, or leaves fields a
+	// TensorProto lacks: no tensor of its own.
+	if p.GetSegment() != nil {
+		return nil, fmt.Errorf("%w: it holds a segment (field 3), as a sequence, map or optional value read as a tensor does; only whole tensors are read", ErrNotTensor)
+	}
+	if len(p.ProtoReflect().GetUnknown()) > 0 {
+		return nil, fmt.Errorf("%w: it holds fields a TensorProto does not have (a sequence, map or optional value?)", ErrNotTensor)
+	}
 	return (&loader{dir: dir}).tensor(p)
 }
 
