@@ -28,7 +28,7 @@ func TestCompare(t *testing.T) {
 		t.Fatalf("quantize --report: exit %d: %s\n%s", r.code, r.stderr, r.stdout)
 	}
 	// Image flags on .npy samples are said to do nothing.
-	if r := onnxq(t, dir, "compare", model, q, "--data", data, "--mean", "0.5"); r.code != 0 || !strings.Contains(r.stderr, "--mean apply to image samples; --data") {
+	if r := onnxq(t, dir, "compare", model, q, "--data", data, "--mean", "0.5"); r.code != 0 || !strings.Contains(r.stderr, "--mean applies to image samples only; --data") {
 		t.Errorf("compare --mean on .npy samples: exit %d, stderr %q", r.code, r.stderr)
 	}
 	// The quantized model as FLOAT: the arguments swapped.

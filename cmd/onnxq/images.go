@@ -94,7 +94,11 @@ func (c *cli) openSamples(flag, path string, inputs []calibdata.Input, cfg *imag
 		fmt.Fprintf(c.stderr, "onnxq: WARNING: %s %s: %s in the sample folders %s no model input (%s) and %s not read: %s\n", flag, path, plural(len(unmatched), "data file"), matchVerb(len(unmatched)), strings.Join(names, ", "), isAre(len(unmatched)), firstNames(unmatched))
 	}
 	if set := cfg.imageFlags(); len(set) > 0 && src.Kind() != "images" {
-		fmt.Fprintf(c.stderr, "onnxq: WARNING: %s apply to image samples; %s %s holds %s, which are fed as they are\n", strings.Join(set, ", "), flag, path, src.Kind())
+		verb := "applies"
+		if len(set) > 1 {
+			verb = "apply"
+		}
+		fmt.Fprintf(c.stderr, "onnxq: WARNING: %s %s to image samples only; %s %s holds %s, which are fed as they are\n", strings.Join(set, ", "), verb, flag, path, src.Kind())
 	}
 	return src, nil
 }

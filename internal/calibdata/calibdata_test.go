@@ -1023,3 +1023,22 @@ func TestImageClassFolders(t *testing.T) {
 		t.Errorf("sample folders: error %v", err)
 	}
 }
+
+// A folder holding only notes is not called empty: the error names what
+// it holds. An inputs.json saved with a byte order mark is read.
+func TestNotesOnlyFolderAndMarkedMapping(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{"README.md", "labels.json"} {
+		os.WriteFile(filepath.Join(dir, f), []byte("x"), 0o644)
+	}
+	in := []Input{{Name: "in:0", DType: graph.Float32, Shape: graph.Fixed(1, 2)}}
+	if _, err := Open(dir, in, ImageOptions{}); err == nil || !strings.Contains(err.Error(), "no samples: it holds only README.md, labels.json, which are not samples") {
+		t.Errorf("notes only: error %v", err)
+	}
+	sample := mkdir(t, dir, "sample_000")
+	writeNpy(t, filepath.Join(sample, "first.npy"), filled(0, 1, 2))
+	os.WriteFile(filepath.Join(dir, "inputs.json"), []byte("\xef\xbb\xbf{\"in:0\": \"first.npy\"}"), 0o644)
+	if s := mustOpen(t, dir, in, ImageOptions{}); s.Len() != 1 {
+		t.Errorf("%d samples, want 1", s.Len())
+	}
+}

@@ -84,7 +84,11 @@ func resolveImage(in Input, o ImageOptions) (imageSpec, error) {
 		s.c = 3
 	}
 	if s.c != 1 && s.c != 3 {
-		return imageSpec{}, fmt.Errorf("%s has %d channels on axis %d; images give 1 (grey) or 3", what, s.c, cAxis)
+		hint := ""
+		if o.Layout != "" {
+			hint = fmt.Sprintf(" (--layout %s puts them there)", strings.ToLower(o.Layout))
+		}
+		return imageSpec{}, fmt.Errorf("%s has %d channels on axis %d%s; images give 1 (grey) or 3", what, s.c, cAxis, hint)
 	}
 	s.h, s.w = o.Size[0], o.Size[1]
 	if s.h == 0 && s.w == 0 {

@@ -345,10 +345,11 @@ func openDir(dir string, inputs []Input, img ImageOptions) (*Source, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", dir, plainError(err))
 	}
-	var dirs, npzs, images, others []string
+	var dirs, npzs, images, others, notes []string
 	for _, e := range entries {
 		name := e.Name()
 		if ignored(name) {
+			notes = append(notes, name)
 			continue
 		}
 		switch {
@@ -419,7 +420,19 @@ func openDir(dir string, inputs []Input, img ImageOptions) (*Source, error) {
 			return unmatchedFiles(dir, "", inputs)
 		}}, nil
 	}
+	if len(notes) > 0 {
+		sortNames(notes)
+		return nil, fmt.Errorf("%s: no samples: it holds only %s, which are not samples", dir, firstOf(notes, 5))
+	}
 	return nil, fmt.Errorf("%s: empty folder: no samples", dir)
+}
+
+// firstOf lists up to n names, saying how many more there are.
+func firstOf(names []string, n int) string {
+	if len(names) <= n {
+		return strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(names[:n], ", "), len(names)-n)
 }
 
 // danglingLink tells whether entry e of dir is a symbolic link that
@@ -714,6 +727,9 @@ func npySplitSource(path string, inputs []Input) (*Source, error) {
 	}
 	n := 1
 	if step > 0 {
+		if t.Len() == 0 && t.DType.IsFloat() {
+			return nil, fmt.Errorf("%s: input %q: the array %s holds no values (a dimension of 0)", path, in.Name, t)
+		}
 		if t.Shape[0]%step != 0 || t.Shape[0] == 0 {
 			return nil, fmt.Errorf("%s: input %q is %s, the file's first axis (%d) is not a multiple of its batch size %d", path, in.Name, graph.TypeString(in.DType, in.Shape), t.Shape[0], step)
 		}
@@ -729,7 +745,7 @@ func npySplitSource(path string, inputs []Input) (*Source, error) {
 			part = sliceAxis0(t, i*step, (i+1)*step, squeeze)
 		}
 		out := map[string]*runtime.Tensor{in.Name: part}
-		return out, check(inputs, out, map[string]string{in.Name: names[i]})
+		return out, check(inputs, out, map[string]string{in.Name: fmt.Sprintf("%s[%d]", path, i)})
 	}}, nil
 }
 

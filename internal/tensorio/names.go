@@ -4,6 +4,7 @@
 package tensorio
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -97,6 +98,8 @@ func SampleFiles(dir string, names []string) (map[string]string, error) {
 		if err != nil {
 			return nil, err
 		}
+		// Some editors start a UTF-8 file with a byte order mark.
+		data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
 		if err := json.Unmarshal(data, &mapping); err != nil {
 			return nil, fmt.Errorf("%s: not a JSON object of input names to file names: %v", j, err)
 		}

@@ -411,6 +411,8 @@ func parseNpyHeader(text string) (*npyHeader, error) {
 			return nil, fmt.Errorf(".npy shape %v: dimension %d is not a size", shape, i)
 		}
 		h.shape[i] = n
+	}
+	for _, n := range h.shape {
 		if n != 0 && h.count > math.MaxInt64/n {
 			return nil, fmt.Errorf(".npy shape %v is too large", h.shape)
 		}
