@@ -2,12 +2,15 @@ package main
 
 import (
 	"fmt"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/spf13/pflag"
 
 	"github.com/onnxq/onnxq/internal/calibdata"
+	"github.com/onnxq/onnxq/internal/tensorio"
 )
 
 // imageConfig holds the flags that turn image files into input tensors,
@@ -63,6 +66,14 @@ func (cfg *imageConfig) imageFlags() []string {
 	return set
 }
 
+// itThem is "it" for one, "them" for more.
+func itThem(n int) string {
+	if n == 1 {
+		return "it"
+	}
+	return "them"
+}
+
 // matchVerb is "matches" for one, "match" for more.
 func matchVerb(n int) string {
 	if n == 1 {
@@ -91,7 +102,23 @@ func (c *cli) openSamples(flag, path string, inputs []calibdata.Input, cfg *imag
 		for i, in := range inputs {
 			names[i] = in.Name
 		}
-		fmt.Fprintf(c.stderr, "onnxq: WARNING: %s %s: %s in the sample folders %s no model input (%s) and %s not read: %s\n", flag, path, plural(len(unmatched), "data file"), matchVerb(len(unmatched)), strings.Join(names, ", "), isAre(len(unmatched)), firstNames(unmatched))
+		// An input's .pb beside its .npy is not read either: the .npy
+		// comes first.
+		var stray, shadowed []string
+		for _, f := range unmatched {
+			stem := strings.TrimSuffix(filepath.Base(f), filepath.Ext(f))
+			if strings.EqualFold(filepath.Ext(f), ".pb") && slices.ContainsFunc(names, func(n string) bool { return stem == n || stem == tensorio.SafeName(n) }) {
+				shadowed = append(shadowed, f)
+			} else {
+				stray = append(stray, f)
+			}
+		}
+		if len(stray) > 0 {
+			fmt.Fprintf(c.stderr, "onnxq: WARNING: %s %s: %s in the sample folders %s no model input (%s) and %s not read: %s\n", flag, path, plural(len(stray), "data file"), matchVerb(len(stray)), strings.Join(names, ", "), isAre(len(stray)), firstNames(stray))
+		}
+		if len(shadowed) > 0 {
+			fmt.Fprintf(c.stderr, "onnxq: WARNING: %s %s: %s in the sample folders %s not read, the .npy of the same input beside %s coming first: %s\n", flag, path, plural(len(shadowed), ".pb file"), isAre(len(shadowed)), itThem(len(shadowed)), firstNames(shadowed))
+		}
 	}
 	if set := cfg.imageFlags(); len(set) > 0 && src.Kind() != "images" {
 		verb := "applies"

@@ -1334,14 +1334,23 @@ func TestQuantizeUnmatchedSampleFile(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
+		if s == 1 { // beside x.npy, which comes first
+			if err := tensorio.WritePb(filepath.Join(sample, "x.pb"), "x", x); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 	r := onnxq(t, dir, model, "-o", filepath.Join(dir, "q.onnx"), "--calib", folder)
 	if r.code != 0 {
 		t.Fatalf("quantize: %s", r.stderr)
 	}
-	want := `WARNING: --calib ` + folder + `: 1 data file in the sample folders matches no model input (x) and is not read: "` + filepath.Join("sample_002", "x_old.npy") + `"`
-	if n := strings.Count(r.stderr, want); n != 1 {
-		t.Errorf("%d warnings %q in:\n%s", n, want, r.stderr)
+	for _, want := range []string{
+		`WARNING: --calib ` + folder + `: 1 data file in the sample folders matches no model input (x) and is not read: "` + filepath.Join("sample_002", "x_old.npy") + `"`,
+		`WARNING: --calib ` + folder + `: 1 .pb file in the sample folders is not read, the .npy of the same input beside it coming first: "` + filepath.Join("sample_001", "x.pb") + `"`,
+	} {
+		if n := strings.Count(r.stderr, want); n != 1 {
+			t.Errorf("%d warnings %q in:\n%s", n, want, r.stderr)
+		}
 	}
 }
 
