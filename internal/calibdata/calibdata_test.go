@@ -1042,3 +1042,17 @@ func TestNotesOnlyFolderAndMarkedMapping(t *testing.T) {
 		t.Errorf("%d samples, want 1", s.Len())
 	}
 }
+
+// A mistyped name in inputs.json, which leaves its input without a file,
+// is named in the error about the missing input.
+func TestStrayMappingNamed(t *testing.T) {
+	dir := t.TempDir()
+	sample := mkdir(t, dir, "sample_000")
+	writeNpy(t, filepath.Join(sample, "first.npy"), filled(0, 1, 2))
+	os.WriteFile(filepath.Join(dir, "inputs.json"), []byte(`{"in:O": "first.npy"}`), 0o644)
+	in := []Input{{Name: "in:0", DType: graph.Float32, Shape: graph.Fixed(1, 2)}}
+	want := `missing input "in:0" (no in_0.npy; ` + filepath.Join(dir, "inputs.json") + ` maps "in:O", which names no input)`
+	if _, err := Open(dir, in, ImageOptions{}); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("error %v, want one saying %q", err, want)
+	}
+}

@@ -427,6 +427,15 @@ func openDir(dir string, inputs []Input, img ImageOptions) (*Source, error) {
 	return nil, fmt.Errorf("%s: empty folder: no samples", dir)
 }
 
+// quoteAll quotes each name, comma-separated.
+func quoteAll(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = strconv.Quote(n)
+	}
+	return strings.Join(q, ", ")
+}
+
 // firstOf lists up to n names, saying how many more there are.
 func firstOf(names []string, n int) string {
 	if len(names) <= n {
@@ -558,7 +567,11 @@ func readSampleDir(dir string, inputs []Input) (map[string]*runtime.Tensor, erro
 	for _, in := range inputs {
 		p, ok := files[in.Name]
 		if !ok {
-			return nil, fmt.Errorf("%s: missing input %q (no %s.npy)", dir, in.Name, tensorio.SafeName(in.Name))
+			hint := ""
+			if stray, j := tensorio.StrayMappings(dir, inputNames(inputs)); len(stray) > 0 {
+				hint = fmt.Sprintf("; %s maps %s, which names no input", j, quoteAll(stray))
+			}
+			return nil, fmt.Errorf("%s: missing input %q (no %s.npy%s)", dir, in.Name, tensorio.SafeName(in.Name), hint)
 		}
 		t, err := tensorio.ReadTensor(p)
 		if err != nil {

@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -144,6 +145,31 @@ func SampleFiles(dir string, names []string) (map[string]string, error) {
 		}
 	}
 	return files, nil
+}
+
+// StrayMappings returns the names the inputs.json that SampleFiles reads
+// for dir maps which are not among names, sorted, and that file's path:
+// a mistyped name, which leaves its input without a file.
+func StrayMappings(dir string, names []string) ([]string, string) {
+	for _, j := range []string{filepath.Join(dir, "inputs.json"), filepath.Join(dir, "..", "inputs.json")} {
+		data, err := graph.ReadFileLimited(j, maxMappingBytes)
+		if err != nil {
+			continue
+		}
+		mapping := map[string]string{}
+		if json.Unmarshal(bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")), &mapping) != nil {
+			return nil, ""
+		}
+		var stray []string
+		for k := range mapping {
+			if !slices.Contains(names, k) {
+				stray = append(stray, k)
+			}
+		}
+		slices.Sort(stray)
+		return stray, j
+	}
+	return nil, ""
 }
 
 // ReadSample reads the inputs named in names from a sample folder (see
