@@ -805,7 +805,6 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 		// worse, as the model it competes with did.
 		var uidle *quant.IdleReport
 		choice, err := quant.ChooseUnits(fp32, m, src, ucfg, keptDB, func(cand *graph.Model, uc quant.Config) (*passes.QuantReport, error) {
-			var err error
 			q, err := quantizePass(cand, cfg, uc, keptColl)
 			if err != nil {
 				return nil, err
