@@ -1056,3 +1056,32 @@ func TestStrayMappingNamed(t *testing.T) {
 		t.Errorf("error %v, want one saying %q", err, want)
 	}
 }
+
+// Colour JPEGs with subsampled chroma (4:2:0, 4:2:2) read as libjpeg reads
+// them, chroma interpolated: within the decoders' rounding of PIL's
+// values (recorded in testdata), where repeating the chroma missed by up
+// to 57 levels on this image.
+func TestJPEGChromaAsLibjpeg(t *testing.T) {
+	for _, sub := range []string{"420", "422"} {
+		want, err := tensorio.ReadNpy(filepath.Join("testdata", "chroma"+sub+"_pil.npy"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, w := want.Shape[0], want.Shape[1]
+		in := []Input{{Name: "img", DType: graph.Float32, Shape: graph.Fixed(1, 3, int64(h), int64(w))}}
+		got := mustSample(t, mustOpen(t, filepath.Join("testdata", "chroma"+sub+".jpg"), in, ImageOptions{}), 0)["img"].F32()
+		ref := want.Data.([]uint8)
+		var worst, sum float64
+		for y := range h {
+			for x := range w {
+				for c := range 3 {
+					d := math.Abs(float64(got[(c*h+y)*w+x])*255 - float64(ref[(y*w+x)*3+c]))
+					worst, sum = max(worst, d), sum+d
+				}
+			}
+		}
+		if mean := sum / float64(3*h*w); worst > 3.01 || mean > 0.25 {
+			t.Errorf("4:%s:%s JPEG: %.1f levels from PIL at worst, %.2f on average; want at most 3 and 0.25", sub[1:2], sub[2:], worst, mean)
+		}
+	}
+}

@@ -206,6 +206,11 @@ func readImage(path string, s imageSpec) (*runtime.Tensor, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: image does not decode: %v", path, err)
 	}
+	if ycc, ok := img.(*image.YCbCr); ok {
+		if rgb, ok := libjpegRGB(ycc); ok {
+			img = rgb
+		}
+	}
 	return imageTensor(img, s), nil
 }
 
