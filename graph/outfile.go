@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 )
 
 // maxLinkHops bounds how many symbolic links OutputTarget follows.
@@ -133,11 +134,20 @@ func TrackTemporary(path string) (untrack func()) {
 
 // RemoveTemporaries removes every tracked temporary file and folder: a
 // command stopped by a signal calls it so that it leaves nothing behind.
+// A folder that writers still fill may not empty at the first try, so
+// each removal is tried again until the path is gone (for a second at
+// most); once a folder is gone, nothing can be written into it.
 func RemoveTemporaries() {
 	temporaries.Lock()
 	defer temporaries.Unlock()
 	for p := range temporaries.paths {
-		os.RemoveAll(p)
+		for try := 0; try < 200; try++ {
+			os.RemoveAll(p)
+			if _, err := os.Lstat(p); errors.Is(err, fs.ErrNotExist) {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
 		delete(temporaries.paths, p)
 	}
 }

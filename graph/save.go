@@ -91,11 +91,11 @@ func Save(m *Model, path string, opts SaveOptions) error {
 			return err
 		})
 	}
-	tmp, err := writeTemp(target, data)
+	tmp, untrack, err := writeTemp(target, data)
 	if err != nil {
 		return err
 	}
-	defer TrackTemporary(tmp)()
+	defer untrack()
 	// The data file goes into place first, so the model never names a data
 	// file that is not there yet.
 	if ext != nil && ext.tmp != "" {
@@ -217,12 +217,15 @@ func closeTemp(f *os.File) error {
 }
 
 // writeTemp writes data to a temporary file beside path and returns its
-// name; on failure nothing is left.
-func writeTemp(path string, data []byte) (string, error) {
+// name and the function that stops tracking it (TrackTemporary: it is
+// tracked from its creation, so a signal during the write removes it);
+// on failure nothing is left.
+func writeTemp(path string, data []byte) (string, func(), error) {
 	f, err := createTemp(path)
 	if err != nil {
-		return "", writeError(path, err)
+		return "", nil, writeError(path, err)
 	}
+	untrack := TrackTemporary(f.Name())
 	if _, err = f.Write(data); err == nil {
 		err = closeTemp(f)
 	} else {
@@ -230,9 +233,10 @@ func writeTemp(path string, data []byte) (string, error) {
 	}
 	if err != nil {
 		os.Remove(f.Name())
-		return "", writeError(path, err)
+		untrack()
+		return "", nil, writeError(path, err)
 	}
-	return f.Name(), nil
+	return f.Name(), untrack, nil
 }
 
 // writeError names the file being saved rather than its temporary name.

@@ -14,6 +14,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/onnxq/onnxq/graph"
 	"github.com/onnxq/onnxq/internal/calibdata"
@@ -164,7 +165,7 @@ func (c *cli) golden(cfg *goldenConfig) error {
 			return err
 		}
 		for _, loc := range locs {
-			if err := copyFile(filepath.Join(filepath.Dir(cfg.Model), filepath.FromSlash(loc)), filepath.Join(tmp, filepath.FromSlash(loc))); err != nil {
+			if err := copyFile(filepath.Join(filepath.Dir(cfg.Model), filepath.FromSlash(loc)), tmp, filepath.FromSlash(loc)); err != nil {
 				return fmt.Errorf("external data %s: %v", loc, plainError(err))
 			}
 		}
@@ -249,16 +250,25 @@ func readGoldenSettings(dir string) (s goldenSettings, ok bool, err error) {
 	return s, true, nil
 }
 
-// copyFile copies src to dst, making dst's folders.
-func copyFile(src, dst string) error {
+// copyFile copies src to root/rel, making the folders of rel inside root
+// one by one: a root a signal removed meanwhile is not made again.
+func copyFile(src, root, rel string) error {
 	in, err := graph.OpenRead(src)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return err
+	dir := root
+	for _, part := range strings.Split(filepath.Dir(rel), string(filepath.Separator)) {
+		if part == "." {
+			continue
+		}
+		dir = filepath.Join(dir, part)
+		if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+			return err
+		}
 	}
+	dst := filepath.Join(root, rel)
 	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return err

@@ -276,8 +276,10 @@ func summarize(t *runtime.Tensor) string {
 
 // writeOutputs writes each output to dir under a unique file-safe name and
 // returns the paths in output order. No output may replace one of ins (an
-// input's .npy in the same folder): none is written then.
-func writeOutputs(dir string, vs []*graph.Value, outs map[string]*runtime.Tensor, ins []inputFile) ([]string, error) {
+// input's .npy in the same folder): none is written then. The outputs are
+// written into a temporary folder in dir first and moved into place once
+// all are, so that a write that fails leaves the files there as they were.
+func writeOutputs(dir string, vs []*graph.Value, outs map[string]*runtime.Tensor, ins []inputFile) (_ []string, err error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		if st, serr := os.Stat(dir); serr == nil && !st.IsDir() {
 			return nil, fmt.Errorf("-o %s: not a folder (the outputs are written into one)", dir)
@@ -295,15 +297,33 @@ func writeOutputs(dir string, vs []*graph.Value, outs map[string]*runtime.Tensor
 		if err := refuseOverwrite(ins, outputFile{"-o, output " + v.Name + ",", paths[i]}); err != nil {
 			return nil, err
 		}
+		if st, err := os.Stat(paths[i]); err == nil && st.IsDir() {
+			return nil, fmt.Errorf("-o %s: %s, where output %s goes, is a folder", dir, paths[i], v.Name)
+		}
 	}
+	tmp, err := os.MkdirTemp(dir, ".outputs*")
+	if err != nil {
+		return nil, fmt.Errorf("-o %s: %v", dir, plainError(err))
+	}
+	defer graph.TrackTemporary(tmp)()
+	defer os.RemoveAll(tmp)
+	staged := make([]string, len(vs))
 	for i, v := range vs {
 		t := outs[v.Name]
+		staged[i] = filepath.Join(tmp, filepath.Base(paths[i]))
 		if strings.HasSuffix(paths[i], ".npy") {
-			if err := tensorio.WriteNpy(paths[i], t); err != nil {
-				return nil, err
-			}
-		} else if err := tensorio.WritePb(paths[i], v.Name, t); err != nil {
-			return nil, err
+			err = tensorio.WriteNpy(staged[i], t)
+		} else {
+			err = tensorio.WritePb(staged[i], v.Name, t)
+		}
+		if err != nil {
+			// named by where the output goes, not by the staging folder
+			return nil, errors.New(strings.ReplaceAll(err.Error(), staged[i], paths[i]))
+		}
+	}
+	for i := range vs {
+		if err := os.Rename(staged[i], paths[i]); err != nil {
+			return nil, fmt.Errorf("writing %s: %v", paths[i], plainError(err))
 		}
 	}
 	return paths, nil

@@ -398,3 +398,35 @@ func writeHeaderOnlyNpz(t *testing.T, path, name, dict string) {
 		t.Fatal(err)
 	}
 }
+
+// run -o writes all the outputs or none: a folder where the second goes
+// fails the command before the first is written, and a second run over a
+// complete folder replaces every file.
+func TestRunOutputsAllOrNone(t *testing.T) {
+	dir := t.TempDir()
+	model := saveModel(t, dir, "two.onnx", func(b *graph.Builder) {
+		x := b.Input("x", graph.Float32, 1, 3)
+		b.Output(b.Op("Neg", x), b.Op("Abs", x))
+	})
+	out := filepath.Join(dir, "out")
+	if err := os.MkdirAll(filepath.Join(out, "abs1_out0.npy"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r := onnxq(t, dir, "run", model, "--random", "-o", out)
+	entries, _ := os.ReadDir(out)
+	if r.code != 1 || len(entries) != 1 || !strings.Contains(r.stderr, "is a folder") {
+		t.Fatalf("exit %d, %v in the output folder, stderr %q: want 1, only the folder there, and a line saying it is a folder", r.code, entries, r.stderr)
+	}
+	os.Remove(filepath.Join(out, "abs1_out0.npy"))
+	if r := onnxq(t, dir, "run", model, "--random", "-o", out); r.code != 0 {
+		t.Fatalf("run: %s", r.stderr)
+	}
+	entries, _ = os.ReadDir(out)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if len(names) != 2 {
+		t.Errorf("output folder holds %q, want the two outputs alone (no staging folder left)", names)
+	}
+}
