@@ -54,6 +54,10 @@ func RunTestFolder(dir string, m *graph.Model, opts Options, rtol, atol float64)
 			return nil, fmt.Errorf("%q holds a value of kind %s: test folders are compared tensor by tensor", v.Name, k)
 		}
 	}
+	if len(sess.Outputs()) == 0 {
+		// it would pass whatever the model computed
+		return nil, errors.New("the model has no outputs: there is nothing to compare")
+	}
 	matches, _ := filepath.Glob(filepath.Join(dir, "test_data_set_*"))
 	var sets []string
 	for _, m := range matches {

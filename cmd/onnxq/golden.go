@@ -122,6 +122,10 @@ func (c *cli) golden(cfg *goldenConfig) error {
 	if err := runnable(m); err != nil {
 		return fmt.Errorf("%s: %v", cfg.Model, err)
 	}
+	if len(m.Graph.Outputs) == 0 {
+		// a test with nothing to compare would pass whatever changed
+		return fmt.Errorf("%s: the model has no outputs: there is nothing to record", cfg.Model)
+	}
 	src, err := c.openSamples("--data", cfg.Data, calibdata.Inputs(m), &cfg.imageConfig)
 	if err != nil {
 		return err

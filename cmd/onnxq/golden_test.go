@@ -157,7 +157,16 @@ func TestGoldenBadInput(t *testing.T) {
 	}
 	failsCleanly(t, dir, gold, "missing.onnx", "golden", filepath.Join(dir, "missing.onnx"), "--data", data, "-o", gold)
 	failsCleanly(t, dir, gold, "--data", "golden", convnetPath(t), "--data", filepath.Join(dir, "nothing"), "-o", gold)
+	// --mean is one comma-separated value: given twice it is refused, and
+	// a value that is no list of numbers says what one looks like.
+	failsCleanly(t, dir, gold, "given twice", "golden", convnetPath(t), "--data", data, "-o", gold, "--mean", "0.5", "--mean", "0.4")
+	failsCleanly(t, dir, gold, "want numbers separated by commas", "golden", convnetPath(t), "--data", data, "-o", gold, "--mean", "abc")
 	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
 		t.Errorf("failed runs left files behind: %v", entries)
 	}
+	// A model with no outputs has nothing to record.
+	none := saveModel(t, t.TempDir(), "none.onnx", func(b *graph.Builder) {
+		b.Op("Relu", b.Input("image", graph.Float32, 1, 1, 8, 8))
+	})
+	failsCleanly(t, dir, gold, "the model has no outputs", "golden", none, "--data", data, "-o", gold)
 }

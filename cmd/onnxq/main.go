@@ -240,11 +240,12 @@ func (c *cli) runCommand(cmd *command, args []string) error {
 	return runFn(c, fs.Args())
 }
 
-// single tells whether f takes one value: not a list (repeated to give
-// more), a count or a switch.
+// single tells whether f takes one value: not a list repeated to give
+// more, a count or a switch. A comma-separated list (--mean 0.5,0.4) is
+// one value.
 func single(f *pflag.Flag) bool {
 	t := f.Value.Type()
-	return t != "bool" && t != "count" && !strings.HasSuffix(t, "Slice") && !strings.HasSuffix(t, "Array") && !strings.HasPrefix(t, "stringTo")
+	return t != "bool" && t != "count" && !strings.HasSuffix(t, "Array") && !strings.HasPrefix(t, "stringTo")
 }
 
 // onceValue refuses a second value for a flag that takes one: pflag would
@@ -260,7 +261,14 @@ func (o *onceValue) Set(s string) error {
 		return fmt.Errorf("given twice (%q, then %q): give it once", o.first, s)
 	}
 	o.set, o.first = true, s
-	return o.Value.Set(s)
+	if err := o.Value.Set(s); err != nil {
+		if strings.HasSuffix(o.Value.Type(), "Slice") {
+			// not the parser's own words
+			return errors.New("want numbers separated by commas, e.g. 0.485,0.456,0.406")
+		}
+		return err
+	}
+	return nil
 }
 
 // usage writes cmd's usage (nil or the main command: the top-level one).
