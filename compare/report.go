@@ -233,7 +233,11 @@ func (r *Report) Print(w io.Writer, top int) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	// a library caller may leave the models' names unset
 	quantName, floatName := cmp.Or(r.QuantModel, "quantized model"), cmp.Or(r.FloatModel, "FP32 model")
-	fmt.Fprintf(tw, "%d samples; %s vs %s\n", r.Samples, quantName, floatName)
+	noun := "samples"
+	if r.Samples == 1 {
+		noun = "sample"
+	}
+	fmt.Fprintf(tw, "%d %s; %s vs %s\n", r.Samples, noun, quantName, floatName)
 	fmt.Fprintln(tw, "\noutput\tSQNR dB\tcosine\tmax |err|\ttop-1")
 	for _, o := range r.Outputs {
 		if o.Skipped != "" {
