@@ -161,6 +161,8 @@ func TestGoldenBadInput(t *testing.T) {
 	// a value that is no list of numbers says what one looks like.
 	failsCleanly(t, dir, gold, "given twice", "golden", convnetPath(t), "--data", data, "-o", gold, "--mean", "0.5", "--mean", "0.4")
 	failsCleanly(t, dir, gold, "want numbers separated by commas", "golden", convnetPath(t), "--data", data, "-o", gold, "--mean", "abc")
+	// a flag value checked once the command runs points at its usage
+	failsCleanly(t, dir, gold, "(onnxq help golden shows the usage)", "golden", convnetPath(t), "--data", data, "-o", gold, "--image-size", "0x0")
 	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
 		t.Errorf("failed runs left files behind: %v", entries)
 	}

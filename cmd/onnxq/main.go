@@ -237,7 +237,14 @@ func (c *cli) runCommand(cmd *command, args []string) error {
 		c.usage(c.stdout, cmd)
 		return nil
 	}
-	return runFn(c, fs.Args())
+	err := runFn(c, fs.Args())
+	// A mistake found while the command runs (a flag value checked with
+	// the data, as --image-size is) points at the command's usage too.
+	var ue *usageError
+	if errors.As(err, &ue) && ue.cmd == "" {
+		ue.cmd = cmd.name
+	}
+	return err
 }
 
 // single tells whether f takes one value: not a list repeated to give
