@@ -269,7 +269,7 @@ func CompareTensors(got, want *Tensor, rtol, atol float64) (float64, error) {
 	// counted, so that one stray value reads apart from a whole output.
 	worst := 0.0
 	var first error
-	off := 0
+	off, nonFinite := 0, 0
 	for i := range w {
 		a, b := g[i], w[i]
 		var bad error
@@ -277,13 +277,18 @@ func CompareTensors(got, want *Tensor, rtol, atol float64) (float64, error) {
 		case math.IsNaN(b):
 			if !math.IsNaN(a) {
 				bad = fmt.Errorf("%s is %v, want NaN", part(i), a)
+				nonFinite++
 			}
 		case math.IsInf(b, 0) || exact:
 			if a != b {
 				bad = fmt.Errorf("%s is %v, want %v", part(i), a, b)
+				if !exact {
+					nonFinite++
+				}
 			}
 		case math.IsNaN(d):
 			bad = fmt.Errorf("%s is %v, want %v", part(i), a, b)
+			nonFinite++
 		default:
 			worst = max(worst, d)
 			if d > atol+rtol*math.Abs(b) {
@@ -298,7 +303,12 @@ func CompareTensors(got, want *Tensor, rtol, atol float64) (float64, error) {
 		}
 	}
 	if first != nil && len(w) > 1 {
-		return worst, fmt.Errorf("%w; %d of %d values out of tolerance, worst finite |diff| %.3g", first, off, len(w), worst)
+		// A NaN or infinity against a number has no |diff| to show.
+		which := ""
+		if nonFinite > 0 {
+			which = fmt.Sprintf(" (%d where one side is NaN or infinite)", nonFinite)
+		}
+		return worst, fmt.Errorf("%w; %d of %d values out of tolerance%s, worst finite |diff| %.3g", first, off, len(w), which, worst)
 	}
 	return worst, first
 }

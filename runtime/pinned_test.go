@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -123,6 +124,16 @@ func TestCompareTensorsWideIntegers(t *testing.T) {
 	}
 	if _, err := CompareTensors(FromInt64([]int{1}, []int64{big}), FromInt64([]int{1}, []int64{big}), 0, 0); err != nil {
 		t.Errorf("equal values: %v", err)
+	}
+}
+
+// A value that is NaN on one side only is counted apart: it has no finite
+// |diff| to show, which would read 0.
+func TestCompareTensorsNaNCounted(t *testing.T) {
+	nan := float32(math.NaN())
+	_, err := CompareTensors(FromFloat32([]int{3}, []float32{0, 1, 2}), FromFloat32([]int{3}, []float32{nan, 1, 2}), 1e-3, 1e-7)
+	if want := "1 of 3 values out of tolerance (1 where one side is NaN or infinite), worst finite |diff| 0"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("error %v, want one saying %q", err, want)
 	}
 }
 
