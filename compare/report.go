@@ -299,6 +299,19 @@ func (r *Report) Print(w io.Writer, top int) error {
 	if n := countQOperatorSkips(r.LayersSkipped); n > 0 {
 		fmt.Fprintf(tw, "(%d layers are in QOperator form, QLinearConv and the like, and are not attributed: compare the QDQ model they were lowered from, which runs the same integer arithmetic)\n", n)
 	}
+	// The other skips say why, a few of them here (all in the JSON).
+	shown := 0
+	for _, s := range r.LayersSkipped {
+		if strings.HasSuffix(s.Reason, qoperatorReason) {
+			continue
+		}
+		if shown == maxSkipsShown {
+			fmt.Fprintf(tw, "(more layers skipped: --json lists them all)\n")
+			break
+		}
+		fmt.Fprintf(tw, "(skipped %s: %s)\n", shortName(s.Name), s.Reason)
+		shown++
+	}
 	fmt.Fprintln(tw, "node\top\tlocal SQNR dB\tcumulative dB\treach\tharm")
 	for i, l := range r.Layers {
 		if top > 0 && i >= top {
@@ -352,6 +365,9 @@ func shellQuote(s string) string {
 
 // countQOperatorSkips counts the layers skipped for being in QOperator
 // form.
+// maxSkipsShown bounds the skipped layers the text report names.
+const maxSkipsShown = 3
+
 func countQOperatorSkips(skips []Skipped) int {
 	n := 0
 	for _, s := range skips {
