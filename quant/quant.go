@@ -237,19 +237,32 @@ func Prepare(m *graph.Model, cfg Config) error {
 // unclamped, the negative half of a Conv output read by a hard-swish or
 // a Relu would widen the clip chosen for its positive half.
 func Calibrate(m *graph.Model, src *Samples, cfg Config, into *calib.Collection) error {
+	return CalibrateAll(m, src, cfg, into)
+}
+
+// CalibrateAll is Calibrate feeding every value to each collection of
+// into (of different methods, say) from one pass over the samples: each
+// gets what Calibrate would give it alone.
+func CalibrateAll(m *graph.Model, src *Samples, cfg Config, into ...*calib.Collection) error {
 	if m == nil || m.Graph == nil {
 		return errors.New("quant: no model")
 	}
-	if into == nil {
+	if len(into) == 0 || slices.Contains(into, nil) {
 		return errors.New("quant: no collection to calibrate into")
 	}
 	if src == nil {
 		return nil
 	}
 	bounds := passes.DeadBounds(m)
+	observe := func(name string, f []float32) {
+		f = clampedTo(f, bounds, name)
+		for _, c := range into {
+			c.Observe(name, f)
+		}
+	}
 	sess, err := runtime.NewSession(m, runtime.Options{Threads: cfg.Threads, Observer: func(v *graph.Value, t *runtime.Tensor) {
 		if f := t.F32(); f != nil {
-			into.Observe(v.Name, clampedTo(f, bounds, v.Name))
+			observe(v.Name, f)
 		}
 	}})
 	if err != nil {
@@ -267,7 +280,7 @@ func Calibrate(m *graph.Model, src *Samples, cfg Config, into *calib.Collection)
 		for _, in := range sess.Inputs() {
 			if t := sample[in.Name]; t != nil {
 				if f := t.F32(); f != nil {
-					into.Observe(in.Name, clampedTo(f, bounds, in.Name))
+					observe(in.Name, f)
 				}
 			}
 		}
@@ -535,8 +548,22 @@ func runBestMethod(m, ref *graph.Model, src *Samples, cfg Config) (*Result, erro
 		return runMethod(m, ref, src, cfg)
 	}
 	results := make([]*Result, len(methods))
+	// The methods observe the same prepared model on the same samples:
+	// one pass feeds all of them.
+	colls := make([]*calib.Collection, len(methods))
 	best, bestModel, err := ChooseMethod(ref, src, cfg, methods, func(i int, cand *graph.Model, c Config) error {
-		res, err := runMethod(cand, ref, src, c)
+		if i == 0 {
+			for k, method := range methods {
+				var err error
+				if colls[k], err = calib.New(method, cfg.CalibOptions); err != nil {
+					return err
+				}
+			}
+			if err := CalibrateAll(cand, src, c, colls...); err != nil {
+				return err
+			}
+		}
+		res, err := runCollected(cand, ref, src, c, colls[i])
 		results[i] = res
 		return err
 	}, func(i int, db float64) {
@@ -625,6 +652,11 @@ func runMethod(m, ref *graph.Model, src *Samples, cfg Config) (*Result, error) {
 	if err := Calibrate(m, src, cfg, coll); err != nil {
 		return nil, err
 	}
+	return runCollected(m, ref, src, cfg, coll)
+}
+
+// runCollected is runMethod on statistics already collected.
+func runCollected(m, ref *graph.Model, src *Samples, cfg Config, coll *calib.Collection) (*Result, error) {
 	if err := NoValuesSeen(m, coll); err != nil {
 		return nil, err
 	}

@@ -67,11 +67,8 @@ func TestRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// One calibration pass per selected method.
-	var want []int
-	for range cfg.SelectMethods {
-		want = append(want, 1, 2, 3, 4, 5, 6, 7, 8)
-	}
+	// One calibration pass feeds every selected method.
+	want := []int{1, 2, 3, 4, 5, 6, 7, 8}
 	if !slices.Equal(calls, want) {
 		t.Errorf("progress calls %v, want %v", calls, want)
 	}
@@ -137,6 +134,41 @@ func TestOutputSQNRKeptReference(t *testing.T) {
 	}
 	if after != fresh || after == before {
 		t.Errorf("after the reference changed: %v dB, fresh samples %v dB, before %v dB", after, fresh, before)
+	}
+}
+
+// One pass of CalibrateAll gives each collection the statistics Calibrate
+// gives it alone.
+func TestCalibrateAllEqualsEach(t *testing.T) {
+	m := smallModel(t)
+	src := calibdata.Synthetic(calibdata.Inputs(m), 6, 3)
+	cfg := quant.DefaultConfig()
+	var shared, alone []*calib.Collection
+	for _, method := range []calib.Method{calib.MinMax, calib.MSE, calib.Entropy} {
+		a, err := calib.New(method, cfg.CalibOptions)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := calib.New(method, cfg.CalibOptions)
+		if err := quant.Calibrate(m, src, cfg, b); err != nil {
+			t.Fatal(err)
+		}
+		shared, alone = append(shared, a), append(alone, b)
+	}
+	if err := quant.CalibrateAll(m, src, cfg, shared...); err != nil {
+		t.Fatal(err)
+	}
+	for i := range shared {
+		var x, y bytes.Buffer
+		if err := shared[i].Save(&x); err != nil {
+			t.Fatal(err)
+		}
+		if err := alone[i].Save(&y); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(x.Bytes(), y.Bytes()) || len(shared[i].Names()) == 0 {
+			t.Errorf("%s: the shared pass's statistics differ from its own pass's", shared[i].Method())
+		}
 	}
 }
 
