@@ -947,8 +947,10 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 // quantizeWith calibrates the prepared model m with qcfg.Method, quantizes
 // it and corrects its biases when asked; it returns the statistics too.
 func (c *cli) quantizeWith(m, fp32 *graph.Model, src *calibdata.Source, cfg *quantizeConfig, qcfg quant.Config, synthetic bool) (*quantized, error) {
-	coll, warnings, err := cfg.sharedCalib[qcfg.Method], []string(nil), error(nil)
+	var warnings []string
+	coll := cfg.sharedCalib[qcfg.Method]
 	if coll == nil {
+		var err error
 		if coll, warnings, err = calibrate(m, src, qcfg, cfg.LoadCalib); err != nil {
 			return nil, err
 		}
