@@ -363,11 +363,11 @@ func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
-// countQOperatorSkips counts the layers skipped for being in QOperator
-// form.
 // maxSkipsShown bounds the skipped layers the text report names.
 const maxSkipsShown = 3
 
+// countQOperatorSkips counts the layers skipped for being in QOperator
+// form.
 func countQOperatorSkips(skips []Skipped) int {
 	n := 0
 	for _, s := range skips {

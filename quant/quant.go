@@ -294,6 +294,23 @@ func CalibrateAll(m *graph.Model, src *Samples, cfg Config, into ...*calib.Colle
 	return nil
 }
 
+// CalibrateMethods returns the statistics of each of methods (with
+// cfg.CalibOptions) on the prepared model m, in their order, from one
+// CalibrateAll pass over src.
+func CalibrateMethods(m *graph.Model, src *Samples, cfg Config, methods []calib.Method) ([]*calib.Collection, error) {
+	colls := make([]*calib.Collection, len(methods))
+	for i, method := range methods {
+		var err error
+		if colls[i], err = calib.New(method, cfg.CalibOptions); err != nil {
+			return nil, err
+		}
+	}
+	if err := CalibrateAll(m, src, cfg, colls...); err != nil {
+		return nil, err
+	}
+	return colls, nil
+}
+
 // Ranges turns calibrated statistics into the quantize pass's ranges.
 func Ranges(c *calib.Collection) map[string]passes.Range {
 	ranges := map[string]passes.Range{}
@@ -548,18 +565,13 @@ func runBestMethod(m, ref *graph.Model, src *Samples, cfg Config) (*Result, erro
 		return runMethod(m, ref, src, cfg)
 	}
 	results := make([]*Result, len(methods))
-	// The methods observe the same prepared model on the same samples:
-	// one pass feeds all of them.
-	colls := make([]*calib.Collection, len(methods))
+	var colls []*calib.Collection
 	best, bestModel, err := ChooseMethod(ref, src, cfg, methods, func(i int, cand *graph.Model, c Config) error {
 		if i == 0 {
-			for k, method := range methods {
-				var err error
-				if colls[k], err = calib.New(method, cfg.CalibOptions); err != nil {
-					return err
-				}
-			}
-			if err := CalibrateAll(cand, src, c, colls...); err != nil {
+			// The methods observe the same prepared model on the same
+			// samples: one pass feeds all of them.
+			var err error
+			if colls, err = CalibrateMethods(cand, src, c, methods); err != nil {
 				return err
 			}
 		}
@@ -1021,7 +1033,7 @@ func tensorBytes(ts map[string]*runtime.Tensor) int64 {
 	var n int64
 	for _, t := range ts {
 		if t != nil {
-			n += int64(t.Len()) * int64(max(t.DType.Bits(), 8)) / 8
+			n += t.Bytes()
 		}
 	}
 	return n

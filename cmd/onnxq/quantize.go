@@ -48,18 +48,15 @@ type quantizeConfig struct {
 	Synthetic int
 	Seed      int64
 	// Shapes fix the shapes of synthetic samples' inputs (--shape).
-	Shapes map[string][]int64
-	// sharedCalib holds the statistics of each method choosing among
-	// several calibrated from one pass (calibrateMethods).
-	sharedCalib map[calib.Method]*calib.Collection
-	Method      string
-	Percentile  float64
-	Target      string
-	Format      string
-	SaveCalib   string
-	LoadCalib   []string
-	Threads     int
-	EvalMax     int
+	Shapes     map[string][]int64
+	Method     string
+	Percentile float64
+	Target     string
+	Format     string
+	SaveCalib  string
+	LoadCalib  []string
+	Threads    int
+	EvalMax    int
 	// Eval names the summary's samples; EvalAll (--eval without
 	// --eval-samples) runs all of them.
 	Eval    string
@@ -747,7 +744,7 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 	if len(methods) == 1 {
 		mcfg := qcfg
 		mcfg.Method = methods[0]
-		q, err := c.quantizeWith(m, fp32, src, cfg, mcfg, synthetic)
+		q, err := c.quantizeWith(m, fp32, src, cfg, mcfg, synthetic, nil)
 		if err != nil {
 			return err
 		}
@@ -755,21 +752,21 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 		kept = methods[0]
 	} else {
 		results := make([]*quantized, len(methods))
+		var colls []*calib.Collection
 		best, cand, err := quant.ChooseMethod(fp32, src, qcfg, methods, func(i int, cand *graph.Model, mcfg quant.Config) (err error) {
 			if i == 0 {
 				// The methods observe the same prepared model on the same
 				// samples: one pass feeds all of them.
-				if cfg.sharedCalib, err = calibrateMethods(cand, src, mcfg, methods); err != nil {
+				if colls, err = quant.CalibrateMethods(cand, src, mcfg, methods); err != nil {
 					return err
 				}
 			}
-			results[i], err = c.quantizeWith(cand, fp32, src, cfg, mcfg, synthetic)
+			results[i], err = c.quantizeWith(cand, fp32, src, cfg, mcfg, synthetic, colls[i])
 			return err
 		}, func(i int, db float64) {
 			results[i].db = db
 			fmt.Fprintf(c.stderr, "method %s: worst output %.1f dB on the calibration samples\n", methods[i], db)
 		})
-		cfg.sharedCalib = nil // the kept method's statistics go on in q.coll
 		if err != nil {
 			return err
 		}
@@ -944,11 +941,11 @@ func (c *cli) quantize(cfg *quantizeConfig, opts passes.QuantOptions, methods []
 	return nil
 }
 
-// quantizeWith calibrates the prepared model m with qcfg.Method, quantizes
-// it and corrects its biases when asked; it returns the statistics too.
-func (c *cli) quantizeWith(m, fp32 *graph.Model, src *calibdata.Source, cfg *quantizeConfig, qcfg quant.Config, synthetic bool) (*quantized, error) {
+// quantizeWith calibrates the prepared model m with qcfg.Method (unless
+// coll holds its statistics already), quantizes it and corrects its
+// biases when asked; it returns the statistics too.
+func (c *cli) quantizeWith(m, fp32 *graph.Model, src *calibdata.Source, cfg *quantizeConfig, qcfg quant.Config, synthetic bool, coll *calib.Collection) (*quantized, error) {
 	var warnings []string
-	coll := cfg.sharedCalib[qcfg.Method]
 	if coll == nil {
 		var err error
 		if coll, warnings, err = calibrate(m, src, qcfg, cfg.LoadCalib); err != nil {
@@ -1360,25 +1357,6 @@ func calibrate(m *graph.Model, src *calibdata.Source, qcfg quant.Config, loadCal
 		return nil, nil, err
 	}
 	return coll, warnings, nil
-}
-
-// calibrateMethods calibrates m on src once for every method of methods
-// (as calibrate does without --load-calib, which never has several).
-func calibrateMethods(m *graph.Model, src *calibdata.Source, qcfg quant.Config, methods []calib.Method) (map[calib.Method]*calib.Collection, error) {
-	colls := map[calib.Method]*calib.Collection{}
-	var all []*calib.Collection
-	for _, method := range methods {
-		coll, err := calib.New(method, qcfg.CalibOptions)
-		if err != nil {
-			return nil, err
-		}
-		colls[method] = coll
-		all = append(all, coll)
-	}
-	if err := quant.CalibrateAll(m, src, qcfg, all...); err != nil {
-		return nil, err
-	}
-	return colls, nil
 }
 
 // countOps counts the nodes of op type op in g and its subgraphs.

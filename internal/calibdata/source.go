@@ -741,7 +741,7 @@ func npySplitSource(path string, inputs []Input) (*Source, error) {
 	n := 1
 	if step > 0 {
 		if t.Len() == 0 && t.DType.IsFloat() {
-			return nil, fmt.Errorf("%s: input %q: the array %s holds no values (a dimension of 0)", path, in.Name, t)
+			return nil, noValues(path, in.Name, t)
 		}
 		if t.Shape[0]%step != 0 || t.Shape[0] == 0 {
 			return nil, fmt.Errorf("%s: input %q is %s, the file's first axis (%d) is not a multiple of its batch size %d", path, in.Name, graph.TypeString(in.DType, in.Shape), t.Shape[0], step)
@@ -793,10 +793,16 @@ func check(inputs []Input, sample map[string]*runtime.Tensor, from map[string]st
 		// none, no lengths); an empty float one gives calibration nothing
 		// and is more likely a file saved wrong.
 		if t.Len() == 0 && t.DType.IsFloat() {
-			return fmt.Errorf("%s: input %q: the array %s holds no values (a dimension of 0)", from[in.Name], in.Name, graph.TypeString(t.DType, graph.Fixed(ints64(t.Shape)...)))
+			return noValues(from[in.Name], in.Name, t)
 		}
 	}
 	return nil
+}
+
+// noValues is the error for an empty float array given for input name in
+// where.
+func noValues(where, name string, t *runtime.Tensor) error {
+	return fmt.Errorf("%s: input %q: the array %s holds no values (a dimension of 0)", where, name, graph.TypeString(t.DType, graph.Fixed(ints64(t.Shape)...)))
 }
 
 // checkDeclared checks one input's element type and shape as a file

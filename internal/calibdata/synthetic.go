@@ -4,8 +4,10 @@ package calibdata
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 
 	"github.com/onnxq/onnxq/graph"
@@ -162,14 +164,10 @@ func SizeOneDims(inputs []Input) []string {
 // input without a declared shape takes the given one. A name that is no
 // input, or two sizes for one named dimension, is an error.
 func WithShapes(inputs []Input, shapes map[string][]int64) ([]Input, error) {
-	byName := map[string]bool{}
-	var names []string
-	for _, in := range inputs {
-		byName[in.Name] = true
-		names = append(names, in.Name)
-	}
-	for name := range shapes {
-		if !byName[name] {
+	names := inputNames(inputs)
+	// in name order, so that the error is the same on every run
+	for _, name := range slices.Sorted(maps.Keys(shapes)) {
+		if !slices.Contains(names, name) {
 			list := strings.Join(names, ", ")
 			if list == "" {
 				list = "none"

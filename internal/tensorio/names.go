@@ -89,23 +89,9 @@ func SampleFiles(dir string, names []string) (map[string]string, error) {
 	if !st.IsDir() {
 		return nil, fmt.Errorf("%s is not a folder", dir)
 	}
-	mapping := map[string]string{}
-	mappedBy := ""
-	for _, j := range []string{filepath.Join(dir, "inputs.json"), filepath.Join(dir, "..", "inputs.json")} {
-		data, err := graph.ReadFileLimited(j, maxMappingBytes)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		// Some editors start a UTF-8 file with a byte order mark.
-		data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
-		if err := json.Unmarshal(data, &mapping); err != nil {
-			return nil, fmt.Errorf("%s: not a JSON object of input names to file names: %v", j, err)
-		}
-		mappedBy = j
-		break
+	mapping, mappedBy, err := readMapping(dir)
+	if err != nil {
+		return nil, err
 	}
 	files := map[string]string{}
 	for _, name := range names {
@@ -147,29 +133,45 @@ func SampleFiles(dir string, names []string) (map[string]string, error) {
 	return files, nil
 }
 
+// readMapping reads the inputs.json of sample folder dir, or else of its
+// parent: input names to file names, and the file's path ("" and no
+// mapping when neither exists).
+func readMapping(dir string) (map[string]string, string, error) {
+	mapping := map[string]string{}
+	for _, j := range []string{filepath.Join(dir, "inputs.json"), filepath.Join(dir, "..", "inputs.json")} {
+		data, err := graph.ReadFileLimited(j, maxMappingBytes)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, "", err
+		}
+		// Some editors start a UTF-8 file with a byte order mark.
+		data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
+		if err := json.Unmarshal(data, &mapping); err != nil {
+			return nil, "", fmt.Errorf("%s: not a JSON object of input names to file names: %v", j, err)
+		}
+		return mapping, j, nil
+	}
+	return mapping, "", nil
+}
+
 // StrayMappings returns the names the inputs.json that SampleFiles reads
 // for dir maps which are not among names, sorted, and that file's path:
 // a mistyped name, which leaves its input without a file.
 func StrayMappings(dir string, names []string) ([]string, string) {
-	for _, j := range []string{filepath.Join(dir, "inputs.json"), filepath.Join(dir, "..", "inputs.json")} {
-		data, err := graph.ReadFileLimited(j, maxMappingBytes)
-		if err != nil {
-			continue
-		}
-		mapping := map[string]string{}
-		if json.Unmarshal(bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")), &mapping) != nil {
-			return nil, ""
-		}
-		var stray []string
-		for k := range mapping {
-			if !slices.Contains(names, k) {
-				stray = append(stray, k)
-			}
-		}
-		slices.Sort(stray)
-		return stray, j
+	mapping, path, err := readMapping(dir)
+	if err != nil {
+		return nil, ""
 	}
-	return nil, ""
+	var stray []string
+	for k := range mapping {
+		if !slices.Contains(names, k) {
+			stray = append(stray, k)
+		}
+	}
+	slices.Sort(stray)
+	return stray, path
 }
 
 // ReadSample reads the inputs named in names from a sample folder (see
